@@ -1,0 +1,81 @@
+/*
+ * message.h - the parsed message: MIME tree, decoded headers, parts, text
+ * and URLs.
+ *
+ * A message is parsed once per request, before any stage runs, and the
+ * result is immutable afterwards: every pipeline run (one per recipient
+ * policy) and every stage reads the same message_t. All of it lives in the
+ * request's arena; the raw bytes are borrowed from the caller and must
+ * outlive the message.
+ *
+ * Limits never make parsing fail: when one is reached the parser stops
+ * descending, records why in `truncated`, and returns what it has, so that
+ * the antivirus stage reports 'unscannable' instead of 'clean'.
+ */
+#ifndef SMF_MESSAGE_H
+#define SMF_MESSAGE_H
+
+#include "arena.h"
+#include "smf/module.h"
+
+#include <stddef.h>
+
+typedef struct message_limits {
+    size_t max_size;    /* Raw bytes parsed at most; past it: truncated. */
+    unsigned max_depth; /* Deepest MIME nesting descended into. */
+    size_t max_parts;   /* Parts (containers and leaves) recorded at most. */
+} message_limits_t;
+
+/* Defaults: 50 MiB, depth 30, 1000 parts. */
+void message_limits_default(message_limits_t *lim);
+
+typedef struct message_header {
+    const char *name;  /* As written. */
+    const char *value; /* Unfolded, RFC 2047 decoded, UTF-8. */
+} message_header_t;
+
+typedef struct message {
+    const char *raw; /* Borrowed from the caller. */
+    size_t raw_len;
+    size_t header_len; /* Length of the raw header block, without the blank line. */
+
+    message_header_t *headers; /* Top-level fields, in order. */
+    size_t header_count;
+
+    smf_part_t *parts; /* Depth first; parts[0] is the message itself. */
+    size_t part_count;
+
+    const char *subject; /* Decoded Subject, "" when absent. */
+    const char *from;    /* Address of the first From mailbox, "" when none. */
+    const char **to;     /* Addresses from To and Cc, NULL-terminated. */
+
+    const char *text; /* See smf_msg_text(). NUL-terminated. */
+    size_t text_len;
+
+    const char **urls; /* Distinct URLs, url_count of them. */
+    size_t url_count;
+
+    const char *truncated; /* NULL, or why the parts do not cover the message. */
+} message_t;
+
+/*
+ * Parses raw[0..len) into *out, allocating everything from `arena`.
+ * Returns 0; malformed input still gives a message (perhaps one text part,
+ * perhaps truncated). Never returns an error for bad mail.
+ * Thread-safe: call message_init() once first.
+ */
+int message_parse(arena_t *arena, const char *raw, size_t len, const message_limits_t *lim,
+                  message_t **out);
+
+/* Initialises the parsing library once per process. Not thread-safe. */
+void message_init(void);
+
+/* Case-insensitive lookup of the nth top-level field; NULL when absent. */
+const char *message_header(const message_t *m, const char *name, size_t n);
+
+/* Reduces HTML to readable text (tags dropped, entities decoded, hidden
+ * parts such as <style> and <script> skipped). Result in the arena. Also
+ * adds href/src URLs to *urls when urls is not NULL. */
+char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len);
+
+#endif

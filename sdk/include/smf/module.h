@@ -1,0 +1,567 @@
+/*
+ * smf/module.h - the SecureMailFlow module kit.
+ *
+ * This is the one header a scanner module includes. It depends on the C
+ * standard library only: no ZeroMQ, LMDB, libconfuse or GMime type appears
+ * here, so a module builds against this file alone.
+ *
+ * A module is a shared object that exports one constant descriptor,
+ * `smf_module`, of type smf_module_t. The engine (smfd) and the test harness
+ * (smf-modtest) provide the smf_* functions declared below; a module calls
+ * them and never links against anything of the engine's.
+ *
+ * Threads. init() and fini() run on the engine's main thread. scan() runs on
+ * worker threads, many at once, each with its own message: the module state
+ * returned by init() is shared and must be treated as read-only during scans
+ * (or protected by the module), while the per-thread state made by
+ * thread_init() belongs to one worker thread at a time. Every smf_msg_* call
+ * is valid only on the thread that is scanning that message, and only until
+ * scan() returns.
+ *
+ * Errors. Functions return 0 on success or a negative SMF_E* code;
+ * smf_strerror() names it. Verdicts never travel as return codes: a module
+ * reports what it found with smf_msg_add_symbol(), smf_msg_set_virus(),
+ * smf_msg_set_verdict() and smf_msg_set_unscannable(), and returns 0.
+ *
+ * Memory. What the engine hands a module (envelope, headers, parts, text) is
+ * borrowed: valid until scan() returns, never to be freed or modified. What a
+ * module hands the engine (symbol names, details, header values) is copied
+ * before the call returns. Per-message memory comes from the message arena
+ * (smf_msg_alloc()), which the engine frees in one piece after the scan.
+ *
+ * Versions. The descriptor opens with an ABI header {major, minor, size}
+ * that never moves. The engine refuses a module built for another major
+ * version, for a newer minor version, or with a larger descriptor than it
+ * knows. Added calls or fields bump the minor; removed or changed ones bump
+ * the major. Every change is listed in sdk/docs/abi-changelog.md.
+ */
+#ifndef SMF_MODULE_H
+#define SMF_MODULE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                           */
+/* ------------------------------------------------------------------ */
+
+/** ABI major version: changes when a call or field is removed or changed. */
+#define SMF_ABI_MAJOR 1
+/** ABI minor version: changes when a call or field is added. */
+#define SMF_ABI_MINOR 0
+
+/**
+ * The ABI header. It is the first member of smf_module_t and never moves,
+ * because it protects everything after it: the engine reads it before
+ * touching any other field.
+ */
+typedef struct smf_abi {
+    uint16_t major; /**< SMF_ABI_MAJOR the module was built with. */
+    uint16_t minor; /**< SMF_ABI_MINOR the module was built with. */
+    uint32_t size;  /**< sizeof(smf_module_t) the module was built with. */
+} smf_abi_t;
+
+/** Initialiser for the ABI header of a descriptor. */
+#define SMF_ABI_INIT {SMF_ABI_MAJOR, SMF_ABI_MINOR, (uint32_t)sizeof(smf_module_t)}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Error codes live in a private negative range so that they never collide
+ * with -errno values.
+ */
+#define SMF_OK 0
+#define SMF_EINVAL (-30001)   /**< An argument is out of range or NULL. */
+#define SMF_ENOMEM (-30002)   /**< Out of memory, or the message arena is full. */
+#define SMF_ENOENT (-30003)   /**< No such item (header, part, key). */
+#define SMF_ELIMIT (-30004)   /**< A configured limit was reached. */
+#define SMF_EPERM (-30005)    /**< This module may not make this call. */
+#define SMF_EIO (-30006)      /**< A storage or system call failed. */
+#define SMF_ETIMEDOUT (-30007) /**< The message's deadline passed. */
+#define SMF_ENOTSUP (-30008)  /**< Not available in this engine. */
+#define SMF_EFAIL (-30009)    /**< The module failed for its own reasons. */
+
+/**
+ * Names an error code.
+ *
+ * @param code  0 or a negative SMF_E* code; anything else gives "unknown error".
+ * @return A static string; never NULL, never to be freed.
+ * Thread-safe.
+ */
+const char *smf_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Type of a module option, and the C type stored at its offset. */
+typedef enum smf_opt_type {
+    SMF_OPT_BOOL = 1,  /**< int: 0 or 1. Config: true/false. */
+    SMF_OPT_INT = 2,   /**< long. */
+    SMF_OPT_FLOAT = 3, /**< double. */
+    SMF_OPT_STRING = 4, /**< const char *; NULL when the default is NULL. */
+    SMF_OPT_LIST = 5   /**< const char *const *: a NULL-terminated array of strings. */
+} smf_opt_type_t;
+
+/**
+ * One option a module accepts in its `module NAME { ... }` section.
+ *
+ * The engine turns the table into a configuration section, validates the
+ * values the operator wrote and stores each one at `offset` in a struct of
+ * `conf_size` bytes that it allocates and passes to init(). Strings and
+ * lists stored there are owned by the engine and stay valid until fini()
+ * of the same state returns.
+ */
+typedef struct smf_option {
+    const char *name;          /**< Option name, [a-z0-9_]+. */
+    smf_opt_type_t type;       /**< Value type. */
+    const char *default_value; /**< Default written as in the config file ("10", "true", "{a, b}"), or NULL. */
+    size_t offset;             /**< offsetof(your_conf_t, field). */
+    const char *help;          /**< One sentence for `smfctl modules --options` and the docs. */
+} smf_option_t;
+
+/** Ends an option table. */
+#define SMF_OPTIONS_END {NULL, (smf_opt_type_t)0, NULL, 0, NULL}
+
+/* ------------------------------------------------------------------ */
+/* The descriptor                                                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * What kind of stage a module is. The kind decides which lane its results
+ * travel in and what the pipeline allows it to do.
+ */
+typedef enum smf_kind {
+    /** A content stage (patterns, classifiers, attachments): soft lane. */
+    SMF_KIND_CONTENT = 1,
+    /**
+     * An antivirus stage: hard lane. Its verdict can only raise the final
+     * verdict; no whitelist, policy or short-circuit skips or lowers it; an
+     * error or timeout in it gives tempfail. It must account for every part
+     * with smf_msg_part_scanned() to report a message clean.
+     */
+    SMF_KIND_ANTIVIRUS = 2,
+    /** A list stage: may whitelist (SMF_VERDICT_ALLOW) or blacklist. Soft lane. */
+    SMF_KIND_LIST = 3,
+    /** A connection-reputation stage. Soft lane. */
+    SMF_KIND_REPUTATION = 4
+} smf_kind_t;
+
+typedef struct smf_msg smf_msg_t;   /**< One message being scanned (opaque). */
+typedef struct smf_init smf_init_t; /**< Context of one init() call (opaque). */
+
+/**
+ * The module descriptor. Export exactly one, named `smf_module`:
+ *
+ *     const smf_module_t smf_module = { .abi = SMF_ABI_INIT, ... };
+ *
+ * New fields are only ever added at the end.
+ */
+typedef struct smf_module {
+    smf_abi_t abi; /**< Always SMF_ABI_INIT. Must stay first. */
+
+    const char *name;        /**< Module name, [a-z0-9_]+, unique among modules. */
+    const char *version;     /**< The module's own version, free text ("1.2.0"). */
+    const char *description; /**< One line for `smfctl modules`. */
+    smf_kind_t kind;         /**< Which lane its results travel in. */
+
+    const smf_option_t *options; /**< Option table ending in SMF_OPTIONS_END, or NULL. */
+    size_t conf_size;            /**< Size of the struct the options fill; 0 if none. */
+
+    /**
+     * Builds the module's state from its configuration. Called at start and
+     * at every reload, on the main thread, while the previous generation may
+     * still be scanning: it must not disturb a state it made earlier.
+     *
+     * @param init   Context for smf_init_fail() and friends; valid during the call.
+     * @param conf   The filled option struct (conf_size bytes), or NULL when
+     *               conf_size is 0. Owned by the engine; valid until fini().
+     * @param state  Out: the module's state, passed to every later call. May
+     *               be left NULL.
+     * @return 0, or a negative SMF_E* code after smf_init_fail() explained it.
+     *         A failed init() at start stops the engine; at reload, it keeps
+     *         the previous generation.
+     * Optional (NULL: state is NULL).
+     */
+    int (*init)(smf_init_t *init, const void *conf, void **state);
+
+    /**
+     * Frees what init() made. Called once the last message scanned with this
+     * state is done, on whichever thread finished it.
+     * Optional.
+     */
+    void (*fini)(void *state);
+
+    /**
+     * Makes per-thread scratch (a Hyperscan scratch, a buffer). Called on a
+     * worker thread before its first scan with `state`.
+     *
+     * @param tstate  Out: passed to every scan() on that thread with that state.
+     * @return 0 or a negative SMF_E* code (the scan then counts as an error).
+     * Optional.
+     */
+    int (*thread_init)(void *state, void **tstate);
+
+    /**
+     * Frees per-thread scratch, when its state's generation ends. May run on
+     * a thread other than the one that made it, never concurrently with a
+     * scan() using it.
+     * Optional.
+     */
+    void (*thread_fini)(void *state, void *tstate);
+
+    /**
+     * Scans one message. Report findings through the smf_msg_* calls below
+     * and return 0, or return a negative SMF_E* code when the scan itself
+     * failed (the engine then applies the stage's on_error policy; for an
+     * antivirus stage that is always tempfail).
+     *
+     * Must not block for longer than smf_msg_time_left_ms() allows, must not
+     * exit, abort or keep pointers into the message after returning.
+     * Required.
+     */
+    int (*scan)(smf_msg_t *msg, void *state, void *tstate);
+} smf_module_t;
+
+/** The symbol name the engine looks up in a module's shared object. */
+#define SMF_MODULE_SYMBOL "smf_module"
+
+/**
+ * Marks the descriptor as exported even when the module is built with
+ * -fvisibility=hidden:
+ *
+ *     SMF_MODULE_EXPORT const smf_module_t smf_module = { ... };
+ */
+#define SMF_MODULE_EXPORT __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------ */
+/* Calls valid during init()                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Explains why init() fails; the engine prints it with the module's name.
+ * The text is copied. Call it before returning a negative code.
+ */
+void smf_init_fail(smf_init_t *init, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/**
+ * The engine's data directory (the `data_dir` setting), where a module may
+ * keep files of its own under a folder named after itself.
+ *
+ * @return A string owned by the engine, valid during init(). Never NULL.
+ */
+const char *smf_init_data_dir(const smf_init_t *init);
+
+/**
+ * The directory holding the engine's configuration file, so that relative
+ * paths in options (rule files, signature files) resolve against it.
+ *
+ * @return A string owned by the engine, valid during init(). Never NULL.
+ */
+const char *smf_init_config_dir(const smf_init_t *init);
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                            */
+/* ------------------------------------------------------------------ */
+
+/** Log severities, after Postfix: warn, error, info and debug. */
+typedef enum smf_log_level {
+    SMF_LOG_ERROR = 0,
+    SMF_LOG_WARN = 1,
+    SMF_LOG_INFO = 2,
+    SMF_LOG_DEBUG = 3
+} smf_log_level_t;
+
+/**
+ * Writes one line to the engine's log, prefixed with the module's name and,
+ * when msg is not NULL, the message's id. Thread-safe. Callable from any
+ * module function; msg may be NULL outside scan().
+ */
+void smf_log(smf_msg_t *msg, smf_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Envelope                                                           */
+/* ------------------------------------------------------------------ */
+
+/** Which way the message travels. */
+typedef enum smf_direction {
+    SMF_DIR_INBOUND = 0,  /**< From the Internet to a hosted domain. */
+    SMF_DIR_OUTBOUND = 1  /**< From a hosted user to anywhere. */
+} smf_direction_t;
+
+/**
+ * The SMTP envelope as the front end saw it. Strings are UTF-8 and never
+ * NULL: an unknown value is "". Borrowed until scan() returns.
+ * New fields are only ever added at the end.
+ */
+typedef struct smf_envelope {
+    const char *request_id;  /**< The front end's id for this request. */
+    const char *queue_id;    /**< The MTA's queue id, or "". */
+    const char *client_ip;   /**< Connecting client's address, IPv4 or IPv6 text. */
+    const char *client_name; /**< Its reverse-DNS name as the MTA saw it, or "". */
+    const char *helo;        /**< HELO/EHLO argument. */
+    const char *sender;      /**< MAIL FROM address without <>, "" for the null sender. */
+    const char *auth_user;   /**< SMTP AUTH user, "" when unauthenticated. */
+    smf_direction_t direction;
+    size_t rcpt_count;        /**< Number of recipients, at least 1. */
+    const char *const *rcpt;  /**< RCPT TO addresses, rcpt_count of them. */
+} smf_envelope_t;
+
+/** The message's envelope. Never NULL during scan(). */
+const smf_envelope_t *smf_msg_envelope(const smf_msg_t *msg);
+
+/**
+ * The recipient domain whose policy this scan runs under (lower case).
+ * A message with recipients in several domains is scanned once per policy.
+ * Borrowed until scan() returns. Never NULL.
+ */
+const char *smf_msg_domain(const smf_msg_t *msg);
+
+/**
+ * Milliseconds left before the message's deadline, at least 0. A scan that
+ * cannot finish in time should return SMF_ETIMEDOUT.
+ */
+long smf_msg_time_left_ms(const smf_msg_t *msg);
+
+/* ------------------------------------------------------------------ */
+/* Content                                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * The raw message exactly as the front end sent it.
+ *
+ * @param len  Out: its length in bytes.
+ * @return Borrowed bytes (not NUL-terminated in general). Never NULL.
+ */
+const char *smf_msg_raw(const smf_msg_t *msg, size_t *len);
+
+/**
+ * The raw header block (up to, not including, the blank line).
+ * Same rules as smf_msg_raw().
+ */
+const char *smf_msg_raw_headers(const smf_msg_t *msg, size_t *len);
+
+/** Number of top-level header fields of the message. */
+size_t smf_msg_header_count(const smf_msg_t *msg);
+
+/**
+ * The i-th top-level header field, in message order.
+ *
+ * @param name   Out: the field name as written.
+ * @param value  Out: the value, unfolded, RFC 2047 decoded, in UTF-8.
+ * @return 0, or SMF_ENOENT when i is out of range. Outputs borrowed.
+ */
+int smf_msg_header_at(const smf_msg_t *msg, size_t i, const char **name,
+                      const char **value);
+
+/**
+ * The value of the nth field called `name` (case-insensitive), decoded as
+ * in smf_msg_header_at(). n = 0 is the first.
+ *
+ * @return Borrowed UTF-8 string, or NULL when there is no such field.
+ */
+const char *smf_msg_header(const smf_msg_t *msg, const char *name, size_t n);
+
+/**
+ * All text of the message for content rules: every text/plain part and
+ * every text/html part reduced to text, converted to UTF-8, joined by
+ * newlines, with the decoded Subject first.
+ *
+ * @param len  Out: length in bytes (the string is also NUL-terminated).
+ * @return Borrowed. Never NULL ("" for a message without text).
+ */
+const char *smf_msg_text(const smf_msg_t *msg, size_t *len);
+
+/** Flags of a MIME part. */
+#define SMF_PART_TEXT 0x01       /**< A text/plain or text/html body part. */
+#define SMF_PART_HTML 0x02       /**< text/html. */
+#define SMF_PART_ATTACHMENT 0x04 /**< Has a file name or Content-Disposition: attachment. */
+#define SMF_PART_MULTIPART 0x08  /**< A container; its data is empty. */
+#define SMF_PART_MESSAGE 0x10    /**< A message/rfc822 container. */
+#define SMF_PART_UNDECODED 0x20  /**< Decoding failed; data is the raw encoded body. */
+
+/**
+ * One MIME part, leaves and containers alike, in depth-first order.
+ * Borrowed until scan() returns. New fields are only added at the end.
+ */
+typedef struct smf_part {
+    size_t index;             /**< Position in depth-first order, from 0. */
+    long parent;              /**< Index of the enclosing part, -1 for the top. */
+    unsigned depth;           /**< Nesting depth: 0 for the top-level entity. */
+    unsigned flags;           /**< SMF_PART_* bits. */
+    const char *content_type; /**< "type/subtype", lower case. */
+    const char *filename;     /**< Decoded (RFC 2231/2047) UTF-8 file name, or "". */
+    const char *charset;      /**< Declared charset, lower case, or "". */
+    const unsigned char *data; /**< Transfer-decoded body bytes (not charset-converted). */
+    size_t size;              /**< Length of data. */
+} smf_part_t;
+
+/** Number of parts (at least 1: the message itself). */
+size_t smf_msg_part_count(const smf_msg_t *msg);
+
+/** The i-th part, or NULL when i is out of range. Borrowed. */
+const smf_part_t *smf_msg_part(const smf_msg_t *msg, size_t i);
+
+/**
+ * Whether the engine's parser stopped early (size, depth or part-count
+ * limit, or a malformed structure): then the parts do not cover the whole
+ * message, and an antivirus stage cannot call it clean.
+ *
+ * @return NULL when the message was parsed whole, else a borrowed reason.
+ */
+const char *smf_msg_truncated(const smf_msg_t *msg);
+
+/** Number of distinct URLs found in text, HTML links and headers. */
+size_t smf_msg_url_count(const smf_msg_t *msg);
+
+/** The i-th URL as written (lower-cased scheme and host), or NULL. Borrowed. */
+const char *smf_msg_url(const smf_msg_t *msg, size_t i);
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Adds a symbol: a named, scored reason. Names are UPPER_SNAKE and start
+ * with the module's prefix (AV_INFECTED, ATT_DOUBLE_EXT). Scores add up
+ * into the message's score, which the domain's policy maps to an action.
+ * Adding a name twice keeps the higher score and the first detail.
+ *
+ * @param name    Symbol name; copied.
+ * @param score   Points, negative for good signs.
+ * @param detail  Short free text shown to operators (a rule, a match), or NULL; copied.
+ * @return 0, SMF_EINVAL, or SMF_ENOMEM.
+ */
+int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score,
+                       const char *detail);
+
+/** Forced verdicts a stage may set with smf_msg_set_verdict(). */
+typedef enum smf_verdict {
+    /**
+     * Whitelisted: the soft lane becomes accept and the remaining
+     * non-antivirus stages are skipped. Antivirus stages still run.
+     */
+    SMF_VERDICT_ALLOW = 1,
+    /**
+     * Blacklisted: the soft lane takes the policy's `block_action` (reject by
+     * default) and the remaining non-antivirus stages are skipped.
+     */
+    SMF_VERDICT_BLOCK = 2,
+    /** Spam beyond doubt (GTUBE, a test string): the policy's spam action. */
+    SMF_VERDICT_SPAM = 3
+} smf_verdict_t;
+
+/**
+ * Forces a verdict for the soft lane. Only list and reputation stages may
+ * set ALLOW; any soft stage may set BLOCK or SPAM. Antivirus stages use
+ * smf_msg_set_virus() instead.
+ *
+ * @param reason  Shown to operators and, for BLOCK, in the SMTP reply; copied.
+ * @return 0, SMF_EINVAL, or SMF_EPERM when this kind of stage may not.
+ */
+int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
+                        const char *reason);
+
+/**
+ * Reports a virus. Only antivirus stages may call it. The pipeline ends:
+ * the policy's virus action applies (quarantine by default) and nothing
+ * can lower it.
+ *
+ * @param name  The signature name; copied.
+ * @return 0, SMF_EINVAL, or SMF_EPERM for other kinds of stage.
+ */
+int smf_msg_set_virus(smf_msg_t *msg, const char *name);
+
+/**
+ * Reports that the stage could not scan the message (or a part of it)
+ * fully: a limit, an encrypted archive, a damaged file. For an antivirus
+ * stage this maps to the policy's unscannable action (quarantine by
+ * default), never to clean.
+ *
+ * @param reason  Short text; copied.
+ * @return 0 or SMF_EINVAL.
+ */
+int smf_msg_set_unscannable(smf_msg_t *msg, const char *reason);
+
+/**
+ * Records that the stage examined part i completely. An antivirus stage
+ * must account for every leaf part this way (containers count as scanned
+ * when all their leaves are); a part left out makes the result
+ * 'unscannable', never clean. Other kinds of stage may ignore it.
+ *
+ * @return 0 or SMF_ENOENT.
+ */
+int smf_msg_part_scanned(smf_msg_t *msg, size_t i);
+
+/**
+ * Asks the engine to add a header to the delivered message, if the final
+ * action delivers it. Both strings are copied.
+ *
+ * @return 0, SMF_EINVAL (name not a valid field name, CR/LF in value), or SMF_ENOMEM.
+ */
+int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
+
+/* ------------------------------------------------------------------ */
+/* Per-message memory                                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Allocates from the message arena. The memory is 16-byte aligned, not
+ * zeroed, and freed by the engine after the scan; never free it yourself.
+ * The arena is capped (the `message_arena_limit` setting).
+ *
+ * @return The memory, or NULL when the cap is reached.
+ */
+void *smf_msg_alloc(smf_msg_t *msg, size_t size);
+
+/** Formats into the message arena. @return The string, or NULL when the arena is full. */
+char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* The module's own key-value store                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each module has a persistent key-value namespace of its own, kept by the
+ * engine on disk (under data_dir) and shared by all threads and
+ * generations. Keys are at most 255 bytes. Writes are visible to reads that
+ * start after the write returns; they survive a restart but a crash may
+ * lose the last second of them.
+ */
+
+/**
+ * Reads a value.
+ *
+ * @param val   Out: a copy in the message arena, valid until scan() returns.
+ * @param vlen  Out: its length.
+ * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM, or SMF_EIO.
+ */
+int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val,
+               size_t *vlen);
+
+/**
+ * Writes a value, replacing any old one. Both buffers are copied.
+ *
+ * @return 0, SMF_EINVAL, or SMF_EIO (including a full store).
+ */
+int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val,
+               size_t vlen);
+
+/** Deletes a key. @return 0, SMF_ENOENT, SMF_EINVAL, or SMF_EIO. */
+int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMF_MODULE_H */
