@@ -78,4 +78,41 @@ const char *message_header(const message_t *m, const char *name, size_t n);
  * adds href/src URLs to *urls when urls is not NULL. */
 char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len);
 
+/* URLs kept per message at most; further ones are ignored. */
+#define MESSAGE_MAX_URLS 1000
+
+/*
+ * A set of distinct URLs, filled while a message is parsed. Everything it
+ * holds lives in `arena`. Scheme and host are lower-cased before the
+ * duplicate check, so "HTTP://Example.COM/a" and "http://example.com/a"
+ * are one URL; path and query are kept as written.
+ */
+typedef struct url_set {
+    arena_t *arena;
+    size_t max;          /* Cap on count. */
+    size_t count;        /* URLs in items. */
+    size_t cap;          /* Room in items. */
+    const char **items;  /* NUL-terminated URLs, in the order found. */
+    unsigned *slots;     /* Open-addressing table: item index + 1, 0 when free. */
+    size_t slot_count;   /* A power of two, or 0 before the first URL. */
+} url_set_t;
+
+/* Makes an empty set that keeps at most `max` URLs. */
+void url_set_init(url_set_t *s, arena_t *arena, size_t max);
+
+/* Adds a link value (an href or src attribute, already entity-decoded) when
+ * it is an absolute http, https or ftp URL or starts with "www.". Leading
+ * and trailing blanks are ignored. Returns 1 when added, 0 otherwise. */
+int url_add_link(url_set_t *s, const char *value, size_t len);
+
+/* Adds every http://, https://, ftp:// and www. URL found in UTF-8 text.
+ * Trailing punctuation (a full stop ending a sentence, a closing
+ * parenthesis without an opening one) is not part of the URL. */
+void url_scan_text(url_set_t *s, const char *text, size_t len);
+
+/* As html_to_text(), and adds each href, src and action URL to *urls when
+ * urls is not NULL. */
+char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *out_len,
+                        url_set_t *urls);
+
 #endif

@@ -186,8 +186,11 @@ typedef struct smf_module {
      * @param state  Out: the module's state, passed to every later call. May
      *               be left NULL.
      * @return 0, or a negative SMF_E* code after smf_init_fail() explained it.
-     *         A failed init() at start stops the engine; at reload, it keeps
-     *         the previous generation.
+     *         A failed init() of a content, list or reputation module stops
+     *         the engine at start and keeps the previous generation at
+     *         reload. A failed init() of an antivirus module does neither:
+     *         the engine runs on, logs the failure loudly and answers every
+     *         message tempfail (fail closed) until a reload succeeds.
      * Optional (NULL: state is NULL).
      */
     int (*init)(smf_init_t *init, const void *conf, void **state);

@@ -1,0 +1,473 @@
+/*
+ * html.c - reduces HTML to the text a reader sees, for content rules.
+ *
+ * It is a single forward pass that never backtracks, so hostile input
+ * (unclosed tags and quotes, stray '<', huge attributes) costs linear time.
+ * The text is never longer than the HTML, so one buffer of the input's
+ * size holds it.
+ */
+#include "message.h"
+
+#include <string.h>
+
+/* A remembered search: each input byte is looked at once per literal. */
+typedef struct search {
+    const char *at; /* Last match, or NULL. */
+    int done;       /* Searched at least once; with at == NULL: no match left. */
+} search_t;
+
+typedef struct html_state {
+    const char *p; /* Next input byte. */
+    const char *end;
+    char *out;
+    size_t len;
+    int pending;   /* Separator owed before the next visible character. */
+    int no_dquote; /* No '"' left after p: a search for one already failed. */
+    int no_squote;
+    search_t head_close; /* "</head", for <head> flood safety. */
+    search_t body_open;  /* "<body". */
+    url_set_t *urls;
+    arena_t *arena;
+} html_state_t;
+
+enum { SEP_NONE, SEP_SPACE, SEP_LINE };
+
+#define TAG_NAME_MAX 16
+
+typedef struct entity {
+    const char *name;
+    unsigned cp;
+} entity_t;
+
+/* The named entities that mail actually uses. Each name with its '&' and
+ * ';' is at least as long as its UTF-8 form, which keeps the output no
+ * longer than the input. */
+static const entity_t entities[] = {
+    {"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+    {"nbsp", ' '},     {"copy", 0xa9},    {"reg", 0xae},     {"trade", 0x2122},  {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019},  {"ldquo", 0x201c},
+    {"rdquo", 0x201d}, {"sbquo", 0x201a}, {"bdquo", 0x201e}, {"bull", 0x2022},   {"middot", 0xb7},
+    {"euro", 0x20ac},  {"pound", 0xa3},   {"yen", 0xa5},     {"cent", 0xa2},     {"sect", 0xa7},
+    {"para", 0xb6},    {"deg", 0xb0},     {"plusmn", 0xb1},  {"times", 0xd7},    {"divide", 0xf7},
+    {"laquo", 0xab},   {"raquo", 0xbb},   {"iexcl", 0xa1},   {"iquest", 0xbf},   {"shy", 0xad},
+    {"zwj", 0x200d},   {"zwnj", 0x200c},  {"frac12", 0xbd},  {"frac14", 0xbc},   {"frac34", 0xbe},
+    {"micro", 0xb5},   {"ordf", 0xaa},    {"ordm", 0xba},    {"szlig", 0xdf},    {"agrave", 0xe0},
+    {"aacute", 0xe1},  {"acirc", 0xe2},   {"atilde", 0xe3},  {"auml", 0xe4},     {"aring", 0xe5},
+    {"aelig", 0xe6},   {"ccedil", 0xe7},  {"egrave", 0xe8},  {"eacute", 0xe9},   {"ecirc", 0xea},
+    {"euml", 0xeb},    {"igrave", 0xec},  {"iacute", 0xed},  {"icirc", 0xee},    {"iuml", 0xef},
+    {"ntilde", 0xf1},  {"ograve", 0xf2},  {"oacute", 0xf3},  {"ocirc", 0xf4},    {"otilde", 0xf5},
+    {"ouml", 0xf6},    {"oslash", 0xf8},  {"ugrave", 0xf9},  {"uacute", 0xfa},   {"ucirc", 0xfb},
+    {"uuml", 0xfc},    {"yacute", 0xfd},  {"yuml", 0xff},    {"Agrave", 0xc0},   {"Aacute", 0xc1},
+    {"Acirc", 0xc2},   {"Atilde", 0xc3},  {"Auml", 0xc4},    {"Aring", 0xc5},    {"AElig", 0xc6},
+    {"Ccedil", 0xc7},  {"Egrave", 0xc8},  {"Eacute", 0xc9},  {"Ecirc", 0xca},    {"Euml", 0xcb},
+    {"Igrave", 0xcc},  {"Iacute", 0xcd},  {"Icirc", 0xce},   {"Iuml", 0xcf},     {"Ntilde", 0xd1},
+    {"Ograve", 0xd2},  {"Oacute", 0xd3},  {"Ocirc", 0xd4},   {"Otilde", 0xd5},   {"Ouml", 0xd6},
+    {"Oslash", 0xd8},  {"Ugrave", 0xd9},  {"Uacute", 0xda},  {"Ucirc", 0xdb},    {"Uuml", 0xdc},
+    {"Yacute", 0xdd},  {"ne", 0x2260},    {"le", 0x2264},    {"ge", 0x2265},     {"larr", 0x2190},
+    {"rarr", 0x2192},  {"uarr", 0x2191},  {"darr", 0x2193},  {"hearts", 0x2665}, {"check", 0x2713},
+    {"star", 0x2606},  {"infin", 0x221e},
+};
+
+/* HTML maps numeric references 0x80-0x9f as windows-1252 bytes. */
+static const unsigned short c1_map[32] = {
+    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd, 0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
+};
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+static int is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static size_t utf8_put(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Characters that only hide words from filters are dropped. */
+static int invisible(unsigned cp)
+{
+    return cp == 0xad || (cp >= 0x200b && cp <= 0x200d) || cp == 0xfeff || cp == 0x2060;
+}
+
+static unsigned sanitise_cp(unsigned long cp)
+{
+    if (cp >= 0x80 && cp <= 0x9f)
+        return c1_map[cp - 0x80];
+    if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0xfffd;
+    return (unsigned)cp;
+}
+
+/*
+ * Decodes the character reference at p ('&'). Returns the bytes consumed
+ * (0 when it is not a reference) and the code point in *cp. Reads at most
+ * a few dozen bytes, whatever follows.
+ */
+static size_t entity_decode(const char *p, const char *end, unsigned *cp)
+{
+    const char *q = p + 1;
+    if (q < end && *q == '#') {
+        q++;
+        int hex = q < end && lower((unsigned char)*q) == 'x';
+        q += hex;
+        unsigned long v = 0;
+        int digits = 0;
+        for (; q < end && digits < 10; q++, digits++) {
+            int c = lower((unsigned char)*q);
+            int d = (c >= '0' && c <= '9') ? c - '0' : (hex && c >= 'a' && c <= 'f') ? c - 87 : -1;
+            if (d < 0)
+                break;
+            v = v * (hex ? 16 : 10) + (unsigned long)d;
+        }
+        if (digits == 0)
+            return 0;
+        if (q < end && *q == ';')
+            q++;
+        *cp = sanitise_cp(v);
+        return (size_t)(q - p);
+    }
+    size_t n = 0;
+    while (q + n < end && n < 8 && (is_alpha((unsigned char)q[n]) || (q[n] >= '0' && q[n] <= '9')))
+        n++;
+    int semi = q + n < end && q[n] == ';';
+    for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+        const entity_t *e = &entities[i];
+        if (n == 0 || e->name[0] != q[0] || strlen(e->name) != n || memcmp(e->name, q, n) != 0)
+            continue;
+        /* Without ';' only the ASCII ones are recognised, as browsers do. */
+        if (!semi && e->cp >= 0x80)
+            return 0;
+        *cp = e->cp;
+        return 1 + n + (size_t)semi;
+    }
+    return 0;
+}
+
+/* Pays the separator owed, then leaves room for a visible character. */
+static void flush_sep(html_state_t *st)
+{
+    if (st->pending != SEP_NONE && st->len > 0)
+        st->out[st->len++] = st->pending == SEP_LINE ? '\n' : ' ';
+    st->pending = SEP_NONE;
+}
+
+static void put_space(html_state_t *st)
+{
+    if (st->pending == SEP_NONE)
+        st->pending = SEP_SPACE;
+}
+
+static void put_cp(html_state_t *st, unsigned cp)
+{
+    if (cp == ' ' || cp == 0xa0 || is_space((int)cp)) {
+        put_space(st);
+        return;
+    }
+    if (invisible(cp))
+        return;
+    flush_sep(st);
+    st->len += utf8_put(st->out + st->len, cp);
+}
+
+/* Finds the first case-insensitive match of `lit` (lower case, starting
+ * with '<') at or after p; NULL when there is none. */
+static const char *find_ci(const char *p, const char *end, const char *lit)
+{
+    size_t k = strlen(lit);
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) < k)
+            return NULL;
+        size_t i = 1;
+        while (i < k && lower((unsigned char)p[i]) == lit[i])
+            i++;
+        if (i == k)
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
+/* Finds quote character q at or after p, remembering a failed search so
+ * that later quotes in the same document are not searched for again. */
+static const char *find_quote(html_state_t *st, const char *p, char q)
+{
+    int *none = q == '"' ? &st->no_dquote : &st->no_squote;
+    if (*none)
+        return NULL;
+    const char *r = memchr(p, q, (size_t)(st->end - p));
+    if (r == NULL)
+        *none = 1;
+    return r;
+}
+
+static int is_link_attr(const char *name, size_t n)
+{
+    static const char *const names[] = {"href", "src", "action"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t k = strlen(names[i]);
+        if (n != k)
+            continue;
+        size_t j = 0;
+        while (j < k && lower((unsigned char)name[j]) == names[i][j])
+            j++;
+        if (j == k)
+            return 1;
+    }
+    return 0;
+}
+
+/* Entity-decodes an attribute value, then offers it as a link. */
+static void add_link(html_state_t *st, const char *v, size_t n)
+{
+    if (memchr(v, '&', n) == NULL) {
+        url_add_link(st->urls, v, n);
+        return;
+    }
+    char *d = arena_alloc(st->arena, n + 1);
+    size_t len = 0;
+    const char *p = v;
+    const char *end = v + n;
+    while (p < end) {
+        unsigned cp;
+        size_t k = *p == '&' ? entity_decode(p, end, &cp) : 0;
+        if (k == 0) {
+            d[len++] = *p++;
+            continue;
+        }
+        len += utf8_put(d + len, cp);
+        p += k;
+    }
+    url_add_link(st->urls, d, len);
+}
+
+/* Reads one attribute at st->p; returns 0 at the end of the tag. */
+static int attribute(html_state_t *st)
+{
+    const char *p = st->p;
+    while (p < st->end && (is_space((unsigned char)*p) || *p == '/'))
+        p++;
+    if (p >= st->end || *p == '>') {
+        st->p = p;
+        return 0;
+    }
+    const char *name = p;
+    while (p < st->end && !is_space((unsigned char)*p) && *p != '=' && *p != '>' && *p != '/')
+        p++;
+    size_t name_len = (size_t)(p - name);
+    if (name_len == 0)
+        p++; /* A stray '=' or quote: skip it. */
+    while (p < st->end && is_space((unsigned char)*p))
+        p++;
+    const char *v = NULL;
+    size_t vlen = 0;
+    if (name_len > 0 && p < st->end && *p == '=') {
+        p++;
+        while (p < st->end && is_space((unsigned char)*p))
+            p++;
+        const char *close = NULL;
+        if (p < st->end && (*p == '"' || *p == '\''))
+            close = find_quote(st, p + 1, *p);
+        if (close != NULL) {
+            v = p + 1;
+            vlen = (size_t)(close - v);
+            p = close + 1;
+        } else {
+            /* Unquoted, or a quote that never closes: up to a blank or '>'. */
+            v = p;
+            while (p < st->end && !is_space((unsigned char)*p) && *p != '>')
+                p++;
+            vlen = (size_t)(p - v);
+        }
+    }
+    if (v != NULL && st->urls != NULL && is_link_attr(name, name_len))
+        add_link(st, v, vlen);
+    st->p = p;
+    return 1;
+}
+
+static int tag_in(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name[0] == list[i][0] && strcmp(name, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Tags that start a new line of text. */
+static int is_block(const char *name)
+{
+    static const char *const block[] = {
+        "br",     "p",    "div",        "tr",      "li",    "h1",      "h2",      "h3",
+        "h4",     "h5",   "h6",         "hr",      "table", "ul",      "ol",      "dl",
+        "dt",     "dd",   "blockquote", "pre",     "title", "section", "article", "header",
+        "footer", "form", "center",     "address", "main",  "nav",     "aside",   "caption",
+    };
+    return tag_in(name, block, sizeof(block) / sizeof(block[0]));
+}
+
+static int is_cell(const char *name)
+{
+    static const char *const cell[] = {"td", "th", "img", "input", "option"};
+    return tag_in(name, cell, sizeof(cell) / sizeof(cell[0]));
+}
+
+/* find_ci() from st->p, reusing the last answer while it is still ahead:
+ * a flood of <head> tags then stays linear. */
+static const char *find_cached(html_state_t *st, search_t *s, const char *lit)
+{
+    if (s->done && (s->at == NULL || s->at >= st->p))
+        return s->at;
+    s->at = find_ci(st->p, st->end, lit);
+    s->done = 1;
+    return s->at;
+}
+
+/* Skips what a reader never sees: the content of script, style and the
+ * like up to their end tag. <head> ends at </head> or <body>; when neither
+ * exists the document is read on instead, so no visible text is lost. */
+static void skip_hidden(html_state_t *st, const char *name)
+{
+    if (strcmp(name, "head") == 0) {
+        const char *e = find_cached(st, &st->head_close, "</head");
+        const char *b = find_cached(st, &st->body_open, "<body");
+        if (e == NULL || (b != NULL && b < e))
+            e = b;
+        if (e != NULL)
+            st->p = e;
+        return;
+    }
+    static const char *const hidden[] = {"script", "style", "template", "xml"};
+    if (!tag_in(name, hidden, sizeof(hidden) / sizeof(hidden[0])))
+        return;
+    char lit[TAG_NAME_MAX + 3] = "</";
+    strcat(lit, name);
+    const char *e = find_ci(st->p, st->end, lit);
+    st->p = e != NULL ? e : st->end;
+}
+
+/* Comments, doctype and processing instructions at st->p ("<!" or "<?"). */
+static void skip_markup_decl(html_state_t *st)
+{
+    if (st->end - st->p >= 4 && memcmp(st->p, "<!--", 4) == 0) {
+        const char *e = memmem(st->p + 4, (size_t)(st->end - st->p - 4), "-->", 3);
+        st->p = e != NULL ? e + 3 : st->end;
+        return;
+    }
+    const char *e = memchr(st->p, '>', (size_t)(st->end - st->p));
+    st->p = e != NULL ? e + 1 : st->end;
+}
+
+/* Handles the tag at st->p ('<' followed by a letter or '/'). */
+static void tag(html_state_t *st)
+{
+    const char *p = st->p + 1;
+    int closing = *p == '/';
+    p += closing;
+    char name[TAG_NAME_MAX + 1];
+    size_t n = 0;
+    while (p < st->end && (is_alpha((unsigned char)*p) || (*p >= '0' && *p <= '9'))) {
+        if (n < TAG_NAME_MAX)
+            name[n++] = (char)lower((unsigned char)*p);
+        p++;
+    }
+    name[n] = '\0';
+    st->p = p;
+    while (attribute(st))
+        ;
+    if (st->p < st->end)
+        st->p++; /* The '>'. */
+    if (is_block(name))
+        st->pending = SEP_LINE;
+    else if (is_cell(name))
+        put_space(st);
+    if (!closing)
+        skip_hidden(st, name);
+}
+
+static void text_byte(html_state_t *st)
+{
+    unsigned char c = (unsigned char)*st->p;
+    if (is_space(c)) {
+        put_space(st);
+        st->p++;
+    } else if (c == 0xc2 && st->p + 1 < st->end && (unsigned char)st->p[1] == 0xa0) {
+        put_space(st); /* A literal no-break space. */
+        st->p += 2;
+    } else if (c == '&') {
+        unsigned cp;
+        size_t k = entity_decode(st->p, st->end, &cp);
+        if (k == 0) {
+            flush_sep(st);
+            st->out[st->len++] = '&';
+            st->p++;
+        } else {
+            put_cp(st, cp);
+            st->p += k;
+        }
+    } else if (c < 0x20 || c == 0x7f) {
+        st->p++; /* Control characters are not text. */
+    } else {
+        flush_sep(st);
+        st->out[st->len++] = (char)c;
+        st->p++;
+    }
+}
+
+char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *out_len,
+                        url_set_t *urls)
+{
+    html_state_t st = {.p = html, .end = html + len, .urls = urls, .arena = arena};
+    st.out = arena_alloc(arena, len + 1);
+    while (st.p < st.end) {
+        const char *next = st.p + 1;
+        if (*st.p != '<') {
+            text_byte(&st);
+        } else if (next < st.end && (*next == '!' || *next == '?')) {
+            skip_markup_decl(&st);
+        } else if (next < st.end && (is_alpha((unsigned char)*next) || *next == '/')) {
+            tag(&st);
+        } else {
+            text_byte(&st); /* A stray '<' is text. */
+        }
+    }
+    st.out[st.len] = '\0';
+    if (out_len != NULL)
+        *out_len = st.len;
+    return st.out;
+}
+
+char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len)
+{
+    return html_to_text_urls(arena, html, len, out_len, NULL);
+}

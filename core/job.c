@@ -1,0 +1,449 @@
+/*
+ * job.c - turning one scan request into its verdict.
+ */
+#include "job.h"
+#include "clock.h"
+#include "log.h"
+#include "message.h"
+#include "pipeline.h"
+#include "quarantine.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- ids ---------------------------------------------------------- */
+
+/* Sortable: milliseconds since the epoch, then a process-wide counter. */
+static void make_id(char *buf, size_t len)
+{
+    static atomic_uint counter;
+    unsigned n = atomic_fetch_add(&counter, 1);
+    snprintf(buf, len, "%012llx%08x", (unsigned long long)clock_wall_ms(), n);
+}
+
+/* ---- recipients by domain ----------------------------------------- */
+
+typedef struct group {
+    const char *domain;
+    const char **rcpt;
+    size_t n;
+    smf_envelope_t env;
+    pipeline_result_t result;
+} group_t;
+
+static const char *rcpt_domain(arena_t *a, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char *d = arena_strdup(a, at ? at + 1 : "");
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t n = strlen(d);
+    if (n > 0 && d[n - 1] == '>')
+        d[n - 1] = '\0';
+    return d;
+}
+
+static size_t group_recipients(arena_t *a, const smf_envelope_t *env, group_t **out)
+{
+    group_t *g = arena_calloc(a, env->rcpt_count, sizeof(group_t));
+    size_t ng = 0;
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        const char *d = rcpt_domain(a, env->rcpt[i]);
+        size_t k = 0;
+        while (k < ng && strcmp(g[k].domain, d) != 0)
+            k++;
+        if (k == ng) {
+            g[k].domain = d;
+            g[k].rcpt = arena_calloc(a, env->rcpt_count + 1, sizeof(char *));
+            ng++;
+        }
+        g[k].rcpt[g[k].n++] = env->rcpt[i];
+    }
+    for (size_t k = 0; k < ng; k++) {
+        g[k].env = *env;
+        g[k].env.rcpt = g[k].rcpt;
+        g[k].env.rcpt_count = g[k].n;
+    }
+    *out = g;
+    return ng;
+}
+
+/* ---- JSON pieces -------------------------------------------------- */
+
+static json_t *symbols_json(const pipeline_result_t *r, bool details)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nsymbols; i++) {
+        const symbol_t *s = &r->symbols[i];
+        json_t *o = json_pack("{s:s, s:f, s:s}", "name", s->name, "score", s->score, "module",
+                              s->module ? s->module : "");
+        if (details && s->detail != NULL)
+            json_object_set_new(o, "detail", json_string(s->detail));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *stages_json(const pipeline_result_t *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nstages; i++) {
+        const stage_report_t *s = &r->stages[i];
+        json_t *o = json_pack("{s:s, s:s, s:f}", "module", s->module, "status",
+                              stage_status_name(s->status), "ms", s->ms);
+        if (s->detail != NULL && *s->detail)
+            json_object_set_new(o, "detail", json_string(s->detail));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    return arr;
+}
+
+/* ---- the verdict -------------------------------------------------- */
+
+typedef struct outcome {
+    action_t action;
+    double score;
+    const char *virus;
+    const group_t *decider; /* The group whose verdict is the final one. */
+    const char *quarantine_id;
+    bool store_failed;
+} outcome_t;
+
+static void smtp_reply(const outcome_t *o, json_t *reply)
+{
+    int code = 250;
+    const char *dsn = "2.0.0", *text = "Ok";
+    char buf[512];
+    const pipeline_result_t *r = o->decider ? &o->decider->result : NULL;
+    if (o->action == ACTION_TEMPFAIL) {
+        code = 451;
+        dsn = "4.7.1";
+        text = o->store_failed ? "Cannot store the message right now, try again later"
+               : r && r->verdict.hard == ACTION_TEMPFAIL
+                   ? "Virus scanning is unavailable, try again later"
+                   : "Temporary failure, try again later";
+    } else if (o->action == ACTION_REJECT) {
+        code = 550;
+        dsn = "5.7.1";
+        if (o->virus != NULL) {
+            snprintf(buf, sizeof(buf), "Message contains a virus (%s)", o->virus);
+            text = buf;
+        } else if (r && r->verdict.soft == ACTION_REJECT && r->force_reason && *r->force_reason) {
+            snprintf(buf, sizeof(buf), "Message refused: %s", r->force_reason);
+            text = buf;
+        } else {
+            text = r && r->policy->reject_text ? r->policy->reject_text : "Message rejected";
+        }
+    }
+    json_object_set_new(reply, "smtp",
+                        json_pack("{s:i, s:s, s:s}", "code", code, "dsn", dsn, "text", text));
+}
+
+static json_t *headers_json(const outcome_t *o)
+{
+    json_t *arr = json_array();
+    if (o->action > ACTION_ADD_HEADER || o->decider == NULL)
+        return arr;
+    const pipeline_result_t *r = &o->decider->result;
+    char status[128];
+    snprintf(status, sizeof(status), "%s, score=%.2f",
+             o->action == ACTION_ADD_HEADER ? "spam" : "clean", o->score);
+    json_array_append_new(arr, json_pack("{s:s, s:s}", "name", "X-SMF-Status", "value", status));
+    if (o->action == ACTION_ADD_HEADER)
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", "X-Spam-Flag", "value", "YES"));
+    for (size_t i = 0; i < r->nheaders; i++)
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s}", "name", r->headers[i].name, "value", r->headers[i].value));
+    return arr;
+}
+
+static char *verdict_json(const char *id, const char *request_id, const outcome_t *o,
+                          const group_t *g, size_t ng, double elapsed)
+{
+    const pipeline_result_t *r = &o->decider->result;
+    json_t *reply =
+        json_pack("{s:i, s:s, s:s, s:s, s:f}", "schema", PROTOCOL_SCHEMA, "request_id", request_id,
+                  "id", id, "action", action_name(o->action), "score", o->score);
+    json_object_set_new(reply, "virus", o->virus ? json_string(o->virus) : json_null());
+    json_object_set_new(reply, "quarantine_id",
+                        o->quarantine_id ? json_string(o->quarantine_id) : json_null());
+    smtp_reply(o, reply);
+    json_object_set_new(reply, "symbols", symbols_json(r, true));
+    json_object_set_new(reply, "headers", headers_json(o));
+    json_object_set_new(reply, "stages", stages_json(r));
+    json_t *domains = json_array();
+    for (size_t k = 0; k < ng; k++)
+        json_array_append_new(domains, json_pack("{s:s, s:s, s:f}", "domain", g[k].domain, "action",
+                                                 action_name(g[k].result.verdict.action), "score",
+                                                 g[k].result.score));
+    json_object_set_new(reply, "domains", domains);
+    json_object_set_new(reply, "elapsed_ms", json_real(elapsed));
+    char *s = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(reply);
+    return s;
+}
+
+static void add_event(job_result_t *out, char *topic, json_t *body)
+{
+    out->events = xrealloc(out->events, (out->nevents + 1) * sizeof(job_event_t));
+    out->events[out->nevents].topic = topic;
+    out->events[out->nevents].json = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    out->nevents++;
+    json_decref(body);
+}
+
+static void verdict_events(job_result_t *out, const char *id, const smf_envelope_t *env,
+                           const group_t *g, size_t ng, const outcome_t *o)
+{
+    const char *dir = env->direction == SMF_DIR_OUTBOUND ? "outbound" : "inbound";
+    for (size_t k = 0; k < ng; k++) {
+        const pipeline_result_t *r = &g[k].result;
+        char topic[320];
+        snprintf(topic, sizeof(topic), "verdict.%s.%s", dir, g[k].domain);
+        json_t *ev =
+            json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s}", "schema",
+                      PROTOCOL_SCHEMA, "type", "verdict", "time", (json_int_t)clock_wall_ms(), "id",
+                      id, "request_id", env->request_id, "direction", dir, "domain", g[k].domain,
+                      "action", action_name(o->action), "score", r->score, "client_ip",
+                      env->client_ip, "sender", env->sender);
+        json_object_set_new(ev, "domain_action", json_string(action_name(r->verdict.action)));
+        json_object_set_new(ev, "virus", r->virus ? json_string(r->virus) : json_null());
+        json_object_set_new(ev, "quarantine_id",
+                            o->quarantine_id ? json_string(o->quarantine_id) : json_null());
+        json_object_set_new(ev, "recipients", string_array(g[k].rcpt, g[k].n));
+        json_object_set_new(ev, "symbols", symbols_json(r, false));
+        add_event(out, xstrdup(topic), ev);
+    }
+}
+
+/* ---- quarantine --------------------------------------------------- */
+
+static char *quarantine_meta(const group_t *g, const outcome_t *o, const char *reason)
+{
+    const smf_envelope_t *env = &g->env;
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "request_id",
+                          env->request_id, "queue_id", env->queue_id, "client_ip", env->client_ip,
+                          "helo", env->helo, "sender", env->sender, "auth_user", env->auth_user,
+                          "direction", env->direction == SMF_DIR_OUTBOUND ? "outbound" : "inbound",
+                          "domain", g->domain, "reason", reason, "score", g->result.score);
+    json_object_set_new(m, "recipients", string_array(g->rcpt, g->n));
+    json_object_set_new(m, "virus", o->virus ? json_string(o->virus) : json_null());
+    json_object_set_new(m, "symbols", symbols_json(&g->result, true));
+    json_object_set_new(m, "state", json_string("quarantined"));
+    char *s = json_dumps(m, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(m);
+    return s;
+}
+
+static const char *reason_text(arena_t *a, const group_t *g, const outcome_t *o)
+{
+    if (o->virus)
+        return arena_printf(a, "virus %s", o->virus);
+    const pipeline_result_t *r = &g->result;
+    char *s = arena_printf(a, "%s, score %.2f", r->verdict.why, r->score);
+    for (size_t i = 0; i < r->nsymbols && i < 5; i++)
+        s = arena_printf(a, "%s%s%s", s, i ? " " : ": ", r->symbols[i].name);
+    return s;
+}
+
+/* Stores one copy per recipient domain, each with only its recipients,
+ * and returns only after the copies are durable. */
+static int store(const job_ctx_t *ctx, arena_t *a, const message_t *m, const char *id, group_t *g,
+                 size_t ng, outcome_t *o, job_result_t *out)
+{
+    quarantine_item_t *items = arena_calloc(a, ng, sizeof(*items));
+    char **metas = arena_calloc(a, ng, sizeof(char *));
+    int64_t now = clock_wall_ms();
+    for (size_t k = 0; k < ng; k++) {
+        metas[k] = quarantine_meta(&g[k], o, reason_text(a, &g[k], o));
+        items[k] = (quarantine_item_t){g[k].domain, id, now, metas[k], m->raw, m->raw_len};
+    }
+    char err[256] = "";
+    int rc = quarantine_store(ctx->quarantine, items, ng, err, sizeof(err));
+    for (size_t k = 0; k < ng; k++) {
+        if (rc == 0) {
+            char topic[300];
+            snprintf(topic, sizeof(topic), "quarantine.%s", g[k].domain);
+            json_t *ev = json_loads(metas[k], 0, NULL);
+            json_object_set_new(ev, "schema", json_integer(PROTOCOL_SCHEMA));
+            json_object_set_new(ev, "type", json_string("stored"));
+            json_object_set_new(ev, "id", json_string(id));
+            json_object_set_new(ev, "time", json_integer(now));
+            json_object_set_new(ev, "size", json_integer((json_int_t)m->raw_len));
+            json_object_del(ev, "symbols");
+            add_event(out, xstrdup(topic), ev);
+        }
+        free(metas[k]);
+    }
+    if (rc != 0)
+        log_error("%s: quarantine store failed, answering tempfail: %s", id, err);
+    return rc;
+}
+
+/* ---- the job ------------------------------------------------------ */
+
+static void error_reply(job_result_t *out, const char *rid, const char *code, const char *why)
+{
+    out->kind = "ERROR";
+    out->request_id = xstrdup(rid ? rid : "");
+    out->json = protocol_error_json(out->request_id, code, why);
+    log_warn("request %s refused: %s: %s", out->request_id[0] ? out->request_id : "(no id)", code,
+             why);
+}
+
+static bool frame_is(const frame_t *f, const char *s)
+{
+    return f->size == strlen(s) && memcmp(f->data, s, f->size) == 0;
+}
+
+static void pong(const job_ctx_t *ctx, const char *rid, job_result_t *out)
+{
+    json_t *o = json_pack("{s:i, s:s, s:I, s:I}", "schema", PROTOCOL_SCHEMA, "version", SMF_VERSION,
+                          "generation", (json_int_t)ctx->gen->id, "workers",
+                          (json_int_t)ctx->gen->nworkers);
+    out->kind = "PONG";
+    out->request_id = xstrdup(rid);
+    out->json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+static void log_line(const char *id, const smf_envelope_t *env, const outcome_t *o, double elapsed)
+{
+    char syms[512] = "";
+    const pipeline_result_t *r = o->decider ? &o->decider->result : NULL;
+    for (size_t i = 0; r != NULL && i < r->nsymbols && strlen(syms) < 400; i++)
+        snprintf(syms + strlen(syms), sizeof(syms) - strlen(syms), "%s%s(%.2f)", i ? "," : "",
+                 r->symbols[i].name, r->symbols[i].score);
+    char rcpts[512] = "";
+    for (size_t i = 0; i < env->rcpt_count && strlen(rcpts) < 400; i++)
+        snprintf(rcpts + strlen(rcpts), sizeof(rcpts) - strlen(rcpts), "%s%s", i ? "," : "",
+                 env->rcpt[i]);
+    log_info("%s: request=%s client=%s from=<%s> to=<%s> action=%s score=%.2f%s%s "
+             "symbols=[%s] ms=%.2f",
+             id, env->request_id, env->client_ip[0] ? env->client_ip : "-", env->sender, rcpts,
+             action_name(o->action), o->score, o->virus ? " virus=" : "", o->virus ? o->virus : "",
+             syms, elapsed);
+}
+
+static void expired(const char *id, const smf_envelope_t *env, arena_t *a, job_result_t *out,
+                    double elapsed)
+{
+    group_t g = {.domain = "", .env = *env};
+    symbol_t s = {"SMF_DEADLINE_EXPIRED", 0, "smfd",
+                  "the request's deadline passed before it was scanned"};
+    g.result.symbols = &s;
+    g.result.nsymbols = 1;
+    g.result.verdict.action = ACTION_TEMPFAIL;
+    g.result.verdict.why = "deadline";
+    outcome_t o = {.action = ACTION_TEMPFAIL, .decider = &g};
+    (void)a;
+    out->kind = "VERDICT";
+    out->json = verdict_json(id, env->request_id, &o, &g, 0, elapsed);
+    log_line(id, env, &o, elapsed);
+}
+
+static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, int64_t deadline,
+                 const frame_t *raw, job_result_t *out, double t0)
+{
+    const config_t *c = ctx->gen->conf;
+    char id[32];
+    make_id(id, sizeof(id));
+    if (clock_wall_ms() > deadline) {
+        expired(id, env, a, out, clock_mono_ms() - t0);
+        return;
+    }
+    message_t *m;
+    message_parse(a, raw->data, raw->size, &c->limits, &m);
+    group_t *g;
+    size_t ng = group_recipients(a, env, &g);
+    outcome_t o = {0};
+    for (size_t k = 0; k < ng; k++) {
+        const policy_t *pol = config_policy(c, g[k].domain);
+        pipeline_run(ctx->gen, ctx->worker, pol, env->direction, m, &g[k].env, g[k].domain, a,
+                     deadline, &g[k].result);
+        const pipeline_result_t *r = &g[k].result;
+        if (o.decider == NULL || r->verdict.action > o.action ||
+            (r->verdict.action == o.action && r->score > o.score)) {
+            o.action = r->verdict.action;
+            o.decider = &g[k];
+        }
+        if (k == 0 || r->score > o.score)
+            o.score = r->score;
+        if (r->virus && !o.virus)
+            o.virus = r->virus;
+    }
+    out->kind = "VERDICT";
+    if (o.action == ACTION_QUARANTINE && ctx->quarantine != NULL) {
+        if (store(ctx, a, m, id, g, ng, &o, out) == 0) {
+            o.quarantine_id = id;
+        } else {
+            o.action = ACTION_TEMPFAIL;
+            o.store_failed = true;
+        }
+    }
+    double elapsed = clock_mono_ms() - t0;
+    out->json = verdict_json(id, env->request_id, &o, g, ng, elapsed);
+    verdict_events(out, id, env, g, ng, &o);
+    log_line(id, env, &o, elapsed);
+}
+
+void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *out)
+{
+    double t0 = clock_mono_ms();
+    memset(out, 0, sizeof(*out));
+    arena_t *a = arena_new(16384);
+    const char *rid = nf >= 3 ? protocol_request_id(a, &f[2]) : NULL;
+    smf_envelope_t env;
+    int64_t deadline;
+    const char *why = NULL;
+    const config_t *c = ctx->gen->conf;
+    if (nf < 3)
+        error_reply(out, "", PERR_FRAMES, "a request has at least 3 frames: version, command, id");
+    else if (!frame_is(&f[0], PROTOCOL_VERSION))
+        error_reply(out, rid, PERR_VERSION, "frame 0 must be SMF/1");
+    else if (rid == NULL)
+        error_reply(out, "", PERR_FRAMES, "the request id must be 1 to 128 printable bytes");
+    else if (ctx->shutting_down)
+        error_reply(out, rid, PERR_SHUTDOWN, "the engine is stopping; try another node");
+    else if (frame_is(&f[1], "PING") && nf == 3)
+        pong(ctx, rid, out);
+    else if (!frame_is(&f[1], "SCAN") && !frame_is(&f[1], "PING"))
+        error_reply(out, rid, PERR_COMMAND, "frame 1 must be SCAN or PING");
+    else if (nf != 5 || !frame_is(&f[1], "SCAN"))
+        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, PING 3");
+    else if (f[4].size > c->limits.max_size)
+        error_reply(out, rid, PERR_TOO_LARGE, "the message is larger than max_message_size");
+    else if (protocol_parse_envelope(a, &f[3], rid, &env, &deadline, ctx->arrived_ms, &why) != 0)
+        error_reply(out, rid, PERR_ENVELOPE, why);
+    else {
+        out->request_id = xstrdup(rid);
+        if (deadline == 0)
+            deadline = ctx->arrived_ms + c->default_timeout_ms;
+        scan(ctx, a, &env, deadline, &f[4], out, t0);
+    }
+    arena_destroy(&a);
+}
+
+void job_result_free(job_result_t *r)
+{
+    free(r->request_id);
+    free(r->json);
+    for (size_t i = 0; i < r->nevents; i++) {
+        free(r->events[i].topic);
+        free(r->events[i].json);
+    }
+    free(r->events);
+    memset(r, 0, sizeof(*r));
+}

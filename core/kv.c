@@ -1,0 +1,129 @@
+/*
+ * kv.c - module namespaces in one LMDB environment.
+ *
+ * Each call is its own short transaction: modules write rarely and read
+ * often, and LMDB readers never block writers.
+ */
+#include "kv.h"
+#include "fsutil.h"
+#include "smf/module.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct kv {
+    MDB_env *env;
+    pthread_mutex_t dbi_lock; /* mdb_dbi_open must not race itself. */
+};
+
+int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
+{
+    if (fs_mkdirs(dir, 0700) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    kv_t *kv = xcalloc(1, sizeof(*kv));
+    int rc = mdb_env_create(&kv->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(kv->env, 256);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(kv->env, (size_t)4 << 30);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(kv->env, 512);
+    if (rc == 0)
+        rc = mdb_env_open(kv->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open the key-value store in %s: %s", dir, mdb_strerror(rc));
+        if (kv->env)
+            mdb_env_close(kv->env);
+        free(kv);
+        return -1;
+    }
+    pthread_mutex_init(&kv->dbi_lock, NULL);
+    *out = kv;
+    return 0;
+}
+
+void kv_sync(kv_t *kv)
+{
+    if (kv != NULL)
+        mdb_env_sync(kv->env, 1);
+}
+
+void kv_close(kv_t **kvp)
+{
+    kv_t *kv = *kvp;
+    if (kv == NULL)
+        return;
+    mdb_env_sync(kv->env, 1);
+    mdb_env_close(kv->env);
+    pthread_mutex_destroy(&kv->dbi_lock);
+    free(kv);
+    *kvp = NULL;
+}
+
+int kv_namespace(kv_t *kv, const char *name, unsigned *dbi)
+{
+    MDB_txn *txn;
+    pthread_mutex_lock(&kv->dbi_lock);
+    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, name, MDB_CREATE, dbi);
+        rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    }
+    pthread_mutex_unlock(&kv->dbi_lock);
+    return rc == 0 ? 0 : SMF_EIO;
+}
+
+static int check_key(size_t klen)
+{
+    return klen == 0 || klen > 255 ? SMF_EINVAL : 0;
+}
+
+int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, const void **val,
+           size_t *vlen)
+{
+    if (check_key(klen) != 0)
+        return SMF_EINVAL;
+    MDB_txn *txn;
+    if (mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn) != 0)
+        return SMF_EIO;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) {
+        *val = arena_memdup(arena, v.mv_data, v.mv_size);
+        *vlen = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
+}
+
+int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (check_key(klen) != 0)
+        return SMF_EINVAL;
+    MDB_txn *txn;
+    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+        return SMF_EIO;
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    return rc == 0 ? 0 : SMF_EIO;
+}
+
+int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen)
+{
+    if (check_key(klen) != 0)
+        return SMF_EINVAL;
+    MDB_txn *txn;
+    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+        return SMF_EIO;
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
+}

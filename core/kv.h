@@ -1,0 +1,29 @@
+/*
+ * kv.h - the modules' key-value store: one LMDB environment under
+ * data_dir/kv, one named database per module.
+ *
+ * Shared by every thread and generation of the process. Writes are not
+ * synced one by one (a crash may lose the last second of them); kv_sync()
+ * and kv_close() flush.
+ */
+#ifndef SMF_KV_H
+#define SMF_KV_H
+
+#include "arena.h"
+
+#include <stddef.h>
+
+typedef struct kv kv_t;
+
+int kv_open(const char *dir, kv_t **out, char *err, size_t errlen);
+void kv_close(kv_t **kvp);
+void kv_sync(kv_t *kv);
+/* Opens (creating) the namespace of a module. 0 or SMF_EIO. */
+int kv_namespace(kv_t *kv, const char *name, unsigned *dbi);
+/* Values are copied into the arena. 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO. */
+int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
+           const void **val, size_t *vlen);
+int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
+int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
+
+#endif

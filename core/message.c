@@ -1,0 +1,1203 @@
+/*
+ * message.c - turns raw mail into the message model that every stage reads.
+ *
+ * GMime builds the MIME tree over the caller's bytes without copying them;
+ * this file walks that tree once, decodes each body into the arena, gathers
+ * the text and URLs, and drops every GMime object before it returns.
+ */
+#include "message.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <gmime/gmime.h>
+#include <iconv.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define DEFAULT_MAX_SIZE ((size_t)50 * 1024 * 1024)
+#define DEFAULT_MAX_DEPTH 30
+#define DEFAULT_MAX_PARTS 1000
+#define CHARSET_NAME_MAX 40
+#define FILENAME_LINE_MAX 1024
+
+/* A heap buffer that grows; used while the text is assembled. */
+typedef struct sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+} sbuf_t;
+
+typedef struct parser {
+    arena_t *arena;
+    message_limits_t lim;
+    message_t *m;
+    size_t part_cap;
+    int parts_full; /* max_parts reached: record nothing more. */
+    sbuf_t text;
+    sbuf_t scratch; /* One part's text in UTF-8, before HTML reduction. */
+    url_set_t urls;
+} parser_t;
+
+/* Base64 alphabet to value + 1; 0 for anything else. */
+static const unsigned char b64_rev[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+/* windows-1252 bytes 0x80-0x9f; the five unassigned ones become U+FFFD. */
+static const unsigned short cp1252_c1[32] = {
+    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd, 0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
+};
+
+static const unsigned char empty_data[1];
+
+void message_limits_default(message_limits_t *lim)
+{
+    lim->max_size = DEFAULT_MAX_SIZE;
+    lim->max_depth = DEFAULT_MAX_DEPTH;
+    lim->max_parts = DEFAULT_MAX_PARTS;
+}
+
+void message_init(void)
+{
+    static int done;
+    if (done)
+        return;
+    g_mime_init();
+    done = 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+static void sb_reserve(sbuf_t *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void sb_put(sbuf_t *b, const void *s, size_t n)
+{
+    if (n == 0)
+        return;
+    sb_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static char *lower_dup(arena_t *a, const char *s)
+{
+    char *d = arena_strdup(a, s);
+    for (char *p = d; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return d;
+}
+
+static void truncate_msg(parser_t *p, const char *why)
+{
+    if (p->m->truncated == NULL)
+        p->m->truncated = why;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    o[0] = (char)(0xe0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[2] = (char)(0x80 | (cp & 0x3f));
+    return 3;
+}
+
+/* Length of the valid UTF-8 sequence at s (a byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t k;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        k = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        k = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80; /* No overlong forms... */
+        hi = c == 0xed ? 0x9f : 0xbf; /* ...and no surrogates. */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        k = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return k;
+}
+
+static unsigned cp1252(unsigned char c)
+{
+    return (c >= 0x80 && c < 0xa0) ? cp1252_c1[c - 0x80] : c;
+}
+
+/*
+ * Appends s[0..n) as UTF-8, with CRLF turned into LF and NUL bytes
+ * dropped. Valid UTF-8 is kept; any other byte becomes U+FFFD, or, when
+ * `fallback_1252` is set, the windows-1252 character it most likely was.
+ */
+static void put_text(sbuf_t *b, const unsigned char *s, size_t n, int fallback_1252)
+{
+    sb_reserve(b, n * 3 + 1);
+    char *o = b->p + b->len;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x80) {
+            *o++ = (char)c;
+            i++;
+        } else if (c < 0x80) {
+            if (c != 0 && !(c == '\r' && i + 1 < n && s[i + 1] == '\n'))
+                *o++ = (char)c;
+            i++;
+        } else {
+            size_t k = utf8_len(s + i, n - i);
+            if (k > 0) {
+                memcpy(o, s + i, k);
+                o += k;
+                i += k;
+            } else {
+                o += put_utf8(o, fallback_1252 ? cp1252(c) : 0xfffd);
+                i++;
+            }
+        }
+    }
+    b->len = (size_t)(o - b->p);
+}
+
+/* Appends single-byte windows-1252 (and ISO-8859-1, which mailers
+ * routinely mislabel it as) converted to UTF-8. */
+static void put_1252(sbuf_t *b, const unsigned char *s, size_t n)
+{
+    sb_reserve(b, n * 3 + 1);
+    char *o = b->p + b->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == 0 || (c == '\r' && i + 1 < n && s[i + 1] == '\n'))
+            continue;
+        if (c < 0x80)
+            *o++ = (char)c;
+        else
+            o += put_utf8(o, cp1252(c));
+    }
+    b->len = (size_t)(o - b->p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Charsets                                                           */
+/* ------------------------------------------------------------------ */
+
+enum charset_kind { CS_UNDECLARED, CS_UTF8, CS_1252, CS_OTHER };
+
+static int name_is(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Charset names reach iconv_open() only when they look like names. */
+static int sane_charset(const char *cs)
+{
+    size_t n = strlen(cs);
+    if (n == 0 || n > CHARSET_NAME_MAX)
+        return 0;
+    return strspn(cs, "abcdefghijklmnopqrstuvwxyz0123456789-_.:") == n;
+}
+
+static enum charset_kind charset_kind(const char *cs)
+{
+    static const char *const utf8[] = {"utf-8", "utf8"};
+    static const char *const undeclared[] = {"",        "us-ascii", "ascii",         "x-unknown",
+                                             "unknown", "default",  "ansi_x3.4-1968"};
+    static const char *const w1252[] = {"iso-8859-1", "iso8859-1",    "iso_8859-1", "latin1",
+                                        "l1",         "windows-1252", "cp1252",     "x-cp1252"};
+    if (name_is(cs, utf8, 2))
+        return CS_UTF8;
+    if (name_is(cs, undeclared, sizeof(undeclared) / sizeof(undeclared[0])) || !sane_charset(cs))
+        return CS_UNDECLARED;
+    if (name_is(cs, w1252, sizeof(w1252) / sizeof(w1252[0])))
+        return CS_1252;
+    return CS_OTHER;
+}
+
+/* Converts with iconv into tmp, replacing bytes it cannot convert;
+ * returns -1 when iconv does not know the charset. */
+static int iconv_to_utf8(sbuf_t *tmp, const char *cs, const unsigned char *s, size_t n)
+{
+    iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+    if (cd == (iconv_t)-1)
+        return -1;
+    char *in = (char *)s;
+    size_t left = n;
+    for (;;) {
+        /* Four output bytes per input byte always suffice, so E2BIG
+         * only ever asks for the next round. */
+        sb_reserve(tmp, left * 4 + 16);
+        char *out = tmp->p + tmp->len;
+        size_t room = tmp->cap - tmp->len;
+        size_t r =
+            left > 0 ? iconv(cd, &in, &left, &out, &room) : iconv(cd, NULL, NULL, &out, &room);
+        tmp->len = (size_t)(out - tmp->p);
+        if (r != (size_t)-1 && left == 0)
+            break;
+        if (r == (size_t)-1 && errno == E2BIG)
+            continue;
+        if (left > 0) {
+            tmp->len += put_utf8(tmp->p + tmp->len, 0xfffd);
+            in++;
+            left--;
+        }
+    }
+    g_mime_iconv_close(cd);
+    return 0;
+}
+
+/* Appends a body in charset cs (lower case) to b as UTF-8. */
+static void put_charset(sbuf_t *b, const char *cs, const unsigned char *s, size_t n)
+{
+    switch (charset_kind(cs)) {
+    case CS_UTF8:
+        put_text(b, s, n, 0);
+        return;
+    case CS_1252:
+        put_1252(b, s, n);
+        return;
+    case CS_OTHER: {
+        /* The conversion goes through its own buffer, which may be b. */
+        sbuf_t tmp = {0};
+        if (iconv_to_utf8(&tmp, cs, s, n) == 0) {
+            put_text(b, (const unsigned char *)tmp.p, tmp.len, 0);
+            free(tmp.p);
+            return;
+        }
+        free(tmp.p);
+        break;
+    }
+    case CS_UNDECLARED:
+        break;
+    }
+    put_text(b, s, n, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transfer encodings                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Base64. Blanks are skipped. Padding ends a quantum; when only base64
+ * follows it (chunks joined after encoding, a known way to hide data from
+ * scanners that stop at the first '='), decoding goes on, as mail clients
+ * do. Anything else after the padding is a footer and is ignored. Any
+ * other character before it, or a dangling single sextet, means the body
+ * is not base64 and -1 is returned.
+ */
+static bool only_base64_after(const unsigned char *s, size_t i, size_t n)
+{
+    for (; i < n; i++)
+        if (b64_rev[s[i]] == 0 && s[i] != '=' && s[i] != '\n' && s[i] != '\r' && s[i] != ' ' &&
+            s[i] != '\t')
+            return false;
+    return true;
+}
+
+static unsigned char *flush_quantum(unsigned char *o, unsigned long acc, int q)
+{
+    if (q == 2)
+        *o++ = (unsigned char)(acc >> 4);
+    if (q == 3) {
+        *o++ = (unsigned char)(acc >> 10);
+        *o++ = (unsigned char)(acc >> 2);
+    }
+    return o;
+}
+
+static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, size_t *out_len)
+{
+    unsigned char *o = out;
+    unsigned long acc = 0;
+    int q = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = b64_rev[s[i]];
+        if (v != 0) {
+            acc = (acc << 6) | (v - 1);
+            if (++q == 4) {
+                *o++ = (unsigned char)(acc >> 16);
+                *o++ = (unsigned char)(acc >> 8);
+                *o++ = (unsigned char)acc;
+                acc = 0;
+                q = 0;
+            }
+        } else if (s[i] == '=') {
+            if (q == 1)
+                return -1;
+            o = flush_quantum(o, acc, q);
+            acc = 0;
+            q = 0;
+            if (!only_base64_after(s, i + 1, n))
+                break;
+        } else if (s[i] != '\n' && s[i] != '\r' && s[i] != ' ' && s[i] != '\t') {
+            return -1;
+        }
+    }
+    if (q == 1)
+        return -1;
+    o = flush_quantum(o, acc, q);
+    *out_len = (size_t)(o - out);
+    return 0;
+}
+
+static int hex_val(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Quoted-printable; it cannot fail: anything that is not an escape or a
+ * soft line break is kept as it is. Trailing blanks on a line are padding
+ * added in transit and are dropped. */
+static size_t decode_qp(const unsigned char *s, size_t n, unsigned char *out)
+{
+    unsigned char *o = out;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == ' ' || c == '\t') {
+            size_t j = i;
+            while (j < n && (s[j] == ' ' || s[j] == '\t'))
+                j++;
+            int eol = j == n || s[j] == '\n' || (s[j] == '\r' && j + 1 < n && s[j + 1] == '\n');
+            if (!eol) {
+                memcpy(o, s + i, j - i);
+                o += j - i;
+            }
+            i = j;
+        } else if (c != '=') {
+            *o++ = c;
+            i++;
+        } else if (i + 2 < n && hex_val(s[i + 1]) >= 0 && hex_val(s[i + 2]) >= 0) {
+            *o++ = (unsigned char)(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2]));
+            i += 3;
+        } else {
+            size_t j = i + 1;
+            while (j < n && (s[j] == ' ' || s[j] == '\t'))
+                j++;
+            if (j < n && s[j] == '\r')
+                j++;
+            if (j < n && s[j] == '\n')
+                i = j + 1; /* A soft line break. */
+            else if (j == n)
+                i = n;
+            else
+                *o++ = s[i++];
+        }
+    }
+    return (size_t)(o - out);
+}
+
+/* The line at s[*pos..n): sets [*ls, *le) without its line end and moves
+ * *pos past it. Returns 0 at the end of input. */
+static int next_line(const unsigned char *s, size_t n, size_t *pos, size_t *ls, size_t *le)
+{
+    if (*pos >= n)
+        return 0;
+    *ls = *pos;
+    const unsigned char *nl = memchr(s + *pos, '\n', n - *pos);
+    size_t e = nl ? (size_t)(nl - s) : n;
+    *pos = nl ? e + 1 : n;
+    if (e > *ls && s[e - 1] == '\r')
+        e--;
+    *le = e;
+    return 1;
+}
+
+/* "begin 644 name": returns the offset of the name, or 0 when the line at
+ * s[ls..le) is not a begin line. */
+static size_t uu_begin(const unsigned char *s, size_t ls, size_t le)
+{
+    if (le - ls < 10 || memcmp(s + ls, "begin ", 6) != 0)
+        return 0;
+    size_t i = ls + 6;
+    size_t digits = 0;
+    while (i < le && s[i] >= '0' && s[i] <= '7') {
+        i++;
+        digits++;
+    }
+    if (digits < 3 || digits > 4 || i >= le || s[i] != ' ' || i + 1 >= le)
+        return 0;
+    return i + 1;
+}
+
+/*
+ * Decodes uuencoded lines from s[*pos..n) up to the "end" line into out
+ * (room for n bytes). Returns 1 when the "end" line was found, 0 when the
+ * data ran out first, -1 when a line is not uuencoded. *pos ends after the
+ * last line read.
+ */
+static int uu_lines(const unsigned char *s, size_t n, size_t *pos, unsigned char *out,
+                    size_t *out_len)
+{
+    size_t ls, le, o = 0;
+    while (next_line(s, n, pos, &ls, &le)) {
+        if (le - ls >= 3 && memcmp(s + ls, "end", 3) == 0) {
+            *out_len = o;
+            return 1;
+        }
+        if (le == ls)
+            continue;
+        size_t want = (s[ls] - 32u) & 63u;
+        for (size_t i = ls; i < le; i++)
+            if (s[i] < 0x20 || s[i] > 0x60)
+                return -1;
+        /* Some encoders strip trailing blanks, so a short line counts
+         * its missing characters as zeros. */
+        size_t i = ls + 1;
+        for (size_t got = 0; got < want; got += 3, i += 4) {
+            unsigned v[4];
+            for (size_t k = 0; k < 4; k++)
+                v[k] = i + k < le ? ((s[i + k] - 32u) & 63u) : 0;
+            unsigned char b[3] = {(unsigned char)(v[0] << 2 | v[1] >> 4),
+                                  (unsigned char)(v[1] << 4 | v[2] >> 2),
+                                  (unsigned char)(v[2] << 6 | v[3])};
+            size_t k = want - got < 3 ? want - got : 3;
+            memcpy(out + o, b, k);
+            o += k;
+        }
+    }
+    *out_len = o;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Headers                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Bytes before the blank line that ends the header block; all of them
+ * when there is no blank line (a message without a body). */
+static size_t header_block_len(const char *s, size_t n)
+{
+    if (n > 0 && (s[0] == '\n' || (n > 1 && s[0] == '\r' && s[1] == '\n')))
+        return 0;
+    const char *end = s + n;
+    const char *nl = memchr(s, '\n', n);
+    while (nl != NULL) {
+        const char *q = nl + 1;
+        if (q < end && (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n')))
+            return (size_t)(q - s);
+        nl = memchr(q, '\n', (size_t)(end - q));
+    }
+    return n;
+}
+
+/* A field name: no blanks inside, no control characters; blanks may come
+ * before the ':'. Returns the name's length, 0 when it is not a field. */
+static size_t field_name_len(const char *s, size_t n, size_t *colon)
+{
+    size_t i = 0;
+    while (i < n && s[i] != ':' && s[i] != ' ' && s[i] != '\t' && (unsigned char)s[i] > 0x20 &&
+           s[i] != 0x7f)
+        i++;
+    size_t name = i;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (name == 0 || i >= n || s[i] != ':')
+        return 0;
+    *colon = i;
+    return name;
+}
+
+/* Unfolds and decodes one field value into the arena. */
+static const char *header_value(parser_t *p, const char *v, size_t n)
+{
+    char *d = arena_alloc(p->arena, n + 1);
+    size_t len = 0;
+    int plain = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '\r' || c == '\n' || c == 0)
+            continue;
+        if (len == 0 && (c == ' ' || c == '\t'))
+            continue;
+        if (c >= 0x80 || (c == '?' && len > 0 && d[len - 1] == '='))
+            plain = 0;
+        d[len++] = (char)c;
+    }
+    while (len > 0 && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+        len--;
+    d[len] = '\0';
+    if (plain)
+        return d;
+    char *dec = g_mime_utils_header_decode_text(NULL, d);
+    if (dec == NULL)
+        return d;
+    sbuf_t b = {0};
+    put_text(&b, (const unsigned char *)dec, strlen(dec), 1);
+    g_free(dec);
+    const char *r = arena_strndup(p->arena, b.p, b.len);
+    free(b.p);
+    return r;
+}
+
+static void add_header(parser_t *p, size_t *cap, const char *name, size_t nlen, const char *v,
+                       size_t vlen)
+{
+    message_t *m = p->m;
+    if (m->header_count == *cap) {
+        *cap = *cap ? *cap * 2 : 32;
+        message_header_t *h = arena_alloc(p->arena, *cap * sizeof(*h));
+        if (m->header_count > 0)
+            memcpy(h, m->headers, m->header_count * sizeof(*h));
+        m->headers = h;
+    }
+    message_header_t *h = &m->headers[m->header_count++];
+    h->name = arena_strndup(p->arena, name, nlen);
+    h->value = header_value(p, v, vlen);
+}
+
+/* Splits the raw header block into fields, in order. Lines that are
+ * neither a field nor a continuation (an mbox "From " line) are skipped. */
+static void parse_headers(parser_t *p, const char *s, size_t n)
+{
+    size_t cap = 0, pos = 0, ls, le;
+    const char *name = NULL;
+    size_t nlen = 0, vstart = 0, vend = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    while (next_line(u, n, &pos, &ls, &le)) {
+        if (name != NULL && le > ls && (s[ls] == ' ' || s[ls] == '\t')) {
+            vend = le;
+            continue;
+        }
+        if (name != NULL)
+            add_header(p, &cap, name, nlen, s + vstart, vend - vstart);
+        name = NULL;
+        size_t colon;
+        nlen = field_name_len(s + ls, le - ls, &colon);
+        if (nlen > 0) {
+            name = s + ls;
+            vstart = ls + colon + 1;
+            vend = le;
+        }
+    }
+    if (name != NULL)
+        add_header(p, &cap, name, nlen, s + vstart, vend - vstart);
+}
+
+const char *message_header(const message_t *m, const char *name, size_t n)
+{
+    for (size_t i = 0; i < m->header_count; i++)
+        if (strcasecmp(m->headers[i].name, name) == 0 && n-- == 0)
+            return m->headers[i].value;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *first_mailbox(InternetAddressList *l)
+{
+    int n = l ? internet_address_list_length(l) : 0;
+    for (int i = 0; i < n; i++) {
+        InternetAddress *a = internet_address_list_get_address(l, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(a))
+            return internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+        const char *r =
+            first_mailbox(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(a)));
+        if (r != NULL)
+            return r;
+    }
+    return NULL;
+}
+
+/* Appends the mailboxes of l (groups flattened) to out, or counts them
+ * when out is NULL. Groups do not nest, so this recurses once at most. */
+static size_t mailboxes(InternetAddressList *l, arena_t *a, const char **out, size_t k)
+{
+    int n = l ? internet_address_list_length(l) : 0;
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(l, i);
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            k = mailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), a, out,
+                          k);
+            continue;
+        }
+        if (out != NULL)
+            out[k] =
+                arena_strdup(a, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+        k++;
+    }
+    return k;
+}
+
+static void addresses(parser_t *p, GMimeMessage *gm)
+{
+    message_t *m = p->m;
+    const char *from = gm ? first_mailbox(g_mime_message_get_from(gm)) : NULL;
+    m->from = arena_strdup(p->arena, from ? from : "");
+    InternetAddressList *to = gm ? g_mime_message_get_to(gm) : NULL;
+    InternetAddressList *cc = gm ? g_mime_message_get_cc(gm) : NULL;
+    size_t n = mailboxes(to, p->arena, NULL, 0);
+    n = mailboxes(cc, p->arena, NULL, n);
+    const char **v = arena_alloc(p->arena, (n + 1) * sizeof(*v));
+    size_t k = mailboxes(to, p->arena, v, 0);
+    mailboxes(cc, p->arena, v, k);
+    v[n] = NULL;
+    m->to = v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parts                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Records a new part; returns its index, or -1 past max_parts. */
+static long add_part(parser_t *p, long parent, unsigned depth)
+{
+    message_t *m = p->m;
+    if (p->parts_full || m->part_count >= p->lim.max_parts) {
+        if (!p->parts_full)
+            truncate_msg(p, arena_printf(p->arena, "more than %zu MIME parts", p->lim.max_parts));
+        p->parts_full = 1;
+        return -1;
+    }
+    if (m->part_count == p->part_cap) {
+        p->part_cap = p->part_cap ? p->part_cap * 2 : 8;
+        smf_part_t *v = arena_alloc(p->arena, p->part_cap * sizeof(*v));
+        if (m->part_count > 0)
+            memcpy(v, m->parts, m->part_count * sizeof(*v));
+        m->parts = v;
+    }
+    smf_part_t *pt = &m->parts[m->part_count];
+    memset(pt, 0, sizeof(*pt));
+    pt->index = m->part_count;
+    pt->parent = parent;
+    pt->depth = depth;
+    pt->content_type = "text/plain";
+    pt->filename = "";
+    pt->charset = "";
+    pt->data = empty_data;
+    return (long)m->part_count++;
+}
+
+/* Whether the children of a part at `depth` may be recorded. */
+static int may_descend(parser_t *p, unsigned depth)
+{
+    if (depth + 1 <= p->lim.max_depth)
+        return 1;
+    truncate_msg(p, arena_printf(p->arena, "MIME nesting deeper than %u", p->lim.max_depth));
+    return 0;
+}
+
+static const char *utf8_dup(parser_t *p, const char *s)
+{
+    sbuf_t b = {0};
+    put_text(&b, (const unsigned char *)s, strlen(s), 1);
+    const char *r = arena_strndup(p->arena, b.p ? b.p : "", b.len);
+    free(b.p);
+    return r;
+}
+
+/* Type, charset, file name and the attachment flag, from the headers.
+ * Returns whether Content-Disposition says "attachment". */
+static int describe(parser_t *p, long idx, GMimeObject *obj)
+{
+    smf_part_t *pt = &p->m->parts[idx];
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+    const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+    char *t = arena_printf(p->arena, "%s/%s", type ? type : "text", sub ? sub : "plain");
+    pt->content_type = lower_dup(p->arena, t);
+    const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+    pt->charset = cs ? lower_dup(p->arena, cs) : "";
+    const char *fn = g_mime_object_get_content_disposition_parameter(obj, "filename");
+    if (fn == NULL)
+        fn = g_mime_object_get_content_type_parameter(obj, "name");
+    if (fn != NULL)
+        pt->filename = utf8_dup(p, fn);
+    GMimeContentDisposition *d = g_mime_object_get_content_disposition(obj);
+    int attach = d != NULL && g_mime_content_disposition_is_attachment(d);
+    if (attach || pt->filename[0] != '\0')
+        pt->flags |= SMF_PART_ATTACHMENT;
+    return attach;
+}
+
+/* The encoded body of a leaf. It points into the caller's buffer when the
+ * parser kept the content as a window on it, which is the usual case;
+ * otherwise it is read into *heap. */
+static const unsigned char *encoded_body(GMimeStream *st, size_t *len, sbuf_t *heap)
+{
+    *len = 0;
+    if (st == NULL)
+        return empty_data;
+    g_mime_stream_reset(st);
+    if (GMIME_IS_STREAM_MEM(st)) {
+        GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
+        gint64 start = g_mime_stream_tell(st);
+        gint64 n = g_mime_stream_length(st);
+        if (ba != NULL && start >= 0 && n >= 0 && (guint64)(start + n) <= ba->len) {
+            *len = (size_t)n;
+            return ba->data + start;
+        }
+    }
+    char buf[8192];
+    ssize_t r;
+    while ((r = g_mime_stream_read(st, buf, sizeof(buf))) > 0)
+        sb_put(heap, buf, (size_t)r);
+    *len = heap->len;
+    return heap->len ? (const unsigned char *)heap->p : empty_data;
+}
+
+static void set_data(parser_t *p, long idx, const unsigned char *d, size_t n)
+{
+    p->m->parts[idx].data = n ? d : empty_data;
+    p->m->parts[idx].size = n;
+}
+
+static void set_raw(parser_t *p, long idx, const unsigned char *s, size_t n, int undecoded)
+{
+    set_data(p, idx, arena_memdup(p->arena, s, n), n);
+    if (undecoded)
+        p->m->parts[idx].flags |= SMF_PART_UNDECODED;
+}
+
+/* A uuencoded body: text before "begin" is ignored; the name on the begin
+ * line is the file name unless the headers gave one. */
+static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t n)
+{
+    size_t pos = 0, ls, le, name = 0;
+    while (name == 0 && next_line(s, n, &pos, &ls, &le))
+        name = uu_begin(s, ls, le);
+    unsigned char *out = arena_alloc(p->arena, n + 1);
+    size_t len = 0;
+    if (name == 0 || uu_lines(s, n, &pos, out, &len) < 0) {
+        set_raw(p, idx, s, n, 1);
+        return;
+    }
+    set_data(p, idx, out, len);
+    if (p->m->parts[idx].filename[0] == '\0' && le - name < FILENAME_LINE_MAX) {
+        char *fn = arena_strndup(p->arena, (const char *)s + name, le - name);
+        p->m->parts[idx].filename = utf8_dup(p, fn);
+        p->m->parts[idx].flags |= SMF_PART_ATTACHMENT;
+    }
+}
+
+static void decode_body(parser_t *p, long idx, GMimeContentEncoding enc, const unsigned char *s,
+                        size_t n)
+{
+    unsigned char *out;
+    size_t len;
+    switch (enc) {
+    case GMIME_CONTENT_ENCODING_BASE64:
+        out = arena_alloc(p->arena, n / 4 * 3 + 3);
+        if (decode_base64(s, n, out, &len) == 0)
+            set_data(p, idx, out, len);
+        else
+            set_raw(p, idx, s, n, 1);
+        return;
+    case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+        out = arena_alloc(p->arena, n + 1);
+        set_data(p, idx, out, decode_qp(s, n, out));
+        return;
+    case GMIME_CONTENT_ENCODING_UUENCODE:
+        decode_uu_part(p, idx, s, n);
+        return;
+    default:
+        set_raw(p, idx, s, n, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Text                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Drops trailing blank lines and blanks so that segments join cleanly;
+ * an empty segment is dropped with its separator. */
+static void end_segment(parser_t *p, size_t mark, size_t start)
+{
+    sbuf_t *b = &p->text;
+    while (b->len > start && strchr(" \t\r\n", b->p[b->len - 1]) != NULL)
+        b->len--;
+    if (b->len == start)
+        b->len = mark;
+    else
+        url_scan_text(&p->urls, b->p + start, b->len - start);
+}
+
+static size_t begin_segment(parser_t *p)
+{
+    if (p->text.len > 0)
+        sb_put(&p->text, "\n", 1);
+    return p->text.len;
+}
+
+static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_t n)
+{
+    size_t mark = p->text.len;
+    size_t start = begin_segment(p);
+    put_charset(&p->text, cs, s, n);
+    end_segment(p, mark, start);
+}
+
+static void add_html(parser_t *p, const char *cs, const unsigned char *s, size_t n)
+{
+    p->scratch.len = 0;
+    put_charset(&p->scratch, cs, s, n);
+    size_t len;
+    char *t = html_to_text_urls(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
+                                &p->urls);
+    size_t mark = p->text.len;
+    size_t start = begin_segment(p);
+    sb_put(&p->text, t, len);
+    end_segment(p, mark, start);
+}
+
+/*
+ * Inline uuencoded files in a text/plain body (mailers of the 1990s and
+ * some malware still send them): each "begin NNN name" ... "end" block
+ * becomes a child part, and the text keeps only what lies around blocks.
+ */
+static void add_plain_with_uu(parser_t *p, long idx)
+{
+    smf_part_t pt = p->m->parts[idx];
+    const unsigned char *s = pt.data;
+    size_t n = pt.size, pos = 0, ls, le, text_from = 0;
+    sbuf_t buf = {0};
+    /* A block's lines cannot contain another begin line, so the scans
+     * below never overlap and the whole search is linear. */
+    int found = memmem(s, n, "begin ", 6) != NULL;
+    while (found && next_line(s, n, &pos, &ls, &le)) {
+        size_t name = uu_begin(s, ls, le);
+        if (name == 0)
+            continue;
+        size_t after = pos, len = 0;
+        buf.len = 0;
+        sb_reserve(&buf, n - pos + 1);
+        int r = uu_lines(s, n, &after, (unsigned char *)buf.p, &len);
+        if (r == 0)
+            break; /* No "end" line anywhere after this. */
+        if (r < 0 || len == 0)
+            continue;
+        add_plain(p, pt.charset, s + text_from, ls - text_from);
+        text_from = pos = after;
+        if (!may_descend(p, pt.depth))
+            continue;
+        long c = add_part(p, idx, pt.depth + 1);
+        if (c < 0)
+            break;
+        size_t fn_len = le - name < FILENAME_LINE_MAX ? le - name : FILENAME_LINE_MAX;
+        smf_part_t *cp = &p->m->parts[c];
+        cp->content_type = "application/octet-stream";
+        cp->filename = utf8_dup(p, arena_strndup(p->arena, (const char *)s + name, fn_len));
+        cp->flags = SMF_PART_ATTACHMENT;
+        set_data(p, c, arena_memdup(p->arena, buf.p, len), len);
+    }
+    free(buf.p);
+    add_plain(p, pt.charset, s + text_from, n - text_from);
+}
+
+/* Text parts are those a reader sees: text/plain and text/html that are
+ * not files attached by name. */
+static void leaf_text(parser_t *p, long idx, int attach_disp)
+{
+    smf_part_t *pt = &p->m->parts[idx];
+    int plain = strcmp(pt->content_type, "text/plain") == 0;
+    int html = strcmp(pt->content_type, "text/html") == 0;
+    if (html)
+        pt->flags |= SMF_PART_HTML;
+    if (!(plain || html) || (attach_disp && pt->filename[0] != '\0'))
+        return;
+    pt->flags |= SMF_PART_TEXT;
+    if (html)
+        add_html(p, pt->charset, pt->data, pt->size);
+    else
+        add_plain_with_uu(p, idx);
+}
+
+/* ------------------------------------------------------------------ */
+/* The tree walk                                                      */
+/* ------------------------------------------------------------------ */
+
+static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth);
+
+static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
+{
+    GMimeDataWrapper *w = g_mime_part_get_content(part);
+    sbuf_t heap = {0};
+    size_t n = 0;
+    const unsigned char *s = encoded_body(w ? g_mime_data_wrapper_get_stream(w) : NULL, &n, &heap);
+    decode_body(p, idx, g_mime_part_get_content_encoding(part), s, n);
+    free(heap.p);
+    leaf_text(p, idx, attach_disp);
+}
+
+/* A multipart whose boundary never occurs has no children; its body (all
+ * in the prologue then) is kept as one undecoded text child so that
+ * nothing in it escapes the stages. */
+static void boundaryless(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)
+{
+    const char *pro = g_mime_multipart_get_prologue(mp);
+    if (pro == NULL || *pro == '\0' || !may_descend(p, depth))
+        return;
+    long c = add_part(p, idx, depth + 1);
+    if (c < 0)
+        return;
+    set_raw(p, c, (const unsigned char *)pro, strlen(pro), 1);
+    leaf_text(p, c, 0);
+}
+
+static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)
+{
+    p->m->parts[idx].flags |= SMF_PART_MULTIPART;
+    int n = g_mime_multipart_get_count(mp);
+    if (n == 0) {
+        boundaryless(p, idx, mp, depth);
+        return;
+    }
+    if (!may_descend(p, depth))
+        return;
+    for (int i = 0; i < n && !p->parts_full; i++)
+        walk(p, g_mime_multipart_get_part(mp, i), idx, depth + 1);
+}
+
+static void walk_message(parser_t *p, long idx, GMimeMessagePart *mp, unsigned depth)
+{
+    p->m->parts[idx].flags |= SMF_PART_MESSAGE;
+    GMimeMessage *inner = g_mime_message_part_get_message(mp);
+    GMimeObject *body = inner ? g_mime_message_get_mime_part(inner) : NULL;
+    if (body != NULL && may_descend(p, depth))
+        walk(p, body, idx, depth + 1);
+}
+
+static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
+{
+    long idx = add_part(p, parent, depth);
+    if (idx < 0)
+        return;
+    int attach = describe(p, idx, obj);
+    if (GMIME_IS_MULTIPART(obj))
+        walk_multipart(p, idx, GMIME_MULTIPART(obj), depth);
+    else if (GMIME_IS_MESSAGE_PART(obj))
+        walk_message(p, idx, GMIME_MESSAGE_PART(obj), depth);
+    else if (GMIME_IS_PART(obj))
+        leaf(p, idx, GMIME_PART(obj), attach);
+}
+
+/* Input GMime could not read as a message (no header at all, binary
+ * noise, nothing): all of it is one text/plain body, as RFC 5322 reads a
+ * message without a Content-Type. */
+static void whole_as_text(parser_t *p, const char *raw, size_t n)
+{
+    long idx = add_part(p, -1, 0);
+    set_raw(p, idx, (const unsigned char *)raw, n, 0);
+    leaf_text(p, idx, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nesting guard                                                      */
+/* ------------------------------------------------------------------ */
+
+#define BOUNDARY_MAX 200
+
+typedef struct bstack {
+    const char *b[64];
+    size_t len[64];
+    unsigned n;
+} bstack_t;
+
+/* The boundary value declared on this line ("boundary=" then a token or
+ * a quoted string), or NULL. */
+static const char *boundary_param(const char *s, const char *e, size_t *len)
+{
+    const char *q = s;
+    while ((q = memchr(q, '=', (size_t)(e - q))) != NULL) {
+        const char *k = q;
+        while (k > s && (k[-1] == ' ' || k[-1] == '\t'))
+            k--;
+        q++;
+        if (k - s < 8 || strncasecmp(k - 8, "boundary", 8) != 0)
+            continue;
+        while (q < e && (*q == ' ' || *q == '\t'))
+            q++;
+        int quoted = q < e && *q == '"';
+        q += quoted;
+        const char *v = q;
+        while (q < e && (quoted ? *q != '"' : (*q != ';' && *q != ' ' && *q != '\t' && *q != '\r')))
+            q++;
+        *len = (size_t)(q - v);
+        return *len > 0 && *len <= BOUNDARY_MAX ? v : NULL;
+    }
+    return NULL;
+}
+
+/* A "--boundary" line closes the boundaries opened after it. */
+static void boundary_line(bstack_t *st, const char *s, const char *e)
+{
+    for (unsigned i = st->n; i-- > 0;) {
+        if ((size_t)(e - s) >= st->len[i] + 2 && memcmp(s + 2, st->b[i], st->len[i]) == 0) {
+            const char *t = s + 2 + st->len[i];
+            int close = e - t >= 2 && t[0] == '-' && t[1] == '-';
+            st->n = close ? i : i + 1;
+            return;
+        }
+    }
+}
+
+/*
+ * GMime follows multipart nesting down to 1024 levels and compares every
+ * "--" line with every open boundary, so a few kilobytes of nesting make a
+ * large message take seconds. This pass follows the boundaries roughly and
+ * returns where nesting goes deeper than `limit`; only the bytes before
+ * that are handed to GMime. Returns n when the nesting stays shallower.
+ */
+static size_t nesting_cut(const char *s, size_t n, unsigned limit)
+{
+    bstack_t st = {.n = 0};
+    if (limit > 64)
+        limit = 64;
+    const char *end = s + n;
+    const char *ls = s;
+    while (ls < end) {
+        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+        const char *le = nl ? nl : end;
+        size_t blen;
+        const char *b;
+        if (le - ls >= 2 && ls[0] == '-' && ls[1] == '-') {
+            boundary_line(&st, ls, le);
+        } else if ((b = boundary_param(ls, le, &blen)) != NULL) {
+            if (st.n == limit)
+                return (size_t)(ls - s);
+            st.b[st.n] = b;
+            st.len[st.n++] = blen;
+        }
+        ls = nl ? nl + 1 : end;
+    }
+    return n;
+}
+
+/* Where the body starts: after the blank line, or at 0 when no field was
+ * found, since then the "header block" is really text. */
+static size_t body_offset(const message_t *m, size_t n)
+{
+    size_t off = m->header_len;
+    if (m->header_count == 0)
+        return 0;
+    if (off < n && m->raw[off] == '\r')
+        off++;
+    if (off < n && m->raw[off] == '\n')
+        off++;
+    return off;
+}
+
+/* Parses raw[0..n) with GMime over the caller's bytes, walks the tree,
+ * then releases every GMime object. */
+static void parse_mime(parser_t *p, const char *raw, size_t n)
+{
+    if (n == 0 || n > G_MAXUINT / 2) {
+        whole_as_text(p, raw, n > G_MAXUINT / 2 ? G_MAXUINT / 2 : n);
+        addresses(p, NULL);
+        return;
+    }
+    /* The byte array only borrows raw: the stream is told it does not own
+     * it, nothing writes to it, and it is released without freeing data. */
+    GByteArray *ba = g_byte_array_new_take((guint8 *)raw, n);
+    GMimeStream *st = g_mime_stream_mem_new_with_byte_array(ba);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+    GMimeParser *gp = g_mime_parser_new_with_stream(st);
+    GMimeMessage *gm = g_mime_parser_construct_message(gp, NULL);
+    GMimeObject *body = gm ? g_mime_message_get_mime_part(gm) : NULL;
+    if (body != NULL)
+        walk(p, body, -1, 0);
+    else
+        whole_as_text(p, raw + body_offset(p->m, n), n - body_offset(p->m, n));
+    addresses(p, gm);
+    if (gm != NULL)
+        g_object_unref(gm);
+    g_object_unref(gp);
+    g_object_unref(st);
+    g_byte_array_free(ba, FALSE);
+}
+
+static void finish_text(parser_t *p)
+{
+    message_t *m = p->m;
+    m->text = arena_strndup(p->arena, p->text.p ? p->text.p : "", p->text.len);
+    m->text_len = p->text.len;
+    m->urls = p->urls.items;
+    m->url_count = p->urls.count;
+}
+
+int message_parse(arena_t *arena, const char *raw, size_t len, const message_limits_t *lim,
+                  message_t **out)
+{
+    parser_t p = {.arena = arena};
+    if (lim != NULL)
+        p.lim = *lim;
+    else
+        message_limits_default(&p.lim);
+    if (p.lim.max_parts < 1)
+        p.lim.max_parts = 1;
+    message_t *m = arena_calloc(arena, 1, sizeof(*m));
+    p.m = m;
+    if (raw == NULL)
+        len = 0;
+    m->raw = raw ? raw : (const char *)empty_data;
+    m->raw_len = len;
+    size_t n = len;
+    if (n > p.lim.max_size) {
+        n = p.lim.max_size;
+        truncate_msg(&p, arena_printf(arena, "message larger than %zu bytes", p.lim.max_size));
+    }
+    size_t cut = nesting_cut(m->raw, n, p.lim.max_depth + 1);
+    if (cut < n) {
+        n = cut;
+        truncate_msg(&p, arena_printf(arena, "MIME nesting deeper than %u", p.lim.max_depth));
+    }
+    url_set_init(&p.urls, arena, MESSAGE_MAX_URLS);
+    m->header_len = header_block_len(m->raw, n);
+    parse_headers(&p, m->raw, m->header_len);
+    const char *subject = message_header(m, "Subject", 0);
+    m->subject = subject ? subject : "";
+    size_t start = begin_segment(&p);
+    sb_put(&p.text, m->subject, strlen(m->subject));
+    end_segment(&p, 0, start);
+    parse_mime(&p, m->raw, n);
+    finish_text(&p);
+    free(p.text.p);
+    free(p.scratch.p);
+    *out = m;
+    return 0;
+}

@@ -1,0 +1,171 @@
+/*
+ * modload.c - dlopen a module and check its descriptor before trusting it.
+ *
+ * The ABI header is read first and alone: until it matches, no other field
+ * of the descriptor is known to be where this engine expects it.
+ */
+#include "modload.h"
+#include "xalloc.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *modload_kind_name(smf_kind_t kind)
+{
+    switch (kind) {
+    case SMF_KIND_CONTENT:
+        return "content";
+    case SMF_KIND_ANTIVIRUS:
+        return "antivirus";
+    case SMF_KIND_LIST:
+        return "list";
+    case SMF_KIND_REPUTATION:
+        return "reputation";
+    }
+    return "unknown";
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int valid_name(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static int check_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fail(err, errlen,
+                    "module %s: cannot open it: %m; check module_dir and the module's path", path);
+    if (!S_ISREG(st.st_mode))
+        return fail(err, errlen, "module %s: not a regular file", path);
+    /* Anyone who can write the file could run code inside the engine. */
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fail(err, errlen,
+                    "refusing module %s: it is group- or world-writable (mode %04o); "
+                    "fix with: chmod go-w %s",
+                    path, (unsigned)(st.st_mode & 07777), path);
+    return 0;
+}
+
+static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t errlen)
+{
+    if (abi->major != SMF_ABI_MAJOR)
+        return fail(err, errlen,
+                    "refusing module %s: it was built for module ABI %u.%u, this engine provides "
+                    "ABI %d.%d (major versions must match); rebuild it against this engine's SDK",
+                    path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
+    if (abi->minor > SMF_ABI_MINOR)
+        return fail(err, errlen,
+                    "refusing module %s: it was built for module ABI %u.%u, newer than this "
+                    "engine's ABI %d.%d; upgrade the engine or rebuild the module against its SDK",
+                    path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
+    if (abi->size > sizeof(smf_module_t))
+        return fail(err, errlen,
+                    "refusing module %s: its descriptor is %u bytes, larger than the %zu bytes of "
+                    "ABI %d.%d that this engine provides; rebuild it against this engine's SDK",
+                    path, abi->size, sizeof(smf_module_t), SMF_ABI_MAJOR, SMF_ABI_MINOR);
+    if (abi->size < sizeof(smf_module_t))
+        return fail(err, errlen,
+                    "refusing module %s: its descriptor is %u bytes, smaller than ABI %u.%u "
+                    "defines (%zu); the module is damaged or not built with SMF_ABI_INIT",
+                    path, abi->size, abi->major, abi->minor, sizeof(smf_module_t));
+    return 0;
+}
+
+static int check_options(const char *path, const smf_module_t *d, char *err, size_t errlen)
+{
+    static const char *const reserved[] = {"path", "enabled", "on_error", "timeout_ms"};
+    if (d->options == NULL)
+        return 0;
+    for (const smf_option_t *o = d->options; o->name != NULL; o++) {
+        size_t width = o->type == SMF_OPT_BOOL     ? sizeof(int)
+                       : o->type == SMF_OPT_INT    ? sizeof(long)
+                       : o->type == SMF_OPT_FLOAT  ? sizeof(double)
+                       : o->type == SMF_OPT_STRING ? sizeof(char *)
+                       : o->type == SMF_OPT_LIST   ? sizeof(char **)
+                                                   : 0;
+        if (!valid_name(o->name))
+            return fail(err, errlen, "refusing module %s: option name '%s' is not [a-z0-9_]+", path,
+                        o->name);
+        if (width == 0)
+            return fail(err, errlen, "refusing module %s: option '%s' has unknown type %d", path,
+                        o->name, (int)o->type);
+        if (o->offset + width > d->conf_size)
+            return fail(err, errlen,
+                        "refusing module %s: option '%s' is stored at offset %zu, outside its "
+                        "conf_size of %zu bytes",
+                        path, o->name, o->offset, d->conf_size);
+        for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+            if (strcmp(o->name, reserved[i]) == 0)
+                return fail(err, errlen,
+                            "refusing module %s: option '%s' is reserved for the engine", path,
+                            o->name);
+    }
+    return 0;
+}
+
+static int check_descriptor(const char *path, const smf_module_t *d, char *err, size_t errlen)
+{
+    if (!valid_name(d->name))
+        return fail(err, errlen, "refusing module %s: its name is missing or not [a-z0-9_]+", path);
+    if (d->scan == NULL)
+        return fail(err, errlen, "refusing module %s (%s): it has no scan function", path, d->name);
+    if (d->kind < SMF_KIND_CONTENT || d->kind > SMF_KIND_REPUTATION)
+        return fail(err, errlen, "refusing module %s (%s): unknown kind %d", path, d->name,
+                    (int)d->kind);
+    return check_options(path, d, err, errlen);
+}
+
+int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (check_file(path, err, errlen) != 0)
+        return -1;
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL)
+        return fail(err, errlen, "module %s: cannot load it: %s", path, dlerror());
+    const smf_module_t *d = dlsym(dl, SMF_MODULE_SYMBOL);
+    if (d == NULL) {
+        dlclose(dl);
+        return fail(err, errlen,
+                    "refusing module %s: it does not export '%s'; a module defines "
+                    "SMF_MODULE_EXPORT const smf_module_t smf_module = {...}",
+                    path, SMF_MODULE_SYMBOL);
+    }
+    if (check_abi(path, &d->abi, err, errlen) != 0 || check_descriptor(path, d, err, errlen) != 0) {
+        dlclose(dl);
+        return -1;
+    }
+    out->dl = dl;
+    out->desc = d;
+    out->path = xstrdup(path);
+    return 0;
+}
+
+void modload_close(modload_t *m)
+{
+    if (m->dl != NULL)
+        dlclose(m->dl);
+    free(m->path);
+    memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,31 @@
+/*
+ * modload.h - opening scanner modules: dlopen, then every check that keeps
+ * a wrong or unsafe module out of the engine.
+ *
+ * A module is refused, with a message naming the file, what it was built
+ * for and what this engine provides, when: the file is group- or
+ * world-writable; it does not export the descriptor; its ABI major differs,
+ * its minor is newer or its descriptor is larger than this engine knows;
+ * or the descriptor itself is malformed (no name, no scan, a bad option).
+ */
+#ifndef SMF_MODLOAD_H
+#define SMF_MODLOAD_H
+
+#include "smf/module.h"
+
+#include <stddef.h>
+
+typedef struct modload {
+    void *dl;                  /* dlopen handle. */
+    const smf_module_t *desc;  /* Inside the shared object. */
+    char *path;                /* As opened. */
+} modload_t;
+
+/* Opens and checks a module. Returns 0, or -1 with the reason in err. */
+int modload_open(const char *path, modload_t *out, char *err, size_t errlen);
+/* Closes it; safe on a zeroed or already closed modload_t. */
+void modload_close(modload_t *m);
+/* "content", "antivirus", "list", "reputation". */
+const char *modload_kind_name(smf_kind_t kind);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * pipeline.c - running stages in policy order under the two-lane rules.
+ */
+#include "pipeline.h"
+#include "clock.h"
+#include "log.h"
+
+#include <string.h>
+
+typedef struct run {
+    verdict_input_t in;
+    bool soft_stopped;
+    bool hard_stopped;
+    const char *force_reason;
+    const char *virus;
+} run_t;
+
+static void record(pipeline_result_t *out, const char *module, stage_status_t st,
+                   const char *detail, double ms)
+{
+    stage_report_t *r = &out->stages[out->nstages++];
+    r->module = module;
+    r->status = st;
+    r->detail = detail;
+    r->ms = ms;
+}
+
+/* Folds one stage's outcome into the run, by lane. */
+static void fold(run_t *run, const module_conf_t *mc, smf_msg_t *x, const stage_outcome_t *o)
+{
+    if (mc->hard) {
+        if (o->status == STAGE_ERROR)
+            run->in.hard_error = true;
+        else if (o->status == STAGE_DETECTED) {
+            run->in.virus = true;
+            run->virus = x->stage_virus;
+            run->hard_stopped = true;
+        } else if (o->status == STAGE_UNSCANNABLE)
+            run->in.hard_unscannable = true;
+        return;
+    }
+    if (o->status == STAGE_ERROR) {
+        if (mc->on_error == ACTION_TEMPFAIL)
+            run->in.soft_tempfail = true;
+        return;
+    }
+    if (x->force != SOFT_NONE && run->in.force == SOFT_NONE) {
+        run->in.force = x->force;
+        run->force_reason = x->force_reason;
+        /* A whitelist or blacklist answers the soft lane: the remaining
+         * soft stages have nothing left to decide. */
+        if (x->force == SOFT_ALLOW || x->force == SOFT_BLOCK)
+            run->soft_stopped = true;
+    }
+}
+
+static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_msg_t *x)
+{
+    const module_conf_t *mc = &g->conf->modules[mi];
+    const smf_module_t *d = mc->lib.desc;
+    stage_outcome_t o = {STAGE_ERROR, NULL, SMF_EFAIL, 0};
+    if (g->init_errors[mi] != NULL) {
+        o.detail = g->init_errors[mi];
+        return o;
+    }
+    if (smf_msg_time_left_ms(x) <= 0) {
+        o.detail = "deadline passed before the stage ran";
+        o.rc = SMF_ETIMEDOUT;
+        return o;
+    }
+    void *tstate = NULL;
+    if (generation_tstate(g, worker, mi, &tstate) != 0) {
+        o.detail = "per-thread initialisation failed";
+        return o;
+    }
+    o = scanctx_stage(x, d, g->states[mi], tstate, g->dbis[mi]);
+    /* A stage cannot be stopped mid-scan; one that overran its budget is
+     * treated as timed out all the same, so that its result is not trusted
+     * after the front end may have given up. */
+    if (o.status != STAGE_ERROR && mc->timeout_ms > 0 && o.ms > (double)mc->timeout_ms) {
+        o.status = STAGE_ERROR;
+        o.rc = SMF_ETIMEDOUT;
+        o.detail =
+            arena_printf(x->arena, "took %.0f ms, over timeout_ms = %ld", o.ms, mc->timeout_ms);
+    }
+    if (o.status == STAGE_ERROR)
+        log_msg(SMF_LOG_WARN, d->name, "%s: scan failed: %s", x->env->request_id,
+                o.detail ? o.detail : smf_strerror(o.rc));
+    return o;
+}
+
+static double sum_scores(const smf_msg_t *x)
+{
+    double s = 0;
+    for (size_t i = 0; i < x->nsymbols; i++)
+        s += x->symbols[i].score;
+    return s;
+}
+
+void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                  const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
+                  int64_t deadline_ms, pipeline_result_t *out)
+{
+    const policy_dir_t *pd = &pol->dir[dir];
+    smf_msg_t x;
+    scanctx_init(&x, arena, m, env, domain, deadline_ms, g->conf->arena_limit, g->kv);
+    memset(out, 0, sizeof(*out));
+    out->domain = domain;
+    out->direction = dir;
+    out->policy = pd;
+    out->stages = arena_calloc(arena, pd->nstages ? pd->nstages : 1, sizeof(stage_report_t));
+    run_t run = {0};
+    for (size_t i = 0; i < pd->nstages; i++) {
+        size_t mi = pd->stages[i];
+        const module_conf_t *mc = &g->conf->modules[mi];
+        if (run.hard_stopped || (run.soft_stopped && !mc->hard)) {
+            record(out, mc->name, STAGE_SKIPPED,
+                   run.hard_stopped ? "virus found" : "whitelisted or blacklisted", 0);
+            continue;
+        }
+        stage_outcome_t o = run_stage(g, worker, mi, &x);
+        if (o.status == STAGE_UNSCANNABLE && mc->hard)
+            scanctx_engine_symbol(&x, "AV_UNSCANNABLE", 0, o.detail);
+        if (o.status == STAGE_ERROR && mc->hard)
+            scanctx_engine_symbol(&x, "AV_ERROR", 0, o.detail);
+        record(out, mc->name, o.status, o.detail, o.ms);
+        fold(&run, mc, &x, &o);
+    }
+    run.in.score = sum_scores(&x);
+    out->verdict = verdict_merge(&run.in, &pd->rules);
+    out->score = run.in.score;
+    out->virus = run.virus;
+    out->force_reason = run.force_reason;
+    out->symbols = x.symbols;
+    out->nsymbols = x.nsymbols;
+    out->headers = x.headers;
+    out->nheaders = x.nheaders;
+}

@@ -1,0 +1,49 @@
+/*
+ * pipeline.h - one run of a policy's stages over a message, and its
+ * verdict.
+ *
+ * Stages run in policy order. A virus ends the run. A forced soft verdict
+ * (whitelist, blacklist) skips the remaining soft stages but never an
+ * antivirus stage. A stage that fails is judged by its on_error setting;
+ * an antivirus stage that fails, times out, or did not start gives
+ * tempfail.
+ */
+#ifndef SMF_PIPELINE_H
+#define SMF_PIPELINE_H
+
+#include "generation.h"
+#include "scanctx.h"
+#include "verdict.h"
+
+typedef struct stage_report {
+    const char *module;
+    stage_status_t status;
+    const char *detail;
+    double ms;
+} stage_report_t;
+
+typedef struct pipeline_result {
+    const char *domain;
+    smf_direction_t direction;
+    const policy_dir_t *policy;
+    verdict_t verdict;
+    double score;
+    const char *virus;
+    symbol_t *symbols;
+    size_t nsymbols;
+    added_header_t *headers;
+    size_t nheaders;
+    stage_report_t *stages;
+    size_t nstages;
+    const char *force_reason;
+} pipeline_result_t;
+
+/*
+ * Runs the stages of `pol` for `dir` over message m on worker `worker`,
+ * allocating from arena; fills *out.
+ */
+void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                  const message_t *m, const smf_envelope_t *env, const char *domain,
+                  arena_t *arena, int64_t deadline_ms, pipeline_result_t *out);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * protocol.c - parsing request envelopes and writing error replies.
+ */
+#include "protocol.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <string.h>
+
+static const char *copy_string(arena_t *a, json_t *obj, const char *key, const char **why, bool *ok)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_null(v))
+        return "";
+    if (!json_is_string(v)) {
+        *why = arena_printf(a, "%s: expected a string", key);
+        *ok = false;
+        return "";
+    }
+    return arena_strndup(a, json_string_value(v), json_string_length(v));
+}
+
+static int read_recipients(arena_t *a, json_t *obj, smf_envelope_t *env, const char **why)
+{
+    json_t *r = json_object_get(obj, "recipients");
+    size_t n = json_is_array(r) ? json_array_size(r) : 0;
+    if (n == 0 || n > 10000) {
+        *why = "recipients: expected a non-empty array of strings";
+        return -1;
+    }
+    const char **list = arena_calloc(a, n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(r, i);
+        if (!json_is_string(s) || json_string_length(s) == 0) {
+            *why = "recipients: expected a non-empty array of strings";
+            return -1;
+        }
+        list[i] = arena_strndup(a, json_string_value(s), json_string_length(s));
+    }
+    env->rcpt = list;
+    env->rcpt_count = n;
+    return 0;
+}
+
+static int read_direction(json_t *obj, smf_envelope_t *env, const char **why)
+{
+    json_t *d = json_object_get(obj, "direction");
+    env->direction = SMF_DIR_INBOUND;
+    if (d == NULL || json_is_null(d))
+        return 0;
+    const char *s = json_is_string(d) ? json_string_value(d) : "";
+    if (strcmp(s, "inbound") == 0)
+        return 0;
+    if (strcmp(s, "outbound") == 0) {
+        env->direction = SMF_DIR_OUTBOUND;
+        return 0;
+    }
+    *why = "direction: expected \"inbound\" or \"outbound\"";
+    return -1;
+}
+
+static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, const char **why)
+{
+    json_t *d = json_object_get(obj, "deadline");
+    json_t *t = json_object_get(obj, "timeout_ms");
+    *deadline_ms = 0;
+    if (d != NULL && !json_is_null(d)) {
+        if (!json_is_integer(d)) {
+            *why = "deadline: expected an integer (Unix time in milliseconds)";
+            return -1;
+        }
+        *deadline_ms = json_integer_value(d);
+    } else if (t != NULL && !json_is_null(t)) {
+        if (!json_is_integer(t) || json_integer_value(t) < 0) {
+            *why = "timeout_ms: expected a non-negative integer";
+            return -1;
+        }
+        *deadline_ms = now_ms + json_integer_value(t);
+    }
+    return 0;
+}
+
+int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id,
+                            smf_envelope_t *env, int64_t *deadline_ms, int64_t now_ms,
+                            const char **why)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &jerr);
+    memset(env, 0, sizeof(*env));
+    if (obj == NULL || !json_is_object(obj)) {
+        *why = obj == NULL ? arena_printf(a, "not JSON: %s", jerr.text)
+                           : "the envelope must be a JSON object";
+        json_decref(obj);
+        return -1;
+    }
+    bool ok = true;
+    env->request_id = request_id;
+    env->queue_id = copy_string(a, obj, "queue_id", why, &ok);
+    env->client_ip = copy_string(a, obj, "client_ip", why, &ok);
+    env->client_name = copy_string(a, obj, "client_name", why, &ok);
+    env->helo = copy_string(a, obj, "helo", why, &ok);
+    env->sender = copy_string(a, obj, "sender", why, &ok);
+    env->auth_user = copy_string(a, obj, "auth_user", why, &ok);
+    int rc = ok ? 0 : -1;
+    if (rc == 0)
+        rc = read_recipients(a, obj, env, why);
+    if (rc == 0)
+        rc = read_direction(obj, env, why);
+    if (rc == 0)
+        rc = read_deadline(obj, now_ms, deadline_ms, why);
+    json_decref(obj);
+    return rc;
+}
+
+char *protocol_error_json(const char *request_id, const char *code, const char *message)
+{
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "schema", PROTOCOL_SCHEMA, "request_id",
+                          request_id, "error", code, "message", message);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+const char *protocol_request_id(arena_t *a, const frame_t *f)
+{
+    if (f->size == 0 || f->size > PROTOCOL_MAX_ID)
+        return NULL;
+    const unsigned char *p = f->data;
+    for (size_t i = 0; i < f->size; i++)
+        if (p[i] < 32 || p[i] >= 127)
+            return NULL;
+    return arena_strndup(a, f->data, f->size);
+}

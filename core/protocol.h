@@ -1,0 +1,49 @@
+/*
+ * protocol.h - the wire format of docs/protocol.md: request envelopes in,
+ * verdicts, errors and events out (JSON via jansson).
+ *
+ * Nothing here touches a socket: callers pass frames as byte ranges, so
+ * the parsing can be tested without ZeroMQ.
+ */
+#ifndef SMF_PROTOCOL_H
+#define SMF_PROTOCOL_H
+
+#include "arena.h"
+#include "smf/module.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTOCOL_VERSION "SMF/1"
+#define PROTOCOL_SCHEMA 1
+#define PROTOCOL_MAX_ID 128
+
+typedef struct frame {
+    const void *data;
+    size_t size;
+} frame_t;
+
+/* Error codes of ERROR replies. */
+#define PERR_VERSION "bad_version"
+#define PERR_COMMAND "bad_command"
+#define PERR_FRAMES "bad_frames"
+#define PERR_ENVELOPE "bad_envelope"
+#define PERR_TOO_LARGE "too_large"
+#define PERR_SHUTDOWN "shutting_down"
+
+/*
+ * Parses the envelope JSON of a SCAN request into *env (strings copied into
+ * the arena). *deadline_ms is the absolute deadline, or 0 when the request
+ * gave none. Returns 0, or -1 with *why set to a sentence (in the arena).
+ */
+int protocol_parse_envelope(arena_t *a, const frame_t *json, const char *request_id,
+                            smf_envelope_t *env, int64_t *deadline_ms, int64_t now_ms,
+                            const char **why);
+
+/* {"schema":1,"request_id":..,"error":..,"message":..}, malloc'ed. */
+char *protocol_error_json(const char *request_id, const char *code, const char *message);
+
+/* A request id safe to echo and to log: printable, at most 128 bytes. */
+const char *protocol_request_id(arena_t *a, const frame_t *f);
+
+#endif

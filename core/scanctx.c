@@ -1,0 +1,371 @@
+/*
+ * scanctx.c - the per-message calls of the module kit (smf_msg_*, smf_kv_*,
+ * smf_log) and the classification of stage outcomes.
+ */
+#include "scanctx.h"
+#include "clock.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const status_names[] = {"clean", "detected", "unscannable", "error", "skipped"};
+
+const char *stage_status_name(stage_status_t s)
+{
+    return (unsigned)s <= STAGE_SKIPPED ? status_names[s] : "unknown";
+}
+
+void scanctx_init(smf_msg_t *x, arena_t *arena, const message_t *m, const smf_envelope_t *env,
+                  const char *domain, int64_t deadline_ms, size_t arena_limit, kv_t *kv)
+{
+    memset(x, 0, sizeof(*x));
+    x->arena = arena;
+    x->m = m;
+    x->env = env;
+    x->domain = domain;
+    x->deadline_ms = deadline_ms;
+    x->arena_limit = arena_limit;
+    x->kv = kv;
+}
+
+/* ---- reading ------------------------------------------------------ */
+
+const smf_envelope_t *smf_msg_envelope(const smf_msg_t *msg)
+{
+    return msg->env;
+}
+
+const char *smf_msg_domain(const smf_msg_t *msg)
+{
+    return msg->domain;
+}
+
+long smf_msg_time_left_ms(const smf_msg_t *msg)
+{
+    int64_t left = msg->deadline_ms - clock_wall_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+const char *smf_msg_raw(const smf_msg_t *msg, size_t *len)
+{
+    *len = msg->m->raw_len;
+    return msg->m->raw;
+}
+
+const char *smf_msg_raw_headers(const smf_msg_t *msg, size_t *len)
+{
+    *len = msg->m->header_len;
+    return msg->m->raw;
+}
+
+size_t smf_msg_header_count(const smf_msg_t *msg)
+{
+    return msg->m->header_count;
+}
+
+int smf_msg_header_at(const smf_msg_t *msg, size_t i, const char **name, const char **value)
+{
+    if (i >= msg->m->header_count)
+        return SMF_ENOENT;
+    *name = msg->m->headers[i].name;
+    *value = msg->m->headers[i].value;
+    return 0;
+}
+
+const char *smf_msg_header(const smf_msg_t *msg, const char *name, size_t n)
+{
+    return name == NULL ? NULL : message_header(msg->m, name, n);
+}
+
+const char *smf_msg_text(const smf_msg_t *msg, size_t *len)
+{
+    if (len != NULL)
+        *len = msg->m->text_len;
+    return msg->m->text;
+}
+
+size_t smf_msg_part_count(const smf_msg_t *msg)
+{
+    return msg->m->part_count;
+}
+
+const smf_part_t *smf_msg_part(const smf_msg_t *msg, size_t i)
+{
+    return i < msg->m->part_count ? &msg->m->parts[i] : NULL;
+}
+
+const char *smf_msg_truncated(const smf_msg_t *msg)
+{
+    return msg->m->truncated;
+}
+
+size_t smf_msg_url_count(const smf_msg_t *msg)
+{
+    return msg->m->url_count;
+}
+
+const char *smf_msg_url(const smf_msg_t *msg, size_t i)
+{
+    return i < msg->m->url_count ? msg->m->urls[i] : NULL;
+}
+
+/* ---- reporting ---------------------------------------------------- */
+
+static void add_symbol(smf_msg_t *x, const char *name, double score, const char *module,
+                       const char *detail)
+{
+    for (size_t i = 0; i < x->nsymbols; i++) {
+        if (strcmp(x->symbols[i].name, name) == 0) {
+            if (score > x->symbols[i].score)
+                x->symbols[i].score = score;
+            return;
+        }
+    }
+    if (x->nsymbols == x->capsymbols) {
+        size_t cap = x->capsymbols ? x->capsymbols * 2 : 16;
+        symbol_t *s = arena_alloc(x->arena, cap * sizeof(symbol_t));
+        if (x->nsymbols)
+            memcpy(s, x->symbols, x->nsymbols * sizeof(symbol_t));
+        x->symbols = s;
+        x->capsymbols = cap;
+    }
+    symbol_t *s = &x->symbols[x->nsymbols++];
+    s->name = arena_strdup(x->arena, name);
+    s->score = score;
+    s->module = module;
+    s->detail = detail ? arena_strdup(x->arena, detail) : NULL;
+}
+
+static bool valid_symbol(const char *name)
+{
+    if (name == NULL || *name == '\0' || strlen(name) > 128)
+        return false;
+    for (; *name; name++)
+        if (!(isupper((unsigned char)*name) || isdigit((unsigned char)*name) || *name == '_'))
+            return false;
+    return true;
+}
+
+int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score, const char *detail)
+{
+    if (!valid_symbol(name) || !isfinite(score))
+        return SMF_EINVAL;
+    add_symbol(msg, name, score, msg->module, detail);
+    if (score > 0)
+        msg->positive = true;
+    return 0;
+}
+
+void scanctx_engine_symbol(smf_msg_t *x, const char *name, double score, const char *detail)
+{
+    add_symbol(x, name, score, "smfd", detail);
+}
+
+int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict, const char *reason)
+{
+    soft_force_t f;
+    switch (verdict) {
+    case SMF_VERDICT_ALLOW:
+        if (msg->kind != SMF_KIND_LIST && msg->kind != SMF_KIND_REPUTATION)
+            return SMF_EPERM;
+        f = SOFT_ALLOW;
+        break;
+    case SMF_VERDICT_BLOCK:
+        f = SOFT_BLOCK;
+        break;
+    case SMF_VERDICT_SPAM:
+        f = SOFT_SPAM;
+        break;
+    default:
+        return SMF_EINVAL;
+    }
+    if (msg->kind == SMF_KIND_ANTIVIRUS)
+        return SMF_EPERM;
+    /* Within one stage a block beats an allow: the safer answer wins. */
+    if (msg->force == SOFT_NONE || f == SOFT_BLOCK) {
+        msg->force = f;
+        msg->force_reason = reason ? arena_strdup(msg->arena, reason) : "";
+    }
+    return 0;
+}
+
+int smf_msg_set_virus(smf_msg_t *msg, const char *name)
+{
+    if (msg->kind != SMF_KIND_ANTIVIRUS)
+        return SMF_EPERM;
+    if (name == NULL || *name == '\0')
+        return SMF_EINVAL;
+    if (msg->stage_virus == NULL)
+        msg->stage_virus = arena_strdup(msg->arena, name);
+    return 0;
+}
+
+int smf_msg_set_unscannable(smf_msg_t *msg, const char *reason)
+{
+    if (reason == NULL)
+        return SMF_EINVAL;
+    if (msg->unscannable == NULL)
+        msg->unscannable = arena_strdup(msg->arena, reason);
+    return 0;
+}
+
+int smf_msg_part_scanned(smf_msg_t *msg, size_t i)
+{
+    if (i >= msg->m->part_count)
+        return SMF_ENOENT;
+    msg->scanned[i] = 1;
+    return 0;
+}
+
+static bool valid_field_name(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    for (; *s; s++)
+        if (*s <= 32 || *s >= 127 || *s == ':')
+            return false;
+    return true;
+}
+
+int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
+{
+    if (!valid_field_name(name) || value == NULL || strpbrk(value, "\r\n") != NULL)
+        return SMF_EINVAL;
+    if (msg->nheaders == msg->capheaders) {
+        size_t cap = msg->capheaders ? msg->capheaders * 2 : 8;
+        added_header_t *h = arena_alloc(msg->arena, cap * sizeof(*h));
+        if (msg->nheaders)
+            memcpy(h, msg->headers, msg->nheaders * sizeof(*h));
+        msg->headers = h;
+        msg->capheaders = cap;
+    }
+    msg->headers[msg->nheaders].name = arena_strdup(msg->arena, name);
+    msg->headers[msg->nheaders].value = arena_strdup(msg->arena, value);
+    msg->nheaders++;
+    return 0;
+}
+
+/* ---- memory and storage ------------------------------------------- */
+
+void *smf_msg_alloc(smf_msg_t *msg, size_t size)
+{
+    if (size > msg->arena_limit - msg->arena_given)
+        return NULL;
+    msg->arena_given += size;
+    return arena_alloc(msg->arena, size);
+}
+
+char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
+{
+    va_list ap, copy;
+    va_start(ap, fmt);
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    char *p = n >= 0 ? smf_msg_alloc(msg, (size_t)n + 1) : NULL;
+    if (p != NULL)
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+    if (msg->kv == NULL || key == NULL || val == NULL || vlen == NULL)
+        return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
+    return kv_get(msg->kv, msg->dbi, key, klen, msg->arena, val, vlen);
+}
+
+int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (msg->kv == NULL || key == NULL || (val == NULL && vlen > 0))
+        return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
+    return kv_put(msg->kv, msg->dbi, key, klen, val, vlen);
+}
+
+int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen)
+{
+    if (msg->kv == NULL || key == NULL)
+        return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
+    return kv_del(msg->kv, msg->dbi, key, klen);
+}
+
+/* The module scanning on this thread, for smf_log lines without a msg. */
+static __thread const char *current_module;
+
+void smf_log(smf_msg_t *msg, smf_log_level_t level, const char *fmt, ...)
+{
+    char subject[192];
+    const char *mod = msg != NULL ? msg->module : current_module;
+    if (msg != NULL && msg->env != NULL)
+        snprintf(subject, sizeof(subject), "%s: %s", mod ? mod : "module", msg->env->request_id);
+    else
+        snprintf(subject, sizeof(subject), "%s", mod ? mod : "module");
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, subject, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- running a stage ---------------------------------------------- */
+
+/* An antivirus stage is clean only if it accounted for every leaf part. */
+static const char *coverage_gap(const smf_msg_t *x)
+{
+    if (x->m->truncated != NULL)
+        return x->m->truncated;
+    for (size_t i = 0; i < x->m->part_count; i++) {
+        const smf_part_t *p = &x->m->parts[i];
+        if (!(p->flags & (SMF_PART_MULTIPART | SMF_PART_MESSAGE)) && !x->scanned[i])
+            return arena_printf(x->arena, "part %zu (%s) was not scanned", i, p->content_type);
+    }
+    return NULL;
+}
+
+static stage_outcome_t classify(smf_msg_t *x, int rc)
+{
+    stage_outcome_t o = {STAGE_CLEAN, NULL, rc, 0};
+    if (rc < 0) {
+        o.status = STAGE_ERROR;
+        o.detail = smf_strerror(rc);
+    } else if (x->stage_virus != NULL) {
+        o.status = STAGE_DETECTED;
+        o.detail = x->stage_virus;
+    } else if (x->unscannable != NULL) {
+        o.status = STAGE_UNSCANNABLE;
+        o.detail = x->unscannable;
+    } else if (x->kind == SMF_KIND_ANTIVIRUS && (o.detail = coverage_gap(x)) != NULL) {
+        o.status = STAGE_UNSCANNABLE;
+    } else if (x->force != SOFT_NONE || x->positive) {
+        o.status = STAGE_DETECTED;
+        o.detail = x->force_reason;
+    }
+    return o;
+}
+
+stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
+                              unsigned dbi)
+{
+    x->module = d->name;
+    x->kind = d->kind;
+    x->dbi = dbi;
+    x->scanned = arena_calloc(x->arena, x->m->part_count ? x->m->part_count : 1, 1);
+    x->unscannable = NULL;
+    x->force = SOFT_NONE;
+    x->force_reason = NULL;
+    x->positive = false;
+    x->stage_virus = NULL;
+    current_module = d->name;
+    double t0 = clock_mono_ms();
+    int rc = d->scan(x, state, tstate);
+    double t1 = clock_mono_ms();
+    current_module = NULL;
+    stage_outcome_t o = classify(x, rc);
+    o.ms = t1 - t0;
+    return o;
+}

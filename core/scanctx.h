@@ -1,0 +1,88 @@
+/*
+ * scanctx.h - the engine side of smf_msg_t: what a stage reads and what it
+ * reports, and the classification of each stage's outcome.
+ *
+ * One context serves one pipeline run (one recipient policy). Between
+ * stages scanctx_stage() resets the per-stage fields, runs the module and
+ * turns what it reported into one of four statuses.
+ */
+#ifndef SMF_SCANCTX_H
+#define SMF_SCANCTX_H
+
+#include "arena.h"
+#include "kv.h"
+#include "message.h"
+#include "verdict.h"
+#include "smf/module.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum stage_status {
+    STAGE_CLEAN = 0,
+    STAGE_DETECTED,
+    STAGE_UNSCANNABLE,
+    STAGE_ERROR,
+    STAGE_SKIPPED
+} stage_status_t;
+
+const char *stage_status_name(stage_status_t s);
+
+typedef struct symbol {
+    const char *name;
+    double score;
+    const char *module;
+    const char *detail; /* May be NULL. */
+} symbol_t;
+
+typedef struct added_header {
+    const char *name;
+    const char *value;
+} added_header_t;
+
+struct smf_msg {
+    arena_t *arena;
+    const message_t *m;
+    const smf_envelope_t *env;
+    const char *domain;
+    int64_t deadline_ms;
+    size_t arena_limit;
+    size_t arena_given;
+    kv_t *kv;
+
+    /* The stage now running. */
+    const char *module;
+    smf_kind_t kind;
+    unsigned dbi;
+    unsigned char *scanned;
+    const char *unscannable;
+    soft_force_t force;
+    const char *force_reason;
+    bool positive;
+    const char *stage_virus;
+
+    /* Accumulated over the run. */
+    symbol_t *symbols;
+    size_t nsymbols, capsymbols;
+    added_header_t *headers;
+    size_t nheaders, capheaders;
+};
+
+void scanctx_init(smf_msg_t *x, arena_t *arena, const message_t *m, const smf_envelope_t *env,
+                  const char *domain, int64_t deadline_ms, size_t arena_limit, kv_t *kv);
+
+typedef struct stage_outcome {
+    stage_status_t status;
+    const char *detail; /* Why, for unscannable and error; NULL otherwise. */
+    int rc;             /* What scan() returned. */
+    double ms;
+} stage_outcome_t;
+
+/* Runs one module's scan() on the context and classifies the outcome. */
+stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
+                              unsigned dbi);
+
+/* Adds a symbol on behalf of the engine itself (module "smfd"). */
+void scanctx_engine_symbol(smf_msg_t *x, const char *name, double score, const char *detail);
+
+#endif

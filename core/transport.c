@@ -1,0 +1,252 @@
+/*
+ * transport.c - the one thread that owns the front-end sockets.
+ *
+ * It routes requests from the ROUTER endpoint to idle workers
+ * (least-recently-used first), relays their replies back and publishes
+ * their events on the PUB endpoint. While no worker is idle it stops
+ * reading the endpoint, so that ZeroMQ's queues, not ours, hold the
+ * backlog. Told to stop, it answers new requests "shutting_down", waits
+ * for the busy workers to finish and reply, then stops them.
+ */
+#include "clock.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "log.h"
+#include "protocol.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#define MAX_PARTS 24
+
+typedef struct transport {
+    engine_t *e;
+    void *front, *pub, *back, *control;
+    zmq_msg_t *idle; /* Identities of idle workers, a FIFO. */
+    size_t nidle, head;
+    size_t nworkers_seen;
+    size_t busy;
+    bool draining;
+} transport_t;
+
+static void *front_socket, *pub_socket; /* Bound by transport_bind(). */
+
+int transport_bind(engine_t *e, char *err, size_t errlen)
+{
+    front_socket = zmq_socket(e->zctx, ZMQ_ROUTER);
+    pub_socket = zmq_socket(e->zctx, ZMQ_PUB);
+    int64_t maxsize = (int64_t)e->max_message_size + 1024 * 1024;
+    int linger = 2000;
+    zmq_setsockopt(front_socket, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+    zmq_setsockopt(front_socket, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(pub_socket, ZMQ_LINGER, &linger, sizeof(linger));
+    const char *eps[2] = {e->listen, e->publish};
+    void *socks[2] = {front_socket, pub_socket};
+    for (int i = 0; i < 2; i++) {
+        if (fs_prepare_endpoint(eps[i]) != 0) {
+            snprintf(err, errlen, "cannot create the directory for %s: %s", eps[i],
+                     strerror(errno));
+            return -1;
+        }
+        if (zmq_bind(socks[i], eps[i]) != 0) {
+            snprintf(err, errlen, "cannot bind %s (%s): %s; is another smfd running there?", eps[i],
+                     i == 0 ? "listen" : "publish", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static size_t recv_parts(void *sock, zmq_msg_t *parts, size_t max, bool *overflow)
+{
+    size_t n = 0;
+    int more = 1;
+    *overflow = false;
+    while (more) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, sock, 0) < 0) {
+            zmq_msg_close(&tmp);
+            break;
+        }
+        more = zmq_msg_more(&tmp);
+        if (n < max)
+            parts[n++] = tmp;
+        else {
+            *overflow = true;
+            zmq_msg_close(&tmp);
+        }
+    }
+    return n;
+}
+
+static void close_parts(zmq_msg_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&p[i]);
+}
+
+static void push_idle(transport_t *t, zmq_msg_t *id)
+{
+    size_t cap = t->e->nworkers + 1;
+    zmq_msg_t *slot = &t->idle[(t->head + t->nidle) % cap];
+    zmq_msg_init(slot);
+    zmq_msg_copy(slot, id);
+    t->nidle++;
+}
+
+static void send_str(void *sock, const char *s, int flags)
+{
+    zmq_send(sock, s, strlen(s), flags);
+}
+
+/* Answers a front-end request directly, for refusals the transport makes. */
+static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const char *code,
+                   const char *why)
+{
+    char rid[PROTOCOL_MAX_ID + 1] = "";
+    if (n > first + 2 && zmq_msg_size(&p[first + 2]) <= PROTOCOL_MAX_ID) {
+        memcpy(rid, zmq_msg_data(&p[first + 2]), zmq_msg_size(&p[first + 2]));
+        rid[zmq_msg_size(&p[first + 2])] = '\0';
+    }
+    char *json = protocol_error_json(rid, code, why);
+    zmq_msg_send(&p[0], t->front, ZMQ_SNDMORE);
+    if (first == 2)
+        zmq_send(t->front, "", 0, ZMQ_SNDMORE);
+    send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
+    send_str(t->front, "ERROR", ZMQ_SNDMORE);
+    send_str(t->front, rid, ZMQ_SNDMORE);
+    send_str(t->front, json, 0);
+    free(json);
+}
+
+static void from_front(transport_t *t)
+{
+    zmq_msg_t p[MAX_PARTS];
+    bool overflow;
+    size_t n = recv_parts(t->front, p, MAX_PARTS, &overflow);
+    if (n < 1)
+        return;
+    /* A REQ client puts an empty delimiter after its identity. */
+    size_t first = n > 1 && zmq_msg_size(&p[1]) == 0 ? 2 : 1;
+    if (overflow)
+        refuse(t, p, n, first, PERR_FRAMES, "too many frames");
+    else if (t->draining)
+        refuse(t, p, n, first, PERR_SHUTDOWN, "the engine is stopping; try another node");
+    else {
+        size_t cap = t->e->nworkers + 1;
+        zmq_msg_t *w = &t->idle[t->head];
+        t->head = (t->head + 1) % cap;
+        t->nidle--;
+        int64_t now = clock_wall_ms();
+        zmq_msg_send(w, t->back, ZMQ_SNDMORE);
+        zmq_msg_close(w);
+        send_str(t->back, "JOB", ZMQ_SNDMORE);
+        zmq_msg_send(&p[0], t->back, ZMQ_SNDMORE);
+        send_str(t->back, first == 2 ? "E" : "N", ZMQ_SNDMORE);
+        zmq_send(t->back, &now, sizeof(now), first < n ? ZMQ_SNDMORE : 0);
+        for (size_t i = first; i < n; i++)
+            zmq_msg_send(&p[i], t->back, i + 1 < n ? ZMQ_SNDMORE : 0);
+        t->busy++;
+    }
+    close_parts(p, n);
+}
+
+static void relay_reply(transport_t *t, zmq_msg_t *p, size_t n)
+{
+    /* p: worker id, REPLY, client id, delimiter flag, kind, request id, json */
+    if (n != 7)
+        return;
+    zmq_msg_send(&p[2], t->front, ZMQ_SNDMORE);
+    if (zmq_msg_size(&p[3]) == 1 && *(char *)zmq_msg_data(&p[3]) == 'E')
+        zmq_send(t->front, "", 0, ZMQ_SNDMORE);
+    send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
+    zmq_msg_send(&p[4], t->front, ZMQ_SNDMORE);
+    zmq_msg_send(&p[5], t->front, ZMQ_SNDMORE);
+    zmq_msg_send(&p[6], t->front, 0);
+}
+
+static void from_back(transport_t *t)
+{
+    zmq_msg_t p[MAX_PARTS];
+    bool overflow;
+    size_t n = recv_parts(t->back, p, MAX_PARTS, &overflow);
+    if (n < 2) {
+        close_parts(p, n);
+        return;
+    }
+    const char *kind = zmq_msg_data(&p[1]);
+    size_t klen = zmq_msg_size(&p[1]);
+    if (klen == 5 && memcmp(kind, "READY", 5) == 0) {
+        push_idle(t, &p[0]);
+        t->nworkers_seen++;
+    } else if (klen == 5 && memcmp(kind, "EVENT", 5) == 0 && n == 4) {
+        zmq_msg_send(&p[2], t->pub, ZMQ_SNDMORE);
+        zmq_msg_send(&p[3], t->pub, 0);
+    } else if (klen == 5 && memcmp(kind, "REPLY", 5) == 0) {
+        relay_reply(t, p, n);
+        push_idle(t, &p[0]);
+        t->busy--;
+    }
+    close_parts(p, n);
+}
+
+static void from_control(transport_t *t)
+{
+    char buf[16];
+    int n = zmq_recv(t->control, buf, sizeof(buf), 0);
+    if (n == 4 && memcmp(buf, "STOP", 4) == 0) {
+        t->draining = true;
+        log_info("stopping: %zu request(s) in flight", t->busy);
+    }
+}
+
+static void stop_workers(transport_t *t)
+{
+    /* Every worker is idle now; each gets a STOP. */
+    size_t cap = t->e->nworkers + 1;
+    while (t->nidle > 0) {
+        zmq_msg_t *w = &t->idle[t->head];
+        t->head = (t->head + 1) % cap;
+        t->nidle--;
+        zmq_msg_send(w, t->back, ZMQ_SNDMORE);
+        zmq_msg_close(w);
+        send_str(t->back, "STOP", 0);
+    }
+}
+
+void *transport_main(void *arg)
+{
+    transport_t t = {.e = arg, .front = front_socket, .pub = pub_socket};
+    t.idle = xcalloc(t.e->nworkers + 1, sizeof(zmq_msg_t));
+    t.back = zmq_socket(t.e->zctx, ZMQ_ROUTER);
+    t.control = zmq_socket(t.e->zctx, ZMQ_PAIR);
+    zmq_bind(t.back, ENGINE_BACKEND);
+    zmq_bind(t.control, ENGINE_CONTROL);
+    for (;;) {
+        bool accept = t.draining || t.nidle > 0;
+        zmq_pollitem_t items[3] = {
+            {t.back, 0, ZMQ_POLLIN, 0}, {t.control, 0, ZMQ_POLLIN, 0}, {t.front, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, accept ? 3 : 2, 500) < 0 && zmq_errno() != EINTR)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            from_back(&t);
+        if (items[1].revents & ZMQ_POLLIN)
+            from_control(&t);
+        if (accept && (items[2].revents & ZMQ_POLLIN))
+            from_front(&t);
+        if (t.draining && t.busy == 0 && t.nworkers_seen >= t.e->nworkers)
+            break;
+    }
+    stop_workers(&t);
+    zmq_close(t.back);
+    zmq_close(t.control);
+    zmq_close(t.front);
+    zmq_close(t.pub);
+    free(t.idle);
+    return NULL;
+}

@@ -1,0 +1,266 @@
+/*
+ * url.c - finds URLs in message text and keeps the distinct ones.
+ *
+ * Content stages (lists, reputation, patterns) look URLs up by host, so the
+ * set lower-cases scheme and host and drops duplicates before they do.
+ */
+#include "message.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define URL_FIRST_SLOTS 64
+
+void url_set_init(url_set_t *s, arena_t *arena, size_t max)
+{
+    memset(s, 0, sizeof(*s));
+    s->arena = arena;
+    s->max = max;
+}
+
+static int lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+static int is_alnum(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Case-insensitive prefix test; `lit` is lower case. */
+static int has_prefix(const char *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n < k)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (lower((unsigned char)p[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+/* Length of the scheme and "://" when the URL has one of ours, else 0. */
+static size_t scheme_len(const char *p, size_t n)
+{
+    if (has_prefix(p, n, "http://"))
+        return 7;
+    if (has_prefix(p, n, "https://"))
+        return 8;
+    if (has_prefix(p, n, "ftp://"))
+        return 6;
+    return 0;
+}
+
+static uint32_t hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+/* Index of the free or matching slot for p[0..n). */
+static size_t slot_of(const url_set_t *s, const char *p, size_t n)
+{
+    size_t mask = s->slot_count - 1;
+    size_t i = hash(p, n) & mask;
+    while (s->slots[i] != 0) {
+        const char *u = s->items[s->slots[i] - 1];
+        if (strncmp(u, p, n) == 0 && u[n] == '\0')
+            return i;
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+/* Keeps the table at most half full so that probes stay short. */
+static void grow_slots(url_set_t *s)
+{
+    size_t old_count = s->slot_count;
+    unsigned *old = s->slots;
+    s->slot_count = old_count ? old_count * 2 : URL_FIRST_SLOTS;
+    s->slots = arena_calloc(s->arena, s->slot_count, sizeof(*s->slots));
+    for (size_t i = 0; i < old_count; i++) {
+        if (old[i] == 0)
+            continue;
+        const char *u = s->items[old[i] - 1];
+        s->slots[slot_of(s, u, strlen(u))] = old[i];
+    }
+}
+
+static void grow_items(url_set_t *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    const char **items = arena_alloc(s->arena, cap * sizeof(*items));
+    if (s->count > 0)
+        memcpy(items, s->items, s->count * sizeof(*items));
+    s->items = items;
+    s->cap = cap;
+}
+
+/* Copies the URL with scheme and host (after any user info) lower-cased. */
+static char *normalise(arena_t *a, const char *p, size_t n)
+{
+    char *u = arena_strndup(a, p, n);
+    size_t host = scheme_len(u, n);
+    for (size_t i = 0; i < host; i++)
+        u[i] = (char)lower((unsigned char)u[i]);
+    size_t end = host;
+    while (end < n && u[end] != '/' && u[end] != '?' && u[end] != '#')
+        end++;
+    for (size_t i = host; i < end; i++)
+        if (u[i] == '@')
+            host = i + 1;
+    for (size_t i = host; i < end; i++)
+        u[i] = (char)lower((unsigned char)u[i]);
+    return u;
+}
+
+static int url_set_add(url_set_t *s, const char *p, size_t n)
+{
+    if (s->count >= s->max || n == 0)
+        return 0;
+    if ((s->count + 1) * 2 > s->slot_count)
+        grow_slots(s);
+    char *u = normalise(s->arena, p, n);
+    size_t i = slot_of(s, u, n);
+    if (s->slots[i] != 0)
+        return 0;
+    if (s->count == s->cap)
+        grow_items(s);
+    s->items[s->count++] = u;
+    s->slots[i] = (unsigned)s->count;
+    return 1;
+}
+
+/* Whether p[0..n) starts like one of the URLs we keep: a known scheme
+ * followed by a host character, or "www." followed by one. */
+static size_t url_start(const char *p, size_t n)
+{
+    size_t k = scheme_len(p, n);
+    if (k == 0 && has_prefix(p, n, "www."))
+        k = 4;
+    if (k == 0 || k >= n || !(is_alnum((unsigned char)p[k]) || (unsigned char)p[k] >= 0x80))
+        return 0;
+    return k;
+}
+
+int url_add_link(url_set_t *s, const char *value, size_t len)
+{
+    while (len > 0 && (unsigned char)*value <= ' ') {
+        value++;
+        len--;
+    }
+    size_t n = 0;
+    while (n < len && (unsigned char)value[n] > ' ' && value[n] != 0x7f)
+        n++;
+    if (url_start(value, n) == 0)
+        return 0;
+    return url_set_add(s, value, n);
+}
+
+/* Characters that end a URL in running text. */
+static int url_char(unsigned char c)
+{
+    if (c <= ' ' || c >= 0x7f)
+        return 0;
+    return strchr("<>\"'`{}|\\^", c) == NULL;
+}
+
+/* Drops punctuation that more likely ends the sentence than the URL; a
+ * closing parenthesis stays when the URL opened one. */
+static size_t trim_tail(const char *p, size_t n)
+{
+    long depth = 0;
+    for (size_t i = 0; i < n; i++)
+        depth += (p[i] == '(') - (p[i] == ')');
+    while (n > 0) {
+        char c = p[n - 1];
+        if (c == ')' && depth >= 0)
+            break;
+        if (strchr(".,;:!?)]*", c) == NULL)
+            break;
+        depth += c == ')';
+        n--;
+    }
+    return n;
+}
+
+/* The start of an http, https or ftp URL whose "://" is at c, or NULL.
+ * Nothing starts before `floor`, and a URL starts a word. */
+static const char *scheme_start(const char *floor, const char *c)
+{
+    static const char *const schemes[] = {"https", "http", "ftp"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = strlen(schemes[i]);
+        const char *st = c - k;
+        if (c - floor < (long)k)
+            continue;
+        size_t j = 0;
+        while (j < k && lower((unsigned char)st[j]) == schemes[i][j])
+            j++;
+        if (j == k)
+            return st;
+    }
+    return NULL;
+}
+
+/* The start of a "www." URL whose dot is at c, or NULL. */
+static const char *www_start(const char *floor, const char *c)
+{
+    if (c - floor < 3)
+        return NULL;
+    for (int i = 1; i <= 3; i++)
+        if (lower((unsigned char)c[-i]) != 'w')
+            return NULL;
+    return c - 3;
+}
+
+static const char *next_of(const char *p, const char *end, char ch)
+{
+    return p < end ? memchr(p, ch, (size_t)(end - p)) : NULL;
+}
+
+/* Adds the URL starting at st when there is one; returns where it ends. */
+static const char *take_url(url_set_t *s, const char *text, const char *st, const char *end)
+{
+    if (st == NULL || (st > text && is_alnum((unsigned char)st[-1])))
+        return NULL;
+    size_t k = url_start(st, (size_t)(end - st));
+    if (k == 0)
+        return NULL;
+    const char *e = st + k;
+    while (e < end && url_char((unsigned char)*e))
+        e++;
+    size_t n = trim_tail(st, (size_t)(e - st));
+    if (n > k)
+        url_set_add(s, st, n);
+    return e;
+}
+
+/* Only ':' and '.' can anchor a URL, and memchr() finds them much faster
+ * than a look at every byte would. */
+void url_scan_text(url_set_t *s, const char *text, size_t len)
+{
+    const char *end = text + len, *floor = text;
+    const char *colon = next_of(text, end, ':');
+    const char *dot = next_of(text, end, '.');
+    while ((colon != NULL || dot != NULL) && s->count < s->max) {
+        int is_colon = colon != NULL && (dot == NULL || colon < dot);
+        const char *c = is_colon ? colon : dot;
+        const char *st = NULL;
+        if (is_colon && end - c >= 3 && c[1] == '/' && c[2] == '/')
+            st = scheme_start(floor, c);
+        else if (!is_colon)
+            st = www_start(floor, c);
+        const char *e = take_url(s, text, st, end);
+        if (e != NULL)
+            floor = e;
+        const char *from = floor > c + 1 ? floor : c + 1;
+        if (colon != NULL && colon < from)
+            colon = next_of(from, end, ':');
+        if (dot != NULL && dot < from)
+            dot = next_of(from, end, '.');
+    }
+}

@@ -1,0 +1,107 @@
+/*
+ * worker.c - a worker thread: takes jobs from the transport over inproc,
+ * runs each with a reference to the generation current at that moment,
+ * and sends back the events and the reply.
+ */
+#include "clock.h"
+#include "engine.h"
+#include "job.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <string.h>
+#include <zmq.h>
+
+#define MAX_FRAMES 16
+
+static void send_str(void *sock, const char *s, int more)
+{
+    zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
+}
+
+static void send_result(void *sock, zmq_msg_t *client, zmq_msg_t *delim, const job_result_t *r)
+{
+    for (size_t i = 0; i < r->nevents; i++) {
+        send_str(sock, "EVENT", 1);
+        send_str(sock, r->events[i].topic, 1);
+        send_str(sock, r->events[i].json, 0);
+    }
+    send_str(sock, "REPLY", 1);
+    zmq_msg_send(client, sock, ZMQ_SNDMORE);
+    zmq_msg_send(delim, sock, ZMQ_SNDMORE);
+    send_str(sock, r->kind, 1);
+    send_str(sock, r->request_id, 1);
+    send_str(sock, r->json, 0);
+}
+
+/* Receives the rest of a multipart message; returns the number of parts. */
+static size_t recv_parts(void *sock, zmq_msg_t *parts, size_t max)
+{
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t tmp;
+        zmq_msg_init(&tmp);
+        if (zmq_msg_recv(&tmp, sock, 0) < 0) {
+            zmq_msg_close(&tmp);
+            break;
+        }
+        more = zmq_msg_more(&tmp);
+        if (n < max)
+            parts[n++] = tmp;
+        else
+            zmq_msg_close(&tmp);
+    }
+    return n;
+}
+
+static void handle(engine_t *e, size_t index, void *sock, zmq_msg_t *p, size_t n)
+{
+    /* p: JOB, client id, delimiter flag, arrival time, request frames. */
+    frame_t frames[MAX_FRAMES];
+    size_t nf = 0;
+    for (size_t i = 4; i < n; i++, nf++) {
+        frames[nf].data = zmq_msg_data(&p[i]);
+        frames[nf].size = zmq_msg_size(&p[i]);
+    }
+    int64_t arrived = 0;
+    if (zmq_msg_size(&p[3]) == sizeof(arrived))
+        memcpy(&arrived, zmq_msg_data(&p[3]), sizeof(arrived));
+    job_ctx_t ctx = {.gen = engine_current(e),
+                     .worker = index,
+                     .quarantine = e->quarantine,
+                     .arrived_ms = arrived};
+    job_result_t r;
+    job_run(&ctx, frames, nf, &r);
+    generation_release(&ctx.gen);
+    send_result(sock, &p[1], &p[2], &r);
+    job_result_free(&r);
+}
+
+void *worker_main(void *arg)
+{
+    worker_arg_t *wa = arg;
+    engine_t *e = wa->engine;
+    void *sock = zmq_socket(e->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_connect(sock, ENGINE_BACKEND) != 0)
+        log_fatal("worker %zu: cannot connect to the transport: %s", wa->index,
+                  zmq_strerror(zmq_errno()));
+    send_str(sock, "READY", 0);
+    for (;;) {
+        zmq_msg_t p[MAX_FRAMES + 4];
+        size_t n = recv_parts(sock, p, MAX_FRAMES + 4);
+        bool stop = n == 0 || zmq_msg_size(&p[0]) != 3;
+        if (!stop && n >= 4)
+            handle(e, wa->index, sock, p, n);
+        else if (!stop)
+            send_str(sock, "READY", 0);
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close(&p[i]);
+        if (stop)
+            break;
+    }
+    zmq_close(sock);
+    return NULL;
+}

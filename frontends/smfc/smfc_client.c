@@ -1,0 +1,326 @@
+/*
+ * smfc_client.c - the scan loop: keeps up to -j requests in flight on one
+ * DEALER socket, matches replies by request id, times out requests that get
+ * no answer, and hands results to the report in input order.
+ */
+#include "smfc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define SMFC_PROTO "SMF/1"
+#define SMFC_MAX_FRAMES 8
+
+typedef struct smfc_slot {
+    uint64_t seq;
+    bool used, in_flight, done;
+    char *label;
+    double sent_ms, elapsed_ms;
+    json_t *reply;
+    char *code, *message;
+    bool engine_error;
+} smfc_slot_t;
+
+typedef struct smfc_client {
+    const smfc_opts_t *o;
+    void *ctx, *sock;
+    smfc_slot_t *slots;
+    uint64_t next_seq, next_print;
+    bool eof;
+    bool answered;     /* The engine has answered at least once. */
+    char *unreachable; /* Set once a request timed out before any answer. */
+    char id_prefix[32];
+    smfc_input_t *in;
+    smfc_report_t *report;
+} smfc_client_t;
+
+static char *smfc_strdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d) {
+        fputs("smfc: out of memory\n", stderr);
+        exit(75);
+    }
+    return d;
+}
+
+static void smfc_slot_fail(smfc_slot_t *s, const char *code, const char *message)
+{
+    s->code = smfc_strdup(code);
+    s->message = smfc_strdup(message);
+    s->in_flight = false;
+    s->done = true;
+}
+
+static int smfc_send_frame(void *sock, const void *data, size_t len, bool more)
+{
+    return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+}
+
+static void smfc_send(smfc_client_t *c, smfc_slot_t *s, const char *env, smfc_msg_t *msg)
+{
+    char id[64];
+    int idlen = snprintf(id, sizeof id, "%s%" PRIu64, c->id_prefix, s->seq);
+    s->sent_ms = smfc_now_ms();
+    if (smfc_send_frame(c->sock, SMFC_PROTO, strlen(SMFC_PROTO), true) < 0 ||
+        smfc_send_frame(c->sock, "SCAN", 4, true) < 0 ||
+        smfc_send_frame(c->sock, id, (size_t)idlen, true) < 0 ||
+        smfc_send_frame(c->sock, env, strlen(env), true) < 0 ||
+        smfc_send_frame(c->sock, msg->data, msg->len, false) < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "cannot send to %s: %s", c->o->endpoint,
+                 zmq_strerror(zmq_errno()));
+        smfc_slot_fail(s, "send_failed", why);
+        return;
+    }
+    s->in_flight = true;
+}
+
+/* Takes the next message into a free slot and sends it, or records why not. */
+static bool smfc_start_one(smfc_client_t *c)
+{
+    smfc_msg_t msg;
+    if (!smfc_input_next(c->in, &msg)) {
+        c->eof = true;
+        return false;
+    }
+    smfc_slot_t *s = &c->slots[c->next_seq % c->o->jobs];
+    memset(s, 0, sizeof *s);
+    s->used = true;
+    s->seq = c->next_seq++;
+    s->label = msg.label;
+    msg.label = NULL;
+    const char *why = NULL;
+    char *env = NULL;
+    if (msg.error)
+        smfc_slot_fail(s, "read_error", msg.error);
+    else if (c->unreachable)
+        smfc_slot_fail(s, "no_answer", c->unreachable);
+    else if (!(env = smfc_envelope_build(c->o, msg.data, msg.len, &why)))
+        smfc_slot_fail(s, "no_recipient", why);
+    else
+        smfc_send(c, s, env, &msg);
+    free(env);
+    smfc_msg_clear(&msg);
+    return true;
+}
+
+/* The window counts unprinted messages, so out-of-order replies stay bounded. */
+static void smfc_fill(smfc_client_t *c)
+{
+    while (!c->eof && c->next_seq - c->next_print < c->o->jobs)
+        smfc_start_one(c);
+}
+
+static void smfc_flush(smfc_client_t *c)
+{
+    for (;;) {
+        smfc_slot_t *s = &c->slots[c->next_print % c->o->jobs];
+        if (!s->used || s->seq != c->next_print || !s->done)
+            return;
+        smfc_result_t res = {s->label,   s->reply,      s->code,
+                             s->message, s->elapsed_ms, s->engine_error};
+        smfc_report_result(c->report, &res);
+        json_decref(s->reply);
+        free(s->label);
+        free(s->code);
+        free(s->message);
+        memset(s, 0, sizeof *s);
+        c->next_print++;
+    }
+}
+
+/* Finds the in-flight slot a reply's request id names, or NULL for a stale reply. */
+static smfc_slot_t *smfc_slot_for(smfc_client_t *c, zmq_msg_t *idf)
+{
+    size_t plen = strlen(c->id_prefix), len = zmq_msg_size(idf);
+    const char *id = zmq_msg_data(idf);
+    if (len <= plen || len > 40 || memcmp(id, c->id_prefix, plen) != 0)
+        return NULL;
+    char num[48];
+    memcpy(num, id + plen, len - plen);
+    num[len - plen] = '\0';
+    char *end;
+    uint64_t seq = strtoull(num, &end, 10);
+    smfc_slot_t *s = &c->slots[seq % c->o->jobs];
+    if (*end || !s->used || s->seq != seq || !s->in_flight)
+        return NULL;
+    return s;
+}
+
+static bool smfc_frame_is(zmq_msg_t *f, const char *s)
+{
+    return zmq_msg_size(f) == strlen(s) && memcmp(zmq_msg_data(f), s, strlen(s)) == 0;
+}
+
+static void smfc_take_error(smfc_slot_t *s, json_t *body)
+{
+    const char *code = json_string_value(json_object_get(body, "error"));
+    const char *msg = json_string_value(json_object_get(body, "message"));
+    smfc_slot_fail(s, code ? code : "engine_error", msg ? msg : "the engine gave no reason");
+    s->engine_error = true;
+}
+
+static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
+{
+    if (n < 4 || !smfc_frame_is(&f[0], SMFC_PROTO)) {
+        fprintf(stderr, "smfc: warning: ignored a malformed reply (%d frames)\n", n);
+        return;
+    }
+    smfc_slot_t *s = smfc_slot_for(c, &f[2]);
+    if (!s)
+        return; /* The answer to a request that already timed out. */
+    c->answered = true;
+    s->elapsed_ms = smfc_now_ms() - s->sent_ms;
+    json_t *body = json_loadb(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]), 0, NULL);
+    if (!json_is_object(body))
+        smfc_slot_fail(s, "bad_reply", "the engine's reply is not a JSON object");
+    else if (smfc_frame_is(&f[1], "ERROR"))
+        smfc_take_error(s, body);
+    else if (!smfc_frame_is(&f[1], "VERDICT") || !json_is_string(json_object_get(body, "action")))
+        smfc_slot_fail(s, "bad_reply", "the engine's reply is not a verdict");
+    else {
+        s->reply = json_incref(body);
+        s->in_flight = false;
+        s->done = true;
+    }
+    json_decref(body);
+}
+
+/* Reads every reply that is already waiting. */
+static void smfc_receive(smfc_client_t *c)
+{
+    for (;;) {
+        zmq_msg_t f[SMFC_MAX_FRAMES];
+        int n = 0, more = 1;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, c->sock, n ? 0 : ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&part);
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&f[i]);
+                return;
+            }
+            more = zmq_msg_more(&part);
+            if (n < SMFC_MAX_FRAMES)
+                f[n++] = part;
+            else
+                zmq_msg_close(&part);
+        }
+        smfc_handle_reply(c, f, n);
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+    }
+}
+
+/* Fails requests past their timeout; returns ms until the next one expires. */
+static long smfc_expire(smfc_client_t *c)
+{
+    double now = smfc_now_ms(), next = c->o->timeout_ms;
+    char why[512];
+    snprintf(why, sizeof why, "no answer from %s within %ld ms: is smfd running?", c->o->endpoint,
+             c->o->timeout_ms);
+    for (unsigned i = 0; i < c->o->jobs; i++) {
+        smfc_slot_t *s = &c->slots[i];
+        if (!s->in_flight)
+            continue;
+        double left = s->sent_ms + (double)c->o->timeout_ms - now;
+        if (left <= 0) {
+            s->elapsed_ms = now - s->sent_ms;
+            smfc_slot_fail(s, "no_answer", why);
+            /* An engine that never answered will not answer the rest either. */
+            if (!c->answered && !c->unreachable)
+                c->unreachable = smfc_strdup(why);
+        } else if (left < next) {
+            next = left;
+        }
+    }
+    return (long)next + 1;
+}
+
+static bool smfc_any_in_flight(smfc_client_t *c)
+{
+    for (unsigned i = 0; i < c->o->jobs; i++)
+        if (c->slots[i].in_flight)
+            return true;
+    return false;
+}
+
+static void smfc_loop(smfc_client_t *c)
+{
+    for (;;) {
+        smfc_fill(c);
+        smfc_flush(c);
+        smfc_report_progress(c->report, (size_t)c->next_print, smfc_input_total(c->in), false);
+        if (c->eof && c->next_print == c->next_seq)
+            return;
+        long wait = smfc_expire(c);
+        if (!smfc_any_in_flight(c))
+            continue; /* Expiry may have finished the window: refill. */
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, wait < 200 ? wait : 200);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            fprintf(stderr, "smfc: poll: %s\n", zmq_strerror(zmq_errno()));
+            exit(1);
+        }
+        if (rc > 0)
+            smfc_receive(c);
+    }
+}
+
+/* A missing ipc socket usually means smfd is not running; say so early. */
+static void smfc_check_ipc(const char *endpoint)
+{
+    struct stat st;
+    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && stat(endpoint + 6, &st) < 0)
+        fprintf(stderr, "smfc: warning: %s does not exist (yet): is smfd running?\n", endpoint + 6);
+}
+
+static int smfc_connect(smfc_client_t *c)
+{
+    c->ctx = zmq_ctx_new();
+    c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
+    if (!c->sock) {
+        fprintf(stderr, "smfc: cannot create a ZeroMQ socket: %s\n", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    int linger = 0, timeout = (int)c->o->timeout_ms;
+    zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    if (zmq_connect(c->sock, c->o->endpoint) < 0) {
+        fprintf(stderr, "smfc: cannot connect to %s: %s\n", c->o->endpoint,
+                zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    smfc_check_ipc(c->o->endpoint);
+    return 0;
+}
+
+int smfc_client_run(const smfc_opts_t *o)
+{
+    smfc_client_t c;
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    snprintf(c.id_prefix, sizeof c.id_prefix, "smfc-%ld-", (long)getpid());
+    c.slots = calloc(o->jobs, sizeof *c.slots);
+    if (!c.slots || smfc_connect(&c) < 0)
+        return 2;
+    c.in = smfc_input_new(o->paths, o->npaths);
+    c.report = smfc_report_new(o, smfc_input_label_width(c.in));
+    smfc_loop(&c);
+    size_t failed = smfc_report_finish(c.report);
+    smfc_report_destroy(&c.report);
+    smfc_input_destroy(&c.in);
+    zmq_close(c.sock);
+    zmq_ctx_term(c.ctx);
+    free(c.slots);
+    free(c.unreachable);
+    return failed ? 1 : 0;
+}

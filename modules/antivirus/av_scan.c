@@ -1,0 +1,287 @@
+/*
+ * av_scan.c - scans one message: each leaf part's decoded bytes go to libclamav
+ * from memory, the raw message too when the parts do not cover it. Alerts become
+ * a virus, or "unscannable" for limits and encryption; failures become errors.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "av.h"
+
+#define AV_LIMITS_PREFIX "Heuristics.Limits.Exceeded."
+#define AV_ENCRYPTED_PREFIX "Heuristics.Encrypted."
+
+/* What one scan call found. */
+typedef enum av_result { AV_CLEAN = 0, AV_VIRUS, AV_UNSCANNABLE } av_result_t;
+
+void av_clamav_log(enum cl_msg severity, const char *fullmsg, const char *text, void *context)
+{
+    const av_scan_ctx_t *ctx = context;
+    smf_log_level_t level = SMF_LOG_DEBUG;
+    if (severity == CL_MSG_ERROR) {
+        level = SMF_LOG_ERROR;
+    } else if (severity == CL_MSG_WARN) {
+        level = SMF_LOG_WARN;
+    }
+    size_t len = strcspn(text, "\n");
+    smf_log(ctx != NULL ? ctx->msg : NULL, level, "libclamav: %.*s", (int)len, text);
+}
+
+/* Blocking the file ends the scan at once; the flag tells it from a virus. */
+cl_error_t av_pre_scan(int fd, const char *type, void *context)
+{
+    av_scan_ctx_t *ctx = context;
+    if (ctx != NULL && smf_msg_time_left_ms(ctx->msg) <= 0) {
+        ctx->timed_out = 1;
+        return CL_VIRUS;
+    }
+    return CL_CLEAN;
+}
+
+static int av_starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Names what was scanned, for symbol details and log lines. */
+static const char *av_describe(smf_msg_t *msg, size_t i, const smf_part_t *p)
+{
+    const char *s;
+    if (p == NULL) {
+        s = smf_msg_printf(msg, "raw message");
+    } else if (p->filename[0] != '\0') {
+        s = smf_msg_printf(msg, "part %zu \"%s\"", i, p->filename);
+    } else {
+        s = smf_msg_printf(msg, "part %zu (%s)", i, p->content_type);
+    }
+    return s != NULL ? s : "a part";
+}
+
+static void av_unscannable(smf_msg_t *msg, const char *symbol, const char *reason, const char *what)
+{
+    smf_msg_add_symbol(msg, symbol, 0, smf_msg_printf(msg, "%s: %s", what, reason));
+    smf_msg_set_unscannable(msg, reason);
+}
+
+/* Turns an alert name into a virus or an unscannable report. */
+static av_result_t av_classify(smf_msg_t *msg, const char *virname, const char *what)
+{
+    if (av_starts_with(virname, AV_LIMITS_PREFIX)) {
+        const char *reason =
+            smf_msg_printf(msg, "scan limit exceeded (%s)", virname + strlen(AV_LIMITS_PREFIX));
+        av_unscannable(msg, "AV_UNSCANNABLE", reason != NULL ? reason : "scan limit exceeded",
+                       what);
+        return AV_UNSCANNABLE;
+    }
+    if (av_starts_with(virname, AV_ENCRYPTED_PREFIX)) {
+        int doc = strcmp(virname + strlen(AV_ENCRYPTED_PREFIX), "PDF") == 0;
+        av_unscannable(msg, "AV_ENCRYPTED", doc ? "encrypted document" : "encrypted archive", what);
+        return AV_UNSCANNABLE;
+    }
+    smf_msg_set_virus(msg, virname);
+    smf_msg_add_symbol(msg, "AV_INFECTED", 0, smf_msg_printf(msg, "%s in %s", virname, what));
+    return AV_VIRUS;
+}
+
+/* Maps a libclamav return code to an SMF code, reporting what it found. */
+static int av_outcome(smf_msg_t *msg, cl_error_t rc, const av_scan_ctx_t *ctx, const char *virname,
+                      const char *what, av_result_t *res)
+{
+    *res = AV_CLEAN;
+    if (ctx->timed_out) {
+        smf_log(msg, SMF_LOG_WARN, "deadline passed while scanning %s", what);
+        return SMF_ETIMEDOUT;
+    }
+    switch (rc) {
+    case CL_CLEAN:
+        return 0;
+    case CL_VIRUS:
+        *res = av_classify(msg, virname != NULL ? virname : "Unnamed.Alert", what);
+        return 0;
+    case CL_ETIMEOUT:
+        /* The engine's own per-part limit: retrying would only hit it again. */
+        av_unscannable(msg, "AV_UNSCANNABLE", "scan time limit exceeded", what);
+        *res = AV_UNSCANNABLE;
+        return 0;
+    case CL_EMEM:
+        smf_log(msg, SMF_LOG_ERROR, "libclamav ran out of memory scanning %s", what);
+        return SMF_ENOMEM;
+    default:
+        smf_log(msg, SMF_LOG_ERROR, "libclamav failed scanning %s: %s", what, cl_strerror(rc));
+        return SMF_EFAIL;
+    }
+}
+
+/* Scans one buffer from memory; name is a file name hint or NULL. */
+static int av_scan_buffer(smf_msg_t *msg, const av_state_t *st, const void *data, size_t len,
+                          const char *name, const char *what, av_result_t *res)
+{
+    if (smf_msg_time_left_ms(msg) <= 0) {
+        return SMF_ETIMEDOUT;
+    }
+    cl_fmap_t *map = cl_fmap_open_memory(data, len);
+    if (map == NULL) {
+        smf_log(msg, SMF_LOG_ERROR, "cannot map %s for libclamav", what);
+        return SMF_ENOMEM;
+    }
+    av_scan_ctx_t ctx = {.msg = msg, .timed_out = 0};
+    struct cl_scan_options options = st->options;
+    const char *virname = NULL;
+    unsigned long scanned = 0;
+    cl_error_t rc = cl_scanmap_callback(map, name, &virname, &scanned, st->engine, &options, &ctx);
+    cl_fmap_close(map);
+    return av_outcome(msg, rc, &ctx, virname, what, res);
+}
+
+static int av_scan_part(smf_msg_t *msg, const av_state_t *st, size_t i, const smf_part_t *p,
+                        av_result_t *res)
+{
+    const char *what = av_describe(msg, i, p);
+    *res = AV_CLEAN;
+    if (p->size == 0) {
+        return 0;
+    }
+    if (p->size > st->max_file_size) {
+        av_unscannable(msg, "AV_UNSCANNABLE", "part larger than max_file_size", what);
+        *res = AV_UNSCANNABLE;
+        return 0;
+    }
+    const char *name = p->filename[0] != '\0' ? p->filename : NULL;
+    return av_scan_buffer(msg, st, p->data, p->size, name, what, res);
+}
+
+/* How the message walk treats each part. */
+enum { AV_PART_LEAF = 0, AV_PART_CONTAINER = 1, AV_PART_PENDING = 2 };
+
+/* A part is a container when another part names it as parent. */
+static unsigned char *av_classify_parts(smf_msg_t *msg, size_t count)
+{
+    unsigned char *kind = smf_msg_alloc(msg, count);
+    if (kind == NULL) {
+        return NULL;
+    }
+    memset(kind, AV_PART_LEAF, count);
+    for (size_t i = 0; i < count; i++) {
+        const smf_part_t *p = smf_msg_part(msg, i);
+        if (p != NULL && p->parent >= 0 && (size_t)p->parent < count) {
+            kind[p->parent] = AV_PART_CONTAINER;
+        }
+    }
+    return kind;
+}
+
+/*
+ * Leaves our parser could not decode, and multipart containers in which it
+ * found no part, are only seen by libclamav's own mail parser reading the
+ * raw message; that is a second chance to find a virus, not proof of
+ * coverage, so such parts are never counted as scanned.
+ */
+static int av_uncovered(const smf_part_t *p)
+{
+    return (p->flags & (SMF_PART_UNDECODED | SMF_PART_MULTIPART)) != 0;
+}
+
+static int av_line_starts(const unsigned char *d, size_t n, size_t i, const char *word)
+{
+    size_t len = strlen(word);
+    return (i == 0 || d[i - 1] == '\n') && n - i >= len && memcmp(d + i, word, len) == 0;
+}
+
+/* "begin 644 name": an octal mode of three or four digits, then a space. */
+static int av_uu_header(const unsigned char *d, size_t n, size_t i)
+{
+    size_t j = i + 6, digits = 0;
+    while (j < n && d[j] >= '0' && d[j] <= '7' && digits < 5) {
+        j++;
+        digits++;
+    }
+    return (digits == 3 || digits == 4) && j < n && d[j] == ' ';
+}
+
+/*
+ * Mail clients decode uuencoded and BinHex blocks written inside a text
+ * body; libclamav only does so inside its mail parser, so such a text part
+ * is covered once the raw message has been scanned too.
+ */
+static int av_has_inline_file(const smf_part_t *p)
+{
+    if (strncmp(p->content_type, "text/", 5) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < p->size; i++) {
+        if (av_line_starts(p->data, p->size, i, "begin ") && av_uu_header(p->data, p->size, i)) {
+            return 1;
+        }
+        if (av_line_starts(p->data, p->size, i, "(This file must be converted with BinHex")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int av_scan_raw(smf_msg_t *msg, const av_state_t *st, av_result_t *res)
+{
+    size_t len = 0;
+    const char *raw = smf_msg_raw(msg, &len);
+    *res = AV_CLEAN;
+    if (len == 0) {
+        return 0;
+    }
+    if (len > st->max_file_size) {
+        av_unscannable(msg, "AV_UNSCANNABLE", "message larger than max_file_size", "raw message");
+        *res = AV_UNSCANNABLE;
+        return 0;
+    }
+    return av_scan_buffer(msg, st, raw, len, NULL, "raw message", res);
+}
+
+/* Scans one leaf; tells whether the raw message must be scanned as well. */
+static int av_scan_leaf(smf_msg_t *msg, const av_state_t *st, size_t i, unsigned char *kind,
+                        int *need_raw, av_result_t *res)
+{
+    const smf_part_t *p = smf_msg_part(msg, i);
+    int rc = av_scan_part(msg, st, i, p, res);
+    if (rc < 0 || *res != AV_CLEAN) {
+        return rc;
+    }
+    if (av_uncovered(p)) {
+        *need_raw = 1;
+    } else if (av_has_inline_file(p)) {
+        kind[i] = AV_PART_PENDING;
+        *need_raw = 1;
+    } else {
+        smf_msg_part_scanned(msg, i);
+    }
+    return 0;
+}
+
+int av_scan_message(smf_msg_t *msg, const av_state_t *st)
+{
+    size_t count = smf_msg_part_count(msg);
+    unsigned char *kind = av_classify_parts(msg, count);
+    if (kind == NULL) {
+        return SMF_ENOMEM;
+    }
+    int need_raw = st->scan_raw_message || smf_msg_truncated(msg) != NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (kind[i] == AV_PART_CONTAINER || smf_msg_part(msg, i) == NULL) {
+            continue;
+        }
+        av_result_t res = AV_CLEAN;
+        int rc = av_scan_leaf(msg, st, i, kind, &need_raw, &res);
+        if (rc < 0 || res == AV_VIRUS) {
+            return rc;
+        }
+    }
+    if (!need_raw) {
+        return 0;
+    }
+    av_result_t res = AV_CLEAN;
+    int rc = av_scan_raw(msg, st, &res);
+    for (size_t i = 0; rc == 0 && res == AV_CLEAN && i < count; i++) {
+        if (kind[i] == AV_PART_PENDING) {
+            smf_msg_part_scanned(msg, i);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,245 @@
+/*
+ * archive.c - walks archives (zip, 7z, tar, gzip, rar, cab, iso) held in
+ * memory with libarchive, nested ones included, within limits on depth,
+ * entries and decompressed bytes shared by the whole attachment.
+ */
+#include "attachment.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Bytes of each entry kept for the type check when it is not itself an archive. */
+#define ATT_HEAD_BYTES 8192
+/* Size of one libarchive read. */
+#define ATT_READ_CHUNK 65536
+
+/* One attachment's walk: its limits are shared by every nesting level. */
+typedef struct att_walk {
+    att_ctx_t *ctx;
+    const char *top; /* The attachment's file name, for details. */
+    size_t entries;
+    uint64_t expanded;
+    int stopped; /* A limit was hit: stop opening anything more. */
+} att_walk_t;
+
+/* An entry's data: the first bytes, or all of it when it is an archive to open. */
+typedef struct att_buf {
+    unsigned char *data;
+    size_t len, cap;
+} att_buf_t;
+
+int att_is_archive(const unsigned char *d, size_t n)
+{
+    static const struct {
+        size_t off;
+        const char *magic;
+        size_t len;
+    } sigs[] = {
+        {0, "PK\x03\x04", 4},         /* zip */
+        {0, "7z\xbc\xaf\x27\x1c", 6}, /* 7z */
+        {0, "\x1f\x8b", 2},           /* gzip */
+        {0, "BZh", 3},                /* bzip2 */
+        {0,
+         "\xfd"
+         "7zXZ\x00",
+         6},                    /* xz */
+        {0, "Rar!\x1a\x07", 6}, /* rar */
+        {0, "MSCF", 4},         /* cab */
+        {257, "ustar", 5},      /* tar */
+        {32769, "CD001", 5},    /* iso9660 */
+    };
+
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (n >= sigs[i].off + sigs[i].len &&
+            memcmp(d + sigs[i].off, sigs[i].magic, sigs[i].len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Stops the walk: the attachment could not be examined whole. */
+static int att_limit(att_walk_t *w, const char *what)
+{
+    char detail[600];
+    int rc;
+
+    w->stopped = 1;
+    snprintf(detail, sizeof(detail), "%s: %s", w->top, what);
+    rc =
+        smf_msg_add_symbol(w->ctx->msg, "ATT_ARCHIVE_LIMIT", w->ctx->st->conf->limit_score, detail);
+    return rc < 0 ? rc : smf_msg_set_unscannable(w->ctx->msg, detail);
+}
+
+/* Details read "attachment.zip: path/inside"; the attachment alone is just its name. */
+static int att_entry_symbol(att_walk_t *w, const char *sym, double score, const char *path)
+{
+    char detail[600];
+
+    if (path == w->top)
+        snprintf(detail, sizeof(detail), "%s", w->top);
+    else
+        snprintf(detail, sizeof(detail), "%s: %s", w->top, path);
+    return smf_msg_add_symbol(w->ctx->msg, sym, score, detail);
+}
+
+static int att_buf_append(att_buf_t *b, const void *data, size_t len)
+{
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : ATT_READ_CHUNK;
+        while (cap < b->len + len)
+            cap *= 2;
+        unsigned char *n = realloc(b->data, cap);
+        if (n == NULL)
+            return SMF_ENOMEM;
+        b->data = n;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+/* How much of a chunk of len bytes still fits in the kept head of an entry. */
+static size_t att_head_room(const att_buf_t *b, size_t len)
+{
+    size_t room = b->len < ATT_HEAD_BYTES ? ATT_HEAD_BYTES - b->len : 0;
+
+    return len < room ? len : room;
+}
+
+/*
+ * Reads an entry's data, counting every byte against the expanded limit.
+ * Keeps the first ATT_HEAD_BYTES, or everything when the entry turns out to
+ * be an archive we may still open. *broken is set when the data is damaged.
+ */
+static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_buf_t *b, int *broken)
+{
+    unsigned char chunk[ATT_READ_CHUNK];
+    const att_conf_t *c = w->ctx->st->conf;
+    int keep_all = 0;
+    la_ssize_t got;
+
+    while ((got = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+        w->expanded += (uint64_t)got;
+        if (w->expanded > (uint64_t)c->archive_max_expanded)
+            return att_limit(w, "expands beyond archive_max_expanded");
+        if (b->len == 0)
+            keep_all = may_nest && att_is_archive(chunk, (size_t)got);
+        size_t take = keep_all ? (size_t)got : att_head_room(b, (size_t)got);
+        if (take > 0 && att_buf_append(b, chunk, take) < 0)
+            return SMF_ENOMEM;
+    }
+    if (got < 0)
+        *broken = 1;
+    return 0;
+}
+
+static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                           long depth);
+
+/* The name of the single stream in a .gz/.bz2/.xz file is the outer name without its suffix. */
+static const char *att_entry_name(struct archive *a, struct archive_entry *e, const char *outer,
+                                  char *buf, size_t cap)
+{
+    const char *path = archive_entry_pathname_utf8(e);
+    const char *dot;
+
+    if (path == NULL)
+        path = archive_entry_pathname(e);
+    if (archive_format(a) != ARCHIVE_FORMAT_RAW)
+        return path != NULL ? path : "";
+    snprintf(buf, cap, "%s", outer);
+    if ((dot = strrchr(buf, '.')) != NULL && dot != buf)
+        buf[dot - buf] = '\0';
+    return buf;
+}
+
+/* Examines one entry: its name, then its data (type, nested archive). */
+static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
+                          const char *outer, long depth, int *broken)
+{
+    const att_conf_t *c = w->ctx->st->conf;
+    char namebuf[512], where[600];
+    const char *path = att_entry_name(a, e, outer, namebuf, sizeof(namebuf));
+    att_buf_t b = {0};
+    int rc = 0;
+
+    if (att_name_blocked(w->ctx->st, path) &&
+        (rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
+        return rc;
+    /* Encrypted data cannot be read; its name was still checked above. */
+    if (archive_entry_is_encrypted(e))
+        return att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, path);
+    if (archive_entry_filetype(e) != AE_IFREG)
+        return 0;
+    rc = att_read_entry(w, a, depth < c->archive_max_depth, &b, broken);
+    if (rc == 0 && !w->stopped) {
+        snprintf(where, sizeof(where), "%s: ", w->top);
+        rc = att_check_type(w->ctx, where, path, b.data, b.len);
+    }
+    if (rc == 0 && !w->stopped && att_is_archive(b.data, b.len)) {
+        if (depth >= c->archive_max_depth)
+            rc = att_limit(w, "nested deeper than archive_max_depth");
+        else
+            rc = att_walk_memory(w, path, b.data, b.len, depth + 1);
+    }
+    free(b.data);
+    return rc;
+}
+
+static struct archive *att_open(const unsigned char *data, size_t size)
+{
+    struct archive *a = archive_read_new();
+
+    if (a == NULL)
+        return NULL;
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    /* Lets a lone .gz or .xz stream through as one entry; real formats bid higher. */
+    archive_read_support_format_raw(a);
+    if (archive_read_open_memory(a, data, size) != ARCHIVE_OK) {
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                           long depth)
+{
+    const att_conf_t *c = w->ctx->st->conf;
+    struct archive *a = att_open(data, size);
+    struct archive_entry *e;
+    int rc = 0, broken = a == NULL, st = ARCHIVE_EOF;
+
+    while (rc == 0 && !broken && !w->stopped &&
+           ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {
+        if (++w->entries > (size_t)c->archive_max_entries)
+            rc = att_limit(w, "more entries than archive_max_entries");
+        else
+            rc = att_walk_entry(w, a, e, name, depth, &broken);
+    }
+    if (rc == 0 && !broken && !w->stopped && st != ARCHIVE_EOF)
+        broken = 1;
+    /* An encrypted 7z header hides even the names. */
+    if (rc == 0 && broken && a != NULL && archive_read_has_encrypted_entries(a) > 0)
+        rc = att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, name);
+    else if (rc == 0 && broken)
+        rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", c->damaged_score, name);
+    if (a != NULL)
+        archive_read_free(a);
+    return rc;
+}
+
+int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size)
+{
+    att_walk_t w = {ctx, name, 0, 0, 0};
+
+    return att_walk_memory(&w, name, data, size, 1);
+}

@@ -1,0 +1,353 @@
+/*
+ * attachment.c - the attachment module: blocked and double file extensions,
+ * executables disguised as documents (libmagic), and archive contents
+ * (archive.c). Only parts that carry a file name are examined.
+ */
+#include "attachment.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* libmagic reads at most this much of a file; type signatures sit near the start. */
+#define ATT_MAGIC_BYTES (256 * 1024)
+
+static const smf_option_t att_options[] = {
+    {"blocked_extensions", SMF_OPT_LIST,
+     "{exe, scr, js, vbs, bat, cmd, com, pif, jar, ps1, hta, lnk, iso, msi, cpl, wsf, vbe, jse, "
+     "reg}",
+     offsetof(att_conf_t, blocked_extensions), "File extensions refused in attachments."},
+    {"blocked_score", SMF_OPT_FLOAT, "10", offsetof(att_conf_t, blocked_score),
+     "Score of ATT_BLOCKED_EXT."},
+    {"double_ext_score", SMF_OPT_FLOAT, "6", offsetof(att_conf_t, double_ext_score),
+     "Score of ATT_DOUBLE_EXT and ATT_RTLO_NAME."},
+    {"archive_blocked_score", SMF_OPT_FLOAT, "8", offsetof(att_conf_t, archive_blocked_score),
+     "Score of ATT_ARCHIVE_BLOCKED."},
+    {"encrypted_score", SMF_OPT_FLOAT, "2", offsetof(att_conf_t, encrypted_score),
+     "Score of ATT_ENCRYPTED."},
+    {"type_mismatch_score", SMF_OPT_FLOAT, "8", offsetof(att_conf_t, type_mismatch_score),
+     "Score of ATT_TYPE_MISMATCH."},
+    {"limit_score", SMF_OPT_FLOAT, "2", offsetof(att_conf_t, limit_score),
+     "Score of ATT_ARCHIVE_LIMIT."},
+    {"damaged_score", SMF_OPT_FLOAT, "1", offsetof(att_conf_t, damaged_score),
+     "Score of ATT_ARCHIVE_DAMAGED."},
+    {"archive_max_depth", SMF_OPT_INT, "3", offsetof(att_conf_t, archive_max_depth),
+     "Archives nested deeper than this are not opened (1: only the attachment itself)."},
+    {"archive_max_entries", SMF_OPT_INT, "1000", offsetof(att_conf_t, archive_max_entries),
+     "Entries examined at most per attachment, nested archives included."},
+    {"archive_max_expanded", SMF_OPT_INT, "104857600", offsetof(att_conf_t, archive_max_expanded),
+     "Bytes decompressed at most per attachment, nested archives included."},
+    SMF_OPTIONS_END};
+
+/* Names a reader would take for harmless documents or media. */
+static const char *const att_document_exts[] = {
+    "pdf", "doc", "docx", "docm", "xls",  "xlsx", "xlsm", "ppt", "pptx", "rtf",  "txt",
+    "csv", "odt", "ods",  "jpg",  "jpeg", "png",  "gif",  "bmp", "tif",  "tiff", "mp3",
+    "mp4", "wav", "avi",  "htm",  "html", "zip",  "rar",  "7z",  NULL};
+
+/* MIME types libmagic gives to programs. */
+static const char *const att_exec_types[] = {"application/x-dosexec",
+                                             "application/x-msdownload",
+                                             "application/x-executable",
+                                             "application/x-pie-executable",
+                                             "application/x-sharedlib",
+                                             "application/x-mach-binary",
+                                             "application/vnd.microsoft.portable-executable",
+                                             NULL};
+
+static int att_in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcasecmp(list[i], s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Copies the extension that ends at base[end] (lower case, without the dot)
+ * into out. Returns the position of its dot, or -1 when there is none.
+ */
+static long att_copy_ext(const char *base, size_t end, char *out, size_t cap)
+{
+    size_t dot = end, n;
+
+    out[0] = '\0';
+    while (dot > 0 && base[dot - 1] != '.')
+        dot--;
+    if (dot == 0)
+        return -1;
+    n = end - dot < cap ? end - dot : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)base[dot + i]);
+    out[n] = '\0';
+    return (long)dot - 1;
+}
+
+/*
+ * The last two extensions of a file name. Trailing dots and spaces are
+ * dropped first, as Windows drops them when it opens "invoice.exe. ", and
+ * so are spaces that push the last extension out of sight ("a.pdf    .exe").
+ */
+static void att_extensions(const char *name, char *last, char *prev, size_t cap)
+{
+    const char *base = name;
+    size_t end;
+    long dot;
+
+    for (const char *s = name; *s != '\0'; s++) {
+        if (*s == '/' || *s == '\\')
+            base = s + 1;
+    }
+    end = strlen(base);
+    while (end > 0 && (base[end - 1] == '.' || base[end - 1] == ' '))
+        end--;
+    prev[0] = '\0';
+    if ((dot = att_copy_ext(base, end, last, cap)) < 0)
+        return;
+    end = (size_t)dot;
+    while (end > 0 && base[end - 1] == ' ')
+        end--;
+    (void)att_copy_ext(base, end, prev, cap);
+}
+
+int att_name_blocked(const att_state_t *st, const char *name)
+{
+    char last[32], prev[32];
+
+    att_extensions(name, last, prev, sizeof(last));
+    for (size_t i = 0; last[0] != '\0' && i < st->blocked_count; i++) {
+        if (strcmp(st->blocked[i], last) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Cheap look at the first bytes, so that libmagic runs only on likely programs. */
+static int att_looks_exec(const unsigned char *d, size_t n)
+{
+    static const unsigned char macho[][4] = {{0xfe, 0xed, 0xfa, 0xce},
+                                             {0xce, 0xfa, 0xed, 0xfe},
+                                             {0xfe, 0xed, 0xfa, 0xcf},
+                                             {0xcf, 0xfa, 0xed, 0xfe},
+                                             {0xca, 0xfe, 0xba, 0xbe}};
+
+    if (n >= 2 && d[0] == 'M' && d[1] == 'Z')
+        return 1;
+    if (n >= 4 && memcmp(d,
+                         "\x7f"
+                         "ELF",
+                         4) == 0)
+        return 1;
+    for (size_t i = 0; n >= 4 && i < sizeof(macho) / sizeof(macho[0]); i++) {
+        if (memcmp(d, macho[i], 4) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int att_is_exec_type(const char *mime)
+{
+    return mime != NULL && att_in_list(att_exec_types, mime);
+}
+
+int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const unsigned char *head,
+                   size_t len)
+{
+    char last[32], prev[32], detail[600];
+    const char *mime;
+
+    att_extensions(name, last, prev, sizeof(last));
+    if (!att_looks_exec(head, len) || !att_in_list(att_document_exts, last))
+        return 0;
+    mime = magic_buffer(ctx->th->magic, head, len < ATT_MAGIC_BYTES ? len : ATT_MAGIC_BYTES);
+    if (!att_is_exec_type(mime))
+        return 0;
+    snprintf(detail, sizeof(detail), "%s%s is %s", where, name, mime);
+    return smf_msg_add_symbol(ctx->msg, "ATT_TYPE_MISMATCH", ctx->st->conf->type_mismatch_score,
+                              detail);
+}
+
+/* Name checks of one attachment: blocked, double extension, right-to-left override. */
+static int att_check_name(att_ctx_t *ctx, const char *name)
+{
+    const att_conf_t *c = ctx->st->conf;
+    char last[32], prev[32];
+    int rc = 0;
+
+    att_extensions(name, last, prev, sizeof(last));
+    if (att_name_blocked(ctx->st, name)) {
+        rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_EXT", c->blocked_score, name);
+        if (rc == 0 && prev[0] != '\0' && att_in_list(att_document_exts, prev))
+            rc = smf_msg_add_symbol(ctx->msg, "ATT_DOUBLE_EXT", c->double_ext_score, name);
+    }
+    /* U+202E turns "invoice_fdp.exe" into "invoice_exe.pdf" on screen. */
+    if (rc == 0 && strstr(name, "\xe2\x80\xae") != NULL)
+        rc = smf_msg_add_symbol(ctx->msg, "ATT_RTLO_NAME", c->double_ext_score, name);
+    return rc;
+}
+
+static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
+{
+    int rc;
+
+    if ((rc = att_check_name(ctx, p->filename)) < 0)
+        return rc;
+    if ((rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
+        return rc;
+    if (att_is_archive(p->data, p->size))
+        return att_scan_archive(ctx, p->filename, p->data, p->size);
+    return 0;
+}
+
+static int att_scan(smf_msg_t *msg, void *state, void *tstate)
+{
+    att_ctx_t ctx = {msg, state, tstate};
+    size_t n = smf_msg_part_count(msg);
+
+    for (size_t i = 0; i < n; i++) {
+        const smf_part_t *p = smf_msg_part(msg, i);
+        if (p == NULL || p->filename[0] == '\0' || (p->flags & SMF_PART_MULTIPART))
+            continue;
+        int rc = att_check_part(&ctx, p);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Opens a libmagic handle with its default database. */
+static magic_t att_magic_open(void)
+{
+    magic_t m = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS | MAGIC_ERROR);
+    size_t max = ATT_MAGIC_BYTES;
+
+    if (m == NULL)
+        return NULL;
+    if (magic_load(m, NULL) != 0) {
+        magic_close(m);
+        return NULL;
+    }
+    (void)magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &max);
+    return m;
+}
+
+static void att_free_state(att_state_t *st)
+{
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->blocked_count; i++)
+        free(st->blocked[i]);
+    free(st->blocked);
+    free(st);
+}
+
+/* Stores one blocked extension as "exe", whatever the operator wrote ("EXE", ".exe"). */
+static int att_add_blocked(smf_init_t *init, att_state_t *st, const char *ext)
+{
+    const char *e = ext[0] == '.' ? ext + 1 : ext;
+    char *copy;
+
+    if (e[0] == '\0' || strlen(e) >= 32 || strpbrk(e, "./\\ ") != NULL) {
+        smf_init_fail(init, "blocked_extensions: invalid entry '%s'", ext);
+        return SMF_EINVAL;
+    }
+    if ((copy = strdup(e)) == NULL) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    for (char *s = copy; *s != '\0'; s++)
+        *s = (char)tolower((unsigned char)*s);
+    st->blocked[st->blocked_count++] = copy;
+    return 0;
+}
+
+static int att_check_limits(smf_init_t *init, const att_conf_t *c)
+{
+    if (c->archive_max_depth < 1 || c->archive_max_entries < 1 || c->archive_max_expanded < 1) {
+        smf_init_fail(init, "archive_max_depth, archive_max_entries and archive_max_expanded "
+                            "must be at least 1");
+        return SMF_EINVAL;
+    }
+    return 0;
+}
+
+static int att_init(smf_init_t *init, const void *conf, void **state)
+{
+    const att_conf_t *c = conf;
+    att_state_t *st;
+    size_t n = 0;
+    magic_t probe;
+    int rc;
+
+    if ((rc = att_check_limits(init, c)) < 0)
+        return rc;
+    /* Fail here, with a reason, rather than in every thread_init() later. */
+    if ((probe = att_magic_open()) == NULL) {
+        smf_init_fail(init, "cannot load the libmagic database");
+        return SMF_EIO;
+    }
+    magic_close(probe);
+    while (c->blocked_extensions != NULL && c->blocked_extensions[n] != NULL)
+        n++;
+    if ((st = calloc(1, sizeof(*st))) == NULL ||
+        (st->blocked = calloc(n + 1, sizeof(char *))) == NULL) {
+        att_free_state(st);
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    st->conf = c;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = att_add_blocked(init, st, c->blocked_extensions[i])) < 0) {
+            att_free_state(st);
+            return rc;
+        }
+    }
+    *state = st;
+    return 0;
+}
+
+static void att_fini(void *state)
+{
+    att_free_state(state);
+}
+
+static int att_thread_init(void *state, void **tstate)
+{
+    att_thread_t *th = calloc(1, sizeof(*th));
+
+    if (th == NULL)
+        return SMF_ENOMEM;
+    if ((th->magic = att_magic_open()) == NULL) {
+        free(th);
+        return SMF_EIO;
+    }
+    *tstate = th;
+    return 0;
+}
+
+static void att_thread_fini(void *state, void *tstate)
+{
+    att_thread_t *th = tstate;
+
+    if (th != NULL)
+        magic_close(th->magic);
+    free(th);
+}
+
+SMF_MODULE_EXPORT const smf_module_t smf_module = {
+    .abi = SMF_ABI_INIT,
+    .name = "attachment",
+    .version = "0.1.0",
+    .description = "Attachment names, disguised executables and archive contents",
+    .kind = SMF_KIND_CONTENT,
+    .options = att_options,
+    .conf_size = sizeof(att_conf_t),
+    .init = att_init,
+    .fini = att_fini,
+    .thread_init = att_thread_init,
+    .thread_fini = att_thread_fini,
+    .scan = att_scan,
+};

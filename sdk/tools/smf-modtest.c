@@ -1,0 +1,280 @@
+/*
+ * smf-modtest - runs one module over mail files, exactly as the engine
+ * would (same loader, same option parsing, same MIME parser, same
+ * classification of results), and prints one JSON line per file.
+ *
+ * It is the harness module authors test with: no daemon, no sockets.
+ */
+#include "clock.h"
+#include "config.h"
+#include "generation.h"
+#include "log.h"
+#include "message.h"
+#include "scanctx.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct args {
+    const char *module;
+    char *options; /* "name = value" lines. */
+    const char *config_dir;
+    const char *data_dir;
+    smf_envelope_t env;
+    const char **rcpt;
+    size_t nrcpt;
+} args_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: smf-modtest -m MODULE.so [-o option=value]... [options] FILE.eml...\n"
+            "\n"
+            "Loads a SecureMailFlow module as smfd would, scans each file with it and prints\n"
+            "one JSON object per file: status (clean, detected, unscannable, error), symbols,\n"
+            "verdict, virus, headers, parts scanned, milliseconds.\n"
+            "\n"
+            "  -m, --module FILE      the module's shared object\n"
+            "  -o, --option N=V       a module option, in configuration syntax:\n"
+            "                         -o max_size=10 -o 'words={cheap, free}'\n"
+            "  --config-dir DIR       what smf_init_config_dir() returns (default: .)\n"
+            "  --data-dir DIR         what smf_init_data_dir() returns (default: a fresh\n"
+            "                         temporary directory, removed afterwards)\n"
+            "  --from ADDR            envelope sender (default sender@example.net)\n"
+            "  --rcpt ADDR            envelope recipient, repeatable (default user@example.com)\n"
+            "  --ip A, --helo H       client address and HELO (default 192.0.2.1,\n"
+            "                         mail.example.net)\n"
+            "  --direction D          inbound (default) or outbound\n"
+            "  --auth-user U          authenticated user (default none)\n"
+            "\n"
+            "Exit status: 0 every file scanned, 1 a scan failed, 2 usage or init error.\n");
+}
+
+static void add_option(args_t *a, const char *nv)
+{
+    const char *eq = strchr(nv, '=');
+    if (eq == NULL) {
+        fprintf(stderr, "smf-modtest: -o %s: expected name=value\n", nv);
+        exit(2);
+    }
+    size_t old = a->options ? strlen(a->options) : 0;
+    a->options = xrealloc(a->options, old + strlen(nv) + 8);
+    sprintf(a->options + old, "%.*s = %s\n", (int)(eq - nv), nv, eq + 1);
+}
+
+static int parse_args(int argc, char **argv, args_t *a)
+{
+    static const struct option longopts[] = {
+        {"module", required_argument, 0, 'm'},     {"option", required_argument, 0, 'o'},
+        {"config-dir", required_argument, 0, 'C'}, {"data-dir", required_argument, 0, 'D'},
+        {"from", required_argument, 0, 'f'},       {"rcpt", required_argument, 0, 'r'},
+        {"ip", required_argument, 0, 'i'},         {"helo", required_argument, 0, 'H'},
+        {"direction", required_argument, 0, 'd'},  {"auth-user", required_argument, 0, 'u'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    a->config_dir = ".";
+    a->env = (smf_envelope_t){.queue_id = "", .client_ip = "192.0.2.1", .client_name = "",
+                              .helo = "mail.example.net", .sender = "sender@example.net",
+                              .auth_user = ""};
+    a->rcpt = xcalloc((size_t)argc + 2, sizeof(char *));
+    int c;
+    while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': a->module = optarg; break;
+        case 'o': add_option(a, optarg); break;
+        case 'C': a->config_dir = optarg; break;
+        case 'D': a->data_dir = optarg; break;
+        case 'f': a->env.sender = optarg; break;
+        case 'r': a->rcpt[a->nrcpt++] = optarg; break;
+        case 'i': a->env.client_ip = optarg; break;
+        case 'H': a->env.helo = optarg; break;
+        case 'u': a->env.auth_user = optarg; break;
+        case 'd':
+            if (strcmp(optarg, "inbound") != 0 && strcmp(optarg, "outbound") != 0) {
+                fprintf(stderr, "smf-modtest: --direction: inbound or outbound\n");
+                return -1;
+            }
+            a->env.direction = strcmp(optarg, "outbound") == 0 ? SMF_DIR_OUTBOUND : SMF_DIR_INBOUND;
+            break;
+        case 'h': usage(stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (a->module == NULL || optind >= argc) {
+        fprintf(stderr, "smf-modtest: %s\n",
+                a->module == NULL ? "-m MODULE.so is required" : "no mail file given");
+        return -1;
+    }
+    if (a->nrcpt == 0)
+        a->rcpt[a->nrcpt++] = "user@example.com";
+    a->env.rcpt = a->rcpt;
+    a->env.rcpt_count = a->nrcpt;
+    return 0;
+}
+
+/* A one-module configuration, as config_load would make it. */
+static config_t *one_module_config(const args_t *a, const char *data_dir)
+{
+    char err[2048];
+    config_t *c = xcalloc(1, sizeof(*c));
+    c->mem = arena_new(4096);
+    c->dir = a->config_dir;
+    c->data_dir = data_dir;
+    c->arena_limit = 64 * 1024 * 1024;
+    message_limits_default(&c->limits);
+    c->nmodules = 1;
+    c->modules = arena_calloc(c->mem, 1, sizeof(module_conf_t));
+    module_conf_t *m = &c->modules[0];
+    if (modload_open(a->module, &m->lib, err, sizeof(err)) != 0 ||
+        config_module_options(m->lib.desc, a->options ? a->options : "", c->mem, &m->conf, err,
+                              sizeof(err)) != 0) {
+        fprintf(stderr, "smf-modtest: %s\n", err);
+        config_free(&c);
+        exit(2);
+    }
+    m->name = m->lib.desc->name;
+    m->hard = m->lib.desc->kind == SMF_KIND_ANTIVIRUS;
+    m->enabled = true;
+    return c;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = xmalloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static const char *force_name(soft_force_t f)
+{
+    return f == SOFT_ALLOW ? "allow" : f == SOFT_BLOCK ? "block" : f == SOFT_SPAM ? "spam" : NULL;
+}
+
+static json_t *result_json(const char *file, const smf_module_t *d, const smf_msg_t *x,
+                           const stage_outcome_t *o)
+{
+    json_t *syms = json_array(), *hdrs = json_array();
+    for (size_t i = 0; i < x->nsymbols; i++)
+        json_array_append_new(syms, json_pack("{s:s, s:f, s:o}", "name", x->symbols[i].name,
+                                              "score", x->symbols[i].score, "detail",
+                                              x->symbols[i].detail
+                                                  ? json_string(x->symbols[i].detail)
+                                                  : json_null()));
+    for (size_t i = 0; i < x->nheaders; i++)
+        json_array_append_new(hdrs, json_pack("{s:s, s:s}", "name", x->headers[i].name, "value",
+                                              x->headers[i].value));
+    size_t scanned = 0;
+    for (size_t i = 0; i < x->m->part_count; i++)
+        scanned += x->scanned[i];
+    const char *verdict = force_name(x->force);
+    json_t *o_json = json_pack(
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:f}", "file", file,
+        "module", d->name, "status", stage_status_name(o->status), "error",
+        o->status == STAGE_ERROR ? json_string(o->detail ? o->detail : smf_strerror(o->rc))
+                                 : json_null(),
+        "symbols", syms, "verdict", verdict ? json_string(verdict) : json_null(), "virus",
+        x->stage_virus ? json_string(x->stage_virus) : json_null(), "unscannable",
+        o->status == STAGE_UNSCANNABLE ? json_string(o->detail) : json_null(), "headers", hdrs,
+        "parts", (json_int_t)x->m->part_count, "parts_scanned", (json_int_t)scanned,
+        "truncated", x->m->truncated ? json_string(x->m->truncated) : json_null(), "ms", o->ms);
+    return o_json;
+}
+
+static int scan_file(generation_t *g, const args_t *a, const char *path)
+{
+    size_t len;
+    char *raw = read_file(path, &len);
+    if (raw == NULL) {
+        fprintf(stderr, "smf-modtest: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    arena_t *arena = arena_new(16384);
+    message_t *m;
+    message_parse(arena, raw, len, &g->conf->limits, &m);
+    smf_envelope_t env = a->env;
+    env.request_id = path;
+    smf_msg_t x;
+    const char *at = strrchr(env.rcpt[0], '@');
+    scanctx_init(&x, arena, m, &env, at ? at + 1 : "", clock_wall_ms() + 60000,
+                 g->conf->arena_limit, g->kv);
+    stage_outcome_t o = {STAGE_ERROR, NULL, SMF_EFAIL, 0};
+    void *tstate;
+    if (generation_tstate(g, 0, 0, &tstate) == 0)
+        o = scanctx_stage(&x, g->conf->modules[0].lib.desc, g->states[0], tstate, g->dbis[0]);
+    else
+        o.detail = "thread_init failed";
+    json_t *j = result_json(path, g->conf->modules[0].lib.desc, &x, &o);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    puts(s);
+    free(s);
+    json_decref(j);
+    arena_destroy(&arena);
+    free(raw);
+    return o.status == STAGE_ERROR ? 1 : 0;
+}
+
+static int remove_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+int main(int argc, char **argv)
+{
+    args_t a = {0};
+    if (parse_args(argc, argv, &a) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    message_init();
+    char tmp[] = "/tmp/smf-modtest.XXXXXX";
+    const char *data_dir = a.data_dir;
+    if (data_dir == NULL && (data_dir = mkdtemp(tmp)) == NULL) {
+        fprintf(stderr, "smf-modtest: cannot make a temporary directory: %s\n", strerror(errno));
+        return 2;
+    }
+    char err[2048], kvdir[4200];
+    snprintf(kvdir, sizeof(kvdir), "%s/kv", data_dir);
+    kv_t *kv;
+    if (kv_open(kvdir, &kv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "smf-modtest: %s\n", err);
+        return 2;
+    }
+    generation_t *g;
+    int rc = 0;
+    if (generation_new(one_module_config(&a, data_dir), kv, 1, 1, &g, err, sizeof(err)) != 0) {
+        fprintf(stderr, "smf-modtest: %s\n", err);
+        rc = 2;
+    } else if (g->init_errors[0] != NULL) {
+        fprintf(stderr, "smf-modtest: module %s: init failed: %s\n", g->conf->modules[0].name,
+                g->init_errors[0]);
+        rc = 2;
+    } else {
+        for (int i = optind; i < argc; i++)
+            rc |= scan_file(g, &a, argv[i]);
+    }
+    generation_release(&g);
+    kv_close(&kv);
+    if (a.data_dir == NULL)
+        nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(a.options);
+    free(a.rcpt);
+    return rc;
+}

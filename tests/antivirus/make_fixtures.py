@@ -1,0 +1,447 @@
+#!/usr/bin/python3
+"""Writes the antivirus module's .eml fixtures and their expected results.
+
+Usage: make_fixtures.py OUTDIR [TESTFILES_DIR]
+
+Every fixture is built here, at test time: the EICAR test string is put
+together from pieces so that no file in the repository carries it. Next to
+the fixtures goes expected.json, one entry per fixture: the option group it
+runs under, the statuses allowed, and the virus name prefix, symbol and
+unscannable reason that must appear.
+"""
+
+import base64
+import binascii
+import io
+import json
+import os
+import quopri
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import zipfile
+import zlib
+
+# The standard anti-virus test string, in two halves.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-" + b"TEST-FILE!$H+H*"
+EICAR_NAME = "SMF.Test.EICAR"
+CLAM_NAME = "SMF.Test.ClamAV-Test-File"
+TESTFILES = "/usr/share/clamav-testfiles"
+
+
+# ------------------------------------------------------------------ MIME
+
+def b64_lines(data, width=76):
+    text = base64.b64encode(data).decode()
+    return [text[i:i + width] for i in range(0, len(text), width)] or [""]
+
+
+def top_headers(subject, ctype=None, extra=()):
+    lines = [
+        "Return-Path: <sender@example.org>",
+        "From: Sender <sender@example.org>",
+        "To: User <user@example.net>",
+        "Subject: " + subject,
+        "Date: Mon, 02 Jun 2025 10:00:00 +0000",
+        "Message-ID: <%s@fixtures.smf.test>" % subject.replace(" ", "-"),
+        "MIME-Version: 1.0",
+    ]
+    if ctype:
+        lines.append("Content-Type: " + ctype)
+    lines.extend(extra)
+    return lines
+
+
+def part(headers, body_lines):
+    return headers + [""] + body_lines
+
+
+def text_part(text, subtype="plain"):
+    return part(["Content-Type: text/%s; charset=utf-8" % subtype,
+                 "Content-Transfer-Encoding: 7bit"], text.split("\n"))
+
+
+def b64_attachment(data, filename, ctype="application/octet-stream", lines=None):
+    headers = ['Content-Type: %s; name="%s"' % (ctype, filename),
+               "Content-Transfer-Encoding: base64",
+               'Content-Disposition: attachment; filename="%s"' % filename]
+    return part(headers, lines if lines is not None else b64_lines(data))
+
+
+def multipart(parts, boundary, subtype="mixed", preamble="This is a MIME message."):
+    lines = [preamble, ""] if preamble else []
+    for p in parts:
+        lines.append("--" + boundary)
+        lines.extend(p)
+    lines.append("--%s--" % boundary)
+    lines.append("")
+    return lines
+
+
+def message(subject, body_parts=None, single=None, boundary="=_smf_b1"):
+    """A whole message: either multipart/mixed of body_parts, or one part."""
+    if single is not None:
+        return top_headers(subject) + single
+    ctype = 'multipart/mixed; boundary="%s"' % boundary
+    return top_headers(subject, ctype) + [""] + multipart(body_parts, boundary)
+
+
+def to_bytes(lines, crlf=False):
+    eol = "\r\n" if crlf else "\n"
+    flat = [piece for line in lines for piece in line.split("\n")]
+    return (eol.join(flat) + eol).encode("utf-8")
+
+
+# ------------------------------------------------------------- contents
+
+def zip_bytes(entries, compression=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as z:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=(2025, 6, 2, 10, 0, 0))
+            info.compress_type = compression
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def targz_bytes(name, data):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mtime = 1748858400
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def tool_archive(workdir, name, data, command):
+    """Runs an archiver on a file written to a scratch folder; returns its output."""
+    scratch = os.path.join(workdir, "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    with open(os.path.join(scratch, name), "wb") as f:
+        f.write(data)
+    out = os.path.join(scratch, "out.archive")
+    if os.path.exists(out):
+        os.unlink(out)
+    subprocess.run(command(out, name), cwd=scratch, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        result = f.read()
+    shutil.rmtree(scratch)
+    return result
+
+
+def seven_zip(workdir, name, data):
+    return tool_archive(workdir, name, data,
+                        lambda out, n: ["7z", "a", "-t7z", "-bd", "-y", out, n])
+
+
+def encrypted_zip(workdir, name, data):
+    return tool_archive(workdir, name, data,
+                        lambda out, n: ["zip", "-q", "-P", "fixture-secret", out, n])
+
+
+def small_pdf(title):
+    """A minimal, valid one-page PDF with a correct xref table."""
+    stream = b"BT /F1 18 Tf 72 720 Td (" + title.encode() + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def small_png():
+    """An 8x8 RGB gradient, valid PNG."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    rows = b"".join(b"\0" + b"".join(bytes((x * 32, y * 32, 128)) for x in range(8))
+                    for y in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def docx():
+    ct = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+          '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+          '<Default Extension="xml" ContentType="application/xml"/>'
+          '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+          'officedocument.wordprocessingml.document.main+xml"/></Types>')
+    rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+    doc = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+           '<w:body><w:p><w:r><w:t>Quarterly minutes: nothing to report.</w:t></w:r></w:p>'
+           '</w:body></w:document>')
+    return zip_bytes([("[Content_Types].xml", ct), ("_rels/.rels", rels),
+                      ("word/document.xml", doc)])
+
+
+def xlsx():
+    ct = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+          '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+          '<Default Extension="xml" ContentType="application/xml"/>'
+          '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+          'officedocument.spreadsheetml.sheet.main+xml"/>'
+          '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+          'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+    rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    wb = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+          '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+          'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+          '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    wbrels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+              '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+              '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+              'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1"><c r="A1"><v>42</v></c><c r="B1"><v>7</v></c></row>'
+             '</sheetData></worksheet>')
+    return zip_bytes([("[Content_Types].xml", ct), ("_rels/.rels", rels),
+                      ("xl/workbook.xml", wb), ("xl/_rels/workbook.xml.rels", wbrels),
+                      ("xl/worksheets/sheet1.xml", sheet)])
+
+
+# ------------------------------------------------------------ fixtures
+
+class Fixtures:
+    def __init__(self, outdir):
+        self.outdir = outdir
+        self.expected = []
+
+    def add(self, name, lines, status, virus=None, symbol=None, reason=None, group="default",
+            crlf=False):
+        with open(os.path.join(self.outdir, name), "wb") as f:
+            f.write(to_bytes(lines, crlf))
+        statuses = status if isinstance(status, list) else [status]
+        self.expected.append({"file": name, "group": group, "status": statuses,
+                              "virus": virus, "symbol": symbol, "unscannable": reason})
+
+    def infected(self, name, lines, prefix=EICAR_NAME, crlf=False):
+        self.add(name, lines, "detected", virus=prefix, symbol="AV_INFECTED", crlf=crlf)
+
+    def clean(self, name, lines, group="default"):
+        self.add(name, lines, "clean", group=group)
+
+    def save(self):
+        with open(os.path.join(self.outdir, "expected.json"), "w") as f:
+            json.dump(self.expected, f, indent=1)
+
+
+def greeting():
+    return text_part("Hello,\n\nplease find the file attached.\n\nRegards")
+
+
+def eicar_encodings(fx):
+    eicar_text = EICAR.decode()
+    fx.infected("eicar-plain-body.eml",
+                message("eicar plain body", single=["Content-Type: text/plain",
+                                                    "", eicar_text]))
+    fx.infected("eicar-plain-body-crlf.eml",
+                message("eicar plain body crlf", single=["Content-Type: text/plain",
+                                                         "", eicar_text]), crlf=True)
+    fx.infected("eicar-base64-lf.eml",
+                message("eicar base64", [greeting(), b64_attachment(EICAR, "eicar.com")]))
+    fx.infected("eicar-base64-crlf.eml",
+                message("eicar base64 crlf", [greeting(), b64_attachment(EICAR, "eicar.com")]),
+                crlf=True)
+    qp = "".join("=%02X" % c if not chr(c).isalnum() else chr(c) for c in EICAR)
+    qp_lines = [qp[i:i + 72] + "=" for i in range(0, len(qp), 72)]
+    fx.infected("eicar-quoted-printable.eml", message("eicar qp", [greeting(), part(
+        ['Content-Type: application/octet-stream; name="eicar.com"',
+         "Content-Transfer-Encoding: quoted-printable",
+         'Content-Disposition: attachment; filename="eicar.com"'], qp_lines)]))
+    uu = ["begin 644 eicar.com"] + [binascii.b2a_uu(EICAR[i:i + 45]).decode().rstrip("\n")
+                                    for i in range(0, len(EICAR), 45)] + ["`", "end"]
+    fx.infected("eicar-uuencode-attachment.eml", message("eicar uuencode", [greeting(), part(
+        ['Content-Type: application/octet-stream; name="eicar.com"',
+         "Content-Transfer-Encoding: x-uuencode",
+         'Content-Disposition: attachment; filename="eicar.com"'], uu)]))
+    fx.infected("eicar-uuencode-in-text.eml", message("eicar uuencode inline", single=[
+        "Content-Type: text/plain", "", "The file follows.", ""] + uu + ["", "Bye"]))
+
+
+def eicar_containers(fx, workdir):
+    fx.infected("eicar-zip.eml", message("eicar zip", [
+        greeting(), b64_attachment(zip_bytes([("eicar.com", EICAR)]), "eicar.zip",
+                                   "application/zip")]))
+    inner = zip_bytes([("eicar.com", EICAR)])
+    for level in (2, 3):
+        inner = zip_bytes([("level%d.zip" % (level - 1), inner)])
+    fx.infected("eicar-zip-in-zip-in-zip.eml", message("eicar nested zip", [
+        greeting(), b64_attachment(inner, "nested.zip", "application/zip")]), crlf=True)
+    fx.infected("eicar-targz.eml", message("eicar tar.gz", [
+        greeting(), b64_attachment(targz_bytes("eicar.com", EICAR), "eicar.tar.gz",
+                                   "application/gzip")]))
+    fx.infected("eicar-7z.eml", message("eicar 7z", [
+        greeting(), b64_attachment(seven_zip(workdir, "eicar.com", EICAR), "eicar.7z",
+                                   "application/x-7z-compressed")]))
+    inner_msg = message("the original", [greeting(), b64_attachment(EICAR, "eicar.com")],
+                        boundary="=_smf_inner")
+    fx.infected("eicar-forwarded-rfc822.eml", message("Fwd: the original", [
+        text_part("Forwarding this."),
+        part(["Content-Type: message/rfc822", "Content-Disposition: inline"], inner_msg)]))
+    nested = b64_attachment(EICAR, "deep.com")
+    for level in range(22, 0, -1):
+        boundary = "=_smf_level_%02d" % level
+        nested = ['Content-Type: multipart/mixed; boundary="%s"' % boundary, ""] + \
+            multipart([nested], boundary, preamble=None)
+    fx.infected("eicar-deep-nesting-22.eml", message("eicar 22 levels deep", [
+        greeting(), nested]))
+
+
+def eicar_odd_parts(fx):
+    eicar_text = EICAR.decode()
+    html = "<html><body><p>Dear user,</p><p>%s</p></body></html>" % eicar_text.replace(
+        "&", "&amp;")
+    fx.infected("eicar-in-html.eml", message("eicar html", [
+        text_part("Dear user,"), text_part(html, "html")], boundary="=_smf_alt"))
+    fx.infected("eicar-wrong-content-type.eml", message("eicar as jpeg", [greeting(), part(
+        ['Content-Type: image/jpeg; name="holiday.jpg"', "Content-Transfer-Encoding: base64",
+         'Content-Disposition: attachment; filename="holiday.jpg"'], b64_lines(EICAR))]))
+    fx.infected("eicar-missing-content-type.eml", message("eicar no content-type", [
+        greeting(), part(["Content-Transfer-Encoding: base64",
+                          'Content-Disposition: attachment; filename="invoice.com"'],
+                         b64_lines(EICAR))]))
+    fx.infected("eicar-rfc2231-name.eml", message("eicar rfc2231", [greeting(), part(
+        ["Content-Type: application/octet-stream;\n name*=UTF-8''%C3%BCbersicht%20eicar.com",
+         "Content-Transfer-Encoding: base64",
+         "Content-Disposition: attachment;\n filename*0*=UTF-8''%C3%BCbersicht%20;\n"
+         " filename*1=eicar.com"], b64_lines(EICAR))]))
+    word = "=?UTF-8?B?%s?=" % base64.b64encode("Rechnung-für-Sie.com".encode()).decode()
+    fx.infected("eicar-rfc2047-name.eml", message("eicar rfc2047", [greeting(), part(
+        ['Content-Type: application/octet-stream; name="%s"' % word,
+         "Content-Transfer-Encoding: base64",
+         'Content-Disposition: attachment; filename="%s"' % word], b64_lines(EICAR))]))
+    text = base64.b64encode(EICAR).decode()
+    fx.infected("eicar-base64-short-lines.eml", message("eicar base64 short lines", [
+        greeting(), b64_attachment(EICAR, "eicar.com",
+                                   lines=[text[i:i + 4] for i in range(0, len(text), 4)])]))
+    chunks = [base64.b64encode(EICAR[i:i + 10]).decode() for i in range(0, len(EICAR), 10)]
+    # Decoders differ on padding inside the data (GMime stops at the first
+    # one): whatever ours does, the result must never be clean.
+    fx.add("eicar-base64-inner-padding.eml", message("eicar base64 inner padding", [
+        greeting(), b64_attachment(EICAR, "eicar.com", lines=chunks)]),
+        ["detected", "unscannable"])
+    fx.infected("eicar-base64-whitespace.eml", message("eicar base64 whitespace", [
+        greeting(), b64_attachment(EICAR, "eicar.com",
+                                   lines=[" " + l + " \t" for l in b64_lines(EICAR, 20)])]),
+                crlf=True)
+
+
+def clamav_testfiles(fx, testfiles):
+    for name in sorted(os.listdir(testfiles)):
+        with open(os.path.join(testfiles, name), "rb") as f:
+            data = f.read()
+        lines = message("sample " + name, [greeting(), b64_attachment(data, name)])
+        if name == "clam_cache_emax.tgz":
+            # clam.exe sits 17 archive levels deep: one more than the default
+            # max_recursion, so it must come out unscannable, never clean...
+            fx.add("testfile-%s.eml" % name, lines, "unscannable", symbol="AV_UNSCANNABLE",
+                   reason="MaxRecursion")
+            # ...and detected once max_recursion follows ClamAV's default of 17.
+            fx.add("recursion17-%s.eml" % name, lines, "detected", virus=CLAM_NAME,
+                   symbol="AV_INFECTED", group="recursion17")
+            continue
+        fx.infected("testfile-%s.eml" % name, lines, prefix=CLAM_NAME)
+
+
+def clean_mail(fx):
+    fx.clean("clean-plain.eml", message("lunch", single=[
+        "Content-Type: text/plain; charset=utf-8", "", "Lunch at noon?"]))
+    fx.clean("clean-html.eml", message("newsletter", [
+        text_part("Our news."), text_part("<html><body><p>Our <b>news</b>.</p></body></html>",
+                                          "html")]))
+    fx.clean("clean-pdf.eml", message("report pdf", [
+        greeting(), b64_attachment(small_pdf("Quarterly report"), "report.pdf",
+                                   "application/pdf")]))
+    fx.clean("clean-png.eml", message("picture", [
+        greeting(), b64_attachment(small_png(), "chart.png", "image/png")]))
+    fx.clean("clean-docx.eml", message("minutes docx", [greeting(), b64_attachment(
+        docx(), "minutes.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document")]))
+    fx.clean("clean-xlsx.eml", message("figures xlsx", [greeting(), b64_attachment(
+        xlsx(), "figures.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]))
+    csv = "id,name,amount\n1,Alice,10.50\n2,Bob,7.25\n".encode()
+    fx.clean("clean-csv.eml", message("figures csv", [
+        greeting(), b64_attachment(csv, "figures.csv", "text/csv")]))
+    pdfs = zip_bytes([("report-%d.pdf" % i, small_pdf("Report %d" % i)) for i in range(3)])
+    fx.clean("clean-zip-of-pdfs.eml", message("reports zip", [
+        greeting(), b64_attachment(pdfs, "reports.zip", "application/zip")]))
+
+
+def unscannable_mail(fx, workdir):
+    for name, data in (("encrypted-zip-benign.eml", b"just a shopping list\n"),
+                       ("encrypted-zip-eicar.eml", EICAR)):
+        fx.add(name, message(name[:-4], [greeting(), b64_attachment(
+            encrypted_zip(workdir, "inside.txt", data), "secret.zip", "application/zip")]),
+            "unscannable", symbol="AV_ENCRYPTED", reason="encrypted archive")
+    bomb = zip_bytes([("zeros.bin", bytes(5 * 1024 * 1024))])
+    hiding = zip_bytes([("zeros.bin", bytes(5 * 1024 * 1024)), ("eicar.com", EICAR)])
+    big = random.Random(20250602).randbytes(3 * 1024 * 1024 // 2)
+    bomb_lines = message("zip bomb", [greeting(), b64_attachment(bomb, "bomb.zip",
+                                                                 "application/zip")])
+    hiding_lines = message("zip bomb hiding eicar", [greeting(), b64_attachment(
+        hiding, "bomb.zip", "application/zip")])
+    big_lines = message("big part", [greeting(), b64_attachment(big, "big.bin")])
+    # Under max_scan_size=1 and max_file_size=1 (megabytes) none may pass as clean...
+    fx.add("limits-zip-bomb.eml", bomb_lines, "unscannable", symbol="AV_UNSCANNABLE",
+           reason="limit", group="limits")
+    fx.add("limits-zip-bomb-hiding-eicar.eml", hiding_lines, ["unscannable", "detected"],
+           group="limits")
+    fx.add("limits-big-part.eml", big_lines, "unscannable", symbol="AV_UNSCANNABLE",
+           group="limits")
+    # ...while under the default limits the same messages are clean or infected.
+    fx.clean("control-zip-bomb.eml", bomb_lines)
+    fx.infected("control-zip-bomb-hiding-eicar.eml", hiding_lines)
+    fx.clean("control-big-part.eml", big_lines)
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: make_fixtures.py OUTDIR [TESTFILES_DIR]")
+    outdir = sys.argv[1]
+    testfiles = sys.argv[2] if len(sys.argv) == 3 else TESTFILES
+    os.makedirs(outdir, exist_ok=True)
+    fx = Fixtures(outdir)
+    eicar_encodings(fx)
+    eicar_containers(fx, outdir)
+    eicar_odd_parts(fx)
+    if os.path.isdir(testfiles):
+        clamav_testfiles(fx, testfiles)
+    clean_mail(fx)
+    unscannable_mail(fx, outdir)
+    fx.save()
+    print("%d fixtures in %s" % (len(fx.expected), outdir))
+
+
+if __name__ == "__main__":
+    main()

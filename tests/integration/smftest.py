@@ -1,0 +1,221 @@
+"""Shared helpers for the integration tests: start a private smfd on ipc://
+endpoints in a temporary folder, speak the SMF/1 protocol, stop it again."""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import zmq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+PROTO = b"SMF/1"
+
+# Filled from the command line by main(); defaults suit a run by hand from the source tree.
+PATHS = {}
+
+
+def parse_paths(argv):
+    source = os.path.normpath(os.path.join(HERE, "..", ".."))
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--source", default=source)
+    p.add_argument("--build", default=os.path.join(source, "build"))
+    p.add_argument("--smfd")
+    p.add_argument("--smfc")
+    args, rest = p.parse_known_args(argv[1:])
+    PATHS["source"] = args.source
+    PATHS["build"] = args.build
+    PATHS["smfd"] = args.smfd or os.path.join(args.build, "bin", "smfd")
+    PATHS["smfc"] = args.smfc or os.path.join(args.build, "bin", "smfc")
+    return [argv[0]] + rest
+
+
+def main():
+    argv = parse_paths(sys.argv)
+    unittest.main(argv=argv, verbosity=2)
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+def envelope(**fields):
+    env = {"client_ip": "192.0.2.10", "helo": "mail.example.net",
+           "sender": "alice@example.net", "recipients": ["user@example.com"]}
+    env.update(fields)
+    return json.dumps(env).encode()
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Smfd:
+    """A real smfd with its own endpoints, data and quarantine in a temp folder."""
+
+    def __init__(self, *overrides):
+        self.tmp = tempfile.mkdtemp(prefix="smf-it-")
+        self.listen = "ipc://%s/scan.sock" % self.tmp
+        self.publish = "ipc://%s/events.sock" % self.tmp
+        self.log_path = os.path.join(self.tmp, "smfd.log")
+        self.overrides = list(overrides)
+        self.proc = None
+        self.ctx = zmq.Context()
+
+    def start(self, ready_timeout=60.0):
+        src, build = PATHS["source"], PATHS["build"]
+        cmd = [PATHS["smfd"], "-c", os.path.join(src, "etc", "smfd.conf"),
+               "-o", "listen=" + self.listen,
+               "-o", "publish=" + self.publish,
+               "-o", "data_dir=%s/data" % self.tmp,
+               "-o", "quarantine_dir=%s/q" % self.tmp,
+               "-o", "module_dir=%s/modules" % build]
+        for ov in self.overrides:
+            cmd += ["-o", ov]
+        self.log = open(self.log_path, "wb")
+        # The config names rule and signature files relative to the source tree.
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=src)
+        self.pong = self.wait_ready(ready_timeout)
+        return self
+
+    def wait_ready(self, timeout):
+        """PINGs until the engine answers; fails early if smfd exits."""
+        sock = self.dealer()
+        deadline = time.time() + timeout
+        n = 0
+        try:
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise AssertionError("smfd exited with %s while starting:\n%s"
+                                         % (self.proc.returncode, self.log_tail()))
+                n += 1
+                rid = b"ready-%d" % n
+                sock.send_multipart([PROTO, b"PING", rid])
+                if sock.poll(250):
+                    frames = sock.recv_multipart()
+                    if frames[1] == b"PONG":
+                        return json.loads(frames[3])
+            raise AssertionError("smfd did not answer PING within %.0f s:\n%s"
+                                 % (timeout, self.log_tail()))
+        finally:
+            sock.close(0)
+
+    def dealer(self):
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.listen)
+        return sock
+
+    def req(self):
+        sock = self.ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.listen)
+        return sock
+
+    def sub(self, *topics):
+        sock = self.ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        for t in topics:
+            sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        sock.connect(self.publish)
+        return sock
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("smfd did not exit within %.0f s of SIGTERM:\n%s"
+                                 % (timeout, self.log_tail()))
+
+    def close(self):
+        try:
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            self.ctx.destroy(0)
+            if getattr(self, "log", None):
+                self.log.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    def smfc(self, *args, timeout=120):
+        """Runs smfc against this engine; returns the CompletedProcess."""
+        cmd = [PATHS["smfc"], "-e", self.listen] + list(args)
+        return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+
+def recv_reply(sock, timeout_ms=30000):
+    """One reply as (command, request id, JSON body); fails on silence."""
+    if not sock.poll(timeout_ms):
+        raise AssertionError("no reply within %d ms" % timeout_ms)
+    frames = sock.recv_multipart()
+    if len(frames) != 4 or frames[0] != PROTO:
+        raise AssertionError("malformed reply: %r" % frames[:4])
+    return frames[1].decode(), frames[2], json.loads(frames[3])
+
+
+def scan_frames(rid, env, body):
+    return [PROTO, b"SCAN", rid, env, body]
+
+
+class SmfdTestCase(unittest.TestCase):
+    """One smfd for all tests of a class; its log is shown when a test fails."""
+
+    overrides = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.smfd = Smfd(*cls.overrides)
+        try:
+            cls.smfd.start()
+        except Exception:
+            cls.smfd.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            status = cls.smfd.stop()
+            if status != 0:
+                raise AssertionError("smfd exited %s after SIGTERM:\n%s"
+                                     % (status, cls.smfd.log_tail()))
+        finally:
+            cls.smfd.close()
+
+    def setUp(self):
+        self.sock = self.smfd.dealer()
+
+    def tearDown(self):
+        self.sock.close(0)
+
+    def scan(self, env, body, rid=b"t-1", timeout_ms=30000):
+        self.sock.send_multipart(scan_frames(rid, env, body))
+        cmd, got, reply = recv_reply(self.sock, timeout_ms)
+        self.assertEqual(got, rid)
+        return cmd, reply

@@ -1,0 +1,45 @@
+"""A request whose deadline has passed is answered tempfail without being
+scanned (symbol SMF_DEADLINE_EXPIRED); a future deadline scans as usual."""
+
+import smftest
+from smftest import envelope, fixture, now_ms
+
+
+class DeadlineTest(smftest.SmfdTestCase):
+
+    def assert_expired(self, reply):
+        self.assertEqual(reply["action"], "tempfail", reply)
+        names = [s["name"] for s in reply["symbols"]]
+        self.assertIn("SMF_DEADLINE_EXPIRED", names)
+        self.assertTrue(400 <= reply["smtp"]["code"] < 500, reply["smtp"])
+        # Not scanned: no stage found anything, so GTUBE left no trace.
+        for stage in reply.get("stages", []):
+            self.assertEqual(stage["status"], "skipped", stage)
+        self.assertFalse(any(s["module"] == "pattern" for s in reply["symbols"]), names)
+
+    def test_past_deadline(self):
+        cmd, reply = self.scan(envelope(deadline=now_ms() - 60000), fixture("gtube.eml"))
+        self.assertEqual(cmd, "VERDICT")
+        self.assert_expired(reply)
+
+    def test_past_deadline_clean(self):
+        cmd, reply = self.scan(envelope(deadline=1), fixture("clean.eml"), rid=b"d-2")
+        self.assertEqual(cmd, "VERDICT")
+        self.assert_expired(reply)
+
+    def test_future_deadline_scans(self):
+        cmd, reply = self.scan(envelope(deadline=now_ms() + 60000), fixture("gtube.eml"),
+                               rid=b"d-3")
+        self.assertEqual(cmd, "VERDICT")
+        self.assertNotEqual(reply["action"], "accept")
+        names = [s["name"] for s in reply["symbols"]]
+        self.assertNotIn("SMF_DEADLINE_EXPIRED", names)
+        self.assertTrue(any(s["module"] == "pattern" for s in reply["symbols"]), names)
+
+    def test_timeout_ms_scans(self):
+        cmd, reply = self.scan(envelope(timeout_ms=60000), fixture("clean.eml"), rid=b"d-4")
+        self.assertEqual((cmd, reply["action"]), ("VERDICT", "accept"))
+
+
+if __name__ == "__main__":
+    smftest.main()

@@ -1,0 +1,155 @@
+"""Malformed requests get the documented ERROR reply and the engine keeps
+serving: bad version, command, frames, envelopes, request ids, sizes."""
+
+import json
+import os
+import tempfile
+
+import smftest
+from smftest import PROTO, envelope, recv_reply
+
+MAX_SIZE = 65536
+
+
+class MalformedTest(smftest.SmfdTestCase):
+    overrides = ("max_message_size=%d" % MAX_SIZE,)
+
+    def expect_error(self, frames, code, rid):
+        self.sock.send_multipart(frames)
+        cmd, got, body = recv_reply(self.sock)
+        self.assertEqual(cmd, "ERROR", body)
+        self.assertEqual(body["error"], code, body)
+        self.assertEqual(body["schema"], 1)
+        self.assertIsInstance(body["message"], str)
+        self.assertTrue(body["message"], "an error explains itself")
+        if rid is not None:
+            self.assertEqual(got, rid)
+            self.assertEqual(body["request_id"], rid.decode())
+        return body
+
+    def assert_still_serving(self):
+        cmd, reply = self.scan(envelope(), smftest.fixture("clean.eml"), rid=b"after")
+        self.assertEqual(cmd, "VERDICT")
+        self.assertEqual(reply["action"], "accept")
+
+    def test_bad_version(self):
+        self.expect_error([b"SMF/2", b"PING", b"v-1"], "bad_version", b"v-1")
+        self.expect_error([b"HTTP/1.1", b"SCAN", b"v-2", envelope(), b"x"], "bad_version", b"v-2")
+        self.assert_still_serving()
+
+    def test_bad_command(self):
+        self.expect_error([PROTO, b"FROB", b"c-1"], "bad_command", b"c-1")
+        self.expect_error([PROTO, b"scan", b"c-2", envelope(), b"x"], "bad_command", b"c-2")
+        self.assert_still_serving()
+
+    def test_too_few_frames(self):
+        """Without a request id the reply carries an empty one."""
+        self.expect_error([PROTO, b"SCAN"], "bad_frames", b"")
+        self.expect_error([PROTO], "bad_frames", b"")
+        self.assert_still_serving()
+
+    def test_wrong_frame_count(self):
+        self.expect_error([PROTO, b"SCAN", b"f-1", envelope()], "bad_frames", b"f-1")
+        self.expect_error([PROTO, b"SCAN", b"f-2", envelope(), b"x", b"extra"], "bad_frames",
+                          b"f-2")
+        self.expect_error([PROTO, b"PING", b"f-3", b"{}"], "bad_frames", b"f-3")
+        self.assert_still_serving()
+
+    def test_bad_request_id(self):
+        self.expect_error([PROTO, b"PING", b"x" * 129], "bad_frames", None)
+        self.expect_error([PROTO, b"SCAN", b"x" * 4096, envelope(), b"x"], "bad_frames", None)
+        self.expect_error([PROTO, b"PING", b""], "bad_frames", None)
+        # 128 bytes is still a valid id.
+        rid = b"y" * 128
+        self.sock.send_multipart([PROTO, b"PING", rid])
+        cmd, got, _ = recv_reply(self.sock)
+        self.assertEqual((cmd, got), ("PONG", rid))
+
+    def test_envelope_not_json(self):
+        body = b"x"
+        for i, env in enumerate([b"not json", b"{\"recipients\": [", b"[1, 2]", b"\"str\"", b""]):
+            rid = b"e-%d" % i
+            self.expect_error([PROTO, b"SCAN", rid, env, body], "bad_envelope", rid)
+        self.assert_still_serving()
+
+    def test_envelope_recipients(self):
+        cases = [
+            {"sender": "a@example.net"},                       # no recipients
+            {"recipients": []},                                # empty
+            {"recipients": "user@example.com"},                # not an array
+            {"recipients": [1, 2]},                            # not strings
+            {"recipients": ["user@example.com", None]},        # one not a string
+        ]
+        for i, env in enumerate(cases):
+            rid = b"r-%d" % i
+            self.expect_error([PROTO, b"SCAN", rid, json.dumps(env).encode(), b"x"],
+                              "bad_envelope", rid)
+        self.assert_still_serving()
+
+    def test_envelope_field_types(self):
+        cases = [{"sender": 5}, {"direction": 1}, {"deadline": "soon"},
+                 {"client_ip": ["192.0.2.1"]}]
+        for i, fields in enumerate(cases):
+            rid = b"t-%d" % i
+            self.expect_error([PROTO, b"SCAN", rid, envelope(**fields), b"x"],
+                              "bad_envelope", rid)
+        self.assert_still_serving()
+
+    def test_unknown_fields_ignored(self):
+        cmd, reply = self.scan(envelope(future_field={"a": 1}), smftest.fixture("clean.eml"))
+        self.assertEqual(cmd, "VERDICT")
+
+    def test_too_large(self):
+        big = b"Subject: big\n\n" + b"x" * (MAX_SIZE + 1)
+        self.expect_error([PROTO, b"SCAN", b"big-1", envelope(), big], "too_large", b"big-1")
+        self.assert_still_serving()
+
+    def test_smfc_reports_engine_error(self):
+        """smfc names the file and the engine's error code, and exits 1."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "big.eml")
+            with open(path, "wb") as f:
+                f.write(b"To: user@example.com\n\n" + b"y" * (MAX_SIZE + 1))
+            p = self.smfd.smfc("--json", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"too_large", p.stderr)
+        self.assertIn(path.encode(), p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual((out["file"], out["error"]), (path, "too_large"))
+
+    def test_burst_of_garbage_then_valid(self):
+        """Many broken requests pipelined on one socket: one reply each, in any order."""
+        sent = {}
+        for i in range(50):
+            rid = b"g-%d" % i
+            sent[rid] = "bad_command" if i % 2 else "bad_envelope"
+            if i % 2:
+                self.sock.send_multipart([PROTO, b"NOPE", rid])
+            else:
+                self.sock.send_multipart([PROTO, b"SCAN", rid, b"{", b"x"])
+        got = {}
+        for _ in sent:
+            cmd, rid, body = recv_reply(self.sock)
+            self.assertEqual(cmd, "ERROR")
+            got[rid] = body["error"]
+        self.assertEqual(got, sent)
+        self.assert_still_serving()
+
+    def test_req_socket(self):
+        req = self.smfd.req()
+        try:
+            req.send_multipart([PROTO, b"PING", b"q-1"])
+            cmd, rid, body = recv_reply(req)
+            self.assertEqual((cmd, rid), ("PONG", b"q-1"))
+            req.send_multipart([PROTO, b"SCAN", b"q-2", envelope(), smftest.fixture("clean.eml")])
+            cmd, rid, body = recv_reply(req)
+            self.assertEqual((cmd, rid, body["action"]), ("VERDICT", b"q-2", "accept"))
+            req.send_multipart([PROTO, b"BOGUS", b"q-3"])
+            cmd, rid, body = recv_reply(req)
+            self.assertEqual((cmd, rid, body["error"]), ("ERROR", b"q-3", "bad_command"))
+        finally:
+            req.close(0)
+
+
+if __name__ == "__main__":
+    smftest.main()

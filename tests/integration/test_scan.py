@@ -1,0 +1,144 @@
+"""Scans fixture mails through smfc and a real smfd: clean mail is accepted,
+GTUBE is not; mbox files and folders are split and labelled; PING works."""
+
+import json
+import os
+import tempfile
+
+import smftest
+from smftest import FIXTURES, PROTO, recv_reply
+
+
+def json_lines(proc):
+    return [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
+
+
+class ScanTest(smftest.SmfdTestCase):
+
+    def test_ping(self):
+        self.sock.send_multipart([PROTO, b"PING", b"p-1"])
+        cmd, rid, body = recv_reply(self.sock)
+        self.assertEqual((cmd, rid), ("PONG", b"p-1"))
+        self.assertEqual(body["schema"], 1)
+        self.assertIsInstance(body["version"], str)
+        self.assertIsInstance(body["generation"], int)
+        self.assertGreaterEqual(body["workers"], 1)
+
+    def test_clean_and_gtube(self):
+        clean = os.path.join(FIXTURES, "clean.eml")
+        gtube = os.path.join(FIXTURES, "gtube.eml")
+        p = self.smfd.smfc("--json", "--rcpt", "user@example.com", clean, gtube)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)
+        self.assertEqual([o["file"] for o in out], [clean, gtube])
+        ok, spam = out
+        self.assertEqual(ok["action"], "accept", ok)
+        self.assertNotEqual(spam["action"], "accept", spam)
+        self.assertGreaterEqual(spam["score"], 1000, spam)
+        names = [s["name"] for s in spam["symbols"]]
+        self.assertTrue(any(s["module"] == "pattern" and s["score"] >= 1000
+                            for s in spam["symbols"]), names)
+        for o in out:
+            for key in ("symbols", "virus", "quarantine_id", "elapsed_ms", "engine_ms",
+                        "stages", "score"):
+                self.assertIn(key, o)
+            self.assertIsNone(o["virus"])
+            self.assertTrue(o["stages"], "the reply lists the stages that ran")
+            for s in o["symbols"]:
+                self.assertTrue({"name", "score", "module"} <= set(s), s)
+            # The client's round trip includes the engine's own time.
+            self.assertGreaterEqual(o["elapsed_ms"] + 0.01, o["engine_ms"])
+
+    def test_envelope_from_headers(self):
+        """Without --rcpt the recipient comes from To:, so the scan still succeeds."""
+        p = self.smfd.smfc("--json", os.path.join(FIXTURES, "clean.eml"))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(json_lines(p)[0]["action"], "accept")
+
+    def test_recipients_parsed_from_headers(self):
+        """Display names, comma lists, groups and Delivered-To all yield recipients:
+        the engine runs one policy per recipient domain and reports each."""
+        msg = (b"From: \"Smith, Alice\" <alice@example.net>\n"
+               b"To: \"Doe, Bob\" <bob@example.com>, Team: carol@example.org,\n"
+               b"  \"Dan\" <dan@example.org>;\n"
+               b"Cc: undisclosed-recipients:;\n"
+               b"Delivered-To: erin@example.info\n"
+               b"Subject: lists\n\nhello\n")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "hdr.eml")
+            with open(path, "wb") as f:
+                f.write(msg)
+            p = self.smfd.smfc("--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)[0]
+        self.assertEqual(sorted(d["domain"] for d in out["domains"]),
+                         ["example.com", "example.info", "example.org"])
+
+    def test_no_recipient(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "norcpt.eml")
+            with open(path, "wb") as f:
+                f.write(b"From: a@example.net\nSubject: x\n\nbody\n")
+            p = self.smfd.smfc("--json", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"no recipient: pass --rcpt", p.stderr)
+        self.assertIn(path.encode(), p.stderr)
+
+    def test_mbox(self):
+        mbox = os.path.join(FIXTURES, "pair.mbox")
+        p = self.smfd.smfc("--json", "-j", "2", mbox)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)
+        self.assertEqual([o["file"] for o in out], [mbox + ":1", mbox + ":2"])
+        self.assertEqual(out[0]["action"], "accept")
+        self.assertNotEqual(out[1]["action"], "accept")
+
+    def test_folder_table(self):
+        """A folder is walked in sorted order, dotfiles skipped; table and summary."""
+        p = self.smfd.smfc("--rcpt", "user@example.com", FIXTURES)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        lines = p.stdout.decode().splitlines()
+        self.assertTrue(lines[0].startswith("FILE"), lines)
+        rows = [l.split() for l in lines[1:-1]]
+        labels = [r[0].rsplit("/", 1)[-1] for r in rows]
+        self.assertEqual(labels, ["clean.eml", "gtube.eml", "pair.mbox:1", "pair.mbox:2"])
+        self.assertEqual([r[1] for r in rows][0], "accept")
+        self.assertIn("4 messages", lines[-1])
+        self.assertIn("failed 0", lines[-1])
+
+    def test_many_in_flight_keep_order(self):
+        """100 messages with 16 in flight come back in input order, one line each."""
+        with tempfile.TemporaryDirectory() as d:
+            clean, gtube = smftest.fixture("clean.eml"), smftest.fixture("gtube.eml")
+            for i in range(100):
+                with open(os.path.join(d, "m%03d.eml" % i), "wb") as f:
+                    f.write(gtube if i % 7 == 0 else clean)
+            p = self.smfd.smfc("--json", "-j", "16", "--rcpt", "user@example.com", d)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)
+        self.assertEqual([os.path.basename(o["file"]) for o in out],
+                         ["m%03d.eml" % i for i in range(100)])
+        for i, o in enumerate(out):
+            self.assertEqual(o["action"] == "accept", i % 7 != 0, o)
+
+    def test_no_engine(self):
+        """A dead endpoint makes smfc fail with a clear message, not hang."""
+        with tempfile.TemporaryDirectory() as d:
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", "ipc://%s/none.sock" % d, "--timeout", "300",
+                 "--rcpt", "user@example.com", os.path.join(FIXTURES, "clean.eml")],
+                capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"within 300 ms: is smfd running?", p.stderr)
+
+    def test_usage_errors(self):
+        for args in ([], ["-j", "0", "x"], ["--direction", "sideways", "x"], ["--nope", "x"]):
+            p = smftest.subprocess.run([smftest.PATHS["smfc"]] + args, capture_output=True)
+            self.assertEqual(p.returncode, 2, args)
+        p = smftest.subprocess.run([smftest.PATHS["smfc"], "--help"], capture_output=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"usage: smfc", p.stdout)
+
+
+if __name__ == "__main__":
+    smftest.main()

@@ -1,0 +1,684 @@
+/*
+ * test_message.c - checks the message model against hand-written fixtures:
+ * MIME structure, decoding, charsets, text, URLs, limits and bad input.
+ * Usage: test_message FIXTURE_DIR
+ */
+#include "message.h"
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+static const char *fixture_dir;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__, __func__, #cond); \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        if (g_ == NULL || strcmp(g_, w_) != 0) {                                                   \
+            fprintf(stderr, "%s:%d: %s: %s\n  got:  [%s]\n  want: [%s]\n", __FILE__, __LINE__,     \
+                    __func__, #got, g_ ? g_ : "(null)", w_);                                       \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* A fixture read whole; freed by the caller. */
+static char *load(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", fixture_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+typedef struct loaded {
+    char *raw;
+    size_t len;
+    arena_t *arena;
+    message_t *m;
+} loaded_t;
+
+static message_t *parse_with(loaded_t *l, const char *name, const message_limits_t *lim)
+{
+    l->raw = load(name, &l->len);
+    l->arena = arena_new(16384);
+    CHECK(message_parse(l->arena, l->raw, l->len, lim, &l->m) == 0);
+    return l->m;
+}
+
+static message_t *parse_file(loaded_t *l, const char *name)
+{
+    return parse_with(l, name, NULL);
+}
+
+static void release(loaded_t *l)
+{
+    arena_destroy(&l->arena);
+    free(l->raw);
+}
+
+/* Expected shape of one part. */
+typedef struct part_want {
+    long parent;
+    unsigned depth;
+    unsigned flags;
+    const char *type;
+    const char *filename;
+    const char *data; /* NULL: not checked. */
+    size_t size;
+} part_want_t;
+
+static void check_parts(const message_t *m, const part_want_t *want, size_t n, const char *what)
+{
+    if (m->part_count != n) {
+        fprintf(stderr, "%s: %zu parts, want %zu\n", what, m->part_count, n);
+        failures++;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const smf_part_t *p = &m->parts[i];
+        const part_want_t *w = &want[i];
+        int ok =
+            p->index == i && p->parent == w->parent && p->depth == w->depth &&
+            p->flags == w->flags && strcmp(p->content_type, w->type) == 0 &&
+            strcmp(p->filename, w->filename) == 0 &&
+            (w->data == NULL || (p->size == w->size && memcmp(p->data, w->data, w->size) == 0));
+        if (!ok) {
+            fprintf(stderr,
+                    "%s: part %zu: got parent %ld depth %u flags %#x type %s name [%s] size %zu\n"
+                    "  want parent %ld depth %u flags %#x type %s name [%s] size %zu\n",
+                    what, i, p->parent, p->depth, p->flags, p->content_type, p->filename, p->size,
+                    w->parent, w->depth, w->flags, w->type, w->filename, w->size);
+            failures++;
+        }
+    }
+}
+
+static void check_urls(const message_t *m, const char *const *want, const char *what)
+{
+    size_t n = 0;
+    while (want[n] != NULL)
+        n++;
+    int ok = m->url_count == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = strcmp(m->urls[i], want[i]) == 0;
+    if (!ok) {
+        fprintf(stderr, "%s: URLs differ; got %zu:\n", what, m->url_count);
+        for (size_t i = 0; i < m->url_count; i++)
+            fprintf(stderr, "  %s\n", m->urls[i]);
+        failures++;
+    }
+}
+
+enum { T = SMF_PART_TEXT, H = SMF_PART_HTML, A = SMF_PART_ATTACHMENT, MP = SMF_PART_MULTIPART };
+enum { MSG = SMF_PART_MESSAGE, U = SMF_PART_UNDECODED };
+
+static const char plain_text[] =
+    "Grüße aus Köln\n"
+    "Hello Alice,\n"
+    "\n"
+    "the report is at http://Reports.Example.COM/q4/Summary?id=7.\n"
+    "A mirror sits at www.Mirror.example.net/q4 (and ftp://FTP.example.org/pub/q4.tar.gz).\n"
+    "The same link again: HTTP://reports.example.com/q4/Summary?id=7\n"
+    "Not a link: awww.example.com, mailto:alice@example.com\n"
+    "\n"
+    "Grüße";
+
+static const char *const plain_urls[] = {"http://reports.example.com/q4/Summary?id=7",
+                                         "www.mirror.example.net/q4",
+                                         "ftp://ftp.example.org/pub/q4.tar.gz", NULL};
+
+static void check_plain_common(const message_t *m, const char *what)
+{
+    CHECK(m->header_count == 11);
+    CHECK_STR(m->headers[0].name, "Return-Path");
+    CHECK_STR(m->headers[1].name, "Received");
+    CHECK_STR(m->headers[1].value, "from mx.example.org (mx.example.org [192.0.2.1])\tby "
+                                   "mail.example.com with ESMTP id 1234\tfor <alice@example.com>; "
+                                   "Mon, 6 Jan 2025 10:00:00 +0000");
+    CHECK_STR(m->headers[2].value, "Jürgen Müller <Juergen@Example.ORG>");
+    CHECK_STR(message_header(m, "SUBJECT", 0), "Grüße aus Köln");
+    CHECK(message_header(m, "Subject", 1) == NULL);
+    CHECK_STR(message_header(m, "content-transfer-encoding", 0), "8bit");
+    CHECK_STR(m->subject, "Grüße aus Köln");
+    CHECK_STR(m->from, "Juergen@Example.ORG");
+    const char *to[] = {"alice@example.com", "bob@example.com", "carol@example.com",
+                        "dave@example.net", NULL};
+    for (size_t i = 0; i < 5; i++) {
+        if (to[i] == NULL)
+            CHECK(m->to[i] == NULL);
+        else
+            CHECK_STR(m->to[i], to[i]);
+    }
+    CHECK(m->part_count == 1);
+    CHECK(m->parts[0].parent == -1 && m->parts[0].flags == SMF_PART_TEXT);
+    CHECK_STR(m->parts[0].content_type, "text/plain");
+    CHECK_STR(m->parts[0].charset, "utf-8");
+    CHECK_STR(m->text, plain_text);
+    CHECK(m->text_len == strlen(plain_text));
+    check_urls(m, plain_urls, what);
+    CHECK(m->truncated == NULL);
+}
+
+static void test_plain_lf(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "plain.eml");
+    CHECK(m->header_len == 629);
+    CHECK(memcmp(m->raw + m->header_len - 5, "8bit\n", 5) == 0);
+    CHECK(m->raw == l.raw && m->raw_len == l.len);
+    CHECK(m->parts[0].size == 289);
+    check_plain_common(m, "plain.eml");
+    release(&l);
+}
+
+/* The same message with CRLF line ends gives the same model. */
+static void test_plain_crlf(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "crlf.eml");
+    CHECK(m->header_len == 644);
+    CHECK(memcmp(m->raw + m->header_len, "\r\n\r\nHello", 9) != 0);
+    CHECK(memcmp(m->raw + m->header_len, "\r\nHello", 7) == 0);
+    CHECK(m->parts[0].size == 289 + 8); /* Eight CRLF lines in the body. */
+    check_plain_common(m, "crlf.eml");
+    release(&l);
+}
+
+static void test_alternative_html(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "alternative.eml");
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/alternative", "", "", 0},
+        {0, 1, T, "text/plain", "", "Plain offers: see https://shop.example/deals", 44},
+        {0, 1, T | H, "text/html", "", NULL, 0},
+    };
+    check_parts(m, parts, 3, "alternative.eml");
+    CHECK_STR(m->parts[2].charset, "utf-8");
+    CHECK(memcmp(m->parts[2].data, "<!DOCTYPE html>\n<html><head>", 28) == 0);
+    CHECK(memmem(m->parts[2].data, m->parts[2].size, "type=\"text/css\"", 15) != NULL);
+    CHECK_STR(m->text, "Offers\n"
+                       "Plain offers: see https://shop.example/deals\n"
+                       "Café & crème <b> €5 price—today\n"
+                       "Line two\n"
+                       "line three\n"
+                       "cell one cell two\n"
+                       "Click here mail rel\n"
+                       "Visible url www.visible.example/x.");
+    const char *const urls[] = {"https://shop.example/deals", "https://shop.example/Deals?a=1&b=2",
+                                "http://img.example/pixel.gif", "www.visible.example/x", NULL};
+    check_urls(m, urls, "alternative.eml");
+    release(&l);
+}
+
+static void test_attachment_names(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "attachments.eml");
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/mixed", "", "", 0},
+        {0, 1, T, "text/plain", "", "Two files attached.", 19},
+        {0, 1, A, "application/pdf", "€uro report.pdf", "%PDF-1.4\n%äüöß\n", 19},
+        {0, 1, A, "application/octet-stream", "übersicht.zip", "PK\x03\x04\x0a\0\0\0\0\0", 10},
+        {0, 1, A, "text/plain", "notes.txt", NULL, 0},
+    };
+    check_parts(m, parts, 5, "attachments.eml");
+    /* An attached text file is not message text. */
+    CHECK_STR(m->text, "Attachments with encoded names\nTwo files attached.");
+    CHECK(m->url_count == 0);
+    release(&l);
+}
+
+static void test_qp_charsets(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "qp-charsets.eml");
+    CHECK(m->part_count == 5);
+    const char latin1[] = "Caf\xe9 na\xefve, \xe0 bient\xf4t. Ligne tr\xe8s longue.";
+    CHECK(m->parts[1].size == strlen(latin1) &&
+          memcmp(m->parts[1].data, latin1, strlen(latin1)) == 0);
+    CHECK_STR(m->parts[1].charset, "iso-8859-1");
+    CHECK_STR(m->parts[2].charset, "windows-1252");
+    CHECK(m->parts[2].size == 20 && memcmp(m->parts[2].data, "\x93Prix\x94 \x80 5", 10) == 0);
+    CHECK_STR(m->subject, "“Soldes”");
+    CHECK_STR(m->text, "“Soldes”\n"
+                       "Café naïve, à bientôt. Ligne très longue.\n"
+                       "“Prix” € 5 – fin…\n"
+                       "Привет\n"
+                       "bad \xef\xbf\xbd byte");
+    CHECK(g_utf8_validate(m->text, (gssize)m->text_len, NULL));
+    release(&l);
+}
+
+static void test_uuencode(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "uuencode.eml");
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/mixed", "", "", 0},
+        {0, 1, T, "text/plain", "", NULL, 0},
+        {1, 2, A, "application/octet-stream", "hello.txt", "Hello, world!", 13},
+        {0, 1, A, "application/octet-stream", "data.bin",
+         "\0\1\2\xff"
+         "BC",
+         6},
+    };
+    check_parts(m, parts, 4, "uuencode.eml");
+    /* The text part keeps its bytes; the text leaves the block out. */
+    CHECK(memmem(m->parts[1].data, m->parts[1].size, "begin 644 hello.txt", 19) != NULL);
+    CHECK_STR(m->text, "Files the old way\nInline file follows.\n\nText after the block.");
+    release(&l);
+}
+
+static void test_forwarded(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "forwarded.eml");
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/mixed", "", "", 0},
+        {0, 1, T, "text/plain", "", "See the forwarded message below.", 32},
+        {0, 1, MSG, "message/rfc822", "", "", 0},
+        {2, 2, MP, "multipart/mixed", "", "", 0},
+        {3, 3, T | H, "text/html", "", NULL, 0},
+        {3, 3, A, "application/zip", "invoice.zip", "PK\5\6\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+         22},
+    };
+    check_parts(m, parts, 6, "forwarded.eml");
+    CHECK_STR(m->text, "Fwd: invoice\nSee the forwarded message below.\nPlease pay here.");
+    const char *const urls[] = {"http://pay.supplier.example/42", NULL};
+    check_urls(m, urls, "forwarded.eml");
+    CHECK_STR(m->from, "forwarder@example.com");
+    release(&l);
+}
+
+static void test_depth_limit(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "nested-25.eml");
+    CHECK(m->truncated == NULL);
+    CHECK(m->part_count == 26);
+    for (size_t i = 0; i < m->part_count; i++)
+        CHECK(m->parts[i].depth == i && m->parts[i].parent == (long)i - 1);
+    CHECK(m->parts[25].flags == SMF_PART_TEXT);
+    CHECK(m->parts[25].size == 12 && memcmp(m->parts[25].data, "deepest text", 12) == 0);
+    CHECK_STR(m->text, "Deep nesting\ndeepest text");
+    release(&l);
+
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_depth = 20;
+    m = parse_with(&l, "nested-25.eml", &lim);
+    CHECK_STR(m->truncated, "MIME nesting deeper than 20");
+    CHECK(m->part_count == 21);
+    for (size_t i = 0; i < m->part_count; i++)
+        CHECK(m->parts[i].depth <= 20 && (m->parts[i].flags & SMF_PART_MULTIPART));
+    CHECK_STR(m->text, "Deep nesting");
+    release(&l);
+}
+
+static void test_size_limit(void)
+{
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_size = 700;
+    loaded_t l;
+    message_t *m = parse_with(&l, "plain.eml", &lim);
+    CHECK_STR(m->truncated, "message larger than 700 bytes");
+    CHECK(m->raw_len == l.len && l.len > 700);
+    CHECK(m->header_len == 629);
+    /* Only the first 700 bytes are parsed: 70 bytes of body. */
+    CHECK(m->part_count == 1 && m->parts[0].size == 700 - 629 - 1);
+    CHECK_STR(m->text, "Grüße aus Köln\nHello Alice,\n\nthe report is at "
+                       "http://Reports.Example.COM/q4/Summary?i");
+    CHECK(m->url_count == 1);
+    CHECK_STR(m->urls[0], "http://reports.example.com/q4/Summary?i");
+    release(&l);
+
+    lim.max_size = 100; /* Inside the header block. */
+    m = parse_with(&l, "plain.eml", &lim);
+    CHECK_STR(m->truncated, "message larger than 100 bytes");
+    CHECK(m->header_len == 100 && m->part_count == 1);
+    CHECK(m->header_count == 2);
+    release(&l);
+}
+
+static void test_parts_limit(void)
+{
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_parts = 3;
+    loaded_t l;
+    message_t *m = parse_with(&l, "attachments.eml", &lim);
+    CHECK_STR(m->truncated, "more than 3 MIME parts");
+    CHECK(m->part_count == 3);
+    CHECK_STR(m->parts[2].filename, "€uro report.pdf");
+    release(&l);
+}
+
+static void test_no_boundary(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "no-boundary.eml");
+    CHECK(m->part_count == 2);
+    CHECK(m->parts[0].flags == SMF_PART_MULTIPART);
+    CHECK(m->parts[1].parent == 0 && m->parts[1].depth == 1);
+    CHECK(m->parts[1].flags == (SMF_PART_TEXT | SMF_PART_UNDECODED));
+    CHECK(m->parts[1].size > 200 &&
+          memmem(m->parts[1].data, m->parts[1].size, "TVqQAAMAAAAEAAAA", 16) != NULL);
+    CHECK(strncmp(m->text, "Broken multipart\nThis body never uses its boundary.\n", 52) == 0);
+    release(&l);
+}
+
+static void test_broken_base64(void)
+{
+    loaded_t l;
+    message_t *m = parse_file(&l, "broken-base64.eml");
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/mixed", "", "", 0},
+        {0, 1, T, "text/plain", "", "Hello there", 11},
+        {0, 1, A | U, "application/octet-stream", "broken.bin", "This is *not* base64 at all!", 28},
+        {0, 1, A, "application/octet-stream", "footer.bin", "\0\1\2\xff", 4},
+    };
+    check_parts(m, parts, 4, "broken-base64.eml");
+    CHECK(m->truncated == NULL);
+    release(&l);
+}
+
+/* Empty input, binary noise and header-only messages still give parts[0]. */
+static void test_degenerate(void)
+{
+    arena_t *a = arena_new(4096);
+    message_t *m;
+    CHECK(message_parse(a, "", 0, NULL, &m) == 0);
+    CHECK(m->part_count == 1 && m->parts[0].parent == -1 && m->parts[0].size == 0);
+    CHECK_STR(m->parts[0].content_type, "text/plain");
+    CHECK(m->header_len == 0 && m->header_count == 0 && m->truncated == NULL);
+    CHECK_STR(m->text, "");
+    CHECK_STR(m->subject, "");
+    CHECK_STR(m->from, "");
+    CHECK(m->to != NULL && m->to[0] == NULL && m->url_count == 0);
+
+    const char hdr_only[] = "Subject: only headers\r\nFrom: a@example.org";
+    CHECK(message_parse(a, hdr_only, sizeof(hdr_only) - 1, NULL, &m) == 0);
+    CHECK(m->header_len == sizeof(hdr_only) - 1 && m->header_count == 2);
+    CHECK(m->part_count == 1 && m->parts[0].size == 0);
+    CHECK_STR(m->from, "a@example.org");
+    CHECK_STR(m->text, "only headers");
+
+    const char body_only[] = "\nNo headers at all.\n";
+    CHECK(message_parse(a, body_only, sizeof(body_only) - 1, NULL, &m) == 0);
+    CHECK(m->header_len == 0 && m->part_count == 1);
+    CHECK_STR(m->text, "No headers at all.");
+
+    /* Deterministic noise, including NUL bytes and stray '<' and '='. */
+    static char noise[65536];
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof(noise); i++) {
+        x = x * 1103515245u + 12345u;
+        noise[i] = (char)(x >> 16);
+    }
+    for (size_t n = 1; n <= sizeof(noise); n *= 4) {
+        CHECK(message_parse(a, noise, n, NULL, &m) == 0);
+        CHECK(m->part_count >= 1 && m->parts[0].parent == -1);
+        CHECK(strlen(m->text) == m->text_len);
+        CHECK(g_utf8_validate(m->text, (gssize)m->text_len, NULL));
+    }
+    arena_destroy(&a);
+}
+
+typedef struct html_case {
+    const char *html;
+    const char *text;
+} html_case_t;
+
+static void test_html_to_text(void)
+{
+    static const html_case_t cases[] = {
+        {"<p>one</p><p>two</p>", "one\ntwo"},
+        {"a<br>b<br/>c", "a\nb\nc"},
+        {"<ul><li>x</li><li>y</li></ul>", "x\ny"},
+        {"h<b>e</b>llo   \n\t world", "hello world"},
+        {"<head><title>t</title><style>s</style></head><body>seen</body>", "seen"},
+        {"<head>no end tag, so still read", "no end tag, so still read"},
+        {"<STYLE>p{}</STYLE>after<SCRIPT>var a='<p>';</SCRIPT>!", "after!"},
+        {"x<!-- hidden --> y", "x y"},
+        {"x<!-- never closed", "x"},
+        {"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
+        {"a <<<>>> b", "a <<<>>> b"},
+        {"<a href=\"unclosed>text", "text"},
+        {"<script>never closed", ""},
+        {"&amp;&lt;&gt;&quot;&apos;&#65;&#x42;&#x43", "&<>\"'ABC"},
+        {"&eacute;&euro;&hellip;&nbsp;&copy;", "é€… ©"},
+        {"&unknown; &amp &eacute &#0; &#x110000;", "&unknown; & &eacute \xef\xbf\xbd \xef\xbf\xbd"},
+        {"V&shy;i&#8203;a&#xad;gra", "Viagra"},
+        {"&#150;&#128;", "–€"},
+        {"<td>a</td><td>b</td>", "a b"},
+        {"", ""},
+        {"<", "<"},
+        {"&", "&"},
+        {"<!DOCTYPE html><?xml x?>ok", "ok"},
+    };
+    arena_t *a = arena_new(4096);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n;
+        char *t = html_to_text(a, cases[i].html, strlen(cases[i].html), &n);
+        if (strcmp(t, cases[i].text) != 0 || n != strlen(t)) {
+            fprintf(stderr, "html case %zu: [%s] -> [%s], want [%s]\n", i, cases[i].html, t,
+                    cases[i].text);
+            failures++;
+        }
+    }
+    arena_destroy(&a);
+}
+
+static void test_html_links(void)
+{
+    const char html[] =
+        "<a HREF = 'HTTP://A.Example/x'>a</a><img src=http://b.example/i.png>"
+        "<form action=\"https://c.example/post\"></form>"
+        "<a href=\"javascript:void(0)\">j</a><a href=\"#top\">t</a>"
+        "<a href=\" www.d.example/p \">d</a><a href=\"http://a.example/x\">dup</a>"
+        "<a href=\"http://e.example/?a=1&amp;b=2\">e</a><a title=\"http://no\">n</a>";
+    arena_t *a = arena_new(4096);
+    url_set_t urls;
+    url_set_init(&urls, a, MESSAGE_MAX_URLS);
+    size_t n;
+    html_to_text_urls(a, html, sizeof(html) - 1, &n, &urls);
+    const char *want[] = {"http://a.example/x", "http://b.example/i.png", "https://c.example/post",
+                          "www.d.example/p", "http://e.example/?a=1&b=2"};
+    CHECK(urls.count == 5);
+    for (size_t i = 0; i < 5 && i < urls.count; i++)
+        CHECK_STR(urls.items[i], want[i]);
+    arena_destroy(&a);
+}
+
+typedef struct url_case {
+    const char *text;
+    const char *urls[4];
+} url_case_t;
+
+static void test_url_scan(void)
+{
+    static const url_case_t cases[] = {
+        {"see http://x.example/a.", {"http://x.example/a"}},
+        {"(http://x.example/a_(b)) and (https://y.example/z)",
+         {"http://x.example/a_(b)", "https://y.example/z"}},
+        {"HTTPS://User:Pw@HOST.Example:8080/Path?Q=1#F",
+         {"https://User:Pw@host.example:8080/Path?Q=1#F"}},
+        {"<http://x.example/>, \"www.y.example\"", {"http://x.example/", "www.y.example"}},
+        {"http:// nothing, www. nothing, xhttp://no.example, ahttp://no", {NULL}},
+        {"ftp://f.example/pub!?", {"ftp://f.example/pub"}},
+        {"a http://x.example b HTTP://X.EXAMPLE c", {"http://x.example"}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        arena_t *a = arena_new(4096);
+        url_set_t s;
+        url_set_init(&s, a, MESSAGE_MAX_URLS);
+        url_scan_text(&s, cases[i].text, strlen(cases[i].text));
+        size_t n = 0;
+        while (n < 4 && cases[i].urls[n] != NULL)
+            n++;
+        int ok = s.count == n;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = strcmp(s.items[k], cases[i].urls[k]) == 0;
+        if (!ok) {
+            fprintf(stderr, "url case %zu [%s]: got %zu URLs:", i, cases[i].text, s.count);
+            for (size_t k = 0; k < s.count; k++)
+                fprintf(stderr, " [%s]", s.items[k]);
+            fprintf(stderr, "\n");
+            failures++;
+        }
+        arena_destroy(&a);
+    }
+}
+
+/* At most MESSAGE_MAX_URLS distinct URLs are kept, the first ones. */
+static void test_url_cap(void)
+{
+    size_t cap = 64 * 1500 + 200;
+    char *raw = malloc(cap);
+    size_t n = (size_t)snprintf(raw, cap, "Subject: many links\n\n");
+    for (int i = 0; i < 1500; i++)
+        n += (size_t)snprintf(raw + n, cap - n, "http://h%d.example/ http://h%d.example/\n", i, i);
+    arena_t *a = arena_new(4096);
+    message_t *m;
+    CHECK(message_parse(a, raw, n, NULL, &m) == 0);
+    CHECK(m->url_count == MESSAGE_MAX_URLS);
+    CHECK_STR(m->urls[0], "http://h0.example/");
+    CHECK_STR(m->urls[999], "http://h999.example/");
+    CHECK(m->truncated == NULL);
+    arena_destroy(&a);
+    free(raw);
+}
+
+/* Hostile HTML must cost linear time; these finish at once when it does. */
+static void test_html_hostile(void)
+{
+    size_t n = 4 * 1024 * 1024;
+    char *h = malloc(n);
+    arena_t *a = arena_new(4096);
+    const char *pats[] = {"<head>", "<a href=\"", "<a b='", "<!--", "<", "&#", "<p x=\"y\" "};
+    for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+        size_t pl = strlen(pats[k]);
+        for (size_t i = 0; i < n; i++)
+            h[i] = pats[k][i % pl];
+        size_t len;
+        url_set_t urls;
+        url_set_init(&urls, a, MESSAGE_MAX_URLS);
+        char *t = html_to_text_urls(a, h, n, &len, &urls);
+        CHECK(len <= n && strlen(t) == len);
+    }
+    arena_destroy(&a);
+    free(h);
+}
+
+static const char *const all_fixtures[] = {
+    "plain.eml",    "crlf.eml",      "alternative.eml", "attachments.eml", "qp-charsets.eml",
+    "uuencode.eml", "forwarded.eml", "nested-25.eml",   "no-boundary.eml", "broken-base64.eml",
+};
+#define FIXTURES (sizeof(all_fixtures) / sizeof(all_fixtures[0]))
+
+typedef struct thread_job {
+    char *raw[FIXTURES];
+    size_t len[FIXTURES];
+    const char *text[FIXTURES];
+    int bad;
+} thread_job_t;
+
+static void *parse_many(void *arg)
+{
+    thread_job_t *job = arg;
+    for (int round = 0; round < 40; round++) {
+        for (size_t i = 0; i < FIXTURES; i++) {
+            arena_t *a = arena_new(8192);
+            message_t *m;
+            message_parse(a, job->raw[i], job->len[i], NULL, &m);
+            if (strcmp(m->text, job->text[i]) != 0)
+                job->bad++;
+            arena_destroy(&a);
+        }
+    }
+    return NULL;
+}
+
+/* Parsing on many threads at once gives the same results as on one. */
+static void test_threads(void)
+{
+    thread_job_t job = {0};
+    arena_t *ref = arena_new(8192);
+    for (size_t i = 0; i < FIXTURES; i++) {
+        job.raw[i] = load(all_fixtures[i], &job.len[i]);
+        message_t *m;
+        message_parse(ref, job.raw[i], job.len[i], NULL, &m);
+        job.text[i] = m->text;
+    }
+    thread_job_t jobs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = job;
+        pthread_create(&th[t], NULL, parse_many, &jobs[t]);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        CHECK(jobs[t].bad == 0);
+    }
+    for (size_t i = 0; i < FIXTURES; i++)
+        free(job.raw[i]);
+    arena_destroy(&ref);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
+        return 2;
+    }
+    fixture_dir = argv[1];
+    message_init();
+    test_plain_lf();
+    test_plain_crlf();
+    test_alternative_html();
+    test_attachment_names();
+    test_qp_charsets();
+    test_uuencode();
+    test_forwarded();
+    test_depth_limit();
+    test_size_limit();
+    test_parts_limit();
+    test_no_boundary();
+    test_broken_base64();
+    test_degenerate();
+    test_html_to_text();
+    test_html_links();
+    test_url_scan();
+    test_url_cap();
+    test_html_hostile();
+    test_threads();
+    if (failures > 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("message model: all checks passed\n");
+    return 0;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""Tests of the attachment module: names, disguised executables, archives and limits."""
+import modtest
+
+CASES = [
+    {"name": "mail without attachments", "fixture": "plain.eml", "status": "clean", "only": []},
+    {"name": "blocked extension", "fixture": "att_exe.eml", "present": ["ATT_BLOCKED_EXT"],
+     "absent": ["ATT_DOUBLE_EXT", "ATT_TYPE_MISMATCH"], "scores": {"ATT_BLOCKED_EXT": 10},
+     "details": {"ATT_BLOCKED_EXT": "setup.exe"}},
+    {"name": "blocked list is configurable", "fixture": "att_exe.eml", "opts": ["blocked_extensions={.SCR, js}"],
+     "only": [], "status": "clean"},
+    {"name": "blocked score is configurable", "fixture": "att_exe.eml", "opts": ["blocked_score=4"],
+     "scores": {"ATT_BLOCKED_EXT": 4}},
+    {"name": "double extension", "fixture": "att_double_ext.eml", "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"]},
+    {"name": "extension pushed away by spaces", "fixture": "att_spaces_ext.eml",
+     "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"]},
+    {"name": "trailing dot does not hide .exe", "fixture": "att_trailing_dot.eml", "present": ["ATT_BLOCKED_EXT"]},
+    {"name": "right-to-left override in a name", "fixture": "att_rtlo.eml", "present": ["ATT_RTLO_NAME"]},
+    {"name": "executable named .pdf", "fixture": "att_mismatch.eml", "present": ["ATT_TYPE_MISMATCH"],
+     "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
+    {"name": "real PDF is clean", "fixture": "att_pdf.eml", "only": [], "status": "clean"},
+    {"name": "clean zip", "fixture": "att_zip_clean.eml", "only": [], "status": "clean"},
+    {"name": "blocked name inside a zip", "fixture": "att_zip_blocked.eml", "present": ["ATT_ARCHIVE_BLOCKED"],
+     "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_ARCHIVE_BLOCKED": "report.zip: docs/run.js"}},
+    {"name": "executable disguised inside a zip", "fixture": "att_zip_disguised.eml",
+     "present": ["ATT_TYPE_MISMATCH"], "details": {"ATT_TYPE_MISMATCH": "scan.pdf"}},
+    {"name": "blocked name in a nested zip", "fixture": "att_nested.eml", "present": ["ATT_ARCHIVE_BLOCKED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "payload.scr"}, "unscannable": None},
+    {"name": "nesting beyond archive_max_depth", "fixture": "att_nested.eml", "opts": ["archive_max_depth=1"],
+     "present": ["ATT_ARCHIVE_LIMIT"], "absent": ["ATT_ARCHIVE_BLOCKED"], "status": "unscannable"},
+    {"name": "entries within the default limit", "fixture": "att_many_entries.eml", "only": [], "status": "clean"},
+    {"name": "more entries than archive_max_entries", "fixture": "att_many_entries.eml",
+     "opts": ["archive_max_entries=10"], "present": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
+    {"name": "expansion within the default limit", "fixture": "att_bomb.eml", "only": [], "status": "clean"},
+    {"name": "expansion beyond archive_max_expanded", "fixture": "att_bomb.eml",
+     "opts": ["archive_max_expanded=100000"], "present": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable",
+     "details": {"ATT_ARCHIVE_LIMIT": "archive_max_expanded"}},
+    {"name": "encrypted zip entry", "fixture": "att_encrypted.eml", "present": ["ATT_ENCRYPTED"],
+     "details": {"ATT_ENCRYPTED": "contract.docx"}},
+    {"name": "blocked name inside tar.gz", "fixture": "att_tgz.eml", "present": ["ATT_ARCHIVE_BLOCKED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "a/b/evil.vbs"}},
+    {"name": "gzip of an executable", "fixture": "att_gz_exe.eml", "present": ["ATT_ARCHIVE_BLOCKED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "update.exe"}},
+    {"name": "damaged zip", "fixture": "att_damaged.eml", "present": ["ATT_ARCHIVE_DAMAGED"]},
+    {"name": "bad blocked extension refused", "fixture": "plain.eml", "opts": ["blocked_extensions={exe, \"a/b\"}"],
+     "rc": 2, "stderr": ["blocked_extensions", "a/b"]},
+    {"name": "zero limit refused", "fixture": "plain.eml", "opts": ["archive_max_entries=0"], "rc": 2,
+     "stderr": ["archive_max_entries"]},
+]
+
+if __name__ == "__main__":
+    modtest.main(CASES)

@@ -1,0 +1,93 @@
+/*
+ * tmod.c - modules built for the engine's own tests. One source, many
+ * variants chosen at build time: stages of each kind that react to marker
+ * words in the message, and descriptors built to be refused by the loader.
+ */
+#include <smf/module.h>
+
+#include <stddef.h>
+#include <string.h>
+
+typedef struct conf {
+    double score;
+    const char *allow_sender;
+    const char *block_sender;
+} conf_t;
+
+static const smf_option_t options[] = {
+    {"score", SMF_OPT_FLOAT, "3.5", offsetof(conf_t, score), "Score of T_HIT."},
+    {"allow_sender", SMF_OPT_STRING, NULL, offsetof(conf_t, allow_sender), "Whitelisted sender."},
+    {"block_sender", SMF_OPT_STRING, NULL, offsetof(conf_t, block_sender), "Blacklisted sender."},
+#ifdef TMOD_BAD_OPTION
+    {"far", SMF_OPT_INT, "1", sizeof(conf_t) + 64, "Stored outside conf_size."},
+#endif
+    SMF_OPTIONS_END};
+
+static int init(smf_init_t *ctx, const void *conf, void **state)
+{
+    *state = (void *)conf;
+    return 0;
+}
+
+static __attribute__((unused)) int has(smf_msg_t *msg, const char *word)
+{
+    return strstr(smf_msg_text(msg, NULL), word) != NULL;
+}
+
+static int scan(smf_msg_t *msg, void *state, void *tstate)
+{
+    const conf_t *c = state;
+    (void)c;
+#if TMOD_KIND == 2
+    if (has(msg, "AV-FAIL"))
+        return SMF_EFAIL;
+    if (!has(msg, "AV-LAZY"))
+        for (size_t i = 0; i < smf_msg_part_count(msg); i++)
+            smf_msg_part_scanned(msg, i);
+    if (has(msg, "VIRUS-MARK")) {
+        smf_msg_add_symbol(msg, "TAV_INFECTED", 0, "Test.Virus");
+        return smf_msg_set_virus(msg, "Test.Virus");
+    }
+#elif TMOD_KIND == 3
+    const char *from = smf_msg_envelope(msg)->sender;
+    if (c->block_sender && strcmp(from, c->block_sender) == 0)
+        smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, "sender is blacklisted");
+    if (c->allow_sender && strcmp(from, c->allow_sender) == 0) {
+        smf_msg_add_symbol(msg, "TLIST_ALLOW", -20, from);
+        smf_msg_set_verdict(msg, SMF_VERDICT_ALLOW, "sender is whitelisted");
+    }
+#else
+    if (has(msg, "SOFT-FAIL"))
+        return SMF_EFAIL;
+    if (has(msg, "trigger"))
+        smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
+    if (has(msg, "GTUBE-LIKE"))
+        smf_msg_set_verdict(msg, SMF_VERDICT_SPAM, "test spam string");
+#endif
+    return 0;
+}
+
+#ifndef TMOD_MAJOR
+#define TMOD_MAJOR SMF_ABI_MAJOR
+#endif
+#ifndef TMOD_MINOR
+#define TMOD_MINOR SMF_ABI_MINOR
+#endif
+#ifndef TMOD_EXTRA_SIZE
+#define TMOD_EXTRA_SIZE 0
+#endif
+#ifndef TMOD_SYMBOL
+#define TMOD_SYMBOL smf_module
+#endif
+
+SMF_MODULE_EXPORT const smf_module_t TMOD_SYMBOL = {
+    .abi = {TMOD_MAJOR, TMOD_MINOR, (uint32_t)sizeof(smf_module_t) + TMOD_EXTRA_SIZE},
+    .name = TMOD_NAME,
+    .version = "1.0",
+    .description = "test module",
+    .kind = TMOD_KIND,
+    .options = options,
+    .conf_size = sizeof(conf_t),
+    .init = init,
+    .scan = scan,
+};

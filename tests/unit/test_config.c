@@ -1,0 +1,130 @@
+/*
+ * test_config.c - configuration errors and loader refusals, each checked
+ * for the words an operator needs to fix it; and what a valid file gives.
+ */
+#include "check.h"
+#include "testconf.h"
+
+#include <sys/stat.h>
+
+static const char *dir;
+
+typedef struct refusal {
+    const char *what;
+    const char *text;
+    const char *expect[3];
+} refusal_t;
+
+static const refusal_t refusals[] = {
+    {"wrong ABI major", "modules = {bad_major}",
+     {"bad_major.so", "built for module ABI 99.0", "this engine provides ABI 1.0"}},
+    {"newer ABI minor", "modules = {bad_minor}",
+     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.0"}},
+    {"larger descriptor", "modules = {bad_size}",
+     {"bad_size.so", "larger than the", "ABI 1.0"}},
+    {"no descriptor", "modules = {no_symbol}", {"no_symbol.so", "does not export 'smf_module'"}},
+    {"option outside conf", "modules = {bad_option}",
+     {"bad_option.so", "option 'far'", "outside its conf_size"}},
+    {"missing module", "modules = {nosuch}", {"nosuch.so", "cannot open it"}},
+    {"misspelt module option", "modules = {tcontent}\ntcontent {\n  scroe = 2\n}",
+     {"smf-test-conf", "no such option 'scroe'"}},
+    {"misspelt core setting", "modules = {}\nworkerz = 2", {":4:", "no such option 'workerz'"}},
+    {"antivirus left out", "modules = {tav, tcontent}\npolicy default { inbound { stages = {tcontent} } }",
+     {"policy default inbound", "leaves out 'tav'", "cannot be skipped"}},
+    {"antivirus after a list",
+     "modules = {tav, tlist}\npolicy default { inbound { stages = {tlist, tav} } }",
+     {"puts 'tav'", "after 'tlist'", "must come first"}},
+    {"antivirus disabled", "modules = {tav}\ntav { enabled = false }",
+     {"tav", "cannot be disabled"}},
+    {"antivirus on_error accept", "modules = {tav}\ntav { on_error = accept }",
+     {"fails closed"}},
+    {"virus accepted", "modules = {}\npolicy default { inbound { virus_action = accept } }",
+     {"virus_action = \"accept\"", "expected one of quarantine, reject"}},
+    {"unscannable accepted",
+     "modules = {}\npolicy \"a.example\" { outbound { unscannable_action = accept } }",
+     {"policy a.example outbound", "unscannable_action = \"accept\"", "quarantine, tempfail, reject"}},
+    {"unknown stage", "modules = {tcontent}\npolicy default { inbound { stages = {tcontent, x} } }",
+     {"stage 'x' is not a loaded module"}},
+    {"module listed twice", "modules = {tcontent, tcontent}", {"'tcontent' is listed twice"}},
+    {"bad on_error", "modules = {tcontent}\ntcontent { on_error = maybe }",
+     {"on_error = \"maybe\"", "accept or tempfail"}},
+};
+
+static void test_refusals(void)
+{
+    char err[2048];
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        config_t *c = testconf_load(dir, refusals[i].text, NULL, 0, err, sizeof(err));
+        CHECK(c == NULL, "%s: loaded, expected a refusal", refusals[i].what);
+        for (int k = 0; k < 3 && refusals[i].expect[k]; k++)
+            CHECK(strstr(err, refusals[i].expect[k]) != NULL, "%s: \"%s\" not in: %s",
+                  refusals[i].what, refusals[i].expect[k], err);
+        config_free(&c);
+    }
+}
+
+static void test_writable_module(void)
+{
+    char src[512], dst[] = "/tmp/smf-writable.XXXXXX", cmd[1200], err[2048], text[600];
+    snprintf(src, sizeof(src), "%s/tcontent.so", dir);
+    CHECK(mkdtemp(dst) != NULL, "mkdtemp");
+    snprintf(cmd, sizeof(cmd), "cp %s %s/tcontent.so && chmod 0666 %s/tcontent.so", src, dst, dst);
+    CHECK(system(cmd) == 0, "copy module");
+    snprintf(text, sizeof(text), "modules = {\"%s/tcontent.so\"}", dst);
+    config_t *c = testconf_load(dir, text, NULL, 0, err, sizeof(err));
+    CHECK(c == NULL, "world-writable module was loaded");
+    CHECK_CONTAINS(err, "group- or world-writable (mode 0666)");
+    CHECK_CONTAINS(err, "chmod go-w");
+    snprintf(cmd, sizeof(cmd), "chmod 0644 %s/tcontent.so", dst);
+    CHECK(system(cmd) == 0, "chmod");
+    c = testconf_load(dir, text, NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "module by path after chmod: %s", err);
+    config_free(&c);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dst);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void test_valid(void)
+{
+    char err[2048];
+    const char *text = "modules = {tav, tlist, tcontent, tcontent2}\n"
+                       "tcontent { score = 7.5 }\n"
+                       "tcontent2 { enabled = false }\n"
+                       "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2}\n"
+                       "  quarantine_score = 12 } }\n"
+                       "policy \"Example.ORG\" { inbound { reject_score = 15 } }\n";
+    char *ov[] = {"workers=3", "listen=ipc:///tmp/x.sock", "module_dir=."};
+    config_t *c = testconf_load(dir, text, ov, 2, err, sizeof(err));
+    CHECK(c != NULL, "valid config refused: %s", err);
+    if (c == NULL)
+        return;
+    CHECK(c->workers == 3, "-o workers=3 gave %ld", c->workers);
+    CHECK(strcmp(c->listen, "ipc:///tmp/x.sock") == 0, "-o listen gave %s", c->listen);
+    CHECK(c->nmodules == 4 && c->modules[0].hard && !c->modules[1].hard, "modules and kinds");
+    CHECK(*(double *)c->modules[2].conf == 7.5, "module option filled");
+    const policy_t *d = config_policy(c, "nosuch.example");
+    CHECK(strcmp(d->domain, "default") == 0, "fallback policy");
+    CHECK(d->dir[0].nstages == 3, "disabled module left out of the stages: %zu", d->dir[0].nstages);
+    CHECK(d->dir[0].rules.quarantine_score == 12, "default quarantine_score");
+    const policy_t *p = config_policy(c, "example.org");
+    CHECK(strcmp(p->domain, "example.org") == 0, "domain policy found, lower-cased");
+    CHECK(p->dir[0].rules.reject_score == 15, "domain override");
+    CHECK(p->dir[0].rules.quarantine_score == 12, "inherited from the default policy");
+    CHECK(p->dir[0].nstages == 3, "inherited stages");
+    CHECK(p->dir[1].rules.virus_action == ACTION_REJECT, "outbound virus rejected by default");
+    config_free(&c);
+
+    char *bad[] = {"nosuch=1"};
+    c = testconf_load(dir, "modules = {}", bad, 1, err, sizeof(err));
+    CHECK(c == NULL, "-o with an unknown setting accepted");
+    CHECK_CONTAINS(err, "'nosuch' is not a top-level setting");
+}
+
+int main(int argc, char **argv)
+{
+    dir = argc > 1 ? argv[1] : ".";
+    test_refusals();
+    test_writable_module();
+    test_valid();
+    return check_done();
+}

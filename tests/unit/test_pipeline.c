@@ -1,0 +1,223 @@
+/*
+ * test_pipeline.c - whole requests through job_run() with test modules of
+ * each kind: the lanes, the whitelist, fail-closed antivirus, deadlines,
+ * per-domain policies and malformed requests, checked in the reply JSON.
+ */
+#include "check.h"
+#include "clock.h"
+#include "generation.h"
+#include "job.h"
+#include "message.h"
+#include "testconf.h"
+
+#include <jansson.h>
+
+static generation_t *gen;
+
+static const char *conf_text =
+    "modules = {tav, tlist, tcontent, tcontent2}\n"
+    "tlist { allow_sender = \"friend@example.net\"\n block_sender = \"foe@example.net\" }\n"
+    "tcontent { score = 6 }\n"
+    "tcontent2 { on_error = tempfail\n score = 0.5 }\n"
+    "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2} } }\n"
+    "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n";
+
+typedef struct req {
+    const char *sender;
+    const char *rcpt;
+    const char *direction;
+    const char *body;
+    long long deadline;
+} req_t;
+
+static json_t *run(const req_t *r, const char **kind)
+{
+    char env[1024], raw[4096];
+    snprintf(env, sizeof(env),
+             "{\"sender\":\"%s\",\"recipients\":[%s],\"direction\":\"%s\",\"client_ip\":"
+             "\"192.0.2.7\"%s%lld}",
+             r->sender, r->rcpt ? r->rcpt : "\"user@example.com\"",
+             r->direction ? r->direction : "inbound", r->deadline ? ",\"deadline\":" : ",\"x\":",
+             r->deadline);
+    snprintf(raw, sizeof(raw),
+             "From: %s\r\nTo: user@example.com\r\nSubject: test\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
+             "Content-Type: text/plain\r\n\r\n%s\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+             "Content-Disposition: attachment; filename=\"a.bin\"\r\n\r\nxyz\r\n--b1--\r\n",
+             r->sender, r->body);
+    frame_t f[5] = {{"SMF/1", 5}, {"SCAN", 4}, {"req-1", 5}, {env, strlen(env)},
+                    {raw, strlen(raw)}};
+    job_ctx_t ctx = {.gen = gen, .worker = 0, .arrived_ms = clock_wall_ms()};
+    job_result_t res;
+    job_run(&ctx, f, 5, &res);
+    *kind = res.kind;
+    json_t *j = json_loads(res.json, 0, NULL);
+    job_result_free(&res);
+    return j;
+}
+
+static const char *action(json_t *j)
+{
+    return json_string_value(json_object_get(j, "action"));
+}
+
+static bool has_symbol(json_t *j, const char *name)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "symbols"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *stage_status(json_t *j, const char *module)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "stages"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "module")), module) == 0)
+            return json_string_value(json_object_get(s, "status"));
+    }
+    return "(absent)";
+}
+
+typedef struct row {
+    const char *what;
+    req_t req;
+    const char *want_action;
+    const char *want_symbol;
+    const char *stage;
+    const char *stage_status;
+    int smtp_code;
+} row_t;
+
+static const row_t rows[] = {
+    {"clean", {"a@example.net", NULL, NULL, "hello"}, "accept", NULL, "tcontent", "clean", 250},
+    {"content score", {"a@example.net", NULL, NULL, "a trigger word"}, "add_header", "T_HIT",
+     "tcontent", "detected", 250},
+    {"certain spam", {"a@example.net", NULL, NULL, "GTUBE-LIKE"}, "quarantine", NULL, "tcontent",
+     "detected", 250},
+    {"virus", {"a@example.net", NULL, NULL, "VIRUS-MARK"}, "quarantine", "TAV_INFECTED",
+     "tcontent", "skipped", 250},
+    {"virus from a whitelisted sender", {"friend@example.net", NULL, NULL, "VIRUS-MARK trigger"},
+     "quarantine", "TAV_INFECTED", "tlist", "skipped", 250},
+    {"outbound virus", {"a@example.net", NULL, "outbound", "VIRUS-MARK"}, "reject", NULL, "tav",
+     "detected", 550},
+    {"whitelist skips content", {"friend@example.net", NULL, NULL, "trigger"}, "accept",
+     "TLIST_ALLOW", "tcontent", "skipped", 250},
+    {"blacklist", {"foe@example.net", NULL, NULL, "hello"}, "reject", NULL, "tcontent", "skipped",
+     550},
+    {"antivirus error fails closed", {"friend@example.net", NULL, NULL, "AV-FAIL"}, "tempfail",
+     "AV_ERROR", "tav", "error", 451},
+    {"antivirus skipped a part", {"a@example.net", NULL, NULL, "AV-LAZY"}, "quarantine",
+     "AV_UNSCANNABLE", "tav", "unscannable", 250},
+    {"soft error, on_error tempfail", {"a@example.net", NULL, NULL, "SOFT-FAIL"}, "tempfail", NULL,
+     "tcontent2", "error", 451},
+    {"deadline passed", {"a@example.net", NULL, NULL, "VIRUS-MARK", 1000}, "tempfail",
+     "SMF_DEADLINE_EXPIRED", "tav", "(absent)", 451},
+    {"domain policy", {"a@example.net", "\"x@strict.example\"", NULL, "trigger"}, "quarantine",
+     "T_HIT", "tcontent", "detected", 250},
+    {"most severe domain wins",
+     {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"}, "quarantine",
+     "T_HIT", "tcontent", "detected", 250},
+};
+
+static void test_rows(void)
+{
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const row_t *r = &rows[i];
+        const char *kind;
+        json_t *j = run(&r->req, &kind);
+        CHECK(strcmp(kind, "VERDICT") == 0, "%s: reply kind %s", r->what, kind);
+        CHECK(strcmp(action(j), r->want_action) == 0, "%s: action %s, want %s", r->what,
+              action(j), r->want_action);
+        if (r->want_symbol)
+            CHECK(has_symbol(j, r->want_symbol), "%s: no symbol %s", r->what, r->want_symbol);
+        CHECK(strcmp(stage_status(j, r->stage), r->stage_status) == 0, "%s: stage %s is %s",
+              r->what, r->stage, stage_status(j, r->stage));
+        long code = (long)json_integer_value(json_object_get(json_object_get(j, "smtp"), "code"));
+        CHECK(code == r->smtp_code, "%s: smtp code %ld, want %d", r->what, code, r->smtp_code);
+        json_decref(j);
+    }
+}
+
+static void test_details(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"};
+    json_t *j = run(&r, &kind);
+    json_t *domains = json_object_get(j, "domains");
+    CHECK(json_array_size(domains) == 2, "two domains, got %zu", json_array_size(domains));
+    req_t v = {"a@example.net", NULL, NULL, "VIRUS-MARK"};
+    json_decref(j);
+    j = run(&v, &kind);
+    CHECK(strcmp(json_string_value(json_object_get(j, "virus")), "Test.Virus") == 0, "virus name");
+    json_decref(j);
+    req_t h = {"a@example.net", NULL, NULL, "a trigger word"};
+    j = run(&h, &kind);
+    char *s = json_dumps(json_object_get(j, "headers"), 0);
+    CHECK_CONTAINS(s, "X-SMF-Status");
+    CHECK_CONTAINS(s, "X-Spam-Flag");
+    free(s);
+    json_decref(j);
+}
+
+typedef struct bad {
+    const char *what;
+    frame_t f[5];
+    size_t n;
+    const char *code;
+} bad_t;
+
+static void test_malformed(void)
+{
+    static const char env[] = "{\"recipients\":[\"u@example.com\"]}";
+    const bad_t bad[] = {
+        {"two frames", {{"SMF/1", 5}, {"SCAN", 4}}, 2, "bad_frames"},
+        {"bad version", {{"SMF/9", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
+         5, "bad_version"},
+        {"bad command", {{"SMF/1", 5}, {"EAT", 3}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
+         5, "bad_command"},
+        {"scan without message", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}},
+         4, "bad_frames"},
+        {"envelope not JSON", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{no", 3}, {"x", 1}}, 5,
+         "bad_envelope"},
+        {"no recipients", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{}", 2}, {"x", 1}}, 5,
+         "bad_envelope"},
+        {"binary request id", {{"SMF/1", 5}, {"SCAN", 4}, {"\x01\x02", 2}, {"{}", 2}, {"x", 1}},
+         5, "bad_frames"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        job_ctx_t ctx = {.gen = gen, .arrived_ms = clock_wall_ms()};
+        job_result_t res;
+        job_run(&ctx, bad[i].f, bad[i].n, &res);
+        CHECK(strcmp(res.kind, "ERROR") == 0, "%s: kind %s", bad[i].what, res.kind);
+        json_t *j = json_loads(res.json, 0, NULL);
+        const char *code = json_string_value(json_object_get(j, "error"));
+        CHECK(code && strcmp(code, bad[i].code) == 0, "%s: error %s, want %s", bad[i].what,
+              code ? code : "(none)", bad[i].code);
+        json_decref(j);
+        job_result_free(&res);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char err[2048];
+    message_init();
+    config_t *c = testconf_load(argc > 1 ? argv[1] : ".", conf_text, NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "config: %s", err);
+    if (c == NULL || generation_new(c, NULL, 1, 1, &gen, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return check_done() | 1;
+    }
+    test_rows();
+    test_details();
+    test_malformed();
+    generation_release(&gen);
+    return check_done();
+}
