@@ -3,6 +3,7 @@
  */
 #include "generation.h"
 #include "log.h"
+#include "scanctx.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -44,8 +45,10 @@ static void finish_modules(generation_t *g)
             if (g->tready[slot] == 1 && d->thread_fini != NULL)
                 d->thread_fini(g->states[m], g->tstates[slot]);
         }
+        scanctx_set_module(d->name);
         if (g->states[m] != NULL && d->fini != NULL)
             d->fini(g->states[m]);
+        scanctx_set_module(NULL);
         free(g->init_errors[m]);
     }
 }
@@ -73,7 +76,9 @@ static int init_module(generation_t *g, size_t m, char *err, size_t errlen)
     if (!mc->enabled || d->init == NULL)
         return 0;
     smf_init_t ctx = {.module = d->name, .data_dir = g->conf->data_dir, .config_dir = g->conf->dir};
+    scanctx_set_module(d->name);
     int rc = d->init(&ctx, mc->conf, &g->states[m]);
+    scanctx_set_module(NULL);
     if (rc == 0)
         return 0;
     const char *why = ctx.err[0] ? ctx.err : smf_strerror(rc);
@@ -136,8 +141,10 @@ int generation_tstate(generation_t *g, size_t worker, size_t m, void **tstate)
     if (g->tready[slot] == 0) {
         const smf_module_t *d = g->conf->modules[m].lib.desc;
         int rc = 0;
+        scanctx_set_module(d->name);
         if (d->thread_init != NULL)
             rc = d->thread_init(g->states[m], &g->tstates[slot]);
+        scanctx_set_module(NULL);
         g->tready[slot] = rc == 0 ? 1 : -1;
         if (rc != 0)
             log_msg(SMF_LOG_ERROR, d->name, "thread_init failed: %s", smf_strerror(rc));

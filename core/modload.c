@@ -164,8 +164,10 @@ int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
 
 void modload_close(modload_t *m)
 {
+#ifndef SMF_KEEP_MODULES_LOADED
     if (m->dl != NULL)
         dlclose(m->dl);
+#endif
     free(m->path);
     memset(m, 0, sizeof(*m));
 }

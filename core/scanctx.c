@@ -298,6 +298,11 @@ int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen)
 /* The module scanning on this thread, for smf_log lines without a msg. */
 static __thread const char *current_module;
 
+void scanctx_set_module(const char *name)
+{
+    current_module = name;
+}
+
 void smf_log(smf_msg_t *msg, smf_log_level_t level, const char *fmt, ...)
 {
     char subject[192];

@@ -82,6 +82,10 @@ typedef struct stage_outcome {
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
                               unsigned dbi);
 
+/* Names the module whose code runs next on this thread (outside scan(),
+ * where smf_log has no message to take the name from); NULL after. */
+void scanctx_set_module(const char *name);
+
 /* Adds a symbol on behalf of the engine itself (module "smfd"). */
 void scanctx_engine_symbol(smf_msg_t *x, const char *name, double score, const char *detail);
 

@@ -205,6 +205,18 @@ static void from_control(transport_t *t)
     }
 }
 
+/* Requests already queued on the endpoint when the last scan finished are
+ * answered "shutting_down" rather than dropped with the socket, so that
+ * every front end hears back at once. A client that keeps sending cannot
+ * hold the engine up: the loop ends after a quiet 50 ms or two seconds. */
+static void refuse_queued(transport_t *t)
+{
+    double until = clock_mono_ms() + 2000;
+    zmq_pollitem_t item = {t->front, 0, ZMQ_POLLIN, 0};
+    while (clock_mono_ms() < until && zmq_poll(&item, 1, 50) > 0)
+        from_front(t);
+}
+
 static void stop_workers(transport_t *t)
 {
     /* Every worker is idle now; each gets a STOP. */
@@ -242,6 +254,7 @@ void *transport_main(void *arg)
         if (t.draining && t.busy == 0 && t.nworkers_seen >= t.e->nworkers)
             break;
     }
+    refuse_queued(&t);
     stop_workers(&t);
     zmq_close(t.back);
     zmq_close(t.control);

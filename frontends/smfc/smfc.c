@@ -12,7 +12,17 @@
 
 #define SMFC_DEFAULT_ENDPOINT "ipc:///run/smf/scan.sock"
 
-enum { OPT_JSON = 256, OPT_DIRECTION, OPT_IP, OPT_HELO, OPT_FROM, OPT_RCPT, OPT_TIMEOUT };
+enum {
+    OPT_JSON = 256,
+    OPT_DIRECTION,
+    OPT_IP,
+    OPT_HELO,
+    OPT_FROM,
+    OPT_RCPT,
+    OPT_TIMEOUT,
+    OPT_CLIENT_NAME,
+    OPT_AUTH_USER
+};
 
 static const struct option smfc_longopts[] = {
     {"endpoint", required_argument, NULL, 'e'},
@@ -21,6 +31,8 @@ static const struct option smfc_longopts[] = {
     {"direction", required_argument, NULL, OPT_DIRECTION},
     {"ip", required_argument, NULL, OPT_IP},
     {"helo", required_argument, NULL, OPT_HELO},
+    {"client-name", required_argument, NULL, OPT_CLIENT_NAME},
+    {"auth-user", required_argument, NULL, OPT_AUTH_USER},
     {"from", required_argument, NULL, OPT_FROM},
     {"rcpt", required_argument, NULL, OPT_RCPT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -53,6 +65,8 @@ static void smfc_usage(FILE *f)
           "      --direction D    inbound (default) or outbound\n"
           "      --ip A           SMTP client address (default 127.0.0.1)\n"
           "      --helo H         HELO name (default localhost)\n"
+          "      --client-name N  the client's reverse-DNS name (default localhost)\n"
+          "      --auth-user U    SMTP AUTH user, for outbound mail (default none)\n"
           "      --from ADDR      envelope sender ('' for the null sender)\n"
           "      --rcpt ADDR      envelope recipient; repeat for more\n"
           "      --timeout MS     give up on a message after MS ms (default 60000)\n"
@@ -119,6 +133,12 @@ static int smfc_parse_opt(smfc_opts_t *o, int opt, const char *arg)
     case OPT_HELO:
         o->helo = arg;
         break;
+    case OPT_CLIENT_NAME:
+        o->client_name = arg;
+        break;
+    case OPT_AUTH_USER:
+        o->auth_user = arg;
+        break;
     case OPT_FROM:
         o->from = arg;
         break;
@@ -169,7 +189,9 @@ int main(int argc, char **argv)
                      .timeout_ms = 60000,
                      .direction = "inbound",
                      .ip = "127.0.0.1",
-                     .helo = "localhost"};
+                     .helo = "localhost",
+                     .client_name = "localhost",
+                     .auth_user = ""};
     const char *env = getenv("SMF_ENDPOINT");
     o.endpoint = env && *env ? env : SMFC_DEFAULT_ENDPOINT;
     /* At most one recipient per argument: argc bounds the list. */

@@ -21,6 +21,8 @@ typedef struct smfc_opts {
     const char *direction;
     const char *ip;
     const char *helo;
+    const char *client_name;
+    const char *auth_user;
     const char *from; /* NULL: from the headers; "" is the null sender. */
     const char **rcpts;
     size_t nrcpts;

@@ -226,9 +226,10 @@ char *smfc_envelope_build(const smfc_opts_t *o, const char *data, size_t len, co
         json_decref(rcpts);
     } else {
         const char *sender = o->from ? o->from : h.sender ? h.sender : h.from ? h.from : "";
-        json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "client_ip", o->ip, "helo",
-                                o->helo, "direction", o->direction, "sender", sender, "recipients",
-                                rcpts, "timeout_ms", (json_int_t)o->timeout_ms);
+        json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "client_ip", o->ip,
+                                "client_name", o->client_name, "helo", o->helo, "auth_user",
+                                o->auth_user, "direction", o->direction, "sender", sender,
+                                "recipients", rcpts, "timeout_ms", (json_int_t)o->timeout_ms);
         /* json_string refuses invalid UTF-8; such an address cannot be sent as JSON. */
         out = env ? json_dumps(env, JSON_COMPACT) : NULL;
         if (!out)

@@ -172,6 +172,9 @@ static void smfc_print_row(smfc_report_t *r, const smfc_result_t *res)
         const char *action = json_string_value(json_object_get(res->reply, "action"));
         double score = json_number_value(json_object_get(res->reply, "score"));
         printf("  %-10s  %8.2f  ", action ? action : "?", score);
+        const char *virus = json_string_value(json_object_get(res->reply, "virus"));
+        if (virus != NULL)
+            printf("virus=%s ", virus);
         smfc_print_symbols(json_object_get(res->reply, "symbols"));
     } else {
         printf("  %-10s  %8s  %s%s: %s", "FAILED", "-", res->engine_error ? "engine error " : "",

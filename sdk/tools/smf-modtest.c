@@ -52,6 +52,7 @@ static void usage(FILE *f)
             "  --rcpt ADDR            envelope recipient, repeatable (default user@example.com)\n"
             "  --ip A, --helo H       client address and HELO (default 192.0.2.1,\n"
             "                         mail.example.net)\n"
+            "  --client-name N        the client's reverse-DNS name (default none)\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
             "\n"
@@ -78,6 +79,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         {"from", required_argument, 0, 'f'},       {"rcpt", required_argument, 0, 'r'},
         {"ip", required_argument, 0, 'i'},         {"helo", required_argument, 0, 'H'},
         {"direction", required_argument, 0, 'd'},  {"auth-user", required_argument, 0, 'u'},
+        {"client-name", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     a->config_dir = ".";
     a->env = (smf_envelope_t){.queue_id = "", .client_ip = "192.0.2.1", .client_name = "",
@@ -95,6 +97,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'r': a->rcpt[a->nrcpt++] = optarg; break;
         case 'i': a->env.client_ip = optarg; break;
         case 'H': a->env.helo = optarg; break;
+        case 'N': a->env.client_name = optarg; break;
         case 'u': a->env.auth_user = optarg; break;
         case 'd':
             if (strcmp(optarg, "inbound") != 0 && strcmp(optarg, "outbound") != 0) {

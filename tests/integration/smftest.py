@@ -1,4 +1,4 @@
-"""Shared helpers for the integration tests: start a private smfd on ipc://
+"""Shared code for the integration tests: start a private smfd on ipc://
 endpoints in a temporary folder, speak the SMF/1 protocol, stop it again."""
 
 import argparse

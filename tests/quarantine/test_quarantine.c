@@ -35,7 +35,7 @@ static int failures;
 
 static char workdir[1024];
 
-/* ---- helpers -------------------------------------------------------- */
+/* ---- utilities ------------------------------------------------------ */
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
