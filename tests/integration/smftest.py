@@ -61,8 +61,9 @@ def now_ms():
 class Smfd:
     """A real smfd with its own endpoints, data and quarantine in a temp folder."""
 
-    def __init__(self, *overrides):
+    def __init__(self, *overrides, config=None):
         self.tmp = tempfile.mkdtemp(prefix="smf-it-")
+        self.config = config
         self.listen = "ipc://%s/scan.sock" % self.tmp
         self.publish = "ipc://%s/events.sock" % self.tmp
         self.log_path = os.path.join(self.tmp, "smfd.log")
@@ -72,7 +73,7 @@ class Smfd:
 
     def start(self, ready_timeout=60.0):
         src, build = PATHS["source"], PATHS["build"]
-        cmd = [PATHS["smfd"], "-c", os.path.join(src, "etc", "smfd.conf"),
+        cmd = [PATHS["smfd"], "-c", self.config or os.path.join(src, "etc", "smfd.conf"),
                "-o", "listen=" + self.listen,
                "-o", "publish=" + self.publish,
                "-o", "data_dir=%s/data" % self.tmp,

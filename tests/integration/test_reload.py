@@ -2,7 +2,10 @@
 flowing, two reloads happen; every request gets a VERDICT, the generation
 moves on, and smfd is still alive."""
 
+import os
+import shutil
 import signal
+import tempfile
 import time
 import unittest
 
@@ -73,6 +76,63 @@ class ReloadTest(unittest.TestCase):
         self.assertIsNone(self.smfd.proc.poll(), "smfd died:\n" + self.smfd.log_tail())
         sock.close(0)
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+
+class ReloadConfigTest(unittest.TestCase):
+    """A reload applies a changed configuration; a broken one is refused and the
+    running generation keeps serving."""
+
+    def setUp(self):
+        self.etc = os.path.join(tempfile.mkdtemp(prefix="smf-etc-"), "etc")
+        shutil.copytree(os.path.join(smftest.PATHS["source"], "etc"), self.etc)
+        self.conf = os.path.join(self.etc, "smfd.conf")
+        with open(self.conf) as f:
+            self.original = f.read()
+        self.smfd = smftest.Smfd(config=self.conf).start()
+        self.sock = self.smfd.dealer()
+
+    def tearDown(self):
+        self.sock.close(0)
+        self.smfd.close()
+        shutil.rmtree(os.path.dirname(self.etc), ignore_errors=True)
+
+    def generation(self, rid):
+        self.sock.send_multipart([smftest.PROTO, b"PING", rid])
+        cmd, _, body = recv_reply(self.sock)
+        return body["generation"]
+
+    def gtube_action(self, rid):
+        self.sock.send_multipart(scan_frames(rid, envelope(), fixture("gtube.eml")))
+        cmd, _, body = recv_reply(self.sock, 30000)
+        self.assertEqual(cmd, "VERDICT", body)
+        return body["action"]
+
+    def reload_with(self, text, expect_log):
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.smfd.signal(signal.SIGHUP)
+        deadline = time.time() + 30
+        while expect_log not in self.smfd.log_tail() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn(expect_log, self.smfd.log_tail())
+
+    def test_failed_reload_keeps_generation(self):
+        gen = self.generation(b"g0")
+        self.assertNotEqual(self.gtube_action(b"a0"), "accept")
+        self.reload_with(self.original + "\nworkerz = 3\n", "reload failed")
+        self.assertIn("workerz", self.smfd.log_tail())
+        self.assertEqual(self.generation(b"g1"), gen)
+        self.assertNotEqual(self.gtube_action(b"a1"), "accept")
+        self.assertIsNone(self.smfd.proc.poll(), "smfd died on a bad reload")
+
+    def test_reload_applies_module_toggle(self):
+        gen = self.generation(b"g0")
+        self.assertNotEqual(self.gtube_action(b"a0"), "accept")
+        off = self.original.replace("pattern {\n", "pattern {\n  enabled = false\n", 1)
+        self.assertNotEqual(off, self.original)
+        self.reload_with(off, "generation %d is current" % (gen + 1))
+        self.assertEqual(self.generation(b"g1"), gen + 1)
+        self.assertEqual(self.gtube_action(b"a1"), "accept")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@
 
 /*
  * The options, as the engine stores them. The engine fills this struct from
- * the `module hello { ... }` section using the table below and keeps it
+ * the `hello { ... }` section of smfd.conf using the table below and keeps it
  * alive until fini(), so the module may keep pointers into it.
  */
 typedef struct hello_conf {
