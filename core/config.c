@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "errbuf.h"
 #include "xalloc.h"
 
 #include <confuse.h>
@@ -34,18 +35,6 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s", cfg->filename, cfg->line, msg);
     else
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s", msg);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* ---- option tables ------------------------------------------------ */
@@ -230,8 +219,8 @@ int config_module_options(const smf_module_t *d, const char *text, arena_t *mem,
     cfg_errbuf[0] = '\0';
     int rc = cfg_parse_buf(cfg, text);
     if (rc != CFG_SUCCESS) {
-        fail(err, errlen, "module %s options: %s", d->name,
-             cfg_errbuf[0] ? cfg_errbuf : "cannot parse");
+        errbuf_fail(err, errlen, "module %s options: %s", d->name,
+                    cfg_errbuf[0] ? cfg_errbuf : "cannot parse");
         cfg_free(cfg);
         free(opts);
         return -1;
@@ -281,25 +270,25 @@ static int override_line(const char *ov, char *line, size_t linelen, char *err, 
 {
     const char *eq = strchr(ov, '=');
     if (eq == NULL || eq == ov)
-        return fail(err, errlen, "-o %s: expected name=value", ov);
+        return errbuf_fail(err, errlen, "-o %s: expected name=value", ov);
     char name[64];
     size_t nl = (size_t)(eq - ov);
     if (nl >= sizeof(name))
-        return fail(err, errlen, "-o %s: setting name too long", ov);
+        return errbuf_fail(err, errlen, "-o %s: setting name too long", ov);
     memcpy(name, ov, nl);
     name[nl] = '\0';
     const cfg_opt_t *o = core_opt(name);
     if (o == NULL || o->type == CFGT_SEC)
-        return fail(err, errlen,
-                    "-o %s: '%s' is not a top-level setting (module options belong in the "
-                    "configuration file)",
-                    ov, name);
+        return errbuf_fail(err, errlen,
+                           "-o %s: '%s' is not a top-level setting (module options belong in the "
+                           "configuration file)",
+                           ov, name);
     const char *value = eq + 1;
     char abs[PATH_MAX + 2];
     if (is_path_setting(name) && value[0] != '/' && value[0] != '"') {
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof(cwd)) == NULL)
-            return fail(err, errlen, "-o %s: cannot read the current directory", ov);
+            return errbuf_fail(err, errlen, "-o %s: cannot read the current directory", ov);
         snprintf(abs, sizeof(abs), "%s/%s", cwd, value);
         value = abs;
     }
@@ -321,7 +310,7 @@ static int apply_overrides(cfg_t *cfg, char *const *ov, size_t nov, char *err, s
             return -1;
         cfg_errbuf[0] = '\0';
         if (cfg_parse_buf(cfg, line) != CFG_SUCCESS)
-            return fail(err, errlen, "-o %s: %s", ov[i], cfg_errbuf);
+            return errbuf_fail(err, errlen, "-o %s: %s", ov[i], cfg_errbuf);
     }
     return 0;
 }
@@ -453,9 +442,9 @@ static cfg_t *parse_file(cfg_opt_t *opts, int flags, const char *path, char *con
     int rc = cfg_parse(cfg, path);
     cfg_root = NULL;
     if (rc == CFG_FILE_ERROR) {
-        fail(err, errlen, "cannot read configuration %s: %s", path, strerror(errno));
+        errbuf_fail(err, errlen, "cannot read configuration %s: %s", path, strerror(errno));
     } else if (rc != CFG_SUCCESS) {
-        fail(err, errlen, "%s", cfg_errbuf[0] ? cfg_errbuf : "configuration parse error");
+        errbuf_fail(err, errlen, "%s", cfg_errbuf[0] ? cfg_errbuf : "configuration parse error");
     } else if (apply_overrides(cfg, ov, nov, err, errlen) == 0) {
         return cfg;
     }
@@ -488,23 +477,24 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->module_dir = resolve_path(c, cfg_getstr(cfg, "module_dir"));
     c->workers = cfg_getint(cfg, "workers");
     if (c->workers < 0 || c->workers > 256)
-        return fail(err, errlen, "%s: workers = %ld: expected 0 (one per core) to 256", c->path,
-                    c->workers);
+        return errbuf_fail(err, errlen, "%s: workers = %ld: expected 0 (one per core) to 256",
+                           c->path, c->workers);
     if (c->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = n > 0 ? n : 1;
     }
     c->log_level = log_level_parse(cfg_getstr(cfg, "log_level"));
     if (c->log_level < 0)
-        return fail(err, errlen, "%s: log_level = \"%s\": expected error, warning, info or debug",
-                    c->path, cfg_getstr(cfg, "log_level"));
+        return errbuf_fail(err, errlen,
+                           "%s: log_level = \"%s\": expected error, warning, info or debug",
+                           c->path, cfg_getstr(cfg, "log_level"));
     long size = cfg_getint(cfg, "max_message_size");
     long depth = cfg_getint(cfg, "max_mime_depth");
     long parts = cfg_getint(cfg, "max_mime_parts");
     long arena = cfg_getint(cfg, "message_arena_limit");
     long timeout = cfg_getint(cfg, "default_timeout");
     if (size < 1024 || depth < 1 || depth > 1000 || parts < 1 || arena < 65536 || timeout < 100)
-        return fail(
+        return errbuf_fail(
             err, errlen,
             "%s: a limit is out of range (max_message_size >= 1024, max_mime_depth 1..1000, "
             "max_mime_parts >= 1, message_arena_limit >= 65536, default_timeout >= 100 ms)",
@@ -532,12 +522,14 @@ static int open_modules(config_t *c, cfg_t *cfg, char *err, size_t errlen)
             return -1;
         const smf_module_t *d = c->modules[i].lib.desc;
         if (strchr(name, '/') == NULL && strcmp(d->name, name) != 0)
-            return fail(err, errlen,
-                        "%s: modules: '%s' loads %s, which calls itself '%s'; list it by that name",
-                        c->path, name, path, d->name);
+            return errbuf_fail(
+                err, errlen,
+                "%s: modules: '%s' loads %s, which calls itself '%s'; list it by that name",
+                c->path, name, path, d->name);
         for (unsigned j = 0; j < i; j++)
             if (strcmp(c->modules[j].name, d->name) == 0)
-                return fail(err, errlen, "%s: modules: '%s' is listed twice", c->path, d->name);
+                return errbuf_fail(err, errlen, "%s: modules: '%s' is listed twice", c->path,
+                                   d->name);
         c->modules[i].name = d->name;
         c->modules[i].hard = d->kind == SMF_KIND_ANTIVIRUS;
     }
@@ -571,21 +563,23 @@ static int read_module_sections(config_t *c, cfg_t *cfg, char *err, size_t errle
             const char *oe = cfg_getstr(sec, "on_error");
             int a = action_parse(oe);
             if (a != ACTION_ACCEPT && a != ACTION_TEMPFAIL)
-                return fail(err, errlen, "%s: %s: on_error = \"%s\": expected accept or tempfail",
-                            c->path, m->name, oe);
+                return errbuf_fail(err, errlen,
+                                   "%s: %s: on_error = \"%s\": expected accept or tempfail",
+                                   c->path, m->name, oe);
             if (m->hard && a != ACTION_TEMPFAIL)
-                return fail(err, errlen,
-                            "%s: %s: on_error = %s: an antivirus stage fails closed, its errors "
-                            "always give tempfail",
-                            c->path, m->name, oe);
+                return errbuf_fail(
+                    err, errlen,
+                    "%s: %s: on_error = %s: an antivirus stage fails closed, its errors "
+                    "always give tempfail",
+                    c->path, m->name, oe);
             m->on_error = (action_t)a;
         }
         m->timeout_ms = cfg_getint(sec, "timeout_ms");
         if (m->hard && !m->enabled)
-            return fail(err, errlen,
-                        "%s: %s: enabled = false: '%s' is an antivirus stage and cannot be "
-                        "disabled; remove it from 'modules' to run without virus scanning",
-                        c->path, m->name, m->name);
+            return errbuf_fail(err, errlen,
+                               "%s: %s: enabled = false: '%s' is an antivirus stage and cannot be "
+                               "disabled; remove it from 'modules' to run without virus scanning",
+                               c->path, m->name, m->name);
         m->conf = fill_module_conf(m->lib.desc, sec, c->mem);
     }
     return 0;
@@ -614,8 +608,8 @@ static int read_action(config_t *c, cfg_t *sec, const char *field, const char *w
             if (allowed & (1u << i))
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
                          list[0] ? ", " : "", action_name((action_t)i));
-        return fail(err, errlen, "%s: %s: %s = \"%s\": expected one of %s", c->path, where, field,
-                    v, list);
+        return errbuf_fail(err, errlen, "%s: %s: %s = \"%s\": expected one of %s", c->path, where,
+                           field, v, list);
     }
     *out = (action_t)a;
     return 0;
@@ -662,17 +656,19 @@ static int check_stages(config_t *c, const char *where, const policy_dir_t *d, c
             if (d->stages[i] == m)
                 pos = i;
         if (pos == SIZE_MAX)
-            return fail(err, errlen,
-                        "%s: %s: stages leaves out '%s', an antivirus stage; antivirus stages "
-                        "cannot be skipped by any policy",
-                        c->path, where, c->modules[m].name);
+            return errbuf_fail(
+                err, errlen,
+                "%s: %s: stages leaves out '%s', an antivirus stage; antivirus stages "
+                "cannot be skipped by any policy",
+                c->path, where, c->modules[m].name);
         for (size_t i = 0; i < pos; i++) {
             const module_conf_t *before = &c->modules[d->stages[i]];
             if (before->lib.desc->kind == SMF_KIND_LIST)
-                return fail(err, errlen,
-                            "%s: %s: stages puts '%s' (an antivirus stage) after '%s' (a list "
-                            "stage that can whitelist); antivirus stages must come first",
-                            c->path, where, c->modules[m].name, before->name);
+                return errbuf_fail(
+                    err, errlen,
+                    "%s: %s: stages puts '%s' (an antivirus stage) after '%s' (a list "
+                    "stage that can whitelist); antivirus stages must come first",
+                    c->path, where, c->modules[m].name, before->name);
         }
     }
     return 0;
@@ -690,12 +686,13 @@ static int read_stages(config_t *c, cfg_t *sec, const char *where, policy_dir_t 
         const char *name = cfg_getnstr(sec, "stages", i);
         int m = module_index(c, name);
         if (m < 0)
-            return fail(err, errlen, "%s: %s: stage '%s' is not a loaded module (see 'modules')",
-                        c->path, where, name);
+            return errbuf_fail(err, errlen,
+                               "%s: %s: stage '%s' is not a loaded module (see 'modules')", c->path,
+                               where, name);
         for (size_t j = 0; j < d->nstages; j++)
             if (d->stages[j] == (size_t)m)
-                return fail(err, errlen, "%s: %s: stage '%s' is listed twice", c->path, where,
-                            name);
+                return errbuf_fail(err, errlen, "%s: %s: stage '%s' is listed twice", c->path,
+                                   where, name);
         /* Toggling a module off in its section takes it out of every
          * pipeline without editing them. */
         if (c->modules[m].enabled)

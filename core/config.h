@@ -23,13 +23,13 @@
 #include <stddef.h>
 
 typedef struct module_conf {
-    const char *name;   /* The descriptor's name. */
-    modload_t lib;      /* The opened shared object. */
-    bool hard;          /* Antivirus kind: hard lane, non-overridable. */
+    const char *name; /* The descriptor's name. */
+    modload_t lib;    /* The opened shared object. */
+    bool hard;        /* Antivirus kind: hard lane, non-overridable. */
     bool enabled;
-    action_t on_error;  /* accept or tempfail, for soft stages. */
-    long timeout_ms;    /* 0: bounded only by the message's deadline. */
-    void *conf;         /* The filled option struct, conf_size bytes. */
+    action_t on_error; /* accept or tempfail, for soft stages. */
+    long timeout_ms;   /* 0: bounded only by the message's deadline. */
+    void *conf;        /* The filled option struct, conf_size bytes. */
 } module_conf_t;
 
 typedef struct policy_dir {
@@ -40,7 +40,7 @@ typedef struct policy_dir {
 } policy_dir_t;
 
 typedef struct policy {
-    const char *domain; /* Lower case; "default" for the fallback policy. */
+    const char *domain;  /* Lower case; "default" for the fallback policy. */
     policy_dir_t dir[2]; /* Indexed by smf_direction_t. */
 } policy_t;
 

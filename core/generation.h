@@ -20,14 +20,14 @@ typedef struct generation {
     atomic_int refs;
     unsigned long id;
     config_t *conf;
-    kv_t *kv;             /* Borrowed: the process-wide store. */
-    size_t ninit;         /* Modules whose init() ran, so fini() is owed. */
-    void **states;        /* Per module. */
-    char **init_errors;   /* Per module: NULL, or why its init failed. */
-    unsigned *dbis;       /* Per module: its key-value namespace. */
+    kv_t *kv;           /* Borrowed: the process-wide store. */
+    size_t ninit;       /* Modules whose init() ran, so fini() is owed. */
+    void **states;      /* Per module. */
+    char **init_errors; /* Per module: NULL, or why its init failed. */
+    unsigned *dbis;     /* Per module: its key-value namespace. */
     size_t nworkers;
-    void **tstates;       /* [worker * nmodules + module]. */
-    signed char *tready;  /* 0 not made, 1 made, -1 thread_init failed. */
+    void **tstates;      /* [worker * nmodules + module]. */
+    signed char *tready; /* 0 not made, 1 made, -1 thread_init failed. */
 } generation_t;
 
 /*
@@ -36,8 +36,8 @@ typedef struct generation {
  * fails the whole generation (-1, reason in err); an antivirus module whose
  * init fails is kept with its error, so that its scans fail closed.
  */
-int generation_new(config_t *conf, kv_t *kv, unsigned long id, size_t nworkers,
-                   generation_t **out, char *err, size_t errlen);
+int generation_new(config_t *conf, kv_t *kv, unsigned long id, size_t nworkers, generation_t **out,
+                   char *err, size_t errlen);
 void generation_hold(generation_t *g);
 /* Drops a reference and nulls *gp; the last one frees the generation. */
 void generation_release(generation_t **gp);

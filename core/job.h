@@ -23,9 +23,9 @@ typedef struct job_event {
 } job_event_t;
 
 typedef struct job_result {
-    const char *kind;  /* "VERDICT", "PONG" or "ERROR". */
-    char *request_id;  /* Echoed; "" when the request had none. */
-    char *json;        /* The reply body. */
+    const char *kind; /* "VERDICT", "PONG" or "ERROR". */
+    char *request_id; /* Echoed; "" when the request had none. */
+    char *json;       /* The reply body. */
     job_event_t *events;
     size_t nevents;
 } job_result_t;

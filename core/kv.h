@@ -21,8 +21,8 @@ void kv_sync(kv_t *kv);
 /* Opens (creating) the namespace of a module. 0 or SMF_EIO. */
 int kv_namespace(kv_t *kv, const char *name, unsigned *dbi);
 /* Values are copied into the arena. 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO. */
-int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
-           const void **val, size_t *vlen);
+int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, const void **val,
+           size_t *vlen);
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
 

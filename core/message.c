@@ -6,6 +6,7 @@
  * the text and URLs, and drops every GMime object before it returns.
  */
 #include "message.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -114,23 +115,6 @@ static void truncate_msg(parser_t *p, const char *why)
         p->m->truncated = why;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    o[0] = (char)(0xe0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-}
-
 /* Length of the valid UTF-8 sequence at s (a byte >= 0x80), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
@@ -189,7 +173,7 @@ static void put_text(sbuf_t *b, const unsigned char *s, size_t n, int fallback_1
                 o += k;
                 i += k;
             } else {
-                o += put_utf8(o, fallback_1252 ? cp1252(c) : 0xfffd);
+                o += utf8_put(o, fallback_1252 ? cp1252(c) : 0xfffd);
                 i++;
             }
         }
@@ -210,7 +194,7 @@ static void put_1252(sbuf_t *b, const unsigned char *s, size_t n)
         if (c < 0x80)
             *o++ = (char)c;
         else
-            o += put_utf8(o, cp1252(c));
+            o += utf8_put(o, cp1252(c));
     }
     b->len = (size_t)(o - b->p);
 }
@@ -277,7 +261,7 @@ static int iconv_to_utf8(sbuf_t *tmp, const char *cs, const unsigned char *s, si
         if (r == (size_t)-1 && errno == E2BIG)
             continue;
         if (left > 0) {
-            tmp->len += put_utf8(tmp->p + tmp->len, 0xfffd);
+            tmp->len += utf8_put(tmp->p + tmp->len, 0xfffd);
             in++;
             left--;
         }

@@ -89,12 +89,12 @@ char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len
  */
 typedef struct url_set {
     arena_t *arena;
-    size_t max;          /* Cap on count. */
-    size_t count;        /* URLs in items. */
-    size_t cap;          /* Room in items. */
-    const char **items;  /* NUL-terminated URLs, in the order found. */
-    unsigned *slots;     /* Open-addressing table: item index + 1, 0 when free. */
-    size_t slot_count;   /* A power of two, or 0 before the first URL. */
+    size_t max;         /* Cap on count. */
+    size_t count;       /* URLs in items. */
+    size_t cap;         /* Room in items. */
+    const char **items; /* NUL-terminated URLs, in the order found. */
+    unsigned *slots;    /* Open-addressing table: item index + 1, 0 when free. */
+    size_t slot_count;  /* A power of two, or 0 before the first URL. */
 } url_set_t;
 
 /* Makes an empty set that keeps at most `max` URLs. */

@@ -5,6 +5,7 @@
  * of the descriptor is known to be where this engine expects it.
  */
 #include "modload.h"
+#include "errbuf.h"
 #include "xalloc.h"
 
 #include <dlfcn.h>
@@ -28,18 +29,6 @@ const char *modload_kind_name(smf_kind_t kind)
     return "unknown";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int valid_name(const char *s)
 {
     if (s == NULL || *s == '\0')
@@ -54,41 +43,45 @@ static int check_file(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return fail(err, errlen,
-                    "module %s: cannot open it: %m; check module_dir and the module's path", path);
+        return errbuf_fail(err, errlen,
+                           "module %s: cannot open it: %m; check module_dir and the module's path",
+                           path);
     if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, "module %s: not a regular file", path);
+        return errbuf_fail(err, errlen, "module %s: not a regular file", path);
     /* Anyone who can write the file could run code inside the engine. */
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(err, errlen,
-                    "refusing module %s: it is group- or world-writable (mode %04o); "
-                    "fix with: chmod go-w %s",
-                    path, (unsigned)(st.st_mode & 07777), path);
+        return errbuf_fail(err, errlen,
+                           "refusing module %s: it is group- or world-writable (mode %04o); "
+                           "fix with: chmod go-w %s",
+                           path, (unsigned)(st.st_mode & 07777), path);
     return 0;
 }
 
 static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t errlen)
 {
     if (abi->major != SMF_ABI_MAJOR)
-        return fail(err, errlen,
-                    "refusing module %s: it was built for module ABI %u.%u, this engine provides "
-                    "ABI %d.%d (major versions must match); rebuild it against this engine's SDK",
-                    path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
+        return errbuf_fail(
+            err, errlen,
+            "refusing module %s: it was built for module ABI %u.%u, this engine provides "
+            "ABI %d.%d (major versions must match); rebuild it against this engine's SDK",
+            path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
     if (abi->minor > SMF_ABI_MINOR)
-        return fail(err, errlen,
-                    "refusing module %s: it was built for module ABI %u.%u, newer than this "
-                    "engine's ABI %d.%d; upgrade the engine or rebuild the module against its SDK",
-                    path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
+        return errbuf_fail(
+            err, errlen,
+            "refusing module %s: it was built for module ABI %u.%u, newer than this "
+            "engine's ABI %d.%d; upgrade the engine or rebuild the module against its SDK",
+            path, abi->major, abi->minor, SMF_ABI_MAJOR, SMF_ABI_MINOR);
     if (abi->size > sizeof(smf_module_t))
-        return fail(err, errlen,
-                    "refusing module %s: its descriptor is %u bytes, larger than the %zu bytes of "
-                    "ABI %d.%d that this engine provides; rebuild it against this engine's SDK",
-                    path, abi->size, sizeof(smf_module_t), SMF_ABI_MAJOR, SMF_ABI_MINOR);
+        return errbuf_fail(
+            err, errlen,
+            "refusing module %s: its descriptor is %u bytes, larger than the %zu bytes of "
+            "ABI %d.%d that this engine provides; rebuild it against this engine's SDK",
+            path, abi->size, sizeof(smf_module_t), SMF_ABI_MAJOR, SMF_ABI_MINOR);
     if (abi->size < sizeof(smf_module_t))
-        return fail(err, errlen,
-                    "refusing module %s: its descriptor is %u bytes, smaller than ABI %u.%u "
-                    "defines (%zu); the module is damaged or not built with SMF_ABI_INIT",
-                    path, abi->size, abi->major, abi->minor, sizeof(smf_module_t));
+        return errbuf_fail(err, errlen,
+                           "refusing module %s: its descriptor is %u bytes, smaller than ABI %u.%u "
+                           "defines (%zu); the module is damaged or not built with SMF_ABI_INIT",
+                           path, abi->size, abi->major, abi->minor, sizeof(smf_module_t));
     return 0;
 }
 
@@ -105,21 +98,23 @@ static int check_options(const char *path, const smf_module_t *d, char *err, siz
                        : o->type == SMF_OPT_LIST   ? sizeof(char **)
                                                    : 0;
         if (!valid_name(o->name))
-            return fail(err, errlen, "refusing module %s: option name '%s' is not [a-z0-9_]+", path,
-                        o->name);
+            return errbuf_fail(err, errlen,
+                               "refusing module %s: option name '%s' is not [a-z0-9_]+", path,
+                               o->name);
         if (width == 0)
-            return fail(err, errlen, "refusing module %s: option '%s' has unknown type %d", path,
-                        o->name, (int)o->type);
+            return errbuf_fail(err, errlen, "refusing module %s: option '%s' has unknown type %d",
+                               path, o->name, (int)o->type);
         if (o->offset + width > d->conf_size)
-            return fail(err, errlen,
-                        "refusing module %s: option '%s' is stored at offset %zu, outside its "
-                        "conf_size of %zu bytes",
-                        path, o->name, o->offset, d->conf_size);
+            return errbuf_fail(
+                err, errlen,
+                "refusing module %s: option '%s' is stored at offset %zu, outside its "
+                "conf_size of %zu bytes",
+                path, o->name, o->offset, d->conf_size);
         for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
             if (strcmp(o->name, reserved[i]) == 0)
-                return fail(err, errlen,
-                            "refusing module %s: option '%s' is reserved for the engine", path,
-                            o->name);
+                return errbuf_fail(err, errlen,
+                                   "refusing module %s: option '%s' is reserved for the engine",
+                                   path, o->name);
     }
     return 0;
 }
@@ -127,12 +122,14 @@ static int check_options(const char *path, const smf_module_t *d, char *err, siz
 static int check_descriptor(const char *path, const smf_module_t *d, char *err, size_t errlen)
 {
     if (!valid_name(d->name))
-        return fail(err, errlen, "refusing module %s: its name is missing or not [a-z0-9_]+", path);
+        return errbuf_fail(err, errlen, "refusing module %s: its name is missing or not [a-z0-9_]+",
+                           path);
     if (d->scan == NULL)
-        return fail(err, errlen, "refusing module %s (%s): it has no scan function", path, d->name);
+        return errbuf_fail(err, errlen, "refusing module %s (%s): it has no scan function", path,
+                           d->name);
     if (d->kind < SMF_KIND_CONTENT || d->kind > SMF_KIND_REPUTATION)
-        return fail(err, errlen, "refusing module %s (%s): unknown kind %d", path, d->name,
-                    (int)d->kind);
+        return errbuf_fail(err, errlen, "refusing module %s (%s): unknown kind %d", path, d->name,
+                           (int)d->kind);
     return check_options(path, d, err, errlen);
 }
 
@@ -143,14 +140,14 @@ int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
         return -1;
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL)
-        return fail(err, errlen, "module %s: cannot load it: %s", path, dlerror());
+        return errbuf_fail(err, errlen, "module %s: cannot load it: %s", path, dlerror());
     const smf_module_t *d = dlsym(dl, SMF_MODULE_SYMBOL);
     if (d == NULL) {
         dlclose(dl);
-        return fail(err, errlen,
-                    "refusing module %s: it does not export '%s'; a module defines "
-                    "SMF_MODULE_EXPORT const smf_module_t smf_module = {...}",
-                    path, SMF_MODULE_SYMBOL);
+        return errbuf_fail(err, errlen,
+                           "refusing module %s: it does not export '%s'; a module defines "
+                           "SMF_MODULE_EXPORT const smf_module_t smf_module = {...}",
+                           path, SMF_MODULE_SYMBOL);
     }
     if (check_abi(path, &d->abi, err, errlen) != 0 || check_descriptor(path, d, err, errlen) != 0) {
         dlclose(dl);

@@ -16,9 +16,9 @@
 #include <stddef.h>
 
 typedef struct modload {
-    void *dl;                  /* dlopen handle. */
-    const smf_module_t *desc;  /* Inside the shared object. */
-    char *path;                /* As opened. */
+    void *dl;                 /* dlopen handle. */
+    const smf_module_t *desc; /* Inside the shared object. */
+    char *path;               /* As opened. */
 } modload_t;
 
 /* Opens and checks a module. Returns 0, or -1 with the reason in err. */

@@ -43,7 +43,7 @@ typedef struct pipeline_result {
  * allocating from arena; fills *out.
  */
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
-                  const message_t *m, const smf_envelope_t *env, const char *domain,
-                  arena_t *arena, int64_t deadline_ms, pipeline_result_t *out);
+                  const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
+                  int64_t deadline_ms, pipeline_result_t *out);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "clock.h"
 #include "engine.h"
+#include "frames.h"
 #include "fsutil.h"
 #include "log.h"
 #include "protocol.h"
@@ -61,35 +62,6 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
     return 0;
 }
 
-static size_t recv_parts(void *sock, zmq_msg_t *parts, size_t max, bool *overflow)
-{
-    size_t n = 0;
-    int more = 1;
-    *overflow = false;
-    while (more) {
-        zmq_msg_t tmp;
-        zmq_msg_init(&tmp);
-        if (zmq_msg_recv(&tmp, sock, 0) < 0) {
-            zmq_msg_close(&tmp);
-            break;
-        }
-        more = zmq_msg_more(&tmp);
-        if (n < max)
-            parts[n++] = tmp;
-        else {
-            *overflow = true;
-            zmq_msg_close(&tmp);
-        }
-    }
-    return n;
-}
-
-static void close_parts(zmq_msg_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        zmq_msg_close(&p[i]);
-}
-
 static void push_idle(transport_t *t, zmq_msg_t *id)
 {
     size_t cap = t->e->nworkers + 1;
@@ -97,11 +69,6 @@ static void push_idle(transport_t *t, zmq_msg_t *id)
     zmq_msg_init(slot);
     zmq_msg_copy(slot, id);
     t->nidle++;
-}
-
-static void send_str(void *sock, const char *s, int flags)
-{
-    zmq_send(sock, s, strlen(s), flags);
 }
 
 /* Answers a front-end request directly, for refusals the transport makes. */
@@ -117,10 +84,10 @@ static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const c
     zmq_msg_send(&p[0], t->front, ZMQ_SNDMORE);
     if (first == 2)
         zmq_send(t->front, "", 0, ZMQ_SNDMORE);
-    send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
-    send_str(t->front, "ERROR", ZMQ_SNDMORE);
-    send_str(t->front, rid, ZMQ_SNDMORE);
-    send_str(t->front, json, 0);
+    frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
+    frames_send_str(t->front, "ERROR", ZMQ_SNDMORE);
+    frames_send_str(t->front, rid, ZMQ_SNDMORE);
+    frames_send_str(t->front, json, 0);
     free(json);
 }
 
@@ -128,7 +95,7 @@ static void from_front(transport_t *t)
 {
     zmq_msg_t p[MAX_PARTS];
     bool overflow;
-    size_t n = recv_parts(t->front, p, MAX_PARTS, &overflow);
+    size_t n = frames_recv(t->front, p, MAX_PARTS, &overflow);
     if (n < 1)
         return;
     /* A REQ client puts an empty delimiter after its identity. */
@@ -145,15 +112,15 @@ static void from_front(transport_t *t)
         int64_t now = clock_wall_ms();
         zmq_msg_send(w, t->back, ZMQ_SNDMORE);
         zmq_msg_close(w);
-        send_str(t->back, "JOB", ZMQ_SNDMORE);
+        frames_send_str(t->back, "JOB", ZMQ_SNDMORE);
         zmq_msg_send(&p[0], t->back, ZMQ_SNDMORE);
-        send_str(t->back, first == 2 ? "E" : "N", ZMQ_SNDMORE);
+        frames_send_str(t->back, first == 2 ? "E" : "N", ZMQ_SNDMORE);
         zmq_send(t->back, &now, sizeof(now), first < n ? ZMQ_SNDMORE : 0);
         for (size_t i = first; i < n; i++)
             zmq_msg_send(&p[i], t->back, i + 1 < n ? ZMQ_SNDMORE : 0);
         t->busy++;
     }
-    close_parts(p, n);
+    frames_close(p, n);
 }
 
 static void relay_reply(transport_t *t, zmq_msg_t *p, size_t n)
@@ -164,7 +131,7 @@ static void relay_reply(transport_t *t, zmq_msg_t *p, size_t n)
     zmq_msg_send(&p[2], t->front, ZMQ_SNDMORE);
     if (zmq_msg_size(&p[3]) == 1 && *(char *)zmq_msg_data(&p[3]) == 'E')
         zmq_send(t->front, "", 0, ZMQ_SNDMORE);
-    send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
+    frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
     zmq_msg_send(&p[4], t->front, ZMQ_SNDMORE);
     zmq_msg_send(&p[5], t->front, ZMQ_SNDMORE);
     zmq_msg_send(&p[6], t->front, 0);
@@ -174,9 +141,9 @@ static void from_back(transport_t *t)
 {
     zmq_msg_t p[MAX_PARTS];
     bool overflow;
-    size_t n = recv_parts(t->back, p, MAX_PARTS, &overflow);
+    size_t n = frames_recv(t->back, p, MAX_PARTS, &overflow);
     if (n < 2) {
-        close_parts(p, n);
+        frames_close(p, n);
         return;
     }
     const char *kind = zmq_msg_data(&p[1]);
@@ -192,7 +159,7 @@ static void from_back(transport_t *t)
         push_idle(t, &p[0]);
         t->busy--;
     }
-    close_parts(p, n);
+    frames_close(p, n);
 }
 
 static void from_control(transport_t *t)
@@ -227,7 +194,7 @@ static void stop_workers(transport_t *t)
         t->nidle--;
         zmq_msg_send(w, t->back, ZMQ_SNDMORE);
         zmq_msg_close(w);
-        send_str(t->back, "STOP", 0);
+        frames_send_str(t->back, "STOP", 0);
     }
 }
 

@@ -20,13 +20,13 @@
 
 /* What a policy says for one direction of one domain. */
 typedef struct policy_rules {
-    double add_header_score; /* <= 0 disables the threshold. */
-    double quarantine_score; /* <= 0 disables. */
-    double reject_score;     /* <= 0 disables. */
-    action_t virus_action;   /* quarantine or reject. */
+    double add_header_score;     /* <= 0 disables the threshold. */
+    double quarantine_score;     /* <= 0 disables. */
+    double reject_score;         /* <= 0 disables. */
+    action_t virus_action;       /* quarantine or reject. */
     action_t unscannable_action; /* quarantine, tempfail or reject: never accept. */
-    action_t block_action;   /* What a blacklist entry does. */
-    action_t spam_action;    /* What a certain-spam verdict (GTUBE) does. */
+    action_t block_action;       /* What a blacklist entry does. */
+    action_t spam_action;        /* What a certain-spam verdict (GTUBE) does. */
 } policy_rules_t;
 
 typedef enum soft_force {

@@ -5,6 +5,7 @@
  */
 #include "clock.h"
 #include "engine.h"
+#include "frames.h"
 #include "job.h"
 #include "log.h"
 #include "xalloc.h"
@@ -14,45 +15,19 @@
 
 #define MAX_FRAMES 16
 
-static void send_str(void *sock, const char *s, int more)
-{
-    zmq_send(sock, s, strlen(s), more ? ZMQ_SNDMORE : 0);
-}
-
 static void send_result(void *sock, zmq_msg_t *client, zmq_msg_t *delim, const job_result_t *r)
 {
     for (size_t i = 0; i < r->nevents; i++) {
-        send_str(sock, "EVENT", 1);
-        send_str(sock, r->events[i].topic, 1);
-        send_str(sock, r->events[i].json, 0);
+        frames_send_str(sock, "EVENT", ZMQ_SNDMORE);
+        frames_send_str(sock, r->events[i].topic, ZMQ_SNDMORE);
+        frames_send_str(sock, r->events[i].json, 0);
     }
-    send_str(sock, "REPLY", 1);
+    frames_send_str(sock, "REPLY", ZMQ_SNDMORE);
     zmq_msg_send(client, sock, ZMQ_SNDMORE);
     zmq_msg_send(delim, sock, ZMQ_SNDMORE);
-    send_str(sock, r->kind, 1);
-    send_str(sock, r->request_id, 1);
-    send_str(sock, r->json, 0);
-}
-
-/* Receives the rest of a multipart message; returns the number of parts. */
-static size_t recv_parts(void *sock, zmq_msg_t *parts, size_t max)
-{
-    size_t n = 0;
-    int more = 1;
-    while (more) {
-        zmq_msg_t tmp;
-        zmq_msg_init(&tmp);
-        if (zmq_msg_recv(&tmp, sock, 0) < 0) {
-            zmq_msg_close(&tmp);
-            break;
-        }
-        more = zmq_msg_more(&tmp);
-        if (n < max)
-            parts[n++] = tmp;
-        else
-            zmq_msg_close(&tmp);
-    }
-    return n;
+    frames_send_str(sock, r->kind, ZMQ_SNDMORE);
+    frames_send_str(sock, r->request_id, ZMQ_SNDMORE);
+    frames_send_str(sock, r->json, 0);
 }
 
 static void handle(engine_t *e, size_t index, void *sock, zmq_msg_t *p, size_t n)
@@ -88,17 +63,16 @@ void *worker_main(void *arg)
     if (zmq_connect(sock, ENGINE_BACKEND) != 0)
         log_fatal("worker %zu: cannot connect to the transport: %s", wa->index,
                   zmq_strerror(zmq_errno()));
-    send_str(sock, "READY", 0);
+    frames_send_str(sock, "READY", 0);
     for (;;) {
         zmq_msg_t p[MAX_FRAMES + 4];
-        size_t n = recv_parts(sock, p, MAX_FRAMES + 4);
+        size_t n = frames_recv(sock, p, MAX_FRAMES + 4, NULL);
         bool stop = n == 0 || zmq_msg_size(&p[0]) != 3;
         if (!stop && n >= 4)
             handle(e, wa->index, sock, p, n);
         else if (!stop)
-            send_str(sock, "READY", 0);
-        for (size_t i = 0; i < n; i++)
-            zmq_msg_close(&p[i]);
+            frames_send_str(sock, "READY", 0);
+        frames_close(p, n);
         if (stop)
             break;
     }
