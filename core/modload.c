@@ -9,6 +9,7 @@
 #include "xalloc.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,15 @@ static int check_file(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* The descriptor's size in each minor version of ABI 1: fields are only
+ * ever added at the end. */
+size_t modload_descriptor_size(unsigned minor)
+{
+    if (minor == 0)
+        return offsetof(smf_module_t, learn);
+    return sizeof(smf_module_t);
+}
+
 static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t errlen)
 {
     if (abi->major != SMF_ABI_MAJOR)
@@ -77,11 +87,12 @@ static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t e
             "refusing module %s: its descriptor is %u bytes, larger than the %zu bytes of "
             "ABI %d.%d that this engine provides; rebuild it against this engine's SDK",
             path, abi->size, sizeof(smf_module_t), SMF_ABI_MAJOR, SMF_ABI_MINOR);
-    if (abi->size < sizeof(smf_module_t))
+    size_t want = modload_descriptor_size(abi->minor);
+    if (abi->size != want)
         return errbuf_fail(err, errlen,
-                           "refusing module %s: its descriptor is %u bytes, smaller than ABI %u.%u "
-                           "defines (%zu); the module is damaged or not built with SMF_ABI_INIT",
-                           path, abi->size, abi->major, abi->minor, sizeof(smf_module_t));
+                           "refusing module %s: its descriptor is %u bytes, but ABI %u.%u "
+                           "defines %zu; the module is damaged or not built with SMF_ABI_INIT",
+                           path, abi->size, abi->major, abi->minor, want);
     return 0;
 }
 
@@ -153,8 +164,13 @@ int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
         dlclose(dl);
         return -1;
     }
+    /* Work on a copy widened to this engine's descriptor, so that fields a
+     * module built for an older minor lacks read as NULL, never as what
+     * lies beyond its descriptor. */
+    memset(&out->copy, 0, sizeof(out->copy));
+    memcpy(&out->copy, d, d->abi.size);
     out->dl = dl;
-    out->desc = d;
+    out->desc = &out->copy;
     out->path = xstrdup(path);
     return 0;
 }

@@ -15,14 +15,19 @@
 
 #include <stddef.h>
 
+/* Not to be copied: desc points into the struct itself. */
 typedef struct modload {
     void *dl;                 /* dlopen handle. */
-    const smf_module_t *desc; /* Inside the shared object. */
+    const smf_module_t *desc; /* Points at `copy`. */
     char *path;               /* As opened. */
+    smf_module_t copy;        /* The descriptor widened to this engine's ABI:
+                               * fields added after the module's minor are NULL. */
 } modload_t;
 
 /* Opens and checks a module. Returns 0, or -1 with the reason in err. */
 int modload_open(const char *path, modload_t *out, char *err, size_t errlen);
+/* Bytes of smf_module_t in ABI 1.minor. */
+size_t modload_descriptor_size(unsigned minor);
 /* Closes it; safe on a zeroed or already closed modload_t. */
 void modload_close(modload_t *m);
 /* "content", "antivirus", "list", "reputation". */

@@ -51,6 +51,11 @@ static void parse_args(int argc, char **argv, options_t *o)
 {
     o->config = "/etc/smf/smfd.conf";
     o->overrides = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
     int c;
     while ((c = getopt(argc, argv, "c:o:tVh")) != -1) {
         switch (c) {

@@ -17,11 +17,13 @@ typedef struct refusal {
 
 static const refusal_t refusals[] = {
     {"wrong ABI major", "modules = {bad_major}",
-     {"bad_major.so", "built for module ABI 99.0", "this engine provides ABI 1.0"}},
+     {"bad_major.so", "built for module ABI 99.1", "this engine provides ABI 1.1"}},
     {"newer ABI minor", "modules = {bad_minor}",
-     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.0"}},
+     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.1"}},
     {"larger descriptor", "modules = {bad_size}",
-     {"bad_size.so", "larger than the", "ABI 1.0"}},
+     {"bad_size.so", "larger than the", "ABI 1.1"}},
+    {"descriptor shorter than its ABI", "modules = {short_size}",
+     {"short_size.so", "but ABI 1.1 defines", "not built with SMF_ABI_INIT"}},
     {"no descriptor", "modules = {no_symbol}", {"no_symbol.so", "does not export 'smf_module'"}},
     {"option outside conf", "modules = {bad_option}",
      {"bad_option.so", "option 'far'", "outside its conf_size"}},
@@ -84,6 +86,20 @@ static void test_writable_module(void)
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* A module built for an older minor loads; what it lacks reads as NULL. */
+static void test_old_minor(void)
+{
+    char err[2048];
+    config_t *c = testconf_load(dir, "modules = {old_minor}", NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "ABI 1.0 module refused: %s", err);
+    if (c == NULL)
+        return;
+    const smf_module_t *d = c->modules[0].lib.desc;
+    CHECK(d->abi.minor == 0 && d->learn == NULL, "1.0 descriptor widened with learn = NULL");
+    CHECK(d->scan != NULL && strcmp(d->name, "old_minor") == 0, "1.0 descriptor fields kept");
+    config_free(&c);
+}
+
 static void test_valid(void)
 {
     char err[2048];
@@ -125,6 +141,7 @@ int main(int argc, char **argv)
     dir = argc > 1 ? argv[1] : ".";
     test_refusals();
     test_writable_module();
+    test_old_minor();
     test_valid();
     return check_done();
 }

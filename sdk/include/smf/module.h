@@ -32,7 +32,8 @@
  * Versions. The descriptor opens with an ABI header {major, minor, size}
  * that never moves. The engine refuses a module built for another major
  * version, for a newer minor version, or with a larger descriptor than it
- * knows. Added calls or fields bump the minor; removed or changed ones bump
+ * knows; a module built for an older minor version loads, and the fields
+ * added since read as NULL. Added calls or fields bump the minor; removed or changed ones bump
  * the major. Every change is listed in sdk/docs/abi-changelog.md.
  */
 #ifndef SMF_MODULE_H
@@ -53,7 +54,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 0
+#define SMF_ABI_MINOR 1
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -231,7 +232,30 @@ typedef struct smf_module {
      * Required.
      */
     int (*scan)(smf_msg_t *msg, void *state, void *tstate);
+
+    /* ---- Added in ABI 1.1 ---- */
+
+    /**
+     * Learns from (or forgets) a message an operator classified, for
+     * modules that keep statistics (a classifier). Called by `smfctl learn`
+     * and `smfctl unlearn`, outside the daemon, with a message parsed as
+     * for scan(); the module updates its key-value store with smf_kv_put().
+     * The engine makes learning idempotent: it calls learn() once per
+     * message and class, and with delta -1 to undo an earlier call before
+     * a message moves to the other class.
+     *
+     * @param klass  SMF_CLASS_SPAM or SMF_CLASS_HAM.
+     * @param delta  +1 to learn, -1 to forget.
+     * @return 0 or a negative SMF_E* code.
+     * Optional (NULL: the module does not learn). Modules built for ABI 1.0
+     * have no such field; the engine treats it as NULL.
+     */
+    int (*learn)(smf_msg_t *msg, void *state, void *tstate, int klass, int delta);
 } smf_module_t;
+
+/** Classes for learn(). */
+#define SMF_CLASS_SPAM 1
+#define SMF_CLASS_HAM 2
 
 /** The symbol name the engine looks up in a module's shared object. */
 #define SMF_MODULE_SYMBOL "smf_module"

@@ -81,7 +81,7 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
 #endif
 
 SMF_MODULE_EXPORT const smf_module_t TMOD_SYMBOL = {
-    .abi = {TMOD_MAJOR, TMOD_MINOR, (uint32_t)sizeof(smf_module_t) + TMOD_EXTRA_SIZE},
+    .abi = {TMOD_MAJOR, TMOD_MINOR, (uint32_t)((int)sizeof(smf_module_t) + TMOD_EXTRA_SIZE)},
     .name = TMOD_NAME,
     .version = "1.0",
     .description = "test module",

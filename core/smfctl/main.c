@@ -1,0 +1,90 @@
+/*
+ * main.c - smfctl, the operator's tool: reads the same configuration as
+ * smfd and dispatches to one command group per file.
+ *
+ *   smfctl [-c FILE] [-o name=value]... COMMAND [ARGS]
+ */
+#include "message.h"
+#include "smfctl.h"
+#include "xalloc.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Each command group adds one line here. */
+static const smfctl_command_t commands[] = {
+    {"modules", smfctl_modules,
+     "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
+     "                        can override them, whether they are enabled and start"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+int smfctl_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("smfctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return status;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: smfctl [-c FILE] [-o name=value]... COMMAND [ARGS]\n"
+               "\n"
+               "The SecureMailFlow operator's tool. It reads the same configuration as smfd.\n"
+               "\n"
+               "  -c FILE        configuration file (default /etc/smf/smfd.conf)\n"
+               "  -o name=value  override a top-level setting, as with smfd -o\n"
+               "\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\nExit status: 0 success, 1 the command failed, 2 usage or configuration "
+               "error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    smfctl_t ctl = {.config = "/etc/smf/smfd.conf"};
+    ctl.overrides = xcalloc((size_t)argc + 1, sizeof(char *));
+    int c;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    while ((c = getopt_long(argc, argv, "+c:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            ctl.config = optarg;
+            break;
+        case 'o':
+            ctl.overrides[ctl.noverrides++] = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    message_init();
+    int rc = -1;
+    for (size_t i = 0; i < NCOMMANDS && rc < 0; i++)
+        if (strcmp(argv[optind], commands[i].name) == 0)
+            rc = commands[i].run(&ctl, argc - optind, argv + optind);
+    if (rc < 0) {
+        fprintf(stderr, "smfctl: unknown command '%s'\n", argv[optind]);
+        usage(stderr);
+        rc = 2;
+    }
+    free(ctl.overrides);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/*
+ * smfctl.h - the operator's tool: what every command receives, and the
+ * table of commands. Each command group lives in a file of its own.
+ */
+#ifndef SMF_SMFCTL_H
+#define SMF_SMFCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct smfctl {
+    const char *config; /* -c FILE */
+    char **overrides;   /* -o name=value, as for smfd */
+    size_t noverrides;
+} smfctl_t;
+
+/* A command: argv[0] is the command's own name. Returns the exit status:
+ * 0 success, 1 failure, 2 usage or configuration error. */
+typedef int (*smfctl_fn)(const smfctl_t *ctl, int argc, char **argv);
+
+typedef struct smfctl_command {
+    const char *name;
+    smfctl_fn run;
+    const char *usage; /* One or more lines for `smfctl --help`. */
+} smfctl_command_t;
+
+int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
+
+/* Prints "smfctl: " and the message on stderr; returns status. */
+int smfctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
