@@ -169,8 +169,8 @@ static json_t *headers_json(const outcome_t *o)
     return arr;
 }
 
-static char *verdict_json(const char *id, const char *request_id, const outcome_t *o,
-                          const group_t *g, size_t ng, double elapsed)
+static json_t *verdict_object(const char *id, const char *request_id, const outcome_t *o,
+                              const group_t *g, size_t ng, double elapsed)
 {
     const pipeline_result_t *r = &o->decider->result;
     json_t *reply =
@@ -190,9 +190,20 @@ static char *verdict_json(const char *id, const char *request_id, const outcome_
                                                  g[k].result.score));
     json_object_set_new(reply, "domains", domains);
     json_object_set_new(reply, "elapsed_ms", json_real(elapsed));
-    char *s = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    json_decref(reply);
+    return reply;
+}
+
+static char *dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(o);
     return s;
+}
+
+static char *verdict_json(const char *id, const char *request_id, const outcome_t *o,
+                          const group_t *g, size_t ng, double elapsed)
+{
+    return dump(verdict_object(id, request_id, o, g, ng, elapsed));
 }
 
 static void add_event(job_result_t *out, char *topic, json_t *body)
@@ -354,6 +365,24 @@ static void expired(const char *id, const smf_envelope_t *env, arena_t *a, job_r
     log_line(id, env, &o, elapsed);
 }
 
+/* The final outcome over recipient domains: the most severe action, the
+ * highest score, the first virus. */
+static void merge_groups(outcome_t *o, group_t *g, size_t ng)
+{
+    for (size_t k = 0; k < ng; k++) {
+        const pipeline_result_t *r = &g[k].result;
+        if (o->decider == NULL || r->verdict.action > o->action ||
+            (r->verdict.action == o->action && r->score > o->score)) {
+            o->action = r->verdict.action;
+            o->decider = &g[k];
+        }
+        if (k == 0 || r->score > o->score)
+            o->score = r->score;
+        if (r->virus && !o->virus)
+            o->virus = r->virus;
+    }
+}
+
 static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, int64_t deadline,
                  const frame_t *raw, job_result_t *out, double t0)
 {
@@ -368,22 +397,11 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     message_parse(a, raw->data, raw->size, &c->limits, &m);
     group_t *g;
     size_t ng = group_recipients(a, env, &g);
+    for (size_t k = 0; k < ng; k++)
+        pipeline_run(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction, m,
+                     &g[k].env, g[k].domain, a, deadline, &g[k].result);
     outcome_t o = {0};
-    for (size_t k = 0; k < ng; k++) {
-        const policy_t *pol = config_policy(c, g[k].domain);
-        pipeline_run(ctx->gen, ctx->worker, pol, env->direction, m, &g[k].env, g[k].domain, a,
-                     deadline, &g[k].result);
-        const pipeline_result_t *r = &g[k].result;
-        if (o.decider == NULL || r->verdict.action > o.action ||
-            (r->verdict.action == o.action && r->score > o.score)) {
-            o.action = r->verdict.action;
-            o.decider = &g[k];
-        }
-        if (k == 0 || r->score > o.score)
-            o.score = r->score;
-        if (r->virus && !o.virus)
-            o.virus = r->virus;
-    }
+    merge_groups(&o, g, ng);
     out->kind = "VERDICT";
     if (o.action == ACTION_QUARANTINE && ctx->quarantine != NULL) {
         if (store(ctx, a, m, id, g, ng, &o, out) == 0) {
@@ -399,16 +417,68 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     log_line(id, env, &o, elapsed);
 }
 
+/*
+ * The connection stage: list and reputation stages over an empty message.
+ * Only reject and tempfail are final here; anything milder means "go on",
+ * since the message itself has not been seen.
+ */
+static void connect_check(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env,
+                          int64_t deadline, job_result_t *out, double t0)
+{
+    const config_t *c = ctx->gen->conf;
+    char id[32];
+    make_id(id, sizeof(id));
+    message_t *empty;
+    message_parse(a, "", 0, &c->limits, &empty);
+    group_t one = {.domain = "", .env = *env}, *g = &one;
+    size_t ng = env->rcpt_count > 0 ? group_recipients(a, env, &g) : 1;
+    for (size_t k = 0; k < ng; k++)
+        pipeline_run_connect(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction,
+                             empty, &g[k].env, g[k].domain, a, deadline, &g[k].result);
+    outcome_t o = {0};
+    merge_groups(&o, g, ng);
+    if (o.action < ACTION_TEMPFAIL)
+        o.action = ACTION_ACCEPT;
+    double elapsed = clock_mono_ms() - t0;
+    json_t *reply = verdict_object(id, env->request_id, &o, g, ng, elapsed);
+    json_object_set_new(reply, "stage", json_string("connect"));
+    out->kind = "VERDICT";
+    out->json = dump(reply);
+    log_line(id, env, &o, elapsed);
+}
+
+/* SCAN and CONNECT: frame count, size, envelope, deadline, then the work. */
+static void request(const job_ctx_t *ctx, arena_t *a, const char *rid, const frame_t *f, size_t nf,
+                    bool is_scan, job_result_t *out, double t0)
+{
+    const config_t *c = ctx->gen->conf;
+    smf_envelope_t env;
+    int64_t deadline;
+    const char *why = NULL;
+    if (nf != (is_scan ? 5u : 4u))
+        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING 3");
+    else if (is_scan && f[4].size > c->limits.max_size)
+        error_reply(out, rid, PERR_TOO_LARGE, "the message is larger than max_message_size");
+    else if (protocol_parse_envelope(a, &f[3], rid, is_scan, &env, &deadline, ctx->arrived_ms,
+                                     &why) != 0)
+        error_reply(out, rid, PERR_ENVELOPE, why);
+    else {
+        out->request_id = xstrdup(rid);
+        if (deadline == 0)
+            deadline = ctx->arrived_ms + c->default_timeout_ms;
+        if (is_scan)
+            scan(ctx, a, &env, deadline, &f[4], out, t0);
+        else
+            connect_check(ctx, a, &env, deadline, out, t0);
+    }
+}
+
 void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *out)
 {
     double t0 = clock_mono_ms();
     memset(out, 0, sizeof(*out));
     arena_t *a = arena_new(16384);
     const char *rid = nf >= 3 ? protocol_request_id(a, &f[2]) : NULL;
-    smf_envelope_t env;
-    int64_t deadline;
-    const char *why = NULL;
-    const config_t *c = ctx->gen->conf;
     if (nf < 3)
         error_reply(out, "", PERR_FRAMES, "a request has at least 3 frames: version, command, id");
     else if (!frame_is(&f[0], PROTOCOL_VERSION))
@@ -419,20 +489,12 @@ void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *ou
         error_reply(out, rid, PERR_SHUTDOWN, "the engine is stopping; try another node");
     else if (frame_is(&f[1], "PING") && nf == 3)
         pong(ctx, rid, out);
-    else if (!frame_is(&f[1], "SCAN") && !frame_is(&f[1], "PING"))
-        error_reply(out, rid, PERR_COMMAND, "frame 1 must be SCAN or PING");
-    else if (nf != 5 || !frame_is(&f[1], "SCAN"))
-        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, PING 3");
-    else if (f[4].size > c->limits.max_size)
-        error_reply(out, rid, PERR_TOO_LARGE, "the message is larger than max_message_size");
-    else if (protocol_parse_envelope(a, &f[3], rid, &env, &deadline, ctx->arrived_ms, &why) != 0)
-        error_reply(out, rid, PERR_ENVELOPE, why);
-    else {
-        out->request_id = xstrdup(rid);
-        if (deadline == 0)
-            deadline = ctx->arrived_ms + c->default_timeout_ms;
-        scan(ctx, a, &env, deadline, &f[4], out, t0);
-    }
+    else if (frame_is(&f[1], "PING"))
+        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING 3");
+    else if (frame_is(&f[1], "SCAN") || frame_is(&f[1], "CONNECT"))
+        request(ctx, a, rid, f, nf, frame_is(&f[1], "SCAN"), out, t0);
+    else
+        error_reply(out, rid, PERR_COMMAND, "frame 1 must be SCAN, CONNECT or PING");
     arena_destroy(&a);
 }
 

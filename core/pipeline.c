@@ -97,9 +97,33 @@ static double sum_scores(const smf_msg_t *x)
     return s;
 }
 
+static bool connect_kind(const module_conf_t *mc)
+{
+    smf_kind_t k = mc->lib.desc->kind;
+    return k == SMF_KIND_LIST || k == SMF_KIND_REPUTATION;
+}
+
+static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                       const message_t *m, const smf_envelope_t *env, const char *domain,
+                       arena_t *arena, int64_t deadline_ms, bool connect, pipeline_result_t *out);
+
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
                   int64_t deadline_ms, pipeline_result_t *out)
+{
+    run_stages(g, worker, pol, dir, m, env, domain, arena, deadline_ms, false, out);
+}
+
+void pipeline_run_connect(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                          const message_t *empty, const smf_envelope_t *env, const char *domain,
+                          arena_t *arena, int64_t deadline_ms, pipeline_result_t *out)
+{
+    run_stages(g, worker, pol, dir, empty, env, domain, arena, deadline_ms, true, out);
+}
+
+static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                       const message_t *m, const smf_envelope_t *env, const char *domain,
+                       arena_t *arena, int64_t deadline_ms, bool connect, pipeline_result_t *out)
 {
     const policy_dir_t *pd = &pol->dir[dir];
     smf_msg_t x;
@@ -113,6 +137,8 @@ void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direc
     for (size_t i = 0; i < pd->nstages; i++) {
         size_t mi = pd->stages[i];
         const module_conf_t *mc = &g->conf->modules[mi];
+        if (connect && !connect_kind(mc))
+            continue;
         if (run.hard_stopped || (run.soft_stopped && !mc->hard)) {
             record(out, mc->name, STAGE_SKIPPED,
                    run.hard_stopped ? "virus found" : "whitelisted or blacklisted", 0);

@@ -46,4 +46,13 @@ void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direc
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
                   int64_t deadline_ms, pipeline_result_t *out);
 
+/*
+ * The connection stage: only list and reputation stages run, in policy
+ * order, over an empty message, so that a front end can refuse a client
+ * before it sends anything.
+ */
+void pipeline_run_connect(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
+                          const message_t *empty, const smf_envelope_t *env, const char *domain,
+                          arena_t *arena, int64_t deadline_ms, pipeline_result_t *out);
+
 #endif

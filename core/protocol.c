@@ -20,10 +20,16 @@ static const char *copy_string(arena_t *a, json_t *obj, const char *key, const c
     return arena_strndup(a, json_string_value(v), json_string_length(v));
 }
 
-static int read_recipients(arena_t *a, json_t *obj, smf_envelope_t *env, const char **why)
+static int read_recipients(arena_t *a, json_t *obj, bool required, smf_envelope_t *env,
+                           const char **why)
 {
     json_t *r = json_object_get(obj, "recipients");
     size_t n = json_is_array(r) ? json_array_size(r) : 0;
+    if (!required && (r == NULL || (json_is_array(r) && n == 0))) {
+        env->rcpt = arena_calloc(a, 1, sizeof(char *));
+        env->rcpt_count = 0;
+        return 0;
+    }
     if (n == 0 || n > 10000) {
         *why = "recipients: expected a non-empty array of strings";
         return -1;
@@ -81,8 +87,8 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
 }
 
 int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id,
-                            smf_envelope_t *env, int64_t *deadline_ms, int64_t now_ms,
-                            const char **why)
+                            bool rcpt_required, smf_envelope_t *env, int64_t *deadline_ms,
+                            int64_t now_ms, const char **why)
 {
     json_error_t jerr;
     json_t *obj = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &jerr);
@@ -103,7 +109,7 @@ int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id
     env->auth_user = copy_string(a, obj, "auth_user", why, &ok);
     int rc = ok ? 0 : -1;
     if (rc == 0)
-        rc = read_recipients(a, obj, env, why);
+        rc = read_recipients(a, obj, rcpt_required, env, why);
     if (rc == 0)
         rc = read_direction(obj, env, why);
     if (rc == 0)

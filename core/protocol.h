@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "smf/module.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,13 +33,14 @@ typedef struct frame {
 #define PERR_SHUTDOWN "shutting_down"
 
 /*
- * Parses the envelope JSON of a SCAN request into *env (strings copied into
+ * Parses the envelope JSON of a SCAN or CONNECT request into *env (strings copied into
  * the arena). *deadline_ms is the absolute deadline, or 0 when the request
- * gave none. Returns 0, or -1 with *why set to a sentence (in the arena).
+ * gave none. Recipients may be absent only when rcpt_required is false
+ * (CONNECT). Returns 0, or -1 with *why set to a sentence (in the arena).
  */
 int protocol_parse_envelope(arena_t *a, const frame_t *json, const char *request_id,
-                            smf_envelope_t *env, int64_t *deadline_ms, int64_t now_ms,
-                            const char **why);
+                            bool rcpt_required, smf_envelope_t *env, int64_t *deadline_ms,
+                            int64_t now_ms, const char **why);
 
 /* {"schema":1,"request_id":..,"error":..,"message":..}, malloc'ed. */
 char *protocol_error_json(const char *request_id, const char *code, const char *message);

@@ -166,6 +166,43 @@ static void test_details(void)
     json_decref(j);
 }
 
+static json_t *run_connect(const char *env, const char **kind)
+{
+    frame_t f[4] = {{"SMF/1", 5}, {"CONNECT", 7}, {"c-1", 3}, {env, strlen(env)}};
+    job_ctx_t ctx = {.gen = gen, .worker = 0, .arrived_ms = clock_wall_ms()};
+    job_result_t res;
+    job_run(&ctx, f, 4, &res);
+    *kind = res.kind;
+    json_t *j = json_loads(res.json, 0, NULL);
+    job_result_free(&res);
+    return j;
+}
+
+/* The connection stage runs list and reputation stages only, with or
+ * without recipients, and only reject or tempfail are final there. */
+static void test_connect(void)
+{
+    const char *kind;
+    json_t *j = run_connect("{\"client_ip\":\"192.0.2.1\",\"helo\":\"x\","
+                            "\"sender\":\"foe@example.net\"}",
+                            &kind);
+    CHECK(strcmp(kind, "VERDICT") == 0, "connect reply kind %s", kind);
+    CHECK(strcmp(action(j), "reject") == 0, "blacklisted sender at connect: %s", action(j));
+    CHECK(strcmp(json_string_value(json_object_get(j, "stage")), "connect") == 0, "stage field");
+    CHECK(strcmp(stage_status(j, "tlist"), "detected") == 0, "list stage ran");
+    CHECK(strcmp(stage_status(j, "tav"), "(absent)") == 0, "antivirus does not run at connect");
+    CHECK(strcmp(stage_status(j, "tcontent"), "(absent)") == 0, "content does not run");
+    json_decref(j);
+    j = run_connect("{\"sender\":\"friend@example.net\",\"recipients\":[\"a@strict.example\"]}",
+                    &kind);
+    CHECK(strcmp(action(j), "accept") == 0, "whitelisted sender at connect: %s", action(j));
+    CHECK(has_symbol(j, "TLIST_ALLOW"), "connect symbols explained");
+    json_decref(j);
+    j = run_connect("{\"recipients\":\"nope\"}", &kind);
+    CHECK(strcmp(kind, "ERROR") == 0, "bad recipients at connect: %s", kind);
+    json_decref(j);
+}
+
 typedef struct bad {
     const char *what;
     frame_t f[5];
@@ -184,6 +221,9 @@ static void test_malformed(void)
          5, "bad_command"},
         {"scan without message", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}},
          4, "bad_frames"},
+        {"connect with a message",
+         {{"SMF/1", 5}, {"CONNECT", 7}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}}, 5,
+         "bad_frames"},
         {"envelope not JSON", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{no", 3}, {"x", 1}}, 5,
          "bad_envelope"},
         {"no recipients", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{}", 2}, {"x", 1}}, 5,
@@ -217,6 +257,7 @@ int main(int argc, char **argv)
     }
     test_rows();
     test_details();
+    test_connect();
     test_malformed();
     generation_release(&gen);
     return check_done();
