@@ -129,8 +129,10 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
         w->expanded += (uint64_t)got;
         if (w->expanded > (uint64_t)c->archive_max_expanded)
             return att_limit(w, "expands beyond archive_max_expanded");
+        /* Archives to open and OLE2 files (their directory may sit anywhere) are kept whole. */
         if (b->len == 0)
-            keep_all = may_nest && att_is_archive(chunk, (size_t)got);
+            keep_all =
+                (may_nest && att_is_archive(chunk, (size_t)got)) || att_is_ole2(chunk, (size_t)got);
         size_t take = keep_all ? (size_t)got : att_head_room(b, (size_t)got);
         if (take > 0 && att_buf_append(b, chunk, take) < 0)
             return SMF_ENOMEM;
@@ -173,6 +175,9 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     if (att_name_blocked(w->ctx->st, path) &&
         (rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
         return rc;
+    /* An OOXML document is a zip: its macros are a part of their own. */
+    if (att_is_vba_part(path) && (rc = att_entry_symbol(w, "ATT_MACRO", c->macro_score, path)) < 0)
+        return rc;
     /* Encrypted data cannot be read; its name was still checked above. */
     if (archive_entry_is_encrypted(e))
         return att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, path);
@@ -183,6 +188,8 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
         snprintf(where, sizeof(where), "%s: ", w->top);
         rc = att_check_type(w->ctx, where, path, b.data, b.len);
     }
+    if (rc == 0 && !w->stopped && !att_is_vba_part(path))
+        rc = att_check_ole2(w->ctx, where, path, b.data, b.len);
     if (rc == 0 && !w->stopped && att_is_archive(b.data, b.len)) {
         if (depth >= c->archive_max_depth)
             rc = att_limit(w, "nested deeper than archive_max_depth");

@@ -33,6 +33,8 @@ static const smf_option_t att_options[] = {
      "Score of ATT_ARCHIVE_LIMIT."},
     {"damaged_score", SMF_OPT_FLOAT, "1", offsetof(att_conf_t, damaged_score),
      "Score of ATT_ARCHIVE_DAMAGED."},
+    {"macro_score", SMF_OPT_FLOAT, "5", offsetof(att_conf_t, macro_score),
+     "Score of ATT_MACRO (an Office document with a VBA macro project)."},
     {"archive_max_depth", SMF_OPT_INT, "3", offsetof(att_conf_t, archive_max_depth),
      "Archives nested deeper than this are not opened (1: only the attachment itself)."},
     {"archive_max_entries", SMF_OPT_INT, "1000", offsetof(att_conf_t, archive_max_entries),
@@ -196,6 +198,8 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
     if ((rc = att_check_name(ctx, p->filename)) < 0)
         return rc;
     if ((rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
+        return rc;
+    if ((rc = att_check_ole2(ctx, "", p->filename, p->data, p->size)) < 0)
         return rc;
     if (att_is_archive(p->data, p->size))
         return att_scan_archive(ctx, p->filename, p->data, p->size);

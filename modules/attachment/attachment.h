@@ -20,6 +20,7 @@ typedef struct att_conf {
     double type_mismatch_score;
     double limit_score;
     double damaged_score;
+    double macro_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -61,5 +62,18 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
  * Returns 0 or a negative SMF_E* code when the scan itself failed.
  */
 int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size);
+
+/* Whether the data is an OLE2 compound file (.doc, .xls, .ppt, .msi). */
+int att_is_ole2(const unsigned char *data, size_t size);
+
+/*
+ * Adds ATT_MACRO when an OLE2 file holds a VBA project. `where` prefixes the
+ * detail. Returns 0 or a negative SMF_E* code.
+ */
+int att_check_ole2(att_ctx_t *ctx, const char *where, const char *name, const unsigned char *data,
+                   size_t len);
+
+/* Whether an archive entry's path is the VBA project part of an OOXML package. */
+int att_is_vba_part(const char *path);
 
 #endif /* SMF_ATTACHMENT_H */

@@ -4,6 +4,7 @@
  * shared Hyperscan database; the few Hyperscan cannot take run on PCRE2.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "cache.h"
 #include "rules.h"
 
 #include <smf/module.h>
@@ -16,10 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 typedef struct pat_conf {
     const char *const *rules;
     long max_scan_bytes;
+    const char *engine;
+    int cache;
+    const char *profile;
 } pat_conf_t;
 
 /* A rule Hyperscan refused, run with PCRE2 instead. */
@@ -39,6 +44,12 @@ typedef struct pat_group {
     size_t pcre_count;
 } pat_group_t;
 
+/* Cost of one rule run alone, summed over the messages of a profile run. */
+typedef struct pat_prof {
+    uint64_t ns;
+    uint64_t hits;
+} pat_prof_t;
+
 typedef struct pat_state {
     pat_ruleset_t rs;
     pat_group_t *groups;
@@ -46,12 +57,21 @@ typedef struct pat_state {
     hs_scratch_t *proto; /* Sized for every database; cloned per thread. */
     pcre2_match_context *mctx;
     size_t max_bytes;
+    int pcre_only;     /* engine = "pcre2", or a CPU Hyperscan cannot run on. */
+    pat_cache_t cache; /* cache.dir is "" when off. */
+    size_t cache_hits, compiled;
+    /* Profile mode: every rule again in a group of its own, timed alone. */
+    pat_group_t *solo;
+    pat_prof_t *prof;
+    uint64_t prof_msgs, prof_bytes, prof_all_ns;
+    char *profile;
 } pat_state_t;
 
 typedef struct pat_thread {
     hs_scratch_t *scratch;
     pcre2_match_data *md;
-    unsigned char *hits; /* One flag per rule, cleared per message. */
+    unsigned char *hits;      /* One flag per rule, cleared per message. */
+    unsigned char *solo_hits; /* The same for profile runs, kept apart from the verdict. */
 } pat_thread_t;
 
 /* What the match callbacks need while one group scans. */
@@ -60,6 +80,7 @@ typedef struct pat_scan {
     const pat_state_t *st;
     pat_thread_t *th;
     const pat_group_t *g;
+    unsigned char *hits;
 } pat_scan_t;
 
 /* Bounds backtracking of PCRE2 rules, which Hyperscan's automata never need. */
@@ -70,6 +91,14 @@ static const smf_option_t pat_options[] = {
      "Rule files, relative to the configuration directory unless absolute."},
     {"max_scan_bytes", SMF_OPT_INT, "1048576", offsetof(pat_conf_t, max_scan_bytes),
      "Bytes of each text (body, raw body, header) scanned at most."},
+    {"engine", SMF_OPT_STRING, "\"auto\"", offsetof(pat_conf_t, engine),
+     "auto (Hyperscan, PCRE2 for what it cannot run), hyperscan (the same, but refuse a CPU "
+     "Hyperscan cannot run on) or pcre2 (every rule on PCRE2)."},
+    {"cache", SMF_OPT_BOOL, "true", offsetof(pat_conf_t, cache),
+     "Keep compiled Hyperscan databases in DATA_DIR/pattern/cache for the next start."},
+    {"profile", SMF_OPT_STRING, NULL, offsetof(pat_conf_t, profile),
+     "When set, also run every rule alone, time it, and write the figures to this file at "
+     "exit (slow: for measuring, not for mail)."},
     SMF_OPTIONS_END};
 
 static unsigned pat_hs_flags(const pat_rule_t *r)
@@ -118,7 +147,10 @@ static pat_group_t *pat_group_for(pat_state_t *st, const pat_rule_t *r)
     return n;
 }
 
-/* Compiles one rule with PCRE2; a failure here is the rule's own fault. */
+/*
+ * Compiles one rule with PCRE2; a failure here is the rule's own fault.
+ * hs_error says why Hyperscan does not run it; NULL when PCRE2 runs every rule.
+ */
 static int pat_add_pcre(smf_init_t *init, pat_state_t *st, pat_group_t *g, size_t idx,
                         const char *hs_error)
 {
@@ -146,8 +178,9 @@ static int pat_add_pcre(smf_init_t *init, pat_state_t *st, pat_group_t *g, size_
     g->pcre[g->pcre_count++] = (pat_pcre_t){idx, code};
     /* JIT is an optimisation: without it the rule still works, only slower. */
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-    smf_log(NULL, SMF_LOG_INFO, "%s:%u: %s: Hyperscan cannot compile it (%s); using PCRE2", r->file,
-            r->line, r->name, hs_error);
+    if (hs_error != NULL)
+        smf_log(NULL, SMF_LOG_INFO, "%s:%u: %s: Hyperscan cannot compile it (%s); using PCRE2",
+                r->file, r->line, r->name, hs_error);
     return 0;
 }
 
@@ -167,6 +200,11 @@ static int pat_assign_rules(smf_init_t *init, pat_state_t *st)
             return SMF_ENOMEM;
         }
         g->hs_rules = n;
+        if (st->pcre_only) {
+            if ((rc = pat_add_pcre(init, st, g, i, NULL)) < 0)
+                return rc;
+            continue;
+        }
         if (hs_expression_info(r->regex, pat_hs_flags(r), &info, &cerr) == HS_SUCCESS) {
             free(info);
             g->hs_rules[g->hs_count++] = i;
@@ -190,8 +228,8 @@ static int pat_demote(smf_init_t *init, pat_state_t *st, pat_group_t *g, size_t 
     return pat_add_pcre(init, st, g, idx, why);
 }
 
-/* Builds the group's database; a rule that fails only at full compile is demoted. */
-static int pat_compile_group(smf_init_t *init, pat_state_t *st, pat_group_t *g)
+/* Compiles the group's current Hyperscan list; a rule that fails only here is demoted. */
+static int pat_compile_hs(smf_init_t *init, pat_state_t *st, pat_group_t *g)
 {
     while (g->hs_count > 0) {
         const char **exprs = calloc(g->hs_count, sizeof(*exprs));
@@ -225,6 +263,107 @@ static int pat_compile_group(smf_init_t *init, pat_state_t *st, pat_group_t *g)
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+/* The cache key of a group: its Hyperscan expressions as they stand before compiling. */
+static int pat_group_key(const pat_state_t *st, const pat_group_t *g, uint64_t *key)
+{
+    const char **exprs = calloc(g->hs_count, sizeof(*exprs));
+    unsigned *flags = calloc(g->hs_count, sizeof(*flags));
+
+    if (exprs == NULL || flags == NULL) {
+        free(exprs);
+        free(flags);
+        return SMF_ENOMEM;
+    }
+    for (size_t k = 0; k < g->hs_count; k++) {
+        exprs[k] = st->rs.rules[g->hs_rules[k]].regex;
+        flags[k] = pat_hs_flags(&st->rs.rules[g->hs_rules[k]]);
+    }
+    *key = pat_cache_key(&st->cache, exprs, flags, g->hs_count);
+    free(exprs);
+    free(flags);
+    return 0;
+}
+
+/* Takes a cached database; the rules it leaves out were demoted when it was built. */
+static int pat_use_cached(smf_init_t *init, pat_state_t *st, pat_group_t *g, hs_database_t *db,
+                          const unsigned *kept, size_t nkept)
+{
+    size_t n = g->hs_count;
+    int rc = 0;
+
+    g->db = db;
+    /* From the end, so that the positions still to visit do not move. */
+    for (size_t k = n; rc == 0 && k-- > 0;) {
+        int in = 0;
+        for (size_t j = 0; j < nkept && !in; j++)
+            in = kept[j] == k;
+        if (!in)
+            rc = pat_demote(init, st, g, k, "refused when the cached database was built");
+    }
+    return rc;
+}
+
+/* Remembers the compiled database; positions are those of the list the key was made from. */
+static void pat_store_cached(pat_state_t *st, const pat_group_t *g, const size_t *orig, size_t n,
+                             uint64_t key)
+{
+    unsigned *kept = calloc(g->hs_count + 1, sizeof(*kept));
+    size_t j = 0;
+
+    if (kept == NULL)
+        return;
+    for (size_t k = 0; k < n && j < g->hs_count; k++) {
+        if (orig[k] == g->hs_rules[j])
+            kept[j++] = (unsigned)k;
+    }
+    if (pat_cache_store(&st->cache, key, g->db, kept, j) < 0)
+        smf_log(NULL, SMF_LOG_WARN, "cannot write a database to the cache in %s", st->cache.dir);
+    free(kept);
+}
+
+/* Loads the group's database from the cache when it holds one, else compiles and stores it. */
+static int pat_build_group(smf_init_t *init, pat_state_t *st, pat_group_t *g)
+{
+    size_t n = g->hs_count, nkept = 0, *orig = NULL;
+    unsigned *kept = NULL;
+    hs_database_t *db = NULL;
+    char path[4300];
+    uint64_t key = 0;
+    int rc, got = PAT_CACHE_MISS;
+
+    if (st->cache.dir[0] != '\0') {
+        if (pat_group_key(st, g, &key) < 0 || (orig = malloc(n * sizeof(*orig))) == NULL)
+            return SMF_ENOMEM;
+        memcpy(orig, g->hs_rules, n * sizeof(*orig));
+        got = pat_cache_load(&st->cache, key, n, &db, &kept, &nkept, path, sizeof(path));
+    }
+    if (got == PAT_CACHE_HIT) {
+        st->cache_hits++;
+        smf_log(NULL, SMF_LOG_DEBUG, "cache hit: %s", path);
+        rc = pat_use_cached(init, st, g, db, kept, nkept);
+    } else {
+        if (got == PAT_CACHE_DAMAGED)
+            smf_log(NULL, SMF_LOG_WARN, "damaged cache file %s ignored; rebuilding it", path);
+        st->compiled++;
+        rc = pat_compile_hs(init, st, g);
+        if (rc == 0 && g->db != NULL && orig != NULL)
+            pat_store_cached(st, g, orig, n, key);
+    }
+    free(kept);
+    free(orig);
+    return rc;
+}
+
+/* Builds the group's database and grows the scratch prototype to fit it. */
+static int pat_compile_group(smf_init_t *init, pat_state_t *st, pat_group_t *g)
+{
+    int rc = g->hs_count > 0 ? pat_build_group(init, st, g) : 0;
+
+    if (rc < 0)
+        return rc;
     if (g->db != NULL && hs_alloc_scratch(g->db, &st->proto) != HS_SUCCESS) {
         smf_init_fail(init, "Hyperscan: cannot allocate scratch");
         return SMF_ENOMEM;
@@ -232,10 +371,24 @@ static int pat_compile_group(smf_init_t *init, pat_state_t *st, pat_group_t *g)
     return 0;
 }
 
+/* Solo groups borrow their PCRE2 code from the real groups: free only what they own. */
+static void pat_free_solo(pat_state_t *st)
+{
+    for (size_t i = 0; st->solo != NULL && i < st->rs.count; i++) {
+        hs_free_database(st->solo[i].db);
+        free(st->solo[i].hs_rules);
+        free(st->solo[i].pcre);
+    }
+    free(st->solo);
+    free(st->prof);
+    free(st->profile);
+}
+
 static void pat_free_state(pat_state_t *st)
 {
     if (st == NULL)
         return;
+    pat_free_solo(st);
     for (size_t i = 0; i < st->group_count; i++) {
         pat_group_t *g = &st->groups[i];
         hs_free_database(g->db);
@@ -270,10 +423,122 @@ static int pat_load_files(smf_init_t *init, pat_state_t *st, const char *const *
     return 0;
 }
 
+/* Where each rule runs: its Hyperscan group, or its PCRE2 code. */
+static void pat_find_rule(const pat_state_t *st, size_t idx, int *on_hs, pcre2_code **code)
+{
+    *on_hs = 0;
+    *code = NULL;
+    for (size_t i = 0; i < st->group_count; i++) {
+        const pat_group_t *g = &st->groups[i];
+        for (size_t k = 0; k < g->hs_count; k++)
+            *on_hs |= g->hs_rules[k] == idx;
+        for (size_t k = 0; k < g->pcre_count; k++) {
+            if (g->pcre[k].rule == idx)
+                *code = g->pcre[k].code;
+        }
+    }
+}
+
+/* Gives one rule a group of its own, on the engine it runs on in the real groups. */
+static int pat_make_solo(smf_init_t *init, pat_state_t *st, size_t idx)
+{
+    const pat_rule_t *r = &st->rs.rules[idx];
+    pat_group_t *g = &st->solo[idx];
+    hs_compile_error_t *cerr = NULL;
+    pcre2_code *code;
+    int on_hs;
+
+    g->target = r->target;
+    g->header = r->header;
+    pat_find_rule(st, idx, &on_hs, &code);
+    if (on_hs) {
+        if ((g->hs_rules = malloc(sizeof(size_t))) == NULL)
+            return SMF_ENOMEM;
+        g->hs_rules[0] = idx;
+        g->hs_count = 1;
+        if (hs_compile(r->regex, pat_hs_flags(r), HS_MODE_BLOCK, NULL, &g->db, &cerr) !=
+                HS_SUCCESS ||
+            hs_alloc_scratch(g->db, &st->proto) != HS_SUCCESS) {
+            smf_init_fail(init, "profile: %s: cannot compile it alone", r->name);
+            hs_free_compile_error(cerr);
+            return SMF_EFAIL;
+        }
+    } else if (code != NULL) {
+        if ((g->pcre = malloc(sizeof(*g->pcre))) == NULL)
+            return SMF_ENOMEM;
+        g->pcre[0] = (pat_pcre_t){idx, code};
+        g->pcre_count = 1;
+    }
+    return 0;
+}
+
+/* Profile mode: one group per rule, and counters for its time and hits. */
+static int pat_init_profile(smf_init_t *init, pat_state_t *st, const char *path)
+{
+    int rc;
+
+    st->solo = calloc(st->rs.count + 1, sizeof(*st->solo));
+    st->prof = calloc(st->rs.count + 1, sizeof(*st->prof));
+    st->profile = strdup(path);
+    if (st->solo == NULL || st->prof == NULL || st->profile == NULL) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    for (size_t i = 0; i < st->rs.count; i++) {
+        if ((rc = pat_make_solo(init, st, i)) < 0)
+            return rc;
+    }
+    smf_log(NULL, SMF_LOG_WARN, "profile mode: every rule also runs alone; figures go to %s", path);
+    return 0;
+}
+
+/* Chooses the engine: PCRE2 for every rule when asked, or when the CPU cannot run Hyperscan. */
+static int pat_choose_engine(smf_init_t *init, pat_state_t *st, const char *engine)
+{
+    int hs_ok = hs_valid_platform() == HS_SUCCESS;
+
+    if (strcmp(engine, "pcre2") == 0) {
+        st->pcre_only = 1;
+    } else if (strcmp(engine, "hyperscan") == 0 || strcmp(engine, "auto") == 0) {
+        if (!hs_ok && engine[0] == 'h') {
+            smf_init_fail(init, "engine = hyperscan, but this CPU cannot run Hyperscan");
+            return SMF_ENOTSUP;
+        }
+        if (!hs_ok)
+            smf_log(NULL, SMF_LOG_WARN, "this CPU cannot run Hyperscan: every rule runs on PCRE2");
+        st->pcre_only = !hs_ok;
+    } else {
+        smf_init_fail(init, "engine must be auto, hyperscan or pcre2, not '%s'", engine);
+        return SMF_EINVAL;
+    }
+    return 0;
+}
+
+/* Opens the database cache; without a usable folder the module compiles at every start. */
+static void pat_open_cache(smf_init_t *init, pat_state_t *st, int wanted)
+{
+    char err[4400];
+
+    st->cache.dir[0] = '\0';
+    if (!wanted || st->pcre_only)
+        return;
+    if (pat_cache_open(&st->cache, smf_init_data_dir(init), err, sizeof(err)) < 0)
+        smf_log(NULL, SMF_LOG_WARN, "database cache off: %s", err);
+}
+
+static double pat_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int pat_init(smf_init_t *init, const void *conf, void **state)
 {
     const pat_conf_t *c = conf;
     pat_state_t *st = calloc(1, sizeof(*st));
+    double t0 = pat_now_ms();
     int rc;
 
     if (st == NULL || (st->mctx = pcre2_match_context_create(NULL)) == NULL) {
@@ -289,24 +554,58 @@ static int pat_init(smf_init_t *init, const void *conf, void **state)
     }
     st->max_bytes = (size_t)c->max_scan_bytes;
     pcre2_set_match_limit(st->mctx, PAT_PCRE_MATCH_LIMIT);
-    if ((rc = pat_load_files(init, st, c->rules)) < 0 || (rc = pat_assign_rules(init, st)) < 0) {
+    if ((rc = pat_choose_engine(init, st, c->engine != NULL ? c->engine : "auto")) < 0 ||
+        (rc = pat_load_files(init, st, c->rules)) < 0 || (rc = pat_assign_rules(init, st)) < 0) {
         pat_free_state(st);
         return rc;
     }
-    for (size_t i = 0; i < st->group_count; i++) {
-        if ((rc = pat_compile_group(init, st, &st->groups[i])) < 0) {
-            pat_free_state(st);
-            return rc;
-        }
+    pat_open_cache(init, st, c->cache);
+    for (size_t i = 0; rc == 0 && i < st->group_count; i++)
+        rc = pat_compile_group(init, st, &st->groups[i]);
+    if (rc == 0 && c->profile != NULL && c->profile[0] != '\0')
+        rc = pat_init_profile(init, st, c->profile);
+    if (rc < 0) {
+        pat_free_state(st);
+        return rc;
     }
-    smf_log(NULL, SMF_LOG_INFO, "%zu rules in %zu targets", st->rs.count, st->group_count);
+    smf_log(NULL, SMF_LOG_INFO,
+            "%zu rules in %zu targets, engine %s; databases: %zu from cache, %zu compiled "
+            "(%.1f ms)",
+            st->rs.count, st->group_count, st->pcre_only ? "pcre2" : "hyperscan", st->cache_hits,
+            st->compiled, pat_now_ms() - t0);
     *state = st;
     return 0;
 }
 
+/* Writes the profile: one line per rule, tab-separated, for smf-rules-profile to sort. */
+static void pat_write_profile(const pat_state_t *st)
+{
+    FILE *f = fopen(st->profile, "w");
+
+    if (f == NULL) {
+        smf_log(NULL, SMF_LOG_ERROR, "profile: cannot write %s", st->profile);
+        return;
+    }
+    fprintf(f, "#messages\t%llu\tbytes\t%llu\tall_rules_ns\t%llu\n",
+            (unsigned long long)st->prof_msgs, (unsigned long long)st->prof_bytes,
+            (unsigned long long)st->prof_all_ns);
+    for (size_t i = 0; i < st->rs.count; i++) {
+        const pat_rule_t *r = &st->rs.rules[i];
+        fprintf(f, "%s\t%s%s%s\t%s\t%llu\t%llu\n", r->name, pat_target_name(r->target),
+                r->header != NULL ? ":" : "", r->header != NULL ? r->header : "",
+                st->solo[i].db != NULL ? "hyperscan" : "pcre2", (unsigned long long)st->prof[i].ns,
+                (unsigned long long)st->prof[i].hits);
+    }
+    fclose(f);
+}
+
 static void pat_fini(void *state)
 {
-    pat_free_state(state);
+    pat_state_t *st = state;
+
+    if (st != NULL && st->profile != NULL)
+        pat_write_profile(st);
+    pat_free_state(st);
 }
 
 static void pat_thread_fini(void *state, void *tstate)
@@ -318,6 +617,7 @@ static void pat_thread_fini(void *state, void *tstate)
     hs_free_scratch(th->scratch);
     pcre2_match_data_free(th->md);
     free(th->hits);
+    free(th->solo_hits);
     free(th);
 }
 
@@ -329,8 +629,9 @@ static int pat_thread_init(void *state, void **tstate)
     if (th == NULL)
         return SMF_ENOMEM;
     th->hits = calloc(st->rs.count + 1, 1);
+    th->solo_hits = calloc(st->rs.count + 1, 1);
     th->md = pcre2_match_data_create(1, NULL);
-    if (th->hits == NULL || th->md == NULL ||
+    if (th->hits == NULL || th->solo_hits == NULL || th->md == NULL ||
         (st->proto != NULL && hs_clone_scratch(st->proto, &th->scratch) != HS_SUCCESS)) {
         pat_thread_fini(state, th);
         return SMF_ENOMEM;
@@ -344,7 +645,7 @@ static int pat_on_match(unsigned int id, unsigned long long from, unsigned long 
 {
     pat_scan_t *sc = ctx;
 
-    sc->th->hits[sc->g->hs_rules[id]] = 1;
+    sc->hits[sc->g->hs_rules[id]] = 1;
     return 0;
 }
 
@@ -364,9 +665,9 @@ static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
     }
     for (size_t k = 0; k < g->pcre_count; k++) {
         const pat_pcre_t *p = &g->pcre[k];
-        if (!sc->th->hits[p->rule] &&
+        if (!sc->hits[p->rule] &&
             pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, 0, sc->th->md, sc->st->mctx) >= 0)
-            sc->th->hits[p->rule] = 1;
+            sc->hits[p->rule] = 1;
     }
     return 0;
 }
@@ -479,16 +780,58 @@ static int pat_report(smf_msg_t *msg, const pat_state_t *st, const pat_thread_t 
     return 0;
 }
 
+static uint64_t pat_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Profile mode: runs each rule alone over its target and adds its time and
+ * whether it fired to the shared counters. The state is otherwise read-only
+ * during scans, so the counters only ever change by atomic adds.
+ */
+static int pat_profile_scan(smf_msg_t *msg, pat_state_t *st, pat_thread_t *th)
+{
+    pat_scan_t sc = {msg, st, th, NULL, th->solo_hits};
+    size_t rawlen;
+
+    memset(th->solo_hits, 0, st->rs.count);
+    for (size_t i = 0; i < st->rs.count; i++) {
+        uint64_t t0 = pat_now_ns();
+        sc.g = &st->solo[i];
+        int rc = pat_scan_group(&sc);
+        if (rc < 0)
+            return rc;
+        __atomic_fetch_add(&st->prof[i].ns, pat_now_ns() - t0, __ATOMIC_RELAXED);
+        if (!th->solo_hits[i] != !st->rs.rules[i].negate)
+            __atomic_fetch_add(&st->prof[i].hits, 1, __ATOMIC_RELAXED);
+    }
+    (void)smf_msg_raw(msg, &rawlen);
+    __atomic_fetch_add(&st->prof_msgs, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&st->prof_bytes, (uint64_t)rawlen, __ATOMIC_RELAXED);
+    return 0;
+}
+
 static int pat_scan(smf_msg_t *msg, void *state, void *tstate)
 {
-    const pat_state_t *st = state;
+    pat_state_t *st = state;
     pat_thread_t *th = tstate;
-    pat_scan_t sc = {msg, st, th, NULL};
+    pat_scan_t sc = {msg, st, th, NULL, th->hits};
+    uint64_t t0 = pat_now_ns();
 
     memset(th->hits, 0, st->rs.count);
     for (size_t i = 0; i < st->group_count; i++) {
         sc.g = &st->groups[i];
         int rc = pat_scan_group(&sc);
+        if (rc < 0)
+            return rc;
+    }
+    if (st->solo != NULL) {
+        __atomic_fetch_add(&st->prof_all_ns, pat_now_ns() - t0, __ATOMIC_RELAXED);
+        int rc = pat_profile_scan(msg, st, th);
         if (rc < 0)
             return rc;
     }

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""Tests of the pattern module's database cache, its engines and its profile mode:
+a second start loads the cache, a damaged cache file is rebuilt, engine = "pcre2"
+gives the same results as Hyperscan on the whole pattern test table, and the
+profile mode and smf-rules-profile report each rule's hits."""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import modtest
+import test_pattern
+
+ETC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "etc")
+INIT_RE = re.compile(r"(\d+) rules in \d+ targets, engine (\w+); databases: (\d+) from cache, "
+                     r"(\d+) compiled \(([\d.]+) ms\)")
+
+
+def scan(args, files, opts=(), data_dir=None, config_dir=ETC):
+    """Runs smf-modtest; returns (exit status, {file name: result}, init figures, stderr)."""
+    cmd = [args.modtest, "-m", args.module, "--config-dir", config_dir]
+    for o in opts:
+        cmd += ["-o", o]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    proc = subprocess.run(cmd + files, capture_output=True, text=True, timeout=120)
+    results = {}
+    for line in proc.stdout.splitlines():
+        j = json.loads(line)
+        results[os.path.basename(j["file"])] = (j["status"], j["verdict"],
+                                                sorted((s["name"], s["score"]) for s in j["symbols"]))
+    m = INIT_RE.search(proc.stderr)
+    init = None
+    if m:
+        init = {"rules": int(m.group(1)), "engine": m.group(2), "cached": int(m.group(3)),
+                "compiled": int(m.group(4)), "ms": float(m.group(5))}
+    return proc.returncode, results, init, proc.stderr
+
+
+class Checks:
+    def __init__(self):
+        self.failed = 0
+        self.count = 0
+
+    def check(self, name, fails):
+        self.count += 1
+        print("%s %s" % ("ok  " if not fails else "FAIL", name))
+        for f in fails:
+            print("       " + f)
+        self.failed += bool(fails)
+
+
+def expect(cond, text):
+    return [] if cond else [text]
+
+
+def cache_cases(args, ck, fixtures):
+    data = tempfile.mkdtemp(prefix="smf-pattern-cache.")
+    try:
+        rc1, r1, i1, e1 = scan(args, fixtures, data_dir=data)
+        ck.check("first start compiles and fills the cache",
+                 expect(rc1 == 0 and i1 and i1["compiled"] > 0 and i1["cached"] == 0, "init: %s %s" % (i1, e1))
+                 + expect(len(glob.glob(os.path.join(data, "pattern", "cache", "*.hsdb"))) == (i1 or {}).get("compiled"),
+                          "one cache file per compiled database"))
+        rc2, r2, i2, e2 = scan(args, fixtures, data_dir=data)
+        ck.check("second start loads every database from the cache",
+                 expect(rc2 == 0 and i2 and i2["compiled"] == 0 and i2["cached"] == i1["compiled"], "init: %s" % i2))
+        ck.check("results from cached databases are identical", expect(r1 == r2 and len(r1) == len(fixtures), "results differ"))
+        files = sorted(glob.glob(os.path.join(data, "pattern", "cache", "*.hsdb")))
+        # Damage each file in a different way: flipped bytes, a cut, and emptiness.
+        for n, path in enumerate(files):
+            blob = bytearray(open(path, "rb").read())
+            if n % 3 == 0:
+                for k in range(len(blob) // 2, min(len(blob), len(blob) // 2 + 16)):
+                    blob[k] ^= 0x5A
+            elif n % 3 == 1:
+                blob = blob[: len(blob) // 3]
+            else:
+                blob = b""
+            open(path, "wb").write(bytes(blob))
+        rc3, r3, i3, e3 = scan(args, fixtures, data_dir=data)
+        ck.check("damaged cache files are ignored and rebuilt",
+                 expect(rc3 == 0 and i3 and i3["cached"] == 0 and i3["compiled"] == i1["compiled"], "init: %s" % i3)
+                 + expect(e3.count("damaged cache file") == len(files), "damage not logged per file: %s" % e3)
+                 + expect(r3 == r1, "results differ after a damaged cache"))
+        rc4, r4, i4, _ = scan(args, fixtures, data_dir=data)
+        ck.check("rebuilt cache is used again",
+                 expect(i4 and i4["cached"] == i1["compiled"] and r4 == r1, "init: %s" % i4))
+        rc5, _, i5, _ = scan(args, fixtures, opts=["cache=false"], data_dir=data)
+        ck.check("cache = false compiles", expect(i5 and i5["cached"] == 0 and i5["compiled"] == i1["compiled"], "init: %s" % i5))
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def engine_cases(args, ck, fixtures):
+    _, ra, ia, _ = scan(args, fixtures)
+    _, rp, ip, _ = scan(args, fixtures, opts=['engine="pcre2"'])
+    ck.check("engine = pcre2 runs every rule on PCRE2",
+             expect(ip and ip["engine"] == "pcre2" and ip["compiled"] == 0, "init: %s" % ip)
+             + expect(ia and ia["engine"] == "hyperscan" and ia["compiled"] > 0, "init: %s" % ia))
+    ck.check("default rules: identical results on every fixture with both engines",
+             expect(ra == rp and any(v[2] for v in ra.values()), "differ: %s" % sorted(
+                 k for k in ra if ra.get(k) != rp.get(k))))
+    rc, _, _, err = scan(args, fixtures[:1], opts=['engine="turbo"'])
+    ck.check("unknown engine refused", expect(rc == 2 and "engine must be" in err, "rc %d: %s" % (rc, err)))
+    # The whole pattern test table, once per engine: every case must pass and agree.
+    for case in test_pattern.CASES:
+        config_dir = ETC if case.get("defaults") else args.fixtures
+        outs = []
+        for eng in ("auto", "pcre2"):
+            c = dict(case, opts=case.get("opts", []) + ['engine="%s"' % eng], config_dir=config_dir)
+            c.pop("defaults", None)
+            fails = modtest.run_case(args, c)
+            rc, res, _, _ = scan(args, [os.path.join(args.fixtures, case["fixture"])], c["opts"], config_dir=config_dir)
+            outs.append((fails, rc, res))
+        fails = ["pcre2: " + f for f in outs[1][0]] + ["hyperscan: " + f for f in outs[0][0]]
+        fails += expect(outs[0][1:] == outs[1][1:], "engines disagree: %s vs %s" % (outs[0][1:], outs[1][1:]))
+        ck.check("both engines: " + case["name"], fails)
+
+
+def profile_cases(args, ck, fixtures):
+    tmp = tempfile.mkdtemp(prefix="smf-pattern-profile.")
+    try:
+        prof = os.path.join(tmp, "p.tsv")
+        _, rprof, _, _ = scan(args, fixtures, opts=['profile="%s"' % prof])
+        _, rplain, _, _ = scan(args, fixtures)
+        rows = {}
+        for line in open(prof):
+            cols = line.rstrip("\n").split("\t")
+            if not line.startswith("#"):
+                rows[cols[0]] = cols
+        fired = {}
+        for status, verdict, syms in rplain.values():
+            for name, _score in syms:
+                fired[name] = fired.get(name, 0) + 1
+        bad = [n for n, c in rows.items() if int(c[4]) != fired.get(n, 0)]
+        ck.check("profile mode leaves results alone", expect(rprof == rplain, "results differ in profile mode"))
+        ck.check("profile counts each rule's hits as the real scan fires it",
+                 expect(rows and not bad and int(rows["PAT_GTUBE"][4]) == 1, "wrong hits for %s" % bad)
+                 + expect(all(int(c[3]) > 0 for c in rows.values()), "a rule has no time"))
+        corpus = os.path.join(tmp, "corpus")
+        os.makedirs(os.path.join(corpus, "ham"))
+        os.makedirs(os.path.join(corpus, "spam"))
+        for name, cls in (("plain.eml", "ham"), ("gtube.eml", "spam"), ("spam_phrases.eml", "spam")):
+            shutil.copy(os.path.join(args.fixtures, name), os.path.join(corpus, cls))
+        tool = os.path.join(os.path.dirname(args.modtest), "smf-rules-profile")
+        proc = subprocess.run([tool, os.path.join(ETC, "rules", "default.rules"), corpus],
+                              capture_output=True, text=True, timeout=120)
+        lines = {l.split()[0]: l.split() for l in proc.stdout.splitlines()[2:] if l.strip()}
+        ck.check("smf-rules-profile splits hits into ham and spam",
+                 expect(proc.returncode == 0, "exit %d: %s" % (proc.returncode, proc.stderr))
+                 + expect(lines.get("PAT_GTUBE", [])[-2:] == ["0", "1"], "PAT_GTUBE row: %s" % lines.get("PAT_GTUBE"))
+                 + expect(lines.get("PAT_LOTTERY", [])[-2:] == ["0", "1"], "PAT_LOTTERY row: %s" % lines.get("PAT_LOTTERY"))
+                 + expect(len(lines) == len(rows), "%d rows, expected %d" % (len(lines), len(rows))))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    args = modtest.parse_args()
+    fixtures = sorted(glob.glob(os.path.join(args.fixtures, "*.eml")))
+    ck = Checks()
+    cache_cases(args, ck, fixtures)
+    engine_cases(args, ck, fixtures)
+    profile_cases(args, ck, fixtures)
+    print("%d of %d cases failed" % (ck.failed, ck.count))
+    sys.exit(1 if ck.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
