@@ -1,0 +1,403 @@
+/*
+ * callbacks.c - the libmilter callbacks: collect the envelope and rebuild the
+ * message as the MTA hands it over, ask the engine at end of DATA, and turn
+ * its verdict into the MTA's action (continue with headers, reject, tempfail,
+ * discard or hold).
+ *
+ * The rebuilt message is not guaranteed byte-identical to what the client
+ * sent: the MTA passes headers as (name, value) pairs and the body as it
+ * stored it, so line ends, folding or headers the MTA added or changed may
+ * differ. Signatures over exact bytes (DKIM) may then not verify in the engine.
+ */
+#include "smf_milter.h"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#define TEMPFAIL_TEXT "Message could not be scanned, try again later"
+
+static milter_conn_t *conn_get(SMFICTX *ctx)
+{
+    milter_conn_t *c = smfi_getpriv(ctx);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (c)
+            smfi_setpriv(ctx, c);
+    }
+    return c;
+}
+
+static void msg_reset(milter_conn_t *c)
+{
+    free(c->sender);
+    for (size_t i = 0; i < c->n_rcpts; i++)
+        free(c->rcpts[i]);
+    free(c->rcpts);
+    free(c->auth_user);
+    free(c->queue_id);
+    free(c->raw);
+    c->sender = c->auth_user = c->queue_id = c->raw = NULL;
+    c->rcpts = NULL;
+    c->n_rcpts = c->cap_rcpts = c->len = c->cap = 0;
+    c->oom = false;
+}
+
+static void conn_free(milter_conn_t *c)
+{
+    msg_reset(c);
+    free(c->client_name);
+    free(c->helo);
+    free(c);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Removes the <> around an SMTP path; "<>" becomes the empty null sender. */
+static char *strip_path(const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>')
+        return strndup(arg + 1, n - 2);
+    return strdup(arg);
+}
+
+static void buf_add(milter_conn_t *c, const void *data, size_t n)
+{
+    if (c->oom)
+        return;
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap : 16384;
+        while (cap < c->len + n)
+            cap *= 2;
+        char *raw = realloc(c->raw, cap);
+        if (!raw) {
+            c->oom = true;
+            return;
+        }
+        c->raw = raw;
+        c->cap = cap;
+    }
+    memcpy(c->raw + c->len, data, n);
+    c->len += n;
+}
+
+/* Adds text with every bare LF (folded header lines) turned into CRLF. */
+static void buf_add_crlf(milter_conn_t *c, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (*p == '\n' && (p == s || p[-1] != '\r'))
+            buf_add(c, "\r", 1);
+        buf_add(c, p, 1);
+    }
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+    /* Leading spaces make the rebuilt headers closer to the original. */
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+    *pf2 = *pf3 = 0;
+    c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    c->client_ip[0] = '\0';
+    if (addr && addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)addr)->sin_addr, c->client_ip,
+                  sizeof c->client_ip);
+    else if (addr && addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, c->client_ip,
+                  sizeof c->client_ip);
+    const char *macro = smfi_getsymval(ctx, "{client_addr}");
+    if (!c->client_ip[0] && macro && strlen(macro) < sizeof c->client_ip)
+        strcpy(c->client_ip, macro);
+    /* MTAs name an unresolved client "[ip]" or "unknown": that is no name. */
+    bool named = hostname && hostname[0] && hostname[0] != '[' && strcmp(hostname, "unknown");
+    free(c->client_name);
+    c->client_name = named ? strdup(hostname) : NULL;
+    /*
+     * Connection-stage hook: SMF/1 has no connection-stage request yet. When it
+     * gets one, ask the engine here (client IP and name) and return
+     * SMFIS_REJECT or SMFIS_TEMPFAIL to refuse the client before HELO.
+     */
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    free(c->helo);
+    c->helo = dup_or_null(helo);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    msg_reset(c);
+    c->sender = strip_path(argv[0] ? argv[0] : "");
+    c->auth_user = dup_or_null(smfi_getsymval(ctx, "{auth_authen}"));
+    if (!c->sender)
+        c->oom = true;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    if (c->n_rcpts == c->cap_rcpts) {
+        size_t cap = c->cap_rcpts ? c->cap_rcpts * 2 : 4;
+        char **r = realloc(c->rcpts, cap * sizeof *r);
+        if (!r) {
+            c->oom = true;
+            return SMFIS_CONTINUE;
+        }
+        c->rcpts = r;
+        c->cap_rcpts = cap;
+    }
+    char *rcpt = strip_path(argv[0] ? argv[0] : "");
+    if (!rcpt)
+        c->oom = true;
+    else
+        c->rcpts[c->n_rcpts++] = rcpt;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    buf_add(c, name, strlen(name));
+    buf_add(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
+    buf_add_crlf(c, value);
+    buf_add(c, "\r\n", 2);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    buf_add(c, "\r\n", 2);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    buf_add(c, chunk, n);
+    return SMFIS_CONTINUE;
+}
+
+/* Reply text for the MTA: printable, no CR/LF, no '%' (Sendmail expands it). */
+static void reply_text(char *dst, size_t size, const char *src, const char *fallback)
+{
+    if (!src || !*src)
+        src = fallback;
+    size_t i = 0;
+    for (; *src && i + 1 < size; src++)
+        dst[i++] = (*src < 0x20 || *src == 0x7f || *src == '%') ? ' ' : *src;
+    dst[i] = '\0';
+}
+
+static sfsistat apply_tempfail(SMFICTX *ctx, const char *text)
+{
+    char t[512];
+    reply_text(t, sizeof t, text, TEMPFAIL_TEXT);
+    smfi_setreply(ctx, "451", "4.7.1", t);
+    return SMFIS_TEMPFAIL;
+}
+
+static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp)
+{
+    json_int_t code = json_integer_value(json_object_get(smtp, "code"));
+    const char *dsn = json_string_value(json_object_get(smtp, "dsn"));
+    char scode[8], sdsn[32], t[512];
+    /* A reject must stay permanent whatever the engine's reply says. */
+    if (code < 500 || code > 599)
+        code = 550;
+    snprintf(scode, sizeof scode, "%d", (int)code);
+    if (!dsn || dsn[0] != '5' || strlen(dsn) >= sizeof sdsn)
+        dsn = "5.7.1";
+    strcpy(sdsn, dsn);
+    reply_text(t, sizeof t, json_string_value(json_object_get(smtp, "text")), "Message rejected");
+    smfi_setreply(ctx, scode, sdsn, t);
+    return SMFIS_REJECT;
+}
+
+/* Adds the verdict's headers; without leading-space mode the MTA adds the space. */
+static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(headers, i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, "name"));
+        const char *value = json_string_value(json_object_get(h, "value"));
+        if (!name || !value)
+            continue;
+        char v[1024];
+        snprintf(v, sizeof v, "%s%s", c->leadspc ? " " : "", value);
+        if (smfi_addheader(ctx, (char *)name, v) != MI_SUCCESS)
+            milter_log(LOG_WARNING, "%s: could not add header %s", c->queue_id ? c->queue_id : "-",
+                       name);
+    }
+}
+
+static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
+{
+    if (!milter_opts.hold)
+        return SMFIS_DISCARD;
+    const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
+    char reason[128];
+    snprintf(reason, sizeof reason, "smf quarantine %s", qid ? qid : "");
+    if (smfi_quarantine(ctx, reason) != MI_SUCCESS)
+        milter_log(LOG_WARNING, "could not put the message on hold; it is delivered");
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat apply_verdict(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
+{
+    const char *action = json_string_value(json_object_get(v, "action"));
+    json_t *smtp = json_object_get(v, "smtp");
+    if (!action)
+        return apply_tempfail(ctx, NULL);
+    if (strcmp(action, "accept") == 0 || strcmp(action, "add_header") == 0) {
+        add_headers(ctx, c, json_object_get(v, "headers"));
+        return SMFIS_CONTINUE;
+    }
+    if (strcmp(action, "reject") == 0)
+        return apply_reject(ctx, smtp);
+    if (strcmp(action, "quarantine") == 0)
+        return apply_quarantine(ctx, v);
+    /* tempfail and anything this version does not know: the client retries. */
+    return apply_tempfail(ctx, json_string_value(json_object_get(smtp, "text")));
+}
+
+static const char *decision_name(sfsistat r)
+{
+    switch (r) {
+    case SMFIS_CONTINUE:
+        return "continue";
+    case SMFIS_REJECT:
+        return "reject";
+    case SMFIS_DISCARD:
+        return "discard";
+    case SMFIS_TEMPFAIL:
+        return "tempfail";
+    default:
+        return "other";
+    }
+}
+
+static sfsistat scan_and_apply(SMFICTX *ctx, milter_conn_t *c)
+{
+    json_t *env = envelope_build(c);
+    if (!env)
+        return apply_tempfail(ctx, NULL);
+    link_reply_t r;
+    link_scan(env, c->raw ? c->raw : "", c->len, &r);
+    json_decref(env);
+    const char *qid = c->queue_id ? c->queue_id : "-";
+    sfsistat res;
+    if (r.status == LINK_NO_ANSWER) {
+        milter_log(LOG_ERR, "%s: no engine answered, tempfail", qid);
+        return apply_tempfail(ctx, NULL);
+    }
+    if (r.status == LINK_ERROR) {
+        milter_log(LOG_ERR, "%s: engine error %s: %s, tempfail", qid,
+                   json_string_value(json_object_get(r.body, "error")),
+                   json_string_value(json_object_get(r.body, "message")));
+        res = apply_tempfail(ctx, NULL);
+    } else {
+        res = apply_verdict(ctx, c, r.body);
+        const char *stored = json_string_value(json_object_get(r.body, "quarantine_id"));
+        milter_log(LOG_INFO, "%s: id=%s action=%s score=%.2f from=<%s> rcpts=%zu -> %s%s%s ms=%.1f",
+                   qid, json_string_value(json_object_get(r.body, "id")),
+                   json_string_value(json_object_get(r.body, "action")),
+                   json_number_value(json_object_get(r.body, "score")), c->sender ? c->sender : "",
+                   c->n_rcpts, decision_name(res), stored ? " quarantine=" : "",
+                   stored ? stored : "", r.ms);
+    }
+    json_decref(r.body);
+    return res;
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    milter_conn_t *c = conn_get(ctx);
+    if (!c)
+        return apply_tempfail(ctx, NULL);
+    free(c->queue_id);
+    c->queue_id = dup_or_null(smfi_getsymval(ctx, "i"));
+    sfsistat res;
+    if (c->oom)
+        res = apply_tempfail(ctx, NULL);
+    else if (milter_opts.noop)
+        res = SMFIS_CONTINUE;
+    else
+        res = scan_and_apply(ctx, c);
+    msg_reset(c);
+    return res;
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    milter_conn_t *c = smfi_getpriv(ctx);
+    if (c)
+        msg_reset(c);
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    milter_conn_t *c = smfi_getpriv(ctx);
+    if (c) {
+        smfi_setpriv(ctx, NULL);
+        conn_free(c);
+    }
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+    .xxfi_name = "smf-milter",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = cb_helo,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
+};

@@ -1,0 +1,293 @@
+/*
+ * main.c - smf-milter, the Postfix/Sendmail front end of SecureMailFlow:
+ * reads the options, opens the MTA socket (with permissions the MTA's user
+ * can use), connects the engine link and hands control to libmilter.
+ */
+#include "smf_milter.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "unix:/run/smf/milter.sock"
+#define DEFAULT_ENDPOINT "ipc:///run/smf/scan.sock"
+#define DEFAULT_TIMEOUT_MS 30000
+
+milter_opts_t milter_opts;
+static bool use_syslog;
+
+void milter_log(int priority, const char *fmt, ...)
+{
+    static const char *names[] = {"emerg",   "alert",  "crit", "error",
+                                  "warning", "notice", "info", "debug"};
+    va_list ap;
+    va_start(ap, fmt);
+    if (use_syslog) {
+        vsyslog(priority, fmt, ap);
+    } else {
+        char line[2048];
+        vsnprintf(line, sizeof line, fmt, ap);
+        fprintf(stderr, "smf-milter[%ld] %s: %s\n", (long)getpid(), names[priority & 7], line);
+    }
+    va_end(ap);
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: smf-milter [options]\n"
+          "\n"
+          "Milter for Postfix and Sendmail: hands every message to the SecureMailFlow engine\n"
+          "(smfd) at end of DATA and applies its verdict.\n"
+          "\n"
+          "  -s, --socket SPEC        where the MTA connects: unix:PATH (default " DEFAULT_SOCKET
+          ")\n"
+          "                           or inet:PORT@HOST (TCP_NODELAY is set; prefer unix)\n"
+          "      --socket-mode MODE   permissions of a unix socket, octal (default 0660)\n"
+          "      --socket-group GRP   group of a unix socket (default: postfix, if it exists)\n"
+          "  -e, --endpoint EP        smfd scan endpoint, repeatable (default " DEFAULT_ENDPOINT
+          ");\n"
+          "                           requests go to each in turn; one that is down or silent\n"
+          "                           is skipped for the next\n"
+          "  -t, --timeout MS         per engine attempt; the request's deadline (default 30000)\n"
+          "      --trusted CIDR       clients in this network send outbound mail, repeatable;\n"
+          "                           SMTP AUTH users always do; everyone else is inbound\n"
+          "      --on-quarantine ACT  drop (default): discard the MTA's copy, the engine keeps\n"
+          "                           it; hold: also put it in the MTA's hold queue\n"
+          "      --noop               accept every message without asking the engine\n"
+          "                           (to measure the milter's own cost)\n"
+          "  -f, --foreground         stay in the foreground and log to stderr\n"
+          "  -h, --help               this text\n"
+          "\n"
+          "No answer within the timeout from any endpoint, or an engine ERROR: the client gets\n"
+          "451 4.7.1 and keeps the message. Set milter_default_action = tempfail in Postfix so\n"
+          "that a stopped smf-milter does not let mail through either.\n",
+          out);
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("smf-milter: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+static void add_trusted(const char *spec)
+{
+    milter_net_t *t =
+        realloc(milter_opts.trusted, (milter_opts.n_trusted + 1) * sizeof *milter_opts.trusted);
+    if (!t)
+        die("out of memory");
+    milter_opts.trusted = t;
+    if (envelope_parse_net(spec, &t[milter_opts.n_trusted]) != 0)
+        die("--trusted %s: expected ADDRESS or ADDRESS/PREFIX", spec);
+    milter_opts.n_trusted++;
+}
+
+static void add_endpoint(const char *ep)
+{
+    const char **e = realloc(milter_opts.endpoints,
+                             (milter_opts.n_endpoints + 1) * sizeof *milter_opts.endpoints);
+    if (!e)
+        die("out of memory");
+    milter_opts.endpoints = e;
+    e[milter_opts.n_endpoints++] = ep;
+}
+
+enum { OPT_TRUSTED = 256, OPT_ON_QUARANTINE, OPT_NOOP, OPT_SOCKET_MODE, OPT_SOCKET_GROUP };
+
+static void parse_args(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'},
+        {"trusted", required_argument, NULL, OPT_TRUSTED},
+        {"on-quarantine", required_argument, NULL, OPT_ON_QUARANTINE},
+        {"noop", no_argument, NULL, OPT_NOOP},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+        {"foreground", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    milter_opts.socket = DEFAULT_SOCKET;
+    milter_opts.timeout_ms = DEFAULT_TIMEOUT_MS;
+    milter_opts.socket_mode = 0660;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "s:e:t:fh", longs, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            milter_opts.socket = optarg;
+            break;
+        case 'e':
+            add_endpoint(optarg);
+            break;
+        case 't':
+            milter_opts.timeout_ms = (int)strtol(optarg, &end, 10);
+            if (*end || milter_opts.timeout_ms <= 0)
+                die("--timeout %s: expected milliseconds > 0", optarg);
+            break;
+        case OPT_TRUSTED:
+            add_trusted(optarg);
+            break;
+        case OPT_ON_QUARANTINE:
+            if (strcmp(optarg, "drop") && strcmp(optarg, "hold"))
+                die("--on-quarantine %s: expected drop or hold", optarg);
+            milter_opts.hold = strcmp(optarg, "hold") == 0;
+            break;
+        case OPT_NOOP:
+            milter_opts.noop = true;
+            break;
+        case OPT_SOCKET_MODE:
+            milter_opts.socket_mode = (mode_t)strtol(optarg, &end, 8);
+            if (*end || milter_opts.socket_mode > 0777)
+                die("--socket-mode %s: expected an octal mode such as 0660", optarg);
+            break;
+        case OPT_SOCKET_GROUP:
+            milter_opts.socket_group = optarg;
+            break;
+        case 'f':
+            milter_opts.foreground = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind < argc)
+        die("unexpected argument %s (see --help)", argv[optind]);
+    if (milter_opts.n_endpoints == 0)
+        add_endpoint(DEFAULT_ENDPOINT);
+}
+
+/* The path of a unix socket spec, or NULL for inet sockets. */
+static const char *unix_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    return spec[0] == '/' ? spec : NULL;
+}
+
+/* Creates the socket's directory (like /run/smf) when it is missing. */
+static void make_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            die("cannot create %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+}
+
+/* Lets the MTA's user (postfix) connect to the unix socket. */
+static void set_socket_access(const char *path)
+{
+    const char *group = milter_opts.socket_group;
+    struct group *gr = getgrnam(group ? group : "postfix");
+    if (group && !gr)
+        die("--socket-group %s: no such group", group);
+    if (gr && chown(path, (uid_t)-1, gr->gr_gid) != 0)
+        die("cannot give %s to group %s: %s", path, gr->gr_name, strerror(errno));
+    if (chmod(path, milter_opts.socket_mode) != 0)
+        die("cannot chmod %s: %s", path, strerror(errno));
+}
+
+/*
+ * libmilter keeps its listening socket to itself; find it among our open
+ * descriptors. Linux copies TCP_NODELAY to every accepted connection, which
+ * avoids the Nagle + delayed-ACK stall on each milter exchange.
+ */
+static void set_listener_nodelay(void)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            continue;
+        if (getsockname(fd, (struct sockaddr *)&sa, &salen) != 0 ||
+            (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+            continue;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+}
+
+static void open_mta_socket(void)
+{
+    const char *path = unix_path(milter_opts.socket);
+    if (path)
+        make_parent(path);
+    if (smfi_setconn((char *)milter_opts.socket) != MI_SUCCESS)
+        die("bad socket %s", milter_opts.socket);
+    /* true: remove a stale unix socket left by an earlier run. */
+    if (smfi_opensocket(1) != MI_SUCCESS)
+        die("cannot listen on %s (in use, or no permission?)", milter_opts.socket);
+    if (path)
+        set_socket_access(path);
+    else
+        set_listener_nodelay();
+}
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    if (smfi_register(milter_desc) != MI_SUCCESS)
+        die("libmilter refused the filter description");
+    open_mta_socket();
+    if (!milter_opts.foreground) {
+        if (daemon(0, 0) != 0)
+            die("cannot become a daemon: %s", strerror(errno));
+        openlog("smf-milter", LOG_PID, LOG_MAIL);
+        use_syslog = true;
+    }
+    /* The ZeroMQ threads must not take libmilter's stop signals: block them first. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGHUP);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (link_init(&milter_opts) != 0) {
+        milter_log(LOG_ERR, "cannot start ZeroMQ");
+        return 1;
+    }
+    milter_log(LOG_INFO, "listening on %s, %zu engine endpoint(s), timeout %d ms%s",
+               milter_opts.socket, milter_opts.n_endpoints, milter_opts.timeout_ms,
+               milter_opts.noop ? ", NOOP: mail is not scanned" : "");
+    int rc = smfi_main();
+    link_shutdown();
+    /* The MTA then gets "connection refused" at once rather than a stale socket. */
+    const char *path = unix_path(milter_opts.socket);
+    if (path)
+        unlink(path);
+    milter_log(LOG_INFO, "stopped");
+    return rc == MI_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,98 @@
+/*
+ * smf_milter.h - what the parts of smf-milter share: the options, the
+ * per-connection state libmilter hands to each callback, the engine link
+ * (ZeroMQ) and the envelope builder.
+ */
+#ifndef SMF_MILTER_H
+#define SMF_MILTER_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* One --trusted network: family AF_INET or AF_INET6, address bytes, prefix length. */
+typedef struct milter_net {
+    int family;
+    unsigned char addr[16];
+    int prefix;
+} milter_net_t;
+
+typedef struct milter_opts {
+    const char *socket;     /* libmilter connection spec: unix:PATH or inet:PORT@HOST */
+    const char **endpoints; /* smfd scan endpoints, tried in turn */
+    size_t n_endpoints;
+    int timeout_ms;        /* per attempt: the request's deadline is now + this */
+    milter_net_t *trusted; /* clients sending outbound mail */
+    size_t n_trusted;
+    bool hold; /* quarantine -> Postfix hold queue instead of discard */
+    bool foreground;
+    bool noop; /* accept everything without asking the engine */
+    mode_t socket_mode;
+    const char *socket_group; /* NULL: group "postfix" when it exists */
+} milter_opts_t;
+
+/* Set once by main() before libmilter starts its threads; read-only afterwards. */
+extern milter_opts_t milter_opts;
+
+/* Severity-tagged log line: stderr in the foreground, syslog as a daemon. */
+void milter_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* State of one MTA connection; a new message starts at each MAIL FROM. */
+typedef struct milter_conn {
+    char client_ip[INET6_ADDRSTRLEN];
+    char *client_name;
+    char *helo;
+    bool leadspc; /* header values keep their leading space (SMFIP_HDR_LEADSPC) */
+    char *sender;
+    char **rcpts;
+    size_t n_rcpts, cap_rcpts;
+    char *auth_user;
+    char *queue_id;
+    char *raw; /* the message rebuilt from header pairs and body chunks */
+    size_t len, cap;
+    bool oom; /* an allocation failed for this message: tempfail it */
+} milter_conn_t;
+
+/* The libmilter descriptor with every callback. */
+struct smfiDesc;
+extern struct smfiDesc milter_desc;
+
+/* ---- engine link (engine_link.c) ---- */
+
+typedef enum link_status {
+    LINK_VERDICT,   /* reply holds a VERDICT body */
+    LINK_ERROR,     /* reply holds an ERROR body */
+    LINK_NO_ANSWER, /* no endpoint answered in time */
+} link_status_t;
+
+typedef struct link_reply {
+    link_status_t status;
+    json_t *body;         /* owned by the caller; NULL for LINK_NO_ANSWER */
+    const char *endpoint; /* the endpoint that answered, or the last one tried */
+    double ms;            /* time spent, all attempts */
+} link_reply_t;
+
+/* Creates the ZeroMQ context; sockets are made on demand. Returns 0 or -1. */
+int link_init(const milter_opts_t *o);
+
+/* Sends one SCAN and waits for its reply, failing over between endpoints.
+ * env is borrowed (its "deadline" is set per attempt). Thread-safe. */
+void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out);
+
+/* Closes idle sockets and the context; no link_scan may run any more. */
+void link_shutdown(void);
+
+/* ---- envelope (envelope.c) ---- */
+
+/* Parses ADDR or ADDR/PREFIX into net. Returns 0 or -1. */
+int envelope_parse_net(const char *spec, milter_net_t *net);
+
+/* True when ip (text form) lies in one of the --trusted networks. */
+bool envelope_trusted(const char *ip);
+
+/* The envelope JSON for conn's current message; NULL when out of memory. */
+json_t *envelope_build(const milter_conn_t *conn);
+
+#endif

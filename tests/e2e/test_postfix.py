@@ -1,0 +1,352 @@
+"""End to end with a real Postfix: SMTP client -> private Postfix -> smf-milter
+-> smfd, and on to an SMTP sink for what is delivered. Each case checks what
+the SMTP client was told and what reached (or did not reach) the sink."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mta  # noqa: E402
+from mta import make_message, send, wait_for  # noqa: E402
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+# Built from pieces so that no file of the project is itself a test virus.
+EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+# example.com's policy rejects certain spam outright; the default policy quarantines it.
+QUARANTINING_RCPT = "bob@example.org"
+ALLOWED = "friend@partner.example"
+BLOCKED = "spammer@bad.example"
+TIMEOUT_MS = 1500
+
+
+class SilentEngine:
+    """A scan endpoint that takes requests and answers only after the milter gave
+    up on them, with a reject: the milter must fail over and drop the late reply."""
+
+    def __init__(self, endpoint, delay):
+        self.endpoint, self.delay = endpoint, delay
+        self.requests = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _run(self):
+        sock = zmq.Context.instance().socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(self.endpoint)
+        self.ready.set()
+        pending = []
+        while not self.stopping.is_set():
+            if sock.poll(50):
+                frames = sock.recv_multipart()
+                if len(frames) >= 4 and frames[2] == b"SCAN":
+                    self.requests += 1
+                    pending.append((time.time() + self.delay, frames[0], frames[3]))
+            now = time.time()
+            for due in [p for p in pending if p[0] <= now]:
+                pending.remove(due)
+                body = ('{"schema":1,"action":"reject","score":99,"id":"late",'
+                        '"smtp":{"code":550,"dsn":"5.7.1","text":"late reply"},'
+                        '"headers":[]}').encode()
+                sock.send_multipart([due[1], mta.PROTO, b"VERDICT", due[2], body])
+        sock.close(0)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+
+class PostfixEndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        mta.require_postfix()
+        cls.tmp = tempfile.mkdtemp(prefix="smf-e2e-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        # Postfix's smtpd runs as user postfix and must reach the milter sockets here.
+        os.chmod(cls.tmp, 0o755)
+        cls.smfd = mta.Smfd(cls.tmp, allow_senders=[ALLOWED], block_senders=[BLOCKED])
+        cls.addClassCleanup(lambda: cls.smfd.stop())
+        cls.smfd.start()
+        cls.sink = mta.Sink(cls.tmp)
+        cls.addClassCleanup(cls.sink.stop)
+        silent_ep = "ipc://%s/silent.sock" % cls.tmp
+        cls.silent = SilentEngine(silent_ep, delay=TIMEOUT_MS * 2 / 1000)
+        cls.addClassCleanup(cls.silent.stop)
+        engine = [cls.smfd.listen]
+        cls.milter_args = {
+            "in": (engine,),
+            "out": (engine, "--trusted", "127.0.0.0/8"),
+            "hold": (engine, "--on-quarantine", "hold"),
+            "failover": ([silent_ep] + engine, "-t", str(TIMEOUT_MS)),
+            "tcp": (engine,),
+        }
+        cls.milters = {}
+        for name in cls.milter_args:
+            cls.start_milter(name)
+        cls.addClassCleanup(cls.stop_milters)
+        cls.postfix = mta.Postfix(cls.tmp, cls.sink.port,
+                                  {n: m.spec for n, m in cls.milters.items()})
+        cls.addClassCleanup(cls.postfix.stop)
+        cls.postfix.start()
+
+    @classmethod
+    def start_milter(cls, name):
+        args = cls.milter_args[name]
+        port = None
+        if name == "tcp":
+            port = cls.tcp_port = getattr(cls, "tcp_port", None) or mta.free_port()
+        cls.milters[name] = mta.Milter(cls.tmp, "milter-" + name, args[0], *args[1:],
+                                       tcp_port=port)
+
+    @classmethod
+    def stop_milters(cls):
+        # A clean exit (0) also means no leak report in the sanitizer build.
+        bad = {}
+        for name, m in cls.milters.items():
+            rc = m.stop()
+            if rc != 0:
+                bad[name] = "%s\n%s" % (rc, m.proc.tail())
+        if bad:
+            raise AssertionError("smf-milter did not exit cleanly: %s" % bad)
+
+    def port(self, name="in"):
+        return self.postfix.ports[name]
+
+    def marker(self):
+        return "smf-e2e-%s-%d" % (self._testMethodName, time.monotonic_ns())
+
+    def diagnostics(self):
+        return "\n--- maillog\n%s\n--- milter-in\n%s\n--- smfd\n%s" % (
+            mta.tail(self.postfix.maillog), self.milters["in"].proc.tail(),
+            self.smfd.proc.tail() if self.smfd.proc else "(stopped)")
+
+    def assertDelivered(self, reply, marker):
+        self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
+        self.assertTrue(reply.queue_id, reply)
+        found = wait_for("message %s at the sink" % marker, lambda: self.sink.find(marker), 60)
+        self.postfix.wait_queue_empty()
+        return self.sink.find(marker)[0] if found else None
+
+    def assertNotDelivered(self, marker):
+        # Once the queue is empty, anything Postfix would deliver has reached the sink.
+        self.postfix.wait_queue_empty()
+        self.assertEqual(self.sink.find(marker), [], "message %s was delivered" % marker)
+
+    def milter_line(self, name, queue_id):
+        """The milter's log line for one Postfix queue id."""
+        for line in self.milters[name].log_text().splitlines():
+            if " %s: id=" % queue_id in line:
+                return line
+        self.fail("no smf-milter log line for %s%s" % (queue_id, self.diagnostics()))
+
+    # ---- the cases ----
+
+    def test_clean_mail_is_delivered_with_status_header(self):
+        m = self.marker()
+        reply = send(self.port(), "alice@example.net", ["bob@example.com", "carol@example.org"],
+                     make_message(m))
+        delivered = self.assertDelivered(reply, m)
+        self.assertRegex(delivered, r"(?m)^X-SMF-Status: clean, score=")
+        # Both recipients reached the sink in one transaction.
+        self.assertIn("bob@example.com", delivered)
+        self.assertIn("carol@example.org", delivered)
+        line = self.milter_line("in", reply.queue_id)
+        self.assertIn("action=accept", line)
+        # The envelope reached the engine: its log line names client, sender, recipients.
+        engine_id = re.search(r"id=(\S+)", line).group(1)
+        engine_line = [l for l in self.smfd.log_text().splitlines() if engine_id in l]
+        self.assertTrue(engine_line, self.diagnostics())
+        self.assertIn("client=127.0.0.1", engine_line[0])
+        self.assertIn("from=<alice@example.net>", engine_line[0])
+        self.assertIn("bob@example.com", engine_line[0])
+        self.assertIn("carol@example.org", engine_line[0])
+
+    def quarantined_by_engine(self, name, reply):
+        """Checks that the engine stored the message: the milter's and the engine's logs
+        say so, and `smfctl quarantine list --json` shows the entry."""
+        line = self.milter_line(name, reply.queue_id)
+        self.assertIn("action=quarantine", line)
+        engine_id = re.search(r"id=(\S+)", line).group(1)
+        stored = re.search(r"quarantine=(\S+)", line)
+        self.assertTrue(stored, "the verdict carried no quarantine id: " + line)
+        engine_lines = [l for l in self.smfd.log_text().splitlines()
+                        if engine_id in l and "action=quarantine" in l]
+        self.assertTrue(engine_lines, "engine did not log the quarantine" + self.diagnostics())
+        entries = json.loads(self.smfd.quarantine_list())
+        ids = [e.get("id") for e in entries]
+        self.assertIn(stored.group(1), ids, "smfctl quarantine list does not show it")
+        return stored.group(1)
+
+    def test_gtube_is_quarantined_not_delivered(self):
+        m = self.marker()
+        # A folded header and an odd spacing test how faithfully the message is rebuilt.
+        data = make_message(m, to=QUARANTINING_RCPT, body="Hello,\r\n" + GTUBE + "\r\n")
+        data = data.replace(b"MIME-Version:", b"X-Folded: first part\r\n\tsecond part\r\n"
+                            b"X-Spacing:   three spaces\r\nMIME-Version:", 1)
+        reply = send(self.port(), "alice@example.net", [QUARANTINING_RCPT], data)
+        self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
+        self.assertNotDelivered(m)
+        self.assertIn("milter-discard", self.postfix.log_text())
+        qid = self.quarantined_by_engine("in", reply)
+        # Postfix passes each header as received (folding kept) and no Received: of its own, so
+        # for this message the rebuilt copy the engine stored is the client's, byte for byte.
+        stored = self.smfd.quarantine_export(qid)
+        self.assertEqual(stored, data)
+
+    def test_whole_large_body_reaches_the_engine(self):
+        # GTUBE after 1 MB of text: found only if every body chunk was forwarded.
+        filler = "".join("line %06d of the quarterly figures, nothing to see here\r\n" % i
+                         for i in range(18000))
+        m = self.marker()
+        reply = send(self.port(), "alice@example.net", [QUARANTINING_RCPT],
+                     make_message(m, to=QUARANTINING_RCPT, body=filler + GTUBE + "\r\n"))
+        self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
+        self.assertNotDelivered(m)
+        self.quarantined_by_engine("in", reply)
+
+    def test_whitelisted_sender_skips_spam_checks(self):
+        # The control for the next case: the whitelist is in force.
+        m = self.marker()
+        reply = send(self.port(), ALLOWED, ["bob@example.com"],
+                     make_message(m, sender=ALLOWED, body="Hello,\r\n" + GTUBE + "\r\n"))
+        self.assertDelivered(reply, m)
+
+    def test_eicar_from_whitelisted_sender_is_quarantined(self):
+        m = self.marker()
+        reply = send(self.port(), ALLOWED, ["bob@example.com"],
+                     make_message(m, sender=ALLOWED, body=EICAR + "\r\n"))
+        self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
+        self.assertNotDelivered(m)
+        self.quarantined_by_engine("in", reply)
+
+    def test_blacklisted_sender_is_rejected_at_end_of_data(self):
+        m = self.marker()
+        reply = send(self.port(), BLOCKED, ["bob@example.com"], make_message(m, sender=BLOCKED))
+        self.assertTrue(500 <= reply.code < 600, "%r%s" % (reply, self.diagnostics()))
+        self.assertNotDelivered(m)
+
+    def test_outbound_eicar_from_trusted_client_is_rejected(self):
+        m = self.marker()
+        reply = send(self.port("out"), "alice@example.com", ["partner@example.net"],
+                     make_message(m, sender="alice@example.com", to="partner@example.net",
+                                  body=EICAR + "\r\n"))
+        self.assertTrue(500 <= reply.code < 600, "%r%s" % (reply, self.diagnostics()))
+        self.assertIn("virus", reply.text.lower())
+        self.assertNotDelivered(m)
+
+    def test_outbound_clean_mail_is_delivered(self):
+        m = self.marker()
+        reply = send(self.port("out"), "alice@example.com", ["partner@example.net"],
+                     make_message(m, sender="alice@example.com", to="partner@example.net"))
+        self.assertDelivered(reply, m)
+
+    def test_engine_down_tempfails_and_retry_delivers(self):
+        m = self.marker()
+        data = make_message(m)
+        self.smfd.stop()
+        try:
+            reply = send(self.port(), "alice@example.net", ["bob@example.com"], data)
+            self.assertEqual(reply.code, 451, "%r%s" % (reply, self.diagnostics()))
+            # Nothing lost: not accepted into the queue, not delivered; the client has it.
+            self.assertIsNone(reply.queue_id)
+            self.assertNotDelivered(m)
+        finally:
+            self.smfd.start()
+        reply = send(self.port(), "alice@example.net", ["bob@example.com"], data)
+        self.assertDelivered(reply, m)
+
+    def test_milter_down_tempfails(self):
+        m = self.marker()
+        data = make_message(m)
+        self.assertEqual(self.milters["in"].stop(), 0, self.milters["in"].proc.tail())
+        try:
+            reply = send(self.port(), "alice@example.net", ["bob@example.com"], data)
+            self.assertEqual(reply.code // 100, 4, "%r%s" % (reply, self.diagnostics()))
+            self.assertNotDelivered(m)
+        finally:
+            self.start_milter("in")
+        reply = send(self.port(), "alice@example.net", ["bob@example.com"], data)
+        self.assertDelivered(reply, m)
+
+    def test_quarantine_hold_puts_message_on_hold(self):
+        m = self.marker()
+        reply = send(self.port("hold"), "alice@example.net", [QUARANTINING_RCPT],
+                     make_message(m, to=QUARANTINING_RCPT, body="Hello,\r\n" + GTUBE + "\r\n"))
+        self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
+        try:
+            held = wait_for("the message in the hold queue", lambda: [
+                q for q in self.postfix.queue()
+                if q["queue_id"] == reply.queue_id and q["queue_name"] == "hold"], 30)
+            self.assertTrue(held)
+            self.postfix.flush()
+            time.sleep(1)
+            self.assertEqual(self.sink.find(m), [], "a held message was delivered")
+            self.quarantined_by_engine("hold", reply)
+        finally:
+            self.postfix.delete(reply.queue_id)
+
+    def test_milter_over_tcp(self):
+        m = self.marker()
+        reply = send(self.port("tcp"), "alice@example.net", ["bob@example.com"], make_message(m))
+        delivered = self.assertDelivered(reply, m)
+        self.assertRegex(delivered, r"(?m)^X-SMF-Status: clean, score=")
+        self.assertIn("action=accept", self.milter_line("tcp", reply.queue_id))
+
+    def test_silent_engine_fails_over_and_late_replies_are_dropped(self):
+        before = self.silent.requests
+        markers = [self.marker() + "-%d" % i for i in range(4)]
+        for m in markers:
+            reply = send(self.port("failover"), "alice@example.net", ["bob@example.com"],
+                         make_message(m))
+            self.assertDelivered(reply, m)
+        # Requests went to the silent endpoint first (it never answers in time) and were
+        # then scanned by smfd; its late "reject" answers changed nothing.
+        self.assertGreaterEqual(self.silent.requests - before, 1)
+        time.sleep(TIMEOUT_MS * 2 / 1000)
+        m = self.marker()
+        reply = send(self.port("failover"), "alice@example.net", ["bob@example.com"],
+                     make_message(m))
+        self.assertDelivered(reply, m)
+        self.assertIn("no usable answer", self.milters["failover"].log_text())
+
+
+class CommandLine(unittest.TestCase):
+    """smf-milter's own refusals, without an MTA."""
+
+    def run_milter(self, *args):
+        return subprocess.run([mta.PATHS["smf-milter"]] + list(args), capture_output=True,
+                              timeout=30)
+
+    def test_help(self):
+        r = self.run_milter("--help")
+        self.assertEqual(r.returncode, 0)
+        for opt in (b"--socket", b"--endpoint", b"--timeout", b"--trusted", b"--on-quarantine",
+                    b"--noop", b"--foreground"):
+            self.assertIn(opt, r.stdout)
+
+    def test_bad_options_are_refused(self):
+        for args, why in ((["--on-quarantine", "keep"], b"drop or hold"),
+                          (["--trusted", "10.0.0.0/33"], b"ADDRESS/PREFIX"),
+                          (["--timeout", "0"], b"milliseconds"),
+                          (["--socket-mode", "999"], b"octal")):
+            r = self.run_milter("-f", *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(why, r.stderr, args)
+
+
+if __name__ == "__main__":
+    argv = mta.parse_paths(sys.argv)
+    unittest.main(argv=argv, verbosity=2)
