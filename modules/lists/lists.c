@@ -1,16 +1,19 @@
 /*
  * lists.c - the lists module: allow and block lists of client addresses,
- * senders, sender domains and HELO names. Blocking wins over allowing.
- * Entries come from options for now; matching lives in listdb.c.
+ * senders, sender domains and HELO names, from options and from the LMDB
+ * store that `smfctl list` changes live, per scope (global, domain, user).
  */
+#include "authres.h"
 #include "ipnet.h"
 #include "listdb.h"
+#include "listkv.h"
 
 #include <smf/module.h>
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct lists_conf {
     const char *const *allow_ips;
@@ -22,12 +25,23 @@ typedef struct lists_conf {
     const char *const *block_helos;
     double allow_score;
     double block_score;
+    int store;
+    const char *trusted_authserv_id;
 } lists_conf_t;
 
 typedef struct lists_state {
     smf_listdb_t *db;
     double allow_score, block_score;
+    int store;
+    const char *authserv_id; /* Owned by the engine until fini(). */
 } lists_state_t;
+
+/* One message, normalised for both sources of entries. */
+typedef struct lists_query {
+    smf_list_query_t opt;
+    listkv_query_t kv;
+    const char **unauth_detail; /* First allow entry that lacked proof. */
+} lists_query_t;
 
 static const smf_option_t lists_options[] = {
     {"allow_ips", SMF_OPT_LIST, NULL, offsetof(lists_conf_t, allow_ips),
@@ -48,6 +62,11 @@ static const smf_option_t lists_options[] = {
      "Score of LIST_ALLOW."},
     {"block_score", SMF_OPT_FLOAT, "20", offsetof(lists_conf_t, block_score),
      "Score of LIST_BLOCK."},
+    {"store", SMF_OPT_BOOL, "true", offsetof(lists_conf_t, store),
+     "Also look entries up in the store that `smfctl list` manages."},
+    {"trusted_authserv_id", SMF_OPT_STRING, NULL, offsetof(lists_conf_t, trusted_authserv_id),
+     "authserv-id of the Authentication-Results our own MTA writes; authenticated allow entries "
+     "need spf=pass or dkim=pass for the sender's domain there."},
     SMF_OPTIONS_END};
 
 /* Which option feeds which list. HELO names are never allowed: anyone can claim one. */
@@ -107,8 +126,14 @@ static int lists_init(smf_init_t *init, const void *conf, void **state)
     }
     st->allow_score = c->allow_score;
     st->block_score = c->block_score;
-    smf_log(NULL, SMF_LOG_INFO, "%zu allow and %zu block entries",
-            listdb_count(st->db, SMF_LIST_ALLOW), listdb_count(st->db, SMF_LIST_BLOCK));
+    st->store = c->store;
+    st->authserv_id = c->trusted_authserv_id;
+    smf_log(NULL, SMF_LOG_INFO, "options: %zu allow and %zu block entries; store: %s",
+            listdb_count(st->db, SMF_LIST_ALLOW), listdb_count(st->db, SMF_LIST_BLOCK),
+            st->store ? "on" : "off");
+    if (st->authserv_id == NULL || st->authserv_id[0] == '\0')
+        smf_log(NULL, SMF_LOG_INFO,
+                "trusted_authserv_id is not set: authenticated allow entries never apply");
     *state = st;
     return 0;
 fail:
@@ -127,46 +152,181 @@ static void lists_fini(void *state)
     free(st);
 }
 
-/* Reports one hit as a symbol and a forced verdict. */
-static int lists_report(smf_msg_t *msg, smf_list_side_t side, const smf_list_hit_t *hit,
-                        double score)
-{
-    char detail[600];
-    int rc;
+/* One scope's or one recipient's outcome. */
+typedef struct lists_decision {
+    int verdict;        /* 0 nothing, SMF_VERDICT_ALLOW or SMF_VERDICT_BLOCK. */
+    const char *detail; /* In the message arena. */
+} lists_decision_t;
 
-    snprintf(detail, sizeof(detail), "%s_%s: %s", side == SMF_LIST_BLOCK ? "block" : "allow",
-             listdb_kind_name(hit->kind), hit->entry);
-    rc = smf_msg_add_symbol(msg, side == SMF_LIST_BLOCK ? "LIST_BLOCK" : "LIST_ALLOW", score,
-                            detail);
+/* Why a stored entry matched: "user:bob@example.com: block ip 192.0.2.0/24". */
+static const char *lists_entry_detail(smf_msg_t *msg, const listkey_entry_t *e)
+{
+    return smf_msg_printf(msg, "%s: %s %s %s%s", e->scope, listkey_action_name(e->action),
+                          listkey_type_name(e->type), e->value,
+                          (e->flags & LISTKEY_AUTH) ? " (authenticated)" : "");
+}
+
+/* The decision of one stored scope: block wins over allow inside a scope. */
+static int lists_scope(smf_msg_t *msg, const char *scope, const lists_query_t *q,
+                       lists_decision_t *d)
+{
+    listkv_result_t r;
+    int rc = listkv_lookup(msg, scope, &q->kv, &r);
+
+    memset(d, 0, sizeof(*d));
     if (rc < 0)
         return rc;
-    return smf_msg_set_verdict(msg, side == SMF_LIST_BLOCK ? SMF_VERDICT_BLOCK : SMF_VERDICT_ALLOW,
-                               detail);
+    if (r.unauth && q->unauth_detail != NULL && *q->unauth_detail == NULL)
+        *q->unauth_detail = lists_entry_detail(msg, &r.unauth_hit);
+    if (r.block) {
+        d->verdict = SMF_VERDICT_BLOCK;
+        d->detail = lists_entry_detail(msg, &r.block_hit);
+    } else if (r.allow) {
+        d->verdict = SMF_VERDICT_ALLOW;
+        d->detail = lists_entry_detail(msg, &r.allow_hit);
+    }
+    return 0;
+}
+
+/* The option lists, seen as part of the global scope. */
+static void lists_options_decision(smf_msg_t *msg, const lists_state_t *st, const lists_query_t *q,
+                                   lists_decision_t *d)
+{
+    smf_list_hit_t hit;
+
+    memset(d, 0, sizeof(*d));
+    if (listdb_match(st->db, SMF_LIST_BLOCK, &q->opt, &hit)) {
+        d->verdict = SMF_VERDICT_BLOCK;
+        d->detail = smf_msg_printf(msg, "block_%s: %s", listdb_kind_name(hit.kind), hit.entry);
+    } else if (listdb_match(st->db, SMF_LIST_ALLOW, &q->opt, &hit)) {
+        d->verdict = SMF_VERDICT_ALLOW;
+        d->detail = smf_msg_printf(msg, "allow_%s: %s", listdb_kind_name(hit.kind), hit.entry);
+    }
+}
+
+/* Global scope: options and store together, block winning. */
+static int lists_global(smf_msg_t *msg, const lists_state_t *st, const lists_query_t *q,
+                        lists_decision_t *d)
+{
+    lists_decision_t stored = {0};
+    int rc;
+
+    lists_options_decision(msg, st, q, d);
+    if (st->store && d->verdict != SMF_VERDICT_BLOCK &&
+        (rc = lists_scope(msg, "global", q, &stored)) < 0)
+        return rc;
+    if (stored.verdict == SMF_VERDICT_BLOCK || (d->verdict == 0 && stored.verdict != 0))
+        *d = stored;
+    return 0;
+}
+
+/* Normalises the envelope once: lower case, the sender's domain, its proof. */
+static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_query_t *q)
+{
+    const smf_envelope_t *env = smf_msg_envelope(msg);
+    char *sender = smf_msg_alloc(msg, LISTKEY_VALUE_MAX), *helo = smf_msg_alloc(msg, 256);
+    const char *at;
+
+    q->opt.has_ip = env->client_ip[0] != '\0' && smf_ip_parse(env->client_ip, q->opt.ip) == 0;
+    q->opt.sender = env->sender;
+    q->opt.helo = env->helo;
+    q->kv.has_ip = q->opt.has_ip;
+    memcpy(q->kv.ip, q->opt.ip, 16);
+    q->kv.sender = q->kv.domain = q->kv.helo = "";
+    if (sender != NULL && listkey_name_normalise(env->sender, sender, LISTKEY_VALUE_MAX) == 0 &&
+        (at = strrchr(sender, '@')) != NULL) {
+        q->kv.sender = sender;
+        q->kv.domain = at + 1;
+    }
+    if (helo != NULL && listkey_name_normalise(env->helo, helo, 256) == 0)
+        q->kv.helo = helo;
+    q->kv.authenticated = authres_passed(msg, st->authserv_id, q->kv.domain);
+}
+
+/* The most specific scope with something to say decides for a recipient. */
+static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t *q,
+                           const lists_decision_t *domain, const lists_decision_t *global,
+                           lists_decision_t *d)
+{
+    char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    snprintf(text, sizeof(text), "user:%s", rcpt);
+    if (listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
+        (rc = lists_scope(msg, scope, q, d)) < 0)
+        return rc;
+    if (d->verdict == 0)
+        *d = domain->verdict != 0 ? *domain : *global;
+    return 0;
+}
+
+/* Forces the verdict every recipient agrees on; reports disagreement instead. */
+static int lists_apply(smf_msg_t *msg, const lists_state_t *st, const lists_decision_t *per,
+                       size_t n, const char *unauth)
+{
+    size_t agree = 0;
+
+    for (size_t i = 0; i < n; i++)
+        agree += per[i].verdict == per[0].verdict;
+    if (agree != n) {
+        for (size_t i = 0; i < n; i++) {
+            if (per[i].verdict != 0)
+                return smf_msg_add_symbol(
+                    msg, "LIST_MIXED", 0,
+                    smf_msg_printf(msg, "recipients disagree, e.g. %s", per[i].detail));
+        }
+    }
+    if (agree == n && per[0].verdict != 0) {
+        int block = per[0].verdict == SMF_VERDICT_BLOCK;
+        int rc = smf_msg_add_symbol(msg, block ? "LIST_BLOCK" : "LIST_ALLOW",
+                                    block ? st->block_score : st->allow_score, per[0].detail);
+        if (rc < 0)
+            return rc;
+        if (!block)
+            unauth = NULL;
+        if ((rc = smf_msg_set_verdict(msg, (smf_verdict_t)per[0].verdict, per[0].detail)) < 0)
+            return rc;
+    }
+    if (unauth != NULL)
+        return smf_msg_add_symbol(msg, "LIST_ALLOW_UNAUTH", 0, unauth);
+    return 0;
 }
 
 static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
 {
     const lists_state_t *st = state;
     const smf_envelope_t *env = smf_msg_envelope(msg);
-    smf_list_query_t q = {0};
-    smf_list_hit_t hit;
+    const char *unauth = NULL;
+    lists_query_t q = {.unauth_detail = &unauth};
+    lists_decision_t global, domain = {0};
+    lists_decision_t *per = smf_msg_alloc(msg, (env->rcpt_count + 1) * sizeof(*per));
+    char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
+    size_t n = env->rcpt_count > 0 ? env->rcpt_count : 1;
+    int rc;
 
-    q.has_ip = env->client_ip[0] != '\0' && smf_ip_parse(env->client_ip, q.ip) == 0;
-    q.sender = env->sender;
-    q.helo = env->helo;
-
-    /* Block first: a blocked entry must not be rescued by an allowed one. */
-    if (listdb_match(st->db, SMF_LIST_BLOCK, &q, &hit))
-        return lists_report(msg, SMF_LIST_BLOCK, &hit, st->block_score);
-    if (listdb_match(st->db, SMF_LIST_ALLOW, &q, &hit))
-        return lists_report(msg, SMF_LIST_ALLOW, &hit, st->allow_score);
-    return 0;
+    if (per == NULL)
+        return SMF_ENOMEM;
+    lists_query_fill(msg, st, &q);
+    if ((rc = lists_global(msg, st, &q, &global)) < 0)
+        return rc;
+    snprintf(text, sizeof(text), "domain:%s", smf_msg_domain(msg));
+    if (st->store && listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
+        (rc = lists_scope(msg, scope, &q, &domain)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!st->store || env->rcpt_count == 0)
+            per[i] = domain.verdict != 0 ? domain : global;
+        else if ((rc = lists_recipient(msg, env->rcpt[i], &q, &domain, &global, &per[i])) < 0)
+            return rc;
+    }
+    return lists_apply(msg, st, per, n, unauth);
 }
 
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "lists",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .description = "Allow and block lists: client IPs, senders, sender domains, HELO names",
     .kind = SMF_KIND_LIST,
     .options = lists_options,

@@ -1,9 +1,13 @@
 /*
- * reputation.c - connection reputation from what the client told us: HELO
- * sanity and reverse DNS. DNSBL, SPF and DKIM checks will join it here, one
- * check function each, run in order by reputation_scan().
+ * reputation.c - connection reputation: HELO sanity, DNS block and allow
+ * lists, forward-confirmed reverse DNS, local history per address, network
+ * and sender domain, and outbound rate limits. One check function each, run
+ * in order by rep_scan().
  */
+#include "dnscheck.h"
+#include "history.h"
 #include "ipnet.h"
+#include "ratelimit.h"
 
 #include <smf/module.h>
 
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 typedef struct rep_conf {
     const char *const *local_domains;
@@ -21,11 +26,33 @@ typedef struct rep_conf {
     double helo_not_fqdn_score;
     double helo_ours_score;
     double no_rdns_score;
+    const char *dns_server;
+    long dns_timeout_ms;
+    long dns_tries;
+    long dns_budget_ms;
+    const char *const *dnsbl;
+    const char *const *dnswl;
+    long max_url_hosts;
+    int fcrdns;
+    double no_fcrdns_score;
+    int history;
+    double history_half_life_hours;
+    double history_min_count;
+    double history_ip_weight;
+    double history_net_weight;
+    double history_domain_weight;
+    double history_spam_evidence;
+    long rate_messages_per_hour;
+    long rate_recipients_per_hour;
+    double rate_limit_score;
 } rep_conf_t;
 
 typedef struct rep_state {
     const rep_conf_t *conf; /* Owned by the engine until fini(). */
     smf_ipset_t trusted;
+    rep_zone_t *zones; /* dnsbl then dnswl. */
+    rep_dnscheck_conf_t dnscheck;
+    int need_dns;
 } rep_state_t;
 
 /* What every check needs to know about the connection. */
@@ -33,7 +60,9 @@ typedef struct rep_conn {
     const smf_envelope_t *env;
     int has_ip;
     uint8_t ip[16];
-    int trusted; /* From a trusted network or authenticated. */
+    int trusted;               /* From a trusted network or authenticated. */
+    const char *sender_domain; /* Lower case, "" for none. */
+    double evidence;           /* Points this scan found, history aside. */
 } rep_conn_t;
 
 static const smf_option_t rep_options[] = {
@@ -50,36 +79,114 @@ static const smf_option_t rep_options[] = {
      "Score of REP_HELO_OURS."},
     {"no_rdns_score", SMF_OPT_FLOAT, "1", offsetof(rep_conf_t, no_rdns_score),
      "Score of REP_NO_RDNS."},
+    {"dns_server", SMF_OPT_STRING, NULL, offsetof(rep_conf_t, dns_server),
+     "Resolver as address:port ([::1]:53 for IPv6); default the system's (/etc/resolv.conf)."},
+    {"dns_timeout_ms", SMF_OPT_INT, "1500", offsetof(rep_conf_t, dns_timeout_ms),
+     "Milliseconds to wait for one answer before a retry."},
+    {"dns_tries", SMF_OPT_INT, "2", offsetof(rep_conf_t, dns_tries),
+     "Times a query is sent before it counts as timed out."},
+    {"dns_budget_ms", SMF_OPT_INT, "5000", offsetof(rep_conf_t, dns_budget_ms),
+     "Most milliseconds all DNS checks of a message may take; never past its deadline."},
+    {"dnsbl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnsbl),
+     "DNS block lists, \"ZONE:QUERY:CODES:SCORE\" (see the README)."},
+    {"dnswl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnswl),
+     "DNS allow lists, same format, usually with a negative SCORE."},
+    {"max_url_hosts", SMF_OPT_INT, "10", offsetof(rep_conf_t, max_url_hosts),
+     "URL hosts per message looked up in url zones."},
+    {"fcrdns", SMF_OPT_BOOL, "false", offsetof(rep_conf_t, fcrdns),
+     "Check that the client's PTR name resolves back to its address."},
+    {"no_fcrdns_score", SMF_OPT_FLOAT, "1.5", offsetof(rep_conf_t, no_fcrdns_score),
+     "Score of REP_NO_FCRDNS."},
+    {"history", SMF_OPT_BOOL, "true", offsetof(rep_conf_t, history),
+     "Keep and use local ham/spam history per address, network and sender domain."},
+    {"history_half_life_hours", SMF_OPT_FLOAT, "168", offsetof(rep_conf_t, history_half_life_hours),
+     "Hours after which history counts halve."},
+    {"history_min_count", SMF_OPT_FLOAT, "3", offsetof(rep_conf_t, history_min_count),
+     "Observations (after decay) needed before history scores."},
+    {"history_ip_weight", SMF_OPT_FLOAT, "2", offsetof(rep_conf_t, history_ip_weight),
+     "Score of REP_HISTORY_IP for an all-spam address (its negative for all-ham)."},
+    {"history_net_weight", SMF_OPT_FLOAT, "1", offsetof(rep_conf_t, history_net_weight),
+     "Same for the address's /24 or /64 (REP_HISTORY_NET)."},
+    {"history_domain_weight", SMF_OPT_FLOAT, "1", offsetof(rep_conf_t, history_domain_weight),
+     "Same for the sender domain (REP_HISTORY_DOMAIN)."},
+    {"history_spam_evidence", SMF_OPT_FLOAT, "5", offsetof(rep_conf_t, history_spam_evidence),
+     "Points of this module's own checks from which a message counts as spam in the history."},
+    {"rate_messages_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_messages_per_hour),
+     "Outbound messages per hour per sender and per authenticated user; 0 is no limit."},
+    {"rate_recipients_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_recipients_per_hour),
+     "Outbound recipients per hour per sender and per authenticated user; 0 is no limit."},
+    {"rate_limit_score", SMF_OPT_FLOAT, "10", offsetof(rep_conf_t, rate_limit_score),
+     "Score of REP_RATE_LIMIT."},
     SMF_OPTIONS_END};
 
-static int rep_init(smf_init_t *init, const void *conf, void **state)
+/* Parses the dnsbl and dnswl options into st->zones. */
+static int rep_init_zones(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
-    const rep_conf_t *c = conf;
-    rep_state_t *st = calloc(1, sizeof(*st));
+    const char *const *lists[2] = {c->dnsbl, c->dnswl};
+    static const char *const names[2] = {"dnsbl", "dnswl"};
+    size_t n = 0;
+    const char *why;
 
-    if (st == NULL) {
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; lists[l] != NULL && lists[l][i] != NULL; i++)
+            n++;
+    if ((st->zones = calloc(n + 1, sizeof(*st->zones))) == NULL) {
         smf_init_fail(init, "out of memory");
         return SMF_ENOMEM;
     }
-    st->conf = c;
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; lists[l] != NULL && lists[l][i] != NULL; i++) {
+            rep_zone_t *z = &st->zones[st->dnscheck.nzones];
+            if (rep_zone_parse(lists[l][i], l == 0 ? "REP_DNSBL" : "REP_DNSWL", z, &why) < 0) {
+                smf_init_fail(init, "%s: invalid entry '%s': %s", names[l], lists[l][i], why);
+                return SMF_EINVAL;
+            }
+            st->dnscheck.nzones++;
+        }
+    }
+    st->dnscheck.zones = st->zones;
+    return 0;
+}
+
+/* Checks what cannot wait for the first message: the resolver address. */
+static int rep_init_dns(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
+{
+    char err[300];
+    rep_dns_t *probe;
+
+    st->dnscheck.fcrdns = c->fcrdns;
+    st->dnscheck.no_fcrdns_score = c->no_fcrdns_score;
+    st->dnscheck.max_url_hosts = c->max_url_hosts;
+    st->need_dns = c->fcrdns || st->dnscheck.nzones > 0;
+    if (c->dns_timeout_ms <= 0 || c->dns_tries <= 0 || c->dns_budget_ms <= 0) {
+        smf_init_fail(init, "dns_timeout_ms, dns_tries and dns_budget_ms must be positive");
+        return SMF_EINVAL;
+    }
+    if (!st->need_dns)
+        return 0;
+    if (rep_dns_new(c->dns_server, c->dns_timeout_ms, c->dns_tries, &probe, err, sizeof(err)) < 0) {
+        smf_init_fail(init, "%s", err);
+        return SMF_EINVAL;
+    }
+    rep_dns_destroy(&probe);
+    return 0;
+}
+
+static int rep_init_lists(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
+{
     for (size_t i = 0; c->trusted_networks != NULL && c->trusted_networks[i] != NULL; i++) {
         int rc = smf_ipset_add(&st->trusted, c->trusted_networks[i]);
         if (rc < 0) {
             smf_init_fail(init, "trusted_networks: invalid entry '%s'", c->trusted_networks[i]);
-            smf_ipset_free(&st->trusted);
-            free(st);
             return rc;
         }
     }
     for (size_t i = 0; c->local_domains != NULL && c->local_domains[i] != NULL; i++) {
         if (c->local_domains[i][0] == '\0' || strchr(c->local_domains[i], '.') == NULL) {
             smf_init_fail(init, "local_domains: invalid entry '%s'", c->local_domains[i]);
-            smf_ipset_free(&st->trusted);
-            free(st);
             return SMF_EINVAL;
         }
     }
-    *state = st;
     return 0;
 }
 
@@ -87,9 +194,57 @@ static void rep_fini(void *state)
 {
     rep_state_t *st = state;
 
-    if (st != NULL)
+    if (st != NULL) {
         smf_ipset_free(&st->trusted);
+        free(st->zones);
+    }
     free(st);
+}
+
+static int rep_init(smf_init_t *init, const void *conf, void **state)
+{
+    const rep_conf_t *c = conf;
+    rep_state_t *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    st->conf = c;
+    if ((rc = rep_init_lists(init, st, c)) < 0 || (rc = rep_init_zones(init, st, c)) < 0 ||
+        (rc = rep_init_dns(init, st, c)) < 0) {
+        rep_fini(st);
+        return rc;
+    }
+    *state = st;
+    return 0;
+}
+
+/* One DNS client per worker thread: c-ares channels are not thread-safe. */
+static int rep_thread_init(void *state, void **tstate)
+{
+    const rep_state_t *st = state;
+    rep_dns_t *dns = NULL;
+    char err[300];
+
+    *tstate = NULL;
+    if (!st->need_dns)
+        return 0;
+    if (rep_dns_new(st->conf->dns_server, st->conf->dns_timeout_ms, st->conf->dns_tries, &dns, err,
+                    sizeof(err)) < 0) {
+        smf_log(NULL, SMF_LOG_ERROR, "%s", err);
+        return SMF_EFAIL;
+    }
+    *tstate = dns;
+    return 0;
+}
+
+static void rep_thread_fini(void *state, void *tstate)
+{
+    rep_dns_t *dns = tstate;
+
+    rep_dns_destroy(&dns);
 }
 
 /* Whether name equals domain or is one of its subdomains, ignoring case and a final dot. */
@@ -106,8 +261,16 @@ static int rep_in_domain(const char *name, const char *domain)
     return n == d || name[n - d - 1] == '.';
 }
 
+/* Adds a symbol and counts its points as this scan's own evidence. */
+static int rep_add(smf_msg_t *msg, rep_conn_t *conn, const char *name, double score,
+                   const char *detail)
+{
+    conn->evidence += score > 0 ? score : 0;
+    return smf_msg_add_symbol(msg, name, score, detail);
+}
+
 /* HELO checks. A bare IP is not also reported as "not a FQDN". */
-static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
+static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
     const char *helo = conn->env->helo;
     uint8_t addr[16];
@@ -115,60 +278,185 @@ static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
     if (helo[0] == '\0')
         return 0;
     if (smf_ip_parse(helo, addr) == 0)
-        return smf_msg_add_symbol(msg, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, helo);
+        return rep_add(msg, conn, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, helo);
     if (strchr(helo, '.') == NULL) {
-        int rc = smf_msg_add_symbol(msg, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, helo);
+        int rc = rep_add(msg, conn, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, helo);
         if (rc < 0)
             return rc;
     }
     for (size_t i = 0; st->conf->local_domains != NULL && st->conf->local_domains[i] != NULL; i++) {
         if (rep_in_domain(helo, st->conf->local_domains[i]))
-            return smf_msg_add_symbol(msg, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
+            return rep_add(msg, conn, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
     }
     return 0;
 }
 
 /* The MTA writes "unknown" when the client's address has no (confirmed) PTR name. */
-static int rep_check_rdns(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
+static int rep_check_rdns(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
     const char *name = conn->env->client_name;
 
     if (!conn->has_ip)
         return 0;
     if (name[0] == '\0' || strcasecmp(name, "unknown") == 0)
-        return smf_msg_add_symbol(msg, "REP_NO_RDNS", st->conf->no_rdns_score,
-                                  conn->env->client_ip);
+        return rep_add(msg, conn, "REP_NO_RDNS", st->conf->no_rdns_score, conn->env->client_ip);
     return 0;
+}
+
+static int64_t rep_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* DNS lists and FCrDNS, within the DNS budget and the message's deadline. */
+static int rep_check_dns(smf_msg_t *msg, const rep_state_t *st, rep_dns_t *dns, rep_conn_t *conn)
+{
+    rep_dnscheck_query_t q = {.ip = conn->has_ip ? conn->ip : NULL,
+                              .ip_text = conn->env->client_ip,
+                              .sender_domain = conn->sender_domain,
+                              .helo = ""};
+    uint8_t addr[16];
+    /* Keep a little of the deadline for the stages after this one. */
+    long budget = smf_msg_time_left_ms(msg) - 50;
+
+    if (!st->need_dns || dns == NULL)
+        return 0;
+    if (budget > st->conf->dns_budget_ms)
+        budget = st->conf->dns_budget_ms;
+    if (budget <= 0)
+        return SMF_ETIMEDOUT;
+    if (strchr(conn->env->helo, '.') != NULL && smf_ip_parse(conn->env->helo, addr) != 0)
+        q.helo = conn->env->helo;
+    return rep_dnscheck_run(msg, dns, &st->dnscheck, &q, budget, &conn->evidence);
+}
+
+/* History symbols: points from -weight (all ham) to +weight (all spam). */
+static int rep_check_history(smf_msg_t *msg, const rep_state_t *st, const rep_hist_keys_t *k,
+                             int64_t now)
+{
+    static const char *const names[3] = {"REP_HISTORY_IP", "REP_HISTORY_NET", "REP_HISTORY_DOMAIN"};
+    const double weights[3] = {st->conf->history_ip_weight, st->conf->history_net_weight,
+                               st->conf->history_domain_weight};
+    double half_life = st->conf->history_half_life_hours * 3600000.0;
+    rep_hist_t h;
+    int rc;
+
+    for (int kind = 0; kind < 3; kind++) {
+        if ((rc = rep_hist_get(msg, k, (rep_hist_kind_t)kind, half_life, now, &h)) < 0)
+            return rc;
+        double bad = rep_hist_badness(&h, st->conf->history_min_count);
+        if (bad == 0 || weights[kind] == 0)
+            continue;
+        rc = smf_msg_add_symbol(msg, names[kind], weights[kind] * bad,
+                                smf_msg_printf(msg, "%s: ham %.1f spam %.1f virus %.1f",
+                                               k->label[kind], h.count[REP_HIST_HAM],
+                                               h.count[REP_HIST_SPAM], h.count[REP_HIST_VIRUS]));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Outbound limits per sender address and per authenticated user. */
+static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
+{
+    rep_rate_limits_t lim = {st->conf->rate_messages_per_hour, st->conf->rate_recipients_per_hour};
+    const char *by_sender = NULL, *by_user = NULL;
+    int64_t now = rep_now_ms();
+    int rc, rc2;
+
+    if (conn->env->direction != SMF_DIR_OUTBOUND || (lim.messages <= 0 && lim.recipients <= 0))
+        return 0;
+    if ((rc = rep_rate_count(msg, "sender", conn->env->sender, &lim, now, &by_sender)) < 0 ||
+        (rc2 = rep_rate_count(msg, "user", conn->env->auth_user, &lim, now, &by_user)) < 0)
+        return rc < 0 ? rc : rc2;
+    if (rc == 1 || rc2 == 1)
+        return smf_msg_add_symbol(msg, "REP_RATE_LIMIT", st->conf->rate_limit_score,
+                                  rc == 1 ? by_sender : by_user);
+    return 0;
+}
+
+/* Lower-cased sender domain, or "". */
+static const char *rep_sender_domain(smf_msg_t *msg, const char *sender)
+{
+    const char *at = strrchr(sender, '@');
+    char *d;
+
+    if (at == NULL || at[1] == '\0' || (d = smf_msg_printf(msg, "%s", at + 1)) == NULL)
+        return "";
+    for (char *p = d; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+static void rep_conn_fill(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
+{
+    conn->env = smf_msg_envelope(msg);
+    conn->has_ip =
+        conn->env->client_ip[0] != '\0' && smf_ip_parse(conn->env->client_ip, conn->ip) == 0;
+    conn->trusted = conn->env->auth_user[0] != '\0' ||
+                    (conn->has_ip && smf_ipset_find(&st->trusted, conn->ip) >= 0);
+    conn->sender_domain = rep_sender_domain(msg, conn->env->sender);
 }
 
 static int rep_scan(smf_msg_t *msg, void *state, void *tstate)
 {
     const rep_state_t *st = state;
     rep_conn_t conn = {0};
+    rep_hist_keys_t keys;
+    int64_t now = rep_now_ms();
     int rc;
 
-    conn.env = smf_msg_envelope(msg);
-    conn.has_ip = conn.env->client_ip[0] != '\0' && smf_ip_parse(conn.env->client_ip, conn.ip) == 0;
-    conn.trusted = conn.env->auth_user[0] != '\0' ||
-                   (conn.has_ip && smf_ipset_find(&st->trusted, conn.ip) >= 0);
-
+    rep_conn_fill(msg, st, &conn);
+    if ((rc = rep_check_rate(msg, st, &conn)) < 0)
+        return rc;
     /* Our own relays and users may say what they like: only strangers are judged. */
     if (conn.trusted)
         return 0;
-    if ((rc = rep_check_helo(msg, st, &conn)) < 0)
+    if ((rc = rep_check_helo(msg, st, &conn)) < 0 || (rc = rep_check_rdns(msg, st, &conn)) < 0 ||
+        (rc = rep_check_dns(msg, st, tstate, &conn)) < 0)
         return rc;
-    return rep_check_rdns(msg, st, &conn);
+    if (!st->conf->history)
+        return 0;
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    if ((rc = rep_check_history(msg, st, &keys, now)) < 0)
+        return rc;
+    /* The module sees no final verdict (see the README): it records its own view. */
+    return rep_hist_add(
+        msg, &keys, conn.evidence >= st->conf->history_spam_evidence ? REP_HIST_SPAM : REP_HIST_HAM,
+        1, st->conf->history_half_life_hours * 3600000.0, now);
+}
+
+/* An operator's classification (smfctl learn) moves the history of the message's client. */
+static int rep_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
+{
+    const rep_state_t *st = state;
+    rep_conn_t conn = {0};
+    rep_hist_keys_t keys;
+
+    rep_conn_fill(msg, st, &conn);
+    if (!st->conf->history || (!conn.has_ip && conn.sender_domain[0] == '\0'))
+        return 0;
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    return rep_hist_add(msg, &keys, klass == SMF_CLASS_SPAM ? REP_HIST_SPAM : REP_HIST_HAM, delta,
+                        st->conf->history_half_life_hours * 3600000.0, rep_now_ms());
 }
 
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "reputation",
-    .version = "0.1.0",
-    .description = "Connection reputation: HELO sanity and reverse DNS",
+    .version = "0.2.0",
+    .description = "Connection reputation: HELO, DNS lists, FCrDNS, history, rate limits",
     .kind = SMF_KIND_REPUTATION,
     .options = rep_options,
     .conf_size = sizeof(rep_conf_t),
     .init = rep_init,
     .fini = rep_fini,
+    .thread_init = rep_thread_init,
+    .thread_fini = rep_thread_fini,
     .scan = rep_scan,
+    .learn = rep_learn,
 };

@@ -1,0 +1,380 @@
+/*
+ * list.c - `smfctl list`: adds, deletes, shows, imports and exports the
+ * allow and block entries the lists module reads from its store, while
+ * smfd runs. Each command is one LMDB write transaction, so an import is
+ * seen whole or not at all; the key format is core/listkeys.c.
+ */
+#include "config.h"
+#include "fsutil.h"
+#include "listkeys.h"
+#include "log.h"
+#include "smfctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LIST_USAGE                                                                                 \
+    "usage: smfctl list add|del --scope S --type T --action A [--auth|--noauth] VALUE...\n"        \
+    "       smfctl list show|export [--scope S] [--type T] [--action A] [FILE]\n"                  \
+    "       smfctl list import [--scope S --type T --action A] FILE|-\n"                           \
+    "  S: global, domain:D or user:ADDR; T: ip, sender, domain or helo; A: allow or block"
+
+/* The summaries of the scopes touched in this transaction, written at commit. */
+typedef struct list_meta {
+    struct list_meta *next, *bucket_next;
+    char scope[LISTKEY_SCOPE_MAX];
+    listkey_meta_t m;
+} list_meta_t;
+
+/* Scopes by hash: an import may touch a hundred thousand user scopes. */
+#define LIST_BUCKETS 65536
+
+typedef struct list_ctx {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    list_meta_t *metas;
+    list_meta_t **buckets;
+    listkey_entry_t defaults; /* From --scope, --type, --action, --auth. */
+    int has_scope, has_type, has_action, auth_set;
+    size_t added, replaced, deleted, missing;
+} list_ctx_t;
+
+/* Opens data_dir/kv as smfd does (same environment, same named database). */
+static int list_open(list_ctx_t *lc, const char *data_dir, int write)
+{
+    char dir[4200];
+    int rc;
+
+    snprintf(dir, sizeof(dir), "%s/kv", data_dir);
+    if (fs_mkdirs(dir, 0700) != 0)
+        return smfctl_fail(1, "cannot create %s: %s", dir, strerror(errno));
+    rc = mdb_env_create(&lc->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(lc->env, 256);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(lc->env, (size_t)4 << 30);
+    if (rc == 0)
+        rc = mdb_env_open(lc->env, dir, MDB_NOTLS, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(lc->env, NULL, write ? 0 : MDB_RDONLY, &lc->txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(lc->txn, LISTKEY_NAMESPACE, write ? MDB_CREATE : 0, &lc->dbi);
+    if (rc == MDB_NOTFOUND && !write)
+        return -2; /* No list was ever written: nothing to show. */
+    if (rc != 0)
+        return smfctl_fail(1, "cannot open the key-value store in %s: %s", dir, mdb_strerror(rc));
+    return 0;
+}
+
+static void list_close(list_ctx_t *lc)
+{
+    if (lc->txn != NULL)
+        mdb_txn_abort(lc->txn);
+    if (lc->env != NULL)
+        mdb_env_close(lc->env);
+    while (lc->metas != NULL) {
+        list_meta_t *next = lc->metas->next;
+        free(lc->metas);
+        lc->metas = next;
+    }
+    free(lc->buckets);
+}
+
+static size_t list_hash(const char *s)
+{
+    size_t h = 2166136261u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % LIST_BUCKETS;
+}
+
+/* The summary of a scope, read from the store the first time it is needed. */
+static listkey_meta_t *list_meta(list_ctx_t *lc, const char *scope)
+{
+    uint8_t key[LISTKEY_MAX];
+    MDB_val k = {listkey_meta_key(scope, key), key}, v = {0, NULL};
+    size_t b = list_hash(scope);
+    list_meta_t *lm;
+
+    if (lc->buckets == NULL && (lc->buckets = calloc(LIST_BUCKETS, sizeof(*lc->buckets))) == NULL)
+        return NULL;
+    for (lm = lc->buckets[b]; lm != NULL; lm = lm->bucket_next) {
+        if (strcmp(lm->scope, scope) == 0)
+            return &lm->m;
+    }
+    if ((lm = calloc(1, sizeof(*lm))) == NULL)
+        return NULL;
+    snprintf(lm->scope, sizeof(lm->scope), "%s", scope);
+    if (mdb_get(lc->txn, lc->dbi, &k, &v) != 0)
+        v.mv_size = 0;
+    listkey_meta_decode(v.mv_data, v.mv_size, &lm->m);
+    lm->next = lc->metas;
+    lc->metas = lm;
+    lm->bucket_next = lc->buckets[b];
+    lc->buckets[b] = lm;
+    return &lm->m;
+}
+
+/* Writes the summaries back (deleting empty ones) and commits. */
+static int list_commit(list_ctx_t *lc)
+{
+    int rc = 0;
+
+    for (list_meta_t *lm = lc->metas; lm != NULL && rc == 0; lm = lm->next) {
+        uint8_t key[LISTKEY_MAX];
+        MDB_val k = {listkey_meta_key(lm->scope, key), key}, v = {sizeof(lm->m), &lm->m};
+        uint32_t total = 0;
+        for (int t = 0; t < LISTKEY_TYPES; t++)
+            total += lm->m.types[t];
+        rc = total > 0 ? mdb_put(lc->txn, lc->dbi, &k, &v, 0) : mdb_del(lc->txn, lc->dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(lc->txn);
+    else
+        mdb_txn_abort(lc->txn);
+    lc->txn = NULL;
+    if (rc != 0)
+        return smfctl_fail(1, "cannot write the lists: %s", mdb_strerror(rc));
+    return 0;
+}
+
+/* Puts one entry; a new key counts in its scope's summary, an old one is replaced. */
+static int list_put(list_ctx_t *lc, listkey_entry_t *e)
+{
+    uint8_t key[LISTKEY_MAX], val[LISTKEY_VALUE_MAX + 16];
+    MDB_val k = {listkey_key(e, key), key}, old;
+    listkey_meta_t *m = list_meta(lc, e->scope);
+    int rc;
+
+    e->added = (int64_t)time(NULL);
+    MDB_val v = {listkey_value_encode(e, val, sizeof(val)), val};
+    if (k.mv_size == 0 || v.mv_size == 0)
+        return smfctl_fail(1, "entry too long: %s %s", e->scope, e->value);
+    if (m == NULL)
+        return smfctl_fail(1, "out of memory");
+    int existed = mdb_get(lc->txn, lc->dbi, &k, &old) == 0;
+    if ((rc = mdb_put(lc->txn, lc->dbi, &k, &v, 0)) != 0)
+        return smfctl_fail(1, "cannot write %s: %s", e->value, mdb_strerror(rc));
+    if (existed) {
+        lc->replaced++;
+    } else {
+        listkey_meta_count(m, e, 1);
+        lc->added++;
+    }
+    return 0;
+}
+
+/* Deletes one entry, whatever its action; a missing one is counted, not an error. */
+static int list_remove(list_ctx_t *lc, const listkey_entry_t *e)
+{
+    uint8_t key[LISTKEY_MAX];
+    MDB_val k = {listkey_key(e, key), key};
+    listkey_meta_t *m = list_meta(lc, e->scope);
+    int rc;
+
+    if (k.mv_size == 0 || m == NULL)
+        return smfctl_fail(1, "entry too long: %s", e->value);
+    rc = mdb_del(lc->txn, lc->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND) {
+        lc->missing++;
+        fprintf(stderr, "smfctl: not listed: %s %s %s\n", e->scope, listkey_type_name(e->type),
+                e->value);
+        return 0;
+    }
+    if (rc != 0)
+        return smfctl_fail(1, "cannot delete %s: %s", e->value, mdb_strerror(rc));
+    listkey_meta_count(m, e, -1);
+    lc->deleted++;
+    return 0;
+}
+
+/* Parses --scope, --type, --action, --auth, --noauth; returns the first operand's index. */
+static int list_options(list_ctx_t *lc, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"scope", required_argument, NULL, 's'},  {"type", required_argument, NULL, 't'},
+        {"action", required_argument, NULL, 'a'}, {"auth", no_argument, NULL, 'A'},
+        {"noauth", no_argument, NULL, 'N'},       {NULL, 0, NULL, 0}};
+    int c;
+
+    optind = 1;
+    snprintf(lc->defaults.scope, sizeof(lc->defaults.scope), "global");
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 's' &&
+            listkey_scope_parse(optarg, lc->defaults.scope, sizeof(lc->defaults.scope)) == 0)
+            lc->has_scope = 1;
+        else if (c == 't' && listkey_type_parse(optarg, &lc->defaults.type) == 0)
+            lc->has_type = 1;
+        else if (c == 'a' && listkey_action_parse(optarg, &lc->defaults.action) == 0)
+            lc->has_action = 1;
+        else if (c == 'A' || c == 'N')
+            lc->auth_set = c;
+        else
+            return smfctl_fail(-2, "bad option or value: %s\n%s", argv[optind - 1], LIST_USAGE);
+    }
+    lc->defaults.flags = listkey_auth_default(lc->defaults.type, lc->defaults.action) ? 1 : 0;
+    if (lc->auth_set != 0)
+        lc->defaults.flags = lc->auth_set == 'A' ? LISTKEY_AUTH : 0;
+    return optind;
+}
+
+/* add and del: every operand is a value of the same scope, type and action. */
+static int list_add_del(list_ctx_t *lc, int del, int first, int argc, char **argv)
+{
+    listkey_entry_t e;
+    const char *why;
+    int rc = 0;
+
+    /* The action is not part of the key: del finds an entry whatever it says. */
+    if (del && !lc->has_action)
+        lc->defaults.action = LISTKEY_BLOCK;
+    for (int i = first; i < argc && rc == 0; i++) {
+        int got = listkey_line_parse(argv[i], &lc->defaults, &e, &why);
+        if (got != 1 || strchr(argv[i], ' ') != NULL)
+            return smfctl_fail(2, "%s: %s", argv[i], got < 0 ? why : "not a single value");
+        rc = del ? list_remove(lc, &e) : list_put(lc, &e);
+    }
+    if (rc == 0 && (rc = list_commit(lc)) == 0) {
+        if (del)
+            printf("deleted %zu, not listed %zu\n", lc->deleted, lc->missing);
+        else
+            printf("added %zu, replaced %zu\n", lc->added, lc->replaced);
+    }
+    return rc != 0 ? rc : (del && lc->missing > 0);
+}
+
+/* import: one entry a line; a bare value takes the command's --scope/--type/--action. */
+static int list_import(list_ctx_t *lc, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    char line[2048];
+    listkey_entry_t e;
+    const char *why;
+    size_t lineno = 0;
+    int rc = 0;
+
+    if (f == NULL)
+        return smfctl_fail(1, "%s: %s", path, strerror(errno));
+    const listkey_entry_t *defaults = lc->has_type && lc->has_action ? &lc->defaults : NULL;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        int got = listkey_line_parse(line, defaults, &e, &why);
+        if (got < 0)
+            rc = smfctl_fail(2, "%s:%zu: %s", path, lineno, why);
+        else if (got == 1)
+            rc = list_put(lc, &e);
+    }
+    if (f != stdin)
+        fclose(f);
+    if (rc != 0)
+        return rc; /* Nothing is written: the transaction is aborted. */
+    if ((rc = list_commit(lc)) == 0)
+        printf("imported %zu lines: added %zu, replaced %zu\n", lineno, lc->added, lc->replaced);
+    return rc;
+}
+
+/* Whether an entry passes the --scope, --type and --action filters. */
+static int list_wanted(const list_ctx_t *lc, const listkey_entry_t *e)
+{
+    return (!lc->has_scope || strcmp(e->scope, lc->defaults.scope) == 0) &&
+           (!lc->has_type || e->type == lc->defaults.type) &&
+           (!lc->has_action || e->action == lc->defaults.action);
+}
+
+/* show and export: every entry in key order, in the import format. */
+static int list_dump(list_ctx_t *lc, FILE *out)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    listkey_entry_t e;
+    char line[1024];
+    int rc = lc->dbi != 0 ? mdb_cursor_open(lc->txn, lc->dbi, &cur) : 0;
+
+    fprintf(out, "# SCOPE TYPE ACTION VALUE [auth|noauth]\n");
+    if (lc->txn == NULL || lc->dbi == 0)
+        return 0;
+    if (rc != 0)
+        return smfctl_fail(1, "cannot read the lists: %s", mdb_strerror(rc));
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (listkey_key_decode(k.mv_data, k.mv_size, &e) != 1 ||
+            listkey_value_decode(v.mv_data, v.mv_size, &e) != 0 || !list_wanted(lc, &e))
+            continue;
+        listkey_line_format(&e, line, sizeof(line));
+        fprintf(out, "%s\n", line);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : smfctl_fail(1, "cannot read the lists: %s", mdb_strerror(rc));
+}
+
+static int list_export(list_ctx_t *lc, const char *path)
+{
+    FILE *out = path == NULL || strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    int rc;
+
+    if (out == NULL)
+        return smfctl_fail(1, "%s: %s", path, strerror(errno));
+    rc = list_dump(lc, out);
+    if (out != stdout && fclose(out) != 0 && rc == 0)
+        rc = smfctl_fail(1, "%s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* Runs one subcommand on an open store. */
+static int list_run(list_ctx_t *lc, const char *cmd, int first, int argc, char **argv)
+{
+    int add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
+
+    if (add || del) {
+        if (!lc->has_type || (add && !lc->has_action) || first >= argc)
+            return smfctl_fail(2, "%s needs --type%s and a value\n%s", cmd, add ? ", --action" : "",
+                               LIST_USAGE);
+        return list_add_del(lc, del, first, argc, argv);
+    }
+    if (strcmp(cmd, "import") == 0) {
+        if (first != argc - 1)
+            return smfctl_fail(2, "import needs one FILE (or -)\n%s", LIST_USAGE);
+        return list_import(lc, argv[first]);
+    }
+    if (first < argc - 1 || (strcmp(cmd, "show") == 0 && first != argc))
+        return smfctl_fail(2, "%s takes %s\n%s", cmd,
+                           strcmp(cmd, "show") == 0 ? "no FILE" : "at most one FILE", LIST_USAGE);
+    return list_export(lc, first < argc ? argv[first] : NULL);
+}
+
+int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
+{
+    static const char *const cmds[] = {"add", "del", "show", "import", "export"};
+    list_ctx_t lc = {0};
+    char err[2048];
+    config_t *c;
+    int known = 0, rc;
+
+    for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        known |= strcmp(argv[1], cmds[i]) == 0;
+    if (!known)
+        return smfctl_fail(2, "%s", LIST_USAGE);
+    int first = list_options(&lc, argc - 1, argv + 1);
+    if (first < 0)
+        return 2;
+    if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err)) != 0)
+        return smfctl_fail(2, "%s", err);
+    int write = strcmp(argv[1], "show") != 0 && strcmp(argv[1], "export") != 0;
+    rc = list_open(&lc, c->data_dir, write);
+    if (rc == -2) /* Nothing was ever listed: show and export print only the header. */
+        rc = list_run(&lc, argv[1], first + 1, argc, argv);
+    else if (rc == 0)
+        rc = list_run(&lc, argv[1], first + 1, argc, argv);
+    list_close(&lc);
+    config_free(&c);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * authres.c - reads Authentication-Results (RFC 8601) written by a trusted
+ * verifier to learn whether SPF or DKIM passed for the sender's domain,
+ * which authenticated allow entries need before they apply.
+ */
+#include "authres.h"
+
+#include <smf/module.h>
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+/* Copies the next token delimited by blanks or ';' into out; NULL at the end. */
+static const char *authres_token(const char *p, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    while (*p != '\0' && isspace((unsigned char)*p))
+        p++;
+    if (*p == '\0' || *p == ';')
+        return NULL;
+    while (*p != '\0' && *p != ';' && !isspace((unsigned char)*p)) {
+        if (n + 1 < outlen)
+            out[n++] = *p;
+        p++;
+    }
+    out[n] = '\0';
+    return p;
+}
+
+/* Whether a domain is the sender's domain or a parent of it (relaxed alignment). */
+static int authres_aligned(const char *d, const char *sender_domain)
+{
+    size_t n = strlen(d), s = strlen(sender_domain);
+
+    if (n == 0 || strchr(d, '.') == NULL || s < n)
+        return 0;
+    if (strcasecmp(sender_domain + s - n, d) != 0)
+        return 0;
+    return s == n || sender_domain[s - n - 1] == '.';
+}
+
+/* One resinfo ("spf=pass smtp.mailfrom=a@b"): whether it proves the domain. */
+static int authres_resinfo(const char *p, const char *domain)
+{
+    char tok[300];
+    int spf = 0, dkim = 0;
+
+    if ((p = authres_token(p, tok, sizeof(tok))) == NULL)
+        return 0;
+    if (strcasecmp(tok, "spf=pass") == 0)
+        spf = 1;
+    else if (strcasecmp(tok, "dkim=pass") == 0)
+        dkim = 1;
+    else
+        return 0;
+    while ((p = authres_token(p, tok, sizeof(tok))) != NULL) {
+        if (spf && strncasecmp(tok, "smtp.mailfrom=", 14) == 0) {
+            const char *v = strrchr(tok + 14, '@');
+            /* SPF checks the envelope domain itself: no parent counts. */
+            if (strcasecmp(v != NULL ? v + 1 : tok + 14, domain) == 0)
+                return 1;
+        }
+        if (dkim && strncasecmp(tok, "header.d=", 9) == 0 && authres_aligned(tok + 9, domain))
+            return 1;
+    }
+    return 0;
+}
+
+/* One header value: "authserv-id [version]; resinfo; resinfo". */
+static int authres_header(const char *value, const char *authserv_id, const char *domain)
+{
+    char id[256];
+    const char *p = authres_token(value, id, sizeof(id));
+
+    if (p == NULL || strcasecmp(id, authserv_id) != 0)
+        return 0;
+    for (p = strchr(p, ';'); p != NULL; p = strchr(p + 1, ';')) {
+        if (authres_resinfo(p + 1, domain))
+            return 1;
+    }
+    return 0;
+}
+
+int authres_passed(smf_msg_t *msg, const char *authserv_id, const char *domain)
+{
+    const char *v;
+
+    if (authserv_id == NULL || authserv_id[0] == '\0' || domain[0] == '\0')
+        return 0;
+    for (size_t i = 0; (v = smf_msg_header(msg, "Authentication-Results", i)) != NULL; i++) {
+        if (authres_header(v, authserv_id, domain))
+            return 1;
+    }
+    return 0;
+}

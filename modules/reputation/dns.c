@@ -1,0 +1,247 @@
+/*
+ * dns.c - a thin layer over c-ares: start queries, poll their sockets under
+ * one time budget, turn each reply into addresses or names and a status a
+ * caller can judge (listed, not listed, refused, timed out).
+ */
+#include "dns.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rep_dns {
+    ares_channel channel;
+    size_t pending;
+};
+
+/* What c-ares hands back to one query's callback. */
+typedef struct rep_dns_req {
+    rep_dns_t *dns;
+    int type;
+    rep_dns_cb cb;
+    void *arg;
+    char name[256];
+} rep_dns_req_t;
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int rep_dns_is_v4(const uint8_t ip[16])
+{
+    return memcmp(ip, v4_mapped, 12) == 0;
+}
+
+int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out, char *err,
+                size_t errlen)
+{
+    struct ares_options o = {0};
+    rep_dns_t *dns = calloc(1, sizeof(*dns));
+    int rc;
+
+    if (dns == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Take REFUSED and SERVFAIL as answers: a refusal is what we want to see. */
+    o.flags = ARES_FLAG_NOCHECKRESP;
+    o.timeout = (int)timeout_ms;
+    o.tries = (int)tries;
+    rc = ares_init_options(&dns->channel, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    if (rc == ARES_SUCCESS && server != NULL && server[0] != '\0')
+        rc = ares_set_servers_ports_csv(dns->channel, server);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "DNS client: %s%s%s", ares_strerror(rc),
+                 server != NULL ? " for server " : "", server != NULL ? server : "");
+        if (dns->channel != NULL)
+            ares_destroy(dns->channel);
+        free(dns);
+        return -1;
+    }
+    *out = dns;
+    return 0;
+}
+
+void rep_dns_destroy(rep_dns_t **dns)
+{
+    if (dns == NULL || *dns == NULL)
+        return;
+    ares_destroy((*dns)->channel);
+    free(*dns);
+    *dns = NULL;
+}
+
+static rep_dns_status_t rep_dns_status(int status)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+        return REP_DNS_OK;
+    case ARES_ENOTFOUND:
+    case ARES_ENODATA:
+        return REP_DNS_NOTFOUND;
+    case ARES_EREFUSED:
+        return REP_DNS_REFUSED;
+    case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+        return REP_DNS_TIMEOUT;
+    default:
+        return REP_DNS_FAIL;
+    }
+}
+
+/* Fills the addresses of an A or AAAA reply. */
+static int rep_dns_parse_addrs(const rep_dns_req_t *req, const unsigned char *abuf, int alen,
+                               rep_dns_answer_t *ans)
+{
+    if (req->type == REP_DNS_A) {
+        struct ares_addrttl a[REP_DNS_MAX_ADDRS];
+        int n = REP_DNS_MAX_ADDRS;
+        if (ares_parse_a_reply(abuf, alen, NULL, a, &n) != ARES_SUCCESS)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            memcpy(ans->addrs[i], v4_mapped, 12);
+            memcpy(ans->addrs[i] + 12, &a[i].ipaddr, 4);
+        }
+        ans->naddrs = (size_t)n;
+        return 0;
+    }
+    struct ares_addr6ttl a6[REP_DNS_MAX_ADDRS];
+    int n = REP_DNS_MAX_ADDRS;
+    if (ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) != ARES_SUCCESS)
+        return -1;
+    for (int i = 0; i < n; i++)
+        memcpy(ans->addrs[i], &a6[i].ip6addr, 16);
+    ans->naddrs = (size_t)n;
+    return 0;
+}
+
+/* Fills the names of a PTR reply. */
+static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer_t *ans)
+{
+    struct hostent *h = NULL;
+    struct in_addr dummy = {0};
+
+    if (ares_parse_ptr_reply(abuf, alen, &dummy, sizeof(dummy), AF_INET, &h) != ARES_SUCCESS)
+        return -1;
+    if (h->h_name != NULL)
+        snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", h->h_name);
+    for (size_t i = 0; h->h_aliases != NULL && h->h_aliases[i] != NULL; i++) {
+        if (ans->nnames < REP_DNS_MAX_NAMES)
+            snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", h->h_aliases[i]);
+    }
+    ares_free_hostent(h);
+    return 0;
+}
+
+static void rep_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    rep_dns_req_t *req = arg;
+    rep_dns_answer_t ans;
+
+    memset(&ans, 0, sizeof(ans));
+    ans.status = rep_dns_status(status);
+    if (ans.status == REP_DNS_OK) {
+        int rc = req->type == REP_DNS_PTR ? rep_dns_parse_ptr(abuf, alen, &ans)
+                                          : rep_dns_parse_addrs(req, abuf, alen, &ans);
+        if (rc < 0)
+            ans.status = REP_DNS_FAIL;
+    }
+    req->dns->pending--;
+    req->cb(req->arg, req->name, &ans);
+    free(req);
+}
+
+int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, void *arg)
+{
+    rep_dns_req_t *req = calloc(1, sizeof(*req));
+
+    if (req == NULL || strlen(name) >= sizeof(req->name)) {
+        free(req);
+        return -1;
+    }
+    req->dns = dns;
+    req->type = type;
+    req->cb = cb;
+    req->arg = arg;
+    snprintf(req->name, sizeof(req->name), "%s", name);
+    dns->pending++;
+    ares_query(dns->channel, name, 1 /* IN */, type, rep_dns_done, req);
+    return 0;
+}
+
+static long rep_dns_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One poll round over the channel's sockets, at most wait_ms long. */
+static void rep_dns_poll(rep_dns_t *dns, long wait_ms)
+{
+    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+    struct pollfd fds[ARES_GETSOCK_MAXNUM];
+    int bits = ares_getsock(dns->channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
+    struct timeval max = {wait_ms / 1000, (wait_ms % 1000) * 1000}, tv, *t;
+
+    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+        /* Not c-ares' own macros: they shift a signed 1 into the sign bit. */
+        unsigned readable = ((unsigned)bits >> i) & 1u;
+        unsigned writable = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+        if (!readable && !writable)
+            continue;
+        fds[n].fd = socks[i];
+        fds[n].events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
+        fds[n++].revents = 0;
+    }
+    t = ares_timeout(dns->channel, &max, &tv);
+    int ready = poll(fds, (nfds_t)n, (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
+    if (ready <= 0) {
+        ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        ares_process_fd(dns->channel,
+                        (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd
+                                                                        : ARES_SOCKET_BAD,
+                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
+    }
+}
+
+void rep_dns_wait(rep_dns_t *dns, long budget_ms)
+{
+    long deadline = rep_dns_now_ms() + (budget_ms > 0 ? budget_ms : 0);
+
+    while (dns->pending > 0) {
+        long left = deadline - rep_dns_now_ms();
+        if (left <= 0)
+            break;
+        rep_dns_poll(dns, left);
+    }
+    /* Whatever is still open is answered REP_DNS_TIMEOUT through ares_cancel. */
+    for (int i = 0; i < 4 && dns->pending > 0; i++)
+        ares_cancel(dns->channel);
+}
+
+void rep_dns_reverse(const uint8_t ip[16], char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    if (rep_dns_is_v4(ip)) {
+        snprintf(out, outlen, "%u.%u.%u.%u", ip[15], ip[14], ip[13], ip[12]);
+        return;
+    }
+    for (int i = 15; i >= 0 && n + 4 < outlen; i--) {
+        out[n++] = hex[ip[i] & 0x0f];
+        out[n++] = '.';
+        out[n++] = hex[ip[i] >> 4];
+        out[n++] = '.';
+    }
+    out[n > 0 ? n - 1 : 0] = '\0';
+}

@@ -1,0 +1,61 @@
+/*
+ * dns.h - the reputation module's asynchronous DNS client (c-ares): many
+ * queries in flight at once, answered or given up by one deadline. One
+ * client per worker thread; a client is not thread-safe.
+ */
+#ifndef REP_DNS_H
+#define REP_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rep_dns rep_dns_t;
+
+typedef enum rep_dns_status {
+    REP_DNS_OK = 0,       /* Answers below. */
+    REP_DNS_NOTFOUND = 1, /* NXDOMAIN or no record of that type: not listed. */
+    REP_DNS_REFUSED = 2,  /* The server refused us (a blocked or rate-limited resolver). */
+    REP_DNS_TIMEOUT = 3,  /* No answer before the per-query timeout or the deadline. */
+    REP_DNS_FAIL = 4      /* SERVFAIL, a malformed answer, anything else. */
+} rep_dns_status_t;
+
+enum { REP_DNS_A = 1, REP_DNS_AAAA = 28, REP_DNS_PTR = 12 };
+
+#define REP_DNS_MAX_ADDRS 8
+#define REP_DNS_MAX_NAMES 4
+
+typedef struct rep_dns_answer {
+    rep_dns_status_t status;
+    size_t naddrs;
+    uint8_t addrs[REP_DNS_MAX_ADDRS][16]; /* A answers IPv4-mapped, AAAA as is. */
+    size_t nnames;
+    char names[REP_DNS_MAX_NAMES][256]; /* PTR answers. */
+} rep_dns_answer_t;
+
+/* Called once per query, from inside rep_dns_wait(); may start more queries. */
+typedef void (*rep_dns_cb)(void *arg, const char *name, const rep_dns_answer_t *ans);
+
+/*
+ * Makes a client. server is "addr:port" ("[::1]:53" for IPv6) or NULL for
+ * the system resolver. Returns 0 or -1 with a reason in err.
+ */
+int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out, char *err,
+                size_t errlen);
+void rep_dns_destroy(rep_dns_t **dns);
+
+/* Starts a query; cb runs later with the answer. 0 or -1. */
+int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, void *arg);
+
+/*
+ * Runs the queries until all are answered or budget_ms has passed; queries
+ * still open then are cancelled and answered REP_DNS_TIMEOUT.
+ */
+void rep_dns_wait(rep_dns_t *dns, long budget_ms);
+
+/* The reverse name of an address: d.c.b.a or nibbles for IPv6, without a zone. */
+void rep_dns_reverse(const uint8_t ip[16], char *out, size_t outlen);
+
+/* Whether an address is IPv4 (mapped). */
+int rep_dns_is_v4(const uint8_t ip[16]);
+
+#endif

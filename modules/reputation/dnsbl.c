@@ -1,0 +1,156 @@
+/*
+ * dnsbl.c - parses DNS list specifications ("zen.example:ip:127.0.0.2-
+ * 127.0.0.11:3") and decides whether an answer means listed, not listed,
+ * or that the list refuses to answer us.
+ */
+#include "dnsbl.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies the next ':'-separated field of *p into out; -1 when missing or too long. */
+static int zone_field(const char **p, char *out, size_t outlen)
+{
+    const char *s = *p, *colon;
+    size_t n;
+
+    if (s == NULL)
+        return -1;
+    colon = strchr(s, ':');
+    n = colon != NULL ? (size_t)(colon - s) : strlen(s);
+    if (n == 0 || n >= outlen)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    *p = colon != NULL ? colon + 1 : NULL;
+    return 0;
+}
+
+static int zone_queries(char *text, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        {"ip", REP_Q_IP}, {"sender", REP_Q_SENDER}, {"helo", REP_Q_HELO}, {"url", REP_Q_URL}};
+    char *save = NULL;
+
+    *out = 0;
+    for (char *w = strtok_r(text, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof(names) / sizeof(names[0]) && strcmp(w, names[i].name) != 0)
+            i++;
+        if (i == sizeof(names) / sizeof(names[0]))
+            return -1;
+        *out |= names[i].bit;
+    }
+    return *out != 0 ? 0 : -1;
+}
+
+static int zone_addr(const char *text, uint32_t *out)
+{
+    struct in_addr a;
+
+    if (inet_pton(AF_INET, text, &a) != 1)
+        return -1;
+    *out = ntohl(a.s_addr);
+    return 0;
+}
+
+/* One code: an address, a range "a-b", or a mask "&N". */
+static int zone_code(char *w, rep_code_t *c)
+{
+    char *dash = strchr(w, '-'), *end;
+
+    memset(c, 0, sizeof(*c));
+    if (w[0] == '&') {
+        unsigned long m = strtoul(w + 1, &end, 0);
+        if (*end != '\0' || m == 0 || m > 0xffffffffUL)
+            return -1;
+        c->mask = (uint32_t)m;
+        return 0;
+    }
+    if (dash != NULL)
+        *dash = '\0';
+    if (zone_addr(w, &c->lo) < 0 || zone_addr(dash != NULL ? dash + 1 : w, &c->hi) < 0)
+        return -1;
+    return c->lo <= c->hi ? 0 : -1;
+}
+
+static int zone_codes(char *text, rep_zone_t *z)
+{
+    char *save = NULL;
+
+    if (strcmp(text, "any") == 0) {
+        z->codes[0] = (rep_code_t){0x7f000000u, 0x7fffffffu, 0};
+        z->ncodes = 1;
+        return 0;
+    }
+    for (char *w = strtok_r(text, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+        if (z->ncodes == REP_MAX_CODES || zone_code(w, &z->codes[z->ncodes]) < 0)
+            return -1;
+        z->ncodes++;
+    }
+    return z->ncodes > 0 ? 0 : -1;
+}
+
+/* PREFIX_ZONE_NAME in upper case, anything else than letters and digits as '_'. */
+static void zone_symbol(char *out, size_t outlen, const char *prefix, const char *zone)
+{
+    int n = snprintf(out, outlen, "%s_", prefix);
+
+    for (const char *p = zone; *p != '\0' && n >= 0 && (size_t)n + 1 < outlen; p++)
+        out[n++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    out[n] = '\0';
+}
+
+int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const char **why)
+{
+    char queries[64], codes[512], score[32], *end;
+    const char *p = spec;
+    char blocked_prefix[64];
+
+    memset(z, 0, sizeof(*z));
+    if (zone_field(&p, z->zone, sizeof(z->zone)) < 0 || strchr(z->zone, '.') == NULL) {
+        *why = "expected ZONE:QUERY:CODES:SCORE with a dotted zone";
+        return -1;
+    }
+    if (zone_field(&p, queries, sizeof(queries)) < 0 || zone_queries(queries, &z->queries) < 0) {
+        *why = "QUERY must be ip, sender, helo or url, joined by ','";
+        return -1;
+    }
+    if (zone_field(&p, codes, sizeof(codes)) < 0 || zone_codes(codes, z) < 0) {
+        *why = "CODES must be any, or addresses, ranges a-b and masks &N joined by ','";
+        return -1;
+    }
+    if (zone_field(&p, score, sizeof(score)) < 0 || p != NULL || (strtod(score, &end), *end)) {
+        *why = "SCORE must be a number, and nothing may follow it";
+        return -1;
+    }
+    z->score = strtod(score, NULL);
+    zone_symbol(z->symbol, sizeof(z->symbol), prefix, z->zone);
+    snprintf(blocked_prefix, sizeof(blocked_prefix), "%s_BLOCKED", prefix);
+    zone_symbol(z->blocked, sizeof(z->blocked), blocked_prefix, z->zone);
+    return 0;
+}
+
+int rep_zone_refusal(uint32_t answer)
+{
+    return (answer & 0xffffff00u) == 0x7fffff00u;
+}
+
+int rep_zone_listed(const rep_zone_t *z, uint32_t answer)
+{
+    /* Only loopback answers are list answers; anything else is a hijacking resolver. */
+    if ((answer >> 24) != 127 || rep_zone_refusal(answer))
+        return 0;
+    for (size_t i = 0; i < z->ncodes; i++) {
+        const rep_code_t *c = &z->codes[i];
+        if (c->mask != 0 ? (answer & c->mask) != 0 : (answer >= c->lo && answer <= c->hi))
+            return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,246 @@
+/*
+ * dnscheck.c - sends every DNS list query and the reverse lookup of the
+ * client at once, then turns the answers into symbols: listed zones, zones
+ * that refuse our resolver (a health problem, score 0), timeouts, and a
+ * client whose name does not lead back to its address.
+ */
+#include "dnscheck.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_QUERIES 256
+
+/* The outcome of one zone. */
+typedef struct zone_result {
+    const char *listed;  /* "name -> 127.0.0.2", first hit. */
+    const char *refused; /* Why we think the zone refuses us. */
+    const char *timeout; /* A query that got no answer. */
+} zone_result_t;
+
+/* Forward-confirmed reverse DNS, step by step. */
+typedef struct fcrdns_state {
+    int started, ptr_status, forward_pending, confirmed, timeout;
+    char first_name[256];
+} fcrdns_state_t;
+
+typedef struct check_ctx {
+    smf_msg_t *msg;
+    rep_dns_t *dns;
+    const rep_dnscheck_conf_t *conf;
+    const rep_dnscheck_query_t *q;
+    zone_result_t *zones;
+    fcrdns_state_t fc;
+    size_t nqueries;
+    char (*asked)[256]; /* Names already asked, to ask each once. */
+} check_ctx_t;
+
+/* The argument of one zone query's callback. */
+typedef struct zone_query {
+    check_ctx_t *ctx;
+    size_t zone;
+} zone_query_t;
+
+static void zone_answer(void *arg, const char *name, const rep_dns_answer_t *ans)
+{
+    zone_query_t *zq = arg;
+    check_ctx_t *ctx = zq->ctx;
+    zone_result_t *r = &ctx->zones[zq->zone];
+    const rep_zone_t *z = &ctx->conf->zones[zq->zone];
+
+    if (ans->status == REP_DNS_REFUSED && r->refused == NULL)
+        r->refused = smf_msg_printf(ctx->msg, "%s: REFUSED", name);
+    if ((ans->status == REP_DNS_TIMEOUT || ans->status == REP_DNS_FAIL) && r->timeout == NULL)
+        r->timeout = smf_msg_printf(ctx->msg, "%s: %s", name,
+                                    ans->status == REP_DNS_TIMEOUT ? "timeout" : "SERVFAIL");
+    for (size_t i = 0; ans->status == REP_DNS_OK && i < ans->naddrs; i++) {
+        const uint8_t *a = ans->addrs[i] + 12;
+        uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+        if (rep_zone_refusal(v) && r->refused == NULL)
+            r->refused =
+                smf_msg_printf(ctx->msg, "%s -> %u.%u.%u.%u", name, a[0], a[1], a[2], a[3]);
+        else if (rep_zone_listed(z, v) && r->listed == NULL)
+            r->listed = smf_msg_printf(ctx->msg, "%s -> %u.%u.%u.%u", name, a[0], a[1], a[2], a[3]);
+    }
+}
+
+/* Asks NAME.ZONE once per scan. */
+static void zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
+{
+    char full[256];
+    zone_query_t *zq;
+
+    if (name[0] == '\0' || snprintf(full, sizeof(full), "%s.%s", name,
+                                    ctx->conf->zones[zone].zone) >= (int)sizeof(full))
+        return;
+    for (size_t i = 0; i < ctx->nqueries; i++) {
+        if (strcasecmp(ctx->asked[i], full) == 0)
+            return;
+    }
+    if (ctx->nqueries == MAX_QUERIES || (zq = smf_msg_alloc(ctx->msg, sizeof(*zq))) == NULL)
+        return;
+    zq->ctx = ctx;
+    zq->zone = zone;
+    snprintf(ctx->asked[ctx->nqueries++], 256, "%s", full);
+    rep_dns_query(ctx->dns, full, REP_DNS_A, zone_answer, zq);
+}
+
+/* The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none or an address. */
+static void url_host(const char *url, char *out, size_t outlen)
+{
+    const char *p = strstr(url, "://"), *end, *at;
+    size_t n;
+
+    out[0] = '\0';
+    if (p == NULL)
+        return;
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at != NULL)
+        p = at + 1;
+    n = strcspn(p, ":/?#");
+    if (n == 0 || n >= outlen || *p == '[')
+        return;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    /* Address hosts are the ip zones' business; a name needs a dot and a letter. */
+    if (strchr(out, '.') == NULL || strspn(out, "0123456789.") == n)
+        out[0] = '\0';
+}
+
+static void zone_ask_urls(check_ctx_t *ctx, size_t zone)
+{
+    char host[256];
+    size_t asked = 0;
+
+    for (size_t i = 0; i < smf_msg_url_count(ctx->msg); i++) {
+        if ((long)asked >= ctx->conf->max_url_hosts)
+            break;
+        url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
+        if (host[0] != '\0') {
+            zone_ask(ctx, zone, host);
+            asked++;
+        }
+    }
+}
+
+static void zones_ask(check_ctx_t *ctx)
+{
+    char rev[80];
+
+    if (ctx->q->ip != NULL)
+        rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
+    for (size_t z = 0; z < ctx->conf->nzones; z++) {
+        unsigned what = ctx->conf->zones[z].queries;
+        if ((what & REP_Q_IP) && ctx->q->ip != NULL)
+            zone_ask(ctx, z, rev);
+        if (what & REP_Q_SENDER)
+            zone_ask(ctx, z, ctx->q->sender_domain);
+        if (what & REP_Q_HELO)
+            zone_ask(ctx, z, ctx->q->helo);
+        if (what & REP_Q_URL)
+            zone_ask_urls(ctx, z);
+    }
+}
+
+static void fcrdns_forward(void *arg, const char *name, const rep_dns_answer_t *ans)
+{
+    check_ctx_t *ctx = arg;
+
+    ctx->fc.forward_pending--;
+    if (ans->status == REP_DNS_TIMEOUT)
+        ctx->fc.timeout = 1;
+    for (size_t i = 0; ans->status == REP_DNS_OK && i < ans->naddrs; i++)
+        ctx->fc.confirmed |= memcmp(ans->addrs[i], ctx->q->ip, 16) == 0;
+}
+
+/* The PTR names are in: ask each for the client's address family. */
+static void fcrdns_ptr(void *arg, const char *name, const rep_dns_answer_t *ans)
+{
+    check_ctx_t *ctx = arg;
+    int type = rep_dns_is_v4(ctx->q->ip) ? REP_DNS_A : REP_DNS_AAAA;
+
+    ctx->fc.ptr_status = ans->status;
+    if (ans->status != REP_DNS_OK)
+        return;
+    snprintf(ctx->fc.first_name, sizeof(ctx->fc.first_name), "%s", ans->names[0]);
+    for (size_t i = 0; i < ans->nnames; i++) {
+        if (rep_dns_query(ctx->dns, ans->names[i], type, fcrdns_forward, ctx) == 0)
+            ctx->fc.forward_pending++;
+    }
+}
+
+static void fcrdns_ask(check_ctx_t *ctx)
+{
+    char rev[80], name[100];
+
+    if (!ctx->conf->fcrdns || ctx->q->ip == NULL)
+        return;
+    rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
+    snprintf(name, sizeof(name), "%s.%s", rev,
+             rep_dns_is_v4(ctx->q->ip) ? "in-addr.arpa" : "ip6.arpa");
+    ctx->fc.started = rep_dns_query(ctx->dns, name, REP_DNS_PTR, fcrdns_ptr, ctx) == 0;
+}
+
+/* Symbols of one zone; refusals are health problems, never points. */
+static int zone_report(check_ctx_t *ctx, size_t z, double *evidence)
+{
+    const rep_zone_t *zone = &ctx->conf->zones[z];
+    const zone_result_t *r = &ctx->zones[z];
+    int rc = 0;
+
+    if (r->refused != NULL) {
+        smf_log(ctx->msg, SMF_LOG_WARN,
+                "DNS list %s refuses our resolver (%s): its answers are not used", zone->zone,
+                r->refused);
+        rc = smf_msg_add_symbol(ctx->msg, zone->blocked, 0, r->refused);
+    }
+    if (rc == 0 && r->listed != NULL && r->refused == NULL) {
+        rc = smf_msg_add_symbol(ctx->msg, zone->symbol, zone->score, r->listed);
+        *evidence += zone->score > 0 ? zone->score : 0;
+    }
+    if (rc == 0 && r->timeout != NULL)
+        rc = smf_msg_add_symbol(ctx->msg, "REP_DNS_TIMEOUT", 0, r->timeout);
+    return rc;
+}
+
+static int fcrdns_report(check_ctx_t *ctx, double *evidence)
+{
+    const char *why = NULL;
+
+    if (!ctx->fc.started)
+        return 0;
+    if (ctx->fc.ptr_status == REP_DNS_TIMEOUT || ctx->fc.timeout)
+        return smf_msg_add_symbol(ctx->msg, "REP_DNS_TIMEOUT", 0,
+                                  smf_msg_printf(ctx->msg, "reverse DNS of %s", ctx->q->ip_text));
+    if (ctx->fc.ptr_status == REP_DNS_NOTFOUND)
+        why = smf_msg_printf(ctx->msg, "%s has no PTR name", ctx->q->ip_text);
+    else if (ctx->fc.ptr_status == REP_DNS_OK && !ctx->fc.confirmed)
+        why = smf_msg_printf(ctx->msg, "%s -> %s, which does not lead back", ctx->q->ip_text,
+                             ctx->fc.first_name);
+    if (why == NULL)
+        return 0;
+    *evidence += ctx->conf->no_fcrdns_score > 0 ? ctx->conf->no_fcrdns_score : 0;
+    return smf_msg_add_symbol(ctx->msg, "REP_NO_FCRDNS", ctx->conf->no_fcrdns_score, why);
+}
+
+int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *c,
+                     const rep_dnscheck_query_t *q, long budget_ms, double *evidence)
+{
+    check_ctx_t ctx = {.msg = msg, .dns = dns, .conf = c, .q = q};
+    int rc = 0;
+
+    ctx.zones = smf_msg_alloc(msg, (c->nzones + 1) * sizeof(*ctx.zones));
+    ctx.asked = smf_msg_alloc(msg, MAX_QUERIES * sizeof(*ctx.asked));
+    if (ctx.zones == NULL || ctx.asked == NULL)
+        return SMF_ENOMEM;
+    memset(ctx.zones, 0, (c->nzones + 1) * sizeof(*ctx.zones));
+    zones_ask(&ctx);
+    fcrdns_ask(&ctx);
+    rep_dns_wait(dns, budget_ms);
+    for (size_t z = 0; z < c->nzones && rc == 0; z++)
+        rc = zone_report(&ctx, z, evidence);
+    return rc == 0 ? fcrdns_report(&ctx, evidence) : rc;
+}

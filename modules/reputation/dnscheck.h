@@ -1,0 +1,37 @@
+/*
+ * dnscheck.h - the reputation checks that ask DNS: block and allow lists
+ * and forward-confirmed reverse DNS, all sent at once and judged together
+ * when the answers are in or the time budget is spent.
+ */
+#ifndef REP_DNSCHECK_H
+#define REP_DNSCHECK_H
+
+#include "dns.h"
+#include "dnsbl.h"
+
+#include <smf/module.h>
+
+typedef struct rep_dnscheck_conf {
+    const rep_zone_t *zones;
+    size_t nzones;
+    int fcrdns;
+    double no_fcrdns_score;
+    long max_url_hosts;
+} rep_dnscheck_conf_t;
+
+/* What the checks look up about one message; ip is NULL when unknown. */
+typedef struct rep_dnscheck_query {
+    const uint8_t *ip;
+    const char *ip_text;
+    const char *sender_domain; /* "" when none. */
+    const char *helo;          /* A name, or "". */
+} rep_dnscheck_query_t;
+
+/*
+ * Runs the checks within budget_ms and reports symbols. *evidence grows by
+ * the positive scores reported. Returns 0 or a negative SMF_E* code.
+ */
+int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *c,
+                     const rep_dnscheck_query_t *q, long budget_ms, double *evidence);
+
+#endif

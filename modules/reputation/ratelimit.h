@@ -1,0 +1,26 @@
+/*
+ * ratelimit.h - outbound rate limits: messages and recipients per hour per
+ * sender address and per authenticated user, counted in the module's
+ * key-value namespace so that every worker and restart sees one count.
+ */
+#ifndef REP_RATELIMIT_H
+#define REP_RATELIMIT_H
+
+#include <smf/module.h>
+
+#include <stdint.h>
+
+typedef struct rep_rate_limits {
+    long messages;   /* Per hour; 0 is no limit. */
+    long recipients; /* Per hour; 0 is no limit. */
+} rep_rate_limits_t;
+
+/*
+ * Counts this scan for `who` ("sender" or "user", and its name) and says
+ * whether a limit is now exceeded: 1 with a detail in the message arena,
+ * 0 under the limits, or a negative SMF_E* code.
+ */
+int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
+                   int64_t now_ms, const char **detail);
+
+#endif

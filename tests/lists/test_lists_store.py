@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""`smfctl list` writes the lists module's store; smf-modtest with the same
+data directory sees every change: scopes, types, CIDR, authenticated sender
+entries, recipients that disagree, import and export, refusals."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+
+AUTH_OK = ("Authentication-Results: mx.ours.test; spf=pass smtp.mailfrom=boss@partner.test\n")
+AUTH_DKIM = ("Authentication-Results: mx.ours.test; spf=fail smtp.mailfrom=partner.test;\n"
+             " dkim=pass header.d=partner.test header.s=sel\n")
+AUTH_FOREIGN = ("Authentication-Results: evil.test; spf=pass smtp.mailfrom=boss@partner.test\n")
+
+
+class StoreTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smf-lists-")
+        self.data = os.path.join(self.tmp, "data")
+        self.conf = os.path.join(self.tmp, "smfd.conf")
+        with open(self.conf, "w") as f:
+            f.write('data_dir = "%s"\nmodule_dir = "%s"\nmodules = {lists}\n'
+                    'policy default { inbound { stages = {lists} } }\n'
+                    % (self.data, os.path.dirname(ARGS.module)))
+        for name, head in (("plain", ""), ("auth", AUTH_OK), ("dkim", AUTH_DKIM),
+                           ("foreign", AUTH_FOREIGN)):
+            with open(os.path.join(self.tmp, name + ".eml"), "w") as f:
+                f.write(head + "From: boss@partner.test\nSubject: hi\n\nText.\n")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def ctl(self, *args, rc=0, stdin=None):
+        p = subprocess.run([ARGS.smfctl, "-c", self.conf, "list"] + list(args), input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
+        return p
+
+    def scan(self, *args, fixture="plain", opts=()):
+        cmd = [ARGS.modtest, "-m", ARGS.module, "--data-dir", self.data]
+        for o in opts:
+            cmd += ["-o", o]
+        cmd += list(args) + [os.path.join(self.tmp, fixture + ".eml")]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        res = json.loads(p.stdout.splitlines()[0])
+        res["names"] = {s["name"]: s for s in res["symbols"]}
+        return res
+
+    def test_ip_cidr_live_add_and_delete(self):
+        self.assertIsNone(self.scan("--ip", "203.0.113.9")["verdict"])
+        self.ctl("add", "--type", "ip", "--action", "block", "203.0.113.0/24", "2001:db8::/32")
+        res = self.scan("--ip", "203.0.113.9")
+        self.assertEqual(res["verdict"], "block")
+        self.assertIn("global: block ip 203.0.113.0/24", res["names"]["LIST_BLOCK"]["detail"])
+        self.assertEqual(self.scan("--ip", "2001:db8:5::1")["verdict"], "block")
+        self.assertEqual(self.scan("--ip", "::ffff:203.0.113.200")["verdict"], "block")
+        self.assertIsNone(self.scan("--ip", "203.0.114.1")["verdict"])
+        self.ctl("del", "--type", "ip", "203.0.113.0/24")
+        self.assertIsNone(self.scan("--ip", "203.0.113.9")["verdict"])
+
+    def test_most_specific_prefix_names_the_hit_and_block_wins(self):
+        self.ctl("add", "--type", "ip", "--action", "allow", "10.0.0.0/8")
+        self.ctl("add", "--type", "ip", "--action", "allow", "10.1.2.0/24")
+        res = self.scan("--ip", "10.1.2.3")
+        self.assertIn("10.1.2.0/24", res["names"]["LIST_ALLOW"]["detail"])
+        self.ctl("add", "--type", "ip", "--action", "block", "10.1.2.3")
+        self.assertEqual(self.scan("--ip", "10.1.2.3")["verdict"], "block")
+        self.assertEqual(self.scan("--ip", "10.1.2.4")["verdict"], "allow")
+
+    def test_sender_allow_needs_authentication_by_default(self):
+        self.ctl("add", "--type", "sender", "--action", "allow", "Boss@Partner.test")
+        opt = ["trusted_authserv_id=mx.ours.test"]
+        res = self.scan("--from", "boss@partner.test", opts=opt)
+        self.assertIsNone(res["verdict"])
+        self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
+        self.assertEqual(self.scan("--from", "boss@partner.test", fixture="auth", opts=opt)["verdict"], "allow")
+        self.assertEqual(self.scan("--from", "boss@partner.test", fixture="dkim", opts=opt)["verdict"], "allow")
+        # A header from another verifier, or no trusted verifier configured, proves nothing.
+        self.assertIsNone(self.scan("--from", "boss@partner.test", fixture="foreign", opts=opt)["verdict"])
+        self.assertIsNone(self.scan("--from", "boss@partner.test", fixture="auth")["verdict"])
+        # SPF passed for partner.test says nothing about another sender domain.
+        self.ctl("add", "--type", "sender", "--action", "allow", "x@other.test")
+        self.assertIsNone(self.scan("--from", "x@other.test", fixture="auth", opts=opt)["verdict"])
+
+    def test_noauth_sender_and_domain_suffix(self):
+        self.ctl("add", "--type", "sender", "--action", "allow", "--noauth", "news@list.test")
+        self.assertEqual(self.scan("--from", "news@list.test")["verdict"], "allow")
+        self.ctl("add", "--type", "domain", "--action", "block", ".spam.test")
+        self.assertEqual(self.scan("--from", "a@x.y.spam.test")["verdict"], "block")
+        self.assertIsNone(self.scan("--from", "a@spam.test")["verdict"])
+        self.assertIsNone(self.scan("--from", "a@notspam.test")["verdict"])
+        self.ctl("add", "--type", "helo", "--action", "block", "bad.helo.test")
+        self.assertEqual(self.scan("--helo", "BAD.helo.test.")["verdict"], "block")
+
+    def test_scopes(self):
+        self.ctl("add", "--type", "ip", "--action", "block", "198.51.100.0/24")
+        self.ctl("add", "--scope", "domain:example.com", "--type", "ip", "--action", "allow",
+                 "198.51.100.7")
+        self.ctl("add", "--scope", "user:vip@example.org", "--type", "ip", "--action", "allow",
+                 "198.51.100.0/28")
+        # The domain's own entry beats the global block, for that domain only.
+        self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@example.com")["verdict"], "allow")
+        self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@example.org")["verdict"], "block")
+        res = self.scan("--ip", "198.51.100.8", "--rcpt", "VIP@example.org")
+        self.assertEqual(res["verdict"], "allow")
+        self.assertIn("user:vip@example.org", res["names"]["LIST_ALLOW"]["detail"])
+        # Two recipients of one domain who disagree: no forced verdict, a note instead.
+        res = self.scan("--ip", "198.51.100.8", "--rcpt", "vip@example.org", "--rcpt", "b@example.org")
+        self.assertIsNone(res["verdict"])
+        self.assertEqual(res["names"]["LIST_MIXED"]["score"], 0)
+
+    def test_options_still_work_beside_the_store(self):
+        self.ctl("add", "--type", "ip", "--action", "allow", "192.0.2.0/24")
+        res = self.scan("--ip", "192.0.2.5", opts=["block_ips={192.0.2.5}"])
+        self.assertEqual(res["verdict"], "block")
+        self.assertIn("block_ips: 192.0.2.5", res["names"]["LIST_BLOCK"]["detail"])
+        self.assertIsNone(self.scan("--ip", "192.0.2.5", opts=["store=false"])["verdict"])
+
+    def test_import_export_round_trip(self):
+        src = os.path.join(self.tmp, "in.txt")
+        with open(src, "w") as f:
+            f.write("# a comment\n\nglobal ip block 203.0.113.0/25\n"
+                    "domain:example.com sender allow Boss@Partner.test\n"
+                    "user:bob@example.com domain allow partner.test noauth\n"
+                    "global helo block .dyn.test\n")
+        p = self.ctl("import", src)
+        self.assertIn("added 4", p.stdout)
+        out = self.ctl("export").stdout.splitlines()
+        self.assertEqual(sorted(l for l in out if not l.startswith("#")), sorted([
+            "domain:example.com sender allow boss@partner.test auth",
+            "global helo block .dyn.test",
+            "global ip block 203.0.113.0/25",
+            "user:bob@example.com domain allow partner.test noauth"]))
+        # Exported text imports into an empty store unchanged.
+        dump = os.path.join(self.tmp, "dump.txt")
+        self.ctl("export", dump)
+        shutil.rmtree(self.data)
+        self.ctl("import", dump)
+        self.assertEqual(self.ctl("export").stdout.splitlines(), out)
+        # Filters.
+        shown = self.ctl("show", "--scope", "global", "--type", "ip").stdout.splitlines()
+        self.assertEqual(shown[1:], ["global ip block 203.0.113.0/25"])
+        # Bare values take the command's scope, type and action.
+        self.ctl("import", "--scope", "domain:x.test", "--type", "ip", "--action", "block", "-",
+                 stdin="192.0.2.1\n192.0.2.2\n")
+        self.assertEqual(len(self.ctl("show", "--scope", "domain:x.test").stdout.splitlines()), 3)
+
+    def test_bad_input_is_refused_and_nothing_is_written(self):
+        src = os.path.join(self.tmp, "bad.txt")
+        with open(src, "w") as f:
+            f.write("global ip block 192.0.2.0/24\nglobal ip block 10.0.0.0/33\n")
+        p = self.ctl("import", src, rc=2)
+        self.assertIn(":2:", p.stderr)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+        self.ctl("add", "--type", "ip", "--action", "block", "not-an-ip", rc=2)
+        self.ctl("add", "--type", "sender", "--action", "block", "no-at-sign", rc=2)
+        self.ctl("add", "--type", "helo", "--action", "allow", "mx.test", rc=2)
+        self.ctl("add", "--scope", "planet:mars", "--type", "ip", "--action", "block", "192.0.2.1", rc=2)
+        self.ctl("add", "--type", "ip", "192.0.2.1", rc=2)
+        self.ctl("frobnicate", rc=2)
+        p = self.ctl("del", "--type", "ip", "192.0.2.77", rc=1)
+        self.assertIn("not listed", p.stderr)
+
+    def test_replace_changes_the_action(self):
+        self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
+        p = self.ctl("add", "--type", "ip", "--action", "allow", "192.0.2.9")
+        self.assertIn("replaced 1", p.stdout)
+        self.assertEqual(self.scan("--ip", "192.0.2.9")["verdict"], "allow")
+        self.ctl("del", "--type", "ip", "192.0.2.9")
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+        self.assertIsNone(self.scan("--ip", "192.0.2.9")["verdict"])
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modtest", required=True)
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--smfctl", required=True)
+    ARGS, rest = ap.parse_known_args()
+    for k in ("modtest", "module", "smfctl"):
+        setattr(ARGS, k, os.path.abspath(getattr(ARGS, k)))
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

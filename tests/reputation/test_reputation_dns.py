@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""The reputation module against a real DNS server on loopback: DNS block and
+allow lists (IP, IPv6, sender, HELO and URL zones, return codes, masks),
+refusing and slow zones, parallel queries, FCrDNS, history and rate limits."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from dnsserver import DnsServer, reverse_v4, reverse_v6
+
+ARGS = None
+
+RECORDS = {
+    reverse_v4("192.0.2.99") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v4("192.0.2.98") + ".zen.test": [("A", "127.0.0.20")],
+    reverse_v4("192.0.2.97") + ".multi.test": [("A", "127.0.0.6")],
+    reverse_v4("192.0.2.97") + ".zen.test": [("A", "127.0.0.11")],
+    reverse_v6("2001:db8::99") + ".zen.test": [("A", "127.0.0.3")],
+    reverse_v4("192.0.2.50") + ".wl.test": [("A", "127.0.10.1")],
+    "spammer.test.dbl.test": [("A", "127.0.1.2")],
+    "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
+    "evil-link.test.dbl.test": [("A", "127.0.1.5")],
+    reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
+    # FCrDNS: .99 is confirmed, .98 names a host elsewhere, .97 has no PTR.
+    reverse_v4("192.0.2.99") + ".in-addr.arpa": [("PTR", "mail.good.test")],
+    "mail.good.test": [("A", "192.0.2.99"), ("AAAA", "2001:db8::99")],
+    reverse_v4("192.0.2.98") + ".in-addr.arpa": [("PTR", "mail.liar.test")],
+    "mail.liar.test": [("A", "10.9.9.9")],
+    reverse_v6("2001:db8::99") + ".ip6.arpa": [("PTR", "mail.good.test")],
+}
+
+ZEN = '"zen.test:ip:127.0.0.2-127.0.0.11:3"'
+DBL = '"dbl.test:sender,helo,url:127.0.1.2-127.0.1.99:2.5"'
+
+
+def run(dns, *args, opts=(), fixture="plain.eml", data_dir=None, tmp=None):
+    """One smf-modtest run; returns (parsed JSON line or None, CompletedProcess)."""
+    cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="%s"' % dns.address]
+    for o in opts:
+        cmd += ["-o", o]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    cmd += list(args) + [os.path.join(tmp, fixture)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    line = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    return (json.loads(line[0]) if line else None), p
+
+
+def symbols(res):
+    return {s["name"]: s for s in res["symbols"]}
+
+
+class DnsListTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="smf-rep-")
+        with open(os.path.join(cls.tmp, "plain.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: hello\n\nJust text.\n")
+        with open(os.path.join(cls.tmp, "links.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "See http://user@Evil-Link.test:8080/x and https://fine.test/ and http://192.0.2.1/\n")
+        cls.dns = DnsServer(RECORDS, refused=["refused.test"], slow=["slow.test"], delay=3.0).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def scan(self, *args, **kw):
+        res, p = run(self.dns, *args, tmp=self.tmp, **kw)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return res
+
+    def test_ip_listed(self):
+        res = self.scan("--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN])
+        s = symbols(res)
+        self.assertIn("REP_DNSBL_ZEN_TEST", s)
+        self.assertEqual(s["REP_DNSBL_ZEN_TEST"]["score"], 3)
+        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
+
+    def test_ip_not_listed(self):
+        res = self.scan("--ip", "192.0.2.1", "--client-name", "mx.test", opts=["dnsbl={%s}" % ZEN])
+        self.assertEqual(symbols(res), {})
+
+    def test_return_code_outside_range(self):
+        res = self.scan("--ip", "192.0.2.98", opts=["dnsbl={%s}" % ZEN])
+        self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res))
+
+    def test_mask(self):
+        opts = ['dnsbl={"multi.test:ip:&0x04:4", "zen.test:ip:127.0.0.4:1"}']
+        s = symbols(self.scan("--ip", "192.0.2.97", opts=opts))
+        self.assertEqual(s["REP_DNSBL_MULTI_TEST"]["score"], 4)
+        self.assertNotIn("REP_DNSBL_ZEN_TEST", s)  # 127.0.0.11 is not 127.0.0.4
+
+    def test_ipv6_nibbles(self):
+        s = symbols(self.scan("--ip", "2001:db8::99", opts=["dnsbl={%s}" % ZEN]))
+        self.assertIn("REP_DNSBL_ZEN_TEST", s)
+
+    def test_sender_domain_zone(self):
+        s = symbols(self.scan("--from", "x@Spammer.test", opts=["dnsbl={%s}" % DBL]))
+        self.assertEqual(s["REP_DNSBL_DBL_TEST"]["score"], 2.5)
+
+    def test_helo_zone(self):
+        s = symbols(self.scan("--helo", "bad-helo.test", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("bad-helo.test.dbl.test", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_url_zone(self):
+        s = symbols(self.scan(fixture="links.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_allow_list(self):
+        s = symbols(self.scan("--ip", "192.0.2.50", opts=['dnswl={"wl.test:ip:any:-2"}']))
+        self.assertEqual(s["REP_DNSWL_WL_TEST"]["score"], -2)
+
+    def test_refused_zone_is_a_health_problem(self):
+        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+                     opts=['dnsbl={"refused.test:ip:any:3", %s}' % ZEN])
+        s = symbols(res)
+        self.assertEqual(s["REP_DNSBL_BLOCKED_REFUSED_TEST"]["score"], 0)
+        self.assertIn("REFUSED", s["REP_DNSBL_BLOCKED_REFUSED_TEST"]["detail"])
+        self.assertNotIn("REP_DNSBL_REFUSED_TEST", s)
+        self.assertIn("REP_DNSBL_ZEN_TEST", s)
+        self.assertIn("refuses our resolver", p.stderr)
+
+    def test_blocked_answer_is_not_a_listing(self):
+        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+                     opts=['dnsbl={"blocked.test:ip:any:3"}'])
+        s = symbols(res)
+        self.assertIn("127.255.255.254", s["REP_DNSBL_BLOCKED_BLOCKED_TEST"]["detail"])
+        self.assertEqual(s["REP_DNSBL_BLOCKED_BLOCKED_TEST"]["score"], 0)
+        self.assertNotIn("REP_DNSBL_BLOCKED_TEST", s)
+        self.assertIn("refuses our resolver", p.stderr)
+
+    def test_slow_zone_times_out_others_still_count(self):
+        t = time.time()
+        res = self.scan("--ip", "192.0.2.99", opts=[
+            'dnsbl={"slow.test:ip:any:3", %s}' % ZEN, "dns_timeout_ms=300", "dns_tries=1"])
+        s = symbols(res)
+        self.assertIn("REP_DNS_TIMEOUT", s)
+        self.assertIn("slow.test", s["REP_DNS_TIMEOUT"]["detail"])
+        self.assertIn("REP_DNSBL_ZEN_TEST", s)
+        self.assertLess(res["ms"], 1500)
+        self.assertLess(time.time() - t, 2.5)
+
+    def test_budget_caps_all_queries(self):
+        res = self.scan("--ip", "192.0.2.99", opts=[
+            'dnsbl={"slow.test:ip:any:3"}', "dns_timeout_ms=2000", "dns_budget_ms=250"])
+        self.assertIn("REP_DNS_TIMEOUT", symbols(res))
+        self.assertLess(res["ms"], 1000)
+
+    def test_queries_run_in_parallel(self):
+        zones = ["slow.test", "a.slow.test", "b.slow.test", "c.slow.test"]
+        slow = DnsServer({}, slow=["slow.test"], delay=0.5).start()
+        try:
+            spec = ", ".join('"%s:ip:any:1"' % z for z in zones)
+            res, p = run(slow, "--ip", "192.0.2.1", tmp=self.tmp,
+                         opts=["dnsbl={%s}" % spec, "dns_timeout_ms=3000"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(len(slow.log), 4)
+            # Four answers of 0.5 s each: in sequence that is 2 s.
+            self.assertLess(res["ms"], 1200)
+            self.assertNotIn("REP_DNS_TIMEOUT", symbols(res))
+        finally:
+            slow.stop()
+
+    def test_fcrdns_confirmed(self):
+        s = symbols(self.scan("--ip", "192.0.2.99", "--client-name", "mail.good.test",
+                              opts=["fcrdns=true"]))
+        self.assertNotIn("REP_NO_FCRDNS", s)
+
+    def test_fcrdns_ipv6_confirmed(self):
+        s = symbols(self.scan("--ip", "2001:db8::99", "--client-name", "mail.good.test",
+                              opts=["fcrdns=true"]))
+        self.assertNotIn("REP_NO_FCRDNS", s)
+
+    def test_fcrdns_name_leads_elsewhere(self):
+        s = symbols(self.scan("--ip", "192.0.2.98", "--client-name", "mail.liar.test",
+                              opts=["fcrdns=true", "no_fcrdns_score=2"]))
+        self.assertEqual(s["REP_NO_FCRDNS"]["score"], 2)
+        self.assertIn("mail.liar.test", s["REP_NO_FCRDNS"]["detail"])
+
+    def test_fcrdns_no_ptr(self):
+        s = symbols(self.scan("--ip", "192.0.2.97", "--client-name", "x.test", opts=["fcrdns=true"]))
+        self.assertIn("no PTR", s["REP_NO_FCRDNS"]["detail"])
+
+    def test_trusted_client_asks_nothing(self):
+        before = len(self.dns.log)
+        res = self.scan("--ip", "127.0.0.1", opts=["dnsbl={%s}" % ZEN, "fcrdns=true"])
+        self.assertEqual(symbols(res), {})
+        self.assertEqual(len(self.dns.log), before)
+
+    def test_bad_spec_refused_at_init(self):
+        for spec in ['"zen.test:ipx:any:3"', '"zen.test:ip:127.0.0.300:3"', '"zen:ip:any:3"',
+                     '"zen.test:ip:any"', '"zen.test:ip:any:3x"']:
+            res, p = run(self.dns, tmp=self.tmp, opts=["dnsbl={%s}" % spec])
+            self.assertEqual(p.returncode, 2, spec)
+            self.assertIn("dnsbl: invalid entry", p.stderr)
+
+    def test_bad_server_refused_at_init(self):
+        cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="not an address"',
+               "-o", "fcrdns=true", os.path.join(self.tmp, "plain.eml")]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not an address", p.stderr)
+
+
+class HistoryAndRateTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="smf-rep-")
+        for i in range(8):
+            with open(os.path.join(cls.tmp, "m%d.eml" % i), "w") as f:
+                f.write("From: a@example.net\nSubject: n%d\n\nText.\n" % i)
+        cls.dns = DnsServer(RECORDS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def scan(self, data, *args, opts=(), fixture="m0.eml"):
+        res, p = run(self.dns, *args, tmp=self.tmp, opts=opts, data_dir=data, fixture=fixture)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return symbols(res)
+
+    def test_spam_history_of_address_and_network(self):
+        data = os.path.join(self.tmp, "hist-spam")
+        opts = ['dnsbl={"zen.test:ip:127.0.0.2:6"}', "history_min_count=2.5"]
+        for _ in range(3):
+            s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test", opts=opts)
+            self.assertNotIn("REP_HISTORY_IP", s)
+        s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test", opts=opts)
+        self.assertAlmostEqual(s["REP_HISTORY_IP"]["score"], 2)
+        self.assertIn("192.0.2.99: ham 0.0 spam 3.0", s["REP_HISTORY_IP"]["detail"])
+        self.assertAlmostEqual(s["REP_HISTORY_DOMAIN"]["score"], 1)
+        # A neighbour in the same /24 inherits the network's history, not the address's.
+        s = self.scan(data, "--ip", "192.0.2.100", "--from", "y@other.test", opts=opts)
+        self.assertNotIn("REP_HISTORY_IP", s)
+        self.assertGreater(s["REP_HISTORY_NET"]["score"], 0)
+        self.assertIn("192.0.2.0/24", s["REP_HISTORY_NET"]["detail"])
+
+    def test_ham_history_and_decay(self):
+        data = os.path.join(self.tmp, "hist-ham")
+        opts = ["history_min_count=2.5"]
+        for _ in range(3):
+            self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test", opts=opts)
+        s = self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test", opts=opts)
+        self.assertAlmostEqual(s["REP_HISTORY_IP"]["score"], -2)
+        # With a half-life of 3.6 ms, 0.3 s later the counts have decayed below the minimum.
+        time.sleep(0.3)
+        s = self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test",
+                      opts=["history_min_count=2.5", "history_half_life_hours=0.000001"])
+        self.assertNotIn("REP_HISTORY_IP", s)
+
+    def test_message_rate_limit(self):
+        data = os.path.join(self.tmp, "rate-msgs")
+        opts = ["rate_messages_per_hour=3", "rate_limit_score=7"]
+        args = ["--direction", "outbound", "--auth-user", "alice", "--from", "alice@ours.test"]
+        for i in range(3):
+            self.assertNotIn("REP_RATE_LIMIT", self.scan(data, *args, opts=opts, fixture="m%d.eml" % i))
+        s = self.scan(data, *args, opts=opts, fixture="m3.eml")
+        self.assertEqual(s["REP_RATE_LIMIT"]["score"], 7)
+        self.assertIn("alice", s["REP_RATE_LIMIT"]["detail"])
+        # Another user with another sender has a count of its own.
+        s = self.scan(data, "--direction", "outbound", "--auth-user", "bob", "--from", "bob@ours.test",
+                      opts=opts, fixture="m4.eml")
+        self.assertNotIn("REP_RATE_LIMIT", s)
+
+    def test_recipient_rate_limit_and_one_message_per_request(self):
+        data = os.path.join(self.tmp, "rate-rcpts")
+        opts = ["rate_messages_per_hour=1", "rate_recipients_per_hour=5"]
+        rcpts = ["--rcpt", "a@x.test", "--rcpt", "b@x.test", "--rcpt", "c@x.test"]
+        args = ["--direction", "outbound", "--from", "carol@ours.test"] + rcpts
+        self.assertNotIn("REP_RATE_LIMIT", self.scan(data, *args, opts=opts, fixture="m5.eml"))
+        # The same request scanned again (another recipient domain) is not a second message,
+        # but its recipients count: 6 > 5.
+        s = self.scan(data, *args, opts=opts, fixture="m5.eml")
+        self.assertIn("recipients", s["REP_RATE_LIMIT"]["detail"])
+
+    def test_inbound_is_not_rate_limited(self):
+        data = os.path.join(self.tmp, "rate-in")
+        for i in range(3):
+            s = self.scan(data, "--ip", "127.0.0.1", opts=["rate_messages_per_hour=1"],
+                          fixture="m%d.eml" % i)
+            self.assertNotIn("REP_RATE_LIMIT", s)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modtest", required=True)
+    ap.add_argument("--module", required=True)
+    ARGS, rest = ap.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
