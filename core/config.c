@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "errbuf.h"
+#include "smtp_client.h"
 #include "xalloc.h"
 
 #include <confuse.h>
@@ -25,6 +26,32 @@ static __thread char cfg_errbuf[1024];
  * own cfg_t, which does not carry the file's name and line. */
 static __thread cfg_t *cfg_root;
 
+/*
+ * libconfuse notices an unknown option only after reading ahead, so the
+ * line it reports may be several lines past the culprit. The last line at
+ * or before it that assigns or opens that name is the one to show.
+ */
+static int unknown_option_line(const char *path, const char *msg, int reported)
+{
+    char name[128];
+    if (sscanf(msg, "no such option '%127[^']'", name) != 1)
+        return reported;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return reported;
+    char line[4096];
+    int n = 0, found = reported;
+    size_t len = strlen(name);
+    while (n < reported && fgets(line, sizeof(line), f) != NULL) {
+        n++;
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, name, len) == 0 && strchr("= \t{", p[len]) != NULL && p[len] != '\0')
+            found = n;
+    }
+    fclose(f);
+    return found;
+}
+
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[768];
@@ -32,7 +59,8 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
     if (cfg_root != NULL && (cfg == NULL || cfg->filename == NULL || cfg->line <= 0))
         cfg = cfg_root;
     if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
-        snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s", cfg->filename, cfg->line, msg);
+        snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s", cfg->filename,
+                 unknown_option_line(cfg->filename, msg, cfg->line), msg);
     else
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s", msg);
 }
@@ -51,7 +79,11 @@ static cfg_opt_t policy_dir_opts[] = {CFG_STR_LIST("stages", NULL, CFGF_NODEFAUL
                                       CFG_END()};
 
 static cfg_opt_t policy_opts[] = {CFG_SEC("inbound", policy_dir_opts, CFGF_NONE),
-                                  CFG_SEC("outbound", policy_dir_opts, CFGF_NONE), CFG_END()};
+                                  CFG_SEC("outbound", policy_dir_opts, CFGF_NONE),
+                                  CFG_STR("delivery", NULL, CFGF_NODEFAULT), CFG_END()};
+
+/* Where released mail goes when no policy names a host. */
+#define DEFAULT_DELIVERY "[127.0.0.1]:25"
 
 /* The core's own settings. Path-valued ones are listed in path_settings. */
 static cfg_opt_t core_opts[] = {
@@ -67,11 +99,17 @@ static cfg_opt_t core_opts[] = {
     CFG_INT("max_mime_parts", 1000, CFGF_NONE),
     CFG_INT("message_arena_limit", 64L * 1024 * 1024, CFGF_NONE),
     CFG_INT("default_timeout", 60000, CFGF_NONE),
+    CFG_INT("quarantine_retention_days", 30, CFGF_NONE),
+    CFG_INT("quarantine_map_size", 16L << 30, CFGF_NONE),
+    CFG_STR_LIST("reload_watch", "{\"/var/lib/clamav\"}", CFGF_NONE),
+    CFG_STR("curve_secret_key_file", "", CFGF_NONE),
+    CFG_STR("curve_clients_file", "", CFGF_NONE),
     CFG_STR_LIST("modules", "{}", CFGF_NONE),
     CFG_SEC("policy", policy_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END()};
 
-static const char *const path_settings[] = {"data_dir", "quarantine_dir", "module_dir"};
+static const char *const path_settings[] = {"data_dir", "quarantine_dir", "module_dir",
+                                            "curve_secret_key_file", "curve_clients_file"};
 
 #define CORE_OPT_COUNT (sizeof(core_opts) / sizeof(core_opts[0]) - 1)
 
@@ -468,6 +506,46 @@ static const char *resolve_endpoint(config_t *c, const char *e)
     return arena_strdup(c->mem, e);
 }
 
+/* Retention, store size and the paths whose change triggers a reload. */
+static int read_quarantine(config_t *c, cfg_t *cfg, char *err, size_t errlen)
+{
+    long days = cfg_getint(cfg, "quarantine_retention_days");
+    long map = cfg_getint(cfg, "quarantine_map_size");
+    if (days < 0 || days > 36500)
+        return errbuf_fail(err, errlen,
+                           "%s: quarantine_retention_days = %ld: expected 0 (keep forever) to "
+                           "36500",
+                           c->path, days);
+    if (map < 65536)
+        return errbuf_fail(err, errlen,
+                           "%s: quarantine_map_size = %ld: expected at least 65536 bytes", c->path,
+                           map);
+    c->quarantine_retention_days = days;
+    c->quarantine_map_size = (size_t)map;
+    unsigned n = cfg_size(cfg, "reload_watch");
+    c->nreload_watch = n;
+    c->reload_watch = arena_calloc(c->mem, n + 1, sizeof(char *));
+    for (unsigned i = 0; i < n; i++) {
+        const char *p = cfg_getnstr(cfg, "reload_watch", i);
+        if (p == NULL || p[0] == '\0')
+            return errbuf_fail(err, errlen, "%s: reload_watch: an empty path", c->path);
+        c->reload_watch[i] = resolve_path(c, p);
+    }
+    return 0;
+}
+
+static int read_curve(config_t *c, cfg_t *cfg, char *err, size_t errlen)
+{
+    const char *secret = cfg_getstr(cfg, "curve_secret_key_file");
+    const char *clients = cfg_getstr(cfg, "curve_clients_file");
+    char why[1024];
+    if (curve_load(&c->curve, c->mem, secret && *secret ? resolve_path(c, secret) : NULL,
+                   clients && *clients ? resolve_path(c, clients) : NULL, why,
+                   sizeof(why)) != 0)
+        return errbuf_fail(err, errlen, "%s: %s", c->path, why);
+    return 0;
+}
+
 static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
 {
     c->listen = resolve_endpoint(c, cfg_getstr(cfg, "listen"));
@@ -504,7 +582,9 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->limits.max_parts = (size_t)parts;
     c->arena_limit = (size_t)arena;
     c->default_timeout_ms = timeout;
-    return 0;
+    if (read_curve(c, cfg, err, errlen) != 0)
+        return -1;
+    return read_quarantine(c, cfg, err, errlen);
 }
 
 static int open_modules(config_t *c, cfg_t *cfg, char *err, size_t errlen)
@@ -710,10 +790,28 @@ static void default_stages(config_t *c, policy_dir_t *d)
             d->stages[d->nstages++] = i;
 }
 
+/* The release target, inherited from the default policy; checked here so
+ * that a typo is a configuration error, not a failed release later. */
+static int read_delivery(config_t *c, cfg_t *psec, const policy_t *base, policy_t *out, char *err,
+                         size_t errlen)
+{
+    out->delivery = base->delivery;
+    if (psec == NULL || cfg_size(psec, "delivery") == 0)
+        return 0;
+    const char *d = cfg_getstr(psec, "delivery");
+    char host[SMTP_HOST_MAX], port[8], why[512];
+    if (smtp_target_parse(d, host, port, why, sizeof(why)) != 0)
+        return errbuf_fail(err, errlen, "%s: policy %s: delivery: %s", c->path, out->domain, why);
+    out->delivery = arena_strdup(c->mem, d);
+    return 0;
+}
+
 static int read_policy(config_t *c, cfg_t *psec, const policy_t *base, policy_t *out, char *err,
                        size_t errlen)
 {
     static const char *const dirs[2] = {"inbound", "outbound"};
+    if (read_delivery(c, psec, base, out, err, errlen) != 0)
+        return -1;
     for (int i = 0; i < 2; i++) {
         out->dir[i] = base->dir[i];
         if (psec == NULL)
@@ -735,7 +833,7 @@ static void lower(char *s)
 
 static int read_policies(config_t *c, cfg_t *cfg, char *err, size_t errlen)
 {
-    policy_t base = {.domain = "default"};
+    policy_t base = {.domain = "default", .delivery = DEFAULT_DELIVERY};
     for (int i = 0; i < 2; i++) {
         policy_rules_default(&base.dir[i].rules, i == SMF_DIR_OUTBOUND);
         base.dir[i].reject_text = "Message rejected as spam";

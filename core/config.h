@@ -15,6 +15,7 @@
 
 #include "action.h"
 #include "arena.h"
+#include "curve.h"
 #include "message.h"
 #include "modload.h"
 #include "verdict.h"
@@ -40,8 +41,9 @@ typedef struct policy_dir {
 } policy_dir_t;
 
 typedef struct policy {
-    const char *domain;  /* Lower case; "default" for the fallback policy. */
-    policy_dir_t dir[2]; /* Indexed by smf_direction_t. */
+    const char *domain;   /* Lower case; "default" for the fallback policy. */
+    policy_dir_t dir[2];  /* Indexed by smf_direction_t. */
+    const char *delivery; /* SMTP target that released mail goes to, "[host]:port". */
 } policy_t;
 
 typedef struct config {
@@ -59,6 +61,11 @@ typedef struct config {
     message_limits_t limits;
     size_t arena_limit;
     long default_timeout_ms;
+    long quarantine_retention_days; /* Entries older are purged; 0 keeps them forever. */
+    size_t quarantine_map_size;     /* Bytes a domain's store may hold. */
+    curve_conf_t curve; /* CURVE keys and allowed clients; curve.enabled false: off. */
+    size_t nreload_watch;
+    const char **reload_watch; /* Absolute paths smfd polls; a change reloads. */
 
     size_t nmodules;
     module_conf_t *modules;

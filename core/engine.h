@@ -8,6 +8,7 @@
 #define SMF_ENGINE_H
 
 #include "generation.h"
+#include "curve.h"
 #include "kv.h"
 
 #include <pthread.h>
@@ -29,6 +30,8 @@ typedef struct engine {
     const char *listen;
     const char *publish;
     size_t max_message_size;
+    curve_conf_t curve;  /* The endpoints' CURVE keys, fixed at start. */
+    atomic_bool stopping; /* Tells the ZAP thread to end. */
 } engine_t;
 
 /* A held reference to the current generation; release it when done. */
@@ -36,6 +39,11 @@ generation_t *engine_current(engine_t *e);
 /* Makes g current (the engine takes the caller's reference) and drops the
  * engine's reference to the previous one. */
 void engine_swap(engine_t *e, generation_t *g);
+
+/* The ZAP handler (CURVE allow-list): bind before the endpoints, then run
+ * zap_main on a thread of its own until `stopping` is set. */
+int zap_bind(engine_t *e);
+void *zap_main(void *arg);
 
 /* Worker thread entry; arg is a worker_arg_t. */
 typedef struct worker_arg {

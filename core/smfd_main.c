@@ -5,12 +5,16 @@
  * The main thread owns the signals: SIGHUP reloads (a new generation is
  * built beside the current one and swapped in; a failed reload keeps the
  * current one), SIGTERM and SIGINT drain in-flight requests and exit.
+ * Between signals it polls the reload_watch paths (a change reloads as
+ * SIGHUP does) and purges quarantine entries past their retention.
  */
+#include "clock.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
 #include "quarantine.h"
+#include "watch.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -126,11 +130,15 @@ static int check_only(const options_t *o)
     return rc;
 }
 
-static void reload(engine_t *e, const options_t *o, unsigned long *gen_id)
+/* Seconds between looks at the reload_watch paths, and between purges. */
+#define WATCH_INTERVAL_S 2
+#define PURGE_INTERVAL_S 3600
+
+static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const char *why)
 {
     char err[2048];
     generation_t *cur = engine_current(e);
-    log_info("reloading %s (generation %lu is current)", o->config, cur->id);
+    log_info("reloading %s (generation %lu is current): %s", o->config, cur->id, why);
     generation_t *g = load(o, e->kv, *gen_id + 1, e->nworkers, err, sizeof(err));
     if (g == NULL) {
         log_error("reload failed, generation %lu stays: %s", cur->id, err);
@@ -157,6 +165,72 @@ static void start_threads(engine_t *e, pthread_t *transport, pthread_t *workers,
     }
 }
 
+/* Drops quarantine entries older than the current retention. */
+static void purge_expired(engine_t *e)
+{
+    generation_t *g = engine_current(e);
+    long days = g->conf->quarantine_retention_days;
+    generation_release(&g);
+    if (days <= 0)
+        return;
+    size_t removed = 0;
+    int rc = quarantine_purge(e->quarantine, clock_wall_ms() - (int64_t)days * 86400000, &removed);
+    if (rc != 0)
+        log_error("quarantine: purge failed after %zu entries: %s", removed, smf_strerror(rc));
+    else if (removed > 0)
+        log_info("quarantine: purged %zu entr%s older than %ld day(s)", removed,
+                 removed == 1 ? "y" : "ies", days);
+}
+
+/* Follows the current generation's reload_watch list; a changed list
+ * starts from the paths' state now. */
+static void update_watch(engine_t *e, watch_t **w)
+{
+    generation_t *g = engine_current(e);
+    const config_t *c = g->conf;
+    if (!watch_same(*w, c->reload_watch, c->nreload_watch)) {
+        watch_destroy(w);
+        *w = watch_new(c->reload_watch, c->nreload_watch);
+        for (size_t i = 0; i < c->nreload_watch; i++)
+            log_debug("reload_watch: watching %s", c->reload_watch[i]);
+    }
+    generation_release(&g);
+}
+
+/* Waits for a signal while doing the periodic work; returns the signal
+ * that ends the loop (TERM or INT). */
+static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsigned long *gen_id)
+{
+    watch_t *w = NULL;
+    update_watch(e, &w);
+    purge_expired(e);
+    double next_purge = clock_mono_ms() + PURGE_INTERVAL_S * 1000.0;
+    for (;;) {
+        struct timespec ts = {WATCH_INTERVAL_S, 0};
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            watch_destroy(&w);
+            return sig;
+        }
+        if (sig == SIGHUP) {
+            reload(e, o, gen_id, "SIGHUP");
+        } else if (sig < 0 && errno == EAGAIN) {
+            const char *changed = watch_poll(w);
+            if (changed != NULL) {
+                char why[4200];
+                snprintf(why, sizeof(why), "reload_watch: %s changed", changed);
+                log_info("%s", why);
+                reload(e, o, gen_id, why);
+            }
+        }
+        update_watch(e, &w);
+        if (clock_mono_ms() >= next_purge) {
+            purge_expired(e);
+            next_purge = clock_mono_ms() + PURGE_INTERVAL_S * 1000.0;
+        }
+    }
+}
+
 static int serve(const options_t *o)
 {
     char err[2048];
@@ -179,9 +253,16 @@ static int serve(const options_t *o)
         log_fatal("%s", err);
     if (quarantine_open(first->quarantine_dir, &e.quarantine, err, sizeof(err)) != 0)
         log_fatal("%s", err);
+    /* The store's size is fixed for the life of the process. */
+    quarantine_set_mapsize(e.quarantine, first->quarantine_map_size);
     e.listen = xstrdup(first->listen);
     e.publish = xstrdup(first->publish);
     e.max_message_size = first->limits.max_size;
+    /* The server's key is fixed for the life of the process; the allow-list
+     * is read from the current generation at each handshake. */
+    e.curve = first->curve;
+    e.curve.clients = NULL;
+    e.curve.nclients = 0;
     config_free(&first);
 
     unsigned long gen_id = 1;
@@ -191,6 +272,14 @@ static int serve(const options_t *o)
     pthread_mutex_init(&e.lock, NULL);
     e.current = g;
     e.zctx = zmq_ctx_new();
+    pthread_t zap;
+    if (e.curve.enabled) {
+        if (zap_bind(&e) != 0)
+            log_fatal("cannot start the CURVE access check: %s", zmq_strerror(zmq_errno()));
+        if (pthread_create(&zap, NULL, zap_main, &e) != 0)
+            log_fatal("cannot start the CURVE access check thread");
+        log_info("CURVE on: server public key %s", e.curve.public);
+    }
     if (transport_bind(&e, err, sizeof(err)) != 0)
         log_fatal("%s", err);
 
@@ -203,22 +292,16 @@ static int serve(const options_t *o)
     log_info("smfd %s ready: listen=%s publish=%s workers=%zu modules=%zu", SMF_VERSION, e.listen,
              e.publish, e.nworkers, g->conf->nmodules);
 
-    for (;;) {
-        int sig;
-        if (sigwait(&sigs, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            reload(&e, o, &gen_id);
-            continue;
-        }
-        log_info("signal %d: draining and stopping", sig);
-        break;
-    }
+    int sig = main_loop(&e, o, &sigs, &gen_id);
+    log_info("signal %d: draining and stopping", sig);
     zmq_send(control, "STOP", 4, 0);
     pthread_join(transport, NULL);
     for (size_t i = 0; i < e.nworkers; i++)
         pthread_join(workers[i], NULL);
     zmq_close(control);
+    atomic_store(&e.stopping, true);
+    if (e.curve.enabled)
+        pthread_join(zap, NULL);
     zmq_ctx_term(e.zctx);
     engine_swap(&e, NULL);
     quarantine_close(&e.quarantine);

@@ -47,6 +47,12 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
     zmq_setsockopt(pub_socket, ZMQ_LINGER, &linger, sizeof(linger));
     const char *eps[2] = {e->listen, e->publish};
     void *socks[2] = {front_socket, pub_socket};
+    if (e->curve.enabled && (curve_server_socket(front_socket, &e->curve) != 0 ||
+                             curve_server_socket(pub_socket, &e->curve) != 0)) {
+        snprintf(err, errlen, "cannot set up CURVE on the endpoints: %s",
+                 zmq_strerror(zmq_errno()));
+        return -1;
+    }
     for (int i = 0; i < 2; i++) {
         if (fs_prepare_endpoint(eps[i]) != 0) {
             snprintf(err, errlen, "cannot create the directory for %s: %s", eps[i],

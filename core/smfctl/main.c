@@ -18,6 +18,9 @@ static const smfctl_command_t commands[] = {
     {"modules", smfctl_modules,
      "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
      "                        can override them, whether they are enabled and start"},
+    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists"},
+    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ..."},
+    {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

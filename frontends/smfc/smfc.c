@@ -21,7 +21,9 @@ enum {
     OPT_RCPT,
     OPT_TIMEOUT,
     OPT_CLIENT_NAME,
-    OPT_AUTH_USER
+    OPT_AUTH_USER,
+    OPT_CURVE_SERVER,
+    OPT_CURVE_KEY
 };
 
 static const struct option smfc_longopts[] = {
@@ -33,6 +35,8 @@ static const struct option smfc_longopts[] = {
     {"helo", required_argument, NULL, OPT_HELO},
     {"client-name", required_argument, NULL, OPT_CLIENT_NAME},
     {"auth-user", required_argument, NULL, OPT_AUTH_USER},
+    {"curve-server", required_argument, NULL, OPT_CURVE_SERVER},
+    {"curve-key", required_argument, NULL, OPT_CURVE_KEY},
     {"from", required_argument, NULL, OPT_FROM},
     {"rcpt", required_argument, NULL, OPT_RCPT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -67,6 +71,8 @@ static void smfc_usage(FILE *f)
           "      --helo H         HELO name (default localhost)\n"
           "      --client-name N  the client's reverse-DNS name (default localhost)\n"
           "      --auth-user U    SMTP AUTH user, for outbound mail (default none)\n"
+          "      --curve-server K CURVE: the engine's public key (Z85, or a .pub file)\n"
+          "      --curve-key FILE CURVE: this client's secret key file (smfctl keygen)\n"
           "      --from ADDR      envelope sender ('' for the null sender)\n"
           "      --rcpt ADDR      envelope recipient; repeat for more\n"
           "      --timeout MS     give up on a message after MS ms (default 60000)\n"
@@ -138,6 +144,12 @@ static int smfc_parse_opt(smfc_opts_t *o, int opt, const char *arg)
         break;
     case OPT_AUTH_USER:
         o->auth_user = arg;
+        break;
+    case OPT_CURVE_SERVER:
+        o->curve_server = arg;
+        break;
+    case OPT_CURVE_KEY:
+        o->curve_key = arg;
         break;
     case OPT_FROM:
         o->from = arg;

@@ -24,6 +24,8 @@ typedef struct smfc_opts {
     const char *client_name;
     const char *auth_user;
     const char *from; /* NULL: from the headers; "" is the null sender. */
+    const char *curve_server; /* The engine's public key (Z85 or a file), or NULL. */
+    const char *curve_key;    /* File with this client's secret key, or NULL. */
     const char **rcpts;
     size_t nrcpts;
     char **paths;

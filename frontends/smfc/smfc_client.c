@@ -283,6 +283,55 @@ static void smfc_check_ipc(const char *endpoint)
         fprintf(stderr, "smfc: warning: %s does not exist (yet): is smfd running?\n", endpoint + 6);
 }
 
+/* A key given on the command line is either the 40 Z85 characters or the
+ * name of a file holding them (as written by `smfctl keygen`). */
+static int smfc_read_key(const char *arg, char out[41])
+{
+    if (strlen(arg) == 40 && zmq_z85_decode((uint8_t[32]){0}, arg) != NULL) {
+        memcpy(out, arg, 41);
+        return 0;
+    }
+    FILE *f = fopen(arg, "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    int rc = -1;
+    while (rc != 0 && fgets(line, sizeof line, f) != NULL) {
+        /* Z85 uses '#': a comment is "# ..." and a key is a 40-character word. */
+        if (line[0] == '#' && (line[1] == ' ' || line[1] == '\n'))
+            continue;
+        size_t n = strcspn(line, " \t\r\n");
+        if (n == 40) {
+            memcpy(out, line, 40);
+            out[40] = '\0';
+            rc = 0;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* CURVE: this client's key pair and the engine's public key. */
+static int smfc_curve(smfc_client_t *c)
+{
+    char server[41], secret[41], public[41];
+    if (smfc_read_key(c->o->curve_server, server) != 0) {
+        fprintf(stderr, "smfc: --curve-server %s: not a Z85 public key nor a file with one\n",
+                c->o->curve_server);
+        return -1;
+    }
+    if (c->o->curve_key == NULL || smfc_read_key(c->o->curve_key, secret) != 0 ||
+        zmq_curve_public(public, secret) != 0) {
+        fprintf(stderr, "smfc: --curve-key: a file with this client's secret key is needed "
+                        "(make one with `smfctl keygen PREFIX`)\n");
+        return -1;
+    }
+    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, server, 41);
+    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, public, 41);
+    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, secret, 41);
+    return 0;
+}
+
 static int smfc_connect(smfc_client_t *c)
 {
     c->ctx = zmq_ctx_new();
@@ -294,6 +343,8 @@ static int smfc_connect(smfc_client_t *c)
     int linger = 0, timeout = (int)c->o->timeout_ms;
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    if (c->o->curve_server != NULL && smfc_curve(c) != 0)
+        return -1;
     if (zmq_connect(c->sock, c->o->endpoint) < 0) {
         fprintf(stderr, "smfc: cannot connect to %s: %s\n", c->o->endpoint,
                 zmq_strerror(zmq_errno()));

@@ -50,6 +50,17 @@ static const refusal_t refusals[] = {
     {"module listed twice", "modules = {tcontent, tcontent}", {"'tcontent' is listed twice"}},
     {"bad on_error", "modules = {tcontent}\ntcontent { on_error = maybe }",
      {"on_error = \"maybe\"", "accept or tempfail"}},
+    {"negative retention", "modules = {}\nquarantine_retention_days = -1",
+     {"quarantine_retention_days = -1", "0 (keep forever)"}},
+    {"tiny quarantine map", "modules = {}\nquarantine_map_size = 1000",
+     {"quarantine_map_size = 1000", "at least 65536"}},
+    {"delivery port out of range",
+     "modules = {}\npolicy \"a.example\" { delivery = \"[192.0.2.1]:99999\" }",
+     {"policy a.example: delivery", "[192.0.2.1]:99999", "port 1-65535"}},
+    {"delivery IPv6 without brackets", "modules = {}\npolicy default { delivery = \"::1:25\" }",
+     {"policy default: delivery", "IPv6 address in brackets"}},
+    {"empty reload_watch path", "modules = {}\nreload_watch = {\"\"}",
+     {"reload_watch", "empty path"}},
 };
 
 static void test_refusals(void)
@@ -136,6 +147,55 @@ static void test_valid(void)
     CHECK_CONTAINS(err, "'nosuch' is not a top-level setting");
 }
 
+/* Quarantine retention and size, reload_watch, and delivery inheritance. */
+static void test_quarantine_settings(void)
+{
+    char err[2048];
+    config_t *c = testconf_load(dir, "modules = {}", NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "empty config refused: %s", err);
+    if (c == NULL)
+        return;
+    CHECK(c->quarantine_retention_days == 30, "default retention %ld", c->quarantine_retention_days);
+    CHECK(c->quarantine_map_size == (size_t)16 << 30, "default map size %zu",
+          c->quarantine_map_size);
+    CHECK(c->nreload_watch == 1 && strcmp(c->reload_watch[0], "/var/lib/clamav") == 0,
+          "default reload_watch");
+    CHECK(strcmp(c->defpol.delivery, "[127.0.0.1]:25") == 0, "default delivery %s",
+          c->defpol.delivery);
+    CHECK(strcmp(config_policy(c, "x.example")->delivery, "[127.0.0.1]:25") == 0,
+          "fallback policy delivery");
+    config_free(&c);
+
+    const char *text = "modules = {}\nquarantine_retention_days = 7\n"
+                       "quarantine_map_size = 1048576\n"
+                       "reload_watch = {\"db\", \"/srv/clamav\"}\n"
+                       "policy default { delivery = \"[192.0.2.5]:2525\" }\n"
+                       "policy \"a.example\" { inbound { reject_score = 30 } }\n"
+                       "policy \"b.example\" { delivery = \"mx.b.example\" }\n";
+    char *ov[] = {"quarantine_retention_days=0"};
+    c = testconf_load(dir, text, NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "quarantine settings refused: %s", err);
+    if (c == NULL)
+        return;
+    CHECK(c->quarantine_retention_days == 7, "retention %ld", c->quarantine_retention_days);
+    CHECK(c->quarantine_map_size == 1048576, "map size %zu", c->quarantine_map_size);
+    CHECK(c->nreload_watch == 2, "two watched paths: %zu", c->nreload_watch);
+    CHECK(strcmp(c->reload_watch[0], "/tmp/db") == 0, "relative watch path resolved: %s",
+          c->reload_watch[0]);
+    CHECK(strcmp(c->reload_watch[1], "/srv/clamav") == 0, "absolute watch path kept");
+    CHECK(strcmp(config_policy(c, "a.example")->delivery, "[192.0.2.5]:2525") == 0,
+          "delivery inherited from the default policy: %s",
+          config_policy(c, "a.example")->delivery);
+    CHECK(strcmp(config_policy(c, "b.example")->delivery, "mx.b.example") == 0,
+          "domain delivery: %s", config_policy(c, "b.example")->delivery);
+    config_free(&c);
+
+    c = testconf_load(dir, text, ov, 1, err, sizeof(err));
+    CHECK(c != NULL && c->quarantine_retention_days == 0, "-o quarantine_retention_days=0: %s",
+          err);
+    config_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     dir = argc > 1 ? argv[1] : ".";
@@ -143,5 +203,6 @@ int main(int argc, char **argv)
     test_writable_module();
     test_old_minor();
     test_valid();
+    test_quarantine_settings();
     return check_done();
 }

@@ -1,0 +1,590 @@
+/*
+ * quarantine.c - `smfctl quarantine`: list, show, export, release, delete
+ * and purge the per-domain quarantine stores that smfd writes. It works on
+ * the stores directly, beside a running smfd, and publishes no events.
+ */
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "quarantine.h"
+#include "smfctl.h"
+#include "smtp_client.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* How long release waits for the delivery host at each step. */
+#define RELEASE_TIMEOUT_MS 30000
+
+#define USAGE                                                                                      \
+    "usage: smfctl quarantine list [--domain D] [--since TIME] [--rcpt ADDR] [--json]\n"           \
+    "       smfctl quarantine show ID [--domain D] [--json]\n"                                     \
+    "       smfctl quarantine export ID [--domain D]\n"                                            \
+    "       smfctl quarantine release ID [--domain D]\n"                                           \
+    "       smfctl quarantine delete ID [--domain D]\n"                                            \
+    "       smfctl quarantine purge --older-than DAYS\n"                                           \
+    "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago"
+
+/* ---- arguments ------------------------------------------------------ */
+
+enum { A_ID = 1, A_DOMAIN = 2, A_SINCE = 4, A_RCPT = 8, A_JSON = 16, A_OLDER = 32 };
+
+typedef struct args {
+    const char *id, *domain, *since, *rcpt, *older;
+    bool json;
+} args_t;
+
+/* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
+static const char *opt_value(const char *name, int argc, char **argv, int *i)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0' || *i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int parse_args(int argc, char **argv, unsigned allowed, args_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if ((allowed & A_JSON) && strcmp(argv[i], "--json") == 0)
+            a->json = true;
+        else if ((allowed & A_DOMAIN) && (v = opt_value("--domain", argc, argv, &i)))
+            a->domain = v;
+        else if ((allowed & A_SINCE) && (v = opt_value("--since", argc, argv, &i)))
+            a->since = v;
+        else if ((allowed & A_RCPT) && (v = opt_value("--rcpt", argc, argv, &i)))
+            a->rcpt = v;
+        else if ((allowed & A_OLDER) && (v = opt_value("--older-than", argc, argv, &i)))
+            a->older = v;
+        else if ((allowed & A_ID) && a->id == NULL && argv[i][0] != '-')
+            a->id = argv[i];
+        else
+            return -1;
+    }
+    if ((allowed & A_ID) && a->id == NULL)
+        return -1;
+    return (allowed & A_OLDER) && a->older == NULL ? -1 : 0;
+}
+
+/* "3d", "2h", "30m", "45s", "1w": that long before now. */
+static int parse_relative(const char *s, int64_t now, int64_t *out)
+{
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (end == s || n < 0 || end[0] == '\0' || end[1] != '\0')
+        return -1;
+    static const char units[] = "smhdw";
+    static const int64_t ms[] = {1000, 60000, 3600000, 86400000, 604800000};
+    const char *u = strchr(units, end[0]);
+    if (u == NULL || end[0] == '\0' || n > INT64_MAX / ms[4])
+        return -1;
+    *out = now - n * ms[u - units];
+    return 0;
+}
+
+/* An ISO date or date and time, read as UTC; a trailing Z is allowed. */
+static int parse_iso(const char *s, int64_t *out)
+{
+    static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                                          "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"};
+    for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        struct tm tm = {0};
+        const char *end = strptime(s, formats[i], &tm);
+        if (end != NULL && (end[0] == '\0' || (end[0] == 'Z' && end[1] == '\0'))) {
+            *out = (int64_t)timegm(&tm) * 1000;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_time(const char *s, int64_t *out)
+{
+    return parse_relative(s, clock_wall_ms(), out) == 0 ? 0 : parse_iso(s, out);
+}
+
+static const char *iso_time(int64_t ms, char buf[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* ---- the store -------------------------------------------------------- */
+
+typedef struct store {
+    config_t *conf;
+    quarantine_t *q;
+} store_t;
+
+static int store_open(const smfctl_t *ctl, store_t *s)
+{
+    char err[2048];
+    memset(s, 0, sizeof(*s));
+    if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &s->conf, err, sizeof(err)) != 0)
+        return smfctl_fail(2, "%s", err);
+    log_set_level(SMF_LOG_ERROR);
+    if (quarantine_open(s->conf->quarantine_dir, &s->q, err, sizeof(err)) != 0) {
+        config_free(&s->conf);
+        return smfctl_fail(1, "%s", err);
+    }
+    quarantine_set_mapsize(s->q, s->conf->quarantine_map_size);
+    return 0;
+}
+
+static void store_close(store_t *s)
+{
+    quarantine_close(&s->q);
+    config_free(&s->conf);
+}
+
+/* The store's name of a domain given on the command line. */
+static const char *domain_arg(const char *d, char buf[256])
+{
+    return d ? quarantine_domain_name(d, buf) : NULL;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+typedef struct lister {
+    const char *rcpt;
+    bool json;
+    json_t *rows;
+    size_t count;
+} lister_t;
+
+static bool has_rcpt(const json_t *meta, const char *rcpt)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(meta, "recipients"), i, r)
+    {
+        if (json_is_string(r) && strcasecmp(json_string_value(r), rcpt) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static char *rcpt_text(const json_t *meta)
+{
+    size_t i, len = 1;
+    json_t *r;
+    json_t *list = json_object_get(meta, "recipients");
+    json_array_foreach(list, i, r) len +=
+        strlen(json_string_value(r) ? json_string_value(r) : "") + 2;
+    char *s = xcalloc(1, len);
+    json_array_foreach(list, i, r)
+    {
+        if (i > 0)
+            strcat(s, ",");
+        strcat(s, json_string_value(r) ? json_string_value(r) : "");
+    }
+    return s;
+}
+
+static void print_row(const char *domain, const char *id, int64_t t, size_t size,
+                      const json_t *meta)
+{
+    char tb[32], *to = rcpt_text(meta);
+    const char *sender = jstr(meta, "sender");
+    printf("%-20s %-20s %-20s %8zu %-11s %-24s %-24s %s\n", id, domain, iso_time(t, tb), size,
+           jstr(meta, "state"), sender[0] ? sender : "<>", to, jstr(meta, "reason"));
+    free(to);
+}
+
+/* One entry as smfctl shows it in JSON: the stored metadata plus where and when. */
+static json_t *entry_json(const char *domain, const char *id, int64_t t, size_t size, json_t *meta)
+{
+    char tb[32];
+    json_t *o = json_is_object(meta) ? json_deep_copy(meta) : json_object();
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "domain", json_string(domain));
+    json_object_set_new(o, "time", json_integer(t));
+    json_object_set_new(o, "time_iso", json_string(iso_time(t, tb)));
+    json_object_set_new(o, "size", json_integer((json_int_t)size));
+    return o;
+}
+
+static int list_one(const char *domain, const char *id, int64_t t, size_t size, const char *mj,
+                    void *arg)
+{
+    lister_t *l = arg;
+    json_t *meta = json_loads(mj, 0, NULL);
+    if (l->rcpt == NULL || has_rcpt(meta, l->rcpt)) {
+        if (l->json)
+            json_array_append_new(l->rows, entry_json(domain, id, t, size, meta));
+        else
+            print_row(domain, id, t, size, meta);
+        l->count++;
+    }
+    json_decref(meta);
+    return 0;
+}
+
+static int cmd_list(store_t *s, const args_t *a)
+{
+    int64_t since = 0;
+    if (a->since != NULL && parse_time(a->since, &since) != 0)
+        return smfctl_fail(2,
+                           "--since %s: expected a date (2024-05-01, 2024-05-01T12:00Z) or an "
+                           "age (30m, 2h, 3d, 1w)",
+                           a->since);
+    char dbuf[256];
+    const char *domain = domain_arg(a->domain, dbuf);
+    /* A recipient lives in its own domain's store only. */
+    const char *at = a->rcpt ? strrchr(a->rcpt, '@') : NULL;
+    if (domain == NULL && at != NULL)
+        domain = quarantine_domain_name(at + 1, dbuf);
+    lister_t l = {.rcpt = a->rcpt, .json = a->json, .rows = json_array()};
+    if (!a->json)
+        printf("%-20s %-20s %-20s %8s %-11s %-24s %-24s %s\n", "ID", "DOMAIN", "TIME", "SIZE",
+               "STATE", "FROM", "TO", "REASON");
+    int rc = quarantine_list(s->q, domain, since, list_one, &l);
+    if (rc == SMF_ENOENT)
+        rc = 0; /* No store for that domain yet: nothing quarantined. */
+    if (a->json && rc == 0) {
+        char *out = json_dumps(l.rows, JSON_INDENT(2));
+        puts(out);
+        free(out);
+    }
+    json_decref(l.rows);
+    return rc == 0 ? 0 : smfctl_fail(1, "cannot list the quarantine: %s", smf_strerror(rc));
+}
+
+/* ---- finding an entry ------------------------------------------------- */
+
+/* One domain's copy of an entry. */
+typedef struct copy {
+    char domain[256];
+    char *meta;
+    json_t *json;
+    char *raw;
+    size_t raw_len;
+} copy_t;
+
+typedef struct copies {
+    copy_t *v;
+    size_t n;
+} copies_t;
+
+static int dir_filter(const struct dirent *d)
+{
+    return d->d_name[0] != '.' && (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN);
+}
+
+static void add_copy(store_t *s, copies_t *c, const char *domain, const char *id, bool raw)
+{
+    copy_t k = {0};
+    if (quarantine_get(s->q, domain, id, &k.meta, raw ? &k.raw : NULL, raw ? &k.raw_len : NULL,
+                       NULL) != 0)
+        return;
+    snprintf(k.domain, sizeof(k.domain), "%s", domain);
+    k.json = json_loads(k.meta, 0, NULL);
+    c->v = xrealloc(c->v, (c->n + 1) * sizeof(copy_t));
+    c->v[c->n++] = k;
+}
+
+/* Every domain's copy of id, or only the named domain's. */
+static int find_copies(store_t *s, const args_t *a, bool raw, copies_t *c)
+{
+    char dbuf[256];
+    memset(c, 0, sizeof(*c));
+    if (a->domain != NULL) {
+        add_copy(s, c, domain_arg(a->domain, dbuf), a->id, raw);
+    } else {
+        struct dirent **names;
+        int n = scandir(s->conf->quarantine_dir, &names, dir_filter, alphasort);
+        for (int i = 0; i < n; i++) {
+            add_copy(s, c, names[i]->d_name, a->id, raw);
+            free(names[i]);
+        }
+        if (n >= 0)
+            free(names);
+    }
+    if (c->n > 0)
+        return 0;
+    return smfctl_fail(1, "no quarantined message %s%s%s", a->id, a->domain ? " for " : "",
+                       a->domain ? a->domain : "");
+}
+
+static void free_copies(copies_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].meta);
+        free(c->v[i].raw);
+        json_decref(c->v[i].json);
+    }
+    free(c->v);
+}
+
+/* ---- show ------------------------------------------------------------- */
+
+typedef struct finder {
+    const char *id;
+    int64_t time;
+    size_t size;
+} finder_t;
+
+static int find_one(const char *domain, const char *id, int64_t t, size_t size, const char *mj,
+                    void *arg)
+{
+    (void)domain;
+    (void)mj;
+    finder_t *f = arg;
+    if (strcmp(id, f->id) != 0)
+        return 0;
+    f->time = t;
+    f->size = size;
+    return 1;
+}
+
+/* A header's value as stored (unfolded, not decoded), or "". */
+static void header_value(const char *raw, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name), o = 0;
+    bool in = false;
+    for (size_t i = 0; i < len;) {
+        const char *line = raw + i;
+        const char *nl = memchr(line, '\n', len - i);
+        size_t ll = nl ? (size_t)(nl - line) + 1 : len - i;
+        i += ll;
+        if (line[0] == '\n' || line[0] == '\r')
+            break; /* The blank line that ends the header. */
+        bool cont = line[0] == ' ' || line[0] == '\t';
+        if (in && !cont)
+            break;
+        if (!in && !cont && ll > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            in = true;
+            line += n + 1;
+            ll -= n + 1;
+        } else if (!in) {
+            continue;
+        }
+        for (size_t k = 0; k < ll && o + 1 < outlen; k++) {
+            char ch = line[k] == '\t' ? ' ' : line[k];
+            if (ch != '\r' && ch != '\n' && (o > 0 || ch != ' '))
+                out[o++] = ch;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void print_symbols(const json_t *meta)
+{
+    size_t i;
+    json_t *sym;
+    json_array_foreach(json_object_get(meta, "symbols"), i, sym)
+    {
+        printf("%-12s%s %.2f %s%s%s\n", i == 0 ? "symbols" : "", jstr(sym, "name"),
+               json_number_value(json_object_get(sym, "score")), jstr(sym, "module"),
+               jstr(sym, "detail")[0] ? " " : "", jstr(sym, "detail"));
+    }
+}
+
+static void show_text(const copy_t *c, const char *id, const finder_t *f)
+{
+    char tb[32], from[256], subject[512], *to = rcpt_text(c->json);
+    const json_t *m = c->json;
+    header_value(c->raw, c->raw_len, "From", from, sizeof(from));
+    header_value(c->raw, c->raw_len, "Subject", subject, sizeof(subject));
+    printf("%-12s%s\n%-12s%s\n%-12s%s\n%-12s%zu bytes\n", "id", id, "domain", c->domain, "time",
+           iso_time(f->time, tb), "size", c->raw_len);
+    printf("%-12s%s\n", "state", jstr(m, "state"));
+    json_t *st = json_object_get(m, "state_time_ms");
+    if (json_is_integer(st))
+        printf("%-12s%s\n", "state time", iso_time(json_integer_value(st), tb));
+    printf("%-12s%s\n%-12s%s\n%-12s%s\n", "reason", jstr(m, "reason"), "direction",
+           jstr(m, "direction"), "sender", jstr(m, "sender")[0] ? jstr(m, "sender") : "<>");
+    printf("%-12s%s\n%-12s%s (helo %s)\n", "recipients", to, "client", jstr(m, "client_ip"),
+           jstr(m, "helo"));
+    if (json_is_string(json_object_get(m, "virus")))
+        printf("%-12s%s\n", "virus", jstr(m, "virus"));
+    printf("%-12s%.2f\n%-12s%s\n%-12s%s\n", "score", json_number_value(json_object_get(m, "score")),
+           "From:", from, "Subject:", subject);
+    print_symbols(m);
+    free(to);
+}
+
+static int cmd_show(store_t *s, const args_t *a)
+{
+    copies_t c;
+    if (find_copies(s, a, true, &c) != 0)
+        return 1;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c.n; i++) {
+        finder_t f = {.id = a->id};
+        quarantine_list(s->q, c.v[i].domain, 0, find_one, &f);
+        if (a->json) {
+            json_t *o = entry_json(c.v[i].domain, a->id, f.time, c.v[i].raw_len, c.v[i].json);
+            char subject[512];
+            header_value(c.v[i].raw, c.v[i].raw_len, "Subject", subject, sizeof(subject));
+            json_object_set_new(o, "subject", json_string(subject));
+            json_array_append_new(arr, o);
+        } else {
+            if (i > 0)
+                putchar('\n');
+            show_text(&c.v[i], a->id, &f);
+        }
+    }
+    if (a->json) {
+        char *out = json_dumps(arr, JSON_INDENT(2));
+        puts(out ? out : "[]");
+        free(out);
+    }
+    json_decref(arr);
+    free_copies(&c);
+    return 0;
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+static int cmd_export(store_t *s, const args_t *a)
+{
+    char dbuf[256], *raw;
+    size_t len;
+    int rc = quarantine_get(s->q, domain_arg(a->domain, dbuf), a->id, NULL, &raw, &len, NULL);
+    if (rc == SMF_ENOENT || rc == SMF_EINVAL)
+        return smfctl_fail(1, "no quarantined message %s%s%s", a->id, a->domain ? " for " : "",
+                           a->domain ? a->domain : "");
+    if (rc != 0)
+        return smfctl_fail(1, "cannot read %s: %s", a->id, smf_strerror(rc));
+    size_t w = fwrite(raw, 1, len, stdout);
+    free(raw);
+    if (w != len || fflush(stdout) != 0)
+        return smfctl_fail(1, "cannot write the message to standard output");
+    return 0;
+}
+
+/* ---- release ---------------------------------------------------------- */
+
+/* Delivers one domain's copy to that domain's delivery host. */
+static int release_copy(store_t *s, const copy_t *c, const char *id)
+{
+    const json_t *m = c->json;
+    if (!json_is_object(m))
+        return smfctl_fail(1, "%s (%s): damaged metadata, not released", id, c->domain);
+    if (strcmp(jstr(m, "state"), "released") == 0)
+        return smfctl_fail(1, "%s (%s) was already released; export it to send it again", id,
+                           c->domain);
+    const json_t *list = json_object_get(m, "recipients");
+    size_t n = json_array_size(list);
+    const char **rcpt = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        rcpt[i] = json_string_value(json_array_get(list, i));
+    const char *target = config_policy(s->conf, c->domain)->delivery;
+    smtp_mail_t mail = {
+        .sender = jstr(m, "sender"), .rcpt = rcpt, .nrcpt = n, .data = c->raw, .len = c->raw_len};
+    char err[1024];
+    int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
+    free(rcpt);
+    if (rc != 0)
+        return smfctl_fail(1, "%s (%s) not released, it stays quarantined: %s", id, c->domain, err);
+    rc = quarantine_mark(s->q, c->domain, id, "released");
+    if (rc != 0)
+        return smfctl_fail(1, "%s (%s) was delivered to %s but cannot be marked released: %s", id,
+                           c->domain, target, smf_strerror(rc));
+    printf("released %s (%s): %zu recipient(s) to %s\n", id, c->domain, n, target);
+    return 0;
+}
+
+static int cmd_release(store_t *s, const args_t *a)
+{
+    copies_t c;
+    if (find_copies(s, a, true, &c) != 0)
+        return 1;
+    int status = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (release_copy(s, &c.v[i], a->id) != 0)
+            status = 1;
+    free_copies(&c);
+    return status;
+}
+
+/* ---- delete and purge ------------------------------------------------- */
+
+static int cmd_delete(store_t *s, const args_t *a)
+{
+    char dbuf[256];
+    int rc = quarantine_delete(s->q, domain_arg(a->domain, dbuf), a->id);
+    if (rc == SMF_ENOENT || rc == SMF_EINVAL)
+        return smfctl_fail(1, "no quarantined message %s%s%s", a->id, a->domain ? " for " : "",
+                           a->domain ? a->domain : "");
+    if (rc != 0)
+        return smfctl_fail(1, "cannot delete %s: %s", a->id, smf_strerror(rc));
+    printf("deleted %s%s%s\n", a->id, a->domain ? " for " : "", a->domain ? a->domain : "");
+    return 0;
+}
+
+static int cmd_purge(store_t *s, const args_t *a)
+{
+    char *end;
+    long days = strtol(a->older, &end, 10);
+    if (end == a->older || *end != '\0' || days < 0 || days > 36500)
+        return smfctl_fail(2, "--older-than %s: expected a number of days (0 to 36500)", a->older);
+    size_t removed = 0;
+    int rc = quarantine_purge(s->q, clock_wall_ms() - (int64_t)days * 86400000, &removed);
+    if (rc != 0)
+        return smfctl_fail(1, "purge stopped after %zu entries: %s", removed, smf_strerror(rc));
+    printf("purged %zu entr%s older than %ld day(s)\n", removed, removed == 1 ? "y" : "ies", days);
+    return 0;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+typedef struct sub {
+    const char *name;
+    unsigned allowed;
+    int (*run)(store_t *s, const args_t *a);
+} sub_t;
+
+static const sub_t subs[] = {
+    {"list", A_DOMAIN | A_SINCE | A_RCPT | A_JSON, cmd_list},
+    {"show", A_ID | A_DOMAIN | A_JSON, cmd_show},
+    {"export", A_ID | A_DOMAIN, cmd_export},
+    {"release", A_ID | A_DOMAIN, cmd_release},
+    {"delete", A_ID | A_DOMAIN, cmd_delete},
+    {"purge", A_OLDER, cmd_purge},
+};
+
+int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        puts(USAGE);
+        return 0;
+    }
+    const sub_t *sub = NULL;
+    for (size_t i = 0; argc > 1 && i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            sub = &subs[i];
+    args_t a;
+    if (sub == NULL || parse_args(argc, argv, sub->allowed, &a) != 0)
+        return smfctl_fail(2, "%s", USAGE);
+    store_t s;
+    int rc = store_open(ctl, &s);
+    if (rc != 0)
+        return rc;
+    rc = sub->run(&s, &a);
+    store_close(&s);
+    return rc;
+}

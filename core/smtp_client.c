@@ -1,0 +1,429 @@
+/*
+ * smtp_client.c - a small, strict SMTP client: connect with a timeout,
+ * EHLO (HELO if refused), MAIL, RCPT for each recipient, DATA with CRLF line
+ * ends and dot-stuffing, QUIT. It delivers all or nothing.
+ */
+#include "smtp_client.h"
+#include "errbuf.h"
+
+#include <smf/module.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LINE_MAX_LEN 4096
+#define OUT_CHUNK 65536
+
+typedef struct conn {
+    int fd;
+    int timeout_ms;
+    const char *peer; /* "host port", for messages. */
+    char in[LINE_MAX_LEN];
+    size_t inlen;
+    char *err;
+    size_t errlen;
+} conn_t;
+
+/* A reply: its code and its text, continuation lines joined by '\n'. */
+typedef struct reply {
+    int code;
+    char text[2048];
+} reply_t;
+
+/* ---- targets ------------------------------------------------------ */
+
+static int copy_part(char *dst, size_t dstlen, const char *src, size_t n)
+{
+    if (n == 0 || n >= dstlen)
+        return -1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static bool valid_port(const char *p)
+{
+    size_t n = strspn(p, "0123456789");
+    long v = n > 0 && n <= 5 && p[n] == '\0' ? strtol(p, NULL, 10) : 0;
+    return v >= 1 && v <= 65535;
+}
+
+int smtp_target_parse(const char *spec, char host[SMTP_HOST_MAX], char port[8], char *err,
+                      size_t errlen)
+{
+    const char *rest;
+    if (spec == NULL || spec[0] == '\0')
+        return errbuf_fail(err, errlen, "empty delivery target");
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (close == NULL || copy_part(host, SMTP_HOST_MAX, spec + 1, (size_t)(close - spec - 1)))
+            return errbuf_fail(err, errlen, "delivery target '%s': expected [address]:port", spec);
+        rest = close + 1;
+    } else {
+        const char *colon = strchr(spec, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            return errbuf_fail(err, errlen,
+                               "delivery target '%s': write an IPv6 address in brackets, "
+                               "e.g. [::1]:25",
+                               spec);
+        size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+        if (copy_part(host, SMTP_HOST_MAX, spec, n) != 0)
+            return errbuf_fail(err, errlen, "delivery target '%s': bad host", spec);
+        rest = spec + n;
+    }
+    if (strpbrk(host, " \t\r\n/") != NULL)
+        return errbuf_fail(err, errlen, "delivery target '%s': bad host", spec);
+    if (rest[0] == '\0') {
+        snprintf(port, 8, "%s", SMTP_DEFAULT_PORT);
+        return 0;
+    }
+    if (rest[0] != ':' || !valid_port(rest + 1))
+        return errbuf_fail(err, errlen, "delivery target '%s': expected a port 1-65535 after ':'",
+                           spec);
+    snprintf(port, 8, "%s", rest + 1);
+    return 0;
+}
+
+/* ---- the connection ------------------------------------------------- */
+
+/* Waits until fd is ready for events; 0, or -1 with errno (ETIMEDOUT). */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int rc;
+    do
+        rc = poll(&p, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        errno = ETIMEDOUT;
+    return rc > 0 ? 0 : -1;
+}
+
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    int so_err = errno;
+    if (so_err == EINPROGRESS && wait_fd(fd, POLLOUT, timeout_ms) == 0) {
+        socklen_t len = sizeof(so_err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len) != 0)
+            so_err = errno;
+        if (so_err == 0)
+            return fd;
+    } else if (so_err == EINPROGRESS) {
+        so_err = errno;
+    }
+    close(fd);
+    errno = so_err;
+    return -1;
+}
+
+/* Tries each address of host in turn, as an MTA does. */
+static int conn_open(conn_t *c, const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        errbuf_fail(c->err, c->errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+        return SMF_EIO;
+    }
+    c->fd = -1;
+    int last = ECONNREFUSED;
+    for (const struct addrinfo *ai = res; ai != NULL && c->fd < 0; ai = ai->ai_next) {
+        c->fd = connect_one(ai, c->timeout_ms);
+        if (c->fd < 0)
+            last = errno;
+    }
+    freeaddrinfo(res);
+    if (c->fd >= 0)
+        return 0;
+    errbuf_fail(c->err, c->errlen, "cannot connect to %s: %s", c->peer, strerror(last));
+    return SMF_EIO;
+}
+
+static int io_fail(conn_t *c, const char *what)
+{
+    if (errno == ETIMEDOUT)
+        errbuf_fail(c->err, c->errlen, "%s: no answer within %d ms %s", c->peer, c->timeout_ms,
+                    what);
+    else
+        errbuf_fail(c->err, c->errlen, "%s: connection failed %s: %s", c->peer, what,
+                    errno ? strerror(errno) : "closed by the server");
+    return SMF_EIO;
+}
+
+static int write_all(conn_t *c, const char *buf, size_t len, const char *what)
+{
+    while (len > 0) {
+        if (wait_fd(c->fd, POLLOUT, c->timeout_ms) != 0)
+            return io_fail(c, what);
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return io_fail(c, what);
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads one line without its line end into line (LINE_MAX_LEN bytes). */
+static int read_line(conn_t *c, char *line, const char *what)
+{
+    for (;;) {
+        char *lf = memchr(c->in, '\n', c->inlen);
+        if (lf != NULL) {
+            size_t n = (size_t)(lf - c->in);
+            size_t keep = n > 0 && c->in[n - 1] == '\r' ? n - 1 : n;
+            memcpy(line, c->in, keep);
+            line[keep] = '\0';
+            memmove(c->in, lf + 1, c->inlen - n - 1);
+            c->inlen -= n + 1;
+            return 0;
+        }
+        if (c->inlen == sizeof(c->in)) {
+            errbuf_fail(c->err, c->errlen, "%s: reply line too long %s", c->peer, what);
+            return SMF_EFAIL;
+        }
+        if (wait_fd(c->fd, POLLIN, c->timeout_ms) != 0)
+            return io_fail(c, what);
+        ssize_t n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return io_fail(c, what);
+        }
+        c->inlen += (size_t)n;
+    }
+}
+
+/* Reads a whole reply, following "250-" continuation lines. */
+static int read_reply(conn_t *c, reply_t *r, const char *what)
+{
+    char line[LINE_MAX_LEN];
+    size_t used = 0;
+    r->text[0] = '\0';
+    for (;;) {
+        int rc = read_line(c, line, what);
+        if (rc != 0)
+            return rc;
+        bool ok = strlen(line) >= 3 && line[0] >= '2' && line[0] <= '5' &&
+                  strspn(line, "0123456789") >= 3 &&
+                  (line[3] == '\0' || line[3] == ' ' || line[3] == '-');
+        if (!ok) {
+            errbuf_fail(c->err, c->errlen, "%s: not an SMTP reply %s: \"%.80s\"", c->peer, what,
+                        line);
+            return SMF_EFAIL;
+        }
+        r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+        int n = snprintf(r->text + used, sizeof(r->text) - used, "%s%s", used ? "\n" : "", line);
+        if (n > 0 && (size_t)n < sizeof(r->text) - used)
+            used += (size_t)n;
+        if (line[3] != '-')
+            return 0;
+    }
+}
+
+/* The last line of a reply, for messages. */
+static const char *last_line(const reply_t *r)
+{
+    const char *nl = strrchr(r->text, '\n');
+    return nl ? nl + 1 : r->text;
+}
+
+/* Sends a command line and checks that the reply's first digit is want. */
+static int command(conn_t *c, reply_t *r, int want, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int command(conn_t *c, reply_t *r, int want, const char *fmt, ...)
+{
+    char line[1100], what[1104];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+        errbuf_fail(c->err, c->errlen, "SMTP command too long");
+        return SMF_EINVAL;
+    }
+    snprintf(what, sizeof(what), "to %s", line);
+    memcpy(line + n, "\r\n", 3);
+    int rc = write_all(c, line, (size_t)n + 2, what);
+    if (rc == 0)
+        rc = read_reply(c, r, what);
+    if (rc == 0 && r->code / 100 != want) {
+        errbuf_fail(c->err, c->errlen, "%s refused %s: %s", c->peer, what + 3, last_line(r));
+        rc = SMF_EFAIL;
+    }
+    return rc;
+}
+
+/* ---- the message ---------------------------------------------------- */
+
+/*
+ * Sends the message as DATA wants it: every line ends in CRLF (a bare LF
+ * becomes CRLF), a line starting with '.' gets one more, and the message
+ * ends with a line break and ".".
+ */
+static int send_body(conn_t *c, const char *data, size_t len)
+{
+    static const char *const what = "while sending the message";
+    char out[OUT_CHUNK + 16];
+    size_t n = 0;
+    bool bol = true;
+    for (size_t i = 0; i < len; i++) {
+        if (n >= OUT_CHUNK) {
+            if (write_all(c, out, n, what) != 0)
+                return SMF_EIO;
+            n = 0;
+        }
+        char ch = data[i];
+        if (bol && ch == '.')
+            out[n++] = '.';
+        if (ch == '\n' && (i == 0 || data[i - 1] != '\r'))
+            out[n++] = '\r';
+        out[n++] = ch;
+        bol = ch == '\n';
+    }
+    if (!bol) {
+        out[n++] = '\r';
+        out[n++] = '\n';
+    }
+    memcpy(out + n, ".\r\n", 3);
+    return write_all(c, out, n + 3, what);
+}
+
+/* ---- the session ---------------------------------------------------- */
+
+static bool has_8bit(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] & 0x80)
+            return true;
+    return false;
+}
+
+static bool has_extension(const reply_t *ehlo, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *l = strchr(ehlo->text, '\n'); l != NULL; l = strchr(l + 1, '\n'))
+        if (strncasecmp(l + 5, name, n) == 0 &&
+            (l[5 + n] == '\0' || l[5 + n] == ' ' || l[5 + n] == '\n'))
+            return true;
+    return false;
+}
+
+/* An address must not be able to smuggle a command into the session. */
+static int check_address(const char *a, char *err, size_t errlen)
+{
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>')
+            return errbuf_fail(err, errlen, "address '%s' has characters SMTP cannot carry", a);
+    return strlen(a) > 512 ? errbuf_fail(err, errlen, "address too long: %.40s...", a) : 0;
+}
+
+static int check_mail(const smtp_mail_t *m, char *err, size_t errlen)
+{
+    if (m->nrcpt == 0 || m->rcpt == NULL || m->data == NULL)
+        return errbuf_fail(err, errlen, "nothing to deliver: no recipient or no message");
+    if (check_address(m->sender ? m->sender : "", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < m->nrcpt; i++) {
+        if (m->rcpt[i] == NULL || m->rcpt[i][0] == '\0')
+            return errbuf_fail(err, errlen, "empty recipient");
+        if (check_address(m->rcpt[i], err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int greet(conn_t *c, const char *helo, reply_t *ehlo)
+{
+    int rc = read_reply(c, ehlo, "before its greeting");
+    if (rc != 0)
+        return rc;
+    if (ehlo->code != 220) {
+        errbuf_fail(c->err, c->errlen, "%s does not accept mail: %s", c->peer, last_line(ehlo));
+        return SMF_EFAIL;
+    }
+    rc = command(c, ehlo, 2, "EHLO %s", helo);
+    /* A server that does not know EHLO answers 5xx; such a server gets HELO. */
+    if (rc == SMF_EFAIL && ehlo->code / 100 == 5) {
+        rc = command(c, ehlo, 2, "HELO %s", helo);
+        ehlo->text[0] = '\0';
+    }
+    return rc;
+}
+
+static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
+{
+    reply_t r;
+    bool eight = has_8bit(m->data, m->len) && has_extension(ehlo, "8BITMIME");
+    int rc = command(c, &r, 2, "MAIL FROM:<%s>%s", m->sender ? m->sender : "",
+                     eight ? " BODY=8BITMIME" : "");
+    for (size_t i = 0; rc == 0 && i < m->nrcpt; i++)
+        rc = command(c, &r, 2, "RCPT TO:<%s>", m->rcpt[i]);
+    if (rc == 0)
+        rc = command(c, &r, 3, "DATA");
+    if (rc == 0)
+        rc = send_body(c, m->data, m->len);
+    if (rc == 0)
+        rc = read_reply(c, &r, "after the message");
+    if (rc == 0 && r.code / 100 != 2) {
+        errbuf_fail(c->err, c->errlen, "%s refused the message: %s", c->peer, last_line(&r));
+        rc = SMF_EFAIL;
+    }
+    return rc;
+}
+
+int smtp_send(const char *target, const smtp_mail_t *m, int timeout_ms, char *err, size_t errlen)
+{
+    char host[SMTP_HOST_MAX], port[8], peer[SMTP_HOST_MAX + 16], myname[256] = "localhost";
+    if (smtp_target_parse(target, host, port, err, errlen) != 0 || check_mail(m, err, errlen) != 0)
+        return SMF_EINVAL;
+    const char *helo = m->helo;
+    if (helo == NULL) {
+        if (gethostname(myname, sizeof(myname) - 1) != 0 || myname[0] == '\0')
+            snprintf(myname, sizeof(myname), "localhost");
+        helo = myname;
+    }
+    snprintf(peer, sizeof(peer), "%s port %s", host, port);
+    conn_t c = {.fd = -1,
+                .timeout_ms = timeout_ms > 0 ? timeout_ms : 30000,
+                .peer = peer,
+                .err = err,
+                .errlen = errlen};
+    int rc = conn_open(&c, host, port);
+    if (rc != 0)
+        return rc;
+    reply_t ehlo;
+    rc = greet(&c, helo, &ehlo);
+    if (rc == 0)
+        rc = transaction(&c, m, &ehlo);
+    /* Once the message is accepted, a failed QUIT changes nothing. */
+    if (rc != SMF_EIO) {
+        char saved[1024];
+        snprintf(saved, sizeof(saved), "%s", err);
+        reply_t r;
+        command(&c, &r, 2, "QUIT");
+        snprintf(err, errlen, "%s", rc == 0 ? "" : saved);
+    }
+    close(c.fd);
+    return rc;
+}

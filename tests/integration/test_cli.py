@@ -1,0 +1,74 @@
+"""smfd's command line: -t checks the configuration and says what is wrong,
+-o overrides top-level settings, --help explains itself."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import smftest
+
+
+def smfd(*args):
+    build = smftest.PATHS["build"]
+    cmd = [smftest.PATHS["smfd"], "-o", "module_dir=%s/modules" % build,
+           "-o", "data_dir=/tmp"] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def default_conf():
+    return os.path.join(smftest.PATHS["source"], "etc", "smfd.conf")
+
+
+class CheckTest(unittest.TestCase):
+
+    def test_valid(self):
+        r = smfd("-t", "-c", default_conf())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("is valid", r.stdout)
+        self.assertIn("reputation antivirus lists pattern attachment", r.stdout)
+
+    def test_override_applies(self):
+        r = smfd("-t", "-c", default_conf(), "-o", "workers=3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("3 worker(s)", r.stdout)
+
+    def test_unknown_override(self):
+        r = smfd("-t", "-c", default_conf(), "-o", "nosuch=1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("'nosuch' is not a top-level setting", r.stderr)
+
+    def test_error_names_file_and_line(self):
+        tmp = tempfile.mkdtemp(prefix="smf-cli-")
+        try:
+            etc = os.path.join(tmp, "etc")
+            shutil.copytree(os.path.join(smftest.PATHS["source"], "etc"), etc)
+            conf = os.path.join(etc, "smfd.conf")
+            with open(conf) as f:
+                lines = f.read().splitlines()
+            lines.insert(3, "workerz = 2")
+            with open(conf, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            r = smfd("-t", "-c", conf)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("%s:4:" % conf, r.stderr)
+            self.assertIn("workerz", r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_missing_file(self):
+        r = smfd("-t", "-c", "/nonexistent/smfd.conf")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot read configuration /nonexistent/smfd.conf", r.stderr)
+
+    def test_help(self):
+        r = subprocess.run([smftest.PATHS["smfd"], "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: smfd", r.stdout)
+        r = subprocess.run([smftest.PATHS["smfd"], "-x"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    smftest.main()

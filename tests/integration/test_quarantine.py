@@ -1,0 +1,590 @@
+"""The per-domain quarantine with a real smfd and smfctl: what is stored and
+listed, release to an SMTP sink the test runs on loopback, delete, purge and
+retention, durability across kill -9, a full store, a virus from a
+whitelisted sender, and signatures reloaded when the watched database
+directory changes."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import smftest
+from smftest import envelope, fixture, recv_reply, scan_frames
+
+# The EICAR test string, put together here so that no file in the project holds it.
+EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def eicar_mail(tag, rcpt="user@av.example", crlf=False, pad=0):
+    text = (b"From: Alice <alice@example.net>\nTo: <%s>\nSubject: invoice %s\n"
+            b"Message-ID: <%s@test.example>\n\n%s\n%s" %
+            (rcpt.encode(), tag.encode(), tag.encode(), EICAR, b"x" * pad))
+    return text.replace(b"\n", b"\r\n") if crlf else text
+
+
+def copy_etc(edits=(), append=""):
+    """A temporary copy of etc/ with smfd.conf edited; returns (tmpdir, conf)."""
+    tmp = tempfile.mkdtemp(prefix="smf-qetc-")
+    etc = os.path.join(tmp, "etc")
+    shutil.copytree(os.path.join(smftest.PATHS["source"], "etc"), etc)
+    conf = os.path.join(etc, "smfd.conf")
+    with open(conf) as f:
+        text = f.read()
+    for old, new in edits:
+        if old not in text:
+            raise AssertionError("smfd.conf has no %r to edit" % old)
+        text = text.replace(old, new, 1)
+    with open(conf, "w") as f:
+        f.write(text + append)
+    return tmp, conf
+
+
+def smfctl(smfd, *args, overrides=(), env=None):
+    """Runs smfctl on smfd's configuration and quarantine; output as bytes."""
+    src, build = smftest.PATHS["source"], smftest.PATHS["build"]
+    cmd = [os.path.join(build, "bin", "smfctl"),
+           "-c", smfd.config or os.path.join(src, "etc", "smfd.conf"),
+           "-o", "module_dir=%s/modules" % build, "-o", "data_dir=%s/data" % smfd.tmp,
+           "-o", "quarantine_dir=%s/q" % smfd.tmp]
+    for ov in list(smfd.overrides) + list(overrides):
+        cmd += ["-o", ov]
+    return subprocess.run(cmd + list(args), capture_output=True, timeout=120, env=env, cwd=src)
+
+
+def listing(smfd, *args, **kw):
+    r = smfctl(smfd, "quarantine", "list", "--json", *args, **kw)
+    if r.returncode != 0:
+        raise AssertionError("smfctl quarantine list failed: %s" % r.stderr.decode())
+    return json.loads(r.stdout)
+
+
+def start_again(smfd):
+    """Starts a stopped or killed smfd again on the same folder."""
+    smfd.log.close()
+    smfd.start()
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@contextlib.contextmanager
+def faked_time(offset):
+    """Processes started inside see the wall clock moved by offset (libfaketime)."""
+    if not os.path.exists(FAKETIME_LIB):
+        raise unittest.SkipTest("faketime is not installed (scripts/setup installs it)")
+    saved = dict(os.environ)
+    os.environ["LD_PRELOAD"] = FAKETIME_LIB
+    os.environ["FAKETIME"] = offset
+    os.environ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    # A sanitizer build wants its runtime first; libfaketime only wraps clocks.
+    os.environ["ASAN_OPTIONS"] = (saved.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    try:
+        yield dict(os.environ)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class SmtpSink:
+    """A small SMTP server on loopback that records each accepted message
+    (envelope and DATA bytes with dot-stuffing undone) and refuses the
+    recipients it is told to."""
+
+    def __init__(self, refuse=()):
+        self.messages = []
+        self.refuse = set(refuse)
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                sink.session(self.rfile, self.wfile)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def address(arg):
+        return arg[arg.index(b"<") + 1:arg.index(b">")].decode()
+
+    def session(self, rfile, wfile):
+        def say(text):
+            wfile.write(text.encode() + b"\r\n")
+            wfile.flush()
+
+        say("220 sink.test ESMTP")
+        mail, rcpts, helo = None, [], None
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n")
+            verb = cmd[:4].upper()
+            if verb == b"EHLO":
+                helo = cmd[5:].decode()
+                say("250-sink.test\r\n250-8BITMIME\r\n250 SIZE 52428800")
+            elif verb == b"HELO":
+                helo = cmd[5:].decode()
+                say("250 sink.test")
+            elif cmd.upper().startswith(b"MAIL FROM:"):
+                mail, rcpts = self.address(cmd), []
+                say("250 2.1.0 ok")
+            elif cmd.upper().startswith(b"RCPT TO:"):
+                addr = self.address(cmd)
+                if addr in self.refuse:
+                    say("550 5.1.1 <%s>: no such user" % addr)
+                else:
+                    rcpts.append(addr)
+                    say("250 2.1.5 ok")
+            elif verb == b"DATA":
+                say("354 go ahead")
+                data = []
+                while True:
+                    l = rfile.readline()
+                    if l in (b".\r\n", b""):
+                        break
+                    data.append(l[1:] if l.startswith(b".") else l)
+                self.messages.append({"helo": helo, "from": mail, "rcpt": rcpts,
+                                      "data": b"".join(data)})
+                say("250 2.0.0 queued")
+            elif verb == b"QUIT":
+                say("221 2.0.0 bye")
+                return
+            elif verb == b"RSET":
+                mail, rcpts = None, []
+                say("250 ok")
+            else:
+                say("500 5.5.1 unknown command")
+
+
+class Client:
+    """Scan requests on one DEALER socket."""
+
+    def __init__(self, smfd):
+        self.sock = smfd.dealer()
+        self.n = 0
+
+    def close(self):
+        self.sock.close(0)
+
+    def scan(self, body, **env):
+        self.n += 1
+        rid = b"q-%d" % self.n
+        self.sock.send_multipart(scan_frames(rid, envelope(**env), body))
+        cmd, got, reply = recv_reply(self.sock, 30000)
+        if cmd != "VERDICT" or got != rid:
+            raise AssertionError("expected a VERDICT for %r, got %s %r" % (rid, cmd, reply))
+        return reply
+
+
+class QuarantineTest(unittest.TestCase):
+    """One smfd; each test uses its own recipient domains."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = SmtpSink(refuse={"nobody@refuse.example"})
+        delivery = "[127.0.0.1]:%d" % cls.sink.port
+        policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
+            ("rel.example", delivery), ("dots.example", delivery),
+            ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port())))
+        cls.etc, conf = copy_etc(
+            edits=[("lists {\n  enabled = true\n",
+                    'lists {\n  enabled = true\n  allow_senders = {"friend@trusted.example"}\n')],
+            append=policies)
+        cls.smfd = smftest.Smfd(config=conf)
+        try:
+            cls.smfd.start()
+        except Exception:
+            cls.smfd.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.smfd.stop()
+        finally:
+            cls.smfd.close()
+            cls.sink.close()
+            shutil.rmtree(cls.etc, ignore_errors=True)
+
+    def setUp(self):
+        self.client = Client(self.smfd)
+
+    def tearDown(self):
+        self.client.close()
+
+    def quarantine(self, body, **env):
+        reply = self.client.scan(body, **env)
+        self.assertEqual(reply["action"], "quarantine", reply)
+        self.assertIsNotNone(reply["quarantine_id"], reply)
+        return reply["quarantine_id"]
+
+    def ctl(self, *args):
+        return smfctl(self.smfd, "quarantine", *args)
+
+    def entry(self, qid, domain):
+        rows = [r for r in listing(self.smfd, "--domain", domain) if r["id"] == qid]
+        self.assertEqual(len(rows), 1, "%s not listed once under %s" % (qid, domain))
+        return rows[0]
+
+    def test_spam_and_virus_listed_shown_exported(self):
+        gtube = fixture("gtube.eml")
+        spam_id = self.quarantine(gtube, recipients=["bob@spam.example"])
+        virus = eicar_mail("v1", "carol@virus.example")
+        virus_id = self.quarantine(virus, recipients=["carol@virus.example"])
+
+        rows = {(r["domain"], r["id"]): r for r in listing(self.smfd)}
+        spam = rows[("spam.example", spam_id)]
+        self.assertEqual(spam["recipients"], ["bob@spam.example"])
+        self.assertEqual(spam["state"], "quarantined")
+        self.assertEqual(spam["size"], len(gtube))
+        self.assertIn("PAT_GTUBE", spam["reason"])
+        vrow = rows[("virus.example", virus_id)]
+        self.assertEqual(vrow["virus"], "SMF.Test.EICAR.UNOFFICIAL")
+        self.assertNotIn(("virus.example", spam_id), rows)
+        self.assertEqual([r["id"] for r in listing(self.smfd, "--domain", "SPAM.example")],
+                         [spam_id])
+
+        r = self.ctl("show", virus_id, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shown = json.loads(r.stdout)
+        self.assertEqual(len(shown), 1)
+        self.assertEqual(shown[0]["reason"], "virus SMF.Test.EICAR.UNOFFICIAL")
+        self.assertEqual(shown[0]["sender"], "alice@example.net")
+        self.assertEqual(shown[0]["subject"], "invoice v1")
+        r = self.ctl("show", spam_id)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = r.stdout.decode()
+        self.assertRegex(text, r"reason +spam")
+        self.assertIn("PAT_GTUBE", text)
+        self.assertRegex(text, r"recipients +bob@spam.example")
+
+        for qid, body in ((spam_id, gtube), (virus_id, virus)):
+            r = self.ctl("export", qid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, body, "export is not byte-identical")
+
+        r = self.ctl("show", "0123456789abcdef")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"no quarantined message", r.stderr)
+
+    def test_two_domains_one_copy_each(self):
+        body = eicar_mail("two", crlf=True)
+        rcpts = ["a@one.example", "b@two.example", "c@one.example"]
+        qid = self.quarantine(body, recipients=rcpts)
+        one, two = self.entry(qid, "one.example"), self.entry(qid, "two.example")
+        self.assertEqual(one["recipients"], ["a@one.example", "c@one.example"])
+        self.assertEqual(two["recipients"], ["b@two.example"])
+        for d in ("one.example", "two.example"):
+            r = self.ctl("export", qid, "--domain", d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, body)
+        shown = json.loads(self.ctl("show", qid, "--json").stdout)
+        self.assertEqual(sorted(s["domain"] for s in shown), ["one.example", "two.example"])
+
+    def test_list_filters(self):
+        a = self.quarantine(eicar_mail("fa"), recipients=["ann@filter.example"])
+        b = self.quarantine(eicar_mail("fb"), recipients=["ben@filter.example"])
+        ids = lambda *args: [r["id"] for r in listing(self.smfd, *args)]
+        self.assertEqual(ids("--rcpt", "Ann@filter.example"), [a])
+        self.assertEqual(ids("--domain", "filter.example", "--since", "1h"), [a, b])
+        self.assertEqual(ids("--domain", "filter.example", "--since", "2000-01-01"), [a, b])
+        self.assertEqual(ids("--domain", "filter.example", "--since", "2999-01-01T00:00:00Z"), [])
+        self.assertEqual(ids("--domain", "nothing-here.example"), [])
+        r = self.ctl("list", "--since", "yesterday")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--since yesterday", r.stderr)
+        r = self.ctl("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith(b"ID"))
+        self.assertIn(b"ben@filter.example", r.stdout)
+
+    def test_release_delivers_with_original_envelope(self):
+        body = fixture("gtube.eml").replace(b"\n", b"\r\n")
+        rcpts = ["x@rel.example", "y@rel.example", "z@other.example"]
+        qid = self.quarantine(body, sender="boss@sender.example", recipients=rcpts)
+        before = len(self.sink.messages)
+        r = self.ctl("release", qid, "--domain", "rel.example")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"released", r.stdout)
+        self.assertEqual(len(self.sink.messages), before + 1)
+        got = self.sink.messages[-1]
+        self.assertEqual(got["from"], "boss@sender.example")
+        self.assertEqual(got["rcpt"], ["x@rel.example", "y@rel.example"])
+        self.assertEqual(got["data"], body, "released message is not byte-identical")
+        self.assertEqual(self.entry(qid, "rel.example")["state"], "released")
+        # Only that domain's copy was touched.
+        self.assertEqual(self.entry(qid, "other.example")["state"], "quarantined")
+        r = self.ctl("release", qid, "--domain", "rel.example")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"already released", r.stderr)
+        self.assertEqual(len(self.sink.messages), before + 1)
+
+    def test_release_line_ends_dots_and_null_sender(self):
+        body = (b"From: x@example.net\nSubject: dots\n\n.leading dot\n..two dots\n.\n"
+                b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
+                b"no newline at the end")
+        qid = self.quarantine(body, sender="", recipients=["d@dots.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = self.sink.messages[-1]
+        self.assertEqual(got["from"], "")
+        self.assertEqual(got["rcpt"], ["d@dots.example"])
+        self.assertEqual(got["data"], body.replace(b"\n", b"\r\n") + b"\r\n")
+
+    def test_failed_release_stays_quarantined(self):
+        qid = self.quarantine(eicar_mail("down"), recipients=["d@down.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not released, it stays quarantined", r.stderr)
+        self.assertIn(b"Connection refused", r.stderr)
+        self.assertEqual(self.entry(qid, "down.example")["state"], "quarantined")
+
+        before = len(self.sink.messages)
+        qid = self.quarantine(eicar_mail("refused"),
+                              recipients=["ok@refuse.example", "nobody@refuse.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"RCPT TO:<nobody@refuse.example>: 550 5.1.1", r.stderr)
+        self.assertEqual(len(self.sink.messages), before, "a partial delivery happened")
+        self.assertEqual(self.entry(qid, "refuse.example")["state"], "quarantined")
+
+    def test_delete_one_domain(self):
+        qid = self.quarantine(eicar_mail("del"), recipients=["a@del1.example", "b@del2.example"])
+        r = self.ctl("delete", qid, "--domain", "del1.example")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(listing(self.smfd, "--domain", "del1.example"), [])
+        self.entry(qid, "del2.example")
+        r = self.ctl("delete", qid, "--domain", "del1.example")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"no quarantined message", r.stderr)
+        r = self.ctl("delete", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(listing(self.smfd, "--domain", "del2.example"), [])
+
+    def test_virus_from_whitelisted_sender(self):
+        gtube = self.client.scan(fixture("gtube.eml"), sender="friend@trusted.example",
+                                 recipients=["u@wl.example"])
+        self.assertEqual(gtube["action"], "accept", "the whitelist is not in effect: %s" % gtube)
+        qid = self.quarantine(eicar_mail("wl"), sender="friend@trusted.example",
+                              recipients=["u@wl.example"])
+        row = self.entry(qid, "wl.example")
+        self.assertEqual(row["virus"], "SMF.Test.EICAR.UNOFFICIAL")
+        self.assertEqual(row["sender"], "friend@trusted.example")
+
+    def test_usage(self):
+        r = self.ctl("release")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"usage: smfctl quarantine", r.stderr)
+        r = self.ctl("purge", "--older-than", "soon")
+        self.assertEqual(r.returncode, 2)
+
+
+class PurgeRetentionTest(unittest.TestCase):
+    """Explicit purge and the daemon's retention, seen from three days later."""
+
+    def setUp(self):
+        self.smfd = smftest.Smfd()
+
+    def tearDown(self):
+        self.smfd.close()
+
+    def store(self, n, tag):
+        if self.smfd.proc is None:
+            self.smfd.start()
+        else:
+            start_again(self.smfd)
+        client = Client(self.smfd)
+        try:
+            for i in range(n):
+                reply = client.scan(eicar_mail("%s%d" % (tag, i)), recipients=["p@purge.example"])
+                self.assertEqual(reply["action"], "quarantine", reply)
+        finally:
+            client.close()
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+    def restart(self, *overrides):
+        self.smfd.overrides = list(overrides)
+        start_again(self.smfd)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+        return self.smfd.log_tail(200)
+
+    def test_purge_and_retention(self):
+        self.store(3, "old")
+        r = smfctl(self.smfd, "quarantine", "purge", "--older-than", "1")
+        self.assertEqual((r.returncode, r.stdout), (0, b"purged 0 entries older than 1 day(s)\n"),
+                         r.stderr)
+        with faked_time("+3d") as env:
+            r = smfctl(self.smfd, "quarantine", "purge", "--older-than", "4", env=env)
+            self.assertIn(b"purged 0 entries", r.stdout, r.stderr)
+            log = self.restart("quarantine_retention_days=4")
+            self.assertNotIn("purged", log)
+            self.assertEqual(len(listing(self.smfd)), 3)
+            log = self.restart("quarantine_retention_days=0")
+            self.assertNotIn("purged", log)
+            self.assertEqual(len(listing(self.smfd)), 3)
+            log = self.restart("quarantine_retention_days=2")
+            self.assertIn("quarantine: purged 3 entries older than 2 day(s)", log)
+            self.assertEqual(listing(self.smfd), [])
+        self.store(2, "new")
+        self.assertEqual(len(listing(self.smfd)), 2)
+        with faked_time("+3d") as env:
+            r = smfctl(self.smfd, "quarantine", "purge", "--older-than", "2", env=env)
+            self.assertEqual(r.stdout, b"purged 2 entries older than 2 day(s)\n", r.stderr)
+        self.assertEqual(listing(self.smfd), [])
+
+
+class KillTest(unittest.TestCase):
+    """What smfd answered 'quarantine' for survives kill -9."""
+
+    def setUp(self):
+        self.smfd = smftest.Smfd().start()
+
+    def tearDown(self):
+        self.smfd.close()
+
+    def test_kill_after_answers(self):
+        bodies = {}
+        sock = self.smfd.dealer()
+        for i in range(100):
+            rid = b"k-%d" % i
+            bodies[rid] = eicar_mail("kill%d" % i, "k@kill.example", crlf=i % 2 == 0, pad=i * 37)
+            sock.send_multipart(scan_frames(rid, envelope(recipients=["k@kill.example"]),
+                                            bodies[rid]))
+        answered = {}
+        while len(answered) < 100:
+            cmd, rid, reply = recv_reply(sock, 30000)
+            self.assertEqual(reply.get("action"), "quarantine", reply)
+            answered[reply["quarantine_id"]] = bodies[rid]
+        self.smfd.proc.send_signal(signal.SIGKILL)
+        self.smfd.proc.wait()
+        sock.close(0)
+
+        rows = listing(self.smfd, "--domain", "kill.example")
+        self.assertEqual(sorted(r["id"] for r in rows), sorted(answered))
+        for qid, body in answered.items():
+            r = smfctl(self.smfd, "quarantine", "export", qid)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, body, "%s differs after kill -9" % qid)
+        # The daemon starts again on the same store and keeps every entry.
+        start_again(self.smfd)
+        self.assertEqual(len(listing(self.smfd, "--domain", "kill.example")), 100)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+
+class FullStoreTest(unittest.TestCase):
+    """A full store tempfails what it cannot keep and loses nothing it kept."""
+
+    MAP = "quarantine_map_size=262144"
+
+    def setUp(self):
+        self.smfd = smftest.Smfd(self.MAP).start()
+
+    def tearDown(self):
+        self.smfd.close()
+
+    def test_full_store_tempfails(self):
+        client = Client(self.smfd)
+        kept, full = {}, None
+        try:
+            for i in range(200):
+                body = eicar_mail("full%d" % i, "f@full.example", pad=12000)
+                reply = client.scan(body, recipients=["f@full.example"])
+                if reply["action"] != "quarantine":
+                    full = reply
+                    break
+                kept[reply["quarantine_id"]] = body
+        finally:
+            client.close()
+        self.assertIsNotNone(full, "the store never filled up")
+        self.assertGreater(len(kept), 3)
+        self.assertEqual(full["action"], "tempfail", full)
+        self.assertEqual(full["smtp"]["code"], 451, full)
+        self.assertIsNone(full["quarantine_id"])
+        self.assertIn("quarantine store failed", self.smfd.log_tail())
+        rows = listing(self.smfd, "--domain", "full.example")
+        self.assertEqual(sorted(r["id"] for r in rows), sorted(kept))
+        for qid, body in kept.items():
+            r = smfctl(self.smfd, "quarantine", "export", qid)
+            self.assertEqual(r.stdout, body)
+        # The engine still answers, and other domains still quarantine.
+        client = Client(self.smfd)
+        try:
+            reply = client.scan(eicar_mail("other", "o@roomy.example"),
+                                recipients=["o@roomy.example"])
+        finally:
+            client.close()
+        self.assertEqual(reply["action"], "quarantine", reply)
+
+
+class WatchTest(unittest.TestCase):
+    """New signatures in a watched directory are loaded without a signal."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smf-watch-")
+        self.db = os.path.join(self.tmp, "clamav")
+        os.mkdir(self.db)
+        self.etc, conf = copy_etc(edits=[
+            ('database_dir = "/var/lib/clamav"', 'database_dir = "%s"' % self.db),
+            ('signature_files = {"signatures/smf-test.ndb", "signatures/smf-test.hdb"}',
+             'signature_files = {"signatures/smf-test.hdb"}'),
+            ('reload_watch = {"/var/lib/clamav"}', 'reload_watch = {"%s"}' % self.db)])
+        self.smfd = smftest.Smfd(config=conf).start()
+
+    def tearDown(self):
+        self.smfd.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(self.etc, ignore_errors=True)
+
+    def test_new_database_is_loaded(self):
+        client = Client(self.smfd)
+        body = eicar_mail("watch", "w@watch.example")
+        try:
+            first = client.scan(body, recipients=["w@watch.example"])
+            self.assertEqual(first["action"], "accept", "the .hdb alone should not see EICAR")
+            gen = first_gen = self.smfd.pong["generation"]
+            shutil.copy(os.path.join(smftest.PATHS["source"], "etc", "signatures",
+                                     "smf-test.ndb"), os.path.join(self.db, "new.ndb"))
+            deadline = time.time() + 30
+            action = "accept"
+            while action == "accept" and time.time() < deadline:
+                time.sleep(0.5)
+                action = client.scan(body, recipients=["w@watch.example"])["action"]
+            self.assertEqual(action, "quarantine", self.smfd.log_tail())
+            client.sock.send_multipart([smftest.PROTO, b"PING", b"gen"])
+            gen = recv_reply(client.sock)[2]["generation"]
+        finally:
+            client.close()
+        self.assertEqual(gen, first_gen + 1, "expected exactly one reload")
+        log = self.smfd.log_tail(200)
+        self.assertIn("reload_watch: %s changed" % self.db, log)
+        self.assertIn("generation %d is current" % gen, log)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+
+if __name__ == "__main__":
+    smftest.main()
