@@ -131,11 +131,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
     bool named = hostname && hostname[0] && hostname[0] != '[' && strcmp(hostname, "unknown");
     free(c->client_name);
     c->client_name = named ? strdup(hostname) : NULL;
-    /*
-     * Connection-stage hook: SMF/1 has no connection-stage request yet. When it
-     * gets one, ask the engine here (client IP and name) and return
-     * SMFIS_REJECT or SMFIS_TEMPFAIL to refuse the client before HELO.
-     */
+    /* The connection-stage check waits for MAIL FROM, when the engine can
+     * judge the sender too (cb_envfrom). */
     return SMFIS_CONTINUE;
 }
 
@@ -149,6 +146,35 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
     return SMFIS_CONTINUE;
 }
 
+static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp);
+
+/*
+ * The connection stage, at MAIL FROM: the engine's list and reputation
+ * stages judge the client, its HELO and the sender before any data is
+ * sent, so a blacklisted source is refused at once. Only a reject counts
+ * here; an engine that does not answer, or a tempfail, lets the session
+ * go on, since the full scan at end of DATA fails closed anyway.
+ */
+static sfsistat connect_check(SMFICTX *ctx, milter_conn_t *c)
+{
+    json_t *env = envelope_build(c);
+    if (!env)
+        return SMFIS_CONTINUE;
+    link_reply_t r;
+    link_connect(env, &r);
+    json_decref(env);
+    sfsistat res = SMFIS_CONTINUE;
+    const char *action = json_string_value(json_object_get(r.body, "action"));
+    if (r.status == LINK_VERDICT && action && strcmp(action, "reject") == 0) {
+        milter_log(LOG_INFO, "connect: client=%s from=<%s> refused at MAIL FROM: %s", c->client_ip,
+                   c->sender,
+                   json_string_value(json_object_get(json_object_get(r.body, "smtp"), "text")));
+        res = apply_reject(ctx, json_object_get(r.body, "smtp"));
+    }
+    json_decref(r.body);
+    return res;
+}
+
 static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     milter_conn_t *c = conn_get(ctx);
@@ -157,9 +183,11 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     msg_reset(c);
     c->sender = strip_path(argv[0] ? argv[0] : "");
     c->auth_user = dup_or_null(smfi_getsymval(ctx, "{auth_authen}"));
-    if (!c->sender)
+    if (!c->sender) {
         c->oom = true;
-    return SMFIS_CONTINUE;
+        return SMFIS_CONTINUE;
+    }
+    return milter_opts.connect_check && !milter_opts.noop ? connect_check(ctx, c) : SMFIS_CONTINUE;
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)

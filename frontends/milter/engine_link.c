@@ -133,14 +133,18 @@ static bool link_writable(void *s, int grace_ms)
     return zmq_poll(&it, 1, grace_ms) == 1 && (it.revents & ZMQ_POLLOUT);
 }
 
+/* SCAN sends the message as its last frame; CONNECT (raw NULL) has none. */
 static int link_send(void *s, const char *rid, const char *env, const char *raw, size_t len)
 {
     const int f = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    const char *command = raw != NULL ? "SCAN" : "CONNECT";
     if (zmq_send(s, LINK_PROTO, strlen(LINK_PROTO), f) < 0)
         return -1;
     /* ZeroMQ sends a multipart message atomically once its first frame is queued. */
-    if (zmq_send(s, "SCAN", 4, f) < 0 || zmq_send(s, rid, strlen(rid), f) < 0 ||
-        zmq_send(s, env, strlen(env), f) < 0 || zmq_send(s, raw, len, ZMQ_DONTWAIT) < 0)
+    if (zmq_send(s, command, strlen(command), f) < 0 || zmq_send(s, rid, strlen(rid), f) < 0 ||
+        zmq_send(s, env, strlen(env), raw != NULL ? f : ZMQ_DONTWAIT) < 0)
+        return -1;
+    if (raw != NULL && zmq_send(s, raw, len, ZMQ_DONTWAIT) < 0)
         return -1;
     return 0;
 }
@@ -247,6 +251,11 @@ static attempt_t link_attempt(link_pool_t *p, void *s, json_t *env, const char *
         milter_log(LOG_WARNING, "request %s: engine %s gave no usable answer within %d ms", rid,
                    p->endpoint, link_timeout_ms);
     return a;
+}
+
+void link_connect(json_t *env, link_reply_t *out)
+{
+    link_scan(env, NULL, 0, out);
 }
 
 void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out)

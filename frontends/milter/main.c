@@ -64,6 +64,9 @@ static void usage(FILE *out)
           "                           SMTP AUTH users always do; everyone else is inbound\n"
           "      --on-quarantine ACT  drop (default): discard the MTA's copy, the engine keeps\n"
           "                           it; hold: also put it in the MTA's hold queue\n"
+          "      --no-connect-check   do not ask the engine's list and reputation stages at\n"
+          "                           MAIL FROM (a blacklisted source is then refused at the\n"
+          "                           end of DATA instead)\n"
           "      --noop               accept every message without asking the engine\n"
           "                           (to measure the milter's own cost)\n"
           "  -f, --foreground         stay in the foreground and log to stderr\n"
@@ -108,7 +111,14 @@ static void add_endpoint(const char *ep)
     e[milter_opts.n_endpoints++] = ep;
 }
 
-enum { OPT_TRUSTED = 256, OPT_ON_QUARANTINE, OPT_NOOP, OPT_SOCKET_MODE, OPT_SOCKET_GROUP };
+enum {
+    OPT_TRUSTED = 256,
+    OPT_ON_QUARANTINE,
+    OPT_NOOP,
+    OPT_SOCKET_MODE,
+    OPT_SOCKET_GROUP,
+    OPT_NO_CONNECT_CHECK
+};
 
 static void parse_args(int argc, char **argv)
 {
@@ -119,6 +129,7 @@ static void parse_args(int argc, char **argv)
         {"trusted", required_argument, NULL, OPT_TRUSTED},
         {"on-quarantine", required_argument, NULL, OPT_ON_QUARANTINE},
         {"noop", no_argument, NULL, OPT_NOOP},
+        {"no-connect-check", no_argument, NULL, OPT_NO_CONNECT_CHECK},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"foreground", no_argument, NULL, 'f'},
@@ -128,6 +139,7 @@ static void parse_args(int argc, char **argv)
     milter_opts.socket = DEFAULT_SOCKET;
     milter_opts.timeout_ms = DEFAULT_TIMEOUT_MS;
     milter_opts.socket_mode = 0660;
+    milter_opts.connect_check = true;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "s:e:t:fh", longs, NULL)) != -1) {
@@ -153,6 +165,9 @@ static void parse_args(int argc, char **argv)
             break;
         case OPT_NOOP:
             milter_opts.noop = true;
+            break;
+        case OPT_NO_CONNECT_CHECK:
+            milter_opts.connect_check = false;
             break;
         case OPT_SOCKET_MODE:
             milter_opts.socket_mode = (mode_t)strtol(optarg, &end, 8);

@@ -28,7 +28,8 @@ typedef struct milter_opts {
     size_t n_trusted;
     bool hold; /* quarantine -> Postfix hold queue instead of discard */
     bool foreground;
-    bool noop; /* accept everything without asking the engine */
+    bool noop;          /* accept everything without asking the engine */
+    bool connect_check; /* ask the connection stage at MAIL FROM (default on) */
     mode_t socket_mode;
     const char *socket_group; /* NULL: group "postfix" when it exists */
 } milter_opts_t;
@@ -78,8 +79,12 @@ typedef struct link_reply {
 int link_init(const milter_opts_t *o);
 
 /* Sends one SCAN and waits for its reply, failing over between endpoints.
- * env is borrowed (its "deadline" is set per attempt). Thread-safe. */
+ * env is borrowed (its "deadline" is set per attempt). raw NULL sends a
+ * CONNECT instead (the connection-stage check). Thread-safe. */
 void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out);
+
+/* The connection-stage check: CONNECT with what the session told so far. */
+void link_connect(json_t *env, link_reply_t *out);
 
 /* Closes idle sockets and the context; no link_scan may run any more. */
 void link_shutdown(void);

@@ -417,8 +417,8 @@ def make_message(marker, body="Hello Bob,\r\n\r\nthe meeting notes are attached 
 class Reply:
     """The outcome of one SMTP transaction: code, text and the queue id if queued."""
 
-    def __init__(self, code, text):
-        self.code, self.text = code, text
+    def __init__(self, code, text, stage="DATA"):
+        self.code, self.text, self.stage = code, text, stage
         m = re.search(r"queued as ([0-9A-Za-z]+)", text)
         self.queue_id = m.group(1) if m else None
 
@@ -432,10 +432,10 @@ def send(port, sender, rcpts, data, helo="mail.example.net"):
         s.ehlo()
         code, text = s.mail(sender)
         if code != 250:
-            return Reply(code, text.decode(errors="replace"))
+            return Reply(code, text.decode(errors="replace"), "MAIL")
         for rcpt in rcpts:
             code, text = s.rcpt(rcpt)
             if code not in (250, 251):
-                return Reply(code, text.decode(errors="replace"))
+                return Reply(code, text.decode(errors="replace"), "RCPT")
         code, text = s.data(data)
         return Reply(code, text.decode(errors="replace"))

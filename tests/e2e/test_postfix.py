@@ -52,7 +52,7 @@ class SilentEngine:
         while not self.stopping.is_set():
             if sock.poll(50):
                 frames = sock.recv_multipart()
-                if len(frames) >= 4 and frames[2] == b"SCAN":
+                if len(frames) >= 4 and frames[2] in (b"SCAN", b"CONNECT"):
                     self.requests += 1
                     pending.append((time.time() + self.delay, frames[0], frames[3]))
             now = time.time()
@@ -232,10 +232,14 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertNotDelivered(m)
         self.quarantined_by_engine("in", reply)
 
-    def test_blacklisted_sender_is_rejected_at_end_of_data(self):
+    def test_blacklisted_sender_is_rejected_at_mail_from(self):
+        """The connection-stage check refuses the sender before any data is sent."""
         m = self.marker()
         reply = send(self.port(), BLOCKED, ["bob@example.com"], make_message(m, sender=BLOCKED))
         self.assertTrue(500 <= reply.code < 600, "%r%s" % (reply, self.diagnostics()))
+        self.assertEqual(reply.stage, "MAIL", "refused at %s, not MAIL FROM" % reply.stage)
+        self.assertIn("refused", reply.text.lower())
+        self.assertIn(BLOCKED, reply.text)
         self.assertNotDelivered(m)
 
     def test_outbound_eicar_from_trusted_client_is_rejected(self):
