@@ -353,8 +353,7 @@ static stage_outcome_t classify(smf_msg_t *x, int rc)
     return o;
 }
 
-stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
-                              unsigned dbi)
+static void enter_stage(smf_msg_t *x, const smf_module_t *d, unsigned dbi)
 {
     x->module = d->name;
     x->kind = d->kind;
@@ -365,6 +364,24 @@ stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, 
     x->force_reason = NULL;
     x->positive = false;
     x->stage_virus = NULL;
+}
+
+int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
+                  int klass, int delta)
+{
+    if (d->learn == NULL)
+        return SMF_ENOTSUP;
+    enter_stage(x, d, dbi);
+    current_module = d->name;
+    int rc = d->learn(x, state, tstate, klass, delta);
+    current_module = NULL;
+    return rc;
+}
+
+stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
+                              unsigned dbi)
+{
+    enter_stage(x, d, dbi);
     current_module = d->name;
     double t0 = clock_mono_ms();
     int rc = d->scan(x, state, tstate);

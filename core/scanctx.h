@@ -82,6 +82,11 @@ typedef struct stage_outcome {
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
                               unsigned dbi);
 
+/* Runs one module's learn() on the context, set up as for scanctx_stage();
+ * returns what learn() returned, or SMF_ENOTSUP when it has none. */
+int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
+                  int klass, int delta);
+
 /* Names the module whose code runs next on this thread (outside scan(),
  * where smf_log has no message to take the name from); NULL after. */
 void scanctx_set_module(const char *name);

@@ -27,6 +27,7 @@ typedef struct smfctl_command {
 int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_list(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv);
+int smfctl_learn(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
 
 /* Prints "smfctl: " and the message on stderr; returns status. */

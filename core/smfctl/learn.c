@@ -1,0 +1,532 @@
+/*
+ * learn.c - `smfctl learn` and `smfctl unlearn`: feed mail an operator
+ * classified to every module that learns (a classifier), once per message,
+ * with a registry of what was learned, by whom and when.
+ */
+#include "clock.h"
+#include "config.h"
+#include "generation.h"
+#include "log.h"
+#include "message.h"
+#include "scanctx.h"
+#include "smfctl.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The registry's namespace: a dot keeps it apart from every module's name. */
+#define REGISTRY ".learned"
+#define HASH_LEN 32
+
+typedef struct learn_opts {
+    bool unlearn;
+    int klass; /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
+    const char *by;
+    char **paths;
+    size_t npaths;
+} learn_opts_t;
+
+typedef struct file_list {
+    char **items;
+    size_t n, cap;
+} file_list_t;
+
+typedef struct learn_run {
+    const learn_opts_t *o;
+    generation_t *g;
+    unsigned registry;
+    size_t learned, known, moved, unlearned, unknown, failed, messages;
+    size_t files_done, files_total;
+    double started, last_progress;
+    bool progress;
+} learn_run_t;
+
+static const char *class_name(int klass)
+{
+    return klass == SMF_CLASS_SPAM ? "spam" : "ham";
+}
+
+static int class_parse(const char *s)
+{
+    return strcmp(s, "spam") == 0 ? SMF_CLASS_SPAM : strcmp(s, "ham") == 0 ? SMF_CLASS_HAM : 0;
+}
+
+/* Who is learning: --by, else the user behind sudo, else the login. */
+static const char *default_by(void)
+{
+    const char *u = getenv("SUDO_USER");
+    if (u != NULL && *u != '\0')
+        return u;
+    struct passwd *pw = getpwuid(getuid());
+    return pw != NULL ? pw->pw_name : "unknown";
+}
+
+static int parse_opts(int argc, char **argv, learn_opts_t *o)
+{
+    o->unlearn = strcmp(argv[0], "unlearn") == 0;
+    o->by = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: smfctl learn --spam|--ham [--by WHO] PATH...\n"
+                   "       smfctl unlearn PATH...\n"
+                   "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
+                   "once; learning it as the other class moves it. --by names who classified\n"
+                   "it (default: the sudo user, else the login).\n");
+            return -1;
+        } else if (!o->unlearn &&
+                   (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
+            int k = class_parse(argv[i] + 2);
+            if (o->klass != 0 && o->klass != k)
+                return smfctl_fail(2, "learn: give --spam or --ham, not both");
+            o->klass = k;
+        } else if (!o->unlearn && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            o->by = argv[++i];
+        } else if (!o->unlearn && strncmp(argv[i], "--by=", 5) == 0) {
+            o->by = argv[i] + 5;
+        } else {
+            return smfctl_fail(2, "%s: unknown option %s", argv[0], argv[i]);
+        }
+    }
+    if (!o->unlearn && o->klass == 0)
+        return smfctl_fail(2, "usage: smfctl learn --spam|--ham [--by WHO] PATH...");
+    if (i >= argc)
+        return smfctl_fail(2, "%s: no file or folder given", argv[0]);
+    o->paths = argv + i;
+    o->npaths = (size_t)(argc - i);
+    if (o->by == NULL)
+        o->by = default_by();
+    return 0;
+}
+
+/* ---- finding the mail ----------------------------------------------- */
+
+static void list_add(file_list_t *l, const char *path)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->items = xrealloc(l->items, l->cap * sizeof(char *));
+    }
+    l->items[l->n++] = xstrdup(path);
+}
+
+/* Regular files under path, folders walked in name order so runs repeat. */
+static int walk(file_list_t *l, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return smfctl_fail(-1, "%s: %s", path, strerror(errno));
+    if (S_ISREG(st.st_mode)) {
+        list_add(l, path);
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    if (n < 0)
+        return smfctl_fail(-1, "%s: %s", path, strerror(errno));
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+            char *child = g_strdup_printf("%s/%s", path, name);
+            rc |= walk(l, child);
+            g_free(child);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    gchar *data;
+    gsize n;
+    if (!g_file_get_contents(path, &data, &n, NULL))
+        return NULL;
+    *len = n;
+    return data;
+}
+
+/* ---- the registry --------------------------------------------------- */
+
+/* SHA-256 of the message with CRLF read as LF, so a copy saved elsewhere matches. */
+static void message_hash(const char *raw, size_t len, unsigned char out[HASH_LEN])
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (raw[i] == '\r' && raw[i + 1] == '\n') {
+            g_checksum_update(ck, (const guchar *)raw + start, (gssize)(i - start));
+            start = i + 1;
+        }
+    }
+    g_checksum_update(ck, (const guchar *)raw + start, (gssize)(len - start));
+    gsize n = HASH_LEN;
+    g_checksum_get_digest(ck, out, &n);
+    g_checksum_free(ck);
+}
+
+/* The registry entry of a message, or NULL when it was never learned. */
+static json_t *registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena)
+{
+    const void *val;
+    size_t len;
+    if (kv_get(r->g->kv, r->registry, key, HASH_LEN, arena, &val, &len) != 0)
+        return NULL;
+    json_t *j = json_loadb(val, len, 0, NULL);
+    if (j != NULL && class_parse(json_string_value(json_object_get(j, "class")) ?: "") == 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int registry_put(learn_run_t *r, const unsigned char *key, const char *source,
+                        json_t *modules)
+{
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", class_name(r->o->klass), "by",
+                          r->o->by, "at", when, "source", source, "modules", modules);
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    int rc = s != NULL ? kv_put(r->g->kv, r->registry, key, HASH_LEN, s, strlen(s)) : SMF_EINVAL;
+    free(s);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- learning one message ------------------------------------------- */
+
+static size_t module_index(const config_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nmodules; i++)
+        if (c->modules[i].enabled && c->modules[i].lib.desc->learn != NULL &&
+            strcmp(c->modules[i].name, name) == 0)
+            return i;
+    return c->nmodules;
+}
+
+static int run_module(learn_run_t *r, smf_msg_t *x, size_t m, int klass, int delta,
+                      const char *label)
+{
+    void *tstate;
+    const module_conf_t *mc = &r->g->conf->modules[m];
+    int rc = generation_tstate(r->g, 0, m, &tstate);
+    if (rc == 0)
+        rc = scanctx_learn(x, mc->lib.desc, r->g->states[m], tstate, r->g->dbis[m], klass, delta);
+    if (rc != 0)
+        smfctl_fail(0, "%s: module %s: %s", label, mc->name, smf_strerror(rc));
+    return rc;
+}
+
+/* Undoes an earlier learn in the modules that took part in it. */
+static int forget(learn_run_t *r, smf_msg_t *x, json_t *entry, const char *label)
+{
+    int klass = class_parse(json_string_value(json_object_get(entry, "class")));
+    json_t *mods = json_object_get(entry, "modules"), *name;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(mods, i, name)
+    {
+        size_t m = module_index(r->g->conf, json_string_value(name) ?: "");
+        if (m < r->g->conf->nmodules && rc == 0)
+            rc = run_module(r, x, m, klass, -1, label);
+    }
+    return rc;
+}
+
+/* Learns into every learning module; the names of those that took it go to *mods. */
+static int teach(learn_run_t *r, smf_msg_t *x, json_t *mods, const char *label)
+{
+    const config_t *c = r->g->conf;
+    for (size_t m = 0; m < c->nmodules; m++) {
+        if (!c->modules[m].enabled || c->modules[m].lib.desc->learn == NULL)
+            continue;
+        if (run_module(r, x, m, r->o->klass, 1, label) != 0)
+            return -1;
+        json_array_append_new(mods, json_string(c->modules[m].name));
+    }
+    return 0;
+}
+
+static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
+                  const char *label)
+{
+    json_t *entry = registry_get(r, key, arena);
+    int rc = 0;
+    if (r->o->unlearn) {
+        if (entry == NULL) {
+            r->unknown++;
+            return 0;
+        }
+        rc = forget(r, x, entry, label);
+        if (rc == 0 && (rc = kv_del(r->g->kv, r->registry, key, HASH_LEN)) == 0)
+            r->unlearned++;
+    } else if (entry != NULL &&
+               class_parse(json_string_value(json_object_get(entry, "class"))) == r->o->klass) {
+        r->known++;
+    } else {
+        bool moving = entry != NULL;
+        json_t *mods = json_array();
+        if (moving)
+            rc = forget(r, x, entry, label);
+        if (rc == 0)
+            rc = teach(r, x, mods, label);
+        if (rc == 0)
+            rc = registry_put(r, key, label, mods);
+        if (rc == 0)
+            moving ? r->moved++ : r->learned++;
+        json_decref(mods);
+    }
+    json_decref(entry);
+    return rc;
+}
+
+/* The envelope sender as smfc guesses it for a file: Return-Path, else From. */
+static const char *guess_sender(arena_t *arena, const message_t *m)
+{
+    const char *rp = message_header(m, "Return-Path", 0);
+    const char *lt = rp ? strchr(rp, '<') : NULL, *gt = lt ? strchr(lt, '>') : NULL;
+    if (gt != NULL)
+        return arena_strndup(arena, lt + 1, (size_t)(gt - lt - 1));
+    return m->from;
+}
+
+static void learn_message(learn_run_t *r, const char *raw, size_t len, const char *label)
+{
+    arena_t *arena = arena_new(16384);
+    message_t *m;
+    message_parse(arena, raw, len, &r->g->conf->limits, &m);
+    static const char *const rcpt[] = {"postmaster"};
+    /* The connecting client is unknown after the fact; the sender is guessed as smfc does. */
+    smf_envelope_t env = {.request_id = label,
+                          .queue_id = "",
+                          .client_ip = "",
+                          .client_name = "",
+                          .helo = "",
+                          .sender = guess_sender(arena, m),
+                          .auth_user = "",
+                          .rcpt_count = 1,
+                          .rcpt = rcpt};
+    smf_msg_t x;
+    scanctx_init(&x, arena, m, &env, "", clock_wall_ms() + 60000, r->g->conf->arena_limit,
+                 r->g->kv);
+    unsigned char key[HASH_LEN];
+    message_hash(raw, len, key);
+    r->messages++;
+    if (handle(r, &x, key, arena, label) != 0)
+        r->failed++;
+    arena_destroy(&arena);
+}
+
+/* ---- files and mbox ------------------------------------------------- */
+
+static bool from_line(const char *p, size_t left)
+{
+    return left >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
+/* mboxrd: a line of '>'s before "From " loses one '>'. */
+static char *mbox_unescape(const char *src, size_t len, size_t *out_len)
+{
+    char *dst = xmalloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && src[j] == '>')
+            j++;
+        if (j > i && from_line(src + j, len - j))
+            i++;
+        const char *nl = memchr(src + i, '\n', len - i);
+        size_t line = nl ? (size_t)(nl - (src + i)) + 1 : len - i;
+        memcpy(dst + o, src + i, line);
+        o += line;
+        i += line;
+    }
+    *out_len = o;
+    return dst;
+}
+
+/* Cuts an mbox at its "From " lines exactly as smfc does, so both see the same bytes. */
+static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *path)
+{
+    size_t off = 0, count = 0;
+    while (off < len) {
+        const char *end = buf + len, *nl = memchr(buf + off, '\n', len - off);
+        const char *body = nl ? nl + 1 : end;
+        const char *next = memmem(body - 1, (size_t)(end - body) + 1, "\nFrom ", 6);
+        const char *stop = next ? next + 1 : end;
+        size_t blen = (size_t)(stop - body);
+        if (next && blen >= 2 && memcmp(stop - 2, "\n\n", 2) == 0)
+            blen -= 1;
+        else if (next && blen >= 4 && memcmp(stop - 4, "\r\n\r\n", 4) == 0)
+            blen -= 2;
+        size_t mlen;
+        char *msg = mbox_unescape(body, blen, &mlen);
+        char *label = g_strdup_printf("%s:%zu", path, ++count);
+        learn_message(r, msg, mlen, label);
+        g_free(label);
+        free(msg);
+        off = (size_t)(stop - buf);
+    }
+}
+
+static void show_progress(learn_run_t *r, bool last)
+{
+    double now = clock_mono_ms();
+    if (!r->progress || (!last && now - r->last_progress < 100))
+        return;
+    r->last_progress = now;
+    fprintf(stderr, "\r%s: %zu/%zu files, %zu messages, %.0f msgs/s%s",
+            r->o->unlearn ? "unlearn" : "learn", r->files_done, r->files_total, r->messages,
+            r->messages / ((now - r->started) / 1000.0 + 1e-9), last ? "\033[K\n" : "\033[K");
+}
+
+static void learn_file(learn_run_t *r, const char *path)
+{
+    size_t len;
+    char *raw = read_all(path, &len);
+    if (raw == NULL) {
+        smfctl_fail(0, "%s: %s", path, strerror(errno));
+        r->failed++;
+    } else if (from_line(raw, len)) {
+        learn_mbox(r, raw, len, path);
+    } else {
+        learn_message(r, raw, len, path);
+    }
+    g_free(raw);
+    r->files_done++;
+    show_progress(r, false);
+}
+
+/* ---- the command ---------------------------------------------------- */
+
+/* Only modules that learn are started: a learning run needs no scanner. */
+static size_t keep_learners(config_t *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nmodules; i++) {
+        if (c->modules[i].lib.desc->learn == NULL)
+            c->modules[i].enabled = false;
+        n += c->modules[i].enabled;
+    }
+    return n;
+}
+
+static void print_summary(const learn_run_t *r)
+{
+    double secs = (clock_mono_ms() - r->started) / 1000.0;
+    if (r->o->unlearn)
+        printf("unlearned %zu, not known %zu, failed %zu", r->unlearned, r->unknown, r->failed);
+    else
+        printf("learned %zu, already known %zu, moved %zu, failed %zu", r->learned, r->known,
+               r->moved, r->failed);
+    printf(" (%zu messages in %.1f s)\n", r->messages, secs);
+}
+
+/*
+ * Learning reads and rewrites counts in separate transactions, so two
+ * learners at once could lose each other's increments: they take turns.
+ * The lock goes with the process.
+ */
+static int take_turn(const char *dir)
+{
+    char *path = g_strdup_printf("%s/learn.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    g_free(path);
+    if (fd < 0)
+        return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "smfctl: waiting for another learn or unlearn to finish\n");
+        if (flock(fd, LOCK_EX) != 0)
+            return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
+    }
+    return 0;
+}
+
+static int open_store(config_t *c, kv_t **kv)
+{
+    char err[2048];
+    char *dir = g_strdup_printf("%s/kv", c->data_dir);
+    int rc = kv_open(dir, kv, err, sizeof(err));
+    if (rc == 0 && take_turn(dir) != 0) {
+        kv_close(kv);
+        rc = 1;
+    } else if (rc != 0) {
+        rc = smfctl_fail(1, "%s", err);
+    }
+    g_free(dir);
+    return rc;
+}
+
+static int run(learn_run_t *r, file_list_t *files)
+{
+    r->files_total = files->n;
+    r->started = clock_mono_ms();
+    r->progress = isatty(STDERR_FILENO);
+    for (size_t i = 0; i < files->n; i++)
+        learn_file(r, files->items[i]);
+    show_progress(r, true);
+    print_summary(r);
+    return r->failed ? 1 : 0;
+}
+
+int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)
+{
+    learn_opts_t o = {0};
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    log_set_level(SMF_LOG_WARN);
+    file_list_t files = {0};
+    for (size_t i = 0; i < o.npaths; i++)
+        if (walk(&files, o.paths[i]) != 0)
+            rc = 2;
+    char err[2048];
+    config_t *c = NULL;
+    kv_t *kv = NULL;
+    generation_t *g = NULL;
+    learn_run_t r = {.o = &o};
+    if (rc != 0) {
+        /* A path that does not exist is a usage error: learn nothing. */
+    } else if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err))) {
+        rc = smfctl_fail(2, "%s", err);
+    } else if (keep_learners(c) == 0) {
+        rc = smfctl_fail(2, "no enabled module learns: add one (bayes) to `modules` in %s",
+                         ctl->config);
+        config_free(&c);
+    } else if ((rc = open_store(c, &kv)) != 0) {
+        config_free(&c);
+    } else if (generation_new(c, kv, 0, 1, &g, err, sizeof(err)) != 0) {
+        rc = smfctl_fail(1, "%s", err);
+    } else if (kv_namespace(kv, REGISTRY, &r.registry) != 0) {
+        rc = smfctl_fail(1, "cannot open the learning registry in %s/kv", g->conf->data_dir);
+    } else {
+        r.g = g;
+        rc = run(&r, &files);
+    }
+    generation_release(&g);
+    kv_close(&kv);
+    for (size_t i = 0; i < files.n; i++)
+        free(files.items[i]);
+    free(files.items);
+    return rc;
+}

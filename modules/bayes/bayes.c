@@ -1,0 +1,255 @@
+/*
+ * bayes.c - the bayes module: a statistical spam classifier that learns
+ * from mail an operator classified (smfctl learn) and scores new mail with
+ * BAYES_SPAM or BAYES_HAM by its spam probability.
+ */
+#include "combine.h"
+#include "store.h"
+#include "tokens.h"
+
+#include <smf/module.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct bayes_conf {
+    long min_learned;
+    double spam_score, spam_threshold, spam_full;
+    double ham_score, ham_threshold, ham_full;
+    int bigrams, html_tags;
+    long max_tokens, max_text;
+    long max_clues;
+    double min_strength, strength;
+    long cache_entries;
+} bayes_conf_t;
+
+static const smf_option_t bayes_options[] = {
+    {"min_learned", SMF_OPT_INT, "200", offsetof(bayes_conf_t, min_learned),
+     "Spam and ham messages each that must be learned before the module scores."},
+    {"spam_score", SMF_OPT_FLOAT, "10", offsetof(bayes_conf_t, spam_score),
+     "Score of BAYES_SPAM at a spam probability of spam_full or more."},
+    {"spam_threshold", SMF_OPT_FLOAT, "0.9", offsetof(bayes_conf_t, spam_threshold),
+     "Spam probability from which BAYES_SPAM is added."},
+    {"spam_full", SMF_OPT_FLOAT, "0.99", offsetof(bayes_conf_t, spam_full),
+     "Spam probability from which BAYES_SPAM has its full score; below, it scales down."},
+    {"ham_score", SMF_OPT_FLOAT, "-3", offsetof(bayes_conf_t, ham_score),
+     "Score of BAYES_HAM at a spam probability of ham_full or less."},
+    {"ham_threshold", SMF_OPT_FLOAT, "0.1", offsetof(bayes_conf_t, ham_threshold),
+     "Spam probability up to which BAYES_HAM is added."},
+    {"ham_full", SMF_OPT_FLOAT, "0.01", offsetof(bayes_conf_t, ham_full),
+     "Spam probability up to which BAYES_HAM has its full score; above, it scales down."},
+    {"bigrams", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, bigrams),
+     "Also count pairs of neighbouring words."},
+    {"html_tags", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, html_tags),
+     "Also count the tags and presentation attributes of HTML parts."},
+    {"max_tokens", SMF_OPT_INT, "3000", offsetof(bayes_conf_t, max_tokens),
+     "Distinct tokens read from one message at most."},
+    {"max_text", SMF_OPT_INT, "65536", offsetof(bayes_conf_t, max_text),
+     "Bytes of decoded text tokenized at most."},
+    {"max_clues", SMF_OPT_INT, "150", offsetof(bayes_conf_t, max_clues),
+     "The strongest tokens combined into the probability; 0 for all."},
+    {"min_strength", SMF_OPT_FLOAT, "0.1", offsetof(bayes_conf_t, min_strength),
+     "Tokens whose probability is closer than this to 0.5 are ignored."},
+    {"strength", SMF_OPT_FLOAT, "0.45", offsetof(bayes_conf_t, strength),
+     "Robinson's s: how many sightings the neutral prior 0.5 is worth."},
+    {"cache_entries", SMF_OPT_INT, "262144", offsetof(bayes_conf_t, cache_entries),
+     "Token counts cached per worker thread (24 bytes each); 0 turns the cache off."},
+    SMF_OPTIONS_END};
+
+typedef struct bayes_state {
+    const bayes_conf_t *conf;
+    bayes_params_t params;
+} bayes_state_t;
+
+static bool in_unit(double v)
+{
+    return v >= 0 && v <= 1;
+}
+
+static const char *check_conf(const bayes_conf_t *c)
+{
+    if (c->min_learned < 1)
+        return "min_learned must be at least 1";
+    if (c->max_tokens < 16 || c->max_tokens > 1000000)
+        return "max_tokens must be between 16 and 1000000";
+    if (c->max_text < 0 || c->max_clues < 0 || c->cache_entries < 0)
+        return "max_text, max_clues and cache_entries must not be negative";
+    if (!in_unit(c->spam_threshold) || !in_unit(c->spam_full) || !in_unit(c->ham_threshold) ||
+        !in_unit(c->ham_full) || !in_unit(c->min_strength + 0.5))
+        return "probabilities must lie between 0 and 1 (min_strength between 0 and 0.5)";
+    if (c->spam_threshold <= 0.5 || c->spam_full <= 0.5 || c->ham_threshold >= 0.5 ||
+        c->ham_full >= 0.5)
+        return "spam_threshold and spam_full must exceed 0.5, ham_threshold and ham_full "
+               "must be below it";
+    if (c->strength < 0)
+        return "strength must not be negative";
+    return NULL;
+}
+
+static int bayes_init(smf_init_t *init, const void *conf, void **state)
+{
+    const bayes_conf_t *c = conf;
+    const char *why = check_conf(c);
+    if (why != NULL) {
+        smf_init_fail(init, "%s", why);
+        return SMF_EINVAL;
+    }
+    bayes_state_t *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return SMF_ENOMEM;
+    st->conf = c;
+    st->params = (bayes_params_t){.s = c->strength,
+                                  .x = 0.5,
+                                  .min_strength = c->min_strength,
+                                  .max_clues = (size_t)c->max_clues};
+    *state = st;
+    return 0;
+}
+
+static void bayes_fini(void *state)
+{
+    free(state);
+}
+
+static int bayes_thread_init(void *state, void **tstate)
+{
+    const bayes_state_t *st = state;
+    *tstate = bayes_cache_new((size_t)st->conf->cache_entries);
+    return st->conf->cache_entries > 0 && *tstate == NULL ? SMF_ENOMEM : 0;
+}
+
+static void bayes_thread_fini(void *state, void *tstate)
+{
+    bayes_cache_free(tstate);
+}
+
+static int tokenize(smf_msg_t *msg, const bayes_conf_t *c, bayes_tokens_t *t)
+{
+    bayes_tok_opts_t o = {.limit = (size_t)c->max_tokens,
+                          .max_text = (size_t)c->max_text,
+                          .bigrams = c->bigrams != 0,
+                          .html_tags = c->html_tags != 0};
+    return bayes_tokenize(msg, &o, t);
+}
+
+/* The message's spam probability under the learned counts. */
+static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cache,
+                    const bayes_totals_t *tot, double *prob)
+{
+    bayes_tokens_t t;
+    int rc = tokenize(msg, st->conf, &t);
+    double *clues = rc == 0 ? smf_msg_alloc(msg, (t.count + 1) * sizeof(double)) : NULL;
+    if (clues == NULL)
+        return rc != 0 ? rc : SMF_ENOMEM;
+    /* Which tokens the store knows, so that pairs of unknown words cost no read. */
+    unsigned char *known = smf_msg_alloc(msg, t.count + 1);
+    if (known == NULL)
+        return SMF_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < t.count; i++) {
+        bayes_counts_t c;
+        known[i] = 0;
+        if (t.pairs[i][0] != BAYES_NO_TOKEN && !(known[t.pairs[i][0]] && known[t.pairs[i][1]]))
+            continue;
+        if ((rc = bayes_cache_get(cache, msg, t.items[i], &c)) != 0)
+            return rc;
+        known[i] = c.spam + c.ham > 0;
+        double f = bayes_token_prob(&st->params, c.spam, c.ham, tot->spam, tot->ham);
+        if (bayes_is_clue(&st->params, f))
+            clues[n++] = f;
+    }
+    *prob = bayes_combine(&st->params, clues, n);
+    return 0;
+}
+
+/* The fraction of the full score earned at p: 1 from `full` on, scaled towards 0.5. */
+static double scale(double p, double full)
+{
+    double s = (p - 0.5) / (full - 0.5);
+    return s > 1 ? 1 : s;
+}
+
+static void report(smf_msg_t *msg, const bayes_conf_t *c, double p)
+{
+    /* Near certainty, three decimals would make every confident verdict look alike. */
+    char detail[32];
+    snprintf(detail, sizeof(detail), p > 0.999 || p < 0.001 ? "p=%.6f" : "p=%.3f", p);
+    if (p >= c->spam_threshold)
+        smf_msg_add_symbol(msg, "BAYES_SPAM", c->spam_score * scale(p, c->spam_full), detail);
+    else if (p <= c->ham_threshold)
+        smf_msg_add_symbol(msg, "BAYES_HAM", c->ham_score * scale(p, c->ham_full), detail);
+    else
+        smf_msg_add_symbol(msg, "BAYES_UNSURE", 0, detail);
+}
+
+static int bayes_scan(smf_msg_t *msg, void *state, void *tstate)
+{
+    const bayes_state_t *st = state;
+    bayes_totals_t tot;
+    int rc = bayes_totals_get(msg, &tot);
+    if (rc != 0)
+        return rc;
+    /* An untrained model would only guess: stay silent until it has seen enough. */
+    if (tot.spam < (uint64_t)st->conf->min_learned || tot.ham < (uint64_t)st->conf->min_learned)
+        return 0;
+    bayes_cache_use(tstate, tot.version);
+    double p;
+    if ((rc = classify(msg, st, tstate, &tot, &p)) != 0)
+        return rc;
+    report(msg, st->conf, p);
+    return 0;
+}
+
+static uint32_t add_clamped(uint32_t v, int delta)
+{
+    if (delta < 0)
+        return v > 0 ? v - 1 : 0;
+    return v < UINT32_MAX ? v + 1 : v;
+}
+
+/* Adds (delta +1) or removes (delta -1) one message's tokens in one class. */
+static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
+{
+    const bayes_state_t *st = state;
+    if ((klass != SMF_CLASS_SPAM && klass != SMF_CLASS_HAM) || (delta != 1 && delta != -1))
+        return SMF_EINVAL;
+    bayes_tokens_t t;
+    bayes_totals_t tot;
+    int rc = tokenize(msg, st->conf, &t);
+    if (rc == 0)
+        rc = bayes_totals_get(msg, &tot);
+    for (size_t i = 0; rc == 0 && i < t.count; i++) {
+        bayes_counts_t c;
+        if ((rc = bayes_counts_get(msg, t.items[i], &c)) != 0)
+            break;
+        if (klass == SMF_CLASS_SPAM)
+            c.spam = add_clamped(c.spam, delta);
+        else
+            c.ham = add_clamped(c.ham, delta);
+        rc = bayes_counts_put(msg, t.items[i], &c);
+    }
+    if (rc != 0)
+        return rc;
+    uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
+    *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
+    tot.version++;
+    return bayes_totals_put(msg, &tot);
+}
+
+SMF_MODULE_EXPORT const smf_module_t smf_module = {
+    .abi = SMF_ABI_INIT,
+    .name = "bayes",
+    .version = "1.0",
+    .description = "statistical classifier learned from the site's own mail",
+    .kind = SMF_KIND_CONTENT,
+    .options = bayes_options,
+    .conf_size = sizeof(bayes_conf_t),
+    .init = bayes_init,
+    .fini = bayes_fini,
+    .thread_init = bayes_thread_init,
+    .thread_fini = bayes_thread_fini,
+    .scan = bayes_scan,
+    .learn = bayes_learn,
+};

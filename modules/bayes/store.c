@@ -1,0 +1,150 @@
+/*
+ * store.c - token counts and totals in the module's key-value namespace,
+ * encoded little-endian so that a store moves between machines, and the
+ * per-thread cache that keeps scans off the store for common tokens.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Token keys are 8 bytes; this one is not, so it can never collide. */
+static const char totals_key[] = "totals";
+
+static void put_le(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t)
+{
+    const void *val;
+    size_t len;
+    memset(t, 0, sizeof(*t));
+    int rc = smf_kv_get(msg, totals_key, sizeof(totals_key) - 1, &val, &len);
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (len != 24)
+        return SMF_EIO;
+    t->spam = get_le(val, 8);
+    t->ham = get_le((const unsigned char *)val + 8, 8);
+    t->version = get_le((const unsigned char *)val + 16, 8);
+    return 0;
+}
+
+int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t)
+{
+    unsigned char buf[24];
+    put_le(buf, t->spam, 8);
+    put_le(buf + 8, t->ham, 8);
+    put_le(buf + 16, t->version, 8);
+    return smf_kv_put(msg, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
+}
+
+int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c)
+{
+    unsigned char key[8];
+    const void *val;
+    size_t len;
+    put_le(key, token, 8);
+    c->spam = c->ham = 0;
+    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (len != 8)
+        return SMF_EIO;
+    c->spam = (uint32_t)get_le(val, 4);
+    c->ham = (uint32_t)get_le((const unsigned char *)val + 4, 4);
+    return 0;
+}
+
+int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c)
+{
+    unsigned char key[8], val[8];
+    put_le(key, token, 8);
+    if (c->spam == 0 && c->ham == 0) {
+        int rc = smf_kv_del(msg, key, sizeof(key));
+        return rc == SMF_ENOENT ? 0 : rc;
+    }
+    put_le(val, c->spam, 4);
+    put_le(val + 4, c->ham, 4);
+    return smf_kv_put(msg, key, sizeof(key), val, sizeof(val));
+}
+
+typedef struct cache_entry {
+    uint64_t token;
+    uint32_t spam, ham;
+    uint32_t epoch;
+} cache_entry_t;
+
+struct bayes_cache {
+    cache_entry_t *entries;
+    size_t mask;
+    uint32_t epoch; /* Entries of another epoch are stale. */
+    uint64_t version;
+};
+
+bayes_cache_t *bayes_cache_new(size_t entries)
+{
+    if (entries == 0)
+        return NULL;
+    size_t n = 1024;
+    while (n < entries)
+        n *= 2;
+    bayes_cache_t *c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->entries = calloc(n, sizeof(cache_entry_t))) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    c->epoch = 1;
+    return c;
+}
+
+void bayes_cache_free(bayes_cache_t *c)
+{
+    if (c != NULL)
+        free(c->entries);
+    free(c);
+}
+
+void bayes_cache_use(bayes_cache_t *c, uint64_t version)
+{
+    if (c == NULL || c->version == version)
+        return;
+    c->version = version;
+    /* Epoch 0 never matches, so a wrap clears the table once instead. */
+    if (++c->epoch == 0) {
+        memset(c->entries, 0, (c->mask + 1) * sizeof(cache_entry_t));
+        c->epoch = 1;
+    }
+}
+
+int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, uint64_t token, bayes_counts_t *out)
+{
+    if (c == NULL)
+        return bayes_counts_get(msg, token, out);
+    cache_entry_t *e = &c->entries[(size_t)token & c->mask];
+    if (e->epoch == c->epoch && e->token == token) {
+        out->spam = e->spam;
+        out->ham = e->ham;
+        return 0;
+    }
+    int rc = bayes_counts_get(msg, token, out);
+    if (rc == 0)
+        *e = (cache_entry_t){token, out->spam, out->ham, c->epoch};
+    return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * store.h - the bayes module's counts in its key-value namespace: one
+ * record per token (8-byte hash key) and one record of totals, with a
+ * per-thread cache in front for scans.
+ */
+#ifndef BAYES_STORE_H
+#define BAYES_STORE_H
+
+#include <smf/module.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Messages learned per class, and a counter that changes with every learn. */
+typedef struct bayes_totals {
+    uint64_t spam, ham;
+    uint64_t version;
+} bayes_totals_t;
+
+/* How often a token was seen in learned spam and in learned ham. */
+typedef struct bayes_counts {
+    uint32_t spam, ham;
+} bayes_counts_t;
+
+/* The totals; all zero when nothing was learned. 0 or a negative SMF_E* code. */
+int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t);
+int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t);
+
+/* A token's counts straight from the store; zeros when it is absent. */
+int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c);
+/* Stores a token's counts; deletes the record when both are zero. */
+int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c);
+
+/*
+ * A direct-mapped cache of token counts for one thread. Entries are valid
+ * for one store version only: a learn anywhere changes the version and so
+ * retires every entry at once, without touching them.
+ */
+typedef struct bayes_cache bayes_cache_t;
+
+/* A cache of about `entries` entries (rounded up to a power of two); NULL when 0. */
+bayes_cache_t *bayes_cache_new(size_t entries);
+void bayes_cache_free(bayes_cache_t *c);
+/* Makes the cache serve store version `version`, forgetting older entries. */
+void bayes_cache_use(bayes_cache_t *c, uint64_t version);
+/* Counts through the cache (c may be NULL: straight from the store). */
+int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, uint64_t token, bayes_counts_t *out);
+
+#endif

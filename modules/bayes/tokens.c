@@ -1,0 +1,426 @@
+/*
+ * tokens.c - what the classifier counts. Words of the decoded text (and,
+ * as options, neighbour pairs and HTML markup), plus features of selected
+ * headers, URLs and MIME parts, each prefixed by its source so that
+ * "free" in a Subject and "free" in a body count apart. Only hashes are
+ * kept.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* for memrchr() */
+#endif
+#include "tokens.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Words longer than this become one "skip" token (base64 debris, hashes). */
+#define WORD_MAX 24
+/* Digit runs longer than this become one token per length. */
+#define NUMBER_MAX 5
+/* Received fields read at most: the nearest hops say the most. */
+#define RECEIVED_MAX 6
+/* URLs read at most per message. */
+#define URL_MAX 100
+
+static const uint64_t fnv_offset = 0xcbf29ce484222325ULL;
+static const uint64_t fnv_prime = 0x100000001b3ULL;
+
+static uint64_t fnv_bytes(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + 32);
+        h = (h ^ c) * fnv_prime;
+    }
+    return h;
+}
+
+/* FNV spreads low bits poorly; a final avalanche makes every bit count. */
+static uint64_t avalanche(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h ? h : 1;
+}
+
+static uint64_t hash_token(const char *prefix, const char *s, size_t n)
+{
+    uint64_t h = fnv_bytes(fnv_offset, prefix, strlen(prefix));
+    h = (h ^ 0x1f) * fnv_prime;
+    return avalanche(fnv_bytes(h, s, n));
+}
+
+static uint64_t hash_pair(uint64_t a, uint64_t b)
+{
+    /* The rotation keeps "a b" and "b a" apart. */
+    return avalanche(a ^ ((b << 29) | (b >> 35)) ^ 0x9e3779b97f4a7c15ULL);
+}
+
+/* Adds h once; returns its index in items, or BAYES_NO_TOKEN past the limit. */
+static uint32_t add(bayes_tokens_t *t, uint64_t h)
+{
+    size_t i = (size_t)h & t->mask;
+    while (t->slots[i] != 0) {
+        if (t->items[t->slots[i] - 1] == h)
+            return t->slots[i] - 1;
+        i = (i + 1) & t->mask;
+    }
+    if (t->count >= t->limit)
+        return BAYES_NO_TOKEN;
+    t->items[t->count] = h;
+    t->pairs[t->count][0] = t->pairs[t->count][1] = BAYES_NO_TOKEN;
+    t->slots[i] = (uint32_t)++t->count;
+    return (uint32_t)(t->count - 1);
+}
+
+/* Adds the pair of the words at indices a and b, remembering both. */
+static void add_pair(bayes_tokens_t *t, uint32_t a, uint32_t b)
+{
+    size_t before = t->count;
+    uint32_t i = add(t, hash_pair(t->items[a], t->items[b]));
+    if (i != BAYES_NO_TOKEN && t->count > before) {
+        t->pairs[i][0] = a;
+        t->pairs[i][1] = b;
+    }
+}
+
+static void add_str(bayes_tokens_t *t, const char *prefix, const char *s, size_t n)
+{
+    add(t, hash_token(prefix, s, n));
+}
+
+static bool word_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c >= 0x80 || c == '$';
+}
+
+/* Characters that join two word runs into one word: "e-mail", "3.50", "o'clock". */
+static bool joiner(unsigned char c)
+{
+    return c == '.' || c == '-' || c == '\'' || c == '@' || c == '_' || c == ',';
+}
+
+static size_t word_end(const char *s, size_t i, size_t n)
+{
+    while (i < n) {
+        if (word_byte((unsigned char)s[i]))
+            i++;
+        else if (joiner((unsigned char)s[i]) && i + 1 < n && word_byte((unsigned char)s[i + 1]))
+            i++;
+        else
+            break;
+    }
+    return i;
+}
+
+static bool all_digits(const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((w[i] >= '0' && w[i] <= '9') || w[i] == '.' || w[i] == ','))
+            return false;
+    return true;
+}
+
+/* One word's hash: the word itself, or its shape when it is too long to matter. */
+static uint64_t word_hash(const char *prefix, const char *w, size_t n)
+{
+    char shape[16];
+    if (all_digits(w, n) && n > NUMBER_MAX) {
+        int k = snprintf(shape, sizeof(shape), "%zu", n);
+        return hash_token("num", shape, (size_t)k);
+    }
+    if (n > WORD_MAX) {
+        int k = snprintf(shape, sizeof(shape), "%c%zu", w[0], n / 8);
+        return hash_token("skip", shape, (size_t)k);
+    }
+    return hash_token(prefix, w, n);
+}
+
+/*
+ * Adds the words of s[0..n) under `prefix`, and with `pairs` each pair of
+ * neighbouring words as well. One-letter words carry no signal and are
+ * skipped, without breaking a pair chain.
+ */
+static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size_t n, bool pairs)
+{
+    uint32_t prev = BAYES_NO_TOKEN;
+    size_t i = 0;
+    while (i < n && t->count < t->limit) {
+        if (!word_byte((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t end = word_end(s, i, n);
+        if (end - i >= 2) {
+            uint32_t w = add(t, word_hash(prefix, s + i, end - i));
+            if (w != BAYES_NO_TOKEN && pairs && t->bigrams && prev != BAYES_NO_TOKEN)
+                add_pair(t, prev, w);
+            prev = w;
+        }
+        i = end;
+    }
+}
+
+static const char *bucket(size_t n)
+{
+    return n == 0 ? "0" : n == 1 ? "1" : n == 2 ? "2" : n <= 5 ? "3-5" : n <= 10 ? "6-10" : "11+";
+}
+
+/* The domain of the first address in a header value, lower case by hashing. */
+static void add_domain(bayes_tokens_t *t, const char *prefix, const char *v)
+{
+    const char *at = strrchr(v, '@');
+    if (at == NULL)
+        return;
+    size_t n = strcspn(at + 1, "> \t\",;)");
+    if (n > 0)
+        add_str(t, prefix, at + 1, n);
+}
+
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* Host names and addresses of a Received field; an address keeps its /24. */
+static void add_received(bayes_tokens_t *t, const char *v)
+{
+    size_t n = strlen(v), i = 0;
+    while (i < n) {
+        if (!word_byte((unsigned char)v[i])) {
+            i++;
+            continue;
+        }
+        size_t end = word_end(v, i, n), len = end - i;
+        if (memchr(v + i, '.', len) != NULL && len <= 64) {
+            if (all_digits(v + i, len) && count_char(v + i, '.') == 3)
+                len = (size_t)((const char *)memrchr(v + i, '.', len) - (v + i));
+            add_str(t, "rcvd", v + i, len);
+        }
+        i = end;
+    }
+}
+
+/* Headers whose whole value is tokenized as words, under the header's name. */
+static const char *const word_headers[] = {"subject",           "x-mailer",
+                                           "user-agent",        "x-mimeole",
+                                           "organization",      "x-priority",
+                                           "x-msmail-priority", "importance",
+                                           "precedence",        "content-type",
+                                           "list-id",           "content-transfer-encoding",
+                                           "mime-version",      NULL};
+
+static bool in_list(const char *const *list, const char *name)
+{
+    for (; *list; list++)
+        if (strcmp(*list, name) == 0)
+            return true;
+    return false;
+}
+
+static void add_header(bayes_tokens_t *t, const char *lname, const char *v, size_t *received)
+{
+    char prefix[80];
+    snprintf(prefix, sizeof(prefix), "h:%s", lname);
+    add_str(t, "hn", lname, strlen(lname));
+    if (in_list(word_headers, lname)) {
+        add_words(t, prefix, v, strlen(v), strcmp(lname, "subject") == 0);
+    } else if (strcmp(lname, "from") == 0 || strcmp(lname, "reply-to") == 0 ||
+               strcmp(lname, "sender") == 0 || strcmp(lname, "return-path") == 0 ||
+               strcmp(lname, "message-id") == 0) {
+        add_domain(t, prefix, v);
+        if (strcmp(lname, "from") == 0)
+            add_words(t, prefix, v, strlen(v), false);
+    } else if (strcmp(lname, "to") == 0 || strcmp(lname, "cc") == 0) {
+        add_str(t, prefix, bucket(count_char(v, '@')), strlen(bucket(count_char(v, '@'))));
+    } else if (strcmp(lname, "received") == 0 && (*received)++ < RECEIVED_MAX) {
+        add_received(t, v);
+    }
+}
+
+static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
+{
+    size_t received = 0, count = smf_msg_header_count(msg);
+    for (size_t i = 0; i < count && t->count < t->limit; i++) {
+        const char *name, *value;
+        char lname[64];
+        if (smf_msg_header_at(msg, i, &name, &value) != 0)
+            continue;
+        size_t n = strlen(name);
+        if (n == 0 || n >= sizeof(lname))
+            continue;
+        for (size_t k = 0; k <= n; k++)
+            lname[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
+        /* Another filter's verdict is not evidence about the mail itself. */
+        if (strncmp(lname, "x-spam", 6) == 0)
+            continue;
+        add_header(t, lname, value, &received);
+    }
+}
+
+static void add_parts(smf_msg_t *msg, bayes_tokens_t *t)
+{
+    size_t count = smf_msg_part_count(msg), attachments = 0;
+    for (size_t i = 0; i < count; i++) {
+        const smf_part_t *p = smf_msg_part(msg, i);
+        add_str(t, (p->flags & SMF_PART_MULTIPART) ? "mp" : "part", p->content_type,
+                strlen(p->content_type));
+        if (p->charset[0] != '\0')
+            add_str(t, "charset", p->charset, strlen(p->charset));
+        if (p->flags & SMF_PART_UNDECODED)
+            add_str(t, "part", "undecoded", 9);
+        if (!(p->flags & SMF_PART_ATTACHMENT) && p->filename[0] == '\0')
+            continue;
+        attachments++;
+        add_str(t, "att", p->content_type, strlen(p->content_type));
+        const char *dot = strrchr(p->filename, '.');
+        if (dot != NULL)
+            add_str(t, "attext", dot + 1, strlen(dot + 1));
+        add_words(t, "attname", p->filename, strlen(p->filename), false);
+    }
+    add_str(t, "parts", bucket(count), strlen(bucket(count)));
+    add_str(t, "atts", bucket(attachments), strlen(bucket(attachments)));
+}
+
+/* Adds the host, its registered-looking domain and the path words of a URL. */
+static void add_url(bayes_tokens_t *t, const char *url)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t hlen = strcspn(host, "/?#:");
+    if (hlen == 0)
+        return;
+    if (all_digits(host, hlen)) {
+        add_str(t, "url", "ip", 2);
+    } else {
+        add_str(t, "url", host, hlen);
+        const char *last = NULL, *second = NULL;
+        for (const char *p = host; p < host + hlen; p++)
+            if (*p == '.') {
+                second = last;
+                last = p;
+            }
+        if (second != NULL)
+            add_str(t, "urld", second + 1, (size_t)(host + hlen - second - 1));
+    }
+    const char *path = host + hlen;
+    add_words(t, "urlp", path, strlen(path), false);
+}
+
+static void add_urls(smf_msg_t *msg, bayes_tokens_t *t)
+{
+    size_t count = smf_msg_url_count(msg);
+    for (size_t i = 0; i < count && i < URL_MAX; i++)
+        add_url(t, smf_msg_url(msg, i));
+    add_str(t, "urls", bucket(count), strlen(bucket(count)));
+}
+
+static bool name_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* Presentation attributes whose values say something (red text, tiny fonts). */
+static bool telling_attribute(const char *a, size_t n)
+{
+    static const char *const names[] = {"color",  "bgcolor", "size",   "face", "align",
+                                        "border", "width",   "height", NULL};
+    for (const char *const *p = names; *p; p++)
+        if (strlen(*p) == n && strncasecmp(*p, a, n) == 0)
+            return true;
+    return false;
+}
+
+/* The attributes of one tag: names, and values of the telling ones. */
+static size_t add_attributes(bayes_tokens_t *t, const char *s, size_t i, size_t n, const char *tag)
+{
+    char prefix[48];
+    while (i < n && s[i] != '>' && t->count < t->limit) {
+        if (!name_byte((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t a = i;
+        while (i < n && name_byte((unsigned char)s[i]))
+            i++;
+        size_t alen = i - a;
+        snprintf(prefix, sizeof(prefix), "attr:%s", tag);
+        add_str(t, prefix, s + a, alen);
+        if (i < n && s[i] == '=' && telling_attribute(s + a, alen)) {
+            size_t v = ++i;
+            if (v < n && (s[v] == '"' || s[v] == '\''))
+                v = ++i;
+            while (i < n && name_byte((unsigned char)s[i]))
+                i++;
+            snprintf(prefix, sizeof(prefix), "attrv:%.*s", (int)(alen < 16 ? alen : 16), s + a);
+            add_str(t, prefix, s + v, i - v);
+        }
+    }
+    return i;
+}
+
+/* Tag names and attributes of each HTML part: the markup spam was written with. */
+static void add_html(smf_msg_t *msg, bayes_tokens_t *t, size_t max)
+{
+    size_t count = smf_msg_part_count(msg);
+    for (size_t p = 0; p < count && t->count < t->limit; p++) {
+        const smf_part_t *part = smf_msg_part(msg, p);
+        if (!(part->flags & SMF_PART_HTML))
+            continue;
+        const char *s = (const char *)part->data;
+        size_t n = part->size < max ? part->size : max;
+        for (size_t i = 0; i < n && t->count < t->limit; i++) {
+            if (s[i] != '<')
+                continue;
+            size_t a = i + 1 + (i + 1 < n && s[i + 1] == '/');
+            size_t e = a;
+            while (e < n && name_byte((unsigned char)s[e]) && e - a < 16)
+                e++;
+            if (e == a)
+                continue;
+            char tag[20];
+            size_t k;
+            for (k = 0; k < e - a; k++)
+                tag[k] = (char)(s[a + k] >= 'A' && s[a + k] <= 'Z' ? s[a + k] + 32 : s[a + k]);
+            tag[k] = '\0';
+            add_str(t, "tag", s + i + 1, e - i - 1);
+            i = add_attributes(t, s, e, n, tag);
+        }
+    }
+}
+
+int bayes_tokenize(smf_msg_t *msg, const bayes_tok_opts_t *o, bayes_tokens_t *t)
+{
+    size_t slots = 64;
+    while (slots < o->limit * 2)
+        slots *= 2;
+    t->items = smf_msg_alloc(msg, o->limit * sizeof(uint64_t));
+    t->pairs = smf_msg_alloc(msg, o->limit * sizeof(t->pairs[0]));
+    t->slots = smf_msg_alloc(msg, slots * sizeof(uint32_t));
+    if (t->items == NULL || t->pairs == NULL || t->slots == NULL)
+        return SMF_ENOMEM;
+    memset(t->slots, 0, slots * sizeof(uint32_t));
+    t->mask = slots - 1;
+    t->count = 0;
+    t->limit = o->limit;
+    t->bigrams = o->bigrams;
+    /* Structure first, so that a huge text cannot crowd it out of the limit. */
+    add_headers(msg, t);
+    add_parts(msg, t);
+    add_urls(msg, t);
+    if (o->html_tags)
+        add_html(msg, t, o->max_text);
+    size_t len;
+    const char *text = smf_msg_text(msg, &len);
+    add_words(t, "", text, len < o->max_text ? len : o->max_text, true);
+    return 0;
+}

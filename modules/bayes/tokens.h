@@ -1,0 +1,42 @@
+/*
+ * tokens.h - the bayes module's tokenizer: turns a message into a set of
+ * distinct 64-bit token hashes (words, word pairs, header, URL and
+ * attachment features), each tagged by where it came from.
+ */
+#ifndef BAYES_TOKENS_H
+#define BAYES_TOKENS_H
+
+#include <smf/module.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What to read, and how much of it. */
+typedef struct bayes_tok_opts {
+    size_t limit;    /* Distinct tokens kept at most. */
+    size_t max_text; /* Bytes of decoded text (and of each HTML part) read at most. */
+    bool bigrams;    /* Also emit pairs of neighbouring words. */
+    bool html_tags;  /* Also emit the tags and attributes of HTML parts. */
+} bayes_tok_opts_t;
+
+/* No token: a word past the limit, or a token that is not a pair. */
+#define BAYES_NO_TOKEN UINT32_MAX
+
+typedef struct bayes_tokens {
+    uint64_t *items; /* Distinct hashes, in the order found; never 0. */
+    size_t count;
+    size_t limit; /* Tokens kept at most; later ones are dropped. */
+    /* For a word pair, the indices of its two words (always earlier in
+     * items); BAYES_NO_TOKEN twice for any other token. A scan skips a pair
+     * whose words were never learned: learning adds a pair only with them. */
+    uint32_t (*pairs)[2];
+    uint32_t *slots; /* Open-addressing set: index + 1 into items; 0 marks a free slot. */
+    size_t mask;
+    bool bigrams; /* Also emit pairs of neighbouring words. */
+} bayes_tokens_t;
+
+/* Tokenizes the message into *t, allocating from the message arena. 0 or SMF_ENOMEM. */
+int bayes_tokenize(smf_msg_t *msg, const bayes_tok_opts_t *o, bayes_tokens_t *t);
+
+#endif

@@ -1,0 +1,278 @@
+"""Tests of the bayes module and of smfctl learn/unlearn.
+
+Each test makes its own data folder, learns synthetic fixtures (two
+vocabularies, written by fixtures.py) with smfctl, and scans with
+smf-modtest sharing that data folder. The store itself is read back with
+mdb_dump (lmdb-utils). Standard library only.
+"""
+import argparse
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import fixtures
+
+PATHS = {}
+
+
+def parse_paths():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smfctl", required=True)
+    ap.add_argument("--modtest", required=True)
+    ap.add_argument("--module", required=True, help="path of bayes.so")
+    args, rest = ap.parse_known_args()
+    PATHS.update({k: os.path.abspath(v) for k, v in vars(args).items()})
+    return [sys.argv[0]] + rest
+
+
+CONFIG = """
+listen = "ipc://{tmp}/scan.sock"
+publish = "ipc://{tmp}/events.sock"
+data_dir = "{tmp}/data"
+quarantine_dir = "{tmp}/quarantine"
+module_dir = "{modules}"
+modules = {{{modules_list}}}
+{sections}
+policy default {{
+  inbound {{
+    stages = {{{modules_list}}}
+  }}
+  outbound {{
+    stages = {{{modules_list}}}
+  }}
+}}
+"""
+
+
+class BayesCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smf-bayes-")
+        self.data = os.path.join(self.tmp, "data")
+        self.mail = fixtures.write_all(os.path.join(self.tmp, "mail"))
+        self.config = self.write_config("bayes")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write_config(self, modules, name="smfd.conf"):
+        path = os.path.join(self.tmp, name)
+        sections = "bayes {\n  min_learned = 10\n}" if "bayes" in modules else ""
+        with open(path, "w") as f:
+            f.write(CONFIG.format(tmp=self.tmp, modules=os.path.dirname(PATHS["module"]),
+                                  modules_list=modules, sections=sections))
+        return path
+
+    def smfctl(self, *args, config=None, rc=0):
+        p = subprocess.run([PATHS["smfctl"], "-c", config or self.config] + list(args),
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, rc, "smfctl %s: %s%s" % (args, p.stdout, p.stderr))
+        return p
+
+    def learn(self, klass, *paths, by=None):
+        args = ["learn", "--" + klass] + (["--by", by] if by else []) + list(paths)
+        return summary(self.smfctl(*args).stdout)
+
+    def unlearn(self, *paths):
+        return summary(self.smfctl("unlearn", *paths).stdout)
+
+    def scan(self, path, **opts):
+        """The bayes symbols smf-modtest reports for one file: {name: (score, p)}."""
+        cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data]
+        for k, v in dict({"min_learned": 10}, **opts).items():
+            cmd += ["-o", "%s=%s" % (k, v)]
+        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        res = json.loads(p.stdout)
+        self.assertEqual(res["error"], None)
+        return {s["name"]: (s["score"], float(re.search(r"p=([0-9.]+)", s["detail"]).group(1)))
+                for s in res["symbols"]}
+
+    def totals(self):
+        """(spam, ham) messages the store counts, read with mdb_dump."""
+        rec = dump(os.path.join(self.data, "kv"), "bayes")
+        raw = rec.get(b"totals")
+        self.assertIsNotNone(raw, "no totals record")
+        return (int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little"))
+
+    def learn_fixtures(self):
+        got = self.learn("spam", self.mail["spam"])
+        self.assertEqual(got, {"learned": 30, "already known": 0, "moved": 0, "failed": 0})
+        got = self.learn("ham", self.mail["ham"], by="tester")
+        self.assertEqual(got, {"learned": 30, "already known": 0, "moved": 0, "failed": 0})
+
+
+def summary(out):
+    """{"learned": 3, "already known": 0, ...} from smfctl's summary line."""
+    line = out.strip().splitlines()[-1].split(" (")[0]
+    return {k: int(v) for k, v in (item.rsplit(" ", 1) for item in line.split(", "))}
+
+
+def dump(env, db):
+    """Every record of an LMDB database as {key bytes: value bytes}."""
+    p = subprocess.run(["mdb_dump", "-s", db, env], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("mdb_dump %s %s: %s" % (env, db, p.stderr))
+    lines = p.stdout.split("HEADER=END\n", 1)[1].splitlines()
+    lines = [l.strip() for l in lines if l.startswith(" ")]
+    return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
+
+
+def column_sums(records):
+    """Sums of the spam and of the ham counts over every token record."""
+    spam = sum(int.from_bytes(v[0:4], "little") for k, v in records.items() if k != b"totals")
+    ham = sum(int.from_bytes(v[4:8], "little") for k, v in records.items() if k != b"totals")
+    return spam, ham
+
+
+class TestScoring(BayesCase):
+    def test_untrained_model_adds_no_symbol(self):
+        self.assertEqual(self.scan(self.mail["test_spam"]), {})
+        self.assertEqual(self.scan(self.mail["test_ham"]), {})
+
+    def test_below_min_learned_adds_no_symbol(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", *fixtures.files(self.mail["ham"])[:9])
+        self.assertEqual(self.totals(), (30, 9))
+        self.assertEqual(self.scan(self.mail["test_spam"]), {})
+        # The same store scores once the threshold is within reach.
+        self.assertIn("BAYES_SPAM", self.scan(self.mail["test_spam"], min_learned=9))
+
+    def test_learned_model_tells_spam_from_ham(self):
+        self.learn_fixtures()
+        self.assertEqual(self.totals(), (30, 30))
+        spam = self.scan(self.mail["test_spam"])
+        self.assertEqual(list(spam), ["BAYES_SPAM"])
+        self.assertGreater(spam["BAYES_SPAM"][1], 0.99)
+        self.assertAlmostEqual(spam["BAYES_SPAM"][0], 10.0)
+        ham = self.scan(self.mail["test_ham"])
+        self.assertEqual(list(ham), ["BAYES_HAM"])
+        self.assertLess(ham["BAYES_HAM"][1], 0.01)
+        self.assertAlmostEqual(ham["BAYES_HAM"][0], -3.0)
+
+    def test_scores_follow_options(self):
+        self.learn_fixtures()
+        spam = self.scan(self.mail["test_spam"], spam_score=8.5)
+        self.assertAlmostEqual(spam["BAYES_SPAM"][0], 8.5)
+        ham = self.scan(self.mail["test_ham"], ham_score=-1.5)
+        self.assertAlmostEqual(ham["BAYES_HAM"][0], -1.5)
+
+    def test_mixed_message_stays_neutral(self):
+        self.learn_fixtures()
+        got = self.scan(self.mail["test_mixed"])
+        self.assertEqual(list(got), ["BAYES_UNSURE"])
+        self.assertEqual(got["BAYES_UNSURE"][0], 0)
+        self.assertTrue(0.1 < got["BAYES_UNSURE"][1] < 0.9, got)
+
+    def test_bad_options_refused(self):
+        p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", "spam_threshold=0.3",
+                            self.mail["test_spam"]], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("spam_threshold", p.stderr)
+
+
+class TestLearning(BayesCase):
+    def test_learning_twice_counts_once(self):
+        self.learn_fixtures()
+        before = self.scan(self.mail["test_ham"])
+        got = self.learn("ham", self.mail["ham"])
+        self.assertEqual(got, {"learned": 0, "already known": 30, "moved": 0, "failed": 0})
+        self.assertEqual(self.totals(), (30, 30))
+        self.assertEqual(self.scan(self.mail["test_ham"]), before)
+
+    def test_moving_a_message_between_classes(self):
+        self.learn_fixtures()
+        before = dump(os.path.join(self.data, "kv"), "bayes")
+        moved = fixtures.files(self.mail["ham"])[:3]
+        self.assertEqual(self.learn("spam", *moved)["moved"], 3)
+        self.assertEqual(self.totals(), (33, 27))
+        self.assertEqual(self.registry_entry(moved[0])["class"], "spam")
+        after = dump(os.path.join(self.data, "kv"), "bayes")
+        # Every token of the moved mail leaves the ham column for the spam column.
+        spam0, ham0 = column_sums(before)
+        spam1, ham1 = column_sums(after)
+        self.assertGreater(spam1, spam0)
+        self.assertEqual(spam1 - spam0, ham0 - ham1)
+        # Moving back restores every record exactly.
+        self.assertEqual(self.learn("ham", *moved)["moved"], 3)
+        self.assertEqual(self.totals(), (30, 30))
+        restored = dump(os.path.join(self.data, "kv"), "bayes")
+        restored.pop(b"totals")
+        before.pop(b"totals")
+        self.assertEqual(restored, before)
+
+    def test_unlearn(self):
+        self.learn_fixtures()
+        some = fixtures.files(self.mail["spam"])[:5]
+        self.assertEqual(self.unlearn(*some), {"unlearned": 5, "not known": 0, "failed": 0})
+        self.assertEqual(self.totals(), (25, 30))
+        self.assertIsNone(self.registry_entry(some[0]))
+        self.assertEqual(self.unlearn(*some), {"unlearned": 0, "not known": 5, "failed": 0})
+        # Forgetting everything leaves no token behind, only the zeroed totals.
+        self.unlearn(self.mail["spam"], self.mail["ham"])
+        self.assertEqual(self.totals(), (0, 0))
+        self.assertEqual(list(dump(os.path.join(self.data, "kv"), "bayes")), [b"totals"])
+        self.assertEqual(self.scan(self.mail["test_spam"]), {})
+
+    def test_provenance_is_recorded(self):
+        self.learn_fixtures()
+        path = fixtures.files(self.mail["ham"])[4]
+        entry = self.registry_entry(path)
+        self.assertEqual(entry["class"], "ham")
+        self.assertEqual(entry["by"], "tester")
+        self.assertEqual(entry["source"], path)
+        self.assertEqual(entry["modules"], ["bayes"])
+        self.assertRegex(entry["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_mbox_is_split_into_messages(self):
+        got = self.learn("spam", self.mail["mbox"])
+        self.assertEqual(got["learned"], 3)
+        self.assertEqual(self.totals(), (3, 0))
+        # The same messages as single files are already known.
+        self.assertEqual(self.learn("spam", *fixtures.files(self.mail["spam"])[:3])["already known"], 3)
+
+    def test_learners_take_turns(self):
+        self.learn("spam", fixtures.files(self.mail["spam"])[0])
+        with open(os.path.join(self.data, "kv", "learn.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            proc = subprocess.Popen([PATHS["smfctl"], "-c", self.config, "learn", "--ham",
+                                     self.mail["ham"]], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            with self.assertRaises(subprocess.TimeoutExpired):
+                proc.wait(1.5)
+            self.assertEqual(self.totals(), (1, 0))
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("waiting for another learn", err)
+        self.assertEqual(summary(out)["learned"], 30)
+
+    def test_usage_errors(self):
+        self.smfctl("learn", self.mail["spam"], rc=2)
+        self.smfctl("learn", "--spam", "--ham", self.mail["spam"], rc=2)
+        self.smfctl("learn", "--spam", rc=2)
+        err = self.smfctl("learn", "--spam", os.path.join(self.tmp, "nowhere"), rc=2).stderr
+        self.assertIn("nowhere", err)
+        self.assertFalse(os.path.exists(os.path.join(self.data, "kv")))
+
+    def test_config_without_learning_module(self):
+        other = self.write_config("attachment", name="other.conf")
+        err = self.smfctl("learn", "--spam", self.mail["spam"], config=other, rc=2).stderr
+        self.assertIn("no enabled module learns", err)
+
+    def registry_entry(self, path):
+        """The registry's JSON for the message in `path`, or None."""
+        with open(path, "rb") as f:
+            key = fixtures.message_key(f.read())
+        value = dump(os.path.join(self.data, "kv"), ".learned").get(key)
+        return json.loads(value) if value is not None else None
+
+
+if __name__ == "__main__":
+    argv = parse_paths()
+    unittest.main(argv=argv, verbosity=2)
