@@ -17,6 +17,10 @@ typedef enum action {
 
 #define ACTION_COUNT 5
 
+/* The SDK's SMF_ACTION_* constants are these same values; verdict() relies
+ * on it. */
+_Static_assert(ACTION_REJECT == 4 && ACTION_QUARANTINE == 2, "actions match SMF_ACTION_*");
+
 const char *action_name(action_t a);
 /* Parses an action name; -1 when unknown. */
 int action_parse(const char *name);

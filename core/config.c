@@ -540,8 +540,7 @@ static int read_curve(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     const char *clients = cfg_getstr(cfg, "curve_clients_file");
     char why[1024];
     if (curve_load(&c->curve, c->mem, secret && *secret ? resolve_path(c, secret) : NULL,
-                   clients && *clients ? resolve_path(c, clients) : NULL, why,
-                   sizeof(why)) != 0)
+                   clients && *clients ? resolve_path(c, clients) : NULL, why, sizeof(why)) != 0)
         return errbuf_fail(err, errlen, "%s: %s", c->path, why);
     return 0;
 }

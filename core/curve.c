@@ -44,8 +44,7 @@ static int read_key(const char *path, char out[CURVE_Z85_LEN + 1])
     return rc;
 }
 
-static int load_clients(curve_conf_t *cc, arena_t *mem, const char *path, char *err,
-                        size_t errlen)
+static int load_clients(curve_conf_t *cc, arena_t *mem, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -60,8 +59,8 @@ static int load_clients(curve_conf_t *cc, arena_t *mem, const char *path, char *
         if (n == 0)
             continue;
         char z85[CURVE_Z85_LEN + 1];
-        if (n != CURVE_Z85_LEN || (memcpy(z85, p, n), z85[n] = '\0',
-                                   zmq_z85_decode(cc->clients[0], z85) == NULL)) {
+        if (n != CURVE_Z85_LEN ||
+            (memcpy(z85, p, n), z85[n] = '\0', zmq_z85_decode(cc->clients[0], z85) == NULL)) {
             fclose(f);
             return errbuf_fail(err, errlen,
                                "%s:%zu: not a Z85 public key (40 characters); make keys with "
@@ -79,8 +78,7 @@ static int load_clients(curve_conf_t *cc, arena_t *mem, const char *path, char *
     fclose(f);
     if (cc->nclients == 0)
         return errbuf_fail(err, errlen,
-                           "curve_clients_file %s lists no key: no front end could connect",
-                           path);
+                           "curve_clients_file %s lists no key: no front end could connect", path);
     return 0;
 }
 

@@ -411,6 +411,10 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
             o.store_failed = true;
         }
     }
+    for (size_t k = 0; k < ng; k++) {
+        smf_final_t final = {(int)o.action, g[k].result.score, o.virus};
+        pipeline_notify(ctx->gen, ctx->worker, &g[k].result, &final);
+    }
     double elapsed = clock_mono_ms() - t0;
     out->json = verdict_json(id, env->request_id, &o, g, ng, elapsed);
     verdict_events(out, id, env, g, ng, &o);

@@ -64,6 +64,8 @@ size_t modload_descriptor_size(unsigned minor)
 {
     if (minor == 0)
         return offsetof(smf_module_t, learn);
+    if (minor == 1)
+        return offsetof(smf_module_t, verdict);
     return sizeof(smf_module_t);
 }
 

@@ -15,11 +15,12 @@ typedef struct run {
     const char *virus;
 } run_t;
 
-static void record(pipeline_result_t *out, const char *module, stage_status_t st,
+static void record(pipeline_result_t *out, const module_conf_t *mc, size_t index, stage_status_t st,
                    const char *detail, double ms)
 {
     stage_report_t *r = &out->stages[out->nstages++];
-    r->module = module;
+    r->module = mc->name;
+    r->index = index;
     r->status = st;
     r->detail = detail;
     r->ms = ms;
@@ -126,9 +127,12 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
                        arena_t *arena, int64_t deadline_ms, bool connect, pipeline_result_t *out)
 {
     const policy_dir_t *pd = &pol->dir[dir];
-    smf_msg_t x;
-    scanctx_init(&x, arena, m, env, domain, deadline_ms, g->conf->arena_limit, g->kv);
+    /* The context lives in the arena: pipeline_notify() uses it again after
+     * the verdict, and it dies with the request. */
+    smf_msg_t *ctx = arena_alloc(arena, sizeof(*ctx));
+    scanctx_init(ctx, arena, m, env, domain, deadline_ms, g->conf->arena_limit, g->kv);
     memset(out, 0, sizeof(*out));
+    out->ctx = ctx;
     out->domain = domain;
     out->direction = dir;
     out->policy = pd;
@@ -140,25 +144,39 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
         if (connect && !connect_kind(mc))
             continue;
         if (run.hard_stopped || (run.soft_stopped && !mc->hard)) {
-            record(out, mc->name, STAGE_SKIPPED,
+            record(out, mc, mi, STAGE_SKIPPED,
                    run.hard_stopped ? "virus found" : "whitelisted or blacklisted", 0);
             continue;
         }
-        stage_outcome_t o = run_stage(g, worker, mi, &x);
+        stage_outcome_t o = run_stage(g, worker, mi, ctx);
         if (o.status == STAGE_UNSCANNABLE && mc->hard)
-            scanctx_engine_symbol(&x, "AV_UNSCANNABLE", 0, o.detail);
+            scanctx_engine_symbol(ctx, "AV_UNSCANNABLE", 0, o.detail);
         if (o.status == STAGE_ERROR && mc->hard)
-            scanctx_engine_symbol(&x, "AV_ERROR", 0, o.detail);
-        record(out, mc->name, o.status, o.detail, o.ms);
-        fold(&run, mc, &x, &o);
+            scanctx_engine_symbol(ctx, "AV_ERROR", 0, o.detail);
+        record(out, mc, mi, o.status, o.detail, o.ms);
+        fold(&run, mc, ctx, &o);
     }
-    run.in.score = sum_scores(&x);
+    run.in.score = sum_scores(ctx);
     out->verdict = verdict_merge(&run.in, &pd->rules);
     out->score = run.in.score;
     out->virus = run.virus;
     out->force_reason = run.force_reason;
-    out->symbols = x.symbols;
-    out->nsymbols = x.nsymbols;
-    out->headers = x.headers;
-    out->nheaders = x.nheaders;
+    out->symbols = ctx->symbols;
+    out->nsymbols = ctx->nsymbols;
+    out->headers = ctx->headers;
+    out->nheaders = ctx->nheaders;
+}
+
+void pipeline_notify(generation_t *g, size_t worker, pipeline_result_t *r, const smf_final_t *final)
+{
+    for (size_t i = 0; i < r->nstages; i++) {
+        const stage_report_t *st = &r->stages[i];
+        const smf_module_t *d = g->conf->modules[st->index].lib.desc;
+        void *tstate;
+        if (st->status == STAGE_SKIPPED || d->verdict == NULL ||
+            g->init_errors[st->index] != NULL ||
+            generation_tstate(g, worker, st->index, &tstate) != 0)
+            continue;
+        scanctx_verdict(r->ctx, d, g->states[st->index], tstate, g->dbis[st->index], final);
+    }
 }

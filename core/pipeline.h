@@ -17,6 +17,7 @@
 
 typedef struct stage_report {
     const char *module;
+    size_t index; /* The module's index in the configuration. */
     stage_status_t status;
     const char *detail;
     double ms;
@@ -36,6 +37,7 @@ typedef struct pipeline_result {
     stage_report_t *stages;
     size_t nstages;
     const char *force_reason;
+    smf_msg_t *ctx; /* The run's context, kept for pipeline_notify(). */
 } pipeline_result_t;
 
 /*
@@ -45,6 +47,13 @@ typedef struct pipeline_result {
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
                   int64_t deadline_ms, pipeline_result_t *out);
+
+/*
+ * Tells every stage that ran in this result the message's final verdict
+ * (modules with a verdict() callback), on the worker that ran them.
+ */
+void pipeline_notify(generation_t *g, size_t worker, pipeline_result_t *r,
+                     const smf_final_t *final);
 
 /*
  * The connection stage: only list and reputation stages run, in policy

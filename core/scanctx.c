@@ -378,6 +378,22 @@ int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate
     return rc;
 }
 
+void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
+                     const smf_final_t *final)
+{
+    if (d->verdict == NULL)
+        return;
+    /* What a module reports from here is not read: save and restore the
+     * run's results so that nothing it adds can change the reply. */
+    size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
+    enter_stage(x, d, dbi);
+    current_module = d->name;
+    d->verdict(x, state, tstate, final);
+    current_module = NULL;
+    x->nsymbols = nsymbols;
+    x->nheaders = nheaders;
+}
+
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
                               unsigned dbi)
 {

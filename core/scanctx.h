@@ -87,6 +87,11 @@ stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, 
 int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
                   int klass, int delta);
 
+/* Tells one module the final verdict (its verdict(), ABI 1.2), set up as
+ * for scanctx_stage(); nothing it reports reaches the reply. */
+void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
+                     const smf_final_t *final);
+
 /* Names the module whose code runs next on this thread (outside scan(),
  * where smf_log has no message to take the name from); NULL after. */
 void scanctx_set_module(const char *name);

@@ -185,7 +185,7 @@ static void fcrdns_ask(check_ctx_t *ctx)
 }
 
 /* Symbols of one zone; refusals are health problems, never points. */
-static int zone_report(check_ctx_t *ctx, size_t z, double *evidence)
+static int zone_report(check_ctx_t *ctx, size_t z)
 {
     const rep_zone_t *zone = &ctx->conf->zones[z];
     const zone_result_t *r = &ctx->zones[z];
@@ -197,16 +197,14 @@ static int zone_report(check_ctx_t *ctx, size_t z, double *evidence)
                 r->refused);
         rc = smf_msg_add_symbol(ctx->msg, zone->blocked, 0, r->refused);
     }
-    if (rc == 0 && r->listed != NULL && r->refused == NULL) {
+    if (rc == 0 && r->listed != NULL && r->refused == NULL)
         rc = smf_msg_add_symbol(ctx->msg, zone->symbol, zone->score, r->listed);
-        *evidence += zone->score > 0 ? zone->score : 0;
-    }
     if (rc == 0 && r->timeout != NULL)
         rc = smf_msg_add_symbol(ctx->msg, "REP_DNS_TIMEOUT", 0, r->timeout);
     return rc;
 }
 
-static int fcrdns_report(check_ctx_t *ctx, double *evidence)
+static int fcrdns_report(check_ctx_t *ctx)
 {
     const char *why = NULL;
 
@@ -222,12 +220,11 @@ static int fcrdns_report(check_ctx_t *ctx, double *evidence)
                              ctx->fc.first_name);
     if (why == NULL)
         return 0;
-    *evidence += ctx->conf->no_fcrdns_score > 0 ? ctx->conf->no_fcrdns_score : 0;
     return smf_msg_add_symbol(ctx->msg, "REP_NO_FCRDNS", ctx->conf->no_fcrdns_score, why);
 }
 
 int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *c,
-                     const rep_dnscheck_query_t *q, long budget_ms, double *evidence)
+                     const rep_dnscheck_query_t *q, long budget_ms)
 {
     check_ctx_t ctx = {.msg = msg, .dns = dns, .conf = c, .q = q};
     int rc = 0;
@@ -241,6 +238,6 @@ int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *
     fcrdns_ask(&ctx);
     rep_dns_wait(dns, budget_ms);
     for (size_t z = 0; z < c->nzones && rc == 0; z++)
-        rc = zone_report(&ctx, z, evidence);
-    return rc == 0 ? fcrdns_report(&ctx, evidence) : rc;
+        rc = zone_report(&ctx, z);
+    return rc == 0 ? fcrdns_report(&ctx) : rc;
 }

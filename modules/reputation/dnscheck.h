@@ -28,10 +28,10 @@ typedef struct rep_dnscheck_query {
 } rep_dnscheck_query_t;
 
 /*
- * Runs the checks within budget_ms and reports symbols. *evidence grows by
- * the positive scores reported. Returns 0 or a negative SMF_E* code.
+ * Runs the checks within budget_ms and reports symbols. Returns 0 or a
+ * negative SMF_E* code.
  */
 int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *c,
-                     const rep_dnscheck_query_t *q, long budget_ms, double *evidence);
+                     const rep_dnscheck_query_t *q, long budget_ms);
 
 #endif

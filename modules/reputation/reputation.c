@@ -41,7 +41,6 @@ typedef struct rep_conf {
     double history_ip_weight;
     double history_net_weight;
     double history_domain_weight;
-    double history_spam_evidence;
     long rate_messages_per_hour;
     long rate_recipients_per_hour;
     double rate_limit_score;
@@ -62,7 +61,6 @@ typedef struct rep_conn {
     uint8_t ip[16];
     int trusted;               /* From a trusted network or authenticated. */
     const char *sender_domain; /* Lower case, "" for none. */
-    double evidence;           /* Points this scan found, history aside. */
 } rep_conn_t;
 
 static const smf_option_t rep_options[] = {
@@ -109,8 +107,6 @@ static const smf_option_t rep_options[] = {
      "Same for the address's /24 or /64 (REP_HISTORY_NET)."},
     {"history_domain_weight", SMF_OPT_FLOAT, "1", offsetof(rep_conf_t, history_domain_weight),
      "Same for the sender domain (REP_HISTORY_DOMAIN)."},
-    {"history_spam_evidence", SMF_OPT_FLOAT, "5", offsetof(rep_conf_t, history_spam_evidence),
-     "Points of this module's own checks from which a message counts as spam in the history."},
     {"rate_messages_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_messages_per_hour),
      "Outbound messages per hour per sender and per authenticated user; 0 is no limit."},
     {"rate_recipients_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_recipients_per_hour),
@@ -261,14 +257,6 @@ static int rep_in_domain(const char *name, const char *domain)
     return n == d || name[n - d - 1] == '.';
 }
 
-/* Adds a symbol and counts its points as this scan's own evidence. */
-static int rep_add(smf_msg_t *msg, rep_conn_t *conn, const char *name, double score,
-                   const char *detail)
-{
-    conn->evidence += score > 0 ? score : 0;
-    return smf_msg_add_symbol(msg, name, score, detail);
-}
-
 /* HELO checks. A bare IP is not also reported as "not a FQDN". */
 static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
@@ -278,15 +266,15 @@ static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
     if (helo[0] == '\0')
         return 0;
     if (smf_ip_parse(helo, addr) == 0)
-        return rep_add(msg, conn, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, helo);
+        return smf_msg_add_symbol(msg, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, helo);
     if (strchr(helo, '.') == NULL) {
-        int rc = rep_add(msg, conn, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, helo);
+        int rc = smf_msg_add_symbol(msg, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, helo);
         if (rc < 0)
             return rc;
     }
     for (size_t i = 0; st->conf->local_domains != NULL && st->conf->local_domains[i] != NULL; i++) {
         if (rep_in_domain(helo, st->conf->local_domains[i]))
-            return rep_add(msg, conn, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
+            return smf_msg_add_symbol(msg, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
     }
     return 0;
 }
@@ -299,7 +287,8 @@ static int rep_check_rdns(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
     if (!conn->has_ip)
         return 0;
     if (name[0] == '\0' || strcasecmp(name, "unknown") == 0)
-        return rep_add(msg, conn, "REP_NO_RDNS", st->conf->no_rdns_score, conn->env->client_ip);
+        return smf_msg_add_symbol(msg, "REP_NO_RDNS", st->conf->no_rdns_score,
+                                  conn->env->client_ip);
     return 0;
 }
 
@@ -330,7 +319,7 @@ static int rep_check_dns(smf_msg_t *msg, const rep_state_t *st, rep_dns_t *dns, 
         return SMF_ETIMEDOUT;
     if (strchr(conn->env->helo, '.') != NULL && smf_ip_parse(conn->env->helo, addr) != 0)
         q.helo = conn->env->helo;
-    return rep_dnscheck_run(msg, dns, &st->dnscheck, &q, budget, &conn->evidence);
+    return rep_dnscheck_run(msg, dns, &st->dnscheck, &q, budget);
 }
 
 /* History symbols: points from -weight (all ham) to +weight (all spam). */
@@ -422,12 +411,41 @@ static int rep_scan(smf_msg_t *msg, void *state, void *tstate)
     if (!st->conf->history)
         return 0;
     rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
-    if ((rc = rep_check_history(msg, st, &keys, now)) < 0)
-        return rc;
-    /* The module sees no final verdict (see the README): it records its own view. */
-    return rep_hist_add(
-        msg, &keys, conn.evidence >= st->conf->history_spam_evidence ? REP_HIST_SPAM : REP_HIST_HAM,
-        1, st->conf->history_half_life_hours * 3600000.0, now);
+    /* The history grows from final verdicts, in rep_verdict(). */
+    return rep_check_history(msg, st, &keys, now);
+}
+
+/* Which history a final verdict feeds: a virus, spam the engine held or
+ * refused, or ham it delivered unmarked. Marked, deferred mail says nothing
+ * certain and is left out. */
+static int rep_final_class(const smf_final_t *final)
+{
+    if (final->virus != NULL)
+        return REP_HIST_VIRUS;
+    if (final->action == SMF_ACTION_QUARANTINE || final->action == SMF_ACTION_REJECT)
+        return REP_HIST_SPAM;
+    if (final->action == SMF_ACTION_ACCEPT)
+        return REP_HIST_HAM;
+    return -1;
+}
+
+/* The message's final verdict (ABI 1.2) moves the history of its client. */
+static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final)
+{
+    const rep_state_t *st = state;
+    rep_conn_t conn = {0};
+    rep_hist_keys_t keys;
+    int cls = rep_final_class(final);
+    if (!st->conf->history || cls < 0)
+        return;
+    rep_conn_fill(msg, st, &conn);
+    /* Our own relays and users are never judged, so their mail builds no history. */
+    if (conn.trusted || (!conn.has_ip && conn.sender_domain[0] == '\0'))
+        return;
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    if (rep_hist_add(msg, &keys, (rep_hist_class_t)cls, 1,
+                     st->conf->history_half_life_hours * 3600000.0, rep_now_ms()) != 0)
+        smf_log(msg, SMF_LOG_WARN, "cannot update the reputation history");
 }
 
 /* An operator's classification (smfctl learn) moves the history of the message's client. */
@@ -459,4 +477,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .thread_fini = rep_thread_fini,
     .scan = rep_scan,
     .learn = rep_learn,
+    .verdict = rep_verdict,
 };

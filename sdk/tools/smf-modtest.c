@@ -5,6 +5,7 @@
  *
  * It is the harness module authors test with: no daemon, no sockets.
  */
+#include "action.h"
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
@@ -25,7 +26,9 @@
 
 typedef struct args {
     const char *module;
-    char *options; /* "name = value" lines. */
+    int final_action;        /* -1: do not call verdict(); else SMF_ACTION_*. */
+    const char *final_virus; /* For verdict(): the virus name, or NULL. */
+    char *options;           /* "name = value" lines. */
     const char *config_dir;
     const char *data_dir;
     smf_envelope_t env;
@@ -53,6 +56,10 @@ static void usage(FILE *f)
             "  --ip A, --helo H       client address and HELO (default 192.0.2.1,\n"
             "                         mail.example.net)\n"
             "  --client-name N        the client's reverse-DNS name (default none)\n"
+            "  --final ACTION         after each scan, tell the module this final verdict\n"
+            "                         (its verdict() callback): accept, add_header,\n"
+            "                         quarantine, tempfail or reject; score = its symbols\n"
+            "  --final-virus NAME     with --final: the virus the verdict names\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
             "\n"
@@ -73,32 +80,75 @@ static void add_option(args_t *a, const char *nv)
 
 static int parse_args(int argc, char **argv, args_t *a)
 {
-    static const struct option longopts[] = {
-        {"module", required_argument, 0, 'm'},     {"option", required_argument, 0, 'o'},
-        {"config-dir", required_argument, 0, 'C'}, {"data-dir", required_argument, 0, 'D'},
-        {"from", required_argument, 0, 'f'},       {"rcpt", required_argument, 0, 'r'},
-        {"ip", required_argument, 0, 'i'},         {"helo", required_argument, 0, 'H'},
-        {"direction", required_argument, 0, 'd'},  {"auth-user", required_argument, 0, 'u'},
-        {"client-name", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"module", required_argument, 0, 'm'},
+                                             {"option", required_argument, 0, 'o'},
+                                             {"config-dir", required_argument, 0, 'C'},
+                                             {"data-dir", required_argument, 0, 'D'},
+                                             {"from", required_argument, 0, 'f'},
+                                             {"rcpt", required_argument, 0, 'r'},
+                                             {"ip", required_argument, 0, 'i'},
+                                             {"helo", required_argument, 0, 'H'},
+                                             {"direction", required_argument, 0, 'd'},
+                                             {"auth-user", required_argument, 0, 'u'},
+                                             {"client-name", required_argument, 0, 'N'},
+                                             {"final", required_argument, 0, 'F'},
+                                             {"final-virus", required_argument, 0, 'V'},
+                                             {"help", no_argument, 0, 'h'},
+                                             {0, 0, 0, 0}};
     a->config_dir = ".";
-    a->env = (smf_envelope_t){.queue_id = "", .client_ip = "192.0.2.1", .client_name = "",
-                              .helo = "mail.example.net", .sender = "sender@example.net",
+    a->final_action = -1;
+    a->env = (smf_envelope_t){.queue_id = "",
+                              .client_ip = "192.0.2.1",
+                              .client_name = "",
+                              .helo = "mail.example.net",
+                              .sender = "sender@example.net",
                               .auth_user = ""};
     a->rcpt = xcalloc((size_t)argc + 2, sizeof(char *));
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'm': a->module = optarg; break;
-        case 'o': add_option(a, optarg); break;
-        case 'C': a->config_dir = optarg; break;
-        case 'D': a->data_dir = optarg; break;
-        case 'f': a->env.sender = optarg; break;
-        case 'r': a->rcpt[a->nrcpt++] = optarg; break;
-        case 'i': a->env.client_ip = optarg; break;
-        case 'H': a->env.helo = optarg; break;
-        case 'N': a->env.client_name = optarg; break;
-        case 'u': a->env.auth_user = optarg; break;
+        case 'm':
+            a->module = optarg;
+            break;
+        case 'o':
+            add_option(a, optarg);
+            break;
+        case 'C':
+            a->config_dir = optarg;
+            break;
+        case 'D':
+            a->data_dir = optarg;
+            break;
+        case 'f':
+            a->env.sender = optarg;
+            break;
+        case 'r':
+            a->rcpt[a->nrcpt++] = optarg;
+            break;
+        case 'i':
+            a->env.client_ip = optarg;
+            break;
+        case 'H':
+            a->env.helo = optarg;
+            break;
+        case 'N':
+            a->env.client_name = optarg;
+            break;
+        case 'F':
+            if ((a->final_action = action_parse(optarg)) < 0) {
+                fprintf(stderr,
+                        "smf-modtest: --final %s: accept, add_header, quarantine, "
+                        "tempfail or reject\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'V':
+            a->final_virus = optarg;
+            break;
+        case 'u':
+            a->env.auth_user = optarg;
+            break;
         case 'd':
             if (strcmp(optarg, "inbound") != 0 && strcmp(optarg, "outbound") != 0) {
                 fprintf(stderr, "smf-modtest: --direction: inbound or outbound\n");
@@ -106,8 +156,11 @@ static int parse_args(int argc, char **argv, args_t *a)
             }
             a->env.direction = strcmp(optarg, "outbound") == 0 ? SMF_DIR_OUTBOUND : SMF_DIR_INBOUND;
             break;
-        case 'h': usage(stdout); exit(0);
-        default: return -1;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            return -1;
         }
     }
     if (a->module == NULL || optind >= argc) {
@@ -176,11 +229,11 @@ static json_t *result_json(const char *file, const smf_module_t *d, const smf_ms
 {
     json_t *syms = json_array(), *hdrs = json_array();
     for (size_t i = 0; i < x->nsymbols; i++)
-        json_array_append_new(syms, json_pack("{s:s, s:f, s:o}", "name", x->symbols[i].name,
-                                              "score", x->symbols[i].score, "detail",
-                                              x->symbols[i].detail
-                                                  ? json_string(x->symbols[i].detail)
-                                                  : json_null()));
+        json_array_append_new(
+            syms,
+            json_pack("{s:s, s:f, s:o}", "name", x->symbols[i].name, "score", x->symbols[i].score,
+                      "detail",
+                      x->symbols[i].detail ? json_string(x->symbols[i].detail) : json_null()));
     for (size_t i = 0; i < x->nheaders; i++)
         json_array_append_new(hdrs, json_pack("{s:s, s:s}", "name", x->headers[i].name, "value",
                                               x->headers[i].value));
@@ -189,16 +242,28 @@ static json_t *result_json(const char *file, const smf_module_t *d, const smf_ms
         scanned += x->scanned[i];
     const char *verdict = force_name(x->force);
     json_t *o_json = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:f}", "file", file,
-        "module", d->name, "status", stage_status_name(o->status), "error",
+        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:f}", "file", file, "module",
+        d->name, "status", stage_status_name(o->status), "error",
         o->status == STAGE_ERROR ? json_string(o->detail ? o->detail : smf_strerror(o->rc))
                                  : json_null(),
         "symbols", syms, "verdict", verdict ? json_string(verdict) : json_null(), "virus",
         x->stage_virus ? json_string(x->stage_virus) : json_null(), "unscannable",
         o->status == STAGE_UNSCANNABLE ? json_string(o->detail) : json_null(), "headers", hdrs,
-        "parts", (json_int_t)x->m->part_count, "parts_scanned", (json_int_t)scanned,
-        "truncated", x->m->truncated ? json_string(x->m->truncated) : json_null(), "ms", o->ms);
+        "parts", (json_int_t)x->m->part_count, "parts_scanned", (json_int_t)scanned, "truncated",
+        x->m->truncated ? json_string(x->m->truncated) : json_null(), "ms", o->ms);
     return o_json;
+}
+
+/* As the engine does after the merge: the module hears the final verdict. */
+static void tell_final(generation_t *g, smf_msg_t *x, const args_t *a)
+{
+    double score = 0;
+    for (size_t i = 0; i < x->nsymbols; i++)
+        score += x->symbols[i].score;
+    smf_final_t final = {a->final_action, score, a->final_virus};
+    void *tstate;
+    if (generation_tstate(g, 0, 0, &tstate) == 0)
+        scanctx_verdict(x, g->conf->modules[0].lib.desc, g->states[0], tstate, g->dbis[0], &final);
 }
 
 static int scan_file(generation_t *g, const args_t *a, const char *path)
@@ -224,6 +289,8 @@ static int scan_file(generation_t *g, const args_t *a, const char *path)
         o = scanctx_stage(&x, g->conf->modules[0].lib.desc, g->states[0], tstate, g->dbis[0]);
     else
         o.detail = "thread_init failed";
+    if (a->final_action >= 0 && o.status != STAGE_ERROR)
+        tell_final(g, &x, a);
     json_t *j = result_json(path, g->conf->modules[0].lib.desc, &x, &o);
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     puts(s);

@@ -232,10 +232,13 @@ class HistoryAndRateTest(unittest.TestCase):
         return symbols(res)
 
     def test_spam_history_of_address_and_network(self):
+        """History grows from final verdicts (verdict(), ABI 1.2): three rejected
+        messages make the address, its network and its domain suspect."""
         data = os.path.join(self.tmp, "hist-spam")
-        opts = ['dnsbl={"zen.test:ip:127.0.0.2:6"}', "history_min_count=2.5"]
+        opts = ["history_min_count=2.5"]
         for _ in range(3):
-            s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test", opts=opts)
+            s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test",
+                          "--final", "reject", opts=opts)
             self.assertNotIn("REP_HISTORY_IP", s)
         s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test", opts=opts)
         self.assertAlmostEqual(s["REP_HISTORY_IP"]["score"], 2)
@@ -251,7 +254,8 @@ class HistoryAndRateTest(unittest.TestCase):
         data = os.path.join(self.tmp, "hist-ham")
         opts = ["history_min_count=2.5"]
         for _ in range(3):
-            self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test", opts=opts)
+            self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test",
+                      "--final", "accept", opts=opts)
         s = self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test", opts=opts)
         self.assertAlmostEqual(s["REP_HISTORY_IP"]["score"], -2)
         # With a half-life of 3.6 ms, 0.3 s later the counts have decayed below the minimum.
@@ -259,6 +263,19 @@ class HistoryAndRateTest(unittest.TestCase):
         s = self.scan(data, "--ip", "198.51.100.5", "--client-name", "mx.test",
                       opts=["history_min_count=2.5", "history_half_life_hours=0.000001"])
         self.assertNotIn("REP_HISTORY_IP", s)
+
+    def test_virus_and_uncertain_verdicts(self):
+        """A virus verdict counts as virus; marked or deferred mail counts for nothing;
+        without a final verdict (a scan alone) nothing is recorded."""
+        data = os.path.join(self.tmp, "hist-virus")
+        opts = ["history_min_count=0.5"]
+        self.scan(data, "--ip", "192.0.2.77", "--final", "quarantine", "--final-virus", "X",
+                  opts=opts)
+        for action in ("add_header", "tempfail"):
+            self.scan(data, "--ip", "192.0.2.77", "--final", action, opts=opts)
+        self.scan(data, "--ip", "192.0.2.77", opts=opts)
+        s = self.scan(data, "--ip", "192.0.2.77", opts=opts)
+        self.assertIn("192.0.2.77: ham 0.0 spam 0.0 virus 1.0", s["REP_HISTORY_IP"]["detail"])
 
     def test_message_rate_limit(self):
         data = os.path.join(self.tmp, "rate-msgs")

@@ -16,50 +16,63 @@ typedef struct refusal {
 } refusal_t;
 
 static const refusal_t refusals[] = {
-    {"wrong ABI major", "modules = {bad_major}",
-     {"bad_major.so", "built for module ABI 99.1", "this engine provides ABI 1.1"}},
-    {"newer ABI minor", "modules = {bad_minor}",
-     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.1"}},
-    {"larger descriptor", "modules = {bad_size}",
-     {"bad_size.so", "larger than the", "ABI 1.1"}},
-    {"descriptor shorter than its ABI", "modules = {short_size}",
-     {"short_size.so", "but ABI 1.1 defines", "not built with SMF_ABI_INIT"}},
+    {"wrong ABI major",
+     "modules = {bad_major}",
+     {"bad_major.so", "built for module ABI 99.2", "this engine provides ABI 1.2"}},
+    {"newer ABI minor",
+     "modules = {bad_minor}",
+     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.2"}},
+    {"larger descriptor", "modules = {bad_size}", {"bad_size.so", "larger than the", "ABI 1.2"}},
+    {"descriptor shorter than its ABI",
+     "modules = {short_size}",
+     {"short_size.so", "but ABI 1.2 defines", "not built with SMF_ABI_INIT"}},
     {"no descriptor", "modules = {no_symbol}", {"no_symbol.so", "does not export 'smf_module'"}},
-    {"option outside conf", "modules = {bad_option}",
+    {"option outside conf",
+     "modules = {bad_option}",
      {"bad_option.so", "option 'far'", "outside its conf_size"}},
     {"missing module", "modules = {nosuch}", {"nosuch.so", "cannot open it"}},
-    {"misspelt module option", "modules = {tcontent}\ntcontent {\n  scroe = 2\n}",
+    {"misspelt module option",
+     "modules = {tcontent}\ntcontent {\n  scroe = 2\n}",
      {"smf-test-conf", "no such option 'scroe'"}},
     {"misspelt core setting", "modules = {}\nworkerz = 2", {":4:", "no such option 'workerz'"}},
-    {"antivirus left out", "modules = {tav, tcontent}\npolicy default { inbound { stages = {tcontent} } }",
+    {"antivirus left out",
+     "modules = {tav, tcontent}\npolicy default { inbound { stages = {tcontent} } }",
      {"policy default inbound", "leaves out 'tav'", "cannot be skipped"}},
     {"antivirus after a list",
      "modules = {tav, tlist}\npolicy default { inbound { stages = {tlist, tav} } }",
      {"puts 'tav'", "after 'tlist'", "must come first"}},
-    {"antivirus disabled", "modules = {tav}\ntav { enabled = false }",
+    {"antivirus disabled",
+     "modules = {tav}\ntav { enabled = false }",
      {"tav", "cannot be disabled"}},
-    {"antivirus on_error accept", "modules = {tav}\ntav { on_error = accept }",
-     {"fails closed"}},
-    {"virus accepted", "modules = {}\npolicy default { inbound { virus_action = accept } }",
+    {"antivirus on_error accept", "modules = {tav}\ntav { on_error = accept }", {"fails closed"}},
+    {"virus accepted",
+     "modules = {}\npolicy default { inbound { virus_action = accept } }",
      {"virus_action = \"accept\"", "expected one of quarantine, reject"}},
     {"unscannable accepted",
      "modules = {}\npolicy \"a.example\" { outbound { unscannable_action = accept } }",
-     {"policy a.example outbound", "unscannable_action = \"accept\"", "quarantine, tempfail, reject"}},
-    {"unknown stage", "modules = {tcontent}\npolicy default { inbound { stages = {tcontent, x} } }",
+     {"policy a.example outbound", "unscannable_action = \"accept\"",
+      "quarantine, tempfail, reject"}},
+    {"unknown stage",
+     "modules = {tcontent}\npolicy default { inbound { stages = {tcontent, x} } }",
      {"stage 'x' is not a loaded module"}},
     {"module listed twice", "modules = {tcontent, tcontent}", {"'tcontent' is listed twice"}},
-    {"bad on_error", "modules = {tcontent}\ntcontent { on_error = maybe }",
+    {"bad on_error",
+     "modules = {tcontent}\ntcontent { on_error = maybe }",
      {"on_error = \"maybe\"", "accept or tempfail"}},
-    {"negative retention", "modules = {}\nquarantine_retention_days = -1",
+    {"negative retention",
+     "modules = {}\nquarantine_retention_days = -1",
      {"quarantine_retention_days = -1", "0 (keep forever)"}},
-    {"tiny quarantine map", "modules = {}\nquarantine_map_size = 1000",
+    {"tiny quarantine map",
+     "modules = {}\nquarantine_map_size = 1000",
      {"quarantine_map_size = 1000", "at least 65536"}},
     {"delivery port out of range",
      "modules = {}\npolicy \"a.example\" { delivery = \"[192.0.2.1]:99999\" }",
      {"policy a.example: delivery", "[192.0.2.1]:99999", "port 1-65535"}},
-    {"delivery IPv6 without brackets", "modules = {}\npolicy default { delivery = \"::1:25\" }",
+    {"delivery IPv6 without brackets",
+     "modules = {}\npolicy default { delivery = \"::1:25\" }",
      {"policy default: delivery", "IPv6 address in brackets"}},
-    {"empty reload_watch path", "modules = {}\nreload_watch = {\"\"}",
+    {"empty reload_watch path",
+     "modules = {}\nreload_watch = {\"\"}",
      {"reload_watch", "empty path"}},
 };
 
@@ -109,6 +122,13 @@ static void test_old_minor(void)
     CHECK(d->abi.minor == 0 && d->learn == NULL, "1.0 descriptor widened with learn = NULL");
     CHECK(d->scan != NULL && strcmp(d->name, "old_minor") == 0, "1.0 descriptor fields kept");
     config_free(&c);
+    c = testconf_load(dir, "modules = {minor1}", NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "ABI 1.1 module refused: %s", err);
+    if (c == NULL)
+        return;
+    d = c->modules[0].lib.desc;
+    CHECK(d->abi.minor == 1 && d->verdict == NULL, "1.1 descriptor widened with verdict = NULL");
+    config_free(&c);
 }
 
 static void test_valid(void)
@@ -155,7 +175,8 @@ static void test_quarantine_settings(void)
     CHECK(c != NULL, "empty config refused: %s", err);
     if (c == NULL)
         return;
-    CHECK(c->quarantine_retention_days == 30, "default retention %ld", c->quarantine_retention_days);
+    CHECK(c->quarantine_retention_days == 30, "default retention %ld",
+          c->quarantine_retention_days);
     CHECK(c->quarantine_map_size == (size_t)16 << 30, "default map size %zu",
           c->quarantine_map_size);
     CHECK(c->nreload_watch == 1 && strcmp(c->reload_watch[0], "/var/lib/clamav") == 0,

@@ -37,16 +37,17 @@ static json_t *run(const req_t *r, const char **kind)
              "{\"sender\":\"%s\",\"recipients\":[%s],\"direction\":\"%s\",\"client_ip\":"
              "\"192.0.2.7\"%s%lld}",
              r->sender, r->rcpt ? r->rcpt : "\"user@example.com\"",
-             r->direction ? r->direction : "inbound", r->deadline ? ",\"deadline\":" : ",\"x\":",
-             r->deadline);
-    snprintf(raw, sizeof(raw),
-             "From: %s\r\nTo: user@example.com\r\nSubject: test\r\nMIME-Version: 1.0\r\n"
-             "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
-             "Content-Type: text/plain\r\n\r\n%s\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
-             "Content-Disposition: attachment; filename=\"a.bin\"\r\n\r\nxyz\r\n--b1--\r\n",
-             r->sender, r->body);
-    frame_t f[5] = {{"SMF/1", 5}, {"SCAN", 4}, {"req-1", 5}, {env, strlen(env)},
-                    {raw, strlen(raw)}};
+             r->direction ? r->direction : "inbound",
+             r->deadline ? ",\"deadline\":" : ",\"x\":", r->deadline);
+    snprintf(
+        raw, sizeof(raw),
+        "From: %s\r\nTo: user@example.com\r\nSubject: test\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
+        "Content-Type: text/plain\r\n\r\n%s\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Disposition: attachment; filename=\"a.bin\"\r\n\r\nxyz\r\n--b1--\r\n",
+        r->sender, r->body);
+    frame_t f[5] = {
+        {"SMF/1", 5}, {"SCAN", 4}, {"req-1", 5}, {env, strlen(env)}, {raw, strlen(raw)}};
     job_ctx_t ctx = {.gen = gen, .worker = 0, .arrived_ms = clock_wall_ms()};
     job_result_t res;
     job_run(&ctx, f, 5, &res);
@@ -97,33 +98,97 @@ typedef struct row {
 
 static const row_t rows[] = {
     {"clean", {"a@example.net", NULL, NULL, "hello"}, "accept", NULL, "tcontent", "clean", 250},
-    {"content score", {"a@example.net", NULL, NULL, "a trigger word"}, "add_header", "T_HIT",
-     "tcontent", "detected", 250},
-    {"certain spam", {"a@example.net", NULL, NULL, "GTUBE-LIKE"}, "quarantine", NULL, "tcontent",
-     "detected", 250},
-    {"virus", {"a@example.net", NULL, NULL, "VIRUS-MARK"}, "quarantine", "TAV_INFECTED",
-     "tcontent", "skipped", 250},
-    {"virus from a whitelisted sender", {"friend@example.net", NULL, NULL, "VIRUS-MARK trigger"},
-     "quarantine", "TAV_INFECTED", "tlist", "skipped", 250},
-    {"outbound virus", {"a@example.net", NULL, "outbound", "VIRUS-MARK"}, "reject", NULL, "tav",
-     "detected", 550},
-    {"whitelist skips content", {"friend@example.net", NULL, NULL, "trigger"}, "accept",
-     "TLIST_ALLOW", "tcontent", "skipped", 250},
-    {"blacklist", {"foe@example.net", NULL, NULL, "hello"}, "reject", NULL, "tcontent", "skipped",
+    {"content score",
+     {"a@example.net", NULL, NULL, "a trigger word"},
+     "add_header",
+     "T_HIT",
+     "tcontent",
+     "detected",
+     250},
+    {"certain spam",
+     {"a@example.net", NULL, NULL, "GTUBE-LIKE"},
+     "quarantine",
+     NULL,
+     "tcontent",
+     "detected",
+     250},
+    {"virus",
+     {"a@example.net", NULL, NULL, "VIRUS-MARK"},
+     "quarantine",
+     "TAV_INFECTED",
+     "tcontent",
+     "skipped",
+     250},
+    {"virus from a whitelisted sender",
+     {"friend@example.net", NULL, NULL, "VIRUS-MARK trigger"},
+     "quarantine",
+     "TAV_INFECTED",
+     "tlist",
+     "skipped",
+     250},
+    {"outbound virus",
+     {"a@example.net", NULL, "outbound", "VIRUS-MARK"},
+     "reject",
+     NULL,
+     "tav",
+     "detected",
      550},
-    {"antivirus error fails closed", {"friend@example.net", NULL, NULL, "AV-FAIL"}, "tempfail",
-     "AV_ERROR", "tav", "error", 451},
-    {"antivirus skipped a part", {"a@example.net", NULL, NULL, "AV-LAZY"}, "quarantine",
-     "AV_UNSCANNABLE", "tav", "unscannable", 250},
-    {"soft error, on_error tempfail", {"a@example.net", NULL, NULL, "SOFT-FAIL"}, "tempfail", NULL,
-     "tcontent2", "error", 451},
-    {"deadline passed", {"a@example.net", NULL, NULL, "VIRUS-MARK", 1000}, "tempfail",
-     "SMF_DEADLINE_EXPIRED", "tav", "(absent)", 451},
-    {"domain policy", {"a@example.net", "\"x@strict.example\"", NULL, "trigger"}, "quarantine",
-     "T_HIT", "tcontent", "detected", 250},
+    {"whitelist skips content",
+     {"friend@example.net", NULL, NULL, "trigger"},
+     "accept",
+     "TLIST_ALLOW",
+     "tcontent",
+     "skipped",
+     250},
+    {"blacklist",
+     {"foe@example.net", NULL, NULL, "hello"},
+     "reject",
+     NULL,
+     "tcontent",
+     "skipped",
+     550},
+    {"antivirus error fails closed",
+     {"friend@example.net", NULL, NULL, "AV-FAIL"},
+     "tempfail",
+     "AV_ERROR",
+     "tav",
+     "error",
+     451},
+    {"antivirus skipped a part",
+     {"a@example.net", NULL, NULL, "AV-LAZY"},
+     "quarantine",
+     "AV_UNSCANNABLE",
+     "tav",
+     "unscannable",
+     250},
+    {"soft error, on_error tempfail",
+     {"a@example.net", NULL, NULL, "SOFT-FAIL"},
+     "tempfail",
+     NULL,
+     "tcontent2",
+     "error",
+     451},
+    {"deadline passed",
+     {"a@example.net", NULL, NULL, "VIRUS-MARK", 1000},
+     "tempfail",
+     "SMF_DEADLINE_EXPIRED",
+     "tav",
+     "(absent)",
+     451},
+    {"domain policy",
+     {"a@example.net", "\"x@strict.example\"", NULL, "trigger"},
+     "quarantine",
+     "T_HIT",
+     "tcontent",
+     "detected",
+     250},
     {"most severe domain wins",
-     {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"}, "quarantine",
-     "T_HIT", "tcontent", "detected", 250},
+     {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"},
+     "quarantine",
+     "T_HIT",
+     "tcontent",
+     "detected",
+     250},
 };
 
 static void test_rows(void)
@@ -133,8 +198,8 @@ static void test_rows(void)
         const char *kind;
         json_t *j = run(&r->req, &kind);
         CHECK(strcmp(kind, "VERDICT") == 0, "%s: reply kind %s", r->what, kind);
-        CHECK(strcmp(action(j), r->want_action) == 0, "%s: action %s, want %s", r->what,
-              action(j), r->want_action);
+        CHECK(strcmp(action(j), r->want_action) == 0, "%s: action %s, want %s", r->what, action(j),
+              r->want_action);
         if (r->want_symbol)
             CHECK(has_symbol(j, r->want_symbol), "%s: no symbol %s", r->what, r->want_symbol);
         CHECK(strcmp(stage_status(j, r->stage), r->stage_status) == 0, "%s: stage %s is %s",
@@ -203,6 +268,30 @@ static void test_connect(void)
     json_decref(j);
 }
 
+/* verdict() (ABI 1.2) hears the final action of messages its stage
+ * scanned, and nothing of those where it was skipped. */
+static void test_verdict_callback(void)
+{
+    const char *kind;
+    req_t first = {"a@example.net", NULL, NULL, "a trigger word"};
+    json_decref(run(&first, &kind));
+    req_t ask = {"a@example.net", NULL, NULL, "REPORT-LAST"};
+    json_t *j = run(&ask, &kind);
+    char *s = json_dumps(json_object_get(j, "symbols"), 0);
+    CHECK_CONTAINS(s, "action=1 score=6.0 virus=-");
+    free(s);
+    json_decref(j);
+    /* The last message above (REPORT-LAST, accepted) is now the last verdict;
+     * a virus skips tcontent, so its verdict must not reach it. */
+    req_t virus = {"a@example.net", NULL, NULL, "VIRUS-MARK"};
+    json_decref(run(&virus, &kind));
+    j = run(&ask, &kind);
+    s = json_dumps(json_object_get(j, "symbols"), 0);
+    CHECK_CONTAINS(s, "action=0 score=0.0 virus=-");
+    free(s);
+    json_decref(j);
+}
+
 typedef struct bad {
     const char *what;
     frame_t f[5];
@@ -215,21 +304,34 @@ static void test_malformed(void)
     static const char env[] = "{\"recipients\":[\"u@example.com\"]}";
     const bad_t bad[] = {
         {"two frames", {{"SMF/1", 5}, {"SCAN", 4}}, 2, "bad_frames"},
-        {"bad version", {{"SMF/9", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
-         5, "bad_version"},
-        {"bad command", {{"SMF/1", 5}, {"EAT", 3}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
-         5, "bad_command"},
-        {"scan without message", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}},
-         4, "bad_frames"},
-        {"connect with a message",
-         {{"SMF/1", 5}, {"CONNECT", 7}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}}, 5,
+        {"bad version",
+         {{"SMF/9", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
+         5,
+         "bad_version"},
+        {"bad command",
+         {{"SMF/1", 5}, {"EAT", 3}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
+         5,
+         "bad_command"},
+        {"scan without message",
+         {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {env, sizeof(env) - 1}},
+         4,
          "bad_frames"},
-        {"envelope not JSON", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{no", 3}, {"x", 1}}, 5,
+        {"connect with a message",
+         {{"SMF/1", 5}, {"CONNECT", 7}, {"r", 1}, {env, sizeof(env) - 1}, {"x", 1}},
+         5,
+         "bad_frames"},
+        {"envelope not JSON",
+         {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{no", 3}, {"x", 1}},
+         5,
          "bad_envelope"},
-        {"no recipients", {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{}", 2}, {"x", 1}}, 5,
+        {"no recipients",
+         {{"SMF/1", 5}, {"SCAN", 4}, {"r", 1}, {"{}", 2}, {"x", 1}},
+         5,
          "bad_envelope"},
-        {"binary request id", {{"SMF/1", 5}, {"SCAN", 4}, {"\x01\x02", 2}, {"{}", 2}, {"x", 1}},
-         5, "bad_frames"},
+        {"binary request id",
+         {{"SMF/1", 5}, {"SCAN", 4}, {"\x01\x02", 2}, {"{}", 2}, {"x", 1}},
+         5,
+         "bad_frames"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         job_ctx_t ctx = {.gen = gen, .arrived_ms = clock_wall_ms()};
@@ -251,14 +353,26 @@ int main(int argc, char **argv)
     message_init();
     config_t *c = testconf_load(argc > 1 ? argv[1] : ".", conf_text, NULL, 0, err, sizeof(err));
     CHECK(c != NULL, "config: %s", err);
-    if (c == NULL || generation_new(c, NULL, 1, 1, &gen, err, sizeof(err)) != 0) {
+    char kvdir[] = "/tmp/smf-test-kv.XXXXXX";
+    kv_t *kv = NULL;
+    if (mkdtemp(kvdir) == NULL || kv_open(kvdir, &kv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kv: %s\n", err);
+        return 1;
+    }
+    if (c == NULL || generation_new(c, kv, 1, 1, &gen, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return check_done() | 1;
     }
     test_rows();
     test_details();
     test_connect();
+    test_verdict_callback();
     test_malformed();
     generation_release(&gen);
+    kv_close(&kv);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", kvdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", kvdir);
     return check_done();
 }

@@ -25,15 +25,27 @@ static const row_t table[] = {
     {"reject off by default", {.score = 500}, false, ACTION_QUARANTINE},
     {"virus inbound", {.virus = true}, false, ACTION_QUARANTINE},
     {"virus outbound", {.virus = true}, true, ACTION_REJECT},
-    {"virus from whitelisted sender", {.virus = true, .force = SOFT_ALLOW}, false, ACTION_QUARANTINE},
-    {"virus, whitelisted, negative score", {.virus = true, .force = SOFT_ALLOW, .score = -100}, false, ACTION_QUARANTINE},
+    {"virus from whitelisted sender",
+     {.virus = true, .force = SOFT_ALLOW},
+     false,
+     ACTION_QUARANTINE},
+    {"virus, whitelisted, negative score",
+     {.virus = true, .force = SOFT_ALLOW, .score = -100},
+     false,
+     ACTION_QUARANTINE},
     {"av error", {.hard_error = true}, false, ACTION_TEMPFAIL},
     {"av error, whitelisted", {.hard_error = true, .force = SOFT_ALLOW}, false, ACTION_TEMPFAIL},
     {"av error and spam", {.hard_error = true, .score = 12}, false, ACTION_TEMPFAIL},
     {"unscannable", {.hard_unscannable = true}, false, ACTION_QUARANTINE},
-    {"unscannable, whitelisted", {.hard_unscannable = true, .force = SOFT_ALLOW}, false, ACTION_QUARANTINE},
+    {"unscannable, whitelisted",
+     {.hard_unscannable = true, .force = SOFT_ALLOW},
+     false,
+     ACTION_QUARANTINE},
     {"whitelist lowers spam score", {.force = SOFT_ALLOW, .score = 50}, false, ACTION_ACCEPT},
-    {"whitelist lowers stage error", {.force = SOFT_ALLOW, .soft_tempfail = true}, false, ACTION_ACCEPT},
+    {"whitelist lowers stage error",
+     {.force = SOFT_ALLOW, .soft_tempfail = true},
+     false,
+     ACTION_ACCEPT},
     {"blacklist", {.force = SOFT_BLOCK}, false, ACTION_REJECT},
     {"blacklist and virus", {.force = SOFT_BLOCK, .virus = true}, false, ACTION_REJECT},
     {"certain spam", {.force = SOFT_SPAM}, false, ACTION_QUARANTINE},
@@ -82,10 +94,12 @@ static void run_exhaustive(void)
                 for (size_t va = 0; va < 2; va++)
                     for (size_t ua = 0; ua < 4; ua++)
                         for (int reject_on = 0; reject_on < 2; reject_on++) {
-                            verdict_input_t in = {
-                                .virus = bits & 1, .hard_error = bits & 2,
-                                .hard_unscannable = bits & 4, .soft_tempfail = bits & 8,
-                                .force = (soft_force_t)force, .score = scores[s]};
+                            verdict_input_t in = {.virus = bits & 1,
+                                                  .hard_error = bits & 2,
+                                                  .hard_unscannable = bits & 4,
+                                                  .soft_tempfail = bits & 8,
+                                                  .force = (soft_force_t)force,
+                                                  .score = scores[s]};
                             policy_rules_t r;
                             policy_rules_default(&r, false);
                             r.virus_action = virus_actions[va];

@@ -54,7 +54,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 1
+#define SMF_ABI_MINOR 2
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -157,6 +157,7 @@ typedef enum smf_kind {
 
 typedef struct smf_msg smf_msg_t;   /**< One message being scanned (opaque). */
 typedef struct smf_init smf_init_t; /**< Context of one init() call (opaque). */
+typedef struct smf_final smf_final_t; /**< A message's final verdict (ABI 1.2), defined below. */
 
 /**
  * The module descriptor. Export exactly one, named `smf_module`:
@@ -251,7 +252,39 @@ typedef struct smf_module {
      * have no such field; the engine treats it as NULL.
      */
     int (*learn)(smf_msg_t *msg, void *state, void *tstate, int klass, int delta);
+
+    /* ---- Added in ABI 1.2 ---- */
+
+    /**
+     * Tells the module the final verdict of a message it scanned, after
+     * every stage ran, the lanes and recipient domains were merged and a
+     * quarantined message was stored: what the front end is told to do.
+     * Modules that keep history (reputation, autolearning) update it here,
+     * with smf_kv_put(). Called on the worker thread that scanned the
+     * message, with the same tstate; every smf_msg_* read call is valid.
+     * Results reported here (symbols, verdicts) are ignored.
+     *
+     * @param final  Borrowed for the call.
+     * Optional. Not called for stages that were skipped, nor for
+     * connection-stage checks. Modules built for ABI 1.0 and 1.1 have no
+     * such field; the engine treats it as NULL.
+     */
+    void (*verdict)(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final);
 } smf_module_t;
+
+/** Actions, least to most severe, as in the engine's replies. */
+#define SMF_ACTION_ACCEPT 0     /**< Delivered as it is. */
+#define SMF_ACTION_ADD_HEADER 1 /**< Delivered, marked as likely spam. */
+#define SMF_ACTION_QUARANTINE 2 /**< Stored in the recipient domain's quarantine. */
+#define SMF_ACTION_TEMPFAIL 3   /**< Refused for now; the sender retries. */
+#define SMF_ACTION_REJECT 4     /**< Refused for good. */
+
+/** The final verdict of a message, for smf_module_t.verdict (ABI 1.2). */
+struct smf_final {
+    int action;        /**< SMF_ACTION_*: what the front end is told. */
+    double score;      /**< The score under this policy's domain. */
+    const char *virus; /**< The signature name when a virus was found, else NULL. */
+};
 
 /** Classes for learn(). */
 #define SMF_CLASS_SPAM 1

@@ -6,6 +6,7 @@
 #include <smf/module.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct conf {
@@ -63,9 +64,26 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
     if (has(msg, "GTUBE-LIKE"))
         smf_msg_set_verdict(msg, SMF_VERDICT_SPAM, "test spam string");
+    const void *last;
+    size_t len;
+    if (has(msg, "REPORT-LAST") && smf_kv_get(msg, "last", 4, &last, &len) == 0)
+        smf_msg_add_symbol(msg, "T_LAST", 0,
+                           smf_msg_printf(msg, "%.*s", (int)len, (const char *)last));
 #endif
     return 0;
 }
+
+#if TMOD_KIND == 1
+/* Remembers the last final verdict in the module's store, so that a later
+ * scan can report it (symbol T_LAST) and a test can see verdict() ran. */
+static void verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final)
+{
+    char line[128];
+    int n = snprintf(line, sizeof(line), "action=%d score=%.1f virus=%s", final->action,
+                     final->score, final->virus ? final->virus : "-");
+    smf_kv_put(msg, "last", 4, line, (size_t)n);
+}
+#endif
 
 #ifndef TMOD_MAJOR
 #define TMOD_MAJOR SMF_ABI_MAJOR
@@ -90,4 +108,7 @@ SMF_MODULE_EXPORT const smf_module_t TMOD_SYMBOL = {
     .conf_size = sizeof(conf_t),
     .init = init,
     .scan = scan,
+#if TMOD_KIND == 1
+    .verdict = verdict,
+#endif
 };
