@@ -1,6 +1,6 @@
 """A small authoritative DNS server on loopback for the tests (standard library only).
 
-It answers A, AAAA and PTR queries from a table the test gives it, REFUSED for
+It answers A, AAAA, PTR, MX and TXT queries from a table the test gives it, REFUSED for
 zones marked refused, NXDOMAIN for unknown names, and answers the names of
 "slow" zones only after a delay, so that tests can see timeouts. Every query
 is logged with its time, so that tests can check the queries ran in parallel.
@@ -10,7 +10,7 @@ import struct
 import threading
 import time
 
-TYPES = {"A": 1, "PTR": 12, "AAAA": 28}
+TYPES = {"A": 1, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
 
 
 def encode_name(name):
@@ -36,6 +36,15 @@ def rdata(rtype, value):
         return socket.inet_pton(socket.AF_INET, value)
     if rtype == "AAAA":
         return socket.inet_pton(socket.AF_INET6, value)
+    if rtype == "MX":  # "10 mx.example.test"
+        pref, host = value.split(None, 1)
+        return struct.pack("!H", int(pref)) + encode_name(host)
+    if rtype == "TXT":  # One string, cut into 255-byte pieces, or a list of strings.
+        text = value.encode() if isinstance(value, str) else b""
+        parts = [text[i:i + 255] for i in range(0, len(text), 255)] or [b""]
+        if not isinstance(value, str):
+            parts = [v.encode() for v in value]
+        return b"".join(bytes([len(p)]) + p for p in parts)
     return encode_name(value)
 
 

@@ -1,0 +1,346 @@
+/*
+ * adns.c - c-ares queries in the design of the reputation module's client,
+ * with TXT and MX answers and a per-message cache: SPF, DKIM and DMARC start
+ * their first queries together, then wait for answers one at a time.
+ */
+#include "adns.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* One cached query: its answer, or pending until c-ares calls back. */
+typedef struct auth_dns_entry {
+    struct auth_dns_entry *next;
+    auth_dns_t *dns;
+    int type;
+    int pending;
+    char name[256];
+    auth_dns_rr_t rr;
+} auth_dns_entry_t;
+
+struct auth_dns {
+    ares_channel channel;
+    auth_dns_entry_t *cache;
+    long deadline;
+};
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int auth_dns_is_v4(const uint8_t ip[16])
+{
+    return memcmp(ip, v4_mapped, 12) == 0;
+}
+
+static long auth_dns_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int auth_dns_new(const char *server, long timeout_ms, long tries, auth_dns_t **out, char *err,
+                 size_t errlen)
+{
+    struct ares_options o = {0};
+    auth_dns_t *dns = calloc(1, sizeof(*dns));
+    int rc;
+
+    if (dns == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* SERVFAIL and REFUSED come back as answers we turn into temperror. */
+    o.flags = ARES_FLAG_NOCHECKRESP;
+    o.timeout = (int)timeout_ms;
+    o.tries = (int)tries;
+    rc = ares_init_options(&dns->channel, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    if (rc == ARES_SUCCESS && server != NULL && server[0] != '\0')
+        rc = ares_set_servers_ports_csv(dns->channel, server);
+    if (rc != ARES_SUCCESS) {
+        snprintf(err, errlen, "DNS client: %s%s%s", ares_strerror(rc),
+                 server != NULL ? " for server " : "", server != NULL ? server : "");
+        if (dns->channel != NULL)
+            ares_destroy(dns->channel);
+        free(dns);
+        return -1;
+    }
+    *out = dns;
+    return 0;
+}
+
+void auth_dns_destroy(auth_dns_t **dns)
+{
+    if (dns == NULL || *dns == NULL)
+        return;
+    auth_dns_end(*dns);
+    ares_destroy((*dns)->channel);
+    free(*dns);
+    *dns = NULL;
+}
+
+static auth_dns_status_t auth_dns_status(int status)
+{
+    switch (status) {
+    case ARES_SUCCESS:
+        return AUTH_DNS_OK;
+    case ARES_ENOTFOUND:
+        return AUTH_DNS_NXDOMAIN;
+    case ARES_ENODATA:
+        return AUTH_DNS_NODATA;
+    case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+        return AUTH_DNS_TIMEOUT;
+    default:
+        return AUTH_DNS_FAIL;
+    }
+}
+
+static int auth_dns_add_str(auth_dns_rr_t *rr, const char *s, size_t len)
+{
+    char **strs = realloc(rr->strs, (rr->nstrs + 1) * sizeof(*strs));
+    char *copy = malloc(len + 1);
+
+    if (strs != NULL)
+        rr->strs = strs;
+    if (strs == NULL || copy == NULL) {
+        free(copy);
+        return -1;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    rr->strs[rr->nstrs++] = copy;
+    return 0;
+}
+
+/* Appends to the last TXT record: one record may hold several strings. */
+static int auth_dns_append_str(auth_dns_rr_t *rr, const unsigned char *s, size_t len)
+{
+    char *last = rr->strs[rr->nstrs - 1];
+    size_t old = strlen(last);
+    char *grown = realloc(last, old + len + 1);
+
+    if (grown == NULL)
+        return -1;
+    memcpy(grown + old, s, len);
+    grown[old + len] = '\0';
+    rr->strs[rr->nstrs - 1] = grown;
+    return 0;
+}
+
+static int auth_dns_parse_txt(const unsigned char *abuf, int alen, auth_dns_rr_t *rr)
+{
+    struct ares_txt_ext *txt = NULL;
+    int rc = 0;
+
+    if (ares_parse_txt_reply_ext(abuf, alen, &txt) != ARES_SUCCESS)
+        return -1;
+    for (struct ares_txt_ext *t = txt; t != NULL && rc == 0; t = t->next) {
+        if (t->record_start || rr->nstrs == 0)
+            rc = auth_dns_add_str(rr, (const char *)t->txt, t->length);
+        else
+            rc = auth_dns_append_str(rr, t->txt, t->length);
+    }
+    ares_free_data(txt);
+    return rc;
+}
+
+static int auth_dns_by_priority(const void *a, const void *b)
+{
+    const struct ares_mx_reply *x = *(const struct ares_mx_reply *const *)a;
+    const struct ares_mx_reply *y = *(const struct ares_mx_reply *const *)b;
+
+    return (int)x->priority - (int)y->priority;
+}
+
+static int auth_dns_parse_mx(const unsigned char *abuf, int alen, auth_dns_rr_t *rr)
+{
+    struct ares_mx_reply *mx = NULL, *sorted[64];
+    size_t n = 0;
+    int rc = 0;
+
+    if (ares_parse_mx_reply(abuf, alen, &mx) != ARES_SUCCESS)
+        return -1;
+    for (struct ares_mx_reply *m = mx; m != NULL && n < 64; m = m->next)
+        sorted[n++] = m;
+    qsort(sorted, n, sizeof(sorted[0]), auth_dns_by_priority);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = auth_dns_add_str(rr, sorted[i]->host, strlen(sorted[i]->host));
+    ares_free_data(mx);
+    return rc;
+}
+
+static int auth_dns_parse_addrs(int type, const unsigned char *abuf, int alen, auth_dns_rr_t *rr)
+{
+    struct ares_addrttl a[32];
+    struct ares_addr6ttl a6[32];
+    int n = 32;
+
+    if (type == AUTH_DNS_A) {
+        if (ares_parse_a_reply(abuf, alen, NULL, a, &n) != ARES_SUCCESS)
+            return -1;
+    } else if (ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) != ARES_SUCCESS) {
+        return -1;
+    }
+    if (n > 0 && (rr->addrs = calloc((size_t)n, 16)) == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (type == AUTH_DNS_A) {
+            memcpy(rr->addrs[i], v4_mapped, 12);
+            memcpy(rr->addrs[i] + 12, &a[i].ipaddr, 4);
+        } else {
+            memcpy(rr->addrs[i], &a6[i].ip6addr, 16);
+        }
+    }
+    rr->naddrs = (size_t)n;
+    return 0;
+}
+
+static void auth_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    auth_dns_entry_t *e = arg;
+    int rc = 0;
+
+    (void)timeouts;
+    e->pending = 0;
+    e->rr.status = auth_dns_status(status);
+    if (e->rr.status != AUTH_DNS_OK)
+        return;
+    if (e->type == AUTH_DNS_TXT)
+        rc = auth_dns_parse_txt(abuf, alen, &e->rr);
+    else if (e->type == AUTH_DNS_MX)
+        rc = auth_dns_parse_mx(abuf, alen, &e->rr);
+    else
+        rc = auth_dns_parse_addrs(e->type, abuf, alen, &e->rr);
+    if (rc < 0)
+        e->rr.status = AUTH_DNS_FAIL;
+    else if (e->rr.nstrs == 0 && e->rr.naddrs == 0)
+        e->rr.status = AUTH_DNS_NODATA;
+}
+
+static auth_dns_entry_t *auth_dns_find(auth_dns_t *dns, const char *name, int type)
+{
+    for (auth_dns_entry_t *e = dns->cache; e != NULL; e = e->next)
+        if (e->type == type && strcasecmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* The cache entry for a query, started now if it is new; NULL when out of memory. */
+static auth_dns_entry_t *auth_dns_start(auth_dns_t *dns, const char *name, int type)
+{
+    auth_dns_entry_t *e = auth_dns_find(dns, name, type);
+
+    if (e != NULL)
+        return e;
+    if (strlen(name) >= sizeof(e->name) || (e = calloc(1, sizeof(*e))) == NULL)
+        return NULL;
+    e->dns = dns;
+    e->type = type;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    e->next = dns->cache;
+    dns->cache = e;
+    if (auth_dns_expired(dns)) {
+        e->rr.status = AUTH_DNS_TIMEOUT;
+        return e;
+    }
+    e->pending = 1;
+    ares_query(dns->channel, name, 1 /* IN */, type, auth_dns_done, e);
+    return e;
+}
+
+/* One poll round over the channel's sockets, at most wait_ms long. */
+static void auth_dns_poll(auth_dns_t *dns, long wait_ms)
+{
+    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+    struct pollfd fds[ARES_GETSOCK_MAXNUM];
+    int bits = ares_getsock(dns->channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
+    struct timeval max = {wait_ms / 1000, (wait_ms % 1000) * 1000}, tv, *t;
+
+    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+        /* Not c-ares' own macros: they shift a signed 1 into the sign bit. */
+        unsigned readable = ((unsigned)bits >> i) & 1u;
+        unsigned writable = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+        if (!readable && !writable)
+            continue;
+        fds[n].fd = socks[i];
+        fds[n].events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
+        fds[n++].revents = 0;
+    }
+    t = ares_timeout(dns->channel, &max, &tv);
+    int ready = poll(fds, (nfds_t)n, (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
+    if (ready <= 0) {
+        ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        ares_process_fd(dns->channel,
+                        (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd
+                                                                        : ARES_SOCKET_BAD,
+                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
+    }
+}
+
+void auth_dns_begin(auth_dns_t *dns, long budget_ms)
+{
+    auth_dns_end(dns);
+    dns->deadline = auth_dns_now_ms() + (budget_ms > 0 ? budget_ms : 0);
+}
+
+int auth_dns_expired(const auth_dns_t *dns)
+{
+    return auth_dns_now_ms() >= dns->deadline;
+}
+
+void auth_dns_end(auth_dns_t *dns)
+{
+    auth_dns_entry_t *e, *next;
+
+    /* Cancelled queries call back into their entries, so free those after. */
+    ares_cancel(dns->channel);
+    for (e = dns->cache; e != NULL; e = next) {
+        next = e->next;
+        for (size_t i = 0; i < e->rr.nstrs; i++)
+            free(e->rr.strs[i]);
+        free(e->rr.strs);
+        free(e->rr.addrs);
+        free(e);
+    }
+    dns->cache = NULL;
+}
+
+void auth_dns_prefetch(auth_dns_t *dns, const char *name, int type)
+{
+    (void)auth_dns_start(dns, name, type);
+}
+
+const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type)
+{
+    static const auth_dns_rr_t failed = {.status = AUTH_DNS_FAIL};
+    auth_dns_entry_t *e = auth_dns_start(dns, name, type);
+
+    if (e == NULL)
+        return &failed;
+    while (e->pending) {
+        long left = dns->deadline - auth_dns_now_ms();
+        if (left <= 0) {
+            /* Out of time: the answers still open become timeouts. */
+            ares_cancel(dns->channel);
+            break;
+        }
+        auth_dns_poll(dns, left);
+    }
+    if (e->pending) {
+        e->pending = 0;
+        e->rr.status = AUTH_DNS_TIMEOUT;
+    }
+    return &e->rr;
+}

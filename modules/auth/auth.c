@@ -1,0 +1,438 @@
+/*
+ * auth.c - the auth module: SPF for the envelope sender, DKIM for every
+ * signature and DMARC for the From domain, each reported as a scored
+ * symbol and together as an Authentication-Results header.
+ */
+#include "adns.h"
+#include "dkim.h"
+#include "dmarc.h"
+#include "psl.h"
+#include "spf.h"
+
+#include <smf/module.h>
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct auth_conf {
+    const char *authserv_id;
+    const char *dns_server;
+    long dns_timeout_ms;
+    long dns_tries;
+    long dns_budget_ms;
+    const char *public_suffix_list;
+    int spf, dkim, dmarc;
+    int skip_authenticated;
+    int dmarc_reject;
+    double spf_scores[7]; /* In auth_spf_result_t order. */
+    double dkim_pass_score, dkim_fail_score, dkim_permerror_score, dkim_temperror_score;
+    double dkim_none_score;
+    double dmarc_pass_score, dmarc_fail_score, dmarc_quarantine_score, dmarc_reject_score;
+} auth_conf_t;
+
+typedef struct auth_state {
+    const auth_conf_t *conf;
+    auth_psl_t *psl;
+} auth_state_t;
+
+#define SPF_SCORE(r, def, what)                                                                    \
+    {                                                                                              \
+        "spf_" #r "_score", SMF_OPT_FLOAT, def,                                                    \
+            offsetof(auth_conf_t, spf_scores) + AUTH_SPF_##what * sizeof(double),                  \
+            "Score of AUTH_SPF_" #what "."                                                         \
+    }
+
+static const smf_option_t auth_options[] = {
+    {"authserv_id", SMF_OPT_STRING, "smf", offsetof(auth_conf_t, authserv_id),
+     "authserv-id of the Authentication-Results header added; empty adds none."},
+    {"dns_server", SMF_OPT_STRING, NULL, offsetof(auth_conf_t, dns_server),
+     "DNS server as addr:port; unset uses the system resolver."},
+    {"dns_timeout_ms", SMF_OPT_INT, "1500", offsetof(auth_conf_t, dns_timeout_ms),
+     "Timeout of one DNS try."},
+    {"dns_tries", SMF_OPT_INT, "2", offsetof(auth_conf_t, dns_tries), "DNS tries per query."},
+    {"dns_budget_ms", SMF_OPT_INT, "4000", offsetof(auth_conf_t, dns_budget_ms),
+     "Longest time all DNS of one message may take (also bounded by the message's deadline)."},
+    {"public_suffix_list", SMF_OPT_STRING, "/usr/share/publicsuffix/public_suffix_list.dat",
+     offsetof(auth_conf_t, public_suffix_list),
+     "Public Suffix List for DMARC organizational domains; empty uses the last two labels."},
+    {"spf", SMF_OPT_BOOL, "true", offsetof(auth_conf_t, spf), "Check SPF."},
+    {"dkim", SMF_OPT_BOOL, "true", offsetof(auth_conf_t, dkim), "Verify DKIM signatures."},
+    {"dmarc", SMF_OPT_BOOL, "true", offsetof(auth_conf_t, dmarc), "Check DMARC."},
+    {"skip_authenticated", SMF_OPT_BOOL, "true", offsetof(auth_conf_t, skip_authenticated),
+     "Skip mail from SMTP-authenticated users and outbound mail."},
+    {"dmarc_reject", SMF_OPT_BOOL, "false", offsetof(auth_conf_t, dmarc_reject),
+     "Block (the policy's block_action) mail failing DMARC with p=reject."},
+    SPF_SCORE(pass, "-1", PASS),
+    SPF_SCORE(fail, "3", FAIL),
+    SPF_SCORE(softfail, "1", SOFTFAIL),
+    SPF_SCORE(neutral, "0", NEUTRAL),
+    SPF_SCORE(none, "0", NONE),
+    SPF_SCORE(temperror, "0", TEMPERROR),
+    SPF_SCORE(permerror, "0.5", PERMERROR),
+    {"dkim_pass_score", SMF_OPT_FLOAT, "-1", offsetof(auth_conf_t, dkim_pass_score),
+     "Score of AUTH_DKIM_PASS."},
+    {"dkim_fail_score", SMF_OPT_FLOAT, "2", offsetof(auth_conf_t, dkim_fail_score),
+     "Score of AUTH_DKIM_FAIL."},
+    {"dkim_permerror_score", SMF_OPT_FLOAT, "0.5", offsetof(auth_conf_t, dkim_permerror_score),
+     "Score of AUTH_DKIM_PERMERROR."},
+    {"dkim_temperror_score", SMF_OPT_FLOAT, "0", offsetof(auth_conf_t, dkim_temperror_score),
+     "Score of AUTH_DKIM_TEMPERROR."},
+    {"dkim_none_score", SMF_OPT_FLOAT, "0", offsetof(auth_conf_t, dkim_none_score),
+     "Score of AUTH_DKIM_NONE."},
+    {"dmarc_pass_score", SMF_OPT_FLOAT, "-1", offsetof(auth_conf_t, dmarc_pass_score),
+     "Score of AUTH_DMARC_PASS."},
+    {"dmarc_fail_score", SMF_OPT_FLOAT, "1", offsetof(auth_conf_t, dmarc_fail_score),
+     "Score of AUTH_DMARC_FAIL when the policy is none."},
+    {"dmarc_quarantine_score", SMF_OPT_FLOAT, "4", offsetof(auth_conf_t, dmarc_quarantine_score),
+     "Score of AUTH_DMARC_FAIL when the policy is quarantine."},
+    {"dmarc_reject_score", SMF_OPT_FLOAT, "6", offsetof(auth_conf_t, dmarc_reject_score),
+     "Score of AUTH_DMARC_FAIL when the policy is reject."},
+    SMF_OPTIONS_END};
+
+/* What one scan learns, for the symbols and the header. */
+typedef struct auth_scan {
+    smf_msg_t *msg;
+    const auth_state_t *st;
+    auth_dns_t *dns;
+    const smf_envelope_t *env;
+    char sender[600];
+    const char *spf_domain;
+    auth_spf_result_t spf;
+    int spf_done;
+    auth_dkim_t *dkim;
+    char from_domain[256];
+    auth_dmarc_outcome_t dmarc;
+    int dmarc_done;
+} auth_scan_t;
+
+static void auth_fini(void *state)
+{
+    auth_state_t *st = state;
+
+    if (st != NULL)
+        auth_psl_destroy(&st->psl);
+    free(st);
+}
+
+static int auth_init(smf_init_t *init, const void *conf, void **state)
+{
+    const auth_conf_t *c = conf;
+    auth_state_t *st = calloc(1, sizeof(*st));
+    auth_dns_t *probe;
+    char err[300];
+
+    if (st == NULL) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    st->conf = c;
+    if (c->dns_timeout_ms <= 0 || c->dns_tries <= 0 || c->dns_budget_ms <= 0) {
+        smf_init_fail(init, "dns_timeout_ms, dns_tries and dns_budget_ms must be positive");
+        auth_fini(st);
+        return SMF_EINVAL;
+    }
+    /* Check the resolver address now rather than at the first message. */
+    if (auth_dns_new(c->dns_server, c->dns_timeout_ms, c->dns_tries, &probe, err, sizeof(err)) <
+            0 ||
+        auth_psl_load(c->public_suffix_list, &st->psl, err, sizeof(err)) < 0) {
+        smf_init_fail(init, "%s", err);
+        auth_fini(st);
+        return SMF_EINVAL;
+    }
+    auth_dns_destroy(&probe);
+    *state = st;
+    return 0;
+}
+
+/* One DNS client per worker thread: c-ares channels are not thread-safe. */
+static int auth_thread_init(void *state, void **tstate)
+{
+    const auth_state_t *st = state;
+    auth_dns_t *dns = NULL;
+    char err[300];
+
+    if (auth_dns_new(st->conf->dns_server, st->conf->dns_timeout_ms, st->conf->dns_tries, &dns, err,
+                     sizeof(err)) < 0) {
+        smf_log(NULL, SMF_LOG_ERROR, "%s", err);
+        return SMF_EFAIL;
+    }
+    *tstate = dns;
+    return 0;
+}
+
+static void auth_thread_fini(void *state, void *tstate)
+{
+    auth_dns_t *dns = tstate;
+
+    (void)state;
+    auth_dns_destroy(&dns);
+}
+
+/* ------------------------------------------------------------------ */
+/* The three checks                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The SPF identity: MAIL FROM, or postmaster@HELO for the null sender (2.4). */
+static void auth_spf_identity(auth_scan_t *s)
+{
+    const char *sender = s->env->sender;
+
+    if (sender[0] == '\0')
+        snprintf(s->sender, sizeof(s->sender), "postmaster@%s", s->env->helo);
+    else if (strchr(sender, '@') == NULL)
+        snprintf(s->sender, sizeof(s->sender), "postmaster@%s", sender);
+    else
+        snprintf(s->sender, sizeof(s->sender), "%s", sender);
+    s->spf_domain = auth_spf_domain(s->sender);
+}
+
+static int auth_parse_ip(const char *text, uint8_t ip[16])
+{
+    memset(ip, 0, 16);
+    if (inet_pton(AF_INET, text, ip + 12) == 1) {
+        ip[10] = ip[11] = 0xff;
+        return 0;
+    }
+    return inet_pton(AF_INET6, text, ip) == 1 ? 0 : -1;
+}
+
+static int auth_check_spf(auth_scan_t *s)
+{
+    static const char *const names[] = {
+        "AUTH_SPF_NONE",     "AUTH_SPF_NEUTRAL",   "AUTH_SPF_PASS",     "AUTH_SPF_FAIL",
+        "AUTH_SPF_SOFTFAIL", "AUTH_SPF_TEMPERROR", "AUTH_SPF_PERMERROR"};
+    auth_spf_query_t q = {.sender = s->sender, .helo = s->env->helo};
+    char why[400];
+
+    if (auth_parse_ip(s->env->client_ip, q.ip) < 0) {
+        s->spf = AUTH_SPF_NONE;
+        snprintf(why, sizeof(why), "no client address");
+    } else {
+        s->spf = auth_spf_check(s->dns, &q, why, sizeof(why));
+    }
+    s->spf_done = 1;
+    return smf_msg_add_symbol(
+        s->msg, names[s->spf], s->st->conf->spf_scores[s->spf],
+        smf_msg_printf(s->msg, "%s from %s: %s", s->spf_domain, s->env->client_ip, why));
+}
+
+/* Appends "d=x s=y: why" of every signature with result r; NULL when none. */
+static char *auth_dkim_detail(auth_scan_t *s, auth_dkim_result_t r)
+{
+    char *out = NULL;
+
+    for (size_t i = 0; i < auth_dkim_count(s->dkim); i++) {
+        const auth_dkim_sig_t *sig = auth_dkim_sig(s->dkim, i);
+        if (sig->result != r)
+            continue;
+        out = smf_msg_printf(s->msg, "%s%sd=%s s=%s%s%s", out != NULL ? out : "",
+                             out != NULL ? "; " : "", sig->d[0] ? sig->d : "?",
+                             sig->s[0] ? sig->s : "?", sig->why[0] ? ": " : "", sig->why);
+    }
+    return out;
+}
+
+static int auth_check_dkim(auth_scan_t *s)
+{
+    static const char *const names[] = {"AUTH_DKIM_PASS", "AUTH_DKIM_FAIL", "AUTH_DKIM_PERMERROR",
+                                        "AUTH_DKIM_TEMPERROR"};
+    const auth_conf_t *c = s->st->conf;
+    const double scores[] = {c->dkim_pass_score, c->dkim_fail_score, c->dkim_permerror_score,
+                             c->dkim_temperror_score};
+    int rc;
+
+    if (auth_dkim_count(s->dkim) == 0)
+        return smf_msg_add_symbol(s->msg, "AUTH_DKIM_NONE", c->dkim_none_score,
+                                  "no DKIM-Signature");
+    auth_dkim_verify(s->dkim, s->dns, time(NULL));
+    for (int r = AUTH_DKIM_RES_PASS; r <= AUTH_DKIM_RES_TEMPERROR; r++) {
+        char *detail = auth_dkim_detail(s, (auth_dkim_result_t)r);
+        if (detail != NULL && (rc = smf_msg_add_symbol(s->msg, names[r], scores[r], detail)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* pct= (6.6.4): a failure outside the sampled share gets the next milder policy. */
+static auth_dmarc_policy_t auth_dmarc_sampled(auth_scan_t *s, auth_dmarc_policy_t p)
+{
+    const char *id = smf_msg_header(s->msg, "Message-ID", 0);
+    uint32_t h = 2166136261u;
+
+    if (s->dmarc.pct >= 100 || p == AUTH_DMARC_P_NONE)
+        return p;
+    /* Sampled by Message-ID rather than at random, so a retried message gets the same answer. */
+    for (const char *c = id != NULL ? id : ""; *c != '\0'; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return h % 100 < (uint32_t)s->dmarc.pct ? p : (auth_dmarc_policy_t)(p - 1);
+}
+
+static int auth_dmarc_failed(auth_scan_t *s)
+{
+    const auth_conf_t *c = s->st->conf;
+    auth_dmarc_policy_t p = auth_dmarc_sampled(s, s->dmarc.policy);
+    const double scores[] = {c->dmarc_fail_score, c->dmarc_quarantine_score, c->dmarc_reject_score};
+    char *detail = smf_msg_printf(
+        s->msg, "%s: policy %s%s (record at %s): %s", s->from_domain, auth_dmarc_policy_name(p),
+        p != s->dmarc.policy ? " (outside pct=)" : "", s->dmarc.record_domain, s->dmarc.why);
+    int rc = smf_msg_add_symbol(s->msg, "AUTH_DMARC_FAIL", scores[p], detail);
+
+    if (rc == 0 && p == AUTH_DMARC_P_REJECT && c->dmarc_reject)
+        rc = smf_msg_set_verdict(
+            s->msg, SMF_VERDICT_BLOCK,
+            smf_msg_printf(s->msg, "DMARC policy of %s is reject", s->dmarc.record_domain));
+    return rc;
+}
+
+static int auth_check_dmarc(auth_scan_t *s)
+{
+    const auth_conf_t *c = s->st->conf;
+    auth_dmarc_input_t in = {.from_domain = s->from_domain,
+                             .spf = s->spf_done ? s->spf : AUTH_SPF_NONE,
+                             .spf_domain = s->spf_domain,
+                             .dkim = s->dkim};
+
+    auth_dmarc_check(s->dns, s->st->psl, &in, &s->dmarc);
+    s->dmarc_done = 1;
+    switch (s->dmarc.result) {
+    case AUTH_DMARC_RES_PASS:
+        return smf_msg_add_symbol(s->msg, "AUTH_DMARC_PASS", c->dmarc_pass_score,
+                                  smf_msg_printf(s->msg, "%s: policy %s: %s", s->from_domain,
+                                                 auth_dmarc_policy_name(s->dmarc.policy),
+                                                 s->dmarc.why));
+    case AUTH_DMARC_RES_FAIL:
+        return auth_dmarc_failed(s);
+    case AUTH_DMARC_RES_TEMPERROR:
+        return smf_msg_add_symbol(s->msg, "AUTH_DMARC_TEMPERROR", 0,
+                                  smf_msg_printf(s->msg, "%s: %s", s->from_domain, s->dmarc.why));
+    default:
+        return smf_msg_add_symbol(s->msg, "AUTH_DMARC_NONE", 0, s->dmarc.why);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Authentication-Results (RFC 8601)                                  */
+/* ------------------------------------------------------------------ */
+
+static char *auth_ar_dkim(auth_scan_t *s, char *ar)
+{
+    if (s->dkim == NULL)
+        return ar;
+    if (auth_dkim_count(s->dkim) == 0)
+        return smf_msg_printf(s->msg, "%s; dkim=none", ar);
+    for (size_t i = 0; i < auth_dkim_count(s->dkim) && ar != NULL; i++) {
+        const auth_dkim_sig_t *sig = auth_dkim_sig(s->dkim, i);
+        ar = smf_msg_printf(s->msg, "%s; dkim=%s header.d=%s header.s=%s", ar,
+                            auth_dkim_name(sig->result), sig->d[0] ? sig->d : "unknown",
+                            sig->s[0] ? sig->s : "unknown");
+    }
+    return ar;
+}
+
+static int auth_add_header(auth_scan_t *s)
+{
+    static const char *const dmarc[] = {"none", "pass", "fail", "temperror"};
+    const char *id = s->st->conf->authserv_id;
+    char *ar;
+
+    if (id == NULL || id[0] == '\0')
+        return 0;
+    ar = smf_msg_printf(s->msg, "%s", id);
+    if (ar != NULL && s->spf_done)
+        ar = smf_msg_printf(s->msg, "%s; spf=%s %s=%s", ar, auth_spf_name(s->spf),
+                            s->env->sender[0] != '\0' ? "smtp.mailfrom" : "smtp.helo",
+                            s->env->sender[0] != '\0' ? s->sender : s->env->helo);
+    if (ar != NULL)
+        ar = auth_ar_dkim(s, ar);
+    if (ar != NULL && s->dmarc_done)
+        ar = smf_msg_printf(s->msg, "%s; dmarc=%s header.from=%s", ar, dmarc[s->dmarc.result],
+                            s->from_domain);
+    return ar != NULL ? smf_msg_add_header(s->msg, "Authentication-Results", ar) : SMF_ENOMEM;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scan                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Starts every query known up front, so that they run in parallel. */
+static void auth_prefetch(auth_scan_t *s)
+{
+    const auth_conf_t *c = s->st->conf;
+
+    if (c->spf)
+        auth_dns_prefetch(s->dns, s->spf_domain, AUTH_DNS_TXT);
+    if (s->dkim != NULL)
+        auth_dkim_prefetch(s->dkim, s->dns);
+    if (c->dmarc && s->from_domain[0] != '\0')
+        auth_dmarc_prefetch(s->dns, s->from_domain);
+}
+
+static int auth_run(auth_scan_t *s)
+{
+    const auth_conf_t *c = s->st->conf;
+    const char *from = smf_msg_header(s->msg, "From", 0);
+    int rc = 0;
+
+    auth_spf_identity(s);
+    if (c->dkim || c->dmarc) {
+        size_t len;
+        const char *raw = smf_msg_raw(s->msg, &len);
+        if ((s->dkim = auth_dkim_new(raw, len)) == NULL)
+            return SMF_ENOMEM;
+    }
+    if (from == NULL || auth_dmarc_from_domain(from, s->from_domain, sizeof(s->from_domain)) < 0)
+        s->from_domain[0] = '\0';
+    auth_prefetch(s);
+    if (c->spf)
+        rc = auth_check_spf(s);
+    if (rc == 0 && s->dkim != NULL)
+        rc = auth_check_dkim(s);
+    if (rc == 0 && c->dmarc && s->from_domain[0] != '\0')
+        rc = auth_check_dmarc(s);
+    else if (rc == 0 && c->dmarc)
+        rc = smf_msg_add_symbol(s->msg, "AUTH_DMARC_NONE", 0, "no usable From address");
+    if (rc == 0)
+        rc = auth_add_header(s);
+    return rc;
+}
+
+static int auth_scan(smf_msg_t *msg, void *state, void *tstate)
+{
+    const auth_state_t *st = state;
+    auth_scan_t s = {.msg = msg, .st = st, .dns = tstate, .env = smf_msg_envelope(msg)};
+    /* Keep a little of the deadline for the stages after this one. */
+    long budget = smf_msg_time_left_ms(msg) - 50;
+    int rc;
+
+    if (st->conf->skip_authenticated &&
+        (s.env->auth_user[0] != '\0' || s.env->direction == SMF_DIR_OUTBOUND))
+        return 0;
+    if (budget > st->conf->dns_budget_ms)
+        budget = st->conf->dns_budget_ms;
+    if (budget <= 0)
+        return SMF_ETIMEDOUT;
+    auth_dns_begin(s.dns, budget);
+    rc = auth_run(&s);
+    auth_dns_end(s.dns);
+    auth_dkim_destroy(&s.dkim);
+    return rc;
+}
+
+SMF_MODULE_EXPORT const smf_module_t smf_module = {
+    .abi = SMF_ABI_INIT,
+    .name = "auth",
+    .version = "1.0.0",
+    .description = "Sender authentication: SPF, DKIM and DMARC, with Authentication-Results",
+    .kind = SMF_KIND_REPUTATION,
+    .options = auth_options,
+    .conf_size = sizeof(auth_conf_t),
+    .init = auth_init,
+    .fini = auth_fini,
+    .thread_init = auth_thread_init,
+    .thread_fini = auth_thread_fini,
+    .scan = auth_scan,
+};

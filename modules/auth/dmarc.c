@@ -1,0 +1,219 @@
+/*
+ * dmarc.c - DMARC evaluation: finds the policy record at the From domain or
+ * else at its organizational domain, then passes the message when SPF or
+ * a DKIM signature passed for an aligned domain.
+ */
+#include "dmarc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct dmarc_record {
+    int valid;
+    int has_sp;
+    auth_dmarc_policy_t p, sp;
+    int adkim_strict, aspf_strict;
+    int pct;
+} dmarc_record_t;
+
+const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
+{
+    static const char *const names[] = {"none", "quarantine", "reject"};
+    return names[p];
+}
+
+int auth_dmarc_from_domain(const char *value, char *out, size_t outlen)
+{
+    const char *lt = strrchr(value, '<'), *start = lt != NULL ? lt + 1 : value, *at;
+    size_t n;
+
+    at = NULL;
+    for (const char *p = start; *p != '\0' && *p != '>'; p++)
+        if (*p == '@')
+            at = p;
+    if (at == NULL)
+        return -1;
+    n = strcspn(at + 1, "> \t\r\n;,");
+    if (n == 0 || n >= outlen)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)at[1 + i]);
+    out[n] = '\0';
+    if (out[n - 1] == '.')
+        out[n - 1] = '\0';
+    return strchr(out, '.') != NULL ? 0 : -1;
+}
+
+void auth_dmarc_prefetch(auth_dns_t *dns, const char *from_domain)
+{
+    char name[300];
+
+    snprintf(name, sizeof(name), "_dmarc.%s", from_domain);
+    auth_dns_prefetch(dns, name, AUTH_DNS_TXT);
+}
+
+static int dmarc_policy(const char *v, auth_dmarc_policy_t *p)
+{
+    if (strcasecmp(v, "none") == 0)
+        *p = AUTH_DMARC_P_NONE;
+    else if (strcasecmp(v, "quarantine") == 0)
+        *p = AUTH_DMARC_P_QUARANTINE;
+    else if (strcasecmp(v, "reject") == 0)
+        *p = AUTH_DMARC_P_REJECT;
+    else
+        return -1;
+    return 0;
+}
+
+/* One tag=value of a record; unknown tags are ignored as the RFC asks. */
+static int dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, int *has_p)
+{
+    char *end;
+
+    if (strcmp(tag, "p") == 0) {
+        *has_p = 1;
+        return dmarc_policy(v, &r->p);
+    }
+    if (strcmp(tag, "sp") == 0) {
+        r->has_sp = 1;
+        return dmarc_policy(v, &r->sp);
+    }
+    if (strcmp(tag, "adkim") == 0 || strcmp(tag, "aspf") == 0) {
+        if (strcmp(v, "s") != 0 && strcmp(v, "r") != 0)
+            return -1;
+        *(strcmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) = v[0] == 's';
+    }
+    if (strcmp(tag, "pct") == 0) {
+        long pct = strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || pct < 0 || pct > 100)
+            return -1;
+        r->pct = (int)pct;
+    }
+    return 0;
+}
+
+/* Parses "v=DMARC1; p=reject; ..." (6.3); v must come first, p second. */
+static void dmarc_parse(const char *text, dmarc_record_t *r)
+{
+    char buf[1024], *save = NULL;
+    int first = 1, has_p = 0;
+
+    memset(r, 0, sizeof(*r));
+    r->pct = 100;
+    snprintf(buf, sizeof(buf), "%s", text);
+    for (char *t = strtok_r(buf, ";", &save); t != NULL; t = strtok_r(NULL, ";", &save)) {
+        char tag[32] = "", val[512] = "";
+        if (sscanf(t, " %31[^= \t] = %511[^ \t]", tag, val) < 1)
+            continue;
+        if (first) {
+            if (strcmp(tag, "v") != 0 || strcmp(val, "DMARC1") != 0)
+                return;
+            first = 0;
+            continue;
+        }
+        if (dmarc_tag(r, tag, val, &has_p) < 0)
+            return;
+    }
+    r->valid = !first && has_p;
+}
+
+/* Fetches the record of one name: 1 found, 0 none, -1 DNS trouble. */
+static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
+{
+    char name[300];
+    const auth_dns_rr_t *rr;
+    size_t found = 0;
+
+    snprintf(name, sizeof(name), "_dmarc.%s", domain);
+    rr = auth_dns_get(dns, name, AUTH_DNS_TXT);
+    if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
+        return -1;
+    for (size_t i = 0; i < rr->nstrs; i++) {
+        const char *s = rr->strs[i];
+        if (strncmp(s, "v=DMARC1", 8) == 0 && (s[8] == ';' || isspace((unsigned char)s[8]))) {
+            dmarc_parse(s, r);
+            found++;
+        }
+    }
+    /* More than one record, or a broken one, counts as none (6.6.3). */
+    return found == 1 && r->valid;
+}
+
+/* Strict: the same name. Relaxed: the same organizational domain. */
+static int dmarc_aligned(const auth_psl_t *psl, const char *id, const char *from, int strict)
+{
+    char a[256], b[256];
+
+    if (strcasecmp(id, from) == 0)
+        return 1;
+    if (strict)
+        return 0;
+    snprintf(a, sizeof(a), "%s", id);
+    for (char *c = a; *c != '\0'; c++)
+        *c = (char)tolower((unsigned char)*c);
+    auth_psl_org_domain(psl, a, b, sizeof(b));
+    auth_psl_org_domain(psl, from, a, sizeof(a));
+    return strcmp(a, b) == 0;
+}
+
+/* Looks at SPF, then at each signature; fills the outcome's result and why. */
+static void dmarc_evaluate(const auth_psl_t *psl, const auth_dmarc_input_t *in,
+                           const dmarc_record_t *r, auth_dmarc_outcome_t *out)
+{
+    int temp = in->spf == AUTH_SPF_TEMPERROR;
+
+    if (in->spf == AUTH_SPF_PASS &&
+        dmarc_aligned(psl, in->spf_domain, in->from_domain, r->aspf_strict)) {
+        out->result = AUTH_DMARC_RES_PASS;
+        snprintf(out->why, sizeof(out->why), "SPF pass aligned (%.150s)", in->spf_domain);
+        return;
+    }
+    for (size_t i = 0; in->dkim != NULL && i < auth_dkim_count(in->dkim); i++) {
+        const auth_dkim_sig_t *s = auth_dkim_sig(in->dkim, i);
+        if (s->d[0] == '\0' || !dmarc_aligned(psl, s->d, in->from_domain, r->adkim_strict))
+            continue;
+        if (s->result == AUTH_DKIM_RES_PASS) {
+            out->result = AUTH_DMARC_RES_PASS;
+            snprintf(out->why, sizeof(out->why), "DKIM pass aligned (d=%.150s)", s->d);
+            return;
+        }
+        temp |= s->result == AUTH_DKIM_RES_TEMPERROR;
+    }
+    /* A DNS failure could hide a pass: say so rather than fail the sender. */
+    out->result = temp ? AUTH_DMARC_RES_TEMPERROR : AUTH_DMARC_RES_FAIL;
+    snprintf(out->why, sizeof(out->why), "%s",
+             temp ? "DNS error while checking SPF or DKIM" : "no aligned SPF or DKIM pass");
+}
+
+void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_input_t *in,
+                      auth_dmarc_outcome_t *out)
+{
+    dmarc_record_t r;
+    char org[256];
+    int found;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->record_domain, sizeof(out->record_domain), "%s", in->from_domain);
+    found = dmarc_fetch(dns, in->from_domain, &r);
+    auth_psl_org_domain(psl, in->from_domain, org, sizeof(org));
+    if (found == 0 && strcmp(org, in->from_domain) != 0) {
+        snprintf(out->record_domain, sizeof(out->record_domain), "%s", org);
+        found = dmarc_fetch(dns, org, &r);
+    }
+    if (found < 0) {
+        out->result = AUTH_DMARC_RES_TEMPERROR;
+        snprintf(out->why, sizeof(out->why), "DNS error fetching the DMARC record");
+        return;
+    }
+    if (found == 0) {
+        snprintf(out->why, sizeof(out->why), "no DMARC record for %.150s", in->from_domain);
+        return;
+    }
+    /* sp= governs subdomains that have no record of their own. */
+    out->policy = strcmp(out->record_domain, in->from_domain) != 0 && r.has_sp ? r.sp : r.p;
+    out->pct = r.pct;
+    dmarc_evaluate(psl, in, &r, out);
+}
