@@ -250,6 +250,42 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
     return 0;
 }
 
+/* ---- notes between stages ----------------------------------------- */
+
+int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value)
+{
+    if (key == NULL || value == NULL || msg->module == NULL)
+        return SMF_EINVAL;
+    size_t n = strlen(msg->module);
+    if (strncmp(key, msg->module, n) != 0 || key[n] != '.' || key[n + 1] == '\0')
+        return SMF_EPERM;
+    scanctx_note(msg, key, value);
+    return 0;
+}
+
+void scanctx_note(smf_msg_t *msg, const char *key, const char *value)
+{
+    for (struct note *p = msg->notes; p != NULL; p = p->next) {
+        if (strcmp(p->key, key) == 0) {
+            p->value = arena_strdup(msg->arena, value);
+            return;
+        }
+    }
+    struct note *p = arena_alloc(msg->arena, sizeof(*p));
+    p->key = arena_strdup(msg->arena, key);
+    p->value = arena_strdup(msg->arena, value);
+    p->next = msg->notes;
+    msg->notes = p;
+}
+
+const char *smf_msg_note(const smf_msg_t *msg, const char *key)
+{
+    for (const struct note *p = key ? msg->notes : NULL; p != NULL; p = p->next)
+        if (strcmp(p->key, key) == 0)
+            return p->value;
+    return NULL;
+}
+
 /* ---- memory and storage ------------------------------------------- */
 
 void *smf_msg_alloc(smf_msg_t *msg, size_t size)

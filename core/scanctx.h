@@ -40,6 +40,13 @@ typedef struct added_header {
     const char *value;
 } added_header_t;
 
+/* A note one stage leaves for the next (smf_msg_set_note). */
+struct note {
+    struct note *next;
+    const char *key;
+    const char *value;
+};
+
 struct smf_msg {
     arena_t *arena;
     const message_t *m;
@@ -62,6 +69,7 @@ struct smf_msg {
     const char *stage_virus;
 
     /* Accumulated over the run. */
+    struct note *notes; /* What stages left for later ones; a list in the arena. */
     symbol_t *symbols;
     size_t nsymbols, capsymbols;
     added_header_t *headers;
@@ -95,6 +103,10 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
 /* Names the module whose code runs next on this thread (outside scan(),
  * where smf_log has no message to take the name from); NULL after. */
 void scanctx_set_module(const char *name);
+
+/* Leaves a note under any key, for the engine and smf-modtest --note
+ * (smf_msg_set_note checks the caller's name, then calls this). */
+void scanctx_note(smf_msg_t *x, const char *key, const char *value);
 
 /* Adds a symbol on behalf of the engine itself (module "smfd"). */
 void scanctx_engine_symbol(smf_msg_t *x, const char *name, double score, const char *detail);

@@ -333,15 +333,19 @@ static char *auth_ar_dkim(auth_scan_t *s, char *ar)
     return ar;
 }
 
+/*
+ * The results go two ways: as an Authentication-Results header on the
+ * delivered message (when authserv_id is set), and as the note
+ * "auth.results" (the same resinfo list, without the authserv-id) for the
+ * stages after this one in the same scan, such as the lists stage.
+ */
 static int auth_add_header(auth_scan_t *s)
 {
     static const char *const dmarc[] = {"none", "pass", "fail", "temperror"};
     const char *id = s->st->conf->authserv_id;
     char *ar;
 
-    if (id == NULL || id[0] == '\0')
-        return 0;
-    ar = smf_msg_printf(s->msg, "%s", id);
+    ar = smf_msg_printf(s->msg, "%s", "");
     if (ar != NULL && s->spf_done)
         ar = smf_msg_printf(s->msg, "%s; spf=%s %s=%s", ar, auth_spf_name(s->spf),
                             s->env->sender[0] != '\0' ? "smtp.mailfrom" : "smtp.helo",
@@ -351,7 +355,16 @@ static int auth_add_header(auth_scan_t *s)
     if (ar != NULL && s->dmarc_done)
         ar = smf_msg_printf(s->msg, "%s; dmarc=%s header.from=%s", ar, dmarc[s->dmarc.result],
                             s->from_domain);
-    return ar != NULL ? smf_msg_add_header(s->msg, "Authentication-Results", ar) : SMF_ENOMEM;
+    if (ar == NULL)
+        return SMF_ENOMEM;
+    /* ar starts with "; " before the first result, or is empty. */
+    if (ar[0] != '\0' && smf_msg_set_note(s->msg, "auth.results", ar + 2) != 0)
+        return SMF_ENOMEM;
+    if (id == NULL || id[0] == '\0')
+        return 0;
+    char *header = smf_msg_printf(s->msg, "%s%s", id, ar);
+    return header != NULL ? smf_msg_add_header(s->msg, "Authentication-Results", header)
+                          : SMF_ENOMEM;
 }
 
 /* ------------------------------------------------------------------ */

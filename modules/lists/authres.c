@@ -83,11 +83,29 @@ static int authres_header(const char *value, const char *authserv_id, const char
     return 0;
 }
 
+/* The auth stage's own results in this scan (its note "auth.results":
+ * resinfo separated by ';'), when it ran before this stage. */
+static int authres_note(smf_msg_t *msg, const char *domain)
+{
+    const char *p = smf_msg_note(msg, "auth.results");
+    for (; p != NULL; p = strchr(p, ';')) {
+        if (*p == ';')
+            p++;
+        if (authres_resinfo(p, domain))
+            return 1;
+    }
+    return 0;
+}
+
 int authres_passed(smf_msg_t *msg, const char *authserv_id, const char *domain)
 {
     const char *v;
 
-    if (authserv_id == NULL || authserv_id[0] == '\0' || domain[0] == '\0')
+    if (domain[0] == '\0')
+        return 0;
+    if (authres_note(msg, domain))
+        return 1;
+    if (authserv_id == NULL || authserv_id[0] == '\0')
         return 0;
     for (size_t i = 0; (v = smf_msg_header(msg, "Authentication-Results", i)) != NULL; i++) {
         if (authres_header(v, authserv_id, domain))

@@ -28,7 +28,9 @@ typedef struct args {
     const char *module;
     int final_action;        /* -1: do not call verdict(); else SMF_ACTION_*. */
     const char *final_virus; /* For verdict(): the virus name, or NULL. */
-    char *options;           /* "name = value" lines. */
+    const char **notes;      /* --note KEY=VALUE, as an earlier stage would leave them. */
+    size_t nnotes;
+    char *options; /* "name = value" lines. */
     const char *config_dir;
     const char *data_dir;
     smf_envelope_t env;
@@ -60,6 +62,10 @@ static void usage(FILE *f)
             "                         (its verdict() callback): accept, add_header,\n"
             "                         quarantine, tempfail or reject; score = its symbols\n"
             "  --final-virus NAME     with --final: the virus the verdict names\n"
+            "  --note KEY=VALUE       a note an earlier stage left (smf_msg_note), e.g.\n"
+            "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
+            "  --note KEY=VALUE       a note an earlier stage left (smf_msg_note), e.g.\n"
+            "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
             "\n"
@@ -93,6 +99,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                                              {"client-name", required_argument, 0, 'N'},
                                              {"final", required_argument, 0, 'F'},
                                              {"final-virus", required_argument, 0, 'V'},
+                                             {"note", required_argument, 0, 'T'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     a->config_dir = ".";
@@ -104,6 +111,8 @@ static int parse_args(int argc, char **argv, args_t *a)
                               .sender = "sender@example.net",
                               .auth_user = ""};
     a->rcpt = xcalloc((size_t)argc + 2, sizeof(char *));
+    a->notes = xcalloc((size_t)argc + 1, sizeof(char *));
+    a->notes = xcalloc((size_t)argc + 1, sizeof(char *));
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -145,6 +154,13 @@ static int parse_args(int argc, char **argv, args_t *a)
             break;
         case 'V':
             a->final_virus = optarg;
+            break;
+        case 'T':
+            if (strchr(optarg, '=') == NULL) {
+                fprintf(stderr, "smf-modtest: --note %s: expected KEY=VALUE\n", optarg);
+                return -1;
+            }
+            a->notes[a->nnotes++] = optarg;
             break;
         case 'u':
             a->env.auth_user = optarg;
@@ -251,6 +267,10 @@ static json_t *result_json(const char *file, const smf_module_t *d, const smf_ms
         o->status == STAGE_UNSCANNABLE ? json_string(o->detail) : json_null(), "headers", hdrs,
         "parts", (json_int_t)x->m->part_count, "parts_scanned", (json_int_t)scanned, "truncated",
         x->m->truncated ? json_string(x->m->truncated) : json_null(), "ms", o->ms);
+    json_t *notes = json_object();
+    for (const struct note *n = x->notes; n != NULL; n = n->next)
+        json_object_set_new(notes, n->key, json_string(n->value));
+    json_object_set_new(o_json, "notes", notes);
     return o_json;
 }
 
@@ -283,6 +303,10 @@ static int scan_file(generation_t *g, const args_t *a, const char *path)
     const char *at = strrchr(env.rcpt[0], '@');
     scanctx_init(&x, arena, m, &env, at ? at + 1 : "", clock_wall_ms() + 60000,
                  g->conf->arena_limit, g->kv);
+    for (size_t i = 0; i < a->nnotes; i++) {
+        const char *eq = strchr(a->notes[i], '=');
+        scanctx_note(&x, arena_strndup(arena, a->notes[i], (size_t)(eq - a->notes[i])), eq + 1);
+    }
     stage_outcome_t o = {STAGE_ERROR, NULL, SMF_EFAIL, 0};
     void *tstate;
     if (generation_tstate(g, 0, 0, &tstate) == 0)
@@ -346,5 +370,6 @@ int main(int argc, char **argv)
         nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(a.options);
     free(a.rcpt);
+    free(a.notes);
     return rc;
 }

@@ -187,6 +187,8 @@ class SpfTest(AuthTest):
         self.assertIn("AUTH_SPF_PASS", s)
         self.assertIn("helo.test", s["AUTH_SPF_PASS"]["detail"])
         self.assertIn("spf=pass smtp.helo=helo.test", self.header(res))
+        # The same results reach later stages of the scan as the note auth.results.
+        self.assertIn("spf=pass smtp.helo=helo.test", res["notes"]["auth.results"])
 
     def test_timeout_stays_within_budget(self):
         start = time.monotonic()

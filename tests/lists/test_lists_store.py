@@ -90,6 +90,24 @@ class StoreTest(unittest.TestCase):
         self.ctl("add", "--type", "sender", "--action", "allow", "x@other.test")
         self.assertIsNone(self.scan("--from", "x@other.test", fixture="auth", opts=opt)["verdict"])
 
+    def test_auth_stage_note_proves_the_sender(self):
+        """The auth stage of the same scan leaves its results as a note; no header and
+        no trusted_authserv_id are needed then."""
+        self.ctl("add", "--type", "sender", "--action", "allow", "ceo@partner2.test")
+        spf = "auth.results=spf=pass smtp.mailfrom=ceo@partner2.test; dkim=none"
+        self.assertEqual(self.scan("--from", "ceo@partner2.test", "--note", spf)["verdict"],
+                         "allow")
+        dkim = "auth.results=spf=fail smtp.mailfrom=ceo@partner2.test; dkim=pass header.d=partner2.test"
+        self.assertEqual(self.scan("--from", "ceo@partner2.test", "--note", dkim)["verdict"],
+                         "allow")
+        failed = "auth.results=spf=softfail smtp.mailfrom=ceo@partner2.test; dkim=fail header.d=partner2.test"
+        res = self.scan("--from", "ceo@partner2.test", "--note", failed)
+        self.assertIsNone(res["verdict"])
+        self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
+        # Another module's note proves nothing.
+        forged = "pattern.results=spf=pass smtp.mailfrom=ceo@partner2.test"
+        self.assertIsNone(self.scan("--from", "ceo@partner2.test", "--note", forged)["verdict"])
+
     def test_noauth_sender_and_domain_suffix(self):
         self.ctl("add", "--type", "sender", "--action", "allow", "--noauth", "news@list.test")
         self.assertEqual(self.scan("--from", "news@list.test")["verdict"], "allow")

@@ -182,6 +182,13 @@ static const row_t rows[] = {
      "tcontent",
      "detected",
      250},
+    {"a note reaches the next stage",
+     {"a@example.net", NULL, NULL, "NOTE-ME"},
+     "accept",
+     "T_NOTE",
+     "tcontent2",
+     "clean",
+     250},
     {"most severe domain wins",
      {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"},
      "quarantine",
@@ -270,6 +277,19 @@ static void test_connect(void)
 
 /* verdict() (ABI 1.2) hears the final action of messages its stage
  * scanned, and nothing of those where it was skipped. */
+static void test_note_rules(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "NOTE-ME"};
+    json_t *j = run(&r, &kind);
+    CHECK(has_symbol(j, "T_NOTED"), "own note set, another's refused with SMF_EPERM");
+    json_decref(j);
+    req_t plain = {"a@example.net", NULL, NULL, "hello"};
+    j = run(&plain, &kind);
+    CHECK(!has_symbol(j, "T_NOTE"), "notes do not outlive their message");
+    json_decref(j);
+}
+
 static void test_verdict_callback(void)
 {
     const char *kind;
@@ -367,6 +387,7 @@ int main(int argc, char **argv)
     test_details();
     test_connect();
     test_verdict_callback();
+    test_note_rules();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

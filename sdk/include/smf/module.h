@@ -571,6 +571,30 @@ int smf_msg_part_scanned(smf_msg_t *msg, size_t i);
 int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
 
 /* ------------------------------------------------------------------ */
+/* Notes between stages (ABI 1.2)                                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Leaves a note for the stages that run after this one on the same
+ * message and policy: a result others may build on (the auth stage notes
+ * "auth.spf" = "pass", and the lists stage trusts a sender it whitelisted
+ * only then). Notes are not part of the reply and are gone after the scan.
+ *
+ * @param key    "<module name>.<name>": a stage writes only under its own
+ *               name, so no stage can pose as another; copied.
+ * @param value  Copied; replaces an earlier value of the same key.
+ * @return 0, SMF_EINVAL, SMF_EPERM (key not under the caller's name), or SMF_ENOMEM.
+ */
+int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value);
+
+/**
+ * Reads a note an earlier stage left.
+ *
+ * @return The value, borrowed until scan() returns, or NULL when there is none.
+ */
+const char *smf_msg_note(const smf_msg_t *msg, const char *key);
+
+/* ------------------------------------------------------------------ */
 /* Per-message memory                                                 */
 /* ------------------------------------------------------------------ */
 

@@ -64,6 +64,14 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
     if (has(msg, "GTUBE-LIKE"))
         smf_msg_set_verdict(msg, SMF_VERDICT_SPAM, "test spam string");
+    /* Notes: tcontent leaves one, tcontent2 (after it) reports it; and no
+     * stage may write under another's name. */
+    if (has(msg, "NOTE-ME") && smf_msg_set_note(msg, TMOD_NAME ".seen", "yes") == 0 &&
+        smf_msg_set_note(msg, "tav.seen", "forged") == SMF_EPERM)
+        smf_msg_add_symbol(msg, "T_NOTED", 0, TMOD_NAME);
+    const char *note = smf_msg_note(msg, "tcontent.seen");
+    if (note != NULL && strcmp(TMOD_NAME, "tcontent2") == 0)
+        smf_msg_add_symbol(msg, "T_NOTE", 0, note);
     const void *last;
     size_t len;
     if (has(msg, "REPORT-LAST") && smf_kv_get(msg, "last", 4, &last, &len) == 0)
