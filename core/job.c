@@ -7,6 +7,7 @@
 #include "message.h"
 #include "pipeline.h"
 #include "quarantine.h"
+#include "stats.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -239,6 +240,30 @@ static void verdict_events(job_result_t *out, const char *id, const smf_envelope
     }
 }
 
+/* ---- statistics and health ---------------------------------------- */
+
+/* Counts a pipeline run's stages, and turns the health problems its stages
+ * reported into a log line and an event, at most once a minute each. */
+static void count_run(const pipeline_result_t *r, job_result_t *out)
+{
+    for (size_t i = 0; i < r->nstages; i++)
+        stats_stage(r->stages[i].module, r->stages[i].status, r->stages[i].ms);
+    int64_t now = clock_wall_ms();
+    for (const struct health_report *h = r->ctx->health; h != NULL; h = h->next) {
+        uint64_t count;
+        if (!stats_health(h->module, h->problem, now, &count))
+            continue;
+        log_msg(SMF_LOG_WARN, h->module, "health: %s (reported %llu time(s))", h->problem,
+                (unsigned long long)count);
+        char topic[96];
+        snprintf(topic, sizeof(topic), "health.%s", h->module);
+        add_event(out, xstrdup(topic),
+                  json_pack("{s:i, s:s, s:I, s:s, s:s, s:I}", "schema", PROTOCOL_SCHEMA, "type",
+                            "health", "time", (json_int_t)now, "module", h->module, "problem",
+                            h->problem, "count", (json_int_t)count));
+    }
+}
+
 /* ---- quarantine --------------------------------------------------- */
 
 static char *quarantine_meta(const group_t *g, const outcome_t *o, const char *reason)
@@ -330,6 +355,18 @@ static void pong(const job_ctx_t *ctx, const char *rid, job_result_t *out)
     json_decref(o);
 }
 
+static void stats_reply(const job_ctx_t *ctx, const char *rid, job_result_t *out)
+{
+    json_t *o = stats_json();
+    json_object_set_new(o, "version", json_string(SMF_VERSION));
+    json_object_set_new(o, "generation", json_integer((json_int_t)ctx->gen->id));
+    json_object_set_new(o, "workers", json_integer((json_int_t)ctx->gen->nworkers));
+    out->kind = "STATS";
+    out->request_id = xstrdup(rid);
+    out->json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(o);
+}
+
 static void log_line(const char *id, const smf_envelope_t *env, const outcome_t *o, double elapsed)
 {
     char syms[512] = "";
@@ -414,8 +451,10 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     for (size_t k = 0; k < ng; k++) {
         smf_final_t final = {(int)o.action, g[k].result.score, o.virus};
         pipeline_notify(ctx->gen, ctx->worker, &g[k].result, &final);
+        count_run(&g[k].result, out);
     }
     double elapsed = clock_mono_ms() - t0;
+    stats_message(o.action, elapsed);
     out->json = verdict_json(id, env->request_id, &o, g, ng, elapsed);
     verdict_events(out, id, env, g, ng, &o);
     log_line(id, env, &o, elapsed);
@@ -460,7 +499,7 @@ static void request(const job_ctx_t *ctx, arena_t *a, const char *rid, const fra
     int64_t deadline;
     const char *why = NULL;
     if (nf != (is_scan ? 5u : 4u))
-        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING 3");
+        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING and STATS 3");
     else if (is_scan && f[4].size > c->limits.max_size)
         error_reply(out, rid, PERR_TOO_LARGE, "the message is larger than max_message_size");
     else if (protocol_parse_envelope(a, &f[3], rid, is_scan, &env, &deadline, ctx->arrived_ms,
@@ -493,12 +532,14 @@ void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *ou
         error_reply(out, rid, PERR_SHUTDOWN, "the engine is stopping; try another node");
     else if (frame_is(&f[1], "PING") && nf == 3)
         pong(ctx, rid, out);
-    else if (frame_is(&f[1], "PING"))
-        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING 3");
+    else if (frame_is(&f[1], "STATS") && nf == 3)
+        stats_reply(ctx, rid, out);
+    else if (frame_is(&f[1], "PING") || frame_is(&f[1], "STATS"))
+        error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING and STATS 3");
     else if (frame_is(&f[1], "SCAN") || frame_is(&f[1], "CONNECT"))
         request(ctx, a, rid, f, nf, frame_is(&f[1], "SCAN"), out, t0);
     else
-        error_reply(out, rid, PERR_COMMAND, "frame 1 must be SCAN, CONNECT or PING");
+        error_reply(out, rid, PERR_COMMAND, "frame 1 must be SCAN, CONNECT, PING or STATS");
     arena_destroy(&a);
 }
 

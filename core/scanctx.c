@@ -286,6 +286,18 @@ const char *smf_msg_note(const smf_msg_t *msg, const char *key)
     return NULL;
 }
 
+int smf_health(smf_msg_t *msg, const char *problem)
+{
+    if (problem == NULL || *problem == '\0' || msg->module == NULL)
+        return SMF_EINVAL;
+    struct health_report *h = arena_alloc(msg->arena, sizeof(*h));
+    h->module = msg->module;
+    h->problem = arena_strdup(msg->arena, problem);
+    h->next = msg->health;
+    msg->health = h;
+    return 0;
+}
+
 /* ---- memory and storage ------------------------------------------- */
 
 void *smf_msg_alloc(smf_msg_t *msg, size_t size)

@@ -47,6 +47,13 @@ struct note {
     const char *value;
 };
 
+/* A health problem a stage reported (smf_health). */
+struct health_report {
+    struct health_report *next;
+    const char *module;
+    const char *problem;
+};
+
 struct smf_msg {
     arena_t *arena;
     const message_t *m;
@@ -69,7 +76,8 @@ struct smf_msg {
     const char *stage_virus;
 
     /* Accumulated over the run. */
-    struct note *notes; /* What stages left for later ones; a list in the arena. */
+    struct note *notes;           /* What stages left for later ones; a list in the arena. */
+    struct health_report *health; /* Problems reported; job.c counts and publishes them. */
     symbol_t *symbols;
     size_t nsymbols, capsymbols;
     added_header_t *headers;

@@ -23,6 +23,7 @@ static const smfctl_command_t commands[] = {
     {"learn", smfctl_learn, "learn --spam|--ham [--by WHO] PATH...  teach the classifiers"},
     {"unlearn", smfctl_learn, "unlearn PATH...       undo what learn taught"},
     {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
+    {"stats", smfctl_stats, "stats [--json]        what the running smfd has done: actions, stages, health"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -29,6 +29,7 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
+int smfctl_stats(const smfctl_t *ctl, int argc, char **argv);
 
 /* Prints "smfctl: " and the message on stderr; returns status. */
 int smfctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -192,9 +192,11 @@ static int zone_report(check_ctx_t *ctx, size_t z)
     int rc = 0;
 
     if (r->refused != NULL) {
-        smf_log(ctx->msg, SMF_LOG_WARN,
-                "DNS list %s refuses our resolver (%s): its answers are not used", zone->zone,
-                r->refused);
+        /* The engine logs it once a minute, counts it and publishes it. */
+        smf_health(ctx->msg, smf_msg_printf(ctx->msg,
+                                            "DNS list %s refuses our resolver: its answers "
+                                            "are not used",
+                                            zone->zone));
         rc = smf_msg_add_symbol(ctx->msg, zone->blocked, 0, r->refused);
     }
     if (rc == 0 && r->listed != NULL && r->refused == NULL)

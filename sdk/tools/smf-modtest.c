@@ -271,6 +271,10 @@ static json_t *result_json(const char *file, const smf_module_t *d, const smf_ms
     for (const struct note *n = x->notes; n != NULL; n = n->next)
         json_object_set_new(notes, n->key, json_string(n->value));
     json_object_set_new(o_json, "notes", notes);
+    json_t *health = json_array();
+    for (const struct health_report *h = x->health; h != NULL; h = h->next)
+        json_array_append_new(health, json_string(h->problem));
+    json_object_set_new(o_json, "health", health);
     return o_json;
 }
 

@@ -73,5 +73,49 @@ class ModulesTest(unittest.TestCase):
         self.assertIn("modules [--json]", r.stdout)
 
 
+class StatsTest(unittest.TestCase):
+    """`smfctl stats` asks the running engine what it has done."""
+
+    def setUp(self):
+        self.smfd = smftest.Smfd().start()
+
+    def tearDown(self):
+        self.smfd.close()
+
+    def test_counts_match_what_was_scanned(self):
+        r = self.smfd.smfc("--json", "--rcpt", "u@example.com",
+                           os.path.join(smftest.FIXTURES, "clean.eml"),
+                           os.path.join(smftest.FIXTURES, "gtube.eml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        actions = [json.loads(l)["action"] for l in r.stdout.splitlines()]
+        build = smftest.PATHS["build"]
+        cmd = [os.path.join(build, "bin", "smfctl"), "-c",
+               os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+               "-o", "listen=" + self.smfd.listen, "-o", "module_dir=%s/modules" % build]
+        r = subprocess.run(cmd + ["stats", "--json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(r.stdout)
+        self.assertEqual(st["messages"], 2)
+        for a in set(actions):
+            self.assertEqual(st["actions"][a], actions.count(a))
+        stages = {s["module"]: s for s in st["stages"]}
+        self.assertEqual(stages["antivirus"]["clean"], 2)
+        self.assertGreaterEqual(stages["pattern"]["detected"], 1)
+        r = subprocess.run(cmd + ["stats"], capture_output=True, text=True, timeout=60)
+        self.assertIn("messages  2:", r.stdout)
+        self.assertIn("no problem reported", r.stdout)
+
+    def test_engine_down(self):
+        self.smfd.stop()
+        build = smftest.PATHS["build"]
+        r = subprocess.run([os.path.join(build, "bin", "smfctl"), "-c",
+                            os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+                            "-o", "listen=" + self.smfd.listen,
+                            "-o", "module_dir=%s/modules" % build, "stats"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is smfd running?", r.stderr)
+
+
 if __name__ == "__main__":
     smftest.main()

@@ -290,6 +290,38 @@ static void test_note_rules(void)
     json_decref(j);
 }
 
+/* A health problem is counted every time, but logged and published as an
+ * event at most once a minute; STATS reports it with the counters. */
+static void test_health_and_stats(void)
+{
+    char env[] = "{\"recipients\":[\"u@example.com\"]}";
+    char raw[] = "Subject: x\r\n\r\nHEALTH-ME\r\n";
+    size_t events[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        frame_t f[5] = {
+            {"SMF/1", 5}, {"SCAN", 4}, {"h", 1}, {env, strlen(env)}, {raw, strlen(raw)}};
+        job_ctx_t ctx = {.gen = gen, .arrived_ms = clock_wall_ms()};
+        job_result_t res;
+        job_run(&ctx, f, 5, &res);
+        for (size_t e = 0; e < res.nevents; e++)
+            if (strcmp(res.events[e].topic, "health.tcontent") == 0)
+                events[i]++;
+        job_result_free(&res);
+    }
+    CHECK(events[0] == 1 && events[1] == 0, "health events: %zu then %zu", events[0], events[1]);
+    frame_t f[3] = {{"SMF/1", 5}, {"STATS", 5}, {"s", 1}};
+    job_ctx_t ctx = {.gen = gen, .arrived_ms = clock_wall_ms()};
+    job_result_t res;
+    job_run(&ctx, f, 3, &res);
+    CHECK(strcmp(res.kind, "STATS") == 0, "STATS reply kind %s", res.kind);
+    json_t *j = json_loads(res.json, 0, NULL);
+    json_t *h = json_array_get(json_object_get(j, "health"), 0);
+    CHECK(h && json_integer_value(json_object_get(h, "count")) == 2, "problem counted twice");
+    CHECK(json_integer_value(json_object_get(j, "messages")) >= 2, "messages counted");
+    json_decref(j);
+    job_result_free(&res);
+}
+
 static void test_verdict_callback(void)
 {
     const char *kind;
@@ -388,6 +420,7 @@ int main(int argc, char **argv)
     test_connect();
     test_verdict_callback();
     test_note_rules();
+    test_health_and_stats();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

@@ -595,6 +595,24 @@ int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value);
 const char *smf_msg_note(const smf_msg_t *msg, const char *key);
 
 /* ------------------------------------------------------------------ */
+/* Health (ABI 1.2)                                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Reports a problem with what the module depends on, as opposed to a
+ * finding about the message: a DNS list refusing our resolver, a database
+ * gone stale. The engine counts it (`smfctl stats`), logs it at most once a
+ * minute per problem, and publishes an event `health.<module>` with it.
+ * It changes no verdict: report what the problem means for the message
+ * with symbols as usual.
+ *
+ * @param problem  Short text naming the problem; equal texts are the same
+ *                 problem. Copied.
+ * @return 0 or SMF_EINVAL.
+ */
+int smf_health(smf_msg_t *msg, const char *problem);
+
+/* ------------------------------------------------------------------ */
 /* Per-message memory                                                 */
 /* ------------------------------------------------------------------ */
 

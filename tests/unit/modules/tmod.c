@@ -62,6 +62,8 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         return SMF_EFAIL;
     if (has(msg, "trigger"))
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
+    if (has(msg, "HEALTH-ME"))
+        smf_health(msg, "test dependency is down");
     if (has(msg, "GTUBE-LIKE"))
         smf_msg_set_verdict(msg, SMF_VERDICT_SPAM, "test spam string");
     /* Notes: tcontent leaves one, tcontent2 (after it) reports it; and no

@@ -1,0 +1,127 @@
+/*
+ * stats.c - engine counters under one mutex: each update is a handful of
+ * additions, far cheaper than the scan it counts.
+ */
+#include "stats.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_MODULES 64
+#define MAX_PROBLEMS 256
+#define HEALTH_QUIET_MS 60000
+
+typedef struct stage_stats {
+    char name[64];
+    uint64_t status[STAGE_SKIPPED + 1];
+    double ms;
+} stage_stats_t;
+
+typedef struct problem {
+    char module[64];
+    char text[192];
+    uint64_t count;
+    int64_t first_ms, last_ms, told_ms;
+} problem_t;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t by_action[ACTION_COUNT];
+static double total_ms;
+static stage_stats_t stages[MAX_MODULES];
+static size_t nstages;
+static problem_t problems[MAX_PROBLEMS];
+static size_t nproblems;
+
+void stats_message(action_t action, double ms)
+{
+    pthread_mutex_lock(&lock);
+    if ((unsigned)action < ACTION_COUNT)
+        by_action[action]++;
+    total_ms += ms;
+    pthread_mutex_unlock(&lock);
+}
+
+static stage_stats_t *stage_slot(const char *module)
+{
+    for (size_t i = 0; i < nstages; i++)
+        if (strcmp(stages[i].name, module) == 0)
+            return &stages[i];
+    if (nstages == MAX_MODULES)
+        return NULL;
+    stage_stats_t *s = &stages[nstages++];
+    snprintf(s->name, sizeof(s->name), "%s", module);
+    return s;
+}
+
+void stats_stage(const char *module, stage_status_t status, double ms)
+{
+    pthread_mutex_lock(&lock);
+    stage_stats_t *s = stage_slot(module);
+    if (s != NULL && (unsigned)status <= STAGE_SKIPPED) {
+        s->status[status]++;
+        s->ms += ms;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static problem_t *problem_slot(const char *module, const char *text)
+{
+    for (size_t i = 0; i < nproblems; i++)
+        if (strcmp(problems[i].module, module) == 0 && strncmp(problems[i].text, text, 191) == 0)
+            return &problems[i];
+    /* A full table keeps counting into its last slot rather than losing
+     * the fact that something is wrong. */
+    problem_t *p = &problems[nproblems < MAX_PROBLEMS ? nproblems++ : MAX_PROBLEMS - 1];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->module, sizeof(p->module), "%s", module);
+    snprintf(p->text, sizeof(p->text), "%s", text);
+    return p;
+}
+
+bool stats_health(const char *module, const char *problem, int64_t now_ms, uint64_t *count)
+{
+    pthread_mutex_lock(&lock);
+    problem_t *p = problem_slot(module, problem);
+    if (p->count++ == 0)
+        p->first_ms = now_ms;
+    p->last_ms = now_ms;
+    bool tell = p->told_ms == 0 || now_ms - p->told_ms >= HEALTH_QUIET_MS;
+    if (tell)
+        p->told_ms = now_ms;
+    *count = p->count;
+    pthread_mutex_unlock(&lock);
+    return tell;
+}
+
+json_t *stats_json(void)
+{
+    pthread_mutex_lock(&lock);
+    json_t *actions = json_object();
+    uint64_t messages = 0;
+    for (int a = 0; a < ACTION_COUNT; a++) {
+        json_object_set_new(actions, action_name((action_t)a),
+                            json_integer((json_int_t)by_action[a]));
+        messages += by_action[a];
+    }
+    json_t *st = json_array();
+    for (size_t i = 0; i < nstages; i++) {
+        json_t *o = json_pack("{s:s, s:f}", "module", stages[i].name, "ms", stages[i].ms);
+        for (int k = 0; k <= STAGE_SKIPPED; k++)
+            json_object_set_new(o, stage_status_name((stage_status_t)k),
+                                json_integer((json_int_t)stages[i].status[k]));
+        json_array_append_new(st, o);
+    }
+    json_t *health = json_array();
+    for (size_t i = 0; i < nproblems; i++)
+        json_array_append_new(health, json_pack("{s:s, s:s, s:I, s:I, s:I}", "module",
+                                                problems[i].module, "problem", problems[i].text,
+                                                "count", (json_int_t)problems[i].count, "first",
+                                                (json_int_t)problems[i].first_ms, "last",
+                                                (json_int_t)problems[i].last_ms));
+    json_t *o =
+        json_pack("{s:i, s:I, s:o, s:f, s:o, s:o}", "schema", 1, "messages", (json_int_t)messages,
+                  "actions", actions, "engine_ms", total_ms, "stages", st, "health", health);
+    pthread_mutex_unlock(&lock);
+    return o;
+}

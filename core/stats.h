@@ -1,0 +1,29 @@
+/*
+ * stats.h - what the engine has done since it started: messages per
+ * action, each stage's outcomes and time, and the health problems modules
+ * reported. Shared by all worker threads; read by the STATS request.
+ */
+#ifndef SMF_STATS_H
+#define SMF_STATS_H
+
+#include "action.h"
+#include "scanctx.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Counts one message's final action and its time in the engine. */
+void stats_message(action_t action, double ms);
+/* Counts one stage's outcome. */
+void stats_stage(const char *module, stage_status_t status, double ms);
+/*
+ * Counts a health problem. Returns true when it should be logged and
+ * published now: the first time, and then at most once a minute. *count
+ * is how often it was reported so far.
+ */
+bool stats_health(const char *module, const char *problem, int64_t now_ms, uint64_t *count);
+/* Everything, as the STATS reply's JSON object (new reference). */
+json_t *stats_json(void);
+
+#endif
