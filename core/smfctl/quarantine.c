@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long release waits for the delivery host at each step. */
 #define RELEASE_TIMEOUT_MS 30000
@@ -27,18 +28,19 @@
     "usage: smfctl quarantine list [--domain D] [--since TIME] [--rcpt ADDR] [--json]\n"           \
     "       smfctl quarantine show ID [--domain D] [--json]\n"                                     \
     "       smfctl quarantine export ID [--domain D]\n"                                            \
-    "       smfctl quarantine release ID [--domain D]\n"                                           \
+    "       smfctl quarantine release ID [--domain D] [--learn-ham]\n"                             \
     "       smfctl quarantine delete ID [--domain D]\n"                                            \
     "       smfctl quarantine purge --older-than DAYS\n"                                           \
     "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago"
 
 /* ---- arguments ------------------------------------------------------ */
 
-enum { A_ID = 1, A_DOMAIN = 2, A_SINCE = 4, A_RCPT = 8, A_JSON = 16, A_OLDER = 32 };
+enum { A_ID = 1, A_DOMAIN = 2, A_SINCE = 4, A_RCPT = 8, A_JSON = 16, A_OLDER = 32, A_LEARN = 64 };
 
 typedef struct args {
     const char *id, *domain, *since, *rcpt, *older;
     bool json;
+    bool learn_ham; /* release: teach the classifiers the message was ham */
 } args_t;
 
 /* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
@@ -61,6 +63,8 @@ static int parse_args(int argc, char **argv, unsigned allowed, args_t *a)
         const char *v;
         if ((allowed & A_JSON) && strcmp(argv[i], "--json") == 0)
             a->json = true;
+        else if ((allowed & A_LEARN) && strcmp(argv[i], "--learn-ham") == 0)
+            a->learn_ham = true;
         else if ((allowed & A_DOMAIN) && (v = opt_value("--domain", argc, argv, &i)))
             a->domain = v;
         else if ((allowed & A_SINCE) && (v = opt_value("--since", argc, argv, &i)))
@@ -128,6 +132,7 @@ static const char *iso_time(int64_t ms, char buf[32])
 /* ---- the store -------------------------------------------------------- */
 
 typedef struct store {
+    const smfctl_t *ctl;
     config_t *conf;
     quarantine_t *q;
 } store_t;
@@ -136,6 +141,7 @@ static int store_open(const smfctl_t *ctl, store_t *s)
 {
     char err[2048];
     memset(s, 0, sizeof(*s));
+    s->ctl = ctl;
     if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &s->conf, err, sizeof(err)) != 0)
         return smfctl_fail(2, "%s", err);
     log_set_level(SMF_LOG_ERROR);
@@ -508,15 +514,44 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     return 0;
 }
 
+/*
+ * A released message was wrongly held: with --learn-ham the classifiers
+ * learn it as ham, through `smfctl learn` itself so that the same
+ * registry keeps it idempotent and records who taught it.
+ */
+static int learn_released(store_t *s, const copy_t *c, const char *id)
+{
+    char path[] = "/tmp/smf-release.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return smfctl_fail(1, "%s: cannot write a temporary file to learn from: %m", id);
+    FILE *f = fdopen(fd, "wb");
+    size_t w = fwrite(c->raw, 1, c->raw_len, f);
+    int closed = fclose(f);
+    int rc = 1;
+    if (w == c->raw_len && closed == 0) {
+        char *argv[] = {"learn", "--ham", "--by", "quarantine-release", path, NULL};
+        rc = smfctl_learn(s->ctl, 5, argv);
+    }
+    unlink(path);
+    return rc;
+}
+
 static int cmd_release(store_t *s, const args_t *a)
 {
     copies_t c;
     if (find_copies(s, a, true, &c) != 0)
         return 1;
     int status = 0;
-    for (size_t i = 0; i < c.n; i++)
-        if (release_copy(s, &c.v[i], a->id) != 0)
+    bool learned = false; /* Each domain's copy is the same message: learn it once. */
+    for (size_t i = 0; i < c.n; i++) {
+        if (release_copy(s, &c.v[i], a->id) != 0) {
             status = 1;
+        } else if (a->learn_ham && !learned) {
+            learned = true;
+            status |= learn_released(s, &c.v[i], a->id);
+        }
+    }
     free_copies(&c);
     return status;
 }
@@ -562,7 +597,7 @@ static const sub_t subs[] = {
     {"list", A_DOMAIN | A_SINCE | A_RCPT | A_JSON, cmd_list},
     {"show", A_ID | A_DOMAIN | A_JSON, cmd_show},
     {"export", A_ID | A_DOMAIN, cmd_export},
-    {"release", A_ID | A_DOMAIN, cmd_release},
+    {"release", A_ID | A_DOMAIN | A_LEARN, cmd_release},
     {"delete", A_ID | A_DOMAIN, cmd_delete},
     {"purge", A_OLDER, cmd_purge},
 };

@@ -344,6 +344,22 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"already released", r.stderr)
         self.assertEqual(len(self.sink.messages), before + 1)
 
+    def test_release_teaches_ham(self):
+        """release --learn-ham delivers, then teaches the classifiers the message was ham,
+        once, through the same registry as smfctl learn."""
+        body = fixture("gtube.eml").replace(b"\n", b"\r\n") + b"X-Case: learn-ham\r\n"
+        qid = self.quarantine(body, recipients=["h@rel.example", "i@dots.example"])
+        r = self.ctl("release", qid, "--learn-ham")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count(b"released"), 2)
+        self.assertEqual(r.stdout.count(b"learned 1, already known 0"), 1, r.stdout)
+        path = os.path.join(self.smfd.tmp, "released.eml")
+        with open(path, "wb") as f:
+            f.write(body)
+        r = smfctl(self.smfd, "learn", "--ham", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"learned 0, already known 1", r.stdout)
+
     def test_release_line_ends_dots_and_null_sender(self):
         body = (b"From: x@example.net\nSubject: dots\n\n.leading dot\n..two dots\n.\n"
                 b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
