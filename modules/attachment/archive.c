@@ -71,8 +71,7 @@ static int att_limit(att_walk_t *w, const char *what)
 
     w->stopped = 1;
     snprintf(detail, sizeof(detail), "%s: %s", w->top, what);
-    rc =
-        smf_msg_add_symbol(w->ctx->msg, "ATT_ARCHIVE_LIMIT", w->ctx->st->conf->limit_score, detail);
+    rc = smf_msg_add_symbol(w->ctx->msg, "ATT_ARCHIVE_LIMIT", w->ctx->pol->limit_score, detail);
     return rc < 0 ? rc : smf_msg_set_unscannable(w->ctx->msg, detail);
 }
 
@@ -121,7 +120,7 @@ static size_t att_head_room(const att_buf_t *b, size_t len)
 static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_buf_t *b, int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
-    const att_conf_t *c = w->ctx->st->conf;
+    const att_policy_t *c = w->ctx->pol;
     int keep_all = 0;
     la_ssize_t got;
 
@@ -166,15 +165,17 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
 static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
                           const char *outer, long depth, int *broken)
 {
-    const att_conf_t *c = w->ctx->st->conf;
+    const att_policy_t *c = w->ctx->pol;
     char namebuf[512], where[600];
     const char *path = att_entry_name(a, e, outer, namebuf, sizeof(namebuf));
     att_buf_t b = {0};
     int rc = 0;
 
-    if (att_name_blocked(w->ctx->st, path) &&
-        (rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
-        return rc;
+    if (att_name_blocked(c, path)) {
+        if ((rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
+            return rc;
+        att_note_blocked(w->ctx, path);
+    }
     /* An OOXML document is a zip: its macros are a part of their own. */
     if (att_is_vba_part(path) && (rc = att_entry_symbol(w, "ATT_MACRO", c->macro_score, path)) < 0)
         return rc;
@@ -220,7 +221,7 @@ static struct archive *att_open(const unsigned char *data, size_t size)
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth)
 {
-    const att_conf_t *c = w->ctx->st->conf;
+    const att_policy_t *c = w->ctx->pol;
     struct archive *a = att_open(data, size);
     struct archive_entry *e;
     int rc = 0, broken = a == NULL, st = ARCHIVE_EOF;

@@ -1,7 +1,8 @@
 /*
  * attachment.c - the attachment module: blocked and double file extensions,
  * executables disguised as documents (libmagic), and archive contents
- * (archive.c). Only parts that carry a file name are examined.
+ * (archive.c), under the recipient domain's policy (policy.c). Only parts
+ * that carry a file name are examined.
  */
 #include "attachment.h"
 
@@ -41,6 +42,15 @@ static const smf_option_t att_options[] = {
      "Entries examined at most per attachment, nested archives included."},
     {"archive_max_expanded", SMF_OPT_INT, "104857600", offsetof(att_conf_t, archive_max_expanded),
      "Bytes decompressed at most per attachment, nested archives included."},
+    {"blocked_action", SMF_OPT_STRING, "\"score\"", offsetof(att_conf_t, blocked_action),
+     "What a blocked attachment leads to: score (its symbol's score only), quarantine "
+     "(the spam verdict) or reject (the block verdict)."},
+    {"block_archives", SMF_OPT_BOOL, "false", offsetof(att_conf_t, block_archives),
+     "Treat every archive attachment as blocked (ATT_BLOCKED_ARCHIVE)."},
+    {"domain_policy", SMF_OPT_LIST, NULL, offsetof(att_conf_t, domain_policy),
+     "Per-domain settings: \"DOMAIN[, DOMAIN]: key=value; key=value\"."},
+    {"policy_file", SMF_OPT_STRING, NULL, offsetof(att_conf_t, policy_file),
+     "File of per-domain settings, one entry a line, relative to the configuration directory."},
     SMF_OPTIONS_END};
 
 /* Names a reader would take for harmless documents or media. */
@@ -115,13 +125,13 @@ static void att_extensions(const char *name, char *last, char *prev, size_t cap)
     (void)att_copy_ext(base, end, prev, cap);
 }
 
-int att_name_blocked(const att_state_t *st, const char *name)
+int att_name_blocked(const att_policy_t *pol, const char *name)
 {
     char last[32], prev[32];
 
     att_extensions(name, last, prev, sizeof(last));
-    for (size_t i = 0; last[0] != '\0' && i < st->blocked_count; i++) {
-        if (strcmp(st->blocked[i], last) == 0)
+    for (size_t i = 0; last[0] != '\0' && i < pol->blocked_count; i++) {
+        if (strcmp(pol->blocked[i], last) == 0)
             return 1;
     }
     return 0;
@@ -168,20 +178,20 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
     if (!att_is_exec_type(mime))
         return 0;
     snprintf(detail, sizeof(detail), "%s%s is %s", where, name, mime);
-    return smf_msg_add_symbol(ctx->msg, "ATT_TYPE_MISMATCH", ctx->st->conf->type_mismatch_score,
-                              detail);
+    return smf_msg_add_symbol(ctx->msg, "ATT_TYPE_MISMATCH", ctx->pol->type_mismatch_score, detail);
 }
 
 /* Name checks of one attachment: blocked, double extension, right-to-left override. */
 static int att_check_name(att_ctx_t *ctx, const char *name)
 {
-    const att_conf_t *c = ctx->st->conf;
+    const att_policy_t *c = ctx->pol;
     char last[32], prev[32];
     int rc = 0;
 
     att_extensions(name, last, prev, sizeof(last));
-    if (att_name_blocked(ctx->st, name)) {
+    if (att_name_blocked(c, name)) {
         rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_EXT", c->blocked_score, name);
+        att_note_blocked(ctx, name);
         if (rc == 0 && prev[0] != '\0' && att_in_list(att_document_exts, prev))
             rc = smf_msg_add_symbol(ctx->msg, "ATT_DOUBLE_EXT", c->double_ext_score, name);
     }
@@ -201,14 +211,37 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
         return rc;
     if ((rc = att_check_ole2(ctx, "", p->filename, p->data, p->size)) < 0)
         return rc;
-    if (att_is_archive(p->data, p->size))
-        return att_scan_archive(ctx, p->filename, p->data, p->size);
-    return 0;
+    if (!att_is_archive(p->data, p->size))
+        return 0;
+    if (ctx->pol->block_archives) {
+        if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,
+                                     p->filename)) < 0)
+            return rc;
+        att_note_blocked(ctx, p->filename);
+    }
+    return att_scan_archive(ctx, p->filename, p->data, p->size);
+}
+
+void att_note_blocked(att_ctx_t *ctx, const char *what)
+{
+    if (ctx->blocked[0] == '\0')
+        snprintf(ctx->blocked, sizeof(ctx->blocked), "blocked attachment: %s", what);
+}
+
+/* reject and quarantine become forced verdicts; score leaves it to the symbols. */
+static int att_apply_action(att_ctx_t *ctx)
+{
+    if (ctx->blocked[0] == '\0' || ctx->pol->blocked_action == ATT_ACTION_SCORE)
+        return 0;
+    return smf_msg_set_verdict(ctx->msg,
+                               ctx->pol->blocked_action == ATT_ACTION_REJECT ? SMF_VERDICT_BLOCK
+                                                                             : SMF_VERDICT_SPAM,
+                               ctx->blocked);
 }
 
 static int att_scan(smf_msg_t *msg, void *state, void *tstate)
 {
-    att_ctx_t ctx = {msg, state, tstate};
+    att_ctx_t ctx = {msg, att_policy_for(state, smf_msg_domain(msg)), tstate, ""};
     size_t n = smf_msg_part_count(msg);
 
     for (size_t i = 0; i < n; i++) {
@@ -219,7 +252,7 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return att_apply_action(&ctx);
 }
 
 /* Opens a libmagic handle with its default database. */
@@ -242,72 +275,29 @@ static void att_free_state(att_state_t *st)
 {
     if (st == NULL)
         return;
-    for (size_t i = 0; i < st->blocked_count; i++)
-        free(st->blocked[i]);
-    free(st->blocked);
+    att_policies_free(st);
     free(st);
-}
-
-/* Stores one blocked extension as "exe", whatever the operator wrote ("EXE", ".exe"). */
-static int att_add_blocked(smf_init_t *init, att_state_t *st, const char *ext)
-{
-    const char *e = ext[0] == '.' ? ext + 1 : ext;
-    char *copy;
-
-    if (e[0] == '\0' || strlen(e) >= 32 || strpbrk(e, "./\\ ") != NULL) {
-        smf_init_fail(init, "blocked_extensions: invalid entry '%s'", ext);
-        return SMF_EINVAL;
-    }
-    if ((copy = strdup(e)) == NULL) {
-        smf_init_fail(init, "out of memory");
-        return SMF_ENOMEM;
-    }
-    for (char *s = copy; *s != '\0'; s++)
-        *s = (char)tolower((unsigned char)*s);
-    st->blocked[st->blocked_count++] = copy;
-    return 0;
-}
-
-static int att_check_limits(smf_init_t *init, const att_conf_t *c)
-{
-    if (c->archive_max_depth < 1 || c->archive_max_entries < 1 || c->archive_max_expanded < 1) {
-        smf_init_fail(init, "archive_max_depth, archive_max_entries and archive_max_expanded "
-                            "must be at least 1");
-        return SMF_EINVAL;
-    }
-    return 0;
 }
 
 static int att_init(smf_init_t *init, const void *conf, void **state)
 {
-    const att_conf_t *c = conf;
     att_state_t *st;
-    size_t n = 0;
     magic_t probe;
     int rc;
 
-    if ((rc = att_check_limits(init, c)) < 0)
-        return rc;
     /* Fail here, with a reason, rather than in every thread_init() later. */
     if ((probe = att_magic_open()) == NULL) {
         smf_init_fail(init, "cannot load the libmagic database");
         return SMF_EIO;
     }
     magic_close(probe);
-    while (c->blocked_extensions != NULL && c->blocked_extensions[n] != NULL)
-        n++;
-    if ((st = calloc(1, sizeof(*st))) == NULL ||
-        (st->blocked = calloc(n + 1, sizeof(char *))) == NULL) {
-        att_free_state(st);
+    if ((st = calloc(1, sizeof(*st))) == NULL) {
         smf_init_fail(init, "out of memory");
         return SMF_ENOMEM;
     }
-    st->conf = c;
-    for (size_t i = 0; i < n; i++) {
-        if ((rc = att_add_blocked(init, st, c->blocked_extensions[i])) < 0) {
-            att_free_state(st);
-            return rc;
-        }
+    if ((rc = att_policies_load(init, conf, st)) < 0) {
+        att_free_state(st);
+        return rc;
     }
     *state = st;
     return 0;

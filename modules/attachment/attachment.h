@@ -1,7 +1,7 @@
 /*
  * attachment.h - shared types of the attachment module: its options, the
- * per-thread libmagic handle, and the checks that archive.c reuses on the
- * entries it finds inside archives.
+ * per-domain policies built from them (policy.c), the per-thread libmagic
+ * handle, and the checks that archive.c reuses on archive entries.
  */
 #ifndef SMF_ATTACHMENT_H
 #define SMF_ATTACHMENT_H
@@ -24,12 +24,48 @@ typedef struct att_conf {
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
+    const char *blocked_action;
+    int block_archives;
+    const char *const *domain_policy;
+    const char *policy_file;
 } att_conf_t;
 
-typedef struct att_state {
-    const att_conf_t *conf; /* Owned by the engine until fini(). */
-    char **blocked;         /* Lower-case extensions without the dot. */
+/* What a blocked attachment leads to; see README.md for the verdicts. */
+typedef enum att_action {
+    ATT_ACTION_SCORE = 0,      /* The symbol's score only. */
+    ATT_ACTION_QUARANTINE = 1, /* SMF_VERDICT_SPAM: the policy's spam_action. */
+    ATT_ACTION_REJECT = 2      /* SMF_VERDICT_BLOCK: the policy's block_action. */
+} att_action_t;
+
+/* The settings one scan runs with: the global options, or a domain's. */
+typedef struct att_policy {
+    char **blocked; /* Lower-case extensions without the dot. */
     size_t blocked_count;
+    double blocked_score;
+    double double_ext_score;
+    double archive_blocked_score;
+    double encrypted_score;
+    double type_mismatch_score;
+    double limit_score;
+    double damaged_score;
+    double macro_score;
+    long archive_max_depth;
+    long archive_max_entries;
+    long archive_max_expanded;
+    att_action_t blocked_action;
+    int block_archives; /* Every archive attachment counts as blocked. */
+} att_policy_t;
+
+/* A policy and the domain it is for: "example.com", or "*.example.com" for its subdomains. */
+typedef struct att_domain {
+    char *domain;
+    att_policy_t pol;
+} att_domain_t;
+
+typedef struct att_state {
+    att_policy_t global;
+    att_domain_t *domains;
+    size_t domain_count;
 } att_state_t;
 
 typedef struct att_thread {
@@ -39,15 +75,32 @@ typedef struct att_thread {
 /* What one message's checks share. */
 typedef struct att_ctx {
     smf_msg_t *msg;
-    const att_state_t *st;
+    const att_policy_t *pol; /* The recipient domain's settings. */
     att_thread_t *th;
+    char blocked[512]; /* The first blocked attachment, for the verdict's reason; "" when none. */
 } att_ctx_t;
+
+/*
+ * Builds the global policy from the options, then one per domain from
+ * domain_policy and policy_file (relative to the configuration directory).
+ * Explains a failure with smf_init_fail(). Returns 0 or a negative SMF_E*.
+ */
+int att_policies_load(smf_init_t *init, const att_conf_t *c, att_state_t *st);
+
+/* Frees the policies of a state. */
+void att_policies_free(att_state_t *st);
+
+/* The policy for a recipient domain: its own, its closest "*." parent's, or the global one. */
+const att_policy_t *att_policy_for(const att_state_t *st, const char *domain);
+
+/* Remembers a blocked attachment, so that scan() can apply blocked_action once. */
+void att_note_blocked(att_ctx_t *ctx, const char *what);
 
 /* Whether the data starts like an archive or compressed file libarchive reads. */
 int att_is_archive(const unsigned char *data, size_t size);
 
 /* Whether a file name's last extension is blocked. */
-int att_name_blocked(const att_state_t *st, const char *name);
+int att_name_blocked(const att_policy_t *pol, const char *name);
 
 /*
  * Adds ATT_TYPE_MISMATCH when `name` says document but `head` (the first

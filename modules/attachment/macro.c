@@ -78,7 +78,7 @@ int att_check_ole2(att_ctx_t *ctx, const char *where, const char *name, const un
     if (!att_is_ole2(data, len) || (vba = ole_find_vba(data, len)) == NULL)
         return 0;
     snprintf(detail, sizeof(detail), "%s%s: %s", where, name, vba);
-    return smf_msg_add_symbol(ctx->msg, "ATT_MACRO", ctx->st->conf->macro_score, detail);
+    return smf_msg_add_symbol(ctx->msg, "ATT_MACRO", ctx->pol->macro_score, detail);
 }
 
 int att_is_vba_part(const char *path)

@@ -189,12 +189,14 @@ static int pat_assign_rules(smf_init_t *init, pat_state_t *st)
 {
     for (size_t i = 0; i < st->rs.count; i++) {
         const pat_rule_t *r = &st->rs.rules[i];
-        pat_group_t *g = pat_group_for(st, r);
         hs_expr_info_t *info = NULL;
         hs_compile_error_t *cerr = NULL;
         size_t *n;
         int rc;
 
+        if (r->meta)
+            continue;
+        pat_group_t *g = pat_group_for(st, r);
         if (g == NULL || (n = realloc(g->hs_rules, (g->hs_count + 1) * sizeof(*n))) == NULL) {
             smf_init_fail(init, "out of memory");
             return SMF_ENOMEM;
@@ -420,7 +422,11 @@ static int pat_load_files(smf_init_t *init, pat_state_t *st, const char *const *
             return rc;
         }
     }
-    return 0;
+    /* Metas may name rules of any file, so names resolve once all are read. */
+    int rc = pat_rules_link(&st->rs, err, sizeof(err));
+    if (rc < 0)
+        smf_init_fail(init, "%s", err);
+    return rc;
 }
 
 /* Where each rule runs: its Hyperscan group, or its PCRE2 code. */
@@ -591,6 +597,8 @@ static void pat_write_profile(const pat_state_t *st)
             (unsigned long long)st->prof_all_ns);
     for (size_t i = 0; i < st->rs.count; i++) {
         const pat_rule_t *r = &st->rs.rules[i];
+        if (r->meta)
+            continue; /* Metas read other rules' results: they cost nothing to time. */
         fprintf(f, "%s\t%s%s%s\t%s\t%llu\t%llu\n", r->name, pat_target_name(r->target),
                 r->header != NULL ? ":" : "", r->header != NULL ? r->header : "",
                 st->solo[i].db != NULL ? "hyperscan" : "pcre2", (unsigned long long)st->prof[i].ns,
@@ -762,14 +770,22 @@ static int pat_scan_group(pat_scan_t *sc)
     }
 }
 
-/* Turns the hit flags into symbols and forced verdicts. */
-static int pat_report(smf_msg_t *msg, const pat_state_t *st, const pat_thread_t *th)
+/*
+ * Turns the hit flags into whether each rule fired (negate applied), adds
+ * the meta rules, then reports symbols and forced verdicts.
+ */
+static int pat_report(smf_msg_t *msg, const pat_state_t *st, pat_thread_t *th)
 {
+    unsigned char *fired = th->hits;
+
+    for (size_t i = 0; i < st->rs.count; i++)
+        fired[i] = !fired[i] != !st->rs.rules[i].negate;
+    pat_rules_eval_metas(&st->rs, fired);
     for (size_t i = 0; i < st->rs.count; i++) {
         const pat_rule_t *r = &st->rs.rules[i];
         int rc;
 
-        if (!th->hits[i] == !r->negate)
+        if (!fired[i] || !pat_rule_has_symbol(r))
             continue;
         rc = smf_msg_add_symbol(msg, r->name, r->score, r->description);
         if (rc == 0 && r->verdict != 0)
@@ -800,6 +816,8 @@ static int pat_profile_scan(smf_msg_t *msg, pat_state_t *st, pat_thread_t *th)
 
     memset(th->solo_hits, 0, st->rs.count);
     for (size_t i = 0; i < st->rs.count; i++) {
+        if (st->rs.rules[i].meta)
+            continue;
         uint64_t t0 = pat_now_ns();
         sc.g = &st->solo[i];
         int rc = pat_scan_group(&sc);

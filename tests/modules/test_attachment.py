@@ -1,6 +1,16 @@
 #!/usr/bin/python3
-"""Tests of the attachment module: names, disguised executables, archives and limits."""
+"""Tests of the attachment module: names, disguised executables, archives and limits,
+per-domain policies and the blocked_action verdicts."""
 import modtest
+
+# Two domains with settings of their own; every other domain keeps the global options.
+DOMAINS = ['domain_policy={"example.com: blocked_extensions=exe,scr,js; blocked_score=20; blocked_action=reject", '
+           '"*.strict.example: block_archives=true; blocked_action=quarantine"}']
+POLICY_FILE = ['policy_file="policies/attachment.policy"']
+
+
+def rcpt(addr):
+    return ["--rcpt", addr]
 
 CASES = [
     {"name": "mail without attachments", "fixture": "plain.eml", "status": "clean", "only": []},
@@ -72,7 +82,71 @@ CASES = [
      "rc": 2, "stderr": ["blocked_extensions", "a/b"]},
     {"name": "zero limit refused", "fixture": "plain.eml", "opts": ["archive_max_entries=0"], "rc": 2,
      "stderr": ["archive_max_entries"]},
+    # blocked_action: score (default), quarantine (spam verdict), reject (block verdict).
+    {"name": "blocked_action score: no verdict", "fixture": "att_exe.eml", "opts": ["blocked_action=\"score\""],
+     "present": ["ATT_BLOCKED_EXT"], "verdict": None},
+    {"name": "blocked_action quarantine: spam verdict", "fixture": "att_exe.eml",
+     "opts": ["blocked_action=\"quarantine\""], "present": ["ATT_BLOCKED_EXT"], "verdict": "spam"},
+    {"name": "blocked_action reject: block verdict", "fixture": "att_exe.eml",
+     "opts": ["blocked_action=\"reject\""], "present": ["ATT_BLOCKED_EXT"], "verdict": "block"},
+    {"name": "blocked_action applies to a blocked name inside an archive", "fixture": "att_zip_blocked.eml",
+     "opts": ["blocked_action=\"reject\""], "present": ["ATT_ARCHIVE_BLOCKED"], "verdict": "block"},
+    {"name": "blocked_action leaves mail without blocked files alone", "fixture": "att_docm_macro.eml",
+     "opts": ["blocked_action=\"reject\""], "only": ["ATT_MACRO"], "verdict": None},
+    {"name": "bad blocked_action refused", "fixture": "plain.eml", "opts": ["blocked_action=\"drop\""], "rc": 2,
+     "stderr": ["blocked_action", "drop"]},
+    {"name": "block_archives: a clean zip is blocked", "fixture": "att_zip_clean.eml", "opts": ["block_archives=true"],
+     "only": ["ATT_BLOCKED_ARCHIVE"], "scores": {"ATT_BLOCKED_ARCHIVE": 10}, "details": {"ATT_BLOCKED_ARCHIVE": "report.zip"}},
+    # The same mail under two recipient domains (domain_policy option).
+    {"name": "domain policy: example.com rejects with its own score", "fixture": "att_exe.eml", "opts": DOMAINS,
+     "args": rcpt("user@example.com"), "only": ["ATT_BLOCKED_EXT"], "scores": {"ATT_BLOCKED_EXT": 20},
+     "verdict": "block"},
+    {"name": "domain policy: other domains keep the global options", "fixture": "att_exe.eml", "opts": DOMAINS,
+     "args": rcpt("user@other.example"), "only": ["ATT_BLOCKED_EXT"], "scores": {"ATT_BLOCKED_EXT": 10},
+     "verdict": None},
+    {"name": "domain policy: domain matched in any case", "fixture": "att_exe.eml", "opts": DOMAINS,
+     "args": rcpt("user@Example.COM"), "scores": {"ATT_BLOCKED_EXT": 20}, "verdict": "block"},
+    {"name": "domain policy: its own extension list (vbs allowed at example.com)", "fixture": "att_tgz.eml",
+     "opts": DOMAINS, "args": rcpt("user@example.com"), "only": [], "status": "clean"},
+    {"name": "domain policy: global extension list elsewhere", "fixture": "att_tgz.eml",
+     "opts": DOMAINS, "args": rcpt("user@other.example"), "present": ["ATT_ARCHIVE_BLOCKED"]},
+    {"name": "domain policy: *.strict.example quarantines any archive", "fixture": "att_zip_clean.eml",
+     "opts": DOMAINS, "args": rcpt("user@mx.strict.example"), "only": ["ATT_BLOCKED_ARCHIVE"], "verdict": "spam"},
+    {"name": "domain policy: a wildcard does not cover the parent", "fixture": "att_zip_clean.eml",
+     "opts": DOMAINS, "args": rcpt("user@strict.example"), "only": [], "status": "clean"},
+    {"name": "domain policy: unknown setting refused", "fixture": "plain.eml",
+     "opts": ['domain_policy={"example.com: blocked_scroe=3"}'], "rc": 2,
+     "stderr": ["domain_policy entry 1", "blocked_scroe"]},
+    {"name": "domain policy: entry without a domain refused", "fixture": "plain.eml",
+     "opts": ['domain_policy={"blocked_score=3"}'], "rc": 2, "stderr": ["domain_policy entry 1", "DOMAIN:"]},
+    {"name": "domain policy: a domain given twice refused", "fixture": "plain.eml",
+     "opts": ['domain_policy={"example.com: blocked_score=3", "a.example, EXAMPLE.com: blocked_score=4"}'], "rc": 2,
+     "stderr": ["domain_policy entry 2", "EXAMPLE.com", "has a policy already"]},
+    {"name": "domain policy: bad limit refused", "fixture": "plain.eml",
+     "opts": ['domain_policy={"example.com: archive_max_depth=0"}'], "rc": 2, "stderr": ["archive_max_depth"]},
+    # The same settings from a policy file (relative to the configuration directory).
+    {"name": "policy file: example.com rejects", "fixture": "att_exe.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@example.com"), "scores": {"ATT_BLOCKED_EXT": 20}, "verdict": "block"},
+    {"name": "policy file: second domain of an entry", "fixture": "att_exe.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@example.net"), "scores": {"ATT_BLOCKED_EXT": 20}, "verdict": "block"},
+    {"name": "policy file: other domains keep the global options", "fixture": "att_exe.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@other.example"), "scores": {"ATT_BLOCKED_EXT": 10}, "verdict": None},
+    {"name": "policy file: empty list blocks nothing", "fixture": "att_exe.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@lenient.example"), "only": [], "status": "clean"},
+    {"name": "policy file: per-domain archive limit", "fixture": "att_many_entries.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@lenient.example"), "present": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
+    {"name": "policy file: global archive limit elsewhere", "fixture": "att_many_entries.eml", "opts": POLICY_FILE,
+     "args": rcpt("user@other.example"), "only": [], "status": "clean"},
+    {"name": "policy file: error names file and line", "fixture": "plain.eml",
+     "opts": ['policy_file="policies/bad_key.policy"'], "rc": 2, "stderr": ["bad_key.policy:2:", "blocked_actoin"]},
+    {"name": "policy file: missing file refused", "fixture": "plain.eml",
+     "opts": ['policy_file="policies/none.policy"'], "rc": 2, "stderr": ["none.policy"]},
 ]
 
 if __name__ == "__main__":
+    import sys
+    args = modtest.parse_args()
+    for case in CASES:
+        case["config_dir"] = args.fixtures
+    sys.argv = sys.argv[:1] + ["--modtest", args.modtest, "--module", args.module, "--fixtures", args.fixtures]
     modtest.main(CASES)

@@ -4,6 +4,7 @@ the PCRE2 fallback, rule-file refusals, and the shipped default rules."""
 import modtest
 
 TARGETS = ['rules={"rules/targets.rules"}']
+META = ['rules={"rules/meta.rules"}']
 
 CASES = [
     # Targets and flags, with tests/modules/fixtures/rules/targets.rules.
@@ -32,6 +33,42 @@ CASES = [
      "opts": ['rules={"rules/duplicate.rules"}'], "rc": 2, "stderr": ["duplicate.rules:2:", "T_ONE"]},
     {"name": "missing rule file refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/no-such.rules"}'], "rc": 2, "stderr": ["no-such.rules"]},
+    # Meta rules, with tests/modules/fixtures/rules/meta.rules.
+    {"name": "meta: && fires when both parts do", "fixture": "spam_phrases.eml", "opts": META,
+     "present": ["M_AND"], "absent": ["M_AND_MISS"], "scores": {"M_AND": 2.0}, "details": {"M_AND": "both parts"}},
+    {"name": "meta: && stays quiet when a part is missing", "fixture": "plain.eml", "opts": META,
+     "absent": ["M_AND", "M_NOT", "M_COUNT2"]},
+    {"name": "meta: || and ! (negation)", "fixture": "spam_phrases.eml", "opts": META,
+     "present": ["M_OR", "M_NOT"], "absent": ["M_NOT_MISS"]},
+    {"name": "meta: ! of a part that did not fire", "fixture": "plain.eml", "opts": META,
+     "present": ["M_OR", "M_NOT_MISS"]},
+    {"name": "meta: && binds tighter than ||, parentheses regroup", "fixture": "spam_phrases.eml",
+     "opts": META, "present": ["M_PREC"], "absent": ["M_PAREN"]},
+    {"name": "meta: count form (A + B + C) >= N", "fixture": "spam_phrases.eml", "opts": META,
+     "present": ["M_COUNT2", "M_COUNT_EQ"], "absent": ["M_COUNT3"]},
+    {"name": "meta: reads a negate rule as fired when its header is missing", "fixture": "no_msgid_date.eml",
+     "opts": META, "present": ["M_NO_DATE", "M_NEGATED_RULE"]},
+    {"name": "meta: a negate rule that did not fire", "fixture": "spam_phrases.eml", "opts": META,
+     "absent": ["M_NO_DATE", "M_NEGATED_RULE"]},
+    {"name": "meta: metas of metas, in any order, through a __ meta", "fixture": "spam_phrases.eml",
+     "opts": META, "present": ["M_META_OF_META", "M_LATER", "M_FROM_HIDDEN"], "verdict": "spam"},
+    {"name": "meta: __ rules add no symbol, score 0 rules do", "fixture": "spam_phrases.eml", "opts": META,
+     "absent": ["__PHARMACY", "__LOTTERY", "__HIDDEN_META"], "present": ["M_WINNER"], "scores": {"M_WINNER": 0}},
+    {"name": "meta: only the expected symbols", "fixture": "spam_phrases.eml", "opts": META,
+     "only": ["M_WINNER", "M_AND", "M_OR", "M_NOT", "M_PREC", "M_COUNT2", "M_COUNT_EQ", "M_META_OF_META",
+              "M_LATER", "M_FROM_HIDDEN"]},
+    {"name": "meta: cycle refused, naming rule and file:line", "fixture": "plain.eml",
+     "opts": ['rules={"rules/meta_cycle.rules"}'], "rc": 2,
+     "stderr": ["meta_cycle.rules:4: T_A:", "cycle", "T_A -> T_B -> T_C -> T_A"]},
+    {"name": "meta: reading itself is a cycle", "fixture": "plain.eml",
+     "opts": ['rules={"rules/meta_self.rules"}'], "rc": 2, "stderr": ["meta_self.rules:2: T_SELF:", "cycle"]},
+    {"name": "meta: unknown rule name refused with file:line", "fixture": "plain.eml",
+     "opts": ['rules={"rules/meta_unknown.rules"}'], "rc": 2,
+     "stderr": ["meta_unknown.rules:3: T_USES_MISSING:", "unknown rule 'T_NOT_DEFINED'"]},
+    {"name": "meta: unbalanced parenthesis refused", "fixture": "plain.eml",
+     "opts": ['rules={"rules/meta_syntax.rules"}'], "rc": 2, "stderr": ["meta_syntax.rules:3: T_UNBALANCED:", "')'"]},
+    {"name": "meta: names resolve across rule files", "fixture": "plain.eml",
+     "opts": ['rules={"rules/meta_unknown.rules", "rules/meta_defines.rules"}'], "present": ["T_USES_MISSING"]},
     # The shipped default rules (config dir: etc/).
     {"name": "default: ordinary mail is clean", "fixture": "plain.eml", "defaults": True,
      "status": "clean", "only": []},
@@ -55,6 +92,10 @@ CASES = [
      "present": ["PAT_HTML_IMAGE_ONLY"]},
     {"name": "default: text hidden by CSS", "fixture": "html_hidden_css.eml", "defaults": True,
      "present": ["PAT_HTML_HIDDEN_CSS"], "absent": ["PAT_HTML_IMAGE_ONLY"]},
+    {"name": "default: HTML tricks meta needs two tricks", "fixture": "spam_phrases.eml", "defaults": True,
+     "present": ["PAT_URL_IP", "PAT_URL_SHORTENER", "PAT_HTML_TRICKS"]},
+    {"name": "default: one trick alone is not enough", "fixture": "html_image_only.eml", "defaults": True,
+     "present": ["PAT_HTML_IMAGE_ONLY"], "absent": ["PAT_HTML_TRICKS"]},
     {"name": "default: double extension in a file name", "fixture": "att_double_ext.eml", "defaults": True,
      "present": ["PAT_FILENAME_DOUBLE_EXT"]},
 ]
