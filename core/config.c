@@ -102,6 +102,9 @@ static cfg_opt_t core_opts[] = {
     CFG_INT("quarantine_retention_days", 30, CFGF_NONE),
     CFG_INT("quarantine_map_size", 16L << 30, CFGF_NONE),
     CFG_STR_LIST("reload_watch", "{\"/var/lib/clamav\"}", CFGF_NONE),
+    CFG_BOOL("autolearn", cfg_false, CFGF_NONE),
+    CFG_FLOAT("autolearn_spam_score", 12.0, CFGF_NONE),
+    CFG_FLOAT("autolearn_ham_score", 0.1, CFGF_NONE),
     CFG_STR("curve_secret_key_file", "", CFGF_NONE),
     CFG_STR("curve_clients_file", "", CFGF_NONE),
     CFG_STR_LIST("modules", "{}", CFGF_NONE),
@@ -583,6 +586,13 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->default_timeout_ms = timeout;
     if (read_curve(c, cfg, err, errlen) != 0)
         return -1;
+    c->autolearn = cfg_getbool(cfg, "autolearn");
+    c->autolearn_spam_score = cfg_getfloat(cfg, "autolearn_spam_score");
+    c->autolearn_ham_score = cfg_getfloat(cfg, "autolearn_ham_score");
+    if (c->autolearn && c->autolearn_ham_score >= c->autolearn_spam_score)
+        return errbuf_fail(err, errlen,
+                           "%s: autolearn_ham_score (%g) must be below autolearn_spam_score (%g)",
+                           c->path, c->autolearn_ham_score, c->autolearn_spam_score);
     return read_quarantine(c, cfg, err, errlen);
 }
 

@@ -63,7 +63,10 @@ typedef struct config {
     long default_timeout_ms;
     long quarantine_retention_days; /* Entries older are purged; 0 keeps them forever. */
     size_t quarantine_map_size;     /* Bytes a domain's store may hold. */
-    curve_conf_t curve; /* CURVE keys and allowed clients; curve.enabled false: off. */
+    bool autolearn;                 /* Teach classifiers from confident verdicts. */
+    double autolearn_spam_score;    /* At least this (learners' own points left out): spam. */
+    double autolearn_ham_score;     /* At most this: ham. */
+    curve_conf_t curve;             /* CURVE keys and allowed clients; curve.enabled false: off. */
     size_t nreload_watch;
     const char **reload_watch; /* Absolute paths smfd polls; a change reloads. */
 

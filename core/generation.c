@@ -2,6 +2,7 @@
  * generation.c - module states of one configuration and their lifetime.
  */
 #include "generation.h"
+#include "learnreg.h"
 #include "log.h"
 #include "scanctx.h"
 #include "xalloc.h"
@@ -110,6 +111,12 @@ int generation_new(config_t *conf, kv_t *kv, unsigned long id, size_t nworkers, 
     g->dbis = xcalloc(n, sizeof(unsigned));
     g->tstates = xcalloc(n * g->nworkers, sizeof(void *));
     g->tready = xcalloc(n * g->nworkers, 1);
+    if (kv != NULL && kv_namespace(kv, LEARNREG_NAMESPACE, &g->learnreg) != 0) {
+        snprintf(err, errlen, "cannot open the learning registry in the key-value store");
+        destroy(g);
+        *out = NULL;
+        return -1;
+    }
     for (size_t m = 0; m < conf->nmodules; m++) {
         if (init_module(g, m, err, errlen) != 0) {
             destroy(g);

@@ -22,6 +22,7 @@ typedef struct generation {
     config_t *conf;
     kv_t *kv;           /* Borrowed: the process-wide store. */
     size_t ninit;       /* Modules whose init() ran, so fini() is owed. */
+    unsigned learnreg;  /* The learning registry's namespace, when kv is open. */
     void **states;      /* Per module. */
     char **init_errors; /* Per module: NULL, or why its init failed. */
     unsigned *dbis;     /* Per module: its key-value namespace. */

@@ -2,6 +2,7 @@
  * job.c - turning one scan request into its verdict.
  */
 #include "job.h"
+#include "autolearn.h"
 #include "clock.h"
 #include "log.h"
 #include "message.h"
@@ -117,7 +118,7 @@ typedef struct outcome {
     action_t action;
     double score;
     const char *virus;
-    const group_t *decider; /* The group whose verdict is the final one. */
+    group_t *decider; /* The group whose verdict is the final one. */
     const char *quarantine_id;
     bool store_failed;
 } outcome_t;
@@ -453,6 +454,8 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
         pipeline_notify(ctx->gen, ctx->worker, &g[k].result, &final);
         count_run(&g[k].result, out);
     }
+    if (o.decider != NULL)
+        autolearn_consider(ctx->gen, ctx->worker, &o.decider->result, o.action, o.virus, id);
     double elapsed = clock_mono_ms() - t0;
     stats_message(o.action, elapsed);
     out->json = verdict_json(id, env->request_id, &o, g, ng, elapsed);

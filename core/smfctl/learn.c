@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
+#include "learnreg.h"
 #include "log.h"
 #include "message.h"
 #include "scanctx.h"
@@ -25,9 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The registry's namespace: a dot keeps it apart from every module's name. */
-#define REGISTRY ".learned"
-#define HASH_LEN 32
+#define REGISTRY LEARNREG_NAMESPACE
+#define HASH_LEN LEARNREG_KEY_LEN
 
 typedef struct learn_opts {
     bool unlearn;
@@ -51,16 +51,6 @@ typedef struct learn_run {
     double started, last_progress;
     bool progress;
 } learn_run_t;
-
-static const char *class_name(int klass)
-{
-    return klass == SMF_CLASS_SPAM ? "spam" : "ham";
-}
-
-static int class_parse(const char *s)
-{
-    return strcmp(s, "spam") == 0 ? SMF_CLASS_SPAM : strcmp(s, "ham") == 0 ? SMF_CLASS_HAM : 0;
-}
 
 /* Who is learning: --by, else the user behind sudo, else the login. */
 static const char *default_by(void)
@@ -90,7 +80,7 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             return -1;
         } else if (!o->unlearn &&
                    (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
-            int k = class_parse(argv[i] + 2);
+            int k = learnreg_class_parse(argv[i] + 2);
             if (o->klass != 0 && o->klass != k)
                 return smfctl_fail(2, "learn: give --spam or --ham, not both");
             o->klass = k;
@@ -166,51 +156,15 @@ static char *read_all(const char *path, size_t *len)
 
 /* ---- the registry --------------------------------------------------- */
 
-/* SHA-256 of the message with CRLF read as LF, so a copy saved elsewhere matches. */
-static void message_hash(const char *raw, size_t len, unsigned char out[HASH_LEN])
-{
-    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-    size_t start = 0;
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (raw[i] == '\r' && raw[i + 1] == '\n') {
-            g_checksum_update(ck, (const guchar *)raw + start, (gssize)(i - start));
-            start = i + 1;
-        }
-    }
-    g_checksum_update(ck, (const guchar *)raw + start, (gssize)(len - start));
-    gsize n = HASH_LEN;
-    g_checksum_get_digest(ck, out, &n);
-    g_checksum_free(ck);
-}
-
-/* The registry entry of a message, or NULL when it was never learned. */
 static json_t *registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena)
 {
-    const void *val;
-    size_t len;
-    if (kv_get(r->g->kv, r->registry, key, HASH_LEN, arena, &val, &len) != 0)
-        return NULL;
-    json_t *j = json_loadb(val, len, 0, NULL);
-    if (j != NULL && class_parse(json_string_value(json_object_get(j, "class")) ?: "") == 0) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    return learnreg_get(r->g->kv, r->registry, key, arena);
 }
 
 static int registry_put(learn_run_t *r, const unsigned char *key, const char *source,
                         json_t *modules)
 {
-    char when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", class_name(r->o->klass), "by",
-                          r->o->by, "at", when, "source", source, "modules", modules);
-    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    int rc = s != NULL ? kv_put(r->g->kv, r->registry, key, HASH_LEN, s, strlen(s)) : SMF_EINVAL;
-    free(s);
-    json_decref(j);
-    return rc;
+    return learnreg_put(r->g->kv, r->registry, key, r->o->klass, r->o->by, source, modules);
 }
 
 /* ---- learning one message ------------------------------------------- */
@@ -240,7 +194,7 @@ static int run_module(learn_run_t *r, smf_msg_t *x, size_t m, int klass, int del
 /* Undoes an earlier learn in the modules that took part in it. */
 static int forget(learn_run_t *r, smf_msg_t *x, json_t *entry, const char *label)
 {
-    int klass = class_parse(json_string_value(json_object_get(entry, "class")));
+    int klass = learnreg_class_parse(json_string_value(json_object_get(entry, "class")));
     json_t *mods = json_object_get(entry, "modules"), *name;
     size_t i;
     int rc = 0;
@@ -280,8 +234,8 @@ static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_
         rc = forget(r, x, entry, label);
         if (rc == 0 && (rc = kv_del(r->g->kv, r->registry, key, HASH_LEN)) == 0)
             r->unlearned++;
-    } else if (entry != NULL &&
-               class_parse(json_string_value(json_object_get(entry, "class"))) == r->o->klass) {
+    } else if (entry != NULL && learnreg_class_parse(json_string_value(
+                                    json_object_get(entry, "class"))) == r->o->klass) {
         r->known++;
     } else {
         bool moving = entry != NULL;
@@ -330,7 +284,7 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
     scanctx_init(&x, arena, m, &env, "", clock_wall_ms() + 60000, r->g->conf->arena_limit,
                  r->g->kv);
     unsigned char key[HASH_LEN];
-    message_hash(raw, len, key);
+    learnreg_key(raw, len, key);
     r->messages++;
     if (handle(r, &x, key, arena, label) != 0)
         r->failed++;

@@ -19,6 +19,7 @@ static const char *conf_text =
     "tlist { allow_sender = \"friend@example.net\"\n block_sender = \"foe@example.net\" }\n"
     "tcontent { score = 6 }\n"
     "tcontent2 { on_error = tempfail\n score = 0.5 }\n"
+    "autolearn = true\nautolearn_spam_score = 5\nautolearn_ham_score = 0.1\n"
     "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2} } }\n"
     "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n";
 
@@ -322,6 +323,49 @@ static void test_health_and_stats(void)
     job_result_free(&res);
 }
 
+/* What the learning test module (tcontent2) was taught so far. */
+static void learned(long *spam, long *ham)
+{
+    const char *kind;
+    req_t ask = {"a@example.net", NULL, NULL, "REPORT-LEARNED trigger"};
+    json_t *j = run(&ask, &kind);
+    *spam = *ham = -1;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "symbols"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "name")), "T_LEARNED") == 0)
+            sscanf(json_string_value(json_object_get(s, "detail")), "spam=%ld ham=%ld", spam, ham);
+    }
+    json_decref(j);
+}
+
+/* Autolearn teaches confident verdicts once, and nothing uncertain. */
+static void test_autolearn(void)
+{
+    const char *kind;
+    long spam0, ham0, spam, ham;
+    req_t first = {"a@example.net", NULL, NULL, "hello al-0"};
+    json_decref(run(&first, &kind));
+    learned(&spam0, &ham0);
+    CHECK(spam0 >= 0 && ham0 >= 1, "clean mail was autolearned as ham: %ld %ld", spam0, ham0);
+    const char *bodies[] = {
+        "GTUBE-LIKE trigger al-1", /* quarantine, 6 points outside the learner: spam */
+        "GTUBE-LIKE trigger al-1", /* the same message again: known, not taught twice */
+        "hello al-2",              /* accept, 0 points: ham */
+        "a trigger word al-3",     /* add_header: uncertain, nothing */
+        "VIRUS-MARK al-4",         /* a virus: nothing */
+        "AV-LAZY al-5",            /* unscannable: nothing */
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        req_t r = {"a@example.net", NULL, NULL, bodies[i]};
+        json_decref(run(&r, &kind));
+    }
+    learned(&spam, &ham);
+    CHECK(spam == spam0 + 1, "spam autolearned once: %ld -> %ld", spam0, spam);
+    CHECK(ham == ham0 + 1, "ham autolearned once: %ld -> %ld", ham0, ham);
+}
+
 static void test_verdict_callback(void)
 {
     const char *kind;
@@ -421,6 +465,7 @@ int main(int argc, char **argv)
     test_verdict_callback();
     test_note_rules();
     test_health_and_stats();
+    test_autolearn();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

@@ -76,6 +76,12 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         smf_msg_add_symbol(msg, "T_NOTE", 0, note);
     const void *last;
     size_t len;
+    if (has(msg, "REPORT-LEARNED") && smf_kv_get(msg, "learned", 7, &last, &len) == 0 &&
+        len == 2 * sizeof(long)) {
+        const long *n = last;
+        smf_msg_add_symbol(msg, "T_LEARNED", 0,
+                           smf_msg_printf(msg, "spam=%ld ham=%ld", n[0], n[1]));
+    }
     if (has(msg, "REPORT-LAST") && smf_kv_get(msg, "last", 4, &last, &len) == 0)
         smf_msg_add_symbol(msg, "T_LAST", 0,
                            smf_msg_printf(msg, "%.*s", (int)len, (const char *)last));
@@ -92,6 +98,20 @@ static void verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t
     int n = snprintf(line, sizeof(line), "action=%d score=%.1f virus=%s", final->action,
                      final->score, final->virus ? final->virus : "-");
     smf_kv_put(msg, "last", 4, line, (size_t)n);
+}
+#endif
+
+#ifdef TMOD_LEARNS
+/* Counts what it was taught, so that a test can see autolearn at work. */
+static int learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
+{
+    const void *v;
+    size_t len;
+    long counts[2] = {0, 0};
+    if (smf_kv_get(msg, "learned", 7, &v, &len) == 0 && len == sizeof(counts))
+        memcpy(counts, v, sizeof(counts));
+    counts[klass == SMF_CLASS_SPAM ? 0 : 1] += delta;
+    return smf_kv_put(msg, "learned", 7, counts, sizeof(counts));
 }
 #endif
 
@@ -120,5 +140,8 @@ SMF_MODULE_EXPORT const smf_module_t TMOD_SYMBOL = {
     .scan = scan,
 #if TMOD_KIND == 1
     .verdict = verdict,
+#endif
+#ifdef TMOD_LEARNS
+    .learn = learn,
 #endif
 };

@@ -1,0 +1,98 @@
+/*
+ * autolearn.c - the decision to autolearn a message and the teaching
+ * itself, through the same registry as smfctl learn.
+ */
+#include "autolearn.h"
+#include "learnreg.h"
+#include "log.h"
+
+#include <string.h>
+
+/* A classifier: a content stage that learns. */
+static bool learner(const generation_t *g, size_t m)
+{
+    const module_conf_t *mc = &g->conf->modules[m];
+    return mc->enabled && mc->lib.desc->learn != NULL && mc->lib.desc->kind == SMF_KIND_CONTENT &&
+           g->init_errors[m] == NULL;
+}
+
+static bool by_learner(const generation_t *g, const char *module)
+{
+    for (size_t m = 0; m < g->conf->nmodules; m++)
+        if (learner(g, m) && strcmp(g->conf->modules[m].name, module) == 0)
+            return true;
+    return false;
+}
+
+/* The score without the classifiers' own points, so that they do not
+ * teach themselves what they already believe. */
+static double outside_score(const generation_t *g, const pipeline_result_t *r)
+{
+    double s = 0;
+    for (size_t i = 0; i < r->nsymbols; i++)
+        if (r->symbols[i].module == NULL || !by_learner(g, r->symbols[i].module))
+            s += r->symbols[i].score;
+    return s;
+}
+
+static int decide(const generation_t *g, const pipeline_result_t *r, action_t action,
+                  const char *virus, double *score)
+{
+    const config_t *c = g->conf;
+    /* Viruses, uncertain and deferred mail, and anything the hard lane
+     * could not vouch for teach nothing. */
+    if (virus != NULL || r->verdict.hard != ACTION_ACCEPT || action == ACTION_ADD_HEADER ||
+        action == ACTION_TEMPFAIL)
+        return 0;
+    *score = outside_score(g, r);
+    if (action >= ACTION_QUARANTINE && *score >= c->autolearn_spam_score)
+        return SMF_CLASS_SPAM;
+    if (action == ACTION_ACCEPT && *score <= c->autolearn_ham_score)
+        return SMF_CLASS_HAM;
+    return 0;
+}
+
+static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int klass)
+{
+    json_t *mods = json_array();
+    for (size_t m = 0; m < g->conf->nmodules; m++) {
+        void *tstate;
+        if (!learner(g, m) || generation_tstate(g, worker, m, &tstate) != 0)
+            continue;
+        const smf_module_t *d = g->conf->modules[m].lib.desc;
+        int rc = scanctx_learn(r->ctx, d, g->states[m], tstate, g->dbis[m], klass, 1);
+        if (rc != 0) {
+            log_msg(SMF_LOG_WARN, d->name, "%s: autolearn failed: %s", r->ctx->env->request_id,
+                    smf_strerror(rc));
+            continue;
+        }
+        json_array_append_new(mods, json_string(d->name));
+    }
+    return mods;
+}
+
+int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
+                       const char *virus, const char *id)
+{
+    double score = 0;
+    int klass;
+    if (!g->conf->autolearn || g->kv == NULL || (klass = decide(g, r, action, virus, &score)) == 0)
+        return 0;
+    unsigned char key[LEARNREG_KEY_LEN];
+    learnreg_key(r->ctx->m->raw, r->ctx->m->raw_len, key);
+    json_t *known = learnreg_get(g->kv, g->learnreg, key, r->ctx->arena);
+    if (known != NULL) {
+        json_decref(known);
+        return 0;
+    }
+    json_t *mods = teach(g, worker, r, klass);
+    int learned = json_array_size(mods) > 0 ? klass : 0;
+    if (learned && learnreg_put(g->kv, g->learnreg, key, klass, LEARNREG_AUTOLEARN, id, mods) != 0)
+        log_warn("%s: autolearned as %s but the registry could not record it", id,
+                 learnreg_class_name(klass));
+    json_decref(mods);
+    if (learned)
+        log_info("%s: autolearned as %s (score %.2f without the classifiers' own points)", id,
+                 learnreg_class_name(klass), score);
+    return learned;
+}

@@ -1,0 +1,21 @@
+/*
+ * autolearn.h - teaching the classifiers from the engine's own confident
+ * verdicts, conservatively: never from tempfailed, marked or unscannable
+ * mail, never on the strength of the classifiers' own points, and never a
+ * message the registry already knows (an operator's teaching stands).
+ */
+#ifndef SMF_AUTOLEARN_H
+#define SMF_AUTOLEARN_H
+
+#include "action.h"
+#include "generation.h"
+#include "pipeline.h"
+
+/*
+ * Considers one scanned message: r is the run that decided its verdict.
+ * Returns SMF_CLASS_SPAM or SMF_CLASS_HAM when it was learned, else 0.
+ */
+int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
+                       const char *virus, const char *id);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * learnreg.c - the learning registry's records: a small JSON object per
+ * message hash.
+ */
+#include "learnreg.h"
+#include "smf/module.h"
+
+#include <glib.h>
+#include <string.h>
+#include <time.h>
+
+void learnreg_key(const char *raw, size_t len, unsigned char key[LEARNREG_KEY_LEN])
+{
+    GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (raw[i] == '\r' && raw[i + 1] == '\n') {
+            g_checksum_update(ck, (const guchar *)raw + start, (gssize)(i - start));
+            start = i + 1;
+        }
+    }
+    g_checksum_update(ck, (const guchar *)raw + start, (gssize)(len - start));
+    gsize n = LEARNREG_KEY_LEN;
+    g_checksum_get_digest(ck, key, &n);
+    g_checksum_free(ck);
+}
+
+const char *learnreg_class_name(int klass)
+{
+    return klass == SMF_CLASS_SPAM ? "spam" : "ham";
+}
+
+int learnreg_class_parse(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    return strcmp(s, "spam") == 0 ? SMF_CLASS_SPAM : strcmp(s, "ham") == 0 ? SMF_CLASS_HAM : 0;
+}
+
+json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena)
+{
+    const void *val;
+    size_t len;
+    if (kv_get(kv, dbi, key, LEARNREG_KEY_LEN, arena, &val, &len) != 0)
+        return NULL;
+    json_t *j = json_loadb(val, len, 0, NULL);
+    if (j != NULL && learnreg_class_parse(json_string_value(json_object_get(j, "class"))) == 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *by,
+                 const char *source, json_t *modules)
+{
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", learnreg_class_name(klass), "by",
+                          by, "at", when, "source", source, "modules", modules);
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
+    free(s);
+    json_decref(j);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * learnreg.h - the learning registry: which messages the classifiers were
+ * taught, as what, by whom and when, so that teaching a message twice
+ * counts once and a hand-taught message is never re-taught by autolearn.
+ *
+ * It lives in the key-value store under its own namespace, keyed by the
+ * SHA-256 of the message (CRLF read as LF, so a copy saved elsewhere
+ * matches). smfctl learn and smfd's autolearn share it.
+ */
+#ifndef SMF_LEARNREG_H
+#define SMF_LEARNREG_H
+
+#include "arena.h"
+#include "kv.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* The registry's namespace: a dot keeps it apart from every module's name. */
+#define LEARNREG_NAMESPACE ".learned"
+#define LEARNREG_KEY_LEN 32
+/* Who autolearn says it is, in the registry's "by". */
+#define LEARNREG_AUTOLEARN "autolearn"
+
+void learnreg_key(const char *raw, size_t len, unsigned char key[LEARNREG_KEY_LEN]);
+/* "spam" or "ham"; SMF_CLASS_* from a name, 0 when unknown. */
+const char *learnreg_class_name(int klass);
+int learnreg_class_parse(const char *s);
+/* The entry of a message (new reference), or NULL when it was never taught. */
+json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena);
+/* Records that the message was taught as klass; `modules` lists who learned it. */
+int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *by,
+                 const char *source, json_t *modules);
+
+#endif
