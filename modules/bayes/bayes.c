@@ -9,6 +9,7 @@
 
 #include <smf/module.h>
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,8 +17,9 @@
 
 typedef struct bayes_conf {
     long min_learned;
-    double spam_score, spam_threshold, spam_full;
-    double ham_score, ham_threshold, ham_full;
+    double spam_score, spam_threshold, spam_full, spam_slope;
+    double ham_score, ham_threshold, ham_full, ham_slope;
+    double max_log_odds;
     int bigrams, html_tags;
     long max_tokens, max_text;
     long max_clues;
@@ -28,18 +30,24 @@ typedef struct bayes_conf {
 static const smf_option_t bayes_options[] = {
     {"min_learned", SMF_OPT_INT, "200", offsetof(bayes_conf_t, min_learned),
      "Spam and ham messages each that must be learned before the module scores."},
-    {"spam_score", SMF_OPT_FLOAT, "10", offsetof(bayes_conf_t, spam_score),
-     "Score of BAYES_SPAM at a spam probability of spam_full or more."},
+    {"spam_score", SMF_OPT_FLOAT, "12", offsetof(bayes_conf_t, spam_score),
+     "Score of BAYES_SPAM at a spam probability of spam_full."},
     {"spam_threshold", SMF_OPT_FLOAT, "0.9", offsetof(bayes_conf_t, spam_threshold),
      "Spam probability from which BAYES_SPAM is added."},
     {"spam_full", SMF_OPT_FLOAT, "0.99", offsetof(bayes_conf_t, spam_full),
-     "Spam probability from which BAYES_SPAM has its full score; below, it scales down."},
-    {"ham_score", SMF_OPT_FLOAT, "-3", offsetof(bayes_conf_t, ham_score),
-     "Score of BAYES_HAM at a spam probability of ham_full or less."},
+     "Spam probability at which BAYES_SPAM scores spam_score."},
+    {"spam_slope", SMF_OPT_FLOAT, "5", offsetof(bayes_conf_t, spam_slope),
+     "Points BAYES_SPAM gains per tenfold rise of the odds p / (1 - p); 0 for a flat score."},
+    {"ham_score", SMF_OPT_FLOAT, "-4", offsetof(bayes_conf_t, ham_score),
+     "Score of BAYES_HAM at a spam probability of ham_full."},
     {"ham_threshold", SMF_OPT_FLOAT, "0.1", offsetof(bayes_conf_t, ham_threshold),
      "Spam probability up to which BAYES_HAM is added."},
     {"ham_full", SMF_OPT_FLOAT, "0.01", offsetof(bayes_conf_t, ham_full),
-     "Spam probability up to which BAYES_HAM has its full score; above, it scales down."},
+     "Spam probability at which BAYES_HAM scores ham_score."},
+    {"ham_slope", SMF_OPT_FLOAT, "2", offsetof(bayes_conf_t, ham_slope),
+     "Points BAYES_HAM loses per tenfold fall of the odds p / (1 - p); 0 for a flat score."},
+    {"max_log_odds", SMF_OPT_FLOAT, "6", offsetof(bayes_conf_t, max_log_odds),
+     "The odds are read up to 10^max_log_odds to one either way; beyond, the score stays."},
     {"bigrams", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, bigrams),
      "Also count pairs of neighbouring words."},
     {"html_tags", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, html_tags),
@@ -85,6 +93,9 @@ static const char *check_conf(const bayes_conf_t *c)
                "must be below it";
     if (c->strength < 0)
         return "strength must not be negative";
+    if (c->spam_slope < 0 || c->ham_slope < 0 || c->max_log_odds < 1 || c->max_log_odds > 15)
+        return "spam_slope and ham_slope must not be negative, max_log_odds must be between 1 "
+               "and 15";
     return NULL;
 }
 
@@ -164,11 +175,24 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
     return 0;
 }
 
-/* The fraction of the full score earned at p: 1 from `full` on, scaled towards 0.5. */
-static double scale(double p, double full)
+/* log10(p / (1 - p)), limited to [-max, max]. */
+static double log_odds(double p, double max)
 {
-    double s = (p - 0.5) / (full - 0.5);
-    return s > 1 ? 1 : s;
+    double lo = p <= 0 ? -max : p >= 1 ? max : log10(p / (1 - p));
+    return lo > max ? max : lo < -max ? -max : lo;
+}
+
+/*
+ * The score at p: `score` at p = full, moved by `slope` points for every
+ * tenfold change of the odds p / (1 - p) (up as p rises, down as it falls),
+ * so that the surer the classifier is, the more it weighs against the other
+ * stages' points. Never of the opposite sign to `score`.
+ */
+static double curve(double p, double score, double full, double slope, double max)
+{
+    double d = log_odds(p, max) - log_odds(full, max);
+    double v = score + slope * d;
+    return score < 0 ? (v > 0 ? 0 : v) : (v < 0 ? 0 : v);
 }
 
 static void report(smf_msg_t *msg, const bayes_conf_t *c, double p)
@@ -177,9 +201,13 @@ static void report(smf_msg_t *msg, const bayes_conf_t *c, double p)
     char detail[32];
     snprintf(detail, sizeof(detail), p > 0.999 || p < 0.001 ? "p=%.6f" : "p=%.3f", p);
     if (p >= c->spam_threshold)
-        smf_msg_add_symbol(msg, "BAYES_SPAM", c->spam_score * scale(p, c->spam_full), detail);
+        smf_msg_add_symbol(msg, "BAYES_SPAM",
+                           curve(p, c->spam_score, c->spam_full, c->spam_slope, c->max_log_odds),
+                           detail);
     else if (p <= c->ham_threshold)
-        smf_msg_add_symbol(msg, "BAYES_HAM", c->ham_score * scale(p, c->ham_full), detail);
+        smf_msg_add_symbol(msg, "BAYES_HAM",
+                           curve(p, c->ham_score, c->ham_full, c->ham_slope, c->max_log_odds),
+                           detail);
     else
         smf_msg_add_symbol(msg, "BAYES_UNSURE", 0, detail);
 }

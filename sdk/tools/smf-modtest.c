@@ -112,7 +112,6 @@ static int parse_args(int argc, char **argv, args_t *a)
                               .auth_user = ""};
     a->rcpt = xcalloc((size_t)argc + 2, sizeof(char *));
     a->notes = xcalloc((size_t)argc + 1, sizeof(char *));
-    a->notes = xcalloc((size_t)argc + 1, sizeof(char *));
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
         switch (c) {

@@ -8,6 +8,7 @@ mdb_dump (lmdb-utils). Standard library only.
 import argparse
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -107,6 +108,15 @@ class BayesCase(unittest.TestCase):
         self.assertEqual(got, {"learned": 30, "already known": 0, "moved": 0, "failed": 0})
 
 
+def expected(p, score, full, slope, max_log_odds=6):
+    """The score the module gives at p (as reported, rounded), by its documented curve."""
+    def lo(x):
+        v = math.log10(x / (1 - x)) if 0 < x < 1 else (max_log_odds if x >= 1 else -max_log_odds)
+        return max(-max_log_odds, min(max_log_odds, v))
+    v = score + slope * (lo(p) - lo(full))
+    return min(v, 0) if score < 0 else max(v, 0)
+
+
 def summary(out):
     """{"learned": 3, "already known": 0, ...} from smfctl's summary line."""
     line = out.strip().splitlines()[-1].split(" (")[0]
@@ -149,18 +159,37 @@ class TestScoring(BayesCase):
         spam = self.scan(self.mail["test_spam"])
         self.assertEqual(list(spam), ["BAYES_SPAM"])
         self.assertGreater(spam["BAYES_SPAM"][1], 0.99)
-        self.assertAlmostEqual(spam["BAYES_SPAM"][0], 10.0)
+        # spam_score (12) at p = 0.99, 5 more per tenfold rise of the odds, up to 10^6 to 1.
+        self.assertAlmostEqual(spam["BAYES_SPAM"][0], expected(spam["BAYES_SPAM"][1], 12, 0.99, 5),
+                               delta=0.25)
+        self.assertTrue(12 <= spam["BAYES_SPAM"][0] <= 12 + 5 * (6 - math.log10(99)), spam)
         ham = self.scan(self.mail["test_ham"])
         self.assertEqual(list(ham), ["BAYES_HAM"])
         self.assertLess(ham["BAYES_HAM"][1], 0.01)
-        self.assertAlmostEqual(ham["BAYES_HAM"][0], -3.0)
+        self.assertAlmostEqual(ham["BAYES_HAM"][0], expected(ham["BAYES_HAM"][1], -4, 0.01, 2),
+                               delta=0.25)
+        self.assertTrue(-4 - 2 * (6 - math.log10(99)) <= ham["BAYES_HAM"][0] <= -4, ham)
 
     def test_scores_follow_options(self):
         self.learn_fixtures()
-        spam = self.scan(self.mail["test_spam"], spam_score=8.5)
+        # A slope of 0 gives the flat score.
+        spam = self.scan(self.mail["test_spam"], spam_score=8.5, spam_slope=0)
         self.assertAlmostEqual(spam["BAYES_SPAM"][0], 8.5)
-        ham = self.scan(self.mail["test_ham"], ham_score=-1.5)
+        ham = self.scan(self.mail["test_ham"], ham_score=-1.5, ham_slope=0)
         self.assertAlmostEqual(ham["BAYES_HAM"][0], -1.5)
+
+    def test_score_grows_with_the_odds_up_to_max_log_odds(self):
+        self.learn_fixtures()
+        # Both fixtures are scored with odds beyond 1000 to one, so a limit of 10^3 holds.
+        spam = self.scan(self.mail["test_spam"], max_log_odds=3)
+        self.assertGreater(spam["BAYES_SPAM"][1], 0.999)
+        self.assertAlmostEqual(spam["BAYES_SPAM"][0], 12 + 5 * (3 - math.log10(99)), places=3)
+        ham = self.scan(self.mail["test_ham"], max_log_odds=3, ham_slope=1.5)
+        self.assertLess(ham["BAYES_HAM"][1], 0.001)
+        self.assertAlmostEqual(ham["BAYES_HAM"][0], -4 - 1.5 * (3 - math.log10(99)), places=3)
+        # Odds beyond the limit count as the limit: spam_full at 10^4 to one reads as 10^3.
+        capped = self.scan(self.mail["test_spam"], spam_full=0.9999, max_log_odds=3)
+        self.assertAlmostEqual(capped["BAYES_SPAM"][0], 12)
 
     def test_mixed_message_stays_neutral(self):
         self.learn_fixtures()
@@ -170,10 +199,12 @@ class TestScoring(BayesCase):
         self.assertTrue(0.1 < got["BAYES_UNSURE"][1] < 0.9, got)
 
     def test_bad_options_refused(self):
-        p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", "spam_threshold=0.3",
-                            self.mail["test_spam"]], capture_output=True, text=True)
-        self.assertEqual(p.returncode, 2)
-        self.assertIn("spam_threshold", p.stderr)
+        for opt, word in (("spam_threshold=0.3", "spam_threshold"), ("spam_slope=-1", "slope"),
+                          ("max_log_odds=0", "max_log_odds")):
+            p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", opt,
+                                self.mail["test_spam"]], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, opt)
+            self.assertIn(word, p.stderr)
 
 
 class TestLearning(BayesCase):

@@ -69,7 +69,8 @@ class LiveLearning(unittest.TestCase):
         syms = {s["name"]: s for s in spam["symbols"]}
         self.assertEqual(list(syms), ["BAYES_SPAM"])
         self.assertEqual(syms["BAYES_SPAM"]["module"], "bayes")
-        self.assertAlmostEqual(spam["score"], 10.0)
+        # A confident classifier quarantines on its own: 12 or more from p = 0.99.
+        self.assertGreaterEqual(spam["score"], 12.0)
         self.assertEqual(spam["action"], "quarantine")
         ham = self.verdict(self.mail["test_ham"])
         self.assertEqual([s["name"] for s in ham["symbols"]], ["BAYES_HAM"])

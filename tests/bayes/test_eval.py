@@ -47,6 +47,12 @@ class EvalTrainTest(unittest.TestCase):
         for r in rows:
             p_spam = float(r["bayes_p"])
             self.assertTrue(p_spam > 0.9 if r["class"] == "spam" else p_spam < 0.1, r)
+        # symbols.tsv lists every symbol, with its module and score, for retuning offline.
+        with open(os.path.join(out, "symbols.tsv")) as f:
+            syms = list(csv.DictReader(f, delimiter="\t"))
+        self.assertEqual(len(syms), 60)
+        for r in syms:
+            self.assertRegex(r["symbols"], r"(^| )bayes:BAYES_(SPAM|HAM)=-?[0-9.]+( |$)")
         self.assertGreater(os.path.getsize(os.path.join(out, "roc.png")), 1000)
         self.assertEqual(os.path.getsize(os.path.join(out, "misclassified.txt")), 0)
 
