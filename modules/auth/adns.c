@@ -5,7 +5,7 @@
  */
 #include "adns.h"
 
-#include <ares.h>
+#include "cares.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <poll.h>
@@ -31,44 +31,20 @@ struct auth_dns {
     long deadline;
 };
 
-static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
 int auth_dns_is_v4(const uint8_t ip[16])
 {
-    return memcmp(ip, v4_mapped, 12) == 0;
-}
-
-static long auth_dns_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cares_is_v4(ip);
 }
 
 int auth_dns_new(const char *server, long timeout_ms, long tries, auth_dns_t **out, char *err,
                  size_t errlen)
 {
-    struct ares_options o = {0};
     auth_dns_t *dns = calloc(1, sizeof(*dns));
-    int rc;
-
     if (dns == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* SERVFAIL and REFUSED come back as answers we turn into temperror. */
-    o.flags = ARES_FLAG_NOCHECKRESP;
-    o.timeout = (int)timeout_ms;
-    o.tries = (int)tries;
-    rc = ares_init_options(&dns->channel, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-    if (rc == ARES_SUCCESS && server != NULL && server[0] != '\0')
-        rc = ares_set_servers_ports_csv(dns->channel, server);
-    if (rc != ARES_SUCCESS) {
-        snprintf(err, errlen, "DNS client: %s%s%s", ares_strerror(rc),
-                 server != NULL ? " for server " : "", server != NULL ? server : "");
-        if (dns->channel != NULL)
-            ares_destroy(dns->channel);
+    if (cares_open(&dns->channel, server, timeout_ms, tries, err, errlen) != 0) {
         free(dns);
         return -1;
     }
@@ -194,8 +170,7 @@ static int auth_dns_parse_addrs(int type, const unsigned char *abuf, int alen, a
         return -1;
     for (int i = 0; i < n; i++) {
         if (type == AUTH_DNS_A) {
-            memcpy(rr->addrs[i], v4_mapped, 12);
-            memcpy(rr->addrs[i] + 12, &a[i].ipaddr, 4);
+            cares_map_v4(rr->addrs[i], &a[i].ipaddr);
         } else {
             memcpy(rr->addrs[i], &a6[i].ip6addr, 16);
         }
@@ -257,47 +232,15 @@ static auth_dns_entry_t *auth_dns_start(auth_dns_t *dns, const char *name, int t
     return e;
 }
 
-/* One poll round over the channel's sockets, at most wait_ms long. */
-static void auth_dns_poll(auth_dns_t *dns, long wait_ms)
-{
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct pollfd fds[ARES_GETSOCK_MAXNUM];
-    int bits = ares_getsock(dns->channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
-    struct timeval max = {wait_ms / 1000, (wait_ms % 1000) * 1000}, tv, *t;
-
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        /* Not c-ares' own macros: they shift a signed 1 into the sign bit. */
-        unsigned readable = ((unsigned)bits >> i) & 1u;
-        unsigned writable = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
-        if (!readable && !writable)
-            continue;
-        fds[n].fd = socks[i];
-        fds[n].events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
-        fds[n++].revents = 0;
-    }
-    t = ares_timeout(dns->channel, &max, &tv);
-    int ready = poll(fds, (nfds_t)n, (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
-    if (ready <= 0) {
-        ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        ares_process_fd(dns->channel,
-                        (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd
-                                                                        : ARES_SOCKET_BAD,
-                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
-    }
-}
-
 void auth_dns_begin(auth_dns_t *dns, long budget_ms)
 {
     auth_dns_end(dns);
-    dns->deadline = auth_dns_now_ms() + (budget_ms > 0 ? budget_ms : 0);
+    dns->deadline = cares_now_ms() + (budget_ms > 0 ? budget_ms : 0);
 }
 
 int auth_dns_expired(const auth_dns_t *dns)
 {
-    return auth_dns_now_ms() >= dns->deadline;
+    return cares_now_ms() >= dns->deadline;
 }
 
 void auth_dns_end(auth_dns_t *dns)
@@ -330,13 +273,13 @@ const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type)
     if (e == NULL)
         return &failed;
     while (e->pending) {
-        long left = dns->deadline - auth_dns_now_ms();
+        long left = dns->deadline - cares_now_ms();
         if (left <= 0) {
             /* Out of time: the answers still open become timeouts. */
             ares_cancel(dns->channel);
             break;
         }
-        auth_dns_poll(dns, left);
+        cares_poll(dns->channel, left);
     }
     if (e->pending) {
         e->pending = 0;

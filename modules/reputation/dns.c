@@ -5,7 +5,7 @@
  */
 #include "dns.h"
 
-#include <ares.h>
+#include "cares.h"
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
@@ -28,36 +28,20 @@ typedef struct rep_dns_req {
     char name[256];
 } rep_dns_req_t;
 
-static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
 int rep_dns_is_v4(const uint8_t ip[16])
 {
-    return memcmp(ip, v4_mapped, 12) == 0;
+    return cares_is_v4(ip);
 }
 
 int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out, char *err,
                 size_t errlen)
 {
-    struct ares_options o = {0};
     rep_dns_t *dns = calloc(1, sizeof(*dns));
-    int rc;
-
     if (dns == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Take REFUSED and SERVFAIL as answers: a refusal is what we want to see. */
-    o.flags = ARES_FLAG_NOCHECKRESP;
-    o.timeout = (int)timeout_ms;
-    o.tries = (int)tries;
-    rc = ares_init_options(&dns->channel, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-    if (rc == ARES_SUCCESS && server != NULL && server[0] != '\0')
-        rc = ares_set_servers_ports_csv(dns->channel, server);
-    if (rc != ARES_SUCCESS) {
-        snprintf(err, errlen, "DNS client: %s%s%s", ares_strerror(rc),
-                 server != NULL ? " for server " : "", server != NULL ? server : "");
-        if (dns->channel != NULL)
-            ares_destroy(dns->channel);
+    if (cares_open(&dns->channel, server, timeout_ms, tries, err, errlen) != 0) {
         free(dns);
         return -1;
     }
@@ -103,8 +87,7 @@ static int rep_dns_parse_addrs(const rep_dns_req_t *req, const unsigned char *ab
         if (ares_parse_a_reply(abuf, alen, NULL, a, &n) != ARES_SUCCESS)
             return -1;
         for (int i = 0; i < n; i++) {
-            memcpy(ans->addrs[i], v4_mapped, 12);
-            memcpy(ans->addrs[i] + 12, &a[i].ipaddr, 4);
+            cares_map_v4(ans->addrs[i], &a[i].ipaddr);
         }
         ans->naddrs = (size_t)n;
         return 0;
@@ -173,55 +156,15 @@ int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, voi
     return 0;
 }
 
-static long rep_dns_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One poll round over the channel's sockets, at most wait_ms long. */
-static void rep_dns_poll(rep_dns_t *dns, long wait_ms)
-{
-    ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-    struct pollfd fds[ARES_GETSOCK_MAXNUM];
-    int bits = ares_getsock(dns->channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
-    struct timeval max = {wait_ms / 1000, (wait_ms % 1000) * 1000}, tv, *t;
-
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        /* Not c-ares' own macros: they shift a signed 1 into the sign bit. */
-        unsigned readable = ((unsigned)bits >> i) & 1u;
-        unsigned writable = ((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
-        if (!readable && !writable)
-            continue;
-        fds[n].fd = socks[i];
-        fds[n].events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
-        fds[n++].revents = 0;
-    }
-    t = ares_timeout(dns->channel, &max, &tv);
-    int ready = poll(fds, (nfds_t)n, (int)(t->tv_sec * 1000 + t->tv_usec / 1000));
-    if (ready <= 0) {
-        ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        ares_process_fd(dns->channel,
-                        (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd
-                                                                        : ARES_SOCKET_BAD,
-                        (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
-    }
-}
-
 void rep_dns_wait(rep_dns_t *dns, long budget_ms)
 {
-    long deadline = rep_dns_now_ms() + (budget_ms > 0 ? budget_ms : 0);
+    long deadline = cares_now_ms() + (budget_ms > 0 ? budget_ms : 0);
 
     while (dns->pending > 0) {
-        long left = deadline - rep_dns_now_ms();
+        long left = deadline - cares_now_ms();
         if (left <= 0)
             break;
-        rep_dns_poll(dns, left);
+        cares_poll(dns->channel, left);
     }
     /* Whatever is still open is answered REP_DNS_TIMEOUT through ares_cancel. */
     for (int i = 0; i < 4 && dns->pending > 0; i++)
