@@ -4,6 +4,7 @@
  * (lower case, no trailing dot) on the way in so lookups are plain bsearch.
  */
 #include "listdb.h"
+#include "listkeys.h"
 #include "ipnet.h"
 
 #include <smf/module.h>
@@ -80,21 +81,6 @@ static void strset_free(strset_t *set)
     memset(set, 0, sizeof(*set));
 }
 
-/* Lower-cases src into dst and drops one trailing dot; 0 or SMF_EINVAL. */
-static int listdb_normalise(const char *src, char *dst, size_t dstlen)
-{
-    size_t n = strlen(src);
-
-    if (n == 0 || n >= dstlen)
-        return SMF_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (char)tolower((unsigned char)src[i]);
-    if (n > 1 && dst[n - 1] == '.')
-        n--;
-    dst[n] = '\0';
-    return 0;
-}
-
 /* A host or domain name: letters, digits, '-', '_', '.', no empty label. */
 static int listdb_valid_name(const char *s)
 {
@@ -144,7 +130,7 @@ int listdb_add(smf_listdb_t *db, smf_list_side_t side, smf_list_kind_t kind, con
 
     if (kind == SMF_LIST_IP)
         return smf_ipset_add(&s->ips, entry);
-    if (listdb_normalise(entry, norm, sizeof(norm)) < 0)
+    if (listkey_name_normalise(entry, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
     switch (kind) {
     case SMF_LIST_SENDER:
@@ -203,16 +189,16 @@ static const char *listdb_match_kind(const list_side_t *s, smf_list_kind_t kind,
         return i >= 0 ? s->ips.nets[i].text : NULL;
     }
     case SMF_LIST_SENDER:
-        if (q->sender == NULL || listdb_normalise(q->sender, norm, sizeof(norm)) < 0)
+        if (q->sender == NULL || listkey_name_normalise(q->sender, norm, sizeof(norm)) < 0)
             return NULL;
         return strset_find(&s->senders, norm);
     case SMF_LIST_DOMAIN:
         if (q->sender == NULL || (at = strrchr(q->sender, '@')) == NULL ||
-            listdb_normalise(at + 1, norm, sizeof(norm)) < 0)
+            listkey_name_normalise(at + 1, norm, sizeof(norm)) < 0)
             return NULL;
         return listdb_find_name(&s->domains, &s->domain_suffixes, norm);
     case SMF_LIST_HELO:
-        if (q->helo == NULL || listdb_normalise(q->helo, norm, sizeof(norm)) < 0)
+        if (q->helo == NULL || listkey_name_normalise(q->helo, norm, sizeof(norm)) < 0)
             return NULL;
         return listdb_find_name(&s->helos, &s->helo_suffixes, norm);
     default:
