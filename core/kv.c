@@ -127,3 +127,40 @@ int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen)
     rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
 }
+
+int kv_update(kv_t *kv, unsigned dbi, const void *key, size_t klen,
+              int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
+              void *arg)
+{
+    if (check_key(klen) != 0 || fn == NULL)
+        return SMF_EINVAL;
+    MDB_txn *txn;
+    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+        return SMF_EIO;
+    MDB_val k = {klen, (void *)key}, v;
+    int found = mdb_get(txn, dbi, &k, &v);
+    if (found != 0 && found != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return SMF_EIO;
+    }
+    /* LMDB's write lock is held from here to the commit: fn's change cannot
+     * interleave with another writer's. */
+    unsigned char out[SMF_KV_UPDATE_MAX];
+    size_t outlen = 0;
+    int rc = fn(arg, found == 0 ? v.mv_data : NULL, found == 0 ? v.mv_size : 0, out, &outlen);
+    int mrc = 0;
+    if (rc == 0 && outlen > sizeof(out))
+        rc = SMF_ELIMIT;
+    else if (rc == 0) {
+        MDB_val nv = {outlen, out};
+        mrc = mdb_put(txn, dbi, &k, &nv, 0);
+    } else if (rc == SMF_ENOENT && found == 0) {
+        mrc = mdb_del(txn, dbi, &k, NULL);
+    }
+    if (rc != 0 && rc != SMF_ENOENT) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    mrc = mrc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), mrc);
+    return mrc == 0 ? rc : SMF_EIO;
+}

@@ -25,5 +25,10 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
            size_t *vlen);
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
+/* Read-modify-write of one key inside one write transaction; see
+ * smf_kv_update() for fn's contract. */
+int kv_update(kv_t *kv, unsigned dbi, const void *key, size_t klen,
+              int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
+              void *arg);
 
 #endif

@@ -343,6 +343,15 @@ int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen)
     return kv_del(msg->kv, msg->dbi, key, klen);
 }
 
+int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
+                  int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
+                  void *arg)
+{
+    if (msg->kv == NULL || key == NULL || fn == NULL)
+        return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
+    return kv_update(msg->kv, msg->dbi, key, klen, fn, arg);
+}
+
 /* The module scanning on this thread, for smf_log lines without a msg. */
 static __thread const char *current_module;
 

@@ -52,32 +52,47 @@ static double rate_estimate(uint32_t cur, uint32_t prev, int64_t now_ms)
     return cur + prev * (1.0 - elapsed);
 }
 
+/* What one count needs inside the store's lock, and what it leaves after. */
+typedef struct rate_step {
+    int64_t hour;
+    uint64_t request;
+    uint32_t rcpts;
+    rep_rate_t after;
+} rate_step_t;
+
+/* Rolls the window and counts this request, as one locked step (smf_kv_update):
+ * workers counting the same sender at once must not lose each other's counts. */
+static int rate_apply(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    rate_step_t *step = arg;
+    rep_rate_t r = {0};
+    if (old != NULL && oldlen == sizeof(r))
+        memcpy(&r, old, sizeof(r));
+    rate_roll(&r, step->hour);
+    if (r.last_request != step->request)
+        r.cur_msgs++;
+    r.last_request = step->request;
+    r.cur_rcpts += step->rcpts;
+    memcpy(out, &r, sizeof(r));
+    *outlen = sizeof(r);
+    step->after = r;
+    return 0;
+}
+
 int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
                    int64_t now_ms, const char **detail)
 {
     const smf_envelope_t *env = smf_msg_envelope(msg);
     char key[300];
     int klen = snprintf(key, sizeof(key), "r\t%s\t%s", who, name);
-    rep_rate_t r = {0};
-    const void *val;
-    size_t vlen;
     int rc;
 
     if (klen <= 0 || klen > 255 || name[0] == '\0')
         return 0;
-    rc = smf_kv_get(msg, key, (size_t)klen, &val, &vlen);
-    if (rc < 0 && rc != SMF_ENOENT)
+    rate_step_t step = {now_ms / HOUR_MS, rate_request_hash(env), (uint32_t)env->rcpt_count};
+    if ((rc = smf_kv_update(msg, key, (size_t)klen, rate_apply, &step)) < 0)
         return rc;
-    if (rc == 0 && vlen == sizeof(r))
-        memcpy(&r, val, sizeof(r));
-    rate_roll(&r, now_ms / HOUR_MS);
-    uint64_t req = rate_request_hash(env);
-    if (r.last_request != req)
-        r.cur_msgs++;
-    r.last_request = req;
-    r.cur_rcpts += (uint32_t)env->rcpt_count;
-    if ((rc = smf_kv_put(msg, key, (size_t)klen, &r, sizeof(r))) < 0)
-        return rc;
+    const rep_rate_t r = step.after;
 
     double msgs = rate_estimate(r.cur_msgs, r.prev_msgs, now_ms);
     double rcpts = rate_estimate(r.cur_rcpts, r.prev_rcpts, now_ms);

@@ -662,6 +662,27 @@ int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val,
 /** Deletes a key. @return 0, SMF_ENOENT, SMF_EINVAL, or SMF_EIO. */
 int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
 
+/** Largest value smf_kv_update() can write. */
+#define SMF_KV_UPDATE_MAX 4096
+
+/**
+ * Changes a value as one step that no other writer, thread or process, can
+ * interleave with (ABI 1.2): a counter or a small record that several
+ * workers update at once, where a get followed by a put could lose counts.
+ *
+ * @param fn   Called once with the current value (old NULL and oldlen 0 when
+ *             the key is absent). It writes the new value into out (room for
+ *             SMF_KV_UPDATE_MAX bytes), sets *outlen and returns 0 to store
+ *             it, SMF_ENOENT to delete the key, or any other negative code to
+ *             leave the store unchanged. It runs while the store is locked:
+ *             keep it short and call no smf_* function from it.
+ * @param arg  Passed to fn, which may also report results through it.
+ * @return What fn returned, or SMF_EINVAL, SMF_ELIMIT (*outlen too large) or SMF_EIO.
+ */
+int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
+                  int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
+                  void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,100 @@
+/*
+ * test_kv.c - the modules' key-value store: get/put/del, and kv_update's
+ * promise that concurrent read-modify-writes lose nothing.
+ */
+#include "check.h"
+#include "kv.h"
+#include "smf/module.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define THREADS 4
+#define ROUNDS 500
+
+static kv_t *kv;
+static unsigned dbi;
+
+static int add_one(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    int64_t n = 0;
+    if (old != NULL && oldlen == sizeof(n))
+        memcpy(&n, old, sizeof(n));
+    n += *(int64_t *)arg;
+    memcpy(out, &n, sizeof(n));
+    *outlen = sizeof(n);
+    return 0;
+}
+
+static void *worker(void *unused)
+{
+    int64_t one = 1;
+    for (int i = 0; i < ROUNDS; i++)
+        if (kv_update(kv, dbi, "counter", 7, add_one, &one) != 0)
+            return (void *)1;
+    return NULL;
+}
+
+static int delete_it(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    return SMF_ENOENT;
+}
+
+static int too_big(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    *outlen = SMF_KV_UPDATE_MAX + 1;
+    return 0;
+}
+
+static int refuse(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    return SMF_EFAIL;
+}
+
+static int64_t counter(arena_t *a)
+{
+    const void *v;
+    size_t len;
+    int64_t n = -1;
+    if (kv_get(kv, dbi, "counter", 7, a, &v, &len) == 0 && len == sizeof(n))
+        memcpy(&n, v, sizeof(n));
+    return n;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/smf-test-kv.XXXXXX", err[256];
+    if (mkdtemp(dir) == NULL || kv_open(dir, &kv, err, sizeof(err)) != 0 ||
+        kv_namespace(kv, "test", &dbi) != 0) {
+        fprintf(stderr, "kv: %s\n", err);
+        return 1;
+    }
+    arena_t *a = arena_new(4096);
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, worker, NULL);
+    int failed = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        failed += rc != NULL;
+    }
+    CHECK(failed == 0, "%d workers saw an update fail", failed);
+    CHECK(counter(a) == THREADS * ROUNDS, "counter %lld, want %d: an update was lost",
+          (long long)counter(a), THREADS * ROUNDS);
+    CHECK(kv_update(kv, dbi, "counter", 7, refuse, NULL) == SMF_EFAIL &&
+              counter(a) == THREADS * ROUNDS,
+          "a refusing update changed the value");
+    CHECK(kv_update(kv, dbi, "counter", 7, too_big, NULL) == SMF_ELIMIT, "oversized value");
+    CHECK(kv_update(kv, dbi, "counter", 7, delete_it, NULL) == SMF_ENOENT && counter(a) == -1,
+          "delete through update");
+    CHECK(kv_update(kv, dbi, "", 0, add_one, NULL) == SMF_EINVAL, "empty key refused");
+    arena_destroy(&a);
+    kv_close(&kv);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return check_done();
+}
