@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +80,71 @@ int kv_namespace(kv_t *kv, const char *name, unsigned *dbi)
     return rc == 0 ? 0 : SMF_EIO;
 }
 
+/* A batch is this thread's open write transaction: kv calls on the same
+ * store join it instead of committing on their own (LMDB write
+ * transactions belong to one thread anyway). */
+static __thread MDB_txn *batch_txn;
+static __thread kv_t *batch_kv;
+static __thread int batch_failed;
+
+int kv_batch_begin(kv_t *kv)
+{
+    if (batch_txn != NULL)
+        return SMF_EINVAL;
+    if (mdb_txn_begin(kv->env, NULL, 0, &batch_txn) != 0) {
+        batch_txn = NULL;
+        return SMF_EIO;
+    }
+    batch_kv = kv;
+    batch_failed = 0;
+    return 0;
+}
+
+int kv_batch_commit(kv_t *kv)
+{
+    if (batch_txn == NULL || batch_kv != kv)
+        return SMF_EINVAL;
+    int rc = batch_failed ? (mdb_txn_abort(batch_txn), -1) : mdb_txn_commit(batch_txn);
+    batch_txn = NULL;
+    batch_kv = NULL;
+    return rc == 0 ? 0 : SMF_EIO;
+}
+
+bool kv_batch_abort(kv_t *kv)
+{
+    if (batch_txn == NULL || batch_kv != kv)
+        return false;
+    mdb_txn_abort(batch_txn);
+    batch_txn = NULL;
+    batch_kv = NULL;
+    return true;
+}
+
+/* The transaction a call runs in: the thread's batch, or one of its own. */
+static int txn_open(kv_t *kv, unsigned flags, MDB_txn **txn)
+{
+    if (batch_txn != NULL && batch_kv == kv) {
+        *txn = batch_txn;
+        return 0;
+    }
+    return mdb_txn_begin(kv->env, NULL, flags, txn) == 0 ? 0 : SMF_EIO;
+}
+
+/* Ends a call's transaction: its own one is committed (rc == 0) or
+ * aborted; a batch stays open, and a failure dooms it. */
+static int txn_close(kv_t *kv, MDB_txn *txn, int rc, bool write)
+{
+    if (txn == batch_txn && batch_kv == kv) {
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            batch_failed = 1;
+        return rc;
+    }
+    if (rc == 0 && write)
+        return mdb_txn_commit(txn);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 static int check_key(size_t klen)
 {
     return klen == 0 || klen > 255 ? SMF_EINVAL : 0;
@@ -87,10 +153,10 @@ static int check_key(size_t klen)
 int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, const void **val,
            size_t *vlen)
 {
+    MDB_txn *txn;
     if (check_key(klen) != 0)
         return SMF_EINVAL;
-    MDB_txn *txn;
-    if (mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn) != 0)
+    if (txn_open(kv, MDB_RDONLY, &txn) != 0)
         return SMF_EIO;
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
@@ -98,33 +164,31 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
         *val = arena_memdup(arena, v.mv_data, v.mv_size);
         *vlen = v.mv_size;
     }
-    mdb_txn_abort(txn);
+    rc = txn_close(kv, txn, rc, false);
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
 }
 
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen)
 {
+    MDB_txn *txn;
     if (check_key(klen) != 0)
         return SMF_EINVAL;
-    MDB_txn *txn;
-    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+    if (txn_open(kv, 0, &txn) != 0)
         return SMF_EIO;
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-    int rc = mdb_put(txn, dbi, &k, &v, 0);
-    rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    int rc = txn_close(kv, txn, mdb_put(txn, dbi, &k, &v, 0), true);
     return rc == 0 ? 0 : SMF_EIO;
 }
 
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen)
 {
+    MDB_txn *txn;
     if (check_key(klen) != 0)
         return SMF_EINVAL;
-    MDB_txn *txn;
-    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+    if (txn_open(kv, 0, &txn) != 0)
         return SMF_EIO;
     MDB_val k = {klen, (void *)key};
-    int rc = mdb_del(txn, dbi, &k, NULL);
-    rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+    int rc = txn_close(kv, txn, mdb_del(txn, dbi, &k, NULL), true);
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
 }
 
@@ -132,35 +196,35 @@ int kv_update(kv_t *kv, unsigned dbi, const void *key, size_t klen,
               int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
               void *arg)
 {
+    MDB_txn *txn;
     if (check_key(klen) != 0 || fn == NULL)
         return SMF_EINVAL;
-    MDB_txn *txn;
-    if (mdb_txn_begin(kv->env, NULL, 0, &txn) != 0)
+    if (txn_open(kv, 0, &txn) != 0)
         return SMF_EIO;
     MDB_val k = {klen, (void *)key}, v;
     int found = mdb_get(txn, dbi, &k, &v);
-    if (found != 0 && found != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        return SMF_EIO;
-    }
+    if (found != 0 && found != MDB_NOTFOUND)
+        return txn_close(kv, txn, found, false), SMF_EIO;
     /* LMDB's write lock is held from here to the commit: fn's change cannot
      * interleave with another writer's. */
     unsigned char out[SMF_KV_UPDATE_MAX];
     size_t outlen = 0;
     int rc = fn(arg, found == 0 ? v.mv_data : NULL, found == 0 ? v.mv_size : 0, out, &outlen);
-    int mrc = 0;
     if (rc == 0 && outlen > sizeof(out))
         rc = SMF_ELIMIT;
-    else if (rc == 0) {
+    int mrc = 0;
+    if (rc == 0) {
         MDB_val nv = {outlen, out};
         mrc = mdb_put(txn, dbi, &k, &nv, 0);
     } else if (rc == SMF_ENOENT && found == 0) {
         mrc = mdb_del(txn, dbi, &k, NULL);
     }
     if (rc != 0 && rc != SMF_ENOENT) {
-        mdb_txn_abort(txn);
+        /* The module's own refusal: nothing was written, a batch goes on. */
+        if (txn != batch_txn)
+            mdb_txn_abort(txn);
         return rc;
     }
-    mrc = mrc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), mrc);
+    mrc = txn_close(kv, txn, mrc, true);
     return mrc == 0 ? rc : SMF_EIO;
 }

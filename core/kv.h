@@ -11,11 +11,24 @@
 
 #include "arena.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct kv kv_t;
 
 int kv_open(const char *dir, kv_t **out, char *err, size_t errlen);
+
+/*
+ * Batches: from kv_batch_begin() to kv_batch_commit() every kv call this
+ * thread makes on this store runs in one write transaction, so that the
+ * whole group takes effect at once or, after a failure or kv_batch_abort(),
+ * not at all. Other writers wait meanwhile. One batch per thread.
+ */
+int kv_batch_begin(kv_t *kv);
+/* 0, SMF_EIO (a call in the batch failed: nothing was written), or SMF_EINVAL. */
+int kv_batch_commit(kv_t *kv);
+/* Drops an open batch; true when there was one. */
+bool kv_batch_abort(kv_t *kv);
 void kv_close(kv_t **kvp);
 void kv_sync(kv_t *kv);
 /* Opens (creating) the namespace of a module. 0 or SMF_EIO. */

@@ -352,6 +352,30 @@ int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
     return kv_update(msg->kv, msg->dbi, key, klen, fn, arg);
 }
 
+int smf_kv_begin(smf_msg_t *msg)
+{
+    return msg->kv == NULL ? SMF_ENOTSUP : kv_batch_begin(msg->kv);
+}
+
+int smf_kv_commit(smf_msg_t *msg)
+{
+    return msg->kv == NULL ? SMF_ENOTSUP : kv_batch_commit(msg->kv);
+}
+
+void smf_kv_abort(smf_msg_t *msg)
+{
+    if (msg->kv != NULL)
+        kv_batch_abort(msg->kv);
+}
+
+/* A module must not leave a transaction open behind it: other writers
+ * would wait for it forever. */
+static void drop_open_batch(smf_msg_t *x, const smf_module_t *d)
+{
+    if (x->kv != NULL && kv_batch_abort(x->kv))
+        log_msg(SMF_LOG_WARN, d->name, "left a key-value batch open; its writes were dropped");
+}
+
 /* The module scanning on this thread, for smf_log lines without a msg. */
 static __thread const char *current_module;
 
@@ -432,6 +456,7 @@ int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate
     current_module = d->name;
     int rc = d->learn(x, state, tstate, klass, delta);
     current_module = NULL;
+    drop_open_batch(x, d);
     return rc;
 }
 
@@ -447,6 +472,7 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
     current_module = d->name;
     d->verdict(x, state, tstate, final);
     current_module = NULL;
+    drop_open_batch(x, d);
     x->nsymbols = nsymbols;
     x->nheaders = nheaders;
 }
@@ -460,6 +486,7 @@ stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, 
     int rc = d->scan(x, state, tstate);
     double t1 = clock_mono_ms();
     current_module = NULL;
+    drop_open_batch(x, d);
     stage_outcome_t o = classify(x, rc);
     o.ms = t1 - t0;
     return o;

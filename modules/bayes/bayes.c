@@ -246,8 +246,13 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
     bayes_tokens_t t;
     bayes_totals_t tot;
     int rc = tokenize(msg, st->conf, &t);
-    if (rc == 0)
-        rc = bayes_totals_get(msg, &tot);
+    if (rc != 0)
+        return rc;
+    /* One transaction for the whole message: a learn counts all its tokens
+     * or none, and is one commit instead of one per token. */
+    if ((rc = smf_kv_begin(msg)) != 0)
+        return rc;
+    rc = bayes_totals_get(msg, &tot);
     for (size_t i = 0; rc == 0 && i < t.count; i++) {
         bayes_counts_t c;
         if ((rc = bayes_counts_get(msg, t.items[i], &c)) != 0)
@@ -258,12 +263,17 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
             c.ham = add_clamped(c.ham, delta);
         rc = bayes_counts_put(msg, t.items[i], &c);
     }
-    if (rc != 0)
+    if (rc == 0) {
+        uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
+        *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
+        tot.version++;
+        rc = bayes_totals_put(msg, &tot);
+    }
+    if (rc != 0) {
+        smf_kv_abort(msg);
         return rc;
-    uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
-    *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
-    tot.version++;
-    return bayes_totals_put(msg, &tot);
+    }
+    return smf_kv_commit(msg);
 }
 
 SMF_MODULE_EXPORT const smf_module_t smf_module = {

@@ -7,6 +7,7 @@
 #include "smf/module.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -62,6 +63,35 @@ static int64_t counter(arena_t *a)
     return n;
 }
 
+static bool present(arena_t *a, const char *key)
+{
+    const void *v;
+    size_t len;
+    return kv_get(kv, dbi, key, strlen(key), a, &v, &len) == 0;
+}
+
+/* A batch takes effect whole or not at all, and reads inside it see it. */
+static void test_batches(arena_t *a)
+{
+    CHECK(kv_batch_begin(kv) == 0, "begin");
+    CHECK(kv_batch_begin(kv) == SMF_EINVAL, "one batch per thread");
+    kv_put(kv, dbi, "b1", 2, "x", 1);
+    kv_put(kv, dbi, "b2", 2, "y", 1);
+    CHECK(present(a, "b1"), "a read in the batch sees its write");
+    CHECK(kv_batch_abort(kv), "abort");
+    CHECK(!present(a, "b1") && !present(a, "b2"), "an aborted batch wrote nothing");
+    kv_batch_begin(kv);
+    kv_put(kv, dbi, "b1", 2, "x", 1);
+    kv_put(kv, dbi, "b2", 2, "y", 1);
+    CHECK(kv_batch_commit(kv) == 0 && present(a, "b1") && present(a, "b2"), "commit");
+    kv_batch_begin(kv);
+    kv_del(kv, dbi, "b1", 2);
+    CHECK(kv_put(kv, 9999, "b3", 2, "z", 1) == SMF_EIO, "a failing call in a batch");
+    CHECK(kv_batch_commit(kv) == SMF_EIO, "a batch with a failed call does not commit");
+    CHECK(present(a, "b1") && !present(a, "b3"), "nothing of the failed batch was written");
+    CHECK(!kv_batch_abort(kv), "no batch left open");
+}
+
 int main(void)
 {
     char dir[] = "/tmp/smf-test-kv.XXXXXX", err[256];
@@ -90,6 +120,7 @@ int main(void)
     CHECK(kv_update(kv, dbi, "counter", 7, delete_it, NULL) == SMF_ENOENT && counter(a) == -1,
           "delete through update");
     CHECK(kv_update(kv, dbi, "", 0, add_one, NULL) == SMF_EINVAL, "empty key refused");
+    test_batches(a);
     arena_destroy(&a);
     kv_close(&kv);
     char cmd[64];

@@ -662,6 +662,25 @@ int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val,
 /** Deletes a key. @return 0, SMF_ENOENT, SMF_EINVAL, or SMF_EIO. */
 int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
 
+/**
+ * Opens a batch (ABI 1.2): the module's key-value calls that follow, on
+ * this message, run in one transaction until smf_kv_commit(), so that they
+ * take effect together or, after a failed call or smf_kv_abort(), not at
+ * all: a learn that writes thousands of token counts is atomic and fast.
+ * Reads in the batch see its writes. Other writers wait meanwhile, so keep
+ * batches short. A batch still open when the module's function returns is
+ * dropped by the engine.
+ *
+ * @return 0, SMF_EINVAL (a batch is already open), SMF_ENOTSUP or SMF_EIO.
+ */
+int smf_kv_begin(smf_msg_t *msg);
+
+/** Commits the batch. @return 0, or SMF_EIO when a call in it failed (nothing was written). */
+int smf_kv_commit(smf_msg_t *msg);
+
+/** Drops the batch and everything written in it. */
+void smf_kv_abort(smf_msg_t *msg);
+
 /** Largest value smf_kv_update() can write. */
 #define SMF_KV_UPDATE_MAX 4096
 
