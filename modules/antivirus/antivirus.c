@@ -29,7 +29,8 @@ static const smf_option_t av_options[] = {
     {"scan_raw_message", SMF_OPT_BOOL, "false", offsetof(av_conf_t, scan_raw_message),
      "Also scan every whole raw message with libclamav's own mail parser (slower)."},
     {"tmp_dir", SMF_OPT_STRING, "\"\"", offsetof(av_conf_t, tmp_dir),
-     "Directory for libclamav's per-scan scratch files; empty means $TMPDIR or /tmp."},
+     "Directory for libclamav's per-scan scratch files; empty picks /dev/shm when it has "
+     "1 GiB free, else $TMPDIR or /tmp."},
     SMF_OPTIONS_END,
 };
 

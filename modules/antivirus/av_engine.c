@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "av.h"
 
@@ -187,18 +189,39 @@ static int av_set_limits(smf_init_t *init, const av_conf_t *conf, av_state_t *st
     return 0;
 }
 
-/* libclamav makes a scratch directory per scan call: tmpfs makes that cheap. */
+/* At least this much free room on /dev/shm before scratch files go there. */
+#define AV_SHM_MIN_FREE ((unsigned long long)1 << 30)
+
+/* /dev/shm when it is a writable memory file system with room to spare,
+ * else NULL: libclamav then uses $TMPDIR or /tmp. */
+static const char *av_auto_tmp_dir(void)
+{
+    struct statvfs vfs;
+    if (access("/dev/shm", W_OK | X_OK) != 0 || statvfs("/dev/shm", &vfs) != 0)
+        return NULL;
+    unsigned long long free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    return free_bytes >= AV_SHM_MIN_FREE ? "/dev/shm" : NULL;
+}
+
+/*
+ * libclamav makes and removes a scratch directory on every scan call; on a
+ * disk that costs more than the scan itself, on tmpfs almost nothing. An
+ * empty tmp_dir picks /dev/shm when it has room (1 GiB free or more).
+ */
 static int av_set_tmp_dir(smf_init_t *init, const av_conf_t *conf, av_state_t *st)
 {
     struct stat sb;
-    if (conf->tmp_dir == NULL || conf->tmp_dir[0] == '\0') {
-        return 0;
+    const char *dir = conf->tmp_dir;
+    if (dir == NULL || dir[0] == '\0') {
+        if ((dir = av_auto_tmp_dir()) == NULL)
+            return 0;
+        smf_log(NULL, SMF_LOG_INFO, "libclamav scratch files go to %s (tmpfs)", dir);
     }
-    if (stat(conf->tmp_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        smf_init_fail(init, "tmp_dir %s is not a directory", conf->tmp_dir);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        smf_init_fail(init, "tmp_dir %s is not a directory", dir);
         return SMF_EINVAL;
     }
-    cl_error_t rc = cl_engine_set_str(st->engine, CL_ENGINE_TMPDIR, conf->tmp_dir);
+    cl_error_t rc = cl_engine_set_str(st->engine, CL_ENGINE_TMPDIR, dir);
     if (rc != CL_SUCCESS) {
         smf_init_fail(init, "cannot set tmp_dir: %s", cl_strerror(rc));
         return SMF_EFAIL;

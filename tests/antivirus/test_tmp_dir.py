@@ -1,0 +1,47 @@
+"""Where libclamav's per-scan scratch files go: an empty tmp_dir picks /dev/shm when
+it is a writable tmpfs with 1 GiB free (else the default), an explicit one is used
+as given, and one that is not a directory fails init. Each case is checked through
+the module's log line and exit status from smf-modtest."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def run(modtest, module, etc, mail, *opts):
+    cmd = [modtest, "-m", module, "--config-dir", etc, "-o", 'database_dir="/nonexistent"']
+    for o in opts:
+        cmd += ["-o", o]
+    return subprocess.run(cmd + [mail], capture_output=True, text=True, timeout=120)
+
+
+def main():
+    modtest, module, etc = sys.argv[1:4]
+    tmp = tempfile.mkdtemp(prefix="smf-av-tmp-")
+    mail = os.path.join(tmp, "m.eml")
+    with open(mail, "w") as f:
+        f.write("From: a@example.net\nSubject: hi\n\nhello\n")
+    failures = []
+    vfs = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
+    shm_ok = (vfs is not None and os.access("/dev/shm", os.W_OK | os.X_OK)
+              and vfs.f_bavail * vfs.f_frsize >= 1 << 30)
+    r = run(modtest, module, etc, mail)
+    picked = "scratch files go to /dev/shm" in r.stderr
+    if r.returncode != 0 or picked != shm_ok:
+        failures.append("automatic: /dev/shm usable=%s, picked=%s, rc=%d: %s"
+                        % (shm_ok, picked, r.returncode, r.stderr[-300:]))
+    r = run(modtest, module, etc, mail, 'tmp_dir="%s"' % tmp)
+    if r.returncode != 0 or "scratch files go to" in r.stderr:
+        failures.append("explicit tmp_dir: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    r = run(modtest, module, etc, mail, 'tmp_dir="%s"' % mail)
+    if r.returncode != 2 or "is not a directory" not in r.stderr:
+        failures.append("tmp_dir that is a file: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    for f in failures:
+        print("FAIL", f)
+    print("%d passed, %d failed" % (3 - len(failures), len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
