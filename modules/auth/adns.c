@@ -31,11 +31,6 @@ struct auth_dns {
     long deadline;
 };
 
-int auth_dns_is_v4(const uint8_t ip[16])
-{
-    return cares_is_v4(ip);
-}
-
 int auth_dns_new(const char *server, long timeout_ms, long tries, auth_dns_t **out, char *err,
                  size_t errlen)
 {

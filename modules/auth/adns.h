@@ -50,7 +50,5 @@ const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type);
 /* Whether the deadline has passed. */
 int auth_dns_expired(const auth_dns_t *dns);
 
-/* Whether a mapped address is IPv4. */
-int auth_dns_is_v4(const uint8_t ip[16]);
 
 #endif

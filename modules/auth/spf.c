@@ -4,6 +4,7 @@
  * look-ups (limit 2) so that a hostile record cannot make us loop.
  */
 #include "spf.h"
+#include "cares.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -437,7 +438,7 @@ static int spf_prefix_match(const uint8_t *a, const uint8_t *b, int bits)
 /* Whether the client is in addr/cidr, for mapped IPv4 or IPv6 alike. */
 static int spf_ip_match(const spf_ctx_t *c, const uint8_t addr[16], const spf_term_t *t)
 {
-    if (auth_dns_is_v4(addr) != c->v4)
+    if (cares_is_v4(addr) != c->v4)
         return 0;
     return spf_prefix_match(c->q->ip, addr, c->v4 ? 96 + t->cidr4 : t->cidr6);
 }
@@ -667,7 +668,7 @@ static int spf_valid_domain(const char *d)
 auth_spf_result_t auth_spf_check(auth_dns_t *dns, const auth_spf_query_t *q, char *why,
                                  size_t whylen)
 {
-    spf_ctx_t c = {.dns = dns, .q = q, .v4 = auth_dns_is_v4(q->ip), .why = why, .whylen = whylen};
+    spf_ctx_t c = {.dns = dns, .q = q, .v4 = cares_is_v4(q->ip), .why = why, .whylen = whylen};
     const char *domain = auth_spf_domain(q->sender);
 
     why[0] = '\0';

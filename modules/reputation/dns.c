@@ -28,11 +28,6 @@ typedef struct rep_dns_req {
     char name[256];
 } rep_dns_req_t;
 
-int rep_dns_is_v4(const uint8_t ip[16])
-{
-    return cares_is_v4(ip);
-}
-
 int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out, char *err,
                 size_t errlen)
 {
@@ -176,7 +171,7 @@ void rep_dns_reverse(const uint8_t ip[16], char *out, size_t outlen)
     static const char hex[] = "0123456789abcdef";
     size_t n = 0;
 
-    if (rep_dns_is_v4(ip)) {
+    if (cares_is_v4(ip)) {
         snprintf(out, outlen, "%u.%u.%u.%u", ip[15], ip[14], ip[13], ip[12]);
         return;
     }

@@ -5,6 +5,7 @@
  * client whose name does not lead back to its address.
  */
 #include "dnscheck.h"
+#include "cares.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -160,7 +161,7 @@ static void fcrdns_forward(void *arg, const char *name, const rep_dns_answer_t *
 static void fcrdns_ptr(void *arg, const char *name, const rep_dns_answer_t *ans)
 {
     check_ctx_t *ctx = arg;
-    int type = rep_dns_is_v4(ctx->q->ip) ? REP_DNS_A : REP_DNS_AAAA;
+    int type = cares_is_v4(ctx->q->ip) ? REP_DNS_A : REP_DNS_AAAA;
 
     ctx->fc.ptr_status = ans->status;
     if (ans->status != REP_DNS_OK)
@@ -180,7 +181,7 @@ static void fcrdns_ask(check_ctx_t *ctx)
         return;
     rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
     snprintf(name, sizeof(name), "%s.%s", rev,
-             rep_dns_is_v4(ctx->q->ip) ? "in-addr.arpa" : "ip6.arpa");
+             cares_is_v4(ctx->q->ip) ? "in-addr.arpa" : "ip6.arpa");
     ctx->fc.started = rep_dns_query(ctx->dns, name, REP_DNS_PTR, fcrdns_ptr, ctx) == 0;
 }
 

@@ -4,7 +4,7 @@
  * forgiven and a new spam run shows quickly.
  */
 #include "history.h"
-#include "dns.h"
+#include "cares.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -20,7 +20,7 @@ static void hist_label(const uint8_t *ip, int net, char *out, size_t outlen)
     char text[INET6_ADDRSTRLEN];
 
     memcpy(a, ip, 16);
-    if (rep_dns_is_v4(a)) {
+    if (cares_is_v4(a)) {
         if (net)
             a[15] = 0;
         inet_ntop(AF_INET, a + 12, text, sizeof(text));
