@@ -23,8 +23,7 @@ static size_t key_token(const char *line, const char **start)
     return strcspn(p, " \t\r\n");
 }
 
-/* Reads the first key of a file. */
-static int read_key(const char *path, char out[CURVE_Z85_LEN + 1])
+int curve_read_key(const char *path, char out[CURVE_Z85_LEN + 1])
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
@@ -96,7 +95,7 @@ int curve_load(curve_conf_t *cc, arena_t *mem, const char *secret_file, const ch
     if (!zmq_has("curve"))
         return errbuf_fail(err, errlen, "this libzmq was built without CURVE support");
     unsigned char raw[32];
-    if (read_key(secret_file, cc->secret) != 0 || zmq_z85_decode(raw, cc->secret) == NULL)
+    if (curve_read_key(secret_file, cc->secret) != 0 || zmq_z85_decode(raw, cc->secret) == NULL)
         return errbuf_fail(err, errlen,
                            "curve_secret_key_file %s: no Z85 secret key in it (40 characters); "
                            "make one with `smfctl keygen`",

@@ -20,15 +20,9 @@ static void *connect_engine(void *zctx, const config_t *c, const char *client_ke
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
     if (c->curve.enabled) {
-        char secret[41] = "", public[41];
-        FILE *f = client_key ? fopen(client_key, "r") : NULL;
-        char line[256];
-        while (f != NULL && fgets(line, sizeof(line), f) != NULL && !secret[0])
-            if (strcspn(line, " \t\r\n") == 40 && !(line[0] == '#' && line[1] == ' '))
-                snprintf(secret, sizeof(secret), "%.40s", line);
-        if (f != NULL)
-            fclose(f);
-        if (!secret[0] || zmq_curve_public(public, secret) != 0) {
+        char secret[CURVE_Z85_LEN + 1], public[CURVE_Z85_LEN + 1];
+        if (client_key == NULL || curve_read_key(client_key, secret) != 0 ||
+            zmq_curve_public(public, secret) != 0) {
             zmq_close(s);
             smfctl_fail(2, "the endpoint uses CURVE: pass --curve-key FILE with a key pair "
                            "listed in curve_clients_file");

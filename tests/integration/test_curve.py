@@ -126,6 +126,24 @@ class CurveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
 
 
+    def test_smfctl_stats_over_curve(self):
+        self.test_allowed_client_is_answered()
+        build = smftest.PATHS["build"]
+        cmd = [os.path.join(build, "bin", "smfctl"), "-c",
+               os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+               "-o", "module_dir=%s/modules" % build,
+               "-o", "listen=tcp://127.0.0.1:%d" % self.port,
+               "-o", "curve_secret_key_file=%s/server.key" % self.tmp,
+               "-o", "curve_clients_file=%s/clients" % self.tmp, "stats", "--json"]
+        r = subprocess.run(cmd + ["--curve-key", os.path.join(self.tmp, "client.key")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(json.loads(r.stdout)["messages"], 1)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--curve-key", r.stderr)
+
+
 class CurveConfigTest(unittest.TestCase):
 
     def test_half_configured_is_refused(self):
