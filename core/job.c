@@ -386,8 +386,7 @@ static void log_line(const char *id, const smf_envelope_t *env, const outcome_t 
              syms, elapsed);
 }
 
-static void expired(const char *id, const smf_envelope_t *env, arena_t *a, job_result_t *out,
-                    double elapsed)
+static void expired(const char *id, const smf_envelope_t *env, job_result_t *out, double elapsed)
 {
     group_t g = {.domain = "", .env = *env};
     symbol_t s = {"SMF_DEADLINE_EXPIRED", 0, "smfd",
@@ -397,7 +396,6 @@ static void expired(const char *id, const smf_envelope_t *env, arena_t *a, job_r
     g.result.verdict.action = ACTION_TEMPFAIL;
     g.result.verdict.why = "deadline";
     outcome_t o = {.action = ACTION_TEMPFAIL, .decider = &g};
-    (void)a;
     out->kind = "VERDICT";
     out->json = verdict_json(id, env->request_id, &o, &g, 0, elapsed);
     log_line(id, env, &o, elapsed);
@@ -428,7 +426,7 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     char id[32];
     make_id(id, sizeof(id));
     if (clock_wall_ms() > deadline) {
-        expired(id, env, a, out, clock_mono_ms() - t0);
+        expired(id, env, out, clock_mono_ms() - t0);
         return;
     }
     message_t *m;

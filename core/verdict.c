@@ -78,16 +78,11 @@ verdict_t verdict_merge(const verdict_input_t *in, const policy_rules_t *r)
     const char *hard_why, *soft_why;
     v.hard = hard_lane(in, r, &hard_why);
     v.soft = soft_lane(in, r, &soft_why);
-    if (v.hard >= v.soft && (v.hard != ACTION_ACCEPT || v.soft == ACTION_ACCEPT)) {
-        v.action = v.hard;
-        v.lane = LANE_HARD;
-        v.why = v.hard == ACTION_ACCEPT ? soft_why : hard_why;
-        if (v.hard == ACTION_ACCEPT)
-            v.lane = LANE_SOFT;
-    } else {
-        v.action = v.soft;
-        v.lane = LANE_SOFT;
-        v.why = soft_why;
-    }
+    /* The hard lane decides when it is the more severe, and on a tie unless
+     * both accept (a clean message is explained by the soft lane). */
+    bool hard = v.hard > v.soft || (v.hard == v.soft && v.hard != ACTION_ACCEPT);
+    v.action = hard ? v.hard : v.soft;
+    v.lane = hard ? LANE_HARD : LANE_SOFT;
+    v.why = hard ? hard_why : soft_why;
     return v;
 }
