@@ -247,8 +247,7 @@ static void verdict_events(job_result_t *out, const char *id, const smf_envelope
  * reported into a log line and an event, at most once a minute each. */
 static void count_run(const pipeline_result_t *r, job_result_t *out)
 {
-    for (size_t i = 0; i < r->nstages; i++)
-        stats_stage(r->stages[i].module, r->stages[i].status, r->stages[i].ms);
+    stats_stages(r->stages, r->nstages);
     int64_t now = clock_wall_ms();
     for (const struct health_report *h = r->ctx->health; h != NULL; h = h->next) {
         uint64_t count;

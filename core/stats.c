@@ -54,13 +54,15 @@ static stage_stats_t *stage_slot(const char *module)
     return s;
 }
 
-void stats_stage(const char *module, stage_status_t status, double ms)
+void stats_stages(const stage_report_t *st, size_t n)
 {
     pthread_mutex_lock(&lock);
-    stage_stats_t *s = stage_slot(module);
-    if (s != NULL && (unsigned)status <= STAGE_SKIPPED) {
-        s->status[status]++;
-        s->ms += ms;
+    for (size_t i = 0; i < n; i++) {
+        stage_stats_t *s = stage_slot(st[i].module);
+        if (s != NULL && (unsigned)st[i].status <= STAGE_SKIPPED) {
+            s->status[st[i].status]++;
+            s->ms += st[i].ms;
+        }
     }
     pthread_mutex_unlock(&lock);
 }

@@ -7,6 +7,7 @@
 #define SMF_STATS_H
 
 #include "action.h"
+#include "pipeline.h"
 #include "scanctx.h"
 
 #include <jansson.h>
@@ -15,8 +16,8 @@
 
 /* Counts one message's final action and its time in the engine. */
 void stats_message(action_t action, double ms);
-/* Counts one stage's outcome. */
-void stats_stage(const char *module, stage_status_t status, double ms);
+/* Counts the outcomes of a pipeline run's stages, under one lock. */
+void stats_stages(const stage_report_t *stages, size_t n);
 /*
  * Counts a health problem. Returns true when it should be logged and
  * published now: the first time, and then at most once a minute. *count
