@@ -66,6 +66,8 @@ size_t modload_descriptor_size(unsigned minor)
         return offsetof(smf_module_t, learn);
     if (minor == 1)
         return offsetof(smf_module_t, verdict);
+    if (minor == 2)
+        return offsetof(smf_module_t, fit);
     return sizeof(smf_module_t);
 }
 

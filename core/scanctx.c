@@ -460,6 +460,18 @@ int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate
     return rc;
 }
 
+int scanctx_fit(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi)
+{
+    if (d->fit == NULL)
+        return SMF_ENOTSUP;
+    enter_stage(x, d, dbi);
+    current_module = d->name;
+    int rc = d->fit(x, state, tstate);
+    current_module = NULL;
+    drop_open_batch(x, d);
+    return rc;
+}
+
 void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
                      const smf_final_t *final)
 {

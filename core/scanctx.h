@@ -103,6 +103,10 @@ stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, 
 int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
                   int klass, int delta);
 
+/* Runs one module's fit() (ABI 1.3) on an empty context that carries its
+ * store; returns what fit() returned, or SMF_ENOTSUP when it has none. */
+int scanctx_fit(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi);
+
 /* Tells one module the final verdict (its verdict(), ABI 1.2), set up as
  * for scanctx_stage(); nothing it reports reaches the reply. */
 void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,

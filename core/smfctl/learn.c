@@ -19,6 +19,7 @@
 #include <glib.h>
 #include <jansson.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -31,7 +32,8 @@
 
 typedef struct learn_opts {
     bool unlearn;
-    int klass; /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
+    bool refit_only; /* --refit: learn nothing, refit the modules' models. */
+    int klass;       /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
     const char *by;
     char **paths;
     size_t npaths;
@@ -73,10 +75,13 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             break;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: smfctl learn --spam|--ham [--by WHO] PATH...\n"
+                   "       smfctl learn --refit\n"
                    "       smfctl unlearn PATH...\n"
                    "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
                    "once; learning it as the other class moves it. --by names who classified\n"
-                   "it (default: the sudo user, else the login).\n");
+                   "it (default: the sudo user, else the login). After a run that changed\n"
+                   "anything, models fitted over all learned mail (the bayes module's logistic\n"
+                   "model) are refitted; --refit does only that, for mail smfd autolearned.\n");
             return -1;
         } else if (!o->unlearn &&
                    (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
@@ -84,6 +89,8 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             if (o->klass != 0 && o->klass != k)
                 return smfctl_fail(2, "learn: give --spam or --ham, not both");
             o->klass = k;
+        } else if (!o->unlearn && strcmp(argv[i], "--refit") == 0) {
+            o->refit_only = true;
         } else if (!o->unlearn && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
             o->by = argv[++i];
         } else if (!o->unlearn && strncmp(argv[i], "--by=", 5) == 0) {
@@ -91,6 +98,11 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
         } else {
             return smfctl_fail(2, "%s: unknown option %s", argv[0], argv[i]);
         }
+    }
+    if (o->refit_only) {
+        if (o->klass != 0 || i < argc)
+            return smfctl_fail(2, "learn: --refit takes no class and no path");
+        return 0;
     }
     if (!o->unlearn && o->klass == 0)
         return smfctl_fail(2, "usage: smfctl learn --spam|--ham [--by WHO] PATH...");
@@ -431,6 +443,53 @@ static int open_store(config_t *c, kv_t **kv)
     return rc;
 }
 
+/* Calls one module's fit() with an empty message that carries its store. */
+static int fit_module(learn_run_t *r, size_t m)
+{
+    const module_conf_t *mc = &r->g->conf->modules[m];
+    arena_t *arena = arena_new(16384);
+    message_t *msg;
+    message_parse(arena, "\r\n", 2, &r->g->conf->limits, &msg);
+    static const char *const rcpt[] = {"postmaster"};
+    smf_envelope_t env = {.request_id = "refit",
+                          .queue_id = "",
+                          .client_ip = "",
+                          .client_name = "",
+                          .helo = "",
+                          .sender = "",
+                          .auth_user = "",
+                          .rcpt_count = 1,
+                          .rcpt = rcpt};
+    smf_msg_t x;
+    /* A refit reads every learned message: no deadline and no arena limit
+     * of its own, beyond what the machine has. */
+    scanctx_init(&x, arena, msg, &env, "", clock_wall_ms() + 86400000.0, SIZE_MAX, r->g->kv);
+    void *tstate;
+    double t0 = clock_mono_ms();
+    int rc = generation_tstate(r->g, 0, m, &tstate);
+    if (rc == 0)
+        rc = scanctx_fit(&x, mc->lib.desc, r->g->states[m], tstate, r->g->dbis[m]);
+    if (rc != 0)
+        smfctl_fail(0, "module %s: refit failed: %s", mc->name, smf_strerror(rc));
+    else
+        printf("refitted %s in %.1f s\n", mc->name, (clock_mono_ms() - t0) / 1000.0);
+    arena_destroy(&arena);
+    return rc;
+}
+
+/* Refits every module that has a model to fit, when the learned mail changed. */
+static int refit(learn_run_t *r)
+{
+    if (!r->o->refit_only && r->learned + r->moved + r->unlearned == 0)
+        return 0;
+    int failed = 0;
+    const config_t *c = r->g->conf;
+    for (size_t m = 0; m < c->nmodules; m++)
+        if (c->modules[m].enabled && c->modules[m].lib.desc->fit != NULL)
+            failed |= fit_module(r, m) != 0;
+    return failed;
+}
+
 static int run(learn_run_t *r, file_list_t *files)
 {
     r->files_total = files->n;
@@ -439,8 +498,10 @@ static int run(learn_run_t *r, file_list_t *files)
     for (size_t i = 0; i < files->n; i++)
         learn_file(r, files->items[i]);
     show_progress(r, true);
-    print_summary(r);
-    return r->failed ? 1 : 0;
+    if (!r->o->refit_only)
+        print_summary(r);
+    int failed = refit(r);
+    return r->failed || failed ? 1 : 0;
 }
 
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)

@@ -20,10 +20,13 @@ static const smfctl_command_t commands[] = {
      "                        can override them, whether they are enabled and start"},
     {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists"},
     {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ..."},
-    {"learn", smfctl_learn, "learn --spam|--ham [--by WHO] PATH...  teach the classifiers"},
+    {"learn", smfctl_learn,
+     "learn --spam|--ham [--by WHO] PATH...  teach the classifiers\n"
+     "                        (learn --refit: refit their models only)"},
     {"unlearn", smfctl_learn, "unlearn PATH...       undo what learn taught"},
     {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
-    {"stats", smfctl_stats, "stats [--json]        what the running smfd has done: actions, stages, health"},
+    {"stats", smfctl_stats,
+     "stats [--json]        what the running smfd has done: actions, stages, health"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

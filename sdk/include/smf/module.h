@@ -54,7 +54,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 2
+#define SMF_ABI_MINOR 3
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -270,6 +270,25 @@ typedef struct smf_module {
      * such field; the engine treats it as NULL.
      */
     void (*verdict)(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final);
+
+    /* ---- Added in ABI 1.3 ---- */
+
+    /**
+     * Refits a model over everything learn() stored, once at the end of a
+     * learning run (`smfctl learn`, `smfctl unlearn`, a quarantine release
+     * with --learn-ham, `smfctl learn --refit`) rather than after every
+     * message: a model fitted over all learned mail at once (a
+     * discriminative classifier) cannot be updated one message at a time.
+     * `msg` is an empty message: it gives the call the module's key-value
+     * store (smf_kv_*, batches included) and an arena, nothing else. Not
+     * called by smfd.
+     *
+     * @return 0 or a negative SMF_E* code (smfctl reports it and exits 1;
+     *         the counts learn() wrote stay).
+     * Optional. Modules built for ABI 1.0 to 1.2 have no such field; the
+     * engine treats it as NULL.
+     */
+    int (*fit)(smf_msg_t *msg, void *state, void *tstate);
 } smf_module_t;
 
 /** Actions, least to most severe, as in the engine's replies. */
