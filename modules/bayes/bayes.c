@@ -4,6 +4,7 @@
  * BAYES_SPAM or BAYES_HAM by its spam probability.
  */
 #include "combine.h"
+#include "logit.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -20,6 +21,9 @@ typedef struct bayes_conf {
     double spam_score, spam_threshold, spam_full, spam_slope;
     double ham_score, ham_threshold, ham_full, ham_slope;
     double max_log_odds;
+    int logistic;
+    long fit_epochs;
+    double fit_rate, word_weight;
     int bigrams, html_tags;
     long max_tokens, max_text;
     long max_clues;
@@ -48,8 +52,19 @@ static const smf_option_t bayes_options[] = {
      "Points BAYES_HAM loses per tenfold fall of the odds p / (1 - p); 0 for a flat score."},
     {"max_log_odds", SMF_OPT_FLOAT, "6", offsetof(bayes_conf_t, max_log_odds),
      "The odds are read up to 10^max_log_odds to one either way; beyond, the score stays."},
+    {"logistic", SMF_OPT_BOOL, "true", offsetof(bayes_conf_t, logistic),
+     "Also fit a logistic model over all learned mail (after every smfctl learn run) and "
+     "combine it with the word statistics."},
+    {"fit_epochs", SMF_OPT_INT, "10", offsetof(bayes_conf_t, fit_epochs),
+     "Passes over the learned mail when the logistic model is refitted."},
+    {"fit_rate", SMF_OPT_FLOAT, "0.1", offsetof(bayes_conf_t, fit_rate),
+     "Step size of the logistic model's fit."},
+    {"word_weight", SMF_OPT_FLOAT, "0.43", offsetof(bayes_conf_t, word_weight),
+     "How much the word statistics' log-odds add to the logistic model's (0: the logistic "
+     "model alone)."},
     {"bigrams", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, bigrams),
-     "Also count pairs of neighbouring words."},
+     "Also let the word statistics count pairs of neighbouring words (the logistic model "
+     "always does)."},
     {"html_tags", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, html_tags),
      "Also count the tags and presentation attributes of HTML parts."},
     {"max_tokens", SMF_OPT_INT, "3000", offsetof(bayes_conf_t, max_tokens),
@@ -93,6 +108,10 @@ static const char *check_conf(const bayes_conf_t *c)
                "must be below it";
     if (c->strength < 0)
         return "strength must not be negative";
+    if (c->fit_epochs < 1 || c->fit_epochs > 1000 || c->fit_rate <= 0 || c->fit_rate > 10 ||
+        c->word_weight < 0)
+        return "fit_epochs must be between 1 and 1000, fit_rate above 0 and at most 10, "
+               "word_weight not negative";
     if (c->spam_slope < 0 || c->ham_slope < 0 || c->max_log_odds < 1 || c->max_log_odds > 15)
         return "spam_slope and ham_slope must not be negative, max_log_odds must be between 1 "
                "and 15";
@@ -140,14 +159,33 @@ static int tokenize(smf_msg_t *msg, const bayes_conf_t *c, bayes_tokens_t *t)
 {
     bayes_tok_opts_t o = {.limit = (size_t)c->max_tokens,
                           .max_text = (size_t)c->max_text,
-                          .bigrams = c->bigrams != 0,
+                          .bigrams = c->bigrams != 0 || c->logistic != 0,
                           .html_tags = c->html_tags != 0};
     return bayes_tokenize(msg, &o, t);
 }
 
-/* The message's spam probability under the learned counts. */
+/* What the two models think of a message. */
+typedef struct judgement {
+    double p;      /* The combined spam probability the score follows. */
+    double words;  /* The word statistics' probability. */
+    double logit;  /* The logistic model's, when it was fitted. */
+    bool weighted; /* Whether the logistic model took part. */
+} judgement_t;
+
+/* Natural log-odds of p, with p kept off 0 and 1 as the combiner keeps its clues. */
+static double ln_odds(double p)
+{
+    p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
+    return log(p / (1 - p));
+}
+
+/*
+ * The message's spam probability under the learned counts and weights.
+ * Pairs are clues for the word statistics only with `bigrams`; their
+ * weights always count in the logistic model.
+ */
 static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cache,
-                    const bayes_totals_t *tot, double *prob)
+                    const bayes_totals_t *tot, bool fitted, judgement_t *j)
 {
     bayes_tokens_t t;
     int rc = tokenize(msg, st->conf, &t);
@@ -159,19 +197,28 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
     if (known == NULL)
         return SMF_ENOMEM;
     size_t n = 0;
+    double z = 0;
     for (size_t i = 0; i < t.count; i++) {
         bayes_counts_t c;
+        bool pair = t.pairs[i][0] != BAYES_NO_TOKEN;
         known[i] = 0;
-        if (t.pairs[i][0] != BAYES_NO_TOKEN && !(known[t.pairs[i][0]] && known[t.pairs[i][1]]))
+        if (pair && !(known[t.pairs[i][0]] && known[t.pairs[i][1]]))
             continue;
         if ((rc = bayes_cache_get(cache, msg, t.items[i], &c)) != 0)
             return rc;
         known[i] = c.spam + c.ham > 0;
+        z += c.weight;
+        if (pair && !st->conf->bigrams)
+            continue;
         double f = bayes_token_prob(&st->params, c.spam, c.ham, tot->spam, tot->ham);
         if (bayes_is_clue(&st->params, f))
             clues[n++] = f;
     }
-    *prob = bayes_combine(&st->params, clues, n);
+    j->words = bayes_combine(&st->params, clues, n);
+    j->weighted = fitted && st->conf->logistic;
+    j->logit = bayes_logit_sigmoid(z);
+    j->p =
+        j->weighted ? bayes_logit_sigmoid(z + st->conf->word_weight * ln_odds(j->words)) : j->words;
     return 0;
 }
 
@@ -195,11 +242,15 @@ static double curve(double p, double score, double full, double slope, double ma
     return score < 0 ? (v > 0 ? 0 : v) : (v < 0 ? 0 : v);
 }
 
-static void report(smf_msg_t *msg, const bayes_conf_t *c, double p)
+static void report(smf_msg_t *msg, const bayes_conf_t *c, const judgement_t *j)
 {
     /* Near certainty, three decimals would make every confident verdict look alike. */
-    char detail[32];
-    snprintf(detail, sizeof(detail), p > 0.999 || p < 0.001 ? "p=%.6f" : "p=%.3f", p);
+    char detail[96];
+    double p = j->p;
+    int k = snprintf(detail, sizeof(detail), p > 0.999 || p < 0.001 ? "p=%.6f" : "p=%.3f", p);
+    if (j->weighted)
+        snprintf(detail + k, sizeof(detail) - (size_t)k, " (words %.3f, weights %.3f)", j->words,
+                 j->logit);
     if (p >= c->spam_threshold)
         smf_msg_add_symbol(msg, "BAYES_SPAM",
                            curve(p, c->spam_score, c->spam_full, c->spam_slope, c->max_log_odds),
@@ -223,10 +274,13 @@ static int bayes_scan(smf_msg_t *msg, void *state, void *tstate)
     if (tot.spam < (uint64_t)st->conf->min_learned || tot.ham < (uint64_t)st->conf->min_learned)
         return 0;
     bayes_cache_use(tstate, tot.version);
-    double p;
-    if ((rc = classify(msg, st, tstate, &tot, &p)) != 0)
+    judgement_t j;
+    bool fitted = false;
+    if (st->conf->logistic && (rc = bayes_fitted(msg, &fitted)) != 0)
         return rc;
-    report(msg, st->conf, p);
+    if ((rc = classify(msg, st, tstate, &tot, fitted, &j)) != 0)
+        return rc;
+    report(msg, st->conf, &j);
     return 0;
 }
 
@@ -261,25 +315,42 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
             c.spam = add_clamped(c.spam, delta);
         else
             c.ham = add_clamped(c.ham, delta);
+        /* A token no learned message holds is in no set either: the next
+         * fit would not revisit its weight, so it goes now. */
+        if (c.spam == 0 && c.ham == 0)
+            c.weight = 0;
         rc = bayes_counts_put(msg, t.items[i], &c);
     }
+    if (rc == 0 && st->conf->logistic)
+        rc = delta > 0 ? bayes_set_add(msg, &t, klass) : bayes_set_remove(msg, &t);
     if (rc == 0) {
         uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
         *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
         tot.version++;
         rc = bayes_totals_put(msg, &tot);
     }
-    if (rc != 0) {
-        smf_kv_abort(msg);
-        return rc;
-    }
-    return smf_kv_commit(msg);
+    return bayes_batch_end(msg, rc);
+}
+
+/* Refits the logistic model over every learned message (ABI 1.3). */
+static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
+{
+    (void)tstate;
+    const bayes_state_t *st = state;
+    if (!st->conf->logistic)
+        return 0;
+    bayes_fit_params_t p = {.epochs = st->conf->fit_epochs, .rate = st->conf->fit_rate};
+    size_t n;
+    int rc = bayes_fit(msg, &p, &n);
+    if (rc == 0)
+        smf_log(msg, SMF_LOG_INFO, "logistic model fitted over %zu messages", n);
+    return rc;
 }
 
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "bayes",
-    .version = "1.0",
+    .version = "1.1",
     .description = "statistical classifier learned from the site's own mail",
     .kind = SMF_KIND_CONTENT,
     .options = bayes_options,
@@ -290,4 +361,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .thread_fini = bayes_thread_fini,
     .scan = bayes_scan,
     .learn = bayes_learn,
+    .fit = bayes_fit_all,
 };

@@ -11,18 +11,27 @@
 /* Token keys are 8 bytes; this one is not, so it can never collide. */
 static const char totals_key[] = "totals";
 
-static void put_le(unsigned char *p, uint64_t v, size_t n)
+void bayes_put_le(unsigned char *p, uint64_t v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint64_t get_le(const unsigned char *p, size_t n)
+uint64_t bayes_get_le(const unsigned char *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
+}
+
+int bayes_batch_end(smf_msg_t *msg, int rc)
+{
+    if (rc != 0) {
+        smf_kv_abort(msg);
+        return rc;
+    }
+    return smf_kv_commit(msg);
 }
 
 int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t)
@@ -37,19 +46,34 @@ int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t)
         return rc;
     if (len != 24)
         return SMF_EIO;
-    t->spam = get_le(val, 8);
-    t->ham = get_le((const unsigned char *)val + 8, 8);
-    t->version = get_le((const unsigned char *)val + 16, 8);
+    t->spam = bayes_get_le(val, 8);
+    t->ham = bayes_get_le((const unsigned char *)val + 8, 8);
+    t->version = bayes_get_le((const unsigned char *)val + 16, 8);
     return 0;
 }
 
 int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t)
 {
     unsigned char buf[24];
-    put_le(buf, t->spam, 8);
-    put_le(buf + 8, t->ham, 8);
-    put_le(buf + 16, t->version, 8);
+    bayes_put_le(buf, t->spam, 8);
+    bayes_put_le(buf + 8, t->ham, 8);
+    bayes_put_le(buf + 16, t->version, 8);
     return smf_kv_put(msg, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
+}
+
+/* A float's bits, so that a weight is stored the same on every machine. */
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+
+static float bits_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof(f));
+    return f;
 }
 
 int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c)
@@ -57,36 +81,41 @@ int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c)
     unsigned char key[8];
     const void *val;
     size_t len;
-    put_le(key, token, 8);
-    c->spam = c->ham = 0;
+    bayes_put_le(key, token, 8);
+    *c = (bayes_counts_t){0};
     int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
     if (rc == SMF_ENOENT)
         return 0;
     if (rc != 0)
         return rc;
-    if (len != 8)
+    /* Records written before the logistic model have no weight. */
+    if (len != 8 && len != 12)
         return SMF_EIO;
-    c->spam = (uint32_t)get_le(val, 4);
-    c->ham = (uint32_t)get_le((const unsigned char *)val + 4, 4);
+    c->spam = (uint32_t)bayes_get_le(val, 4);
+    c->ham = (uint32_t)bayes_get_le((const unsigned char *)val + 4, 4);
+    if (len == 12)
+        c->weight = bits_float((uint32_t)bayes_get_le((const unsigned char *)val + 8, 4));
     return 0;
 }
 
 int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c)
 {
-    unsigned char key[8], val[8];
-    put_le(key, token, 8);
-    if (c->spam == 0 && c->ham == 0) {
+    unsigned char key[8], val[12];
+    bayes_put_le(key, token, 8);
+    if (c->spam == 0 && c->ham == 0 && c->weight == 0) {
         int rc = smf_kv_del(msg, key, sizeof(key));
         return rc == SMF_ENOENT ? 0 : rc;
     }
-    put_le(val, c->spam, 4);
-    put_le(val + 4, c->ham, 4);
+    bayes_put_le(val, c->spam, 4);
+    bayes_put_le(val + 4, c->ham, 4);
+    bayes_put_le(val + 8, float_bits(c->weight), 4);
     return smf_kv_put(msg, key, sizeof(key), val, sizeof(val));
 }
 
 typedef struct cache_entry {
     uint64_t token;
     uint32_t spam, ham;
+    float weight;
     uint32_t epoch;
 } cache_entry_t;
 
@@ -139,12 +168,11 @@ int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, uint64_t token, bayes_coun
         return bayes_counts_get(msg, token, out);
     cache_entry_t *e = &c->entries[(size_t)token & c->mask];
     if (e->epoch == c->epoch && e->token == token) {
-        out->spam = e->spam;
-        out->ham = e->ham;
+        *out = (bayes_counts_t){e->spam, e->ham, e->weight};
         return 0;
     }
     int rc = bayes_counts_get(msg, token, out);
     if (rc == 0)
-        *e = (cache_entry_t){token, out->spam, out->ham, c->epoch};
+        *e = (cache_entry_t){token, out->spam, out->ham, out->weight, c->epoch};
     return rc;
 }

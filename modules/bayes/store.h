@@ -17,10 +17,20 @@ typedef struct bayes_totals {
     uint64_t version;
 } bayes_totals_t;
 
-/* How often a token was seen in learned spam and in learned ham. */
+/* How often a token was seen in learned spam and in learned ham, and its
+ * weight in the logistic model (0 until a refit gives it one). */
 typedef struct bayes_counts {
     uint32_t spam, ham;
+    float weight;
 } bayes_counts_t;
+
+/* Little-endian integers of n bytes, the store's encoding. */
+void bayes_put_le(unsigned char *p, uint64_t v, size_t n);
+uint64_t bayes_get_le(const unsigned char *p, size_t n);
+
+/* Ends a batch opened with smf_kv_begin(): commits it when rc is 0, else
+ * drops it. Returns rc, or what the commit returned. */
+int bayes_batch_end(smf_msg_t *msg, int rc);
 
 /* The totals; all zero when nothing was learned. 0 or a negative SMF_E* code. */
 int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t);
@@ -28,7 +38,7 @@ int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t);
 
 /* A token's counts straight from the store; zeros when it is absent. */
 int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c);
-/* Stores a token's counts; deletes the record when both are zero. */
+/* Stores a token's counts and weight; deletes the record when all are zero. */
 int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c);
 
 /*

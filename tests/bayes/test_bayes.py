@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,7 +120,8 @@ def expected(p, score, full, slope, max_log_odds=6):
 
 def summary(out):
     """{"learned": 3, "already known": 0, ...} from smfctl's summary line."""
-    line = out.strip().splitlines()[-1].split(" (")[0]
+    line = [l for l in out.splitlines() if l.startswith(("learned ", "unlearned "))][-1]
+    line = line.split(" (")[0]
     return {k: int(v) for k, v in (item.rsplit(" ", 1) for item in line.split(", "))}
 
 
@@ -133,11 +135,26 @@ def dump(env, db):
     return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
 
 
+def tokens(records):
+    """The token records (8-byte keys): {key: (spam, ham, weight)}."""
+    out = {}
+    for k, v in records.items():
+        if len(k) == 8:
+            w = struct.unpack("<f", v[8:12])[0] if len(v) == 12 else 0.0
+            out[k] = (int.from_bytes(v[0:4], "little"), int.from_bytes(v[4:8], "little"), w)
+    return out
+
+
+def learned_sets(records):
+    """The logistic model's learned sets: {(class, token count, tokens bytes)}, slot-free."""
+    return {(int.from_bytes(v[8:12], "little"), int.from_bytes(v[12:16], "little"), v[16:])
+            for k, v in records.items() if len(k) == 7 and k.startswith(b"set")}
+
+
 def column_sums(records):
     """Sums of the spam and of the ham counts over every token record."""
-    spam = sum(int.from_bytes(v[0:4], "little") for k, v in records.items() if k != b"totals")
-    ham = sum(int.from_bytes(v[4:8], "little") for k, v in records.items() if k != b"totals")
-    return spam, ham
+    t = tokens(records).values()
+    return sum(c[0] for c in t), sum(c[1] for c in t)
 
 
 class TestScoring(BayesCase):
@@ -229,13 +246,14 @@ class TestLearning(BayesCase):
         spam1, ham1 = column_sums(after)
         self.assertGreater(spam1, spam0)
         self.assertEqual(spam1 - spam0, ham0 - ham1)
-        # Moving back restores every record exactly.
+        # Moving back restores every count and learned set exactly (the
+        # weights are refitted over the sets in another order).
         self.assertEqual(self.learn("ham", *moved)["moved"], 3)
         self.assertEqual(self.totals(), (30, 30))
         restored = dump(os.path.join(self.data, "kv"), "bayes")
-        restored.pop(b"totals")
-        before.pop(b"totals")
-        self.assertEqual(restored, before)
+        counts = lambda r: {k: v[:2] for k, v in tokens(r).items()}
+        self.assertEqual(counts(restored), counts(before))
+        self.assertEqual(learned_sets(restored), learned_sets(before))
 
     def test_unlearn(self):
         self.learn_fixtures()
@@ -244,10 +262,13 @@ class TestLearning(BayesCase):
         self.assertEqual(self.totals(), (25, 30))
         self.assertIsNone(self.registry_entry(some[0]))
         self.assertEqual(self.unlearn(*some), {"unlearned": 0, "not known": 5, "failed": 0})
-        # Forgetting everything leaves no token behind, only the zeroed totals.
+        # Forgetting everything leaves no token and no set behind, only
+        # the zeroed totals and counters.
         self.unlearn(self.mail["spam"], self.mail["ham"])
         self.assertEqual(self.totals(), (0, 0))
-        self.assertEqual(list(dump(os.path.join(self.data, "kv"), "bayes")), [b"totals"])
+        left = dump(os.path.join(self.data, "kv"), "bayes")
+        self.assertEqual(sorted(left), [b"fitted", b"sets", b"totals"])
+        self.assertEqual(left[b"sets"], bytes(8))
         self.assertEqual(self.scan(self.mail["test_spam"]), {})
 
     def test_provenance_is_recorded(self):
@@ -302,6 +323,90 @@ class TestLearning(BayesCase):
             key = fixtures.message_key(f.read())
         value = dump(os.path.join(self.data, "kv"), ".learned").get(key)
         return json.loads(value) if value is not None else None
+
+
+class TestLogistic(BayesCase):
+    """The logistic model: sets kept by learn, weights written by the refit."""
+
+    def records(self):
+        return dump(os.path.join(self.data, "kv"), "bayes")
+
+    def test_learning_keeps_sets_and_refits(self):
+        out = self.smfctl("learn", "--spam", self.mail["spam"]).stdout
+        self.assertRegex(out, r"refitted bayes in [0-9.]+ s")
+        self.learn("ham", self.mail["ham"])
+        rec = self.records()
+        self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 60)
+        self.assertEqual(int.from_bytes(rec[b"fitted"], "little"), 60)
+        sets = learned_sets(rec)
+        self.assertEqual(sorted(k for k, _, _ in sets), [1] * 30 + [2] * 30)
+        self.assertEqual(sum(1 for k in rec if k.startswith(b"sid")), 60)
+        # Every set holds its token count of tokens, each with a token record.
+        t = tokens(rec)
+        for _, n, raw in sets:
+            self.assertEqual(len(raw), 8 * n)
+            self.assertTrue(all(raw[i:i + 8] in t for i in range(0, len(raw), 8)))
+        # Tokens seen only in spam lean to spam, those only in ham to ham.
+        spam_only = [w for s_, h, w in t.values() if s_ > 5 and h == 0]
+        ham_only = [w for s_, h, w in t.values() if h > 5 and s_ == 0]
+        self.assertTrue(spam_only and ham_only)
+        self.assertGreater(sum(spam_only) / len(spam_only), 0.01)
+        self.assertLess(sum(ham_only) / len(ham_only), -0.01)
+
+    def test_refit_is_deterministic_and_nothing_learned_means_no_refit(self):
+        self.learn_fixtures()
+        before = tokens(self.records())
+        out = self.smfctl("learn", "--refit").stdout
+        self.assertRegex(out, r"^refitted bayes in [0-9.]+ s$")
+        self.assertEqual(tokens(self.records()), before)
+        # A run that changes nothing fits nothing.
+        out = self.smfctl("learn", "--ham", self.mail["ham"]).stdout
+        self.assertNotIn("refitted", out)
+
+    def test_unlearn_drops_sets_and_refits(self):
+        self.learn_fixtures()
+        some = fixtures.files(self.mail["spam"])[:5]
+        out = self.smfctl("unlearn", *some).stdout
+        self.assertIn("refitted bayes", out)
+        rec = self.records()
+        self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 55)
+        self.assertEqual(int.from_bytes(rec[b"fitted"], "little"), 55)
+        self.assertEqual(sorted(k for k, _, _ in learned_sets(rec)), [1] * 25 + [2] * 30)
+        # Slots stay dense: 0 .. 54, each found again through its sid record.
+        slots = sorted(int.from_bytes(k[3:], "little") for k in rec
+                       if len(k) == 7 and k.startswith(b"set"))
+        self.assertEqual(slots, list(range(55)))
+        sids = sorted(int.from_bytes(v, "little") for k, v in rec.items() if k.startswith(b"sid"))
+        self.assertEqual(sids, slots)
+
+    def test_weights_alone_tell_spam_from_ham(self):
+        self.learn_fixtures()
+        spam = self.scan(self.mail["test_spam"], word_weight=0)
+        ham = self.scan(self.mail["test_ham"], word_weight=0)
+        self.assertGreater(spam["BAYES_SPAM"][1], 0.9)
+        self.assertLess(ham["BAYES_HAM"][1], 0.1)
+
+    def test_detail_names_both_models_and_logistic_can_be_off(self):
+        self.learn_fixtures()
+        detail = self.scan_detail(self.mail["test_spam"])
+        self.assertRegex(detail, r"^p=[0-9.]+ \(words [0-9.]+, weights [0-9.]+\)$")
+        words = float(re.search(r"words ([0-9.]+)", detail).group(1))
+        # Without the logistic model, p is the word statistics' probability.
+        off = self.scan(self.mail["test_spam"], logistic="false")
+        self.assertAlmostEqual(off["BAYES_SPAM"][1], words, places=3)
+        self.assertNotIn("weights", self.scan_detail(self.mail["test_spam"], logistic="false"))
+
+    def test_refit_usage_errors(self):
+        self.smfctl("learn", "--refit", "--spam", rc=2)
+        self.smfctl("learn", "--refit", self.mail["spam"], rc=2)
+
+    def scan_detail(self, path, **opts):
+        cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data]
+        for k, v in dict({"min_learned": 10}, **opts).items():
+            cmd += ["-o", "%s=%s" % (k, v)]
+        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)["symbols"][0]["detail"]
 
 
 if __name__ == "__main__":

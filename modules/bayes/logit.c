@@ -1,0 +1,396 @@
+/*
+ * logit.c - the logistic model's learned sets and its fit.
+ *
+ * Sets live in the module's store under a dense slot number, so that a fit
+ * can read them all without a cursor: "set" + slot holds one message's
+ * tokens, "sid" + its hash finds the slot again for unlearning, "sets"
+ * counts them. Forgetting a set moves the last one into its slot.
+ *
+ * The fit is averaged stochastic gradient descent on the log-loss: a few
+ * passes over the sets in a fixed pseudo-random order, the weights of the
+ * later passes averaged. Naive Bayes counts every token as if it were
+ * independent evidence; the fitted weights share the credit among tokens
+ * that always come together, which is where the word statistics go wrong
+ * on newsletters and list mail.
+ */
+#include "logit.h"
+#include "store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char sets_key[] = "sets";
+static const char fitted_key[] = "fitted";
+
+/* A set's value: hash (8), class (4), token count (4), then the tokens (8 each). */
+#define SET_HEAD 16
+
+static uint64_t set_hash(const bayes_tokens_t *t)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < t->count; i++)
+        for (size_t b = 0; b < 8; b++)
+            h = (h ^ ((t->items[i] >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+    return h;
+}
+
+static void slot_key(unsigned char key[7], uint32_t slot)
+{
+    memcpy(key, "set", 3);
+    bayes_put_le(key + 3, slot, 4);
+}
+
+static void sid_key(unsigned char key[11], uint64_t hash)
+{
+    memcpy(key, "sid", 3);
+    bayes_put_le(key + 3, hash, 8);
+}
+
+static int get_u64(smf_msg_t *msg, const char *key, uint64_t *v)
+{
+    const void *val;
+    size_t len;
+    *v = 0;
+    int rc = smf_kv_get(msg, key, strlen(key), &val, &len);
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc == 0 && len != 8)
+        return SMF_EIO;
+    if (rc == 0)
+        *v = bayes_get_le(val, 8);
+    return rc;
+}
+
+static int put_u64(smf_msg_t *msg, const char *key, uint64_t v)
+{
+    unsigned char buf[8];
+    bayes_put_le(buf, v, 8);
+    return smf_kv_put(msg, key, strlen(key), buf, sizeof(buf));
+}
+
+/* The slot of a set, or SMF_ENOENT. */
+static int find_slot(smf_msg_t *msg, uint64_t hash, uint32_t *slot)
+{
+    unsigned char key[11];
+    const void *val;
+    size_t len;
+    sid_key(key, hash);
+    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    if (rc == 0 && len != 4)
+        return SMF_EIO;
+    if (rc == 0)
+        *slot = (uint32_t)bayes_get_le(val, 4);
+    return rc;
+}
+
+static int put_slot(smf_msg_t *msg, uint64_t hash, uint32_t slot)
+{
+    unsigned char key[11], val[4];
+    sid_key(key, hash);
+    bayes_put_le(val, slot, 4);
+    return smf_kv_put(msg, key, sizeof(key), val, sizeof(val));
+}
+
+int bayes_set_add(smf_msg_t *msg, const bayes_tokens_t *t, int klass)
+{
+    uint64_t hash = set_hash(t), n;
+    uint32_t slot;
+    int rc = find_slot(msg, hash, &slot);
+    if (rc != SMF_ENOENT)
+        return rc;
+    if ((rc = get_u64(msg, sets_key, &n)) != 0)
+        return rc;
+    if (n >= UINT32_MAX)
+        return SMF_ELIMIT;
+    size_t len = SET_HEAD + t->count * 8;
+    unsigned char *val = smf_msg_alloc(msg, len), key[7];
+    if (val == NULL)
+        return SMF_ENOMEM;
+    bayes_put_le(val, hash, 8);
+    bayes_put_le(val + 8, (uint64_t)klass, 4);
+    bayes_put_le(val + 12, t->count, 4);
+    for (size_t i = 0; i < t->count; i++)
+        bayes_put_le(val + SET_HEAD + 8 * i, t->items[i], 8);
+    slot_key(key, (uint32_t)n);
+    if ((rc = smf_kv_put(msg, key, sizeof(key), val, len)) == 0 &&
+        (rc = put_slot(msg, hash, (uint32_t)n)) == 0)
+        rc = put_u64(msg, sets_key, n + 1);
+    return rc;
+}
+
+int bayes_set_remove(smf_msg_t *msg, const bayes_tokens_t *t)
+{
+    uint64_t hash = set_hash(t), n;
+    uint32_t slot;
+    unsigned char key[7], sid[11];
+    int rc = find_slot(msg, hash, &slot);
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc != 0 || (rc = get_u64(msg, sets_key, &n)) != 0)
+        return rc;
+    if (n == 0 || slot >= n)
+        return SMF_EIO;
+    uint32_t last = (uint32_t)(n - 1);
+    if (slot != last) {
+        /* Keep the slots dense: the last set moves into the freed one. */
+        const void *val;
+        size_t len;
+        slot_key(key, last);
+        if ((rc = smf_kv_get(msg, key, sizeof(key), &val, &len)) != 0)
+            return rc;
+        if (len < SET_HEAD)
+            return SMF_EIO;
+        slot_key(key, slot);
+        if ((rc = smf_kv_put(msg, key, sizeof(key), val, len)) != 0 ||
+            (rc = put_slot(msg, bayes_get_le(val, 8), slot)) != 0)
+            return rc;
+    }
+    slot_key(key, last);
+    sid_key(sid, hash);
+    if ((rc = smf_kv_del(msg, key, sizeof(key))) != 0 ||
+        (rc = smf_kv_del(msg, sid, sizeof(sid))) != 0)
+        return rc;
+    return put_u64(msg, sets_key, n - 1);
+}
+
+int bayes_fitted(smf_msg_t *msg, bool *fitted)
+{
+    uint64_t v;
+    int rc = get_u64(msg, fitted_key, &v);
+    *fitted = rc == 0 && v > 0;
+    return rc;
+}
+
+double bayes_logit_sigmoid(double z)
+{
+    z = z > 30 ? 30 : z < -30 ? -30 : z;
+    return 1 / (1 + exp(-z));
+}
+
+/* ---- the fit ---------------------------------------------------------- */
+
+/* Every distinct token of the sets, numbered, with its weights. */
+typedef struct vocab {
+    uint64_t *tokens; /* By number. */
+    uint32_t *slots;  /* Open addressing: number + 1; 0 is free. */
+    size_t mask, count, cap;
+} vocab_t;
+
+typedef struct fit_data {
+    size_t n;
+    uint32_t **idx; /* Per set, its tokens' numbers. */
+    uint32_t *len;
+    int *spam;
+    vocab_t v;
+} fit_data_t;
+
+static int vocab_init(vocab_t *v, size_t expect)
+{
+    size_t slots = 1024;
+    while (slots < expect * 2)
+        slots *= 2;
+    v->slots = calloc(slots, sizeof(uint32_t));
+    v->tokens = malloc(expect * sizeof(uint64_t));
+    v->mask = slots - 1;
+    v->count = 0;
+    v->cap = expect;
+    return v->slots != NULL && v->tokens != NULL ? 0 : SMF_ENOMEM;
+}
+
+/* The token's number, added when new. The table is sized for every token
+ * of every set, so it never fills. */
+static uint32_t vocab_add(vocab_t *v, uint64_t token)
+{
+    size_t i = (size_t)token & v->mask;
+    while (v->slots[i] != 0) {
+        if (v->tokens[v->slots[i] - 1] == token)
+            return v->slots[i] - 1;
+        i = (i + 1) & v->mask;
+    }
+    v->tokens[v->count] = token;
+    v->slots[i] = (uint32_t)++v->count;
+    return (uint32_t)(v->count - 1);
+}
+
+static void fit_free(fit_data_t *d)
+{
+    for (size_t i = 0; d->idx != NULL && i < d->n; i++)
+        free(d->idx[i]);
+    free(d->idx);
+    free(d->len);
+    free(d->spam);
+    free(d->v.tokens);
+    free(d->v.slots);
+}
+
+/* The record of set `slot`: its bytes and its token count, checked. */
+static int get_set(smf_msg_t *msg, uint32_t slot, const unsigned char **p, size_t *count)
+{
+    unsigned char key[7];
+    const void *val;
+    size_t len;
+    slot_key(key, slot);
+    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    if (rc != 0)
+        return rc == SMF_ENOENT ? SMF_EIO : rc;
+    *p = val;
+    *count = len >= SET_HEAD ? bayes_get_le(*p + 12, 4) : 0;
+    return len >= SET_HEAD && len == SET_HEAD + *count * 8 ? 0 : SMF_EIO;
+}
+
+/* Reads set `slot` into d, numbering its tokens. */
+static int load_set(smf_msg_t *msg, fit_data_t *d, uint32_t slot)
+{
+    const unsigned char *p;
+    size_t count;
+    int rc = get_set(msg, slot, &p, &count);
+    if (rc != 0)
+        return rc;
+    d->spam[slot] = bayes_get_le(p + 8, 4) == SMF_CLASS_SPAM;
+    d->len[slot] = (uint32_t)count;
+    if ((d->idx[slot] = malloc((count + 1) * sizeof(uint32_t))) == NULL)
+        return SMF_ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        d->idx[slot][i] = vocab_add(&d->v, bayes_get_le(p + SET_HEAD + 8 * i, 8));
+    return 0;
+}
+
+/* Tokens in all sets together, an upper bound of the distinct ones. */
+static int count_tokens(smf_msg_t *msg, size_t n, size_t *total)
+{
+    *total = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        const unsigned char *p;
+        size_t count;
+        int rc = get_set(msg, s, &p, &count);
+        if (rc != 0)
+            return rc;
+        *total += count;
+    }
+    return 0;
+}
+
+static int load(smf_msg_t *msg, fit_data_t *d)
+{
+    uint64_t n;
+    size_t total;
+    int rc = get_u64(msg, sets_key, &n);
+    if (rc != 0 || (rc = count_tokens(msg, (size_t)n, &total)) != 0)
+        return rc;
+    d->n = (size_t)n;
+    d->idx = calloc(d->n + 1, sizeof(*d->idx));
+    d->len = calloc(d->n + 1, sizeof(*d->len));
+    d->spam = calloc(d->n + 1, sizeof(*d->spam));
+    if (d->idx == NULL || d->len == NULL || d->spam == NULL || vocab_init(&d->v, total + 1) != 0)
+        return SMF_ENOMEM;
+    for (uint32_t s = 0; rc == 0 && s < d->n; s++)
+        rc = load_set(msg, d, s);
+    return rc;
+}
+
+/* xorshift64*: a fixed sequence, so that a refit of the same sets is the same. */
+static uint64_t next_random(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545f4914f6cdd1dULL;
+}
+
+static void shuffle(uint32_t *order, size_t n, uint64_t *rng)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_random(rng) % i);
+        uint32_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+/* One gradient step of the log-loss on set s. */
+static void step(const fit_data_t *d, double *w, size_t s, double rate)
+{
+    const uint32_t *x = d->idx[s];
+    double z = 0;
+    for (uint32_t i = 0; i < d->len[s]; i++)
+        z += w[x[i]];
+    double g = rate * ((d->spam[s] ? 1.0 : 0.0) - bayes_logit_sigmoid(z));
+    for (uint32_t i = 0; i < d->len[s]; i++)
+        w[x[i]] += g;
+}
+
+/* Fills avg with the weights averaged over the second half of the passes. */
+static int train(const fit_data_t *d, const bayes_fit_params_t *p, double *avg)
+{
+    size_t nv = d->v.count;
+    double *w = calloc(nv + 1, sizeof(double));
+    uint32_t *order = malloc((d->n + 1) * sizeof(uint32_t));
+    if (w == NULL || order == NULL) {
+        free(w);
+        free(order);
+        return SMF_ENOMEM;
+    }
+    for (size_t s = 0; s < d->n; s++)
+        order[s] = (uint32_t)s;
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    long averaged = 0;
+    for (long e = 0; e < p->epochs; e++) {
+        shuffle(order, d->n, &rng);
+        for (size_t k = 0; k < d->n; k++)
+            step(d, w, order[k], p->rate);
+        /* Early passes are far from the optimum; averaging the later ones
+         * steadies weights that single steps keep pushing about. */
+        if (e >= p->epochs / 2) {
+            for (size_t i = 0; i < nv; i++)
+                avg[i] += w[i];
+            averaged++;
+        }
+    }
+    for (size_t i = 0; i < nv; i++)
+        avg[i] /= (double)averaged;
+    free(w);
+    free(order);
+    return 0;
+}
+
+/* Writes every fitted weight into its token's record, in one batch. */
+static int store(smf_msg_t *msg, const fit_data_t *d, const double *avg)
+{
+    bayes_totals_t tot;
+    int rc = smf_kv_begin(msg);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < d->v.count; i++) {
+        bayes_counts_t c;
+        if ((rc = bayes_counts_get(msg, d->v.tokens[i], &c)) == 0) {
+            c.weight = (float)avg[i];
+            rc = bayes_counts_put(msg, d->v.tokens[i], &c);
+        }
+    }
+    if (rc == 0)
+        rc = put_u64(msg, fitted_key, d->n);
+    /* A new version retires the weights the scan caches hold. */
+    if (rc == 0 && (rc = bayes_totals_get(msg, &tot)) == 0) {
+        tot.version++;
+        rc = bayes_totals_put(msg, &tot);
+    }
+    return bayes_batch_end(msg, rc);
+}
+
+int bayes_fit(smf_msg_t *msg, const bayes_fit_params_t *p, size_t *nsets)
+{
+    fit_data_t d = {0};
+    double *avg = NULL;
+    int rc = load(msg, &d);
+    if (rc == 0 && (avg = calloc(d.v.count + 1, sizeof(double))) == NULL)
+        rc = SMF_ENOMEM;
+    if (rc == 0 && d.n > 0)
+        rc = train(&d, p, avg);
+    if (rc == 0)
+        rc = store(msg, &d, avg);
+    *nsets = d.n;
+    free(avg);
+    fit_free(&d);
+    return rc;
+}
