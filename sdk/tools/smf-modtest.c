@@ -64,8 +64,6 @@ static void usage(FILE *f)
             "  --final-virus NAME     with --final: the virus the verdict names\n"
             "  --note KEY=VALUE       a note an earlier stage left (smf_msg_note), e.g.\n"
             "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
-            "  --note KEY=VALUE       a note an earlier stage left (smf_msg_note), e.g.\n"
-            "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
             "\n"
