@@ -149,26 +149,39 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
 static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp);
 
 /*
- * The connection stage, at MAIL FROM: the engine's list and reputation
- * stages judge the client, its HELO and the sender before any data is
- * sent, so a blacklisted source is refused at once. Only a reject counts
- * here; an engine that does not answer, or a tempfail, lets the session
- * go on, since the full scan at end of DATA fails closed anyway.
+ * The connection stage, at MAIL FROM and again at each RCPT TO: the
+ * engine's list and reputation stages judge the client, its HELO and the
+ * sender before any data is sent, so a blacklisted source is refused at
+ * once. At MAIL FROM the default policy and the global lists apply; at
+ * RCPT TO the recipient's domain policy and its domain and user lists, so
+ * that a sender one domain blocks is refused for that domain's recipients
+ * only. Only a reject counts here; an engine that does not answer, or a
+ * tempfail, lets the session go on, since the full scan at end of DATA
+ * fails closed anyway.
  */
-static sfsistat connect_check(SMFICTX *ctx, milter_conn_t *c)
+static sfsistat connect_check(SMFICTX *ctx, milter_conn_t *c, const char *rcpt)
 {
     json_t *env = envelope_build(c);
     if (!env)
         return SMFIS_CONTINUE;
+    json_t *rcpts = json_array();
+    if (rcpt && rcpts)
+        json_array_append_new(rcpts, json_string(rcpt));
+    json_object_set_new(env, "recipients", rcpts ? rcpts : json_array());
     link_reply_t r;
     link_connect(env, &r);
     json_decref(env);
     sfsistat res = SMFIS_CONTINUE;
     const char *action = json_string_value(json_object_get(r.body, "action"));
     if (r.status == LINK_VERDICT && action && strcmp(action, "reject") == 0) {
-        milter_log(LOG_INFO, "connect: client=%s from=<%s> refused at MAIL FROM: %s", c->client_ip,
-                   c->sender,
-                   json_string_value(json_object_get(json_object_get(r.body, "smtp"), "text")));
+        const char *text =
+            json_string_value(json_object_get(json_object_get(r.body, "smtp"), "text"));
+        if (rcpt)
+            milter_log(LOG_INFO, "connect: client=%s from=<%s> rcpt=<%s> refused at RCPT TO: %s",
+                       c->client_ip, c->sender, rcpt, text);
+        else
+            milter_log(LOG_INFO, "connect: client=%s from=<%s> refused at MAIL FROM: %s",
+                       c->client_ip, c->sender, text);
         res = apply_reject(ctx, json_object_get(r.body, "smtp"));
     }
     json_decref(r.body);
@@ -187,7 +200,8 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         c->oom = true;
         return SMFIS_CONTINUE;
     }
-    return milter_opts.connect_check && !milter_opts.noop ? connect_check(ctx, c) : SMFIS_CONTINUE;
+    return milter_opts.connect_check && !milter_opts.noop ? connect_check(ctx, c, NULL)
+                                                          : SMFIS_CONTINUE;
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -206,10 +220,17 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
         c->cap_rcpts = cap;
     }
     char *rcpt = strip_path(argv[0] ? argv[0] : "");
-    if (!rcpt)
+    if (!rcpt) {
         c->oom = true;
-    else
-        c->rcpts[c->n_rcpts++] = rcpt;
+        return SMFIS_CONTINUE;
+    }
+    if (milter_opts.rcpt_check && !milter_opts.noop &&
+        connect_check(ctx, c, rcpt) == SMFIS_REJECT) {
+        /* A refused recipient is not in the transaction: the scan never sees it. */
+        free(rcpt);
+        return SMFIS_REJECT;
+    }
+    c->rcpts[c->n_rcpts++] = rcpt;
     return SMFIS_CONTINUE;
 }
 

@@ -65,8 +65,10 @@ static void usage(FILE *out)
           "      --on-quarantine ACT  drop (default): discard the MTA's copy, the engine keeps\n"
           "                           it; hold: also put it in the MTA's hold queue\n"
           "      --no-connect-check   do not ask the engine's list and reputation stages at\n"
-          "                           MAIL FROM (a blacklisted source is then refused at the\n"
-          "                           end of DATA instead)\n"
+          "                           MAIL FROM and RCPT TO (a blacklisted source is then\n"
+          "                           refused at the end of DATA instead)\n"
+          "      --no-rcpt-check      ask them at MAIL FROM only (with the default policy),\n"
+          "                           not again for each recipient with its domain's policy\n"
           "      --noop               accept every message without asking the engine\n"
           "                           (to measure the milter's own cost)\n"
           "  -f, --foreground         stay in the foreground and log to stderr\n"
@@ -117,7 +119,8 @@ enum {
     OPT_NOOP,
     OPT_SOCKET_MODE,
     OPT_SOCKET_GROUP,
-    OPT_NO_CONNECT_CHECK
+    OPT_NO_CONNECT_CHECK,
+    OPT_NO_RCPT_CHECK
 };
 
 static void parse_args(int argc, char **argv)
@@ -130,6 +133,7 @@ static void parse_args(int argc, char **argv)
         {"on-quarantine", required_argument, NULL, OPT_ON_QUARANTINE},
         {"noop", no_argument, NULL, OPT_NOOP},
         {"no-connect-check", no_argument, NULL, OPT_NO_CONNECT_CHECK},
+        {"no-rcpt-check", no_argument, NULL, OPT_NO_RCPT_CHECK},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"foreground", no_argument, NULL, 'f'},
@@ -140,6 +144,7 @@ static void parse_args(int argc, char **argv)
     milter_opts.timeout_ms = DEFAULT_TIMEOUT_MS;
     milter_opts.socket_mode = 0660;
     milter_opts.connect_check = true;
+    milter_opts.rcpt_check = true;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "s:e:t:fh", longs, NULL)) != -1) {
@@ -168,6 +173,10 @@ static void parse_args(int argc, char **argv)
             break;
         case OPT_NO_CONNECT_CHECK:
             milter_opts.connect_check = false;
+            milter_opts.rcpt_check = false;
+            break;
+        case OPT_NO_RCPT_CHECK:
+            milter_opts.rcpt_check = false;
             break;
         case OPT_SOCKET_MODE:
             milter_opts.socket_mode = (mode_t)strtol(optarg, &end, 8);

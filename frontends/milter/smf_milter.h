@@ -30,6 +30,7 @@ typedef struct milter_opts {
     bool foreground;
     bool noop;          /* accept everything without asking the engine */
     bool connect_check; /* ask the connection stage at MAIL FROM (default on) */
+    bool rcpt_check;    /* and at each RCPT TO, with that recipient's policy (default on) */
     mode_t socket_mode;
     const char *socket_group; /* NULL: group "postfix" when it exists */
 } milter_opts_t;

@@ -181,6 +181,16 @@ class Smfd:
         return r.stdout.decode(errors="replace")
 
 
+    def smfctl(self, *args):
+        """Runs smfctl against this engine's configuration and data; its stdout."""
+        r = subprocess.run([PATHS["smfctl"], "-c", self.conf] + self.overrides() + list(args),
+                           capture_output=True, timeout=60, cwd=self.etc)
+        if r.returncode != 0:
+            raise AssertionError("smfctl %s failed (%d): %s"
+                                 % (" ".join(args), r.returncode,
+                                    (r.stderr + r.stdout).decode(errors="replace")))
+        return r.stdout.decode(errors="replace")
+
     def quarantine_export(self, qid):
         """The raw message the engine stored under qid."""
         r = subprocess.run([PATHS["smfctl"], "-c", self.conf] + self.overrides() +
@@ -424,6 +434,25 @@ class Reply:
 
     def __repr__(self):
         return "%d %s" % (self.code, self.text)
+
+
+def send_each(port, sender, rcpts, data, helo="mail.example.net"):
+    """One SMTP transaction that goes on past refused recipients: the reply to
+    each RCPT TO as {rcpt: (code, text)}, and the reply to DATA (None when no
+    recipient was accepted)."""
+    with smtplib.SMTP("127.0.0.1", port, local_hostname=helo, timeout=120) as s:
+        s.ehlo()
+        code, text = s.mail(sender)
+        if code != 250:
+            return {}, Reply(code, text.decode(errors="replace"), "MAIL")
+        answers = {}
+        for rcpt in rcpts:
+            code, text = s.rcpt(rcpt)
+            answers[rcpt] = (code, text.decode(errors="replace"))
+        if not any(c in (250, 251) for c, _ in answers.values()):
+            return answers, None
+        code, text = s.data(data)
+        return answers, Reply(code, text.decode(errors="replace"))
 
 
 def send(port, sender, rcpts, data, helo="mail.example.net"):

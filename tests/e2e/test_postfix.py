@@ -17,7 +17,7 @@ import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mta  # noqa: E402
-from mta import make_message, send, wait_for  # noqa: E402
+from mta import make_message, send, send_each, wait_for  # noqa: E402
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 # Built from pieces so that no file of the project is itself a test virus.
@@ -241,6 +241,26 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertIn("refused", reply.text.lower())
         self.assertIn(BLOCKED, reply.text)
         self.assertNotDelivered(m)
+
+    def test_sender_one_domain_blocks_is_refused_at_rcpt_for_that_domain_only(self):
+        """The connection-stage check runs again at each RCPT TO with that
+        recipient's domain: a domain-scoped block refuses its recipients only."""
+        pest = "pest@scoped.example"
+        self.smfd.smfctl("list", "add", "--scope", "domain:example.org", "--type", "sender",
+                         "--action", "block", pest)
+        m = self.marker()
+        answers, reply = send_each(self.port(), pest, ["bob@example.org", "bob@example.com"],
+                                   make_message(m, sender=pest))
+        code, text = answers["bob@example.org"]
+        self.assertTrue(500 <= code < 600, "%s %s%s" % (code, text, self.diagnostics()))
+        self.assertIn(pest, text)
+        self.assertEqual(answers["bob@example.com"][0], 250, answers)
+        self.assertDelivered(reply, m)
+        log = mta.tail(self.postfix.maillog, 100000)
+        self.assertRegex(log, r"%s: .*to=<bob@example\.com>.*status=sent" % reply.queue_id)
+        self.assertNotRegex(log, r"%s: .*to=<bob@example\.org>" % reply.queue_id)
+        self.assertIn("rcpt=<bob@example.org> refused at RCPT TO",
+                      self.milters["in"].log_text())
 
     def test_outbound_eicar_from_trusted_client_is_rejected(self):
         m = self.marker()
