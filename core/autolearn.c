@@ -55,6 +55,10 @@ static int decide(const generation_t *g, const pipeline_result_t *r, action_t ac
 static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int klass)
 {
     json_t *mods = json_array();
+    /* Autolearning is site-wide: the classifiers see no domain, whichever
+     * recipient domain's policy ran last on this context. */
+    const char *domain = r->ctx->domain;
+    r->ctx->domain = "";
     for (size_t m = 0; m < g->conf->nmodules; m++) {
         void *tstate;
         if (!learner(g, m) || generation_tstate(g, worker, m, &tstate) != 0)
@@ -68,6 +72,7 @@ static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int k
         }
         json_array_append_new(mods, json_string(d->name));
     }
+    r->ctx->domain = domain;
     return mods;
 }
 
@@ -87,7 +92,8 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
     }
     json_t *mods = teach(g, worker, r, klass);
     int learned = json_array_size(mods) > 0 ? klass : 0;
-    if (learned && learnreg_put(g->kv, g->learnreg, key, klass, LEARNREG_AUTOLEARN, id, mods) != 0)
+    if (learned &&
+        learnreg_put(g->kv, g->learnreg, key, klass, NULL, LEARNREG_AUTOLEARN, id, mods) != 0)
         log_warn("%s: autolearned as %s but the registry could not record it", id,
                  learnreg_class_name(klass));
     json_decref(mods);

@@ -51,17 +51,25 @@ json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *
     return j;
 }
 
-int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *by,
-                 const char *source, json_t *modules)
+int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,
+                 const char *by, const char *source, json_t *modules)
 {
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", learnreg_class_name(klass), "by",
                           by, "at", when, "source", source, "modules", modules);
+    if (j != NULL && domain != NULL && *domain != '\0')
+        json_object_set_new(j, "domain", json_string(domain));
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
     free(s);
     json_decref(j);
     return rc;
+}
+
+const char *learnreg_domain(const json_t *entry)
+{
+    const char *d = json_string_value(json_object_get(entry, "domain"));
+    return d != NULL ? d : "";
 }

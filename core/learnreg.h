@@ -28,8 +28,11 @@ const char *learnreg_class_name(int klass);
 int learnreg_class_parse(const char *s);
 /* The entry of a message (new reference), or NULL when it was never taught. */
 json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena);
-/* Records that the message was taught as klass; `modules` lists who learned it. */
-int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *by,
-                 const char *source, json_t *modules);
+/* Records that the message was taught as klass, for `domain`'s model ("" or
+ * NULL: site-wide); `modules` lists who learned it. */
+int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,
+                 const char *by, const char *source, json_t *modules);
+/* The domain an entry was taught for; "" when site-wide. Borrowed from entry. */
+const char *learnreg_domain(const json_t *entry);
 
 #endif

@@ -35,6 +35,7 @@ typedef struct learn_opts {
     bool refit_only; /* --refit: learn nothing, refit the modules' models. */
     int klass;       /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
     const char *by;
+    const char *domain; /* --domain: the recipient domain's model; "" site-wide. */
     char **paths;
     size_t npaths;
 } learn_opts_t;
@@ -50,6 +51,7 @@ typedef struct learn_run {
     unsigned registry;
     size_t learned, known, moved, unlearned, unknown, failed, messages;
     size_t files_done, files_total;
+    GPtrArray *domains; /* Models this run changed ("" for the site-wide one), to refit. */
     double started, last_progress;
     bool progress;
 } learn_run_t;
@@ -64,24 +66,41 @@ static const char *default_by(void)
     return pw != NULL ? pw->pw_name : "unknown";
 }
 
+/* A domain name as the engine's policies know it: lower case, no dot at the end. */
+static const char *domain_arg(char *d)
+{
+    size_t n = strlen(d);
+    while (n > 0 && d[n - 1] == '.')
+        d[--n] = '\0';
+    if (n == 0 || n > 253 || d[0] == '.' || strpbrk(d, " \t@/\\") != NULL)
+        return NULL;
+    for (char *p = d; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    return d;
+}
+
 static int parse_opts(int argc, char **argv, learn_opts_t *o)
 {
     o->unlearn = strcmp(argv[0], "unlearn") == 0;
     o->by = NULL;
+    o->domain = "";
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: smfctl learn --spam|--ham [--by WHO] PATH...\n"
-                   "       smfctl learn --refit\n"
+            printf("usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...\n"
+                   "       smfctl learn --refit [--domain D]\n"
                    "       smfctl unlearn PATH...\n"
                    "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
                    "once; learning it as the other class moves it. --by names who classified\n"
                    "it (default: the sudo user, else the login). After a run that changed\n"
                    "anything, models fitted over all learned mail (the bayes module's logistic\n"
-                   "model) are refitted; --refit does only that, for mail smfd autolearned.\n");
+                   "model) are refitted; --refit does only that, for mail smfd autolearned.\n"
+                   "--domain teaches (or refits) that recipient domain's own model, for\n"
+                   "classifiers with per-domain models (bayes: per_domain = true); a message\n"
+                   "belongs to one model at a time.\n");
             return -1;
         } else if (!o->unlearn &&
                    (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
@@ -89,6 +108,9 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             if (o->klass != 0 && o->klass != k)
                 return smfctl_fail(2, "learn: give --spam or --ham, not both");
             o->klass = k;
+        } else if (!o->unlearn && strcmp(argv[i], "--domain") == 0 && i + 1 < argc) {
+            if ((o->domain = domain_arg(argv[++i])) == NULL)
+                return smfctl_fail(2, "learn: --domain %s: expected a domain name", argv[i]);
         } else if (!o->unlearn && strcmp(argv[i], "--refit") == 0) {
             o->refit_only = true;
         } else if (!o->unlearn && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
@@ -176,7 +198,8 @@ static json_t *registry_get(learn_run_t *r, const unsigned char *key, arena_t *a
 static int registry_put(learn_run_t *r, const unsigned char *key, const char *source,
                         json_t *modules)
 {
-    return learnreg_put(r->g->kv, r->registry, key, r->o->klass, r->o->by, source, modules);
+    return learnreg_put(r->g->kv, r->registry, key, r->o->klass, r->o->domain, r->o->by, source,
+                        modules);
 }
 
 /* ---- learning one message ------------------------------------------- */
@@ -203,19 +226,33 @@ static int run_module(learn_run_t *r, smf_msg_t *x, size_t m, int klass, int del
     return rc;
 }
 
-/* Undoes an earlier learn in the modules that took part in it. */
+/* Notes that the run changed the model of `domain`. */
+static void touch(learn_run_t *r, const char *domain)
+{
+    for (guint i = 0; i < r->domains->len; i++)
+        if (strcmp(g_ptr_array_index(r->domains, i), domain) == 0)
+            return;
+    g_ptr_array_add(r->domains, g_strdup(domain));
+}
+
+/* Undoes an earlier learn in the modules that took part in it, in the
+ * model (the domain) it was taught for. */
 static int forget(learn_run_t *r, smf_msg_t *x, json_t *entry, const char *label)
 {
     int klass = learnreg_class_parse(json_string_value(json_object_get(entry, "class")));
     json_t *mods = json_object_get(entry, "modules"), *name;
+    const char *domain = x->domain;
     size_t i;
     int rc = 0;
+    x->domain = learnreg_domain(entry);
+    touch(r, x->domain);
     json_array_foreach(mods, i, name)
     {
         size_t m = module_index(r->g->conf, json_string_value(name) ?: "");
         if (m < r->g->conf->nmodules && rc == 0)
             rc = run_module(r, x, m, klass, -1, label);
     }
+    x->domain = domain;
     return rc;
 }
 
@@ -223,6 +260,7 @@ static int forget(learn_run_t *r, smf_msg_t *x, json_t *entry, const char *label
 static int teach(learn_run_t *r, smf_msg_t *x, json_t *mods, const char *label)
 {
     const config_t *c = r->g->conf;
+    touch(r, r->o->domain);
     for (size_t m = 0; m < c->nmodules; m++) {
         if (!c->modules[m].enabled || c->modules[m].lib.desc->learn == NULL)
             continue;
@@ -246,8 +284,10 @@ static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_
         rc = forget(r, x, entry, label);
         if (rc == 0 && (rc = kv_del(r->g->kv, r->registry, key, HASH_LEN)) == 0)
             r->unlearned++;
-    } else if (entry != NULL && learnreg_class_parse(json_string_value(
-                                    json_object_get(entry, "class"))) == r->o->klass) {
+    } else if (entry != NULL &&
+               learnreg_class_parse(json_string_value(json_object_get(entry, "class"))) ==
+                   r->o->klass &&
+               strcmp(learnreg_domain(entry), r->o->domain) == 0) {
         r->known++;
     } else {
         bool moving = entry != NULL;
@@ -293,7 +333,7 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
                           .rcpt_count = 1,
                           .rcpt = rcpt};
     smf_msg_t x;
-    scanctx_init(&x, arena, m, &env, "", clock_wall_ms() + 60000, r->g->conf->arena_limit,
+    scanctx_init(&x, arena, m, &env, r->o->domain, clock_wall_ms() + 60000, r->g->conf->arena_limit,
                  r->g->kv);
     unsigned char key[HASH_LEN];
     learnreg_key(raw, len, key);
@@ -443,8 +483,9 @@ static int open_store(config_t *c, kv_t **kv)
     return rc;
 }
 
-/* Calls one module's fit() with an empty message that carries its store. */
-static int fit_module(learn_run_t *r, size_t m)
+/* Calls one module's fit() for `domain`'s model with an empty message
+ * that carries its store. */
+static int fit_module(learn_run_t *r, size_t m, const char *domain)
 {
     const module_conf_t *mc = &r->g->conf->modules[m];
     arena_t *arena = arena_new(16384);
@@ -463,7 +504,7 @@ static int fit_module(learn_run_t *r, size_t m)
     smf_msg_t x;
     /* A refit reads every learned message: no deadline and no arena limit
      * of its own, beyond what the machine has. */
-    scanctx_init(&x, arena, msg, &env, "", clock_wall_ms() + 86400000.0, SIZE_MAX, r->g->kv);
+    scanctx_init(&x, arena, msg, &env, domain, clock_wall_ms() + 86400000.0, SIZE_MAX, r->g->kv);
     void *tstate;
     double t0 = clock_mono_ms();
     int rc = generation_tstate(r->g, 0, m, &tstate);
@@ -471,22 +512,25 @@ static int fit_module(learn_run_t *r, size_t m)
         rc = scanctx_fit(&x, mc->lib.desc, r->g->states[m], tstate, r->g->dbis[m]);
     if (rc != 0)
         smfctl_fail(0, "module %s: refit failed: %s", mc->name, smf_strerror(rc));
+    else if (*domain != '\0')
+        printf("refitted %s for %s in %.1f s\n", mc->name, domain, (clock_mono_ms() - t0) / 1000.0);
     else
         printf("refitted %s in %.1f s\n", mc->name, (clock_mono_ms() - t0) / 1000.0);
     arena_destroy(&arena);
     return rc;
 }
 
-/* Refits every module that has a model to fit, when the learned mail changed. */
+/* Refits every module that has a model to fit, for each model the run changed. */
 static int refit(learn_run_t *r)
 {
-    if (!r->o->refit_only && r->learned + r->moved + r->unlearned == 0)
-        return 0;
+    if (r->o->refit_only)
+        touch(r, r->o->domain);
     int failed = 0;
     const config_t *c = r->g->conf;
-    for (size_t m = 0; m < c->nmodules; m++)
-        if (c->modules[m].enabled && c->modules[m].lib.desc->fit != NULL)
-            failed |= fit_module(r, m) != 0;
+    for (guint i = 0; i < r->domains->len; i++)
+        for (size_t m = 0; m < c->nmodules; m++)
+            if (c->modules[m].enabled && c->modules[m].lib.desc->fit != NULL)
+                failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
     return failed;
 }
 
@@ -519,7 +563,7 @@ int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)
     config_t *c = NULL;
     kv_t *kv = NULL;
     generation_t *g = NULL;
-    learn_run_t r = {.o = &o};
+    learn_run_t r = {.o = &o, .domains = g_ptr_array_new_with_free_func(g_free)};
     if (rc != 0) {
         /* A path that does not exist is a usage error: learn nothing. */
     } else if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err))) {
@@ -543,5 +587,6 @@ int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)
     for (size_t i = 0; i < files.n; i++)
         free(files.items[i]);
     free(files.items);
+    g_ptr_array_free(r.domains, TRUE);
     return rc;
 }

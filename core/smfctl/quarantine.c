@@ -530,8 +530,11 @@ static int learn_released(store_t *s, const copy_t *c, const char *id)
     int closed = fclose(f);
     int rc = 1;
     if (w == c->raw_len && closed == 0) {
-        char *argv[] = {"learn", "--ham", "--by", "quarantine-release", path, NULL};
-        rc = smfctl_learn(s->ctl, 5, argv);
+        /* The domain whose quarantine held it judged it: its model learns it
+         * where the classifier keeps models per domain. */
+        char *argv[] = {"learn",    "--ham",           "--by", "quarantine-release",
+                        "--domain", (char *)c->domain, path,   NULL};
+        rc = smfctl_learn(s->ctl, 7, argv);
     }
     unlink(path);
     return rc;

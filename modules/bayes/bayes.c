@@ -21,7 +21,7 @@ typedef struct bayes_conf {
     double spam_score, spam_threshold, spam_full, spam_slope;
     double ham_score, ham_threshold, ham_full, ham_slope;
     double max_log_odds;
-    int logistic;
+    int logistic, per_domain;
     long fit_epochs;
     double fit_rate, word_weight;
     int bigrams, html_tags;
@@ -55,6 +55,10 @@ static const smf_option_t bayes_options[] = {
     {"logistic", SMF_OPT_BOOL, "true", offsetof(bayes_conf_t, logistic),
      "Also fit a logistic model over all learned mail (after every smfctl learn run) and "
      "combine it with the word statistics."},
+    {"per_domain", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, per_domain),
+     "Keep a model per recipient domain, taught with smfctl learn --domain; a domain's mail "
+     "is scored by its own model once that has min_learned of each class, else by the "
+     "global one."},
     {"fit_epochs", SMF_OPT_INT, "10", offsetof(bayes_conf_t, fit_epochs),
      "Passes over the learned mail when the logistic model is refitted."},
     {"fit_rate", SMF_OPT_FLOAT, "0.1", offsetof(bayes_conf_t, fit_rate),
@@ -166,10 +170,11 @@ static int tokenize(smf_msg_t *msg, const bayes_conf_t *c, bayes_tokens_t *t)
 
 /* What the two models think of a message. */
 typedef struct judgement {
-    double p;      /* The combined spam probability the score follows. */
-    double words;  /* The word statistics' probability. */
-    double logit;  /* The logistic model's, when it was fitted. */
-    bool weighted; /* Whether the logistic model took part. */
+    double p;          /* The combined spam probability the score follows. */
+    double words;      /* The word statistics' probability. */
+    double logit;      /* The logistic model's, when it was fitted. */
+    bool weighted;     /* Whether the logistic model took part. */
+    bool domain_model; /* Whether the recipient domain's own model scored. */
 } judgement_t;
 
 /* Natural log-odds of p, with p kept off 0 and 1 as the combiner keeps its clues. */
@@ -185,7 +190,7 @@ static double ln_odds(double p)
  * weights always count in the logistic model.
  */
 static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cache,
-                    const bayes_totals_t *tot, bool fitted, judgement_t *j)
+                    const bayes_model_t *m, const bayes_totals_t *tot, bool fitted, judgement_t *j)
 {
     bayes_tokens_t t;
     int rc = tokenize(msg, st->conf, &t);
@@ -204,7 +209,7 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
         known[i] = 0;
         if (pair && !(known[t.pairs[i][0]] && known[t.pairs[i][1]]))
             continue;
-        if ((rc = bayes_cache_get(cache, msg, t.items[i], &c)) != 0)
+        if ((rc = bayes_cache_get(cache, msg, m, t.items[i], &c)) != 0)
             return rc;
         known[i] = c.spam + c.ham > 0;
         z += c.weight;
@@ -249,8 +254,10 @@ static void report(smf_msg_t *msg, const bayes_conf_t *c, const judgement_t *j)
     double p = j->p;
     int k = snprintf(detail, sizeof(detail), p > 0.999 || p < 0.001 ? "p=%.6f" : "p=%.3f", p);
     if (j->weighted)
-        snprintf(detail + k, sizeof(detail) - (size_t)k, " (words %.3f, weights %.3f)", j->words,
-                 j->logit);
+        k += snprintf(detail + k, sizeof(detail) - (size_t)k, " (words %.3f, weights %.3f)",
+                      j->words, j->logit);
+    if (j->domain_model)
+        snprintf(detail + k, sizeof(detail) - (size_t)k, ", domain model");
     if (p >= c->spam_threshold)
         smf_msg_add_symbol(msg, "BAYES_SPAM",
                            curve(p, c->spam_score, c->spam_full, c->spam_slope, c->max_log_odds),
@@ -263,22 +270,58 @@ static void report(smf_msg_t *msg, const bayes_conf_t *c, const judgement_t *j)
         smf_msg_add_symbol(msg, "BAYES_UNSURE", 0, detail);
 }
 
+/* The model that learns from (or refits for) this message: its domain's
+ * with per_domain, else the global one. */
+static void learning_model(smf_msg_t *msg, const bayes_conf_t *c, bayes_model_t *m)
+{
+    bayes_model_for(m, c->per_domain ? smf_msg_domain(msg) : "");
+}
+
+static bool enough(const bayes_conf_t *c, const bayes_totals_t *tot)
+{
+    return tot->spam >= (uint64_t)c->min_learned && tot->ham >= (uint64_t)c->min_learned;
+}
+
+/*
+ * The model that scores this message: with per_domain, the recipient
+ * domain's once it has learned enough, else the global one. *tot gets its
+ * totals; false when neither has learned enough to score.
+ */
+static int scoring_model(smf_msg_t *msg, const bayes_conf_t *c, bayes_model_t *m,
+                         bayes_totals_t *tot, bool *ready)
+{
+    int rc;
+    *ready = false;
+    if (c->per_domain && *smf_msg_domain(msg) != '\0') {
+        bayes_model_for(m, smf_msg_domain(msg));
+        if ((rc = bayes_totals_get(msg, m, tot)) != 0)
+            return rc;
+        if ((*ready = enough(c, tot)))
+            return 0;
+    }
+    bayes_model_for(m, "");
+    if ((rc = bayes_totals_get(msg, m, tot)) != 0)
+        return rc;
+    *ready = enough(c, tot);
+    return 0;
+}
+
 static int bayes_scan(smf_msg_t *msg, void *state, void *tstate)
 {
     const bayes_state_t *st = state;
+    bayes_model_t m;
     bayes_totals_t tot;
-    int rc = bayes_totals_get(msg, &tot);
-    if (rc != 0)
-        return rc;
+    bool ready;
+    int rc = scoring_model(msg, st->conf, &m, &tot, &ready);
     /* An untrained model would only guess: stay silent until it has seen enough. */
-    if (tot.spam < (uint64_t)st->conf->min_learned || tot.ham < (uint64_t)st->conf->min_learned)
-        return 0;
-    bayes_cache_use(tstate, tot.version);
-    judgement_t j;
-    bool fitted = false;
-    if (st->conf->logistic && (rc = bayes_fitted(msg, &fitted)) != 0)
+    if (rc != 0 || !ready)
         return rc;
-    if ((rc = classify(msg, st, tstate, &tot, fitted, &j)) != 0)
+    bayes_cache_use(tstate, &m, tot.version);
+    judgement_t j = {.domain_model = m.id != 0};
+    bool fitted = false;
+    if (st->conf->logistic && (rc = bayes_fitted(msg, &m, &fitted)) != 0)
+        return rc;
+    if ((rc = classify(msg, st, tstate, &m, &tot, fitted, &j)) != 0)
         return rc;
     report(msg, st->conf, &j);
     return 0;
@@ -299,6 +342,8 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
         return SMF_EINVAL;
     bayes_tokens_t t;
     bayes_totals_t tot;
+    bayes_model_t m;
+    learning_model(msg, st->conf, &m);
     int rc = tokenize(msg, st->conf, &t);
     if (rc != 0)
         return rc;
@@ -306,10 +351,10 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
      * or none, and is one commit instead of one per token. */
     if ((rc = smf_kv_begin(msg)) != 0)
         return rc;
-    rc = bayes_totals_get(msg, &tot);
+    rc = bayes_totals_get(msg, &m, &tot);
     for (size_t i = 0; rc == 0 && i < t.count; i++) {
         bayes_counts_t c;
-        if ((rc = bayes_counts_get(msg, t.items[i], &c)) != 0)
+        if ((rc = bayes_counts_get(msg, &m, t.items[i], &c)) != 0)
             break;
         if (klass == SMF_CLASS_SPAM)
             c.spam = add_clamped(c.spam, delta);
@@ -319,15 +364,15 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
          * fit would not revisit its weight, so it goes now. */
         if (c.spam == 0 && c.ham == 0)
             c.weight = 0;
-        rc = bayes_counts_put(msg, t.items[i], &c);
+        rc = bayes_counts_put(msg, &m, t.items[i], &c);
     }
     if (rc == 0 && st->conf->logistic)
-        rc = delta > 0 ? bayes_set_add(msg, &t, klass) : bayes_set_remove(msg, &t);
+        rc = delta > 0 ? bayes_set_add(msg, &m, &t, klass) : bayes_set_remove(msg, &m, &t);
     if (rc == 0) {
         uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
         *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
         tot.version++;
-        rc = bayes_totals_put(msg, &tot);
+        rc = bayes_totals_put(msg, &m, &tot);
     }
     return bayes_batch_end(msg, rc);
 }
@@ -340,10 +385,13 @@ static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
     if (!st->conf->logistic)
         return 0;
     bayes_fit_params_t p = {.epochs = st->conf->fit_epochs, .rate = st->conf->fit_rate};
+    bayes_model_t m;
+    learning_model(msg, st->conf, &m);
     size_t n;
-    int rc = bayes_fit(msg, &p, &n);
+    int rc = bayes_fit(msg, &m, &p, &n);
     if (rc == 0)
-        smf_log(msg, SMF_LOG_INFO, "logistic model fitted over %zu messages", n);
+        smf_log(msg, SMF_LOG_INFO, "logistic model%s%s fitted over %zu messages",
+                m.id != 0 ? " of " : "", m.id != 0 ? smf_msg_domain(msg) : "", n);
     return rc;
 }
 

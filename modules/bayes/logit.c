@@ -47,12 +47,12 @@ static void sid_key(unsigned char key[11], uint64_t hash)
     bayes_put_le(key + 3, hash, 8);
 }
 
-static int get_u64(smf_msg_t *msg, const char *key, uint64_t *v)
+static int get_u64(smf_msg_t *msg, const bayes_model_t *m, const char *key, uint64_t *v)
 {
     const void *val;
     size_t len;
     *v = 0;
-    int rc = smf_kv_get(msg, key, strlen(key), &val, &len);
+    int rc = bayes_kv_get(msg, m, key, strlen(key), &val, &len);
     if (rc == SMF_ENOENT)
         return 0;
     if (rc == 0 && len != 8)
@@ -62,21 +62,21 @@ static int get_u64(smf_msg_t *msg, const char *key, uint64_t *v)
     return rc;
 }
 
-static int put_u64(smf_msg_t *msg, const char *key, uint64_t v)
+static int put_u64(smf_msg_t *msg, const bayes_model_t *m, const char *key, uint64_t v)
 {
     unsigned char buf[8];
     bayes_put_le(buf, v, 8);
-    return smf_kv_put(msg, key, strlen(key), buf, sizeof(buf));
+    return bayes_kv_put(msg, m, key, strlen(key), buf, sizeof(buf));
 }
 
 /* The slot of a set, or SMF_ENOENT. */
-static int find_slot(smf_msg_t *msg, uint64_t hash, uint32_t *slot)
+static int find_slot(smf_msg_t *msg, const bayes_model_t *m, uint64_t hash, uint32_t *slot)
 {
     unsigned char key[11];
     const void *val;
     size_t len;
     sid_key(key, hash);
-    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    int rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len);
     if (rc == 0 && len != 4)
         return SMF_EIO;
     if (rc == 0)
@@ -84,22 +84,22 @@ static int find_slot(smf_msg_t *msg, uint64_t hash, uint32_t *slot)
     return rc;
 }
 
-static int put_slot(smf_msg_t *msg, uint64_t hash, uint32_t slot)
+static int put_slot(smf_msg_t *msg, const bayes_model_t *m, uint64_t hash, uint32_t slot)
 {
     unsigned char key[11], val[4];
     sid_key(key, hash);
     bayes_put_le(val, slot, 4);
-    return smf_kv_put(msg, key, sizeof(key), val, sizeof(val));
+    return bayes_kv_put(msg, m, key, sizeof(key), val, sizeof(val));
 }
 
-int bayes_set_add(smf_msg_t *msg, const bayes_tokens_t *t, int klass)
+int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass)
 {
     uint64_t hash = set_hash(t), n;
     uint32_t slot;
-    int rc = find_slot(msg, hash, &slot);
+    int rc = find_slot(msg, m, hash, &slot);
     if (rc != SMF_ENOENT)
         return rc;
-    if ((rc = get_u64(msg, sets_key, &n)) != 0)
+    if ((rc = get_u64(msg, m, sets_key, &n)) != 0)
         return rc;
     if (n >= UINT32_MAX)
         return SMF_ELIMIT;
@@ -113,21 +113,21 @@ int bayes_set_add(smf_msg_t *msg, const bayes_tokens_t *t, int klass)
     for (size_t i = 0; i < t->count; i++)
         bayes_put_le(val + SET_HEAD + 8 * i, t->items[i], 8);
     slot_key(key, (uint32_t)n);
-    if ((rc = smf_kv_put(msg, key, sizeof(key), val, len)) == 0 &&
-        (rc = put_slot(msg, hash, (uint32_t)n)) == 0)
-        rc = put_u64(msg, sets_key, n + 1);
+    if ((rc = bayes_kv_put(msg, m, key, sizeof(key), val, len)) == 0 &&
+        (rc = put_slot(msg, m, hash, (uint32_t)n)) == 0)
+        rc = put_u64(msg, m, sets_key, n + 1);
     return rc;
 }
 
-int bayes_set_remove(smf_msg_t *msg, const bayes_tokens_t *t)
+int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t)
 {
     uint64_t hash = set_hash(t), n;
     uint32_t slot;
     unsigned char key[7], sid[11];
-    int rc = find_slot(msg, hash, &slot);
+    int rc = find_slot(msg, m, hash, &slot);
     if (rc == SMF_ENOENT)
         return 0;
-    if (rc != 0 || (rc = get_u64(msg, sets_key, &n)) != 0)
+    if (rc != 0 || (rc = get_u64(msg, m, sets_key, &n)) != 0)
         return rc;
     if (n == 0 || slot >= n)
         return SMF_EIO;
@@ -137,27 +137,27 @@ int bayes_set_remove(smf_msg_t *msg, const bayes_tokens_t *t)
         const void *val;
         size_t len;
         slot_key(key, last);
-        if ((rc = smf_kv_get(msg, key, sizeof(key), &val, &len)) != 0)
+        if ((rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len)) != 0)
             return rc;
         if (len < SET_HEAD)
             return SMF_EIO;
         slot_key(key, slot);
-        if ((rc = smf_kv_put(msg, key, sizeof(key), val, len)) != 0 ||
-            (rc = put_slot(msg, bayes_get_le(val, 8), slot)) != 0)
+        if ((rc = bayes_kv_put(msg, m, key, sizeof(key), val, len)) != 0 ||
+            (rc = put_slot(msg, m, bayes_get_le(val, 8), slot)) != 0)
             return rc;
     }
     slot_key(key, last);
     sid_key(sid, hash);
-    if ((rc = smf_kv_del(msg, key, sizeof(key))) != 0 ||
-        (rc = smf_kv_del(msg, sid, sizeof(sid))) != 0)
+    if ((rc = bayes_kv_del(msg, m, key, sizeof(key))) != 0 ||
+        (rc = bayes_kv_del(msg, m, sid, sizeof(sid))) != 0)
         return rc;
-    return put_u64(msg, sets_key, n - 1);
+    return put_u64(msg, m, sets_key, n - 1);
 }
 
-int bayes_fitted(smf_msg_t *msg, bool *fitted)
+int bayes_fitted(smf_msg_t *msg, const bayes_model_t *m, bool *fitted)
 {
     uint64_t v;
-    int rc = get_u64(msg, fitted_key, &v);
+    int rc = get_u64(msg, m, fitted_key, &v);
     *fitted = rc == 0 && v > 0;
     return rc;
 }
@@ -225,13 +225,14 @@ static void fit_free(fit_data_t *d)
 }
 
 /* The record of set `slot`: its bytes and its token count, checked. */
-static int get_set(smf_msg_t *msg, uint32_t slot, const unsigned char **p, size_t *count)
+static int get_set(smf_msg_t *msg, const bayes_model_t *m, uint32_t slot, const unsigned char **p,
+                   size_t *count)
 {
     unsigned char key[7];
     const void *val;
     size_t len;
     slot_key(key, slot);
-    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    int rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len);
     if (rc != 0)
         return rc == SMF_ENOENT ? SMF_EIO : rc;
     *p = val;
@@ -240,11 +241,11 @@ static int get_set(smf_msg_t *msg, uint32_t slot, const unsigned char **p, size_
 }
 
 /* Reads set `slot` into d, numbering its tokens. */
-static int load_set(smf_msg_t *msg, fit_data_t *d, uint32_t slot)
+static int load_set(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d, uint32_t slot)
 {
     const unsigned char *p;
     size_t count;
-    int rc = get_set(msg, slot, &p, &count);
+    int rc = get_set(msg, m, slot, &p, &count);
     if (rc != 0)
         return rc;
     d->spam[slot] = bayes_get_le(p + 8, 4) == SMF_CLASS_SPAM;
@@ -257,13 +258,13 @@ static int load_set(smf_msg_t *msg, fit_data_t *d, uint32_t slot)
 }
 
 /* Tokens in all sets together, an upper bound of the distinct ones. */
-static int count_tokens(smf_msg_t *msg, size_t n, size_t *total)
+static int count_tokens(smf_msg_t *msg, const bayes_model_t *m, size_t n, size_t *total)
 {
     *total = 0;
     for (uint32_t s = 0; s < n; s++) {
         const unsigned char *p;
         size_t count;
-        int rc = get_set(msg, s, &p, &count);
+        int rc = get_set(msg, m, s, &p, &count);
         if (rc != 0)
             return rc;
         *total += count;
@@ -271,12 +272,12 @@ static int count_tokens(smf_msg_t *msg, size_t n, size_t *total)
     return 0;
 }
 
-static int load(smf_msg_t *msg, fit_data_t *d)
+static int load(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d)
 {
     uint64_t n;
     size_t total;
-    int rc = get_u64(msg, sets_key, &n);
-    if (rc != 0 || (rc = count_tokens(msg, (size_t)n, &total)) != 0)
+    int rc = get_u64(msg, m, sets_key, &n);
+    if (rc != 0 || (rc = count_tokens(msg, m, (size_t)n, &total)) != 0)
         return rc;
     d->n = (size_t)n;
     d->idx = calloc(d->n + 1, sizeof(*d->idx));
@@ -285,7 +286,7 @@ static int load(smf_msg_t *msg, fit_data_t *d)
     if (d->idx == NULL || d->len == NULL || d->spam == NULL || vocab_init(&d->v, total + 1) != 0)
         return SMF_ENOMEM;
     for (uint32_t s = 0; rc == 0 && s < d->n; s++)
-        rc = load_set(msg, d, s);
+        rc = load_set(msg, m, d, s);
     return rc;
 }
 
@@ -355,7 +356,7 @@ static int train(const fit_data_t *d, const bayes_fit_params_t *p, double *avg)
 }
 
 /* Writes every fitted weight into its token's record, in one batch. */
-static int store(smf_msg_t *msg, const fit_data_t *d, const double *avg)
+static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, const double *avg)
 {
     bayes_totals_t tot;
     int rc = smf_kv_begin(msg);
@@ -363,32 +364,32 @@ static int store(smf_msg_t *msg, const fit_data_t *d, const double *avg)
         return rc;
     for (size_t i = 0; rc == 0 && i < d->v.count; i++) {
         bayes_counts_t c;
-        if ((rc = bayes_counts_get(msg, d->v.tokens[i], &c)) == 0) {
+        if ((rc = bayes_counts_get(msg, m, d->v.tokens[i], &c)) == 0) {
             c.weight = (float)avg[i];
-            rc = bayes_counts_put(msg, d->v.tokens[i], &c);
+            rc = bayes_counts_put(msg, m, d->v.tokens[i], &c);
         }
     }
     if (rc == 0)
-        rc = put_u64(msg, fitted_key, d->n);
+        rc = put_u64(msg, m, fitted_key, d->n);
     /* A new version retires the weights the scan caches hold. */
-    if (rc == 0 && (rc = bayes_totals_get(msg, &tot)) == 0) {
+    if (rc == 0 && (rc = bayes_totals_get(msg, m, &tot)) == 0) {
         tot.version++;
-        rc = bayes_totals_put(msg, &tot);
+        rc = bayes_totals_put(msg, m, &tot);
     }
     return bayes_batch_end(msg, rc);
 }
 
-int bayes_fit(smf_msg_t *msg, const bayes_fit_params_t *p, size_t *nsets)
+int bayes_fit(smf_msg_t *msg, const bayes_model_t *m, const bayes_fit_params_t *p, size_t *nsets)
 {
     fit_data_t d = {0};
     double *avg = NULL;
-    int rc = load(msg, &d);
+    int rc = load(msg, m, &d);
     if (rc == 0 && (avg = calloc(d.v.count + 1, sizeof(double))) == NULL)
         rc = SMF_ENOMEM;
     if (rc == 0 && d.n > 0)
         rc = train(&d, p, avg);
     if (rc == 0)
-        rc = store(msg, &d, avg);
+        rc = store(msg, m, &d, avg);
     *nsets = d.n;
     free(avg);
     fit_free(&d);

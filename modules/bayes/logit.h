@@ -8,6 +8,7 @@
 #ifndef BAYES_LOGIT_H
 #define BAYES_LOGIT_H
 
+#include "store.h"
 #include "tokens.h"
 
 #include <smf/module.h>
@@ -22,20 +23,20 @@ typedef struct bayes_fit_params {
 
 /* Keeps a learned message's tokens for the next fit. Nothing happens when
  * the same set is already kept. 0 or a negative SMF_E* code. */
-int bayes_set_add(smf_msg_t *msg, const bayes_tokens_t *t, int klass);
+int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass);
 
 /* Forgets a message's set; 0 also when it was not kept. */
-int bayes_set_remove(smf_msg_t *msg, const bayes_tokens_t *t);
+int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t);
 
 /* Whether a fit has written weights (the store may hold none yet). */
-int bayes_fitted(smf_msg_t *msg, bool *fitted);
+int bayes_fitted(smf_msg_t *msg, const bayes_model_t *m, bool *fitted);
 
 /*
  * Refits the weights over every kept set and stores them, in one batch.
  * Deterministic: the same sets give the same weights. *nsets is the
  * number of messages fitted. 0 or a negative SMF_E* code.
  */
-int bayes_fit(smf_msg_t *msg, const bayes_fit_params_t *p, size_t *nsets);
+int bayes_fit(smf_msg_t *msg, const bayes_model_t *m, const bayes_fit_params_t *p, size_t *nsets);
 
 /* The probability at log-odds z (natural logarithm), 1 / (1 + e^-z). */
 double bayes_logit_sigmoid(double z);

@@ -11,6 +11,9 @@
 /* Token keys are 8 bytes; this one is not, so it can never collide. */
 static const char totals_key[] = "totals";
 
+/* Model keys are the model's prefix and the record's own key. */
+#define KEY_MAX 200
+
 void bayes_put_le(unsigned char *p, uint64_t v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -25,6 +28,59 @@ uint64_t bayes_get_le(const unsigned char *p, size_t n)
     return v;
 }
 
+static uint64_t domain_hash(const char *d)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *d; d++)
+        h = (h ^ (unsigned char)(*d >= 'A' && *d <= 'Z' ? *d + 32 : *d)) * 0x100000001b3ULL;
+    return h ? h : 1;
+}
+
+void bayes_model_for(bayes_model_t *m, const char *domain)
+{
+    memset(m, 0, sizeof(*m));
+    if (domain == NULL || *domain == '\0')
+        return;
+    m->id = domain_hash(domain);
+    m->prefix[0] = '@';
+    bayes_put_le(m->prefix + 1, m->id, 8);
+    m->len = 9;
+}
+
+/* The model's prefix and key in buf; its length, or 0 when too long. */
+static size_t model_key(const bayes_model_t *m, const void *key, size_t klen,
+                        unsigned char buf[KEY_MAX + 16])
+{
+    if (klen > KEY_MAX)
+        return 0;
+    memcpy(buf, m->prefix, m->len);
+    memcpy(buf + m->len, key, klen);
+    return m->len + klen;
+}
+
+int bayes_kv_get(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen,
+                 const void **val, size_t *vlen)
+{
+    unsigned char buf[KEY_MAX + 16];
+    size_t n = model_key(m, key, klen, buf);
+    return n == 0 ? SMF_EINVAL : smf_kv_get(msg, buf, n, val, vlen);
+}
+
+int bayes_kv_put(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen,
+                 const void *val, size_t vlen)
+{
+    unsigned char buf[KEY_MAX + 16];
+    size_t n = model_key(m, key, klen, buf);
+    return n == 0 ? SMF_EINVAL : smf_kv_put(msg, buf, n, val, vlen);
+}
+
+int bayes_kv_del(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen)
+{
+    unsigned char buf[KEY_MAX + 16];
+    size_t n = model_key(m, key, klen, buf);
+    return n == 0 ? SMF_EINVAL : smf_kv_del(msg, buf, n);
+}
+
 int bayes_batch_end(smf_msg_t *msg, int rc)
 {
     if (rc != 0) {
@@ -34,12 +90,12 @@ int bayes_batch_end(smf_msg_t *msg, int rc)
     return smf_kv_commit(msg);
 }
 
-int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t)
+int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t)
 {
     const void *val;
     size_t len;
     memset(t, 0, sizeof(*t));
-    int rc = smf_kv_get(msg, totals_key, sizeof(totals_key) - 1, &val, &len);
+    int rc = bayes_kv_get(msg, m, totals_key, sizeof(totals_key) - 1, &val, &len);
     if (rc == SMF_ENOENT)
         return 0;
     if (rc != 0)
@@ -52,13 +108,13 @@ int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t)
     return 0;
 }
 
-int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t)
+int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t)
 {
     unsigned char buf[24];
     bayes_put_le(buf, t->spam, 8);
     bayes_put_le(buf + 8, t->ham, 8);
     bayes_put_le(buf + 16, t->version, 8);
-    return smf_kv_put(msg, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
+    return bayes_kv_put(msg, m, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
 }
 
 /* A float's bits, so that a weight is stored the same on every machine. */
@@ -76,14 +132,14 @@ static float bits_float(uint32_t u)
     return f;
 }
 
-int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c)
+int bayes_counts_get(smf_msg_t *msg, const bayes_model_t *m, uint64_t token, bayes_counts_t *c)
 {
     unsigned char key[8];
     const void *val;
     size_t len;
     bayes_put_le(key, token, 8);
     *c = (bayes_counts_t){0};
-    int rc = smf_kv_get(msg, key, sizeof(key), &val, &len);
+    int rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len);
     if (rc == SMF_ENOENT)
         return 0;
     if (rc != 0)
@@ -98,18 +154,19 @@ int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c)
     return 0;
 }
 
-int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c)
+int bayes_counts_put(smf_msg_t *msg, const bayes_model_t *m, uint64_t token,
+                     const bayes_counts_t *c)
 {
     unsigned char key[8], val[12];
     bayes_put_le(key, token, 8);
     if (c->spam == 0 && c->ham == 0 && c->weight == 0) {
-        int rc = smf_kv_del(msg, key, sizeof(key));
+        int rc = bayes_kv_del(msg, m, key, sizeof(key));
         return rc == SMF_ENOENT ? 0 : rc;
     }
     bayes_put_le(val, c->spam, 4);
     bayes_put_le(val + 4, c->ham, 4);
     bayes_put_le(val + 8, float_bits(c->weight), 4);
-    return smf_kv_put(msg, key, sizeof(key), val, sizeof(val));
+    return bayes_kv_put(msg, m, key, sizeof(key), val, sizeof(val));
 }
 
 typedef struct cache_entry {
@@ -123,7 +180,7 @@ struct bayes_cache {
     cache_entry_t *entries;
     size_t mask;
     uint32_t epoch; /* Entries of another epoch are stale. */
-    uint64_t version;
+    uint64_t model, version;
 };
 
 bayes_cache_t *bayes_cache_new(size_t entries)
@@ -150,11 +207,12 @@ void bayes_cache_free(bayes_cache_t *c)
     free(c);
 }
 
-void bayes_cache_use(bayes_cache_t *c, uint64_t version)
+void bayes_cache_use(bayes_cache_t *c, const bayes_model_t *m, uint64_t version)
 {
-    if (c == NULL || c->version == version)
+    if (c == NULL || (c->version == version && c->model == m->id))
         return;
     c->version = version;
+    c->model = m->id;
     /* Epoch 0 never matches, so a wrap clears the table once instead. */
     if (++c->epoch == 0) {
         memset(c->entries, 0, (c->mask + 1) * sizeof(cache_entry_t));
@@ -162,16 +220,17 @@ void bayes_cache_use(bayes_cache_t *c, uint64_t version)
     }
 }
 
-int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, uint64_t token, bayes_counts_t *out)
+int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, const bayes_model_t *m, uint64_t token,
+                    bayes_counts_t *out)
 {
     if (c == NULL)
-        return bayes_counts_get(msg, token, out);
+        return bayes_counts_get(msg, m, token, out);
     cache_entry_t *e = &c->entries[(size_t)token & c->mask];
     if (e->epoch == c->epoch && e->token == token) {
         *out = (bayes_counts_t){e->spam, e->ham, e->weight};
         return 0;
     }
-    int rc = bayes_counts_get(msg, token, out);
+    int rc = bayes_counts_get(msg, m, token, out);
     if (rc == 0)
         *e = (cache_entry_t){token, out->spam, out->ham, out->weight, c->epoch};
     return rc;

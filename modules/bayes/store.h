@@ -24,6 +24,27 @@ typedef struct bayes_counts {
     float weight;
 } bayes_counts_t;
 
+/*
+ * Which model records belong to: the global one, whose keys have no prefix
+ * (as in stores of the first versions), or one recipient domain's, whose
+ * keys start with '@' and an 8-byte hash of the domain.
+ */
+typedef struct bayes_model {
+    unsigned char prefix[9];
+    size_t len;
+    uint64_t id; /* 0 for the global model. */
+} bayes_model_t;
+
+/* The model of `domain`; "" or NULL gives the global model. */
+void bayes_model_for(bayes_model_t *m, const char *domain);
+
+/* smf_kv_get/put/del on the model's key `key` (at most 200 bytes). */
+int bayes_kv_get(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen,
+                 const void **val, size_t *vlen);
+int bayes_kv_put(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen,
+                 const void *val, size_t vlen);
+int bayes_kv_del(smf_msg_t *msg, const bayes_model_t *m, const void *key, size_t klen);
+
 /* Little-endian integers of n bytes, the store's encoding. */
 void bayes_put_le(unsigned char *p, uint64_t v, size_t n);
 uint64_t bayes_get_le(const unsigned char *p, size_t n);
@@ -33,13 +54,14 @@ uint64_t bayes_get_le(const unsigned char *p, size_t n);
 int bayes_batch_end(smf_msg_t *msg, int rc);
 
 /* The totals; all zero when nothing was learned. 0 or a negative SMF_E* code. */
-int bayes_totals_get(smf_msg_t *msg, bayes_totals_t *t);
-int bayes_totals_put(smf_msg_t *msg, const bayes_totals_t *t);
+int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t);
+int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t);
 
 /* A token's counts straight from the store; zeros when it is absent. */
-int bayes_counts_get(smf_msg_t *msg, uint64_t token, bayes_counts_t *c);
+int bayes_counts_get(smf_msg_t *msg, const bayes_model_t *m, uint64_t token, bayes_counts_t *c);
 /* Stores a token's counts and weight; deletes the record when all are zero. */
-int bayes_counts_put(smf_msg_t *msg, uint64_t token, const bayes_counts_t *c);
+int bayes_counts_put(smf_msg_t *msg, const bayes_model_t *m, uint64_t token,
+                     const bayes_counts_t *c);
 
 /*
  * A direct-mapped cache of token counts for one thread. Entries are valid
@@ -51,9 +73,10 @@ typedef struct bayes_cache bayes_cache_t;
 /* A cache of about `entries` entries (rounded up to a power of two); NULL when 0. */
 bayes_cache_t *bayes_cache_new(size_t entries);
 void bayes_cache_free(bayes_cache_t *c);
-/* Makes the cache serve store version `version`, forgetting older entries. */
-void bayes_cache_use(bayes_cache_t *c, uint64_t version);
+/* Makes the cache serve version `version` of model m, forgetting other entries. */
+void bayes_cache_use(bayes_cache_t *c, const bayes_model_t *m, uint64_t version);
 /* Counts through the cache (c may be NULL: straight from the store). */
-int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, uint64_t token, bayes_counts_t *out);
+int bayes_cache_get(bayes_cache_t *c, smf_msg_t *msg, const bayes_model_t *m, uint64_t token,
+                    bayes_counts_t *out);
 
 #endif

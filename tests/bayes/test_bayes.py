@@ -102,6 +102,13 @@ class BayesCase(unittest.TestCase):
         self.assertIsNotNone(raw, "no totals record")
         return (int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little"))
 
+    def registry_entry(self, path):
+        """The registry's JSON for the message in `path`, or None."""
+        with open(path, "rb") as f:
+            key = fixtures.message_key(f.read())
+        value = dump(os.path.join(self.data, "kv"), ".learned").get(key)
+        return json.loads(value) if value is not None else None
+
     def learn_fixtures(self):
         got = self.learn("spam", self.mail["spam"])
         self.assertEqual(got, {"learned": 30, "already known": 0, "moved": 0, "failed": 0})
@@ -317,12 +324,6 @@ class TestLearning(BayesCase):
         err = self.smfctl("learn", "--spam", self.mail["spam"], config=other, rc=2).stderr
         self.assertIn("no enabled module learns", err)
 
-    def registry_entry(self, path):
-        """The registry's JSON for the message in `path`, or None."""
-        with open(path, "rb") as f:
-            key = fixtures.message_key(f.read())
-        value = dump(os.path.join(self.data, "kv"), ".learned").get(key)
-        return json.loads(value) if value is not None else None
 
 
 class TestLogistic(BayesCase):
@@ -407,6 +408,87 @@ class TestLogistic(BayesCase):
         p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)["symbols"][0]["detail"]
+
+
+class TestPerDomain(BayesCase):
+    """per_domain: a model per recipient domain, taught with --domain, with
+    the global model as the fallback."""
+
+    def setUp(self):
+        super().setUp()
+        # A second, different set of mail for the domain's own model.
+        self.other = fixtures.write_all(os.path.join(self.tmp, "other"), seed=7)
+
+    def write_config(self, modules, name="smfd.conf"):
+        path = super().write_config(modules, name)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("min_learned = 10", "min_learned = 10\n  per_domain = true"))
+        return path
+
+    def scan_for(self, rcpt, path, **opts):
+        cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data, "--rcpt", rcpt]
+        for k, v in dict({"min_learned": 10, "per_domain": "true"}, **opts).items():
+            cmd += ["-o", "%s=%s" % (k, v)]
+        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        syms = json.loads(p.stdout)["symbols"]
+        return {x["name"]: x["detail"] for x in syms}
+
+    def learn_domain(self, klass, folder, domain="example.org"):
+        return self.smfctl("learn", "--" + klass, "--domain", domain, folder).stdout
+
+    def test_domain_model_scores_its_domain_and_global_the_rest(self):
+        self.learn_fixtures()
+        # example.org's users call the spam vocabulary ham and the ham vocabulary spam.
+        out = self.learn_domain("ham", self.other["spam"])
+        self.assertIn("refitted bayes for example.org", out)
+        self.learn_domain("spam", self.other["ham"])
+        org = self.scan_for("user@example.org", self.mail["test_spam"])
+        self.assertIn("BAYES_HAM", org)
+        self.assertIn("domain model", org["BAYES_HAM"])
+        other = self.scan_for("user@example.net", self.mail["test_spam"])
+        self.assertIn("BAYES_SPAM", other)
+        self.assertNotIn("domain model", other["BAYES_SPAM"])
+        # Without per_domain the same store is read as one global model.
+        flat = self.scan_for("user@example.org", self.mail["test_spam"], per_domain="false")
+        self.assertIn("BAYES_SPAM", flat)
+        # The domain's mail went to its model only: the global totals did not move.
+        self.assertEqual(self.totals(), (30, 30))
+
+    def test_domain_model_below_min_learned_falls_back_to_global(self):
+        self.learn_fixtures()
+        self.smfctl("learn", "--ham", "--domain", "example.org",
+                    *fixtures.files(self.other["spam"])[:5])
+        got = self.scan_for("user@example.org", self.mail["test_spam"])
+        self.assertIn("BAYES_SPAM", got)
+        self.assertNotIn("domain model", got["BAYES_SPAM"])
+
+    def test_a_message_belongs_to_one_model(self):
+        one = fixtures.files(self.other["spam"])[0]
+        self.smfctl("learn", "--spam", "--domain", "Example.ORG.", one)
+        entry = self.registry_entry(one)
+        self.assertEqual(entry["domain"], "example.org")
+        # The same message and class for the same domain is known...
+        self.assertEqual(summary(self.learn_domain("spam", one))["already known"], 1)
+        # ...site-wide it moves out of the domain's model into the global one.
+        self.assertEqual(self.learn("spam", one)["moved"], 1)
+        self.assertNotIn("domain", self.registry_entry(one))
+        self.assertEqual(self.totals(), (1, 0))
+        # Unlearning needs no domain: the registry knows where it went.
+        self.learn_domain("ham", one)
+        self.assertEqual(self.totals(), (0, 0))
+        out = self.smfctl("unlearn", one).stdout
+        self.assertEqual(summary(out)["unlearned"], 1)
+        self.assertIn("refitted bayes for example.org", out)
+
+    def test_refit_of_one_domain_and_bad_domain(self):
+        self.learn_domain("spam", self.other["spam"])
+        out = self.smfctl("learn", "--refit", "--domain", "example.org").stdout
+        self.assertRegex(out, r"^refitted bayes for example.org in [0-9.]+ s$")
+        err = self.smfctl("learn", "--spam", "--domain", "a b", self.other["spam"], rc=2).stderr
+        self.assertIn("expected a domain name", err)
 
 
 if __name__ == "__main__":

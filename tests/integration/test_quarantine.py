@@ -356,7 +356,21 @@ class QuarantineTest(unittest.TestCase):
         path = os.path.join(self.smfd.tmp, "released.eml")
         with open(path, "wb") as f:
             f.write(body)
-        r = smfctl(self.smfd, "learn", "--ham", path)
+        # It was taught for the domain whose quarantine held it (the first
+        # copy released), which the registry records.
+        dump = subprocess.run(["mdb_dump", "-p", "-s", ".learned",
+                               os.path.join(self.smfd.tmp, "data", "kv")],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(dump.returncode, 0, dump.stderr)
+        entries = [json.loads(l.strip().replace("\\5c", "\\")) for l in dump.stdout.splitlines()
+                   if l.startswith(' {"class"')]
+        taught = [e for e in entries if e["source"] == "quarantine-release" or
+                  e["by"] == "quarantine-release"]
+        self.assertEqual(len(taught), 1, dump.stdout)
+        self.assertEqual(taught[0]["class"], "ham")
+        domain = taught[0]["domain"]
+        self.assertIn(domain, ("rel.example", "dots.example"))
+        r = smfctl(self.smfd, "learn", "--ham", "--domain", domain, path)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b"learned 0, already known 1", r.stdout)
 

@@ -243,7 +243,11 @@ typedef struct smf_module {
      * for scan(); the module updates its key-value store with smf_kv_put().
      * The engine makes learning idempotent: it calls learn() once per
      * message and class, and with delta -1 to undo an earlier call before
-     * a message moves to the other class.
+     * a message moves to the other class. smf_msg_domain() names the
+     * recipient domain the mail was classified for (`smfctl learn
+     * --domain`, a quarantine release), or is "" for site-wide learning
+     * (autolearn included): a module with per-domain models learns into
+     * that domain's, others may ignore it (ABI 1.3).
      *
      * @param klass  SMF_CLASS_SPAM or SMF_CLASS_HAM.
      * @param delta  +1 to learn, -1 to forget.
@@ -280,8 +284,10 @@ typedef struct smf_module {
      * message: a model fitted over all learned mail at once (a
      * discriminative classifier) cannot be updated one message at a time.
      * `msg` is an empty message: it gives the call the module's key-value
-     * store (smf_kv_*, batches included) and an arena, nothing else. Not
-     * called by smfd.
+     * store (smf_kv_*, batches included), an arena, and in
+     * smf_msg_domain() the domain whose model changed ("" for the
+     * site-wide one; one call per domain the run touched). Not called by
+     * smfd.
      *
      * @return 0 or a negative SMF_E* code (smfctl reports it and exits 1;
      *         the counts learn() wrote stay).
