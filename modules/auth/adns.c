@@ -1,6 +1,6 @@
 /*
  * adns.c - c-ares queries in the design of the reputation module's client,
- * with TXT and MX answers and a per-message cache: SPF, DKIM and DMARC start
+ * with TXT, MX and PTR answers and a per-message cache: SPF, DKIM and DMARC start
  * their first queries together, then wait for answers one at a time.
  */
 #include "adns.h"
@@ -8,6 +8,7 @@
 #include "cares.h"
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,24 @@ static int auth_dns_parse_mx(const unsigned char *abuf, int alen, auth_dns_rr_t 
     return rc;
 }
 
+static int auth_dns_parse_ptr(const unsigned char *abuf, int alen, auth_dns_rr_t *rr)
+{
+    struct hostent *host = NULL;
+    /* Without an address to copy into the hostent, c-ares only collects the names. */
+    int rc = ares_parse_ptr_reply(abuf, alen, NULL, 0, AF_INET, &host);
+
+    if (rc == ARES_ENODATA)
+        return 0; /* Only CNAMEs or other types: no names, hence NODATA. */
+    if (rc != ARES_SUCCESS)
+        return -1;
+    rc = 0;
+    /* Every PTR name of the answer is among the aliases, the first one too. */
+    for (char **a = host->h_aliases; a != NULL && *a != NULL && rc == 0; a++)
+        rc = auth_dns_add_str(rr, *a, strlen(*a));
+    ares_free_hostent(host);
+    return rc;
+}
+
 static int auth_dns_parse_addrs(int type, const unsigned char *abuf, int alen, auth_dns_rr_t *rr)
 {
     struct ares_addrttl a[32];
@@ -188,6 +207,8 @@ static void auth_dns_done(void *arg, int status, int timeouts, unsigned char *ab
         rc = auth_dns_parse_txt(abuf, alen, &e->rr);
     else if (e->type == AUTH_DNS_MX)
         rc = auth_dns_parse_mx(abuf, alen, &e->rr);
+    else if (e->type == AUTH_DNS_PTR)
+        rc = auth_dns_parse_ptr(abuf, alen, &e->rr);
     else
         rc = auth_dns_parse_addrs(e->type, abuf, alen, &e->rr);
     if (rc < 0)
@@ -281,4 +302,22 @@ const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type)
         e->rr.status = AUTH_DNS_TIMEOUT;
     }
     return &e->rr;
+}
+
+void auth_dns_reverse_name(const uint8_t ip[16], char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    if (cares_is_v4(ip)) {
+        snprintf(out, len, "%u.%u.%u.%u.in-addr.arpa", ip[15], ip[14], ip[13], ip[12]);
+        return;
+    }
+    for (int i = 15; i >= 0 && n + 4 < len; i--) {
+        out[n++] = hex[ip[i] & 15];
+        out[n++] = '.';
+        out[n++] = hex[ip[i] >> 4];
+        out[n++] = '.';
+    }
+    snprintf(out + n, len - n, "ip6.arpa");
 }

@@ -1,6 +1,6 @@
 /*
- * adns.h - the auth module's DNS client: c-ares queries for TXT, MX, A and
- * AAAA records, a per-message cache of the answers, and blocking look-ups
+ * adns.h - the auth module's DNS client: c-ares queries for TXT, MX, PTR, A
+ * and AAAA records, a per-message cache of the answers, and blocking look-ups
  * that never wait past the message's DNS deadline. One client per thread.
  */
 #ifndef AUTH_ADNS_H
@@ -19,13 +19,13 @@ typedef enum auth_dns_status {
     AUTH_DNS_FAIL = 4      /* SERVFAIL, REFUSED, a malformed answer. */
 } auth_dns_status_t;
 
-enum { AUTH_DNS_A = 1, AUTH_DNS_MX = 15, AUTH_DNS_TXT = 16, AUTH_DNS_AAAA = 28 };
+enum { AUTH_DNS_A = 1, AUTH_DNS_PTR = 12, AUTH_DNS_MX = 15, AUTH_DNS_TXT = 16, AUTH_DNS_AAAA = 28 };
 
 /* The answer to one query. For MX, strs holds the hosts by preference. */
 typedef struct auth_dns_rr {
     auth_dns_status_t status;
     size_t nstrs;
-    char **strs; /* TXT records (strings of one record joined) or MX hosts. */
+    char **strs; /* TXT records (strings of one record joined), MX hosts or PTR names. */
     size_t naddrs;
     uint8_t (*addrs)[16]; /* A answers IPv4-mapped, AAAA as is. */
 } auth_dns_rr_t;
@@ -50,5 +50,12 @@ const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type);
 /* Whether the deadline has passed. */
 int auth_dns_expired(const auth_dns_t *dns);
 
+/*
+ * The name whose PTR records name an address (IPv4-mapped or IPv6):
+ * "4.3.2.1.in-addr.arpa" or the 32 reversed nibbles under "ip6.arpa".
+ * len of at least AUTH_DNS_REVERSE_LEN is always enough.
+ */
+#define AUTH_DNS_REVERSE_LEN 80
+void auth_dns_reverse_name(const uint8_t ip[16], char *out, size_t len);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * spf.c - an SPF evaluator (RFC 7208): parses a record whole before using
  * it, expands macros, and counts DNS-querying terms (limit 10) and void
- * look-ups (limit 2) so that a hostile record cannot make us loop.
+ * look-ups (limit 2) so that a hostile record cannot make us loop. A FAIL
+ * reached through a record's own term carries the explanation its exp=
+ * modifier points to.
  */
 #include "spf.h"
 #include "cares.h"
@@ -12,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define SPF_MAX_LOOKUPS 10
 #define SPF_MAX_VOID 2
-#define SPF_MAX_TERMS 64
 #define SPF_MAX_MX 10
+#define SPF_MAX_PTR 10 /* PTR names looked at, hence address look-ups per ptr term (4.6.4). */
 
 typedef enum spf_kind {
     SPF_ALL,
@@ -34,14 +37,21 @@ typedef struct spf_term {
     char qualifier;
     int cidr4, cidr6;
     uint8_t addr[16];
-    char spec[300]; /* The domain-spec as written, macros unexpanded; "" for none. */
-    char text[300]; /* The term as written, for the explanation. */
+    const char *spec; /* The domain-spec as written, macros unexpanded; "" for none. */
+    const char *text; /* The term as written, for the explanation. */
 } spf_term_t;
 
+/*
+ * A parsed record. Its strings point into buf, which holds the record twice:
+ * one copy keeps each term as written, the other is cut up by the parser.
+ * The terms are as many as the record has, which its DNS answer bounds.
+ */
 typedef struct spf_record {
+    char *buf;
     size_t nterms;
-    spf_term_t terms[SPF_MAX_TERMS];
-    char redirect[256];
+    spf_term_t *terms;
+    const char *redirect; /* The redirect= domain-spec, or NULL. */
+    const char *exp;      /* The exp= domain-spec, or NULL. */
 } spf_record_t;
 
 /* One check: the identity, DNS, and the counters shared by includes. */
@@ -55,7 +65,7 @@ typedef struct spf_ctx {
     size_t whylen;
 } spf_ctx_t;
 
-static auth_spf_result_t spf_check_host(spf_ctx_t *c, const char *domain);
+static auth_spf_result_t spf_check_host(spf_ctx_t *c, const char *domain, int explain);
 
 const char *auth_spf_name(auth_spf_result_t r)
 {
@@ -81,12 +91,87 @@ static auth_spf_result_t spf_why(spf_ctx_t *c, auth_spf_result_t r, const char *
 }
 
 /* ------------------------------------------------------------------ */
+/* Validated client names (sections 5.5 and 7.3)                      */
+/* ------------------------------------------------------------------ */
+
+/* Whether name is domain or one of its subdomains, ignoring case and a final dot. */
+static int spf_in_domain(const char *name, const char *domain)
+{
+    size_t n = strlen(name), d = strlen(domain);
+
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (d > 0 && domain[d - 1] == '.')
+        d--;
+    if (d == 0 || n < d || strncasecmp(name + n - d, domain, d) != 0)
+        return 0;
+    return n == d || name[n - d - 1] == '.';
+}
+
+/*
+ * The client's PTR names, at most SPF_MAX_PTR of them; NULL when there are
+ * none. A failed PTR look-up is no error for SPF (5.5): it only leaves the
+ * client without names.
+ */
+static char *const *spf_ptr_names(const spf_ctx_t *c, size_t *n)
+{
+    char rev[AUTH_DNS_REVERSE_LEN];
+    const auth_dns_rr_t *rr;
+
+    auth_dns_reverse_name(c->q->ip, rev, sizeof(rev));
+    rr = auth_dns_get(c->dns, rev, AUTH_DNS_PTR);
+    *n = rr->status == AUTH_DNS_OK ? rr->nstrs : 0;
+    if (*n > SPF_MAX_PTR)
+        *n = SPF_MAX_PTR;
+    return *n > 0 ? rr->strs : NULL;
+}
+
+/* Whether a PTR name leads back to the client: its A or AAAA records hold the address. */
+static int spf_ptr_validated(const spf_ctx_t *c, const char *name)
+{
+    const auth_dns_rr_t *rr = auth_dns_get(c->dns, name, c->v4 ? AUTH_DNS_A : AUTH_DNS_AAAA);
+
+    /* A name whose look-up fails is skipped, not an error (5.5). */
+    if (rr->status != AUTH_DNS_OK)
+        return 0;
+    for (size_t i = 0; i < rr->naddrs; i++)
+        if (memcmp(rr->addrs[i], c->q->ip, 16) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The %{p} macro (7.3): a validated name in domain if there is one, else any
+ * validated name, else "unknown". Names outside domain are validated only
+ * when no name in it is.
+ */
+static void spf_validated_name(const spf_ctx_t *c, const char *domain, char *buf, size_t len)
+{
+    size_t n;
+    char *const *names = spf_ptr_names(c, &n);
+
+    for (int anywhere = 0; anywhere <= 1; anywhere++)
+        for (size_t i = 0; i < n; i++) {
+            if (!anywhere && !spf_in_domain(names[i], domain))
+                continue;
+            if (spf_ptr_validated(c, names[i])) {
+                snprintf(buf, len, "%s", names[i]);
+                return;
+            }
+        }
+    snprintf(buf, len, "unknown");
+}
+
+/* ------------------------------------------------------------------ */
 /* Macros (section 7)                                                 */
 /* ------------------------------------------------------------------ */
 
-/* The value of one macro letter, written into buf. */
-static int spf_macro_value(const spf_ctx_t *c, const char *domain, char letter, char *buf,
-                           size_t len)
+/*
+ * The value of one macro letter, written into buf. explain allows the
+ * letters only an explanation may use: c, r and t.
+ */
+static int spf_macro_value(const spf_ctx_t *c, const char *domain, char letter, int explain,
+                           char *buf, size_t len)
 {
     const char *s = c->q->sender, *at = strrchr(s, '@');
     const uint8_t *ip = c->q->ip;
@@ -111,8 +196,7 @@ static int spf_macro_value(const spf_ctx_t *c, const char *domain, char letter, 
         snprintf(buf, len, "%s", c->v4 ? "in-addr" : "ip6");
         return 0;
     case 'p':
-        /* We do not validate the client's name; the RFC allows "unknown". */
-        snprintf(buf, len, "unknown");
+        spf_validated_name(c, domain, buf, len);
         return 0;
     case 'i':
         if (c->v4) {
@@ -128,6 +212,26 @@ static int spf_macro_value(const spf_ctx_t *c, const char *domain, char letter, 
             }
             buf[n > 0 ? n - 1 : 0] = '\0';
         }
+        return 0;
+    case 'c':
+        /* The address as people write it, where %{i} spells out every IPv6 nibble. */
+        if (!explain || len < INET6_ADDRSTRLEN)
+            return -1;
+        if (c->v4)
+            inet_ntop(AF_INET, ip + 12, buf, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, ip, buf, (socklen_t)len);
+        return 0;
+    case 'r':
+        /* The module knows no name of the host it runs on; the RFC's fallback. */
+        if (!explain)
+            return -1;
+        snprintf(buf, len, "unknown");
+        return 0;
+    case 't':
+        if (!explain)
+            return -1;
+        snprintf(buf, len, "%lld", (long long)time(NULL));
         return 0;
     default:
         return -1;
@@ -181,13 +285,13 @@ static void spf_urlencode(const char *value, char *out, size_t outlen)
 
 /* Expands one %{...} at p (after "%{"); returns the position after '}' or NULL. */
 static const char *spf_expand_macro(const spf_ctx_t *c, const char *domain, const char *p,
-                                    char *out, size_t outlen)
+                                    int explain, char *out, size_t outlen)
 {
     char letter = *p++, value[1024], part[1024], delims[16] = "";
     int keep = 0, reverse = 0;
     size_t nd = 0;
 
-    if (spf_macro_value(c, domain, letter, value, sizeof(value)) < 0)
+    if (spf_macro_value(c, domain, letter, explain, value, sizeof(value)) < 0)
         return NULL;
     while (isdigit((unsigned char)*p))
         keep = keep * 10 + (*p++ - '0');
@@ -209,9 +313,14 @@ static const char *spf_expand_macro(const spf_ctx_t *c, const char *domain, cons
     return p + 1;
 }
 
-/* Expands a domain-spec into a name to look up. 0, or -1 on a syntax error. */
-static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, char *out,
-                      size_t outlen)
+/*
+ * Expands a domain-spec into a name to look up, or with explain an
+ * explain-string (6.2) into the text of an explanation: that one may use the
+ * macros c, r and t and spaces, but no other characters outside printable
+ * ASCII, and it keeps its whole length. 0, or -1 on a syntax error.
+ */
+static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, int explain,
+                      char *out, size_t outlen)
 {
     char buf[2048], piece[1100];
     size_t o = 0;
@@ -219,13 +328,15 @@ static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, 
     for (const char *p = spec; *p != '\0';) {
         piece[0] = *p;
         piece[1] = '\0';
-        if (*p != '%') {
+        if (explain && (*p < 0x20 || *p > 0x7e)) {
+            return -1;
+        } else if (*p != '%') {
             p++;
         } else if (p[1] == '%' || p[1] == '_' || p[1] == '-') {
             snprintf(piece, sizeof(piece), "%s", p[1] == '%' ? "%" : p[1] == '_' ? " " : "%20");
             p += 2;
         } else if (p[1] == '{') {
-            if ((p = spf_expand_macro(c, domain, p + 2, piece, sizeof(piece))) == NULL)
+            if ((p = spf_expand_macro(c, domain, p + 2, explain, piece, sizeof(piece))) == NULL)
                 return -1;
         } else {
             return -1;
@@ -236,9 +347,13 @@ static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, 
         return -1;
     /* Longer than a domain name may be: drop labels from the left (4.8). */
     const char *name = buf;
-    while (strlen(name) > 253 && strchr(name, '.') != NULL)
+    while (!explain && strlen(name) > 253 && strchr(name, '.') != NULL)
         name = strchr(name, '.') + 1;
-    snprintf(out, outlen, "%s", name);
+    /* Cut short, a name or an explanation would say something else. */
+    size_t n = strlen(name);
+    if (n >= outlen)
+        return -1;
+    memcpy(out, name, n + 1);
     return 0;
 }
 
@@ -327,8 +442,11 @@ static int spf_valid_spec(const char *spec)
     return 1;
 }
 
-/* One mechanism, after its qualifier. 0 or -1 on a syntax error. */
-static int spf_parse_mechanism(const char *s, spf_term_t *t)
+/*
+ * One mechanism, after its qualifier, cut up in place: the domain-spec ends
+ * where a CIDR length starts. 0 or -1 on a syntax error.
+ */
+static int spf_parse_mechanism(char *s, spf_term_t *t)
 {
     static const struct {
         const char *name;
@@ -339,7 +457,6 @@ static int spf_parse_mechanism(const char *s, spf_term_t *t)
                  {"mx", SPF_MX, 1},           {"ptr", SPF_PTR, 1},
                  {"include", SPF_INCLUDE, 2}, {"exists", SPF_EXISTS, 2}};
     size_t n = strcspn(s, ":/");
-    char arg[300] = "";
 
     for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
         if (strlen(mechs[i].name) != n || strncasecmp(s, mechs[i].name, n) != 0)
@@ -351,32 +468,34 @@ static int spf_parse_mechanism(const char *s, spf_term_t *t)
             return -1;
         if (s[n] != ':' && mechs[i].arg == 2)
             return -1;
-        snprintf(arg, sizeof(arg), "%s", s[n] == ':' ? s + n + 1 : s + n);
+        char *arg = s[n] == ':' ? s + n + 1 : s + n;
         if (t->kind == SPF_IP4 || t->kind == SPF_IP6)
             return spf_parse_ip(arg, t) < 0 ? -1 : 0;
         if ((t->kind == SPF_A || t->kind == SPF_MX) && spf_parse_dual_cidr(arg, t) < 0)
             return -1;
         if (s[n] == ':' && !spf_valid_spec(arg))
             return -1;
-        snprintf(t->spec, sizeof(t->spec), "%s", arg);
+        t->spec = arg;
         return 0;
     }
     return -1;
 }
 
-/* A modifier "name=value": redirect is used, exp and unknown ones are ignored. */
-static int spf_parse_modifier(const char *s, spf_record_t *rec, int *seen_exp)
+/* A modifier "name=value": redirect and exp are kept, unknown ones are ignored (6). */
+static int spf_parse_modifier(const char *s, spf_record_t *rec)
 {
     const char *eq = strchr(s, '=');
     size_t n = (size_t)(eq - s);
 
     if (n == 8 && strncasecmp(s, "redirect", 8) == 0) {
-        if (rec->redirect[0] != '\0' || !spf_valid_spec(eq + 1))
+        if (rec->redirect != NULL || !spf_valid_spec(eq + 1))
             return -1;
-        snprintf(rec->redirect, sizeof(rec->redirect), "%s", eq + 1);
+        rec->redirect = eq + 1;
     } else if (n == 3 && strncasecmp(s, "exp", 3) == 0) {
-        if ((*seen_exp)++)
+        /* Twice is an error; an empty or unusable one only gives no explanation (6.2). */
+        if (rec->exp != NULL)
             return -1;
+        rec->exp = eq + 1;
     }
     return 0;
 }
@@ -391,26 +510,51 @@ static int spf_is_modifier(const char *s)
     return *s == '=';
 }
 
-/* Parses the whole record first: any syntax error makes it a permerror (4.6). */
+static void spf_free_record(spf_record_t *rec)
+{
+    free(rec->buf);
+    free(rec->terms);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/*
+ * Parses the whole record first: any syntax error makes it a permerror (4.6).
+ * 0, -1 on a syntax error (the term in bad), -2 when out of memory; the
+ * record is to be freed with spf_free_record() in every case.
+ */
 static int spf_parse(const char *text, spf_record_t *rec, char *bad, size_t badlen)
 {
-    char buf[4096], *save = NULL;
-    int seen_exp = 0;
+    size_t len = strlen(text + 6), ntok = 0;
+    char *shown, *work;
 
-    snprintf(buf, sizeof(buf), "%s", text + 6);
     memset(rec, 0, sizeof(*rec));
-    for (char *tok = strtok_r(buf, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
-        snprintf(bad, badlen, "%s", tok);
+    bad[0] = '\0';
+    if ((rec->buf = malloc(2 * (len + 1))) == NULL)
+        return -2;
+    shown = rec->buf;
+    work = rec->buf + len + 1;
+    memcpy(shown, text + 6, len + 1);
+    /* Terms are separated by spaces: cut both copies there and count the terms. */
+    for (size_t i = 0; i < len; i++)
+        if (shown[i] == ' ')
+            shown[i] = '\0';
+        else if (i == 0 || shown[i - 1] == '\0')
+            ntok++;
+    memcpy(work, shown, len + 1);
+    if (ntok > 0 && (rec->terms = calloc(ntok, sizeof(*rec->terms))) == NULL)
+        return -2;
+    for (size_t i = 0; i < len; i += strlen(shown + i) + 1) {
+        char *tok = work + i;
+        if (*tok == '\0')
+            continue;
+        snprintf(bad, badlen, "%s", shown + i);
         if (spf_is_modifier(tok)) {
-            if (spf_parse_modifier(tok, rec, &seen_exp) < 0)
+            if (spf_parse_modifier(tok, rec) < 0)
                 return -1;
             continue;
         }
-        if (rec->nterms == SPF_MAX_TERMS)
-            return -1;
         spf_term_t *t = &rec->terms[rec->nterms++];
-        memset(t, 0, sizeof(*t));
-        snprintf(t->text, sizeof(t->text), "%s", tok);
+        t->text = shown + i;
         t->qualifier = strchr("+-~?", *tok) != NULL ? *tok++ : '+';
         if (spf_parse_mechanism(tok, t) < 0)
             return -1;
@@ -509,7 +653,8 @@ static int spf_match_mx(spf_ctx_t *c, const char *name, const spf_term_t *t)
 
 static int spf_match_include(spf_ctx_t *c, const char *name)
 {
-    auth_spf_result_t r = spf_check_host(c, name);
+    /* The included record's exp= never explains the including one's result (6.2). */
+    auth_spf_result_t r = spf_check_host(c, name, 0);
 
     switch (r) {
     case AUTH_SPF_PASS:
@@ -535,6 +680,22 @@ static int spf_match_exists(spf_ctx_t *c, const char *name)
     return st < 0 ? spf_dns_error(c, st, name) : st == 0;
 }
 
+/*
+ * The ptr mechanism (5.5): whether a validated name of the client is target
+ * or one of its subdomains. Only names of the first SPF_MAX_PTR within
+ * target need validating. Failed look-ups only mean no match.
+ */
+static int spf_match_ptr(spf_ctx_t *c, const char *target)
+{
+    size_t n;
+    char *const *names = spf_ptr_names(c, &n);
+
+    for (size_t i = 0; i < n; i++)
+        if (spf_in_domain(names[i], target) && spf_ptr_validated(c, names[i]))
+            return 1;
+    return 0;
+}
+
 /* One term against the client. */
 static int spf_match(spf_ctx_t *c, const char *domain, const spf_term_t *t)
 {
@@ -548,7 +709,8 @@ static int spf_match(spf_ctx_t *c, const char *domain, const spf_term_t *t)
         spf_why(c, AUTH_SPF_PERMERROR, "more than 10 DNS lookups (at %s)", t->text);
         return SPF_ERR(AUTH_SPF_PERMERROR);
     }
-    if (spf_expand(c, domain, t->spec[0] != '\0' ? t->spec : domain, name, sizeof(name)) < 0) {
+    if (spf_expand(c, domain, t->spec != NULL && t->spec[0] != '\0' ? t->spec : domain, 0, name,
+                   sizeof(name)) < 0) {
         spf_why(c, AUTH_SPF_PERMERROR, "bad macro in %s", t->text);
         return SPF_ERR(AUTH_SPF_PERMERROR);
     }
@@ -561,8 +723,9 @@ static int spf_match(spf_ctx_t *c, const char *domain, const spf_term_t *t)
         return spf_match_include(c, name);
     case SPF_EXISTS:
         return spf_match_exists(c, name);
+    case SPF_PTR:
+        return spf_match_ptr(c, name);
     default:
-        /* ptr is deprecated (5.5); we count its lookup and let it never match. */
         return 0;
     }
 }
@@ -597,49 +760,81 @@ static auth_spf_result_t spf_fetch(spf_ctx_t *c, const char *domain, const char 
     return AUTH_SPF_PASS;
 }
 
-static auth_spf_result_t spf_check_host(spf_ctx_t *c, const char *domain)
+/*
+ * Appends the explanation of a FAIL (6.2) to the result's text: the one TXT
+ * record at the expanded exp= domain, expanded as an explain-string. Its
+ * look-up does not count towards the limits; any problem with it only means
+ * no explanation.
+ */
+static void spf_explain(spf_ctx_t *c, const char *domain, const char *exp)
 {
-    spf_record_t *rec;
+    char name[300], text[1024];
+    const auth_dns_rr_t *rr;
+    size_t n = strlen(c->why);
+
+    if (exp == NULL || exp[0] == '\0' || spf_expand(c, domain, exp, 0, name, sizeof(name)) < 0 ||
+        name[0] == '\0')
+        return;
+    rr = auth_dns_get(c->dns, name, AUTH_DNS_TXT);
+    if (rr->status != AUTH_DNS_OK || rr->nstrs != 1 ||
+        spf_expand(c, domain, rr->strs[0], 1, text, sizeof(text)) < 0)
+        return;
+    if (n < c->whylen)
+        snprintf(c->why + n, c->whylen - n, "; explanation: %s", text);
+}
+
+/*
+ * check_host() (4): the result of domain's record for the client. explain
+ * says whether a FAIL gets the record's exp= explanation: not inside an
+ * include, whose result the including record only reads as match or not.
+ */
+static auth_spf_result_t spf_check_host(spf_ctx_t *c, const char *domain, int explain)
+{
+    spf_record_t rec;
     const char *text = NULL;
     char bad[300];
     auth_spf_result_t r = spf_fetch(c, domain, &text);
+    int rc;
 
     if (r != AUTH_SPF_PASS)
         return r;
-    if ((rec = malloc(sizeof(*rec))) == NULL)
-        return spf_why(c, AUTH_SPF_TEMPERROR, "out of memory at %s", domain);
-    if (spf_parse(text, rec, bad, sizeof(bad)) < 0) {
-        free(rec);
-        spf_why(c, AUTH_SPF_PERMERROR, "syntax error at '%s'", bad);
-        return AUTH_SPF_PERMERROR;
+    if ((rc = spf_parse(text, &rec, bad, sizeof(bad))) < 0) {
+        spf_free_record(&rec);
+        if (rc == -2)
+            return spf_why(c, AUTH_SPF_TEMPERROR, "out of memory at %s", domain);
+        return spf_why(c, AUTH_SPF_PERMERROR, "syntax error at '%s'", bad);
     }
     r = AUTH_SPF_NEUTRAL;
-    for (size_t i = 0; i < rec->nterms; i++) {
-        int m = spf_match(c, domain, &rec->terms[i]);
+    for (size_t i = 0; i < rec.nterms; i++) {
+        const spf_term_t *t = &rec.terms[i];
+        int m = spf_match(c, domain, t);
         if (m < 0 || m == 1) {
-            r = m < 0 ? (auth_spf_result_t)-m : spf_qualified(rec->terms[i].qualifier);
-            if (m == 1 && rec->terms[i].kind != SPF_INCLUDE) {
+            r = m < 0 ? (auth_spf_result_t)-m : spf_qualified(t->qualifier);
+            if (m == 1 && t->kind != SPF_INCLUDE) {
                 char at[600];
-                snprintf(at, sizeof(at), "%s matched in %s", rec->terms[i].text, domain);
+                snprintf(at, sizeof(at), "%s matched in %s", t->text, domain);
                 spf_why(c, r, "%s", at);
             }
-            free(rec);
+            if (m == 1 && r == AUTH_SPF_FAIL && explain)
+                spf_explain(c, domain, rec.exp);
+            spf_free_record(&rec);
             return r;
         }
     }
-    if (rec->redirect[0] != '\0') {
+    if (rec.redirect != NULL) {
         char name[300];
         if (spf_count_lookup(c) < 0)
             r = spf_why(c, AUTH_SPF_PERMERROR, "more than 10 DNS lookups (at redirect=%s)",
-                        rec->redirect);
-        else if (spf_expand(c, domain, rec->redirect, name, sizeof(name)) < 0)
-            r = spf_why(c, AUTH_SPF_PERMERROR, "bad macro in redirect=%s", rec->redirect);
-        else if ((r = spf_check_host(c, name)) == AUTH_SPF_NONE)
+                        rec.redirect);
+        else if (spf_expand(c, domain, rec.redirect, 0, name, sizeof(name)) < 0)
+            r = spf_why(c, AUTH_SPF_PERMERROR, "bad macro in redirect=%s", rec.redirect);
+        /* The target's own exp= explains its result; this record's does not (6.2). */
+        else if ((r = spf_check_host(c, name, explain)) == AUTH_SPF_NONE)
             r = AUTH_SPF_PERMERROR;
     } else {
         spf_why(c, r, "no mechanism matched in %s", domain);
     }
-    free(rec);
+    spf_free_record(&rec);
     return r;
 }
 
@@ -676,5 +871,5 @@ auth_spf_result_t auth_spf_check(auth_dns_t *dns, const auth_spf_query_t *q, cha
         snprintf(why, whylen, "'%s' is not a domain name", domain);
         return AUTH_SPF_NONE;
     }
-    return spf_check_host(&c, domain);
+    return spf_check_host(&c, domain, 1);
 }

@@ -32,11 +32,19 @@ int cares_open(ares_channel *ch, const char *server, long timeout_ms, long tries
                size_t errlen)
 {
     struct ares_options o = {0};
-    o.flags = ARES_FLAG_NOCHECKRESP;
+    /*
+     * EDNS0 lets answers up to CARES_EDNS_PAYLOAD bytes come over UDP, which
+     * long SPF and DKIM records need. Longer ones arrive truncated, and c-ares
+     * then asks again over TCP by itself: ARES_FLAG_IGNTC stays off for that.
+     */
+    o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;
+    o.ednspsz = CARES_EDNS_PAYLOAD;
     o.timeout = (int)timeout_ms;
     o.tries = (int)tries;
     *ch = NULL;
-    int rc = ares_init_options(ch, &o, ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    int rc = ares_init_options(
+        ch, &o, ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+    /* The csv form gives the server's port to both UDP and TCP, so the TCP retry reaches it. */
     if (rc == ARES_SUCCESS && server != NULL && server[0] != '\0')
         rc = ares_set_servers_ports_csv(*ch, server);
     if (rc == ARES_SUCCESS)

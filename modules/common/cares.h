@@ -11,10 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The EDNS0 UDP payload size we offer: the DNS flag day 2020 value, safe from fragmentation. */
+#define CARES_EDNS_PAYLOAD 1232
+
 /*
  * Opens a channel that hands SERVFAIL and REFUSED back as answers (both
- * callers want to see them). server: "addr:port" ("[::1]:53"), or NULL or
- * "" for the system resolver. Returns 0 or -1 with a reason in err.
+ * callers want to see them), offers EDNS0 and falls back to TCP for answers
+ * that arrive truncated. server: "addr:port" ("[::1]:53"), or NULL or "" for
+ * the system resolver; its port serves both UDP and TCP. Returns 0 or -1
+ * with a reason in err.
  */
 int cares_open(ares_channel *ch, const char *server, long timeout_ms, long tries, char *err,
                size_t errlen);

@@ -5,6 +5,7 @@ alignment and policies, DNS timeouts, and the Authentication-Results header."""
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reputation"))
-from dnsserver import DnsServer  # noqa: E402
+from dnsserver import DnsServer, reverse_v4, reverse_v6  # noqa: E402
 import dkimsign  # noqa: E402
 
 ARGS = None
@@ -62,6 +63,80 @@ SPF_RECORDS = {
 for i in range(1, 12):
     SPF_RECORDS["h%d.many.test" % i] = [("A", "10.0.0.%d" % i)]
 
+# Long records, the client's address near their end. About 900 bytes: with EDNS0 the
+# answer still fits in one UDP datagram (but not in 512 bytes).
+LONG_UDP = ("v=spf1 " + " ".join("ip4:198.51.100.%d" % i for i in range(1, 50))
+            + " ip4:192.0.2.77 -all")
+# About 2,500 bytes, served as 255-byte strings the evaluator joins: more than the 1232
+# bytes EDNS0 offers, so the UDP answer is truncated and the client asks again over TCP.
+LONG_TCP = ("v=spf1 " + " ".join("ip6:2001:db8:%x::/48" % i for i in range(1, 120))
+            + " ip4:192.0.2.78 -all")
+SPF_RECORDS.update({
+    "long-udp.test": [("TXT", LONG_UDP)],
+    "long-tcp.test": [("TXT", LONG_TCP)],
+})
+
+# ptr (RFC 7208 5.5) and %{p} (7.3): the client's PTR names that lead back to it.
+SPF_RECORDS.update({
+    "ptr.test": [("TXT", "v=spf1 ptr -all")],
+    "ptr-other.test": [("TXT", "v=spf1 ptr:ptr.test -all")],
+    # Validated, in ptr.test.
+    reverse_v4("192.0.2.50") + ".in-addr.arpa": [("PTR", "host.ptr.test")],
+    "host.ptr.test": [("A", "192.0.2.50")],
+    # Validated, outside ptr.test.
+    reverse_v4("192.0.2.51") + ".in-addr.arpa": [("PTR", "mail.elsewhere.test")],
+    "mail.elsewhere.test": [("A", "192.0.2.51")],
+    # In ptr.test, but its address is another one.
+    reverse_v4("192.0.2.52") + ".in-addr.arpa": [("PTR", "liar.ptr.test")],
+    "liar.ptr.test": [("A", "192.0.2.99")],
+    # 192.0.2.53 has no PTR record.
+    # The second name, in other case, is the one that leads back.
+    reverse_v4("192.0.2.54") + ".in-addr.arpa": [("PTR", "nowhere.ptr.test"),
+                                                 ("PTR", "Host54.PTR.Test")],
+    "host54.ptr.test": [("A", "192.0.2.54")],
+    # The PTR look-up is refused (below): no match rather than temperror.
+    # The first name's look-up is refused: it is skipped.
+    reverse_v4("192.0.2.58") + ".in-addr.arpa": [("PTR", "x.refused.test"),
+                                                 ("PTR", "host58.ptr.test")],
+    "host58.ptr.test": [("A", "192.0.2.58")],
+    reverse_v6("2001:db8::50") + ".ip6.arpa": [("PTR", "host6.ptr.test")],
+    "host6.ptr.test": [("AAAA", "2001:db8::50")],
+    reverse_v6("2001:db8::51") + ".ip6.arpa": [("PTR", "host.ptr.test")],
+    "pmacro.test": [("TXT", "v=spf1 exists:%{p}._p.%{d} -all")],
+    "host.ptr.test._p.pmacro.test": [("A", "127.0.0.2")],
+    # Two validated names: %{p} prefers the one in pmacro.test.
+    reverse_v4("192.0.2.56") + ".in-addr.arpa": [("PTR", "a.elsewhere.test"),
+                                                 ("PTR", "mail.pmacro.test")],
+    "a.elsewhere.test": [("A", "192.0.2.56")],
+    "mail.pmacro.test": [("A", "192.0.2.56")],
+    "mail.pmacro.test._p.pmacro.test": [("A", "127.0.0.2")],
+})
+REFUSED = ["refused.test", reverse_v4("192.0.2.57") + ".in-addr.arpa"]
+
+# exp= (RFC 7208 6.2): the explanation of a fail.
+SPF_RECORDS.update({
+    "exp.test": [("TXT", "v=spf1 ip4:192.0.2.1 -all exp=explain._spf.exp.test")],
+    "explain._spf.exp.test": [("TXT", "%{i} is not one of %{d}'s senders")],
+    # The exp domain holds a macro; the explanation, in two strings, c, r and t.
+    "exp-macro.test": [("TXT", "v=spf1 -all exp=%{l}.why.exp-macro.test")],
+    "bob.why.exp-macro.test": [("TXT", ["%{c} may not send for %{o} ",
+                                        "(checked by %{r} at %{t})"])],
+    "exp-missing.test": [("TXT", "v=spf1 -all exp=gone.exp.test")],
+    "exp-two.test": [("TXT", "v=spf1 -all exp=two.exp.test")],
+    "two.exp.test": [("TXT", "one explanation"), ("TXT", "another one")],
+    "exp-bad.test": [("TXT", "v=spf1 -all exp=bad.exp.test")],
+    "bad.exp.test": [("TXT", "100% wrong")],
+    "exp-soft.test": [("TXT", "v=spf1 ~all exp=explain._spf.exp.test")],
+    # An included record's fail is no match here, and its exp= is not used.
+    "exp-incl.test": [("TXT", "v=spf1 include:exp.test -all")],
+    # A redirect target's exp= explains its fail; the redirecting record's does not.
+    "exp-redir.test": [("TXT", "v=spf1 redirect=exp.test exp=outer.exp.test")],
+    "outer.exp.test": [("TXT", "the outer record's explanation")],
+    # Ten DNS-querying terms: the explanation's look-up is not an eleventh.
+    "exp-ten.test": [("TXT", "v=spf1 " + " ".join("a:h%d.many.test" % i for i in range(1, 11))
+                      + " -all exp=explain._spf.exp.test")],
+})
+
 DMARC_RECORDS = {
     "_dmarc.ip4.test": [("TXT", "v=DMARC1; p=reject")],
     "bank.test": [("TXT", "v=spf1 -all")],
@@ -97,7 +172,7 @@ class AuthTest(unittest.TestCase):
             "revoked._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; p=")],
             "sel._domainkey.slow.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
         })
-        cls.dns = DnsServer(records, slow=["slow.test"], delay=3.0).start()
+        cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test"], delay=3.0).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -164,6 +239,43 @@ class SpfTest(AuthTest):
         ("a@six.test", "192.0.2.5", "AUTH_SPF_FAIL", "-all"),
         ("a@slow.test", "192.0.2.2", "AUTH_SPF_TEMPERROR", "DNS error looking up TXT slow.test"),
         ("a@incl-slow.test", "192.0.2.2", "AUTH_SPF_TEMPERROR", "DNS error"),
+        ("a@long-udp.test", "192.0.2.77", "AUTH_SPF_PASS", "ip4:192.0.2.77 matched in long-udp"),
+        ("a@long-udp.test", "192.0.2.78", "AUTH_SPF_FAIL", "-all matched in long-udp.test"),
+        ("a@long-tcp.test", "192.0.2.78", "AUTH_SPF_PASS", "ip4:192.0.2.78 matched in long-tcp"),
+        ("a@long-tcp.test", "2001:db8:64:1::1", "AUTH_SPF_PASS", "ip6:2001:db8:64::/48 matched"),
+        ("a@long-tcp.test", "192.0.2.77", "AUTH_SPF_FAIL", "-all matched in long-tcp.test"),
+        ("a@ptr.test", "192.0.2.50", "AUTH_SPF_PASS", "ptr matched in ptr.test"),
+        ("a@ptr-other.test", "192.0.2.50", "AUTH_SPF_PASS", "ptr:ptr.test matched in ptr-other"),
+        ("a@ptr-other.test", "192.0.2.51", "AUTH_SPF_FAIL", "-all matched in ptr-other.test"),
+        ("a@ptr.test", "192.0.2.52", "AUTH_SPF_FAIL", "-all matched in ptr.test"),
+        ("a@ptr.test", "192.0.2.53", "AUTH_SPF_FAIL", "-all matched in ptr.test"),
+        ("a@ptr.test", "192.0.2.54", "AUTH_SPF_PASS", "ptr matched in ptr.test"),
+        ("a@ptr.test", "192.0.2.57", "AUTH_SPF_FAIL", "-all matched in ptr.test"),
+        ("a@ptr.test", "192.0.2.58", "AUTH_SPF_PASS", "ptr matched in ptr.test"),
+        ("a@ptr.test", "2001:db8::50", "AUTH_SPF_PASS", "ptr matched in ptr.test"),
+        ("a@ptr.test", "2001:db8::51", "AUTH_SPF_FAIL", "-all matched in ptr.test"),
+        ("a@pmacro.test", "192.0.2.50", "AUTH_SPF_PASS", "exists:%{p}._p.%{d} matched"),
+        ("a@pmacro.test", "192.0.2.56", "AUTH_SPF_PASS", "exists:%{p}._p.%{d} matched"),
+        ("a@pmacro.test", "192.0.2.53", "AUTH_SPF_FAIL", "-all matched in pmacro.test"),
+        ("a@exp.test", "192.0.2.9", "AUTH_SPF_FAIL",
+         "-all matched in exp.test; explanation: 192.0.2.9 is not one of exp.test's senders"),
+        ("a@exp.test", "192.0.2.1", "AUTH_SPF_PASS", "ip4:192.0.2.1 matched in exp.test"),
+        ("bob@exp-macro.test", "2001:db8::9", "AUTH_SPF_FAIL",
+         "-all matched in exp-macro.test; explanation: 2001:db8::9 may not send for"
+         " exp-macro.test (checked by unknown at "),
+        ("a@exp-redir.test", "192.0.2.9", "AUTH_SPF_FAIL",
+         "-all matched in exp.test; explanation: 192.0.2.9 is not one of exp.test's senders"),
+        ("a@exp-ten.test", "192.0.2.9", "AUTH_SPF_FAIL",
+         "-all matched in exp-ten.test; explanation: 192.0.2.9 is not one of exp-ten.test's"),
+    ]
+
+    # No explanation: the detail ends with the matching term.
+    PLAIN_FAILS = [
+        ("a@exp-missing.test", "AUTH_SPF_FAIL", "-all matched in exp-missing.test"),
+        ("a@exp-two.test", "AUTH_SPF_FAIL", "-all matched in exp-two.test"),
+        ("a@exp-bad.test", "AUTH_SPF_FAIL", "-all matched in exp-bad.test"),
+        ("a@exp-soft.test", "AUTH_SPF_SOFTFAIL", "~all matched in exp-soft.test"),
+        ("a@exp-incl.test", "AUTH_SPF_FAIL", "-all matched in exp-incl.test"),
     ]
 
     def test_table(self):
@@ -173,6 +285,54 @@ class SpfTest(AuthTest):
                 spf = [n for n in s if n.startswith("AUTH_SPF_")]
                 self.assertEqual(spf, [symbol], s)
                 self.assertIn(detail, s[symbol]["detail"])
+        # Only the answer too long for EDNS0's UDP came over TCP.
+        self.assertEqual({q[0] for q in self.dns.queries(transport="tcp")}, {"long-tcp.test"})
+
+    def spf_detail(self, sender, ip, symbol):
+        s = symbols(self.scan(sender=sender, ip=ip, opts=["dkim=false", "dmarc=false"]))
+        self.assertIn(symbol, s, s)
+        return s[symbol]["detail"]
+
+    def test_long_records_over_edns_and_tcp(self):
+        self.assertGreater(len(LONG_UDP), 850)
+        self.assertLess(len(LONG_UDP), 1100)
+        self.assertGreater(len(LONG_TCP), 2400)
+        before = len(self.dns.queries(transport="tcp"))
+        self.assertIn("ip4:192.0.2.77 matched in long-udp.test",
+                      self.spf_detail("a@long-udp.test", "192.0.2.77", "AUTH_SPF_PASS"))
+        # Longer than 512 bytes, yet no TCP: EDNS0 let it through over UDP.
+        self.assertEqual([t for _, _, t in self.dns.queries("long-udp.test")],
+                         ["udp"] * len(self.dns.queries("long-udp.test")))
+        self.assertEqual(len(self.dns.queries(transport="tcp")), before)
+        self.assertIn("ip4:192.0.2.78 matched in long-tcp.test",
+                      self.spf_detail("a@long-tcp.test", "192.0.2.78", "AUTH_SPF_PASS"))
+        # A truncated answer over UDP, then the same question over TCP.
+        last = self.dns.queries("long-tcp.test")[-2:]
+        self.assertEqual(last, [("long-tcp.test", 16, "udp"), ("long-tcp.test", 16, "tcp")])
+        self.assertIn("ip4:192.0.2.0/24 matched in ip4.test",
+                      self.spf_detail("a@ip4.test", "192.0.2.1", "AUTH_SPF_PASS"))
+        self.assertEqual({q[0] for q in self.dns.queries(transport="tcp")}, {"long-tcp.test"})
+
+    def test_explanation_absent(self):
+        for sender, symbol, detail in self.PLAIN_FAILS:
+            with self.subTest(sender=sender):
+                got = self.spf_detail(sender, "192.0.2.9", symbol)
+                self.assertTrue(got.endswith(detail), got)
+                self.assertNotIn("explanation", got)
+
+    def test_explanation_macros(self):
+        detail = self.spf_detail("bob@exp-macro.test", "2001:db8::9", "AUTH_SPF_FAIL")
+        m = re.search(r"explanation: 2001:db8::9 may not send for exp-macro.test "
+                      r"\(checked by unknown at (\d+)\)$", detail)
+        self.assertIsNotNone(m, detail)
+        self.assertLess(abs(int(m.group(1)) - time.time()), 60)
+
+    def test_explanation_only_for_fail(self):
+        # An included record's exp= is not even looked up; nor is it for a pass.
+        before = len(self.dns.queries("explain._spf.exp.test"))
+        self.spf_detail("a@exp-incl.test", "192.0.2.9", "AUTH_SPF_FAIL")
+        self.spf_detail("a@exp.test", "192.0.2.1", "AUTH_SPF_PASS")
+        self.assertEqual(len(self.dns.queries("explain._spf.exp.test")), before)
 
     def test_scores(self):
         s = symbols(self.scan(sender="a@ip4.test", ip="198.51.100.1"))

@@ -2,8 +2,10 @@
 
 It answers A, AAAA, PTR, MX and TXT queries from a table the test gives it, REFUSED for
 zones marked refused, NXDOMAIN for unknown names, and answers the names of
-"slow" zones only after a delay, so that tests can see timeouts. Every query
-is logged with its time, so that tests can check the queries ran in parallel.
+"slow" zones only after a delay, so that tests can see timeouts. It serves UDP
+and TCP on the same port, honours EDNS0 payload sizes and truncates UDP replies
+that do not fit. Every query is logged with its time, so that tests can check
+the queries ran in parallel, and with its transport.
 """
 import socket
 import struct
@@ -49,28 +51,64 @@ def rdata(rtype, value):
 
 
 class DnsServer:
-    """records: {name: [(type, value), ...]}; refused, slow: zone suffixes."""
+    """records: {name: [(type, value), ...]}; refused, slow: zone suffixes.
+
+    It listens on one port over UDP and TCP. Over UDP a reply longer than the
+    client can take (512 bytes, or the payload size of the query's EDNS0 OPT
+    record) goes out truncated, with the TC bit and no answers, so that the
+    client asks again over TCP, as a real server would make it.
+    """
+
+    UDP_LIMIT = 512  # Without EDNS0 (RFC 1035 4.2.1).
+    EDNS_PAYLOAD = 1232  # What this server says it takes in its own OPT records.
 
     def __init__(self, records=None, refused=(), slow=(), delay=3.0):
         self.records = {k.lower().strip("."): v for k, v in (records or {}).items()}
         self.refused = [z.lower() for z in refused]
         self.slow = [z.lower() for z in slow]
         self.delay = delay
-        self.log = []  # (time, name, type)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.log = []  # (time, name, type), one per query in arrival order
+        self.transports = []  # "udp" or "tcp", the query of self.log at the same index
+        self.log_lock = threading.Lock()
+        self.sock, self.listener = self.bind_pair()
         self.port = self.sock.getsockname()[1]
         self.address = "127.0.0.1:%d" % self.port
         self.running = True
+        self.conns = []
         self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.tcp_thread = threading.Thread(target=self.serve_tcp, daemon=True)
+
+    @staticmethod
+    def bind_pair():
+        """A UDP socket and a TCP listener on the same free loopback port."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            except OSError:  # That port is taken over TCP: try another one.
+                udp.close()
+                tcp.close()
+                continue
+            tcp.listen(16)
+            return udp, tcp
+        raise OSError("dnsserver: no port free over both UDP and TCP")
 
     def start(self):
         self.thread.start()
+        self.tcp_thread.start()
         return self
 
     def stop(self):
         self.running = False
-        self.sock.close()
+        for s in [self.sock, self.listener] + self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)  # Wakes a thread blocked on it.
+            except OSError:
+                pass
+            s.close()
 
     def __enter__(self):
         return self.start()
@@ -78,38 +116,117 @@ class DnsServer:
     def __exit__(self, *exc):
         self.stop()
 
+    def queries(self, name=None, transport=None):
+        """(name, type, transport) of each query so far, maybe only of one name or transport."""
+        with self.log_lock:
+            rows = [(n, t, tr) for (_, n, t), tr in zip(self.log, self.transports)]
+        return [r for r in rows if (name is None or r[0] == name.lower())
+                and (transport is None or r[2] == transport)]
+
     def serve(self):
         while self.running:
             try:
                 data, peer = self.sock.recvfrom(4096)
             except OSError:
                 return
+            if not self.running:  # Woken by stop().
+                return
             try:
-                self.handle(data, peer)
+                reply, late = self.handle(data, "udp")
+                if late:
+                    threading.Timer(self.delay, self.send_late, (reply, peer)).start()
+                else:
+                    self.sock.sendto(reply, peer)
             except Exception as e:  # A malformed query must not stop the server.
                 print("dnsserver: %s" % e)
+
+    def serve_tcp(self):
+        while self.running:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.serve_conn, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def read_exact(conn, n):
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def serve_conn(self, conn):
+        """Queries of one TCP connection, each with its 2-byte length, until the client closes."""
+        lock = threading.Lock()  # Late replies and prompt ones must not interleave.
+        while self.running:
+            try:
+                head = self.read_exact(conn, 2)
+                data = head and self.read_exact(conn, struct.unpack("!H", head)[0])
+            except OSError:
+                return
+            if not data:
+                conn.close()
+                return
+            try:
+                reply, late = self.handle(data, "tcp")
+            except Exception as e:
+                print("dnsserver: %s" % e)
+                continue
+            framed = struct.pack("!H", len(reply)) + reply
+            if late:
+                threading.Timer(self.delay, self.send_tcp, (conn, lock, framed)).start()
+            else:
+                self.send_tcp(conn, lock, framed)
+
+    @staticmethod
+    def send_tcp(conn, lock, framed):
+        try:
+            with lock:
+                conn.sendall(framed)
+        except OSError:
+            pass
 
     @staticmethod
     def in_zone(name, zones):
         return any(name == z or name.endswith("." + z) for z in zones)
 
-    def handle(self, data, peer):
-        qid, flags = struct.unpack("!HH", data[:4])
+    @staticmethod
+    def edns_payload(data, off, arcount):
+        """The payload size of the query's OPT record (RFC 6891), or None without one."""
+        for _ in range(arcount):
+            _, off = decode_name(data, off)
+            rtype, rclass, _, rdlen = struct.unpack("!HHIH", data[off:off + 10])
+            if rtype == 41:
+                return max(rclass, DnsServer.UDP_LIMIT)
+            off += 10 + rdlen
+        return None
+
+    def handle(self, data, transport):
+        """The reply to one query, and whether it is to be sent late."""
+        qid, flags, _, ancount, nscount, arcount = struct.unpack("!HHHHHH", data[:12])
         name, off = decode_name(data, 12)
         qtype, _ = struct.unpack("!HH", data[off:off + 4])
         question = data[12:off + 4]
+        payload = self.edns_payload(data, off + 4, arcount) if not ancount + nscount else None
         name = name.lower()
-        self.log.append((time.time(), name, qtype))
+        with self.log_lock:
+            self.log.append((time.time(), name, qtype))
+            self.transports.append(transport)
         if self.in_zone(name, self.refused):
-            reply = self.reply(qid, flags, question, 5, [])
+            reply = self.reply(qid, flags, question, 5, [], payload is not None)
         else:
             rrs = self.records.get(name)
             answers = [(t, v) for t, v in (rrs or []) if TYPES[t] == qtype]
-            reply = self.reply(qid, flags, question, 3 if rrs is None else 0, answers)
-        if self.in_zone(name, self.slow):
-            threading.Timer(self.delay, self.send_late, (reply, peer)).start()
-        else:
-            self.sock.sendto(reply, peer)
+            reply = self.reply(qid, flags, question, 3 if rrs is None else 0, answers,
+                               payload is not None)
+            limit = payload or self.UDP_LIMIT
+            if transport == "udp" and len(reply) > limit:
+                reply = self.reply(qid, flags, question, 0, [], payload is not None, tc=True)
+        return reply, self.in_zone(name, self.slow)
 
     def send_late(self, reply, peer):
         try:
@@ -118,13 +235,16 @@ class DnsServer:
             pass
 
     @staticmethod
-    def reply(qid, flags, question, rcode, answers):
+    def reply(qid, flags, question, rcode, answers, edns=False, tc=False):
         rd = flags & 0x0100
-        head = struct.pack("!HHHHHH", qid, 0x8400 | rd | rcode, 1, len(answers), 0, 0)
+        head = struct.pack("!HHHHHH", qid, 0x8400 | (0x0200 if tc else 0) | rd | rcode, 1,
+                           len(answers), 0, 1 if edns else 0)
         body = question
         for rtype, value in answers:
             rd_bytes = rdata(rtype, value)
             body += struct.pack("!HHHIH", 0xC00C, TYPES[rtype], 1, 60, len(rd_bytes)) + rd_bytes
+        if edns:  # OPT: root name, type 41, our payload size as class, no options.
+            body += b"\0" + struct.pack("!HHIH", 41, DnsServer.EDNS_PAYLOAD, 0, 0)
         return head + body
 
 
