@@ -93,6 +93,7 @@ static cfg_opt_t core_opts[] = {
     CFG_STR("data_dir", "/var/lib/smf", CFGF_NONE),
     CFG_STR("quarantine_dir", "/var/lib/smf/quarantine", CFGF_NONE),
     CFG_STR("module_dir", "/usr/lib/smf/modules", CFGF_NONE),
+    CFG_STR("user", "", CFGF_NONE),
     CFG_STR("log_level", "info", CFGF_NONE),
     CFG_INT("max_message_size", 50L * 1024 * 1024, CFGF_NONE),
     CFG_INT("max_mime_depth", 30, CFGF_NONE),
@@ -548,6 +549,20 @@ static int read_curve(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The user to run as is looked up now, so that `smfd -t` and a reload
+ * refuse a name the system does not know, before anything depends on it. */
+static int read_user(config_t *c, cfg_t *cfg, char *err, size_t errlen)
+{
+    const char *name = cfg_getstr(cfg, "user");
+    c->user.name = arena_strdup(c->mem, name != NULL ? name : "");
+    if (c->user.name[0] == '\0')
+        return 0;
+    char why[512];
+    if (privdrop_lookup(c->user.name, &c->user.uid, &c->user.gid, why, sizeof(why)) != 0)
+        return errbuf_fail(err, errlen, "%s: %s", c->path, why);
+    return 0;
+}
+
 static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
 {
     c->listen = resolve_endpoint(c, cfg_getstr(cfg, "listen"));
@@ -559,6 +574,8 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     if (c->workers < 0 || c->workers > 256)
         return errbuf_fail(err, errlen, "%s: workers = %ld: expected 0 (one per core) to 256",
                            c->path, c->workers);
+    if (read_user(c, cfg, err, errlen) != 0)
+        return -1;
     if (c->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = n > 0 ? n : 1;
@@ -887,8 +904,8 @@ static void set_location(config_t *c, const char *path)
     c->dir = arena_strdup(c->mem, dirname(tmp));
 }
 
-int config_load(const char *path, char *const *ov, size_t nov, config_t **out, char *err,
-                size_t errlen)
+static int load(const char *path, char *const *ov, size_t nov, bool with_modules, config_t **out,
+                char *err, size_t errlen)
 {
     config_t *c = xcalloc(1, sizeof(*c));
     c->mem = arena_new(8192);
@@ -898,8 +915,13 @@ int config_load(const char *path, char *const *ov, size_t nov, config_t **out, c
     cfg_t *pass1 = parse_file(opts1, CFGF_IGNORE_UNKNOWN, path, ov, nov, err, errlen);
     cfg_opt_t *opts = NULL, **modopts = NULL;
     cfg_t *pass2 = NULL;
-    if (pass1 == NULL || read_core(c, pass1, err, errlen) != 0 ||
-        open_modules(c, pass1, err, errlen) != 0)
+    if (pass1 == NULL || read_core(c, pass1, err, errlen) != 0)
+        goto out;
+    if (!with_modules) {
+        rc = 0;
+        goto out;
+    }
+    if (open_modules(c, pass1, err, errlen) != 0)
         goto out;
     opts = full_opts(c, &modopts);
     pass2 = parse_file(opts, CFGF_NONE, path, ov, nov, err, errlen);
@@ -921,6 +943,18 @@ out:
         config_free(&c);
     *out = c;
     return rc;
+}
+
+int config_load(const char *path, char *const *ov, size_t nov, config_t **out, char *err,
+                size_t errlen)
+{
+    return load(path, ov, nov, true, out, err, errlen);
+}
+
+int config_load_core(const char *path, char *const *ov, size_t nov, config_t **out, char *err,
+                     size_t errlen)
+{
+    return load(path, ov, nov, false, out, err, errlen);
 }
 
 void config_free(config_t **cp)

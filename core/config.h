@@ -18,6 +18,7 @@
 #include "curve.h"
 #include "message.h"
 #include "modload.h"
+#include "privdrop.h"
 #include "verdict.h"
 
 #include <stdbool.h>
@@ -57,6 +58,7 @@ typedef struct config {
     const char *data_dir;
     const char *quarantine_dir;
     const char *module_dir;
+    privdrop_user_t user; /* `user`, resolved at load; name "" when smfd stays as started. */
     int log_level;
     message_limits_t limits;
     size_t arena_limit;
@@ -85,6 +87,14 @@ typedef struct config {
  */
 int config_load(const char *path, char *const *overrides, size_t noverrides, config_t **out,
                 char *err, size_t errlen);
+/*
+ * Reads only the core's own settings (the first pass): no module is opened
+ * and no section is checked, so nothing of a module runs. smfd starts with
+ * this, to learn its endpoints, directories and user before it may load
+ * modules. Returns as config_load does; the result has no modules.
+ */
+int config_load_core(const char *path, char *const *overrides, size_t noverrides, config_t **out,
+                     char *err, size_t errlen);
 /* Closes the modules and frees everything; nulls *cp. */
 void config_free(config_t **cp);
 /* The policy for a recipient domain (lower case), or the default one. */

@@ -5,6 +5,7 @@
 #include "errbuf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <zmq.h>
@@ -40,6 +41,8 @@ int curve_read_key(const char *path, char out[CURVE_Z85_LEN + 1])
         }
     }
     fclose(f);
+    if (rc != 0)
+        errno = 0; /* Read, but no key in it. */
     return rc;
 }
 
@@ -95,7 +98,13 @@ int curve_load(curve_conf_t *cc, arena_t *mem, const char *secret_file, const ch
     if (!zmq_has("curve"))
         return errbuf_fail(err, errlen, "this libzmq was built without CURVE support");
     unsigned char raw[32];
-    if (curve_read_key(secret_file, cc->secret) != 0 || zmq_z85_decode(raw, cc->secret) == NULL)
+    /* smfd running as `user` reads the key again at each reload; a key only
+     * root may read is the likely mistake, so it is named as such. */
+    int rc = curve_read_key(secret_file, cc->secret);
+    if (rc != 0 && errno != 0)
+        return errbuf_fail(err, errlen, "curve_secret_key_file %s: cannot read it: %m",
+                           secret_file);
+    if (rc != 0 || zmq_z85_decode(raw, cc->secret) == NULL)
         return errbuf_fail(err, errlen,
                            "curve_secret_key_file %s: no Z85 secret key in it (40 characters); "
                            "make one with `smfctl keygen`",

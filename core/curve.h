@@ -34,7 +34,8 @@ int curve_load(curve_conf_t *cc, arena_t *mem, const char *secret_file, const ch
                char *err, size_t errlen);
 
 /* Reads the first Z85 key of a key file (as `smfctl keygen` writes them).
- * Returns 0, or -1 when the file cannot be read or holds no key. */
+ * Returns 0, or -1 with errno set when the file cannot be read, or -1 with
+ * errno 0 when it holds no key. */
 int curve_read_key(const char *path, char out[CURVE_Z85_LEN + 1]);
 
 /* Whether a client public key (32 bytes) is on the list. */

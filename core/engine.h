@@ -29,8 +29,10 @@ typedef struct engine {
     size_t nworkers;
     const char *listen;
     const char *publish;
+    /* `user` at start, "" when smfd runs as started; it changes only at restart. */
+    const char *user;
     size_t max_message_size;
-    curve_conf_t curve;  /* The endpoints' CURVE keys, fixed at start. */
+    curve_conf_t curve;   /* The endpoints' CURVE keys, fixed at start. */
     atomic_bool stopping; /* Tells the ZAP thread to end. */
 } engine_t;
 

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
+#include "privdrop.h"
 #include "quarantine.h"
 #include "watch.h"
 #include "xalloc.h"
@@ -148,6 +149,9 @@ static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const
     if (strcmp(g->conf->listen, e->listen) != 0 || strcmp(g->conf->publish, e->publish) != 0 ||
         (size_t)g->conf->workers != e->nworkers)
         log_warn("listen, publish and workers change only at restart");
+    if (strcmp(g->conf->user.name, e->user) != 0)
+        log_warn("user changes only at restart; until then smfd stays %s",
+                 e->user[0] ? e->user : "the user that started it");
     (*gen_id)++;
     generation_release(&cur);
     engine_swap(e, g);
@@ -231,6 +235,64 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
     }
 }
 
+/* Started as root with `user` set: the directories smfd writes, and those
+ * of its ipc:// endpoints, are made and given to the user before the
+ * endpoints are bound. */
+static void prepare_for_user(const config_t *c)
+{
+    char err[2048];
+    /* quarantine_dir first: when it is a file system of its own mounted
+     * inside data_dir, it is then the user's before data_dir is walked. */
+    const char *dirs[2] = {c->quarantine_dir, c->data_dir};
+    for (int i = 0; i < 2; i++) {
+        size_t handed = 0;
+        if (privdrop_prepare_dir(dirs[i], &c->user, &handed, err, sizeof(err)) != 0)
+            log_fatal("%s", err);
+        if (handed > 0)
+            log_info("%s: gave %zu path(s) owned by root to user %s", dirs[i], handed,
+                     c->user.name);
+    }
+    const char *eps[2] = {c->listen, c->publish};
+    for (int i = 0; i < 2; i++)
+        if (privdrop_prepare_endpoint(eps[i], &c->user, err, sizeof(err)) != 0)
+            log_fatal("%s", err);
+}
+
+/* Once the endpoints are bound: their socket files go to the user, then
+ * smfd becomes the user for good. */
+static void become_user(const config_t *c)
+{
+    char err[2048];
+    const char *eps[2] = {c->listen, c->publish};
+    for (int i = 0; i < 2; i++)
+        if (privdrop_give_socket(eps[i], &c->user, err, sizeof(err)) != 0)
+            log_fatal("%s", err);
+    if (privdrop_switch(&c->user, err, sizeof(err)) != 0)
+        log_fatal("cannot drop root privileges: %s", err);
+    log_info("running as user %s (uid %u, gid %u)", c->user.name, (unsigned)c->user.uid,
+             (unsigned)c->user.gid);
+}
+
+static void bind_endpoints(engine_t *e)
+{
+    char err[2048];
+    if (transport_bind(e, err, sizeof(err)) != 0)
+        log_fatal("%s", err);
+}
+
+/* The key-value store and the quarantine, fixed for the life of the process. */
+static void open_stores(engine_t *e, const config_t *c)
+{
+    char err[2048], kvdir[4096];
+    snprintf(kvdir, sizeof(kvdir), "%s/kv", c->data_dir);
+    if (kv_open(kvdir, &e->kv, err, sizeof(err)) != 0)
+        log_fatal("%s", err);
+    if (quarantine_open(c->quarantine_dir, &e->quarantine, err, sizeof(err)) != 0)
+        log_fatal("%s", err);
+    /* The store's size is fixed for the life of the process. */
+    quarantine_set_mapsize(e->quarantine, c->quarantine_map_size);
+}
+
 static int serve(const options_t *o)
 {
     char err[2048];
@@ -243,45 +305,61 @@ static int serve(const options_t *o)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /*
+     * The order matters when smfd starts as root with `user` set: the core
+     * settings are read without loading any module; the directories are
+     * given to the user; the endpoints are bound while smfd is still root
+     * (a TCP port below 1024 needs it); then smfd becomes the user, and only
+     * after that opens the stores and loads the first generation, so that
+     * every file they create is the user's and no module runs as root.
+     * Without `user` the endpoints are bound last, as before: a
+     * configuration whose modules fail to load never takes over the ipc://
+     * path of an smfd that is running.
+     */
     config_t *first;
-    if (config_load(o->config, o->overrides, o->noverrides, &first, err, sizeof(err)) != 0)
+    if (config_load_core(o->config, o->overrides, o->noverrides, &first, err, sizeof(err)) != 0)
         log_fatal("%s", err);
-    char kvdir[4096];
-    snprintf(kvdir, sizeof(kvdir), "%s/kv", first->data_dir);
+    log_set_level((smf_log_level_t)first->log_level);
+    bool drop;
+    if (privdrop_needed(&first->user, &drop, err, sizeof(err)) != 0)
+        log_fatal("%s", err);
+    if (drop)
+        prepare_for_user(first);
     engine_t e = {.nworkers = (size_t)first->workers};
-    if (kv_open(kvdir, &e.kv, err, sizeof(err)) != 0)
-        log_fatal("%s", err);
-    if (quarantine_open(first->quarantine_dir, &e.quarantine, err, sizeof(err)) != 0)
-        log_fatal("%s", err);
-    /* The store's size is fixed for the life of the process. */
-    quarantine_set_mapsize(e.quarantine, first->quarantine_map_size);
     e.listen = xstrdup(first->listen);
     e.publish = xstrdup(first->publish);
+    e.user = xstrdup(first->user.name);
     e.max_message_size = first->limits.max_size;
     /* The server's key is fixed for the life of the process; the allow-list
      * is read from the current generation at each handshake. */
     e.curve = first->curve;
     e.curve.clients = NULL;
     e.curve.nclients = 0;
+    pthread_mutex_init(&e.lock, NULL);
+    e.zctx = zmq_ctx_new();
+    /* Handshakes wait for the ZAP thread, which starts once a generation is current. */
+    if (e.curve.enabled && zap_bind(&e) != 0)
+        log_fatal("cannot start the CURVE access check: %s", zmq_strerror(zmq_errno()));
+    if (drop) {
+        bind_endpoints(&e);
+        become_user(first);
+    }
+    open_stores(&e, first);
     config_free(&first);
 
     unsigned long gen_id = 1;
     generation_t *g = load(o, e.kv, gen_id, e.nworkers, err, sizeof(err));
     if (g == NULL)
         log_fatal("%s", err);
-    pthread_mutex_init(&e.lock, NULL);
+    if (!drop)
+        bind_endpoints(&e);
     e.current = g;
-    e.zctx = zmq_ctx_new();
     pthread_t zap;
     if (e.curve.enabled) {
-        if (zap_bind(&e) != 0)
-            log_fatal("cannot start the CURVE access check: %s", zmq_strerror(zmq_errno()));
         if (pthread_create(&zap, NULL, zap_main, &e) != 0)
             log_fatal("cannot start the CURVE access check thread");
         log_info("CURVE on: server public key %s", e.curve.public);
     }
-    if (transport_bind(&e, err, sizeof(err)) != 0)
-        log_fatal("%s", err);
 
     pthread_t transport;
     pthread_t *workers = xcalloc(e.nworkers, sizeof(pthread_t));
@@ -310,6 +388,7 @@ static int serve(const options_t *o)
     free(args);
     free((void *)e.listen);
     free((void *)e.publish);
+    free((void *)e.user);
     log_info("stopped");
     return 0;
 }

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "testconf.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 
 static const char *dir;
@@ -74,6 +75,10 @@ static const refusal_t refusals[] = {
     {"empty reload_watch path",
      "modules = {}\nreload_watch = {\"\"}",
      {"reload_watch", "empty path"}},
+    {"unknown user",
+     "modules = {}\nuser = \"smf-no-such-user\"",
+     {"user = \"smf-no-such-user\"", "no such user"}},
+    {"user root", "modules = {}\nuser = \"root\"", {"user = \"root\"", "uid 0"}},
 };
 
 static void test_refusals(void)
@@ -224,6 +229,39 @@ static void test_quarantine_settings(void)
     config_free(&c);
 }
 
+/* `user` is empty by default and resolved to the account's ids when set,
+ * in the file or with -o; reading only the core settings resolves it too. */
+static void test_user(void)
+{
+    char err[2048];
+    config_t *c = testconf_load(dir, "modules = {}", NULL, 0, err, sizeof(err));
+    CHECK(c != NULL && strcmp(c->user.name, "") == 0, "default user: %s", err);
+    config_free(&c);
+    struct passwd *pw = getpwnam("nobody");
+    if (pw == NULL)
+        return;
+    char *ov[] = {"user=nobody"};
+    c = testconf_load(dir, "modules = {tcontent}", ov, 1, err, sizeof(err));
+    CHECK(c != NULL, "user = nobody refused: %s", err);
+    if (c == NULL)
+        return;
+    CHECK(strcmp(c->user.name, "nobody") == 0 && c->user.uid == pw->pw_uid &&
+              c->user.gid == pw->pw_gid,
+          "user nobody resolved to %u/%u", (unsigned)c->user.uid, (unsigned)c->user.gid);
+    config_free(&c);
+
+    /* smfd's first read at start opens no module: a missing one is no error yet. */
+    const char *path = testconf_write(dir, "modules = {nosuch}\nuser = \"nobody\"");
+    int rc = config_load_core(path, NULL, 0, &c, err, sizeof(err));
+    unlink(path);
+    CHECK(rc == 0, "core settings refused: %s", err);
+    if (rc != 0)
+        return;
+    CHECK(c->nmodules == 0 && c->user.uid == pw->pw_uid, "core settings: %zu module(s), uid %u",
+          c->nmodules, (unsigned)c->user.uid);
+    config_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     dir = argc > 1 ? argv[1] : ".";
@@ -232,5 +270,6 @@ int main(int argc, char **argv)
     test_old_minor();
     test_valid();
     test_quarantine_settings();
+    test_user();
     return check_done();
 }

@@ -1,0 +1,292 @@
+"""smfd with `user` set: started as root it binds its endpoints, gives its
+directories and sockets to the user, switches to that user for good, and
+still scans, quarantines and reloads. An unknown user is refused by
+`smfd -t`, and smfd started as some other user refuses to go on. The tests
+that start smfd as root are skipped when not run as root."""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import smftest
+from smftest import envelope, fixture, recv_reply, scan_frames
+
+USER = "nobody"
+# A second account every Debian system has, for a change of `user`.
+OTHER_USER = "daemon"
+UNKNOWN_USER = "smf-no-such-user"
+
+needs_root = unittest.skipUnless(
+    os.geteuid() == 0, "smfd can switch to another user only when started as root")
+
+
+def credentials(pid):
+    """For each thread of a process: its real, effective, saved and file-system
+    uids and gids, and its permitted and effective capabilities."""
+    out = {}
+    for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+        creds = {}
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("Uid", "Gid"):
+                        creds[key] = [int(v) for v in value.split()]
+                    elif key in ("CapPrm", "CapEff"):
+                        creds[key] = int(value, 16)
+        except FileNotFoundError:
+            continue  # The thread ended meanwhile.
+        out[tid] = creds
+    return out
+
+
+def reachable(tmp):
+    """The test's folder is private to root; the user must reach what is in it."""
+    os.chmod(tmp, 0o755)
+
+
+def copy_etc(append=""):
+    """A copy of etc/ the user can read, with text appended to smfd.conf."""
+    tmp = tempfile.mkdtemp(prefix="smf-uetc-")
+    reachable(tmp)
+    etc = os.path.join(tmp, "etc")
+    shutil.copytree(os.path.join(smftest.PATHS["source"], "etc"), etc)
+    conf = os.path.join(etc, "smfd.conf")
+    with open(conf, "a") as f:
+        f.write(append)
+    return tmp, conf
+
+
+def owners(top):
+    """Every path under top (top included) whose owner is not the user."""
+    uid = pwd.getpwnam(USER).pw_uid
+    wrong = []
+    for d, dirs, files in os.walk(top):
+        for p in [d] + [os.path.join(d, n) for n in files]:
+            st = os.lstat(p)
+            if st.st_uid != uid:
+                wrong.append("%s (uid %d)" % (p, st.st_uid))
+    return wrong
+
+
+def wait_log(smfd, text, timeout=30):
+    deadline = time.time() + timeout
+    while text not in smfd.log_tail(200) and time.time() < deadline:
+        time.sleep(0.1)
+    return text in smfd.log_tail(200)
+
+
+def free_low_port():
+    """A loopback TCP port below 1024 that nothing listens on."""
+    for port in range(1000, 900, -1):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise unittest.SkipTest("no free TCP port below 1024 on loopback")
+
+
+class UserTest(unittest.TestCase):
+    """One smfd per test, each in its own folder."""
+
+    def setUp(self):
+        self.user = pwd.getpwnam(USER)
+        self.smfd = None
+        self.etc = None
+
+    def tearDown(self):
+        if self.smfd is not None:
+            self.smfd.close()
+        if self.etc is not None:
+            shutil.rmtree(self.etc, ignore_errors=True)
+
+    def start(self, *overrides, config=None, listen=None):
+        self.smfd = smftest.Smfd(*overrides, config=config)
+        reachable(self.smfd.tmp)
+        if listen is not None:
+            self.smfd.listen = listen
+        return self.smfd.start()
+
+    def scan(self, body, rid, **env):
+        sock = self.smfd.dealer()
+        try:
+            sock.send_multipart(scan_frames(rid, envelope(**env), body))
+            cmd, got, reply = recv_reply(sock, 30000)
+        finally:
+            sock.close(0)
+        self.assertEqual((cmd, got), ("VERDICT", rid), reply)
+        return reply
+
+    def generation(self):
+        sock = self.smfd.dealer()
+        try:
+            sock.send_multipart([smftest.PROTO, b"PING", b"gen"])
+            cmd, _, body = recv_reply(sock)
+        finally:
+            sock.close(0)
+        self.assertEqual(cmd, "PONG")
+        return body["generation"]
+
+    def assert_runs_as_user(self):
+        """Every thread, the ZeroMQ ones started before the switch included."""
+        want = {"Uid": [self.user.pw_uid] * 4, "Gid": [self.user.pw_gid] * 4,
+                "CapPrm": 0, "CapEff": 0}
+        threads = credentials(self.smfd.proc.pid)
+        self.assertGreater(len(threads), 1)
+        for tid, creds in threads.items():
+            self.assertEqual(creds, want, "thread %s" % tid)
+
+    def quarantine_listing(self, domain):
+        """`smfctl quarantine list` run as the user, as the documentation advises."""
+        src, build = smftest.PATHS["source"], smftest.PATHS["build"]
+        cmd = [os.path.join(build, "bin", "smfctl"),
+               "-c", os.path.join(src, "etc", "smfd.conf"),
+               "-o", "module_dir=%s/modules" % build,
+               "-o", "data_dir=%s/data" % self.smfd.tmp,
+               "-o", "quarantine_dir=%s/q" % self.smfd.tmp,
+               "quarantine", "list", "--json", "--domain", domain]
+        r = subprocess.run(cmd, capture_output=True, timeout=120, cwd=src,
+                           user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return json.loads(r.stdout)
+
+    @needs_root
+    def test_runs_scans_and_quarantines_as_user(self):
+        self.start("user=" + USER)
+        self.assert_runs_as_user()
+        self.assertIn("running as user %s (uid %d, gid %d)"
+                      % (USER, self.user.pw_uid, self.user.pw_gid), self.smfd.log_tail(200))
+
+        self.assertEqual(self.scan(fixture("clean.eml"), b"u-clean")["action"], "accept")
+        reply = self.scan(fixture("gtube.eml"), b"u-gtube", recipients=["bob@held.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        qid = reply["quarantine_id"]
+        self.assertIsNotNone(qid, reply)
+
+        tmp = self.smfd.tmp
+        self.assertTrue(os.path.exists(os.path.join(tmp, "q", "held.example", "data.mdb")))
+        self.assertTrue(os.path.exists(os.path.join(tmp, "data", "kv", "data.mdb")))
+        self.assertEqual(owners(os.path.join(tmp, "data")), [])
+        self.assertEqual(owners(os.path.join(tmp, "q")), [])
+        for name in ("scan.sock", "events.sock"):
+            st = os.lstat(os.path.join(tmp, name))
+            self.assertTrue(stat.S_ISSOCK(st.st_mode))
+            self.assertEqual((st.st_uid, st.st_gid), (self.user.pw_uid, self.user.pw_gid))
+            self.assertEqual(st.st_mode & 0o060, 0o060, "the group cannot connect to " + name)
+
+        rows = self.quarantine_listing("held.example")
+        self.assertEqual([r["id"] for r in rows], [qid])
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+    @needs_root
+    def test_takes_over_files_of_a_run_as_root(self):
+        self.start()
+        reply = self.scan(fixture("gtube.eml"), b"r-gtube", recipients=["bob@held.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+        tmp = self.smfd.tmp
+        self.assertNotEqual(owners(os.path.join(tmp, "q")), [], "a run as root left no files")
+        # A link the user could have planted must not give it a file of root's.
+        victim = os.path.join(tmp, "victim")
+        with open(victim, "w") as f:
+            f.write("root's\n")
+        os.symlink(victim, os.path.join(tmp, "data", "planted"))
+
+        self.smfd.overrides.append("user=" + USER)
+        self.smfd.log.close()
+        self.smfd.start()
+        self.assert_runs_as_user()
+        self.assertIn("owned by root to user %s" % USER, self.smfd.log_tail(200))
+        self.assertEqual(os.stat(victim).st_uid, 0, "smfd followed a symbolic link as root")
+        os.unlink(os.path.join(tmp, "data", "planted"))
+        self.assertEqual(owners(os.path.join(tmp, "data")), [])
+        self.assertEqual(owners(os.path.join(tmp, "q")), [])
+        reply = self.scan(fixture("gtube.eml"), b"u-gtube", recipients=["bob@held.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        self.assertEqual(len(self.quarantine_listing("held.example")), 2)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+    @needs_root
+    def test_reload_after_the_switch(self):
+        self.etc, conf = copy_etc('\nuser = "%s"\n' % USER)
+        self.start(config=conf)
+        self.assert_runs_as_user()
+        gen = self.generation()
+        self.smfd.signal(signal.SIGHUP)
+        self.assertTrue(wait_log(self.smfd, "generation %d is current" % (gen + 1)),
+                        self.smfd.log_tail())
+        self.assertEqual(self.generation(), gen + 1)
+        self.assertNotEqual(self.scan(fixture("gtube.eml"), b"h-1")["action"], "accept")
+
+        # A changed user takes effect only at restart; the reload itself goes through.
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('user = "%s"' % USER, 'user = "%s"' % OTHER_USER))
+        self.smfd.signal(signal.SIGHUP)
+        self.assertTrue(wait_log(self.smfd, "generation %d is current" % (gen + 2)),
+                        self.smfd.log_tail())
+        self.assertIn("user changes only at restart", self.smfd.log_tail(200))
+        self.assert_runs_as_user()
+        self.assertNotEqual(self.scan(fixture("gtube.eml"), b"h-2")["action"], "accept")
+        self.assertIsNone(self.smfd.proc.poll(), "smfd died:\n" + self.smfd.log_tail())
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+    @needs_root
+    def test_privileged_port_bound_before_the_switch(self):
+        port = free_low_port()
+        self.start("user=" + USER, listen="tcp://127.0.0.1:%d" % port)
+        self.assert_runs_as_user()
+        self.assertEqual(self.scan(fixture("clean.eml"), b"p-clean")["action"], "accept")
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+
+class RefusalTest(unittest.TestCase):
+    """What needs no root: the checks that refuse a setting smfd cannot honour."""
+
+    def smfd(self, *args, **kw):
+        build = smftest.PATHS["build"]
+        cmd = [smftest.PATHS["smfd"], "-c",
+               os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+               "-o", "module_dir=%s/modules" % build, "-o", "data_dir=/tmp"] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+
+    def test_unknown_user_refused_by_check(self):
+        r = self.smfd("-t", "-o", "user=" + UNKNOWN_USER)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn('user = "%s": no such user' % UNKNOWN_USER, r.stderr)
+
+    def test_root_refused_as_user(self):
+        r = self.smfd("-t", "-o", "user=root")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn('user = "root"', r.stderr)
+
+    def test_started_as_another_user_refused(self):
+        # As root, smfd is started as USER; otherwise as whoever runs the test.
+        kw = {}
+        if os.geteuid() == 0:
+            me = pwd.getpwnam(USER)
+            kw = {"user": me.pw_uid, "group": me.pw_gid, "extra_groups": []}
+        else:
+            me = pwd.getpwuid(os.geteuid())
+        want = OTHER_USER if me.pw_name == USER else USER
+        r = self.smfd("-o", "user=" + want, **kw)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn('user = "%s" needs smfd to start as root; it runs as %s'
+                      % (want, me.pw_name), r.stderr)
+
+
+if __name__ == "__main__":
+    smftest.main()
