@@ -29,18 +29,28 @@
     "       smfctl quarantine show ID [--domain D] [--json]\n"                                     \
     "       smfctl quarantine export ID [--domain D]\n"                                            \
     "       smfctl quarantine release ID [--domain D] [--learn-ham]\n"                             \
-    "       smfctl quarantine delete ID [--domain D]\n"                                            \
+    "       smfctl quarantine delete ID [--domain D] [--learn-spam]\n"                             \
     "       smfctl quarantine purge --older-than DAYS\n"                                           \
     "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago"
 
 /* ---- arguments ------------------------------------------------------ */
 
-enum { A_ID = 1, A_DOMAIN = 2, A_SINCE = 4, A_RCPT = 8, A_JSON = 16, A_OLDER = 32, A_LEARN = 64 };
+enum {
+    A_ID = 1,
+    A_DOMAIN = 2,
+    A_SINCE = 4,
+    A_RCPT = 8,
+    A_JSON = 16,
+    A_OLDER = 32,
+    A_LEARN = 64,
+    A_LEARN_SPAM = 128
+};
 
 typedef struct args {
     const char *id, *domain, *since, *rcpt, *older;
     bool json;
-    bool learn_ham; /* release: teach the classifiers the message was ham */
+    bool learn_ham;  /* release: teach the classifiers the message was ham */
+    bool learn_spam; /* delete: teach them it was spam */
 } args_t;
 
 /* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
@@ -65,6 +75,8 @@ static int parse_args(int argc, char **argv, unsigned allowed, args_t *a)
             a->json = true;
         else if ((allowed & A_LEARN) && strcmp(argv[i], "--learn-ham") == 0)
             a->learn_ham = true;
+        else if ((allowed & A_LEARN_SPAM) && strcmp(argv[i], "--learn-spam") == 0)
+            a->learn_spam = true;
         else if ((allowed & A_DOMAIN) && (v = opt_value("--domain", argc, argv, &i)))
             a->domain = v;
         else if ((allowed & A_SINCE) && (v = opt_value("--since", argc, argv, &i)))
@@ -515,13 +527,15 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
 }
 
 /*
- * A released message was wrongly held: with --learn-ham the classifiers
- * learn it as ham, through `smfctl learn` itself so that the same
- * registry keeps it idempotent and records who taught it.
+ * An operator's judgement of a quarantined message: a released one was
+ * wrongly held (--learn-ham), a deleted one rightly (--learn-spam). The
+ * classifiers learn it through `smfctl learn` itself, so that the same
+ * registry keeps it idempotent and records who taught it; the domain whose
+ * quarantine held it is the domain it is taught for.
  */
-static int learn_released(store_t *s, const copy_t *c, const char *id)
+static int learn_copy(store_t *s, const copy_t *c, const char *id, bool spam)
 {
-    char path[] = "/tmp/smf-release.XXXXXX";
+    char path[] = "/tmp/smf-quarantine.XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0)
         return smfctl_fail(1, "%s: cannot write a temporary file to learn from: %m", id);
@@ -530,10 +544,10 @@ static int learn_released(store_t *s, const copy_t *c, const char *id)
     int closed = fclose(f);
     int rc = 1;
     if (w == c->raw_len && closed == 0) {
-        /* The domain whose quarantine held it judged it: its model learns it
-         * where the classifier keeps models per domain. */
-        char *argv[] = {"learn",    "--ham",           "--by", "quarantine-release",
-                        "--domain", (char *)c->domain, path,   NULL};
+        char *argv[] = {"learn",    spam ? "--spam" : "--ham",
+                        "--by",     spam ? "quarantine-delete" : "quarantine-release",
+                        "--domain", (char *)c->domain,
+                        path,       NULL};
         rc = smfctl_learn(s->ctl, 7, argv);
     }
     unlink(path);
@@ -552,7 +566,7 @@ static int cmd_release(store_t *s, const args_t *a)
             status = 1;
         } else if (a->learn_ham && !learned) {
             learned = true;
-            status |= learn_released(s, &c.v[i], a->id);
+            status |= learn_copy(s, &c.v[i], a->id, false);
         }
     }
     free_copies(&c);
@@ -561,9 +575,24 @@ static int cmd_release(store_t *s, const args_t *a)
 
 /* ---- delete and purge ------------------------------------------------- */
 
+/* Teaches the classifiers a quarantined message was spam, before it goes. */
+static int learn_deleted(store_t *s, const args_t *a)
+{
+    copies_t c;
+    if (find_copies(s, a, true, &c) != 0)
+        return 1;
+    /* Each domain's copy is the same message: learn it once. */
+    int rc = c.n > 0 ? learn_copy(s, &c.v[0], a->id, true) : 1;
+    free_copies(&c);
+    return rc;
+}
+
 static int cmd_delete(store_t *s, const args_t *a)
 {
     char dbuf[256];
+    /* A message that could not be learned stays, so that nothing is lost. */
+    if (a->learn_spam && learn_deleted(s, a) != 0)
+        return smfctl_fail(1, "%s: not deleted, since it could not be learned as spam", a->id);
     int rc = quarantine_delete(s->q, domain_arg(a->domain, dbuf), a->id);
     if (rc == SMF_ENOENT || rc == SMF_EINVAL)
         return smfctl_fail(1, "no quarantined message %s%s%s", a->id, a->domain ? " for " : "",
@@ -601,7 +630,7 @@ static const sub_t subs[] = {
     {"show", A_ID | A_DOMAIN | A_JSON, cmd_show},
     {"export", A_ID | A_DOMAIN, cmd_export},
     {"release", A_ID | A_DOMAIN | A_LEARN, cmd_release},
-    {"delete", A_ID | A_DOMAIN, cmd_delete},
+    {"delete", A_ID | A_DOMAIN | A_LEARN_SPAM, cmd_delete},
     {"purge", A_OLDER, cmd_purge},
 };
 

@@ -374,6 +374,28 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b"learned 0, already known 1", r.stdout)
 
+    def test_delete_teaches_spam(self):
+        """delete --learn-spam teaches the classifiers the message was spam, once, for the
+        domain whose quarantine held it, then deletes every copy."""
+        body = fixture("gtube.eml").replace(b"\n", b"\r\n") + b"X-Case: learn-spam\r\n"
+        qid = self.quarantine(body, recipients=["s@rel.example"])
+        r = self.ctl("delete", qid, "--learn-spam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"learned 1, already known 0", r.stdout)
+        self.assertIn(b"deleted " + qid.encode(), r.stdout)
+        r = self.ctl("show", qid)
+        self.assertNotEqual(r.returncode, 0)
+        path = os.path.join(self.smfd.tmp, "deleted.eml")
+        with open(path, "wb") as f:
+            f.write(body)
+        r = smfctl(self.smfd, "learn", "--spam", "--domain", "rel.example", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"learned 0, already known 1", r.stdout)
+        # An unknown id learns nothing and deletes nothing.
+        r = self.ctl("delete", "0123456789abcdef0123", "--learn-spam")
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn(b"learned", r.stdout)
+
     def test_release_line_ends_dots_and_null_sender(self):
         body = (b"From: x@example.net\nSubject: dots\n\n.leading dot\n..two dots\n.\n"
                 b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
