@@ -94,20 +94,6 @@ static auth_spf_result_t spf_why(spf_ctx_t *c, auth_spf_result_t r, const char *
 /* Validated client names (sections 5.5 and 7.3)                      */
 /* ------------------------------------------------------------------ */
 
-/* Whether name is domain or one of its subdomains, ignoring case and a final dot. */
-static int spf_in_domain(const char *name, const char *domain)
-{
-    size_t n = strlen(name), d = strlen(domain);
-
-    if (n > 0 && name[n - 1] == '.')
-        n--;
-    if (d > 0 && domain[d - 1] == '.')
-        d--;
-    if (d == 0 || n < d || strncasecmp(name + n - d, domain, d) != 0)
-        return 0;
-    return n == d || name[n - d - 1] == '.';
-}
-
 /*
  * The client's PTR names, at most SPF_MAX_PTR of them; NULL when there are
  * none. A failed PTR look-up is no error for SPF (5.5): it only leaves the
@@ -152,7 +138,7 @@ static void spf_validated_name(const spf_ctx_t *c, const char *domain, char *buf
 
     for (int anywhere = 0; anywhere <= 1; anywhere++)
         for (size_t i = 0; i < n; i++) {
-            if (!anywhere && !spf_in_domain(names[i], domain))
+            if (!anywhere && !cares_in_domain(names[i], domain))
                 continue;
             if (spf_ptr_validated(c, names[i])) {
                 snprintf(buf, len, "%s", names[i]);
@@ -691,7 +677,7 @@ static int spf_match_ptr(spf_ctx_t *c, const char *target)
     char *const *names = spf_ptr_names(c, &n);
 
     for (size_t i = 0; i < n; i++)
-        if (spf_in_domain(names[i], target) && spf_ptr_validated(c, names[i]))
+        if (cares_in_domain(names[i], target) && spf_ptr_validated(c, names[i]))
             return 1;
     return 0;
 }

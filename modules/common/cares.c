@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -84,4 +85,17 @@ void cares_poll(ares_channel ch, long wait_ms)
         ares_process_fd(
             ch, (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) ? fds[i].fd : ARES_SOCKET_BAD,
             (fds[i].revents & POLLOUT) ? fds[i].fd : ARES_SOCKET_BAD);
+}
+
+int cares_in_domain(const char *name, const char *domain)
+{
+    size_t n = strlen(name), d = strlen(domain);
+
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (d > 0 && domain[d - 1] == '.')
+        d--;
+    if (d == 0 || n < d || strncasecmp(name + n - d, domain, d) != 0)
+        return 0;
+    return n == d || name[n - d - 1] == '.';
 }

@@ -36,4 +36,8 @@ int cares_is_v4(const uint8_t ip[16]);
 /* Writes an IPv4 address (4 bytes, network order) as IPv4-mapped. */
 void cares_map_v4(uint8_t out[16], const void *v4);
 
+/* Whether a DNS name is domain or one of its subdomains, ignoring case and a
+ * final dot: 1 or 0. */
+int cares_in_domain(const char *name, const char *domain);
+
 #endif

@@ -4,6 +4,7 @@
  * and sender domain, and outbound rate limits. One check function each, run
  * in order by rep_scan().
  */
+#include "cares.h"
 #include "dnscheck.h"
 #include "history.h"
 #include "ipnet.h"
@@ -243,20 +244,6 @@ static void rep_thread_fini(void *state, void *tstate)
     rep_dns_destroy(&dns);
 }
 
-/* Whether name equals domain or is one of its subdomains, ignoring case and a final dot. */
-static int rep_in_domain(const char *name, const char *domain)
-{
-    size_t n = strlen(name), d = strlen(domain);
-
-    if (n > 0 && name[n - 1] == '.')
-        n--;
-    if (d > 0 && domain[d - 1] == '.')
-        d--;
-    if (d == 0 || n < d || strncasecmp(name + n - d, domain, d) != 0)
-        return 0;
-    return n == d || name[n - d - 1] == '.';
-}
-
 /* HELO checks. A bare IP is not also reported as "not a FQDN". */
 static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
@@ -273,7 +260,7 @@ static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
             return rc;
     }
     for (size_t i = 0; st->conf->local_domains != NULL && st->conf->local_domains[i] != NULL; i++) {
-        if (rep_in_domain(helo, st->conf->local_domains[i]))
+        if (cares_in_domain(helo, st->conf->local_domains[i]))
             return smf_msg_add_symbol(msg, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
     }
     return 0;
