@@ -4,9 +4,24 @@
  */
 #include "autolearn.h"
 #include "learnreg.h"
+#include "refit.h"
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* Messages autolearned by this process, and how many of them the last refit saw. */
+static atomic_ulong taught, refitted;
+
+unsigned long autolearn_taught(void)
+{
+    return atomic_load(&taught);
+}
 
 /* A classifier: a content stage that learns. */
 static bool learner(const generation_t *g, size_t m)
@@ -97,8 +112,50 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
         log_warn("%s: autolearned as %s but the registry could not record it", id,
                  learnreg_class_name(klass));
     json_decref(mods);
-    if (learned)
+    if (learned) {
+        atomic_fetch_add(&taught, 1);
         log_info("%s: autolearned as %s (score %.2f without the classifiers' own points)", id,
                  learnreg_class_name(klass), score);
+    }
     return learned;
+}
+
+/* Refits one module on this thread, with a tstate of its own for the call. */
+static void refit_one(generation_t *g, size_t m, unsigned long since)
+{
+    const smf_module_t *d = g->conf->modules[m].lib.desc;
+    void *tstate = NULL;
+    double ms = 0;
+    int rc = d->thread_init != NULL ? d->thread_init(g->states[m], &tstate) : 0;
+    if (rc == 0)
+        rc = refit_module(g, m, tstate, "", &ms);
+    if (d->thread_fini != NULL && tstate != NULL)
+        d->thread_fini(g->states[m], tstate);
+    if (rc != 0)
+        log_msg(SMF_LOG_WARN, d->name, "refit after autolearning failed: %s", smf_strerror(rc));
+    else
+        log_msg(SMF_LOG_INFO, d->name,
+                "refitted in %.1f s, %lu message(s) autolearned since the last refit", ms / 1000.0,
+                since);
+}
+
+void autolearn_refit(generation_t *g)
+{
+    unsigned long now = atomic_load(&taught), before = atomic_load(&refitted);
+    if (now == before || g->kv == NULL)
+        return;
+    /* smfctl learn refits itself when it is done: wait for the next round. */
+    char *path = g_strdup_printf("%s/kv/learn.lock", g->conf->data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    g_free(path);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    for (size_t m = 0; m < g->conf->nmodules; m++)
+        if (learner(g, m) && refit_possible(g, m))
+            refit_one(g, m, now - before);
+    atomic_store(&refitted, now);
+    close(fd);
 }

@@ -18,4 +18,15 @@
 int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
                        const char *virus, const char *id);
 
+/* How many messages this process has autolearned; any thread may ask. */
+unsigned long autolearn_taught(void);
+
+/*
+ * Refits the models of the learning modules (their fit(), ABI 1.3) over
+ * everything learned, on the calling thread, when something was
+ * autolearned since the last refit. Skipped while `smfctl learn` holds the
+ * learning lock (it refits itself). Logs what it did.
+ */
+void autolearn_refit(generation_t *g);
+
 #endif

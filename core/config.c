@@ -106,6 +106,7 @@ static cfg_opt_t core_opts[] = {
     CFG_BOOL("autolearn", cfg_false, CFGF_NONE),
     CFG_FLOAT("autolearn_spam_score", 12.0, CFGF_NONE),
     CFG_FLOAT("autolearn_ham_score", 0.1, CFGF_NONE),
+    CFG_INT("autolearn_refit_interval", 3600, CFGF_NONE),
     CFG_STR("curve_secret_key_file", "", CFGF_NONE),
     CFG_STR("curve_clients_file", "", CFGF_NONE),
     CFG_STR_LIST("modules", "{}", CFGF_NONE),
@@ -606,6 +607,13 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->autolearn = cfg_getbool(cfg, "autolearn");
     c->autolearn_spam_score = cfg_getfloat(cfg, "autolearn_spam_score");
     c->autolearn_ham_score = cfg_getfloat(cfg, "autolearn_ham_score");
+    long refit = cfg_getint(cfg, "autolearn_refit_interval");
+    if (refit < 0 || refit > 30L * 86400)
+        return errbuf_fail(err, errlen,
+                           "%s: autolearn_refit_interval = %ld: expected seconds from 0 (never) "
+                           "to 2592000 (30 days)",
+                           c->path, refit);
+    c->autolearn_refit_s = refit;
     if (c->autolearn && c->autolearn_ham_score >= c->autolearn_spam_score)
         return errbuf_fail(err, errlen,
                            "%s: autolearn_ham_score (%g) must be below autolearn_spam_score (%g)",

@@ -68,6 +68,7 @@ typedef struct config {
     bool autolearn;                 /* Teach classifiers from confident verdicts. */
     double autolearn_spam_score;    /* At least this (learners' own points left out): spam. */
     double autolearn_ham_score;     /* At most this: ham. */
+    long autolearn_refit_s;         /* Refit after autolearning at most this often; 0 never. */
     curve_conf_t curve;             /* CURVE keys and allowed clients; curve.enabled false: off. */
     size_t nreload_watch;
     const char **reload_watch; /* Absolute paths smfd polls; a change reloads. */

@@ -10,6 +10,7 @@
  */
 #include "clock.h"
 #include "engine.h"
+#include "autolearn.h"
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
@@ -201,6 +202,22 @@ static void update_watch(engine_t *e, watch_t **w)
     generation_release(&g);
 }
 
+/*
+ * Refits the classifiers' models over what smfd autolearned, on this
+ * (the main) thread: the workers scan on meanwhile. Returns when to look
+ * again.
+ */
+static double refit_autolearned(engine_t *e)
+{
+    generation_t *g = engine_current(e);
+    long every = g->conf->autolearn ? g->conf->autolearn_refit_s : 0;
+    if (every > 0)
+        autolearn_refit(g);
+    generation_release(&g);
+    /* Off, the setting is read again at the next watch tick (a reload may turn it on). */
+    return clock_mono_ms() + (every > 0 ? (double)every : WATCH_INTERVAL_S) * 1000.0;
+}
+
 /* Waits for a signal while doing the periodic work; returns the signal
  * that ends the loop (TERM or INT). */
 static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsigned long *gen_id)
@@ -209,6 +226,7 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
     update_watch(e, &w);
     purge_expired(e);
     double next_purge = clock_mono_ms() + PURGE_INTERVAL_S * 1000.0;
+    double next_refit = clock_mono_ms();
     for (;;) {
         struct timespec ts = {WATCH_INTERVAL_S, 0};
         int sig = sigtimedwait(sigs, NULL, &ts);
@@ -232,6 +250,8 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
             purge_expired(e);
             next_purge = clock_mono_ms() + PURGE_INTERVAL_S * 1000.0;
         }
+        if (clock_mono_ms() >= next_refit)
+            next_refit = refit_autolearned(e);
     }
 }
 

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "generation.h"
 #include "learnreg.h"
+#include "refit.h"
 #include "log.h"
 #include "message.h"
 #include "scanctx.h"
@@ -483,40 +484,21 @@ static int open_store(config_t *c, kv_t **kv)
     return rc;
 }
 
-/* Calls one module's fit() for `domain`'s model with an empty message
- * that carries its store. */
+/* Refits one module's model of `domain`, saying how long it took. */
 static int fit_module(learn_run_t *r, size_t m, const char *domain)
 {
     const module_conf_t *mc = &r->g->conf->modules[m];
-    arena_t *arena = arena_new(16384);
-    message_t *msg;
-    message_parse(arena, "\r\n", 2, &r->g->conf->limits, &msg);
-    static const char *const rcpt[] = {"postmaster"};
-    smf_envelope_t env = {.request_id = "refit",
-                          .queue_id = "",
-                          .client_ip = "",
-                          .client_name = "",
-                          .helo = "",
-                          .sender = "",
-                          .auth_user = "",
-                          .rcpt_count = 1,
-                          .rcpt = rcpt};
-    smf_msg_t x;
-    /* A refit reads every learned message: no deadline and no arena limit
-     * of its own, beyond what the machine has. */
-    scanctx_init(&x, arena, msg, &env, domain, clock_wall_ms() + 86400000.0, SIZE_MAX, r->g->kv);
     void *tstate;
-    double t0 = clock_mono_ms();
+    double ms = 0;
     int rc = generation_tstate(r->g, 0, m, &tstate);
     if (rc == 0)
-        rc = scanctx_fit(&x, mc->lib.desc, r->g->states[m], tstate, r->g->dbis[m]);
+        rc = refit_module(r->g, m, tstate, domain, &ms);
     if (rc != 0)
         smfctl_fail(0, "module %s: refit failed: %s", mc->name, smf_strerror(rc));
     else if (*domain != '\0')
-        printf("refitted %s for %s in %.1f s\n", mc->name, domain, (clock_mono_ms() - t0) / 1000.0);
+        printf("refitted %s for %s in %.1f s\n", mc->name, domain, ms / 1000.0);
     else
-        printf("refitted %s in %.1f s\n", mc->name, (clock_mono_ms() - t0) / 1000.0);
-    arena_destroy(&arena);
+        printf("refitted %s in %.1f s\n", mc->name, ms / 1000.0);
     return rc;
 }
 
@@ -529,7 +511,7 @@ static int refit(learn_run_t *r)
     const config_t *c = r->g->conf;
     for (guint i = 0; i < r->domains->len; i++)
         for (size_t m = 0; m < c->nmodules; m++)
-            if (c->modules[m].enabled && c->modules[m].lib.desc->fit != NULL)
+            if (refit_possible(r->g, m))
                 failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
     return failed;
 }

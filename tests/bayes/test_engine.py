@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,11 +31,13 @@ policy default {
 
 
 class LiveLearning(unittest.TestCase):
+    TEXT = CONFIG
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="smf-bayes-engine-")
         self.config = os.path.join(self.dir, "smfd.conf")
         with open(self.config, "w") as f:
-            f.write(CONFIG)
+            f.write(self.TEXT)
         self.mail = fixtures.write_all(os.path.join(self.dir, "mail"))
         self.smfd = smftest.Smfd(config=self.config)
         self.smfd.start()
@@ -75,6 +78,46 @@ class LiveLearning(unittest.TestCase):
         ham = self.verdict(self.mail["test_ham"])
         self.assertEqual([s["name"] for s in ham["symbols"]], ["BAYES_HAM"])
         self.assertEqual(ham["action"], "accept")
+
+
+
+class AutolearnRefit(LiveLearning):
+    """smfd refits the logistic model itself over what it autolearned."""
+    TEXT = "autolearn = true\nautolearn_refit_interval = 1\n" + CONFIG
+
+    def fitted(self):
+        p = subprocess.run(["mdb_dump", "-s", "bayes", os.path.join(self.smfd.tmp, "data", "kv")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines()
+                 if l.startswith(" ")]
+        recs = {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
+                for i in range(0, len(lines) - 1, 2)}
+        return int.from_bytes(recs.get(b"fitted", bytes(8)), "little")
+
+    def test_autolearned_mail_is_refitted_by_smfd(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        self.assertEqual(self.fitted(), 60)
+        other = fixtures.write_all(os.path.join(self.dir, "other"), seed=7)
+        hams = fixtures.files(other["ham"])[:4]
+        for path in hams:
+            v = self.verdict(path)
+            self.assertEqual(v["action"], "accept", v)
+        # Every tick (2 s) smfd looks; with an interval of 1 s it refits at the next one.
+        deadline = time.time() + 20
+        while time.time() < deadline and self.fitted() != 64:
+            time.sleep(0.5)
+        self.assertEqual(self.fitted(), 64, self.smfd.log_tail())
+        log = self.smfd.log_tail()
+        self.assertIn("autolearned as ham", log)
+        self.assertRegex(log, r"bayes.*refitted in [0-9.]+ s, 4 message\(s\) autolearned")
+        # Nothing new learned: no second refit.
+        time.sleep(3)
+        self.assertEqual(self.smfd.log_tail().count("autolearned since the last refit"), 1)
+
+    def test_running_engine_sees_what_was_learned(self):
+        """Covered by LiveLearning; not repeated with autolearn on."""
 
 
 if __name__ == "__main__":

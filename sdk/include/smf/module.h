@@ -286,8 +286,11 @@ typedef struct smf_module {
      * `msg` is an empty message: it gives the call the module's key-value
      * store (smf_kv_*, batches included), an arena, and in
      * smf_msg_domain() the domain whose model changed ("" for the
-     * site-wide one; one call per domain the run touched). Not called by
-     * smfd.
+     * site-wide one; one call per domain the run touched). smfd also calls
+     * it for the site-wide model after autolearning (at most every
+     * `autolearn_refit_interval` seconds), on its main thread with a tstate
+     * made for the call, while workers scan: scans must stay correct while
+     * a fit writes (the store's transactions see to that).
      *
      * @return 0 or a negative SMF_E* code (smfctl reports it and exits 1;
      *         the counts learn() wrote stay).
