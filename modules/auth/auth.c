@@ -206,7 +206,8 @@ static int auth_check_spf(auth_scan_t *s)
         "AUTH_SPF_NONE",     "AUTH_SPF_NEUTRAL",   "AUTH_SPF_PASS",     "AUTH_SPF_FAIL",
         "AUTH_SPF_SOFTFAIL", "AUTH_SPF_TEMPERROR", "AUTH_SPF_PERMERROR"};
     auth_spf_query_t q = {.sender = s->sender, .helo = s->env->helo};
-    char why[400];
+    /* Room for the matched term and an exp= explanation, which may be long. */
+    char why[1200];
 
     if (auth_parse_ip(s->env->client_ip, q.ip) < 0) {
         s->spf = AUTH_SPF_NONE;
