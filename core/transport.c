@@ -59,6 +59,15 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
                      strerror(errno));
             return -1;
         }
+        /* ZeroMQ would unlink a live socket file and bind anew, silently
+         * taking the endpoint from the smfd that serves it. */
+        if (fs_endpoint_in_use(eps[i])) {
+            snprintf(err, errlen,
+                     "cannot bind %s (%s): a running process (another smfd?) listens there; "
+                     "stop it first or choose another endpoint",
+                     eps[i], i == 0 ? "listen" : "publish");
+            return -1;
+        }
         if (zmq_bind(socks[i], eps[i]) != 0) {
             snprintf(err, errlen, "cannot bind %s (%s): %s; is another smfd running there?", eps[i],
                      i == 0 ? "listen" : "publish", zmq_strerror(zmq_errno()));

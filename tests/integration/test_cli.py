@@ -70,5 +70,44 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
 
 
+
+class EndpointInUseTest(unittest.TestCase):
+    """A second smfd on the ipc:// endpoint of a running one refuses to start
+    instead of taking the endpoint away; a socket file left by a dead process
+    is no obstacle."""
+
+    def test_second_smfd_refuses_a_live_endpoint(self):
+        first = smftest.Smfd().start()
+        try:
+            build = smftest.PATHS["build"]
+            r = subprocess.run(
+                [smftest.PATHS["smfd"], "-c", default_conf(), "-o", "listen=" + first.listen,
+                 "-o", "publish=ipc://%s/other-events.sock" % first.tmp,
+                 "-o", "data_dir=%s/data2" % first.tmp, "-o", "quarantine_dir=%s/q2" % first.tmp,
+                 "-o", "module_dir=%s/modules" % build],
+                capture_output=True, text=True, timeout=60, cwd=smftest.PATHS["source"])
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("listens there", r.stdout + r.stderr)
+            self.assertIn(first.listen, r.stdout + r.stderr)
+            # The first still answers on its endpoint.
+            self.assertEqual(first.wait_ready(10)["schema"], 1)
+        finally:
+            self.assertEqual(first.stop(), 0, first.log_tail())
+            first.close()
+
+    def test_stale_socket_file_is_taken_over(self):
+        import socket
+        smfd = smftest.Smfd()
+        path = smfd.listen[len("ipc://"):]
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()  # The file stays, nobody listens.
+        try:
+            smfd.start()
+            self.assertEqual(smfd.stop(), 0, smfd.log_tail())
+        finally:
+            smfd.close()
+
+
 if __name__ == "__main__":
     smftest.main()
