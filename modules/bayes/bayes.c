@@ -190,7 +190,7 @@ static double ln_odds(double p)
  * weights always count in the logistic model.
  */
 static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cache,
-                    const bayes_model_t *m, const bayes_totals_t *tot, bool fitted, judgement_t *j)
+                    const bayes_model_t *m, const bayes_totals_t *tot, judgement_t *j)
 {
     bayes_tokens_t t;
     int rc = tokenize(msg, st->conf, &t);
@@ -220,7 +220,7 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
             clues[n++] = f;
     }
     j->words = bayes_combine(&st->params, clues, n);
-    j->weighted = fitted && st->conf->logistic;
+    j->weighted = tot->fitted > 0 && st->conf->logistic;
     j->logit = bayes_logit_sigmoid(z);
     j->p =
         j->weighted ? bayes_logit_sigmoid(z + st->conf->word_weight * ln_odds(j->words)) : j->words;
@@ -318,10 +318,7 @@ static int bayes_scan(smf_msg_t *msg, void *state, void *tstate)
         return rc;
     bayes_cache_use(tstate, &m, tot.version);
     judgement_t j = {.domain_model = m.id != 0};
-    bool fitted = false;
-    if (st->conf->logistic && (rc = bayes_fitted(msg, &m, &fitted)) != 0)
-        return rc;
-    if ((rc = classify(msg, st, tstate, &m, &tot, fitted, &j)) != 0)
+    if ((rc = classify(msg, st, tstate, &m, &tot, &j)) != 0)
         return rc;
     report(msg, st->conf, &j);
     return 0;

@@ -21,7 +21,6 @@
 #include <string.h>
 
 static const char sets_key[] = "sets";
-static const char fitted_key[] = "fitted";
 
 /* A set's value: hash (8), class (4), token count (4), then the tokens (8 each). */
 #define SET_HEAD 16
@@ -152,14 +151,6 @@ int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_
         (rc = bayes_kv_del(msg, m, sid, sizeof(sid))) != 0)
         return rc;
     return put_u64(msg, m, sets_key, n - 1);
-}
-
-int bayes_fitted(smf_msg_t *msg, const bayes_model_t *m, bool *fitted)
-{
-    uint64_t v;
-    int rc = get_u64(msg, m, fitted_key, &v);
-    *fitted = rc == 0 && v > 0;
-    return rc;
 }
 
 double bayes_logit_sigmoid(double z)
@@ -369,11 +360,10 @@ static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, co
             rc = bayes_counts_put(msg, m, d->v.tokens[i], &c);
         }
     }
-    if (rc == 0)
-        rc = put_u64(msg, m, fitted_key, d->n);
     /* A new version retires the weights the scan caches hold. */
     if (rc == 0 && (rc = bayes_totals_get(msg, m, &tot)) == 0) {
         tot.version++;
+        tot.fitted = d->n;
         rc = bayes_totals_put(msg, m, &tot);
     }
     return bayes_batch_end(msg, rc);

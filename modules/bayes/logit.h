@@ -28,9 +28,6 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
 /* Forgets a message's set; 0 also when it was not kept. */
 int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t);
 
-/* Whether a fit has written weights (the store may hold none yet). */
-int bayes_fitted(smf_msg_t *msg, const bayes_model_t *m, bool *fitted);
-
 /*
  * Refits the weights over every kept set and stores them, in one batch.
  * Deterministic: the same sets give the same weights. *nsets is the

@@ -100,20 +100,24 @@ int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t)
         return 0;
     if (rc != 0)
         return rc;
-    if (len != 24)
+    /* Stores of the first version have no fitted count. */
+    if (len != 24 && len != 32)
         return SMF_EIO;
     t->spam = bayes_get_le(val, 8);
     t->ham = bayes_get_le((const unsigned char *)val + 8, 8);
     t->version = bayes_get_le((const unsigned char *)val + 16, 8);
+    if (len == 32)
+        t->fitted = bayes_get_le((const unsigned char *)val + 24, 8);
     return 0;
 }
 
 int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t)
 {
-    unsigned char buf[24];
+    unsigned char buf[32];
     bayes_put_le(buf, t->spam, 8);
     bayes_put_le(buf + 8, t->ham, 8);
     bayes_put_le(buf + 16, t->version, 8);
+    bayes_put_le(buf + 24, t->fitted, 8);
     return bayes_kv_put(msg, m, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
 }
 

@@ -11,10 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Messages learned per class, and a counter that changes with every learn. */
+/* Messages learned per class, a counter that changes with every learn and
+ * fit, and how many messages the last fit of the logistic model read (0:
+ * no weights yet), so that a scan learns all of it from one record. */
 typedef struct bayes_totals {
     uint64_t spam, ham;
     uint64_t version;
+    uint64_t fitted;
 } bayes_totals_t;
 
 /* How often a token was seen in learned spam and in learned ham, and its
