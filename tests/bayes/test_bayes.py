@@ -83,17 +83,24 @@ class BayesCase(unittest.TestCase):
     def unlearn(self, *paths):
         return summary(self.smfctl("unlearn", *paths).stdout)
 
-    def scan(self, path, **opts):
-        """The bayes symbols smf-modtest reports for one file: {name: (score, p)}."""
+    def symbols(self, path, rcpt=None, **opts):
+        """The symbols smf-modtest reports for one file with the bayes module, as
+        {name: symbol}; options default to min_learned = 10."""
         cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data]
+        if rcpt is not None:
+            cmd += ["--rcpt", rcpt]
         for k, v in dict({"min_learned": 10}, **opts).items():
             cmd += ["-o", "%s=%s" % (k, v)]
         p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         res = json.loads(p.stdout)
         self.assertEqual(res["error"], None)
-        return {s["name"]: (s["score"], float(re.search(r"p=([0-9.]+)", s["detail"]).group(1)))
-                for s in res["symbols"]}
+        return {s["name"]: s for s in res["symbols"]}
+
+    def scan(self, path, **opts):
+        """The bayes symbols for one file: {name: (score, p)}."""
+        return {n: (s["score"], float(re.search(r"p=([0-9.]+)", s["detail"]).group(1)))
+                for n, s in self.symbols(path, **opts).items()}
 
     def totals(self):
         """(spam, ham) messages the store counts, read with mdb_dump."""
@@ -140,6 +147,11 @@ def dump(env, db):
     lines = p.stdout.split("HEADER=END\n", 1)[1].splitlines()
     lines = [l.strip() for l in lines if l.startswith(" ")]
     return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
+
+
+def fitted(records):
+    """How many messages the last fit read, from the totals record."""
+    return int.from_bytes(records[b"totals"][24:32], "little")
 
 
 def tokens(records):
@@ -274,7 +286,8 @@ class TestLearning(BayesCase):
         self.unlearn(self.mail["spam"], self.mail["ham"])
         self.assertEqual(self.totals(), (0, 0))
         left = dump(os.path.join(self.data, "kv"), "bayes")
-        self.assertEqual(sorted(left), [b"fitted", b"sets", b"totals"])
+        self.assertEqual(sorted(left), [b"sets", b"totals"])
+        self.assertEqual(fitted(left), 0)
         self.assertEqual(left[b"sets"], bytes(8))
         self.assertEqual(self.scan(self.mail["test_spam"]), {})
 
@@ -338,7 +351,7 @@ class TestLogistic(BayesCase):
         self.learn("ham", self.mail["ham"])
         rec = self.records()
         self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 60)
-        self.assertEqual(int.from_bytes(rec[b"fitted"], "little"), 60)
+        self.assertEqual(fitted(rec), 60)
         sets = learned_sets(rec)
         self.assertEqual(sorted(k for k, _, _ in sets), [1] * 30 + [2] * 30)
         self.assertEqual(sum(1 for k in rec if k.startswith(b"sid")), 60)
@@ -371,7 +384,7 @@ class TestLogistic(BayesCase):
         self.assertIn("refitted bayes", out)
         rec = self.records()
         self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 55)
-        self.assertEqual(int.from_bytes(rec[b"fitted"], "little"), 55)
+        self.assertEqual(fitted(rec), 55)
         self.assertEqual(sorted(k for k, _, _ in learned_sets(rec)), [1] * 25 + [2] * 30)
         # Slots stay dense: 0 .. 54, each found again through its sid record.
         slots = sorted(int.from_bytes(k[3:], "little") for k in rec
@@ -402,12 +415,7 @@ class TestLogistic(BayesCase):
         self.smfctl("learn", "--refit", self.mail["spam"], rc=2)
 
     def scan_detail(self, path, **opts):
-        cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data]
-        for k, v in dict({"min_learned": 10}, **opts).items():
-            cmd += ["-o", "%s=%s" % (k, v)]
-        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        return json.loads(p.stdout)["symbols"][0]["detail"]
+        return list(self.symbols(path, **opts).values())[0]["detail"]
 
 
 class TestPerDomain(BayesCase):
@@ -428,13 +436,9 @@ class TestPerDomain(BayesCase):
         return path
 
     def scan_for(self, rcpt, path, **opts):
-        cmd = [PATHS["modtest"], "-m", PATHS["module"], "--data-dir", self.data, "--rcpt", rcpt]
-        for k, v in dict({"min_learned": 10, "per_domain": "true"}, **opts).items():
-            cmd += ["-o", "%s=%s" % (k, v)]
-        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        syms = json.loads(p.stdout)["symbols"]
-        return {x["name"]: x["detail"] for x in syms}
+        """{name: detail} for one file scanned under rcpt's domain, per_domain on."""
+        syms = self.symbols(path, rcpt=rcpt, **dict({"per_domain": "true"}, **opts))
+        return {n: s["detail"] for n, s in syms.items()}
 
     def learn_domain(self, klass, folder, domain="example.org"):
         return self.smfctl("learn", "--" + klass, "--domain", domain, folder).stdout
