@@ -447,16 +447,28 @@ static void enter_stage(smf_msg_t *x, const smf_module_t *d, unsigned dbi)
     x->stage_virus = NULL;
 }
 
+/* Around a module call outside scan(): the stage's state, the module's
+ * name for smf_log, and no store batch left open after it. */
+static void enter_call(smf_msg_t *x, const smf_module_t *d, unsigned dbi)
+{
+    enter_stage(x, d, dbi);
+    current_module = d->name;
+}
+
+static void leave_call(smf_msg_t *x, const smf_module_t *d)
+{
+    current_module = NULL;
+    drop_open_batch(x, d);
+}
+
 int scanctx_learn(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, unsigned dbi,
                   int klass, int delta)
 {
     if (d->learn == NULL)
         return SMF_ENOTSUP;
-    enter_stage(x, d, dbi);
-    current_module = d->name;
+    enter_call(x, d, dbi);
     int rc = d->learn(x, state, tstate, klass, delta);
-    current_module = NULL;
-    drop_open_batch(x, d);
+    leave_call(x, d);
     return rc;
 }
 
@@ -464,11 +476,9 @@ int scanctx_fit(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate, 
 {
     if (d->fit == NULL)
         return SMF_ENOTSUP;
-    enter_stage(x, d, dbi);
-    current_module = d->name;
+    enter_call(x, d, dbi);
     int rc = d->fit(x, state, tstate);
-    current_module = NULL;
-    drop_open_batch(x, d);
+    leave_call(x, d);
     return rc;
 }
 
@@ -480,11 +490,9 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
     /* What a module reports from here is not read: save and restore the
      * run's results so that nothing it adds can change the reply. */
     size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
-    enter_stage(x, d, dbi);
-    current_module = d->name;
+    enter_call(x, d, dbi);
     d->verdict(x, state, tstate, final);
-    current_module = NULL;
-    drop_open_batch(x, d);
+    leave_call(x, d);
     x->nsymbols = nsymbols;
     x->nheaders = nheaders;
 }
