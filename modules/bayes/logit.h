@@ -19,6 +19,7 @@
 typedef struct bayes_fit_params {
     long epochs; /* Passes over the learned sets. */
     double rate; /* Step size of each gradient step. */
+    long runs;   /* Fits from zero in different orders, their weights averaged. */
 } bayes_fit_params_t;
 
 /* Keeps a learned message's tokens for the next fit. Nothing happens when

@@ -236,7 +236,7 @@ class TestScoring(BayesCase):
 
     def test_bad_options_refused(self):
         for opt, word in (("spam_threshold=0.3", "spam_threshold"), ("spam_slope=-1", "slope"),
-                          ("max_log_odds=0", "max_log_odds")):
+                          ("max_log_odds=0", "max_log_odds"), ("fit_runs=0", "fit_runs")):
             p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", opt,
                                 self.mail["test_spam"]], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2, opt)
@@ -376,6 +376,24 @@ class TestLogistic(BayesCase):
         # A run that changes nothing fits nothing.
         out = self.smfctl("learn", "--ham", self.mail["ham"]).stdout
         self.assertNotIn("refitted", out)
+
+    def test_runs_change_the_weights_and_each_setting_is_repeatable(self):
+        self.learn_fixtures()
+        four = tokens(self.records())
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("min_learned = 10", "min_learned = 10\n  fit_runs = 1"))
+        self.smfctl("learn", "--refit")
+        one = tokens(self.records())
+        # The counts stay; the weights of a single order are not the mean of four.
+        self.assertEqual({k: c[:2] for k, c in one.items()}, {k: c[:2] for k, c in four.items()})
+        changed = sum(1 for k in one if abs(one[k][2] - four[k][2]) > 1e-6)
+        self.assertGreater(changed, len(one) // 2)
+        with open(self.config, "w") as f:
+            f.write(text)
+        self.smfctl("learn", "--refit")
+        self.assertEqual(tokens(self.records()), four)
 
     def test_unlearn_drops_sets_and_refits(self):
         self.learn_fixtures()
