@@ -18,8 +18,14 @@
 #define WORD_MAX 24
 /* Digit runs longer than this become one token per length. */
 #define NUMBER_MAX 5
-/* Received fields read at most: the nearest hops say the most. */
-#define RECEIVED_MAX 6
+/*
+ * Received fields read: the ones nearest the sender, at the bottom of the
+ * chain. The top ones are the receiving site's own relays and delivery
+ * (more of them in a mailbox the mail was learned from than in the MTA
+ * that scans it), so they say when and where mail was collected, not
+ * whether it is spam.
+ */
+#define RECEIVED_ORIGIN 2
 /* URLs read at most per message. */
 #define URL_MAX 100
 
@@ -227,7 +233,13 @@ static bool in_list(const char *const *list, const char *name)
     return false;
 }
 
-static void add_header(bayes_tokens_t *t, const char *lname, const char *v, size_t *received)
+/* The position of the next Received field, counted from the top, and how
+ * many the message has. */
+typedef struct received_pos {
+    size_t next, total;
+} received_pos_t;
+
+static void add_header(bayes_tokens_t *t, const char *lname, const char *v, received_pos_t *rp)
 {
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "h:%s", lname);
@@ -242,14 +254,26 @@ static void add_header(bayes_tokens_t *t, const char *lname, const char *v, size
             add_words(t, prefix, v, strlen(v), false);
     } else if (strcmp(lname, "to") == 0 || strcmp(lname, "cc") == 0) {
         add_str(t, prefix, bucket(count_char(v, '@')), strlen(bucket(count_char(v, '@'))));
-    } else if (strcmp(lname, "received") == 0 && (*received)++ < RECEIVED_MAX) {
+    } else if (strcmp(lname, "received") == 0 && rp->next++ + RECEIVED_ORIGIN >= rp->total) {
         add_received(t, v);
     }
 }
 
+static size_t count_received(smf_msg_t *msg, size_t count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *name, *value;
+        if (smf_msg_header_at(msg, i, &name, &value) == 0 && strcasecmp(name, "received") == 0)
+            n++;
+    }
+    return n;
+}
+
 static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
 {
-    size_t received = 0, count = smf_msg_header_count(msg);
+    size_t count = smf_msg_header_count(msg);
+    received_pos_t rp = {0, count_received(msg, count)};
     for (size_t i = 0; i < count && t->count < t->limit; i++) {
         const char *name, *value;
         char lname[64];
@@ -263,7 +287,7 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
         /* Another filter's verdict is not evidence about the mail itself. */
         if (strncmp(lname, "x-spam", 6) == 0)
             continue;
-        add_header(t, lname, value, &received);
+        add_header(t, lname, value, &rp);
     }
 }
 
