@@ -10,13 +10,51 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 /* Messages autolearned by this process, and how many of them the last refit saw. */
 static atomic_ulong taught, refitted;
+
+/*
+ * Teaching checks the registry, then lets each module read and rewrite its
+ * counts, then records the message: separate transactions. Two learners
+ * interleaving would teach a message twice or lose an increment, so they
+ * take turns: the workers among themselves by `turn`, smfd and smfctl by
+ * learn.lock. A refit holds both; meanwhile workers skip autolearning
+ * rather than wait, since it is only ever an opportunity.
+ */
+static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool refitting, paused;
+
+/* learn.lock taken without waiting: its descriptor, or -1 when another
+ * process holds it (or it cannot be opened). Closing it releases it. */
+static int learn_lock_try(const generation_t *g)
+{
+    char *path = g_strdup_printf("%s/kv/learn.lock", g->conf->data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    g_free(path);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Says once when autolearning stops for an smfctl run and once when it resumes. */
+static void note_pause(bool now)
+{
+    if (atomic_exchange(&paused, now) == now)
+        return;
+    if (now)
+        log_info("autolearning paused: smfctl is learning (learn.lock is held)");
+    else
+        log_info("autolearning resumed");
+}
 
 unsigned long autolearn_taught(void)
 {
@@ -91,13 +129,10 @@ static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int k
     return mods;
 }
 
-int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
-                       const char *virus, const char *id)
+/* Teaches the message as klass unless the registry knows it; under both locks. */
+static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int klass, double score,
+                      const char *id)
 {
-    double score = 0;
-    int klass;
-    if (!g->conf->autolearn || g->kv == NULL || (klass = decide(g, r, action, virus, &score)) == 0)
-        return 0;
     unsigned char key[LEARNREG_KEY_LEN];
     learnreg_key(r->ctx->m->raw, r->ctx->m->raw_len, key);
     json_t *known = learnreg_get(g->kv, g->learnreg, key, r->ctx->arena);
@@ -117,6 +152,26 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
         log_info("%s: autolearned as %s (score %.2f without the classifiers' own points)", id,
                  learnreg_class_name(klass), score);
     }
+    return learned;
+}
+
+int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
+                       const char *virus, const char *id)
+{
+    double score = 0;
+    int klass;
+    if (!g->conf->autolearn || g->kv == NULL || (klass = decide(g, r, action, virus, &score)) == 0)
+        return 0;
+    if (atomic_load(&refitting))
+        return 0;
+    pthread_mutex_lock(&turn);
+    int learned = 0, fd = learn_lock_try(g);
+    note_pause(fd < 0);
+    if (fd >= 0) {
+        learned = teach_once(g, worker, r, klass, score, id);
+        close(fd);
+    }
+    pthread_mutex_unlock(&turn);
     return learned;
 }
 
@@ -144,18 +199,17 @@ void autolearn_refit(generation_t *g)
     unsigned long now = atomic_load(&taught), before = atomic_load(&refitted);
     if (now == before || g->kv == NULL)
         return;
+    atomic_store(&refitting, true);
+    pthread_mutex_lock(&turn);
     /* smfctl learn refits itself when it is done: wait for the next round. */
-    char *path = g_strdup_printf("%s/kv/learn.lock", g->conf->data_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    g_free(path);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return;
+    int fd = learn_lock_try(g);
+    if (fd >= 0) {
+        for (size_t m = 0; m < g->conf->nmodules; m++)
+            if (learner(g, m) && refit_possible(g, m))
+                refit_one(g, m, now - before);
+        atomic_store(&refitted, now);
+        close(fd);
     }
-    for (size_t m = 0; m < g->conf->nmodules; m++)
-        if (learner(g, m) && refit_possible(g, m))
-            refit_one(g, m, now - before);
-    atomic_store(&refitted, now);
-    close(fd);
+    pthread_mutex_unlock(&turn);
+    atomic_store(&refitting, false);
 }

@@ -462,7 +462,8 @@ static int take_turn(const char *dir)
     if (fd < 0)
         return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "smfctl: waiting for another learn or unlearn to finish\n");
+        fprintf(stderr, "smfctl: waiting for another learner to finish (smfctl learn or unlearn, "
+                        "or smfd autolearning or refitting)\n");
         if (flock(fd, LOCK_EX) != 0)
             return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
     }

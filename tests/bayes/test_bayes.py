@@ -321,7 +321,7 @@ class TestLearning(BayesCase):
             fcntl.flock(lock, fcntl.LOCK_UN)
         out, err = proc.communicate(timeout=60)
         self.assertEqual(proc.returncode, 0, err)
-        self.assertIn("waiting for another learn", err)
+        self.assertIn("waiting for another learner", err)
         self.assertEqual(summary(out)["learned"], 30)
 
     def test_usage_errors(self):

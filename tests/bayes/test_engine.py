@@ -1,6 +1,7 @@
 """The bayes module inside a real smfd: what `smfctl learn` teaches a running
 engine shows in its next verdicts, without a reload. Uses the integration
 tests' harness (tests/integration/smftest.py) and python3-zmq."""
+import fcntl
 import json
 import os
 import subprocess
@@ -89,15 +90,50 @@ class AutolearnRefit(EngineCase):
     """smfd refits the logistic model itself over what it autolearned."""
     TEXT = "autolearn = true\nautolearn_refit_interval = 1\n" + CONFIG
 
-    def fitted(self):
+    def records(self):
         p = subprocess.run(["mdb_dump", "-s", "bayes", os.path.join(self.smfd.tmp, "data", "kv")],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines()
                  if l.startswith(" ")]
-        recs = {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
+        return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
                 for i in range(0, len(lines) - 1, 2)}
-        return int.from_bytes(recs.get(b"totals", bytes(32))[24:32], "little")
+
+    def fitted(self):
+        return int.from_bytes(self.records().get(b"totals", bytes(32))[24:32], "little")
+
+    def totals(self):
+        """(spam, ham) messages the bayes store counts."""
+        raw = self.records().get(b"totals", bytes(32))
+        return int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little")
+
+    def test_the_same_message_at_once_is_taught_once(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        other = fixtures.write_all(os.path.join(self.dir, "other"), seed=7)
+        ham = fixtures.files(other["ham"])[0]
+        # Both workers take copies of one message at the same time; the
+        # registry check and the teaching must not interleave.
+        p = self.smfd.smfc("-j", "16", "--rcpt", "user@example.com", *([ham] * 40))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.totals(), (30, 31), self.smfd.log_tail())
+        self.assertEqual(self.smfd.log_tail(100000).count("autolearned as ham"), 1)
+
+    def test_no_autolearning_while_smfctl_learns(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        other = fixtures.files(fixtures.write_all(os.path.join(self.dir, "other"), seed=7)["ham"])
+        lock = os.open(os.path.join(self.smfd.tmp, "data", "kv", "learn.lock"),
+                       os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.assertEqual(self.verdict(other[0])["action"], "accept")
+            self.assertEqual(self.totals(), (30, 30))
+            self.assertIn("autolearning paused: smfctl is learning", self.smfd.log_tail())
+        finally:
+            os.close(lock)
+        self.assertEqual(self.verdict(other[1])["action"], "accept")
+        self.assertEqual(self.totals(), (30, 31))
 
     def test_autolearned_mail_is_refitted_by_smfd(self):
         self.learn("spam", self.mail["spam"])
