@@ -351,22 +351,48 @@ static int train(const fit_data_t *d, const bayes_fit_params_t *p, uint64_t seed
     return 0;
 }
 
-/* Writes every fitted weight into its token's record, in one batch. */
-static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, const double *avg)
+/* Token records rewritten per write transaction of a refit. */
+#define STORE_BATCH 16384
+
+/* Writes the weights of tokens [from, to) into their records, in one batch. */
+static int store_batch(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d,
+                       const double *avg, size_t from, size_t to)
 {
-    bayes_totals_t tot;
     int rc = smf_kv_begin(msg);
     if (rc != 0)
         return rc;
-    for (size_t i = 0; rc == 0 && i < d->v.count; i++) {
+    for (size_t i = from; rc == 0 && i < to; i++) {
         bayes_counts_t c;
         if ((rc = bayes_counts_get(msg, m, d->v.tokens[i], &c)) == 0) {
             c.weight = (float)avg[i];
             rc = bayes_counts_put(msg, m, d->v.tokens[i], &c);
         }
     }
+    return bayes_batch_end(msg, rc);
+}
+
+/*
+ * Writes every fitted weight into its token's record. Other writers (a
+ * learn, smfd's history) wait for the store's write lock, so the weights
+ * go in batches rather than in one transaction that would hold it for
+ * the whole write (0.7 s for the corpus's 4,169 messages). Meanwhile a
+ * scan may read some new weights and some old ones: two fits of nearly
+ * the same mail, either of them sound. Each batch reads the counts afresh,
+ * so a learn in between loses nothing.
+ */
+static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, const double *avg)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < d->v.count; i += STORE_BATCH)
+        rc = store_batch(msg, m, d, avg, i,
+                         i + STORE_BATCH < d->v.count ? i + STORE_BATCH : d->v.count);
+    if (rc != 0)
+        return rc;
     /* A new version retires the weights the scan caches hold. */
-    if (rc == 0 && (rc = bayes_totals_get(msg, m, &tot)) == 0) {
+    bayes_totals_t tot;
+    if ((rc = smf_kv_begin(msg)) != 0)
+        return rc;
+    if ((rc = bayes_totals_get(msg, m, &tot)) == 0) {
         tot.version++;
         tot.fitted = d->n;
         rc = bayes_totals_put(msg, m, &tot);
