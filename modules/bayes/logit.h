@@ -30,7 +30,8 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
 int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t);
 
 /*
- * Refits the weights over every kept set and stores them, in one batch.
+ * Refits the weights over every kept set and stores them, in batches of
+ * token records (the store's version changes after the last one).
  * Deterministic: the same sets give the same weights. *nsets is the
  * number of messages fitted. 0 or a negative SMF_E* code.
  */
