@@ -31,16 +31,23 @@ static atomic_ulong taught, refitted;
 static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool refitting, paused;
 
-/* learn.lock taken without waiting: its descriptor, or -1 when another
- * process holds it (or it cannot be opened). Closing it releases it. */
+/* learn.lock taken without waiting: its descriptor, -1 when another
+ * process holds it, -2 when it cannot be opened (said once). Closing the
+ * descriptor releases it. */
 static int learn_lock_try(const generation_t *g)
 {
-    char *path = g_strdup_printf("%s/kv/learn.lock", g->conf->data_dir);
+    static atomic_bool warned;
+    char *path = g_strdup_printf("%s/learn.lock", kv_dir(g->kv));
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && !atomic_exchange(&warned, true))
+        log_warn("%s: %s; nothing is autolearned or refitted until it can be opened", path,
+                 strerror(errno));
     g_free(path);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0)
+        return -2;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
-        fd = -1;
+        return -1;
     }
     return fd;
 }
@@ -166,7 +173,8 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
         return 0;
     pthread_mutex_lock(&turn);
     int learned = 0, fd = learn_lock_try(g);
-    note_pause(fd < 0);
+    if (fd != -2)
+        note_pause(fd == -1);
     if (fd >= 0) {
         learned = teach_once(g, worker, r, klass, score, id);
         close(fd);

@@ -49,6 +49,12 @@ int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
     return 0;
 }
 
+const char *kv_dir(const kv_t *kv)
+{
+    const char *path = NULL;
+    return mdb_env_get_path(kv->env, &path) == 0 && path != NULL ? path : ".";
+}
+
 void kv_sync(kv_t *kv)
 {
     if (kv != NULL)

@@ -30,6 +30,9 @@ int kv_batch_commit(kv_t *kv);
 /* Drops an open batch; true when there was one. */
 bool kv_batch_abort(kv_t *kv);
 void kv_close(kv_t **kvp);
+/* The folder the store was opened in, where learners keep learn.lock.
+ * Owned by the store, valid until kv_close(). */
+const char *kv_dir(const kv_t *kv);
 void kv_sync(kv_t *kv);
 /* Opens (creating) the namespace of a module. 0 or SMF_EIO. */
 int kv_namespace(kv_t *kv, const char *name, unsigned *dbi);
