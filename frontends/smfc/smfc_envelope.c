@@ -30,7 +30,34 @@ static bool smfc_addr_seen(char **list, size_t n, const char *a)
     return false;
 }
 
-/* Ends one mailbox: keeps its address if it looks like one. */
+/* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code
+ * points past U+10FFFF). */
+static bool smfc_utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s, n = c < 0x80             ? 0
+                             : (c & 0xe0) == 0xc0 ? 1
+                             : (c & 0xf0) == 0xe0 ? 2
+                             : (c & 0xf8) == 0xf0 ? 3
+                                                  : 4;
+        if (n == 4 || (n == 1 && c < 0xc2) || (c == 0xf4 && s[1] > 0x8f) || c > 0xf4)
+            return false;
+        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90))
+            return false;
+        for (unsigned k = 1; k <= n; k++)
+            if ((s[k] & 0xc0) != 0x80)
+                return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+/*
+ * Ends one mailbox: keeps its address if it looks like one. An address
+ * that is not UTF-8 (8-bit junk in a spam's From) cannot travel in the
+ * JSON envelope; it is dropped as if absent, so the message is still
+ * scanned with the next guess.
+ */
 static size_t smfc_addr_flush(smfc_addr_state_t *st, char **list, size_t n, size_t max)
 {
     char *a = st->has_angle ? st->angle : st->cur;
@@ -40,7 +67,8 @@ static size_t smfc_addr_flush(smfc_addr_state_t *st, char **list, size_t n, size
     char *colon = st->has_angle ? strrchr(a, ':') : NULL;
     if (colon)
         a = colon + 1;
-    if (strchr(a, '@') && a[0] != '@' && n < max && !smfc_addr_seen(list, n, a)) {
+    if (strchr(a, '@') && a[0] != '@' && n < max && smfc_utf8_valid((const unsigned char *)a) &&
+        !smfc_addr_seen(list, n, a)) {
         list[n] = strdup(a);
         if (list[n])
             n++;

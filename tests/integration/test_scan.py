@@ -74,6 +74,22 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(sorted(d["domain"] for d in out["domains"]),
                          ["example.com", "example.info", "example.org"])
 
+    def test_addresses_that_are_not_utf8_are_not_guessed(self):
+        """8-bit junk in From (no Return-Path) or in To must not cost the scan:
+        the junk address is passed over and the next guess taken."""
+        msg = (b"From: \xa3\xab\xbce@example.net\n"
+               b"To: \xa3\xab@example.org, bob@example.com\n"
+               b"Subject: junk\n\nbody\n")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "junk.eml")
+            with open(path, "wb") as f:
+                f.write(msg)
+            p = self.smfd.smfc("--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)[0]
+        self.assertEqual(out["action"], "accept", out)
+        self.assertEqual([d["domain"] for d in out["domains"]], ["example.com"])
+
     def test_no_recipient(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "norcpt.eml")
