@@ -233,6 +233,35 @@ static bool in_list(const char *const *list, const char *name)
     return false;
 }
 
+/*
+ * Fields written after the MTA: by final delivery (Return-Path,
+ * Delivered-To...) and by mail clients and mailbox formats (Status,
+ * X-Keywords...). Mail learned from a mailbox has them, mail the MTA scans
+ * does not, so a weight learned for them would shift every scanned
+ * message; the envelope sender stands in for Return-Path.
+ */
+static const char *const after_mta_headers[] = {"return-path",
+                                                "delivered-to",
+                                                "x-original-to",
+                                                "envelope-to",
+                                                "x-envelope-to",
+                                                "x-envelope-from",
+                                                "x-rcpt-to",
+                                                "status",
+                                                "x-status",
+                                                "x-keywords",
+                                                "x-uid",
+                                                "x-mozilla-status",
+                                                "x-mozilla-status2",
+                                                "x-mozilla-keys",
+                                                "content-length",
+                                                "lines",
+                                                "x-imap",
+                                                "x-imapbase",
+                                                "x-gmail-labels",
+                                                "x-gm-thrid",
+                                                NULL};
+
 /* The position of the next Received field, counted from the top, and how
  * many the message has. */
 typedef struct received_pos {
@@ -247,8 +276,7 @@ static void add_header(bayes_tokens_t *t, const char *lname, const char *v, rece
     if (in_list(word_headers, lname)) {
         add_words(t, prefix, v, strlen(v), strcmp(lname, "subject") == 0);
     } else if (strcmp(lname, "from") == 0 || strcmp(lname, "reply-to") == 0 ||
-               strcmp(lname, "sender") == 0 || strcmp(lname, "return-path") == 0 ||
-               strcmp(lname, "message-id") == 0) {
+               strcmp(lname, "sender") == 0 || strcmp(lname, "message-id") == 0) {
         add_domain(t, prefix, v);
         if (strcmp(lname, "from") == 0)
             add_words(t, prefix, v, strlen(v), false);
@@ -270,8 +298,21 @@ static size_t count_received(smf_msg_t *msg, size_t count)
     return n;
 }
 
+/* The envelope sender's domain, or the null sender of bounces. */
+static void add_envelope(smf_msg_t *msg, bayes_tokens_t *t)
+{
+    const smf_envelope_t *env = smf_msg_envelope(msg);
+    if (env == NULL || env->sender == NULL)
+        return;
+    if (env->sender[0] == '\0')
+        add_str(t, "env:from", "<>", 2);
+    else
+        add_domain(t, "env:from", env->sender);
+}
+
 static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
 {
+    add_envelope(msg, t);
     size_t count = smf_msg_header_count(msg);
     received_pos_t rp = {0, count_received(msg, count)};
     for (size_t i = 0; i < count && t->count < t->limit; i++) {
@@ -285,7 +326,7 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
         for (size_t k = 0; k <= n; k++)
             lname[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
         /* Another filter's verdict is not evidence about the mail itself. */
-        if (strncmp(lname, "x-spam", 6) == 0)
+        if (strncmp(lname, "x-spam", 6) == 0 || in_list(after_mta_headers, lname))
             continue;
         add_header(t, lname, value, &rp);
     }
