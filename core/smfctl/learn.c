@@ -314,6 +314,11 @@ static const char *guess_sender(arena_t *arena, const message_t *m)
     const char *lt = rp ? strchr(rp, '<') : NULL, *gt = lt ? strchr(lt, '>') : NULL;
     if (gt != NULL)
         return arena_strndup(arena, lt + 1, (size_t)(gt - lt - 1));
+    /* Some agents write the address bare, "Return-Path: user@host". */
+    if (rp != NULL && lt == NULL && strchr(rp, '@') != NULL) {
+        rp += strspn(rp, " \t");
+        return arena_strndup(arena, rp, strcspn(rp, " \t"));
+    }
     return m->from;
 }
 
