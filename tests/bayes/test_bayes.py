@@ -170,6 +170,26 @@ def learned_sets(records):
             for k, v in records.items() if len(k) == 7 and k.startswith(b"set")}
 
 
+def token_hash(prefix, text):
+    """The module's hash of a token (tokens.c: FNV-1a of the prefix, a separator
+    and the lower-cased text, then an avalanche), as its 8-byte record key."""
+    mask = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    def fnv(h, data):
+        for c in data:
+            c = c + 32 if 65 <= c <= 90 else c
+            h = ((h ^ c) * 0x100000001b3) & mask
+        return h
+    h = fnv(h, prefix.encode())
+    h = ((h ^ 0x1f) * 0x100000001b3) & mask
+    h = fnv(h, text.encode())
+    for mul in (0xff51afd7ed558ccd, 0xc4ceb9fe1a85ec53):
+        h ^= h >> 33
+        h = (h * mul) & mask
+    h ^= h >> 33
+    return (h or 1).to_bytes(8, "little")
+
+
 def column_sums(records):
     """Sums of the spam and of the ham counts over every token record."""
     t = tokens(records).values()
@@ -290,6 +310,24 @@ class TestLearning(BayesCase):
         self.assertEqual(fitted(left), 0)
         self.assertEqual(left[b"sets"], bytes(8))
         self.assertEqual(self.scan(self.mail["test_spam"]), {})
+
+    def test_envelope_sender_counts_and_fields_after_the_mta_do_not(self):
+        """What a mailbox copy has and the MTA never sees is not learned: the
+        envelope sender (here a bare Return-Path address) stands in for it."""
+        path = os.path.join(self.tmp, "delivered.eml")
+        with open(path, "w") as f:
+            f.write("Return-Path: bounce@envelope.example\n"
+                    "Delivered-To: user@example.com\nX-Keywords: NonJunk\nStatus: RO\n"
+                    "From: Someone <someone@header.example>\nTo: user@example.com\n"
+                    "Subject: quarterly figures\n\nThe figures are attached as promised.\n")
+        self.learn("ham", path)
+        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        self.assertIn(token_hash("env:from", "envelope.example"), rec)
+        self.assertIn(token_hash("h:from", "header.example"), rec)
+        self.assertIn(token_hash("hn", "subject"), rec)
+        for name in ("return-path", "delivered-to", "x-keywords", "status"):
+            self.assertNotIn(token_hash("hn", name), rec, name)
+        self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
 
     def test_provenance_is_recorded(self):
         self.learn_fixtures()
