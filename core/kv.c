@@ -186,6 +186,22 @@ int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val
     return rc == 0 ? 0 : SMF_EIO;
 }
 
+int kv_clear(kv_t *kv, unsigned dbi, size_t *removed)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    *removed = 0;
+    if (txn_open(kv, 0, &txn) != 0)
+        return SMF_EIO;
+    int rc = mdb_stat(txn, dbi, &st);
+    if (rc == 0)
+        rc = mdb_drop(txn, dbi, 0);
+    if ((rc = txn_close(kv, txn, rc, true)) != 0)
+        return SMF_EIO;
+    *removed = st.ms_entries;
+    return 0;
+}
+
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen)
 {
     MDB_txn *txn;

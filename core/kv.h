@@ -41,6 +41,9 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
            size_t *vlen);
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
+/* Empties a namespace in one transaction; *removed gets how many records it
+ * held. 0 or SMF_EIO. */
+int kv_clear(kv_t *kv, unsigned dbi, size_t *removed);
 /* Read-modify-write of one key inside one write transaction; see
  * smf_kv_update() for fn's contract. */
 int kv_update(kv_t *kv, unsigned dbi, const void *key, size_t klen,

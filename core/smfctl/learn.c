@@ -33,6 +33,7 @@
 
 typedef struct learn_opts {
     bool unlearn;
+    bool all;        /* unlearn --all: forget everything the classifiers learned. */
     bool refit_only; /* --refit: learn nothing, refit the modules' models. */
     int klass;       /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
     const char *by;
@@ -94,6 +95,7 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             printf("usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...\n"
                    "       smfctl learn --refit [--domain D]\n"
                    "       smfctl unlearn PATH...\n"
+                   "       smfctl unlearn --all\n"
                    "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
                    "once; learning it as the other class moves it. --by names who classified\n"
                    "it (default: the sudo user, else the login). After a run that changed\n"
@@ -101,7 +103,9 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
                    "model) are refitted; --refit does only that, for mail smfd autolearned.\n"
                    "--domain teaches (or refits) that recipient domain's own model, for\n"
                    "classifiers with per-domain models (bayes: per_domain = true); a message\n"
-                   "belongs to one model at a time.\n");
+                   "belongs to one model at a time. unlearn --all forgets everything the\n"
+                   "classifiers learned (all domains) and the registry of learned messages,\n"
+                   "to start training afresh; lists and sender reputation stay.\n");
             return -1;
         } else if (!o->unlearn &&
                    (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
@@ -112,6 +116,8 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
         } else if (!o->unlearn && strcmp(argv[i], "--domain") == 0 && i + 1 < argc) {
             if ((o->domain = domain_arg(argv[++i])) == NULL)
                 return smfctl_fail(2, "learn: --domain %s: expected a domain name", argv[i]);
+        } else if (o->unlearn && strcmp(argv[i], "--all") == 0) {
+            o->all = true;
         } else if (!o->unlearn && strcmp(argv[i], "--refit") == 0) {
             o->refit_only = true;
         } else if (!o->unlearn && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
@@ -125,6 +131,11 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
     if (o->refit_only) {
         if (o->klass != 0 || i < argc)
             return smfctl_fail(2, "learn: --refit takes no class and no path");
+        return 0;
+    }
+    if (o->all) {
+        if (i < argc)
+            return smfctl_fail(2, "unlearn: --all takes no path");
         return 0;
     }
     if (!o->unlearn && o->klass == 0)
@@ -522,8 +533,39 @@ static int refit(learn_run_t *r)
     return failed;
 }
 
+/* Empties one namespace, saying what it held. */
+static int clear_namespace(learn_run_t *r, unsigned dbi, const char *what)
+{
+    size_t n;
+    if (kv_clear(r->g->kv, dbi, &n) != 0)
+        return smfctl_fail(1, "%s: could not be emptied", what);
+    printf("forgot %s: %zu record%s\n", what, n, n == 1 ? "" : "s");
+    return 0;
+}
+
+/*
+ * unlearn --all: the classifiers' records (every content stage that learns,
+ * all its models) and the registry go, so the same mail can be learned
+ * again from scratch, for instance after a classifier changed what it
+ * counts. Other learners keep theirs: the reputation stage's namespace is
+ * mostly what it saw of senders in flight. A running smfd sees untrained
+ * classifiers at once and stays silent until they are taught.
+ */
+static int forget_all(learn_run_t *r)
+{
+    const config_t *c = r->g->conf;
+    int failed = 0;
+    for (size_t m = 0; m < c->nmodules; m++)
+        if (c->modules[m].enabled && c->modules[m].lib.desc->kind == SMF_KIND_CONTENT)
+            failed |= clear_namespace(r, r->g->dbis[m], c->modules[m].name) != 0;
+    failed |= clear_namespace(r, r->registry, "the registry of learned messages") != 0;
+    return failed;
+}
+
 static int run(learn_run_t *r, file_list_t *files)
 {
+    if (r->o->all)
+        return forget_all(r);
     r->files_total = files->n;
     r->started = clock_mono_ms();
     r->progress = isatty(STDERR_FILENO);

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Token keys are 8 bytes; this one is not, so it can never collide. */
 static const char totals_key[] = "totals";
@@ -96,8 +97,15 @@ int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t)
     size_t len;
     memset(t, 0, sizeof(*t));
     int rc = bayes_kv_get(msg, m, totals_key, sizeof(totals_key) - 1, &val, &len);
-    if (rc == SMF_ENOENT)
+    if (rc == SMF_ENOENT) {
+        /* A model starts its versions at the clock's microseconds, so that one
+         * emptied and taught again (smfctl unlearn --all) never repeats a
+         * version a scan cache still holds counts of. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t->version = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
         return 0;
+    }
     if (rc != 0)
         return rc;
     /* Stores of the first version have no fitted count. */

@@ -109,6 +109,11 @@ class BayesCase(unittest.TestCase):
         self.assertIsNotNone(raw, "no totals record")
         return (int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little"))
 
+    def version(self):
+        """The store's version counter (totals record, bytes 16-24)."""
+        raw = dump(os.path.join(self.data, "kv"), "bayes")[b"totals"]
+        return int.from_bytes(raw[16:24], "little")
+
     def registry_entry(self, path):
         """The registry's JSON for the message in `path`, or None."""
         with open(path, "rb") as f:
@@ -328,6 +333,31 @@ class TestLearning(BayesCase):
         for name in ("return-path", "delivered-to", "x-keywords", "status"):
             self.assertNotIn(token_hash("hn", name), rec, name)
         self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
+
+    def test_unlearn_all_forgets_what_was_learned_and_keeps_the_lists(self):
+        config = self.write_config("lists, reputation, bayes", name="with-lists.conf")
+        self.smfctl("list", "add", "--scope", "global", "--type", "sender", "--action", "block",
+                    "bad@example.net", config=config)
+        self.smfctl("learn", "--spam", self.mail["spam"], config=config)
+        self.smfctl("learn", "--ham", self.mail["ham"], config=config)
+        history = dump(os.path.join(self.data, "kv"), "reputation")
+        self.assertTrue(history, "the reputation stage learned sender history")
+        self.assertIn("BAYES_SPAM", self.symbols(self.mail["test_spam"]))
+        version = self.version()
+        out = self.smfctl("unlearn", "--all", config=config).stdout
+        self.assertIn("forgot bayes: ", out)
+        self.assertRegex(out, r"forgot the registry of learned messages: 60 records")
+        self.assertEqual(dump(os.path.join(self.data, "kv"), "bayes"), {})
+        self.assertEqual(dump(os.path.join(self.data, "kv"), ".learned"), {})
+        self.assertNotIn("forgot reputation", out)
+        self.assertEqual(dump(os.path.join(self.data, "kv"), "reputation"), history)
+        # Untrained again: silent, and the same mail is new to it.
+        self.assertEqual(self.symbols(self.mail["test_spam"]), {})
+        self.assertEqual(self.learn("spam", self.mail["spam"])["learned"], 30)
+        # A scan cache keyed on the old store's version must never match the new one's.
+        self.assertGreater(self.version(), version)
+        self.assertIn("bad@example.net", self.smfctl("list", "show", config=config).stdout)
+        self.smfctl("unlearn", "--all", self.mail["spam"], rc=2)
 
     def test_provenance_is_recorded(self):
         self.learn_fixtures()
