@@ -15,6 +15,15 @@ def json_lines(proc):
 
 class ScanTest(smftest.SmfdTestCase):
 
+    def scan_bytes(self, msg):
+        """smfc --json on one message given as bytes, its envelope guessed from
+        the headers; returns the process and the file's path."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "msg.eml")
+            with open(path, "wb") as f:
+                f.write(msg)
+            return self.smfd.smfc("--json", path), path
+
     def test_ping(self):
         self.sock.send_multipart([PROTO, b"PING", b"p-1"])
         cmd, rid, body = recv_reply(self.sock)
@@ -64,11 +73,7 @@ class ScanTest(smftest.SmfdTestCase):
                b"Cc: undisclosed-recipients:;\n"
                b"Delivered-To: erin@example.info\n"
                b"Subject: lists\n\nhello\n")
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "hdr.eml")
-            with open(path, "wb") as f:
-                f.write(msg)
-            p = self.smfd.smfc("--json", path)
+        p, _ = self.scan_bytes(msg)
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         out = json_lines(p)[0]
         self.assertEqual(sorted(d["domain"] for d in out["domains"]),
@@ -80,22 +85,14 @@ class ScanTest(smftest.SmfdTestCase):
         msg = (b"From: \xa3\xab\xbce@example.net\n"
                b"To: \xa3\xab@example.org, bob@example.com\n"
                b"Subject: junk\n\nbody\n")
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "junk.eml")
-            with open(path, "wb") as f:
-                f.write(msg)
-            p = self.smfd.smfc("--json", path)
+        p, _ = self.scan_bytes(msg)
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         out = json_lines(p)[0]
         self.assertEqual(out["action"], "accept", out)
         self.assertEqual([d["domain"] for d in out["domains"]], ["example.com"])
 
     def test_no_recipient(self):
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "norcpt.eml")
-            with open(path, "wb") as f:
-                f.write(b"From: a@example.net\nSubject: x\n\nbody\n")
-            p = self.smfd.smfc("--json", path)
+        p, path = self.scan_bytes(b"From: a@example.net\nSubject: x\n\nbody\n")
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"no recipient: pass --rcpt", p.stderr)
         self.assertIn(path.encode(), p.stderr)
