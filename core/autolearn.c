@@ -25,11 +25,14 @@ static atomic_ulong taught, refitted;
  * counts, then records the message: separate transactions. Two learners
  * interleaving would teach a message twice or lose an increment, so they
  * take turns: the workers among themselves by `turn`, smfd and smfctl by
- * learn.lock. A refit holds both; meanwhile workers skip autolearning
- * rather than wait, since it is only ever an opportunity.
+ * learn.lock. smfd's own refit holds learn.lock for the process (`refitting`,
+ * read under `turn`), and the workers go on teaching meanwhile: a fit only
+ * reads counts afresh and writes weights, so what they teach reaches the
+ * weights at the next refit.
  */
 static pthread_mutex_t turn = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool refitting, paused;
+static bool refitting;
+static atomic_bool paused;
 
 /* learn.lock taken without waiting: its descriptor, -1 when another
  * process holds it, -2 when it cannot be opened (said once). Closing the
@@ -169,15 +172,18 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
     int klass;
     if (!g->conf->autolearn || g->kv == NULL || (klass = decide(g, r, action, virus, &score)) == 0)
         return 0;
-    if (atomic_load(&refitting))
-        return 0;
     pthread_mutex_lock(&turn);
-    int learned = 0, fd = learn_lock_try(g);
-    if (fd != -2)
-        note_pause(fd == -1);
-    if (fd >= 0) {
+    int learned = 0;
+    if (refitting) {
         learned = teach_once(g, worker, r, klass, score, id);
-        close(fd);
+    } else {
+        int fd = learn_lock_try(g);
+        if (fd != -2)
+            note_pause(fd == -1);
+        if (fd >= 0) {
+            learned = teach_once(g, worker, r, klass, score, id);
+            close(fd);
+        }
     }
     pthread_mutex_unlock(&turn);
     return learned;
@@ -207,17 +213,19 @@ void autolearn_refit(generation_t *g)
     unsigned long now = atomic_load(&taught), before = atomic_load(&refitted);
     if (now == before || g->kv == NULL)
         return;
-    atomic_store(&refitting, true);
-    pthread_mutex_lock(&turn);
     /* smfctl learn refits itself when it is done: wait for the next round. */
+    pthread_mutex_lock(&turn);
     int fd = learn_lock_try(g);
-    if (fd >= 0) {
-        for (size_t m = 0; m < g->conf->nmodules; m++)
-            if (learner(g, m) && refit_possible(g, m))
-                refit_one(g, m, now - before);
-        atomic_store(&refitted, now);
-        close(fd);
-    }
+    refitting = fd >= 0;
     pthread_mutex_unlock(&turn);
-    atomic_store(&refitting, false);
+    if (fd < 0)
+        return;
+    for (size_t m = 0; m < g->conf->nmodules; m++)
+        if (learner(g, m) && refit_possible(g, m))
+            refit_one(g, m, now - before);
+    atomic_store(&refitted, now);
+    pthread_mutex_lock(&turn);
+    refitting = false;
+    close(fd);
+    pthread_mutex_unlock(&turn);
 }

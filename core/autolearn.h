@@ -15,7 +15,7 @@
  * Considers one scanned message: r is the run that decided its verdict.
  * Returns SMF_CLASS_SPAM or SMF_CLASS_HAM when it was learned, else 0.
  * Threads take turns; nothing is learned while `smfctl learn` holds the
- * learning lock or this process refits.
+ * learning lock.
  */
 int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, action_t action,
                        const char *virus, const char *id);
