@@ -178,7 +178,21 @@ typedef struct judgement {
     double logit;      /* The logistic model's, when it was fitted. */
     bool weighted;     /* Whether the logistic model took part. */
     bool domain_model; /* Whether the recipient domain's own model scored. */
+    bool blend;        /* Whether a young domain model corrected the global one. */
 } judgement_t;
+
+/*
+ * The models a scan reads: one, or the global one with a young domain's on
+ * top (`blend`): the domain's counts added to the global counts, its
+ * weights (fitted as corrections) to the global weights.
+ */
+typedef struct scan_models {
+    bayes_model_t m;
+    bayes_totals_t tot;
+    bool blend;
+    bayes_model_t dm;
+    bayes_totals_t dtot;
+} scan_models_t;
 
 /* Natural log-odds of p, with p kept off 0 and 1 as the combiner keeps its clues. */
 static double ln_odds(double p)
@@ -187,14 +201,34 @@ static double ln_odds(double p)
     return log(p / (1 - p));
 }
 
+/* A young domain's counts and correction of one token, added to the global ones. */
+static int add_domain_counts(smf_msg_t *msg, const bayes_model_t *dm, uint64_t token,
+                             bayes_counts_t *c)
+{
+    bayes_counts_t d;
+    int rc = bayes_counts_get(msg, dm, token, &d);
+    if (rc == 0) {
+        c->spam += d.spam;
+        c->ham += d.ham;
+        c->weight += d.weight;
+    }
+    return rc;
+}
+
 /*
  * The message's spam probability under the learned counts and weights.
  * Pairs are clues for the word statistics only with `bigrams`; their
  * weights always count in the logistic model.
  */
 static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cache,
-                    const bayes_model_t *m, const bayes_totals_t *tot, judgement_t *j)
+                    const scan_models_t *sm, judgement_t *j)
 {
+    const bayes_model_t *m = &sm->m;
+    bayes_totals_t tot = sm->tot;
+    if (sm->blend) {
+        tot.spam += sm->dtot.spam;
+        tot.ham += sm->dtot.ham;
+    }
     bayes_tokens_t t;
     int rc = tokenize(msg, st->conf, &t);
     double *clues = rc == 0 ? smf_msg_alloc(msg, (t.count + 1) * sizeof(double)) : NULL;
@@ -214,16 +248,18 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
             continue;
         if ((rc = bayes_cache_get(cache, msg, m, t.items[i], &c)) != 0)
             return rc;
+        if (sm->blend && (rc = add_domain_counts(msg, &sm->dm, t.items[i], &c)) != 0)
+            return rc;
         known[i] = c.spam + c.ham > 0;
         z += c.weight;
         if (pair && !st->conf->bigrams)
             continue;
-        double f = bayes_token_prob(&st->params, c.spam, c.ham, tot->spam, tot->ham);
+        double f = bayes_token_prob(&st->params, c.spam, c.ham, tot.spam, tot.ham);
         if (bayes_is_clue(&st->params, f))
             clues[n++] = f;
     }
     j->words = bayes_combine(&st->params, clues, n);
-    j->weighted = tot->fitted > 0 && st->conf->logistic;
+    j->weighted = tot.fitted > 0 && st->conf->logistic;
     j->logit = bayes_logit_sigmoid(z);
     j->p =
         j->weighted ? bayes_logit_sigmoid(z + st->conf->word_weight * ln_odds(j->words)) : j->words;
@@ -261,6 +297,8 @@ static void report(smf_msg_t *msg, const bayes_conf_t *c, const judgement_t *j)
                       j->words, j->logit);
     if (j->domain_model)
         snprintf(detail + k, sizeof(detail) - (size_t)k, ", domain model");
+    else if (j->blend)
+        snprintf(detail + k, sizeof(detail) - (size_t)k, ", domain blend");
     if (p >= c->spam_threshold)
         smf_msg_add_symbol(msg, "BAYES_SPAM",
                            curve(p, c->spam_score, c->spam_full, c->spam_slope, c->max_log_odds),
@@ -280,48 +318,56 @@ static void learning_model(smf_msg_t *msg, const bayes_conf_t *c, bayes_model_t 
     bayes_model_for(m, c->per_domain ? smf_msg_domain(msg) : "");
 }
 
+/* Tokens the global model has seen in this many learned messages are the
+ * global model's alone: a young domain's corrections leave them be. */
+#define DOMAIN_RARE 3
+
 static bool enough(const bayes_conf_t *c, const bayes_totals_t *tot)
 {
     return tot->spam >= (uint64_t)c->min_learned && tot->ham >= (uint64_t)c->min_learned;
 }
 
 /*
- * The model that scores this message: with per_domain, the recipient
- * domain's once it has learned enough, else the global one. *tot gets its
- * totals; false when neither has learned enough to score.
+ * The models that score this message. With per_domain, the recipient
+ * domain's alone once it has learned enough (and its weights are its own
+ * fit, not corrections); a domain that has learned something, but not
+ * enough, corrects the global model (blend); else the global one. *ready
+ * is false when nothing has learned enough to score.
  */
-static int scoring_model(smf_msg_t *msg, const bayes_conf_t *c, bayes_model_t *m,
-                         bayes_totals_t *tot, bool *ready)
+static int scoring_models(smf_msg_t *msg, const bayes_conf_t *c, scan_models_t *sm, bool *ready)
 {
     int rc;
     *ready = false;
+    sm->blend = false;
     if (c->per_domain && *smf_msg_domain(msg) != '\0') {
-        bayes_model_for(m, smf_msg_domain(msg));
-        if ((rc = bayes_totals_get(msg, m, tot)) != 0)
+        bayes_model_for(&sm->m, smf_msg_domain(msg));
+        if ((rc = bayes_totals_get(msg, &sm->m, &sm->tot)) != 0)
             return rc;
-        if ((*ready = enough(c, tot)))
+        if ((*ready = enough(c, &sm->tot) && !sm->tot.residual))
             return 0;
+        sm->dm = sm->m;
+        sm->dtot = sm->tot;
+        sm->blend = sm->tot.spam + sm->tot.ham > 0;
     }
-    bayes_model_for(m, "");
-    if ((rc = bayes_totals_get(msg, m, tot)) != 0)
+    bayes_model_for(&sm->m, "");
+    if ((rc = bayes_totals_get(msg, &sm->m, &sm->tot)) != 0)
         return rc;
-    *ready = enough(c, tot);
+    *ready = enough(c, &sm->tot);
     return 0;
 }
 
 static int bayes_scan(smf_msg_t *msg, void *state, void *tstate)
 {
     const bayes_state_t *st = state;
-    bayes_model_t m;
-    bayes_totals_t tot;
+    scan_models_t sm;
     bool ready;
-    int rc = scoring_model(msg, st->conf, &m, &tot, &ready);
+    int rc = scoring_models(msg, st->conf, &sm, &ready);
     /* An untrained model would only guess: stay silent until it has seen enough. */
     if (rc != 0 || !ready)
         return rc;
-    bayes_cache_use(tstate, &m, tot.version);
-    judgement_t j = {.domain_model = m.id != 0};
-    if ((rc = classify(msg, st, tstate, &m, &tot, &j)) != 0)
+    bayes_cache_use(tstate, &sm.m, sm.tot.version);
+    judgement_t j = {.domain_model = sm.m.id != 0, .blend = sm.blend};
+    if ((rc = classify(msg, st, tstate, &sm, &j)) != 0)
         return rc;
     report(msg, st->conf, &j);
     return 0;
@@ -386,13 +432,23 @@ static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
         return 0;
     bayes_fit_params_t p = {
         .epochs = st->conf->fit_epochs, .rate = st->conf->fit_rate, .runs = st->conf->fit_runs};
-    bayes_model_t m;
+    bayes_model_t m, global;
+    bayes_totals_t tot;
     learning_model(msg, st->conf, &m);
+    /* A domain below min_learned fits corrections to the global model. */
+    int rc = m.id != 0 ? bayes_totals_get(msg, &m, &tot) : 0;
+    if (rc == 0 && m.id != 0 && !enough(st->conf, &tot)) {
+        bayes_model_for(&global, "");
+        p.base = &global;
+        p.rare = DOMAIN_RARE;
+        p.words = &st->params;
+        p.word_weight = st->conf->word_weight;
+    }
     size_t n;
-    int rc = bayes_fit(msg, &m, &p, &n);
-    if (rc == 0)
-        smf_log(msg, SMF_LOG_INFO, "logistic model%s%s fitted over %zu messages",
-                m.id != 0 ? " of " : "", m.id != 0 ? smf_msg_domain(msg) : "", n);
+    if (rc == 0 && (rc = bayes_fit(msg, &m, &p, &n)) == 0)
+        smf_log(msg, SMF_LOG_INFO, "logistic model%s%s fitted over %zu messages%s",
+                m.id != 0 ? " of " : "", m.id != 0 ? smf_msg_domain(msg) : "", n,
+                p.base != NULL ? ", as corrections to the global model" : "");
     return rc;
 }
 

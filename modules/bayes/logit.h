@@ -8,6 +8,7 @@
 #ifndef BAYES_LOGIT_H
 #define BAYES_LOGIT_H
 
+#include "combine.h"
 #include "store.h"
 #include "tokens.h"
 
@@ -20,6 +21,15 @@ typedef struct bayes_fit_params {
     long epochs; /* Passes over the learned sets. */
     double rate; /* Step size of each gradient step. */
     long runs;   /* Fits from zero in different orders, their weights averaged. */
+    /* A residual fit when set: weights that correct this model's score
+     * (a young domain's) on top of base's weights, for tokens base has
+     * seen in fewer than `rare` learned messages only. */
+    const bayes_model_t *base;
+    uint32_t rare;
+    /* With base: the word statistics a scan adds (pooled counts of base and
+     * this model), at word_weight, count in each set's score too. */
+    const bayes_params_t *words;
+    double word_weight;
 } bayes_fit_params_t;
 
 /* Keeps a learned message's tokens for the next fit. Nothing happens when

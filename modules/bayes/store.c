@@ -108,24 +108,27 @@ int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t)
     }
     if (rc != 0)
         return rc;
-    /* Stores of the first version have no fitted count. */
-    if (len != 24 && len != 32)
+    /* Stores of the first versions have no fitted count or residual flag. */
+    if (len != 24 && len != 32 && len != 40)
         return SMF_EIO;
     t->spam = bayes_get_le(val, 8);
     t->ham = bayes_get_le((const unsigned char *)val + 8, 8);
     t->version = bayes_get_le((const unsigned char *)val + 16, 8);
-    if (len == 32)
+    if (len >= 32)
         t->fitted = bayes_get_le((const unsigned char *)val + 24, 8);
+    if (len >= 40)
+        t->residual = bayes_get_le((const unsigned char *)val + 32, 8);
     return 0;
 }
 
 int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t)
 {
-    unsigned char buf[32];
+    unsigned char buf[40];
     bayes_put_le(buf, t->spam, 8);
     bayes_put_le(buf + 8, t->ham, 8);
     bayes_put_le(buf + 16, t->version, 8);
     bayes_put_le(buf + 24, t->fitted, 8);
+    bayes_put_le(buf + 32, t->residual, 8);
     return bayes_kv_put(msg, m, totals_key, sizeof(totals_key) - 1, buf, sizeof(buf));
 }
 

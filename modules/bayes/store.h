@@ -18,6 +18,7 @@ typedef struct bayes_totals {
     uint64_t spam, ham;
     uint64_t version;
     uint64_t fitted;
+    uint64_t residual; /* 1: the weights correct the global model's (a young domain's). */
 } bayes_totals_t;
 
 /* How often a token was seen in learned spam and in learned ham, and its

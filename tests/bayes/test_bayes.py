@@ -10,6 +10,7 @@ import fcntl
 import json
 import math
 import os
+import random
 import re
 import shutil
 import struct
@@ -554,6 +555,50 @@ class TestPerDomain(BayesCase):
         got = self.scan_for("user@example.org", self.mail["test_spam"])
         self.assertIn("BAYES_SPAM", got)
         self.assertNotIn("domain model", got["BAYES_SPAM"])
+
+    def newsletters(self, count):
+        """Issues of a newsletter in the spam vocabulary: the same sender and
+        template (with words the global model never saw) each time, a few
+        words of news in between."""
+        rng = random.Random(11)
+        own = ["gazette", "weekly", "bulletin", "edition", "columnist"]
+        template = [rng.choice(fixtures.SPAM_WORDS + own) for _ in range(60)]
+        out = []
+        for i in range(count):
+            body = template[:30] + rng.sample(fixtures.SPAM_WORDS, 10) + template[30:]
+            path = os.path.join(self.tmp, "news-%d.eml" % i)
+            fixtures.write(path, "From: The Gazette <editor@gazette.example>\n"
+                           "To: user@example.org\nSubject: gazette weekly edition %d\n"
+                           "Message-ID: <%d@gazette.example>\n\n%s\n"
+                           % (i, 1000 + i, " ".join(body)))
+            out.append(path)
+        return out
+
+    def test_young_domain_model_corrects_the_global_one(self):
+        self.learn_fixtures()
+        news = self.newsletters(4)
+        before = self.scan_for("user@example.org", news[3])
+        self.assertIn("BAYES_SPAM", before)
+        p_before = float(re.search(r"p=([0-9.]+)", before["BAYES_SPAM"]).group(1))
+        # example.org says the newsletter is wanted: three issues, far below min_learned.
+        out = self.smfctl("learn", "--ham", "--domain", "example.org", *news[:3]).stdout
+        self.assertIn("refitted bayes for example.org", out)
+        self.assertEqual(self.totals(), (30, 30))
+        rec = dump(os.path.join(self.data, "kv"), "bayes")
+        domain_totals = [v for k, v in rec.items() if k.startswith(b"@") and k.endswith(b"totals")]
+        self.assertEqual(len(domain_totals), 1)
+        self.assertEqual(int.from_bytes(domain_totals[0][32:40], "little"), 1, "residual fit")
+        org = self.scan_for("user@example.org", news[3])
+        detail = list(org.values())[0]
+        self.assertIn("domain blend", detail)
+        p_after = float(re.search(r"p=([0-9.]+)", detail).group(1))
+        self.assertLess(p_after, 0.5, org)
+        self.assertLess(p_after, p_before)
+        # Other domains, and example.org's spam that is not the newsletter, are as before.
+        self.assertEqual(self.scan_for("user@example.net", news[3]), before)
+        spam = self.scan_for("user@example.org", self.mail["test_spam"])
+        self.assertIn("BAYES_SPAM", spam)
+        self.assertIn("domain blend", spam["BAYES_SPAM"])
 
     def test_a_message_belongs_to_one_model(self):
         one = fixtures.files(self.other["spam"])[0]
