@@ -3,6 +3,8 @@ synthetic mail, scan another through a private smfd, check the figures and the
 files it writes. Needs python3-numpy and python3-matplotlib (scripts/setup)."""
 import argparse
 import csv
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -55,6 +57,31 @@ class EvalTrainTest(unittest.TestCase):
             self.assertRegex(r["symbols"], r"(^| )bayes:BAYES_(SPAM|HAM)=-?[0-9.]+( |$)")
         self.assertGreater(os.path.getsize(os.path.join(out, "roc.png")), 1000)
         self.assertEqual(os.path.getsize(os.path.join(out, "misclassified.txt")), 0)
+
+    def test_as_mta_scans_copies_without_delivery_fields(self):
+        spec = importlib.util.spec_from_loader(
+            "smf_eval", importlib.machinery.SourceFileLoader(
+                "smf_eval", os.path.join(ARGS["source"], "scripts", "eval")))
+        ev = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ev)
+        raw = (b"From bounce@example.net Mon Jan  1 00:00:00 2024\n"
+               b"Return-Path: <bounce@example.net>\nDelivered-To: user@example.com\n"
+               b"\tfolded\nReceived: from a by b\nX-Keywords: NonJunk\nStatus: RO\n"
+               b"Subject: hello\n\nStatus: a body line stays\n")
+        self.assertEqual(ev.as_mta(raw), b"Received: from a by b\nSubject: hello\n\n"
+                                         b"Status: a body line stays\n")
+        # End to end: the report names the original files, not the copies.
+        out = os.path.join(self.tmp, "out")
+        p = subprocess.run([sys.executable, os.path.join(ARGS["source"], "scripts", "eval"),
+                            "--build", ARGS["build"], "--train", os.path.join(self.tmp, "train"),
+                            "--test", os.path.join(self.tmp, "test"), "--bayes", "min_learned=10",
+                            "--as-mta", "--out", out], capture_output=True, text=True,
+                           timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(out, "scores.tsv")) as f:
+            files = [r["file"] for r in csv.DictReader(f, delimiter="\t")]
+        self.assertEqual(len(files), 60)
+        self.assertTrue(all(f.startswith(os.path.join(self.tmp, "test")) for f in files), files[0])
 
     def test_refuses_a_folder_without_classes(self):
         os.makedirs(os.path.join(self.tmp, "empty"))
