@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct bayes_conf {
     long min_learned;
@@ -380,6 +381,49 @@ static uint32_t add_clamped(uint32_t v, int delta)
     return v < UINT32_MAX ? v + 1 : v;
 }
 
+/* The global model's record of the domains that have models of their own:
+ * their names, each ending in a NUL. */
+static const char domains_key[] = "domains";
+
+/* Whether `name` is among the NUL-ended names of list[0..len). */
+static bool listed(const char *list, size_t len, const char *name)
+{
+    for (size_t i = 0; i < len;) {
+        const char *end = memchr(list + i, '\0', len - i);
+        if (end == NULL)
+            return false;
+        if (strcmp(list + i, name) == 0)
+            return true;
+        i = (size_t)(end - list) + 1;
+    }
+    return false;
+}
+
+/* Remembers that `domain` has a model, so that a refit of the global model
+ * can refit the domain's corrections too. Inside learn's batch. */
+static int note_domain(smf_msg_t *msg, const char *domain)
+{
+    bayes_model_t g;
+    const void *val;
+    size_t len, n = strlen(domain) + 1;
+    bayes_model_for(&g, "");
+    int rc = bayes_kv_get(msg, &g, domains_key, sizeof(domains_key) - 1, &val, &len);
+    if (rc == SMF_ENOENT) {
+        val = "";
+        len = 0;
+    } else if (rc != 0) {
+        return rc;
+    }
+    if (listed(val, len, domain))
+        return 0;
+    char *list = smf_msg_alloc(msg, len + n);
+    if (list == NULL)
+        return SMF_ENOMEM;
+    memcpy(list, val, len);
+    memcpy(list + len, domain, n);
+    return bayes_kv_put(msg, &g, domains_key, sizeof(domains_key) - 1, list, len + n);
+}
+
 /* Adds (delta +1) or removes (delta -1) one message's tokens in one class. */
 static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
 {
@@ -414,6 +458,8 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
     }
     if (rc == 0 && st->conf->logistic)
         rc = delta > 0 ? bayes_set_add(msg, &m, &t, klass) : bayes_set_remove(msg, &m, &t);
+    if (rc == 0 && m.id != 0 && delta > 0)
+        rc = note_domain(msg, smf_msg_domain(msg));
     if (rc == 0) {
         uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
         *n = delta > 0 ? *n + 1 : *n > 0 ? *n - 1 : 0;
@@ -423,6 +469,68 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
     return bayes_batch_end(msg, rc);
 }
 
+/* A residual fit's parameters: corrections on top of the global model. */
+static void residual_params(const bayes_state_t *st, const bayes_model_t *global,
+                            bayes_fit_params_t *p)
+{
+    p->base = global;
+    p->rare = DOMAIN_RARE;
+    p->words = &st->params;
+    p->word_weight = st->conf->word_weight;
+}
+
+/* Refits model m: in full, or as corrections to the global model while it
+ * is a domain's below min_learned. */
+static int fit_model(smf_msg_t *msg, const bayes_state_t *st, const bayes_model_t *m,
+                     const char *domain)
+{
+    bayes_fit_params_t p = {
+        .epochs = st->conf->fit_epochs, .rate = st->conf->fit_rate, .runs = st->conf->fit_runs};
+    bayes_model_t global;
+    bayes_totals_t tot;
+    int rc = m->id != 0 ? bayes_totals_get(msg, m, &tot) : 0;
+    if (rc == 0 && m->id != 0 && !enough(st->conf, &tot)) {
+        bayes_model_for(&global, "");
+        residual_params(st, &global, &p);
+    }
+    size_t n;
+    if (rc == 0 && (rc = bayes_fit(msg, m, &p, &n)) == 0)
+        smf_log(msg, SMF_LOG_INFO, "logistic model%s%s fitted over %zu messages%s",
+                m->id != 0 ? " of " : "", domain, n,
+                p.base != NULL ? ", as corrections to the global model" : "");
+    return rc;
+}
+
+/*
+ * After the global model changed, the young domains' corrections are
+ * refitted against it (the domains with enough mail have full models of
+ * their own and need nothing).
+ */
+static int refit_young_domains(smf_msg_t *msg, const bayes_state_t *st)
+{
+    bayes_model_t g, dm;
+    const void *val;
+    size_t len;
+    bayes_model_for(&g, "");
+    int rc = bayes_kv_get(msg, &g, domains_key, sizeof(domains_key) - 1, &val, &len);
+    if (rc != 0)
+        return rc == SMF_ENOENT ? 0 : rc;
+    /* The value lives in the message arena; a fit's reads may not move it. */
+    char *list = smf_msg_alloc(msg, len + 1);
+    if (list == NULL)
+        return SMF_ENOMEM;
+    memcpy(list, val, len);
+    list[len] = '\0';
+    for (size_t i = 0; rc == 0 && i < len; i += strlen(list + i) + 1) {
+        bayes_totals_t tot;
+        bayes_model_for(&dm, list + i);
+        if ((rc = bayes_totals_get(msg, &dm, &tot)) == 0 && tot.spam + tot.ham > 0 &&
+            !enough(st->conf, &tot))
+            rc = fit_model(msg, st, &dm, list + i);
+    }
+    return rc;
+}
+
 /* Refits the logistic model over every learned message (ABI 1.3). */
 static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
 {
@@ -430,25 +538,11 @@ static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
     const bayes_state_t *st = state;
     if (!st->conf->logistic)
         return 0;
-    bayes_fit_params_t p = {
-        .epochs = st->conf->fit_epochs, .rate = st->conf->fit_rate, .runs = st->conf->fit_runs};
-    bayes_model_t m, global;
-    bayes_totals_t tot;
+    bayes_model_t m;
     learning_model(msg, st->conf, &m);
-    /* A domain below min_learned fits corrections to the global model. */
-    int rc = m.id != 0 ? bayes_totals_get(msg, &m, &tot) : 0;
-    if (rc == 0 && m.id != 0 && !enough(st->conf, &tot)) {
-        bayes_model_for(&global, "");
-        p.base = &global;
-        p.rare = DOMAIN_RARE;
-        p.words = &st->params;
-        p.word_weight = st->conf->word_weight;
-    }
-    size_t n;
-    if (rc == 0 && (rc = bayes_fit(msg, &m, &p, &n)) == 0)
-        smf_log(msg, SMF_LOG_INFO, "logistic model%s%s fitted over %zu messages%s",
-                m.id != 0 ? " of " : "", m.id != 0 ? smf_msg_domain(msg) : "", n,
-                p.base != NULL ? ", as corrections to the global model" : "");
+    int rc = fit_model(msg, st, &m, m.id != 0 ? smf_msg_domain(msg) : "");
+    if (rc == 0 && m.id == 0 && st->conf->per_domain)
+        rc = refit_young_domains(msg, st);
     return rc;
 }
 

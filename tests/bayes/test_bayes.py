@@ -599,6 +599,18 @@ class TestPerDomain(BayesCase):
         spam = self.scan_for("user@example.org", self.mail["test_spam"])
         self.assertIn("BAYES_SPAM", spam)
         self.assertIn("domain blend", spam["BAYES_SPAM"])
+        # A site-wide learn refits the corrections against the new global model.
+        before = self.domain_weights()
+        self.smfctl("learn", "--ham", self.other["ham"])
+        after = self.domain_weights()
+        self.assertEqual(set(after), set(before))
+        self.assertNotEqual(after, before)
+
+    def domain_weights(self):
+        """{key: weight} of the domain models' token records."""
+        rec = dump(os.path.join(self.data, "kv"), "bayes")
+        return {k: struct.unpack("<f", v[8:12])[0] for k, v in rec.items()
+                if k.startswith(b"@") and len(k) == 17 and len(v) == 12}
 
     def test_a_message_belongs_to_one_model(self):
         one = fixtures.files(self.other["spam"])[0]
