@@ -58,8 +58,8 @@ static const smf_option_t bayes_options[] = {
      "combine it with the word statistics."},
     {"per_domain", SMF_OPT_BOOL, "false", offsetof(bayes_conf_t, per_domain),
      "Keep a model per recipient domain, taught with smfctl learn --domain; a domain's mail "
-     "is scored by its own model once that has min_learned of each class, else by the "
-     "global one."},
+     "is scored by its own model once that has min_learned of each class, before that by "
+     "the global one corrected by what the domain learned."},
     {"fit_epochs", SMF_OPT_INT, "10", offsetof(bayes_conf_t, fit_epochs),
      "Passes over the learned mail when the logistic model is refitted."},
     {"fit_runs", SMF_OPT_INT, "4", offsetof(bayes_conf_t, fit_runs),
@@ -195,13 +195,6 @@ typedef struct scan_models {
     bayes_totals_t dtot;
 } scan_models_t;
 
-/* Natural log-odds of p, with p kept off 0 and 1 as the combiner keeps its clues. */
-static double ln_odds(double p)
-{
-    p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
-    return log(p / (1 - p));
-}
-
 /* A young domain's counts and correction of one token, added to the global ones. */
 static int add_domain_counts(smf_msg_t *msg, const bayes_model_t *dm, uint64_t token,
                              bayes_counts_t *c)
@@ -262,8 +255,9 @@ static int classify(smf_msg_t *msg, const bayes_state_t *st, bayes_cache_t *cach
     j->words = bayes_combine(&st->params, clues, n);
     j->weighted = tot.fitted > 0 && st->conf->logistic;
     j->logit = bayes_logit_sigmoid(z);
-    j->p =
-        j->weighted ? bayes_logit_sigmoid(z + st->conf->word_weight * ln_odds(j->words)) : j->words;
+    j->p = j->weighted
+               ? bayes_logit_sigmoid(z + st->conf->word_weight * bayes_logit_ln_odds(j->words))
+               : j->words;
     return 0;
 }
 

@@ -160,6 +160,12 @@ double bayes_logit_sigmoid(double z)
     return 1 / (1 + exp(-z));
 }
 
+double bayes_logit_ln_odds(double p)
+{
+    p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
+    return log(p / (1 - p));
+}
+
 /* ---- the fit ---------------------------------------------------------- */
 
 /* Every distinct token of the sets, numbered, with its weights. */
@@ -318,20 +324,6 @@ static void step(const fit_data_t *d, double *w, size_t s, double rate)
             w[x[i]] += g;
 }
 
-/*
- * Readies a residual fit: each set's score under the base model's weights,
- * and which tokens the base model knows well enough to keep out of the
- * correction. A domain that taught only ham must not shift the words all
- * mail shares; what it can correct is what the site has hardly seen (a
- * newsletter's sender, its links, its own wording).
- */
-/* Natural log-odds of p, kept off 0 and 1 as the scan keeps them. */
-static double ln_odds(double p)
-{
-    p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
-    return log(p / (1 - p));
-}
-
 /* What the word statistics say of set s, from the pooled token probabilities f. */
 static double set_words(const fit_data_t *d, const bayes_params_t *bp, const double *f, size_t s,
                         double *clues)
@@ -374,6 +366,13 @@ static int residual_tokens(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d
  * mail shares; what it can correct is what the site has hardly seen (a
  * newsletter's sender, its links, its own wording).
  */
+/*
+ * Readies a residual fit: each set's score under the base model's weights,
+ * and which tokens the base model knows well enough to keep out of the
+ * correction. A domain that taught only ham must not shift the words all
+ * mail shares; what it can correct is what the site has hardly seen (a
+ * newsletter's sender, its links, its own wording).
+ */
 static int residual_init(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d,
                          const bayes_fit_params_t *p)
 {
@@ -391,7 +390,7 @@ static int residual_init(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d,
     for (size_t s = 0; rc == 0 && s < d->n; s++) {
         for (uint32_t i = 0; i < d->len[s]; i++)
             d->offset[s] += base_w[d->idx[s][i]];
-        d->offset[s] += p->word_weight * ln_odds(set_words(d, p->words, f, s, clues));
+        d->offset[s] += p->word_weight * bayes_logit_ln_odds(set_words(d, p->words, f, s, clues));
     }
     free(base_w);
     free(f);

@@ -50,4 +50,9 @@ int bayes_fit(smf_msg_t *msg, const bayes_model_t *m, const bayes_fit_params_t *
 /* The probability at log-odds z (natural logarithm), 1 / (1 + e^-z). */
 double bayes_logit_sigmoid(double z);
 
+/* The natural log-odds of p, ln(p / (1 - p)), with p kept within 10^-6 of
+ * 0 and 1 as the word statistics keep their clues: how a scan (and a
+ * domain's residual fit) adds the word statistics to the weights. */
+double bayes_logit_ln_odds(double p);
+
 #endif
