@@ -366,13 +366,6 @@ static int residual_tokens(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d
  * mail shares; what it can correct is what the site has hardly seen (a
  * newsletter's sender, its links, its own wording).
  */
-/*
- * Readies a residual fit: each set's score under the base model's weights,
- * and which tokens the base model knows well enough to keep out of the
- * correction. A domain that taught only ham must not shift the words all
- * mail shares; what it can correct is what the site has hardly seen (a
- * newsletter's sender, its links, its own wording).
- */
 static int residual_init(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d,
                          const bayes_fit_params_t *p)
 {
