@@ -30,26 +30,12 @@ static bool smfc_addr_seen(char **list, size_t n, const char *a)
     return false;
 }
 
-/* Whether s is well-formed UTF-8 (no overlong forms, surrogates or code
- * points past U+10FFFF). */
-static bool smfc_utf8_valid(const unsigned char *s)
+/* Whether a can travel as a JSON string: jansson refuses what is not UTF-8. */
+static bool smfc_json_safe(const char *a)
 {
-    while (*s) {
-        unsigned c = *s, n = c < 0x80             ? 0
-                             : (c & 0xe0) == 0xc0 ? 1
-                             : (c & 0xf0) == 0xe0 ? 2
-                             : (c & 0xf8) == 0xf0 ? 3
-                                                  : 4;
-        if (n == 4 || (n == 1 && c < 0xc2) || (c == 0xf4 && s[1] > 0x8f) || c > 0xf4)
-            return false;
-        if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90))
-            return false;
-        for (unsigned k = 1; k <= n; k++)
-            if ((s[k] & 0xc0) != 0x80)
-                return false;
-        s += n + 1;
-    }
-    return true;
+    json_t *j = json_string(a);
+    json_decref(j);
+    return j != NULL;
 }
 
 /*
@@ -67,7 +53,7 @@ static size_t smfc_addr_flush(smfc_addr_state_t *st, char **list, size_t n, size
     char *colon = st->has_angle ? strrchr(a, ':') : NULL;
     if (colon)
         a = colon + 1;
-    if (strchr(a, '@') && a[0] != '@' && n < max && smfc_utf8_valid((const unsigned char *)a) &&
+    if (strchr(a, '@') && a[0] != '@' && n < max && smfc_json_safe(a) &&
         !smfc_addr_seen(list, n, a)) {
         list[n] = strdup(a);
         if (list[n])
