@@ -8,7 +8,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,8 +39,8 @@ static atomic_bool paused;
 static int learn_lock_try(const generation_t *g)
 {
     static atomic_bool warned;
-    char *path = g_strdup_printf("%s/learn.lock", kv_dir(g->kv));
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char *path;
+    int fd = learnreg_lock_open(g->kv, &path);
     if (fd < 0 && !atomic_exchange(&warned, true))
         log_warn("%s: %s; nothing is autolearned or refitted until it can be opened", path,
                  strerror(errno));

@@ -5,6 +5,8 @@
 #include "learnreg.h"
 #include "smf/module.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <string.h>
 #include <time.h>
@@ -72,4 +74,17 @@ const char *learnreg_domain(const json_t *entry)
 {
     const char *d = json_string_value(json_object_get(entry, "domain"));
     return d != NULL ? d : "";
+}
+
+int learnreg_lock_open(const kv_t *kv, char **path)
+{
+    char *p = g_strdup_printf("%s/learn.lock", kv_dir(kv));
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int saved = errno;
+    if (path != NULL)
+        *path = p;
+    else
+        g_free(p);
+    errno = saved;
+    return fd;
 }

@@ -23,6 +23,13 @@
 #define LEARNREG_AUTOLEARN "autolearn"
 
 void learnreg_key(const char *raw, size_t len, unsigned char key[LEARNREG_KEY_LEN]);
+/*
+ * Opens (creating) learn.lock beside the store, which learners flock()
+ * to take turns: smfctl learn waits for it, smfd's autolearning and refit
+ * try it. A descriptor (closing it releases the lock), or -1 with errno;
+ * *path, when not NULL, gets the file's path (g_free it).
+ */
+int learnreg_lock_open(const kv_t *kv, char **path);
 /* "spam" or "ham"; SMF_CLASS_* from a name, 0 when unknown. */
 const char *learnreg_class_name(int klass);
 int learnreg_class_parse(const char *s);

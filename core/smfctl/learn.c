@@ -16,7 +16,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <jansson.h>
 #include <pwd.h>
@@ -470,20 +469,20 @@ static void print_summary(const learn_run_t *r)
  * learners at once could lose each other's increments: they take turns.
  * The lock goes with the process.
  */
-static int take_turn(const char *dir)
+static int take_turn(const kv_t *kv)
 {
-    char *path = g_strdup_printf("%s/learn.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    g_free(path);
-    if (fd < 0)
-        return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char *path;
+    int fd = learnreg_lock_open(kv, &path), rc = 0;
+    if (fd < 0) {
+        rc = smfctl_fail(1, "%s: %s", path, strerror(errno));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr, "smfctl: waiting for another learner to finish (smfctl learn or unlearn, "
                         "or smfd autolearning or refitting)\n");
         if (flock(fd, LOCK_EX) != 0)
-            return smfctl_fail(1, "%s/learn.lock: %s", dir, strerror(errno));
+            rc = smfctl_fail(1, "%s: %s", path, strerror(errno));
     }
-    return 0;
+    g_free(path);
+    return rc;
 }
 
 static int open_store(config_t *c, kv_t **kv)
@@ -491,7 +490,7 @@ static int open_store(config_t *c, kv_t **kv)
     char err[2048];
     char *dir = g_strdup_printf("%s/kv", c->data_dir);
     int rc = kv_open(dir, kv, err, sizeof(err));
-    if (rc == 0 && take_turn(dir) != 0) {
+    if (rc == 0 && take_turn(*kv) != 0) {
         kv_close(kv);
         rc = 1;
     } else if (rc != 0) {
