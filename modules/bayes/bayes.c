@@ -452,7 +452,8 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
     }
     if (rc == 0 && st->conf->logistic)
         rc = delta > 0 ? bayes_set_add(msg, &m, &t, klass) : bayes_set_remove(msg, &m, &t);
-    if (rc == 0 && m.id != 0 && delta > 0)
+    /* A domain's first message lists it; the rest need not read the list. */
+    if (rc == 0 && m.id != 0 && delta > 0 && tot.spam + tot.ham == 0)
         rc = note_domain(msg, smf_msg_domain(msg));
     if (rc == 0) {
         uint64_t *n = klass == SMF_CLASS_SPAM ? &tot.spam : &tot.ham;
