@@ -32,12 +32,26 @@
 static const uint64_t fnv_offset = 0xcbf29ce484222325ULL;
 static const uint64_t fnv_prime = 0x100000001b3ULL;
 
+/* U+2019, the typographic apostrophe (right single quotation mark), in UTF-8. */
+static const char rsquo[] = "\xe2\x80\x99";
+
+static bool is_rsquo(const char *s, size_t i, size_t n)
+{
+    return i + 3 <= n && memcmp(s + i, rsquo, 3) == 0;
+}
+
+/* Hashes s[0..n) lower-casing ASCII and reading U+2019 as "'", so that a
+ * word typed with either apostrophe is the same token. */
 static uint64_t fnv_bytes(uint64_t h, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 'A' && c <= 'Z')
             c = (unsigned char)(c + 32);
+        if (is_rsquo(s, i, n)) {
+            c = '\'';
+            i += 2;
+        }
         h = (h ^ c) * fnv_prime;
     }
     return h;
@@ -106,21 +120,99 @@ static bool word_byte(unsigned char c)
            c >= 0x80 || c == '$';
 }
 
-/* Characters that join two word runs into one word: "e-mail", "3.50", "o'clock". */
+/* Characters that join two word runs into one word: "e-mail", "3.50", "o'clock"
+ * (and U+2019, the typographic apostrophe: see word_end()). */
 static bool joiner(unsigned char c)
 {
     return c == '.' || c == '-' || c == '\'' || c == '@' || c == '_' || c == ',';
 }
 
-static size_t word_end(const char *s, size_t i, size_t n)
+/*
+ * The code point of the UTF-8 sequence at s[i] and its length in bytes. A
+ * byte that starts no valid sequence reads as itself, one byte long, so
+ * that text in an unknown 8-bit charset still makes words as before.
+ */
+static uint32_t utf8_at(const char *s, size_t i, size_t n, size_t *len)
 {
+    const unsigned char *u = (const unsigned char *)s + i;
+    size_t need = u[0] >= 0xf0 && u[0] < 0xf5 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
+    uint32_t cp = need == 4 ? u[0] & 0x07u : need == 3 ? u[0] & 0x0fu : u[0] & 0x1fu;
+    if (u[0] < 0x80 || need == 1 || i + need > n) {
+        *len = 1;
+        return u[0];
+    }
+    for (size_t k = 1; k < need; k++) {
+        if ((u[k] & 0xc0) != 0x80) {
+            *len = 1;
+            return u[0];
+        }
+        cp = (cp << 6) | (u[k] & 0x3fu);
+    }
+    *len = need;
+    return cp;
+}
+
+/*
+ * Scripts written without spaces between words (Chinese, Japanese) and
+ * Hangul, whose words carry their particles: their text is read as pairs
+ * of neighbouring characters, since a run of them up to the next
+ * punctuation would make one token no other message repeats.
+ */
+static bool cjk_char(uint32_t cp)
+{
+    return (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
+           (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) ||
+           (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x20000 && cp <= 0x2ffff);
+}
+
+/*
+ * Non-ASCII characters that separate words as a space does: the general
+ * punctuation block (curly quotes, dashes, ellipsis, wide spaces), CJK
+ * punctuation and full-width ASCII punctuation, and Latin-1's no-break
+ * space, guillemets and inverted marks. Without this "free" in curly
+ * quotes would be another word than "free".
+ */
+static bool punct_char(uint32_t cp)
+{
+    return cp == 0xa0 || cp == 0xa1 || cp == 0xab || cp == 0xb7 || cp == 0xbb || cp == 0xbf ||
+           (cp >= 0x2000 && cp <= 0x206f) || (cp >= 0x3000 && cp <= 0x303f) ||
+           (cp >= 0xff01 && cp <= 0xff0f) || (cp >= 0xff1a && cp <= 0xff20) ||
+           (cp >= 0xff3b && cp <= 0xff40) || (cp >= 0xff5b && cp <= 0xff65);
+}
+
+typedef enum char_kind { CH_OTHER, CH_WORD, CH_CJK } char_kind_t;
+
+/* What the character at s[i] is to the tokenizer; its length in *len. */
+static char_kind_t char_kind(const char *s, size_t i, size_t n, size_t *len)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x80) {
+        *len = 1;
+        return word_byte(c) ? CH_WORD : CH_OTHER;
+    }
+    uint32_t cp = utf8_at(s, i, n, len);
+    return cjk_char(cp) ? CH_CJK : punct_char(cp) ? CH_OTHER : CH_WORD;
+}
+
+/* The end of the word starting at s[i], and its length in characters in *chars. */
+static size_t word_end(const char *s, size_t i, size_t n, size_t *chars)
+{
+    size_t len;
+    *chars = 0;
     while (i < n) {
-        if (word_byte((unsigned char)s[i]))
+        if (char_kind(s, i, n, &len) == CH_WORD) {
+            i += len;
+            ++*chars;
+        } else if (joiner((unsigned char)s[i]) && i + 1 < n &&
+                   char_kind(s, i + 1, n, &len) == CH_WORD) {
             i++;
-        else if (joiner((unsigned char)s[i]) && i + 1 < n && word_byte((unsigned char)s[i + 1]))
-            i++;
-        else
+            ++*chars;
+        } else if (is_rsquo(s, i, n) && i + 3 < n && char_kind(s, i + 3, n, &len) == CH_WORD) {
+            i += 3;
+            ++*chars;
+        } else {
             break;
+        }
     }
     return i;
 }
@@ -133,38 +225,70 @@ static bool all_digits(const char *w, size_t n)
     return true;
 }
 
-/* One word's hash: the word itself, or its shape when it is too long to matter. */
-static uint64_t word_hash(const char *prefix, const char *w, size_t n)
+/*
+ * One word's hash: the word itself, or its shape when it is too long to
+ * matter. Length is counted in characters, so that a Cyrillic or Greek
+ * word (two bytes a letter) is as long as a Latin one.
+ */
+static uint64_t word_hash(const char *prefix, const char *w, size_t n, size_t chars)
 {
     char shape[16];
     if (all_digits(w, n) && n > NUMBER_MAX) {
         int k = snprintf(shape, sizeof(shape), "%zu", n);
         return hash_token("num", shape, (size_t)k);
     }
-    if (n > WORD_MAX) {
-        int k = snprintf(shape, sizeof(shape), "%c%zu", w[0], n / 8);
+    if (chars > WORD_MAX) {
+        int k = snprintf(shape, sizeof(shape), "%c%zu", w[0], chars / 8);
         return hash_token("skip", shape, (size_t)k);
     }
     return hash_token(prefix, w, n);
 }
 
 /*
+ * Adds the CJK run starting at s[i] as overlapping pairs of characters (a
+ * run of one as that character); returns where the run ends.
+ */
+static size_t add_cjk_run(bayes_tokens_t *t, const char *prefix, const char *s, size_t i, size_t n)
+{
+    size_t len, next_len;
+    char_kind(s, i, n, &len);
+    bool alone = true;
+    while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_CJK) {
+        add(t, hash_token(prefix, s + i, len + next_len));
+        alone = false;
+        i += len;
+        len = next_len;
+    }
+    if (alone)
+        add(t, hash_token(prefix, s + i, len));
+    return i + len;
+}
+
+/*
  * Adds the words of s[0..n) under `prefix`, and with `pairs` each pair of
  * neighbouring words as well. One-letter words carry no signal and are
- * skipped, without breaking a pair chain.
+ * skipped, without breaking a pair chain; CJK text breaks it, having
+ * pairs of its own.
  */
 static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size_t n, bool pairs)
 {
     uint32_t prev = BAYES_NO_TOKEN;
     size_t i = 0;
     while (i < n && t->count < t->limit) {
-        if (!word_byte((unsigned char)s[i])) {
-            i++;
+        size_t len, chars;
+        char_kind_t kind = char_kind(s, i, n, &len);
+        if (kind == CH_CJK) {
+            i = add_cjk_run(t, prefix, s, i, n);
+            prev = BAYES_NO_TOKEN;
             continue;
         }
-        size_t end = word_end(s, i, n);
-        if (end - i >= 2) {
-            uint32_t w = add(t, word_hash(prefix, s + i, end - i));
+        if (kind == CH_OTHER) {
+            i += len;
+            continue;
+        }
+        size_t end = word_end(s, i, n, &chars);
+        if (chars >= 2) {
+            uint32_t w = add(t, word_hash(prefix, s + i, end - i, chars));
             if (w != BAYES_NO_TOKEN && pairs && t->bigrams && prev != BAYES_NO_TOKEN)
                 add_pair(t, prev, w);
             prev = w;
@@ -202,11 +326,11 @@ static void add_received(bayes_tokens_t *t, const char *v)
 {
     size_t n = strlen(v), i = 0;
     while (i < n) {
-        if (!word_byte((unsigned char)v[i])) {
+        size_t chars, end = word_end(v, i, n, &chars), len = end - i;
+        if (len == 0) {
             i++;
             continue;
         }
-        size_t end = word_end(v, i, n), len = end - i;
         if (memchr(v + i, '.', len) != NULL && len <= 64) {
             if (all_digits(v + i, len) && count_char(v + i, '.') == 3)
                 len = (size_t)((const char *)memrchr(v + i, '.', len) - (v + i));

@@ -6,6 +6,7 @@ smf-modtest sharing that data folder. The store itself is read back with
 mdb_dump (lmdb-utils). Standard library only.
 """
 import argparse
+import base64
 import fcntl
 import json
 import math
@@ -334,6 +335,41 @@ class TestLearning(BayesCase):
         for name in ("return-path", "delivered-to", "x-keywords", "status"):
             self.assertNotIn(token_hash("hn", name), rec, name)
         self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
+
+    def test_words_of_every_script(self):
+        """Chinese and Japanese, written without spaces, count as pairs of
+        neighbouring characters; a long Cyrillic word is a word, not too long;
+        curly quotes, no-break spaces and CJK punctuation separate words as
+        spaces do."""
+        body = ("\u6211\u4eec\u63d0\u4f9b\u514d\u8d39\u670d\u52a1\u3002"
+                "\u4fe1\n\u0438\u043d\u0444\u043e\u0440\u043c\u0430\u0446\u0438\u043e"
+                "\u043d\u043d\u044b\u0439 \u201cbargain\u201d\nshipping\u00a0included, don\u2019t wait\n")
+        subject = "=?UTF-8?B?%s?=" % base64.b64encode("\u65e5\u672c\u8a9e".encode()).decode()
+        path = os.path.join(self.tmp, "scripts.eml")
+        with open(path, "wb") as f:
+            f.write(("From: someone@example.net\nTo: user@example.com\nSubject: %s\n"
+                     "MIME-Version: 1.0\nContent-Type: text/plain; charset=gb18030\n"
+                     "Content-Transfer-Encoding: base64\n\n" % subject).encode())
+            f.write(base64.encodebytes(body.encode("gb18030")))
+        self.learn("ham", path)
+        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        def has(prefix, text):
+            return token_hash(prefix, text) in rec
+        han = "\u6211\u4eec\u63d0\u4f9b\u514d\u8d39\u670d\u52a1"
+        for i in range(len(han) - 1):
+            self.assertTrue(has("", han[i:i + 2]), han[i:i + 2])
+        self.assertFalse(has("", han), han)
+        # The full stop ends the run: no pair across it, the lone character alone.
+        self.assertFalse(has("", "\u52a1\u3002"), "\u52a1\u3002")
+        self.assertTrue(has("", "\u4fe1"), "\u4fe1")
+        self.assertTrue(has("h:subject", "\u65e5\u672c"), "\u65e5\u672c")
+        self.assertTrue(has("h:subject", "\u672c\u8a9e"), "\u672c\u8a9e")
+        word = "\u0438\u043d\u0444\u043e\u0440\u043c\u0430\u0446\u0438\u043e\u043d\u043d\u044b\u0439"
+        self.assertTrue(has("", word), word)
+        for w in ("bargain", "shipping", "included"):
+            self.assertTrue(has("", w), w)
+        # The typographic apostrophe is the same token as the typewriter one.
+        self.assertTrue(has("", "don't"), "don't")
 
     def test_unlearn_all_forgets_what_was_learned_and_keeps_the_lists(self):
         config = self.write_config("lists, reputation, bayes", name="with-lists.conf")
