@@ -41,6 +41,9 @@ class EvalTrainTest(unittest.TestCase):
         self.assertIn("30 spam, 30 ham scanned", p.stdout)
         self.assertRegex(p.stdout, r"spam recall +100\.00% \[88\.65, 100\.00\]")
         self.assertRegex(p.stdout, r"false-positive rate +0\.00% \[0\.00, 11\.35\]")
+        # With 30 ham, 0.1% allows none: the line is the top ham, as for zero FP.
+        self.assertRegex(p.stdout, r"recall at FP <= 0\.1% +100\.00% \[88\.65, 100\.00\]  "
+                                   r"\(30 of 30 above the ham ranked 1, -?[0-9.]+; 0 ham allowed\)")
         self.assertIn("learned 60 in", p.stderr)
         with open(os.path.join(out, "scores.tsv")) as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
@@ -58,12 +61,28 @@ class EvalTrainTest(unittest.TestCase):
         self.assertGreater(os.path.getsize(os.path.join(out, "roc.png")), 1000)
         self.assertEqual(os.path.getsize(os.path.join(out, "misclassified.txt")), 0)
 
-    def test_as_mta_scans_copies_without_delivery_fields(self):
+    def load_eval(self):
+        """scripts/eval as a module, for its functions."""
         spec = importlib.util.spec_from_loader(
             "smf_eval", importlib.machinery.SourceFileLoader(
                 "smf_eval", os.path.join(ARGS["source"], "scripts", "eval")))
         ev = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(ev)
+        return ev
+
+    def test_recall_at_fp_budget(self):
+        ev = self.load_eval()
+        ham = [9.0, 7.0, 5.0, 5.0, 1.0] + [0.0] * 995  # 1,000 ham
+        spam = [10.0, 8.0, 6.0, 5.0, 4.0]
+        # 0.1% of 1,000 ham lets one through: the line is the second ham, 7.
+        self.assertEqual(ev.recall_at_fp(spam, ham, 0.001), (2, 5, 1, 7.0))
+        # 0.3% lets three through, but the third and fourth tie at 5: spam must be above
+        # 5, so only the two ham above it are caught.
+        self.assertEqual(ev.recall_at_fp(spam, ham, 0.003), (3, 5, 3, 5.0))
+        self.assertEqual(ev.recall_at_fp(spam, ham, 0.0), (1, 5, 0, 9.0))
+
+    def test_as_mta_scans_copies_without_delivery_fields(self):
+        ev = self.load_eval()
         raw = (b"From bounce@example.net Mon Jan  1 00:00:00 2024\n"
                b"Return-Path: <bounce@example.net>\nDelivered-To: user@example.com\n"
                b"\tfolded\nReceived: from a by b\nX-Keywords: NonJunk\nStatus: RO\n"
