@@ -153,16 +153,18 @@ static uint32_t utf8_at(const char *s, size_t i, size_t n, size_t *len)
 }
 
 /*
- * Scripts written without spaces between words (Chinese, Japanese) and
- * Hangul, whose words carry their particles: their text is read as pairs
- * of neighbouring characters, since a run of them up to the next
- * punctuation would make one token no other message repeats.
+ * Scripts written without spaces between words (Chinese, Japanese, Thai,
+ * Lao, Khmer, Myanmar) and Hangul, whose words carry their particles: their
+ * text is read as pairs of neighbouring characters, since a run of them up
+ * to the next punctuation would make one token no other message repeats.
  */
-static bool cjk_char(uint32_t cp)
+static bool unspaced_char(uint32_t cp)
 {
-    return (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
-           (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xac00 && cp <= 0xd7af) ||
-           (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x20000 && cp <= 0x2ffff);
+    return (cp >= 0x0e00 && cp <= 0x0eff) || (cp >= 0x1000 && cp <= 0x109f) ||
+           (cp >= 0x1780 && cp <= 0x17ff) || (cp >= 0x3040 && cp <= 0x30ff) ||
+           (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
+           (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) ||
+           (cp >= 0x20000 && cp <= 0x2ffff);
 }
 
 /*
@@ -180,7 +182,7 @@ static bool punct_char(uint32_t cp)
            (cp >= 0xff3b && cp <= 0xff40) || (cp >= 0xff5b && cp <= 0xff65);
 }
 
-typedef enum char_kind { CH_OTHER, CH_WORD, CH_CJK } char_kind_t;
+typedef enum char_kind { CH_OTHER, CH_WORD, CH_UNSPACED } char_kind_t;
 
 /* What the character at s[i] is to the tokenizer; its length in *len. */
 static char_kind_t char_kind(const char *s, size_t i, size_t n, size_t *len)
@@ -191,7 +193,7 @@ static char_kind_t char_kind(const char *s, size_t i, size_t n, size_t *len)
         return word_byte(c) ? CH_WORD : CH_OTHER;
     }
     uint32_t cp = utf8_at(s, i, n, len);
-    return cjk_char(cp) ? CH_CJK : punct_char(cp) ? CH_OTHER : CH_WORD;
+    return unspaced_char(cp) ? CH_UNSPACED : punct_char(cp) ? CH_OTHER : CH_WORD;
 }
 
 /* The end of the word starting at s[i], and its length in characters in *chars. */
@@ -245,15 +247,16 @@ static uint64_t word_hash(const char *prefix, const char *w, size_t n, size_t ch
 }
 
 /*
- * Adds the CJK run starting at s[i] as overlapping pairs of characters (a
- * run of one as that character); returns where the run ends.
+ * Adds the run of unspaced script starting at s[i] as overlapping pairs
+ * of characters (a run of one as that character); returns where it ends.
  */
-static size_t add_cjk_run(bayes_tokens_t *t, const char *prefix, const char *s, size_t i, size_t n)
+static size_t add_unspaced_run(bayes_tokens_t *t, const char *prefix, const char *s, size_t i,
+                               size_t n)
 {
     size_t len, next_len;
     char_kind(s, i, n, &len);
     bool alone = true;
-    while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_CJK) {
+    while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_UNSPACED) {
         add(t, hash_token(prefix, s + i, len + next_len));
         alone = false;
         i += len;
@@ -267,7 +270,7 @@ static size_t add_cjk_run(bayes_tokens_t *t, const char *prefix, const char *s, 
 /*
  * Adds the words of s[0..n) under `prefix`, and with `pairs` each pair of
  * neighbouring words as well. One-letter words carry no signal and are
- * skipped, without breaking a pair chain; CJK text breaks it, having
+ * skipped, without breaking a pair chain; unspaced text breaks it, having
  * pairs of its own.
  */
 static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size_t n, bool pairs)
@@ -277,8 +280,8 @@ static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size
     while (i < n && t->count < t->limit) {
         size_t len, chars;
         char_kind_t kind = char_kind(s, i, n, &len);
-        if (kind == CH_CJK) {
-            i = add_cjk_run(t, prefix, s, i, n);
+        if (kind == CH_UNSPACED) {
+            i = add_unspaced_run(t, prefix, s, i, n);
             prev = BAYES_NO_TOKEN;
             continue;
         }

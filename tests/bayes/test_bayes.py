@@ -337,13 +337,14 @@ class TestLearning(BayesCase):
         self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
 
     def test_words_of_every_script(self):
-        """Chinese and Japanese, written without spaces, count as pairs of
+        """Chinese, Japanese and Thai, written without spaces, count as pairs of
         neighbouring characters; a long Cyrillic word is a word, not too long;
         curly quotes, no-break spaces and CJK punctuation separate words as
         spaces do."""
         body = ("\u6211\u4eec\u63d0\u4f9b\u514d\u8d39\u670d\u52a1\u3002"
                 "\u4fe1\n\u0438\u043d\u0444\u043e\u0440\u043c\u0430\u0446\u0438\u043e"
-                "\u043d\u043d\u044b\u0439 \u201cbargain\u201d\nshipping\u00a0included, don\u2019t wait\n")
+                "\u043d\u043d\u044b\u0439 \u201cbargain\u201d\nshipping\u00a0included, don\u2019t wait\n"
+                "\u0e2a\u0e34\u0e19\u0e04\u0e49\u0e32\n")
         subject = "=?UTF-8?B?%s?=" % base64.b64encode("\u65e5\u672c\u8a9e".encode()).decode()
         path = os.path.join(self.tmp, "scripts.eml")
         with open(path, "wb") as f:
@@ -368,6 +369,8 @@ class TestLearning(BayesCase):
         self.assertTrue(has("", word), word)
         for w in ("bargain", "shipping", "included"):
             self.assertTrue(has("", w), w)
+        thai = "\u0e2a\u0e34\u0e19\u0e04\u0e49\u0e32"
+        self.assertTrue(has("", thai[:2]) and has("", thai[-2:]), thai)
         # The typographic apostrophe is the same token as the typewriter one.
         self.assertTrue(has("", "don't"), "don't")
 
