@@ -109,9 +109,49 @@ static void add_pair(bayes_tokens_t *t, uint32_t a, uint32_t b)
     }
 }
 
+/* Bytes of a token's text an operator is shown at most. */
+#define NAME_MAX_TEXT 40
+
+/* The longest start of s[0..n), at most max bytes, that ends between two UTF-8 characters. */
+static size_t utf8_prefix(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    return max;
+}
+
+/* Records the text of token h if it is one of the wanted ones and still unnamed. */
+static void name_token(bayes_tokens_t *t, uint64_t h, const char *prefix, const char *s, size_t n)
+{
+    bayes_names_t *nm = t->names;
+    for (size_t k = 0; k < nm->count; k++) {
+        if (nm->want[k] != h || nm->text[k] != NULL)
+            continue;
+        const char *source = *prefix == '\0' ? "body" : prefix;
+        if (strncmp(source, "h:", 2) == 0)
+            source += 2;
+        size_t len = utf8_prefix(s, n, NAME_MAX_TEXT);
+        size_t size = strlen(source) + len + 8;
+        char *out = smf_msg_alloc(t->msg, size);
+        if (out != NULL)
+            snprintf(out, size, "%s \"%.*s%s\"", source, (int)len, s, len < n ? "..." : "");
+        nm->text[k] = out;
+    }
+}
+
+/* Adds the token h made of s[0..n) under prefix, naming it when asked to. */
+static uint32_t add_text(bayes_tokens_t *t, uint64_t h, const char *prefix, const char *s, size_t n)
+{
+    if (t->names != NULL)
+        name_token(t, h, prefix, s, n);
+    return add(t, h);
+}
+
 static void add_str(bayes_tokens_t *t, const char *prefix, const char *s, size_t n)
 {
-    add(t, hash_token(prefix, s, n));
+    add_text(t, hash_token(prefix, s, n), prefix, s, n);
 }
 
 static bool word_byte(unsigned char c)
@@ -257,13 +297,13 @@ static size_t add_unspaced_run(bayes_tokens_t *t, const char *prefix, const char
     char_kind(s, i, n, &len);
     bool alone = true;
     while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_UNSPACED) {
-        add(t, hash_token(prefix, s + i, len + next_len));
+        add_text(t, hash_token(prefix, s + i, len + next_len), prefix, s + i, len + next_len);
         alone = false;
         i += len;
         len = next_len;
     }
     if (alone)
-        add(t, hash_token(prefix, s + i, len));
+        add_text(t, hash_token(prefix, s + i, len), prefix, s + i, len);
     return i + len;
 }
 
@@ -291,7 +331,8 @@ static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size
         }
         size_t end = word_end(s, i, n, &chars);
         if (chars >= 2) {
-            uint32_t w = add(t, word_hash(prefix, s + i, end - i, chars));
+            uint32_t w =
+                add_text(t, word_hash(prefix, s + i, end - i, chars), prefix, s + i, end - i);
             if (w != BAYES_NO_TOKEN && pairs && t->bigrams && prev != BAYES_NO_TOKEN)
                 add_pair(t, prev, w);
             prev = w;
@@ -605,6 +646,8 @@ int bayes_tokenize(smf_msg_t *msg, const bayes_tok_opts_t *o, bayes_tokens_t *t)
     t->count = 0;
     t->limit = o->limit;
     t->bigrams = o->bigrams;
+    t->names = o->names;
+    t->msg = msg;
     /* Structure first, so that a huge text cannot crowd it out of the limit. */
     add_headers(msg, t);
     add_parts(msg, t);

@@ -12,12 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Asks bayes_tokenize() what some tokens were made of, to name them to an
+ * operator: for each wanted hash, the first text that gave it, as
+ * `source "text"` (source: the token's prefix, "body" for words of the text,
+ * a header's name without "h:"), cut at 40 bytes. Word pairs are never named.
+ */
+typedef struct bayes_names {
+    const uint64_t *want; /* Hashes to name. */
+    size_t count;
+    char **text; /* Out, count entries the caller set to NULL: arena strings, or NULL if unmet. */
+} bayes_names_t;
+
 /* What to read, and how much of it. */
 typedef struct bayes_tok_opts {
-    size_t limit;    /* Distinct tokens kept at most. */
-    size_t max_text; /* Bytes of decoded text (and of each HTML part) read at most. */
-    bool bigrams;    /* Also emit pairs of neighbouring words. */
-    bool html_tags;  /* Also emit the tags and attributes of HTML parts. */
+    size_t limit;         /* Distinct tokens kept at most. */
+    size_t max_text;      /* Bytes of decoded text (and of each HTML part) read at most. */
+    bool bigrams;         /* Also emit pairs of neighbouring words. */
+    bool html_tags;       /* Also emit the tags and attributes of HTML parts. */
+    bayes_names_t *names; /* Tokens to name while reading, or NULL. */
 } bayes_tok_opts_t;
 
 /* No token: a word past the limit, or a token that is not a pair. */
@@ -33,7 +46,9 @@ typedef struct bayes_tokens {
     uint32_t (*pairs)[2];
     uint32_t *slots; /* Open-addressing set: index + 1 into items; 0 marks a free slot. */
     size_t mask;
-    bool bigrams; /* Also emit pairs of neighbouring words. */
+    bool bigrams;         /* Also emit pairs of neighbouring words. */
+    bayes_names_t *names; /* Tokens to name, or NULL. */
+    smf_msg_t *msg;       /* Whose arena holds the names. */
 } bayes_tokens_t;
 
 /* Tokenizes the message into *t, allocating from the message arena. 0 or SMF_ENOMEM. */

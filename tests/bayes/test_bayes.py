@@ -261,9 +261,36 @@ class TestScoring(BayesCase):
         self.assertEqual(got["BAYES_UNSURE"][0], 0)
         self.assertTrue(0.1 < got["BAYES_UNSURE"][1] < 0.9, got)
 
+    def test_detail_names_the_tokens_that_pulled_most(self):
+        self.learn_fixtures()
+        for path, symbol, side, sign, vocab in (
+                (self.mail["test_spam"], "BAYES_SPAM", "spam", "+", fixtures.SPAM_WORDS),
+                (self.mail["test_ham"], "BAYES_HAM", "ham", "-", fixtures.HAM_WORDS)):
+            detail = self.symbols(path)[symbol]["detail"]
+            m = re.search(r"; %s: (.*)$" % side, detail)
+            self.assertIsNotNone(m, detail)
+            clues = re.findall(r'([a-z:-]+) "([^"]*)" \%s([0-9.]+)(?:, |$)' % sign, m.group(1))
+            self.assertEqual(len(clues), 3, detail)
+            with open(path) as f:
+                text = f.read().lower()
+            for source, name, pull in clues:
+                # Each named token is in the message, and a word of the body is one of
+                # the vocabulary its class was learned from.
+                self.assertIn(name.lower(), text, detail)
+                if source == "body":
+                    self.assertIn(name.lower(), vocab, detail)
+            pulls = [float(c[2]) for c in clues]
+            self.assertEqual(pulls, sorted(pulls, reverse=True), detail)
+            self.assertGreater(pulls[-1], 0, detail)
+        # explain = 0 leaves the detail as it was, and an unsure verdict names nothing.
+        detail = self.symbols(self.mail["test_spam"], explain=0)["BAYES_SPAM"]["detail"]
+        self.assertNotIn(";", detail)
+        self.assertNotIn(";", self.symbols(self.mail["test_mixed"])["BAYES_UNSURE"]["detail"])
+
     def test_bad_options_refused(self):
         for opt, word in (("spam_threshold=0.3", "spam_threshold"), ("spam_slope=-1", "slope"),
-                          ("max_log_odds=0", "max_log_odds"), ("fit_runs=0", "fit_runs")):
+                          ("max_log_odds=0", "max_log_odds"), ("fit_runs=0", "fit_runs"),
+                          ("explain=6", "explain")):
             p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", opt,
                                 self.mail["test_spam"]], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2, opt)
@@ -529,12 +556,15 @@ class TestLogistic(BayesCase):
     def test_detail_names_both_models_and_logistic_can_be_off(self):
         self.learn_fixtures()
         detail = self.scan_detail(self.mail["test_spam"])
-        self.assertRegex(detail, r"^p=[0-9.]+ \(words [0-9.]+, weights [0-9.]+\)$")
+        self.assertRegex(detail, r"^p=[0-9.]+ \(words [0-9.]+, weights [0-9.]+\); spam: ")
         words = float(re.search(r"words ([0-9.]+)", detail).group(1))
         # Without the logistic model, p is the word statistics' probability.
         off = self.scan(self.mail["test_spam"], logistic="false")
         self.assertAlmostEqual(off["BAYES_SPAM"][1], words, places=3)
-        self.assertNotIn("weights", self.scan_detail(self.mail["test_spam"], logistic="false"))
+        detail = self.scan_detail(self.mail["test_spam"], logistic="false")
+        self.assertNotIn("weights", detail)
+        # The tokens named are then the strongest clues of the word statistics.
+        self.assertRegex(detail, r'^p=[0-9.]+; spam: body "[a-z]+" \+[0-9.]+, ')
 
     def test_refit_usage_errors(self):
         self.smfctl("learn", "--refit", "--spam", rc=2)
