@@ -403,14 +403,18 @@ static bool in_list(const char *const *list, const char *name)
 
 /*
  * Fields written after the MTA: by final delivery (Return-Path,
- * Delivered-To...) and by mail clients and mailbox formats (Status,
- * X-Keywords...). Mail learned from a mailbox has them, mail the MTA scans
- * does not, so a weight learned for them would shift every scanned
- * message; the envelope sender stands in for Return-Path.
+ * Delivered-To, Exim's Delivery-Date, Sieve's X-Sieve...) and by mail
+ * clients and mailbox formats (Status, X-Keywords...). Mail learned from a
+ * mailbox has them, mail the MTA scans does not, so a weight learned for
+ * them would shift every scanned message; the envelope sender stands in for
+ * Return-Path. scripts/eval --as-mta reads this list from here.
  */
 static const char *const after_mta_headers[] = {"return-path",
                                                 "delivered-to",
                                                 "x-original-to",
+                                                "x-delivered-to",
+                                                "delivery-date",
+                                                "x-sieve",
                                                 "envelope-to",
                                                 "x-envelope-to",
                                                 "x-envelope-from",

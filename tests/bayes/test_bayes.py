@@ -352,6 +352,7 @@ class TestLearning(BayesCase):
         with open(path, "w") as f:
             f.write("Return-Path: bounce@envelope.example\n"
                     "Delivered-To: user@example.com\nX-Keywords: NonJunk\nStatus: RO\n"
+                    "Delivery-Date: Mon, 01 Jan 2024 00:00:00 +0000\n"
                     "From: Someone <someone@header.example>\nTo: user@example.com\n"
                     "Subject: quarterly figures\n\nThe figures are attached as promised.\n")
         self.learn("ham", path)
@@ -359,7 +360,7 @@ class TestLearning(BayesCase):
         self.assertIn(token_hash("env:from", "envelope.example"), rec)
         self.assertIn(token_hash("h:from", "header.example"), rec)
         self.assertIn(token_hash("hn", "subject"), rec)
-        for name in ("return-path", "delivered-to", "x-keywords", "status"):
+        for name in ("return-path", "delivered-to", "x-keywords", "status", "delivery-date"):
             self.assertNotIn(token_hash("hn", name), rec, name)
         self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
 

@@ -86,6 +86,7 @@ class EvalTrainTest(unittest.TestCase):
         raw = (b"From bounce@example.net Mon Jan  1 00:00:00 2024\n"
                b"Return-Path: <bounce@example.net>\nDelivered-To: user@example.com\n"
                b"\tfolded\nReceived: from a by b\nX-Keywords: NonJunk\nStatus: RO\n"
+               b"Delivery-Date: Mon, 01 Jan 2024 00:00:00 +0000\n"
                b"Subject: hello\n\nStatus: a body line stays\n")
         self.assertEqual(ev.as_mta(raw), b"Received: from a by b\nSubject: hello\n\n"
                                          b"Status: a body line stays\n")
