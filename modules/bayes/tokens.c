@@ -122,11 +122,17 @@ static size_t utf8_prefix(const char *s, size_t n, size_t max)
     return max;
 }
 
-/* Records the text of token h if it is one of the wanted ones and still unnamed. */
+/*
+ * Records the text of token h if it is one of the wanted ones and still
+ * unnamed. Once all are named the reading stops (the limit is lowered to
+ * what was read): the naming pass needs no more of the message.
+ */
 static void name_token(bayes_tokens_t *t, uint64_t h, const char *prefix, const char *s, size_t n)
 {
     bayes_names_t *nm = t->names;
+    size_t unnamed = 0;
     for (size_t k = 0; k < nm->count; k++) {
+        unnamed += nm->text[k] == NULL && nm->want[k] != h;
         if (nm->want[k] != h || nm->text[k] != NULL)
             continue;
         const char *source = *prefix == '\0' ? "body" : prefix;
@@ -139,6 +145,8 @@ static void name_token(bayes_tokens_t *t, uint64_t h, const char *prefix, const 
             snprintf(out, size, "%s \"%.*s%s\"", source, (int)len, s, len < n ? "..." : "");
         nm->text[k] = out;
     }
+    if (unnamed == 0)
+        t->limit = t->count;
 }
 
 /* Adds the token h made of s[0..n) under prefix, naming it when asked to. */
