@@ -77,6 +77,9 @@ class LiveLearning(EngineCase):
         syms = {s["name"]: s for s in spam["symbols"]}
         self.assertEqual(list(syms), ["BAYES_SPAM"])
         self.assertEqual(syms["BAYES_SPAM"]["module"], "bayes")
+        # The reply (and the quarantine's copy of it) says which tokens did it.
+        self.assertRegex(syms["BAYES_SPAM"]["detail"],
+                         r'; spam: [a-z:-]+ "[^"]+" \+[0-9.]+, [a-z:-]+ "[^"]+" \+[0-9.]+, ')
         # A confident classifier quarantines on its own: 12 or more from p = 0.99.
         self.assertGreaterEqual(spam["score"], 12.0)
         self.assertEqual(spam["action"], "quarantine")
