@@ -365,12 +365,18 @@ static void add_domain(bayes_tokens_t *t, const char *prefix, const char *v)
         add_str(t, prefix, at + 1, n);
 }
 
-static size_t count_char(const char *s, char c)
+/* How many of s[0..len) are c. */
+static size_t count_in(const char *s, size_t len, char c)
 {
     size_t n = 0;
-    for (; *s; s++)
-        n += *s == c;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == c;
     return n;
+}
+
+static size_t count_char(const char *s, char c)
+{
+    return count_in(s, strlen(s), c);
 }
 
 /* Host names and addresses of a Received field; an address keeps its /24. */
@@ -383,8 +389,10 @@ static void add_received(bayes_tokens_t *t, const char *v)
             i++;
             continue;
         }
-        if (memchr(v + i, '.', len) != NULL && len <= 64) {
-            if (all_digits(v + i, len) && count_char(v + i, '.') == 3)
+        /* Host names and addresses; not mail addresses ("for <user@site>"
+         * names the recipient, the same for all of a mailbox's mail). */
+        if (memchr(v + i, '.', len) != NULL && memchr(v + i, '@', len) == NULL && len <= 64) {
+            if (all_digits(v + i, len) && count_in(v + i, len, '.') == 3)
                 len = (size_t)((const char *)memrchr(v + i, '.', len) - (v + i));
             add_str(t, "rcvd", v + i, len);
         }

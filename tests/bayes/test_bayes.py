@@ -402,6 +402,25 @@ class TestLearning(BayesCase):
         # The typographic apostrophe is the same token as the typewriter one.
         self.assertTrue(has("", "don't"), "don't")
 
+    def test_received_names_hosts_and_networks_not_mailboxes(self):
+        """The sender's end of the Received chain gives host names and /24
+        networks; the recipient's address in "for <...>" is the same for all of
+        a mailbox's mail, so it is no token."""
+        path = os.path.join(self.tmp, "received.eml")
+        with open(path, "w") as f:
+            f.write("Received: from relay.sender.example (relay.sender.example [192.0.2.77])\n"
+                    "\tby mx.example.com (Postfix) with ESMTP id 3F2A1\n"
+                    "\tfor <user@example.com>; Mon, 1 Jan 2024 00:00:00 +0000\n"
+                    "From: someone@sender.example\nTo: user@example.com\n"
+                    "Subject: figures\n\nThe figures, as promised.\n")
+        self.learn("ham", path)
+        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        self.assertIn(token_hash("rcvd", "relay.sender.example"), rec)
+        self.assertIn(token_hash("rcvd", "mx.example.com"), rec)
+        self.assertIn(token_hash("rcvd", "192.0.2"), rec)
+        self.assertNotIn(token_hash("rcvd", "192.0.2.77"), rec)
+        self.assertNotIn(token_hash("rcvd", "user@example.com"), rec)
+
     def test_unlearn_all_forgets_what_was_learned_and_keeps_the_lists(self):
         config = self.write_config("lists, reputation, bayes", name="with-lists.conf")
         self.smfctl("list", "add", "--scope", "global", "--type", "sender", "--action", "block",
