@@ -81,6 +81,25 @@ class EvalTrainTest(unittest.TestCase):
         self.assertEqual(ev.recall_at_fp(spam, ham, 0.003), (3, 5, 3, 5.0))
         self.assertEqual(ev.recall_at_fp(spam, ham, 0.0), (1, 5, 0, 9.0))
 
+    def test_misclassified_names_what_pulled_the_classifier(self):
+        ev = self.load_eval()
+        rep = {"action": "quarantine", "score": 20.5, "symbols": [
+            {"name": "BAYES_SPAM", "score": 18.5, "module": "bayes",
+             "detail": 'p=0.999 (words 0.99, weights 0.99); spam: body "free" +1.20'},
+            {"name": "PAT_CLICK_HERE", "score": 2.0, "module": "pattern"}]}
+        row = ev.result_row(rep)
+        self.assertEqual(row["p"], 0.999)
+        self.assertEqual(row["why"], 'spam: body "free" +1.20')
+        out = os.path.join(self.tmp, "out")
+        ham = os.path.join(self.tmp, "ham-1.eml")
+        wrong = ev.write_outputs(argparse.Namespace(out=out), {ham: row}, {ham: False})
+        self.assertEqual(len(wrong), 1)
+        with open(os.path.join(out, "misclassified.txt")) as f:
+            text = f.read()
+        self.assertIn("FP   quarantine   20.50  " + ham, text)
+        self.assertIn("BAYES_SPAM(18.5) PAT_CLICK_HERE(2)", text)
+        self.assertIn('      bayes spam: body "free" +1.20\n', text)
+
     def test_as_mta_scans_copies_without_delivery_fields(self):
         ev = self.load_eval()
         raw = (b"From bounce@example.net Mon Jan  1 00:00:00 2024\n"
