@@ -183,7 +183,7 @@ static bool joiner(unsigned char c)
 static uint32_t utf8_at(const char *s, size_t i, size_t n, size_t *len)
 {
     const unsigned char *u = (const unsigned char *)s + i;
-    size_t need = u[0] >= 0xf0 && u[0] < 0xf5 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
+    size_t need = u[0] >= 0xf5 ? 1 : u[0] >= 0xf0 ? 4 : u[0] >= 0xe0 ? 3 : u[0] >= 0xc2 ? 2 : 1;
     uint32_t cp = need == 4 ? u[0] & 0x07u : need == 3 ? u[0] & 0x0fu : u[0] & 0x1fu;
     if (u[0] < 0x80 || need == 1 || i + need > n) {
         *len = 1;
@@ -379,7 +379,7 @@ static size_t count_char(const char *s, char c)
     return count_in(s, strlen(s), c);
 }
 
-/* Host names and addresses of a Received field; an address keeps its /24. */
+/* Host names and IP addresses of a Received field; an IP address keeps its /24. */
 static void add_received(bayes_tokens_t *t, const char *v)
 {
     size_t n = strlen(v), i = 0;
