@@ -123,6 +123,14 @@ class BayesCase(unittest.TestCase):
         value = dump(os.path.join(self.data, "kv"), ".learned").get(key)
         return json.loads(value) if value is not None else None
 
+    def learn_one(self, name, raw):
+        """Learns one message (text or bytes) as ham; the store's token records after it."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(raw.encode() if isinstance(raw, str) else raw)
+        self.learn("ham", path)
+        return tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+
     def learn_fixtures(self):
         got = self.learn("spam", self.mail["spam"])
         self.assertEqual(got, {"learned": 30, "already known": 0, "moved": 0, "failed": 0})
@@ -348,15 +356,13 @@ class TestLearning(BayesCase):
     def test_envelope_sender_counts_and_fields_after_the_mta_do_not(self):
         """What a mailbox copy has and the MTA never sees is not learned: the
         envelope sender (here a bare Return-Path address) stands in for it."""
-        path = os.path.join(self.tmp, "delivered.eml")
-        with open(path, "w") as f:
-            f.write("Return-Path: bounce@envelope.example\n"
-                    "Delivered-To: user@example.com\nX-Keywords: NonJunk\nStatus: RO\n"
-                    "Delivery-Date: Mon, 01 Jan 2024 00:00:00 +0000\n"
-                    "From: Someone <someone@header.example>\nTo: user@example.com\n"
-                    "Subject: quarterly figures\n\nThe figures are attached as promised.\n")
-        self.learn("ham", path)
-        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        rec = self.learn_one(
+            "delivered.eml",
+            "Return-Path: bounce@envelope.example\n"
+            "Delivered-To: user@example.com\nX-Keywords: NonJunk\nStatus: RO\n"
+            "Delivery-Date: Mon, 01 Jan 2024 00:00:00 +0000\n"
+            "From: Someone <someone@header.example>\nTo: user@example.com\n"
+            "Subject: quarterly figures\n\nThe figures are attached as promised.\n")
         self.assertIn(token_hash("env:from", "envelope.example"), rec)
         self.assertIn(token_hash("h:from", "header.example"), rec)
         self.assertIn(token_hash("hn", "subject"), rec)
@@ -374,14 +380,13 @@ class TestLearning(BayesCase):
                 "\u043d\u043d\u044b\u0439 \u201cbargain\u201d\nshipping\u00a0included, don\u2019t wait\n"
                 "\u0e2a\u0e34\u0e19\u0e04\u0e49\u0e32\n")
         subject = "=?UTF-8?B?%s?=" % base64.b64encode("\u65e5\u672c\u8a9e".encode()).decode()
-        path = os.path.join(self.tmp, "scripts.eml")
-        with open(path, "wb") as f:
-            f.write(("From: someone@example.net\nTo: user@example.com\nSubject: %s\n"
-                     "MIME-Version: 1.0\nContent-Type: text/plain; charset=gb18030\n"
-                     "Content-Transfer-Encoding: base64\n\n" % subject).encode())
-            f.write(base64.encodebytes(body.encode("gb18030")))
-        self.learn("ham", path)
-        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        rec = self.learn_one(
+            "scripts.eml",
+            ("From: someone@example.net\nTo: user@example.com\nSubject: %s\n"
+             "MIME-Version: 1.0\nContent-Type: text/plain; charset=gb18030\n"
+             "Content-Transfer-Encoding: base64\n\n" % subject).encode()
+            + base64.encodebytes(body.encode("gb18030")))
+
         def has(prefix, text):
             return token_hash(prefix, text) in rec
         han = "\u6211\u4eec\u63d0\u4f9b\u514d\u8d39\u670d\u52a1"
@@ -406,15 +411,13 @@ class TestLearning(BayesCase):
         """The sender's end of the Received chain gives host names and /24
         networks; the recipient's address in "for <...>" is the same for all of
         a mailbox's mail, so it is no token."""
-        path = os.path.join(self.tmp, "received.eml")
-        with open(path, "w") as f:
-            f.write("Received: from relay.sender.example (relay.sender.example [192.0.2.77])\n"
-                    "\tby mx.example.com (Postfix) with ESMTP id 3F2A1\n"
-                    "\tfor <user@example.com>; Mon, 1 Jan 2024 00:00:00 +0000\n"
-                    "From: someone@sender.example\nTo: user@example.com\n"
-                    "Subject: figures\n\nThe figures, as promised.\n")
-        self.learn("ham", path)
-        rec = tokens(dump(os.path.join(self.data, "kv"), "bayes"))
+        rec = self.learn_one(
+            "received.eml",
+            "Received: from relay.sender.example (relay.sender.example [192.0.2.77])\n"
+            "\tby mx.example.com (Postfix) with ESMTP id 3F2A1\n"
+            "\tfor <user@example.com>; Mon, 1 Jan 2024 00:00:00 +0000\n"
+            "From: someone@sender.example\nTo: user@example.com\n"
+            "Subject: figures\n\nThe figures, as promised.\n")
         self.assertIn(token_hash("rcvd", "relay.sender.example"), rec)
         self.assertIn(token_hash("rcvd", "mx.example.com"), rec)
         self.assertIn(token_hash("rcvd", "192.0.2"), rec)
