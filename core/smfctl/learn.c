@@ -189,16 +189,6 @@ static int walk(file_list_t *l, const char *path)
     return rc;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    gchar *data;
-    gsize n;
-    if (!g_file_get_contents(path, &data, &n, NULL))
-        return NULL;
-    *len = n;
-    return data;
-}
-
 /* ---- the registry --------------------------------------------------- */
 
 static json_t *registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena)
@@ -424,10 +414,12 @@ static void show_progress(learn_run_t *r, bool last)
 
 static void learn_file(learn_run_t *r, const char *path)
 {
-    size_t len;
-    char *raw = read_all(path, &len);
-    if (raw == NULL) {
-        smfctl_fail(0, "%s: %s", path, strerror(errno));
+    gchar *raw = NULL;
+    gsize len = 0;
+    GError *err = NULL;
+    if (!g_file_get_contents(path, &raw, &len, &err)) {
+        smfctl_fail(0, "%s", err->message);
+        g_error_free(err);
         r->failed++;
     } else if (from_line(raw, len)) {
         learn_mbox(r, raw, len, path);
