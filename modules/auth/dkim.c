@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,20 @@ static int dkim_sig_number(dkim_parse_t *ps, const char *v, long long *out)
 }
 
 /* One tag of a DKIM-Signature. */
+/*
+ * Copies tag value v into dst of size bytes. A value that does not fit is
+ * refused rather than cut: a shortened d= or h= would verify the signature
+ * against another domain or another list of fields.
+ */
+static bool dkim_copy(char *dst, size_t size, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= size)
+        return false;
+    memcpy(dst, v, n + 1);
+    return true;
+}
+
 static int dkim_sig_tag(void *arg, const char *tag, const char *v)
 {
     static const char *const known[] = {"v", "a", "b", "bh", "c", "d", "h",
@@ -295,14 +310,13 @@ static int dkim_sig_tag(void *arg, const char *tag, const char *v)
         sd->blen = (size_t)dkim_b64(v, sd->b, sizeof(sd->b));
     else if (strcmp(tag, "bh") == 0)
         sd->bhlen = (size_t)dkim_b64(v, sd->bh, sizeof(sd->bh));
-    else if (strcmp(tag, "d") == 0)
-        snprintf(ps->out->d, sizeof(ps->out->d), "%s", v);
-    else if (strcmp(tag, "s") == 0)
-        snprintf(ps->out->s, sizeof(ps->out->s), "%s", v);
-    else if (strcmp(tag, "h") == 0)
-        snprintf(sd->h, sizeof(sd->h), "%s", v);
-    else if (strcmp(tag, "i") == 0)
-        snprintf(sd->i, sizeof(sd->i), "%s", v);
+    else if ((strcmp(tag, "d") == 0 && !dkim_copy(ps->out->d, sizeof(ps->out->d), v)) ||
+             (strcmp(tag, "s") == 0 && !dkim_copy(ps->out->s, sizeof(ps->out->s), v)) ||
+             (strcmp(tag, "h") == 0 && !dkim_copy(sd->h, sizeof(sd->h), v)) ||
+             (strcmp(tag, "i") == 0 && !dkim_copy(sd->i, sizeof(sd->i), v))) {
+        ps->err = "tag value too long";
+        return -1;
+    }
     return 0;
 }
 
@@ -699,10 +713,11 @@ static int dkim_peek_tag(void *arg, const char *tag, const char *v)
 {
     auth_dkim_sig_t *s = arg;
 
-    if (strcmp(tag, "d") == 0)
-        snprintf(s->d, sizeof(s->d), "%s", v);
-    else if (strcmp(tag, "s") == 0)
-        snprintf(s->s, sizeof(s->s), "%s", v);
+    /* A value too long is left empty here; the full parse refuses it. */
+    if (strcmp(tag, "d") == 0 && !dkim_copy(s->d, sizeof(s->d), v))
+        s->d[0] = '\0';
+    else if (strcmp(tag, "s") == 0 && !dkim_copy(s->s, sizeof(s->s), v))
+        s->s[0] = '\0';
     return 0;
 }
 

@@ -412,6 +412,15 @@ class DkimTest(AuthTest):
         s = symbols(self.scan(opts=["spf=false"]))
         self.assertIn("AUTH_DKIM_NONE", s)
 
+    def test_overlong_tag_is_refused_not_cut(self):
+        # An h= of over 1,024 characters: cut short it would name other fields.
+        names = ("from", "to", "subject", "date", "message-id") + tuple(
+            "x-padding-field-%02d" % i for i in range(60))
+        raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test", "sel",
+                            self.rsa_key, signed=names)
+        s = symbols(self.scan(raw, opts=["spf=false"]))
+        self.assertIn("tag value too long", s["AUTH_DKIM_PERMERROR"]["detail"], s)
+
     def test_two_signatures(self):
         raw = dkimsign.sign(self.signed(), "mail.signer.test", "sel", self.rsa_key)
         res = self.scan(raw, opts=["spf=false"])
