@@ -9,6 +9,7 @@
 #include "learnreg.h"
 #include "refit.h"
 #include "log.h"
+#include "mbox.h"
 #include "message.h"
 #include "scanctx.h"
 #include "smfctl.h"
@@ -351,53 +352,19 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
 
 /* ---- files and mbox ------------------------------------------------- */
 
-static bool from_line(const char *p, size_t left)
-{
-    return left >= 5 && memcmp(p, "From ", 5) == 0;
-}
-
-/* mboxrd: a line of '>'s before "From " loses one '>'. */
-static char *mbox_unescape(const char *src, size_t len, size_t *out_len)
-{
-    char *dst = xmalloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && src[j] == '>')
-            j++;
-        if (j > i && from_line(src + j, len - j))
-            i++;
-        const char *nl = memchr(src + i, '\n', len - i);
-        size_t line = nl ? (size_t)(nl - (src + i)) + 1 : len - i;
-        memcpy(dst + o, src + i, line);
-        o += line;
-        i += line;
-    }
-    *out_len = o;
-    return dst;
-}
-
-/* Cuts an mbox at its "From " lines exactly as smfc does, so both see the same bytes. */
+/* Learns each message of an mbox, cut as smfc cuts it (mbox.h). */
 static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *path)
 {
-    size_t off = 0, count = 0;
-    while (off < len) {
-        const char *end = buf + len, *nl = memchr(buf + off, '\n', len - off);
-        const char *body = nl ? nl + 1 : end;
-        const char *next = memmem(body - 1, (size_t)(end - body) + 1, "\nFrom ", 6);
-        const char *stop = next ? next + 1 : end;
-        size_t blen = (size_t)(stop - body);
-        if (next && blen >= 2 && memcmp(stop - 2, "\n\n", 2) == 0)
-            blen -= 1;
-        else if (next && blen >= 4 && memcmp(stop - 4, "\r\n\r\n", 4) == 0)
-            blen -= 2;
-        size_t mlen;
-        char *msg = mbox_unescape(body, blen, &mlen);
+    mbox_t m = {buf, len, 0};
+    const char *raw;
+    size_t rlen, count = 0;
+    while (mbox_next(&m, &raw, &rlen)) {
+        char *msg = xmalloc(rlen + 1);
+        size_t mlen = mbox_unescape(raw, rlen, msg);
         char *label = g_strdup_printf("%s:%zu", path, ++count);
         learn_message(r, msg, mlen, label);
         g_free(label);
         free(msg);
-        off = (size_t)(stop - buf);
     }
 }
 
@@ -421,7 +388,7 @@ static void learn_file(learn_run_t *r, const char *path)
         smfctl_fail(0, "%s", err->message);
         g_error_free(err);
         r->failed++;
-    } else if (from_line(raw, len)) {
+    } else if (mbox_is(raw, len)) {
         learn_mbox(r, raw, len, path);
     } else {
         learn_message(r, raw, len, path);

@@ -5,6 +5,8 @@
  */
 #include "smfc.h"
 
+#include "mbox.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +31,10 @@ struct smfc_input {
     size_t n, cap, next;
     size_t emitted;
     size_t label_width;
-    /* The mbox being cut, if any. */
+    /* The mbox being cut, if any, and the reader over it. */
     char *mbox;
-    size_t mbox_len, mbox_off, mbox_count;
+    mbox_t reader;
+    size_t mbox_count;
     const char *mbox_path;
 };
 
@@ -172,61 +175,22 @@ static char *smfc_read_file(const char *path, size_t *len, char **error)
     return buf;
 }
 
-static bool smfc_is_from_line(const char *p, size_t left)
-{
-    return left >= 5 && memcmp(p, "From ", 5) == 0;
-}
-
-/* mboxrd unescaping: a line of one or more '>' before "From " loses one '>'. */
-static char *smfc_mbox_unescape(const char *src, size_t len, size_t *out_len)
-{
-    char *dst = smfc_xalloc(NULL, len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        if (src[i] == '>') {
-            size_t j = i;
-            while (j < len && src[j] == '>')
-                j++;
-            if (smfc_is_from_line(src + j, len - j))
-                i++;
-        }
-        const char *nl = memchr(src + i, '\n', len - i);
-        size_t line = nl ? (size_t)(nl - (src + i)) + 1 : len - i;
-        memcpy(dst + o, src + i, line);
-        o += line;
-        i += line;
-    }
-    dst[o] = '\0';
-    *out_len = o;
-    return dst;
-}
-
 /* Cuts the next message out of the current mbox; false when it is used up. */
 static bool smfc_mbox_next(smfc_input_t *in, smfc_msg_t *msg)
 {
-    if (!in->mbox || in->mbox_off >= in->mbox_len) {
+    const char *raw;
+    size_t rlen;
+    if (!in->mbox || !mbox_next(&in->reader, &raw, &rlen)) {
         free(in->mbox);
         in->mbox = NULL;
         return false;
     }
-    const char *buf = in->mbox, *end = buf + in->mbox_len;
-    const char *line_end = memchr(buf + in->mbox_off, '\n', in->mbox_len - in->mbox_off);
-    const char *body = line_end ? line_end + 1 : end;
-    /* Start one byte early so that an empty message is still found. */
-    const char *next = memmem(body - 1, (size_t)(end - body) + 1, "\nFrom ", 6);
-    const char *stop = next ? next + 1 : end;
-    size_t blen = (size_t)(stop - body);
-    /* The blank line before the next "From " separates messages; it is not content. */
-    if (next && blen >= 2 && memcmp(stop - 2, "\n\n", 2) == 0)
-        blen -= 1;
-    else if (next && blen >= 4 && memcmp(stop - 4, "\r\n\r\n", 4) == 0)
-        blen -= 2;
-    msg->data = smfc_mbox_unescape(body, blen, &msg->len);
+    msg->data = smfc_xalloc(NULL, rlen + 1);
+    msg->len = mbox_unescape(raw, rlen, msg->data);
     in->mbox_count++;
     size_t llen = strlen(in->mbox_path) + 24;
     msg->label = smfc_xalloc(NULL, llen);
     snprintf(msg->label, llen, "%s:%zu", in->mbox_path, in->mbox_count);
-    in->mbox_off = (size_t)(stop - buf);
     return true;
 }
 
@@ -250,10 +214,9 @@ bool smfc_input_next(smfc_input_t *in, smfc_msg_t *msg)
         size_t len = 0;
         char *error = NULL;
         char *data = smfc_read_file(e->path, &len, &error);
-        if (data && smfc_is_from_line(data, len)) {
+        if (data && mbox_is(data, len)) {
             in->mbox = data;
-            in->mbox_len = len;
-            in->mbox_off = 0;
+            in->reader = (mbox_t){data, len, 0};
             in->mbox_count = 0;
             in->mbox_path = e->path;
             continue;
@@ -269,7 +232,7 @@ bool smfc_input_next(smfc_input_t *in, smfc_msg_t *msg)
 
 size_t smfc_input_total(const smfc_input_t *in)
 {
-    bool more_mbox = in->mbox && in->mbox_off < in->mbox_len;
+    bool more_mbox = in->mbox && in->reader.off < in->reader.len;
     return in->emitted + (in->n - in->next) + (more_mbox ? 1 : 0);
 }
 
