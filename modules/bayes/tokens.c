@@ -469,7 +469,8 @@ static void add_header(bayes_tokens_t *t, const char *lname, const char *v, rece
         if (strcmp(lname, "from") == 0)
             add_words(t, prefix, v, strlen(v), false);
     } else if (strcmp(lname, "to") == 0 || strcmp(lname, "cc") == 0) {
-        add_str(t, prefix, bucket(count_char(v, '@')), strlen(bucket(count_char(v, '@'))));
+        const char *b = bucket(count_char(v, '@'));
+        add_str(t, prefix, b, strlen(b));
     } else if (strcmp(lname, "received") == 0 && rp->next++ + RECEIVED_ORIGIN >= rp->total) {
         add_received(t, v);
     }
