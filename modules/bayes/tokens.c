@@ -405,8 +405,7 @@ static const char *const word_headers[] = {"subject",           "x-mailer",
                                            "user-agent",        "x-mimeole",
                                            "organization",      "x-priority",
                                            "x-msmail-priority", "importance",
-                                           "precedence",        "content-type",
-                                           "list-id",           "content-transfer-encoding",
+                                           "content-type",      "content-transfer-encoding",
                                            "mime-version",      NULL};
 
 static bool in_list(const char *const *list, const char *name)
@@ -450,6 +449,22 @@ static const char *const after_mta_headers[] = {"return-path",
                                                 "x-gm-thrid",
                                                 NULL};
 
+/*
+ * Fields a mailing list writes into every message it relays, spam or ham
+ * (and every List- field). They say which way a message came, not what it
+ * is: learned from a site's list mail, mostly ham, they pull the spam the
+ * lists relay towards ham. The words and links of the message still count.
+ */
+static const char *const list_headers[] = {
+    "precedence", "errors-to",    "sender",         "x-beenthere", "x-mailman-version",
+    "x-loop",     "mailing-list", "x-mailing-list", "x-list",      "x-original-sender",
+    NULL};
+
+static bool list_header(const char *lname)
+{
+    return strncmp(lname, "list-", 5) == 0 || in_list(list_headers, lname);
+}
+
 /* The position of the next Received field, counted from the top, and how
  * many the message has. */
 typedef struct received_pos {
@@ -464,7 +479,7 @@ static void add_header(bayes_tokens_t *t, const char *lname, const char *v, rece
     if (in_list(word_headers, lname)) {
         add_words(t, prefix, v, strlen(v), strcmp(lname, "subject") == 0);
     } else if (strcmp(lname, "from") == 0 || strcmp(lname, "reply-to") == 0 ||
-               strcmp(lname, "sender") == 0 || strcmp(lname, "message-id") == 0) {
+               strcmp(lname, "message-id") == 0) {
         add_domain(t, prefix, v);
         if (strcmp(lname, "from") == 0)
             add_words(t, prefix, v, strlen(v), false);
@@ -515,7 +530,8 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
         for (size_t k = 0; k <= n; k++)
             lname[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
         /* Another filter's verdict is not evidence about the mail itself. */
-        if (strncmp(lname, "x-spam", 6) == 0 || in_list(after_mta_headers, lname))
+        if (strncmp(lname, "x-spam", 6) == 0 || in_list(after_mta_headers, lname) ||
+            list_header(lname))
             continue;
         add_header(t, lname, value, &rp);
     }

@@ -370,6 +370,28 @@ class TestLearning(BayesCase):
             self.assertNotIn(token_hash("hn", name), rec, name)
         self.assertNotIn(token_hash("h:return-path", "envelope.example"), rec)
 
+    def test_fields_a_mailing_list_writes_are_no_tokens(self):
+        """A list writes the same fields into the spam it relays as into its
+        ham: they are not learned. The poster's own fields and words are."""
+        rec = self.learn_one(
+            "list.eml",
+            "From: Poster <poster@sender.example>\nTo: users@lists.example\n"
+            "Sender: users-admin@lists.example\nErrors-To: users-admin@lists.example\n"
+            "Precedence: bulk\nList-Id: Users of example <users.lists.example>\n"
+            "List-Unsubscribe: <mailto:users-request@lists.example>\n"
+            "X-BeenThere: users@lists.example\nX-Mailman-Version: 2.0.11\n"
+            "Subject: quarterly figures\n\nThe figures are attached as promised.\n")
+        for name in ("sender", "errors-to", "precedence", "list-id", "list-unsubscribe",
+                     "x-beenthere", "x-mailman-version"):
+            self.assertNotIn(token_hash("hn", name), rec, name)
+        self.assertNotIn(token_hash("h:sender", "lists.example"), rec)
+        self.assertNotIn(token_hash("h:precedence", "bulk"), rec)
+        self.assertNotIn(token_hash("h:list-id", "users.lists.example"), rec)
+        self.assertIn(token_hash("hn", "subject"), rec)
+        self.assertIn(token_hash("h:from", "sender.example"), rec)
+        self.assertIn(token_hash("h:subject", "quarterly"), rec)
+        self.assertIn(token_hash("", "promised"), rec)
+
     def test_words_of_every_script(self):
         """Chinese, Japanese and Thai, written without spaces, count as pairs of
         neighbouring characters; a long Cyrillic word is a word, not too long;
