@@ -122,6 +122,28 @@ class EvalTrainTest(unittest.TestCase):
         self.assertEqual(len(files), 60)
         self.assertTrue(all(f.startswith(os.path.join(self.tmp, "test")) for f in files), files[0])
 
+    def test_seeds_repeat_the_folds_with_other_assignments(self):
+        out = os.path.join(self.tmp, "out")
+        p = subprocess.run([sys.executable, os.path.join(ARGS["source"], "scripts", "eval"),
+                            "--build", ARGS["build"], "--folds", "2", "--seeds", "1,2",
+                            "--bayes", "min_learned=10", "--out", out,
+                            os.path.join(self.tmp, "train")],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("== fold seed 1\n", p.stdout)
+        self.assertIn("== fold seed 2\n", p.stdout)
+        self.assertIn("engine over fold seeds 1, 2 (median [lowest, highest]):", p.stdout)
+        self.assertRegex(p.stdout, r"spam recall at the policy +100\.00% \[100\.00, 100\.00\]")
+        self.assertRegex(p.stdout, r"ROC AUC +1\.00000 \[1\.00000, 1\.00000\]")
+        folds = []
+        for seed in (1, 2):
+            with open(os.path.join(out, "seed-%d" % seed, "scores.tsv")) as f:
+                folds.append({r["file"]: r["fold"] for r in csv.DictReader(f, delimiter="\t")})
+        self.assertEqual(sorted(folds[0]), sorted(folds[1]))
+        self.assertEqual(len(folds[0]), 60)
+        # Each seed is its own assignment of the messages to folds.
+        self.assertNotEqual(folds[0], folds[1])
+
     def test_refuses_a_folder_without_classes(self):
         os.makedirs(os.path.join(self.tmp, "empty"))
         p = subprocess.run([sys.executable, os.path.join(ARGS["source"], "scripts", "eval"),
