@@ -295,14 +295,14 @@ static uint64_t word_hash(const char *prefix, const char *w, size_t n, size_t ch
 }
 
 /*
- * Adds the run of unspaced script starting at s[i] as overlapping pairs
- * of characters (a run of one as that character); returns where it ends.
+ * Adds the run of unspaced script starting at s[i], whose first character
+ * is len bytes long, as overlapping pairs of characters (a run of one as
+ * that character); returns where it ends.
  */
 static size_t add_unspaced_run(bayes_tokens_t *t, const char *prefix, const char *s, size_t i,
-                               size_t n)
+                               size_t len, size_t n)
 {
-    size_t len, next_len;
-    char_kind(s, i, n, &len);
+    size_t next_len;
     bool alone = true;
     while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_UNSPACED) {
         add_text(t, hash_token(prefix, s + i, len + next_len), prefix, s + i, len + next_len);
@@ -329,7 +329,7 @@ static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size
         size_t len, chars;
         char_kind_t kind = char_kind(s, i, n, &len);
         if (kind == CH_UNSPACED) {
-            i = add_unspaced_run(t, prefix, s, i, n);
+            i = add_unspaced_run(t, prefix, s, i, len, n);
             prev = BAYES_NO_TOKEN;
             continue;
         }
