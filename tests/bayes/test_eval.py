@@ -5,6 +5,7 @@ import argparse
 import csv
 import importlib.machinery
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +61,13 @@ class EvalTrainTest(unittest.TestCase):
             self.assertRegex(r["symbols"], r"(^| )bayes:BAYES_(SPAM|HAM)=-?[0-9.]+( |$)")
         self.assertGreater(os.path.getsize(os.path.join(out, "roc.png")), 1000)
         self.assertEqual(os.path.getsize(os.path.join(out, "misclassified.txt")), 0)
+        # summary.json holds the printed figures, unrounded, for scripts.
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        self.assertEqual((summary["spam"], summary["ham"]), (30, 30))
+        self.assertEqual(summary["engine"]["spam recall at the policy"], 1.0)
+        self.assertEqual(summary["engine"]["false-positive rate"], 0.0)
+        self.assertEqual(summary["engine"]["recall at FP <= 0.1%"], 1.0)
 
     def load_eval(self):
         """scripts/eval as a module, for its functions."""
