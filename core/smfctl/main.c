@@ -18,12 +18,13 @@ static const smfctl_command_t commands[] = {
     {"modules", smfctl_modules,
      "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
      "                        can override them, whether they are enabled and start"},
-    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists"},
-    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ..."},
+    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true},
+    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true},
     {"learn", smfctl_learn,
      "learn --spam|--ham [--by WHO] PATH...  teach the classifiers\n"
-     "                        (learn --refit: refit their models only)"},
-    {"unlearn", smfctl_learn, "unlearn PATH...       undo what learn taught"},
+     "                        (learn --refit: refit their models only)",
+     true},
+    {"unlearn", smfctl_learn, "unlearn PATH...       undo what learn taught", true},
     {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
     {"stats", smfctl_stats,
      "stats [--json]        what the running smfd has done: actions, stages, health"},
@@ -86,9 +87,16 @@ int main(int argc, char **argv)
     }
     message_init();
     int rc = -1;
-    for (size_t i = 0; i < NCOMMANDS && rc < 0; i++)
-        if (strcmp(argv[optind], commands[i].name) == 0)
-            rc = commands[i].run(&ctl, argc - optind, argv + optind);
+    for (size_t i = 0; i < NCOMMANDS && rc < 0; i++) {
+        if (strcmp(argv[optind], commands[i].name) != 0)
+            continue;
+        rc = commands[i].run(&ctl, argc - optind, argv + optind);
+        /* A usage or configuration error (2) touched no store. */
+        if (commands[i].writes && rc != 2) {
+            int handed = smfctl_hand_over(&ctl);
+            rc = rc != 0 ? rc : handed;
+        }
+    }
     if (rc < 0) {
         fprintf(stderr, "smfctl: unknown command '%s'\n", argv[optind]);
         usage(stderr);

@@ -22,6 +22,7 @@ typedef struct smfctl_command {
     const char *name;
     smfctl_fn run;
     const char *usage; /* One or more lines for `smfctl --help`. */
+    bool writes;       /* May create files in data_dir or quarantine_dir. */
 } smfctl_command_t;
 
 int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
@@ -30,6 +31,14 @@ int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_stats(const smfctl_t *ctl, int argc, char **argv);
+
+/*
+ * Run as root with `user` set: gives the user every file and directory root
+ * owns in quarantine_dir and data_dir, so that the running smfd can open
+ * what the command created. Otherwise does nothing. Returns 0, or an exit
+ * status after printing why.
+ */
+int smfctl_hand_over(const smfctl_t *ctl);
 
 /* Prints "smfctl: " and the message on stderr; returns status. */
 int smfctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -218,6 +218,39 @@ class UserTest(unittest.TestCase):
         self.assertEqual(len(self.quarantine_listing("held.example")), 2)
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
+    def smfctl(self, tmp, *args, as_user=False):
+        """smfctl on the folders under tmp with `user` set, as root or as the user."""
+        src, build = smftest.PATHS["source"], smftest.PATHS["build"]
+        cmd = [os.path.join(build, "bin", "smfctl"),
+               "-c", os.path.join(src, "etc", "smfd.conf"),
+               "-o", "module_dir=%s/modules" % build, "-o", "user=" + USER,
+               "-o", "data_dir=%s/data" % tmp, "-o", "quarantine_dir=%s/q" % tmp] + list(args)
+        ids = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[]) if as_user else {}
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=src, **ids)
+
+    @needs_root
+    def test_smfctl_as_root_leaves_the_stores_to_the_user(self):
+        """What smfctl run as root creates in the stores goes to the user, so that
+        smfd (and smfctl) running as the user can still open them."""
+        tmp = tempfile.mkdtemp(prefix="smf-uctl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        reachable(tmp)
+        r = self.smfctl(tmp, "learn", "--spam", os.path.join(smftest.FIXTURES, "gtube.eml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("created as root to user %s" % USER, r.stderr)
+        r = self.smfctl(tmp, "list", "add", "--scope", "global", "--type", "sender",
+                        "--action", "block", "spammer@bad.example")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(os.listdir(os.path.join(tmp, "data")), [])
+        self.assertEqual(owners(os.path.join(tmp, "data")), [])
+        # The user can go on where root left off: the store and the learners' lock.
+        r = self.smfctl(tmp, "learn", "--ham", os.path.join(smftest.FIXTURES, "clean.eml"),
+                        as_user=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.smfctl(tmp, "list", "show", as_user=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("spammer@bad.example", r.stdout)
+
     @needs_root
     def test_reload_after_the_switch(self):
         self.etc, conf = copy_etc('\nuser = "%s"\n' % USER)
