@@ -139,7 +139,7 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
         return 0;
     }
     if (!o->unlearn && o->klass == 0)
-        return smfctl_fail(2, "usage: smfctl learn --spam|--ham [--by WHO] PATH...");
+        return smfctl_fail(2, "usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...");
     if (i >= argc)
         return smfctl_fail(2, "%s: no file or folder given", argv[0]);
     o->paths = argv + i;

@@ -21,13 +21,14 @@ static const smfctl_command_t commands[] = {
     {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true},
     {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true},
     {"learn", smfctl_learn,
-     "learn --spam|--ham [--by WHO] PATH...  teach the classifiers\n"
+     "learn --spam|--ham [--by WHO] [--domain D] PATH...  teach the classifiers\n"
      "                        (learn --refit: refit their models only)",
      true},
-    {"unlearn", smfctl_learn, "unlearn PATH...       undo what learn taught", true},
+    {"unlearn", smfctl_learn, "unlearn PATH...|--all  undo what learn taught", true},
     {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
     {"stats", smfctl_stats,
-     "stats [--json]        what the running smfd has done: actions, stages, health"},
+     "stats [--json] [--curve-key FILE]  what the running smfd has done: actions,\n"
+     "                        stages, health"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
