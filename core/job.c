@@ -482,6 +482,10 @@ static void connect_check(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t
     merge_groups(&o, g, ng);
     if (o.action < ACTION_TEMPFAIL)
         o.action = ACTION_ACCEPT;
+    /* A stage's health problems count here as at a scan: a DNS list that
+     * refuses the resolver says so first at the connection stage. */
+    for (size_t k = 0; k < ng; k++)
+        count_run(&g[k].result, out);
     double elapsed = clock_mono_ms() - t0;
     json_t *reply = verdict_object(id, env->request_id, &o, g, ng, elapsed);
     json_object_set_new(reply, "stage", json_string("connect"));

@@ -276,6 +276,23 @@ static void test_connect(void)
     json_decref(j);
 }
 
+/* A list stage's health problem at the connection stage is counted and
+ * published as at a scan. */
+static void test_health_at_connect(void)
+{
+    char env[] = "{\"client_ip\":\"192.0.2.9\",\"helo\":\"HEALTH-ME\",\"sender\":\"a@x.example\"}";
+    frame_t f[4] = {{"SMF/1", 5}, {"CONNECT", 7}, {"c-2", 3}, {env, strlen(env)}};
+    job_ctx_t ctx = {.gen = gen, .worker = 0, .arrived_ms = clock_wall_ms()};
+    job_result_t res;
+    job_run(&ctx, f, 4, &res);
+    size_t events = 0;
+    for (size_t e = 0; e < res.nevents; e++)
+        events += strcmp(res.events[e].topic, "health.tlist") == 0;
+    CHECK(strcmp(res.kind, "VERDICT") == 0, "connect reply kind %s", res.kind);
+    CHECK(events == 1, "health events at connect: %zu", events);
+    job_result_free(&res);
+}
+
 /* verdict() (ABI 1.2) hears the final action of messages its stage
  * scanned, and nothing of those where it was skipped. */
 static void test_note_rules(void)
@@ -465,6 +482,7 @@ int main(int argc, char **argv)
     test_verdict_callback();
     test_note_rules();
     test_health_and_stats();
+    test_health_at_connect();
     test_autolearn();
     test_malformed();
     generation_release(&gen);

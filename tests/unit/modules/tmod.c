@@ -51,6 +51,8 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
     }
 #elif TMOD_KIND == 3
     const char *from = smf_msg_envelope(msg)->sender;
+    if (strcmp(smf_msg_envelope(msg)->helo, "HEALTH-ME") == 0)
+        smf_health(msg, "test list is down");
     if (c->block_sender && strcmp(from, c->block_sender) == 0)
         smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, "sender is blacklisted");
     if (c->allow_sender && strcmp(from, c->allow_sender) == 0) {
