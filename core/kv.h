@@ -3,8 +3,9 @@
  * data_dir/kv, one named database per module.
  *
  * Shared by every thread and generation of the process. Writes are not
- * synced one by one (a crash may lose the last second of them); kv_sync()
- * and kv_close() flush.
+ * synced one by one: a crash of the process loses none (they are in the
+ * kernel's cache), a crash of the machine what was not flushed yet. smfd
+ * calls kv_sync() every two seconds; kv_close() flushes too.
  */
 #ifndef SMF_KV_H
 #define SMF_KV_H

@@ -246,6 +246,10 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
             }
         }
         update_watch(e, &w);
+        /* The store's commits are not synced one by one (workers write
+         * reputation and learning counts at mail speed); flushing them at
+         * each tick bounds what a crash of the machine can lose. */
+        kv_sync(e->kv);
         if (clock_mono_ms() >= next_purge) {
             purge_expired(e);
             next_purge = clock_mono_ms() + PURGE_INTERVAL_S * 1000.0;
