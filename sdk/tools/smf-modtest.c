@@ -188,6 +188,18 @@ static int parse_args(int argc, char **argv, args_t *a)
     return 0;
 }
 
+/*
+ * The path to hand the loader for -m NAME: dlopen() searches the library path for a name without
+ * a slash, but an author who names an existing file means the file in the current directory.
+ */
+static const char *module_path(const char *name, arena_t *mem)
+{
+    struct stat st;
+    if (strchr(name, '/') != NULL || stat(name, &st) != 0)
+        return name;
+    return arena_printf(mem, "./%s", name);
+}
+
 /* A one-module configuration, as config_load would make it. */
 static config_t *one_module_config(const args_t *a, const char *data_dir)
 {
@@ -201,7 +213,7 @@ static config_t *one_module_config(const args_t *a, const char *data_dir)
     c->nmodules = 1;
     c->modules = arena_calloc(c->mem, 1, sizeof(module_conf_t));
     module_conf_t *m = &c->modules[0];
-    if (modload_open(a->module, &m->lib, err, sizeof(err)) != 0 ||
+    if (modload_open(module_path(a->module, c->mem), &m->lib, err, sizeof(err)) != 0 ||
         config_module_options(m->lib.desc, a->options ? a->options : "", c->mem, &m->conf, err,
                               sizeof(err)) != 0) {
         fprintf(stderr, "smf-modtest: %s\n", err);

@@ -1,6 +1,7 @@
 """The README's 20-line module is real: it is cut out of README.md, built the way
 the README says (with the pkg-config file of the build tree), and run through
-smf-modtest on a mail that mentions a lottery and on one that does not."""
+smf-modtest (from its folder, `-m lotto.so`) on a mail that mentions a lottery and on
+one that does not."""
 
 import json
 import os
@@ -28,7 +29,8 @@ def main():
     for name, body in mails.items():
         with open(os.path.join(tmp, name), "w") as f:
             f.write(body)
-    out = subprocess.run([modtest, "-m", so] + [os.path.join(tmp, n) for n in mails],
+    # As the README runs it: from the module's folder, named without a path.
+    out = subprocess.run([modtest, "-m", "lotto.so"] + list(mails), cwd=tmp,
                          check=True, capture_output=True, text=True).stdout.splitlines()
     res = {os.path.basename(json.loads(l)["file"]): json.loads(l) for l in out}
     names = lambda r: [s["name"] for s in r["symbols"]]

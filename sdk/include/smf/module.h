@@ -10,13 +10,14 @@
  * (smf-modtest) provide the smf_* functions declared below; a module calls
  * them and never links against anything of the engine's.
  *
- * Threads. init() and fini() run on the engine's main thread. scan() runs on
- * worker threads, many at once, each with its own message: the module state
- * returned by init() is shared and must be treated as read-only during scans
- * (or protected by the module), while the per-thread state made by
- * thread_init() belongs to one worker thread at a time. Every smf_msg_* call
- * is valid only on the thread that is scanning that message, and only until
- * scan() returns.
+ * Threads. init() runs on the engine's main thread; fini() runs on whichever
+ * thread lets go of the state last, often a worker that finished the last
+ * message scanned with it. scan() runs on worker threads, many at once, each
+ * with its own message: the module state returned by init() is shared and
+ * must be treated as read-only during scans (or protected by the module),
+ * while the per-thread state made by thread_init() belongs to one worker
+ * thread at a time. Every smf_msg_* call is valid only on the thread that is
+ * scanning that message, and only until scan() returns.
  *
  * Errors. Functions return 0 on success or a negative SMF_E* code;
  * smf_strerror() names it. Verdicts never travel as return codes: a module
@@ -31,9 +32,10 @@
  *
  * Versions. The descriptor opens with an ABI header {major, minor, size}
  * that never moves. The engine refuses a module built for another major
- * version, for a newer minor version, or with a larger descriptor than it
- * knows; a module built for an older minor version loads, and the fields
- * added since read as NULL. Added calls or fields bump the minor; removed or changed ones bump
+ * version or for a newer minor version, and a descriptor whose size is not
+ * exactly the size its minor version defines (larger or smaller); a module
+ * built for an older minor version loads, and the fields added since read as
+ * NULL. Added calls or fields bump the minor; removed or changed ones bump
  * the major. Every change is listed in sdk/docs/abi-changelog.md.
  */
 #ifndef SMF_MODULE_H
@@ -112,7 +114,8 @@ typedef enum smf_opt_type {
 } smf_opt_type_t;
 
 /**
- * One option a module accepts in its `module NAME { ... }` section.
+ * One option a module accepts in its `NAME { ... }` section of the
+ * configuration file, NAME being the module's name.
  *
  * The engine turns the table into a configuration section, validates the
  * values the operator wrote and stores each one at `offset` in a struct of
@@ -125,7 +128,11 @@ typedef struct smf_option {
     smf_opt_type_t type;       /**< Value type. */
     const char *default_value; /**< Default written as in the config file ("10", "true", "{a, b}"), or NULL. */
     size_t offset;             /**< offsetof(your_conf_t, field). */
-    const char *help;          /**< One sentence for `smfctl modules --options` and the docs. */
+    /**
+     * One sentence on the option, for readers of the module's code and its
+     * documentation; the engine does not print it.
+     */
+    const char *help;
 } smf_option_t;
 
 /** Ends an option table. */
@@ -400,7 +407,12 @@ typedef struct smf_envelope {
     const char *sender;      /**< MAIL FROM address without <>, "" for the null sender. */
     const char *auth_user;   /**< SMTP AUTH user, "" when unauthenticated. */
     smf_direction_t direction;
-    size_t rcpt_count;        /**< Number of recipients, at least 1. */
+    /**
+     * Number of recipients: at least 1 in a scan of a message, 0 in a
+     * connection check made before any RCPT TO (which runs list and
+     * reputation stages only).
+     */
+    size_t rcpt_count;
     const char *const *rcpt;  /**< RCPT TO addresses, rcpt_count of them. */
 } smf_envelope_t;
 
@@ -409,7 +421,9 @@ const smf_envelope_t *smf_msg_envelope(const smf_msg_t *msg);
 
 /**
  * The recipient domain whose policy this scan runs under (lower case).
- * A message with recipients in several domains is scanned once per policy.
+ * A message with recipients in several domains is scanned once per
+ * recipient domain, even when domains share a policy. "" in a connection
+ * check without recipients.
  * Borrowed until scan() returns. Never NULL.
  */
 const char *smf_msg_domain(const smf_msg_t *msg);
@@ -500,15 +514,19 @@ size_t smf_msg_part_count(const smf_msg_t *msg);
 const smf_part_t *smf_msg_part(const smf_msg_t *msg, size_t i);
 
 /**
- * Whether the engine's parser stopped early (size, depth or part-count
- * limit, or a malformed structure): then the parts do not cover the whole
- * message, and an antivirus stage cannot call it clean.
+ * Whether the engine's parser stopped early at its size, depth or part-count
+ * limit: then the parts do not cover the whole message, and an antivirus
+ * stage cannot call it clean.
  *
  * @return NULL when the message was parsed whole, else a borrowed reason.
  */
 const char *smf_msg_truncated(const smf_msg_t *msg);
 
-/** Number of distinct URLs found in text, HTML links and headers. */
+/**
+ * Number of distinct URLs found in the message text (smf_msg_text(): the
+ * Subject, text parts and HTML reduced to text) and in HTML links. Other
+ * headers are not searched.
+ */
 size_t smf_msg_url_count(const smf_msg_t *msg);
 
 /** The i-th URL as written (lower-cased scheme and host), or NULL. Borrowed. */
@@ -561,8 +579,8 @@ int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
 
 /**
  * Reports a virus. Only antivirus stages may call it. The pipeline ends:
- * the policy's virus action applies (quarantine by default) and nothing
- * can lower it.
+ * the policy's virus action applies (by default quarantine for inbound mail,
+ * reject for outbound) and nothing can lower it.
  *
  * @param name  The signature name; copied.
  * @return 0, SMF_EINVAL, or SMF_EPERM for other kinds of stage.
@@ -605,8 +623,8 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
 /**
  * Leaves a note for the stages that run after this one on the same
  * message and policy: a result others may build on (the auth stage notes
- * "auth.spf" = "pass", and the lists stage trusts a sender it whitelisted
- * only then). Notes are not part of the reply and are gone after the scan.
+ * its SPF, DKIM and DMARC results as "auth.results", and the lists stage
+ * applies an allow entry that needs authentication only when they pass). Notes are not part of the reply and are gone after the scan.
  *
  * @param key    "<module name>.<name>": a stage writes only under its own
  *               name, so no stage can pose as another; copied.
@@ -629,8 +647,9 @@ const char *smf_msg_note(const smf_msg_t *msg, const char *key);
 /**
  * Reports a problem with what the module depends on, as opposed to a
  * finding about the message: a DNS list refusing our resolver, a database
- * gone stale. The engine counts it (`smfctl stats`), logs it at most once a
- * minute per problem, and publishes an event `health.<module>` with it.
+ * gone stale, in a scan or a connection check. The engine counts every
+ * report (`smfctl stats`); at most once a minute per problem it logs it and
+ * publishes an event `health.<module>` with it.
  * It changes no verdict: report what the problem means for the message
  * with symbols as usual.
  *
@@ -665,8 +684,10 @@ char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
  * Each module has a persistent key-value namespace of its own, kept by the
  * engine on disk (under data_dir) and shared by all threads and
  * generations. Keys are at most 255 bytes. Writes are visible to reads that
- * start after the write returns; they survive a restart but a crash may
- * lose the last second of them.
+ * start after the write returns; they survive a restart and a crash of the
+ * engine, but a crash of the machine may lose the last two seconds of them
+ * (the engine flushes the store every two seconds, not at each write).
+ * Every call below returns SMF_ENOTSUP when the engine runs without a store.
  */
 
 /**
@@ -674,7 +695,8 @@ char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
  *
  * @param val   Out: a copy in the message arena, valid until scan() returns.
  * @param vlen  Out: its length.
- * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM, or SMF_EIO.
+ * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM,
+ *         SMF_ENOTSUP, or SMF_EIO.
  */
 int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val,
                size_t *vlen);
@@ -682,12 +704,12 @@ int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val,
 /**
  * Writes a value, replacing any old one. Both buffers are copied.
  *
- * @return 0, SMF_EINVAL, or SMF_EIO (including a full store).
+ * @return 0, SMF_EINVAL, SMF_ENOTSUP, or SMF_EIO (including a full store).
  */
 int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val,
                size_t vlen);
 
-/** Deletes a key. @return 0, SMF_ENOENT, SMF_EINVAL, or SMF_EIO. */
+/** Deletes a key. @return 0, SMF_ENOENT, SMF_EINVAL, SMF_ENOTSUP, or SMF_EIO. */
 int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
 
 /**
@@ -703,7 +725,12 @@ int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
  */
 int smf_kv_begin(smf_msg_t *msg);
 
-/** Commits the batch. @return 0, or SMF_EIO when a call in it failed (nothing was written). */
+/**
+ * Commits the batch.
+ *
+ * @return 0, SMF_EINVAL when no batch is open, SMF_ENOTSUP, or SMF_EIO when
+ *         a call in it failed (nothing was written).
+ */
 int smf_kv_commit(smf_msg_t *msg);
 
 /** Drops the batch and everything written in it. */
@@ -724,7 +751,8 @@ void smf_kv_abort(smf_msg_t *msg);
  *             leave the store unchanged. It runs while the store is locked:
  *             keep it short and call no smf_* function from it.
  * @param arg  Passed to fn, which may also report results through it.
- * @return What fn returned, or SMF_EINVAL, SMF_ELIMIT (*outlen too large) or SMF_EIO.
+ * @return What fn returned, or SMF_EINVAL, SMF_ELIMIT (*outlen too large),
+ *         SMF_ENOTSUP or SMF_EIO.
  */
 int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
                   int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
