@@ -133,7 +133,8 @@ static int lists_init(smf_init_t *init, const void *conf, void **state)
             st->store ? "on" : "off");
     if (st->authserv_id == NULL || st->authserv_id[0] == '\0')
         smf_log(NULL, SMF_LOG_INFO,
-                "trusted_authserv_id is not set: authenticated allow entries never apply");
+                "trusted_authserv_id is not set: authenticated allow entries apply only "
+                "when an auth stage runs before lists");
     *state = st;
     return 0;
 fail:
