@@ -45,6 +45,7 @@ int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
         return -1;
     }
     pthread_mutex_init(&kv->dbi_lock, NULL);
+    kv_clear_stale_readers(kv);
     *out = kv;
     return 0;
 }
@@ -55,10 +56,24 @@ const char *kv_dir(const kv_t *kv)
     return mdb_env_get_path(kv->env, &path) == 0 && path != NULL ? path : ".";
 }
 
+/*
+ * A process that died inside a read transaction (an `smfctl list show | head`
+ * killed by SIGPIPE, a crash) keeps its reader slot, and LMDB frees no page
+ * that slot's snapshot may still see until someone clears it: the store
+ * would grow with every write until it is full.
+ */
+int kv_clear_stale_readers(kv_t *kv)
+{
+    int dead = 0;
+    return kv != NULL && mdb_reader_check(kv->env, &dead) == 0 ? dead : 0;
+}
+
 void kv_sync(kv_t *kv)
 {
-    if (kv != NULL)
-        mdb_env_sync(kv->env, 1);
+    if (kv == NULL)
+        return;
+    mdb_env_sync(kv->env, 1);
+    kv_clear_stale_readers(kv);
 }
 
 void kv_close(kv_t **kvp)

@@ -6,10 +6,13 @@
 #include "kv.h"
 #include "smf/module.h"
 
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define THREADS 4
 #define ROUNDS 500
@@ -92,6 +95,56 @@ static void test_batches(arena_t *a)
     CHECK(!kv_batch_abort(kv), "no batch left open");
 }
 
+static int count_line(const char *line, void *n)
+{
+    (void)line;
+    ++*(int *)n;
+    return 0;
+}
+
+/*
+ * Reader slots in use (mdb_reader_list prints a header line first), counted
+ * in a child: a second environment on the same files in this process would
+ * take the file locks for its own and reset the reader table.
+ */
+static int readers(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        MDB_env *env;
+        int n = 0;
+        if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 256) == 0 &&
+            mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600) == 0)
+            mdb_reader_list(env, count_line, &n);
+        _exit(n);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) - 1 : -1;
+}
+
+/* A process that dies in a read transaction leaves its slot taken; the next
+ * kv_open() or kv_sync() frees it, so that its snapshot pins no pages. */
+static void test_stale_readers(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        MDB_env *env;
+        MDB_txn *txn;
+        if (mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 256) == 0 &&
+            mdb_env_open(env, dir, MDB_NOTLS, 0600) == 0 &&
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
+            _exit(0); /* Dies holding the transaction. */
+        _exit(1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reader did not start");
+    CHECK(readers(dir) == 1, "the dead reader's slot: %d in use", readers(dir));
+    kv_sync(kv);
+    CHECK(readers(dir) == 0, "kv_sync left %d stale reader(s)", readers(dir));
+}
+
 int main(void)
 {
     char dir[] = "/tmp/smf-test-kv.XXXXXX", err[256];
@@ -121,6 +174,7 @@ int main(void)
           "delete through update");
     CHECK(kv_update(kv, dbi, "", 0, add_one, NULL) == SMF_EINVAL, "empty key refused");
     test_batches(a);
+    test_stale_readers(dir);
     arena_destroy(&a);
     kv_close(&kv);
     char cmd[64];
