@@ -868,9 +868,13 @@ static int purge_batch(denv_t *e, purge_ctx_t *c, char *last, size_t *lastlen, b
         rc = mdb_cursor_get(cur, &k, &v, *lastlen > 0 ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0 && n < PURGE_BATCH) {
         meta_t m;
+        /* No id is longer: such a key is damage, and `last` could not hold it. */
+        if (k.mv_size > QUARANTINE_ID_MAX) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
         memcpy(last, k.mv_data, *lastlen = k.mv_size);
-        if (k.mv_size > QUARANTINE_ID_MAX || meta_decode(&v, &m) != 0 ||
-            m.time_ms >= c->older_than_ms) {
+        if (meta_decode(&v, &m) != 0 || m.time_ms >= c->older_than_ms) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
