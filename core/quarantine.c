@@ -210,7 +210,7 @@ static int env_get(quarantine_t *q, const char *name, bool create, denv_t **out,
     return rc;
 }
 
-static bool listed_name(const char *name)
+bool quarantine_is_domain_folder(const char *name)
 {
     char norm[256];
     return strcmp(name, INVALID_NAME) == 0 ||
@@ -219,7 +219,7 @@ static bool listed_name(const char *name)
 
 static int dir_filter(const struct dirent *d)
 {
-    return d->d_name[0] != '.' && listed_name(d->d_name);
+    return d->d_name[0] != '.' && quarantine_is_domain_folder(d->d_name);
 }
 
 /* Visits the environment of one domain, or of every domain under dir in

@@ -14,6 +14,7 @@
 #ifndef SMF_QUARANTINE_H
 #define SMF_QUARANTINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,14 @@ int quarantine_set_window(quarantine_t *q, long usec);
  * [a-z0-9.-]+ without "..", a leading dot or a leading dash, else
  * "_invalid_". out needs 256 bytes. Returns out. */
 const char *quarantine_domain_name(const char *domain, char out[256]);
+
+/*
+ * Whether a folder in quarantine_dir is a domain's store: a name
+ * quarantine_domain_name() gives back unchanged, or the one that holds
+ * invalid domains. Other folders (lost+found at the root of a file system)
+ * belong to no domain and must not be read as one.
+ */
+bool quarantine_is_domain_folder(const char *name);
 
 /* One copy of a message for one recipient domain. Everything is borrowed
  * for the duration of quarantine_store() only. */

@@ -308,7 +308,8 @@ typedef struct copies {
 
 static int dir_filter(const struct dirent *d)
 {
-    return d->d_name[0] != '.' && (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN);
+    return d->d_name[0] != '.' && (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN) &&
+           quarantine_is_domain_folder(d->d_name);
 }
 
 static void add_copy(store_t *s, copies_t *c, const char *domain, const char *id, bool raw)

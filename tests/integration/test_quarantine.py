@@ -211,9 +211,12 @@ class QuarantineTest(unittest.TestCase):
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
             ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port())))
+        # The default policy delivers to the sink too: mail kept under _invalid_
+        # is released through it.
         cls.etc, conf = copy_etc(
             edits=[("lists {\n  enabled = true\n",
-                    'lists {\n  enabled = true\n  allow_senders = {"friend@trusted.example"}\n')],
+                    'lists {\n  enabled = true\n  allow_senders = {"friend@trusted.example"}\n'),
+                   ('delivery = "[127.0.0.1]:25"', 'delivery = "%s"' % delivery)],
             append=policies)
         cls.smfd = smftest.Smfd(config=conf)
         try:
@@ -407,6 +410,20 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(got["from"], "")
         self.assertEqual(got["rcpt"], ["d@dots.example"])
         self.assertEqual(got["data"], body.replace(b"\n", b"\r\n") + b"\r\n")
+
+    def test_release_of_an_invalid_domain_copy_delivers_once(self):
+        """A recipient domain that cannot name a folder is kept under _invalid_; a
+        release without --domain finds that copy once, even beside folders that are
+        no domain's (lost+found at the root of a file system)."""
+        qid = self.quarantine(eicar_mail("inv"), recipients=["x@[192.0.2.1]"])
+        os.mkdir(os.path.join(self.smfd.tmp, "q", "lost+found"))
+        shown = json.loads(self.ctl("show", qid, "--json").stdout)
+        self.assertEqual([s["domain"] for s in shown], ["_invalid_"])
+        before = len(self.sink.messages)
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.sink.messages), before + 1)
+        self.assertEqual(self.sink.messages[-1]["rcpt"], ["x@[192.0.2.1]"])
 
     def test_failed_release_stays_quarantined(self):
         qid = self.quarantine(eicar_mail("down"), recipients=["d@down.example"])
