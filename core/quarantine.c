@@ -238,18 +238,23 @@ static int each_env(quarantine_t *q, const char *domain, env_fn fn, void *arg)
     int n = scandir(q->dir, &list, dir_filter, alphasort);
     if (n < 0)
         return SMF_EIO;
-    int rc = 0;
+    /* A domain whose store cannot be opened does not stop the others, but
+     * the walk reports it at the end: a listing or purge that left a domain
+     * out must not look complete. */
+    int rc = 0, unread = 0;
     for (int i = 0; i < n; i++) {
         if (rc == 0) {
             int orc = env_get(q, list[i]->d_name, false, &e, err, sizeof(err));
-            if (orc == SMF_EIO)
-                log_msg(SMF_LOG_WARN, "quarantine", "%s", err);
+            if (orc == SMF_EIO) {
+                log_msg(SMF_LOG_ERROR, "quarantine", "%s", err);
+                unread = SMF_EIO;
+            }
             rc = orc == 0 ? fn(e, arg) : 0;
         }
         free(list[i]);
     }
     free(list);
-    return rc;
+    return rc != 0 ? rc : unread;
 }
 
 /* ---- open and close ------------------------------------------------- */

@@ -613,7 +613,8 @@ static int cmd_purge(store_t *s, const args_t *a)
     size_t removed = 0;
     int rc = quarantine_purge(s->q, clock_wall_ms() - (int64_t)days * 86400000, &removed);
     if (rc != 0)
-        return smfctl_fail(1, "purge stopped after %zu entries: %s", removed, smf_strerror(rc));
+        return smfctl_fail(1, "purged %zu entries, but not every domain's: %s", removed,
+                           smf_strerror(rc));
     printf("purged %zu entr%s older than %ld day(s)\n", removed, removed == 1 ? "y" : "ies", days);
     return 0;
 }

@@ -425,6 +425,23 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(len(self.sink.messages), before + 1)
         self.assertEqual(self.sink.messages[-1]["rcpt"], ["x@[192.0.2.1]"])
 
+    def test_an_unreadable_domain_store_fails_the_listing(self):
+        """A domain's store that cannot be opened is named, and list and purge
+        fail rather than report the other domains as the whole quarantine."""
+        self.quarantine(eicar_mail("rd"), recipients=["r@readable.example"])
+        broken = os.path.join(self.smfd.tmp, "q", "broken.example")
+        os.mkdir(broken)
+        self.addCleanup(shutil.rmtree, broken, True)
+        with open(os.path.join(broken, "data.mdb"), "wb") as f:
+            f.write(b"\xff" * 16384)
+        r = self.ctl("list")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"broken.example", r.stderr)
+        self.assertIn(b"cannot list the quarantine", r.stderr)
+        r = self.ctl("purge", "--older-than", "3650")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"not every domain's", r.stderr)
+
     def test_failed_release_stays_quarantined(self):
         qid = self.quarantine(eicar_mail("down"), recipients=["d@down.example"])
         r = self.ctl("release", qid)
