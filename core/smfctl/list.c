@@ -267,12 +267,22 @@ static int list_import(list_ctx_t *lc, const char *path)
     const listkey_entry_t *defaults = lc->has_type && lc->has_action ? &lc->defaults : NULL;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
+        /* A longer line would be read as two entries, the second a piece of the first. */
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            rc = smfctl_fail(2, "%s:%zu: line longer than %zu bytes", path, lineno,
+                             sizeof(line) - 2);
+            break;
+        }
         int got = listkey_line_parse(line, defaults, &e, &why);
         if (got < 0)
             rc = smfctl_fail(2, "%s:%zu: %s", path, lineno, why);
         else if (got == 1)
             rc = list_put(lc, &e);
     }
+    /* A read error ends fgets() as the end of the file does; it must not
+     * commit the part read so far. */
+    if (rc == 0 && ferror(f))
+        rc = smfctl_fail(1, "%s: read error after line %zu: nothing imported", path, lineno);
     if (f != stdin)
         fclose(f);
     if (rc != 0)
@@ -324,6 +334,9 @@ static int list_export(list_ctx_t *lc, const char *path)
     if (out == NULL)
         return smfctl_fail(1, "%s: %s", path, strerror(errno));
     rc = list_dump(lc, out);
+    /* A full disk or a closed pipe shows only when the buffer is written. */
+    if ((fflush(out) != 0 || ferror(out)) && rc == 0)
+        rc = smfctl_fail(1, "%s: %s", out == stdout ? "standard output" : path, strerror(errno));
     if (out != stdout && fclose(out) != 0 && rc == 0)
         rc = smfctl_fail(1, "%s: %s", path, strerror(errno));
     return rc;

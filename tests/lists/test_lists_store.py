@@ -186,6 +186,21 @@ class StoreTest(unittest.TestCase):
         self.ctl("frobnicate", rc=2)
         p = self.ctl("del", "--type", "ip", "192.0.2.77", rc=1)
         self.assertIn("not listed", p.stderr)
+        # A line too long to read whole is refused, not cut into two entries.
+        with open(src, "w") as f:
+            f.write("global ip block 192.0.2.66" + " " * 3000 + "\nglobal ip block 192.0.2.67\n")
+        p = self.ctl("import", src, rc=2)
+        self.assertIn(":1: line longer than", p.stderr)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+
+    def test_export_to_a_full_disk_fails(self):
+        self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([ARGS.smfctl, "-c", self.conf, "list", "show"], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("standard output", p.stderr)
+        self.ctl("export", "/dev/full", rc=1)
 
     def test_replace_changes_the_action(self):
         self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
