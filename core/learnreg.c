@@ -59,14 +59,20 @@ int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, co
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    /* JSON holds UTF-8 only, and a file name or login need not be: such a
+     * byte is kept as U+FFFD rather than failing the entry after the
+     * classifiers already learned the message. */
+    char *by8 = g_utf8_make_valid(by, -1), *source8 = g_utf8_make_valid(source, -1);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", learnreg_class_name(klass), "by",
-                          by, "at", when, "source", source, "modules", modules);
+                          by8, "at", when, "source", source8, "modules", modules);
     if (j != NULL && domain != NULL && *domain != '\0')
         json_object_set_new(j, "domain", json_string(domain));
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
     free(s);
     json_decref(j);
+    g_free(by8);
+    g_free(source8);
     return rc;
 }
 

@@ -485,6 +485,20 @@ class TestLearning(BayesCase):
         self.assertEqual(entry["modules"], ["bayes"])
         self.assertRegex(entry["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
+    def test_a_file_name_not_in_utf8_is_learned_once(self):
+        """A file name in another encoding than UTF-8 (Latin-1 here) cannot go into
+        the registry's JSON as it is: it is kept with U+FFFD, and the message is
+        learned once, not counted again at every run."""
+        path = os.path.join(self.tmp, os.fsdecode(b"r\xe9sum\xe9.eml"))
+        with open(path, "w") as f:
+            f.write("From: a@example.org\nSubject: minutes\n\nThe minutes are attached.\n")
+        self.assertEqual(self.learn("ham", path),
+                         {"learned": 1, "already known": 0, "moved": 0, "failed": 0})
+        self.assertEqual(self.learn("ham", path),
+                         {"learned": 0, "already known": 1, "moved": 0, "failed": 0})
+        self.assertEqual(self.totals(), (0, 1))
+        self.assertTrue(self.registry_entry(path)["source"].endswith("r\ufffdsum\ufffd.eml"))
+
     def test_mbox_is_split_into_messages(self):
         got = self.learn("spam", self.mail["mbox"])
         self.assertEqual(got["learned"], 3)
