@@ -261,6 +261,8 @@ static int iconv_to_utf8(sbuf_t *tmp, const char *cs, const unsigned char *s, si
         if (r == (size_t)-1 && errno == E2BIG)
             continue;
         if (left > 0) {
+            /* The round may have filled the buffer to the last byte. */
+            sb_reserve(tmp, 4);
             tmp->len += utf8_put(tmp->p + tmp->len, 0xfffd);
             in++;
             left--;
@@ -305,17 +307,50 @@ static void put_charset(sbuf_t *b, const char *cs, const unsigned char *s, size_
  * Base64. Blanks are skipped. Padding ends a quantum; when only base64
  * follows it (chunks joined after encoding, a known way to hide data from
  * scanners that stop at the first '='), decoding goes on, as mail clients
- * do. Anything else after the padding is a footer and is ignored. Any
- * other character before it, or a dangling single sextet, means the body
- * is not base64 and -1 is returned.
+ * do. Anything else after the padding is a footer and is ignored, unless
+ * it hides base64 lines (base64_after_footer). Any other character before
+ * it, or a dangling single sextet, means the body is not base64 and -1 is
+ * returned.
  */
-static bool only_base64_after(const unsigned char *s, size_t i, size_t n)
+static bool b64_blank(unsigned char c)
 {
-    for (; i < n; i++)
-        if (b64_rev[s[i]] == 0 && s[i] != '=' && s[i] != '\n' && s[i] != '\r' && s[i] != ' ' &&
-            s[i] != '\t')
-            return false;
-    return true;
+    return c == '\n' || c == '\r' || c == ' ' || c == '\t';
+}
+
+/* Where the tail of s[0..n) that holds only base64, padding and blanks
+ * begins: once, so that every padding can ask in constant time whether
+ * only base64 follows it. */
+static size_t base64_tail(const unsigned char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && (b64_rev[s[i - 1]] != 0 || s[i - 1] == '=' || b64_blank(s[i - 1])))
+        i--;
+    return i;
+}
+
+/*
+ * Whether a "footer" after the padding hides more base64: a line of at least
+ * 40 base64 characters and nothing else, which no footer's wording has.
+ * Mail clients that skip what is not base64 would decode it; ignoring it
+ * would hide it from the scanners.
+ */
+static bool base64_after_footer(const unsigned char *s, size_t i, size_t n)
+{
+    size_t run = 0;
+    bool clean = true;
+    for (; i <= n; i++) {
+        if (i == n || s[i] == '\n') {
+            if (clean && run >= 40)
+                return true;
+            run = 0;
+            clean = true;
+        } else if (b64_rev[s[i]] != 0 || s[i] == '=') {
+            run++;
+        } else if (s[i] != '\r') {
+            clean = false;
+        }
+    }
+    return false;
 }
 
 static unsigned char *flush_quantum(unsigned char *o, unsigned long acc, int q)
@@ -334,6 +369,7 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
     unsigned char *o = out;
     unsigned long acc = 0;
     int q = 0;
+    size_t tail = base64_tail(s, n);
     for (size_t i = 0; i < n; i++) {
         unsigned v = b64_rev[s[i]];
         if (v != 0) {
@@ -351,9 +387,12 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
             o = flush_quantum(o, acc, q);
             acc = 0;
             q = 0;
-            if (!only_base64_after(s, i + 1, n))
+            if (i + 1 < tail) {
+                if (base64_after_footer(s, i + 1, n))
+                    return -1;
                 break;
-        } else if (s[i] != '\n' && s[i] != '\r' && s[i] != ' ' && s[i] != '\t') {
+            }
+        } else if (!b64_blank(s[i])) {
             return -1;
         }
     }
@@ -448,10 +487,13 @@ static size_t uu_begin(const unsigned char *s, size_t ls, size_t le)
 }
 
 /*
- * Decodes uuencoded lines from s[*pos..n) up to the "end" line into out
- * (room for n bytes). Returns 1 when the "end" line was found, 0 when the
- * data ran out first, -1 when a line is not uuencoded. *pos ends after the
- * last line read.
+ * Decodes uuencoded lines from s[*pos..n) up to the "end" line into out,
+ * or with out NULL only counts the bytes: a line's first character says how
+ * many it holds, up to 45 from a line of two bytes, so the decoded size
+ * cannot be bounded by the input's and callers count first. Returns 1 when
+ * the "end" line was found, 0 when the data ran out first, -1 when a line
+ * is not uuencoded. *pos ends after the last line read; *out_len is the
+ * count.
  */
 static int uu_lines(const unsigned char *s, size_t n, size_t *pos, unsigned char *out,
                     size_t *out_len)
@@ -479,7 +521,8 @@ static int uu_lines(const unsigned char *s, size_t n, size_t *pos, unsigned char
                                   (unsigned char)(v[1] << 4 | v[2] >> 2),
                                   (unsigned char)(v[2] << 6 | v[3])};
             size_t k = want - got < 3 ? want - got : 3;
-            memcpy(out + o, b, k);
+            if (out != NULL)
+                memcpy(out + o, b, k);
             o += k;
         }
     }
@@ -785,12 +828,13 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     size_t pos = 0, ls, le, name = 0;
     while (name == 0 && next_line(s, n, &pos, &ls, &le))
         name = uu_begin(s, ls, le);
-    unsigned char *out = arena_alloc(p->arena, n + 1);
-    size_t len = 0;
-    if (name == 0 || uu_lines(s, n, &pos, out, &len) < 0) {
+    size_t len = 0, probe = pos;
+    if (name == 0 || uu_lines(s, n, &probe, NULL, &len) < 0) {
         set_raw(p, idx, s, n, 1);
         return;
     }
+    unsigned char *out = arena_alloc(p->arena, len + 1);
+    uu_lines(s, n, &pos, out, &len);
     set_data(p, idx, out, len);
     if (p->m->parts[idx].filename[0] == '\0' && le - name < FILENAME_LINE_MAX) {
         char *fn = arena_strndup(p->arena, (const char *)s + name, le - name);
@@ -888,13 +932,15 @@ static void add_plain_with_uu(parser_t *p, long idx)
         if (name == 0)
             continue;
         size_t after = pos, len = 0;
-        buf.len = 0;
-        sb_reserve(&buf, n - pos + 1);
-        int r = uu_lines(s, n, &after, (unsigned char *)buf.p, &len);
+        int r = uu_lines(s, n, &after, NULL, &len);
         if (r == 0)
             break; /* No "end" line anywhere after this. */
         if (r < 0 || len == 0)
             continue;
+        size_t again = pos;
+        buf.len = 0;
+        sb_reserve(&buf, len + 1);
+        uu_lines(s, n, &again, (unsigned char *)buf.p, &len);
         add_plain(p, pt.charset, s + text_from, ls - text_from);
         text_from = pos = after;
         if (!may_descend(p, pt.depth))

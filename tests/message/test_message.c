@@ -405,6 +405,75 @@ static void test_broken_base64(void)
     release(&l);
 }
 
+/* A message built in memory: a header block, then body (NUL-free). */
+static message_t *parse_built(arena_t *a, GString *raw)
+{
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, NULL, &m) == 0);
+    return m;
+}
+
+/* The last part whose filename is name, or NULL. */
+static const smf_part_t *part_named(const message_t *m, const char *name)
+{
+    const smf_part_t *found = NULL;
+    for (size_t i = 0; i < m->part_count; i++)
+        if (m->parts[i].filename != NULL && strcmp(m->parts[i].filename, name) == 0)
+            found = &m->parts[i];
+    return found;
+}
+
+/*
+ * Encodings whose decoded size does not follow from the input's, and data
+ * hidden where a decoder stops. Under the sanitizer build a write past a
+ * buffer fails here; everywhere, what was decoded must be whole.
+ */
+static void test_hostile_encodings(void)
+{
+    arena_t *a = arena_new(16384);
+    /* uuencode: each "M" line claims 45 bytes the line does not carry; the
+     * missing characters count as zeros (stripped blanks). */
+    GString *raw = g_string_new("Subject: uu\n\nsee below\nbegin 644 zeros.bin\n");
+    for (int i = 0; i < 200; i++)
+        g_string_append(raw, "M\n");
+    g_string_append(raw, "`\nend\n");
+    message_t *m = parse_built(a, raw);
+    const smf_part_t *z = part_named(m, "zeros.bin");
+    CHECK(z != NULL && z->size == 200 * 45);
+    /* A charset whose one byte becomes several UTF-8 characters, then a byte
+     * it cannot convert: the replacement must not write past the buffer. */
+    g_string_assign(raw, "Subject: ts\nContent-Type: text/plain; charset=tscii\n\n");
+    for (int i = 0; i < 495; i++)
+        g_string_append_c(raw, 'a');
+    for (int i = 0; i < 300; i++)
+        g_string_append_c(raw, (char)0x82);
+    g_string_append(raw, "\xff the tail");
+    m = parse_built(a, raw);
+    CHECK(strstr(m->text, "the tail") != NULL);
+    /* Base64: a padded chunk, then more base64 behind a line that is not:
+     * the hidden data must not be dropped as a footer. */
+    g_string_assign(raw, "Subject: b64\nContent-Type: application/octet-stream; name=x.bin\n"
+                         "Content-Transfer-Encoding: base64\n\naGVsbG8=\n.\n");
+    for (int i = 0; i < 3; i++)
+        g_string_append(raw, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2\n");
+    m = parse_built(a, raw);
+    CHECK(m->parts[0].size != 5 && (m->parts[0].flags & SMF_PART_UNDECODED) != 0);
+    /* A footer of words after the padding is still a footer. */
+    g_string_assign(raw, "Subject: b64\nContent-Type: application/octet-stream; name=y.bin\n"
+                         "Content-Transfer-Encoding: base64\n\naGVsbG8=\n-- \nSent from a list\n");
+    m = parse_built(a, raw);
+    CHECK(m->parts[0].size == 5 && (m->parts[0].flags & SMF_PART_UNDECODED) == 0);
+    /* Padding all the way: one pass over the body, not one per '='. */
+    g_string_assign(raw, "Subject: pad\nContent-Type: application/octet-stream\n"
+                         "Content-Transfer-Encoding: base64\n\n");
+    for (int i = 0; i < (1 << 21); i++)
+        g_string_append_c(raw, '=');
+    m = parse_built(a, raw);
+    CHECK(m->parts[0].size == 0);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -668,6 +737,7 @@ int main(int argc, char **argv)
     test_parts_limit();
     test_no_boundary();
     test_broken_base64();
+    test_hostile_encodings();
     test_degenerate();
     test_html_to_text();
     test_html_links();
