@@ -1157,6 +1157,10 @@ static size_t body_offset(const message_t *m, size_t n)
 static void parse_mime(parser_t *p, const char *raw, size_t n)
 {
     if (n == 0 || n > G_MAXUINT / 2) {
+        /* GMime's streams take at most G_MAXUINT / 2 bytes; a larger
+         * message (max_message_size above 2 GiB) is read only that far. */
+        if (n > G_MAXUINT / 2)
+            truncate_msg(p, arena_printf(p->arena, "message larger than %u bytes", G_MAXUINT / 2));
         whole_as_text(p, raw, n > G_MAXUINT / 2 ? G_MAXUINT / 2 : n);
         addresses(p, NULL);
         return;
