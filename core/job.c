@@ -294,11 +294,43 @@ static const char *reason_text(arena_t *a, const group_t *g, const outcome_t *o)
     return s;
 }
 
+/*
+ * The groups as the quarantine keeps them: one per folder. Recipient domains
+ * that cannot name a folder all go to the one for invalid domains, and an id
+ * is stored once per folder, so such groups share one copy that holds all
+ * their recipients. Returns how many groups out holds (room for ng).
+ */
+static size_t folder_groups(arena_t *a, const group_t *g, size_t ng, group_t *out)
+{
+    char(*names)[256] = arena_calloc(a, ng, 256);
+    size_t n = 0;
+    for (size_t k = 0; k < ng; k++) {
+        quarantine_domain_name(g[k].domain, names[n]);
+        size_t j = 0;
+        while (j < n && strcmp(names[j], names[n]) != 0)
+            j++;
+        if (j == n) {
+            out[n++] = g[k];
+            continue;
+        }
+        const char **r = arena_calloc(a, out[j].n + g[k].n + 1, sizeof(char *));
+        memcpy(r, out[j].rcpt, out[j].n * sizeof(char *));
+        memcpy(r + out[j].n, g[k].rcpt, g[k].n * sizeof(char *));
+        out[j].rcpt = r;
+        out[j].n += g[k].n;
+        out[j].env.rcpt = r;
+        out[j].env.rcpt_count = out[j].n;
+    }
+    return n;
+}
+
 /* Stores one copy per recipient domain, each with only its recipients,
  * and returns only after the copies are durable. */
-static int store(const job_ctx_t *ctx, arena_t *a, const message_t *m, const char *id, group_t *g,
-                 size_t ng, outcome_t *o, job_result_t *out)
+static int store(const job_ctx_t *ctx, arena_t *a, const message_t *m, const char *id,
+                 const group_t *groups, size_t ngroups, outcome_t *o, job_result_t *out)
 {
+    group_t *g = arena_calloc(a, ngroups, sizeof(*g));
+    size_t ng = folder_groups(a, groups, ngroups, g);
     quarantine_item_t *items = arena_calloc(a, ng, sizeof(*items));
     char **metas = arena_calloc(a, ng, sizeof(char *));
     int64_t now = clock_wall_ms();

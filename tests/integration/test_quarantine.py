@@ -425,6 +425,17 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(len(self.sink.messages), before + 1)
         self.assertEqual(self.sink.messages[-1]["rcpt"], ["x@[192.0.2.1]"])
 
+    def test_two_invalid_domains_share_one_copy(self):
+        """Recipients in two domains that cannot name a folder are kept in one copy
+        under _invalid_ with both recipients; storing two copies under one id there
+        failed, and the message was tempfailed at every try."""
+        qid = self.quarantine(eicar_mail("two-inv"),
+                              recipients=["a@[192.0.2.1]", "b@[192.0.2.2]", "c@ok-inv.example"])
+        shown = json.loads(self.ctl("show", qid, "--json").stdout)
+        self.assertEqual(sorted(s["domain"] for s in shown), ["_invalid_", "ok-inv.example"])
+        self.assertEqual(self.entry(qid, "_invalid_")["recipients"],
+                         ["a@[192.0.2.1]", "b@[192.0.2.2]"])
+
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
         fail rather than report the other domains as the whole quarantine."""
