@@ -1215,6 +1215,11 @@ int message_parse(arena_t *arena, const char *raw, size_t len, const message_lim
         n = p.lim.max_size;
         truncate_msg(&p, arena_printf(arena, "message larger than %zu bytes", p.lim.max_size));
     }
+    /* Lines ended by CR alone read as one header line: the body and its
+     * parts would reach no scanner, while a reader that takes CR as a line
+     * end shows them. */
+    if (n > 0 && memchr(m->raw, '\n', n) == NULL && memchr(m->raw, '\r', n) != NULL)
+        truncate_msg(&p, "lines end in CR alone: the MIME structure cannot be read");
     size_t cut = nesting_cut(m->raw, n, p.lim.max_depth + 1);
     if (cut < n) {
         n = cut;

@@ -463,6 +463,10 @@ static void test_hostile_encodings(void)
                          "Content-Transfer-Encoding: base64\n\naGVsbG8=\n-- \nSent from a list\n");
     m = parse_built(a, raw);
     CHECK(m->parts[0].size == 5 && (m->parts[0].flags & SMF_PART_UNDECODED) == 0);
+    /* Lines that end in CR alone hide the body from the parser: flagged. */
+    g_string_assign(raw, "Subject: cr\rMIME-Version: 1.0\rContent-Type: text/plain\r\rbody\r");
+    m = parse_built(a, raw);
+    CHECK(m->truncated != NULL);
     /* Padding all the way: one pass over the body, not one per '='. */
     g_string_assign(raw, "Subject: pad\nContent-Type: application/octet-stream\n"
                          "Content-Transfer-Encoding: base64\n\n");
