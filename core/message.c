@@ -1077,6 +1077,10 @@ static const char *boundary_param(const char *s, const char *e, size_t *len)
         const char *k = q;
         while (k > s && (k[-1] == ' ' || k[-1] == '\t'))
             k--;
+        /* RFC 2231's forms (boundary*, boundary*0, boundary*0*) name it too:
+         * GMime joins their pieces, and the first piece begins the value. */
+        while (k > s && (k[-1] == '*' || (k[-1] >= '0' && k[-1] <= '9')))
+            k--;
         q++;
         if (k - s < 8 || strncasecmp(k - 8, "boundary", 8) != 0)
             continue;
@@ -1087,8 +1091,10 @@ static const char *boundary_param(const char *s, const char *e, size_t *len)
         const char *v = q;
         while (q < e && (quoted ? *q != '"' : (*q != ';' && *q != ' ' && *q != '\t' && *q != '\r')))
             q++;
-        *len = (size_t)(q - v);
-        return *len > 0 && *len <= BOUNDARY_MAX ? v : NULL;
+        /* A longer boundary than RFC 2046 allows still opens a level: GMime
+         * accepts it. Its start is enough to follow it roughly. */
+        *len = (size_t)(q - v) < BOUNDARY_MAX ? (size_t)(q - v) : BOUNDARY_MAX;
+        return *len > 0 ? v : NULL;
     }
     return NULL;
 }

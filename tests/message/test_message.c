@@ -467,6 +467,38 @@ static void test_hostile_encodings(void)
     g_string_assign(raw, "Subject: cr\rMIME-Version: 1.0\rContent-Type: text/plain\r\rbody\r");
     m = parse_built(a, raw);
     CHECK(m->truncated != NULL);
+    /* Nesting written with RFC 2231's boundary*0 or a boundary longer than
+     * the rough tracker keeps is still counted, and cut at the limit. */
+    const char *forms[] = {"boundary*0=\"b%d\"", "boundary=\"%s%d\""};
+    char longb[260];
+    memset(longb, 'L', sizeof(longb) - 1);
+    longb[sizeof(longb) - 1] = '\0';
+    for (int f = 0; f < 2; f++) {
+        g_string_assign(raw, "Subject: deep\nMIME-Version: 1.0\n");
+        for (int i = 0; i < 100; i++) {
+            g_string_append(raw, "Content-Type: multipart/mixed; ");
+            if (f == 0)
+                g_string_append_printf(raw, forms[0], i);
+            else
+                g_string_append_printf(raw, forms[1], longb, i);
+            g_string_append(raw, "\n\n--");
+            if (f == 1)
+                g_string_append(raw, longb);
+            g_string_append_printf(raw, f == 0 ? "b%d\n" : "%d\n", i);
+        }
+        g_string_append(raw, "Content-Type: text/plain\n\ninnermost\n");
+        for (int i = 99; i >= 0; i--) {
+            g_string_append(raw, "--");
+            if (f == 1)
+                g_string_append(raw, longb);
+            g_string_append_printf(raw, f == 0 ? "b%d" : "%d", i);
+            g_string_append(raw, i > 0 ? "--\n" : "\nContent-Type: text/plain\n\nAFTERWORD\n");
+        }
+        m = parse_built(a, raw);
+        CHECK(m->truncated != NULL && strstr(m->truncated, "nesting") != NULL);
+        /* Cut before GMime: nothing after the limit's level is parsed. */
+        CHECK(strstr(m->text, "AFTERWORD") == NULL);
+    }
     /* Padding all the way: one pass over the body, not one per '='. */
     g_string_assign(raw, "Subject: pad\nContent-Type: application/octet-stream\n"
                          "Content-Transfer-Encoding: base64\n\n");
