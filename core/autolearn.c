@@ -144,8 +144,9 @@ static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int 
 {
     unsigned char key[LEARNREG_KEY_LEN];
     learnreg_key(r->ctx->m->raw, r->ctx->m->raw_len, key);
-    json_t *known = learnreg_get(g->kv, g->learnreg, key, r->ctx->arena);
-    if (known != NULL) {
+    json_t *known = NULL;
+    /* Known, or not known for sure: an operator's choice must stand. */
+    if (learnreg_get(g->kv, g->learnreg, key, r->ctx->arena, &known) != 0 || known != NULL) {
         json_decref(known);
         return 0;
     }

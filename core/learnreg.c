@@ -39,18 +39,22 @@ int learnreg_class_parse(const char *s)
     return strcmp(s, "spam") == 0 ? SMF_CLASS_SPAM : strcmp(s, "ham") == 0 ? SMF_CLASS_HAM : 0;
 }
 
-json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena)
+int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry)
 {
     const void *val;
     size_t len;
-    if (kv_get(kv, dbi, key, LEARNREG_KEY_LEN, arena, &val, &len) != 0)
-        return NULL;
+    *entry = NULL;
+    int rc = kv_get(kv, dbi, key, LEARNREG_KEY_LEN, arena, &val, &len);
+    if (rc != 0)
+        return rc == SMF_ENOENT ? 0 : rc;
     json_t *j = json_loadb(val, len, 0, NULL);
+    /* An entry that does not read is no record of a class: as never taught. */
     if (j != NULL && learnreg_class_parse(json_string_value(json_object_get(j, "class"))) == 0) {
         json_decref(j);
-        return NULL;
+        j = NULL;
     }
-    return j;
+    *entry = j;
+    return 0;
 }
 
 int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,

@@ -33,8 +33,13 @@ int learnreg_lock_open(const kv_t *kv, char **path);
 /* "spam" or "ham"; SMF_CLASS_* from a name, 0 when unknown. */
 const char *learnreg_class_name(int klass);
 int learnreg_class_parse(const char *s);
-/* The entry of a message (new reference), or NULL when it was never taught. */
-json_t *learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena);
+/*
+ * The entry of a message: 0 with *entry a new reference, or NULL when it was
+ * never taught; an error (SMF_EIO) when the registry could not be read, so
+ * that a caller does not take a message it cannot look up for a new one
+ * and count it again.
+ */
+int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry);
 /* Records that the message was taught as klass, for `domain`'s model ("" or
  * NULL: site-wide); `modules` lists who learned it. */
 int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,

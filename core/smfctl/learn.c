@@ -192,9 +192,9 @@ static int walk(file_list_t *l, const char *path)
 
 /* ---- the registry --------------------------------------------------- */
 
-static json_t *registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena)
+static int registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena, json_t **entry)
 {
-    return learnreg_get(r->g->kv, r->registry, key, arena);
+    return learnreg_get(r->g->kv, r->registry, key, arena, entry);
 }
 
 static int registry_put(learn_run_t *r, const unsigned char *key, const char *source,
@@ -276,8 +276,12 @@ static int teach(learn_run_t *r, smf_msg_t *x, json_t *mods, const char *label)
 static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
                   const char *label)
 {
-    json_t *entry = registry_get(r, key, arena);
-    int rc = 0;
+    json_t *entry = NULL;
+    int rc = registry_get(r, key, arena, &entry);
+    if (rc != 0) {
+        smfctl_fail(0, "%s: cannot read the learning registry: %s", label, smf_strerror(rc));
+        return rc;
+    }
     if (r->o->unlearn) {
         if (entry == NULL) {
             r->unknown++;
