@@ -21,6 +21,18 @@ struct kv {
     pthread_mutex_t dbi_lock; /* mdb_dbi_open must not race itself. */
 };
 
+/*
+ * A process that died inside a read transaction (an `smfctl list show | head`
+ * killed by SIGPIPE, a crash) keeps its reader slot, and LMDB frees no page
+ * that slot's snapshot may still see until someone clears it: the store
+ * would grow with every write until it is full.
+ */
+static void clear_stale_readers(kv_t *kv)
+{
+    int dead = 0;
+    mdb_reader_check(kv->env, &dead);
+}
+
 int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
 {
     if (fs_mkdirs(dir, 0700) != 0) {
@@ -45,7 +57,7 @@ int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
         return -1;
     }
     pthread_mutex_init(&kv->dbi_lock, NULL);
-    kv_clear_stale_readers(kv);
+    clear_stale_readers(kv);
     *out = kv;
     return 0;
 }
@@ -56,24 +68,12 @@ const char *kv_dir(const kv_t *kv)
     return mdb_env_get_path(kv->env, &path) == 0 && path != NULL ? path : ".";
 }
 
-/*
- * A process that died inside a read transaction (an `smfctl list show | head`
- * killed by SIGPIPE, a crash) keeps its reader slot, and LMDB frees no page
- * that slot's snapshot may still see until someone clears it: the store
- * would grow with every write until it is full.
- */
-int kv_clear_stale_readers(kv_t *kv)
-{
-    int dead = 0;
-    return kv != NULL && mdb_reader_check(kv->env, &dead) == 0 ? dead : 0;
-}
-
 void kv_sync(kv_t *kv)
 {
     if (kv == NULL)
         return;
     mdb_env_sync(kv->env, 1);
-    kv_clear_stale_readers(kv);
+    clear_stale_readers(kv);
 }
 
 void kv_close(kv_t **kvp)

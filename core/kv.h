@@ -34,15 +34,10 @@ void kv_close(kv_t **kvp);
 /* The folder the store was opened in, where learners keep learn.lock.
  * Owned by the store, valid until kv_close(). */
 const char *kv_dir(const kv_t *kv);
-/* Flushes every committed write to disk, then frees stale reader slots. */
+/* Flushes every committed write to disk, then frees the reader slots of
+ * processes that died in a read transaction (kv_open() frees them too). */
 void kv_sync(kv_t *kv);
 
-/*
- * Frees the reader slots of processes that died in a read transaction, so
- * that their snapshots stop keeping old pages from reuse. kv_open() and
- * kv_sync() call it. Returns how many slots it freed.
- */
-int kv_clear_stale_readers(kv_t *kv);
 /* Opens (creating) the namespace of a module. 0 or SMF_EIO. */
 int kv_namespace(kv_t *kv, const char *name, unsigned *dbi);
 /* Values are copied into the arena. 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO. */
