@@ -486,6 +486,15 @@ static size_t uu_begin(const unsigned char *s, size_t ls, size_t le)
     return i + 1;
 }
 
+/* Bytes a uuencoded block of n input bytes may decode to. Lines whose
+ * stripped blanks read as zeros may claim more than they carry, but a
+ * block of "M" lines claiming 45 bytes each is not a file: it would only
+ * make the parser allocate 22 times the message. */
+static size_t uu_bound(size_t n)
+{
+    return 2 * n + 4096;
+}
+
 /*
  * Decodes uuencoded lines from s[*pos..n) up to the "end" line into out,
  * or with out NULL only counts the bytes: a line's first character says how
@@ -829,7 +838,7 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     while (name == 0 && next_line(s, n, &pos, &ls, &le))
         name = uu_begin(s, ls, le);
     size_t len = 0, probe = pos;
-    if (name == 0 || uu_lines(s, n, &probe, NULL, &len) < 0) {
+    if (name == 0 || uu_lines(s, n, &probe, NULL, &len) < 0 || len > uu_bound(n)) {
         set_raw(p, idx, s, n, 1);
         return;
     }
@@ -935,7 +944,7 @@ static void add_plain_with_uu(parser_t *p, long idx)
         int r = uu_lines(s, n, &after, NULL, &len);
         if (r == 0)
             break; /* No "end" line anywhere after this. */
-        if (r < 0 || len == 0)
+        if (r < 0 || len == 0 || len > uu_bound(after - pos))
             continue;
         size_t again = pos;
         buf.len = 0;
