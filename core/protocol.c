@@ -3,6 +3,8 @@
  */
 #include "protocol.h"
 
+#include "xalloc.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -122,18 +124,28 @@ char *protocol_error_json(const char *request_id, const char *code, const char *
 {
     json_t *o = json_pack("{s:i, s:s, s:s, s:s}", "schema", PROTOCOL_SCHEMA, "request_id",
                           request_id, "error", code, "message", message);
+    /* Text that is not UTF-8 cannot go into JSON; the reply must still go
+     * out, so it goes without the id and with a message of its own. */
+    if (o == NULL)
+        o = json_pack("{s:i, s:s, s:s, s:s}", "schema", PROTOCOL_SCHEMA, "request_id", "", "error",
+                      code, "message", "the request's text is not UTF-8");
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    return s;
+    return s != NULL ? s : xstrdup("{}");
+}
+
+bool protocol_id_ok(const void *data, size_t n)
+{
+    if (n == 0 || n > PROTOCOL_MAX_ID)
+        return false;
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 32 || p[i] >= 127)
+            return false;
+    return true;
 }
 
 const char *protocol_request_id(arena_t *a, const frame_t *f)
 {
-    if (f->size == 0 || f->size > PROTOCOL_MAX_ID)
-        return NULL;
-    const unsigned char *p = f->data;
-    for (size_t i = 0; i < f->size; i++)
-        if (p[i] < 32 || p[i] >= 127)
-            return NULL;
-    return arena_strndup(a, f->data, f->size);
+    return protocol_id_ok(f->data, f->size) ? arena_strndup(a, f->data, f->size) : NULL;
 }

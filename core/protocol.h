@@ -47,5 +47,7 @@ char *protocol_error_json(const char *request_id, const char *code, const char *
 
 /* A request id safe to echo and to log: printable, at most 128 bytes. */
 const char *protocol_request_id(arena_t *a, const frame_t *f);
+/* Whether data[0..n) is such an id. */
+bool protocol_id_ok(const void *data, size_t n);
 
 #endif

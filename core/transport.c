@@ -91,7 +91,8 @@ static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const c
                    const char *why)
 {
     char rid[PROTOCOL_MAX_ID + 1] = "";
-    if (n > first + 2 && zmq_msg_size(&p[first + 2]) <= PROTOCOL_MAX_ID) {
+    /* Only an id the workers would echo: anything else goes back empty. */
+    if (n > first + 2 && protocol_id_ok(zmq_msg_data(&p[first + 2]), zmq_msg_size(&p[first + 2]))) {
         memcpy(rid, zmq_msg_data(&p[first + 2]), zmq_msg_size(&p[first + 2]));
         rid[zmq_msg_size(&p[first + 2])] = '\0';
     }

@@ -55,6 +55,13 @@ class MalformedTest(smftest.SmfdTestCase):
         self.expect_error([PROTO, b"PING", b"f-3", b"{}"], "bad_frames", b"f-3")
         self.assert_still_serving()
 
+    def test_too_many_frames_with_a_bad_request_id(self):
+        """The transport refuses too many frames itself; a request id it cannot
+        echo (not UTF-8) is answered with an empty one, and smfd lives on."""
+        self.expect_error([PROTO, b"SCAN", b"m-1"] + [b"x"] * 30, "bad_frames", b"m-1")
+        self.expect_error([PROTO, b"SCAN", b"\xff\xfe"] + [b"x"] * 30, "bad_frames", b"")
+        self.assert_still_serving()
+
     def test_bad_request_id(self):
         self.expect_error([PROTO, b"PING", b"x" * 129], "bad_frames", None)
         self.expect_error([PROTO, b"SCAN", b"x" * 4096, envelope(), b"x"], "bad_frames", None)
