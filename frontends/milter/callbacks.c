@@ -326,8 +326,13 @@ static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
     const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
     char reason[128];
     snprintf(reason, sizeof reason, "smf quarantine %s", qid ? qid : "");
-    if (smfi_quarantine(ctx, reason) != MI_SUCCESS)
-        milter_log(LOG_WARNING, "could not put the message on hold; it is delivered");
+    /* The engine has stored the message before answering, so a hold the MTA
+     * refuses ends as with --on-quarantine drop, never in the mailbox. */
+    if (smfi_quarantine(ctx, reason) != MI_SUCCESS) {
+        milter_log(LOG_WARNING, "could not put the message on hold; discarded (the engine's "
+                                "quarantine keeps it)");
+        return SMFIS_DISCARD;
+    }
     return SMFIS_CONTINUE;
 }
 
