@@ -330,7 +330,8 @@ static size_t base64_tail(const unsigned char *s, size_t n)
 
 /*
  * Whether a "footer" after the padding hides more base64: a line of at least
- * 40 base64 characters and nothing else, which no footer's wording has.
+ * 40 base64 letters and digits and nothing else (padding allowed, but a
+ * rule of '=' signs counts for nothing), which no footer's wording has.
  * Mail clients that skip what is not base64 would decode it; ignoring it
  * would hide it from the scanners.
  */
@@ -344,9 +345,9 @@ static bool base64_after_footer(const unsigned char *s, size_t i, size_t n)
                 return true;
             run = 0;
             clean = true;
-        } else if (b64_rev[s[i]] != 0 || s[i] == '=') {
+        } else if (b64_rev[s[i]] != 0) {
             run++;
-        } else if (s[i] != '\r') {
+        } else if (s[i] != '=' && s[i] != '\r') {
             clean = false;
         }
     }

@@ -468,7 +468,8 @@ static void test_hostile_encodings(void)
     CHECK(m->parts[0].size != 5 && (m->parts[0].flags & SMF_PART_UNDECODED) != 0);
     /* A footer of words after the padding is still a footer. */
     g_string_assign(raw, "Subject: b64\nContent-Type: application/octet-stream; name=y.bin\n"
-                         "Content-Transfer-Encoding: base64\n\naGVsbG8=\n-- \nSent from a list\n");
+                         "Content-Transfer-Encoding: base64\n\naGVsbG8=\n-- \nSent from a list\n"
+                         "==================================================\n");
     m = parse_built(a, raw);
     CHECK(m->parts[0].size == 5 && (m->parts[0].flags & SMF_PART_UNDECODED) == 0);
     /* Lines that end in CR alone hide the body from the parser: flagged. */
