@@ -14,7 +14,7 @@ import sys
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
-    args, _ = ap.parse_known_args()
+    args = ap.parse_args()
     p = subprocess.run([os.path.join(args.source, "scripts", "run"), "--demo"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     print(p.stdout[-6000:])
