@@ -42,7 +42,7 @@ static void msg_reset(milter_conn_t *c)
     c->sender = c->auth_user = c->queue_id = c->raw = NULL;
     c->rcpts = NULL;
     c->n_rcpts = c->cap_rcpts = c->len = c->cap = 0;
-    c->oom = false;
+    c->oom = c->too_big = false;
 }
 
 static void conn_free(milter_conn_t *c)
@@ -67,10 +67,22 @@ static char *strip_path(const char *arg)
     return strdup(arg);
 }
 
+/*
+ * A message past --max-size is dropped at once rather than buffered to the
+ * end: the engine would refuse it anyway (too_large), and an MTA allowing
+ * huge messages must not make the milter hold them in memory.
+ */
 static void buf_add(milter_conn_t *c, const void *data, size_t n)
 {
-    if (c->oom)
+    if (c->oom || c->too_big)
         return;
+    if (n > milter_opts.max_size - c->len) {
+        c->too_big = true;
+        free(c->raw);
+        c->raw = NULL;
+        c->len = c->cap = 0;
+        return;
+    }
     if (c->len + n > c->cap) {
         size_t cap = c->cap ? c->cap : 16384;
         while (cap < c->len + n)
@@ -146,7 +158,65 @@ static sfsistat cb_helo(SMFICTX *ctx, char *helo)
     return SMFIS_CONTINUE;
 }
 
-static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp);
+/* Reply text for the MTA: printable, no CR/LF, no '%' (Sendmail expands it). */
+static void reply_text(char *dst, size_t size, const char *src, const char *fallback)
+{
+    if (!src || !*src)
+        src = fallback;
+    size_t i = 0;
+    for (; *src && i + 1 < size; src++)
+        dst[i++] = (*src < 0x20 || *src == 0x7f || *src == '%') ? ' ' : *src;
+    dst[i] = '\0';
+}
+
+static sfsistat apply_tempfail(SMFICTX *ctx, const char *text)
+{
+    char t[512];
+    reply_text(t, sizeof t, text, TEMPFAIL_TEXT);
+    smfi_setreply(ctx, "451", "4.7.1", t);
+    return SMFIS_TEMPFAIL;
+}
+
+static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp)
+{
+    json_int_t code = json_integer_value(json_object_get(smtp, "code"));
+    const char *dsn = json_string_value(json_object_get(smtp, "dsn"));
+    char scode[8], sdsn[32], t[512];
+    /* A reject must stay permanent whatever the engine's reply says. */
+    if (code < 500 || code > 599)
+        code = 550;
+    snprintf(scode, sizeof scode, "%d", (int)code);
+    if (!dsn || dsn[0] != '5' || strlen(dsn) >= sizeof sdsn)
+        dsn = "5.7.1";
+    strcpy(sdsn, dsn);
+    reply_text(t, sizeof t, json_string_value(json_object_get(smtp, "text")), "Message rejected");
+    smfi_setreply(ctx, scode, sdsn, t);
+    return SMFIS_REJECT;
+}
+
+/*
+ * The 552 for a message larger than the milter or the engine takes. It is
+ * permanent: a retry would be just as large, so the sender should hear at
+ * once rather than after days of queueing.
+ */
+static sfsistat refuse_too_big(SMFICTX *ctx, const char *qid, const char *why)
+{
+    char t[256];
+    snprintf(t, sizeof t, "Message too large to be scanned (%s)", why);
+    milter_log(LOG_NOTICE, "%s: %s, rejected", qid ? qid : "-", why);
+    smfi_setreply(ctx, "552", "5.3.4", t);
+    return SMFIS_REJECT;
+}
+
+/* Called after each piece is buffered: refuses the message once it passed the cap. */
+static sfsistat check_size(SMFICTX *ctx, const milter_conn_t *c)
+{
+    if (!c->too_big)
+        return SMFIS_CONTINUE;
+    char why[96];
+    snprintf(why, sizeof why, "more than --max-size %zu bytes", milter_opts.max_size);
+    return refuse_too_big(ctx, smfi_getsymval(ctx, "i"), why);
+}
 
 /*
  * The connection stage, at MAIL FROM and again at each RCPT TO: the
@@ -243,7 +313,7 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     buf_add(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
     buf_add_crlf(c, value);
     buf_add(c, "\r\n", 2);
-    return SMFIS_CONTINUE;
+    return check_size(ctx, c);
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
@@ -252,7 +322,7 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     if (!c)
         return SMFIS_TEMPFAIL;
     buf_add(c, "\r\n", 2);
-    return SMFIS_CONTINUE;
+    return check_size(ctx, c);
 }
 
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
@@ -261,43 +331,7 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
     if (!c)
         return SMFIS_TEMPFAIL;
     buf_add(c, chunk, n);
-    return SMFIS_CONTINUE;
-}
-
-/* Reply text for the MTA: printable, no CR/LF, no '%' (Sendmail expands it). */
-static void reply_text(char *dst, size_t size, const char *src, const char *fallback)
-{
-    if (!src || !*src)
-        src = fallback;
-    size_t i = 0;
-    for (; *src && i + 1 < size; src++)
-        dst[i++] = (*src < 0x20 || *src == 0x7f || *src == '%') ? ' ' : *src;
-    dst[i] = '\0';
-}
-
-static sfsistat apply_tempfail(SMFICTX *ctx, const char *text)
-{
-    char t[512];
-    reply_text(t, sizeof t, text, TEMPFAIL_TEXT);
-    smfi_setreply(ctx, "451", "4.7.1", t);
-    return SMFIS_TEMPFAIL;
-}
-
-static sfsistat apply_reject(SMFICTX *ctx, json_t *smtp)
-{
-    json_int_t code = json_integer_value(json_object_get(smtp, "code"));
-    const char *dsn = json_string_value(json_object_get(smtp, "dsn"));
-    char scode[8], sdsn[32], t[512];
-    /* A reject must stay permanent whatever the engine's reply says. */
-    if (code < 500 || code > 599)
-        code = 550;
-    snprintf(scode, sizeof scode, "%d", (int)code);
-    if (!dsn || dsn[0] != '5' || strlen(dsn) >= sizeof sdsn)
-        dsn = "5.7.1";
-    strcpy(sdsn, dsn);
-    reply_text(t, sizeof t, json_string_value(json_object_get(smtp, "text")), "Message rejected");
-    smfi_setreply(ctx, scode, sdsn, t);
-    return SMFIS_REJECT;
+    return check_size(ctx, c);
 }
 
 /* Adds the verdict's headers; without leading-space mode the MTA adds the space. */
@@ -384,7 +418,10 @@ static sfsistat scan_and_apply(SMFICTX *ctx, milter_conn_t *c)
         milter_log(LOG_ERR, "%s: no engine answered, tempfail", qid);
         return apply_tempfail(ctx, NULL);
     }
-    if (r.status == LINK_ERROR) {
+    const char *error = json_string_value(json_object_get(r.body, "error"));
+    if (r.status == LINK_ERROR && error && strcmp(error, "too_large") == 0) {
+        res = refuse_too_big(ctx, qid, "more than the engine's max_message_size");
+    } else if (r.status == LINK_ERROR) {
         milter_log(LOG_ERR, "%s: engine error %s: %s, tempfail", qid,
                    json_string_value(json_object_get(r.body, "error")),
                    json_string_value(json_object_get(r.body, "message")));
@@ -411,7 +448,9 @@ static sfsistat cb_eom(SMFICTX *ctx)
     free(c->queue_id);
     c->queue_id = dup_or_null(smfi_getsymval(ctx, "i"));
     sfsistat res;
-    if (c->oom)
+    if (c->too_big)
+        res = check_size(ctx, c);
+    else if (c->oom)
         res = apply_tempfail(ctx, NULL);
     else if (milter_opts.noop)
         res = SMFIS_CONTINUE;

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #define DEFAULT_SOCKET "unix:/run/smf/milter.sock"
 #define DEFAULT_ENDPOINT "ipc:///run/smf/scan.sock"
 #define DEFAULT_TIMEOUT_MS 30000
+/* The engine's own default max_message_size (etc/smfd.conf). */
+#define DEFAULT_MAX_SIZE (50UL * 1024 * 1024)
 
 milter_opts_t milter_opts;
 static bool use_syslog;
@@ -60,6 +63,10 @@ static void usage(FILE *out)
           "                           requests go to each in turn; one that is down or silent\n"
           "                           is skipped for the next\n"
           "  -t, --timeout MS         per engine attempt; the request's deadline (default 30000)\n"
+          "      --max-size SIZE      refuse larger messages with 552 5.3.4 as they arrive,\n"
+          "                           without buffering them; bytes, or with K, M or G\n"
+          "                           (default 50M, the engine's default max_message_size;\n"
+          "                           keep it at most the engine's)\n"
           "      --trusted CIDR       clients in this network send outbound mail, repeatable;\n"
           "                           SMTP AUTH users always do; everyone else is inbound\n"
           "      --on-quarantine ACT  drop (default): discard the MTA's copy, the engine keeps\n"
@@ -120,8 +127,32 @@ enum {
     OPT_SOCKET_MODE,
     OPT_SOCKET_GROUP,
     OPT_NO_CONNECT_CHECK,
-    OPT_NO_RCPT_CHECK
+    OPT_NO_RCPT_CHECK,
+    OPT_MAX_SIZE
 };
+
+/* "52428800", "50M", "1G": a size in bytes, at least 1024. Returns 0 or -1. */
+static int parse_size(const char *arg, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    unsigned shift = 0;
+    if (end == arg || errno)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end || v > (SIZE_MAX >> shift) || (v << shift) < 1024)
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
 
 static void parse_args(int argc, char **argv)
 {
@@ -134,6 +165,7 @@ static void parse_args(int argc, char **argv)
         {"noop", no_argument, NULL, OPT_NOOP},
         {"no-connect-check", no_argument, NULL, OPT_NO_CONNECT_CHECK},
         {"no-rcpt-check", no_argument, NULL, OPT_NO_RCPT_CHECK},
+        {"max-size", required_argument, NULL, OPT_MAX_SIZE},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"foreground", no_argument, NULL, 'f'},
@@ -142,6 +174,7 @@ static void parse_args(int argc, char **argv)
     };
     milter_opts.socket = DEFAULT_SOCKET;
     milter_opts.timeout_ms = DEFAULT_TIMEOUT_MS;
+    milter_opts.max_size = DEFAULT_MAX_SIZE;
     milter_opts.socket_mode = 0660;
     milter_opts.connect_check = true;
     milter_opts.rcpt_check = true;
@@ -159,6 +192,12 @@ static void parse_args(int argc, char **argv)
             milter_opts.timeout_ms = (int)strtol(optarg, &end, 10);
             if (*end || milter_opts.timeout_ms <= 0)
                 die("--timeout %s: expected milliseconds > 0", optarg);
+            break;
+        case OPT_MAX_SIZE:
+            if (parse_size(optarg, &milter_opts.max_size) != 0)
+                die("--max-size %s: expected a size of at least 1024 bytes, such as 52428800 "
+                    "or 50M",
+                    optarg);
             break;
         case OPT_TRUSTED:
             add_trusted(optarg);
@@ -303,9 +342,10 @@ int main(int argc, char **argv)
         milter_log(LOG_ERR, "cannot start ZeroMQ");
         return 1;
     }
-    milter_log(LOG_INFO, "listening on %s, %zu engine endpoint(s), timeout %d ms%s",
+    milter_log(LOG_INFO,
+               "listening on %s, %zu engine endpoint(s), timeout %d ms, max size %zu bytes%s",
                milter_opts.socket, milter_opts.n_endpoints, milter_opts.timeout_ms,
-               milter_opts.noop ? ", NOOP: mail is not scanned" : "");
+               milter_opts.max_size, milter_opts.noop ? ", NOOP: mail is not scanned" : "");
     int rc = smfi_main();
     link_shutdown();
     /* The MTA then gets "connection refused" at once rather than a stale socket. */

@@ -24,6 +24,7 @@ typedef struct milter_opts {
     const char **endpoints; /* smfd scan endpoints, tried in turn */
     size_t n_endpoints;
     int timeout_ms;        /* per attempt: the request's deadline is now + this */
+    size_t max_size;       /* larger messages are refused with 552, never buffered whole */
     milter_net_t *trusted; /* clients sending outbound mail */
     size_t n_trusted;
     bool hold; /* quarantine -> Postfix hold queue instead of discard */
@@ -54,7 +55,8 @@ typedef struct milter_conn {
     char *queue_id;
     char *raw; /* the message rebuilt from header pairs and body chunks */
     size_t len, cap;
-    bool oom; /* an allocation failed for this message: tempfail it */
+    bool oom;     /* an allocation failed for this message: tempfail it */
+    bool too_big; /* the message passed max_size: refused, its bytes dropped */
 } milter_conn_t;
 
 /* The libmilter descriptor with every callback. */

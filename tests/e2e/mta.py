@@ -108,8 +108,9 @@ class Proc:
 class Smfd:
     """smfd on a copy of etc/ (so relative rule paths keep working), ipc:// endpoints."""
 
-    def __init__(self, tmp, allow_senders=(), block_senders=()):
+    def __init__(self, tmp, allow_senders=(), block_senders=(), max_message_size=None):
         self.tmp = tmp
+        self.max_message_size = max_message_size
         self.etc = os.path.join(tmp, "etc")
         shutil.copytree(os.path.join(PATHS["source"], "etc"), self.etc)
         self.conf = os.path.join(self.etc, "smfd.conf")
@@ -135,7 +136,9 @@ class Smfd:
                 "-o", "publish=ipc://%s/events.sock" % self.tmp,
                 "-o", "data_dir=%s/data" % self.tmp,
                 "-o", "quarantine_dir=" + self.quarantine_dir,
-                "-o", "module_dir=%s/modules" % PATHS["build"]]
+                "-o", "module_dir=%s/modules" % PATHS["build"]] + (
+                    ["-o", "max_message_size=%d" % self.max_message_size]
+                    if self.max_message_size else [])
 
     def start(self, timeout=60):
         cmd = [PATHS["smfd"], "-c", self.conf] + self.overrides()

@@ -28,6 +28,9 @@ QUARANTINING_RCPT = "bob@example.org"
 ALLOWED = "friend@partner.example"
 BLOCKED = "spammer@bad.example"
 TIMEOUT_MS = 1500
+# smfd refuses messages above this (too_large); the "small" milter refuses above SMALL itself.
+ENGINE_MAX = 2 * 1024 * 1024
+SMALL = 64 * 1024
 
 
 class SilentEngine:
@@ -77,7 +80,8 @@ class PostfixEndToEnd(unittest.TestCase):
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         # Postfix's smtpd runs as user postfix and must reach the milter sockets here.
         os.chmod(cls.tmp, 0o755)
-        cls.smfd = mta.Smfd(cls.tmp, allow_senders=[ALLOWED], block_senders=[BLOCKED])
+        cls.smfd = mta.Smfd(cls.tmp, allow_senders=[ALLOWED], block_senders=[BLOCKED],
+                            max_message_size=ENGINE_MAX)
         cls.addClassCleanup(lambda: cls.smfd.stop())
         cls.smfd.start()
         cls.sink = mta.Sink(cls.tmp)
@@ -92,6 +96,7 @@ class PostfixEndToEnd(unittest.TestCase):
             "hold": (engine, "--on-quarantine", "hold"),
             "failover": ([silent_ep] + engine, "-t", str(TIMEOUT_MS)),
             "tcp": (engine,),
+            "small": (engine, "--max-size", "64K"),
         }
         cls.milters = {}
         for name in cls.milter_args:
@@ -216,6 +221,39 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
         self.assertNotDelivered(m)
         self.quarantined_by_engine("in", reply)
+
+    def filler(self, size):
+        line = "line of the quarterly figures, nothing to see here at all\r\n"
+        return line * (size // len(line) + 1)
+
+    def test_message_over_milter_max_size_is_refused_with_552(self):
+        # The control: a message under the cap passes through the same milter.
+        m = self.marker()
+        reply = send(self.port("small"), "alice@example.net", ["bob@example.com"],
+                     make_message(m, body=self.filler(SMALL // 2)))
+        self.assertDelivered(reply, m)
+        m = self.marker()
+        reply = send(self.port("small"), "alice@example.net", ["bob@example.com"],
+                     make_message(m, body=self.filler(SMALL * 3)))
+        self.assertEqual(reply.code, 552, "%r%s" % (reply, self.diagnostics()))
+        self.assertTrue(reply.text.startswith("5.3.4 "), reply)
+        self.assertIn("too large", reply.text)
+        self.assertNotDelivered(m)
+        log = self.milters["small"].log_text()
+        self.assertIn("more than --max-size 65536 bytes, rejected", log)
+        # Refused as it arrived: the engine was never asked.
+        self.assertEqual(log.count(" action="), 1, log)
+
+    def test_message_over_engine_max_size_is_refused_with_552(self):
+        m = self.marker()
+        reply = send(self.port(), "alice@example.net", ["bob@example.com"],
+                     make_message(m, body=self.filler(ENGINE_MAX + 4096)))
+        self.assertEqual(reply.code, 552, "%r%s" % (reply, self.diagnostics()))
+        self.assertTrue(reply.text.startswith("5.3.4 "), reply)
+        self.assertNotDelivered(m)
+        self.assertIn("more than the engine's max_message_size, rejected",
+                      self.milters["in"].log_text())
+        self.assertIn("too_large", self.smfd.proc.tail())
 
     def test_whitelisted_sender_skips_spam_checks(self):
         # The control for the next case: the whitelist is in force.
@@ -358,13 +396,15 @@ class CommandLine(unittest.TestCase):
         r = self.run_milter("--help")
         self.assertEqual(r.returncode, 0)
         for opt in (b"--socket", b"--endpoint", b"--timeout", b"--trusted", b"--on-quarantine",
-                    b"--noop", b"--foreground"):
+                    b"--noop", b"--foreground", b"--max-size"):
             self.assertIn(opt, r.stdout)
 
     def test_bad_options_are_refused(self):
         for args, why in ((["--on-quarantine", "keep"], b"drop or hold"),
                           (["--trusted", "10.0.0.0/33"], b"ADDRESS/PREFIX"),
                           (["--timeout", "0"], b"milliseconds"),
+                          (["--max-size", "100"], b"at least 1024 bytes"),
+                          (["--max-size", "5X"], b"at least 1024 bytes"),
                           (["--socket-mode", "999"], b"octal")):
             r = self.run_milter("-f", *args)
             self.assertEqual(r.returncode, 2, args)
