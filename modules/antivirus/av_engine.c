@@ -55,10 +55,15 @@ static int av_check_range(smf_init_t *init, const char *name, long value, long m
     return SMF_EINVAL;
 }
 
+/*
+ * libclamav scans no file of 2 GiB or more, so a larger max_file_size would
+ * promise scans it cannot make; what it extracts from one part may add up to
+ * more, hence the wider max_scan_size.
+ */
 static int av_check_conf(smf_init_t *init, const av_conf_t *conf)
 {
     if (av_check_range(init, "max_scan_size", conf->max_scan_size, 1, 4095) < 0 ||
-        av_check_range(init, "max_file_size", conf->max_file_size, 1, 4095) < 0 ||
+        av_check_range(init, "max_file_size", conf->max_file_size, 1, 2047) < 0 ||
         av_check_range(init, "max_recursion", conf->max_recursion, 1, 255) < 0 ||
         av_check_range(init, "max_files", conf->max_files, 1, 1000000) < 0 ||
         av_check_range(init, "max_scan_time_ms", conf->max_scan_time_ms, 1, 3600000) < 0) {

@@ -1,7 +1,8 @@
 """Where libclamav's per-scan scratch files go: an empty tmp_dir picks /dev/shm when
 it is a writable tmpfs with 1 GiB free (else the default), an explicit one is used
 as given, and one that is not a directory fails init. Each case is checked through
-the module's log line and exit status from smf-modtest."""
+the module's log line and exit status from smf-modtest. Also the size limits' range:
+libclamav scans no file of 2 GiB or more, so max_file_size stops at 2047 MB."""
 
 import os
 import subprocess
@@ -37,9 +38,15 @@ def main():
     r = run(modtest, module, etc, mail, 'tmp_dir="%s"' % mail)
     if r.returncode != 2 or "is not a directory" not in r.stderr:
         failures.append("tmp_dir that is a file: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    r = run(modtest, module, etc, mail, "max_file_size=2047")
+    if r.returncode != 0:
+        failures.append("max_file_size=2047: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    r = run(modtest, module, etc, mail, "max_file_size=2048")
+    if r.returncode != 2 or "max_file_size = 2048 is out of range (1 to 2047)" not in r.stderr:
+        failures.append("max_file_size=2048: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
     for f in failures:
         print("FAIL", f)
-    print("%d passed, %d failed" % (3 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (5 - len(failures), len(failures)))
     return 1 if failures else 0
 
 
