@@ -13,7 +13,9 @@
  * Spreading and failover: each request starts at the next endpoint in turn.
  * An endpoint that is not connected (ZMQ_IMMEDIATE: the send would queue), is
  * shutting down, or does not answer within the timeout is skipped for the next
- * one; each attempt carries its own deadline of now + timeout.
+ * one; each attempt carries its own deadline of now + timeout. The
+ * connection-stage checks (CONNECT) use the shorter connect timeout: the MTA
+ * waits for them in the SMTP dialogue with a short command timeout of its own.
  */
 #include "smf_milter.h"
 
@@ -45,6 +47,7 @@ static void *link_ctx;
 static link_pool_t *link_pools;
 static size_t link_n_pools;
 static int link_timeout_ms;
+static int link_connect_timeout_ms;
 static atomic_uint link_next_start;
 static atomic_uint_fast64_t link_next_id;
 
@@ -76,6 +79,8 @@ int link_init(const milter_opts_t *o)
     }
     link_n_pools = o->n_endpoints;
     link_timeout_ms = o->timeout_ms;
+    link_connect_timeout_ms =
+        o->connect_timeout_ms < o->timeout_ms ? o->connect_timeout_ms : o->timeout_ms;
     return 0;
 }
 
@@ -225,9 +230,9 @@ static attempt_t link_wait(void *s, const char *rid, double deadline_ms, link_re
 }
 
 static attempt_t link_attempt(link_pool_t *p, void *s, json_t *env, const char *raw, size_t len,
-                              link_reply_t *out)
+                              int timeout_ms, link_reply_t *out)
 {
-    int grace = link_timeout_ms < LINK_CONNECT_GRACE_MS ? link_timeout_ms : LINK_CONNECT_GRACE_MS;
+    int grace = timeout_ms < LINK_CONNECT_GRACE_MS ? timeout_ms : LINK_CONNECT_GRACE_MS;
     if (!link_writable(s, grace)) {
         milter_log(LOG_WARNING, "engine %s is not connected", p->endpoint);
         return ATTEMPT_NEXT;
@@ -235,11 +240,11 @@ static attempt_t link_attempt(link_pool_t *p, void *s, json_t *env, const char *
     char rid[64];
     snprintf(rid, sizeof rid, "milter-%ld-%" PRIuFAST64, (long)getpid(),
              atomic_fetch_add(&link_next_id, 1));
-    json_object_set_new(env, "deadline", json_integer(link_wall_ms() + link_timeout_ms));
+    json_object_set_new(env, "deadline", json_integer(link_wall_ms() + timeout_ms));
     char *text = json_dumps(env, JSON_COMPACT);
     if (!text)
         return ATTEMPT_NEXT;
-    double deadline = link_now_ms() + link_timeout_ms;
+    double deadline = link_now_ms() + timeout_ms;
     int rc = link_send(s, rid, text, raw, len);
     free(text);
     if (rc < 0) {
@@ -249,16 +254,13 @@ static attempt_t link_attempt(link_pool_t *p, void *s, json_t *env, const char *
     attempt_t a = link_wait(s, rid, deadline, out);
     if (a == ATTEMPT_NEXT && !out->body)
         milter_log(LOG_WARNING, "request %s: engine %s gave no usable answer within %d ms", rid,
-                   p->endpoint, link_timeout_ms);
+                   p->endpoint, timeout_ms);
     return a;
 }
 
-void link_connect(json_t *env, link_reply_t *out)
-{
-    link_scan(env, NULL, 0, out);
-}
-
-void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out)
+/* One request, failing over between endpoints; raw NULL sends a CONNECT. */
+static void link_request(json_t *env, const char *raw, size_t len, int timeout_ms,
+                         link_reply_t *out)
 {
     memset(out, 0, sizeof *out);
     out->status = LINK_NO_ANSWER;
@@ -270,7 +272,7 @@ void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out)
         void *s = link_borrow(p);
         if (!s)
             continue;
-        attempt_t a = link_attempt(p, s, env, raw, len, out);
+        attempt_t a = link_attempt(p, s, env, raw, len, timeout_ms, out);
         if (a == ATTEMPT_BAD_SOCK)
             zmq_close(s);
         else
@@ -279,6 +281,16 @@ void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out)
             break;
     }
     out->ms = link_now_ms() - t0;
+}
+
+void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out)
+{
+    link_request(env, raw ? raw : "", len, link_timeout_ms, out);
+}
+
+void link_connect(json_t *env, link_reply_t *out)
+{
+    link_request(env, NULL, 0, link_connect_timeout_ms, out);
 }
 
 void link_shutdown(void)

@@ -24,6 +24,8 @@
 #define DEFAULT_SOCKET "unix:/run/smf/milter.sock"
 #define DEFAULT_ENDPOINT "ipc:///run/smf/scan.sock"
 #define DEFAULT_TIMEOUT_MS 30000
+/* Well under Postfix's milter_command_timeout (30 s), which covers MAIL FROM and RCPT TO. */
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
 /* The engine's own default max_message_size (etc/smfd.conf). */
 #define DEFAULT_MAX_SIZE (50UL * 1024 * 1024)
 
@@ -63,6 +65,8 @@ static void usage(FILE *out)
           "                           requests go to each in turn; one that is down or silent\n"
           "                           is skipped for the next\n"
           "  -t, --timeout MS         per engine attempt; the request's deadline (default 30000)\n"
+          "      --connect-timeout MS the same for the checks at MAIL FROM and RCPT TO\n"
+          "                           (default 5000, at most --timeout)\n"
           "      --max-size SIZE      refuse larger messages with 552 5.3.4 as they arrive,\n"
           "                           without buffering them; bytes, or with K, M or G\n"
           "                           (default 50M, the engine's default max_message_size;\n"
@@ -128,8 +132,20 @@ enum {
     OPT_SOCKET_GROUP,
     OPT_NO_CONNECT_CHECK,
     OPT_NO_RCPT_CHECK,
-    OPT_MAX_SIZE
+    OPT_MAX_SIZE,
+    OPT_CONNECT_TIMEOUT
 };
+
+/* Milliseconds > 0, or exits naming the option. */
+static int parse_ms(const char *opt, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || errno || v <= 0 || v > 86400000)
+        die("%s %s: expected milliseconds > 0", opt, arg);
+    return (int)v;
+}
 
 /* "52428800", "50M", "1G": a size in bytes, at least 1024. Returns 0 or -1. */
 static int parse_size(const char *arg, size_t *out)
@@ -166,6 +182,7 @@ static void parse_args(int argc, char **argv)
         {"no-connect-check", no_argument, NULL, OPT_NO_CONNECT_CHECK},
         {"no-rcpt-check", no_argument, NULL, OPT_NO_RCPT_CHECK},
         {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+        {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"foreground", no_argument, NULL, 'f'},
@@ -175,6 +192,7 @@ static void parse_args(int argc, char **argv)
     milter_opts.socket = DEFAULT_SOCKET;
     milter_opts.timeout_ms = DEFAULT_TIMEOUT_MS;
     milter_opts.max_size = DEFAULT_MAX_SIZE;
+    milter_opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     milter_opts.socket_mode = 0660;
     milter_opts.connect_check = true;
     milter_opts.rcpt_check = true;
@@ -189,9 +207,10 @@ static void parse_args(int argc, char **argv)
             add_endpoint(optarg);
             break;
         case 't':
-            milter_opts.timeout_ms = (int)strtol(optarg, &end, 10);
-            if (*end || milter_opts.timeout_ms <= 0)
-                die("--timeout %s: expected milliseconds > 0", optarg);
+            milter_opts.timeout_ms = parse_ms("--timeout", optarg);
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            milter_opts.connect_timeout_ms = parse_ms("--connect-timeout", optarg);
             break;
         case OPT_MAX_SIZE:
             if (parse_size(optarg, &milter_opts.max_size) != 0)

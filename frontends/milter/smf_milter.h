@@ -23,9 +23,10 @@ typedef struct milter_opts {
     const char *socket;     /* libmilter connection spec: unix:PATH or inet:PORT@HOST */
     const char **endpoints; /* smfd scan endpoints, tried in turn */
     size_t n_endpoints;
-    int timeout_ms;        /* per attempt: the request's deadline is now + this */
-    size_t max_size;       /* larger messages are refused with 552, never buffered whole */
-    milter_net_t *trusted; /* clients sending outbound mail */
+    int timeout_ms;         /* per attempt: the request's deadline is now + this */
+    int connect_timeout_ms; /* the same for the connection-stage checks, at most timeout_ms */
+    size_t max_size;        /* larger messages are refused with 552, never buffered whole */
+    milter_net_t *trusted;  /* clients sending outbound mail */
     size_t n_trusted;
     bool hold; /* quarantine -> Postfix hold queue instead of discard */
     bool foreground;
@@ -81,12 +82,13 @@ typedef struct link_reply {
 /* Creates the ZeroMQ context; sockets are made on demand. Returns 0 or -1. */
 int link_init(const milter_opts_t *o);
 
-/* Sends one SCAN and waits for its reply, failing over between endpoints.
- * env is borrowed (its "deadline" is set per attempt). raw NULL sends a
- * CONNECT instead (the connection-stage check). Thread-safe. */
+/* Sends one SCAN of raw (len bytes) and waits for its reply, failing over
+ * between endpoints, each attempt for up to timeout_ms. env is borrowed (its
+ * "deadline" is set per attempt). Thread-safe. */
 void link_scan(json_t *env, const char *raw, size_t len, link_reply_t *out);
 
-/* The connection-stage check: CONNECT with what the session told so far. */
+/* The connection-stage check: CONNECT with what the session told so far,
+ * each attempt for up to connect_timeout_ms. Thread-safe. */
 void link_connect(json_t *env, link_reply_t *out);
 
 /* Closes idle sockets and the context; no link_scan may run any more. */

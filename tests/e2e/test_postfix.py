@@ -97,6 +97,8 @@ class PostfixEndToEnd(unittest.TestCase):
             "failover": ([silent_ep] + engine, "-t", str(TIMEOUT_MS)),
             "tcp": (engine,),
             "small": (engine, "--max-size", "64K"),
+            # Only an engine that never answers in time (its replies come after 3 s).
+            "hung": ([silent_ep], "-t", "2000", "--connect-timeout", "500"),
         }
         cls.milters = {}
         for name in cls.milter_args:
@@ -367,6 +369,20 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertRegex(delivered, r"(?m)^X-SMF-Status: clean, score=")
         self.assertIn("action=accept", self.milter_line("tcp", reply.queue_id))
 
+    def test_hung_engine_gives_up_quickly_at_rcpt_and_tempfails_at_data(self):
+        # The checks at MAIL FROM and RCPT TO wait --connect-timeout, not --timeout: the MTA's
+        # own command timeout (30 s in Postfix) must not run out first and end the session.
+        m = self.marker()
+        answers, reply = send_each(self.port("hung"), "alice@example.net", ["bob@example.com"],
+                                   make_message(m))
+        self.assertEqual(answers["bob@example.com"][0], 250, answers)
+        self.assertEqual(reply.code, 451, "%r%s" % (reply, self.diagnostics()))
+        self.assertNotDelivered(m)
+        log = self.milters["hung"].log_text()
+        self.assertEqual(log.count("gave no usable answer within 500 ms"), 2, log)
+        self.assertEqual(log.count("gave no usable answer within 2000 ms"), 1, log)
+        self.assertIn("no engine answered, tempfail", log)
+
     def test_silent_engine_fails_over_and_late_replies_are_dropped(self):
         before = self.silent.requests
         markers = [self.marker() + "-%d" % i for i in range(4)]
@@ -396,13 +412,15 @@ class CommandLine(unittest.TestCase):
         r = self.run_milter("--help")
         self.assertEqual(r.returncode, 0)
         for opt in (b"--socket", b"--endpoint", b"--timeout", b"--trusted", b"--on-quarantine",
-                    b"--noop", b"--foreground", b"--max-size"):
+                    b"--noop", b"--foreground", b"--max-size",
+                    b"--connect-timeout"):
             self.assertIn(opt, r.stdout)
 
     def test_bad_options_are_refused(self):
         for args, why in ((["--on-quarantine", "keep"], b"drop or hold"),
                           (["--trusted", "10.0.0.0/33"], b"ADDRESS/PREFIX"),
                           (["--timeout", "0"], b"milliseconds"),
+                          (["--connect-timeout", "5s"], b"milliseconds"),
                           (["--max-size", "100"], b"at least 1024 bytes"),
                           (["--max-size", "5X"], b"at least 1024 bytes"),
                           (["--socket-mode", "999"], b"octal")):
