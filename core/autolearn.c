@@ -114,6 +114,8 @@ static int decide(const generation_t *g, const pipeline_result_t *r, action_t ac
     return 0;
 }
 
+/* Teaches every learning module; the names of those that took it, or NULL
+ * when one failed (the caller's transaction then writes nothing). */
 static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int klass)
 {
     json_t *mods = json_array();
@@ -121,7 +123,7 @@ static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int k
      * recipient domain's policy ran last on this context. */
     const char *domain = r->ctx->domain;
     r->ctx->domain = "";
-    for (size_t m = 0; m < g->conf->nmodules; m++) {
+    for (size_t m = 0; m < g->conf->nmodules && mods != NULL; m++) {
         void *tstate;
         if (!learner(g, m) || generation_tstate(g, worker, m, &tstate) != 0)
             continue;
@@ -130,33 +132,50 @@ static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int k
         if (rc != 0) {
             log_msg(SMF_LOG_WARN, d->name, "%s: autolearn failed: %s", r->ctx->env->request_id,
                     smf_strerror(rc));
-            continue;
+            json_decref(mods);
+            mods = NULL;
+        } else {
+            json_array_append_new(mods, json_string(d->name));
         }
-        json_array_append_new(mods, json_string(d->name));
     }
     r->ctx->domain = domain;
     return mods;
 }
 
-/* Teaches the message as klass unless the registry knows it; under both locks. */
+/* Teaches the message as klass unless the registry knows it, in one store
+ * transaction with its registry entry; under both locks. */
 static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int klass, double score,
                       const char *id)
 {
     unsigned char key[LEARNREG_KEY_LEN];
     learnreg_key(r->ctx->m->raw, r->ctx->m->raw_len, key);
+    if (kv_batch_begin(g->kv) != 0) {
+        log_warn("%s: autolearn skipped: cannot open a store transaction", id);
+        return 0;
+    }
     json_t *known = NULL;
     /* Known, or not known for sure: an operator's choice must stand. */
     if (learnreg_get(g->kv, g->learnreg, key, r->ctx->arena, &known) != 0 || known != NULL) {
         json_decref(known);
+        kv_batch_abort(g->kv);
         return 0;
     }
     json_t *mods = teach(g, worker, r, klass);
     int learned = json_array_size(mods) > 0 ? klass : 0;
     if (learned &&
-        learnreg_put(g->kv, g->learnreg, key, klass, NULL, LEARNREG_AUTOLEARN, id, mods) != 0)
-        log_warn("%s: autolearned as %s but the registry could not record it", id,
+        learnreg_put(g->kv, g->learnreg, key, klass, NULL, LEARNREG_AUTOLEARN, id, mods) != 0) {
+        log_warn("%s: autolearn as %s not written: the registry could not record it", id,
                  learnreg_class_name(klass));
+        learned = 0;
+    }
     json_decref(mods);
+    if (!learned)
+        kv_batch_abort(g->kv);
+    else if (kv_batch_commit(g->kv) != 0) {
+        log_warn("%s: autolearn as %s not written: the store refused it", id,
+                 learnreg_class_name(klass));
+        learned = 0;
+    }
     if (learned) {
         atomic_fetch_add(&taught, 1);
         log_info("%s: autolearned as %s (score %.2f without the classifiers' own points)", id,

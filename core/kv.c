@@ -103,28 +103,37 @@ int kv_namespace(kv_t *kv, const char *name, unsigned *dbi)
 
 /* A batch is this thread's open write transaction: kv calls on the same
  * store join it instead of committing on their own (LMDB write
- * transactions belong to one thread anyway). */
+ * transactions belong to one thread anyway). A batch begun inside another
+ * joins it too: the outermost commit decides for all of them. */
 static __thread MDB_txn *batch_txn;
 static __thread kv_t *batch_kv;
 static __thread int batch_failed;
+static __thread int batch_depth;
 
 int kv_batch_begin(kv_t *kv)
 {
-    if (batch_txn != NULL)
-        return SMF_EINVAL;
+    if (batch_depth > 0) {
+        if (batch_kv != kv)
+            return SMF_EINVAL;
+        batch_depth++;
+        return 0;
+    }
     if (mdb_txn_begin(kv->env, NULL, 0, &batch_txn) != 0) {
         batch_txn = NULL;
         return SMF_EIO;
     }
     batch_kv = kv;
     batch_failed = 0;
+    batch_depth = 1;
     return 0;
 }
 
 int kv_batch_commit(kv_t *kv)
 {
-    if (batch_txn == NULL || batch_kv != kv)
+    if (batch_depth == 0 || batch_kv != kv)
         return SMF_EINVAL;
+    if (--batch_depth > 0)
+        return batch_failed ? SMF_EIO : 0;
     int rc = batch_failed ? (mdb_txn_abort(batch_txn), -1) : mdb_txn_commit(batch_txn);
     batch_txn = NULL;
     batch_kv = NULL;
@@ -133,12 +142,22 @@ int kv_batch_commit(kv_t *kv)
 
 bool kv_batch_abort(kv_t *kv)
 {
-    if (batch_txn == NULL || batch_kv != kv)
+    if (batch_depth == 0 || batch_kv != kv)
         return false;
+    if (--batch_depth > 0) {
+        /* The outer batch would otherwise commit half of what its caller meant. */
+        batch_failed = 1;
+        return true;
+    }
     mdb_txn_abort(batch_txn);
     batch_txn = NULL;
     batch_kv = NULL;
     return true;
+}
+
+int kv_batch_depth(const kv_t *kv)
+{
+    return batch_kv == kv ? batch_depth : 0;
 }
 
 /* The transaction a call runs in: the thread's batch, or one of its own. */

@@ -23,13 +23,22 @@ int kv_open(const char *dir, kv_t **out, char *err, size_t errlen);
  * Batches: from kv_batch_begin() to kv_batch_commit() every kv call this
  * thread makes on this store runs in one write transaction, so that the
  * whole group takes effect at once or, after a failure or kv_batch_abort(),
- * not at all. Other writers wait meanwhile. One batch per thread.
+ * not at all. Other writers wait meanwhile. One store per thread at a time.
+ *
+ * Batches nest: one begun inside another joins it, so that the core can
+ * make a module's own batch part of a larger whole (a learned message and
+ * its registry entry). An inner commit only ends the inner level (SMF_EIO
+ * if a call has failed so far); an inner abort dooms the outer batch, whose
+ * commit then writes nothing and returns SMF_EIO.
  */
 int kv_batch_begin(kv_t *kv);
-/* 0, SMF_EIO (a call in the batch failed: nothing was written), or SMF_EINVAL. */
+/* 0, SMF_EIO (a call in the batch failed: nothing was written), or
+ * SMF_EINVAL (no batch of this store is open). */
 int kv_batch_commit(kv_t *kv);
-/* Drops an open batch; true when there was one. */
+/* Drops the innermost open batch; true when there was one. */
 bool kv_batch_abort(kv_t *kv);
+/* How many batches of this store this thread has open (0: none). */
+int kv_batch_depth(const kv_t *kv);
 void kv_close(kv_t **kvp);
 /* The folder the store was opened in, where learners keep learn.lock.
  * Owned by the store, valid until kv_close(). */

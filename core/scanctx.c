@@ -352,27 +352,46 @@ int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
     return kv_update(msg->kv, msg->dbi, key, klen, fn, arg);
 }
 
+/* How many store batches the core had open when it called the module on
+ * this thread: the module's own must all be closed when it returns. */
+static __thread int call_depth;
+
+/* The module's batch is the one level above the core's: it may open one,
+ * and commit or abort only its own. */
+static bool module_batch_open(const smf_msg_t *msg)
+{
+    return kv_batch_depth(msg->kv) > call_depth;
+}
+
 int smf_kv_begin(smf_msg_t *msg)
 {
-    return msg->kv == NULL ? SMF_ENOTSUP : kv_batch_begin(msg->kv);
+    if (msg->kv == NULL)
+        return SMF_ENOTSUP;
+    return module_batch_open(msg) ? SMF_EINVAL : kv_batch_begin(msg->kv);
 }
 
 int smf_kv_commit(smf_msg_t *msg)
 {
-    return msg->kv == NULL ? SMF_ENOTSUP : kv_batch_commit(msg->kv);
+    if (msg->kv == NULL)
+        return SMF_ENOTSUP;
+    return module_batch_open(msg) ? kv_batch_commit(msg->kv) : SMF_EINVAL;
 }
 
 void smf_kv_abort(smf_msg_t *msg)
 {
-    if (msg->kv != NULL)
+    if (msg->kv != NULL && module_batch_open(msg))
         kv_batch_abort(msg->kv);
 }
 
 /* A module must not leave a transaction open behind it: other writers
- * would wait for it forever. */
+ * would wait for it forever. One left inside the core's own batch dooms
+ * that too, since its writes can no longer be told apart. */
 static void drop_open_batch(smf_msg_t *x, const smf_module_t *d)
 {
-    if (x->kv != NULL && kv_batch_abort(x->kv))
+    bool dropped = false;
+    while (x->kv != NULL && kv_batch_depth(x->kv) > call_depth && kv_batch_abort(x->kv))
+        dropped = true;
+    if (dropped)
         log_msg(SMF_LOG_WARN, d->name, "left a key-value batch open; its writes were dropped");
 }
 
@@ -436,6 +455,7 @@ static stage_outcome_t classify(smf_msg_t *x, int rc)
 
 static void enter_stage(smf_msg_t *x, const smf_module_t *d, unsigned dbi)
 {
+    call_depth = x->kv != NULL ? kv_batch_depth(x->kv) : 0;
     x->module = d->name;
     x->kind = d->kind;
     x->dbi = dbi;

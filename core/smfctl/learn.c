@@ -273,8 +273,11 @@ static int teach(learn_run_t *r, smf_msg_t *x, json_t *mods, const char *label)
     return 0;
 }
 
+/* What handle() did to one message, counted once its transaction commits. */
+typedef enum outcome { OUT_LEARNED, OUT_MOVED, OUT_KNOWN, OUT_UNLEARNED, OUT_UNKNOWN } outcome_t;
+
 static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
-                  const char *label)
+                  const char *label, outcome_t *out)
 {
     json_t *entry = NULL;
     int rc = registry_get(r, key, arena, &entry);
@@ -283,32 +286,62 @@ static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_
         return rc;
     }
     if (r->o->unlearn) {
-        if (entry == NULL) {
-            r->unknown++;
-            return 0;
-        }
-        rc = forget(r, x, entry, label);
-        if (rc == 0 && (rc = kv_del(r->g->kv, r->registry, key, HASH_LEN)) == 0)
-            r->unlearned++;
+        *out = entry == NULL ? OUT_UNKNOWN : OUT_UNLEARNED;
+        if (entry != NULL && (rc = forget(r, x, entry, label)) == 0)
+            rc = kv_del(r->g->kv, r->registry, key, HASH_LEN);
     } else if (entry != NULL &&
                learnreg_class_parse(json_string_value(json_object_get(entry, "class"))) ==
                    r->o->klass &&
                strcmp(learnreg_domain(entry), r->o->domain) == 0) {
-        r->known++;
+        *out = OUT_KNOWN;
     } else {
-        bool moving = entry != NULL;
         json_t *mods = json_array();
-        if (moving)
+        *out = entry != NULL ? OUT_MOVED : OUT_LEARNED;
+        if (entry != NULL)
             rc = forget(r, x, entry, label);
         if (rc == 0)
             rc = teach(r, x, mods, label);
         if (rc == 0)
             rc = registry_put(r, key, label, mods);
-        if (rc == 0)
-            moving ? r->moved++ : r->learned++;
         json_decref(mods);
     }
     json_decref(entry);
+    return rc;
+}
+
+static void count(learn_run_t *r, outcome_t o)
+{
+    size_t *n[] = {[OUT_LEARNED] = &r->learned,
+                   [OUT_MOVED] = &r->moved,
+                   [OUT_KNOWN] = &r->known,
+                   [OUT_UNLEARNED] = &r->unlearned,
+                   [OUT_UNKNOWN] = &r->unknown};
+    (*n[o])++;
+}
+
+/*
+ * One message in one store transaction: the modules' counts and its
+ * registry entry change together or not at all, so a failure half-way
+ * (a full store, a module error) leaves nothing that a second learn of the
+ * same message would count twice, or skip as already known.
+ */
+static int handle_atomically(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
+                             const char *label)
+{
+    outcome_t o;
+    int rc = kv_batch_begin(r->g->kv);
+    if (rc == 0) {
+        rc = handle(r, x, key, arena, label, &o);
+        if (rc != 0)
+            kv_batch_abort(r->g->kv);
+        else if ((rc = kv_batch_commit(r->g->kv)) != 0)
+            smfctl_fail(0, "%s: the store did not take the change (%s); nothing of it was written",
+                        label, smf_strerror(rc));
+    } else {
+        smfctl_fail(0, "%s: cannot open a store transaction: %s", label, smf_strerror(rc));
+    }
+    if (rc == 0)
+        count(r, o);
     return rc;
 }
 
@@ -349,7 +382,7 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
     unsigned char key[HASH_LEN];
     learnreg_key(raw, len, key);
     r->messages++;
-    if (handle(r, &x, key, arena, label) != 0)
+    if (handle_atomically(r, &x, key, arena, label) != 0)
         r->failed++;
     arena_destroy(&arena);
 }

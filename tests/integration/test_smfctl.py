@@ -1,9 +1,11 @@
 """smfctl, the operator's tool: `modules` lists what the configuration loads and
-says which module cannot start, with the exit status a script can test."""
+says which module cannot start, with the exit status a script can test; `learn`
+changes each message in one store transaction."""
 
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import unittest
@@ -17,6 +19,68 @@ def smfctl(*args, config=None):
            "-c", config or os.path.join(src, "etc", "smfd.conf"),
            "-o", "module_dir=%s/modules" % build, "-o", "data_dir=/tmp"] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+class LearnTransactionTest(unittest.TestCase):
+    """A message's counts in every learning module and its registry entry change
+    together or not at all. The learning test module (tcontent2) counts what it is
+    taught; LEARN-FAILS in a message makes it fail after writing its count, and
+    LEARN-NESTS makes it write in a batch of its own."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smf-learn-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.conf = os.path.join(self.tmp, "smfd.conf")
+        with open(self.conf, "w") as f:
+            f.write('module_dir = "%s/test-modules"\ndata_dir = "%s/data"\n'
+                    'quarantine_dir = "%s/q"\nmodules = {tcontent2}\n'
+                    "policy default { inbound { stages = {tcontent2} } }\n"
+                    % (smftest.PATHS["build"], self.tmp, self.tmp))
+
+    def mail(self, name, body):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write("From: a@example.net\nSubject: note\n\n%s\n" % body)
+        return path
+
+    def smfctl(self, *args):
+        return subprocess.run([os.path.join(smftest.PATHS["build"], "bin", "smfctl"),
+                               "-c", self.conf] + list(args),
+                              capture_output=True, text=True, timeout=120)
+
+    def counts(self):
+        """(spam, ham) as tcontent2 stored them, read with lmdb-utils' mdb_dump."""
+        r = subprocess.run(["mdb_dump", "-s", "tcontent2", os.path.join(self.tmp, "data", "kv")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split("HEADER=END\n", 1)[1].splitlines()
+        pairs = dict(zip(lines[0:-1:2], lines[1::2]))
+        value = pairs.get(" " + b"learned".hex())
+        return struct.unpack("<2q", bytes.fromhex(value.strip())) if value else (0, 0)
+
+    def test_a_failing_module_leaves_nothing_behind(self):
+        good, bad = self.mail("good.eml", "hello"), self.mail("bad.eml", "hello LEARN-FAILS")
+        r = self.smfctl("learn", "--ham", good)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.counts(), (0, 1))
+        for _ in range(2):
+            # Neither counted nor recorded: the second run fails again, not "already known".
+            r = self.smfctl("learn", "--ham", bad)
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn("failed 1", r.stdout)
+            self.assertEqual(self.counts(), (0, 1))
+
+    def test_move_and_unlearn_with_a_module_batch(self):
+        path = self.mail("nest.eml", "hello LEARN-NESTS")
+        r = self.smfctl("learn", "--ham", path)
+        self.assertIn("learned 1", r.stdout, r.stderr)
+        self.assertEqual(self.counts(), (0, 1))
+        r = self.smfctl("learn", "--spam", path)
+        self.assertIn("moved 1", r.stdout, r.stderr)
+        self.assertEqual(self.counts(), (1, 0))
+        r = self.smfctl("unlearn", path)
+        self.assertIn("unlearned 1", r.stdout, r.stderr)
+        self.assertEqual(self.counts(), (0, 0))
 
 
 class ModulesTest(unittest.TestCase):

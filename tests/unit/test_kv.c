@@ -76,8 +76,7 @@ static bool present(arena_t *a, const char *key)
 /* A batch takes effect whole or not at all, and reads inside it see it. */
 static void test_batches(arena_t *a)
 {
-    CHECK(kv_batch_begin(kv) == 0, "begin");
-    CHECK(kv_batch_begin(kv) == SMF_EINVAL, "one batch per thread");
+    CHECK(kv_batch_begin(kv) == 0 && kv_batch_depth(kv) == 1, "begin");
     kv_put(kv, dbi, "b1", 2, "x", 1);
     kv_put(kv, dbi, "b2", 2, "y", 1);
     CHECK(present(a, "b1"), "a read in the batch sees its write");
@@ -92,7 +91,35 @@ static void test_batches(arena_t *a)
     CHECK(kv_put(kv, 9999, "b3", 2, "z", 1) == SMF_EIO, "a failing call in a batch");
     CHECK(kv_batch_commit(kv) == SMF_EIO, "a batch with a failed call does not commit");
     CHECK(present(a, "b1") && !present(a, "b3"), "nothing of the failed batch was written");
-    CHECK(!kv_batch_abort(kv), "no batch left open");
+    CHECK(!kv_batch_abort(kv) && kv_batch_depth(kv) == 0, "no batch left open");
+}
+
+/* A batch begun inside another joins it: the outermost one decides. */
+static void test_nested_batches(arena_t *a)
+{
+    kv_batch_begin(kv);
+    CHECK(kv_batch_begin(kv) == 0 && kv_batch_depth(kv) == 2, "a nested begin joins");
+    kv_put(kv, dbi, "n1", 2, "x", 1);
+    CHECK(kv_batch_commit(kv) == 0 && kv_batch_depth(kv) == 1, "an inner commit ends its level");
+    CHECK(kv_batch_abort(kv) && !present(a, "n1"),
+          "an outer abort drops what an inner batch committed");
+    kv_batch_begin(kv);
+    kv_put(kv, dbi, "n1", 2, "x", 1);
+    kv_batch_begin(kv);
+    kv_put(kv, dbi, "n2", 2, "y", 1);
+    CHECK(kv_batch_abort(kv) && kv_batch_depth(kv) == 1, "an inner abort ends its level");
+    kv_put(kv, dbi, "n3", 2, "z", 1);
+    CHECK(kv_batch_commit(kv) == SMF_EIO, "an inner abort dooms the outer batch");
+    CHECK(!present(a, "n1") && !present(a, "n2") && !present(a, "n3"),
+          "a doomed batch writes nothing, before or after the inner one");
+    kv_batch_begin(kv);
+    kv_batch_begin(kv);
+    kv_put(kv, dbi, "n1", 2, "x", 1);
+    kv_batch_commit(kv);
+    kv_put(kv, dbi, "n2", 2, "y", 1);
+    CHECK(kv_batch_commit(kv) == 0 && present(a, "n1") && present(a, "n2"),
+          "the outer commit writes both levels");
+    CHECK(kv_batch_commit(kv) == SMF_EINVAL, "a commit with no batch open");
 }
 
 static int count_line(const char *line, void *n)
@@ -174,6 +201,7 @@ int main(void)
           "delete through update");
     CHECK(kv_update(kv, dbi, "", 0, add_one, NULL) == SMF_EINVAL, "empty key refused");
     test_batches(a);
+    test_nested_batches(a);
     test_stale_readers(dir);
     arena_destroy(&a);
     kv_close(&kv);

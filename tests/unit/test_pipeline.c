@@ -383,6 +383,33 @@ static void test_autolearn(void)
     CHECK(ham == ham0 + 1, "ham autolearned once: %ld -> %ld", ham0, ham);
 }
 
+/* A message is autolearned in one store transaction with its registry
+ * entry: a module that fails half-way, or leaves its own batch open, has
+ * written nothing; one that commits its own batch is part of the whole. */
+static void test_autolearn_is_atomic(void)
+{
+    const char *kind;
+    long spam0, ham0, spam, ham;
+    learned(&spam0, &ham0);
+    const char *none[] = {"hello LEARN-FAILS al-6", "hello LEARN-LEAVES-OPEN al-7"};
+    for (size_t i = 0; i < 2; i++) {
+        req_t r = {"a@example.net", NULL, NULL, none[i]};
+        json_decref(run(&r, &kind));
+        learned(&spam, &ham);
+        CHECK(spam == spam0 && ham == ham0, "%s: nothing written: %ld %ld -> %ld %ld", none[i],
+              spam0, ham0, spam, ham);
+    }
+    req_t nests = {"a@example.net", NULL, NULL, "hello LEARN-NESTS al-8"};
+    json_decref(run(&nests, &kind));
+    learned(&spam, &ham);
+    CHECK(ham == ham0 + 1, "a module's own batch commits with the message: %ld -> %ld", ham0, ham);
+    /* Nothing was left open: the next message is learned as usual. */
+    req_t next = {"a@example.net", NULL, NULL, "hello al-9"};
+    json_decref(run(&next, &kind));
+    learned(&spam, &ham);
+    CHECK(ham == ham0 + 2, "learning goes on: %ld -> %ld", ham0, ham);
+}
+
 static void test_verdict_callback(void)
 {
     const char *kind;
@@ -484,6 +511,7 @@ int main(int argc, char **argv)
     test_health_and_stats();
     test_health_at_connect();
     test_autolearn();
+    test_autolearn_is_atomic();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

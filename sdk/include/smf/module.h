@@ -722,6 +722,11 @@ int smf_kv_del(smf_msg_t *msg, const void *key, size_t klen);
  * batches short. A batch still open when the module's function returns is
  * dropped by the engine.
  *
+ * The engine may itself run the call inside a larger transaction: smfctl
+ * learns each message in one, with its entry in the learning registry. The
+ * module's commit then takes effect with the engine's, and its abort (or a
+ * failed call) makes the engine's write nothing either.
+ *
  * @return 0, SMF_EINVAL (a batch is already open), SMF_ENOTSUP or SMF_EIO.
  */
 int smf_kv_begin(smf_msg_t *msg);

@@ -5,6 +5,7 @@
  */
 #include <smf/module.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,16 +105,29 @@ static void verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t
 #endif
 
 #ifdef TMOD_LEARNS
-/* Counts what it was taught, so that a test can see autolearn at work. */
+/*
+ * Counts what it was taught, so that a test can see autolearn at work.
+ * LEARN-FAILS writes its count and then fails; LEARN-NESTS writes it in a
+ * batch of its own (checking that a second begin is refused);
+ * LEARN-LEAVES-OPEN writes it in a batch it never ends.
+ */
 static int learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
 {
     const void *v;
     size_t len;
     long counts[2] = {0, 0};
+    bool nests = has(msg, "LEARN-NESTS"), open = has(msg, "LEARN-LEAVES-OPEN");
+    if ((nests || open) && smf_kv_begin(msg) != 0)
+        return SMF_EIO;
+    if (nests && smf_kv_begin(msg) != SMF_EINVAL)
+        return SMF_EIO;
     if (smf_kv_get(msg, "learned", 7, &v, &len) == 0 && len == sizeof(counts))
         memcpy(counts, v, sizeof(counts));
     counts[klass == SMF_CLASS_SPAM ? 0 : 1] += delta;
-    return smf_kv_put(msg, "learned", 7, counts, sizeof(counts));
+    int rc = smf_kv_put(msg, "learned", 7, counts, sizeof(counts));
+    if (rc == 0 && has(msg, "LEARN-FAILS"))
+        return SMF_EIO;
+    return rc == 0 && nests ? smf_kv_commit(msg) : rc;
 }
 #endif
 
