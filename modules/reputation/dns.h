@@ -55,5 +55,4 @@ void rep_dns_wait(rep_dns_t *dns, long budget_ms);
 /* The reverse name of an address: d.c.b.a or nibbles for IPv6, without a zone. */
 void rep_dns_reverse(const uint8_t ip[16], char *out, size_t outlen);
 
-
 #endif

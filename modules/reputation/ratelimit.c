@@ -1,7 +1,8 @@
 /*
  * ratelimit.c - sliding-hour counters: this hour's count plus the last
  * hour's, weighted by how much of it still lies inside the window. A
- * message scanned once per recipient domain counts once as a message.
+ * message scanned once per recipient domain counts once as a message; a
+ * connection check (MAIL FROM, RCPT TO) counts nothing.
  */
 #include "ratelimit.h"
 
@@ -17,8 +18,7 @@ typedef struct rep_rate {
     uint64_t last_request; /* Hash of the last request counted as a message. */
 } rep_rate_t;
 
-/* FNV-1a of the request and queue ids: one message, many per-domain scans. */
-static uint64_t rate_request_hash(const smf_envelope_t *env)
+uint64_t rep_request_hash(const smf_envelope_t *env)
 {
     uint64_t h = 1469598103934665603ULL;
 
@@ -79,20 +79,46 @@ static int rate_apply(void *arg, const void *old, size_t oldlen, void *out, size
     return 0;
 }
 
+/* The counts as they stand, rolled to the current hour, without a write. */
+static int rate_peek(smf_msg_t *msg, const char *key, size_t klen, int64_t hour, rep_rate_t *r)
+{
+    const void *val;
+    size_t vlen;
+    int rc = smf_kv_get(msg, key, klen, &val, &vlen);
+    memset(r, 0, sizeof(*r));
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (vlen == sizeof(*r))
+        memcpy(r, val, sizeof(*r));
+    rate_roll(r, hour);
+    return 0;
+}
+
 int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
-                   int64_t now_ms, const char **detail)
+                   int64_t now_ms, bool count, const char **detail)
 {
     const smf_envelope_t *env = smf_msg_envelope(msg);
     char key[300];
     int klen = snprintf(key, sizeof(key), "r\t%s\t%s", who, name);
     int rc;
+    rep_rate_t r;
 
     if (klen <= 0 || klen > 255 || name[0] == '\0')
         return 0;
-    rate_step_t step = {now_ms / HOUR_MS, rate_request_hash(env), (uint32_t)env->rcpt_count};
-    if ((rc = smf_kv_update(msg, key, (size_t)klen, rate_apply, &step)) < 0)
-        return rc;
-    const rep_rate_t r = step.after;
+    rate_step_t step = {now_ms / HOUR_MS, rep_request_hash(env), (uint32_t)env->rcpt_count};
+    if (count) {
+        if ((rc = smf_kv_update(msg, key, (size_t)klen, rate_apply, &step)) < 0)
+            return rc;
+        r = step.after;
+    } else {
+        if ((rc = rate_peek(msg, key, (size_t)klen, step.hour, &r)) < 0)
+            return rc;
+        /* What the message this check is for would bring. */
+        r.cur_msgs++;
+        r.cur_rcpts += step.rcpts;
+    }
 
     double msgs = rate_estimate(r.cur_msgs, r.prev_msgs, now_ms);
     double rcpts = rate_estimate(r.cur_rcpts, r.prev_rcpts, now_ms);

@@ -8,7 +8,12 @@
 
 #include <smf/module.h>
 
+#include <stdbool.h>
 #include <stdint.h>
+
+/* FNV-1a of the request and queue ids, never 0: the same for the scans of
+ * one message (one per recipient domain), different for the next. */
+uint64_t rep_request_hash(const smf_envelope_t *env);
 
 typedef struct rep_rate_limits {
     long messages;   /* Per hour; 0 is no limit. */
@@ -18,9 +23,11 @@ typedef struct rep_rate_limits {
 /*
  * Counts this scan for `who` ("sender" or "user", and its name) and says
  * whether a limit is now exceeded: 1 with a detail in the message arena,
- * 0 under the limits, or a negative SMF_E* code.
+ * 0 under the limits, or a negative SMF_E* code. With `count` false (a
+ * connection check, before the message) nothing is counted: it says
+ * whether one more message would exceed a limit.
  */
 int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
-                   int64_t now_ms, const char **detail);
+                   int64_t now_ms, bool count, const char **detail);
 
 #endif

@@ -337,6 +337,15 @@ static int rep_check_history(smf_msg_t *msg, const rep_state_t *st, const rep_hi
 }
 
 /* Outbound limits per sender address and per authenticated user. */
+/* A connection check (at MAIL FROM or RCPT TO) runs before there is a
+ * message: the engine hands the stage an empty one. */
+static bool rep_is_connect_check(const smf_msg_t *msg)
+{
+    size_t len = 0;
+    smf_msg_raw(msg, &len);
+    return len == 0;
+}
+
 static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
 {
     rep_rate_limits_t lim = {st->conf->rate_messages_per_hour, st->conf->rate_recipients_per_hour};
@@ -346,8 +355,9 @@ static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
 
     if (conn->env->direction != SMF_DIR_OUTBOUND || (lim.messages <= 0 && lim.recipients <= 0))
         return 0;
-    if ((rc = rep_rate_count(msg, "sender", conn->env->sender, &lim, now, &by_sender)) < 0 ||
-        (rc2 = rep_rate_count(msg, "user", conn->env->auth_user, &lim, now, &by_user)) < 0)
+    bool count = !rep_is_connect_check(msg);
+    if ((rc = rep_rate_count(msg, "sender", conn->env->sender, &lim, now, count, &by_sender)) < 0 ||
+        (rc2 = rep_rate_count(msg, "user", conn->env->auth_user, &lim, now, count, &by_user)) < 0)
         return rc < 0 ? rc : rc2;
     if (rc == 1 || rc2 == 1)
         return smf_msg_add_symbol(msg, "REP_RATE_LIMIT", st->conf->rate_limit_score,
@@ -425,6 +435,13 @@ static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_fin
     int cls = rep_final_class(final);
     if (!st->conf->history || cls < 0)
         return;
+    /* The engine tells each recipient domain's scan of a message in turn, on
+     * this thread: the message counts once. */
+    static _Thread_local uint64_t last_request;
+    uint64_t request = rep_request_hash(smf_msg_envelope(msg));
+    if (request == last_request)
+        return;
+    last_request = request;
     rep_conn_fill(msg, st, &conn);
     /* Our own relays and users are never judged, so their mail builds no history. */
     if (conn.trusted || (!conn.has_ip && conn.sender_domain[0] == '\0'))

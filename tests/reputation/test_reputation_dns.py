@@ -221,6 +221,8 @@ class HistoryAndRateTest(unittest.TestCase):
         for i in range(8):
             with open(os.path.join(cls.tmp, "m%d.eml" % i), "w") as f:
                 f.write("From: a@example.net\nSubject: n%d\n\nText.\n" % i)
+            # What a connection check (MAIL FROM, RCPT TO) hands the stage: no message yet.
+            open(os.path.join(cls.tmp, "check%d.eml" % i), "w").close()
         cls.dns = DnsServer(RECORDS).start()
 
     @classmethod
@@ -251,6 +253,20 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertNotIn("REP_HISTORY_IP", s)
         self.assertGreater(s["REP_HISTORY_NET"]["score"], 0)
         self.assertIn("192.0.2.0/24", s["REP_HISTORY_NET"]["detail"])
+
+    def test_history_counts_a_message_once_whatever_its_recipient_domains(self):
+        """The engine scans a message once per recipient domain and tells each scan's
+        final verdict in turn (same request id, same thread); one smf-modtest run over
+        the same file three times does the same. The message counts once; the next,
+        another request, counts again."""
+        data = os.path.join(self.tmp, "hist-domains")
+        m0, m1 = os.path.join(self.tmp, "m0.eml"), os.path.join(self.tmp, "m1.eml")
+        cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="%s"' % self.dns.address,
+               "--data-dir", data, "--ip", "203.0.113.7", "--final", "reject", m0, m0, m0, m1]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = self.scan(data, "--ip", "203.0.113.7", opts=["history_min_count=0.5"])
+        self.assertIn("203.0.113.7: ham 0.0 spam 2.0", s["REP_HISTORY_IP"]["detail"])
 
     def test_ham_history_and_decay(self):
         data = os.path.join(self.tmp, "hist-ham")
@@ -303,6 +319,20 @@ class HistoryAndRateTest(unittest.TestCase):
         # but its recipients count: 6 > 5.
         s = self.scan(data, *args, opts=opts, fixture="m5.eml")
         self.assertIn("recipients", s["REP_RATE_LIMIT"]["detail"])
+
+    def test_connection_checks_count_nothing(self):
+        data = os.path.join(self.tmp, "rate-checks")
+        opts = ["rate_messages_per_hour=2", "rate_recipients_per_hour=10"]
+        args = ["--direction", "outbound", "--auth-user", "dave", "--from", "dave@ours.test"]
+        # The checks at MAIL FROM and each RCPT TO of two messages: none of them counts.
+        for i in range(6):
+            s = self.scan(data, *args, opts=opts, fixture="check%d.eml" % i)
+            self.assertNotIn("REP_RATE_LIMIT", s)
+        for i in (6, 7):
+            self.assertNotIn("REP_RATE_LIMIT", self.scan(data, *args, opts=opts, fixture="m%d.eml" % i))
+        # At the limit, the next check already says one more message would pass it.
+        s = self.scan(data, *args, opts=opts, fixture="check6.eml")
+        self.assertIn("3 messages in the last hour, limit 2", s["REP_RATE_LIMIT"]["detail"])
 
     def test_inbound_is_not_rate_limited(self):
         data = os.path.join(self.tmp, "rate-in")

@@ -277,8 +277,12 @@ typedef struct smf_module {
      *
      * @param final  Borrowed for the call.
      * Optional. Not called for stages that were skipped, nor for
-     * connection-stage checks. Modules built for ABI 1.0 and 1.1 have no
-     * such field; the engine treats it as NULL.
+     * connection-stage checks. A message with recipients in several
+     * domains was scanned once per domain, and verdict() is called once
+     * for each of those scans, one after the other on the same thread,
+     * with the same request id and final action: a module that counts
+     * messages should count one. Modules built for ABI 1.0 and 1.1 have
+     * no such field; the engine treats it as NULL.
      */
     void (*verdict)(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final);
 
@@ -439,7 +443,10 @@ long smf_msg_time_left_ms(const smf_msg_t *msg);
 /* ------------------------------------------------------------------ */
 
 /**
- * The raw message exactly as the front end sent it.
+ * The raw message exactly as the front end sent it. In a connection check
+ * (a CONNECT request, at MAIL FROM or RCPT TO, before any data) there is no
+ * message yet: the stage sees an empty one, *len = 0, so a module that
+ * counts messages can tell the two apart.
  *
  * @param len  Out: its length in bytes.
  * @return Borrowed bytes (not NUL-terminated in general). Never NULL.
