@@ -82,8 +82,9 @@ static cfg_opt_t policy_opts[] = {CFG_SEC("inbound", policy_dir_opts, CFGF_NONE)
                                   CFG_SEC("outbound", policy_dir_opts, CFGF_NONE),
                                   CFG_STR("delivery", NULL, CFGF_NODEFAULT), CFG_END()};
 
-/* Where released mail goes when no policy names a host. */
-#define DEFAULT_DELIVERY "[127.0.0.1]:25"
+/* Where released mail goes when no policy names a host: the local MTA's
+ * reinjection port, which must not hand it to smf-milter again. */
+#define DEFAULT_DELIVERY "[127.0.0.1]:10026"
 
 /* The core's own settings. Path-valued ones are listed in path_settings. */
 static cfg_opt_t core_opts[] = {

@@ -278,8 +278,10 @@ static int command(conn_t *c, reply_t *r, int want, const char *fmt, ...)
 
 /*
  * Sends the message as DATA wants it: every line ends in CRLF (a bare LF
- * becomes CRLF), a line starting with '.' gets one more, and the message
- * ends with a line break and ".".
+ * or a bare CR becomes CRLF), a line starting with '.' gets one more, and
+ * the message ends with a line break and ".". A bare CR must not pass: a
+ * server that took "<CR>.<CR>" for the end of the data would read what
+ * follows as commands, a second message smuggled in from our address.
  */
 static int send_body(conn_t *c, const char *data, size_t len)
 {
@@ -296,8 +298,12 @@ static int send_body(conn_t *c, const char *data, size_t len)
         char ch = data[i];
         if (bol && ch == '.')
             out[n++] = '.';
-        if (ch == '\n' && (i == 0 || data[i - 1] != '\r'))
+        bool bare_cr = ch == '\r' && (i + 1 == len || data[i + 1] != '\n');
+        bool bare_lf = ch == '\n' && (i == 0 || data[i - 1] != '\r');
+        if (bare_cr || bare_lf) {
             out[n++] = '\r';
+            ch = '\n';
+        }
         out[n++] = ch;
         bol = ch == '\n';
     }
@@ -383,6 +389,11 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
         rc = command(c, &r, 3, "DATA");
     if (rc == 0)
         rc = send_body(c, m->data, m->len);
+    /* The server may run its content checks now: RFC 5321 gives it ten
+     * minutes, and giving up sooner could see it deliver a message we then
+     * report as not delivered, and an operator release it twice. */
+    if (c->timeout_ms < SMTP_FINAL_REPLY_MS)
+        c->timeout_ms = SMTP_FINAL_REPLY_MS;
     if (rc == 0)
         rc = read_reply(c, &r, "after the message");
     if (rc == 0 && r.code / 100 != 2) {

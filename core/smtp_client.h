@@ -17,6 +17,9 @@
 #define SMTP_HOST_MAX 256
 /* Port used when a target names none. */
 #define SMTP_DEFAULT_PORT "25"
+/* How long the reply to the end of the data may take, at least (RFC 5321
+ * 4.5.3.2.6): the server may be scanning the message meanwhile. */
+#define SMTP_FINAL_REPLY_MS 600000
 
 /*
  * Splits a delivery target: "[192.0.2.1]:25", "[::1]:2525", "[192.0.2.1]",
@@ -33,13 +36,14 @@ typedef struct smtp_mail {
     const char *sender;      /* MAIL FROM address without <>; "" is the null sender. */
     const char *const *rcpt; /* RCPT TO addresses without <>; at least one. */
     size_t nrcpt;
-    const char *data; /* The raw message; line ends become CRLF, dots are stuffed. */
+    const char *data; /* The raw message; line ends (LF, CR) become CRLF, dots are stuffed. */
     size_t len;
 } smtp_mail_t;
 
 /*
  * Delivers m to target (see smtp_target_parse) with timeout_ms for the
- * connection and for each reply. Returns 0 once the server accepted the
+ * connection and for each reply, except the reply to the end of the data,
+ * which may take SMTP_FINAL_REPLY_MS. Returns 0 once the server accepted the
  * message for every recipient; otherwise a negative code and a sentence in
  * err that names the step and quotes the server's reply:
  * SMF_EINVAL  bad target or envelope (nothing was sent);

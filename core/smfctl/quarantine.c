@@ -517,6 +517,11 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     char err[1024];
     int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
     free(rcpt);
+    if (rc == SMF_EIO)
+        return smfctl_fail(1,
+                           "%s (%s) not released, it stays quarantined: %s (is %s the domain's "
+                           "delivery host, listening and without smf-milter? see docs/postfix.md)",
+                           id, c->domain, err, target);
     if (rc != 0)
         return smfctl_fail(1, "%s (%s) not released, it stays quarantined: %s", id, c->domain, err);
     rc = quarantine_mark(s->q, c->domain, id, "released");

@@ -108,7 +108,8 @@ class Proc:
 class Smfd:
     """smfd on a copy of etc/ (so relative rule paths keep working), ipc:// endpoints."""
 
-    def __init__(self, tmp, allow_senders=(), block_senders=(), max_message_size=None):
+    def __init__(self, tmp, allow_senders=(), block_senders=(), max_message_size=None,
+                 delivery=None):
         self.tmp = tmp
         self.max_message_size = max_message_size
         self.etc = os.path.join(tmp, "etc")
@@ -117,7 +118,17 @@ class Smfd:
         self.listen = "ipc://%s/scan.sock" % tmp
         self.quarantine_dir = os.path.join(tmp, "quarantine")
         self._set_lists(allow_senders, block_senders)
+        if delivery:
+            self._edit('delivery = "[127.0.0.1]:10026"', 'delivery = "%s"' % delivery)
         self.proc = None
+
+    def _edit(self, old, new):
+        with open(self.conf) as f:
+            text = f.read()
+        if old not in text:
+            raise AssertionError("etc/smfd.conf has no line %r" % old)
+        with open(self.conf, "w") as f:
+            f.write(text.replace(old, new, 1))
 
     def _set_lists(self, allow, block):
         with open(self.conf) as f:
@@ -345,9 +356,13 @@ class Postfix:
         self.ports = {}
         lines = []
         for name, milter_sock in services.items():
-            port = free_port()
+            # A (None, port) service has no milter: where released mail is reinjected.
+            if isinstance(milter_sock, tuple):
+                port, spec = milter_sock[1], ""
+            else:
+                port = free_port()
+                spec = milter_sock if milter_sock.startswith("inet:") else "unix:" + milter_sock
             self.ports[name] = port
-            spec = milter_sock if milter_sock.startswith("inet:") else "unix:" + milter_sock
             lines.append("127.0.0.1:%d inet n - n - - smtpd\n  -o smtpd_milters=%s"
                          % (port, spec))
         with open(os.path.join(self.conf, "main.cf"), "w") as f:

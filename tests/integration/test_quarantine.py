@@ -216,7 +216,7 @@ class QuarantineTest(unittest.TestCase):
         cls.etc, conf = copy_etc(
             edits=[("lists {\n  enabled = true\n",
                     'lists {\n  enabled = true\n  allow_senders = {"friend@trusted.example"}\n'),
-                   ('delivery = "[127.0.0.1]:25"', 'delivery = "%s"' % delivery)],
+                   ('delivery = "[127.0.0.1]:10026"', 'delivery = "%s"' % delivery)],
             append=policies)
         cls.smfd = smftest.Smfd(config=conf)
         try:
@@ -410,6 +410,21 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(got["from"], "")
         self.assertEqual(got["rcpt"], ["d@dots.example"])
         self.assertEqual(got["data"], body.replace(b"\n", b"\r\n") + b"\r\n")
+
+    def test_release_turns_bare_cr_into_line_ends(self):
+        # "<CR>.<CR>" would end the data for some servers, and what follows be read as
+        # commands: a message smuggled in from the releasing host. It becomes a line of
+        # its own, dot-stuffed.
+        body = (b"From: x@example.net\r\nSubject: cr\r\n\r\n"
+                b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+                b"end\r.\rMAIL FROM:<ceo@example.com>\r\nlast\r")
+        qid = self.quarantine(body, recipients=["d@cr.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = self.sink.messages[-1]
+        self.assertEqual(len([m for m in self.sink.messages if m["rcpt"] == ["d@cr.example"]]), 1)
+        self.assertEqual(got["data"], body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                         .replace(b"\n", b"\r\n"))
 
     def test_release_of_an_invalid_domain_copy_delivers_once(self):
         """A recipient domain that cannot name a folder is kept under _invalid_; a

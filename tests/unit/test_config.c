@@ -196,9 +196,9 @@ static void test_quarantine_settings(void)
           c->quarantine_map_size);
     CHECK(c->nreload_watch == 1 && strcmp(c->reload_watch[0], "/var/lib/clamav") == 0,
           "default reload_watch");
-    CHECK(strcmp(c->defpol.delivery, "[127.0.0.1]:25") == 0, "default delivery %s",
+    CHECK(strcmp(c->defpol.delivery, "[127.0.0.1]:10026") == 0, "default delivery %s",
           c->defpol.delivery);
-    CHECK(strcmp(config_policy(c, "x.example")->delivery, "[127.0.0.1]:25") == 0,
+    CHECK(strcmp(config_policy(c, "x.example")->delivery, "[127.0.0.1]:10026") == 0,
           "fallback policy delivery");
     config_free(&c);
 
