@@ -63,6 +63,10 @@ int att_is_archive(const unsigned char *d, size_t n)
     return 0;
 }
 
+/* How damaged an archive is: an entry could not be read whole, or the
+ * archive cannot be read on at all. */
+enum { ATT_DAMAGED_ENTRY = 1, ATT_UNREADABLE = 2 };
+
 /* Stops the walk: the attachment could not be examined whole. */
 static int att_limit(att_walk_t *w, const char *what)
 {
@@ -73,6 +77,18 @@ static int att_limit(att_walk_t *w, const char *what)
     snprintf(detail, sizeof(detail), "%s: %s", w->top, what);
     rc = smf_msg_add_symbol(w->ctx->msg, "ATT_ARCHIVE_LIMIT", w->ctx->pol->limit_score, detail);
     return rc < 0 ? rc : smf_msg_set_unscannable(w->ctx->msg, detail);
+}
+
+/* An entry whose data cannot be read: the archive is damaged, and what the
+ * entry holds is unscannable, as an archive past a limit is. */
+static int att_unreadable_entry(att_walk_t *w, const char *path, const char *why, int *broken)
+{
+    char detail[700];
+
+    if (*broken < ATT_DAMAGED_ENTRY)
+        *broken = ATT_DAMAGED_ENTRY;
+    snprintf(detail, sizeof(detail), "%s: %s: %s", w->top, path, why);
+    return smf_msg_set_unscannable(w->ctx->msg, detail);
 }
 
 /* Details read "attachment.zip: path/inside"; the attachment alone is just its name. */
@@ -115,8 +131,9 @@ static size_t att_head_room(const att_buf_t *b, size_t len)
 /*
  * Reads an entry's data, counting every byte against the expanded limit.
  * Keeps the first ATT_HEAD_BYTES, or everything when the entry turns out to
- * be an archive we may still open. *broken is set when the data is damaged.
+ * be an archive we may still open. *broken is raised when the data is damaged.
  */
+
 static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_buf_t *b, int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
@@ -136,8 +153,10 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
         if (take > 0 && att_buf_append(b, chunk, take) < 0)
             return SMF_ENOMEM;
     }
-    if (got < 0)
-        *broken = 1;
+    /* A damaged entry (a bad checksum, a method libarchive cannot read)
+     * does not end the walk: the entries after it are still examined. */
+    if (got < 0 && *broken < ATT_UNREADABLE)
+        *broken = got == ARCHIVE_FATAL ? ATT_UNREADABLE : ATT_DAMAGED_ENTRY;
     return 0;
 }
 
@@ -182,9 +201,16 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     /* Encrypted data cannot be read; its name was still checked above. */
     if (archive_entry_is_encrypted(e))
         return att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, path);
-    if (archive_entry_filetype(e) != AE_IFREG)
+    /* Whatever type an entry claims (a device, a link), an extractor may
+     * still write its data as a file: only directories hold none. */
+    if (archive_entry_filetype(e) == AE_IFDIR)
         return 0;
     rc = att_read_entry(w, a, depth < c->archive_max_depth, &b, broken);
+    /* libarchive hands out no data for a device or FIFO entry, but another
+     * extractor writes it out as a file: what it holds cannot be examined. */
+    if (rc == 0 && b.len == 0 && archive_entry_size(e) > 0 &&
+        archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFLNK)
+        rc = att_unreadable_entry(w, path, "a special file that holds data", broken);
     if (rc == 0 && !w->stopped) {
         snprintf(where, sizeof(where), "%s: ", w->top);
         rc = att_check_type(w->ctx, where, path, b.data, b.len);
@@ -224,17 +250,17 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
     const att_policy_t *c = w->ctx->pol;
     struct archive *a = att_open(data, size);
     struct archive_entry *e;
-    int rc = 0, broken = a == NULL, st = ARCHIVE_EOF;
+    int rc = 0, broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF;
 
-    while (rc == 0 && !broken && !w->stopped &&
+    while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
            ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else
             rc = att_walk_entry(w, a, e, name, depth, &broken);
     }
-    if (rc == 0 && !broken && !w->stopped && st != ARCHIVE_EOF)
-        broken = 1;
+    if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
+        broken = ATT_UNREADABLE;
     /* An encrypted 7z header hides even the names. */
     if (rc == 0 && broken && a != NULL && archive_read_has_encrypted_entries(a) > 0)
         rc = att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, name);

@@ -201,10 +201,39 @@ static int att_check_name(att_ctx_t *ctx, const char *name)
     return rc;
 }
 
+/*
+ * Which parts are attachments: every leaf with a file name, and every other
+ * leaf but the message's text. A part with no name can still carry an
+ * archive or a macro document a mail client offers to open.
+ */
+static int att_is_examined(const smf_part_t *p)
+{
+    if (p->flags & (SMF_PART_MULTIPART | SMF_PART_MESSAGE))
+        return 0;
+    if (p->filename[0] != '\0' || (p->flags & SMF_PART_ATTACHMENT))
+        return 1;
+    return !(p->flags & SMF_PART_TEXT) && p->size > 0;
+}
+
 static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
 {
     int rc;
 
+    if (p->filename[0] == '\0') {
+        /* Only the content can be judged; the details name the part by its type. */
+        const char *what = smf_msg_printf(ctx->msg, "unnamed %s part", p->content_type);
+        if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
+            return rc;
+        if (!att_is_archive(p->data, p->size))
+            return 0;
+        if (ctx->pol->block_archives) {
+            if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,
+                                         what)) < 0)
+                return rc;
+            att_note_blocked(ctx, what);
+        }
+        return att_scan_archive(ctx, what, p->data, p->size);
+    }
     if ((rc = att_check_name(ctx, p->filename)) < 0)
         return rc;
     if ((rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
@@ -246,7 +275,7 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
 
     for (size_t i = 0; i < n; i++) {
         const smf_part_t *p = smf_msg_part(msg, i);
-        if (p == NULL || p->filename[0] == '\0' || (p->flags & SMF_PART_MULTIPART))
+        if (p == NULL || !att_is_examined(p))
             continue;
         int rc = att_check_part(&ctx, p);
         if (rc < 0)
