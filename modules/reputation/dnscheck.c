@@ -7,6 +7,7 @@
 #include "dnscheck.h"
 #include "cares.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -67,41 +68,55 @@ static void zone_answer(void *arg, const char *name, const rep_dns_answer_t *ans
 }
 
 /* Asks NAME.ZONE once per scan. */
-static void zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
+/* Queues one query; false when the name was asked already (or cannot be).
+ * A name's final dots ("mail.example." in a HELO) are dropped: they would
+ * make an empty label, a query that fails instead of being asked. */
+static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
 {
     char full[256];
     zone_query_t *zq;
+    int n = (int)strnlen(name, sizeof(full));
 
-    if (name[0] == '\0' || snprintf(full, sizeof(full), "%s.%s", name,
-                                    ctx->conf->zones[zone].zone) >= (int)sizeof(full))
-        return;
+    while (n > 0 && name[n - 1] == '.')
+        n--;
+    if (n == 0 || snprintf(full, sizeof(full), "%.*s.%s", n, name, ctx->conf->zones[zone].zone) >=
+                      (int)sizeof(full))
+        return false;
     for (size_t i = 0; i < ctx->nqueries; i++) {
         if (strcasecmp(ctx->asked[i], full) == 0)
-            return;
+            return false;
     }
     if (ctx->nqueries == MAX_QUERIES || (zq = smf_msg_alloc(ctx->msg, sizeof(*zq))) == NULL)
-        return;
+        return false;
     zq->ctx = ctx;
     zq->zone = zone;
     snprintf(ctx->asked[ctx->nqueries++], 256, "%s", full);
     rep_dns_query(ctx->dns, full, REP_DNS_A, zone_answer, zq);
+    return true;
 }
 
-/* The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none or an address. */
+/*
+ * The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none or
+ * an address. As a browser reads it: the user info ends at the last '@'
+ * before the path, a backslash ends the host as '/' does, and the dots at
+ * the end of a name ("evil.example.") do not count.
+ */
 static void url_host(const char *url, char *out, size_t outlen)
 {
-    const char *p = strstr(url, "://"), *end, *at;
+    const char *p = strstr(url, "://"), *end;
     size_t n;
 
     out[0] = '\0';
     if (p == NULL)
         return;
     p += 3;
-    end = p + strcspn(p, "/?#");
-    at = memchr(p, '@', (size_t)(end - p));
-    if (at != NULL)
-        p = at + 1;
-    n = strcspn(p, ":/?#");
+    end = p + strcspn(p, "/?#\\");
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            p = q + 1;
+    n = strcspn(p, ":/?#\\");
+    while (n > 0 && p[n - 1] == '.')
+        n--;
     if (n == 0 || n >= outlen || *p == '[')
         return;
     memcpy(out, p, n);
@@ -120,10 +135,9 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone)
         if ((long)asked >= ctx->conf->max_url_hosts)
             break;
         url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
-        if (host[0] != '\0') {
-            zone_ask(ctx, zone, host);
+        /* Only distinct hosts count: repeating one link must not use up the budget. */
+        if (host[0] != '\0' && zone_ask(ctx, zone, host))
             asked++;
-        }
     }
 }
 

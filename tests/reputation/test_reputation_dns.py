@@ -66,6 +66,15 @@ class DnsListTest(unittest.TestCase):
         with open(os.path.join(cls.tmp, "links.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "See http://user@Evil-Link.test:8080/x and https://fine.test/ and http://192.0.2.1/\n")
+        # A benign host repeated ten times, then a listed host written as a browser still
+        # reads it: with a final dot; and one behind user info up to the last '@'.
+        with open(os.path.join(cls.tmp, "tricky-dot.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n" +
+                    "".join("http://news.good.test/item%d\n" % i for i in range(10)) +
+                    "http://evil-link.test./x\n")
+        with open(os.path.join(cls.tmp, "tricky-at.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://a@paypal.example@spammer.test/login\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test"], slow=["slow.test"], delay=3.0).start()
 
     @classmethod
@@ -114,6 +123,16 @@ class DnsListTest(unittest.TestCase):
     def test_url_zone(self):
         s = symbols(self.scan(fixture="links.eml", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_url_hosts_as_a_browser_reads_them(self):
+        s = symbols(self.scan(fixture="tricky-dot.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=2"]))
+        self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+        s = symbols(self.scan(fixture="tricky-at.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("spammer.test.dbl.test -> 127.0.1.2", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_helo_with_a_final_dot(self):
+        s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("bad-helo.test.dbl.test", s["REP_DNSBL_DBL_TEST"]["detail"])
 
     def test_allow_list(self):
         s = symbols(self.scan("--ip", "192.0.2.50", opts=['dnswl={"wl.test:ip:any:-2"}']))
