@@ -118,14 +118,17 @@ static size_t entity_decode(const char *p, const char *end, unsigned *cp)
         q++;
         int hex = q < end && lower((unsigned char)*q) == 'x';
         q += hex;
+        /* Browsers read every digit, leading zeros included; a value past
+         * U+10FFFF stops growing and becomes U+FFFD. */
         unsigned long v = 0;
         int digits = 0;
-        for (; q < end && digits < 10; q++, digits++) {
+        for (; q < end; q++, digits++) {
             int c = lower((unsigned char)*q);
             int d = (c >= '0' && c <= '9') ? c - '0' : (hex && c >= 'a' && c <= 'f') ? c - 87 : -1;
             if (d < 0)
                 break;
-            v = v * (hex ? 16 : 10) + (unsigned long)d;
+            if (v <= 0x10ffff)
+                v = v * (hex ? 16 : 10) + (unsigned long)d;
         }
         if (digits == 0)
             return 0;
@@ -171,7 +174,8 @@ static void put_cp(html_state_t *st, unsigned cp)
         put_space(st);
         return;
     }
-    if (invisible(cp))
+    /* Control characters are not text, whether literal or by reference. */
+    if (invisible(cp) || cp < 0x20 || cp == 0x7f)
         return;
     flush_sep(st);
     st->len += utf8_put(st->out + st->len, cp);
@@ -353,12 +357,32 @@ static void skip_hidden(html_state_t *st, const char *name)
     st->p = e != NULL ? e : st->end;
 }
 
+/*
+ * Where a comment whose text starts at p ends, as browsers read it: at "-->",
+ * at "--!>", or at once for "<!-->" and "<!--->". Text hidden in a comment a
+ * browser has already closed would otherwise escape the filter.
+ */
+static const char *comment_end(const char *p, const char *end)
+{
+    if (p < end && *p == '>')
+        return p + 1;
+    if (end - p >= 2 && p[0] == '-' && p[1] == '>')
+        return p + 2;
+    while ((p = memmem(p, (size_t)(end - p), "--", 2)) != NULL) {
+        if (end - p >= 3 && p[2] == '>')
+            return p + 3;
+        if (end - p >= 4 && p[2] == '!' && p[3] == '>')
+            return p + 4;
+        p++;
+    }
+    return end;
+}
+
 /* Comments, doctype and processing instructions at st->p ("<!" or "<?"). */
 static void skip_markup_decl(html_state_t *st)
 {
     if (st->end - st->p >= 4 && memcmp(st->p, "<!--", 4) == 0) {
-        const char *e = memmem(st->p + 4, (size_t)(st->end - st->p - 4), "-->", 3);
-        st->p = e != NULL ? e + 3 : st->end;
+        st->p = comment_end(st->p + 4, st->end);
         return;
     }
     const char *e = memchr(st->p, '>', (size_t)(st->end - st->p));
@@ -373,7 +397,9 @@ static void tag(html_state_t *st)
     p += closing;
     char name[TAG_NAME_MAX + 1];
     size_t n = 0;
-    while (p < st->end && (is_alpha((unsigned char)*p) || (*p >= '0' && *p <= '9'))) {
+    /* A tag name runs to a blank, '/' or '>', as browsers read it: <style-x>
+     * is a custom element whose text is shown, not a <style>. */
+    while (p < st->end && !is_space((unsigned char)*p) && *p != '/' && *p != '>') {
         if (n < TAG_NAME_MAX)
             name[n++] = (char)lower((unsigned char)*p);
         p++;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #define URL_FIRST_SLOTS 64
 
@@ -52,9 +53,21 @@ static size_t scheme_len(const char *p, size_t n)
     return 0;
 }
 
+/* FNV-1a from a start the kernel chose at random for this process (the
+ * AT_RANDOM bytes): a sender cannot work out offline a thousand URLs that
+ * all land in one run of the table and make each look-up walk it. */
 static uint32_t hash(const char *p, size_t n)
 {
-    uint32_t h = 2166136261u;
+    static uint32_t seed; /* Every thread computes the same value; stored atomically. */
+    uint32_t h = __atomic_load_n(&seed, __ATOMIC_RELAXED);
+    if (h == 0) {
+        const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+        h = 2166136261u;
+        if (r != NULL)
+            memcpy(&h, r, sizeof(h));
+        h |= 1;
+        __atomic_store_n(&seed, h, __ATOMIC_RELAXED);
+    }
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)p[i]) * 16777619u;
     return h;
@@ -146,12 +159,36 @@ static size_t url_start(const char *p, size_t n)
     return k;
 }
 
+/*
+ * A link as a browser follows it: tab, CR and LF are dropped wherever they
+ * are ("http://evil&#10;.com/" goes to evil.com), and in the URLs we keep a
+ * backslash is a slash ("http:\\evil.com\\@bank.example/").
+ */
+static const char *link_clean(arena_t *a, const char *v, size_t *len)
+{
+    size_t n = *len;
+    if (memchr(v, '\t', n) == NULL && memchr(v, '\r', n) == NULL && memchr(v, '\n', n) == NULL &&
+        memchr(v, '\\', n) == NULL)
+        return v;
+    char *d = arena_alloc(a, n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\t' || v[i] == '\r' || v[i] == '\n')
+            continue;
+        d[k++] = v[i] == '\\' ? '/' : v[i];
+    }
+    d[k] = '\0';
+    *len = k;
+    return d;
+}
+
 int url_add_link(url_set_t *s, const char *value, size_t len)
 {
     while (len > 0 && (unsigned char)*value <= ' ') {
         value++;
         len--;
     }
+    value = link_clean(s->arena, value, &len);
     size_t n = 0;
     while (n < len && (unsigned char)value[n] > ' ' && value[n] != 0x7f)
         n++;

@@ -592,6 +592,18 @@ static void test_html_to_text(void)
         {"<", "<"},
         {"&", "&"},
         {"<!DOCTYPE html><?xml x?>ok", "ok"},
+        /* As browsers read them: a custom element is not <style>, comments end at
+         * "<!-->", "<!--->" and "--!>", references take any number of digits, and a
+         * control character is not text by reference either. */
+        {"<style-x>BUY NOW</style-x> ok", "BUY NOW ok"},
+        {"<script-x>BUY NOW</script-x>", "BUY NOW"},
+        {"<!-->BUY<!-- x -->", "BUY"},
+        {"<!--->BUY<!-- x -->", "BUY"},
+        {"<!--x--!>BUY<!-- y -->", "BUY"},
+        {"<!-- a -- b -->c", "c"},
+        {"V&#00000000105;agra V&#x00000000069;agra", "Viagra Viagra"},
+        {"&#99999999999999999999;", "\xef\xbf\xbd"},
+        {"V&#1;iagra", "Viagra"},
     };
     arena_t *a = arena_new(4096);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -613,16 +625,24 @@ static void test_html_links(void)
         "<form action=\"https://c.example/post\"></form>"
         "<a href=\"javascript:void(0)\">j</a><a href=\"#top\">t</a>"
         "<a href=\" www.d.example/p \">d</a><a href=\"http://a.example/x\">dup</a>"
-        "<a href=\"http://e.example/?a=1&amp;b=2\">e</a><a title=\"http://no\">n</a>";
+        "<a href=\"http://e.example/?a=1&amp;b=2\">e</a><a title=\"http://no\">n</a>"
+        /* As a browser follows them: a newline dropped, backslashes as slashes. */
+        "<a href=\"http://f&#10;.example/\">f</a><a "
+        "href=\"http:\\\\g.example\\@bank.example/\">g</a>";
     arena_t *a = arena_new(4096);
     url_set_t urls;
     url_set_init(&urls, a, MESSAGE_MAX_URLS);
     size_t n;
     html_to_text_urls(a, html, sizeof(html) - 1, &n, &urls);
-    const char *want[] = {"http://a.example/x", "http://b.example/i.png", "https://c.example/post",
-                          "www.d.example/p", "http://e.example/?a=1&b=2"};
-    CHECK(urls.count == 5);
-    for (size_t i = 0; i < 5 && i < urls.count; i++)
+    const char *want[] = {"http://a.example/x",
+                          "http://b.example/i.png",
+                          "https://c.example/post",
+                          "www.d.example/p",
+                          "http://e.example/?a=1&b=2",
+                          "http://f.example/",
+                          "http://g.example/@bank.example/"};
+    CHECK(urls.count == 7);
+    for (size_t i = 0; i < 7 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
