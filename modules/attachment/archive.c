@@ -175,6 +175,9 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
     if (archive_format(a) != ARCHIVE_FORMAT_RAW)
         return path != NULL ? path : "";
     snprintf(buf, cap, "%s", outer);
+    /* Windows drops a name's final dots and spaces: "update.exe.gz." is "update.exe.gz". */
+    for (size_t n = strlen(buf); n > 0 && (buf[n - 1] == '.' || buf[n - 1] == ' '); n--)
+        buf[n - 1] = '\0';
     if ((dot = strrchr(buf, '.')) != NULL && dot != buf)
         buf[dot - buf] = '\0';
     return buf;
@@ -244,10 +247,44 @@ static struct archive *att_open(const unsigned char *data, size_t size)
     return a;
 }
 
+/*
+ * The original file name a gzip header may carry (RFC 1952, FNAME), which
+ * is what 7-Zip and WinRAR extract to: "photos.gz" may hold "evil.exe".
+ * Copies it into buf and returns it, or NULL when there is none.
+ */
+static const char *att_gzip_name(const unsigned char *d, size_t n, char *buf, size_t cap)
+{
+    size_t i = 10;
+
+    if (n < 10 || d[0] != 0x1f || d[1] != 0x8b || !(d[3] & 0x08))
+        return NULL;
+    if (d[3] & 0x04) { /* FEXTRA: a length, then that many bytes. */
+        if (n < 12)
+            return NULL;
+        i = 12 + (size_t)(d[10] | d[11] << 8);
+    }
+    size_t k = 0;
+    for (; i < n && d[i] != 0 && k + 1 < cap; i++)
+        buf[k++] = (char)d[i];
+    if (i >= n || d[i] != 0 || k == 0)
+        return NULL;
+    buf[k] = '\0';
+    return buf;
+}
+
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth)
 {
     const att_policy_t *c = w->ctx->pol;
+    char gzname[256];
+    const char *inner = att_gzip_name(data, size, gzname, sizeof(gzname));
+
+    if (inner != NULL && att_name_blocked(c, inner)) {
+        int rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, inner);
+        if (rc < 0)
+            return rc;
+        att_note_blocked(w->ctx, inner);
+    }
     struct archive *a = att_open(data, size);
     struct archive_entry *e;
     int rc = 0, broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF;
