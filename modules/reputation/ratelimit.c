@@ -29,10 +29,12 @@ uint64_t rep_request_hash(const smf_envelope_t *env)
     return h | 1; /* 0 means "none". */
 }
 
-/* Moves the window to the current hour. */
+/* Moves the window to the current hour. A clock stepped back, or a worker
+ * that read the time just before another counted into the next hour, keeps
+ * the counts: a limit must not start again from nothing on either. */
 static void rate_roll(rep_rate_t *r, int64_t hour)
 {
-    if (r->hour == hour)
+    if (hour <= r->hour)
         return;
     if (r->hour == hour - 1) {
         r->prev_msgs = r->cur_msgs;

@@ -353,6 +353,25 @@ class HistoryAndRateTest(unittest.TestCase):
         s = self.scan(data, *args, opts=opts, fixture="check6.eml")
         self.assertIn("3 messages in the last hour, limit 2", s["REP_RATE_LIMIT"]["detail"])
 
+    def test_a_clock_stepped_back_keeps_the_counts(self):
+        lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("faketime is not installed (scripts/setup installs it)")
+        data = os.path.join(self.tmp, "rate-clock")
+        opts = ["rate_messages_per_hour=2"]
+        args = ["--direction", "outbound", "--auth-user", "erin", "--from", "erin@ours.test"]
+        for i in (0, 1):
+            self.assertNotIn("REP_RATE_LIMIT", self.scan(data, *args, opts=opts, fixture="m%d.eml" % i))
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": lib, "FAKETIME": "-2h", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                           "ASAN_OPTIONS": saved.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"})
+        try:
+            s = self.scan(data, *args, opts=opts, fixture="m2.eml")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.assertIn("3 messages in the last hour, limit 2", s["REP_RATE_LIMIT"]["detail"])
+
     def test_inbound_is_not_rate_limited(self):
         data = os.path.join(self.tmp, "rate-in")
         for i in range(3):
