@@ -165,7 +165,9 @@ static void fcrdns_forward(void *arg, const char *name, const rep_dns_answer_t *
     check_ctx_t *ctx = arg;
 
     ctx->fc.forward_pending--;
-    if (ans->status == REP_DNS_TIMEOUT)
+    /* A lookup that failed (a timeout, SERVFAIL, REFUSED) says nothing about
+     * the client: it must not read as "does not lead back". */
+    if (ans->status != REP_DNS_OK && ans->status != REP_DNS_NOTFOUND)
         ctx->fc.timeout = 1;
     for (size_t i = 0; ans->status == REP_DNS_OK && i < ans->naddrs; i++)
         ctx->fc.confirmed |= memcmp(ans->addrs[i], ctx->q->ip, 16) == 0;
@@ -227,9 +229,11 @@ static int fcrdns_report(check_ctx_t *ctx)
 
     if (!ctx->fc.started)
         return 0;
-    if (ctx->fc.ptr_status == REP_DNS_TIMEOUT || ctx->fc.timeout)
+    if ((ctx->fc.ptr_status != REP_DNS_OK && ctx->fc.ptr_status != REP_DNS_NOTFOUND) ||
+        ctx->fc.timeout)
         return smf_msg_add_symbol(ctx->msg, "REP_DNS_TIMEOUT", 0,
-                                  smf_msg_printf(ctx->msg, "reverse DNS of %s", ctx->q->ip_text));
+                                  smf_msg_printf(ctx->msg, "reverse DNS of %s: no usable answer",
+                                                 ctx->q->ip_text));
     if (ctx->fc.ptr_status == REP_DNS_NOTFOUND)
         why = smf_msg_printf(ctx->msg, "%s has no PTR name", ctx->q->ip_text);
     else if (ctx->fc.ptr_status == REP_DNS_OK && !ctx->fc.confirmed)

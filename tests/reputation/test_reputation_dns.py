@@ -33,6 +33,8 @@ RECORDS = {
     reverse_v4("192.0.2.98") + ".in-addr.arpa": [("PTR", "mail.liar.test")],
     "mail.liar.test": [("A", "10.9.9.9")],
     reverse_v6("2001:db8::99") + ".ip6.arpa": [("PTR", "mail.good.test")],
+    # .65's name is served by a server that refuses us; .66's reverse zone refuses us.
+    reverse_v4("192.0.2.65") + ".in-addr.arpa": [("PTR", "mail.refusing.test")],
 }
 
 ZEN = '"zen.test:ip:127.0.0.2-127.0.0.11:3"'
@@ -75,7 +77,9 @@ class DnsListTest(unittest.TestCase):
         with open(os.path.join(cls.tmp, "tricky-at.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "http://a@paypal.example@spammer.test/login\n")
-        cls.dns = DnsServer(RECORDS, refused=["refused.test"], slow=["slow.test"], delay=3.0).start()
+        cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
+                                              reverse_v4("192.0.2.66") + ".in-addr.arpa"],
+                            slow=["slow.test"], delay=3.0).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -210,6 +214,14 @@ class DnsListTest(unittest.TestCase):
     def test_fcrdns_no_ptr(self):
         s = symbols(self.scan("--ip", "192.0.2.97", "--client-name", "x.test", opts=["fcrdns=true"]))
         self.assertIn("no PTR", s["REP_NO_FCRDNS"]["detail"])
+
+    def test_fcrdns_failed_lookups_are_not_a_penalty(self):
+        # A forward or reverse lookup the server refuses says nothing about the client: it
+        # is shown as a DNS failure, never as REP_NO_FCRDNS, and never silently.
+        for ip in ("192.0.2.65", "192.0.2.66"):
+            s = symbols(self.scan("--ip", ip, "--client-name", "x.test", opts=["fcrdns=true"]))
+            self.assertNotIn("REP_NO_FCRDNS", s, ip)
+            self.assertIn("reverse DNS of %s" % ip, s["REP_DNS_TIMEOUT"]["detail"])
 
     def test_trusted_client_asks_nothing(self):
         before = len(self.dns.log)
