@@ -278,10 +278,17 @@ static int add_entry(src_t *s, att_state_t *st, const char *entry)
         return SMF_EINVAL;
     }
     *colon = '\0';
+    int ndomains = 0;
     for (char *save = NULL, *d = strtok_r(domains, ", \t", &save); rc == 0 && d != NULL;
          d = strtok_r(NULL, ", \t", &save)) {
         strcpy(settings, colon + 1);
         rc = add_domain(s, st, d, settings);
+        ndomains++;
+    }
+    /* Settings for no domain would never apply, and their typos never be seen. */
+    if (rc == 0 && ndomains == 0) {
+        smf_init_fail(s->init, "%sno domain before ':'", s->where);
+        return SMF_EINVAL;
     }
     return rc;
 }
