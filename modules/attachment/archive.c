@@ -142,6 +142,10 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
     la_ssize_t got;
 
     while ((got = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+        /* Decompressing is where a small message can cost minutes: past the
+         * message's deadline the scan gives up rather than hold the worker. */
+        if (smf_msg_time_left_ms(w->ctx->msg) <= 0)
+            return SMF_ETIMEDOUT;
         w->expanded += (uint64_t)got;
         if (w->expanded > (uint64_t)c->archive_max_expanded)
             return att_limit(w, "expands beyond archive_max_expanded");

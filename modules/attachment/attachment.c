@@ -277,6 +277,8 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
         const smf_part_t *p = smf_msg_part(msg, i);
         if (p == NULL || !att_is_examined(p))
             continue;
+        if (smf_msg_time_left_ms(msg) <= 0)
+            return SMF_ETIMEDOUT;
         int rc = att_check_part(&ctx, p);
         if (rc < 0)
             return rc;

@@ -36,6 +36,7 @@ typedef struct args {
     smf_envelope_t env;
     const char **rcpt;
     size_t nrcpt;
+    long deadline_ms; /* --deadline: from the start of each scan. */
 } args_t;
 
 static void usage(FILE *f)
@@ -66,6 +67,8 @@ static void usage(FILE *f)
             "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
+            "  --deadline MS          the message's deadline, from the start of each scan\n"
+            "                         (default 60000): smf_msg_time_left_ms() counts down\n"
             "\n"
             "Exit status: 0 every file scanned, 1 a scan failed, 2 usage or init error.\n");
 }
@@ -98,10 +101,12 @@ static int parse_args(int argc, char **argv, args_t *a)
                                              {"final", required_argument, 0, 'F'},
                                              {"final-virus", required_argument, 0, 'V'},
                                              {"note", required_argument, 0, 'T'},
+                                             {"deadline", required_argument, 0, 'L'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     a->config_dir = ".";
     a->final_action = -1;
+    a->deadline_ms = 60000;
     a->env = (smf_envelope_t){.queue_id = "",
                               .client_ip = "192.0.2.1",
                               .client_name = "",
@@ -162,6 +167,15 @@ static int parse_args(int argc, char **argv, args_t *a)
         case 'u':
             a->env.auth_user = optarg;
             break;
+        case 'L': {
+            char *end;
+            a->deadline_ms = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || a->deadline_ms < 0) {
+                fprintf(stderr, "smf-modtest: --deadline %s: expected milliseconds\n", optarg);
+                return -1;
+            }
+            break;
+        }
         case 'd':
             if (strcmp(optarg, "inbound") != 0 && strcmp(optarg, "outbound") != 0) {
                 fprintf(stderr, "smf-modtest: --direction: inbound or outbound\n");
@@ -314,7 +328,7 @@ static int scan_file(generation_t *g, const args_t *a, const char *path)
     env.request_id = path;
     smf_msg_t x;
     const char *at = strrchr(env.rcpt[0], '@');
-    scanctx_init(&x, arena, m, &env, at ? at + 1 : "", clock_wall_ms() + 60000,
+    scanctx_init(&x, arena, m, &env, at ? at + 1 : "", clock_wall_ms() + a->deadline_ms,
                  g->conf->arena_limit, g->kv);
     for (size_t i = 0; i < a->nnotes; i++) {
         const char *eq = strchr(a->notes[i], '=');
