@@ -295,6 +295,14 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
 
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
            ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {
+        /* Bytes that only looked like an archive ("BZh..." in a text file):
+         * libarchive found no format and no compression, and hands them back
+         * as they are. Walking them again would only recurse to the limit. */
+        if (archive_format(a) == ARCHIVE_FORMAT_RAW &&
+            archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE) {
+            broken = ATT_UNREADABLE;
+            break;
+        }
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else

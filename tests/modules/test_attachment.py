@@ -52,6 +52,8 @@ CASES = [
     {"name": "gzip of an executable", "fixture": "att_gz_exe.eml", "present": ["ATT_ARCHIVE_BLOCKED"],
      "details": {"ATT_ARCHIVE_BLOCKED": "update.exe"}},
     {"name": "damaged zip", "fixture": "att_damaged.eml", "present": ["ATT_ARCHIVE_DAMAGED"]},
+    {"name": "text that only starts like bzip2 is not walked to the depth limit",
+     "fixture": "att_text_like_bzip2.eml", "only": ["ATT_ARCHIVE_DAMAGED"], "status": "detected"},
     {"name": "decompression stops at the message's deadline", "fixture": "att_many_bombs.eml",
      "args": ["--deadline", "300"], "status": "error", "rc": 1},
     {"name": "gzip whose header names an executable", "fixture": "att_gz_header_name.eml",
