@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LINE_MAX_LEN 4096
@@ -27,6 +28,7 @@
 typedef struct conn {
     int fd;
     int timeout_ms;
+    int64_t step_end; /* Monotonic ms by which the current step must be done. */
     const char *peer; /* "host port", for messages. */
     char in[LINE_MAX_LEN];
     size_t inlen;
@@ -154,6 +156,29 @@ static int conn_open(conn_t *c, const char *host, const char *port)
     return SMF_EIO;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A step (sending one command or chunk, reading one whole reply) has
+ * timeout_ms in all, not per wait: a server that sends a byte now and then
+ * must not hold the client for ever.
+ */
+static void step_begin(conn_t *c)
+{
+    c->step_end = now_ms() + c->timeout_ms;
+}
+
+static int step_left(const conn_t *c)
+{
+    int64_t left = c->step_end - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
 static int io_fail(conn_t *c, const char *what)
 {
     if (errno == ETIMEDOUT)
@@ -167,8 +192,9 @@ static int io_fail(conn_t *c, const char *what)
 
 static int write_all(conn_t *c, const char *buf, size_t len, const char *what)
 {
+    step_begin(c);
     while (len > 0) {
-        if (wait_fd(c->fd, POLLOUT, c->timeout_ms) != 0)
+        if (wait_fd(c->fd, POLLOUT, step_left(c)) != 0)
             return io_fail(c, what);
         ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -199,7 +225,7 @@ static int read_line(conn_t *c, char *line, const char *what)
             errbuf_fail(c->err, c->errlen, "%s: reply line too long %s", c->peer, what);
             return SMF_EFAIL;
         }
-        if (wait_fd(c->fd, POLLIN, c->timeout_ms) != 0)
+        if (wait_fd(c->fd, POLLIN, step_left(c)) != 0)
             return io_fail(c, what);
         ssize_t n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -219,6 +245,7 @@ static int read_reply(conn_t *c, reply_t *r, const char *what)
     char line[LINE_MAX_LEN];
     size_t used = 0;
     r->text[0] = '\0';
+    step_begin(c);
     for (;;) {
         int rc = read_line(c, line, what);
         if (rc != 0)

@@ -42,8 +42,9 @@ typedef struct smtp_mail {
 
 /*
  * Delivers m to target (see smtp_target_parse) with timeout_ms for the
- * connection and for each reply, except the reply to the end of the data,
- * which may take SMTP_FINAL_REPLY_MS. Returns 0 once the server accepted the
+ * connection and for each step in all (sending a command or a 64 KiB
+ * chunk of the message, reading a whole reply), except the reply to the
+ * end of the data, which may take SMTP_FINAL_REPLY_MS. Returns 0 once the server accepted the
  * message for every recipient; otherwise a negative code and a sentence in
  * err that names the step and quotes the server's reply:
  * SMF_EINVAL  bad target or envelope (nothing was sent);

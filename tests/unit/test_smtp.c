@@ -1,0 +1,79 @@
+/*
+ * test_smtp.c - the release client against small SMTP servers on loopback
+ * that misbehave in ways a real one might: a reply that trickles in a line
+ * at a time and never ends.
+ */
+#include "check.h"
+#include "smtp_client.h"
+
+#include <smf/module.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct server {
+    int listen_fd;
+    int port;
+    int lines; /* continuation lines to trickle after the greeting's first */
+    int gap_ms;
+} server_t;
+
+/* Greets with "220-" and then one more "220-" line every gap_ms, never the last. */
+static void *trickle(void *arg)
+{
+    server_t *s = arg;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    for (int i = 0; i < s->lines; i++) {
+        if (send(fd, "220-still here\r\n", 16, MSG_NOSIGNAL) != 16)
+            break;
+        usleep((useconds_t)s->gap_ms * 1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static int listen_loopback(server_t *s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(s->listen_fd, 1) != 0 || getsockname(s->listen_fd, (struct sockaddr *)&a, &len))
+        return -1;
+    s->port = ntohs(a.sin_port);
+    return 0;
+}
+
+/* Each step has the timeout in all: a reply that keeps coming a line at a
+ * time still times out, rather than holding smfctl for as long as it goes on. */
+static void test_trickling_reply_times_out(void)
+{
+    server_t s = {.lines = 40, .gap_ms = 100};
+    pthread_t t;
+    if (listen_loopback(&s) != 0 || pthread_create(&t, NULL, trickle, &s) != 0) {
+        CHECK(0, "cannot start the test server");
+        return;
+    }
+    char target[64], err[512] = "";
+    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s.port);
+    const char *rcpt[] = {"u@example.org"};
+    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    int rc = smtp_send(target, &m, 500, err, sizeof(err));
+    CHECK(rc == SMF_EIO, "rc %d: %s", rc, err);
+    CHECK_CONTAINS(err, "no answer within 500 ms before its greeting");
+    pthread_join(t, NULL);
+    close(s.listen_fd);
+}
+
+int main(void)
+{
+    test_trickling_reply_times_out();
+    return check_done();
+}
