@@ -11,12 +11,6 @@
 
 #include <string.h>
 
-/* A remembered search: each input byte is looked at once per literal. */
-typedef struct search {
-    const char *at; /* Last match, or NULL. */
-    int done;       /* Searched at least once; with at == NULL: no match left. */
-} search_t;
-
 typedef struct html_state {
     const char *p; /* Next input byte. */
     const char *end;
@@ -25,8 +19,6 @@ typedef struct html_state {
     int pending;   /* Separator owed before the next visible character. */
     int no_dquote; /* No '"' left after p: a search for one already failed. */
     int no_squote;
-    search_t head_close; /* "</head", for <head> flood safety. */
-    search_t body_open;  /* "<body". */
     url_set_t *urls;
     arena_t *arena;
 } html_state_t;
@@ -309,10 +301,10 @@ static int tag_in(const char *name, const char *const *list, size_t n)
 static int is_block(const char *name)
 {
     static const char *const block[] = {
-        "br",     "p",    "div",        "tr",      "li",    "h1",      "h2",      "h3",
-        "h4",     "h5",   "h6",         "hr",      "table", "ul",      "ol",      "dl",
-        "dt",     "dd",   "blockquote", "pre",     "title", "section", "article", "header",
-        "footer", "form", "center",     "address", "main",  "nav",     "aside",   "caption",
+        "br",         "p",    "div",   "tr",      "li",      "h1",     "h2",     "h3",   "h4",
+        "h5",         "h6",   "hr",    "table",   "ul",      "ol",     "dl",     "dt",   "dd",
+        "blockquote", "pre",  "title", "section", "article", "header", "footer", "form", "center",
+        "address",    "main", "nav",   "aside",   "caption", "head",   "body",
     };
     return tag_in(name, block, sizeof(block) / sizeof(block[0]));
 }
@@ -323,32 +315,14 @@ static int is_cell(const char *name)
     return tag_in(name, cell, sizeof(cell) / sizeof(cell[0]));
 }
 
-/* find_ci() from st->p, reusing the last answer while it is still ahead:
- * a flood of <head> tags then stays linear. */
-static const char *find_cached(html_state_t *st, search_t *s, const char *lit)
-{
-    if (s->done && (s->at == NULL || s->at >= st->p))
-        return s->at;
-    s->at = find_ci(st->p, st->end, lit);
-    s->done = 1;
-    return s->at;
-}
-
-/* Skips what a reader never sees: the content of script, style and the
- * like up to their end tag. <head> ends at </head> or <body>; when neither
- * exists the document is read on instead, so no visible text is lost. */
+/*
+ * Skips what a reader never sees: the content of script, style, the title
+ * (shown in the window's title bar, not the page) and the like, up to their
+ * end tag. Text elsewhere in <head> is shown, as browsers show it.
+ */
 static void skip_hidden(html_state_t *st, const char *name)
 {
-    if (strcmp(name, "head") == 0) {
-        const char *e = find_cached(st, &st->head_close, "</head");
-        const char *b = find_cached(st, &st->body_open, "<body");
-        if (e == NULL || (b != NULL && b < e))
-            e = b;
-        if (e != NULL)
-            st->p = e;
-        return;
-    }
-    static const char *const hidden[] = {"script", "style", "template", "xml"};
+    static const char *const hidden[] = {"script", "style", "template", "xml", "title"};
     if (!tag_in(name, hidden, sizeof(hidden) / sizeof(hidden[0])))
         return;
     char lit[TAG_NAME_MAX + 3] = "</";

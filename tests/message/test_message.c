@@ -604,6 +604,8 @@ static void test_html_to_text(void)
         {"V&#00000000105;agra V&#x00000000069;agra", "Viagra Viagra"},
         {"&#99999999999999999999;", "\xef\xbf\xbd"},
         {"V&#1;iagra", "Viagra"},
+        {"<head>BUY NOW</head><body>hi", "BUY NOW\nhi"},
+        {"<html><head><meta x><title>T</title></head><body>seen</body></html>", "seen"},
     };
     arena_t *a = arena_new(4096);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
