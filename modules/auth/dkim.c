@@ -348,14 +348,19 @@ static int dkim_in_domain(const char *sub, const char *domain)
 static int dkim_sig_parse(const dkim_field_t *f, dkim_sigdata_t *sd, auth_dkim_sig_t *out)
 {
     dkim_parse_t ps = {.sd = sd, .out = out};
-    const char *value = f->p + f->namelen;
+    /* The name must end in a colon on the field's first line: a line that is
+     * only "DKIM-Signature" has no value to read, and the search for one
+     * must not run past the field. */
+    const char *colon = memchr(f->p, ':', f->len);
 
     memset(sd, 0, sizeof(*sd));
     sd->field = f;
     sd->l = sd->x = -1;
-    while (*value != ':')
-        value++;
-    value++;
+    if (colon == NULL) {
+        snprintf(out->why, sizeof(out->why), "the field has no ':'");
+        return -1;
+    }
+    const char *value = colon + 1;
     if (dkim_tags(value, f->len - (size_t)(value - f->p), dkim_sig_tag, &ps) != 0) {
         snprintf(out->why, sizeof(out->why), "%s", ps.err != NULL ? ps.err : "bad tag list");
         return -1;

@@ -421,6 +421,14 @@ class DkimTest(AuthTest):
         s = symbols(self.scan(raw, opts=["spf=false"]))
         self.assertIn("tag value too long", s["AUTH_DKIM_PERMERROR"]["detail"], s)
 
+    def test_signature_field_without_colon(self):
+        # Only the name: nothing to parse, and the search for the value must not run on
+        # into the body (which here looks like a tag list).
+        raw = (b"From: a@signer.test\r\nSubject: hi\r\nDKIM-Signature\r\n\r\n" +
+               b"v=1; a=rsa-sha256; d=signer.test; s=sel; h=from; bh=x; b=y\r\n" * 2000)
+        s = symbols(self.scan(raw, opts=["spf=false"]))
+        self.assertIn("has no ':'", s["AUTH_DKIM_PERMERROR"]["detail"], s)
+
     def test_two_signatures(self):
         raw = dkimsign.sign(self.signed(), "mail.signer.test", "sel", self.rsa_key)
         res = self.scan(raw, opts=["spf=false"])
