@@ -155,6 +155,10 @@ int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score, const cha
 {
     if (!valid_symbol(name) || !isfinite(score))
         return SMF_EINVAL;
+    /* A sum of scores near DBL_MAX would overflow to infinity, which no JSON
+     * reply can carry: the score of one symbol stays within a range that
+     * still says everything a policy can act on. */
+    score = fmax(-SMF_SCORE_MAX, fmin(SMF_SCORE_MAX, score));
     add_symbol(msg, name, score, msg->module, detail);
     if (score > 0)
         msg->positive = true;

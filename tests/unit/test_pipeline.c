@@ -383,6 +383,20 @@ static void test_autolearn(void)
     CHECK(ham == ham0 + 1, "ham autolearned once: %ld -> %ld", ham0, ham);
 }
 
+/* Scores no sum can hold are held to SMF_SCORE_MAX each: the reply is a
+ * verdict with a finite score, not a JSON error or a crash. */
+static void test_huge_scores(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "HUGE-SCORES"};
+    json_t *j = run(&r, &kind);
+    CHECK(j != NULL && strcmp(kind, "VERDICT") == 0, "a verdict: %s", kind);
+    double score = json_number_value(json_object_get(j, "score"));
+    CHECK(score >= 2 * SMF_SCORE_MAX, "score %g", score);
+    CHECK(json_object_get(j, "smtp") != NULL, "the reply has its smtp object");
+    json_decref(j);
+}
+
 /* A message is autolearned in one store transaction with its registry
  * entry: a module that fails half-way, or leaves its own batch open, has
  * written nothing; one that commits its own batch is part of the whole. */
@@ -512,6 +526,7 @@ int main(int argc, char **argv)
     test_health_at_connect();
     test_autolearn();
     test_autolearn_is_atomic();
+    test_huge_scores();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

@@ -544,6 +544,10 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i);
 /* Results                                                            */
 /* ------------------------------------------------------------------ */
 
+/** The largest score one symbol carries, either way: far past any policy's
+ *  thresholds, yet small enough that a message's sum stays a number. */
+#define SMF_SCORE_MAX 1000.0
+
 /**
  * Adds a symbol: a named, scored reason. Names are UPPER_SNAKE and start
  * with the module's prefix (AV_INFECTED, ATT_DOUBLE_EXT). Scores add up
@@ -551,7 +555,8 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i);
  * Adding a name twice keeps the higher score and the first detail.
  *
  * @param name    Symbol name; copied.
- * @param score   Points, negative for good signs.
+ * @param score   Points, negative for good signs; finite (else SMF_EINVAL),
+ *                and held to -SMF_SCORE_MAX..SMF_SCORE_MAX.
  * @param detail  Short free text shown to operators (a rule, a match), or NULL; copied.
  * @return 0, SMF_EINVAL, or SMF_ENOMEM.
  */

@@ -65,6 +65,11 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         return SMF_EFAIL;
     if (has(msg, "trigger"))
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
+    /* Two scores whose sum no double can hold. */
+    if (has(msg, "HUGE-SCORES")) {
+        smf_msg_add_symbol(msg, "T_HUGE_1", 1e308, NULL);
+        smf_msg_add_symbol(msg, "T_HUGE_2", 1e308, NULL);
+    }
     if (has(msg, "HEALTH-ME"))
         smf_health(msg, "test dependency is down");
     if (has(msg, "GTUBE-LIKE"))
