@@ -12,6 +12,7 @@
 #include "xalloc.h"
 
 #include <ctype.h>
+#include <glib.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -149,8 +150,13 @@ static void smtp_reply(const outcome_t *o, json_t *reply)
             text = r && r->policy->reject_text ? r->policy->reject_text : "Message rejected";
         }
     }
+    /* The text is cut to 512 bytes, maybe inside a character, and a module's
+     * reason may not be UTF-8 at all; JSON would refuse it and the reply go
+     * out without its smtp object. */
+    char *text8 = g_utf8_make_valid(text, -1);
     json_object_set_new(reply, "smtp",
-                        json_pack("{s:i, s:s, s:s}", "code", code, "dsn", dsn, "text", text));
+                        json_pack("{s:i, s:s, s:s}", "code", code, "dsn", dsn, "text", text8));
+    g_free(text8);
 }
 
 static json_t *headers_json(const outcome_t *o)

@@ -397,6 +397,21 @@ static void test_huge_scores(void)
     json_decref(j);
 }
 
+/* A refusal's reason cut to the reply's 512 bytes inside a character still
+ * gives the front end its smtp object, with a valid text. */
+static void test_long_reason(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "LONG-REASON"};
+    json_t *j = run(&r, &kind);
+    json_t *smtp = json_object_get(j, "smtp");
+    CHECK(json_integer_value(json_object_get(smtp, "code")) == 550, "a 550 reply: %s",
+          j ? "no smtp object" : "no reply");
+    const char *text = json_string_value(json_object_get(smtp, "text"));
+    CHECK(text != NULL && strstr(text, "blocked: \xe2\x82\xac") != NULL, "text %s", text);
+    json_decref(j);
+}
+
 /* A message is autolearned in one store transaction with its registry
  * entry: a module that fails half-way, or leaves its own batch open, has
  * written nothing; one that commits its own batch is part of the whole. */
@@ -527,6 +542,7 @@ int main(int argc, char **argv)
     test_autolearn();
     test_autolearn_is_atomic();
     test_huge_scores();
+    test_long_reason();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

@@ -65,6 +65,13 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         return SMF_EFAIL;
     if (has(msg, "trigger"))
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
+    /* A refusal whose reason the reply must cut, inside a character. */
+    if (has(msg, "LONG-REASON")) {
+        char reason[1024] = "blocked: ";
+        for (int i = 0; i < 300; i++)
+            strcat(reason, "\xe2\x82\xac"); /* U+20AC, three bytes */
+        smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, reason);
+    }
     /* Two scores whose sum no double can hold. */
     if (has(msg, "HUGE-SCORES")) {
         smf_msg_add_symbol(msg, "T_HUGE_1", 1e308, NULL);
