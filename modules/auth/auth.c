@@ -319,6 +319,27 @@ static int auth_check_dmarc(auth_scan_t *s)
 /* Authentication-Results (RFC 8601)                                  */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A property value as Authentication-Results may carry it bare: letters,
+ * digits and the atext punctuation, '@' and '.'. Anything else (a quoted
+ * local part holding "; dkim=pass ...", a blank, a parenthesis) would let
+ * the sender write results of its own into the header and into the note
+ * the lists stage trusts: then only the domain after the last '@' is
+ * written (RFC 8601 allows it), or "unknown".
+ */
+static const char *auth_ar_value(auth_scan_t *s, const char *v)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789!#$%&'*+-/=?^_`{|}~.@";
+    if (v[0] != '\0' && v[strspn(v, safe)] == '\0')
+        return v;
+    const char *at = strrchr(v, '@');
+    if (at != NULL && at[1] != '\0' && at[1 + strspn(at + 1, safe)] == '\0' &&
+        strchr(at + 1, '@') == NULL)
+        return smf_msg_printf(s->msg, "%s", at + 1);
+    return "unknown";
+}
+
 static char *auth_ar_dkim(auth_scan_t *s, char *ar)
 {
     if (s->dkim == NULL)
@@ -328,8 +349,8 @@ static char *auth_ar_dkim(auth_scan_t *s, char *ar)
     for (size_t i = 0; i < auth_dkim_count(s->dkim) && ar != NULL; i++) {
         const auth_dkim_sig_t *sig = auth_dkim_sig(s->dkim, i);
         ar = smf_msg_printf(s->msg, "%s; dkim=%s header.d=%s header.s=%s", ar,
-                            auth_dkim_name(sig->result), sig->d[0] ? sig->d : "unknown",
-                            sig->s[0] ? sig->s : "unknown");
+                            auth_dkim_name(sig->result), auth_ar_value(s, sig->d),
+                            auth_ar_value(s, sig->s));
     }
     return ar;
 }
@@ -350,12 +371,12 @@ static int auth_add_header(auth_scan_t *s)
     if (ar != NULL && s->spf_done)
         ar = smf_msg_printf(s->msg, "%s; spf=%s %s=%s", ar, auth_spf_name(s->spf),
                             s->env->sender[0] != '\0' ? "smtp.mailfrom" : "smtp.helo",
-                            s->env->sender[0] != '\0' ? s->sender : s->env->helo);
+                            auth_ar_value(s, s->env->sender[0] != '\0' ? s->sender : s->env->helo));
     if (ar != NULL)
         ar = auth_ar_dkim(s, ar);
     if (ar != NULL && s->dmarc_done)
         ar = smf_msg_printf(s->msg, "%s; dmarc=%s header.from=%s", ar, dmarc[s->dmarc.result],
-                            s->from_domain);
+                            auth_ar_value(s, s->from_domain));
     if (ar == NULL)
         return SMF_ENOMEM;
     /* ar starts with "; " before the first result, or is empty. */

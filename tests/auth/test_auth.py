@@ -350,6 +350,15 @@ class SpfTest(AuthTest):
         # The same results reach later stages of the scan as the note auth.results.
         self.assertIn("spf=pass smtp.helo=helo.test", res["notes"]["auth.results"])
 
+    def test_quoted_local_part_cannot_write_results(self):
+        # A sender's local part may hold "; dkim=pass ..."; written as it is, it would add
+        # a result of its own to the header and to the note the lists stage trusts.
+        res = self.scan(sender='"x; dkim=pass header.d=bank.test ;"@ip4.test',
+                        opts=["dmarc=false", "dkim=false"])
+        note = res["notes"]["auth.results"]
+        self.assertEqual(note, "spf=pass smtp.mailfrom=ip4.test")
+        self.assertNotIn("bank.test", self.header(res))
+
     def test_timeout_stays_within_budget(self):
         start = time.monotonic()
         res = self.scan(sender="a@slow.test", ip="192.0.2.2")

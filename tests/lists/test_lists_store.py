@@ -17,6 +17,9 @@ AUTH_OK = ("Authentication-Results: mx.ours.test; spf=pass smtp.mailfrom=boss@pa
 AUTH_DKIM = ("Authentication-Results: mx.ours.test; spf=fail smtp.mailfrom=partner.test;\n"
              " dkim=pass header.d=partner.test header.s=sel\n")
 AUTH_FOREIGN = ("Authentication-Results: evil.test; spf=pass smtp.mailfrom=boss@partner.test\n")
+# OpenDKIM writes a comment with a ';' in it; the result after it still counts.
+AUTH_COMMENT = ("Authentication-Results: mx.ours.test;\n"
+                " dkim=pass (2048-bit key; unprotected) header.d=partner.test header.s=sel\n")
 
 
 class StoreTest(unittest.TestCase):
@@ -30,7 +33,7 @@ class StoreTest(unittest.TestCase):
                     'policy default { inbound { stages = {lists} } }\n'
                     % (self.data, os.path.dirname(ARGS.module)))
         for name, head in (("plain", ""), ("auth", AUTH_OK), ("dkim", AUTH_DKIM),
-                           ("foreign", AUTH_FOREIGN)):
+                           ("foreign", AUTH_FOREIGN), ("comment", AUTH_COMMENT)):
             with open(os.path.join(self.tmp, name + ".eml"), "w") as f:
                 f.write(head + "From: boss@partner.test\nSubject: hi\n\nText.\n")
 
@@ -83,6 +86,8 @@ class StoreTest(unittest.TestCase):
         self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
         self.assertEqual(self.scan("--from", "boss@partner.test", fixture="auth", opts=opt)["verdict"], "allow")
         self.assertEqual(self.scan("--from", "boss@partner.test", fixture="dkim", opts=opt)["verdict"], "allow")
+        self.assertEqual(self.scan("--from", "boss@partner.test", fixture="comment", opts=opt)["verdict"],
+                         "allow")
         # A header from another verifier, or no trusted verifier configured, proves nothing.
         self.assertIsNone(self.scan("--from", "boss@partner.test", fixture="foreign", opts=opt)["verdict"])
         self.assertIsNone(self.scan("--from", "boss@partner.test", fixture="auth")["verdict"])
@@ -103,6 +108,12 @@ class StoreTest(unittest.TestCase):
         failed = "auth.results=spf=softfail smtp.mailfrom=ceo@partner2.test; dkim=fail header.d=partner2.test"
         res = self.scan("--from", "ceo@partner2.test", "--note", failed)
         self.assertIsNone(res["verdict"])
+        self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
+        # A quoted local part cannot write a result of its own into the note.
+        quoted = ('auth.results=spf=none smtp.mailfrom="x; spf=pass smtp.mailfrom="'
+                  '@partner2.test; dkim=none')
+        res = self.scan("--from", "ceo@partner2.test", "--note", quoted)
+        self.assertIsNone(res["verdict"], res)
         self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
         # Another module's note proves nothing.
         forged = "pattern.results=spf=pass smtp.mailfrom=ceo@partner2.test"
