@@ -570,6 +570,10 @@ static int spf_ip_match(const spf_ctx_t *c, const uint8_t addr[16], const spf_te
 {
     if (cares_is_v4(addr) != c->v4)
         return 0;
+    /* An ip6 term says nothing of an IPv4 client, even one written as
+     * ::ffff:a.b.c.d (its prefix would be read against cidr4, unset). */
+    if (t->kind == SPF_IP6 && c->v4)
+        return 0;
     return spf_prefix_match(c->q->ip, addr, c->v4 ? 96 + t->cidr4 : t->cidr6);
 }
 

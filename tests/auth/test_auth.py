@@ -43,6 +43,7 @@ SPF_RECORDS = {
     "neutral.test": [("TXT", "v=spf1 ?all")],
     "none.test": [("A", "192.0.2.1"), ("TXT", "some other text")],
     "syntax.test": [("TXT", "v=spf1 ip4:300.1.2.3 -all")],
+    "mapped.test": [("TXT", "v=spf1 ip6:::ffff:198.51.100.1 -all")],
     "badmech.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 frobnicate:x.test -all")],
     "two.test": [("TXT", "v=spf1 -all"), ("TXT", "v=spf1 +all")],
     "many.test": [("TXT", "v=spf1 " + " ".join("a:h%d.many.test" % i for i in range(1, 12))
@@ -221,6 +222,8 @@ class SpfTest(AuthTest):
         ("a@redir.test", "192.0.2.10", "AUTH_SPF_PASS", "matched in ip4.test"),
         ("a@redir.test", "198.51.100.1", "AUTH_SPF_FAIL", "-all matched in ip4.test"),
         ("a@soft.test", "192.0.2.2", "AUTH_SPF_SOFTFAIL", "~all"),
+        # An ip6 term, even an IPv4-mapped one, never matches an IPv4 client.
+        ("a@mapped.test", "203.0.113.9", "AUTH_SPF_FAIL", "-all"),
         ("a@neutral.test", "192.0.2.2", "AUTH_SPF_NEUTRAL", "?all"),
         ("a@none.test", "192.0.2.2", "AUTH_SPF_NONE", "no SPF record"),
         ("a@nxdomain.test", "192.0.2.2", "AUTH_SPF_NONE", "no SPF record"),
