@@ -636,6 +636,27 @@ static auth_dkim_result_t dkim_fail(auth_dkim_sig_t *s, auth_dkim_result_t r, co
     return r;
 }
 
+/* Whether a key name can be asked at all: labels of 1 to 63 bytes, 253 in
+ * all. One that cannot is the signature's fault (permerror), not DNS's. */
+static int dkim_name_valid(const char *name)
+{
+    size_t total = strlen(name), label = 0;
+
+    if (total == 0 || total > 253)
+        return 0;
+    for (const char *c = name; *c != '\0'; c++) {
+        if (*c != '.') {
+            if (++label > 63)
+                return 0;
+            continue;
+        }
+        if (label == 0)
+            return 0;
+        label = 0;
+    }
+    return label > 0;
+}
+
 /* Fetches and reads the key. AUTH_DKIM_RES_PASS when key is usable. */
 static auth_dkim_result_t dkim_get_key(auth_dns_t *dns, auth_dkim_sig_t *s, dkim_key_t *key)
 {
@@ -643,6 +664,8 @@ static auth_dkim_result_t dkim_get_key(auth_dns_t *dns, auth_dkim_sig_t *s, dkim
     const auth_dns_rr_t *rr;
 
     dkim_key_name(s, name, sizeof(name));
+    if (!dkim_name_valid(name))
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "s= and d= make no valid DNS name");
     rr = auth_dns_get(dns, name, AUTH_DNS_TXT);
     if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
         return dkim_fail(s, AUTH_DKIM_RES_TEMPERROR, "DNS error fetching the key");

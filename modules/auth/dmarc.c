@@ -163,7 +163,11 @@ static int dmarc_aligned(const auth_psl_t *psl, const char *id, const char *from
 static void dmarc_evaluate(const auth_psl_t *psl, const auth_dmarc_input_t *in,
                            const dmarc_record_t *r, auth_dmarc_outcome_t *out)
 {
-    int temp = in->spf == AUTH_SPF_TEMPERROR;
+    /* Only a DNS failure that could have hidden an aligned pass makes the
+     * result temperror: an SPF temperror for an unrelated envelope domain
+     * (one the sender chose for its broken DNS) must not soften a fail. */
+    int temp = in->spf == AUTH_SPF_TEMPERROR && in->spf_domain != NULL &&
+               dmarc_aligned(psl, in->spf_domain, in->from_domain, r->aspf_strict);
 
     if (in->spf == AUTH_SPF_PASS &&
         dmarc_aligned(psl, in->spf_domain, in->from_domain, r->aspf_strict)) {

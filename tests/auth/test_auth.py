@@ -173,7 +173,8 @@ class AuthTest(unittest.TestCase):
             "revoked._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; p=")],
             "sel._domainkey.slow.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
         })
-        cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test"], delay=3.0).start()
+        cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test", "slowspf.ip4.test"],
+                            delay=3.0).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -515,12 +516,28 @@ class DmarcTest(AuthTest):
         self.assertIn("AUTH_DMARC_NONE", symbols(self.scan(raw)))
 
     def test_temperror_is_not_failure(self):
+        # The SPF check of an aligned envelope domain failed in DNS: it could have passed.
         raw = MESSAGE % (b"ip4.test", b"ip4.test")
-        res = self.scan(raw, sender="a@slow.test", ip="192.0.2.2", opts=["dmarc_reject=true"])
+        res = self.scan(raw, sender="a@slowspf.ip4.test", ip="192.0.2.2",
+                        opts=["dmarc_reject=true"])
         s = symbols(res)
         self.assertIn("AUTH_DMARC_TEMPERROR", s, s)
         self.assertNotIn("AUTH_DMARC_FAIL", s)
         self.assertIsNone(res["verdict"])
+
+    def test_unaligned_temperror_does_not_soften_a_fail(self):
+        # A sender picks an envelope domain whose DNS fails: that says nothing about From.
+        raw = MESSAGE % (b"ip4.test", b"ip4.test")
+        res = self.scan(raw, sender="a@slow.test", ip="192.0.2.2", opts=["dmarc_reject=true"])
+        s = symbols(res)
+        self.assertIn("AUTH_DMARC_FAIL", s, s)
+        # A signature whose d= cannot be a DNS name is broken, not a DNS failure.
+        raw = dkimsign.sign(MESSAGE % (b"ip4.test", b"ip4.test"), "a" * 70 + ".ip4.test", "sel",
+                            self.rsa_key)
+        s = symbols(self.scan(raw, sender="a@slow.test", ip="192.0.2.2",
+                              opts=["dmarc_reject=true"]))
+        self.assertIn("no valid DNS name", s["AUTH_DKIM_PERMERROR"]["detail"], s)
+        self.assertIn("AUTH_DMARC_FAIL", s, s)
 
     def test_authenticated_user_skipped(self):
         path = os.path.join(self.tmp, "auth.eml")
