@@ -104,7 +104,9 @@ typedef struct auth_scan {
     auth_spf_result_t spf;
     int spf_done;
     auth_dkim_t *dkim;
-    char from_domain[256];
+    char from_domain[256];                       /* The one DMARC's result is for ("" for none). */
+    char from_domains[AUTH_DMARC_MAX_FROM][256]; /* Every author domain. */
+    size_t nfrom;
     auth_dmarc_outcome_t dmarc;
     int dmarc_done;
 } auth_scan_t;
@@ -289,15 +291,42 @@ static int auth_dmarc_failed(auth_scan_t *s)
     return rc;
 }
 
+/* How bad a DMARC outcome is: a fail under the strictest policy first. */
+static int auth_dmarc_rank(const auth_dmarc_outcome_t *o)
+{
+    switch (o->result) {
+    case AUTH_DMARC_RES_FAIL:
+        return 10 + (int)o->policy;
+    case AUTH_DMARC_RES_TEMPERROR:
+        return 5;
+    case AUTH_DMARC_RES_PASS:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/*
+ * Evaluates every author domain and keeps the worst outcome (RFC 7489,
+ * 6.6.1): "From: ceo@bank.example, x@evil.example", or two From fields,
+ * must not let the evil domain's pass stand for the bank's p=reject.
+ */
 static int auth_check_dmarc(auth_scan_t *s)
 {
     const auth_conf_t *c = s->st->conf;
-    auth_dmarc_input_t in = {.from_domain = s->from_domain,
-                             .spf = s->spf_done ? s->spf : AUTH_SPF_NONE,
-                             .spf_domain = s->spf_domain,
-                             .dkim = s->dkim};
 
-    auth_dmarc_check(s->dns, s->st->psl, &in, &s->dmarc);
+    for (size_t i = 0; i < s->nfrom; i++) {
+        auth_dmarc_input_t in = {.from_domain = s->from_domains[i],
+                                 .spf = s->spf_done ? s->spf : AUTH_SPF_NONE,
+                                 .spf_domain = s->spf_domain,
+                                 .dkim = s->dkim};
+        auth_dmarc_outcome_t o;
+        auth_dmarc_check(s->dns, s->st->psl, &in, &o);
+        if (i == 0 || auth_dmarc_rank(&o) > auth_dmarc_rank(&s->dmarc)) {
+            s->dmarc = o;
+            snprintf(s->from_domain, sizeof(s->from_domain), "%s", s->from_domains[i]);
+        }
+    }
     s->dmarc_done = 1;
     switch (s->dmarc.result) {
     case AUTH_DMARC_RES_PASS:
@@ -402,14 +431,14 @@ static void auth_prefetch(auth_scan_t *s)
         auth_dns_prefetch(s->dns, s->spf_domain, AUTH_DNS_TXT);
     if (s->dkim != NULL)
         auth_dkim_prefetch(s->dkim, s->dns);
-    if (c->dmarc && s->from_domain[0] != '\0')
-        auth_dmarc_prefetch(s->dns, s->from_domain);
+    for (size_t i = 0; c->dmarc && i < s->nfrom; i++)
+        auth_dmarc_prefetch(s->dns, s->from_domains[i]);
 }
 
 static int auth_run(auth_scan_t *s)
 {
     const auth_conf_t *c = s->st->conf;
-    const char *from = smf_msg_header(s->msg, "From", 0);
+    const char *from;
     int rc = 0;
 
     auth_spf_identity(s);
@@ -419,8 +448,20 @@ static int auth_run(auth_scan_t *s)
         if ((s->dkim = auth_dkim_new(raw, len)) == NULL)
             return SMF_ENOMEM;
     }
-    if (from == NULL || auth_dmarc_from_domain(from, s->from_domain, sizeof(s->from_domain)) < 0)
-        s->from_domain[0] = '\0';
+    /* Every From field (RFC 5322 allows one; a second is no way round DMARC). */
+    for (size_t i = 0; (from = smf_msg_header(s->msg, "From", i)) != NULL; i++) {
+        char d[AUTH_DMARC_MAX_FROM][256];
+        int unreadable;
+        int n = auth_dmarc_from_domains(from, d, AUTH_DMARC_MAX_FROM, &unreadable);
+        for (int k = 0; k < n; k++) {
+            size_t j = 0;
+            while (j < s->nfrom && strcmp(s->from_domains[j], d[k]) != 0)
+                j++;
+            if (j == s->nfrom && s->nfrom < AUTH_DMARC_MAX_FROM)
+                memcpy(s->from_domains[s->nfrom++], d[k], sizeof(d[k]));
+        }
+    }
+    snprintf(s->from_domain, sizeof(s->from_domain), "%s", s->nfrom > 0 ? s->from_domains[0] : "");
     auth_prefetch(s);
     if (c->spf)
         rc = auth_check_spf(s);

@@ -25,26 +25,115 @@ const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
     return names[p];
 }
 
-int auth_dmarc_from_domain(const char *value, char *out, size_t outlen)
+/* Copies a header value without its comments, quoted strings kept whole. */
+static void dmarc_strip_comments(const char *in, char *out, size_t outlen)
 {
-    const char *lt = strrchr(value, '<'), *start = lt != NULL ? lt + 1 : value, *at;
-    size_t n;
+    size_t n = 0;
+    int depth = 0, quoted = 0;
 
-    at = NULL;
-    for (const char *p = start; *p != '\0' && *p != '>'; p++)
-        if (*p == '@')
+    for (const char *p = in; *p != '\0' && n + 1 < outlen; p++) {
+        if (*p == '\\' && p[1] != '\0' && (quoted || depth > 0)) {
+            if (!depth)
+                out[n++] = *p;
+            p++;
+            if (!depth && n + 1 < outlen)
+                out[n++] = *p;
+            continue;
+        }
+        if (depth > 0) {
+            depth += (*p == '(') - (*p == ')');
+            if (depth == 0)
+                out[n++] = ' ';
+            continue;
+        }
+        if (!quoted && *p == '(') {
+            depth = 1;
+            continue;
+        }
+        if (*p == '"')
+            quoted = !quoted;
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+}
+
+/* The domain of one mailbox ("Name <a@b>", "a@b", "\"x@y\" <a@b>"): after the
+ * last '@' outside quotes of the address in angle brackets, or of the whole. */
+static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t outlen)
+{
+    const char *addr = m, *end = m + len, *at = NULL;
+    int quoted = 0;
+
+    for (const char *p = m; p < end; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (!quoted && *p == '<') {
+            addr = p + 1;
+            at = NULL;
+        } else if (!quoted && *p == '>' && addr != m) {
+            end = p;
+            break;
+        } else if (!quoted && *p == '@')
             at = p;
-    if (at == NULL)
+    }
+    if (at == NULL || at < addr)
         return -1;
-    n = strcspn(at + 1, "> \t\r\n;,");
-    if (n == 0 || n >= outlen)
+    const char *d = at + 1;
+    while (d < end && isspace((unsigned char)*d))
+        d++;
+    size_t n = 0;
+    while (d + n < end && (isalnum((unsigned char)d[n]) || d[n] == '.' || d[n] == '-'))
+        n++;
+    const char *rest = d + n;
+    while (rest < end && isspace((unsigned char)*rest))
+        rest++;
+    /* Anything after the domain but the end of the mailbox makes it no domain at all. */
+    if (n == 0 || n >= outlen || (rest < end && *rest != ';'))
         return -1;
     for (size_t i = 0; i < n; i++)
-        out[i] = (char)tolower((unsigned char)at[1 + i]);
+        out[i] = (char)tolower((unsigned char)d[i]);
     out[n] = '\0';
     if (out[n - 1] == '.')
         out[n - 1] = '\0';
     return strchr(out, '.') != NULL ? 0 : -1;
+}
+
+int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int *unreadable)
+{
+    char clean[2048];
+    size_t count = 0;
+    int quoted = 0, angle = 0;
+
+    *unreadable = 0;
+    dmarc_strip_comments(value, clean, sizeof(clean));
+    const char *start = clean;
+    for (const char *p = clean;; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (!quoted && *p == '<')
+            angle = 1;
+        else if (!quoted && *p == '>')
+            angle = 0;
+        if (*p != '\0' && (quoted || angle || *p != ','))
+            continue;
+        char d[256];
+        size_t len = (size_t)(p - start);
+        if (strspn(start, " \t\r\n") < len) {
+            if (dmarc_mailbox_domain(start, len, d, sizeof(d)) != 0)
+                *unreadable = 1;
+            else {
+                size_t k = 0;
+                while (k < count && strcmp(out[k], d) != 0)
+                    k++;
+                if (k == count && count < max)
+                    memcpy(out[count++], d, sizeof(d));
+            }
+        }
+        if (*p == '\0')
+            break;
+        start = p + 1;
+    }
+    return (int)count;
 }
 
 void auth_dmarc_prefetch(auth_dns_t *dns, const char *from_domain)

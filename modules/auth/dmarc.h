@@ -41,8 +41,16 @@ typedef struct auth_dmarc_outcome {
     char why[200];
 } auth_dmarc_outcome_t;
 
-/* The domain of a From header value ("Name <a@b>", "a@b"), lower case. 0 or -1. */
-int auth_dmarc_from_domain(const char *value, char *out, size_t outlen);
+/* Most From domains a message is evaluated for. */
+#define AUTH_DMARC_MAX_FROM 4
+
+/*
+ * The distinct domains of the mailboxes in a From header value ("Name
+ * <a@b>", "a@b, c@d", comments and quoted display names read as such),
+ * lower case, at most max of them; returns how many. *unreadable is set
+ * when a mailbox has no readable domain.
+ */
+int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int *unreadable);
 
 /* Starts the record look-up early. */
 void auth_dmarc_prefetch(auth_dns_t *dns, const char *from_domain);

@@ -471,6 +471,27 @@ class DmarcTest(AuthTest):
         self.assertEqual(res["verdict"], "block")
         self.assertIn("dmarc=fail header.from=bank.test", self.header(res))
 
+    def test_every_author_domain_is_evaluated(self):
+        # SPF passes for ip4.test (which has DMARC); bank.test says p=reject. However the
+        # From field hides bank.test, its policy must still apply.
+        rest = b"To: bob@example.com\nSubject: hi\n\nHello\n"
+        for head in (b"From: ceo@bank.test (<x@ip4.test>)\n",
+                     b"From: x@ip4.test, ceo@bank.test\n",
+                     b"From: ceo@bank.test, x@ip4.test\n",
+                     b"From: x@ip4.test\nFrom: ceo@bank.test\n",
+                     b"From: ceo@bank.test(x)\n",
+                     b'From: "x@ip4.test" <ceo@bank.test>\n'):
+            res = self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10",
+                            opts=["dmarc_reject=true"])
+            s = symbols(res)
+            self.assertIn("AUTH_DMARC_FAIL", s, head)
+            self.assertIn("bank.test: policy reject", s["AUTH_DMARC_FAIL"]["detail"], head)
+            self.assertEqual(res["verdict"], "block", head)
+        # The control: the same sender's own domain alone passes.
+        s = symbols(self.scan(b"From: x@ip4.test (ceo@bank.test)\n" + rest,
+                              sender="bounce@ip4.test", ip="192.0.2.10"))
+        self.assertIn("AUTH_DMARC_PASS", s, s)
+
     def test_unaligned_reject_scores_without_option(self):
         raw = MESSAGE % (b"bank.test", b"bank.test")
         res = self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10")
