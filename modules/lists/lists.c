@@ -226,6 +226,7 @@ static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_quer
 {
     const smf_envelope_t *env = smf_msg_envelope(msg);
     char *sender = smf_msg_alloc(msg, LISTKEY_VALUE_MAX), *helo = smf_msg_alloc(msg, 256);
+    char *domain = smf_msg_alloc(msg, LISTKEY_VALUE_MAX);
     const char *at;
 
     q->opt.has_ip = env->client_ip[0] != '\0' && smf_ip_parse(env->client_ip, q->opt.ip) == 0;
@@ -238,6 +239,11 @@ static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_quer
         (at = strrchr(sender, '@')) != NULL) {
         q->kv.sender = sender;
         q->kv.domain = at + 1;
+    } else if (domain != NULL && (at = strrchr(env->sender, '@')) != NULL &&
+               listkey_name_normalise(at + 1, domain, LISTKEY_VALUE_MAX) == 0) {
+        /* A sender too long for a list entry still has its domain's entries
+         * to answer to: a long local part must not step round a block. */
+        q->kv.domain = domain;
     }
     if (helo != NULL && listkey_name_normalise(env->helo, helo, 256) == 0)
         q->kv.helo = helo;

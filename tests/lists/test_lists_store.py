@@ -126,6 +126,8 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(self.scan("--from", "a@x.y.spam.test")["verdict"], "block")
         self.assertIsNone(self.scan("--from", "a@spam.test")["verdict"])
         self.assertIsNone(self.scan("--from", "a@notspam.test")["verdict"])
+        # A local part too long for a list entry does not step round the domain's block.
+        self.assertEqual(self.scan("--from", "a" * 300 + "@x.spam.test")["verdict"], "block")
         self.ctl("add", "--type", "helo", "--action", "block", "bad.helo.test")
         self.assertEqual(self.scan("--helo", "BAD.helo.test.")["verdict"], "block")
 
