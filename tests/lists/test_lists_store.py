@@ -69,6 +69,10 @@ class StoreTest(unittest.TestCase):
         self.ctl("del", "--type", "ip", "203.0.113.0/24")
         self.assertIsNone(self.scan("--ip", "203.0.113.9")["verdict"])
 
+    def test_ip_allow_needs_no_proof_even_if_stored_with_auth(self):
+        self.ctl("add", "--type", "ip", "--action", "allow", "--auth", "198.51.100.77")
+        self.assertEqual(self.scan("--ip", "198.51.100.77")["verdict"], "allow")
+
     def test_most_specific_prefix_names_the_hit_and_block_wins(self):
         self.ctl("add", "--type", "ip", "--action", "allow", "10.0.0.0/8")
         self.ctl("add", "--type", "ip", "--action", "allow", "10.1.2.0/24")
