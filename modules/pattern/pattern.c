@@ -70,6 +70,8 @@ typedef struct pat_state {
 typedef struct pat_thread {
     hs_scratch_t *scratch;
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* The state's limits, with this thread's JIT stack. */
+    pcre2_jit_stack *jit;
     unsigned char *hits;      /* One flag per rule, cleared per message. */
     unsigned char *solo_hits; /* The same for profile runs, kept apart from the verdict. */
 } pat_thread_t;
@@ -85,6 +87,8 @@ typedef struct pat_scan {
 
 /* Bounds backtracking of PCRE2 rules, which Hyperscan's automata never need. */
 #define PAT_PCRE_MATCH_LIMIT 200000u
+/* Largest JIT stack a worker thread's PCRE2 matches may grow to. */
+#define PAT_JIT_STACK_MAX (1024 * 1024)
 
 static const smf_option_t pat_options[] = {
     {"rules", SMF_OPT_LIST, "{\"rules/default.rules\"}", offsetof(pat_conf_t, rules),
@@ -624,6 +628,8 @@ static void pat_thread_fini(void *state, void *tstate)
         return;
     hs_free_scratch(th->scratch);
     pcre2_match_data_free(th->md);
+    pcre2_match_context_free(th->mctx);
+    pcre2_jit_stack_free(th->jit);
     free(th->hits);
     free(th->solo_hits);
     free(th);
@@ -639,7 +645,14 @@ static int pat_thread_init(void *state, void **tstate)
     th->hits = calloc(st->rs.count + 1, 1);
     th->solo_hits = calloc(st->rs.count + 1, 1);
     th->md = pcre2_match_data_create(1, NULL);
-    if (th->hits == NULL || th->solo_hits == NULL || th->md == NULL ||
+    /* JIT's default stack (32 KiB) runs out on long runs of tags that a
+     * rule such as PAT_HTML_LINK_MISMATCH steps over; 1 MiB holds them. */
+    th->mctx = pcre2_match_context_copy(st->mctx);
+    th->jit = pcre2_jit_stack_create(32 * 1024, PAT_JIT_STACK_MAX, NULL);
+    if (th->mctx != NULL && th->jit != NULL)
+        pcre2_jit_stack_assign(th->mctx, NULL, th->jit);
+    if (th->hits == NULL || th->solo_hits == NULL || th->md == NULL || th->mctx == NULL ||
+        th->jit == NULL ||
         (st->proto != NULL && hs_clone_scratch(st->proto, &th->scratch) != HS_SUCCESS)) {
         pat_thread_fini(state, th);
         return SMF_ENOMEM;
@@ -673,9 +686,23 @@ static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
     }
     for (size_t k = 0; k < g->pcre_count; k++) {
         const pat_pcre_t *p = &g->pcre[k];
-        if (!sc->hits[p->rule] &&
-            pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, 0, sc->th->md, sc->st->mctx) >= 0)
+        if (sc->hits[p->rule])
+            continue;
+        int rc = pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, 0, sc->th->md, sc->th->mctx);
+        /* Past the JIT stack, try the interpreter: slower, but it gives the
+         * same answer Hyperscan would, where JIT gave none. */
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+            rc = pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, PCRE2_NO_JIT, sc->th->md,
+                             sc->th->mctx);
+        if (rc >= 0) {
             sc->hits[p->rule] = 1;
+        } else if (rc != PCRE2_ERROR_NOMATCH) {
+            /* Past the match limit too: the rule cannot say. A negated rule
+             * must not fire on that, so it counts as matched. */
+            smf_log(sc->msg, SMF_LOG_WARN, "%s: PCRE2 could not finish (%d); rule not applied",
+                    sc->st->rs.rules[p->rule].name, rc);
+            sc->hits[p->rule] = sc->st->rs.rules[p->rule].negate ? 1 : 0;
+        }
     }
     return 0;
 }

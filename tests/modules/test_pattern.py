@@ -86,6 +86,8 @@ CASES = [
      "present": ["PAT_PHARMA_ONLINE"]},
     {"name": "default: link text shows another site", "fixture": "html_link_mismatch.eml", "defaults": True,
      "present": ["PAT_HTML_LINK_MISMATCH"]},
+    {"name": "default: link text shows another site behind 5,000 tags (PCRE2 JIT stack)",
+     "fixture": "html_link_mismatch_deep.eml", "defaults": True, "present": ["PAT_HTML_LINK_MISMATCH"]},
     {"name": "default: link text matching its link", "fixture": "html_link_match.eml", "defaults": True,
      "absent": ["PAT_HTML_LINK_MISMATCH", "PAT_HTML_IMAGE_ONLY", "PAT_HTML_HIDDEN_CSS"]},
     {"name": "default: image-only HTML", "fixture": "html_image_only.eml", "defaults": True,
