@@ -345,8 +345,13 @@ static int expr_unary(expr_ctx_t *ec)
 
     if (!expr_take(ec, "!"))
         return expr_primary(ec);
+    /* Each '!' is a level of recursion: a line of a million would overflow
+     * the stack before the length check ran. */
+    if (++ec->depth > PAT_META_MAX_DEPTH)
+        return line_fail(ec->lc, "%s: too many '!' in a row", ec->r->name);
     if ((rc = expr_unary(ec)) < 0)
         return rc;
+    ec->depth--;
     return expr_emit(ec, PAT_OP_NOT, 0);
 }
 

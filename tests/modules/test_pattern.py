@@ -1,7 +1,19 @@
 #!/usr/bin/python3
 """Tests of the pattern module: rule targets, flags, negation, verdicts,
 the PCRE2 fallback, rule-file refusals, and the shipped default rules."""
+import atexit
+import os
+import shutil
+import tempfile
+
 import modtest
+
+# A meta with two million '!' in a row, written at run time (2 MB is no file to keep).
+BANGS_DIR = tempfile.mkdtemp(prefix="smf-pattern-")
+atexit.register(shutil.rmtree, BANGS_DIR, ignore_errors=True)
+BANGS = os.path.join(BANGS_DIR, "bangs.rules")
+with open(BANGS, "w") as f:
+    f.write('T_A  body  /a/  1  "a"\nmeta T_BANGS ' + "!" * 2000000 + 'T_A  1  "m"\n')
 
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
@@ -60,6 +72,8 @@ CASES = [
     {"name": "meta: cycle refused, naming rule and file:line", "fixture": "plain.eml",
      "opts": ['rules={"rules/meta_cycle.rules"}'], "rc": 2,
      "stderr": ["meta_cycle.rules:4: T_A:", "cycle", "T_A -> T_B -> T_C -> T_A"]},
+    {"name": "meta: a million '!' is refused with file:line, not a crash", "fixture": "plain.eml",
+     "opts": ['rules={"%s"}' % BANGS], "rc": 2, "stderr": ["bangs.rules:2: T_BANGS:", "too many '!'"]},
     {"name": "meta: reading itself is a cycle", "fixture": "plain.eml",
      "opts": ['rules={"rules/meta_self.rules"}'], "rc": 2, "stderr": ["meta_self.rules:2: T_SELF:", "cycle"]},
     {"name": "meta: unknown rule name refused with file:line", "fixture": "plain.eml",
