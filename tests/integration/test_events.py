@@ -86,6 +86,24 @@ class EventsTest(smftest.SmfdTestCase):
         for topic, ev in events:
             self.assertEqual(topic, "verdict.inbound." + ev["domain"])
 
+    def test_quarantine_event_names_its_domain(self):
+        # Topics match by prefix: "quarantine.example.com" also receives this one, so the
+        # event says its domain for a subscriber to check.
+        sub = self.smfd.sub("quarantine.example.com")
+        try:
+            got, n, deadline = None, 0, time.time() + 15
+            while got is None and time.time() < deadline:
+                n += 1
+                self.scan(envelope(recipients=["user@example.com.evil.test"]),
+                          fixture("gtube.eml"), rid=b"evq-%d" % n)
+                if sub.poll(300):
+                    got = sub.recv_multipart()
+            self.assertIsNotNone(got, "no quarantine event within 15 s")
+            self.assertEqual(got[0], b"quarantine.example.com.evil.test")
+            self.assertEqual(json.loads(got[1])["domain"], "example.com.evil.test")
+        finally:
+            sub.close(0)
+
     def test_outbound_topic(self):
         env = envelope(direction="outbound", recipients=["friend@example.org"])
         cmd, reply = self.scan(env, fixture("clean.eml"), rid=b"ev-3")
