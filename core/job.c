@@ -353,7 +353,6 @@ static int store(const job_ctx_t *ctx, arena_t *a, const message_t *m, const cha
             json_t *ev = json_loads(metas[k], 0, NULL);
             json_object_set_new(ev, "schema", json_integer(PROTOCOL_SCHEMA));
             json_object_set_new(ev, "type", json_string("stored"));
-            json_object_set_new(ev, "domain", json_string(g[k].domain));
             json_object_set_new(ev, "id", json_string(id));
             json_object_set_new(ev, "time", json_integer(now));
             json_object_set_new(ev, "size", json_integer((json_int_t)m->raw_len));
