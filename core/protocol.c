@@ -79,8 +79,10 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
         }
         *deadline_ms = json_integer_value(d);
     } else if (t != NULL && !json_is_null(t)) {
-        if (!json_is_integer(t) || json_integer_value(t) < 0) {
-            *why = "timeout_ms: expected a non-negative integer";
+        /* Up to a day: enough for any scan, and the sum cannot overflow. */
+        if (!json_is_integer(t) || json_integer_value(t) < 0 ||
+            json_integer_value(t) > 86400000) {
+            *why = "timeout_ms: expected milliseconds from 0 to 86400000";
             return -1;
         }
         *deadline_ms = now_ms + json_integer_value(t);

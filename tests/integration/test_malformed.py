@@ -95,7 +95,9 @@ class MalformedTest(smftest.SmfdTestCase):
 
     def test_envelope_field_types(self):
         cases = [{"sender": 5}, {"direction": 1}, {"deadline": "soon"},
-                 {"client_ip": ["192.0.2.1"]}]
+                 {"client_ip": ["192.0.2.1"]},
+                 # now + timeout_ms would overflow: refused, not wrapped round.
+                 {"timeout_ms": 2 ** 63 - 1}]
         for i, fields in enumerate(cases):
             rid = b"t-%d" % i
             self.expect_error([PROTO, b"SCAN", rid, envelope(**fields), b"x"],
