@@ -74,6 +74,7 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
         o.detail = "per-thread initialisation failed";
         return o;
     }
+    size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
     o = scanctx_stage(x, d, g->states[mi], tstate, g->dbis[mi]);
     /* A stage cannot be stopped mid-scan; one that overran its budget is
      * treated as timed out all the same, so that its result is not trusted
@@ -84,9 +85,14 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
         o.detail =
             arena_printf(x->arena, "took %.0f ms, over timeout_ms = %ld", o.ms, mc->timeout_ms);
     }
-    if (o.status == STAGE_ERROR)
+    if (o.status == STAGE_ERROR) {
+        /* What a failed or overdue stage said is not trusted: its symbols
+         * and headers go with its verdict. */
+        x->nsymbols = nsymbols;
+        x->nheaders = nheaders;
         log_msg(SMF_LOG_WARN, d->name, "%s: scan failed: %s", x->env->request_id,
                 o.detail ? o.detail : smf_strerror(o.rc));
+    }
     return o;
 }
 

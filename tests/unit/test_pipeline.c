@@ -397,6 +397,20 @@ static void test_huge_scores(void)
     json_decref(j);
 }
 
+/* A stage that fails takes its symbols with it: they neither show nor count. */
+static void test_failed_stage_symbols_dropped(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "FAIL-AFTER-SYMBOL"};
+    json_t *j = run(&r, &kind);
+    char *s = json_dumps(json_object_get(j, "symbols"), 0);
+    CHECK(s != NULL && strstr(s, "T_PARTIAL") == NULL, "symbols %s", s ? s : "(none)");
+    CHECK(json_number_value(json_object_get(j, "score")) < 5, "score %g",
+          json_number_value(json_object_get(j, "score")));
+    free(s);
+    json_decref(j);
+}
+
 /* A refusal's reason cut to the reply's 512 bytes inside a character still
  * gives the front end its smtp object, with a valid text. */
 static void test_long_reason(void)
@@ -543,6 +557,7 @@ int main(int argc, char **argv)
     test_autolearn_is_atomic();
     test_huge_scores();
     test_long_reason();
+    test_failed_stage_symbols_dropped();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

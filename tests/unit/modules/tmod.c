@@ -63,6 +63,10 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
 #else
     if (has(msg, "SOFT-FAIL"))
         return SMF_EFAIL;
+    if (has(msg, "FAIL-AFTER-SYMBOL")) {
+        smf_msg_add_symbol(msg, "T_PARTIAL", 5, "said before failing");
+        return SMF_EFAIL;
+    }
     if (has(msg, "trigger"))
         smf_msg_add_symbol(msg, "T_HIT", c->score, "the word trigger");
     /* A refusal whose reason the reply must cut, inside a character. */
