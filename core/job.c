@@ -50,22 +50,36 @@ static const char *rcpt_domain(arena_t *a, const char *addr)
     return d;
 }
 
+/*
+ * One group per recipient domain, in the order the domains first appear.
+ * Counted first and then filled, with a hash of the domains seen, so that
+ * ten thousand recipients in as many domains cost linear time and memory
+ * (a recipient array per group sized for every recipient would not).
+ */
 static size_t group_recipients(arena_t *a, const smf_envelope_t *env, group_t **out)
 {
     group_t *g = arena_calloc(a, env->rcpt_count, sizeof(group_t));
+    size_t *which = arena_calloc(a, env->rcpt_count ? env->rcpt_count : 1, sizeof(size_t));
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     size_t ng = 0;
     for (size_t i = 0; i < env->rcpt_count; i++) {
         const char *d = rcpt_domain(a, env->rcpt[i]);
-        size_t k = 0;
-        while (k < ng && strcmp(g[k].domain, d) != 0)
-            k++;
-        if (k == ng) {
-            g[k].domain = d;
-            g[k].rcpt = arena_calloc(a, env->rcpt_count + 1, sizeof(char *));
-            ng++;
+        gpointer k;
+        if (!g_hash_table_lookup_extended(seen, d, NULL, &k)) {
+            k = GSIZE_TO_POINTER(ng);
+            g[ng++].domain = d;
+            g_hash_table_insert(seen, (gpointer)d, k);
         }
-        g[k].rcpt[g[k].n++] = env->rcpt[i];
+        which[i] = GPOINTER_TO_SIZE(k);
+        g[which[i]].n++;
     }
+    g_hash_table_destroy(seen);
+    for (size_t k = 0; k < ng; k++) {
+        g[k].rcpt = arena_calloc(a, g[k].n + 1, sizeof(char *));
+        g[k].n = 0;
+    }
+    for (size_t i = 0; i < env->rcpt_count; i++)
+        g[which[i]].rcpt[g[which[i]].n++] = env->rcpt[i];
     for (size_t k = 0; k < ng; k++) {
         g[k].env = *env;
         g[k].env.rcpt = g[k].rcpt;
