@@ -13,11 +13,14 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -560,11 +563,39 @@ static int learn_copy(store_t *s, const copy_t *c, const char *id, bool spam)
     return rc;
 }
 
+/*
+ * Releases take turns: two operators releasing one message at once would
+ * both read "quarantined", both deliver, and the recipient get it twice.
+ * The lock is a dot-file, which no listing takes for a domain's folder.
+ */
+static int release_lock(const store_t *s)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.release.lock", s->conf->quarantine_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return smfctl_fail(-1, "cannot open %s: %s", path, strerror(errno));
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            smfctl_fail(0, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
 static int cmd_release(store_t *s, const args_t *a)
 {
     copies_t c;
-    if (find_copies(s, a, true, &c) != 0)
+    int lock = release_lock(s);
+    if (lock < 0)
         return 1;
+    /* Read under the lock, so that a release that just finished shows. */
+    if (find_copies(s, a, true, &c) != 0) {
+        close(lock);
+        return 1;
+    }
     int status = 0;
     bool learned = false; /* Each domain's copy is the same message: learn it once. */
     for (size_t i = 0; i < c.n; i++) {
@@ -576,6 +607,7 @@ static int cmd_release(store_t *s, const args_t *a)
         }
     }
     free_copies(&c);
+    close(lock);
     return status;
 }
 

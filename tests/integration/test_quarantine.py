@@ -107,9 +107,10 @@ class SmtpSink:
     (envelope and DATA bytes with dot-stuffing undone) and refuses the
     recipients it is told to."""
 
-    def __init__(self, refuse=()):
+    def __init__(self, refuse=(), slow=()):
         self.messages = []
         self.refuse = set(refuse)
+        self.slow = set(slow)  # recipients whose message is answered after a second
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -168,6 +169,8 @@ class SmtpSink:
                     if l in (b".\r\n", b""):
                         break
                     data.append(l[1:] if l.startswith(b".") else l)
+                if self.slow & set(rcpts):
+                    time.sleep(1.0)
                 self.messages.append({"helo": helo, "from": mail, "rcpt": rcpts,
                                       "data": b"".join(data)})
                 say("250 2.0.0 queued")
@@ -206,7 +209,7 @@ class QuarantineTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sink = SmtpSink(refuse={"nobody@refuse.example"})
+        cls.sink = SmtpSink(refuse={"nobody@refuse.example"}, slow={"s@rel.example"})
         delivery = "[127.0.0.1]:%d" % cls.sink.port
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
@@ -410,6 +413,23 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(got["from"], "")
         self.assertEqual(got["rcpt"], ["d@dots.example"])
         self.assertEqual(got["data"], body.replace(b"\n", b"\r\n") + b"\r\n")
+
+    def test_two_releases_at_once_deliver_once(self):
+        qid = self.quarantine(fixture("gtube.eml"), recipients=["s@rel.example"])
+        src, build = smftest.PATHS["source"], smftest.PATHS["build"]
+        cmd = [os.path.join(build, "bin", "smfctl"), "-c", self.smfd.config,
+               "-o", "module_dir=%s/modules" % build, "-o", "data_dir=%s/data" % self.smfd.tmp,
+               "-o", "quarantine_dir=%s/q" % self.smfd.tmp, "quarantine", "release", qid]
+        # The sink takes a second over this recipient's message: the two overlap.
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=src)
+                 for _ in range(2)]
+        results = [(p.wait(60), p.stdout.read() + p.stderr.read()) for p in procs]
+        for p in procs:
+            p.stdout.close()
+            p.stderr.close()
+        self.assertEqual(sorted(rc for rc, _ in results), [0, 1], results)
+        self.assertIn(b"already released", [out for rc, out in results if rc == 1][0])
+        self.assertEqual(len([m for m in self.sink.messages if m["rcpt"] == ["s@rel.example"]]), 1)
 
     def test_release_turns_bare_cr_into_line_ends(self):
         # "<CR>.<CR>" would end the data for some servers, and what follows be read as
