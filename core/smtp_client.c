@@ -407,7 +407,15 @@ static int greet(conn_t *c, const char *helo, reply_t *ehlo)
 static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
 {
     reply_t r;
-    bool eight = has_8bit(m->data, m->len) && has_extension(ehlo, "8BITMIME");
+    bool eight = has_8bit(m->data, m->len);
+    /* RFC 6152: 8-bit data goes only to a server that offers to take it. */
+    if (eight && !has_extension(ehlo, "8BITMIME")) {
+        errbuf_fail(c->err, c->errlen,
+                    "%s does not offer 8BITMIME and the message has 8-bit data: deliver to a "
+                    "host that takes it (Postfix does)",
+                    c->peer);
+        return SMF_EFAIL;
+    }
     int rc = command(c, &r, 2, "MAIL FROM:<%s>%s", m->sender ? m->sender : "",
                      eight ? " BODY=8BITMIME" : "");
     for (size_t i = 0; rc == 0 && i < m->nrcpt; i++)

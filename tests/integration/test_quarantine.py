@@ -107,7 +107,8 @@ class SmtpSink:
     (envelope and DATA bytes with dot-stuffing undone) and refuses the
     recipients it is told to."""
 
-    def __init__(self, refuse=(), slow=()):
+    def __init__(self, refuse=(), slow=(), eight_bit=True):
+        self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME
         self.messages = []
         self.refuse = set(refuse)
         self.slow = set(slow)  # recipients whose message is answered after a second
@@ -147,7 +148,8 @@ class SmtpSink:
             verb = cmd[:4].upper()
             if verb == b"EHLO":
                 helo = cmd[5:].decode()
-                say("250-sink.test\r\n250-8BITMIME\r\n250 SIZE 52428800")
+                say("250-sink.test\r\n250-8BITMIME\r\n250 SIZE 52428800" if self.eight_bit
+                    else "250-sink.test\r\n250 SIZE 52428800")
             elif verb == b"HELO":
                 helo = cmd[5:].decode()
                 say("250 sink.test")
@@ -210,10 +212,12 @@ class QuarantineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sink = SmtpSink(refuse={"nobody@refuse.example"}, slow={"s@rel.example"})
+        cls.seven_bit_sink = SmtpSink(eight_bit=False)
         delivery = "[127.0.0.1]:%d" % cls.sink.port
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
-            ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port())))
+            ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port()),
+            ("old.example", "[127.0.0.1]:%d" % cls.seven_bit_sink.port)))
         # The default policy delivers to the sink too: mail kept under _invalid_
         # is released through it.
         cls.etc, conf = copy_etc(
@@ -235,6 +239,7 @@ class QuarantineTest(unittest.TestCase):
         finally:
             cls.smfd.close()
             cls.sink.close()
+            cls.seven_bit_sink.close()
             shutil.rmtree(cls.etc, ignore_errors=True)
 
     def setUp(self):
@@ -413,6 +418,20 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(got["from"], "")
         self.assertEqual(got["rcpt"], ["d@dots.example"])
         self.assertEqual(got["data"], body.replace(b"\n", b"\r\n") + b"\r\n")
+
+    def test_eight_bit_mail_is_not_sent_to_a_seven_bit_host(self):
+        body = fixture("gtube.eml").replace(b"\n\n", "\n\nGrüße aus Köln\n".encode(), 1)
+        qid = self.quarantine(body, recipients=["o@old.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"does not offer 8BITMIME", r.stderr)
+        self.assertEqual(self.seven_bit_sink.messages, [])
+        self.assertEqual(self.entry(qid, "old.example")["state"], "quarantined")
+        # Seven-bit mail goes through the same host.
+        qid = self.quarantine(fixture("gtube.eml"), recipients=["o@old.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.seven_bit_sink.messages), 1)
 
     def test_two_releases_at_once_deliver_once(self):
         qid = self.quarantine(fixture("gtube.eml"), recipients=["s@rel.example"])
