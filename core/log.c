@@ -58,6 +58,11 @@ void log_vmsg(smf_log_level_t level, const char *subject, const char *fmt, va_li
         n += (size_t)vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     if (n >= sizeof(line) - 1)
         n = sizeof(line) - 2;
+    /* One event, one line: a newline in a sender address or a module's
+     * detail must not forge a line of its own in the log. */
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)line[i] < 0x20 && line[i] != '\t') || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

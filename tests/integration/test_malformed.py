@@ -4,6 +4,7 @@ serving: bad version, command, frames, envelopes, request ids, sizes."""
 import json
 import os
 import tempfile
+import time
 
 import smftest
 from smftest import PROTO, envelope, recv_reply
@@ -107,6 +108,18 @@ class MalformedTest(smftest.SmfdTestCase):
     def test_unknown_fields_ignored(self):
         cmd, reply = self.scan(envelope(future_field={"a": 1}), smftest.fixture("clean.eml"))
         self.assertEqual(cmd, "VERDICT")
+
+    def test_control_characters_cannot_forge_log_lines(self):
+        forged = "2026-01-01T00:00:00.000 smfd[1] info: FORGED-LINE"
+        cmd, reply = self.scan(envelope(sender="a@example.net\n" + forged),
+                               smftest.fixture("clean.eml"))
+        self.assertEqual(cmd, "VERDICT")
+        deadline = time.time() + 10
+        while "FORGED-LINE" not in self.smfd.log_tail(400) and time.time() < deadline:
+            time.sleep(0.1)
+        lines = self.smfd.log_tail(400).splitlines()
+        self.assertTrue(any("FORGED-LINE" in l for l in lines), "the request was not logged")
+        self.assertFalse(any(l.startswith("2026-01-01T00:00:00.000") for l in lines), lines[-5:])
 
     def test_too_large(self):
         big = b"Subject: big\n\n" + b"x" * (MAX_SIZE + 1)
