@@ -155,6 +155,10 @@ int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score, const cha
 {
     if (!valid_symbol(name) || !isfinite(score))
         return SMF_EINVAL;
+    /* After the verdict a symbol would change the reply already decided
+     * (add_symbol raises a known one in place): it is ignored. */
+    if (msg->closed)
+        return 0;
     /* A sum of scores near DBL_MAX would overflow to infinity, which no JSON
      * reply can carry: the score of one symbol stays within a range that
      * still says everything a policy can act on. */
@@ -515,7 +519,9 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
      * run's results so that nothing it adds can change the reply. */
     size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
     enter_call(x, d, dbi);
+    x->closed = true;
     d->verdict(x, state, tstate, final);
+    x->closed = false;
     leave_call(x, d);
     x->nsymbols = nsymbols;
     x->nheaders = nheaders;

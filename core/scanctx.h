@@ -73,6 +73,7 @@ struct smf_msg {
     soft_force_t force;
     const char *force_reason;
     bool positive;
+    bool closed; /* In verdict(): the results are final, reports are ignored. */
     const char *stage_virus;
 
     /* Accumulated over the run. */

@@ -457,7 +457,11 @@ static void test_verdict_callback(void)
 {
     const char *kind;
     req_t first = {"a@example.net", NULL, NULL, "a trigger word"};
-    json_decref(run(&first, &kind));
+    json_t *reply = run(&first, &kind);
+    char *syms = json_dumps(json_object_get(reply, "symbols"), 0);
+    CHECK(syms != NULL && strstr(syms, "999") == NULL, "verdict() changed the reply: %s", syms);
+    free(syms);
+    json_decref(reply);
     req_t ask = {"a@example.net", NULL, NULL, "REPORT-LAST"};
     json_t *j = run(&ask, &kind);
     char *s = json_dumps(json_object_get(j, "symbols"), 0);

@@ -117,6 +117,8 @@ static void verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t
     int n = snprintf(line, sizeof(line), "action=%d score=%.1f virus=%s", final->action,
                      final->score, final->virus ? final->virus : "-");
     smf_kv_put(msg, "last", 4, line, (size_t)n);
+    /* Too late to change anything: the engine must ignore it. */
+    smf_msg_add_symbol(msg, "T_HIT", 999, "raised after the verdict");
 }
 #endif
 
