@@ -771,6 +771,15 @@ static int pat_scan_list(pat_scan_t *sc)
                 rc = pat_match_item(sc, p->filename, strlen(p->filename));
         }
         return rc;
+    case PAT_TARGET_HTML:
+        /* The markup as the mail client renders it: base64 or quoted-printable
+         * undone, which rawbody rules would have to see through. */
+        for (size_t i = 0; rc == 0 && i < smf_msg_part_count(sc->msg); i++) {
+            const smf_part_t *p = smf_msg_part(sc->msg, i);
+            if (p != NULL && (p->flags & SMF_PART_HTML) && !(p->flags & SMF_PART_UNDECODED))
+                rc = pat_match_item(sc, (const char *)p->data, p->size);
+        }
+        return rc;
     default:
         return SMF_EINVAL;
     }

@@ -32,8 +32,8 @@ typedef struct line_ctx {
     size_t errlen;
 } line_ctx_t;
 
-static const char *const target_names[PAT_TARGET_COUNT] = {"subject", "header", "headers", "body",
-                                                           "rawbody", "url",    "filename"};
+static const char *const target_names[PAT_TARGET_COUNT] = {"subject", "header", "headers",  "body",
+                                                           "rawbody", "url",    "filename", "html"};
 
 const char *pat_target_name(pat_target_t t)
 {

@@ -17,7 +17,8 @@ typedef enum pat_target {
     PAT_TARGET_RAWBODY = 4,  /* The raw message after the header block. */
     PAT_TARGET_URL = 5,      /* Each URL. */
     PAT_TARGET_FILENAME = 6, /* Each part's file name. */
-    PAT_TARGET_COUNT = 7
+    PAT_TARGET_HTML = 7,     /* Each text/html part's markup, transfer-decoded. */
+    PAT_TARGET_COUNT = 8
 } pat_target_t;
 
 /* Regex flags, mapped onto Hyperscan and PCRE2 flags by the matcher. */

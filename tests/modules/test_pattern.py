@@ -106,6 +106,8 @@ CASES = [
      "absent": ["PAT_HTML_LINK_MISMATCH", "PAT_HTML_IMAGE_ONLY", "PAT_HTML_HIDDEN_CSS"]},
     {"name": "default: image-only HTML", "fixture": "html_image_only.eml", "defaults": True,
      "present": ["PAT_HTML_IMAGE_ONLY"]},
+    {"name": "default: text hidden by CSS in base64 HTML", "fixture": "html_hidden_css_b64.eml",
+     "defaults": True, "present": ["PAT_HTML_HIDDEN_CSS"]},
     {"name": "default: text hidden by CSS", "fixture": "html_hidden_css.eml", "defaults": True,
      "present": ["PAT_HTML_HIDDEN_CSS"], "absent": ["PAT_HTML_IMAGE_ONLY"]},
     {"name": "default: HTML tricks meta needs two tricks", "fixture": "spam_phrases.eml", "defaults": True,
