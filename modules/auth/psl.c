@@ -36,6 +36,132 @@ static int psl_add(auth_psl_t *psl, const char *rule)
     return 0;
 }
 
+/* ---- IDN rules: the list writes them in Unicode, mail in "xn--" form ---- */
+
+/* Decodes the UTF-8 of s[0..n) into cp; the number of code points, or -1. */
+static int psl_utf8(const unsigned char *s, size_t n, unsigned *cp, size_t max)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; k++) {
+        unsigned c = s[i], len = c < 0x80         ? 1
+                                 : (c >> 5) == 6  ? 2
+                                 : (c >> 4) == 14 ? 3
+                                 : (c >> 3) == 30 ? 4
+                                                  : 0;
+        if (len == 0 || i + len > n || k == max)
+            return -1;
+        c = len == 1 ? c : c & (0xff >> (len + 1));
+        for (unsigned j = 1; j < len; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return -1;
+            c = c << 6 | (s[i + j] & 0x3f);
+        }
+        cp[k] = c;
+        i += len;
+    }
+    return (int)k;
+}
+
+static unsigned psl_adapt(unsigned delta, unsigned points, int first)
+{
+    unsigned k = 0;
+    delta = first ? delta / 700 : delta / 2;
+    delta += delta / points;
+    while (delta > ((36 - 1) * 26) / 2) {
+        delta /= 36 - 1;
+        k += 36;
+    }
+    return k + (36 * delta) / (delta + 38);
+}
+
+/* RFC 3492 Punycode of one label's code points, after "xn--"; -1 when it does not fit. */
+static int psl_punycode(const unsigned *cp, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0, b = 0;
+#define PUT(ch)                                                                                    \
+    do {                                                                                           \
+        if (o + 1 >= outlen)                                                                       \
+            return -1;                                                                             \
+        out[o++] = (char)(ch);                                                                     \
+    } while (0)
+    for (const char *x = "xn--"; *x; x++)
+        PUT(*x);
+    for (size_t i = 0; i < n; i++)
+        if (cp[i] < 0x80) {
+            PUT(cp[i]);
+            b++;
+        }
+    if (b > 0)
+        PUT('-');
+    unsigned cur = 128, delta = 0, bias = 72;
+    for (size_t h = b; h < n;) {
+        unsigned m = 0xffffffffu;
+        for (size_t i = 0; i < n; i++)
+            if (cp[i] >= cur && cp[i] < m)
+                m = cp[i];
+        delta += (m - cur) * (unsigned)(h + 1);
+        cur = m;
+        for (size_t i = 0; i < n; i++) {
+            if (cp[i] < cur)
+                delta++;
+            if (cp[i] != cur)
+                continue;
+            unsigned q = delta;
+            for (unsigned k = 36;; k += 36) {
+                unsigned t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
+                if (q < t)
+                    break;
+                unsigned d = t + (q - t) % (36 - t);
+                PUT(d < 26 ? 'a' + d : '0' + d - 26);
+                q = (q - t) / (36 - t);
+            }
+            PUT(q < 26 ? 'a' + q : '0' + q - 26);
+            bias = psl_adapt(delta, (unsigned)(h + 1), h == b);
+            delta = 0;
+            h++;
+        }
+        delta++;
+        cur++;
+    }
+#undef PUT
+    out[o] = '\0';
+    return 0;
+}
+
+/*
+ * The rule with each non-ASCII label in its "xn--" form, as mail names it
+ * ("公司.cn" -> "xn--55qx5d.cn"); 1 when it differs, 0 when the rule is
+ * ASCII already, -1 when it cannot be converted.
+ */
+static int psl_ascii_rule(const char *rule, char *out, size_t outlen)
+{
+    size_t o = 0;
+    int changed = 0;
+    for (const char *p = rule; *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        unsigned cp[64];
+        char label[256];
+        int k = psl_utf8((const unsigned char *)p, n, cp, 64);
+        int ascii = k == (int)n;
+        if (k < 0 || (!ascii && psl_punycode(cp, (size_t)k, label, sizeof(label)) != 0))
+            return -1;
+        const char *piece = ascii ? p : label;
+        size_t len = ascii ? n : strlen(label);
+        if (o + len + 2 > outlen)
+            return -1;
+        memcpy(out + o, piece, len);
+        o += len;
+        changed |= !ascii;
+        p += n;
+        if (*p == '.') {
+            out[o++] = '.';
+            p++;
+        }
+    }
+    out[o] = '\0';
+    return changed;
+}
+
 /* The rule of one line: its first word, lower case; "" for comments. */
 static void psl_line_rule(char *line)
 {
@@ -71,8 +197,14 @@ int auth_psl_load(const char *path, auth_psl_t **out, char *err, size_t errlen)
         return -1;
     }
     while (fgets(line, sizeof(line), f) != NULL) {
+        char ascii[512];
         psl_line_rule(line);
-        if (line[0] != '\0' && psl_add(psl, line) < 0) {
+        /* An IDN rule is kept in both forms; a name in mail is in the ASCII one. */
+        size_t skip = line[0] == '!' ? 1 : (line[0] == '*' && line[1] == '.') ? 2 : 0;
+        int idn =
+            line[0] != '\0' ? psl_ascii_rule(line + skip, ascii + skip, sizeof(ascii) - skip) : 0;
+        memcpy(ascii, line, skip);
+        if ((line[0] != '\0' && psl_add(psl, line) < 0) || (idn == 1 && psl_add(psl, ascii) < 0)) {
             fclose(f);
             snprintf(err, errlen, "out of memory reading %s", path);
             auth_psl_destroy(out);

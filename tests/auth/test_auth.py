@@ -142,6 +142,9 @@ DMARC_RECORDS = {
     "_dmarc.ip4.test": [("TXT", "v=DMARC1; p=reject")],
     "bank.test": [("TXT", "v=spf1 -all")],
     "_dmarc.bank.test": [("TXT", "v=DMARC1; p=reject; sp=quarantine")],
+    # Under the public suffix 公司.cn (xn--55qx5d.cn): two organisations, not one.
+    "_dmarc.bank.xn--55qx5d.cn": [("TXT", "v=DMARC1; p=reject")],
+    "evil.xn--55qx5d.cn": [("TXT", "v=spf1 +all")],
     "_dmarc.shop.test": [("TXT", "v=DMARC1; p=quarantine; adkim=s")],
     "_dmarc.news.test": [("TXT", "v=DMARC1; p=none")],
     "_dmarc.signer.test": [("TXT", "v=DMARC1; p=reject")],
@@ -491,6 +494,17 @@ class DmarcTest(AuthTest):
         s = symbols(self.scan(b"From: x@ip4.test (ceo@bank.test)\n" + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertIn("AUTH_DMARC_PASS", s, s)
+
+    def test_idn_public_suffix(self):
+        # The list writes the suffix in Unicode; mail names it in its xn-- form.
+        psl = os.path.join(self.tmp, "psl.dat")
+        with open(psl, "w", encoding="utf-8") as f:
+            f.write("// test list\ncn\n公司.cn\n")
+        raw = MESSAGE % (b"bank.xn--55qx5d.cn", b"bank.xn--55qx5d.cn")
+        s = symbols(self.scan(raw, sender="x@evil.xn--55qx5d.cn", ip="192.0.2.10",
+                              opts=['public_suffix_list="%s"' % psl, "dkim=false"]))
+        self.assertIn("AUTH_SPF_PASS", s, s)
+        self.assertIn("AUTH_DMARC_FAIL", s, s)
 
     def test_unaligned_reject_scores_without_option(self):
         raw = MESSAGE % (b"bank.test", b"bank.test")
