@@ -427,10 +427,12 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
     /* The server may run its content checks now: RFC 5321 gives it ten
      * minutes, and giving up sooner could see it deliver a message we then
      * report as not delivered, and an operator release it twice. */
+    int step_ms = c->timeout_ms;
     if (c->timeout_ms < SMTP_FINAL_REPLY_MS)
         c->timeout_ms = SMTP_FINAL_REPLY_MS;
     if (rc == 0)
         rc = read_reply(c, &r, "after the message");
+    c->timeout_ms = step_ms;
     if (rc == 0 && r.code / 100 != 2) {
         errbuf_fail(c->err, c->errlen, "%s refused the message: %s", c->peer, last_line(&r));
         rc = SMF_EFAIL;

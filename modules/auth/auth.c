@@ -32,6 +32,7 @@ typedef struct auth_conf {
     double dkim_pass_score, dkim_fail_score, dkim_permerror_score, dkim_temperror_score;
     double dkim_none_score;
     double dmarc_pass_score, dmarc_fail_score, dmarc_quarantine_score, dmarc_reject_score;
+    double from_unreadable_score;
 } auth_conf_t;
 
 typedef struct auth_state {
@@ -91,6 +92,8 @@ static const smf_option_t auth_options[] = {
      "Score of AUTH_DMARC_FAIL when the policy is quarantine."},
     {"dmarc_reject_score", SMF_OPT_FLOAT, "6", offsetof(auth_conf_t, dmarc_reject_score),
      "Score of AUTH_DMARC_FAIL when the policy is reject."},
+    {"from_unreadable_score", SMF_OPT_FLOAT, "6", offsetof(auth_conf_t, from_unreadable_score),
+     "Score of AUTH_FROM_UNREADABLE: a From mailbox DMARC cannot evaluate."},
     SMF_OPTIONS_END};
 
 /* What one scan learns, for the symbols and the header. */
@@ -107,6 +110,7 @@ typedef struct auth_scan {
     char from_domain[256];                       /* The one DMARC's result is for ("" for none). */
     char from_domains[AUTH_DMARC_MAX_FROM][256]; /* Every author domain. */
     size_t nfrom;
+    int from_unreadable; /* A From mailbox without a readable domain, or too many. */
     auth_dmarc_outcome_t dmarc;
     int dmarc_done;
 } auth_scan_t;
@@ -453,12 +457,15 @@ static int auth_run(auth_scan_t *s)
         char d[AUTH_DMARC_MAX_FROM][256];
         int unreadable;
         int n = auth_dmarc_from_domains(from, d, AUTH_DMARC_MAX_FROM, &unreadable);
+        s->from_unreadable |= unreadable;
         for (int k = 0; k < n; k++) {
             size_t j = 0;
             while (j < s->nfrom && strcmp(s->from_domains[j], d[k]) != 0)
                 j++;
             if (j == s->nfrom && s->nfrom < AUTH_DMARC_MAX_FROM)
                 memcpy(s->from_domains[s->nfrom++], d[k], sizeof(d[k]));
+            else if (j == s->nfrom)
+                s->from_unreadable = 1;
         }
     }
     snprintf(s->from_domain, sizeof(s->from_domain), "%s", s->nfrom > 0 ? s->from_domains[0] : "");
@@ -471,6 +478,13 @@ static int auth_run(auth_scan_t *s)
         rc = auth_check_dmarc(s);
     else if (rc == 0 && c->dmarc)
         rc = smf_msg_add_symbol(s->msg, "AUTH_DMARC_NONE", 0, "no usable From address");
+    /* An author DMARC could not read may be the one whose policy says reject:
+     * what cannot be checked must not pass for checked. */
+    if (rc == 0 && c->dmarc && s->from_unreadable)
+        rc = smf_msg_add_symbol(s->msg, "AUTH_FROM_UNREADABLE", c->from_unreadable_score,
+                                s->nfrom == AUTH_DMARC_MAX_FROM
+                                    ? "more author domains than DMARC evaluates, or one unreadable"
+                                    : "a From mailbox without a readable domain");
     if (rc == 0)
         rc = auth_add_header(s);
     return rc;

@@ -65,7 +65,9 @@ static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t out
     int quoted = 0;
 
     for (const char *p = m; p < end; p++) {
-        if (*p == '"')
+        if (quoted && *p == '\\' && p + 1 < end)
+            p++; /* \" inside a quoted string does not end it */
+        else if (*p == '"')
             quoted = !quoted;
         else if (!quoted && *p == '<') {
             addr = p + 1;
@@ -100,14 +102,22 @@ static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t out
 
 int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int *unreadable)
 {
-    char clean[2048];
-    size_t count = 0;
+    size_t size = strlen(value) + 1, count = 0;
+    char *clean = malloc(size);
     int quoted = 0, angle = 0;
 
     *unreadable = 0;
-    dmarc_strip_comments(value, clean, sizeof(clean));
+    if (clean == NULL) {
+        *unreadable = 1;
+        return 0;
+    }
+    dmarc_strip_comments(value, clean, size);
     const char *start = clean;
     for (const char *p = clean;; p++) {
+        if (quoted && *p == '\\' && p[1] != '\0') {
+            p++;
+            continue;
+        }
         if (*p == '"')
             quoted = !quoted;
         else if (!quoted && *p == '<')
@@ -127,12 +137,15 @@ int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int 
                     k++;
                 if (k == count && count < max)
                     memcpy(out[count++], d, sizeof(d));
+                else if (k == count)
+                    *unreadable = 1; /* One domain more than can be evaluated. */
             }
         }
         if (*p == '\0')
             break;
         start = p + 1;
     }
+    free(clean);
     return (int)count;
 }
 

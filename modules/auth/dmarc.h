@@ -48,7 +48,7 @@ typedef struct auth_dmarc_outcome {
  * The distinct domains of the mailboxes in a From header value ("Name
  * <a@b>", "a@b, c@d", comments and quoted display names read as such),
  * lower case, at most max of them; returns how many. *unreadable is set
- * when a mailbox has no readable domain.
+ * when a mailbox has no readable domain, or there are more than max.
  */
 int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int *unreadable);
 

@@ -29,12 +29,16 @@ uint64_t rep_request_hash(const smf_envelope_t *env)
     return h | 1; /* 0 means "none". */
 }
 
-/* Moves the window to the current hour. A clock stepped back, or a worker
- * that read the time just before another counted into the next hour, keeps
- * the counts: a limit must not start again from nothing on either. */
+/* Moves the window to the current hour. A clock stepped back a little, or
+ * a worker that read the time just before another counted into the next
+ * hour, keeps the counts: a limit must not start again from nothing on
+ * either. Counts stamped hours ahead (a clock that ran fast, then was set
+ * right) start again, or they would not decay until that hour came. */
+#define RATE_MAX_STEP_BACK 2
+
 static void rate_roll(rep_rate_t *r, int64_t hour)
 {
-    if (hour <= r->hour)
+    if (hour <= r->hour && r->hour - hour <= RATE_MAX_STEP_BACK)
         return;
     if (r->hour == hour - 1) {
         r->prev_msgs = r->cur_msgs;

@@ -483,17 +483,27 @@ class DmarcTest(AuthTest):
                      b"From: ceo@bank.test, x@ip4.test\n",
                      b"From: x@ip4.test\nFrom: ceo@bank.test\n",
                      b"From: ceo@bank.test(x)\n",
-                     b'From: "x@ip4.test" <ceo@bank.test>\n'):
+                     b'From: "x@ip4.test" <ceo@bank.test>\n',
+                     b'From: "\\"" <ceo@bank.test>\n',
+                     b'From: x@ip4.test, "\\"" <ceo@bank.test>\n',
+                     b'From: "' + b"a" * 2100 + b'" <ceo@bank.test>\n'):
             res = self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10",
                             opts=["dmarc_reject=true"])
             s = symbols(res)
             self.assertIn("AUTH_DMARC_FAIL", s, head)
             self.assertIn("bank.test: policy reject", s["AUTH_DMARC_FAIL"]["detail"], head)
             self.assertEqual(res["verdict"], "block", head)
+        # What cannot be evaluated is said, with a score: more author domains than DMARC
+        # evaluates (bank.test fifth), or a mailbox without a readable domain.
+        for head in (b"From: a@a1.test, b@a2.test, c@a3.test, d@a4.test, ceo@bank.test\n",
+                     b"From: x@ip4.test, <ceo@>\n"):
+            s = symbols(self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10"))
+            self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
         # The control: the same sender's own domain alone passes.
         s = symbols(self.scan(b"From: x@ip4.test (ceo@bank.test)\n" + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertIn("AUTH_DMARC_PASS", s, s)
+        self.assertNotIn("AUTH_FROM_UNREADABLE", s)
 
     def test_idn_public_suffix(self):
         # The list writes the suffix in Unicode; mail names it in its xn-- form.

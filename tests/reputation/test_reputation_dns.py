@@ -384,6 +384,26 @@ class HistoryAndRateTest(unittest.TestCase):
             os.environ.update(saved)
         self.assertIn("3 messages in the last hour, limit 2", s["REP_RATE_LIMIT"]["detail"])
 
+    def test_counts_stamped_hours_ahead_start_again(self):
+        # A clock that ran five hours fast, then was set right: its counts start again
+        # rather than stand until that hour comes.
+        lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("faketime is not installed (scripts/setup installs it)")
+        data = os.path.join(self.tmp, "rate-ahead")
+        opts = ["rate_messages_per_hour=2"]
+        args = ["--direction", "outbound", "--auth-user", "fay", "--from", "fay@ours.test"]
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": lib, "FAKETIME": "+5h", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                           "ASAN_OPTIONS": saved.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"})
+        try:
+            for i in (0, 1):
+                self.scan(data, *args, opts=opts, fixture="m%d.eml" % i)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.assertNotIn("REP_RATE_LIMIT", self.scan(data, *args, opts=opts, fixture="m2.eml"))
+
     def test_inbound_is_not_rate_limited(self):
         data = os.path.join(self.tmp, "rate-in")
         for i in range(3):

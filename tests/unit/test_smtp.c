@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct server {
@@ -72,8 +73,54 @@ static void test_trickling_reply_times_out(void)
     close(s.listen_fd);
 }
 
+/* Refuses the recipient, then never answers QUIT. */
+static void *refuse_then_hang(void *arg)
+{
+    server_t *s = arg;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    char buf[512];
+    static const char *const replies[] = {"220 ok\r\n", "250 ok\r\n", "250 ok\r\n",
+                                          "550 5.1.1 no such user\r\n"};
+    if (fd < 0)
+        return NULL;
+    send(fd, replies[0], strlen(replies[0]), MSG_NOSIGNAL);
+    for (int i = 1; i < 4; i++) {
+        if (recv(fd, buf, sizeof(buf), 0) <= 0)
+            break;
+        send(fd, replies[i], strlen(replies[i]), MSG_NOSIGNAL);
+    }
+    /* QUIT arrives and gets no answer until the client has gone. */
+    while (recv(fd, buf, sizeof(buf), 0) > 0)
+        ;
+    close(fd);
+    return NULL;
+}
+
+/* The ten minutes the end of the data may take apply to it alone, not to the
+ * QUIT that follows a refusal. */
+static void test_quit_keeps_the_step_timeout(void)
+{
+    server_t s = {0};
+    pthread_t t;
+    if (listen_loopback(&s) != 0 || pthread_create(&t, NULL, refuse_then_hang, &s) != 0) {
+        CHECK(0, "cannot start the test server");
+        return;
+    }
+    char target[64], err[512] = "";
+    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s.port);
+    const char *rcpt[] = {"u@example.org"};
+    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    time_t t0 = time(NULL);
+    int rc = smtp_send(target, &m, 500, err, sizeof(err));
+    CHECK(rc == SMF_EFAIL, "rc %d: %s", rc, err);
+    CHECK(time(NULL) - t0 < 60, "QUIT waited %ld s", (long)(time(NULL) - t0));
+    pthread_join(t, NULL);
+    close(s.listen_fd);
+}
+
 int main(void)
 {
     test_trickling_reply_times_out();
+    test_quit_keeps_the_step_timeout();
     return check_done();
 }
