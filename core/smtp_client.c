@@ -29,6 +29,7 @@ typedef struct conn {
     int fd;
     int timeout_ms;
     int64_t step_end; /* Monotonic ms by which the current step must be done. */
+    int step_ms;      /* That step's budget, for the message when it runs out. */
     const char *peer; /* "host port", for messages. */
     char in[LINE_MAX_LEN];
     size_t inlen;
@@ -164,13 +165,14 @@ static int64_t now_ms(void)
 }
 
 /*
- * A step (sending one command or chunk, reading one whole reply) has
- * timeout_ms in all, not per wait: a server that sends a byte now and then
+ * A step (sending one command or chunk, reading one whole reply) has its
+ * budget in all, not per wait: a server that sends a byte now and then
  * must not hold the client for ever.
  */
-static void step_begin(conn_t *c)
+static void step_begin(conn_t *c, int ms)
 {
-    c->step_end = now_ms() + c->timeout_ms;
+    c->step_ms = ms;
+    c->step_end = now_ms() + ms;
 }
 
 static int step_left(const conn_t *c)
@@ -182,8 +184,7 @@ static int step_left(const conn_t *c)
 static int io_fail(conn_t *c, const char *what)
 {
     if (errno == ETIMEDOUT)
-        errbuf_fail(c->err, c->errlen, "%s: no answer within %d ms %s", c->peer, c->timeout_ms,
-                    what);
+        errbuf_fail(c->err, c->errlen, "%s: no answer within %d ms %s", c->peer, c->step_ms, what);
     else
         errbuf_fail(c->err, c->errlen, "%s: connection failed %s: %s", c->peer, what,
                     errno ? strerror(errno) : "closed by the server");
@@ -192,7 +193,7 @@ static int io_fail(conn_t *c, const char *what)
 
 static int write_all(conn_t *c, const char *buf, size_t len, const char *what)
 {
-    step_begin(c);
+    step_begin(c, c->timeout_ms);
     while (len > 0) {
         if (wait_fd(c->fd, POLLOUT, step_left(c)) != 0)
             return io_fail(c, what);
@@ -239,13 +240,13 @@ static int read_line(conn_t *c, char *line, const char *what)
     }
 }
 
-/* Reads a whole reply, following "250-" continuation lines. */
-static int read_reply(conn_t *c, reply_t *r, const char *what)
+/* Reads a whole reply within ms, following "250-" continuation lines. */
+static int read_reply_within(conn_t *c, reply_t *r, const char *what, int ms)
 {
     char line[LINE_MAX_LEN];
     size_t used = 0;
     r->text[0] = '\0';
-    step_begin(c);
+    step_begin(c, ms);
     for (;;) {
         int rc = read_line(c, line, what);
         if (rc != 0)
@@ -265,6 +266,11 @@ static int read_reply(conn_t *c, reply_t *r, const char *what)
         if (line[3] != '-')
             return 0;
     }
+}
+
+static int read_reply(conn_t *c, reply_t *r, const char *what)
+{
+    return read_reply_within(c, r, what, c->timeout_ms);
 }
 
 /* The last line of a reply, for messages. */
@@ -427,12 +433,10 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
     /* The server may run its content checks now: RFC 5321 gives it ten
      * minutes, and giving up sooner could see it deliver a message we then
      * report as not delivered, and an operator release it twice. */
-    int step_ms = c->timeout_ms;
-    if (c->timeout_ms < SMTP_FINAL_REPLY_MS)
-        c->timeout_ms = SMTP_FINAL_REPLY_MS;
     if (rc == 0)
-        rc = read_reply(c, &r, "after the message");
-    c->timeout_ms = step_ms;
+        rc = read_reply_within(c, &r, "after the message",
+                               c->timeout_ms > SMTP_FINAL_REPLY_MS ? c->timeout_ms
+                                                                   : SMTP_FINAL_REPLY_MS);
     if (rc == 0 && r.code / 100 != 2) {
         errbuf_fail(c->err, c->errlen, "%s refused the message: %s", c->peer, last_line(&r));
         rc = SMF_EFAIL;

@@ -52,25 +52,37 @@ static int listen_loopback(server_t *s)
     return 0;
 }
 
+/*
+ * Runs one delivery of a one-line message to a server thread running fn on
+ * a loopback port, with timeout_ms per step. Returns smtp_send()'s code
+ * (the reason in err), or 1 when the server could not start.
+ */
+static int deliver_to(server_t *s, void *(*fn)(void *), int timeout_ms, char *err, size_t errlen)
+{
+    pthread_t t;
+    if (listen_loopback(s) != 0 || pthread_create(&t, NULL, fn, s) != 0) {
+        CHECK(0, "cannot start the test server");
+        return 1;
+    }
+    char target[64];
+    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s->port);
+    const char *rcpt[] = {"u@example.org"};
+    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    int rc = smtp_send(target, &m, timeout_ms, err, errlen);
+    pthread_join(t, NULL);
+    close(s->listen_fd);
+    return rc;
+}
+
 /* Each step has the timeout in all: a reply that keeps coming a line at a
  * time still times out, rather than holding smfctl for as long as it goes on. */
 static void test_trickling_reply_times_out(void)
 {
     server_t s = {.lines = 40, .gap_ms = 100};
-    pthread_t t;
-    if (listen_loopback(&s) != 0 || pthread_create(&t, NULL, trickle, &s) != 0) {
-        CHECK(0, "cannot start the test server");
-        return;
-    }
-    char target[64], err[512] = "";
-    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s.port);
-    const char *rcpt[] = {"u@example.org"};
-    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
-    int rc = smtp_send(target, &m, 500, err, sizeof(err));
+    char err[512] = "";
+    int rc = deliver_to(&s, trickle, 500, err, sizeof(err));
     CHECK(rc == SMF_EIO, "rc %d: %s", rc, err);
     CHECK_CONTAINS(err, "no answer within 500 ms before its greeting");
-    pthread_join(t, NULL);
-    close(s.listen_fd);
 }
 
 /* Refuses the recipient, then never answers QUIT. */
@@ -101,21 +113,11 @@ static void *refuse_then_hang(void *arg)
 static void test_quit_keeps_the_step_timeout(void)
 {
     server_t s = {0};
-    pthread_t t;
-    if (listen_loopback(&s) != 0 || pthread_create(&t, NULL, refuse_then_hang, &s) != 0) {
-        CHECK(0, "cannot start the test server");
-        return;
-    }
-    char target[64], err[512] = "";
-    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s.port);
-    const char *rcpt[] = {"u@example.org"};
-    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    char err[512] = "";
     time_t t0 = time(NULL);
-    int rc = smtp_send(target, &m, 500, err, sizeof(err));
+    int rc = deliver_to(&s, refuse_then_hang, 500, err, sizeof(err));
     CHECK(rc == SMF_EFAIL, "rc %d: %s", rc, err);
     CHECK(time(NULL) - t0 < 60, "QUIT waited %ld s", (long)(time(NULL) - t0));
-    pthread_join(t, NULL);
-    close(s.listen_fd);
 }
 
 int main(void)
