@@ -218,37 +218,27 @@ static int att_is_examined(const smf_part_t *p)
 static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
 {
     int rc;
+    /* A part without a name can only be judged by its content; the details
+     * then name it by its type. */
+    int named = p->filename[0] != '\0';
+    const char *what =
+        named ? p->filename : smf_msg_printf(ctx->msg, "unnamed %s part", p->content_type);
 
-    if (p->filename[0] == '\0') {
-        /* Only the content can be judged; the details name the part by its type. */
-        const char *what = smf_msg_printf(ctx->msg, "unnamed %s part", p->content_type);
-        if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
-            return rc;
-        if (!att_is_archive(p->data, p->size))
-            return 0;
-        if (ctx->pol->block_archives) {
-            if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,
-                                         what)) < 0)
-                return rc;
-            att_note_blocked(ctx, what);
-        }
-        return att_scan_archive(ctx, what, p->data, p->size);
-    }
-    if ((rc = att_check_name(ctx, p->filename)) < 0)
+    if (named && (rc = att_check_name(ctx, p->filename)) < 0)
         return rc;
-    if ((rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
+    if (named && (rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
         return rc;
-    if ((rc = att_check_ole2(ctx, "", p->filename, p->data, p->size)) < 0)
+    if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
         return rc;
     if (!att_is_archive(p->data, p->size))
         return 0;
     if (ctx->pol->block_archives) {
         if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,
-                                     p->filename)) < 0)
+                                     what)) < 0)
             return rc;
-        att_note_blocked(ctx, p->filename);
+        att_note_blocked(ctx, what);
     }
-    return att_scan_archive(ctx, p->filename, p->data, p->size);
+    return att_scan_archive(ctx, what, p->data, p->size);
 }
 
 void att_note_blocked(att_ctx_t *ctx, const char *what)
