@@ -4,6 +4,7 @@
  * a DKIM signature passed for an aligned domain.
  */
 #include "dmarc.h"
+#include "rfc5322.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -23,38 +24,6 @@ const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
 {
     static const char *const names[] = {"none", "quarantine", "reject"};
     return names[p];
-}
-
-/* Copies a header value without its comments, quoted strings kept whole. */
-static void dmarc_strip_comments(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    int depth = 0, quoted = 0;
-
-    for (const char *p = in; *p != '\0' && n + 1 < outlen; p++) {
-        if (*p == '\\' && p[1] != '\0' && (quoted || depth > 0)) {
-            if (!depth)
-                out[n++] = *p;
-            p++;
-            if (!depth && n + 1 < outlen)
-                out[n++] = *p;
-            continue;
-        }
-        if (depth > 0) {
-            depth += (*p == '(') - (*p == ')');
-            if (depth == 0)
-                out[n++] = ' ';
-            continue;
-        }
-        if (!quoted && *p == '(') {
-            depth = 1;
-            continue;
-        }
-        if (*p == '"')
-            quoted = !quoted;
-        out[n++] = *p;
-    }
-    out[n] = '\0';
 }
 
 /* The domain of one mailbox ("Name <a@b>", "a@b", "\"x@y\" <a@b>"): after the
@@ -111,7 +80,7 @@ int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int 
         *unreadable = 1;
         return 0;
     }
-    dmarc_strip_comments(value, clean, size);
+    rfc5322_strip_comments(value, clean, size, 0);
     const char *start = clean;
     for (const char *p = clean;; p++) {
         if (quoted && *p == '\\' && p[1] != '\0') {

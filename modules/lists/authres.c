@@ -4,6 +4,7 @@
  * which authenticated allow entries need before they apply.
  */
 #include "authres.h"
+#include "rfc5322.h"
 
 #include <smf/module.h>
 
@@ -13,42 +14,6 @@
 
 /* Longest results value read; a longer one is cut, which can only lose a pass. */
 #define AUTHRES_MAX 4096
-
-/*
- * Copies a results value with its comments left out and the blanks and ';'
- * inside quoted strings turned into '_', so that splitting on ';' and
- * blanks finds the real resinfo: a comment such as OpenDKIM's "(2048-bit
- * key; unprotected)" does not cut one in two, and a quoted local part
- * holding "; spf=pass ..." does not make one of its own.
- */
-static void authres_clean(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    int depth = 0, quoted = 0;
-
-    for (const char *p = in; *p != '\0' && n + 1 < outlen; p++) {
-        if (quoted) {
-            if (*p == '\\' && p[1] != '\0')
-                p++;
-            else if (*p == '"')
-                quoted = 0;
-            out[n++] = *p == ';' || isspace((unsigned char)*p) ? '_' : *p;
-        } else if (depth > 0) {
-            if (*p == '\\' && p[1] != '\0')
-                p++;
-            else
-                depth += (*p == '(') - (*p == ')');
-            if (depth == 0)
-                out[n++] = ' ';
-        } else if (*p == '(') {
-            depth = 1;
-        } else {
-            quoted = *p == '"';
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-}
 
 /* Copies the next token delimited by blanks or ';' into out; NULL at the end. */
 static const char *authres_token(const char *p, char *out, size_t outlen)
@@ -111,7 +76,9 @@ static int authres_resinfo(const char *p, const char *domain)
 static int authres_header(const char *raw, const char *authserv_id, const char *domain)
 {
     char id[256], value[AUTHRES_MAX];
-    authres_clean(raw, value, sizeof(value));
+    /* Comments read as comments (OpenDKIM's "(2048-bit key; unprotected)"), and a
+     * quoted local part holding "; spf=pass ..." makes no result of its own. */
+    rfc5322_strip_comments(raw, value, sizeof(value), RFC5322_MASK_QUOTED);
     const char *p = authres_token(value, id, sizeof(id));
 
     if (p == NULL || strcasecmp(id, authserv_id) != 0)
@@ -131,7 +98,7 @@ static int authres_note(smf_msg_t *msg, const char *domain)
     char value[AUTHRES_MAX];
     if (note == NULL)
         return 0;
-    authres_clean(note, value, sizeof(value));
+    rfc5322_strip_comments(note, value, sizeof(value), RFC5322_MASK_QUOTED);
     for (const char *p = value; p != NULL; p = strchr(p, ';')) {
         if (*p == ';')
             p++;
