@@ -143,8 +143,8 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
     bool named = hostname && hostname[0] && hostname[0] != '[' && strcmp(hostname, "unknown");
     free(c->client_name);
     c->client_name = named ? strdup(hostname) : NULL;
-    /* The connection-stage check waits for MAIL FROM, when the engine can
-     * judge the sender too (cb_envfrom). */
+    /* The connection-stage check waits for the recipients, when the engine
+     * can judge the sender and apply their domains' lists too. */
     return SMFIS_CONTINUE;
 }
 
@@ -219,15 +219,15 @@ static sfsistat check_size(SMFICTX *ctx, const milter_conn_t *c)
 }
 
 /*
- * The connection stage, at MAIL FROM and again at each RCPT TO: the
- * engine's list and reputation stages judge the client, its HELO and the
- * sender before any data is sent, so a blacklisted source is refused at
- * once. At MAIL FROM the default policy and the global lists apply; at
- * RCPT TO the recipient's domain policy and its domain and user lists, so
- * that a sender one domain blocks is refused for that domain's recipients
- * only. Only a reject counts here; an engine that does not answer, or a
- * tempfail, lets the session go on, since the full scan at end of DATA
- * fails closed anyway.
+ * The connection stage, at each RCPT TO (or at MAIL FROM with
+ * --no-rcpt-check): the engine's list and reputation stages judge the
+ * client, its HELO and the sender before any data is sent, so a
+ * blacklisted source is refused at once. At RCPT TO the recipient's domain
+ * policy and its domain and user lists apply, so that a sender one domain
+ * blocks is refused for that domain's recipients only; at MAIL FROM only
+ * the default policy and the global lists can. Only a reject counts here;
+ * an engine that does not answer, or a tempfail, lets the session go on,
+ * since the full scan at end of DATA fails closed anyway.
  */
 static sfsistat connect_check(SMFICTX *ctx, milter_conn_t *c, const char *rcpt)
 {
@@ -270,8 +270,12 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         c->oom = true;
         return SMFIS_CONTINUE;
     }
-    return milter_opts.connect_check && !milter_opts.noop ? connect_check(ctx, c, NULL)
-                                                          : SMFIS_CONTINUE;
+    /* With a check at each RCPT TO, a refusal waits for the recipient, as
+     * Postfix's smtpd_delay_reject does: a domain may allow a sender that the
+     * global lists block, and before RCPT TO no one knows which domain it is. */
+    if (!milter_opts.connect_check || milter_opts.rcpt_check || milter_opts.noop)
+        return SMFIS_CONTINUE;
+    return connect_check(ctx, c, NULL);
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)

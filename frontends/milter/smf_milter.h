@@ -31,8 +31,8 @@ typedef struct milter_opts {
     bool hold; /* quarantine -> Postfix hold queue instead of discard */
     bool foreground;
     bool noop;          /* accept everything without asking the engine */
-    bool connect_check; /* ask the connection stage at MAIL FROM (default on) */
-    bool rcpt_check;    /* and at each RCPT TO, with that recipient's policy (default on) */
+    bool connect_check; /* ask the connection stage before DATA (default on) */
+    bool rcpt_check;    /* at each RCPT TO with its policy (default), else at MAIL FROM */
     mode_t socket_mode;
     const char *socket_group; /* NULL: group "postfix" when it exists */
 } milter_opts_t;

@@ -156,6 +156,7 @@ static void lists_fini(void *state)
 /* One scope's or one recipient's outcome. */
 typedef struct lists_decision {
     int verdict;        /* 0 nothing, SMF_VERDICT_ALLOW or SMF_VERDICT_BLOCK. */
+    int pending;        /* Only an allow entry matched, and it wants proof. */
     const char *detail; /* In the message arena. */
 } lists_decision_t;
 
@@ -179,6 +180,7 @@ static int lists_scope(smf_msg_t *msg, const char *scope, const lists_query_t *q
         return rc;
     if (r.unauth && q->unauth_detail != NULL && *q->unauth_detail == NULL)
         *q->unauth_detail = lists_entry_detail(msg, &r.unauth_hit);
+    d->pending = r.unauth && !r.block && !r.allow;
     if (r.block) {
         d->verdict = SMF_VERDICT_BLOCK;
         d->detail = lists_entry_detail(msg, &r.block_hit);
@@ -250,22 +252,53 @@ static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_quer
     q->kv.authenticated = authres_passed(msg, st->authserv_id, q->kv.domain);
 }
 
-/* The most specific scope with something to say decides for a recipient. */
+/*
+ * The most specific scope with something to say decides, scopes given
+ * narrowest first. A connection check comes before the message, so before
+ * any proof of the sender: an allow entry that waits for that proof in a
+ * narrower scope leaves the recipient undecided there, rather than letting
+ * a wider scope's block refuse mail that the scan may yet allow.
+ */
+static void lists_pick(const lists_decision_t *const *scopes, size_t n, int connect,
+                       lists_decision_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    for (size_t i = 0; i < n; i++) {
+        if (scopes[i]->verdict != 0) {
+            *d = *scopes[i];
+            return;
+        }
+        if (connect && scopes[i]->pending)
+            return;
+    }
+}
+
+/* A recipient's own entries, then its domain's, then the global ones. */
 static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t *q,
                            const lists_decision_t *domain, const lists_decision_t *global,
-                           lists_decision_t *d)
+                           int connect, lists_decision_t *d)
 {
     char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
+    lists_decision_t user = {0};
     int rc;
 
-    memset(d, 0, sizeof(*d));
     snprintf(text, sizeof(text), "user:%s", rcpt);
     if (listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
-        (rc = lists_scope(msg, scope, q, d)) < 0)
+        (rc = lists_scope(msg, scope, q, &user)) < 0)
         return rc;
-    if (d->verdict == 0)
-        *d = domain->verdict != 0 ? *domain : *global;
+    const lists_decision_t *scopes[] = {&user, domain, global};
+    lists_pick(scopes, 3, connect, d);
     return 0;
+}
+
+/* A connection check (at MAIL FROM or RCPT TO) runs before there is a
+ * message: the engine hands the stage an empty one. */
+static int lists_is_connect_check(const smf_msg_t *msg)
+{
+    size_t len = 0;
+
+    smf_msg_raw(msg, &len);
+    return len == 0;
 }
 
 /* Forces the verdict every recipient agrees on; reports disagreement instead. */
@@ -310,7 +343,7 @@ static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
     lists_decision_t *per = smf_msg_alloc(msg, (env->rcpt_count + 1) * sizeof(*per));
     char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
     size_t n = env->rcpt_count > 0 ? env->rcpt_count : 1;
-    int rc;
+    int connect = lists_is_connect_check(msg), rc;
 
     if (per == NULL)
         return SMF_ENOMEM;
@@ -322,9 +355,12 @@ static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
         (rc = lists_scope(msg, scope, &q, &domain)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
+        const lists_decision_t *scopes[] = {&domain, &global};
+
         if (!st->store || env->rcpt_count == 0)
-            per[i] = domain.verdict != 0 ? domain : global;
-        else if ((rc = lists_recipient(msg, env->rcpt[i], &q, &domain, &global, &per[i])) < 0)
+            lists_pick(scopes, 2, connect, &per[i]);
+        else if ((rc = lists_recipient(msg, env->rcpt[i], &q, &domain, &global, connect, &per[i])) <
+                 0)
             return rc;
     }
     return lists_apply(msg, st, per, n, unauth);

@@ -85,6 +85,36 @@ class LiveListsTest(unittest.TestCase):
         reply["names"] = [s["name"] for s in reply["symbols"]]
         return reply
 
+    def connect(self, rcpt):
+        """A connection-stage check (CONNECT): the envelope, no message yet."""
+        self.n += 1
+        rid = b"connect-%d" % self.n
+        env = smftest.envelope(client_ip="203.0.113.5", sender="boss@partner.test",
+                               recipients=[rcpt])
+        self.sock.send_multipart([smftest.PROTO, b"CONNECT", rid, env])
+        cmd, got, reply = recv_reply(self.sock)
+        self.assertEqual((cmd, got), ("VERDICT", rid), reply)
+        return reply
+
+    def test_domain_allow_awaiting_proof_keeps_a_global_block_from_refusing_early(self):
+        # The sender allow of example.com needs SPF or DKIM, which only the
+        # message brings: before it, the global block must not refuse mail
+        # that the domain's allow may let through.
+        self.ctl("add", "--type", "sender", "--action", "block", "boss@partner.test")
+        self.ctl("add", "--scope", "domain:example.com", "--type", "sender", "--action", "allow",
+                 "boss@partner.test")
+        try:
+            self.assertEqual(self.connect("user@example.com")["action"], "accept")
+            self.assertEqual(self.connect("user@example.org")["action"], "reject")
+            # With the message, proof decides: allowed with it, blocked without.
+            r = self.scan(AUTH + CLEAN)
+            self.assertEqual(r["action"], "accept", r)
+            self.assertIn("LIST_ALLOW", r["names"], r)
+            self.assertEqual(self.scan(CLEAN)["action"], "reject")
+        finally:
+            self.ctl("del", "--scope", "domain:example.com", "--type", "sender",
+                     "boss@partner.test", rc=None)
+
     def test_block_added_and_removed_while_running(self):
         self.assertEqual(self.scan(CLEAN)["action"], "accept")
         self.ctl("add", "--type", "ip", "--action", "block", "203.0.113.0/24")
