@@ -29,7 +29,8 @@ typedef struct auth_conf {
     int skip_authenticated;
     int dmarc_reject;
     double spf_scores[7]; /* In auth_spf_result_t order. */
-    double dkim_pass_score, dkim_fail_score, dkim_permerror_score, dkim_temperror_score;
+    double dkim_pass_score, dkim_fail_score, dkim_permerror_score, dkim_temperror_score,
+        dkim_neutral_score;
     double dkim_none_score;
     double dmarc_pass_score, dmarc_fail_score, dmarc_quarantine_score, dmarc_reject_score;
     double from_unreadable_score;
@@ -82,6 +83,8 @@ static const smf_option_t auth_options[] = {
      "Score of AUTH_DKIM_PERMERROR."},
     {"dkim_temperror_score", SMF_OPT_FLOAT, "0", offsetof(auth_conf_t, dkim_temperror_score),
      "Score of AUTH_DKIM_TEMPERROR."},
+    {"dkim_neutral_score", SMF_OPT_FLOAT, "0", offsetof(auth_conf_t, dkim_neutral_score),
+     "Score of AUTH_DKIM_NEUTRAL: no pass, under a key in testing mode (t=y)."},
     {"dkim_none_score", SMF_OPT_FLOAT, "0", offsetof(auth_conf_t, dkim_none_score),
      "Score of AUTH_DKIM_NONE."},
     {"dmarc_pass_score", SMF_OPT_FLOAT, "-1", offsetof(auth_conf_t, dmarc_pass_score),
@@ -246,17 +249,17 @@ static char *auth_dkim_detail(auth_scan_t *s, auth_dkim_result_t r)
 static int auth_check_dkim(auth_scan_t *s)
 {
     static const char *const names[] = {"AUTH_DKIM_PASS", "AUTH_DKIM_FAIL", "AUTH_DKIM_PERMERROR",
-                                        "AUTH_DKIM_TEMPERROR"};
+                                        "AUTH_DKIM_TEMPERROR", "AUTH_DKIM_NEUTRAL"};
     const auth_conf_t *c = s->st->conf;
     const double scores[] = {c->dkim_pass_score, c->dkim_fail_score, c->dkim_permerror_score,
-                             c->dkim_temperror_score};
+                             c->dkim_temperror_score, c->dkim_neutral_score};
     int rc;
 
     if (auth_dkim_count(s->dkim) == 0)
         return smf_msg_add_symbol(s->msg, "AUTH_DKIM_NONE", c->dkim_none_score,
                                   "no DKIM-Signature");
     auth_dkim_verify(s->dkim, s->dns, time(NULL));
-    for (int r = AUTH_DKIM_RES_PASS; r <= AUTH_DKIM_RES_TEMPERROR; r++) {
+    for (int r = AUTH_DKIM_RES_PASS; r <= AUTH_DKIM_RES_NEUTRAL; r++) {
         char *detail = auth_dkim_detail(s, (auth_dkim_result_t)r);
         if (detail != NULL && (rc = smf_msg_add_symbol(s->msg, names[r], scores[r], detail)) < 0)
             return rc;

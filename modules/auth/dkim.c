@@ -73,7 +73,7 @@ static void buf_add(dkim_buf_t *b, const char *s, size_t n)
 
 const char *auth_dkim_name(auth_dkim_result_t r)
 {
-    static const char *const names[] = {"pass", "fail", "permerror", "temperror"};
+    static const char *const names[] = {"pass", "fail", "permerror", "temperror", "neutral"};
     return names[r];
 }
 
@@ -546,11 +546,24 @@ static void dkim_header_data(const auth_dkim_t *k, const dkim_sigdata_t *sd, dki
 
 typedef struct dkim_key {
     int ed25519;
-    int strict; /* t=s: i= must be in d= itself. */
+    int strict;  /* t=s: i= must be in d= itself. */
+    int testing; /* t=y: the domain is testing DKIM. */
     unsigned char p[2048];
     long plen;
     const char *err;
 } dkim_key_t;
+
+/* Whether a colon-separated list of flags ("y:s") holds the one-letter flag. */
+static int dkim_has_flag(const char *v, char flag)
+{
+    for (const char *p = v; *p != '\0'; p++) {
+        int start = p == v || p[-1] == ':';
+        int end = p[1] == '\0' || p[1] == ':';
+        if (start && end && *p == flag)
+            return 1;
+    }
+    return 0;
+}
 
 static int dkim_key_tag(void *arg, const char *tag, const char *v)
 {
@@ -568,8 +581,11 @@ static int dkim_key_tag(void *arg, const char *tag, const char *v)
         key->err = "bad key data";
     if (strcmp(tag, "k") == 0)
         key->ed25519 = strcmp(v, "ed25519") == 0;
-    if (strcmp(tag, "t") == 0)
-        key->strict = strchr(v, 's') != NULL;
+    /* t= holds flags separated by ':', each a single letter (3.6.1). */
+    if (strcmp(tag, "t") == 0) {
+        key->strict = dkim_has_flag(v, 's');
+        key->testing = dkim_has_flag(v, 'y');
+    }
     return key->err != NULL ? -1 : 0;
 }
 
@@ -703,15 +719,54 @@ static auth_dkim_result_t dkim_check_body(const auth_dkim_t *k, const dkim_sigda
     return AUTH_DKIM_RES_PASS;
 }
 
+/* Checks the signature against the key that was fetched for it. */
+static auth_dkim_result_t dkim_verify_key(const auth_dkim_t *k, auth_dkim_sig_t *s,
+                                          const dkim_sigdata_t *sd, const dkim_key_t *key)
+{
+    dkim_buf_t data = {0};
+    const char *why = NULL;
+    auth_dkim_result_t r;
+    EVP_PKEY *pk;
+
+    if (key->ed25519 != sd->ed25519)
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "key type does not match a=");
+    if (key->strict && sd->i[0] != '\0' && strcasecmp(strchr(sd->i, '@') + 1, s->d) != 0)
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "key has t=s but i= is a subdomain");
+    if ((r = dkim_check_body(k, sd, s)) != AUTH_DKIM_RES_PASS)
+        return r;
+    if ((pk = dkim_pkey(key, &why)) == NULL)
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, why);
+    dkim_header_data(k, sd, &data);
+    r = data.oom                        ? dkim_fail(s, AUTH_DKIM_RES_TEMPERROR, "out of memory")
+        : dkim_check_sig(pk, sd, &data) ? AUTH_DKIM_RES_PASS
+                                        : dkim_fail(s, AUTH_DKIM_RES_FAIL, "signature mismatch");
+    EVP_PKEY_free(pk);
+    free(data.p);
+    return r;
+}
+
+/*
+ * RFC 6376, 3.6.1: mail signed with a key in testing mode (t=y) must not be
+ * treated differently from unsigned mail, "even should the signature fail
+ * to verify". Its failures become neutral (scored as no signature would be
+ * and never a DMARC pass); a signature that verifies still passes.
+ */
+static auth_dkim_result_t dkim_testing(auth_dkim_sig_t *s, auth_dkim_result_t r)
+{
+    size_t n = strlen(s->why);
+
+    if (r != AUTH_DKIM_RES_FAIL && r != AUTH_DKIM_RES_PERMERROR)
+        return r;
+    snprintf(s->why + n, sizeof(s->why) - n, "%s", " (key in testing mode, t=y)");
+    return AUTH_DKIM_RES_NEUTRAL;
+}
+
 static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_t i, time_t now)
 {
     auth_dkim_sig_t *s = &k->sigs[i];
     dkim_sigdata_t sd;
     dkim_key_t key;
-    dkim_buf_t data = {0};
-    const char *why = NULL;
     auth_dkim_result_t r;
-    EVP_PKEY *pk;
 
     if (dkim_sig_parse(k->sigfield[i], &sd, s) < 0)
         return AUTH_DKIM_RES_PERMERROR;
@@ -719,21 +774,8 @@ static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "signature expired");
     if ((r = dkim_get_key(dns, s, &key)) != AUTH_DKIM_RES_PASS)
         return r;
-    if (key.ed25519 != sd.ed25519)
-        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "key type does not match a=");
-    if (key.strict && sd.i[0] != '\0' && strcasecmp(strchr(sd.i, '@') + 1, s->d) != 0)
-        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "key has t=s but i= is a subdomain");
-    if ((r = dkim_check_body(k, &sd, s)) != AUTH_DKIM_RES_PASS)
-        return r;
-    if ((pk = dkim_pkey(&key, &why)) == NULL)
-        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, why);
-    dkim_header_data(k, &sd, &data);
-    r = data.oom                         ? dkim_fail(s, AUTH_DKIM_RES_TEMPERROR, "out of memory")
-        : dkim_check_sig(pk, &sd, &data) ? AUTH_DKIM_RES_PASS
-                                         : dkim_fail(s, AUTH_DKIM_RES_FAIL, "signature mismatch");
-    EVP_PKEY_free(pk);
-    free(data.p);
-    return r;
+    r = dkim_verify_key(k, s, &sd, &key);
+    return key.testing ? dkim_testing(s, r) : r;
 }
 
 /* d= and s= only, to start the key look-ups early. */

@@ -17,7 +17,8 @@ typedef enum auth_dkim_result {
     AUTH_DKIM_RES_PASS = 0,
     AUTH_DKIM_RES_FAIL,      /* The body or the signature does not verify. */
     AUTH_DKIM_RES_PERMERROR, /* A broken signature or key, no key, an expired signature. */
-    AUTH_DKIM_RES_TEMPERROR  /* The key could not be fetched in time. */
+    AUTH_DKIM_RES_TEMPERROR, /* The key could not be fetched in time. */
+    AUTH_DKIM_RES_NEUTRAL    /* It did not verify, but the key says t=y (testing). */
 } auth_dkim_result_t;
 
 typedef struct auth_dkim_sig {

@@ -174,6 +174,9 @@ class AuthTest(unittest.TestCase):
             "sel._domainkey.shop.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
             "sel._domainkey.mail.shop.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
             "revoked._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; p=")],
+            "trial._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; t=y; p=" + rsa_p)],
+            "trials._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:y; p=" + rsa_p)],
+            "notrial._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:yes; p=" + rsa_p)],
             "sel._domainkey.slow.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
         })
         cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test", "slowspf.ip4.test"],
@@ -423,6 +426,31 @@ class DkimTest(AuthTest):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
         s = symbols(self.scan(raw, opts=["spf=false"]))
         self.assertIn("AUTH_DKIM_TEMPERROR", s, s)
+
+    def test_failure_under_testing_key_is_neutral(self):
+        # RFC 6376, 3.6.1: a domain testing DKIM (t=y) gets the treatment of unsigned mail,
+        # even when its signature does not verify: no AUTH_DKIM_FAIL, no DMARC pass.
+        for selector in ("trial", "trials"):
+            raw = self.signed(selector=selector).replace(b"the figures", b"the numbers")
+            res = self.scan(raw, opts=["spf=false"])
+            s = symbols(res)
+            self.assertNotIn("AUTH_DKIM_FAIL", s, s)
+            self.assertIn("body hash mismatch (key in testing mode, t=y)",
+                          s["AUTH_DKIM_NEUTRAL"]["detail"], s)
+            self.assertEqual(s["AUTH_DKIM_NEUTRAL"]["score"], 0)
+            self.assertIn("dkim=neutral header.d=signer.test header.s=%s" % selector,
+                          self.header(res))
+            self.assertIn("no aligned SPF or DKIM pass", s["AUTH_DMARC_FAIL"]["detail"], s)
+
+    def test_testing_key_still_passes(self):
+        s = symbols(self.scan(self.signed(selector="trial"), opts=["spf=false"]))
+        self.assertIn("AUTH_DKIM_PASS", s, s)
+
+    def test_testing_flag_is_a_whole_flag(self):
+        # "yes" is not the flag y: the failure counts.
+        raw = self.signed(selector="notrial").replace(b"the figures", b"the numbers")
+        s = symbols(self.scan(raw, opts=["spf=false"]))
+        self.assertIn("AUTH_DKIM_FAIL", s, s)
 
     def test_unsigned(self):
         s = symbols(self.scan(opts=["spf=false"]))
