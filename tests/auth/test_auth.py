@@ -442,6 +442,17 @@ class DkimTest(AuthTest):
                           self.header(res))
             self.assertIn("no aligned SPF or DKIM pass", s["AUTH_DMARC_FAIL"]["detail"], s)
 
+    def test_dkim_off_still_feeds_dmarc_without_scoring(self):
+        # dkim = false with dmarc on: the signatures are verified for alignment only.
+        res = self.scan(self.signed(), opts=["spf=false", "dkim=false"])
+        s = symbols(res)
+        self.assertIn("DKIM pass aligned", s["AUTH_DMARC_PASS"]["detail"], s)
+        self.assertFalse([n for n in s if n.startswith("AUTH_DKIM_")], s)
+        raw = self.signed(selector="gone")
+        s = symbols(self.scan(raw, opts=["spf=false", "dkim=false"]))
+        self.assertFalse([n for n in s if n.startswith("AUTH_DKIM_")], s)
+        self.assertIn("AUTH_DMARC_FAIL", s, s)
+
     def test_testing_key_still_passes(self):
         s = symbols(self.scan(self.signed(selector="trial"), opts=["spf=false"]))
         self.assertIn("AUTH_DKIM_PASS", s, s)
