@@ -147,6 +147,22 @@ static int url_set_add(url_set_t *s, const char *p, size_t n)
     return 1;
 }
 
+static int is_hex(int c)
+{
+    return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f');
+}
+
+/* Whether a host (or user info) can start at p[0..n): a letter or digit, a
+ * non-ASCII byte, or a percent escape, which browsers decode in host names
+ * ("http://%65vil.example/" goes to evil.example). */
+static int host_start(const char *p, size_t n)
+{
+    unsigned char c = (unsigned char)p[0];
+    if (is_alnum(c) || c >= 0x80)
+        return 1;
+    return c == '%' && n >= 3 && is_hex((unsigned char)p[1]) && is_hex((unsigned char)p[2]);
+}
+
 /* Whether p[0..n) starts like one of the URLs we keep: a known scheme
  * followed by a host character, or "www." followed by one. */
 static size_t url_start(const char *p, size_t n)
@@ -154,7 +170,7 @@ static size_t url_start(const char *p, size_t n)
     size_t k = scheme_len(p, n);
     if (k == 0 && has_prefix(p, n, "www."))
         k = 4;
-    if (k == 0 || k >= n || !(is_alnum((unsigned char)p[k]) || (unsigned char)p[k] >= 0x80))
+    if (k == 0 || k >= n || !host_start(p + k, n - k))
         return 0;
     return k;
 }

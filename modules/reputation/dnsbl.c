@@ -35,7 +35,9 @@ static int zone_queries(char *text, unsigned *out)
         const char *name;
         unsigned bit;
     } names[] = {
-        {"ip", REP_Q_IP}, {"sender", REP_Q_SENDER}, {"helo", REP_Q_HELO}, {"url", REP_Q_URL}};
+        {"ip", REP_Q_IP},   {"sender", REP_Q_SENDER}, {"helo", REP_Q_HELO},
+        {"url", REP_Q_URL}, {"url_ip", REP_Q_URL_IP},
+    };
     char *save = NULL;
 
     *out = 0;

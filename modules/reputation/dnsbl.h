@@ -22,6 +22,7 @@
 #define REP_Q_SENDER 0x02
 #define REP_Q_HELO 0x04
 #define REP_Q_URL 0x08
+#define REP_Q_URL_IP 0x10
 
 #define REP_MAX_CODES 16
 

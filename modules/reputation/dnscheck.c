@@ -7,6 +7,8 @@
 #include "dnscheck.h"
 #include "cares.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,16 +97,25 @@ static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
     return true;
 }
 
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /*
- * The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none or
- * an address. As a browser reads it: the user info ends at the last '@'
- * before the path, a backslash ends the host as '/' does, and the dots at
- * the end of a name ("evil.example.") do not count.
+ * The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none.
+ * As a browser reads it: the user info ends at the last '@' before the
+ * path, a backslash ends the host as '/' does, "%65vil.example" is
+ * "evil.example", and the dots at the end of a name ("evil.example.") do
+ * not count. A host with bytes no DNS name holds comes back as "".
  */
 static void url_host(const char *url, char *out, size_t outlen)
 {
     const char *p = strstr(url, "://"), *end;
-    size_t n;
+    size_t n = 0;
 
     out[0] = '\0';
     if (p == NULL)
@@ -114,29 +125,62 @@ static void url_host(const char *url, char *out, size_t outlen)
     for (const char *q = p; q < end; q++)
         if (*q == '@')
             p = q + 1;
-    n = strcspn(p, ":/?#\\");
-    while (n > 0 && p[n - 1] == '.')
-        n--;
-    if (n == 0 || n >= outlen || *p == '[')
+    end = p + strcspn(p, ":/?#\\");
+    for (; p < end && n + 1 < outlen; p++) {
+        int c = (unsigned char)*p;
+        if (c == '%' && end - p >= 3 && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+            c = hex_value(p[1]) << 4 | hex_value(p[2]);
+            p += 2;
+        }
+        if (c == 0 || !(isalnum(c) || c == '.' || c == '-' || c == '_'))
+            return;
+        out[n++] = (char)tolower(c);
+    }
+    if (p < end)
         return;
-    memcpy(out, p, n);
+    while (n > 0 && out[n - 1] == '.')
+        n--;
     out[n] = '\0';
-    /* Address hosts are the ip zones' business; a name needs a dot and a letter. */
-    if (strchr(out, '.') == NULL || strspn(out, "0123456789.") == n)
-        out[0] = '\0';
 }
 
-static void zone_ask_urls(check_ctx_t *ctx, size_t zone)
+/* Whether a host is an IPv4 address in any form a browser reads as one
+ * ("192.0.2.1", "3221225985", "0xc0.0.2.1"); its 16-byte mapped form. */
+static bool url_host_ip(const char *host, uint8_t ip[16])
 {
-    char host[256];
+    struct in_addr a;
+
+    if (host[0] == '\0' || strspn(host, "0123456789.xabcdef") != strlen(host) ||
+        inet_aton(host, &a) == 0)
+        return false;
+    memset(ip, 0, 10);
+    ip[10] = ip[11] = 0xff;
+    memcpy(ip + 12, &a.s_addr, 4);
+    return true;
+}
+
+/* Asks a zone about each distinct URL host (url) or URL address (url_ip). */
+static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
+{
+    char host[256], rev[80];
+    uint8_t ip[16];
     size_t asked = 0;
 
     for (size_t i = 0; i < smf_msg_url_count(ctx->msg); i++) {
         if ((long)asked >= ctx->conf->max_url_hosts)
             break;
         url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
+        const char *name = NULL;
+        if (url_host_ip(host, ip)) {
+            if (what & REP_Q_URL_IP) {
+                rep_dns_reverse(ip, rev, sizeof(rev));
+                name = rev;
+            }
+        } else if ((what & REP_Q_URL) && strchr(host, '.') != NULL) {
+            /* A name needs a dot to be worth a question. */
+            name = host;
+        }
         /* Only distinct hosts count: repeating one link must not use up the budget. */
-        if (host[0] != '\0' && zone_ask(ctx, zone, host))
+        if (name != NULL && zone_ask(ctx, zone, name))
             asked++;
     }
 }
@@ -155,8 +199,8 @@ static void zones_ask(check_ctx_t *ctx)
             zone_ask(ctx, z, ctx->q->sender_domain);
         if (what & REP_Q_HELO)
             zone_ask(ctx, z, ctx->q->helo);
-        if (what & REP_Q_URL)
-            zone_ask_urls(ctx, z);
+        if (what & (REP_Q_URL | REP_Q_URL_IP))
+            zone_ask_urls(ctx, z, what);
     }
 }
 
@@ -231,9 +275,9 @@ static int fcrdns_report(check_ctx_t *ctx)
         return 0;
     if ((ctx->fc.ptr_status != REP_DNS_OK && ctx->fc.ptr_status != REP_DNS_NOTFOUND) ||
         ctx->fc.timeout)
-        return smf_msg_add_symbol(ctx->msg, "REP_DNS_TIMEOUT", 0,
-                                  smf_msg_printf(ctx->msg, "reverse DNS of %s: no usable answer",
-                                                 ctx->q->ip_text));
+        return smf_msg_add_symbol(
+            ctx->msg, "REP_DNS_TIMEOUT", 0,
+            smf_msg_printf(ctx->msg, "reverse DNS of %s: no usable answer", ctx->q->ip_text));
     if (ctx->fc.ptr_status == REP_DNS_NOTFOUND)
         why = smf_msg_printf(ctx->msg, "%s has no PTR name", ctx->q->ip_text);
     else if (ctx->fc.ptr_status == REP_DNS_OK && !ctx->fc.confirmed)

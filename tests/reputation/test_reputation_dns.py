@@ -78,6 +78,10 @@ class DnsListTest(unittest.TestCase):
         with open(os.path.join(cls.tmp, "tricky-at.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "http://a@paypal.example@spammer.test/login\n")
+        # Hosts a browser reads through percent-escapes and numeric address forms.
+        with open(os.path.join(cls.tmp, "encoded.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://%65vil-link.test/x and http://0xc0.0.2.99/ and http://3221226082/\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
                                               reverse_v4("192.0.2.66") + ".in-addr.arpa"],
                             slow=["slow.test"], delay=3.0).start()
@@ -134,6 +138,20 @@ class DnsListTest(unittest.TestCase):
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
         s = symbols(self.scan(fixture="tricky-at.eml", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("spammer.test.dbl.test -> 127.0.1.2", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_percent_escaped_url_host(self):
+        s = symbols(self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_url_addresses_asked_of_url_ip_zones_only(self):
+        # 0xc0.0.2.99 is 192.0.2.99, listed in zen.test; 3221226082 is 192.0.2.98.
+        zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
+        res = self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % zone])
+        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2",
+                      symbols(res)["REP_DNSBL_ZEN_TEST"]["detail"])
+        # An ip zone is about the client (here 192.0.2.1), not the links.
+        res = self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % ZEN])
+        self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res))
 
     def test_helo_with_a_final_dot(self):
         s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
