@@ -103,6 +103,20 @@ static int att_entry_symbol(att_walk_t *w, const char *sym, double score, const 
     return smf_msg_add_symbol(w->ctx->msg, sym, score, detail);
 }
 
+/* ATT_ARCHIVE_BLOCKED when an entry's name has a blocked extension. */
+static int att_check_blocked(att_walk_t *w, const char *path)
+{
+    const att_policy_t *c = w->ctx->pol;
+    int rc;
+
+    if (!att_name_blocked(c, path))
+        return 0;
+    if ((rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
+        return rc;
+    att_note_blocked(w->ctx, path);
+    return 0;
+}
+
 static int att_buf_append(att_buf_t *b, const void *data, size_t len)
 {
     if (b->len + len > b->cap) {
@@ -197,11 +211,8 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     att_buf_t b = {0};
     int rc = 0;
 
-    if (att_name_blocked(c, path)) {
-        if ((rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, path)) < 0)
-            return rc;
-        att_note_blocked(w->ctx, path);
-    }
+    if ((rc = att_check_blocked(w, path)) < 0)
+        return rc;
     /* An OOXML document is a zip: its macros are a part of their own. */
     if (att_is_vba_part(path) && (rc = att_entry_symbol(w, "ATT_MACRO", c->macro_score, path)) < 0)
         return rc;
@@ -276,22 +287,76 @@ static const char *att_gzip_name(const unsigned char *d, size_t n, char *buf, si
     return buf;
 }
 
+/* The zip's names one by one: w, and how many central records were examined. */
+typedef struct att_zip_check {
+    att_walk_t *w;
+    size_t records;
+} att_zip_check_t;
+
+/* Two different names for one entry: no zip writer makes those but to deceive. */
+static int att_zip_mismatch(att_walk_t *w, const att_zip_entry_t *e, const char *central,
+                            const char *local)
+{
+    char what[600];
+
+    if (e->local_len == e->central_len && memcmp(e->local, e->central, e->central_len) == 0)
+        return 0;
+    snprintf(what, sizeof(what), "%s (local header: %s)", central, local);
+    return att_entry_symbol(w, "ATT_ZIP_NAME_MISMATCH", w->ctx->pol->zip_name_mismatch_score, what);
+}
+
+/*
+ * One entry's two names. libarchive reports the local header's, Windows
+ * Explorer and most extractors the central directory's: each is checked,
+ * whichever libarchive hands to att_walk_entry() later.
+ */
+static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
+{
+    att_zip_check_t *zc = arg;
+    att_walk_t *w = zc->w;
+    /* The walk itself reports an archive with too many entries. */
+    if (++zc->records > (size_t)w->ctx->pol->archive_max_entries)
+        return 1;
+    char *central = strndup(e->central, e->central_len);
+    char *local = e->local != NULL ? strndup(e->local, e->local_len) : NULL;
+    int rc = central == NULL || (e->local != NULL && local == NULL) ? SMF_ENOMEM : 0;
+
+    if (rc == 0)
+        rc = att_check_blocked(w, central);
+    if (rc == 0 && local != NULL && (rc = att_check_blocked(w, local)) == 0)
+        rc = att_zip_mismatch(w, e, central, local);
+    free(central);
+    free(local);
+    return rc < 0 ? rc : 0;
+}
+
+/* Names an archive gives its entries outside what libarchive reports. */
+static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size_t size)
+{
+    char gzname[256];
+    const char *inner = att_gzip_name(data, size, gzname, sizeof(gzname));
+    att_zip_check_t zc = {w, 0};
+    int rc;
+
+    if (inner != NULL && (rc = att_check_blocked(w, inner)) < 0)
+        return rc;
+    if (size < 4 || memcmp(data, "PK\x03\x04", 4) != 0)
+        return 0;
+    rc = att_zip_names(data, size, att_zip_entry_names, &zc);
+    return rc < 0 ? rc : 0;
+}
+
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth)
 {
     const att_policy_t *c = w->ctx->pol;
-    char gzname[256];
-    const char *inner = att_gzip_name(data, size, gzname, sizeof(gzname));
+    int rc = att_check_hidden_names(w, data, size);
 
-    if (inner != NULL && att_name_blocked(c, inner)) {
-        int rc = att_entry_symbol(w, "ATT_ARCHIVE_BLOCKED", c->archive_blocked_score, inner);
-        if (rc < 0)
-            return rc;
-        att_note_blocked(w->ctx, inner);
-    }
+    if (rc < 0)
+        return rc;
     struct archive *a = att_open(data, size);
     struct archive_entry *e;
-    int rc = 0, broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF;
+    int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF;
 
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
            ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {

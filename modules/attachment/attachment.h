@@ -21,6 +21,7 @@ typedef struct att_conf {
     double limit_score;
     double damaged_score;
     double macro_score;
+    double zip_name_mismatch_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -49,6 +50,7 @@ typedef struct att_policy {
     double limit_score;
     double damaged_score;
     double macro_score;
+    double zip_name_mismatch_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -128,5 +130,26 @@ int att_check_ole2(att_ctx_t *ctx, const char *where, const char *name, const un
 
 /* Whether an archive entry's path is the VBA project part of an OOXML package. */
 int att_is_vba_part(const char *path);
+
+/*
+ * One zip entry's two names, as stored (not NUL-terminated): the central
+ * directory's, and the local header's, NULL when the central record points
+ * to no local header.
+ */
+typedef struct att_zip_entry {
+    const char *central;
+    size_t central_len;
+    const char *local;
+    size_t local_len;
+} att_zip_entry_t;
+
+typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
+
+/*
+ * Calls fn for each record of a zip's central directory, in order, and stops
+ * at the first non-zero return, which it returns. A zip whose central
+ * directory cannot be found or is out of bounds (or zip64) has no records.
+ */
+int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, void *arg);
 
 #endif /* SMF_ATTACHMENT_H */
