@@ -14,8 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* Bytes of each entry kept for the type check when it is not itself an archive. */
-#define ATT_HEAD_BYTES 8192
+/* Bytes of each entry kept for the type check when it is not itself an archive,
+ * and read before deciding whether it is one: every signature att_is_archive()
+ * knows must fit, and ISO 9660's ends furthest in, at 32769 + 5. */
+#define ATT_HEAD_BYTES (32769 + 5)
 /* Size of one libarchive read. */
 #define ATT_READ_CHUNK 65536
 
@@ -142,17 +144,47 @@ static size_t att_head_room(const att_buf_t *b, size_t len)
     return len < room ? len : room;
 }
 
+/* Whether an entry's head is all of it that is needed: an undecided head is not. */
+enum { ATT_KEEP_UNDECIDED, ATT_KEEP_HEAD, ATT_KEEP_ALL };
+
+/*
+ * Keeps what an entry needs of one chunk of its data: the first
+ * ATT_HEAD_BYTES, then, once those are there to judge by, everything when
+ * they start an archive we may still open or an OLE2 file (whose directory
+ * may sit anywhere). Judging by the first chunk alone would depend on how
+ * much libarchive hands out at once, and the head must be whole for an ISO
+ * image at the depth limit to be seen as an archive at all.
+ */
+static int att_keep_chunk(att_buf_t *b, const unsigned char *chunk, size_t len, int may_nest,
+                          int *keep)
+{
+    size_t head = 0;
+
+    if (*keep == ATT_KEEP_UNDECIDED) {
+        head = att_head_room(b, len);
+        if (head > 0 && att_buf_append(b, chunk, head) < 0)
+            return SMF_ENOMEM;
+        if (b->len < ATT_HEAD_BYTES)
+            return 0;
+        *keep = (may_nest && att_is_archive(b->data, b->len)) || att_is_ole2(b->data, b->len)
+                    ? ATT_KEEP_ALL
+                    : ATT_KEEP_HEAD;
+    }
+    if (*keep == ATT_KEEP_ALL && len > head && att_buf_append(b, chunk + head, len - head) < 0)
+        return SMF_ENOMEM;
+    return 0;
+}
+
 /*
  * Reads an entry's data, counting every byte against the expanded limit.
  * Keeps the first ATT_HEAD_BYTES, or everything when the entry turns out to
  * be an archive we may still open. *broken is raised when the data is damaged.
  */
-
 static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_buf_t *b, int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
     const att_policy_t *c = w->ctx->pol;
-    int keep_all = 0;
+    int keep = ATT_KEEP_UNDECIDED, rc;
     la_ssize_t got;
 
     while ((got = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
@@ -163,13 +195,8 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
         w->expanded += (uint64_t)got;
         if (w->expanded > (uint64_t)c->archive_max_expanded)
             return att_limit(w, "expands beyond archive_max_expanded");
-        /* Archives to open and OLE2 files (their directory may sit anywhere) are kept whole. */
-        if (b->len == 0)
-            keep_all =
-                (may_nest && att_is_archive(chunk, (size_t)got)) || att_is_ole2(chunk, (size_t)got);
-        size_t take = keep_all ? (size_t)got : att_head_room(b, (size_t)got);
-        if (take > 0 && att_buf_append(b, chunk, take) < 0)
-            return SMF_ENOMEM;
+        if ((rc = att_keep_chunk(b, chunk, (size_t)got, may_nest, &keep)) < 0)
+            return rc;
     }
     /* A damaged entry (a bad checksum, a method libarchive cannot read)
      * does not end the walk: the entries after it are still examined. */
