@@ -2,6 +2,7 @@
 endpoints in a temporary folder, speak the SMF/1 protocol, stop it again."""
 
 import argparse
+import faulthandler
 import json
 import os
 import shutil
@@ -37,8 +38,12 @@ def parse_paths(argv):
     return [argv[0]] + rest
 
 
-def main():
+def main(hang_report_s=240):
+    """Runs the tests; a run still going after hang_report_s seconds prints
+    where every thread is, so that a test ctest kills at its timeout (300 s)
+    leaves a trace of where it hung."""
     argv = parse_paths(sys.argv)
+    faulthandler.dump_traceback_later(hang_report_s, exit=False)
     unittest.main(argv=argv, verbosity=2)
 
 
