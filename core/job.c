@@ -484,9 +484,10 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     message_parse(a, raw->data, raw->size, &c->limits, &m);
     group_t *g;
     size_t ng = group_recipients(a, env, &g);
+    stage_memo_t *memos = pipeline_memos(ctx->gen, a);
     for (size_t k = 0; k < ng; k++)
         pipeline_run(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction, m,
-                     &g[k].env, g[k].domain, a, deadline, &g[k].result);
+                     &g[k].env, g[k].domain, a, deadline, memos, &g[k].result);
     outcome_t o = {0};
     merge_groups(&o, g, ng);
     out->kind = "VERDICT";

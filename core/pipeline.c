@@ -96,6 +96,31 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
     return o;
 }
 
+/*
+ * Runs a stage, or gives the outcome its earlier run over the same message
+ * found: an antivirus stage's result depends on the message alone, so a
+ * message with recipients in several domains is scanned for viruses once.
+ */
+static stage_outcome_t run_or_replay(generation_t *g, size_t worker, size_t mi, smf_msg_t *x,
+                                     stage_memo_t *memos)
+{
+    const module_conf_t *mc = &g->conf->modules[mi];
+    stage_memo_t *memo = memos != NULL && mc->hard ? &memos[mi] : NULL;
+
+    if (memo != NULL && memo->kept)
+        return scanctx_memo_replay(x, mc->lib.desc, memo);
+    size_t sym0 = x->nsymbols, hdr0 = x->nheaders;
+    stage_outcome_t o = run_stage(g, worker, mi, x);
+    if (memo != NULL)
+        scanctx_memo_keep(x, sym0, hdr0, &o, memo);
+    return o;
+}
+
+stage_memo_t *pipeline_memos(const generation_t *g, arena_t *arena)
+{
+    return arena_calloc(arena, g->conf->nmodules ? g->conf->nmodules : 1, sizeof(stage_memo_t));
+}
+
 static double sum_scores(const smf_msg_t *x)
 {
     double s = 0;
@@ -112,25 +137,27 @@ static bool connect_kind(const module_conf_t *mc)
 
 static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                        const message_t *m, const smf_envelope_t *env, const char *domain,
-                       arena_t *arena, int64_t deadline_ms, bool connect, pipeline_result_t *out);
+                       arena_t *arena, int64_t deadline_ms, bool connect, stage_memo_t *memos,
+                       pipeline_result_t *out);
 
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
-                  int64_t deadline_ms, pipeline_result_t *out)
+                  int64_t deadline_ms, stage_memo_t *memos, pipeline_result_t *out)
 {
-    run_stages(g, worker, pol, dir, m, env, domain, arena, deadline_ms, false, out);
+    run_stages(g, worker, pol, dir, m, env, domain, arena, deadline_ms, false, memos, out);
 }
 
 void pipeline_run_connect(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                           const message_t *empty, const smf_envelope_t *env, const char *domain,
                           arena_t *arena, int64_t deadline_ms, pipeline_result_t *out)
 {
-    run_stages(g, worker, pol, dir, empty, env, domain, arena, deadline_ms, true, out);
+    run_stages(g, worker, pol, dir, empty, env, domain, arena, deadline_ms, true, NULL, out);
 }
 
 static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                        const message_t *m, const smf_envelope_t *env, const char *domain,
-                       arena_t *arena, int64_t deadline_ms, bool connect, pipeline_result_t *out)
+                       arena_t *arena, int64_t deadline_ms, bool connect, stage_memo_t *memos,
+                       pipeline_result_t *out)
 {
     const policy_dir_t *pd = &pol->dir[dir];
     /* The context lives in the arena: pipeline_notify() uses it again after
@@ -154,7 +181,7 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
                    run.hard_stopped ? "virus found" : "whitelisted or blacklisted", 0);
             continue;
         }
-        stage_outcome_t o = run_stage(g, worker, mi, ctx);
+        stage_outcome_t o = run_or_replay(g, worker, mi, ctx, memos);
         if (o.status == STAGE_UNSCANNABLE && mc->hard)
             scanctx_engine_symbol(ctx, "AV_UNSCANNABLE", 0, o.detail);
         if (o.status == STAGE_ERROR && mc->hard)

@@ -41,12 +41,20 @@ typedef struct pipeline_result {
 } pipeline_result_t;
 
 /*
+ * Room for what each antivirus stage finds in one message, shared by the
+ * runs of its recipient domains so that each such stage scans it once.
+ * From the request's arena, which every run over the message uses.
+ */
+stage_memo_t *pipeline_memos(const generation_t *g, arena_t *arena);
+
+/*
  * Runs the stages of `pol` for `dir` over message m on worker `worker`,
- * allocating from arena; fills *out.
+ * allocating from arena; fills *out. memos (from pipeline_memos(), or NULL)
+ * carries antivirus outcomes from one run over m to the next.
  */
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,
-                  int64_t deadline_ms, pipeline_result_t *out);
+                  int64_t deadline_ms, stage_memo_t *memos, pipeline_result_t *out);
 
 /*
  * Tells every stage that ran in this result the message's final verdict

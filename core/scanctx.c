@@ -527,6 +527,40 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
     x->nheaders = nheaders;
 }
 
+void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage_outcome_t *o,
+                       stage_memo_t *memo)
+{
+    memo->kept = true;
+    memo->outcome = *o;
+    memo->virus = x->stage_virus;
+    /* Both arrays live in the request's arena, as every run over the message does. */
+    memo->symbols = x->symbols + sym0;
+    memo->nsymbols = x->nsymbols > sym0 ? x->nsymbols - sym0 : 0;
+    memo->headers = x->headers + hdr0;
+    memo->nheaders = x->nheaders > hdr0 ? x->nheaders - hdr0 : 0;
+    memo->notes = x->notes;
+}
+
+stage_outcome_t scanctx_memo_replay(smf_msg_t *x, const smf_module_t *d, const stage_memo_t *memo)
+{
+    size_t n = strlen(d->name);
+    stage_outcome_t o = memo->outcome;
+
+    enter_stage(x, d, 0);
+    for (size_t i = 0; i < memo->nsymbols; i++) {
+        const symbol_t *sym = &memo->symbols[i];
+        add_symbol(x, sym->name, sym->score, sym->module, sym->detail);
+    }
+    for (size_t i = 0; i < memo->nheaders; i++)
+        (void)smf_msg_add_header(x, memo->headers[i].name, memo->headers[i].value);
+    for (const struct note *p = memo->notes; p != NULL; p = p->next)
+        if (strncmp(p->key, d->name, n) == 0 && p->key[n] == '.')
+            scanctx_note(x, p->key, p->value);
+    x->stage_virus = memo->virus;
+    o.ms = 0;
+    return o;
+}
+
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
                               unsigned dbi)
 {

@@ -95,6 +95,31 @@ typedef struct stage_outcome {
     double ms;
 } stage_outcome_t;
 
+/*
+ * A stage's outcome and what it reported, kept to be given to another run
+ * over the same message (another recipient domain) without scanning again.
+ * Zeroed: nothing kept yet.
+ */
+typedef struct stage_memo {
+    bool kept;
+    stage_outcome_t outcome;
+    const char *virus;
+    symbol_t *symbols;
+    size_t nsymbols;
+    added_header_t *headers;
+    size_t nheaders;
+    struct note *notes; /* The stage's own notes, newest first. */
+} stage_memo_t;
+
+/* Keeps what the stage that just ran reported after symbol sym0 and header
+ * hdr0 of x, with its outcome o. */
+void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage_outcome_t *o,
+                       stage_memo_t *memo);
+
+/* Reports on x what the kept stage reported, as if it had run there; its
+ * outcome, with no time spent. */
+stage_outcome_t scanctx_memo_replay(smf_msg_t *x, const smf_module_t *d, const stage_memo_t *memo);
+
 /* Runs one module's scan() on the context and classifies the outcome. */
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
                               unsigned dbi);

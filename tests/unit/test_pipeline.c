@@ -411,6 +411,46 @@ static void test_failed_stage_symbols_dropped(void)
     json_decref(j);
 }
 
+static long tav_calls(json_t *j)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "symbols"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "name")), "TAV_CALLS") == 0)
+            return atol(json_string_value(json_object_get(s, "detail")));
+    }
+    return -1;
+}
+
+/* The antivirus stage scans a message for three recipient domains once, and
+ * each domain's run gets its outcome: the same virus, the same failure. */
+static void test_antivirus_once_per_message(void)
+{
+    const char *kind, *three = "\"a@one.example\",\"b@two.example\",\"c@three.example\"";
+    req_t one = {"a@example.net", NULL, NULL, "AV-COUNT"};
+    req_t many = {"a@example.net", three, NULL, "AV-COUNT"};
+    json_t *j = run(&one, &kind);
+    long before = tav_calls(j);
+    json_decref(j);
+    j = run(&many, &kind);
+    CHECK(tav_calls(j) == before + 1, "calls %ld after %ld", tav_calls(j), before);
+    json_decref(j);
+    j = run(&one, &kind);
+    CHECK(tav_calls(j) == before + 2, "calls %ld, want %ld", tav_calls(j), before + 2);
+    json_decref(j);
+    req_t virus = {"a@example.net", three, NULL, "VIRUS-MARK"};
+    j = run(&virus, &kind);
+    CHECK(strcmp(action(j), "quarantine") == 0 && has_symbol(j, "TAV_INFECTED"), "virus: %s",
+          action(j));
+    CHECK(json_string_value(json_object_get(j, "virus")) != NULL, "no virus named");
+    json_decref(j);
+    req_t fail = {"a@example.net", three, NULL, "AV-FAIL"};
+    j = run(&fail, &kind);
+    CHECK(strcmp(action(j), "tempfail") == 0, "failure: %s", action(j));
+    json_decref(j);
+}
+
 /* A refusal's reason cut to the reply's 512 bytes inside a character still
  * gives the front end its smtp object, with a valid text. */
 static void test_long_reason(void)
@@ -562,6 +602,7 @@ int main(int argc, char **argv)
     test_huge_scores();
     test_long_reason();
     test_failed_stage_symbols_dropped();
+    test_antivirus_once_per_message();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

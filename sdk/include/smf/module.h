@@ -153,7 +153,12 @@ typedef enum smf_kind {
      * An antivirus stage: hard lane. Its verdict can only raise the final
      * verdict; no whitelist, policy or short-circuit skips or lowers it; an
      * error or timeout in it gives tempfail. It must account for every part
-     * with smf_msg_part_scanned() to report a message clean.
+     * with smf_msg_part_scanned() to report a message clean. Its result must
+     * depend on the message alone: for a message with recipients in several
+     * domains the engine calls scan() once and gives every domain's run the
+     * same outcome, symbols, headers and notes (a virus is one whoever
+     * receives it, and scanning it once per domain would multiply the
+     * costliest stage by the number of domains).
      */
     SMF_KIND_ANTIVIRUS = 2,
     /** A list stage: may whitelist (SMF_VERDICT_ALLOW) or blacklist. Soft lane. */
@@ -426,8 +431,9 @@ const smf_envelope_t *smf_msg_envelope(const smf_msg_t *msg);
 /**
  * The recipient domain whose policy this scan runs under (lower case).
  * A message with recipients in several domains is scanned once per
- * recipient domain, even when domains share a policy. "" in a connection
- * check without recipients.
+ * recipient domain, even when domains share a policy (antivirus stages
+ * excepted: see SMF_KIND_ANTIVIRUS). "" in a connection check without
+ * recipients.
  * Borrowed until scan() returns. Never NULL.
  */
 const char *smf_msg_domain(const smf_msg_t *msg);

@@ -41,6 +41,10 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
     const conf_t *c = state;
     (void)c;
 #if TMOD_KIND == 2
+    static long calls;
+    long n = __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+    if (has(msg, "AV-COUNT"))
+        smf_msg_add_symbol(msg, "TAV_CALLS", 0, smf_msg_printf(msg, "%ld", n));
     if (has(msg, "AV-FAIL"))
         return SMF_EFAIL;
     if (!has(msg, "AV-LAZY"))
