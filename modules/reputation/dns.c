@@ -76,24 +76,25 @@ static rep_dns_status_t rep_dns_status(int status)
 static int rep_dns_parse_addrs(const rep_dns_req_t *req, const unsigned char *abuf, int alen,
                                rep_dns_answer_t *ans)
 {
+    /* Room for one more than is kept tells a full reply from a longer one. */
+    int n = REP_DNS_MAX_ADDRS + 1;
     if (req->type == REP_DNS_A) {
-        struct ares_addrttl a[REP_DNS_MAX_ADDRS];
-        int n = REP_DNS_MAX_ADDRS;
+        struct ares_addrttl a[REP_DNS_MAX_ADDRS + 1];
         if (ares_parse_a_reply(abuf, alen, NULL, a, &n) != ARES_SUCCESS)
             return -1;
-        for (int i = 0; i < n; i++) {
+        ans->more = n > REP_DNS_MAX_ADDRS;
+        ans->naddrs = ans->more ? REP_DNS_MAX_ADDRS : (size_t)n;
+        for (size_t i = 0; i < ans->naddrs; i++)
             cares_map_v4(ans->addrs[i], &a[i].ipaddr);
-        }
-        ans->naddrs = (size_t)n;
         return 0;
     }
-    struct ares_addr6ttl a6[REP_DNS_MAX_ADDRS];
-    int n = REP_DNS_MAX_ADDRS;
+    struct ares_addr6ttl a6[REP_DNS_MAX_ADDRS + 1];
     if (ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n) != ARES_SUCCESS)
         return -1;
-    for (int i = 0; i < n; i++)
+    ans->more = n > REP_DNS_MAX_ADDRS;
+    ans->naddrs = ans->more ? REP_DNS_MAX_ADDRS : (size_t)n;
+    for (size_t i = 0; i < ans->naddrs; i++)
         memcpy(ans->addrs[i], &a6[i].ip6addr, 16);
-    ans->naddrs = (size_t)n;
     return 0;
 }
 
@@ -110,6 +111,8 @@ static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer
     for (size_t i = 0; h->h_aliases != NULL && h->h_aliases[i] != NULL; i++) {
         if (ans->nnames < REP_DNS_MAX_NAMES)
             snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", h->h_aliases[i]);
+        else
+            ans->more = 1;
     }
     ares_free_hostent(h);
     return 0;

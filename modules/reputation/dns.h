@@ -21,11 +21,12 @@ typedef enum rep_dns_status {
 
 enum { REP_DNS_A = 1, REP_DNS_AAAA = 28, REP_DNS_PTR = 12 };
 
-#define REP_DNS_MAX_ADDRS 8
-#define REP_DNS_MAX_NAMES 4
+#define REP_DNS_MAX_ADDRS 32
+#define REP_DNS_MAX_NAMES 8
 
 typedef struct rep_dns_answer {
     rep_dns_status_t status;
+    int more; /* The reply held more addresses or names than are kept below. */
     size_t naddrs;
     uint8_t addrs[REP_DNS_MAX_ADDRS][16]; /* A answers IPv4-mapped, AAAA as is. */
     size_t nnames;

@@ -213,6 +213,9 @@ static void fcrdns_forward(void *arg, const char *name, const rep_dns_answer_t *
      * the client: it must not read as "does not lead back". */
     if (ans->status != REP_DNS_OK && ans->status != REP_DNS_NOTFOUND)
         ctx->fc.timeout = 1;
+    /* Addresses past those kept could be the client's: not knowing is no penalty. */
+    if (ans->status == REP_DNS_OK && ans->more)
+        ctx->fc.timeout = 1;
     for (size_t i = 0; ans->status == REP_DNS_OK && i < ans->naddrs; i++)
         ctx->fc.confirmed |= memcmp(ans->addrs[i], ctx->q->ip, 16) == 0;
 }
@@ -226,6 +229,9 @@ static void fcrdns_ptr(void *arg, const char *name, const rep_dns_answer_t *ans)
     ctx->fc.ptr_status = ans->status;
     if (ans->status != REP_DNS_OK)
         return;
+    /* A name past those kept could lead back: not knowing is no penalty. */
+    if (ans->more)
+        ctx->fc.timeout = 1;
     snprintf(ctx->fc.first_name, sizeof(ctx->fc.first_name), "%s", ans->names[0]);
     for (size_t i = 0; i < ans->nnames; i++) {
         if (rep_dns_query(ctx->dns, ans->names[i], type, fcrdns_forward, ctx) == 0)
@@ -271,7 +277,8 @@ static int fcrdns_report(check_ctx_t *ctx)
 {
     const char *why = NULL;
 
-    if (!ctx->fc.started)
+    /* One name that leads back is enough, whatever the others' lookups did. */
+    if (!ctx->fc.started || (ctx->fc.ptr_status == REP_DNS_OK && ctx->fc.confirmed))
         return 0;
     if ((ctx->fc.ptr_status != REP_DNS_OK && ctx->fc.ptr_status != REP_DNS_NOTFOUND) ||
         ctx->fc.timeout)

@@ -34,6 +34,11 @@ RECORDS = {
     reverse_v4("192.0.2.98") + ".in-addr.arpa": [("PTR", "mail.liar.test")],
     "mail.liar.test": [("A", "10.9.9.9")],
     reverse_v6("2001:db8::99") + ".ip6.arpa": [("PTR", "mail.good.test")],
+    # .80's name has many addresses, its own the last; .81's has more than are kept.
+    reverse_v4("192.0.2.80") + ".in-addr.arpa": [("PTR", "mail.pool.test")],
+    "mail.pool.test": [("A", "198.51.100.%d" % i) for i in range(1, 20)] + [("A", "192.0.2.80")],
+    reverse_v4("192.0.2.81") + ".in-addr.arpa": [("PTR", "mail.bigpool.test")],
+    "mail.bigpool.test": [("A", "198.51.100.%d" % i) for i in range(1, 41)] + [("A", "192.0.2.81")],
     # .65's name is served by a server that refuses us; .66's reverse zone refuses us.
     reverse_v4("192.0.2.65") + ".in-addr.arpa": [("PTR", "mail.refusing.test")],
 }
@@ -229,6 +234,18 @@ class DnsListTest(unittest.TestCase):
                               opts=["fcrdns=true", "no_fcrdns_score=2"]))
         self.assertEqual(s["REP_NO_FCRDNS"]["score"], 2)
         self.assertIn("mail.liar.test", s["REP_NO_FCRDNS"]["detail"])
+
+    def test_fcrdns_name_with_many_addresses(self):
+        # The client is the 20th address of its name: confirmed.
+        s = symbols(self.scan("--ip", "192.0.2.80", "--client-name", "mail.pool.test",
+                              opts=["fcrdns=true"]))
+        self.assertNotIn("REP_NO_FCRDNS", s)
+        self.assertNotIn("REP_DNS_TIMEOUT", s)
+        # Past the addresses kept the answer is unknown, which is no penalty.
+        s = symbols(self.scan("--ip", "192.0.2.81", "--client-name", "mail.bigpool.test",
+                              opts=["fcrdns=true"]))
+        self.assertNotIn("REP_NO_FCRDNS", s)
+        self.assertIn("REP_DNS_TIMEOUT", s)
 
     def test_fcrdns_no_ptr(self):
         s = symbols(self.scan("--ip", "192.0.2.97", "--client-name", "x.test", opts=["fcrdns=true"]))
