@@ -126,20 +126,22 @@ static void url_host(const char *url, char *out, size_t outlen)
         if (*q == '@')
             p = q + 1;
     end = p + strcspn(p, ":/?#\\");
-    for (; p < end && n + 1 < outlen; p++) {
+    /* Built aside and copied only when whole: out holds a host or "". */
+    char name[256];
+    for (; p < end; p++) {
         int c = (unsigned char)*p;
         if (c == '%' && end - p >= 3 && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
             c = hex_value(p[1]) << 4 | hex_value(p[2]);
             p += 2;
         }
-        if (c == 0 || !(isalnum(c) || c == '.' || c == '-' || c == '_'))
+        if (n + 1 >= sizeof(name) || n + 1 >= outlen || c == 0 ||
+            !(isalnum(c) || c == '.' || c == '-' || c == '_'))
             return;
-        out[n++] = (char)tolower(c);
+        name[n++] = (char)tolower(c);
     }
-    if (p < end)
-        return;
-    while (n > 0 && out[n - 1] == '.')
+    while (n > 0 && name[n - 1] == '.')
         n--;
+    memcpy(out, name, n);
     out[n] = '\0';
 }
 
@@ -158,6 +160,27 @@ static bool url_host_ip(const char *host, uint8_t ip[16])
     return true;
 }
 
+/* Whether a host is only digits and dots: an address, or a broken one,
+ * never a name a domain list could hold. */
+static bool url_host_numeric(const char *host)
+{
+    return strspn(host, "0123456789.") == strlen(host);
+}
+
+/*
+ * Addresses no list of spam sites holds: this network, private networks,
+ * loopback, link-local, multicast and reserved. Asking about them gains
+ * nothing, and 127.0.0.2 is the test entry every list answers as listed.
+ */
+static bool url_ip_private(const uint8_t ip[16])
+{
+    const uint8_t *a = ip + 12;
+
+    return a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254) ||
+           (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+           (a[0] == 100 && (a[1] & 0xc0) == 64);
+}
+
 /* Asks a zone about each distinct URL host (url) or URL address (url_ip). */
 static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
 {
@@ -171,11 +194,11 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
         url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
         const char *name = NULL;
         if (url_host_ip(host, ip)) {
-            if (what & REP_Q_URL_IP) {
+            if ((what & REP_Q_URL_IP) && !url_ip_private(ip)) {
                 rep_dns_reverse(ip, rev, sizeof(rev));
                 name = rev;
             }
-        } else if ((what & REP_Q_URL) && strchr(host, '.') != NULL) {
+        } else if ((what & REP_Q_URL) && strchr(host, '.') != NULL && !url_host_numeric(host)) {
             /* A name needs a dot to be worth a question. */
             name = host;
         }

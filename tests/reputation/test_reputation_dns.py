@@ -25,6 +25,7 @@ RECORDS = {
     reverse_v6("2001:db8::99") + ".zen.test": [("A", "127.0.0.3")],
     reverse_v4("192.0.2.50") + ".wl.test": [("A", "127.0.10.1")],
     "spammer.test.dbl.test": [("A", "127.0.1.2")],
+    reverse_v4("127.0.0.2") + ".zen.test": [("A", "127.0.0.2")],
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
@@ -87,6 +88,11 @@ class DnsListTest(unittest.TestCase):
         with open(os.path.join(cls.tmp, "encoded.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "http://%65vil-link.test/x and http://0xc0.0.2.99/ and http://3221226082/\n")
+        # A host no DNS name can be, after one that can: nothing of the first may leak
+        # into the second's question (spammer.test is listed, and nowhere in the mail).
+        with open(os.path.join(cls.tmp, "bad-host.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://xxxxxxx.test/ and http://spammer!/ and http://127.0.0.2/\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
                                               reverse_v4("192.0.2.66") + ".in-addr.arpa"],
                             slow=["slow.test"], delay=3.0).start()
@@ -147,6 +153,14 @@ class DnsListTest(unittest.TestCase):
     def test_percent_escaped_url_host(self):
         s = symbols(self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_url_host_that_is_no_name_is_not_asked(self):
+        s = symbols(self.scan(fixture="bad-host.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertNotIn("REP_DNSBL_DBL_TEST", s)
+        # Loopback is no spam site, and 127.0.0.2 is every list's test entry.
+        zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
+        s = symbols(self.scan(fixture="bad-host.eml", opts=["dnsbl={%s}" % zone]))
+        self.assertNotIn("REP_DNSBL_ZEN_TEST", s)
 
     def test_url_addresses_asked_of_url_ip_zones_only(self):
         # 0xc0.0.2.99 is 192.0.2.99, listed in zen.test; 3221226082 is 192.0.2.98.
