@@ -164,6 +164,9 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
      * the verdict, and it dies with the request. */
     smf_msg_t *ctx = arena_alloc(arena, sizeof(*ctx));
     scanctx_init(ctx, arena, m, env, domain, deadline_ms, g->conf->arena_limit, g->kv);
+    /* Tells stages apart a check before the message from a message that is empty. */
+    if (connect)
+        scanctx_note(ctx, "smfd.stage", "connect");
     memset(out, 0, sizeof(*out));
     out->ctx = ctx;
     out->domain = domain;

@@ -292,13 +292,12 @@ static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t
 }
 
 /* A connection check (at MAIL FROM or RCPT TO) runs before there is a
- * message: the engine hands the stage an empty one. */
+ * message; the engine says so in a note (an empty message is still one). */
 static int lists_is_connect_check(const smf_msg_t *msg)
 {
-    size_t len = 0;
+    const char *stage = smf_msg_note(msg, "smfd.stage");
 
-    smf_msg_raw(msg, &len);
-    return len == 0;
+    return stage != NULL && strcmp(stage, "connect") == 0;
 }
 
 /* Forces the verdict every recipient agrees on; reports disagreement instead. */

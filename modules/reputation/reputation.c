@@ -338,12 +338,11 @@ static int rep_check_history(smf_msg_t *msg, const rep_state_t *st, const rep_hi
 
 /* Outbound limits per sender address and per authenticated user. */
 /* A connection check (at MAIL FROM or RCPT TO) runs before there is a
- * message: the engine hands the stage an empty one. */
+ * message; the engine says so in a note (an empty message is still one). */
 static bool rep_is_connect_check(const smf_msg_t *msg)
 {
-    size_t len = 0;
-    smf_msg_raw(msg, &len);
-    return len == 0;
+    const char *stage = smf_msg_note(msg, "smfd.stage");
+    return stage != NULL && strcmp(stage, "connect") == 0;
 }
 
 static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)

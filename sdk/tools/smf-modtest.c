@@ -37,6 +37,7 @@ typedef struct args {
     const char **rcpt;
     size_t nrcpt;
     long deadline_ms; /* --deadline: from the start of each scan. */
+    int connect;      /* --connect: a connection-stage check, as smfd runs it. */
 } args_t;
 
 static void usage(FILE *f)
@@ -65,6 +66,9 @@ static void usage(FILE *f)
             "  --final-virus NAME     with --final: the virus the verdict names\n"
             "  --note KEY=VALUE       a note an earlier stage left (smf_msg_note), e.g.\n"
             "                         --note 'auth.results=spf=pass smtp.mailfrom=a@b.example'\n"
+            "  --connect              scan as a connection-stage check before the message\n"
+            "                         (protocol CONNECT): the note smfd.stage=connect; give\n"
+            "                         an empty FILE, as smfd hands the stage no message\n"
             "  --direction D          inbound (default) or outbound\n"
             "  --auth-user U          authenticated user (default none)\n"
             "  --deadline MS          the message's deadline, from the start of each scan\n"
@@ -102,6 +106,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                                              {"final-virus", required_argument, 0, 'V'},
                                              {"note", required_argument, 0, 'T'},
                                              {"deadline", required_argument, 0, 'L'},
+                                             {"connect", no_argument, 0, 'K'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     a->config_dir = ".";
@@ -166,6 +171,9 @@ static int parse_args(int argc, char **argv, args_t *a)
             break;
         case 'u':
             a->env.auth_user = optarg;
+            break;
+        case 'K':
+            a->connect = 1;
             break;
         case 'L': {
             char *end;
@@ -334,6 +342,8 @@ static int scan_file(generation_t *g, const args_t *a, const char *path)
         const char *eq = strchr(a->notes[i], '=');
         scanctx_note(&x, arena_strndup(arena, a->notes[i], (size_t)(eq - a->notes[i])), eq + 1);
     }
+    if (a->connect)
+        scanctx_note(&x, "smfd.stage", "connect");
     stage_outcome_t o = {STAGE_ERROR, NULL, SMF_EFAIL, 0};
     void *tstate;
     if (generation_tstate(g, 0, 0, &tstate) == 0)

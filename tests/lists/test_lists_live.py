@@ -111,6 +111,8 @@ class LiveListsTest(unittest.TestCase):
             self.assertEqual(r["action"], "accept", r)
             self.assertIn("LIST_ALLOW", r["names"], r)
             self.assertEqual(self.scan(CLEAN)["action"], "reject")
+            # An empty message is still a message, not a check before one.
+            self.assertEqual(self.scan(b"")["action"], "reject")
         finally:
             self.ctl("del", "--scope", "domain:example.com", "--type", "sender",
                      "boss@partner.test", rc=None)

@@ -653,7 +653,10 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
 int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value);
 
 /**
- * Reads a note an earlier stage left.
+ * Reads a note an earlier stage left. The engine leaves one of its own:
+ * "smfd.stage" is "connect" in a connection-stage check (protocol command
+ * CONNECT, before the message is sent: the message is empty, only list and
+ * reputation stages run), and absent in the scan of a message.
  *
  * @return The value, borrowed until scan() returns, or NULL when there is none.
  */
