@@ -255,13 +255,15 @@ static int auth_check_dkim(auth_scan_t *s)
                              c->dkim_temperror_score, c->dkim_neutral_score};
     int rc;
 
+    /* With dkim off, DMARC still needs the signatures: verified, not scored. */
+    if (!c->dkim) {
+        auth_dkim_verify(s->dkim, s->dns, time(NULL));
+        return 0;
+    }
     if (auth_dkim_count(s->dkim) == 0)
         return smf_msg_add_symbol(s->msg, "AUTH_DKIM_NONE", c->dkim_none_score,
                                   "no DKIM-Signature");
     auth_dkim_verify(s->dkim, s->dns, time(NULL));
-    /* With dkim off, DMARC still needs the signatures: verified, not scored. */
-    if (!c->dkim)
-        return 0;
     for (int r = AUTH_DKIM_RES_PASS; r <= AUTH_DKIM_RES_NEUTRAL; r++) {
         char *detail = auth_dkim_detail(s, (auth_dkim_result_t)r);
         if (detail != NULL && (rc = smf_msg_add_symbol(s->msg, names[r], scores[r], detail)) < 0)

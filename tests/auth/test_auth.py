@@ -452,6 +452,8 @@ class DkimTest(AuthTest):
         s = symbols(self.scan(raw, opts=["spf=false", "dkim=false"]))
         self.assertFalse([n for n in s if n.startswith("AUTH_DKIM_")], s)
         self.assertIn("AUTH_DMARC_FAIL", s, s)
+        s = symbols(self.scan(opts=["spf=false", "dkim=false", "dkim_none_score=1.5"]))
+        self.assertFalse([n for n in s if n.startswith("AUTH_DKIM_")], s)
 
     def test_testing_key_still_passes(self):
         s = symbols(self.scan(self.signed(selector="trial"), opts=["spf=false"]))
