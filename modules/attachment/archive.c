@@ -290,13 +290,37 @@ static struct archive *att_open(const unsigned char *data, size_t size)
 }
 
 /*
+ * Copies a name of len bytes (not NUL-terminated) into buf, keeping its end
+ * when it does not fit: the extension is what the check needs, and what
+ * an extractor goes by. Trailing dots and spaces are dropped first, as
+ * Windows drops them, so that they cannot push the extension out of the
+ * copy either. Returns buf, or NULL when nothing of the name is left.
+ */
+static const char *att_name_tail(const char *name, size_t len, char *buf, size_t cap)
+{
+    while (len > 0 && (name[len - 1] == '.' || name[len - 1] == ' '))
+        len--;
+    if (len == 0 || cap == 0)
+        return NULL;
+    if (len > cap - 1) {
+        name += len - (cap - 1);
+        len = cap - 1;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/*
  * The original file name a gzip header may carry (RFC 1952, FNAME), which
  * is what 7-Zip and WinRAR extract to: "photos.gz" may hold "evil.exe".
- * Copies it into buf and returns it, or NULL when there is none.
+ * The name runs to its NUL however long it is; a name too long for buf
+ * keeps its end. Returns buf, or NULL when there is no name.
  */
 static const char *att_gzip_name(const unsigned char *d, size_t n, char *buf, size_t cap)
 {
     size_t i = 10;
+    const unsigned char *nul;
 
     if (n < 10 || d[0] != 0x1f || d[1] != 0x8b || !(d[3] & 0x08))
         return NULL;
@@ -305,13 +329,9 @@ static const char *att_gzip_name(const unsigned char *d, size_t n, char *buf, si
             return NULL;
         i = 12 + (size_t)(d[10] | d[11] << 8);
     }
-    size_t k = 0;
-    for (; i < n && d[i] != 0 && k + 1 < cap; i++)
-        buf[k++] = (char)d[i];
-    if (i >= n || d[i] != 0 || k == 0)
+    if (i >= n || (nul = memchr(d + i, 0, n - i)) == NULL)
         return NULL;
-    buf[k] = '\0';
-    return buf;
+    return att_name_tail((const char *)d + i, (size_t)(nul - (d + i)), buf, cap);
 }
 
 /* The zip's names one by one: w, and how many central records were examined. */

@@ -58,6 +58,8 @@ CASES = [
      "args": ["--deadline", "300"], "status": "error", "rc": 1},
     {"name": "gzip whose header names an executable", "fixture": "att_gz_header_name.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "photos.gz: holiday.exe"}},
+    {"name": "gzip whose header name is longer than 255 bytes", "fixture": "att_gz_long_header_name.eml",
+     "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "aaaa.exe"}},
     {"name": "gzip name with a final dot", "fixture": "att_gz_trailing_dot.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "update.exe"}},
     {"name": "a damaged entry does not hide the entries after it", "fixture": "att_zip_bad_crc_then_exe.eml",
