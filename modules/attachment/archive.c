@@ -208,24 +208,52 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth);
 
-/* The name of the single stream in a .gz/.bz2/.xz file is the outer name without its suffix. */
+/*
+ * Copies a name of len bytes (not NUL-terminated) into buf, keeping its end
+ * when it does not fit: the extension is what the check needs, and what
+ * an extractor goes by. Trailing dots and spaces are dropped first, as
+ * Windows drops them, so that they cannot push the extension out of the
+ * copy either. Returns buf, or NULL when nothing of the name is left.
+ */
+static const char *att_name_tail(const char *name, size_t len, char *buf, size_t cap)
+{
+    while (len > 0 && (name[len - 1] == '.' || name[len - 1] == ' '))
+        len--;
+    if (len == 0 || cap == 0)
+        return NULL;
+    if (len > cap - 1) {
+        name += len - (cap - 1);
+        len = cap - 1;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/*
+ * The name of the single stream in a .gz/.bz2/.xz file is the outer name
+ * without its suffix. A name too long for buf keeps its end, the extension.
+ */
 static const char *att_entry_name(struct archive *a, struct archive_entry *e, const char *outer,
                                   char *buf, size_t cap)
 {
-    const char *path = archive_entry_pathname_utf8(e);
-    const char *dot;
+    const char *path = archive_entry_pathname_utf8(e), *name;
+    size_t len, dot;
 
     if (path == NULL)
         path = archive_entry_pathname(e);
     if (archive_format(a) != ARCHIVE_FORMAT_RAW)
         return path != NULL ? path : "";
-    snprintf(buf, cap, "%s", outer);
     /* Windows drops a name's final dots and spaces: "update.exe.gz." is "update.exe.gz". */
-    for (size_t n = strlen(buf); n > 0 && (buf[n - 1] == '.' || buf[n - 1] == ' '); n--)
-        buf[n - 1] = '\0';
-    if ((dot = strrchr(buf, '.')) != NULL && dot != buf)
-        buf[dot - buf] = '\0';
-    return buf;
+    len = strlen(outer);
+    while (len > 0 && (outer[len - 1] == '.' || outer[len - 1] == ' '))
+        len--;
+    for (dot = len; dot > 0 && outer[dot - 1] != '.'; dot--)
+        ;
+    if (dot > 1)
+        len = dot - 1;
+    name = att_name_tail(outer, len, buf, cap);
+    return name != NULL ? name : "";
 }
 
 /* Examines one entry: its name, then its data (type, nested archive). */
@@ -287,28 +315,6 @@ static struct archive *att_open(const unsigned char *data, size_t size)
         return NULL;
     }
     return a;
-}
-
-/*
- * Copies a name of len bytes (not NUL-terminated) into buf, keeping its end
- * when it does not fit: the extension is what the check needs, and what
- * an extractor goes by. Trailing dots and spaces are dropped first, as
- * Windows drops them, so that they cannot push the extension out of the
- * copy either. Returns buf, or NULL when nothing of the name is left.
- */
-static const char *att_name_tail(const char *name, size_t len, char *buf, size_t cap)
-{
-    while (len > 0 && (name[len - 1] == '.' || name[len - 1] == ' '))
-        len--;
-    if (len == 0 || cap == 0)
-        return NULL;
-    if (len > cap - 1) {
-        name += len - (cap - 1);
-        len = cap - 1;
-    }
-    memcpy(buf, name, len);
-    buf[len] = '\0';
-    return buf;
 }
 
 /*

@@ -60,6 +60,8 @@ CASES = [
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "photos.gz: holiday.exe"}},
     {"name": "gzip whose header name is longer than 255 bytes", "fixture": "att_gz_long_header_name.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "aaaa.exe"}},
+    {"name": "a lone gzip whose attachment name is very long", "fixture": "att_gz_long_name.eml",
+     "present": ["ATT_ARCHIVE_BLOCKED"], "absent": ["ATT_BLOCKED_EXT"]},
     {"name": "gzip name with a final dot", "fixture": "att_gz_trailing_dot.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "update.exe"}},
     {"name": "a damaged entry does not hide the entries after it", "fixture": "att_zip_bad_crc_then_exe.eml",
