@@ -147,8 +147,10 @@ typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
 
 /*
  * Calls fn for each record of a zip's central directory, in order, and stops
- * at the first non-zero return, which it returns. A zip whose central
- * directory cannot be found or is out of bounds (or zip64) has no records.
+ * at the first non-zero return, which it returns. A zip64 end record is
+ * followed; when it describes another central directory than the end record,
+ * both are walked. A zip whose central directory cannot be found or is out of
+ * bounds has no records.
  */
 int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, void *arg);
 

@@ -9,12 +9,22 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Fixed sizes of the records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16). */
+/* Fixed sizes of the records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.14, 4.3.15, 4.3.16). */
 #define ZIP_LOCAL_SIZE 30
 #define ZIP_CENTRAL_SIZE 46
+#define ZIP64_END_SIZE 56
+#define ZIP64_LOCATOR_SIZE 20
 #define ZIP_END_SIZE 22
 /* The end record may be followed by a comment of up to this many bytes. */
 #define ZIP_COMMENT_MAX 65535
+/* The extra field that holds the 64-bit sizes and offset of an entry (APPNOTE 4.5.3). */
+#define ZIP64_EXTRA_ID 0x0001
+
+/* A central directory as an end record describes it. */
+typedef struct zip_dir {
+    uint64_t off, size; /* Where it starts, and its size, as recorded. */
+    size_t limit;       /* Where it must end at the latest: the record that describes it. */
+} zip_dir_t;
 
 static uint32_t le16(const unsigned char *p)
 {
@@ -24,6 +34,11 @@ static uint32_t le16(const unsigned char *p)
 static uint32_t le32(const unsigned char *p)
 {
     return le16(p) | le16(p + 2) << 16;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 /*
@@ -45,11 +60,97 @@ static long zip_find_end(const unsigned char *d, size_t n)
     return -1;
 }
 
-/* The name in the local header at off, or NULL when no whole header is there. */
-static const char *zip_local_name(const unsigned char *d, size_t n, uint32_t off, size_t *len)
+/*
+ * The central directory a zip64 end record describes, found through the
+ * locator that sits just before the end record. Returns 0, or -1 when there
+ * is no locator or the record it points to is not there whole.
+ */
+static int zip64_find_dir(const unsigned char *d, size_t end, zip_dir_t *dir)
 {
-    if (off == UINT32_MAX || off > n || n - off < ZIP_LOCAL_SIZE ||
-        memcmp(d + off, "PK\x03\x04", 4) != 0)
+    size_t loc;
+    uint64_t rec;
+
+    if (end < ZIP64_LOCATOR_SIZE)
+        return -1;
+    loc = end - ZIP64_LOCATOR_SIZE;
+    if (memcmp(d + loc, "PK\x06\x07", 4) != 0)
+        return -1;
+    rec = le64(d + loc + 8);
+    if (rec > loc || loc - rec < ZIP64_END_SIZE || memcmp(d + rec, "PK\x06\x06", 4) != 0)
+        return -1;
+    dir->size = le64(d + rec + 40);
+    dir->off = le64(d + rec + 48);
+    dir->limit = (size_t)rec;
+    return 0;
+}
+
+/*
+ * The central directories a zip's end records describe: the end record's,
+ * unless its fields say "see the zip64 record" (0xFFFFFFFF), and the zip64
+ * end record's when there is one and it describes another: extractors
+ * differ in which they trust, so a zip that makes them disagree is read
+ * both ways. Returns how many were stored in dirs (at most two).
+ */
+static size_t zip_find_dirs(const unsigned char *d, size_t n, zip_dir_t dirs[2])
+{
+    long end = zip_find_end(d, n);
+    size_t count = 0;
+    zip_dir_t z64;
+
+    if (end < 0)
+        return 0;
+    uint32_t size = le32(d + end + 12), off = le32(d + end + 16);
+    if (size != UINT32_MAX && off != UINT32_MAX)
+        dirs[count++] = (zip_dir_t){off, size, (size_t)end};
+    if (zip64_find_dir(d, (size_t)end, &z64) == 0 &&
+        (count == 0 || z64.off != dirs[0].off || z64.size != dirs[0].size))
+        dirs[count++] = z64;
+    return count;
+}
+
+/* The data of the extra field with header id `id` in x[0..len), or NULL; *size is its length. */
+static const unsigned char *zip_extra(const unsigned char *x, size_t len, uint32_t id, size_t *size)
+{
+    while (len >= 4) {
+        size_t sz = le16(x + 2);
+        if (sz > len - 4)
+            return NULL;
+        if (le16(x) == id) {
+            *size = sz;
+            return x + 4;
+        }
+        x += 4 + sz;
+        len -= 4 + sz;
+    }
+    return NULL;
+}
+
+/*
+ * Where a central record's local header is. A zip64 entry records
+ * 0xFFFFFFFF and keeps the offset in its zip64 extra field, after the
+ * sizes that are 0xFFFFFFFF too. UINT64_MAX when it is not known.
+ */
+static uint64_t zip_local_offset(const unsigned char *r, const unsigned char *extra,
+                                 size_t extra_len)
+{
+    const unsigned char *x;
+    size_t at = 0, size;
+
+    if (le32(r + 42) != UINT32_MAX)
+        return le32(r + 42);
+    if ((x = zip_extra(extra, extra_len, ZIP64_EXTRA_ID, &size)) == NULL)
+        return UINT64_MAX;
+    if (le32(r + 24) == UINT32_MAX) /* The uncompressed size comes first, */
+        at += 8;
+    if (le32(r + 20) == UINT32_MAX) /* then the compressed size. */
+        at += 8;
+    return size >= at + 8 ? le64(x + at) : UINT64_MAX;
+}
+
+/* The name in the local header at off, or NULL when no whole header is there. */
+static const char *zip_local_name(const unsigned char *d, size_t n, uint64_t off, size_t *len)
+{
+    if (off > n || n - off < ZIP_LOCAL_SIZE || memcmp(d + off, "PK\x03\x04", 4) != 0)
         return NULL;
     *len = le16(d + off + 26);
     if (*len > n - off - ZIP_LOCAL_SIZE)
@@ -57,31 +158,42 @@ static const char *zip_local_name(const unsigned char *d, size_t n, uint32_t off
     return (const char *)d + off + ZIP_LOCAL_SIZE;
 }
 
-int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *arg)
+/* Calls fn for each record of one central directory; see att_zip_names(). */
+static int zip_walk_dir(const unsigned char *d, size_t n, const zip_dir_t *dir, att_zip_name_fn fn,
+                        void *arg)
 {
-    long end = zip_find_end(d, n);
     size_t pos, stop;
 
-    if (end < 0)
+    if (dir->off > dir->limit || dir->size > dir->limit - dir->off)
         return 0;
-    /* Offsets of 0xFFFFFFFF point to a zip64 record: such archives are left to libarchive. */
-    uint32_t size = le32(d + end + 12), off = le32(d + end + 16);
-    if (size == UINT32_MAX || off == UINT32_MAX || off > (size_t)end || size > (size_t)end - off)
-        return 0;
-    pos = off;
-    stop = (size_t)off + size;
+    pos = (size_t)dir->off;
+    stop = pos + (size_t)dir->size;
     while (stop - pos >= ZIP_CENTRAL_SIZE && memcmp(d + pos, "PK\x01\x02", 4) == 0) {
         const unsigned char *r = d + pos;
-        size_t name_len = le16(r + 28),
-               rec = ZIP_CENTRAL_SIZE + name_len + le16(r + 30) + le16(r + 32);
+        size_t name_len = le16(r + 28), extra_len = le16(r + 30),
+               rec = ZIP_CENTRAL_SIZE + name_len + extra_len + le16(r + 32);
         if (rec > stop - pos)
             break;
         att_zip_entry_t e = {(const char *)r + ZIP_CENTRAL_SIZE, name_len, NULL, 0};
-        e.local = zip_local_name(d, n, le32(r + 42), &e.local_len);
+        uint64_t local = zip_local_offset(r, r + ZIP_CENTRAL_SIZE + name_len, extra_len);
+        e.local = zip_local_name(d, n, local, &e.local_len);
         int rc = fn(arg, &e);
         if (rc != 0)
             return rc;
         pos += rec;
+    }
+    return 0;
+}
+
+int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *arg)
+{
+    zip_dir_t dirs[2];
+    size_t count = zip_find_dirs(d, n, dirs);
+
+    for (size_t i = 0; i < count; i++) {
+        int rc = zip_walk_dir(d, n, &dirs[i], fn, arg);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }
