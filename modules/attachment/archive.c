@@ -358,10 +358,26 @@ static int att_zip_mismatch(att_walk_t *w, const att_zip_entry_t *e, const char 
     return att_entry_symbol(w, "ATT_ZIP_NAME_MISMATCH", w->ctx->pol->zip_name_mismatch_score, what);
 }
 
+/* Checks each name the Unicode Path fields of one header's extra field give. */
+static int att_zip_unicode_names(att_walk_t *w, const unsigned char *extra, size_t len)
+{
+    const char *name;
+    size_t name_len;
+    int rc = 0;
+
+    while (rc == 0 && att_zip_unicode_next(&extra, &len, &name, &name_len)) {
+        char *copy = strndup(name, name_len);
+        rc = copy == NULL ? SMF_ENOMEM : att_check_blocked(w, copy);
+        free(copy);
+    }
+    return rc;
+}
+
 /*
- * One entry's two names. libarchive reports the local header's, Windows
- * Explorer and most extractors the central directory's: each is checked,
- * whichever libarchive hands to att_walk_entry() later.
+ * One entry's names. libarchive reports the local header's (or its
+ * Unicode Path field's), Windows Explorer and most extractors the central
+ * directory's, and Info-ZIP and 7-Zip prefer a Unicode Path field's: each
+ * is checked, whichever libarchive hands to att_walk_entry() later.
  */
 static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
 {
@@ -378,6 +394,10 @@ static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
         rc = att_check_blocked(w, central);
     if (rc == 0 && local != NULL && (rc = att_check_blocked(w, local)) == 0)
         rc = att_zip_mismatch(w, e, central, local);
+    if (rc == 0)
+        rc = att_zip_unicode_names(w, e->central_extra, e->central_extra_len);
+    if (rc == 0)
+        rc = att_zip_unicode_names(w, e->local_extra, e->local_extra_len);
     free(central);
     free(local);
     return rc < 0 ? rc : 0;

@@ -134,13 +134,18 @@ int att_is_vba_part(const char *path);
 /*
  * One zip entry's two names, as stored (not NUL-terminated): the central
  * directory's, and the local header's, NULL when the central record points
- * to no local header.
+ * to no local header. Each header's extra field comes with it (empty when
+ * there is none), as it may name the entry a third time.
  */
 typedef struct att_zip_entry {
     const char *central;
     size_t central_len;
+    const unsigned char *central_extra;
+    size_t central_extra_len;
     const char *local;
     size_t local_len;
+    const unsigned char *local_extra;
+    size_t local_extra_len;
 } att_zip_entry_t;
 
 typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
@@ -153,5 +158,16 @@ typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
  * bounds has no records.
  */
 int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, void *arg);
+
+/*
+ * The next name an extra field gives in an Info-ZIP Unicode Path field
+ * (header id 0x7075), which extractors prefer to the header's name: returns
+ * 1 with *name and *name_len set (not NUL-terminated) and *extra, *len moved
+ * past that field, or 0 when there are no more. Its CRC-32 of the header's
+ * name is not checked: an extractor that ignores a stale one is no reason
+ * to skip the check.
+ */
+int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **name,
+                         size_t *name_len);
 
 #endif /* SMF_ATTACHMENT_H */

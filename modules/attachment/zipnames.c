@@ -19,6 +19,10 @@
 #define ZIP_COMMENT_MAX 65535
 /* The extra field that holds the 64-bit sizes and offset of an entry (APPNOTE 4.5.3). */
 #define ZIP64_EXTRA_ID 0x0001
+/* Info-ZIP's Unicode Path extra field: a version byte, the CRC-32 of the
+ * header's name, then the entry's name in UTF-8, which extractors prefer. */
+#define ZIP_UNICODE_PATH_ID 0x7075
+#define ZIP_UNICODE_PATH_HEAD 5
 
 /* A central directory as an end record describes it. */
 typedef struct zip_dir {
@@ -147,15 +151,47 @@ static uint64_t zip_local_offset(const unsigned char *r, const unsigned char *ex
     return size >= at + 8 ? le64(x + at) : UINT64_MAX;
 }
 
-/* The name in the local header at off, or NULL when no whole header is there. */
-static const char *zip_local_name(const unsigned char *d, size_t n, uint64_t off, size_t *len)
+/*
+ * The name and extra field of the local header at off. Leaves e->local NULL
+ * when no whole header is there, and the extra field empty when it does not
+ * fit in the data.
+ */
+static void zip_local(const unsigned char *d, size_t n, uint64_t off, att_zip_entry_t *e)
 {
+    size_t name_len, extra_len, room;
+
     if (off > n || n - off < ZIP_LOCAL_SIZE || memcmp(d + off, "PK\x03\x04", 4) != 0)
-        return NULL;
-    *len = le16(d + off + 26);
-    if (*len > n - off - ZIP_LOCAL_SIZE)
-        return NULL;
-    return (const char *)d + off + ZIP_LOCAL_SIZE;
+        return;
+    name_len = le16(d + off + 26);
+    extra_len = le16(d + off + 28);
+    room = n - off - ZIP_LOCAL_SIZE;
+    if (name_len > room)
+        return;
+    e->local = (const char *)d + off + ZIP_LOCAL_SIZE;
+    e->local_len = name_len;
+    if (extra_len <= room - name_len) {
+        e->local_extra = d + off + ZIP_LOCAL_SIZE + name_len;
+        e->local_extra_len = extra_len;
+    }
+}
+
+int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **name,
+                         size_t *name_len)
+{
+    size_t size;
+    const unsigned char *x;
+
+    while ((x = zip_extra(*extra, *len, ZIP_UNICODE_PATH_ID, &size)) != NULL) {
+        /* Continue after this field the next time. */
+        *len -= (size_t)(x + size - *extra);
+        *extra = x + size;
+        if (size > ZIP_UNICODE_PATH_HEAD) {
+            *name = (const char *)x + ZIP_UNICODE_PATH_HEAD;
+            *name_len = size - ZIP_UNICODE_PATH_HEAD;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Calls fn for each record of one central directory; see att_zip_names(). */
@@ -174,9 +210,9 @@ static int zip_walk_dir(const unsigned char *d, size_t n, const zip_dir_t *dir, 
                rec = ZIP_CENTRAL_SIZE + name_len + extra_len + le16(r + 32);
         if (rec > stop - pos)
             break;
-        att_zip_entry_t e = {(const char *)r + ZIP_CENTRAL_SIZE, name_len, NULL, 0};
-        uint64_t local = zip_local_offset(r, r + ZIP_CENTRAL_SIZE + name_len, extra_len);
-        e.local = zip_local_name(d, n, local, &e.local_len);
+        const unsigned char *extra = r + ZIP_CENTRAL_SIZE + name_len;
+        att_zip_entry_t e = {(const char *)r + ZIP_CENTRAL_SIZE, name_len, extra, extra_len};
+        zip_local(d, n, zip_local_offset(r, extra, extra_len), &e);
         int rc = fn(arg, &e);
         if (rc != 0)
             return rc;
