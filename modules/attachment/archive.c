@@ -256,6 +256,18 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
     return name != NULL ? name : "";
 }
 
+/*
+ * Whether an entry's data is an archive to open: it starts like one, or,
+ * when the entry is short enough to be held whole, it is a zip behind a
+ * preamble. A longer entry is only held whole when it starts like an
+ * archive, so a zip behind a preamble in it is not seen.
+ */
+static int att_nests(const att_buf_t *b)
+{
+    return att_is_archive(b->data, b->len) ||
+           (b->len < ATT_HEAD_BYTES && att_zip_found(b->data, b->len));
+}
+
 /* Examines one entry: its name, then its data (type, nested archive). */
 static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
                           const char *outer, long depth, int *broken)
@@ -290,7 +302,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     }
     if (rc == 0 && !w->stopped && !att_is_vba_part(path))
         rc = att_check_ole2(w->ctx, where, path, b.data, b.len);
-    if (rc == 0 && !w->stopped && att_is_archive(b.data, b.len)) {
+    if (rc == 0 && !w->stopped && att_nests(&b)) {
         if (depth >= c->archive_max_depth)
             rc = att_limit(w, "nested deeper than archive_max_depth");
         else
@@ -413,8 +425,8 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
 
     if (inner != NULL && (rc = att_check_blocked(w, inner)) < 0)
         return rc;
-    if (size < 4 || memcmp(data, "PK\x03\x04", 4) != 0)
-        return 0;
+    /* Not only data that starts like a zip: one behind a preamble is still
+     * extracted by unzip and 7-Zip, and att_zip_names() finds where it starts. */
     rc = att_zip_names(data, size, att_zip_entry_names, &zc);
     return rc < 0 ? rc : 0;
 }

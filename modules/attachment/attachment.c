@@ -232,7 +232,9 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
         return rc;
     if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
         return rc;
-    if (!att_is_archive(p->data, p->size))
+    /* A zip behind a preamble does not start like one, yet unzip and 7-Zip
+     * extract it: its central directory is what gives it away. */
+    if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size))
         return 0;
     if (ctx->pol->block_archives) {
         if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,

@@ -152,12 +152,21 @@ typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
 
 /*
  * Calls fn for each record of a zip's central directory, in order, and stops
- * at the first non-zero return, which it returns. A zip64 end record is
+ * at the first non-zero return, which it returns. Offsets are taken from
+ * where the zip starts, which is not the start of the data when bytes were
+ * put before it. A zip64 end record is
  * followed; when it describes another central directory than the end record,
  * both are walked. A zip whose central directory cannot be found or is out of
  * bounds has no records.
  */
 int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, void *arg);
+
+/*
+ * Whether the data holds a zip's central directory with at least one record,
+ * wherever the zip starts in it (unzip and 7-Zip extract a zip behind a
+ * preamble). Cheap: the end record is only looked for in the last 64 KiB.
+ */
+int att_zip_found(const unsigned char *data, size_t size);
 
 /*
  * The next name an extra field gives in an Info-ZIP Unicode Path field

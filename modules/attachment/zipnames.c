@@ -79,9 +79,16 @@ static int zip64_find_dir(const unsigned char *d, size_t end, zip_dir_t *dir)
     loc = end - ZIP64_LOCATOR_SIZE;
     if (memcmp(d + loc, "PK\x06\x07", 4) != 0)
         return -1;
+    /* Behind a preamble the recorded offset is short of the record, which
+     * then sits just before the locator, as it does in every zip64 writer's output. */
     rec = le64(d + loc + 8);
-    if (rec > loc || loc - rec < ZIP64_END_SIZE || memcmp(d + rec, "PK\x06\x06", 4) != 0)
-        return -1;
+    if (rec > loc || loc - rec < ZIP64_END_SIZE || memcmp(d + rec, "PK\x06\x06", 4) != 0) {
+        if (loc < ZIP64_END_SIZE)
+            return -1;
+        rec = loc - ZIP64_END_SIZE;
+        if (memcmp(d + rec, "PK\x06\x06", 4) != 0)
+            return -1;
+    }
     dir->size = le64(d + rec + 40);
     dir->off = le64(d + rec + 48);
     dir->limit = (size_t)rec;
@@ -106,9 +113,12 @@ static size_t zip_find_dirs(const unsigned char *d, size_t n, zip_dir_t dirs[2])
     uint32_t size = le32(d + end + 12), off = le32(d + end + 16);
     if (size != UINT32_MAX && off != UINT32_MAX)
         dirs[count++] = (zip_dir_t){off, size, (size_t)end};
-    if (zip64_find_dir(d, (size_t)end, &z64) == 0 &&
-        (count == 0 || z64.off != dirs[0].off || z64.size != dirs[0].size))
+    if (zip64_find_dir(d, (size_t)end, &z64) != 0)
+        return count;
+    if (count == 0 || z64.off != dirs[0].off || z64.size != dirs[0].size)
         dirs[count++] = z64;
+    else /* One directory, which ends where the zip64 end record starts. */
+        dirs[0].limit = z64.limit;
     return count;
 }
 
@@ -194,15 +204,35 @@ int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **
     return 0;
 }
 
+/*
+ * How far the zip is shifted in the data: a zip behind a preamble (a
+ * self-extractor's program, a junk byte, text) records offsets from its own
+ * start, so its central directory ends, at dir->limit, that many bytes
+ * later than recorded. That is how unzip finds it too. 0 when the directory
+ * is not there, and it is then looked for where it is recorded.
+ */
+static uint64_t zip_shift(const unsigned char *d, const zip_dir_t *dir)
+{
+    size_t pos;
+
+    if (dir->size > dir->limit || dir->limit - dir->size < dir->off)
+        return 0;
+    pos = dir->limit - (size_t)dir->size;
+    if (pos == dir->off || dir->limit - pos < 4 || memcmp(d + pos, "PK\x01\x02", 4) != 0)
+        return 0;
+    return pos - dir->off;
+}
+
 /* Calls fn for each record of one central directory; see att_zip_names(). */
 static int zip_walk_dir(const unsigned char *d, size_t n, const zip_dir_t *dir, att_zip_name_fn fn,
                         void *arg)
 {
+    uint64_t shift = zip_shift(d, dir);
     size_t pos, stop;
 
-    if (dir->off > dir->limit || dir->size > dir->limit - dir->off)
+    if (dir->off > dir->limit - shift || dir->size > dir->limit - shift - dir->off)
         return 0;
-    pos = (size_t)dir->off;
+    pos = (size_t)(dir->off + shift);
     stop = pos + (size_t)dir->size;
     while (stop - pos >= ZIP_CENTRAL_SIZE && memcmp(d + pos, "PK\x01\x02", 4) == 0) {
         const unsigned char *r = d + pos;
@@ -212,13 +242,28 @@ static int zip_walk_dir(const unsigned char *d, size_t n, const zip_dir_t *dir, 
             break;
         const unsigned char *extra = r + ZIP_CENTRAL_SIZE + name_len;
         att_zip_entry_t e = {(const char *)r + ZIP_CENTRAL_SIZE, name_len, extra, extra_len};
-        zip_local(d, n, zip_local_offset(r, extra, extra_len), &e);
+        uint64_t local = zip_local_offset(r, extra, extra_len);
+        if (local <= UINT64_MAX - shift)
+            zip_local(d, n, local + shift, &e);
         int rc = fn(arg, &e);
         if (rc != 0)
             return rc;
         pos += rec;
     }
     return 0;
+}
+
+/* Stops att_zip_names() at the first record. */
+static int zip_any_record(void *arg, const att_zip_entry_t *e)
+{
+    (void)arg;
+    (void)e;
+    return 1;
+}
+
+int att_zip_found(const unsigned char *d, size_t n)
+{
+    return att_zip_names(d, n, zip_any_record, NULL) == 1;
 }
 
 int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *arg)
