@@ -27,12 +27,17 @@ static int read_recipients(arena_t *a, json_t *obj, bool required, smf_envelope_
 {
     json_t *r = json_object_get(obj, "recipients");
     size_t n = json_is_array(r) ? json_array_size(r) : 0;
-    if (!required && (r == NULL || (json_is_array(r) && n == 0))) {
+    /* null counts as absent, as for every other field. */
+    if (!required && (r == NULL || json_is_null(r) || (json_is_array(r) && n == 0))) {
         env->rcpt = arena_calloc(a, 1, sizeof(char *));
         env->rcpt_count = 0;
         return 0;
     }
-    if (n == 0 || n > 10000) {
+    if (n > PROTOCOL_MAX_RCPTS) {
+        *why = "recipients: more than 10000; send the message in several requests";
+        return -1;
+    }
+    if (n == 0) {
         *why = "recipients: expected a non-empty array of strings";
         return -1;
     }
@@ -77,11 +82,15 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
             *why = "deadline: expected an integer (Unix time in milliseconds)";
             return -1;
         }
+        /* Before 1970 no answer is useful, and time left would overflow. */
+        if (json_integer_value(d) < 0) {
+            *why = "deadline: expected Unix time in milliseconds, not negative";
+            return -1;
+        }
         *deadline_ms = json_integer_value(d);
     } else if (t != NULL && !json_is_null(t)) {
         /* Up to a day: enough for any scan, and the sum cannot overflow. */
-        if (!json_is_integer(t) || json_integer_value(t) < 0 ||
-            json_integer_value(t) > 86400000) {
+        if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 86400000) {
             *why = "timeout_ms: expected milliseconds from 0 to 86400000";
             return -1;
         }
@@ -95,8 +104,12 @@ int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id
                             int64_t now_ms, const char **why)
 {
     json_error_t jerr;
-    json_t *obj = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &jerr);
     memset(env, 0, sizeof(*env));
+    if (f->size > PROTOCOL_MAX_ENVELOPE) {
+        *why = "the envelope is larger than 4 MiB";
+        return -1;
+    }
+    json_t *obj = json_loadb(f->data, f->size, JSON_REJECT_DUPLICATES, &jerr);
     if (obj == NULL || !json_is_object(obj)) {
         *why = obj == NULL ? arena_printf(a, "not JSON: %s", jerr.text)
                            : "the envelope must be a JSON object";

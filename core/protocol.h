@@ -18,6 +18,11 @@
 #define PROTOCOL_VERSION "SMF/1"
 #define PROTOCOL_SCHEMA 1
 #define PROTOCOL_MAX_ID 128
+/* Largest envelope (frame 3): 10,000 recipients of 320 bytes fit; a larger
+ * one is refused before it is parsed, which costs some 20 times its size. */
+#define PROTOCOL_MAX_ENVELOPE (4u << 20)
+/* Most recipients one request may name. */
+#define PROTOCOL_MAX_RCPTS 10000
 
 typedef struct frame {
     const void *data;

@@ -150,6 +150,11 @@ static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const
     if (strcmp(g->conf->listen, e->listen) != 0 || strcmp(g->conf->publish, e->publish) != 0 ||
         (size_t)g->conf->workers != e->nworkers)
         log_warn("listen, publish and workers change only at restart");
+    /* The socket's frame limit was set from it at start. */
+    if (g->conf->limits.max_size > e->max_message_size)
+        log_warn("max_message_size grows only at restart: until then messages over %zu bytes "
+                 "cannot reach the engine",
+                 e->max_message_size);
     if (strcmp(g->conf->user.name, e->user) != 0)
         log_warn("user changes only at restart; until then smfd stays %s",
                  e->user[0] ? e->user : "the user that started it");

@@ -36,6 +36,27 @@ class DeadlineTest(smftest.SmfdTestCase):
         self.assertNotIn("SMF_DEADLINE_EXPIRED", names)
         self.assertTrue(any(s["module"] == "pattern" for s in reply["symbols"]), names)
 
+    def connect(self, env, rid):
+        self.sock.send_multipart([smftest.PROTO, b"CONNECT", rid, env])
+        cmd, got, reply = smftest.recv_reply(self.sock)
+        self.assertEqual((cmd, got), ("VERDICT", rid), reply)
+        return reply
+
+    def test_past_deadline_at_the_connection_stage(self):
+        # Past its deadline a check is not run, and must not answer accept: had it run, a
+        # blocked client would have been refused.
+        fresh = self.connect(envelope(), b"c-1")
+        self.assertEqual(fresh["action"], "accept", fresh)
+        late = self.connect(envelope(deadline=now_ms() - 1000), b"c-2")
+        self.assert_expired(late)
+
+    def test_negative_deadline_is_refused(self):
+        self.sock.send_multipart([smftest.PROTO, b"CONNECT", b"c-3",
+                                  envelope(deadline=-2 ** 63)])
+        cmd, got, reply = smftest.recv_reply(self.sock)
+        self.assertEqual((cmd, reply.get("error")), ("ERROR", "bad_envelope"), reply)
+        self.assertIn("deadline", reply["message"])
+
     def test_timeout_ms_scans(self):
         cmd, reply = self.scan(envelope(timeout_ms=60000), fixture("clean.eml"), rid=b"d-4")
         self.assertEqual((cmd, reply["action"]), ("VERDICT", "accept"))

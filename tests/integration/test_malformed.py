@@ -94,6 +94,19 @@ class MalformedTest(smftest.SmfdTestCase):
                               "bad_envelope", rid)
         self.assert_still_serving()
 
+    def test_envelope_limits(self):
+        # Over 10,000 recipients: refused, saying why.
+        many = json.dumps({"recipients": ["u%d@example.com" % i for i in range(10001)]})
+        body = self.expect_error([PROTO, b"SCAN", b"l-1", many.encode(), b"x"], "bad_envelope",
+                                 b"l-1")
+        self.assertIn("10000", body["message"])
+        # A CONNECT without recipients may say so with null.
+        self.sock.send_multipart([PROTO, b"CONNECT", b"l-3",
+                                  json.dumps({"recipients": None}).encode()])
+        cmd, got, reply = recv_reply(self.sock)
+        self.assertEqual((cmd, got, reply["action"]), ("VERDICT", b"l-3", "accept"), reply)
+        self.assert_still_serving()
+
     def test_envelope_field_types(self):
         cases = [{"sender": 5}, {"direction": 1}, {"deadline": "soon"},
                  {"client_ip": ["192.0.2.1"]},
@@ -171,6 +184,19 @@ class MalformedTest(smftest.SmfdTestCase):
             self.assertEqual((cmd, rid, body["error"]), ("ERROR", b"q-3", "bad_command"))
         finally:
             req.close(0)
+
+
+class LargeEnvelopeTest(smftest.SmfdTestCase):
+    """With the default max_message_size the socket takes a frame of 51 MiB;
+    the envelope frame is held to 4 MiB, since parsing costs some 20 times
+    its size."""
+
+    def test_envelope_over_4_mib_is_refused(self):
+        big = json.dumps({"recipients": ["u@example.com"], "x": "y" * (4 << 20)}).encode()
+        self.sock.send_multipart([PROTO, b"SCAN", b"l-2", big, b"x"])
+        cmd, got, body = recv_reply(self.sock)
+        self.assertEqual((cmd, got, body["error"]), ("ERROR", b"l-2", "bad_envelope"), body)
+        self.assertIn("4 MiB", body["message"])
 
 
 if __name__ == "__main__":

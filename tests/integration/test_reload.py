@@ -134,6 +134,12 @@ class ReloadConfigTest(unittest.TestCase):
         self.assertEqual(self.generation(b"g1"), gen + 1)
         self.assertEqual(self.gtube_action(b"a1"), "accept")
 
+    def test_larger_max_message_size_is_said_to_need_a_restart(self):
+        gen = self.generation(b"g0")
+        self.reload_with(self.original + "\nmax_message_size = 209715200\n",
+                         "generation %d is current" % (gen + 1))
+        self.assertIn("max_message_size grows only at restart", self.smfd.log_tail())
+
 
 if __name__ == "__main__":
     smftest.main()
