@@ -15,8 +15,8 @@ typedef struct run {
     const char *virus;
 } run_t;
 
-static void record(pipeline_result_t *out, const module_conf_t *mc, size_t index, stage_status_t st,
-                   const char *detail, double ms)
+static stage_report_t *record(pipeline_result_t *out, const module_conf_t *mc, size_t index,
+                              stage_status_t st, const char *detail, double ms)
 {
     stage_report_t *r = &out->stages[out->nstages++];
     r->module = mc->name;
@@ -24,6 +24,8 @@ static void record(pipeline_result_t *out, const module_conf_t *mc, size_t index
     r->status = st;
     r->detail = detail;
     r->ms = ms;
+    r->replayed = false;
+    return r;
 }
 
 /* Folds one stage's outcome into the run, by lane. */
@@ -102,12 +104,13 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
  * message with recipients in several domains is scanned for viruses once.
  */
 static stage_outcome_t run_or_replay(generation_t *g, size_t worker, size_t mi, smf_msg_t *x,
-                                     stage_memo_t *memos)
+                                     stage_memo_t *memos, bool *replayed)
 {
     const module_conf_t *mc = &g->conf->modules[mi];
     stage_memo_t *memo = memos != NULL && mc->hard ? &memos[mi] : NULL;
 
-    if (memo != NULL && memo->kept)
+    *replayed = memo != NULL && memo->kept;
+    if (*replayed)
         return scanctx_memo_replay(x, mc->lib.desc, memo);
     size_t sym0 = x->nsymbols, hdr0 = x->nheaders;
     stage_outcome_t o = run_stage(g, worker, mi, x);
@@ -184,12 +187,13 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
                    run.hard_stopped ? "virus found" : "whitelisted or blacklisted", 0);
             continue;
         }
-        stage_outcome_t o = run_or_replay(g, worker, mi, ctx, memos);
+        bool replayed;
+        stage_outcome_t o = run_or_replay(g, worker, mi, ctx, memos, &replayed);
         if (o.status == STAGE_UNSCANNABLE && mc->hard)
             scanctx_engine_symbol(ctx, "AV_UNSCANNABLE", 0, o.detail);
         if (o.status == STAGE_ERROR && mc->hard)
             scanctx_engine_symbol(ctx, "AV_ERROR", 0, o.detail);
-        record(out, mc, mi, o.status, o.detail, o.ms);
+        record(out, mc, mi, o.status, o.detail, o.ms)->replayed = replayed;
         fold(&run, mc, ctx, &o);
     }
     run.in.score = sum_scores(ctx);

@@ -21,6 +21,7 @@ typedef struct stage_report {
     stage_status_t status;
     const char *detail;
     double ms;
+    bool replayed; /* The outcome of this stage's run for another recipient domain. */
 } stage_report_t;
 
 typedef struct pipeline_result {

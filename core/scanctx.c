@@ -533,11 +533,16 @@ void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage
     memo->kept = true;
     memo->outcome = *o;
     memo->virus = x->stage_virus;
-    /* Both arrays live in the request's arena, as every run over the message does. */
-    memo->symbols = x->symbols + sym0;
+    /* Copies, in the request's arena, which every run over the message
+     * uses: later stages of this run may still change the originals. */
     memo->nsymbols = x->nsymbols > sym0 ? x->nsymbols - sym0 : 0;
-    memo->headers = x->headers + hdr0;
+    memo->symbols = arena_alloc(x->arena, (memo->nsymbols + 1) * sizeof(symbol_t));
+    if (memo->nsymbols > 0)
+        memcpy(memo->symbols, x->symbols + sym0, memo->nsymbols * sizeof(symbol_t));
     memo->nheaders = x->nheaders > hdr0 ? x->nheaders - hdr0 : 0;
+    memo->headers = arena_alloc(x->arena, (memo->nheaders + 1) * sizeof(added_header_t));
+    if (memo->nheaders > 0)
+        memcpy(memo->headers, x->headers + hdr0, memo->nheaders * sizeof(added_header_t));
     memo->notes = x->notes;
 }
 

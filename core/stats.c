@@ -58,7 +58,8 @@ void stats_stages(const stage_report_t *st, size_t n)
 {
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n; i++) {
-        stage_stats_t *s = stage_slot(st[i].module);
+        /* A stage that ran once for several recipient domains counts once. */
+        stage_stats_t *s = st[i].replayed ? NULL : stage_slot(st[i].module);
         if (s != NULL && (unsigned)st[i].status <= STAGE_SKIPPED) {
             s->status[st[i].status]++;
             s->ms += st[i].ms;
