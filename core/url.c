@@ -112,7 +112,29 @@ static void grow_items(url_set_t *s)
     s->cap = cap;
 }
 
-/* Copies the URL with scheme and host (after any user info) lower-cased. */
+static int hex_digit(int c)
+{
+    c = lower(c);
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The byte a "%XX" at p[0..n) stands for, when it is one a host name may
+ * hold (a letter, a digit, '.', '-' or '_'); -1 otherwise. */
+static int host_escape(const char *p, size_t n)
+{
+    if (n < 3 || p[0] != '%' || hex_digit((unsigned char)p[1]) < 0 ||
+        hex_digit((unsigned char)p[2]) < 0)
+        return -1;
+    int c = hex_digit((unsigned char)p[1]) << 4 | hex_digit((unsigned char)p[2]);
+    return is_alnum(c) || c == '.' || c == '-' || c == '_' ? c : -1;
+}
+
+/*
+ * Copies the URL with scheme and host (after any user info) lower-cased,
+ * and the host's percent escapes of name characters decoded as a browser
+ * decodes them ("http://%65vil.example/" is http://evil.example/), so that
+ * every stage sees one form of the host. Other escapes stay as written.
+ */
 static char *normalise(arena_t *a, const char *p, size_t n)
 {
     char *u = arena_strndup(a, p, n);
@@ -125,8 +147,14 @@ static char *normalise(arena_t *a, const char *p, size_t n)
     for (size_t i = host; i < end; i++)
         if (u[i] == '@')
             host = i + 1;
-    for (size_t i = host; i < end; i++)
-        u[i] = (char)lower((unsigned char)u[i]);
+    size_t w = host;
+    for (size_t i = host; i < end; i++) {
+        int c = host_escape(u + i, end - i);
+        if (c >= 0)
+            i += 2;
+        u[w++] = (char)lower(c >= 0 ? c : (unsigned char)u[i]);
+    }
+    memmove(u + w, u + end, n - end + 1);
     return u;
 }
 
@@ -137,7 +165,7 @@ static int url_set_add(url_set_t *s, const char *p, size_t n)
     if ((s->count + 1) * 2 > s->slot_count)
         grow_slots(s);
     char *u = normalise(s->arena, p, n);
-    size_t i = slot_of(s, u, n);
+    size_t i = slot_of(s, u, strlen(u)); /* Decoding may have shortened it. */
     if (s->slots[i] != 0)
         return 0;
     if (s->count == s->cap)
@@ -145,11 +173,6 @@ static int url_set_add(url_set_t *s, const char *p, size_t n)
     s->items[s->count++] = u;
     s->slots[i] = (unsigned)s->count;
     return 1;
-}
-
-static int is_hex(int c)
-{
-    return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f');
 }
 
 /* Whether a host (or user info) can start at p[0..n): a letter or digit, a
@@ -160,7 +183,8 @@ static int host_start(const char *p, size_t n)
     unsigned char c = (unsigned char)p[0];
     if (is_alnum(c) || c >= 0x80)
         return 1;
-    return c == '%' && n >= 3 && is_hex((unsigned char)p[1]) && is_hex((unsigned char)p[2]);
+    return c == '%' && n >= 3 && hex_digit((unsigned char)p[1]) >= 0 &&
+           hex_digit((unsigned char)p[2]) >= 0;
 }
 
 /* Whether p[0..n) starts like one of the URLs we keep: a known scheme

@@ -666,6 +666,10 @@ static void test_url_scan(void)
         {"http:// nothing, www. nothing, xhttp://no.example, ahttp://no", {NULL}},
         {"ftp://f.example/pub!?", {"ftp://f.example/pub"}},
         {"a http://x.example b HTTP://X.EXAMPLE c", {"http://x.example"}},
+        /* Escaped name characters in a host are decoded, so one host has one form (and
+         * the copy written plainly is the same URL); others, and the path's, stay. */
+        {"http://%65Vil.example/%41 http://evil.example/%41 http://a%2fb.example/",
+         {"http://evil.example/%41", "http://a%2fb.example/"}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         arena_t *a = arena_new(4096);
