@@ -591,8 +591,6 @@ void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *ou
         error_reply(out, rid, PERR_VERSION, "frame 0 must be SMF/1");
     else if (rid == NULL)
         error_reply(out, "", PERR_FRAMES, "the request id must be 1 to 128 printable bytes");
-    else if (ctx->shutting_down)
-        error_reply(out, rid, PERR_SHUTDOWN, "the engine is stopping; try another node");
     else if (frame_is(&f[1], "PING") && nf == 3)
         pong(ctx, rid, out);
     else if (frame_is(&f[1], "STATS") && nf == 3)
