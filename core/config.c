@@ -26,30 +26,68 @@ static __thread char cfg_errbuf[1024];
  * own cfg_t, which does not carry the file's name and line. */
 static __thread cfg_t *cfg_root;
 
+/* Whether text (an option's value, up to a comment or the line's end) reads
+ * as the kind of value a libconfuse message says was expected. */
+static bool value_reads_as(const char *text, const char *msg)
+{
+    char v[256];
+    if (sscanf(text, " %255[^#\n]", v) != 1)
+        return false;
+    for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+        v[n - 1] = '\0';
+    char *end;
+    if (strstr(msg, "integer value") != NULL) {
+        (void)strtol(v, &end, 0);
+        return end != v && *end == '\0';
+    }
+    if (strstr(msg, "floating point value") != NULL) {
+        (void)strtod(v, &end);
+        return end != v && *end == '\0';
+    }
+    if (strstr(msg, "boolean value") != NULL) {
+        static const char *const words[] = {"true", "false", "yes", "no", "on", "off"};
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+            if (strcasecmp(v, words[i]) == 0)
+                return true;
+        return false;
+    }
+    return false;
+}
+
 /*
- * libconfuse notices an unknown option only after reading ahead, so the
- * line it reports may be several lines past the culprit. The last line at
- * or before it that assigns or opens that name is the one to show.
+ * libconfuse notices an unknown option, or a value of the wrong type, only
+ * after reading ahead (the next token, or the end of a section), so the
+ * line it reports may be many lines past the culprit. The option the
+ * message names shows where: the last line at or before the reported one
+ * that assigns or opens it, or, for a value of the wrong type, the last
+ * such line whose value does not read as that type.
  */
-static int unknown_option_line(const char *path, const char *msg, int reported)
+static int unknown_option_line(const char *path, const char *msg, int reported, bool *section)
 {
     char name[128];
-    if (sscanf(msg, "no such option '%127[^']'", name) != 1)
+    const char *quoted = strstr(msg, "option '");
+    if (quoted == NULL || sscanf(quoted, "option '%127[^']'", name) != 1)
         return reported;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return reported;
+    bool typed = strstr(msg, "invalid ") != NULL && strstr(msg, " value for option") != NULL;
     char line[4096];
-    int n = 0, found = reported;
+    int n = 0, found = reported, bad = 0;
     size_t len = strlen(name);
     while (n < reported && fgets(line, sizeof(line), f) != NULL) {
         n++;
         const char *p = line + strspn(line, " \t");
-        if (strncmp(p, name, len) == 0 && strchr("= \t{", p[len]) != NULL && p[len] != '\0')
-            found = n;
+        if (strncmp(p, name, len) != 0 || strchr("= \t{", p[len]) == NULL || p[len] == '\0')
+            continue;
+        found = n;
+        *section = p[len + strspn(p + len, " \t")] == '{';
+        const char *eq = strchr(p + len, '=');
+        if (typed && eq != NULL && !value_reads_as(eq + 1, msg))
+            bad = n;
     }
     fclose(f);
-    return found;
+    return bad > 0 ? bad : found;
 }
 
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
@@ -58,10 +96,16 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (cfg_root != NULL && (cfg == NULL || cfg->filename == NULL || cfg->line <= 0))
         cfg = cfg_root;
-    if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
-        snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s", cfg->filename,
-                 unknown_option_line(cfg->filename, msg, cfg->line), msg);
-    else
+    bool section = false;
+    if (cfg != NULL && cfg->filename != NULL && cfg->line > 0) {
+        int line = unknown_option_line(cfg->filename, msg, cfg->line, &section);
+        /* A module's section whose module is not loaded reads as unknown. */
+        snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,
+                 section && strncmp(msg, "no such option", 14) == 0
+                     ? " (a module's section? name the module in `modules`, or keep it "
+                       "listed and set enabled = false in its section)"
+                     : "");
+    } else
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s", msg);
 }
 
@@ -307,9 +351,49 @@ static void append_quoted(char *out, size_t outlen, const char *v)
     out[n] = '\0';
 }
 
-/* Turns "name=value" into a line libconfuse parses. Relative paths given on
- * the command line are relative to the current directory, as a shell user
- * expects, so they are made absolute here. */
+/* A relative path given on the command line is relative to the current
+ * directory, as a shell user expects: made absolute into buf. */
+static const char *absolute_path(const char *value, char *buf, size_t buflen)
+{
+    char cwd[PATH_MAX];
+    if (value[0] == '/' || value[0] == '"')
+        return value;
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return NULL;
+    int n = snprintf(buf, buflen, "%s/%s", cwd, value);
+    return n > 0 && (size_t)n < buflen ? buf : NULL;
+}
+
+/* "a, b" -> {"a", "b"}: each item of a list setting quoted as one string,
+ * not the whole value as a single item. */
+static int append_list(char *line, size_t linelen, const char *value, bool paths)
+{
+    char item[PATH_MAX], abs[2 * PATH_MAX];
+    strncat(line, "{", linelen - strlen(line) - 1);
+    for (const char *p = value; *p != '\0';) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, ",");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n >= sizeof(item))
+            return -1;
+        memcpy(item, p, n);
+        item[n] = '\0';
+        const char *v = paths ? absolute_path(item, abs, sizeof(abs)) : item;
+        if (v == NULL)
+            return -1;
+        if (line[strlen(line) - 1] != '{')
+            strncat(line, ", ", linelen - strlen(line) - 1);
+        append_quoted(line, linelen, v);
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    strncat(line, "}", linelen - strlen(line) - 1);
+    return 0;
+}
+
+/* Turns "name=value" into a line libconfuse parses. */
 static int override_line(const char *ov, char *line, size_t linelen, char *err, size_t errlen)
 {
     const char *eq = strchr(ov, '=');
@@ -328,19 +412,18 @@ static int override_line(const char *ov, char *line, size_t linelen, char *err, 
                            "configuration file)",
                            ov, name);
     const char *value = eq + 1;
-    char abs[PATH_MAX + 2];
-    if (is_path_setting(name) && value[0] != '/' && value[0] != '"') {
-        char cwd[PATH_MAX];
-        if (getcwd(cwd, sizeof(cwd)) == NULL)
-            return errbuf_fail(err, errlen, "-o %s: cannot read the current directory", ov);
-        snprintf(abs, sizeof(abs), "%s/%s", cwd, value);
-        value = abs;
-    }
+    char abs[2 * PATH_MAX];
     snprintf(line, linelen, "%s = ", name);
-    if (o->type == CFGT_STR && value[0] != '"')
+    /* A list written as libconfuse writes it ({"a", "b"}) goes in as it is. */
+    if (o->type == CFGT_STR && o->flags & CFGF_LIST && value[0] != '{') {
+        if (append_list(line, linelen, value, is_path_setting(name)) != 0)
+            return errbuf_fail(err, errlen, "-o %s: an item is too long", ov);
+        return 0;
+    }
+    if (is_path_setting(name) && (value = absolute_path(value, abs, sizeof(abs))) == NULL)
+        return errbuf_fail(err, errlen, "-o %s: cannot read the current directory", ov);
+    if (o->type == CFGT_STR && value[0] != '"' && !(o->flags & CFGF_LIST))
         append_quoted(line, linelen, value);
-    else if (o->type == CFGT_STR && o->flags & CFGF_LIST && value[0] != '{')
-        snprintf(line + strlen(line), linelen - strlen(line), "{%s}", value);
     else
         snprintf(line + strlen(line), linelen - strlen(line), "%s", value);
     return 0;
@@ -976,4 +1059,23 @@ void config_free(config_t **cp)
     arena_destroy(&c->mem);
     free(c);
     *cp = NULL;
+}
+
+static bool policy_runs(const policy_t *p, size_t mi)
+{
+    for (int d = 0; d < 2; d++)
+        for (size_t i = 0; i < p->dir[d].nstages; i++)
+            if (p->dir[d].stages[i] == mi)
+                return true;
+    return false;
+}
+
+bool config_module_staged(const config_t *c, size_t mi)
+{
+    if (policy_runs(&c->defpol, mi))
+        return true;
+    for (size_t i = 0; i < c->npolicies; i++)
+        if (policy_runs(&c->policies[i], mi))
+            return true;
+    return false;
 }

@@ -98,6 +98,10 @@ int config_load_core(const char *path, char *const *overrides, size_t noverrides
                      char *err, size_t errlen);
 /* Closes the modules and frees everything; nulls *cp. */
 void config_free(config_t **cp);
+
+/* Whether any policy, default or a domain's, in either direction, runs
+ * module mi among its stages: a module none runs never scans. */
+bool config_module_staged(const config_t *c, size_t mi);
 /* The policy for a recipient domain (lower case), or the default one. */
 const policy_t *config_policy(const config_t *c, const char *domain);
 

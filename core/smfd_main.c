@@ -100,6 +100,12 @@ static generation_t *load(const options_t *o, kv_t *kv, unsigned long id, size_t
     if (config_load(o->config, o->overrides, o->noverrides, &c, err, errlen) != 0)
         return NULL;
     log_set_level((smf_log_level_t)c->log_level);
+    /* Listed but in no policy's stages: it loads, learns, and never scans. */
+    for (size_t i = 0; i < c->nmodules; i++)
+        if (c->modules[i].enabled && !config_module_staged(c, i))
+            log_warn("module %s is loaded but no policy runs it: add it to the `stages` of the "
+                     "policies that should use it",
+                     c->modules[i].name);
     if (generation_new(c, kv, id, nworkers ? nworkers : (size_t)c->workers, &g, err, errlen) != 0)
         return NULL;
     return g;

@@ -34,6 +34,20 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("3 worker(s)", r.stdout)
 
+    def test_list_override_takes_items(self):
+        # Each item of a list setting is one value, not the whole text one module name.
+        r = smfd("-t", "-c", default_conf(), "-o",
+                 "modules=reputation, antivirus, lists, pattern, attachment")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("5 module(s): reputation antivirus lists pattern attachment", r.stdout)
+
+    def test_module_no_policy_runs_is_named(self):
+        r = smfd("-t", "-c", default_conf(), "-o",
+                 "modules=reputation, antivirus, lists, pattern, attachment, bayes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("module bayes is loaded but no policy runs it", r.stderr)
+        self.assertNotIn("module pattern is loaded but", r.stderr)
+
     def test_unknown_override(self):
         r = smfd("-t", "-c", default_conf(), "-o", "nosuch=1")
         self.assertEqual(r.returncode, 1)
@@ -54,6 +68,16 @@ class CheckTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("%s:4:" % conf, r.stderr)
             self.assertIn("workerz", r.stderr)
+            # A value of the wrong type, which libconfuse notices lines later.
+            del lines[3]
+            at = next(i for i, l in enumerate(lines) if l.startswith("workers ="))
+            lines[at] = "workers = two"
+            with open(conf, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            r = smfd("-t", "-c", conf)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("%s:%d: invalid integer value for option 'workers'" % (conf, at + 1),
+                          r.stderr)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -36,6 +36,17 @@ static const refusal_t refusals[] = {
      "modules = {tcontent}\ntcontent {\n  scroe = 2\n}",
      {"smf-test-conf", "no such option 'scroe'"}},
     {"misspelt core setting", "modules = {}\nworkerz = 2", {":4:", "no such option 'workerz'"}},
+    {"section of a module not loaded",
+     "modules = {}\ntcontent {\n  score = 2\n}",
+     {":4:", "no such option 'tcontent'", "name the module in `modules`"}},
+    /* Found only at the next setting, 5 lines on: the line shown is the culprit's. */
+    {"value of the wrong type",
+     "modules = {}\nworkers = two\n# a\n# b\n# c\n#d\nmax_message_size = 65536",
+     {":4:", "invalid integer value for option 'workers'"}},
+    {"value of the wrong type among several of its name",
+     "modules = {}\npolicy \"a.example\" {\n inbound {\n  add_header_score = abc\n }\n}\n"
+     "policy \"b.example\" {\n inbound {\n  add_header_score = 5\n }\n}",
+     {":6:", "invalid floating point value for option 'add_header_score'"}},
     {"negative refit interval",
      "modules = {}\nautolearn_refit_interval = -5",
      {"autolearn_refit_interval = -5", "0 (never)"}},
