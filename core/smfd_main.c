@@ -20,6 +20,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,6 +112,50 @@ static generation_t *load(const options_t *o, kv_t *kv, unsigned long id, size_t
     return g;
 }
 
+/*
+ * Whether smfd, running as the user that runs this, can write in dir, or
+ * create it: the nearest part of the path that exists must let it in. A
+ * path not yet there is fine when its parent is writable.
+ */
+static bool dir_writable(const char *dir, char *why, size_t whylen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (;;) {
+        if (access(path, F_OK) == 0) {
+            if (access(path, W_OK | X_OK) == 0)
+                return true;
+            snprintf(why, whylen, "%s: %s", path, strerror(errno));
+            return false;
+        }
+        char *slash = strrchr(path, '/');
+        if (slash == NULL || slash == path)
+            return true;
+        *slash = '\0';
+    }
+}
+
+/* smfd -t: the stores must be usable by the user smfd will run as. When it
+ * starts as root with `user` set it makes them the user's itself. */
+static int check_dirs(const config_t *c)
+{
+    char err[512], why[PATH_MAX + 64];
+    bool drop = false;
+    if (privdrop_needed(&c->user, &drop, err, sizeof(err)) != 0 || drop)
+        return 0;
+    const char *dirs[2][2] = {{"data_dir", c->data_dir}, {"quarantine_dir", c->quarantine_dir}};
+    int rc = 0;
+    for (int i = 0; i < 2; i++)
+        if (!dir_writable(dirs[i][1], why, sizeof(why))) {
+            fprintf(stderr,
+                    "smfd: %s %s cannot be written by this user (%s): give it to the user "
+                    "that runs smfd, or start smfd as root with `user` set\n",
+                    dirs[i][0], dirs[i][1], why);
+            rc = 1;
+        }
+    return rc;
+}
+
 static int check_only(const options_t *o)
 {
     char err[2048];
@@ -127,6 +172,8 @@ static int check_only(const options_t *o)
                     g->init_errors[i]);
             rc = 1;
         }
+    if (rc == 0)
+        rc = check_dirs(c);
     if (rc == 0) {
         printf("smfd: configuration %s is valid: %zu module(s):", c->path, c->nmodules);
         for (size_t i = 0; i < c->nmodules; i++)

@@ -81,6 +81,26 @@ class CheckTest(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run smfd -t as another user")
+    def test_stores_the_user_cannot_write(self):
+        # smfd -t as nobody, with data_dir under a folder only root may enter: it would fail
+        # to start, so the check says so instead of "valid".
+        tmp = tempfile.mkdtemp(prefix="smf-cli-")
+        try:
+            os.chmod(tmp, 0o700)
+            build = smftest.PATHS["build"]
+            r = subprocess.run(["runuser", "-u", "nobody", "--", smftest.PATHS["smfd"], "-t",
+                                "-c", default_conf(), "-o", "module_dir=%s/modules" % build,
+                                "-o", "data_dir=%s/data" % tmp,
+                                "-o", "quarantine_dir=/tmp"],
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("data_dir %s/data cannot be written by this user" % tmp, r.stderr)
+            self.assertNotIn("quarantine_dir", r.stderr)
+            self.assertNotIn("is valid", r.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_missing_file(self):
         r = smfd("-t", "-c", "/nonexistent/smfd.conf")
         self.assertEqual(r.returncode, 1)
