@@ -275,12 +275,31 @@ static void smfc_loop(smfc_client_t *c)
     }
 }
 
-/* A missing ipc socket usually means smfd is not running; say so early. */
-static void smfc_check_ipc(const char *endpoint)
+/* How long a missing ipc socket may take to appear (an smfd starting). */
+#define SMFC_IPC_WAIT_MS 3000
+
+/*
+ * A missing ipc socket means smfd is not running, or is still starting:
+ * wait a little for it, then say so rather than let every message wait
+ * out the whole timeout. -1 when it never appeared.
+ */
+static int smfc_check_ipc(const char *endpoint, long timeout_ms)
 {
     struct stat st;
-    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && stat(endpoint + 6, &st) < 0)
-        fprintf(stderr, "smfc: warning: %s does not exist (yet): is smfd running?\n", endpoint + 6);
+    if (strncmp(endpoint, "ipc://", 6) != 0 || endpoint[6] == '@')
+        return 0;
+    long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
+    for (long waited = 0; stat(endpoint + 6, &st) < 0; waited += 100) {
+        if (waited >= wait) {
+            fprintf(stderr,
+                    "smfc: %s does not exist: smfd is not running, or listens elsewhere "
+                    "(its `listen` setting; give it with -e)\n",
+                    endpoint + 6);
+            return -1;
+        }
+        usleep(100 * 1000);
+    }
+    return 0;
 }
 
 /* A key given on the command line is either the 40 Z85 characters or the
@@ -350,8 +369,7 @@ static int smfc_connect(smfc_client_t *c)
                 zmq_strerror(zmq_errno()));
         return -1;
     }
-    smfc_check_ipc(c->o->endpoint);
-    return 0;
+    return smfc_check_ipc(c->o->endpoint, c->o->timeout_ms) == 0 ? 0 : -2;
 }
 
 int smfc_client_run(const smfc_opts_t *o)
@@ -361,8 +379,12 @@ int smfc_client_run(const smfc_opts_t *o)
     c.o = o;
     snprintf(c.id_prefix, sizeof c.id_prefix, "smfc-%ld-", (long)getpid());
     c.slots = calloc(o->jobs, sizeof *c.slots);
-    if (!c.slots || smfc_connect(&c) < 0)
-        return 2;
+    int rc = c.slots != NULL ? smfc_connect(&c) : -1;
+    if (rc < 0) {
+        free(c.slots);
+        /* No engine to ask: no message got a verdict. */
+        return rc == -2 ? 1 : 2;
+    }
     c.in = smfc_input_new(o->paths, o->npaths);
     c.report = smfc_report_new(o, smfc_input_label_width(c.in));
     smfc_loop(&c);

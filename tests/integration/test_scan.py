@@ -142,7 +142,18 @@ class ScanTest(smftest.SmfdTestCase):
                  "--rcpt", "user@example.com", os.path.join(FIXTURES, "clean.eml")],
                 capture_output=True, timeout=30)
         self.assertEqual(p.returncode, 1)
-        self.assertIn(b"within 300 ms: is smfd running?", p.stderr)
+        self.assertIn(b"none.sock does not exist: smfd is not running", p.stderr)
+
+    def test_missing_socket_is_not_waited_out(self):
+        # With the default 60 s timeout, a socket that is not there ends the run at once
+        # (after a short wait for an smfd that is starting), not when the timeout runs out.
+        with tempfile.TemporaryDirectory() as d:
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", "ipc://%s/none.sock" % d,
+                 "--rcpt", "user@example.com", os.path.join(FIXTURES, "clean.eml")],
+                capture_output=True, timeout=45)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"does not exist: smfd is not running", p.stderr)
 
     def test_usage_errors(self):
         for args in ([], ["-j", "0", "x"], ["--direction", "sideways", "x"], ["--nope", "x"]):
