@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libmilter/mfapi.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -113,6 +114,62 @@ static void add_trusted(const char *spec)
     if (envelope_parse_net(spec, &t[milter_opts.n_trusted]) != 0)
         die("--trusted %s: expected ADDRESS or ADDRESS/PREFIX", spec);
     milter_opts.n_trusted++;
+}
+
+/* Whether text is a port number, 1 to 65535. */
+static bool is_port(const char *text, size_t len)
+{
+    if (len == 0 || len > 5 || strspn(text, "0123456789") < len)
+        return false;
+    long port = strtol(text, NULL, 10);
+    return port >= 1 && port <= 65535;
+}
+
+/* The forms libmilter listens on; anything else is refused at start,
+ * rather than failing as "cannot listen" later. */
+static void check_socket_spec(const char *spec)
+{
+    const char *rest = NULL;
+    if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0)
+        rest = strchr(spec, ':') + 1;
+    else if (spec[0] == '/')
+        rest = spec;
+    if (rest != NULL) {
+        if (rest[0] != '/')
+            die("--socket %s: a unix socket needs an absolute path (unix:/run/smf/milter.sock)",
+                spec);
+        return;
+    }
+    if (strncmp(spec, "inet:", 5) == 0 || strncmp(spec, "inet6:", 6) == 0) {
+        const char *port = strchr(spec, ':') + 1;
+        if (is_port(port, strcspn(port, "@")))
+            return;
+    }
+    die("--socket %s: expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST", spec);
+}
+
+/* An engine endpoint as smfd's `listen` setting writes it. A host that
+ * does not resolve now may later: said, not refused. */
+static void check_endpoint(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 && ep[6] != '\0')
+        return;
+    const char *colon = strncmp(ep, "tcp://", 6) == 0 ? strrchr(ep + 6, ':') : NULL;
+    if (colon == NULL || colon == ep + 6 || !is_port(colon + 1, strlen(colon + 1)))
+        die("--endpoint %s: expected ipc://PATH or tcp://HOST:PORT, as smfd's listen setting", ep);
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - (ep + 6)), ep + 6);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        fprintf(stderr, "smf-milter: warning: --endpoint %s: %s does not resolve now (%s)\n", ep,
+                host, gai_strerror(rc));
+    else
+        freeaddrinfo(res);
 }
 
 static void add_endpoint(const char *ep)
@@ -260,6 +317,9 @@ static void parse_args(int argc, char **argv)
         die("unexpected argument %s (see --help)", argv[optind]);
     if (milter_opts.n_endpoints == 0)
         add_endpoint(DEFAULT_ENDPOINT);
+    check_socket_spec(milter_opts.socket);
+    for (size_t i = 0; i < milter_opts.n_endpoints; i++)
+        check_endpoint(milter_opts.endpoints[i]);
 }
 
 /* The path of a unix socket spec, or NULL for inet sockets. */

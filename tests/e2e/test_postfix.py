@@ -460,7 +460,12 @@ class CommandLine(unittest.TestCase):
                           (["--connect-timeout", "5s"], b"milliseconds"),
                           (["--max-size", "100"], b"at least 1024 bytes"),
                           (["--max-size", "5X"], b"at least 1024 bytes"),
-                          (["--socket-mode", "999"], b"octal")):
+                          (["--socket-mode", "999"], b"octal"),
+                          (["-e", "garbage"], b"expected ipc://PATH or tcp://HOST:PORT"),
+                          (["-e", "tcp://host"], b"expected ipc://PATH or tcp://HOST:PORT"),
+                          (["-s", "foo:/x"], b"expected unix:PATH, inet:PORT@HOST"),
+                          (["-s", "inet:abc@127.0.0.1"], b"expected unix:PATH, inet:PORT@HOST"),
+                          (["-s", "unix:relative.sock"], b"needs an absolute path")):
             r = self.run_milter("-f", *args)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(why, r.stderr, args)
