@@ -106,6 +106,9 @@ static void smfc_print_json(const smfc_result_t *res)
         json_object_set_new(o, "symbols", smfc_symbols_json(rep));
         json_object_set_new(o, "virus", smfc_copy_or_null(rep, "virus"));
         json_object_set_new(o, "quarantine_id", smfc_copy_or_null(rep, "quarantine_id"));
+        /* What an MTA would answer and add: the front end's half of the verdict. */
+        json_object_set_new(o, "smtp", smfc_copy_or_null(rep, "smtp"));
+        json_object_set_new(o, "headers", smfc_copy_or_null(rep, "headers"));
         json_object_set_new(o, "elapsed_ms", smfc_ms(res->elapsed_ms));
         json_object_set_new(o, "engine_ms", smfc_copy_or_null(rep, "elapsed_ms"));
         json_object_set_new(o, "stages", smfc_copy_or_null(rep, "stages"));

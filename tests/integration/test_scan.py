@@ -49,8 +49,9 @@ class ScanTest(smftest.SmfdTestCase):
                             for s in spam["symbols"]), names)
         for o in out:
             for key in ("symbols", "virus", "quarantine_id", "elapsed_ms", "engine_ms",
-                        "stages", "score"):
+                        "stages", "score", "smtp", "headers"):
                 self.assertIn(key, o)
+            self.assertIn(o["smtp"]["code"], (250, 451, 550), o["smtp"])
             self.assertIsNone(o["virus"])
             self.assertTrue(o["stages"], "the reply lists the stages that ran")
             for s in o["symbols"]:
