@@ -712,14 +712,16 @@ static int open_modules(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->modules = arena_calloc(c->mem, n ? n : 1, sizeof(module_conf_t));
     for (unsigned i = 0; i < n; i++) {
         const char *name = cfg_getnstr(cfg, "modules", i);
-        /* A bare name is NAME.so in module_dir; anything with a slash is a path. */
-        const char *path = strchr(name, '/') != NULL
-                               ? resolve_path(c, name)
-                               : arena_printf(c->mem, "%s/%s.so", c->module_dir, name);
+        /* A bare name is NAME.so in module_dir; a file name ("lotto.so") or
+         * anything with a slash is a path, relative to this file's folder. */
+        size_t len = strlen(name);
+        bool bare = strchr(name, '/') == NULL && !(len > 3 && strcmp(name + len - 3, ".so") == 0);
+        const char *path =
+            bare ? arena_printf(c->mem, "%s/%s.so", c->module_dir, name) : resolve_path(c, name);
         if (modload_open(path, &c->modules[i].lib, err, errlen) != 0)
             return -1;
         const smf_module_t *d = c->modules[i].lib.desc;
-        if (strchr(name, '/') == NULL && strcmp(d->name, name) != 0)
+        if (bare && strcmp(d->name, name) != 0)
             return errbuf_fail(
                 err, errlen,
                 "%s: modules: '%s' loads %s, which calls itself '%s'; list it by that name",

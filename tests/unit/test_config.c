@@ -32,6 +32,8 @@ static const refusal_t refusals[] = {
      "modules = {bad_option}",
      {"bad_option.so", "option 'far'", "outside its conf_size"}},
     {"missing module", "modules = {nosuch}", {"nosuch.so", "cannot open it"}},
+    /* A file name is a file beside the configuration, not module_dir/x.so.so. */
+    {"module by file name", "modules = {\"nosuch.so\"}", {"/tmp/nosuch.so:", "cannot open it"}},
     {"misspelt module option",
      "modules = {tcontent}\ntcontent {\n  scroe = 2\n}",
      {"smf-test-conf", "no such option 'scroe'"}},
