@@ -1,0 +1,126 @@
+"""The scripts in scripts/, as a newcomer meets them.
+
+help: every executable in scripts/ answers --help and -h with a usage text on
+stdout and exit 0, and an unknown option with exit 2 and a message naming it.
+Neither may install or build anything: cmake, ctest, apt-get, sudo and
+dpkg-query are replaced on PATH by stand-ins that record being called and fail.
+
+packages: the README's "Dependencies" tables name exactly the packages that
+`scripts/setup --list` installs, and `--engine --list` those of the first table.
+Standard library only."""
+import argparse
+import os
+import re
+import stat
+import subprocess
+import sys
+import tempfile
+
+GUARDED = ("cmake", "ctest", "apt-get", "apt", "sudo", "dpkg-query", "postfix", "make")
+
+
+def scripts(source):
+    folder = os.path.join(source, "scripts")
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                  if os.path.isfile(os.path.join(folder, n))
+                  and os.access(os.path.join(folder, n), os.X_OK))
+
+
+def guarded_env(tmp):
+    """PATH with stand-ins for the tools that install or build, and the file they write to."""
+    bindir = os.path.join(tmp, "bin")
+    os.mkdir(bindir)
+    calls = os.path.join(tmp, "calls")
+    for name in GUARDED:
+        path = os.path.join(bindir, name)
+        with open(path, "w") as f:
+            f.write('#!/bin/sh\necho "%s $*" >>"%s"\nexit 1\n' % (name, calls))
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""),
+               SMF_BUILD_DIR=os.path.join(tmp, "no-build"), TMPDIR=tmp)
+    return env, calls
+
+
+def check_help(source):
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env, calls = guarded_env(tmp)
+        for script in scripts(source):
+            name = os.path.relpath(script, source)
+            # An operand too, lest a script report the missing one before the option.
+            for args, code in ((["--help"], 0), (["-h"], 0), (["--no-such-option", tmp], 2)):
+                try:
+                    p = subprocess.run([script] + args, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                                       capture_output=True, text=True, timeout=30)
+                except subprocess.TimeoutExpired:
+                    failures.append("%s %s: still running after 30 s" % (name, " ".join(args)))
+                    continue
+                what = "%s %s" % (name, args[0])
+                if p.returncode != code:
+                    failures.append("%s: exit %d, not %d\n  stdout: %s\n  stderr: %s" % (
+                        what, p.returncode, code, p.stdout[-400:], p.stderr[-400:]))
+                elif code == 0 and not re.search(r"^usage:", p.stdout, re.I | re.M):
+                    failures.append("%s: no 'usage:' line on stdout:\n%s" % (what, p.stdout[:400]))
+                elif code == 2 and "--no-such-option" not in p.stderr:
+                    failures.append("%s: the error does not name the option:\n%s" % (what, p.stderr))
+                if os.path.exists(calls):
+                    with open(calls) as f:
+                        failures.append("%s: ran %s" % (what, f.read().strip().replace("\n", "; ")))
+                    os.unlink(calls)
+        print("%d scripts checked" % len(scripts(source)))
+    return failures
+
+
+def readme_tables(source):
+    """The package names of each table in the README's Dependencies section."""
+    with open(os.path.join(source, "README.md")) as f:
+        text = f.read()
+    m = re.search(r"^## Dependencies.*?$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    if not m:
+        return None
+    tables, current = [], None
+    for line in m.group(1).splitlines():
+        if line.startswith("| package "):
+            current = []
+            tables.append(current)
+        elif line.startswith("| `") and current is not None:
+            current += re.findall(r"`([^`]+)`", line.split("|")[1])
+        elif not line.startswith("|"):
+            current = None
+    return tables
+
+
+def check_packages(source):
+    setup = os.path.join(source, "scripts", "setup")
+    run = lambda *a: subprocess.run([setup] + list(a), capture_output=True, text=True,
+                                    timeout=30, check=True).stdout.split()
+    everything, engine = run("--list"), run("--engine", "--list")
+    tables = readme_tables(source)
+    if not tables or len(tables) != 2:
+        return ["README.md: expected two package tables under '## Dependencies', found %s"
+                % (len(tables) if tables else 0)]
+    failures = []
+    for label, want, got in (("engine (first table)", engine, tables[0]),
+                             ("everything (both tables)", everything, tables[0] + tables[1])):
+        if sorted(want) != sorted(got):
+            failures.append("%s: scripts/setup has %s; README.md has %s; only in setup: %s; "
+                            "only in README: %s" % (label, len(want), len(got),
+                                                    sorted(set(want) - set(got)),
+                                                    sorted(set(got) - set(want))))
+    print("%d packages, %d of them the engine's" % (len(everything), len(engine)))
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("check", choices=("help", "packages"))
+    ap.add_argument("--source", required=True)
+    a = ap.parse_args()
+    failures = check_help(a.source) if a.check == "help" else check_packages(a.source)
+    for f in failures:
+        print("FAIL: " + f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
