@@ -130,6 +130,25 @@ class EvalTrainTest(unittest.TestCase):
         self.assertEqual(len(files), 60)
         self.assertTrue(all(f.startswith(os.path.join(self.tmp, "test")) for f in files), files[0])
 
+    def test_a_classifier_below_min_learned_has_no_figures(self):
+        # 30 of each class is below the module's min_learned (200): the classifier never
+        # scores, so the report says so instead of an AUC of 0.5 for "bayes alone".
+        out = os.path.join(self.tmp, "out")
+        p = subprocess.run([sys.executable, os.path.join(ARGS["source"], "scripts", "eval"),
+                            "--build", ARGS["build"], "--train", os.path.join(self.tmp, "train"),
+                            "--test", os.path.join(self.tmp, "test"), "--out", out],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("bayes: NOT ACTIVE in any run: it scores only once it has learned "
+                      "min_learned = 200 spam and 200 ham, and those runs learned 30 spam and "
+                      "30 ham", p.stdout)
+        self.assertNotIn("bayes alone (", p.stdout)
+        self.assertNotIn("engine without bayes (", p.stdout)
+        self.assertNotIn("bayes stage time", p.stdout)
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        self.assertEqual((summary["bayes_active_runs"], summary["runs"]), (0, 1))
+
     def test_seeds_repeat_the_folds_with_other_assignments(self):
         out = os.path.join(self.tmp, "out")
         p = subprocess.run([sys.executable, os.path.join(ARGS["source"], "scripts", "eval"),
