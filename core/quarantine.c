@@ -144,17 +144,46 @@ static int env_dbis(denv_t *e, bool create)
     return mdb_txn_commit(txn);
 }
 
+/* The advice that goes with a store the caller may not read. */
+static const char *access_hint(int err)
+{
+    return err == EACCES || err == EPERM ? " (run as the user smfd runs as, or as root)" : "";
+}
+
+/*
+ * Whether a reader may open the store in path: 0, SMF_ENOENT when there is
+ * no store there yet, or SMF_EIO with the reason in err. Only a missing
+ * file (or a stray file where a domain's folder would be) means "nothing
+ * quarantined": a store that cannot be looked at must not pass for empty.
+ */
+static int env_ready(const char *path, char *err, size_t errlen)
+{
+    char data[4200];
+    struct stat st;
+    snprintf(data, sizeof(data), "%s/data.mdb", path);
+    if (stat(data, &st) != 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return SMF_ENOENT;
+        errf(err, errlen, "cannot open the quarantine in %s: %s%s", path, strerror(e),
+             access_hint(e));
+        return SMF_EIO;
+    }
+    /* A reader must not open a file its creator has not yet given both
+     * meta pages: LMDB would take it for a new one and write them itself. */
+    return st.st_size < 2 * sysconf(_SC_PAGESIZE) ? SMF_ENOENT : 0;
+}
+
 static int env_create(quarantine_t *q, const char *name, bool create, denv_t **out, char *err,
                       size_t errlen)
 {
-    char path[4096], data[4200];
-    struct stat st;
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", q->dir, name);
-    snprintf(data, sizeof(data), "%s/data.mdb", path);
-    /* A reader must not open a file its creator has not yet given both
-     * meta pages: LMDB would take it for a new one and write them itself. */
-    if (!create && (stat(data, &st) != 0 || st.st_size < 2 * sysconf(_SC_PAGESIZE)))
-        return SMF_ENOENT;
+    if (!create) {
+        int rc = env_ready(path, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
     if (create && fs_mkdirs(path, 0700) != 0) {
         errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return SMF_EIO;
@@ -177,7 +206,8 @@ static int env_create(quarantine_t *q, const char *name, bool create, denv_t **o
         rc = env_dbis(e, create);
     }
     if (rc != 0) {
-        errf(err, errlen, "cannot open the quarantine in %s: %s", path, mdb_strerror(rc));
+        errf(err, errlen, "cannot open the quarantine in %s: %s%s", path, mdb_strerror(rc),
+             access_hint(rc));
         if (e->env != NULL)
             mdb_env_close(e->env);
         free(e);
@@ -228,16 +258,22 @@ typedef int (*env_fn)(denv_t *e, void *arg);
 
 static int each_env(quarantine_t *q, const char *domain, env_fn fn, void *arg)
 {
-    char name[256], err[256];
+    char name[256], err[1024];
     denv_t *e;
     if (domain != NULL) {
         int rc = env_get(q, quarantine_domain_name(domain, name), false, &e, err, sizeof(err));
+        if (rc == SMF_EIO)
+            log_msg(SMF_LOG_ERROR, "quarantine", "%s", err);
         return rc != 0 ? rc : fn(e, arg);
     }
     struct dirent **list;
     int n = scandir(q->dir, &list, dir_filter, alphasort);
-    if (n < 0)
+    if (n < 0) {
+        int cause = errno;
+        log_msg(SMF_LOG_ERROR, "quarantine", "cannot read the quarantine folder %s: %s%s", q->dir,
+                strerror(cause), access_hint(cause));
         return SMF_EIO;
+    }
     /* A domain whose store cannot be opened does not stop the others, but
      * the walk reports it at the end: a listing or purge that left a domain
      * out must not look complete. */

@@ -307,6 +307,7 @@ typedef struct copy {
 typedef struct copies {
     copy_t *v;
     size_t n;
+    bool unread; /* A store could not be read: the copies may not be all. */
 } copies_t;
 
 static int dir_filter(const struct dirent *d)
@@ -318,8 +319,11 @@ static int dir_filter(const struct dirent *d)
 static void add_copy(store_t *s, copies_t *c, const char *domain, const char *id, bool raw)
 {
     copy_t k = {0};
-    if (quarantine_get(s->q, domain, id, &k.meta, raw ? &k.raw : NULL, raw ? &k.raw_len : NULL,
-                       NULL) != 0)
+    int rc = quarantine_get(s->q, domain, id, &k.meta, raw ? &k.raw : NULL, raw ? &k.raw_len : NULL,
+                            NULL);
+    if (rc == SMF_EIO)
+        c->unread = true; /* The store said why on stderr. */
+    if (rc != 0)
         return;
     snprintf(k.domain, sizeof(k.domain), "%s", domain);
     k.json = json_loads(k.meta, 0, NULL);
@@ -327,25 +331,39 @@ static void add_copy(store_t *s, copies_t *c, const char *domain, const char *id
     c->v[c->n++] = k;
 }
 
+static void add_every_copy(store_t *s, copies_t *c, const char *id, bool raw)
+{
+    struct dirent **names;
+    int n = scandir(s->conf->quarantine_dir, &names, dir_filter, alphasort);
+    if (n < 0) {
+        smfctl_fail(1, "cannot read the quarantine folder %s: %s", s->conf->quarantine_dir,
+                    strerror(errno));
+        c->unread = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        add_copy(s, c, names[i]->d_name, id, raw);
+        free(names[i]);
+    }
+    free(names);
+}
+
 /* Every domain's copy of id, or only the named domain's. */
 static int find_copies(store_t *s, const args_t *a, bool raw, copies_t *c)
 {
     char dbuf[256];
     memset(c, 0, sizeof(*c));
-    if (a->domain != NULL) {
+    if (a->domain != NULL)
         add_copy(s, c, domain_arg(a->domain, dbuf), a->id, raw);
-    } else {
-        struct dirent **names;
-        int n = scandir(s->conf->quarantine_dir, &names, dir_filter, alphasort);
-        for (int i = 0; i < n; i++) {
-            add_copy(s, c, names[i]->d_name, a->id, raw);
-            free(names[i]);
-        }
-        if (n >= 0)
-            free(names);
-    }
+    else
+        add_every_copy(s, c, a->id, raw);
     if (c->n > 0)
         return 0;
+    if (c->unread)
+        return smfctl_fail(1,
+                           "%s not found in the stores that could be read; see above why the "
+                           "others could not",
+                           a->id);
     return smfctl_fail(1, "no quarantined message %s%s%s", a->id, a->domain ? " for " : "",
                        a->domain ? a->domain : "");
 }
@@ -475,8 +493,10 @@ static int cmd_show(store_t *s, const args_t *a)
         free(out);
     }
     json_decref(arr);
+    /* What was shown may be only some of the domains' copies. */
+    int rc = c.unread ? 1 : 0;
     free_copies(&c);
-    return 0;
+    return rc;
 }
 
 /* ---- export ----------------------------------------------------------- */
@@ -596,8 +616,8 @@ static int cmd_release(store_t *s, const args_t *a)
         close(lock);
         return 1;
     }
-    int status = 0;
-    bool learned = false; /* Each domain's copy is the same message: learn it once. */
+    int status = c.unread ? 1 : 0; /* A copy in an unread store stays held. */
+    bool learned = false;          /* Each domain's copy is the same message: learn it once. */
     for (size_t i = 0; i < c.n; i++) {
         if (release_copy(s, &c.v[i], a->id) != 0) {
             status = 1;

@@ -137,6 +137,52 @@ class ModulesTest(unittest.TestCase):
         self.assertIn("modules [--json]", r.stdout)
 
 
+class QuarantineAccessTest(unittest.TestCase):
+    """Run as a user who may not read the stores, `smfctl quarantine` says which
+    store or folder it could not read and fails, rather than report an empty
+    quarantine. It needs root to give the stores away; other users skip it."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or shutil.which("runuser") is None:
+            self.skipTest("needs root and runuser to run smfctl as nobody")
+        self.tmp = tempfile.mkdtemp(prefix="smf-qaccess-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        os.chmod(self.tmp, 0o755)
+        self.q = os.path.join(self.tmp, "q")
+        # The folder is nobody's; one domain's store in it stays root's alone.
+        locked = os.path.join(self.q, "locked.example")
+        os.makedirs(locked)
+        with open(os.path.join(locked, "data.mdb"), "wb") as f:
+            f.write(b"\0" * 65536)
+        os.chmod(locked, 0o700)
+        os.chown(self.q, 65534, 65534)
+
+    def as_nobody(self, *args):
+        build = smftest.PATHS["build"]
+        cmd = ["runuser", "-u", "nobody", "--", os.path.join(build, "bin", "smfctl"),
+               "-c", os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+               "-o", "module_dir=%s/modules" % build, "-o", "data_dir=%s/data" % self.tmp,
+               "-o", "quarantine_dir=%s" % self.q, "quarantine"] + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    def test_an_unreadable_store_is_named(self):
+        for args in (["list"], ["list", "--domain", "locked.example"],
+                     ["purge", "--older-than", "30"], ["show", "someid"]):
+            r = self.as_nobody(*args)
+            self.assertEqual(r.returncode, 1, "%s: %s" % (args, r.stdout + r.stderr))
+            self.assertIn(os.path.join(self.q, "locked.example") + ": Permission denied",
+                          r.stderr, args)
+
+    def test_an_unreadable_quarantine_folder_is_named(self):
+        os.chown(self.q, 0, 0)
+        os.chmod(self.q, 0o700)
+        for args in (["list"], ["purge", "--older-than", "30"], ["show", "someid"]):
+            r = self.as_nobody(*args)
+            self.assertEqual(r.returncode, 1, "%s: %s" % (args, r.stdout + r.stderr))
+            self.assertIn("cannot read the quarantine folder %s: Permission denied" % self.q,
+                          r.stderr, args)
+
+
 class StatsTest(unittest.TestCase):
     """`smfctl stats` asks the running engine what it has done."""
 

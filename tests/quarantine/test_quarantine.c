@@ -540,6 +540,55 @@ static void test_delete_mark(void)
     quarantine_close(&q);
 }
 
+/*
+ * A domain's store that cannot even be looked at (its data.mdb a symlink
+ * loop here, since root passes every permission check; unreadable folders
+ * too when not root) fails the walk instead of passing for an empty store.
+ * Only a missing store means "nothing quarantined".
+ */
+static void test_unreadable_store(void)
+{
+    char dir[1200], path[1300];
+    fresh_dir(dir, sizeof(dir), "unreadable");
+    quarantine_t *q = open_q(dir);
+    store_simple(q, "ok.example", "01", 1, 1);
+    snprintf(path, sizeof(path), "%s/loop.example", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/loop.example/data.mdb", dir);
+    CHECK(symlink("data.mdb", path) == 0, "symlink %s: %s", path, strerror(errno));
+    snprintf(path, sizeof(path), "%s/empty.example", dir);
+    mkdir(path, 0700);
+
+    size_t n = 0;
+    CHECK(quarantine_list(q, NULL, 0, count_cb, &n) == SMF_EIO, "an unreadable store fails");
+    CHECK(n == 1, "the readable store is still listed: %zu", n);
+    CHECK(quarantine_list(q, "loop.example", 0, count_cb, &n) == SMF_EIO, "named, it fails too");
+    CHECK(quarantine_get(q, NULL, "02", NULL, NULL, NULL, NULL) == SMF_EIO, "get says so");
+    size_t removed = 0;
+    CHECK(quarantine_purge(q, INT64_MAX, &removed) == SMF_EIO && removed == 1,
+          "purge does the others and fails: %zu", removed);
+    CHECK(quarantine_list(q, "empty.example", 0, count_cb, &n) == SMF_ENOENT,
+          "a folder without a store is nothing quarantined");
+    CHECK(quarantine_list(q, "none.example", 0, count_cb, &n) == SMF_ENOENT, "so is no folder");
+    quarantine_close(&q);
+
+    if (geteuid() == 0)
+        return; /* Permissions do not stop root. */
+    fresh_dir(dir, sizeof(dir), "unreadable");
+    q = open_q(dir);
+    store_simple(q, "locked.example", "01", 1, 1);
+    quarantine_close(&q);
+    snprintf(path, sizeof(path), "%s/locked.example", dir);
+    chmod(path, 0);
+    q = open_q(dir);
+    CHECK(quarantine_list(q, NULL, 0, count_cb, &n) == SMF_EIO, "a locked folder fails");
+    chmod(path, 0700);
+    chmod(dir, 0);
+    CHECK(quarantine_list(q, NULL, 0, count_cb, &n) == SMF_EIO, "a locked quarantine fails");
+    chmod(dir, 0700);
+    quarantine_close(&q);
+}
+
 static int time_cb(const char *domain, const char *id, int64_t time_ms, size_t raw_len,
                    const char *meta_json, void *arg)
 {
@@ -877,6 +926,7 @@ int main(int argc, char **argv)
     test_map_full();
     test_oversized_alone();
     test_delete_mark();
+    test_unreadable_store();
     test_purge();
     test_crash_after_return();
     test_crash_midstream();
