@@ -24,11 +24,13 @@ static int write_key(const char *path, const char *what, const char *key, mode_t
     return 0;
 }
 
+const char smfctl_keygen_usage[] = "usage: smfctl keygen [PREFIX]";
+
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv)
 {
     (void)ctl;
     if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
-        return smfctl_fail(2, "usage: smfctl keygen [PREFIX]");
+        return smfctl_fail(2, "%s", smfctl_keygen_usage);
     if (!zmq_has("curve"))
         return smfctl_fail(1, "this libzmq was built without CURVE support");
     char pub[41], sec[41];

@@ -81,6 +81,22 @@ static const char *domain_arg(char *d)
     return d;
 }
 
+const char smfctl_learn_usage[] =
+    "usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...\n"
+    "       smfctl learn --refit [--domain D]\n"
+    "       smfctl unlearn PATH...\n"
+    "       smfctl unlearn --all\n"
+    "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
+    "once; learning it as the other class moves it. --by names who classified\n"
+    "it (default: the sudo user, else the login). After a run that changed\n"
+    "anything, models fitted over all learned mail (the bayes module's logistic\n"
+    "model) are refitted; --refit does only that, for mail smfd autolearned.\n"
+    "--domain teaches (or refits) that recipient domain's own model, for\n"
+    "classifiers with per-domain models (bayes: per_domain = true); a message\n"
+    "belongs to one model at a time. unlearn --all forgets everything the\n"
+    "classifiers learned (all domains) and the registry of learned messages,\n"
+    "to start training afresh; lists and sender reputation stay.";
+
 static int parse_opts(int argc, char **argv, learn_opts_t *o)
 {
     o->unlearn = strcmp(argv[0], "unlearn") == 0;
@@ -91,22 +107,6 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
         if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...\n"
-                   "       smfctl learn --refit [--domain D]\n"
-                   "       smfctl unlearn PATH...\n"
-                   "       smfctl unlearn --all\n"
-                   "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
-                   "once; learning it as the other class moves it. --by names who classified\n"
-                   "it (default: the sudo user, else the login). After a run that changed\n"
-                   "anything, models fitted over all learned mail (the bayes module's logistic\n"
-                   "model) are refitted; --refit does only that, for mail smfd autolearned.\n"
-                   "--domain teaches (or refits) that recipient domain's own model, for\n"
-                   "classifiers with per-domain models (bayes: per_domain = true); a message\n"
-                   "belongs to one model at a time. unlearn --all forgets everything the\n"
-                   "classifiers learned (all domains) and the registry of learned messages,\n"
-                   "to start training afresh; lists and sender reputation stay.\n");
-            return -1;
         } else if (!o->unlearn &&
                    (strcmp(argv[i], "--spam") == 0 || strcmp(argv[i], "--ham") == 0)) {
             int k = learnreg_class_parse(argv[i] + 2);
@@ -578,7 +578,7 @@ int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)
     learn_opts_t o = {0};
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
-        return rc < 0 ? 0 : rc;
+        return rc;
     log_set_level(SMF_LOG_WARN);
     file_list_t files = {0};
     for (size_t i = 0; i < o.npaths; i++)

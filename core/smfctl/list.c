@@ -18,11 +18,11 @@
 #include <string.h>
 #include <time.h>
 
-#define LIST_USAGE                                                                                 \
-    "usage: smfctl list add|del --scope S --type T --action A [--auth|--noauth] VALUE...\n"        \
-    "       smfctl list show|export [--scope S] [--type T] [--action A] [FILE]\n"                  \
-    "       smfctl list import [--scope S --type T --action A] FILE|-\n"                           \
-    "  S: global, domain:D or user:ADDR; T: ip, sender, domain or helo; A: allow or block"
+const char smfctl_list_usage[] =
+    "usage: smfctl list add|del --scope S --type T --action A [--auth|--noauth] VALUE...\n"
+    "       smfctl list show|export [--scope S] [--type T] [--action A] [FILE]\n"
+    "       smfctl list import [--scope S --type T --action A] FILE|-\n"
+    "  S: global, domain:D or user:ADDR; T: ip, sender, domain or helo; A: allow or block";
 
 /* The summaries of the scopes touched in this transaction, written at commit. */
 typedef struct list_meta {
@@ -219,7 +219,8 @@ static int list_options(list_ctx_t *lc, int argc, char **argv)
         else if (c == 'A' || c == 'N')
             lc->auth_set = c;
         else
-            return smfctl_fail(-2, "bad option or value: %s\n%s", argv[optind - 1], LIST_USAGE);
+            return smfctl_fail(-2, "bad option or value: %s\n%s", argv[optind - 1],
+                               smfctl_list_usage);
     }
     lc->defaults.flags = listkey_auth_default(lc->defaults.type, lc->defaults.action) ? 1 : 0;
     if (lc->auth_set != 0)
@@ -350,17 +351,18 @@ static int list_run(list_ctx_t *lc, const char *cmd, int first, int argc, char *
     if (add || del) {
         if (!lc->has_type || (add && !lc->has_action) || first >= argc)
             return smfctl_fail(2, "%s needs --type%s and a value\n%s", cmd, add ? ", --action" : "",
-                               LIST_USAGE);
+                               smfctl_list_usage);
         return list_add_del(lc, del, first, argc, argv);
     }
     if (strcmp(cmd, "import") == 0) {
         if (first != argc - 1)
-            return smfctl_fail(2, "import needs one FILE (or -)\n%s", LIST_USAGE);
+            return smfctl_fail(2, "import needs one FILE (or -)\n%s", smfctl_list_usage);
         return list_import(lc, argv[first]);
     }
     if (first < argc - 1 || (strcmp(cmd, "show") == 0 && first != argc))
         return smfctl_fail(2, "%s takes %s\n%s", cmd,
-                           strcmp(cmd, "show") == 0 ? "no FILE" : "at most one FILE", LIST_USAGE);
+                           strcmp(cmd, "show") == 0 ? "no FILE" : "at most one FILE",
+                           smfctl_list_usage);
     return list_export(lc, first < argc ? argv[first] : NULL);
 }
 
@@ -375,7 +377,7 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
     for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
         known |= strcmp(argv[1], cmds[i]) == 0;
     if (!known)
-        return smfctl_fail(2, "%s", LIST_USAGE);
+        return smfctl_fail(2, "%s", smfctl_list_usage);
     int first = list_options(&lc, argc - 1, argv + 1);
     if (first < 0)
         return 2;

@@ -17,18 +17,24 @@
 static const smfctl_command_t commands[] = {
     {"modules", smfctl_modules,
      "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
-     "                        can override them, whether they are enabled and start"},
-    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true},
-    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true},
+     "                        can override them, whether they are enabled and start",
+     false, smfctl_modules_usage},
+    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true,
+     smfctl_list_usage},
+    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true,
+     smfctl_quarantine_usage},
     {"learn", smfctl_learn,
      "learn --spam|--ham [--by WHO] [--domain D] PATH...  teach the classifiers\n"
      "                        (learn --refit: refit their models only)",
-     true},
-    {"unlearn", smfctl_learn, "unlearn PATH...|--all  undo what learn taught", true},
-    {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)"},
+     true, smfctl_learn_usage},
+    {"unlearn", smfctl_learn, "unlearn PATH...|--all  undo what learn taught", true,
+     smfctl_learn_usage},
+    {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)",
+     false, smfctl_keygen_usage},
     {"stats", smfctl_stats,
      "stats [--json] [--curve-key FILE]  what the running smfd has done: actions,\n"
-     "                        stages, health"},
+     "                        stages, health",
+     false, smfctl_stats_usage},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -44,6 +50,20 @@ int smfctl_fail(int status, const char *fmt, ...)
     return status;
 }
 
+/*
+ * Whether a command's arguments ask for its usage: --help or -h anywhere
+ * before a "--", so that `smfctl list add --help` works as well as
+ * `smfctl list --help`. Help is answered before the command runs: it must
+ * not need a readable configuration, nor touch a store.
+ */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: smfctl [-c FILE] [-o name=value]... COMMAND [ARGS]\n"
@@ -56,6 +76,7 @@ static void usage(FILE *f)
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\n`smfctl COMMAND --help` prints the command's own usage.\n");
     fprintf(f, "\nExit status: 0 success, 1 the command failed, 2 usage or configuration "
                "error.\n");
 }
@@ -91,6 +112,11 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS && rc < 0; i++) {
         if (strcmp(argv[optind], commands[i].name) != 0)
             continue;
+        if (wants_help(argc - optind, argv + optind)) {
+            puts(commands[i].help);
+            rc = 0;
+            break;
+        }
         rc = commands[i].run(&ctl, argc - optind, argv + optind);
         /* A usage or configuration error (2) touched no store. */
         if (commands[i].writes && rc != 2) {

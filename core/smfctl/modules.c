@@ -29,11 +29,13 @@ static json_t *row_json(const module_conf_t *m, const char *abi, const char *sta
                      ok);
 }
 
+const char smfctl_modules_usage[] = "usage: smfctl modules [--json]";
+
 int smfctl_modules(const smfctl_t *ctl, int argc, char **argv)
 {
     bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
     if (argc > 2 || (argc == 2 && !as_json))
-        return smfctl_fail(2, "usage: smfctl modules [--json]");
+        return smfctl_fail(2, "%s", smfctl_modules_usage);
     char err[2048];
     config_t *c;
     generation_t *g;

@@ -27,14 +27,14 @@
 /* How long release waits for the delivery host at each step. */
 #define RELEASE_TIMEOUT_MS 30000
 
-#define USAGE                                                                                      \
-    "usage: smfctl quarantine list [--domain D] [--since TIME] [--rcpt ADDR] [--json]\n"           \
-    "       smfctl quarantine show ID [--domain D] [--json]\n"                                     \
-    "       smfctl quarantine export ID [--domain D]\n"                                            \
-    "       smfctl quarantine release ID [--domain D] [--learn-ham]\n"                             \
-    "       smfctl quarantine delete ID [--domain D] [--learn-spam]\n"                             \
-    "       smfctl quarantine purge --older-than DAYS\n"                                           \
-    "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago"
+const char smfctl_quarantine_usage[] =
+    "usage: smfctl quarantine list [--domain D] [--since TIME] [--rcpt ADDR] [--json]\n"
+    "       smfctl quarantine show ID [--domain D] [--json]\n"
+    "       smfctl quarantine export ID [--domain D]\n"
+    "       smfctl quarantine release ID [--domain D] [--learn-ham]\n"
+    "       smfctl quarantine delete ID [--domain D] [--learn-spam]\n"
+    "       smfctl quarantine purge --older-than DAYS\n"
+    "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago";
 
 /* ---- arguments ------------------------------------------------------ */
 
@@ -695,17 +695,13 @@ static const sub_t subs[] = {
 
 int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        puts(USAGE);
-        return 0;
-    }
     const sub_t *sub = NULL;
     for (size_t i = 0; argc > 1 && i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             sub = &subs[i];
     args_t a;
     if (sub == NULL || parse_args(argc, argv, sub->allowed, &a) != 0)
-        return smfctl_fail(2, "%s", USAGE);
+        return smfctl_fail(2, "%s", smfctl_quarantine_usage);
     store_t s;
     int rc = store_open(ctl, &s);
     if (rc != 0)

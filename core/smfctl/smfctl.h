@@ -23,7 +23,17 @@ typedef struct smfctl_command {
     smfctl_fn run;
     const char *usage; /* One or more lines for `smfctl --help`. */
     bool writes;       /* May create files in data_dir or quarantine_dir. */
+    const char *help;  /* The command's own usage, for `smfctl COMMAND --help`. */
 } smfctl_command_t;
+
+/* Each command's usage, printed by `smfctl COMMAND --help` and after a
+ * usage error. */
+extern const char smfctl_modules_usage[];
+extern const char smfctl_list_usage[];
+extern const char smfctl_quarantine_usage[];
+extern const char smfctl_learn_usage[];
+extern const char smfctl_keygen_usage[];
+extern const char smfctl_stats_usage[];
 
 int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_list(const smfctl_t *ctl, int argc, char **argv);

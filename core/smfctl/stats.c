@@ -118,6 +118,8 @@ static void print_table(json_t *st)
     }
 }
 
+const char smfctl_stats_usage[] = "usage: smfctl stats [--json] [--curve-key FILE]";
+
 int smfctl_stats(const smfctl_t *ctl, int argc, char **argv)
 {
     bool as_json = false;
@@ -128,7 +130,7 @@ int smfctl_stats(const smfctl_t *ctl, int argc, char **argv)
         else if (strcmp(argv[i], "--curve-key") == 0 && i + 1 < argc)
             key = argv[++i];
         else
-            return smfctl_fail(2, "usage: smfctl stats [--json] [--curve-key FILE]");
+            return smfctl_fail(2, "%s", smfctl_stats_usage);
     }
     char err[2048];
     config_t *c;

@@ -136,6 +136,22 @@ class ModulesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("modules [--json]", r.stdout)
 
+    def test_every_command_has_help(self):
+        """--help prints the command's usage and exits 0, wherever it comes, without
+        reading the configuration (here a file that does not exist)."""
+        missing = os.path.join(tempfile.gettempdir(), "smf-no-such-dir", "smfd.conf")
+        for args in (["modules"], ["list"], ["list", "add"], ["list", "del", "--type", "ip"],
+                     ["quarantine"], ["quarantine", "purge"], ["learn"], ["learn", "--spam"],
+                     ["unlearn"], ["keygen"], ["stats"]):
+            for flag in ("--help", "-h"):
+                r = smfctl(*args, flag, config=missing)
+                self.assertEqual((r.returncode, r.stderr), (0, ""), args + [flag])
+                self.assertTrue(r.stdout.startswith("usage: smfctl "), args + [flag])
+                self.assertIn("smfctl %s " % args[0], r.stdout, args + [flag])
+        # After "--", --help is a file to learn from, not a request for help.
+        r = smfctl("learn", "--spam", "--", "--help", config=missing)
+        self.assertEqual(r.returncode, 2, r.stdout)
+
 
 class QuarantineAccessTest(unittest.TestCase):
     """Run as a user who may not read the stores, `smfctl quarantine` says which
