@@ -19,7 +19,8 @@
 #include <time.h>
 
 const char smfctl_list_usage[] =
-    "usage: smfctl list add|del --scope S --type T --action A [--auth|--noauth] VALUE...\n"
+    "usage: smfctl list add [--scope S] --type T --action A [--auth|--noauth] VALUE...\n"
+    "       smfctl list del [--scope S] --type T VALUE...\n"
     "       smfctl list show|export [--scope S] [--type T] [--action A] [FILE]\n"
     "       smfctl list import [--scope S --type T --action A] FILE|-\n"
     "  S: global, domain:D or user:ADDR; T: ip, sender, domain or helo; A: allow or block";
@@ -228,20 +229,58 @@ static int list_options(list_ctx_t *lc, int argc, char **argv)
     return optind;
 }
 
+/* What a value of each type looks like, for a value that is not one. */
+static const char *value_form(listkey_type_t t)
+{
+    switch (t) {
+    case LISTKEY_IP:
+        return "an IP address or prefix (192.0.2.7, 192.0.2.0/24, 2001:db8::/32)";
+    case LISTKEY_SENDER:
+        return "an envelope sender address (user@example.com)";
+    case LISTKEY_DOMAIN:
+        return "a domain name (example.com, or .example.com for its subdomains)";
+    default:
+        return "a host name (mail.example.com, or .example.com for its subdomains)";
+    }
+}
+
+/*
+ * One value given on the command line, as an entry of the command's scope,
+ * type and action. It is a value only, never an import line: a value with
+ * blanks in it is refused, not read as SCOPE TYPE ACTION VALUE. Returns 0,
+ * or 2 after saying what is wrong with it.
+ */
+static int value_entry(const list_ctx_t *lc, const char *text, listkey_entry_t *e)
+{
+    const char *why;
+    *e = lc->defaults;
+    if (text[strcspn(text, " \t\r\n")] != '\0')
+        return smfctl_fail(2,
+                           "\"%s\": a value cannot contain blanks; give each value as an argument "
+                           "of its own",
+                           text);
+    if (strlen(text) >= sizeof(e->value))
+        return smfctl_fail(2, "%.40s...: longer than %zu characters", text, sizeof(e->value) - 1);
+    if (listkey_value_parse(e, text) < 0)
+        return smfctl_fail(2, "\"%s\" is not a valid --type %s value: expected %s", text,
+                           listkey_type_name(e->type), value_form(e->type));
+    if (listkey_entry_check(e, &why) < 0)
+        return smfctl_fail(2, "%s: %s", text, why);
+    return 0;
+}
+
 /* add and del: every operand is a value of the same scope, type and action. */
 static int list_add_del(list_ctx_t *lc, int del, int first, int argc, char **argv)
 {
     listkey_entry_t e;
-    const char *why;
     int rc = 0;
 
     /* The action is not part of the key: del finds an entry whatever it says. */
     if (del && !lc->has_action)
         lc->defaults.action = LISTKEY_BLOCK;
     for (int i = first; i < argc && rc == 0; i++) {
-        int got = listkey_line_parse(argv[i], &lc->defaults, &e, &why);
-        if (got != 1 || strchr(argv[i], ' ') != NULL)
-            return smfctl_fail(2, "%s: %s", argv[i], got < 0 ? why : "not a single value");
+        if (value_entry(lc, argv[i], &e) != 0)
+            return 2;
         rc = del ? list_remove(lc, &e) : list_put(lc, &e);
     }
     if (rc == 0 && (rc = list_commit(lc)) == 0) {

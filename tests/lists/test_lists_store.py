@@ -210,6 +210,25 @@ class StoreTest(unittest.TestCase):
         self.assertIn(":1: line longer than", p.stderr)
         self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
 
+    def test_command_line_values_say_what_is_wrong(self):
+        """A value on the command line is a value, never an import line, and a bad
+        one is named with what its type expects."""
+        p = self.ctl("add", "--type", "domain", "--action", "block", "bad domain", rc=2)
+        self.assertIn('"bad domain": a value cannot contain blanks', p.stderr)
+        self.assertNotIn("SCOPE TYPE ACTION", p.stderr)
+        # Read as a line, this would have stored a global ip allow entry.
+        p = self.ctl("add", "--type", "sender", "--action", "block", "global\tip\tallow\t192.0.2.5",
+                     rc=2)
+        self.assertIn("cannot contain blanks", p.stderr)
+        p = self.ctl("add", "--type", "ip", "--action", "block", "192.0.2", rc=2)
+        self.assertIn('"192.0.2" is not a valid --type ip value: expected an IP address', p.stderr)
+        p = self.ctl("del", "--type", "sender", "partner.test", rc=2)
+        self.assertIn("expected an envelope sender address", p.stderr)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+        usage = self.ctl("--help").stdout
+        self.assertIn("list add [--scope S] --type T --action A", usage)
+        self.assertIn("list del [--scope S] --type T VALUE...", usage)
+
     def test_export_to_a_full_disk_fails(self):
         self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
         with open("/dev/full", "w") as full:
