@@ -44,6 +44,10 @@ typedef struct list_ctx {
     listkey_entry_t defaults; /* From --scope, --type, --action, --auth. */
     int has_scope, has_type, has_action, auth_set;
     size_t added, replaced, deleted, missing;
+    const config_t *conf;
+    size_t unprovable; /* Entries written that wait for proof never given. */
+    char first_unprovable[LISTKEY_SCOPE_MAX + LISTKEY_VALUE_MAX +
+                          16]; /* The first of them, to name in the warning. */
 } list_ctx_t;
 
 /* Opens data_dir/kv as smfd does (same environment, same named database). */
@@ -148,6 +152,111 @@ static int list_commit(list_ctx_t *lc)
     return 0;
 }
 
+/* ---- authenticated entries that cannot apply ---------------------------- */
+
+static const module_conf_t *enabled_module(const config_t *c, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < c->nmodules; i++) {
+        if (c->modules[i].enabled && strcmp(c->modules[i].name, name) == 0) {
+            if (index != NULL)
+                *index = i;
+            return &c->modules[i];
+        }
+    }
+    return NULL;
+}
+
+/* The lists module's trusted_authserv_id, read through its option table. */
+static const char *trusted_authserv_id(const module_conf_t *lists)
+{
+    for (const smf_option_t *o = lists->lib.desc->options; o != NULL && o->name != NULL; o++)
+        if (o->type == SMF_OPT_STRING && strcmp(o->name, "trusted_authserv_id") == 0)
+            return *(const char *const *)((const char *)lists->conf + o->offset);
+    return NULL;
+}
+
+/* Whether a policy runs the auth stage before the lists stage, either way. */
+static bool auth_before_lists(const policy_t *p, size_t auth, size_t lists)
+{
+    for (int d = 0; d < 2; d++) {
+        const policy_dir_t *dir = &p->dir[d];
+        for (size_t i = 0; i < dir->nstages && dir->stages[i] != lists; i++)
+            if (dir->stages[i] == auth)
+                return true;
+    }
+    return false;
+}
+
+/* The recipient domain a scope belongs to, or NULL for global. */
+static const char *scope_domain(const char *scope)
+{
+    if (strncmp(scope, "domain:", 7) == 0)
+        return scope + 7;
+    const char *at = strrchr(scope, '@');
+    return strncmp(scope, "user:", 5) == 0 && at != NULL ? at + 1 : NULL;
+}
+
+/*
+ * Whether the lists stage can ever see proof of a sender for mail in this
+ * scope: from the auth stage running before it in a policy that applies
+ * (any policy, for the global scope), or from Authentication-Results
+ * headers of a trusted verifier. docs/lists.md explains both.
+ */
+static bool proof_possible(const config_t *c, const char *scope)
+{
+    size_t auth, lists;
+    const module_conf_t *lm = enabled_module(c, "lists", &lists);
+    if (lm == NULL)
+        return true; /* No lists stage: whether entries apply is not this question. */
+    const char *id = trusted_authserv_id(lm);
+    if (id != NULL && id[0] != '\0')
+        return true;
+    if (enabled_module(c, "auth", &auth) == NULL)
+        return false;
+    const char *domain = scope_domain(scope);
+    if (domain != NULL)
+        return auth_before_lists(config_policy(c, domain), auth, lists);
+    if (auth_before_lists(&c->defpol, auth, lists))
+        return true;
+    for (size_t i = 0; i < c->npolicies; i++)
+        if (auth_before_lists(&c->policies[i], auth, lists))
+            return true;
+    return false;
+}
+
+/* Notes an allow entry that waits for proof of the sender no stage can give. */
+static void check_provable(list_ctx_t *lc, const listkey_entry_t *e)
+{
+    if (!(e->flags & LISTKEY_AUTH) || !listkey_auth_default(e->type, e->action) ||
+        lc->conf == NULL || proof_possible(lc->conf, e->scope))
+        return;
+    if (lc->unprovable++ == 0)
+        snprintf(lc->first_unprovable, sizeof(lc->first_unprovable), "%s %s %s", e->scope,
+                 listkey_type_name(e->type), e->value);
+}
+
+/* Written all the same (the configuration may change), but said plainly. */
+static void warn_unprovable(const list_ctx_t *lc)
+{
+    if (lc->unprovable == 0)
+        return;
+    if (lc->unprovable == 1)
+        fprintf(stderr, "smfctl: warning: the authenticated allow entry %s will never apply:\n",
+                lc->first_unprovable);
+    else
+        fprintf(stderr,
+                "smfctl: warning: %zu authenticated allow entries (the first: %s) will never "
+                "apply:\n",
+                lc->unprovable, lc->first_unprovable);
+    fputs("  an allow entry for a sender or a domain needs SPF or DKIM to pass for the sender's\n"
+          "  domain, but no auth stage runs before lists in the policy for its scope, and the\n"
+          "  lists section sets no trusted_authserv_id. Add it with --noauth (in an import\n"
+          "  file: noauth as the fifth word) to allow on the envelope alone, or put auth\n"
+          "  before lists in the policy's stages, or set trusted_authserv_id (docs/lists.md,\n"
+          "  \"Authenticated sender entries\").\n",
+          stderr);
+}
+
 /* Puts one entry; a new key counts in its scope's summary, an old one is replaced. */
 static int list_put(list_ctx_t *lc, listkey_entry_t *e)
 {
@@ -171,6 +280,7 @@ static int list_put(list_ctx_t *lc, listkey_entry_t *e)
         listkey_meta_count(m, e, 1);
         lc->added++;
     }
+    check_provable(lc, e);
     return 0;
 }
 
@@ -288,6 +398,7 @@ static int list_add_del(list_ctx_t *lc, int del, int first, int argc, char **arg
             printf("deleted %zu, not listed %zu\n", lc->deleted, lc->missing);
         else
             printf("added %zu, replaced %zu\n", lc->added, lc->replaced);
+        warn_unprovable(lc);
     }
     return rc != 0 ? rc : (del && lc->missing > 0);
 }
@@ -327,8 +438,10 @@ static int list_import(list_ctx_t *lc, const char *path)
         fclose(f);
     if (rc != 0)
         return rc; /* Nothing is written: the transaction is aborted. */
-    if ((rc = list_commit(lc)) == 0)
+    if ((rc = list_commit(lc)) == 0) {
         printf("imported %zu lines: added %zu, replaced %zu\n", lineno, lc->added, lc->replaced);
+        warn_unprovable(lc);
+    }
     return rc;
 }
 
@@ -422,6 +535,7 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
         return 2;
     if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err)) != 0)
         return smfctl_fail(2, "%s", err);
+    lc.conf = c;
     int write = strcmp(argv[1], "show") != 0 && strcmp(argv[1], "export") != 0;
     rc = list_open(&lc, c->data_dir, write);
     if (rc == -2) /* Nothing was ever listed: show and export print only the header. */

@@ -229,6 +229,42 @@ class StoreTest(unittest.TestCase):
         self.assertIn("list add [--scope S] --type T --action A", usage)
         self.assertIn("list del [--scope S] --type T VALUE...", usage)
 
+    def test_an_allow_entry_that_can_never_be_proven_is_warned_about(self):
+        """An authenticated allow entry is stored, but without an auth stage before
+        lists and without trusted_authserv_id smfctl says it will never apply."""
+        p = self.ctl("add", "--type", "sender", "--action", "allow", "boss@partner.test")
+        self.assertIn("added 1", p.stdout)
+        self.assertIn("warning: the authenticated allow entry global sender boss@partner.test "
+                      "will never apply", p.stderr)
+        self.assertIn("--noauth", p.stderr)
+        self.assertIn("trusted_authserv_id", p.stderr)
+        p = self.ctl("import", "-", stdin="global domain allow a.test\nglobal sender allow b@a.test\n")
+        self.assertIn("2 authenticated allow entries (the first: global domain a.test)", p.stderr)
+        for args in (["--type", "sender", "--action", "allow", "--noauth", "news@list.test"],
+                     ["--type", "domain", "--action", "block", "spam.test"],
+                     ["--type", "ip", "--action", "allow", "--auth", "192.0.2.1"]):
+            self.assertEqual(self.ctl("add", *args).stderr, "", args)
+
+        # A trusted verifier's headers can prove the sender.
+        with open(self.conf, "a") as f:
+            f.write('lists {\n  trusted_authserv_id = "mx.ours.test"\n}\n')
+        self.assertEqual(self.ctl("add", "--type", "sender", "--action", "allow",
+                                  "boss@partner.test").stderr, "")
+
+        # So can the auth stage, where it runs before lists: here for one domain only.
+        with open(self.conf, "w") as f:
+            f.write('data_dir = "%s"\nmodule_dir = "%s"\nmodules = {auth, lists}\n'
+                    "policy default { inbound { stages = {lists, auth} }\n"
+                    "                 outbound { stages = {lists, auth} } }\n"
+                    'policy "example.com" { inbound { stages = {auth, lists} } }\n'
+                    % (self.data, os.path.dirname(ARGS.module)))
+        allow = ["--type", "domain", "--action", "allow", "partner.test"]
+        self.assertEqual(self.ctl("add", *allow).stderr, "")
+        self.assertEqual(self.ctl("add", "--scope", "domain:example.com", *allow).stderr, "")
+        self.assertEqual(self.ctl("add", "--scope", "user:bob@example.com", *allow).stderr, "")
+        p = self.ctl("add", "--scope", "domain:example.org", *allow)
+        self.assertIn("will never apply", p.stderr)
+
     def test_export_to_a_full_disk_fails(self):
         self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
         with open("/dev/full", "w") as full:
