@@ -37,7 +37,8 @@ typedef struct learn_opts {
     bool refit_only; /* --refit: learn nothing, refit the modules' models. */
     int klass;       /* SMF_CLASS_SPAM or SMF_CLASS_HAM when learning. */
     const char *by;
-    const char *domain; /* --domain: the recipient domain's model; "" site-wide. */
+    const char *domain;  /* --domain: the recipient domain's model; "" site-wide. */
+    bool domain_implied; /* The domain came with a quarantined message, not from the operator. */
     char **paths;
     size_t npaths;
 } learn_opts_t;
@@ -449,6 +450,92 @@ static size_t keep_learners(config_t *c)
     return n;
 }
 
+/* A classifier: a content stage that learns (bayes), whose learning moves spam scores. */
+static bool is_classifier(const module_conf_t *m)
+{
+    return m->enabled && m->lib.desc->learn != NULL && m->lib.desc->kind == SMF_KIND_CONTENT;
+}
+
+static bool any_classifier(const config_t *c)
+{
+    for (size_t i = 0; i < c->nmodules; i++)
+        if (is_classifier(&c->modules[i]))
+            return true;
+    return false;
+}
+
+/* The enabled modules that learn, by name, comma-separated, into buf. */
+static const char *learner_names(const config_t *c, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->nmodules && o < len; i++)
+        if (c->modules[i].enabled)
+            o += (size_t)snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", c->modules[i].name);
+    return buf;
+}
+
+/*
+ * Learning with no classifier enabled still feeds the other learners (the
+ * reputation stage's sender history), and the summary counts that; it
+ * must not read as if the spam scores were now trained.
+ */
+static void note_no_classifier(const learn_run_t *r)
+{
+    char names[512];
+    const config_t *c = r->g->conf;
+    if (any_classifier(c) || r->messages == 0)
+        return;
+    fprintf(stderr,
+            "smfctl: note: no classifier (such as bayes) is enabled in `modules`; only %s %s "
+            "these, and no spam score changes. Add bayes to `modules` and to the policies' "
+            "stages to train one (docs/learning.md).\n",
+            learner_names(c, names, sizeof(names)), r->o->unlearn ? "forgot" : "learned");
+}
+
+/*
+ * A module's bool option by name, read through its option table, so that
+ * smfctl can say what an option means for a command without knowing the
+ * module's struct. False when the module has no such option.
+ */
+static bool bool_option(const module_conf_t *m, const char *name, bool *value)
+{
+    for (const smf_option_t *o = m->lib.desc->options; o != NULL && o->name != NULL; o++) {
+        if (o->type == SMF_OPT_BOOL && strcmp(o->name, name) == 0) {
+            *value = *(const int *)((const char *)m->conf + o->offset) != 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a module keeps models per recipient domain: per_domain = false says it does not. */
+static bool has_domain_models(const module_conf_t *m)
+{
+    bool per_domain;
+    return !bool_option(m, "per_domain", &per_domain) || per_domain;
+}
+
+/*
+ * --domain with a classifier that keeps one site-wide model: the domain is
+ * recorded, but the message teaches (and a refit fits) the site-wide model,
+ * and no domain's scores differ from the others'.
+ */
+static void warn_domain_unused(const config_t *c, const char *domain, bool refit_only)
+{
+    for (size_t i = 0; *domain != '\0' && i < c->nmodules; i++) {
+        const module_conf_t *m = &c->modules[i];
+        if (!is_classifier(m) || has_domain_models(m))
+            continue;
+        fprintf(stderr,
+                "smfctl: warning: --domain %s has no effect on scoring: %s has per_domain = "
+                "false, so it %s its site-wide model, which scores every domain. Set "
+                "per_domain = true in the %s section to keep a model per domain "
+                "(docs/learning.md).\n",
+                domain, m->name, refit_only ? "refits" : "teaches", m->name);
+    }
+}
+
 static void print_summary(const learn_run_t *r)
 {
     double secs = (clock_mono_ms() - r->started) / 1000.0;
@@ -507,6 +594,9 @@ static int fit_module(learn_run_t *r, size_t m, const char *domain)
         rc = refit_module(r->g, m, tstate, domain, &ms);
     if (rc != 0)
         smfctl_fail(0, "module %s: refit failed: %s", mc->name, smf_strerror(rc));
+    else if (*domain != '\0' && !has_domain_models(mc))
+        printf("refitted %s (its site-wide model: per_domain = false) in %.1f s\n", mc->name,
+               ms / 1000.0);
     else if (*domain != '\0')
         printf("refitted %s for %s in %.1f s\n", mc->name, domain, ms / 1000.0);
     else
@@ -520,11 +610,17 @@ static int refit(learn_run_t *r)
     if (r->o->refit_only)
         touch(r, r->o->domain);
     int failed = 0;
+    bool fitted = false;
     const config_t *c = r->g->conf;
     for (guint i = 0; i < r->domains->len; i++)
         for (size_t m = 0; m < c->nmodules; m++)
-            if (refit_possible(r->g, m))
+            if (refit_possible(r->g, m)) {
                 failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
+                fitted = true;
+            }
+    if (r->o->refit_only && !fitted)
+        printf("nothing to refit: no enabled module fits a model over learned mail; the bayes "
+               "module does, once it is in `modules` (docs/learning.md)\n");
     return failed;
 }
 
@@ -564,18 +660,27 @@ static int run(learn_run_t *r, file_list_t *files)
     r->files_total = files->n;
     r->started = clock_mono_ms();
     r->progress = isatty(STDERR_FILENO);
+    if (!r->o->domain_implied)
+        warn_domain_unused(r->g->conf, r->o->domain, r->o->refit_only);
     for (size_t i = 0; i < files->n; i++)
         learn_file(r, files->items[i]);
     show_progress(r, true);
-    if (!r->o->refit_only)
+    if (!r->o->refit_only) {
         print_summary(r);
+        note_no_classifier(r);
+    }
     int failed = refit(r);
     return r->failed || failed ? 1 : 0;
 }
 
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)
 {
-    learn_opts_t o = {0};
+    return smfctl_learn_as(ctl, argc, argv, false);
+}
+
+int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_implied)
+{
+    learn_opts_t o = {.domain_implied = domain_implied};
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return rc;

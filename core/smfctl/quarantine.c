@@ -577,7 +577,7 @@ static int learn_copy(store_t *s, const copy_t *c, const char *id, bool spam)
                         "--by",     spam ? "quarantine-delete" : "quarantine-release",
                         "--domain", (char *)c->domain,
                         path,       NULL};
-        rc = smfctl_learn(s->ctl, 7, argv);
+        rc = smfctl_learn_as(s->ctl, 7, argv, true);
     }
     unlink(path);
     return rc;

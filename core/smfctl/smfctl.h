@@ -39,6 +39,9 @@ int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_list(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_quarantine(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv);
+/* smfctl learn for another command (a quarantine release): its --domain is
+ * the quarantine's, not the operator's, so it is not warned about. */
+int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_implied);
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_stats(const smfctl_t *ctl, int argc, char **argv);
 

@@ -535,6 +535,32 @@ class TestLearning(BayesCase):
         err = self.smfctl("learn", "--spam", self.mail["spam"], config=other, rc=2).stderr
         self.assertIn("no enabled module learns", err)
 
+    def test_without_a_classifier_the_run_says_so(self):
+        """With only the reputation history learning, the summary's count must not
+        read as a trained classifier, and --refit says why it did nothing."""
+        other = self.write_config("reputation", name="other.conf")
+        p = self.smfctl("learn", "--spam", self.mail["spam"], config=other)
+        self.assertRegex(p.stdout, r"^learned [1-9]")
+        self.assertIn("note: no classifier (such as bayes) is enabled in `modules`; "
+                      "only reputation learned these", p.stderr)
+        p = self.smfctl("learn", "--refit", config=other)
+        self.assertIn("nothing to refit: no enabled module fits a model", p.stdout)
+        # With the classifier enabled, neither is said.
+        p = self.smfctl("learn", "--ham", self.mail["ham"])
+        self.assertNotIn("no classifier", p.stderr)
+        self.assertRegex(self.smfctl("learn", "--refit").stdout, r"^refitted bayes in")
+
+    def test_domain_without_per_domain_is_warned_about(self):
+        """per_domain = false (the default): --domain teaches the site-wide model,
+        and smfctl says so instead of claiming a refit for the domain."""
+        p = self.smfctl("learn", "--spam", "--domain", "example.org", self.mail["spam"])
+        self.assertIn("warning: --domain example.org has no effect on scoring: bayes has "
+                      "per_domain = false, so it teaches its site-wide model", p.stderr)
+        self.assertIn("refitted bayes (its site-wide model: per_domain = false)", p.stdout)
+        self.assertNotIn("for example.org", p.stdout)
+        p = self.smfctl("learn", "--refit", "--domain", "example.org")
+        self.assertIn("so it refits its site-wide model", p.stderr)
+
 
 
 class TestLogistic(BayesCase):
@@ -764,8 +790,9 @@ class TestPerDomain(BayesCase):
 
     def test_refit_of_one_domain_and_bad_domain(self):
         self.learn_domain("spam", self.other["spam"])
-        out = self.smfctl("learn", "--refit", "--domain", "example.org").stdout
-        self.assertRegex(out, r"^refitted bayes for example.org in [0-9.]+ s$")
+        p = self.smfctl("learn", "--refit", "--domain", "example.org")
+        self.assertRegex(p.stdout, r"^refitted bayes for example.org in [0-9.]+ s$")
+        self.assertEqual(p.stderr, "")
         err = self.smfctl("learn", "--spam", "--domain", "a b", self.other["spam"], rc=2).stderr
         self.assertIn("expected a domain name", err)
 

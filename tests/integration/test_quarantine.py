@@ -364,6 +364,8 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.count(b"released"), 2)
         self.assertEqual(r.stdout.count(b"learned 1, already known 0"), 1, r.stdout)
+        # The shipped configuration has no classifier: the release says who learned.
+        self.assertIn(b"no classifier (such as bayes) is enabled", r.stderr)
         path = os.path.join(self.smfd.tmp, "released.eml")
         with open(path, "wb") as f:
             f.write(body)
