@@ -34,7 +34,9 @@ const char smfctl_quarantine_usage[] =
     "       smfctl quarantine release ID [--domain D] [--learn-ham]\n"
     "       smfctl quarantine delete ID [--domain D] [--learn-spam]\n"
     "       smfctl quarantine purge --older-than DAYS\n"
-    "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago";
+    "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago\n"
+    "purge deletes every domain's entries stored more than DAYS days ago, released\n"
+    "ones included, for good; --older-than 0 deletes every entry.";
 
 /* ---- arguments ------------------------------------------------------ */
 

@@ -555,6 +555,9 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"usage: smfctl quarantine", r.stderr)
         r = self.ctl("purge", "--older-than", "soon")
         self.assertEqual(r.returncode, 2)
+        r = self.ctl("purge", "--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"--older-than 0 deletes every entry", r.stdout)
 
 
 class PurgeRetentionTest(unittest.TestCase):
