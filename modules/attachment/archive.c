@@ -389,22 +389,27 @@ static int att_zip_unicode_names(att_walk_t *w, const unsigned char *extra, size
  * One entry's names. libarchive reports the local header's (or its
  * Unicode Path field's), Windows Explorer and most extractors the central
  * directory's, and Info-ZIP and 7-Zip prefer a Unicode Path field's: each
- * is checked, whichever libarchive hands to att_walk_entry() later.
+ * is checked, whichever libarchive hands to att_walk_entry() later. An
+ * entry that no central record lists has its local names only.
  */
 static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
 {
     att_zip_check_t *zc = arg;
     att_walk_t *w = zc->w;
-    /* The walk itself reports an archive with too many entries. */
+    /* Past the limit the caller reports the archive as not examined whole. */
     if (++zc->records > (size_t)w->ctx->pol->archive_max_entries)
         return 1;
-    char *central = strndup(e->central, e->central_len);
+    char *central = e->central != NULL ? strndup(e->central, e->central_len) : NULL;
     char *local = e->local != NULL ? strndup(e->local, e->local_len) : NULL;
-    int rc = central == NULL || (e->local != NULL && local == NULL) ? SMF_ENOMEM : 0;
+    int rc = (e->central != NULL && central == NULL) || (e->local != NULL && local == NULL)
+                 ? SMF_ENOMEM
+                 : 0;
 
-    if (rc == 0)
+    if (rc == 0 && central != NULL)
         rc = att_check_blocked(w, central);
-    if (rc == 0 && local != NULL && (rc = att_check_blocked(w, local)) == 0)
+    if (rc == 0 && local != NULL)
+        rc = att_check_blocked(w, local);
+    if (rc == 0 && central != NULL && local != NULL)
         rc = att_zip_mismatch(w, e, central, local);
     if (rc == 0)
         rc = att_zip_unicode_names(w, e->central_extra, e->central_extra_len);
@@ -421,14 +426,22 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
     char gzname[256];
     const char *inner = att_gzip_name(data, size, gzname, sizeof(gzname));
     att_zip_check_t zc = {w, 0};
+    att_zip_layout_t layout;
     int rc;
 
     if (inner != NULL && (rc = att_check_blocked(w, inner)) < 0)
         return rc;
     /* Not only data that starts like a zip: one behind a preamble is still
-     * extracted by unzip and 7-Zip, and att_zip_names() finds where it starts. */
-    rc = att_zip_names(data, size, att_zip_entry_names, &zc);
-    return rc < 0 ? rc : 0;
+     * extracted by unzip and 7-Zip, and att_zip_walk() finds where it starts. */
+    rc = att_zip_walk(data, size, (size_t)w->ctx->pol->archive_max_entries, att_zip_entry_names,
+                      &zc, &layout);
+    if (rc < 0)
+        return rc;
+    /* libarchive may see fewer entries than the zip holds: the limit is
+     * reported here, or what lies past it would pass unexamined. */
+    if (rc > 0)
+        return att_limit(w, "more entries than archive_max_entries");
+    return 0;
 }
 
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,

@@ -135,7 +135,9 @@ int att_is_vba_part(const char *path);
  * One zip entry's two names, as stored (not NUL-terminated): the central
  * directory's, and the local header's, NULL when the central record points
  * to no local header. Each header's extra field comes with it (empty when
- * there is none), as it may name the entry a third time.
+ * there is none), as it may name the entry a third time. From
+ * att_zip_walk(), an entry that no central record lists has no central
+ * name (NULL).
  */
 typedef struct att_zip_entry {
     const char *central;
@@ -160,6 +162,28 @@ typedef int (*att_zip_name_fn)(void *arg, const att_zip_entry_t *entry);
  * bounds has no records.
  */
 int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, void *arg);
+
+/* What att_zip_walk() found of how a zip is laid out, besides the names. */
+typedef struct att_zip_layout {
+    size_t archives; /* End records: more than one, and the file is zips one after another. */
+    size_t unlisted; /* Local headers that no central directory points to. */
+} att_zip_layout_t;
+
+/*
+ * Calls fn for every name any extractor would see in a zip, and stops as
+ * att_zip_names() does: first for the records of the central directories
+ * of the last end record (as att_zip_names()), then, walking the records
+ * one after the other from the zip's start as a streaming extractor does
+ * and on into any zip appended to it, for those of each other end record
+ * met, and last for each local header met that no central record points
+ * to. The walk stops at bytes that are no record; it reads each byte a
+ * bounded number of times. Returns 1, with not every name given, when
+ * there are more than max_records local headers or central records (or
+ * about twice as many records in all), a negative SMF_E* code when memory
+ * runs out, or fn's non-zero return.
+ */
+int att_zip_walk(const unsigned char *data, size_t size, size_t max_records, att_zip_name_fn fn,
+                 void *arg, att_zip_layout_t *layout);
 
 /*
  * Whether the data holds a zip's central directory with at least one record,

@@ -1,12 +1,15 @@
 /*
  * zipnames.c - the two names a zip gives each entry: one in the central
  * directory, which Windows Explorer and most extractors show and write,
- * and one in the entry's local header, which libarchive reports. The data
+ * and one in the entry's local header, which libarchive reports. Also the
+ * entries only some extractors see: those of each zip in a file of zips one
+ * after another, and local headers no central directory lists. The data
  * is hostile: every length and offset is checked against the buffer.
  */
 #include "attachment.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Fixed sizes of the records (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.14, 4.3.15, 4.3.16). */
@@ -23,6 +26,8 @@
  * header's name, then the entry's name in UTF-8, which extractors prefer. */
 #define ZIP_UNICODE_PATH_ID 0x7075
 #define ZIP_UNICODE_PATH_HEAD 5
+/* General purpose flag bit 3: the entry's sizes follow its data, in a data descriptor. */
+#define ZIP_FLAG_DESCRIPTOR 0x0008
 
 /* A central directory as an end record describes it. */
 typedef struct zip_dir {
@@ -100,20 +105,18 @@ static int zip64_find_dir(const unsigned char *d, size_t end, zip_dir_t *dir)
  * unless its fields say "see the zip64 record" (0xFFFFFFFF), and the zip64
  * end record's when there is one and it describes another: extractors
  * differ in which they trust, so a zip that makes them disagree is read
- * both ways. Returns how many were stored in dirs (at most two).
+ * both ways. The end record at `end` must be whole in the data. Returns how
+ * many were stored in dirs (at most two).
  */
-static size_t zip_find_dirs(const unsigned char *d, size_t n, zip_dir_t dirs[2])
+static size_t zip_dirs_at(const unsigned char *d, size_t end, zip_dir_t dirs[2])
 {
-    long end = zip_find_end(d, n);
     size_t count = 0;
     zip_dir_t z64;
 
-    if (end < 0)
-        return 0;
     uint32_t size = le32(d + end + 12), off = le32(d + end + 16);
     if (size != UINT32_MAX && off != UINT32_MAX)
-        dirs[count++] = (zip_dir_t){off, size, (size_t)end};
-    if (zip64_find_dir(d, (size_t)end, &z64) != 0)
+        dirs[count++] = (zip_dir_t){off, size, end};
+    if (zip64_find_dir(d, end, &z64) != 0)
         return count;
     if (count == 0 || z64.off != dirs[0].off || z64.size != dirs[0].size)
         dirs[count++] = z64;
@@ -266,10 +269,11 @@ int att_zip_found(const unsigned char *d, size_t n)
     return att_zip_names(d, n, zip_any_record, NULL) == 1;
 }
 
-int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *arg)
+/* Calls fn for each record of the central directories the end record at `end` describes. */
+static int zip_walk_end(const unsigned char *d, size_t n, size_t end, att_zip_name_fn fn, void *arg)
 {
     zip_dir_t dirs[2];
-    size_t count = zip_find_dirs(d, n, dirs);
+    size_t count = zip_dirs_at(d, end, dirs);
 
     for (size_t i = 0; i < count; i++) {
         int rc = zip_walk_dir(d, n, &dirs[i], fn, arg);
@@ -277,4 +281,326 @@ int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *ar
             return rc;
     }
     return 0;
+}
+
+int att_zip_names(const unsigned char *d, size_t n, att_zip_name_fn fn, void *arg)
+{
+    long end = zip_find_end(d, n);
+
+    return end < 0 ? 0 : zip_walk_end(d, n, (size_t)end, fn, arg);
+}
+
+/* Whether a local header's fixed part starts at pos. */
+static int zip_is_local(const unsigned char *d, size_t n, size_t pos)
+{
+    return pos <= n && n - pos >= ZIP_LOCAL_SIZE && memcmp(d + pos, "PK\x03\x04", 4) == 0;
+}
+
+/*
+ * Whether a local header plausibly starts at pos: its signature, a
+ * compression method that APPNOTE defines, and a name that fits. Used where
+ * the bytes before may be compressed data, in which a bare signature turns
+ * up by chance.
+ */
+static int zip_plausible_local(const unsigned char *d, size_t n, size_t pos)
+{
+    uint32_t method, name_len;
+
+    if (!zip_is_local(d, n, pos))
+        return 0;
+    method = le16(d + pos + 8);
+    name_len = le16(d + pos + 26);
+    return (method <= 20 || (method >= 93 && method <= 99)) && name_len > 0 &&
+           name_len <= n - pos - ZIP_LOCAL_SIZE;
+}
+
+/*
+ * The length of the record at pos when it is one that may sit between the
+ * entries and after the end record of a zip, but no local header: a central
+ * record, an end record with its comment, a zip64 end record or locator, a
+ * digital signature, an archive extra data record. 0 when there is none
+ * there or it does not fit in the data.
+ */
+static size_t zip_record_len(const unsigned char *d, size_t n, size_t pos)
+{
+    const unsigned char *r = d + pos;
+    size_t room = pos <= n ? n - pos : 0;
+    uint64_t len;
+
+    if (room < 12 || r[0] != 'P' || r[1] != 'K')
+        return 0;
+    if (memcmp(r, "PK\x01\x02", 4) == 0 && room >= ZIP_CENTRAL_SIZE)
+        len = ZIP_CENTRAL_SIZE + (uint64_t)le16(r + 28) + le16(r + 30) + le16(r + 32);
+    else if (memcmp(r, "PK\x05\x06", 4) == 0 && room >= ZIP_END_SIZE)
+        len = ZIP_END_SIZE + (uint64_t)le16(r + 20);
+    else if (memcmp(r, "PK\x06\x06", 4) == 0) /* Its size counts from after the size field. */
+        len = le64(r + 4) <= room - 12 ? 12 + le64(r + 4) : UINT64_MAX;
+    else if (memcmp(r, "PK\x06\x07", 4) == 0)
+        len = ZIP64_LOCATOR_SIZE;
+    else if (memcmp(r, "PK\x05\x05", 4) == 0)
+        len = 6 + (uint64_t)le16(r + 4);
+    else if (memcmp(r, "PK\x06\x08", 4) == 0)
+        len = 8 + (uint64_t)le32(r + 4);
+    else
+        return 0;
+    return len <= room ? (size_t)len : 0;
+}
+
+/*
+ * Where the record after a data descriptor at pos starts. A descriptor may
+ * have a signature or not, and 32- or 64-bit sizes: the record that follows
+ * tells which. pos itself when no record follows any of them.
+ */
+static size_t zip_after_descriptor(const unsigned char *d, size_t n, size_t pos)
+{
+    size_t len = n - pos >= 4 && memcmp(d + pos, "PK\x07\x08", 4) == 0 ? 16 : 12;
+
+    for (int zip64 = 0; zip64 < 2; zip64++, len += 8) {
+        if (len <= n - pos &&
+            (zip_plausible_local(d, n, pos + len) || zip_record_len(d, n, pos + len) > 0))
+            return pos + len;
+    }
+    return pos;
+}
+
+/*
+ * Where the record after an entry starts whose sizes only its data
+ * descriptor holds: after the first descriptor from `data` on whose
+ * compressed size is the distance to it, or at the first other record,
+ * whichever comes first. A streaming extractor finds the end by
+ * decompressing; the search is cheaper and finds the same end in what zip
+ * writers make. n when there is none. It never goes back, so a walk reads
+ * each byte of the data once.
+ */
+static size_t zip_find_next(const unsigned char *d, size_t n, size_t data)
+{
+    const unsigned char *p;
+    size_t at = data;
+
+    while (n - at >= 4 && (p = memchr(d + at, 'P', n - at - 3)) != NULL) {
+        at = (size_t)(p - d);
+        uint64_t dist = at - data;
+        if (memcmp(p, "PK\x07\x08", 4) == 0 && n - at >= 16 &&
+            (le32(p + 8) == dist || (n - at >= 24 && le64(p + 8) == dist)))
+            return zip_after_descriptor(d, n, at);
+        if (zip_plausible_local(d, n, at) || zip_record_len(d, n, at) > 0)
+            return at;
+        at++;
+    }
+    return n;
+}
+
+/*
+ * The compressed size a local header records, from its zip64 extra field
+ * (which holds both sizes there, the uncompressed one first) when it says
+ * 0xFFFFFFFF. UINT64_MAX when that field is missing.
+ */
+static uint64_t zip_local_csize(const unsigned char *h, const unsigned char *extra,
+                                size_t extra_len)
+{
+    const unsigned char *x;
+    size_t size;
+
+    if (le32(h + 18) != UINT32_MAX)
+        return le32(h + 18);
+    x = zip_extra(extra, extra_len, ZIP64_EXTRA_ID, &size);
+    return x != NULL && size >= 16 ? le64(x + 8) : UINT64_MAX;
+}
+
+/*
+ * Where the record after the local header at pos starts: past the entry's
+ * data by the size the header records, as a streaming extractor skips it,
+ * and past its data descriptor when it has one; found by searching when
+ * only the descriptor holds the size. n when the entry does not end within
+ * the data. The header's fixed part must be whole.
+ */
+static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos)
+{
+    const unsigned char *h = d + pos;
+    size_t name_len = le16(h + 26), extra_len = le16(h + 28), data;
+    uint64_t csize;
+
+    if (name_len + extra_len > n - pos - ZIP_LOCAL_SIZE)
+        return n;
+    data = pos + ZIP_LOCAL_SIZE + name_len;
+    csize = zip_local_csize(h, d + data, extra_len);
+    data += extra_len;
+    if (!(le16(h + 6) & ZIP_FLAG_DESCRIPTOR))
+        return csize <= n - data ? data + (size_t)csize : n;
+    /* A streaming writer leaves the sizes 0, or 0xFFFFFFFF with zeros in the zip64 field. */
+    if (csize == 0 || csize == UINT64_MAX)
+        return zip_find_next(d, n, data);
+    return csize <= n - data ? zip_after_descriptor(d, n, data + (size_t)csize) : n;
+}
+
+/* Positions of local headers in the data, in a list that grows as needed. */
+typedef struct zip_list {
+    size_t *pos;
+    size_t len, cap;
+} zip_list_t;
+
+/* One att_zip_walk(): the caller's callback, and what was found so far. */
+typedef struct zip_walk {
+    const unsigned char *d;
+    size_t n, max;
+    att_zip_name_fn fn;
+    void *arg;
+    size_t records;    /* Central records passed on to fn. */
+    zip_list_t listed; /* Local headers a central directory points to. */
+    zip_list_t walked; /* Local headers met walking the records from the start. */
+    att_zip_layout_t *out;
+} zip_walk_t;
+
+static int zip_list_add(zip_list_t *l, size_t pos)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        size_t *p = realloc(l->pos, cap * sizeof(*p));
+        if (p == NULL)
+            return SMF_ENOMEM;
+        l->pos = p;
+        l->cap = cap;
+    }
+    l->pos[l->len++] = pos;
+    return 0;
+}
+
+/*
+ * Passes a central record on to the caller, and notes the local header it
+ * points to. Many end records may describe one large central directory:
+ * counting the records keeps the walk within max_records whatever fn does.
+ */
+static int zip_note_listed(void *arg, const att_zip_entry_t *e)
+{
+    zip_walk_t *z = arg;
+    int rc;
+
+    if (++z->records > z->max)
+        return 1;
+    if ((rc = z->fn(z->arg, e)) != 0 || e->local == NULL)
+        return rc;
+    return zip_list_add(&z->listed,
+                        (size_t)((const unsigned char *)e->local - z->d) - ZIP_LOCAL_SIZE);
+}
+
+/*
+ * Where a walk of the records begins: at the start of the data when a local
+ * header is there, else where the zip that the last end record describes
+ * starts, behind a preamble. n when neither holds a local header.
+ */
+static size_t zip_walk_start(const unsigned char *d, size_t n, long last)
+{
+    zip_dir_t dirs[2];
+    uint64_t shift;
+
+    if (zip_is_local(d, n, 0))
+        return 0;
+    if (last < 0 || zip_dirs_at(d, (size_t)last, dirs) == 0)
+        return n;
+    shift = zip_shift(d, &dirs[0]);
+    return zip_is_local(d, n, (size_t)shift) ? (size_t)shift : n;
+}
+
+/*
+ * The next record's position after the one at pos, or n when there is none
+ * the walk knows. Notes a local header, and walks the central directories of
+ * an end record other than the last one, which att_zip_walk() walked first;
+ * *last_met is set when that one is met.
+ */
+static int zip_walk_record(zip_walk_t *z, size_t pos, long last, int *last_met, size_t *next)
+{
+    size_t len;
+    int rc;
+
+    *next = z->n;
+    if (zip_is_local(z->d, z->n, pos)) {
+        if (z->walked.len >= z->max)
+            return 1;
+        if ((rc = zip_list_add(&z->walked, pos)) < 0)
+            return rc;
+        *next = zip_skip_local(z->d, z->n, pos);
+        return 0;
+    }
+    if (z->n - pos >= ZIP_END_SIZE && memcmp(z->d + pos, "PK\x05\x06", 4) == 0) {
+        z->out->archives++;
+        if ((long)pos == last)
+            *last_met = 1;
+        else if ((rc = zip_walk_end(z->d, z->n, pos, zip_note_listed, z)) != 0)
+            return rc;
+    }
+    if ((len = zip_record_len(z->d, z->n, pos)) > 0)
+        *next = pos + len;
+    return 0;
+}
+
+/*
+ * Walks the records one after the other from the start, as a streaming
+ * extractor reads a zip, and on past the end record into whatever zip
+ * follows, until bytes that are no record. Each record moves the walk on by
+ * at least 12 bytes, and there are at most twice archive_max_entries of
+ * them and a few end records.
+ */
+static int zip_walk_records(zip_walk_t *z, long last)
+{
+    size_t pos = zip_walk_start(z->d, z->n, last), next, steps = 0;
+    int last_met = 0, rc;
+
+    while (pos < z->n) {
+        if (++steps / 2 > z->max + 4)
+            return 1;
+        if ((rc = zip_walk_record(z, pos, last, &last_met, &next)) != 0)
+            return rc;
+        pos = next;
+    }
+    /* The last end record is an archive too, when the walk did not come to it. */
+    if (last >= 0 && !last_met)
+        z->out->archives++;
+    return 0;
+}
+
+static int zip_pos_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Calls fn, with local names only, for each local header walked that no central record points to.
+ */
+static int zip_report_unlisted(zip_walk_t *z)
+{
+    int rc;
+
+    if (z->listed.len > 1)
+        qsort(z->listed.pos, z->listed.len, sizeof(size_t), zip_pos_cmp);
+    for (size_t i = 0; i < z->walked.len; i++) {
+        size_t pos = z->walked.pos[i];
+        att_zip_entry_t e = {0};
+        if (z->listed.len > 0 &&
+            bsearch(&pos, z->listed.pos, z->listed.len, sizeof(size_t), zip_pos_cmp) != NULL)
+            continue;
+        z->out->unlisted++;
+        zip_local(z->d, z->n, pos, &e);
+        if (e.local != NULL && (rc = z->fn(z->arg, &e)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_name_fn fn,
+                 void *arg, att_zip_layout_t *out)
+{
+    zip_walk_t z = {d, n, max_records, fn, arg, 0, {NULL, 0, 0}, {NULL, 0, 0}, out};
+    long last = zip_find_end(d, n);
+    int rc;
+
+    *out = (att_zip_layout_t){0, 0};
+    rc = last < 0 ? 0 : zip_walk_end(d, n, (size_t)last, zip_note_listed, &z);
+    if (rc == 0)
+        rc = zip_walk_records(&z, last);
+    if (rc == 0)
+        rc = zip_report_unlisted(&z);
+    free(z.listed.pos);
+    free(z.walked.pos);
+    return rc;
 }
