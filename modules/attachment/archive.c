@@ -420,6 +420,28 @@ static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
     return rc < 0 ? rc : 0;
 }
 
+/*
+ * ATT_ZIP_CONCATENATED: zips one after another in one file, or local
+ * entries that no central directory lists. Extractors disagree on what such
+ * a file holds (7-Zip shows the first zip, unzip and WinRAR the last one,
+ * streaming extractors every local header), and no zip writer makes one.
+ * Local entries without any central directory are a damaged or cut-off zip
+ * instead, which libarchive reports.
+ */
+static int att_zip_layout_check(att_walk_t *w, const att_zip_layout_t *l)
+{
+    char what[128];
+
+    if (l->archives >= 2)
+        snprintf(what, sizeof(what), "zip archives one after another: %zu", l->archives);
+    else if (l->archives == 1 && l->unlisted > 0)
+        snprintf(what, sizeof(what), "local entries missing from the central directory: %zu",
+                 l->unlisted);
+    else
+        return 0;
+    return att_entry_symbol(w, "ATT_ZIP_CONCATENATED", w->ctx->pol->zip_concatenated_score, what);
+}
+
 /* Names an archive gives its entries outside what libarchive reports. */
 static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size_t size)
 {
@@ -441,7 +463,7 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
      * reported here, or what lies past it would pass unexamined. */
     if (rc > 0)
         return att_limit(w, "more entries than archive_max_entries");
-    return 0;
+    return att_zip_layout_check(w, &layout);
 }
 
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,

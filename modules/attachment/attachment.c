@@ -38,6 +38,9 @@ static const smf_option_t att_options[] = {
      "Score of ATT_MACRO (an Office document with a VBA macro project)."},
     {"zip_name_mismatch_score", SMF_OPT_FLOAT, "6", offsetof(att_conf_t, zip_name_mismatch_score),
      "Score of ATT_ZIP_NAME_MISMATCH (a zip entry named differently in its two headers)."},
+    {"zip_concatenated_score", SMF_OPT_FLOAT, "6", offsetof(att_conf_t, zip_concatenated_score),
+     "Score of ATT_ZIP_CONCATENATED (zips one after another in one file, or local entries "
+     "that no central directory lists)."},
     {"archive_max_depth", SMF_OPT_INT, "3", offsetof(att_conf_t, archive_max_depth),
      "Archives nested deeper than this are not opened (1: only the attachment itself)."},
     {"archive_max_entries", SMF_OPT_INT, "1000", offsetof(att_conf_t, archive_max_entries),

@@ -22,6 +22,7 @@ typedef struct att_conf {
     double damaged_score;
     double macro_score;
     double zip_name_mismatch_score;
+    double zip_concatenated_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -51,6 +52,7 @@ typedef struct att_policy {
     double damaged_score;
     double macro_score;
     double zip_name_mismatch_score;
+    double zip_concatenated_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
