@@ -99,9 +99,15 @@ typedef struct bayes_state {
     bayes_params_t params;
 } bayes_state_t;
 
+/* The comparisons are written so that NaN fails them: `v < 0 || v > 1` would let it pass. */
 static bool in_unit(double v)
 {
     return v >= 0 && v <= 1;
+}
+
+static bool within(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi;
 }
 
 static const char *check_conf(const bayes_conf_t *c)
@@ -121,15 +127,19 @@ static const char *check_conf(const bayes_conf_t *c)
         c->ham_full >= 0.5)
         return "spam_threshold and spam_full must exceed 0.5, ham_threshold and ham_full "
                "must be below it";
-    if (c->strength < 0)
-        return "strength must not be negative";
+    if (!isfinite(c->spam_score) || !isfinite(c->ham_score))
+        return "spam_score and ham_score must be finite numbers";
+    if (!(c->strength >= 0) || !isfinite(c->strength))
+        return "strength must be a finite number, not negative";
     if (c->fit_epochs < 1 || c->fit_epochs > 1000 || c->fit_runs < 1 || c->fit_runs > 64 ||
-        c->fit_rate <= 0 || c->fit_rate > 10 || c->word_weight < 0)
+        !(c->fit_rate > 0 && c->fit_rate <= 10) || !(c->word_weight >= 0) ||
+        !isfinite(c->word_weight))
         return "fit_epochs must be between 1 and 1000, fit_runs between 1 and 64, fit_rate "
-               "above 0 and at most 10, word_weight not negative";
-    if (c->spam_slope < 0 || c->ham_slope < 0 || c->max_log_odds < 1 || c->max_log_odds > 15)
-        return "spam_slope and ham_slope must not be negative, max_log_odds must be between 1 "
-               "and 15";
+               "above 0 and at most 10, word_weight finite and not negative";
+    if (!(c->spam_slope >= 0) || !isfinite(c->spam_slope) || !(c->ham_slope >= 0) ||
+        !isfinite(c->ham_slope) || !within(c->max_log_odds, 1, 15))
+        return "spam_slope and ham_slope must be finite and not negative, max_log_odds must be "
+               "between 1 and 15";
     return NULL;
 }
 

@@ -443,7 +443,10 @@ static int store_batch(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t 
     for (size_t i = from; rc == 0 && i < to; i++) {
         bayes_counts_t c;
         if ((rc = bayes_counts_get(msg, m, d->v.tokens[i], &c)) == 0) {
-            c.weight = (float)avg[i];
+            /* A weight that is not a finite float is never stored: it would
+             * make the score of every message holding the token NaN. */
+            float w = (float)avg[i];
+            c.weight = isfinite(w) ? w : 0;
             rc = bayes_counts_put(msg, m, d->v.tokens[i], &c);
         }
     }

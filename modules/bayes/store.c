@@ -5,6 +5,7 @@
  */
 #include "store.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -166,6 +167,10 @@ int bayes_counts_get(smf_msg_t *msg, const bayes_model_t *m, uint64_t token, bay
     c->ham = (uint32_t)bayes_get_le((const unsigned char *)val + 4, 4);
     if (len == 12)
         c->weight = bits_float((uint32_t)bayes_get_le((const unsigned char *)val + 8, 4));
+    /* A weight that is not a number (written by a fit that went wrong) would
+     * make every sum it enters NaN: it reads as no weight, until a refit. */
+    if (!isfinite(c->weight))
+        c->weight = 0;
     return 0;
 }
 

@@ -171,6 +171,16 @@ def dump(env, db):
     return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
 
 
+def load(env, db, records):
+    """Writes {key bytes: value bytes} into an LMDB database (over what is there)."""
+    text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
+        " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
+    p = subprocess.run(["mdb_load", "-s", db, env], input=text, capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("mdb_load %s %s: %s" % (env, db, p.stderr))
+
+
 def fitted(records):
     """How many messages the last fit read, from the totals record."""
     return int.from_bytes(records[b"totals"][24:32], "little")
@@ -305,7 +315,13 @@ class TestScoring(BayesCase):
     def test_bad_options_refused(self):
         for opt, word in (("spam_threshold=0.3", "spam_threshold"), ("spam_slope=-1", "slope"),
                           ("max_log_odds=0", "max_log_odds"), ("fit_runs=0", "fit_runs"),
-                          ("explain=6", "explain")):
+                          ("explain=6", "explain")) + tuple(
+                              # NaN fails every comparison, so a check written as "below
+                              # the lowest or above the highest" would let it through.
+                              ("%s=%s" % (name, v), name)
+                              for name in ("word_weight", "strength", "fit_rate", "max_log_odds",
+                                           "spam_score", "spam_slope", "ham_score", "ham_slope")
+                              for v in ("nan", "inf", "-inf")):
             p = subprocess.run([PATHS["modtest"], "-m", PATHS["module"], "-o", opt,
                                 self.mail["test_spam"]], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2, opt)
@@ -634,6 +650,36 @@ class TestLogistic(BayesCase):
         self.assertEqual(slots, list(range(55)))
         sids = sorted(int.from_bytes(v, "little") for k, v in rec.items() if k.startswith(b"sid"))
         self.assertEqual(sids, slots)
+
+    def test_weights_that_are_not_numbers_read_as_none(self):
+        """A store whose weights are NaN or infinite (as a fit with a NaN step
+        once wrote) still scores by what is sound in it, and a refit of a young
+        domain's corrections over it stores finite weights."""
+        self.learn_fixtures()
+        kv = os.path.join(self.data, "kv")
+        rec = self.records()
+        bad = [struct.pack("<f", x) for x in (math.nan, math.inf, -math.inf)]
+        load(kv, "bayes", {k: v[:8] + bad[i % 3] for i, (k, v) in enumerate(rec.items())
+                           if len(k) == 8 and len(v) == 12})
+        self.assertFalse(any(math.isfinite(w) for _, _, w in tokens(self.records()).values()))
+        spam = self.symbols(self.mail["test_spam"])
+        self.assertEqual(list(spam), ["BAYES_SPAM"])
+        # Every weight reads as none: the word statistics alone decide.
+        self.assertRegex(spam["BAYES_SPAM"]["detail"], r"^p=[0-9.]+ \(words [0-9.]+, weights 0\.500\)")
+        self.assertTrue(math.isfinite(spam["BAYES_SPAM"]["score"]))
+        ham = self.scan(self.mail["test_ham"])
+        self.assertEqual(list(ham), ["BAYES_HAM"])
+        # A domain's corrections start from the global weights.
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("min_learned = 10", "min_learned = 10\n  per_domain = true"))
+        self.smfctl("learn", "--ham", "--domain", "example.org",
+                    *fixtures.files(self.mail["spam"])[:3])
+        domain = [struct.unpack("<f", v[8:12])[0] for k, v in self.records().items()
+                  if k.startswith(b"@") and len(k) == 17 and len(v) == 12]
+        self.assertTrue(domain)
+        self.assertTrue(all(math.isfinite(w) for w in domain), domain[:5])
 
     def test_weights_alone_tell_spam_from_ham(self):
         self.learn_fixtures()
