@@ -28,6 +28,19 @@
 #define RECEIVED_ORIGIN 2
 /* URLs read at most per message. */
 #define URL_MAX 100
+/*
+ * Budgets of the sources read before the text, so that a message cannot
+ * crowd its own words out of max_tokens with features of its form (3,000
+ * header fields of made-up names, a link with 3,000 path words, 1,000
+ * attachments). Ordinary mail stays far below each: a few dozen header
+ * names, a handful of words per link, a few parts. The header fields, the
+ * parts, the links and the HTML markup each get a share of max_tokens, and
+ * all of them together half of it; the other half is the text's.
+ */
+#define HEADER_NAMES_MAX 100 /* Distinct header-name tokens. */
+#define URL_WORDS_MAX 24     /* Path words of one URL. */
+#define PARTS_READ_MAX 100   /* MIME parts whose features are read. */
+#define ATTNAME_WORDS_MAX 8  /* Words of one attachment's file name. */
 
 static const uint64_t fnv_offset = 0xcbf29ce484222325ULL;
 static const uint64_t fnv_prime = 0x100000001b3ULL;
@@ -90,12 +103,18 @@ static uint32_t add(bayes_tokens_t *t, uint64_t h)
             return t->slots[i] - 1;
         i = (i + 1) & t->mask;
     }
-    if (t->count >= t->limit)
+    if (t->count >= t->limit || t->count >= t->cap)
         return BAYES_NO_TOKEN;
     t->items[t->count] = h;
     t->pairs[t->count][0] = t->pairs[t->count][1] = BAYES_NO_TOKEN;
     t->slots[i] = (uint32_t)++t->count;
     return (uint32_t)(t->count - 1);
+}
+
+/* Whether the source being read may still add tokens. */
+static bool room(const bayes_tokens_t *t)
+{
+    return t->count < t->limit && t->count < t->cap;
 }
 
 /* Adds the pair of the words at indices a and b, remembering both. */
@@ -297,39 +316,44 @@ static uint64_t word_hash(const char *prefix, const char *w, size_t n, size_t ch
 /*
  * Adds the run of unspaced script starting at s[i], whose first character
  * is len bytes long, as overlapping pairs of characters (a run of one as
- * that character); returns where it ends.
+ * that character), counting each in *words and stopping at max; returns
+ * where it ends.
  */
 static size_t add_unspaced_run(bayes_tokens_t *t, const char *prefix, const char *s, size_t i,
-                               size_t len, size_t n)
+                               size_t len, size_t n, size_t *words, size_t max)
 {
     size_t next_len;
     bool alone = true;
-    while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_UNSPACED) {
+    while (i + len < n && char_kind(s, i + len, n, &next_len) == CH_UNSPACED && *words < max) {
         add_text(t, hash_token(prefix, s + i, len + next_len), prefix, s + i, len + next_len);
+        ++*words;
         alone = false;
         i += len;
         len = next_len;
     }
-    if (alone)
+    if (alone) {
         add_text(t, hash_token(prefix, s + i, len), prefix, s + i, len);
+        ++*words;
+    }
     return i + len;
 }
 
 /*
  * Adds the words of s[0..n) under `prefix`, and with `pairs` each pair of
- * neighbouring words as well. One-letter words carry no signal and are
- * skipped, without breaking a pair chain; unspaced text breaks it, having
- * pairs of its own.
+ * neighbouring words as well, up to max words (pairs of unspaced text each
+ * count as one). One-letter words carry no signal and are skipped, without
+ * breaking a pair chain; unspaced text breaks it, having pairs of its own.
  */
-static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size_t n, bool pairs)
+static void add_words_max(bayes_tokens_t *t, const char *prefix, const char *s, size_t n,
+                          bool pairs, size_t max)
 {
     uint32_t prev = BAYES_NO_TOKEN;
-    size_t i = 0;
-    while (i < n && t->count < t->limit) {
+    size_t i = 0, words = 0;
+    while (i < n && room(t) && words < max) {
         size_t len, chars;
         char_kind_t kind = char_kind(s, i, n, &len);
         if (kind == CH_UNSPACED) {
-            i = add_unspaced_run(t, prefix, s, i, len, n);
+            i = add_unspaced_run(t, prefix, s, i, len, n, &words, max);
             prev = BAYES_NO_TOKEN;
             continue;
         }
@@ -339,6 +363,7 @@ static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size
         }
         size_t end = word_end(s, i, n, &chars);
         if (chars >= 2) {
+            words++;
             uint32_t w =
                 add_text(t, word_hash(prefix, s + i, end - i, chars), prefix, s + i, end - i);
             if (w != BAYES_NO_TOKEN && pairs && t->bigrams && prev != BAYES_NO_TOKEN)
@@ -347,6 +372,11 @@ static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size
         }
         i = end;
     }
+}
+
+static void add_words(bayes_tokens_t *t, const char *prefix, const char *s, size_t n, bool pairs)
+{
+    add_words_max(t, prefix, s, n, pairs, SIZE_MAX);
 }
 
 static const char *bucket(size_t n)
@@ -475,7 +505,13 @@ static void add_header(bayes_tokens_t *t, const char *lname, const char *v, rece
 {
     char prefix[80];
     snprintf(prefix, sizeof(prefix), "h:%s", lname);
-    add_str(t, "hn", lname, strlen(lname));
+    /* Made-up field names say little past the first hundred; the values of
+     * the fields read below still count after them. */
+    if (t->header_names < HEADER_NAMES_MAX) {
+        size_t before = t->count;
+        add_str(t, "hn", lname, strlen(lname));
+        t->header_names += t->count > before;
+    }
     if (in_list(word_headers, lname)) {
         add_words(t, prefix, v, strlen(v), strcmp(lname, "subject") == 0);
     } else if (strcmp(lname, "from") == 0 || strcmp(lname, "reply-to") == 0 ||
@@ -519,7 +555,7 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
     add_envelope(msg, t);
     size_t count = smf_msg_header_count(msg);
     received_pos_t rp = {0, count_received(msg, count)};
-    for (size_t i = 0; i < count && t->count < t->limit; i++) {
+    for (size_t i = 0; i < count && room(t); i++) {
         const char *name, *value;
         char lname[64];
         if (smf_msg_header_at(msg, i, &name, &value) != 0)
@@ -537,11 +573,18 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
     }
 }
 
+/* Adds what the parts are and how many, within [cap - 2]: the two counts get the last room. */
 static void add_parts(smf_msg_t *msg, bayes_tokens_t *t)
 {
-    size_t count = smf_msg_part_count(msg), attachments = 0;
+    size_t count = smf_msg_part_count(msg), attachments = 0, cap = t->cap;
+    t->cap = cap - 2;
     for (size_t i = 0; i < count; i++) {
         const smf_part_t *p = smf_msg_part(msg, i);
+        if (i >= PARTS_READ_MAX || !room(t)) {
+            /* Past what is read, a part still counts in the numbers. */
+            attachments += (p->flags & SMF_PART_ATTACHMENT) || p->filename[0] != '\0';
+            continue;
+        }
         add_str(t, (p->flags & SMF_PART_MULTIPART) ? "mp" : "part", p->content_type,
                 strlen(p->content_type));
         if (p->charset[0] != '\0')
@@ -555,8 +598,9 @@ static void add_parts(smf_msg_t *msg, bayes_tokens_t *t)
         const char *dot = strrchr(p->filename, '.');
         if (dot != NULL)
             add_str(t, "attext", dot + 1, strlen(dot + 1));
-        add_words(t, "attname", p->filename, strlen(p->filename), false);
+        add_words_max(t, "attname", p->filename, strlen(p->filename), false, ATTNAME_WORDS_MAX);
     }
+    t->cap = cap;
     add_str(t, "parts", bucket(count), strlen(bucket(count)));
     add_str(t, "atts", bucket(attachments), strlen(bucket(attachments)));
 }
@@ -583,14 +627,17 @@ static void add_url(bayes_tokens_t *t, const char *url)
             add_str(t, "urld", second + 1, (size_t)(host + hlen - second - 1));
     }
     const char *path = host + hlen;
-    add_words(t, "urlp", path, strlen(path), false);
+    add_words_max(t, "urlp", path, strlen(path), false, URL_WORDS_MAX);
 }
 
+/* Adds the URLs' features within [cap - 1]: their number gets the last room. */
 static void add_urls(smf_msg_t *msg, bayes_tokens_t *t)
 {
-    size_t count = smf_msg_url_count(msg);
-    for (size_t i = 0; i < count && i < URL_MAX; i++)
+    size_t count = smf_msg_url_count(msg), cap = t->cap;
+    t->cap = cap - 1;
+    for (size_t i = 0; i < count && i < URL_MAX && room(t); i++)
         add_url(t, smf_msg_url(msg, i));
+    t->cap = cap;
     add_str(t, "urls", bucket(count), strlen(bucket(count)));
 }
 
@@ -614,7 +661,7 @@ static bool telling_attribute(const char *a, size_t n)
 static size_t add_attributes(bayes_tokens_t *t, const char *s, size_t i, size_t n, const char *tag)
 {
     char prefix[48];
-    while (i < n && s[i] != '>' && t->count < t->limit) {
+    while (i < n && s[i] != '>' && room(t)) {
         if (!name_byte((unsigned char)s[i])) {
             i++;
             continue;
@@ -642,13 +689,13 @@ static size_t add_attributes(bayes_tokens_t *t, const char *s, size_t i, size_t 
 static void add_html(smf_msg_t *msg, bayes_tokens_t *t, size_t max)
 {
     size_t count = smf_msg_part_count(msg);
-    for (size_t p = 0; p < count && t->count < t->limit; p++) {
+    for (size_t p = 0; p < count && room(t); p++) {
         const smf_part_t *part = smf_msg_part(msg, p);
         if (!(part->flags & SMF_PART_HTML))
             continue;
         const char *s = (const char *)part->data;
         size_t n = part->size < max ? part->size : max;
-        for (size_t i = 0; i < n && t->count < t->limit; i++) {
+        for (size_t i = 0; i < n && room(t); i++) {
             if (s[i] != '<')
                 continue;
             size_t a = i + 1 + (i + 1 < n && s[i + 1] == '/');
@@ -668,6 +715,15 @@ static void add_html(smf_msg_t *msg, bayes_tokens_t *t, size_t max)
     }
 }
 
+/* The budget of the next source: `share` more tokens, up to `end` in all
+ * (limit is at least 16, so that a source always has room for its counts). */
+static size_t section_cap(const bayes_tokens_t *t, size_t share, size_t end)
+{
+    size_t cap = t->count + share;
+    cap = cap < end ? cap : end;
+    return cap > t->count + 2 ? cap : t->count + 2;
+}
+
 int bayes_tokenize(smf_msg_t *msg, const bayes_tok_opts_t *o, bayes_tokens_t *t)
 {
     size_t slots = 64;
@@ -682,15 +738,24 @@ int bayes_tokenize(smf_msg_t *msg, const bayes_tok_opts_t *o, bayes_tokens_t *t)
     t->mask = slots - 1;
     t->count = 0;
     t->limit = o->limit;
+    t->header_names = 0;
     t->bigrams = o->bigrams;
     t->names = o->names;
     t->msg = msg;
-    /* Structure first, so that a huge text cannot crowd it out of the limit. */
+    /* Structure first, so that a huge text cannot crowd it out of the limit;
+     * each source within its budget, so that the structure cannot crowd out
+     * the text either (see HEADER_NAMES_MAX). */
+    size_t structure = o->limit / 2;
+    t->cap = section_cap(t, o->limit / 4, structure);
     add_headers(msg, t);
+    t->cap = section_cap(t, o->limit / 8, structure);
     add_parts(msg, t);
+    t->cap = section_cap(t, o->limit / 4, structure);
     add_urls(msg, t);
+    t->cap = section_cap(t, o->limit / 8, structure);
     if (o->html_tags)
         add_html(msg, t, o->max_text);
+    t->cap = o->limit;
     size_t len;
     const char *text = smf_msg_text(msg, &len);
     add_words(t, "", text, len < o->max_text ? len : o->max_text, true);

@@ -39,7 +39,9 @@ typedef struct bayes_tok_opts {
 typedef struct bayes_tokens {
     uint64_t *items; /* Distinct hashes, in the order found; never 0. */
     size_t count;
-    size_t limit; /* Tokens kept at most; later ones are dropped. */
+    size_t limit;        /* Tokens kept at most; later ones are dropped. */
+    size_t cap;          /* The budget of the source being read: limit or less. */
+    size_t header_names; /* Header-name tokens added so far. */
     /* For a word pair, the indices of its two words (always earlier in
      * items); BAYES_NO_TOKEN twice for any other token. A scan skips a pair
      * whose words were never learned: learning adds a pair only with them. */

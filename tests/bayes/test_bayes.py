@@ -328,6 +328,49 @@ class TestScoring(BayesCase):
             self.assertIn(word, p.stderr)
 
 
+class TestCrowding(BayesCase):
+    """A message cannot push its own words out of max_tokens with features of
+    its form: header names, links and MIME parts each have a budget, and part
+    of max_tokens is kept for the words of the text."""
+
+    def hostile(self, name, make):
+        """test_spam rewritten by make(headers, body), scanned after learning."""
+        with open(self.mail["test_spam"]) as f:
+            head, body = f.read().split("\n\n", 1)
+        path = fixtures.write(os.path.join(self.tmp, name), make(head, body))
+        return self.scan(path)
+
+    def assert_spam(self, got):
+        """Scored as spam, and nearly as sure as of the message as it was."""
+        plain = self.scan(self.mail["test_spam"])["BAYES_SPAM"]
+        self.assertEqual(list(got), ["BAYES_SPAM"])
+        self.assertGreater(got["BAYES_SPAM"][0], plain[0] - 1, (got, plain))
+
+    def test_many_header_names_leave_the_words(self):
+        self.learn_fixtures()
+        self.assert_spam(self.hostile("headers.eml", lambda head, body: "".join(
+            "X-Track-%04d: 1\n" % i for i in range(3000)) + head + "\n\n" + body))
+
+    def test_a_long_link_leaves_the_words(self):
+        self.learn_fixtures()
+        link = "http://deals.biz/" + "/".join("w%04d" % i for i in range(3000))
+        self.assert_spam(self.hostile("link.eml", lambda head, body:
+                                      head + "\n\n" + body + "\n" + link + "\n"))
+
+    def test_many_parts_leave_the_words(self):
+        self.learn_fixtures()
+
+        def make(head, body):
+            head = head.replace("Content-Type: text/plain; charset=us-ascii",
+                                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b")
+            parts = ["Content-Type: text/plain; charset=us-ascii\n\n" + body]
+            parts += ["Content-Type: application/octet-stream; name=\"doc%04d.bin\"\n"
+                      "Content-Disposition: attachment; filename=\"a%04d b%04d c%04d.e%04d\"\n\nx\n"
+                      % ((i,) * 5) for i in range(998)]
+            return head + "\n\n" + "".join("--b\n" + p for p in parts) + "--b--\n"
+        self.assert_spam(self.hostile("parts.eml", make))
+
+
 class TestLearning(BayesCase):
     def test_learning_twice_counts_once(self):
         self.learn_fixtures()
