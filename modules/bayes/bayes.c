@@ -499,7 +499,7 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
         rc = bayes_counts_put(msg, &m, t.items[i], &c);
     }
     if (rc == 0 && st->conf->logistic)
-        rc = delta > 0 ? bayes_set_add(msg, &m, &t, klass) : bayes_set_remove(msg, &m, &t);
+        rc = delta > 0 ? bayes_set_add(msg, &m, &t, klass) : bayes_set_remove(msg, &m, &t, klass);
     /* A domain's first message lists it; the rest need not read the list. */
     if (rc == 0 && m.id != 0 && delta > 0 && tot.spam + tot.ham == 0)
         rc = note_domain(msg, smf_msg_domain(msg));

@@ -2,9 +2,11 @@
  * logit.c - the logistic model's learned sets and its fit.
  *
  * Sets live in the module's store under a dense slot number, so that a fit
- * can read them all without a cursor: "set" + slot holds one message's
- * tokens, "sid" + its hash finds the slot again for unlearning, "sets"
- * counts them. Forgetting a set moves the last one into its slot.
+ * can read them all without a cursor: "set" + slot holds one distinct set
+ * of tokens and how many learned spam and ham messages have exactly it,
+ * "sid" + its hash finds the slot again for unlearning, "sets" counts them.
+ * A set goes when no learned message has it any more; forgetting it moves
+ * the last one into its slot.
  *
  * The fit is averaged stochastic gradient descent on the log-loss: a few
  * passes over the sets in a fixed pseudo-random order, the weights of the
@@ -23,8 +25,40 @@
 
 static const char sets_key[] = "sets";
 
-/* A set's value: hash (8), class (4), token count (4), then the tokens (8 each). */
+/*
+ * A set's value: hash (8), class (4: of the message that first had it),
+ * token count (4), the tokens (8 each), then how many learned spam and ham
+ * messages have these tokens (4 each). Records written before the counts
+ * end with the tokens: they stand for one message of their class.
+ */
 #define SET_HEAD 16
+#define SET_TAIL 8
+
+/* A set record, read. */
+typedef struct set_rec {
+    const unsigned char *p; /* The record: the tokens start at p + SET_HEAD. */
+    size_t count;           /* Its tokens. */
+    uint32_t spam, ham;     /* Learned messages of each class that have it. */
+} set_rec_t;
+
+static int parse_set(const void *val, size_t len, set_rec_t *r)
+{
+    if (len < SET_HEAD)
+        return SMF_EIO;
+    r->p = val;
+    r->count = (size_t)bayes_get_le(r->p + 12, 4);
+    if (len == SET_HEAD + r->count * 8) {
+        uint64_t klass = bayes_get_le(r->p + 8, 4);
+        r->spam = klass == SMF_CLASS_SPAM;
+        r->ham = klass == SMF_CLASS_HAM;
+        return 0;
+    }
+    if (len != SET_HEAD + r->count * 8 + SET_TAIL)
+        return SMF_EIO;
+    r->spam = (uint32_t)bayes_get_le(r->p + len - SET_TAIL, 4);
+    r->ham = (uint32_t)bayes_get_le(r->p + len - SET_TAIL + 4, 4);
+    return 0;
+}
 
 static uint64_t set_hash(const bayes_tokens_t *t)
 {
@@ -92,11 +126,53 @@ static int put_slot(smf_msg_t *msg, const bayes_model_t *m, uint64_t hash, uint3
     return bayes_kv_put(msg, m, key, sizeof(key), val, sizeof(val));
 }
 
+/* Writes set `slot`: the head and tokens of r, with the counts spam and ham. */
+static int put_set(smf_msg_t *msg, const bayes_model_t *m, uint32_t slot, const set_rec_t *r,
+                   uint32_t spam, uint32_t ham)
+{
+    size_t body = SET_HEAD + r->count * 8;
+    unsigned char *val = smf_msg_alloc(msg, body + SET_TAIL), key[7];
+    if (val == NULL)
+        return SMF_ENOMEM;
+    memcpy(val, r->p, body);
+    bayes_put_le(val + body, spam, 4);
+    bayes_put_le(val + body + 4, ham, 4);
+    slot_key(key, slot);
+    return bayes_kv_put(msg, m, key, sizeof(key), val, body + SET_TAIL);
+}
+
+/* Reads set `slot`. */
+static int read_set(smf_msg_t *msg, const bayes_model_t *m, uint32_t slot, set_rec_t *r)
+{
+    unsigned char key[7];
+    const void *val;
+    size_t len;
+    slot_key(key, slot);
+    int rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len);
+    if (rc != 0)
+        return rc == SMF_ENOENT ? SMF_EIO : rc;
+    return parse_set(val, len, r);
+}
+
+static uint32_t *class_count(set_rec_t *r, int klass)
+{
+    return klass == SMF_CLASS_SPAM ? &r->spam : &r->ham;
+}
+
 int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass)
 {
     uint64_t hash = set_hash(t), n;
     uint32_t slot;
+    set_rec_t r;
     int rc = find_slot(msg, m, hash, &slot);
+    if (rc == 0) {
+        /* Another learned message has the same tokens: it counts once more. */
+        if ((rc = read_set(msg, m, slot, &r)) != 0)
+            return rc;
+        uint32_t *c = class_count(&r, klass);
+        *c += *c < UINT32_MAX;
+        return put_set(msg, m, slot, &r, r.spam, r.ham);
+    }
     if (rc != SMF_ENOENT)
         return rc;
     if ((rc = get_u64(msg, m, sets_key, &n)) != 0)
@@ -104,7 +180,7 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
     if (n >= UINT32_MAX)
         return SMF_ELIMIT;
     size_t len = SET_HEAD + t->count * 8;
-    unsigned char *val = smf_msg_alloc(msg, len), key[7];
+    unsigned char *val = smf_msg_alloc(msg, len);
     if (val == NULL)
         return SMF_ENOMEM;
     bayes_put_le(val, hash, 8);
@@ -112,22 +188,33 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
     bayes_put_le(val + 12, t->count, 4);
     for (size_t i = 0; i < t->count; i++)
         bayes_put_le(val + SET_HEAD + 8 * i, t->items[i], 8);
-    slot_key(key, (uint32_t)n);
-    if ((rc = bayes_kv_put(msg, m, key, sizeof(key), val, len)) == 0 &&
+    r = (set_rec_t){.p = val, .count = t->count};
+    if ((rc = put_set(msg, m, (uint32_t)n, &r, klass == SMF_CLASS_SPAM, klass == SMF_CLASS_HAM)) ==
+            0 &&
         (rc = put_slot(msg, m, hash, (uint32_t)n)) == 0)
         rc = put_u64(msg, m, sets_key, n + 1);
     return rc;
 }
 
-int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t)
+int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass)
 {
     uint64_t hash = set_hash(t), n;
     uint32_t slot;
     unsigned char key[7], sid[11];
+    set_rec_t r;
     int rc = find_slot(msg, m, hash, &slot);
     if (rc == SMF_ENOENT)
         return 0;
-    if (rc != 0 || (rc = get_u64(msg, m, sets_key, &n)) != 0)
+    if (rc != 0 || (rc = read_set(msg, m, slot, &r)) != 0)
+        return rc;
+    /* The set stays while another learned message has it. A record of the
+     * first versions counts one message of its class: one of the other
+     * class that shared it leaves it be. */
+    uint32_t *c = class_count(&r, klass);
+    *c -= *c > 0;
+    if (r.spam + (uint64_t)r.ham > 0)
+        return put_set(msg, m, slot, &r, r.spam, r.ham);
+    if ((rc = get_u64(msg, m, sets_key, &n)) != 0)
         return rc;
     if (n == 0 || slot >= n)
         return SMF_EIO;
@@ -175,13 +262,16 @@ typedef struct vocab {
     size_t mask, count, cap;
 } vocab_t;
 
+/* The fit's examples: one per learned message, those with the same tokens
+ * sharing one array of token numbers. */
 typedef struct fit_data {
     size_t n;
-    uint32_t **idx; /* Per set, its tokens' numbers. */
+    uint32_t **idx;        /* Per example, its tokens' numbers. */
+    unsigned char *shared; /* Per example, 1 when idx is the previous example's. */
     uint32_t *len;
     int *spam;
     vocab_t v;
-    double *offset;        /* Residual fit: per set, the base model's z; else NULL. */
+    double *offset;        /* Residual fit: per example, the base model's z; else NULL. */
     unsigned char *frozen; /* Residual fit: per token, 1 when its weight stays 0. */
 } fit_data_t;
 
@@ -216,8 +306,10 @@ static uint32_t vocab_add(vocab_t *v, uint64_t token)
 static void fit_free(fit_data_t *d)
 {
     for (size_t i = 0; d->idx != NULL && i < d->n; i++)
-        free(d->idx[i]);
+        if (d->shared == NULL || !d->shared[i])
+            free(d->idx[i]);
     free(d->idx);
+    free(d->shared);
     free(d->len);
     free(d->spam);
     free(d->v.tokens);
@@ -226,50 +318,46 @@ static void fit_free(fit_data_t *d)
     free(d->frozen);
 }
 
-/* The record of set `slot`: its bytes and its token count, checked. */
-static int get_set(smf_msg_t *msg, const bayes_model_t *m, uint32_t slot, const unsigned char **p,
-                   size_t *count)
+/* Reads set `slot` into d as examples k, k + 1, ... (one per learned
+ * message that has it), numbering its tokens; *k moves past them. */
+static int load_set(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d, uint32_t slot, size_t *k)
 {
-    unsigned char key[7];
-    const void *val;
-    size_t len;
-    slot_key(key, slot);
-    int rc = bayes_kv_get(msg, m, key, sizeof(key), &val, &len);
-    if (rc != 0)
-        return rc == SMF_ENOENT ? SMF_EIO : rc;
-    *p = val;
-    *count = len >= SET_HEAD ? bayes_get_le(*p + 12, 4) : 0;
-    return len >= SET_HEAD && len == SET_HEAD + *count * 8 ? 0 : SMF_EIO;
-}
-
-/* Reads set `slot` into d, numbering its tokens. */
-static int load_set(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d, uint32_t slot)
-{
-    const unsigned char *p;
-    size_t count;
-    int rc = get_set(msg, m, slot, &p, &count);
+    set_rec_t r;
+    int rc = read_set(msg, m, slot, &r);
     if (rc != 0)
         return rc;
-    d->spam[slot] = bayes_get_le(p + 8, 4) == SMF_CLASS_SPAM;
-    d->len[slot] = (uint32_t)count;
-    if ((d->idx[slot] = malloc((count + 1) * sizeof(uint32_t))) == NULL)
+    uint64_t copies = (uint64_t)r.spam + r.ham;
+    if (copies == 0)
+        return 0;
+    if (*k + copies > d->n)
+        return SMF_EIO;
+    uint32_t *idx = malloc((r.count + 1) * sizeof(uint32_t));
+    if (idx == NULL)
         return SMF_ENOMEM;
-    for (size_t i = 0; i < count; i++)
-        d->idx[slot][i] = vocab_add(&d->v, bayes_get_le(p + SET_HEAD + 8 * i, 8));
+    for (size_t i = 0; i < r.count; i++)
+        idx[i] = vocab_add(&d->v, bayes_get_le(r.p + SET_HEAD + 8 * i, 8));
+    for (uint64_t c = 0; c < copies; c++, ++*k) {
+        d->idx[*k] = idx;
+        d->shared[*k] = c > 0;
+        d->len[*k] = (uint32_t)r.count;
+        d->spam[*k] = c < r.spam;
+    }
     return 0;
 }
 
-/* Tokens in all sets together, an upper bound of the distinct ones. */
-static int count_tokens(smf_msg_t *msg, const bayes_model_t *m, size_t n, size_t *total)
+/* Tokens in all sets together, an upper bound of the distinct ones, and
+ * the learned messages that have them. */
+static int count_tokens(smf_msg_t *msg, const bayes_model_t *m, size_t n, size_t *total,
+                        size_t *examples)
 {
-    *total = 0;
+    *total = *examples = 0;
     for (uint32_t s = 0; s < n; s++) {
-        const unsigned char *p;
-        size_t count;
-        int rc = get_set(msg, m, s, &p, &count);
+        set_rec_t r;
+        int rc = read_set(msg, m, s, &r);
         if (rc != 0)
             return rc;
-        *total += count;
+        *total += r.count;
+        *examples += (size_t)r.spam + r.ham;
     }
     return 0;
 }
@@ -277,18 +365,22 @@ static int count_tokens(smf_msg_t *msg, const bayes_model_t *m, size_t n, size_t
 static int load(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d)
 {
     uint64_t n;
-    size_t total;
+    size_t total, examples;
     int rc = get_u64(msg, m, sets_key, &n);
-    if (rc != 0 || (rc = count_tokens(msg, m, (size_t)n, &total)) != 0)
+    if (rc != 0 || (rc = count_tokens(msg, m, (size_t)n, &total, &examples)) != 0)
         return rc;
-    d->n = (size_t)n;
+    d->n = examples;
     d->idx = calloc(d->n + 1, sizeof(*d->idx));
+    d->shared = calloc(d->n + 1, 1);
     d->len = calloc(d->n + 1, sizeof(*d->len));
     d->spam = calloc(d->n + 1, sizeof(*d->spam));
-    if (d->idx == NULL || d->len == NULL || d->spam == NULL || vocab_init(&d->v, total + 1) != 0)
+    if (d->idx == NULL || d->shared == NULL || d->len == NULL || d->spam == NULL ||
+        vocab_init(&d->v, total + 1) != 0)
         return SMF_ENOMEM;
-    for (uint32_t s = 0; rc == 0 && s < d->n; s++)
-        rc = load_set(msg, m, d, s);
+    size_t k = 0;
+    for (uint32_t s = 0; rc == 0 && s < n; s++)
+        rc = load_set(msg, m, d, s, &k);
+    d->n = k;
     return rc;
 }
 

@@ -32,18 +32,21 @@ typedef struct bayes_fit_params {
     double word_weight;
 } bayes_fit_params_t;
 
-/* Keeps a learned message's tokens for the next fit. Nothing happens when
- * the same set is already kept. 0 or a negative SMF_E* code. */
+/* Keeps a learned message's tokens (of class klass) for the next fit. When
+ * the same set is already kept, it counts one more message of that class.
+ * 0 or a negative SMF_E* code. */
 int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass);
 
-/* Forgets a message's set; 0 also when it was not kept. */
-int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t);
+/* Forgets one message of class klass with these tokens: the set goes when no
+ * learned message has it any more. 0 also when it was not kept. */
+int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass);
 
 /*
  * Refits the weights over every kept set and stores them, in batches of
  * token records (the store's version changes after the last one).
- * Deterministic: the same sets give the same weights. *nsets is the
- * number of messages fitted. 0 or a negative SMF_E* code.
+ * Deterministic: the same sets give the same weights. A set counts once
+ * for each learned message that has it. *nsets is the number of messages
+ * fitted. 0 or a negative SMF_E* code.
  */
 int bayes_fit(smf_msg_t *msg, const bayes_model_t *m, const bayes_fit_params_t *p, size_t *nsets);
 

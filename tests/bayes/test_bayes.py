@@ -198,8 +198,24 @@ def tokens(records):
 
 def learned_sets(records):
     """The logistic model's learned sets: {(class, token count, tokens bytes)}, slot-free."""
-    return {(int.from_bytes(v[8:12], "little"), int.from_bytes(v[12:16], "little"), v[16:])
-            for k, v in records.items() if len(k) == 7 and k.startswith(b"set")}
+    return {(int.from_bytes(v[8:12], "little"), n, v[16:16 + 8 * n])
+            for n, v in ((int.from_bytes(v[12:16], "little"), v) for k, v in records.items()
+                         if len(k) == 7 and k.startswith(b"set"))}
+
+
+def set_counts(records):
+    """How many learned spam and ham messages each set stands for: {tokens bytes: (spam, ham)}
+    (a record of the first versions, without the counts, is one message of its class)."""
+    out = {}
+    for k, v in records.items():
+        if len(k) == 7 and k.startswith(b"set"):
+            n = int.from_bytes(v[12:16], "little")
+            if len(v) == 16 + 8 * n:
+                c = int.from_bytes(v[8:12], "little")
+                out[v[16:16 + 8 * n]] = (int(c == 1), int(c == 2))
+            else:
+                out[v[16:16 + 8 * n]] = struct.unpack("<II", v[16 + 8 * n:])
+    return out
 
 
 def token_hash(prefix, text):
@@ -693,6 +709,66 @@ class TestLogistic(BayesCase):
         self.assertEqual(slots, list(range(55)))
         sids = sorted(int.from_bytes(v, "little") for k, v in rec.items() if k.startswith(b"sid"))
         self.assertEqual(sids, slots)
+
+    def copies(self):
+        """Two messages with the same tokens (only the Message-ID's local part
+        differs, and only its domain is a token), neither of them learned."""
+        with open(fixtures.files(self.mail["spam"])[0]) as f:
+            text = f.read()
+        one = fixtures.write(os.path.join(self.tmp, "copy1.eml"), text)
+        two = fixtures.write(os.path.join(self.tmp, "copy2.eml"),
+                             re.sub(r"Message-ID: <[0-9]+@", "Message-ID: <copy2@", text))
+        return one, two
+
+    def test_messages_with_the_same_tokens_each_count(self):
+        """Two learned messages with the same tokens share one set, which
+        counts each of them in its class: the fit reads both, and the set
+        stays until neither is learned."""
+        self.learn("spam", *fixtures.files(self.mail["spam"])[1:])
+        self.learn("ham", self.mail["ham"])
+        one, two = self.copies()
+        self.learn("spam", one)
+        self.learn("ham", two)
+        rec = self.records()
+        self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 60)
+        self.assertEqual(fitted(rec), 61)
+        self.assertIn((1, 1), set_counts(rec).values())
+        # Either one unlearned, the other's set stays, in its class.
+        self.unlearn(two)
+        rec = self.records()
+        self.assertEqual(fitted(rec), 60)
+        self.assertIn((1, 0), set_counts(rec).values())
+        self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 60)
+        self.learn("spam", two)
+        self.assertIn((2, 0), set_counts(self.records()).values())
+        self.unlearn(one)
+        self.unlearn(two)
+        rec = self.records()
+        self.assertEqual(int.from_bytes(rec[b"sets"], "little"), 59)
+        self.assertEqual(fitted(rec), 59)
+        self.assertNotIn((0, 0), set_counts(rec).values())
+
+    def test_sets_of_the_first_versions_still_read(self):
+        """A set record without counts (written before they were kept) is one
+        message of its class: the fit reads it, and learning a message with the
+        same tokens counts on from it."""
+        one, two = self.copies()
+        self.learn("spam", *fixtures.files(self.mail["spam"])[1:])
+        self.learn("ham", self.mail["ham"])
+        self.learn("spam", one)
+        kv = os.path.join(self.data, "kv")
+        rec = self.records()
+        old = {k: v[:16 + 8 * int.from_bytes(v[12:16], "little")] for k, v in rec.items()
+               if len(k) == 7 and k.startswith(b"set")}
+        load(kv, "bayes", old)
+        self.assertEqual(learned_sets(self.records()), learned_sets(rec))
+        out = self.smfctl("learn", "--refit").stdout
+        self.assertIn("refitted bayes", out)
+        self.assertEqual(fitted(self.records()), 60)
+        self.assertEqual(tokens(self.records()), tokens(rec))
+        self.learn("ham", two)
+        self.assertIn((1, 1), set_counts(self.records()).values())
+        self.assertEqual(fitted(self.records()), 61)
 
     def test_weights_that_are_not_numbers_read_as_none(self):
         """A store whose weights are NaN or infinite (as a fit with a NaN step
