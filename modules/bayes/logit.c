@@ -525,13 +525,23 @@ static int train(const fit_data_t *d, const bayes_fit_params_t *p, uint64_t seed
 /* Token records rewritten per write transaction of a refit. */
 #define STORE_BATCH 16384
 
-/* Writes the weights of tokens [from, to) into their records, in one batch. */
+/*
+ * Writes the weights of tokens [from, to) into their records, in one batch,
+ * and moves the version on with them: the scan caches drop the weights
+ * they hold as soon as any new one is in, so that a refit that fails in a
+ * later batch does not leave them serving old weights beside new ones.
+ */
 static int store_batch(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d,
                        const double *avg, size_t from, size_t to)
 {
+    bayes_totals_t tot;
     int rc = smf_kv_begin(msg);
     if (rc != 0)
         return rc;
+    if ((rc = bayes_totals_get(msg, m, &tot)) == 0) {
+        tot.version++;
+        rc = bayes_totals_put(msg, m, &tot);
+    }
     for (size_t i = from; rc == 0 && i < to; i++) {
         bayes_counts_t c;
         if ((rc = bayes_counts_get(msg, m, d->v.tokens[i], &c)) == 0) {
@@ -551,7 +561,8 @@ static int store_batch(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t 
  * go in batches rather than in one transaction that would hold it for
  * the whole write. Meanwhile a scan may read some new weights and some
  * old ones: two fits of nearly the same mail, either of them sound. Each
- * batch reads the counts afresh, so a learn in between loses nothing.
+ * batch reads the counts afresh, so a learn in between loses nothing, and
+ * changes the version, so that no cache keeps what it replaced.
  */
 static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, const double *avg)
 {
@@ -562,7 +573,7 @@ static int store(smf_msg_t *msg, const bayes_model_t *m, const fit_data_t *d, co
                          i + STORE_BATCH < d->v.count ? i + STORE_BATCH : d->v.count);
     if (rc != 0)
         return rc;
-    /* A new version retires the weights the scan caches hold. */
+    /* The fit is complete: the totals say so, under a new version again. */
     bayes_totals_t tot;
     if ((rc = smf_kv_begin(msg)) != 0)
         return rc;

@@ -770,6 +770,24 @@ class TestLogistic(BayesCase):
         self.assertIn((1, 1), set_counts(self.records()).values())
         self.assertEqual(fitted(self.records()), 61)
 
+    def test_each_batch_of_weights_changes_the_version(self):
+        """A refit writes the weights in batches of 16,384 token records; each
+        batch changes the version the scan caches are valid for, so that a
+        refit that fails after its first batch leaves no cache serving the
+        weights it replaced."""
+        self.learn_fixtures()
+        many = [fixtures.write(os.path.join(self.tmp, "many-%d.eml" % i),
+                               "From: a@example.org\nSubject: words\n\n%s\n"
+                               % " ".join("zq%d" % (i * 3000 + k) for k in range(2900)))
+                for i in range(7)]
+        self.learn("ham", *many)
+        count = len(tokens(self.records()))
+        self.assertGreater(count, 16384)
+        before = self.version()
+        self.smfctl("learn", "--refit")
+        # One change per batch, and one for the totals of the finished fit.
+        self.assertEqual(self.version() - before, (count + 16383) // 16384 + 1)
+
     def test_weights_that_are_not_numbers_read_as_none(self):
         """A store whose weights are NaN or infinite (as a fit with a NaN step
         once wrote) still scores by what is sound in it, and a refit of a young
