@@ -121,7 +121,7 @@ static const char *check_conf(const bayes_conf_t *c)
     if (c->explain < 0 || c->explain > BAYES_EXPLAIN_MAX)
         return "explain must be between 0 and 5";
     if (!in_unit(c->spam_threshold) || !in_unit(c->spam_full) || !in_unit(c->ham_threshold) ||
-        !in_unit(c->ham_full) || !in_unit(c->min_strength + 0.5))
+        !in_unit(c->ham_full) || !within(c->min_strength, 0, 0.5))
         return "probabilities must lie between 0 and 1 (min_strength between 0 and 0.5)";
     if (c->spam_threshold <= 0.5 || c->spam_full <= 0.5 || c->ham_threshold >= 0.5 ||
         c->ham_full >= 0.5)

@@ -331,7 +331,8 @@ class TestScoring(BayesCase):
     def test_bad_options_refused(self):
         for opt, word in (("spam_threshold=0.3", "spam_threshold"), ("spam_slope=-1", "slope"),
                           ("max_log_odds=0", "max_log_odds"), ("fit_runs=0", "fit_runs"),
-                          ("explain=6", "explain")) + tuple(
+                          ("explain=6", "explain"), ("min_strength=-0.1", "min_strength"),
+                          ("min_strength=0.6", "min_strength")) + tuple(
                               # NaN fails every comparison, so a check written as "below
                               # the lowest or above the highest" would let it through.
                               ("%s=%s" % (name, v), name)
