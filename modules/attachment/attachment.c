@@ -18,11 +18,11 @@
 static const smf_option_t att_options[] = {
     /* Programs and scripts Windows runs when opened, and the containers
      * malware has been sent in since: disk images it mounts (img, vhd),
-     * OneNote, Excel add-ins, MMC consoles, app packages, shortcuts. */
+     * OneNote, Excel add-ins, MMC consoles, app packages. */
     {"blocked_extensions", SMF_OPT_LIST,
      "{exe, scr, js, vbs, bat, cmd, com, pif, jar, ps1, hta, lnk, iso, msi, cpl, wsf, vbe, jse, "
      "reg, dll, img, vhd, vhdx, one, xll, msc, msp, mst, appx, appxbundle, msix, msixbundle, "
-     "application, appref-ms, gadget, chm, hlp, scf, sct, wsc, wsh, ws, inf, url, psm1, psd1, "
+     "application, appref-ms, gadget, chm, hlp, scf, sct, wsc, wsh, ws, inf, psm1, psd1, "
      "ps1xml, jnlp, library-ms, settingcontent-ms, diagcab, xbap}",
      offsetof(att_conf_t, blocked_extensions), "File extensions refused in attachments."},
     {"blocked_score", SMF_OPT_FLOAT, "10", offsetof(att_conf_t, blocked_score),
