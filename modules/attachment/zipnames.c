@@ -165,6 +165,26 @@ static uint64_t zip_local_offset(const unsigned char *r, const unsigned char *ex
 }
 
 /*
+ * The compressed size a central record gives its entry: from its zip64
+ * extra field, after the uncompressed size when that is 0xFFFFFFFF too,
+ * when it records 0xFFFFFFFF. UINT64_MAX when it is not known.
+ */
+static uint64_t zip_central_csize(const unsigned char *r, const unsigned char *extra,
+                                  size_t extra_len)
+{
+    const unsigned char *x;
+    size_t at = 0, size;
+
+    if (le32(r + 20) != UINT32_MAX)
+        return le32(r + 20);
+    if ((x = zip_extra(extra, extra_len, ZIP64_EXTRA_ID, &size)) == NULL)
+        return UINT64_MAX;
+    if (le32(r + 24) == UINT32_MAX)
+        at += 8;
+    return size >= at + 8 ? le64(x + at) : UINT64_MAX;
+}
+
+/*
  * The name and extra field of the local header at off. Leaves e->local NULL
  * when no whole header is there, and the extra field empty when it does not
  * fit in the data.
@@ -363,6 +383,15 @@ static size_t zip_after_descriptor(const unsigned char *d, size_t n, size_t pos)
     return pos;
 }
 
+/* Whether a data descriptor with its signature at `at` records `dist` as the compressed size. */
+static int zip_descriptor_fits(const unsigned char *d, size_t n, size_t at, uint64_t dist)
+{
+    const unsigned char *p = d + at;
+
+    return at <= n && n - at >= 16 && memcmp(p, "PK\x07\x08", 4) == 0 &&
+           (le32(p + 8) == dist || (n - at >= 24 && le64(p + 8) == dist));
+}
+
 /*
  * Where the record after an entry starts whose sizes only its data
  * descriptor holds: after the first descriptor from `data` on whose
@@ -379,9 +408,7 @@ static size_t zip_find_next(const unsigned char *d, size_t n, size_t data)
 
     while (n - at >= 4 && (p = memchr(d + at, 'P', n - at - 3)) != NULL) {
         at = (size_t)(p - d);
-        uint64_t dist = at - data;
-        if (memcmp(p, "PK\x07\x08", 4) == 0 && n - at >= 16 &&
-            (le32(p + 8) == dist || (n - at >= 24 && le64(p + 8) == dist)))
+        if (zip_descriptor_fits(d, n, at, at - data))
             return zip_after_descriptor(d, n, at);
         if (zip_plausible_local(d, n, at) || zip_record_len(d, n, at) > 0)
             return at;
@@ -408,13 +435,49 @@ static uint64_t zip_local_csize(const unsigned char *h, const unsigned char *ext
 }
 
 /*
+ * Where the record after a stored entry starts whose sizes only its data
+ * descriptor holds, and which a central directory lists with compressed
+ * size csize. Its data may be a zip, a .docx or another archive, whose
+ * records lie there in the clear and are none of this zip, so they are not
+ * searched for: the data ends where the central directory says, or at an
+ * earlier descriptor whose compressed size is the distance to it, where a
+ * streaming extractor ends it (the entries after that are then walked,
+ * though the central directory makes them part of the data). When no
+ * descriptor or record follows the data the central directory gives, the
+ * size is no guide, and the next record is searched for as for an entry no
+ * central directory lists. Reads each byte once, as zip_find_next() does.
+ */
+static size_t zip_skip_stored(const unsigned char *d, size_t n, size_t data, uint64_t csize)
+{
+    const unsigned char *p;
+    size_t end, at = data, next;
+
+    if (csize > n - data)
+        return zip_find_next(d, n, data);
+    end = data + (size_t)csize;
+    next = zip_after_descriptor(d, n, end);
+    if (next == end && !zip_descriptor_fits(d, n, end, csize) && !zip_is_local(d, n, end) &&
+        zip_record_len(d, n, end) == 0)
+        return zip_find_next(d, n, data);
+    while (at < end && (p = memchr(d + at, 'P', end - at)) != NULL) {
+        at = (size_t)(p - d);
+        if (zip_descriptor_fits(d, n, at, at - data))
+            return zip_after_descriptor(d, n, at);
+        at++;
+    }
+    return next;
+}
+
+/*
  * Where the record after the local header at pos starts: past the entry's
  * data by the size the header records, as a streaming extractor skips it,
- * and past its data descriptor when it has one; found by searching when
- * only the descriptor holds the size. n when the entry does not end within
- * the data. The header's fixed part must be whole.
+ * and past its data descriptor when it has one. When only the descriptor
+ * holds the size, by the size the central directory gives a stored entry
+ * (listed_csize, UINT64_MAX when none lists it; see zip_skip_stored()),
+ * else found by searching. n when the entry does not end within the data.
+ * The header's fixed part must be whole.
  */
-static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos)
+static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint64_t listed_csize)
 {
     const unsigned char *h = d + pos;
     size_t name_len = le16(h + 26), extra_len = le16(h + 28), data;
@@ -428,15 +491,24 @@ static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos)
     if (!(le16(h + 6) & ZIP_FLAG_DESCRIPTOR))
         return csize <= n - data ? data + (size_t)csize : n;
     /* A streaming writer leaves the sizes 0, or 0xFFFFFFFF with zeros in the zip64 field. */
-    if (csize == 0 || csize == UINT64_MAX)
+    if (csize == 0 || csize == UINT64_MAX) {
+        if (le16(h + 8) == 0 && listed_csize != UINT64_MAX)
+            return zip_skip_stored(d, n, data, listed_csize);
         return zip_find_next(d, n, data);
+    }
     return csize <= n - data ? zip_after_descriptor(d, n, data + (size_t)csize) : n;
 }
 
-/* Positions of local headers in the data, in a list that grows as needed. */
+/* A local header in the data, and the compressed size a central record gives its entry. */
+typedef struct zip_at {
+    size_t pos;
+    uint64_t csize; /* UINT64_MAX when not known. */
+} zip_at_t;
+
+/* Local headers, in a list that grows as needed; the first `sorted` are in order of pos. */
 typedef struct zip_list {
-    size_t *pos;
-    size_t len, cap;
+    zip_at_t *at;
+    size_t len, cap, sorted;
 } zip_list_t;
 
 /* One att_zip_walk(): the caller's callback, and what was found so far. */
@@ -451,18 +523,41 @@ typedef struct zip_walk {
     att_zip_layout_t *out;
 } zip_walk_t;
 
-static int zip_list_add(zip_list_t *l, size_t pos)
+static int zip_list_add(zip_list_t *l, size_t pos, uint64_t csize)
 {
     if (l->len == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        size_t *p = realloc(l->pos, cap * sizeof(*p));
+        zip_at_t *p = realloc(l->at, cap * sizeof(*p));
         if (p == NULL)
             return SMF_ENOMEM;
-        l->pos = p;
+        l->at = p;
         l->cap = cap;
     }
-    l->pos[l->len++] = pos;
+    l->at[l->len++] = (zip_at_t){pos, csize};
     return 0;
+}
+
+static int zip_at_cmp(const void *a, const void *b)
+{
+    size_t x = ((const zip_at_t *)a)->pos, y = ((const zip_at_t *)b)->pos;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * The entry of the list at pos, or NULL. Sorts what was added since the last
+ * look-up: the central directories of the last end record first, then
+ * those of each other end record the walk meets, so a few times at most.
+ */
+static const zip_at_t *zip_list_find(zip_list_t *l, size_t pos)
+{
+    zip_at_t key = {pos, 0};
+
+    if (l->sorted < l->len) {
+        qsort(l->at, l->len, sizeof(*l->at), zip_at_cmp);
+        l->sorted = l->len;
+    }
+    return l->len == 0 ? NULL : bsearch(&key, l->at, l->len, sizeof(*l->at), zip_at_cmp);
 }
 
 /*
@@ -473,6 +568,8 @@ static int zip_list_add(zip_list_t *l, size_t pos)
 static int zip_note_listed(void *arg, const att_zip_entry_t *e)
 {
     zip_walk_t *z = arg;
+    /* The central record, whose name zip_walk_dir() passes. */
+    const unsigned char *r = (const unsigned char *)e->central - ZIP_CENTRAL_SIZE;
     int rc;
 
     if (++z->records > z->max)
@@ -480,7 +577,8 @@ static int zip_note_listed(void *arg, const att_zip_entry_t *e)
     if ((rc = z->fn(z->arg, e)) != 0 || e->local == NULL)
         return rc;
     return zip_list_add(&z->listed,
-                        (size_t)((const unsigned char *)e->local - z->d) - ZIP_LOCAL_SIZE);
+                        (size_t)((const unsigned char *)e->local - z->d) - ZIP_LOCAL_SIZE,
+                        zip_central_csize(r, e->central_extra, e->central_extra_len));
 }
 
 /*
@@ -514,11 +612,12 @@ static int zip_walk_record(zip_walk_t *z, size_t pos, long last, int *last_met, 
 
     *next = z->n;
     if (zip_is_local(z->d, z->n, pos)) {
+        const zip_at_t *listed = zip_list_find(&z->listed, pos);
         if (z->walked.len >= z->max)
             return 1;
-        if ((rc = zip_list_add(&z->walked, pos)) < 0)
+        if ((rc = zip_list_add(&z->walked, pos, UINT64_MAX)) < 0)
             return rc;
-        *next = zip_skip_local(z->d, z->n, pos);
+        *next = zip_skip_local(z->d, z->n, pos, listed != NULL ? listed->csize : UINT64_MAX);
         return 0;
     }
     if (z->n - pos >= ZIP_END_SIZE && memcmp(z->d + pos, "PK\x05\x06", 4) == 0) {
@@ -558,26 +657,16 @@ static int zip_walk_records(zip_walk_t *z, long last)
     return 0;
 }
 
-static int zip_pos_cmp(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Calls fn, with local names only, for each local header walked that no central record points to.
  */
 static int zip_report_unlisted(zip_walk_t *z)
 {
     int rc;
 
-    if (z->listed.len > 1)
-        qsort(z->listed.pos, z->listed.len, sizeof(size_t), zip_pos_cmp);
     for (size_t i = 0; i < z->walked.len; i++) {
-        size_t pos = z->walked.pos[i];
+        size_t pos = z->walked.at[i].pos;
         att_zip_entry_t e = {0};
-        if (z->listed.len > 0 &&
-            bsearch(&pos, z->listed.pos, z->listed.len, sizeof(size_t), zip_pos_cmp) != NULL)
+        if (zip_list_find(&z->listed, pos) != NULL)
             continue;
         z->out->unlisted++;
         zip_local(z->d, z->n, pos, &e);
@@ -590,7 +679,7 @@ static int zip_report_unlisted(zip_walk_t *z)
 int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_name_fn fn,
                  void *arg, att_zip_layout_t *out)
 {
-    zip_walk_t z = {d, n, max_records, fn, arg, 0, {NULL, 0, 0}, {NULL, 0, 0}, out};
+    zip_walk_t z = {d, n, max_records, fn, arg, 0, {NULL, 0, 0, 0}, {NULL, 0, 0, 0}, out};
     long last = zip_find_end(d, n);
     int rc;
 
@@ -600,7 +689,7 @@ int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_n
         rc = zip_walk_records(&z, last);
     if (rc == 0)
         rc = zip_report_unlisted(&z);
-    free(z.listed.pos);
-    free(z.walked.pos);
+    free(z.listed.at);
+    free(z.walked.at);
     return rc;
 }
