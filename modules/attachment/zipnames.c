@@ -505,10 +505,13 @@ typedef struct zip_at {
     uint64_t csize; /* UINT64_MAX when not known. */
 } zip_at_t;
 
-/* Local headers, in a list that grows as needed; the first `sorted` are in order of pos. */
+/* Local headers, in a list that grows as needed, with a hash index by pos:
+ * hostile input can add to it between any two look-ups. */
 typedef struct zip_list {
     zip_at_t *at;
-    size_t len, cap, sorted;
+    size_t len, cap;
+    size_t *slots; /* Index + 1 of an entry, 0 for none; nslots a power of two. */
+    size_t nslots;
 } zip_list_t;
 
 /* One att_zip_walk(): the caller's callback, and what was found so far. */
@@ -523,6 +526,35 @@ typedef struct zip_walk {
     att_zip_layout_t *out;
 } zip_walk_t;
 
+static size_t zip_slot_of(size_t pos, size_t nslots)
+{
+    return (size_t)(((uint64_t)pos * 0x9E3779B97F4A7C15u) >> 32) & (nslots - 1);
+}
+
+/* Puts entry i into the index, which has room. */
+static void zip_index(zip_list_t *l, size_t i)
+{
+    size_t s = zip_slot_of(l->at[i].pos, l->nslots);
+    while (l->slots[s] != 0)
+        s = (s + 1) & (l->nslots - 1);
+    l->slots[s] = i + 1;
+}
+
+/* Keeps the index at most half full, so that probes stay short. */
+static int zip_index_grow(zip_list_t *l)
+{
+    size_t n = l->nslots ? l->nslots * 2 : 128;
+    size_t *slots = calloc(n, sizeof(*slots));
+    if (slots == NULL)
+        return SMF_ENOMEM;
+    free(l->slots);
+    l->slots = slots;
+    l->nslots = n;
+    for (size_t i = 0; i < l->len; i++)
+        zip_index(l, i);
+    return 0;
+}
+
 static int zip_list_add(zip_list_t *l, size_t pos, uint64_t csize)
 {
     if (l->len == l->cap) {
@@ -534,30 +566,27 @@ static int zip_list_add(zip_list_t *l, size_t pos, uint64_t csize)
         l->cap = cap;
     }
     l->at[l->len++] = (zip_at_t){pos, csize};
+    if ((l->len + 1) * 2 > l->nslots)
+        return zip_index_grow(l);
+    zip_index(l, l->len - 1);
     return 0;
 }
 
-static int zip_at_cmp(const void *a, const void *b)
+/* The entry of the list at pos, or NULL. */
+static const zip_at_t *zip_list_find(const zip_list_t *l, size_t pos)
 {
-    size_t x = ((const zip_at_t *)a)->pos, y = ((const zip_at_t *)b)->pos;
-
-    return (x > y) - (x < y);
+    if (l->nslots == 0)
+        return NULL;
+    for (size_t s = zip_slot_of(pos, l->nslots); l->slots[s] != 0; s = (s + 1) & (l->nslots - 1))
+        if (l->at[l->slots[s] - 1].pos == pos)
+            return &l->at[l->slots[s] - 1];
+    return NULL;
 }
 
-/*
- * The entry of the list at pos, or NULL. Sorts what was added since the last
- * look-up: the central directories of the last end record first, then
- * those of each other end record the walk meets, so a few times at most.
- */
-static const zip_at_t *zip_list_find(zip_list_t *l, size_t pos)
+static void zip_list_free(zip_list_t *l)
 {
-    zip_at_t key = {pos, 0};
-
-    if (l->sorted < l->len) {
-        qsort(l->at, l->len, sizeof(*l->at), zip_at_cmp);
-        l->sorted = l->len;
-    }
-    return l->len == 0 ? NULL : bsearch(&key, l->at, l->len, sizeof(*l->at), zip_at_cmp);
+    free(l->at);
+    free(l->slots);
 }
 
 /*
@@ -679,7 +708,8 @@ static int zip_report_unlisted(zip_walk_t *z)
 int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_name_fn fn,
                  void *arg, att_zip_layout_t *out)
 {
-    zip_walk_t z = {d, n, max_records, fn, arg, 0, {NULL, 0, 0, 0}, {NULL, 0, 0, 0}, out};
+    zip_walk_t z = {d,  n, max_records, fn, arg, 0, {NULL, 0, 0, NULL, 0}, {NULL, 0, 0, NULL, 0},
+                    out};
     long last = zip_find_end(d, n);
     int rc;
 
@@ -689,7 +719,7 @@ int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_n
         rc = zip_walk_records(&z, last);
     if (rc == 0)
         rc = zip_report_unlisted(&z);
-    free(z.listed.at);
-    free(z.walked.at);
+    zip_list_free(&z.listed);
+    zip_list_free(&z.walked);
     return rc;
 }
