@@ -418,6 +418,30 @@ static size_t zip_find_next(const unsigned char *d, size_t n, size_t data)
 }
 
 /*
+ * As zip_find_next(), for a compressed entry a central directory lists
+ * with compressed size csize. Before the end that size gives, only a
+ * descriptor or a plausible local header (a hidden entry's) ends the data:
+ * the other record signatures turn up in compressed bytes by chance (one in
+ * 2^32 a byte: a 20 MB zip holds one in 200 cases) and would count as a
+ * second archive.
+ */
+static size_t zip_find_next_listed(const unsigned char *d, size_t n, size_t data, uint64_t csize)
+{
+    const unsigned char *p;
+    size_t at = data, end = csize <= n - data ? data + (size_t)csize : n;
+
+    while (n - at >= 4 && (p = memchr(d + at, 'P', n - at - 3)) != NULL) {
+        at = (size_t)(p - d);
+        if (zip_descriptor_fits(d, n, at, at - data))
+            return zip_after_descriptor(d, n, at);
+        if (zip_plausible_local(d, n, at) || (at >= end && zip_record_len(d, n, at) > 0))
+            return at;
+        at++;
+    }
+    return n;
+}
+
+/*
  * The compressed size a local header records, from its zip64 extra field
  * (which holds both sizes there, the uncompressed one first) when it says
  * 0xFFFFFFFF. UINT64_MAX when that field is missing.
@@ -474,8 +498,8 @@ static size_t zip_skip_stored(const unsigned char *d, size_t n, size_t data, uin
  * and past its data descriptor when it has one. When only the descriptor
  * holds the size, by the size the central directory gives a stored entry
  * (listed_csize, UINT64_MAX when none lists it; see zip_skip_stored()),
- * else found by searching. n when the entry does not end within the data.
- * The header's fixed part must be whole.
+ * else found by searching (zip_find_next_listed() for a listed one). n when the entry does not end
+ * within the data. The header's fixed part must be whole.
  */
 static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint64_t listed_csize)
 {
@@ -492,9 +516,11 @@ static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint6
         return csize <= n - data ? data + (size_t)csize : n;
     /* A streaming writer leaves the sizes 0, or 0xFFFFFFFF with zeros in the zip64 field. */
     if (csize == 0 || csize == UINT64_MAX) {
-        if (le16(h + 8) == 0 && listed_csize != UINT64_MAX)
+        if (listed_csize == UINT64_MAX)
+            return zip_find_next(d, n, data);
+        if (le16(h + 8) == 0)
             return zip_skip_stored(d, n, data, listed_csize);
-        return zip_find_next(d, n, data);
+        return zip_find_next_listed(d, n, data, listed_csize);
     }
     return csize <= n - data ? zip_after_descriptor(d, n, data + (size_t)csize) : n;
 }

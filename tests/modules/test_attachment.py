@@ -128,6 +128,8 @@ CASES = [
      "status": "clean"},
     {"name": "a zip with data descriptors is clean", "fixture": "att_zip_streamed_clean.eml", "only": [],
      "status": "clean"},
+    {"name": "an end record's bytes inside compressed data are no second archive",
+     "fixture": "att_zip_streamed_eocd_bytes_clean.eml", "only": [], "status": "clean"},
     {"name": "a stored zip with data descriptors is clean", "fixture": "att_zip_stored_streamed_clean.eml",
      "only": [], "status": "clean"},
     # A zip, .docx or .xlsx stored uncompressed in a zip: its records in the outer entry's
