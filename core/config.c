@@ -377,6 +377,11 @@ static int append_list(char *line, size_t linelen, const char *value, bool paths
             n--;
         if (n >= sizeof(item))
             return -1;
+        /* An item may come quoted already, as in the file: "a", "b". */
+        if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
+            p++;
+            n -= 2;
+        }
         memcpy(item, p, n);
         item[n] = '\0';
         const char *v = paths ? absolute_path(item, abs, sizeof(abs)) : item;

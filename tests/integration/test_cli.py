@@ -40,6 +40,12 @@ class CheckTest(unittest.TestCase):
                  "modules=reputation, antivirus, lists, pattern, attachment")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("5 module(s): reputation antivirus lists pattern attachment", r.stdout)
+        # Quoted as in the file, with or without the braces.
+        for value in ('"reputation", "antivirus", "lists", "pattern", "attachment"',
+                      '{"reputation", "antivirus", "lists", "pattern", "attachment"}'):
+            r = smfd("-t", "-c", default_conf(), "-o", "modules=" + value)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("5 module(s): reputation antivirus", r.stdout)
 
     def test_module_no_policy_runs_is_named(self):
         r = smfd("-t", "-c", default_conf(), "-o",
