@@ -16,8 +16,15 @@
 #include <unistd.h>
 
 static volatile smf_log_level_t log_level = SMF_LOG_INFO;
+/* The program the lines come from: smfd, or smfctl and the tools that share the core. */
+static const char *log_program = "smfd";
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void log_set_program(const char *name)
+{
+    log_program = name;
+}
 
 void log_set_level(smf_log_level_t level)
 {
@@ -50,8 +57,8 @@ void log_vmsg(smf_log_level_t level, const char *subject, const char *fmt, va_li
     localtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof(line) - n,
-                          ".%03ld smfd[%d] %s: ", (long)(tv.tv_usec / 1000), (int)getpid(),
-                          level_names[level]);
+                          ".%03ld %s[%d] %s: ", (long)(tv.tv_usec / 1000), log_program,
+                          (int)getpid(), level_names[level]);
     if (subject != NULL && n < sizeof(line))
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", subject);
     if (n < sizeof(line))

@@ -13,6 +13,8 @@
 
 /* Sets the most verbose severity printed (default SMF_LOG_INFO). */
 void log_set_level(smf_log_level_t level);
+/* Names the program in each line ("smfd" unless set); name must outlive the logging. */
+void log_set_program(const char *name);
 /* Parses "error", "warning", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *name);
 smf_log_level_t log_get_level(void);

@@ -4,6 +4,7 @@
  *
  *   smfctl [-c FILE] [-o name=value]... COMMAND [ARGS]
  */
+#include "log.h"
 #include "message.h"
 #include "smfctl.h"
 #include "xalloc.h"
@@ -84,6 +85,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     smfctl_t ctl = {.config = "/etc/smf/smfd.conf"};
+    log_set_program("smfctl");
     ctl.overrides = xcalloc((size_t)argc + 1, sizeof(char *));
     int c;
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};

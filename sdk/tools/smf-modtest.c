@@ -370,6 +370,7 @@ static int remove_entry(const char *p, const struct stat *st, int flag, struct F
 int main(int argc, char **argv)
 {
     args_t a = {0};
+    log_set_program("smf-modtest");
     if (parse_args(argc, argv, &a) != 0) {
         usage(stderr);
         return 2;
