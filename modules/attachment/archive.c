@@ -96,12 +96,10 @@ static int att_unreadable_entry(att_walk_t *w, const char *path, const char *why
 /* Details read "attachment.zip: path/inside"; the attachment alone is just its name. */
 static int att_entry_symbol(att_walk_t *w, const char *sym, double score, const char *path)
 {
-    char detail[600];
+    /* In the message's arena, whole: a long name must keep its extension. */
+    const char *detail =
+        path == w->top ? w->top : smf_msg_printf(w->ctx->msg, "%s: %s", w->top, path);
 
-    if (path == w->top)
-        snprintf(detail, sizeof(detail), "%s", w->top);
-    else
-        snprintf(detail, sizeof(detail), "%s: %s", w->top, path);
     return smf_msg_add_symbol(w->ctx->msg, sym, score, detail);
 }
 
