@@ -360,6 +360,25 @@ static void learning_model(smf_msg_t *msg, const bayes_conf_t *c, bayes_model_t 
     bayes_model_for(m, c->per_domain ? smf_msg_domain(msg) : "");
 }
 
+/*
+ * The model that unlearns this message: the one that learned it. After
+ * per_domain was switched that is not the one the setting names now (a
+ * message taught with --domain went to the global model while it was off),
+ * and the model holding the message's token set tells which it was.
+ */
+static void unlearning_model(smf_msg_t *msg, const bayes_conf_t *c, const bayes_tokens_t *t,
+                             bayes_model_t *m)
+{
+    bayes_model_t other;
+
+    learning_model(msg, c, m);
+    if (!c->logistic || smf_msg_domain(msg)[0] == '\0' || bayes_set_known(msg, m, t))
+        return;
+    bayes_model_for(&other, c->per_domain ? "" : smf_msg_domain(msg));
+    if (other.id != m->id && bayes_set_known(msg, &other, t))
+        *m = other;
+}
+
 /* Tokens the global model has seen in this many learned messages are the
  * global model's alone: a young domain's corrections leave them be. */
 #define DOMAIN_RARE 3
@@ -475,10 +494,13 @@ static int bayes_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int
     bayes_tokens_t t;
     bayes_totals_t tot;
     bayes_model_t m;
-    learning_model(msg, st->conf, &m);
     int rc = tokenize(msg, st->conf, &t);
     if (rc != 0)
         return rc;
+    if (delta > 0)
+        learning_model(msg, st->conf, &m);
+    else
+        unlearning_model(msg, st->conf, &t, &m);
     /* One transaction for the whole message: a learn counts all its tokens
      * or none, and is one commit instead of one per token. */
     if ((rc = smf_kv_begin(msg)) != 0)

@@ -196,6 +196,12 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
     return rc;
 }
 
+bool bayes_set_known(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t)
+{
+    uint32_t slot;
+    return find_slot(msg, m, set_hash(t), &slot) == 0;
+}
+
 int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass)
 {
     uint64_t hash = set_hash(t), n;

@@ -41,6 +41,9 @@ int bayes_set_add(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *
  * learned message has it any more. 0 also when it was not kept. */
 int bayes_set_remove(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t, int klass);
 
+/* Whether model m holds a learned message with exactly these tokens. */
+bool bayes_set_known(smf_msg_t *msg, const bayes_model_t *m, const bayes_tokens_t *t);
+
 /*
  * Refits the weights over every kept set and stores them, in batches of
  * token records (the store's version changes after the last one).

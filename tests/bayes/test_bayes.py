@@ -637,6 +637,19 @@ class TestLearning(BayesCase):
         p = self.smfctl("learn", "--refit", "--domain", "example.org")
         self.assertIn("so it refits its site-wide model", p.stderr)
 
+    def test_unlearn_after_per_domain_was_switched_undoes_the_learn(self):
+        # Taught with --domain while per_domain was off: the site-wide model took it.
+        spam = fixtures.files(self.mail["spam"])[:4]
+        self.smfctl("learn", "--spam", "--domain", "example.org", *spam)
+        self.assertEqual(self.totals(), (4, 0))
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("min_learned = 10", "min_learned = 10\n  per_domain = true"))
+        # Unlearning must take the messages out of the model that has them.
+        self.smfctl("unlearn", *spam)
+        self.assertEqual(self.totals(), (0, 0))
+
 
 
 class TestLogistic(BayesCase):
