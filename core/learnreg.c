@@ -48,10 +48,11 @@ int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *aren
     if (rc != 0)
         return rc == SMF_ENOENT ? 0 : rc;
     json_t *j = json_loadb(val, len, 0, NULL);
-    /* An entry that does not read is no record of a class: as never taught. */
-    if (j != NULL && learnreg_class_parse(json_string_value(json_object_get(j, "class"))) == 0) {
+    /* An entry that does not read says the message was taught, not how:
+     * taken for never taught, it would be taught and counted twice. */
+    if (j == NULL || learnreg_class_parse(json_string_value(json_object_get(j, "class"))) == 0) {
         json_decref(j);
-        j = NULL;
+        return SMF_EINVAL;
     }
     *entry = j;
     return 0;

@@ -35,9 +35,9 @@ const char *learnreg_class_name(int klass);
 int learnreg_class_parse(const char *s);
 /*
  * The entry of a message: 0 with *entry a new reference, or NULL when it was
- * never taught; an error (SMF_EIO) when the registry could not be read, so
- * that a caller does not take a message it cannot look up for a new one
- * and count it again.
+ * never taught; an error when the registry could not be read (SMF_EIO) or
+ * the message's entry does not read as one (SMF_EINVAL), so that a caller
+ * does not take a message it cannot look up for a new one and count it again.
  */
 int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry);
 /* Records that the message was taught as klass, for `domain`'s model ("" or

@@ -282,6 +282,13 @@ static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_
 {
     json_t *entry = NULL;
     int rc = registry_get(r, key, arena, &entry);
+    if (rc == SMF_EINVAL) {
+        smfctl_fail(0,
+                    "%s: its entry in the learning registry is damaged, so what it was taught "
+                    "as is unknown: run smfctl unlearn --all and learn the site's mail again",
+                    label);
+        return rc;
+    }
     if (rc != 0) {
         smfctl_fail(0, "%s: cannot read the learning registry: %s", label, smf_strerror(rc));
         return rc;

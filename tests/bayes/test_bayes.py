@@ -637,6 +637,17 @@ class TestLearning(BayesCase):
         p = self.smfctl("learn", "--refit", "--domain", "example.org")
         self.assertIn("so it refits its site-wide model", p.stderr)
 
+    def test_a_damaged_registry_entry_is_not_taken_for_never_taught(self):
+        path = fixtures.files(self.mail["spam"])[0]
+        self.learn("spam", path)
+        with open(path, "rb") as f:
+            key = fixtures.message_key(f.read())
+        load(os.path.join(self.data, "kv"), ".learned", {key: b"not json"})
+        p = self.smfctl("learn", "--spam", path, rc=1)
+        self.assertIn("its entry in the learning registry is damaged", p.stderr)
+        # Not counted a second time.
+        self.assertEqual(self.totals(), (1, 0))
+
     def test_unlearn_after_per_domain_was_switched_undoes_the_learn(self):
         # Taught with --domain while per_domain was off: the site-wide model took it.
         spam = fixtures.files(self.mail["spam"])[:4]
