@@ -142,45 +142,29 @@ static const unsigned char *zip_extra(const unsigned char *x, size_t len, uint32
     return NULL;
 }
 
+/* The central record's fields that may move to its zip64 extra field, in
+ * the order they are kept there (APPNOTE 4.5.3), by their offset. */
+enum { ZIP_CR_USIZE = 24, ZIP_CR_CSIZE = 20, ZIP_CR_LOCAL = 42 };
+
 /*
- * Where a central record's local header is. A zip64 entry records
- * 0xFFFFFFFF and keeps the offset in its zip64 extra field, after the
- * sizes that are 0xFFFFFFFF too. UINT64_MAX when it is not known.
+ * A central record's size or offset field. One that reads 0xFFFFFFFF is in
+ * the zip64 extra field, after those of the fields before it in the order
+ * above that read 0xFFFFFFFF too. UINT64_MAX when it is not known.
  */
-static uint64_t zip_local_offset(const unsigned char *r, const unsigned char *extra,
-                                 size_t extra_len)
+static uint64_t zip_central_field(const unsigned char *r, const unsigned char *extra,
+                                  size_t extra_len, size_t field)
 {
+    static const size_t order[] = {ZIP_CR_USIZE, ZIP_CR_CSIZE, ZIP_CR_LOCAL};
     const unsigned char *x;
     size_t at = 0, size;
 
-    if (le32(r + 42) != UINT32_MAX)
-        return le32(r + 42);
+    if (le32(r + field) != UINT32_MAX)
+        return le32(r + field);
     if ((x = zip_extra(extra, extra_len, ZIP64_EXTRA_ID, &size)) == NULL)
         return UINT64_MAX;
-    if (le32(r + 24) == UINT32_MAX) /* The uncompressed size comes first, */
-        at += 8;
-    if (le32(r + 20) == UINT32_MAX) /* then the compressed size. */
-        at += 8;
-    return size >= at + 8 ? le64(x + at) : UINT64_MAX;
-}
-
-/*
- * The compressed size a central record gives its entry: from its zip64
- * extra field, after the uncompressed size when that is 0xFFFFFFFF too,
- * when it records 0xFFFFFFFF. UINT64_MAX when it is not known.
- */
-static uint64_t zip_central_csize(const unsigned char *r, const unsigned char *extra,
-                                  size_t extra_len)
-{
-    const unsigned char *x;
-    size_t at = 0, size;
-
-    if (le32(r + 20) != UINT32_MAX)
-        return le32(r + 20);
-    if ((x = zip_extra(extra, extra_len, ZIP64_EXTRA_ID, &size)) == NULL)
-        return UINT64_MAX;
-    if (le32(r + 24) == UINT32_MAX)
-        at += 8;
+    for (size_t i = 0; order[i] != field; i++)
+        if (le32(r + order[i]) == UINT32_MAX)
+            at += 8;
     return size >= at + 8 ? le64(x + at) : UINT64_MAX;
 }
 
@@ -265,7 +249,7 @@ static int zip_walk_dir(const unsigned char *d, size_t n, const zip_dir_t *dir, 
             break;
         const unsigned char *extra = r + ZIP_CENTRAL_SIZE + name_len;
         att_zip_entry_t e = {(const char *)r + ZIP_CENTRAL_SIZE, name_len, extra, extra_len};
-        uint64_t local = zip_local_offset(r, extra, extra_len);
+        uint64_t local = zip_central_field(r, extra, extra_len, ZIP_CR_LOCAL);
         if (local <= UINT64_MAX - shift)
             zip_local(d, n, local + shift, &e);
         int rc = fn(arg, &e);
@@ -633,7 +617,7 @@ static int zip_note_listed(void *arg, const att_zip_entry_t *e)
         return rc;
     return zip_list_add(&z->listed,
                         (size_t)((const unsigned char *)e->local - z->d) - ZIP_LOCAL_SIZE,
-                        zip_central_csize(r, e->central_extra, e->central_extra_len));
+                        zip_central_field(r, e->central_extra, e->central_extra_len, ZIP_CR_CSIZE));
 }
 
 /*
