@@ -7,6 +7,7 @@
 #include "ipnet.h"
 #include "listdb.h"
 #include "listkv.h"
+#include "stage.h"
 
 #include <smf/module.h>
 
@@ -291,15 +292,6 @@ static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t
     return 0;
 }
 
-/* A connection check (at MAIL FROM or RCPT TO) runs before there is a
- * message; the engine says so in a note (an empty message is still one). */
-static int lists_is_connect_check(const smf_msg_t *msg)
-{
-    const char *stage = smf_msg_note(msg, "smfd.stage");
-
-    return stage != NULL && strcmp(stage, "connect") == 0;
-}
-
 /* Forces the verdict every recipient agrees on; reports disagreement instead. */
 static int lists_apply(smf_msg_t *msg, const lists_state_t *st, const lists_decision_t *per,
                        size_t n, const char *unauth)
@@ -342,7 +334,7 @@ static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
     lists_decision_t *per = smf_msg_alloc(msg, (env->rcpt_count + 1) * sizeof(*per));
     char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
     size_t n = env->rcpt_count > 0 ? env->rcpt_count : 1;
-    int connect = lists_is_connect_check(msg), rc;
+    int connect = stage_is_connect_check(msg), rc;
 
     if (per == NULL)
         return SMF_ENOMEM;

@@ -9,6 +9,7 @@
 #include "history.h"
 #include "ipnet.h"
 #include "ratelimit.h"
+#include "stage.h"
 
 #include <smf/module.h>
 
@@ -337,14 +338,6 @@ static int rep_check_history(smf_msg_t *msg, const rep_state_t *st, const rep_hi
 }
 
 /* Outbound limits per sender address and per authenticated user. */
-/* A connection check (at MAIL FROM or RCPT TO) runs before there is a
- * message; the engine says so in a note (an empty message is still one). */
-static bool rep_is_connect_check(const smf_msg_t *msg)
-{
-    const char *stage = smf_msg_note(msg, "smfd.stage");
-    return stage != NULL && strcmp(stage, "connect") == 0;
-}
-
 static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
 {
     rep_rate_limits_t lim = {st->conf->rate_messages_per_hour, st->conf->rate_recipients_per_hour};
@@ -354,7 +347,7 @@ static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
 
     if (conn->env->direction != SMF_DIR_OUTBOUND || (lim.messages <= 0 && lim.recipients <= 0))
         return 0;
-    bool count = !rep_is_connect_check(msg);
+    bool count = !stage_is_connect_check(msg);
     if ((rc = rep_rate_count(msg, "sender", conn->env->sender, &lim, now, count, &by_sender)) < 0 ||
         (rc2 = rep_rate_count(msg, "user", conn->env->auth_user, &lim, now, count, &by_user)) < 0)
         return rc < 0 ? rc : rc2;
