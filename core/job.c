@@ -484,7 +484,8 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     message_parse(a, raw->data, raw->size, &c->limits, &m);
     group_t *g;
     size_t ng = group_recipients(a, env, &g);
-    stage_memo_t *memos = pipeline_memos(ctx->gen, a);
+    /* Only a second recipient domain has a use for the first one's scan. */
+    stage_memo_t *memos = ng > 1 ? pipeline_memos(ctx->gen, a) : NULL;
     for (size_t k = 0; k < ng; k++)
         pipeline_run(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction, m,
                      &g[k].env, g[k].domain, a, deadline, memos, &g[k].result);
