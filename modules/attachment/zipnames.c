@@ -8,6 +8,7 @@
  */
 #include "attachment.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -522,6 +523,7 @@ typedef struct zip_list {
     size_t len, cap;
     size_t *slots; /* Index + 1 of an entry, 0 for none; nslots a power of two. */
     size_t nslots;
+    bool indexed; /* Looked up by pos: keeps slots. */
 } zip_list_t;
 
 /* One att_zip_walk(): the caller's callback, and what was found so far. */
@@ -576,6 +578,8 @@ static int zip_list_add(zip_list_t *l, size_t pos, uint64_t csize)
         l->cap = cap;
     }
     l->at[l->len++] = (zip_at_t){pos, csize};
+    if (!l->indexed)
+        return 0;
     if ((l->len + 1) * 2 > l->nslots)
         return zip_index_grow(l);
     zip_index(l, l->len - 1);
@@ -718,8 +722,7 @@ static int zip_report_unlisted(zip_walk_t *z)
 int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_name_fn fn,
                  void *arg, att_zip_layout_t *out)
 {
-    zip_walk_t z = {d,  n, max_records, fn, arg, 0, {NULL, 0, 0, NULL, 0}, {NULL, 0, 0, NULL, 0},
-                    out};
+    zip_walk_t z = {d, n, max_records, fn, arg, 0, {.indexed = true}, {.indexed = false}, out};
     long last = zip_find_end(d, n);
     int rc;
 
