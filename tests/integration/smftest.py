@@ -59,6 +59,23 @@ def envelope(**fields):
     return json.dumps(env).encode()
 
 
+def copy_etc(edits=(), append=""):
+    """A temporary copy of etc/ with smfd.conf edited; returns (tmpdir, conf)."""
+    tmp = tempfile.mkdtemp(prefix="smf-etc-")
+    etc = os.path.join(tmp, "etc")
+    shutil.copytree(os.path.join(PATHS["source"], "etc"), etc)
+    conf = os.path.join(etc, "smfd.conf")
+    with open(conf) as f:
+        text = f.read()
+    for old, new in edits:
+        if old not in text:
+            raise AssertionError("smfd.conf has no %r to edit" % old)
+        text = text.replace(old, new, 1)
+    with open(conf, "w") as f:
+        f.write(text + append)
+    return tmp, conf
+
+
 def now_ms():
     return int(time.time() * 1000)
 

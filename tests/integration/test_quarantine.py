@@ -33,23 +33,6 @@ def eicar_mail(tag, rcpt="user@av.example", crlf=False, pad=0):
     return text.replace(b"\n", b"\r\n") if crlf else text
 
 
-def copy_etc(edits=(), append=""):
-    """A temporary copy of etc/ with smfd.conf edited; returns (tmpdir, conf)."""
-    tmp = tempfile.mkdtemp(prefix="smf-qetc-")
-    etc = os.path.join(tmp, "etc")
-    shutil.copytree(os.path.join(smftest.PATHS["source"], "etc"), etc)
-    conf = os.path.join(etc, "smfd.conf")
-    with open(conf) as f:
-        text = f.read()
-    for old, new in edits:
-        if old not in text:
-            raise AssertionError("smfd.conf has no %r to edit" % old)
-        text = text.replace(old, new, 1)
-    with open(conf, "w") as f:
-        f.write(text + append)
-    return tmp, conf
-
-
 def smfctl(smfd, *args, overrides=(), env=None):
     """Runs smfctl on smfd's configuration and quarantine; output as bytes."""
     src, build = smftest.PATHS["source"], smftest.PATHS["build"]
@@ -220,7 +203,7 @@ class QuarantineTest(unittest.TestCase):
             ("old.example", "[127.0.0.1]:%d" % cls.seven_bit_sink.port)))
         # The default policy delivers to the sink too: mail kept under _invalid_
         # is released through it.
-        cls.etc, conf = copy_etc(
+        cls.etc, conf = smftest.copy_etc(
             edits=[("lists {\n  enabled = true\n",
                     'lists {\n  enabled = true\n  allow_senders = {"friend@trusted.example"}\n'),
                    ('delivery = "[127.0.0.1]:10026"', 'delivery = "%s"' % delivery)],
@@ -704,7 +687,7 @@ class WatchTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="smf-watch-")
         self.db = os.path.join(self.tmp, "clamav")
         os.mkdir(self.db)
-        self.etc, conf = copy_etc(edits=[
+        self.etc, conf = smftest.copy_etc(edits=[
             ('database_dir = "/var/lib/clamav"', 'database_dir = "%s"' % self.db),
             ('signature_files = {"signatures/smf-test.ndb", "signatures/smf-test.hdb"}',
              'signature_files = {"signatures/smf-test.hdb"}'),
