@@ -184,6 +184,7 @@ static bool frame_is(zmq_msg_t *f, const char *s)
 typedef enum attempt {
     ATTEMPT_DONE,     /* out is filled */
     ATTEMPT_NEXT,     /* try the next endpoint */
+    ATTEMPT_DECLINED, /* the engine refused to start on it (busy, stopping): the next */
     ATTEMPT_BAD_SOCK, /* the socket is in doubt: close it, try the next endpoint */
 } attempt_t;
 
@@ -213,9 +214,13 @@ static attempt_t link_wait(void *s, const char *rid, double deadline_ms, link_re
                 milter_log(LOG_WARNING, "request %s: unreadable reply from the engine", rid);
                 json_decref(body);
                 result = ATTEMPT_NEXT;
-            } else if (!verdict && err && strcmp(err, "shutting_down") == 0) {
+            } else if (!verdict && err &&
+                       (strcmp(err, "shutting_down") == 0 || strcmp(err, "busy") == 0)) {
+                /* The engine did not start on it: another can take it now. */
+                milter_log(LOG_INFO, "request %s: the engine answered %s; trying the next", rid,
+                           err);
                 json_decref(body);
-                result = ATTEMPT_NEXT;
+                result = ATTEMPT_DECLINED;
             } else {
                 out->status = verdict ? LINK_VERDICT : LINK_ERROR;
                 out->body = body;

@@ -35,10 +35,11 @@ SMALL = 64 * 1024
 
 class SilentEngine:
     """A scan endpoint that takes requests and answers only after the milter gave
-    up on them, with a reject: the milter must fail over and drop the late reply."""
+    up on them, with a reject: the milter must fail over and drop the late reply.
+    With busy=True it answers at once, ERROR busy, as an overloaded smfd does."""
 
-    def __init__(self, endpoint, delay):
-        self.endpoint, self.delay = endpoint, delay
+    def __init__(self, endpoint, delay, busy=False):
+        self.endpoint, self.delay, self.busy = endpoint, delay, busy
         self.requests = 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -57,6 +58,10 @@ class SilentEngine:
                 frames = sock.recv_multipart()
                 if len(frames) >= 4 and frames[2] in (b"SCAN", b"CONNECT"):
                     self.requests += 1
+                    if self.busy:
+                        sock.send_multipart([frames[0], mta.PROTO, b"ERROR", frames[3],
+                                             b'{"schema":1,"error":"busy","message":"full"}'])
+                        continue
                     pending.append((time.time() + self.delay, frames[0], frames[3]))
             now = time.time()
             for due in [p for p in pending if p[0] <= now]:
@@ -92,12 +97,16 @@ class PostfixEndToEnd(unittest.TestCase):
         silent_ep = "ipc://%s/silent.sock" % cls.tmp
         cls.silent = SilentEngine(silent_ep, delay=TIMEOUT_MS * 2 / 1000)
         cls.addClassCleanup(cls.silent.stop)
+        busy_ep = "ipc://%s/busy.sock" % cls.tmp
+        cls.busy = SilentEngine(busy_ep, delay=0, busy=True)
+        cls.addClassCleanup(cls.busy.stop)
         engine = [cls.smfd.listen]
         cls.milter_args = {
             "in": (engine,),
             "out": (engine, "--trusted", "127.0.0.0/8"),
             "hold": (engine, "--on-quarantine", "hold"),
             "failover": ([silent_ep] + engine, "-t", str(TIMEOUT_MS)),
+            "busy": ([busy_ep] + engine, "-t", str(TIMEOUT_MS)),
             "tcp": (engine,),
             "small": (engine, "--max-size", "64K"),
             # Only an engine that never answers in time (its replies come after 3 s).
@@ -436,6 +445,19 @@ class PostfixEndToEnd(unittest.TestCase):
                      make_message(m))
         self.assertDelivered(reply, m)
         self.assertIn("no usable answer", self.milters["failover"].log_text())
+
+    def test_busy_engine_passes_the_message_to_the_next(self):
+        # An engine that answers "busy" did not start on the message: the milter asks the
+        # next one at once instead of tempfailing.
+        before = self.busy.requests
+        m = self.marker()
+        reply = send(self.port("busy"), "alice@example.net", ["bob@example.com"],
+                     make_message(m))
+        self.assertDelivered(reply, m)
+        self.assertGreaterEqual(self.busy.requests - before, 1)
+        log = self.milters["busy"].log_text()
+        self.assertIn("the engine answered busy; trying the next", log)
+        self.assertNotIn("no usable answer", log)
 
 
 class CommandLine(unittest.TestCase):
