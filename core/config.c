@@ -145,6 +145,8 @@ static cfg_opt_t core_opts[] = {
     CFG_INT("max_mime_parts", 1000, CFGF_NONE),
     CFG_INT("message_arena_limit", 64L * 1024 * 1024, CFGF_NONE),
     CFG_INT("default_timeout", 60000, CFGF_NONE),
+    CFG_INT("max_queued", 1000, CFGF_NONE),
+    CFG_INT("max_queued_size", 512L * 1024 * 1024, CFGF_NONE),
     CFG_INT("quarantine_retention_days", 30, CFGF_NONE),
     CFG_INT("quarantine_map_size", 16L << 30, CFGF_NONE),
     CFG_STR_LIST("reload_watch", "{\"/var/lib/clamav\"}", CFGF_NONE),
@@ -691,6 +693,15 @@ static int read_core(config_t *c, cfg_t *cfg, char *err, size_t errlen)
     c->limits.max_parts = (size_t)parts;
     c->arena_limit = (size_t)arena;
     c->default_timeout_ms = timeout;
+    long queued = cfg_getint(cfg, "max_queued");
+    long queued_size = cfg_getint(cfg, "max_queued_size");
+    if (queued < 0 || queued > 1000000 || queued_size < 0)
+        return errbuf_fail(err, errlen,
+                           "%s: max_queued = %ld, max_queued_size = %ld: expected 0 to 1000000 "
+                           "requests and a size of 0 or more bytes",
+                           c->path, queued, queued_size);
+    c->max_queued = (size_t)queued;
+    c->max_queued_size = (size_t)queued_size;
     if (read_curve(c, cfg, err, errlen) != 0)
         return -1;
     c->autolearn = cfg_getbool(cfg, "autolearn");

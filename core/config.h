@@ -63,6 +63,8 @@ typedef struct config {
     message_limits_t limits;
     size_t arena_limit;
     long default_timeout_ms;
+    size_t max_queued;              /* Requests that may wait for a worker. */
+    size_t max_queued_size;         /* Bytes they may hold (one always fits). */
     long quarantine_retention_days; /* Entries older are purged; 0 keeps them forever. */
     size_t quarantine_map_size;     /* Bytes a domain's store may hold. */
     bool autolearn;                 /* Teach classifiers from confident verdicts. */

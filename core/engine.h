@@ -32,8 +32,9 @@ typedef struct engine {
     /* `user` at start, "" when smfd runs as started; it changes only at restart. */
     const char *user;
     size_t max_message_size;
-    curve_conf_t curve;   /* The endpoints' CURVE keys, fixed at start. */
-    atomic_bool stopping; /* Tells the ZAP thread to end. */
+    size_t max_queued, max_queued_size; /* The transport's backlog, fixed at start. */
+    curve_conf_t curve;                 /* The endpoints' CURVE keys, fixed at start. */
+    atomic_bool stopping;               /* Tells the ZAP thread to end. */
 } engine_t;
 
 /* A held reference to the current generation; release it when done. */

@@ -136,6 +136,7 @@ typedef struct outcome {
     group_t *decider; /* The group whose verdict is the final one. */
     const char *quarantine_id;
     bool store_failed;
+    double queued_ms; /* How long the request waited for a worker. */
 } outcome_t;
 
 static void smtp_reply(const outcome_t *o, json_t *reply)
@@ -212,6 +213,7 @@ static json_t *verdict_object(const char *id, const char *request_id, const outc
                                                  g[k].result.score));
     json_object_set_new(reply, "domains", domains);
     json_object_set_new(reply, "elapsed_ms", json_real(elapsed));
+    json_object_set_new(reply, "queued_ms", json_real(o->queued_ms));
     return reply;
 }
 
@@ -431,13 +433,14 @@ static void log_line(const char *id, const smf_envelope_t *env, const outcome_t 
         snprintf(rcpts + strlen(rcpts), sizeof(rcpts) - strlen(rcpts), "%s%s", i ? "," : "",
                  env->rcpt[i]);
     log_info("%s: request=%s client=%s from=<%s> to=<%s> action=%s score=%.2f%s%s "
-             "symbols=[%s] ms=%.2f",
+             "symbols=[%s] ms=%.2f queued_ms=%.0f",
              id, env->request_id, env->client_ip[0] ? env->client_ip : "-", env->sender, rcpts,
              action_name(o->action), o->score, o->virus ? " virus=" : "", o->virus ? o->virus : "",
-             syms, elapsed);
+             syms, elapsed, o->queued_ms);
 }
 
-static void expired(const char *id, const smf_envelope_t *env, job_result_t *out, double elapsed)
+static void expired(const job_ctx_t *ctx, const char *id, const smf_envelope_t *env,
+                    job_result_t *out, double elapsed)
 {
     group_t g = {.domain = "", .env = *env};
     symbol_t s = {"SMF_DEADLINE_EXPIRED", 0, "smfd",
@@ -446,7 +449,7 @@ static void expired(const char *id, const smf_envelope_t *env, job_result_t *out
     g.result.nsymbols = 1;
     g.result.verdict.action = ACTION_TEMPFAIL;
     g.result.verdict.why = "deadline";
-    outcome_t o = {.action = ACTION_TEMPFAIL, .decider = &g};
+    outcome_t o = {.action = ACTION_TEMPFAIL, .decider = &g, .queued_ms = ctx->queued_ms};
     out->kind = "VERDICT";
     out->json = verdict_json(id, env->request_id, &o, &g, 0, elapsed);
     log_line(id, env, &o, elapsed);
@@ -477,7 +480,7 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     char id[32];
     make_id(id, sizeof(id));
     if (clock_wall_ms() > deadline) {
-        expired(id, env, out, clock_mono_ms() - t0);
+        expired(ctx, id, env, out, clock_mono_ms() - t0);
         return;
     }
     message_t *m;
@@ -489,7 +492,7 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     for (size_t k = 0; k < ng; k++)
         pipeline_run(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction, m,
                      &g[k].env, g[k].domain, a, deadline, memos, &g[k].result);
-    outcome_t o = {0};
+    outcome_t o = {.queued_ms = ctx->queued_ms};
     merge_groups(&o, g, ng);
     out->kind = "VERDICT";
     if (o.action == ACTION_QUARANTINE && ctx->quarantine != NULL) {
@@ -528,7 +531,7 @@ static void connect_check(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t
     /* As for a scan: an answer past the deadline is useless, and one from
      * stages that all timed out at once would say accept. */
     if (clock_wall_ms() > deadline) {
-        expired(id, env, out, clock_mono_ms() - t0);
+        expired(ctx, id, env, out, clock_mono_ms() - t0);
         return;
     }
     message_t *empty;
@@ -538,7 +541,7 @@ static void connect_check(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t
     for (size_t k = 0; k < ng; k++)
         pipeline_run_connect(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction,
                              empty, &g[k].env, g[k].domain, a, deadline, &g[k].result);
-    outcome_t o = {0};
+    outcome_t o = {.queued_ms = ctx->queued_ms};
     merge_groups(&o, g, ng);
     if (o.action < ACTION_TEMPFAIL)
         o.action = ACTION_ACCEPT;

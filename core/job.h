@@ -34,7 +34,8 @@ typedef struct job_ctx {
     generation_t *gen;
     size_t worker;
     quarantine_t *quarantine; /* NULL: quarantine disabled (tests). */
-    int64_t arrived_ms;       /* Wall time the transport handed it to a free worker. */
+    int64_t arrived_ms;       /* Wall time the transport received the request. */
+    double queued_ms;         /* How long it waited for this worker. */
 } job_ctx_t;
 
 void job_run(const job_ctx_t *ctx, const frame_t *frames, size_t nframes, job_result_t *out);

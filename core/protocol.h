@@ -36,6 +36,7 @@ typedef struct frame {
 #define PERR_ENVELOPE "bad_envelope"
 #define PERR_TOO_LARGE "too_large"
 #define PERR_SHUTDOWN "shutting_down"
+#define PERR_BUSY "busy"
 
 /*
  * Parses the envelope JSON of a SCAN or CONNECT request into *env (strings copied into

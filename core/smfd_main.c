@@ -201,8 +201,9 @@ static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const
         return;
     }
     if (strcmp(g->conf->listen, e->listen) != 0 || strcmp(g->conf->publish, e->publish) != 0 ||
-        (size_t)g->conf->workers != e->nworkers)
-        log_warn("listen, publish and workers change only at restart");
+        (size_t)g->conf->workers != e->nworkers || g->conf->max_queued != e->max_queued ||
+        g->conf->max_queued_size != e->max_queued_size)
+        log_warn("listen, publish, workers, max_queued and max_queued_size change only at restart");
     /* The socket's frame limit was set from it at start. */
     if (g->conf->limits.max_size > e->max_message_size)
         log_warn("max_message_size grows only at restart: until then messages over %zu bytes "
@@ -412,6 +413,8 @@ static int serve(const options_t *o)
     e.publish = xstrdup(first->publish);
     e.user = xstrdup(first->user.name);
     e.max_message_size = first->limits.max_size;
+    e.max_queued = first->max_queued;
+    e.max_queued_size = first->max_queued_size;
     /* The server's key is fixed for the life of the process; the allow-list
      * is read from the current generation at each handshake. */
     e.curve = first->curve;

@@ -3,6 +3,7 @@
  * additions, far cheaper than the scan it counts.
  */
 #include "stats.h"
+#include "clock.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +33,9 @@ static stage_stats_t stages[MAX_MODULES];
 static size_t nstages;
 static problem_t problems[MAX_PROBLEMS];
 static size_t nproblems;
+static size_t queue_now, queue_peak;
+static uint64_t busy_refusals;
+static int64_t busy_told_ms;
 
 void stats_message(action_t action, double ms)
 {
@@ -97,6 +101,27 @@ bool stats_health(const char *module, const char *problem, int64_t now_ms, uint6
     return tell;
 }
 
+void stats_queue(size_t waiting)
+{
+    pthread_mutex_lock(&lock);
+    queue_now = waiting;
+    if (waiting > queue_peak)
+        queue_peak = waiting;
+    pthread_mutex_unlock(&lock);
+}
+
+bool stats_busy_refusal(void)
+{
+    int64_t now = clock_wall_ms();
+    pthread_mutex_lock(&lock);
+    bool tell = busy_refusals == 0 || now - busy_told_ms >= HEALTH_QUIET_MS;
+    busy_refusals++;
+    if (tell)
+        busy_told_ms = now;
+    pthread_mutex_unlock(&lock);
+    return tell;
+}
+
 json_t *stats_json(void)
 {
     pthread_mutex_lock(&lock);
@@ -122,9 +147,11 @@ json_t *stats_json(void)
                                                 "count", (json_int_t)problems[i].count, "first",
                                                 (json_int_t)problems[i].first_ms, "last",
                                                 (json_int_t)problems[i].last_ms));
-    json_t *o =
-        json_pack("{s:i, s:I, s:o, s:f, s:o, s:o}", "schema", 1, "messages", (json_int_t)messages,
-                  "actions", actions, "engine_ms", total_ms, "stages", st, "health", health);
+    json_t *queue = json_pack("{s:I, s:I, s:I}", "waiting", (json_int_t)queue_now, "peak",
+                              (json_int_t)queue_peak, "refused_busy", (json_int_t)busy_refusals);
+    json_t *o = json_pack("{s:i, s:I, s:o, s:f, s:o, s:o, s:o}", "schema", 1, "messages",
+                          (json_int_t)messages, "actions", actions, "engine_ms", total_ms, "stages",
+                          st, "health", health, "queue", queue);
     pthread_mutex_unlock(&lock);
     return o;
 }

@@ -24,6 +24,11 @@ void stats_stages(const stage_report_t *stages, size_t n);
  * is how often it was reported so far.
  */
 bool stats_health(const char *module, const char *problem, int64_t now_ms, uint64_t *count);
+/* Records how many requests wait for a worker now (and the peak). */
+void stats_queue(size_t waiting);
+/* Counts a request refused because the backlog is full. Returns true when
+ * it should be logged: the first time, then at most once a minute. */
+bool stats_busy_refusal(void);
 /* Everything, as the STATS reply's JSON object (new reference). */
 json_t *stats_json(void);
 

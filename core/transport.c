@@ -3,17 +3,21 @@
  *
  * It routes requests from the ROUTER endpoint to idle workers
  * (least-recently-used first), relays their replies back and publishes
- * their events on the PUB endpoint. While no worker is idle it stops
- * reading the endpoint, so that ZeroMQ's queues, not ours, hold the
- * backlog. Told to stop, it answers new requests "shutting_down", waits
- * for the busy workers to finish and reply, then stops them.
+ * their events on the PUB endpoint. It reads every request as it arrives,
+ * stamps it and keeps it in a bounded backlog while no worker is idle, so
+ * that timeouts count from arrival and an overloaded engine says "busy"
+ * at once. Told to stop, it answers the waiting and new requests
+ * "shutting_down", waits for the busy workers to finish and reply, then
+ * stops them.
  */
+#include "backlog.h"
 #include "clock.h"
 #include "engine.h"
 #include "frames.h"
 #include "fsutil.h"
 #include "log.h"
 #include "protocol.h"
+#include "stats.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -31,6 +35,7 @@ typedef struct transport {
     size_t nidle, head;
     size_t nworkers_seen;
     size_t busy;
+    backlog_t backlog;
     bool draining;
 } transport_t;
 
@@ -107,6 +112,64 @@ static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const c
     free(json);
 }
 
+/* Hands a request to the idle worker that has waited longest. */
+static void dispatch(transport_t *t, zmq_msg_t *p, size_t n, size_t first, int64_t arrived)
+{
+    size_t cap = t->e->nworkers + 1;
+    zmq_msg_t *w = &t->idle[t->head];
+    t->head = (t->head + 1) % cap;
+    t->nidle--;
+    zmq_msg_send(w, t->back, ZMQ_SNDMORE);
+    zmq_msg_close(w);
+    frames_send_str(t->back, "JOB", ZMQ_SNDMORE);
+    zmq_msg_send(&p[0], t->back, ZMQ_SNDMORE);
+    frames_send_str(t->back, first == 2 ? "E" : "N", ZMQ_SNDMORE);
+    zmq_send(t->back, &arrived, sizeof(arrived), first < n ? ZMQ_SNDMORE : 0);
+    for (size_t i = first; i < n; i++)
+        zmq_msg_send(&p[i], t->back, i + 1 < n ? ZMQ_SNDMORE : 0);
+    t->busy++;
+}
+
+/* Gives waiting requests to the workers that are free, oldest first. */
+static void dispatch_waiting(transport_t *t)
+{
+    if (t->nidle == 0 || t->backlog.count == 0)
+        return;
+    while (t->nidle > 0 && t->backlog.count > 0) {
+        backlog_entry_t *q = backlog_pop(&t->backlog);
+        dispatch(t, q->parts, q->n, q->first, q->arrived_ms);
+        backlog_entry_free(q);
+    }
+    stats_queue(t->backlog.count);
+}
+
+/* Answers every waiting request "shutting_down": they were not started,
+ * so another node can take them at once. */
+static void refuse_waiting(transport_t *t)
+{
+    backlog_entry_t *q;
+    while ((q = backlog_pop(&t->backlog)) != NULL) {
+        refuse(t, q->parts, q->n, q->first, PERR_SHUTDOWN,
+               "the engine is stopping; try another node");
+        backlog_entry_free(q);
+    }
+    stats_queue(0);
+}
+
+static void refuse_busy(transport_t *t, zmq_msg_t *p, size_t n, size_t first)
+{
+    char why[160];
+    snprintf(why, sizeof(why),
+             "the engine is busy: %zu request(s) wait for a worker; try again shortly or send "
+             "to another node",
+             t->backlog.count);
+    refuse(t, p, n, first, PERR_BUSY, why);
+    if (stats_busy_refusal())
+        log_warn("refusing requests: %zu wait for %zu worker(s) (max_queued = %zu, "
+                 "max_queued_size = %zu); raise them, add workers or nodes",
+                 t->backlog.count, t->e->nworkers, t->backlog.max_count, t->backlog.max_bytes);
+}
+
 static void from_front(transport_t *t)
 {
     zmq_msg_t p[MAX_PARTS];
@@ -114,28 +177,20 @@ static void from_front(transport_t *t)
     size_t n = frames_recv(t->front, p, MAX_PARTS, &overflow);
     if (n < 1)
         return;
+    int64_t now = clock_wall_ms();
     /* A REQ client puts an empty delimiter after its identity. */
     size_t first = n > 1 && zmq_msg_size(&p[1]) == 0 ? 2 : 1;
     if (overflow)
         refuse(t, p, n, first, PERR_FRAMES, "too many frames");
     else if (t->draining)
         refuse(t, p, n, first, PERR_SHUTDOWN, "the engine is stopping; try another node");
-    else {
-        size_t cap = t->e->nworkers + 1;
-        zmq_msg_t *w = &t->idle[t->head];
-        t->head = (t->head + 1) % cap;
-        t->nidle--;
-        int64_t now = clock_wall_ms();
-        zmq_msg_send(w, t->back, ZMQ_SNDMORE);
-        zmq_msg_close(w);
-        frames_send_str(t->back, "JOB", ZMQ_SNDMORE);
-        zmq_msg_send(&p[0], t->back, ZMQ_SNDMORE);
-        frames_send_str(t->back, first == 2 ? "E" : "N", ZMQ_SNDMORE);
-        zmq_send(t->back, &now, sizeof(now), first < n ? ZMQ_SNDMORE : 0);
-        for (size_t i = first; i < n; i++)
-            zmq_msg_send(&p[i], t->back, i + 1 < n ? ZMQ_SNDMORE : 0);
-        t->busy++;
-    }
+    else if (t->nidle > 0 && t->backlog.count == 0)
+        dispatch(t, p, n, first, now);
+    else if (backlog_admits(&t->backlog, backlog_size_of(p, n))) {
+        backlog_push(&t->backlog, p, n, first, now);
+        stats_queue(t->backlog.count);
+    } else
+        refuse_busy(t, p, n, first);
     frames_close(p, n);
 }
 
@@ -176,6 +231,7 @@ static void from_back(transport_t *t)
         t->busy--;
     }
     frames_close(p, n);
+    dispatch_waiting(t);
 }
 
 static void from_control(transport_t *t)
@@ -184,7 +240,9 @@ static void from_control(transport_t *t)
     int n = zmq_recv(t->control, buf, sizeof(buf), 0);
     if (n == 4 && memcmp(buf, "STOP", 4) == 0) {
         t->draining = true;
-        log_info("stopping: %zu request(s) in flight", t->busy);
+        log_info("stopping: %zu request(s) in flight, %zu waiting answered shutting_down", t->busy,
+                 t->backlog.count);
+        refuse_waiting(t);
     }
 }
 
@@ -218,27 +276,28 @@ void *transport_main(void *arg)
 {
     transport_t t = {.e = arg, .front = front_socket, .pub = pub_socket};
     t.idle = xcalloc(t.e->nworkers + 1, sizeof(zmq_msg_t));
+    backlog_init(&t.backlog, t.e->max_queued, t.e->max_queued_size);
     t.back = zmq_socket(t.e->zctx, ZMQ_ROUTER);
     t.control = zmq_socket(t.e->zctx, ZMQ_PAIR);
     zmq_bind(t.back, ENGINE_BACKEND);
     zmq_bind(t.control, ENGINE_CONTROL);
     for (;;) {
-        bool accept = t.draining || t.nidle > 0;
         zmq_pollitem_t items[3] = {
             {t.back, 0, ZMQ_POLLIN, 0}, {t.control, 0, ZMQ_POLLIN, 0}, {t.front, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, accept ? 3 : 2, 500) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, 3, 500) < 0 && zmq_errno() != EINTR)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             from_back(&t);
         if (items[1].revents & ZMQ_POLLIN)
             from_control(&t);
-        if (accept && (items[2].revents & ZMQ_POLLIN))
+        if (items[2].revents & ZMQ_POLLIN)
             from_front(&t);
         if (t.draining && t.busy == 0 && t.nworkers_seen >= t.e->nworkers)
             break;
     }
     refuse_queued(&t);
     stop_workers(&t);
+    backlog_free(&t.backlog);
     zmq_close(t.back);
     zmq_close(t.control);
     zmq_close(t.front);

@@ -42,10 +42,12 @@ static void handle(engine_t *e, size_t index, void *sock, zmq_msg_t *p, size_t n
     int64_t arrived = 0;
     if (zmq_msg_size(&p[3]) == sizeof(arrived))
         memcpy(&arrived, zmq_msg_data(&p[3]), sizeof(arrived));
+    int64_t now = clock_wall_ms();
     job_ctx_t ctx = {.gen = engine_current(e),
                      .worker = index,
                      .quarantine = e->quarantine,
-                     .arrived_ms = arrived};
+                     .arrived_ms = arrived,
+                     .queued_ms = now > arrived ? (double)(now - arrived) : 0.0};
     job_result_t r;
     job_run(&ctx, frames, nf, &r);
     generation_release(&ctx.gen);

@@ -92,6 +92,9 @@ static void print_table(json_t *st)
            messages, num(actions, "accept"), num(actions, "add_header"), num(actions, "quarantine"),
            num(actions, "tempfail"), num(actions, "reject"),
            messages ? json_number_value(json_object_get(st, "engine_ms")) / (double)messages : 0);
+    json_t *queue = json_object_get(st, "queue");
+    printf("queue     %lld waiting for a worker (peak %lld), %lld refused busy\n",
+           num(queue, "waiting"), num(queue, "peak"), num(queue, "refused_busy"));
     printf("\n%-12s %9s %9s %12s %7s %8s %10s\n", "STAGE", "CLEAN", "DETECTED", "UNSCANNABLE",
            "ERROR", "SKIPPED", "MS/SCAN");
     size_t i;

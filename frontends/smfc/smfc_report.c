@@ -111,6 +111,7 @@ static void smfc_print_json(const smfc_result_t *res)
         json_object_set_new(o, "headers", smfc_copy_or_null(rep, "headers"));
         json_object_set_new(o, "elapsed_ms", smfc_ms(res->elapsed_ms));
         json_object_set_new(o, "engine_ms", smfc_copy_or_null(rep, "elapsed_ms"));
+        json_object_set_new(o, "queued_ms", smfc_copy_or_null(rep, "queued_ms"));
         json_object_set_new(o, "stages", smfc_copy_or_null(rep, "stages"));
         json_object_set_new(o, "domains", smfc_copy_or_null(rep, "domains"));
     } else {
