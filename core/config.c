@@ -3,6 +3,7 @@
  * names, and resolving per-domain policies against the default one.
  */
 #include "config.h"
+#include "confline.h"
 #include "log.h"
 #include "errbuf.h"
 #include "smtp_client.h"
@@ -26,70 +27,6 @@ static __thread char cfg_errbuf[1024];
  * own cfg_t, which does not carry the file's name and line. */
 static __thread cfg_t *cfg_root;
 
-/* Whether text (an option's value, up to a comment or the line's end) reads
- * as the kind of value a libconfuse message says was expected. */
-static bool value_reads_as(const char *text, const char *msg)
-{
-    char v[256];
-    if (sscanf(text, " %255[^#\n]", v) != 1)
-        return false;
-    for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
-        v[n - 1] = '\0';
-    char *end;
-    if (strstr(msg, "integer value") != NULL) {
-        (void)strtol(v, &end, 0);
-        return end != v && *end == '\0';
-    }
-    if (strstr(msg, "floating point value") != NULL) {
-        (void)strtod(v, &end);
-        return end != v && *end == '\0';
-    }
-    if (strstr(msg, "boolean value") != NULL) {
-        static const char *const words[] = {"true", "false", "yes", "no", "on", "off"};
-        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-            if (strcasecmp(v, words[i]) == 0)
-                return true;
-        return false;
-    }
-    return false;
-}
-
-/*
- * libconfuse notices an unknown option, or a value of the wrong type, only
- * after reading ahead (the next token, or the end of a section), so the
- * line it reports may be many lines past the culprit. The option the
- * message names shows where: the last line at or before the reported one
- * that assigns or opens it, or, for a value of the wrong type, the last
- * such line whose value does not read as that type.
- */
-static int unknown_option_line(const char *path, const char *msg, int reported, bool *section)
-{
-    char name[128];
-    const char *quoted = strstr(msg, "option '");
-    if (quoted == NULL || sscanf(quoted, "option '%127[^']'", name) != 1)
-        return reported;
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return reported;
-    bool typed = strstr(msg, "invalid ") != NULL && strstr(msg, " value for option") != NULL;
-    char line[4096];
-    int n = 0, found = reported, bad = 0;
-    size_t len = strlen(name);
-    while (n < reported && fgets(line, sizeof(line), f) != NULL) {
-        n++;
-        const char *p = line + strspn(line, " \t");
-        if (strncmp(p, name, len) != 0 || strchr("= \t{", p[len]) == NULL || p[len] == '\0')
-            continue;
-        found = n;
-        *section = p[len + strspn(p + len, " \t")] == '{';
-        const char *eq = strchr(p + len, '=');
-        if (typed && eq != NULL && !value_reads_as(eq + 1, msg))
-            bad = n;
-    }
-    fclose(f);
-    return bad > 0 ? bad : found;
-}
-
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[768];
@@ -98,7 +35,22 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
         cfg = cfg_root;
     bool section = false;
     if (cfg != NULL && cfg->filename != NULL && cfg->line > 0) {
-        int line = unknown_option_line(cfg->filename, msg, cfg->line, &section);
+        int line = confline_culprit(cfg->filename, msg, cfg->line, &section);
+        char open[160];
+        int from = strstr(msg, "premature end of file") != NULL
+                       ? confline_unclosed(cfg->filename, open, sizeof(open))
+                       : 0;
+        if (from > 0) {
+            /* A path long enough to cut the message short still leaves its start. */
+            int n = snprintf(
+                cfg_errbuf, sizeof(cfg_errbuf),
+                "%s:%d: %s: the section opened on line %d (`%s`) is never closed; a `}` is "
+                "missing there or in a section inside it",
+                cfg->filename, line, msg, from, open);
+            if (n < 0)
+                cfg_errbuf[0] = '\0';
+            return;
+        }
         /* A module's section whose module is not loaded reads as unknown. */
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,
                  section && strncmp(msg, "no such option", 14) == 0
@@ -566,6 +518,22 @@ static void free_pass1_opts(cfg_opt_t *opts)
     free(opts);
 }
 
+/* Whether the file ends inside a section, which libconfuse accepts as if
+ * the file's end closed it: settings meant for the top level would then
+ * silently belong to the section. */
+static bool unclosed_section(const char *path, char *err, size_t errlen)
+{
+    char open[160];
+    int line = confline_unclosed(path, open, sizeof(open));
+    if (line == 0)
+        return false;
+    errbuf_fail(err, errlen,
+                "%s:%d: the section opened here (`%s`) is never closed; a `}` is missing there or "
+                "in a section inside it",
+                path, line, open);
+    return true;
+}
+
 static cfg_t *parse_file(cfg_opt_t *opts, int flags, const char *path, char *const *ov, size_t nov,
                          char *err, size_t errlen)
 {
@@ -579,6 +547,8 @@ static cfg_t *parse_file(cfg_opt_t *opts, int flags, const char *path, char *con
         errbuf_fail(err, errlen, "cannot read configuration %s: %s", path, strerror(errno));
     } else if (rc != CFG_SUCCESS) {
         errbuf_fail(err, errlen, "%s", cfg_errbuf[0] ? cfg_errbuf : "configuration parse error");
+    } else if (unclosed_section(path, err, errlen)) {
+        /* libconfuse takes the end of the file for the missing `}`. */
     } else if (apply_overrides(cfg, ov, nov, err, errlen) == 0) {
         return cfg;
     }

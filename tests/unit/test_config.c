@@ -49,6 +49,16 @@ static const refusal_t refusals[] = {
      "modules = {}\npolicy \"a.example\" {\n inbound {\n  add_header_score = abc\n }\n}\n"
      "policy \"b.example\" {\n inbound {\n  add_header_score = 5\n }\n}",
      {":6:", "invalid floating point value for option 'add_header_score'"}},
+    /* Braces in comments and strings do not count; the unclosed one is named. */
+    {"missing closing brace",
+     "modules = {}\npolicy default {\n inbound {\n  add_header_score = 5\n  # } a comment\n"
+     "  reject_text = \"a } b\" /* } */\n }\n",
+     {":4:", "opened here (`policy default {`) is never closed"}},
+    /* libconfuse itself notices this one, at the end of the file. */
+    {"missing closing brace before another section",
+     "modules = {}\npolicy default {\n inbound {\n  add_header_score = 5\n }\n"
+     "policy \"a.example\" {\n}\n",
+     {"premature end of file", "opened on line 4 (`policy default {`) is never closed"}},
     {"negative refit interval",
      "modules = {}\nautolearn_refit_interval = -5",
      {"autolearn_refit_interval = -5", "0 (never)"}},

@@ -1,0 +1,28 @@
+/*
+ * confline.h - pointing at the line of smfd.conf a libconfuse error is
+ * about, rather than the line where libconfuse noticed it.
+ */
+#ifndef SMF_CONFLINE_H
+#define SMF_CONFLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The line to report for libconfuse's message `msg`, which it gave at line
+ * `reported` of the file at `path`: for an unknown option or a value of the
+ * wrong type, the last line at or before `reported` that sets or opens the
+ * option the message names (*section says whether it opens a section).
+ * Otherwise, or when the file cannot be read, `reported` itself.
+ */
+int confline_culprit(const char *path, const char *msg, int reported, bool *section);
+
+/*
+ * For a file that ends inside a section: the line of the outermost `{`
+ * still open at the end (comments and quoted strings skipped), and that
+ * line's text, trimmed, in text (at most textlen bytes with the NUL).
+ * Returns 0 when every `{` is closed or the file cannot be read.
+ */
+int confline_unclosed(const char *path, char *text, size_t textlen);
+
+#endif
