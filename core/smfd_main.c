@@ -4,7 +4,8 @@
  *
  * The main thread owns the signals: SIGHUP reloads (a new generation is
  * built beside the current one and swapped in; a failed reload keeps the
- * current one), SIGTERM and SIGINT drain in-flight requests and exit.
+ * current one), SIGTERM and SIGINT drain in-flight requests and exit (a
+ * second one exits at once).
  * Between signals it polls the reload_watch paths (a change reloads as
  * SIGHUP does) and purges quarantine entries past their retention.
  */
@@ -318,6 +319,21 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
     }
 }
 
+/* Waits for the transport to finish the requests in flight; false when a
+ * second TERM or INT comes first, since whoever sent it wants smfd gone
+ * now (a scan can wait long on a slow DNS list or a huge message). */
+static bool drained(pthread_t transport, const sigset_t *sigs)
+{
+    for (;;) {
+        struct timespec slice = {0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(sigs, NULL, &slice);
+        if (sig == SIGTERM || sig == SIGINT)
+            return false;
+        if (pthread_tryjoin_np(transport, NULL) == 0)
+            return true;
+    }
+}
+
 /* Started as root with `user` set: the directories smfd writes, and those
  * of its ipc:// endpoints, are made and given to the user before the
  * endpoints are bound. */
@@ -456,9 +472,14 @@ static int serve(const options_t *o)
              e.publish, e.nworkers, g->conf->nmodules);
 
     int sig = main_loop(&e, o, &sigs, &gen_id);
-    log_info("signal %d: draining and stopping", sig);
+    log_info("signal %d: draining and stopping (a second one stops at once)", sig);
     zmq_send(control, "STOP", 4, 0);
-    pthread_join(transport, NULL);
+    if (!drained(transport, &sigs)) {
+        log_warn("second signal: stopping without waiting for the scans in flight; their front "
+                 "ends get no answer and will try again");
+        kv_sync(e.kv);
+        _exit(1);
+    }
     for (size_t i = 0; i < e.nworkers; i++)
         pthread_join(workers[i], NULL);
     zmq_close(control);

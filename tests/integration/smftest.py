@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,19 @@ def copy_etc(edits=(), append=""):
     return tmp, conf
 
 
+def silent_dns_etc(timeout_ms):
+    """A copy of etc/ whose reputation stage checks reverse DNS at a server that never
+    answers (a UDP socket of the caller's), so that a scan of a message from an untrusted
+    client takes timeout_ms. Returns (socket, tmpdir, conf); close the socket when done."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    tmp, conf = copy_etc(edits=[(
+        "reputation {\n",
+        'reputation {\n  fcrdns = true\n  dns_server = "127.0.0.1:%d"\n'
+        "  dns_timeout_ms = %d\n  dns_tries = 1\n" % (silent.getsockname()[1], timeout_ms))])
+    return silent, tmp, conf
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -91,6 +105,7 @@ class Smfd:
         self.log_path = os.path.join(self.tmp, "smfd.log")
         self.overrides = list(overrides)
         self.proc = None
+        self.stopping = False
         self.ctx = zmq.Context()
 
     def start(self, ready_timeout=60.0):
@@ -153,12 +168,14 @@ class Smfd:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+        self.stopping = self.stopping or sig in (signal.SIGTERM, signal.SIGINT)
 
     def stop(self, timeout=30.0):
-        """SIGTERM and wait; returns the exit status."""
+        """SIGTERM (unless a test sent one: a second stops smfd at once) and wait;
+        returns the exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and not self.stopping:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)

@@ -6,7 +6,6 @@ One worker is kept busy by a scan whose reputation stage asks a DNS server that 
 answers (a UDP socket of this test), so each slow scan takes dns_timeout_ms."""
 
 import shutil
-import socket
 import time
 import unittest
 
@@ -19,13 +18,7 @@ SLOW_MS = 1500
 class Backlog(unittest.TestCase):
 
     def start(self, *overrides):
-        self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.silent.bind(("127.0.0.1", 0))
-        port = self.silent.getsockname()[1]
-        self.etc, conf = smftest.copy_etc(edits=[(
-            "reputation {\n",
-            'reputation {\n  fcrdns = true\n  dns_server = "127.0.0.1:%d"\n'
-            "  dns_timeout_ms = %d\n  dns_tries = 1\n" % (port, SLOW_MS))])
+        self.silent, self.etc, conf = smftest.silent_dns_etc(SLOW_MS)
         self.smfd = smftest.Smfd("workers=1", *overrides, config=conf).start()
         self.sock = self.smfd.dealer()
 

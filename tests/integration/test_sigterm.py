@@ -2,6 +2,7 @@
 with verdicts, the ones still queued with ERROR shutting_down, none is
 dropped, and smfd exits 0."""
 
+import shutil
 import signal
 import time
 import unittest
@@ -79,6 +80,38 @@ class SigtermTest(unittest.TestCase):
         replies, after = self.run_and_stop([clean] * 900, 20, 0.05)
         refused = sum(1 for c, _ in replies.values() if c == "ERROR")
         self.assertGreater(refused + after, 0, "the queue was empty when SIGTERM arrived")
+
+
+class SecondSignalTest(unittest.TestCase):
+    """A second SIGTERM while scans are still running stops smfd at once."""
+
+    SLOW_MS = 8000
+
+    def setUp(self):
+        self.silent, self.etc, conf = smftest.silent_dns_etc(self.SLOW_MS)
+        self.smfd = smftest.Smfd("workers=1", config=conf).start()
+        self.sock = self.smfd.dealer()
+
+    def tearDown(self):
+        self.sock.close(0)
+        self.smfd.close()
+        self.silent.close()
+        shutil.rmtree(self.etc, ignore_errors=True)
+
+    def test_second_signal_stops_at_once(self):
+        # The reverse DNS of this client never answers: the scan takes SLOW_MS.
+        self.sock.send_multipart(scan_frames(b"slow", envelope(client_ip="203.0.113.7"),
+                                             fixture("clean.eml")))
+        time.sleep(0.5)
+        self.smfd.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        self.assertIsNone(self.smfd.proc.poll(), "smfd did not wait for the scan in flight")
+        t0 = time.monotonic()
+        self.smfd.signal(signal.SIGTERM)
+        status = self.smfd.proc.wait(timeout=self.SLOW_MS / 1000 * 2)
+        self.assertLess(time.monotonic() - t0, self.SLOW_MS / 1000 / 2, self.smfd.log_tail())
+        self.assertNotEqual(status, 0)
+        self.assertIn("second signal: stopping without waiting", self.smfd.log_tail())
 
 
 if __name__ == "__main__":
