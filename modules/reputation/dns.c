@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct rep_dns {
@@ -98,7 +99,21 @@ static int rep_dns_parse_addrs(const rep_dns_req_t *req, const unsigned char *ab
     return 0;
 }
 
-/* Fills the names of a PTR reply. */
+/* Adds a PTR name unless it is there already; 1 when there was no room. */
+static int rep_dns_add_name(rep_dns_answer_t *ans, const char *name)
+{
+    for (size_t i = 0; i < ans->nnames; i++) {
+        if (strcasecmp(ans->names[i], name) == 0)
+            return 0;
+    }
+    if (ans->nnames == REP_DNS_MAX_NAMES)
+        return 1;
+    snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", name);
+    return 0;
+}
+
+/* Fills the names of a PTR reply. c-ares gives the first name both as the
+ * host's name and among its aliases: each is kept, and so asked, once. */
 static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer_t *ans)
 {
     struct hostent *h = NULL;
@@ -107,11 +122,9 @@ static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer
     if (ares_parse_ptr_reply(abuf, alen, &dummy, sizeof(dummy), AF_INET, &h) != ARES_SUCCESS)
         return -1;
     if (h->h_name != NULL)
-        snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", h->h_name);
+        rep_dns_add_name(ans, h->h_name);
     for (size_t i = 0; h->h_aliases != NULL && h->h_aliases[i] != NULL; i++) {
-        if (ans->nnames < REP_DNS_MAX_NAMES)
-            snprintf(ans->names[ans->nnames++], sizeof(ans->names[0]), "%s", h->h_aliases[i]);
-        else
+        if (rep_dns_add_name(ans, h->h_aliases[i]))
             ans->more = 1;
     }
     ares_free_hostent(h);

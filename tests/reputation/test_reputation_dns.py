@@ -238,6 +238,17 @@ class DnsListTest(unittest.TestCase):
                               opts=["fcrdns=true"]))
         self.assertNotIn("REP_NO_FCRDNS", s)
 
+    def test_fcrdns_asks_each_name_once(self):
+        own = DnsServer(RECORDS).start()
+        try:
+            res, p = run(own, "--ip", "192.0.2.99", "--client-name", "mail.good.test",
+                         tmp=self.tmp, opts=["fcrdns=true"])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("REP_NO_FCRDNS", symbols(res))
+            self.assertEqual(own.queries("mail.good.test"), [("mail.good.test", 1, "udp")])
+        finally:
+            own.stop()
+
     def test_fcrdns_ipv6_confirmed(self):
         s = symbols(self.scan("--ip", "2001:db8::99", "--client-name", "mail.good.test",
                               opts=["fcrdns=true"]))
