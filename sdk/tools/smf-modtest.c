@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct args {
@@ -38,6 +39,7 @@ typedef struct args {
     size_t nrcpt;
     long deadline_ms; /* --deadline: from the start of each scan. */
     int connect;      /* --connect: a connection-stage check, as smfd runs it. */
+    long pause_ms;    /* --pause: between one file's scan and the next. */
 } args_t;
 
 static void usage(FILE *f)
@@ -73,6 +75,8 @@ static void usage(FILE *f)
             "  --auth-user U          authenticated user (default none)\n"
             "  --deadline MS          the message's deadline, from the start of each scan\n"
             "                         (default 60000): smf_msg_time_left_ms() counts down\n"
+            "  --pause MS             wait MS milliseconds between files, for what a module\n"
+            "                         keeps over time (a cache's TTLs, decaying counts)\n"
             "\n"
             "Exit status: 0 every file scanned, 1 a scan failed, 2 usage or init error.\n");
 }
@@ -106,6 +110,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                                              {"final-virus", required_argument, 0, 'V'},
                                              {"note", required_argument, 0, 'T'},
                                              {"deadline", required_argument, 0, 'L'},
+                                             {"pause", required_argument, 0, 'P'},
                                              {"connect", no_argument, 0, 'K'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
@@ -180,6 +185,15 @@ static int parse_args(int argc, char **argv, args_t *a)
             a->deadline_ms = strtol(optarg, &end, 10);
             if (*end != '\0' || end == optarg || a->deadline_ms < 0) {
                 fprintf(stderr, "smf-modtest: --deadline %s: expected milliseconds\n", optarg);
+                return -1;
+            }
+            break;
+        }
+        case 'P': {
+            char *end;
+            a->pause_ms = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || a->pause_ms < 0) {
+                fprintf(stderr, "smf-modtest: --pause %s: expected milliseconds\n", optarg);
                 return -1;
             }
             break;
@@ -367,6 +381,14 @@ static int remove_entry(const char *p, const struct stat *st, int flag, struct F
     return remove(p);
 }
 
+/* Sleeps ms milliseconds, whatever signals come. */
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 int main(int argc, char **argv)
 {
     args_t a = {0};
@@ -399,8 +421,11 @@ int main(int argc, char **argv)
                 g->init_errors[0]);
         rc = 2;
     } else {
-        for (int i = optind; i < argc; i++)
+        for (int i = optind; i < argc; i++) {
+            if (i > optind && a.pause_ms > 0)
+                pause_ms(a.pause_ms);
             rc |= scan_file(g, &a, argv[i]);
+        }
     }
     generation_release(&g);
     kv_close(&kv);
