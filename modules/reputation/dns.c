@@ -4,6 +4,7 @@
  * caller can judge (listed, not listed, refused, timed out).
  */
 #include "dns.h"
+#include "dnscache.h"
 
 #include "cares.h"
 #include <arpa/inet.h>
@@ -15,19 +16,24 @@
 #include <strings.h>
 #include <time.h>
 
-struct rep_dns {
-    ares_channel channel;
-    size_t pending;
-};
-
-/* What c-ares hands back to one query's callback. */
+/* What c-ares hands back to one query's callback, or what the cache answered. */
 typedef struct rep_dns_req {
     rep_dns_t *dns;
     int type;
     rep_dns_cb cb;
     void *arg;
     char name[256];
+    struct rep_dns_req *next; /* In the list of cached answers not yet handed over. */
+    rep_dns_answer_t ans;     /* The cached answer. */
 } rep_dns_req_t;
+
+struct rep_dns {
+    ares_channel channel;
+    size_t pending;
+    rep_dnscache_t *cache; /* Shared, borrowed; NULL for none. */
+    /* Answers found in the cache, handed over in rep_dns_wait() in the order asked. */
+    rep_dns_req_t *ready, *ready_last;
+};
 
 int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out, char *err,
                 size_t errlen)
@@ -45,11 +51,20 @@ int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out
     return 0;
 }
 
+void rep_dns_set_cache(rep_dns_t *dns, rep_dnscache_t *cache)
+{
+    dns->cache = cache;
+}
+
 void rep_dns_destroy(rep_dns_t **dns)
 {
     if (dns == NULL || *dns == NULL)
         return;
     ares_destroy((*dns)->channel);
+    for (rep_dns_req_t *r = (*dns)->ready, *next; r != NULL; r = next) {
+        next = r->next;
+        free(r);
+    }
     free(*dns);
     *dns = NULL;
 }
@@ -131,6 +146,27 @@ static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer
     return 0;
 }
 
+/*
+ * Keeps an answer that stays true for a while: records for their TTL, "no
+ * such name" for the TTL its SOA gives or a short while without one.
+ * Timeouts, SERVFAIL and refusals are never kept: the next message asks again.
+ */
+static void rep_dns_remember(const rep_dns_req_t *req, const unsigned char *abuf, int alen,
+                             const rep_dns_answer_t *ans)
+{
+    int negative = ans->status == REP_DNS_NOTFOUND;
+    uint32_t ttl;
+
+    if (req->dns->cache == NULL || (ans->status != REP_DNS_OK && !negative))
+        return;
+    if (rep_dnscache_reply_ttl(abuf, alen, negative, &ttl) < 0) {
+        if (!negative)
+            return;
+        ttl = REP_DNSCACHE_NEGATIVE_TTL_NO_SOA;
+    }
+    rep_dnscache_put(req->dns->cache, req->name, req->type, ans, ttl);
+}
+
 static void rep_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     rep_dns_req_t *req = arg;
@@ -144,6 +180,7 @@ static void rep_dns_done(void *arg, int status, int timeouts, unsigned char *abu
         if (rc < 0)
             ans.status = REP_DNS_FAIL;
     }
+    rep_dns_remember(req, abuf, alen, &ans);
     req->dns->pending--;
     req->cb(req->arg, req->name, &ans);
     free(req);
@@ -163,23 +200,50 @@ int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, voi
     req->arg = arg;
     snprintf(req->name, sizeof(req->name), "%s", name);
     dns->pending++;
+    /* A cached answer waits for rep_dns_wait(), where callers expect answers. */
+    if (rep_dnscache_get(dns->cache, name, type, &req->ans)) {
+        if (dns->ready_last != NULL)
+            dns->ready_last->next = req;
+        else
+            dns->ready = req;
+        dns->ready_last = req;
+        return 0;
+    }
     ares_query(dns->channel, name, 1 /* IN */, type, rep_dns_done, req);
     return 0;
+}
+
+/* Hands over the cached answers; their callbacks may ask more, cached or not. */
+static void rep_dns_hand_over(rep_dns_t *dns)
+{
+    while (dns->ready != NULL) {
+        rep_dns_req_t *req = dns->ready;
+        dns->ready = req->next;
+        if (dns->ready == NULL)
+            dns->ready_last = NULL;
+        dns->pending--;
+        req->cb(req->arg, req->name, &req->ans);
+        free(req);
+    }
 }
 
 void rep_dns_wait(rep_dns_t *dns, long budget_ms)
 {
     long deadline = cares_now_ms() + (budget_ms > 0 ? budget_ms : 0);
 
-    while (dns->pending > 0) {
+    for (rep_dns_hand_over(dns); dns->pending > 0; rep_dns_hand_over(dns)) {
         long left = deadline - cares_now_ms();
         if (left <= 0)
             break;
         cares_poll(dns->channel, left);
     }
-    /* Whatever is still open is answered REP_DNS_TIMEOUT through ares_cancel. */
-    for (int i = 0; i < 4 && dns->pending > 0; i++)
+    /* Whatever is still open is answered REP_DNS_TIMEOUT through ares_cancel;
+     * answers from the cache cost no time and are handed over all the same. */
+    for (int i = 0; i < 4 && dns->pending > 0; i++) {
+        rep_dns_hand_over(dns);
         ares_cancel(dns->channel);
+    }
+    rep_dns_hand_over(dns);
 }
 
 void rep_dns_reverse(const uint8_t ip[16], char *out, size_t outlen)

@@ -44,6 +44,15 @@ int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out
                 size_t errlen);
 void rep_dns_destroy(rep_dns_t **dns);
 
+/*
+ * Lets the client answer from a cache shared with other clients (see
+ * dnscache.h) and keep what the server answers there. cache is borrowed: it
+ * must outlive the client. NULL (the default) asks the server every time.
+ * Cached answers, too, reach their callbacks inside rep_dns_wait().
+ */
+struct rep_dnscache;
+void rep_dns_set_cache(rep_dns_t *dns, struct rep_dnscache *cache);
+
 /* Starts a query; cb runs later with the answer. 0 or -1. */
 int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, void *arg);
 

@@ -5,6 +5,7 @@
  * in order by rep_scan().
  */
 #include "cares.h"
+#include "dnscache.h"
 #include "dnscheck.h"
 #include "history.h"
 #include "ipnet.h"
@@ -32,6 +33,9 @@ typedef struct rep_conf {
     long dns_timeout_ms;
     long dns_tries;
     long dns_budget_ms;
+    long dns_cache_size;
+    long dns_cache_max_ttl;
+    long dns_cache_negative_ttl;
     const char *const *dnsbl;
     const char *const *dnswl;
     long max_url_hosts;
@@ -54,6 +58,7 @@ typedef struct rep_state {
     rep_zone_t *zones; /* dnsbl then dnswl. */
     rep_dnscheck_conf_t dnscheck;
     int need_dns;
+    rep_dnscache_t *cache; /* Every worker's answers, shared; NULL when off. */
 } rep_state_t;
 
 /* What every check needs to know about the connection. */
@@ -87,6 +92,12 @@ static const smf_option_t rep_options[] = {
      "Times a query is sent before it counts as timed out."},
     {"dns_budget_ms", SMF_OPT_INT, "5000", offsetof(rep_conf_t, dns_budget_ms),
      "Most milliseconds all DNS checks of a message may take; never past its deadline."},
+    {"dns_cache_size", SMF_OPT_INT, "10000", offsetof(rep_conf_t, dns_cache_size),
+     "DNS answers kept in memory for their TTL, shared by all workers; 0 keeps none."},
+    {"dns_cache_max_ttl", SMF_OPT_INT, "3600", offsetof(rep_conf_t, dns_cache_max_ttl),
+     "Most seconds a DNS answer is kept, whatever its TTL."},
+    {"dns_cache_negative_ttl", SMF_OPT_INT, "900", offsetof(rep_conf_t, dns_cache_negative_ttl),
+     "Most seconds a \"no such name\" or \"no such record\" answer is kept; 0 keeps none."},
     {"dnsbl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnsbl),
      "DNS block lists, \"ZONE:QUERY:CODES:SCORE\" (see the README)."},
     {"dnswl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnswl),
@@ -146,6 +157,43 @@ static int rep_init_zones(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
     return 0;
 }
 
+/* Largest dns_cache_size: about 200 bytes an answer, so some 200 MB of memory. */
+#define REP_DNS_CACHE_MAX 1000000
+/* Largest TTL a cache option takes: a week, as resolvers cap it. */
+#define REP_DNS_CACHE_MAX_TTL 604800
+
+/* The shared DNS cache; options that make no sense are refused, not bent. */
+static int rep_init_cache(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
+{
+    rep_dnscache_conf_t cc;
+
+    if (c->dns_cache_size < 0 || c->dns_cache_size > REP_DNS_CACHE_MAX) {
+        smf_init_fail(init, "dns_cache_size must be 0 (no cache) to %d, not %ld", REP_DNS_CACHE_MAX,
+                      c->dns_cache_size);
+        return SMF_EINVAL;
+    }
+    if (c->dns_cache_max_ttl <= 0 || c->dns_cache_max_ttl > REP_DNS_CACHE_MAX_TTL) {
+        smf_init_fail(init, "dns_cache_max_ttl must be 1 to %d seconds, not %ld",
+                      REP_DNS_CACHE_MAX_TTL, c->dns_cache_max_ttl);
+        return SMF_EINVAL;
+    }
+    if (c->dns_cache_negative_ttl < 0 || c->dns_cache_negative_ttl > REP_DNS_CACHE_MAX_TTL) {
+        smf_init_fail(init, "dns_cache_negative_ttl must be 0 (none kept) to %d seconds, not %ld",
+                      REP_DNS_CACHE_MAX_TTL, c->dns_cache_negative_ttl);
+        return SMF_EINVAL;
+    }
+    if (!st->need_dns)
+        return 0;
+    cc.size = (size_t)c->dns_cache_size;
+    cc.max_ttl = (uint32_t)c->dns_cache_max_ttl;
+    cc.negative_ttl = (uint32_t)c->dns_cache_negative_ttl;
+    if (rep_dnscache_new(&cc, &st->cache) < 0) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    return 0;
+}
+
 /* Checks what cannot wait for the first message: the resolver address. */
 static int rep_init_dns(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
@@ -191,8 +239,16 @@ static int rep_init_lists(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
 static void rep_fini(void *state)
 {
     rep_state_t *st = state;
+    rep_dnscache_stats_t cs;
 
     if (st != NULL) {
+        rep_dnscache_stats(st->cache, &cs);
+        /* What the cache saved, for sizing it: it ends with its configuration. */
+        if (cs.hits + cs.misses > 0)
+            smf_log(NULL, SMF_LOG_INFO, "DNS cache: %llu hits, %llu misses, %llu answers kept",
+                    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                    (unsigned long long)cs.entries);
+        rep_dnscache_destroy(&st->cache);
         smf_ipset_free(&st->trusted);
         free(st->zones);
     }
@@ -211,7 +267,7 @@ static int rep_init(smf_init_t *init, const void *conf, void **state)
     }
     st->conf = c;
     if ((rc = rep_init_lists(init, st, c)) < 0 || (rc = rep_init_zones(init, st, c)) < 0 ||
-        (rc = rep_init_dns(init, st, c)) < 0) {
+        (rc = rep_init_dns(init, st, c)) < 0 || (rc = rep_init_cache(init, st, c)) < 0) {
         rep_fini(st);
         return rc;
     }
@@ -234,6 +290,7 @@ static int rep_thread_init(void *state, void **tstate)
         smf_log(NULL, SMF_LOG_ERROR, "%s", err);
         return SMF_EFAIL;
     }
+    rep_dns_set_cache(dns, st->cache);
     *tstate = dns;
     return 0;
 }

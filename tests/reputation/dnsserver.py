@@ -1,7 +1,8 @@
 """A small authoritative DNS server on loopback for the tests (standard library only).
 
-It answers A, AAAA, PTR, MX and TXT queries from a table the test gives it, REFUSED for
-zones marked refused, NXDOMAIN for unknown names, and answers the names of
+It answers A, AAAA, PTR, MX and TXT queries from a table the test gives it (TTL 60, or
+the record's own), REFUSED or SERVFAIL for zones marked so, NXDOMAIN for unknown names (with
+the zone's SOA, for zones given one, whose MINIMUM is the negative TTL), and answers the names of
 "slow" zones only after a delay, so that tests can see timeouts. It serves UDP
 and TCP on the same port, honours EDNS0 payload sizes and truncates UDP replies
 that do not fit. Every query is logged with its time, so that tests can check
@@ -51,7 +52,8 @@ def rdata(rtype, value):
 
 
 class DnsServer:
-    """records: {name: [(type, value), ...]}; refused, slow: zone suffixes.
+    """records: {name: [(type, value) or (type, value, ttl), ...]}; refused, servfail, slow: zone
+    suffixes; soa: {zone: negative TTL}, the SOA sent with "no such name" in that zone.
 
     It listens on one port over UDP and TCP. Over UDP a reply longer than the
     client can take (512 bytes, or the payload size of the query's EDNS0 OPT
@@ -62,9 +64,11 @@ class DnsServer:
     UDP_LIMIT = 512  # Without EDNS0 (RFC 1035 4.2.1).
     EDNS_PAYLOAD = 1232  # What this server says it takes in its own OPT records.
 
-    def __init__(self, records=None, refused=(), slow=(), delay=3.0):
+    def __init__(self, records=None, refused=(), slow=(), delay=3.0, soa=None, servfail=()):
         self.records = {k.lower().strip("."): v for k, v in (records or {}).items()}
+        self.soa = {z.lower(): ttl for z, ttl in (soa or {}).items()}
         self.refused = [z.lower() for z in refused]
+        self.servfail = [z.lower() for z in servfail]
         self.slow = [z.lower() for z in slow]
         self.delay = delay
         self.log = []  # (time, name, type), one per query in arrival order
@@ -216,13 +220,16 @@ class DnsServer:
         with self.log_lock:
             self.log.append((time.time(), name, qtype))
             self.transports.append(transport)
-        if self.in_zone(name, self.refused):
-            reply = self.reply(qid, flags, question, 5, [], payload is not None)
+        if self.in_zone(name, self.refused) or self.in_zone(name, self.servfail):
+            rcode = 5 if self.in_zone(name, self.refused) else 2
+            reply = self.reply(qid, flags, question, rcode, [], payload is not None)
         else:
             rrs = self.records.get(name)
-            answers = [(t, v) for t, v in (rrs or []) if TYPES[t] == qtype]
+            answers = [rr for rr in (rrs or []) if TYPES[rr[0]] == qtype]
+            zone = next((z for z in self.soa if self.in_zone(name, [z])), None)
+            soa = (zone, self.soa[zone]) if zone is not None and not answers else None
             reply = self.reply(qid, flags, question, 3 if rrs is None else 0, answers,
-                               payload is not None)
+                               payload is not None, soa=soa)
             limit = payload or self.UDP_LIMIT
             if transport == "udp" and len(reply) > limit:
                 reply = self.reply(qid, flags, question, 0, [], payload is not None, tc=True)
@@ -235,14 +242,22 @@ class DnsServer:
             pass
 
     @staticmethod
-    def reply(qid, flags, question, rcode, answers, edns=False, tc=False):
+    def reply(qid, flags, question, rcode, answers, edns=False, tc=False, soa=None):
+        """soa: (zone, negative TTL) for the authority section of a negative answer."""
         rd = flags & 0x0100
         head = struct.pack("!HHHHHH", qid, 0x8400 | (0x0200 if tc else 0) | rd | rcode, 1,
-                           len(answers), 0, 1 if edns else 0)
+                           len(answers), 1 if soa else 0, 1 if edns else 0)
         body = question
-        for rtype, value in answers:
+        for rr in answers:
+            rtype, value, ttl = rr if len(rr) == 3 else rr + (60,)
             rd_bytes = rdata(rtype, value)
-            body += struct.pack("!HHHIH", 0xC00C, TYPES[rtype], 1, 60, len(rd_bytes)) + rd_bytes
+            body += struct.pack("!HHHIH", 0xC00C, TYPES[rtype], 1, ttl, len(rd_bytes)) + rd_bytes
+        if soa:  # The SOA's own TTL is longer: the MINIMUM field must be the one that counts.
+            zone, minimum = soa
+            rd_bytes = (encode_name("ns." + zone) + encode_name("admin." + zone) +
+                        struct.pack("!IIIII", 1, 3600, 600, 86400, minimum))
+            body += (encode_name(zone) + struct.pack("!HHIH", 6, 1, 3600, len(rd_bytes)) +
+                     rd_bytes)
         if edns:  # OPT: root name, type 41, our payload size as class, no options.
             body += b"\0" + struct.pack("!HHIH", 41, DnsServer.EDNS_PAYLOAD, 0, 0)
         return head + body

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The reputation module against a real DNS server on loopback: DNS block and
 allow lists (IP, IPv6, sender, HELO and URL zones, return codes, masks),
-refusing and slow zones, parallel queries, FCrDNS, history and rate limits."""
+refusing and slow zones, parallel queries, FCrDNS, the cache of DNS answers,
+history and rate limits."""
 import argparse
 import contextlib
 import json
@@ -303,6 +304,127 @@ class DnsListTest(unittest.TestCase):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
         self.assertIn("not an address", p.stderr)
+
+
+def run_files(dns, files, *args, opts=(), tmp=None):
+    """One smf-modtest run over several files, one module state as in a worker;
+    returns (symbols of each file, CompletedProcess)."""
+    cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="%s"' % dns.address]
+    for o in opts:
+        cmd += ["-o", o]
+    cmd += list(args) + [os.path.join(tmp, f) for f in files]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return [symbols(json.loads(l)) for l in p.stdout.splitlines() if l.startswith("{")], p
+
+
+class DnsCacheTest(unittest.TestCase):
+    """Answers are kept for their TTL and shared by the messages of one module
+    state: each test counts the queries that reach the server."""
+
+    LISTED = reverse_v4("192.0.2.99") + ".zen.test"
+    SHORT = reverse_v4("192.0.2.44") + ".zen.test"
+    RECORDS = dict(RECORDS, **{
+        # Listed for one second only.
+        reverse_v4("192.0.2.44") + ".zen.test": [("A", "127.0.0.2", 1)],
+        "host1.test.url.test": [("A", "127.0.1.2")],
+        reverse_v4("192.0.2.99") + ".servfail.test": [("A", "127.0.0.2")],
+    })
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="smf-rep-cache-")
+        with open(os.path.join(self.tmp, "plain.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: hello\n\nJust text.\n")
+        for i in (1, 2, 3):
+            with open(os.path.join(self.tmp, "u%d.eml" % i), "w") as f:
+                f.write("From: a@example.net\nSubject: link\n\nhttp://host%d.test/\n" % i)
+        # neg.test says "no such name" for 1 second, url.test for 300.
+        self.dns = DnsServer(self.RECORDS, slow=["slow.test"], delay=1.0,
+                             servfail=["servfail.test"],
+                             soa={"neg.test": 1, "url.test": 300}).start()
+
+    def tearDown(self):
+        self.dns.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def files(self, files, *args, opts=()):
+        res, p = run_files(self.dns, files, *args, opts=opts, tmp=self.tmp)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(res), len(files))
+        return res
+
+    def asked(self, name):
+        return len(self.dns.queries(name))
+
+    def test_second_lookup_within_ttl_is_not_asked(self):
+        opts = ['dnsbl={%s, "neg.test:ip:any:1"}' % ZEN, "fcrdns=true"]
+        res = self.files(["plain.eml"] * 3, "--ip", "192.0.2.99", opts=opts)
+        for s in res:  # Every message gets the same verdict, answered or cached.
+            self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
+            self.assertNotIn("REP_NO_FCRDNS", s)
+            self.assertNotIn("REP_DNS_TIMEOUT", s)
+        self.assertEqual(self.asked(self.LISTED), 1)
+        # "No such name" is kept too, and so are the PTR and A of FCrDNS.
+        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".neg.test"), 1)
+        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".in-addr.arpa"), 1)
+        self.assertEqual(self.asked("mail.good.test"), 1)
+
+    def test_expired_ttl_is_asked_again(self):
+        zones = 'dnsbl={%s, "neg.test:ip:any:1"}' % ZEN
+        # Within the TTL of 1 s (record) and 1 s (the SOA's MINIMUM): asked once.
+        self.files(["plain.eml"] * 2, "--ip", "192.0.2.44", opts=[zones])
+        self.assertEqual(self.asked(self.SHORT), 1)
+        self.assertEqual(self.asked(reverse_v4("192.0.2.44") + ".neg.test"), 1)
+        # Past it: asked again, and still listed.
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.44", "--pause", "1300", opts=[zones])
+        self.assertIn("REP_DNSBL_ZEN_TEST", res[1])
+        self.assertEqual(self.asked(self.SHORT), 3)
+        self.assertEqual(self.asked(reverse_v4("192.0.2.44") + ".neg.test"), 3)
+
+    def test_max_ttl_caps_the_answers_ttl(self):
+        # The answer says 60 s, the option 1 s.
+        opts = ["dnsbl={%s}" % ZEN, "dns_cache_max_ttl=1"]
+        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=opts)
+        self.assertEqual(self.asked(self.LISTED), 1)
+        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", "--pause", "1300", opts=opts)
+        self.assertEqual(self.asked(self.LISTED), 3)
+
+    def test_timeout_and_servfail_are_not_cached(self):
+        opts = ['dnsbl={"slow.test:ip:any:3", "servfail.test:ip:any:3", %s}' % ZEN,
+                "dns_timeout_ms=300", "dns_tries=1"]
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=opts)
+        for s in res:  # The next message asks again and sees the failure again.
+            self.assertIn("slow.test", s["REP_DNS_TIMEOUT"]["detail"])
+            self.assertIn("REP_DNSBL_ZEN_TEST", s)
+        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".slow.test"), 2)
+        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".servfail.test"), 2)
+        self.assertEqual(self.asked(self.LISTED), 1)
+
+    def test_size_cap_evicts_the_least_recently_used(self):
+        # Two answers kept: host1, asked again before host3 comes, stays; host2 goes.
+        opts = ['dnsbl={"url.test:url:any:1"}', "dns_cache_size=2"]
+        res = self.files(["u1.eml", "u2.eml", "u1.eml", "u3.eml", "u1.eml", "u2.eml"], opts=opts)
+        self.assertIn("REP_DNSBL_URL_TEST", res[4])
+        self.assertEqual(self.asked("host1.test.url.test"), 1)
+        self.assertEqual(self.asked("host2.test.url.test"), 2)
+        self.assertEqual(self.asked("host3.test.url.test"), 1)
+
+    def test_size_zero_disables_the_cache(self):
+        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN])
+        self.assertEqual(self.asked(self.LISTED), 1)
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.99",
+                         opts=["dnsbl={%s}" % ZEN, "dns_cache_size=0"])
+        self.assertIn("REP_DNSBL_ZEN_TEST", res[1])
+        self.assertEqual(self.asked(self.LISTED), 3)
+
+    def test_nonsense_cache_options_refused_at_init(self):
+        for opt, text in (("dns_cache_size=-1", "dns_cache_size must be 0 (no cache) to"),
+                          ("dns_cache_size=2000000", "not 2000000"),
+                          ("dns_cache_max_ttl=0", "dns_cache_max_ttl must be 1 to"),
+                          ("dns_cache_negative_ttl=-5", "dns_cache_negative_ttl must be 0")):
+            res, p = run_files(self.dns, ["plain.eml"], opts=["dnsbl={%s}" % ZEN, opt],
+                               tmp=self.tmp)
+            self.assertEqual(p.returncode, 2, opt)
+            self.assertIn(text, p.stderr)
 
 
 class HistoryAndRateTest(unittest.TestCase):
