@@ -1,5 +1,5 @@
 /*
- * smtp_client.c - a small, strict SMTP client: connect with a timeout,
+ * smtp_client.c - a small, strict SMTP client: resolve and connect with a timeout,
  * EHLO (HELO if refused), MAIL, RCPT for each recipient, DATA with CRLF line
  * ends and dot-stuffing, QUIT. It delivers all or nothing.
  */
@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -134,15 +135,157 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
     return -1;
 }
 
-/* Tries each address of host in turn, as an MTA does. */
-static int conn_open(conn_t *c, const char *host, const char *port)
+/* ---- the name lookup ------------------------------------------------ */
+
+/*
+ * getaddrinfo() has no timeout and cannot be interrupted: a resolver that
+ * does not answer would hold the client for as long as the system's resolver
+ * settings say, whatever the client's timeout. So a name is looked up on a
+ * thread of its own, and the client waits for it no longer than its
+ * timeout. A lookup given up runs on to its end; whichever of the two lets
+ * go of it last frees it.
+ */
+typedef struct lookup {
+    pthread_mutex_t lock;
+    pthread_cond_t done_cv;
+    int refs;
+    bool done;
+    int rc;
+    struct addrinfo *res;
+    char host[SMTP_HOST_MAX];
+    char port[8];
+} lookup_t;
+
+static const struct addrinfo lookup_hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+
+static void lookup_unref(lookup_t *l)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG}, *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
+    pthread_mutex_lock(&l->lock);
+    bool last = --l->refs == 0;
+    pthread_mutex_unlock(&l->lock);
+    if (!last)
+        return;
+    if (l->res != NULL)
+        freeaddrinfo(l->res);
+    pthread_cond_destroy(&l->done_cv);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+    lookup_t *l = arg;
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(l->host, l->port, &lookup_hints, &res);
+
+    pthread_mutex_lock(&l->lock);
+    l->rc = rc;
+    l->res = res;
+    l->done = true;
+    pthread_cond_signal(&l->done_cv);
+    pthread_mutex_unlock(&l->lock);
+    lookup_unref(l);
+    return NULL;
+}
+
+static lookup_t *lookup_new(const char *host, const char *port)
+{
+    lookup_t *l = calloc(1, sizeof(*l));
+    pthread_condattr_t ca;
+
+    if (l == NULL)
+        return NULL;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    l->refs = 2; /* The caller's and the thread's. */
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    snprintf(l->port, sizeof(l->port), "%s", port);
+    return l;
+}
+
+/* Starts l's thread, detached: nobody waits for a lookup given up. */
+static int lookup_start(lookup_t *l)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, lookup_run, l);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+/* Waits for l until timeout_ms has passed; whether it is done. When it is,
+ * its outcome is the caller's: rc, and res to free. */
+static bool lookup_wait(lookup_t *l, int timeout_ms, int *rc, struct addrinfo **res)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->lock);
+    while (!l->done && pthread_cond_timedwait(&l->done_cv, &l->lock, &until) != ETIMEDOUT)
+        ;
+    bool done = l->done;
+    if (done) {
+        *rc = l->rc;
+        *res = l->res;
+        l->res = NULL;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return done;
+}
+
+/* The addresses of host, within timeout_ms: 0, or SMF_EIO with the reason in c->err. */
+static int resolve(conn_t *c, const char *host, const char *port, struct addrinfo **res)
+{
+    struct addrinfo numeric = lookup_hints;
+    int rc;
+
+    /* An address (the default delivery host is one) needs no resolver, nor a thread. */
+    numeric.ai_flags |= AI_NUMERICHOST;
+    if (getaddrinfo(host, port, &numeric, res) == 0)
+        return 0;
+    lookup_t *l = lookup_new(host, port);
+    if (l == NULL) {
+        errbuf_fail(c->err, c->errlen, "cannot resolve %s: out of memory", host);
+        return SMF_EIO;
+    }
+    if ((rc = lookup_start(l)) != 0) {
+        l->refs = 1; /* No thread holds it. */
+        lookup_unref(l);
+        errbuf_fail(c->err, c->errlen, "cannot resolve %s: %s", host, strerror(rc));
+        return SMF_EIO;
+    }
+    bool done = lookup_wait(l, c->timeout_ms, &rc, res);
+    lookup_unref(l);
+    if (!done) {
+        errbuf_fail(c->err, c->errlen, "cannot resolve %s: no answer within %d ms", host,
+                    c->timeout_ms);
+        return SMF_EIO;
+    }
     if (rc != 0) {
         errbuf_fail(c->err, c->errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
         return SMF_EIO;
     }
+    return 0;
+}
+
+/* Tries each address of host in turn, as an MTA does. */
+static int conn_open(conn_t *c, const char *host, const char *port)
+{
+    struct addrinfo *res;
+    int rc = resolve(c, host, port, &res);
+    if (rc != 0)
+        return rc;
     c->fd = -1;
     int last = ECONNREFUSED;
     for (const struct addrinfo *ai = res; ai != NULL && c->fd < 0; ai = ai->ai_next) {

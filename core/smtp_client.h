@@ -6,7 +6,9 @@
  * lookup, no TLS, no AUTH. Every step has a timeout. A message is either
  * accepted for all its recipients or not delivered at all.
  *
- * Threads: no shared state; calls may run concurrently.
+ * Threads: no shared state; calls may run concurrently. A host name is
+ * looked up on a thread of its own; one that outlasts its call's timeout
+ * runs on, detached, until the resolver gives up, and frees what it holds.
  */
 #ifndef SMF_SMTP_CLIENT_H
 #define SMF_SMTP_CLIENT_H
@@ -42,6 +44,7 @@ typedef struct smtp_mail {
 
 /*
  * Delivers m to target (see smtp_target_parse) with timeout_ms for the
+ * name lookup (a thread of its own, given up when it takes longer), the
  * connection and for each step in all (sending a command or a 64 KiB
  * chunk of the message, reading a whole reply), except the reply to the
  * end of the data, which may take SMTP_FINAL_REPLY_MS. Returns 0 once the server accepted the

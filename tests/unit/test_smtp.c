@@ -1,7 +1,7 @@
 /*
  * test_smtp.c - the release client against small SMTP servers on loopback
  * that misbehave in ways a real one might: a reply that trickles in a line
- * at a time and never ends.
+ * at a time and never ends; and against a resolver that does not answer.
  */
 #include "check.h"
 #include "smtp_client.h"
@@ -9,8 +9,11 @@
 #include <smf/module.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,6 +43,30 @@ static void *trickle(void *arg)
     return NULL;
 }
 
+/*
+ * The resolver, as the client sees it: this program's getaddrinfo() comes
+ * before the C library's. The name hung.test is a resolver that does not
+ * answer for seconds (a dead DNS server behind resolv.conf); every other name
+ * is looked up for real.
+ */
+#define HUNG_NAME "hung.test"
+#define HUNG_MS 3000
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    bool numeric = hints != NULL && (hints->ai_flags & AI_NUMERICHOST);
+    /* A numeric-only lookup never asks the resolver, hung or not. */
+    if (node != NULL && strcmp(node, HUNG_NAME) == 0 && !numeric) {
+        usleep(HUNG_MS * 1000);
+        return EAI_AGAIN;
+    }
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    return real(node, service, hints, res);
+}
+
 static int listen_loopback(server_t *s)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -57,7 +84,8 @@ static int listen_loopback(server_t *s)
  * a loopback port, with timeout_ms per step. Returns smtp_send()'s code
  * (the reason in err), or 1 when the server could not start.
  */
-static int deliver_to(server_t *s, void *(*fn)(void *), int timeout_ms, char *err, size_t errlen)
+static int deliver_to_host(server_t *s, const char *host, void *(*fn)(void *), int timeout_ms,
+                           char *err, size_t errlen)
 {
     pthread_t t;
     if (listen_loopback(s) != 0 || pthread_create(&t, NULL, fn, s) != 0) {
@@ -65,13 +93,18 @@ static int deliver_to(server_t *s, void *(*fn)(void *), int timeout_ms, char *er
         return 1;
     }
     char target[64];
-    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s->port);
+    snprintf(target, sizeof(target), "%s:%d", host, s->port);
     const char *rcpt[] = {"u@example.org"};
     smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
     int rc = smtp_send(target, &m, timeout_ms, err, errlen);
     pthread_join(t, NULL);
     close(s->listen_fd);
     return rc;
+}
+
+static int deliver_to(server_t *s, void *(*fn)(void *), int timeout_ms, char *err, size_t errlen)
+{
+    return deliver_to_host(s, "[127.0.0.1]", fn, timeout_ms, err, errlen);
 }
 
 /* Each step has the timeout in all: a reply that keeps coming a line at a
@@ -120,9 +153,44 @@ static void test_quit_keeps_the_step_timeout(void)
     CHECK(time(NULL) - t0 < 60, "QUIT waited %ld s", (long)(time(NULL) - t0));
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A resolver that does not answer costs the client its timeout, not the
+ * resolver's own: release says so and the message stays quarantined. */
+static void test_hung_resolver_times_out(void)
+{
+    const char *rcpt[] = {"u@example.org"};
+    smtp_mail_t m = {.sender = "a@example.net", .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    char err[512] = "";
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = smtp_send(HUNG_NAME ":25", &m, 300, err, sizeof(err));
+    long ms = elapsed_ms(&t0);
+    CHECK(rc == SMF_EIO, "rc %d: %s", rc, err);
+    CHECK_CONTAINS(err, "cannot resolve " HUNG_NAME ": no answer within 300 ms");
+    CHECK(ms < HUNG_MS / 2, "the lookup held the client %ld ms", ms);
+}
+
+/* A name that resolves in time is delivered to as before, through the same lookup. */
+static void test_name_is_resolved(void)
+{
+    server_t s = {0};
+    char err[512] = "";
+    int rc = deliver_to_host(&s, "localhost", refuse_then_hang, 500, err, sizeof(err));
+    CHECK(rc == SMF_EFAIL, "rc %d: %s", rc, err);
+    CHECK_CONTAINS(err, "550 5.1.1 no such user");
+}
+
 int main(void)
 {
     test_trickling_reply_times_out();
     test_quit_keeps_the_step_timeout();
+    test_hung_resolver_times_out();
+    test_name_is_resolved();
     return check_done();
 }
