@@ -49,6 +49,9 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
     int linger = 2000;
     zmq_setsockopt(front_socket, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(front_socket, ZMQ_LINGER, &linger, sizeof(linger));
+    /* Replies that cannot be delivered are reported (see reply_start). */
+    int mandatory = 1;
+    zmq_setsockopt(front_socket, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
     zmq_setsockopt(pub_socket, ZMQ_LINGER, &linger, sizeof(linger));
     const char *eps[2] = {e->listen, e->publish};
     void *socks[2] = {front_socket, pub_socket};
@@ -91,6 +94,25 @@ static void push_idle(transport_t *t, zmq_msg_t *id)
     t->nidle++;
 }
 
+/*
+ * Starts a reply to the client whose identity is id. The endpoint is in
+ * ROUTER_MANDATORY mode, so a client that is gone, or that stopped reading
+ * until its queue filled, is reported instead of its reply vanishing; the
+ * send never waits, since one such client must not stall every other.
+ * Returns false (with the reason logged) when the reply cannot go out.
+ */
+static bool reply_start(transport_t *t, zmq_msg_t *id, const char *kind, const char *rid)
+{
+    if (zmq_msg_send(id, t->front, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        return true;
+    int err = zmq_errno();
+    log_warn("request %s: %s reply dropped: %s", rid[0] ? rid : "(no id)", kind,
+             err == EHOSTUNREACH ? "the client disconnected before it came"
+             : err == EAGAIN     ? "the client does not read its replies (its queue is full)"
+                                 : zmq_strerror(err));
+    return false;
+}
+
 /* Answers a front-end request directly, for refusals the transport makes. */
 static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const char *code,
                    const char *why)
@@ -101,8 +123,9 @@ static void refuse(transport_t *t, zmq_msg_t *p, size_t n, size_t first, const c
         memcpy(rid, zmq_msg_data(&p[first + 2]), zmq_msg_size(&p[first + 2]));
         rid[zmq_msg_size(&p[first + 2])] = '\0';
     }
+    if (!reply_start(t, &p[0], "ERROR", rid))
+        return;
     char *json = protocol_error_json(rid, code, why);
-    zmq_msg_send(&p[0], t->front, ZMQ_SNDMORE);
     if (first == 2)
         zmq_send(t->front, "", 0, ZMQ_SNDMORE);
     frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
@@ -199,7 +222,12 @@ static void relay_reply(transport_t *t, zmq_msg_t *p, size_t n)
     /* p: worker id, REPLY, client id, delimiter flag, kind, request id, json */
     if (n != 7)
         return;
-    zmq_msg_send(&p[2], t->front, ZMQ_SNDMORE);
+    char rid[PROTOCOL_MAX_ID + 1], kind[16];
+    snprintf(rid, sizeof(rid), "%.*s", (int)zmq_msg_size(&p[5]), (const char *)zmq_msg_data(&p[5]));
+    snprintf(kind, sizeof(kind), "%.*s", (int)zmq_msg_size(&p[4]),
+             (const char *)zmq_msg_data(&p[4]));
+    if (!reply_start(t, &p[2], kind, rid))
+        return;
     if (zmq_msg_size(&p[3]) == 1 && *(char *)zmq_msg_data(&p[3]) == 'E')
         zmq_send(t->front, "", 0, ZMQ_SNDMORE);
     frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);

@@ -128,6 +128,22 @@ class Backlog(unittest.TestCase):
         self.assertEqual(got[b"big"][0], "VERDICT", got[b"big"])
         self.assertEqual(got[b"refused"][1].get("error"), "busy", got[b"refused"])
 
+    def test_reply_to_a_gone_client_is_reported(self):
+        self.start()
+        gone = self.smfd.dealer()
+        gone.send_multipart(scan_frames(b"gone-1", envelope(client_ip="203.0.113.7"),
+                                        fixture("clean.eml")))
+        time.sleep(0.3)
+        gone.close(0)
+        deadline = time.monotonic() + SLOW_MS / 1000 * 4
+        line = "request gone-1: VERDICT reply dropped: the client disconnected"
+        while line not in self.smfd.log_tail(50) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(line, self.smfd.log_tail(50))
+        # The others are served as before.
+        self.send_quick(b"after")
+        self.assertEqual(self.replies(1)[b"after"][0], "VERDICT")
+
     def test_bad_limits_are_refused(self):
         for bad in ("max_queued=-1", "max_queued_size=-5"):
             r = smftest.Smfd(bad)
