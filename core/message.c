@@ -115,33 +115,6 @@ static void truncate_msg(parser_t *p, const char *why)
         p->m->truncated = why;
 }
 
-/* Length of the valid UTF-8 sequence at s (a byte >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        lo = c == 0xe0 ? 0xa0 : 0x80; /* No overlong forms... */
-        hi = c == 0xed ? 0x9f : 0xbf; /* ...and no surrogates. */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        lo = c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (n < k || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return k;
-}
-
 static unsigned cp1252(unsigned char c)
 {
     return (c >= 0x80 && c < 0xa0) ? cp1252_c1[c - 0x80] : c;
