@@ -2,9 +2,13 @@
  * url.c - finds URLs in message text and keeps the distinct ones.
  *
  * Content stages (lists, reputation, patterns) look URLs up by host, so the
- * set lower-cases scheme and host and drops duplicates before they do.
+ * set lower-cases scheme and host and drops duplicates before they do. A
+ * host of another script is kept as its A-label ("xn--..."), the only form
+ * DNS lists and list entries hold; an IPv6 literal is kept in its brackets.
  */
+#include "idna.h"
 #include "message.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -119,42 +123,98 @@ static int hex_digit(int c)
 }
 
 /* The byte a "%XX" at p[0..n) stands for, when it is one a host name may
- * hold (a letter, a digit, '.', '-' or '_'); -1 otherwise. */
-static int host_escape(const char *p, size_t n)
+ * hold (a letter, a digit, '.', '-' or '_', or with `high` a byte of a
+ * UTF-8 sequence); -1 otherwise. */
+static int host_escape(const char *p, size_t n, int high)
 {
     if (n < 3 || p[0] != '%' || hex_digit((unsigned char)p[1]) < 0 ||
         hex_digit((unsigned char)p[2]) < 0)
         return -1;
     int c = hex_digit((unsigned char)p[1]) << 4 | hex_digit((unsigned char)p[2]);
-    return is_alnum(c) || c == '.' || c == '-' || c == '_' ? c : -1;
+    return is_alnum(c) || c == '.' || c == '-' || c == '_' || (high && c >= 0x80) ? c : -1;
+}
+
+/* Copies p[0..n) to d with the escapes host_escape() accepts decoded;
+ * returns the length written. */
+static size_t host_unescape(const char *p, size_t n, char *d, int high)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = host_escape(p + i, n - i, high);
+        if (c >= 0)
+            i += 2;
+        d[w++] = (char)(c >= 0 ? c : (unsigned char)p[i]);
+    }
+    return w;
+}
+
+/* Hosts longer than this keep the form they are written in (less their
+ * escapes of name characters): no DNS name is as long. */
+#define HOST_FORM_MAX 1024
+
+/*
+ * The host p[0..n) in the one form every stage sees, and its length in
+ * *len: escapes of name characters decoded as a browser decodes them
+ * ("http://%65vil.example/" is http://evil.example/), then each label
+ * lower-cased and, when it is not ASCII, written as its A-label, so that
+ * "ex%C3%A4mple.com" and "EXÄMPLE.com" are both xn--exmple-cua.com. A host
+ * that is no valid UTF-8, even once decoded, keeps its other escapes and
+ * bytes as written, with ASCII lower-cased. The result is in buf (room for
+ * HOST_FORM_MAX bytes) or in the arena.
+ */
+static const char *host_form(arena_t *a, const char *p, size_t n, char *buf, size_t *len)
+{
+    if (n < HOST_FORM_MAX) {
+        char raw[HOST_FORM_MAX];
+        long w = idna_host(raw, host_unescape(p, n, raw, 1), buf, HOST_FORM_MAX);
+        if (w >= 0) {
+            *len = (size_t)w;
+            return buf;
+        }
+    }
+    char *d = arena_alloc(a, n + 1);
+    *len = host_unescape(p, n, d, 0);
+    for (size_t i = 0; i < *len; i++)
+        d[i] = (char)lower((unsigned char)d[i]);
+    return d;
+}
+
+/* Where the host at u[host..end) ends: after the ']' of an IPv6 literal,
+ * else at the port's ':'. */
+static size_t host_end(const char *u, size_t host, size_t end)
+{
+    const char *close = host < end && u[host] == '[' ? memchr(u + host, ']', end - host) : NULL;
+    if (close != NULL)
+        return (size_t)(close - u) + 1;
+    const char *colon = memchr(u + host, ':', end - host);
+    return colon != NULL ? (size_t)(colon - u) : end;
 }
 
 /*
- * Copies the URL with scheme and host (after any user info) lower-cased,
- * and the host's percent escapes of name characters decoded as a browser
- * decodes them ("http://%65vil.example/" is http://evil.example/), so that
- * every stage sees one form of the host. Other escapes stay as written.
+ * Copies the URL with scheme and host (after any user info) lower-cased and
+ * the host in the form host_form() gives, so that every stage sees one
+ * form of the host. Escapes elsewhere stay as written.
  */
 static char *normalise(arena_t *a, const char *p, size_t n)
 {
-    char *u = arena_strndup(a, p, n);
-    size_t host = scheme_len(u, n);
-    for (size_t i = 0; i < host; i++)
-        u[i] = (char)lower((unsigned char)u[i]);
-    size_t end = host;
-    while (end < n && u[end] != '/' && u[end] != '?' && u[end] != '#')
+    size_t scheme = scheme_len(p, n), host = scheme, end = scheme;
+    while (end < n && p[end] != '/' && p[end] != '?' && p[end] != '#')
         end++;
     for (size_t i = host; i < end; i++)
-        if (u[i] == '@')
+        if (p[i] == '@')
             host = i + 1;
-    size_t w = host;
-    for (size_t i = host; i < end; i++) {
-        int c = host_escape(u + i, end - i);
-        if (c >= 0)
-            i += 2;
-        u[w++] = (char)lower(c >= 0 ? c : (unsigned char)u[i]);
-    }
-    memmove(u + w, u + end, n - end + 1);
+    size_t hend = host_end(p, host, end), hlen;
+    char buf[HOST_FORM_MAX];
+    const char *h = host_form(a, p + host, hend - host, buf, &hlen);
+    char *u = arena_alloc(a, host + hlen + (n - hend) + 1);
+    for (size_t i = 0; i < host; i++)
+        u[i] = i < scheme ? (char)lower((unsigned char)p[i]) : p[i];
+    memcpy(u + host, h, hlen);
+    size_t w = host + hlen;
+    for (size_t i = hend; i < end; i++)
+        u[w++] = (char)lower((unsigned char)p[i]);
+    memcpy(u + w, p + end, n - end);
+    u[w + n - end] = '\0';
     return u;
 }
 
@@ -165,7 +225,7 @@ static int url_set_add(url_set_t *s, const char *p, size_t n)
     if ((s->count + 1) * 2 > s->slot_count)
         grow_slots(s);
     char *u = normalise(s->arena, p, n);
-    size_t i = slot_of(s, u, strlen(u)); /* Decoding may have shortened it. */
+    size_t i = slot_of(s, u, strlen(u)); /* Decoding and A-labels change its length. */
     if (s->slots[i] != 0)
         return 0;
     if (s->count == s->cap)
@@ -176,13 +236,16 @@ static int url_set_add(url_set_t *s, const char *p, size_t n)
 }
 
 /* Whether a host (or user info) can start at p[0..n): a letter or digit, a
- * non-ASCII byte, or a percent escape, which browsers decode in host names
- * ("http://%65vil.example/" goes to evil.example). */
+ * non-ASCII byte, a percent escape, which browsers decode in host names
+ * ("http://%65vil.example/" goes to evil.example), or the '[' of an IPv6
+ * literal ("http://[2001:db8::1]/"). */
 static int host_start(const char *p, size_t n)
 {
     unsigned char c = (unsigned char)p[0];
     if (is_alnum(c) || c >= 0x80)
         return 1;
+    if (c == '[')
+        return n >= 2 && (hex_digit((unsigned char)p[1]) >= 0 || p[1] == ':');
     return c == '%' && n >= 3 && hex_digit((unsigned char)p[1]) >= 0 &&
            hex_digit((unsigned char)p[2]) >= 0;
 }
@@ -246,22 +309,91 @@ static int url_char(unsigned char c)
 }
 
 /* Drops punctuation that more likely ends the sentence than the URL; a
- * closing parenthesis stays when the URL opened one. */
+ * closing parenthesis stays when the URL opened one, and a closing bracket
+ * when it opened one (the end of an IPv6 literal, "http://[::1]"). */
 static size_t trim_tail(const char *p, size_t n)
 {
-    long depth = 0;
-    for (size_t i = 0; i < n; i++)
+    long depth = 0, brackets = 0;
+    for (size_t i = 0; i < n; i++) {
         depth += (p[i] == '(') - (p[i] == ')');
+        brackets += (p[i] == '[') - (p[i] == ']');
+    }
     while (n > 0) {
         char c = p[n - 1];
-        if (c == ')' && depth >= 0)
+        if ((c == ')' && depth >= 0) || (c == ']' && brackets >= 0))
             break;
         if (strchr(".,;:!?)]*", c) == NULL)
             break;
         depth += c == ')';
+        brackets += c == ']';
         n--;
     }
     return n;
+}
+
+/*
+ * Whether code point cp may be part of a host name in running text: letters
+ * and marks of any script may, the punctuation, symbols and spaces of the
+ * blocks below may not (a quote, a dash, an ideographic full stop ends the
+ * URL as a blank does). Private-use and special code points end it too.
+ */
+static int host_letter(unsigned cp)
+{
+    static const unsigned stops[][2] = {
+        {0x80, 0xbf},        {0xd7, 0xd7},     {0xf7, 0xf7},     {0x2000, 0x2bff},
+        {0x2e00, 0x2e7f},    {0x3000, 0x303f}, {0xd800, 0xf8ff}, {0xfe10, 0xfe1f},
+        {0xfe30, 0xfe6f},    {0xfeff, 0xfeff}, {0xff00, 0xff0f}, {0xff1a, 0xff20},
+        {0xff3b, 0xff40},    {0xff5b, 0xff65}, {0xfff0, 0xffff}, {0x1f000, 0x1faff},
+        {0xe0000, 0x10ffff},
+    };
+    for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+        if (cp >= stops[i][0] && cp <= stops[i][1])
+            return 0;
+    return 1;
+}
+
+/*
+ * Where the scheme-and-host part that starts at p ends in running text: at
+ * the '/', '?' or '#' of the path, or at the first byte no URL holds. Valid
+ * UTF-8 letters are part of it (an IDN host); anything else non-ASCII ends
+ * it, as it ends the path.
+ */
+static const char *authority_end(const char *p, const char *end)
+{
+    while (p < end && *p != '/' && *p != '?' && *p != '#') {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80) {
+            if (!url_char(c))
+                break;
+            p++;
+            continue;
+        }
+        unsigned cp;
+        size_t k = utf8_get((const unsigned char *)p, (size_t)(end - p), &cp);
+        if (k == 0 || !host_letter(cp))
+            break;
+        p += k;
+    }
+    return p;
+}
+
+/*
+ * A host glued to the text after it ("http://example.com查看", "see
+ * http://example.comздесь"): when the last label runs from ASCII into
+ * non-ASCII to the end, the non-ASCII is taken as the text. No top-level
+ * domain mixes the two, so the cut never drops part of a real name.
+ */
+static const char *unglue(const char *st, const char *e)
+{
+    const char *t = e;
+    while (t > st && (unsigned char)t[-1] >= 0x80)
+        t--;
+    if (t == e || t == st || !is_alnum((unsigned char)t[-1]))
+        return e;
+    for (const char *q = t; q > st && q[-1] != '.' && q[-1] != '/' && q[-1] != '@'; q--)
+        if ((unsigned char)q[-1] >= 0x80)
+            return e;
+    return t;
 }
 
 /* The start of an http, https or ftp URL whose "://" is at c, or NULL.
@@ -307,9 +439,14 @@ static const char *take_url(url_set_t *s, const char *text, const char *st, cons
     size_t k = url_start(st, (size_t)(end - st));
     if (k == 0)
         return NULL;
-    const char *e = st + k;
-    while (e < end && url_char((unsigned char)*e))
-        e++;
+    /* Non-ASCII may be part of the host, never of the path: a path's raw
+     * UTF-8 ends the URL, as it always has. */
+    const char *e = authority_end(st + k, end);
+    if (e < end && (*e == '/' || *e == '?' || *e == '#'))
+        while (e < end && url_char((unsigned char)*e))
+            e++;
+    else
+        e = unglue(st + k, e);
     size_t n = trim_tail(st, (size_t)(e - st));
     if (n > k)
         url_set_add(s, st, n);

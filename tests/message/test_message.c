@@ -630,7 +630,9 @@ static void test_html_links(void)
         "<a href=\"http://e.example/?a=1&amp;b=2\">e</a><a title=\"http://no\">n</a>"
         /* As a browser follows them: a newline dropped, backslashes as slashes. */
         "<a href=\"http://f&#10;.example/\">f</a><a "
-        "href=\"http:\\\\g.example\\@bank.example/\">g</a>";
+        "href=\"http:\\\\g.example\\@bank.example/\">g</a>"
+        /* An IDN host in a link, written with an entity, and an IPv6 literal. */
+        "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>";
     arena_t *a = arena_new(4096);
     url_set_t urls;
     url_set_init(&urls, a, MESSAGE_MAX_URLS);
@@ -642,9 +644,11 @@ static void test_html_links(void)
                           "www.d.example/p",
                           "http://e.example/?a=1&b=2",
                           "http://f.example/",
-                          "http://g.example/@bank.example/"};
-    CHECK(urls.count == 7);
-    for (size_t i = 0; i < 7 && i < urls.count; i++)
+                          "http://g.example/@bank.example/",
+                          "http://xn--exmple-cua.com/p",
+                          "https://[2001:db8::2]:443/"};
+    CHECK(urls.count == 9);
+    for (size_t i = 0; i < 9 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
@@ -670,6 +674,28 @@ static void test_url_scan(void)
          * the copy written plainly is the same URL); others, and the path's, stay. */
         {"http://%65Vil.example/%41 http://evil.example/%41 http://a%2fb.example/",
          {"http://evil.example/%41", "http://a%2fb.example/"}},
+        /* A host of another script is kept as its lower-case A-label, whichever way
+         * it was written: in capitals, percent-encoded, or as an A-label already. */
+        {"Log in at http://ex\xc3\xa4mple.com/login now", {"http://xn--exmple-cua.com/login"}},
+        {"https://\xd0\xb0pple.com/ HTTPS://\xd0\x90PPLE.COM/ http://%D0%B0pple.com/ "
+         "http://XN--PPLE-43D.com/",
+         {"https://xn--pple-43d.com/", "http://xn--pple-43d.com/"}},
+        {"www.\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84.",
+         {"www.xn--e1afmkfd.xn--p1ai"}},
+        /* Punctuation of other scripts ends a host, and text glued to a host is no
+         * part of it: no top-level domain mixes ASCII and other scripts. */
+        {"\xc2\xabhttp://ex\xc3\xa4mple.com\xc2\xbb, \xe2\x80\x9chttp://b.example\xe2\x80\x9d "
+         "\xe8\xaf\xb7http://c.example\xe6\x9f\xa5\xe7\x9c\x8b",
+         {"http://xn--exmple-cua.com", "http://b.example", "http://c.example"}},
+        /* Bytes that are no UTF-8 end the host; non-ASCII ends a path as before. */
+        {"http://bad\xc3.example/ http://d.example/stra\xc3\x9f"
+         "e",
+         {"http://bad", "http://d.example/stra"}},
+        /* IPv6 literals keep their brackets, lower-cased; a closing bracket that
+         * ends one is no sentence punctuation. */
+        {"see http://[2001:DB8::1]/x, [http://[::FFFF:1.2.3.4]] and http://u@[FE80::1]:8080/.",
+         {"http://[2001:db8::1]/x", "http://[::ffff:1.2.3.4]", "http://u@[fe80::1]:8080/"}},
+        {"http://[nothing] http://[::1]", {"http://[::1]"}},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         arena_t *a = arena_new(4096);
