@@ -105,12 +105,26 @@ static int hex_value(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* Whether p[0..n) is an IPv6 literal in brackets ("[2001:db8::1]"); its
+ * address in ip. */
+static bool url_v6_literal(const char *p, size_t n, uint8_t ip[16])
+{
+    char inner[INET6_ADDRSTRLEN + 16];
+
+    if (n < 3 || p[0] != '[' || p[n - 1] != ']' || n - 2 >= sizeof(inner))
+        return false;
+    memcpy(inner, p + 1, n - 2);
+    inner[n - 2] = '\0';
+    return inet_pton(AF_INET6, inner, ip) == 1;
+}
+
 /*
  * The host of a URL ("http://user@Host:8080/x" -> "host"), or "" for none.
  * As a browser reads it: the user info ends at the last '@' before the
  * path, a backslash ends the host as '/' does, "%65vil.example" is
  * "evil.example", and the dots at the end of a name ("evil.example.") do
- * not count. A host with bytes no DNS name holds comes back as "".
+ * not count. An IPv6 literal comes back in its brackets ("[2001:db8::1]").
+ * A host with bytes no DNS name holds comes back as "".
  */
 static void url_host(const char *url, char *out, size_t outlen)
 {
@@ -125,6 +139,17 @@ static void url_host(const char *url, char *out, size_t outlen)
     for (const char *q = p; q < end; q++)
         if (*q == '@')
             p = q + 1;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        uint8_t ip[16];
+        n = close != NULL ? (size_t)(close - p) + 1 : 0;
+        if (n == 0 || n >= outlen || !url_v6_literal(p, n, ip))
+            return;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (char)tolower((unsigned char)p[i]);
+        out[n] = '\0';
+        return;
+    }
     end = p + strcspn(p, ":/?#\\");
     /* Built aside and copied only when whole: out holds a host or "". */
     char name[256];
@@ -145,18 +170,19 @@ static void url_host(const char *url, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* Whether a host is an IPv4 address in any form a browser reads as one
- * ("192.0.2.1", "3221225985", "0xc0.0.2.1"); its 16-byte mapped form. */
+/* Whether a host is an IP address: an IPv4 one in any form a browser reads
+ * as one ("192.0.2.1", "3221225985", "0xc0.0.2.1"), or an IPv6 literal in
+ * brackets; its 16-byte form (IPv4 mapped) in ip. */
 static bool url_host_ip(const char *host, uint8_t ip[16])
 {
     struct in_addr a;
+    size_t n = strlen(host);
 
-    if (host[0] == '\0' || strspn(host, "0123456789.xabcdef") != strlen(host) ||
-        inet_aton(host, &a) == 0)
+    if (host[0] == '[')
+        return url_v6_literal(host, n, ip);
+    if (host[0] == '\0' || strspn(host, "0123456789.xabcdef") != n || inet_aton(host, &a) == 0)
         return false;
-    memset(ip, 0, 10);
-    ip[10] = ip[11] = 0xff;
-    memcpy(ip + 12, &a.s_addr, 4);
+    cares_map_v4(ip, &a.s_addr);
     return true;
 }
 
@@ -171,11 +197,18 @@ static bool url_host_numeric(const char *host)
  * Addresses no list of spam sites holds: this network, private networks,
  * loopback, link-local, multicast and reserved. Asking about them gains
  * nothing, and 127.0.0.2 is the test entry every list answers as listed.
+ * For IPv6: ::/8 (unspecified, loopback, the old IPv4-compatible form and
+ * other reserved ones), unique local fc00::/7, link-local fe80::/10, the
+ * old site-local fec0::/10 and multicast ff00::/8. An IPv4-mapped address
+ * counts as its IPv4 address.
  */
 static bool url_ip_private(const uint8_t ip[16])
 {
     const uint8_t *a = ip + 12;
 
+    if (!cares_is_v4(ip))
+        return ip[0] == 0 || (ip[0] & 0xfe) == 0xfc || (ip[0] == 0xfe && ip[1] >= 0x80) ||
+               ip[0] == 0xff;
     return a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254) ||
            (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
            (a[0] == 100 && (a[1] & 0xc0) == 64);

@@ -30,6 +30,14 @@ RECORDS = {
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
+    # Link hosts: an IDN name (Cyrillic "а" then "pple"), IPv6 literals, and
+    # private IPv6 addresses listed only to show that they are never asked.
+    "xn--pple-43d.test.dbl.test": [("A", "127.0.1.3")],
+    reverse_v6("2001:db8::98") + ".zen.test": [("A", "127.0.0.4")],
+    reverse_v6("::1") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v6("fe80::1") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v6("fd00::1") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v6("ff02::1") + ".zen.test": [("A", "127.0.0.2")],
     # FCrDNS: .99 is confirmed, .98 names a host elsewhere, .97 has no PTR.
     reverse_v4("192.0.2.99") + ".in-addr.arpa": [("PTR", "mail.good.test")],
     "mail.good.test": [("A", "192.0.2.99"), ("AAAA", "2001:db8::99")],
@@ -94,6 +102,17 @@ class DnsListTest(unittest.TestCase):
         with open(os.path.join(cls.tmp, "bad-host.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "http://xxxxxxx.test/ and http://spammer!/ and http://127.0.0.2/\n")
+        # Link hosts of other scripts and IPv6 literals, in UTF-8 text.
+        with open(os.path.join(cls.tmp, "idn.eml"), "w", encoding="utf-8") as f:
+            f.write("From: a@example.net\nSubject: offer\nContent-Type: text/plain; charset=utf-8\n"
+                    "Content-Transfer-Encoding: 8bit\n\nLog in at https://\u0430pple.test/login\n")
+        with open(os.path.join(cls.tmp, "v6-links.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://[2001:DB8::98]/x and http://[::ffff:192.0.2.99]/y\n")
+        with open(os.path.join(cls.tmp, "v6-private.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://[::1]/ http://[fe80::1]/ http://[fd00::1]/ http://[ff02::1]/ "
+                    "http://[::ffff:127.0.0.2]/ http://[::ffff:10.0.0.1]/\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
                                               reverse_v4("192.0.2.66") + ".in-addr.arpa"],
                             slow=["slow.test"], delay=3.0).start()
@@ -172,6 +191,30 @@ class DnsListTest(unittest.TestCase):
         # An ip zone is about the client (here 192.0.2.1), not the links.
         res = self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % ZEN])
         self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res))
+
+    def test_idn_url_host_asked_as_its_a_label(self):
+        s = symbols(self.scan(fixture="idn.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("xn--pple-43d.test.dbl.test -> 127.0.1.3", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_ipv6_url_hosts_asked_of_url_ip_zones(self):
+        # An IPv6 literal is asked in nibbles as a client address is; a mapped
+        # IPv4 one as that IPv4 address (192.0.2.99 is listed).
+        zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
+        detail = symbols(self.scan(fixture="v6-links.eml",
+                                   opts=["dnsbl={%s}" % zone]))["REP_DNSBL_ZEN_TEST"]["detail"]
+        self.assertIn(reverse_v6("2001:db8::98") + ".zen.test -> 127.0.0.4", detail)
+        zone = '"zen.test:url_ip:127.0.0.2:3"'
+        detail = symbols(self.scan(fixture="v6-links.eml",
+                                   opts=["dnsbl={%s}" % zone]))["REP_DNSBL_ZEN_TEST"]["detail"]
+        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", detail)
+        # Never asked of url zones: an address is no name.
+        self.assertNotIn("REP_DNSBL_DBL_TEST",
+                         symbols(self.scan(fixture="v6-links.eml", opts=["dnsbl={%s}" % DBL])))
+
+    def test_private_ipv6_url_hosts_are_not_asked(self):
+        zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
+        s = symbols(self.scan(fixture="v6-private.eml", opts=["dnsbl={%s}" % zone]))
+        self.assertNotIn("REP_DNSBL_ZEN_TEST", s)
 
     def test_helo_with_a_final_dot(self):
         s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
