@@ -605,17 +605,42 @@ static void add_parts(smf_msg_t *msg, bayes_tokens_t *t)
     add_str(t, "atts", bucket(attachments), strlen(bucket(attachments)));
 }
 
-/* Adds the host, its registered-looking domain and the path words of a URL. */
+/* Length of the host at the start of a URL's remainder: an IPv6 literal
+ * with its brackets, or up to the port, path, query or fragment. */
+static size_t url_host_len(const char *host)
+{
+    if (host[0] == '[') {
+        size_t n = strcspn(host, "]/?#");
+        return host[n] == ']' ? n + 1 : n;
+    }
+    return strcspn(host, "/?#:");
+}
+
+/* Whether a host has a label of another script (an "xn--" A-label, the
+ * form the engine keeps such hosts in). */
+static bool url_host_idn(const char *host, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++)
+        if ((i == 0 || host[i - 1] == '.') && strncmp(host + i, "xn--", 4) == 0)
+            return true;
+    return false;
+}
+
+/* Adds the host, its registered-looking domain and the path words of a URL;
+ * an address (IPv4 or an IPv6 literal) is one token, and a host with a
+ * label of another script adds one more, as phishing favours look-alikes. */
 static void add_url(bayes_tokens_t *t, const char *url)
 {
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
-    size_t hlen = strcspn(host, "/?#:");
+    size_t hlen = url_host_len(host);
     if (hlen == 0)
         return;
-    if (all_digits(host, hlen)) {
+    if (all_digits(host, hlen) || host[0] == '[') {
         add_str(t, "url", "ip", 2);
     } else {
+        if (url_host_idn(host, hlen))
+            add_str(t, "url", "idn", 3);
         add_str(t, "url", host, hlen);
         const char *last = NULL, *second = NULL;
         for (const char *p = host; p < host + hlen; p++)

@@ -473,6 +473,21 @@ class TestLearning(BayesCase):
             + [("h:sender", "lists.example"), ("h:precedence", "bulk"),
                ("h:list-id", "users.lists.example")])
 
+    def test_link_hosts_of_other_scripts_and_ipv6(self):
+        """A link host of another script is learned as its A-label, with a token
+        that says so; an IPv6 literal is an address, as an IPv4 one is."""
+        rec = self.learn_one(
+            "links.eml",
+            ("From: someone@example.net\nTo: user@example.com\nSubject: account\n"
+             "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+             "Content-Transfer-Encoding: 8bit\n\n"
+             "Log in at https://secure.\u0430pple.example/login or http://[2001:DB8::1]:8080/x\n"
+             ).encode())
+        self.assert_tokens(
+            rec, has=[("url", "secure.xn--pple-43d.example"), ("urld", "xn--pple-43d.example"),
+                      ("url", "idn"), ("url", "ip"), ("urlp", "login")],
+            lacks=[("url", "[2001"), ("urlp", "db8")])
+
     def test_words_of_every_script(self):
         """Chinese, Japanese and Thai, written without spaces, count as pairs of
         neighbouring characters; a long Cyrillic word is a word, not too long;
