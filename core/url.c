@@ -378,20 +378,28 @@ static const char *authority_end(const char *p, const char *end)
 }
 
 /*
- * A host glued to the text after it ("http://example.com查看", "see
- * http://example.comздесь"): when the last label runs from ASCII into
- * non-ASCII to the end, the non-ASCII is taken as the text. No top-level
- * domain mixes the two, so the cut never drops part of a real name.
+ * A host glued to the text after it: when the host's non-ASCII is a run at
+ * its end that follows ASCII in the same label ("http://example.com查看",
+ * "http://example.comздесь"), or that makes a last label after an ASCII
+ * name ("www.example.edu.去查询", a sentence after a full stop), the run is
+ * taken as the text. No top-level domain mixes ASCII and other scripts, and
+ * ASCII names under the top-level domains of other scripts are rare next
+ * to text written without spaces.
  */
 static const char *unglue(const char *st, const char *e)
 {
     const char *t = e;
     while (t > st && (unsigned char)t[-1] >= 0x80)
         t--;
-    if (t == e || t == st || !is_alnum((unsigned char)t[-1]))
+    if (t == e || t == st || (!is_alnum((unsigned char)t[-1]) && t[-1] != '.'))
         return e;
-    for (const char *q = t; q > st && q[-1] != '.' && q[-1] != '/' && q[-1] != '@'; q--)
-        if ((unsigned char)q[-1] >= 0x80)
+    /* What must be ASCII for the cut: the run's label, or all the host
+     * before it when the run is a label of its own. */
+    const char *from = t[-1] == '.' ? st : t;
+    while (from > st && from[-1] != '.' && from[-1] != '@')
+        from--;
+    for (const char *q = from; q < t; q++)
+        if ((unsigned char)*q >= 0x80)
             return e;
     return t;
 }

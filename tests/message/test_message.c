@@ -687,6 +687,11 @@ static void test_url_scan(void)
         {"\xc2\xabhttp://ex\xc3\xa4mple.com\xc2\xbb, \xe2\x80\x9chttp://b.example\xe2\x80\x9d "
          "\xe8\xaf\xb7http://c.example\xe6\x9f\xa5\xe7\x9c\x8b",
          {"http://xn--exmple-cua.com", "http://b.example", "http://c.example"}},
+        /* A sentence glued after a full stop is no top-level domain; a name all in
+         * another script is. */
+        {"\xe8\xaf\xb7www.d.example.\xe5\x8e\xbb\xe6\x9f\xa5\xe8\xaf\xa2\xe3\x80\x82 "
+         "http://\xe4\xbe\x8b\xe5\xad\x90.\xe4\xb8\xad\xe5\x9b\xbd/",
+         {"www.d.example", "http://xn--fsqu00a.xn--fiqs8s/"}},
         /* Bytes that are no UTF-8 end the host; non-ASCII ends a path as before. */
         {"http://bad\xc3.example/ http://d.example/stra\xc3\x9f"
          "e",
