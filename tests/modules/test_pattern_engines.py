@@ -137,7 +137,9 @@ def profile_cases(args, ck, fixtures):
         for status, verdict, syms in rplain.values():
             for name, _score in syms:
                 fired[name] = fired.get(name, 0) + 1
-        bad = [n for n, c in rows.items() if int(c[4]) != fired.get(n, 0)]
+        # A "__" rule only feeds metas: it has hits but never a symbol to compare them with.
+        bad = [n for n, c in rows.items()
+               if not n.startswith("__") and int(c[4]) != fired.get(n, 0)]
         ck.check("profile mode leaves results alone", expect(rprof == rplain, "results differ in profile mode"))
         ck.check("profile counts each rule's hits as the real scan fires it",
                  expect(rows and not bad and int(rows["PAT_GTUBE"][4]) == 1, "wrong hits for %s" % bad)
