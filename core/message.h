@@ -85,7 +85,8 @@ char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len
  * A set of distinct URLs, filled while a message is parsed. Everything it
  * holds lives in `arena`. Scheme and host are lower-cased before the
  * duplicate check, so "HTTP://Example.COM/a" and "http://example.com/a"
- * are one URL; path and query are kept as written.
+ * are one URL; a host of another script is kept as its A-label (idna.h),
+ * an IPv6 literal in its brackets; path and query are kept as written.
  */
 typedef struct url_set {
     arena_t *arena;
@@ -107,7 +108,9 @@ int url_add_link(url_set_t *s, const char *value, size_t len);
 
 /* Adds every http://, https://, ftp:// and www. URL found in UTF-8 text.
  * Trailing punctuation (a full stop ending a sentence, a closing
- * parenthesis without an opening one) is not part of the URL. */
+ * parenthesis without an opening one) is not part of the URL. A host may
+ * hold letters of any script (valid UTF-8 only); a path ends at the first
+ * non-ASCII byte. */
 void url_scan_text(url_set_t *s, const char *text, size_t len);
 
 /* As html_to_text(), and adds each href, src and action URL to *urls when

@@ -543,7 +543,17 @@ const char *smf_msg_truncated(const smf_msg_t *msg);
  */
 size_t smf_msg_url_count(const smf_msg_t *msg);
 
-/** The i-th URL as written (lower-cased scheme and host), or NULL. Borrowed. */
+/**
+ * The i-th URL as written, but with scheme and host lower-cased, or NULL.
+ * Borrowed: lives as long as the message. The host is in one form whatever
+ * way it was written: percent escapes of name characters decoded, and a
+ * host of another script written as its A-label, each non-ASCII label as
+ * "xn--" and its Punycode ("http://xn--exmple-cua.com/" for "exmple" with
+ * an a-umlaut after the x, in UTF-8 or percent-encoded), as DNS and list
+ * entries hold it. An IPv6 host keeps its brackets ("http://[2001:db8::1]/"):
+ * a module that takes the host to end at the first ':' must read up to the
+ * ']'. In text the path ends at the first non-ASCII byte.
+ */
 const char *smf_msg_url(const smf_msg_t *msg, size_t i);
 
 /* ------------------------------------------------------------------ */
