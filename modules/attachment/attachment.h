@@ -177,9 +177,11 @@ typedef struct att_zip_layout {
  * of the last end record (as att_zip_names()), then, walking the records
  * one after the other from the zip's start as a streaming extractor does
  * and on into any zip appended to it, for those of each other end record
- * met, and last for each local header met that no central record points
- * to. The walk stops at bytes that are no record; it reads each byte a
- * bounded number of times. Returns 1, with not every name given, when
+ * met, then for those of every other zip in the data that its end record
+ * shows (junk + a.zip + b.zip), and last for each local header met that no
+ * central record points to. Where the walk comes to bytes that are no
+ * record, it goes on at the next zip found; it reads each byte a bounded
+ * number of times. Returns 1, with not every name given, when
  * there are more than max_records local headers or central records (or
  * about twice as many records in all), a negative SMF_E* code when memory
  * runs out, or fn's non-zero return.

@@ -510,6 +510,20 @@ static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint6
     return csize <= n - data ? zip_after_descriptor(d, n, data + (size_t)csize) : n;
 }
 
+/*
+ * A zip that an end record describes, and that lies in no other such zip:
+ * from its first local header to the end of its end record's comment.
+ */
+typedef struct zip_span {
+    size_t start, end_rec, end;
+    bool met; /* The walk of the records came to its end record. */
+} zip_span_t;
+
+typedef struct zip_spans {
+    zip_span_t *at;
+    size_t len, cap;
+} zip_spans_t;
+
 /* A local header in the data, and the compressed size a central record gives its entry. */
 typedef struct zip_at {
     size_t pos;
@@ -536,6 +550,9 @@ typedef struct zip_walk {
     zip_list_t listed; /* Local headers a central directory points to. */
     zip_list_t walked; /* Local headers met walking the records from the start. */
     att_zip_layout_t *out;
+    zip_spans_t spans; /* The zips found by their end records, one after another. */
+    size_t steps;      /* Records walked. */
+    bool last_met;     /* The walk came to the last end record. */
 } zip_walk_t;
 
 static size_t zip_slot_of(size_t pos, size_t nslots)
@@ -625,30 +642,116 @@ static int zip_note_listed(void *arg, const att_zip_entry_t *e)
 }
 
 /*
- * Where a walk of the records begins: at the start of the data when a local
- * header is there, else where the zip that the last end record describes
- * starts, behind a preamble. n when neither holds a local header.
+ * Where the zip of the end record at `end` starts: at the local header
+ * where its central directory, found as zip_shift() finds it, says the zip
+ * starts. n when its directory holds no record there or no local header is
+ * at that start, as for an end record's signature met by chance.
  */
-static size_t zip_walk_start(const unsigned char *d, size_t n, long last)
+static size_t zip_start_of(const unsigned char *d, size_t n, size_t end)
 {
     zip_dir_t dirs[2];
     uint64_t shift;
+    size_t dir;
 
-    if (zip_is_local(d, n, 0))
-        return 0;
-    if (last < 0 || zip_dirs_at(d, (size_t)last, dirs) == 0)
+    if (zip_dirs_at(d, end, dirs) == 0)
         return n;
     shift = zip_shift(d, &dirs[0]);
-    return zip_is_local(d, n, (size_t)shift) ? (size_t)shift : n;
+    if (dirs[0].off > dirs[0].limit - shift || dirs[0].size < ZIP_CENTRAL_SIZE ||
+        dirs[0].size > dirs[0].limit - shift - dirs[0].off)
+        return n;
+    dir = (size_t)(dirs[0].off + shift);
+    if (memcmp(d + dir, "PK\x01\x02", 4) != 0 || !zip_is_local(d, n, (size_t)shift))
+        return n;
+    return (size_t)shift;
+}
+
+/*
+ * Adds a zip found by its end record, unless it lies in the last one added
+ * (in its comment); a zip added before that lies in it (stored in one of
+ * its entries) is dropped, as it is that entry's data, not a zip of the
+ * file. What is left are the zips one after another, with or without bytes
+ * between them.
+ */
+static int zip_spans_add(zip_spans_t *s, zip_span_t span)
+{
+    if (s->len > 0 && s->at[s->len - 1].start <= span.start && s->at[s->len - 1].end > span.start)
+        return 0;
+    while (s->len > 0 && s->at[s->len - 1].start >= span.start)
+        s->len--;
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        zip_span_t *p = realloc(s->at, cap * sizeof(*p));
+        if (p == NULL)
+            return SMF_ENOMEM;
+        s->at = p;
+        s->cap = cap;
+    }
+    s->at[s->len++] = span;
+    return 0;
+}
+
+/*
+ * Finds every zip in the data by its end record, from the start: the zips
+ * of a file of junk and zips one after another, which an extractor that
+ * scans forward for a local header, or a repair, opens though the last end
+ * record describes only the last one. Returns 1 when there are more than
+ * max of them, 0, or SMF_ENOMEM.
+ */
+static int zip_find_spans(const unsigned char *d, size_t n, size_t max, zip_spans_t *s)
+{
+    const unsigned char *p;
+    size_t at = 0;
+    int rc;
+
+    while (n - at >= ZIP_END_SIZE && (p = memchr(d + at, 'P', n - at - ZIP_END_SIZE + 1)) != NULL) {
+        at = (size_t)(p - d);
+        size_t start = memcmp(p, "PK\x05\x06", 4) == 0 ? zip_start_of(d, n, at) : n;
+        if (start < n) {
+            size_t comment = le16(p + 20), end = at + ZIP_END_SIZE;
+            end = comment <= n - end ? end + comment : n;
+            if ((rc = zip_spans_add(s, (zip_span_t){start, at, end, false})) != 0)
+                return rc;
+            if (s->len > max)
+                return 1;
+        }
+        at++;
+    }
+    return 0;
+}
+
+/* Marks the zip whose end record is at pos as met by the walk. */
+static void zip_spans_met(zip_spans_t *s, size_t pos)
+{
+    size_t lo = 0, hi = s->len;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->at[mid].end_rec < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->len && s->at[lo].end_rec == pos)
+        s->at[lo].met = true;
+}
+
+/* Where the first zip found that starts at or after `from` starts, or n. */
+static size_t zip_spans_after(const zip_spans_t *s, size_t from, size_t n)
+{
+    for (size_t i = 0; i < s->len; i++)
+        if (s->at[i].start >= from)
+            return s->at[i].start;
+    return n;
 }
 
 /*
  * The next record's position after the one at pos, or n when there is none
  * the walk knows. Notes a local header, and walks the central directories of
  * an end record other than the last one, which att_zip_walk() walked first;
- * *last_met is set when that one is met.
+ * counts the end records met in *ends, and sets z->last_met when the last
+ * one is met.
  */
-static int zip_walk_record(zip_walk_t *z, size_t pos, long last, int *last_met, size_t *next)
+static int zip_walk_record(zip_walk_t *z, size_t pos, long last, size_t *ends, size_t *next)
 {
     size_t len;
     int rc;
@@ -664,9 +767,10 @@ static int zip_walk_record(zip_walk_t *z, size_t pos, long last, int *last_met, 
         return 0;
     }
     if (z->n - pos >= ZIP_END_SIZE && memcmp(z->d + pos, "PK\x05\x06", 4) == 0) {
-        z->out->archives++;
+        (*ends)++;
+        zip_spans_met(&z->spans, pos);
         if ((long)pos == last)
-            *last_met = 1;
+            z->last_met = true;
         else if ((rc = zip_walk_end(z->d, z->n, pos, zip_note_listed, z)) != 0)
             return rc;
     }
@@ -676,27 +780,68 @@ static int zip_walk_record(zip_walk_t *z, size_t pos, long last, int *last_met, 
 }
 
 /*
- * Walks the records one after the other from the start, as a streaming
- * extractor reads a zip, and on past the end record into whatever zip
- * follows, until bytes that are no record. Each record moves the walk on by
- * at least 12 bytes, and there are at most twice archive_max_entries of
- * them and a few end records.
+ * Walks the records one after the other from pos, as a streaming extractor
+ * reads a zip, and on past an end record into whatever zip follows, until
+ * bytes that are no record. *stop is where the last record walked starts;
+ * *ends counts the end records met. Each record moves the walk on by at
+ * least 12 bytes, and there are at most twice archive_max_entries of them
+ * and a few end records in all.
  */
-static int zip_walk_records(zip_walk_t *z, long last)
+static int zip_walk_stretch(zip_walk_t *z, size_t pos, long last, size_t *ends, size_t *stop)
 {
-    size_t pos = zip_walk_start(z->d, z->n, last), next, steps = 0;
-    int last_met = 0, rc;
+    size_t next;
+    int rc;
 
+    *ends = 0;
+    *stop = pos;
     while (pos < z->n) {
-        if (++steps / 2 > z->max + 4)
+        if (++z->steps / 2 > z->max + 4)
             return 1;
-        if ((rc = zip_walk_record(z, pos, last, &last_met, &next)) != 0)
+        *stop = pos;
+        if ((rc = zip_walk_record(z, pos, last, ends, &next)) != 0)
             return rc;
         pos = next;
     }
-    /* The last end record is an archive too, when the walk did not come to it. */
-    if (last >= 0 && !last_met)
-        z->out->archives++;
+    return 0;
+}
+
+/*
+ * Walks the records from the start of the data when a local header is
+ * there, else from the first zip found, and again from the next zip found
+ * each time the walk comes to bytes that are no record. Then walks the
+ * central directories of the zips found whose end record the walk did not
+ * come to.
+ *
+ * A file of zips one after another without bytes between them is walked in
+ * one stretch, each of whose end records counts as an archive. Zips with
+ * bytes between them (a tar or an ISO image of zips) are walked in
+ * stretches, and count as several only when the data starts like a zip, as
+ * every extractor then opens the first one and most the last one.
+ */
+static int zip_walk_records(zip_walk_t *z, long last)
+{
+    bool at_start = zip_is_local(z->d, z->n, 0);
+    size_t pos = at_start ? 0 : zip_spans_after(&z->spans, 0, z->n), ends, stop;
+    int rc;
+
+    while (pos < z->n) {
+        if ((rc = zip_walk_stretch(z, pos, last, &ends, &stop)) != 0)
+            return rc;
+        /* The last end record is an archive too, when the walk did not come to it. */
+        if (pos == 0 && at_start && last >= 0 && !z->last_met)
+            ends++;
+        if (ends > z->out->archives)
+            z->out->archives = ends;
+        pos = zip_spans_after(&z->spans, stop + 1, z->n);
+    }
+    if (last >= 0 && z->out->archives == 0)
+        z->out->archives = 1;
+    for (size_t i = 0; i < z->spans.len; i++) {
+        const zip_span_t *s = &z->spans.at[i];
+        if (!s->met && (long)s->end_rec != last &&
+            (rc = zip_walk_end(z->d, z->n, s->end_rec, zip_note_listed, z)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -729,10 +874,13 @@ int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_n
     *out = (att_zip_layout_t){0, 0};
     rc = last < 0 ? 0 : zip_walk_end(d, n, (size_t)last, zip_note_listed, &z);
     if (rc == 0)
+        rc = zip_find_spans(d, n, max_records, &z.spans);
+    if (rc == 0)
         rc = zip_walk_records(&z, last);
     if (rc == 0)
         rc = zip_report_unlisted(&z);
     zip_list_free(&z.listed);
     zip_list_free(&z.walked);
+    free(z.spans.at);
     return rc;
 }
