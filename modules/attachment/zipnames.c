@@ -666,15 +666,18 @@ static size_t zip_start_of(const unsigned char *d, size_t n, size_t end)
 }
 
 /*
- * Adds a zip found by its end record, unless it lies in the last one added
- * (in its comment); a zip added before that lies in it (stored in one of
- * its entries) is dropped, as it is that entry's data, not a zip of the
- * file. What is left are the zips one after another, with or without bytes
- * between them.
+ * Adds a zip found by its end record, unless it lies in the entries of the
+ * last one added; a zip added before that lies in it (stored in one of its
+ * entries) is dropped, as it is that entry's data, not a zip of the file.
+ * What is left are the zips one after another, with or without bytes
+ * between them, and those hidden in an end record's comment.
  */
 static int zip_spans_add(zip_spans_t *s, zip_span_t span)
 {
-    if (s->len > 0 && s->at[s->len - 1].start <= span.start && s->at[s->len - 1].end > span.start)
+    const zip_span_t *prev = s->len > 0 ? &s->at[s->len - 1] : NULL;
+
+    /* One in its comment is no entry's data, but a zip of the file. */
+    if (prev != NULL && prev->start <= span.start && prev->end_rec + ZIP_END_SIZE > span.start)
         return 0;
     while (s->len > 0 && s->at[s->len - 1].start >= span.start)
         s->len--;
@@ -776,6 +779,11 @@ static int zip_walk_record(zip_walk_t *z, size_t pos, long last, size_t *ends, s
     }
     if ((len = zip_record_len(z->d, z->n, pos)) > 0)
         *next = pos + len;
+    /* A zip in an end record's comment is walked as one appended to it:
+     * unzip and Python open it when its own end record is the last one. */
+    if (len > ZIP_END_SIZE && memcmp(z->d + pos, "PK\x05\x06", 4) == 0 &&
+        zip_is_local(z->d, z->n, pos + ZIP_END_SIZE))
+        *next = pos + ZIP_END_SIZE;
     return 0;
 }
 
