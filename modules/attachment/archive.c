@@ -14,10 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Bytes of each entry kept for the type check when it is not itself an archive,
- * and read before deciding whether it is one: every signature att_is_archive()
- * knows must fit, and ISO 9660's ends furthest in, at 32769 + 5. */
-#define ATT_HEAD_BYTES (32769 + 5)
 /* Size of one libarchive read. */
 #define ATT_READ_CHUNK 65536
 
@@ -134,55 +130,20 @@ static int att_buf_append(att_buf_t *b, const void *data, size_t len)
     return 0;
 }
 
-/* How much of a chunk of len bytes still fits in the kept head of an entry. */
-static size_t att_head_room(const att_buf_t *b, size_t len)
-{
-    size_t room = b->len < ATT_HEAD_BYTES ? ATT_HEAD_BYTES - b->len : 0;
-
-    return len < room ? len : room;
-}
-
-/* Whether an entry's head is all of it that is needed: an undecided head is not. */
-enum { ATT_KEEP_UNDECIDED, ATT_KEEP_HEAD, ATT_KEEP_ALL };
-
 /*
- * Keeps what an entry needs of one chunk of its data: the first
- * ATT_HEAD_BYTES, then, once those are there to judge by, everything when
- * they start an archive we may still open or an OLE2 file (whose directory
- * may sit anywhere). Judging by the first chunk alone would depend on how
- * much libarchive hands out at once, and the head must be whole for an ISO
- * image at the depth limit to be seen as an archive at all.
+ * Reads an entry's data, whole, counting every byte against the expanded
+ * limit. All of it is kept: a zip behind a preamble (a self-extractor, a
+ * junk byte) shows only by its end record, at the end of the data, and an
+ * OLE2 file's directory may sit anywhere. As every byte kept counts
+ * against archive_max_expanded, what one attachment's walk holds at once,
+ * nested entries included, stays within it. *broken is raised when the
+ * data is damaged.
  */
-static int att_keep_chunk(att_buf_t *b, const unsigned char *chunk, size_t len, int may_nest,
-                          int *keep)
-{
-    size_t head = 0;
-
-    if (*keep == ATT_KEEP_UNDECIDED) {
-        head = att_head_room(b, len);
-        if (head > 0 && att_buf_append(b, chunk, head) < 0)
-            return SMF_ENOMEM;
-        if (b->len < ATT_HEAD_BYTES)
-            return 0;
-        *keep = (may_nest && att_is_archive(b->data, b->len)) || att_is_ole2(b->data, b->len)
-                    ? ATT_KEEP_ALL
-                    : ATT_KEEP_HEAD;
-    }
-    if (*keep == ATT_KEEP_ALL && len > head && att_buf_append(b, chunk + head, len - head) < 0)
-        return SMF_ENOMEM;
-    return 0;
-}
-
-/*
- * Reads an entry's data, counting every byte against the expanded limit.
- * Keeps the first ATT_HEAD_BYTES, or everything when the entry turns out to
- * be an archive we may still open. *broken is raised when the data is damaged.
- */
-static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_buf_t *b, int *broken)
+static int att_read_entry(att_walk_t *w, struct archive *a, att_buf_t *b, int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
     const att_policy_t *c = w->ctx->pol;
-    int keep = ATT_KEEP_UNDECIDED, rc;
+    int rc;
     la_ssize_t got;
 
     while ((got = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
@@ -193,7 +154,7 @@ static int att_read_entry(att_walk_t *w, struct archive *a, int may_nest, att_bu
         w->expanded += (uint64_t)got;
         if (w->expanded > (uint64_t)c->archive_max_expanded)
             return att_limit(w, "expands beyond archive_max_expanded");
-        if ((rc = att_keep_chunk(b, chunk, (size_t)got, may_nest, &keep)) < 0)
+        if ((rc = att_buf_append(b, chunk, (size_t)got)) < 0)
             return rc;
     }
     /* A damaged entry (a bad checksum, a method libarchive cannot read)
@@ -254,16 +215,11 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
     return name != NULL ? name : "";
 }
 
-/*
- * Whether an entry's data is an archive to open: it starts like one, or,
- * when the entry is short enough to be held whole, it is a zip behind a
- * preamble. A longer entry is only held whole when it starts like an
- * archive, so a zip behind a preamble in it is not seen.
- */
+/* Whether an entry's data is an archive to open: it starts like one, or it is a zip behind a
+ * preamble, which unzip and 7-Zip extract. */
 static int att_nests(const att_buf_t *b)
 {
-    return att_is_archive(b->data, b->len) ||
-           (b->len < ATT_HEAD_BYTES && att_zip_found(b->data, b->len));
+    return att_is_archive(b->data, b->len) || att_zip_found(b->data, b->len);
 }
 
 /* Examines one entry: its name, then its data (type, nested archive). */
@@ -288,7 +244,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
      * still write its data as a file: only directories hold none. */
     if (archive_entry_filetype(e) == AE_IFDIR)
         return 0;
-    rc = att_read_entry(w, a, depth < c->archive_max_depth, &b, broken);
+    rc = att_read_entry(w, a, &b, broken);
     /* libarchive hands out no data for a device or FIFO entry, but another
      * extractor writes it out as a file: what it holds cannot be examined. */
     if (rc == 0 && b.len == 0 && archive_entry_size(e) > 0 &&
