@@ -7,7 +7,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,27 +285,113 @@ static struct archive *att_open(const unsigned char *data, size_t size)
     return a;
 }
 
-/*
- * The original file name a gzip header may carry (RFC 1952, FNAME), which
- * is what 7-Zip and WinRAR extract to: "photos.gz" may hold "evil.exe".
- * The name runs to its NUL however long it is; a name too long for buf
- * keeps its end. Returns buf, or NULL when there is no name.
- */
-static const char *att_gzip_name(const unsigned char *d, size_t n, char *buf, size_t cap)
-{
-    size_t i = 10;
-    const unsigned char *nul;
+/* The flags of a gzip member's header (RFC 1952): what follows its fixed 10 bytes. */
+#define ATT_GZ_FHCRC 0x02
+#define ATT_GZ_FEXTRA 0x04
+#define ATT_GZ_FNAME 0x08
+#define ATT_GZ_FCOMMENT 0x10
+/* A gzip member ends in the CRC-32 and size of its data. */
+#define ATT_GZ_TRAILER 8
 
-    if (n < 10 || d[0] != 0x1f || d[1] != 0x8b || !(d[3] & 0x08))
-        return NULL;
-    if (d[3] & 0x04) { /* FEXTRA: a length, then that many bytes. */
-        if (n < 12)
-            return NULL;
-        i = 12 + (size_t)(d[10] | d[11] << 8);
+/*
+ * The gzip member header at pos: returns where its deflate data starts, or
+ * 0 when no whole header is there. *name is the original file name it
+ * carries (FNAME), which is what 7-Zip and WinRAR extract to ("photos.gz"
+ * may hold "evil.exe"), NULL when none; it runs to its NUL however long it
+ * is.
+ */
+static size_t att_gzip_header(const unsigned char *d, size_t n, size_t pos, const char **name,
+                              size_t *name_len)
+{
+    const unsigned char *h = d + pos, *nul;
+    size_t i = pos + 10;
+
+    *name = NULL;
+    if (pos > n || n - pos < 10 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8)
+        return 0;
+    if (h[3] & ATT_GZ_FEXTRA) { /* A length, then that many bytes. */
+        if (n - i < 2)
+            return 0;
+        i += 2 + (size_t)(d[i] | d[i + 1] << 8);
     }
-    if (i >= n || (nul = memchr(d + i, 0, n - i)) == NULL)
-        return NULL;
-    return att_name_tail((const char *)d + i, (size_t)(nul - (d + i)), buf, cap);
+    if (h[3] & ATT_GZ_FNAME) {
+        if (i >= n || (nul = memchr(d + i, 0, n - i)) == NULL)
+            return 0;
+        *name = (const char *)d + i;
+        *name_len = (size_t)(nul - (d + i));
+        i = (size_t)(nul - d) + 1;
+    }
+    if (h[3] & ATT_GZ_FCOMMENT) {
+        if (i >= n || (nul = memchr(d + i, 0, n - i)) == NULL)
+            return 0;
+        i = (size_t)(nul - d) + 1;
+    }
+    if (h[3] & ATT_GZ_FHCRC)
+        i += 2;
+    return i <= n ? i : 0;
+}
+
+/*
+ * Where the deflate data at pos ends, which a gzip member records nowhere:
+ * it is inflated into a scratch buffer, at most archive_max_expanded bytes
+ * and within the message's deadline. Returns 0 with *end set, 1 when it
+ * does not end within the data or the limit (libarchive, which expands the
+ * same bytes, then reports the damage or the limit), or a negative SMF_E*.
+ */
+static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size_t pos, size_t *end)
+{
+    unsigned char out[ATT_READ_CHUNK];
+    uint64_t expanded = 0;
+    z_stream zs;
+    int zrc;
+
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
+        return SMF_ENOMEM;
+    zs.next_in = (Bytef *)(uintptr_t)(d + pos);
+    zs.avail_in = n - pos < UINT_MAX ? (uInt)(n - pos) : UINT_MAX;
+    do {
+        if (smf_msg_time_left_ms(w->ctx->msg) <= 0) {
+            inflateEnd(&zs);
+            return SMF_ETIMEDOUT;
+        }
+        zs.next_out = out;
+        zs.avail_out = sizeof(out);
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        expanded += sizeof(out) - zs.avail_out;
+    } while (zrc == Z_OK && expanded <= (uint64_t)w->ctx->pol->archive_max_expanded);
+    *end = pos + (size_t)zs.total_in;
+    inflateEnd(&zs);
+    return zrc == Z_STREAM_END ? 0 : 1;
+}
+
+/*
+ * Checks the original file name of each member of a gzip file. libarchive
+ * expands the members one after another as one stream and reports no name,
+ * and a second member's header can carry a name of its own: each is
+ * checked, at most archive_max_entries of them. A name too long for the
+ * buffer is checked by its end, which holds its extension.
+ */
+static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
+{
+    char buf[256];
+    const char *name, *tail;
+    size_t pos = 0, data, end, len, members = 0;
+    int rc;
+
+    while ((data = att_gzip_header(d, n, pos, &name, &len)) > 0) {
+        if (++members > (size_t)w->ctx->pol->archive_max_entries)
+            return att_limit(w, "more entries than archive_max_entries");
+        tail = name != NULL ? att_name_tail(name, len, buf, sizeof(buf)) : NULL;
+        if (tail != NULL && (rc = att_check_blocked(w, tail)) < 0)
+            return rc;
+        if ((rc = att_inflate_end(w, d, n, data, &end)) != 0)
+            return rc < 0 ? rc : 0;
+        if (n - end < ATT_GZ_TRAILER)
+            return 0;
+        pos = end + ATT_GZ_TRAILER;
+    }
+    return 0;
 }
 
 /* The zip's names one by one: w, and how many central records were examined. */
@@ -399,13 +487,11 @@ static int att_zip_layout_check(att_walk_t *w, const att_zip_layout_t *l)
 /* Names an archive gives its entries outside what libarchive reports. */
 static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size_t size)
 {
-    char gzname[256];
-    const char *inner = att_gzip_name(data, size, gzname, sizeof(gzname));
     att_zip_check_t zc = {w, 0};
     att_zip_layout_t layout;
     int rc;
 
-    if (inner != NULL && (rc = att_check_blocked(w, inner)) < 0)
+    if ((rc = att_check_gzip_names(w, data, size)) < 0 || w->stopped)
         return rc;
     /* Not only data that starts like a zip: one behind a preamble is still
      * extracted by unzip and 7-Zip, and att_zip_walk() finds where it starts. */
