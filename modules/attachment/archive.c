@@ -502,7 +502,8 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
     /* libarchive may see fewer entries than the zip holds: the limit is
      * reported here, or what lies past it would pass unexamined. */
     if (rc > 0)
-        return att_limit(w, "more entries than archive_max_entries");
+        return att_limit(w, layout.descriptors ? "data descriptors extractors read apart, too many"
+                                               : "more entries than archive_max_entries");
     return att_zip_layout_check(w, &layout);
 }
 

@@ -169,6 +169,7 @@ int att_zip_names(const unsigned char *data, size_t size, att_zip_name_fn fn, vo
 typedef struct att_zip_layout {
     size_t archives; /* End records: more than one, and the file is zips one after another. */
     size_t unlisted; /* Local headers that no central directory points to. */
+    int descriptors; /* The walk stopped at data descriptors readers match differently. */
 } att_zip_layout_t;
 
 /*
@@ -180,11 +181,13 @@ typedef struct att_zip_layout {
  * met, then for those of every other zip in the data that its end record
  * shows (junk + a.zip + b.zip), and last for each local header met that no
  * central record points to. Where the walk comes to bytes that are no
- * record, it goes on at the next zip found; it reads each byte a bounded
- * number of times. Returns 1, with not every name given, when
+ * record, it goes on at the next zip found, and where libarchive's
+ * streaming reader would go on elsewhere after a stored entry (it matches
+ * data descriptors by CRC-32), from there too; it reads each byte a
+ * bounded number of times. Returns 1, with not every name given, when
  * there are more than max_records local headers or central records (or
- * about twice as many records in all), a negative SMF_E* code when memory
- * runs out, or fn's non-zero return.
+ * about twice as many records in all, or more than 16 such places), a
+ * negative SMF_E* code when memory runs out, or fn's non-zero return.
  */
 int att_zip_walk(const unsigned char *data, size_t size, size_t max_records, att_zip_name_fn fn,
                  void *arg, att_zip_layout_t *layout);

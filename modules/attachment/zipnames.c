@@ -8,6 +8,8 @@
  */
 #include "attachment.h"
 
+#include <zlib.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +31,11 @@
 #define ZIP_UNICODE_PATH_HEAD 5
 /* General purpose flag bit 3: the entry's sizes follow its data, in a data descriptor. */
 #define ZIP_FLAG_DESCRIPTOR 0x0008
+/* General purpose flag bit 0: the entry's data is encrypted. */
+#define ZIP_FLAG_ENCRYPTED 0x0001
+/* Places where extractors that match data descriptors differently go on
+ * from, walked after the rest: each may walk much of the data again. */
+#define ZIP_MAX_FORKS 16
 
 /* A central directory as an end record describes it. */
 typedef struct zip_dir {
@@ -378,6 +385,86 @@ static int zip_descriptor_fits(const unsigned char *d, size_t n, size_t at, uint
 }
 
 /*
+ * Whether a data descriptor with its signature at `at` ends the data before
+ * it, for an extractor that matches descriptors by size: it records `dist`
+ * as the compressed size, and a record follows it, where *next is set. One
+ * with bytes that are no record after it ends nothing: the search goes on,
+ * or it could stop the walk short of what an extractor that matches by
+ * CRC-32 reads further on.
+ */
+static int zip_descriptor_ends(const unsigned char *d, size_t n, size_t at, uint64_t dist,
+                               size_t *next)
+{
+    if (!zip_descriptor_fits(d, n, at, dist))
+        return 0;
+    *next = zip_after_descriptor(d, n, at);
+    return *next != at;
+}
+
+/*
+ * What zip_crc_end() shares over one walk: each search may run to the last
+ * descriptor signature in the data, so that is found once (a zip whose
+ * descriptors have none costs nothing more), and the bytes it takes the
+ * CRC-32 of are counted, as hostile data could make every search run far.
+ */
+typedef struct zip_crc_scan {
+    bool known;     /* `last` has been looked for. */
+    size_t last;    /* Just past the start of the last descriptor signature; 0 when none. */
+    uint64_t left;  /* Bytes the CRC-32 may still be taken of. */
+    bool exhausted; /* A search needed more. */
+} zip_crc_scan_t;
+
+/* Just past the start of the last data descriptor signature with a whole descriptor, or 0. */
+static size_t zip_last_signature(const unsigned char *d, size_t n)
+{
+    const unsigned char *p;
+    size_t at = 0, last = 0;
+
+    while (n - at >= 16 && (p = memchr(d + at, 'P', n - at - 15)) != NULL) {
+        at = (size_t)(p - d) + 1;
+        if (memcmp(p, "PK\x07\x08", 4) == 0)
+            last = at;
+    }
+    return last;
+}
+
+/*
+ * Where libarchive's streaming reader ends a stored entry whose sizes its
+ * data descriptor holds: after the first descriptor from `data` on whose
+ * CRC-32 is that of the data before it, whatever size it records, when a
+ * record follows it. n when there is none, or when the walk's budget runs
+ * out (s->exhausted). The walk matches descriptors by size, and where the
+ * two differ, each reader sees other entries after it.
+ */
+static size_t zip_crc_end(const unsigned char *d, size_t n, size_t data, zip_crc_scan_t *s)
+{
+    const unsigned char *p;
+    size_t at = data, done = data, next;
+    uLong crc = crc32(0L, Z_NULL, 0);
+
+    if (!s->known) {
+        s->last = zip_last_signature(d, n);
+        s->known = true;
+    }
+    while (at < s->last && (p = memchr(d + at, 'P', s->last - at)) != NULL) {
+        at = (size_t)(p - d);
+        if (n - at >= 16 && memcmp(p, "PK\x07\x08", 4) == 0) {
+            if (at - done > s->left) {
+                s->exhausted = true;
+                return n;
+            }
+            s->left -= at - done;
+            crc = crc32_z(crc, d + done, at - done);
+            done = at;
+            if (le32(p + 4) == crc && (next = zip_after_descriptor(d, n, at)) != at)
+                return next;
+        }
+        at++;
+    }
+    return n;
+}
+
+/*
  * Where the record after an entry starts whose sizes only its data
  * descriptor holds: after the first descriptor from `data` on whose
  * compressed size is the distance to it, or at the first other record,
@@ -389,12 +476,12 @@ static int zip_descriptor_fits(const unsigned char *d, size_t n, size_t at, uint
 static size_t zip_find_next(const unsigned char *d, size_t n, size_t data)
 {
     const unsigned char *p;
-    size_t at = data;
+    size_t at = data, next;
 
     while (n - at >= 4 && (p = memchr(d + at, 'P', n - at - 3)) != NULL) {
         at = (size_t)(p - d);
-        if (zip_descriptor_fits(d, n, at, at - data))
-            return zip_after_descriptor(d, n, at);
+        if (zip_descriptor_ends(d, n, at, at - data, &next))
+            return next;
         if (zip_plausible_local(d, n, at) || zip_record_len(d, n, at) > 0)
             return at;
         at++;
@@ -413,12 +500,12 @@ static size_t zip_find_next(const unsigned char *d, size_t n, size_t data)
 static size_t zip_find_next_listed(const unsigned char *d, size_t n, size_t data, uint64_t csize)
 {
     const unsigned char *p;
-    size_t at = data, end = csize <= n - data ? data + (size_t)csize : n;
+    size_t at = data, end = csize <= n - data ? data + (size_t)csize : n, next;
 
     while (n - at >= 4 && (p = memchr(d + at, 'P', n - at - 3)) != NULL) {
         at = (size_t)(p - d);
-        if (zip_descriptor_fits(d, n, at, at - data))
-            return zip_after_descriptor(d, n, at);
+        if (zip_descriptor_ends(d, n, at, at - data, &next))
+            return next;
         if (zip_plausible_local(d, n, at) || (at >= end && zip_record_len(d, n, at) > 0))
             return at;
         at++;
@@ -469,9 +556,10 @@ static size_t zip_skip_stored(const unsigned char *d, size_t n, size_t data, uin
         zip_record_len(d, n, end) == 0)
         return zip_find_next(d, n, data);
     while (at < end && (p = memchr(d + at, 'P', end - at)) != NULL) {
+        size_t after;
         at = (size_t)(p - d);
-        if (zip_descriptor_fits(d, n, at, at - data))
-            return zip_after_descriptor(d, n, at);
+        if (zip_descriptor_ends(d, n, at, at - data, &after))
+            return after;
         at++;
     }
     return next;
@@ -486,17 +574,11 @@ static size_t zip_skip_stored(const unsigned char *d, size_t n, size_t data, uin
  * else found by searching (zip_find_next_listed() for a listed one). n when the entry does not end
  * within the data. The header's fixed part must be whole.
  */
-static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint64_t listed_csize)
+static size_t zip_skip_data(const unsigned char *d, size_t n, size_t pos, size_t data,
+                            uint64_t csize, uint64_t listed_csize)
 {
     const unsigned char *h = d + pos;
-    size_t name_len = le16(h + 26), extra_len = le16(h + 28), data;
-    uint64_t csize;
 
-    if (name_len + extra_len > n - pos - ZIP_LOCAL_SIZE)
-        return n;
-    data = pos + ZIP_LOCAL_SIZE + name_len;
-    csize = zip_local_csize(h, d + data, extra_len);
-    data += extra_len;
     if (!(le16(h + 6) & ZIP_FLAG_DESCRIPTOR))
         return csize <= n - data ? data + (size_t)csize : n;
     /* A streaming writer leaves the sizes 0, or 0xFFFFFFFF with zeros in the zip64 field. */
@@ -508,6 +590,33 @@ static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint6
         return zip_find_next_listed(d, n, data, listed_csize);
     }
     return csize <= n - data ? zip_after_descriptor(d, n, data + (size_t)csize) : n;
+}
+
+/*
+ * As zip_skip_data(), for the local header at pos. *fork is set to where
+ * libarchive's streaming reader goes on instead, when it ends a stored
+ * entry with a data descriptor elsewhere (see zip_crc_end()), else to n.
+ */
+static size_t zip_skip_local(const unsigned char *d, size_t n, size_t pos, uint64_t listed_csize,
+                             zip_crc_scan_t *scan, size_t *fork)
+{
+    const unsigned char *h = d + pos;
+    size_t name_len = le16(h + 26), extra_len = le16(h + 28), data, next, crc_end;
+    uint64_t csize;
+
+    *fork = n;
+    if (name_len + extra_len > n - pos - ZIP_LOCAL_SIZE)
+        return n;
+    data = pos + ZIP_LOCAL_SIZE + name_len;
+    csize = zip_local_csize(h, d + data, extra_len);
+    data += extra_len;
+    next = zip_skip_data(d, n, pos, data, csize, listed_csize);
+    /* An encrypted entry's CRC-32 is that of the data decrypted, which no
+     * search over the stored bytes matches: only a password leads further. */
+    if ((le16(h + 6) & (ZIP_FLAG_DESCRIPTOR | ZIP_FLAG_ENCRYPTED)) == ZIP_FLAG_DESCRIPTOR &&
+        le16(h + 8) == 0 && (crc_end = zip_crc_end(d, n, data, scan)) != next)
+        *fork = crc_end;
+    return next;
 }
 
 /*
@@ -550,9 +659,12 @@ typedef struct zip_walk {
     zip_list_t listed; /* Local headers a central directory points to. */
     zip_list_t walked; /* Local headers met walking the records from the start. */
     att_zip_layout_t *out;
-    zip_spans_t spans; /* The zips found by their end records, one after another. */
-    size_t steps;      /* Records walked. */
-    bool last_met;     /* The walk came to the last end record. */
+    zip_spans_t spans;           /* The zips found by their end records, one after another. */
+    size_t steps;                /* Records walked. */
+    bool last_met;               /* The walk came to the last end record. */
+    size_t forks[ZIP_MAX_FORKS]; /* See zip_skip_local(). */
+    size_t nforks;
+    zip_crc_scan_t crc;
 } zip_walk_t;
 
 static size_t zip_slot_of(size_t pos, size_t nslots)
@@ -722,9 +834,11 @@ static int zip_find_spans(const unsigned char *d, size_t n, size_t max, zip_span
     return 0;
 }
 
-/* Marks the zip whose end record is at pos as met by the walk. */
-static void zip_spans_met(zip_spans_t *s, size_t pos)
+/* Marks the zip whose end record is at pos as met by the walk; returns whether it was already. */
+static bool zip_spans_met(zip_spans_t *s, size_t pos)
 {
+    bool was;
+
     size_t lo = 0, hi = s->len;
 
     while (lo < hi) {
@@ -734,8 +848,11 @@ static void zip_spans_met(zip_spans_t *s, size_t pos)
         else
             hi = mid;
     }
-    if (lo < s->len && s->at[lo].end_rec == pos)
-        s->at[lo].met = true;
+    if (lo >= s->len || s->at[lo].end_rec != pos)
+        return false;
+    was = s->at[lo].met;
+    s->at[lo].met = true;
+    return was;
 }
 
 /* Where the first zip found that starts at or after `from` starts, or n. */
@@ -756,7 +873,7 @@ static size_t zip_spans_after(const zip_spans_t *s, size_t from, size_t n)
  */
 static int zip_walk_record(zip_walk_t *z, size_t pos, long last, size_t *ends, size_t *next)
 {
-    size_t len;
+    size_t len, fork;
     int rc;
 
     *next = z->n;
@@ -766,15 +883,22 @@ static int zip_walk_record(zip_walk_t *z, size_t pos, long last, size_t *ends, s
             return 1;
         if ((rc = zip_list_add(&z->walked, pos, UINT64_MAX)) < 0)
             return rc;
-        *next = zip_skip_local(z->d, z->n, pos, listed != NULL ? listed->csize : UINT64_MAX);
+        *next = zip_skip_local(z->d, z->n, pos, listed != NULL ? listed->csize : UINT64_MAX,
+                               &z->crc, &fork);
+        if (fork < z->n && z->nforks < ZIP_MAX_FORKS)
+            z->forks[z->nforks++] = fork;
+        else if (z->crc.exhausted || fork < z->n) {
+            z->out->descriptors = 1;
+            return 1;
+        }
         return 0;
     }
     if (z->n - pos >= ZIP_END_SIZE && memcmp(z->d + pos, "PK\x05\x06", 4) == 0) {
+        bool again = zip_spans_met(&z->spans, pos);
         (*ends)++;
-        zip_spans_met(&z->spans, pos);
         if ((long)pos == last)
             z->last_met = true;
-        else if ((rc = zip_walk_end(z->d, z->n, pos, zip_note_listed, z)) != 0)
+        else if (!again && (rc = zip_walk_end(z->d, z->n, pos, zip_note_listed, z)) != 0)
             return rc;
     }
     if ((len = zip_record_len(z->d, z->n, pos)) > 0)
@@ -842,6 +966,14 @@ static int zip_walk_records(zip_walk_t *z, long last)
             z->out->archives = ends;
         pos = zip_spans_after(&z->spans, stop + 1, z->n);
     }
+    /* Where libarchive's streaming reader goes on after a stored entry, when
+     * that is not where the walk went: forks may add more, up to the limit. */
+    for (size_t i = 0; i < z->nforks; i++) {
+        if ((rc = zip_walk_stretch(z, z->forks[i], last, &ends, &stop)) != 0)
+            return rc;
+        if (ends > z->out->archives)
+            z->out->archives = ends;
+    }
     if (last >= 0 && z->out->archives == 0)
         z->out->archives = 1;
     for (size_t i = 0; i < z->spans.len; i++) {
@@ -855,14 +987,24 @@ static int zip_walk_records(zip_walk_t *z, long last)
 
 /* Calls fn, with local names only, for each local header walked that no central record points to.
  */
+static int zip_at_cmp(const void *a, const void *b)
+{
+    size_t x = ((const zip_at_t *)a)->pos, y = ((const zip_at_t *)b)->pos;
+
+    return x < y ? -1 : x > y;
+}
+
 static int zip_report_unlisted(zip_walk_t *z)
 {
     int rc;
 
+    /* A fork's walk may come to local headers the walk met already. */
+    if (z->nforks > 0)
+        qsort(z->walked.at, z->walked.len, sizeof(*z->walked.at), zip_at_cmp);
     for (size_t i = 0; i < z->walked.len; i++) {
         size_t pos = z->walked.at[i].pos;
         att_zip_entry_t e = {0};
-        if (zip_list_find(&z->listed, pos) != NULL)
+        if ((i > 0 && z->walked.at[i - 1].pos == pos) || zip_list_find(&z->listed, pos) != NULL)
             continue;
         z->out->unlisted++;
         zip_local(z->d, z->n, pos, &e);
@@ -879,7 +1021,9 @@ int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_n
     long last = zip_find_end(d, n);
     int rc;
 
-    *out = (att_zip_layout_t){0, 0};
+    *out = (att_zip_layout_t){0, 0, 0};
+    /* Four times the data, and some, is more than any zip a writer makes needs. */
+    z.crc.left = n < (UINT64_MAX >> 3) ? 4 * (uint64_t)n + ((uint64_t)16 << 20) : UINT64_MAX;
     rc = last < 0 ? 0 : zip_walk_end(d, n, (size_t)last, zip_note_listed, &z);
     if (rc == 0)
         rc = zip_find_spans(d, n, max_records, &z.spans);

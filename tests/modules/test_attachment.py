@@ -184,6 +184,18 @@ CASES = [
      "fixture": "att_zip_stretched_central_unlisted_exe.eml", "present": ["ATT_ARCHIVE_BLOCKED", "ATT_ZIP_CONCATENATED"],
      "details": {"ATT_ARCHIVE_BLOCKED": "export.zip: setup.exe",
                  "ATT_ZIP_CONCATENATED": "local entries missing from the central directory: 1"}},
+    # libarchive's streaming reader ends a stored entry at the first descriptor whose CRC-32
+    # matches its data; the walk matched by size alone, and missed the entry read after it.
+    {"name": "an unlisted local entry after a descriptor that matches by CRC-32 only",
+     "fixture": "att_zip_descriptor_crc_exe.eml", "present": ["ATT_ARCHIVE_BLOCKED", "ATT_ZIP_CONCATENATED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "files.zip: setup.exe",
+                 "ATT_ZIP_CONCATENATED": "local entries missing from the central directory: 1"}},
+    {"name": "an unlisted local entry after descriptors that match by size and by CRC-32 apart",
+     "fixture": "att_zip_descriptor_size_exe.eml", "present": ["ATT_ARCHIVE_BLOCKED", "ATT_ZIP_CONCATENATED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "files.zip: setup.exe"}},
+    {"name": "more descriptors that extractors read apart than the walk follows is a limit",
+     "fixture": "att_zip_descriptor_forks.eml", "present": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable",
+     "details": {"ATT_ARCHIVE_LIMIT": "data descriptors extractors read apart"}},
     {"name": "zip concatenated score is configurable", "fixture": "att_zip_concat_exe_second.eml",
      "opts": ["zip_concatenated_score=2.5"], "scores": {"ATT_ZIP_CONCATENATED": 2.5}},
     {"name": "domain policy: its own zip concatenated score", "fixture": "att_zip_concat_exe_second.eml",
