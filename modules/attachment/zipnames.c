@@ -696,16 +696,25 @@ static int zip_index_grow(zip_list_t *l)
     return 0;
 }
 
+/* Makes room for one more element in the array *items of *cap (doubling,
+ * from `first`); 0, or SMF_ENOMEM with the array unchanged. */
+static int grow(void **items, size_t len, size_t *cap, size_t size, size_t first)
+{
+    if (len < *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : first;
+    void *p = realloc(*items, n * size);
+    if (p == NULL)
+        return SMF_ENOMEM;
+    *items = p;
+    *cap = n;
+    return 0;
+}
+
 static int zip_list_add(zip_list_t *l, size_t pos, uint64_t csize)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        zip_at_t *p = realloc(l->at, cap * sizeof(*p));
-        if (p == NULL)
-            return SMF_ENOMEM;
-        l->at = p;
-        l->cap = cap;
-    }
+    if (grow((void **)&l->at, l->len, &l->cap, sizeof(*l->at), 64) != 0)
+        return SMF_ENOMEM;
     l->at[l->len++] = (zip_at_t){pos, csize};
     if (!l->indexed)
         return 0;
@@ -793,14 +802,8 @@ static int zip_spans_add(zip_spans_t *s, zip_span_t span)
         return 0;
     while (s->len > 0 && s->at[s->len - 1].start >= span.start)
         s->len--;
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        zip_span_t *p = realloc(s->at, cap * sizeof(*p));
-        if (p == NULL)
-            return SMF_ENOMEM;
-        s->at = p;
-        s->cap = cap;
-    }
+    if (grow((void **)&s->at, s->len, &s->cap, sizeof(*s->at), 8) != 0)
+        return SMF_ENOMEM;
     s->at[s->len++] = span;
     return 0;
 }
