@@ -70,8 +70,13 @@ int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, co
     char *by8 = g_utf8_make_valid(by, -1), *source8 = g_utf8_make_valid(source, -1);
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", learnreg_class_name(klass), "by",
                           by8, "at", when, "source", source8, "modules", modules);
-    if (j != NULL && domain != NULL && *domain != '\0')
-        json_object_set_new(j, "domain", json_string(domain));
+    /* The domain, unlike a file name, is not mended: it names the model the
+     * message went to, and an entry without it would unlearn from another. */
+    if (j != NULL && domain != NULL && *domain != '\0' &&
+        json_object_set_new(j, "domain", json_string(domain)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
     free(s);

@@ -41,7 +41,9 @@ int learnreg_class_parse(const char *s);
  */
 int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry);
 /* Records that the message was taught as klass, for `domain`'s model ("" or
- * NULL: site-wide); `modules` lists who learned it. */
+ * NULL: site-wide); `modules` lists who learned it. SMF_EINVAL when the
+ * domain is not UTF-8 (JSON cannot hold it), so that the caller's
+ * transaction teaches nothing rather than lose where the message went. */
 int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,
                  const char *by, const char *source, json_t *modules);
 /* The domain an entry was taught for; "" when site-wide. Borrowed from entry. */

@@ -74,7 +74,7 @@ class BayesCase(unittest.TestCase):
 
     def smfctl(self, *args, config=None, rc=0):
         p = subprocess.run([PATHS["smfctl"], "-c", config or self.config] + list(args),
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, errors="replace", timeout=120)
         self.assertEqual(p.returncode, rc, "smfctl %s: %s%s" % (args, p.stdout, p.stderr))
         return p
 
@@ -1018,6 +1018,22 @@ class TestPerDomain(BayesCase):
         self.assertEqual(p.stderr, "")
         err = self.smfctl("learn", "--spam", "--domain", "a b", self.other["spam"], rc=2).stderr
         self.assertIn("expected a domain name", err)
+
+    def test_a_domain_that_is_no_domain_name_is_refused_before_learning(self):
+        """The registry keeps the domain as JSON text: one that is not UTF-8 was
+        dropped from the entry after its model had learned the message, so that
+        unlearning it undid the learn in the wrong model."""
+        one = fixtures.files(self.other["spam"])[0]
+        for bad in (os.fsdecode(b"\xffoo.example"), "-x.example", "a..b", ".example", "a/b", "a:b"):
+            err = self.smfctl("learn", "--spam", "--domain", bad, one, rc=2).stderr
+            self.assertIn("expected a domain name", err, bad)
+            self.assertIn("nothing was learned", err, bad)
+        self.assertFalse(os.path.exists(os.path.join(self.data, "kv")))
+        # A name in UTF-8 is one, and so is the quarantine's folder for invalid ones.
+        self.learn_domain("spam", one, domain="B\u00fccher.example")
+        self.assertEqual(self.registry_entry(one)["domain"], "b\u00fccher.example")
+        self.learn_domain("spam", one, domain="_invalid_")
+        self.assertEqual(self.registry_entry(one)["domain"], "_invalid_")
 
 
 if __name__ == "__main__":
