@@ -558,6 +558,16 @@ static bool has_domain_models(const module_conf_t *m)
 }
 
 /*
+ * Whether a module's fitted model is switched off (bayes: logistic = false):
+ * its fit() then returns at once, and what it learns counts without one.
+ */
+static bool fit_switched_off(const module_conf_t *m)
+{
+    bool logistic;
+    return bool_option(m, "logistic", &logistic) && !logistic;
+}
+
+/*
  * --domain with a classifier that keeps one site-wide model: the domain is
  * recorded, but the message teaches (and a refit fits) the site-wide model,
  * and no domain's scores differ from the others'.
@@ -645,21 +655,34 @@ static int fit_module(learn_run_t *r, size_t m, const char *domain)
     return rc;
 }
 
-/* Refits every module that has a model to fit, for each model the run changed. */
+/*
+ * Refits every module that has a model to fit, for each model the run
+ * changed. A module whose fitted model is switched off is not called, and
+ * --refit says so rather than claim a refit that changed nothing.
+ */
 static int refit(learn_run_t *r)
 {
     if (r->o->refit_only)
         touch(r, r->o->domain);
     int failed = 0;
-    bool fitted = false;
+    bool fitted = false, off = false;
     const config_t *c = r->g->conf;
-    for (guint i = 0; i < r->domains->len; i++)
-        for (size_t m = 0; m < c->nmodules; m++)
-            if (refit_possible(r->g, m)) {
-                failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
-                fitted = true;
-            }
-    if (r->o->refit_only && !fitted)
+    for (size_t m = 0; m < c->nmodules; m++) {
+        if (!refit_possible(r->g, m))
+            continue;
+        if (fit_switched_off(&c->modules[m])) {
+            if (r->o->refit_only)
+                printf("nothing to refit: logistic = false in %s; the word statistics learn at "
+                       "once\n",
+                       c->modules[m].name);
+            off = true;
+            continue;
+        }
+        for (guint i = 0; i < r->domains->len; i++)
+            failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
+        fitted = true;
+    }
+    if (r->o->refit_only && !fitted && !off)
         printf("nothing to refit: no enabled module fits a model over learned mail; the bayes "
                "module does, once it is in `modules` (docs/learning.md)\n");
     return failed;

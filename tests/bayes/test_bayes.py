@@ -878,6 +878,19 @@ class TestLogistic(BayesCase):
         # The tokens named are then the strongest clues of the word statistics.
         self.assertRegex(detail, r'^p=[0-9.]+; spam: body "[a-z]+" \+[0-9.]+, ')
 
+    def test_with_logistic_off_nothing_is_said_to_be_refitted(self):
+        """logistic = false: there is no fitted model, so neither a learn run nor
+        --refit may report a refit."""
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("min_learned = 10", "min_learned = 10\n  logistic = false"))
+        p = self.smfctl("learn", "--spam", self.mail["spam"])
+        self.assertNotIn("refitted", p.stdout)
+        p = self.smfctl("learn", "--refit")
+        self.assertEqual(p.stdout, "nothing to refit: logistic = false in bayes; the word "
+                                   "statistics learn at once\n")
+
     def test_refit_usage_errors(self):
         self.smfctl("learn", "--refit", "--spam", rc=2)
         self.smfctl("learn", "--refit", self.mail["spam"], rc=2)
