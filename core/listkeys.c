@@ -66,25 +66,70 @@ int listkey_name_normalise(const char *src, char *dst, size_t dstlen)
     return 0;
 }
 
-/* A host or domain name: letters, digits, '-', '_', '.', UTF-8; no empty label. */
-static int valid_name(const char *s)
+/* The length of the UTF-8 sequence at s (a byte above 0x7f), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
 {
-    if (*s == '\0' || *s == '.' || strstr(s, "..") != NULL)
-        return 0;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.' && c < 0x80)
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
             return 0;
-    }
-    return 1;
+    return n;
 }
 
-/* local@domain, no blanks or angle brackets. */
+/* The length of the label at s, up to the next dot or the end, or 0 when it
+ * is no label: letters, digits, '_' and UTF-8, with '-' inside only. */
+static size_t label_len(const unsigned char *s)
+{
+    size_t i = 0;
+
+    while (s[i] != '\0' && s[i] != '.') {
+        size_t n = s[i] >= 0x80 ? utf8_len(s + i) : isalnum(s[i]) || s[i] == '_' || s[i] == '-';
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    if (i == 0 || i > 63 || s[0] == '-' || s[i - 1] == '-')
+        return 0;
+    return i;
+}
+
+/*
+ * A host or domain name as DNS can hold it: labels of 1 to 63 bytes,
+ * separated by single dots, none starting or ending with '-', 253 bytes
+ * in all. '_' is taken (some hosts say it in HELO) and so is UTF-8, the
+ * form of an internationalised name in SMTPUTF8 mail.
+ */
+static int valid_name(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (strlen(s) > 253)
+        return 0;
+    for (;;) {
+        size_t n = label_len(p);
+        if (n == 0)
+            return 0;
+        if (p[n] == '\0')
+            return 1;
+        p += n + 1;
+    }
+}
+
+/* local@domain: the domain a name, the local part anything printable but
+ * blanks and angle brackets (senders do not all keep to RFC 5321's). */
 static int valid_address(const char *s)
 {
     const char *at = strrchr(s, '@');
 
-    return at != NULL && at != s && valid_name(at + 1) && strpbrk(s, " \t\r\n<>") == NULL;
+    if (at == NULL || at == s || !valid_name(at + 1))
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)at; p++) {
+        size_t n = *p >= 0x80 ? utf8_len(p) : isgraph(*p) && *p != '<' && *p != '>';
+        if (n == 0)
+            return 0;
+        p += n - 1;
+    }
+    return 1;
 }
 
 int listkey_scope_parse(const char *text, char *out, size_t outlen)

@@ -308,6 +308,15 @@ static int list_remove(list_ctx_t *lc, const listkey_entry_t *e)
     return 0;
 }
 
+/* What --scope (s), --type (t) and --action (a) take, for a value that is none. */
+static const char *option_form(int c)
+{
+    if (c == 's')
+        return "global, domain:D or user:ADDR, where D is a domain name (example.com) and ADDR "
+               "an address in one (bob@example.com)";
+    return c == 't' ? "ip, sender, domain or helo" : "allow or block";
+}
+
 /* Parses --scope, --type, --action, --auth, --noauth; returns the first operand's index. */
 static int list_options(list_ctx_t *lc, int argc, char **argv)
 {
@@ -329,6 +338,13 @@ static int list_options(list_ctx_t *lc, int argc, char **argv)
             lc->has_action = 1;
         else if (c == 'A' || c == 'N')
             lc->auth_set = c;
+        else if (c == 's' || c == 't' || c == 'a')
+            return smfctl_fail(-2, "--%s %s: expected %s",
+                               opts[c == 's'   ? 0
+                                    : c == 't' ? 1
+                                               : 2]
+                                   .name,
+                               optarg, option_form(c));
         else
             return smfctl_fail(-2, "bad option or value: %s\n%s", argv[optind - 1],
                                smfctl_list_usage);

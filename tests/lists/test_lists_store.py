@@ -42,7 +42,7 @@ class StoreTest(unittest.TestCase):
 
     def ctl(self, *args, rc=0, stdin=None):
         p = subprocess.run([ARGS.smfctl, "-c", self.conf, "list"] + list(args), input=stdin,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, errors="replace", timeout=60)
         self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
         return p
 
@@ -228,6 +228,45 @@ class StoreTest(unittest.TestCase):
         usage = self.ctl("--help").stdout
         self.assertIn("list add [--scope S] --type T --action A", usage)
         self.assertIn("list del [--scope S] --type T VALUE...", usage)
+
+    def test_names_that_no_domain_can_have_are_refused(self):
+        """Values and scopes are domain names as DNS holds them: no empty label (a
+        dot left at the end), no label starting or ending with '-' or longer than
+        63 bytes, no bytes that are not UTF-8. Each is refused with what is expected,
+        and nothing is written; the forms of docs/lists.md all pass."""
+        bad_names = ["-x..", "x..", "-x.example", "x-.example", "a.-b.example", "a" * 64 + ".test",
+                     os.fsdecode(b"\xff\xfe.test"), "x/y.test"]
+        for bad in bad_names:
+            p = self.ctl("add", "--type", "domain", "--action", "block", "--", bad, rc=2)
+            self.assertIn("expected a domain name", p.stderr, bad)
+            p = self.ctl("add", "--type", "helo", "--action", "block", "--", bad, rc=2)
+            self.assertIn("expected a host name", p.stderr, bad)
+            p = self.ctl("add", "--type", "sender", "--action", "block", "--", "bob@" + bad, rc=2)
+            self.assertIn("expected an envelope sender address", p.stderr, bad)
+            p = self.ctl("add", "--scope", "domain:" + bad, "--type", "ip", "--action", "block",
+                         "192.0.2.1", rc=2)
+            self.assertIn("--scope domain:", p.stderr, bad)
+            self.assertIn("expected global, domain:D or user:ADDR", p.stderr, bad)
+        p = self.ctl("add", "--type", "sender", "--action", "block", "bo\x01b@x.test", rc=2)
+        self.assertIn("expected an envelope sender address", p.stderr)
+        p = self.ctl("add", "--type", "domain", "--action", "blok", "x.test", rc=2)
+        self.assertIn("--action blok: expected allow or block", p.stderr)
+        src = os.path.join(self.tmp, "bad.txt")
+        with open(src, "w") as f:
+            f.write("global domain block ok.test\nglobal domain block -x..\n")
+        self.assertIn(":2: bad value", self.ctl("import", src, rc=2).stderr)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+        # What docs/lists.md shows, and names with '_', UTF-8 or an A-label, still pass.
+        self.ctl("import", "-", stdin="global ip block 203.0.113.0/24\n"
+                 "global helo block .dynamic.example\n"
+                 "domain:example.com sender allow boss@partner.example auth\n"
+                 "user:bob@example.com domain allow lists.example noauth\n"
+                 "global domain block .partner.example\n"
+                 "global helo block mail_1.example\n"
+                 "global domain block b\u00fccher.example\n"
+                 "global domain block xn--bcher-kva.example\n"
+                 "global sender block first..last+tag@x-1.example.\n")
+        self.assertEqual(len(self.ctl("show").stdout.splitlines()[1:]), 9)
 
     def test_an_allow_entry_that_can_never_be_proven_is_warned_about(self):
         """An authenticated allow entry is stored, but without an auth stage before
