@@ -35,6 +35,8 @@ const char smfctl_quarantine_usage[] =
     "       smfctl quarantine delete ID [--domain D] [--learn-spam]\n"
     "       smfctl quarantine purge --older-than DAYS\n"
     "TIME: 2024-05-01, 2024-05-01T12:00[:00][Z] (UTC), or 30m, 2h, 3d, 1w ago\n"
+    "list --json prints one JSON object per entry and line (JSON Lines), as smfc\n"
+    "--json does; show --json prints one document with every domain's copy.\n"
     "purge deletes every domain's entries stored more than DAYS days ago, released\n"
     "ones included, for good; --older-than 0 deletes every entry.";
 
@@ -187,7 +189,6 @@ static const char *domain_arg(const char *d, char buf[256])
 typedef struct lister {
     const char *rcpt;
     bool json;
-    json_t *rows;
     size_t count;
 } lister_t;
 
@@ -249,6 +250,20 @@ static json_t *entry_json(const char *domain, const char *id, int64_t t, size_t 
     return o;
 }
 
+/*
+ * One entry as one compact line (JSON Lines), as `smfc --json` prints its
+ * verdicts: a script reads entries as they come and a long list is never
+ * held whole. Takes o.
+ */
+static void print_json_line(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text != NULL)
+        puts(text);
+    free(text);
+    json_decref(o);
+}
+
 static int list_one(const char *domain, const char *id, int64_t t, size_t size, const char *mj,
                     void *arg)
 {
@@ -256,7 +271,7 @@ static int list_one(const char *domain, const char *id, int64_t t, size_t size, 
     json_t *meta = json_loads(mj, 0, NULL);
     if (l->rcpt == NULL || has_rcpt(meta, l->rcpt)) {
         if (l->json)
-            json_array_append_new(l->rows, entry_json(domain, id, t, size, meta));
+            print_json_line(entry_json(domain, id, t, size, meta));
         else
             print_row(domain, id, t, size, meta);
         l->count++;
@@ -279,20 +294,19 @@ static int cmd_list(store_t *s, const args_t *a)
     const char *at = a->rcpt ? strrchr(a->rcpt, '@') : NULL;
     if (domain == NULL && at != NULL)
         domain = quarantine_domain_name(at + 1, dbuf);
-    lister_t l = {.rcpt = a->rcpt, .json = a->json, .rows = json_array()};
+    lister_t l = {.rcpt = a->rcpt, .json = a->json};
     if (!a->json)
         printf("%-20s %-20s %-20s %8s %-11s %-24s %-24s %s\n", "ID", "DOMAIN", "TIME", "SIZE",
                "STATE", "FROM", "TO", "REASON");
     int rc = quarantine_list(s->q, domain, since, list_one, &l);
     if (rc == SMF_ENOENT)
         rc = 0; /* No store for that domain yet: nothing quarantined. */
-    if (a->json && rc == 0) {
-        char *out = json_dumps(l.rows, JSON_INDENT(2));
-        puts(out);
-        free(out);
-    }
-    json_decref(l.rows);
-    return rc == 0 ? 0 : smfctl_fail(1, "cannot list the quarantine: %s", smf_strerror(rc));
+    if (rc != 0)
+        return smfctl_fail(1, "cannot list the quarantine: %s", smf_strerror(rc));
+    /* A full disk or a closed pipe shows only when the buffer is written. */
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return smfctl_fail(1, "standard output: %s", strerror(errno));
+    return 0;
 }
 
 /* ---- finding an entry ------------------------------------------------- */

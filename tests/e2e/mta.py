@@ -185,7 +185,8 @@ class Smfd:
             return f.read().decode(errors="replace")
 
     def quarantine_list(self):
-        """The output of `smfctl quarantine list --json` for this engine's stores."""
+        """The output of `smfctl quarantine list --json` for this engine's stores: one
+        JSON object per entry and line."""
         r = subprocess.run([PATHS["smfctl"], "-c", self.conf] + self.overrides() +
                            ["quarantine", "list", "--json"],
                            capture_output=True, timeout=60, cwd=self.etc)

@@ -205,7 +205,7 @@ class PostfixEndToEnd(unittest.TestCase):
         engine_lines = [l for l in self.smfd.log_text().splitlines()
                         if engine_id in l and "action=quarantine" in l]
         self.assertTrue(engine_lines, "engine did not log the quarantine" + self.diagnostics())
-        entries = json.loads(self.smfd.quarantine_list())
+        entries = [json.loads(line) for line in self.smfd.quarantine_list().splitlines()]
         ids = [e.get("id") for e in entries]
         self.assertIn(stored.group(1), ids, "smfctl quarantine list does not show it")
         return stored.group(1)

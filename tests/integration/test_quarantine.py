@@ -46,10 +46,15 @@ def smfctl(smfd, *args, overrides=(), env=None):
 
 
 def listing(smfd, *args, **kw):
+    """The entries `quarantine list --json` prints: one compact object a line."""
     r = smfctl(smfd, "quarantine", "list", "--json", *args, **kw)
     if r.returncode != 0:
         raise AssertionError("smfctl quarantine list failed: %s" % r.stderr.decode())
-    return json.loads(r.stdout)
+    rows = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    for row in rows:
+        if not isinstance(row, dict):
+            raise AssertionError("not one entry a line: %r" % r.stdout[:400])
+    return rows
 
 
 def start_again(smfd):
@@ -262,6 +267,12 @@ class QuarantineTest(unittest.TestCase):
         self.assertNotIn(("virus.example", spam_id), rows)
         self.assertEqual([r["id"] for r in listing(self.smfd, "--domain", "SPAM.example")],
                          [spam_id])
+        # As smfc --json: JSON Lines, one compact object per entry, nothing else.
+        out = smfctl(self.smfd, "quarantine", "list", "--json", "--domain", "spam.example").stdout
+        self.assertEqual(out.count(b"\n"), 1, out)
+        self.assertEqual(json.loads(out)["id"], spam_id)
+        self.assertEqual(smfctl(self.smfd, "quarantine", "list", "--json", "--domain",
+                                "none.example").stdout, b"")
 
         r = self.ctl("show", virus_id, "--json")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -160,7 +160,7 @@ class UserTest(unittest.TestCase):
         r = subprocess.run(cmd, capture_output=True, timeout=120, cwd=src,
                            user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
         self.assertEqual(r.returncode, 0, r.stderr.decode())
-        return json.loads(r.stdout)
+        return [json.loads(line) for line in r.stdout.decode().splitlines()]
 
     @needs_root
     def test_runs_scans_and_quarantines_as_user(self):
