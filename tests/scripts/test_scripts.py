@@ -4,6 +4,7 @@ help: every executable in scripts/ answers --help and -h with a usage text on
 stdout and exit 0, and an unknown option with exit 2 and a message naming it.
 Neither may install or build anything: cmake, ctest, apt-get, sudo and
 dpkg-query are replaced on PATH by stand-ins that record being called and fail.
+scripts/test takes -jN, -j N, --jobs N and --jobs=N.
 
 packages: the README's "Dependencies" tables name exactly the packages that
 `scripts/setup --list` installs, and `--engine --list` those of the first table.
@@ -68,6 +69,32 @@ def check_help(source):
                         failures.append("%s: ran %s" % (what, f.read().strip().replace("\n", "; ")))
                     os.unlink(calls)
         print("%d scripts checked" % len(scripts(source)))
+        failures += check_test_jobs(source, env, calls)
+    return failures
+
+
+def check_test_jobs(source, env, calls):
+    """scripts/test takes the number of tests at once as make and ctest do (-j8, -j 8,
+    --jobs 8, --jobs=8) and refuses one that is not a number. Its arguments are all
+    read before it installs or builds anything, so a --help after them shows that
+    they were accepted without running the suite."""
+    failures = []
+    script = os.path.join(source, "scripts", "test")
+    for args, code in ((["-j8"], 0), (["-j", "8"], 0), (["--jobs", "8"], 0), (["--jobs=8"], 0),
+                       (["-jx"], 2), (["--jobs=0"], 2), (["--jobs", "many"], 2)):
+        p = subprocess.run([script] + args + ["--help"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        what = "scripts/test %s --help" % " ".join(args)
+        if p.returncode != code:
+            failures.append("%s: exit %d, not %d\n  stderr: %s" % (what, p.returncode, code,
+                                                                   p.stderr[-400:]))
+        elif code == 2 and "takes a number" not in p.stderr:
+            failures.append("%s: the error does not say a number is expected:\n%s"
+                            % (what, p.stderr))
+        if os.path.exists(calls):
+            with open(calls) as f:
+                failures.append("%s: ran %s" % (what, f.read().strip().replace("\n", "; ")))
+            os.unlink(calls)
     return failures
 
 
