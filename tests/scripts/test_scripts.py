@@ -1,8 +1,9 @@
 """The scripts in scripts/, as a newcomer meets them.
 
 help: every executable in scripts/ answers --help and -h with a usage text on
-stdout and exit 0, and an unknown option with exit 2 and a message naming it.
-Neither may install or build anything: cmake, ctest, apt-get, sudo and
+stdout and exit 0, and an unknown option with exit 2 and a message naming it,
+also when copied alone to an empty folder, away from the source tree and the
+build. Neither may install or build anything: cmake, ctest, apt-get, sudo and
 dpkg-query are replaced on PATH by stand-ins that record being called and fail.
 scripts/test takes -jN, -j N, --jobs N and --jobs=N.
 
@@ -12,6 +13,7 @@ Standard library only."""
 import argparse
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -42,12 +44,24 @@ def guarded_env(tmp):
     return env, calls
 
 
+def copied_alone(script, tmp):
+    """A copy of script in a folder of its own, as one copied to another host: its --help
+    must not need the source tree or a build beside it."""
+    folder = os.path.join(tmp, "alone")
+    os.makedirs(folder, exist_ok=True)
+    copy = os.path.join(folder, os.path.basename(script))
+    shutil.copy2(script, copy)
+    return copy
+
+
 def check_help(source):
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         env, calls = guarded_env(tmp)
-        for script in scripts(source):
-            name = os.path.relpath(script, source)
+        runs = [(s, os.path.relpath(s, source)) for s in scripts(source)]
+        runs += [(copied_alone(s, tmp), os.path.relpath(s, source) + " (copied alone)")
+                 for s in scripts(source)]
+        for script, name in runs:
             # An operand too, lest a script report the missing one before the option.
             for args, code in ((["--help"], 0), (["-h"], 0), (["--no-such-option", tmp], 2)):
                 try:
