@@ -30,7 +30,7 @@ typedef struct rep_dns_req {
 struct rep_dns {
     ares_channel channel;
     size_t pending;
-    rep_dnscache_t *cache; /* Shared, borrowed; NULL for none. */
+    dnscache_t *cache; /* Shared, borrowed; NULL for none. */
     /* Answers found in the cache, handed over in rep_dns_wait() in the order asked. */
     rep_dns_req_t *ready, *ready_last;
 };
@@ -51,7 +51,7 @@ int rep_dns_new(const char *server, long timeout_ms, long tries, rep_dns_t **out
     return 0;
 }
 
-void rep_dns_set_cache(rep_dns_t *dns, rep_dnscache_t *cache)
+void rep_dns_set_cache(rep_dns_t *dns, dnscache_t *cache)
 {
     dns->cache = cache;
 }
@@ -146,25 +146,18 @@ static int rep_dns_parse_ptr(const unsigned char *abuf, int alen, rep_dns_answer
     return 0;
 }
 
-/*
- * Keeps an answer that stays true for a while: records for their TTL, "no
- * such name" for the TTL its SOA gives or a short while without one.
- * Timeouts, SERVFAIL and refusals are never kept: the next message asks again.
- */
-static void rep_dns_remember(const rep_dns_req_t *req, const unsigned char *abuf, int alen,
-                             const rep_dns_answer_t *ans)
+/* The answer of a reply, off the wire or from the cache: the same parse for both. */
+static void rep_dns_answer_of(const rep_dns_req_t *req, int status, const unsigned char *abuf,
+                              int alen, rep_dns_answer_t *ans)
 {
-    int negative = ans->status == REP_DNS_NOTFOUND;
-    uint32_t ttl;
-
-    if (req->dns->cache == NULL || (ans->status != REP_DNS_OK && !negative))
-        return;
-    if (rep_dnscache_reply_ttl(abuf, alen, negative, &ttl) < 0) {
-        if (!negative)
-            return;
-        ttl = REP_DNSCACHE_NEGATIVE_TTL_NO_SOA;
+    memset(ans, 0, sizeof(*ans));
+    ans->status = rep_dns_status(status);
+    if (ans->status == REP_DNS_OK) {
+        int rc = req->type == REP_DNS_PTR ? rep_dns_parse_ptr(abuf, alen, ans)
+                                          : rep_dns_parse_addrs(req, abuf, alen, ans);
+        if (rc < 0)
+            ans->status = REP_DNS_FAIL;
     }
-    rep_dnscache_put(req->dns->cache, req->name, req->type, ans, ttl);
 }
 
 static void rep_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -172,18 +165,27 @@ static void rep_dns_done(void *arg, int status, int timeouts, unsigned char *abu
     rep_dns_req_t *req = arg;
     rep_dns_answer_t ans;
 
-    memset(&ans, 0, sizeof(ans));
-    ans.status = rep_dns_status(status);
-    if (ans.status == REP_DNS_OK) {
-        int rc = req->type == REP_DNS_PTR ? rep_dns_parse_ptr(abuf, alen, &ans)
-                                          : rep_dns_parse_addrs(req, abuf, alen, &ans);
-        if (rc < 0)
-            ans.status = REP_DNS_FAIL;
-    }
-    rep_dns_remember(req, abuf, alen, &ans);
+    (void)timeouts;
+    rep_dns_answer_of(req, status, abuf, alen, &ans);
+    /* The cache keeps what stays true for a while (records, "no such name"),
+     * never a timeout, a SERVFAIL or a refusal: the next message asks again. */
+    if (ans.status == REP_DNS_OK || ans.status == REP_DNS_NOTFOUND)
+        dnscache_put(req->dns->cache, req->name, req->type, status, abuf, alen);
     req->dns->pending--;
     req->cb(req->arg, req->name, &ans);
     free(req);
+}
+
+/* Fills req's answer from the cache: 1 when it held one, else 0. */
+static int rep_dns_cached(rep_dns_t *dns, rep_dns_req_t *req)
+{
+    dnscache_reply_t reply;
+
+    if (!dnscache_get(dns->cache, req->name, req->type, &reply))
+        return 0;
+    rep_dns_answer_of(req, reply.status, reply.buf, reply.len, &req->ans);
+    dnscache_reply_free(&reply);
+    return 1;
 }
 
 int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, void *arg)
@@ -201,7 +203,7 @@ int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, voi
     snprintf(req->name, sizeof(req->name), "%s", name);
     dns->pending++;
     /* A cached answer waits for rep_dns_wait(), where callers expect answers. */
-    if (rep_dnscache_get(dns->cache, name, type, &req->ans)) {
+    if (rep_dns_cached(dns, req)) {
         if (dns->ready_last != NULL)
             dns->ready_last->next = req;
         else

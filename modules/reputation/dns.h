@@ -50,8 +50,8 @@ void rep_dns_destroy(rep_dns_t **dns);
  * must outlive the client. NULL (the default) asks the server every time.
  * Cached answers, too, reach their callbacks inside rep_dns_wait().
  */
-struct rep_dnscache;
-void rep_dns_set_cache(rep_dns_t *dns, struct rep_dnscache *cache);
+struct dnscache;
+void rep_dns_set_cache(rep_dns_t *dns, struct dnscache *cache);
 
 /* Starts a query; cb runs later with the answer. 0 or -1. */
 int rep_dns_query(rep_dns_t *dns, const char *name, int type, rep_dns_cb cb, void *arg);

@@ -58,7 +58,7 @@ typedef struct rep_state {
     rep_zone_t *zones; /* dnsbl then dnswl. */
     rep_dnscheck_conf_t dnscheck;
     int need_dns;
-    rep_dnscache_t *cache; /* Every worker's answers, shared; NULL when off. */
+    dnscache_t *cache; /* Every worker's answers, shared; NULL when off. */
 } rep_state_t;
 
 /* What every check needs to know about the connection. */
@@ -157,37 +157,20 @@ static int rep_init_zones(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
     return 0;
 }
 
-/* Largest dns_cache_size: about 200 bytes an answer, so some 200 MB of memory. */
-#define REP_DNS_CACHE_MAX 1000000
-/* Largest TTL a cache option takes: a week, as resolvers cap it. */
-#define REP_DNS_CACHE_MAX_TTL 604800
-
 /* The shared DNS cache; options that make no sense are refused, not bent. */
 static int rep_init_cache(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
-    rep_dnscache_conf_t cc;
+    dnscache_conf_t cc;
+    char err[200];
 
-    if (c->dns_cache_size < 0 || c->dns_cache_size > REP_DNS_CACHE_MAX) {
-        smf_init_fail(init, "dns_cache_size must be 0 (no cache) to %d, not %ld", REP_DNS_CACHE_MAX,
-                      c->dns_cache_size);
-        return SMF_EINVAL;
-    }
-    if (c->dns_cache_max_ttl <= 0 || c->dns_cache_max_ttl > REP_DNS_CACHE_MAX_TTL) {
-        smf_init_fail(init, "dns_cache_max_ttl must be 1 to %d seconds, not %ld",
-                      REP_DNS_CACHE_MAX_TTL, c->dns_cache_max_ttl);
-        return SMF_EINVAL;
-    }
-    if (c->dns_cache_negative_ttl < 0 || c->dns_cache_negative_ttl > REP_DNS_CACHE_MAX_TTL) {
-        smf_init_fail(init, "dns_cache_negative_ttl must be 0 (none kept) to %d seconds, not %ld",
-                      REP_DNS_CACHE_MAX_TTL, c->dns_cache_negative_ttl);
+    if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
+                                   c->dns_cache_negative_ttl, &cc, err, sizeof(err)) < 0) {
+        smf_init_fail(init, "%s", err);
         return SMF_EINVAL;
     }
     if (!st->need_dns)
         return 0;
-    cc.size = (size_t)c->dns_cache_size;
-    cc.max_ttl = (uint32_t)c->dns_cache_max_ttl;
-    cc.negative_ttl = (uint32_t)c->dns_cache_negative_ttl;
-    if (rep_dnscache_new(&cc, &st->cache) < 0) {
+    if (dnscache_new(&cc, &st->cache) < 0) {
         smf_init_fail(init, "out of memory");
         return SMF_ENOMEM;
     }
@@ -239,16 +222,16 @@ static int rep_init_lists(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
 static void rep_fini(void *state)
 {
     rep_state_t *st = state;
-    rep_dnscache_stats_t cs;
+    dnscache_stats_t cs;
 
     if (st != NULL) {
-        rep_dnscache_stats(st->cache, &cs);
+        dnscache_stats(st->cache, &cs);
         /* What the cache saved, for sizing it: it ends with its configuration. */
         if (cs.hits + cs.misses > 0)
             smf_log(NULL, SMF_LOG_INFO, "DNS cache: %llu hits, %llu misses, %llu answers kept",
                     (unsigned long long)cs.hits, (unsigned long long)cs.misses,
                     (unsigned long long)cs.entries);
-        rep_dnscache_destroy(&st->cache);
+        dnscache_destroy(&st->cache);
         smf_ipset_free(&st->trusted);
         free(st->zones);
     }

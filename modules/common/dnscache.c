@@ -1,49 +1,76 @@
 /*
- * dnscache.c - DNS answers kept for their TTL: a hash table to find one and
- * a list in order of use to drop the least recently used when full, both
- * under one mutex, so a lookup or an insert costs the same at any size.
+ * dnscache.c - DNS replies kept for their TTL: a hash table to find one and
+ * a list in order of use to drop the least recently used when full (of
+ * replies or of bytes), both under one mutex, so a lookup or an insert costs
+ * the same at any size.
  */
 #include "dnscache.h"
 #include "cares.h"
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* One kept answer. Its addresses, its names and its key follow it in data. */
+/* One kept reply. Its bytes, then its key, follow it in data. */
 typedef struct entry {
-    struct entry *hnext;       /* Next in the same hash bucket. */
+    struct entry *hnext;       /* Next in the same hash bucket, or in a list to free. */
     struct entry *prev, *next; /* The list in order of use, newest first. */
     uint64_t hash;
     long expires_ms; /* On the monotonic clock. */
     int type;
-    rep_dns_status_t status;
-    int more;
-    size_t naddrs, nnames;
+    int status; /* The c-ares status the reply came with. */
+    int len;
+    size_t cost;      /* The bytes it counts against the budget. */
     const char *name; /* The key, in lower case. */
     unsigned char data[];
 } entry_t;
 
-struct rep_dnscache {
+struct dnscache {
     /*
      * One lock for the whole cache: it is held for a probe and a copy of a
-     * few hundred bytes, far less than a query's round trip, and a single
-     * list in order of use keeps eviction exact.
+     * reply, far less than a query's round trip, and a single list in order
+     * of use keeps eviction exact.
      */
     pthread_mutex_t lock;
-    rep_dnscache_conf_t conf;
+    dnscache_conf_t conf;
     entry_t **buckets;
     size_t mask; /* Buckets minus one; their number is a power of two. */
-    size_t count;
+    size_t count, bytes;
     entry_t *newest, *oldest;
     uint64_t hits, misses;
 };
 
-int rep_dnscache_new(const rep_dnscache_conf_t *conf, rep_dnscache_t **out)
+int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnscache_conf_t *out,
+                               char *err, size_t errlen)
 {
-    rep_dnscache_t *c;
+    if (size < 0 || size > DNSCACHE_SIZE_MAX) {
+        snprintf(err, errlen, "dns_cache_size must be 0 (no cache) to %d, not %ld",
+                 DNSCACHE_SIZE_MAX, size);
+        return -1;
+    }
+    if (max_ttl <= 0 || max_ttl > DNSCACHE_TTL_MAX) {
+        snprintf(err, errlen, "dns_cache_max_ttl must be 1 to %d seconds, not %ld",
+                 DNSCACHE_TTL_MAX, max_ttl);
+        return -1;
+    }
+    if (negative_ttl < 0 || negative_ttl > DNSCACHE_TTL_MAX) {
+        snprintf(err, errlen, "dns_cache_negative_ttl must be 0 (none kept) to %d seconds, not %ld",
+                 DNSCACHE_TTL_MAX, negative_ttl);
+        return -1;
+    }
+    out->size = (size_t)size;
+    out->max_bytes = (size_t)size * DNSCACHE_BYTES_PER_ANSWER;
+    out->max_ttl = (uint32_t)max_ttl;
+    out->negative_ttl = (uint32_t)negative_ttl;
+    return 0;
+}
+
+int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out)
+{
+    dnscache_t *c;
     size_t nb = 16;
 
     *out = NULL;
@@ -63,9 +90,9 @@ int rep_dnscache_new(const rep_dnscache_conf_t *conf, rep_dnscache_t **out)
     return 0;
 }
 
-void rep_dnscache_destroy(rep_dnscache_t **cache)
+void dnscache_destroy(dnscache_t **cache)
 {
-    rep_dnscache_t *c = cache != NULL ? *cache : NULL;
+    dnscache_t *c = cache != NULL ? *cache : NULL;
 
     if (c == NULL)
         return;
@@ -89,13 +116,13 @@ static uint64_t key_hash(const char *name, int type)
     return (h ^ (uint64_t)type) * 1099511628211ULL;
 }
 
-static entry_t **bucket_of(rep_dnscache_t *c, uint64_t hash)
+static entry_t **bucket_of(dnscache_t *c, uint64_t hash)
 {
     return &c->buckets[hash & c->mask];
 }
 
 /* Unlinks e from the list in order of use. */
-static void lru_unlink(rep_dnscache_t *c, entry_t *e)
+static void lru_unlink(dnscache_t *c, entry_t *e)
 {
     if (e->prev != NULL)
         e->prev->next = e->next;
@@ -108,7 +135,7 @@ static void lru_unlink(rep_dnscache_t *c, entry_t *e)
     e->prev = e->next = NULL;
 }
 
-static void lru_push(rep_dnscache_t *c, entry_t *e)
+static void lru_push(dnscache_t *c, entry_t *e)
 {
     e->prev = NULL;
     e->next = c->newest;
@@ -120,7 +147,7 @@ static void lru_push(rep_dnscache_t *c, entry_t *e)
 }
 
 /* The slot that points at (name, type), or at the NULL ending its bucket. */
-static entry_t **find_slot(rep_dnscache_t *c, const char *name, int type, uint64_t hash)
+static entry_t **find_slot(dnscache_t *c, const char *name, int type, uint64_t hash)
 {
     entry_t **slot = bucket_of(c, hash);
 
@@ -130,8 +157,9 @@ static entry_t **find_slot(rep_dnscache_t *c, const char *name, int type, uint64
     return slot;
 }
 
-/* Takes e out of the table and the list; the caller frees it, outside the lock. */
-static void remove_entry(rep_dnscache_t *c, entry_t *e)
+/* Takes e out of the table and the list and onto *freed, which the caller
+ * frees outside the lock. */
+static void remove_entry(dnscache_t *c, entry_t *e, entry_t **freed)
 {
     entry_t **slot = bucket_of(c, e->hash);
 
@@ -140,43 +168,49 @@ static void remove_entry(rep_dnscache_t *c, entry_t *e)
     *slot = e->hnext;
     lru_unlink(c, e);
     c->count--;
+    c->bytes -= e->cost;
+    e->hnext = *freed;
+    *freed = e;
 }
 
-static void entry_copy_out(const entry_t *e, rep_dns_answer_t *ans)
+static void free_list(entry_t *e)
 {
-    const unsigned char *p = e->data;
-
-    memset(ans, 0, sizeof(*ans));
-    ans->status = e->status;
-    ans->more = e->more;
-    ans->naddrs = e->naddrs;
-    memcpy(ans->addrs, p, e->naddrs * 16);
-    p += e->naddrs * 16;
-    ans->nnames = e->nnames;
-    for (size_t i = 0; i < e->nnames; i++) {
-        size_t n = strlen((const char *)p);
-        memcpy(ans->names[i], p, n + 1);
-        p += n + 1;
+    for (entry_t *next; e != NULL; e = next) {
+        next = e->hnext;
+        free(e);
     }
 }
 
-int rep_dnscache_get(rep_dnscache_t *c, const char *name, int type, rep_dns_answer_t *ans)
+/* Copies e's reply out; -1 when out of memory. */
+static int entry_copy_out(const entry_t *e, dnscache_reply_t *out)
+{
+    out->status = e->status;
+    out->len = e->len;
+    out->buf = NULL;
+    if (e->len == 0)
+        return 0;
+    if ((out->buf = malloc((size_t)e->len)) == NULL)
+        return -1;
+    memcpy(out->buf, e->data, (size_t)e->len);
+    return 0;
+}
+
+int dnscache_get(dnscache_t *c, const char *name, int type, dnscache_reply_t *out)
 {
     uint64_t hash = key_hash(name, type);
     entry_t *stale = NULL;
     int hit = 0;
 
+    memset(out, 0, sizeof(*out));
     if (c == NULL)
         return 0;
     pthread_mutex_lock(&c->lock);
     entry_t *e = *find_slot(c, name, type, hash);
     if (e != NULL && e->expires_ms <= cares_now_ms()) {
-        remove_entry(c, e);
-        stale = e;
-    } else if (e != NULL) {
+        remove_entry(c, e, &stale);
+    } else if (e != NULL && entry_copy_out(e, out) == 0) {
         lru_unlink(c, e);
         lru_push(c, e);
-        entry_copy_out(e, ans);
         hit = 1;
     }
     if (hit)
@@ -184,77 +218,104 @@ int rep_dnscache_get(rep_dnscache_t *c, const char *name, int type, rep_dns_answ
     else
         c->misses++;
     pthread_mutex_unlock(&c->lock);
-    free(stale);
+    free_list(stale);
     return hit;
 }
 
-/* An entry holding ans, built before the lock is taken. */
-static entry_t *entry_new(const char *name, int type, const rep_dns_answer_t *ans, uint64_t hash)
+void dnscache_reply_free(dnscache_reply_t *reply)
 {
-    size_t len = ans->naddrs * 16 + strlen(name) + 1;
+    free(reply->buf);
+    reply->buf = NULL;
+    reply->len = 0;
+}
 
-    for (size_t i = 0; i < ans->nnames; i++)
-        len += strlen(ans->names[i]) + 1;
-    entry_t *e = calloc(1, sizeof(*e) + len);
+/* An entry holding the reply, built before the lock is taken. */
+static entry_t *entry_new(const char *name, int type, int status, const unsigned char *abuf,
+                          int alen, uint64_t hash)
+{
+    size_t namelen = strlen(name), size = sizeof(entry_t) + (size_t)alen + namelen + 1;
+    entry_t *e = calloc(1, size);
+
     if (e == NULL)
         return NULL;
     e->hash = hash;
     e->type = type;
-    e->status = ans->status;
-    e->more = ans->more;
-    e->naddrs = ans->naddrs;
-    e->nnames = ans->nnames;
-    unsigned char *p = e->data;
-    memcpy(p, ans->addrs, ans->naddrs * 16);
-    p += ans->naddrs * 16;
-    for (size_t i = 0; i < ans->nnames; i++) {
-        size_t n = strlen(ans->names[i]) + 1;
-        memcpy(p, ans->names[i], n);
-        p += n;
-    }
-    e->name = (const char *)p;
-    for (size_t i = 0; name[i] != '\0'; i++)
-        *p++ = (unsigned char)tolower((unsigned char)name[i]);
-    *p = '\0';
+    e->status = status;
+    e->len = alen;
+    e->cost = size;
+    if (alen > 0)
+        memcpy(e->data, abuf, (size_t)alen);
+    char *key = (char *)e->data + alen;
+    for (size_t i = 0; i < namelen; i++)
+        key[i] = (char)tolower((unsigned char)name[i]);
+    key[namelen] = '\0';
+    e->name = key;
     return e;
 }
 
-/* The seconds an answer may be kept: its TTL within the configured limits. */
-static uint32_t keep_seconds(const rep_dnscache_t *c, const rep_dns_answer_t *ans, uint32_t ttl)
+/*
+ * The seconds a reply may be kept: its TTL within the configured limits, 0
+ * for one that says nothing lasting. A negative answer without an SOA is
+ * kept a short while: the next message would most likely get it again.
+ */
+static uint32_t keep_seconds(const dnscache_t *c, int status, const unsigned char *abuf, int alen)
 {
-    if (ans->status == REP_DNS_NOTFOUND && ttl > c->conf.negative_ttl)
+    int negative = status == ARES_ENOTFOUND || status == ARES_ENODATA;
+    uint32_t ttl;
+
+    if (status != ARES_SUCCESS && !negative)
+        return 0;
+    if (dnscache_reply_ttl(abuf, alen, negative, &ttl) < 0) {
+        if (!negative)
+            return 0;
+        ttl = DNSCACHE_NEGATIVE_TTL_NO_SOA;
+    }
+    if (negative && ttl > c->conf.negative_ttl)
         ttl = c->conf.negative_ttl;
     return ttl < c->conf.max_ttl ? ttl : c->conf.max_ttl;
 }
 
-void rep_dnscache_put(rep_dnscache_t *c, const char *name, int type, const rep_dns_answer_t *ans,
-                      uint32_t ttl)
+/* Drops the least recently used replies until one of cost more fits. */
+static void make_room(dnscache_t *c, size_t cost, entry_t **freed)
 {
-    entry_t *old = NULL, *evicted = NULL, *e;
-    uint64_t hash = key_hash(name, type);
+    while (c->oldest != NULL && (c->count >= c->conf.size || c->bytes + cost > c->conf.max_bytes))
+        remove_entry(c, c->oldest, freed);
+}
 
-    if (c == NULL || (ans->status != REP_DNS_OK && ans->status != REP_DNS_NOTFOUND))
+void dnscache_put(dnscache_t *c, const char *name, int type, int status, const unsigned char *abuf,
+                  int alen)
+{
+    entry_t *freed = NULL, *old, *e;
+    uint64_t hash = key_hash(name, type);
+    uint32_t ttl;
+
+    if (c == NULL || alen < 0 || alen > DNSCACHE_MAX_REPLY || (abuf == NULL && alen > 0))
         return;
-    if ((ttl = keep_seconds(c, ans, ttl)) == 0 || (e = entry_new(name, type, ans, hash)) == NULL)
+    if ((ttl = keep_seconds(c, status, abuf, alen)) == 0 ||
+        (e = entry_new(name, type, status, abuf, alen, hash)) == NULL)
         return;
+    /* A reply larger than the whole budget would empty the cache for itself. */
+    if (e->cost > c->conf.max_bytes) {
+        free(e);
+        return;
+    }
     e->expires_ms = cares_now_ms() + (long)ttl * 1000;
     pthread_mutex_lock(&c->lock);
     /* Two workers may have asked the same question at once: the later answer stays. */
     if ((old = *find_slot(c, name, type, hash)) != NULL)
-        remove_entry(c, old);
-    if (c->count >= c->conf.size && (evicted = c->oldest) != NULL)
-        remove_entry(c, evicted);
+        remove_entry(c, old, &freed);
+    make_room(c, e->cost, &freed);
     entry_t **slot = bucket_of(c, hash);
     e->hnext = *slot;
     *slot = e;
     lru_push(c, e);
     c->count++;
+    c->bytes += e->cost;
     pthread_mutex_unlock(&c->lock);
-    free(old);
-    free(evicted);
+    free_list(freed);
 }
 
-void rep_dnscache_stats(rep_dnscache_t *c, rep_dnscache_stats_t *out)
+void dnscache_stats(dnscache_t *c, dnscache_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
     if (c == NULL)
@@ -263,6 +324,7 @@ void rep_dnscache_stats(rep_dnscache_t *c, rep_dnscache_stats_t *out)
     out->hits = c->hits;
     out->misses = c->misses;
     out->entries = c->count;
+    out->bytes = c->bytes;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -333,7 +395,7 @@ static int section_ttl(const unsigned char *buf, int len, int section, uint32_t 
     return found ? 0 : -1;
 }
 
-int rep_dnscache_reply_ttl(const unsigned char *abuf, int alen, int negative, uint32_t *ttl)
+int dnscache_reply_ttl(const unsigned char *abuf, int alen, int negative, uint32_t *ttl)
 {
     if (abuf == NULL || alen < 12)
         return -1;
