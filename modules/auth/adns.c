@@ -1,11 +1,14 @@
 /*
  * adns.c - c-ares queries in the design of the reputation module's client,
  * with TXT, MX and PTR answers and a per-message cache: SPF, DKIM and DMARC start
- * their first queries together, then wait for answers one at a time.
+ * their first queries together, then wait for answers one at a time. Below
+ * the per-message cache, a cache shared by every worker keeps the replies for
+ * their TTL, for the next messages from the same senders.
  */
 #include "adns.h"
 
 #include "cares.h"
+#include "dnscache.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
@@ -28,7 +31,8 @@ typedef struct auth_dns_entry {
 
 struct auth_dns {
     ares_channel channel;
-    auth_dns_entry_t *cache;
+    auth_dns_entry_t *cache; /* This message's queries. */
+    dnscache_t *shared;      /* Every worker's replies, borrowed; NULL for none. */
     long deadline;
 };
 
@@ -46,6 +50,11 @@ int auth_dns_new(const char *server, long timeout_ms, long tries, auth_dns_t **o
     }
     *out = dns;
     return 0;
+}
+
+void auth_dns_set_cache(auth_dns_t *dns, dnscache_t *cache)
+{
+    dns->shared = cache;
 }
 
 void auth_dns_destroy(auth_dns_t **dns)
@@ -193,16 +202,16 @@ static int auth_dns_parse_addrs(int type, const unsigned char *abuf, int alen, a
     return 0;
 }
 
-static void auth_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+/* Fills an entry's answer from a reply, off the wire or from the shared cache: the same
+ * parse for both. Returns -1 when the reply does not parse, else 0. */
+static int auth_dns_fill(auth_dns_entry_t *e, int status, const unsigned char *abuf, int alen)
 {
-    auth_dns_entry_t *e = arg;
     int rc = 0;
 
-    (void)timeouts;
     e->pending = 0;
     e->rr.status = auth_dns_status(status);
     if (e->rr.status != AUTH_DNS_OK)
-        return;
+        return 0;
     if (e->type == AUTH_DNS_TXT)
         rc = auth_dns_parse_txt(abuf, alen, &e->rr);
     else if (e->type == AUTH_DNS_MX)
@@ -215,6 +224,30 @@ static void auth_dns_done(void *arg, int status, int timeouts, unsigned char *ab
         e->rr.status = AUTH_DNS_FAIL;
     else if (e->rr.nstrs == 0 && e->rr.naddrs == 0)
         e->rr.status = AUTH_DNS_NODATA;
+    return rc;
+}
+
+static void auth_dns_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    auth_dns_entry_t *e = arg;
+
+    (void)timeouts;
+    /* The shared cache keeps records and "no such name" for their TTL, never a timeout, a
+     * SERVFAIL or a refusal: SPF and DMARC temperrors are asked again by the next message. */
+    if (auth_dns_fill(e, status, abuf, alen) == 0)
+        dnscache_put(e->dns->shared, e->name, e->type, status, abuf, alen);
+}
+
+/* Answers an entry from the shared cache: 1 when it held the reply, else 0. */
+static int auth_dns_cached(auth_dns_t *dns, auth_dns_entry_t *e)
+{
+    dnscache_reply_t reply;
+
+    if (!dnscache_get(dns->shared, e->name, e->type, &reply))
+        return 0;
+    auth_dns_fill(e, reply.status, reply.buf, reply.len);
+    dnscache_reply_free(&reply);
+    return 1;
 }
 
 static auth_dns_entry_t *auth_dns_find(auth_dns_t *dns, const char *name, int type)
@@ -239,6 +272,9 @@ static auth_dns_entry_t *auth_dns_start(auth_dns_t *dns, const char *name, int t
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->next = dns->cache;
     dns->cache = e;
+    /* A kept reply costs no time: it answers even past the deadline. */
+    if (auth_dns_cached(dns, e))
+        return e;
     if (auth_dns_expired(dns)) {
         e->rr.status = AUTH_DNS_TIMEOUT;
         return e;

@@ -1,7 +1,8 @@
 /*
  * adns.h - the auth module's DNS client: c-ares queries for TXT, MX, PTR, A
  * and AAAA records, a per-message cache of the answers, and blocking look-ups
- * that never wait past the message's DNS deadline. One client per thread.
+ * that never wait past the message's DNS deadline. One client per thread;
+ * the clients may share one cache of replies (modules/common/dnscache.h).
  */
 #ifndef AUTH_ADNS_H
 #define AUTH_ADNS_H
@@ -35,7 +36,16 @@ int auth_dns_new(const char *server, long timeout_ms, long tries, auth_dns_t **o
                  size_t errlen);
 void auth_dns_destroy(auth_dns_t **dns);
 
-/* Starts a message: empties the cache and sets the deadline budget_ms from now. */
+/*
+ * Lets the client answer from a cache shared with the other workers' clients
+ * and keep there what the server answers, for the next messages. cache is
+ * borrowed: it must outlive the client. NULL (the default) asks the server
+ * for every message; within a message each question is asked once either way.
+ */
+struct dnscache;
+void auth_dns_set_cache(auth_dns_t *dns, struct dnscache *cache);
+
+/* Starts a message: empties the per-message cache and sets the deadline budget_ms from now. */
 void auth_dns_begin(auth_dns_t *dns, long budget_ms);
 
 /* Ends a message: cancels what is still open and frees the cache. */

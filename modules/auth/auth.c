@@ -6,6 +6,7 @@
 #include "adns.h"
 #include "dkim.h"
 #include "dmarc.h"
+#include "dnscache.h"
 #include "psl.h"
 #include "spf.h"
 
@@ -24,6 +25,9 @@ typedef struct auth_conf {
     long dns_timeout_ms;
     long dns_tries;
     long dns_budget_ms;
+    long dns_cache_size;
+    long dns_cache_max_ttl;
+    long dns_cache_negative_ttl;
     const char *public_suffix_list;
     int spf, dkim, dmarc;
     int skip_authenticated;
@@ -39,6 +43,7 @@ typedef struct auth_conf {
 typedef struct auth_state {
     const auth_conf_t *conf;
     auth_psl_t *psl;
+    dnscache_t *cache; /* Every worker's DNS replies, shared; NULL when off. */
 } auth_state_t;
 
 #define SPF_SCORE(r, def, what)                                                                    \
@@ -58,6 +63,12 @@ static const smf_option_t auth_options[] = {
     {"dns_tries", SMF_OPT_INT, "2", offsetof(auth_conf_t, dns_tries), "DNS tries per query."},
     {"dns_budget_ms", SMF_OPT_INT, "4000", offsetof(auth_conf_t, dns_budget_ms),
      "Longest time all DNS of one message may take (also bounded by the message's deadline)."},
+    {"dns_cache_size", SMF_OPT_INT, "10000", offsetof(auth_conf_t, dns_cache_size),
+     "DNS answers kept in memory for their TTL, shared by all workers; 0 keeps none."},
+    {"dns_cache_max_ttl", SMF_OPT_INT, "3600", offsetof(auth_conf_t, dns_cache_max_ttl),
+     "Most seconds a DNS answer is kept, whatever its TTL."},
+    {"dns_cache_negative_ttl", SMF_OPT_INT, "900", offsetof(auth_conf_t, dns_cache_negative_ttl),
+     "Most seconds a \"no such name\" or \"no such record\" answer is kept; 0 keeps none."},
     {"public_suffix_list", SMF_OPT_STRING, "/usr/share/publicsuffix/public_suffix_list.dat",
      offsetof(auth_conf_t, public_suffix_list),
      "Public Suffix List for DMARC organizational domains; empty uses the last two labels."},
@@ -121,10 +132,37 @@ typedef struct auth_scan {
 static void auth_fini(void *state)
 {
     auth_state_t *st = state;
+    dnscache_stats_t cs;
 
-    if (st != NULL)
+    if (st != NULL) {
+        dnscache_stats(st->cache, &cs);
+        /* What the cache saved, for sizing it: it ends with its configuration. */
+        if (cs.hits + cs.misses > 0)
+            smf_log(NULL, SMF_LOG_INFO, "DNS cache: %llu hits, %llu misses, %llu answers kept",
+                    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                    (unsigned long long)cs.entries);
+        dnscache_destroy(&st->cache);
         auth_psl_destroy(&st->psl);
+    }
     free(st);
+}
+
+/* The DNS cache every worker shares; options that make no sense are refused, not bent. */
+static int auth_init_cache(smf_init_t *init, auth_state_t *st, const auth_conf_t *c)
+{
+    dnscache_conf_t cc;
+    char err[200];
+
+    if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
+                                   c->dns_cache_negative_ttl, &cc, err, sizeof(err)) < 0) {
+        smf_init_fail(init, "%s", err);
+        return SMF_EINVAL;
+    }
+    if (dnscache_new(&cc, &st->cache) < 0) {
+        smf_init_fail(init, "out of memory");
+        return SMF_ENOMEM;
+    }
+    return 0;
 }
 
 static int auth_init(smf_init_t *init, const void *conf, void **state)
@@ -133,6 +171,7 @@ static int auth_init(smf_init_t *init, const void *conf, void **state)
     auth_state_t *st = calloc(1, sizeof(*st));
     auth_dns_t *probe;
     char err[300];
+    int rc;
 
     if (st == NULL) {
         smf_init_fail(init, "out of memory");
@@ -143,6 +182,10 @@ static int auth_init(smf_init_t *init, const void *conf, void **state)
         smf_init_fail(init, "dns_timeout_ms, dns_tries and dns_budget_ms must be positive");
         auth_fini(st);
         return SMF_EINVAL;
+    }
+    if ((rc = auth_init_cache(init, st, c)) < 0) {
+        auth_fini(st);
+        return rc;
     }
     /* Check the resolver address now rather than at the first message. */
     if (auth_dns_new(c->dns_server, c->dns_timeout_ms, c->dns_tries, &probe, err, sizeof(err)) <
@@ -169,6 +212,7 @@ static int auth_thread_init(void *state, void **tstate)
         smf_log(NULL, SMF_LOG_ERROR, "%s", err);
         return SMF_EFAIL;
     }
+    auth_dns_set_cache(dns, st->cache);
     *tstate = dns;
     return 0;
 }

@@ -152,6 +152,24 @@ DMARC_RECORDS = {
 }
 
 
+# For the cache of DNS replies: one sender whose SPF record asks A, MX, a name that does not
+# exist and an include, which also signs with DKIM and publishes DMARC.
+CACHE_RECORDS = {
+    "cached.test": [("TXT", "v=spf1 a mx exists:%{l}.nx.cached.test include:_spf.cprov.test"
+                     " ip4:192.0.2.0/24 -all"),
+                    ("A", "198.51.100.60"), ("MX", "10 mx.cached.test")],
+    "mx.cached.test": [("A", "198.51.100.61")],
+    "_spf.cprov.test": [("TXT", "v=spf1 ip4:203.0.113.0/24 -all")],
+    "_dmarc.cached.test": [("TXT", "v=DMARC1; p=reject")],
+    # Records whose own TTL is one second.
+    "short.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all", 1)],
+    # Includes of a record that times out, is refused or fails: their own answers are kept,
+    # the failures never.
+    "incl-refused.test": [("TXT", "v=spf1 include:refused.test -all")],
+    "incl-servfail.test": [("TXT", "v=spf1 include:servfail.test -all")],
+}
+
+
 def symbols(res):
     return {s["name"]: s for s in res["symbols"]}
 
@@ -167,6 +185,7 @@ class AuthTest(unittest.TestCase):
         ed_p = dkimsign.make_key(cls.ed_key, "ed25519")
         records = dict(SPF_RECORDS)
         records.update(DMARC_RECORDS)
+        records.update(CACHE_RECORDS)
         records.update({
             "sel._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; p=" + rsa_p)],
             "sel._domainkey.mail.signer.test": [("TXT", "v=DKIM1; k=rsa; p=" + rsa_p)],
@@ -178,9 +197,10 @@ class AuthTest(unittest.TestCase):
             "trials._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:y; p=" + rsa_p)],
             "notrial._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:yes; p=" + rsa_p)],
             "sel._domainkey.slow.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
+            "sel._domainkey.cached.test": [("TXT", "v=DKIM1; k=rsa; p=" + rsa_p)],
         })
         cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test", "slowspf.ip4.test"],
-                            delay=3.0).start()
+                            servfail=["servfail.test"], delay=3.0).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -189,18 +209,29 @@ class AuthTest(unittest.TestCase):
 
     def scan(self, raw=None, sender="alice@ip4.test", ip="192.0.2.10", helo="mail.ip4.test",
              opts=()):
-        path = os.path.join(self.tmp, "msg-%d.eml" % time.monotonic_ns())
-        with open(path, "wb") as f:
-            f.write(raw if raw is not None else MESSAGE % (b"ip4.test", b"ip4.test"))
+        return self.scan_all([raw], sender=sender, ip=ip, helo=helo, opts=opts)[0]
+
+    def run_modtest(self, raws, sender="alice@ip4.test", ip="192.0.2.10",
+                    helo="mail.ip4.test", opts=(), args=()):
+        """One smf-modtest run over the messages in raws, one module state as in a worker."""
+        paths = []
+        for i, raw in enumerate(raws):
+            paths.append(os.path.join(self.tmp, "msg-%d-%d.eml" % (time.monotonic_ns(), i)))
+            with open(paths[-1], "wb") as f:
+                f.write(raw if raw is not None else MESSAGE % (b"ip4.test", b"ip4.test"))
         cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="%s"' % self.dns.address,
                "-o", "dns_budget_ms=800", "-o", "dns_timeout_ms=300"]
         for o in opts:
             cmd += ["-o", o]
-        cmd += ["--ip", ip, "--helo", helo, "--from", sender, path]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        cmd += list(args) + ["--ip", ip, "--helo", helo, "--from", sender] + paths
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    def scan_all(self, raws, **kw):
+        p = self.run_modtest(raws, **kw)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        line = [l for l in p.stdout.splitlines() if l.startswith("{")]
-        return json.loads(line[0])
+        res = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        self.assertEqual(len(res), len(raws), p.stdout)
+        return res
 
     def signed(self, domain=b"signer.test", sign_domain="signer.test", selector="sel",
                kind="rsa", canon="relaxed/relaxed", crlf=False):
@@ -635,6 +666,116 @@ class DmarcTest(AuthTest):
         res = json.loads(p.stdout.splitlines()[0])
         self.assertEqual(res["symbols"], [])
         self.assertEqual(res["headers"], [])
+
+
+class DnsCacheTest(AuthTest):
+    """DNS replies are kept for their TTL and shared by the messages of one module state
+    (one smf-modtest run over several messages): each test counts the queries that reach
+    the server."""
+
+    # (name, type) of every question a message from cached.test puts.
+    CACHED = [("cached.test", 16), ("cached.test", 1), ("cached.test", 15),
+              ("mx.cached.test", 1), ("bounce.nx.cached.test", 1), ("_spf.cprov.test", 16),
+              ("sel._domainkey.cached.test", 16), ("_dmarc.cached.test", 16)]
+
+    def asked(self, name, qtype=None):
+        return len([q for q in self.dns.queries(name) if qtype is None or q[1] == qtype])
+
+    def counts(self, questions):
+        return {q: self.asked(*q) for q in questions}
+
+    def cached_sender(self, n, opts=()):
+        raw = self.signed(domain=b"cached.test", sign_domain="cached.test")
+        res = self.scan_all([raw] * n, sender="bounce@cached.test", ip="192.0.2.10", opts=opts)
+        for r in res:  # Every message gets the same results, answered or kept.
+            s = symbols(r)
+            self.assertIn("ip4:192.0.2.0/24 matched in cached.test", s["AUTH_SPF_PASS"]["detail"])
+            self.assertIn("AUTH_DKIM_PASS", s, s)
+            self.assertIn("cached.test: policy reject", s["AUTH_DMARC_PASS"]["detail"], s)
+        return res
+
+    def test_second_message_asks_nothing_again(self):
+        before = self.counts(self.CACHED)
+        self.cached_sender(3)
+        # The SPF record, its A, MX and include look-ups, the name that does not exist, the
+        # DKIM key and the DMARC record: each asked once for the three messages.
+        for q in self.CACHED:
+            self.assertEqual(self.asked(*q) - before[q], 1, q)
+
+    def test_size_zero_disables_the_cache(self):
+        before = self.counts(self.CACHED)
+        self.cached_sender(3, opts=["dns_cache_size=0"])
+        for q in self.CACHED:
+            self.assertEqual(self.asked(*q) - before[q], 3, q)
+
+    def test_ttl_is_honoured(self):
+        # Within the record's TTL of 1 s, asked once; past it, asked again.
+        before = self.asked("short.test", 16)
+        res = self.scan_all([None] * 2, sender="a@short.test", opts=["dmarc=false", "dkim=false"])
+        self.assertEqual(self.asked("short.test", 16) - before, 1)
+        res = self.scan_all([None] * 2, sender="a@short.test", args=["--pause", "1300"],
+                            opts=["dmarc=false", "dkim=false"])
+        self.assertIn("AUTH_SPF_PASS", symbols(res[1]))
+        self.assertEqual(self.asked("short.test", 16) - before, 3)
+        # dns_cache_max_ttl caps a longer TTL (60 s here) the same way.
+        before = self.asked("cached.test", 16)
+        self.cached_sender(2, opts=["dns_cache_max_ttl=1"])
+        self.assertEqual(self.asked("cached.test", 16) - before, 1)
+
+    def test_failures_are_asked_again(self):
+        # A timeout, a refusal and a SERVFAIL are temperrors for every message, and asked
+        # again by each; the answers around them are still kept.
+        for sender, kept, failing in (("a@incl-slow.test", "incl-slow.test", "slow.test"),
+                                      ("a@incl-refused.test", "incl-refused.test", "refused.test"),
+                                      ("a@incl-servfail.test", "incl-servfail.test",
+                                       "servfail.test")):
+            with self.subTest(sender=sender):
+                before = (self.asked(kept, 16), self.asked(failing, 16))
+                res = self.scan_all([None] * 2, sender=sender, ip="192.0.2.2",
+                                    opts=["dns_tries=1", "dkim=false", "dmarc=false"])
+                for r in res:
+                    self.assertIn("AUTH_SPF_TEMPERROR", symbols(r), r)
+                self.assertEqual(self.asked(kept, 16) - before[0], 1)
+                self.assertEqual(self.asked(failing, 16) - before[1], 2)
+        # A DKIM key and a DMARC record that time out: temperror again, asked again.
+        raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
+        names = [("sel._domainkey.slow.test", 16), ("_dmarc.slow.test", 16)]
+        before = self.counts(names)
+        res = self.scan_all([raw] * 2, sender="bounce@ip4.test", ip="192.0.2.10",
+                            opts=["dns_tries=1"])
+        for r in res:
+            s = symbols(r)
+            self.assertIn("AUTH_DKIM_TEMPERROR", s, s)
+            self.assertIn("AUTH_DMARC_TEMPERROR", s, s)
+        for q in names:
+            self.assertEqual(self.asked(*q) - before[q], 2, q)
+
+    def test_kept_answers_still_count_towards_the_lookup_limit(self):
+        # RFC 7208 4.6.4 counts terms, not queries: the second message's answers come from
+        # the cache, and its eleventh term is still one too many.
+        before = self.asked("h1.many.test", 1)
+        res = self.scan_all([None] * 2, sender="a@many.test", ip="192.0.2.2",
+                            opts=["dkim=false", "dmarc=false"])
+        for r in res:
+            self.assertIn("more than 10 DNS lookups",
+                          symbols(r)["AUTH_SPF_PERMERROR"]["detail"], r)
+        self.assertEqual(self.asked("h1.many.test", 1) - before, 1)
+        # So do void look-ups: two kept "no such name" answers and a third are too many.
+        res = self.scan_all([None] * 2, sender="a@void.test", ip="192.0.2.2",
+                            opts=["dkim=false", "dmarc=false"])
+        for r in res:
+            self.assertIn("too many void lookups",
+                          symbols(r)["AUTH_SPF_PERMERROR"]["detail"], r)
+
+    def test_nonsense_cache_options_refused_at_init(self):
+        for opt, text in (("dns_cache_size=-1", "dns_cache_size must be 0 (no cache) to"),
+                          ("dns_cache_size=2000000", "not 2000000"),
+                          ("dns_cache_max_ttl=0", "dns_cache_max_ttl must be 1 to"),
+                          ("dns_cache_negative_ttl=-5", "dns_cache_negative_ttl must be 0")):
+            with self.subTest(opt=opt):
+                p = self.run_modtest([None], opts=[opt])
+                self.assertEqual(p.returncode, 2, opt)
+                self.assertIn(text, p.stderr)
 
 
 if __name__ == "__main__":
