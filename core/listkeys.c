@@ -4,6 +4,7 @@
  * lists module, so that writer and reader cannot drift apart.
  */
 #include "listkeys.h"
+#include "utf8.h"
 
 #include <smf/module.h>
 
@@ -66,16 +67,6 @@ int listkey_name_normalise(const char *src, char *dst, size_t dstlen)
     return 0;
 }
 
-/* The length of the UTF-8 sequence at s (a byte above 0x7f), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* The length of the label at s, up to the next dot or the end, or 0 when it
  * is no label: letters, digits, '_' and UTF-8, with '-' inside only. */
 static size_t label_len(const unsigned char *s)
@@ -83,7 +74,8 @@ static size_t label_len(const unsigned char *s)
     size_t i = 0;
 
     while (s[i] != '\0' && s[i] != '.') {
-        size_t n = s[i] >= 0x80 ? utf8_len(s + i) : isalnum(s[i]) || s[i] == '_' || s[i] == '-';
+        size_t n = s[i] >= 0x80 ? utf8_len(s + i, strlen((const char *)s + i))
+                                : isalnum(s[i]) || s[i] == '_' || s[i] == '-';
         if (n == 0)
             return 0;
         i += n;
@@ -124,7 +116,8 @@ static int valid_address(const char *s)
     if (at == NULL || at == s || !valid_name(at + 1))
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)at; p++) {
-        size_t n = *p >= 0x80 ? utf8_len(p) : isgraph(*p) && *p != '<' && *p != '>';
+        size_t n = *p >= 0x80 ? utf8_len(p, (size_t)((const unsigned char *)at - p))
+                              : isgraph(*p) && *p != '<' && *p != '>';
         if (n == 0)
             return 0;
         p += n - 1;
