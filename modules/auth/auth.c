@@ -132,15 +132,12 @@ typedef struct auth_scan {
 static void auth_fini(void *state)
 {
     auth_state_t *st = state;
-    dnscache_stats_t cs;
+    char line[128];
 
     if (st != NULL) {
-        dnscache_stats(st->cache, &cs);
-        /* What the cache saved, for sizing it: it ends with its configuration. */
-        if (cs.hits + cs.misses > 0)
-            smf_log(NULL, SMF_LOG_INFO, "DNS cache: %llu hits, %llu misses, %llu answers kept",
-                    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-                    (unsigned long long)cs.entries);
+        /* The cache ends with its configuration: say what it saved. */
+        if (dnscache_describe(st->cache, line, sizeof(line)))
+            smf_log(NULL, SMF_LOG_INFO, "%s", line);
         dnscache_destroy(&st->cache);
         auth_psl_destroy(&st->psl);
     }

@@ -315,6 +315,18 @@ void dnscache_put(dnscache_t *c, const char *name, int type, int status, const u
     free_list(freed);
 }
 
+int dnscache_describe(dnscache_t *c, char *buf, size_t len)
+{
+    dnscache_stats_t cs;
+    dnscache_stats(c, &cs);
+    if (cs.hits + cs.misses == 0)
+        return 0;
+    snprintf(buf, len, "DNS cache: %llu hits, %llu misses, %llu answers kept",
+             (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+             (unsigned long long)cs.entries);
+    return 1;
+}
+
 void dnscache_stats(dnscache_t *c, dnscache_stats_t *out)
 {
     memset(out, 0, sizeof(*out));

@@ -110,6 +110,11 @@ void dnscache_put(dnscache_t *cache, const char *name, int type, int status,
 
 void dnscache_stats(dnscache_t *cache, dnscache_stats_t *out);
 
+/* Writes what the cache saved ("DNS cache: N hits, ...") into buf, for the
+ * log when a module's state ends, so that a site can size the cache.
+ * Returns 0 when nothing was looked up (nothing worth a line). */
+int dnscache_describe(dnscache_t *cache, char *buf, size_t len);
+
 /*
  * The TTL a reply carries, from its raw bytes: the lowest TTL of the answer
  * section for a positive reply; for a negative one the SOA of the authority

@@ -222,15 +222,12 @@ static int rep_init_lists(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
 static void rep_fini(void *state)
 {
     rep_state_t *st = state;
-    dnscache_stats_t cs;
+    char line[128];
 
     if (st != NULL) {
-        dnscache_stats(st->cache, &cs);
-        /* What the cache saved, for sizing it: it ends with its configuration. */
-        if (cs.hits + cs.misses > 0)
-            smf_log(NULL, SMF_LOG_INFO, "DNS cache: %llu hits, %llu misses, %llu answers kept",
-                    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-                    (unsigned long long)cs.entries);
+        /* The cache ends with its configuration: say what it saved. */
+        if (dnscache_describe(st->cache, line, sizeof(line)))
+            smf_log(NULL, SMF_LOG_INFO, "%s", line);
         dnscache_destroy(&st->cache);
         smf_ipset_free(&st->trusted);
         free(st->zones);
