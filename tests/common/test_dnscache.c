@@ -150,7 +150,12 @@ static void test_full_cache_drops_the_least_recently_used(void)
     CHECK(st.entries == 3 && st.hits == 4 && st.misses == 1 && st.bytes > 0, "stats %llu %llu %llu",
           (unsigned long long)st.entries, (unsigned long long)st.hits,
           (unsigned long long)st.misses);
+    char line[128];
+    CHECK(dnscache_describe(c, line, sizeof(line)) == 1 &&
+              strcmp(line, "DNS cache: 4 hits, 1 misses, 3 answers kept") == 0,
+          "summary: %s", line);
     dnscache_destroy(&c);
+    CHECK(dnscache_describe(c, line, sizeof(line)) == 0, "no cache, nothing to say");
 
     dnscache_conf_t off = {.size = 0, .max_ttl = 60};
     CHECK(dnscache_new(&off, &c) == 0 && c == NULL, "size 0 is no cache");
