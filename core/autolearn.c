@@ -240,7 +240,7 @@ void autolearn_refit(generation_t *g)
     if (fd < 0)
         return;
     for (size_t m = 0; m < g->conf->nmodules; m++)
-        if (learner(g, m) && refit_possible(g, m))
+        if (learner(g, m) && refit_possible(g, m) && !refit_switched_off(g, m))
             refit_one(g, m, now - before);
     atomic_store(&refitted, now);
     pthread_mutex_lock(&turn);

@@ -1058,6 +1058,17 @@ static bool policy_runs(const policy_t *p, size_t mi)
     return false;
 }
 
+bool config_module_bool(const module_conf_t *m, const char *name, bool *value)
+{
+    for (const smf_option_t *o = m->lib.desc->options; o != NULL && o->name != NULL; o++) {
+        if (o->type == SMF_OPT_BOOL && strcmp(o->name, name) == 0) {
+            *value = *(const int *)((const char *)m->conf + o->offset) != 0;
+            return true;
+        }
+    }
+    return false;
+}
+
 bool config_module_staged(const config_t *c, size_t mi)
 {
     if (policy_runs(&c->defpol, mi))

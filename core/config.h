@@ -104,6 +104,9 @@ void config_free(config_t **cp);
 /* Whether any policy, default or a domain's, in either direction, runs
  * module mi among its stages: a module none runs never scans. */
 bool config_module_staged(const config_t *c, size_t mi);
+/* A module's boolean option by name, as configured: false when the module
+ * has no such option (*value is then left alone). */
+bool config_module_bool(const module_conf_t *m, const char *name, bool *value);
 /* The policy for a recipient domain (lower case), or the default one. */
 const policy_t *config_policy(const config_t *c, const char *domain);
 

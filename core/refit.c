@@ -18,6 +18,12 @@ int refit_possible(const generation_t *g, size_t m)
     return mc->enabled && mc->lib.desc->learn != NULL && mc->lib.desc->fit != NULL;
 }
 
+bool refit_switched_off(const generation_t *g, size_t m)
+{
+    bool logistic;
+    return config_module_bool(&g->conf->modules[m], "logistic", &logistic) && !logistic;
+}
+
 int refit_module(generation_t *g, size_t m, void *tstate, const char *domain, double *ms)
 {
     const module_conf_t *mc = &g->conf->modules[m];

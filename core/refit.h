@@ -7,6 +7,7 @@
 
 #include "generation.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -19,5 +20,11 @@ int refit_module(generation_t *g, size_t m, void *tstate, const char *domain, do
 
 /* Whether module m of g learns and can be refitted. */
 int refit_possible(const generation_t *g, size_t m);
+/*
+ * Whether module m's fitted model is switched off (bayes: logistic =
+ * false): its fit() then returns at once, and what it learns counts
+ * without one, so nobody should call or report a refit.
+ */
+bool refit_switched_off(const generation_t *g, size_t m);
 
 #endif

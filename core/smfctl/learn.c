@@ -539,32 +539,11 @@ static void note_no_classifier(const learn_run_t *r)
  * smfctl can say what an option means for a command without knowing the
  * module's struct. False when the module has no such option.
  */
-static bool bool_option(const module_conf_t *m, const char *name, bool *value)
-{
-    for (const smf_option_t *o = m->lib.desc->options; o != NULL && o->name != NULL; o++) {
-        if (o->type == SMF_OPT_BOOL && strcmp(o->name, name) == 0) {
-            *value = *(const int *)((const char *)m->conf + o->offset) != 0;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Whether a module keeps models per recipient domain: per_domain = false says it does not. */
 static bool has_domain_models(const module_conf_t *m)
 {
     bool per_domain;
-    return !bool_option(m, "per_domain", &per_domain) || per_domain;
-}
-
-/*
- * Whether a module's fitted model is switched off (bayes: logistic = false):
- * its fit() then returns at once, and what it learns counts without one.
- */
-static bool fit_switched_off(const module_conf_t *m)
-{
-    bool logistic;
-    return bool_option(m, "logistic", &logistic) && !logistic;
+    return !config_module_bool(m, "per_domain", &per_domain) || per_domain;
 }
 
 /*
@@ -670,7 +649,7 @@ static int refit(learn_run_t *r)
     for (size_t m = 0; m < c->nmodules; m++) {
         if (!refit_possible(r->g, m))
             continue;
-        if (fit_switched_off(&c->modules[m])) {
+        if (refit_switched_off(r->g, m)) {
             if (r->o->refit_only)
                 printf("nothing to refit: logistic = false in %s; the word statistics learn at "
                        "once\n",

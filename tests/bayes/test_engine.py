@@ -51,6 +51,23 @@ class EngineCase(unittest.TestCase):
             self.smfd.close()
             subprocess.run(["rm", "-rf", self.dir])
 
+    def records(self):
+        p = subprocess.run(["mdb_dump", "-s", "bayes", os.path.join(self.smfd.tmp, "data", "kv")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines()
+                 if l.startswith(" ")]
+        return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
+                for i in range(0, len(lines) - 1, 2)}
+
+    def fitted(self):
+        return int.from_bytes(self.records().get(b"totals", bytes(32))[24:32], "little")
+
+    def totals(self):
+        """(spam, ham) messages the bayes store counts."""
+        raw = self.records().get(b"totals", bytes(32))
+        return int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little")
+
     def verdict(self, path):
         p = self.smfd.smfc("--json", "--rcpt", "user@example.com", path)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -92,23 +109,6 @@ class LiveLearning(EngineCase):
 class AutolearnRefit(EngineCase):
     """smfd refits the logistic model itself over what it autolearned."""
     TEXT = "autolearn = true\nautolearn_refit_interval = 1\n" + CONFIG
-
-    def records(self):
-        p = subprocess.run(["mdb_dump", "-s", "bayes", os.path.join(self.smfd.tmp, "data", "kv")],
-                           capture_output=True, text=True, timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines()
-                 if l.startswith(" ")]
-        return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
-                for i in range(0, len(lines) - 1, 2)}
-
-    def fitted(self):
-        return int.from_bytes(self.records().get(b"totals", bytes(32))[24:32], "little")
-
-    def totals(self):
-        """(spam, ham) messages the bayes store counts."""
-        raw = self.records().get(b"totals", bytes(32))
-        return int.from_bytes(raw[0:8], "little"), int.from_bytes(raw[8:16], "little")
 
     def test_the_same_message_at_once_is_taught_once(self):
         self.learn("spam", self.mail["spam"])
@@ -158,6 +158,25 @@ class AutolearnRefit(EngineCase):
         # Nothing new learned: no second refit.
         time.sleep(3)
         self.assertEqual(self.smfd.log_tail().count("autolearned since the last refit"), 1)
+
+
+class AutolearnWithoutLogistic(EngineCase):
+    """With logistic = false there is no model to refit: smfd must not claim one."""
+    TEXT = ("autolearn = true\nautolearn_refit_interval = 1\n" +
+            CONFIG.replace("min_learned = 10", "min_learned = 10\n  logistic = false"))
+
+    def test_autolearned_mail_is_not_said_refitted(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        other = fixtures.write_all(os.path.join(self.dir, "other"), seed=7)
+        for path in fixtures.files(other["ham"])[:4]:
+            self.assertEqual(self.verdict(path)["action"], "accept")
+        self.assertEqual(self.totals(), (30, 34))
+        # Two ticks of the main loop (2 s each) go by without a refit.
+        time.sleep(5)
+        log = self.smfd.log_tail(100000)
+        self.assertIn("autolearned as ham", log)
+        self.assertNotIn("refitted", log)
 
 
 if __name__ == "__main__":
