@@ -11,7 +11,6 @@
 #include "stats.h"
 #include "xalloc.h"
 
-#include <ctype.h>
 #include <glib.h>
 #include <jansson.h>
 #include <stdatomic.h>
@@ -38,18 +37,6 @@ typedef struct group {
     pipeline_result_t result;
 } group_t;
 
-static const char *rcpt_domain(arena_t *a, const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-    char *d = arena_strdup(a, at ? at + 1 : "");
-    for (char *p = d; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    size_t n = strlen(d);
-    if (n > 0 && d[n - 1] == '>')
-        d[n - 1] = '\0';
-    return d;
-}
-
 /*
  * One group per recipient domain, in the order the domains first appear.
  * Counted first and then filled, with a hash of the domains seen, so that
@@ -63,7 +50,7 @@ static size_t group_recipients(arena_t *a, const smf_envelope_t *env, group_t **
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     size_t ng = 0;
     for (size_t i = 0; i < env->rcpt_count; i++) {
-        const char *d = rcpt_domain(a, env->rcpt[i]);
+        const char *d = protocol_rcpt_domain(a, env->rcpt[i]);
         gpointer k;
         if (!g_hash_table_lookup_extended(seen, d, NULL, &k)) {
             k = GSIZE_TO_POINTER(ng);

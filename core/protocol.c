@@ -5,6 +5,7 @@
 
 #include "xalloc.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -163,4 +164,16 @@ bool protocol_id_ok(const void *data, size_t n)
 const char *protocol_request_id(arena_t *a, const frame_t *f)
 {
     return protocol_id_ok(f->data, f->size) ? arena_strndup(a, f->data, f->size) : NULL;
+}
+
+const char *protocol_rcpt_domain(arena_t *a, const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    char *d = arena_strdup(a, at ? at + 1 : "");
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t n = strlen(d);
+    if (n > 0 && d[n - 1] == '>')
+        d[n - 1] = '\0';
+    return d;
 }

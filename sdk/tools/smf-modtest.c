@@ -11,6 +11,7 @@
 #include "generation.h"
 #include "log.h"
 #include "message.h"
+#include "protocol.h"
 #include "scanctx.h"
 #include "xalloc.h"
 
@@ -349,9 +350,8 @@ static int scan_file(generation_t *g, const args_t *a, const char *path)
     smf_envelope_t env = a->env;
     env.request_id = path;
     smf_msg_t x;
-    const char *at = strrchr(env.rcpt[0], '@');
-    scanctx_init(&x, arena, m, &env, at ? at + 1 : "", clock_wall_ms() + a->deadline_ms,
-                 g->conf->arena_limit, g->kv);
+    scanctx_init(&x, arena, m, &env, protocol_rcpt_domain(arena, env.rcpt[0]),
+                 clock_wall_ms() + a->deadline_ms, g->conf->arena_limit, g->kv);
     for (size_t i = 0; i < a->nnotes; i++) {
         const char *eq = strchr(a->notes[i], '=');
         scanctx_note(&x, arena_strndup(arena, a->notes[i], (size_t)(eq - a->notes[i])), eq + 1);

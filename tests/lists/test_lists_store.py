@@ -144,6 +144,8 @@ class StoreTest(unittest.TestCase):
         # The domain's own entry beats the global block, for that domain only.
         self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@example.com")["verdict"], "allow")
         self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@example.org")["verdict"], "block")
+        # A domain scope matches the recipient domain in any case.
+        self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@EXAMPLE.Com")["verdict"], "allow")
         res = self.scan("--ip", "198.51.100.8", "--rcpt", "VIP@example.org")
         self.assertEqual(res["verdict"], "allow")
         self.assertIn("user:vip@example.org", res["names"]["LIST_ALLOW"]["detail"])
