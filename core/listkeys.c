@@ -91,7 +91,7 @@ static size_t label_len(const unsigned char *s)
  * in all. '_' is taken (some hosts say it in HELO) and so is UTF-8, the
  * form of an internationalised name in SMTPUTF8 mail.
  */
-static int valid_name(const char *s)
+int listkey_name_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
@@ -109,11 +109,11 @@ static int valid_name(const char *s)
 
 /* local@domain: the domain a name, the local part anything printable but
  * blanks and angle brackets (senders do not all keep to RFC 5321's). */
-static int valid_address(const char *s)
+int listkey_address_valid(const char *s)
 {
     const char *at = strrchr(s, '@');
 
-    if (at == NULL || at == s || !valid_name(at + 1))
+    if (at == NULL || at == s || !listkey_name_valid(at + 1))
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)at; p++) {
         size_t n = *p >= 0x80 ? utf8_len(p, (size_t)((const unsigned char *)at - p))
@@ -135,11 +135,11 @@ int listkey_scope_parse(const char *text, char *out, size_t outlen)
     }
     if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
-    if (strncmp(norm, "domain:", 7) == 0 && valid_name(norm + 7)) {
+    if (strncmp(norm, "domain:", 7) == 0 && listkey_name_valid(norm + 7)) {
         snprintf(out, outlen, "%s", norm);
         return 0;
     }
-    if (strncmp(norm, "user:", 5) == 0 && valid_address(norm + 5)) {
+    if (strncmp(norm, "user:", 5) == 0 && listkey_address_valid(norm + 5)) {
         snprintf(out, outlen, "%s", norm);
         return 0;
     }
@@ -227,8 +227,8 @@ int listkey_value_parse(listkey_entry_t *e, const char *text)
     }
     if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
-    if (e->type == LISTKEY_SENDER ? !valid_address(norm)
-                                  : !valid_name(norm[0] == '.' ? norm + 1 : norm))
+    if (e->type == LISTKEY_SENDER ? !listkey_address_valid(norm)
+                                  : !listkey_name_valid(norm[0] == '.' ? norm + 1 : norm))
         return SMF_EINVAL;
     snprintf(e->value, sizeof(e->value), "%s", norm);
     return 0;

@@ -9,7 +9,6 @@
 
 #include <smf/module.h>
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,23 +80,10 @@ static void strset_free(strset_t *set)
     memset(set, 0, sizeof(*set));
 }
 
-/* A host or domain name: letters, digits, '-', '_', '.', no empty label. */
-static int listdb_valid_name(const char *s)
-{
-    if (*s == '\0' || strstr(s, "..") != NULL)
-        return 0;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.' && c < 0x80)
-            return 0;
-    }
-    return 1;
-}
-
 static int listdb_add_name(strset_t *exact, strset_t *suffix, const char *norm)
 {
     /* ".example.com" is a suffix entry; a lone "." is not a domain. */
-    if (!listdb_valid_name(norm[0] == '.' ? norm + 1 : norm))
+    if (!listkey_name_valid(norm[0] == '.' ? norm + 1 : norm))
         return SMF_EINVAL;
     char *copy = strdup(norm);
     if (copy == NULL)
@@ -110,9 +96,7 @@ static int listdb_add_name(strset_t *exact, strset_t *suffix, const char *norm)
 
 static int listdb_add_sender(strset_t *set, const char *norm)
 {
-    const char *at = strrchr(norm, '@');
-
-    if (at == NULL || at == norm || !listdb_valid_name(at + 1) || strpbrk(norm, " \t<>") != NULL)
+    if (!listkey_address_valid(norm))
         return SMF_EINVAL;
     char *copy = strdup(norm);
     if (copy == NULL)

@@ -60,6 +60,13 @@ CASES = [
      "rc": 2, "stderr": ["block_ips", "2001:db8::/129"]},
     {"name": "address without @ refused as sender", "fixture": "plain.eml", "opts": ["block_senders={example.com}"],
      "rc": 2, "stderr": ["block_senders", "example.com"]},
+    # The options take the names smfctl list takes: none that DNS cannot hold.
+    {"name": "domain with a label starting with '-' refused", "fixture": "plain.eml",
+     "opts": ["block_domains={\"-x.example\"}"], "rc": 2, "stderr": ["block_domains", "-x.example"]},
+    {"name": "sender at a label over 63 bytes refused", "fixture": "plain.eml",
+     "opts": ["allow_senders={\"a@%s.example\"}" % ("b" * 64)], "rc": 2, "stderr": ["allow_senders"]},
+    {"name": "suffix entry of a name DNS can hold taken", "fixture": "plain.eml",
+     "opts": ["block_helos={\".mx_1.example\"}"], "rc": 0},
 ]
 
 if __name__ == "__main__":
