@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "qjournal.h"
 #include "smf/module.h"
 #include "xalloc.h"
 
@@ -77,6 +78,7 @@ struct quarantine {
     bool stopping;
     pthread_t committer;
     quarantine_stats_t stats;
+    qjournal_t *journal; /* Changes to publish; NULL when it cannot be opened. */
 };
 
 /* ---- names ---------------------------------------------------------- */
@@ -310,6 +312,12 @@ int quarantine_open(const char *dir, quarantine_t **out, char *err, size_t errle
     pthread_mutex_init(&q->envs_lock, NULL);
     pthread_mutex_init(&q->lock, NULL);
     q->window_us = QUARANTINE_DEFAULT_WINDOW_US;
+    /* Without the journal the quarantine still works; its changes are not
+     * published, which the log says. */
+    char jerr[4200];
+    if (qjournal_open(dir, &q->journal, jerr, sizeof(jerr)) != 0)
+        log_msg(SMF_LOG_WARN, "quarantine", "%s; releases and deletions will not be published",
+                jerr);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -318,6 +326,7 @@ int quarantine_open(const char *dir, quarantine_t **out, char *err, size_t errle
     int rc = pthread_create(&q->committer, NULL, committer_main, q);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the quarantine committer: %s", strerror(rc));
+        qjournal_close(&q->journal);
         pthread_cond_destroy(&q->work);
         pthread_mutex_destroy(&q->lock);
         pthread_mutex_destroy(&q->envs_lock);
@@ -345,6 +354,7 @@ void quarantine_close(quarantine_t **qp)
         mdb_env_close(e->env);
         free(e);
     }
+    qjournal_close(&q->journal);
     pthread_cond_destroy(&q->work);
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->envs_lock);
@@ -804,6 +814,7 @@ int quarantine_get(quarantine_t *q, const char *domain, const char *id, char **m
 /* ---- changes by the operator --------------------------------------- */
 
 typedef struct change_ctx {
+    qjournal_t *journal;
     const char *id;
     const char *state; /* NULL: delete. */
     size_t changed;
@@ -863,12 +874,14 @@ static int change_env(denv_t *e, void *arg)
     if (mdb_txn_commit(txn) != 0)
         return SMF_EIO;
     c->changed++;
+    qjournal_add(c->journal, e->name, &c->id, 1, c->state != NULL ? c->state : "deleted",
+                 clock_wall_ms());
     return 0;
 }
 
 int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 {
-    change_ctx_t c = {id, NULL, 0};
+    change_ctx_t c = {q->journal, id, NULL, 0};
     if (!valid_id(id))
         return SMF_EINVAL;
     int rc = each_env(q, domain, change_env, &c);
@@ -877,7 +890,7 @@ int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 
 int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const char *state)
 {
-    change_ctx_t c = {id, state, 0};
+    change_ctx_t c = {q->journal, id, state, 0};
     json_t *probe = state != NULL ? json_string(state) : NULL;
     if (!valid_id(id) || probe == NULL || state[0] == '\0' || strlen(state) > 64) {
         json_decref(probe);
@@ -889,9 +902,11 @@ int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const c
 }
 
 typedef struct purge_ctx {
+    qjournal_t *journal;
     int64_t older_than_ms;
     size_t removed;
     int rc;
+    char (*ids)[QUARANTINE_ID_MAX + 1]; /* The batch's, for the journal. */
 } purge_ctx_t;
 
 /* Deletes up to PURGE_BATCH old entries from the key *last onwards (all
@@ -920,6 +935,8 @@ static int purge_batch(denv_t *e, purge_ctx_t *c, char *last, size_t *lastlen, b
             continue;
         }
         rc = mdb_cursor_del(cur, 0);
+        memcpy(c->ids[n], last, *lastlen);
+        c->ids[n][*lastlen] = '\0';
         k = (MDB_val){*lastlen, last};
         if (rc == 0 && (rc = mdb_del(txn, e->raw, &k, NULL)) == MDB_NOTFOUND)
             rc = 0;
@@ -934,8 +951,13 @@ static int purge_batch(denv_t *e, purge_ctx_t *c, char *last, size_t *lastlen, b
     if (cur != NULL)
         mdb_cursor_close(cur);
     rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
-    if (rc == 0)
+    if (rc == 0) {
         c->removed += n;
+        const char *ids[PURGE_BATCH];
+        for (size_t i = 0; i < n; i++)
+            ids[i] = c->ids[i];
+        qjournal_add(c->journal, e->name, ids, n, "purged", clock_wall_ms());
+    }
     return rc == 0 ? 0 : SMF_EIO;
 }
 
@@ -957,9 +979,15 @@ static int purge_env(denv_t *e, void *arg)
 
 int quarantine_purge(quarantine_t *q, int64_t older_than_ms, size_t *removed)
 {
-    purge_ctx_t c = {older_than_ms, 0, 0};
+    purge_ctx_t c = {q->journal, older_than_ms, 0, 0, xcalloc(PURGE_BATCH, QUARANTINE_ID_MAX + 1)};
     int rc = each_env(q, NULL, purge_env, &c);
+    free(c.ids);
     if (removed != NULL)
         *removed = c.removed;
     return rc != 0 ? rc : c.rc;
+}
+
+long quarantine_events(quarantine_t *q, size_t max, quarantine_event_fn fn, void *arg)
+{
+    return qjournal_drain(q->journal, max, fn, arg);
 }

@@ -134,6 +134,17 @@ int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const c
  * counts them in *removed (may be NULL). 0 or SMF_EIO. */
 int quarantine_purge(quarantine_t *q, int64_t older_than_ms, size_t *removed);
 
+/* Called once per change recorded in the journal by quarantine_events(),
+ * with its topic and JSON text, borrowed for the call. */
+typedef void (*quarantine_event_fn)(const char *topic, const char *json, void *arg);
+
+/*
+ * Hands the oldest recorded changes (releases, deletions, purges, by any
+ * process), at most max of them, to fn and forgets them: smfd publishes
+ * them. Returns how many, or -1 when the journal could not be read.
+ */
+long quarantine_events(quarantine_t *q, size_t max, quarantine_event_fn fn, void *arg);
+
 /* Counters since open, for metrics and tests. */
 typedef struct quarantine_stats {
     uint64_t groups; /* Durable group commits made by the committer. */

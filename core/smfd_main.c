@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "autolearn.h"
+#include "frames.h"
 #include "fsutil.h"
 #include "log.h"
 #include "message.h"
@@ -278,9 +279,27 @@ static double refit_autolearned(engine_t *e)
     return clock_mono_ms() + (every > 0 ? (double)every : WATCH_INTERVAL_S) * 1000.0;
 }
 
+static void send_event(const char *topic, const char *json, void *sock)
+{
+    frames_send_str(sock, "EVENT", ZMQ_SNDMORE);
+    frames_send_str(sock, topic, ZMQ_SNDMORE);
+    frames_send_str(sock, json, 0);
+}
+
+/* Publishes the quarantine changes smfctl and smfd recorded since the last
+ * tick (releases, deletions, purges), through the transport, which owns
+ * the PUB socket. A purge of many entries is spread over several ticks. */
+static void publish_changes(engine_t *e, void *sock)
+{
+    for (int batch = 0; e->quarantine != NULL && batch < 10; batch++)
+        if (quarantine_events(e->quarantine, 1000, send_event, sock) < 1000)
+            break;
+}
+
 /* Waits for a signal while doing the periodic work; returns the signal
  * that ends the loop (TERM or INT). */
-static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsigned long *gen_id)
+static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsigned long *gen_id,
+                     void *events)
 {
     watch_t *w = NULL;
     update_watch(e, &w);
@@ -306,6 +325,7 @@ static int main_loop(engine_t *e, const options_t *o, const sigset_t *sigs, unsi
             }
         }
         update_watch(e, &w);
+        publish_changes(e, events);
         /* The store's commits are not synced one by one (workers write
          * reputation and learning counts at mail speed); flushing them at
          * each tick bounds what a crash of the machine can lose. */
@@ -471,7 +491,13 @@ static int serve(const options_t *o)
     log_info("smfd %s ready: listen=%s publish=%s workers=%zu modules=%zu", SMF_VERSION, e.listen,
              e.publish, e.nworkers, g->conf->nmodules);
 
-    int sig = main_loop(&e, o, &sigs, &gen_id);
+    /* The main thread's own way to the PUB socket, for quarantine changes. */
+    void *events = zmq_socket(e.zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(events, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_connect(events, ENGINE_BACKEND);
+    int sig = main_loop(&e, o, &sigs, &gen_id, events);
+    zmq_close(events);
     log_info("signal %d: draining and stopping (a second one stops at once)", sig);
     zmq_send(control, "STOP", 4, 0);
     if (!drained(transport, &sigs)) {

@@ -349,6 +349,34 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"already released", r.stderr)
         self.assertEqual(len(self.sink.messages), before + 1)
 
+    def test_changes_are_published(self):
+        # smfctl changes the store; smfd publishes what changed at its next tick (2 s).
+        sub = self.smfd.sub("quarantine.")
+        try:
+            body = fixture("gtube.eml").replace(b"\n", b"\r\n")
+            deadline, stored = time.time() + 15, None
+            while stored is None and time.time() < deadline:
+                qid = self.quarantine(body, recipients=["p@rel.example", "q@gone.example"])
+                if sub.poll(500):
+                    stored = json.loads(sub.recv_multipart()[1])
+            self.assertIsNotNone(stored, "the subscriber never joined")
+            self.assertEqual(self.ctl("release", qid, "--domain", "rel.example").returncode, 0)
+            self.assertEqual(self.ctl("delete", qid, "--domain", "gone.example").returncode, 0)
+            got, deadline = {}, time.time() + 10
+            while len(got) < 2 and time.time() < deadline:
+                if sub.poll(200):
+                    topic, event = sub.recv_multipart()
+                    event = json.loads(event)
+                    if event.get("id") == qid and event["type"] != "stored":
+                        got[event["type"]] = (topic.decode(), event)
+            self.assertEqual(sorted(got), ["deleted", "released"], got)
+            topic, released = got["released"]
+            self.assertEqual((topic, released["domain"]), ("quarantine.rel.example", "rel.example"))
+            self.assertGreater(released["time"], 0)
+            self.assertEqual(got["deleted"][0], "quarantine.gone.example")
+        finally:
+            sub.close(0)
+
     def test_release_teaches_ham(self):
         """release --learn-ham delivers, then teaches the classifiers the message was ham,
         once, through the same registry as smfctl learn."""

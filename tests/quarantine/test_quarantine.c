@@ -499,6 +499,26 @@ static void store_simple(quarantine_t *q, const char *domain, const char *id, in
     free(raw);
 }
 
+/* The journal's records as "topic type id" lines, in order. */
+typedef struct events {
+    char text[4096];
+    size_t n;
+} events_t;
+
+static void event_cb(const char *topic, const char *json, void *arg)
+{
+    events_t *ev = arg;
+    json_t *o = json_loads(json, 0, NULL);
+    const char *type = json_string_value(json_object_get(o, "type"));
+    const char *id = json_string_value(json_object_get(o, "id"));
+    bool timed = json_integer_value(json_object_get(o, "time")) > 0;
+    size_t used = strlen(ev->text);
+    snprintf(ev->text + used, sizeof(ev->text) - used, "%s %s %s%s\n", topic, type ? type : "?",
+             id ? id : "?", timed ? "" : " (no time)");
+    ev->n++;
+    json_decref(o);
+}
+
 static void test_delete_mark(void)
 {
     char dir[1200];
@@ -537,6 +557,17 @@ static void test_delete_mark(void)
     json_decref(o);
     free(meta);
     free(raw);
+
+    /* Each change that happened is journaled for smfd to publish, once. */
+    events_t ev = {"", 0};
+    CHECK(quarantine_events(q, 100, event_cb, &ev) == 4, "four changes: %s", ev.text);
+    CHECK(strcmp(ev.text, "quarantine.a.example deleted 01\n"
+                          "quarantine.a.example deleted 02\n"
+                          "quarantine.b.example deleted 02\n"
+                          "quarantine.b.example released 03\n") == 0,
+          "journal:\n%s", ev.text);
+    ev = (events_t){"", 0};
+    CHECK(quarantine_events(q, 100, event_cb, &ev) == 0, "drained: %s", ev.text);
     quarantine_close(&q);
 }
 
@@ -646,6 +677,14 @@ static void test_purge(void)
     }
     CHECK(missing == 0, "%zu entries in the wrong state after purge", missing);
     CHECK(quarantine_purge(q, 100000, &removed) == 0 && removed == 0, "nothing more to purge");
+    /* Every purged entry is journaled, taken a bounded number at a time. */
+    events_t ev = {"", 0};
+    long got = 0, k;
+    while ((k = quarantine_events(q, 7, event_cb, &ev)) > 0) {
+        got += k;
+        ev.text[0] = '\0';
+    }
+    CHECK(got == (long)old_a && k == 0, "%ld purge events for %zu purged", got, old_a);
     quarantine_close(&q);
     free(items);
     free(ids);
