@@ -20,6 +20,10 @@ static const smfctl_command_t commands[] = {
      "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
      "                        can override them, whether they are enabled and start",
      false, smfctl_modules_usage},
+    {"domains", smfctl_domains,
+     "domains [--json] [DOMAIN...]  the policy each domain gets: stages, thresholds,\n"
+     "                        actions, delivery",
+     false, smfctl_domains_usage},
     {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true,
      smfctl_list_usage},
     {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true,

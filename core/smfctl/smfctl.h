@@ -34,6 +34,7 @@ extern const char smfctl_quarantine_usage[];
 extern const char smfctl_learn_usage[];
 extern const char smfctl_keygen_usage[];
 extern const char smfctl_stats_usage[];
+extern const char smfctl_domains_usage[];
 
 int smfctl_modules(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_list(const smfctl_t *ctl, int argc, char **argv);
@@ -44,6 +45,7 @@ int smfctl_learn(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_implied);
 int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_stats(const smfctl_t *ctl, int argc, char **argv);
+int smfctl_domains(const smfctl_t *ctl, int argc, char **argv);
 
 /*
  * Run as root with `user` set: gives the user every file and directory root

@@ -142,7 +142,7 @@ class ModulesTest(unittest.TestCase):
         missing = os.path.join(tempfile.gettempdir(), "smf-no-such-dir", "smfd.conf")
         for args in (["modules"], ["list"], ["list", "add"], ["list", "del", "--type", "ip"],
                      ["quarantine"], ["quarantine", "purge"], ["learn"], ["learn", "--spam"],
-                     ["unlearn"], ["keygen"], ["stats"]):
+                     ["unlearn"], ["keygen"], ["stats"], ["domains"], ["domains", "a.example"]):
             for flag in ("--help", "-h"):
                 r = smfctl(*args, flag, config=missing)
                 self.assertEqual((r.returncode, r.stderr), (0, ""), args + [flag])
@@ -151,6 +151,41 @@ class ModulesTest(unittest.TestCase):
         # After "--", --help is a file to learn from, not a request for help.
         r = smfctl("learn", "--spam", "--", "--help", config=missing)
         self.assertEqual(r.returncode, 2, r.stdout)
+
+
+class DomainsTest(unittest.TestCase):
+    """`smfctl domains`: the policy each domain gets, resolved as smfd resolves it."""
+
+    def test_every_policy(self):
+        r = smfctl("domains")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        blocks = r.stdout.strip().split("\n\n")
+        self.assertEqual([b.split("\n")[0] for b in blocks],
+                         ["default (every domain without a policy of its own)", "example.com"])
+        self.assertIn("stages reputation > antivirus > lists > pattern > attachment", blocks[0])
+        # example.com changes one setting of the default's, and only that one is marked.
+        self.assertIn("add_header 5, quarantine 10, reject* 40", blocks[1])
+        self.assertEqual(blocks[1].count("*"), 1, blocks[1])
+        self.assertNotIn("*", blocks[0])
+
+    def test_named_domains_as_json(self):
+        r = smfctl("domains", "Example.COM.", "other.example", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual([(p["domain"], p["policy"]) for p in got],
+                         [("example.com", "example.com"), ("other.example", "default")])
+        self.assertEqual(got[0]["inbound"]["reject_score"], 40)
+        self.assertEqual(got[1]["inbound"]["reject_score"], 0)
+        self.assertEqual(got[0]["outbound"]["virus_action"], "reject")
+        self.assertEqual(got[1]["inbound"]["stages"][1], "antivirus")
+        r = smfctl("domains", "other.example")
+        self.assertTrue(r.stdout.startswith("other.example: the default policy"), r.stdout)
+
+    def test_unknown_option(self):
+        r = smfctl("domains", "--jsn")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--jsn'", r.stderr)
+        self.assertIn("usage: smfctl domains", r.stderr)
 
 
 class QuarantineAccessTest(unittest.TestCase):
