@@ -79,8 +79,11 @@ static int put_label(const unsigned char *s, size_t n, char *out, size_t outlen,
     unsigned cp[IDNA_LABEL_MAX];
     size_t count = 0, ascii = 1;
     for (size_t i = 0; i < n;) {
+        /* Full before reading: the reader writes the code point it reads. */
+        if (count == IDNA_LABEL_MAX)
+            return -1;
         size_t k = utf8_get(s + i, n - i, &cp[count]);
-        if (k == 0 || count == IDNA_LABEL_MAX)
+        if (k == 0)
             return -1;
         ascii &= cp[count] < 0x80;
         cp[count] = idna_lower(cp[count]);

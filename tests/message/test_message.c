@@ -724,6 +724,24 @@ static void test_url_scan(void)
     }
 }
 
+/* A host label longer than DNS allows (63) and than the A-label reader's
+ * room (256 code points) is read without overflowing it: the sanitizer
+ * build saw a write past the buffer here once. */
+static void test_url_long_label(void)
+{
+    char text[400];
+    snprintf(text, sizeof(text), "see http://%0300d.example/x and http://ok.example/", 0);
+    for (char *p = text + 11; *p == '0'; p++)
+        *p = 'a';
+    arena_t *a = arena_new(4096);
+    url_set_t s;
+    url_set_init(&s, a, MESSAGE_MAX_URLS);
+    url_scan_text(&s, text, strlen(text));
+    CHECK(s.count >= 1);
+    CHECK_STR(s.items[s.count - 1], "http://ok.example/");
+    arena_destroy(&a);
+}
+
 /* At most MESSAGE_MAX_URLS distinct URLs are kept, the first ones. */
 static void test_url_cap(void)
 {
@@ -844,6 +862,7 @@ int main(int argc, char **argv)
     test_html_to_text();
     test_html_links();
     test_url_scan();
+    test_url_long_label();
     test_url_cap();
     test_html_hostile();
     test_threads();

@@ -96,6 +96,14 @@ static void test_hosts(void)
     CHECK(idna_host("bad\xc3.example", 13, out, sizeof(out)) == -1, "cut sequence refused");
     CHECK(idna_host("\xc0\xae.example", 10, out, sizeof(out)) == -1, "overlong refused");
     CHECK(idna_host("ex\xc3\xa4mple.com", 12, out, 12) == -1, "too small a buffer refused");
+    /* A label longer than any DNS allows is refused, not read past the
+     * label buffer (ASan sees the overflow this once was). */
+    char longest[300 + 5];
+    memset(longest, 'a', 300);
+    memcpy(longest + 300, ".com", 5);
+    char big[1024];
+    CHECK(idna_host(longest, strlen(longest), big, sizeof(big)) == -1,
+          "a 300-letter label refused");
 }
 
 static void test_lower(void)
