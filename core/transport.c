@@ -181,11 +181,11 @@ static void refuse_waiting(transport_t *t)
 
 static void refuse_busy(transport_t *t, zmq_msg_t *p, size_t n, size_t first)
 {
-    char why[160];
+    char why[200];
     snprintf(why, sizeof(why),
-             "the engine is busy: %zu request(s) wait for a worker; try again shortly or send "
-             "to another node",
-             t->backlog.count);
+             "the engine is busy: all %zu worker(s) are scanning and %zu request(s) wait "
+             "(max_queued = %zu); try again shortly or send to another node",
+             t->e->nworkers, t->backlog.count, t->backlog.max_count);
     refuse(t, p, n, first, PERR_BUSY, why);
     if (stats_busy_refusal())
         log_warn("refusing requests: %zu wait for %zu worker(s) (max_queued = %zu, "

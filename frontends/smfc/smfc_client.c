@@ -16,6 +16,10 @@
 
 #define SMFC_PROTO "SMF/1"
 #define SMFC_MAX_FRAMES 8
+/* An engine that answers "busy" is asked again after this long, doubled at
+ * each refusal up to SMFC_RETRY_MAX_MS, within the message's timeout. */
+#define SMFC_RETRY_FIRST_MS 50.0
+#define SMFC_RETRY_MAX_MS 1000.0
 
 typedef struct smfc_slot {
     uint64_t seq;
@@ -25,6 +29,11 @@ typedef struct smfc_slot {
     json_t *reply;
     char *code, *message;
     bool engine_error;
+    /* Kept until the answer, to send again when the engine was busy. */
+    char *env, *data;
+    size_t len;
+    double retry_at, backoff_ms; /* retry_at 0: not waiting to be sent again. */
+    unsigned busy;
 } smfc_slot_t;
 
 typedef struct smfc_client {
@@ -63,16 +72,19 @@ static int smfc_send_frame(void *sock, const void *data, size_t len, bool more)
     return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
-static void smfc_send(smfc_client_t *c, smfc_slot_t *s, const char *env, smfc_msg_t *msg)
+/* Sends the slot's request; its time counts from the first send. */
+static void smfc_send(smfc_client_t *c, smfc_slot_t *s)
 {
     char id[64];
     int idlen = snprintf(id, sizeof id, "%s%" PRIu64, c->id_prefix, s->seq);
-    s->sent_ms = smfc_now_ms();
+    if (s->busy == 0)
+        s->sent_ms = smfc_now_ms();
+    s->retry_at = 0;
     if (smfc_send_frame(c->sock, SMFC_PROTO, strlen(SMFC_PROTO), true) < 0 ||
         smfc_send_frame(c->sock, "SCAN", 4, true) < 0 ||
         smfc_send_frame(c->sock, id, (size_t)idlen, true) < 0 ||
-        smfc_send_frame(c->sock, env, strlen(env), true) < 0 ||
-        smfc_send_frame(c->sock, msg->data, msg->len, false) < 0) {
+        smfc_send_frame(c->sock, s->env, strlen(s->env), true) < 0 ||
+        smfc_send_frame(c->sock, s->data, s->len, false) < 0) {
         char why[256];
         snprintf(why, sizeof why, "cannot send to %s: %s", c->o->endpoint,
                  zmq_strerror(zmq_errno()));
@@ -104,8 +116,13 @@ static bool smfc_start_one(smfc_client_t *c)
         smfc_slot_fail(s, "no_answer", c->unreachable);
     else if (!(env = smfc_envelope_build(c->o, msg.data, msg.len, &why)))
         smfc_slot_fail(s, "no_recipient", why);
-    else
-        smfc_send(c, s, env, &msg);
+    else {
+        s->env = env;
+        s->data = msg.data;
+        s->len = msg.len;
+        env = msg.data = NULL;
+        smfc_send(c, s);
+    }
     free(env);
     smfc_msg_clear(&msg);
     return true;
@@ -131,6 +148,8 @@ static void smfc_flush(smfc_client_t *c)
         free(s->label);
         free(s->code);
         free(s->message);
+        free(s->env);
+        free(s->data);
         memset(s, 0, sizeof *s);
         c->next_print++;
     }
@@ -159,10 +178,31 @@ static bool smfc_frame_is(zmq_msg_t *f, const char *s)
     return zmq_msg_size(f) == strlen(s) && memcmp(zmq_msg_data(f), s, strlen(s)) == 0;
 }
 
-static void smfc_take_error(smfc_slot_t *s, json_t *body)
+/*
+ * "busy": the engine did not start on the message, so it is asked again a
+ * little later, for as long as the message's timeout allows (the timeout
+ * then ends it as for an engine that does not answer).
+ */
+static bool smfc_retry_later(smfc_client_t *c, smfc_slot_t *s, const char *code)
+{
+    if (code == NULL || strcmp(code, "busy") != 0)
+        return false;
+    s->busy++;
+    s->backoff_ms = s->backoff_ms > 0 ? s->backoff_ms * 2 : SMFC_RETRY_FIRST_MS;
+    if (s->backoff_ms > SMFC_RETRY_MAX_MS)
+        s->backoff_ms = SMFC_RETRY_MAX_MS;
+    s->retry_at = smfc_now_ms() + s->backoff_ms;
+    if (s->retry_at >= s->sent_ms + (double)c->o->timeout_ms)
+        return false;
+    return true;
+}
+
+static void smfc_take_error(smfc_client_t *c, smfc_slot_t *s, json_t *body)
 {
     const char *code = json_string_value(json_object_get(body, "error"));
     const char *msg = json_string_value(json_object_get(body, "message"));
+    if (smfc_retry_later(c, s, code))
+        return;
     smfc_slot_fail(s, code ? code : "engine_error", msg ? msg : "the engine gave no reason");
     s->engine_error = true;
 }
@@ -182,7 +222,7 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
     if (!json_is_object(body))
         smfc_slot_fail(s, "bad_reply", "the engine's reply is not a JSON object");
     else if (smfc_frame_is(&f[1], "ERROR"))
-        smfc_take_error(s, body);
+        smfc_take_error(c, s, body);
     else if (!smfc_frame_is(&f[1], "VERDICT") || !json_is_string(json_object_get(body, "action")))
         smfc_slot_fail(s, "bad_reply", "the engine's reply is not a verdict");
     else {
@@ -218,6 +258,23 @@ static void smfc_receive(smfc_client_t *c)
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
     }
+}
+
+/* Sends again the requests whose wait after "busy" is over; returns ms
+ * until the next such send (or `cap`). */
+static long smfc_resend(smfc_client_t *c, long cap)
+{
+    double now = smfc_now_ms(), next = (double)cap;
+    for (unsigned i = 0; i < c->o->jobs; i++) {
+        smfc_slot_t *s = &c->slots[i];
+        if (!s->in_flight || s->retry_at == 0)
+            continue;
+        if (s->retry_at <= now)
+            smfc_send(c, s);
+        else if (s->retry_at - now < next)
+            next = s->retry_at - now;
+    }
+    return (long)next + 1;
 }
 
 /* Fails requests past their timeout; returns ms until the next one expires. */
@@ -261,7 +318,7 @@ static void smfc_loop(smfc_client_t *c)
         smfc_report_progress(c->report, (size_t)c->next_print, smfc_input_total(c->in), false);
         if (c->eof && c->next_print == c->next_seq)
             return;
-        long wait = smfc_expire(c);
+        long wait = smfc_resend(c, smfc_expire(c));
         if (!smfc_any_in_flight(c))
             continue; /* Expiry may have finished the window: refill. */
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};

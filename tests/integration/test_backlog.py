@@ -5,6 +5,8 @@ ERROR busy at once instead of letting front ends wait.
 One worker is kept busy by a scan whose reputation stage asks a DNS server that never
 answers (a UDP socket of this test), so each slow scan takes dns_timeout_ms."""
 
+import json
+import os
 import shutil
 import time
 import unittest
@@ -116,6 +118,29 @@ class Backlog(unittest.TestCase):
         self.assertEqual(got[b"refused"][:2][0], "ERROR")
         self.assertEqual(got[b"refused"][1]["error"], "busy")
         self.assertEqual(got[b"slow"][0], "VERDICT")
+
+    def test_smfc_asks_a_busy_engine_again(self):
+        # smfc does not give up on "busy" (the engine did not start on the message): it
+        # asks again, within its timeout, and prints the verdict once a worker is free.
+        self.start("max_queued=0")
+        self.send_slow(b"slow")
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        r = self.smfd.smfc("--json", "--timeout", "10000", "--ip", "127.0.0.1",
+                           os.path.join(smftest.FIXTURES, "clean.eml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["action"], "accept", r.stdout)
+        self.assertGreater(time.monotonic() - t0, SLOW_MS / 1000 / 2)
+        self.replies(1)
+        self.assertGreaterEqual(self.stats()["queue"]["refused_busy"], 1)
+        # Within a timeout too short to wait, it reports the engine's refusal.
+        self.send_slow(b"slow-2")
+        time.sleep(0.2)
+        r = self.smfd.smfc("--json", "--timeout", "300", "--ip", "127.0.0.1",
+                           os.path.join(smftest.FIXTURES, "clean.eml"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(json.loads(r.stdout)["error"], "busy", r.stdout)
+        self.replies(1)
 
     def test_byte_limit(self):
         # The first waiting request fits however large; the next does not.
