@@ -78,7 +78,8 @@ struct quarantine {
     bool stopping;
     pthread_t committer;
     quarantine_stats_t stats;
-    qjournal_t *journal; /* Changes to publish; NULL when it cannot be opened. */
+    qjournal_t *journal; /* Changes to publish, opened at the first change. */
+    bool journal_tried;  /* Under envs_lock. */
 };
 
 /* ---- names ---------------------------------------------------------- */
@@ -312,12 +313,6 @@ int quarantine_open(const char *dir, quarantine_t **out, char *err, size_t errle
     pthread_mutex_init(&q->envs_lock, NULL);
     pthread_mutex_init(&q->lock, NULL);
     q->window_us = QUARANTINE_DEFAULT_WINDOW_US;
-    /* Without the journal the quarantine still works; its changes are not
-     * published, which the log says. */
-    char jerr[4200];
-    if (qjournal_open(dir, &q->journal, jerr, sizeof(jerr)) != 0)
-        log_msg(SMF_LOG_WARN, "quarantine", "%s; releases and deletions will not be published",
-                jerr);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -326,7 +321,6 @@ int quarantine_open(const char *dir, quarantine_t **out, char *err, size_t errle
     int rc = pthread_create(&q->committer, NULL, committer_main, q);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the quarantine committer: %s", strerror(rc));
-        qjournal_close(&q->journal);
         pthread_cond_destroy(&q->work);
         pthread_mutex_destroy(&q->lock);
         pthread_mutex_destroy(&q->envs_lock);
@@ -813,6 +807,26 @@ int quarantine_get(quarantine_t *q, const char *domain, const char *id, char **m
 
 /* ---- changes by the operator --------------------------------------- */
 
+/*
+ * The journal of changes, opened when first needed: a reader that only
+ * lists or shows entries (and may not write the quarantine folder) never
+ * touches it. Without it the quarantine still works; its changes are not
+ * published, which the log says once.
+ */
+static qjournal_t *journal(quarantine_t *q)
+{
+    pthread_mutex_lock(&q->envs_lock);
+    if (!q->journal_tried) {
+        char err[4200];
+        q->journal_tried = true;
+        if (qjournal_open(q->dir, &q->journal, err, sizeof(err)) != 0)
+            log_msg(SMF_LOG_WARN, "quarantine", "%s; releases and deletions will not be published",
+                    err);
+    }
+    pthread_mutex_unlock(&q->envs_lock);
+    return q->journal;
+}
+
 typedef struct change_ctx {
     qjournal_t *journal;
     const char *id;
@@ -881,7 +895,7 @@ static int change_env(denv_t *e, void *arg)
 
 int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 {
-    change_ctx_t c = {q->journal, id, NULL, 0};
+    change_ctx_t c = {journal(q), id, NULL, 0};
     if (!valid_id(id))
         return SMF_EINVAL;
     int rc = each_env(q, domain, change_env, &c);
@@ -890,7 +904,7 @@ int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 
 int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const char *state)
 {
-    change_ctx_t c = {q->journal, id, state, 0};
+    change_ctx_t c = {journal(q), id, state, 0};
     json_t *probe = state != NULL ? json_string(state) : NULL;
     if (!valid_id(id) || probe == NULL || state[0] == '\0' || strlen(state) > 64) {
         json_decref(probe);
@@ -979,7 +993,7 @@ static int purge_env(denv_t *e, void *arg)
 
 int quarantine_purge(quarantine_t *q, int64_t older_than_ms, size_t *removed)
 {
-    purge_ctx_t c = {q->journal, older_than_ms, 0, 0, xcalloc(PURGE_BATCH, QUARANTINE_ID_MAX + 1)};
+    purge_ctx_t c = {journal(q), older_than_ms, 0, 0, xcalloc(PURGE_BATCH, QUARANTINE_ID_MAX + 1)};
     int rc = each_env(q, NULL, purge_env, &c);
     free(c.ids);
     if (removed != NULL)
@@ -989,5 +1003,5 @@ int quarantine_purge(quarantine_t *q, int64_t older_than_ms, size_t *removed)
 
 long quarantine_events(quarantine_t *q, size_t max, quarantine_event_fn fn, void *arg)
 {
-    return qjournal_drain(q->journal, max, fn, arg);
+    return qjournal_drain(journal(q), max, fn, arg);
 }
