@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "frames.h"
 #include "fsutil.h"
+#include "job.h"
 #include "log.h"
 #include "protocol.h"
 #include "stats.h"
@@ -193,6 +194,40 @@ static void refuse_busy(transport_t *t, zmq_msg_t *p, size_t n, size_t first)
                  t->backlog.count, t->e->nworkers, t->backlog.max_count, t->backlog.max_bytes);
 }
 
+static bool frame_eq(zmq_msg_t *f, const char *s)
+{
+    return zmq_msg_size(f) == strlen(s) && memcmp(zmq_msg_data(f), s, strlen(s)) == 0;
+}
+
+/* A well-formed STATS, which the transport answers itself: what the engine
+ * is doing matters most when every worker is busy scanning. */
+static bool is_stats(zmq_msg_t *p, size_t n, size_t first)
+{
+    return n == first + 3 && frame_eq(&p[first], PROTOCOL_VERSION) &&
+           frame_eq(&p[first + 1], "STATS") &&
+           protocol_id_ok(zmq_msg_data(&p[first + 2]), zmq_msg_size(&p[first + 2]));
+}
+
+static void answer_stats(transport_t *t, zmq_msg_t *p, size_t first)
+{
+    char rid[PROTOCOL_MAX_ID + 1];
+    snprintf(rid, sizeof(rid), "%.*s", (int)zmq_msg_size(&p[first + 2]),
+             (const char *)zmq_msg_data(&p[first + 2]));
+    if (!reply_start(t, &p[0], "STATS", rid))
+        return;
+    generation_t *g = engine_current(t->e);
+    job_result_t r;
+    job_stats(g, rid, (long)t->busy, &r);
+    generation_release(&g);
+    if (first == 2)
+        zmq_send(t->front, "", 0, ZMQ_SNDMORE);
+    frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
+    frames_send_str(t->front, r.kind, ZMQ_SNDMORE);
+    frames_send_str(t->front, r.request_id, ZMQ_SNDMORE);
+    frames_send_str(t->front, r.json, 0);
+    job_result_free(&r);
+}
+
 static void from_front(transport_t *t)
 {
     zmq_msg_t p[MAX_PARTS];
@@ -205,6 +240,8 @@ static void from_front(transport_t *t)
     size_t first = n > 1 && zmq_msg_size(&p[1]) == 0 ? 2 : 1;
     if (overflow)
         refuse(t, p, n, first, PERR_FRAMES, "too many frames");
+    else if (is_stats(p, n, first))
+        answer_stats(t, p, first);
     else if (t->draining)
         refuse(t, p, n, first, PERR_SHUTDOWN, "the engine is stopping; try another node");
     else if (t->nidle > 0 && t->backlog.count == 0)

@@ -93,8 +93,10 @@ static void print_table(json_t *st)
            num(actions, "tempfail"), num(actions, "reject"),
            messages ? json_number_value(json_object_get(st, "engine_ms")) / (double)messages : 0);
     json_t *queue = json_object_get(st, "queue");
-    printf("queue     %lld waiting for a worker (peak %lld), %lld refused busy\n",
-           num(queue, "waiting"), num(queue, "peak"), num(queue, "refused_busy"));
+    printf("queue     %lld being scanned, %lld waiting for a worker (peak %lld), %lld refused "
+           "busy\n",
+           num(queue, "in_flight"), num(queue, "waiting"), num(queue, "peak"),
+           num(queue, "refused_busy"));
     printf("\n%-12s %9s %9s %12s %7s %8s %10s\n", "STAGE", "CLEAN", "DETECTED", "UNSCANNABLE",
            "ERROR", "SKIPPED", "MS/SCAN");
     size_t i;

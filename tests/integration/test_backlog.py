@@ -142,6 +142,21 @@ class Backlog(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["error"], "busy", r.stdout)
         self.replies(1)
 
+    def test_stats_are_answered_while_every_worker_scans(self):
+        # What the engine is doing matters most when it is busy: STATS does not wait for a
+        # worker (nor get "busy"); PING, which checks that scans can run, does.
+        self.start("max_queued=0")
+        self.send_slow(b"slow")
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        queue = self.stats()["queue"]
+        self.assertLess(time.monotonic() - t0, SLOW_MS / 1000 / 2)
+        self.assertEqual((queue["in_flight"], queue["waiting"]), (1, 0), queue)
+        self.sock.send_multipart([smftest.PROTO, b"PING", b"ping"])
+        cmd, rid, body = recv_reply(self.sock)
+        self.assertEqual((cmd, rid, body.get("error")), ("ERROR", b"ping", "busy"), body)
+        self.assertEqual(self.replies(1)[b"slow"][0], "VERDICT")
+
     def test_byte_limit(self):
         # The first waiting request fits however large; the next does not.
         self.start("max_queued=10", "max_queued_size=1000")

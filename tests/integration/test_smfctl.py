@@ -264,7 +264,7 @@ class StatsTest(unittest.TestCase):
         self.assertGreaterEqual(stages["pattern"]["detected"], 1)
         r = subprocess.run(cmd + ["stats"], capture_output=True, text=True, timeout=60)
         self.assertIn("messages  2:", r.stdout)
-        self.assertIn("queue     0 waiting for a worker", r.stdout)
+        self.assertIn("queue     0 being scanned, 0 waiting for a worker", r.stdout)
         self.assertIn("no problem reported", r.stdout)
 
     def test_engine_down(self):
