@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,18 @@ struct dnscache {
     size_t count, bytes;
     entry_t *newest, *oldest;
     uint64_t hits, misses;
+    unsigned refs; /* States holding it; under shared_lock. */
 };
+
+/*
+ * The cache the module's latest state made. A reload makes a new state
+ * while the old one still scans; with the same options it takes this cache
+ * over instead of starting cold (smfd reloads whenever the virus database
+ * changes, which is hourly on many hosts). Each module's copy of this file
+ * has its own.
+ */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static dnscache_t *shared;
 
 int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnscache_conf_t *out,
                                char *err, size_t errlen)
@@ -76,6 +88,14 @@ int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out)
     *out = NULL;
     if (conf->size == 0)
         return 0;
+    pthread_mutex_lock(&shared_lock);
+    if (shared != NULL && memcmp(&shared->conf, conf, sizeof(*conf)) == 0) {
+        shared->refs++;
+        *out = shared;
+        pthread_mutex_unlock(&shared_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&shared_lock);
     while (nb < conf->size)
         nb *= 2;
     if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -86,6 +106,10 @@ int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out)
     pthread_mutex_init(&c->lock, NULL);
     c->conf = *conf;
     c->mask = nb - 1;
+    c->refs = 1;
+    pthread_mutex_lock(&shared_lock);
+    shared = c; /* Options changed: the next state with these takes this one. */
+    pthread_mutex_unlock(&shared_lock);
     *out = c;
     return 0;
 }
@@ -95,6 +119,14 @@ void dnscache_destroy(dnscache_t **cache)
     dnscache_t *c = cache != NULL ? *cache : NULL;
 
     if (c == NULL)
+        return;
+    *cache = NULL;
+    pthread_mutex_lock(&shared_lock);
+    bool last = --c->refs == 0;
+    if (last && shared == c)
+        shared = NULL;
+    pthread_mutex_unlock(&shared_lock);
+    if (!last)
         return;
     for (entry_t *e = c->newest, *next; e != NULL; e = next) {
         next = e->next;

@@ -77,12 +77,15 @@ int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnsca
                                char *err, size_t errlen);
 
 /*
- * Makes a cache. Returns 0 with *out set (NULL when conf->size is 0: no
- * cache, and every call below accepts NULL), or -1 when out of memory.
+ * Makes a cache, or hands back the one the module's previous state made
+ * when its configuration is the same: a reload keeps what was learned.
+ * Returns 0 with *out set (NULL when conf->size is 0: no cache, and every
+ * call below accepts NULL), or -1 when out of memory.
  */
 int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out);
 
-/* Frees the cache and sets *cache to NULL. */
+/* Lets go of the cache (freeing it when no state holds it any more) and
+ * sets *cache to NULL. */
 void dnscache_destroy(dnscache_t **cache);
 
 /*

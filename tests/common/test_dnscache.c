@@ -163,6 +163,31 @@ static void test_full_cache_drops_the_least_recently_used(void)
     CHECK(kept(c, "a.example", TYPE_A, NULL, 0) == 0, "no cache keeps nothing");
 }
 
+/* A reload makes the module's new state while the old one still scans: with
+ * the same options it takes the old state's cache over, warm; with others it
+ * starts its own. */
+static void test_reload_keeps_the_cache(void)
+{
+    unsigned char a[512];
+    size_t alen = reply_a(a, 2, 60);
+    dnscache_t *old = cache_new(100, 1 << 20);
+    dnscache_put(old, "a.example", TYPE_A, ARES_SUCCESS, a, (int)alen);
+    dnscache_t *renewed = cache_new(100, 1 << 20);
+    CHECK(kept(renewed, "a.example", TYPE_A, a, alen) == 1, "the new state finds the answer");
+    dnscache_destroy(&old);
+    CHECK(old == NULL && kept(renewed, "a.example", TYPE_A, a, alen) == 1,
+          "the old state's end leaves the cache to the new one");
+    dnscache_t *other = cache_new(200, 1 << 20);
+    CHECK(other != renewed && kept(other, "a.example", TYPE_A, NULL, 0) == 0,
+          "other options: a cache of its own");
+    dnscache_destroy(&renewed);
+    dnscache_t *again = cache_new(100, 1 << 20);
+    CHECK(kept(again, "a.example", TYPE_A, NULL, 0) == 0,
+          "no state held it any more: it was freed, the next one is new");
+    dnscache_destroy(&again);
+    dnscache_destroy(&other);
+}
+
 static void test_byte_budget(void)
 {
     /* Room for 100 replies, but only some 5 KB: two 2 KB keys fit, a third drops the oldest. */
@@ -306,6 +331,7 @@ int main(void)
     test_keeps_what_it_should();
     test_full_cache_drops_the_least_recently_used();
     test_byte_budget();
+    test_reload_keeps_the_cache();
     test_options();
     test_reply_ttls();
     test_workers_at_once();
