@@ -129,6 +129,31 @@ CASES = [
      "defaults": True, "present": ["PAT_URL_IP"], "absent": ["PAT_URL_ODD_PORT"]},
     {"name": "default: double extension in a file name", "fixture": "att_double_ext.eml", "defaults": True,
      "present": ["PAT_FILENAME_DOUBLE_EXT"]},
+    # Current lures (the hand-set section of default.rules): each rule on its lure, and
+    # not on a legitimate message that looks like it.
+    {"name": "default: password expiry that offers to keep the password, on a web.app page",
+     "fixture": "lure_password_keep.eml", "defaults": True,
+     "present": ["PAT_PASSWORD_EXPIRES", "PAT_PASSWORD_KEEP", "PAT_URL_CLOUD_HOST", "PAT_CLOUD_LINK_LURE"],
+     "scores": {"PAT_PASSWORD_EXPIRES": 0.5, "PAT_PASSWORD_KEEP": 2.0, "PAT_URL_CLOUD_HOST": 0.5,
+                "PAT_CLOUD_LINK_LURE": 2.0}, "absent": ["__PHISH_LURE"]},
+    {"name": "default: an IT department's password notice is only a weak sign",
+     "fixture": "lookalike_password_notice.eml", "defaults": True, "only": ["PAT_PASSWORD_EXPIRES"]},
+    {"name": "default: a login lure on an IPFS gateway and a form service",
+     "fixture": "lure_ipfs_link.eml", "defaults": True,
+     "present": ["PAT_PHISH_MAILBOX_FULL", "PAT_URL_CLOUD_HOST", "PAT_CLOUD_LINK_LURE"]},
+    {"name": "default: a newsletter's image on cloud storage is no cloud link",
+     "fixture": "lookalike_cloud_image.eml", "defaults": True, "only": ["PAT_HTML_ONLY"]},
+    {"name": "default: a document to review and sign, as an HTML attachment",
+     "fixture": "lure_doc_shared_html.eml", "defaults": True,
+     "present": ["PAT_DOC_SHARED", "PAT_ATT_HTML", "PAT_HTML_ATTACH_LURE"], "scores": {"PAT_HTML_ATTACH_LURE": 3.0}},
+    {"name": "default: a real share notice links to the document: a weak sign alone",
+     "fixture": "lookalike_doc_shared.eml", "defaults": True, "only": ["PAT_DOC_SHARED"]},
+    {"name": "default: an invoice as an SVG attachment", "fixture": "lure_invoice_svg.eml", "defaults": True,
+     "present": ["PAT_INVOICE_ATTACHED", "PAT_ATT_HTML", "PAT_HTML_ATTACH_LURE"]},
+    {"name": "default: an HTML attachment without a lure", "fixture": "lookalike_html_attachment.eml",
+     "defaults": True, "only": ["PAT_ATT_HTML"]},
+    {"name": "default: an invoice as a PDF is no HTML attachment", "fixture": "att_clean_invoice.eml",
+     "defaults": True, "status": "clean", "only": []},
 ]
 
 if __name__ == "__main__":
