@@ -195,6 +195,21 @@ CASES = [
      "fixture": "lure_body_zero_width_html.eml", "defaults": True, "present": ["PAT_ZERO_WIDTH_SPLIT"]},
     {"name": "default: a newsletter's padding, footer, emoji and Persian zero-widths",
      "fixture": "lookalike_body_zero_width.eml", "defaults": True, "only": ["PAT_HTML_ONLY"]},
+    {"name": "default: sextortion: Bitcoin address, claimed recording, deadline", "fixture": "lure_sextortion.eml",
+     "defaults": True, "present": ["PAT_SEXTORTION"], "scores": {"PAT_SEXTORTION": 4.0},
+     "absent": ["__BTC_ADDR", "__SEXT_SPY", "__SEXT_THREAT"]},
+    {"name": "default: a Bitcoin address for donations", "fixture": "lookalike_bitcoin_donation.eml",
+     "defaults": True, "status": "clean", "only": []},
+    {"name": "default: a warning about sextortion, with no address", "fixture": "lookalike_sextortion_news.eml",
+     "defaults": True, "status": "clean", "only": []},
+    {"name": "default: a crypto giveaway", "fixture": "lure_crypto_giveaway.eml", "defaults": True,
+     "present": ["PAT_CRYPTO_GIVEAWAY"], "scores": {"PAT_CRYPTO_GIVEAWAY": 2.0}},
+    {"name": "default: send coins, get double back", "fixture": "lure_crypto_double.eml", "defaults": True,
+     "present": ["PAT_CRYPTO_GIVEAWAY"]},
+    {"name": "default: market news and an unrelated giveaway", "fixture": "lookalike_crypto_news.eml",
+     "defaults": True, "status": "clean", "only": []},
+    {"name": "default: an exchange's deposit instructions", "fixture": "lookalike_crypto_deposit.eml",
+     "defaults": True, "status": "clean", "only": []},
 ]
 
 if __name__ == "__main__":
