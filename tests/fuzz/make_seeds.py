@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the fuzz targets into tests/fuzz/seeds/<target>/.
+
+The seeds are committed; this script is how they were made, and makes them
+again (same bytes) after a change: sample mails of the project, zips made
+with zipfile, DNS replies packed by hand, envelopes, mboxes and
+configuration files. Each seed is a small valid input, or a known bad one
+that once crashed a parser and must keep not crashing (the "regress-"
+files). Standard library only.
+
+usage: make_seeds.py [--out DIR]
+"""
+import argparse
+import base64
+import gzip
+import io
+import json
+import os
+import shutil
+import struct
+import sys
+import zipfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# A host label of 300 characters: core/idna.c read such a label past a stack
+# buffer of 256 code points before the fix of "core: a host label over 256
+# characters no longer overflows the A-label reader".
+LONG_LABEL_ASCII = "a" * 300
+LONG_LABEL_UTF8 = "\u00e4" * 300
+LONG_LABEL_TEXT = ("see http://%s.example/x and http://ok.example/\n"
+                   "and http://%s.example/y\n" % (LONG_LABEL_ASCII, LONG_LABEL_UTF8))
+
+
+def write(out, target, name, data):
+    folder = os.path.join(out, target)
+    os.makedirs(folder, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def copy_mails(out, target):
+    for folder in ("etc/samples", "tests/message/fixtures"):
+        src = os.path.join(ROOT, folder)
+        for name in sorted(os.listdir(src)):
+            if name.endswith(".eml"):
+                with open(os.path.join(src, name), "rb") as f:
+                    write(out, target, name, f.read())
+
+
+def mail(headers, body):
+    return "".join("%s: %s\r\n" % h for h in headers) + "\r\n" + body
+
+
+def message_seeds(out):
+    copy_mails(out, "message")
+    html = ('<html><body><p>Hello &amp; welcome</p><a href="http://%s.example/">x</a>'
+            '<img src="https://\u00e4\u00e4.example/i.png"></body></html>' % LONG_LABEL_ASCII)
+    write(out, "message", "regress-idna-long-label.eml", mail(
+        [("From", "a@example.net"), ("To", "b@example.com"), ("Subject", "long label"),
+         ("MIME-Version", "1.0"),
+         ("Content-Type", 'multipart/alternative; boundary="b1"')],
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + LONG_LABEL_TEXT.replace("\n", "\r\n") +
+        "--b1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(html.encode()).decode().replace("\n", "\r\n") + "--b1--\r\n"))
+    zipped = make_zip([("report.pdf.exe", b"MZ" + b"\0" * 60)])
+    write(out, "message", "zip-attachment.eml", mail(
+        [("From", "=?utf-8?q?J=C3=BCrgen?= <j@example.net>"), ("To", "b@example.com"),
+         ("Subject", "=?utf-8?b?w4RyZ2Vy?="), ("MIME-Version", "1.0"),
+         ("Content-Type", 'multipart/mixed; boundary="x"')],
+        "--x\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+        "--x\r\nContent-Type: application/zip\r\n"
+        "Content-Disposition: attachment; filename*=utf-8''r%C3%A9sum%C3%A9.zip\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(zipped).decode().replace("\n", "\r\n") + "--x--\r\n"))
+
+
+def url_seeds(out):
+    write(out, "url", "plain.txt", "Visit http://Example.COM/a?b=c. Or (www.example.org/x).\n"
+          "ftp://files.example.net/pub/file.txt, https://[2001:db8::1]:8443/p\n")
+    write(out, "url", "idna.txt", "http://ex\u00e4mple.com/ https://xn--exmple-cua.com/\n"
+          "http://ex%C3%A4mple.com/%7Euser http://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/\n")
+    write(out, "url", "links.txt", "  http://example.com/a  \nwww.example.org\nmailto:x@example.com\n"
+          "https://user:pw@example.com:8080/p?q#f\n")
+    write(out, "url", "regress-idna-long-label.txt", LONG_LABEL_TEXT)
+
+
+def html_seeds(out):
+    write(out, "html", "page.html",
+          "<!DOCTYPE html><html><head><style>p{color:red}</style><script>var a='<b>';</script>"
+          "<title>T</title></head><body><p>Caf&eacute; &amp; bar &#233;&#x20AC;&nbsp;</p>"
+          "<!-- <a href='http://hidden.example/'> -->"
+          "<a href=\"http://example.com/?a=1&amp;b=2\">link</a><img src='https://img.example/x.png'>"
+          "<form action=http://form.example/post><input></form><br/>line<div>block</div>"
+          "</body></html>")
+    write(out, "html", "broken.html", "<a href=\"http://unclosed.example<p>text &#xFFFFFF; &#0; "
+          "&unknown; &lt <script>never closed")
+    write(out, "html", "regress-idna-long-label.html",
+          '<a href="http://%s.example/">a</a> http://%s.example/\n'
+          % (LONG_LABEL_ASCII, LONG_LABEL_UTF8))
+
+
+def make_zip(entries, comment=b""):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in entries:
+            z.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+        z.comment = comment
+    return buf.getvalue()
+
+
+def zip_seeds(out, target):
+    plain = make_zip([("a.txt", b"hello\n"), ("dir/b.csv", b"1,2\n")])
+    write(out, target, "plain.zip", plain)
+    # A Unicode Path extra field (0x7075) naming the entry differently.
+    info = zipfile.ZipInfo("invoice.pdf", (2026, 1, 1, 0, 0, 0))
+    upath = b"invoice.exe"
+    info.extra = struct.pack("<HHBI", 0x7075, 5 + len(upath), 1,
+                             zlib.crc32(b"invoice.pdf")) + upath
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(info, b"MZ", compress_type=zipfile.ZIP_STORED)
+    write(out, target, "unicode-path.zip", buf.getvalue())
+    # Zips one after another, and junk before a zip.
+    write(out, target, "concatenated.zip", plain + make_zip([("run.exe", b"MZ")]))
+    write(out, target, "preamble.zip", b"#!/bin/sh\nexit 0\n" + plain)
+    # A zip inside a zip.
+    write(out, target, "nested.zip", make_zip([("inner.zip", make_zip([("x.js", b"1")]))]))
+    # Local and central names differ: the local header is rewritten.
+    z = bytearray(make_zip([("good.txt", b"data")]))
+    z[30:38] = b"evil.exe"
+    write(out, target, "name-mismatch.zip", bytes(z))
+
+
+def attachment_seeds(out):
+    zip_seeds(out, "attachment")
+    write(out, "attachment", "file.gz", gzip.compress(b"first member\n", mtime=0)
+          + gzip.compress(b"second member\n", mtime=0))
+    # The OLE2 signature with nothing behind it, and an executable.
+    write(out, "attachment", "ole2-head.doc", bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
+    write(out, "attachment", "exe.bin", b"MZ" + b"\0" * 58 + struct.pack("<I", 64) + b"PE\0\0")
+
+
+def dns_name(name):
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0"
+
+
+def dns_reply(qname, qtype, answers=(), authority=(), rcode=0):
+    """A reply: header, one question, then records given as (name, type, ttl, rdata);
+    a name of None is a compression pointer to the question's name."""
+    head = struct.pack(">HHHHHH", 0x1234, 0x8180 | rcode, 1, len(answers), len(authority), 0)
+    body = dns_name(qname) + struct.pack(">HH", qtype, 1)
+    for name, rtype, ttl, rdata in list(answers) + list(authority):
+        owner = b"\xc0\x0c" if name is None else dns_name(name)
+        body += owner + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+    return head + body
+
+
+def dns_seeds(out):
+    write(out, "dnsttl", "a.bin", dns_reply("2.0.0.127.zen.example", 1,
+                                             [(None, 1, 300, bytes([127, 0, 0, 2])),
+                                              (None, 1, 120, bytes([127, 0, 0, 4]))]))
+    txt = b"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC"
+    write(out, "dnsttl", "txt.bin", dns_reply("sel._domainkey.example.com", 16,
+                                               [(None, 16, 3600, bytes([len(txt)]) + txt)]))
+    soa = dns_name("ns1.example.com") + dns_name("hostmaster.example.com") + struct.pack(
+        ">IIIII", 2026112801, 7200, 900, 1209600, 300)
+    write(out, "dnsttl", "nxdomain-soa.bin", dns_reply("nope.example.com", 1,
+                                                        authority=[("example.com", 6, 900, soa)],
+                                                        rcode=3))
+    # A compression pointer that points at itself.
+    write(out, "dnsttl", "pointer-loop.bin", struct.pack(">HHHHHH", 1, 0x8180, 1, 1, 0, 0)
+          + b"\xc0\x0c" + struct.pack(">HH", 1, 1) + b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 5, 4)
+          + b"\x7f\0\0\x02")
+    write(out, "dnsttl", "short.bin", b"\x12\x34\x81\x80\0\x01\0\x05")
+
+
+def envelope_seeds(out):
+    full = {"queue_id": "4Abc1", "client_ip": "192.0.2.10", "client_name": "mail.example.net",
+            "helo": "mail.example.net", "sender": "alice@example.net", "auth_user": "",
+            "rcpt": ["bob@Example.COM", "<carol@example.org>"], "direction": "inbound",
+            "timeout_ms": 30000}
+    write(out, "envelope", "scan.json", json.dumps(full))
+    write(out, "envelope", "connect.json", json.dumps({"client_ip": "2001:db8::1",
+                                                        "helo": "x", "sender": ""}))
+    write(out, "envelope", "bad-types.json", '{"rcpt": "bob@example.com", "timeout_ms": "soon",'
+          ' "direction": 7, "sender": null}')
+    write(out, "envelope", "duplicate.json", '{"rcpt": ["a@b"], "rcpt": ["c@d"]}')
+    write(out, "envelope", "unicode.json", '{"rcpt": ["\\u00e4@\\u00e4.example", "\\ud800@x"],'
+          ' "sender": "a\\u0000b@example.com", "deadline_ms": 1}')
+
+
+def mbox_seeds(out):
+    samples = os.path.join(ROOT, "etc/samples")
+    parts = []
+    for name in sorted(os.listdir(samples)):
+        with open(os.path.join(samples, name), "rb") as f:
+            parts.append(b"From sender@example.net Tue Nov 24 10:00:00 2026\n" + f.read().rstrip(b"\n")
+                         + b"\n>From the start\n>>From deeper\n\n")
+    write(out, "mbox", "samples.mbox", b"".join(parts))
+    write(out, "mbox", "crlf-empty.mbox", b"From a\r\n\r\nFrom b\r\nbody\r\n\r\nFrom c\n")
+    write(out, "mbox", "not-mbox.txt", b"Subject: no From line\n\nbody\nFrom here on\n")
+
+
+def confline_seeds(out):
+    with open(os.path.join(ROOT, "etc/smfd.conf"), "rb") as f:
+        conf = f.read()
+    # The configuration's first 60 lines, cut off inside a section.
+    head = b"\n".join(conf.split(b"\n")[:60])
+    write(out, "confline", "smfd-head.conf", head + b"\nmodule antivirus {\n  enabled = true\n"
+          b"  workers = \"}\" # { not this one\n")
+    write(out, "confline", "types.conf", b"workers = many\nmax_queued = 10\nmax_queued = 1e3\n"
+          b"threshold = 'x'\nenabled = maybe\npolicy \"example.com\" {\n  /* { */ a = 1\n}\n")
+    write(out, "confline", "comments.conf", b"# {\n// {\n/* {\n} */ x = \"{\\\"\" \n"
+          b"option 'a' {\n")
+
+
+def dkim_seeds(out):
+    sig = ("v=1; a=rsa-sha256; c=relaxed/simple; d=Example.COM; s=sel;\r\n"
+           "\th=from:to:subject:date; l=20; i=@mail.example.com; x=4102444800;\r\n"
+           "\tbh=" + base64.b64encode(b"\x01" * 32).decode() + ";\r\n"
+           "\tb=" + base64.b64encode(b"\x02" * 128).decode())
+    # The public half of a 1024-bit RSA key made once with openssl for these seeds.
+    key = ("v=DKIM1; k=rsa; t=y:s; h=sha256; p="
+           "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDa5HGpzICEGteCi8x5doL9jzKXHt8s6JFDubMMb6jAeuXO"
+           "LpLukP1dic32I9ERsflG0ZrStXVtYGBYHPAbtl719ZHlRXlNNBQlcIxCEuE4qPkcKzr1TeuP7WGkTzPfcYZY"
+           "50H+57hV0L/jQ4QEH38aaqqfSt1pZ5aAAxtSFEOK+wIDAQAB")
+    write(out, "dkim", "signed.eml", mail(
+        [("DKIM-Signature", sig), ("X-Key-Record", key),
+         ("From", '"Alice, the sender" <alice@mail.example.com>, bob@(comment)example.org'),
+         ("To", "b@example.net"), ("Subject", "signed"), ("Date", "Tue, 24 Nov 2026 10:00:00 +0000")],
+        "Hello  there \r\n\r\n\r\n"))
+    ed = ("v=1; a=ed25519-sha256; c=simple/relaxed; d=example.com; s=ed; h=From : Subject;"
+          " bh=" + base64.b64encode(b"\x03" * 32).decode() + "; b=" +
+          base64.b64encode(b"\x04" * 64).decode())
+    write(out, "dkim", "ed25519.eml", mail(
+        [("DKIM-Signature", ed), ("X-Key-Record", "v=DKIM1; k=ed25519; p=" +
+                                  base64.b64encode(b"\x05" * 32).decode()),
+         ("From", "x@example.com"), ("Subject", "ed")], "body\n with  tabs\t\n"))
+    write(out, "dkim", "broken.eml", "DKIM-Signature\r\nDKIM-Signature: v=1; =; b=%%%; h=\r\n"
+          "From: <>\r\nFrom: \"unclosed <a@\r\n\r\n")
+
+
+def spf_seeds(out):
+    write(out, "spf", "mechanisms.txt",
+          "ip4:192.0.2.0/24 ip6:2001:db8::/32 a:mail.%{d}/24//64 mx -ptr ~exists:%{i}.%{l}.x.%{d}"
+          " include:_spf.example.com ?all redirect=%{d2}.example exp=explain.%{d}\n"
+          "alice.smith+tag@example.com\nmail.example.net\n")
+    write(out, "spf", "macros.txt",
+          "exists:%{ir}.%{v}._spf.%{d2} a:%{l1r-}.%{o}.%{h}. exp=%{s}%%%_%-%{c}%{r}%{t}\n"
+          "first.last-x@sub.example.org\nhelo.example\n")
+    write(out, "spf", "bad.txt", "ip4:300.1.1.1/40 a:%{z} unknown=x =x ip6:::/129 a//0\n"
+          "@\n\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=os.path.join(HERE, "seeds"))
+    a = ap.parse_args()
+    if os.path.isdir(a.out):
+        shutil.rmtree(a.out)
+    message_seeds(a.out)
+    url_seeds(a.out)
+    html_seeds(a.out)
+    zip_seeds(a.out, "zipnames")
+    attachment_seeds(a.out)
+    dns_seeds(a.out)
+    envelope_seeds(a.out)
+    mbox_seeds(a.out)
+    confline_seeds(a.out)
+    dkim_seeds(a.out)
+    spf_seeds(a.out)
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)
+    print("seeds written to %s: %d bytes" % (a.out, total))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
