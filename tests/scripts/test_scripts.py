@@ -8,7 +8,8 @@ dpkg-query are replaced on PATH by stand-ins that record being called and fail.
 scripts/test takes -jN, -j N, --jobs N and --jobs=N.
 
 packages: the README's "Dependencies" tables name exactly the packages that
-`scripts/setup --list` installs, and `--engine --list` those of the first table.
+`scripts/setup --list` installs (the first two), `--engine --list` those of the
+first table, and `--fuzz --list` those of all three.
 Standard library only."""
 import argparse
 import os
@@ -136,13 +137,16 @@ def check_packages(source):
     run = lambda *a: subprocess.run([setup] + list(a), capture_output=True, text=True,
                                     timeout=30, check=True).stdout.split()
     everything, engine = run("--list"), run("--engine", "--list")
+    fuzz = run("--fuzz", "--list")
     tables = readme_tables(source)
-    if not tables or len(tables) != 2:
-        return ["README.md: expected two package tables under '## Dependencies', found %s"
+    if not tables or len(tables) != 3:
+        return ["README.md: expected three package tables under '## Dependencies', found %s"
                 % (len(tables) if tables else 0)]
     failures = []
     for label, want, got in (("engine (first table)", engine, tables[0]),
-                             ("everything (both tables)", everything, tables[0] + tables[1])):
+                             ("everything (first two tables)", everything, tables[0] + tables[1]),
+                             ("with --fuzz (all three tables)", fuzz,
+                              tables[0] + tables[1] + tables[2])):
         if sorted(want) != sorted(got):
             failures.append("%s: scripts/setup has %s; README.md has %s; only in setup: %s; "
                             "only in README: %s" % (label, len(want), len(got),
