@@ -279,8 +279,13 @@ static const char *spf_expand_macro(const spf_ctx_t *c, const char *domain, cons
 
     if (spf_macro_value(c, domain, letter, explain, value, sizeof(value)) < 0)
         return NULL;
-    while (isdigit((unsigned char)*p))
-        keep = keep * 10 + (*p++ - '0');
+    /* Digits past 128 are read on, not added up: the record is refused
+     * either way, and a long run of them would overflow keep. */
+    while (isdigit((unsigned char)*p)) {
+        if (keep <= 128)
+            keep = keep * 10 + (*p - '0');
+        p++;
+    }
     if (keep > 128 || (keep == 0 && isdigit((unsigned char)p[-1])))
         return NULL;
     if (*p == 'r' || *p == 'R') {

@@ -255,6 +255,9 @@ def spf_seeds(out):
     write(out, "spf", "macros.txt",
           "exists:%{ir}.%{v}._spf.%{d2} a:%{l1r-}.%{o}.%{h}. exp=%{s}%%%_%-%{c}%{r}%{t}\n"
           "first.last-x@sub.example.org\nhelo.example\n")
+    # A macro's digit count long enough to overflow an int: spf.c added the
+    # digits up before checking them against 128 (UBSan: signed overflow).
+    write(out, "spf", "regress-macro-digits.txt", "exists:%{d4444444444}.example\n")
     write(out, "spf", "bad.txt", "ip4:300.1.1.1/40 a:%{z} unknown=x =x ip6:::/129 a//0\n"
           "@\n\n")
 
