@@ -332,7 +332,10 @@ static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, 
         } else {
             return -1;
         }
-        o += (size_t)snprintf(buf + o, o < sizeof(buf) ? sizeof(buf) - o : 0, "%s", piece);
+        /* Once full, the rest is still read for its syntax but not written:
+         * buf + o would point past the array. */
+        if (o < sizeof(buf))
+            o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", piece);
     }
     if (o >= sizeof(buf))
         return -1;

@@ -258,6 +258,11 @@ def spf_seeds(out):
     # A macro's digit count long enough to overflow an int: spf.c added the
     # digits up before checking them against 128 (UBSan: signed overflow).
     write(out, "spf", "regress-macro-digits.txt", "exists:%{d4444444444}.example\n")
+    # Macros that expand past the 2048-byte buffer (a sender's address of a
+    # thousand bytes, three times): spf_expand() went on computing buf + o
+    # past the array once it was full (UBSan: index out of bounds).
+    write(out, "spf", "regress-expand-past-buffer.txt", "exists:%{s}%{s}%{s}.example\n"
+          + "a" * 990 + "@example.com\nmail.example.com\n")
     write(out, "spf", "bad.txt", "ip4:300.1.1.1/40 a:%{z} unknown=x =x ip6:::/129 a//0\n"
           "@\n\n")
 
