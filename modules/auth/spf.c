@@ -316,6 +316,8 @@ static int spf_expand(const spf_ctx_t *c, const char *domain, const char *spec, 
     char buf[2048], piece[1100];
     size_t o = 0;
 
+    /* An empty spec (an explanation's TXT record may be "") expands to "". */
+    buf[0] = '\0';
     for (const char *p = spec; *p != '\0';) {
         piece[0] = *p;
         piece[1] = '\0';

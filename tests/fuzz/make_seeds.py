@@ -263,6 +263,11 @@ def spf_seeds(out):
     # past the array once it was full (UBSan: index out of bounds).
     write(out, "spf", "regress-expand-past-buffer.txt", "exists:%{s}%{s}%{s}.example\n"
           + "a" * 990 + "@example.com\nmail.example.com\n")
+    # Terms without a domain-spec, expanded as an empty spec: spf_expand() then
+    # read its buffer without having written it (ASan: stack-buffer-overflow in
+    # strlen, once fuzz_spf fills the stack first). An explanation's TXT
+    # record of "" reaches it that way in a real check.
+    write(out, "spf", "regress-empty-spec.txt", "mx\n")
     write(out, "spf", "bad.txt", "ip4:300.1.1.1/40 a:%{z} unknown=x =x ip6:::/129 a//0\n"
           "@\n\n")
 
