@@ -135,7 +135,7 @@ static void auth_fini(void *state)
     char line[128];
 
     if (st != NULL) {
-        /* The cache ends with its configuration: say what it saved. */
+        /* Say what the cache saved so far (a reload may keep it). */
         if (dnscache_describe(st->cache, line, sizeof(line)))
             smf_log(NULL, SMF_LOG_INFO, "%s", line);
         dnscache_destroy(&st->cache);
@@ -151,7 +151,8 @@ static int auth_init_cache(smf_init_t *init, auth_state_t *st, const auth_conf_t
     char err[200];
 
     if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
-                                   c->dns_cache_negative_ttl, &cc, err, sizeof(err)) < 0) {
+                                   c->dns_cache_negative_ttl, c->dns_server, &cc, err,
+                                   sizeof(err)) < 0) {
         smf_init_fail(init, "%s", err);
         return SMF_EINVAL;
     }

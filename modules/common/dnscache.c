@@ -55,9 +55,11 @@ struct dnscache {
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static dnscache_t *shared;
 
-int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnscache_conf_t *out,
-                               char *err, size_t errlen)
+int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, const char *resolver,
+                               dnscache_conf_t *out, char *err, size_t errlen)
 {
+    /* Whole, so that two configurations compare byte by byte. */
+    memset(out, 0, sizeof(*out));
     if (size < 0 || size > DNSCACHE_SIZE_MAX) {
         snprintf(err, errlen, "dns_cache_size must be 0 (no cache) to %d, not %ld",
                  DNSCACHE_SIZE_MAX, size);
@@ -77,6 +79,7 @@ int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnsca
     out->max_bytes = (size_t)size * DNSCACHE_BYTES_PER_ANSWER;
     out->max_ttl = (uint32_t)max_ttl;
     out->negative_ttl = (uint32_t)negative_ttl;
+    snprintf(out->resolver, sizeof(out->resolver), "%s", resolver != NULL ? resolver : "");
     return 0;
 }
 

@@ -49,6 +49,9 @@ typedef struct dnscache_conf {
     size_t max_bytes;      /* Most bytes all kept replies take, with their entries. */
     uint32_t max_ttl;      /* Most seconds any reply is kept. */
     uint32_t negative_ttl; /* Most seconds a "no such name" or "no such record" is kept. */
+    /* The resolver the answers come from ("" for the system's): a cache of
+     * another resolver's answers is not taken over at a reload. */
+    char resolver[128];
 } dnscache_conf_t;
 
 /* Hits and misses so far, and what is kept, for the log. */
@@ -70,15 +73,17 @@ typedef struct dnscache_reply {
 /*
  * Checks the three options the modules share (dns_cache_size,
  * dns_cache_max_ttl, dns_cache_negative_ttl) and fills a configuration from
- * them. Returns 0, or -1 with a message naming the option, its range and
+ * them, with the resolver's address (the dns_server option, NULL for the
+ * system's). Returns 0, or -1 with a message naming the option, its range and
  * the value given in err: values that make no sense are refused, not bent.
  */
-int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, dnscache_conf_t *out,
-                               char *err, size_t errlen);
+int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, const char *resolver,
+                               dnscache_conf_t *out, char *err, size_t errlen);
 
 /*
  * Makes a cache, or hands back the one the module's previous state made
- * when its configuration is the same: a reload keeps what was learned.
+ * when its configuration (resolver included) is the same: a reload keeps
+ * what was learned.
  * Returns 0 with *out set (NULL when conf->size is 0: no cache, and every
  * call below accepts NULL), or -1 when out of memory.
  */

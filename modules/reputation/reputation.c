@@ -164,7 +164,8 @@ static int rep_init_cache(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
     char err[200];
 
     if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
-                                   c->dns_cache_negative_ttl, &cc, err, sizeof(err)) < 0) {
+                                   c->dns_cache_negative_ttl, c->dns_server, &cc, err,
+                                   sizeof(err)) < 0) {
         smf_init_fail(init, "%s", err);
         return SMF_EINVAL;
     }
@@ -225,7 +226,7 @@ static void rep_fini(void *state)
     char line[128];
 
     if (st != NULL) {
-        /* The cache ends with its configuration: say what it saved. */
+        /* Say what the cache saved so far (a reload may keep it). */
         if (dnscache_describe(st->cache, line, sizeof(line)))
             smf_log(NULL, SMF_LOG_INFO, "%s", line);
         dnscache_destroy(&st->cache);

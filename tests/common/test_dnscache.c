@@ -184,6 +184,26 @@ static void test_reload_keeps_the_cache(void)
     dnscache_t *again = cache_new(100, 1 << 20);
     CHECK(kept(again, "a.example", TYPE_A, NULL, 0) == 0,
           "no state held it any more: it was freed, the next one is new");
+    /* Another resolver's answers are not taken over (a refusal of a public
+     * resolver must not outlive the switch to a local one). */
+    dnscache_conf_t system, local;
+    char err[200];
+    CHECK(dnscache_conf_from_options(100, 3600, 600, NULL, &system, err, sizeof(err)) == 0 &&
+              dnscache_conf_from_options(100, 3600, 600, "127.0.0.1:53", &local, err,
+                                         sizeof(err)) == 0,
+          "%s", err);
+    dnscache_t *first = NULL, *same = NULL, *moved = NULL;
+    dnscache_new(&system, &first);
+    dnscache_put(first, "a.example", TYPE_A, ARES_SUCCESS, a, (int)alen);
+    dnscache_new(&system, &same);
+    CHECK(kept(same, "a.example", TYPE_A, a, alen) == 1, "the same resolver: kept");
+    dnscache_new(&local, &moved);
+    CHECK(moved != NULL && kept(moved, "a.example", TYPE_A, NULL, 0) == 0,
+          "another resolver: a cache of its own");
+    dnscache_destroy(&first);
+    dnscache_destroy(&same);
+    dnscache_t *local_c = moved;
+    dnscache_destroy(&local_c);
     dnscache_destroy(&again);
     dnscache_destroy(&other);
 }
@@ -224,22 +244,22 @@ static void test_options(void)
     dnscache_conf_t conf;
     char err[200];
 
-    CHECK(dnscache_conf_from_options(10000, 3600, 900, &conf, err, sizeof(err)) == 0 &&
+    CHECK(dnscache_conf_from_options(10000, 3600, 900, NULL, &conf, err, sizeof(err)) == 0 &&
               conf.size == 10000 && conf.max_bytes == 10000 * (size_t)DNSCACHE_BYTES_PER_ANSWER &&
               conf.max_ttl == 3600 && conf.negative_ttl == 900,
           "defaults");
-    CHECK(dnscache_conf_from_options(0, 1, 0, &conf, err, sizeof(err)) == 0 && conf.size == 0,
+    CHECK(dnscache_conf_from_options(0, 1, 0, NULL, &conf, err, sizeof(err)) == 0 && conf.size == 0,
           "no cache");
-    CHECK(dnscache_conf_from_options(-1, 3600, 900, &conf, err, sizeof(err)) < 0 &&
+    CHECK(dnscache_conf_from_options(-1, 3600, 900, NULL, &conf, err, sizeof(err)) < 0 &&
               strcmp(err, "dns_cache_size must be 0 (no cache) to 1000000, not -1") == 0,
           "%s", err);
-    CHECK(dnscache_conf_from_options(2000000, 3600, 900, &conf, err, sizeof(err)) < 0 &&
+    CHECK(dnscache_conf_from_options(2000000, 3600, 900, NULL, &conf, err, sizeof(err)) < 0 &&
               strstr(err, "not 2000000") != NULL,
           "%s", err);
-    CHECK(dnscache_conf_from_options(10, 0, 900, &conf, err, sizeof(err)) < 0 &&
+    CHECK(dnscache_conf_from_options(10, 0, 900, NULL, &conf, err, sizeof(err)) < 0 &&
               strcmp(err, "dns_cache_max_ttl must be 1 to 604800 seconds, not 0") == 0,
           "%s", err);
-    CHECK(dnscache_conf_from_options(10, 3600, 604801, &conf, err, sizeof(err)) < 0 &&
+    CHECK(dnscache_conf_from_options(10, 3600, 604801, NULL, &conf, err, sizeof(err)) < 0 &&
               strcmp(err, "dns_cache_negative_ttl must be 0 (none kept) to 604800 seconds, "
                           "not 604801") == 0,
           "%s", err);
