@@ -13,6 +13,14 @@ generation_t *engine_current(engine_t *e)
     return g;
 }
 
+void engine_current_id(engine_t *e, unsigned long *id, size_t *nworkers)
+{
+    pthread_mutex_lock(&e->lock);
+    *id = e->current->id;
+    *nworkers = e->current->nworkers;
+    pthread_mutex_unlock(&e->lock);
+}
+
 void engine_swap(engine_t *e, generation_t *g)
 {
     pthread_mutex_lock(&e->lock);

@@ -39,6 +39,10 @@ typedef struct engine {
 
 /* A held reference to the current generation; release it when done. */
 generation_t *engine_current(engine_t *e);
+/* The current generation's id and worker count, without holding it: a
+ * thread that must never run a generation's teardown (the transport) reads
+ * them this way. */
+void engine_current_id(engine_t *e, unsigned long *id, size_t *nworkers);
 /* Makes g current (the engine takes the caller's reference) and drops the
  * engine's reference to the previous one. */
 void engine_swap(engine_t *e, generation_t *g);

@@ -396,13 +396,14 @@ static void pong(const job_ctx_t *ctx, const char *rid, job_result_t *out)
     json_decref(o);
 }
 
-void job_stats(const generation_t *g, const char *rid, long in_flight, job_result_t *out)
+void job_stats(unsigned long generation, size_t nworkers, const char *rid, long in_flight,
+               job_result_t *out)
 {
     memset(out, 0, sizeof(*out));
     json_t *o = stats_json();
     json_object_set_new(o, "version", json_string(SMF_VERSION));
-    json_object_set_new(o, "generation", json_integer((json_int_t)g->id));
-    json_object_set_new(o, "workers", json_integer((json_int_t)g->nworkers));
+    json_object_set_new(o, "generation", json_integer((json_int_t)generation));
+    json_object_set_new(o, "workers", json_integer((json_int_t)nworkers));
     if (in_flight >= 0)
         json_object_set_new(json_object_get(o, "queue"), "in_flight",
                             json_integer((json_int_t)in_flight));
@@ -589,7 +590,7 @@ void job_run(const job_ctx_t *ctx, const frame_t *f, size_t nf, job_result_t *ou
     else if (frame_is(&f[1], "PING") && nf == 3)
         pong(ctx, rid, out);
     else if (frame_is(&f[1], "STATS") && nf == 3)
-        job_stats(ctx->gen, rid, -1, out);
+        job_stats(ctx->gen->id, ctx->gen->nworkers, rid, -1, out);
     else if (frame_is(&f[1], "PING") || frame_is(&f[1], "STATS"))
         error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING and STATS 3");
     else if (frame_is(&f[1], "SCAN") || frame_is(&f[1], "CONNECT"))

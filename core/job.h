@@ -40,8 +40,10 @@ typedef struct job_ctx {
 
 void job_run(const job_ctx_t *ctx, const frame_t *frames, size_t nframes, job_result_t *out);
 void job_result_free(job_result_t *r);
-/* The STATS reply for generation g; in_flight, the requests being scanned,
- * is left out when negative (only the transport knows it). */
-void job_stats(const generation_t *g, const char *rid, long in_flight, job_result_t *out);
+/* The STATS reply, for a generation and its worker count; in_flight, the
+ * requests being scanned, is left out when negative (only the transport
+ * knows it). */
+void job_stats(unsigned long generation, size_t nworkers, const char *rid, long in_flight,
+               job_result_t *out);
 
 #endif

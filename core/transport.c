@@ -215,10 +215,13 @@ static void answer_stats(transport_t *t, zmq_msg_t *p, size_t first)
              (const char *)zmq_msg_data(&p[first + 2]));
     if (!reply_start(t, &p[0], "STATS", rid))
         return;
-    generation_t *g = engine_current(t->e);
+    /* No reference held: releasing the last one would run a whole
+     * generation's teardown here, with every request waiting. */
+    unsigned long id;
+    size_t nworkers;
+    engine_current_id(t->e, &id, &nworkers);
     job_result_t r;
-    job_stats(g, rid, (long)t->busy, &r);
-    generation_release(&g);
+    job_stats(id, nworkers, rid, (long)t->busy, &r);
     if (first == 2)
         zmq_send(t->front, "", 0, ZMQ_SNDMORE);
     frames_send_str(t->front, PROTOCOL_VERSION, ZMQ_SNDMORE);
