@@ -214,6 +214,15 @@ CASES = [
      "defaults": True, "status": "clean", "only": []},
     {"name": "default: an exchange's deposit instructions", "fixture": "lookalike_crypto_deposit.eml",
      "defaults": True, "status": "clean", "only": []},
+    # One sign alone (a warning that names the scam, a rewards offer) is no giveaway.
+    {"name": "default: a warning about crypto giveaways", "fixture": "lookalike_crypto_warning.eml",
+     "defaults": True, "absent": ["PAT_CRYPTO_GIVEAWAY"]},
+    {"name": "default: double rewards points for a deposit", "fixture": "lookalike_crypto_rewards.eml",
+     "defaults": True, "absent": ["PAT_CRYPTO_GIVEAWAY"]},
+    {"name": "default: an IT notice that keeps the password until it expires",
+     "fixture": "lookalike_password_until.eml", "defaults": True, "absent": ["PAT_PASSWORD_KEEP"]},
+    {"name": "default: a shop's invoice through a mailing service", "fixture":
+     "lookalike_from_addr_esp_invoice.eml", "defaults": True, "absent": ["PAT_FROM_SPOOF_LURE"]},
 ]
 
 if __name__ == "__main__":
