@@ -191,10 +191,12 @@ static bool smfc_retry_later(smfc_client_t *c, smfc_slot_t *s, const char *code)
     s->backoff_ms = s->backoff_ms > 0 ? s->backoff_ms * 2 : SMFC_RETRY_FIRST_MS;
     if (s->backoff_ms > SMFC_RETRY_MAX_MS)
         s->backoff_ms = SMFC_RETRY_MAX_MS;
-    s->retry_at = smfc_now_ms() + s->backoff_ms;
-    if (s->retry_at >= s->sent_ms + (double)c->o->timeout_ms)
-        return false;
-    return true;
+    double now = smfc_now_ms(), deadline = s->sent_ms + (double)c->o->timeout_ms;
+    s->retry_at = now + s->backoff_ms;
+    /* The last try comes just before the timeout rather than not at all. */
+    if (s->retry_at >= deadline - SMFC_RETRY_FIRST_MS)
+        s->retry_at = deadline - SMFC_RETRY_FIRST_MS;
+    return s->retry_at > now;
 }
 
 static void smfc_take_error(smfc_client_t *c, smfc_slot_t *s, json_t *body)
