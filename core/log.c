@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,14 @@ static volatile smf_log_level_t log_level = SMF_LOG_INFO;
 static const char *log_program = "smfd";
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+/* Warnings and errors so far, printed or not: smfd -t sums them up. */
+static atomic_ulong log_problems;
+
+unsigned long log_problem_count(void)
+{
+    return atomic_load(&log_problems);
+}
 
 void log_set_program(const char *name)
 {
@@ -48,6 +57,8 @@ int log_level_parse(const char *name)
 
 void log_vmsg(smf_log_level_t level, const char *subject, const char *fmt, va_list ap)
 {
+    if (level <= SMF_LOG_WARN)
+        atomic_fetch_add(&log_problems, 1);
     if (level > log_level)
         return;
     char line[4096];

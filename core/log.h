@@ -18,6 +18,9 @@ void log_set_program(const char *name);
 /* Parses "error", "warning", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *name);
 smf_log_level_t log_get_level(void);
+/* How many warnings and errors were logged (or would have been, at a
+ * quieter level) since the start. */
+unsigned long log_problem_count(void);
 
 void log_msg(smf_log_level_t level, const char *subject, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

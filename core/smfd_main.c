@@ -182,6 +182,13 @@ static int check_only(const options_t *o)
             printf(" %s%s", c->modules[i].name, c->modules[i].enabled ? "" : "(disabled)");
         printf("; %zu domain polic%s besides the default; %ld worker(s)\n", c->npolicies,
                c->npolicies == 1 ? "y" : "ies", c->workers);
+        /* A warning scrolls by easily: a missing signature file loads the
+         * others, and the configuration is still valid. */
+        unsigned long warned = log_problem_count();
+        if (warned > 0)
+            printf("smfd: %lu warning(s) above: read them before relying on this "
+                   "configuration\n",
+                   warned);
     }
     generation_release(&g);
     return rc;

@@ -2,6 +2,7 @@
 -o overrides top-level settings, --help explains itself."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -53,6 +54,18 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("module bayes is loaded but no policy runs it", r.stderr)
         self.assertNotIn("module pattern is loaded but", r.stderr)
+
+    def test_warnings_are_counted_at_the_end(self):
+        # A valid configuration can still hold a mistake that only a warning shows; the
+        # last line counts them, so that they are not lost above it.
+        def warnings(r):
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = re.search(r"smfd: (\d+) warning\(s\) above", r.stdout)
+            return int(m.group(1)) if m else 0
+        base = warnings(smfd("-t", "-c", default_conf()))
+        more = warnings(smfd("-t", "-c", default_conf(), "-o",
+                             "modules=reputation, antivirus, lists, pattern, attachment, bayes"))
+        self.assertEqual(more, base + 1)
 
     def test_unknown_override(self):
         r = smfd("-t", "-c", default_conf(), "-o", "nosuch=1")
