@@ -147,20 +147,12 @@ static void auth_fini(void *state)
 /* The DNS cache every worker shares; options that make no sense are refused, not bent. */
 static int auth_init_cache(smf_init_t *init, auth_state_t *st, const auth_conf_t *c)
 {
-    dnscache_conf_t cc;
     char err[200];
-
-    if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
-                                   c->dns_cache_negative_ttl, c->dns_server, &cc, err,
-                                   sizeof(err)) < 0) {
+    int rc = dnscache_open(c->dns_cache_size, c->dns_cache_max_ttl, c->dns_cache_negative_ttl,
+                           c->dns_server, &st->cache, err, sizeof(err));
+    if (rc != 0)
         smf_init_fail(init, "%s", err);
-        return SMF_EINVAL;
-    }
-    if (dnscache_new(&cc, &st->cache) < 0) {
-        smf_init_fail(init, "out of memory");
-        return SMF_ENOMEM;
-    }
-    return 0;
+    return rc == 0 ? 0 : rc == -1 ? SMF_EINVAL : SMF_ENOMEM;
 }
 
 static int auth_init(smf_init_t *init, const void *conf, void **state)

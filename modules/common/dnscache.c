@@ -117,6 +117,19 @@ int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out)
     return 0;
 }
 
+int dnscache_open(long size, long max_ttl, long negative_ttl, const char *resolver,
+                  dnscache_t **out, char *err, size_t errlen)
+{
+    dnscache_conf_t conf;
+    if (dnscache_conf_from_options(size, max_ttl, negative_ttl, resolver, &conf, err, errlen) < 0)
+        return -1;
+    if (out != NULL && dnscache_new(&conf, out) < 0) {
+        snprintf(err, errlen, "out of memory for the DNS cache");
+        return -2;
+    }
+    return 0;
+}
+
 void dnscache_destroy(dnscache_t **cache)
 {
     dnscache_t *c = cache != NULL ? *cache : NULL;

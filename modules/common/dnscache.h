@@ -89,6 +89,15 @@ int dnscache_conf_from_options(long size, long max_ttl, long negative_ttl, const
  */
 int dnscache_new(const dnscache_conf_t *conf, dnscache_t **out);
 
+/*
+ * The modules' way in: checks the options as dnscache_conf_from_options()
+ * does and makes the cache with dnscache_new() (only the check when out is
+ * NULL, for a state that asks no DNS). Returns 0, -1 for options that make
+ * no sense or -2 out of memory, with the reason in err either way.
+ */
+int dnscache_open(long size, long max_ttl, long negative_ttl, const char *resolver,
+                  dnscache_t **out, char *err, size_t errlen);
+
 /* Lets go of the cache (freeing it when no state holds it any more) and
  * sets *cache to NULL. */
 void dnscache_destroy(dnscache_t **cache);

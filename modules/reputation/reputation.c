@@ -160,22 +160,13 @@ static int rep_init_zones(smf_init_t *init, rep_state_t *st, const rep_conf_t *c
 /* The shared DNS cache; options that make no sense are refused, not bent. */
 static int rep_init_cache(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
-    dnscache_conf_t cc;
     char err[200];
-
-    if (dnscache_conf_from_options(c->dns_cache_size, c->dns_cache_max_ttl,
-                                   c->dns_cache_negative_ttl, c->dns_server, &cc, err,
-                                   sizeof(err)) < 0) {
+    /* Options are checked even when no check asks DNS: a typo waits for no one. */
+    int rc = dnscache_open(c->dns_cache_size, c->dns_cache_max_ttl, c->dns_cache_negative_ttl,
+                           c->dns_server, st->need_dns ? &st->cache : NULL, err, sizeof(err));
+    if (rc != 0)
         smf_init_fail(init, "%s", err);
-        return SMF_EINVAL;
-    }
-    if (!st->need_dns)
-        return 0;
-    if (dnscache_new(&cc, &st->cache) < 0) {
-        smf_init_fail(init, "out of memory");
-        return SMF_ENOMEM;
-    }
-    return 0;
+    return rc == 0 ? 0 : rc == -1 ? SMF_EINVAL : SMF_ENOMEM;
 }
 
 /* Checks what cannot wait for the first message: the resolver address. */

@@ -243,6 +243,16 @@ static void test_options(void)
 {
     dnscache_conf_t conf;
     char err[200];
+    dnscache_t *opened = NULL;
+
+    /* The modules' way in: the same checks, and the cache, or the check only. */
+    CHECK(dnscache_open(-1, 3600, 900, NULL, &opened, err, sizeof(err)) == -1 && opened == NULL &&
+              strstr(err, "dns_cache_size") != NULL,
+          "open refuses a bad size: %s", err);
+    CHECK(dnscache_open(10, 3600, 900, NULL, NULL, err, sizeof(err)) == 0, "a check alone");
+    CHECK(dnscache_open(10, 3600, 900, NULL, &opened, err, sizeof(err)) == 0 && opened != NULL,
+          "open makes the cache");
+    dnscache_destroy(&opened);
 
     CHECK(dnscache_conf_from_options(10000, 3600, 900, NULL, &conf, err, sizeof(err)) == 0 &&
               conf.size == 10000 && conf.max_bytes == 10000 * (size_t)DNSCACHE_BYTES_PER_ANSWER &&
