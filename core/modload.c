@@ -68,6 +68,8 @@ size_t modload_descriptor_size(unsigned minor)
         return offsetof(smf_module_t, verdict);
     if (minor == 2)
         return offsetof(smf_module_t, fit);
+    if (minor == 3)
+        return offsetof(smf_module_t, scope);
     return sizeof(smf_module_t);
 }
 

@@ -99,15 +99,51 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
 }
 
 /*
- * Runs a stage, or gives the outcome its earlier run over the same message
- * found: an antivirus stage's result depends on the message alone, so a
- * message with recipients in several domains is scanned for viruses once.
+ * The kept result a stage should give this run, or where to keep the one it
+ * is about to find; NULL when the stage scans for this run alone. An
+ * antivirus stage's result depends on the message alone, so a message with
+ * recipients in several domains is scanned for viruses once; another stage
+ * is scanned once per scope it names (ABI 1.4 scope(): "" for a stage
+ * whose result no recipient domain changes).
  */
+static stage_memo_t *memo_for(generation_t *g, size_t worker, size_t mi, smf_msg_t *x,
+                              stage_memo_t *memos)
+{
+    const module_conf_t *mc = &g->conf->modules[mi];
+    void *tstate;
+    if (memos == NULL)
+        return NULL;
+    if (mc->hard)
+        return &memos[mi];
+    if (mc->lib.desc->scope == NULL || g->init_errors[mi] != NULL ||
+        generation_tstate(g, worker, mi, &tstate) != 0)
+        return NULL;
+    const char *scope = scanctx_scope(x, mc->lib.desc, g->states[mi], tstate, g->dbis[mi]);
+    if (scope == NULL)
+        return NULL;
+    stage_memo_t *m = &memos[mi];
+    if (m->scope != NULL) {
+        while (strcmp(m->scope, scope) != 0) {
+            if (m->next == NULL) {
+                m = m->next = arena_calloc(x->arena, 1, sizeof(*m));
+                break;
+            }
+            m = m->next;
+        }
+        if (m->scope != NULL)
+            return m;
+    }
+    m->scope = arena_strdup(x->arena, scope);
+    return m;
+}
+
+/* Runs a stage, or gives the outcome an earlier run of it over the same
+ * message found under the same scope. */
 static stage_outcome_t run_or_replay(generation_t *g, size_t worker, size_t mi, smf_msg_t *x,
                                      stage_memo_t *memos, bool *replayed)
 {
     const module_conf_t *mc = &g->conf->modules[mi];
-    stage_memo_t *memo = memos != NULL && mc->hard ? &memos[mi] : NULL;
+    stage_memo_t *memo = memo_for(g, worker, mi, x, memos);
 
     *replayed = memo != NULL && memo->kept;
     if (*replayed)

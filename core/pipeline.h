@@ -42,8 +42,9 @@ typedef struct pipeline_result {
 } pipeline_result_t;
 
 /*
- * Room for what each antivirus stage finds in one message, shared by the
- * runs of its recipient domains so that each such stage scans it once.
+ * Room for what each antivirus stage finds in one message, and each stage
+ * with a scope under each scope it names, shared by the runs of its
+ * recipient domains so that each such stage scans it once (per scope).
  * From the request's arena, which every run over the message uses.
  */
 stage_memo_t *pipeline_memos(const generation_t *g, arena_t *arena);
@@ -51,7 +52,8 @@ stage_memo_t *pipeline_memos(const generation_t *g, arena_t *arena);
 /*
  * Runs the stages of `pol` for `dir` over message m on worker `worker`,
  * allocating from arena; fills *out. memos (from pipeline_memos(), or NULL)
- * carries antivirus outcomes from one run over m to the next.
+ * carries the outcomes of antivirus stages, and of stages that name a scope,
+ * from one run over m to the next.
  */
 void pipeline_run(generation_t *g, size_t worker, const policy_t *pol, smf_direction_t dir,
                   const message_t *m, const smf_envelope_t *env, const char *domain, arena_t *arena,

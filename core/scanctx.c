@@ -267,6 +267,9 @@ int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value)
     size_t n = strlen(msg->module);
     if (strncmp(key, msg->module, n) != 0 || key[n] != '.' || key[n + 1] == '\0')
         return SMF_EPERM;
+    /* Past the verdict, or in a scope() question, a note reaches no stage. */
+    if (msg->closed)
+        return 0;
     scanctx_note(msg, key, value);
     return 0;
 }
@@ -533,6 +536,9 @@ void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage
     memo->kept = true;
     memo->outcome = *o;
     memo->virus = x->stage_virus;
+    memo->force = x->force;
+    memo->force_reason = x->force_reason;
+    memo->positive = x->positive;
     /* Copies, in the request's arena, which every run over the message
      * uses: later stages of this run may still change the originals. */
     memo->nsymbols = x->nsymbols > sym0 ? x->nsymbols - sym0 : 0;
@@ -562,8 +568,29 @@ stage_outcome_t scanctx_memo_replay(smf_msg_t *x, const smf_module_t *d, const s
         if (strncmp(p->key, d->name, n) == 0 && p->key[n] == '.')
             scanctx_note(x, p->key, p->value);
     x->stage_virus = memo->virus;
+    x->force = memo->force;
+    x->force_reason = memo->force_reason;
+    x->positive = memo->positive;
     o.ms = 0;
     return o;
+}
+
+const char *scanctx_scope(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
+                          unsigned dbi)
+{
+    if (d->scope == NULL)
+        return NULL;
+    /* Closed, as for verdict(): a scope is a question, and nothing it
+     * reports may reach the run. */
+    size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
+    enter_call(x, d, dbi);
+    x->closed = true;
+    const char *s = d->scope(x, state, tstate);
+    x->closed = false;
+    leave_call(x, d);
+    x->nsymbols = nsymbols;
+    x->nheaders = nheaders;
+    return s;
 }
 
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,

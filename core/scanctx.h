@@ -104,11 +104,16 @@ typedef struct stage_memo {
     bool kept;
     stage_outcome_t outcome;
     const char *virus;
+    soft_force_t force; /* A verdict it set, and why. */
+    const char *force_reason;
+    bool positive;
     symbol_t *symbols;
     size_t nsymbols;
     added_header_t *headers;
     size_t nheaders;
-    struct note *notes; /* The stage's own notes, newest first. */
+    struct note *notes;      /* The stage's own notes, newest first. */
+    const char *scope;       /* What the module's scope() said; NULL for an antivirus stage. */
+    struct stage_memo *next; /* The same module's result under another scope. */
 } stage_memo_t;
 
 /* Keeps what the stage that just ran reported after symbol sym0 and header
@@ -119,6 +124,11 @@ void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage
 /* Reports on x what the kept stage reported, as if it had run there; its
  * outcome, with no time spent. */
 stage_outcome_t scanctx_memo_replay(smf_msg_t *x, const smf_module_t *d, const stage_memo_t *memo);
+
+/* Asks a module which recipient domains share its result on x (ABI 1.4
+ * scope()); NULL when it has no scope() or says each domain is its own. */
+const char *scanctx_scope(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,
+                          unsigned dbi);
 
 /* Runs one module's scan() on the context and classifies the outcome. */
 stage_outcome_t scanctx_stage(smf_msg_t *x, const smf_module_t *d, void *state, void *tstate,

@@ -554,6 +554,15 @@ static int auth_scan(smf_msg_t *msg, void *state, void *tstate)
     return rc;
 }
 
+/* SPF, DKIM and DMARC judge the sender and the message, whoever receives
+ * it: one check serves every recipient domain of a message (a DKIM body
+ * hash of a large message is computed once). */
+static const char *auth_scope(smf_msg_t *msg, void *state, void *tstate)
+{
+    (void)msg, (void)state, (void)tstate;
+    return "";
+}
+
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "auth",
@@ -567,4 +576,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .thread_init = auth_thread_init,
     .thread_fini = auth_thread_fini,
     .scan = auth_scan,
+    .scope = auth_scope,
 };

@@ -611,6 +611,16 @@ static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
     return rc;
 }
 
+/* The message is scored by the site-wide model for every domain, or with
+ * per_domain by its recipient domain's own (or blend): the scope names the
+ * domain only then. */
+static const char *bayes_scope(smf_msg_t *msg, void *state, void *tstate)
+{
+    (void)tstate;
+    const bayes_state_t *st = state;
+    return st->conf->per_domain ? smf_msg_domain(msg) : "";
+}
+
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "bayes",
@@ -626,4 +636,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .scan = bayes_scan,
     .learn = bayes_learn,
     .fit = bayes_fit_all,
+    .scope = bayes_scope,
 };

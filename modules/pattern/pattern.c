@@ -892,6 +892,14 @@ static int pat_scan(smf_msg_t *msg, void *state, void *tstate)
     return pat_report(msg, st, th);
 }
 
+/* Rules read the message alone, never its recipients: one scan serves every
+ * recipient domain of a message. */
+static const char *pat_scope(smf_msg_t *msg, void *state, void *tstate)
+{
+    (void)msg, (void)state, (void)tstate;
+    return "";
+}
+
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "pattern",
@@ -905,4 +913,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .thread_init = pat_thread_init,
     .thread_fini = pat_thread_fini,
     .scan = pat_scan,
+    .scope = pat_scope,
 };

@@ -19,14 +19,14 @@ typedef struct refusal {
 static const refusal_t refusals[] = {
     {"wrong ABI major",
      "modules = {bad_major}",
-     {"bad_major.so", "built for module ABI 99.3", "this engine provides ABI 1.3"}},
+     {"bad_major.so", "built for module ABI 99.4", "this engine provides ABI 1.4"}},
     {"newer ABI minor",
      "modules = {bad_minor}",
-     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.3"}},
-    {"larger descriptor", "modules = {bad_size}", {"bad_size.so", "larger than the", "ABI 1.3"}},
+     {"bad_minor.so", "built for module ABI 1.99", "newer than this engine's ABI 1.4"}},
+    {"larger descriptor", "modules = {bad_size}", {"bad_size.so", "larger than the", "ABI 1.4"}},
     {"descriptor shorter than its ABI",
      "modules = {short_size}",
-     {"short_size.so", "but ABI 1.3 defines", "not built with SMF_ABI_INIT"}},
+     {"short_size.so", "but ABI 1.4 defines", "not built with SMF_ABI_INIT"}},
     {"no descriptor", "modules = {no_symbol}", {"no_symbol.so", "does not export 'smf_module'"}},
     {"option outside conf",
      "modules = {bad_option}",
@@ -166,6 +166,13 @@ static void test_old_minor(void)
         return;
     d = c->modules[0].lib.desc;
     CHECK(d->abi.minor == 2 && d->fit == NULL, "1.2 descriptor widened with fit = NULL");
+    config_free(&c);
+    c = testconf_load(dir, "modules = {minor3}", NULL, 0, err, sizeof(err));
+    CHECK(c != NULL, "ABI 1.3 module refused: %s", err);
+    if (c == NULL)
+        return;
+    d = c->modules[0].lib.desc;
+    CHECK(d->abi.minor == 3 && d->scope == NULL, "1.3 descriptor widened with scope = NULL");
     config_free(&c);
 }
 

@@ -17,8 +17,8 @@ static generation_t *gen;
 static const char *conf_text =
     "modules = {tav, tlist, tcontent, tcontent2}\n"
     "tlist { allow_sender = \"friend@example.net\"\n block_sender = \"foe@example.net\" }\n"
-    "tcontent { score = 6 }\n"
-    "tcontent2 { on_error = tempfail\n score = 0.5 }\n"
+    "tcontent { score = 6\n scope = \"\" }\n"
+    "tcontent2 { on_error = tempfail\n score = 0.5\n scope = \"letter\" }\n"
     "autolearn = true\nautolearn_spam_score = 5\nautolearn_ham_score = 0.1\n"
     "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2} } }\n"
     "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n";
@@ -423,8 +423,8 @@ static long tav_calls(json_t *j)
     return -1;
 }
 
-/* How often STATS says the test antivirus stage ran, whatever its outcome. */
-static long tav_runs(void)
+/* How often STATS says a stage ran, whatever its outcome. */
+static long stage_runs(const char *module)
 {
     frame_t f[3] = {{"SMF/1", 5}, {"STATS", 5}, {"s", 1}};
     job_ctx_t ctx = {.gen = gen, .arrived_ms = clock_wall_ms()};
@@ -436,7 +436,7 @@ static long tav_runs(void)
     json_t *j = json_loads(res.json, 0, NULL);
     json_array_foreach(json_object_get(j, "stages"), i, st)
     {
-        if (strcmp(json_string_value(json_object_get(st, "module")), "tav") != 0)
+        if (strcmp(json_string_value(json_object_get(st, "module")), module) != 0)
             continue;
         const char *key;
         json_t *v;
@@ -459,7 +459,7 @@ static void test_antivirus_once_per_message(void)
     const char *kind, *three = "\"a@one.example\",\"b@two.example\",\"c@three.example\"";
     req_t one = {"a@example.net", NULL, NULL, "AV-COUNT"};
     req_t many = {"a@example.net", three, NULL, "AV-COUNT"};
-    long runs = tav_runs();
+    long runs = stage_runs("tav");
     json_t *j = run(&one, &kind);
     long before = tav_calls(j);
     json_decref(j);
@@ -470,7 +470,8 @@ static void test_antivirus_once_per_message(void)
     CHECK(tav_calls(j) == before + 2, "calls %ld, want %ld", tav_calls(j), before + 2);
     json_decref(j);
     /* And STATS counts the runs it made, not the domains that got its outcome. */
-    CHECK(tav_runs() == runs + 3, "STATS counts %ld runs, want %ld", tav_runs(), runs + 3);
+    CHECK(stage_runs("tav") == runs + 3, "STATS counts %ld runs, want %ld", stage_runs("tav"),
+          runs + 3);
     req_t virus = {"a@example.net", three, NULL, "VIRUS-MARK"};
     j = run(&virus, &kind);
     CHECK(strcmp(action(j), "quarantine") == 0 && has_symbol(j, "TAV_INFECTED"), "virus: %s",
@@ -480,6 +481,54 @@ static void test_antivirus_once_per_message(void)
     req_t fail = {"a@example.net", three, NULL, "AV-FAIL"};
     j = run(&fail, &kind);
     CHECK(strcmp(action(j), "tempfail") == 0, "failure: %s", action(j));
+    json_decref(j);
+}
+
+/*
+ * A content stage that names a scope scans a message once per scope: tcontent
+ * ("" for every domain) once for three domains, tcontent2 (the domain's first
+ * letter) once for one.example and other.example and once for two.example.
+ * Each run gets the scan's symbols, notes and verdict, and its own policy
+ * still decides; what scope() tried to report reaches nothing.
+ */
+static void test_scope_once_per_scope(void)
+{
+    const char *kind;
+    const char *three = "\"a@one.example\",\"b@other.example\",\"c@two.example\"";
+    long c1 = stage_runs("tcontent"), c2 = stage_runs("tcontent2");
+    req_t plain = {"a@example.net", three, NULL, "hello"};
+    json_t *j = run(&plain, &kind);
+    CHECK(stage_runs("tcontent") == c1 + 1, "tcontent ran %ld times, want 1",
+          stage_runs("tcontent") - c1);
+    CHECK(stage_runs("tcontent2") == c2 + 2, "tcontent2 ran %ld times, want 2",
+          stage_runs("tcontent2") - c2);
+    CHECK(!has_symbol(j, "T_FROM_SCOPE") && !has_symbol(j, "T_SCOPE_NOTE"),
+          "scope() reported into the run");
+    json_decref(j);
+    /* A replayed run keeps the symbol and the note the stage left for the
+     * next one (tcontent2 reports it as T_NOTE in every domain's run). */
+    req_t noted = {"a@example.net", "\"a@one.example\",\"b@strict.example\"", NULL,
+                   "trigger NOTE-ME"};
+    j = run(&noted, &kind);
+    CHECK(strcmp(action(j), "quarantine") == 0, "strict.example's policy: %s", action(j));
+    CHECK(has_symbol(j, "T_HIT") && has_symbol(j, "T_NOTE"), "replayed run lost its symbols");
+    json_decref(j);
+    /* Both stages react to it, and both replay it for other.example. */
+    req_t spam = {"a@example.net", "\"a@one.example\",\"b@other.example\"", NULL, "GTUBE-LIKE"};
+    long before = stage_runs("tcontent");
+    j = run(&spam, &kind);
+    CHECK(strcmp(action(j), "quarantine") == 0, "replayed certain spam: %s", action(j));
+    CHECK(stage_runs("tcontent") == before + 1, "tcontent ran %ld times for a certain spam",
+          stage_runs("tcontent") - before);
+    json_t *d;
+    size_t i;
+    CHECK(json_array_size(json_object_get(j, "domains")) == 2, "%zu domains",
+          json_array_size(json_object_get(j, "domains")));
+    json_array_foreach(json_object_get(j, "domains"), i, d)
+    {
+        CHECK(strcmp(json_string_value(json_object_get(d, "action")), "quarantine") == 0,
+              "domain %zu: %s", i, json_string_value(json_object_get(d, "action")));
+    }
     json_decref(j);
 }
 
@@ -635,6 +684,7 @@ int main(int argc, char **argv)
     test_long_reason();
     test_failed_stage_symbols_dropped();
     test_antivirus_once_per_message();
+    test_scope_once_per_scope();
     test_malformed();
     generation_release(&gen);
     kv_close(&kv);

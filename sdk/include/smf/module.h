@@ -56,7 +56,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 3
+#define SMF_ABI_MINOR 4
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -314,6 +314,38 @@ typedef struct smf_module {
      * engine treats it as NULL.
      */
     int (*fit)(smf_msg_t *msg, void *state, void *tstate);
+
+    /* ---- Added in ABI 1.4 ---- */
+
+    /**
+     * Says which recipient domains share this stage's result for a message.
+     * A message with recipients in several domains is run through each
+     * domain's policy in turn. Before this stage scans it for a domain, the
+     * engine calls scope(); when an earlier run over the same message got the
+     * same string, scan() is not called again and this run is given what that
+     * scan reported: its symbols, added headers, notes, verdict and outcome.
+     * Return "" when the result never depends on the recipient domain (rules
+     * that read the message alone), a name for what it depends on (the
+     * module's own settings for the domain, the model it scores with), or
+     * NULL to be scanned for this domain. A module that returns a scope
+     * promises that scan() reads the domain (smf_msg_domain(), the
+     * recipients in smf_msg_envelope()) only through what the scope names,
+     * and reads no note of an earlier stage whose result may differ by
+     * domain (a list stage's).
+     *
+     * @param msg  The message as scan() would get it, with smf_msg_domain()
+     *             set. The call may read it and allocate from it
+     *             (smf_msg_alloc(), smf_msg_printf()); what it reports
+     *             (symbols, headers, notes, verdicts) is refused.
+     * @return A string that stays valid until the engine's reply to the
+     *         message (static, in the state, or from smf_msg_alloc()), or
+     *         NULL.
+     * Optional (NULL: scanned for every recipient domain). Not called for a
+     * message with recipients in one domain. Antivirus stages are scanned
+     * once per message whatever it says. Modules built for ABI 1.0 to 1.3
+     * have no such field; the engine treats it as NULL.
+     */
+    const char *(*scope)(smf_msg_t *msg, void *state, void *tstate);
 } smf_module_t;
 
 /** Actions, least to most severe, as in the engine's replies. */

@@ -14,12 +14,16 @@ typedef struct conf {
     double score;
     const char *allow_sender;
     const char *block_sender;
+    const char *scope;
 } conf_t;
 
 static const smf_option_t options[] = {
     {"score", SMF_OPT_FLOAT, "3.5", offsetof(conf_t, score), "Score of T_HIT."},
     {"allow_sender", SMF_OPT_STRING, NULL, offsetof(conf_t, allow_sender), "Whitelisted sender."},
     {"block_sender", SMF_OPT_STRING, NULL, offsetof(conf_t, block_sender), "Blacklisted sender."},
+    {"scope", SMF_OPT_STRING, NULL, offsetof(conf_t, scope),
+     "What scope() answers: unset for NULL, \"letter\" for the recipient domain's first "
+     "letter, else the text itself."},
 #ifdef TMOD_BAD_OPTION
     {"far", SMF_OPT_INT, "1", sizeof(conf_t) + 64, "Stored outside conf_size."},
 #endif
@@ -94,6 +98,8 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
     if (has(msg, "NOTE-ME") && smf_msg_set_note(msg, TMOD_NAME ".seen", "yes") == 0 &&
         smf_msg_set_note(msg, "tav.seen", "forged") == SMF_EPERM)
         smf_msg_add_symbol(msg, "T_NOTED", 0, TMOD_NAME);
+    if (smf_msg_note(msg, TMOD_NAME ".from_scope") != NULL)
+        smf_msg_add_symbol(msg, "T_SCOPE_NOTE", 0, "a note set in scope() reached scan()");
     const char *note = smf_msg_note(msg, "tcontent.seen");
     if (note != NULL && strcmp(TMOD_NAME, "tcontent2") == 0)
         smf_msg_add_symbol(msg, "T_NOTE", 0, note);
@@ -110,6 +116,21 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
                            smf_msg_printf(msg, "%.*s", (int)len, (const char *)last));
 #endif
     return 0;
+}
+
+/* The scope the configuration names (ABI 1.4). What it reports is
+ * refused: the attempts below must not reach the run. */
+static const char *scope(smf_msg_t *msg, void *state, void *tstate)
+{
+    const conf_t *c = state;
+    (void)tstate;
+    smf_msg_add_symbol(msg, "T_FROM_SCOPE", 50, "reported from scope()");
+    smf_msg_set_note(msg, TMOD_NAME ".from_scope", "yes");
+    if (c->scope == NULL)
+        return NULL;
+    if (strcmp(c->scope, "letter") == 0)
+        return smf_msg_printf(msg, "%.1s", smf_msg_domain(msg));
+    return c->scope;
 }
 
 #if TMOD_KIND == 1
@@ -176,6 +197,7 @@ SMF_MODULE_EXPORT const smf_module_t TMOD_SYMBOL = {
     .conf_size = sizeof(conf_t),
     .init = init,
     .scan = scan,
+    .scope = scope,
 #if TMOD_KIND == 1
     .verdict = verdict,
 #endif
