@@ -307,28 +307,46 @@ static const char *reason_text(arena_t *a, const group_t *g, const outcome_t *o)
  * The groups as the quarantine keeps them: one per folder. Recipient domains
  * that cannot name a folder all go to the one for invalid domains, and an id
  * is stored once per folder, so such groups share one copy that holds all
- * their recipients. Returns how many groups out holds (room for ng).
+ * their recipients. Folders are found by hash and each shared copy's
+ * recipients are gathered in one array, sized first: ten thousand invalid
+ * domains cost linear time and memory. Returns how many groups out holds
+ * (room for ng).
  */
 static size_t folder_groups(arena_t *a, const group_t *g, size_t ng, group_t *out)
 {
     char(*names)[256] = arena_calloc(a, ng, 256);
+    size_t *folder = arena_calloc(a, ng, sizeof(size_t));
+    size_t *merged = arena_calloc(a, ng, sizeof(size_t));
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     size_t n = 0;
     for (size_t k = 0; k < ng; k++) {
-        quarantine_domain_name(g[k].domain, names[n]);
-        size_t j = 0;
-        while (j < n && strcmp(names[j], names[n]) != 0)
-            j++;
-        if (j == n) {
+        quarantine_domain_name(g[k].domain, names[k]);
+        gpointer v;
+        if (g_hash_table_lookup_extended(seen, names[k], NULL, &v)) {
+            folder[k] = GPOINTER_TO_SIZE(v);
+            out[folder[k]].n += g[k].n;
+        } else {
+            folder[k] = n;
             out[n++] = g[k];
-            continue;
+            g_hash_table_insert(seen, names[k], GSIZE_TO_POINTER(folder[k]));
         }
-        const char **r = arena_calloc(a, out[j].n + g[k].n + 1, sizeof(char *));
-        memcpy(r, out[j].rcpt, out[j].n * sizeof(char *));
-        memcpy(r + out[j].n, g[k].rcpt, g[k].n * sizeof(char *));
-        out[j].rcpt = r;
-        out[j].n += g[k].n;
-        out[j].env.rcpt = r;
+        merged[folder[k]]++;
+    }
+    g_hash_table_destroy(seen);
+    size_t *filled = arena_calloc(a, n ? n : 1, sizeof(size_t));
+    for (size_t j = 0; j < n; j++) {
+        if (merged[j] < 2)
+            continue;
+        out[j].rcpt = arena_calloc(a, out[j].n + 1, sizeof(char *));
+        out[j].env.rcpt = out[j].rcpt;
         out[j].env.rcpt_count = out[j].n;
+    }
+    for (size_t k = 0; k < ng; k++) {
+        size_t j = folder[k];
+        if (merged[j] < 2)
+            continue;
+        memcpy(out[j].rcpt + filled[j], g[k].rcpt, g[k].n * sizeof(char *));
+        filled[j] += g[k].n;
     }
     return n;
 }
