@@ -6,6 +6,7 @@
 #include "confline.h"
 #include "log.h"
 #include "errbuf.h"
+#include "idna.h"
 #include "smtp_client.h"
 #include "xalloc.h"
 
@@ -937,6 +938,22 @@ static void lower(char *s)
         *s = (char)tolower((unsigned char)*s);
 }
 
+/* A policy's domain as recipients' domains are matched against it: lower
+ * case, no trailing dot, an A-label for a name in another script. */
+static const char *policy_domain(config_t *c, const char *title)
+{
+    size_t n = strlen(title);
+    if (n > 1 && title[n - 1] == '.')
+        n--;
+    char name[1024];
+    long len = idna_host(title, n, name, sizeof(name));
+    if (len >= 0)
+        return arena_strndup(c->mem, name, (size_t)len);
+    char *domain = arena_strndup(c->mem, title, n);
+    lower(domain);
+    return domain;
+}
+
 static int read_policies(config_t *c, cfg_t *cfg, char *err, size_t errlen)
 {
     policy_t base = {.domain = "default", .delivery = DEFAULT_DELIVERY};
@@ -955,9 +972,7 @@ static int read_policies(config_t *c, cfg_t *cfg, char *err, size_t errlen)
         if (strcmp(cfg_title(psec), "default") == 0)
             continue;
         policy_t *p = &c->policies[c->npolicies++];
-        char *domain = arena_strdup(c->mem, cfg_title(psec));
-        lower(domain);
-        p->domain = domain;
+        p->domain = policy_domain(c, cfg_title(psec));
         if (read_policy(c, psec, &c->defpol, p, err, errlen) != 0)
             return -1;
     }

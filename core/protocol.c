@@ -2,6 +2,7 @@
  * protocol.c - parsing request envelopes and writing error replies.
  */
 #include "protocol.h"
+#include "idna.h"
 
 #include "xalloc.h"
 
@@ -169,11 +170,23 @@ const char *protocol_request_id(arena_t *a, const frame_t *f)
 const char *protocol_rcpt_domain(arena_t *a, const char *addr)
 {
     const char *at = strrchr(addr, '@');
-    char *d = arena_strdup(a, at ? at + 1 : "");
-    for (char *p = d; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    const char *d = at ? at + 1 : "";
     size_t n = strlen(d);
     if (n > 0 && d[n - 1] == '>')
-        d[n - 1] = '\0';
-    return d;
+        n--;
+    /* "example.com." is example.com written from the root: the same policy,
+     * quarantine and lists. */
+    if (n > 1 && d[n - 1] == '.')
+        n--;
+    /* A name in another script as DNS holds it (its A-label), so that
+     * "bücher.example" and "xn--bcher-kva.example" are one domain. */
+    char name[1024];
+    long len = idna_host(d, n, name, sizeof(name));
+    if (len >= 0)
+        return arena_strndup(a, name, (size_t)len);
+    /* Not UTF-8: kept in lower case, and quarantined with invalid domains. */
+    char *s = arena_strndup(a, d, n);
+    for (char *p = s; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return s;
 }

@@ -53,8 +53,9 @@ char *protocol_error_json(const char *request_id, const char *code, const char *
 
 /* A request id safe to echo and to log: printable, at most 128 bytes. */
 const char *protocol_request_id(arena_t *a, const frame_t *f);
-/* The domain of a recipient address, lower case, in the arena: the name
- * its policy and every stage see ("" for an address without '@'). */
+/* The domain of a recipient address, in the arena: the name its policy and
+ * every stage see ("" for an address without '@'). In lower case, without
+ * a trailing dot, and as its A-label when written in another script. */
 const char *protocol_rcpt_domain(arena_t *a, const char *addr);
 /* Whether data[0..n) is such an id. */
 bool protocol_id_ok(const void *data, size_t n);

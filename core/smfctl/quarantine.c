@@ -5,6 +5,7 @@
  */
 #include "clock.h"
 #include "config.h"
+#include "idna.h"
 #include "log.h"
 #include "quarantine.h"
 #include "smfctl.h"
@@ -178,9 +179,16 @@ static void store_close(store_t *s)
     config_free(&s->conf);
 }
 
-/* The store's name of a domain given on the command line. */
+/* The store's name of a domain given on the command line, which names it as
+ * the engine does a recipient's ("Bücher.example." is xn--bcher-kva.example). */
 static const char *domain_arg(const char *d, char buf[256])
 {
+    char name[1024];
+    size_t n = d ? strlen(d) : 0;
+    if (n > 1 && d[n - 1] == '.')
+        n--;
+    if (d != NULL && idna_host(d, n, name, sizeof(name)) >= 0)
+        d = name;
     return d ? quarantine_domain_name(d, buf) : NULL;
 }
 

@@ -533,6 +533,16 @@ class QuarantineTest(unittest.TestCase):
             self.assertLess(grown, 200 * 1024, "smfd's peak memory grew by %d KiB" % grown)
         self.assertEqual(len(self.entry(qid, "_invalid_")["recipients"]), 10000)
 
+    def test_domain_names_as_dns_holds_them(self):
+        """A recipient domain with a trailing dot or in another script is kept under
+        the name DNS holds (no dot, its A-label), found by either spelling."""
+        qid = self.quarantine(fixture("gtube.eml"),
+                              recipients=["a@Bücher-Q.example.", "b@dot-q.example."])
+        for spelling in ("bücher-q.example", "xn--bcher-q-n2a.example", "BÜCHER-Q.example."):
+            self.assertEqual(self.entry(qid, spelling)["domain"], "xn--bcher-q-n2a.example")
+        self.assertEqual(self.entry(qid, "dot-q.example.")["domain"], "dot-q.example")
+        self.assertNotIn("_invalid_", [r["domain"] for r in listing(self.smfd) if r["id"] == qid])
+
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
         fail rather than report the other domains as the whole quarantine."""

@@ -21,7 +21,8 @@ static const char *conf_text =
     "tcontent2 { on_error = tempfail\n score = 0.5\n scope = \"letter\" }\n"
     "autolearn = true\nautolearn_spam_score = 5\nautolearn_ham_score = 0.1\n"
     "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2} } }\n"
-    "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n";
+    "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n"
+    "policy \"Bücher.example.\" { inbound { quarantine_score = 5.5 } }\n";
 
 typedef struct req {
     const char *sender;
@@ -189,6 +190,27 @@ static const row_t rows[] = {
      "T_NOTE",
      "tcontent2",
      "clean",
+     250},
+    {"a domain written from the root, in upper case",
+     {"a@example.net", "\"x@STRICT.example.\"", NULL, "trigger"},
+     "quarantine",
+     "T_HIT",
+     "tcontent",
+     "detected",
+     250},
+    {"a policy in another script, the recipient's domain as its A-label",
+     {"a@example.net", "\"x@xn--bcher-kva.example\"", NULL, "trigger"},
+     "quarantine",
+     "T_HIT",
+     "tcontent",
+     "detected",
+     250},
+    {"the recipient's domain in another script and in upper case",
+     {"a@example.net", "\"x@BÜCHER.example\"", NULL, "trigger"},
+     "quarantine",
+     "T_HIT",
+     "tcontent",
+     "detected",
      250},
     {"most severe domain wins",
      {"a@example.net", "\"x@strict.example\",\"y@example.com\"", NULL, "trigger"},
