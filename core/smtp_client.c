@@ -501,13 +501,17 @@ static bool has_8bit(const char *s, size_t len)
     return false;
 }
 
+/* Whether a line after the first of the EHLO reply ("250-NAME ...") names
+ * the extension. A line shorter than its code and separator (a hostile
+ * server's "25") names none; the name is only read within its line. */
 static bool has_extension(const reply_t *ehlo, const char *name)
 {
     size_t n = strlen(name);
-    for (const char *l = strchr(ehlo->text, '\n'); l != NULL; l = strchr(l + 1, '\n'))
-        if (strncasecmp(l + 5, name, n) == 0 &&
-            (l[5 + n] == '\0' || l[5 + n] == ' ' || l[5 + n] == '\n'))
+    for (const char *l = strchr(ehlo->text, '\n'); l != NULL; l = strchr(l + 1, '\n')) {
+        size_t len = strcspn(l + 1, "\n");
+        if (len >= 4 + n && strncasecmp(l + 5, name, n) == 0 && (len == 4 + n || l[5 + n] == ' '))
             return true;
+    }
     return false;
 }
 
