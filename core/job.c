@@ -369,9 +369,13 @@ static int store(const job_ctx_t *ctx, arena_t *a, const message_t *m, const cha
     int rc = quarantine_store(ctx->quarantine, items, ng, err, sizeof(err));
     for (size_t k = 0; k < ng; k++) {
         if (rc == 0) {
-            char topic[300];
-            snprintf(topic, sizeof(topic), "quarantine.%s", g[k].domain);
+            /* Named by its folder, as the events of later changes to the copy
+             * are: a copy of invalid domains is _invalid_'s. */
+            char folder[256], topic[300];
+            quarantine_domain_name(g[k].domain, folder);
+            snprintf(topic, sizeof(topic), "quarantine.%s", folder);
             json_t *ev = json_loads(metas[k], 0, NULL);
+            json_object_set_new(ev, "domain", json_string(folder));
             json_object_set_new(ev, "schema", json_integer(PROTOCOL_SCHEMA));
             json_object_set_new(ev, "type", json_string("stored"));
             json_object_set_new(ev, "id", json_string(id));

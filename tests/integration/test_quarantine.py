@@ -377,6 +377,39 @@ class QuarantineTest(unittest.TestCase):
         finally:
             sub.close(0)
 
+    def test_invalid_domain_events_name_its_folder(self):
+        """The stored event of a copy kept under _invalid_ names that folder, as the
+        deleted event of the same copy does: a consumer can follow the entry."""
+        sub = self.smfd.sub("quarantine.")
+        try:
+            body = fixture("gtube.eml")
+            deadline, stored = time.time() + 15, {}
+            while not stored and time.time() < deadline:
+                qid = self.quarantine(body, recipients=["a@[192.0.2.9]", "b@bad_name.example"])
+                while sub.poll(500):
+                    topic, event = sub.recv_multipart()
+                    event = json.loads(event)
+                    if event.get("id") == qid:
+                        stored[topic.decode()] = event
+            self.assertEqual(list(stored), ["quarantine._invalid_"], stored)
+            self.assertEqual(stored["quarantine._invalid_"]["domain"], "_invalid_")
+            self.assertEqual(stored["quarantine._invalid_"]["recipients"],
+                             ["a@[192.0.2.9]", "b@bad_name.example"])
+            self.assertEqual(self.ctl("delete", qid, "--domain", "_invalid_").returncode, 0)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if sub.poll(200):
+                    topic, event = sub.recv_multipart()
+                    event = json.loads(event)
+                    if event.get("id") == qid and event["type"] == "deleted":
+                        self.assertEqual((topic.decode(), event["domain"]),
+                                         ("quarantine._invalid_", "_invalid_"))
+                        break
+            else:
+                self.fail("no deleted event")
+        finally:
+            sub.close(0)
+
     def test_release_teaches_ham(self):
         """release --learn-ham delivers, then teaches the classifiers the message was ham,
         once, through the same registry as smfctl learn."""
