@@ -55,10 +55,18 @@ class Backlog(unittest.TestCase):
         self.assertEqual((cmd, rid), ("STATS", b"stats"), body)
         return body
 
+    def wait_scanning(self):
+        """Returns once the one worker is scanning (STATS is answered by the transport
+        at once): a fixed pause could end first on a loaded machine."""
+        deadline = time.monotonic() + 10
+        while self.stats()["queue"]["in_flight"] < 1:
+            self.assertLess(time.monotonic(), deadline, "no worker took the slow scan")
+            time.sleep(0.01)
+
     def test_timeout_counts_from_arrival(self):
         self.start()
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         # 500 ms is plenty for a clean message, but it waits SLOW_MS behind the first.
         self.send_quick(b"quick", timeout_ms=500)
         got = self.replies(2)
@@ -76,7 +84,7 @@ class Backlog(unittest.TestCase):
         self.start()
         self.stats()
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         self.send_quick(b"next")
         got = self.replies(2)
         cmd, nxt, _ = got[b"next"]
@@ -94,7 +102,7 @@ class Backlog(unittest.TestCase):
         # PINGs sent while smfd started may have found the backlog full already.
         before = self.stats()["queue"]["refused_busy"]
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         self.send_quick(b"waits")
         t0 = time.monotonic()
         self.send_quick(b"refused")
@@ -112,7 +120,7 @@ class Backlog(unittest.TestCase):
     def test_no_backlog(self):
         self.start("max_queued=0")
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         self.send_quick(b"refused")
         got = self.replies(2)
         self.assertEqual(got[b"refused"][:2][0], "ERROR")
@@ -124,7 +132,7 @@ class Backlog(unittest.TestCase):
         # asks again, within its timeout, and prints the verdict once a worker is free.
         self.start("max_queued=0")
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         t0 = time.monotonic()
         r = self.smfd.smfc("--json", "--timeout", "10000", "--ip", "127.0.0.1",
                            os.path.join(smftest.FIXTURES, "clean.eml"))
@@ -135,7 +143,7 @@ class Backlog(unittest.TestCase):
         self.assertGreaterEqual(self.stats()["queue"]["refused_busy"], 1)
         # Within a timeout too short to wait, it reports the engine's refusal.
         self.send_slow(b"slow-2")
-        time.sleep(0.2)
+        self.wait_scanning()
         r = self.smfd.smfc("--json", "--timeout", "300", "--ip", "127.0.0.1",
                            os.path.join(smftest.FIXTURES, "clean.eml"))
         self.assertNotEqual(r.returncode, 0)
@@ -147,7 +155,7 @@ class Backlog(unittest.TestCase):
         # worker (nor get "busy"); PING, which checks that scans can run, does.
         self.start("max_queued=0")
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         t0 = time.monotonic()
         queue = self.stats()["queue"]
         self.assertLess(time.monotonic() - t0, SLOW_MS / 1000 / 2)
@@ -161,7 +169,7 @@ class Backlog(unittest.TestCase):
         # The first waiting request fits however large; the next does not.
         self.start("max_queued=10", "max_queued_size=1000")
         self.send_slow(b"slow")
-        time.sleep(0.2)
+        self.wait_scanning()
         self.send_quick(b"big")
         self.send_quick(b"refused")
         got = self.replies(3)
