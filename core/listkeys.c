@@ -4,6 +4,7 @@
  * lists module, so that writer and reader cannot drift apart.
  */
 #include "listkeys.h"
+#include "idna.h"
 #include "utf8.h"
 
 #include <smf/module.h>
@@ -136,7 +137,13 @@ int listkey_scope_parse(const char *text, char *out, size_t outlen)
     if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
     if (strncmp(norm, "domain:", 7) == 0 && listkey_name_valid(norm + 7)) {
-        snprintf(out, outlen, "%s", norm);
+        /* The engine names a recipient domain in another script by its
+         * A-label: a scope written as "domain:bücher.example" is that one. */
+        char alabel[LISTKEY_SCOPE_MAX];
+        long n = idna_host(norm + 7, strlen(norm + 7), alabel, sizeof(alabel));
+        if (n < 0 || (size_t)n > 253)
+            return SMF_EINVAL;
+        snprintf(out, outlen, "domain:%s", alabel);
         return 0;
     }
     if (strncmp(norm, "user:", 5) == 0 && listkey_address_valid(norm + 5)) {

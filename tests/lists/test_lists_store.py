@@ -146,6 +146,13 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@example.org")["verdict"], "block")
         # A domain scope matches the recipient domain in any case.
         self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", "a@EXAMPLE.Com")["verdict"], "allow")
+        # A domain in another script is one domain however it is written: the engine
+        # names it by its A-label, and so does the scope.
+        self.ctl("add", "--scope", "domain:Bücher.example", "--type", "ip", "--action", "allow",
+                 "198.51.100.7")
+        for rcpt in ("a@bücher.example", "a@BÜCHER.example.", "a@xn--bcher-kva.example"):
+            self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", rcpt)["verdict"], "allow",
+                             rcpt)
         res = self.scan("--ip", "198.51.100.8", "--rcpt", "VIP@example.org")
         self.assertEqual(res["verdict"], "allow")
         self.assertIn("user:vip@example.org", res["names"]["LIST_ALLOW"]["detail"])
