@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
+#include "idna.h"
 #include "learnreg.h"
 #include "refit.h"
 #include "log.h"
@@ -91,7 +92,9 @@ static bool domain_valid(const char *d, size_t n)
     return true;
 }
 
-/* A domain name as the engine's policies know it: lower case, no dot at the end. */
+/* A domain name as the engine's policies know it: lower case, no dot at the
+ * end, a name in another script as its A-label (the scan of mail for
+ * bücher.example asks the model of xn--bcher-kva.example). */
 static const char *domain_arg(char *d)
 {
     size_t n = strlen(d);
@@ -99,9 +102,9 @@ static const char *domain_arg(char *d)
         d[--n] = '\0';
     if (!domain_valid(d, n))
         return NULL;
-    for (char *p = d; *p; p++)
-        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    return d;
+    static char name[256]; /* One --domain a run. */
+    long len = idna_host(d, n, name, sizeof(name));
+    return len >= 0 && len <= 253 ? name : NULL;
 }
 
 /* Says why --domain d is refused; bytes that are not UTF-8 show as U+FFFD. */

@@ -942,6 +942,18 @@ class TestPerDomain(BayesCase):
         # The domain's mail went to its model only: the global totals did not move.
         self.assertEqual(self.totals(), (30, 30))
 
+    def test_a_domain_in_another_script_has_one_model(self):
+        """Taught for Bücher.example, the model scores mail for the domain however
+        its recipients write it: the engine names it by its A-label, and so does
+        --domain."""
+        self.learn_fixtures()
+        self.learn_domain("ham", self.other["spam"], domain="B\u00fccher.example.")
+        self.learn_domain("spam", self.other["ham"], domain="B\u00fccher.example.")
+        for rcpt in ("user@b\u00fccher.example", "user@xn--bcher-kva.example"):
+            got = self.scan_for(rcpt, self.mail["test_spam"])
+            self.assertIn("BAYES_HAM", got, rcpt)
+            self.assertIn("domain model", got["BAYES_HAM"], rcpt)
+
     def test_domain_model_below_min_learned_falls_back_to_global(self):
         self.learn_fixtures()
         self.smfctl("learn", "--ham", "--domain", "example.org",
@@ -1044,7 +1056,7 @@ class TestPerDomain(BayesCase):
         self.assertFalse(os.path.exists(os.path.join(self.data, "kv")))
         # A name in UTF-8 is one, and so is the quarantine's folder for invalid ones.
         self.learn_domain("spam", one, domain="B\u00fccher.example")
-        self.assertEqual(self.registry_entry(one)["domain"], "b\u00fccher.example")
+        self.assertEqual(self.registry_entry(one)["domain"], "xn--bcher-kva.example")
         self.learn_domain("spam", one, domain="_invalid_")
         self.assertEqual(self.registry_entry(one)["domain"], "_invalid_")
 
