@@ -60,21 +60,27 @@ static uint64_t le64(const unsigned char *p)
 
 /*
  * Finds the end of central directory record: the last signature, searching
- * back from the end, whose comment fits in the data. Returns its offset, or
- * -1 when there is none.
+ * back from the end, whose comment fits in the data. When no comment fits,
+ * the last signature: unzip and Python's zipfile take that one, whatever
+ * length its comment gives. Returns its offset, or -1 when there is none.
  */
 static long zip_find_end(const unsigned char *d, size_t n)
 {
     size_t lowest, i;
+    long last = -1;
 
     if (n < ZIP_END_SIZE)
         return -1;
     lowest = n - ZIP_END_SIZE > ZIP_COMMENT_MAX ? n - ZIP_END_SIZE - ZIP_COMMENT_MAX : 0;
     for (i = n - ZIP_END_SIZE + 1; i-- > lowest;) {
-        if (memcmp(d + i, "PK\x05\x06", 4) == 0 && le16(d + i + 20) <= n - i - ZIP_END_SIZE)
+        if (memcmp(d + i, "PK\x05\x06", 4) != 0)
+            continue;
+        if (le16(d + i + 20) <= n - i - ZIP_END_SIZE)
             return (long)i;
+        if (last < 0)
+            last = (long)i;
     }
-    return -1;
+    return last;
 }
 
 /*

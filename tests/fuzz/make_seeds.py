@@ -130,6 +130,9 @@ def zip_seeds(out, target):
     # Zips one after another, and junk before a zip.
     write(out, target, "concatenated.zip", plain + make_zip([("run.exe", b"MZ")]))
     write(out, target, "preamble.zip", b"#!/bin/sh\nexit 0\n" + plain)
+    # The same whose end record gives a comment longer than the bytes after it.
+    write(out, target, "preamble-bad-comment.zip",
+          b"#!/bin/sh\nexit 0\n" + plain[:-2] + struct.pack("<H", 300))
     # A zip inside a zip.
     write(out, target, "nested.zip", make_zip([("inner.zip", make_zip([("x.js", b"1")]))]))
     # Local and central names differ: the local header is rewritten.
