@@ -771,14 +771,18 @@ static int zip_note_listed(void *arg, const att_zip_entry_t *e)
 /*
  * Where the zip of the end record at `end` starts: at the local header
  * where its central directory, found as zip_shift() finds it, says the zip
- * starts. n when its directory holds no record there or no local header is
- * at that start, as for an end record's signature met by chance.
+ * starts. A zip whose offsets count from the start of the file, as those
+ * behind a self-extractor's program or a Python zip application's script
+ * may, has no local header there: it starts at the one its first central
+ * record points to. n when its directory holds no record there or no local
+ * header is at that start, as for an end record's signature met by chance.
  */
 static size_t zip_start_of(const unsigned char *d, size_t n, size_t end)
 {
     zip_dir_t dirs[2];
-    uint64_t shift;
-    size_t dir;
+    uint64_t shift, local;
+    size_t dir, name_len, extra_len;
+    const unsigned char *r;
 
     if (zip_dirs_at(d, end, dirs) == 0)
         return n;
@@ -787,9 +791,19 @@ static size_t zip_start_of(const unsigned char *d, size_t n, size_t end)
         dirs[0].size > dirs[0].limit - shift - dirs[0].off)
         return n;
     dir = (size_t)(dirs[0].off + shift);
-    if (memcmp(d + dir, "PK\x01\x02", 4) != 0 || !zip_is_local(d, n, (size_t)shift))
+    r = d + dir;
+    if (memcmp(r, "PK\x01\x02", 4) != 0)
         return n;
-    return (size_t)shift;
+    if (zip_is_local(d, n, (size_t)shift))
+        return (size_t)shift;
+    name_len = le16(r + 28);
+    extra_len = le16(r + 30);
+    if (name_len + extra_len > dirs[0].size - ZIP_CENTRAL_SIZE)
+        return n;
+    local = zip_central_field(r, r + ZIP_CENTRAL_SIZE + name_len, extra_len, ZIP_CR_LOCAL);
+    if (local >= dir || shift >= dir - local || !zip_is_local(d, n, (size_t)(shift + local)))
+        return n;
+    return (size_t)(shift + local);
 }
 
 /*

@@ -148,6 +148,8 @@ CASES = [
     {"name": "a tar of two zips is clean", "fixture": "att_tar_two_zips_clean.eml", "only": [], "status": "clean"},
     {"name": "a zip stored in a zip behind a preamble is clean", "fixture": "att_zip_preamble_stored_zip_clean.eml",
      "only": [], "status": "clean"},
+    {"name": "zips stored in a Python zip application are clean", "fixture": "att_pyz_stored_zips_clean.eml",
+     "only": [], "status": "clean"},
     {"name": "a local entry the central directory does not list", "fixture": "att_zip_unlisted_local_exe.eml",
      "present": ["ATT_ARCHIVE_BLOCKED", "ATT_ZIP_CONCATENATED"],
      "details": {"ATT_ARCHIVE_BLOCKED": "invoice.zip: setup.exe"}},
