@@ -463,19 +463,39 @@ static int att_zip_entry_names(void *arg, const att_zip_entry_t *e)
 }
 
 /*
- * ATT_ZIP_CONCATENATED: zips one after another in one file, or local
- * entries that no central directory lists. Extractors disagree on what such
- * a file holds (7-Zip shows the first zip, unzip and WinRAR the last one,
- * streaming extractors every local header), and no zip writer makes one.
- * Local entries without any central directory are a damaged or cut-off zip
- * instead, which libarchive reports.
+ * Whether the data is a file of another kind, which holds zips of its own:
+ * an archive libarchive reads (a tar or a disk image of zips, whose members
+ * it walks), an OLE2 document (it keeps embedded objects, an .xlsx among
+ * them, as they are) or a program (a self-extractor's program may carry
+ * zips of its own, as a Go program does its time zone database). Its zips
+ * with bytes between them are that file's parts, not zips of one file.
  */
-static int att_zip_layout_check(att_walk_t *w, const att_zip_layout_t *l)
+static int att_holds_zips(const unsigned char *d, size_t n)
+{
+    if (n >= 4 && memcmp(d, "PK\x03\x04", 4) == 0)
+        return 0;
+    return att_is_archive(d, n) || att_is_ole2(d, n) || att_looks_exec(d, n);
+}
+
+/*
+ * ATT_ZIP_CONCATENATED: zips one after another in one file, with or without
+ * bytes between them, or local entries that no central directory lists.
+ * Extractors disagree on what such a file holds (7-Zip shows the first zip,
+ * unzip and WinRAR the last one, an extractor that scans forward for a
+ * local header the first, streaming extractors every local header), and no
+ * zip writer makes one. Zips with bytes between them count unless the data
+ * is a file that holds zips of its own. Local entries without any central
+ * directory are a damaged or cut-off zip instead, which libarchive reports.
+ */
+static int att_zip_layout_check(att_walk_t *w, const unsigned char *data, size_t size,
+                                const att_zip_layout_t *l)
 {
     char what[128];
 
     if (l->archives >= 2)
         snprintf(what, sizeof(what), "zip archives one after another: %zu", l->archives);
+    else if (l->apart >= 2 && !att_holds_zips(data, size))
+        snprintf(what, sizeof(what), "zip archives with other bytes between them: %zu", l->apart);
     else if (l->archives == 1 && l->unlisted > 0)
         snprintf(what, sizeof(what), "local entries missing from the central directory: %zu",
                  l->unlisted);
@@ -504,7 +524,7 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
     if (rc > 0)
         return att_limit(w, layout.descriptors ? "data descriptors extractors read apart, too many"
                                                : "more entries than archive_max_entries");
-    return att_zip_layout_check(w, &layout);
+    return att_zip_layout_check(w, data, size, &layout);
 }
 
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,

@@ -148,7 +148,7 @@ int att_name_blocked(const att_policy_t *pol, const char *name)
 }
 
 /* Cheap look at the first bytes, so that libmagic runs only on likely programs. */
-static int att_looks_exec(const unsigned char *d, size_t n)
+int att_looks_exec(const unsigned char *d, size_t n)
 {
     static const unsigned char macho[][4] = {{0xfe, 0xed, 0xfa, 0xce},
                                              {0xce, 0xfa, 0xed, 0xfe},

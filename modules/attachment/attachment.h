@@ -103,6 +103,9 @@ void att_note_blocked(att_ctx_t *ctx, const char *what);
 /* Whether the data starts like an archive or compressed file libarchive reads. */
 int att_is_archive(const unsigned char *data, size_t size);
 
+/* Whether the data starts like a program (PE, ELF, Mach-O): a cheap look at its first bytes. */
+int att_looks_exec(const unsigned char *data, size_t size);
+
 /* Whether a file name's last extension is blocked. */
 int att_name_blocked(const att_policy_t *pol, const char *name);
 
@@ -170,6 +173,8 @@ typedef struct att_zip_layout {
     size_t archives; /* End records: more than one, and the file is zips one after another. */
     size_t unlisted; /* Local headers that no central directory points to. */
     int descriptors; /* The walk stopped at data descriptors readers match differently. */
+    size_t apart;    /* Zips found by their end records that lie in no other, with or
+                      * without bytes between them. */
 } att_zip_layout_t;
 
 /*

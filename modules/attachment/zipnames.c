@@ -969,9 +969,11 @@ static int zip_walk_stretch(zip_walk_t *z, size_t pos, long last, size_t *ends, 
  *
  * A file of zips one after another without bytes between them is walked in
  * one stretch, each of whose end records counts as an archive. Zips with
- * bytes between them (a tar or an ISO image of zips) are walked in
- * stretches, and count as several only when the data starts like a zip, as
- * every extractor then opens the first one and most the last one.
+ * bytes between them are walked in stretches, and count as several archives
+ * only when the data starts like a zip, as every extractor then opens the
+ * first one and most the last one. Wherever they lie, they count in
+ * out->apart, for the caller to tell zips hidden behind junk from the
+ * members of a tar or a disk image of zips.
  */
 static int zip_walk_records(zip_walk_t *z, long last)
 {
@@ -1044,12 +1046,13 @@ int att_zip_walk(const unsigned char *d, size_t n, size_t max_records, att_zip_n
     long last = zip_find_end(d, n);
     int rc;
 
-    *out = (att_zip_layout_t){0, 0, 0};
+    *out = (att_zip_layout_t){0, 0, 0, 0};
     /* Four times the data, and some, is more than any zip a writer makes needs. */
     z.crc.left = n < (UINT64_MAX >> 3) ? 4 * (uint64_t)n + ((uint64_t)16 << 20) : UINT64_MAX;
     rc = last < 0 ? 0 : zip_walk_end(d, n, (size_t)last, zip_note_listed, &z);
     if (rc == 0)
         rc = zip_find_spans(d, n, max_records, &z.spans);
+    out->apart = z.spans.len;
     if (rc == 0)
         rc = zip_walk_records(&z, last);
     if (rc == 0)

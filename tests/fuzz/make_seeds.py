@@ -130,6 +130,8 @@ def zip_seeds(out, target):
     # Zips one after another, and junk before a zip.
     write(out, target, "concatenated.zip", plain + make_zip([("run.exe", b"MZ")]))
     write(out, target, "preamble.zip", b"#!/bin/sh\nexit 0\n" + plain)
+    write(out, target, "junk-between.zip",
+          b"\0" + plain + b"\0" * 16 + make_zip([("run.exe", b"MZ")]))
     # The same whose end record gives a comment longer than the bytes after it.
     write(out, target, "preamble-bad-comment.zip",
           b"#!/bin/sh\nexit 0\n" + plain[:-2] + struct.pack("<H", 300))
