@@ -176,11 +176,15 @@ CASES = [
      "defaults": True, "status": "clean", "only": []},
     {"name": "default: a person named like an antivirus, at free mail",
      "fixture": "lookalike_from_surname_freemail.eml", "defaults": True, "status": "clean", "only": []},
+    # U+202E in a file name is the attachment module's ATT_RTLO_NAME: the rule leaves it, so
+    # that one trick does not count twice.
     {"name": "default: right-to-left override in an HTML attachment's name",
      "fixture": "lure_filename_rlo_html.eml", "defaults": True,
-     "present": ["PAT_FILENAME_BIDI", "PAT_ATT_HTML", "PAT_HTML_ATTACH_LURE"], "scores": {"PAT_FILENAME_BIDI": 2.0}},
+     "present": ["PAT_ATT_HTML", "PAT_HTML_ATTACH_LURE"], "absent": ["PAT_FILENAME_BIDI"]},
     {"name": "default: right-to-left override in a file name", "fixture": "att_rtlo.eml", "defaults": True,
-     "present": ["PAT_FILENAME_BIDI"]},
+     "absent": ["PAT_FILENAME_BIDI"]},
+    {"name": "default: a left-to-right override in a file name", "fixture": "lure_filename_lro.eml",
+     "defaults": True, "only": ["PAT_FILENAME_BIDI"], "scores": {"PAT_FILENAME_BIDI": 2.0}},
     {"name": "default: a direction isolate in a file name", "fixture": "lure_filename_isolate.eml",
      "defaults": True, "present": ["PAT_FILENAME_BIDI"]},
     {"name": "default: an Arabic file name has no override", "fixture": "lookalike_filename_arabic.eml",
