@@ -364,6 +364,15 @@ static void att_thread_fini(void *state, void *tstate)
     free(th);
 }
 
+/* A scan reads the recipient domain only to pick its settings: domains
+ * with the same settings (all those without their own, most often) share
+ * one walk of the message's archives. The scope names the settings. */
+static const char *att_scope(smf_msg_t *msg, void *state, void *tstate)
+{
+    (void)tstate;
+    return smf_msg_printf(msg, "%p", (const void *)att_policy_for(state, smf_msg_domain(msg)));
+}
+
 SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .abi = SMF_ABI_INIT,
     .name = "attachment",
@@ -377,4 +386,5 @@ SMF_MODULE_EXPORT const smf_module_t smf_module = {
     .thread_init = att_thread_init,
     .thread_fini = att_thread_fini,
     .scan = att_scan,
+    .scope = att_scope,
 };
