@@ -98,6 +98,9 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
     return o;
 }
 
+/* How many scopes of one stage a message keeps results for. */
+#define MEMO_SCOPES_MAX 64
+
 /*
  * The kept result a stage should give this run, or where to keep the one it
  * is about to find; NULL when the stage scans for this run alone. An
@@ -122,8 +125,14 @@ static stage_memo_t *memo_for(generation_t *g, size_t worker, size_t mi, smf_msg
     if (scope == NULL)
         return NULL;
     stage_memo_t *m = &memos[mi];
+    size_t kept = 0;
     if (m->scope != NULL) {
         while (strcmp(m->scope, scope) != 0) {
+            /* A stage whose scopes keep differing shares nothing: past a few
+             * dozen, a new one is scanned without being kept, so that ten
+             * thousand domains cost no search of ten thousand scopes each. */
+            if (++kept == MEMO_SCOPES_MAX)
+                return NULL;
             if (m->next == NULL) {
                 m = m->next = arena_calloc(x->arena, 1, sizeof(*m));
                 break;

@@ -611,14 +611,14 @@ static int bayes_fit_all(smf_msg_t *msg, void *state, void *tstate)
     return rc;
 }
 
-/* The message is scored by the site-wide model for every domain, or with
- * per_domain by its recipient domain's own (or blend): the scope names the
- * domain only then. */
+/* The message is scored by the site-wide model for every domain; with
+ * per_domain, by its recipient domain's own (or a blend), so each domain is
+ * scanned (NULL). */
 static const char *bayes_scope(smf_msg_t *msg, void *state, void *tstate)
 {
-    (void)tstate;
+    (void)msg, (void)tstate;
     const bayes_state_t *st = state;
-    return st->conf->per_domain ? smf_msg_domain(msg) : "";
+    return st->conf->per_domain ? NULL : "";
 }
 
 SMF_MODULE_EXPORT const smf_module_t smf_module = {

@@ -331,7 +331,8 @@ typedef struct smf_module {
      * promises that scan() reads the domain (smf_msg_domain(), the
      * recipients in smf_msg_envelope()) only through what the scope names,
      * and reads no note of an earlier stage whose result may differ by
-     * domain (a list stage's).
+     * domain (a list stage's). The engine keeps the results of up to 64
+     * scopes of a stage per message; past those, a new scope is scanned.
      *
      * @param msg  The message as scan() would get it, with smf_msg_domain()
      *             set. The call may read it and allocate from it
