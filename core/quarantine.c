@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,12 +37,24 @@
 /* Purge commits every so many deletions to keep transactions small. */
 #define PURGE_BATCH 1000
 #define INVALID_NAME "_invalid_"
+/* Stores the committer keeps open at most (see env_limit()). */
+#define MAX_KEPT 128
+/* Descriptors an open environment holds: data.mdb twice, lock.mdb once. */
+#define FDS_PER_ENV 3
 
+/*
+ * An open domain environment. The list holds every open one, so that no
+ * domain is ever opened twice in the process; it is closed only when no
+ * caller is using it (between env_get() and env_put()), hence never in the
+ * middle of a transaction.
+ */
 typedef struct denv {
     char name[256];
     MDB_env *env;
     MDB_dbi meta, raw;
-    struct denv *next;
+    unsigned users;    /* Callers holding it now. */
+    bool kept;         /* Kept open for the committer; else closed once unused. */
+    struct denv *next; /* The list, most recently stored to first. */
 } denv_t;
 
 typedef struct request {
@@ -67,8 +80,9 @@ typedef struct entry {
 struct quarantine {
     char *dir;
     size_t mapsize;
-    pthread_mutex_t envs_lock; /* The cache; LMDB forbids opening an env twice. */
+    pthread_mutex_t envs_lock; /* The list; LMDB forbids opening an env twice. */
     denv_t *envs;
+    size_t nkept;         /* Entries of envs that are kept. */
     pthread_mutex_t lock; /* Queue, requests' done flags, stopping, stats. */
     pthread_cond_t work;
     request_t *head, **tail;
@@ -221,26 +235,111 @@ static int env_create(quarantine_t *q, const char *name, bool create, denv_t **o
     return 0;
 }
 
-/* Returns the cached environment of a directory name, opening it (and,
- * with create, making it) on first use. 0, SMF_ENOENT or SMF_EIO. */
-static int env_get(quarantine_t *q, const char *name, bool create, denv_t **out, char *err,
-                   size_t errlen)
+/*
+ * How many environments the committer keeps open: MAX_KEPT, but no more
+ * than a quarter of the descriptors or of the address space (one map each)
+ * the process may use, and at least one. Under envs_lock.
+ */
+static size_t env_limit(const quarantine_t *q)
+{
+    struct rlimit rl;
+    size_t n = MAX_KEPT;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 / FDS_PER_ENV < n)
+        n = (size_t)(rl.rlim_cur / 4 / FDS_PER_ENV);
+    uint64_t space = sizeof(void *) >= 8 ? (uint64_t)1 << 47 : (uint64_t)3 << 30;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < space)
+        space = rl.rlim_cur;
+    if (space / 4 / q->mapsize < n)
+        n = (size_t)(space / 4 / q->mapsize);
+    return n > 0 ? n : 1;
+}
+
+/* Takes an unused environment off the list and closes it. Under envs_lock,
+ * so that the domain cannot be opened again before it is closed. */
+static void env_drop(quarantine_t *q, denv_t **pp)
+{
+    denv_t *e = *pp;
+    *pp = e->next;
+    if (e->kept)
+        q->nkept--;
+    mdb_env_close(e->env);
+    log_msg(SMF_LOG_DEBUG, "quarantine", "closed %s", e->name);
+    free(e);
+}
+
+/* Closes the least recently used unused kept environments until at most
+ * limit are kept, or none of the rest is unused. Under envs_lock. */
+static void env_trim(quarantine_t *q, size_t limit)
+{
+    while (q->nkept > limit) {
+        denv_t **victim = NULL;
+        for (denv_t **pp = &q->envs; *pp != NULL; pp = &(*pp)->next)
+            if ((*pp)->kept && (*pp)->users == 0)
+                victim = pp;
+        if (victim == NULL)
+            return; /* All in use: over the limit until they are put back. */
+        env_drop(q, victim);
+    }
+}
+
+/*
+ * Returns the environment of a directory name, opening it (and, with
+ * create, making it) when it is not open. With keep it stays open after
+ * env_put() for the next store, within env_limit(); without, it is closed
+ * by the last env_put() unless kept meanwhile. Every successful call must
+ * be matched by one env_put(). 0, SMF_ENOENT or SMF_EIO.
+ */
+static int env_get(quarantine_t *q, const char *name, bool create, bool keep, denv_t **out,
+                   char *err, size_t errlen)
 {
     pthread_mutex_lock(&q->envs_lock);
-    denv_t *e = q->envs;
-    while (e != NULL && strcmp(e->name, name) != 0)
-        e = e->next;
+    denv_t **pp = &q->envs;
+    while (*pp != NULL && strcmp((*pp)->name, name) != 0)
+        pp = &(*pp)->next;
+    denv_t *e = *pp;
     int rc = 0;
     if (e == NULL) {
+        if (keep)
+            env_trim(q, env_limit(q) - 1); /* Room first: descriptors may be short. */
         rc = env_create(q, name, create, &e, err, errlen);
         if (rc == 0) {
             e->next = q->envs;
             q->envs = e;
         }
+    } else if (keep && pp != &q->envs) {
+        *pp = e->next; /* To the front: the least recently used is last. */
+        e->next = q->envs;
+        q->envs = e;
+    }
+    if (e != NULL) {
+        if (keep && !e->kept) {
+            e->kept = true;
+            q->nkept++;
+        }
+        e->users++;
     }
     pthread_mutex_unlock(&q->envs_lock);
     *out = e;
     return rc;
+}
+
+/* Gives back what env_get() returned: the last user of an environment that
+ * is not kept closes it; a kept one may go when more than the limit are. */
+static void env_put(quarantine_t *q, denv_t *e)
+{
+    pthread_mutex_lock(&q->envs_lock);
+    if (--e->users == 0) {
+        if (e->kept) {
+            env_trim(q, env_limit(q));
+        } else {
+            denv_t **pp = &q->envs;
+            while (*pp != e)
+                pp = &(*pp)->next;
+            env_drop(q, pp);
+        }
+    }
+    pthread_mutex_unlock(&q->envs_lock);
 }
 
 bool quarantine_is_domain_folder(const char *name)
@@ -256,7 +355,8 @@ static int dir_filter(const struct dirent *d)
 }
 
 /* Visits the environment of one domain, or of every domain under dir in
- * name order. fn returns 0 to go on; anything else stops and is returned. */
+ * name order, each closed again after its visit unless the committer keeps
+ * it open. fn returns 0 to go on; anything else stops and is returned. */
 typedef int (*env_fn)(denv_t *e, void *arg);
 
 static int each_env(quarantine_t *q, const char *domain, env_fn fn, void *arg)
@@ -264,10 +364,15 @@ static int each_env(quarantine_t *q, const char *domain, env_fn fn, void *arg)
     char name[256], err[1024];
     denv_t *e;
     if (domain != NULL) {
-        int rc = env_get(q, quarantine_domain_name(domain, name), false, &e, err, sizeof(err));
+        int rc =
+            env_get(q, quarantine_domain_name(domain, name), false, false, &e, err, sizeof(err));
         if (rc == SMF_EIO)
             log_msg(SMF_LOG_ERROR, "quarantine", "%s", err);
-        return rc != 0 ? rc : fn(e, arg);
+        if (rc != 0)
+            return rc;
+        rc = fn(e, arg);
+        env_put(q, e);
+        return rc;
     }
     struct dirent **list;
     int n = scandir(q->dir, &list, dir_filter, alphasort);
@@ -283,12 +388,15 @@ static int each_env(quarantine_t *q, const char *domain, env_fn fn, void *arg)
     int rc = 0, unread = 0;
     for (int i = 0; i < n; i++) {
         if (rc == 0) {
-            int orc = env_get(q, list[i]->d_name, false, &e, err, sizeof(err));
+            int orc = env_get(q, list[i]->d_name, false, false, &e, err, sizeof(err));
             if (orc == SMF_EIO) {
                 log_msg(SMF_LOG_ERROR, "quarantine", "%s", err);
                 unread = SMF_EIO;
             }
-            rc = orc == 0 ? fn(e, arg) : 0;
+            if (orc == 0) {
+                rc = fn(e, arg);
+                env_put(q, e);
+            }
         }
         free(list[i]);
     }
@@ -342,12 +450,8 @@ void quarantine_close(quarantine_t **qp)
     pthread_cond_signal(&q->work);
     pthread_mutex_unlock(&q->lock);
     pthread_join(q->committer, NULL);
-    while (q->envs != NULL) {
-        denv_t *e = q->envs;
-        q->envs = e->next;
-        mdb_env_close(e->env);
-        free(e);
-    }
+    while (q->envs != NULL)
+        env_drop(q, &q->envs);
     qjournal_close(&q->journal);
     pthread_cond_destroy(&q->work);
     pthread_mutex_destroy(&q->lock);
@@ -498,7 +602,7 @@ static void commit_run(quarantine_t *q, const entry_t *run, size_t n)
 {
     denv_t *e;
     char err[512], buf[200];
-    int rc = env_get(q, run[0].name, true, &e, err, sizeof(err));
+    int rc = env_get(q, run[0].name, true, true, &e, err, sizeof(err));
     if (rc == 0) {
         MDB_envinfo info;
         mdb_env_info(e->env, &info);
@@ -509,6 +613,7 @@ static void commit_run(quarantine_t *q, const entry_t *run, size_t n)
         if (rc != 0)
             snprintf(err, sizeof(err), "cannot store in the quarantine of %s: %s", e->name,
                      why(rc, buf, sizeof(buf), info.me_mapsize));
+        env_put(q, e);
     }
     if (rc == 0)
         return;

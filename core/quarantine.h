@@ -29,8 +29,15 @@ typedef struct quarantine quarantine_t;
 
 /*
  * Opens the quarantine rooted at dir (created when missing) and starts the
- * committer thread. Domain environments are opened lazily and cached.
- * 0, or -1 with a reason in err.
+ * committer thread. 0, or -1 with a reason in err.
+ *
+ * A domain's environment is opened when first needed; open, it holds 3
+ * descriptors and a map of the map size. The committer keeps the ones it
+ * stored into open for the next store: at most 128, nor more than a quarter
+ * of RLIMIT_NOFILE (3 each) or of the address space (RLIMIT_AS, one map
+ * each) allow, closing the least recently used one that no transaction is
+ * using. The other calls close what they opened when done, so that a walk
+ * over every domain holds one at a time.
  */
 int quarantine_open(const char *dir, quarantine_t **out, char *err, size_t errlen);
 

@@ -1,14 +1,17 @@
 /*
  * test_quarantine.c - the quarantine store: concurrent group-committed
- * stores, a full map, delete/mark/purge, survival of a killed writer, and
- * the store's throughput with 1, 4 and 16 threads (printed, not asserted).
+ * stores, a full map, delete/mark/purge, survival of a killed writer, more
+ * domains than the process may hold open at once, and the store's
+ * throughput with 1, 4 and 16 threads (printed, not asserted).
  */
 #include "clock.h"
 #include "quarantine.h"
 #include "smf/module.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -910,6 +914,141 @@ static void test_two_processes(void)
     quarantine_close(&q);
 }
 
+/* ---- more domains than descriptors --------------------------------- */
+
+/* Descriptors this process has open; INT_MAX when none is left to look. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = -1; /* The directory's own. */
+    if (d == NULL)
+        return errno == EMFILE ? INT_MAX : -1;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 2; /* "." and "..". */
+}
+
+/* The address space this process has mapped, in GiB; -1 when unknown. */
+static double mapped_gib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = -1;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmSize: %lf kB", &kib) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kib < 0 ? -1 : kib / (1 << 20);
+}
+
+/*
+ * Each open domain store holds 3 descriptors and one map (16 GiB by
+ * default): stores into more domains than a low RLIMIT_NOFILE could hold at
+ * once all succeed, as do walks over all of them, with the descriptors and
+ * the address space bounded.
+ */
+#define MD_LIMIT 64                /* RLIMIT_NOFILE: room for about 20 stores at once. */
+#define MD_KEPT (MD_LIMIT / 4 / 3) /* Stores kept open: a quarter of the descriptors. */
+#define MD_ONE_CALL 40
+#define MD_DOMAINS 80
+
+static int md_most;           /* Most descriptors seen open. */
+static double md_most_mapped; /* Most address space seen mapped. */
+
+static void md_note(void)
+{
+    int n = open_fds();
+    double gib = mapped_gib();
+    md_most = n > md_most ? n : md_most;
+    md_most_mapped = gib > md_most_mapped ? gib : md_most_mapped;
+}
+
+/* Counts entries, and looks in the middle of a walk. */
+static int md_count_cb(const char *domain, const char *id, int64_t time_ms, size_t raw_len,
+                       const char *meta_json, void *arg)
+{
+    md_note();
+    return count_cb(domain, id, time_ms, raw_len, meta_json, arg);
+}
+
+static void test_many_domains(void)
+{
+    char dir[1200], err[256], names[MD_DOMAINS][64];
+    struct rlimit saved, low;
+    fresh_dir(dir, sizeof(dir), "many");
+    int before = open_fds();
+    double mapped_before = mapped_gib();
+    if (getrlimit(RLIMIT_NOFILE, &saved) != 0 || before < 0 || before > MD_LIMIT / 4) {
+        printf("many domains: skipped (%d descriptors open already)\n", before);
+        return;
+    }
+    low = saved;
+    low.rlim_cur = MD_LIMIT;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit: %s", strerror(errno));
+    double t0 = clock_mono_ms();
+    quarantine_t *q = open_q(dir);
+    md_most = 0;
+    md_most_mapped = 0;
+    md_note();
+
+    /* One message for recipients in 40 domains: one call, one group. */
+    quarantine_item_t items[MD_ONE_CALL];
+    for (int i = 0; i < MD_DOMAINS; i++)
+        snprintf(names[i], sizeof(names[i]), "d%d.many.example", i);
+    for (int i = 0; i < MD_ONE_CALL; i++)
+        items[i] = (quarantine_item_t){names[i], "one-call", 1000, "{\"n\":1}", "raw", 3};
+    err[0] = '\0';
+    CHECK(quarantine_store(q, items, MD_ONE_CALL, err, sizeof(err)) == 0,
+          "one call for %d domains: %s", MD_ONE_CALL, err);
+    md_note();
+    /* Then one call per domain, each to a domain not open yet. */
+    size_t failed = 0;
+    for (int i = MD_ONE_CALL; i < MD_DOMAINS; i++) {
+        quarantine_item_t it = {names[i], "per-domain", 2000, "{\"n\":2}", "raw", 3};
+        if (quarantine_store(q, &it, 1, err, sizeof(err)) != 0 && failed++ == 0)
+            fprintf(stderr, "store into %s: %s\n", names[i], err);
+        md_note();
+    }
+    CHECK(failed == 0, "%zu of %d stores into new domains failed", failed,
+          MD_DOMAINS - MD_ONE_CALL);
+
+    /* Walks over every domain: list, get and mark without a domain, purge. */
+    size_t listed = 0;
+    CHECK(quarantine_list(q, NULL, 0, md_count_cb, &listed) == 0 && listed == MD_DOMAINS,
+          "listed %zu of %d", listed, MD_DOMAINS);
+    char *dom = NULL;
+    CHECK(quarantine_get(q, NULL, "per-domain", NULL, NULL, NULL, &dom) == 0 && dom != NULL &&
+              strcmp(dom, names[MD_ONE_CALL]) == 0,
+          "get without a domain finds the first copy: %s", dom ? dom : "(none)");
+    free(dom);
+    CHECK(quarantine_mark(q, NULL, "one-call", "released") == 0, "mark every copy");
+    size_t removed = 0;
+    CHECK(quarantine_purge(q, 1500, &removed) == 0 && removed == MD_ONE_CALL,
+          "purge went through every store: %zu of %d", removed, MD_ONE_CALL);
+    md_note();
+    listed = 0;
+    CHECK(quarantine_list(q, NULL, 0, md_count_cb, &listed) == 0 &&
+              listed == MD_DOMAINS - MD_ONE_CALL,
+          "%zu left after the purge", listed);
+
+    /* Stores kept for the committer, one store being walked, the journal;
+     * the maps of the kept and the walked stores, and 1 GiB to spare. */
+    CHECK(md_most <= before + 3 * (MD_KEPT + 2), "%d descriptors open at most, %d before", md_most,
+          before);
+    double room = (MD_KEPT + 1) * (double)(QUARANTINE_DEFAULT_MAPSIZE >> 30) + 1;
+    CHECK(mapped_before < 0 || md_most_mapped - mapped_before <= room,
+          "%.0f GiB more mapped at most, expected %.0f GiB", md_most_mapped - mapped_before, room);
+    printf("many domains: %d stores under RLIMIT_NOFILE %d, at most %d descriptors open and "
+           "%.0f GiB more mapped, in %.1f s\n",
+           MD_DOMAINS, MD_LIMIT, md_most, md_most_mapped - mapped_before,
+           (clock_mono_ms() - t0) / 1000);
+    quarantine_close(&q);
+    CHECK(open_fds() == before, "%d descriptors after close, %d before", open_fds(), before);
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0, "restoring RLIMIT_NOFILE: %s", strerror(errno));
+}
+
 /* ---- throughput ----------------------------------------------------- */
 
 typedef struct bench_arg {
@@ -978,6 +1117,7 @@ int main(int argc, char **argv)
     test_crash_after_return();
     test_crash_midstream();
     test_two_processes();
+    test_many_domains();
     bench(1, 1000, QUARANTINE_DEFAULT_WINDOW_US);
     bench(4, 4000, QUARANTINE_DEFAULT_WINDOW_US);
     bench(4, 4000, 0);
