@@ -5,6 +5,7 @@ import argparse
 import faulthandler
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -94,12 +95,22 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def fd_limit(n):
+    """A preexec_fn for subprocess: the child may open descriptors below n only
+    (as under `ulimit -n n`); None when n is None."""
+    if n is None:
+        return None
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                      (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
 class Smfd:
     """A real smfd with its own endpoints, data and quarantine in a temp folder."""
 
-    def __init__(self, *overrides, config=None):
+    def __init__(self, *overrides, config=None, nofile=None):
         self.tmp = tempfile.mkdtemp(prefix="smf-it-")
         self.config = config
+        self.nofile = nofile  # RLIMIT_NOFILE of smfd, as `ulimit -n`; None: inherited
         self.listen = "ipc://%s/scan.sock" % self.tmp
         self.publish = "ipc://%s/events.sock" % self.tmp
         self.log_path = os.path.join(self.tmp, "smfd.log")
@@ -120,7 +131,8 @@ class Smfd:
             cmd += ["-o", ov]
         self.log = open(self.log_path, "wb")
         # The config names rule and signature files relative to the source tree.
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=src)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=src,
+                                     preexec_fn=fd_limit(self.nofile))
         self.pong = self.wait_ready(ready_timeout)
         return self
 

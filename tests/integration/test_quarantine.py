@@ -1,8 +1,9 @@
 """The per-domain quarantine with a real smfd and smfctl: what is stored and
 listed, release to an SMTP sink the test runs on loopback, delete, purge and
-retention, durability across kill -9, a full store, a virus from a
-whitelisted sender, and signatures reloaded when the watched database
-directory changes."""
+retention, durability across kill -9, a full store, more domains' stores
+than the descriptor limit allows open at once, a virus from a whitelisted
+sender, and signatures reloaded when the watched database directory
+changes."""
 
 import contextlib
 import json
@@ -33,8 +34,9 @@ def eicar_mail(tag, rcpt="user@av.example", crlf=False, pad=0):
     return text.replace(b"\n", b"\r\n") if crlf else text
 
 
-def smfctl(smfd, *args, overrides=(), env=None):
-    """Runs smfctl on smfd's configuration and quarantine; output as bytes."""
+def smfctl(smfd, *args, overrides=(), env=None, nofile=None):
+    """Runs smfctl on smfd's configuration and quarantine, under `ulimit -n
+    nofile` when given; output as bytes."""
     src, build = smftest.PATHS["source"], smftest.PATHS["build"]
     cmd = [os.path.join(build, "bin", "smfctl"),
            "-c", smfd.config or os.path.join(src, "etc", "smfd.conf"),
@@ -42,7 +44,8 @@ def smfctl(smfd, *args, overrides=(), env=None):
            "-o", "quarantine_dir=%s/q" % smfd.tmp]
     for ov in list(smfd.overrides) + list(overrides):
         cmd += ["-o", ov]
-    return subprocess.run(cmd + list(args), capture_output=True, timeout=120, env=env, cwd=src)
+    return subprocess.run(cmd + list(args), capture_output=True, timeout=120, env=env, cwd=src,
+                          preexec_fn=smftest.fd_limit(nofile))
 
 
 def listing(smfd, *args, **kw):
@@ -779,6 +782,68 @@ class FullStoreTest(unittest.TestCase):
         finally:
             client.close()
         self.assertEqual(reply["action"], "quarantine", reply)
+
+
+class ManyDomainsTest(unittest.TestCase):
+    """Each domain's store holds 3 descriptors while open: one message to more
+    domains than smfd's descriptor limit could hold open at once is kept for
+    each of them, and smfctl under a lower `ulimit -n` still sees every store."""
+
+    DOMAINS = 60
+    SMFD_NOFILE = 128  # About 24 in use at start: room for about 30 stores.
+    SMFCTL_NOFILE = 64  # Room for about 18.
+    RCPTS = ["u@d%d.many.example" % i for i in range(DOMAINS)]
+
+    def setUp(self):
+        self.smfd = None
+
+    def tearDown(self):
+        if self.smfd is not None:
+            self.smfd.close()
+
+    def quarantine(self, *rcpts):
+        client = Client(self.smfd)
+        try:
+            reply = client.scan(fixture("gtube.eml"), recipients=list(rcpts))
+        finally:
+            client.close()
+        self.assertEqual(reply["action"], "quarantine",
+                         "%s, %s:\n%s" % (reply["action"], reply["smtp"], self.smfd.log_tail(5)))
+        return reply["quarantine_id"]
+
+    def open_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.smfd.proc.pid))
+
+    def test_smfd_stores_for_more_domains_than_descriptors(self):
+        self.smfd = smftest.Smfd(nofile=self.SMFD_NOFILE).start()
+        before = self.open_fds()
+        self.quarantine(*self.RCPTS)
+        # Later mail to a domain not seen yet is kept too.
+        self.quarantine("u@later.many.example")
+        # A quarter of the limit for the stores it keeps open, and the one
+        # the hourly purge may be reading.
+        self.assertLessEqual(self.open_fds(), before + self.SMFD_NOFILE // 4 + 3)
+        self.assertEqual(len(listing(self.smfd)), self.DOMAINS + 1)
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+    def test_smfctl_reads_more_stores_than_descriptors(self):
+        self.smfd = smftest.Smfd().start()
+        qid = self.quarantine(*self.RCPTS)
+        self.quarantine("u@later.many.example")
+        rows = listing(self.smfd, nofile=self.SMFCTL_NOFILE)
+        self.assertEqual(sorted(r["domain"] for r in rows),
+                         sorted(["later.many.example"] + [r[2:] for r in self.RCPTS]))
+        r = smfctl(self.smfd, "quarantine", "show", qid, "--json", nofile=self.SMFCTL_NOFILE)
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        self.assertEqual(len(json.loads(r.stdout)), self.DOMAINS)
+        r = smfctl(self.smfd, "quarantine", "delete", qid, nofile=self.SMFCTL_NOFILE)
+        self.assertEqual((r.returncode, r.stderr), (0, b""))
+        r = smfctl(self.smfd, "quarantine", "purge", "--older-than", "0",
+                   nofile=self.SMFCTL_NOFILE)
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (0, b"purged 1 entry older than 0 day(s)\n", b""))
+        self.assertEqual(listing(self.smfd, nofile=self.SMFCTL_NOFILE), [])
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
 
 class WatchTest(unittest.TestCase):
