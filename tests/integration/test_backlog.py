@@ -55,11 +55,21 @@ class Backlog(unittest.TestCase):
         self.assertEqual((cmd, rid), ("STATS", b"stats"), body)
         return body
 
-    def wait_scanning(self):
-        """Returns once the one worker is scanning (STATS is answered by the transport
-        at once): a fixed pause could end first on a loaded machine."""
+    def wait_scanning(self, rid=b"slow"):
+        """Returns once the one worker is scanning the slow request rid (STATS is
+        answered by the transport at once): a fixed pause could end first on a loaded
+        machine. A request refused as busy (the worker still answering the PINGs sent
+        while smfd started, with no backlog allowed) is sent again."""
         deadline = time.monotonic() + 10
-        while self.stats()["queue"]["in_flight"] < 1:
+        while True:
+            self.sock.send_multipart([smftest.PROTO, b"STATS", b"stats"])
+            cmd, got, body = recv_reply(self.sock)
+            if cmd == "ERROR" and got == rid and body.get("error") == "busy":
+                self.send_slow(rid)
+                cmd, got, body = recv_reply(self.sock)
+            self.assertEqual((cmd, got), ("STATS", b"stats"), body)
+            if body["queue"]["in_flight"] >= 1:
+                return
             self.assertLess(time.monotonic(), deadline, "no worker took the slow scan")
             time.sleep(0.01)
 
@@ -143,7 +153,7 @@ class Backlog(unittest.TestCase):
         self.assertGreaterEqual(self.stats()["queue"]["refused_busy"], 1)
         # Within a timeout too short to wait, it reports the engine's refusal.
         self.send_slow(b"slow-2")
-        self.wait_scanning()
+        self.wait_scanning(b"slow-2")
         r = self.smfd.smfc("--json", "--timeout", "300", "--ip", "127.0.0.1",
                            os.path.join(smftest.FIXTURES, "clean.eml"))
         self.assertNotEqual(r.returncode, 0)
