@@ -189,6 +189,7 @@ static const char *domain_arg(const char *d, char buf[256])
         n--;
     if (d != NULL && idna_host(d, n, name, sizeof(name)) >= 0)
         d = name;
+    /* A name the engine cannot make a folder of is kept with the invalid ones. */
     return d ? quarantine_domain_name(d, buf) : NULL;
 }
 
@@ -301,7 +302,7 @@ static int cmd_list(store_t *s, const args_t *a)
     /* A recipient lives in its own domain's store only. */
     const char *at = a->rcpt ? strrchr(a->rcpt, '@') : NULL;
     if (domain == NULL && at != NULL)
-        domain = quarantine_domain_name(at + 1, dbuf);
+        domain = domain_arg(at + 1, dbuf);
     lister_t l = {.rcpt = a->rcpt, .json = a->json};
     if (!a->json)
         printf("%-20s %-20s %-20s %8s %-11s %-24s %-24s %s\n", "ID", "DOMAIN", "TIME", "SIZE",

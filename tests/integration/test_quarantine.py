@@ -577,6 +577,10 @@ class QuarantineTest(unittest.TestCase):
         for spelling in ("bücher-q.example", "xn--bcher-q-n2a.example", "BÜCHER-Q.example."):
             self.assertEqual(self.entry(qid, spelling)["domain"], "xn--bcher-q-n2a.example")
         self.assertEqual(self.entry(qid, "dot-q.example.")["domain"], "dot-q.example")
+        # --rcpt finds the recipient's copy by its domain, spelled as the engine does.
+        for rcpt in ("a@Bücher-Q.example.", "b@dot-q.example."):
+            rows = [r for r in listing(self.smfd, "--rcpt", rcpt) if r["id"] == qid]
+            self.assertEqual(len(rows), 1, rcpt)
         self.assertNotIn("_invalid_", [r["domain"] for r in listing(self.smfd) if r["id"] == qid])
 
     def test_an_unreadable_domain_store_fails_the_listing(self):
