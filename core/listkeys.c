@@ -126,6 +126,22 @@ int listkey_address_valid(const char *s)
     return 1;
 }
 
+/* Writes the scope text with its domain (which starts at domain) as its
+ * A-label; SMF_EINVAL when the result is no name DNS can hold or does not
+ * fit whole. */
+static int scope_with_alabel(const char *text, const char *domain, char *out, size_t outlen)
+{
+    char alabel[LISTKEY_SCOPE_MAX];
+    long n = idna_host(domain, strlen(domain), alabel, sizeof(alabel));
+    size_t head = (size_t)(domain - text);
+
+    if (n < 0 || !listkey_name_valid(alabel) || head + (size_t)n >= outlen)
+        return SMF_EINVAL;
+    memcpy(out, text, head);
+    memcpy(out + head, alabel, (size_t)n + 1);
+    return 0;
+}
+
 int listkey_scope_parse(const char *text, char *out, size_t outlen)
 {
     char norm[LISTKEY_SCOPE_MAX];
@@ -136,20 +152,13 @@ int listkey_scope_parse(const char *text, char *out, size_t outlen)
     }
     if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
-    if (strncmp(norm, "domain:", 7) == 0 && listkey_name_valid(norm + 7)) {
-        /* The engine names a recipient domain in another script by its
-         * A-label: a scope written as "domain:bücher.example" is that one. */
-        char alabel[LISTKEY_SCOPE_MAX];
-        long n = idna_host(norm + 7, strlen(norm + 7), alabel, sizeof(alabel));
-        if (n < 0 || (size_t)n > 253)
-            return SMF_EINVAL;
-        snprintf(out, outlen, "domain:%s", alabel);
-        return 0;
-    }
-    if (strncmp(norm, "user:", 5) == 0 && listkey_address_valid(norm + 5)) {
-        snprintf(out, outlen, "%s", norm);
-        return 0;
-    }
+    /* The engine names a recipient domain in another script by its A-label:
+     * "domain:bücher.example" and "user:joe@bücher.example" are kept with
+     * it, so that they match mail to the domain however it is spelled. */
+    if (strncmp(norm, "domain:", 7) == 0 && listkey_name_valid(norm + 7))
+        return scope_with_alabel(norm, norm + 7, out, outlen);
+    if (strncmp(norm, "user:", 5) == 0 && listkey_address_valid(norm + 5))
+        return scope_with_alabel(norm, strrchr(norm, '@') + 1, out, outlen);
     return SMF_EINVAL;
 }
 

@@ -283,8 +283,9 @@ static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t
     lists_decision_t user = {0};
     int rc;
 
-    snprintf(text, sizeof(text), "user:%s", rcpt);
-    if (listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
+    /* An address too long for a scope has none: cut, it could name another's. */
+    if ((size_t)snprintf(text, sizeof(text), "user:%s", rcpt) < sizeof(text) &&
+        listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
         (rc = lists_scope(msg, scope, q, &user)) < 0)
         return rc;
     const lists_decision_t *scopes[] = {&user, domain, global};
@@ -341,8 +342,9 @@ static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
     lists_query_fill(msg, st, &q);
     if ((rc = lists_global(msg, st, &q, &global)) < 0)
         return rc;
-    snprintf(text, sizeof(text), "domain:%s", smf_msg_domain(msg));
-    if (st->store && listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
+    if (st->store &&
+        (size_t)snprintf(text, sizeof(text), "domain:%s", smf_msg_domain(msg)) < sizeof(text) &&
+        listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
         (rc = lists_scope(msg, scope, &q, &domain)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {

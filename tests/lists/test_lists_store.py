@@ -153,6 +153,16 @@ class StoreTest(unittest.TestCase):
         for rcpt in ("a@bücher.example", "a@BÜCHER.example.", "a@xn--bcher-kva.example"):
             self.assertEqual(self.scan("--ip", "198.51.100.7", "--rcpt", rcpt)["verdict"], "allow",
                              rcpt)
+        # So is a user's: the address's domain as its A-label.
+        self.ctl("add", "--scope", "user:Joe@Bücher-U.example", "--type", "ip", "--action",
+                 "allow", "198.51.100.9")
+        for rcpt in ("joe@bücher-u.example", "JOE@BÜCHER-U.example.", "joe@xn--bcher-u-n2a.example"):
+            self.assertEqual(self.scan("--ip", "198.51.100.9", "--rcpt", rcpt)["verdict"], "allow",
+                             rcpt)
+        # A scope whose A-label does not fit is refused, not kept cut short.
+        long_name = "\u00fc" + "a" * 58 + "." + "b" * 63 + "." + "c" * 63
+        self.assertIn("expected global, domain:D", self.ctl("add", "--scope", "domain:" + long_name, "--type", "ip",
+                                            "--action", "allow", "198.51.100.10", rc=2).stderr)
         res = self.scan("--ip", "198.51.100.8", "--rcpt", "VIP@example.org")
         self.assertEqual(res["verdict"], "allow")
         self.assertIn("user:vip@example.org", res["names"]["LIST_ALLOW"]["detail"])
