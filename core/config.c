@@ -973,6 +973,14 @@ static int read_policies(config_t *c, cfg_t *cfg, char *err, size_t errlen)
             continue;
         policy_t *p = &c->policies[c->npolicies++];
         p->domain = policy_domain(c, cfg_title(psec));
+        /* Two spellings of one domain would leave the second never used. */
+        for (size_t k = 0; k + 1 < c->npolicies; k++)
+            if (strcmp(c->policies[k].domain, p->domain) == 0)
+                return errbuf_fail(err, errlen,
+                                   "policy \"%s\": domain %s has a policy already; one "
+                                   "domain, one policy (names are matched in any case, without "
+                                   "a trailing dot, in another script as their A-label)",
+                                   cfg_title(psec), p->domain);
         if (read_policy(c, psec, &c->defpol, p, err, errlen) != 0)
             return -1;
     }

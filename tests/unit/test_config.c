@@ -105,6 +105,9 @@ static const refusal_t refusals[] = {
      "modules = {}\nuser = \"smf-no-such-user\"",
      {"user = \"smf-no-such-user\"", "no such user"}},
     {"user root", "modules = {}\nuser = \"root\"", {"user = \"root\"", "uid 0"}},
+    {"one domain, two spellings of its policy",
+     "modules = {}\npolicy \"B\u00fccher.example\" {}\npolicy \"xn--bcher-kva.example.\" {}",
+     {"policy \"xn--bcher-kva.example.\"", "xn--bcher-kva.example has a policy already"}},
 };
 
 static void test_refusals(void)
