@@ -98,7 +98,7 @@ static bool domain_valid(const char *d, size_t n)
 static const char *domain_arg(char *d)
 {
     size_t n = strlen(d);
-    while (n > 0 && d[n - 1] == '.')
+    if (n > 1 && d[n - 1] == '.') /* One, as the engine strips a recipient's. */
         d[--n] = '\0';
     if (!domain_valid(d, n))
         return NULL;

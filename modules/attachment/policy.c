@@ -259,6 +259,10 @@ static int add_domain(src_t *s, att_state_t *st, const char *domain, char *setti
     n->domain = copy;
     for (char *c = copy; *c != '\0'; c++)
         *c = (char)tolower((unsigned char)*c);
+    /* The engine names a recipient domain without its trailing dot. */
+    size_t len = strlen(copy);
+    if (len > 1 && copy[len - 1] == '.')
+        copy[len - 1] = '\0';
     if ((rc = copy_policy(s, &st->global, &n->pol)) < 0)
         return rc;
     return apply_settings(s, &n->pol, settings);
