@@ -236,13 +236,41 @@ static char *rcpt_text(const json_t *meta)
     return s;
 }
 
+/*
+ * The text of a printout, escaped for the terminal (smfctl_text): most of
+ * what a store holds came from the mail's sender. The copies are freed
+ * together once the printout is done.
+ */
+typedef struct shown {
+    char **v;
+    size_t n;
+} shown_t;
+
+static const char *shown(shown_t *sh, const char *s)
+{
+    sh->v = xrealloc(sh->v, (sh->n + 1) * sizeof(char *));
+    return sh->v[sh->n++] = smfctl_text(s);
+}
+
+static void shown_free(shown_t *sh)
+{
+    for (size_t i = 0; i < sh->n; i++)
+        free(sh->v[i]);
+    free(sh->v);
+    sh->v = NULL;
+    sh->n = 0;
+}
+
 static void print_row(const char *domain, const char *id, int64_t t, size_t size,
                       const json_t *meta)
 {
     char tb[32], *to = rcpt_text(meta);
     const char *sender = jstr(meta, "sender");
-    printf("%-20s %-20s %-20s %8zu %-11s %-24s %-24s %s\n", id, domain, iso_time(t, tb), size,
-           jstr(meta, "state"), sender[0] ? sender : "<>", to, jstr(meta, "reason"));
+    shown_t sh = {0};
+    printf("%-20s %-20s %-20s %8zu %-11s %-24s %-24s %s\n", shown(&sh, id), shown(&sh, domain),
+           iso_time(t, tb), size, shown(&sh, jstr(meta, "state")),
+           shown(&sh, sender[0] ? sender : "<>"), shown(&sh, to), shown(&sh, jstr(meta, "reason")));
+    shown_free(&sh);
     free(to);
 }
 
@@ -461,9 +489,11 @@ static void print_symbols(const json_t *meta)
     json_t *sym;
     json_array_foreach(json_object_get(meta, "symbols"), i, sym)
     {
-        printf("%-12s%s %.2f %s%s%s\n", i == 0 ? "symbols" : "", jstr(sym, "name"),
-               json_number_value(json_object_get(sym, "score")), jstr(sym, "module"),
-               jstr(sym, "detail")[0] ? " " : "", jstr(sym, "detail"));
+        shown_t sh = {0};
+        printf("%-12s%s %.2f %s%s%s\n", i == 0 ? "symbols" : "", shown(&sh, jstr(sym, "name")),
+               json_number_value(json_object_get(sym, "score")), shown(&sh, jstr(sym, "module")),
+               jstr(sym, "detail")[0] ? " " : "", shown(&sh, jstr(sym, "detail")));
+        shown_free(&sh);
     }
 }
 
@@ -471,22 +501,25 @@ static void show_text(const copy_t *c, const char *id, const finder_t *f)
 {
     char tb[32], from[256], subject[512], *to = rcpt_text(c->json);
     const json_t *m = c->json;
+    shown_t sh = {0};
     header_value(c->raw, c->raw_len, "From", from, sizeof(from));
     header_value(c->raw, c->raw_len, "Subject", subject, sizeof(subject));
-    printf("%-12s%s\n%-12s%s\n%-12s%s\n%-12s%zu bytes\n", "id", id, "domain", c->domain, "time",
-           iso_time(f->time, tb), "size", c->raw_len);
-    printf("%-12s%s\n", "state", jstr(m, "state"));
+    printf("%-12s%s\n%-12s%s\n%-12s%s\n%-12s%zu bytes\n", "id", shown(&sh, id), "domain",
+           shown(&sh, c->domain), "time", iso_time(f->time, tb), "size", c->raw_len);
+    printf("%-12s%s\n", "state", shown(&sh, jstr(m, "state")));
     json_t *st = json_object_get(m, "state_time_ms");
     if (json_is_integer(st))
         printf("%-12s%s\n", "state time", iso_time(json_integer_value(st), tb));
-    printf("%-12s%s\n%-12s%s\n%-12s%s\n", "reason", jstr(m, "reason"), "direction",
-           jstr(m, "direction"), "sender", jstr(m, "sender")[0] ? jstr(m, "sender") : "<>");
-    printf("%-12s%s\n%-12s%s (helo %s)\n", "recipients", to, "client", jstr(m, "client_ip"),
-           jstr(m, "helo"));
+    printf("%-12s%s\n%-12s%s\n%-12s%s\n", "reason", shown(&sh, jstr(m, "reason")), "direction",
+           shown(&sh, jstr(m, "direction")), "sender",
+           shown(&sh, jstr(m, "sender")[0] ? jstr(m, "sender") : "<>"));
+    printf("%-12s%s\n%-12s%s (helo %s)\n", "recipients", shown(&sh, to), "client",
+           shown(&sh, jstr(m, "client_ip")), shown(&sh, jstr(m, "helo")));
     if (json_is_string(json_object_get(m, "virus")))
-        printf("%-12s%s\n", "virus", jstr(m, "virus"));
+        printf("%-12s%s\n", "virus", shown(&sh, jstr(m, "virus")));
     printf("%-12s%.2f\n%-12s%s\n%-12s%s\n", "score", json_number_value(json_object_get(m, "score")),
-           "From:", from, "Subject:", subject);
+           "From:", shown(&sh, from), "Subject:", shown(&sh, subject));
+    shown_free(&sh);
     print_symbols(m);
     free(to);
 }

@@ -55,6 +55,14 @@ int smfctl_domains(const smfctl_t *ctl, int argc, char **argv);
  */
 int smfctl_hand_over(const smfctl_t *ctl);
 
+/*
+ * Text from a store (mostly from the mail's sender) as it may be shown on a
+ * terminal: control characters, C1 controls and bytes that are not UTF-8
+ * become \xNN, a backslash becomes \\, and the rest of valid UTF-8 stays.
+ * NULL reads as "". Returns a new string for the caller to free.
+ */
+char *smfctl_text(const char *s);
+
 /* Prints "smfctl: " and the message on stderr; returns status. */
 int smfctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -640,6 +640,43 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(row["virus"], "SMF.Test.EICAR.UNOFFICIAL")
         self.assertEqual(row["sender"], "friend@trusted.example")
 
+    def test_text_output_escapes_what_the_sender_wrote(self):
+        """The envelope and the headers come from the sender: in list and show they
+        must not reach the terminal as escape sequences or as lines of their own."""
+        forged = "01a2ffffffff00000000 example.com 2024-01-01T00:00:00Z 1 released"
+        sender = "evil@x.y\x1b]0;pwned\x07\n" + forged
+        gtube = fixture("gtube.eml")
+        body = gtube.replace(b"Subject: Test spam mail (GTUBE)",
+                             b"Subject: Jos\xc3\xa9 \\ \x1b[2J\xc2\x9b6n\x9b6n\x7f")
+        qid = self.quarantine(body, sender=sender, helo="h\x1b[1mx",
+                              recipients=["bob\r\x1b[31m@esc.example"])
+        controls = [bytes([c]) for c in list(range(0x20)) + [0x7f] if c != 0x0a]
+
+        r = self.ctl("list", "--domain", "esc.example")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for c in controls + [b"\x9b"]:
+            self.assertNotIn(c, r.stdout)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)  # the heading and one entry
+        self.assertTrue(lines[1].startswith(qid.encode()), r.stdout)
+        self.assertIn(rb"evil@x.y\x1b]0;pwned\x07\x0a" + forged.encode(), lines[1])
+        self.assertIn(rb"bob\x0d\x1b[31m@esc.example", lines[1])
+
+        r = self.ctl("show", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for c in controls + [b"\x9b"]:
+            self.assertNotIn(c, r.stdout)
+        self.assertRegex(r.stdout, rb"\nsender +evil@x.y\\x1b\]0;pwned\\x07\\x0a01a2ffff")
+        self.assertIn(rb"(helo h\x1b[1mx)", r.stdout)
+        # Valid UTF-8 stays readable; a C1 control, as UTF-8 or as a lone byte, does not.
+        self.assertIn(b"\nSubject:    Jos\xc3\xa9 \\\\ \\x1b[2J\\xc2\\x9b6n\\x9b6n\\x7f\n", r.stdout)
+        self.assertNotIn(b"\xc2\x9b", r.stdout)
+
+        # JSON escapes by itself, and keeps the text as it was.
+        r = self.ctl("show", qid, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)[0]["sender"], sender)
+
     def test_usage(self):
         r = self.ctl("release")
         self.assertEqual(r.returncode, 2)
