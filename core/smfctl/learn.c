@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mbox.h"
 #include "message.h"
+#include "privdrop.h"
 #include "scanctx.h"
 #include "smfctl.h"
 #include "xalloc.h"
@@ -24,8 +25,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,8 +53,22 @@ typedef struct file_list {
     size_t n, cap;
 } file_list_t;
 
+/*
+ * Run as root with `user` set, smfctl learns as that user (user.c), yet the
+ * files the operator named may be readable by root alone: /root/spam.mbox,
+ * a user's Maildir. A process forked before the switch stays root for
+ * them, and does nothing else: asked for the i-th file of the list walked
+ * before the switch, it opens that file and hands the descriptor over. It
+ * parses nothing and opens no other path, whatever it is asked.
+ */
+typedef struct opener {
+    pid_t pid;
+    int sock; /* -1: the files are opened directly. */
+} opener_t;
+
 typedef struct learn_run {
     const learn_opts_t *o;
+    opener_t *opener;
     generation_t *g;
     unsigned registry;
     size_t learned, known, moved, unlearned, unknown, failed, messages;
@@ -226,6 +244,160 @@ static int walk(file_list_t *l, const char *path)
     }
     free(names);
     return rc;
+}
+
+/* ---- opening the files ---------------------------------------------- */
+
+/* A file of mail. Non-blocking, so that a FIFO put in the place of a file
+ * reads as empty rather than hangs the run; regular files do not care. */
+static int open_mail(const char *path)
+{
+    return open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+/* The opener's loop: one request (an index) in, one answer (0 and the
+ * descriptor, or an errno) out, until the learner closes its end. */
+static void opener_serve(int sock, const file_list_t *files)
+{
+    for (;;) {
+        uint64_t i;
+        ssize_t n = recv(sock, &i, sizeof(i), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(i))
+            return;
+        int fd = i < files->n ? open_mail(files->items[i]) : -1;
+        int err = fd >= 0 ? 0 : i < files->n ? errno : EINVAL;
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct iovec iov = {.iov_base = &err, .iov_len = sizeof(err)};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (fd >= 0) {
+            memset(&u, 0, sizeof(u));
+            m.msg_control = u.buf;
+            m.msg_controllen = sizeof(u.buf);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        ssize_t w;
+        while ((w = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+            ;
+        if (fd >= 0)
+            close(fd);
+        if (w < 0)
+            return;
+    }
+}
+
+/* Forks the opener when smfctl is about to switch to smfd's user and has
+ * files to read. 0, or an exit status after saying why. */
+static int opener_start(const config_t *c, const file_list_t *files, opener_t *op)
+{
+    char err[512];
+    bool needed = false;
+    op->pid = -1;
+    op->sock = -1;
+    if (files->n == 0 || privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
+        return 0;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return smfctl_fail(1, "cannot make a socket to read the files as root: %s",
+                           strerror(errno));
+    fflush(NULL); /* Nothing buffered is printed twice. */
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return smfctl_fail(1, "cannot start a process to read the files as root: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        opener_serve(sv[1], files);
+        _exit(0);
+    }
+    close(sv[1]);
+    op->pid = pid;
+    op->sock = sv[0];
+    return 0;
+}
+
+static void opener_stop(opener_t *op)
+{
+    if (op->sock >= 0)
+        close(op->sock); /* The opener reads the end and exits. */
+    op->sock = -1;
+    while (op->pid > 0 && waitpid(op->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    op->pid = -1;
+}
+
+/* The i-th file of the list, path, open for reading: through the opener
+ * when there is one. -1 with errno set when it cannot be opened. */
+static int opener_open(const opener_t *op, size_t i, const char *path)
+{
+    if (op == NULL || op->sock < 0)
+        return open_mail(path);
+    uint64_t want = i;
+    if (send(op->sock, &want, sizeof(want), MSG_NOSIGNAL) != (ssize_t)sizeof(want))
+        return -1;
+    int err = EIO;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = &err, .iov_len = sizeof(err)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    while ((n = recvmsg(op->sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    int fd = -1;
+    struct cmsghdr *c = n == (ssize_t)sizeof(err) ? CMSG_FIRSTHDR(&m) : NULL;
+    if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    if (n != (ssize_t)sizeof(err))
+        err = n < 0 ? errno : EIO; /* The opener is gone. */
+    if (fd < 0)
+        errno = err != 0 ? err : EIO;
+    return fd;
+}
+
+/* Reads the whole of fd (and closes it) into *buf, NUL-terminated. */
+static int read_all(int fd, char **buf, size_t *len)
+{
+    struct stat st;
+    /* A file's size, a byte to see its end and one for the NUL: read at once. */
+    size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536, n = 0;
+    char *b = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap)
+            b = xrealloc(b, cap *= 2);
+        ssize_t got = read(fd, b + n, cap - n - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(b);
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
 }
 
 /* ---- the registry --------------------------------------------------- */
@@ -461,21 +633,21 @@ static void show_progress(learn_run_t *r, bool last)
             r->messages / ((now - r->started) / 1000.0 + 1e-9), last ? "\033[K\n" : "\033[K");
 }
 
-static void learn_file(learn_run_t *r, const char *path)
+/* The i-th file of the run, path. */
+static void learn_file(learn_run_t *r, size_t i, const char *path)
 {
-    gchar *raw = NULL;
-    gsize len = 0;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &raw, &len, &err)) {
-        smfctl_fail(0, "%s", err->message);
-        g_error_free(err);
+    char *raw = NULL;
+    size_t len = 0;
+    int fd = opener_open(r->opener, i, path);
+    if (fd < 0 || read_all(fd, &raw, &len) != 0) {
+        smfctl_fail(0, "%s: %s", path, strerror(errno));
         r->failed++;
     } else if (mbox_is(raw, len)) {
         learn_mbox(r, raw, len, path);
     } else {
         learn_message(r, raw, len, path);
     }
-    g_free(raw);
+    free(raw);
     r->files_done++;
     show_progress(r, false);
 }
@@ -709,7 +881,7 @@ static int run(learn_run_t *r, file_list_t *files)
     if (!r->o->domain_implied)
         warn_domain_unused(r->g->conf, r->o->domain, r->o->refit_only);
     for (size_t i = 0; i < files->n; i++)
-        learn_file(r, files->items[i]);
+        learn_file(r, i, files->items[i]);
     show_progress(r, true);
     if (!r->o->refit_only) {
         print_summary(r);
@@ -739,7 +911,8 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
     config_t *c = NULL;
     kv_t *kv = NULL;
     generation_t *g = NULL;
-    learn_run_t r = {.o = &o, .domains = g_ptr_array_new_with_free_func(g_free)};
+    opener_t op = {.pid = -1, .sock = -1};
+    learn_run_t r = {.o = &o, .opener = &op, .domains = g_ptr_array_new_with_free_func(g_free)};
     if (rc != 0) {
         /* A path that does not exist is a usage error: learn nothing. */
     } else if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err))) {
@@ -748,7 +921,8 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
         rc = smfctl_fail(2, "no enabled module learns: add one (bayes) to `modules` in %s",
                          ctl->config);
         config_free(&c);
-    } else if ((rc = open_store(c, &kv)) != 0) {
+    } else if ((rc = opener_start(c, &files, &op)) != 0 || (rc = smfctl_become_user(c)) != 0 ||
+               (rc = open_store(c, &kv)) != 0) {
         config_free(&c);
     } else if (generation_new(c, kv, 0, 1, &g, err, sizeof(err)) != 0) {
         rc = smfctl_fail(1, "%s", err);
@@ -760,6 +934,7 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
     }
     generation_release(&g);
     kv_close(&kv);
+    opener_stop(&op);
     for (size_t i = 0; i < files.n; i++)
         free(files.items[i]);
     free(files.items);

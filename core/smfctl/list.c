@@ -11,12 +11,15 @@
 #include "smfctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char smfctl_list_usage[] =
     "usage: smfctl list add [--scope S] --type T --action A [--auth|--noauth] VALUE...\n"
@@ -419,10 +422,10 @@ static int list_add_del(list_ctx_t *lc, int del, int first, int argc, char **arg
     return rc != 0 ? rc : (del && lc->missing > 0);
 }
 
-/* import: one entry a line; a bare value takes the command's --scope/--type/--action. */
-static int list_import(list_ctx_t *lc, const char *path)
+/* import: one entry a line; a bare value takes the command's --scope/--type/--action.
+ * f is path opened (list_operand), or NULL for standard input. */
+static int list_import(list_ctx_t *lc, const char *path, FILE *f)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     char line[2048];
     listkey_entry_t e;
     const char *why;
@@ -430,7 +433,7 @@ static int list_import(list_ctx_t *lc, const char *path)
     int rc = 0;
 
     if (f == NULL)
-        return smfctl_fail(1, "%s: %s", path, strerror(errno));
+        f = stdin;
     const listkey_entry_t *defaults = lc->has_type && lc->has_action ? &lc->defaults : NULL;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
@@ -450,8 +453,6 @@ static int list_import(list_ctx_t *lc, const char *path)
      * commit the part read so far. */
     if (rc == 0 && ferror(f))
         rc = smfctl_fail(1, "%s: read error after line %zu: nothing imported", path, lineno);
-    if (f != stdin)
-        fclose(f);
     if (rc != 0)
         return rc; /* Nothing is written: the transaction is aborted. */
     if ((rc = list_commit(lc)) == 0) {
@@ -495,24 +496,53 @@ static int list_dump(list_ctx_t *lc, FILE *out)
     return rc == MDB_NOTFOUND ? 0 : smfctl_fail(1, "cannot read the lists: %s", mdb_strerror(rc));
 }
 
-static int list_export(list_ctx_t *lc, const char *path)
+/* f is path opened (list_operand), or NULL for standard output. */
+static int list_export(list_ctx_t *lc, const char *path, FILE *f)
 {
-    FILE *out = path == NULL || strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    FILE *out = f != NULL ? f : stdout;
+    struct stat st;
     int rc;
 
-    if (out == NULL)
+    /* Emptied only now that the lists can be read (see list_operand). */
+    if (f != NULL && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        ftruncate(fileno(f), 0) != 0)
         return smfctl_fail(1, "%s: %s", path, strerror(errno));
     rc = list_dump(lc, out);
     /* A full disk or a closed pipe shows only when the buffer is written. */
     if ((fflush(out) != 0 || ferror(out)) && rc == 0)
         rc = smfctl_fail(1, "%s: %s", out == stdout ? "standard output" : path, strerror(errno));
-    if (out != stdout && fclose(out) != 0 && rc == 0)
-        rc = smfctl_fail(1, "%s: %s", path, strerror(errno));
     return rc;
 }
 
-/* Runs one subcommand on an open store. */
-static int list_run(list_ctx_t *lc, const char *cmd, int first, int argc, char **argv)
+/*
+ * The file import reads or export writes is the operator's: it is opened
+ * before smfctl switches to smfd's user (smfctl_become_user), so that a
+ * file only root may read or write works as it did. *f stays NULL for "-"
+ * (standard input or output) and when the operands are wrong, which
+ * list_run then says. An export is emptied only once the lists have been
+ * read, so that a store that cannot be opened leaves an earlier one whole.
+ */
+static int list_operand(const char *cmd, int first, int argc, char **argv, FILE **f)
+{
+    int import = strcmp(cmd, "import") == 0;
+    *f = NULL;
+    if ((!import && strcmp(cmd, "export") != 0) || first != argc - 1 ||
+        strcmp(argv[first], "-") == 0)
+        return 0;
+    if (import) {
+        *f = fopen(argv[first], "r");
+    } else {
+        int fd = open(argv[first], O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (fd >= 0 && (*f = fdopen(fd, "w")) == NULL)
+            close(fd);
+    }
+    if (*f == NULL)
+        return smfctl_fail(1, "%s: %s", argv[first], strerror(errno));
+    return 0;
+}
+
+/* Runs one subcommand on an open store; f as list_operand opened it. */
+static int list_run(list_ctx_t *lc, const char *cmd, int first, int argc, char **argv, FILE *f)
 {
     int add = strcmp(cmd, "add") == 0, del = strcmp(cmd, "del") == 0;
 
@@ -525,13 +555,13 @@ static int list_run(list_ctx_t *lc, const char *cmd, int first, int argc, char *
     if (strcmp(cmd, "import") == 0) {
         if (first != argc - 1)
             return smfctl_fail(2, "import needs one FILE (or -)\n%s", smfctl_list_usage);
-        return list_import(lc, argv[first]);
+        return list_import(lc, argv[first], f);
     }
     if (first < argc - 1 || (strcmp(cmd, "show") == 0 && first != argc))
         return smfctl_fail(2, "%s takes %s\n%s", cmd,
                            strcmp(cmd, "show") == 0 ? "no FILE" : "at most one FILE",
                            smfctl_list_usage);
-    return list_export(lc, first < argc ? argv[first] : NULL);
+    return list_export(lc, first < argc ? argv[first] : "-", f);
 }
 
 int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
@@ -540,6 +570,7 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
     list_ctx_t lc = {0};
     char err[2048];
     config_t *c;
+    FILE *f = NULL;
     int known = 0, rc;
 
     for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -553,11 +584,17 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
         return smfctl_fail(2, "%s", err);
     lc.conf = c;
     int write = strcmp(argv[1], "show") != 0 && strcmp(argv[1], "export") != 0;
-    rc = list_open(&lc, c->data_dir, write);
+    rc = list_operand(argv[1], first + 1, argc, argv, &f);
+    if (rc == 0)
+        rc = smfctl_become_user(c);
+    if (rc == 0)
+        rc = list_open(&lc, c->data_dir, write);
     if (rc == -2) /* Nothing was ever listed: show and export print only the header. */
-        rc = list_run(&lc, argv[1], first + 1, argc, argv);
+        rc = list_run(&lc, argv[1], first + 1, argc, argv, f);
     else if (rc == 0)
-        rc = list_run(&lc, argv[1], first + 1, argc, argv);
+        rc = list_run(&lc, argv[1], first + 1, argc, argv, f);
+    if (f != NULL && fclose(f) != 0 && rc == 0)
+        rc = smfctl_fail(1, "%s: %s", argv[argc - 1], strerror(errno));
     list_close(&lc);
     config_free(&c);
     return rc;

@@ -19,27 +19,26 @@ static const smfctl_command_t commands[] = {
     {"modules", smfctl_modules,
      "modules [--json]      the configured modules: kind, version, ABI, whether policy\n"
      "                        can override them, whether they are enabled and start",
-     false, smfctl_modules_usage},
+     smfctl_modules_usage},
     {"domains", smfctl_domains,
      "domains [--json] [DOMAIN...]  the policy each domain gets: stages, thresholds,\n"
      "                        actions, delivery",
-     false, smfctl_domains_usage},
-    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists", true,
+     smfctl_domains_usage},
+    {"list", smfctl_list, "list add|del|show|import|export ...  allow and block lists",
      smfctl_list_usage},
-    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...", true,
+    {"quarantine", smfctl_quarantine, "quarantine list|show|export|release|delete|purge ...",
      smfctl_quarantine_usage},
     {"learn", smfctl_learn,
      "learn --spam|--ham [--by WHO] [--domain D] PATH...  teach the classifiers\n"
      "                        (learn --refit: refit their models only)",
-     true, smfctl_learn_usage},
-    {"unlearn", smfctl_learn, "unlearn PATH...|--all  undo what learn taught", true,
      smfctl_learn_usage},
+    {"unlearn", smfctl_learn, "unlearn PATH...|--all  undo what learn taught", smfctl_learn_usage},
     {"keygen", smfctl_keygen, "keygen [PREFIX]       a CURVE key pair (PREFIX.key, PREFIX.pub)",
-     false, smfctl_keygen_usage},
+     smfctl_keygen_usage},
     {"stats", smfctl_stats,
      "stats [--json] [--curve-key FILE]  what the running smfd has done: actions,\n"
      "                        stages, health",
-     false, smfctl_stats_usage},
+     smfctl_stats_usage},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -82,6 +81,9 @@ static void usage(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %s\n", commands[i].usage);
     fprintf(f, "\n`smfctl COMMAND --help` prints the command's own usage.\n");
+    fprintf(f, "\nRun as root with `user` set, list, quarantine, learn and unlearn switch to that\n"
+               "user, after reading the configuration and the files named, before they open a\n"
+               "store.\n");
     fprintf(f, "\nExit status: 0 success, 1 the command failed, 2 usage or configuration "
                "error.\n");
 }
@@ -124,11 +126,6 @@ int main(int argc, char **argv)
             break;
         }
         rc = commands[i].run(&ctl, argc - optind, argv + optind);
-        /* A usage or configuration error (2) touched no store. */
-        if (commands[i].writes && rc != 2) {
-            int handed = smfctl_hand_over(&ctl);
-            rc = rc != 0 ? rc : handed;
-        }
     }
     if (rc < 0) {
         fprintf(stderr, "smfctl: unknown command '%s'\n", argv[optind]);

@@ -164,6 +164,11 @@ static int store_open(const smfctl_t *ctl, store_t *s)
     s->ctl = ctl;
     if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &s->conf, err, sizeof(err)) != 0)
         return smfctl_fail(2, "%s", err);
+    int rc = smfctl_become_user(s->conf);
+    if (rc != 0) {
+        config_free(&s->conf);
+        return rc;
+    }
     log_set_level(SMF_LOG_ERROR);
     if (quarantine_open(s->conf->quarantine_dir, &s->q, err, sizeof(err)) != 0) {
         config_free(&s->conf);

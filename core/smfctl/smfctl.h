@@ -22,7 +22,6 @@ typedef struct smfctl_command {
     const char *name;
     smfctl_fn run;
     const char *usage; /* One or more lines for `smfctl --help`. */
-    bool writes;       /* May create files in data_dir or quarantine_dir. */
     const char *help;  /* The command's own usage, for `smfctl COMMAND --help`. */
 } smfctl_command_t;
 
@@ -47,13 +46,18 @@ int smfctl_keygen(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_stats(const smfctl_t *ctl, int argc, char **argv);
 int smfctl_domains(const smfctl_t *ctl, int argc, char **argv);
 
+struct config;
+
 /*
- * Run as root with `user` set: gives the user every file and directory root
- * owns in quarantine_dir and data_dir, so that the running smfd can open
- * what the command created. Otherwise does nothing. Returns 0, or an exit
- * status after printing why.
+ * For a command about to open a store: run as root with `user` set, makes
+ * quarantine_dir and data_dir ready as smfd does at start (created if
+ * missing, what root owns in them given to the user, no link followed) and
+ * switches to the user for good, so that no link the user put there can
+ * make root write elsewhere. Call it once the files only root may read are
+ * read or open. Otherwise (no user, not root, already the user) does
+ * nothing. Returns 0, or an exit status after printing why.
  */
-int smfctl_hand_over(const smfctl_t *ctl);
+int smfctl_become_user(const struct config *c);
 
 /*
  * Text from a store (mostly from the mail's sender) as it may be shown on a

@@ -18,6 +18,7 @@ import unittest
 
 import smftest
 from smftest import envelope, fixture, recv_reply, scan_frames
+from test_quarantine import SmtpSink
 
 USER = "nobody"
 # A second account every Debian system has, for a change of `user`.
@@ -26,6 +27,9 @@ UNKNOWN_USER = "smf-no-such-user"
 
 needs_root = unittest.skipUnless(
     os.geteuid() == 0, "smfd can switch to another user only when started as root")
+smfctl_needs_root = unittest.skipUnless(
+    os.geteuid() == 0, "not run as root: smfctl switches to `user` only when run as root, and "
+    "planting links for it and checking its files need root too")
 
 
 def credentials(pid):
@@ -218,29 +222,52 @@ class UserTest(unittest.TestCase):
         self.assertEqual(len(self.quarantine_listing("held.example")), 2)
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
-    def smfctl(self, tmp, *args, as_user=False):
+    def smfctl(self, tmp, *args, as_user=False, config=None):
         """smfctl on the folders under tmp with `user` set, as root or as the user."""
         src, build = smftest.PATHS["source"], smftest.PATHS["build"]
         cmd = [os.path.join(build, "bin", "smfctl"),
-               "-c", os.path.join(src, "etc", "smfd.conf"),
+               "-c", config or os.path.join(src, "etc", "smfd.conf"),
                "-o", "module_dir=%s/modules" % build, "-o", "user=" + USER,
                "-o", "data_dir=%s/data" % tmp, "-o", "quarantine_dir=%s/q" % tmp] + list(args)
         ids = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[]) if as_user else {}
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=src, **ids)
 
-    @needs_root
+    @smfctl_needs_root
     def test_smfctl_as_root_leaves_the_stores_to_the_user(self):
-        """What smfctl run as root creates in the stores goes to the user, so that
-        smfd (and smfctl) running as the user can still open them."""
+        """smfctl run as root works on the stores as the user, so that what it
+        creates there is the user's and smfd (and smfctl) running as the user can
+        still open it; the files the operator names are still read and written as
+        root."""
         tmp = tempfile.mkdtemp(prefix="smf-uctl-")
         self.addCleanup(shutil.rmtree, tmp, True)
         reachable(tmp)
-        r = self.smfctl(tmp, "learn", "--spam", os.path.join(smftest.FIXTURES, "gtube.eml"))
+        # The operator's own files, which only root may read or write.
+        private = os.path.join(tmp, "private")
+        os.mkdir(private, 0o700)
+        mail = os.path.join(private, "gtube.eml")
+        shutil.copy(os.path.join(smftest.FIXTURES, "gtube.eml"), mail)
+        os.chmod(mail, 0o600)
+        imported = os.path.join(private, "lists.txt")
+        with open(imported, "w") as f:
+            f.write("global sender block importer@bad.example\n")
+        os.chmod(imported, 0o600)
+
+        r = self.smfctl(tmp, "learn", "--spam", mail)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("created as root to user %s" % USER, r.stderr)
+        self.assertIn("learned 1", r.stdout)
         r = self.smfctl(tmp, "list", "add", "--scope", "global", "--type", "sender",
                         "--action", "block", "spammer@bad.example")
         self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.smfctl(tmp, "list", "import", imported)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        exported = os.path.join(private, "export.txt")
+        r = self.smfctl(tmp, "list", "export", exported)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(exported) as f:
+            text = f.read()
+        self.assertIn("spammer@bad.example", text)
+        self.assertIn("importer@bad.example", text)
+        self.assertEqual(os.stat(exported).st_uid, 0)
         self.assertNotEqual(os.listdir(os.path.join(tmp, "data")), [])
         self.assertEqual(owners(os.path.join(tmp, "data")), [])
         # The user can go on where root left off: the store and the learners' lock.
@@ -250,6 +277,85 @@ class UserTest(unittest.TestCase):
         r = self.smfctl(tmp, "list", "show", as_user=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("spammer@bad.example", r.stdout)
+
+    @smfctl_needs_root
+    def test_smfctl_as_root_follows_no_link_of_the_user(self):
+        """Whoever takes over smfd owns quarantine_dir and data_dir and may plant
+        links there: smfctl run as root must not write where they point."""
+        sink = SmtpSink()
+        self.addCleanup(sink.close)
+        self.etc, conf = copy_etc('\nuser = "%s"\npolicy "held.example" {\n'
+                                  '  delivery = "[127.0.0.1]:%d"\n}\n' % (USER, sink.port))
+        self.start(config=conf)
+        reply = self.scan(fixture("gtube.eml"), b"l-gtube", recipients=["bob@held.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        qid = reply["quarantine_id"]
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
+        tmp = self.smfd.tmp
+        q, kv = os.path.join(tmp, "q"), os.path.join(tmp, "data", "kv")
+        victims = {}
+        for name in ("victim-q.txt", "victim-kv.txt"):
+            victims[name] = os.path.join(tmp, name)
+            with open(victims[name], "w") as f:
+                f.write("root's own file\n")
+        created = os.path.join(tmp, "created-by-root")
+        # What the user could do: a store whose lock file is a link to a file of
+        # root's, a link where the release lock goes, a link for the learners' lock.
+        planted = os.path.join(q, "victim.test")
+        os.mkdir(planted)
+        shutil.copy(os.path.join(q, "held.example", "data.mdb"), planted)
+        os.symlink(victims["victim-q.txt"], os.path.join(planted, "lock.mdb"))
+        os.symlink(created, os.path.join(q, ".release.lock"))
+        os.unlink(os.path.join(kv, "lock.mdb"))
+        os.symlink(victims["victim-kv.txt"], os.path.join(kv, "lock.mdb"))
+        for d, dirs, files in os.walk(tmp):
+            for n in dirs + files:
+                os.lchown(os.path.join(d, n), self.user.pw_uid, self.user.pw_gid)
+        for v in victims.values():
+            os.chown(v, 0, 0)
+
+        def ctl(*args):
+            return self.smfctl(tmp, *args, config=conf)
+
+        def untouched():
+            for name, path in victims.items():
+                with open(path, "rb") as f:
+                    self.assertEqual(f.read(), b"root's own file\n", "%s was written" % name)
+                self.assertEqual(os.stat(path).st_uid, 0)
+            self.assertFalse(os.path.lexists(created), "smfctl created a file through a link")
+
+        r = ctl("quarantine", "list")
+        untouched()
+        self.assertIn(qid, r.stdout)
+        self.assertIn("victim.test", r.stderr)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        r = ctl("quarantine", "release", qid, "--domain", "held.example")
+        untouched()
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(".release.lock", r.stderr)
+        self.assertEqual(sink.messages, [])
+        for args in (("list", "show"),
+                     ("learn", "--spam", os.path.join(smftest.FIXTURES, "gtube.eml"))):
+            r = ctl(*args)
+            untouched()
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+
+        # Without the links smfctl works as ever, and what it creates is the user's.
+        shutil.rmtree(planted)
+        os.unlink(os.path.join(q, ".release.lock"))
+        os.unlink(os.path.join(kv, "lock.mdb"))
+        r = ctl("quarantine", "release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(sink.messages), 1)
+        self.assertEqual(sink.messages[0]["rcpt"], ["bob@held.example"])
+        r = ctl("learn", "--spam", os.path.join(smftest.FIXTURES, "gtube.eml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = ctl("list", "show")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        untouched()
+        self.assertEqual(owners(q), [])
+        self.assertEqual(owners(os.path.join(tmp, "data")), [])
 
     @needs_root
     def test_reload_after_the_switch(self):
