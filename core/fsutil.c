@@ -5,6 +5,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,31 @@ int fs_mkdirs(const char *path, mode_t mode)
     if (mkdir(buf, mode) != 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+int fs_refuse_links(const char *dir, const char *const *names, size_t nnames)
+{
+    int fd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    int rc = -1, e = 0;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        e = errno;
+    else if (S_ISLNK(st.st_mode))
+        e = ELOOP;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else
+        rc = 0;
+    for (size_t i = 0; rc == 0 && i < nnames; i++) {
+        if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+            e = ELOOP;
+            rc = -1;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    errno = e;
+    return rc;
 }
 
 int fs_prepare_endpoint(const char *endpoint)

@@ -9,6 +9,14 @@
 
 /* mkdir -p: 0 or -1 with errno set. */
 int fs_mkdirs(const char *path, mode_t mode);
+/*
+ * For an LMDB environment about to be opened, whose files LMDB opens by
+ * name and would follow a link to: 0 when dir is a directory and not a
+ * symbolic link, and none of the names in it (that exist) is a link; -1
+ * with errno ELOOP when one is, or ENOTDIR, or the error that kept dir
+ * from being looked at.
+ */
+int fs_refuse_links(const char *dir, const char *const *names, size_t nnames);
 /* Creates the directory of an ipc:// endpoint's socket file; other
  * endpoints are left alone. 0 or -1 with errno set. */
 int fs_prepare_endpoint(const char *endpoint);

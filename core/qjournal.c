@@ -40,6 +40,15 @@ int qjournal_open(const char *dir, qjournal_t **out, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return -1;
     }
+    /* quarantine_dir belongs to the user smfd runs as, who may have put links
+     * there; smfctl opens the journal too, and may have been started as root. */
+    static const char *const files[] = {"data.mdb", "lock.mdb"};
+    if (fs_refuse_links(path, files, 2) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open the quarantine's event journal in %s: %s%s", path,
+                 strerror(e), e == ELOOP ? " (a symbolic link there is not followed)" : "");
+        return -1;
+    }
     qjournal_t *j = xcalloc(1, sizeof(*j));
     MDB_txn *txn = NULL;
     int rc = mdb_env_create(&j->env);

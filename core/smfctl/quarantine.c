@@ -655,7 +655,8 @@ static int release_lock(const store_t *s)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/.release.lock", s->conf->quarantine_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Never through a link: quarantine_dir is smfd's user's to write. */
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return smfctl_fail(-1, "cannot open %s: %s", path, strerror(errno));
     while (flock(fd, LOCK_EX) != 0) {

@@ -357,6 +357,36 @@ class UserTest(unittest.TestCase):
         self.assertEqual(owners(q), [])
         self.assertEqual(owners(os.path.join(tmp, "data")), [])
 
+    @smfctl_needs_root
+    def test_release_lock_and_journal_not_opened_through_a_link(self):
+        """Even as the user, smfctl opens .release.lock and the event journal
+        only where they are, never where a link there points."""
+        self.start("user=" + USER)
+        reply = self.scan(fixture("gtube.eml"), b"j-gtube", recipients=["bob@held.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        qid = reply["quarantine_id"]
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+        tmp = self.smfd.tmp
+        q = os.path.join(tmp, "q")
+        elsewhere = os.path.join(tmp, "elsewhere")
+        os.mkdir(elsewhere)
+        os.mkdir(os.path.join(elsewhere, "events"))
+        shutil.rmtree(os.path.join(q, ".events"), ignore_errors=True)
+        os.symlink(os.path.join(elsewhere, "events"), os.path.join(q, ".events"))
+        os.symlink(os.path.join(elsewhere, "lock"), os.path.join(q, ".release.lock"))
+        for d, dirs, files in os.walk(tmp):
+            for n in dirs + files:
+                os.lchown(os.path.join(d, n), self.user.pw_uid, self.user.pw_gid)
+
+        r = self.smfctl(tmp, "quarantine", "release", qid, as_user=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(".release.lock: Too many levels of symbolic links", r.stderr)
+        r = self.smfctl(tmp, "quarantine", "delete", qid, as_user=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(elsewhere)), ["events"])
+        self.assertEqual(os.listdir(os.path.join(elsewhere, "events")), [],
+                         "the journal was opened through a link")
+
     @needs_root
     def test_reload_after_the_switch(self):
         self.etc, conf = copy_etc('\nuser = "%s"\n' % USER)
