@@ -34,6 +34,17 @@ int fs_mkdirs(const char *path, mode_t mode)
     return 0;
 }
 
+int fs_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
 int fs_refuse_links(const char *dir, const char *const *names, size_t nnames)
 {
     int fd = open(dir, O_PATH | O_NOFOLLOW | O_CLOEXEC);

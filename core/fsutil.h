@@ -9,6 +9,9 @@
 
 /* mkdir -p: 0 or -1 with errno set. */
 int fs_mkdirs(const char *path, mode_t mode);
+/* Makes the entries of directory dir (files created or renamed in it)
+ * durable, as fsync() does a file's data: 0 or -1 with errno set. */
+int fs_sync_dir(const char *dir);
 /*
  * For an LMDB environment about to be opened, whose files LMDB opens by
  * name and would follow a link to: 0 when dir is a directory and not a

@@ -9,6 +9,7 @@
 #include "smf/module.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -38,6 +39,48 @@ static int failures;
     } while (0)
 
 static char workdir[1024];
+
+/*
+ * The directories fsync() was called on, by path: this program's fsync()
+ * comes before the C library's, records directories and passes every call
+ * on. The committer thread calls it too, hence the lock.
+ */
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
+static char synced[64][PATH_MAX];
+static size_t nsynced;
+
+int fsync(int fd)
+{
+    static int (*real)(int);
+    struct stat st;
+    char link[64], path[PATH_MAX];
+    ssize_t n;
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+        (n = readlink(link, path, sizeof(path) - 1)) > 0) {
+        path[n] = '\0';
+        pthread_mutex_lock(&synced_lock);
+        if (nsynced < sizeof(synced) / sizeof(synced[0]))
+            snprintf(synced[nsynced++], PATH_MAX, "%s", path);
+        pthread_mutex_unlock(&synced_lock);
+    }
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "fsync");
+    return real(fd);
+}
+
+static bool was_synced(const char *dir)
+{
+    char want[PATH_MAX];
+    bool found = false;
+    if (realpath(dir, want) == NULL)
+        return false;
+    pthread_mutex_lock(&synced_lock);
+    for (size_t i = 0; i < nsynced && !found; i++)
+        found = strcmp(synced[i], want) == 0;
+    pthread_mutex_unlock(&synced_lock);
+    return found;
+}
 
 /* ---- utilities ------------------------------------------------------ */
 
@@ -973,6 +1016,26 @@ static int md_count_cb(const char *domain, const char *id, int64_t time_ms, size
     return count_cb(domain, id, time_ms, raw_len, meta_json, arg);
 }
 
+/* A new domain's folder and files are durable before its first store
+ * returns: the commit syncs the files, the folder's entries need their own. */
+static void test_new_domain_folder_is_synced(void)
+{
+    char dir[1200], sub[1300], err[256] = "";
+    fresh_dir(dir, sizeof(dir), "dirsync");
+    quarantine_t *q = open_q(dir);
+    char *raw = make_raw(11, 500);
+    quarantine_item_t it = {"fresh.example", "0001", 5, "{\"a\":1}", raw, 500};
+    pthread_mutex_lock(&synced_lock);
+    nsynced = 0;
+    pthread_mutex_unlock(&synced_lock);
+    CHECK(quarantine_store(q, &it, 1, err, sizeof(err)) == 0, "%s", err);
+    snprintf(sub, sizeof(sub), "%s/fresh.example", dir);
+    CHECK(was_synced(sub), "the new folder %s was not synced", sub);
+    CHECK(was_synced(dir), "the quarantine folder %s was not synced for its new entry", dir);
+    quarantine_close(&q);
+    free(raw);
+}
+
 static void test_many_domains(void)
 {
     char dir[1200], err[256], names[MD_DOMAINS][64];
@@ -1118,6 +1181,7 @@ int main(int argc, char **argv)
     test_crash_midstream();
     test_two_processes();
     test_many_domains();
+    test_new_domain_folder_is_synced();
     bench(1, 1000, QUARANTINE_DEFAULT_WINDOW_US);
     bench(4, 4000, QUARANTINE_DEFAULT_WINDOW_US);
     bench(4, 4000, 0);
