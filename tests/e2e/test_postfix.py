@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -308,6 +309,24 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertEqual(reply.stage, "RCPT", "refused at %s, not RCPT TO" % reply.stage)
         self.assertIn("refused", reply.text.lower())
         self.assertIn(BLOCKED, reply.text)
+        self.assertNotDelivered(m)
+
+    def test_eight_bit_sender_keeps_its_domain(self):
+        """MAIL FROM with a byte that is not UTF-8 (no SMTPUTF8) still names its domain
+        to the engine: the milter sent such a sender empty, as the null sender, and a
+        block of the domain did not apply."""
+        self.smfd.smfctl("list", "add", "--type", "domain", "--action", "block", "evil8.example")
+        m = self.marker()
+        with smtplib.SMTP("127.0.0.1", self.port(), local_hostname="mail.example.net",
+                          timeout=120) as s:
+            s.ehlo()
+            s.send(b"MAIL FROM:<x\xe9@evil8.example>\r\n")
+            self.assertEqual(s.getreply()[0], 250)
+            code, text = s.rcpt("bob@example.com")
+            if code == 250:
+                s.data(make_message(m, sender="x@evil8.example"))
+        self.assertTrue(500 <= code < 600, "RCPT TO got %d %r%s" % (code, text, self.diagnostics()))
+        self.assertIn(b"evil8.example", text)
         self.assertNotDelivered(m)
 
     def test_domain_allow_beats_a_global_block_before_data(self):
