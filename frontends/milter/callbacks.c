@@ -349,11 +349,20 @@ static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
         const char *value = json_string_value(json_object_get(h, "value"));
         if (!name || !value)
             continue;
-        char v[1024];
-        snprintf(v, sizeof v, "%s%s", c->leadspc ? " " : "", value);
-        if (smfi_addheader(ctx, (char *)name, v) != MI_SUCCESS)
+        /* Whole or not at all: a header cut short can say something else (an
+         * Authentication-Results cut inside a domain), and a line break
+         * would start a header of the sender's choosing. */
+        if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL) {
+            milter_log(LOG_WARNING, "%s: header %s from the engine has a line break; not added",
+                       c->queue_id ? c->queue_id : "-", name);
+            continue;
+        }
+        char *v = NULL;
+        if (asprintf(&v, "%s%s", c->leadspc ? " " : "", value) < 0 ||
+            smfi_addheader(ctx, (char *)name, v) != MI_SUCCESS)
             milter_log(LOG_WARNING, "%s: could not add header %s", c->queue_id ? c->queue_id : "-",
                        name);
+        free(v);
     }
 }
 
