@@ -368,9 +368,14 @@ static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
 
 static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
 {
+    const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
+    /* Dropped only once the engine says where it keeps the message. */
+    if (qid == NULL || *qid == '\0') {
+        milter_log(LOG_WARNING, "quarantine verdict without a quarantine id; tempfail");
+        return apply_tempfail(ctx, NULL);
+    }
     if (!milter_opts.hold)
         return SMFIS_DISCARD;
-    const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
     char reason[128];
     snprintf(reason, sizeof reason, "smf quarantine %s", qid ? qid : "");
     /* The engine has stored the message before answering, so a hold the MTA

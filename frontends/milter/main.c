@@ -210,6 +210,9 @@ static int parse_size(const char *arg, size_t *out)
 {
     char *end;
     errno = 0;
+    /* strtoull() takes "-1" as the largest number: no limit at all. */
+    if (arg[0] < '0' || arg[0] > '9')
+        return -1;
     unsigned long long v = strtoull(arg, &end, 10);
     unsigned shift = 0;
     if (end == arg || errno)

@@ -501,6 +501,7 @@ class CommandLine(unittest.TestCase):
                           (["--connect-timeout", "5s"], b"milliseconds"),
                           (["--max-size", "100"], b"at least 1024 bytes"),
                           (["--max-size", "5X"], b"at least 1024 bytes"),
+                          (["--max-size", "-1"], b"at least 1024 bytes"),
                           (["--socket-mode", "999"], b"octal"),
                           (["-e", "garbage"], b"expected ipc://PATH or tcp://HOST:PORT"),
                           (["-e", "tcp://host"], b"expected ipc://PATH or tcp://HOST:PORT"),
