@@ -93,6 +93,12 @@ static void *link_socket_new(const char *endpoint)
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     /* Only queue to a connected engine, so that a down endpoint is noticed at once. */
     zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof one);
+    /* A tcp:// engine whose host vanished (no FIN, no RST) leaves a connection
+     * TCP keepalive would notice after hours: ZMTP heartbeats drop it within
+     * seconds, and ZMQ_IMMEDIATE then sends the next message elsewhere. */
+    int ivl = 1000, ttl = 3000;
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof ttl);
     if (zmq_connect(s, endpoint) != 0) {
         milter_log(LOG_ERR, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
