@@ -227,26 +227,27 @@ void auth_psl_destroy(auth_psl_t **psl)
     *psl = NULL;
 }
 
-static int psl_has(const auth_psl_t *psl, const char *prefix, const char *name)
+static int psl_has(const auth_psl_t *psl, const char *prefix, const char *name, size_t len)
 {
     char key[300];
     const char *k = key;
 
-    snprintf(key, sizeof(key), "%s%s", prefix, name);
+    snprintf(key, sizeof(key), "%s%.*s", prefix, (int)len, name);
     return psl->n > 0 && bsearch(&k, psl->rules, psl->n, sizeof(*psl->rules), psl_cmp) != NULL;
 }
 
-/* Where the public suffix of domain starts. */
-static const char *psl_suffix(const auth_psl_t *psl, const char *domain)
+/* Where the public suffix of domain[0..len) starts. */
+static const char *psl_suffix(const auth_psl_t *psl, const char *domain, size_t len)
 {
-    const char *last = strrchr(domain, '.');
+    const char *end = domain + len, *last = memrchr(domain, '.', len);
 
     /* Left to right: the first rule to match is the longest one. */
     for (const char *cand = domain; cand != NULL;) {
-        const char *parent = strchr(cand, '.');
-        if (psl_has(psl, "!", cand))
+        const char *parent = memchr(cand, '.', (size_t)(end - cand));
+        if (psl_has(psl, "!", cand, (size_t)(end - cand)))
             return parent != NULL ? parent + 1 : cand;
-        if (psl_has(psl, "", cand) || (parent != NULL && psl_has(psl, "*.", parent + 1)))
+        if (psl_has(psl, "", cand, (size_t)(end - cand)) ||
+            (parent != NULL && psl_has(psl, "*.", parent + 1, (size_t)(end - parent - 1))))
             return cand;
         cand = parent != NULL ? parent + 1 : NULL;
     }
@@ -256,7 +257,19 @@ static const char *psl_suffix(const auth_psl_t *psl, const char *domain)
 
 void auth_psl_org_domain(const auth_psl_t *psl, const char *domain, char *out, size_t outlen)
 {
-    const char *suffix = psl_suffix(psl, domain), *org = domain;
+    size_t len = strlen(domain);
+
+    /*
+     * Final dots are left out, here and in what comes back: one names the
+     * same domain ("example.com." is example.com), more name none. Read as
+     * an empty last label, a final dot made "com." the organizational
+     * domain of every name under com, and DMARC's relaxed alignment then
+     * took an SPF or DKIM pass for evil.com. as one for mail From
+     * victim.com.. (whose domain the From reader gives as "victim.com.").
+     */
+    while (len > 0 && domain[len - 1] == '.')
+        len--;
+    const char *suffix = psl_suffix(psl, domain, len), *org = domain;
 
     /* One label more than the public suffix. */
     for (const char *p = domain; p < suffix; p++)
@@ -264,5 +277,5 @@ void auth_psl_org_domain(const auth_psl_t *psl, const char *domain, char *out, s
             org = p + 1;
     if (suffix == domain)
         org = domain;
-    snprintf(out, outlen, "%s", org);
+    snprintf(out, outlen, "%.*s", (int)(domain + len - org), org);
 }
