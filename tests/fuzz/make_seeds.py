@@ -277,6 +277,34 @@ def spf_seeds(out):
           "@\n\n")
 
 
+def dnsreply_seeds(out):
+    write(out, "dnsreply", "a.bin", dns_reply("2.0.0.127.zen.example", 1,
+                                               [(None, 1, 300, bytes([127, 0, 0, 2])),
+                                                (None, 1, 120, bytes([127, 0, 0, 4]))]))
+    write(out, "dnsreply", "aaaa.bin", dns_reply("host.example", 28,
+                                                  [(None, 28, 60, bytes(15) + b"\x01")]))
+    write(out, "dnsreply", "a-many.bin", dns_reply("many.example", 1,
+                                                    [(None, 1, 60, bytes([192, 0, 2, i]))
+                                                     for i in range(40)]))
+    mx = [(None, 15, 300, struct.pack(">H", pref) + dns_name(host))
+          for pref, host in ((20, "mx2.example.com"), (10, "mx1.example.com"), (10, "b.example"))]
+    write(out, "dnsreply", "mx.bin", dns_reply("example.com", 15, mx))
+    write(out, "dnsreply", "ptr.bin", dns_reply("1.2.0.192.in-addr.arpa", 12,
+                                                 [(None, 12, 300, dns_name("a.example.com")),
+                                                  (None, 12, 300, dns_name("b.example.net"))]))
+    txt = bytes([6]) + b"v=spf1" + bytes([8]) + b" -all ok" + bytes([0])
+    write(out, "dnsreply", "txt-strings.bin", dns_reply("example.com", 16,
+                                                         [(None, 16, 300, txt),
+                                                          (None, 16, 300, b"\x03abc")]))
+    write(out, "dnsreply", "cname.bin", dns_reply("alias.example", 1,
+                                                   [(None, 5, 300, dns_name("target.example")),
+                                                    ("target.example", 1, 300, b"\x7f\0\0\x02")]))
+    write(out, "dnsreply", "pointer-loop.bin", struct.pack(">HHHHHH", 1, 0x8180, 1, 1, 0, 0)
+          + b"\xc0\x0c" + struct.pack(">HH", 12, 1) + b"\xc0\x0c"
+          + struct.pack(">HHIH", 12, 1, 5, 2) + b"\xc0\x0c")
+    write(out, "dnsreply", "short.bin", b"\x12\x34\x81\x80\0\x01\0\x05")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(HERE, "seeds"))
@@ -294,6 +322,7 @@ def main():
     confline_seeds(a.out)
     dkim_seeds(a.out)
     spf_seeds(a.out)
+    dnsreply_seeds(a.out)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)
     print("seeds written to %s: %d bytes" % (a.out, total))
     return 0
