@@ -277,6 +277,110 @@ def spf_seeds(out):
           "@\n\n")
 
 
+def answers(*lines):
+    """Answer lines of tests/fuzz/fuzz_dns.h, one a line."""
+    return "".join(line + "\n" for line in lines)
+
+
+def spfdns_seeds(out):
+    # Client, MAIL FROM, HELO, then the answers in the order check_host() asks.
+    write(out, "spfdns", "include-mx.txt", "192.0.2.1\nalice@example.com\nmail.example.com\n" + answers(
+        "TXT v=spf1 include:_spf.example.com mx a:%{d} ptr exists:%{i}.x.%{d} -all exp=exp.%{d}",
+        "TXT v=spf1 ip4:198.51.100.0/24 ~all",
+        "MX 10 mx1.example.com 20 mx2.example.com",
+        "A 192.0.2.9",
+        "A 192.0.2.1"))
+    write(out, "spfdns", "redirect-ipv6.txt", "2001:db8::25\nbob@Example.ORG\nmx.example.org\n" + answers(
+        "TXT v=spf1 redirect=_spf.%{o}",
+        "TXT v=spf1 a:smtp.%{d2}//48 mx:mail.example.org/24//64 ?all",
+        "AAAA 2001:db8:1::1 2001:db8::26",
+        "MX 5 mx.example.org",
+        "AAAA 2001:db8::25"))
+    # A FAIL with an explanation that uses c, p and t: the p macro asks the
+    # client's PTR names and the address of each.
+    write(out, "spfdns", "explanation-ptr.txt", "192.0.2.1\nalice@example.com\nhelo\n" + answers(
+        "TXT v=spf1 ptr:other.example exists:%{p}.allow.%{d} -ip4:192.0.2.1 exp=e.%{d}",
+        "PTR a.example.com b.example.net",
+        "A 192.0.2.1",
+        "NXDOMAIN",
+        "TXT you\x1f %{c} %{p} are not allowed (%{t}, %{R})"))
+    # Eleven includes: the limit of ten look-ups makes it a permerror.
+    chain = ["TXT v=spf1 include:i%d.example.com -all" % i for i in range(1, 12)]
+    write(out, "spfdns", "lookup-limit.txt", "192.0.2.1\na@example.com\nh.example.com\n"
+          + answers(*chain))
+    # Three void look-ups: the limit is two.
+    write(out, "spfdns", "void-lookups.txt", "192.0.2.1\na@example.com\nh.example.com\n" + answers(
+        "TXT v=spf1 a:x.example.com mx:y.example.com exists:z.example.com a -all",
+        "NXDOMAIN", "NODATA", "NXDOMAIN"))
+    write(out, "spfdns", "timeout.txt", "192.0.2.1\na@example.com\nh.example.com\n" + answers(
+        "TXT v=spf1 include:slow.example.com a:later.example.com -all", "TIMEOUT", "A 192.0.2.1"))
+    # A failed PTR look-up only leaves the client without names (5.5), but
+    # one that never comes back spends the time: the next look-up is past
+    # the deadline.
+    write(out, "spfdns", "deadline.txt", "192.0.2.1\na@example.com\nh.example.com\n" + answers(
+        "TXT v=spf1 ptr a -all", "SILENT", "A 192.0.2.1"))
+    write(out, "spfdns", "ipv6-explanation.txt", "2001:db8::25\nfirst.last@example.com\nh\n"
+          + answers("TXT v=spf1 -ip6:2001:db8::/32 exp=why.%{d}",
+                    "TXT %{c} is %{i} (%{v}, %{ir}) and %{l}@%{o} %{L-}"))
+    # Two SPF records, a record of several strings, records of other types.
+    write(out, "spfdns", "odd-answers.txt", "192.0.2.1\n\nhelo.example.com\n" + answers(
+        "TXT google-site-verification=x\tv=sp\x1ff1 a:a.example mx:b.example include:c.example ~all",
+        "CNAME target.example", "PTR not.an.address", "TXT v=spf1 -all\tv=spf1 +all"))
+    write(out, "spfdns", "servfail.txt", "192.0.2.1\na@example.com\nhelo.example.com\n" + answers(
+        "TXT v=spf1 a:a.example ?exists:b.example -all", "REFUSED", "SERVFAIL"))
+
+
+def dmarc_seeds(out):
+    # From, SPF result and domain, DKIM signatures, then the answers: each
+    # From domain's record first, then the organizational domains'.
+    write(out, "dmarc", "org-fallback.txt", "Alice <alice@mail.example.com>, bob@example.co.uk\n"
+          "pass bounce.example.com\nexample.co.uk:pass mail.example.com:fail\n" + answers(
+              "NXDOMAIN",
+              "TXT v=DMARC1; p=reject; sp=quarantine; pct=50; adkim=s",
+              "TXT v=DMARC1; p=none; aspf=s"))
+    write(out, "dmarc", "psl-rules.txt", "a@x.www.ck, b@y.z.ck, c@foo.city.kawasaki.jp, "
+          "d@xn--55qx5d.cn\nsoftfail y.z.ck\nz.ck:temperror foo.city.kawasaki.jp:pass\n" + answers(
+              "TXT v=DMARC1; p=quarantine", "TIMEOUT"))
+    write(out, "dmarc", "bad-records.txt", "x@Example.COM\ntemperror example.com\n"
+          "example.com:neutral\n" + answers(
+              "TXT v=DMARC1;p=reject\tv=DMARC1; p=none",
+              "TXT v=DMARC1; p=bogus; pct=200; adkim=x;;; =; " + "t" * 1100))
+    # A final dot does not change the organizational domain: once the
+    # relaxed alignment of "evil.com." and "victim.com." (both "com.") let
+    # evil.com's SPF pass for mail From victim.com.. under victim.com's
+    # reject policy.
+    write(out, "dmarc", "regress-final-dot.txt", "a@victim.com..\npass evil.com.\n"
+          "evil.co.uk.:pass victim.com..:fail\n" + answers("TXT v=DMARC1; p=reject"))
+
+
+def reputation_seeds(out):
+    # Client, its name as the MTA found it, HELO, MAIL FROM, message text up
+    # to "--", then the answers: per zone (ip, sender, helo, URL hosts), then
+    # the client's PTR and the addresses of its names.
+    write(out, "reputation", "lists.txt", "198.51.100.7\nunknown\nmail.sender.example\n"
+          "bob@Sender.Example\n"
+          "Visit http://evil.example/x and http://203.0.113.5/ and http://[2001:db8::5]/ now\n--\n"
+          + answers("A 127.0.0.2", "NXDOMAIN", "A 127.0.0.10", "NXDOMAIN", "NXDOMAIN",
+                    "A 127.255.255.254", "A 127.0.1.5", "A 127.0.0.8", "NXDOMAIN"))
+    write(out, "reputation", "fcrdns.txt", "2001:db8::7\nmx.sender.example\nmx.sender.example.\n"
+          "<>\nhttp://user@%65vil.example:8080/ http://3221225985/ www.example.net\n"
+          "http://ex\u00e4mple.com/\n--\n"
+          + answers("NXDOMAIN", "NXDOMAIN", "NXDOMAIN", "NXDOMAIN", "TIMEOUT", "SERVFAIL",
+                    "REFUSED", "NXDOMAIN",
+                    "PTR mx.sender.example other.example mx.sender.example",
+                    "AAAA 2001:db8::8 2001:db8::7", "NODATA"))
+    # More PTR names than are kept, more addresses than are kept, and a
+    # forward look-up that never comes back.
+    names = ["n%d.example.net" % i for i in range(10)]
+    write(out, "reputation", "fcrdns-many.txt", "192.0.2.50\nn0.example.net\n\n\n--\n"
+          + answers("NXDOMAIN", "NXDOMAIN", "PTR " + " ".join(names),
+                    "A " + " ".join("198.51.100.%d" % i for i in range(33)), "SILENT",
+                    "A 192.0.2.51", "NODATA", "TIMEOUT"))
+    write(out, "reputation", "helo.txt", "192.0.2.44\n\nmail.example.org\nx@y\n--\n"
+          + answers("A 192.0.2.1 127.0.0.3", "A 127.0.1.2", "PTR h.example", "A 192.0.2.44"))
+    write(out, "reputation", "trusted.txt", "127.0.0.1\nlocalhost\nlocalhost\na@b.example\n--\n")
+
+
 def dnsreply_seeds(out):
     write(out, "dnsreply", "a.bin", dns_reply("2.0.0.127.zen.example", 1,
                                                [(None, 1, 300, bytes([127, 0, 0, 2])),
@@ -322,6 +426,9 @@ def main():
     confline_seeds(a.out)
     dkim_seeds(a.out)
     spf_seeds(a.out)
+    spfdns_seeds(a.out)
+    dmarc_seeds(a.out)
+    reputation_seeds(a.out)
     dnsreply_seeds(a.out)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)
     print("seeds written to %s: %d bytes" % (a.out, total))
