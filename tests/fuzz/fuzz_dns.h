@@ -33,9 +33,9 @@
  *   SILENT                   no reply, and c-ares waits on: only the
  *                            deadline ends the query (ARES_ECANCELLED)
  *
- * Lines starting with '#', and lines with none of these words, are skipped.
- * A question asked after the last line is answered NXDOMAIN. Each record
- * has a TTL of 300 s, so that a shared cache keeps it.
+ * Lines that start with none of these words (comments among them) are
+ * skipped. A question asked after the last line is answered NXDOMAIN. Each
+ * record has a TTL of 300 s, so that a shared cache keeps it.
  *
  * fuzz_dns_replay() makes the next run answer by name instead: each
  * question gets the line its name and type got in the run before (NXDOMAIN
@@ -85,6 +85,28 @@ static struct {
     int unmatched; /* In a replay, questions the run before did not ask. */
 } fuzz_dns;
 
+/* The words an answer line starts with: the type of its records (0 for
+ * none, -1 for TIMEOUT, -2 for SILENT) and the reply's RCODE. */
+static const struct fuzz_dns_kind {
+    const char *word;
+    int type, rcode;
+} fuzz_dns_kinds[] = {{"TXT", 16, 0},     {"A", 1, 0},       {"AAAA", 28, 0},    {"MX", 15, 0},
+                      {"PTR", 12, 0},     {"CNAME", 5, 0},   {"NODATA", 0, 0},   {"NXDOMAIN", 0, 3},
+                      {"SERVFAIL", 0, 2}, {"REFUSED", 0, 5}, {"TIMEOUT", -1, 0}, {"SILENT", -2, 0}};
+
+/* The kind of a line s[0..n) by its first word (up to the first space),
+ * and that word's length in *wl; NULL for none. */
+static const struct fuzz_dns_kind *fuzz_dns_kind(const char *s, size_t n, size_t *wl)
+{
+    *wl = 0;
+    while (*wl < n && s[*wl] != ' ')
+        ++*wl;
+    for (size_t k = 0; k < sizeof(fuzz_dns_kinds) / sizeof(fuzz_dns_kinds[0]); k++)
+        if (strlen(fuzz_dns_kinds[k].word) == *wl && memcmp(fuzz_dns_kinds[k].word, s, *wl) == 0)
+            return &fuzz_dns_kinds[k];
+    return NULL;
+}
+
 /* Takes the answer lines of text[0..len): they must outlive the run. */
 static void fuzz_dns_reset(const char *text, size_t len)
 {
@@ -96,7 +118,8 @@ static void fuzz_dns_reset(const char *text, size_t len)
     for (size_t start = 0; start < len && fuzz_dns.nlines < FUZZ_DNS_MAX_LINES;) {
         const char *nl = memchr(text + start, '\n', len - start);
         size_t end = nl != NULL ? (size_t)(nl - text) : len;
-        if (end > start && text[start] != '#') {
+        size_t wl;
+        if (fuzz_dns_kind(text + start, end - start, &wl) != NULL) {
             fuzz_dns.lines[fuzz_dns.nlines] = text + start;
             fuzz_dns.lens[fuzz_dns.nlines++] = end - start;
         }
@@ -262,24 +285,12 @@ static unsigned fuzz_dns_records(fuzz_dns_buf_t *r, int type, const char *s, siz
 static void fuzz_dns_reply(long line, const unsigned char *qbuf, int qlen, fuzz_dns_buf_t *r,
                            int *noreply)
 {
-    static const struct {
-        const char *word;
-        int type, rcode;
-    } kinds[] = {{"TXT", 16, 0},     {"A", 1, 0},       {"AAAA", 28, 0},    {"MX", 15, 0},
-                 {"PTR", 12, 0},     {"CNAME", 5, 0},   {"NODATA", 0, 0},   {"NXDOMAIN", 0, 3},
-                 {"SERVFAIL", 0, 2}, {"REFUSED", 0, 5}, {"TIMEOUT", -1, 0}, {"SILENT", -2, 0}};
     const char *s = line >= 0 ? fuzz_dns.lines[line] : "NXDOMAIN";
-    size_t n = line >= 0 ? fuzz_dns.lens[line] : 8, wl = 0;
-    int type = 0, rcode = 3;
+    size_t n = line >= 0 ? fuzz_dns.lens[line] : 8, wl;
+    const struct fuzz_dns_kind *kind = fuzz_dns_kind(s, n, &wl);
+    int type = kind->type, rcode = kind->rcode;
     unsigned count = 0;
 
-    while (wl < n && s[wl] != ' ')
-        wl++;
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-        if (strlen(kinds[k].word) == wl && memcmp(kinds[k].word, s, wl) == 0) {
-            type = kinds[k].type;
-            rcode = kinds[k].rcode;
-        }
     *noreply = type < 0 ? -type : 0;
     memset(r, 0, sizeof(*r));
     fuzz_dns_put(r, qbuf, (size_t)qlen);
@@ -438,6 +449,32 @@ static long fuzz_cares_now_ms(void)
 static inline int fuzz_dns_idle(void)
 {
     return fuzz_dns.open == NULL;
+}
+
+/* Whether answer line `line` (an index of fuzz_dns.asked[].line) is an A
+ * or AAAA line that gives ip (16 bytes, IPv4-mapped for A). */
+static inline int fuzz_dns_line_has_addr(long line, const uint8_t ip[16])
+{
+    if (line < 0)
+        return 0;
+    const char *s = fuzz_dns.lines[line], *w;
+    size_t n = fuzz_dns.lens[line], pos, wl;
+    const struct fuzz_dns_kind *kind = fuzz_dns_kind(s, n, &pos);
+    int v4 = kind->type == 1;
+    if (!v4 && kind->type != 28)
+        return 0;
+    while ((wl = fuzz_dns_word(s, n, &pos, &w)) > 0) {
+        char text[64];
+        uint8_t addr[16] = {[10] = 0xff, [11] = 0xff};
+        if (wl >= sizeof(text))
+            continue;
+        memcpy(text, w, wl);
+        text[wl] = '\0';
+        if (inet_pton(v4 ? AF_INET : AF_INET6, text, v4 ? addr + 12 : addr) == 1 &&
+            memcmp(addr, ip, 16) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 #define ares_query fuzz_ares_query

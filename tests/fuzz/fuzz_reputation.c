@@ -23,8 +23,9 @@
  * is answered from the shared cache where the first one's answers were
  * kept and by name from the same lines, and must report the same symbols.
  * Checks: every question answered or cancelled when the scan returns, no
- * more questions than the zones and the URL cap allow, and no list symbol
- * with points unless some answer was a list's (127.0.0.0/8).
+ * more questions than the zones and the URL cap allow, no list symbol
+ * with points unless some answer was a list's (127.0.0.0/8), and no
+ * REP_NO_FCRDNS when a PTR name's addresses hold the client's.
  */
 #include "fuzz_dns.h"
 
@@ -112,6 +113,24 @@ static int has_list_answer(const char *p, const char *end)
     return 0;
 }
 
+/* Whether a forward look-up of the client's PTR names (an A or AAAA
+ * question asked after the PTR one) was answered with its address. */
+static int forward_confirmed(const char *client)
+{
+    uint8_t ip[16];
+    int type = 0;
+    if (smf_ip_parse(client, ip) != 0)
+        return 0;
+    for (size_t i = 0; i < fuzz_dns.nasked; i++) {
+        if (fuzz_dns.asked[i].type == REP_DNS_PTR)
+            type = cares_is_v4(ip) ? REP_DNS_A : REP_DNS_AAAA;
+        else if (type != 0 && fuzz_dns.asked[i].type == type &&
+                 fuzz_dns_line_has_addr(fuzz_dns.asked[i].line, ip))
+            return 1;
+    }
+    return 0;
+}
+
 /* One scan; its symbols' points added up in *total, their number returned. */
 static size_t scan(const message_t *m, const smf_envelope_t *env, int listed_ok, double *total)
 {
@@ -133,6 +152,9 @@ static size_t scan(const message_t *m, const smf_envelope_t *env, int listed_ok,
         if (!listed_ok &&
             (strncmp(name, "REP_DNSBL_", 10) == 0 || strncmp(name, "REP_DNSWL_", 10) == 0))
             FUZZ_CHECK(x.symbols[i].score == 0);
+        /* A name that leads back is enough, whatever the others did. */
+        if (strcmp(name, "REP_NO_FCRDNS") == 0)
+            FUZZ_CHECK(!forward_confirmed(env->client_ip));
         *total += x.symbols[i].score;
     }
     size_t n = x.nsymbols;

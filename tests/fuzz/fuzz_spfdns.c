@@ -19,7 +19,9 @@
  * second one is answered from the shared cache (modules/common/dnscache.c)
  * where the first one's replies were kept, and by name from the same lines
  * for what the cache does not keep; both must come to the same result.
- * Each one must also stay within the questions RFC 7208 lets a record ask.
+ * Each one must also stay within the questions RFC 7208 lets a record ask,
+ * and a pass must have something to stand on: the client's address in an
+ * answer, or a term that matches without it.
  */
 #include "fuzz_dns.h"
 
@@ -51,6 +53,30 @@ static void next_line(const char **p, const char *end, char *buf, size_t len)
     memcpy(buf, *p, n);
     buf[n] = '\0';
     *p = nl != NULL ? nl + 1 : end;
+}
+
+/* Whether the answers of the check just run hold something a pass can
+ * stand on: the client's address in an A or AAAA answer, or a record with
+ * a term that matches without it (all, ip4, ip6, exists, or a prefix
+ * length that takes in other addresses). */
+static int pass_possible(const uint8_t ip[16])
+{
+    static const char *const terms[] = {"all", "ip4", "ip6", "exists", "/"};
+    for (size_t i = 0; i < fuzz_dns.nasked; i++) {
+        long line = fuzz_dns.asked[i].line;
+        if (fuzz_dns_line_has_addr(line, ip))
+            return 1;
+        if (line < 0 || fuzz_dns.asked[i].type != AUTH_DNS_TXT)
+            continue;
+        char *text = fuzz_strndup(fuzz_dns.lines[line], fuzz_dns.lens[line]);
+        int found = 0;
+        for (size_t t = 0; t < sizeof(terms) / sizeof(terms[0]); t++)
+            found |= strcasestr(text, terms[t]) != NULL;
+        free(text);
+        if (found)
+            return 1;
+    }
+    return 0;
 }
 
 static auth_spf_result_t check(const auth_spf_query_t *q, char *why, size_t whylen)
@@ -100,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_dns_reset(p, (size_t)(end - p));
     auth_spf_result_t r = check(&q, why, sizeof(why));
     FUZZ_CHECK(fuzz_dns.nasked <= SPF_MAX_QUESTIONS);
+    FUZZ_CHECK(r != AUTH_SPF_PASS || pass_possible(q.ip));
     fuzz_dns_replay();
     auth_spf_result_t again = check(&q, why2, sizeof(why2));
     /* A kept reply answers as the server did (dnscache.h). */
