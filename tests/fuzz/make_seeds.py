@@ -396,6 +396,10 @@ def dnsreply_seeds(out):
     write(out, "dnsreply", "ptr.bin", dns_reply("1.2.0.192.in-addr.arpa", 12,
                                                  [(None, 12, 300, dns_name("a.example.com")),
                                                   (None, 12, 300, dns_name("b.example.net"))]))
+    # More PTR names than the reputation module keeps (8).
+    write(out, "dnsreply", "ptr-many.bin", dns_reply("2.0.0.127.in-addr.arpa", 12,
+                                                      [(None, 12, 300, dns_name("n%d.example" % i))
+                                                       for i in range(10)]))
     txt = bytes([6]) + b"v=spf1" + bytes([8]) + b" -all ok" + bytes([0])
     write(out, "dnsreply", "txt-strings.bin", dns_reply("example.com", 16,
                                                          [(None, 16, 300, txt),
