@@ -709,8 +709,14 @@ static int spf_match(spf_ctx_t *c, const char *domain, const spf_term_t *t)
         spf_why(c, AUTH_SPF_PERMERROR, "more than 10 DNS lookups (at %s)", t->text);
         return SPF_ERR(AUTH_SPF_PERMERROR);
     }
-    if (spf_expand(c, domain, t->spec != NULL && t->spec[0] != '\0' ? t->spec : domain, 0, name,
-                   sizeof(name)) < 0) {
+    /* Without a domain-spec the term names the current domain as it is
+     * (RFC 7208 5.3): a '%' in it is a character, not a macro. */
+    if (t->spec == NULL || t->spec[0] == '\0') {
+        if ((size_t)snprintf(name, sizeof(name), "%s", domain) >= sizeof(name)) {
+            spf_why(c, AUTH_SPF_PERMERROR, "domain too long at %s", t->text);
+            return SPF_ERR(AUTH_SPF_PERMERROR);
+        }
+    } else if (spf_expand(c, domain, t->spec, 0, name, sizeof(name)) < 0) {
         spf_why(c, AUTH_SPF_PERMERROR, "bad macro in %s", t->text);
         return SPF_ERR(AUTH_SPF_PERMERROR);
     }

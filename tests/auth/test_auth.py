@@ -34,6 +34,9 @@ SPF_RECORDS = {
     "_spf.provider.test": [("TXT", "v=spf1 ip4:203.0.113.0/24 -all")],
     "incl.test": [("TXT", "v=spf1 include:_spf.provider.test ~all")],
     "a.test": [("TXT", "v=spf1 a a:other.a.test/28 -all"), ("A", "192.0.2.20")],
+    # An include whose expanded name holds a '%': its "a" names that domain as it is.
+    "pct.test": [("TXT", "v=spf1 include:inc%%x.pct.test -all")],
+    "inc%x.pct.test": [("TXT", "v=spf1 a -all"), ("A", "192.0.2.21")],
     "other.a.test": [("A", "198.51.100.16")],
     "mx.test": [("TXT", "v=spf1 mx -all"), ("MX", "20 mx2.mx.test"), ("MX", "10 mx1.mx.test")],
     "mx1.mx.test": [("A", "192.0.2.30")],
@@ -255,6 +258,7 @@ class SpfTest(AuthTest):
         ("a@a.test", "192.0.2.20", "AUTH_SPF_PASS", "a matched"),
         ("a@a.test", "198.51.100.20", "AUTH_SPF_PASS", "a:other.a.test/28 matched"),
         ("a@a.test", "198.51.100.40", "AUTH_SPF_FAIL", "-all"),
+        ("a@pct.test", "192.0.2.21", "AUTH_SPF_PASS", "a matched in inc%x.pct.test"),
         ("a@mx.test", "192.0.2.31", "AUTH_SPF_PASS", "mx matched"),
         ("a@mx.test", "192.0.2.32", "AUTH_SPF_FAIL", "-all"),
         ("a@redir.test", "192.0.2.10", "AUTH_SPF_PASS", "matched in ip4.test"),
