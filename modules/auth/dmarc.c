@@ -169,25 +169,30 @@ static int dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, int *has
 /* Parses "v=DMARC1; p=reject; ..." (6.3); v must come first, p second. */
 static void dmarc_parse(const char *text, dmarc_record_t *r)
 {
-    char buf[1024], *save = NULL;
+    char *buf, *save = NULL;
     int first = 1, has_p = 0;
 
     memset(r, 0, sizeof(*r));
     r->pct = 100;
-    snprintf(buf, sizeof(buf), "%s", text);
+    /* The whole record: a pct= or sp= after long report addresses counts. */
+    if ((buf = strdup(text)) == NULL)
+        return;
     for (char *t = strtok_r(buf, ";", &save); t != NULL; t = strtok_r(NULL, ";", &save)) {
         char tag[32] = "", val[512] = "";
         if (sscanf(t, " %31[^= \t] = %511[^ \t]", tag, val) < 1)
             continue;
         if (first) {
             if (strcmp(tag, "v") != 0 || strcmp(val, "DMARC1") != 0)
-                return;
+                break;
             first = 0;
             continue;
         }
-        if (dmarc_tag(r, tag, val, &has_p) < 0)
-            return;
+        if (dmarc_tag(r, tag, val, &has_p) < 0) {
+            first = 1; /* Invalid. */
+            break;
+        }
     }
+    free(buf);
     r->valid = !first && has_p;
 }
 

@@ -152,6 +152,9 @@ DMARC_RECORDS = {
     "_dmarc.news.test": [("TXT", "v=DMARC1; p=none")],
     "_dmarc.signer.test": [("TXT", "v=DMARC1; p=reject")],
     "_dmarc.half.test": [("TXT", "v=DMARC1; p=reject; pct=0")],
+    # Its pct= comes after 1,100 bytes of report addresses.
+    "_dmarc.longrua.test": [("TXT", "v=DMARC1; p=reject; rua=mailto:" + "r" * 1100
+                             + "@longrua.test; pct=0")],
 }
 
 
@@ -631,6 +634,11 @@ class DmarcTest(AuthTest):
         res = self.scan(raw, opts=["dmarc_reject=true"])
         self.assertIn("policy quarantine (outside pct=)", symbols(res)["AUTH_DMARC_FAIL"]["detail"])
         self.assertIsNone(res["verdict"])
+
+    def test_a_long_record_is_read_whole(self):
+        raw = MESSAGE % (b"longrua.test", b"longrua.test")
+        res = self.scan(raw, opts=["dmarc_reject=true"])
+        self.assertIn("policy quarantine (outside pct=)", symbols(res)["AUTH_DMARC_FAIL"]["detail"])
 
     def test_no_record(self):
         raw = MESSAGE % (b"nodmarc.test", b"nodmarc.test")
