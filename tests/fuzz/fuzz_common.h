@@ -57,4 +57,18 @@ static inline char *fuzz_strndup(const void *p, size_t n)
         }                                                                                          \
     } while (0)
 
+/* The next line of the input at *p (up to end), NUL-terminated in buf and
+ * cut to fit; *p moves past it. The input's end ends the last line. */
+static inline void fuzz_next_line(const char **p, const char *end, char *buf, size_t len)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    const char *stop = nl != NULL ? nl : end;
+    size_t n = (size_t)(stop - *p);
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, *p, n);
+    buf[n] = '\0';
+    *p = nl != NULL ? nl + 1 : end;
+}
+
 #endif

@@ -57,19 +57,6 @@ static void setup(void)
     }
 }
 
-/* The next line, NUL-terminated, in buf; the input ends the last one. */
-static void next_line(const char **p, const char *end, char *buf, size_t len)
-{
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    const char *stop = nl != NULL ? nl : end;
-    size_t n = (size_t)(stop - *p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, *p, n);
-    buf[n] = '\0';
-    *p = nl != NULL ? nl + 1 : end;
-}
-
 /* Whether parent is name or one of its parent domains. */
 static int is_parent(const char *parent, const char *name)
 {
@@ -175,9 +162,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (psl == NULL)
         setup();
     const char *p = (const char *)data, *end = p + size;
-    next_line(&p, end, from, sizeof(from));
-    next_line(&p, end, spf, sizeof(spf));
-    next_line(&p, end, sigs, sizeof(sigs));
+    fuzz_next_line(&p, end, from, sizeof(from));
+    fuzz_next_line(&p, end, spf, sizeof(spf));
+    fuzz_next_line(&p, end, sigs, sizeof(sigs));
 
     size_t word = strcspn(spf, " ");
     const char *spf_domain = spf[word] == ' ' ? spf + word + 1 : "";

@@ -86,19 +86,6 @@ static void setup(void)
     state = st;
 }
 
-/* The next line, NUL-terminated, in buf; the input ends the last one. */
-static void next_line(const char **p, const char *end, char *buf, size_t len)
-{
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    const char *stop = nl != NULL ? nl : end;
-    size_t n = (size_t)(stop - *p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, *p, n);
-    buf[n] = '\0';
-    *p = nl != NULL ? nl + 1 : end;
-}
-
 /* Whether an answer line holds an address a list answers with (127/8). */
 static int has_list_answer(const char *p, const char *end)
 {
@@ -177,17 +164,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rep_dns_set_cache(tstate, state->cache);
 
     const char *p = (const char *)data, *end = p + size;
-    next_line(&p, end, ip, sizeof(ip));
-    next_line(&p, end, name, sizeof(name));
-    next_line(&p, end, helo, sizeof(helo));
-    next_line(&p, end, sender, sizeof(sender));
+    fuzz_next_line(&p, end, ip, sizeof(ip));
+    fuzz_next_line(&p, end, name, sizeof(name));
+    fuzz_next_line(&p, end, helo, sizeof(helo));
+    fuzz_next_line(&p, end, sender, sizeof(sender));
 
     arena_t *arena = arena_new(4096);
     url_set_t urls;
     url_set_init(&urls, arena, 64);
     while (p < end) {
         const char *start = p;
-        next_line(&p, end, line, sizeof(line));
+        fuzz_next_line(&p, end, line, sizeof(line));
         if (strcmp(line, "--") == 0)
             break;
         url_scan_text(&urls, start, strlen(line));

@@ -42,19 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static auth_dns_t *dns;
 
-/* The next line, NUL-terminated, in buf; the input ends the last one. */
-static void next_line(const char **p, const char *end, char *buf, size_t len)
-{
-    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-    const char *stop = nl != NULL ? nl : end;
-    size_t n = (size_t)(stop - *p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, *p, n);
-    buf[n] = '\0';
-    *p = nl != NULL ? nl + 1 : end;
-}
-
 /* Whether the answers of the check just run hold something a pass can
  * stand on: the client's address in an A or AAAA answer, or a record with
  * a term that matches without it (all, ip4, ip6, exists, or a prefix
@@ -106,9 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     auth_dns_set_cache(dns, cache);
 
     const char *p = (const char *)data, *end = p + size;
-    next_line(&p, end, addr, sizeof(addr));
-    next_line(&p, end, sender, sizeof(sender));
-    next_line(&p, end, helo, sizeof(helo));
+    fuzz_next_line(&p, end, addr, sizeof(addr));
+    fuzz_next_line(&p, end, sender, sizeof(sender));
+    fuzz_next_line(&p, end, helo, sizeof(helo));
     auth_spf_query_t q = {.sender = identity, .helo = helo};
     if (inet_pton(AF_INET, addr, q.ip + 12) == 1)
         q.ip[10] = q.ip[11] = 0xff;
