@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -542,7 +543,12 @@ static int cmd_show(store_t *s, const args_t *a)
             json_t *o = entry_json(c.v[i].domain, a->id, f.time, c.v[i].raw_len, c.v[i].json);
             char subject[512];
             header_value(c.v[i].raw, c.v[i].raw_len, "Subject", subject, sizeof(subject));
-            json_object_set_new(o, "subject", json_string(subject));
+            /* JSON holds UTF-8 only: an 8-bit Subject (or one cut inside a
+             * character) keeps its other characters, each bad byte as U+FFFD,
+             * rather than going missing. */
+            char *subject8 = g_utf8_make_valid(subject, -1);
+            json_object_set_new(o, "subject", json_string(subject8));
+            g_free(subject8);
             json_array_append_new(arr, o);
         } else {
             if (i > 0)

@@ -583,6 +583,14 @@ class QuarantineTest(unittest.TestCase):
             self.assertEqual(len(rows), 1, rcpt)
         self.assertNotIn("_invalid_", [r["domain"] for r in listing(self.smfd) if r["id"] == qid])
 
+    def test_show_json_keeps_an_eight_bit_subject(self):
+        """A Subject that is not UTF-8 is shown with U+FFFD for its bad bytes: JSON
+        holds UTF-8 only, and the field used to go missing."""
+        body = fixture("gtube.eml").replace(b"Subject:", b"Subject: caf\xe9 menu", 1)
+        qid = self.quarantine(body, recipients=["s@subject8.example"])
+        shown = json.loads(self.ctl("show", qid, "--json").stdout)
+        self.assertTrue(shown[0]["subject"].startswith("caf\ufffd menu"), shown[0])
+
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
         fail rather than report the other domains as the whole quarantine."""
