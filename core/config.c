@@ -943,12 +943,12 @@ static void lower(char *s)
 static const char *policy_domain(config_t *c, const char *title)
 {
     size_t n = strlen(title);
-    if (n > 1 && title[n - 1] == '.')
-        n--;
     char name[1024];
-    long len = idna_host(title, n, name, sizeof(name));
+    long len = idna_domain(title, n, name, sizeof(name));
     if (len >= 0)
         return arena_strndup(c->mem, name, (size_t)len);
+    if (n > 1 && title[n - 1] == '.')
+        n--;
     char *domain = arena_strndup(c->mem, title, n);
     lower(domain);
     return domain;

@@ -128,3 +128,10 @@ long idna_host(const char *host, size_t n, char *out, size_t outlen)
     out[len] = '\0';
     return (long)len;
 }
+
+long idna_domain(const char *name, size_t n, char *out, size_t outlen)
+{
+    if (n > 1 && name[n - 1] == '.')
+        n--;
+    return idna_host(name, n, out, outlen);
+}

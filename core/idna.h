@@ -22,6 +22,14 @@
  */
 long idna_host(const char *host, size_t n, char *out, size_t outlen);
 
+/*
+ * The name the engine gives a domain, wherever one is compared: a
+ * recipient's, a policy's, an operator's --domain. One trailing dot is
+ * dropped ("example.com." is example.com written from the root), then as
+ * idna_host(): lower case, an A-label for a label in another script.
+ */
+long idna_domain(const char *name, size_t n, char *out, size_t outlen);
+
 /* The lower-case form of code point cp, as far as the ranges above go. */
 unsigned idna_lower(unsigned cp);
 

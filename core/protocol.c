@@ -174,17 +174,15 @@ const char *protocol_rcpt_domain(arena_t *a, const char *addr)
     size_t n = strlen(d);
     if (n > 0 && d[n - 1] == '>')
         n--;
-    /* "example.com." is example.com written from the root: the same policy,
-     * quarantine and lists. */
-    if (n > 1 && d[n - 1] == '.')
-        n--;
-    /* A name in another script as DNS holds it (its A-label), so that
-     * "bücher.example" and "xn--bcher-kva.example" are one domain. */
+    /* The same policy, quarantine and lists for "Bücher.example." and
+     * "xn--bcher-kva.example". */
     char name[1024];
-    long len = idna_host(d, n, name, sizeof(name));
+    long len = idna_domain(d, n, name, sizeof(name));
     if (len >= 0)
         return arena_strndup(a, name, (size_t)len);
     /* Not UTF-8: kept in lower case, and quarantined with invalid domains. */
+    if (n > 1 && d[n - 1] == '.')
+        n--;
     char *s = arena_strndup(a, d, n);
     for (char *p = s; *p; p++)
         *p = (char)tolower((unsigned char)*p);

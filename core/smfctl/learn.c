@@ -113,15 +113,13 @@ static bool domain_valid(const char *d, size_t n)
 /* A domain name as the engine's policies know it: lower case, no dot at the
  * end, a name in another script as its A-label (the scan of mail for
  * bücher.example asks the model of xn--bcher-kva.example). */
-static const char *domain_arg(char *d)
+static const char *domain_arg(const char *d)
 {
     size_t n = strlen(d);
-    if (n > 1 && d[n - 1] == '.') /* One, as the engine strips a recipient's. */
-        d[--n] = '\0';
-    if (!domain_valid(d, n))
+    if (!domain_valid(d, n > 1 && d[n - 1] == '.' ? n - 1 : n))
         return NULL;
     static char name[256]; /* One --domain a run. */
-    long len = idna_host(d, n, name, sizeof(name));
+    long len = idna_domain(d, n, name, sizeof(name));
     return len >= 0 && len <= 253 ? name : NULL;
 }
 

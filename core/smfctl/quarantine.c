@@ -190,10 +190,7 @@ static void store_close(store_t *s)
 static const char *domain_arg(const char *d, char buf[256])
 {
     char name[1024];
-    size_t n = d ? strlen(d) : 0;
-    if (n > 1 && d[n - 1] == '.')
-        n--;
-    if (d != NULL && idna_host(d, n, name, sizeof(name)) >= 0)
+    if (d != NULL && idna_domain(d, strlen(d), name, sizeof(name)) >= 0)
         d = name;
     /* A name the engine cannot make a folder of is kept with the invalid ones. */
     return d ? quarantine_domain_name(d, buf) : NULL;
