@@ -32,6 +32,7 @@ static void make_id(char *buf, size_t len)
 typedef struct group {
     const char *domain;
     const char **rcpt;
+    size_t *index; /* Where each of rcpt is in the request's recipients. */
     size_t n;
     smf_envelope_t env;
     pipeline_result_t result;
@@ -63,10 +64,14 @@ static size_t group_recipients(arena_t *a, const smf_envelope_t *env, group_t **
     g_hash_table_destroy(seen);
     for (size_t k = 0; k < ng; k++) {
         g[k].rcpt = arena_calloc(a, g[k].n + 1, sizeof(char *));
+        g[k].index = arena_calloc(a, g[k].n, sizeof(size_t));
         g[k].n = 0;
     }
-    for (size_t i = 0; i < env->rcpt_count; i++)
-        g[which[i]].rcpt[g[which[i]].n++] = env->rcpt[i];
+    for (size_t i = 0; i < env->rcpt_count; i++) {
+        group_t *w = &g[which[i]];
+        w->index[w->n] = i;
+        w->rcpt[w->n++] = env->rcpt[i];
+    }
     for (size_t k = 0; k < ng; k++) {
         g[k].env = *env;
         g[k].env.rcpt = g[k].rcpt;
@@ -123,8 +128,26 @@ typedef struct outcome {
     group_t *decider; /* The group whose verdict is the final one. */
     const char *quarantine_id;
     bool store_failed;
+    /* Split (protocol_request_t.split): the message goes to the domains
+     * whose policies deliver, and only the recipients of those that
+     * quarantine are dropped, dropped[0..ndropped) as request indexes. */
+    bool split;
+    size_t *dropped, ndropped;
     double queued_ms; /* How long the request waited for a worker. */
 } outcome_t;
+
+/* Whether a group's policy delivers the message (with or without headers). */
+static bool delivers(const group_t *g)
+{
+    return g->result.verdict.action <= ACTION_ADD_HEADER;
+}
+
+/* What happened to one group's recipients: the outcome's action, or, when
+ * the message was split, quarantine for a group that does not deliver. */
+static action_t final_action(const outcome_t *o, const group_t *g)
+{
+    return o->split && !delivers(g) ? ACTION_QUARANTINE : o->action;
+}
 
 static void smtp_reply(const outcome_t *o, json_t *reply)
 {
@@ -189,6 +212,12 @@ static json_t *verdict_object(const char *id, const char *request_id, const outc
     json_object_set_new(reply, "virus", o->virus ? json_string(o->virus) : json_null());
     json_object_set_new(reply, "quarantine_id",
                         o->quarantine_id ? json_string(o->quarantine_id) : json_null());
+    if (o->split) {
+        json_t *dropped = json_array();
+        for (size_t i = 0; i < o->ndropped; i++)
+            json_array_append_new(dropped, json_integer((json_int_t)o->dropped[i]));
+        json_object_set_new(reply, "quarantined_recipients", dropped);
+    }
     smtp_reply(o, reply);
     json_object_set_new(reply, "symbols", symbols_json(r, true));
     json_object_set_new(reply, "headers", headers_json(o));
@@ -238,12 +267,13 @@ static void verdict_events(job_result_t *out, const char *id, const smf_envelope
             json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s}", "schema",
                       PROTOCOL_SCHEMA, "type", "verdict", "time", (json_int_t)clock_wall_ms(), "id",
                       id, "request_id", env->request_id, "direction", dir, "domain", g[k].domain,
-                      "action", action_name(o->action), "score", r->score, "client_ip",
+                      "action", action_name(final_action(o, &g[k])), "score", r->score, "client_ip",
                       env->client_ip, "sender", env->sender);
         json_object_set_new(ev, "domain_action", json_string(action_name(r->verdict.action)));
         json_object_set_new(ev, "virus", r->virus ? json_string(r->virus) : json_null());
+        bool stored = o->quarantine_id && (!o->split || !delivers(&g[k]));
         json_object_set_new(ev, "quarantine_id",
-                            o->quarantine_id ? json_string(o->quarantine_id) : json_null());
+                            stored ? json_string(o->quarantine_id) : json_null());
         json_object_set_new(ev, "recipients", string_array(g[k].rcpt, g[k].n));
         json_object_set_new(ev, "symbols", symbols_json(r, false));
         add_event(out, xstrdup(topic), ev);
@@ -446,11 +476,14 @@ static void log_line(const char *id, const smf_envelope_t *env, const outcome_t 
     for (size_t i = 0; i < env->rcpt_count && strlen(rcpts) < 400; i++)
         snprintf(rcpts + strlen(rcpts), sizeof(rcpts) - strlen(rcpts), "%s%s", i ? "," : "",
                  env->rcpt[i]);
-    log_info("%s: request=%s client=%s from=<%s> to=<%s> action=%s score=%.2f%s%s "
+    char split[96] = "";
+    if (o->split)
+        snprintf(split, sizeof(split), " quarantine=%s dropped=%zu", o->quarantine_id, o->ndropped);
+    log_info("%s: request=%s client=%s from=<%s> to=<%s> action=%s score=%.2f%s%s%s "
              "symbols=[%s] ms=%.2f queued_ms=%.0f",
              id, env->request_id, env->client_ip[0] ? env->client_ip : "-", env->sender, rcpts,
              action_name(o->action), o->score, o->virus ? " virus=" : "", o->virus ? o->virus : "",
-             syms, elapsed, o->queued_ms);
+             split, syms, elapsed, o->queued_ms);
 }
 
 static void expired(const job_ctx_t *ctx, const char *id, const smf_envelope_t *env,
@@ -469,30 +502,95 @@ static void expired(const job_ctx_t *ctx, const char *id, const smf_envelope_t *
     log_line(id, env, &o, elapsed);
 }
 
-/* The final outcome over recipient domains: the most severe action, the
- * highest score, the first virus. */
-static void merge_groups(outcome_t *o, group_t *g, size_t ng)
+/* Adds one group to an outcome over recipient domains: the most severe
+ * action, the highest score, the first virus. */
+static void merge_group(outcome_t *o, group_t *g)
 {
-    for (size_t k = 0; k < ng; k++) {
-        const pipeline_result_t *r = &g[k].result;
-        if (o->decider == NULL || r->verdict.action > o->action ||
-            (r->verdict.action == o->action && r->score > o->score)) {
-            o->action = r->verdict.action;
-            o->decider = &g[k];
-        }
-        if (k == 0 || r->score > o->score)
-            o->score = r->score;
-        if (r->virus && !o->virus)
-            o->virus = r->virus;
+    const pipeline_result_t *r = &g->result;
+    bool first = o->decider == NULL;
+    if (first || r->verdict.action > o->action ||
+        (r->verdict.action == o->action && r->score > o->score)) {
+        o->action = r->verdict.action;
+        o->decider = g;
     }
+    if (first || r->score > o->score)
+        o->score = r->score;
+    if (r->virus && !o->virus)
+        o->virus = r->virus;
 }
 
-static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, int64_t deadline,
-                 const frame_t *raw, job_result_t *out, double t0)
+static void merge_groups(outcome_t *o, group_t *g, size_t ng)
+{
+    for (size_t k = 0; k < ng; k++)
+        merge_group(o, &g[k]);
+}
+
+/*
+ * A quarantine the front end can split: the domains whose policies deliver
+ * get the message, with the verdict of the most severe among them, and the
+ * others' recipients are dropped, their copies kept. *o becomes what the
+ * front end is told; *q the groups to store, *nq how many. False, with
+ * nothing changed, when every domain quarantines or a virus was found (no
+ * policy delivers a virus; this only keeps it that way).
+ */
+static bool split_quarantine(arena_t *a, group_t *g, size_t ng, outcome_t *o, group_t **q,
+                             size_t *nq)
+{
+    outcome_t d = {.queued_ms = o->queued_ms};
+    group_t *kept = arena_calloc(a, ng, sizeof(*kept));
+    size_t nk = 0, ndropped = 0;
+    for (size_t k = 0; k < ng && o->virus == NULL; k++) {
+        if (delivers(&g[k])) {
+            merge_group(&d, &g[k]);
+        } else {
+            kept[nk++] = g[k];
+            ndropped += g[k].n;
+        }
+    }
+    if (d.decider == NULL)
+        return false;
+    d.split = true;
+    d.dropped = arena_calloc(a, ndropped, sizeof(size_t));
+    for (size_t k = 0; k < nk; k++)
+        for (size_t i = 0; i < kept[k].n; i++)
+            d.dropped[d.ndropped++] = kept[k].index[i];
+    *o = d;
+    *q = kept;
+    *nq = nk;
+    return true;
+}
+
+/*
+ * Stores a message some domain quarantines, and says so in *reply (a copy
+ * of *o): as a split when the request allows it, else for every domain.
+ * A store that fails makes both tempfail: nothing is delivered that the
+ * quarantine should have kept.
+ */
+static void quarantine(const job_ctx_t *ctx, arena_t *a, const message_t *m, const char *id,
+                       bool can_split, group_t *g, size_t ng, outcome_t *o, outcome_t *reply,
+                       job_result_t *out)
+{
+    group_t *kept = g;
+    size_t nk = ng;
+    *reply = *o;
+    if (can_split)
+        split_quarantine(a, g, ng, reply, &kept, &nk);
+    if (store(ctx, a, m, id, kept, nk, o, out) == 0) {
+        o->quarantine_id = reply->quarantine_id = id;
+        return;
+    }
+    o->action = ACTION_TEMPFAIL;
+    o->store_failed = true;
+    *reply = *o;
+}
+
+static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env,
+                 const protocol_request_t *req, const frame_t *raw, job_result_t *out, double t0)
 {
     const config_t *c = ctx->gen->conf;
     char id[32];
     make_id(id, sizeof(id));
+    int64_t deadline = req->deadline_ms;
     if (clock_wall_ms() > deadline) {
         expired(ctx, id, env, out, clock_mono_ms() - t0);
         return;
@@ -506,19 +604,16 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
     for (size_t k = 0; k < ng; k++)
         pipeline_run(ctx->gen, ctx->worker, config_policy(c, g[k].domain), env->direction, m,
                      &g[k].env, g[k].domain, a, deadline, memos, &g[k].result);
+    /* o is the message's outcome over all domains, which autolearn judges;
+     * reply what the front end is told (they differ when it is split). */
     outcome_t o = {.queued_ms = ctx->queued_ms};
     merge_groups(&o, g, ng);
+    outcome_t reply = o;
     out->kind = "VERDICT";
-    if (o.action == ACTION_QUARANTINE && ctx->quarantine != NULL) {
-        if (store(ctx, a, m, id, g, ng, &o, out) == 0) {
-            o.quarantine_id = id;
-        } else {
-            o.action = ACTION_TEMPFAIL;
-            o.store_failed = true;
-        }
-    }
+    if (o.action == ACTION_QUARANTINE && ctx->quarantine != NULL)
+        quarantine(ctx, a, m, id, req->split, g, ng, &o, &reply, out);
     for (size_t k = 0; k < ng; k++) {
-        smf_final_t final = {(int)o.action, g[k].result.score, o.virus};
+        smf_final_t final = {(int)final_action(&reply, &g[k]), g[k].result.score, reply.virus};
         pipeline_notify(ctx->gen, ctx->worker, &g[k].result, &final);
         count_run(&g[k].result, out);
     }
@@ -526,9 +621,9 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env, in
         autolearn_consider(ctx->gen, ctx->worker, &o.decider->result, o.action, o.virus, id);
     double elapsed = clock_mono_ms() - t0;
     stats_message(o.action, elapsed);
-    out->json = verdict_json(id, env->request_id, &o, g, ng, elapsed);
-    verdict_events(out, id, env, g, ng, &o);
-    log_line(id, env, &o, elapsed);
+    out->json = verdict_json(id, env->request_id, &reply, g, ng, elapsed);
+    verdict_events(out, id, env, g, ng, &reply);
+    log_line(id, env, &reply, elapsed);
 }
 
 /*
@@ -577,23 +672,23 @@ static void request(const job_ctx_t *ctx, arena_t *a, const char *rid, const fra
 {
     const config_t *c = ctx->gen->conf;
     smf_envelope_t env;
-    int64_t deadline;
+    protocol_request_t req;
     const char *why = NULL;
     if (nf != (is_scan ? 5u : 4u))
         error_reply(out, rid, PERR_FRAMES, "SCAN takes 5 frames, CONNECT 4, PING and STATS 3");
     else if (is_scan && f[4].size > c->limits.max_size)
         error_reply(out, rid, PERR_TOO_LARGE, "the message is larger than max_message_size");
-    else if (protocol_parse_envelope(a, &f[3], rid, is_scan, &env, &deadline, ctx->arrived_ms,
-                                     &why) != 0)
+    else if (protocol_parse_envelope(a, &f[3], rid, is_scan, &env, &req, ctx->arrived_ms, &why) !=
+             0)
         error_reply(out, rid, PERR_ENVELOPE, why);
     else {
         out->request_id = xstrdup(rid);
-        if (deadline == 0)
-            deadline = ctx->arrived_ms + c->default_timeout_ms;
+        if (req.deadline_ms == 0)
+            req.deadline_ms = ctx->arrived_ms + c->default_timeout_ms;
         if (is_scan)
-            scan(ctx, a, &env, deadline, &f[4], out, t0);
+            scan(ctx, a, &env, &req, &f[4], out, t0);
         else
-            connect_check(ctx, a, &env, deadline, out, t0);
+            connect_check(ctx, a, &env, req.deadline_ms, out, t0);
     }
 }
 

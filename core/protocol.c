@@ -101,12 +101,24 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
     return 0;
 }
 
+/* "split": a boolean; absent or null is false, as for older front ends. */
+static int read_split(json_t *obj, bool *split, const char **why)
+{
+    json_t *s = json_object_get(obj, "split");
+    *split = json_is_true(s);
+    if (s == NULL || json_is_null(s) || json_is_boolean(s))
+        return 0;
+    *why = "split: expected true or false";
+    return -1;
+}
+
 int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id,
-                            bool rcpt_required, smf_envelope_t *env, int64_t *deadline_ms,
+                            bool rcpt_required, smf_envelope_t *env, protocol_request_t *req,
                             int64_t now_ms, const char **why)
 {
     json_error_t jerr;
     memset(env, 0, sizeof(*env));
+    memset(req, 0, sizeof(*req));
     if (f->size > PROTOCOL_MAX_ENVELOPE) {
         *why = "the envelope is larger than 4 MiB";
         return -1;
@@ -132,7 +144,9 @@ int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id
     if (rc == 0)
         rc = read_direction(obj, env, why);
     if (rc == 0)
-        rc = read_deadline(obj, now_ms, deadline_ms, why);
+        rc = read_deadline(obj, now_ms, &req->deadline_ms, why);
+    if (rc == 0)
+        rc = read_split(obj, &req->split, why);
     json_decref(obj);
     return rc;
 }

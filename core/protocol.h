@@ -38,14 +38,22 @@ typedef struct frame {
 #define PERR_SHUTDOWN "shutting_down"
 #define PERR_BUSY "busy"
 
+/* What a request asks of the engine beyond the envelope the stages see. */
+typedef struct protocol_request {
+    int64_t deadline_ms; /* absolute, or 0 when the request gave none */
+    /* The front end can deliver a message to some recipients and drop the
+     * others ("split": true), so a recipient domain whose policy delivers
+     * need not share another domain's quarantine. */
+    bool split;
+} protocol_request_t;
+
 /*
  * Parses the envelope JSON of a SCAN or CONNECT request into *env (strings copied into
- * the arena). *deadline_ms is the absolute deadline, or 0 when the request
- * gave none. Recipients may be absent only when rcpt_required is false
+ * the arena) and *req. Recipients may be absent only when rcpt_required is false
  * (CONNECT). Returns 0, or -1 with *why set to a sentence (in the arena).
  */
 int protocol_parse_envelope(arena_t *a, const frame_t *json, const char *request_id,
-                            bool rcpt_required, smf_envelope_t *env, int64_t *deadline_ms,
+                            bool rcpt_required, smf_envelope_t *env, protocol_request_t *req,
                             int64_t now_ms, const char **why);
 
 /* {"schema":1,"request_id":..,"error":..,"message":..}, malloc'ed. */

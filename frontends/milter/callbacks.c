@@ -116,11 +116,12 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     milter_conn_t *c = conn_get(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT);
     /* Leading spaces make the rebuilt headers closer to the original. */
     *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA);
     *pf2 = *pf3 = 0;
     c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    c->delrcpt = (*pf0 & SMFIF_DELRCPT) != 0;
     return SMFIS_CONTINUE;
 }
 
@@ -388,6 +389,35 @@ static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
     return SMFIS_CONTINUE;
 }
 
+/*
+ * Removes the recipients the engine quarantined for their domains when it
+ * split the message (docs/protocol.md, "split"): the others get it. Any
+ * index out of range or a removal the MTA refuses tempfails the whole
+ * message, since their domains' policies must not see it delivered; the
+ * client sends it again and nothing is lost.
+ */
+static sfsistat drop_quarantined(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
+{
+    json_t *dropped = json_object_get(v, "quarantined_recipients");
+    size_t i;
+    json_t *idx;
+    if (dropped == NULL)
+        return SMFIS_CONTINUE;
+    if (!json_is_array(dropped) || !c->delrcpt)
+        return apply_tempfail(ctx, NULL);
+    json_array_foreach(dropped, i, idx)
+    {
+        json_int_t k = json_integer_value(idx);
+        if (!json_is_integer(idx) || k < 0 || (size_t)k >= c->n_rcpts ||
+            smfi_delrcpt(ctx, c->rcpts[k]) != MI_SUCCESS) {
+            milter_log(LOG_WARNING, "%s: could not remove a quarantined recipient; tempfail",
+                       c->queue_id ? c->queue_id : "-");
+            return apply_tempfail(ctx, NULL);
+        }
+    }
+    return SMFIS_CONTINUE;
+}
+
 static sfsistat apply_verdict(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
 {
     const char *action = json_string_value(json_object_get(v, "action"));
@@ -395,8 +425,10 @@ static sfsistat apply_verdict(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
     if (!action)
         return apply_tempfail(ctx, NULL);
     if (strcmp(action, "accept") == 0 || strcmp(action, "add_header") == 0) {
-        add_headers(ctx, c, json_object_get(v, "headers"));
-        return SMFIS_CONTINUE;
+        sfsistat r = drop_quarantined(ctx, c, v);
+        if (r == SMFIS_CONTINUE)
+            add_headers(ctx, c, json_object_get(v, "headers"));
+        return r;
     }
     if (strcmp(action, "reject") == 0)
         return apply_reject(ctx, smtp);
@@ -447,12 +479,18 @@ static sfsistat scan_and_apply(SMFICTX *ctx, milter_conn_t *c)
     } else {
         res = apply_verdict(ctx, c, r.body);
         const char *stored = json_string_value(json_object_get(r.body, "quarantine_id"));
-        milter_log(LOG_INFO, "%s: id=%s action=%s score=%.2f from=<%s> rcpts=%zu -> %s%s%s ms=%.1f",
-                   qid, json_string_value(json_object_get(r.body, "id")),
+        /* A split message names how many recipients it lost to the quarantine. */
+        char dropped[48] = "";
+        json_t *d = json_object_get(r.body, "quarantined_recipients");
+        if (json_array_size(d) > 0)
+            snprintf(dropped, sizeof dropped, " dropped=%zu", json_array_size(d));
+        milter_log(LOG_INFO,
+                   "%s: id=%s action=%s score=%.2f from=<%s> rcpts=%zu -> %s%s%s%s ms=%.1f", qid,
+                   json_string_value(json_object_get(r.body, "id")),
                    json_string_value(json_object_get(r.body, "action")),
                    json_number_value(json_object_get(r.body, "score")), c->sender ? c->sender : "",
                    c->n_rcpts, decision_name(res), stored ? " quarantine=" : "",
-                   stored ? stored : "", r.ms);
+                   stored ? stored : "", dropped, r.ms);
     }
     json_decref(r.body);
     return res;
@@ -499,7 +537,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 struct smfiDesc milter_desc = {
     .xxfi_name = "smf-milter",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT,
     .xxfi_connect = cb_connect,
     .xxfi_helo = cb_helo,
     .xxfi_envfrom = cb_envfrom,

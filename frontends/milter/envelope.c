@@ -126,5 +126,9 @@ json_t *envelope_build(const milter_conn_t *conn)
     json_object_set_new(env, "auth_user", jstr(conn->auth_user));
     json_object_set_new(env, "queue_id", jstr(conn->queue_id));
     json_object_set_new(env, "direction", jstr(outbound ? "outbound" : "inbound"));
+    /* Recipients can be removed one by one: a domain whose policy delivers
+     * then gets the message that another domain quarantines. */
+    if (conn->delrcpt)
+        json_object_set_new(env, "split", json_true());
     return env;
 }

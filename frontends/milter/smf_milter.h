@@ -49,6 +49,7 @@ typedef struct milter_conn {
     char *client_name;
     char *helo;
     bool leadspc; /* header values keep their leading space (SMFIP_HDR_LEADSPC) */
+    bool delrcpt; /* the MTA lets the milter remove recipients (SMFIF_DELRCPT) */
     char *sender;
     char **rcpts;
     size_t n_rcpts, cap_rcpts;

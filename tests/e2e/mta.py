@@ -109,7 +109,7 @@ class Smfd:
     """smfd on a copy of etc/ (so relative rule paths keep working), ipc:// endpoints."""
 
     def __init__(self, tmp, allow_senders=(), block_senders=(), max_message_size=None,
-                 delivery=None):
+                 delivery=None, append=""):
         self.tmp = tmp
         self.max_message_size = max_message_size
         self.etc = os.path.join(tmp, "etc")
@@ -120,6 +120,9 @@ class Smfd:
         self._set_lists(allow_senders, block_senders)
         if delivery:
             self._edit('delivery = "[127.0.0.1]:10026"', 'delivery = "%s"' % delivery)
+        if append:
+            with open(self.conf, "a") as f:
+                f.write(append)
         self.proc = None
 
     def _edit(self, old, new):

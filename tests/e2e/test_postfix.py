@@ -26,6 +26,10 @@ EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 
 # example.com's policy rejects certain spam outright; the default policy quarantines it.
 QUARANTINING_RCPT = "bob@example.org"
+# lenient.example's policy only marks spam, even certain spam.
+LENIENT_RCPT = "ann@lenient.example"
+LENIENT_POLICY = ('policy "lenient.example" {\n  inbound {\n    quarantine_score = 0\n'
+                  '    spam_action = add_header\n  }\n}\n')
 ALLOWED = "friend@partner.example"
 BLOCKED = "spammer@bad.example"
 TIMEOUT_MS = 1500
@@ -90,7 +94,8 @@ class PostfixEndToEnd(unittest.TestCase):
         cls.release_port = mta.free_port()
         cls.smfd = mta.Smfd(cls.tmp, allow_senders=[ALLOWED], block_senders=[BLOCKED],
                             max_message_size=ENGINE_MAX,
-                            delivery="[127.0.0.1]:%d" % cls.release_port)
+                            delivery="[127.0.0.1]:%d" % cls.release_port,
+                            append=LENIENT_POLICY)
         cls.addClassCleanup(lambda: cls.smfd.stop())
         cls.smfd.start()
         cls.sink = mta.Sink(cls.tmp)
@@ -157,7 +162,10 @@ class PostfixEndToEnd(unittest.TestCase):
     def assertDelivered(self, reply, marker):
         self.assertEqual(reply.code, 250, "%r%s" % (reply, self.diagnostics()))
         self.assertTrue(reply.queue_id, reply)
-        found = wait_for("message %s at the sink" % marker, lambda: self.sink.find(marker), 60)
+        try:
+            found = wait_for("message %s at the sink" % marker, lambda: self.sink.find(marker), 60)
+        except AssertionError as e:
+            raise AssertionError("%s%s" % (e, self.diagnostics())) from None
         self.postfix.wait_queue_empty()
         return self.sink.find(marker)[0] if found else None
 
@@ -226,6 +234,25 @@ class PostfixEndToEnd(unittest.TestCase):
         # for this message the rebuilt copy the engine stored is the client's, byte for byte.
         stored = self.smfd.quarantine_export(qid)
         self.assertEqual(stored, data)
+
+    def test_domain_that_delivers_gets_what_another_domain_quarantines(self):
+        m = self.marker()
+        reply = send(self.port(), "alice@example.net", [QUARANTINING_RCPT, LENIENT_RCPT],
+                     make_message(m, to="team@example.net", body="Hello,\r\n" + GTUBE + "\r\n"))
+        delivered = self.assertDelivered(reply, m)
+        # Only lenient.example's recipient got it, marked as its policy says.
+        self.assertIn(LENIENT_RCPT, delivered)
+        self.assertNotIn(QUARANTINING_RCPT, delivered, self.diagnostics())
+        self.assertRegex(delivered, r"(?m)^X-Spam-Flag: YES")
+        line = self.milter_line("in", reply.queue_id)
+        self.assertIn("action=add_header", line)
+        self.assertIn("dropped=1", line)
+        stored = re.search(r"quarantine=(\S+)", line).group(1)
+        # example.org keeps its copy, with only its recipient; lenient.example none.
+        entries = [json.loads(l) for l in self.smfd.quarantine_list().splitlines()]
+        mine = [e for e in entries if e.get("id") == stored]
+        self.assertEqual([e.get("domain") for e in mine], ["example.org"], mine)
+        self.assertEqual(mine[0].get("recipients"), [QUARANTINING_RCPT], mine)
 
     def test_released_message_is_delivered_not_scanned_again(self):
         m = self.marker()

@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     frame_t f = {data, size};
     for (int required = 1; required >= 0; required--) {
         smf_envelope_t env;
-        int64_t deadline = -1;
+        protocol_request_t req;
         const char *why = NULL;
-        int rc = protocol_parse_envelope(a, &f, "fuzz-1", required, &env, &deadline,
-                                         1700000000000, &why);
+        int rc =
+            protocol_parse_envelope(a, &f, "fuzz-1", required, &env, &req, 1700000000000, &why);
         FUZZ_CHECK(rc == 0 || rc == -1);
         if (rc == 0) {
             FUZZ_CHECK(!required || env.rcpt_count > 0);

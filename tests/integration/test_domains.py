@@ -3,7 +3,10 @@ domain's policy decides its own verdict, and the stages that name a scope
 (pattern: one for every domain; attachment: one per set of settings) scan the
 message once per scope, not once per domain, as STATS counts."""
 
+import json
+import os
 import shutil
+import time
 import unittest
 
 import smftest
@@ -23,10 +26,12 @@ class Domains(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        # strict.example's attachment settings score a blocked file higher.
+        # strict.example's attachment settings score a blocked file higher, lenient's and mild's
+        # lower.
         cls.etc, conf = smftest.copy_etc(edits=[(
             "attachment {\n",
-            'attachment {\n  domain_policy = {"strict.example: blocked_score=30"}\n')])
+            'attachment {\n  domain_policy = {"strict.example: blocked_score=30", '
+            '"lenient.example: blocked_score=2", "mild.example: blocked_score=2"}\n')])
         cls.smfd = smftest.Smfd(config=conf).start()
         cls.sock = cls.smfd.dealer()
 
@@ -45,12 +50,16 @@ class Domains(unittest.TestCase):
         return {s["module"]: sum(v for v in s.values() if isinstance(v, int))
                 for s in body["stages"]}
 
-    def scan(self, rcpts):
-        self.sock.send_multipart(scan_frames(b"d", envelope(recipients=rcpts, client_ip="127.0.0.1"),
-                                             ATTACHED))
+    def scan(self, rcpts, **fields):
+        self.sock.send_multipart(scan_frames(
+            b"d", envelope(recipients=rcpts, client_ip="127.0.0.1", **fields), ATTACHED))
         cmd, _rid, body = recv_reply(self.sock)
         self.assertEqual(cmd, "VERDICT", body)
         return body
+
+    def stored_in(self, domain):
+        """Whether the quarantine has a store for the domain (made at its first copy)."""
+        return os.path.isdir(os.path.join(self.smfd.tmp, "q", domain))
 
     def test_one_scan_per_scope(self):
         before = self.runs()
@@ -69,6 +78,70 @@ class Domains(unittest.TestCase):
         # still run for each domain.
         self.assertEqual(ran["antivirus"], 1, ran)
         self.assertEqual(ran["lists"], 4, ran)
+
+    def test_split_delivers_to_the_domains_whose_policy_delivers(self):
+        # strict.example's policy quarantines the message, lenient.example's delivers it: a
+        # front end that can drop recipients one by one is told to deliver, and to drop strict's.
+        rcpts = ["a@lenient.example", "c@strict.example", "e@LENIENT.example",
+                 "f@strict.example"]
+        reply = self.scan(rcpts, split=True)
+        actions = {d["domain"]: d["action"] for d in reply["domains"]}
+        self.assertEqual(actions["strict.example"], "quarantine", reply)
+        self.assertIn(actions["lenient.example"], ("accept", "add_header"), reply)
+        self.assertEqual(reply["action"], actions["lenient.example"], reply)
+        self.assertEqual(reply["quarantined_recipients"], [1, 3], reply)
+        self.assertTrue(reply["quarantine_id"], reply)
+        self.assertEqual(reply["smtp"]["code"], 250, reply)
+        # The verdict's score and headers are those of the domain that gets the message.
+        self.assertEqual(reply["score"], [d["score"] for d in reply["domains"]
+                                          if d["domain"] == "lenient.example"][0])
+        self.assertTrue(any(h["name"] == "X-SMF-Status" for h in reply["headers"]), reply)
+        # Only the quarantining domain keeps a copy.
+        self.assertTrue(self.stored_in("strict.example"))
+        self.assertFalse(self.stored_in("lenient.example"))
+
+    def test_split_verdict_events_say_what_each_domain_got(self):
+        sub = self.smfd.sub("verdict.")
+        self.addCleanup(sub.close, 0)
+        # PUB drops events until the subscription has reached it: scan until one arrives.
+        deadline = time.time() + 15
+        while not sub.poll(300):
+            self.assertLess(time.time(), deadline, "no event reached the subscriber")
+            self.scan(["warm@warm.example"])
+        while sub.poll(200):
+            sub.recv_multipart()
+        self.sock.send_multipart(scan_frames(b"ev-split", envelope(
+            recipients=["a@lenient.example", "c@strict.example"], split=True), ATTACHED))
+        cmd, _rid, reply = recv_reply(self.sock)
+        self.assertEqual(cmd, "VERDICT", reply)
+        got = {}
+        while len(got) < 2 and sub.poll(5000):
+            body = json.loads(sub.recv_multipart()[1])
+            if body.get("request_id") == "ev-split":
+                got[body["domain"]] = (body["action"], body["quarantine_id"])
+        self.assertEqual(got, {"lenient.example": (reply["action"], None),
+                               "strict.example": ("quarantine", reply["quarantine_id"])})
+
+    def test_without_split_every_domain_shares_the_quarantine(self):
+        # mild.example's policy would deliver, but the front end cannot drop recipients.
+        reply = self.scan(["a@mild.example", "c@strict.example"])
+        self.assertEqual(reply["action"], "quarantine", reply)
+        self.assertIn({"domain": "mild.example", "action": "accept", "score": 2.0},
+                      reply["domains"])
+        self.assertNotIn("quarantined_recipients", reply)
+        self.assertTrue(self.stored_in("mild.example"))
+
+    def test_nothing_is_split_when_every_domain_quarantines(self):
+        reply = self.scan(["c@strict.example", "g@strict.example"], split=True)
+        self.assertEqual(reply["action"], "quarantine", reply)
+        self.assertNotIn("quarantined_recipients", reply)
+
+    def test_split_must_be_a_boolean(self):
+        self.sock.send_multipart(scan_frames(b"d", envelope(split="yes"), ATTACHED))
+        cmd, _rid, body = recv_reply(self.sock)
+        self.assertEqual(cmd, "ERROR", body)
+        self.assertEqual(body["error"], "bad_envelope", body)
+        self.assertIn("split", body["message"])
 
 
 if __name__ == "__main__":
