@@ -61,8 +61,9 @@ int smfctl_become_user(const struct config *c);
 
 /*
  * Text from a store (mostly from the mail's sender) as it may be shown on a
- * terminal: control characters, C1 controls and bytes that are not UTF-8
- * become \xNN, a backslash becomes \\, and the rest of valid UTF-8 stays.
+ * terminal: control characters, C1 controls, bidirectional and zero-width
+ * format characters and bytes that are not UTF-8 become \xNN (each byte),
+ * a backslash becomes \\, and the rest of valid UTF-8 stays.
  * NULL reads as "". Returns a new string for the caller to free.
  */
 char *smfctl_text(const char *s);

@@ -10,8 +10,12 @@
  * the C1 controls whether they come as UTF-8 (U+0080 to U+009F, which
  * terminals in UTF-8 mode obey) or as bytes that are not UTF-8 at all,
  * which are shown the same way. A backslash is doubled, so that what reads
- * \x1b was an escape character and not those four characters. Valid UTF-8
- * otherwise stays as it is, readable.
+ * \x1b was an escape character and not those four characters. The
+ * characters that change how the rest of a line is shown without showing
+ * themselves (bidirectional overrides and isolates, zero-width characters)
+ * are escaped as well, byte by byte: a U+202E in a file name or sender
+ * turns "gnp.exe" into what reads "exe.png". Valid UTF-8 otherwise stays
+ * as it is, readable.
  */
 #include "smfctl.h"
 #include "utf8.h"
@@ -30,6 +34,15 @@ static size_t put_hex(char *o, const unsigned char *s, size_t n)
         o[4 * i + 3] = hex[s[i] & 15];
     }
     return 4 * n;
+}
+
+/* Whether a character is a C1 control, or one that changes how text around
+ * it reads while showing nothing itself. */
+static bool hidden(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x180e ||
+           (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
 }
 
 char *smfctl_text(const char *s)
@@ -51,12 +64,11 @@ char *smfctl_text(const char *s)
             o += put_hex(o, u + i, 1);
             i++;
         } else {
-            size_t k = utf8_len(u + i, n - i);
-            /* U+0080 to U+009F: 0xc2 then 0x80 to 0x9f. */
-            bool c1 = k == 2 && c == 0xc2 && u[i + 1] < 0xa0;
+            unsigned cp = 0;
+            size_t k = utf8_get(u + i, n - i, &cp);
             if (k == 0)
                 k = 1; /* Not UTF-8: the byte alone. */
-            if (c1 || k == 1) {
+            if (k == 1 || hidden(cp)) {
                 o += put_hex(o, u + i, k);
             } else {
                 memcpy(o, u + i, k);

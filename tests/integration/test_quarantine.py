@@ -655,7 +655,8 @@ class QuarantineTest(unittest.TestCase):
         sender = "evil@x.y\x1b]0;pwned\x07\n" + forged
         gtube = fixture("gtube.eml")
         body = gtube.replace(b"Subject: Test spam mail (GTUBE)",
-                             b"Subject: Jos\xc3\xa9 \\ \x1b[2J\xc2\x9b6n\x9b6n\x7f")
+                             b"Subject: Jos\xc3\xa9 \\ \x1b[2J\xc2\x9b6n\x9b6n\x7f "
+                             b"\xe2\x80\xaegnp.exe\xe2\x80\x8b")
         qid = self.quarantine(body, sender=sender, helo="h\x1b[1mx",
                               recipients=["bob\r\x1b[31m@esc.example"])
         controls = [bytes([c]) for c in list(range(0x20)) + [0x7f] if c != 0x0a]
@@ -676,9 +677,12 @@ class QuarantineTest(unittest.TestCase):
             self.assertNotIn(c, r.stdout)
         self.assertRegex(r.stdout, rb"\nsender +evil@x.y\\x1b\]0;pwned\\x07\\x0a01a2ffff")
         self.assertIn(rb"(helo h\x1b[1mx)", r.stdout)
-        # Valid UTF-8 stays readable; a C1 control, as UTF-8 or as a lone byte, does not.
-        self.assertIn(b"\nSubject:    Jos\xc3\xa9 \\\\ \\x1b[2J\\xc2\\x9b6n\\x9b6n\\x7f\n", r.stdout)
+        # Valid UTF-8 stays readable; a C1 control, as UTF-8 or as a lone byte, does not, nor
+        # does a character that reverses or hides the text after it.
+        self.assertIn(b"\nSubject:    Jos\xc3\xa9 \\\\ \\x1b[2J\\xc2\\x9b6n\\x9b6n\\x7f "
+                      b"\\xe2\\x80\\xaegnp.exe\\xe2\\x80\\x8b\n", r.stdout)
         self.assertNotIn(b"\xc2\x9b", r.stdout)
+        self.assertNotIn(b"\xe2\x80\xae", r.stdout)
 
         # JSON escapes by itself, and keeps the text as it was.
         r = self.ctl("show", qid, "--json")
