@@ -18,6 +18,21 @@ bool mbox_is(const char *buf, size_t len)
     return from_line(buf, len);
 }
 
+/*
+ * The length of the message body[0..n) without the blank line that ends
+ * it. Writers put one after every message, the last one too (mutt,
+ * Python's mailbox, local delivery agents): it is the separator's, and
+ * the message kept in a file of its own lacks it.
+ */
+static size_t without_blank_line(const char *body, size_t n)
+{
+    if (n >= 2 && memcmp(body + n - 2, "\n\n", 2) == 0)
+        return n - 1;
+    if (n >= 4 && memcmp(body + n - 4, "\r\n\r\n", 4) == 0)
+        return n - 2;
+    return n;
+}
+
 bool mbox_next(mbox_t *m, const char **msg, size_t *len)
 {
     if (m->off >= m->len)
@@ -29,14 +44,8 @@ bool mbox_next(mbox_t *m, const char **msg, size_t *len)
      * right after this one, so an empty message is still cut out. */
     const char *next = memmem(body - 1, (size_t)(end - body) + 1, "\nFrom ", 6);
     const char *stop = next ? next + 1 : end;
-    size_t n = (size_t)(stop - body);
-    /* The blank line before the next "From " separates messages; it is not content. */
-    if (next && n >= 2 && memcmp(stop - 2, "\n\n", 2) == 0)
-        n -= 1;
-    else if (next && n >= 4 && memcmp(stop - 4, "\r\n\r\n", 4) == 0)
-        n -= 2;
     *msg = body;
-    *len = n;
+    *len = without_blank_line(body, (size_t)(stop - body));
     m->off = (size_t)(stop - m->buf);
     return true;
 }

@@ -597,6 +597,21 @@ class TestLearning(BayesCase):
         # The same messages as single files are already known.
         self.assertEqual(self.learn("spam", *fixtures.files(self.mail["spam"])[:3])["already known"], 3)
 
+    def test_mbox_written_with_a_blank_line_after_each_message(self):
+        """Mail clients and delivery agents end every message of an mbox with a
+        blank line, the last one too: it is not part of the message, so the
+        last message is the same as its file and is not counted twice."""
+        spams = fixtures.files(self.mail["spam"])[:3]
+        msgs = []
+        for path in spams:
+            with open(path) as f:
+                msgs.append(f.read())
+        mbox = fixtures.write(os.path.join(self.tmp, "written.mbox"), "".join(
+            "From sender@example.net Mon Jan  1 00:00:00 2024\n" + m + "\n" for m in msgs))
+        self.assertEqual(self.learn("spam", mbox)["learned"], 3)
+        self.assertEqual(self.learn("spam", *spams)["already known"], 3)
+        self.assertEqual(self.totals(), (3, 0))
+
     def test_learners_take_turns(self):
         self.learn("spam", fixtures.files(self.mail["spam"])[0])
         with open(os.path.join(self.data, "kv", "learn.lock"), "w") as lock:

@@ -39,6 +39,15 @@ static void test_separators(void)
     const char *crlf[] = {"Subject: a\r\n\r\nbody a\r\n", "Subject: b\r\n\r\nb\r\n", NULL};
     check_cut("CRLF", "From x\r\nSubject: a\r\n\r\nbody a\r\n\r\nFrom z\r\nSubject: b\r\n\r\nb\r\n",
               crlf);
+    /* Writers end the last message with a blank line too: it is not the
+     * message's, or the file it came from would hash differently. */
+    check_cut("blank line after the last message",
+              "From x@y Mon Jan  1 00:00:00 2024\nSubject: a\n\nbody a\n\n"
+              "From z@y Mon Jan  1 00:00:01 2024\nSubject: b\n\nbody b\n\n",
+              two);
+    check_cut("CRLF, blank line after the last message",
+              "From x\r\nSubject: a\r\n\r\nbody a\r\n\r\nFrom z\r\nSubject: b\r\n\r\nb\r\n\r\n",
+              crlf);
     const char *no_nl[] = {"Subject: a\n\nlast line", NULL};
     check_cut("no final newline", "From x\nSubject: a\n\nlast line", no_nl);
 }
