@@ -51,6 +51,7 @@ typedef struct learn_opts {
 typedef struct file_list {
     char **items;
     size_t n, cap;
+    size_t skipped; /* Paths inside the folders that could not be read: counted as failed. */
 } file_list_t;
 
 /*
@@ -214,28 +215,74 @@ static void list_add(file_list_t *l, const char *path)
     l->items[l->n++] = xstrdup(path);
 }
 
+/* The folders a walk is inside, from the one named down, so that a link
+ * leading back up is seen before it is walked round and round. */
+typedef struct walk_up {
+    dev_t dev;
+    ino_t ino;
+    const struct walk_up *up;
+} walk_up_t;
+
+static bool walked_above(const walk_up_t *up, const struct stat *st)
+{
+    for (; up != NULL; up = up->up)
+        if (up->dev == st->st_dev && up->ino == st->st_ino)
+            return true;
+    return false;
+}
+
+/*
+ * A path that cannot be read. One the operator named is a usage error, and
+ * nothing is learned; one found inside a folder (a dangling link, a folder
+ * of another user) is skipped and counted as failed, and the rest of the
+ * folder is still learned, as a file that cannot be read is.
+ */
+static int walk_failed(file_list_t *l, const char *path, const walk_up_t *up)
+{
+    int e = errno;
+    if (up == NULL)
+        return smfctl_fail(-1, "%s: %s", path, strerror(e));
+    smfctl_fail(0, "%s: %s; skipped, the rest is read (fix or remove it, then run again)", path,
+                strerror(e));
+    l->skipped++;
+    return 0;
+}
+
+static int walk_under(file_list_t *l, const char *path, const walk_up_t *up);
+
 /* Regular files under path, folders walked in name order so runs repeat. */
-static int walk(file_list_t *l, const char *path)
+static int walk(file_list_t *l, const char *path, const walk_up_t *up)
 {
     struct stat st;
     if (stat(path, &st) != 0)
-        return smfctl_fail(-1, "%s: %s", path, strerror(errno));
+        return walk_failed(l, path, up);
     if (S_ISREG(st.st_mode)) {
         list_add(l, path);
         return 0;
     }
     if (!S_ISDIR(st.st_mode))
         return 0;
+    if (walked_above(up, &st)) {
+        fprintf(stderr, "smfctl: %s: a link to a folder it is inside; not walked again\n", path);
+        return 0;
+    }
+    walk_up_t here = {st.st_dev, st.st_ino, up};
+    return walk_under(l, path, &here);
+}
+
+/* The entries of the folder path, whose own identity is `here`. */
+static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
+{
     struct dirent **names;
     int n = scandir(path, &names, NULL, alphasort);
     if (n < 0)
-        return smfctl_fail(-1, "%s: %s", path, strerror(errno));
+        return walk_failed(l, path, here->up);
     int rc = 0;
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
             char *child = g_strdup_printf("%s/%s", path, name);
-            rc |= walk(l, child);
+            rc |= walk(l, child, here);
             g_free(child);
         }
         free(names[i]);
@@ -874,6 +921,7 @@ static int run(learn_run_t *r, file_list_t *files)
     if (r->o->all)
         return forget_all(r);
     r->files_total = files->n;
+    r->failed = files->skipped;
     r->started = clock_mono_ms();
     r->progress = isatty(STDERR_FILENO);
     if (!r->o->domain_implied)
@@ -903,7 +951,7 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
     log_set_level(SMF_LOG_WARN);
     file_list_t files = {0};
     for (size_t i = 0; i < o.npaths; i++)
-        if (walk(&files, o.paths[i]) != 0)
+        if (walk(&files, o.paths[i], NULL) != 0)
             rc = 2;
     char err[2048];
     config_t *c = NULL;
