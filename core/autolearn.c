@@ -114,6 +114,12 @@ static int decide(const generation_t *g, const pipeline_result_t *r, action_t ac
     return 0;
 }
 
+/* Why the store failed a write: a full one says so, since that needs room made. */
+static const char *store_error(int rc)
+{
+    return kv_full() ? "the key-value store is full (smfctl unlearn makes room)" : smf_strerror(rc);
+}
+
 /* Teaches every learning module; the names of those that took it, or NULL
  * when one failed (the caller's transaction then writes nothing). */
 static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int klass)
@@ -131,7 +137,7 @@ static json_t *teach(generation_t *g, size_t worker, pipeline_result_t *r, int k
         int rc = scanctx_learn(r->ctx, d, g->states[m], tstate, g->dbis[m], klass, 1);
         if (rc != 0) {
             log_msg(SMF_LOG_WARN, d->name, "%s: autolearn failed: %s", r->ctx->env->request_id,
-                    smf_strerror(rc));
+                    store_error(rc));
             json_decref(mods);
             mods = NULL;
         } else {
@@ -172,8 +178,8 @@ static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int 
     if (!learned)
         kv_batch_abort(g->kv);
     else if (kv_batch_commit(g->kv) != 0) {
-        log_warn("%s: autolearn as %s not written: the store refused it", id,
-                 learnreg_class_name(klass));
+        log_warn("%s: autolearn as %s not written: %s", id, learnreg_class_name(klass),
+                 kv_full() ? store_error(SMF_EIO) : "the store refused it");
         learned = 0;
     }
     if (learned) {

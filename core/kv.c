@@ -35,6 +35,11 @@ static void clear_stale_readers(kv_t *kv)
 
 int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
 {
+    return kv_open_sized(dir, KV_MAP_SIZE, out, err, errlen);
+}
+
+int kv_open_sized(const char *dir, size_t map_size, kv_t **out, char *err, size_t errlen)
+{
     if (fs_mkdirs(dir, 0700) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
@@ -44,7 +49,7 @@ int kv_open(const char *dir, kv_t **out, char *err, size_t errlen)
     if (rc == 0)
         rc = mdb_env_set_maxdbs(kv->env, 256);
     if (rc == 0)
-        rc = mdb_env_set_mapsize(kv->env, (size_t)4 << 30);
+        rc = mdb_env_set_mapsize(kv->env, map_size);
     if (rc == 0)
         rc = mdb_env_set_maxreaders(kv->env, 512);
     if (rc == 0)
@@ -110,6 +115,23 @@ static __thread kv_t *batch_kv;
 static __thread int batch_failed;
 static __thread int batch_depth;
 
+/* Whether this thread's last write, or a write of its last batch, failed
+ * because the store reached its map size: the caller can then say so
+ * instead of a bare "storage error", and stop trying. */
+static __thread bool store_full;
+
+static int note_full(int rc)
+{
+    if (rc == MDB_MAP_FULL)
+        store_full = true;
+    return rc;
+}
+
+bool kv_full(void)
+{
+    return store_full;
+}
+
 int kv_batch_begin(kv_t *kv)
 {
     if (batch_depth > 0) {
@@ -118,6 +140,7 @@ int kv_batch_begin(kv_t *kv)
         batch_depth++;
         return 0;
     }
+    store_full = false;
     if (mdb_txn_begin(kv->env, NULL, 0, &batch_txn) != 0) {
         batch_txn = NULL;
         return SMF_EIO;
@@ -134,7 +157,7 @@ int kv_batch_commit(kv_t *kv)
         return SMF_EINVAL;
     if (--batch_depth > 0)
         return batch_failed ? SMF_EIO : 0;
-    int rc = batch_failed ? (mdb_txn_abort(batch_txn), -1) : mdb_txn_commit(batch_txn);
+    int rc = batch_failed ? (mdb_txn_abort(batch_txn), -1) : note_full(mdb_txn_commit(batch_txn));
     batch_txn = NULL;
     batch_kv = NULL;
     return rc == 0 ? 0 : SMF_EIO;
@@ -167,6 +190,8 @@ static int txn_open(kv_t *kv, unsigned flags, MDB_txn **txn)
         *txn = batch_txn;
         return 0;
     }
+    if (!(flags & MDB_RDONLY))
+        store_full = false;
     return mdb_txn_begin(kv->env, NULL, flags, txn) == 0 ? 0 : SMF_EIO;
 }
 
@@ -174,13 +199,14 @@ static int txn_open(kv_t *kv, unsigned flags, MDB_txn **txn)
  * aborted; a batch stays open, and a failure dooms it. */
 static int txn_close(kv_t *kv, MDB_txn *txn, int rc, bool write)
 {
+    note_full(rc);
     if (txn == batch_txn && batch_kv == kv) {
         if (rc != 0 && rc != MDB_NOTFOUND)
             batch_failed = 1;
         return rc;
     }
     if (rc == 0 && write)
-        return mdb_txn_commit(txn);
+        return note_full(mdb_txn_commit(txn));
     mdb_txn_abort(txn);
     return rc;
 }

@@ -17,7 +17,13 @@
 
 typedef struct kv kv_t;
 
+/* The most the store holds (LMDB's map size): 4 GiB. */
+#define KV_MAP_SIZE ((size_t)4 << 30)
+
 int kv_open(const char *dir, kv_t **out, char *err, size_t errlen);
+/* The same with another map size, for a test that fills a store; one already
+ * larger on disk keeps its size. */
+int kv_open_sized(const char *dir, size_t map_size, kv_t **out, char *err, size_t errlen);
 
 /*
  * Batches: from kv_batch_begin() to kv_batch_commit() every kv call this
@@ -37,6 +43,9 @@ int kv_batch_begin(kv_t *kv);
 int kv_batch_commit(kv_t *kv);
 /* Drops the innermost open batch; true when there was one. */
 bool kv_batch_abort(kv_t *kv);
+/* Whether this thread's last write, or a write of its last batch, failed
+ * because the store is full (KV_MAP_SIZE): nothing of it was written. */
+bool kv_full(void);
 /* How many batches of this store this thread has open (0: none). */
 int kv_batch_depth(const kv_t *kv);
 void kv_close(kv_t **kvp);

@@ -77,6 +77,7 @@ typedef struct learn_run {
     GPtrArray *domains; /* Models this run changed ("" for the site-wide one), to refit. */
     double started, last_progress;
     bool progress;
+    bool full; /* The store is full: the rest would fail the same way, and is not tried. */
 } learn_run_t;
 
 /* Who is learning: --by, else the user behind sudo, else the login. */
@@ -470,6 +471,12 @@ static size_t module_index(const config_t *c, const char *name)
     return c->nmodules;
 }
 
+/* What went wrong in the store: a full one says so, since that needs room made. */
+static const char *store_error(int rc)
+{
+    return kv_full() ? "the key-value store is full" : smf_strerror(rc);
+}
+
 static int run_module(learn_run_t *r, smf_msg_t *x, size_t m, int klass, int delta,
                       const char *label)
 {
@@ -479,7 +486,7 @@ static int run_module(learn_run_t *r, smf_msg_t *x, size_t m, int klass, int del
     if (rc == 0)
         rc = scanctx_learn(x, mc->lib.desc, r->g->states[m], tstate, r->g->dbis[m], klass, delta);
     if (rc != 0)
-        smfctl_fail(0, "%s: module %s: %s", label, mc->name, smf_strerror(rc));
+        smfctl_fail(0, "%s: module %s: %s", label, mc->name, store_error(rc));
     return rc;
 }
 
@@ -581,6 +588,18 @@ static void count(learn_run_t *r, outcome_t o)
     (*n[o])++;
 }
 
+/* A full store takes no more messages: the run stops at the first that
+ * does not fit, rather than fail every one left the same way. */
+static void stop_when_full(learn_run_t *r)
+{
+    r->full = true;
+    smfctl_fail(0,
+                "the key-value store in %s is full (it holds %zu MiB at most): what was left "
+                "was not read. Make room with smfctl unlearn (--all to start afresh), then run "
+                "again",
+                kv_dir(r->g->kv), KV_MAP_SIZE >> 20);
+}
+
 /*
  * One message in one store transaction: the modules' counts and its
  * registry entry change together or not at all, so a failure half-way
@@ -598,12 +617,14 @@ static int handle_atomically(learn_run_t *r, smf_msg_t *x, const unsigned char *
             kv_batch_abort(r->g->kv);
         else if ((rc = kv_batch_commit(r->g->kv)) != 0)
             smfctl_fail(0, "%s: the store did not take the change (%s); nothing of it was written",
-                        label, smf_strerror(rc));
+                        label, store_error(rc));
     } else {
         smfctl_fail(0, "%s: cannot open a store transaction: %s", label, smf_strerror(rc));
     }
     if (rc == 0)
         count(r, o);
+    else if (kv_full())
+        stop_when_full(r);
     return rc;
 }
 
@@ -657,7 +678,7 @@ static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *
     mbox_t m = {buf, len, 0};
     const char *raw;
     size_t rlen, count = 0;
-    while (mbox_next(&m, &raw, &rlen)) {
+    while (!r->full && mbox_next(&m, &raw, &rlen)) {
         char *msg = xmalloc(rlen + 1);
         size_t mlen = mbox_unescape(raw, rlen, msg);
         char *label = g_strdup_printf("%s:%zu", path, ++count);
@@ -843,7 +864,7 @@ static int fit_module(learn_run_t *r, size_t m, const char *domain)
     if (rc == 0)
         rc = refit_module(r->g, m, tstate, domain, &ms);
     if (rc != 0)
-        smfctl_fail(0, "module %s: refit failed: %s", mc->name, smf_strerror(rc));
+        smfctl_fail(0, "module %s: refit failed: %s", mc->name, store_error(rc));
     else if (*domain != '\0' && !has_domain_models(mc))
         printf("refitted %s (its site-wide model: per_domain = false) in %.1f s\n", mc->name,
                ms / 1000.0);
@@ -926,7 +947,7 @@ static int run(learn_run_t *r, file_list_t *files)
     r->progress = isatty(STDERR_FILENO);
     if (!r->o->domain_implied)
         warn_domain_unused(r->g->conf, r->o->domain, r->o->refit_only);
-    for (size_t i = 0; i < files->n; i++)
+    for (size_t i = 0; i < files->n && !r->full; i++)
         learn_file(r, i, files->items[i]);
     show_progress(r, true);
     if (!r->o->refit_only) {

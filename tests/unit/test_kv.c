@@ -172,6 +172,36 @@ static void test_stale_readers(const char *dir)
     CHECK(readers(dir) == 0, "kv_sync left %d stale reader(s)", readers(dir));
 }
 
+/* A store that fills says so: the batch that did not fit writes nothing,
+ * kv_full() tells why, and the next write that fits clears it. */
+static void test_full(const char *dir, arena_t *a)
+{
+    char err[256];
+    kv_t *small = NULL;
+    unsigned db;
+    if (kv_open_sized(dir, (size_t)1 << 20, &small, err, sizeof(err)) != 0 ||
+        kv_namespace(small, "test", &db) != 0) {
+        CHECK(false, "a small store: %s", err);
+        return;
+    }
+    static char big[64 * 1024];
+    int rc = kv_batch_begin(small);
+    char key[16];
+    for (int i = 0; rc == 0 && i < 64; i++) {
+        snprintf(key, sizeof(key), "big%d", i);
+        rc = kv_put(small, db, key, strlen(key), big, sizeof(big));
+    }
+    CHECK(rc == SMF_EIO && kv_full(), "a full store: rc %d, kv_full() %d", rc, kv_full());
+    CHECK(kv_batch_commit(small) == SMF_EIO && kv_full(), "the full batch committed");
+    const void *v;
+    size_t len;
+    CHECK(kv_get(small, db, "big0", 4, a, &v, &len) == SMF_ENOENT, "part of a full batch stayed");
+    CHECK(kv_full(), "a read cleared kv_full()");
+    CHECK(kv_put(small, db, "small", 5, "x", 1) == 0 && !kv_full(),
+          "a write that fits still says the store is full");
+    kv_close(&small);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/smf-test-kv.XXXXXX", err[256];
@@ -203,10 +233,13 @@ int main(void)
     test_batches(a);
     test_nested_batches(a);
     test_stale_readers(dir);
+    char full_dir[] = "/tmp/smf-test-kv-full.XXXXXX";
+    if (mkdtemp(full_dir) != NULL)
+        test_full(full_dir, a);
     arena_destroy(&a);
     kv_close(&kv);
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, full_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     return check_done();
