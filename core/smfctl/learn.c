@@ -643,8 +643,33 @@ static const char *guess_sender(arena_t *arena, const message_t *m)
     return m->from;
 }
 
+/*
+ * Whether raw starts as mail does, with a header field ("Name:"). An empty
+ * file, a binary one or a mail client's index beside the messages
+ * (dovecot-uidlist, dovecot.index) is no message: learned, it would count
+ * as one of its class and shift every token's probability.
+ */
+static bool looks_like_mail(const char *raw, size_t len)
+{
+    size_t i = 0;
+    while (i < len && raw[i] > ' ' && raw[i] <= '~' && raw[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < len && (raw[i] == ' ' || raw[i] == '\t'))
+        i++;
+    return i < len && raw[i] == ':';
+}
+
 static void learn_message(learn_run_t *r, const char *raw, size_t len, const char *label)
 {
+    if (!r->o->unlearn && !looks_like_mail(raw, len)) {
+        smfctl_fail(0, "%s: not a mail message (it does not start with a header field); skipped",
+                    label);
+        r->messages++;
+        r->failed++;
+        return;
+    }
     arena_t *arena = arena_new(16384);
     message_t *m;
     message_parse(arena, raw, len, &r->g->conf->limits, &m);

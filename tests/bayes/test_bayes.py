@@ -632,6 +632,24 @@ class TestLearning(BayesCase):
         self.assertEqual(got["learned"], 30 + 30 + 3)
         self.assertEqual(self.totals(), (63, 0))
 
+    def test_files_that_are_not_mail_are_not_learned(self):
+        """An empty file, a binary one, a mail client's index and an empty message
+        of an mbox count as no message of either class: each is named and failed."""
+        odd = os.path.join(self.tmp, "odd")
+        os.mkdir(odd)
+        fixtures.write(os.path.join(odd, "empty"), "")
+        fixtures.write(os.path.join(odd, "dovecot-uidlist"), "3 V1700000000 N2\n1 :1.eml\n")
+        with open(os.path.join(odd, "index.bin"), "wb") as f:
+            f.write(bytes(range(256)) * 4)
+        fixtures.write(os.path.join(odd, "one.mbox"), "From x\nFrom y\n"
+                       + open(fixtures.files(self.mail["ham"])[0]).read())
+        p = self.smfctl("learn", "--ham", odd, rc=1)
+        self.assertEqual(summary(p.stdout), {"learned": 1, "already known": 0, "moved": 0,
+                                             "failed": 4})
+        self.assertIn("empty: not a mail message", p.stderr)
+        self.assertIn("one.mbox:1: not a mail message", p.stderr)
+        self.assertEqual(self.totals(), (0, 1))
+
     def test_learners_take_turns(self):
         self.learn("spam", fixtures.files(self.mail["spam"])[0])
         with open(os.path.join(self.data, "kv", "learn.lock"), "w") as lock:
