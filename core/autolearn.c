@@ -97,14 +97,29 @@ static double outside_score(const generation_t *g, const pipeline_result_t *r)
     return s;
 }
 
+/*
+ * Whether a stage failed (an error, or over its timeout) on this message.
+ * With on_error = accept the verdict stands without it, but the score lacks
+ * whatever that stage would have added: a spam whose rules timed out would
+ * look like ham.
+ */
+static bool a_stage_failed(const pipeline_result_t *r)
+{
+    for (size_t i = 0; i < r->nstages; i++)
+        if (r->stages[i].status == STAGE_ERROR)
+            return true;
+    return false;
+}
+
 static int decide(const generation_t *g, const pipeline_result_t *r, action_t action,
                   const char *virus, double *score)
 {
     const config_t *c = g->conf;
-    /* Viruses, uncertain and deferred mail, and anything the hard lane
-     * could not vouch for teach nothing. */
+    /* Viruses, uncertain and deferred mail, anything the hard lane could
+     * not vouch for and any verdict a failed stage left incomplete teach
+     * nothing. */
     if (virus != NULL || r->verdict.hard != ACTION_ACCEPT || action == ACTION_ADD_HEADER ||
-        action == ACTION_TEMPFAIL)
+        action == ACTION_TEMPFAIL || a_stage_failed(r))
         return 0;
     *score = outside_score(g, r);
     if (action >= ACTION_QUARANTINE && *score >= c->autolearn_spam_score)

@@ -389,12 +389,13 @@ static void test_autolearn(void)
     learned(&spam0, &ham0);
     CHECK(spam0 >= 0 && ham0 >= 1, "clean mail was autolearned as ham: %ld %ld", spam0, ham0);
     const char *bodies[] = {
-        "GTUBE-LIKE trigger al-1", /* quarantine, 6 points outside the learner: spam */
-        "GTUBE-LIKE trigger al-1", /* the same message again: known, not taught twice */
-        "hello al-2",              /* accept, 0 points: ham */
-        "a trigger word al-3",     /* add_header: uncertain, nothing */
-        "VIRUS-MARK al-4",         /* a virus: nothing */
-        "AV-LAZY al-5",            /* unscannable: nothing */
+        "GTUBE-LIKE trigger al-1",  /* quarantine, 6 points outside the learner: spam */
+        "GTUBE-LIKE trigger al-1",  /* the same message again: known, not taught twice */
+        "hello al-2",               /* accept, 0 points: ham */
+        "a trigger word al-3",      /* add_header: uncertain, nothing */
+        "VIRUS-MARK al-4",          /* a virus: nothing */
+        "AV-LAZY al-5",             /* unscannable: nothing */
+        "FAIL-ONLY-tcontent. al-6", /* accepted with a stage failed: uncertain, nothing */
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         req_t r = {"a@example.net", NULL, NULL, bodies[i]};

@@ -69,7 +69,7 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         smf_msg_set_verdict(msg, SMF_VERDICT_ALLOW, "sender is whitelisted");
     }
 #else
-    if (has(msg, "SOFT-FAIL"))
+    if (has(msg, "SOFT-FAIL") || has(msg, "FAIL-ONLY-" TMOD_NAME "."))
         return SMF_EFAIL;
     if (has(msg, "FAIL-AFTER-SYMBOL")) {
         smf_msg_add_symbol(msg, "T_PARTIAL", 5, "said before failing");
