@@ -610,6 +610,7 @@ static int handle_atomically(learn_run_t *r, smf_msg_t *x, const unsigned char *
                              const char *label)
 {
     outcome_t o;
+    guint touched = r->domains->len;
     int rc = kv_batch_begin(r->g->kv);
     if (rc == 0) {
         rc = handle(r, x, key, arena, label, &o);
@@ -623,7 +624,11 @@ static int handle_atomically(learn_run_t *r, smf_msg_t *x, const unsigned char *
     }
     if (rc == 0)
         count(r, o);
-    else if (kv_full())
+    /* Nothing of it was written: the models it would have changed need no
+     * refit on its account. */
+    if (rc != 0)
+        g_ptr_array_set_size(r->domains, touched);
+    if (rc != 0 && kv_full())
         stop_when_full(r);
     return rc;
 }

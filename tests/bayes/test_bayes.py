@@ -716,6 +716,15 @@ class TestLearning(BayesCase):
         # Not counted a second time.
         self.assertEqual(self.totals(), (1, 0))
 
+    def test_a_run_that_wrote_nothing_refits_nothing(self):
+        """Messages the classifier failed left the models as they were: the run
+        says they failed and does not refit on their account."""
+        self.learn("spam", fixtures.files(self.mail["spam"])[0])
+        load(os.path.join(self.data, "kv"), "bayes", {b"totals": b"short"})
+        p = self.smfctl("learn", "--ham", *fixtures.files(self.mail["ham"])[:3], rc=1)
+        self.assertEqual(summary(p.stdout)["failed"], 3)
+        self.assertNotIn("refit", p.stdout + p.stderr)
+
     def test_unlearn_after_per_domain_was_switched_undoes_the_learn(self):
         # Taught with --domain while per_domain was off: the site-wide model took it.
         spam = fixtures.files(self.mail["spam"])[:4]
