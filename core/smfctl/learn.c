@@ -666,9 +666,17 @@ static bool looks_like_mail(const char *raw, size_t len)
     return i < len && raw[i] == ':';
 }
 
+/* Whether raw is learned as a message: a file found on disk must look like
+ * mail; a quarantined copy (released or deleted with --learn-ham or
+ * --learn-spam) was scanned as mail, whatever it starts with, and is. */
+static bool learnable(const learn_run_t *r, const char *raw, size_t len)
+{
+    return r->o->unlearn || r->o->domain_implied || looks_like_mail(raw, len);
+}
+
 static void learn_message(learn_run_t *r, const char *raw, size_t len, const char *label)
 {
-    if (!r->o->unlearn && !looks_like_mail(raw, len)) {
+    if (!learnable(r, raw, len)) {
         smfctl_fail(0, "%s: not a mail message (it does not start with a header field); skipped",
                     label);
         r->messages++;

@@ -467,6 +467,17 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertNotIn(b"learned", r.stdout)
 
+    def test_delete_teaches_spam_without_headers(self):
+        """A quarantined message is mail whatever it starts with: one without a
+        header field is still taught and deleted."""
+        gtube = fixture("gtube.eml").replace(b"\n", b"\r\n")
+        body = b"\r\n" + gtube.split(b"\r\n\r\n", 1)[1] + b"X-Case: headerless\r\n"
+        qid = self.quarantine(body, recipients=["s@rel.example"])
+        r = self.ctl("delete", qid, "--learn-spam")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"learned 1, already known 0", r.stdout)
+        self.assertIn(b"deleted " + qid.encode(), r.stdout)
+
     def test_release_line_ends_dots_and_null_sender(self):
         body = (b"From: x@example.net\nSubject: dots\n\n.leading dot\n..two dots\n.\n"
                 b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
