@@ -194,15 +194,16 @@ static bool url_host_numeric(const char *host)
 }
 
 /*
- * Addresses no list of spam sites holds: this network, private networks,
- * loopback, link-local, multicast and reserved. Asking about them gains
- * nothing, and 127.0.0.2 is the test entry every list answers as listed.
+ * Addresses no DNS list holds: this network, private networks, loopback,
+ * link-local, multicast and reserved, whether a link's host or the client.
+ * Asking about them gains nothing, tells the list's operator about our own
+ * network, and 127.0.0.2 is the test entry every list answers as listed.
  * For IPv6: ::/8 (unspecified, loopback, the old IPv4-compatible form and
  * other reserved ones), unique local fc00::/7, link-local fe80::/10, the
  * old site-local fec0::/10 and multicast ff00::/8. An IPv4-mapped address
  * counts as its IPv4 address.
  */
-static bool url_ip_private(const uint8_t ip[16])
+static bool ip_private(const uint8_t ip[16])
 {
     const uint8_t *a = ip + 12;
 
@@ -227,7 +228,7 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
         url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
         const char *name = NULL;
         if (url_host_ip(host, ip)) {
-            if ((what & REP_Q_URL_IP) && !url_ip_private(ip)) {
+            if ((what & REP_Q_URL_IP) && !ip_private(ip)) {
                 rep_dns_reverse(ip, rev, sizeof(rev));
                 name = rev;
             }
@@ -244,12 +245,14 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
 static void zones_ask(check_ctx_t *ctx)
 {
     char rev[80];
+    /* A client on a private or loopback address is not asked about. */
+    bool ask_ip = ctx->q->ip != NULL && !ip_private(ctx->q->ip);
 
-    if (ctx->q->ip != NULL)
+    if (ask_ip)
         rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
     for (size_t z = 0; z < ctx->conf->nzones; z++) {
         unsigned what = ctx->conf->zones[z].queries;
-        if ((what & REP_Q_IP) && ctx->q->ip != NULL)
+        if ((what & REP_Q_IP) && ask_ip)
             zone_ask(ctx, z, rev);
         if (what & REP_Q_SENDER)
             zone_ask(ctx, z, ctx->q->sender_domain);

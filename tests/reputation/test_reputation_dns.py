@@ -27,6 +27,9 @@ RECORDS = {
     reverse_v4("192.0.2.50") + ".wl.test": [("A", "127.0.10.1")],
     "spammer.test.dbl.test": [("A", "127.0.1.2")],
     reverse_v4("127.0.0.2") + ".zen.test": [("A", "127.0.0.2")],
+    # Private and link-local clients, listed only to show that they are never asked.
+    reverse_v4("10.1.2.3") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v4("169.254.1.1") + ".zen.test": [("A", "127.0.0.2")],
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
@@ -333,6 +336,20 @@ class DnsListTest(unittest.TestCase):
         res = self.scan("--ip", "127.0.0.1", opts=["dnsbl={%s}" % ZEN, "fcrdns=true"])
         self.assertEqual(symbols(res), {})
         self.assertEqual(len(self.dns.log), before)
+
+    def test_private_and_loopback_clients_are_not_asked(self):
+        # Outside trusted_networks, a client on such an address is still judged, but no
+        # list is asked about it: none holds it, and 127.0.0.2 is every list's test entry.
+        before = len(self.dns.log)
+        for ip in ("127.0.0.2", "10.1.2.3", "169.254.1.1", "::1", "fd00::1", "fe80::1"):
+            res = self.scan("--ip", ip, "--client-name", "mx.test",
+                            opts=["dnsbl={%s}" % ZEN, 'trusted_networks={"192.0.2.250/32"}'])
+            self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res), ip)
+        self.assertEqual(self.dns.log[before:], [])
+        # A public client is asked as ever.
+        res = self.scan("--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN,
+                                                   'trusted_networks={"192.0.2.250/32"}'])
+        self.assertIn("REP_DNSBL_ZEN_TEST", symbols(res))
 
     def test_bad_spec_refused_at_init(self):
         for spec in ['"zen.test:ipx:any:3"', '"zen.test:ip:127.0.0.300:3"', '"zen:ip:any:3"',
