@@ -242,11 +242,32 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
     }
 }
 
+/*
+ * Whether a sender domain or HELO name is worth asking a domain list: a
+ * name with a dot, of letters, digits, '-', '_' and dots only. An address
+ * ("x@[192.0.2.1]", "x@192.0.2.1", a HELO "192.0.2.1.") is no name such a
+ * list holds, and some lists answer a query for one with a code of their
+ * own that a wide CODES range would read as listed.
+ */
+static bool domain_askable(const char *name)
+{
+    if (strchr(name, '.') == NULL || url_host_numeric(name))
+        return false;
+    for (const char *p = name; *p != '\0'; p++) {
+        int c = (unsigned char)*p;
+        if (!(isalnum(c) || c == '.' || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 static void zones_ask(check_ctx_t *ctx)
 {
     char rev[80];
     /* A client on a private or loopback address is not asked about. */
     bool ask_ip = ctx->q->ip != NULL && !ip_private(ctx->q->ip);
+    bool ask_sender = domain_askable(ctx->q->sender_domain);
+    bool ask_helo = domain_askable(ctx->q->helo);
 
     if (ask_ip)
         rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
@@ -254,9 +275,9 @@ static void zones_ask(check_ctx_t *ctx)
         unsigned what = ctx->conf->zones[z].queries;
         if ((what & REP_Q_IP) && ask_ip)
             zone_ask(ctx, z, rev);
-        if (what & REP_Q_SENDER)
+        if ((what & REP_Q_SENDER) && ask_sender)
             zone_ask(ctx, z, ctx->q->sender_domain);
-        if (what & REP_Q_HELO)
+        if ((what & REP_Q_HELO) && ask_helo)
             zone_ask(ctx, z, ctx->q->helo);
         if (what & (REP_Q_URL | REP_Q_URL_IP))
             zone_ask_urls(ctx, z, what);

@@ -31,6 +31,9 @@ RECORDS = {
     reverse_v4("10.1.2.3") + ".zen.test": [("A", "127.0.0.2")],
     reverse_v4("169.254.1.1") + ".zen.test": [("A", "127.0.0.2")],
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
+    # Addresses in a domain zone, listed only to show that they are never asked.
+    "192.0.2.1.dbl.test": [("A", "127.0.1.2")],
+    "[192.0.2.1].dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
     # Link hosts: an IDN name (Cyrillic "а" then "pple"), IPv6 literals, and
@@ -218,6 +221,18 @@ class DnsListTest(unittest.TestCase):
         zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
         s = symbols(self.scan(fixture="v6-private.eml", opts=["dnsbl={%s}" % zone]))
         self.assertNotIn("REP_DNSBL_ZEN_TEST", s)
+
+    def test_sender_and_helo_addresses_are_not_asked_of_domain_zones(self):
+        # An address literal or a dotted quad is no name a domain list holds.
+        before = len(self.dns.log)
+        for args in (["--from", "x@[192.0.2.1]"], ["--from", "x@192.0.2.1"],
+                     ["--helo", "192.0.2.1."], ["--from", "x@bad domain.test"]):
+            s = symbols(self.scan(*args, "--client-name", "mx.test",
+                                  opts=['dnsbl={"dbl.test:sender,helo:any:2.5"}']))
+            self.assertNotIn("REP_DNSBL_DBL_TEST", s, args)
+            self.assertNotIn("REP_DNS_TIMEOUT", s, args)
+        self.assertNotIn("192.0.2.1.dbl.test", [q[1] for q in self.dns.log[before:]])
+        self.assertNotIn("[192.0.2.1].dbl.test", [q[1] for q in self.dns.log[before:]])
 
     def test_helo_with_a_final_dot(self):
         s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
