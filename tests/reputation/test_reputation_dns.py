@@ -598,6 +598,17 @@ class HistoryAndRateTest(unittest.TestCase):
                       opts=opts, fixture="m4.eml")
         self.assertNotIn("REP_RATE_LIMIT", s)
 
+    def test_sender_count_ignores_the_case_of_the_address(self):
+        # Without an authenticated user the sender is the only count: writing the address
+        # in another case must not start a count of its own.
+        data = os.path.join(self.tmp, "rate-case")
+        opts = ["rate_messages_per_hour=2"]
+        for i, sender in enumerate(("gina@ours.test", "Gina@Ours.test", "GINA@OURS.TEST")):
+            s = self.scan(data, "--direction", "outbound", "--from", sender, opts=opts,
+                          fixture="m%d.eml" % i)
+        self.assertIn("sender gina@ours.test: 3 messages in the last hour, limit 2",
+                      s["REP_RATE_LIMIT"]["detail"])
+
     def test_recipient_rate_limit_and_one_message_per_request(self):
         data = os.path.join(self.tmp, "rate-rcpts")
         opts = ["rate_messages_per_hour=1", "rate_recipients_per_hour=5"]
