@@ -164,6 +164,17 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"usage: smfc", p.stdout)
 
+    def test_envelope_option_not_utf8_is_a_usage_error(self):
+        """The envelope travels as JSON: a --rcpt or --from that is not UTF-8 is named
+        at once, not reported for each message as a missing recipient."""
+        clean = os.path.join(FIXTURES, "clean.eml")
+        for opt, value in (("--rcpt", b"\xff@example.com"), ("--from", b"a\xfe@example.net"),
+                           ("--helo", b"h\xe9lo.example")):
+            p = self.smfd.smfc("--rcpt", "user@example.com", opt, value, clean)
+            self.assertEqual(p.returncode, 2, (opt, p.stderr))
+            self.assertIn(opt.encode() + b": not valid UTF-8", p.stderr)
+            self.assertEqual(p.stdout, b"")
+
 
 if __name__ == "__main__":
     smftest.main()
