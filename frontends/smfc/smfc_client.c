@@ -211,7 +211,7 @@ static void smfc_take_error(smfc_client_t *c, smfc_slot_t *s, json_t *body)
 
 static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
 {
-    if (n < 4 || !smfc_frame_is(&f[0], SMFC_PROTO)) {
+    if (n < 3 || !smfc_frame_is(&f[0], SMFC_PROTO)) {
         fprintf(stderr, "smfc: warning: ignored a malformed reply (%d frames)\n", n);
         return;
     }
@@ -220,6 +220,12 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
         return; /* The answer to a request that already timed out. */
     c->answered = true;
     s->elapsed_ms = smfc_now_ms() - s->sent_ms;
+    /* A reply that names its request but lacks the body: that request fails
+     * now, rather than wait out its timeout as if the engine were not there. */
+    if (n < 4) {
+        smfc_slot_fail(s, "bad_reply", "the engine's reply has no body");
+        return;
+    }
     json_t *body = json_loadb(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]), 0, NULL);
     if (!json_is_object(body))
         smfc_slot_fail(s, "bad_reply", "the engine's reply is not a JSON object");

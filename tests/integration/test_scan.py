@@ -4,6 +4,9 @@ GTUBE is not; mbox files and folders are split and labelled; PING works."""
 import json
 import os
 import tempfile
+import threading
+import time
+import unittest
 
 import smftest
 from smftest import FIXTURES, PROTO, recv_reply
@@ -174,6 +177,50 @@ class ScanTest(smftest.SmfdTestCase):
             self.assertEqual(p.returncode, 2, (opt, p.stderr))
             self.assertIn(opt.encode() + b": not valid UTF-8", p.stderr)
             self.assertEqual(p.stdout, b"")
+
+
+class BrokenEngineTest(unittest.TestCase):
+    """smfc against a stand-in engine (a ROUTER socket here) whose replies are broken."""
+
+    def serve(self, reply):
+        """Answers each request with reply(request frames) until the test ends;
+        returns the endpoint."""
+        d = tempfile.mkdtemp(prefix="smf-broken-")
+        endpoint = "ipc://%s/scan.sock" % d
+        ctx = smftest.zmq.Context()
+        sock = ctx.socket(smftest.zmq.ROUTER)
+        sock.bind(endpoint)
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                if sock.poll(50):
+                    frames = sock.recv_multipart()
+                    sock.send_multipart([frames[0]] + reply(frames[1:]))
+            sock.close(0)
+            ctx.term()
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        return endpoint
+
+    def test_reply_without_body_fails_at_once(self):
+        """A reply that names its request but has no body is a broken reply: the message
+        fails with that reason at once, not after the timeout as if no engine answered,
+        and the next messages are still sent."""
+        endpoint = self.serve(lambda req: [PROTO, b"VERDICT", req[2]])
+        clean = os.path.join(FIXTURES, "clean.eml")
+        t = time.monotonic()
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "20000", "--json",
+             "--rcpt", "user@example.com", clean, clean], capture_output=True, timeout=120)
+        self.assertLess(time.monotonic() - t, 10)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        out = json_lines(p)
+        self.assertEqual([o["error"] for o in out], ["bad_reply", "bad_reply"], out)
+        self.assertNotIn(b"is smfd running", p.stderr)
 
 
 if __name__ == "__main__":
