@@ -15,6 +15,7 @@
 #include <smf/module.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,18 @@ static int rep_init_dns(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
     return 0;
 }
 
+/* A half-life of 0 or less would keep every count for ever, which no
+ * operator means: it is refused rather than read as "never forget". */
+static int rep_init_history(smf_init_t *init, const rep_conf_t *c)
+{
+    if (c->history && !(c->history_half_life_hours > 0 && isfinite(c->history_half_life_hours))) {
+        smf_init_fail(init, "history_half_life_hours must be a positive number of hours, not %g",
+                      c->history_half_life_hours);
+        return SMF_EINVAL;
+    }
+    return 0;
+}
+
 static int rep_init_lists(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
     for (size_t i = 0; c->trusted_networks != NULL && c->trusted_networks[i] != NULL; i++) {
@@ -238,8 +251,9 @@ static int rep_init(smf_init_t *init, const void *conf, void **state)
         return SMF_ENOMEM;
     }
     st->conf = c;
-    if ((rc = rep_init_lists(init, st, c)) < 0 || (rc = rep_init_zones(init, st, c)) < 0 ||
-        (rc = rep_init_dns(init, st, c)) < 0 || (rc = rep_init_cache(init, st, c)) < 0) {
+    if ((rc = rep_init_history(init, c)) < 0 || (rc = rep_init_lists(init, st, c)) < 0 ||
+        (rc = rep_init_zones(init, st, c)) < 0 || (rc = rep_init_dns(init, st, c)) < 0 ||
+        (rc = rep_init_cache(init, st, c)) < 0) {
         rep_fini(st);
         return rc;
     }

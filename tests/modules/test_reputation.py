@@ -41,6 +41,13 @@ CASES = [
      "scores": {"REP_HELO_OURS": 9, "REP_NO_RDNS": 0.25}},
     {"name": "bad trusted network refused", "fixture": "plain.eml", "opts": ["trusted_networks={10.0.0.0/99}"],
      "rc": 2, "stderr": ["trusted_networks", "10.0.0.0/99"]},
+    {"name": "history that never decays refused", "fixture": "plain.eml",
+     "opts": ["history_half_life_hours=0"], "rc": 2, "stderr": ["history_half_life_hours", "positive"]},
+    {"name": "negative half-life refused", "fixture": "plain.eml",
+     "opts": ["history_half_life_hours=-5"], "rc": 2, "stderr": ["history_half_life_hours"]},
+    {"name": "half-life unchecked without history", "fixture": "plain.eml",
+     "opts": ["history=false", "history_half_life_hours=0"], "args": ["--ip", "", "--helo", ""],
+     "only": []},
 ]
 
 if __name__ == "__main__":
