@@ -122,7 +122,9 @@ smfc_input_t *smfc_input_new(char **paths, size_t npaths)
     memset(in, 0, sizeof *in);
     for (size_t i = 0; i < npaths; i++) {
         struct stat st;
-        if (stat(paths[i], &st) < 0)
+        if (strcmp(paths[i], "-") == 0)
+            smfc_input_add(in, paths[i], NULL); /* Standard input, read in turn. */
+        else if (stat(paths[i], &st) < 0)
             smfc_input_add(in, paths[i], smfc_errorf("cannot open", errno));
         else if (S_ISDIR(st.st_mode))
             smfc_input_walk(in, paths[i], 0);
@@ -132,10 +134,48 @@ smfc_input_t *smfc_input_new(char **paths, size_t npaths)
     return in;
 }
 
-/* Reads a whole file with one read call (more only if the kernel returns short). */
+/*
+ * Reads fd to its end, or to `size` bytes when it is a regular file of that
+ * size; a pipe (standard input, "<(...)") has no size known beforehand and
+ * grows the buffer as it comes. NULL with *error when reading fails.
+ */
+static char *smfc_read_fd(int fd, bool regular, size_t size, size_t *len, char **error)
+{
+    size_t cap = regular ? size : 65536, got = 0;
+    char *buf = smfc_xalloc(NULL, cap + 1);
+    while (!regular || got < size) {
+        if (got == cap) {
+            if (cap >= SMFC_MAX_FILE) {
+                *error = smfc_xstrdup("file too large");
+                free(buf);
+                return NULL;
+            }
+            cap *= 2;
+            buf = smfc_xalloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            *error = smfc_errorf("cannot read", errno);
+            free(buf);
+            return NULL;
+        }
+        if (r == 0)
+            break; /* The end, or a file that shrank: send what is there. */
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    *len = got;
+    return buf;
+}
+
+/* Reads a whole file, "-" being standard input. Folders and devices are
+ * refused; pipes are read to their end. */
 static char *smfc_read_file(const char *path, size_t *len, char **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         *error = smfc_errorf("cannot open", errno);
         return NULL;
@@ -144,34 +184,15 @@ static char *smfc_read_file(const char *path, size_t *len, char **error)
     const char *why = NULL;
     if (fstat(fd, &st) < 0)
         why = "cannot stat";
-    else if (!S_ISREG(st.st_mode))
+    else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
         why = "not a regular file";
-    else if ((size_t)st.st_size > SMFC_MAX_FILE)
+    else if (S_ISREG(st.st_mode) && (size_t)st.st_size > SMFC_MAX_FILE)
         why = "file too large";
-    if (why) {
+    char *buf = why ? NULL : smfc_read_fd(fd, S_ISREG(st.st_mode), (size_t)st.st_size, len, error);
+    if (why)
         *error = smfc_xstrdup(why);
+    if (!is_stdin)
         close(fd);
-        return NULL;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *buf = smfc_xalloc(NULL, size + 1);
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            *error = smfc_errorf("cannot read", errno);
-            free(buf);
-            close(fd);
-            return NULL;
-        }
-        if (r == 0)
-            break; /* The file shrank: send what is there. */
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *len = got;
     return buf;
 }
 

@@ -110,6 +110,26 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(out[0]["action"], "accept")
         self.assertNotEqual(out[1]["action"], "accept")
 
+    def test_standard_input(self):
+        """PATH - is standard input, a message or an mbox, read to its end: through a
+        pipe there is no size to know beforehand."""
+        mbox = smftest.fixture("pair.mbox")
+        p = smftest.subprocess.run([smftest.PATHS["smfc"], "-e", self.smfd.listen, "--json",
+                                    "--rcpt", "user@example.com", "-"],
+                                   input=mbox, capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)
+        self.assertEqual([o["file"] for o in out], ["-:1", "-:2"])
+        self.assertEqual(out[0]["action"], "accept")
+        self.assertNotEqual(out[1]["action"], "accept")
+        # A message larger than any first read, through a pipe as /dev/stdin.
+        big = smftest.fixture("clean.eml") + b"\n" + b"x" * 100 + b"\n" * 3000 * 100
+        p = smftest.subprocess.run([smftest.PATHS["smfc"], "-e", self.smfd.listen, "--json",
+                                    "--rcpt", "user@example.com", "/dev/stdin"],
+                                   input=big, capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(json_lines(p)[0]["action"], "accept")
+
     def test_folder_table(self):
         """A folder is walked in sorted order, dotfiles skipped; table and summary."""
         p = self.smfd.smfc("--rcpt", "user@example.com", FIXTURES)
