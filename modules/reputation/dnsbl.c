@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,16 @@ static int zone_codes(char *text, rep_zone_t *z)
     return z->ncodes > 0 ? 0 : -1;
 }
 
+/* A score, a finite number: strtod reads "nan" and "inf" too, and the
+ * engine would refuse such a score on every listed message. */
+static int zone_score(const char *text, double *out)
+{
+    char *end;
+
+    *out = strtod(text, &end);
+    return *end == '\0' && isfinite(*out) ? 0 : -1;
+}
+
 /* PREFIX_ZONE_NAME in upper case, anything else than letters and digits as '_'. */
 static void zone_symbol(char *out, size_t outlen, const char *prefix, const char *zone)
 {
@@ -111,7 +122,7 @@ static void zone_symbol(char *out, size_t outlen, const char *prefix, const char
 
 int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const char **why)
 {
-    char queries[64], codes[512], score[32], *end;
+    char queries[64], codes[512], score[32];
     const char *p = spec;
     char blocked_prefix[64];
 
@@ -128,11 +139,10 @@ int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const ch
         *why = "CODES must be any, or addresses, ranges a-b and masks &N joined by ','";
         return -1;
     }
-    if (zone_field(&p, score, sizeof(score)) < 0 || p != NULL || (strtod(score, &end), *end)) {
-        *why = "SCORE must be a number, and nothing may follow it";
+    if (zone_field(&p, score, sizeof(score)) < 0 || p != NULL || zone_score(score, &z->score) < 0) {
+        *why = "SCORE must be a finite number, and nothing may follow it";
         return -1;
     }
-    z->score = strtod(score, NULL);
     zone_symbol(z->symbol, sizeof(z->symbol), prefix, z->zone);
     snprintf(blocked_prefix, sizeof(blocked_prefix), "%s_BLOCKED", prefix);
     zone_symbol(z->blocked, sizeof(z->blocked), blocked_prefix, z->zone);

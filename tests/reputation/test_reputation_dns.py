@@ -368,7 +368,8 @@ class DnsListTest(unittest.TestCase):
 
     def test_bad_spec_refused_at_init(self):
         for spec in ['"zen.test:ipx:any:3"', '"zen.test:ip:127.0.0.300:3"', '"zen:ip:any:3"',
-                     '"zen.test:ip:any"', '"zen.test:ip:any:3x"']:
+                     '"zen.test:ip:any"', '"zen.test:ip:any:3x"', '"zen.test:ip:any:nan"',
+                     '"zen.test:ip:any:inf"', '"zen.test:ip:any:-1e999"']:
             res, p = run(self.dns, tmp=self.tmp, opts=["dnsbl={%s}" % spec])
             self.assertEqual(p.returncode, 2, spec)
             self.assertIn("dnsbl: invalid entry", p.stderr)
