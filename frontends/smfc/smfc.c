@@ -4,6 +4,7 @@
  */
 #include "smfc.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,7 @@ static void smfc_usage(FILE *f)
           "      --json           one JSON object per message per line on stdout\n"
           "  -j, --jobs N         requests in flight at once (default 8, at most 1000)\n"
           "      --direction D    inbound (default) or outbound\n"
-          "      --ip A           SMTP client address (default 127.0.0.1)\n"
+          "      --ip A           SMTP client address (default 127.0.0.1; '' for unknown)\n"
           "      --helo H         HELO name (default localhost)\n"
           "      --client-name N  the client's reverse-DNS name (default localhost)\n"
           "      --auth-user U    SMTP AUTH user, for outbound mail (default none)\n"
@@ -123,6 +124,18 @@ static bool smfc_utf8(const char *s)
     return j != NULL;
 }
 
+/*
+ * Whether --ip is an address the engine can judge. Anything else reached
+ * the engine as an unknown client, whose address checks (lists, history,
+ * reverse DNS) then silently did not run: a typo changed the verdict.
+ * "" still says that the client is unknown.
+ */
+static bool smfc_ip_ok(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    return *s == '\0' || inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
 /* The long option whose value is `opt`, for messages. */
 static const struct option *smfc_longopt(int opt)
 {
@@ -160,6 +173,8 @@ static int smfc_parse_opt(smfc_opts_t *o, int opt, const char *arg)
         o->direction = arg;
         break;
     case OPT_IP:
+        if (!smfc_ip_ok(arg))
+            return smfc_usage_error("--ip: expected an IPv4 or IPv6 address, got '%s'", arg);
         o->ip = arg;
         break;
     case OPT_HELO:

@@ -183,6 +183,13 @@ class ScanTest(smftest.SmfdTestCase):
         for args in ([], ["-j", "0", "x"], ["--direction", "sideways", "x"], ["--nope", "x"]):
             p = smftest.subprocess.run([smftest.PATHS["smfc"]] + args, capture_output=True)
             self.assertEqual(p.returncode, 2, args)
+        # A client address that is none would reach the engine as an unknown client,
+        # whose address checks then silently do not run.
+        for ip in ("not-an-ip", "192.0.2.300", "[192.0.2.1]"):
+            p = smftest.subprocess.run([smftest.PATHS["smfc"], "--ip", ip, "x"],
+                                       capture_output=True)
+            self.assertEqual(p.returncode, 2, ip)
+            self.assertIn(b"--ip: expected an IPv4 or IPv6 address", p.stderr)
         p = smftest.subprocess.run([smftest.PATHS["smfc"], "--help"], capture_output=True)
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"usage: smfc", p.stdout)
