@@ -285,6 +285,17 @@ static long smfc_resend(smfc_client_t *c, long cap)
     return (long)next + 1;
 }
 
+/* Why the messages after a first unanswered one are not sent: they were
+ * never waited for, so the reason must not say they were. */
+static char *smfc_unreachable(const smfc_opts_t *o)
+{
+    char why[512];
+    snprintf(why, sizeof why,
+             "not sent: %s gave no answer to an earlier message within %ld ms: is smfd running?",
+             o->endpoint, o->timeout_ms);
+    return smfc_strdup(why);
+}
+
 /* Fails requests past their timeout; returns ms until the next one expires. */
 static long smfc_expire(smfc_client_t *c)
 {
@@ -302,7 +313,7 @@ static long smfc_expire(smfc_client_t *c)
             smfc_slot_fail(s, "no_answer", why);
             /* An engine that never answered will not answer the rest either. */
             if (!c->answered && !c->unreachable)
-                c->unreachable = smfc_strdup(why);
+                c->unreachable = smfc_unreachable(c->o);
         } else if (left < next) {
             next = left;
         }

@@ -210,8 +210,8 @@ class BrokenEngineTest(unittest.TestCase):
     """smfc against a stand-in engine (a ROUTER socket here) whose replies are broken."""
 
     def serve(self, reply):
-        """Answers each request with reply(request frames) until the test ends;
-        returns the endpoint."""
+        """Answers each request with reply(request frames), or not when it gives None,
+        until the test ends; returns the endpoint."""
         d = tempfile.mkdtemp(prefix="smf-broken-")
         endpoint = "ipc://%s/scan.sock" % d
         ctx = smftest.zmq.Context()
@@ -223,7 +223,9 @@ class BrokenEngineTest(unittest.TestCase):
             while not stop.is_set():
                 if sock.poll(50):
                     frames = sock.recv_multipart()
-                    sock.send_multipart([frames[0]] + reply(frames[1:]))
+                    answer = reply(frames[1:])
+                    if answer is not None:
+                        sock.send_multipart([frames[0]] + answer)
             sock.close(0)
             ctx.term()
 
@@ -248,6 +250,22 @@ class BrokenEngineTest(unittest.TestCase):
         out = json_lines(p)
         self.assertEqual([o["error"] for o in out], ["bad_reply", "bad_reply"], out)
         self.assertNotIn(b"is smfd running", p.stderr)
+
+    def test_messages_not_sent_say_so(self):
+        """Once a first message got no answer, the next ones are not sent: each says so,
+        rather than claim it waited out the timeout itself."""
+        endpoint = self.serve(lambda req: None)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "300", "--json",
+             "--rcpt", "user@example.com", clean, clean, clean], capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        out = json_lines(p)
+        self.assertIn("no answer from %s within 300 ms" % endpoint, out[0]["message"])
+        for o in out[1:]:
+            self.assertEqual(o["error"], "no_answer", o)
+            self.assertTrue(o["message"].startswith("not sent: "), o)
+            self.assertNotIn("elapsed_ms", o)
 
 
 if __name__ == "__main__":
