@@ -15,11 +15,31 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A number as a score or threshold needs it: libconfuse would also take
+ * "nan" and "inf", against which every comparison of a score fails or
+ * always holds, and a stage's finite score could never reach them. */
+static int finite_float(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (end == value || *end != '\0' || errno == ERANGE || !isfinite(d)) {
+        /* Worded as libconfuse's own, which confline_culprit() knows. */
+        cfg_error(cfg,
+                  "invalid floating point value for option '%s': %s (expected a finite number)",
+                  cfg_opt_name(opt), value);
+        return -1;
+    }
+    *(double *)result = d;
+    return 0;
+}
 
 /* libconfuse reports errors through a callback; keep the last one. */
 static __thread char cfg_errbuf[1024];
@@ -64,16 +84,17 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* ---- option tables ------------------------------------------------ */
 
-static cfg_opt_t policy_dir_opts[] = {CFG_STR_LIST("stages", NULL, CFGF_NODEFAULT),
-                                      CFG_FLOAT("add_header_score", 0, CFGF_NODEFAULT),
-                                      CFG_FLOAT("quarantine_score", 0, CFGF_NODEFAULT),
-                                      CFG_FLOAT("reject_score", 0, CFGF_NODEFAULT),
-                                      CFG_STR("virus_action", NULL, CFGF_NODEFAULT),
-                                      CFG_STR("unscannable_action", NULL, CFGF_NODEFAULT),
-                                      CFG_STR("block_action", NULL, CFGF_NODEFAULT),
-                                      CFG_STR("spam_action", NULL, CFGF_NODEFAULT),
-                                      CFG_STR("reject_text", NULL, CFGF_NODEFAULT),
-                                      CFG_END()};
+static cfg_opt_t policy_dir_opts[] = {
+    CFG_STR_LIST("stages", NULL, CFGF_NODEFAULT),
+    CFG_FLOAT_CB("add_header_score", 0, CFGF_NODEFAULT, finite_float),
+    CFG_FLOAT_CB("quarantine_score", 0, CFGF_NODEFAULT, finite_float),
+    CFG_FLOAT_CB("reject_score", 0, CFGF_NODEFAULT, finite_float),
+    CFG_STR("virus_action", NULL, CFGF_NODEFAULT),
+    CFG_STR("unscannable_action", NULL, CFGF_NODEFAULT),
+    CFG_STR("block_action", NULL, CFGF_NODEFAULT),
+    CFG_STR("spam_action", NULL, CFGF_NODEFAULT),
+    CFG_STR("reject_text", NULL, CFGF_NODEFAULT),
+    CFG_END()};
 
 static cfg_opt_t policy_opts[] = {CFG_SEC("inbound", policy_dir_opts, CFGF_NONE),
                                   CFG_SEC("outbound", policy_dir_opts, CFGF_NONE),
@@ -104,8 +125,8 @@ static cfg_opt_t core_opts[] = {
     CFG_INT("quarantine_map_size", 16L << 30, CFGF_NONE),
     CFG_STR_LIST("reload_watch", "{\"/var/lib/clamav\"}", CFGF_NONE),
     CFG_BOOL("autolearn", cfg_false, CFGF_NONE),
-    CFG_FLOAT("autolearn_spam_score", 12.0, CFGF_NONE),
-    CFG_FLOAT("autolearn_ham_score", 0.1, CFGF_NONE),
+    CFG_FLOAT_CB("autolearn_spam_score", 12.0, CFGF_NONE, finite_float),
+    CFG_FLOAT_CB("autolearn_ham_score", 0.1, CFGF_NONE, finite_float),
     CFG_INT("autolearn_refit_interval", 3600, CFGF_NONE),
     CFG_STR("curve_secret_key_file", "", CFGF_NONE),
     CFG_STR("curve_clients_file", "", CFGF_NONE),
@@ -187,7 +208,7 @@ static cfg_opt_t option_to_cfg(const smf_option_t *o)
         return c;
     }
     case SMF_OPT_FLOAT: {
-        cfg_opt_t c = CFG_FLOAT(o->name, dv ? strtod(dv, NULL) : 0.0, CFGF_NONE);
+        cfg_opt_t c = CFG_FLOAT_CB(o->name, dv ? strtod(dv, NULL) : 0.0, CFGF_NONE, finite_float);
         return c;
     }
     case SMF_OPT_STRING: {
