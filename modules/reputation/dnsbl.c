@@ -149,15 +149,30 @@ int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const ch
     return 0;
 }
 
-int rep_zone_refusal(uint32_t answer)
+/* Whether the zone's codes name this one address by itself (not in a
+ * range or a mask): the operator then knows the list uses it for a listing. */
+static int names_exactly(const rep_zone_t *z, uint32_t answer)
 {
-    return (answer & 0xffffff00u) == 0x7fffff00u;
+    for (size_t i = 0; i < z->ncodes; i++)
+        if (z->codes[i].mask == 0 && z->codes[i].lo == answer && z->codes[i].hi == answer)
+            return 1;
+    return 0;
+}
+
+int rep_zone_refusal(const rep_zone_t *z, uint32_t answer)
+{
+    if ((answer & 0xffffff00u) == 0x7fffff00u)
+        return 1;
+    /* URIBL and SURBL answer 127.0.0.1, dnswl.org 127.0.0.255, to a resolver
+     * they refuse: under "any" or a range, every name or client would count
+     * as listed (a bonus from an allow list), whatever it is. */
+    return (answer == 0x7f000001u || answer == 0x7f0000ffu) && !names_exactly(z, answer);
 }
 
 int rep_zone_listed(const rep_zone_t *z, uint32_t answer)
 {
     /* Only loopback answers are list answers; anything else is a hijacking resolver. */
-    if ((answer >> 24) != 127 || rep_zone_refusal(answer))
+    if ((answer >> 24) != 127 || rep_zone_refusal(z, answer))
         return 0;
     for (size_t i = 0; i < z->ncodes; i++) {
         const rep_code_t *c = &z->codes[i];

@@ -50,8 +50,9 @@ int rep_zone_listed(const rep_zone_t *z, uint32_t answer);
 /*
  * Whether an answer says the list refuses our resolver rather than judging
  * the query: 127.255.255.0/24, which the big lists use for "blocked",
- * "rate-limited" and "open resolver".
+ * "rate-limited" and "open resolver", and 127.0.0.1 (URIBL, SURBL) and
+ * 127.0.0.255 (dnswl.org) unless the zone's codes name that address alone.
  */
-int rep_zone_refusal(uint32_t answer);
+int rep_zone_refusal(const rep_zone_t *z, uint32_t answer);
 
 #endif

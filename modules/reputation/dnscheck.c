@@ -61,7 +61,7 @@ static void zone_answer(void *arg, const char *name, const rep_dns_answer_t *ans
     for (size_t i = 0; ans->status == REP_DNS_OK && i < ans->naddrs; i++) {
         const uint8_t *a = ans->addrs[i] + 12;
         uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-        if (rep_zone_refusal(v) && r->refused == NULL)
+        if (rep_zone_refusal(z, v) && r->refused == NULL)
             r->refused =
                 smf_msg_printf(ctx->msg, "%s -> %u.%u.%u.%u", name, a[0], a[1], a[2], a[3]);
         else if (rep_zone_listed(z, v) && r->listed == NULL)

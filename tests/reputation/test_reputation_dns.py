@@ -36,6 +36,9 @@ RECORDS = {
     "[192.0.2.1].dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
+    # What URIBL and SURBL (127.0.0.1) and dnswl.org (127.0.0.255) answer a refused resolver.
+    reverse_v4("192.0.2.99") + ".uribl.test": [("A", "127.0.0.1")],
+    reverse_v4("192.0.2.99") + ".wl255.test": [("A", "127.0.0.255")],
     # Link hosts: an IDN name (Cyrillic "а" then "pple"), IPv6 literals, and
     # private IPv6 addresses listed only to show that they are never asked.
     "xn--pple-43d.test.dbl.test": [("A", "127.0.1.3")],
@@ -262,6 +265,22 @@ class DnsListTest(unittest.TestCase):
         self.assertNotIn("REP_DNSBL_BLOCKED_TEST", s)
         # Reported as a health problem (smf_health), not only as a symbol.
         self.assertTrue(any("refuses our resolver" in h for h in res["health"]), res["health"])
+
+    def test_other_lists_refusal_codes_are_not_listings(self):
+        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+                     opts=['dnsbl={"uribl.test:ip:any:3"}',
+                           'dnswl={"wl255.test:ip:127.0.0.0-127.0.255.255:-2"}'])
+        s = symbols(res)
+        self.assertIn("127.0.0.1", s["REP_DNSBL_BLOCKED_URIBL_TEST"]["detail"])
+        self.assertIn("127.0.0.255", s["REP_DNSWL_BLOCKED_WL255_TEST"]["detail"])
+        self.assertNotIn("REP_DNSBL_URIBL_TEST", s)
+        self.assertNotIn("REP_DNSWL_WL255_TEST", s)
+        # A zone whose codes name the address alone uses it for a listing.
+        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+                     opts=['dnsbl={"uribl.test:ip:127.0.0.1:3"}'])
+        s = symbols(res)
+        self.assertEqual(s["REP_DNSBL_URIBL_TEST"]["score"], 3, s)
+        self.assertNotIn("REP_DNSBL_BLOCKED_URIBL_TEST", s)
 
     def test_slow_zone_times_out_others_still_count(self):
         t = time.time()
