@@ -37,7 +37,9 @@ typedef struct av_state {
 /* What libclamav's callbacks get as context during one scan call. */
 typedef struct av_scan_ctx {
     smf_msg_t *msg;
+    uint64_t max_file_size; /* bytes, as the engine was built with */
     int timed_out;
+    int cut_short; /* an extracted file reached max_file_size */
 } av_scan_ctx_t;
 
 /* libclamav's log lines, routed to smf_log() (set once, process-wide). */
@@ -45,6 +47,13 @@ void av_clamav_log(enum cl_msg severity, const char *fullmsg, const char *text, 
 
 /* libclamav's pre-scan hook: stops a scan once the message's deadline passed. */
 cl_error_t av_pre_scan(int fd, const char *type, void *context);
+
+/* libclamav's file inspection hook: stops a scan at an extracted file that
+ * libclamav may have cut short at max_file_size. */
+cl_error_t av_inspect_file(int fd, const char *type, const char **ancestors,
+                           size_t parent_file_size, const char *file_name, size_t file_size,
+                           const char *file_buffer, uint32_t recursion_level,
+                           uint32_t layer_attributes, void *context);
 
 /* Builds st->engine from conf; on failure explains with smf_init_fail(). */
 int av_engine_open(smf_init_t *init, const av_conf_t *conf, av_state_t *st);

@@ -258,6 +258,7 @@ static void av_set_options(const av_conf_t *conf, av_state_t *st)
 static int av_compile(smf_init_t *init, av_state_t *st)
 {
     cl_engine_set_clcb_pre_scan(st->engine, av_pre_scan);
+    cl_engine_set_clcb_file_inspection(st->engine, av_inspect_file);
     cl_error_t rc = cl_engine_compile(st->engine);
     if (rc != CL_SUCCESS) {
         smf_init_fail(init, "cannot compile the libclamav engine: %s", cl_strerror(rc));

@@ -38,6 +38,27 @@ cl_error_t av_pre_scan(int fd, const char *type, void *context)
     return CL_CLEAN;
 }
 
+/*
+ * Some of libclamav's extractors (zip's among them) stop writing a member
+ * at max_file_size and scan the part they wrote without any alert, so the
+ * rest of the member would pass as clean. An extracted file that reached
+ * the limit is therefore treated as cut short. Blocking it (rather than
+ * noting it and going on) also keeps libclamav from caching the archive as
+ * clean, which would skip this hook the next time the same bytes come.
+ */
+cl_error_t av_inspect_file(int fd, const char *type, const char **ancestors,
+                           size_t parent_file_size, const char *file_name, size_t file_size,
+                           const char *file_buffer, uint32_t recursion_level,
+                           uint32_t layer_attributes, void *context)
+{
+    av_scan_ctx_t *ctx = context;
+    if (ctx == NULL || recursion_level == 0 || (uint64_t)file_size < ctx->max_file_size) {
+        return CL_CLEAN;
+    }
+    ctx->cut_short = 1;
+    return CL_VIRUS;
+}
+
 static int av_starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -92,6 +113,11 @@ static int av_outcome(smf_msg_t *msg, cl_error_t rc, const av_scan_ctx_t *ctx, c
         smf_log(msg, SMF_LOG_WARN, "deadline passed while scanning %s", what);
         return SMF_ETIMEDOUT;
     }
+    if (ctx->cut_short) {
+        av_unscannable(msg, "AV_UNSCANNABLE", "scan limit exceeded (MaxFileSize)", what);
+        *res = AV_UNSCANNABLE;
+        return 0;
+    }
     switch (rc) {
     case CL_CLEAN:
         return 0;
@@ -124,7 +150,7 @@ static int av_scan_buffer(smf_msg_t *msg, const av_state_t *st, const void *data
         smf_log(msg, SMF_LOG_ERROR, "cannot map %s for libclamav", what);
         return SMF_ENOMEM;
     }
-    av_scan_ctx_t ctx = {.msg = msg, .timed_out = 0};
+    av_scan_ctx_t ctx = {.msg = msg, .max_file_size = st->max_file_size};
     struct cl_scan_options options = st->options;
     const char *virname = NULL;
     unsigned long scanned = 0;

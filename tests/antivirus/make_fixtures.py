@@ -423,6 +423,20 @@ def unscannable_mail(fx, workdir):
     fx.clean("control-zip-bomb.eml", bomb_lines)
     fx.infected("control-zip-bomb-hiding-eicar.eml", hiding_lines)
     fx.clean("control-big-part.eml", big_lines)
+    # libclamav cuts a zip member short at max_file_size without an alert. Under
+    # max_file_size=1 (megabyte) alone, a member larger than that with EICAR at
+    # its end must not pass as clean, nor when the same archive comes again
+    # (libclamav's clean-file cache).
+    tail = zip_bytes([("padded.com", bytes(3 * 1024 * 1024) + EICAR)])
+    for name in ("limits-zip-member-cut-short.eml", "limits-zip-member-cut-short-again.eml"):
+        fx.add(name, message(name[:-4], [greeting(), b64_attachment(tail, "padded.zip",
+                                                                     "application/zip")]),
+               "unscannable", symbol="AV_UNSCANNABLE", reason="MaxFileSize", group="filesize")
+    # The same under the default max_file_size: 51 MB of zeros make a small mail.
+    tail = zip_bytes([("padded.com", bytes(51 * 1024 * 1024) + EICAR)])
+    fx.add("zip-member-over-max-file-size.eml", message("zip member over max_file_size", [
+        greeting(), b64_attachment(tail, "padded.zip", "application/zip")]),
+        "unscannable", symbol="AV_UNSCANNABLE", reason="MaxFileSize")
 
 
 def main():

@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GROUPS = {
     "default": [],
     "limits": ["max_scan_size=1", "max_file_size=1"],
+    "filesize": ["max_file_size=1"],
     "recursion17": ["max_recursion=17"],
 }
 
