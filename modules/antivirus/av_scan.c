@@ -281,6 +281,47 @@ static int av_scan_leaf(smf_msg_t *msg, const av_state_t *st, size_t i, unsigned
     return 0;
 }
 
+/*
+ * Scans every leaf. A part libclamav failed on does not end the walk: the
+ * first error is kept and returned only if no other part holds a virus,
+ * since a virus found is a better answer than tempfail. A passed deadline
+ * does end it, as every later scan would fail the same way.
+ */
+static int av_scan_leaves(smf_msg_t *msg, const av_state_t *st, size_t count, unsigned char *kind,
+                          int *need_raw, av_result_t *found)
+{
+    int first_error = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (kind[i] == AV_PART_CONTAINER || smf_msg_part(msg, i) == NULL) {
+            continue;
+        }
+        av_result_t res = AV_CLEAN;
+        int rc = av_scan_leaf(msg, st, i, kind, need_raw, &res);
+        if (res == AV_VIRUS || rc == SMF_ETIMEDOUT) {
+            *found = res;
+            return rc;
+        }
+        if (rc < 0 && first_error == 0) {
+            first_error = rc;
+        }
+    }
+    return first_error;
+}
+
+/* The raw message, for what the parts do not cover; marks the text parts
+ * with inline files once it is clean. */
+static int av_scan_rest(smf_msg_t *msg, const av_state_t *st, size_t count,
+                        const unsigned char *kind, av_result_t *found)
+{
+    int rc = av_scan_raw(msg, st, found);
+    for (size_t i = 0; rc == 0 && *found == AV_CLEAN && i < count; i++) {
+        if (kind[i] == AV_PART_PENDING) {
+            smf_msg_part_scanned(msg, i);
+        }
+    }
+    return rc;
+}
+
 int av_scan_message(smf_msg_t *msg, const av_state_t *st)
 {
     size_t count = smf_msg_part_count(msg);
@@ -289,25 +330,14 @@ int av_scan_message(smf_msg_t *msg, const av_state_t *st)
         return SMF_ENOMEM;
     }
     int need_raw = st->scan_raw_message || smf_msg_truncated(msg) != NULL;
-    for (size_t i = 0; i < count; i++) {
-        if (kind[i] == AV_PART_CONTAINER || smf_msg_part(msg, i) == NULL) {
-            continue;
-        }
-        av_result_t res = AV_CLEAN;
-        int rc = av_scan_leaf(msg, st, i, kind, &need_raw, &res);
-        if (rc < 0 || res == AV_VIRUS) {
-            return rc;
-        }
+    av_result_t found = AV_CLEAN;
+    int rc = av_scan_leaves(msg, st, count, kind, &need_raw, &found);
+    if (found == AV_VIRUS || rc == SMF_ETIMEDOUT || !need_raw) {
+        return found == AV_VIRUS ? 0 : rc;
     }
-    if (!need_raw) {
+    int raw_rc = av_scan_rest(msg, st, count, kind, &found);
+    if (found == AV_VIRUS) {
         return 0;
     }
-    av_result_t res = AV_CLEAN;
-    int rc = av_scan_raw(msg, st, &res);
-    for (size_t i = 0; rc == 0 && res == AV_CLEAN && i < count; i++) {
-        if (kind[i] == AV_PART_PENDING) {
-            smf_msg_part_scanned(msg, i);
-        }
-    }
-    return rc;
+    return rc < 0 ? rc : raw_rc;
 }
