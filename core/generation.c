@@ -84,12 +84,12 @@ static int init_module(generation_t *g, size_t m, char *err, size_t errlen)
         return 0;
     const char *why = ctx.err[0] ? ctx.err : smf_strerror(rc);
     if (mc->hard) {
-        /* Fail closed, loudly: the engine stays up and every message is
-         * answered tempfail until a reload brings the stage back. */
+        /* Fail closed: the generation is kept with the error, so that its
+         * scans give tempfail. Whether it is used at all is the caller's
+         * choice (a reload keeps a ready generation instead), and so is
+         * the loud log line that says so. */
         g->init_errors[m] = xstrdup(why);
         g->states[m] = NULL;
-        log_msg(SMF_LOG_ERROR, d->name,
-                "ANTIVIRUS STAGE NOT READY, ALL MAIL WILL BE TEMPFAILED: %s", why);
         return 0;
     }
     snprintf(err, errlen, "module %s: init failed: %s", d->name, why);
@@ -127,6 +127,16 @@ int generation_new(config_t *conf, kv_t *kv, unsigned long id, size_t nworkers, 
     }
     *out = g;
     return 0;
+}
+
+int generation_not_ready(const generation_t *g, const char **why)
+{
+    for (size_t m = 0; m < g->conf->nmodules; m++)
+        if (g->conf->modules[m].hard && g->init_errors[m] != NULL) {
+            *why = g->init_errors[m];
+            return (int)m;
+        }
+    return -1;
 }
 
 void generation_hold(generation_t *g)

@@ -39,6 +39,9 @@ typedef struct generation {
  */
 int generation_new(config_t *conf, kv_t *kv, unsigned long id, size_t nworkers, generation_t **out,
                    char *err, size_t errlen);
+/* The first antivirus stage of g whose init failed (its index, *why its
+ * error), or -1 when every antivirus stage is ready. */
+int generation_not_ready(const generation_t *g, const char **why);
 void generation_hold(generation_t *g);
 /* Drops a reference and nulls *gp; the last one frees the generation. */
 void generation_release(generation_t **gp);

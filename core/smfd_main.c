@@ -198,6 +198,32 @@ static int check_only(const options_t *o)
 #define WATCH_INTERVAL_S 2
 #define PURGE_INTERVAL_S 3600
 
+/* Says loudly that g, about to answer mail, tempfails all of it. */
+static void warn_not_ready(const generation_t *g)
+{
+    const char *why;
+    int m = generation_not_ready(g, &why);
+    if (m >= 0)
+        log_msg(SMF_LOG_ERROR, g->conf->modules[m].name,
+                "ANTIVIRUS STAGE NOT READY, ALL MAIL WILL BE TEMPFAILED: %s", why);
+}
+
+/*
+ * Whether a reload must keep cur rather than swap in g: an antivirus stage
+ * that no longer starts (a database written half-way, say) would tempfail
+ * all mail that cur still scans. When cur cannot scan either, g is no worse.
+ */
+static bool reload_refused(const generation_t *cur, const generation_t *g)
+{
+    const char *why, *cur_why;
+    int m = generation_not_ready(g, &why);
+    if (m < 0 || generation_not_ready(cur, &cur_why) >= 0)
+        return false;
+    log_error("reload failed, generation %lu stays: module %s cannot scan: %s", cur->id,
+              g->conf->modules[m].name, why);
+    return true;
+}
+
 static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const char *why)
 {
     char err[2048];
@@ -209,6 +235,12 @@ static void reload(engine_t *e, const options_t *o, unsigned long *gen_id, const
         generation_release(&cur);
         return;
     }
+    if (reload_refused(cur, g)) {
+        generation_release(&g);
+        generation_release(&cur);
+        return;
+    }
+    warn_not_ready(g);
     if (strcmp(g->conf->listen, e->listen) != 0 || strcmp(g->conf->publish, e->publish) != 0 ||
         (size_t)g->conf->workers != e->nworkers || g->conf->max_queued != e->max_queued ||
         g->conf->max_queued_size != e->max_queued_size)
@@ -479,6 +511,7 @@ static int serve(const options_t *o)
     generation_t *g = load(o, e.kv, gen_id, e.nworkers, err, sizeof(err));
     if (g == NULL)
         log_fatal("%s", err);
+    warn_not_ready(g);
     if (!drop)
         bind_endpoints(&e);
     e.current = g;

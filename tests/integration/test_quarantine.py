@@ -954,6 +954,33 @@ class WatchTest(unittest.TestCase):
         self.assertIn("generation %d is current" % gen, log)
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
+    def test_broken_database_keeps_the_running_engine(self):
+        """A database that does not load (as one written half-way) fails the
+        reload: the running antivirus stage goes on scanning, mail is not
+        tempfailed."""
+        client = Client(self.smfd)
+        body = fixture("clean.eml")
+        try:
+            self.assertEqual(client.scan(body)["action"], "accept")
+            gen = self.smfd.pong["generation"]
+            with open(os.path.join(self.db, "broken.ndb"), "w") as f:
+                f.write("this is not a signature\n")
+            ends = ("reload failed", "generation %d is current" % (gen + 1))
+            deadline = time.time() + 30
+            while not any(s in self.smfd.log_tail(200) for s in ends) \
+                    and time.time() < deadline:
+                time.sleep(0.2)
+            log = self.smfd.log_tail(200)
+            self.assertIn("reload failed, generation %d stays" % gen, log)
+            self.assertIn("broken.ndb", log)
+            self.assertNotIn("ALL MAIL WILL BE TEMPFAILED", log)
+            self.assertEqual(client.scan(body)["action"], "accept", self.smfd.log_tail())
+            client.sock.send_multipart([smftest.PROTO, b"PING", b"gen"])
+            self.assertEqual(recv_reply(client.sock)[2]["generation"], gen)
+        finally:
+            client.close()
+        self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
+
 
 if __name__ == "__main__":
     smftest.main()
