@@ -20,6 +20,7 @@
 #define DEFAULT_MAX_PARTS 1000
 #define CHARSET_NAME_MAX 40
 #define FILENAME_LINE_MAX 1024
+#define CTE_WORD_MAX 32
 
 /* A heap buffer that grows; used while the text is assembled. */
 typedef struct sbuf {
@@ -966,13 +967,61 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
 
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth);
 
+/* The encoding named by one Content-Transfer-Encoding value, read as
+ * Thunderbird reads it: its first word, whatever follows ("base64;",
+ * "base64,", a quoted "base64"). */
+static GMimeContentEncoding encoding_word(const char *v)
+{
+    char word[CTE_WORD_MAX + 1];
+    size_t n = 0;
+    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n' || *v == '"')
+        v++;
+    while (n < CTE_WORD_MAX && ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+                                (*v >= '0' && *v <= '9') || *v == '-'))
+        word[n++] = *v++;
+    word[n] = '\0';
+    return n > 0 ? g_mime_content_encoding_from_string(word) : GMIME_CONTENT_ENCODING_DEFAULT;
+}
+
+static bool encoding_decodes(GMimeContentEncoding e)
+{
+    return e == GMIME_CONTENT_ENCODING_BASE64 || e == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+           e == GMIME_CONTENT_ENCODING_UUENCODE;
+}
+
+/*
+ * The transfer encoding of a leaf. GMime reads only a value that is one
+ * word, and of several Content-Transfer-Encoding fields it keeps the last,
+ * while Thunderbird reads the first word of the first field: a body sent as
+ * "base64;" or with a second "7bit" field after the real one would be
+ * opened decoded by the reader yet scanned encoded. The first field that
+ * names a real encoding wins, so that the scanners see what some client
+ * decodes.
+ */
+static GMimeContentEncoding part_encoding(GMimePart *part)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(part));
+    int n = hl ? g_mime_header_list_get_count(hl) : 0;
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = h ? g_mime_header_get_name(h) : NULL;
+        const char *value = h ? g_mime_header_get_raw_value(h) : NULL;
+        if (name == NULL || value == NULL || strcasecmp(name, "Content-Transfer-Encoding") != 0)
+            continue;
+        GMimeContentEncoding e = encoding_word(value);
+        if (encoding_decodes(e))
+            return e;
+    }
+    return g_mime_part_get_content_encoding(part);
+}
+
 static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
     sbuf_t heap = {0};
     size_t n = 0;
     const unsigned char *s = encoded_body(w ? g_mime_data_wrapper_get_stream(w) : NULL, &n, &heap);
-    decode_body(p, idx, g_mime_part_get_content_encoding(part), s, n);
+    decode_body(p, idx, part_encoding(part), s, n);
     free(heap.p);
     leaf_text(p, idx, attach_disp);
 }

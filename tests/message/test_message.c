@@ -519,6 +519,38 @@ static void test_hostile_encodings(void)
     arena_destroy(&a);
 }
 
+/*
+ * Content-Transfer-Encoding as mail clients read it: the first word of the
+ * value ("base64;" is base64), and of two fields the one that decodes,
+ * whichever comes first, since clients differ in which they keep.
+ */
+static void test_encoding_spellings(void)
+{
+    static const char *const fields[] = {
+        "Content-Transfer-Encoding: base64;\n",
+        "Content-Transfer-Encoding: \"base64\"\n",
+        "Content-Transfer-Encoding: base64,\n",
+        "Content-Transfer-Encoding: BASE64 (binary)\n",
+        "Content-Transfer-Encoding: base64\nContent-Transfer-Encoding: 7bit\n",
+        "Content-Transfer-Encoding: 7bit\nContent-Transfer-Encoding: base64\n",
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        g_string_assign(raw, "Subject: cte\nContent-Type: application/octet-stream; name=x.exe\n");
+        g_string_append(raw, fields[i]);
+        g_string_append(raw, "\nTVogaGVsbG8=\n");
+        message_t *m = parse_built(a, raw);
+        const smf_part_t *p = &m->parts[0];
+        if (p->size != 8 || memcmp(p->data, "MZ hello", 8) != 0) {
+            fprintf(stderr, "cte case %zu: [%s] not decoded (%zu bytes)\n", i, fields[i], p->size);
+            failures++;
+        }
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -858,6 +890,7 @@ int main(int argc, char **argv)
     test_no_boundary();
     test_broken_base64();
     test_hostile_encodings();
+    test_encoding_spellings();
     test_degenerate();
     test_html_to_text();
     test_html_links();
