@@ -26,6 +26,7 @@ typedef struct html_state {
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
 
 #define TAG_NAME_MAX 16
+#define ENTITY_NAME_MAX 24
 
 typedef struct entity {
     const char *name;
@@ -59,6 +60,21 @@ static const entity_t entities[] = {
     {"Yacute", 0xdd},  {"ne", 0x2260},    {"le", 0x2264},    {"ge", 0x2265},     {"larr", 0x2190},
     {"rarr", 0x2192},  {"uarr", 0x2191},  {"darr", 0x2193},  {"hearts", 0x2665}, {"check", 0x2713},
     {"star", 0x2606},  {"infin", 0x221e},
+};
+
+/* Spellings browsers accept as well: the upper-case legacy ones, and the
+ * long names of the zero-width characters that split words in spam. */
+static const entity_t more_entities[] = {
+    {"AMP", '&'},
+    {"LT", '<'},
+    {"GT", '>'},
+    {"QUOT", '"'},
+    {"NoBreak", 0x2060},
+    {"ZeroWidthSpace", 0x200b},
+    {"NegativeVeryThinSpace", 0x200b},
+    {"NegativeThinSpace", 0x200b},
+    {"NegativeMediumSpace", 0x200b},
+    {"NegativeThickSpace", 0x200b},
 };
 
 /* HTML maps numeric references 0x80-0x9f as windows-1252 bytes. */
@@ -98,6 +114,15 @@ static unsigned sanitise_cp(unsigned long cp)
     return (unsigned)cp;
 }
 
+/* The entry of table t named q[0..n), or NULL. */
+static const entity_t *find_entity(const entity_t *t, size_t count, const char *q, size_t n)
+{
+    for (size_t i = 0; i < count; i++)
+        if (n > 0 && t[i].name[0] == q[0] && strlen(t[i].name) == n && memcmp(t[i].name, q, n) == 0)
+            return &t[i];
+    return NULL;
+}
+
 /*
  * Decodes the character reference at p ('&'). Returns the bytes consumed
  * (0 when it is not a reference) and the code point in *cp. Reads at most
@@ -130,20 +155,18 @@ static size_t entity_decode(const char *p, const char *end, unsigned *cp)
         return (size_t)(q - p);
     }
     size_t n = 0;
-    while (q + n < end && n < 8 && (is_alpha((unsigned char)q[n]) || (q[n] >= '0' && q[n] <= '9')))
+    while (q + n < end && n < ENTITY_NAME_MAX &&
+           (is_alpha((unsigned char)q[n]) || (q[n] >= '0' && q[n] <= '9')))
         n++;
     int semi = q + n < end && q[n] == ';';
-    for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
-        const entity_t *e = &entities[i];
-        if (n == 0 || e->name[0] != q[0] || strlen(e->name) != n || memcmp(e->name, q, n) != 0)
-            continue;
-        /* Without ';' only the ASCII ones are recognised, as browsers do. */
-        if (!semi && e->cp >= 0x80)
-            return 0;
-        *cp = e->cp;
-        return 1 + n + (size_t)semi;
-    }
-    return 0;
+    const entity_t *e = find_entity(entities, sizeof(entities) / sizeof(entities[0]), q, n);
+    if (e == NULL)
+        e = find_entity(more_entities, sizeof(more_entities) / sizeof(more_entities[0]), q, n);
+    /* Without ';' only the ASCII ones are recognised, as browsers do. */
+    if (e == NULL || (!semi && e->cp >= 0x80))
+        return 0;
+    *cp = e->cp;
+    return 1 + n + (size_t)semi;
 }
 
 /* Pays the separator owed, then leaves room for a visible character. */
@@ -392,6 +415,28 @@ static void tag(html_state_t *st)
         skip_hidden(st, name);
 }
 
+/*
+ * A non-ASCII character written as itself. Zero-width characters are
+ * dropped as they are when written as references: "V\u200bIAGRA" shows as
+ * one word and must reach the content rules as one. Bytes that are not
+ * UTF-8 are kept for the caller's replacement.
+ */
+static void literal_char(html_state_t *st)
+{
+    unsigned cp;
+    size_t k = utf8_get((const unsigned char *)st->p, (size_t)(st->end - st->p), &cp);
+    if (k > 0 && invisible(cp)) {
+        st->p += k;
+        return;
+    }
+    if (k == 0)
+        k = 1;
+    flush_sep(st);
+    memcpy(st->out + st->len, st->p, k);
+    st->len += k;
+    st->p += k;
+}
+
 static void text_byte(html_state_t *st)
 {
     unsigned char c = (unsigned char)*st->p;
@@ -414,6 +459,8 @@ static void text_byte(html_state_t *st)
         }
     } else if (c < 0x20 || c == 0x7f) {
         st->p++; /* Control characters are not text. */
+    } else if (c >= 0x80) {
+        literal_char(st);
     } else {
         flush_sep(st);
         st->out[st->len++] = (char)c;

@@ -638,6 +638,15 @@ static void test_html_to_text(void)
         {"V&#1;iagra", "Viagra"},
         {"<head>BUY NOW</head><body>hi", "BUY NOW\nhi"},
         {"<html><head><meta x><title>T</title></head><body>seen</body></html>", "seen"},
+        /* Zero-width characters written as themselves, or by their long
+         * names, split no word either; other characters are kept. */
+        {"V\xe2\x80\x8bI\xe2\x80\x8c"
+         "A\xef\xbb\xbfG\xc2\xadR\xe2\x81\xa0"
+         "A",
+         "VIAGRA"},
+        {"V&ZeroWidthSpace;IA&NegativeThinSpace;GRA&NoBreak;", "VIAGRA"},
+        {"&AMP; &LT;b&GT; &QUOT;", "& <b> \""},
+        {"caf\xc3\xa9 \xe2\x82\xac \xff", "caf\xc3\xa9 \xe2\x82\xac \xff"},
     };
     arena_t *a = arena_new(4096);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
