@@ -1064,11 +1064,56 @@ static void walk_message(parser_t *p, long idx, GMimeMessagePart *mp, unsigned d
         walk(p, body, idx, depth + 1);
 }
 
+/* The media type at the start of a Content-Type value, as "type/sub". */
+static size_t media_type_len(const char *v)
+{
+    size_t n = 0;
+    while (v[n] != '\0' && v[n] != ';' && v[n] != ' ' && v[n] != '\t' && v[n] != '\r' &&
+           v[n] != '\n' && v[n] != '(')
+        n++;
+    return n;
+}
+
+/*
+ * Whether an entity has Content-Type fields that name different media
+ * types. GMime builds the tree from the last one, Thunderbird from the
+ * first: a "multipart/mixed" field followed by a "text/plain" one shows
+ * the reader an attachment that the scanners would see as plain text.
+ */
+static bool conflicting_types(GMimeObject *obj)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+    int n = hl ? g_mime_header_list_get_count(hl) : 0;
+    const char *first = NULL;
+    size_t first_len = 0;
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *name = h ? g_mime_header_get_name(h) : NULL;
+        const char *v = h ? g_mime_header_get_raw_value(h) : NULL;
+        if (name == NULL || v == NULL || strcasecmp(name, "Content-Type") != 0)
+            continue;
+        v += strspn(v, " \t\r\n");
+        size_t len = media_type_len(v);
+        if (first == NULL) {
+            first = v;
+            first_len = len;
+        } else if (len != first_len || strncasecmp(v, first, len) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
 {
     long idx = add_part(p, parent, depth);
     if (idx < 0)
         return;
+    /* The scanners cannot see the tree the reader is shown: the message is
+     * flagged, which has the antivirus stage scan it whole as well. */
+    if (conflicting_types(obj))
+        truncate_msg(p, "conflicting Content-Type fields: mail clients may read another MIME "
+                        "structure");
     int attach = describe(p, idx, obj);
     if (GMIME_IS_MULTIPART(obj))
         walk_multipart(p, idx, GMIME_MULTIPART(obj), depth);

@@ -551,6 +551,28 @@ static void test_encoding_spellings(void)
     arena_destroy(&a);
 }
 
+/*
+ * Two Content-Type fields that name different types: GMime keeps the last,
+ * Thunderbird the first, so the parts cannot be trusted to be what the
+ * reader sees, and the message is flagged. The same type twice is not.
+ */
+static void test_conflicting_types(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: ct\nContent-Type: multipart/mixed; boundary=XX\n"
+                                "Content-Type: text/plain\n\n--XX\nContent-Type: "
+                                "application/octet-stream; name=x.exe\nContent-Transfer-Encoding: "
+                                "base64\n\nTVogaGVsbG8=\n--XX--\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->truncated != NULL && strstr(m->truncated, "Content-Type") != NULL);
+    g_string_assign(raw, "Subject: ct\nContent-Type: text/plain\nContent-Type: TEXT/PLAIN; "
+                         "charset=utf-8\n\nhello\n");
+    m = parse_built(a, raw);
+    CHECK(m->truncated == NULL);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -900,6 +922,7 @@ int main(int argc, char **argv)
     test_broken_base64();
     test_hostile_encodings();
     test_encoding_spellings();
+    test_conflicting_types();
     test_degenerate();
     test_html_to_text();
     test_html_links();
