@@ -966,6 +966,7 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
 /* ------------------------------------------------------------------ */
 
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth);
+static void encoded_message(parser_t *p, long idx);
 
 /* The encoding named by one Content-Transfer-Encoding value, read as
  * Thunderbird reads it: its first word, whatever follows ("base64;",
@@ -1021,8 +1022,15 @@ static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
     sbuf_t heap = {0};
     size_t n = 0;
     const unsigned char *s = encoded_body(w ? g_mime_data_wrapper_get_stream(w) : NULL, &n, &heap);
-    decode_body(p, idx, part_encoding(part), s, n);
+    GMimeContentEncoding enc = part_encoding(part);
+    decode_body(p, idx, enc, s, n);
     free(heap.p);
+    const smf_part_t *pt = &p->m->parts[idx];
+    if (encoding_decodes(enc) && !(pt->flags & SMF_PART_UNDECODED) &&
+        strcmp(pt->content_type, "message/rfc822") == 0) {
+        encoded_message(p, idx);
+        return;
+    }
     leaf_text(p, idx, attach_disp);
 }
 
@@ -1235,6 +1243,65 @@ static size_t body_offset(const message_t *m, size_t n)
     return off;
 }
 
+/* GMime's reading of a message over borrowed bytes. */
+typedef struct gm_view {
+    GByteArray *ba;
+    GMimeStream *st;
+    GMimeParser *gp;
+    GMimeMessage *gm;
+} gm_view_t;
+
+/* Reads s[0..n) as a message; v->gm is NULL when GMime finds none. The
+ * byte array only borrows s: the stream is told it does not own it,
+ * nothing writes to it, and it is released without freeing data. */
+static void gm_open(gm_view_t *v, const char *s, size_t n)
+{
+    v->ba = g_byte_array_new_take((guint8 *)s, n);
+    v->st = g_mime_stream_mem_new_with_byte_array(v->ba);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(v->st), FALSE);
+    v->gp = g_mime_parser_new_with_stream(v->st);
+    v->gm = g_mime_parser_construct_message(v->gp, NULL);
+}
+
+static void gm_close(gm_view_t *v)
+{
+    if (v->gm != NULL)
+        g_object_unref(v->gm);
+    g_object_unref(v->gp);
+    g_object_unref(v->st);
+    g_byte_array_free(v->ba, FALSE);
+}
+
+/*
+ * A message/rfc822 part sent base64 or quoted-printable: GMime keeps it as
+ * a leaf, but mail clients decode it and show the message inside, with its
+ * attachments. Its decoded body is read as a message, and its parts become
+ * the children of this one, so that every stage sees them.
+ */
+static void encoded_message(parser_t *p, long idx)
+{
+    const char *s = (const char *)p->m->parts[idx].data;
+    size_t n = p->m->parts[idx].size;
+    unsigned depth = p->m->parts[idx].depth;
+    if (n == 0 || n > G_MAXUINT / 2 || !may_descend(p, depth))
+        return;
+    /* The same guard as for the whole message, with the levels left. */
+    size_t cut = nesting_cut(s, n, p->lim.max_depth - depth);
+    if (cut < n) {
+        n = cut;
+        truncate_msg(p, arena_printf(p->arena, "MIME nesting deeper than %u", p->lim.max_depth));
+    }
+    gm_view_t v;
+    gm_open(&v, s, n);
+    GMimeObject *body = v.gm ? g_mime_message_get_mime_part(v.gm) : NULL;
+    if (body != NULL) {
+        p->m->parts[idx].flags |= SMF_PART_MESSAGE;
+        set_data(p, idx, empty_data, 0);
+        walk(p, body, idx, depth + 1);
+    }
+    gm_close(&v);
+}
+
 /* Parses raw[0..n) with GMime over the caller's bytes, walks the tree,
  * then releases every GMime object. */
 static void parse_mime(parser_t *p, const char *raw, size_t n)
@@ -1248,24 +1315,15 @@ static void parse_mime(parser_t *p, const char *raw, size_t n)
         addresses(p, NULL);
         return;
     }
-    /* The byte array only borrows raw: the stream is told it does not own
-     * it, nothing writes to it, and it is released without freeing data. */
-    GByteArray *ba = g_byte_array_new_take((guint8 *)raw, n);
-    GMimeStream *st = g_mime_stream_mem_new_with_byte_array(ba);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
-    GMimeParser *gp = g_mime_parser_new_with_stream(st);
-    GMimeMessage *gm = g_mime_parser_construct_message(gp, NULL);
-    GMimeObject *body = gm ? g_mime_message_get_mime_part(gm) : NULL;
+    gm_view_t v;
+    gm_open(&v, raw, n);
+    GMimeObject *body = v.gm ? g_mime_message_get_mime_part(v.gm) : NULL;
     if (body != NULL)
         walk(p, body, -1, 0);
     else
         whole_as_text(p, raw + body_offset(p->m, n), n - body_offset(p->m, n));
-    addresses(p, gm);
-    if (gm != NULL)
-        g_object_unref(gm);
-    g_object_unref(gp);
-    g_object_unref(st);
-    g_byte_array_free(ba, FALSE);
+    addresses(p, v.gm);
+    gm_close(&v);
 }
 
 static void finish_text(parser_t *p)

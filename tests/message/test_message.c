@@ -573,6 +573,30 @@ static void test_conflicting_types(void)
     arena_destroy(&a);
 }
 
+/*
+ * A forwarded message sent base64: mail clients decode it and list its
+ * attachments, so its parts are children like those of a 7bit one.
+ */
+static void test_encoded_rfc822(void)
+{
+    arena_t *a = arena_new(16384);
+    /* "Subject: inner\nContent-Type: application/octet-stream; name=b.exe\n
+     * Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n", base64. */
+    GString *raw = g_string_new(
+        "Subject: fwd\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\n"
+        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+        "U3ViamVjdDogaW5uZXIKQ29udGVudC1UeXBlOiBhcHBsaWNhdGlvbi9vY3RldC1zdHJlYW07IG5h\n"
+        "bWU9Yi5leGUKQ29udGVudC1UcmFuc2Zlci1FbmNvZGluZzogYmFzZTY0CgpUVm9nYUdWc2JHOD0K\n"
+        "--XX--\n");
+    message_t *m = parse_built(a, raw);
+    const smf_part_t *b = part_named(m, "b.exe");
+    CHECK(b != NULL && b->size == 8 && memcmp(b->data, "MZ hello", 8) == 0);
+    CHECK(b != NULL && (m->parts[b->parent].flags & SMF_PART_MESSAGE) != 0);
+    CHECK(m->part_count == 3 && m->truncated == NULL);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -923,6 +947,7 @@ int main(int argc, char **argv)
     test_hostile_encodings();
     test_encoding_spellings();
     test_conflicting_types();
+    test_encoded_rfc822();
     test_degenerate();
     test_html_to_text();
     test_html_links();
