@@ -21,6 +21,8 @@
 #define CHARSET_NAME_MAX 40
 #define FILENAME_LINE_MAX 1024
 #define CTE_WORD_MAX 32
+#define BOUNDS_KEPT 64
+#define CR_LINES_MAX 10000
 
 /* A heap buffer that grows; used while the text is assembled. */
 typedef struct sbuf {
@@ -38,6 +40,9 @@ typedef struct parser {
     sbuf_t text;
     sbuf_t scratch; /* One part's text in UTF-8, before HTML reduction. */
     url_set_t urls;
+    const char *bounds[BOUNDS_KEPT]; /* The boundaries of the multiparts read. */
+    size_t bounds_n;
+    int bounds_over; /* More multiparts than bounds[] holds. */
 } parser_t;
 
 /* Base64 alphabet to value + 1; 0 for anything else. */
@@ -1049,9 +1054,25 @@ static void boundaryless(parser_t *p, long idx, GMimeMultipart *mp, unsigned dep
     leaf_text(p, c, 0);
 }
 
+/* Keeps a multipart's boundary for cr_boundaries(). */
+static void keep_boundary(parser_t *p, GMimeMultipart *mp)
+{
+    const char *b = g_mime_multipart_get_boundary(mp);
+    if (b == NULL || *b == '\0')
+        return;
+    for (size_t i = 0; i < p->bounds_n; i++)
+        if (strcmp(p->bounds[i], b) == 0)
+            return;
+    if (p->bounds_n == BOUNDS_KEPT)
+        p->bounds_over = 1;
+    else
+        p->bounds[p->bounds_n++] = arena_strdup(p->arena, b);
+}
+
 static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)
 {
     p->m->parts[idx].flags |= SMF_PART_MULTIPART;
+    keep_boundary(p, mp);
     int n = g_mime_multipart_get_count(mp);
     if (n == 0) {
         boundaryless(p, idx, mp, depth);
@@ -1326,6 +1347,57 @@ static void parse_mime(parser_t *p, const char *raw, size_t n)
     gm_close(&v);
 }
 
+/* Whether s[0..n) begins with "--" and one of the boundaries read; past
+ * the boundaries kept, any "--" line may be one. */
+static bool boundary_start(const parser_t *p, const char *s, size_t n)
+{
+    if (n < 3 || s[0] != '-' || s[1] != '-')
+        return false;
+    if (p->bounds_over)
+        return true;
+    for (size_t i = 0; i < p->bounds_n; i++) {
+        size_t len = strlen(p->bounds[i]);
+        if (n - 2 >= len && memcmp(s + 2, p->bounds[i], len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * GMime ends lines at LF only, while Thunderbird ends them at a CR alone as
+ * well: "hello<CR>--boundary" starts a part for the reader that the parser
+ * reads as text, and an attachment in it would reach no scanner decoded.
+ * A boundary line next to a CR alone flags the message, which has the
+ * antivirus stage scan it whole as well. Each CR is looked at once and
+ * the lines between them do not overlap, so the pass is linear.
+ */
+static void cr_boundaries(parser_t *p, const char *s, size_t n)
+{
+    if (p->bounds_n == 0 && !p->bounds_over)
+        return;
+    const char *end = s + n;
+    size_t candidates = 0;
+    for (const char *cr = memchr(s, '\r', n); cr != NULL;
+         cr = memchr(cr + 1, '\r', (size_t)(end - cr - 1))) {
+        if (cr + 1 < end && cr[1] == '\n')
+            continue;
+        const char *ls = cr;
+        while (ls > s && ls[-1] != '\n' && ls[-1] != '\r')
+            ls--;
+        bool before = (size_t)(cr - ls) >= 2 && ls[0] == '-' && ls[1] == '-';
+        bool after = end - cr > 3 && cr[1] == '-' && cr[2] == '-';
+        if (!before && !after)
+            continue;
+        /* Many "--" lines around lone CRs are hostile in themselves. */
+        if (++candidates > CR_LINES_MAX || (before && boundary_start(p, ls, (size_t)(cr - ls))) ||
+            (after && boundary_start(p, cr + 1, (size_t)(end - cr - 1)))) {
+            truncate_msg(p, "a boundary line next to a CR alone: mail clients may read other "
+                            "parts");
+            return;
+        }
+    }
+}
+
 static void finish_text(parser_t *p)
 {
     message_t *m = p->m;
@@ -1375,6 +1447,7 @@ int message_parse(arena_t *arena, const char *raw, size_t len, const message_lim
     sb_put(&p.text, m->subject, strlen(m->subject));
     end_segment(&p, 0, start);
     parse_mime(&p, m->raw, n);
+    cr_boundaries(&p, m->raw, n);
     finish_text(&p);
     free(p.text.p);
     free(p.scratch.p);

@@ -597,6 +597,36 @@ static void test_encoded_rfc822(void)
     arena_destroy(&a);
 }
 
+/*
+ * Thunderbird ends a line at a CR alone too, so a boundary written after
+ * or before one opens a part for the reader that GMime reads as text: the
+ * message is flagged. A CR alone elsewhere in the text is not.
+ */
+static void test_cr_boundary(void)
+{
+    static const char *const bodies[] = {
+        "--XX\nContent-Type: text/plain\n\nhello\r--XX\nContent-Type: application/x-msdownload; "
+        "name=x.exe\n\nMZ\n--XX--\n",
+        "--XX\nContent-Type: text/plain\n\nhello\n--XX\rContent-Type: application/x-msdownload; "
+        "name=x.exe\r\rMZ\r--XX--\n",
+        "--XX\nContent-Type: text/plain\n\nhello\rworld -- bye\r--YY\n--XX--\n",
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        g_string_assign(raw, "Subject: cr\nContent-Type: multipart/mixed; boundary=XX\n\n");
+        g_string_append(raw, bodies[i]);
+        message_t *m = parse_built(a, raw);
+        if ((m->truncated != NULL) != (i < 2)) {
+            fprintf(stderr, "cr boundary case %zu: truncated = %s\n", i,
+                    m->truncated ? m->truncated : "(null)");
+            failures++;
+        }
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -948,6 +978,7 @@ int main(int argc, char **argv)
     test_encoding_spellings();
     test_conflicting_types();
     test_encoded_rfc822();
+    test_cr_boundary();
     test_degenerate();
     test_html_to_text();
     test_html_links();
