@@ -19,6 +19,7 @@ typedef struct html_state {
     int pending;   /* Separator owed before the next visible character. */
     int no_dquote; /* No '"' left after p: a search for one already failed. */
     int no_squote;
+    int in_cond; /* Inside an Outlook conditional comment, <!--[if ...]>. */
     url_set_t *urls;
     arena_t *arena;
 } html_state_t;
@@ -27,6 +28,7 @@ enum { SEP_NONE, SEP_SPACE, SEP_LINE };
 
 #define TAG_NAME_MAX 16
 #define ENTITY_NAME_MAX 24
+#define COND_MAX 128
 
 typedef struct entity {
     const char *name;
@@ -345,8 +347,12 @@ static int is_cell(const char *name)
  */
 static void skip_hidden(html_state_t *st, const char *name)
 {
-    static const char *const hidden[] = {"script", "style", "template", "xml", "title"};
-    if (!tag_in(name, hidden, sizeof(hidden) / sizeof(hidden[0])))
+    static const char *const hidden[] = {"script", "style", "template", "title"};
+    /* Word's <xml> data islands sit in conditional comments, which only
+     * Outlook reads, and it hides them; elsewhere <xml> is an unknown
+     * element whose text browsers show. */
+    int xml = st->in_cond && strcmp(name, "xml") == 0;
+    if (!xml && !tag_in(name, hidden, sizeof(hidden) / sizeof(hidden[0])))
         return;
     char lit[TAG_NAME_MAX + 3] = "</";
     strcat(lit, name);
@@ -375,9 +381,52 @@ static const char *comment_end(const char *p, const char *end)
     return end;
 }
 
-/* Comments, doctype and processing instructions at st->p ("<!" or "<?"). */
+/* Whether s[0..n) starts with lit, ignoring case. */
+static int starts_ci(const char *s, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n < k)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (lower((unsigned char)s[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * Where "<!--[if mso]>" at s ends, or NULL when s starts no conditional
+ * comment. The condition is short and holds no "--": one that does ended
+ * the comment for a browser, which then shows what follows. Looking no
+ * further than COND_MAX bytes keeps the pass linear.
+ */
+static const char *cond_open_end(const char *s, size_t n)
+{
+    if (!starts_ci(s, n, "<!--[if"))
+        return NULL;
+    const char *e = memmem(s, n < COND_MAX ? n : COND_MAX, "]>", 2);
+    if (e == NULL || memmem(s + 4, (size_t)(e - (s + 4)), "--", 2) != NULL)
+        return NULL;
+    return e;
+}
+
+/*
+ * Comments, doctype and processing instructions at st->p ("<!" or "<?").
+ * Outlook shows what an "<!--[if mso]>" comment holds, up to "<![endif]":
+ * browsers hide it, but text written only for Outlook readers must reach
+ * the content rules, so only the "<!--[if ...]>" and "<![endif]-->" are
+ * skipped.
+ */
 static void skip_markup_decl(html_state_t *st)
 {
+    size_t left = (size_t)(st->end - st->p);
+    const char *cond = cond_open_end(st->p, left);
+    if (cond != NULL) {
+        st->p = cond + 2;
+        st->in_cond = 1;
+        return;
+    }
+    if (starts_ci(st->p, left, "<![endif"))
+        st->in_cond = 0;
     if (st->end - st->p >= 4 && memcmp(st->p, "<!--", 4) == 0) {
         st->p = comment_end(st->p + 4, st->end);
         return;

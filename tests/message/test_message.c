@@ -722,6 +722,13 @@ static void test_html_to_text(void)
          "VIAGRA"},
         {"V&ZeroWidthSpace;IA&NegativeThinSpace;GRA&NoBreak;", "VIAGRA"},
         {"&AMP; &LT;b&GT; &QUOT;", "& <b> \""},
+        /* Text only Outlook shows, and an <xml> element browsers show; Word's
+         * data islands in conditional comments stay hidden. */
+        {"<!--[if mso]>BUY NOW<![endif]--> ok", "BUY NOW ok"},
+        {"<xml>BUY NOW</xml> ok", "BUY NOW ok"},
+        {"<!--[if gte mso 9]><xml><w:View>Normal</w:View></xml><![endif]-->seen", "seen"},
+        {"<!--[if !mso]><!-->both<!--<![endif]-->", "both"},
+        {"<!--[if x --> BUY ]> y", "BUY ]> y"},
         {"caf\xc3\xa9 \xe2\x82\xac \xff", "caf\xc3\xa9 \xe2\x82\xac \xff"},
     };
     arena_t *a = arena_new(4096);
