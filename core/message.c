@@ -948,18 +948,25 @@ static void add_plain_with_uu(parser_t *p, long idx)
     add_plain(p, pt.charset, s + text_from, n - text_from);
 }
 
-/* Text parts are those a reader sees: text/plain and text/html that are
- * not files attached by name. */
+/*
+ * Text parts are those a reader sees: text/plain and text/html that are
+ * not files attached by name. Thunderbird shows any other "text/" type
+ * inline as plain text (text/x-anything, text/enriched): its words reach
+ * the content rules too, but the part keeps no text flag, so that the
+ * attachment stage still examines it as a file.
+ */
 static void leaf_text(parser_t *p, long idx, int attach_disp)
 {
     smf_part_t *pt = &p->m->parts[idx];
     int plain = strcmp(pt->content_type, "text/plain") == 0;
     int html = strcmp(pt->content_type, "text/html") == 0;
+    int other = !plain && !html && strncmp(pt->content_type, "text/", 5) == 0;
     if (html)
         pt->flags |= SMF_PART_HTML;
-    if (!(plain || html) || (attach_disp && pt->filename[0] != '\0'))
+    if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0'))
         return;
-    pt->flags |= SMF_PART_TEXT;
+    if (!other)
+        pt->flags |= SMF_PART_TEXT;
     if (html)
         add_html(p, pt->charset, pt->data, pt->size);
     else

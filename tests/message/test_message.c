@@ -627,6 +627,25 @@ static void test_cr_boundary(void)
     arena_destroy(&a);
 }
 
+/*
+ * Thunderbird shows a text type it does not know as plain text: its words
+ * reach the text, while the part stays a file for the attachment stage.
+ */
+static void test_other_text_types(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: tx\nContent-Type: multipart/mixed; boundary=XX\n\n"
+                                "--XX\nContent-Type: text/x-anything\n\nBUY NOW\n--XX\n"
+                                "Content-Type: text/x-other; name=notes.txt\n"
+                                "Content-Disposition: attachment\n\nATTACHED\n--XX--\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(strstr(m->text, "BUY NOW") != NULL);
+    CHECK(strstr(m->text, "ATTACHED") == NULL);
+    CHECK(m->part_count == 3 && (m->parts[1].flags & SMF_PART_TEXT) == 0);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -986,6 +1005,7 @@ int main(int argc, char **argv)
     test_conflicting_types();
     test_encoded_rfc822();
     test_cr_boundary();
+    test_other_text_types();
     test_degenerate();
     test_html_to_text();
     test_html_links();

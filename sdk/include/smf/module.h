@@ -520,9 +520,10 @@ int smf_msg_header_at(const smf_msg_t *msg, size_t i, const char **name,
 const char *smf_msg_header(const smf_msg_t *msg, const char *name, size_t n);
 
 /**
- * All text of the message for content rules: every text/plain part and
- * every text/html part reduced to text, converted to UTF-8, joined by
- * newlines, with the decoded Subject first.
+ * All text of the message for content rules: every text/plain part,
+ * every text/html part reduced to text, and every other text/ part not
+ * attached by name (mail clients show those as plain text), converted to
+ * UTF-8, joined by newlines, with the decoded Subject first.
  *
  * @param len  Out: length in bytes (the string is also NUL-terminated).
  * @return Borrowed. Never NULL ("" for a message without text).
