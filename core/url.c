@@ -285,6 +285,36 @@ static const char *link_clean(arena_t *a, const char *v, size_t *len)
     return d;
 }
 
+/*
+ * A browser reads the host of an http, https or ftp link after any number
+ * of slashes, none included: "http:evil.example/", "http:/evil.example" and
+ * "https:///evil.example" all go to evil.example. Such a link is written
+ * with the two slashes that make it a URL for the stages.
+ */
+static const char *link_slashes(arena_t *a, const char *v, size_t *len)
+{
+    static const char *const schemes[] = {"http:", "https:", "ftp:"};
+    size_t n = *len;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t k = strlen(schemes[i]);
+        if (!has_prefix(v, n, schemes[i]))
+            continue;
+        size_t j = k;
+        while (j < n && v[j] == '/')
+            j++;
+        if (j - k == 2 || j == n)
+            return v;
+        char *d = arena_alloc(a, k + 2 + (n - j) + 1);
+        memcpy(d, v, k);
+        memcpy(d + k, "//", 2);
+        memcpy(d + k + 2, v + j, n - j);
+        d[k + 2 + n - j] = '\0';
+        *len = k + 2 + n - j;
+        return d;
+    }
+    return v;
+}
+
 int url_add_link(url_set_t *s, const char *value, size_t len)
 {
     while (len > 0 && (unsigned char)*value <= ' ') {
@@ -292,6 +322,7 @@ int url_add_link(url_set_t *s, const char *value, size_t len)
         len--;
     }
     value = link_clean(s->arena, value, &len);
+    value = link_slashes(s->arena, value, &len);
     size_t n = 0;
     while (n < len && (unsigned char)value[n] > ' ' && value[n] != 0x7f)
         n++;

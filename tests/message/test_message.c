@@ -775,7 +775,9 @@ static void test_html_links(void)
         "<a href=\"http://f&#10;.example/\">f</a><a "
         "href=\"http:\\\\g.example\\@bank.example/\">g</a>"
         /* An IDN host in a link, written with an entity, and an IPv6 literal. */
-        "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>";
+        "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>"
+        /* A browser reads the host after any number of slashes, none too. */
+        "<a href=\"http:j.example/x\">j</a><a href=\"HTTPS:///k.example/\">k</a>";
     arena_t *a = arena_new(4096);
     url_set_t urls;
     url_set_init(&urls, a, MESSAGE_MAX_URLS);
@@ -789,9 +791,11 @@ static void test_html_links(void)
                           "http://f.example/",
                           "http://g.example/@bank.example/",
                           "http://xn--exmple-cua.com/p",
-                          "https://[2001:db8::2]:443/"};
-    CHECK(urls.count == 9);
-    for (size_t i = 0; i < 9 && i < urls.count; i++)
+                          "https://[2001:db8::2]:443/",
+                          "http://j.example/x",
+                          "https://k.example/"};
+    CHECK(urls.count == 11);
+    for (size_t i = 0; i < 11 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
