@@ -1028,6 +1028,13 @@ static GMimeContentEncoding part_encoding(GMimePart *part)
     return g_mime_part_get_content_encoding(part);
 }
 
+/* Types whose body is a whole message, as GMime and mail clients read them. */
+static bool is_message_type(const char *ct)
+{
+    return strcmp(ct, "message/rfc822") == 0 || strcmp(ct, "message/global") == 0 ||
+           strcmp(ct, "message/news") == 0;
+}
+
 static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
@@ -1039,7 +1046,7 @@ static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
     free(heap.p);
     const smf_part_t *pt = &p->m->parts[idx];
     if (encoding_decodes(enc) && !(pt->flags & SMF_PART_UNDECODED) &&
-        strcmp(pt->content_type, "message/rfc822") == 0) {
+        is_message_type(pt->content_type)) {
         encoded_message(p, idx);
         return;
     }

@@ -579,20 +579,26 @@ static void test_conflicting_types(void)
  */
 static void test_encoded_rfc822(void)
 {
+    static const char *const types[] = {"message/rfc822", "message/global"};
     arena_t *a = arena_new(16384);
-    /* "Subject: inner\nContent-Type: application/octet-stream; name=b.exe\n
-     * Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n", base64. */
-    GString *raw = g_string_new(
-        "Subject: fwd\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\n"
-        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
-        "U3ViamVjdDogaW5uZXIKQ29udGVudC1UeXBlOiBhcHBsaWNhdGlvbi9vY3RldC1zdHJlYW07IG5h\n"
-        "bWU9Yi5leGUKQ29udGVudC1UcmFuc2Zlci1FbmNvZGluZzogYmFzZTY0CgpUVm9nYUdWc2JHOD0K\n"
-        "--XX--\n");
-    message_t *m = parse_built(a, raw);
-    const smf_part_t *b = part_named(m, "b.exe");
-    CHECK(b != NULL && b->size == 8 && memcmp(b->data, "MZ hello", 8) == 0);
-    CHECK(b != NULL && (m->parts[b->parent].flags & SMF_PART_MESSAGE) != 0);
-    CHECK(m->part_count == 3 && m->truncated == NULL);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        /* "Subject: inner\nContent-Type: application/octet-stream; name=b.exe\n
+         * Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n", base64. */
+        g_string_printf(
+            raw,
+            "Subject: fwd\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\n"
+            "Content-Type: %s\nContent-Transfer-Encoding: base64\n\n"
+            "U3ViamVjdDogaW5uZXIKQ29udGVudC1UeXBlOiBhcHBsaWNhdGlvbi9vY3RldC1zdHJlYW07IG5h\n"
+            "bWU9Yi5leGUKQ29udGVudC1UcmFuc2Zlci1FbmNvZGluZzogYmFzZTY0CgpUVm9nYUdWc2JHOD0K\n"
+            "--XX--\n",
+            types[i]);
+        message_t *m = parse_built(a, raw);
+        const smf_part_t *b = part_named(m, "b.exe");
+        CHECK(b != NULL && b->size == 8 && memcmp(b->data, "MZ hello", 8) == 0);
+        CHECK(b != NULL && (m->parts[b->parent].flags & SMF_PART_MESSAGE) != 0);
+        CHECK(m->part_count == 3 && m->truncated == NULL);
+    }
     g_string_free(raw, TRUE);
     arena_destroy(&a);
 }
