@@ -179,7 +179,12 @@ static int av_scan_part(smf_msg_t *msg, const av_state_t *st, size_t i, const sm
 /* How the message walk treats each part. */
 enum { AV_PART_LEAF = 0, AV_PART_CONTAINER = 1, AV_PART_PENDING = 2 };
 
-/* A part is a container when another part names it as parent. */
+/*
+ * A part is a container when another part names it as parent and it is a
+ * multipart or message/rfc822 part, whose children hold all it has. A text
+ * part whose inline uuencoded files became children keeps text of its own:
+ * it is scanned as a leaf, and the engine's coverage check asks for it.
+ */
 static unsigned char *av_classify_parts(smf_msg_t *msg, size_t count)
 {
     unsigned char *kind = smf_msg_alloc(msg, count);
@@ -189,7 +194,11 @@ static unsigned char *av_classify_parts(smf_msg_t *msg, size_t count)
     memset(kind, AV_PART_LEAF, count);
     for (size_t i = 0; i < count; i++) {
         const smf_part_t *p = smf_msg_part(msg, i);
-        if (p != NULL && p->parent >= 0 && (size_t)p->parent < count) {
+        if (p == NULL || p->parent < 0 || (size_t)p->parent >= count) {
+            continue;
+        }
+        const smf_part_t *up = smf_msg_part(msg, (size_t)p->parent);
+        if (up != NULL && (up->flags & (SMF_PART_MULTIPART | SMF_PART_MESSAGE)) != 0) {
             kind[p->parent] = AV_PART_CONTAINER;
         }
     }

@@ -286,6 +286,13 @@ def eicar_encodings(fx):
          'Content-Disposition: attachment; filename="eicar.com"'], uu)]))
     fx.infected("eicar-uuencode-in-text.eml", message("eicar uuencode inline", single=[
         "Content-Type: text/plain", "", "The file follows.", ""] + uu + ["", "Bye"]))
+    # The text around an inline file is scanned too, not only the file.
+    notes = ["begin 644 notes.txt"] + [binascii.b2a_uu(b"meeting at ten").decode().rstrip("\n"),
+                                       "`", "end"]
+    fx.infected("eicar-text-beside-uuencode.eml", message("eicar beside uuencode", single=[
+        "Content-Type: text/plain", "", eicar_text, ""] + notes + ["", "Bye"]))
+    fx.clean("clean-uuencode-in-text.eml", message("clean uuencode inline", single=[
+        "Content-Type: text/plain", "", "The notes follow.", ""] + notes + ["", "Bye"]))
 
 
 def eicar_containers(fx, workdir):
