@@ -557,6 +557,108 @@ static size_t field_name_len(const char *s, size_t n, size_t *colon)
     return name;
 }
 
+/* An RFC 2047 encoded word: "=?charset?B?text?=" or with Q. */
+typedef struct eword {
+    char charset[CHARSET_NAME_MAX + 1]; /* Lower case, RFC 2231 language dropped. */
+    char enc;                           /* 'b' or 'q'. */
+    const char *text;
+    size_t len;
+    const char *end; /* Just after the "?=". */
+} eword_t;
+
+/* Reads the encoded word at s, which starts with "=?"; 0 when it is none. */
+static int eword_parse(const char *s, eword_t *w)
+{
+    const char *cs = s + 2;
+    const char *q = strchr(cs, '?');
+    if (q == NULL || q == cs || q[1] == '\0' || q[2] != '?')
+        return 0;
+    size_t cslen = strcspn(cs, "*?");
+    if (cslen > CHARSET_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < cslen; i++)
+        w->charset[i] = (char)(cs[i] >= 'A' && cs[i] <= 'Z' ? cs[i] + 32 : cs[i]);
+    w->charset[cslen] = '\0';
+    w->enc = (char)(q[1] | 0x20);
+    if (w->enc != 'b' && w->enc != 'q')
+        return 0;
+    /* The text holds no '?' and no blank, so the scan stops before the
+     * next word's "=?" and the whole value is read in linear time. */
+    w->text = q + 3;
+    const char *e = w->text + strcspn(w->text, "? \t");
+    if (e[0] != '?' || e[1] != '=')
+        return 0;
+    w->len = (size_t)(e - w->text);
+    w->end = e + 2;
+    return 1;
+}
+
+/* Appends the bytes word w stands for to run; 0 when its base64 is bad. */
+static int eword_bytes(const eword_t *w, sbuf_t *run)
+{
+    sb_reserve(run, w->len + 3);
+    unsigned char *o = (unsigned char *)run->p + run->len;
+    const unsigned char *t = (const unsigned char *)w->text;
+    if (w->enc == 'b') {
+        size_t n;
+        if (decode_base64(t, w->len, o, &n) < 0)
+            return 0;
+        run->len += n;
+        return 1;
+    }
+    for (size_t i = 0; i < w->len; i++) {
+        if (t[i] == '_') {
+            *o++ = ' ';
+        } else if (t[i] == '=' && i + 2 < w->len && hex_val(t[i + 1]) >= 0 &&
+                   hex_val(t[i + 2]) >= 0) {
+            *o++ = (unsigned char)(hex_val(t[i + 1]) * 16 + hex_val(t[i + 2]));
+            i += 2;
+        } else {
+            *o++ = t[i];
+        }
+    }
+    run->len = (size_t)((char *)o - run->p);
+    return 1;
+}
+
+/*
+ * Decodes the encoded words of an unfolded field value into out as UTF-8.
+ * The bytes of adjacent words in one charset are joined before they are
+ * converted, as Thunderbird does: a character split between two words
+ * (some mailers split long Subjects so) is read whole, not as two
+ * replacement characters that would hide the word it is in from the
+ * rules. Blanks between encoded words are dropped; other text is kept.
+ */
+static void decode_words(sbuf_t *out, const char *v)
+{
+    sbuf_t run = {0};
+    char run_cs[CHARSET_NAME_MAX + 1] = "";
+    const char *p = v;
+    while (*p != '\0') {
+        eword_t w;
+        if (p[0] == '=' && p[1] == '?' && eword_parse(p, &w)) {
+            if (strcmp(run_cs, w.charset) != 0) {
+                put_charset(out, run_cs, (const unsigned char *)run.p, run.len);
+                run.len = 0;
+                memcpy(run_cs, w.charset, sizeof(run_cs));
+            }
+            if (eword_bytes(&w, &run)) {
+                const char *q = w.end + strspn(w.end, " \t");
+                eword_t next;
+                p = q[0] == '=' && q[1] == '?' && eword_parse(q, &next) ? q : w.end;
+                continue;
+            }
+        }
+        put_charset(out, run_cs, (const unsigned char *)run.p, run.len);
+        run.len = 0;
+        size_t k = 1 + strcspn(p + 1, "=");
+        put_text(out, (const unsigned char *)p, k, 1);
+        p += k;
+    }
+    put_charset(out, run_cs, (const unsigned char *)run.p, run.len);
+    free(run.p);
+}
+
 /* Unfolds and decodes one field value into the arena. */
 static const char *header_value(parser_t *p, const char *v, size_t n)
 {
@@ -578,13 +680,9 @@ static const char *header_value(parser_t *p, const char *v, size_t n)
     d[len] = '\0';
     if (plain)
         return d;
-    char *dec = g_mime_utils_header_decode_text(NULL, d);
-    if (dec == NULL)
-        return d;
     sbuf_t b = {0};
-    put_text(&b, (const unsigned char *)dec, strlen(dec), 1);
-    g_free(dec);
-    const char *r = arena_strndup(p->arena, b.p, b.len);
+    decode_words(&b, d);
+    const char *r = arena_strndup(p->arena, b.p ? b.p : "", b.len);
     free(b.p);
     return r;
 }

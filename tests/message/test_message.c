@@ -652,6 +652,26 @@ static void test_other_text_types(void)
     arena_destroy(&a);
 }
 
+/*
+ * A character split between two encoded words is read whole, as
+ * Thunderbird reads it; Q and B words, a language tag, blanks between words
+ * and plain text after them keep their meaning.
+ */
+static void test_encoded_words(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: =?utf-8?B?VklB?= =?utf-8?B?R1JB4oI=?=\n"
+                                " =?utf-8?B?rA==?= =?UTF-8*en?Q?caf=C3=A9_x?= plain\n\nbody\n");
+    message_t *m = parse_built(a, raw);
+    CHECK_STR(m->subject, "VIAGRA\xe2\x82\xac"
+                          "caf\xc3\xa9 x plain");
+    g_string_assign(raw, "Subject: =?bogus?x?y?= a =?iso-8859-1?q?Gr=FC=DF?=\n\nbody\n");
+    m = parse_built(a, raw);
+    CHECK_STR(m->subject, "=?bogus?x?y?= a Gr\xc3\xbc\xc3\x9f");
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* Empty input, binary noise and header-only messages still give parts[0]. */
 static void test_degenerate(void)
 {
@@ -1016,6 +1036,7 @@ int main(int argc, char **argv)
     test_encoded_rfc822();
     test_cr_boundary();
     test_other_text_types();
+    test_encoded_words();
     test_degenerate();
     test_html_to_text();
     test_html_links();
