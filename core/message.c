@@ -22,6 +22,8 @@
 #define FILENAME_LINE_MAX 1024
 #define CTE_WORD_MAX 32
 #define BOUNDS_KEPT 64
+#define EWORDS_FIELD_MAX 2000
+#define EWORDS_TOTAL_MAX 20000
 #define CR_LINES_MAX 10000
 
 /* A heap buffer that grows; used while the text is assembled. */
@@ -1362,6 +1364,57 @@ static size_t nesting_cut(const char *s, size_t n, unsigned limit)
     return n;
 }
 
+/* Occurrences of "=?" in s[0..n). */
+static size_t eword_starts(const char *s, size_t n)
+{
+    size_t k = 0;
+    const char *q = s;
+    while ((q = memmem(q, (size_t)(s + n - q), "=?", 2)) != NULL) {
+        k++;
+        q += 2;
+    }
+    return k;
+}
+
+/* Whether the line s[0..n) starts like a header field, "Name:". */
+static bool field_line(const char *s, size_t n)
+{
+    size_t colon;
+    return field_name_len(s, n, &colon) > 0;
+}
+
+/*
+ * GMime decodes Subject, addresses and Content-Type and Content-Disposition
+ * parameters as it reads them, in time that grows with the square of the
+ * encoded words in one field: a few hundred kilobytes of "=?a?b?AAAA" take
+ * seconds. This pass counts "=?" on lines that look like header fields or
+ * their continuations and returns where one field, or all of them, hold
+ * more than any real mail does; only the bytes before that line are handed
+ * to GMime. Returns n when the counts stay below the limits.
+ */
+static size_t eword_cut(const char *s, size_t n)
+{
+    const char *end = s + n;
+    const char *ls = s;
+    size_t field = 0, total = 0;
+    while (ls < end) {
+        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+        const char *le = nl ? nl : end;
+        bool cont = le > ls && (*ls == ' ' || *ls == '\t');
+        if (!cont)
+            field = 0;
+        if (cont || field_line(ls, (size_t)(le - ls))) {
+            size_t k = eword_starts(ls, (size_t)(le - ls));
+            field += k;
+            total += k;
+            if (field > EWORDS_FIELD_MAX || total > EWORDS_TOTAL_MAX)
+                return (size_t)(ls - s);
+        }
+        ls = nl ? nl + 1 : end;
+    }
+    return n;
+}
+
 /* Where the body starts: after the blank line, or at 0 when no field was
  * found, since then the "header block" is really text. */
 static size_t body_offset(const message_t *m, size_t n)
@@ -1549,6 +1602,11 @@ int message_parse(arena_t *arena, const char *raw, size_t len, const message_lim
     if (cut < n) {
         n = cut;
         truncate_msg(&p, arena_printf(arena, "MIME nesting deeper than %u", p.lim.max_depth));
+    }
+    cut = eword_cut(m->raw, n);
+    if (cut < n) {
+        n = cut;
+        truncate_msg(&p, "too many encoded words in header fields");
     }
     url_set_init(&p.urls, arena, MESSAGE_MAX_URLS);
     m->header_len = header_block_len(m->raw, n);

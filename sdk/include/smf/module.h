@@ -562,9 +562,10 @@ const smf_part_t *smf_msg_part(const smf_msg_t *msg, size_t i);
 
 /**
  * Whether the engine's parser stopped early at its size, depth or part-count
- * limit, could not read the structure at all (lines ended by CR alone), or
- * found what makes a mail client build another tree (Content-Type fields
- * that contradict each other, a boundary line next to a CR alone): then the
+ * limit or at header fields with more encoded words than mail has, could
+ * not read the structure at all (lines ended by CR alone), or found what
+ * makes a mail client build another tree (Content-Type fields that
+ * contradict each other, a boundary line next to a CR alone): then the
  * parts do not cover the whole message, and an antivirus stage cannot call
  * it clean.
  *
