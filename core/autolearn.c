@@ -98,15 +98,17 @@ static double outside_score(const generation_t *g, const pipeline_result_t *r)
 }
 
 /*
- * Whether a stage failed (an error, or over its timeout) on this message.
- * With on_error = accept the verdict stands without it, but the score lacks
- * whatever that stage would have added: a spam whose rules timed out would
- * look like ham.
+ * Whether a stage failed (an error, or over its timeout) or was skipped on
+ * this message. With on_error = accept the verdict stands without a failed
+ * stage, but the score lacks whatever it would have added: a spam whose
+ * rules timed out would look like ham. A stage is skipped when an allow or
+ * block list entry decided: the content was never judged, and a spammer
+ * who forges an allowed sender would teach the classifier his words as ham.
  */
-static bool a_stage_failed(const pipeline_result_t *r)
+static bool a_stage_missing(const pipeline_result_t *r)
 {
     for (size_t i = 0; i < r->nstages; i++)
-        if (r->stages[i].status == STAGE_ERROR)
+        if (r->stages[i].status == STAGE_ERROR || r->stages[i].status == STAGE_SKIPPED)
             return true;
     return false;
 }
@@ -116,10 +118,10 @@ static int decide(const generation_t *g, const pipeline_result_t *r, action_t ac
 {
     const config_t *c = g->conf;
     /* Viruses, uncertain and deferred mail, anything the hard lane could
-     * not vouch for and any verdict a failed stage left incomplete teach
-     * nothing. */
+     * not vouch for and any verdict a failed or skipped stage left
+     * incomplete teach nothing. */
     if (virus != NULL || r->verdict.hard != ACTION_ACCEPT || action == ACTION_ADD_HEADER ||
-        action == ACTION_TEMPFAIL || a_stage_failed(r))
+        action == ACTION_TEMPFAIL || a_stage_missing(r))
         return 0;
     *score = outside_score(g, r);
     if (action >= ACTION_QUARANTINE && *score >= c->autolearn_spam_score)

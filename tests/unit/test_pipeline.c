@@ -401,6 +401,12 @@ static void test_autolearn(void)
         req_t r = {"a@example.net", NULL, NULL, bodies[i]};
         json_decref(run(&r, &kind));
     }
+    /* A list entry decided and the content stages were skipped: whatever
+     * the words are, they were never judged (a forged allowed sender). */
+    req_t allowed = {"friend@example.net", NULL, NULL, "hello al-7"};
+    json_decref(run(&allowed, &kind));
+    req_t blocked = {"foe@example.net", NULL, NULL, "GTUBE-LIKE trigger al-8"};
+    json_decref(run(&blocked, &kind));
     learned(&spam, &ham);
     CHECK(spam == spam0 + 1, "spam autolearned once: %ld -> %ld", spam0, spam);
     CHECK(ham == ham0 + 1, "ham autolearned once: %ld -> %ld", ham0, ham);
