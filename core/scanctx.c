@@ -443,10 +443,22 @@ static const char *coverage_gap(const smf_msg_t *x)
     return NULL;
 }
 
+/* Whether rc is one of the codes scan() may return: 0 or an SMF_E* code. */
+static bool known_return(int rc)
+{
+    return rc == 0 || (rc <= SMF_EINVAL && rc >= SMF_EFAIL);
+}
+
 static stage_outcome_t classify(smf_msg_t *x, int rc)
 {
     stage_outcome_t o = {STAGE_CLEAN, NULL, rc, 0};
-    if (rc < 0) {
+    if (!known_return(rc)) {
+        /* A module that returns 1 for "found something" or -1 for "failed"
+         * must not pass as clean, nor fail without saying what it did. */
+        o.status = STAGE_ERROR;
+        o.detail =
+            arena_printf(x->arena, "scan() returned %d, which is neither 0 nor an SMF_E* code", rc);
+    } else if (rc < 0) {
         o.status = STAGE_ERROR;
         o.detail = smf_strerror(rc);
     } else if (x->stage_virus != NULL) {

@@ -88,6 +88,18 @@ static const char *stage_status(json_t *j, const char *module)
     return "(absent)";
 }
 
+static const char *stage_detail(json_t *j, const char *module)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "stages"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "module")), module) == 0)
+            return json_string_value(json_object_get(s, "detail"));
+    }
+    return NULL;
+}
+
 typedef struct row {
     const char *what;
     req_t req;
@@ -163,6 +175,20 @@ static const row_t rows[] = {
      "tav",
      "unscannable",
      250},
+    {"antivirus returning a code the kit does not define fails closed",
+     {"a@example.net", NULL, NULL, "AV-RETURNS-ONE"},
+     "tempfail",
+     "AV_ERROR",
+     "tav",
+     "error",
+     451},
+    {"a content stage returning -1 is an error",
+     {"a@example.net", NULL, NULL, "RETURN-MINUS-ONE-tcontent2."},
+     "tempfail",
+     NULL,
+     "tcontent2",
+     "error",
+     451},
     {"soft error, on_error tempfail",
      {"a@example.net", NULL, NULL, "SOFT-FAIL"},
      "tempfail",
@@ -629,6 +655,16 @@ static void test_verdict_callback(void)
     json_decref(j);
 }
 
+/* A return value outside 0 and the SMF_E* codes is an error that names it. */
+static void test_bad_return_explained(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "RETURN-MINUS-ONE-tcontent2."};
+    json_t *j = run(&r, &kind);
+    CHECK_CONTAINS(stage_detail(j, "tcontent2"), "scan() returned -1");
+    json_decref(j);
+}
+
 typedef struct bad {
     const char *what;
     frame_t f[5];
@@ -715,6 +751,7 @@ int main(int argc, char **argv)
     test_antivirus_once_per_message();
     test_scope_once_per_scope();
     test_malformed();
+    test_bad_return_explained();
     generation_release(&gen);
     kv_close(&kv);
     char cmd[64];

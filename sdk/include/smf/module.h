@@ -238,7 +238,8 @@ typedef struct smf_module {
      * Scans one message. Report findings through the smf_msg_* calls below
      * and return 0, or return a negative SMF_E* code when the scan itself
      * failed (the engine then applies the stage's on_error policy; for an
-     * antivirus stage that is always tempfail).
+     * antivirus stage that is always tempfail). Any other value, a positive
+     * one included, counts as a failed scan too, never as clean.
      *
      * Must not block for longer than smf_msg_time_left_ms() allows, must not
      * exit, abort or keep pointers into the message after returning.

@@ -54,6 +54,9 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
     if (!has(msg, "AV-LAZY"))
         for (size_t i = 0; i < smf_msg_part_count(msg); i++)
             smf_msg_part_scanned(msg, i);
+    /* Every part accounted for, then a return value the kit does not define. */
+    if (has(msg, "AV-RETURNS-ONE"))
+        return 1;
     if (has(msg, "VIRUS-MARK")) {
         smf_msg_add_symbol(msg, "TAV_INFECTED", 0, "Test.Virus");
         return smf_msg_set_virus(msg, "Test.Virus");
@@ -71,6 +74,8 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
 #else
     if (has(msg, "SOFT-FAIL") || has(msg, "FAIL-ONLY-" TMOD_NAME "."))
         return SMF_EFAIL;
+    if (has(msg, "RETURN-MINUS-ONE-" TMOD_NAME "."))
+        return -1;
     if (has(msg, "FAIL-AFTER-SYMBOL")) {
         smf_msg_add_symbol(msg, "T_PARTIAL", 5, "said before failing");
         return SMF_EFAIL;
