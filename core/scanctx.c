@@ -116,15 +116,22 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i)
 
 /* ---- reporting ---------------------------------------------------- */
 
+static symbol_t *find_symbol(smf_msg_t *x, const char *name)
+{
+    for (size_t i = 0; i < x->nsymbols; i++)
+        if (strcmp(x->symbols[i].name, name) == 0)
+            return &x->symbols[i];
+    return NULL;
+}
+
 static void add_symbol(smf_msg_t *x, const char *name, double score, const char *module,
                        const char *detail)
 {
-    for (size_t i = 0; i < x->nsymbols; i++) {
-        if (strcmp(x->symbols[i].name, name) == 0) {
-            if (score > x->symbols[i].score)
-                x->symbols[i].score = score;
-            return;
-        }
+    symbol_t *known = find_symbol(x, name);
+    if (known != NULL) {
+        if (score > known->score)
+            known->score = score;
+        return;
     }
     if (x->nsymbols == x->capsymbols) {
         size_t cap = x->capsymbols ? x->capsymbols * 2 : 16;
@@ -139,6 +146,26 @@ static void add_symbol(smf_msg_t *x, const char *name, double score, const char 
     s->score = score;
     s->module = module;
     s->detail = detail ? arena_strdup(x->arena, detail) : NULL;
+}
+
+/*
+ * Counts n more bytes of the message arena against the module's cap; false
+ * when that would pass it. What a module reports is copied into the arena
+ * too, so the copies count like smf_msg_alloc(): otherwise a module adding
+ * symbols with long details in a loop grows the arena without bound.
+ */
+static bool charge(smf_msg_t *x, size_t n)
+{
+    if (n > x->arena_limit - x->arena_given)
+        return false;
+    x->arena_given += n;
+    return true;
+}
+
+/* Bytes a copy of s takes, 0 for NULL. */
+static size_t copy_size(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
 }
 
 static bool valid_symbol(const char *name)
@@ -159,6 +186,11 @@ int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score, const cha
      * (add_symbol raises a known one in place): it is ignored. */
     if (msg->closed)
         return 0;
+    /* Room for the copies and for the symbol's slot in an array that grows
+     * by doubling; a name added again is not copied again. */
+    if (find_symbol(msg, name) == NULL &&
+        !charge(msg, copy_size(name) + copy_size(detail) + 2 * sizeof(symbol_t)))
+        return SMF_ENOMEM;
     /* A sum of scores near DBL_MAX would overflow to infinity, which no JSON
      * reply can carry: the score of one symbol stays within a range that
      * still says everything a policy can act on. */
@@ -197,7 +229,11 @@ int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict, const char *reaso
     /* Within one stage a block beats an allow: the safer answer wins. */
     if (msg->force == SOFT_NONE || f == SOFT_BLOCK) {
         msg->force = f;
-        msg->force_reason = reason ? arena_strdup(msg->arena, reason) : "";
+        /* Past the arena's cap the verdict still holds; only its reason,
+         * copied again at every call, is left out. */
+        msg->force_reason = reason != NULL && charge(msg, copy_size(reason))
+                                ? arena_strdup(msg->arena, reason)
+                                : "";
     }
     return 0;
 }
@@ -240,10 +276,8 @@ static bool valid_field_name(const char *s)
     return true;
 }
 
-int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
+static void append_header(smf_msg_t *msg, const char *name, const char *value)
 {
-    if (!valid_field_name(name) || value == NULL || strpbrk(value, "\r\n") != NULL)
-        return SMF_EINVAL;
     if (msg->nheaders == msg->capheaders) {
         size_t cap = msg->capheaders ? msg->capheaders * 2 : 8;
         added_header_t *h = arena_alloc(msg->arena, cap * sizeof(*h));
@@ -255,6 +289,15 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
     msg->headers[msg->nheaders].name = arena_strdup(msg->arena, name);
     msg->headers[msg->nheaders].value = arena_strdup(msg->arena, value);
     msg->nheaders++;
+}
+
+int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
+{
+    if (!valid_field_name(name) || value == NULL || strpbrk(value, "\r\n") != NULL)
+        return SMF_EINVAL;
+    if (!charge(msg, copy_size(name) + copy_size(value) + 2 * sizeof(added_header_t)))
+        return SMF_ENOMEM;
+    append_header(msg, name, value);
     return 0;
 }
 
@@ -270,6 +313,8 @@ int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value)
     /* Past the verdict, or in a scope() question, a note reaches no stage. */
     if (msg->closed)
         return 0;
+    if (!charge(msg, copy_size(key) + copy_size(value) + sizeof(struct note)))
+        return SMF_ENOMEM;
     scanctx_note(msg, key, value);
     return 0;
 }
@@ -301,6 +346,8 @@ int smf_health(smf_msg_t *msg, const char *problem)
 {
     if (problem == NULL || *problem == '\0' || msg->module == NULL)
         return SMF_EINVAL;
+    if (!charge(msg, copy_size(problem) + sizeof(struct health_report)))
+        return SMF_ENOMEM;
     struct health_report *h = arena_alloc(msg->arena, sizeof(*h));
     h->module = msg->module;
     h->problem = arena_strdup(msg->arena, problem);
@@ -313,10 +360,7 @@ int smf_health(smf_msg_t *msg, const char *problem)
 
 void *smf_msg_alloc(smf_msg_t *msg, size_t size)
 {
-    if (size > msg->arena_limit - msg->arena_given)
-        return NULL;
-    msg->arena_given += size;
-    return arena_alloc(msg->arena, size);
+    return charge(msg, size) ? arena_alloc(msg->arena, size) : NULL;
 }
 
 char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
@@ -575,7 +619,7 @@ stage_outcome_t scanctx_memo_replay(smf_msg_t *x, const smf_module_t *d, const s
         add_symbol(x, sym->name, sym->score, sym->module, sym->detail);
     }
     for (size_t i = 0; i < memo->nheaders; i++)
-        (void)smf_msg_add_header(x, memo->headers[i].name, memo->headers[i].value);
+        append_header(x, memo->headers[i].name, memo->headers[i].value);
     for (const struct note *p = memo->notes; p != NULL; p = p->next)
         if (strncmp(p->key, d->name, n) == 0 && p->key[n] == '.')
             scanctx_note(x, p->key, p->value);

@@ -19,6 +19,7 @@ static const char *conf_text =
     "tlist { allow_sender = \"friend@example.net\"\n block_sender = \"foe@example.net\" }\n"
     "tcontent { score = 6\n scope = \"\" }\n"
     "tcontent2 { on_error = tempfail\n score = 0.5\n scope = \"letter\" }\n"
+    "message_arena_limit = 1048576\n"
     "autolearn = true\nautolearn_spam_score = 5\nautolearn_ham_score = 0.1\n"
     "policy default { inbound { stages = {tav, tlist, tcontent, tcontent2} } }\n"
     "policy \"strict.example\" { inbound { quarantine_score = 5.5 } }\n"
@@ -665,6 +666,24 @@ static void test_bad_return_explained(void)
     json_decref(j);
 }
 
+/* What a module reports is copied into the message arena and counts
+ * against its cap, like what it allocates. */
+static void test_reports_capped(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "FILL-ARENA-tcontent."};
+    json_t *j = run(&r, &kind);
+    size_t i, fills = 0;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "symbols"), i, s)
+    {
+        fills += strncmp(json_string_value(json_object_get(s, "name")), "T_FILL_", 7) == 0;
+    }
+    CHECK(fills > 0 && fills < 16, "%zu symbols of 64 KiB in a 1 MiB arena", fills);
+    CHECK(strcmp(action(j), "reject") == 0, "the verdict set past the cap holds: %s", action(j));
+    json_decref(j);
+}
+
 typedef struct bad {
     const char *what;
     frame_t f[5];
@@ -752,6 +771,7 @@ int main(int argc, char **argv)
     test_scope_once_per_scope();
     test_malformed();
     test_bad_return_explained();
+    test_reports_capped();
     generation_release(&gen);
     kv_close(&kv);
     char cmd[64];

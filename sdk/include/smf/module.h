@@ -29,6 +29,9 @@
  * module hands the engine (symbol names, details, header values) is copied
  * before the call returns. Per-message memory comes from the message arena
  * (smf_msg_alloc()), which the engine frees in one piece after the scan.
+ * The copies of what a module reports are made there too and count against
+ * the same cap (`message_arena_limit`): past it, the calls that report
+ * return SMF_ENOMEM.
  *
  * Versions. The descriptor opens with an ABI header {major, minor, size}
  * that never moves. The engine refuses a module built for another major
@@ -638,7 +641,9 @@ typedef enum smf_verdict {
  * set ALLOW; any soft stage may set BLOCK or SPAM. Antivirus stages use
  * smf_msg_set_virus() instead.
  *
- * @param reason  Shown to operators and, for BLOCK, in the SMTP reply; copied.
+ * @param reason  Shown to operators and, for BLOCK, in the SMTP reply;
+ *                copied (left out, the verdict still set, when the message
+ *                arena is full).
  * @return 0, SMF_EINVAL, or SMF_EPERM when this kind of stage may not.
  */
 int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
@@ -725,7 +730,7 @@ const char *smf_msg_note(const smf_msg_t *msg, const char *key);
  *
  * @param problem  Short text naming the problem; equal texts are the same
  *                 problem. Copied.
- * @return 0 or SMF_EINVAL.
+ * @return 0, SMF_EINVAL, or SMF_ENOMEM when the message arena is full.
  */
 int smf_health(smf_msg_t *msg, const char *problem);
 

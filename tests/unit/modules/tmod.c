@@ -76,6 +76,18 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         return SMF_EFAIL;
     if (has(msg, "RETURN-MINUS-ONE-" TMOD_NAME "."))
         return -1;
+    /* Long details until the message arena is full; then a verdict, which
+     * must still hold when its reason no longer fits. */
+    if (has(msg, "FILL-ARENA-" TMOD_NAME ".")) {
+        static char detail[65536];
+        memset(detail, 'd', sizeof(detail) - 1);
+        for (int i = 0; i < 64; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "T_FILL_%d", i);
+            if (smf_msg_add_symbol(msg, name, 0, detail) == SMF_ENOMEM)
+                return smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, detail);
+        }
+    }
     if (has(msg, "FAIL-AFTER-SYMBOL")) {
         smf_msg_add_symbol(msg, "T_PARTIAL", 5, "said before failing");
         return SMF_EFAIL;
