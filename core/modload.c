@@ -9,6 +9,7 @@
 #include "xalloc.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,18 +103,57 @@ static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t e
     return 0;
 }
 
+/* The bytes the engine writes at an option's offset; 0 for an unknown type. */
+static size_t option_width(smf_opt_type_t type)
+{
+    switch (type) {
+    case SMF_OPT_BOOL:
+        return sizeof(int);
+    case SMF_OPT_INT:
+        return sizeof(long);
+    case SMF_OPT_FLOAT:
+        return sizeof(double);
+    case SMF_OPT_STRING:
+        return sizeof(char *);
+    case SMF_OPT_LIST:
+        return sizeof(char **);
+    }
+    return 0;
+}
+
+/* Where a value of the type may sit; the engine stores it with a plain
+ * assignment, which a misaligned address makes undefined. */
+static size_t option_align(smf_opt_type_t type)
+{
+    switch (type) {
+    case SMF_OPT_BOOL:
+        return _Alignof(int);
+    case SMF_OPT_INT:
+        return _Alignof(long);
+    case SMF_OPT_FLOAT:
+        return _Alignof(double);
+    case SMF_OPT_STRING:
+    case SMF_OPT_LIST:
+        return _Alignof(char *);
+    }
+    return 1;
+}
+
+/* Whether width bytes at offset lie inside the struct. Written so that no
+ * sum can wrap: an offset near SIZE_MAX would otherwise pass and make the
+ * engine write just before the struct. */
+static bool option_inside(size_t offset, size_t width, size_t conf_size)
+{
+    return offset <= conf_size && width <= conf_size - offset;
+}
+
 static int check_options(const char *path, const smf_module_t *d, char *err, size_t errlen)
 {
     static const char *const reserved[] = {"path", "enabled", "on_error", "timeout_ms"};
     if (d->options == NULL)
         return 0;
     for (const smf_option_t *o = d->options; o->name != NULL; o++) {
-        size_t width = o->type == SMF_OPT_BOOL     ? sizeof(int)
-                       : o->type == SMF_OPT_INT    ? sizeof(long)
-                       : o->type == SMF_OPT_FLOAT  ? sizeof(double)
-                       : o->type == SMF_OPT_STRING ? sizeof(char *)
-                       : o->type == SMF_OPT_LIST   ? sizeof(char **)
-                                                   : 0;
+        size_t width = option_width(o->type);
         if (!valid_name(o->name))
             return errbuf_fail(err, errlen,
                                "refusing module %s: option name '%s' is not [a-z0-9_]+", path,
@@ -121,12 +161,17 @@ static int check_options(const char *path, const smf_module_t *d, char *err, siz
         if (width == 0)
             return errbuf_fail(err, errlen, "refusing module %s: option '%s' has unknown type %d",
                                path, o->name, (int)o->type);
-        if (o->offset + width > d->conf_size)
+        if (!option_inside(o->offset, width, d->conf_size))
             return errbuf_fail(
                 err, errlen,
                 "refusing module %s: option '%s' is stored at offset %zu, outside its "
                 "conf_size of %zu bytes",
                 path, o->name, o->offset, d->conf_size);
+        if (o->offset % option_align(o->type) != 0)
+            return errbuf_fail(err, errlen,
+                               "refusing module %s: option '%s' is stored at offset %zu, not "
+                               "aligned for its type; use offsetof() on the struct",
+                               path, o->name, o->offset);
         for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
             if (strcmp(o->name, reserved[i]) == 0)
                 return errbuf_fail(err, errlen,

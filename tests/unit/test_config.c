@@ -31,6 +31,13 @@ static const refusal_t refusals[] = {
     {"option outside conf",
      "modules = {bad_option}",
      {"bad_option.so", "option 'far'", "outside its conf_size"}},
+    /* Where offset plus size wraps around, the value would land before the struct. */
+    {"option offset that wraps",
+     "modules = {wrap_option}",
+     {"wrap_option.so", "option 'before'", "outside its conf_size"}},
+    {"option at an offset its type cannot sit at",
+     "modules = {misaligned_option}",
+     {"misaligned_option.so", "option 'odd'", "not aligned"}},
     {"missing module", "modules = {nosuch}", {"nosuch.so", "cannot open it"}},
     /* A file name is a file beside the configuration, not module_dir/x.so.so. */
     {"module by file name", "modules = {\"nosuch.so\"}", {"/tmp/nosuch.so:", "cannot open it"}},

@@ -27,6 +27,12 @@ static const smf_option_t options[] = {
 #ifdef TMOD_BAD_OPTION
     {"far", SMF_OPT_INT, "1", sizeof(conf_t) + 64, "Stored outside conf_size."},
 #endif
+#ifdef TMOD_WRAP_OPTION
+    {"before", SMF_OPT_INT, "1", (size_t)-2, "Stored before the struct: offset + size wraps."},
+#endif
+#ifdef TMOD_MISALIGNED_OPTION
+    {"odd", SMF_OPT_FLOAT, "1", 1, "A double at an odd offset."},
+#endif
     SMF_OPTIONS_END};
 
 static int init(smf_init_t *ctx, const void *conf, void **state)
