@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,7 +33,9 @@ typedef struct args {
     const char *final_virus; /* For verdict(): the virus name, or NULL. */
     const char **notes;      /* --note KEY=VALUE, as an earlier stage would leave them. */
     size_t nnotes;
-    char *options; /* "name = value" lines. */
+    char *options;        /* "name = value" lines. */
+    const char **optargs; /* The -o arguments, one per line of options. */
+    size_t noptargs;
     const char *config_dir;
     const char *data_dir;
     smf_envelope_t env;
@@ -57,7 +60,7 @@ static void usage(FILE *f)
             "                         -o max_size=10 -o 'words={cheap, free}'\n"
             "  --config-dir DIR       what smf_init_config_dir() returns (default: .)\n"
             "  --data-dir DIR         what smf_init_data_dir() returns (default: a fresh\n"
-            "                         temporary directory, removed afterwards)\n"
+            "                         directory in $TMPDIR or /tmp, removed afterwards)\n"
             "  --from ADDR            envelope sender (default sender@example.net)\n"
             "  --rcpt ADDR            envelope recipient, repeatable (default user@example.com)\n"
             "  --ip A, --helo H       client address and HELO (default 192.0.2.1,\n"
@@ -89,6 +92,7 @@ static void add_option(args_t *a, const char *nv)
         fprintf(stderr, "smf-modtest: -o %s: expected name=value\n", nv);
         exit(2);
     }
+    a->optargs[a->noptargs++] = nv;
     size_t old = a->options ? strlen(a->options) : 0;
     a->options = xrealloc(a->options, old + strlen(nv) + 8);
     sprintf(a->options + old, "%.*s = %s\n", (int)(eq - nv), nv, eq + 1);
@@ -126,6 +130,7 @@ static int parse_args(int argc, char **argv, args_t *a)
                               .auth_user = ""};
     a->rcpt = xcalloc((size_t)argc + 2, sizeof(char *));
     a->notes = xcalloc((size_t)argc + 1, sizeof(char *));
+    a->optargs = xcalloc((size_t)argc + 1, sizeof(char *));
     int c;
     while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -237,7 +242,30 @@ static const char *module_path(const char *name, arena_t *mem)
     return arena_printf(mem, "./%s", name);
 }
 
-/* A one-module configuration, as config_load would make it. */
+/*
+ * Prints why the -o options were refused. The configuration parser names
+ * the line of the text made from them, "[buf]:N:", which means nothing on a
+ * command line: the Nth -o argument is named instead, with the options the
+ * module takes.
+ */
+static void option_error(const args_t *a, const smf_module_t *d, const char *err)
+{
+    const char *at = strstr(err, "[buf]:");
+    char *end;
+    long line = at != NULL ? strtol(at + 6, &end, 10) : 0;
+    if (line < 1 || (size_t)line > a->noptargs || strncmp(end, ": ", 2) != 0) {
+        fprintf(stderr, "smf-modtest: %s\n", err);
+        return;
+    }
+    fprintf(stderr, "smf-modtest: -o %s: %s; module %s takes:", a->optargs[line - 1], end + 2,
+            d->name);
+    for (const smf_option_t *o = d->options; o != NULL && o->name != NULL; o++)
+        fprintf(stderr, "%s %s", o == d->options ? "" : ",", o->name);
+    fprintf(stderr, "%s\n", d->options == NULL || d->options->name == NULL ? " no options" : "");
+}
+
+/* A one-module configuration, as config_load would make it; NULL after
+ * saying why the module or its options were refused. */
 static config_t *one_module_config(const args_t *a, const char *data_dir)
 {
     char err[2048];
@@ -250,12 +278,16 @@ static config_t *one_module_config(const args_t *a, const char *data_dir)
     c->nmodules = 1;
     c->modules = arena_calloc(c->mem, 1, sizeof(module_conf_t));
     module_conf_t *m = &c->modules[0];
-    if (modload_open(module_path(a->module, c->mem), &m->lib, err, sizeof(err)) != 0 ||
-        config_module_options(m->lib.desc, a->options ? a->options : "", c->mem, &m->conf, err,
-                              sizeof(err)) != 0) {
+    if (modload_open(module_path(a->module, c->mem), &m->lib, err, sizeof(err)) != 0) {
         fprintf(stderr, "smf-modtest: %s\n", err);
         config_free(&c);
-        exit(2);
+        return NULL;
+    }
+    if (config_module_options(m->lib.desc, a->options ? a->options : "", c->mem, &m->conf, err,
+                              sizeof(err)) != 0) {
+        option_error(a, m->lib.desc, err);
+        config_free(&c);
+        return NULL;
     }
     m->name = m->lib.desc->name;
     m->hard = m->lib.desc->kind == SMF_KIND_ANTIVIRUS;
@@ -398,22 +430,31 @@ int main(int argc, char **argv)
         return 2;
     }
     message_init();
-    char tmp[] = "/tmp/smf-modtest.XXXXXX";
+    /* The temporary data directory goes where the user keeps temporary
+     * files, and is removed however the run ends. */
+    const char *tmpdir = getenv("TMPDIR");
+    if (tmpdir == NULL || *tmpdir == '\0')
+        tmpdir = "/tmp";
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/smf-modtest.XXXXXX", tmpdir);
     const char *data_dir = a.data_dir;
     if (data_dir == NULL && (data_dir = mkdtemp(tmp)) == NULL) {
-        fprintf(stderr, "smf-modtest: cannot make a temporary directory: %s\n", strerror(errno));
+        fprintf(stderr, "smf-modtest: cannot make a temporary directory in %s: %s\n", tmpdir,
+                strerror(errno));
         return 2;
     }
     char err[2048], kvdir[4200];
     snprintf(kvdir, sizeof(kvdir), "%s/kv", data_dir);
-    kv_t *kv;
+    kv_t *kv = NULL;
+    generation_t *g = NULL;
+    config_t *conf = NULL;
+    int rc = 0;
     if (kv_open(kvdir, &kv, err, sizeof(err)) != 0) {
         fprintf(stderr, "smf-modtest: %s\n", err);
-        return 2;
-    }
-    generation_t *g;
-    int rc = 0;
-    if (generation_new(one_module_config(&a, data_dir), kv, 1, 1, &g, err, sizeof(err)) != 0) {
+        rc = 2;
+    } else if ((conf = one_module_config(&a, data_dir)) == NULL) {
+        rc = 2;
+    } else if (generation_new(conf, kv, 1, 1, &g, err, sizeof(err)) != 0) {
         fprintf(stderr, "smf-modtest: %s\n", err);
         rc = 2;
     } else if (g->init_errors[0] != NULL) {
@@ -427,11 +468,14 @@ int main(int argc, char **argv)
             rc |= scan_file(g, &a, argv[i]);
         }
     }
-    generation_release(&g);
-    kv_close(&kv);
+    if (g != NULL)
+        generation_release(&g);
+    if (kv != NULL)
+        kv_close(&kv);
     if (a.data_dir == NULL)
         nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(a.options);
+    free(a.optargs);
     free(a.rcpt);
     free(a.notes);
     return rc;
