@@ -195,6 +195,23 @@ static int check_descriptor(const char *path, const smf_module_t *d, char *err, 
     return check_options(path, d, err, errlen);
 }
 
+/*
+ * Why dlopen() failed. A call of the kit the engine does not provide shows
+ * only as an undefined symbol, which says nothing of its cause: the module
+ * was built against a newer SDK, or calls a function no SDK has.
+ */
+static int load_error(const char *path, const char *why, char *err, size_t errlen)
+{
+    const char *sym = strstr(why, "undefined symbol: smf_");
+    if (sym == NULL)
+        return errbuf_fail(err, errlen, "module %s: cannot load it: %s", path, why);
+    return errbuf_fail(err, errlen,
+                       "refusing module %s: it calls %s, which this engine (module ABI %d.%d) "
+                       "does not provide; rebuild it against this engine's smf/module.h, or "
+                       "upgrade the engine if the module needs a newer ABI",
+                       path, sym + strlen("undefined symbol: "), SMF_ABI_MAJOR, SMF_ABI_MINOR);
+}
+
 int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -202,7 +219,7 @@ int modload_open(const char *path, modload_t *out, char *err, size_t errlen)
         return -1;
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL)
-        return errbuf_fail(err, errlen, "module %s: cannot load it: %s", path, dlerror());
+        return load_error(path, dlerror(), err, errlen);
     const smf_module_t *d = dlsym(dl, SMF_MODULE_SYMBOL);
     if (d == NULL) {
         dlclose(dl);

@@ -38,6 +38,9 @@ static const refusal_t refusals[] = {
     {"option at an offset its type cannot sit at",
      "modules = {misaligned_option}",
      {"misaligned_option.so", "option 'odd'", "not aligned"}},
+    {"a call the engine does not provide",
+     "modules = {undefined_call}",
+     {"undefined_call.so", "smf_msg_not_in_this_engine", "does not provide"}},
     {"missing module", "modules = {nosuch}", {"nosuch.so", "cannot open it"}},
     /* A file name is a file beside the configuration, not module_dir/x.so.so. */
     {"module by file name", "modules = {\"nosuch.so\"}", {"/tmp/nosuch.so:", "cannot open it"}},

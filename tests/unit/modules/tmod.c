@@ -35,6 +35,11 @@ static const smf_option_t options[] = {
 #endif
     SMF_OPTIONS_END};
 
+#ifdef TMOD_UNDEFINED_CALL
+/* A call no engine provides, as a module built for a newer SDK makes. */
+int smf_msg_not_in_this_engine(smf_msg_t *msg);
+#endif
+
 static int init(smf_init_t *ctx, const void *conf, void **state)
 {
     *state = (void *)conf;
@@ -50,6 +55,10 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
 {
     const conf_t *c = state;
     (void)c;
+#ifdef TMOD_UNDEFINED_CALL
+    if (has(msg, "NEVER"))
+        return smf_msg_not_in_this_engine(msg);
+#endif
 #if TMOD_KIND == 2
     static long calls;
     long n = __atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
