@@ -13,6 +13,10 @@ install(TARGETS smfc smf-modtest RUNTIME DESTINATION bin)
 install(TARGETS ${SMF_SHIPPED_MODULES} LIBRARY DESTINATION lib/smf/modules)
 install(FILES ${PROJECT_SOURCE_DIR}/sdk/include/smf/module.h DESTINATION include/smf)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION share/doc/securemailflow)
+# The module guide, the ABI changelog the header points to, and the example
+# module with its test, for authors who build against the installed kit.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/docs/ ${PROJECT_SOURCE_DIR}/sdk/examples
+        DESTINATION share/doc/securemailflow/sdk)
 
 install(CODE "
   set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
