@@ -152,6 +152,26 @@ static pat_group_t *pat_group_for(pat_state_t *st, const pat_rule_t *r)
 }
 
 /*
+ * Compiles a rule's regex. A regex may turn on UTF mode itself with (*UTF);
+ * PCRE2 then refuses any subject that is not valid UTF-8, and mail is often
+ * not (a Latin-1 HTML part, a raw body), so the rule would never apply. It
+ * is compiled again to skip invalid sequences instead, as Hyperscan does.
+ */
+static pcre2_code *pat_pcre_compile(const pat_rule_t *r, int *errcode, PCRE2_SIZE *erroff)
+{
+    uint32_t flags = pat_pcre_flags(r), opts = 0;
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)r->regex, PCRE2_ZERO_TERMINATED, flags, errcode, erroff, NULL);
+
+    if (code == NULL || pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &opts) != 0 ||
+        !(opts & PCRE2_UTF))
+        return code;
+    pcre2_code_free(code);
+    return pcre2_compile((PCRE2_SPTR)r->regex, PCRE2_ZERO_TERMINATED,
+                         flags | PCRE2_MATCH_INVALID_UTF, errcode, erroff, NULL);
+}
+
+/*
  * Compiles one rule with PCRE2; a failure here is the rule's own fault.
  * hs_error says why Hyperscan does not run it; NULL when PCRE2 runs every rule.
  */
@@ -163,8 +183,7 @@ static int pat_add_pcre(smf_init_t *init, pat_state_t *st, pat_group_t *g, size_
     PCRE2_SIZE erroff;
     PCRE2_UCHAR msg[256];
     pat_pcre_t *n;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)r->regex, PCRE2_ZERO_TERMINATED, pat_pcre_flags(r),
-                                     &errcode, &erroff, NULL);
+    pcre2_code *code = pat_pcre_compile(r, &errcode, &erroff);
 
     if (code == NULL) {
         pcre2_get_error_message(errcode, msg, sizeof(msg));

@@ -29,6 +29,8 @@ CASES = [
      "details": {"T_BACKREF": "back-reference"}},
     {"name": "PCRE2 rule does not fire on other text", "fixture": "plain.eml", "opts": TARGETS,
      "absent": ["T_BACKREF"]},
+    {"name": "(*UTF) rule still reads text with invalid UTF-8", "fixture": "html_invalid_utf8.eml",
+     "opts": ['rules={"rules/utf.rules"}'], "present": ["T_UTF_HS", "T_UTF_PCRE"], "absent": ["T_UTF_NEG"]},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
      "present": ["T_BLOCK"], "verdict": "block", "status": "detected"},
     {"name": "no verdict without the rule", "fixture": "spam_phrases.eml", "opts": TARGETS,
