@@ -48,6 +48,8 @@ def run_case(args, case):
 def check_result(res, case):
     fails = []
     syms = {s["name"]: s for s in res["symbols"]}
+    if "max_ms" in case and res["ms"] > case["max_ms"]:
+        fails.append("scan took %.0f ms, more than %d" % (res["ms"], case["max_ms"]))
     for name in case.get("present", []):
         if name not in syms:
             fails.append("symbol %s missing (got %s)" % (name, sorted(syms)))

@@ -15,6 +15,17 @@ BANGS = os.path.join(BANGS_DIR, "bangs.rules")
 with open(BANGS, "w") as f:
     f.write('T_A  body  /a/  1  "a"\nmeta T_BANGS ' + "!" * 2000000 + 'T_A  1  "m"\n')
 
+# HTML that a link rule with unbounded backtracking took seconds over: ten thousand
+# links with no text, and one tag that never closes holding twenty thousand hrefs.
+HTML_HEAD = ("From: a@example.net\nTo: b@example.org\nSubject: links\nDate: Tue, 02 Jan 2024 10:00:00 +0000\n"
+             "Message-ID: <links@example.net>\nMIME-Version: 1.0\nContent-Type: text/html\n\n<html><body>")
+EMPTY_LINKS = os.path.join(BANGS_DIR, "empty_links.eml")
+with open(EMPTY_LINKS, "w") as f:
+    f.write(HTML_HEAD + '<a href="http://x.example/">' * 10000 + "</body></html>\n")
+OPEN_TAG = os.path.join(BANGS_DIR, "open_tag.eml")
+with open(OPEN_TAG, "w") as f:
+    f.write(HTML_HEAD + "<a " + "href=http://x.example " * 20000 + "</body></html>\n")
+
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
 
@@ -104,6 +115,12 @@ CASES = [
      "present": ["PAT_HTML_LINK_MISMATCH"]},
     {"name": "default: link text shows another site behind 5,000 tags (PCRE2 JIT stack)",
      "fixture": "html_link_mismatch_deep.eml", "defaults": True, "present": ["PAT_HTML_LINK_MISMATCH"]},
+    {"name": "default: an empty link's text is not the next link's", "fixture": "html_link_next.eml",
+     "defaults": True, "absent": ["PAT_HTML_LINK_MISMATCH"]},
+    {"name": "default: ten thousand empty links take no time", "fixture": EMPTY_LINKS, "defaults": True,
+     "absent": ["PAT_HTML_LINK_MISMATCH"], "max_ms": 400},
+    {"name": "default: a tag with twenty thousand hrefs takes no time", "fixture": OPEN_TAG, "defaults": True,
+     "absent": ["PAT_HTML_LINK_MISMATCH"], "max_ms": 400},
     {"name": "default: a subject in capitals", "fixture": "subject_caps.eml", "defaults": True,
      "present": ["PAT_SUBJ_ALL_CAPS"]},
     {"name": "default: a Cyrillic subject with Latin acronyms is not all capitals",
