@@ -709,8 +709,9 @@ static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
             continue;
         int rc = pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, 0, sc->th->md, sc->th->mctx);
         /* Past the JIT stack, try the interpreter: slower, but it gives the
-         * same answer Hyperscan would, where JIT gave none. */
-        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+         * same answer Hyperscan would, where JIT gave none. Past the match
+         * limit it would only hit the limit again, at many times the cost. */
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
             rc = pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, PCRE2_NO_JIT, sc->th->md,
                              sc->th->mctx);
         if (rc >= 0) {

@@ -26,6 +26,16 @@ OPEN_TAG = os.path.join(BANGS_DIR, "open_tag.eml")
 with open(OPEN_TAG, "w") as f:
     f.write(HTML_HEAD + "<a " + "href=http://x.example " * 20000 + "</body></html>\n")
 
+# A regex past PCRE2's match limit on each of a hundred header values; its captures
+# make every step of PCRE2's interpreter costly, so running it again there shows.
+LIMIT_RULES = os.path.join(BANGS_DIR, "limit.rules")
+with open(LIMIT_RULES, "w") as f:
+    f.write('T_LIMIT  header:X-A  /^(?:(a)%s|aa)+(?=b)/  1.0  "past the match limit"\n' % ("(x)?" * 250))
+LIMIT_MAIL = os.path.join(BANGS_DIR, "limit.eml")
+with open(LIMIT_MAIL, "w") as f:
+    f.write("From: a@example.net\nTo: b@example.org\nSubject: limit\n" + ("X-A: " + "a" * 40 + "c\n") * 100
+            + "\nbody\n")
+
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
 
@@ -42,6 +52,8 @@ CASES = [
      "absent": ["T_BACKREF"]},
     {"name": "(*UTF) rule still reads text with invalid UTF-8", "fixture": "html_invalid_utf8.eml",
      "opts": ['rules={"rules/utf.rules"}'], "present": ["T_UTF_HS", "T_UTF_PCRE"], "absent": ["T_UTF_NEG"]},
+    {"name": "past the match limit with JIT, PCRE2 does not start again", "fixture": LIMIT_MAIL,
+     "opts": ['rules={"%s"}' % LIMIT_RULES], "absent": ["T_LIMIT"], "max_ms": 600},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
      "present": ["T_BLOCK"], "verdict": "block", "status": "detected"},
     {"name": "no verdict without the rule", "fixture": "spam_phrases.eml", "opts": TARGETS,
