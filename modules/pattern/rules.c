@@ -178,6 +178,11 @@ static int parse_score(line_ctx_t *lc, pat_rule_t *r)
     r->score = strtod(w, &end);
     if (errno != 0 || *end != '\0' || end == w || !isfinite(r->score))
         return line_fail(lc, "%s: bad score '%s'", r->name, w);
+    /* The engine holds each symbol to this range: a larger score would be
+     * cut without a word, and the rule would not weigh what it says. */
+    if (fabs(r->score) > SMF_SCORE_MAX)
+        return line_fail(lc, "%s: score %s is out of range (-%g to %g)", r->name, w, SMF_SCORE_MAX,
+                         SMF_SCORE_MAX);
     return 0;
 }
 

@@ -66,6 +66,8 @@ CASES = [
      "opts": ['rules={"rules/bad_syntax.rules"}'], "rc": 2, "stderr": ["bad_syntax.rules:4:", "T_BROKEN"]},
     {"name": "regex no engine accepts names file and line", "fixture": "plain.eml",
      "opts": ['rules={"rules/bad_regex.rules"}'], "rc": 2, "stderr": ["bad_regex.rules:2:", "T_BAD"]},
+    {"name": "score out of range refused with file:line", "fixture": "plain.eml",
+     "opts": ['rules={"rules/bad_score.rules"}'], "rc": 2, "stderr": ["bad_score.rules:3: T_HUGE:", "out of range"]},
     {"name": "duplicate rule name refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/duplicate.rules"}'], "rc": 2, "stderr": ["duplicate.rules:2:", "T_ONE"]},
     {"name": "missing rule file refused", "fixture": "plain.eml",
