@@ -89,6 +89,10 @@ typedef struct pat_scan {
 #define PAT_PCRE_MATCH_LIMIT 200000u
 /* Largest JIT stack a worker thread's PCRE2 matches may grow to. */
 #define PAT_JIT_STACK_MAX (1024 * 1024)
+/* Heap, in KiB, for the backtracking of a match the interpreter runs after
+ * JIT ran out of stack. PCRE2's own bound is 20 GiB: a regex with many
+ * captures took a gigabyte within the match limit. */
+#define PAT_PCRE_HEAP_LIMIT (64u * 1024u)
 
 static const smf_option_t pat_options[] = {
     {"rules", SMF_OPT_LIST, "{\"rules/default.rules\"}", offsetof(pat_conf_t, rules),
@@ -583,6 +587,7 @@ static int pat_init(smf_init_t *init, const void *conf, void **state)
     }
     st->max_bytes = (size_t)c->max_scan_bytes;
     pcre2_set_match_limit(st->mctx, PAT_PCRE_MATCH_LIMIT);
+    pcre2_set_heap_limit(st->mctx, PAT_PCRE_HEAP_LIMIT);
     if ((rc = pat_choose_engine(init, st, c->engine != NULL ? c->engine : "auto")) < 0 ||
         (rc = pat_load_files(init, st, c->rules)) < 0 || (rc = pat_assign_rules(init, st)) < 0) {
         pat_free_state(st);

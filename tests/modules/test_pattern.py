@@ -36,6 +36,15 @@ with open(LIMIT_MAIL, "w") as f:
     f.write("From: a@example.net\nTo: b@example.org\nSubject: limit\n" + ("X-A: " + "a" * 40 + "c\n") * 100
             + "\nbody\n")
 
+# A regex of 200 nested captures: JIT runs out of stack on it, and PCRE2's interpreter
+# then took a gigabyte of heap and seconds before its match limit.
+HEAP_RULES = os.path.join(BANGS_DIR, "heap.rules")
+with open(HEAP_RULES, "w") as f:
+    f.write('T_HEAP  body  /(?:%sa%s)*(?=b)c/  1.0  "deep captures"\n' % ("(" * 200, ")" * 200))
+HEAP_MAIL = os.path.join(BANGS_DIR, "heap.eml")
+with open(HEAP_MAIL, "w") as f:
+    f.write("From: a@example.net\nTo: b@example.org\nSubject: heap\n\n" + "a" * 100000 + "c\n")
+
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
 
@@ -54,6 +63,9 @@ CASES = [
      "opts": ['rules={"rules/utf.rules"}'], "present": ["T_UTF_HS", "T_UTF_PCRE"], "absent": ["T_UTF_NEG"]},
     {"name": "past the match limit with JIT, PCRE2 does not start again", "fixture": LIMIT_MAIL,
      "opts": ['rules={"%s"}' % LIMIT_RULES], "absent": ["T_LIMIT"], "max_ms": 600},
+    {"name": "PCRE2's interpreter stops at its heap limit", "fixture": HEAP_MAIL,
+     "opts": ['rules={"%s"}' % HEAP_RULES], "absent": ["T_HEAP"], "max_ms": 1000,
+     "stderr": ["T_HEAP: PCRE2 could not finish (-63)"]},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
      "present": ["T_BLOCK"], "verdict": "block", "status": "detected"},
     {"name": "no verdict without the rule", "fixture": "spam_phrases.eml", "opts": TARGETS,
