@@ -77,28 +77,27 @@ static bool has_symbol(json_t *j, const char *name)
     return false;
 }
 
-static const char *stage_status(json_t *j, const char *module)
+/* A field of a stage's report in the verdict, or absent when the stage has none. */
+static const char *stage_field(json_t *j, const char *module, const char *field, const char *absent)
 {
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(j, "stages"), i, s)
     {
         if (strcmp(json_string_value(json_object_get(s, "module")), module) == 0)
-            return json_string_value(json_object_get(s, "status"));
+            return json_string_value(json_object_get(s, field));
     }
-    return "(absent)";
+    return absent;
+}
+
+static const char *stage_status(json_t *j, const char *module)
+{
+    return stage_field(j, module, "status", "(absent)");
 }
 
 static const char *stage_detail(json_t *j, const char *module)
 {
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(j, "stages"), i, s)
-    {
-        if (strcmp(json_string_value(json_object_get(s, "module")), module) == 0)
-            return json_string_value(json_object_get(s, "detail"));
-    }
-    return NULL;
+    return stage_field(j, module, "detail", NULL);
 }
 
 typedef struct row {
