@@ -530,8 +530,10 @@ static void merge_groups(outcome_t *o, group_t *g, size_t ng)
  * get the message, with the verdict of the most severe among them, and the
  * others' recipients are dropped, their copies kept. *o becomes what the
  * front end is told; *q the groups to store, *nq how many. False, with
- * nothing changed, when every domain quarantines or a virus was found (no
- * policy delivers a virus; this only keeps it that way).
+ * nothing changed, when every domain quarantines, or when the antivirus
+ * lane did not pass the message for some domain (a virus, content it
+ * could not scan): that judges the message, not a domain's taste, and no
+ * policy delivers it; this only keeps it that way.
  */
 static bool split_quarantine(arena_t *a, group_t *g, size_t ng, outcome_t *o, group_t **q,
                              size_t *nq)
@@ -539,7 +541,9 @@ static bool split_quarantine(arena_t *a, group_t *g, size_t ng, outcome_t *o, gr
     outcome_t d = {.queued_ms = o->queued_ms};
     group_t *kept = arena_calloc(a, ng, sizeof(*kept));
     size_t nk = 0, ndropped = 0;
-    for (size_t k = 0; k < ng && o->virus == NULL; k++) {
+    for (size_t k = 0; k < ng; k++) {
+        if (o->virus != NULL || g[k].result.verdict.hard != ACTION_ACCEPT)
+            return false;
         if (delivers(&g[k])) {
             merge_group(&d, &g[k]);
         } else {
