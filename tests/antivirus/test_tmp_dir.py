@@ -5,6 +5,7 @@ the module's log line and exit status from smf-modtest. Also the size limits' ra
 libclamav scans no file of 2 GiB or more, so max_file_size stops at 2047 MB."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,13 @@ def run(modtest, module, etc, mail, *opts):
 def main():
     modtest, module, etc = sys.argv[1:4]
     tmp = tempfile.mkdtemp(prefix="smf-av-tmp-")
+    try:
+        return check(modtest, module, etc, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check(modtest, module, etc, tmp):
     mail = os.path.join(tmp, "m.eml")
     with open(mail, "w") as f:
         f.write("From: a@example.net\nSubject: hi\n\nhello\n")
