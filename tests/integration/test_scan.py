@@ -3,6 +3,7 @@ GTUBE is not; mbox files and folders are split and labelled; PING works."""
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -213,6 +214,7 @@ class BrokenEngineTest(unittest.TestCase):
         """Answers each request with reply(request frames), or not when it gives None,
         until the test ends; returns the endpoint."""
         d = tempfile.mkdtemp(prefix="smf-broken-")
+        self.addCleanup(shutil.rmtree, d, True)  # Last: after the thread has stopped.
         endpoint = "ipc://%s/scan.sock" % d
         ctx = smftest.zmq.Context()
         sock = ctx.socket(smftest.zmq.ROUTER)

@@ -5,6 +5,7 @@ one that does not."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,13 @@ def main():
     start = text.index("```c", text.index("## A module in 20 lines")) + 4
     code = text[start:text.index("```", start)]
     tmp = tempfile.mkdtemp(prefix="smf-readme-")
+    try:
+        return check(code, build, modtest, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check(code, build, modtest, tmp):
     with open(os.path.join(tmp, "lotto.c"), "w") as f:
         f.write(code)
     env = dict(os.environ, PKG_CONFIG_PATH=build)
