@@ -37,11 +37,20 @@ def parse_paths(argv):
     return [argv[0]] + rest
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nobody listens on right now, and not given out before: the
+    ports are bound only later (Postfix's services, the milters), so two picks in a row
+    could otherwise name the same port."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 def wait_for(what, predicate, timeout, interval=0.1):
