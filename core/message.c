@@ -1102,6 +1102,17 @@ static bool encoding_decodes(GMimeContentEncoding e)
            e == GMIME_CONTENT_ENCODING_UUENCODE;
 }
 
+/* The raw value of the i-th header field when it is named name (in any
+ * case), else NULL: for the fields GMime keeps only one of. */
+static const char *field_value_at(GMimeHeaderList *hl, int i, const char *name)
+{
+    GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+    const char *n = h ? g_mime_header_get_name(h) : NULL;
+    if (n == NULL || strcasecmp(n, name) != 0)
+        return NULL;
+    return g_mime_header_get_raw_value(h);
+}
+
 /*
  * The transfer encoding of a leaf. GMime reads only a value that is one
  * word, and of several Content-Transfer-Encoding fields it keeps the last,
@@ -1116,10 +1127,8 @@ static GMimeContentEncoding part_encoding(GMimePart *part)
     GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(part));
     int n = hl ? g_mime_header_list_get_count(hl) : 0;
     for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = h ? g_mime_header_get_name(h) : NULL;
-        const char *value = h ? g_mime_header_get_raw_value(h) : NULL;
-        if (name == NULL || value == NULL || strcasecmp(name, "Content-Transfer-Encoding") != 0)
+        const char *value = field_value_at(hl, i, "Content-Transfer-Encoding");
+        if (value == NULL)
             continue;
         GMimeContentEncoding e = encoding_word(value);
         if (encoding_decodes(e))
@@ -1230,10 +1239,8 @@ static bool conflicting_types(GMimeObject *obj)
     const char *first = NULL;
     size_t first_len = 0;
     for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = h ? g_mime_header_get_name(h) : NULL;
-        const char *v = h ? g_mime_header_get_raw_value(h) : NULL;
-        if (name == NULL || v == NULL || strcasecmp(name, "Content-Type") != 0)
+        const char *v = field_value_at(hl, i, "Content-Type");
+        if (v == NULL)
             continue;
         v += strspn(v, " \t\r\n");
         size_t len = media_type_len(v);
