@@ -103,40 +103,29 @@ static int check_abi(const char *path, const smf_abi_t *abi, char *err, size_t e
     return 0;
 }
 
-/* The bytes the engine writes at an option's offset; 0 for an unknown type. */
-static size_t option_width(smf_opt_type_t type)
-{
-    switch (type) {
-    case SMF_OPT_BOOL:
-        return sizeof(int);
-    case SMF_OPT_INT:
-        return sizeof(long);
-    case SMF_OPT_FLOAT:
-        return sizeof(double);
-    case SMF_OPT_STRING:
-        return sizeof(char *);
-    case SMF_OPT_LIST:
-        return sizeof(char **);
-    }
-    return 0;
-}
+/* How a value of the type sits in the module's settings struct: the bytes
+ * the engine writes at an option's offset (0 for an unknown type), and the
+ * alignment the offset needs, since the engine stores the value with a
+ * plain assignment, which a misaligned address makes undefined. */
+typedef struct option_layout {
+    size_t width, align;
+} option_layout_t;
 
-/* Where a value of the type may sit; the engine stores it with a plain
- * assignment, which a misaligned address makes undefined. */
-static size_t option_align(smf_opt_type_t type)
+static option_layout_t option_layout(smf_opt_type_t type)
 {
     switch (type) {
     case SMF_OPT_BOOL:
-        return _Alignof(int);
+        return (option_layout_t){sizeof(int), _Alignof(int)};
     case SMF_OPT_INT:
-        return _Alignof(long);
+        return (option_layout_t){sizeof(long), _Alignof(long)};
     case SMF_OPT_FLOAT:
-        return _Alignof(double);
+        return (option_layout_t){sizeof(double), _Alignof(double)};
     case SMF_OPT_STRING:
+        return (option_layout_t){sizeof(char *), _Alignof(char *)};
     case SMF_OPT_LIST:
-        return _Alignof(char *);
+        return (option_layout_t){sizeof(char **), _Alignof(char **)};
     }
-    return 1;
+    return (option_layout_t){0, 1};
 }
 
 /* Whether width bytes at offset lie inside the struct. Written so that no
@@ -153,21 +142,21 @@ static int check_options(const char *path, const smf_module_t *d, char *err, siz
     if (d->options == NULL)
         return 0;
     for (const smf_option_t *o = d->options; o->name != NULL; o++) {
-        size_t width = option_width(o->type);
+        option_layout_t lay = option_layout(o->type);
         if (!valid_name(o->name))
             return errbuf_fail(err, errlen,
                                "refusing module %s: option name '%s' is not [a-z0-9_]+", path,
                                o->name);
-        if (width == 0)
+        if (lay.width == 0)
             return errbuf_fail(err, errlen, "refusing module %s: option '%s' has unknown type %d",
                                path, o->name, (int)o->type);
-        if (!option_inside(o->offset, width, d->conf_size))
+        if (!option_inside(o->offset, lay.width, d->conf_size))
             return errbuf_fail(
                 err, errlen,
                 "refusing module %s: option '%s' is stored at offset %zu, outside its "
                 "conf_size of %zu bytes",
                 path, o->name, o->offset, d->conf_size);
-        if (o->offset % option_align(o->type) != 0)
+        if (o->offset % lay.align != 0)
             return errbuf_fail(err, errlen,
                                "refusing module %s: option '%s' is stored at offset %zu, not "
                                "aligned for its type; use offsetof() on the struct",
