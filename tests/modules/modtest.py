@@ -27,6 +27,8 @@ def run_case(args, case):
     config_dir = case.get("config_dir", args.config_dir)
     if config_dir:
         cmd += ["--config-dir", config_dir]
+    if case.get("data_dir"):
+        cmd += ["--data-dir", case["data_dir"]]
     cmd += case.get("args", [])
     cmd.append(os.path.join(args.fixtures, case["fixture"]))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
