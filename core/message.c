@@ -285,18 +285,26 @@ static void put_charset(sbuf_t *b, const char *cs, const unsigned char *s, size_
 /* ------------------------------------------------------------------ */
 
 /*
- * Base64. Blanks are skipped. Padding ends a quantum; when only base64
- * follows it (chunks joined after encoding, a known way to hide data from
- * scanners that stop at the first '='), decoding goes on, as mail clients
- * do. Anything else after the padding is a footer and is ignored, unless
- * it hides base64 lines (base64_after_footer). Any other character before
- * it, or a dangling single sextet, means the body is not base64 and -1 is
- * returned.
+ * Base64. Blanks are skipped, and so are stray characters outside the
+ * alphabet (a '!', a line of dashes), as Thunderbird, Outlook and GMime
+ * skip them: the bytes the reader saves are the bytes to scan. Padding ends
+ * a quantum; when only base64 follows it (chunks joined after encoding, a
+ * known way to hide data from scanners that stop at the first '='),
+ * decoding goes on, as mail clients do. Anything else after the padding is
+ * a footer and is ignored, unless it hides base64 lines
+ * (base64_after_footer). A '=' that cannot be padding where it stands is a
+ * stray character too. The body is not base64, and -1 is returned, when
+ * stray characters are too many for noise (B64_STRAY_SHARE) or a single
+ * sextet dangles at the end: what any decoder makes of it is then unlikely
+ * to be what was encoded, and clients may not agree on it.
  */
 static bool b64_blank(unsigned char c)
 {
     return c == '\n' || c == '\r' || c == ' ' || c == '\t';
 }
+
+/* At most one stray character per this many base64 characters is noise. */
+#define B64_STRAY_SHARE 8
 
 /* Where the tail of s[0..n) that holds only base64, padding and blanks
  * begins: once, so that every padding can ask in constant time whether
@@ -311,25 +319,25 @@ static size_t base64_tail(const unsigned char *s, size_t n)
 
 /*
  * Whether a "footer" after the padding hides more base64: a line of at least
- * 40 base64 letters and digits and nothing else (padding allowed, but a
- * rule of '=' signs counts for nothing), which no footer's wording has.
- * Mail clients that skip what is not base64 would decode it; ignoring it
- * would hide it from the scanners.
+ * 40 base64 letters and digits with no more blanks or other characters than
+ * stray noise (padding allowed, but a rule of '=' signs counts for
+ * nothing). A footer's wording has a blank every few letters. Mail clients
+ * that skip what is not base64 would decode such a line; ignoring it would
+ * hide it from the scanners.
  */
 static bool base64_after_footer(const unsigned char *s, size_t i, size_t n)
 {
-    size_t run = 0;
-    bool clean = true;
+    size_t run = 0, other = 0;
     for (; i <= n; i++) {
         if (i == n || s[i] == '\n') {
-            if (clean && run >= 40)
+            if (run >= 40 && other * B64_STRAY_SHARE <= run)
                 return true;
             run = 0;
-            clean = true;
+            other = 0;
         } else if (b64_rev[s[i]] != 0) {
             run++;
         } else if (s[i] != '=' && s[i] != '\r') {
-            clean = false;
+            other++;
         }
     }
     return false;
@@ -346,15 +354,31 @@ static unsigned char *flush_quantum(unsigned char *o, unsigned long acc, int q)
     return o;
 }
 
+/* Whether the '=' at s[i], with q sextets of the quantum read, pads it:
+ * one '=' after three sextets, two after two. Elsewhere it is a stray. */
+static bool b64_padding(const unsigned char *s, size_t i, size_t n, int q)
+{
+    if (q == 3)
+        return true;
+    if (q != 2)
+        return false;
+    size_t j = i + 1;
+    while (j < n && b64_blank(s[j]))
+        j++;
+    return j < n && s[j] == '=';
+}
+
 static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, size_t *out_len)
 {
     unsigned char *o = out;
     unsigned long acc = 0;
     int q = 0;
+    size_t letters = 0, strays = 0;
     size_t tail = base64_tail(s, n);
     for (size_t i = 0; i < n; i++) {
         unsigned v = b64_rev[s[i]];
         if (v != 0) {
+            letters++;
             acc = (acc << 6) | (v - 1);
             if (++q == 4) {
                 *o++ = (unsigned char)(acc >> 16);
@@ -363,9 +387,9 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
                 acc = 0;
                 q = 0;
             }
-        } else if (s[i] == '=') {
-            if (q == 1)
-                return -1;
+        } else if (s[i] == '=' && q == 0) {
+            /* The second '=' of a pair, or a rule of them: nothing to end. */
+        } else if (s[i] == '=' && b64_padding(s, i, n, q)) {
             o = flush_quantum(o, acc, q);
             acc = 0;
             q = 0;
@@ -375,10 +399,10 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
                 break;
             }
         } else if (!b64_blank(s[i])) {
-            return -1;
+            strays++;
         }
     }
-    if (q == 1)
+    if (q == 1 || strays * B64_STRAY_SHARE > letters)
         return -1;
     o = flush_quantum(o, acc, q);
     *out_len = (size_t)(o - out);

@@ -361,6 +361,12 @@ def eicar_odd_parts(fx):
         greeting(), b64_attachment(EICAR, "eicar.com",
                                    lines=[" " + l + " \t" for l in b64_lines(EICAR, 20)])]),
                 crlf=True)
+    # Mail clients skip characters outside the base64 alphabet: a '!', a '='
+    # between two quanta and a line of dashes must not hide the file.
+    stray = "%s!%s=%s" % (text[:16], text[16:40], text[40:])
+    fx.infected("eicar-base64-stray-characters.eml", message("eicar base64 stray characters", [
+        greeting(), b64_attachment(EICAR, "eicar.com",
+                                   lines=[stray[:50], "-----", stray[50:]])]))
 
 
 def clamav_testfiles(fx, testfiles):
@@ -383,6 +389,11 @@ def clamav_testfiles(fx, testfiles):
 def clean_mail(fx):
     fx.clean("clean-plain.eml", message("lunch", single=[
         "Content-Type: text/plain; charset=utf-8", "", "Lunch at noon?"]))
+    # A stray character in a base64 text part is noise, not an unscannable part.
+    hello = base64.b64encode(b"Lunch at noon? The usual place.\n").decode()
+    fx.clean("clean-base64-text-stray.eml", message("lunch stray", single=[
+        "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64", "",
+        hello[:12] + "!" + hello[12:]]))
     fx.clean("clean-html.eml", message("newsletter", [
         text_part("Our news."), text_part("<html><body><p>Our <b>news</b>.</p></body></html>",
                                           "html")]))
