@@ -871,6 +871,67 @@ static const char *utf8_dup(parser_t *p, const char *s)
     return r;
 }
 
+/* s with every "%00" left out, in the arena. */
+static char *without_pct00(arena_t *a, const char *s)
+{
+    char *d = arena_strdup(a, s);
+    char *o = d;
+    for (const char *q = s; *q != '\0';) {
+        if (q[0] == '%' && q[1] == '0' && q[2] == '0')
+            q += 3;
+        else
+            *o++ = *q++;
+    }
+    *o = '\0';
+    return d;
+}
+
+/*
+ * A parameter of the named field, read again without its "%00" escapes. An
+ * RFC 2231 value ("filename*=utf-8''a%00.pdf.exe") decodes to a NUL that
+ * ends GMime's string: the stages would see "a", while a client that keeps
+ * the rest, or drops the NUL, saves "a.pdf.exe". Leaving the NUL out, as
+ * header values drop it, keeps the real extension in sight. NULL when the
+ * field holds no "%00" or names no such parameter.
+ */
+static const char *param_without_nul(parser_t *p, GMimeObject *obj, const char *field,
+                                     const char *param)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+    GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, field) : NULL;
+    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    if (raw == NULL || strstr(raw, "%00") == NULL)
+        return NULL;
+    const char *clean = without_pct00(p->arena, raw);
+    GMimeParserOptions *opt = g_mime_parser_options_get_default();
+    const char *v = NULL;
+    if (strcasecmp(field, "Content-Type") == 0) {
+        GMimeContentType *ct = g_mime_content_type_parse(opt, clean);
+        v = ct ? g_mime_content_type_get_parameter(ct, param) : NULL;
+        v = v ? arena_strdup(p->arena, v) : NULL;
+        if (ct != NULL)
+            g_object_unref(ct);
+    } else {
+        GMimeContentDisposition *d = g_mime_content_disposition_parse(opt, clean);
+        v = d ? g_mime_content_disposition_get_parameter(d, param) : NULL;
+        v = v ? arena_strdup(p->arena, v) : NULL;
+        if (d != NULL)
+            g_object_unref(d);
+    }
+    return v;
+}
+
+/* The file name as GMime reads it, unless a "%00" cut it short there. A
+ * name that still holds "%00" was not percent-decoded, so nothing cut it. */
+static const char *part_param(parser_t *p, GMimeObject *obj, const char *field, const char *param,
+                              const char *fn)
+{
+    if (fn == NULL || strstr(fn, "%00") != NULL)
+        return fn;
+    const char *whole = param_without_nul(p, obj, field, param);
+    return whole != NULL && strlen(whole) > strlen(fn) ? whole : fn;
+}
+
 /* Type, charset, file name and the attachment flag, from the headers.
  * Returns whether Content-Disposition says "attachment". */
 static int describe(parser_t *p, long idx, GMimeObject *obj)
@@ -883,9 +944,11 @@ static int describe(parser_t *p, long idx, GMimeObject *obj)
     pt->content_type = lower_dup(p->arena, t);
     const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
     pt->charset = cs ? lower_dup(p->arena, cs) : "";
-    const char *fn = g_mime_object_get_content_disposition_parameter(obj, "filename");
+    const char *fn = part_param(p, obj, "Content-Disposition", "filename",
+                                g_mime_object_get_content_disposition_parameter(obj, "filename"));
     if (fn == NULL)
-        fn = g_mime_object_get_content_type_parameter(obj, "name");
+        fn = part_param(p, obj, "Content-Type", "name",
+                        g_mime_object_get_content_type_parameter(obj, "name"));
     if (fn != NULL)
         pt->filename = utf8_dup(p, fn);
     GMimeContentDisposition *d = g_mime_object_get_content_disposition(obj);

@@ -575,6 +575,39 @@ static void test_hostile_encodings(void)
 }
 
 /*
+ * A NUL written as "%00" in an RFC 2231 file name ends GMime's string; the
+ * stages must still see the extension after it, so the NUL is left out.
+ * Written literally in a plain quoted name, "%00" is only text.
+ */
+static void test_nul_in_name(void)
+{
+    static const struct {
+        const char *fields;
+        const char *name;
+    } cases[] = {
+        {"Content-Disposition: attachment; filename*=utf-8''a%00.pdf.exe\n", "a.pdf.exe"},
+        {"Content-Disposition: attachment;\n filename*0*=utf-8''a%00;\n filename*1=.pdf.exe\n",
+         "a.pdf.exe"},
+        {"Content-Type: application/octet-stream; name*=utf-8''b%00%00.exe\n", "b.exe"},
+        {"Content-Disposition: attachment; filename=\"c%00.exe\"\n", "c%00.exe"},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        g_string_assign(raw, "Subject: nul\nMIME-Version: 1.0\n");
+        if (strncmp(cases[i].fields, "Content-Type", 12) != 0)
+            g_string_append(raw, "Content-Type: application/octet-stream\n");
+        g_string_append(raw, cases[i].fields);
+        g_string_append(raw, "Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n");
+        message_t *m = parse_built(a, raw);
+        CHECK_STR(m->parts[0].filename, cases[i].name);
+        CHECK((m->parts[0].flags & SMF_PART_ATTACHMENT) != 0);
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * Content-Transfer-Encoding as mail clients read it: the first word of the
  * value ("base64;" is base64), and of two fields the one that decodes,
  * whichever comes first, since clients differ in which they keep.
@@ -1095,6 +1128,7 @@ int main(int argc, char **argv)
     test_broken_base64();
     test_hostile_encodings();
     test_base64_strays();
+    test_nul_in_name();
     test_encoding_spellings();
     test_conflicting_types();
     test_encoded_rfc822();

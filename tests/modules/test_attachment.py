@@ -25,6 +25,8 @@ CASES = [
     {"name": "extension pushed away by spaces", "fixture": "att_spaces_ext.eml",
      "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"]},
     {"name": "trailing dot does not hide .exe", "fixture": "att_trailing_dot.eml", "present": ["ATT_BLOCKED_EXT"]},
+    {"name": "a NUL in an RFC 2231 name does not hide .exe", "fixture": "att_rfc2231_nul_name.eml",
+     "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"], "details": {"ATT_BLOCKED_EXT": "invoice.pdf.exe"}},
     {"name": "right-to-left override in a name", "fixture": "att_rtlo.eml", "present": ["ATT_RTLO_NAME"]},
     {"name": "executable named .pdf", "fixture": "att_mismatch.eml", "present": ["ATT_TYPE_MISMATCH"],
      "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
