@@ -1135,12 +1135,49 @@ static void add_plain_with_uu(parser_t *p, long idx)
     add_plain(p, pt.charset, s + text_from, n - text_from);
 }
 
+/* Whether a leaf is an HTML file: text/html, or named as a browser opens
+ * it whatever its type says. Windows drops trailing dots and blanks from a
+ * name it saves, so they do not hide the extension. */
+static bool html_file(const smf_part_t *pt)
+{
+    if (strcmp(pt->content_type, "text/html") == 0)
+        return true;
+    size_t n = strlen(pt->filename);
+    while (n > 0 && (pt->filename[n - 1] == '.' || pt->filename[n - 1] == ' '))
+        n--;
+    static const char *const ext[] = {".html", ".htm", ".xhtml"};
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+        size_t k = strlen(ext[i]);
+        if (n >= k && strncasecmp(pt->filename + n - k, ext[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The URLs of an HTML file attached to the message, found as in HTML
+ * bodies (links, then the text). A reader who opens it follows its links
+ * as readily as those of the body, and phishing pages travel so to escape
+ * URL checks. Its words stay out of the message text: the reader is not
+ * shown them with the message. The message's URL cap applies to these too.
+ */
+static void add_html_file_urls(parser_t *p, const smf_part_t *pt)
+{
+    p->scratch.len = 0;
+    put_charset(&p->scratch, pt->charset, pt->data, pt->size);
+    size_t len;
+    char *t = html_to_text_urls(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
+                                &p->urls);
+    url_scan_text(&p->urls, t, len);
+}
+
 /*
  * Text parts are those a reader sees: text/plain and text/html that are
  * not files attached by name. Thunderbird shows any other "text/" type
  * inline as plain text (text/x-anything, text/enriched): its words reach
  * the content rules too, but the part keeps no text flag, so that the
- * attachment stage still examines it as a file.
+ * attachment stage still examines it as a file. An HTML file attached by
+ * name gives its URLs only.
  */
 static void leaf_text(parser_t *p, long idx, int attach_disp)
 {
@@ -1150,8 +1187,11 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
     int other = !plain && !html && strncmp(pt->content_type, "text/", 5) == 0;
     if (html)
         pt->flags |= SMF_PART_HTML;
-    if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0'))
+    if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0')) {
+        if (html_file(pt))
+            add_html_file_urls(p, pt);
         return;
+    }
     if (!other)
         pt->flags |= SMF_PART_TEXT;
     if (html)

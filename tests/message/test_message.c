@@ -608,6 +608,33 @@ static void test_nul_in_name(void)
 }
 
 /*
+ * HTML files attached to a message: their links reach the URL checks, as
+ * those of an HTML body do, but their words stay out of the text.
+ */
+static void test_html_attachment_urls(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: files\nMIME-Version: 1.0\n"
+                                "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                                "--b\nContent-Type: text/plain\n\nSee the files.\n"
+                                "--b\nContent-Type: text/html; charset=utf-8\n"
+                                "Content-Disposition: attachment; filename=\"login.html\"\n"
+                                "Content-Transfer-Encoding: base64\n\n");
+    g_string_append(raw, "PGEgaHJlZj0iaHR0cDovL2xvZ2luLmV4YW1wbGUvc2lnbi1pbiI+U2lnbiBpbjwvYT4K\n");
+    g_string_append(raw, "--b\nContent-Type: application/octet-stream; name=\"page.HTM.\"\n\n"
+                         "<form action=\"https://collect.example/post\">Visit www.text.example/a"
+                         "</form>\n--b--\n");
+    message_t *m = parse_built(a, raw);
+    const char *const want[] = {"http://login.example/sign-in", "https://collect.example/post",
+                                "www.text.example/a", NULL};
+    check_urls(m, want, "HTML attachments");
+    CHECK(strstr(m->text, "Sign in") == NULL && strstr(m->text, "Visit") == NULL);
+    CHECK(m->parts[2].flags == (A | H));
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * Content-Transfer-Encoding as mail clients read it: the first word of the
  * value ("base64;" is base64), and of two fields the one that decodes,
  * whichever comes first, since clients differ in which they keep.
@@ -1129,6 +1156,7 @@ int main(int argc, char **argv)
     test_hostile_encodings();
     test_base64_strays();
     test_nul_in_name();
+    test_html_attachment_urls();
     test_encoding_spellings();
     test_conflicting_types();
     test_encoded_rfc822();
