@@ -1704,6 +1704,10 @@ static void finish_text(parser_t *p)
     m->text_len = p->text.len;
     m->urls = p->urls.items;
     m->url_count = p->urls.count;
+    if (p->urls.over)
+        m->urls_capped =
+            arena_printf(p->arena, "more than %zu URLs: only the first %zu are checked",
+                         p->urls.max, p->urls.max);
 }
 
 int message_parse(arena_t *arena, const char *raw, size_t len, const message_limits_t *lim,

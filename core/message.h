@@ -55,7 +55,8 @@ typedef struct message {
     const char **urls; /* Distinct URLs, url_count of them. */
     size_t url_count;
 
-    const char *truncated; /* NULL, or why the parts do not cover the message. */
+    const char *truncated;   /* NULL, or why the parts do not cover the message. */
+    const char *urls_capped; /* NULL, or why some URLs were left out of urls. */
 } message_t;
 
 /*
@@ -78,7 +79,8 @@ const char *message_header(const message_t *m, const char *name, size_t n);
  * adds href/src URLs to *urls when urls is not NULL. */
 char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len);
 
-/* URLs kept per message at most; further ones are ignored. */
+/* URLs kept per message at most; further ones are left out, and
+ * urls_capped says so. */
 #define MESSAGE_MAX_URLS 1000
 
 /*
@@ -96,6 +98,7 @@ typedef struct url_set {
     const char **items; /* NUL-terminated URLs, in the order found. */
     unsigned *slots;    /* Open-addressing table: item index + 1, 0 when free. */
     size_t slot_count;  /* A power of two, or 0 before the first URL. */
+    int over;           /* A URL not in items was found once count reached max. */
 } url_set_t;
 
 /* Makes an empty set that keeps at most `max` URLs. */
@@ -103,7 +106,8 @@ void url_set_init(url_set_t *s, arena_t *arena, size_t max);
 
 /* Adds a link value (an href or src attribute, already entity-decoded) when
  * it is an absolute http, https or ftp URL or starts with "www.". Leading
- * and trailing blanks are ignored. Returns 1 when added, 0 otherwise. */
+ * and trailing blanks are ignored. Returns 1 when added, 0 otherwise; a new
+ * URL past the cap sets `over`. */
 int url_add_link(url_set_t *s, const char *value, size_t len);
 
 /* Adds every http://, https://, ftp:// and www. URL found in UTF-8 text.

@@ -215,6 +215,11 @@ static void run_stages(generation_t *g, size_t worker, const policy_t *pol, smf_
     /* Tells stages apart a check before the message from a message that is empty. */
     if (connect)
         scanctx_note(ctx, "smfd.stage", "connect");
+    /* The URL checks saw only the first URLs: said in the reasons, as a
+     * cap on parts is, but without a score, since many links are no sign
+     * of spam by themselves. */
+    else if (m->urls_capped != NULL)
+        scanctx_engine_symbol(ctx, "MSG_URL_LIMIT", 0, m->urls_capped);
     memset(out, 0, sizeof(*out));
     out->ctx = ctx;
     out->domain = domain;

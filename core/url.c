@@ -218,10 +218,29 @@ static char *normalise(arena_t *a, const char *p, size_t n)
     return u;
 }
 
+/* Records whether p[0..n), met once the set is full, is a URL the set does
+ * not hold. Once one is found the answer is known, and no further URL costs
+ * a look-up. */
+static void note_over(url_set_t *s, const char *p, size_t n)
+{
+    if (s->over)
+        return;
+    if (s->slot_count == 0) {
+        s->over = 1;
+        return;
+    }
+    char *u = normalise(s->arena, p, n);
+    s->over = s->slots[slot_of(s, u, strlen(u))] == 0;
+}
+
 static int url_set_add(url_set_t *s, const char *p, size_t n)
 {
-    if (s->count >= s->max || n == 0)
+    if (n == 0)
         return 0;
+    if (s->count >= s->max) {
+        note_over(s, p, n);
+        return 0;
+    }
     if ((s->count + 1) * 2 > s->slot_count)
         grow_slots(s);
     char *u = normalise(s->arena, p, n);
@@ -499,7 +518,9 @@ void url_scan_text(url_set_t *s, const char *text, size_t len)
     const char *end = text + len, *floor = text;
     const char *colon = next_of(text, end, ':');
     const char *dot = next_of(text, end, '.');
-    while ((colon != NULL || dot != NULL) && s->count < s->max) {
+    /* Past the cap the scan goes on only until a URL the set lacks is
+     * found, so that the message can say some were left out. */
+    while ((colon != NULL || dot != NULL) && (s->count < s->max || !s->over)) {
         int is_colon = colon != NULL && (dot == NULL || colon < dot);
         const char *c = is_colon ? colon : dot;
         const char *st = NULL;

@@ -1038,7 +1038,8 @@ static void test_url_long_label(void)
     arena_destroy(&a);
 }
 
-/* At most MESSAGE_MAX_URLS distinct URLs are kept, the first ones. */
+/* At most MESSAGE_MAX_URLS distinct URLs are kept, the first ones, and the
+ * message says when more were found. */
 static void test_url_cap(void)
 {
     size_t cap = 64 * 1500 + 200;
@@ -1053,6 +1054,21 @@ static void test_url_cap(void)
     CHECK_STR(m->urls[0], "http://h0.example/");
     CHECK_STR(m->urls[999], "http://h999.example/");
     CHECK(m->truncated == NULL);
+    /* The URLs left out are said, not silently lost. */
+    CHECK(m->urls_capped != NULL && strstr(m->urls_capped, "1000") != NULL);
+    /* Exactly the cap, each URL repeated, leaves nothing out. */
+    n = (size_t)snprintf(raw, cap, "Subject: many links\n\n");
+    for (int i = 0; i < 1500; i++)
+        n += (size_t)snprintf(raw + n, cap - n, "http://h%d.example/\n", i % 1000);
+    CHECK(message_parse(a, raw, n, NULL, &m) == 0);
+    CHECK(m->url_count == MESSAGE_MAX_URLS && m->urls_capped == NULL);
+    /* A new URL in an HTML link past the cap counts too. */
+    n = (size_t)snprintf(raw, cap, "Subject: many links\nContent-Type: text/html\n\n");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)snprintf(raw + n, cap - n, "<a href=\"http://h%d.example/\">x</a>\n", i);
+    n += (size_t)snprintf(raw + n, cap - n, "<a href=\"http://last.example/\">x</a>\n");
+    CHECK(message_parse(a, raw, n, NULL, &m) == 0);
+    CHECK(m->url_count == MESSAGE_MAX_URLS && m->urls_capped != NULL);
     arena_destroy(&a);
     free(raw);
 }

@@ -35,7 +35,9 @@ typedef struct req {
 
 static json_t *run(const req_t *r, const char **kind)
 {
-    char env[1024], raw[4096];
+    char env[1024];
+    size_t raw_cap = strlen(r->body) + 4096;
+    char *raw = malloc(raw_cap);
     snprintf(env, sizeof(env),
              "{\"sender\":\"%s\",\"recipients\":[%s],\"direction\":\"%s\",\"client_ip\":"
              "\"192.0.2.7\"%s%lld}",
@@ -43,7 +45,7 @@ static json_t *run(const req_t *r, const char **kind)
              r->direction ? r->direction : "inbound",
              r->deadline ? ",\"deadline\":" : ",\"x\":", r->deadline);
     snprintf(
-        raw, sizeof(raw),
+        raw, raw_cap,
         "From: %s\r\nTo: user@example.com\r\nSubject: test\r\nMIME-Version: 1.0\r\n"
         "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
         "Content-Type: text/plain\r\n\r\n%s\r\n--b1\r\nContent-Type: application/octet-stream\r\n"
@@ -54,6 +56,7 @@ static json_t *run(const req_t *r, const char **kind)
     job_ctx_t ctx = {.gen = gen, .worker = 0, .arrived_ms = clock_wall_ms()};
     job_result_t res;
     job_run(&ctx, f, 5, &res);
+    free(raw);
     *kind = res.kind;
     json_t *j = json_loads(res.json, 0, NULL);
     job_result_free(&res);
@@ -683,6 +686,27 @@ static void test_reports_capped(void)
     json_decref(j);
 }
 
+/* More URLs than the message keeps: the reply says some were left out,
+ * with no score; at the cap exactly it says nothing. */
+static void test_url_limit(void)
+{
+    for (int extra = 0; extra < 2; extra++) {
+        size_t cap = 32 * (MESSAGE_MAX_URLS + 1), n = 0;
+        char *body = malloc(cap);
+        body[0] = '\0';
+        for (int i = 0; i < MESSAGE_MAX_URLS + extra; i++)
+            n += (size_t)snprintf(body + n, cap - n, "http://h%d.example/\r\n", i);
+        const char *kind;
+        req_t r = {"a@example.net", NULL, NULL, body};
+        json_t *j = run(&r, &kind);
+        CHECK(has_symbol(j, "MSG_URL_LIMIT") == (extra == 1), "%d URLs: MSG_URL_LIMIT %s",
+              MESSAGE_MAX_URLS + extra, has_symbol(j, "MSG_URL_LIMIT") ? "present" : "absent");
+        CHECK(strcmp(action(j), "accept") == 0, "many URLs alone are accepted: %s", action(j));
+        json_decref(j);
+        free(body);
+    }
+}
+
 typedef struct bad {
     const char *what;
     frame_t f[5];
@@ -771,6 +795,7 @@ int main(int argc, char **argv)
     test_malformed();
     test_bad_return_explained();
     test_reports_capped();
+    test_url_limit();
     generation_release(&gen);
     kv_close(&kv);
     char cmd[64];
