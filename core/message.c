@@ -729,8 +729,18 @@ static void add_header(parser_t *p, size_t *cap, const char *name, size_t nlen, 
     h->value = header_value(p, v, vlen);
 }
 
-/* Splits the raw header block into fields, in order. Lines that are
- * neither a field nor a continuation (an mbox "From " line) are skipped. */
+/*
+ * Splits the raw header block into fields, in order. Lines that are
+ * neither a field nor a continuation (an mbox "From " line) are skipped.
+ *
+ * GMime skips such a line too, in a part's header as in the message's, and
+ * reads the fields after it, so this list and the MIME tree agree. Mail with
+ * one is not flagged: a reader that ends the header at that line instead
+ * (as Python's email package does) shows the rest as plain text, with no
+ * part or file in it that the scanners, decoding the parts GMime finds,
+ * would miss. Flagging it would quarantine mail from sloppy mailers for
+ * nothing hidden.
+ */
 static void parse_headers(parser_t *p, const char *s, size_t n)
 {
     size_t cap = 0, pos = 0, ls, le;

@@ -635,6 +635,31 @@ static void test_html_attachment_urls(void)
 }
 
 /*
+ * A header line without a colon is skipped, and the fields after it are
+ * still read, in the message's header and in a part's: the attachment it
+ * may precede is seen, and the message is not flagged.
+ */
+static void test_line_without_colon(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw =
+        g_string_new("From: a@example.org\nSubject: x\nno colon here\n"
+                     "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                     "--b\nContent-Type: text/plain\n\nhello\n"
+                     "--b\nContent-Type: application/octet-stream\nbroken line\n"
+                     "Content-Disposition: attachment; filename=\"x.exe\"\n"
+                     "Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n--b--\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->header_count == 4);
+    CHECK_STR(message_header(m, "MIME-Version", 0), "1.0");
+    const smf_part_t *x = part_named(m, "x.exe");
+    CHECK(x != NULL && x->size == 8 && memcmp(x->data, "MZ hello", 8) == 0);
+    CHECK(m->truncated == NULL);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * Content-Transfer-Encoding as mail clients read it: the first word of the
  * value ("base64;" is base64), and of two fields the one that decodes,
  * whichever comes first, since clients differ in which they keep.
@@ -1173,6 +1198,7 @@ int main(int argc, char **argv)
     test_base64_strays();
     test_nul_in_name();
     test_html_attachment_urls();
+    test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
     test_encoded_rfc822();
