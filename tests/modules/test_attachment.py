@@ -30,6 +30,8 @@ CASES = [
     {"name": "right-to-left override in a name", "fixture": "att_rtlo.eml", "present": ["ATT_RTLO_NAME"]},
     {"name": "executable named .pdf", "fixture": "att_mismatch.eml", "present": ["ATT_TYPE_MISMATCH"],
      "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
+    {"name": "executable named .pdf, base64 with stray characters", "fixture": "att_mismatch_b64_stray.eml",
+     "present": ["ATT_TYPE_MISMATCH"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
     {"name": "real PDF is clean", "fixture": "att_pdf.eml", "only": [], "status": "clean"},
     {"name": "clean zip", "fixture": "att_zip_clean.eml", "only": [], "status": "clean"},
     {"name": "OneNote attachment", "fixture": "att_onenote.eml", "present": ["ATT_BLOCKED_EXT"],
