@@ -579,8 +579,11 @@ const char *smf_msg_truncated(const smf_msg_t *msg);
 
 /**
  * Number of distinct URLs found in the message text (smf_msg_text(): the
- * Subject, text parts and HTML reduced to text) and in HTML links. Other
- * headers are not searched.
+ * Subject, text parts and HTML reduced to text), in HTML links, and in the
+ * links and text of HTML files attached to the message (whose words are not
+ * part of smf_msg_text()). Other headers are not searched. At most 1,000
+ * are kept, in the order found; a message with more carries the engine's
+ * symbol MSG_URL_LIMIT.
  */
 size_t smf_msg_url_count(const smf_msg_t *msg);
 
