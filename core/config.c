@@ -197,18 +197,24 @@ static cfg_opt_t option_to_cfg(const smf_option_t *o)
     const char *dv =
         o->type == SMF_OPT_STRING ? unquote_default(o->default_value) : o->default_value;
     switch (o->type) {
+    /* modload_open() refused any default that does not parse, so the
+     * values read here are the ones the module's author wrote. */
     case SMF_OPT_BOOL: {
-        cfg_bool_t b = dv != NULL &&
-                       (strcmp(dv, "true") == 0 || strcmp(dv, "1") == 0 || strcmp(dv, "yes") == 0);
-        cfg_opt_t c = CFG_BOOL(o->name, b, CFGF_NONE);
+        int b;
+        modload_default_bool(dv, &b);
+        cfg_opt_t c = CFG_BOOL(o->name, b ? cfg_true : cfg_false, CFGF_NONE);
         return c;
     }
     case SMF_OPT_INT: {
-        cfg_opt_t c = CFG_INT(o->name, dv ? strtol(dv, NULL, 0) : 0, CFGF_NONE);
+        long i;
+        modload_default_int(dv, &i);
+        cfg_opt_t c = CFG_INT(o->name, i, CFGF_NONE);
         return c;
     }
     case SMF_OPT_FLOAT: {
-        cfg_opt_t c = CFG_FLOAT_CB(o->name, dv ? strtod(dv, NULL) : 0.0, CFGF_NONE, finite_float);
+        double f;
+        modload_default_float(dv, &f);
+        cfg_opt_t c = CFG_FLOAT_CB(o->name, f, CFGF_NONE, finite_float);
         return c;
     }
     case SMF_OPT_STRING: {

@@ -9,11 +9,15 @@
 #include "xalloc.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 const char *modload_kind_name(smf_kind_t kind)
@@ -136,6 +140,79 @@ static bool option_inside(size_t offset, size_t width, size_t conf_size)
     return offset <= conf_size && width <= conf_size - offset;
 }
 
+/* The words the configuration file takes for a boolean, and "1" and "0",
+ * which defaults have always been allowed to use. */
+int modload_default_bool(const char *text, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
+    *out = 0;
+    if (text == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(text, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(text, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* As the configuration file reads an integer: decimal, 0x hex or 0 octal,
+ * the whole text, within the range of a long. */
+int modload_default_int(const char *text, long *out)
+{
+    char *end = NULL;
+    *out = 0;
+    if (text == NULL)
+        return 0;
+    errno = 0;
+    long v = strtol(text, &end, 0);
+    if (end == text || *end != '\0' || errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* As the configuration file reads a float: the whole text, and finite,
+ * since no score or threshold means anything as infinity or NaN. */
+int modload_default_float(const char *text, double *out)
+{
+    char *end = NULL;
+    *out = 0.0;
+    if (text == NULL)
+        return 0;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* What the default of an option of this type must be, for the refusal's
+ * message; NULL when any text will do. */
+static const char *default_trouble(const smf_option_t *o)
+{
+    int b;
+    long i;
+    double f;
+    switch (o->type) {
+    case SMF_OPT_BOOL:
+        return modload_default_bool(o->default_value, &b) != 0
+                   ? "a boolean (true/false, yes/no, on/off, 1/0)"
+                   : NULL;
+    case SMF_OPT_INT:
+        return modload_default_int(o->default_value, &i) != 0 ? "an integer within range" : NULL;
+    case SMF_OPT_FLOAT:
+        return modload_default_float(o->default_value, &f) != 0 ? "a finite number" : NULL;
+    case SMF_OPT_STRING:
+    case SMF_OPT_LIST:
+        break;
+    }
+    return NULL;
+}
+
 static int check_options(const char *path, const smf_module_t *d, char *err, size_t errlen)
 {
     static const char *const reserved[] = {"path", "enabled", "on_error", "timeout_ms"};
@@ -166,6 +243,14 @@ static int check_options(const char *path, const smf_module_t *d, char *err, siz
                 return errbuf_fail(err, errlen,
                                    "refusing module %s: option '%s' is reserved for the engine",
                                    path, o->name);
+        /* A default that does not parse would otherwise reach the module
+         * as 0, a value its author never chose. */
+        const char *want = default_trouble(o);
+        if (want != NULL)
+            return errbuf_fail(err, errlen,
+                               "refusing module %s (%s): option '%s' has the default \"%s\", "
+                               "which is not %s",
+                               path, d->name, o->name, o->default_value, want);
     }
     return 0;
 }

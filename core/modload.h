@@ -6,7 +6,8 @@
  * for and what this engine provides, when: the file is group- or
  * world-writable; it does not export the descriptor; its ABI major differs,
  * its minor is newer or its descriptor is larger than this engine knows;
- * or the descriptor itself is malformed (no name, no scan, a bad option).
+ * or the descriptor itself is malformed (no name, no scan, a bad option,
+ * an option default that does not parse as its type).
  */
 #ifndef SMF_MODLOAD_H
 #define SMF_MODLOAD_H
@@ -30,6 +31,14 @@ int modload_open(const char *path, modload_t *out, char *err, size_t errlen);
 size_t modload_descriptor_size(unsigned minor);
 /* Closes it; safe on a zeroed or already closed modload_t. */
 void modload_close(modload_t *m);
+/*
+ * An option's default text read as its type, by the rules the configuration
+ * file uses. NULL reads as 0. Return 0, or -1 (with *out 0) when the text
+ * does not parse; modload_open() refuses a module with such a default.
+ */
+int modload_default_bool(const char *text, int *out);
+int modload_default_int(const char *text, long *out);
+int modload_default_float(const char *text, double *out);
 /* "content", "antivirus", "list", "reputation". */
 const char *modload_kind_name(smf_kind_t kind);
 

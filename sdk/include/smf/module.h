@@ -129,7 +129,13 @@ typedef enum smf_opt_type {
 typedef struct smf_option {
     const char *name;          /**< Option name, [a-z0-9_]+. */
     smf_opt_type_t type;       /**< Value type. */
-    const char *default_value; /**< Default written as in the config file ("10", "true", "{a, b}"), or NULL. */
+    /**
+     * Default written as in the config file ("10", "true", "{a, b}"), or NULL
+     * for 0, false, NULL or an empty list. The engine refuses to load a module whose
+     * default for a BOOL, INT or FLOAT option does not parse as that type
+     * (a BOOL default may also be "1" or "0").
+     */
+    const char *default_value;
     size_t offset;             /**< offsetof(your_conf_t, field). */
     /**
      * One sentence on the option, for readers of the module's code and its

@@ -15,6 +15,8 @@ typedef struct conf {
     const char *allow_sender;
     const char *block_sender;
     const char *scope;
+    long count;
+    int flag;
 } conf_t;
 
 static const smf_option_t options[] = {
@@ -32,6 +34,15 @@ static const smf_option_t options[] = {
 #endif
 #ifdef TMOD_MISALIGNED_OPTION
     {"odd", SMF_OPT_FLOAT, "1", 1, "A double at an odd offset."},
+#endif
+#ifdef TMOD_BAD_INT_DEFAULT
+    {"count", SMF_OPT_INT, "abc", offsetof(conf_t, count), "An integer whose default is not one."},
+#endif
+#ifdef TMOD_BAD_FLOAT_DEFAULT
+    {"ratio", SMF_OPT_FLOAT, "0.5x", offsetof(conf_t, score), "A float with trailing text."},
+#endif
+#ifdef TMOD_BAD_BOOL_DEFAULT
+    {"strict", SMF_OPT_BOOL, "maybe", offsetof(conf_t, flag), "A boolean that is neither."},
 #endif
     SMF_OPTIONS_END};
 
