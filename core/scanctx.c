@@ -51,15 +51,20 @@ long smf_msg_time_left_ms(const smf_msg_t *msg)
     return left > 0 ? (long)left : 0;
 }
 
+/* Every output pointer of the reading calls may be NULL, as the kit's
+ * header says: a module that wants only the bytes, or only a field's
+ * value, passes NULL for the rest. */
 const char *smf_msg_raw(const smf_msg_t *msg, size_t *len)
 {
-    *len = msg->m->raw_len;
+    if (len != NULL)
+        *len = msg->m->raw_len;
     return msg->m->raw;
 }
 
 const char *smf_msg_raw_headers(const smf_msg_t *msg, size_t *len)
 {
-    *len = msg->m->header_len;
+    if (len != NULL)
+        *len = msg->m->header_len;
     return msg->m->raw;
 }
 
@@ -72,8 +77,10 @@ int smf_msg_header_at(const smf_msg_t *msg, size_t i, const char **name, const c
 {
     if (i >= msg->m->header_count)
         return SMF_ENOENT;
-    *name = msg->m->headers[i].name;
-    *value = msg->m->headers[i].value;
+    if (name != NULL)
+        *name = msg->m->headers[i].name;
+    if (value != NULL)
+        *value = msg->m->headers[i].value;
     return 0;
 }
 
@@ -170,7 +177,7 @@ static size_t copy_size(const char *s)
 
 static bool valid_symbol(const char *name)
 {
-    if (name == NULL || *name == '\0' || strlen(name) > 128)
+    if (name == NULL || *name == '\0' || strlen(name) > SMF_SYMBOL_NAME_MAX)
         return false;
     for (; *name; name++)
         if (!(isupper((unsigned char)*name) || isdigit((unsigned char)*name) || *name == '_'))

@@ -469,6 +469,19 @@ static void test_failed_stage_symbols_dropped(void)
     json_decref(j);
 }
 
+/* The detail of a symbol, or NULL when the run has no such symbol. */
+static const char *symbol_detail(json_t *j, const char *name)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "symbols"), i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+            return json_string_value(json_object_get(s, "detail"));
+    }
+    return NULL;
+}
+
 static long tav_calls(json_t *j)
 {
     size_t i;
@@ -714,6 +727,24 @@ typedef struct bad {
     const char *code;
 } bad_t;
 
+/* Outputs a module does not want may be NULL, and a symbol name may be
+ * SMF_SYMBOL_NAME_MAX bytes long, not one more. */
+static void test_null_outputs_and_name_limit(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "NULL-OUTPUTS NAME-LIMIT"};
+    json_t *j = run(&r, &kind);
+    const char *name = symbol_detail(j, "T_NULL_OUTPUTS");
+    CHECK(name != NULL && strcmp(name, "From") == 0, "first header name: %s",
+          name ? name : "(no symbol)");
+    char want[64];
+    snprintf(want, sizeof(want), "at=0 over=%d", SMF_EINVAL);
+    const char *got = symbol_detail(j, "T_NAME_LIMIT");
+    CHECK(got != NULL && strcmp(got, want) == 0, "name limit: %s, want %s",
+          got ? got : "(no symbol)", want);
+    json_decref(j);
+}
+
 static void test_malformed(void)
 {
     static const char env[] = "{\"recipients\":[\"u@example.com\"]}";
@@ -792,6 +823,7 @@ int main(int argc, char **argv)
     test_failed_stage_symbols_dropped();
     test_antivirus_once_per_message();
     test_scope_once_per_scope();
+    test_null_outputs_and_name_limit();
     test_malformed();
     test_bad_return_explained();
     test_reports_capped();

@@ -497,14 +497,14 @@ long smf_msg_time_left_ms(const smf_msg_t *msg);
  * message yet: the stage sees an empty one, *len = 0, so a module that
  * counts messages can tell the two apart.
  *
- * @param len  Out: its length in bytes.
+ * @param len  Out: its length in bytes; may be NULL when not wanted.
  * @return Borrowed bytes (not NUL-terminated in general). Never NULL.
  */
 const char *smf_msg_raw(const smf_msg_t *msg, size_t *len);
 
 /**
  * The raw header block (up to, not including, the blank line).
- * Same rules as smf_msg_raw().
+ * Same rules as smf_msg_raw(), len included (may be NULL).
  */
 const char *smf_msg_raw_headers(const smf_msg_t *msg, size_t *len);
 
@@ -514,9 +514,11 @@ size_t smf_msg_header_count(const smf_msg_t *msg);
 /**
  * The i-th top-level header field, in message order.
  *
- * @param name   Out: the field name as written.
- * @param value  Out: the value, unfolded, RFC 2047 decoded, in UTF-8.
- * @return 0, or SMF_ENOENT when i is out of range. Outputs borrowed.
+ * @param name   Out: the field name as written; may be NULL when not wanted.
+ * @param value  Out: the value, unfolded, RFC 2047 decoded, in UTF-8; may
+ *               be NULL when not wanted.
+ * @return 0, or SMF_ENOENT when i is out of range (the outputs are then
+ *         left as they were). Outputs borrowed.
  */
 int smf_msg_header_at(const smf_msg_t *msg, size_t i, const char **name,
                       const char **value);
@@ -535,7 +537,8 @@ const char *smf_msg_header(const smf_msg_t *msg, const char *name, size_t n);
  * attached by name (mail clients show those as plain text), converted to
  * UTF-8, joined by newlines, with the decoded Subject first.
  *
- * @param len  Out: length in bytes (the string is also NUL-terminated).
+ * @param len  Out: length in bytes (the string is also NUL-terminated);
+ *             may be NULL when not wanted.
  * @return Borrowed. Never NULL ("" for a message without text).
  */
 const char *smf_msg_text(const smf_msg_t *msg, size_t *len);
@@ -614,13 +617,17 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i);
  *  thresholds, yet small enough that a message's sum stays a number. */
 #define SMF_SCORE_MAX 1000.0
 
+/** The longest symbol name, in bytes, without the terminating NUL. */
+#define SMF_SYMBOL_NAME_MAX 128
+
 /**
  * Adds a symbol: a named, scored reason. Names are UPPER_SNAKE and start
  * with the module's prefix (AV_INFECTED, ATT_DOUBLE_EXT). Scores add up
  * into the message's score, which the domain's policy maps to an action.
  * Adding a name twice keeps the higher score and the first detail.
  *
- * @param name    Symbol name; copied.
+ * @param name    Symbol name: 1 to SMF_SYMBOL_NAME_MAX (128) bytes of
+ *                A-Z, 0-9 and '_' (else SMF_EINVAL); copied.
  * @param score   Points, negative for good signs; finite (else SMF_EINVAL),
  *                and held to -SMF_SCORE_MAX..SMF_SCORE_MAX.
  * @param detail  Short free text shown to operators (a rule, a match), or NULL; copied.
@@ -778,7 +785,8 @@ char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
  * Reads a value.
  *
  * @param val   Out: a copy in the message arena, valid until scan() returns.
- * @param vlen  Out: its length.
+ *              Must not be NULL (SMF_EINVAL).
+ * @param vlen  Out: its length. Must not be NULL (SMF_EINVAL).
  * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM,
  *         SMF_ENOTSUP, or SMF_EIO.
  */

@@ -114,6 +114,26 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
                 return smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, detail);
         }
     }
+    /* Outputs a module does not want may be NULL. */
+    if (has(msg, "NULL-OUTPUTS")) {
+        const char *name = NULL;
+        smf_msg_raw(msg, NULL);
+        smf_msg_raw_headers(msg, NULL);
+        smf_msg_text(msg, NULL);
+        if (smf_msg_header_at(msg, 0, NULL, NULL) == 0 &&
+            smf_msg_header_at(msg, 0, &name, NULL) == 0 && name != NULL)
+            smf_msg_add_symbol(msg, "T_NULL_OUTPUTS", 0, name);
+    }
+    /* Symbol names of the longest length allowed and one byte more. */
+    if (has(msg, "NAME-LIMIT")) {
+        char name[SMF_SYMBOL_NAME_MAX + 2];
+        memset(name, 'N', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        int over = smf_msg_add_symbol(msg, name, 0, NULL);
+        name[SMF_SYMBOL_NAME_MAX] = '\0';
+        int at = smf_msg_add_symbol(msg, name, 0, NULL);
+        smf_msg_add_symbol(msg, "T_NAME_LIMIT", 0, smf_msg_printf(msg, "at=%d over=%d", at, over));
+    }
     if (has(msg, "FAIL-AFTER-SYMBOL")) {
         smf_msg_add_symbol(msg, "T_PARTIAL", 5, "said before failing");
         return SMF_EFAIL;
