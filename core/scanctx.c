@@ -123,6 +123,19 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i)
 
 /* ---- reporting ---------------------------------------------------- */
 
+/* Whether the call now running keeps what the module reports. */
+static bool reports_kept(const smf_msg_t *x)
+{
+    return x->reports == REPORTS_KEPT;
+}
+
+/* What a reporting call returns when its report is not kept: 0 in
+ * verdict(), SMF_EPERM in scope() (see reports_t). */
+static int unkept_rc(const smf_msg_t *x)
+{
+    return x->reports == REPORTS_REFUSED ? SMF_EPERM : 0;
+}
+
 static symbol_t *find_symbol(smf_msg_t *x, const char *name)
 {
     for (size_t i = 0; i < x->nsymbols; i++)
@@ -190,9 +203,10 @@ int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score, const cha
     if (!valid_symbol(name) || !isfinite(score))
         return SMF_EINVAL;
     /* After the verdict a symbol would change the reply already decided
-     * (add_symbol raises a known one in place): it is ignored. */
-    if (msg->closed)
-        return 0;
+     * (add_symbol raises a known one in place), and from scope() it would
+     * reach runs it was never meant for. */
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     /* Room for the copies and for the symbol's slot in an array that grows
      * by doubling; a name added again is not copied again. */
     if (find_symbol(msg, name) == NULL &&
@@ -233,6 +247,8 @@ int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict, const char *reaso
     }
     if (msg->kind == SMF_KIND_ANTIVIRUS)
         return SMF_EPERM;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     /* Within one stage a block beats an allow: the safer answer wins. */
     if (msg->force == SOFT_NONE || f == SOFT_BLOCK) {
         msg->force = f;
@@ -251,6 +267,8 @@ int smf_msg_set_virus(smf_msg_t *msg, const char *name)
         return SMF_EPERM;
     if (name == NULL || *name == '\0')
         return SMF_EINVAL;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     if (msg->stage_virus == NULL)
         msg->stage_virus = arena_strdup(msg->arena, name);
     return 0;
@@ -260,6 +278,8 @@ int smf_msg_set_unscannable(smf_msg_t *msg, const char *reason)
 {
     if (reason == NULL)
         return SMF_EINVAL;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     if (msg->unscannable == NULL)
         msg->unscannable = arena_strdup(msg->arena, reason);
     return 0;
@@ -269,6 +289,8 @@ int smf_msg_part_scanned(smf_msg_t *msg, size_t i)
 {
     if (i >= msg->m->part_count)
         return SMF_ENOENT;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     msg->scanned[i] = 1;
     return 0;
 }
@@ -302,6 +324,8 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value)
 {
     if (!valid_field_name(name) || value == NULL || strpbrk(value, "\r\n") != NULL)
         return SMF_EINVAL;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     if (!charge(msg, copy_size(name) + copy_size(value) + 2 * sizeof(added_header_t)))
         return SMF_ENOMEM;
     append_header(msg, name, value);
@@ -318,8 +342,8 @@ int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value)
     if (strncmp(key, msg->module, n) != 0 || key[n] != '.' || key[n + 1] == '\0')
         return SMF_EPERM;
     /* Past the verdict, or in a scope() question, a note reaches no stage. */
-    if (msg->closed)
-        return 0;
+    if (!reports_kept(msg))
+        return unkept_rc(msg);
     if (!charge(msg, copy_size(key) + copy_size(value) + sizeof(struct note)))
         return SMF_ENOMEM;
     scanctx_note(msg, key, value);
@@ -581,16 +605,12 @@ void scanctx_verdict(smf_msg_t *x, const smf_module_t *d, void *state, void *tst
 {
     if (d->verdict == NULL)
         return;
-    /* What a module reports from here is not read: save and restore the
-     * run's results so that nothing it adds can change the reply. */
-    size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
+    /* What a module reports from here is ignored: the reply is decided. */
     enter_call(x, d, dbi);
-    x->closed = true;
+    x->reports = REPORTS_IGNORED;
     d->verdict(x, state, tstate, final);
-    x->closed = false;
+    x->reports = REPORTS_KEPT;
     leave_call(x, d);
-    x->nsymbols = nsymbols;
-    x->nheaders = nheaders;
 }
 
 void scanctx_memo_keep(const smf_msg_t *x, size_t sym0, size_t hdr0, const stage_outcome_t *o,
@@ -643,16 +663,12 @@ const char *scanctx_scope(smf_msg_t *x, const smf_module_t *d, void *state, void
 {
     if (d->scope == NULL)
         return NULL;
-    /* Closed, as for verdict(): a scope is a question, and nothing it
-     * reports may reach the run. */
-    size_t nsymbols = x->nsymbols, nheaders = x->nheaders;
+    /* A scope is a question, and nothing it reports may reach the run. */
     enter_call(x, d, dbi);
-    x->closed = true;
+    x->reports = REPORTS_REFUSED;
     const char *s = d->scope(x, state, tstate);
-    x->closed = false;
+    x->reports = REPORTS_KEPT;
     leave_call(x, d);
-    x->nsymbols = nsymbols;
-    x->nheaders = nheaders;
     return s;
 }
 

@@ -54,6 +54,16 @@ struct health_report {
     const char *problem;
 };
 
+/*
+ * What becomes of a module's reports (symbols, headers, notes, verdicts)
+ * in the call now running. In scan() they are kept. In verdict() the
+ * results are final: reports are ignored and the calls return 0, as the
+ * kit's header says. In scope() they are refused with SMF_EPERM: a scope
+ * is a question, and a module sharing code with its scan() should learn
+ * that its report went nowhere.
+ */
+typedef enum reports { REPORTS_KEPT = 0, REPORTS_IGNORED, REPORTS_REFUSED } reports_t;
+
 struct smf_msg {
     arena_t *arena;
     const message_t *m;
@@ -73,7 +83,7 @@ struct smf_msg {
     soft_force_t force;
     const char *force_reason;
     bool positive;
-    bool closed; /* In verdict(): the results are final, reports are ignored. */
+    reports_t reports; /* Whether what the module reports now is kept. */
     const char *stage_virus;
 
     /* Accumulated over the run. */

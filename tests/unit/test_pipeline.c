@@ -727,6 +727,27 @@ typedef struct bad {
     const char *code;
 } bad_t;
 
+/*
+ * What scope() reports about the message is refused, as the kit's header
+ * says, not taken and dropped in silence: each call returns SMF_EPERM
+ * (tcontent shows what its scope() got back as T_SCOPE_RC).
+ */
+static void test_scope_refuses_reports(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", "\"a@one.example\",\"b@two.example\"", NULL, "SCOPE-RC"};
+    json_t *j = run(&r, &kind);
+    char want[128];
+    snprintf(want, sizeof(want), "%d %d %d %d %d %d", SMF_EPERM, SMF_EPERM, SMF_EPERM, SMF_EPERM,
+             SMF_EPERM, SMF_EPERM);
+    const char *got = symbol_detail(j, "T_SCOPE_RC");
+    CHECK(got != NULL && strcmp(got, want) == 0, "scope()'s reports returned \"%s\", want \"%s\"",
+          got ? got : "(no symbol)", want);
+    CHECK(!has_symbol(j, "T_FROM_SCOPE"), "scope() reported into the run");
+    CHECK(strcmp(action(j), "accept") == 0, "a verdict set in scope() counted: %s", action(j));
+    json_decref(j);
+}
+
 /* Outputs a module does not want may be NULL, and a symbol name may be
  * SMF_SYMBOL_NAME_MAX bytes long, not one more. */
 static void test_null_outputs_and_name_limit(void)
@@ -823,6 +844,7 @@ int main(int argc, char **argv)
     test_failed_stage_symbols_dropped();
     test_antivirus_once_per_message();
     test_scope_once_per_scope();
+    test_scope_refuses_reports();
     test_null_outputs_and_name_limit();
     test_malformed();
     test_bad_return_explained();

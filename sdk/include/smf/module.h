@@ -288,7 +288,8 @@ typedef struct smf_module {
      * Modules that keep history (reputation, autolearning) update it here,
      * with smf_kv_put(). Called on the worker thread that scanned the
      * message, with the same tstate; every smf_msg_* read call is valid.
-     * Results reported here (symbols, verdicts) are ignored.
+     * Results reported here (symbols, headers, notes, verdicts) are
+     * ignored: those calls return 0 and record nothing.
      *
      * @param final  Borrowed for the call.
      * Optional. Not called for stages that were skipped, nor for
@@ -346,8 +347,11 @@ typedef struct smf_module {
      *
      * @param msg  The message as scan() would get it, with smf_msg_domain()
      *             set. The call may read it and allocate from it
-     *             (smf_msg_alloc(), smf_msg_printf()); what it reports
-     *             (symbols, headers, notes, verdicts) is refused.
+     *             (smf_msg_alloc(), smf_msg_printf()) and use the
+     *             key-value store and smf_health(); what it reports about
+     *             the message (symbols, headers, notes, verdicts, a virus,
+     *             unscannable, scanned parts) is refused: those calls
+     *             return SMF_EPERM and record nothing.
      * @return A string that stays valid until the engine's reply to the
      *         message (static, in the state, or from smf_msg_alloc()), or
      *         NULL.
@@ -613,6 +617,13 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i);
 /* Results                                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The calls below report what a stage found. They take effect in scan().
+ * In verdict() the reply is decided: they return 0 and record nothing. In
+ * scope() they are refused: they return SMF_EPERM and record nothing
+ * (arguments are checked first, so a bad one still gives SMF_EINVAL).
+ */
+
 /** The largest score one symbol carries, either way: far past any policy's
  *  thresholds, yet small enough that a message's sum stays a number. */
 #define SMF_SCORE_MAX 1000.0
@@ -631,7 +642,7 @@ const char *smf_msg_url(const smf_msg_t *msg, size_t i);
  * @param score   Points, negative for good signs; finite (else SMF_EINVAL),
  *                and held to -SMF_SCORE_MAX..SMF_SCORE_MAX.
  * @param detail  Short free text shown to operators (a rule, a match), or NULL; copied.
- * @return 0, SMF_EINVAL, or SMF_ENOMEM.
+ * @return 0, SMF_EINVAL, SMF_ENOMEM, or SMF_EPERM in scope().
  */
 int smf_msg_add_symbol(smf_msg_t *msg, const char *name, double score,
                        const char *detail);
@@ -660,7 +671,8 @@ typedef enum smf_verdict {
  * @param reason  Shown to operators and, for BLOCK, in the SMTP reply;
  *                copied (left out, the verdict still set, when the message
  *                arena is full).
- * @return 0, SMF_EINVAL, or SMF_EPERM when this kind of stage may not.
+ * @return 0, SMF_EINVAL, or SMF_EPERM when this kind of stage may not or
+ *         in scope().
  */
 int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
                         const char *reason);
@@ -671,7 +683,7 @@ int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
  * reject for outbound) and nothing can lower it.
  *
  * @param name  The signature name; copied.
- * @return 0, SMF_EINVAL, or SMF_EPERM for other kinds of stage.
+ * @return 0, SMF_EINVAL, or SMF_EPERM for other kinds of stage or in scope().
  */
 int smf_msg_set_virus(smf_msg_t *msg, const char *name);
 
@@ -682,7 +694,7 @@ int smf_msg_set_virus(smf_msg_t *msg, const char *name);
  * default), never to clean.
  *
  * @param reason  Short text; copied.
- * @return 0 or SMF_EINVAL.
+ * @return 0, SMF_EINVAL, or SMF_EPERM in scope().
  */
 int smf_msg_set_unscannable(smf_msg_t *msg, const char *reason);
 
@@ -692,7 +704,7 @@ int smf_msg_set_unscannable(smf_msg_t *msg, const char *reason);
  * when all their leaves are); a part left out makes the result
  * 'unscannable', never clean. Other kinds of stage may ignore it.
  *
- * @return 0 or SMF_ENOENT.
+ * @return 0, SMF_ENOENT, or SMF_EPERM in scope().
  */
 int smf_msg_part_scanned(smf_msg_t *msg, size_t i);
 
@@ -700,7 +712,8 @@ int smf_msg_part_scanned(smf_msg_t *msg, size_t i);
  * Asks the engine to add a header to the delivered message, if the final
  * action delivers it. Both strings are copied.
  *
- * @return 0, SMF_EINVAL (name not a valid field name, CR/LF in value), or SMF_ENOMEM.
+ * @return 0, SMF_EINVAL (name not a valid field name, CR/LF in value),
+ *         SMF_ENOMEM, or SMF_EPERM in scope().
  */
 int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
 
@@ -717,7 +730,8 @@ int smf_msg_add_header(smf_msg_t *msg, const char *name, const char *value);
  * @param key    "<module name>.<name>": a stage writes only under its own
  *               name, so no stage can pose as another; copied.
  * @param value  Copied; replaces an earlier value of the same key.
- * @return 0, SMF_EINVAL, SMF_EPERM (key not under the caller's name), or SMF_ENOMEM.
+ * @return 0, SMF_EINVAL, SMF_EPERM (key not under the caller's name, or in
+ *         scope()), or SMF_ENOMEM.
  */
 int smf_msg_set_note(smf_msg_t *msg, const char *key, const char *value);
 

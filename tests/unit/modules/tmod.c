@@ -51,6 +51,10 @@ static const smf_option_t options[] = {
 int smf_msg_not_in_this_engine(smf_msg_t *msg);
 #endif
 
+/* What the report calls of the last scope() on this thread returned, for
+ * scan() to show as T_SCOPE_RC: the engine refuses them there. */
+static __thread char scope_rcs[128];
+
 static int init(smf_init_t *ctx, const void *conf, void **state)
 {
     *state = (void *)conf;
@@ -114,6 +118,8 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
                 return smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, detail);
         }
     }
+    if (has(msg, "SCOPE-RC"))
+        smf_msg_add_symbol(msg, "T_SCOPE_RC", 0, scope_rcs);
     /* Outputs a module does not want may be NULL. */
     if (has(msg, "NULL-OUTPUTS")) {
         const char *name = NULL;
@@ -187,8 +193,16 @@ static const char *scope(smf_msg_t *msg, void *state, void *tstate)
 {
     const conf_t *c = state;
     (void)tstate;
-    smf_msg_add_symbol(msg, "T_FROM_SCOPE", 50, "reported from scope()");
-    smf_msg_set_note(msg, TMOD_NAME ".from_scope", "yes");
+    int rc[6] = {
+        smf_msg_add_symbol(msg, "T_FROM_SCOPE", 50, "reported from scope()"),
+        smf_msg_set_note(msg, TMOD_NAME ".from_scope", "yes"),
+        smf_msg_add_header(msg, "X-From-Scope", "yes"),
+        smf_msg_set_verdict(msg, SMF_VERDICT_BLOCK, "blocked from scope()"),
+        smf_msg_set_unscannable(msg, "unscannable from scope()"),
+        smf_msg_part_scanned(msg, 0),
+    };
+    snprintf(scope_rcs, sizeof(scope_rcs), "%d %d %d %d %d %d", rc[0], rc[1], rc[2], rc[3], rc[4],
+             rc[5]);
     if (c->scope == NULL)
         return NULL;
     if (strcmp(c->scope, "letter") == 0)
