@@ -48,8 +48,16 @@ typedef struct learn_opts {
     size_t npaths;
 } learn_opts_t;
 
+/* Which file a listed path was when the walk found it. */
+typedef struct listed_id {
+    dev_t dev;
+    ino_t ino;
+    bool inside; /* Found inside a folder, not named by the operator. */
+} listed_id_t;
+
 typedef struct file_list {
     char **items;
+    listed_id_t *ids; /* One per item. */
     size_t n, cap;
     size_t skipped; /* Paths inside the folders that could not be read: counted as failed. */
 } file_list_t;
@@ -70,6 +78,7 @@ typedef struct opener {
 typedef struct learn_run {
     const learn_opts_t *o;
     opener_t *opener;
+    const file_list_t *files;
     generation_t *g;
     unsigned registry;
     size_t learned, known, moved, unlearned, unknown, failed, messages;
@@ -207,13 +216,23 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
 
 /* ---- finding the mail ----------------------------------------------- */
 
-static void list_add(file_list_t *l, const char *path)
+static void list_add(file_list_t *l, const char *path, const struct stat *st, bool inside)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
         l->items = xrealloc(l->items, l->cap * sizeof(char *));
+        l->ids = xrealloc(l->ids, l->cap * sizeof(listed_id_t));
     }
+    l->ids[l->n] = (listed_id_t){st->st_dev, st->st_ino, inside};
     l->items[l->n++] = xstrdup(path);
+}
+
+static void list_free(file_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    free(l->ids);
 }
 
 /* The folders a walk is inside, from the one named down, so that a link
@@ -249,56 +268,148 @@ static int walk_failed(file_list_t *l, const char *path, const walk_up_t *up)
     return 0;
 }
 
-static int walk_under(file_list_t *l, const char *path, const walk_up_t *up);
+static int walk_under(file_list_t *l, const char *path, const walk_up_t *here);
 
-/* Regular files under path, folders walked in name order so runs repeat. */
-static int walk(file_list_t *l, const char *path, const walk_up_t *up)
+/*
+ * A symbolic link found inside a folder is not followed. smfctl often runs
+ * as root, and whoever can write in a folder the operator names (a user's
+ * Maildir) could otherwise make it read any file on the system, such as
+ * /etc/shadow, into the store. A path named on the command line is the
+ * operator's own choice and is followed.
+ */
+static int walk_link(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return walk_failed(l, path, up);
-    if (S_ISREG(st.st_mode)) {
-        list_add(l, path);
+    fprintf(stderr,
+            "smfctl: %s: a symbolic link inside a folder; skipped (links inside folders are not "
+            "followed: name its target on the command line to learn it)\n",
+            path);
+    return 0;
+}
+
+/* Regular files under path, whose status is st, folders walked in name
+ * order so runs repeat. */
+static int walk_entry(file_list_t *l, const char *path, const struct stat *st, const walk_up_t *up)
+{
+    if (S_ISLNK(st->st_mode))
+        return walk_link(path);
+    if (S_ISREG(st->st_mode)) {
+        list_add(l, path, st, up != NULL);
         return 0;
     }
-    if (!S_ISDIR(st.st_mode))
+    if (!S_ISDIR(st->st_mode))
         return 0;
-    if (walked_above(up, &st)) {
-        fprintf(stderr, "smfctl: %s: a link to a folder it is inside; not walked again\n", path);
+    /* Links are not followed, but a bind mount can still lead back up. */
+    if (walked_above(up, st)) {
+        fprintf(stderr, "smfctl: %s: a folder it is inside, reached again; not walked again\n",
+                path);
         return 0;
     }
-    walk_up_t here = {st.st_dev, st.st_ino, up};
+    walk_up_t here = {st->st_dev, st->st_ino, up};
     return walk_under(l, path, &here);
 }
 
-/* The entries of the folder path, whose own identity is `here`. */
+/* A path the operator named: followed if it is a link. */
+static int walk(file_list_t *l, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return walk_failed(l, path, NULL);
+    return walk_entry(l, path, &st, NULL);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcoll(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the open folder dir, but . and .., sorted; NULL-terminated. */
+static char **folder_names(DIR *dir)
+{
+    size_t n = 0, cap = 16;
+    char **names = xmalloc(cap * sizeof(char *));
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n + 1 == cap)
+            names = xrealloc(names, (cap *= 2) * sizeof(char *));
+        names[n++] = xstrdup(e->d_name);
+    }
+    qsort(names, n, sizeof(char *), by_name);
+    names[n] = NULL;
+    return names;
+}
+
+/*
+ * Opens the folder path, whose identity is `here`, for reading. A folder
+ * inside another is opened without following a link, and only if it is
+ * still the folder the walk found: otherwise whoever can write its parent
+ * could swap it for a link between the look and the listing.
+ */
+static DIR *open_folder(const char *path, const walk_up_t *here)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (here->up ? O_NOFOLLOW : 0));
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != here->dev || st.st_ino != here->ino)) {
+        close(fd);
+        errno = ESTALE;
+        return NULL;
+    }
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return dir;
+}
+
+/* The entries of the folder path, whose own identity is `here`, each
+ * looked at inside the folder opened, never through a link. */
 static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
 {
-    struct dirent **names;
-    int n = scandir(path, &names, NULL, alphasort);
-    if (n < 0)
+    DIR *dir = open_folder(path, here);
+    if (dir == NULL)
         return walk_failed(l, path, here->up);
+    char **names = folder_names(dir);
     int rc = 0;
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-            char *child = g_strdup_printf("%s/%s", path, name);
-            rc |= walk(l, child, here);
-            g_free(child);
-        }
-        free(names[i]);
+    for (char **name = names; *name != NULL; name++) {
+        char *child = g_strdup_printf("%s/%s", path, *name);
+        struct stat st;
+        if (fstatat(dirfd(dir), *name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            rc |= walk_failed(l, child, here);
+        else
+            rc |= walk_entry(l, child, &st, here);
+        g_free(child);
+        free(*name);
     }
     free(names);
+    closedir(dir);
     return rc;
 }
 
 /* ---- opening the files ---------------------------------------------- */
 
-/* A file of mail. Non-blocking, so that a FIFO put in the place of a file
- * reads as empty rather than hangs the run; regular files do not care. */
-static int open_mail(const char *path)
+/*
+ * The i-th file of the list, opened. Non-blocking, so that a FIFO put in
+ * the place of a file reads as empty rather than hangs the run; regular
+ * files do not care. The folders may change between the walk and now:
+ * a file found inside a folder is not opened through a link (ELOOP), and
+ * a file that is not the one the walk found (its path, or a folder on it,
+ * swapped for a link to another file) is refused (ESTALE), so that the
+ * walk's refusal to follow links cannot be raced.
+ */
+static int open_listed(const file_list_t *l, size_t i)
 {
-    return open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    const listed_id_t *id = &l->ids[i];
+    int fd = open(l->items[i],
+                  O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (id->inside ? O_NOFOLLOW : 0));
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != id->dev || st.st_ino != id->ino)) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    return fd;
 }
 
 /* The opener's loop: one request (an index) in, one answer (0 and the
@@ -312,7 +423,7 @@ static void opener_serve(int sock, const file_list_t *files)
             continue;
         if (n != (ssize_t)sizeof(i))
             return;
-        int fd = i < files->n ? open_mail(files->items[i]) : -1;
+        int fd = i < files->n ? open_listed(files, i) : -1;
         int err = fd >= 0 ? 0 : i < files->n ? errno : EINVAL;
         union {
             char buf[CMSG_SPACE(sizeof(int))];
@@ -383,12 +494,12 @@ static void opener_stop(opener_t *op)
     op->pid = -1;
 }
 
-/* The i-th file of the list, path, open for reading: through the opener
- * when there is one. -1 with errno set when it cannot be opened. */
-static int opener_open(const opener_t *op, size_t i, const char *path)
+/* The i-th file of the list, open for reading: through the opener when
+ * there is one. -1 with errno set when it cannot be opened. */
+static int opener_open(const opener_t *op, const file_list_t *files, size_t i)
 {
     if (op == NULL || op->sock < 0)
-        return open_mail(path);
+        return open_listed(files, i);
     uint64_t want = i;
     if (send(op->sock, &want, sizeof(want), MSG_NOSIGNAL) != (ssize_t)sizeof(want))
         return -1;
@@ -742,8 +853,12 @@ static void learn_file(learn_run_t *r, size_t i, const char *path)
 {
     char *raw = NULL;
     size_t len = 0;
-    int fd = opener_open(r->opener, i, path);
-    if (fd < 0 || read_all(fd, &raw, &len) != 0) {
+    int fd = opener_open(r->opener, r->files, i);
+    if (fd < 0 && (errno == ELOOP || errno == ESTALE)) {
+        smfctl_fail(0, "%s: changed after it was listed (%s); skipped", path,
+                    errno == ELOOP ? "now a symbolic link" : "now another file");
+        r->failed++;
+    } else if (fd < 0 || read_all(fd, &raw, &len) != 0) {
         smfctl_fail(0, "%s: %s", path, strerror(errno));
         r->failed++;
     } else if (mbox_is(raw, len)) {
@@ -979,6 +1094,7 @@ static int run(learn_run_t *r, file_list_t *files)
 {
     if (r->o->all)
         return forget_all(r);
+    r->files = files;
     r->files_total = files->n;
     r->failed = files->skipped;
     r->started = clock_mono_ms();
@@ -1010,7 +1126,7 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
     log_set_level(SMF_LOG_WARN);
     file_list_t files = {0};
     for (size_t i = 0; i < o.npaths; i++)
-        if (walk(&files, o.paths[i], NULL) != 0)
+        if (walk(&files, o.paths[i]) != 0)
             rc = 2;
     char err[2048];
     config_t *c = NULL;
@@ -1040,9 +1156,7 @@ int smfctl_learn_as(const smfctl_t *ctl, int argc, char **argv, bool domain_impl
     generation_release(&g);
     kv_close(&kv);
     opener_stop(&op);
-    for (size_t i = 0; i < files.n; i++)
-        free(files.items[i]);
-    free(files.items);
+    list_free(&files);
     g_ptr_array_free(r.domains, TRUE);
     return rc;
 }

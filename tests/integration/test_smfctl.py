@@ -82,6 +82,33 @@ class LearnTransactionTest(unittest.TestCase):
         self.assertIn("unlearned 1", r.stdout, r.stderr)
         self.assertEqual(self.counts(), (0, 0))
 
+    def test_links_inside_a_folder_are_not_followed(self):
+        """smfctl runs as root, and whoever can write a folder the operator names
+        could link to a file root alone may read: links inside folders are named
+        and skipped, not followed, while a link named on the command line is."""
+        outside = os.path.join(self.tmp, "outside")
+        os.mkdir(outside)
+        secret = os.path.join(outside, "secret")
+        with open(secret, "w") as f:
+            f.write("From: root@example.net\nSubject: secret\n\nroot only\n")
+        os.chmod(secret, 0o600)
+        folder = os.path.join(self.tmp, "shared")
+        os.mkdir(folder)
+        os.rename(self.mail("real.eml", "hello"), os.path.join(folder, "real.eml"))
+        os.symlink(secret, os.path.join(folder, "planted"))
+        os.symlink(outside, os.path.join(folder, "planted-dir"))
+        r = self.smfctl("learn", "--ham", folder)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("learned 1, already known 0, moved 0, failed 0", r.stdout)
+        for name in ("planted", "planted-dir"):
+            self.assertIn("%s: a symbolic link inside a folder; skipped"
+                          % os.path.join(folder, name), r.stderr)
+        self.assertEqual(self.counts(), (0, 1))
+        # Named on the command line, a link is the operator's choice: followed.
+        r = self.smfctl("learn", "--ham", os.path.join(folder, "planted"))
+        self.assertIn("learned 1", r.stdout, r.stderr)
+        self.assertEqual(self.counts(), (0, 2))
+
 
 class ModulesTest(unittest.TestCase):
 
