@@ -35,6 +35,11 @@ void log_set_program(const char *name)
     log_program = name;
 }
 
+const char *log_program_name(void)
+{
+    return log_program;
+}
+
 void log_set_level(smf_log_level_t level)
 {
     log_level = level;

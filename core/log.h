@@ -15,6 +15,9 @@
 void log_set_level(smf_log_level_t level);
 /* Names the program in each line ("smfd" unless set); name must outlive the logging. */
 void log_set_program(const char *name);
+/* The program named in each line, for messages that speak of the program
+ * running (smfd, or smfctl calling the same code). */
+const char *log_program_name(void);
 /* Parses "error", "warning", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *name);
 smf_log_level_t log_get_level(void);

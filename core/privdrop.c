@@ -62,7 +62,7 @@ int privdrop_lookup(const char *name, uid_t *uid, gid_t *gid, char *err, size_t 
     return 0;
 }
 
-/* The name of the user smfd runs as, for messages. */
+/* The name of the user this program runs as, for messages. */
 static void current_user(char *out, size_t outlen)
 {
     uid_t uid = geteuid();
@@ -86,9 +86,9 @@ int privdrop_needed(const privdrop_user_t *u, bool *needed, char *err, size_t er
     char who[320];
     current_user(who, sizeof(who));
     return errbuf_fail(err, errlen,
-                       "user = \"%s\" needs smfd to start as root; it runs as %s: start it as "
+                       "user = \"%s\" needs %s to start as root; it runs as %s: start it as "
                        "root or as %s",
-                       u->name, who, u->name);
+                       u->name, log_program_name(), who, u->name);
 }
 
 /* ---- walking paths while root ------------------------------------------ */
@@ -160,9 +160,9 @@ static int open_dir(const char *path, bool create, mode_t mode, const privdrop_u
             if (!root_only(&dst)) {
                 errbuf_fail(err, errlen,
                             "%s is a symbolic link in a directory that users other than root "
-                            "can change; smfd does not follow it while it is root: name the "
+                            "can change; %s does not follow it while it is root: name the "
                             "directory it points to instead",
-                            at);
+                            at, log_program_name());
                 goto fail;
             }
             fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -232,8 +232,9 @@ static int walk_entry(walk_t *w, int dfd, const char *name, int depth)
         rc = give(fd, &st, w->path, w->u, &w->handed, w->err, w->errlen);
     } else if (S_ISREG(st.st_mode)) {
         /* Another name of the file may be anywhere on the file system. */
-        log_warn("%s has %lu hard links; left owned by root (chown it by hand if smfd needs it)",
-                 w->path, (unsigned long)st.st_nlink);
+        log_warn("%s has %lu hard links; left owned by root (chown it by hand if user %s needs "
+                 "it)",
+                 w->path, (unsigned long)st.st_nlink, w->u->name);
     }
     close(fd);
     return rc;
@@ -287,12 +288,14 @@ int privdrop_prepare_dir(const char *dir, const privdrop_user_t *u, size_t *hand
     if (fstat(fd, &st) != 0 || stat("/", &root) != 0)
         rc = errbuf_fail(err, errlen, "cannot look at %s: %s", dir, strerror(errno));
     else if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
-        rc = errbuf_fail(err, errlen, "%s is the root directory; smfd needs a directory of its own",
+        rc = errbuf_fail(err, errlen,
+                         "%s is the root directory; data_dir and quarantine_dir each need a "
+                         "directory of their own",
                          dir);
     else if (st.st_mode & S_IWOTH)
         rc = errbuf_fail(err, errlen,
-                         "%s may be written by every user; smfd needs a directory of its own "
-                         "(such as %s/smf)",
+                         "%s may be written by every user; data_dir and quarantine_dir each "
+                         "need a directory of their own (such as %s/smf)",
                          dir, dir);
     else if (st.st_uid == 0 || st.st_uid == u->uid) {
         walk_t w = {.u = u, .dev = st.st_dev, .err = err, .errlen = errlen};
@@ -302,7 +305,7 @@ int privdrop_prepare_dir(const char *dir, const privdrop_user_t *u, size_t *hand
             rc = walk_dir(&w, fd, 0);
         *handed = w.handed;
     }
-    /* A directory another user owns is left as it is: if smfd cannot write
+    /* A directory another user owns is left as it is: if the user cannot write
      * it, opening the store there says so. */
     close(fd);
     return rc;

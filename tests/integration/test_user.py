@@ -279,6 +279,24 @@ class UserTest(unittest.TestCase):
         self.assertIn("spammer@bad.example", r.stdout)
 
     @smfctl_needs_root
+    def test_smfctl_refusals_name_smfctl(self):
+        """The hand-over code smfctl shares with smfd names the program that
+        refuses, so that an operator running smfctl is not told about smfd."""
+        tmp = tempfile.mkdtemp(prefix="smf-uctl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        reachable(tmp)
+        # The user's folder, with a link where the operator pointed data_dir.
+        theirs = os.path.join(tmp, "theirs")
+        os.mkdir(theirs)
+        os.chown(theirs, self.user.pw_uid, self.user.pw_gid)
+        os.mkdir(os.path.join(tmp, "elsewhere"))
+        os.symlink(os.path.join(tmp, "elsewhere"), os.path.join(theirs, "data"))
+        r = self.smfctl(tmp, "-o", "data_dir=%s/data" % theirs, "list", "show")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("smfctl does not follow it while it is root", r.stderr)
+        self.assertNotIn("smfd", r.stderr)
+
+    @smfctl_needs_root
     def test_smfctl_as_root_follows_no_link_of_the_user(self):
         """Whoever takes over smfd owns quarantine_dir and data_dir and may plant
         links there: smfctl run as root must not write where they point."""
