@@ -20,6 +20,14 @@
  * each refusal up to SMFC_RETRY_MAX_MS, within the message's timeout. */
 #define SMFC_RETRY_FIRST_MS 50.0
 #define SMFC_RETRY_MAX_MS 1000.0
+/*
+ * How many messages must wait out their timeout, with no answer from the
+ * engine to anything, before it is deemed down and the rest are not sent.
+ * One is not enough: an engine may fail to answer one message it chokes on
+ * and answer the next, and with -j above 1 the other messages in flight
+ * would show that; with -j 1 the next message, given its own timeout, does.
+ */
+#define SMFC_UNANSWERED_MAX 2
 
 typedef struct smfc_slot {
     uint64_t seq;
@@ -42,8 +50,9 @@ typedef struct smfc_client {
     smfc_slot_t *slots;
     uint64_t next_seq, next_print;
     bool eof;
-    bool answered;     /* The engine has answered at least once. */
-    char *unreachable; /* Set once a request timed out before any answer. */
+    bool answered;       /* The engine has answered at least once. */
+    unsigned unanswered; /* Requests timed out before any answer. */
+    char *unreachable;   /* Set once SMFC_UNANSWERED_MAX of those timed out. */
     char id_prefix[32];
     smfc_input_t *in;
     smfc_report_t *report;
@@ -155,12 +164,19 @@ static void smfc_flush(smfc_client_t *c)
     }
 }
 
+/* Whether a reply's request id is one of this run's. */
+static bool smfc_id_ours(const smfc_client_t *c, zmq_msg_t *idf)
+{
+    size_t plen = strlen(c->id_prefix), len = zmq_msg_size(idf);
+    return len > plen && len <= 40 && memcmp(zmq_msg_data(idf), c->id_prefix, plen) == 0;
+}
+
 /* Finds the in-flight slot a reply's request id names, or NULL for a stale reply. */
 static smfc_slot_t *smfc_slot_for(smfc_client_t *c, zmq_msg_t *idf)
 {
     size_t plen = strlen(c->id_prefix), len = zmq_msg_size(idf);
     const char *id = zmq_msg_data(idf);
-    if (len <= plen || len > 40 || memcmp(id, c->id_prefix, plen) != 0)
+    if (!smfc_id_ours(c, idf))
         return NULL;
     char num[48];
     memcpy(num, id + plen, len - plen);
@@ -216,8 +232,12 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
         return;
     }
     smfc_slot_t *s = smfc_slot_for(c, &f[2]);
-    if (!s)
-        return; /* The answer to a request that already timed out. */
+    /* The answer to one of ours that already timed out: too late for it,
+     * but the engine is there, and the messages after it are sent. */
+    if (!s) {
+        c->answered |= smfc_id_ours(c, &f[2]);
+        return;
+    }
     c->answered = true;
     s->elapsed_ms = smfc_now_ms() - s->sent_ms;
     /* A reply that names its request but lacks the body: that request fails
@@ -285,14 +305,15 @@ static long smfc_resend(smfc_client_t *c, long cap)
     return (long)next + 1;
 }
 
-/* Why the messages after a first unanswered one are not sent: they were
+/* Why the messages after the unanswered ones are not sent: they were
  * never waited for, so the reason must not say they were. */
 static char *smfc_unreachable(const smfc_opts_t *o)
 {
     char why[512];
     snprintf(why, sizeof why,
-             "not sent: %s gave no answer to an earlier message within %ld ms: is smfd running?",
-             o->endpoint, o->timeout_ms);
+             "not sent: %s gave no answer to %d earlier messages, each given %ld ms: is smfd "
+             "running?",
+             o->endpoint, SMFC_UNANSWERED_MAX, o->timeout_ms);
     return smfc_strdup(why);
 }
 
@@ -311,8 +332,9 @@ static long smfc_expire(smfc_client_t *c)
         if (left <= 0) {
             s->elapsed_ms = now - s->sent_ms;
             smfc_slot_fail(s, "no_answer", why);
-            /* An engine that never answered will not answer the rest either. */
-            if (!c->answered && !c->unreachable)
+            /* An engine that answered none of several messages will not
+             * answer the rest either. */
+            if (!c->answered && ++c->unanswered >= SMFC_UNANSWERED_MAX && !c->unreachable)
                 c->unreachable = smfc_unreachable(c->o);
         } else if (left < next) {
             next = left;

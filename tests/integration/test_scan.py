@@ -254,21 +254,50 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertNotIn(b"is smfd running", p.stderr)
 
     def test_messages_not_sent_say_so(self):
-        """Once a first message got no answer, the next ones are not sent: each says so,
-        rather than claim it waited out the timeout itself."""
+        """Once two messages got no answer from an engine that answered nothing,
+        the next ones are not sent: each says so, rather than claim it waited out
+        the timeout itself."""
         endpoint = self.serve(lambda req: None)
         clean = os.path.join(FIXTURES, "clean.eml")
         p = smftest.subprocess.run(
             [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "300", "--json",
-             "--rcpt", "user@example.com", clean, clean, clean], capture_output=True, timeout=120)
+             "--rcpt", "user@example.com", clean, clean, clean, clean],
+            capture_output=True, timeout=120)
         self.assertEqual(p.returncode, 1, p.stderr)
         out = json_lines(p)
-        self.assertIn("no answer from %s within 300 ms" % endpoint, out[0]["message"])
-        for o in out[1:]:
+        self.assertEqual(len(out), 4, out)
+        for o in out[:2]:
+            self.assertIn("no answer from %s within 300 ms" % endpoint, o["message"])
+        for o in out[2:]:
             self.assertEqual(o["error"], "no_answer", o)
             self.assertTrue(o["message"].startswith("not sent: "), o)
+            self.assertIn("no answer to 2 earlier messages", o["message"])
             self.assertNotIn("elapsed_ms", o)
 
+    def test_one_message_unanswered_does_not_condemn_the_rest(self):
+        """An engine that gives no answer to the first message but answers the
+        others: with -j 1, as with more, each later message is sent with its own
+        timeout and gets its verdict."""
+        first = []
+
+        def reply(req):
+            if not first:
+                first.append(req[2])
+                return None
+            return [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}']
+
+        endpoint = self.serve(reply)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        for jobs in ("1", "4"):
+            first.clear()
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", endpoint, "-j", jobs, "--timeout", "500",
+                 "--json", "--rcpt", "user@example.com", clean, clean, clean, clean],
+                capture_output=True, timeout=120)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            out = json_lines(p)
+            self.assertEqual(out[0]["error"], "no_answer", (jobs, out))
+            self.assertEqual([o.get("action") for o in out[1:]], ["accept"] * 3, (jobs, out))
 
 if __name__ == "__main__":
     smftest.main()
