@@ -234,6 +234,48 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
 }
 
+/* Positions a cursor on the first record after `after`. SET_RANGE finds the
+ * first key at or after it; an exact match is the caller's last key, which
+ * it has seen, so the walk steps past it. */
+static int cursor_after(MDB_cursor *cur, const void *after, size_t alen, MDB_val *k, MDB_val *v)
+{
+    if (alen == 0)
+        return mdb_cursor_get(cur, k, v, MDB_FIRST);
+    k->mv_size = alen;
+    k->mv_data = (void *)after;
+    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == 0 && k->mv_size == alen && memcmp(k->mv_data, after, alen) == 0)
+        rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+    return rc;
+}
+
+int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena,
+            const void **key, size_t *klen, const void **val, size_t *vlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (alen > 255 || (alen > 0 && after == NULL))
+        return SMF_EINVAL;
+    if (txn_open(kv, MDB_RDONLY, &txn) != 0)
+        return SMF_EIO;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc == 0) {
+        rc = cursor_after(cur, after, alen, &k, &v);
+        mdb_cursor_close(cur);
+    }
+    int out = rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
+    if (rc == 0) {
+        *key = arena_memdup(arena, k.mv_data, k.mv_size);
+        *val = arena_memdup(arena, v.mv_data, v.mv_size);
+        *klen = k.mv_size;
+        *vlen = v.mv_size;
+    }
+    /* Nothing found is no failure: it must not doom the thread's batch. */
+    txn_close(kv, txn, rc == MDB_NOTFOUND ? 0 : rc, false);
+    return out;
+}
+
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen)
 {
     MDB_txn *txn;

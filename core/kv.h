@@ -63,6 +63,12 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
            size_t *vlen);
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
+/* The first record whose key sorts after `after` (alen bytes; alen 0 for the
+ * first record), keys compared as LMDB does: bytes, then the shorter first.
+ * Key and value are copied into the arena. 0, SMF_ENOENT (no record after
+ * it), SMF_EINVAL or SMF_EIO. */
+int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena,
+            const void **key, size_t *klen, const void **val, size_t *vlen);
 /* Empties a namespace in one transaction; *removed gets how many records it
  * held. 0 or SMF_EIO. */
 int kv_clear(kv_t *kv, unsigned dbi, size_t *removed);

@@ -1,6 +1,6 @@
 /*
- * test_kv.c - the modules' key-value store: get/put/del, and kv_update's
- * promise that concurrent read-modify-writes lose nothing.
+ * test_kv.c - the modules' key-value store: get/put/del, walks in key order,
+ * and kv_update's promise that concurrent read-modify-writes lose nothing.
  */
 #include "check.h"
 #include "kv.h"
@@ -71,6 +71,56 @@ static bool present(arena_t *a, const char *key)
     const void *v;
     size_t len;
     return kv_get(kv, dbi, key, strlen(key), a, &v, &len) == 0;
+}
+
+/* The key after `after` in namespace db, as a string, or "" at the end. */
+static const char *next_key(unsigned db, const char *after, arena_t *a)
+{
+    const void *k, *v;
+    size_t klen, vlen;
+    int rc = kv_next(kv, db, after, strlen(after), a, &k, &klen, &v, &vlen);
+    if (rc != 0)
+        return rc == SMF_ENOENT ? "" : "(error)";
+    char *s = arena_alloc(a, klen + 1);
+    memcpy(s, k, klen);
+    s[klen] = '\0';
+    return s;
+}
+
+/* A walk visits every key once, in byte order, resumes after a key that is
+ * gone, sees its own batch, and never leaves its namespace. */
+static void test_walk(arena_t *a)
+{
+    unsigned db, other;
+    CHECK(kv_namespace(kv, "walk", &db) == 0 && kv_namespace(kv, "walk2", &other) == 0,
+          "walk namespaces");
+    const char *keys[] = {"b", "ab", "c", "a"};
+    for (size_t i = 0; i < 4; i++)
+        kv_put(kv, db, keys[i], strlen(keys[i]), keys[i], strlen(keys[i]));
+    kv_put(kv, other, "aa", 2, "x", 1);
+    char seen[64] = "";
+    int steps = 0;
+    /* Bounded, so that a walk stuck on one key fails instead of hanging. */
+    for (const char *k = next_key(db, "", a); k[0] != '\0' && steps++ < 8; k = next_key(db, k, a))
+        snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s,", k);
+    CHECK(strcmp(seen, "a,ab,b,c,") == 0, "walk order: %s", seen);
+    CHECK(strcmp(next_key(db, "aa", a), "ab") == 0, "a walk resumes after an absent key");
+    CHECK(strcmp(next_key(db, "c", a), "") == 0, "the last key has no next");
+    kv_del(kv, db, "ab", 2);
+    CHECK(strcmp(next_key(db, "ab", a), "b") == 0, "a walk resumes after a deleted key");
+    const void *k, *v;
+    size_t klen, vlen;
+    CHECK(kv_next(kv, db, "", 0, a, &k, &klen, &v, &vlen) == 0 && vlen == 1 &&
+              memcmp(v, "a", 1) == 0,
+          "the value comes with the key");
+    char big[256] = {0};
+    CHECK(kv_next(kv, db, big, sizeof(big), a, &k, &klen, &v, &vlen) == SMF_EINVAL,
+          "a key longer than 255 bytes refused");
+    CHECK(kv_batch_begin(kv) == 0, "begin");
+    kv_put(kv, db, "bb", 2, "z", 1);
+    CHECK(strcmp(next_key(db, "b", a), "bb") == 0, "a walk in a batch sees its writes");
+    CHECK(strcmp(next_key(db, "c", a), "") == 0, "end of the walk in a batch");
+    CHECK(kv_batch_commit(kv) == 0, "reaching the end does not doom the batch");
 }
 
 /* A batch takes effect whole or not at all, and reads inside it see it. */
@@ -231,6 +281,7 @@ int main(void)
           "delete through update");
     CHECK(kv_update(kv, dbi, "", 0, add_one, NULL) == SMF_EINVAL, "empty key refused");
     test_batches(a);
+    test_walk(a);
     test_nested_batches(a);
     test_stale_readers(dir);
     char full_dir[] = "/tmp/smf-test-kv-full.XXXXXX";
