@@ -438,6 +438,14 @@ int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
     return kv_update(msg->kv, msg->dbi, key, klen, fn, arg);
 }
 
+int smf_kv_next(smf_msg_t *msg, const void *after, size_t alen, const void **key, size_t *klen,
+                const void **val, size_t *vlen)
+{
+    if (msg->kv == NULL || key == NULL || klen == NULL || val == NULL || vlen == NULL)
+        return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
+    return kv_next(msg->kv, msg->dbi, after, alen, msg->arena, key, klen, val, vlen);
+}
+
 /* How many store batches the core had open when it called the module on
  * this thread: the module's own must all be closed when it returns. */
 static __thread int call_depth;

@@ -59,7 +59,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 4
+#define SMF_ABI_MINOR 5
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -868,6 +868,32 @@ void smf_kv_abort(smf_msg_t *msg);
 int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
                   int (*fn)(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen),
                   void *arg);
+
+/**
+ * Walks the module's namespace (ABI 1.5): the first key that sorts after
+ * `after`, with its value. Keys sort by their bytes, a key before every
+ * longer key it begins. Call it first with alen 0, then each time with the
+ * key it returned, to visit every key once; a walk may be spread over many
+ * calls and messages, resumed from a key saved anywhere, even one deleted
+ * since (the walk goes on from where it stood). Each call reads the store
+ * as it is then (or the open batch, with its writes), so keys written
+ * behind a walk are met in its next round. Keep the work of one call
+ * small: to prune old records, visit a few hundred keys per message, not
+ * the whole store.
+ *
+ * @param after  The key to resume after, alen bytes; NULL with alen 0 for
+ *               the first key.
+ * @param key    Out: a copy in the message arena, valid until the calling
+ *               module function returns.
+ * @param klen   Out: its length.
+ * @param val    Out: the value, a copy in the message arena, as key.
+ * @param vlen   Out: its length.
+ * @return 0, SMF_ENOENT when no key sorts after `after` (the walk is over),
+ *         SMF_EINVAL (alen above 255, or NULL outputs), SMF_ENOMEM,
+ *         SMF_ENOTSUP, or SMF_EIO.
+ */
+int smf_kv_next(smf_msg_t *msg, const void *after, size_t alen, const void **key,
+                size_t *klen, const void **val, size_t *vlen);
 
 #ifdef __cplusplus
 }
