@@ -101,6 +101,18 @@ int rep_hist_add(smf_msg_t *msg, const rep_hist_keys_t *k, rep_hist_class_t cls,
     return 0;
 }
 
+bool rep_hist_stale(const void *val, size_t vlen, double half_life_ms, int64_t now,
+                    double forget_count)
+{
+    rep_hist_t h;
+
+    if (vlen != sizeof(h))
+        return true;
+    memcpy(&h, val, sizeof(h));
+    hist_decay(&h, half_life_ms, now);
+    return h.count[0] + h.count[1] + h.count[2] < forget_count;
+}
+
 double rep_hist_badness(const rep_hist_t *h, double min_count)
 {
     double total = h->count[0] + h->count[1] + h->count[2];

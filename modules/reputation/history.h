@@ -8,6 +8,8 @@
 
 #include <smf/module.h>
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum rep_hist_kind {
@@ -45,6 +47,12 @@ int rep_hist_get(smf_msg_t *msg, const rep_hist_keys_t *k, rep_hist_kind_t kind,
 /* Adds delta to one class of every record with a key; counts never go below 0. */
 int rep_hist_add(smf_msg_t *msg, const rep_hist_keys_t *k, rep_hist_class_t cls, double delta,
                  double half_life_ms, int64_t now);
+
+/* Whether a stored history value is no longer worth keeping: its counts,
+ * decayed to now, total less than forget_count observations (or it is not
+ * a record of this layout, which reads as all zero anyway). */
+bool rep_hist_stale(const void *val, size_t vlen, double half_life_ms, int64_t now,
+                    double forget_count);
 
 /* From -1 (all ham) to +1 (all spam or virus); 0 below min_count observations. */
 double rep_hist_badness(const rep_hist_t *h, double min_count);

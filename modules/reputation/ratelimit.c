@@ -140,3 +140,14 @@ int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_
     }
     return 0;
 }
+
+bool rep_rate_stale(const void *val, size_t vlen, int64_t now_ms)
+{
+    rep_rate_t r;
+
+    if (vlen != sizeof(r))
+        return true;
+    memcpy(&r, val, sizeof(r));
+    rate_roll(&r, now_ms / HOUR_MS);
+    return r.cur_msgs == 0 && r.cur_rcpts == 0 && r.prev_msgs == 0 && r.prev_rcpts == 0;
+}

@@ -30,4 +30,9 @@ typedef struct rep_rate_limits {
 int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
                    int64_t now_ms, bool count, const char **detail);
 
+/* Whether a stored rate value counts nothing any more: its hours have left
+ * the sliding window, so it reads as zero (or it is not a record of this
+ * layout, which reads as zero too). */
+bool rep_rate_stale(const void *val, size_t vlen, int64_t now_ms);
+
 #endif

@@ -11,6 +11,7 @@
 #include "ipnet.h"
 #include "ratelimit.h"
 #include "stage.h"
+#include "sweep.h"
 
 #include <smf/module.h>
 
@@ -48,6 +49,8 @@ typedef struct rep_conf {
     double history_ip_weight;
     double history_net_weight;
     double history_domain_weight;
+    double history_forget_count;
+    long sweep_keys;
     long rate_messages_per_hour;
     long rate_recipients_per_hour;
     double rate_limit_score;
@@ -60,6 +63,7 @@ typedef struct rep_state {
     rep_dnscheck_conf_t dnscheck;
     int need_dns;
     dnscache_t *cache; /* Every worker's answers, shared; NULL when off. */
+    rep_sweep_conf_t sweep;
 } rep_state_t;
 
 /* What every check needs to know about the connection. */
@@ -121,6 +125,10 @@ static const smf_option_t rep_options[] = {
      "Same for the address's /24 or /64 (REP_HISTORY_NET)."},
     {"history_domain_weight", SMF_OPT_FLOAT, "1", offsetof(rep_conf_t, history_domain_weight),
      "Same for the sender domain (REP_HISTORY_DOMAIN)."},
+    {"history_forget_count", SMF_OPT_FLOAT, "0.1", offsetof(rep_conf_t, history_forget_count),
+     "Decayed observations below which a history record is deleted (more than 0)."},
+    {"sweep_keys", SMF_OPT_INT, "256", offsetof(rep_conf_t, sweep_keys),
+     "Stored records examined per second for stale ones to delete; 0 keeps every record."},
     {"rate_messages_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_messages_per_hour),
      "Outbound messages per hour per sender and per authenticated user; 0 is no limit."},
     {"rate_recipients_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_recipients_per_hour),
@@ -196,13 +204,26 @@ static int rep_init_dns(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 
 /* A half-life of 0 or less would keep every count for ever, which no
  * operator means: it is refused rather than read as "never forget". */
-static int rep_init_history(smf_init_t *init, const rep_conf_t *c)
+static int rep_init_history(smf_init_t *init, rep_state_t *st, const rep_conf_t *c)
 {
-    if (c->history && !(c->history_half_life_hours > 0 && isfinite(c->history_half_life_hours))) {
+    bool half_life_ok = c->history_half_life_hours > 0 && isfinite(c->history_half_life_hours);
+
+    if (c->history && !half_life_ok) {
         smf_init_fail(init, "history_half_life_hours must be a positive number of hours, not %g",
                       c->history_half_life_hours);
         return SMF_EINVAL;
     }
+    /* A forget count of 0 would keep every record for ever, the growth the
+     * sweep exists to stop: sweep_keys = 0 is the way to keep them. */
+    if (!(c->history_forget_count > 0 && isfinite(c->history_forget_count)) || c->sweep_keys < 0) {
+        smf_init_fail(init, "history_forget_count must be more than 0 and sweep_keys 0 or more");
+        return SMF_EINVAL;
+    }
+    /* With history off and no valid half-life, history records cannot be
+     * aged: the sweep leaves them and prunes rate counts only. */
+    st->sweep.half_life_ms = half_life_ok ? c->history_half_life_hours * 3600000.0 : 0;
+    st->sweep.forget_count = c->history_forget_count;
+    st->sweep.keys = c->sweep_keys;
     return 0;
 }
 
@@ -251,7 +272,7 @@ static int rep_init(smf_init_t *init, const void *conf, void **state)
         return SMF_ENOMEM;
     }
     st->conf = c;
-    if ((rc = rep_init_history(init, c)) < 0 || (rc = rep_init_lists(init, st, c)) < 0 ||
+    if ((rc = rep_init_history(init, st, c)) < 0 || (rc = rep_init_lists(init, st, c)) < 0 ||
         (rc = rep_init_zones(init, st, c)) < 0 || (rc = rep_init_dns(init, st, c)) < 0 ||
         (rc = rep_init_cache(init, st, c)) < 0) {
         rep_fini(st);
@@ -476,6 +497,18 @@ static int rep_final_class(const smf_final_t *final)
     return -1;
 }
 
+/* Every message heard of pays for a little pruning, so that the store
+ * shrinks at the pace it grows; most messages find no step due. */
+static void rep_sweep(smf_msg_t *msg, const rep_state_t *st)
+{
+    size_t removed;
+
+    if (rep_sweep_step(msg, &st->sweep, rep_now_ms(), &removed) < 0)
+        smf_log(msg, SMF_LOG_WARN, "cannot prune stale records from the reputation store");
+    else if (removed > 0)
+        smf_log(msg, SMF_LOG_DEBUG, "deleted %zu stale history and rate records", removed);
+}
+
 /* The message's final verdict (ABI 1.2) moves the history of its client. */
 static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_final_t *final)
 {
@@ -483,6 +516,7 @@ static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_fin
     rep_conn_t conn = {0};
     rep_hist_keys_t keys;
     int cls = rep_final_class(final);
+    rep_sweep(msg, st);
     if (!st->conf->history || cls < 0)
         return;
     /* The engine tells each recipient domain's scan of a message in turn, on

@@ -69,6 +69,7 @@ static rep_conf_t conf = {.local_domains = local_domains,
                           .fcrdns = 1,
                           .no_fcrdns_score = 1.5,
                           .history = 0,
+                          .history_forget_count = 0.1,
                           .rate_limit_score = 10};
 
 static rep_state_t *state;

@@ -48,6 +48,10 @@ CASES = [
     {"name": "half-life unchecked without history", "fixture": "plain.eml",
      "opts": ["history=false", "history_half_life_hours=0"], "args": ["--ip", "", "--helo", ""],
      "only": []},
+    {"name": "history kept for ever refused", "fixture": "plain.eml",
+     "opts": ["history_forget_count=0"], "rc": 2, "stderr": ["history_forget_count"]},
+    {"name": "negative sweep refused", "fixture": "plain.eml",
+     "opts": ["sweep_keys=-1"], "rc": 2, "stderr": ["sweep_keys"]},
 ]
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,40 @@ def run(dns, *args, opts=(), fixture="plain.eml", data_dir=None, tmp=None):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     line = [l for l in p.stdout.splitlines() if l.startswith("{")]
     return (json.loads(line[0]) if line else None), p
+
+
+def dump(data):
+    """The module's store as {key bytes: value bytes} (mdb_dump)."""
+    p = subprocess.run(["mdb_dump", "-s", "reputation", os.path.join(data, "kv")],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("mdb_dump: %s" % p.stderr)
+    lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines() if l.startswith(" ")]
+    return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
+
+
+def load(data, records):
+    """Writes {key bytes: value bytes} into the module's store (mdb_load)."""
+    text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
+        " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
+    p = subprocess.run(["mdb_load", "-s", "reputation", os.path.join(data, "kv")], input=text,
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("mdb_load: %s" % p.stderr)
+
+
+HOUR_MS = 3600 * 1000
+HALF_LIFE_MS = 168 * HOUR_MS
+
+
+def history(ham, spam, virus, at_ms):
+    """A history record as history.c stores it."""
+    return struct.pack("=3dq", ham, spam, virus, int(at_ms))
+
+
+def rate(hour, msgs):
+    """A rate record as ratelimit.c stores it."""
+    return struct.pack("=q4IQ", hour, msgs, msgs, 0, 0, 1)
 
 
 def symbols(res):
@@ -603,6 +638,58 @@ class HistoryAndRateTest(unittest.TestCase):
         self.scan(data, "--ip", "192.0.2.77", opts=opts)
         s = self.scan(data, "--ip", "192.0.2.77", opts=opts)
         self.assertIn("192.0.2.77: ham 0.0 spam 0.0 virus 1.0", s["REP_HISTORY_IP"]["detail"])
+
+    def sweep_store(self, data):
+        """A store with stale and live records of every kind, in key order."""
+        now = time.time() * 1000
+        hour = int(now // HOUR_MS)
+        self.scan(data, "--ip", "")  # Creates the store; no verdict, so no sweep.
+        records = {
+            b"h\tdom\tgone.test": history(0, 0.5, 0, now - 3 * HALF_LIFE_MS),  # 0.06 left
+            b"h\tip\t198.51.100.1": history(0, 500, 0, now - 20 * HALF_LIFE_MS),
+            b"h\tip\t198.51.100.2": history(0, 5, 0, now),
+            b"h\tip\tbad": b"junk",  # Not a record: it reads as nothing.
+            b"h\tnet\t198.51.100.0/24": history(1, 0, 0, now - 3 * HALF_LIFE_MS),  # 0.125 left
+            b"r\tsender\told@ours.test": rate(hour - 5, 3),
+            b"r\tuser\tfresh": rate(hour, 2),
+            b"r\tuser\tlasthour": rate(hour - 1, 2),
+            b"x\tforeign": b"not the sweep's",
+        }
+        load(data, records)
+        return records
+
+    def test_sweep_deletes_stale_records_only(self):
+        """A final verdict runs a step of the sweep: history decayed below
+        history_forget_count (0.1), records that are not records and rate counts
+        whose hours left the sliding window go; the rest stays."""
+        data = os.path.join(self.tmp, "sweep-all")
+        records = self.sweep_store(data)
+        self.scan(data, "--ip", "", "--final", "tempfail")
+        gone = {b"h\tdom\tgone.test", b"h\tip\t198.51.100.1", b"h\tip\tbad",
+                b"r\tsender\told@ours.test"}
+        left = dump(data)
+        self.assertEqual(set(left) - {b"s\tcursor"}, set(records) - gone)
+        self.assertEqual(left[b"s\tcursor"], b"", "a walk that reached the end starts again")
+
+    def test_sweep_resumes_from_its_cursor(self):
+        """A step examines sweep_keys keys and saves where it stopped; the next
+        step, in another process, goes on from there."""
+        data = os.path.join(self.tmp, "sweep-steps")
+        self.sweep_store(data)
+        self.scan(data, "--ip", "", "--final", "tempfail", opts=["sweep_keys=2"])
+        left = dump(data)
+        self.assertNotIn(b"h\tdom\tgone.test", left)
+        self.assertNotIn(b"h\tip\t198.51.100.1", left)
+        self.assertIn(b"h\tip\tbad", left, "the step examined more than sweep_keys keys")
+        self.assertEqual(left[b"s\tcursor"], b"h\tip\t198.51.100.1")
+        self.scan(data, "--ip", "", "--final", "tempfail", opts=["sweep_keys=2"])
+        left = dump(data)
+        self.assertNotIn(b"h\tip\tbad", left)
+        self.assertIn(b"r\tsender\told@ours.test", left)
+        self.assertEqual(left[b"s\tcursor"], b"h\tip\tbad")
+        # sweep_keys = 0 keeps every record.
+        self.scan(data, "--ip", "", "--final", "tempfail", opts=["sweep_keys=0"])
+        self.assertIn(b"r\tsender\told@ours.test", dump(data))
 
     def test_message_rate_limit(self):
         data = os.path.join(self.tmp, "rate-msgs")

@@ -1,0 +1,95 @@
+/*
+ * sweep.c - deletes the module's records that no longer move any score:
+ * history decayed to next to nothing and rate counts out of their window.
+ * Without it the store keeps every address and sender it ever saw.
+ */
+#include "sweep.h"
+#include "history.h"
+#include "ratelimit.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* Where the walk stands, kept in the store so that a restart resumes it.
+ * "s" sorts after the "h" and "r" records, so the walk meets it last. */
+#define CURSOR_KEY "s\tcursor"
+
+/* When this process may run its next step: one thread claims each step,
+ * and the others pay one atomic read per message. */
+static _Atomic int64_t next_step_at;
+
+static bool sweep_due(int64_t now)
+{
+    int64_t at = atomic_load(&next_step_at);
+
+    return now >= at &&
+           atomic_compare_exchange_strong(&next_step_at, &at, now + REP_SWEEP_INTERVAL_MS);
+}
+
+/* One record the walk found stale, to be checked again under the lock. */
+typedef struct sweep_item {
+    const rep_sweep_conf_t *c;
+    int64_t now;
+    const char *key;
+    size_t klen;
+} sweep_item_t;
+
+static bool sweep_stale(const sweep_item_t *it, const void *val, size_t vlen)
+{
+    if (it->klen > 2 && memcmp(it->key, "h\t", 2) == 0)
+        return it->c->half_life_ms > 0 &&
+               rep_hist_stale(val, vlen, it->c->half_life_ms, it->now, it->c->forget_count);
+    if (it->klen > 2 && memcmp(it->key, "r\t", 2) == 0)
+        return rep_rate_stale(val, vlen, it->now);
+    return false;
+}
+
+/* Deletes the record only if it is still stale: a scan may have counted
+ * into it between the walk's read and this write. SMF_EFAIL keeps it. */
+static int sweep_forget(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+{
+    (void)out;
+    (void)outlen;
+    return old != NULL && sweep_stale(arg, old, oldlen) ? SMF_ENOENT : SMF_EFAIL;
+}
+
+/* Saves where the walk stopped; an empty cursor starts the next round. */
+static int sweep_save(smf_msg_t *msg, const void *cursor, size_t clen)
+{
+    return smf_kv_put(msg, CURSOR_KEY, strlen(CURSOR_KEY), clen > 0 ? cursor : "", clen);
+}
+
+int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, size_t *removed)
+{
+    const void *cursor = NULL, *key, *val;
+    size_t clen = 0, klen, vlen;
+    int rc;
+
+    *removed = 0;
+    if (c->keys <= 0 || !sweep_due(now_ms))
+        return 0;
+    rc = smf_kv_get(msg, CURSOR_KEY, strlen(CURSOR_KEY), &cursor, &clen);
+    if (rc == SMF_ENOENT || clen > 255)
+        clen = 0;
+    else if (rc < 0)
+        return rc;
+    for (long i = 0; i < c->keys; i++) {
+        rc = smf_kv_next(msg, cursor, clen, &key, &klen, &val, &vlen);
+        if (rc == SMF_ENOENT)
+            return sweep_save(msg, NULL, 0);
+        if (rc < 0)
+            return rc;
+        sweep_item_t it = {c, now_ms, key, klen};
+        if (sweep_stale(&it, val, vlen)) {
+            rc = smf_kv_update(msg, key, klen, sweep_forget, &it);
+            if (rc == SMF_ENOENT)
+                (*removed)++;
+            else if (rc < 0 && rc != SMF_EFAIL)
+                return rc;
+        }
+        cursor = key;
+        clen = klen;
+    }
+    return sweep_save(msg, cursor, clen);
+}
