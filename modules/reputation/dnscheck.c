@@ -37,7 +37,9 @@ typedef struct check_ctx {
     zone_result_t *zones;
     fcrdns_state_t fc;
     size_t nqueries;
-    char (*asked)[256]; /* Names already asked, to ask each once. */
+    char (*asked)[256];        /* Names already asked, to ask each once. */
+    size_t skipped;            /* Queries dropped at MAX_QUERIES. */
+    const char *skipped_first; /* The first name dropped. */
 } check_ctx_t;
 
 /* The argument of one zone query's callback. */
@@ -88,7 +90,13 @@ static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
         if (strcasecmp(ctx->asked[i], full) == 0)
             return false;
     }
-    if (ctx->nqueries == MAX_QUERIES || (zq = smf_msg_alloc(ctx->msg, sizeof(*zq))) == NULL)
+    if (ctx->nqueries == MAX_QUERIES) {
+        /* Counted, so that the report says which lists went unasked. */
+        if (ctx->skipped++ == 0)
+            ctx->skipped_first = smf_msg_printf(ctx->msg, "%s", full);
+        return false;
+    }
+    if ((zq = smf_msg_alloc(ctx->msg, sizeof(*zq))) == NULL)
         return false;
     zq->ctx = ctx;
     zq->zone = zone;
@@ -353,6 +361,21 @@ static int zone_report(check_ctx_t *ctx, size_t z)
     return rc;
 }
 
+/* A message that needs more than MAX_QUERIES names (many URL hosts times
+ * many zones) is only partly checked: the report says so rather than
+ * passing it as if every list had been asked. */
+static int skipped_report(check_ctx_t *ctx)
+{
+    if (ctx->skipped == 0)
+        return 0;
+    return smf_msg_add_symbol(ctx->msg, "REP_DNS_SKIPPED", 0,
+                              smf_msg_printf(ctx->msg,
+                                             "%zu queries past the limit of %d per message, "
+                                             "from %s on",
+                                             ctx->skipped, MAX_QUERIES,
+                                             ctx->skipped_first ? ctx->skipped_first : "?"));
+}
+
 static int fcrdns_report(check_ctx_t *ctx)
 {
     const char *why = NULL;
@@ -391,5 +414,7 @@ int rep_dnscheck_run(smf_msg_t *msg, rep_dns_t *dns, const rep_dnscheck_conf_t *
     rep_dns_wait(dns, budget_ms);
     for (size_t z = 0; z < c->nzones && rc == 0; z++)
         rc = zone_report(&ctx, z);
+    if (rc == 0)
+        rc = skipped_report(&ctx);
     return rc == 0 ? fcrdns_report(&ctx) : rc;
 }

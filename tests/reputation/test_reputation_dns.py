@@ -208,6 +208,20 @@ class DnsListTest(unittest.TestCase):
         s = symbols(self.scan(fixture="links.eml", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
 
+    def test_queries_past_the_cap_are_reported(self):
+        """A message asks at most 256 names; one that needs more (300 URL hosts in
+        one zone) says which went unasked, with a symbol of score 0."""
+        path = os.path.join(self.tmp, "many-links.eml")
+        with open(path, "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n" +
+                    "".join("http://h%d.many.test/\n" % i for i in range(300)))
+        opts = ["dnsbl={%s}" % DBL, "max_url_hosts=300", "dns_budget_ms=20000"]
+        s = symbols(self.scan(fixture="many-links.eml", opts=opts))
+        self.assertEqual(s["REP_DNS_SKIPPED"]["score"], 0)
+        self.assertIn("past the limit of 256", s["REP_DNS_SKIPPED"]["detail"])
+        s = symbols(self.scan(fixture="many-links.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=200"]))
+        self.assertNotIn("REP_DNS_SKIPPED", s)
+
     def test_url_hosts_as_a_browser_reads_them(self):
         s = symbols(self.scan(fixture="tricky-dot.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=2"]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
