@@ -19,12 +19,17 @@
  * and the others pay one atomic read per message. */
 static _Atomic int64_t next_step_at;
 
+/* A step is due once the interval has passed, and also when the next one
+ * lies further ahead than an interval: the wall clock was set back (or
+ * read once far ahead), and waiting for it to catch up would stop the
+ * sweep for as long as it was off, years for a clock once set to 2038. */
 static bool sweep_due(int64_t now)
 {
     int64_t at = atomic_load(&next_step_at);
 
-    return now >= at &&
-           atomic_compare_exchange_strong(&next_step_at, &at, now + REP_SWEEP_INTERVAL_MS);
+    if (now < at && at - now <= REP_SWEEP_INTERVAL_MS)
+        return false;
+    return atomic_compare_exchange_strong(&next_step_at, &at, now + REP_SWEEP_INTERVAL_MS);
 }
 
 /* One record the walk found stale, to be checked again under the lock. */

@@ -705,6 +705,42 @@ class HistoryAndRateTest(unittest.TestCase):
         self.scan(data, "--ip", "", "--final", "tempfail", opts=["sweep_keys=0"])
         self.assertIn(b"r\tsender\told@ours.test", dump(data))
 
+    def test_sweep_goes_on_after_the_clock_is_set_back(self):
+        """A step is due a second after the last one by the wall clock; a clock
+        set back (two hours here) must not stop the sweep until it catches up."""
+        faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+        if not os.path.exists(faketime):
+            self.skipTest("faketime is not installed (scripts/setup installs it)")
+        data = os.path.join(self.tmp, "sweep-clock")
+        self.sweep_store(data)
+        clock = os.path.join(self.tmp, "sweep-clock.faketime")
+        with open(clock, "w") as f:
+            f.write("+7200\n")
+        env = dict(os.environ, LD_PRELOAD=faketime, FAKETIME_TIMESTAMP_FILE=clock,
+                   FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="%s"' % self.dns.address,
+               "-o", "sweep_keys=1", "--data-dir", data, "--ip", "", "--final", "tempfail",
+               "--pause", "6000", os.path.join(self.tmp, "m0.eml"), os.path.join(self.tmp, "m1.eml")]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            # The first step, two hours ahead, examines the first key.
+            deadline = time.monotonic() + 30
+            while b"h\tdom\tgone.test" in dump(data) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with open(clock, "w") as f:
+                f.write("+0\n")
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 0, err)
+        left = dump(data)
+        self.assertNotIn(b"h\tip\t198.51.100.1", left, "no step ran after the clock went back")
+        self.assertEqual(left[b"s\tcursor"], b"h\tip\t198.51.100.1")
+
     def test_message_rate_limit(self):
         data = os.path.join(self.tmp, "rate-msgs")
         opts = ["rate_messages_per_hour=3", "rate_limit_score=7"]
