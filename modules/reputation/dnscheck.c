@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,8 +39,10 @@ typedef struct check_ctx {
     fcrdns_state_t fc;
     size_t nqueries;
     char (*asked)[256];        /* Names already asked, to ask each once. */
-    size_t skipped;            /* Queries dropped at MAX_QUERIES. */
+    size_t skipped;            /* Distinct names dropped at MAX_QUERIES. */
     const char *skipped_first; /* The first name dropped. */
+    uint64_t *skipped_seen;    /* Hashes of the names dropped, open addressing. */
+    size_t skipped_cap;        /* Slots in skipped_seen, a power of two. */
 } check_ctx_t;
 
 /* The argument of one zone query's callback. */
@@ -71,10 +74,51 @@ static void zone_answer(void *arg, const char *name, const rep_dns_answer_t *ans
     }
 }
 
+/* A name's hash for the set of names dropped, case folded as DNS names
+ * compare; never 0, which marks a free slot. */
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = name; *p != '\0'; p++)
+        h = (h ^ (unsigned char)tolower((unsigned char)*p)) * 1099511628211ULL;
+    return h | 1;
+}
+
+/* Adds h to the set of names dropped; false when it was there already. The
+ * set lives in the message arena and doubles when half full. */
+static bool skipped_add(check_ctx_t *ctx, uint64_t h)
+{
+    if (2 * (ctx->skipped + 1) > ctx->skipped_cap) {
+        size_t cap = ctx->skipped_cap ? 2 * ctx->skipped_cap : 256;
+        uint64_t *t = smf_msg_alloc(ctx->msg, cap * sizeof(*t));
+        if (t == NULL)
+            return true; /* Counted, if perhaps twice: the report still says so. */
+        memset(t, 0, cap * sizeof(*t));
+        for (size_t i = 0; i < ctx->skipped_cap; i++) {
+            size_t j = ctx->skipped_seen[i] & (cap - 1);
+            while (ctx->skipped_seen[i] != 0 && t[j] != 0)
+                j = (j + 1) & (cap - 1);
+            t[j] = ctx->skipped_seen[i];
+        }
+        ctx->skipped_seen = t;
+        ctx->skipped_cap = cap;
+    }
+    size_t j = h & (ctx->skipped_cap - 1);
+    for (; ctx->skipped_seen[j] != 0; j = (j + 1) & (ctx->skipped_cap - 1))
+        if (ctx->skipped_seen[j] == h)
+            return false;
+    ctx->skipped_seen[j] = h;
+    return true;
+}
+
 /* Asks NAME.ZONE once per scan. */
 /* Queues one query; false when the name was asked already (or cannot be).
- * A name's final dots ("mail.example." in a HELO) are dropped: they would
- * make an empty label, a query that fails instead of being asked. */
+ * Past MAX_QUERIES a name is counted as dropped instead, once, and true
+ * still says it was new: the caller's max_url_hosts counts the names a
+ * message needed, asked or not. A name's final dots ("mail.example." in a
+ * HELO) are dropped: they would make an empty label, a query that fails
+ * instead of being asked. */
 static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
 {
     char full[256];
@@ -92,9 +136,11 @@ static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
     }
     if (ctx->nqueries == MAX_QUERIES) {
         /* Counted, so that the report says which lists went unasked. */
+        if (!skipped_add(ctx, name_hash(full)))
+            return false;
         if (ctx->skipped++ == 0)
             ctx->skipped_first = smf_msg_printf(ctx->msg, "%s", full);
-        return false;
+        return true;
     }
     if ((zq = smf_msg_alloc(ctx->msg, sizeof(*zq))) == NULL)
         return false;

@@ -222,6 +222,21 @@ class DnsListTest(unittest.TestCase):
         s = symbols(self.scan(fixture="many-links.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=200"]))
         self.assertNotIn("REP_DNS_SKIPPED", s)
 
+    def test_queries_past_the_cap_are_counted_once_each(self):
+        """The count of names left unasked holds each name once, however many
+        links lead to its host, and only those max_url_hosts would have asked:
+        260 hosts in one zone, each linked twice, and the sender domain and
+        HELO name asked first leave 6 names unasked."""
+        path = os.path.join(self.tmp, "twice-links.eml")
+        with open(path, "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n" +
+                    "".join("http://h%d.twice.test/a\nhttp://h%d.twice.test/b\n" % (i, i)
+                            for i in range(300)))
+        opts = ["dnsbl={%s}" % DBL, "max_url_hosts=260", "dns_budget_ms=20000"]
+        s = symbols(self.scan(fixture="twice-links.eml", opts=opts))
+        self.assertIn("6 queries past the limit of 256", s["REP_DNS_SKIPPED"]["detail"])
+        self.assertIn("from h254.twice.test.dbl.test on", s["REP_DNS_SKIPPED"]["detail"])
+
     def test_url_hosts_as_a_browser_reads_them(self):
         s = symbols(self.scan(fixture="tricky-dot.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=2"]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
