@@ -371,19 +371,29 @@ static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
     if (dir == NULL)
         return walk_failed(l, path, here->up);
     char **names = folder_names(dir);
+    size_t n = 0;
+    while (names[n] != NULL)
+        n++;
+    struct stat *sts = xcalloc(n + 1, sizeof(*sts));
+    int *errs = xcalloc(n + 1, sizeof(*errs));
+    for (size_t i = 0; i < n; i++)
+        if (fstatat(dirfd(dir), names[i], &sts[i], AT_SYMLINK_NOFOLLOW) != 0)
+            errs[i] = errno;
+    /* Closed before the walk goes down, so that a deep tree does not hold
+     * a descriptor per level until it runs out of them: each folder below
+     * is opened by its path and checked to be the one seen here. */
+    closedir(dir);
     int rc = 0;
-    for (char **name = names; *name != NULL; name++) {
-        char *child = g_strdup_printf("%s/%s", path, *name);
-        struct stat st;
-        if (fstatat(dirfd(dir), *name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            rc |= walk_failed(l, child, here);
-        else
-            rc |= walk_entry(l, child, &st, here);
+    for (size_t i = 0; i < n; i++) {
+        char *child = g_strdup_printf("%s/%s", path, names[i]);
+        errno = errs[i];
+        rc |= errs[i] != 0 ? walk_failed(l, child, here) : walk_entry(l, child, &sts[i], here);
         g_free(child);
-        free(*name);
+        free(names[i]);
     }
     free(names);
-    closedir(dir);
+    free(sts);
+    free(errs);
     return rc;
 }
 

@@ -4,6 +4,7 @@ changes each message in one store transaction."""
 
 import json
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -108,6 +109,21 @@ class LearnTransactionTest(unittest.TestCase):
         r = self.smfctl("learn", "--ham", os.path.join(folder, "planted"))
         self.assertIn("learned 1", r.stdout, r.stderr)
         self.assertEqual(self.counts(), (0, 2))
+
+    def test_a_deep_folder_tree_is_walked_within_few_descriptors(self):
+        """The walk keeps no folder open while it walks the ones below: a tree
+        deeper than the descriptors a process may hold is learned whole."""
+        path = os.path.join(self.tmp, "deep")
+        for _ in range(100):
+            path = os.path.join(path, "d")
+        os.makedirs(path)
+        os.rename(self.mail("deep.eml", "hello"), os.path.join(path, "deep.eml"))
+        r = subprocess.run([os.path.join(smftest.PATHS["build"], "bin", "smfctl"), "-c", self.conf,
+                            "learn", "--ham", os.path.join(self.tmp, "deep")],
+                           capture_output=True, text=True, timeout=120,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("learned 1, already known 0, moved 0, failed 0", r.stdout)
 
 
 class ModulesTest(unittest.TestCase):
