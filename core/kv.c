@@ -236,15 +236,23 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
 
 /* Positions a cursor on the first record after `after`. SET_RANGE finds the
  * first key at or after it; an exact match is the caller's last key, which
- * it has seen, so the walk steps past it. */
+ * it has seen, so the walk steps past it. A key longer than the 255 bytes
+ * kv_put takes (LMDB takes up to 511: another tool wrote it) is stepped
+ * over too: the caller could neither read nor delete it, nor resume after
+ * it, and a walk handed one would stop there for good. */
 static int cursor_after(MDB_cursor *cur, const void *after, size_t alen, MDB_val *k, MDB_val *v)
 {
-    if (alen == 0)
-        return mdb_cursor_get(cur, k, v, MDB_FIRST);
-    k->mv_size = alen;
-    k->mv_data = (void *)after;
-    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
-    if (rc == 0 && k->mv_size == alen && memcmp(k->mv_data, after, alen) == 0)
+    int rc;
+    if (alen == 0) {
+        rc = mdb_cursor_get(cur, k, v, MDB_FIRST);
+    } else {
+        k->mv_size = alen;
+        k->mv_data = (void *)after;
+        rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+        if (rc == 0 && k->mv_size == alen && memcmp(k->mv_data, after, alen) == 0)
+            rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+    }
+    while (rc == 0 && check_key(k->mv_size) != 0)
         rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
     return rc;
 }

@@ -65,8 +65,9 @@ int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
 /* The first record whose key sorts after `after` (alen bytes; alen 0 for the
  * first record), keys compared as LMDB does: bytes, then the shorter first.
- * Key and value are copied into the arena. 0, SMF_ENOENT (no record after
- * it), SMF_EINVAL or SMF_EIO. */
+ * Keys longer than 255 bytes, which kv_put refuses, are stepped over. Key
+ * and value are copied into the arena. 0, SMF_ENOENT (no record after it),
+ * SMF_EINVAL or SMF_EIO. */
 int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena,
             const void **key, size_t *klen, const void **val, size_t *vlen);
 /* Empties a namespace in one transaction; *removed gets how many records it

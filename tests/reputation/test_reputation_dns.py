@@ -720,6 +720,23 @@ class HistoryAndRateTest(unittest.TestCase):
         self.scan(data, "--ip", "", "--final", "tempfail", opts=["sweep_keys=0"])
         self.assertIn(b"r\tsender\told@ours.test", dump(data))
 
+    def test_sweep_steps_over_a_key_longer_than_modules_write(self):
+        """A key longer than the 255 bytes a module may write (another tool's,
+        which LMDB takes up to 511) is no record of the module's: the walk goes
+        past it, and the records after it are still swept."""
+        data = os.path.join(self.tmp, "sweep-long")
+        records = self.sweep_store(data)
+        long_key = b"h\tip\tbig" + b"x" * 300
+        load(data, {long_key: b"junk"})
+        self.scan(data, "--ip", "", "--final", "tempfail")
+        left = dump(data)
+        self.assertIn(long_key, left)
+        self.assertNotIn(b"r\tsender\told@ours.test", left, "the walk stopped at the long key")
+        self.assertEqual(set(left) - {b"s\tcursor", long_key},
+                         set(records) - {b"h\tdom\tgone.test", b"h\tip\t198.51.100.1",
+                                         b"h\tip\tbad", b"r\tsender\told@ours.test"})
+        self.assertEqual(left[b"s\tcursor"], b"")
+
     def test_sweep_goes_on_after_the_clock_is_set_back(self):
         """A step is due a second after the last one by the wall clock; a clock
         set back (two hours here) must not stop the sweep until it catches up."""

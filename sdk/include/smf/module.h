@@ -879,7 +879,8 @@ int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
  * as it is then (or the open batch, with its writes), so keys written
  * behind a walk are met in its next round. Keep the work of one call
  * small: to prune old records, visit a few hundred keys per message, not
- * the whole store.
+ * the whole store. A key longer than 255 bytes, which no call here
+ * writes (another tool's), is never returned: the walk goes past it.
  *
  * @param after  The key to resume after, alen bytes; NULL with alen 0 for
  *               the first key.
