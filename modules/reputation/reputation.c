@@ -128,7 +128,8 @@ static const smf_option_t rep_options[] = {
     {"history_forget_count", SMF_OPT_FLOAT, "0.1", offsetof(rep_conf_t, history_forget_count),
      "Decayed observations below which a history record is deleted (more than 0)."},
     {"sweep_keys", SMF_OPT_INT, "256", offsetof(rep_conf_t, sweep_keys),
-     "Stored records examined per second for stale ones to delete; 0 keeps every record."},
+     "Stored records examined per second for stale ones to delete (0 to 100000); 0 keeps every "
+     "record."},
     {"rate_messages_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_messages_per_hour),
      "Outbound messages per hour per sender and per authenticated user; 0 is no limit."},
     {"rate_recipients_per_hour", SMF_OPT_INT, "0", offsetof(rep_conf_t, rate_recipients_per_hour),
@@ -214,9 +215,23 @@ static int rep_init_history(smf_init_t *init, rep_state_t *st, const rep_conf_t 
         return SMF_EINVAL;
     }
     /* A forget count of 0 would keep every record for ever, the growth the
-     * sweep exists to stop: sweep_keys = 0 is the way to keep them. */
-    if (!(c->history_forget_count > 0 && isfinite(c->history_forget_count)) || c->sweep_keys < 0) {
-        smf_init_fail(init, "history_forget_count must be more than 0 and sweep_keys 0 or more");
+     * sweep exists to stop: sweep_keys = 0 is the way to keep them. One at
+     * or above history_min_count would delete records that still score,
+     * and a badness ratio is whole at any count, so a tiny residue of spam
+     * would score in full until then. */
+    if (!(c->history_forget_count > 0 && isfinite(c->history_forget_count)) ||
+        (c->history && c->history_forget_count >= c->history_min_count)) {
+        smf_init_fail(init,
+                      "history_forget_count must be more than 0 and below history_min_count "
+                      "(%g), not %g",
+                      c->history_min_count, c->history_forget_count);
+        return SMF_EINVAL;
+    }
+    /* Each step runs inside a message's verdict(): a whole store's walk
+     * there would stall that worker. */
+    if (c->sweep_keys < 0 || c->sweep_keys > REP_SWEEP_KEYS_MAX) {
+        smf_init_fail(init, "sweep_keys must be 0 to %d, not %ld", REP_SWEEP_KEYS_MAX,
+                      c->sweep_keys);
         return SMF_EINVAL;
     }
     /* With history off and no valid half-life, history records cannot be

@@ -18,6 +18,9 @@ typedef struct rep_sweep_conf {
     long keys;           /* Keys examined per step; 0 or less: no sweep. */
 } rep_sweep_conf_t;
 
+/* Most keys one step may examine: a step runs inside a message's verdict(). */
+#define REP_SWEEP_KEYS_MAX 100000
+
 /* Least milliseconds between two steps of one process. */
 #define REP_SWEEP_INTERVAL_MS 1000
 

@@ -52,6 +52,12 @@ CASES = [
      "opts": ["history_forget_count=0"], "rc": 2, "stderr": ["history_forget_count"]},
     {"name": "negative sweep refused", "fixture": "plain.eml",
      "opts": ["sweep_keys=-1"], "rc": 2, "stderr": ["sweep_keys"]},
+    {"name": "sweep past its bound refused", "fixture": "plain.eml",
+     "opts": ["sweep_keys=100001"], "rc": 2, "stderr": ["sweep_keys must be 0 to 100000"]},
+    {"name": "forget count at the min count refused", "fixture": "plain.eml",
+     "opts": ["history_forget_count=3"], "rc": 2, "stderr": ["below history_min_count (3)"]},
+    {"name": "forget count just below the min count taken", "fixture": "plain.eml",
+     "opts": ["history_forget_count=2.5"]},
 ]
 
 if __name__ == "__main__":
