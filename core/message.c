@@ -292,9 +292,12 @@ static void put_charset(sbuf_t *b, const char *cs, const unsigned char *s, size_
  * known way to hide data from scanners that stop at the first '='),
  * decoding goes on, as mail clients do. Anything else after the padding is
  * a footer and is ignored, unless it hides base64 lines
- * (base64_after_footer). A '=' that cannot be padding where it stands is a
- * stray character too. The body is not base64, and -1 is returned, when
- * stray characters are too many for noise (B64_STRAY_SHARE) or a single
+ * (base64_after_footer). A '=' is not skipped like other strays: clients
+ * count it as a place in its quantum (Thunderbird, GLib) or stop at it
+ * (GMime), so skipping one shifts every byte after it away from what any
+ * client saves. The body is not base64, and -1 is returned, when a '='
+ * that cannot pad where it stands has more base64 after it, when stray
+ * characters are too many for noise (B64_STRAY_SHARE) or when a single
  * sextet dangles at the end: what any decoder makes of it is then unlikely
  * to be what was encoded, and clients may not agree on it.
  */
@@ -315,6 +318,14 @@ static size_t base64_tail(const unsigned char *s, size_t n)
     while (i > 0 && (b64_rev[s[i - 1]] != 0 || s[i - 1] == '=' || b64_blank(s[i - 1])))
         i--;
     return i;
+}
+
+/* One past the last base64 letter or digit of s[0..n), 0 when it has none. */
+static size_t base64_letters_end(const unsigned char *s, size_t n)
+{
+    while (n > 0 && b64_rev[s[n - 1]] == 0)
+        n--;
+    return n;
 }
 
 /*
@@ -374,7 +385,8 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
     unsigned long acc = 0;
     int q = 0;
     size_t letters = 0, strays = 0;
-    size_t tail = base64_tail(s, n);
+    int pad_left = 0; /* The '=' a pair of padding still owes. */
+    size_t tail = base64_tail(s, n), end = base64_letters_end(s, n);
     for (size_t i = 0; i < n; i++) {
         unsigned v = b64_rev[s[i]];
         if (v != 0) {
@@ -387,9 +399,14 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
                 acc = 0;
                 q = 0;
             }
-        } else if (s[i] == '=' && q == 0) {
-            /* The second '=' of a pair, or a rule of them: nothing to end. */
-        } else if (s[i] == '=' && b64_padding(s, i, n, q)) {
+        } else if (s[i] == '=' && q == 0 && pad_left > 0) {
+            pad_left--; /* The second '=' of a pair. */
+        } else if (s[i] == '=') {
+            bool pads = b64_padding(s, i, n, q);
+            /* Inside the data: clients do not agree on what it stands for. */
+            if (q == 1 || (!pads && i + 1 >= tail && i + 1 < end))
+                return -1;
+            pad_left = pads && q == 2;
             o = flush_quantum(o, acc, q);
             acc = 0;
             q = 0;

@@ -361,12 +361,18 @@ def eicar_odd_parts(fx):
         greeting(), b64_attachment(EICAR, "eicar.com",
                                    lines=[" " + l + " \t" for l in b64_lines(EICAR, 20)])]),
                 crlf=True)
-    # Mail clients skip characters outside the base64 alphabet: a '!', a '='
-    # between two quanta and a line of dashes must not hide the file.
-    stray = "%s!%s=%s" % (text[:16], text[16:40], text[40:])
+    # Mail clients skip characters outside the base64 alphabet: a '!' and a
+    # line of dashes must not hide the file.
+    stray = "%s!%s" % (text[:16], text[16:])
     fx.infected("eicar-base64-stray-characters.eml", message("eicar base64 stray characters", [
         greeting(), b64_attachment(EICAR, "eicar.com",
                                    lines=[stray[:50], "-----", stray[50:]])]))
+    # A '=' is not skipped by clients: Thunderbird reads "QU=D" as a quantum
+    # and saves the file after it whole. Skipping the '=' would shift the
+    # file; it must come out detected or unscannable, never clean.
+    fx.add("eicar-base64-stray-equals.eml", message("eicar base64 stray equals", [
+        greeting(), b64_attachment(EICAR, "eicar.com", lines=[
+            "QU=D" + text[:60], text[60:]])]), ["detected", "unscannable"])
 
 
 def clamav_testfiles(fx, testfiles):
