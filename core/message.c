@@ -913,6 +913,18 @@ static char *without_pct00(arena_t *a, const char *s)
     return d;
 }
 
+/* The raw value of the last field named name, the one GMime keeps. */
+static const char *last_field(GMimeHeaderList *hl, const char *name)
+{
+    for (int i = hl ? g_mime_header_list_get_count(hl) - 1 : -1; i >= 0; i--) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+        const char *n = h ? g_mime_header_get_name(h) : NULL;
+        if (n != NULL && strcasecmp(n, name) == 0)
+            return g_mime_header_get_raw_value(h);
+    }
+    return NULL;
+}
+
 /*
  * A parameter of the named field, read again without its "%00" escapes. An
  * RFC 2231 value ("filename*=utf-8''a%00.pdf.exe") decodes to a NUL that
@@ -924,9 +936,7 @@ static char *without_pct00(arena_t *a, const char *s)
 static const char *param_without_nul(parser_t *p, GMimeObject *obj, const char *field,
                                      const char *param)
 {
-    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-    GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, field) : NULL;
-    const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+    const char *raw = last_field(g_mime_object_get_header_list(obj), field);
     if (raw == NULL || strstr(raw, "%00") == NULL)
         return NULL;
     const char *clean = without_pct00(p->arena, raw);

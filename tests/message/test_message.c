@@ -620,6 +620,13 @@ static void test_nul_in_name(void)
          "a.pdf.exe"},
         {"Content-Type: application/octet-stream; name*=utf-8''b%00%00.exe\n", "b.exe"},
         {"Content-Disposition: attachment; filename=\"c%00.exe\"\n", "c%00.exe"},
+        /* Of two fields GMime keeps the last; its name is the one read again. */
+        {"Content-Disposition: attachment; filename=x.txt\n"
+         "Content-Disposition: attachment; filename*=utf-8''f%00.exe\n",
+         "f.exe"},
+        {"Content-Disposition: attachment; filename*=utf-8''long-name%00.exe\n"
+         "Content-Disposition: attachment; filename=g.exe\n",
+         "g.exe"},
     };
     arena_t *a = arena_new(16384);
     GString *raw = g_string_new(NULL);
