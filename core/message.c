@@ -959,11 +959,12 @@ static const char *param_without_nul(parser_t *p, GMimeObject *obj, const char *
 }
 
 /* The file name as GMime reads it, unless a "%00" cut it short there. A
- * name that still holds "%00" was not percent-decoded, so nothing cut it. */
+ * "%00" left in GMime's name does not show that nothing was cut: "%2500"
+ * decodes to one before a real "%00" ends the name. */
 static const char *part_param(parser_t *p, GMimeObject *obj, const char *field, const char *param,
                               const char *fn)
 {
-    if (fn == NULL || strstr(fn, "%00") != NULL)
+    if (fn == NULL)
         return fn;
     const char *whole = param_without_nul(p, obj, field, param);
     return whole != NULL && strlen(whole) > strlen(fn) ? whole : fn;

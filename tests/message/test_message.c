@@ -620,6 +620,8 @@ static void test_nul_in_name(void)
          "a.pdf.exe"},
         {"Content-Type: application/octet-stream; name*=utf-8''b%00%00.exe\n", "b.exe"},
         {"Content-Disposition: attachment; filename=\"c%00.exe\"\n", "c%00.exe"},
+        /* A literal "%00" ("%25" then "00") before the NUL. */
+        {"Content-Disposition: attachment; filename*=utf-8''d%2500%00.exe\n", "d%00.exe"},
         /* Of two fields GMime keeps the last; its name is the one read again. */
         {"Content-Disposition: attachment; filename=x.txt\n"
          "Content-Disposition: attachment; filename*=utf-8''f%00.exe\n",
