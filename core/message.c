@@ -898,16 +898,34 @@ static const char *utf8_dup(parser_t *p, const char *s)
     return r;
 }
 
-/* s with every "%00" left out, in the arena. */
+/*
+ * s with every "%00" left out, in the arena, so that decoding it gives the
+ * name with its NULs dropped. What is left before a "%00" must not become
+ * an escape with what follows it ("a%%0000" is "a%", a NUL and "00", not
+ * "a%00" decoded again), so a '%' there that began no escape is written
+ * "%25". The result is never longer than s.
+ */
 static char *without_pct00(arena_t *a, const char *s)
 {
     char *d = arena_strdup(a, s);
     char *o = d;
     for (const char *q = s; *q != '\0';) {
-        if (q[0] == '%' && q[1] == '0' && q[2] == '0')
-            q += 3;
-        else
+        if (!(q[0] == '%' && q[1] == '0' && q[2] == '0')) {
             *o++ = *q++;
+            continue;
+        }
+        q += 3;
+        char *pct = NULL;
+        if (o - d >= 1 && o[-1] == '%')
+            pct = o - 1;
+        else if (o - d >= 2 && o[-2] == '%' && hex_val((unsigned char)o[-1]) >= 0)
+            pct = o - 2;
+        if (pct != NULL) {
+            memmove(pct + 3, pct + 1, (size_t)(o - pct - 1));
+            pct[1] = '2';
+            pct[2] = '5';
+            o += 2;
+        }
     }
     *o = '\0';
     return d;

@@ -622,6 +622,11 @@ static void test_nul_in_name(void)
         {"Content-Disposition: attachment; filename=\"c%00.exe\"\n", "c%00.exe"},
         /* A literal "%00" ("%25" then "00") before the NUL. */
         {"Content-Disposition: attachment; filename*=utf-8''d%2500%00.exe\n", "d%00.exe"},
+        /* No escape forms across a NUL left out, nor a shorter name. */
+        {"Content-Disposition: attachment; filename*=utf-8''e%%0000.exe\n", "e%00.exe"},
+        {"Content-Disposition: attachment; filename*=utf-8''h%%%%%%%%%0000000000.exe\n",
+         "h%%%%%%%%00000000.exe"},
+        {"Content-Disposition: attachment; filename*=utf-8''i%4%001.exe\n", "i%41.exe"},
         /* Of two fields GMime keeps the last; its name is the one read again. */
         {"Content-Disposition: attachment; filename=x.txt\n"
          "Content-Disposition: attachment; filename*=utf-8''f%00.exe\n",
