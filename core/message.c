@@ -379,8 +379,51 @@ static bool b64_padding(const unsigned char *s, size_t i, size_t n, int q)
     return j < n && s[j] == '=';
 }
 
-static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, size_t *out_len)
+/*
+ * Base64 as Thunderbird saves it: every character outside the alphabet but
+ * '=' is skipped, each group of four places ('=' among them) gives the
+ * bytes of the letters before its first '=', and decoding goes on after a
+ * padded group to the end of the body. out holds n / 4 * 3 + 3 bytes.
+ */
+/* The bytes a group's first `letters` sextets in acc hold. */
+static unsigned char *group_bytes(unsigned char *o, unsigned long acc, int letters)
 {
+    if (letters < 4)
+        return flush_quantum(o, acc, letters);
+    *o++ = (unsigned char)(acc >> 16);
+    *o++ = (unsigned char)(acc >> 8);
+    *o++ = (unsigned char)acc;
+    return o;
+}
+
+static size_t decode_base64_groups(const unsigned char *s, size_t n, unsigned char *out)
+{
+    unsigned char *o = out;
+    unsigned long acc = 0;
+    int places = 0, letters = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = b64_rev[s[i]];
+        if (v == 0 && s[i] != '=')
+            continue;
+        if (v != 0 && letters == places) {
+            acc = (acc << 6) | (v - 1);
+            letters++;
+        }
+        if (++places == 4) {
+            o = group_bytes(o, acc, letters);
+            acc = 0;
+            places = letters = 0;
+        }
+    }
+    return (size_t)(group_bytes(o, acc, letters) - out);
+}
+
+/* Decodes s[0..n) into out (n / 4 * 3 + 3 bytes); *stop gets where a
+ * footer after the padding began, or n. 0, or -1: not base64. */
+static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, size_t *out_len,
+                         size_t *stop)
+{
+    *stop = n;
     unsigned char *o = out;
     unsigned long acc = 0;
     int q = 0;
@@ -413,6 +456,7 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
             if (i + 1 < tail) {
                 if (base64_after_footer(s, i + 1, n))
                     return -1;
+                *stop = i + 1;
                 break;
             }
         } else if (!b64_blank(s[i])) {
@@ -644,7 +688,8 @@ static int eword_bytes(const eword_t *w, sbuf_t *run)
     const unsigned char *t = (const unsigned char *)w->text;
     if (w->enc == 'b') {
         size_t n;
-        if (decode_base64(t, w->len, o, &n) < 0)
+        size_t stop;
+        if (decode_base64(t, w->len, o, &n, &stop) < 0)
             return 0;
         run->len += n;
         return 1;
@@ -1075,18 +1120,54 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     }
 }
 
+/* Base64 letters past the padding from which a client that decodes on
+ * could save something worth scanning (12 bytes). */
+#define B64_FOOTER_LETTERS 16
+
+/*
+ * A base64 body with text after its padding: GMime, like the decoder above,
+ * stops at the padding and keeps the text as a footer, but Thunderbird
+ * decodes on to the end, so what it saves can hold a whole file the other
+ * readers never show (short lines after "QUI=" and a "-- " line). When the
+ * footer has letters enough, that longer version becomes a child part of
+ * the same type and name, so that every stage scans both. It is not text
+ * (its tail is the footer decoded as base64), so the text stages do not
+ * read the body twice.
+ */
+static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char *s, size_t n,
+                                      size_t stop)
+{
+    size_t letters = 0;
+    for (size_t i = stop; i < n && letters < B64_FOOTER_LETTERS; i++)
+        letters += b64_rev[s[i]] != 0;
+    if (letters < B64_FOOTER_LETTERS || !may_descend(p, p->m->parts[idx].depth))
+        return;
+    unsigned char *out = arena_alloc(p->arena, n / 4 * 3 + 3);
+    size_t len = decode_base64_groups(s, n, out);
+    long c = add_part(p, idx, p->m->parts[idx].depth + 1);
+    if (c < 0)
+        return;
+    smf_part_t *pt = &p->m->parts[idx], *cp = &p->m->parts[c];
+    cp->content_type = pt->content_type;
+    cp->filename = pt->filename;
+    cp->flags = pt->flags & SMF_PART_ATTACHMENT;
+    set_data(p, c, out, len);
+}
+
 static void decode_body(parser_t *p, long idx, GMimeContentEncoding enc, const unsigned char *s,
                         size_t n)
 {
     unsigned char *out;
-    size_t len;
+    size_t len, stop;
     switch (enc) {
     case GMIME_CONTENT_ENCODING_BASE64:
         out = arena_alloc(p->arena, n / 4 * 3 + 3);
-        if (decode_base64(s, n, out, &len) == 0)
+        if (decode_base64(s, n, out, &len, &stop) == 0) {
             set_data(p, idx, out, len);
-        else
+            add_base64_footer_variant(p, idx, s, n, stop);
+        } else {
             set_raw(p, idx, s, n, 1);
+        }
         return;
     case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
         out = arena_alloc(p->arena, n + 1);

@@ -373,6 +373,17 @@ def eicar_odd_parts(fx):
     fx.add("eicar-base64-stray-equals.eml", message("eicar base64 stray equals", [
         greeting(), b64_attachment(EICAR, "eicar.com", lines=[
             "QU=D" + text[:60], text[60:]])]), ["detected", "unscannable"])
+    # Text after the padding is a footer to GMime, which stops there, but
+    # Thunderbird decodes on to the end of the body: a file in short lines
+    # (or lines with blanks) after "QUI=" and before a "-- " line is what it
+    # saves, and must be found.
+    fx.infected("eicar-base64-after-padding.eml", message("eicar base64 after padding", [
+        greeting(), b64_attachment(EICAR, "eicar.com", lines=[
+            "QUI="] + [text[i:i + 36] for i in range(0, len(text), 36)] + ["-- "])]))
+    fx.infected("eicar-base64-after-padding-blanks.eml", message("eicar after padding blanks", [
+        greeting(), b64_attachment(EICAR, "eicar.com", lines=[
+            "QUI="] + [" ".join(text[i:i + 60][j:j + 4] for j in range(0, 60, 4))
+                       for i in range(0, len(text), 60)] + ["-- ", "sent from a phone"])]))
 
 
 def clamav_testfiles(fx, testfiles):

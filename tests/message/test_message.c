@@ -399,8 +399,12 @@ static void test_broken_base64(void)
         {0, 1, T, "text/plain", "", "Hello there", 11},
         {0, 1, A | U, "application/octet-stream", "broken.bin", "This is *not* base64 at all!", 28},
         {0, 1, A, "application/octet-stream", "footer.bin", "\0\1\2\xff", 4},
+        /* The same file as a client that decodes past the padding saves it:
+         * the footer's letters, decoded, follow the data. */
+        {3, 2, A, "application/octet-stream", "footer.bin",
+         "\0\1\2\xff\x96\x2b\x2d\x7e\x8a\x2d\x7a\xb6\x9f\xb5\xea\xed\x85\xea\x5a\x75\xd8\xa7", 22},
     };
-    check_parts(m, parts, 4, "broken-base64.eml");
+    check_parts(m, parts, 5, "broken-base64.eml");
     CHECK(m->truncated == NULL);
     release(&l);
 }
