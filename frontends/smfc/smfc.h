@@ -69,6 +69,8 @@ typedef struct smfc_report smfc_report_t;
 smfc_report_t *smfc_report_new(const smfc_opts_t *o, size_t label_width);
 void smfc_report_result(smfc_report_t *r, const smfc_result_t *res);
 void smfc_report_progress(smfc_report_t *r, size_t done, size_t total, bool force);
+/* Prints one line on stderr, "smfc: " and text, clearing the progress line. */
+void smfc_report_note(smfc_report_t *r, const char *text);
 /* Clears the progress line, prints the summary; returns the failure count. */
 size_t smfc_report_finish(smfc_report_t *r);
 void smfc_report_destroy(smfc_report_t **r);

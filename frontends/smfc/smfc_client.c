@@ -26,6 +26,12 @@
  * One is not enough: an engine may fail to answer one message it chokes on
  * and answer the next, and with -j above 1 the other messages in flight
  * would show that; with -j 1 the next message, given its own timeout, does.
+ *
+ * An engine that has answered before may also die partway through a run.
+ * Then it takes more timeouts in a row, with no answer in between, than
+ * there can be messages in flight (-j): a merely slow engine may let all of
+ * those time out, but it still answers them late, or answers the ones sent
+ * after them; a dead one has then been silent for two whole timeouts.
  */
 #define SMFC_UNANSWERED_MAX 2
 
@@ -51,8 +57,8 @@ typedef struct smfc_client {
     uint64_t next_seq, next_print;
     bool eof;
     bool answered;       /* The engine has answered at least once. */
-    unsigned unanswered; /* Requests timed out before any answer. */
-    char *unreachable;   /* Set once SMFC_UNANSWERED_MAX of those timed out. */
+    unsigned unanswered; /* Requests timed out since the engine last answered. */
+    char *unreachable;   /* Set once too many of those timed out: see above. */
     char id_prefix[32];
     smfc_input_t *in;
     smfc_report_t *report;
@@ -235,10 +241,14 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
     /* The answer to one of ours that already timed out: too late for it,
      * but the engine is there, and the messages after it are sent. */
     if (!s) {
-        c->answered |= smfc_id_ours(c, &f[2]);
+        if (smfc_id_ours(c, &f[2])) {
+            c->answered = true;
+            c->unanswered = 0;
+        }
         return;
     }
     c->answered = true;
+    c->unanswered = 0;
     s->elapsed_ms = smfc_now_ms() - s->sent_ms;
     /* A reply that names its request but lacks the body: that request fails
      * now, rather than wait out its timeout as if the engine were not there. */
@@ -305,15 +315,34 @@ static long smfc_resend(smfc_client_t *c, long cap)
     return (long)next + 1;
 }
 
+/* How many timeouts in a row, with no answer in between, make the engine
+ * deemed down: see SMFC_UNANSWERED_MAX. */
+static unsigned smfc_unanswered_max(const smfc_client_t *c)
+{
+    return c->answered ? c->o->jobs + 1 : SMFC_UNANSWERED_MAX;
+}
+
 /* Why the messages after the unanswered ones are not sent: they were
  * never waited for, so the reason must not say they were. */
-static char *smfc_unreachable(const smfc_opts_t *o)
+static char *smfc_unreachable(const smfc_client_t *c)
 {
     char why[512];
-    snprintf(why, sizeof why,
-             "not sent: %s gave no answer to %d earlier messages, each given %ld ms: is smfd "
-             "running?",
-             o->endpoint, SMFC_UNANSWERED_MAX, o->timeout_ms);
+    if (c->answered)
+        snprintf(why, sizeof why,
+                 "not sent: %s stopped answering: no answer to %u earlier messages in a row, "
+                 "each given %ld ms: is smfd still running?",
+                 c->o->endpoint, c->unanswered, c->o->timeout_ms);
+    else
+        snprintf(why, sizeof why,
+                 "not sent: %s gave no answer to %u earlier messages, each given %ld ms: is "
+                 "smfd running?",
+                 c->o->endpoint, c->unanswered, c->o->timeout_ms);
+    /* Said once as it happens, as well as for each message, so that a long
+     * run's end is explained before its list of unsent messages. */
+    char note[600];
+    snprintf(note, sizeof note, "the messages not yet sent are not sent: %s",
+             why + strlen("not sent: "));
+    smfc_report_note(c->report, note);
     return smfc_strdup(why);
 }
 
@@ -332,10 +361,10 @@ static long smfc_expire(smfc_client_t *c)
         if (left <= 0) {
             s->elapsed_ms = now - s->sent_ms;
             smfc_slot_fail(s, "no_answer", why);
-            /* An engine that answered none of several messages will not
-             * answer the rest either. */
-            if (!c->answered && ++c->unanswered >= SMFC_UNANSWERED_MAX && !c->unreachable)
-                c->unreachable = smfc_unreachable(c->o);
+            /* An engine that answered none of several messages in a
+             * row will not answer the rest either. */
+            if (++c->unanswered >= smfc_unanswered_max(c) && !c->unreachable)
+                c->unreachable = smfc_unreachable(c);
         } else if (left < next) {
             next = left;
         }

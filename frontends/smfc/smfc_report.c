@@ -67,6 +67,12 @@ void smfc_report_progress(smfc_report_t *r, size_t done, size_t total, bool forc
     r->progress_shown = true;
 }
 
+void smfc_report_note(smfc_report_t *r, const char *text)
+{
+    smfc_progress_clear(r);
+    fprintf(stderr, "smfc: %s\n", text);
+}
+
 /* The engine's numbers are kept as they came; ours are rounded to microseconds. */
 static json_t *smfc_ms(double ms)
 {

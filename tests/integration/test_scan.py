@@ -274,6 +274,61 @@ class BrokenEngineTest(unittest.TestCase):
             self.assertIn("no answer to 2 earlier messages", o["message"])
             self.assertNotIn("elapsed_ms", o)
 
+    def test_engine_that_stops_answering_ends_the_run(self):
+        """An engine that answered the first messages and then goes silent (as one
+        that died): once more messages than -j in a row got no answer, the rest are
+        not sent and each says so, rather than each wait out its own timeout."""
+        seen = []
+
+        def reply(req):
+            seen.append(req[2])
+            if len(seen) > 2:
+                return None
+            return [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}']
+
+        endpoint = self.serve(reply)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        for jobs in ("1", "3"):
+            seen.clear()
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", endpoint, "-j", jobs, "--timeout", "300",
+                 "--json", "--rcpt", "user@example.com"] + [clean] * 30,
+                capture_output=True, timeout=120)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            out = json_lines(p)
+            self.assertEqual(len(out), 30, out)
+            self.assertEqual([o.get("action") for o in out[:2]], ["accept"] * 2, (jobs, out))
+            # Timed out: the -j sent after the silence began, and one sent after those.
+            waited = int(jobs) + 1
+            self.assertEqual(len(seen), 2 + waited + int(jobs) - 1, (jobs, seen))
+            unsent = [o for o in out if o.get("message", "").startswith("not sent: ")]
+            self.assertEqual(len(unsent), 30 - len(seen), (jobs, out))
+            for o in unsent:
+                self.assertEqual(o["error"], "no_answer", o)
+                self.assertIn("stopped answering: no answer to %d earlier messages in a row"
+                              % waited, o["message"])
+            self.assertIn(b"smfc: the messages not yet sent are not sent: " +
+                          endpoint.encode() + b" stopped answering", p.stderr)
+
+    def test_slow_engine_is_not_deemed_down(self):
+        """An engine slower than the timeout with many messages in flight lets several
+        time out in a row, but still answers: every message is sent."""
+        def reply(req):
+            time.sleep(0.25)
+            return [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}']
+
+        endpoint = self.serve(reply)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", endpoint, "-j", "4", "--timeout", "600", "--json",
+             "--rcpt", "user@example.com"] + [clean] * 12, capture_output=True, timeout=120)
+        out = json_lines(p)
+        self.assertEqual(len(out), 12, out)
+        self.assertTrue(any(o.get("error") == "no_answer" for o in out), out)
+        for o in out:
+            self.assertFalse(o.get("message", "").startswith("not sent: "), out)
+        self.assertNotIn(b"stopped answering", p.stderr)
+
     def test_one_message_unanswered_does_not_condemn_the_rest(self):
         """An engine that gives no answer to the first message but answers the
         others: with -j 1, as with more, each later message is sent with its own
