@@ -79,4 +79,27 @@ int privdrop_give_socket(const char *endpoint, const privdrop_user_t *u, char *e
  */
 int privdrop_switch(const privdrop_user_t *u, char *err, size_t errlen);
 
+/* What privdrop_assume keeps to give root back. */
+typedef struct privdrop_saved {
+    gid_t egid;
+    int ngroups;
+    gid_t *groups; /* Root's supplementary groups; freed by privdrop_restore. */
+} privdrop_saved_t;
+
+/*
+ * For smfctl, while root: takes u's supplementary groups and effective gid
+ * and uid, so that what it opens and creates from then on is opened as u
+ * and belongs to u, but keeps root as the real and saved uid, so that
+ * privdrop_restore can give root back. This is no barrier: only code that
+ * runs nothing it did not choose (no module loaded) may use it, and it
+ * must end with privdrop_switch. 0, or -1 with err set and root kept.
+ */
+int privdrop_assume(const privdrop_user_t *u, privdrop_saved_t *saved, char *err, size_t errlen);
+
+/*
+ * Gives back root's effective uid, gid and groups as privdrop_assume found
+ * them, and frees what saved holds. 0, or -1 with err set.
+ */
+int privdrop_restore(privdrop_saved_t *saved, char *err, size_t errlen);
+
 #endif

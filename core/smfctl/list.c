@@ -516,11 +516,13 @@ static int list_export(list_ctx_t *lc, const char *path, FILE *f)
 
 /*
  * The file import reads or export writes is the operator's: it is opened
- * before smfctl switches to smfd's user (smfctl_become_user), so that a
- * file only root may read or write works as it did. *f stays NULL for "-"
- * (standard input or output) and when the operands are wrong, which
- * list_run then says. An export is emptied only once the lists have been
- * read, so that a store that cannot be opened leaves an earlier one whole.
+ * before smfctl switches to smfd's user for good (smfctl_become_user), so
+ * that a file only root may read or write works as it did. An export's is
+ * opened (and made) only once the store has opened, so that a store that
+ * cannot be opened leaves no empty file behind; it is emptied only once the
+ * lists have been read, so that an earlier one stays whole until then.
+ * *f stays NULL for "-" (standard input or output) and when the operands
+ * are wrong, which list_run then says.
  */
 static int list_operand(const char *cmd, int first, int argc, char **argv, FILE **f)
 {
@@ -583,15 +585,24 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
     if (config_load(ctl->config, ctl->overrides, ctl->noverrides, &c, err, sizeof(err)) != 0)
         return smfctl_fail(2, "%s", err);
     lc.conf = c;
-    int write = strcmp(argv[1], "show") != 0 && strcmp(argv[1], "export") != 0;
-    rc = list_operand(argv[1], first + 1, argc, argv, &f);
-    if (rc == 0)
+    int export = strcmp(argv[1], "export") == 0;
+    int write = strcmp(argv[1], "show") != 0 && !export;
+    /* An export opens the store as the user with root kept, and makes its
+     * file as root only once the store has opened (see list_operand). */
+    rc = export ? smfctl_act_as_user(c) : list_operand(argv[1], first + 1, argc, argv, &f);
+    if (rc == 0 && !export)
         rc = smfctl_become_user(c);
     if (rc == 0)
         rc = list_open(&lc, c->data_dir, write);
     if (rc == -2) /* Nothing was ever listed: show and export print only the header. */
-        rc = list_run(&lc, argv[1], first + 1, argc, argv, f);
-    else if (rc == 0)
+        rc = 0;
+    if (rc == 0 && export)
+        rc = smfctl_root_again();
+    if (rc == 0 && export)
+        rc = list_operand(argv[1], first + 1, argc, argv, &f);
+    if (rc == 0 && export)
+        rc = smfctl_become_user(c);
+    if (rc == 0)
         rc = list_run(&lc, argv[1], first + 1, argc, argv, f);
     if (f != NULL && fclose(f) != 0 && rc == 0)
         rc = smfctl_fail(1, "%s: %s", argv[argc - 1], strerror(errno));

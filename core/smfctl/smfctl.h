@@ -60,6 +60,18 @@ struct config;
 int smfctl_become_user(const struct config *c);
 
 /*
+ * smfctl_become_user in two steps, for a command that must create a file
+ * as root only once it knows a store opens (an export): acts as the user
+ * (its groups and effective ids) with root kept as the saved uid, after
+ * making the directories ready. smfctl_root_again gives root back, and
+ * smfctl_become_user then switches for good without making them ready a
+ * second time. Both do nothing where smfctl_become_user would. Return 0,
+ * or an exit status after printing why.
+ */
+int smfctl_act_as_user(const struct config *c);
+int smfctl_root_again(void);
+
+/*
  * Text from a store (mostly from the mail's sender) as it may be shown on a
  * terminal: control characters, C1 controls, bidirectional and zero-width
  * format characters and bytes that are not UTF-8 become \xNN (each byte),

@@ -18,19 +18,21 @@
 
 #include <stdio.h>
 
-int smfctl_become_user(const config_t *c)
+/* The directories were made ready by this run (smfctl_act_as_user). */
+static bool smfctl_prepared;
+/* Acting as the user with root kept, and what gives it back. */
+static bool smfctl_acting;
+static privdrop_saved_t smfctl_saved;
+
+/* Makes quarantine_dir and data_dir ready as smfd does; 0 or an exit status. */
+static int smfctl_prepare(const config_t *c)
 {
     char err[2048];
-    bool needed = false;
-    /* No user set, or smfctl not root: it opens the stores as whoever runs
-     * it, as before; a user other than smfd's may well be refused there. */
-    if (privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
-        return 0;
     /* quarantine_dir first, as smfd does: it may be mounted inside data_dir.
      * Each is made if missing and given to the user with what root left in
      * it, never following a link the user could have made. */
     const char *dirs[2] = {c->quarantine_dir, c->data_dir};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && !smfctl_prepared; i++) {
         size_t handed = 0;
         if (privdrop_prepare_dir(dirs[i], &c->user, &handed, err, sizeof(err)) != 0)
             return smfctl_fail(1, "%s", err);
@@ -38,7 +40,52 @@ int smfctl_become_user(const config_t *c)
             fprintf(stderr, "smfctl: %s: gave %zu path(s) owned by root to user %s\n", dirs[i],
                     handed, c->user.name);
     }
+    smfctl_prepared = true;
+    return 0;
+}
+
+int smfctl_become_user(const config_t *c)
+{
+    char err[2048];
+    bool needed = false;
+    /* Root again first, if acting as the user (smfctl_act_as_user). */
+    int rc = smfctl_root_again();
+    if (rc != 0)
+        return rc;
+    /* No user set, or smfctl not root: it opens the stores as whoever runs
+     * it, as before; a user other than smfd's may well be refused there. */
+    if (privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
+        return 0;
+    rc = smfctl_prepare(c);
+    if (rc != 0)
+        return rc;
     if (privdrop_switch(&c->user, err, sizeof(err)) != 0)
         return smfctl_fail(1, "cannot switch to user %s: %s", c->user.name, err);
+    return 0;
+}
+
+int smfctl_act_as_user(const config_t *c)
+{
+    char err[2048];
+    bool needed = false;
+    if (smfctl_acting || privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
+        return 0;
+    int rc = smfctl_prepare(c);
+    if (rc != 0)
+        return rc;
+    if (privdrop_assume(&c->user, &smfctl_saved, err, sizeof(err)) != 0)
+        return smfctl_fail(1, "%s", err);
+    smfctl_acting = true;
+    return 0;
+}
+
+int smfctl_root_again(void)
+{
+    char err[2048];
+    if (!smfctl_acting)
+        return 0;
+    smfctl_acting = false;
+    if (privdrop_restore(&smfctl_saved, err, sizeof(err)) != 0)
+        return smfctl_fail(1, "%s", err);
     return 0;
 }

@@ -279,6 +279,33 @@ class UserTest(unittest.TestCase):
         self.assertIn("spammer@bad.example", r.stdout)
 
     @smfctl_needs_root
+    def test_smfctl_export_makes_its_file_only_once_the_store_opened(self):
+        """smfctl run as root opens the store as the user: a store the user cannot
+        open fails the export before its file is made, so none is left behind;
+        once the user can open it, the file is still made as root, where only
+        root may write."""
+        tmp = tempfile.mkdtemp(prefix="smf-uctl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        reachable(tmp)
+        private = os.path.join(tmp, "private")
+        os.mkdir(private, 0o700)
+        exported = os.path.join(private, "export.txt")
+        # Another account's store, which root could open but the user cannot.
+        kv = os.path.join(tmp, "data", "kv")
+        os.makedirs(kv, 0o700)
+        other = pwd.getpwnam(OTHER_USER)
+        os.chown(kv, other.pw_uid, other.pw_gid)
+        r = self.smfctl(tmp, "list", "export", exported)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot open the key-value store", r.stderr)
+        self.assertEqual(os.listdir(private), [])
+        os.chown(kv, self.user.pw_uid, self.user.pw_gid)
+        r = self.smfctl(tmp, "list", "export", exported)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(exported).st_uid, 0)
+        self.assertEqual(owners(os.path.join(tmp, "data")), [])
+
+    @smfctl_needs_root
     def test_smfctl_refusals_name_smfctl(self):
         """The hand-over code smfctl shares with smfd names the program that
         refuses, so that an operator running smfctl is not told about smfd."""

@@ -332,6 +332,22 @@ class StoreTest(unittest.TestCase):
         self.assertIn("standard output", p.stderr)
         self.ctl("export", "/dev/full", rc=1)
 
+    def test_export_from_a_store_that_cannot_be_opened_leaves_no_file(self):
+        """The file is made only once the store has opened: a broken store leaves
+        no empty file behind, and an earlier export whole."""
+        os.makedirs(os.path.join(self.data, "kv"))
+        with open(os.path.join(self.data, "kv", "data.mdb"), "wb") as f:
+            f.write(b"not an LMDB file" * 1024)
+        out = os.path.join(self.tmp, "out.txt")
+        p = self.ctl("export", out, rc=1)
+        self.assertIn("cannot open the key-value store", p.stderr)
+        self.assertFalse(os.path.exists(out))
+        with open(out, "w") as f:
+            f.write("global ip block 192.0.2.1\n")
+        self.ctl("export", out, rc=1)
+        with open(out) as f:
+            self.assertEqual(f.read(), "global ip block 192.0.2.1\n")
+
     def test_replace_changes_the_action(self):
         self.ctl("add", "--type", "ip", "--action", "block", "192.0.2.9")
         p = self.ctl("add", "--type", "ip", "--action", "allow", "192.0.2.9")
