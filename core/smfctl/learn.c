@@ -322,20 +322,38 @@ static int by_name(const void *a, const void *b)
     return strcoll(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in the open folder dir, but . and .., sorted; NULL-terminated. */
+static void free_names(char **names)
+{
+    for (size_t i = 0; names[i] != NULL; i++)
+        free(names[i]);
+    free(names);
+}
+
+/*
+ * The names in the open folder dir, but . and .., sorted; NULL-terminated.
+ * NULL with errno set when the listing failed partway (readdir returns
+ * NULL then too): a folder read in part would otherwise pass for whole.
+ */
 static char **folder_names(DIR *dir)
 {
     size_t n = 0, cap = 16;
     char **names = xmalloc(cap * sizeof(char *));
-    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+    struct dirent *e;
+    for (errno = 0; (e = readdir(dir)) != NULL; errno = 0) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (n + 1 == cap)
             names = xrealloc(names, (cap *= 2) * sizeof(char *));
         names[n++] = xstrdup(e->d_name);
     }
-    qsort(names, n, sizeof(char *), by_name);
     names[n] = NULL;
+    if (errno != 0) {
+        int err = errno;
+        free_names(names);
+        errno = err;
+        return NULL;
+    }
+    qsort(names, n, sizeof(char *), by_name);
     return names;
 }
 
@@ -371,6 +389,14 @@ static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
     if (dir == NULL)
         return walk_failed(l, path, here->up);
     char **names = folder_names(dir);
+    /* Listed in part: the folder fails as one that cannot be opened does,
+     * rather than have some of its messages missed unsaid. */
+    if (names == NULL) {
+        int e = errno;
+        closedir(dir);
+        errno = e;
+        return walk_failed(l, path, here->up);
+    }
     size_t n = 0;
     while (names[n] != NULL)
         n++;

@@ -126,6 +126,27 @@ class LearnTransactionTest(unittest.TestCase):
         self.assertIn("learned 1, already known 0, moved 0, failed 0", r.stdout)
 
 
+    def test_a_folder_listed_in_part_fails(self):
+        """A folder whose listing fails partway (readdir() fails, as on a failing
+        disk: a shim makes it so) is named and counted as failed, none of it
+        learned, rather than learned in part without a word."""
+        top = os.path.join(self.tmp, "mail")
+        for sub, count in (("broken", 3), ("fine", 1)):
+            os.makedirs(os.path.join(top, sub))
+            for i in range(count):
+                os.rename(self.mail("m.eml", "hello %s %d" % (sub, i)),
+                          os.path.join(top, sub, "%d.eml" % i))
+        shim = os.path.join(smftest.PATHS["build"], "test-shims", "readdir_fails.so")
+        env = dict(os.environ, LD_PRELOAD=shim, SMF_READDIR_FAILS="/mail/broken")
+        r = subprocess.run([os.path.join(smftest.PATHS["build"], "bin", "smfctl"), "-c", self.conf,
+                            "learn", "--ham", top], capture_output=True, text=True, timeout=120,
+                           env=env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("%s: %s; skipped" % (os.path.join(top, "broken"), os.strerror(5)),
+                      r.stderr)
+        self.assertIn("learned 1, already known 0, moved 0, failed 1", r.stdout)
+        self.assertEqual(self.counts(), (0, 1))
+
 class ModulesTest(unittest.TestCase):
 
     def test_default_config(self):
