@@ -1,6 +1,7 @@
 /*
  * privdrop.c - resolving `user`, handing directories and sockets to it,
- * and switching to it (see privdrop.h for the order smfd does this in).
+ * and switching to it (see privdrop.h for the order smfd and smfctl do
+ * this in).
  */
 #include "privdrop.h"
 #include "errbuf.h"
