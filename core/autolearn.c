@@ -177,7 +177,8 @@ static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int 
         return 0;
     }
     json_t *known = NULL;
-    /* Known, or not known for sure: an operator's choice must stand. */
+    /* Known, unlearned by an operator, or not known for sure: an
+     * operator's choice must stand. */
     if (learnreg_get(g->kv, g->learnreg, key, r->ctx->arena, &known) != 0 || known != NULL) {
         json_decref(known);
         kv_batch_abort(g->kv);

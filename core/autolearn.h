@@ -2,7 +2,8 @@
  * autolearn.h - teaching the classifiers from the engine's own confident
  * verdicts, conservatively: never from tempfailed, marked or unscannable
  * mail, never on the strength of the classifiers' own points, and never a
- * message the registry already knows (an operator's teaching stands).
+ * message the registry already knows (an operator's teaching stands, and
+ * so does an operator's unlearning).
  */
 #ifndef SMF_AUTOLEARN_H
 #define SMF_AUTOLEARN_H

@@ -50,7 +50,9 @@ int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *aren
     json_t *j = json_loadb(val, len, 0, NULL);
     /* An entry that does not read says the message was taught, not how:
      * taken for never taught, it would be taught and counted twice. */
-    if (j == NULL || learnreg_class_parse(json_string_value(json_object_get(j, "class"))) == 0) {
+    const char *klass =
+        json_string_value(json_object_get(j, learnreg_unlearned(j) ? "unlearned" : "class"));
+    if (j == NULL || learnreg_class_parse(klass) == 0) {
         json_decref(j);
         return SMF_EINVAL;
     }
@@ -58,12 +60,28 @@ int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *aren
     return 0;
 }
 
+/* The time now, as the entries record it (UTC). */
+static void now_utc(char when[32])
+{
+    time_t now = time(NULL);
+    strftime(when, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+}
+
+/* Writes entry j (NULL: it could not be made) and releases it. */
+static int put_entry(kv_t *kv, unsigned dbi, const unsigned char *key, json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
+    free(s);
+    json_decref(j);
+    return rc;
+}
+
 int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,
                  const char *by, const char *source, json_t *modules)
 {
     char when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    now_utc(when);
     /* JSON holds UTF-8 only, and a file name or login need not be: such a
      * byte is kept as U+FFFD rather than failing the entry after the
      * classifiers already learned the message. */
@@ -77,13 +95,31 @@ int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, co
         json_decref(j);
         j = NULL;
     }
-    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-    int rc = s != NULL ? kv_put(kv, dbi, key, LEARNREG_KEY_LEN, s, strlen(s)) : SMF_EINVAL;
-    free(s);
-    json_decref(j);
     g_free(by8);
     g_free(source8);
-    return rc;
+    return put_entry(kv, dbi, key, j);
+}
+
+int learnreg_put_unlearned(kv_t *kv, unsigned dbi, const unsigned char *key, int klass,
+                           const char *by, const char *source)
+{
+    char when[32];
+    now_utc(when);
+    char *by8 = g_utf8_make_valid(by, -1), *source8 = g_utf8_make_valid(source, -1);
+    /* No "class": the message is taught as nothing now, and a reader that
+     * does not know this kind of entry takes it for a damaged one (and
+     * leaves the message be) rather than for a learned one to undo. */
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "unlearned", learnreg_class_name(klass), "by",
+                          by8, "at", when, "source", source8);
+    g_free(by8);
+    g_free(source8);
+    return put_entry(kv, dbi, key, j);
+}
+
+bool learnreg_unlearned(const json_t *entry)
+{
+    return entry != NULL && json_object_get(entry, "class") == NULL &&
+           json_object_get(entry, "unlearned") != NULL;
 }
 
 const char *learnreg_domain(const json_t *entry)

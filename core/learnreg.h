@@ -2,6 +2,8 @@
  * learnreg.h - the learning registry: which messages the classifiers were
  * taught, as what, by whom and when, so that teaching a message twice
  * counts once and a hand-taught message is never re-taught by autolearn.
+ * A message an operator unlearned keeps an entry that says so, for the
+ * same reason: autolearn must not teach it again behind their back.
  *
  * It lives in the key-value store under its own namespace, keyed by the
  * SHA-256 of the message (CRLF read as LF, so a copy saved elsewhere
@@ -14,6 +16,7 @@
 #include "kv.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The registry's namespace: a dot keeps it apart from every module's name. */
@@ -34,10 +37,11 @@ int learnreg_lock_open(const kv_t *kv, char **path);
 const char *learnreg_class_name(int klass);
 int learnreg_class_parse(const char *s);
 /*
- * The entry of a message: 0 with *entry a new reference, or NULL when it was
- * never taught; an error when the registry could not be read (SMF_EIO) or
- * the message's entry does not read as one (SMF_EINVAL), so that a caller
- * does not take a message it cannot look up for a new one and count it again.
+ * The entry of a message: 0 with *entry a new reference (a learned one, or
+ * one that says an operator unlearned it), or NULL when it was never
+ * taught; an error when the registry could not be read (SMF_EIO) or the
+ * message's entry does not read as one (SMF_EINVAL), so that a caller does
+ * not take a message it cannot look up for a new one and count it again.
  */
 int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry);
 /* Records that the message was taught as klass, for `domain`'s model ("" or
@@ -46,6 +50,18 @@ int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *aren
  * transaction teaches nothing rather than lose where the message went. */
 int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, const char *domain,
                  const char *by, const char *source, json_t *modules);
+/*
+ * Records that an operator unlearned the message (it had been taught as
+ * klass), by whom and from which file: an entry of its own, which
+ * learnreg_unlearned() tells apart, so that autolearn leaves the message be
+ * while smfctl learn may still teach it (replacing the entry). 0, or what
+ * the store's write returned.
+ */
+int learnreg_put_unlearned(kv_t *kv, unsigned dbi, const unsigned char *key, int klass,
+                           const char *by, const char *source);
+/* Whether entry (from learnreg_get) says an operator unlearned the message:
+ * it is taught as nothing, and has no class or modules. */
+bool learnreg_unlearned(const json_t *entry);
 /* The domain an entry was taught for; "" when site-wide. Borrowed from entry. */
 const char *learnreg_domain(const json_t *entry);
 

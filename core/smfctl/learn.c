@@ -149,7 +149,7 @@ static int refuse_domain(const char *d)
 const char smfctl_learn_usage[] =
     "usage: smfctl learn --spam|--ham [--by WHO] [--domain D] PATH...\n"
     "       smfctl learn --refit [--domain D]\n"
-    "       smfctl unlearn PATH...\n"
+    "       smfctl unlearn [--by WHO] PATH...\n"
     "       smfctl unlearn --all\n"
     "PATH: files, folders (recursively) and mbox files. Each message is learned\n"
     "once; learning it as the other class moves it. --by names who classified\n"
@@ -158,7 +158,9 @@ const char smfctl_learn_usage[] =
     "model) are refitted; --refit does only that, for mail smfd autolearned.\n"
     "--domain teaches (or refits) that recipient domain's own model, for\n"
     "classifiers with per-domain models (bayes: per_domain = true); a message\n"
-    "belongs to one model at a time. unlearn --all forgets everything the\n"
+    "belongs to one model at a time. unlearn notes in the registry who\n"
+    "unlearned a message, so that smfd's autolearn leaves it be; learning it\n"
+    "again by hand replaces the note. unlearn --all forgets everything the\n"
     "classifiers learned (all domains) and the registry of learned messages,\n"
     "to start training afresh; lists and sender reputation stay.";
 
@@ -185,9 +187,9 @@ static int parse_opts(int argc, char **argv, learn_opts_t *o)
             o->all = true;
         } else if (!o->unlearn && strcmp(argv[i], "--refit") == 0) {
             o->refit_only = true;
-        } else if (!o->unlearn && strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
             o->by = argv[++i];
-        } else if (!o->unlearn && strncmp(argv[i], "--by=", 5) == 0) {
+        } else if (strncmp(argv[i], "--by=", 5) == 0) {
             o->by = argv[i] + 5;
         } else {
             return smfctl_fail(2, "%s: unknown option %s", argv[0], argv[i]);
@@ -701,10 +703,21 @@ static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_
         smfctl_fail(0, "%s: cannot read the learning registry: %s", label, smf_strerror(rc));
         return rc;
     }
+    /* A message an operator unlearned is taught as nothing: unlearning it
+     * again finds nothing to undo, and learning it replaces the entry. */
+    if (learnreg_unlearned(entry)) {
+        json_decref(entry);
+        entry = NULL;
+    }
     if (r->o->unlearn) {
         *out = entry == NULL ? OUT_UNKNOWN : OUT_UNLEARNED;
+        /* The entry stays, saying who unlearned it: that is a decision about
+         * the message, which autolearn must not undo with the next copy. */
         if (entry != NULL && (rc = forget(r, x, entry, label)) == 0)
-            rc = kv_del(r->g->kv, r->registry, key, HASH_LEN);
+            rc = learnreg_put_unlearned(
+                r->g->kv, r->registry, key,
+                learnreg_class_parse(json_string_value(json_object_get(entry, "class"))), r->o->by,
+                label);
     } else if (entry != NULL &&
                learnreg_class_parse(json_string_value(json_object_get(entry, "class"))) ==
                    r->o->klass &&

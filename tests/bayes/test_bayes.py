@@ -424,8 +424,12 @@ class TestLearning(BayesCase):
         some = fixtures.files(self.mail["spam"])[:5]
         self.assertEqual(self.unlearn(*some), {"unlearned": 5, "not known": 0, "failed": 0})
         self.assertEqual(self.totals(), (25, 30))
-        self.assertIsNone(self.registry_entry(some[0]))
+        # The registry keeps a note that an operator unlearned it (for autolearn).
+        entry = self.registry_entry(some[0])
+        self.assertEqual(entry["unlearned"], "spam")
+        self.assertNotIn("class", entry)
         self.assertEqual(self.unlearn(*some), {"unlearned": 0, "not known": 5, "failed": 0})
+        self.assertEqual(self.totals(), (25, 30))
         # Forgetting everything leaves no token and no set behind, only
         # the zeroed totals and counters.
         self.unlearn(self.mail["spam"], self.mail["ham"])
@@ -575,6 +579,32 @@ class TestLearning(BayesCase):
         self.assertEqual(entry["source"], path)
         self.assertEqual(entry["modules"], ["bayes"])
         self.assertRegex(entry["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+    def test_an_unlearned_message_is_noted_and_can_be_learned_again(self):
+        self.learn_fixtures()
+        path = fixtures.files(self.mail["spam"])[2]
+        self.assertEqual(self.smfctl("unlearn", "--by", "bob", path).stdout.count("unlearned 1,"),
+                         1)
+        entry = self.registry_entry(path)
+        self.assertEqual(entry["unlearned"], "spam")
+        self.assertEqual(entry["by"], "bob")
+        self.assertEqual(entry["source"], path)
+        self.assertRegex(entry["at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertNotIn("modules", entry)
+        # Learning it again by hand is a new learn (nothing to undo first),
+        # and its entry is an ordinary one again.
+        self.assertEqual(self.learn("ham", path, by="carol"),
+                         {"learned": 1, "already known": 0, "moved": 0, "failed": 0})
+        self.assertEqual(self.totals(), (29, 31))
+        entry = self.registry_entry(path)
+        self.assertEqual((entry["class"], entry["by"]), ("ham", "carol"))
+        self.assertNotIn("unlearned", entry)
+        self.assertEqual(self.learn("ham", path)["already known"], 1)
+        # unlearn --all forgets the notes too: it starts afresh.
+        self.unlearn(path)
+        self.assertEqual(self.registry_entry(path)["unlearned"], "ham")
+        self.smfctl("unlearn", "--all")
+        self.assertEqual(dump(os.path.join(self.data, "kv"), ".learned"), {})
 
     def test_a_file_name_not_in_utf8_is_learned_once(self):
         """A file name in another encoding than UTF-8 (Latin-1 here) cannot go into

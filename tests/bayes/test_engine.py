@@ -73,13 +73,29 @@ class EngineCase(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return json.loads(p.stdout)
 
-    def learn(self, klass, path):
+    def smfctl(self, *args):
         build = smftest.PATHS["build"]
         cmd = [os.path.join(build, "bin", "smfctl"), "-c", self.config,
-               "-o", "module_dir=%s/modules" % build, "-o", "data_dir=%s/data" % self.smfd.tmp,
-               "learn", "--" + klass, path]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+               "-o", "module_dir=%s/modules" % build, "-o", "data_dir=%s/data" % self.smfd.tmp]
+        p = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
+        return p
+
+    def learn(self, klass, path):
+        self.smfctl("learn", "--" + klass, path)
+
+    def registry_entry(self, path):
+        """The learning registry's JSON for the message in `path`, or None."""
+        with open(path, "rb") as f:
+            key = fixtures.message_key(f.read()).hex()
+        p = subprocess.run(["mdb_dump", "-s", ".learned",
+                            os.path.join(self.smfd.tmp, "data", "kv")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines()
+                 if l.startswith(" ")]
+        found = {lines[i]: lines[i + 1] for i in range(0, len(lines) - 1, 2)}.get(key)
+        return json.loads(bytes.fromhex(found)) if found is not None else None
 
 
 
@@ -121,6 +137,31 @@ class AutolearnRefit(EngineCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.totals(), (30, 31), self.smfd.log_tail())
         self.assertEqual(self.smfd.log_tail(100000).count("autolearned as ham"), 1)
+
+    def test_a_message_an_operator_unlearned_is_not_autolearned_again(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        other = fixtures.files(fixtures.write_all(os.path.join(self.dir, "other"), seed=7)["ham"])
+        self.learn("ham", other[0])
+        self.assertEqual(self.totals(), (30, 31))
+        self.assertIn("unlearned 1,", self.smfctl("unlearn", "--by", "alice", other[0]).stdout)
+        self.assertEqual(self.totals(), (30, 30))
+        entry = self.registry_entry(other[0])
+        self.assertEqual((entry["unlearned"], entry["by"], entry["source"]),
+                         ("ham", "alice", other[0]))
+        self.assertNotIn("class", entry)
+        # A later copy through smfd is accepted, and not taught again...
+        self.assertEqual(self.verdict(other[0])["action"], "accept")
+        self.assertEqual(self.totals(), (30, 30), self.smfd.log_tail())
+        # ...while a message nobody decided on is.
+        self.assertEqual(self.verdict(other[1])["action"], "accept")
+        self.assertEqual(self.totals(), (30, 31))
+        # An operator may still teach it by hand, which replaces the note.
+        self.learn("spam", other[0])
+        self.assertEqual(self.totals(), (31, 31))
+        entry = self.registry_entry(other[0])
+        self.assertEqual(entry["class"], "spam")
+        self.assertNotIn("unlearned", entry)
 
     def test_no_autolearning_while_smfctl_learns(self):
         self.learn("spam", self.mail["spam"])
