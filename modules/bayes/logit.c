@@ -390,6 +390,42 @@ static int load(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d)
     return rc;
 }
 
+/* Loads tried before the last one, which reads inside a batch. */
+#define LOAD_TRIES 3
+
+/*
+ * Reads every set as one state of the store. Outside a batch each read is
+ * a transaction of its own, and smfd's workers go on learning during its
+ * refit: a message whose tokens are those of a kept set, learned between
+ * the count and the load, makes the load find more messages than it
+ * counted (a failed refit), and a load may mix sets of two moments. Every
+ * learn moves the totals' version on in the transaction that changes the
+ * sets, so a load that sees the same version before and after read one
+ * state. While learning goes on that fast, the last try reads inside a
+ * batch, which other writers wait for: one read of the sets, not the fit.
+ */
+static int load_consistent(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d)
+{
+    for (int tries = 1;; tries++) {
+        bool batch = tries > LOAD_TRIES;
+        uint64_t before, after;
+        int rc = batch ? smf_kv_begin(msg) : 0;
+        if (rc == 0 && (rc = bayes_totals_version(msg, m, &before)) == 0)
+            rc = load(msg, m, d);
+        if (batch) {
+            smf_kv_abort(msg);
+            return rc;
+        }
+        int again = bayes_totals_version(msg, m, &after);
+        if (again != 0)
+            return rc != 0 ? rc : again;
+        if (after == before)
+            return rc;
+        fit_free(d);
+        *d = (fit_data_t){0};
+    }
+}
+
 /* xorshift64*: a fixed sequence, so that a refit of the same sets is the same. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -596,7 +632,7 @@ int bayes_fit(smf_msg_t *msg, const bayes_model_t *m, const bayes_fit_params_t *
 {
     fit_data_t d = {0};
     double *avg = NULL;
-    int rc = load(msg, m, &d);
+    int rc = load_consistent(msg, m, &d);
     if (rc == 0 && (avg = calloc(d.v.count + 1, sizeof(double))) == NULL)
         rc = SMF_ENOMEM;
     if (rc == 0 && p->base != NULL)

@@ -122,6 +122,22 @@ int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t)
     return 0;
 }
 
+int bayes_totals_version(smf_msg_t *msg, const bayes_model_t *m, uint64_t *version)
+{
+    const void *val;
+    size_t len;
+    bayes_totals_t t;
+    *version = 0;
+    /* Not bayes_totals_get() alone: without a record it makes up a new
+     * version at every call. */
+    int rc = bayes_kv_get(msg, m, totals_key, sizeof(totals_key) - 1, &val, &len);
+    if (rc == SMF_ENOENT)
+        return 0;
+    if (rc == 0 && (rc = bayes_totals_get(msg, m, &t)) == 0)
+        *version = t.version;
+    return rc;
+}
+
 int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t)
 {
     unsigned char buf[40];

@@ -60,6 +60,10 @@ int bayes_batch_end(smf_msg_t *msg, int rc);
 /* The totals; all zero when nothing was learned. 0 or a negative SMF_E* code. */
 int bayes_totals_get(smf_msg_t *msg, const bayes_model_t *m, bayes_totals_t *t);
 int bayes_totals_put(smf_msg_t *msg, const bayes_model_t *m, const bayes_totals_t *t);
+/* The totals' version as stored, which every learn and fit moves on in the
+ * transaction of its change; 0 while the model has no totals yet. 0 or a
+ * negative SMF_E* code. */
+int bayes_totals_version(smf_msg_t *msg, const bayes_model_t *m, uint64_t *version);
 
 /* A token's counts straight from the store; zeros when it is absent. */
 int bayes_counts_get(smf_msg_t *msg, const bayes_model_t *m, uint64_t token, bayes_counts_t *c);
