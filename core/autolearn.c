@@ -232,8 +232,9 @@ int autolearn_consider(generation_t *g, size_t worker, pipeline_result_t *r, act
     return learned;
 }
 
-/* Refits one module on this thread, with a tstate of its own for the call. */
-static void refit_one(generation_t *g, size_t m, unsigned long since)
+/* Refits one module on this thread, with a tstate of its own for the call;
+ * what its fit() returned. */
+static int refit_one(generation_t *g, size_t m, unsigned long since)
 {
     const smf_module_t *d = g->conf->modules[m].lib.desc;
     void *tstate = NULL;
@@ -249,6 +250,7 @@ static void refit_one(generation_t *g, size_t m, unsigned long since)
         log_msg(SMF_LOG_INFO, d->name,
                 "refitted in %.1f s, %lu message(s) autolearned since the last refit", ms / 1000.0,
                 since);
+    return rc;
 }
 
 void autolearn_refit(generation_t *g)
@@ -263,10 +265,15 @@ void autolearn_refit(generation_t *g)
     pthread_mutex_unlock(&turn);
     if (fd < 0)
         return;
+    bool failed = false;
     for (size_t m = 0; m < g->conf->nmodules; m++)
         if (learner(g, m) && refit_possible(g, m) && !refit_switched_off(g, m))
-            refit_one(g, m, now - before);
-    atomic_store(&refitted, now);
+            failed |= refit_one(g, m, now - before) != 0;
+    /* A failed refit (a store error) is tried again at the next interval,
+     * not only once something more is autolearned: the weights would
+     * otherwise miss what was taught until then, however long that is. */
+    if (!failed)
+        atomic_store(&refitted, now);
     pthread_mutex_lock(&turn);
     refitting = false;
     close(fd);

@@ -60,6 +60,14 @@ class EngineCase(unittest.TestCase):
         return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1])
                 for i in range(0, len(lines) - 1, 2)}
 
+    def load_bayes(self, records):
+        """Writes {key bytes: value bytes} into the bayes namespace (over what is there)."""
+        text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
+            " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
+        p = subprocess.run(["mdb_load", "-s", "bayes", os.path.join(self.smfd.tmp, "data", "kv")],
+                           input=text, capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def fitted(self):
         return int.from_bytes(self.records().get(b"totals", bytes(32))[24:32], "little")
 
@@ -125,6 +133,30 @@ class LiveLearning(EngineCase):
 class AutolearnRefit(EngineCase):
     """smfd refits the logistic model itself over what it autolearned."""
     TEXT = "autolearn = true\nautolearn_refit_interval = 1\n" + CONFIG
+
+    def test_a_refit_that_failed_is_tried_again(self):
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        self.assertEqual(self.fitted(), 60)
+        # A learned set that does not read fails the next refit, as a store
+        # error would.
+        slot0 = b"set" + bytes(4)
+        kept = self.records()[slot0]
+        self.load_bayes({slot0: b"bad"})
+        other = fixtures.files(fixtures.write_all(os.path.join(self.dir, "other"), seed=7)["ham"])
+        self.assertEqual(self.verdict(other[0])["action"], "accept")
+        self.assertEqual(self.totals(), (30, 31))
+        deadline = time.time() + 20
+        while time.time() < deadline and "refit after autolearning failed" not in \
+                self.smfd.log_tail():
+            time.sleep(0.5)
+        self.assertIn("refit after autolearning failed", self.smfd.log_tail())
+        # Mended, it refits at a next tick with nothing more autolearned.
+        self.load_bayes({slot0: kept})
+        deadline = time.time() + 20
+        while time.time() < deadline and self.fitted() != 61:
+            time.sleep(0.5)
+        self.assertEqual(self.fitted(), 61, self.smfd.log_tail())
 
     def test_the_same_message_at_once_is_taught_once(self):
         self.learn("spam", self.mail["spam"])
