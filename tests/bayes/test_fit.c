@@ -82,6 +82,12 @@ static smf_msg_t *context(void)
     return x;
 }
 
+static void release(smf_msg_t *x)
+{
+    arena_destroy(&x->arena);
+    free(x);
+}
+
 /* A fresh store with three learned messages, one per set. */
 static smf_msg_t *fresh(const char *name)
 {
@@ -120,6 +126,8 @@ int main(void)
     smf_msg_t *x = fresh("quiet");
     CHECK(fit(x, &n, &tot) == 0 && n == 3 && tot.fitted == 3, "quiet store: fitted %zu", n);
 
+    release(x);
+
     /* One learn between the fit's reads: the fit reads again and fits the
      * store as it is after it, rather than fail (or fit half of it). */
     x = fresh("one");
@@ -130,6 +138,8 @@ int main(void)
     CHECK(n == 4 && tot.fitted == 4 && tot.spam + tot.ham == 4,
           "fitted %zu messages (totals %llu), the store has %llu", n,
           (unsigned long long)tot.fitted, (unsigned long long)(tot.spam + tot.ham));
+
+    release(x);
 
     /* A writer that learns between every two reads: the last try reads in
      * a batch, which it waits for, and the fit still sees one state. */
@@ -142,6 +152,8 @@ int main(void)
           "fitted %zu messages, the store has %llu (%d learned during the fit)", n,
           (unsigned long long)(tot.spam + tot.ham), injected);
     injections = 0;
+    release(x);
+    release(other);
 
     kv_close(&kv);
     char cmd[64];
