@@ -407,38 +407,3 @@ int privdrop_switch(const privdrop_user_t *u, char *err, size_t errlen)
                            u->name);
     return 0;
 }
-
-int privdrop_assume(const privdrop_user_t *u, privdrop_saved_t *saved, char *err, size_t errlen)
-{
-    memset(saved, 0, sizeof(*saved));
-    saved->egid = getegid();
-    int n = getgroups(0, NULL);
-    if (n >= 0 && (saved->groups = malloc(sizeof(gid_t) * (size_t)(n > 0 ? n : 1))) != NULL)
-        n = getgroups(n, saved->groups);
-    if (n < 0 || saved->groups == NULL) {
-        free(saved->groups);
-        saved->groups = NULL;
-        return errbuf_fail(err, errlen, "cannot read root's groups: %s", strerror(errno));
-    }
-    saved->ngroups = n;
-    /* Groups first, as in privdrop_switch: the effective uid is root's until the end. */
-    if (initgroups(u->name, u->gid) != 0 || setegid(u->gid) != 0 || seteuid(u->uid) != 0) {
-        int e = errno;
-        char ignored[256];
-        privdrop_restore(saved, ignored, sizeof(ignored));
-        return errbuf_fail(err, errlen, "cannot act as user %s: %s", u->name, strerror(e));
-    }
-    return 0;
-}
-
-int privdrop_restore(privdrop_saved_t *saved, char *err, size_t errlen)
-{
-    int rc = 0;
-    /* The uid first: changing the gid and groups back needs root again. */
-    if (seteuid(0) != 0 || setegid(saved->egid) != 0 ||
-        setgroups((size_t)saved->ngroups, saved->groups) != 0)
-        rc = errbuf_fail(err, errlen, "cannot become root again: %s", strerror(errno));
-    free(saved->groups);
-    saved->groups = NULL;
-    return rc;
-}

@@ -14,10 +14,11 @@
  * root may read (the configuration, the files the operator names; `learn`
  * reads its files through a forked process that stays root), then makes
  * quarantine_dir and data_dir ready and switches for good before it opens
- * anything in them. `list export` alone takes the user's identity with
- * root kept (privdrop_assume) to open the store, takes root back
- * (privdrop_restore) to make the operator's file, and then switches for
- * good. Run by anyone but root, smfctl does not switch.
+ * anything in them; `list export` first has a child process switch and
+ * check that the store opens, then makes the operator's file as root. A
+ * process that could become root again never opens a store: its files are
+ * the user's, and LMDB trusts what it reads from them. Run by anyone but
+ * root, smfctl does not switch.
  *
  * While still root, the directories given away may already belong to the
  * user, who could have planted links there. So every walk here goes one
@@ -89,33 +90,9 @@ int privdrop_give_socket(const char *endpoint, const privdrop_user_t *u, char *e
  * Switches the whole process (every thread) to u for good: the user's
  * supplementary groups, its primary group, then its uid; then checks that
  * root cannot be regained. smfd calls it once its endpoints are bound;
- * smfctl before it opens a store, or for an export once the store is open
- * and the file made (privdrop_restore first). 0, or -1 with err set;
- * neither goes on after a failure.
+ * smfctl before it opens a store. 0, or -1 with err set; neither goes on
+ * after a failure.
  */
 int privdrop_switch(const privdrop_user_t *u, char *err, size_t errlen);
-
-/* What privdrop_assume keeps to give root back. */
-typedef struct privdrop_saved {
-    gid_t egid;
-    int ngroups;
-    gid_t *groups; /* Root's supplementary groups; freed by privdrop_restore. */
-} privdrop_saved_t;
-
-/*
- * For smfctl, while root: takes u's supplementary groups and effective gid
- * and uid, so that what it opens and creates from then on is opened as u
- * and belongs to u, but keeps root as the real and saved uid, so that
- * privdrop_restore can give root back. This is no barrier: only code that
- * runs nothing it did not choose (no module loaded) may use it, and it
- * must end with privdrop_switch. 0, or -1 with err set and root kept.
- */
-int privdrop_assume(const privdrop_user_t *u, privdrop_saved_t *saved, char *err, size_t errlen);
-
-/*
- * Gives back root's effective uid, gid and groups as privdrop_assume found
- * them, and frees what saved holds. 0, or -1 with err set.
- */
-int privdrop_restore(privdrop_saved_t *saved, char *err, size_t errlen);
 
 #endif

@@ -94,6 +94,15 @@ static void list_close(list_ctx_t *lc)
     free(lc->buckets);
 }
 
+/* Whether the store in data_dir (arg) opens for reading: 0 or an exit status. */
+static int list_opens(void *arg)
+{
+    list_ctx_t lc = {0};
+    int rc = list_open(&lc, arg, 0);
+    list_close(&lc);
+    return rc == -2 ? 0 : rc;
+}
+
 static size_t list_hash(const char *s)
 {
     size_t h = 2166136261u;
@@ -587,21 +596,17 @@ int smfctl_list(const smfctl_t *ctl, int argc, char **argv)
     lc.conf = c;
     int export = strcmp(argv[1], "export") == 0;
     int write = strcmp(argv[1], "show") != 0 && !export;
-    /* An export opens the store as the user with root kept, and makes its
-     * file as root only once the store has opened (see list_operand). */
-    rc = export ? smfctl_act_as_user(c) : list_operand(argv[1], first + 1, argc, argv, &f);
-    if (rc == 0 && !export)
+    /* An export makes its file only once the store is known to open (see
+     * list_operand); that is asked of a process that cannot become root. */
+    rc = export ? smfctl_check_as_user(c, list_opens, (void *)c->data_dir) : 0;
+    if (rc == 0)
+        rc = list_operand(argv[1], first + 1, argc, argv, &f);
+    if (rc == 0)
         rc = smfctl_become_user(c);
     if (rc == 0)
         rc = list_open(&lc, c->data_dir, write);
     if (rc == -2) /* Nothing was ever listed: show and export print only the header. */
         rc = 0;
-    if (rc == 0 && export)
-        rc = smfctl_root_again();
-    if (rc == 0 && export)
-        rc = list_operand(argv[1], first + 1, argc, argv, &f);
-    if (rc == 0 && export)
-        rc = smfctl_become_user(c);
     if (rc == 0)
         rc = list_run(&lc, argv[1], first + 1, argc, argv, f);
     if (f != NULL && fclose(f) != 0 && rc == 0)

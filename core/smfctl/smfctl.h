@@ -60,16 +60,15 @@ struct config;
 int smfctl_become_user(const struct config *c);
 
 /*
- * smfctl_become_user in two steps, for a command that must create a file
- * as root only once it knows a store opens (an export): acts as the user
- * (its groups and effective ids) with root kept as the saved uid, after
- * making the directories ready. smfctl_root_again gives root back, and
- * smfctl_become_user then switches for good without making them ready a
- * second time. Both do nothing where smfctl_become_user would. Return 0,
- * or an exit status after printing why.
+ * For a command that must make a file as root only once it knows that the
+ * store opens (an export): runs check(arg), which opens the store and
+ * returns 0 or an exit status, as smfctl_become_user would leave smfctl,
+ * after making the directories ready. Run as root with `user` set, that is
+ * in a child process switched to the user for good, so that smfctl itself
+ * stays root and never reads the store while it could become root again.
+ * Returns what check returned, or an exit status after printing why.
  */
-int smfctl_act_as_user(const struct config *c);
-int smfctl_root_again(void);
+int smfctl_check_as_user(const struct config *c, int (*check)(void *), void *arg);
 
 /*
  * Text from a store (mostly from the mail's sender) as it may be shown on a

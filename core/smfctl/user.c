@@ -16,13 +16,14 @@
 #include "privdrop.h"
 #include "smfctl.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-/* The directories were made ready by this run (smfctl_act_as_user). */
+/* The directories were made ready by this run (smfctl_check_as_user). */
 static bool smfctl_prepared;
-/* Acting as the user with root kept, and what gives it back. */
-static bool smfctl_acting;
-static privdrop_saved_t smfctl_saved;
 
 /* Makes quarantine_dir and data_dir ready as smfd does; 0 or an exit status. */
 static int smfctl_prepare(const config_t *c)
@@ -48,15 +49,11 @@ int smfctl_become_user(const config_t *c)
 {
     char err[2048];
     bool needed = false;
-    /* Root again first, if acting as the user (smfctl_act_as_user). */
-    int rc = smfctl_root_again();
-    if (rc != 0)
-        return rc;
     /* No user set, or smfctl not root: it opens the stores as whoever runs
      * it, as before; a user other than smfd's may well be refused there. */
     if (privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
         return 0;
-    rc = smfctl_prepare(c);
+    int rc = smfctl_prepare(c);
     if (rc != 0)
         return rc;
     if (privdrop_switch(&c->user, err, sizeof(err)) != 0)
@@ -64,28 +61,36 @@ int smfctl_become_user(const config_t *c)
     return 0;
 }
 
-int smfctl_act_as_user(const config_t *c)
+int smfctl_check_as_user(const config_t *c, int (*check)(void *), void *arg)
 {
     char err[2048];
     bool needed = false;
-    if (smfctl_acting || privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
-        return 0;
+    if (privdrop_needed(&c->user, &needed, err, sizeof(err)) != 0 || !needed)
+        return check(arg);
     int rc = smfctl_prepare(c);
     if (rc != 0)
         return rc;
-    if (privdrop_assume(&c->user, &smfctl_saved, err, sizeof(err)) != 0)
-        return smfctl_fail(1, "%s", err);
-    smfctl_acting = true;
-    return 0;
-}
-
-int smfctl_root_again(void)
-{
-    char err[2048];
-    if (!smfctl_acting)
-        return 0;
-    smfctl_acting = false;
-    if (privdrop_restore(&smfctl_saved, err, sizeof(err)) != 0)
-        return smfctl_fail(1, "%s", err);
-    return 0;
+    /* Not the user's ids with root kept: a process that can become root
+     * again must not read the store, whose files the user may rewrite
+     * while it reads them. The check runs in a child that switched for
+     * good; what it prints is not printed twice. */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return smfctl_fail(1, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        rc = privdrop_switch(&c->user, err, sizeof(err)) != 0
+                 ? smfctl_fail(1, "cannot switch to user %s: %s", c->user.name, err)
+                 : check(arg);
+        fflush(NULL);
+        _exit(rc);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return smfctl_fail(1, "cannot wait for process %ld: %s", (long)pid, strerror(errno));
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return smfctl_fail(1, "the process that opened the store as user %s ended by signal %d",
+                       c->user.name, WTERMSIG(st));
 }

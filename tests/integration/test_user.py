@@ -222,7 +222,7 @@ class UserTest(unittest.TestCase):
         self.assertEqual(len(self.quarantine_listing("held.example")), 2)
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
-    def smfctl(self, tmp, *args, as_user=False, config=None):
+    def smfctl(self, tmp, *args, as_user=False, config=None, env=None):
         """smfctl on the folders under tmp with `user` set, as root or as the user."""
         src, build = smftest.PATHS["source"], smftest.PATHS["build"]
         cmd = [os.path.join(build, "bin", "smfctl"),
@@ -230,7 +230,8 @@ class UserTest(unittest.TestCase):
                "-o", "module_dir=%s/modules" % build, "-o", "user=" + USER,
                "-o", "data_dir=%s/data" % tmp, "-o", "quarantine_dir=%s/q" % tmp] + list(args)
         ids = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[]) if as_user else {}
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=src, **ids)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=src, env=env,
+                              **ids)
 
     @smfctl_needs_root
     def test_smfctl_as_root_leaves_the_stores_to_the_user(self):
@@ -304,6 +305,29 @@ class UserTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(os.stat(exported).st_uid, 0)
         self.assertEqual(owners(os.path.join(tmp, "data")), [])
+
+    @smfctl_needs_root
+    def test_smfctl_opens_no_store_while_root_can_be_taken_back(self):
+        """The store's files are the user's, and LMDB trusts what it reads from
+        them: whoever took over smfd could rewrite them while smfctl reads them.
+        So smfctl opens a store only once it cannot become root again, an export
+        too (whose check that the store opens comes before its file is made)."""
+        tmp = tempfile.mkdtemp(prefix="smf-uctl-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        reachable(tmp)
+        exported = os.path.join(tmp, "export.txt")
+        shim = os.path.join(smftest.PATHS["build"], "test-shims", "store_opens_as_user.so")
+        # A sanitizer build wants its runtime first; the shim only wraps open().
+        env = dict(os.environ, LD_PRELOAD=shim,
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        for args in (["list", "add", "--type", "ip", "--action", "block", "192.0.2.7"],
+                     ["list", "export", exported], ["list", "show"]):
+            r = self.smfctl(tmp, *args, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("store_opens_as_user", r.stderr)
+        with open(exported) as f:
+            self.assertIn("192.0.2.7", f.read())
+        self.assertEqual(os.stat(exported).st_uid, 0)
 
     @smfctl_needs_root
     def test_smfctl_refusals_name_smfctl(self):
