@@ -1120,37 +1120,40 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     }
 }
 
-/* Base64 letters past the padding from which a client that decodes on
- * could save something worth scanning (12 bytes). */
-#define B64_FOOTER_LETTERS 16
-
 /*
  * A base64 body with text after its padding: GMime, like the decoder above,
  * stops at the padding and keeps the text as a footer, but Thunderbird
  * decodes on to the end, so what it saves can hold a whole file the other
- * readers never show (short lines after "QUI=" and a "-- " line). When the
- * footer has letters enough, that longer version becomes a child part of
- * the same type and name, so that every stage scans both. It is not text
- * (its tail is the footer decoded as base64), so the text stages do not
- * read the body twice.
+ * readers never show (short lines after "QUI=" and a "-- " line). Whenever
+ * the footer's letters stand for any byte, that longer version becomes a
+ * child part of the same type and name, so that every stage scans both:
+ * however few bytes they are, they may finish a file or a pattern that the
+ * data before the padding starts. It is not text (its tail is the footer
+ * decoded as base64), so the text stages do not read the body twice.
  */
 static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char *s, size_t n,
                                       size_t stop)
 {
     size_t letters = 0;
-    for (size_t i = stop; i < n && letters < B64_FOOTER_LETTERS; i++)
+    /* Two letters in a group make its first byte; fewer make none. */
+    for (size_t i = stop; i < n && letters < 2; i++)
         letters += b64_rev[s[i]] != 0;
-    if (letters < B64_FOOTER_LETTERS || !may_descend(p, p->m->parts[idx].depth))
+    if (letters < 2)
         return;
     unsigned char *out = arena_alloc(p->arena, n / 4 * 3 + 3);
     size_t len = decode_base64_groups(s, n, out);
-    long c = add_part(p, idx, p->m->parts[idx].depth + 1);
+    const smf_part_t *pt = &p->m->parts[idx];
+    if (len == pt->size && (len == 0 || memcmp(out, pt->data, len) == 0))
+        return; /* The footer's letters saved nothing more. */
+    if (!may_descend(p, pt->depth))
+        return;
+    long c = add_part(p, idx, pt->depth + 1);
     if (c < 0)
         return;
-    smf_part_t *pt = &p->m->parts[idx], *cp = &p->m->parts[c];
-    cp->content_type = pt->content_type;
-    cp->filename = pt->filename;
-    cp->flags = pt->flags & SMF_PART_ATTACHMENT;
+    smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
+    cp->content_type = pp->content_type;
+    cp->filename = pp->filename;
+    cp->flags = pp->flags & SMF_PART_ATTACHMENT;
     set_data(p, c, out, len);
 }
 

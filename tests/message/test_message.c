@@ -418,6 +418,52 @@ static message_t *parse_built(arena_t *a, GString *raw)
 }
 
 /*
+ * However few letters follow the padding, a client that decodes on to the
+ * end of the body saves what they stand for after the data: ten bytes
+ * there may finish a file (or a signature's pattern) that the data starts.
+ * A footer whose letters stand for no byte has no second version.
+ */
+static void test_base64_short_footer(void)
+{
+    static const struct {
+        const char *body;
+        const char *saved;
+        size_t len;
+    } cases[] = {
+        {"AAEC\n/w==\nQUJD\nREVG\nR0hJ\nSg==\n-- \n",
+         "\0\1\2\xff"
+         "ABCDEFGHIJ",
+         14},
+        {"AAEC\n/w==\n-- \nQUJD\n",
+         "\0\1\2\xff"
+         "ABC",
+         7},
+        {"AAEC\n/w==\n-- \nJ.\n", NULL, 0},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        g_string_assign(raw, "Subject: b64\nContent-Type: application/octet-stream; name=x.exe\n"
+                             "Content-Transfer-Encoding: base64\n\n");
+        g_string_append(raw, cases[i].body);
+        message_t *m = parse_built(a, raw);
+        size_t want = cases[i].saved != NULL ? 2 : 1;
+        const smf_part_t *v = &m->parts[m->part_count - 1];
+        if (m->part_count != want || m->parts[0].size != 4 ||
+            (want == 2 &&
+             (v->parent != 0 || strcmp(v->filename, "x.exe") != 0 || v->size != cases[i].len ||
+              memcmp(v->data, cases[i].saved, cases[i].len) != 0))) {
+            fprintf(stderr, "short footer case %zu: %zu part(s), the last %zu bytes\n", i,
+                    m->part_count, v->size);
+            failures++;
+        }
+        CHECK(m->truncated == NULL);
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * Base64 with stray characters outside the alphabet: mail clients skip
  * them and save the file, so the part is decoded, not left raw and
  * flagged. Each body below stands for the same 51 bytes.
@@ -1242,6 +1288,7 @@ int main(int argc, char **argv)
     test_parts_limit();
     test_no_boundary();
     test_broken_base64();
+    test_base64_short_footer();
     test_hostile_encodings();
     test_base64_strays();
     test_nul_in_name();
