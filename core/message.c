@@ -380,42 +380,43 @@ static bool b64_padding(const unsigned char *s, size_t i, size_t n, int q)
 }
 
 /*
- * Base64 as Thunderbird saves it: every character outside the alphabet but
- * '=' is skipped, each group of four places ('=' among them) gives the
- * bytes of the letters before its first '=', and decoding goes on after a
- * padded group to the end of the body. out holds n / 4 * 3 + 3 bytes.
+ * Base64 as Thunderbird saves it (mime_decode_base64_token): every
+ * character outside the alphabet but '=' is skipped, and each group of
+ * four places is decoded whole, a '=' standing for six zero bits wherever
+ * it is, into three bytes less one per '=' it holds, at least one ("=QUJ"
+ * gives two bytes, "====" one). Decoding goes on after a padded group to
+ * the end of the body, and a group left unfinished there is saved as it
+ * stands, padded with '=' (not decoded), unless it begins with '='. out
+ * holds n / 4 * 3 + 4 bytes.
  */
-/* The bytes a group's first `letters` sextets in acc hold. */
-static unsigned char *group_bytes(unsigned char *o, unsigned long acc, int letters)
-{
-    if (letters < 4)
-        return flush_quantum(o, acc, letters);
-    *o++ = (unsigned char)(acc >> 16);
-    *o++ = (unsigned char)(acc >> 8);
-    *o++ = (unsigned char)acc;
-    return o;
-}
-
 static size_t decode_base64_groups(const unsigned char *s, size_t n, unsigned char *out)
 {
-    unsigned char *o = out;
+    unsigned char *o = out, group[4];
     unsigned long acc = 0;
-    int places = 0, letters = 0;
+    int places = 0, pads = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned v = b64_rev[s[i]];
         if (v == 0 && s[i] != '=')
             continue;
-        if (v != 0 && letters == places) {
-            acc = (acc << 6) | (v - 1);
-            letters++;
-        }
+        group[places] = s[i];
+        acc = (acc << 6) | (v != 0 ? v - 1 : 0);
+        pads += v == 0;
         if (++places == 4) {
-            o = group_bytes(o, acc, letters);
+            *o++ = (unsigned char)(acc >> 16);
+            if (pads < 2)
+                *o++ = (unsigned char)(acc >> 8);
+            if (pads < 1)
+                *o++ = (unsigned char)acc;
             acc = 0;
-            places = letters = 0;
+            places = pads = 0;
         }
     }
-    return (size_t)(group_bytes(o, acc, letters) - out);
+    if (places > 0 && group[0] != '=') {
+        memcpy(o, group, (size_t)places);
+        memset(o + places, '=', (size_t)(4 - places));
+        o += 4;
+    }
+    return (size_t)(o - out);
 }
 
 /* Decodes s[0..n) into out (n / 4 * 3 + 3 bytes); *stop gets where a
@@ -1125,26 +1126,25 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
  * stops at the padding and keeps the text as a footer, but Thunderbird
  * decodes on to the end, so what it saves can hold a whole file the other
  * readers never show (short lines after "QUI=" and a "-- " line). Whenever
- * the footer's letters stand for any byte, that longer version becomes a
+ * the footer adds anything to what it saves, that longer version becomes a
  * child part of the same type and name, so that every stage scans both:
- * however few bytes they are, they may finish a file or a pattern that the
+ * however few bytes it adds, they may finish a file or a pattern that the
  * data before the padding starts. It is not text (its tail is the footer
  * decoded as base64), so the text stages do not read the body twice.
  */
 static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char *s, size_t n,
                                       size_t stop)
 {
-    size_t letters = 0;
-    /* Two letters in a group make its first byte; fewer make none. */
-    for (size_t i = stop; i < n && letters < 2; i++)
-        letters += b64_rev[s[i]] != 0;
-    if (letters < 2)
-        return;
-    unsigned char *out = arena_alloc(p->arena, n / 4 * 3 + 3);
+    size_t i = stop;
+    while (i < n && b64_rev[s[i]] == 0 && s[i] != '=')
+        i++;
+    if (i == n)
+        return; /* Nothing there that a client decodes. */
+    unsigned char *out = arena_alloc(p->arena, n / 4 * 3 + 4);
     size_t len = decode_base64_groups(s, n, out);
     const smf_part_t *pt = &p->m->parts[idx];
     if (len == pt->size && (len == 0 || memcmp(out, pt->data, len) == 0))
-        return; /* The footer's letters saved nothing more. */
+        return; /* The footer adds nothing to what is saved. */
     if (!may_descend(p, pt->depth))
         return;
     long c = add_part(p, idx, pt->depth + 1);

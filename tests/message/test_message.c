@@ -400,9 +400,12 @@ static void test_broken_base64(void)
         {0, 1, A | U, "application/octet-stream", "broken.bin", "This is *not* base64 at all!", 28},
         {0, 1, A, "application/octet-stream", "footer.bin", "\0\1\2\xff", 4},
         /* The same file as a client that decodes past the padding saves it:
-         * the footer's letters, decoded, follow the data. */
+         * the footer's letters, decoded, follow the data, and the one left
+         * over is saved as it stands, padded. */
         {3, 2, A, "application/octet-stream", "footer.bin",
-         "\0\1\2\xff\x96\x2b\x2d\x7e\x8a\x2d\x7a\xb6\x9f\xb5\xea\xed\x85\xea\x5a\x75\xd8\xa7", 22},
+         "\0\1\2\xff\x96\x2b\x2d\x7e\x8a\x2d\x7a\xb6\x9f\xb5\xea\xed\x85\xea\x5a\x75\xd8\xa7"
+         "g===",
+         26},
     };
     check_parts(m, parts, 5, "broken-base64.eml");
     CHECK(m->truncated == NULL);
@@ -418,10 +421,10 @@ static message_t *parse_built(arena_t *a, GString *raw)
 }
 
 /*
- * However few letters follow the padding, a client that decodes on to the
- * end of the body saves what they stand for after the data: ten bytes
- * there may finish a file (or a signature's pattern) that the data starts.
- * A footer whose letters stand for no byte has no second version.
+ * However little follows the padding, a client that decodes on to the end
+ * of the body saves what it stands for after the data: ten bytes there may
+ * finish a file (or a signature's pattern) that the data starts. Only a
+ * footer with nothing of base64 in it has no second version.
  */
 static void test_base64_short_footer(void)
 {
@@ -438,7 +441,16 @@ static void test_base64_short_footer(void)
          "\0\1\2\xff"
          "ABC",
          7},
-        {"AAEC\n/w==\n-- \nJ.\n", NULL, 0},
+        /* A group holding a '=' anywhere is decoded whole, '=' as zero bits:
+         * three bytes less one per '=', at least one. */
+        {"AAEC\n/w==\n-- \n=QUJ\n", "\0\1\2\xff\x01\x05", 6},
+        {"AAEC\n/w==\n-- \nQ=U=\n====\n", "\0\1\2\xff\x40\x00", 6},
+        /* A group left unfinished at the end is saved as it stands. */
+        {"AAEC\n/w==\n-- \nJ.\n",
+         "\0\1\2\xff"
+         "J===",
+         8},
+        {"AAEC\n/w==\n-- \n.\n", NULL, 0},
     };
     arena_t *a = arena_new(16384);
     GString *raw = g_string_new(NULL);
