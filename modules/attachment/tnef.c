@@ -1,0 +1,409 @@
+/*
+ * tnef.c - a TNEF stream's attachments (MS-OXTNEF): a signature, then
+ * attributes of a level, an id, a length, the data and a checksum. The
+ * attachment attributes and the MAPI property list of attAttachment give
+ * the names and the data; everything else is skipped by its length.
+ */
+#include "tnef.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define TNEF_SIGNATURE 0x223e9f78u
+
+/* Attribute ids, without the type in their high word: readers go by the id alone. */
+#define ATT_DATA 0x800f               /* attAttachData */
+#define ATT_TITLE 0x8010              /* attAttachTitle */
+#define ATT_TRANSPORT_FILENAME 0x9001 /* attAttachTransportFilename */
+#define ATT_REND_DATA 0x9002          /* attAttachRendData: starts an attachment */
+#define ATT_ATTACHMENT 0x9005         /* attAttachment: the attachment's MAPI properties */
+
+/* MAPI property types (the low word of a tag). */
+#define PT_MV 0x1000
+#define PT_OBJECT 0x000d
+#define PT_STRING8 0x001e
+#define PT_UNICODE 0x001f
+#define PT_BINARY 0x0102
+
+#define PR_DISPLAY_NAME 0x3001
+#define PR_ATTACH_DATA 0x3701
+#define PR_ATTACH_EXTENSION 0x3703
+#define PR_ATTACH_FILENAME 0x3704
+#define PR_ATTACH_LONG_FILENAME 0x3707
+#define PR_ATTACH_PATHNAME 0x3708
+#define PR_ATTACH_LONG_PATHNAME 0x370d
+
+/* Named properties (ids from 0x8000) carry a GUID and a number or a name first. */
+#define PROP_NAMED 0x8000
+#define IID_LEN 16
+
+typedef struct tnef_walk {
+    att_tnef_fn fn;
+    void *arg;
+    att_tnef_result_t *res;
+    att_tnef_attach_t cur;
+} tnef_walk_t;
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int att_is_tnef(const unsigned char *d, size_t n)
+{
+    return n >= 4 && rd32(d) == TNEF_SIGNATURE;
+}
+
+static void tnef_damaged(tnef_walk_t *t, const char *why)
+{
+    if (t->res->damaged == NULL)
+        t->res->damaged = why;
+}
+
+/* Hands the record to fn when it holds anything, and empties it. */
+static int tnef_flush(tnef_walk_t *t)
+{
+    int rc = 0;
+
+    if (t->cur.name_count > 0 || t->cur.data_count > 0)
+        rc = t->fn(t->arg, &t->cur);
+    t->cur.name_count = 0;
+    t->cur.data_count = 0;
+    return rc;
+}
+
+static int tnef_add_data(tnef_walk_t *t, const unsigned char *p, size_t len)
+{
+    int rc;
+
+    if (t->cur.data_count == ATT_TNEF_DATA && (rc = tnef_flush(t)) != 0)
+        return rc;
+    t->cur.data[t->cur.data_count] = p;
+    t->cur.data_len[t->cur.data_count++] = len;
+    return 0;
+}
+
+/* Adds a UTF-8 name of len bytes, by its end when it is too long; an empty or known one is not. */
+static int tnef_add_utf8(tnef_walk_t *t, const char *s, size_t len)
+{
+    int rc;
+
+    if (len == 0)
+        return 0;
+    if (len > ATT_TNEF_NAME_MAX - 1) {
+        s += len - (ATT_TNEF_NAME_MAX - 1);
+        len = ATT_TNEF_NAME_MAX - 1;
+    }
+    for (size_t i = 0; i < t->cur.name_count; i++) {
+        if (strlen(t->cur.names[i]) == len && memcmp(t->cur.names[i], s, len) == 0)
+            return 0;
+    }
+    if (t->cur.name_count == ATT_TNEF_NAMES && (rc = tnef_flush(t)) != 0)
+        return rc;
+    memcpy(t->cur.names[t->cur.name_count], s, len);
+    t->cur.names[t->cur.name_count++][len] = '\0';
+    return 0;
+}
+
+static size_t tnef_put_utf8(char *out, uint32_t c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xc0 | c >> 6);
+        out[1] = (char)(0x80 | (c & 0x3f));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xe0 | c >> 12);
+        out[1] = (char)(0x80 | (c >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (c & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | c >> 18);
+    out[1] = (char)(0x80 | (c >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (c >> 6 & 0x3f));
+    out[3] = (char)(0x80 | (c & 0x3f));
+    return 4;
+}
+
+/* The code unit at i of a string of bytes (wide: UTF-16LE). */
+static uint32_t tnef_unit(const unsigned char *p, size_t i, int wide)
+{
+    return wide ? (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8 : p[i];
+}
+
+/*
+ * Adds the name in units [0, end) of a string, without its NULs, by its last
+ * ATT_TNEF_NAME_MAX - 1 units at most: enough for the bytes kept.
+ */
+static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, int wide)
+{
+    char buf[4 * ATT_TNEF_NAME_MAX];
+    size_t start = end, kept = 0, len = 0;
+
+    while (start > 0 && kept < ATT_TNEF_NAME_MAX - 1) {
+        if (tnef_unit(p, --start, wide) != 0)
+            kept++;
+    }
+    for (size_t i = start; i < end; i++) {
+        uint32_t c = tnef_unit(p, i, wide);
+        if (c == 0)
+            continue;
+        if (!wide) {
+            buf[len++] = (char)c;
+            continue;
+        }
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < end) {
+            uint32_t lo = tnef_unit(p, i + 1, wide);
+            if (lo >= 0xdc00 && lo < 0xe000) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+                i++;
+            }
+        }
+        if (c >= 0xd800 && c < 0xe000)
+            c = 0xfffd;
+        len += tnef_put_utf8(buf + len, c);
+    }
+    return tnef_add_utf8(t, buf, len);
+}
+
+/*
+ * Adds a string property's name. A reader of C strings stops at the first
+ * NUL, a reader that goes by the length may not: when anything follows a
+ * NUL, the name without its NULs is added as well.
+ */
+static int tnef_add_string(tnef_walk_t *t, const unsigned char *p, size_t len, int wide)
+{
+    size_t units = wide ? len / 2 : len, nul = 0;
+    int rc;
+
+    while (nul < units && tnef_unit(p, nul, wide) != 0)
+        nul++;
+    if ((rc = tnef_add_units(t, p, nul, wide)) != 0)
+        return rc;
+    for (size_t i = nul; i < units; i++) {
+        if (tnef_unit(p, i, wide) != 0)
+            return tnef_add_units(t, p, units, wide);
+    }
+    return 0;
+}
+
+/* The size in a property list of one value of a fixed-size type; 0 for another type. */
+static size_t tnef_fixed_size(uint32_t type)
+{
+    switch (type) {
+    case 0x0002: /* PtypInteger16 */
+    case 0x000b: /* PtypBoolean */
+    case 0x0003: /* PtypInteger32 */
+    case 0x0004: /* PtypFloating32 */
+    case 0x000a: /* PtypErrorCode */
+        return 4;
+    case 0x0005: /* PtypFloating64 */
+    case 0x0006: /* PtypCurrency */
+    case 0x0007: /* PtypFloatingTime */
+    case 0x0014: /* PtypInteger64 */
+    case 0x0040: /* PtypTime */
+        return 8;
+    case 0x0048: /* PtypGuid */
+        return 16;
+    default:
+        return 0;
+    }
+}
+
+static int tnef_is_name(uint32_t id)
+{
+    return id == PR_DISPLAY_NAME || id == PR_ATTACH_EXTENSION || id == PR_ATTACH_FILENAME ||
+           id == PR_ATTACH_LONG_FILENAME || id == PR_ATTACH_PATHNAME ||
+           id == PR_ATTACH_LONG_PATHNAME;
+}
+
+/* One value of a variable-length property: a name, the data, or nothing to look at. */
+static int tnef_value(tnef_walk_t *t, uint32_t id, uint32_t type, const unsigned char *v,
+                      size_t len)
+{
+    if (tnef_is_name(id) && (type == PT_STRING8 || type == PT_UNICODE))
+        return tnef_add_string(t, v, len, type == PT_UNICODE);
+    if (id == PR_ATTACH_DATA && type == PT_BINARY)
+        return tnef_add_data(t, v, len);
+    if (id == PR_ATTACH_DATA && type == PT_OBJECT) {
+        if (len < IID_LEN) {
+            tnef_damaged(t, "an attachment object shorter than its interface id");
+            return 0;
+        }
+        return tnef_add_data(t, v + IID_LEN, len - IID_LEN);
+    }
+    return 0;
+}
+
+/* Skips a named property's name: a GUID, then a number or a length and a UTF-16 name. */
+static int tnef_skip_prop_name(const unsigned char *p, size_t n, size_t *pos)
+{
+    uint32_t kind, len;
+
+    if (n - *pos < IID_LEN + 8)
+        return -1;
+    kind = rd32(p + *pos + IID_LEN);
+    *pos += IID_LEN + 4;
+    if (kind == 0) {
+        *pos += 4;
+        return 0;
+    }
+    if (kind != 1)
+        return -1;
+    len = rd32(p + *pos);
+    *pos += 4;
+    if (len > n - *pos)
+        return -1;
+    *pos += len;
+    *pos += (4 - len % 4) % 4 < n - *pos ? (4 - len % 4) % 4 : n - *pos;
+    return 0;
+}
+
+/*
+ * Walks a MAPI property list: a count, then each property's tag, its name
+ * when it is a named one, and its values (a count first for a multi-valued
+ * or variable-length type; each value padded to four bytes).
+ */
+static int tnef_props(tnef_walk_t *t, const unsigned char *p, size_t n)
+{
+    size_t pos = 4;
+    uint32_t count;
+    int rc;
+
+    if (n < 4) {
+        tnef_damaged(t, "a property list without its count");
+        return 0;
+    }
+    count = rd32(p);
+    for (uint32_t i = 0; i < count; i++) {
+        if (i == ATT_TNEF_MAX_PROPERTIES) {
+            t->res->limit = "more properties than a TNEF property list may have here";
+            return 0;
+        }
+        if (n - pos < 4) {
+            tnef_damaged(t, "a property list cut short");
+            return 0;
+        }
+        uint32_t tag = rd32(p + pos), type = tag & 0xffff & ~(uint32_t)PT_MV, id = tag >> 16;
+        int mv = (tag & PT_MV) != 0;
+        int var =
+            type == PT_STRING8 || type == PT_UNICODE || type == PT_BINARY || type == PT_OBJECT;
+        size_t fixed = tnef_fixed_size(type);
+        uint32_t values = 1;
+
+        pos += 4;
+        if (id >= PROP_NAMED && tnef_skip_prop_name(p, n, &pos) < 0) {
+            tnef_damaged(t, "a named property cut short");
+            return 0;
+        }
+        if (!var && fixed == 0) {
+            tnef_damaged(t, "a property of an unknown type");
+            return 0;
+        }
+        if (mv || var) {
+            if (n - pos < 4) {
+                tnef_damaged(t, "a property list cut short");
+                return 0;
+            }
+            values = rd32(p + pos);
+            pos += 4;
+        }
+        for (uint32_t v = 0; v < values; v++) {
+            if (v == ATT_TNEF_MAX_PROPERTIES) {
+                t->res->limit = "more values than a TNEF property may have here";
+                return 0;
+            }
+            size_t len = fixed;
+            if (var) {
+                if (n - pos < 4) {
+                    tnef_damaged(t, "a property value cut short");
+                    return 0;
+                }
+                len = rd32(p + pos);
+                pos += 4;
+            }
+            if (len > n - pos) {
+                /* What is there is still looked at, as a truncated attribute's data is. */
+                tnef_damaged(t, "a property value cut short");
+                return var ? tnef_value(t, id, type, p + pos, n - pos) : 0;
+            }
+            if (var && (rc = tnef_value(t, id, type, p + pos, len)) != 0)
+                return rc;
+            pos += len;
+            pos += (4 - len % 4) % 4 < n - pos ? (4 - len % 4) % 4 : n - pos;
+        }
+    }
+    return 0;
+}
+
+/* One attribute whose id is `id` and whose data (len bytes) is at p. */
+static int tnef_attribute(tnef_walk_t *t, uint32_t id, const unsigned char *p, size_t len)
+{
+    switch (id) {
+    case ATT_REND_DATA:
+        return tnef_flush(t);
+    case ATT_TITLE:
+    case ATT_TRANSPORT_FILENAME:
+        return tnef_add_string(t, p, len, 0);
+    case ATT_DATA:
+        return tnef_add_data(t, p, len);
+    case ATT_ATTACHMENT:
+        return tnef_props(t, p, len);
+    default:
+        return 0;
+    }
+}
+
+int att_tnef_walk(const unsigned char *d, size_t n, att_tnef_fn fn, void *arg,
+                  att_tnef_result_t *res)
+{
+    /* The signature, then a two-byte key nothing reads. */
+    size_t pos = 6, attributes = 0;
+    tnef_walk_t t = {fn, arg, res, {.name_count = 0}};
+    int rc = 0;
+
+    res->damaged = res->limit = NULL;
+    if (!att_is_tnef(d, n) || n < pos) {
+        res->damaged = "not a TNEF stream";
+        return 0;
+    }
+    while (rc == 0 && pos < n && res->limit == NULL) {
+        if (++attributes > ATT_TNEF_MAX_ATTRIBUTES) {
+            res->limit = "more attributes than a TNEF stream may have here";
+            break;
+        }
+        if (n - pos < 9) {
+            tnef_damaged(&t, "an attribute header cut short");
+            break;
+        }
+        unsigned level = d[pos];
+        uint32_t id = rd32(d + pos + 1) & 0xffff;
+        size_t len = rd32(d + pos + 5), left;
+        const unsigned char *body = d + pos + 9;
+
+        pos += 9;
+        left = n - pos;
+        /* A cut attribute's data is still looked at, as far as it goes. */
+        if (len > left || left - len < 2) {
+            tnef_damaged(&t, "an attribute cut short");
+            rc = tnef_attribute(&t, id, body, len < left ? len : left);
+            break;
+        }
+        uint32_t sum = 0;
+        for (size_t i = 0; i < len; i++)
+            sum += body[i];
+        if ((sum & 0xffff) != ((uint32_t)body[len] | (uint32_t)body[len + 1] << 8))
+            tnef_damaged(&t, "an attribute's checksum does not match");
+        if (level != 1 && level != 2)
+            tnef_damaged(&t, "an attribute of an unknown level");
+        rc = tnef_attribute(&t, id, body, len);
+        pos += len + 2;
+    }
+    if (rc == 0)
+        rc = tnef_flush(&t);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * tnef.h - reads the attachments out of a TNEF stream (winmail.dat,
+ * application/ms-tnef), the way Outlook sends a message's attachments:
+ * their names and data, for archive.c to check as it checks an archive's
+ * entries.
+ */
+#ifndef SMF_ATTACHMENT_TNEF_H
+#define SMF_ATTACHMENT_TNEF_H
+
+#include <stddef.h>
+
+/* Attributes read at most from one stream; past it the walk stops (a limit, not damage). */
+#define ATT_TNEF_MAX_ATTRIBUTES 65536
+/* Properties read at most from one property list, and values from one property. */
+#define ATT_TNEF_MAX_PROPERTIES 65536
+/* A name is kept by its last bytes, which hold its extension. */
+#define ATT_TNEF_NAME_MAX 256
+/* Names and data blocks one record holds; an attachment with more comes in several records. */
+#define ATT_TNEF_NAMES 8
+#define ATT_TNEF_DATA 4
+
+/*
+ * One attachment of a TNEF stream, or part of one when it has more names
+ * or data blocks than a record holds. Names are in UTF-8 (8-bit strings as
+ * they are), NUL-terminated, each different, and come from attAttachTitle,
+ * attAttachTransportFilename and the MAPI properties of attAttachment
+ * (PR_ATTACH_LONG_FILENAME, PR_ATTACH_FILENAME, PR_DISPLAY_NAME,
+ * PR_ATTACH_EXTENSION, PR_ATTACH_PATHNAME, PR_ATTACH_LONG_PATHNAME). Data
+ * blocks point into the stream: attAttachData, and PR_ATTACH_DATA_BIN or
+ * PR_ATTACH_DATA_OBJ (without its interface id: an embedded message is a
+ * TNEF stream again, an OLE object an OLE2 file). A truncated block is
+ * given as far as it goes.
+ */
+typedef struct att_tnef_attach {
+    char names[ATT_TNEF_NAMES][ATT_TNEF_NAME_MAX];
+    size_t name_count;
+    const unsigned char *data[ATT_TNEF_DATA];
+    size_t data_len[ATT_TNEF_DATA];
+    size_t data_count;
+} att_tnef_attach_t;
+
+/* What made the walk of a stream incomplete: static strings, NULL when nothing did. */
+typedef struct att_tnef_result {
+    const char *damaged; /* The stream is malformed here; what could be read was given. */
+    const char *limit;   /* A cap above stopped the walk. */
+} att_tnef_result_t;
+
+typedef int (*att_tnef_fn)(void *arg, const att_tnef_attach_t *attach);
+
+/* Whether the data starts with the TNEF signature. */
+int att_is_tnef(const unsigned char *data, size_t size);
+
+/*
+ * Calls fn for each attachment of a TNEF stream, in order, and stops at the
+ * first non-zero return, which it returns; otherwise returns 0. The record
+ * given to fn lives until fn returns. Every length is checked against the
+ * bytes left: an attribute or property that runs past them, a bad checksum,
+ * an unknown attribute level or property type is damage, and what was read
+ * before it is still given to fn (after a bad checksum or level the walk goes
+ * on, as the lengths still frame the attributes). *res says what kept the
+ * walk from being whole.
+ */
+int att_tnef_walk(const unsigned char *data, size_t size, att_tnef_fn fn, void *arg,
+                  att_tnef_result_t *res);
+
+#endif /* SMF_ATTACHMENT_TNEF_H */
