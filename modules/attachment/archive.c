@@ -1,9 +1,11 @@
 /*
  * archive.c - walks archives (zip, 7z, tar, gzip, rar, cab, iso) held in
- * memory with libarchive, nested ones included, within limits on depth,
- * entries and decompressed bytes shared by the whole attachment.
+ * memory with libarchive, and TNEF streams (tnef.c), nested ones included,
+ * within limits on depth, entries and decompressed bytes shared by the
+ * whole attachment.
  */
 #include "attachment.h"
+#include "tnef.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -217,11 +219,11 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
     return name != NULL ? name : "";
 }
 
-/* Whether an entry's data is an archive to open: it starts like one, or it is a zip behind a
- * preamble, which unzip and 7-Zip extract. */
-static int att_nests(const att_buf_t *b)
+/* Whether an entry's data is an archive to open: it starts like one, it is a zip behind a
+ * preamble, which unzip and 7-Zip extract, or it is a TNEF stream (a winmail.dat). */
+static int att_nests(const unsigned char *data, size_t len)
 {
-    return att_is_archive(b->data, b->len) || att_zip_found(b->data, b->len);
+    return att_is_archive(data, len) || att_zip_found(data, len) || att_is_tnef(data, len);
 }
 
 /* Examines one entry: its name, then its data (type, nested archive). */
@@ -258,7 +260,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     }
     if (rc == 0 && !w->stopped && !att_is_vba_part(path))
         rc = att_check_ole2(w->ctx, where, path, b.data, b.len);
-    if (rc == 0 && !w->stopped && att_nests(&b)) {
+    if (rc == 0 && !w->stopped && att_nests(b.data, b.len)) {
         if (depth >= c->archive_max_depth)
             rc = att_limit(w, "nested deeper than archive_max_depth");
         else
@@ -527,10 +529,102 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
     return att_zip_layout_check(w, data, size, &layout);
 }
 
+/* A TNEF stream's walk: the walk it is part of, and the nesting level of the stream. */
+typedef struct att_tnef_check {
+    att_walk_t *w;
+    long depth;
+} att_tnef_check_t;
+
+/*
+ * One data block of a TNEF attachment, checked as an archive entry's data:
+ * its type against each of its names, macros, and a nested archive or TNEF
+ * stream (an embedded message). Its bytes are the stream's own, not
+ * expanded ones, but count against archive_max_expanded as an entry's do,
+ * so that streams nested in each other stay within it too.
+ */
+static int att_tnef_data(att_tnef_check_t *tc, const att_tnef_attach_t *a, const unsigned char *d,
+                         size_t n, const char *where)
+{
+    att_walk_t *w = tc->w;
+    const att_policy_t *c = w->ctx->pol;
+    const char *name = a->name_count > 0 ? a->names[a->name_count - 1] : "unnamed attachment";
+    int rc = 0;
+
+    w->expanded += n;
+    if (w->expanded > (uint64_t)c->archive_max_expanded)
+        return att_limit(w, "expands beyond archive_max_expanded");
+    for (size_t i = 0; rc == 0 && i < a->name_count; i++)
+        rc = att_check_type(w->ctx, where, a->names[i], d, n);
+    if (rc == 0)
+        rc = att_check_ole2(w->ctx, where, name, d, n);
+    if (rc != 0 || !att_nests(d, n))
+        return rc;
+    /* Outlook shows the archive as an attachment of the mail. */
+    if (c->block_archives && !att_is_tnef(d, n)) {
+        if ((rc = att_entry_symbol(w, "ATT_BLOCKED_ARCHIVE", c->blocked_score, name)) < 0)
+            return rc;
+        att_note_blocked(w->ctx, name);
+    }
+    if (tc->depth >= c->archive_max_depth)
+        return att_limit(w, "nested deeper than archive_max_depth");
+    return att_walk_memory(w, name, d, n, tc->depth + 1);
+}
+
+/*
+ * One attachment of a TNEF stream. Outlook shows it as an attachment of the
+ * mail, not as an archive's entry: its names have an attachment's checks
+ * (ATT_BLOCKED_EXT, ATT_DOUBLE_EXT, ATT_RTLO_NAME). Returns 1 to end the
+ * walk once a limit is reached.
+ */
+static int att_tnef_entry(void *arg, const att_tnef_attach_t *a)
+{
+    att_tnef_check_t *tc = arg;
+    att_walk_t *w = tc->w;
+    char where[600];
+    int rc = 0;
+
+    if (smf_msg_time_left_ms(w->ctx->msg) <= 0)
+        return SMF_ETIMEDOUT;
+    if (++w->entries > (size_t)w->ctx->pol->archive_max_entries)
+        rc = att_limit(w, "more entries than archive_max_entries");
+    snprintf(where, sizeof(where), "%s: ", w->top);
+    for (size_t i = 0; rc == 0 && !w->stopped && i < a->name_count; i++)
+        rc = att_check_name(w->ctx, where, a->names[i]);
+    for (size_t i = 0; rc == 0 && !w->stopped && i < a->data_count; i++)
+        rc = att_tnef_data(tc, a, a->data[i], a->data_len[i], where);
+    return rc < 0 ? rc : w->stopped;
+}
+
+/*
+ * Walks a TNEF stream (winmail.dat): its attachments are its entries.
+ * A malformed stream is damaged as an archive is, once what could be read
+ * of it has been checked.
+ */
+static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                         long depth)
+{
+    att_tnef_check_t tc = {w, depth};
+    att_tnef_result_t res;
+    int rc = att_tnef_walk(data, size, att_tnef_entry, &tc, &res);
+
+    if (rc < 0)
+        return rc;
+    if (res.limit != NULL && !w->stopped && (rc = att_limit(w, res.limit)) < 0)
+        return rc;
+    if (res.damaged != NULL)
+        return att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", w->ctx->pol->damaged_score, name);
+    return 0;
+}
+
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth)
 {
     const att_policy_t *c = w->ctx->pol;
+
+    /* Before the zip name walk: a TNEF stream keeps its attachments as they
+     * are, so a zip in one lies in the clear and is that attachment's. */
+    if (att_is_tnef(data, size))
+        return att_walk_tnef(w, name, data, size, depth);
     int rc = att_check_hidden_names(w, data, size);
 
     if (rc < 0)

@@ -1,10 +1,11 @@
 /*
  * attachment.c - the attachment module: blocked and double file extensions,
  * executables disguised as documents (libmagic), and archive contents
- * (archive.c), under the recipient domain's policy (policy.c). Only parts
- * that carry a file name are examined.
+ * (archive.c) and TNEF streams (tnef.c), under the recipient domain's
+ * policy (policy.c). Only parts that carry a file name are examined.
  */
 #include "attachment.h"
+#include "tnef.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -191,23 +192,25 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
     return smf_msg_add_symbol(ctx->msg, "ATT_TYPE_MISMATCH", ctx->pol->type_mismatch_score, detail);
 }
 
-/* Name checks of one attachment: blocked, double extension, right-to-left override. */
-static int att_check_name(att_ctx_t *ctx, const char *name)
+int att_check_name(att_ctx_t *ctx, const char *where, const char *name)
 {
     const att_policy_t *c = ctx->pol;
     char last[32], prev[32];
+    const char *detail = name;
     int rc = 0;
 
+    if (where[0] != '\0' && (detail = smf_msg_printf(ctx->msg, "%s%s", where, name)) == NULL)
+        return SMF_ENOMEM;
     att_extensions(name, last, prev, sizeof(last));
     if (att_name_blocked(c, name)) {
-        rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_EXT", c->blocked_score, name);
-        att_note_blocked(ctx, name);
+        rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_EXT", c->blocked_score, detail);
+        att_note_blocked(ctx, detail);
         if (rc == 0 && prev[0] != '\0' && att_in_list(att_document_exts, prev))
-            rc = smf_msg_add_symbol(ctx->msg, "ATT_DOUBLE_EXT", c->double_ext_score, name);
+            rc = smf_msg_add_symbol(ctx->msg, "ATT_DOUBLE_EXT", c->double_ext_score, detail);
     }
     /* U+202E turns "invoice_fdp.exe" into "invoice_exe.pdf" on screen. */
     if (rc == 0 && strstr(name, "\xe2\x80\xae") != NULL)
-        rc = smf_msg_add_symbol(ctx->msg, "ATT_RTLO_NAME", c->double_ext_score, name);
+        rc = smf_msg_add_symbol(ctx->msg, "ATT_RTLO_NAME", c->double_ext_score, detail);
     return rc;
 }
 
@@ -234,12 +237,20 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
     const char *what =
         named ? p->filename : smf_msg_printf(ctx->msg, "unnamed %s part", p->content_type);
 
-    if (named && (rc = att_check_name(ctx, p->filename)) < 0)
+    if (named && (rc = att_check_name(ctx, "", p->filename)) < 0)
         return rc;
     if (named && (rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
         return rc;
     if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
         return rc;
+    /* Outlook's winmail.dat: no archive a user chose, so block_archives
+     * leaves it be, but its attachments are walked as an archive's entries.
+     * A part that says it is TNEF and is none is a broken one. */
+    if (att_is_tnef(p->data, p->size))
+        return att_scan_archive(ctx, what, p->data, p->size);
+    if (strcmp(p->content_type, "application/ms-tnef") == 0 ||
+        strcmp(p->content_type, "application/vnd.ms-tnef") == 0)
+        return smf_msg_add_symbol(ctx->msg, "ATT_ARCHIVE_DAMAGED", ctx->pol->damaged_score, what);
     /* A zip behind a preamble does not start like one, yet unzip and 7-Zip
      * extract it: its central directory is what gives it away. */
     if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size))

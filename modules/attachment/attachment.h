@@ -110,6 +110,13 @@ int att_looks_exec(const unsigned char *data, size_t size);
 int att_name_blocked(const att_policy_t *pol, const char *name);
 
 /*
+ * The checks of an attachment's name: ATT_BLOCKED_EXT (noted for
+ * blocked_action), ATT_DOUBLE_EXT, ATT_RTLO_NAME. `where` prefixes the
+ * detail ("" for a part of the mail). Returns 0 or a negative SMF_E* code.
+ */
+int att_check_name(att_ctx_t *ctx, const char *where, const char *name);
+
+/*
  * Adds ATT_TYPE_MISMATCH when `name` says document but `head` (the first
  * bytes of the file) is an executable. `where` prefixes the detail.
  */
@@ -118,7 +125,8 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
 
 /*
  * Walks an archive held in memory: blocked names, encrypted entries,
- * executables disguised as documents, nested archives, limits.
+ * executables disguised as documents, nested archives, limits. A TNEF
+ * stream (winmail.dat) is walked as one too: its attachments are its entries.
  * Returns 0 or a negative SMF_E* code when the scan itself failed.
  */
 int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size);
