@@ -3,7 +3,7 @@
 
 The seeds are committed; this script is how they were made, and makes them
 again (same bytes) after a change: sample mails of the project, zips made
-with zipfile, DNS replies packed by hand, envelopes, mboxes and
+with zipfile, TNEF streams, DNS replies packed by hand, envelopes, mboxes and
 configuration files. Each seed is a small valid input, or a known bad one
 that once crashed a parser and must keep not crashing (the "regress-"
 files). Standard library only.
@@ -150,6 +150,15 @@ def attachment_seeds(out):
     # The OLE2 signature with nothing behind it, and an executable.
     write(out, "attachment", "ole2-head.doc", bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
     write(out, "attachment", "exe.bin", b"MZ" + b"\0" * 58 + struct.pack("<I", 64) + b"PE\0\0")
+    # TNEF (winmail.dat), written by the module tests' TNEF writer: attachments with names
+    # in the title and the MAPI properties, a zip, an embedded message; and one cut short.
+    sys.path.insert(0, os.path.join(ROOT, "tests", "modules", "fixtures"))
+    import make_tnef_fixtures as t
+    stream = t.tnef(t.attach("report.pdf", b"%PDF-1.4\n", "report.pdf"),
+                    t.attach("files.zip", make_zip([("run.exe", b"MZ")]), "files.zip"),
+                    t.embedded_message(t.tnef(t.attach("invoice.exe", b"MZ", "invoice.exe"))))
+    write(out, "attachment", "winmail.dat", stream)
+    write(out, "attachment", "winmail-cut.dat", stream[:len(stream) * 2 // 3])
 
 
 def dns_name(name):
