@@ -409,11 +409,14 @@ static int load_consistent(smf_msg_t *msg, const bayes_model_t *m, fit_data_t *d
     for (int tries = 1;; tries++) {
         bool batch = tries > LOAD_TRIES;
         uint64_t before, after;
-        int rc = batch ? smf_kv_begin(msg) : 0;
+        int begun = batch ? smf_kv_begin(msg) : 0;
+        int rc = begun;
         if (rc == 0 && (rc = bayes_totals_version(msg, m, &before)) == 0)
             rc = load(msg, m, d);
         if (batch) {
-            smf_kv_abort(msg);
+            /* Only the batch begun here is ended: a failed begin opened none. */
+            if (begun == 0)
+                smf_kv_abort(msg);
             return rc;
         }
         int again = bayes_totals_version(msg, m, &after);
