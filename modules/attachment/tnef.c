@@ -72,12 +72,25 @@ static int tnef_flush(tnef_walk_t *t)
     return rc;
 }
 
+/*
+ * A record full of names or data blocks is a limit, not a reason to hand it
+ * on and start another: each data block is checked against its
+ * attachment's names, and a name or block in a record of its own would
+ * escape that check ("scan.pdf", four blocks of junk, then the program).
+ */
+static int tnef_full(tnef_walk_t *t, const char *why)
+{
+    if (t->res->limit == NULL)
+        t->res->limit = why;
+    return 0;
+}
+
 static int tnef_add_data(tnef_walk_t *t, const unsigned char *p, size_t len)
 {
-    int rc;
-
-    if (t->cur.data_count == ATT_TNEF_DATA && (rc = tnef_flush(t)) != 0)
-        return rc;
+    if (t->res->limit != NULL)
+        return 0;
+    if (t->cur.data_count == ATT_TNEF_DATA)
+        return tnef_full(t, "more data blocks in a TNEF attachment than are read here");
     t->cur.data[t->cur.data_count] = p;
     t->cur.data_len[t->cur.data_count++] = len;
     return 0;
@@ -86,9 +99,7 @@ static int tnef_add_data(tnef_walk_t *t, const unsigned char *p, size_t len)
 /* Adds a UTF-8 name of len bytes, by its end when it is too long; an empty or known one is not. */
 static int tnef_add_utf8(tnef_walk_t *t, const char *s, size_t len)
 {
-    int rc;
-
-    if (len == 0)
+    if (len == 0 || t->res->limit != NULL)
         return 0;
     if (len > ATT_TNEF_NAME_MAX - 1) {
         s += len - (ATT_TNEF_NAME_MAX - 1);
@@ -98,8 +109,8 @@ static int tnef_add_utf8(tnef_walk_t *t, const char *s, size_t len)
         if (strlen(t->cur.names[i]) == len && memcmp(t->cur.names[i], s, len) == 0)
             return 0;
     }
-    if (t->cur.name_count == ATT_TNEF_NAMES && (rc = tnef_flush(t)) != 0)
-        return rc;
+    if (t->cur.name_count == ATT_TNEF_NAMES)
+        return tnef_full(t, "more names for a TNEF attachment than are read here");
     memcpy(t->cur.names[t->cur.name_count], s, len);
     t->cur.names[t->cur.name_count++][len] = '\0';
     return 0;
@@ -279,7 +290,7 @@ static int tnef_props(tnef_walk_t *t, const unsigned char *p, size_t n)
         return 0;
     }
     count = rd32(p);
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < count && t->res->limit == NULL; i++) {
         if (i == ATT_TNEF_MAX_PROPERTIES) {
             t->res->limit = "more properties than a TNEF property list may have here";
             return 0;
@@ -312,7 +323,7 @@ static int tnef_props(tnef_walk_t *t, const unsigned char *p, size_t n)
             values = rd32(p + pos);
             pos += 4;
         }
-        for (uint32_t v = 0; v < values; v++) {
+        for (uint32_t v = 0; v < values && t->res->limit == NULL; v++) {
             if (v == ATT_TNEF_MAX_PROPERTIES) {
                 t->res->limit = "more values than a TNEF property may have here";
                 return 0;

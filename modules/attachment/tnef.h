@@ -15,13 +15,15 @@
 #define ATT_TNEF_MAX_PROPERTIES 65536
 /* A name is kept by its last bytes, which hold its extension. */
 #define ATT_TNEF_NAME_MAX 256
-/* Names and data blocks one record holds; an attachment with more comes in several records. */
+/* Names and data blocks one record holds; an attachment with more is a limit. */
 #define ATT_TNEF_NAMES 8
 #define ATT_TNEF_DATA 4
 
 /*
- * One attachment of a TNEF stream, or part of one when it has more names
- * or data blocks than a record holds. Names are in UTF-8 (8-bit strings as
+ * One attachment of a TNEF stream, whole: every data block comes with all
+ * the names the attachment was given before the next one starts (an
+ * attachment with more names or data blocks than a record holds ends the
+ * walk at a limit, its record given as far as it was filled). Names are in UTF-8 (8-bit strings as
  * they are), NUL-terminated, each different, and come from attAttachTitle,
  * attAttachTransportFilename and the MAPI properties of attAttachment
  * (PR_ATTACH_LONG_FILENAME, PR_ATTACH_FILENAME, PR_DISPLAY_NAME,

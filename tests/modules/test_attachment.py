@@ -263,6 +263,8 @@ CASES = [
     {"name": "TNEF data beyond archive_max_expanded", "fixture": "att_tnef_exe.eml",
      "opts": ["archive_max_expanded=100"], "present": ["ATT_ARCHIVE_LIMIT", "ATT_BLOCKED_EXT"],
      "status": "unscannable"},
+    {"name": "a TNEF attachment with more data blocks than are read is a limit, not clean",
+     "fixture": "att_tnef_many_blocks_exe.eml", "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
     # Broken streams are damaged archives; what was read before the damage is still checked.
     {"name": "a TNEF stream cut inside a program's data", "fixture": "att_tnef_truncated_exe.eml",
      "only": ["ATT_BLOCKED_EXT", "ATT_ARCHIVE_DAMAGED"], "details": {"ATT_ARCHIVE_DAMAGED": "winmail.dat"}},
