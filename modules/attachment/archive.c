@@ -529,11 +529,68 @@ static int att_check_hidden_names(att_walk_t *w, const unsigned char *data, size
     return att_zip_layout_check(w, data, size, &layout);
 }
 
-/* A TNEF stream's walk: the walk it is part of, and the nesting level of the stream. */
+/* A TNEF stream's walk: the walk it is part of, the nesting level of the stream, and
+ * where its attachments' data blocks lie in it. */
 typedef struct att_tnef_check {
     att_walk_t *w;
     long depth;
+    const unsigned char **block; /* start, end of each block */
+    size_t blocks, cap;
 } att_tnef_check_t;
+
+/* Notes where a data block lies, for att_tnef_zip_outside(). */
+static int att_tnef_note_block(att_tnef_check_t *tc, const unsigned char *d, size_t n)
+{
+    if (tc->blocks == tc->cap) {
+        size_t cap = tc->cap ? 2 * tc->cap : 16;
+        const unsigned char **b = realloc(tc->block, 2 * cap * sizeof(*b));
+        if (b == NULL)
+            return SMF_ENOMEM;
+        tc->block = b;
+        tc->cap = cap;
+    }
+    tc->block[2 * tc->blocks] = d;
+    tc->block[2 * tc->blocks++ + 1] = d + n;
+    return 0;
+}
+
+/* Whether a zip's name at p lies in none of the stream's data blocks. */
+static int att_tnef_outside(const att_tnef_check_t *tc, const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+
+    for (size_t i = 0; i < tc->blocks; i++) {
+        if (u >= tc->block[2 * i] && u < tc->block[2 * i + 1])
+            return 0;
+    }
+    return 1;
+}
+
+static int att_tnef_zip_name(void *arg, const att_zip_entry_t *e)
+{
+    const att_tnef_check_t *tc = arg;
+
+    return (e->central != NULL && att_tnef_outside(tc, e->central)) ||
+           (e->local != NULL && att_tnef_outside(tc, e->local));
+}
+
+/*
+ * Whether the stream is also an archive of its own to an extractor: a zip
+ * whose names lie outside the attachments' data (unzip and 7-Zip extract a
+ * zip behind any preamble, so "files.zip" can be a TNEF stream that holds
+ * one in an attribute nothing reads), or a tar or disk image by its
+ * signature further in. A zip that is one of the attachments is walked as
+ * such already.
+ */
+static int att_tnef_also_archive(const att_tnef_check_t *tc, const unsigned char *data, size_t size)
+{
+    att_zip_layout_t layout;
+
+    if (att_is_archive(data, size))
+        return 1;
+    return att_zip_walk(data, size, (size_t)tc->w->ctx->pol->archive_max_entries, att_tnef_zip_name,
+                        (void *)tc, &layout) != 0;
+}
 
 /*
  * One data block of a TNEF attachment, checked as an archive entry's data:
@@ -590,41 +647,54 @@ static int att_tnef_entry(void *arg, const att_tnef_attach_t *a)
     snprintf(where, sizeof(where), "%s: ", w->top);
     for (size_t i = 0; rc == 0 && !w->stopped && i < a->name_count; i++)
         rc = att_check_name(w->ctx, where, a->names[i]);
+    for (size_t i = 0; rc == 0 && i < a->data_count; i++)
+        rc = att_tnef_note_block(tc, a->data[i], a->data_len[i]);
     for (size_t i = 0; rc == 0 && !w->stopped && i < a->data_count; i++)
         rc = att_tnef_data(tc, a, a->data[i], a->data_len[i], where);
     return rc < 0 ? rc : w->stopped;
 }
 
+static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                            long depth);
+
 /*
  * Walks a TNEF stream (winmail.dat): its attachments are its entries.
  * A malformed stream is damaged as an archive is, once what could be read
- * of it has been checked.
+ * of it has been checked. A stream that an extractor also takes for an
+ * archive is walked as one too.
  */
 static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                          long depth)
 {
-    att_tnef_check_t tc = {w, depth};
+    att_tnef_check_t tc = {w, depth, NULL, 0, 0};
     att_tnef_result_t res;
     int rc = att_tnef_walk(data, size, att_tnef_entry, &tc, &res);
 
-    if (rc < 0)
-        return rc;
-    if (res.limit != NULL && !w->stopped && (rc = att_limit(w, res.limit)) < 0)
-        return rc;
-    if (res.damaged != NULL)
-        return att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", w->ctx->pol->damaged_score, name);
-    return 0;
+    if (rc >= 0 && res.limit != NULL && !w->stopped)
+        rc = att_limit(w, res.limit);
+    if (rc >= 0 && res.damaged != NULL)
+        rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", w->ctx->pol->damaged_score, name);
+    if (rc >= 0 && !w->stopped && att_tnef_also_archive(&tc, data, size))
+        rc = att_walk_archive(w, name, data, size, depth);
+    free(tc.block);
+    return rc < 0 ? rc : 0;
 }
 
 static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                            long depth)
 {
-    const att_policy_t *c = w->ctx->pol;
-
     /* Before the zip name walk: a TNEF stream keeps its attachments as they
      * are, so a zip in one lies in the clear and is that attachment's. */
     if (att_is_tnef(data, size))
         return att_walk_tnef(w, name, data, size, depth);
+    return att_walk_archive(w, name, data, size, depth);
+}
+
+/* Walks an archive: the names libarchive does not report, then its entries. */
+static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                            long depth)
+{
+    const att_policy_t *c = w->ctx->pol;
     int rc = att_check_hidden_names(w, data, size);
 
     if (rc < 0)

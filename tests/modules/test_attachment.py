@@ -265,6 +265,9 @@ CASES = [
      "status": "unscannable"},
     {"name": "a TNEF attachment with more data blocks than are read is a limit, not clean",
      "fixture": "att_tnef_many_blocks_exe.eml", "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
+    {"name": "a zip behind a TNEF signature is still a zip to extractors",
+     "fixture": "att_tnef_zip_polyglot.eml", "only": ["ATT_ARCHIVE_BLOCKED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "files.zip: setup.exe"}},
     # Broken streams are damaged archives; what was read before the damage is still checked.
     {"name": "a TNEF stream cut inside a program's data", "fixture": "att_tnef_truncated_exe.eml",
      "only": ["ATT_BLOCKED_EXT", "ATT_ARCHIVE_DAMAGED"], "details": {"ATT_ARCHIVE_DAMAGED": "winmail.dat"}},
