@@ -228,6 +228,13 @@ static int att_is_examined(const smf_part_t *p)
     return !(p->flags & SMF_PART_TEXT) && p->size > 0;
 }
 
+/* Whether a part says it is a TNEF stream. */
+static int att_labelled_tnef(const smf_part_t *p)
+{
+    return strcmp(p->content_type, "application/ms-tnef") == 0 ||
+           strcmp(p->content_type, "application/vnd.ms-tnef") == 0;
+}
+
 static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
 {
     int rc;
@@ -245,12 +252,13 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
         return rc;
     /* Outlook's winmail.dat: no archive a user chose, so block_archives
      * leaves it be, but its attachments are walked as an archive's entries.
-     * A part that says it is TNEF and is none is a broken one. */
+     * A part that says it is TNEF and is none is a broken one, and is still
+     * what it is to a client that goes by its name: a zip is walked. */
     if (att_is_tnef(p->data, p->size))
         return att_scan_archive(ctx, what, p->data, p->size);
-    if (strcmp(p->content_type, "application/ms-tnef") == 0 ||
-        strcmp(p->content_type, "application/vnd.ms-tnef") == 0)
-        return smf_msg_add_symbol(ctx->msg, "ATT_ARCHIVE_DAMAGED", ctx->pol->damaged_score, what);
+    if (att_labelled_tnef(p) && (rc = smf_msg_add_symbol(ctx->msg, "ATT_ARCHIVE_DAMAGED",
+                                                         ctx->pol->damaged_score, what)) < 0)
+        return rc;
     /* A zip behind a preamble does not start like one, yet unzip and 7-Zip
      * extract it: its central directory is what gives it away. */
     if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size))

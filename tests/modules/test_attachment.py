@@ -275,6 +275,9 @@ CASES = [
      "only": ["ATT_ARCHIVE_DAMAGED"], "status": "detected"},
     {"name": "a bad TNEF checksum does not hide the attachments after it", "fixture": "att_tnef_bad_checksum_exe.eml",
      "only": ["ATT_BLOCKED_EXT", "ATT_ARCHIVE_DAMAGED"]},
+    {"name": "a zip labelled TNEF is damaged TNEF and still a zip", "fixture": "att_tnef_label_zip_exe.eml",
+     "only": ["ATT_ARCHIVE_DAMAGED", "ATT_ARCHIVE_BLOCKED"],
+     "details": {"ATT_ARCHIVE_BLOCKED": "files.zip: setup.exe"}},
     {"name": "a part labelled TNEF that is none", "fixture": "att_tnef_not_tnef.eml",
      "only": ["ATT_ARCHIVE_DAMAGED"], "status": "detected"},
     # Office macros, 7z, and everyday attachments (fixtures from make_extra_fixtures.py).
