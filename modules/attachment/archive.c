@@ -674,8 +674,15 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
         rc = att_limit(w, res.limit);
     if (rc >= 0 && res.damaged != NULL)
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", w->ctx->pol->damaged_score, name);
-    if (rc >= 0 && !w->stopped && att_tnef_also_archive(&tc, data, size))
-        rc = att_walk_archive(w, name, data, size, depth);
+    if (rc >= 0 && !w->stopped && att_tnef_also_archive(&tc, data, size)) {
+        /* To an extractor it is the archive a user chose, which block_archives counts. */
+        const att_policy_t *c = w->ctx->pol;
+        if (c->block_archives &&
+            (rc = att_entry_symbol(w, "ATT_BLOCKED_ARCHIVE", c->blocked_score, name)) >= 0)
+            att_note_blocked(w->ctx, name);
+        if (rc >= 0)
+            rc = att_walk_archive(w, name, data, size, depth);
+    }
     free(tc.block);
     return rc < 0 ? rc : 0;
 }

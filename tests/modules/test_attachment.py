@@ -268,6 +268,9 @@ CASES = [
     {"name": "a zip behind a TNEF signature is still a zip to extractors",
      "fixture": "att_tnef_zip_polyglot.eml", "only": ["ATT_ARCHIVE_BLOCKED"],
      "details": {"ATT_ARCHIVE_BLOCKED": "files.zip: setup.exe"}},
+    {"name": "a zip behind a TNEF signature is an archive for block_archives",
+     "fixture": "att_tnef_zip_polyglot.eml", "opts": ["block_archives=true"],
+     "present": ["ATT_BLOCKED_ARCHIVE", "ATT_ARCHIVE_BLOCKED"], "details": {"ATT_BLOCKED_ARCHIVE": "files.zip"}},
     # Broken streams are damaged archives; what was read before the damage is still checked.
     {"name": "a TNEF stream cut inside a program's data", "fixture": "att_tnef_truncated_exe.eml",
      "only": ["ATT_BLOCKED_EXT", "ATT_ARCHIVE_DAMAGED"], "details": {"ATT_ARCHIVE_DAMAGED": "winmail.dat"}},
