@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#define TAG_DATA_MAX 4
+
 typedef struct html_state {
     const char *p; /* Next input byte. */
     const char *end;
@@ -22,6 +24,14 @@ typedef struct html_state {
     int in_cond; /* Inside an Outlook conditional comment, <!--[if ...]>. */
     url_set_t *urls;
     arena_t *arena;
+    const html_sink_t *sink;
+    /* The data: URIs of the tag being read, given to the sink with the
+     * tag's download name once all its attributes are read. */
+    const char *data_v[TAG_DATA_MAX];
+    size_t data_n[TAG_DATA_MAX];
+    size_t data_count;
+    const char *download;
+    size_t download_len;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -245,12 +255,13 @@ static int is_link_attr(const char *name, size_t n)
     return 0;
 }
 
-/* Entity-decodes an attribute value, then offers it as a link. */
-static void add_link(html_state_t *st, const char *v, size_t n)
+/* An attribute value as a browser reads it: entity-decoded, in the arena
+ * when it holds a reference, else v itself. Never longer than v. */
+static const char *attr_value(html_state_t *st, const char *v, size_t n, size_t *out)
 {
     if (memchr(v, '&', n) == NULL) {
-        url_add_link(st->urls, v, n);
-        return;
+        *out = n;
+        return v;
     }
     char *d = arena_alloc(st->arena, n + 1);
     size_t len = 0;
@@ -266,11 +277,65 @@ static void add_link(html_state_t *st, const char *v, size_t n)
         len += utf8_put(d + len, cp);
         p += k;
     }
+    *out = len;
+    return d;
+}
+
+/* Entity-decodes an attribute value, then offers it as a link. */
+static void add_link(html_state_t *st, const char *v, size_t n)
+{
+    size_t len;
+    const char *d = attr_value(st, v, n, &len);
     url_add_link(st->urls, d, len);
 }
 
+static int name_is(const char *name, size_t n, const char *lit)
+{
+    if (strlen(lit) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)name[i]) != lit[i])
+            return 0;
+    return 1;
+}
+
+/* Keeps a value that is a data: URI (leading blanks skipped, as browsers
+ * skip them) for the sink; one past what a tag keeps goes at once, without
+ * the tag's download name. */
+static void keep_data(html_state_t *st, const char *tag, const char *v, size_t n)
+{
+    size_t skip = 0;
+    while (skip < n && (unsigned char)v[skip] <= ' ')
+        skip++;
+    if (skip == n || (v[skip] != 'd' && v[skip] != 'D' && v[skip] != '&'))
+        return; /* Spares decoding the references of every other value. */
+    size_t len;
+    const char *d = attr_value(st, v, n, &len);
+    while (len > 0 && ((unsigned char)*d <= ' '))
+        d++, len--;
+    if (len < 5 || !name_is(d, 5, "data:"))
+        return;
+    if (st->data_count == TAG_DATA_MAX) {
+        st->sink->data_uri(st->sink->ctx, tag, d, len, NULL, 0);
+        return;
+    }
+    st->data_v[st->data_count] = d;
+    st->data_n[st->data_count++] = len;
+}
+
+/* Gives the sink the data: URIs of the tag just read. */
+static void flush_data(html_state_t *st, const char *tag)
+{
+    for (size_t i = 0; i < st->data_count; i++)
+        st->sink->data_uri(st->sink->ctx, tag, st->data_v[i], st->data_n[i], st->download,
+                           st->download_len);
+    st->data_count = 0;
+    st->download = NULL;
+    st->download_len = 0;
+}
+
 /* Reads one attribute at st->p; returns 0 at the end of the tag. */
-static int attribute(html_state_t *st)
+static int attribute(html_state_t *st, const char *tag)
 {
     const char *p = st->p;
     while (p < st->end && (is_space((unsigned char)*p) || *p == '/'))
@@ -310,6 +375,12 @@ static int attribute(html_state_t *st)
     }
     if (v != NULL && st->urls != NULL && is_link_attr(name, name_len))
         add_link(st, v, vlen);
+    if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
+        if (name_is(name, name_len, "download"))
+            st->download = attr_value(st, v, vlen, &st->download_len);
+        else
+            keep_data(st, tag, v, vlen);
+    }
     st->p = p;
     return 1;
 }
@@ -357,7 +428,11 @@ static void skip_hidden(html_state_t *st, const char *name)
     char lit[TAG_NAME_MAX + 3] = "</";
     strcat(lit, name);
     const char *e = find_ci(st->p, st->end, lit);
-    st->p = e != NULL ? e : st->end;
+    if (e == NULL)
+        e = st->end;
+    if (st->sink != NULL && st->sink->script != NULL && strcmp(name, "script") == 0)
+        st->sink->script(st->sink->ctx, st->p, (size_t)(e - st->p));
+    st->p = e;
 }
 
 /*
@@ -452,8 +527,10 @@ static void tag(html_state_t *st)
     }
     name[n] = '\0';
     st->p = p;
-    while (attribute(st))
+    while (attribute(st, name))
         ;
+    if (st->data_count > 0 || st->download != NULL)
+        flush_data(st, name);
     if (st->p < st->end)
         st->p++; /* The '>'. */
     if (is_block(name))
@@ -520,7 +597,13 @@ static void text_byte(html_state_t *st)
 char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *out_len,
                         url_set_t *urls)
 {
-    html_state_t st = {.p = html, .end = html + len, .urls = urls, .arena = arena};
+    return html_scan(arena, html, len, out_len, urls, NULL);
+}
+
+char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
+                const html_sink_t *sink)
+{
+    html_state_t st = {.p = html, .end = html + len, .urls = urls, .arena = arena, .sink = sink};
     st.out = arena_alloc(arena, len + 1);
     while (st.p < st.end) {
         const char *next = st.p + 1;

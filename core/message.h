@@ -122,4 +122,25 @@ void url_scan_text(url_set_t *s, const char *text, size_t len);
 char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *out_len,
                         url_set_t *urls);
 
+/*
+ * What html_scan() hands over besides text and URLs: the places a browser
+ * builds files from. Either call may be NULL. What they receive is
+ * borrowed from the HTML (or the arena) for as long as both live.
+ */
+typedef struct html_sink {
+    /* An attribute value that is a data: URI, entity-decoded, on the tag
+     * `tag` (lower case); `download` is that tag's download attribute,
+     * entity-decoded, or NULL. */
+    void (*data_uri)(void *ctx, const char *tag, const char *uri, size_t len, const char *download,
+                     size_t download_len);
+    /* The content of a <script> element, as written. */
+    void (*script)(void *ctx, const char *body, size_t len);
+    void *ctx;
+} html_sink_t;
+
+/* As html_to_text_urls(), and gives `sink` (when not NULL) each data: URI
+ * and script of the document, in order. */
+char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
+                const html_sink_t *sink);
+
 #endif
