@@ -6,6 +6,7 @@
  * the text and URLs, and drops every GMime object before it returns.
  */
 #include "message.h"
+#include "htmlfile.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -44,7 +45,8 @@ typedef struct parser {
     url_set_t urls;
     const char *bounds[BOUNDS_KEPT]; /* The boundaries of the multiparts read. */
     size_t bounds_n;
-    int bounds_over; /* More multiparts than bounds[] holds. */
+    int bounds_over;  /* More multiparts than bounds[] holds. */
+    size_t html_left; /* Bytes the files carried in HTML may still decode to. */
 } parser_t;
 
 /* Base64 alphabet to value + 1; 0 for anything else. */
@@ -1216,17 +1218,22 @@ static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_
     end_segment(p, mark, start);
 }
 
-static void add_html(parser_t *p, const char *cs, const unsigned char *s, size_t n)
+static void html_files(parser_t *p, long idx, const htmlfile_list_t *files);
+
+static void add_html(parser_t *p, long idx)
 {
+    const smf_part_t *pt = &p->m->parts[idx];
     p->scratch.len = 0;
-    put_charset(&p->scratch, cs, s, n);
+    put_charset(&p->scratch, pt->charset, pt->data, pt->size);
     size_t len;
-    char *t = html_to_text_urls(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
-                                &p->urls);
+    htmlfile_list_t files;
+    char *t = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
+                               &p->urls, &files);
     size_t mark = p->text.len;
     size_t start = begin_segment(p);
     sb_put(&p->text, t, len);
     end_segment(p, mark, start);
+    html_files(p, idx, &files);
 }
 
 /*
@@ -1301,14 +1308,63 @@ static bool html_file(const smf_part_t *pt)
  * URL checks. Its words stay out of the message text: the reader is not
  * shown them with the message. The message's URL cap applies to these too.
  */
-static void add_html_file_urls(parser_t *p, const smf_part_t *pt)
+static void add_html_file_urls(parser_t *p, long idx)
 {
+    const smf_part_t *pt = &p->m->parts[idx];
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
     size_t len;
-    char *t = html_to_text_urls(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
-                                &p->urls);
+    htmlfile_list_t files;
+    char *t = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
+                               &p->urls, &files);
     url_scan_text(&p->urls, t, len);
+    html_files(p, idx, &files);
+}
+
+/*
+ * The files an HTML part carries (htmlfile.h) become its children, so
+ * that the stages scan what a browser would save: a data: URI's type and
+ * download name are kept, a script's string is application/octet-stream
+ * without a name. They share the message's caps: each is a part under
+ * max_parts, and all of them together decode to at most max_size bytes,
+ * past which the message is truncated. An HTML file among them is read
+ * for its own files and URLs in turn, as deep as max_depth allows.
+ */
+static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
+{
+    if (files->count == 0 || !may_descend(p, p->m->parts[idx].depth))
+        return;
+    unsigned depth = p->m->parts[idx].depth + 1;
+    /* The payloads may lie in the scratch buffer, which reading an HTML
+     * child reuses: every one is decoded before any child is read. */
+    long *html = arena_alloc(p->arena, files->count * sizeof(*html));
+    size_t html_count = 0;
+    for (size_t i = 0; i < files->count && !p->parts_full; i++) {
+        const htmlfile_t *f = &files->items[i];
+        if (f->size_max > p->html_left) {
+            truncate_msg(p, arena_printf(p->arena, "files in HTML larger than %zu bytes in all",
+                                         p->lim.max_size));
+            break;
+        }
+        long c = add_part(p, idx, depth);
+        if (c < 0)
+            break;
+        unsigned char *d = arena_alloc(p->arena, f->size_max + 1);
+        size_t n = htmlfile_decode(f, d);
+        p->html_left -= n;
+        smf_part_t *cp = &p->m->parts[c];
+        cp->content_type = f->content_type;
+        cp->filename = f->filename;
+        if (f->filename[0] != '\0')
+            cp->flags |= SMF_PART_ATTACHMENT;
+        set_data(p, c, d, n);
+        if (html_file(cp)) {
+            cp->flags |= SMF_PART_HTML;
+            html[html_count++] = c;
+        }
+    }
+    for (size_t i = 0; i < html_count; i++)
+        add_html_file_urls(p, html[i]);
 }
 
 /*
@@ -1329,13 +1385,13 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
         pt->flags |= SMF_PART_HTML;
     if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0')) {
         if (html_file(pt))
-            add_html_file_urls(p, pt);
+            add_html_file_urls(p, idx);
         return;
     }
     if (!other)
         pt->flags |= SMF_PART_TEXT;
     if (html)
-        add_html(p, pt->charset, pt->data, pt->size);
+        add_html(p, idx);
     else
         add_plain_with_uu(p, idx);
 }
@@ -1860,6 +1916,7 @@ int message_parse(arena_t *arena, const char *raw, size_t len, const message_lim
         message_limits_default(&p.lim);
     if (p.lim.max_parts < 1)
         p.lim.max_parts = 1;
+    p.html_left = p.lim.max_size;
     message_t *m = arena_calloc(arena, 1, sizeof(*m));
     p.m = m;
     if (raw == NULL)

@@ -740,6 +740,137 @@ static void test_html_attachment_urls(void)
     arena_destroy(&a);
 }
 
+/* The parts an HTML part carries, in order: its children. */
+static size_t children_of(const message_t *m, size_t parent, const smf_part_t **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->part_count; i++)
+        if (m->parts[i].parent == (long)parent && n < max)
+            out[n++] = &m->parts[i];
+    return n;
+}
+
+static int data_is(const smf_part_t *pt, const char *want)
+{
+    return pt->size == strlen(want) && memcmp(pt->data, want, pt->size) == 0;
+}
+
+/*
+ * Files that HTML carries (HTML smuggling) become children of its part:
+ * data: URIs, base64 or percent-encoded, with the download name; a long
+ * base64 string in a script, across "..." + "..." joins; and an HTML file
+ * among them is read for its own files in turn.
+ */
+static void test_html_files(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *blob = g_string_new("");
+    for (int i = 0; i < 300; i++)
+        g_string_append(blob, "line of the payload\n");
+    gchar *b64 = g_base64_encode((const guchar *)blob->str, blob->len);
+    size_t half = strlen(b64) / 2;
+    gchar *inner = g_base64_encode((const guchar *)"<img src=\"data:,inner%20file\">", 31);
+    GString *raw = g_string_new("Subject: page\nMIME-Version: 1.0\n"
+                                "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                                "--b\nContent-Type: text/plain\n\nSee the page.\n"
+                                "--b\nContent-Type: text/html; charset=utf-8\n"
+                                "Content-Disposition: attachment; filename=\"page.html\"\n\n"
+                                "<a href=\"data:application/x-msdownload;base64,SGVs&#98;G8=\" "
+                                "download=\"invoice.exe\">get</a>\n"
+                                "<img src=\" DATA:image/png;base64,iVBORw0KGgo=\">\n"
+                                "<iframe src=\"data:text/html;base64,");
+    g_string_append(raw, inner);
+    g_string_append(raw, "\"></iframe>\n<script>var s = \"");
+    g_string_append_len(raw, b64, (gssize)half);
+    g_string_append(raw, "\" +\n  \"");
+    g_string_append(raw, b64 + half);
+    g_string_append(raw, "\"; var t = \"c2hvcnQ=\";</script>\n"
+                         "<a href=\"data:nothing\">no comma</a>\n--b--\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->truncated == NULL);
+    const smf_part_t *kids[8];
+    size_t n = children_of(m, 2, kids, 8);
+    CHECK(n == 4);
+    if (n == 4) {
+        CHECK_STR(kids[0]->content_type, "application/x-msdownload");
+        CHECK_STR(kids[0]->filename, "invoice.exe");
+        CHECK(kids[0]->flags == A && data_is(kids[0], "Hello"));
+        CHECK(kids[0]->depth == 2);
+        CHECK_STR(kids[1]->content_type, "image/png");
+        CHECK(kids[1]->flags == 0 && kids[1]->filename[0] == '\0' && kids[1]->size == 8);
+        CHECK_STR(kids[2]->content_type, "text/html");
+        CHECK(kids[2]->flags == H);
+        CHECK_STR(kids[3]->content_type, "application/octet-stream");
+        CHECK(kids[3]->size == blob->len && memcmp(kids[3]->data, blob->str, blob->len) == 0);
+        const smf_part_t *deeper[2];
+        CHECK(children_of(m, kids[2]->index, deeper, 2) == 1 && data_is(deeper[0], "inner file") &&
+              strcmp(deeper[0]->content_type, "text/plain") == 0);
+    }
+    /* The smuggled files are no text of the message. */
+    CHECK(strstr(m->text, "Hello") == NULL && strstr(m->text, "payload") == NULL);
+    /* An HTML body carries files too. */
+    g_string_assign(raw, "Subject: body\nContent-Type: text/html\n\n<p>Hi</p>"
+                         "<img src=\"data:image/gif;base64,R0lGODlhAQABAAAAACw=\">\n");
+    m = parse_built(a, raw);
+    CHECK(m->part_count == 2 && m->parts[1].parent == 0);
+    CHECK(m->part_count == 2 && strcmp(m->parts[1].content_type, "image/gif") == 0);
+    CHECK_STR(m->text, "body\nHi");
+    g_free(inner);
+    g_free(b64);
+    g_string_free(blob, TRUE);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
+ * The files carried in HTML share the message's caps: each is a part
+ * under max_parts, and together they decode to at most max_size bytes (an
+ * HTML file in a data: URI holding another is how they could exceed it).
+ * Either one reached is said in truncated.
+ */
+static void test_html_files_caps(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: many\nContent-Type: text/html\n\n");
+    for (int i = 0; i < 10; i++)
+        g_string_append(raw, "<img src=\"data:image/png;base64,iVBORw0KGgo=\">");
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_parts = 6;
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    CHECK_STR(m->truncated, "more than 6 MIME parts");
+    CHECK(m->part_count == 6);
+    /* Under the default cap the same message is whole. */
+    m = parse_built(a, raw);
+    CHECK(m->truncated == NULL && m->part_count == 11);
+
+    GString *pad = g_string_new("<p>");
+    for (int i = 0; i < 200; i++)
+        g_string_append(pad, "filler ");
+    gchar *in = g_base64_encode((const guchar *)pad->str, pad->len);
+    g_string_printf(pad, "<iframe src=\"data:text/html;base64,%s\"></iframe>", in);
+    gchar *out = g_base64_encode((const guchar *)pad->str, pad->len);
+    g_string_printf(raw,
+                    "Subject: nested\nContent-Type: text/html\n\n"
+                    "<iframe src=\"data:text/html;base64,%s\"></iframe>\n",
+                    out);
+    message_limits_default(&lim);
+    lim.max_size = raw->len;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    CHECK_STR(m->truncated,
+              arena_printf(a, "files in HTML larger than %zu bytes in all", lim.max_size));
+    CHECK(m->part_count == 2);
+    lim.max_size = raw->len * 2;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    CHECK(m->truncated == NULL && m->part_count == 3);
+    g_free(in);
+    g_free(out);
+    g_string_free(pad, TRUE);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
@@ -1305,6 +1436,8 @@ int main(int argc, char **argv)
     test_base64_strays();
     test_nul_in_name();
     test_html_attachment_urls();
+    test_html_files();
+    test_html_files_caps();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();

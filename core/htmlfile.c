@@ -1,0 +1,302 @@
+/*
+ * htmlfile.c - finds the files HTML carries inside itself and decodes them:
+ * data: URIs (RFC 2397, read as browsers read them) and long base64 strings
+ * in scripts, which atob() turns into a Blob that the page saves.
+ */
+#include "htmlfile.h"
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A type that would be no file name's type: the payload is then plain text. */
+#define TYPE_MAX 127
+
+typedef struct blob {
+    const char *s; /* The base64 characters, joins left out, in the arena. */
+    size_t n;
+} blob_t;
+
+typedef struct collector {
+    htmlfile_list_t *files;
+    blob_t *blobs;
+    size_t blob_count;
+    size_t blob_cap;
+} collector_t;
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+static int blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)(c | 0x20);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+static htmlfile_t *add_file(htmlfile_list_t *l)
+{
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        htmlfile_t *v = arena_alloc(l->arena, l->cap * sizeof(*v));
+        if (l->count > 0)
+            memcpy(v, l->items, l->count * sizeof(*v));
+        l->items = v;
+    }
+    htmlfile_t *f = &l->items[l->count++];
+    memset(f, 0, sizeof(*f));
+    return f;
+}
+
+/* The media type of a data: URI's header ("image/png;name=x"), lower case;
+ * "text/plain" when it names none, as browsers read it. */
+static const char *uri_type(arena_t *a, const char *h, size_t n)
+{
+    size_t i = 0;
+    while (i < n && blank((unsigned char)h[i]))
+        i++;
+    size_t e = i;
+    while (e < n && h[e] != ';')
+        e++;
+    while (e > i && blank((unsigned char)h[e - 1]))
+        e--;
+    if (e == i || e - i > TYPE_MAX || memchr(h + i, '/', e - i) == NULL)
+        return "text/plain";
+    char *t = arena_strndup(a, h + i, e - i);
+    for (char *c = t; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+    return t;
+}
+
+/* Whether the header ends in ";base64", blanks around it allowed. */
+static int uri_base64(const char *h, size_t n)
+{
+    while (n > 0 && blank((unsigned char)h[n - 1]))
+        n--;
+    if (n < 7 || strncasecmp(h + n - 6, "base64", 6) != 0)
+        return 0;
+    n -= 6;
+    while (n > 0 && blank((unsigned char)h[n - 1]))
+        n--;
+    return n > 0 && h[n - 1] == ';';
+}
+
+/* A file name is kept whole up to this length, else by its end, which
+ * holds the extension a browser saves it with. */
+#define NAME_MAX_KEPT 1024
+
+static const char *download_name(arena_t *a, const char *d, size_t n)
+{
+    if (d == NULL)
+        return "";
+    if (n > NAME_MAX_KEPT) {
+        d += n - NAME_MAX_KEPT;
+        n = NAME_MAX_KEPT;
+        /* Start on a character, not inside one. */
+        while (n > 0 && ((unsigned char)*d & 0xc0) == 0x80)
+            d++, n--;
+    }
+    return arena_strndup(a, d, n);
+}
+
+static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
+                        const char *download, size_t download_len)
+{
+    (void)tag;
+    collector_t *c = ctx;
+    const char *comma = memchr(uri, ',', len);
+    if (comma == NULL)
+        return; /* Browsers load nothing from it. */
+    const char *h = uri + 5;
+    size_t hn = (size_t)(comma - h);
+    size_t body = (size_t)(uri + len - (comma + 1));
+    if (body == 0)
+        return;
+    htmlfile_t *f = add_file(c->files);
+    f->content_type = uri_type(c->files->arena, h, hn);
+    f->filename = download_name(c->files->arena, download, download_len);
+    f->src = comma + 1;
+    f->src_len = body;
+    f->base64 = uri_base64(h, hn);
+    f->size_max = f->base64 ? body / 4 * 3 + 3 : body;
+}
+
+/* Where the join of two pieces of one string ends ("..." + "...", a line
+ * continuation, blanks), or at when there is none. */
+static size_t join_end(const char *s, size_t n, size_t at)
+{
+    size_t i = at;
+    if (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == '`')) {
+        size_t j = i + 1;
+        while (j < n && blank((unsigned char)s[j]))
+            j++;
+        if (j < n && s[j] == '+') {
+            j++;
+            while (j < n && blank((unsigned char)s[j]))
+                j++;
+            if (j < n && (s[j] == '"' || s[j] == '\'' || s[j] == '`'))
+                return j + 1;
+        }
+        return at;
+    }
+    while (i < n && (blank((unsigned char)s[i]) ||
+                     (s[i] == '\\' && i + 1 < n && (s[i + 1] == '\n' || s[i + 1] == '\r'))))
+        i += s[i] == '\\' ? 2 : 1;
+    return i;
+}
+
+/*
+ * One run of base64 from `at`: its characters, across the joins that
+ * split a long string in a script, up to padding or anything else.
+ * Writes the characters to out when not NULL; returns where it ends and
+ * the count in *count.
+ */
+static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
+{
+    size_t i = at, k = 0;
+    for (;;) {
+        while (i < n && b64_value((unsigned char)s[i]) >= 0) {
+            if (out != NULL)
+                out[k] = s[i];
+            k++;
+            i++;
+        }
+        if (i < n && s[i] == '=')
+            break;
+        size_t j = join_end(s, n, i);
+        if (j == i || j >= n || b64_value((unsigned char)s[j]) < 0)
+            break;
+        i = j;
+    }
+    while (i < n && s[i] == '=')
+        i++;
+    *count = k;
+    return i;
+}
+
+static void on_script(void *ctx, const char *body, size_t len)
+{
+    collector_t *c = ctx;
+    size_t i = 0;
+    while (i < len) {
+        if (b64_value((unsigned char)body[i]) < 0) {
+            i++;
+            continue;
+        }
+        size_t count;
+        size_t end = run(body, len, i, NULL, &count);
+        if (count >= HTMLFILE_SCRIPT_MIN) {
+            char *copy = arena_alloc(c->files->arena, count);
+            run(body, len, i, copy, &count);
+            if (c->blob_count == c->blob_cap) {
+                c->blob_cap = c->blob_cap ? c->blob_cap * 2 : 4;
+                blob_t *v = arena_alloc(c->files->arena, c->blob_cap * sizeof(*v));
+                if (c->blob_count > 0)
+                    memcpy(v, c->blobs, c->blob_count * sizeof(*v));
+                c->blobs = v;
+            }
+            c->blobs[c->blob_count++] = (blob_t){copy, count};
+        }
+        i = end > i ? end : i + 1;
+    }
+}
+
+static int longer_first(const void *a, const void *b)
+{
+    const blob_t *x = a, *y = b;
+    return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->s > y->s) - (x->s < y->s);
+}
+
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t *out_len,
+                       url_set_t *urls, htmlfile_list_t *files)
+{
+    memset(files, 0, sizeof(*files));
+    files->arena = arena;
+    collector_t c = {.files = files};
+    html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .ctx = &c};
+    char *text = html_scan(arena, html, len, out_len, urls, &sink);
+    /* The longest strings first: a cap then leaves out the short ones,
+     * while a page's payload is its longest string. */
+    if (c.blob_count > 1)
+        qsort(c.blobs, c.blob_count, sizeof(*c.blobs), longer_first);
+    for (size_t i = 0; i < c.blob_count; i++) {
+        htmlfile_t *f = add_file(files);
+        f->content_type = "application/octet-stream";
+        f->filename = "";
+        f->src = c.blobs[i].s;
+        f->src_len = c.blobs[i].n;
+        f->base64 = 1;
+        f->from_script = 1;
+        f->size_max = c.blobs[i].n / 4 * 3 + 3;
+    }
+    return text;
+}
+
+/* Base64 that skips what is not of its alphabet and stops at padding. */
+static size_t b64_decode(const unsigned char *s, size_t n, unsigned char *out)
+{
+    unsigned acc = 0;
+    int bits = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n && s[i] != '='; i++) {
+        int v = b64_value(s[i]);
+        if (v < 0)
+            continue;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[k++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return k;
+}
+
+size_t htmlfile_decode(const htmlfile_t *f, unsigned char *out)
+{
+    const unsigned char *s = (const unsigned char *)f->src;
+    size_t n = f->src_len, k = 0;
+    /* Browsers undo percent escapes first, in base64 payloads too. */
+    int escaped = memchr(s, '%', n) != NULL;
+    unsigned char *plain = escaped && f->base64 ? xmalloc(n) : out;
+    if (!escaped) {
+        if (!f->base64)
+            memcpy(out, s, n);
+        return f->base64 ? b64_decode(s, n, out) : n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
+            (lo = hex_value(s[i + 2])) >= 0) {
+            plain[k++] = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            plain[k++] = s[i];
+        }
+    }
+    if (!f->base64)
+        return k;
+    size_t r = b64_decode(plain, k, out);
+    free(plain);
+    return r;
+}
