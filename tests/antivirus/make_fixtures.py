@@ -295,6 +295,38 @@ def eicar_encodings(fx):
         "Content-Type: text/plain", "", "The notes follow.", ""] + notes + ["", "Bye"]))
 
 
+def html_smuggling(fx):
+    """Files an HTML part carries inside itself, which a browser writes to disk."""
+    eicar64 = base64.b64encode(EICAR).decode()
+
+    def page(uri):
+        return ['<html><body><p>Your invoice is ready.</p>',
+                '<a href="%s" download="x.com">Download</a>' % uri, '</body></html>']
+
+    plain = page("data:application/octet-stream;base64," + eicar64)
+    fx.infected("eicar-html-data-uri.eml", message("eicar html data uri", [
+        greeting(), b64_attachment("\n".join(plain).encode(), "invoice.html", "text/html")]))
+    # Browsers read the scheme and "base64" in any case, and character
+    # references in the attribute: libclamav's HTML reader does neither.
+    upper = page("DATA:Application/Octet-Stream;BASE64," + eicar64)
+    fx.infected("eicar-html-data-uri-upper.eml", message("eicar html data uri upper", [
+        greeting(), b64_attachment("\n".join(upper).encode(), "invoice.html", "text/html")]))
+    entities = page("data:application/octet-stream;base64," + eicar64.replace("U", "&#85;"))
+    fx.infected("eicar-html-body-data-uri-entities.eml", message(
+        "eicar html body data uri entities",
+        single=["Content-Type: text/html; charset=utf-8", ""] + entities))
+    # A script decodes the string with atob() and saves it as a Blob.
+    payload = base64.b64encode(EICAR + b" " * 900).decode()
+    script = ['<html><body><script>',
+              'var d = "%s" +' % payload[:600], '  "%s";' % payload[600:],
+              'var b = new Blob([Uint8Array.from(atob(d), c => c.charCodeAt(0))]);',
+              'var a = document.createElement("a");',
+              'a.href = URL.createObjectURL(b); a.download = "x.com"; a.click();',
+              '</script></body></html>']
+    fx.infected("eicar-html-script.eml", message("eicar html script", [
+        greeting(), b64_attachment("\n".join(script).encode(), "invoice.htm", "text/html")]))
+
+
 def eicar_containers(fx, workdir):
     fx.infected("eicar-zip.eml", message("eicar zip", [
         greeting(), b64_attachment(zip_bytes([("eicar.com", EICAR)]), "eicar.zip",
@@ -414,6 +446,12 @@ def clean_mail(fx):
     fx.clean("clean-html.eml", message("newsletter", [
         text_part("Our news."), text_part("<html><body><p>Our <b>news</b>.</p></body></html>",
                                           "html")]))
+    png = base64.b64encode(small_png()).decode()
+    fx.clean("clean-html-inline-images.eml", message("newsletter images", [
+        text_part("Our news."), text_part(
+            '<html><body><img src="data:image/png;base64,%s" alt="logo">'
+            '<p>Our <b>news</b>.</p><img src="data:image/png;base64,%s"></body></html>'
+            % (png, png), "html")]))
     fx.clean("clean-pdf.eml", message("report pdf", [
         greeting(), b64_attachment(small_pdf("Quarterly report"), "report.pdf",
                                    "application/pdf")]))
@@ -483,6 +521,7 @@ def main():
     fx = Fixtures(outdir)
     eicar_encodings(fx)
     eicar_containers(fx, outdir)
+    html_smuggling(fx)
     eicar_odd_parts(fx)
     if os.path.isdir(testfiles):
         clamav_testfiles(fx, testfiles)
