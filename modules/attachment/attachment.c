@@ -47,6 +47,9 @@ static const smf_option_t att_options[] = {
     {"zip_concatenated_score", SMF_OPT_FLOAT, "6", offsetof(att_conf_t, zip_concatenated_score),
      "Score of ATT_ZIP_CONCATENATED (zips one after another in one file, or local entries "
      "that no central directory lists)."},
+    {"html_smuggling_score", SMF_OPT_FLOAT, "3", offsetof(att_conf_t, html_smuggling_score),
+     "Score of ATT_HTML_SMUGGLING (an HTML attachment whose script decodes a long base64 "
+     "string and saves it as a file)."},
     {"archive_max_depth", SMF_OPT_INT, "3", offsetof(att_conf_t, archive_max_depth),
      "Archives nested deeper than this are not opened (1: only the attachment itself)."},
     {"archive_max_entries", SMF_OPT_INT, "1000", offsetof(att_conf_t, archive_max_entries),
@@ -249,6 +252,8 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
     if (named && (rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
         return rc;
     if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
+        return rc;
+    if ((rc = att_check_smuggling(ctx, what, p)) < 0)
         return rc;
     /* Outlook's winmail.dat: no archive a user chose, so block_archives
      * leaves it be, but its attachments are walked as an archive's entries.

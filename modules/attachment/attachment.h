@@ -23,6 +23,7 @@ typedef struct att_conf {
     double macro_score;
     double zip_name_mismatch_score;
     double zip_concatenated_score;
+    double html_smuggling_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -53,6 +54,7 @@ typedef struct att_policy {
     double macro_score;
     double zip_name_mismatch_score;
     double zip_concatenated_score;
+    double html_smuggling_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -222,5 +224,13 @@ int att_zip_found(const unsigned char *data, size_t size);
  */
 int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **name,
                          size_t *name_len);
+
+/*
+ * Adds ATT_HTML_SMUGGLING when an HTML part's scripts hold a base64 string
+ * of at least 1024 characters, decode it (atob, Blob, Uint8Array) and save
+ * it (msSaveOrOpenBlob, createObjectURL, a download attribute). `what`
+ * names the part in the detail. Returns 0 or a negative SMF_E* code.
+ */
+int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p);
 
 #endif /* SMF_ATTACHMENT_H */
