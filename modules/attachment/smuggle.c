@@ -143,10 +143,12 @@ int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
             saver = att_any(body, len, savers);
         s = close;
     }
+    if (longest < ATT_SMUGGLE_MIN || decoder == NULL)
+        return 0;
     /* A link's download attribute saves the Blob as well. */
     if (saver == NULL && att_find_ci(p->data, p->size, " download=") != NULL)
         saver = "download attribute";
-    if (longest < ATT_SMUGGLE_MIN || decoder == NULL || saver == NULL)
+    if (saver == NULL)
         return 0;
     /* "atob(" reads better as "atob". */
     int dn = (int)strcspn(decoder, "(");
