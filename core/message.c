@@ -1220,15 +1220,22 @@ static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_
 
 static void html_files(parser_t *p, long idx, const htmlfile_list_t *files);
 
-static void add_html(parser_t *p, long idx)
+/* Reads the HTML part idx as UTF-8: returns its text (*len bytes), adds its
+ * links to the message's URLs and lists the files it carries in *files. */
+static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *files)
 {
     const smf_part_t *pt = &p->m->parts[idx];
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
+    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, len,
+                            &p->urls, files);
+}
+
+static void add_html(parser_t *p, long idx)
+{
     size_t len;
     htmlfile_list_t files;
-    char *t = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
-                               &p->urls, &files);
+    char *t = read_html(p, idx, &len, &files);
     size_t mark = p->text.len;
     size_t start = begin_segment(p);
     sb_put(&p->text, t, len);
@@ -1310,13 +1317,9 @@ static bool html_file(const smf_part_t *pt)
  */
 static void add_html_file_urls(parser_t *p, long idx)
 {
-    const smf_part_t *pt = &p->m->parts[idx];
-    p->scratch.len = 0;
-    put_charset(&p->scratch, pt->charset, pt->data, pt->size);
     size_t len;
     htmlfile_list_t files;
-    char *t = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, &len,
-                               &p->urls, &files);
+    char *t = read_html(p, idx, &len, &files);
     url_scan_text(&p->urls, t, len);
     html_files(p, idx, &files);
 }
