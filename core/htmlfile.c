@@ -4,6 +4,7 @@
  * in scripts, which atob() turns into a Blob that the page saves.
  */
 #include "htmlfile.h"
+#include "codec.h"
 #include "xalloc.h"
 
 #include <stdlib.h>
@@ -24,32 +25,15 @@ typedef struct collector {
     size_t blob_cap;
 } collector_t;
 
+/* A base64 character's value, -1 for anything else. */
 static int b64_value(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return codec_b64_rev[c] - 1;
 }
 
 static int blank(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
-}
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)(c | 0x20);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
 static htmlfile_t *add_file(htmlfile_list_t *l)
@@ -286,8 +270,8 @@ size_t htmlfile_decode(const htmlfile_t *f, unsigned char *out)
     }
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
-            (lo = hex_value(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = codec_hex_value(s[i + 1])) >= 0 &&
+            (lo = codec_hex_value(s[i + 2])) >= 0) {
             plain[k++] = (unsigned char)(hi << 4 | lo);
             i += 2;
         } else {

@@ -6,6 +6,7 @@
  * the text and URLs, and drops every GMime object before it returns.
  */
 #include "message.h"
+#include "codec.h"
 #include "htmlfile.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -48,18 +49,6 @@ typedef struct parser {
     int bounds_over;  /* More multiparts than bounds[] holds. */
     size_t html_left; /* Bytes the files carried in HTML may still decode to. */
 } parser_t;
-
-/* Base64 alphabet to value + 1; 0 for anything else. */
-static const unsigned char b64_rev[256] = {
-    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
-    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
-    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
-    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
-    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
-    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
-    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
-    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};
 
 /* windows-1252 bytes 0x80-0x9f; the five unassigned ones become U+FFFD. */
 static const unsigned short cp1252_c1[32] = {
@@ -317,7 +306,7 @@ static bool b64_blank(unsigned char c)
 static size_t base64_tail(const unsigned char *s, size_t n)
 {
     size_t i = n;
-    while (i > 0 && (b64_rev[s[i - 1]] != 0 || s[i - 1] == '=' || b64_blank(s[i - 1])))
+    while (i > 0 && (codec_b64_rev[s[i - 1]] != 0 || s[i - 1] == '=' || b64_blank(s[i - 1])))
         i--;
     return i;
 }
@@ -325,7 +314,7 @@ static size_t base64_tail(const unsigned char *s, size_t n)
 /* One past the last base64 letter or digit of s[0..n), 0 when it has none. */
 static size_t base64_letters_end(const unsigned char *s, size_t n)
 {
-    while (n > 0 && b64_rev[s[n - 1]] == 0)
+    while (n > 0 && codec_b64_rev[s[n - 1]] == 0)
         n--;
     return n;
 }
@@ -347,7 +336,7 @@ static bool base64_after_footer(const unsigned char *s, size_t i, size_t n)
                 return true;
             run = 0;
             other = 0;
-        } else if (b64_rev[s[i]] != 0) {
+        } else if (codec_b64_rev[s[i]] != 0) {
             run++;
         } else if (s[i] != '=' && s[i] != '\r') {
             other++;
@@ -397,7 +386,7 @@ static size_t decode_base64_groups(const unsigned char *s, size_t n, unsigned ch
     unsigned long acc = 0;
     int places = 0, pads = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned v = b64_rev[s[i]];
+        unsigned v = codec_b64_rev[s[i]];
         if (v == 0 && s[i] != '=')
             continue;
         group[places] = s[i];
@@ -434,7 +423,7 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
     int pad_left = 0; /* The '=' a pair of padding still owes. */
     size_t tail = base64_tail(s, n), end = base64_letters_end(s, n);
     for (size_t i = 0; i < n; i++) {
-        unsigned v = b64_rev[s[i]];
+        unsigned v = codec_b64_rev[s[i]];
         if (v != 0) {
             letters++;
             acc = (acc << 6) | (v - 1);
@@ -473,14 +462,6 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
     return 0;
 }
 
-static int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* Quoted-printable; it cannot fail: anything that is not an escape or a
  * soft line break is kept as it is. Trailing blanks on a line are padding
  * added in transit and are dropped. */
@@ -503,8 +484,8 @@ static size_t decode_qp(const unsigned char *s, size_t n, unsigned char *out)
         } else if (c != '=') {
             *o++ = c;
             i++;
-        } else if (i + 2 < n && hex_val(s[i + 1]) >= 0 && hex_val(s[i + 2]) >= 0) {
-            *o++ = (unsigned char)(hex_val(s[i + 1]) * 16 + hex_val(s[i + 2]));
+        } else if (i + 2 < n && codec_hex_value(s[i + 1]) >= 0 && codec_hex_value(s[i + 2]) >= 0) {
+            *o++ = (unsigned char)(codec_hex_value(s[i + 1]) * 16 + codec_hex_value(s[i + 2]));
             i += 3;
         } else {
             size_t j = i + 1;
@@ -700,9 +681,9 @@ static int eword_bytes(const eword_t *w, sbuf_t *run)
     for (size_t i = 0; i < w->len; i++) {
         if (t[i] == '_') {
             *o++ = ' ';
-        } else if (t[i] == '=' && i + 2 < w->len && hex_val(t[i + 1]) >= 0 &&
-                   hex_val(t[i + 2]) >= 0) {
-            *o++ = (unsigned char)(hex_val(t[i + 1]) * 16 + hex_val(t[i + 2]));
+        } else if (t[i] == '=' && i + 2 < w->len && codec_hex_value(t[i + 1]) >= 0 &&
+                   codec_hex_value(t[i + 2]) >= 0) {
+            *o++ = (unsigned char)(codec_hex_value(t[i + 1]) * 16 + codec_hex_value(t[i + 2]));
             i += 2;
         } else {
             *o++ = t[i];
@@ -966,7 +947,7 @@ static char *without_pct00(arena_t *a, const char *s)
         char *pct = NULL;
         if (o - d >= 1 && o[-1] == '%')
             pct = o - 1;
-        else if (o - d >= 2 && o[-2] == '%' && hex_val((unsigned char)o[-1]) >= 0)
+        else if (o - d >= 2 && o[-2] == '%' && codec_hex_value((unsigned char)o[-1]) >= 0)
             pct = o - 2;
         if (pct != NULL) {
             memmove(pct + 3, pct + 1, (size_t)(o - pct - 1));
@@ -1138,7 +1119,7 @@ static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char
                                       size_t stop)
 {
     size_t i = stop;
-    while (i < n && b64_rev[s[i]] == 0 && s[i] != '=')
+    while (i < n && codec_b64_rev[s[i]] == 0 && s[i] != '=')
         i++;
     if (i == n)
         return; /* Nothing there that a client decodes. */
