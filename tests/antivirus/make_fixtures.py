@@ -303,6 +303,8 @@ def html_smuggling(fx):
         return ['<html><body><p>Your invoice is ready.</p>',
                 '<a href="%s" download="x.com">Download</a>' % uri, '</body></html>']
 
+    # libclamav's own HTML reader finds this plain form too: it guards the
+    # engine's reading of it, the cases below are the ones only it finds.
     plain = page("data:application/octet-stream;base64," + eicar64)
     fx.infected("eicar-html-data-uri.eml", message("eicar html data uri", [
         greeting(), b64_attachment("\n".join(plain).encode(), "invoice.html", "text/html")]))
