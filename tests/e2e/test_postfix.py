@@ -36,6 +36,14 @@ TIMEOUT_MS = 1500
 # smfd refuses messages above this (too_large); the "small" milter refuses above SMALL itself.
 ENGINE_MAX = 2 * 1024 * 1024
 SMALL = 64 * 1024
+# Recipients in longauth.example get the auth stage, whose Authentication-Results header
+# grows with each DKIM signature (up to 8, each with a d= of 251 and an s= of 60 bytes).
+LONGAUTH_RCPT = "dana@longauth.example"
+LONGAUTH_POLICY = ('policy "longauth.example" {\n  inbound {\n'
+                   '    stages = {auth, antivirus, lists, pattern, attachment}\n  }\n}\n')
+# No DNS is needed for signatures that lack b=: the look-ups go nowhere, and quickly.
+AUTH_SECTION = ('auth {\n  dns_server = "127.0.0.1:%d"\n  dns_timeout_ms = 200\n'
+                '  dns_tries = 1\n  dns_budget_ms = 500\n  spf = false\n  dmarc = false\n}\n')
 
 
 class SilentEngine:
@@ -82,6 +90,56 @@ class SilentEngine:
         self.thread.join(10)
 
 
+class HeaderEngine:
+    """A scan endpoint that accepts every message and asks for the given headers: what
+    an engine may ask of the milter beyond what smfd itself would."""
+
+    def __init__(self, endpoint, headers):
+        self.endpoint, self.headers = endpoint, headers
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _run(self):
+        sock = zmq.Context.instance().socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(self.endpoint)
+        self.ready.set()
+        while not self.stopping.is_set():
+            if not sock.poll(50):
+                continue
+            frames = sock.recv_multipart()
+            if len(frames) < 4 or frames[2] not in (b"SCAN", b"CONNECT"):
+                continue
+            headers = self.headers if frames[2] == b"SCAN" else []
+            body = json.dumps({"schema": 1, "action": "accept", "score": 0, "id": "hdr",
+                               "headers": [{"name": n, "value": v} for n, v in headers]})
+            sock.send_multipart([frames[0], mta.PROTO, b"VERDICT", frames[3], body.encode()])
+        sock.close(0)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+
+
+def header_fields(message):
+    """The header fields of a delivered message as (name, value) pairs, unfolded."""
+    head = message.replace("\r\n", "\n").split("\n\n", 1)[0]
+    fields = []
+    for line in re.sub(r"\n(?=[ \t])", "", head).split("\n"):
+        name, _, value = line.partition(":")
+        fields.append((name, value))
+    return fields
+
+
+def squeezed(text):
+    """text without its blanks: Postfix breaks header lines longer than 998 bytes when it
+    relays them (smtp_line_length_limit), inserting a line end and a space."""
+    return re.sub(r"\s+", "", text)
+
+
 class PostfixEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -95,7 +153,10 @@ class PostfixEndToEnd(unittest.TestCase):
         cls.smfd = mta.Smfd(cls.tmp, allow_senders=[ALLOWED], block_senders=[BLOCKED],
                             max_message_size=ENGINE_MAX,
                             delivery="[127.0.0.1]:%d" % cls.release_port,
-                            append=LENIENT_POLICY)
+                            append=LENIENT_POLICY + LONGAUTH_POLICY +
+                            AUTH_SECTION % mta.free_port())
+        cls.smfd._edit("modules = {reputation, antivirus, lists, pattern, attachment}",
+                       "modules = {reputation, auth, antivirus, lists, pattern, attachment}")
         cls.addClassCleanup(lambda: cls.smfd.stop())
         cls.smfd.start()
         cls.sink = mta.Sink(cls.tmp)
@@ -106,6 +167,9 @@ class PostfixEndToEnd(unittest.TestCase):
         busy_ep = "ipc://%s/busy.sock" % cls.tmp
         cls.busy = SilentEngine(busy_ep, delay=0, busy=True)
         cls.addClassCleanup(cls.busy.stop)
+        headers_ep = "ipc://%s/headers.sock" % cls.tmp
+        cls.header_engine = HeaderEngine(headers_ep, cls.engine_headers())
+        cls.addClassCleanup(cls.header_engine.stop)
         engine = [cls.smfd.listen]
         cls.milter_args = {
             "in": (engine,),
@@ -117,6 +181,7 @@ class PostfixEndToEnd(unittest.TestCase):
             "small": (engine, "--max-size", "64K"),
             # Only an engine that never answers in time (its replies come after 3 s).
             "hung": ([silent_ep], "-t", "2000", "--connect-timeout", "500"),
+            "headers": ([headers_ep],),
         }
         cls.milters = {}
         for name in cls.milter_args:
@@ -127,6 +192,18 @@ class PostfixEndToEnd(unittest.TestCase):
         cls.postfix = mta.Postfix(cls.tmp, cls.sink.port, services)
         cls.addClassCleanup(cls.postfix.stop)
         cls.postfix.start()
+
+    @staticmethod
+    def engine_headers():
+        """What the HeaderEngine asks the "headers" milter to add."""
+        long_value = " ".join("part%04d" % i for i in range(400)) + " end-of-value"
+        return [("X-SMF-Long", long_value),
+                # More than one milter packet (64 KB) can carry: libmilter refuses it.
+                ("X-SMF-Huge", "h" * 70000),
+                # A line break would start a header of the sender's choosing.
+                ("X-SMF-Broken", "first line\r\nX-SMF-Injected: yes"),
+                ("X-SMF-Broken-LF", "first line\nX-SMF-Injected-LF: yes"),
+                ("X-SMF-After", "still added")]
 
     @classmethod
     def start_milter(cls, name):
@@ -504,6 +581,60 @@ class PostfixEndToEnd(unittest.TestCase):
         log = self.milters["busy"].log_text()
         self.assertIn("the engine answered busy; trying the next", log)
         self.assertNotIn("no usable answer", log)
+
+    def test_long_authentication_results_is_added_whole(self):
+        # Eight DKIM signatures the auth stage cannot verify (no b=) make an
+        # Authentication-Results of about 2.8 KB, each signature's d= and s= in it.
+        sigs = []
+        for i in range(8):
+            d = ".".join("sig%d-label%d-" % (i, k) + "x" * (60 - len("sig%d-label%d-" % (i, k)))
+                         for k in range(4)) + ".example"
+            s = "sel%d-" % i + "y" * 55
+            sigs.append((d, s))
+        self.assertEqual(len(sigs[0][0]), 251)
+        m = self.marker()
+        data = make_message(m, to=LONGAUTH_RCPT)
+        data = b"".join(b"DKIM-Signature: v=1; a=rsa-sha256; d=%s; s=%s; h=from;\r\n"
+                        b"\tbh=AAAA\r\n" % (d.encode(), s.encode()) for d, s in sigs) + data
+        reply = send(self.port(), "alice@example.net", [LONGAUTH_RCPT], data)
+        delivered = self.assertDelivered(reply, m)
+        results = [v for n, v in header_fields(delivered)
+                   if n.lower() == "authentication-results"]
+        self.assertEqual(len(results), 1, delivered)
+        # Whole: every signature is in it, the last one to its final byte. A value cut
+        # at 1 KB (as the milter once did) ended inside the third signature.
+        self.assertTrue(squeezed(results[0]).startswith("smf;dkim=permerror"), results[0])
+        got = squeezed(results[0])
+        for d, s in sigs:
+            self.assertIn("header.d=%sheader.s=%s" % (d, s), got)
+        self.assertTrue(got.endswith("header.s=" + sigs[-1][1]), results[0])
+        self.assertGreater(len(results[0]), 2500)
+        self.assertNotIn("could not add header", self.milters["in"].log_text())
+
+    def test_engine_headers_are_added_whole_or_not_at_all(self):
+        m = self.marker()
+        reply = send(self.port("headers"), "alice@example.net", ["bob@example.com"],
+                     make_message(m))
+        delivered = self.assertDelivered(reply, m)
+        fields = header_fields(delivered)
+        names = [n.lower() for n, _ in fields]
+        wanted = dict(self.engine_headers())
+        # Longer than 1 KB, shorter than a milter packet: whole.
+        longs = [v for n, v in fields if n.lower() == "x-smf-long"]
+        self.assertEqual(len(longs), 1, delivered)
+        self.assertEqual(squeezed(longs[0]), squeezed(wanted["X-SMF-Long"]))
+        # Too long for the milter protocol, or with a line break: absent, not cut.
+        for name in ("x-smf-huge", "x-smf-broken", "x-smf-broken-lf", "x-smf-injected",
+                     "x-smf-injected-lf"):
+            self.assertNotIn(name, names, delivered)
+        self.assertNotIn("first line", delivered)
+        # The refusals are told, and the headers after them still added.
+        self.assertIn(("X-SMF-After", " still added"), fields)
+        log = self.milters["headers"].log_text()
+        self.assertIn("could not add header X-SMF-Huge", log)
+        self.assertIn("header X-SMF-Broken from the engine has a line break; not added", log)
+        self.assertIn("header X-SMF-Broken-LF from the engine has a line break; not added", log)
+
 
 
 class CommandLine(unittest.TestCase):
