@@ -5,8 +5,10 @@ the SMTP client was told and what reached (or did not reach) the sink."""
 import json
 import os
 import re
+import select
 import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,10 @@ LONGAUTH_POLICY = ('policy "longauth.example" {\n  inbound {\n'
 # No DNS is needed for signatures that lack b=: the look-ups go nowhere, and quickly.
 AUTH_SECTION = ('auth {\n  dns_server = "127.0.0.1:%d"\n  dns_timeout_ms = 200\n'
                 '  dns_tries = 1\n  dns_budget_ms = 500\n  spf = false\n  dmarc = false\n}\n')
+# The "heartbeat" milter's engine link: long waits, so that a request sent into a silent
+# link shows (at least --connect-timeout), and heartbeats' few seconds do not.
+HB_TIMEOUT_MS = 30000
+HB_CONNECT_TIMEOUT_MS = 12000
 
 
 class SilentEngine:
@@ -124,6 +130,76 @@ class HeaderEngine:
         self.thread.join(10)
 
 
+class FreezableProxy:
+    """A loopback TCP port that passes bytes both ways to smfd's ipc:// socket (ZMTP is
+    the same over both) until freeze(): from then on it reads, writes, accepts and closes
+    nothing, as an engine host that vanished from the network (no FIN, no RST). The
+    kernel still acknowledges what is sent to it, so the link looks alive to TCP."""
+
+    def __init__(self, unix_path):
+        self.unix_path = unix_path
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.endpoint = "tcp://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.pairs = {}
+        self.frozen = threading.Event()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _close_pair(self, s):
+        peer = self.pairs.pop(s, None)
+        self.pairs.pop(peer, None)
+        for x in (s, peer):
+            if x is not None:
+                x.close()
+
+    def _accept(self):
+        client, _ = self.listener.accept()
+        upstream = socket.socket(socket.AF_UNIX)
+        try:
+            upstream.connect(self.unix_path)
+        except OSError:
+            client.close()
+            upstream.close()
+            return
+        self.pairs[client], self.pairs[upstream] = upstream, client
+
+    def _run(self):
+        while not self.stopping.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.05)
+                continue
+            readable, _, _ = select.select([self.listener] + list(self.pairs), [], [], 0.05)
+            for s in readable:
+                if self.frozen.is_set():
+                    break
+                if s is self.listener:
+                    self._accept()
+                    continue
+                if s not in self.pairs:
+                    continue
+                try:
+                    data = s.recv(65536)
+                    if data:
+                        self.pairs[s].sendall(data)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close_pair(s)
+
+    def freeze(self):
+        self.frozen.set()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+        for s in list(self.pairs):
+            self._close_pair(s)
+        self.listener.close()
+
+
 def header_fields(message):
     """The header fields of a delivered message as (name, value) pairs, unfolded."""
     head = message.replace("\r\n", "\n").split("\n\n", 1)[0]
@@ -170,6 +246,11 @@ class PostfixEndToEnd(unittest.TestCase):
         headers_ep = "ipc://%s/headers.sock" % cls.tmp
         cls.header_engine = HeaderEngine(headers_ep, cls.engine_headers())
         cls.addClassCleanup(cls.header_engine.stop)
+        engine_path = cls.smfd.listen[len("ipc://"):]
+        cls.vanishing = FreezableProxy(engine_path)
+        cls.addClassCleanup(cls.vanishing.stop)
+        cls.steady = FreezableProxy(engine_path)
+        cls.addClassCleanup(cls.steady.stop)
         engine = [cls.smfd.listen]
         cls.milter_args = {
             "in": (engine,),
@@ -182,6 +263,9 @@ class PostfixEndToEnd(unittest.TestCase):
             # Only an engine that never answers in time (its replies come after 3 s).
             "hung": ([silent_ep], "-t", "2000", "--connect-timeout", "500"),
             "headers": ([headers_ep],),
+            # Two engines over TCP (through proxies to the one smfd); the first will vanish.
+            "heartbeat": ([cls.vanishing.endpoint, cls.steady.endpoint], "-t",
+                          str(HB_TIMEOUT_MS), "--connect-timeout", str(HB_CONNECT_TIMEOUT_MS)),
         }
         cls.milters = {}
         for name in cls.milter_args:
@@ -635,6 +719,35 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertIn("header X-SMF-Broken from the engine has a line break; not added", log)
         self.assertIn("header X-SMF-Broken-LF from the engine has a line break; not added", log)
 
+    def test_vanished_tcp_engine_is_dropped_by_heartbeats(self):
+        """An engine host that vanishes (no FIN, no RST) leaves TCP connections that look
+        alive: a request sent into one waits --connect-timeout or --timeout. ZMTP
+        heartbeats (1 s, 3 s) drop such a link within seconds, and the next message goes
+        to the other engine at once."""
+        name = "heartbeat"
+        # Both links carry requests first: each request starts at the next endpoint.
+        for i in range(4):
+            m = self.marker() + "-before-%d" % i
+            self.assertDelivered(send(self.port(name), "alice@example.net", ["bob@example.com"],
+                                      make_message(m)), m)
+        self.vanishing.freeze()
+        # Heartbeats need about 4 s to notice; no message is sent meanwhile, so only they
+        # can tell the milter the link is gone.
+        time.sleep(10)
+        start = len(self.milters[name].log_text())
+        for i in range(4):
+            m = self.marker() + "-after-%d" % i
+            t0 = time.monotonic()
+            reply = send(self.port(name), "alice@example.net", ["bob@example.com"],
+                         make_message(m))
+            took = time.monotonic() - t0
+            self.assertDelivered(reply, m)
+            # A request sent into the silent link would have waited at least 12 s.
+            self.assertLess(took, HB_CONNECT_TIMEOUT_MS / 1000 - 2,
+                            "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
+        log = self.milters[name].log_text()[start:]
+        self.assertIn("engine %s is not connected" % self.vanishing.endpoint, log)
+        self.assertNotIn("no usable answer", log)
 
 
 class CommandLine(unittest.TestCase):
