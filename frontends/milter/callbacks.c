@@ -339,6 +339,55 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *chunk, size_t n)
     return check_size(ctx, c);
 }
 
+/* RFC 5322, 2.1.1: a line of a header must be at most 998 bytes, should be at most 78. */
+#define HEADER_LINE_MAX 998
+#define HEADER_LINE_FOLD 78
+
+/*
+ * The value to give smfi_addheader for "name: value", folded at its blanks
+ * so that its lines keep to HEADER_LINE_FOLD bytes where a blank allows. A
+ * line feed goes in before a blank (libmilter's way to fold; the MTA adds
+ * the CR), so unfolding (RFC 5322, 2.2.3) gives back the value unchanged.
+ * Unfolded, an MTA relays a line longer than 998 bytes by breaking it where
+ * the limit falls, inside a word: a domain with a blank in it. NULL when one
+ * word alone makes a line longer than HEADER_LINE_MAX (*too_long is set) or
+ * without memory; the caller frees the result.
+ */
+static char *header_fold(const char *name, const char *value, bool leadspc, bool *too_long)
+{
+    size_t n = strlen(value);
+    /* The leading space, at most one line feed per blank, the NUL. */
+    char *out = malloc(2 * n + 2);
+    *too_long = false;
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    if (leadspc)
+        out[o++] = ' ';
+    const size_t start = o;
+    size_t col = strlen(name) + 2; /* "name: " */
+    for (const char *p = value; *p;) {
+        /* One piece: the blanks before a word, and the word. */
+        size_t blanks = strspn(p, " \t");
+        size_t word = strcspn(p + blanks, " \t");
+        if (o > start && blanks > 0 && word > 0 && col + blanks + word > HEADER_LINE_FOLD) {
+            out[o++] = '\n';
+            col = 0;
+        }
+        memcpy(out + o, p, blanks + word);
+        o += blanks + word;
+        col += blanks + word;
+        p += blanks + word;
+        if (col > HEADER_LINE_MAX) {
+            free(out);
+            *too_long = true;
+            return NULL;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Adds the verdict's headers; without leading-space mode the MTA adds the space. */
 static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
 {
@@ -358,9 +407,14 @@ static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
                        c->queue_id ? c->queue_id : "-", name);
             continue;
         }
-        char *v = NULL;
-        if (asprintf(&v, "%s%s", c->leadspc ? " " : "", value) < 0 ||
-            smfi_addheader(ctx, (char *)name, v) != MI_SUCCESS)
+        bool too_long;
+        char *v = header_fold(name, value, c->leadspc, &too_long);
+        if (too_long)
+            milter_log(LOG_WARNING,
+                       "%s: header %s from the engine has a word longer than a line may be; "
+                       "not added",
+                       c->queue_id ? c->queue_id : "-", name);
+        else if (!v || smfi_addheader(ctx, (char *)name, v) != MI_SUCCESS)
             milter_log(LOG_WARNING, "%s: could not add header %s", c->queue_id ? c->queue_id : "-",
                        name);
         free(v);
