@@ -32,6 +32,10 @@ static bool sweep_due(int64_t now)
     return atomic_compare_exchange_strong(&next_step_at, &at, now + REP_SWEEP_INTERVAL_MS);
 }
 
+/* Most records one write transaction deletes: other writers wait for it,
+ * so a step with more to change commits every this many. */
+#define SWEEP_BATCH 256
+
 /* One record the walk found stale, to be checked again under the lock. */
 typedef struct sweep_item {
     const rep_sweep_conf_t *c;
@@ -52,23 +56,52 @@ static bool sweep_stale(const sweep_item_t *it, const void *val, size_t vlen)
 
 /* Deletes the record only if it is still stale: a scan may have counted
  * into it between the walk's read and this write. SMF_EFAIL keeps it. */
-static int sweep_forget(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
+static int sweep_fix(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
 {
     (void)out;
     (void)outlen;
     return old != NULL && sweep_stale(arg, old, oldlen) ? SMF_ENOENT : SMF_EFAIL;
 }
 
-/* Saves where the walk stopped; an empty cursor starts the next round. */
-static int sweep_save(smf_msg_t *msg, const void *cursor, size_t clen)
+/*
+ * Deletes the records the walk found, then saves where it stopped (an
+ * empty cursor starts the next round), all in one write transaction: a
+ * step costs the store one commit, not one per record. *removed grows by
+ * the records deleted, once the transaction is committed.
+ */
+static int sweep_apply(smf_msg_t *msg, const sweep_item_t *items, size_t n, const void *cursor,
+                       size_t clen, size_t *removed)
 {
-    return smf_kv_put(msg, CURSOR_KEY, strlen(CURSOR_KEY), clen > 0 ? cursor : "", clen);
+    size_t gone = 0;
+    int rc = smf_kv_begin(msg);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        rc = smf_kv_update(msg, items[i].key, items[i].klen, sweep_fix, (void *)&items[i]);
+        if (rc == SMF_ENOENT)
+            gone++;
+        else if (rc < 0 && rc != SMF_EFAIL) {
+            smf_kv_abort(msg);
+            return rc;
+        }
+    }
+    rc = smf_kv_put(msg, CURSOR_KEY, strlen(CURSOR_KEY), clen > 0 ? cursor : "", clen);
+    if (rc < 0) {
+        smf_kv_abort(msg);
+        return rc;
+    }
+    if ((rc = smf_kv_commit(msg)) < 0)
+        return rc;
+    *removed += gone;
+    return 0;
 }
 
 int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, size_t *removed)
 {
     const void *cursor = NULL, *key, *val;
-    size_t clen = 0, klen, vlen;
+    size_t clen = 0, klen, vlen, n = 0;
+    sweep_item_t *items;
     int rc;
 
     *removed = 0;
@@ -79,22 +112,27 @@ int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, si
         clen = 0;
     else if (rc < 0)
         return rc;
+    if ((items = smf_msg_alloc(msg, SWEEP_BATCH * sizeof(*items))) == NULL)
+        return SMF_ENOMEM;
+    /* The walk reads; only what it found stale is written, under the lock. */
     for (long i = 0; i < c->keys; i++) {
         rc = smf_kv_next(msg, cursor, clen, &key, &klen, &val, &vlen);
         if (rc == SMF_ENOENT)
-            return sweep_save(msg, NULL, 0);
+            return sweep_apply(msg, items, n, NULL, 0, removed);
         if (rc < 0)
             return rc;
         sweep_item_t it = {c, now_ms, key, klen};
-        if (sweep_stale(&it, val, vlen)) {
-            rc = smf_kv_update(msg, key, klen, sweep_forget, &it);
-            if (rc == SMF_ENOENT)
-                (*removed)++;
-            else if (rc < 0 && rc != SMF_EFAIL)
-                return rc;
-        }
+        if (sweep_stale(&it, val, vlen))
+            items[n++] = it;
         cursor = key;
         clen = klen;
+        /* A full batch is committed with the cursor at its last record: a
+         * later batch that fails leaves the walk to go on from there. */
+        if (n == SWEEP_BATCH) {
+            if ((rc = sweep_apply(msg, items, n, cursor, clen, removed)) < 0)
+                return rc;
+            n = 0;
+        }
     }
-    return sweep_save(msg, cursor, clen);
+    return sweep_apply(msg, items, n, cursor, clen, removed);
 }

@@ -26,10 +26,11 @@ typedef struct rep_sweep_conf {
 
 /*
  * Runs one step of the sweep when none ran in this process for
- * REP_SWEEP_INTERVAL_MS: examines up to c->keys keys after the saved
- * cursor, deletes the stale ones and saves where it stopped (the start
- * again, at the end of the store). *removed gets how many went.
- * Returns 0 (also when no step was due) or a negative SMF_E* code.
+ * REP_SWEEP_INTERVAL_MS: reads up to c->keys keys after the saved cursor,
+ * then, in one write transaction (one per 256 stale records), deletes the
+ * stale ones and saves where it stopped (the start again, at the end of
+ * the store). *removed gets how many went. Returns 0 (also when no step
+ * was due) or a negative SMF_E* code.
  */
 int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, size_t *removed);
 

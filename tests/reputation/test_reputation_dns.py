@@ -100,6 +100,16 @@ def load(data, records):
         raise AssertionError("mdb_load: %s" % p.stderr)
 
 
+def last_txn(data):
+    """The store's last committed write transaction (mdb_stat)."""
+    p = subprocess.run(["mdb_stat", "-e", os.path.join(data, "kv")], capture_output=True,
+                       text=True, timeout=60)
+    for line in p.stdout.splitlines():
+        if "Last transaction ID:" in line:
+            return int(line.split(":")[1])
+    raise AssertionError("mdb_stat: %s%s" % (p.stdout, p.stderr))
+
+
 HOUR_MS = 3600 * 1000
 HALF_LIFE_MS = 168 * HOUR_MS
 
@@ -736,6 +746,18 @@ class HistoryAndRateTest(unittest.TestCase):
                          set(records) - {b"h\tdom\tgone.test", b"h\tip\t198.51.100.1",
                                          b"h\tip\tbad", b"r\tsender\told@ours.test"})
         self.assertEqual(left[b"s\tcursor"], b"")
+
+    def test_sweep_writes_once_per_step(self):
+        """A step's deletions and its cursor are written in one transaction, not one
+        each: every other writer waits for each commit."""
+        data = os.path.join(self.tmp, "sweep-txn")
+        records = self.sweep_store(data)
+        before = last_txn(data)
+        self.scan(data, "--ip", "", "--final", "tempfail")
+        left = dump(data)
+        self.assertEqual(len(records) - (len(left) - 1), 4, "the step deleted the stale records")
+        # One for the step; smf-modtest's opening of the store may add one.
+        self.assertLessEqual(last_txn(data) - before, 2)
 
     def test_sweep_goes_on_after_the_clock_is_set_back(self):
         """A step is due a second after the last one by the wall clock; a clock
