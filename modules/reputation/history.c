@@ -50,7 +50,10 @@ void rep_hist_keys(const uint8_t *ip, const char *domain, rep_hist_keys_t *k)
     }
 }
 
-/* Halves the counts once per half-life since the record's last update. */
+/* Halves the counts once per half-life since the record's last update. A
+ * record stamped later than now (a clock that ran fast, or another host's)
+ * counts as stamped now: it is not decayed, and is stamped now when written
+ * back, so that it decays from now on. */
 static void hist_decay(rep_hist_t *h, double half_life_ms, int64_t now)
 {
     if (h->at > 0 && now > h->at && half_life_ms > 0) {
@@ -120,4 +123,19 @@ double rep_hist_badness(const rep_hist_t *h, double min_count)
     if (total < min_count || total <= 0)
         return 0;
     return 2 * (h->count[1] + h->count[2]) / total - 1;
+}
+
+bool rep_hist_ahead(const void *val, size_t vlen, int64_t now, void *out, size_t *outlen)
+{
+    rep_hist_t h;
+
+    if (vlen != sizeof(h))
+        return false;
+    memcpy(&h, val, sizeof(h));
+    if (h.at <= now)
+        return false;
+    h.at = now;
+    memcpy(out, &h, sizeof(h));
+    *outlen = sizeof(h);
+    return true;
 }

@@ -54,6 +54,12 @@ int rep_hist_add(smf_msg_t *msg, const rep_hist_keys_t *k, rep_hist_class_t cls,
 bool rep_hist_stale(const void *val, size_t vlen, double half_life_ms, int64_t now,
                     double forget_count);
 
+/* Whether a stored history record is stamped later than now (written while
+ * the clock ran fast, or by another host): it is then copied to out (room
+ * for a record) stamped now, so that it decays from now on rather than
+ * stand unchanged until that time. */
+bool rep_hist_ahead(const void *val, size_t vlen, int64_t now, void *out, size_t *outlen);
+
 /* From -1 (all ham) to +1 (all spam or virus); 0 below min_count observations. */
 double rep_hist_badness(const rep_hist_t *h, double min_count);
 

@@ -38,8 +38,12 @@ uint64_t rep_request_hash(const smf_envelope_t *env)
 
 static void rate_roll(rep_rate_t *r, int64_t hour)
 {
-    if (hour <= r->hour && r->hour - hour <= RATE_MAX_STEP_BACK)
+    /* Counts stamped a little ahead are this hour's: the record is stamped
+     * now, so that they leave the window an hour from now. */
+    if (hour <= r->hour && r->hour - hour <= RATE_MAX_STEP_BACK) {
+        r->hour = hour;
         return;
+    }
     if (r->hour == hour - 1) {
         r->prev_msgs = r->cur_msgs;
         r->prev_rcpts = r->cur_rcpts;
@@ -150,4 +154,19 @@ bool rep_rate_stale(const void *val, size_t vlen, int64_t now_ms)
     memcpy(&r, val, sizeof(r));
     rate_roll(&r, now_ms / HOUR_MS);
     return r.cur_msgs == 0 && r.cur_rcpts == 0 && r.prev_msgs == 0 && r.prev_rcpts == 0;
+}
+
+bool rep_rate_ahead(const void *val, size_t vlen, int64_t now_ms, void *out, size_t *outlen)
+{
+    rep_rate_t r;
+
+    if (vlen != sizeof(r))
+        return false;
+    memcpy(&r, val, sizeof(r));
+    if (r.hour <= now_ms / HOUR_MS)
+        return false;
+    rate_roll(&r, now_ms / HOUR_MS);
+    memcpy(out, &r, sizeof(r));
+    *outlen = sizeof(r);
+    return true;
 }

@@ -1,6 +1,7 @@
 /*
  * sweep.c - deletes the module's records that no longer move any score:
- * history decayed to next to nothing and rate counts out of their window.
+ * history decayed to next to nothing and rate counts out of their window;
+ * and stamps now the records stamped later, so that they age from now.
  * Without it the store keeps every address and sender it ever saw.
  */
 #include "sweep.h"
@@ -32,11 +33,11 @@ static bool sweep_due(int64_t now)
     return atomic_compare_exchange_strong(&next_step_at, &at, now + REP_SWEEP_INTERVAL_MS);
 }
 
-/* Most records one write transaction deletes: other writers wait for it,
+/* Most records one write transaction changes: other writers wait for it,
  * so a step with more to change commits every this many. */
 #define SWEEP_BATCH 256
 
-/* One record the walk found stale, to be checked again under the lock. */
+/* One record the walk found to change, to be checked again under the lock. */
 typedef struct sweep_item {
     const rep_sweep_conf_t *c;
     int64_t now;
@@ -54,17 +55,42 @@ static bool sweep_stale(const sweep_item_t *it, const void *val, size_t vlen)
     return false;
 }
 
-/* Deletes the record only if it is still stale: a scan may have counted
- * into it between the walk's read and this write. SMF_EFAIL keeps it. */
+/* Whether a record is stamped later than now; out gets it stamped now. A
+ * record from a clock that ran fast would otherwise neither decay nor
+ * leave its window until that time came. */
+static bool sweep_ahead(const sweep_item_t *it, const void *val, size_t vlen, void *out,
+                        size_t *outlen)
+{
+    if (it->klen > 2 && memcmp(it->key, "h\t", 2) == 0)
+        return it->c->half_life_ms > 0 && rep_hist_ahead(val, vlen, it->now, out, outlen);
+    if (it->klen > 2 && memcmp(it->key, "r\t", 2) == 0)
+        return rep_rate_ahead(val, vlen, it->now, out, outlen);
+    return false;
+}
+
+/* Whether the walk has anything to do with a record: delete it or stamp it now. */
+static bool sweep_wanted(const sweep_item_t *it, const void *val, size_t vlen)
+{
+    unsigned char out[SMF_KV_UPDATE_MAX];
+    size_t outlen;
+
+    return sweep_stale(it, val, vlen) || sweep_ahead(it, val, vlen, out, &outlen);
+}
+
+/* Deletes the record if it is still stale, or stamps it now if it is still
+ * ahead: a scan may have counted into it between the walk's read and this
+ * write. SMF_EFAIL leaves it as it is. */
 static int sweep_fix(void *arg, const void *old, size_t oldlen, void *out, size_t *outlen)
 {
-    (void)out;
-    (void)outlen;
-    return old != NULL && sweep_stale(arg, old, oldlen) ? SMF_ENOENT : SMF_EFAIL;
+    if (old == NULL)
+        return SMF_EFAIL;
+    if (sweep_stale(arg, old, oldlen))
+        return SMF_ENOENT;
+    return sweep_ahead(arg, old, oldlen, out, outlen) ? 0 : SMF_EFAIL;
 }
 
 /*
- * Deletes the records the walk found, then saves where it stopped (an
+ * Changes the records the walk found, then saves where it stopped (an
  * empty cursor starts the next round), all in one write transaction: a
  * step costs the store one commit, not one per record. *removed grows by
  * the records deleted, once the transaction is committed.
@@ -114,7 +140,7 @@ int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, si
         return rc;
     if ((items = smf_msg_alloc(msg, SWEEP_BATCH * sizeof(*items))) == NULL)
         return SMF_ENOMEM;
-    /* The walk reads; only what it found stale is written, under the lock. */
+    /* The walk reads; only what it found is written, under the lock. */
     for (long i = 0; i < c->keys; i++) {
         rc = smf_kv_next(msg, cursor, clen, &key, &klen, &val, &vlen);
         if (rc == SMF_ENOENT)
@@ -122,7 +148,7 @@ int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, si
         if (rc < 0)
             return rc;
         sweep_item_t it = {c, now_ms, key, klen};
-        if (sweep_stale(&it, val, vlen))
+        if (sweep_wanted(&it, val, vlen))
             items[n++] = it;
         cursor = key;
         clen = klen;

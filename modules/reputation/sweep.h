@@ -27,10 +27,10 @@ typedef struct rep_sweep_conf {
 /*
  * Runs one step of the sweep when none ran in this process for
  * REP_SWEEP_INTERVAL_MS: reads up to c->keys keys after the saved cursor,
- * then, in one write transaction (one per 256 stale records), deletes the
- * stale ones and saves where it stopped (the start again, at the end of
- * the store). *removed gets how many went. Returns 0 (also when no step
- * was due) or a negative SMF_E* code.
+ * then, in one write transaction (one per 256 records to change), deletes
+ * the stale ones, stamps now those stamped later than now, and saves where
+ * it stopped (the start again, at the end of the store). *removed gets how
+ * many went. Returns 0 (also when no step was due) or a negative SMF_E* code.
  */
 int rep_sweep_step(smf_msg_t *msg, const rep_sweep_conf_t *c, int64_t now_ms, size_t *removed);
 

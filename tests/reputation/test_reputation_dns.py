@@ -759,6 +759,31 @@ class HistoryAndRateTest(unittest.TestCase):
         # One for the step; smf-modtest's opening of the store may add one.
         self.assertLessEqual(last_txn(data) - before, 2)
 
+    def test_records_stamped_ahead_are_stamped_now(self):
+        """A record stamped later than now (written while the clock ran fast, or by
+        another host) counts as stamped now: the sweep stamps it now, so that it decays,
+        or leaves its window, from now on instead of standing until that time."""
+        data = os.path.join(self.tmp, "sweep-ahead")
+        now = time.time() * 1000
+        self.scan(data, "--ip", "")
+        load(data, {b"h\tip\t198.51.100.9": history(0, 1, 0, now + 3650 * 24 * HOUR_MS),
+                    b"r\tuser\tahead": rate(int(now // HOUR_MS) + 2, 2)})
+        self.scan(data, "--ip", "", "--final", "tempfail")
+        left = dump(data)
+        hour_after = int(time.time() * 1000 // HOUR_MS)
+        ham, spam, virus, at = struct.unpack("=3dq", left[b"h\tip\t198.51.100.9"])
+        self.assertEqual((ham, spam, virus), (0, 1, 0), "a record ahead is not decayed")
+        self.assertLessEqual(at, time.time() * 1000, "the history record is still stamped ahead")
+        hour, cur_msgs, cur_rcpts, _, _, _ = struct.unpack("=q4IQ", left[b"r\tuser\tahead"])
+        self.assertLessEqual(hour, hour_after, "the rate record is still stamped ahead")
+        self.assertEqual((cur_msgs, cur_rcpts), (2, 2), "its counts are this hour's")
+        # Stamped now, the history record decays from now: with a half-life of 3.6 ms,
+        # the next step finds it stale.
+        time.sleep(0.2)
+        self.scan(data, "--ip", "", "--final", "tempfail",
+                  opts=["history_half_life_hours=0.000001"])
+        self.assertNotIn(b"h\tip\t198.51.100.9", dump(data))
+
     def test_sweep_goes_on_after_the_clock_is_set_back(self):
         """A step is due a second after the last one by the wall clock; a clock
         set back (two hours here) must not stop the sweep until it catches up."""
