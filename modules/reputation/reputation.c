@@ -73,11 +73,13 @@ typedef struct rep_conn {
     uint8_t ip[16];
     int trusted;               /* From a trusted network or authenticated. */
     const char *sender_domain; /* Lower case, "" for none. */
+    const char *hist_domain;   /* The sender domain history keeps: "" for one of ours. */
 } rep_conn_t;
 
 static const smf_option_t rep_options[] = {
     {"local_domains", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, local_domains),
-     "Our own domains: an outside client claiming one (or a subdomain) in HELO is forging."},
+     "Our own domains: an outside client claiming one (or a subdomain) in HELO is forging; a "
+     "sender domain among them keeps no history."},
     {"trusted_networks", SMF_OPT_LIST, "{127.0.0.0/8, \"::1\"}",
      offsetof(rep_conf_t, trusted_networks),
      "Client networks (CIDR) exempt from the checks, such as our own relays."},
@@ -464,6 +466,15 @@ static const char *rep_sender_domain(smf_msg_t *msg, const char *sender)
     return d;
 }
 
+/* Whether a domain is one of local_domains or below one. */
+static bool rep_is_ours(const rep_state_t *st, const char *domain)
+{
+    for (size_t i = 0; st->conf->local_domains != NULL && st->conf->local_domains[i] != NULL; i++)
+        if (cares_in_domain(domain, st->conf->local_domains[i]))
+            return true;
+    return false;
+}
+
 static void rep_conn_fill(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
     conn->env = smf_msg_envelope(msg);
@@ -472,6 +483,10 @@ static void rep_conn_fill(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
     conn->trusted = conn->env->auth_user[0] != '\0' ||
                     (conn->has_ip && smf_ipset_find(&st->trusted, conn->ip) >= 0);
     conn->sender_domain = rep_sender_domain(msg, conn->env->sender);
+    /* Anyone can claim our own domains as sender: mail that does says
+     * nothing about who sent it. History of them, built from the site's
+     * own mail, would lend a forger its good name. */
+    conn->hist_domain = rep_is_ours(st, conn->sender_domain) ? "" : conn->sender_domain;
 }
 
 static int rep_scan(smf_msg_t *msg, void *state, void *tstate)
@@ -493,7 +508,7 @@ static int rep_scan(smf_msg_t *msg, void *state, void *tstate)
         return rc;
     if (!st->conf->history)
         return 0;
-    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.hist_domain, &keys);
     /* The history grows from final verdicts, in rep_verdict(). */
     return rep_check_history(msg, st, &keys, now);
 }
@@ -543,9 +558,9 @@ static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_fin
     last_request = request;
     rep_conn_fill(msg, st, &conn);
     /* Our own relays and users are never judged, so their mail builds no history. */
-    if (conn.trusted || (!conn.has_ip && conn.sender_domain[0] == '\0'))
+    if (conn.trusted || (!conn.has_ip && conn.hist_domain[0] == '\0'))
         return;
-    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.hist_domain, &keys);
     if (rep_hist_add(msg, &keys, (rep_hist_class_t)cls, 1,
                      st->conf->history_half_life_hours * 3600000.0, rep_now_ms()) != 0)
         smf_log(msg, SMF_LOG_WARN, "cannot update the reputation history");
@@ -559,9 +574,9 @@ static int rep_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int d
     rep_hist_keys_t keys;
 
     rep_conn_fill(msg, st, &conn);
-    if (!st->conf->history || (!conn.has_ip && conn.sender_domain[0] == '\0'))
+    if (!st->conf->history || (!conn.has_ip && conn.hist_domain[0] == '\0'))
         return 0;
-    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.sender_domain, &keys);
+    rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.hist_domain, &keys);
     return rep_hist_add(msg, &keys, klass == SMF_CLASS_SPAM ? REP_HIST_SPAM : REP_HIST_HAM, delta,
                         st->conf->history_half_life_hours * 3600000.0, rep_now_ms());
 }

@@ -820,6 +820,42 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertNotIn(b"h\tip\t198.51.100.1", left, "no step ran after the clock went back")
         self.assertEqual(left[b"s\tcursor"], b"h\tip\t198.51.100.1")
 
+    def test_our_own_domains_keep_no_history(self):
+        """Anyone can claim one of local_domains as sender. Mail an operator learns from
+        the site's own mailboxes (smfctl learn, which knows no client address) must not
+        give our domain a good name that a forger then borrows: it builds history for
+        other sender domains only, and a record of ours kept from before scores nothing."""
+        base = os.path.join(self.tmp, "learn-own")
+        mail = os.path.join(base, "mail")
+        os.makedirs(mail)
+        for i, sender in enumerate(["boss@ours.test", "it@Mail.Ours.test", "x@partner.test"]):
+            with open(os.path.join(mail, "m%d.eml" % i), "w") as f:
+                f.write("From: %s\nTo: a@ours.test\nSubject: s%d\n\nText %d.\n" % (sender, i, i))
+        config = os.path.join(base, "smfd.conf")
+        with open(config, "w") as f:
+            f.write('listen = "ipc://%s/scan.sock"\ndata_dir = "%s/data"\n'
+                    'quarantine_dir = "%s/quarantine"\nmodule_dir = "%s"\n'
+                    'modules = {reputation}\nreputation {\n  local_domains = {"ours.test"}\n}\n'
+                    'policy default {\n  inbound {\n    stages = {reputation}\n  }\n}\n'
+                    % (base, base, base, os.path.dirname(os.path.abspath(ARGS.module))))
+        p = subprocess.run([ARGS.smfctl, "-c", config, "learn", "--ham", mail],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        data = os.path.join(base, "data")
+        keys = set(dump(data))
+        self.assertIn(b"h\tdom\tpartner.test", keys)
+        self.assertNotIn(b"h\tdom\tours.test", keys)
+        self.assertNotIn(b"h\tdom\tmail.ours.test", keys)
+        # A stranger claiming our domain gets nothing from a record kept before.
+        load(data, {b"h\tdom\tours.test": history(20, 0, 0, time.time() * 1000)})
+        opts = ['local_domains={"ours.test"}']
+        s = self.scan(data, "--ip", "203.0.113.9", "--from", "boss@ours.test", opts=opts)
+        self.assertNotIn("REP_HISTORY_DOMAIN", s)
+        # Nor does a final verdict add to it.
+        self.scan(data, "--ip", "203.0.113.9", "--from", "boss@ours.test", "--final", "accept",
+                  opts=opts)
+        self.assertEqual(struct.unpack("=3dq", dump(data)[b"h\tdom\tours.test"])[0], 20)
+
     def test_message_rate_limit(self):
         data = os.path.join(self.tmp, "rate-msgs")
         opts = ["rate_messages_per_hour=3", "rate_limit_score=7"]
@@ -922,6 +958,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--modtest", required=True)
     ap.add_argument("--module", required=True)
+    ap.add_argument("--smfctl", required=True)
     ARGS, rest = ap.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
