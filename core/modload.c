@@ -7,6 +7,7 @@
 #include "modload.h"
 #include "errbuf.h"
 #include "xalloc.h"
+#include <confuse.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -190,6 +191,34 @@ int modload_default_float(const char *text, double *out)
     return 0;
 }
 
+static void default_list_quiet(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    (void)cfg;
+    (void)fmt;
+    (void)ap;
+}
+
+/* As the configuration file reads a list: `{a, "b c"}`, or one bare value.
+ * Checked here because libconfuse, handed a default it cannot parse,
+ * aborts the process at the first configuration that names the module. */
+int modload_default_list(const char *text)
+{
+    if (text == NULL || text[strspn(text, " \t\r\n")] == '\0')
+        return 0;
+    cfg_opt_t opts[] = {CFG_STR_LIST("v", NULL, CFGF_NONE), CFG_END()};
+    cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+    if (cfg == NULL)
+        return -1;
+    cfg_set_error_function(cfg, default_list_quiet);
+    size_t n = strlen(text) + sizeof("v = ");
+    char *buf = xmalloc(n);
+    snprintf(buf, n, "v = %s", text);
+    int rc = cfg_parse_buf(cfg, buf) == CFG_SUCCESS ? 0 : -1;
+    free(buf);
+    cfg_free(cfg);
+    return rc;
+}
+
 /* What the default of an option of this type must be, for the refusal's
  * message; NULL when any text will do. */
 static const char *default_trouble(const smf_option_t *o)
@@ -206,8 +235,9 @@ static const char *default_trouble(const smf_option_t *o)
         return modload_default_int(o->default_value, &i) != 0 ? "an integer within range" : NULL;
     case SMF_OPT_FLOAT:
         return modload_default_float(o->default_value, &f) != 0 ? "a finite number" : NULL;
-    case SMF_OPT_STRING:
     case SMF_OPT_LIST:
+        return modload_default_list(o->default_value) != 0 ? "a list ({a, \"b c\"})" : NULL;
+    case SMF_OPT_STRING:
         break;
     }
     return NULL;

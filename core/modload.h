@@ -39,6 +39,8 @@ void modload_close(modload_t *m);
 int modload_default_bool(const char *text, int *out);
 int modload_default_int(const char *text, long *out);
 int modload_default_float(const char *text, double *out);
+/* 0 when text (NULL: an empty list) reads as a list option's value, else -1. */
+int modload_default_list(const char *text);
 /* "content", "antivirus", "list", "reputation". */
 const char *modload_kind_name(smf_kind_t kind);
 

@@ -49,6 +49,10 @@ static const refusal_t refusals[] = {
     {"boolean option whose default is neither",
      "modules = {bad_bool_default}",
      {"bad_bool_default.so", "option 'strict' has the default \"maybe\"", "not a boolean"}},
+    /* libconfuse would abort the process on a list default it cannot parse. */
+    {"list option whose default is never closed",
+     "modules = {bad_list_default}",
+     {"bad_list_default.so", "option 'names' has the default \"{a, b\"", "not a list"}},
     {"a call the engine does not provide",
      "modules = {undefined_call}",
      {"undefined_call.so", "smf_msg_not_in_this_engine", "does not provide"}},

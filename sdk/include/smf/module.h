@@ -132,8 +132,8 @@ typedef struct smf_option {
     /**
      * Default written as in the config file ("10", "true", "{a, b}"), or NULL
      * for 0, false, NULL or an empty list. The engine refuses to load a module whose
-     * default for a BOOL, INT or FLOAT option does not parse as that type
-     * (a BOOL default may also be "1" or "0").
+     * default for a BOOL, INT, FLOAT or LIST option does not parse as that type
+     * (a BOOL default may also be "1" or "0"; a LIST default may be one bare value).
      */
     const char *default_value;
     size_t offset;             /**< offsetof(your_conf_t, field). */

@@ -17,6 +17,7 @@ typedef struct conf {
     const char *scope;
     long count;
     int flag;
+    const char *const *names;
 } conf_t;
 
 static const smf_option_t options[] = {
@@ -40,6 +41,9 @@ static const smf_option_t options[] = {
 #endif
 #ifdef TMOD_BAD_FLOAT_DEFAULT
     {"ratio", SMF_OPT_FLOAT, "0.5x", offsetof(conf_t, score), "A float with trailing text."},
+#endif
+#ifdef TMOD_BAD_LIST_DEFAULT
+    {"names", SMF_OPT_LIST, "{a, b", offsetof(conf_t, names), "A list never closed."},
 #endif
 #ifdef TMOD_BAD_BOOL_DEFAULT
     {"strict", SMF_OPT_BOOL, "maybe", offsetof(conf_t, flag), "A boolean that is neither."},
