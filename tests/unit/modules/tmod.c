@@ -184,6 +184,34 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         smf_msg_add_symbol(msg, "T_LEARNED", 0,
                            smf_msg_printf(msg, "spam=%ld ham=%ld", n[0], n[1]));
     }
+    /* Walks the store (smf_kv_next, ABI 1.5): T_WALK lists the keys met, in
+     * order, and how the walk ended; T_WALK_RESUME, where a walk resumed
+     * after a key the store lacks goes on, and what an over-long one gets. */
+    if (has(msg, "WALK-KV")) {
+        char seen[1024] = "";
+        size_t used = 0, klen = 0, alen = 0, vlen;
+        const void *key = NULL, *after = NULL, *val;
+        int rc;
+        while ((rc = smf_kv_next(msg, after, alen, &key, &klen, &val, &vlen)) == 0 &&
+               used < sizeof(seen) - 64) {
+            int n = klen > 32 ? snprintf(seen + used, sizeof(seen) - used, "<%zu bytes> ", klen)
+                              : snprintf(seen + used, sizeof(seen) - used, "%.*s=%.*s ", (int)klen,
+                                         (const char *)key, (int)vlen, (const char *)val);
+            used += n > 0 ? (size_t)n : 0;
+            after = key;
+            alen = klen;
+        }
+        smf_msg_add_symbol(msg, "T_WALK", 0,
+                           smf_msg_printf(msg, "%send=%s", seen, smf_strerror(rc)));
+        char far[256];
+        memset(far, 'z', sizeof(far));
+        int gone = smf_kv_next(msg, "aa", 2, &key, &klen, &val, &vlen);
+        int over = smf_kv_next(msg, far, sizeof(far), &key, &klen, &val, &vlen);
+        smf_msg_add_symbol(msg, "T_WALK_RESUME", 0,
+                           smf_msg_printf(msg, "after aa: %.*s; after 256 bytes: %s",
+                                          gone == 0 ? (int)klen : 0,
+                                          gone == 0 ? (const char *)key : "", smf_strerror(over)));
+    }
     if (has(msg, "REPORT-LAST") && smf_kv_get(msg, "last", 4, &last, &len) == 0)
         smf_msg_add_symbol(msg, "T_LAST", 0,
                            smf_msg_printf(msg, "%.*s", (int)len, (const char *)last));
