@@ -24,7 +24,8 @@ enum {
     OPT_CLIENT_NAME,
     OPT_AUTH_USER,
     OPT_CURVE_SERVER,
-    OPT_CURVE_KEY
+    OPT_CURVE_KEY,
+    OPT_DOWN_WAIT
 };
 
 static const struct option smfc_longopts[] = {
@@ -41,6 +42,7 @@ static const struct option smfc_longopts[] = {
     {"from", required_argument, NULL, OPT_FROM},
     {"rcpt", required_argument, NULL, OPT_RCPT},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"down-wait", required_argument, NULL, OPT_DOWN_WAIT},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -82,8 +84,14 @@ static void smfc_usage(FILE *f)
           "                       Each message sent gets its own timeout, whatever -j;\n"
           "                       once two got no answer from an engine that answered\n"
           "                       nothing, or more than N in a row from one that had\n"
-          "                       answered (it stopped), the rest are not sent, and\n"
-          "                       each says so\n"
+          "                       answered (it stopped), the engine is deemed down\n"
+          "      --down-wait MS   how long to wait for an engine deemed down to come\n"
+          "                       back (default 300000, 5 minutes): sending pauses and\n"
+          "                       one message at a time goes as a probe, after 1 s,\n"
+          "                       then twice as long each time (at most 30 s);\n"
+          "                       the first answer resumes the run. Past the wait, or\n"
+          "                       with 0, the rest are not sent: each is reported\n"
+          "                       \"not sent\", with one line for all of them on stderr\n"
           "  -q, --quiet          print only failures (JSON output is still printed)\n"
           "  -h, --help           show this help\n"
           "\n"
@@ -92,7 +100,7 @@ static void smfc_usage(FILE *f)
           "without any recipient fails with \"no recipient: pass --rcpt\".\n"
           "\n"
           "exit status: 0 every message got a verdict, 1 some did not (each is named on\n"
-          "stderr with the reason), 2 usage error.\n"
+          "stderr with the reason, those not sent in one line), 2 usage error.\n"
           "\n"
           "examples:\n"
           "  smfc message.eml\n"
@@ -210,6 +218,12 @@ static int smfc_parse_opt(smfc_opts_t *o, int opt, const char *arg)
             return smfc_usage_error("--timeout: expected milliseconds (1 or more), got '%s'", arg);
         o->timeout_ms = v;
         break;
+    case OPT_DOWN_WAIT:
+        if (!smfc_parse_long(arg, 0, 86400000, &v))
+            return smfc_usage_error("--down-wait: expected milliseconds (0 or more), got '%s'",
+                                    arg);
+        o->down_wait_ms = v;
+        break;
     case 'q':
         o->quiet = true;
         break;
@@ -245,6 +259,7 @@ int main(int argc, char **argv)
 {
     smfc_opts_t o = {.jobs = 8,
                      .timeout_ms = 60000,
+                     .down_wait_ms = 300000,
                      .direction = "inbound",
                      .ip = "127.0.0.1",
                      .helo = "localhost",

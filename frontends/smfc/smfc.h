@@ -18,12 +18,13 @@ typedef struct smfc_opts {
     bool quiet;
     unsigned jobs;
     long timeout_ms;
+    long down_wait_ms; /* How long an engine deemed down is waited for; 0: not at all. */
     const char *direction;
     const char *ip;
     const char *helo;
     const char *client_name;
     const char *auth_user;
-    const char *from; /* NULL: from the headers; "" is the null sender. */
+    const char *from;         /* NULL: from the headers; "" is the null sender. */
     const char *curve_server; /* The engine's public key (Z85 or a file), or NULL. */
     const char *curve_key;    /* File with this client's secret key, or NULL. */
     const char **rcpts;
@@ -48,6 +49,7 @@ typedef struct smfc_result {
     const char *message; /* Failure explanation. */
     double elapsed_ms;   /* Client-measured round trip. */
     bool engine_error;   /* The engine answered ERROR. */
+    bool not_sent;       /* Never sent: the engine was given up on as down. */
 } smfc_result_t;
 
 /* smfc_input.c: files, folders and mboxes, in command-line order. */

@@ -34,6 +34,17 @@
  * after them; a dead one has then been silent for two whole timeouts.
  */
 #define SMFC_UNANSWERED_MAX 2
+/*
+ * An engine deemed down may be restarting (an upgrade, new signatures): a
+ * long batch waits for it rather than write off every message left.
+ * Sending pauses, and one message at a time goes as a probe, the first
+ * after SMFC_PROBE_FIRST_MS, each later one twice as long after the last
+ * probe timed out, up to SMFC_PROBE_MAX_MS; a probe sent while the engine
+ * is away is delivered when it listens again. Any answer resumes the run;
+ * --down-wait after the engine was deemed down, the rest are not sent.
+ */
+#define SMFC_PROBE_FIRST_MS 1000.0
+#define SMFC_PROBE_MAX_MS 30000.0
 
 typedef struct smfc_slot {
     uint64_t seq;
@@ -48,6 +59,7 @@ typedef struct smfc_slot {
     size_t len;
     double retry_at, backoff_ms; /* retry_at 0: not waiting to be sent again. */
     unsigned busy;
+    bool not_sent; /* Failed without being sent: the engine was given up on. */
 } smfc_slot_t;
 
 typedef struct smfc_client {
@@ -58,7 +70,9 @@ typedef struct smfc_client {
     bool eof;
     bool answered;       /* The engine has answered at least once. */
     unsigned unanswered; /* Requests timed out since the engine last answered. */
-    char *unreachable;   /* Set once too many of those timed out: see above. */
+    bool down;           /* Too many of those timed out: only probes are sent. */
+    double down_since, probe_at, probe_backoff;
+    char *unreachable; /* Set once the engine is given up on: see above. */
     char id_prefix[32];
     smfc_input_t *in;
     smfc_report_t *report;
@@ -127,9 +141,10 @@ static bool smfc_start_one(smfc_client_t *c)
     char *env = NULL;
     if (msg.error)
         smfc_slot_fail(s, "read_error", msg.error);
-    else if (c->unreachable)
+    else if (c->unreachable) {
         smfc_slot_fail(s, "no_answer", c->unreachable);
-    else if (!(env = smfc_envelope_build(c->o, msg.data, msg.len, &why)))
+        s->not_sent = true;
+    } else if (!(env = smfc_envelope_build(c->o, msg.data, msg.len, &why)))
         smfc_slot_fail(s, "no_recipient", why);
     else {
         s->env = env;
@@ -143,11 +158,27 @@ static bool smfc_start_one(smfc_client_t *c)
     return true;
 }
 
-/* The window counts unprinted messages, so out-of-order replies stay bounded. */
+static bool smfc_any_in_flight(smfc_client_t *c)
+{
+    for (unsigned i = 0; i < c->o->jobs; i++)
+        if (c->slots[i].in_flight)
+            return true;
+    return false;
+}
+
+/* The window counts unprinted messages, so out-of-order replies stay
+ * bounded. While the engine is deemed down, only a probe goes, alone and
+ * when its time has come. */
 static void smfc_fill(smfc_client_t *c)
 {
-    while (!c->eof && c->next_seq - c->next_print < c->o->jobs)
+    while (!c->eof && c->next_seq - c->next_print < c->o->jobs) {
+        if (c->down && !c->unreachable) {
+            if (!smfc_any_in_flight(c) && smfc_now_ms() >= c->probe_at)
+                smfc_start_one(c);
+            return;
+        }
         smfc_start_one(c);
+    }
 }
 
 static void smfc_flush(smfc_client_t *c)
@@ -156,8 +187,8 @@ static void smfc_flush(smfc_client_t *c)
         smfc_slot_t *s = &c->slots[c->next_print % c->o->jobs];
         if (!s->used || s->seq != c->next_print || !s->done)
             return;
-        smfc_result_t res = {s->label,   s->reply,      s->code,
-                             s->message, s->elapsed_ms, s->engine_error};
+        smfc_result_t res = {s->label,      s->reply,        s->code,    s->message,
+                             s->elapsed_ms, s->engine_error, s->not_sent};
         smfc_report_result(c->report, &res);
         json_decref(s->reply);
         free(s->label);
@@ -231,6 +262,21 @@ static void smfc_take_error(smfc_client_t *c, smfc_slot_t *s, json_t *body)
     s->engine_error = true;
 }
 
+/* An answer, to anything of ours: the engine is there, and a run that
+ * was waiting for it goes on. */
+static void smfc_heard(smfc_client_t *c)
+{
+    c->answered = true;
+    c->unanswered = 0;
+    if (c->down && !c->unreachable) {
+        char note[300];
+        snprintf(note, sizeof note, "%s answers again after %.0f s: sending resumes",
+                 c->o->endpoint, (smfc_now_ms() - c->down_since) / 1000.0);
+        smfc_report_note(c->report, note);
+        c->down = false;
+    }
+}
+
 static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
 {
     if (n < 3 || !smfc_frame_is(&f[0], SMFC_PROTO)) {
@@ -241,14 +287,11 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
     /* The answer to one of ours that already timed out: too late for it,
      * but the engine is there, and the messages after it are sent. */
     if (!s) {
-        if (smfc_id_ours(c, &f[2])) {
-            c->answered = true;
-            c->unanswered = 0;
-        }
+        if (smfc_id_ours(c, &f[2]))
+            smfc_heard(c);
         return;
     }
-    c->answered = true;
-    c->unanswered = 0;
+    smfc_heard(c);
     s->elapsed_ms = smfc_now_ms() - s->sent_ms;
     /* A reply that names its request but lacks the body: that request fails
      * now, rather than wait out its timeout as if the engine were not there. */
@@ -322,28 +365,68 @@ static unsigned smfc_unanswered_max(const smfc_client_t *c)
     return c->answered ? c->o->jobs + 1 : SMFC_UNANSWERED_MAX;
 }
 
-/* Why the messages after the unanswered ones are not sent: they were
- * never waited for, so the reason must not say they were. */
-static char *smfc_unreachable(const smfc_client_t *c)
+/* What the engine did, for the notes and the reason of the messages not
+ * sent: those were never waited for, so it must not say they were. */
+static void smfc_down_reason(const smfc_client_t *c, char *why, size_t len)
 {
-    char why[512];
     if (c->answered)
-        snprintf(why, sizeof why,
-                 "not sent: %s stopped answering: no answer to %u earlier messages in a row, "
-                 "each given %ld ms: is smfd still running?",
+        snprintf(why, len,
+                 "%s stopped answering: no answer to %u earlier messages in a row, each given "
+                 "%ld ms: is smfd still running?",
                  c->o->endpoint, c->unanswered, c->o->timeout_ms);
     else
-        snprintf(why, sizeof why,
-                 "not sent: %s gave no answer to %u earlier messages, each given %ld ms: is "
-                 "smfd running?",
+        snprintf(why, len,
+                 "%s gave no answer to %u earlier messages, each given %ld ms: is smfd running?",
                  c->o->endpoint, c->unanswered, c->o->timeout_ms);
-    /* Said once as it happens, as well as for each message, so that a long
-     * run's end is explained before its list of unsent messages. */
-    char note[600];
-    snprintf(note, sizeof note, "the messages not yet sent are not sent: %s",
-             why + strlen("not sent: "));
+}
+
+/* Gives the engine up: the messages not yet sent are not sent. Said once
+ * as it happens, so that a long run's end is explained before its list
+ * of unsent messages; the report sums them up in one line at the end. */
+static void smfc_give_up(smfc_client_t *c)
+{
+    char why[512], waited[64] = "", note[700];
+    smfc_down_reason(c, why, sizeof why);
+    if (c->o->down_wait_ms > 0)
+        snprintf(waited, sizeof waited, " (waited %.0f s for it)",
+                 (smfc_now_ms() - c->down_since) / 1000.0);
+    snprintf(note, sizeof note, "the messages not yet sent are not sent: %s%s", why, waited);
     smfc_report_note(c->report, note);
-    return smfc_strdup(why);
+    snprintf(note, sizeof note, "not sent: %s%s", why, waited);
+    c->unreachable = smfc_strdup(note);
+}
+
+/* Deems the engine down: sending pauses, and probes follow (see
+ * SMFC_PROBE_FIRST_MS), unless --down-wait is 0. */
+static void smfc_deem_down(smfc_client_t *c, double now)
+{
+    c->down = true;
+    c->down_since = now;
+    c->probe_backoff = SMFC_PROBE_FIRST_MS;
+    c->probe_at = now + c->probe_backoff;
+    if (c->o->down_wait_ms <= 0) {
+        smfc_give_up(c);
+        return;
+    }
+    char why[512], note[700];
+    smfc_down_reason(c, why, sizeof why);
+    snprintf(note, sizeof note,
+             "%s; sending pauses, and one message at a time goes as a probe, for up to %ld s", why,
+             c->o->down_wait_ms / 1000);
+    smfc_report_note(c->report, note);
+}
+
+/* A probe that got no answer: the next goes later, unless the wait is over. */
+static void smfc_probe_failed(smfc_client_t *c, double now)
+{
+    if (now - c->down_since >= (double)c->o->down_wait_ms) {
+        smfc_give_up(c);
+        return;
+    }
+    c->probe_backoff *= 2;
+    if (c->probe_backoff > SMFC_PROBE_MAX_MS)
+        c->probe_backoff = SMFC_PROBE_MAX_MS;
+    c->probe_at = now + c->probe_backoff;
 }
 
 /* Fails requests past their timeout; returns ms until the next one expires. */
@@ -362,22 +445,22 @@ static long smfc_expire(smfc_client_t *c)
             s->elapsed_ms = now - s->sent_ms;
             smfc_slot_fail(s, "no_answer", why);
             /* An engine that answered none of several messages in a
-             * row will not answer the rest either. */
-            if (++c->unanswered >= smfc_unanswered_max(c) && !c->unreachable)
-                c->unreachable = smfc_unreachable(c);
+             * row will not answer the rest either, for now. */
+            c->unanswered++;
+            if (c->unreachable)
+                continue;
+            if (c->down) {
+                /* Only a probe's silence counts: the messages sent before
+                 * the engine was deemed down time out on their own. */
+                if (s->sent_ms >= c->down_since)
+                    smfc_probe_failed(c, now);
+            } else if (c->unanswered >= smfc_unanswered_max(c))
+                smfc_deem_down(c, now);
         } else if (left < next) {
             next = left;
         }
     }
     return (long)next + 1;
-}
-
-static bool smfc_any_in_flight(smfc_client_t *c)
-{
-    for (unsigned i = 0; i < c->o->jobs; i++)
-        if (c->slots[i].in_flight)
-            return true;
-    return false;
 }
 
 static void smfc_loop(smfc_client_t *c)
@@ -389,8 +472,13 @@ static void smfc_loop(smfc_client_t *c)
         if (c->eof && c->next_print == c->next_seq)
             return;
         long wait = smfc_resend(c, smfc_expire(c));
-        if (!smfc_any_in_flight(c))
+        if (!smfc_any_in_flight(c)) {
+            /* Waiting to probe an engine deemed down: nothing to poll. */
+            double until = c->probe_at - smfc_now_ms();
+            if (c->down && !c->unreachable && !c->eof && until > 0)
+                usleep((useconds_t)((until < 200 ? until : 200) * 1000));
             continue; /* Expiry may have finished the window: refill. */
+        }
         zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll(&item, 1, wait < 200 ? wait : 200);
         if (rc < 0 && zmq_errno() != EINTR) {

@@ -27,6 +27,8 @@ struct smfc_report {
     double start_ms, last_progress_ms;
     size_t done, failed, other;
     size_t counts[SMFC_NACTIONS];
+    size_t not_sent;      /* Failed unsent: summed up in one line at the end. */
+    char *not_sent_first; /* Which was the first of those, and why. */
 };
 
 smfc_report_t *smfc_report_new(const smfc_opts_t *o, size_t label_width)
@@ -215,8 +217,20 @@ void smfc_report_result(smfc_report_t *r, const smfc_result_t *res)
     bool print_row = !r->o->json && !r->o->quiet;
     if (!res->reply || print_row || r->o->json)
         smfc_progress_clear(r);
+    /* Messages not sent because the engine was given up on are summed up
+     * in one line at the end: a large batch would otherwise fill stderr
+     * with one line per message left. */
+    if (res->not_sent && r->not_sent++ == 0) {
+        const char *why = res->message;
+        if (strncmp(why, "not sent: ", 10) == 0)
+            why += 10;
+        size_t n = strlen(res->label) + strlen(why) + 16;
+        r->not_sent_first = malloc(n);
+        if (r->not_sent_first != NULL)
+            snprintf(r->not_sent_first, n, "(the first: %s): %s", res->label, why);
+    }
     /* A table row on a terminal already shows the failure: do not say it twice. */
-    if (!res->reply && !(print_row && r->stdout_tty))
+    if (!res->reply && !res->not_sent && !(print_row && r->stdout_tty))
         fprintf(stderr, "smfc: %s: %s%s: %s\n", res->label,
                 res->engine_error ? "engine error " : "", res->code, res->message);
     if (r->o->json)
@@ -243,6 +257,9 @@ size_t smfc_report_finish(smfc_report_t *r)
             fprintf(f, " other %zu,", r->other);
         fprintf(f, " failed %zu\n", r->failed);
     }
+    if (r->not_sent)
+        fprintf(stderr, "smfc: %zu messages not sent %s\n", r->not_sent,
+                r->not_sent_first ? r->not_sent_first : "");
     if (r->failed)
         fprintf(stderr, "smfc: %zu of %zu messages got no verdict (see above)\n", r->failed,
                 r->done);
@@ -252,6 +269,8 @@ size_t smfc_report_finish(smfc_report_t *r)
 
 void smfc_report_destroy(smfc_report_t **rp)
 {
+    if (*rp != NULL)
+        free((*rp)->not_sent_first);
     free(*rp);
     *rp = NULL;
 }

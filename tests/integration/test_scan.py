@@ -261,11 +261,15 @@ class BrokenEngineTest(unittest.TestCase):
         clean = os.path.join(FIXTURES, "clean.eml")
         p = smftest.subprocess.run(
             [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "300", "--json",
-             "--rcpt", "user@example.com", clean, clean, clean, clean],
+             "--down-wait", "0", "--rcpt", "user@example.com", clean, clean, clean, clean],
             capture_output=True, timeout=120)
         self.assertEqual(p.returncode, 1, p.stderr)
         out = json_lines(p)
         self.assertEqual(len(out), 4, out)
+        # The two unsent are summed up in one line on stderr, not one each.
+        self.assertEqual(p.stderr.count(b"not sent"), 2, p.stderr)
+        self.assertIn(b"smfc: 2 messages not sent (the first: " + clean.encode() + b"): "
+                      + endpoint.encode() + b" gave no answer", p.stderr)
         for o in out[:2]:
             self.assertIn("no answer from %s within 300 ms" % endpoint, o["message"])
         for o in out[2:]:
@@ -292,7 +296,7 @@ class BrokenEngineTest(unittest.TestCase):
             seen.clear()
             p = smftest.subprocess.run(
                 [smftest.PATHS["smfc"], "-e", endpoint, "-j", jobs, "--timeout", "300",
-                 "--json", "--rcpt", "user@example.com"] + [clean] * 30,
+                 "--down-wait", "0", "--json", "--rcpt", "user@example.com"] + [clean] * 30,
                 capture_output=True, timeout=120)
             self.assertEqual(p.returncode, 1, p.stderr)
             out = json_lines(p)
@@ -309,6 +313,59 @@ class BrokenEngineTest(unittest.TestCase):
                               % waited, o["message"])
             self.assertIn(b"smfc: the messages not yet sent are not sent: " +
                           endpoint.encode() + b" stopped answering", p.stderr)
+
+    def test_engine_that_comes_back_gets_the_rest(self):
+        """An engine that goes silent for a while (a restart) is deemed down: sending
+        pauses, a probe goes a second later, and once the engine answers again the run
+        goes on; every message after the silence gets its verdict."""
+        silent = {}
+
+        def reply(req):
+            now = time.monotonic()
+            if len(silent.setdefault("seen", [])) >= 2 and "from" not in silent:
+                silent["from"] = now
+            silent["seen"].append(req[2])
+            if "from" in silent and now < silent["from"] + 1.2:
+                return None
+            return [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}']
+
+        endpoint = self.serve(reply)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "300", "--json",
+             "--rcpt", "user@example.com"] + [clean] * 12, capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        out = json_lines(p)
+        self.assertEqual(len(out), 12, out)
+        failed = [o for o in out if "error" in o]
+        self.assertTrue(failed, out)
+        for o in failed:
+            self.assertIn("no answer from", o["message"], out)
+        self.assertEqual([o.get("action") for o in out[-6:]], ["accept"] * 6, out)
+        self.assertIn(b"sending pauses", p.stderr)
+        self.assertIn(b"answers again", p.stderr)
+        self.assertNotIn(b"not sent", p.stderr)
+
+    def test_engine_that_stays_down_ends_the_run_after_the_wait(self):
+        """An engine that never comes back is probed until --down-wait is over; then
+        the rest are not sent, and stderr sums them up in one line."""
+        endpoint = self.serve(lambda req: None)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        t = time.monotonic()
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", "300", "--json",
+             "--down-wait", "1000", "--rcpt", "user@example.com"] + [clean] * 40,
+            capture_output=True, timeout=120)
+        self.assertLess(time.monotonic() - t, 20)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        out = json_lines(p)
+        self.assertEqual(len(out), 40, out)
+        unsent = [o for o in out if o.get("message", "").startswith("not sent: ")]
+        self.assertGreater(len(unsent), 30, out)
+        self.assertIn("waited", unsent[0]["message"])
+        self.assertEqual(p.stderr.count(b"messages not sent"), 1, p.stderr)
+        self.assertIn(b"smfc: %d messages not sent" % len(unsent), p.stderr)
+        self.assertLess(p.stderr.count(b"\n"), 12, p.stderr)
 
     def test_slow_engine_is_not_deemed_down(self):
         """An engine slower than the timeout with many messages in flight lets several
