@@ -279,18 +279,18 @@ static void put_charset(sbuf_t *b, const char *cs, const unsigned char *s, size_
  * Base64. Blanks are skipped, and so are stray characters outside the
  * alphabet (a '!', a line of dashes), as Thunderbird, Outlook and GMime
  * skip them: the bytes the reader saves are the bytes to scan. Padding ends
- * a quantum; when only base64 follows it (chunks joined after encoding, a
- * known way to hide data from scanners that stop at the first '='),
- * decoding goes on, as mail clients do. Anything else after the padding is
- * a footer and is ignored, unless it hides base64 lines
- * (base64_after_footer). A '=' is not skipped like other strays: clients
- * count it as a place in its quantum (Thunderbird, GLib) or stop at it
- * (GMime), so skipping one shifts every byte after it away from what any
- * client saves. The body is not base64, and -1 is returned, when a '='
- * that cannot pad where it stands has more base64 after it, when stray
- * characters are too many for noise (B64_STRAY_SHARE) or when a single
- * sextet dangles at the end: what any decoder makes of it is then unlikely
- * to be what was encoded, and clients may not agree on it.
+ * a quantum; when only base64 follows it, or more base64 follows it on its
+ * line (chunks joined after encoding, a known way to hide data from
+ * scanners that stop at the first '='), decoding goes on, as Thunderbird
+ * does. Anything else after the padding is a footer and is ignored, unless
+ * it hides base64 lines (base64_after_footer). A '=' is not skipped like
+ * other strays: clients count it as a place in its quantum (Thunderbird,
+ * GLib) or stop at it (GMime), so skipping one shifts every byte after it
+ * away from what any client saves. The body is not base64, and -1 is
+ * returned, when a '=' that cannot pad where it stands has more base64
+ * after it, when stray characters are too many for noise (B64_STRAY_SHARE)
+ * or when a single sextet dangles at the end: what any decoder makes of it
+ * is then unlikely to be what was encoded, and clients may not agree on it.
  */
 static bool b64_blank(unsigned char c)
 {
@@ -356,18 +356,34 @@ static unsigned char *flush_quantum(unsigned char *o, unsigned long acc, int q)
     return o;
 }
 
-/* Whether the '=' at s[i], with q sextets of the quantum read, pads it:
- * one '=' after three sextets, two after two. Elsewhere it is a stray. */
-static bool b64_padding(const unsigned char *s, size_t i, size_t n, int q)
+/* Where the padding that starts with the '=' at s[i] ends, q sextets of
+ * its quantum read: one past its last '=' (one '=' after three sextets, two
+ * after two, blanks allowed between them), or 0 when the '=' pads nothing
+ * there and is a stray. */
+static size_t b64_padding_end(const unsigned char *s, size_t i, size_t n, int q)
 {
     if (q == 3)
-        return true;
+        return i + 1;
     if (q != 2)
-        return false;
+        return 0;
     size_t j = i + 1;
     while (j < n && b64_blank(s[j]))
         j++;
-    return j < n && s[j] == '=';
+    return j < n && s[j] == '=' ? j + 1 : 0;
+}
+
+/*
+ * Whether base64 goes on right after the padding that ends at s[end], on
+ * the same line ("QUI=QUJD"): chunks encoded apart and joined. The data has
+ * not ended there. Thunderbird decodes on, its quanta falling where ours do,
+ * and GMime stops, saving a part of what Thunderbird saves; decoding on
+ * keeps the longer file, so that what follows (up to a footer, if any)
+ * reaches the scanners as Thunderbird saves it, instead of the rest of the
+ * line being taken for base64 hidden behind a footer.
+ */
+static bool b64_data_goes_on(const unsigned char *s, size_t end, size_t n)
+{
+    return end > 0 && end < n && codec_b64_rev[s[end]] != 0;
 }
 
 /*
@@ -437,7 +453,8 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
         } else if (s[i] == '=' && q == 0 && pad_left > 0) {
             pad_left--; /* The second '=' of a pair. */
         } else if (s[i] == '=') {
-            bool pads = b64_padding(s, i, n, q);
+            size_t pad_end = b64_padding_end(s, i, n, q);
+            bool pads = pad_end > 0;
             /* Inside the data: clients do not agree on what it stands for. */
             if (q == 1 || (!pads && i + 1 >= tail && i + 1 < end))
                 return -1;
@@ -445,7 +462,7 @@ static int decode_base64(const unsigned char *s, size_t n, unsigned char *out, s
             o = flush_quantum(o, acc, q);
             acc = 0;
             q = 0;
-            if (i + 1 < tail) {
+            if (i + 1 < tail && !b64_data_goes_on(s, pad_end, n)) {
                 if (base64_after_footer(s, i + 1, n))
                     return -1;
                 *stop = i + 1;
