@@ -595,6 +595,51 @@ static void test_base64_joined_on_line(void)
     arena_destroy(&a);
 }
 
+/*
+ * Chunks encoded apart, each padded, then joined, as list software appends
+ * a footer encoded on its own: every padding ends a chunk and the next one
+ * starts a fresh quantum, which is how Thunderbird and other clients that
+ * decode on save them. "QUI==" is no such join (three sextets take one
+ * '='; no encoder writes two): GMime stops at "QUI=", Thunderbird reads
+ * "=QUJ" as a group and shifts every later byte, so with base64 after it
+ * the body stays flagged, whatever it holds.
+ */
+static void test_base64_padded_chunks(void)
+{
+    static const struct {
+        const char *body;
+        const char *saved;
+        size_t len;
+    } cases[] = {
+        {"UEsDBBQAAAAIAA==\nemVkIGZpbGUgY29udGVudA==\n",
+         "PK\x03\x04\x14\0\0\0\x08\0zed file content", 26},
+        {"SQ==QU0=\n", "IAM", 3},
+        {"QUI=\nQUJD\nQQ==\nQUI=\n", "ABABCAAB", 8},
+        {"QUI==\nQUJD\n", NULL, 0},
+        {"QUI==QUJD\n", NULL, 0},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        g_string_assign(raw, "Subject: b64\nContent-Type: application/octet-stream; name=x.zip\n"
+                             "Content-Transfer-Encoding: base64\n\n");
+        g_string_append(raw, cases[i].body);
+        message_t *m = parse_built(a, raw);
+        const smf_part_t *p = &m->parts[0];
+        int ok = cases[i].saved == NULL
+                     ? (p->flags & SMF_PART_UNDECODED) != 0
+                     : (p->flags & SMF_PART_UNDECODED) == 0 && p->size == cases[i].len &&
+                           memcmp(p->data, cases[i].saved, cases[i].len) == 0;
+        if (!ok || m->part_count != 1) {
+            fprintf(stderr, "padded chunks case %zu: %zu part(s), %zu bytes, flags %#x\n", i,
+                    m->part_count, p->size, p->flags);
+            failures++;
+        }
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* The last part whose filename is name, or NULL. */
 static const smf_part_t *part_named(const message_t *m, const char *name)
 {
@@ -1470,6 +1515,7 @@ int main(int argc, char **argv)
     test_hostile_encodings();
     test_base64_strays();
     test_base64_joined_on_line();
+    test_base64_padded_chunks();
     test_nul_in_name();
     test_html_attachment_urls();
     test_html_files();
