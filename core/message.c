@@ -1323,6 +1323,21 @@ static void add_html_file_urls(parser_t *p, long idx)
 }
 
 /*
+ * The URLs of a text file attached to the message (a .txt with links): a
+ * reader who opens it follows them as readily as those of the body, and a
+ * link moved into such a file would otherwise escape the URL checks. Its
+ * words stay out of the message text, as those of an attached HTML file do,
+ * and the message's URL cap applies to these too.
+ */
+static void add_text_file_urls(parser_t *p, long idx)
+{
+    const smf_part_t *pt = &p->m->parts[idx];
+    p->scratch.len = 0;
+    put_charset(&p->scratch, pt->charset, pt->data, pt->size);
+    url_scan_text(&p->urls, p->scratch.p ? p->scratch.p : "", p->scratch.len);
+}
+
+/*
  * The files an HTML part carries (htmlfile.h) become its children, so
  * that the stages scan what a browser would save: a data: URI's type and
  * download name are kept, a script's string is application/octet-stream
@@ -1373,8 +1388,8 @@ static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
  * not files attached by name. Thunderbird shows any other "text/" type
  * inline as plain text (text/x-anything, text/enriched): its words reach
  * the content rules too, but the part keeps no text flag, so that the
- * attachment stage still examines it as a file. An HTML file attached by
- * name gives its URLs only.
+ * attachment stage still examines it as a file. An HTML or text file
+ * attached by name gives its URLs only.
  */
 static void leaf_text(parser_t *p, long idx, int attach_disp)
 {
@@ -1387,6 +1402,8 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
     if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0')) {
         if (html_file(pt))
             add_html_file_urls(p, idx);
+        else if (plain || other)
+            add_text_file_urls(p, idx);
         return;
     }
     if (!other)

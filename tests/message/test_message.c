@@ -820,6 +820,46 @@ static void test_html_attachment_urls(void)
     arena_destroy(&a);
 }
 
+/*
+ * Text files attached to a message (a .txt, whatever its text/ type): their
+ * links reach the URL checks, within the message's cap, as those of an
+ * attached HTML file do, and their words stay out of the text.
+ */
+static void test_text_attachment_urls(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: files\nMIME-Version: 1.0\n"
+                                "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                                "--b\nContent-Type: text/plain\n\nSee the file.\n"
+                                "--b\nContent-Type: text/plain; charset=utf-8; name=\"links.txt\"\n"
+                                "Content-Disposition: attachment; filename=\"links.txt\"\n"
+                                "Content-Transfer-Encoding: base64\n\n");
+    /* "Sign in at https://login.example/verify today." */
+    g_string_append(raw, "U2lnbiBpbiBhdCBodHRwczovL2xvZ2luLmV4YW1wbGUvdmVyaWZ5IHRvZGF5Lg==\n");
+    g_string_append(raw, "--b\nContent-Type: text/x-other; name=notes.txt\n"
+                         "Content-Disposition: attachment\n\nAlso www.notes.example/a\n--b--\n");
+    message_t *m = parse_built(a, raw);
+    const char *const want[] = {"https://login.example/verify", "www.notes.example/a", NULL};
+    check_urls(m, want, "text attachments");
+    CHECK(strstr(m->text, "Sign in") == NULL && strstr(m->text, "Also") == NULL);
+    CHECK(m->parts[2].flags == A);
+    /* Past the cap, a text file's new URL is left out, and that is said. */
+    g_string_assign(raw, "Subject: many\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                         "--b\nContent-Type: text/plain\n\n");
+    for (int i = 0; i < MESSAGE_MAX_URLS; i++)
+        g_string_append_printf(raw, "http://h%d.example/\n", i);
+    g_string_append(raw, "--b\nContent-Type: text/plain; name=\"more.txt\"\n"
+                         "Content-Disposition: attachment\n\nhttp://h1.example/\n--b--\n");
+    m = parse_built(a, raw);
+    CHECK(m->url_count == MESSAGE_MAX_URLS && m->urls_capped == NULL);
+    g_string_truncate(raw, raw->len - strlen("http://h1.example/\n--b--\n"));
+    g_string_append(raw, "http://last.example/\n--b--\n");
+    m = parse_built(a, raw);
+    CHECK(m->url_count == MESSAGE_MAX_URLS && m->urls_capped != NULL);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /* The parts an HTML part carries, in order: its children. */
 static size_t children_of(const message_t *m, size_t parent, const smf_part_t **out, size_t max)
 {
@@ -1518,6 +1558,7 @@ int main(int argc, char **argv)
     test_base64_padded_chunks();
     test_nul_in_name();
     test_html_attachment_urls();
+    test_text_attachment_urls();
     test_html_files();
     test_html_files_caps();
     test_line_without_colon();
