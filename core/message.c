@@ -1288,8 +1288,9 @@ static void add_plain_with_uu(parser_t *p, long idx)
 }
 
 /* Whether a leaf is an HTML file: text/html, or named as a browser opens
- * it whatever its type says. Windows drops trailing dots and blanks from a
- * name it saves, so they do not hide the extension. */
+ * it whatever its type says (the names the attachment stage takes for
+ * HTML). Windows drops trailing dots and blanks from a name it saves, so
+ * they do not hide the extension. */
 static bool html_file(const smf_part_t *pt)
 {
     if (strcmp(pt->content_type, "text/html") == 0)
@@ -1297,7 +1298,7 @@ static bool html_file(const smf_part_t *pt)
     size_t n = strlen(pt->filename);
     while (n > 0 && (pt->filename[n - 1] == '.' || pt->filename[n - 1] == ' '))
         n--;
-    static const char *const ext[] = {".html", ".htm", ".xhtml"};
+    static const char *const ext[] = {".html", ".htm", ".xhtml", ".shtml"};
     for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
         size_t k = strlen(ext[i]);
         if (n >= k && strncasecmp(pt->filename + n - k, ext[i], k) == 0)
@@ -1389,7 +1390,10 @@ static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
  * inline as plain text (text/x-anything, text/enriched): its words reach
  * the content rules too, but the part keeps no text flag, so that the
  * attachment stage still examines it as a file. An HTML or text file
- * attached by name gives its URLs only.
+ * attached by name gives its URLs only. A file a browser opens as HTML is
+ * flagged so whatever its type says ("page.html" sent as
+ * application/octet-stream), so that the stages that read HTML markup read
+ * it as they read a text/html attachment.
  */
 static void leaf_text(parser_t *p, long idx, int attach_disp)
 {
@@ -1400,10 +1404,12 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
     if (html)
         pt->flags |= SMF_PART_HTML;
     if (!(plain || html || other) || (attach_disp && pt->filename[0] != '\0')) {
-        if (html_file(pt))
+        if (html_file(pt)) {
+            pt->flags |= SMF_PART_HTML;
             add_html_file_urls(p, idx);
-        else if (plain || other)
+        } else if (plain || other) {
             add_text_file_urls(p, idx);
+        }
         return;
     }
     if (!other)

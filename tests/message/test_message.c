@@ -816,6 +816,14 @@ static void test_html_attachment_urls(void)
     check_urls(m, want, "HTML attachments");
     CHECK(strstr(m->text, "Sign in") == NULL && strstr(m->text, "Visit") == NULL);
     CHECK(m->parts[2].flags == (A | H));
+    /* A file a browser opens as HTML is an HTML part whatever its type
+     * says, as its text/html twin is, for the stages that read markup. */
+    CHECK(m->parts[3].flags == (A | H));
+    g_string_assign(raw,
+                    "Subject: file\nContent-Type: application/octet-stream; name=a.shtml\n"
+                    "Content-Disposition: attachment\n\n<a href=\"http://s.example/\">x</a>\n");
+    m = parse_built(a, raw);
+    CHECK(m->parts[0].flags == (A | H) && m->url_count == 1);
     g_string_free(raw, TRUE);
     arena_destroy(&a);
 }

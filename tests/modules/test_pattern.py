@@ -73,6 +73,11 @@ CASES = [
     {"name": "url target", "fixture": "spam_phrases.eml", "opts": TARGETS, "present": ["T_URL", "T_NEG_PRESENT"]},
     {"name": "filename target", "fixture": "att_exe.eml", "opts": TARGETS, "present": ["T_FILENAME"],
      "absent": ["T_URL"]},
+    # A file named .htm sent as application/octet-stream opens in a browser: its markup is HTML.
+    {"name": "html target reads a file named .htm whatever its type", "fixture": "html_octet_file.eml",
+     "opts": TARGETS, "present": ["T_HTML"]},
+    {"name": "html target does not read the same bytes named .bin", "fixture": "html_octet_bin.eml",
+     "opts": TARGETS, "absent": ["T_HTML"]},
     # Refusals.
     {"name": "syntax error names file and line", "fixture": "plain.eml",
      "opts": ['rules={"rules/bad_syntax.rules"}'], "rc": 2, "stderr": ["bad_syntax.rules:4:", "T_BROKEN"]},
