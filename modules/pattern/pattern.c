@@ -798,7 +798,9 @@ static int pat_scan_list(pat_scan_t *sc)
         return rc;
     case PAT_TARGET_HTML:
         /* The markup as the mail client renders it: base64 or quoted-printable
-         * undone, which rawbody rules would have to see through. */
+         * undone, which rawbody rules would have to see through. The parser
+         * flags text/html parts and files a browser opens as HTML whatever
+         * their type ("invoice.htm" as application/octet-stream). */
         for (size_t i = 0; rc == 0 && i < smf_msg_part_count(sc->msg); i++) {
             const smf_part_t *p = smf_msg_part(sc->msg, i);
             if (p != NULL && (p->flags & SMF_PART_HTML) && !(p->flags & SMF_PART_UNDECODED))

@@ -549,7 +549,7 @@ const char *smf_msg_text(const smf_msg_t *msg, size_t *len);
 
 /** Flags of a MIME part. */
 #define SMF_PART_TEXT 0x01       /**< A text/plain or text/html body part. */
-#define SMF_PART_HTML 0x02       /**< text/html. */
+#define SMF_PART_HTML 0x02       /**< text/html, or a file named .html, .htm, .shtml or .xhtml. */
 #define SMF_PART_ATTACHMENT 0x04 /**< Has a file name or Content-Disposition: attachment. */
 #define SMF_PART_MULTIPART 0x08  /**< A container; its data is empty. */
 #define SMF_PART_MESSAGE 0x10    /**< A message/rfc822 container. */
