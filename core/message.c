@@ -1539,6 +1539,55 @@ static void keep_boundary(parser_t *p, GMimeMultipart *mp)
         p->bounds[p->bounds_n++] = arena_strdup(p->arena, b);
 }
 
+static bool blank_text(const char *s)
+{
+    return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/* Whether text holds a line that starts with "--" and the boundary b. */
+static bool has_boundary_line(const char *text, const char *b)
+{
+    size_t blen = strlen(b);
+    const char *l = text;
+    while (l != NULL) {
+        if (l[0] == '-' && l[1] == '-' && strncmp(l + 2, b, blen) == 0)
+            return true;
+        l = strchr(l, '\n');
+        if (l != NULL)
+            l++;
+    }
+    return false;
+}
+
+/*
+ * The preamble (before the first boundary) or epilogue (after the closing
+ * one) of a multipart with parts, when it holds more than blank lines,
+ * becomes a child of it, kept as written and with no flag, after its
+ * parts. Mail clients do not show it, so it is no text, but a whole file or
+ * a virus's string can hide there, and the antivirus stage scans the raw
+ * message only when the parts do not cover it: as a part, every stage
+ * scans it. The usual "This is a multi-part message in MIME format."
+ * becomes one too, which costs a scan of a few bytes.
+ */
+static void outside_text(parser_t *p, long idx, GMimeMultipart *mp, const char *s, unsigned depth)
+{
+    if (s == NULL || blank_text(s) || p->parts_full)
+        return;
+    /* Parts after the closing boundary (or before the first) are no parts
+     * to GMime, but a lenient reader may still open them, and their files
+     * would reach no scanner decoded: the message is flagged, which has the
+     * antivirus stage scan it whole with libclamav's mail parser as well
+     * (and call it unscannable unless a virus is found there). */
+    const char *b = g_mime_multipart_get_boundary(mp);
+    if (b != NULL && *b != '\0' && has_boundary_line(s, b))
+        truncate_msg(p, "a boundary line outside the parts of its multipart: mail clients may "
+                        "read other parts");
+    long c = add_part(p, idx, depth + 1);
+    if (c < 0)
+        return;
+    set_raw(p, c, (const unsigned char *)s, strlen(s), 0);
+}
+
 static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)
 {
     p->m->parts[idx].flags |= SMF_PART_MULTIPART;
@@ -1552,6 +1601,8 @@ static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned d
         return;
     for (int i = 0; i < n && !p->parts_full; i++)
         walk(p, g_mime_multipart_get_part(mp, i), idx, depth + 1);
+    outside_text(p, idx, mp, g_mime_multipart_get_prologue(mp), depth);
+    outside_text(p, idx, mp, g_mime_multipart_get_epilogue(mp), depth);
 }
 
 static void walk_message(parser_t *p, long idx, GMimeMessagePart *mp, unsigned depth)

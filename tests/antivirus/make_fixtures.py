@@ -420,6 +420,28 @@ def eicar_odd_parts(fx):
                        for i in range(0, len(text), 60)] + ["-- ", "sent from a phone"])]))
 
 
+def eicar_outside_parts(fx):
+    """Content in a multipart's preamble or epilogue, which no part holds and mail clients do
+    not show: the antivirus stage scans the raw message only when the parts do not cover it,
+    so the parser makes each non-blank one a part of its own."""
+    eicar_text = EICAR.decode()
+    boundary = "=_smf_out"
+    ctype = 'multipart/mixed; boundary="%s"' % boundary
+    fx.infected("eicar-in-epilogue.eml", top_headers("eicar epilogue", ctype) + [""] +
+                multipart([greeting()], boundary) + [eicar_text])
+    fx.infected("eicar-in-preamble.eml", top_headers("eicar preamble", ctype) + [""] +
+                multipart([greeting()], boundary, preamble=eicar_text))
+    # A whole attachment after the closing boundary: a part to a reader that reads on, so
+    # the message is flagged and libclamav's mail parser reads it whole.
+    fx.infected("eicar-part-after-close.eml", top_headers("eicar after close", ctype) + [""] +
+                multipart([greeting()], boundary) +
+                ["--" + boundary] + b64_attachment(EICAR, "eicar.com") + ["--%s--" % boundary])
+    fx.clean("clean-preamble-epilogue.eml", top_headers("lunch notes", ctype) + [""] +
+             multipart([greeting()], boundary,
+                       preamble="This is a multi-part message in MIME format.") +
+             ["-- ", "The lunch list: https://lists.example/lunch"])
+
+
 def clamav_testfiles(fx, testfiles):
     for name in sorted(os.listdir(testfiles)):
         with open(os.path.join(testfiles, name), "rb") as f:
@@ -525,6 +547,7 @@ def main():
     eicar_containers(fx, outdir)
     html_smuggling(fx)
     eicar_odd_parts(fx)
+    eicar_outside_parts(fx)
     if os.path.isdir(testfiles):
         clamav_testfiles(fx, testfiles)
     clean_mail(fx)

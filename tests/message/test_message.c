@@ -213,8 +213,10 @@ static void test_alternative_html(void)
         {-1, 0, MP, "multipart/alternative", "", "", 0},
         {0, 1, T, "text/plain", "", "Plain offers: see https://shop.example/deals", 44},
         {0, 1, T | H, "text/html", "", NULL, 0},
+        /* The preamble, which no reader shows, kept for the scanners. */
+        {0, 1, 0, "text/plain", "", "This is a multi-part message in MIME format.\n", 45},
     };
-    check_parts(m, parts, 3, "alternative.eml");
+    check_parts(m, parts, 4, "alternative.eml");
     CHECK_STR(m->parts[2].charset, "utf-8");
     CHECK(memcmp(m->parts[2].data, "<!DOCTYPE html>\n<html><head>", 28) == 0);
     CHECK(memmem(m->parts[2].data, m->parts[2].size, "type=\"text/css\"", 15) != NULL);
@@ -636,6 +638,50 @@ static void test_base64_padded_chunks(void)
             failures++;
         }
     }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
+ * A multipart's preamble and epilogue: no reader shows them, so they are no
+ * text, but what they hold (a virus's string after the closing boundary)
+ * must reach the scanners: each becomes an unflagged child, after the
+ * parts, unless it is blank. A boundary line among them means parts a
+ * lenient reader may open: the message is flagged for a whole scan.
+ */
+static void test_preamble_epilogue(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: outside\nMIME-Version: 1.0\n"
+                                "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                                "HIDDEN BEFORE http://before.example/\n\n"
+                                "--b\nContent-Type: text/plain\n\nShown.\n--b--\n"
+                                "HIDDEN AFTER\n");
+    message_t *m = parse_built(a, raw);
+    const part_want_t parts[] = {
+        {-1, 0, MP, "multipart/mixed", "", "", 0},
+        {0, 1, T, "text/plain", "", "Shown.", 6},
+        {0, 1, 0, "text/plain", "", "HIDDEN BEFORE http://before.example/\n", 37},
+        {0, 1, 0, "text/plain", "", "HIDDEN AFTER\n", 13},
+    };
+    check_parts(m, parts, 4, "preamble and epilogue");
+    CHECK_STR(m->text, "outside\nShown.");
+    CHECK(m->url_count == 0 && m->truncated == NULL);
+    /* Blank ones add nothing; nested multiparts keep theirs too. */
+    g_string_assign(raw, "Subject: nested\nContent-Type: multipart/mixed; boundary=\"o\"\n\n"
+                         "--o\nContent-Type: multipart/alternative; boundary=\"i\"\n\n"
+                         "--i\nContent-Type: text/plain\n\nx\n--i--\nINNER AFTER\n"
+                         "--o--\n\n\n");
+    m = parse_built(a, raw);
+    CHECK(m->part_count == 4 && m->parts[3].parent == 1 && m->parts[3].depth == 2);
+    CHECK(m->parts[3].size == 11 && memcmp(m->parts[3].data, "INNER AFTER", 11) == 0);
+    /* A part after the closing boundary. */
+    g_string_assign(raw, "Subject: after\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                         "--b\nContent-Type: text/plain\n\nShown.\n--b--\n"
+                         "--b\nContent-Type: application/octet-stream\n"
+                         "Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n--b--\n");
+    m = parse_built(a, raw);
+    CHECK(m->part_count == 3 && m->truncated != NULL && strstr(m->truncated, "boundary") != NULL);
     g_string_free(raw, TRUE);
     arena_destroy(&a);
 }
@@ -1564,6 +1610,7 @@ int main(int argc, char **argv)
     test_base64_strays();
     test_base64_joined_on_line();
     test_base64_padded_chunks();
+    test_preamble_epilogue();
     test_nul_in_name();
     test_html_attachment_urls();
     test_text_attachment_urls();
