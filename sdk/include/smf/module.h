@@ -582,7 +582,8 @@ const smf_part_t *smf_msg_part(const smf_msg_t *msg, size_t i);
  * limit or at header fields with more encoded words than mail has, could
  * not read the structure at all (lines ended by CR alone), or found what
  * makes a mail client build another tree (Content-Type fields that
- * contradict each other, a boundary line next to a CR alone): then the
+ * contradict each other, a boundary line next to a CR alone or outside the
+ * parts of its multipart, as in its epilogue): then the
  * parts do not cover the whole message, and an antivirus stage cannot call
  * it clean.
  *
