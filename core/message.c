@@ -1544,13 +1544,18 @@ static bool blank_text(const char *s)
     return s[strspn(s, " \t\r\n")] == '\0';
 }
 
-/* Whether text holds a line that starts with "--" and the boundary b. */
+/*
+ * Whether text holds a line that opens a part of boundary b: "--" and b, not
+ * followed by the "--" of a closing line. A closing line written twice, as
+ * some mailers do, opens nothing and leaves the message as readable as it was.
+ */
 static bool has_boundary_line(const char *text, const char *b)
 {
     size_t blen = strlen(b);
     const char *l = text;
     while (l != NULL) {
-        if (l[0] == '-' && l[1] == '-' && strncmp(l + 2, b, blen) == 0)
+        if (l[0] == '-' && l[1] == '-' && strncmp(l + 2, b, blen) == 0 &&
+            strncmp(l + 2 + blen, "--", 2) != 0)
             return true;
         l = strchr(l, '\n');
         if (l != NULL)
