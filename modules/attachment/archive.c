@@ -646,7 +646,7 @@ static int att_tnef_entry(void *arg, const att_tnef_attach_t *a)
         rc = att_limit(w, "more entries than archive_max_entries");
     snprintf(where, sizeof(where), "%s: ", w->top);
     for (size_t i = 0; rc == 0 && !w->stopped && i < a->name_count; i++)
-        rc = att_check_name(w->ctx, where, a->names[i]);
+        rc = att_check_name_whole(w->ctx, where, a->names[i], a->rtlo[i]);
     for (size_t i = 0; rc == 0 && i < a->data_count; i++)
         rc = att_tnef_note_block(tc, a->data[i], a->data_len[i]);
     for (size_t i = 0; rc == 0 && !w->stopped && i < a->data_count; i++)

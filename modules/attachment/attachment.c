@@ -197,6 +197,11 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
 
 int att_check_name(att_ctx_t *ctx, const char *where, const char *name)
 {
+    return att_check_name_whole(ctx, where, name, 0);
+}
+
+int att_check_name_whole(att_ctx_t *ctx, const char *where, const char *name, int rtlo)
+{
     const att_policy_t *c = ctx->pol;
     char last[32], prev[32];
     const char *detail = name;
@@ -212,7 +217,7 @@ int att_check_name(att_ctx_t *ctx, const char *where, const char *name)
             rc = smf_msg_add_symbol(ctx->msg, "ATT_DOUBLE_EXT", c->double_ext_score, detail);
     }
     /* U+202E turns "invoice_fdp.exe" into "invoice_exe.pdf" on screen. */
-    if (rc == 0 && strstr(name, "\xe2\x80\xae") != NULL)
+    if (rc == 0 && (rtlo || strstr(name, "\xe2\x80\xae") != NULL))
         rc = smf_msg_add_symbol(ctx->msg, "ATT_RTLO_NAME", c->double_ext_score, detail);
     return rc;
 }

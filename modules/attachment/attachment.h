@@ -119,6 +119,13 @@ int att_name_blocked(const att_policy_t *pol, const char *name);
 int att_check_name(att_ctx_t *ctx, const char *where, const char *name);
 
 /*
+ * att_check_name() for a name kept by its end only: rtlo says whether the
+ * whole name held U+202E, which ATT_RTLO_NAME then reports even when the
+ * part kept does not hold it.
+ */
+int att_check_name_whole(att_ctx_t *ctx, const char *where, const char *name, int rtlo);
+
+/*
  * Adds ATT_TYPE_MISMATCH when `name` says document but `head` (the first
  * bytes of the file) is an executable. `where` prefixes the detail.
  */

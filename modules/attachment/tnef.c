@@ -96,23 +96,34 @@ static int tnef_add_data(tnef_walk_t *t, const unsigned char *p, size_t len)
     return 0;
 }
 
-/* Adds a UTF-8 name of len bytes, by its end when it is too long; an empty or known one is not. */
-static int tnef_add_utf8(tnef_walk_t *t, const char *s, size_t len)
+/*
+ * Adds a UTF-8 name of len bytes, by its end when it is too long (from the
+ * first whole character there); an empty one is not added, and a known one
+ * only takes on rtlo, which says whether the whole name holds U+202E.
+ */
+static int tnef_add_utf8(tnef_walk_t *t, const char *s, size_t len, int rtlo)
 {
     if (len == 0 || t->res->limit != NULL)
         return 0;
     if (len > ATT_TNEF_NAME_MAX - 1) {
         s += len - (ATT_TNEF_NAME_MAX - 1);
         len = ATT_TNEF_NAME_MAX - 1;
+        while (len > 0 && ((unsigned char)*s & 0xc0) == 0x80) {
+            s++;
+            len--;
+        }
     }
     for (size_t i = 0; i < t->cur.name_count; i++) {
-        if (strlen(t->cur.names[i]) == len && memcmp(t->cur.names[i], s, len) == 0)
+        if (strlen(t->cur.names[i]) == len && memcmp(t->cur.names[i], s, len) == 0) {
+            t->cur.rtlo[i] |= (unsigned char)(rtlo != 0);
             return 0;
+        }
     }
     if (t->cur.name_count == ATT_TNEF_NAMES)
         return tnef_full(t, "more names for a TNEF attachment than are read here");
     memcpy(t->cur.names[t->cur.name_count], s, len);
-    t->cur.names[t->cur.name_count++][len] = '\0';
+    t->cur.names[t->cur.name_count][len] = '\0';
+    t->cur.rtlo[t->cur.name_count++] = (unsigned char)(rtlo != 0);
     return 0;
 }
 
@@ -147,6 +158,27 @@ static uint32_t tnef_unit(const unsigned char *p, size_t i, int wide)
 }
 
 /*
+ * Whether units [0, end) of a string hold U+202E (right-to-left override),
+ * its NULs left out: all of them, not only those a shortened name keeps, as
+ * the override turns around what follows it wherever it stands. An 8-bit
+ * string is looked at for its UTF-8 bytes.
+ */
+static int tnef_has_rtlo(const unsigned char *p, size_t end, int wide)
+{
+    uint32_t last = 0;
+
+    for (size_t i = 0; i < end; i++) {
+        uint32_t c = tnef_unit(p, i, wide);
+        if (c == 0)
+            continue;
+        if (wide ? c == 0x202e : (last & 0xffff) == 0xe280 && c == 0xae)
+            return 1;
+        last = last << 8 | c;
+    }
+    return 0;
+}
+
+/*
  * Adds the name in units [0, end) of a string, without its NULs, by its last
  * ATT_TNEF_NAME_MAX - 1 units at most: enough for the bytes kept.
  */
@@ -154,6 +186,7 @@ static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, in
 {
     char buf[4 * ATT_TNEF_NAME_MAX];
     size_t start = end, kept = 0, len = 0;
+    int rtlo = tnef_has_rtlo(p, end, wide);
 
     while (start > 0 && kept < ATT_TNEF_NAME_MAX - 1) {
         if (tnef_unit(p, --start, wide) != 0)
@@ -178,7 +211,7 @@ static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, in
             c = 0xfffd;
         len += tnef_put_utf8(buf + len, c);
     }
-    return tnef_add_utf8(t, buf, len);
+    return tnef_add_utf8(t, buf, len, rtlo);
 }
 
 /*

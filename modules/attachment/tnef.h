@@ -13,7 +13,8 @@
 #define ATT_TNEF_MAX_ATTRIBUTES 65536
 /* Properties read at most from one property list, and values from one property. */
 #define ATT_TNEF_MAX_PROPERTIES 65536
-/* A name is kept by its last bytes, which hold its extension. */
+/* A name is kept by its last bytes, which hold its extension; what the
+ * rest of it holds that the checks need is noted apart (rtlo below). */
 #define ATT_TNEF_NAME_MAX 256
 /* Names and data blocks one record holds; an attachment with more is a limit. */
 #define ATT_TNEF_NAMES 8
@@ -31,10 +32,13 @@
  * blocks point into the stream: attAttachData, and PR_ATTACH_DATA_BIN or
  * PR_ATTACH_DATA_OBJ (without its interface id: an embedded message is a
  * TNEF stream again, an OLE object an OLE2 file). A truncated block is
- * given as far as it goes.
+ * given as far as it goes. rtlo[i] says whether names[i], whole, holds
+ * U+202E (right-to-left override): a name longer than is kept may hold it
+ * in the part left out, where it still turns the name around on screen.
  */
 typedef struct att_tnef_attach {
     char names[ATT_TNEF_NAMES][ATT_TNEF_NAME_MAX];
+    unsigned char rtlo[ATT_TNEF_NAMES];
     size_t name_count;
     const unsigned char *data[ATT_TNEF_DATA];
     size_t data_len[ATT_TNEF_DATA];

@@ -244,6 +244,8 @@ CASES = [
     {"name": "TNEF long file name with a blocked extension", "fixture": "att_tnef_long_name_exe.eml",
      "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"],
      "details": {"ATT_BLOCKED_EXT": "winmail.dat: invoice.pdf.exe"}},
+    {"name": "a right-to-left override far from the end of a long TNEF name", "fixture": "att_tnef_rtlo_far.eml",
+     "only": ["ATT_RTLO_NAME"], "details": {"ATT_RTLO_NAME": "winmail.dat: "}},
     {"name": "executable named .pdf in a TNEF stream", "fixture": "att_tnef_disguised.eml",
      "only": ["ATT_TYPE_MISMATCH"], "details": {"ATT_TYPE_MISMATCH": "winmail.dat: scan.pdf"}},
     {"name": "blocked name in a zip in a TNEF stream", "fixture": "att_tnef_zip_exe.eml",
