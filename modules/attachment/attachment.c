@@ -113,9 +113,31 @@ static long att_copy_ext(const char *base, size_t end, char *out, size_t cap)
 }
 
 /*
+ * The length of the blank that ends base[0, end), 0 when none: a space, or
+ * a Unicode space that shows as one (U+00A0, U+2000-U+200A, U+202F,
+ * U+3000) in UTF-8.
+ */
+static size_t att_blank_at_end(const char *base, size_t end)
+{
+    const unsigned char *u = (const unsigned char *)base;
+
+    if (end >= 1 && u[end - 1] == ' ')
+        return 1;
+    if (end >= 2 && u[end - 2] == 0xc2 && u[end - 1] == 0xa0)
+        return 2;
+    if (end >= 3 && u[end - 3] == 0xe2 && u[end - 2] == 0x80 &&
+        (u[end - 1] <= 0x8a || u[end - 1] == 0xaf) && u[end - 1] >= 0x80)
+        return 3;
+    if (end >= 3 && u[end - 3] == 0xe3 && u[end - 2] == 0x80 && u[end - 1] == 0x80)
+        return 3;
+    return 0;
+}
+
+/*
  * The last two extensions of a file name. Trailing dots and spaces are
  * dropped first, as Windows drops them when it opens "invoice.exe. ", and
- * so are spaces that push the last extension out of sight ("a.pdf    .exe").
+ * so are blanks that push the last extension out of sight ("a.pdf    .exe",
+ * also with no-break or other Unicode spaces, which show the same).
  */
 static void att_extensions(const char *name, char *last, char *prev, size_t cap)
 {
@@ -134,8 +156,8 @@ static void att_extensions(const char *name, char *last, char *prev, size_t cap)
     if ((dot = att_copy_ext(base, end, last, cap)) < 0)
         return;
     end = (size_t)dot;
-    while (end > 0 && base[end - 1] == ' ')
-        end--;
+    for (size_t blank; (blank = att_blank_at_end(base, end)) > 0;)
+        end -= blank;
     (void)att_copy_ext(base, end, prev, cap);
 }
 

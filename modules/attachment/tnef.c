@@ -17,6 +17,12 @@
 #define ATT_TRANSPORT_FILENAME 0x9001 /* attAttachTransportFilename */
 #define ATT_REND_DATA 0x9002          /* attAttachRendData: starts an attachment */
 #define ATT_ATTACHMENT 0x9005         /* attAttachment: the attachment's MAPI properties */
+#define ATT_OEM_CODEPAGE 0x9007       /* attOemCodepage: the code page of 8-bit strings */
+
+/* Windows code pages 8-bit strings are read in (others: their ASCII only). */
+#define CP_WINDOWS_1252 1252
+#define CP_LATIN1 28591
+#define CP_UTF8 65001
 
 /* MAPI property types (the low word of a tag). */
 #define PT_MV 0x1000
@@ -42,6 +48,7 @@ typedef struct tnef_walk {
     void *arg;
     att_tnef_result_t *res;
     att_tnef_attach_t cur;
+    uint32_t codepage; /* attOemCodepage: what 8-bit strings are in; 0 until it is given. */
 } tnef_walk_t;
 
 static uint32_t rd32(const unsigned char *p)
@@ -157,16 +164,75 @@ static uint32_t tnef_unit(const unsigned char *p, size_t i, int wide)
     return wide ? (uint32_t)p[2 * i] | (uint32_t)p[2 * i + 1] << 8 : p[i];
 }
 
+/* Windows-1252's characters for 0x80-0x9f (0 where it has none: the byte is read as
+ * the C1 control of that number, as Windows reads it); the rest is ISO 8859-1. */
+static const uint16_t tnef_cp1252[32] = {
+    0x20ac, 0,      0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0,      0x017d, 0,      0,      0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0,      0x017e, 0x0178};
+
+/* Whether s[0, n) is UTF-8: no stray or missing continuation bytes, no overlong forms,
+ * no surrogates, nothing past U+10FFFF. */
+static int tnef_is_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t more = c < 0x80                ? 0
+                      : c >= 0xc2 && c < 0xe0 ? 1
+                      : c >= 0xe0 && c < 0xf0 ? 2
+                      : c >= 0xf0 && c < 0xf5 ? 3
+                                              : 4;
+        if (more == 4 || n - i - 1 < more)
+            return 0;
+        for (size_t k = 1; k <= more; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        }
+        if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
+            (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+            return 0;
+        i += more + 1;
+    }
+    return 1;
+}
+
+/* Whether 8-bit strings of the stream may be UTF-8: it says so, or it names no code page. */
+static int tnef_utf8_page(const tnef_walk_t *t)
+{
+    return t->codepage == CP_UTF8 || t->codepage == 0;
+}
+
+/*
+ * The character a byte of an 8-bit string stands for in the stream's code
+ * page: Windows-1252 (also when the stream names none and the string is no
+ * UTF-8, as Outlook writes it for Western languages), ISO 8859-1, or, in
+ * any other code page, ASCII only (U+FFFD for the rest: a name's extension
+ * is ASCII, and no ASCII byte is part of another character there but a
+ * double-byte page's second byte, which is never a dot).
+ */
+static uint32_t tnef_8bit_char(const tnef_walk_t *t, unsigned char b)
+{
+    if (b < 0x80)
+        return b;
+    if (t->codepage == CP_LATIN1)
+        return b;
+    if (t->codepage == CP_WINDOWS_1252 || t->codepage == 0)
+        return b >= 0xa0 || tnef_cp1252[b - 0x80] == 0 ? b : tnef_cp1252[b - 0x80];
+    return 0xfffd;
+}
+
 /*
  * Whether units [0, end) of a string hold U+202E (right-to-left override),
  * its NULs left out: all of them, not only those a shortened name keeps, as
  * the override turns around what follows it wherever it stands. An 8-bit
- * string is looked at for its UTF-8 bytes.
+ * string holds one only when it may be UTF-8 (tnef_utf8_page()).
  */
-static int tnef_has_rtlo(const unsigned char *p, size_t end, int wide)
+static int tnef_has_rtlo(const tnef_walk_t *t, const unsigned char *p, size_t end, int wide)
 {
     uint32_t last = 0;
 
+    if (!wide && !tnef_utf8_page(t))
+        return 0;
     for (size_t i = 0; i < end; i++) {
         uint32_t c = tnef_unit(p, i, wide);
         if (c == 0)
@@ -179,14 +245,36 @@ static int tnef_has_rtlo(const unsigned char *p, size_t end, int wide)
 }
 
 /*
+ * The bytes of an 8-bit name (raw, n of them, its NULs left out) in UTF-8,
+ * into out (room for 3 * n bytes): as they are when the stream's code page
+ * may be UTF-8 and they are, from the first whole character (the name may
+ * have been cut in one); otherwise each byte as its code page has it.
+ */
+static size_t tnef_8bit_utf8(const tnef_walk_t *t, const unsigned char *raw, size_t n, char *out)
+{
+    size_t skip = 0, len = 0;
+
+    while (skip < n && skip < 3 && (raw[skip] & 0xc0) == 0x80)
+        skip++;
+    if (tnef_utf8_page(t) && tnef_is_utf8(raw + skip, n - skip)) {
+        memcpy(out, raw + skip, n - skip);
+        return n - skip;
+    }
+    for (size_t i = 0; i < n; i++)
+        len += tnef_put_utf8(out + len, tnef_8bit_char(t, raw[i]));
+    return len;
+}
+
+/*
  * Adds the name in units [0, end) of a string, without its NULs, by its last
  * ATT_TNEF_NAME_MAX - 1 units at most: enough for the bytes kept.
  */
 static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, int wide)
 {
     char buf[4 * ATT_TNEF_NAME_MAX];
-    size_t start = end, kept = 0, len = 0;
-    int rtlo = tnef_has_rtlo(p, end, wide);
+    unsigned char raw[ATT_TNEF_NAME_MAX];
+    size_t start = end, kept = 0, len = 0, raw_len = 0;
+    int rtlo = tnef_has_rtlo(t, p, end, wide);
 
     while (start > 0 && kept < ATT_TNEF_NAME_MAX - 1) {
         if (tnef_unit(p, --start, wide) != 0)
@@ -197,7 +285,7 @@ static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, in
         if (c == 0)
             continue;
         if (!wide) {
-            buf[len++] = (char)c;
+            raw[raw_len++] = (unsigned char)c;
             continue;
         }
         if (c >= 0xd800 && c < 0xdc00 && i + 1 < end) {
@@ -211,6 +299,8 @@ static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, in
             c = 0xfffd;
         len += tnef_put_utf8(buf + len, c);
     }
+    if (!wide)
+        len = tnef_8bit_utf8(t, raw, raw_len, buf);
     return tnef_add_utf8(t, buf, len, rtlo);
 }
 
@@ -397,6 +487,11 @@ static int tnef_attribute(tnef_walk_t *t, uint32_t id, const unsigned char *p, s
         return tnef_add_data(t, p, len);
     case ATT_ATTACHMENT:
         return tnef_props(t, p, len);
+    case ATT_OEM_CODEPAGE:
+        /* The code page, then a secondary one nothing reads. */
+        if (len >= 4)
+            t->codepage = rd32(p);
+        return 0;
     default:
         return 0;
     }
@@ -407,7 +502,7 @@ int att_tnef_walk(const unsigned char *d, size_t n, att_tnef_fn fn, void *arg,
 {
     /* The signature, then a two-byte key nothing reads. */
     size_t pos = 6, attributes = 0;
-    tnef_walk_t t = {fn, arg, res, {.name_count = 0}};
+    tnef_walk_t t = {fn, arg, res, {.name_count = 0}, 0};
     int rc = 0;
 
     res->damaged = res->limit = NULL;
