@@ -674,6 +674,9 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
         rc = att_limit(w, res.limit);
     if (rc >= 0 && res.damaged != NULL)
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", w->ctx->pol->damaged_score, name);
+    /* The walk read on past a bad sum, the lengths framing the stream: a note, not damage. */
+    if (rc >= 0 && res.checksum)
+        rc = att_entry_symbol(w, "ATT_TNEF_CHECKSUM", w->ctx->pol->tnef_checksum_score, name);
     if (rc >= 0 && !w->stopped && att_tnef_also_archive(&tc, data, size)) {
         /* To an extractor it is the archive a user chose, which block_archives counts. */
         const att_policy_t *c = w->ctx->pol;

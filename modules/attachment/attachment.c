@@ -50,6 +50,10 @@ static const smf_option_t att_options[] = {
     {"html_smuggling_score", SMF_OPT_FLOAT, "3", offsetof(att_conf_t, html_smuggling_score),
      "Score of ATT_HTML_SMUGGLING (an HTML attachment whose script decodes a long base64 "
      "string and saves it as a file)."},
+    /* A TNEF writer that sums wrong makes clean mail: the attachments are
+     * read and checked all the same, so the mismatch says little. */
+    {"tnef_checksum_score", SMF_OPT_FLOAT, "0", offsetof(att_conf_t, tnef_checksum_score),
+     "Score of ATT_TNEF_CHECKSUM (a TNEF attribute whose checksum does not match)."},
     {"archive_max_depth", SMF_OPT_INT, "3", offsetof(att_conf_t, archive_max_depth),
      "Archives nested deeper than this are not opened (1: only the attachment itself)."},
     {"archive_max_entries", SMF_OPT_INT, "1000", offsetof(att_conf_t, archive_max_entries),

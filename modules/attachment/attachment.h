@@ -24,6 +24,7 @@ typedef struct att_conf {
     double zip_name_mismatch_score;
     double zip_concatenated_score;
     double html_smuggling_score;
+    double tnef_checksum_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;
@@ -55,6 +56,7 @@ typedef struct att_policy {
     double zip_name_mismatch_score;
     double zip_concatenated_score;
     double html_smuggling_score;
+    double tnef_checksum_score;
     long archive_max_depth;
     long archive_max_entries;
     long archive_max_expanded;

@@ -506,6 +506,7 @@ int att_tnef_walk(const unsigned char *d, size_t n, att_tnef_fn fn, void *arg,
     int rc = 0;
 
     res->damaged = res->limit = NULL;
+    res->checksum = 0;
     if (!att_is_tnef(d, n) || n < pos) {
         res->damaged = "not a TNEF stream";
         return 0;
@@ -535,8 +536,10 @@ int att_tnef_walk(const unsigned char *d, size_t n, att_tnef_fn fn, void *arg,
         uint32_t sum = 0;
         for (size_t i = 0; i < len; i++)
             sum += body[i];
+        /* A sum that does not match hides nothing: the lengths still frame
+         * the stream, and the walk reads on. */
         if ((sum & 0xffff) != ((uint32_t)body[len] | (uint32_t)body[len + 1] << 8))
-            tnef_damaged(&t, "an attribute's checksum does not match");
+            res->checksum = 1;
         if (level != 1 && level != 2)
             tnef_damaged(&t, "an attribute of an unknown level");
         rc = tnef_attribute(&t, id, body, len);

@@ -52,6 +52,7 @@ typedef struct att_tnef_attach {
 typedef struct att_tnef_result {
     const char *damaged; /* The stream is malformed here; what could be read was given. */
     const char *limit;   /* A cap above stopped the walk. */
+    int checksum;        /* An attribute's checksum does not match (no damage: see below). */
 } att_tnef_result_t;
 
 typedef int (*att_tnef_fn)(void *arg, const att_tnef_attach_t *attach);
@@ -63,11 +64,12 @@ int att_is_tnef(const unsigned char *data, size_t size);
  * Calls fn for each attachment of a TNEF stream, in order, and stops at the
  * first non-zero return, which it returns; otherwise returns 0. The record
  * given to fn lives until fn returns. Every length is checked against the
- * bytes left: an attribute or property that runs past them, a bad checksum,
- * an unknown attribute level or property type is damage, and what was read
- * before it is still given to fn (after a bad checksum or level the walk goes
- * on, as the lengths still frame the attributes). *res says what kept the
- * walk from being whole.
+ * bytes left: an attribute or property that runs past them, an unknown
+ * attribute level or property type is damage, and what was read before it
+ * is still given to fn (after an unknown level the walk goes on, as the
+ * lengths still frame the attributes). A checksum that does
+ * not match is no damage: the lengths still frame the stream and the walk
+ * reads on; it is noted in res->checksum. *res says what kept the walk from being whole.
  */
 int att_tnef_walk(const unsigned char *data, size_t size, att_tnef_fn fn, void *arg,
                   att_tnef_result_t *res);
