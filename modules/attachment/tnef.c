@@ -25,6 +25,7 @@
 #define CP_UTF8 65001
 
 /* MAPI property types (the low word of a tag). */
+#define PT_UNSPECIFIED 0x0000
 #define PT_MV 0x1000
 #define PT_OBJECT 0x000d
 #define PT_STRING8 0x001e
@@ -424,8 +425,11 @@ static int tnef_props(tnef_walk_t *t, const unsigned char *p, size_t n)
         }
         uint32_t tag = rd32(p + pos), type = tag & 0xffff & ~(uint32_t)PT_MV, id = tag >> 16;
         int mv = (tag & PT_MV) != 0;
-        int var =
-            type == PT_STRING8 || type == PT_UNICODE || type == PT_BINARY || type == PT_OBJECT;
+        /* PT_UNSPECIFIED has no size of its own: some readers read it as a
+         * variable-length value, others stop. It is read on as the former do,
+         * so that no name after it escapes, and is damage all the same. */
+        int var = type == PT_STRING8 || type == PT_UNICODE || type == PT_BINARY ||
+                  type == PT_OBJECT || type == PT_UNSPECIFIED;
         size_t fixed = tnef_fixed_size(type);
         uint32_t values = 1;
 
@@ -434,10 +438,13 @@ static int tnef_props(tnef_walk_t *t, const unsigned char *p, size_t n)
             tnef_damaged(t, "a named property cut short");
             return 0;
         }
+        /* A type of no known size ends the list: nothing frames its value. */
         if (!var && fixed == 0) {
             tnef_damaged(t, "a property of an unknown type");
             return 0;
         }
+        if (type == PT_UNSPECIFIED)
+            tnef_damaged(t, "a property of an unspecified type");
         if (mv || var) {
             if (n - pos < 4) {
                 tnef_damaged(t, "a property list cut short");

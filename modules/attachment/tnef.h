@@ -67,7 +67,9 @@ int att_is_tnef(const unsigned char *data, size_t size);
  * bytes left: an attribute or property that runs past them, an unknown
  * attribute level or property type is damage, and what was read before it
  * is still given to fn (after an unknown level the walk goes on, as the
- * lengths still frame the attributes). A checksum that does
+ * lengths still frame the attributes; a property of an unknown type ends
+ * its list, as nothing frames its value, but one of PT_UNSPECIFIED is read
+ * as a variable-length one, as some readers read it). A checksum that does
  * not match is no damage: the lengths still frame the stream and the walk
  * reads on; it is noted in res->checksum. *res says what kept the walk from being whole.
  */
