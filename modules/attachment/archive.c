@@ -592,6 +592,60 @@ static int att_tnef_also_archive(const att_tnef_check_t *tc, const unsigned char
                         (void *)tc, &layout) != 0;
 }
 
+/* 7z and rar archives found further in a TNEF stream that are walked at most. */
+#define ATT_TNEF_SIG_ARCHIVES 8
+
+static uint32_t att_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Whether a 7z or rar archive starts at p (n bytes left): its signature, and
+ * after it a header whose checksum matches, so that the bytes of a
+ * signature met by chance are not taken for one. 7z: the CRC-32 of its start
+ * header; rar 4: the CRC-32's low half of its main header; rar 5: the CRC-32
+ * of its first header, from its size (a variable-length number) on.
+ */
+static int att_sig_archive_at(const unsigned char *p, size_t n)
+{
+    if (n >= 32 && memcmp(p, "7z\xbc\xaf\x27\x1c", 6) == 0)
+        return crc32(0, p + 12, 20) == att_le32(p + 8);
+    if (n >= 14 && memcmp(p, "Rar!\x1a\x07\x00", 7) == 0) {
+        size_t size = (size_t)p[12] | (size_t)p[13] << 8;
+        return p[9] == 0x73 && size >= 7 && size - 2 <= n - 9 &&
+               (crc32(0, p + 9, (uInt)(size - 2)) & 0xffff) ==
+                   ((uint32_t)p[7] | (uint32_t)p[8] << 8);
+    }
+    if (n >= 13 && memcmp(p, "Rar!\x1a\x07\x01\x00", 8) == 0) {
+        size_t size = 0, i = 12;
+        int done = 0;
+        for (int shift = 0; !done && i < n && shift <= 14; shift += 7) {
+            size |= (size_t)(p[i] & 0x7f) << shift;
+            done = !(p[i++] & 0x80);
+        }
+        return done && size > 0 && size <= n - i &&
+               crc32(0, p + 12, (uInt)(i - 12 + size)) == att_le32(p + 8);
+    }
+    return 0;
+}
+
+/*
+ * Where the next 7z or rar archive at or after `from` starts in a TNEF
+ * stream, outside its attachments' data (an archive that is an attachment
+ * is walked as one already); size when there is none.
+ */
+static size_t att_tnef_next_sig(const att_tnef_check_t *tc, const unsigned char *d, size_t size,
+                                size_t from)
+{
+    for (size_t i = from; i < size; i++) {
+        if ((d[i] == '7' || d[i] == 'R') && att_sig_archive_at(d + i, size - i) &&
+            att_tnef_outside(tc, (const char *)d + i))
+            return i;
+    }
+    return size;
+}
+
 /*
  * One data block of a TNEF attachment, checked as an archive entry's data:
  * its type against each of its names, macros, and a nested archive or TNEF
@@ -677,14 +731,28 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
     /* The walk read on past a bad sum, the lengths framing the stream: a note, not damage. */
     if (rc >= 0 && res.checksum)
         rc = att_entry_symbol(w, "ATT_TNEF_CHECKSUM", w->ctx->pol->tnef_checksum_score, name);
-    if (rc >= 0 && !w->stopped && att_tnef_also_archive(&tc, data, size)) {
-        /* To an extractor it is the archive a user chose, which block_archives counts. */
+    if (rc >= 0 && !w->stopped) {
         const att_policy_t *c = w->ctx->pol;
-        if (c->block_archives &&
+        int zip = att_tnef_also_archive(&tc, data, size);
+        size_t sig = att_tnef_next_sig(&tc, data, size, 0);
+        /* To an extractor it is the archive a user chose, which block_archives counts. */
+        if ((zip || sig < size) && c->block_archives &&
             (rc = att_entry_symbol(w, "ATT_BLOCKED_ARCHIVE", c->blocked_score, name)) >= 0)
             att_note_blocked(w->ctx, name);
-        if (rc >= 0)
+        if (rc >= 0 && zip)
             rc = att_walk_archive(w, name, data, size, depth);
+        /* 7-Zip opens a file as the 7z archive it finds further in, and WinRAR
+         * and unrar a rar behind any bytes (a self-extractor's program);
+         * libarchive reads them at the start only, so each is walked from
+         * where it starts. */
+        for (size_t k = 0; rc >= 0 && !w->stopped && sig < size; k++) {
+            if (k == ATT_TNEF_SIG_ARCHIVES) {
+                rc = att_limit(w, "more 7z and rar archives in a TNEF stream than are read here");
+                break;
+            }
+            rc = att_walk_archive(w, name, data + sig, size - sig, depth);
+            sig = att_tnef_next_sig(&tc, data, size, sig + 1);
+        }
     }
     free(tc.block);
     return rc < 0 ? rc : 0;
