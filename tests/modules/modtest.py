@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 
 def parse_args():
@@ -16,6 +17,7 @@ def parse_args():
     ap.add_argument("--module", required=True, help="path of the module .so")
     ap.add_argument("--fixtures", required=True, help="fixture folder")
     ap.add_argument("--config-dir", help="passed to smf-modtest --config-dir")
+    ap.add_argument("--shims", help="folder of the preloaded test shims (build/test-shims)")
     return ap.parse_args()
 
 
@@ -31,8 +33,29 @@ def run_case(args, case):
         cmd += ["--data-dir", case["data_dir"]]
     cmd += case.get("args", [])
     cmd.append(os.path.join(args.fixtures, case["fixture"]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    env, count = None, None
+    if "inflated_max" in case:
+        # The shim counts what zlib inflates in the scan. A sanitizer build wants its
+        # runtime first; the shim only wraps inflate().
+        if not args.shims:
+            return ["inflated_max needs --shims"]
+        fd, count = tempfile.mkstemp(prefix="smf-inflated-")
+        os.close(fd)
+        env = dict(os.environ, LD_PRELOAD=os.path.join(args.shims, "inflate_count.so"), SMF_INFLATE_COUNT=count,
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+        inflated = None
+        if count is not None:
+            with open(count) as f:
+                text = f.read().strip()
+            inflated = int(text) if text else None
+    finally:
+        if count is not None:
+            os.unlink(count)
     fails = []
+    if "inflated_max" in case and (inflated is None or inflated > case["inflated_max"]):
+        fails.append("inflated %s bytes, more than %d" % (inflated, case["inflated_max"]))
     want_rc = case.get("rc", 0)
     if proc.returncode != want_rc:
         fails.append("exit status %d, expected %d (stderr: %s)" % (proc.returncode, want_rc, proc.stderr.strip()))

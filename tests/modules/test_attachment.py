@@ -446,4 +446,6 @@ if __name__ == "__main__":
     for case in CASES:
         case["config_dir"] = args.fixtures
     sys.argv = sys.argv[:1] + ["--modtest", args.modtest, "--module", args.module, "--fixtures", args.fixtures]
+    if args.shims:
+        sys.argv += ["--shims", args.shims]
     modtest.main(CASES)

@@ -295,4 +295,6 @@ if __name__ == "__main__":
         case["config_dir"] = etc if case.pop("defaults", False) else args.fixtures
         case["data_dir"] = data
     sys.argv = sys.argv[:1] + ["--modtest", args.modtest, "--module", args.module, "--fixtures", args.fixtures]
+    if args.shims:
+        sys.argv += ["--shims", args.shims]
     modtest.main(CASES)
