@@ -372,7 +372,9 @@ static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size
  * expands the members one after another as one stream and reports no name,
  * and a second member's header can carry a name of its own: each is
  * checked, at most archive_max_entries of them. A name too long for the
- * buffer is checked by its end, which holds its extension.
+ * buffer is checked by its end, which holds its extension. A member is
+ * inflated here only when the bytes after its header hold another header's
+ * first bytes, so a gzip of one member is inflated once, by libarchive.
  */
 static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
 {
@@ -387,6 +389,10 @@ static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
         tail = name != NULL ? att_name_tail(name, len, buf, sizeof(buf)) : NULL;
         if (tail != NULL && (rc = att_check_blocked(w, tail)) < 0)
             return rc;
+        /* No member follows where no member header does: the data is then not
+         * inflated here to find its end, as libarchive inflates it anyway. */
+        if (memmem(d + data, n - data, "\x1f\x8b\x08", 3) == NULL)
+            return 0;
         if ((rc = att_inflate_end(w, d, n, data, &end)) != 0)
             return rc < 0 ? rc : 0;
         if (n - end < ATT_GZ_TRAILER)
