@@ -1153,7 +1153,7 @@ static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char
     smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
     cp->content_type = pp->content_type;
     cp->filename = pp->filename;
-    cp->flags = pp->flags & SMF_PART_ATTACHMENT;
+    cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
     set_data(p, c, out, len);
 }
 
@@ -1591,6 +1591,7 @@ static void outside_text(parser_t *p, long idx, GMimeMultipart *mp, const char *
     if (c < 0)
         return;
     set_raw(p, c, (const unsigned char *)s, strlen(s), 0);
+    p->m->parts[c].flags |= SMF_PART_DERIVED;
 }
 
 static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)

@@ -573,14 +573,23 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
     }
 }
 
-/* Adds what the parts are and how many, within [cap - 2]: the two counts get the last room. */
+/*
+ * Adds what the parts are and how many, within [cap - 2]: the two counts get
+ * the last room. Parts the engine derived for its scanners (a preamble, a
+ * file inside HTML) are not the message's structure as its sender wrote it:
+ * the usual "This is a multi-part message" preamble would add a text part
+ * to the mail of some mailers only. They are left out, words and counts.
+ */
 static void add_parts(smf_msg_t *msg, bayes_tokens_t *t)
 {
-    size_t count = smf_msg_part_count(msg), attachments = 0, cap = t->cap;
+    size_t all = smf_msg_part_count(msg), count = 0, attachments = 0, cap = t->cap;
     t->cap = cap - 2;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < all; i++) {
         const smf_part_t *p = smf_msg_part(msg, i);
-        if (i >= PARTS_READ_MAX || !room(t)) {
+        if (p->flags & SMF_PART_DERIVED)
+            continue;
+        count++;
+        if (count > PARTS_READ_MAX || !room(t)) {
             /* Past what is read, a part still counts in the numbers. */
             attachments += (p->flags & SMF_PART_ATTACHMENT) || p->filename[0] != '\0';
             continue;
@@ -710,13 +719,14 @@ static size_t add_attributes(bayes_tokens_t *t, const char *s, size_t i, size_t 
     return i;
 }
 
-/* Tag names and attributes of each HTML part: the markup spam was written with. */
+/* Tag names and attributes of each HTML part the sender wrote (not those
+ * found inside one): the markup spam was written with. */
 static void add_html(smf_msg_t *msg, bayes_tokens_t *t, size_t max)
 {
     size_t count = smf_msg_part_count(msg);
     for (size_t p = 0; p < count && room(t); p++) {
         const smf_part_t *part = smf_msg_part(msg, p);
-        if (!(part->flags & SMF_PART_HTML))
+        if (!(part->flags & SMF_PART_HTML) || (part->flags & SMF_PART_DERIVED))
             continue;
         const char *s = (const char *)part->data;
         size_t n = part->size < max ? part->size : max;

@@ -131,7 +131,7 @@ static void check_urls(const message_t *m, const char *const *want, const char *
 }
 
 enum { T = SMF_PART_TEXT, H = SMF_PART_HTML, A = SMF_PART_ATTACHMENT, MP = SMF_PART_MULTIPART };
-enum { MSG = SMF_PART_MESSAGE, U = SMF_PART_UNDECODED };
+enum { MSG = SMF_PART_MESSAGE, U = SMF_PART_UNDECODED, D = SMF_PART_DERIVED };
 
 static const char plain_text[] =
     "Grüße aus Köln\n"
@@ -214,7 +214,7 @@ static void test_alternative_html(void)
         {0, 1, T, "text/plain", "", "Plain offers: see https://shop.example/deals", 44},
         {0, 1, T | H, "text/html", "", NULL, 0},
         /* The preamble, which no reader shows, kept for the scanners. */
-        {0, 1, 0, "text/plain", "", "This is a multi-part message in MIME format.\n", 45},
+        {0, 1, D, "text/plain", "", "This is a multi-part message in MIME format.\n", 45},
     };
     check_parts(m, parts, 4, "alternative.eml");
     CHECK_STR(m->parts[2].charset, "utf-8");
@@ -404,7 +404,7 @@ static void test_broken_base64(void)
         /* The same file as a client that decodes past the padding saves it:
          * the footer's letters, decoded, follow the data, and the one left
          * over is saved as it stands, padded. */
-        {3, 2, A, "application/octet-stream", "footer.bin",
+        {3, 2, A | D, "application/octet-stream", "footer.bin",
          "\0\1\2\xff\x96\x2b\x2d\x7e\x8a\x2d\x7a\xb6\x9f\xb5\xea\xed\x85\xea\x5a\x75\xd8\xa7"
          "g===",
          26},
@@ -661,8 +661,8 @@ static void test_preamble_epilogue(void)
     const part_want_t parts[] = {
         {-1, 0, MP, "multipart/mixed", "", "", 0},
         {0, 1, T, "text/plain", "", "Shown.", 6},
-        {0, 1, 0, "text/plain", "", "HIDDEN BEFORE http://before.example/\n", 37},
-        {0, 1, 0, "text/plain", "", "HIDDEN AFTER\n", 13},
+        {0, 1, D, "text/plain", "", "HIDDEN BEFORE http://before.example/\n", 37},
+        {0, 1, D, "text/plain", "", "HIDDEN AFTER\n", 13},
     };
     check_parts(m, parts, 4, "preamble and epilogue");
     CHECK_STR(m->text, "outside\nShown.");

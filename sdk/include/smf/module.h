@@ -554,6 +554,15 @@ const char *smf_msg_text(const smf_msg_t *msg, size_t *len);
 #define SMF_PART_MULTIPART 0x08  /**< A container; its data is empty. */
 #define SMF_PART_MESSAGE 0x10    /**< A message/rfc822 container. */
 #define SMF_PART_UNDECODED 0x20  /**< Decoding failed; data is the raw encoded body. */
+/**
+ * Not a MIME entity of the message but bytes the engine took from one, so
+ * that the stages scan what a mail client or browser could still open: a
+ * multipart's preamble or epilogue, a file carried inside HTML (a data: URI,
+ * a script's base64), a base64 body read on past its end as some clients
+ * save it. Stages that judge a message by its structure (how many parts,
+ * of which types) skip these; scanners read them like any part.
+ */
+#define SMF_PART_DERIVED 0x40
 
 /**
  * One MIME part, leaves and containers alike, in depth-first order.
