@@ -299,9 +299,43 @@ static int name_is(const char *name, size_t n, const char *lit)
     return 1;
 }
 
-/* Keeps a value that is a data: URI (leading blanks skipped, as browsers
- * skip them) for the sink; one past what a tag keeps goes at once, without
- * the tag's download name. */
+static int tab_or_newline(unsigned char c)
+{
+    return c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * A URL as the URL parser reads it: without the control characters and
+ * spaces around it, and without any tab or line break inside it, so that
+ * "da&#10;ta:" is a data: URI and ";base&#9;64" its base64 mark. The copy
+ * goes in the arena when there is anything to remove inside.
+ */
+static const char *url_cleaned(html_state_t *st, const char *d, size_t *len)
+{
+    size_t n = *len;
+    while (n > 0 && (unsigned char)*d <= ' ')
+        d++, n--;
+    while (n > 0 && (unsigned char)d[n - 1] <= ' ')
+        n--;
+    size_t k = 0;
+    while (k < n && !tab_or_newline((unsigned char)d[k]))
+        k++;
+    if (k < n) {
+        char *c = arena_alloc(st->arena, n);
+        memcpy(c, d, k);
+        for (size_t i = k; i < n; i++)
+            if (!tab_or_newline((unsigned char)d[i]))
+                c[k++] = d[i];
+        d = c;
+        n = k;
+    }
+    *len = n;
+    return d;
+}
+
+/* Keeps a value that is a data: URI, read as the URL parser reads it
+ * (url_cleaned()), for the sink; one past what a tag keeps goes at once,
+ * without the tag's download name. */
 static void keep_data(html_state_t *st, const char *tag, const char *v, size_t n)
 {
     size_t skip = 0;
@@ -311,10 +345,16 @@ static void keep_data(html_state_t *st, const char *tag, const char *v, size_t n
         return; /* Spares decoding the references of every other value. */
     size_t len;
     const char *d = attr_value(st, v, n, &len);
-    while (len > 0 && ((unsigned char)*d <= ' '))
-        d++, len--;
-    if (len < 5 || !name_is(d, 5, "data:"))
+    size_t i = 0, k = 0;
+    while (i < len && (unsigned char)d[i] <= ' ')
+        i++;
+    /* The scheme, tabs and line breaks in it left out, is "data:". */
+    for (; i < len && k < 5; i++)
+        if (!tab_or_newline((unsigned char)d[i]) && lower((unsigned char)d[i]) != "data:"[k++])
+            return;
+    if (k < 5)
         return;
+    d = url_cleaned(st, d, &len);
     if (st->data_count == TAG_DATA_MAX) {
         st->sink->data_uri(st->sink->ctx, tag, d, len, NULL, 0);
         return;

@@ -107,6 +107,10 @@ static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
 {
     (void)tag;
     collector_t *c = ctx;
+    /* A fragment is no part of the file a browser makes of the URI. */
+    const char *hash = memchr(uri, '#', len);
+    if (hash != NULL)
+        len = (size_t)(hash - uri);
     const char *comma = memchr(uri, ',', len);
     if (comma == NULL)
         return; /* Browsers load nothing from it. */

@@ -128,7 +128,8 @@ char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *ou
  * borrowed from the HTML (or the arena) for as long as both live.
  */
 typedef struct html_sink {
-    /* An attribute value that is a data: URI, entity-decoded, on the tag
+    /* An attribute value that is a data: URI, entity-decoded and without
+     * the blanks around it or the tabs and line breaks in it, on the tag
      * `tag` (lower case); `download` is that tag's download attribute,
      * entity-decoded, or NULL. */
     void (*data_uri)(void *ctx, const char *tag, const char *uri, size_t len, const char *download,

@@ -1001,6 +1001,38 @@ static void test_html_files(void)
     arena_destroy(&a);
 }
 
+/* The one child of the HTML body of a message built from html; NULL when
+ * it has none or more. */
+static const smf_part_t *only_html_file(arena_t *a, const char *html)
+{
+    GString *raw = g_string_new("Subject: x\nContent-Type: text/html\n\n");
+    g_string_append(raw, html);
+    message_t *m = parse_built(a, raw);
+    g_string_free(raw, TRUE);
+    const smf_part_t *kids[2];
+    return m->part_count > 0 && children_of(m, 0, kids, 2) == 1 ? kids[0] : NULL;
+}
+
+/*
+ * A data: URI is read as the URL parser reads it: tabs and line breaks
+ * anywhere in it are removed (written as themselves or as references), in
+ * the scheme, the ";base64" mark and the payload, and the fragment is no
+ * part of the file. Else a payload split by line breaks reaches the
+ * scanner with bytes the saved file does not have.
+ */
+static void test_html_files_url_reading(void)
+{
+    arena_t *a = arena_new(16384);
+    const smf_part_t *f =
+        only_html_file(a, "<a href=\" da&#10;ta:text/plain;base&#9;64,SGVs\nbG8=#frag \">x</a>");
+    CHECK(f != NULL && data_is(f, "Hello") && strcmp(f->content_type, "text/plain") == 0);
+    f = only_html_file(a, "<a href=\"data:,He\r\nl&#10;lo%0Aworld#x\">x</a>");
+    CHECK(f != NULL && data_is(f, "Hello\nworld"));
+    f = only_html_file(a, "<a href=\"data:,Hello \t \">x</a>");
+    CHECK(f != NULL && data_is(f, "Hello"));
+    arena_destroy(&a);
+}
+
 /*
  * The files carried in HTML share the message's caps: each is a part
  * under max_parts, and together they decode to at most max_size bytes (an
@@ -1621,6 +1653,7 @@ int main(int argc, char **argv)
     test_text_attachment_urls();
     test_html_files();
     test_html_files_caps();
+    test_html_files_url_reading();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
