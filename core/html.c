@@ -89,6 +89,51 @@ static const entity_t more_entities[] = {
     {"NegativeThickSpace", 0x200b},
 };
 
+/*
+ * The HTML5 names of ASCII characters, which browsers know only with ';'.
+ * Written into a data: URI they stand for its syntax and payload alike
+ * ("data&colon;", "&semi;base64", "&plus;" in base64), so each must be
+ * undone there as a browser undoes it.
+ */
+static const entity_t ascii_entities[] = {
+    {"Tab", '\t'},
+    {"NewLine", '\n'},
+    {"excl", '!'},
+    {"num", '#'},
+    {"dollar", '$'},
+    {"percnt", '%'},
+    {"lpar", '('},
+    {"rpar", ')'},
+    {"ast", '*'},
+    {"midast", '*'},
+    {"plus", '+'},
+    {"comma", ','},
+    {"period", '.'},
+    {"sol", '/'},
+    {"colon", ':'},
+    {"semi", ';'},
+    {"equals", '='},
+    {"quest", '?'},
+    {"commat", '@'},
+    {"lsqb", '['},
+    {"lbrack", '['},
+    {"bsol", '\\'},
+    {"rsqb", ']'},
+    {"rbrack", ']'},
+    {"Hat", '^'},
+    {"lowbar", '_'},
+    {"UnderBar", '_'},
+    {"grave", '`'},
+    {"DiacriticalGrave", '`'},
+    {"lcub", '{'},
+    {"lbrace", '{'},
+    {"verbar", '|'},
+    {"vert", '|'},
+    {"VerticalLine", '|'},
+    {"rcub", '}'},
+    {"rbrace", '}'},
+};
+
 /* HTML maps numeric references 0x80-0x9f as windows-1252 bytes. */
 static const unsigned short c1_map[32] = {
     0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
@@ -175,8 +220,13 @@ static size_t entity_decode(const char *p, const char *end, unsigned *cp)
     if (e == NULL)
         e = find_entity(more_entities, sizeof(more_entities) / sizeof(more_entities[0]), q, n);
     /* Without ';' only the ASCII ones are recognised, as browsers do. */
-    if (e == NULL || (!semi && e->cp >= 0x80))
-        return 0;
+    if (e == NULL || (!semi && e->cp >= 0x80)) {
+        if (!semi)
+            return 0;
+        e = find_entity(ascii_entities, sizeof(ascii_entities) / sizeof(ascii_entities[0]), q, n);
+        if (e == NULL)
+            return 0;
+    }
     *cp = e->cp;
     return 1 + n + (size_t)semi;
 }

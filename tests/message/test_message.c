@@ -1030,6 +1030,12 @@ static void test_html_files_url_reading(void)
     CHECK(f != NULL && data_is(f, "Hello\nworld"));
     f = only_html_file(a, "<a href=\"data:,Hello \t \">x</a>");
     CHECK(f != NULL && data_is(f, "Hello"));
+    /* The HTML5 names of ASCII characters are character references too. */
+    f = only_html_file(a,
+                       "<a href=\"data&colon;text/plain&semi;base64&comma;SGVsbG8&plus;\">x</a>");
+    CHECK(f != NULL && data_is(f, "Hello>"));
+    f = only_html_file(a, "<a href=\"data:;base64,SGVsbG8&sol;\">x</a>");
+    CHECK(f != NULL && data_is(f, "Hello?"));
     arena_destroy(&a);
 }
 
@@ -1341,6 +1347,8 @@ static void test_html_to_text(void)
         {"<", "<"},
         {"&", "&"},
         {"<!DOCTYPE html><?xml x?>ok", "ok"},
+        {"a&colon;b&plus;c&sol;d&comma;e&Tab;f", "a:b+c/d,e f"},
+        {"&plus &colon &pluss;", "&plus &colon &pluss;"},
         /* As browsers read them: a custom element is not <style>, comments end at
          * "<!-->", "<!--->" and "--!>", references take any number of digits, and a
          * control character is not text by reference either. */
