@@ -152,6 +152,44 @@ static size_t join_end(const char *s, size_t n, size_t at)
     return i;
 }
 
+/* The value of the n hex digits at s, or -1. */
+static int hex_run(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = codec_hex_value((unsigned char)s[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/*
+ * The base64 character a script's string holds at s[i], written as itself
+ * or as a string escape, with the bytes it takes in *len; -1 for anything
+ * else. JSON encoders write '/' as "\/", and "\x2b" or "\u002f" are what
+ * JavaScript makes of them too, so the string atob() receives is whole.
+ */
+static int script_char(const char *s, size_t n, size_t i, size_t *len)
+{
+    unsigned char c = (unsigned char)s[i];
+    *len = 1;
+    if (b64_value(c) >= 0)
+        return c;
+    if (c != '\\' || i + 1 >= n)
+        return -1;
+    unsigned char e = (unsigned char)s[i + 1];
+    int v = -1;
+    if (e == '/' || e == '+')
+        v = e, *len = 2;
+    else if (e == 'x' && i + 3 < n)
+        v = hex_run(s + i + 2, 2), *len = 4;
+    else if (e == 'u' && i + 5 < n)
+        v = hex_run(s + i + 2, 4), *len = 6;
+    return v >= 0 && v < 0x80 && b64_value((unsigned char)v) >= 0 ? v : -1;
+}
+
 /*
  * One run of base64 from `at`: its characters, across the joins that
  * split a long string in a script, up to padding or anything else.
@@ -160,18 +198,19 @@ static size_t join_end(const char *s, size_t n, size_t at)
  */
 static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
 {
-    size_t i = at, k = 0;
+    size_t i = at, k = 0, u;
     for (;;) {
-        while (i < n && b64_value((unsigned char)s[i]) >= 0) {
+        int ch;
+        while (i < n && (ch = script_char(s, n, i, &u)) >= 0) {
             if (out != NULL)
-                out[k] = s[i];
+                out[k] = (char)ch;
             k++;
-            i++;
+            i += u;
         }
         if (i < n && s[i] == '=')
             break;
         size_t j = join_end(s, n, i);
-        if (j == i || j >= n || b64_value((unsigned char)s[j]) < 0)
+        if (j == i || j >= n || script_char(s, n, j, &u) < 0)
             break;
         i = j;
     }
@@ -186,7 +225,8 @@ static void on_script(void *ctx, const char *body, size_t len)
     collector_t *c = ctx;
     size_t i = 0;
     while (i < len) {
-        if (b64_value((unsigned char)body[i]) < 0) {
+        size_t u;
+        if (script_char(body, len, i, &u) < 0) {
             i++;
             continue;
         }

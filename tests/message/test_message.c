@@ -1040,6 +1040,37 @@ static void test_html_files_url_reading(void)
 }
 
 /*
+ * A script's base64 string is read as JavaScript reads it: JSON encoders
+ * write each '/' as "\\/", and "\\x2b" or "\\u002f" stand for their
+ * characters. Cut at each escape, the string was no file at all.
+ */
+static void test_html_files_script_escapes(void)
+{
+    arena_t *a = arena_new(16384);
+    unsigned char bin[1200];
+    for (size_t i = 0; i < sizeof(bin); i++)
+        bin[i] = (unsigned char)(i * 7 + i / 256);
+    gchar *b64 = g_base64_encode(bin, sizeof(bin));
+    GString *html = g_string_new("<script>var s = \"");
+    int plus = 0;
+    for (const char *c = b64; *c; c++) {
+        if (*c == '/')
+            g_string_append(html, "\\/");
+        else if (*c == '+')
+            g_string_append(html, plus++ % 2 ? "\\x2b" : "\\u002B");
+        else
+            g_string_append_c(html, *c);
+    }
+    CHECK(strchr(b64, '/') != NULL && plus > 1);
+    g_string_append(html, "\"; save(atob(s));</script>");
+    const smf_part_t *f = only_html_file(a, html->str);
+    CHECK(f != NULL && f->size == sizeof(bin) && memcmp(f->data, bin, sizeof(bin)) == 0);
+    g_string_free(html, TRUE);
+    g_free(b64);
+    arena_destroy(&a);
+}
+
+/*
  * The files carried in HTML share the message's caps: each is a part
  * under max_parts, and together they decode to at most max_size bytes (an
  * HTML file in a data: URI holding another is how they could exceed it).
@@ -1662,6 +1693,7 @@ int main(int argc, char **argv)
     test_html_files();
     test_html_files_caps();
     test_html_files_url_reading();
+    test_html_files_script_escapes();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
