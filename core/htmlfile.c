@@ -36,8 +36,11 @@ static int blank(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
 }
 
+/* A new entry of the list, or NULL when it holds as many as it may. */
 static htmlfile_t *add_file(htmlfile_list_t *l)
 {
+    if (l->count >= l->max)
+        return NULL;
     if (l->count == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
         htmlfile_t *v = arena_alloc(l->arena, l->cap * sizeof(*v));
@@ -120,6 +123,8 @@ static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
     if (body == 0)
         return;
     htmlfile_t *f = add_file(c->files);
+    if (f == NULL)
+        return;
     f->content_type = uri_type(c->files->arena, h, hn);
     f->filename = download_name(c->files->arena, download, download_len);
     f->src = comma + 1;
@@ -254,11 +259,12 @@ static int longer_first(const void *a, const void *b)
     return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->s > y->s) - (x->s < y->s);
 }
 
-char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t *out_len,
-                       url_set_t *urls, htmlfile_list_t *files)
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_files,
+                       size_t *out_len, url_set_t *urls, htmlfile_list_t *files)
 {
     memset(files, 0, sizeof(*files));
     files->arena = arena;
+    files->max = max_files;
     collector_t c = {.files = files};
     html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .ctx = &c};
     char *text = html_scan(arena, html, len, out_len, urls, &sink);
@@ -268,6 +274,8 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t *out
         qsort(c.blobs, c.blob_count, sizeof(*c.blobs), longer_first);
     for (size_t i = 0; i < c.blob_count; i++) {
         htmlfile_t *f = add_file(files);
+        if (f == NULL)
+            break;
         f->content_type = "application/octet-stream";
         f->filename = "";
         f->src = c.blobs[i].s;

@@ -33,15 +33,18 @@ typedef struct htmlfile_list {
     htmlfile_t *items; /* data: URIs in document order, then script strings, longest first. */
     size_t count;
     size_t cap;
+    size_t max; /* Files listed at most; those past it are left out. */
 } htmlfile_list_t;
 
 /*
  * Reads UTF-8 HTML as html_scan() does (text and URLs as it gives them)
- * and lists the files it carries in *files, which it initialises. Returns
+ * and lists the files it carries in *files, which it initialises: at most
+ * max_files of them, the first found, so that a page of a million tiny
+ * data: URIs costs no more than the files that can become parts. Returns
  * the text, as html_scan().
  */
-char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t *out_len,
-                       url_set_t *urls, htmlfile_list_t *files);
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_files,
+                       size_t *out_len, url_set_t *urls, htmlfile_list_t *files);
 
 /* Decodes f into out, which has room for f->size_max bytes; returns the
  * bytes written. Characters outside the encoding are skipped. */

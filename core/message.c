@@ -1219,14 +1219,16 @@ static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_
 static void html_files(parser_t *p, long idx, const htmlfile_list_t *files);
 
 /* Reads the HTML part idx as UTF-8: returns its text (*len bytes), adds its
- * links to the message's URLs and lists the files it carries in *files. */
+ * links to the message's URLs and lists the files it carries in *files:
+ * one more than the part cap leaves room for, which is enough to reach it. */
 static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *files)
 {
     const smf_part_t *pt = &p->m->parts[idx];
+    size_t room = p->lim.max_parts > p->m->part_count ? p->lim.max_parts - p->m->part_count : 0;
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
-    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, len,
-                            &p->urls, files);
+    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room + 1,
+                            len, &p->urls, files);
 }
 
 static void add_html(parser_t *p, long idx)

@@ -1120,6 +1120,28 @@ static void test_html_files_caps(void)
 }
 
 /*
+ * A page of a great many tiny data: URIs costs memory in proportion to the
+ * files that can become parts, not to the URIs: past the part cap they are
+ * not even listed, and the message is truncated as before.
+ */
+static void test_html_files_many(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: many\nContent-Type: text/html\n\n");
+    while (raw->len < 4 * 1024 * 1024)
+        g_string_append(raw, "<a href=\"data:a/b,x\">");
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_parts = 10;
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    CHECK_STR(m->truncated, "more than 10 MIME parts");
+    CHECK(arena_used(a) < 4 * raw->len);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -1694,6 +1716,7 @@ int main(int argc, char **argv)
     test_html_files_caps();
     test_html_files_url_reading();
     test_html_files_script_escapes();
+    test_html_files_many();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
