@@ -465,6 +465,12 @@ static int attribute(html_state_t *st, const char *tag)
     }
     if (v != NULL && st->urls != NULL && is_link_attr(name, name_len))
         add_link(st, v, vlen);
+    if (v != NULL && st->sink != NULL && st->sink->style != NULL &&
+        name_is(name, name_len, "style")) {
+        size_t len;
+        const char *d = attr_value(st, v, vlen, &len);
+        st->sink->style(st->sink->ctx, d, len);
+    }
     if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
         if (name_is(name, name_len, "download"))
             st->download = attr_value(st, v, vlen, &st->download_len);
@@ -522,6 +528,8 @@ static void skip_hidden(html_state_t *st, const char *name)
         e = st->end;
     if (st->sink != NULL && st->sink->script != NULL && strcmp(name, "script") == 0)
         st->sink->script(st->sink->ctx, st->p, (size_t)(e - st->p));
+    if (st->sink != NULL && st->sink->style != NULL && strcmp(name, "style") == 0)
+        st->sink->style(st->sink->ctx, st->p, (size_t)(e - st->p));
     st->p = e;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "htmlfile.h"
 #include "codec.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <stdlib.h>
@@ -131,6 +132,129 @@ static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
     f->src_len = body;
     f->base64 = uri_base64(h, hn);
     f->size_max = f->base64 ? body / 4 * 3 + 3 : body;
+}
+
+/*
+ * The character a style sheet holds at s[i], with its escapes undone as a
+ * CSS tokenizer undoes them ("\\64 ata:" is "data:"), and the bytes it
+ * takes in *len. An escaped line break, which only continues a string,
+ * is -1 with its length.
+ */
+static long css_char(const char *s, size_t n, size_t i, size_t *len)
+{
+    *len = 1;
+    if (s[i] != '\\')
+        return (unsigned char)s[i];
+    if (i + 1 >= n)
+        return 0xfffd;
+    size_t j = i + 1;
+    if (s[j] == '\n' || s[j] == '\f' || s[j] == '\r') {
+        *len = s[j] == '\r' && j + 1 < n && s[j + 1] == '\n' ? 3 : 2;
+        return -1;
+    }
+    unsigned long v = 0;
+    while (j < n && j < i + 7 && codec_hex_value((unsigned char)s[j]) >= 0)
+        v = v * 16 + (unsigned long)codec_hex_value((unsigned char)s[j++]);
+    if (j == i + 1) {
+        *len = 2;
+        return (unsigned char)s[j];
+    }
+    /* One blank after a hex escape belongs to it. */
+    if (j < n && s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
+        j += 2;
+    else if (j < n && blank((unsigned char)s[j]))
+        j++;
+    *len = j - i;
+    return v == 0 || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0xfffd : (long)v;
+}
+
+/* Whether the CSS value at s[i..end) starts with "data:", escapes undone,
+ * blanks before it skipped. */
+static int css_is_data(const char *s, size_t end, size_t i)
+{
+    size_t k = 0, u;
+    while (i < end && k < 5) {
+        long c = css_char(s, end, i, &u);
+        i += u;
+        if (c < 0 || (k == 0 && c <= ' ') || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != "data:"[k++])
+            return 0;
+    }
+    return k == 5;
+}
+
+/* Gives the data: URI of the CSS value s[i..end) to the collector, its
+ * escapes undone, as the URL parser then reads it. */
+static void css_uri(collector_t *c, const char *s, size_t i, size_t end)
+{
+    if (!css_is_data(s, end, i))
+        return;
+    /* An escape as short as "\\0" stands for U+FFFD, three bytes. */
+    char *d = arena_alloc(c->files->arena, 3 * (end - i) + 1);
+    size_t k = 0, u;
+    while (i < end) {
+        long ch = css_char(s, end, i, &u);
+        int raw = s[i] != '\\' || (u == 2 && ch >= 0x80); /* A byte of UTF-8 as written. */
+        i += u;
+        if (ch < 0 || ch == '\t' || ch == '\n' || ch == '\r' || (k == 0 && ch <= ' '))
+            continue;
+        if (raw)
+            d[k++] = (char)ch;
+        else
+            k += utf8_put(d + k, (unsigned)ch);
+    }
+    while (k > 0 && (unsigned char)d[k - 1] <= ' ')
+        k--;
+    on_data_uri(c, "style", d, k, NULL, 0);
+}
+
+/* Where the CSS string opened at s[i] ends: its closing quote, a line
+ * break (which ends it unclosed) or the end. */
+static size_t css_string_end(const char *s, size_t n, size_t i)
+{
+    char q = s[i++];
+    while (i < n && s[i] != q && s[i] != '\n' && s[i] != '\r' && s[i] != '\f')
+        i += s[i] == '\\' && i + 1 < n ? 2 : 1;
+    return i;
+}
+
+/*
+ * The data: URIs of a style sheet: in url(...) and in strings, which
+ * @import and image-set() take for URLs. One pass over the text, comments
+ * skipped, each character looked at a bounded number of times.
+ */
+static void on_style(void *ctx, const char *css, size_t len)
+{
+    collector_t *c = ctx;
+    size_t i = 0;
+    while (i < len) {
+        if (css[i] == '/' && i + 1 < len && css[i + 1] == '*') {
+            const char *e = memmem(css + i + 2, len - i - 2, "*/", 2);
+            i = e != NULL ? (size_t)(e - css) + 2 : len;
+        } else if (css[i] == '"' || css[i] == '\'') {
+            size_t e = css_string_end(css, len, i);
+            css_uri(c, css, i + 1, e);
+            i = e < len ? e + 1 : len;
+        } else if (i + 4 <= len && strncasecmp(css + i, "url(", 4) == 0) {
+            size_t j = i + 4;
+            while (j < len && blank((unsigned char)css[j]))
+                j++;
+            if (j < len && (css[j] == '"' || css[j] == '\'')) {
+                i = j; /* A string, read as one just above. */
+                continue;
+            }
+            size_t e = j, u;
+            while (e < len && css[e] != ')' && !blank((unsigned char)css[e])) {
+                css_char(css, len, e, &u); /* An escape's blank is its own. */
+                e += u;
+            }
+            css_uri(c, css, j, e);
+            i = e;
+        } else {
+            i++;
+        }
+    }
 }
 
 /* Where the join of two pieces of one string ends ("..." + "...", a line
@@ -266,7 +390,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_
     files->arena = arena;
     files->max = max_files;
     collector_t c = {.files = files};
-    html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .ctx = &c};
+    html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .style = on_style, .ctx = &c};
     char *text = html_scan(arena, html, len, out_len, urls, &sink);
     /* The longest strings first: a cap then leaves out the short ones,
      * while a page's payload is its longest string. */

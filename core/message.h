@@ -136,11 +136,14 @@ typedef struct html_sink {
                      size_t download_len);
     /* The content of a <script> element, as written. */
     void (*script)(void *ctx, const char *body, size_t len);
+    /* Style sheet text: a <style> element's content as written, or a
+     * style attribute's value, entity-decoded. */
+    void (*style)(void *ctx, const char *css, size_t len);
     void *ctx;
 } html_sink_t;
 
-/* As html_to_text_urls(), and gives `sink` (when not NULL) each data: URI
- * and script of the document, in order. */
+/* As html_to_text_urls(), and gives `sink` (when not NULL) each data: URI,
+ * script and style sheet of the document, in order. */
 char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
                 const html_sink_t *sink);
 

@@ -1120,6 +1120,39 @@ static void test_html_files_caps(void)
 }
 
 /*
+ * Style sheets carry data: URIs too, in url(...) and in strings (@import,
+ * image-set()), in <style> elements and style attributes, with CSS escapes
+ * and the attribute's character references undone. A comment holds none.
+ */
+static void test_html_files_css(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw =
+        g_string_new("Subject: css\nContent-Type: text/html\n\n"
+                     "<div style=\"background: url(data:image/png;base64,iVBORw0KGgo=)\">x</div>"
+                     "<style>p { background: URL( 'data:text/plain,a\\62 c' ) }\n"
+                     "/* url(data:,no) */ @import \"data:,imp\"; q { b: url(\\64 ata:,esc\\)) }\n"
+                     "u { b: url(data:,%E2%82%AC\\e9) }</style>"
+                     "<p style=\"b: url(&quot;data:,q&quot;)\">y</p>");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->truncated == NULL);
+    const smf_part_t *kids[8];
+    size_t n = children_of(m, 0, kids, 8);
+    CHECK(n == 6);
+    if (n == 6) {
+        CHECK(strcmp(kids[0]->content_type, "image/png") == 0 && kids[0]->size == 8);
+        CHECK(data_is(kids[1], "abc"));
+        CHECK(data_is(kids[2], "imp"));
+        CHECK(data_is(kids[3], "esc)"));
+        CHECK(data_is(kids[4], "\xe2\x82\xac\xc3\xa9"));
+        CHECK(data_is(kids[5], "q"));
+    }
+    CHECK_STR(m->text, "css\nx\ny");
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A page of a great many tiny data: URIs costs memory in proportion to the
  * files that can become parts, not to the URIs: past the part cap they are
  * not even listed, and the message is truncated as before.
@@ -1717,6 +1750,7 @@ int main(int argc, char **argv)
     test_html_files_url_reading();
     test_html_files_script_escapes();
     test_html_files_many();
+    test_html_files_css();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
