@@ -24,6 +24,7 @@ typedef struct collector {
     blob_t *blobs;
     size_t blob_count;
     size_t blob_cap;
+    int decodes; /* A script of the page decodes base64. */
 } collector_t;
 
 /* A base64 character's value, -1 for anything else. */
@@ -349,9 +350,35 @@ static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
     return i;
 }
 
+static int quote(char c)
+{
+    return c == '"' || c == '\'' || c == '`';
+}
+
+/* Whether a script decodes base64 into bytes, as a page does that builds
+ * a file from a string. */
+static int script_decodes(const char *body, size_t len)
+{
+    static const char *const words[] = {"atob", "Uint8Array", "Blob", "Buffer.from",
+                                        "base64ToArrayBuffer"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (memmem(body, len, words[i], strlen(words[i])) != NULL)
+            return 1;
+    return 0;
+}
+
+/* Whether the run of base64 body[at..end) is a whole quoted string (its
+ * padding included), as a string handed to atob() is written. */
+static int whole_string(const char *body, size_t len, size_t at, size_t end)
+{
+    return at > 0 && quote(body[at - 1]) && end < len && quote(body[end]);
+}
+
 static void on_script(void *ctx, const char *body, size_t len)
 {
     collector_t *c = ctx;
+    if (!c->decodes)
+        c->decodes = script_decodes(body, len);
     size_t i = 0;
     while (i < len) {
         size_t u;
@@ -361,7 +388,8 @@ static void on_script(void *ctx, const char *body, size_t len)
         }
         size_t count;
         size_t end = run(body, len, i, NULL, &count);
-        if (count >= HTMLFILE_SCRIPT_MIN) {
+        if (count >= HTMLFILE_SCRIPT_MIN ||
+            (count >= HTMLFILE_SCRIPT_SHORT && whole_string(body, len, i, end))) {
             char *copy = arena_alloc(c->files->arena, count);
             run(body, len, i, copy, &count);
             if (c->blob_count == c->blob_cap) {
@@ -396,7 +424,14 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_
      * while a page's payload is its longest string. */
     if (c.blob_count > 1)
         qsort(c.blobs, c.blob_count, sizeof(*c.blobs), longer_first);
+    /* A shorter string is taken only from a page that decodes base64, and
+     * only so many of them: without that, the words and tokens of scripts
+     * would be parts, as many as the part cap allows, and then past it. */
+    size_t shorter = 0;
     for (size_t i = 0; i < c.blob_count; i++) {
+        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN &&
+            (!c.decodes || shorter++ == HTMLFILE_SCRIPT_SHORT_MAX))
+            break;
         htmlfile_t *f = add_file(files);
         if (f == NULL)
             break;

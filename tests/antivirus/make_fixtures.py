@@ -327,6 +327,15 @@ def html_smuggling(fx):
               '</script></body></html>']
     fx.infected("eicar-html-script.eml", message("eicar html script", [
         greeting(), b64_attachment("\n".join(script).encode(), "invoice.htm", "text/html")]))
+    # The bare test file is 92 characters of base64, a string far shorter
+    # than a script's payload usually is; the page decodes it with atob().
+    short = ['<html><body><script>',
+             'var d = "%s";' % eicar64,
+             'var b = new Blob([Uint8Array.from(atob(d), c => c.charCodeAt(0))]);',
+             'navigator.msSaveOrOpenBlob(b, "x.com");',
+             '</script></body></html>']
+    fx.infected("eicar-html-script-short.eml", message("eicar html script short", [
+        greeting(), b64_attachment("\n".join(short).encode(), "invoice.htm", "text/html")]))
 
 
 def eicar_containers(fx, workdir):

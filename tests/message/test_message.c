@@ -1152,6 +1152,57 @@ static void test_html_files_css(void)
     arena_destroy(&a);
 }
 
+/* The children of the HTML body of a message built from html. */
+static size_t html_files_of(arena_t *a, const char *html, const smf_part_t **kids, size_t max)
+{
+    GString *raw = g_string_new("Subject: x\nContent-Type: text/html\n\n");
+    g_string_append(raw, html);
+    message_t *m = parse_built(a, raw);
+    g_string_free(raw, TRUE);
+    CHECK(m->truncated == NULL);
+    return children_of(m, 0, kids, max);
+}
+
+/*
+ * A shorter base64 string in a script, down to 64 characters, is a file
+ * too when it is a whole quoted string and the page's scripts decode
+ * base64: the EICAR test file is 92 characters of it. Words of a script,
+ * strings of a page that decodes nothing, and more than 16 such strings
+ * are not taken.
+ */
+static void test_html_files_script_short(void)
+{
+    arena_t *a = arena_new(16384);
+    const char file[] = "a file of seventy bytes, no more: short enough to hide in a script!";
+    gchar *b64 = g_base64_encode((const guchar *)file, sizeof(file) - 1);
+    CHECK(strlen(b64) >= 64 && strlen(b64) < 1024);
+    const smf_part_t *kids[32];
+    char *html = arena_printf(a,
+                              "<script>var s = '%s';</script>"
+                              "<script>save(new Blob([atob(s)]));</script>",
+                              b64);
+    size_t n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], file));
+    CHECK(n == 1 && strcmp(kids[0]->content_type, "application/octet-stream") == 0);
+    /* Nothing decodes base64 here. */
+    html = arena_printf(a, "<script>var s = '%s'; show(s);</script>", b64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    /* Not a whole string: the words of a script, a string cut by a dot. */
+    html = arena_printf(a, "<script>atob(x); var %s = 1; f('%s.x');</script>", b64, b64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    /* One character short of 64. */
+    html = arena_printf(a, "<script>atob('%.63s');</script>", b64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    GString *many = g_string_new("<script>var v = [");
+    for (int i = 0; i < 20; i++)
+        g_string_append_printf(many, "\"%c%s\",", 'A' + i, b64 + 1);
+    g_string_append(many, "].map(atob);</script>");
+    CHECK(html_files_of(a, many->str, kids, 32) == 16);
+    g_string_free(many, TRUE);
+    g_free(b64);
+    arena_destroy(&a);
+}
+
 /*
  * A page of a great many tiny data: URIs costs memory in proportion to the
  * files that can become parts, not to the URIs: past the part cap they are
@@ -1751,6 +1802,7 @@ int main(int argc, char **argv)
     test_html_files_script_escapes();
     test_html_files_many();
     test_html_files_css();
+    test_html_files_script_short();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
