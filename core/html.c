@@ -523,7 +523,13 @@ static void skip_hidden(html_state_t *st, const char *name)
         return;
     char lit[TAG_NAME_MAX + 3] = "</";
     strcat(lit, name);
-    const char *e = find_ci(st->p, st->end, lit);
+    size_t k = strlen(lit);
+    /* Only an end tag whose name ends there closes the element, as in a
+     * browser: "</scriptx>" in a script's comment or string does not. */
+    const char *e = st->p;
+    while ((e = find_ci(e, st->end, lit)) != NULL && e + k < st->end &&
+           !is_space((unsigned char)e[k]) && e[k] != '/' && e[k] != '>')
+        e++;
     if (e == NULL)
         e = st->end;
     if (st->sink != NULL && st->sink->script != NULL && strcmp(name, "script") == 0)

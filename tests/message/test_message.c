@@ -1184,6 +1184,10 @@ static void test_html_files_script_short(void)
     size_t n = html_files_of(a, html, kids, 32);
     CHECK(n == 1 && data_is(kids[0], file));
     CHECK(n == 1 && strcmp(kids[0]->content_type, "application/octet-stream") == 0);
+    /* "</scriptx>" does not end a script, in a browser or here. */
+    html = arena_printf(a, "<script>/* </scriptx> */ save(atob('%s'));</script>", b64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], file));
     /* Nothing decodes base64 here. */
     html = arena_printf(a, "<script>var s = '%s'; show(s);</script>", b64);
     CHECK(html_files_of(a, html, kids, 32) == 0);
@@ -1468,6 +1472,7 @@ static void test_html_to_text(void)
         {"<head><title>t</title><style>s</style></head><body>seen</body>", "seen"},
         {"<head>no end tag, so still read", "no end tag, so still read"},
         {"<STYLE>p{}</STYLE>after<SCRIPT>var a='<p>';</SCRIPT>!", "after!"},
+        {"<script>/*</scriptx>*/ var a = 'hidden';</script >!<style>a{}</styles></style/>?", "!?"},
         {"x<!-- hidden --> y", "x y"},
         {"x<!-- never closed", "x"},
         {"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
