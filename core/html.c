@@ -424,6 +424,29 @@ static void flush_data(html_state_t *st, const char *tag)
     st->download_len = 0;
 }
 
+/*
+ * Whether an attribute holds script a browser runs: an event handler
+ * (onload, onclick, ...) or a javascript: or vbscript: URL. Such code
+ * builds and saves files as a <script> does.
+ */
+static const char *attr_script(html_state_t *st, const char *name, size_t name_len, const char *v,
+                               size_t n, size_t *len)
+{
+    if (name_len > 2 && lower((unsigned char)name[0]) == 'o' &&
+        lower((unsigned char)name[1]) == 'n')
+        return attr_value(st, v, n, len);
+    size_t skip = 0;
+    while (skip < n && (unsigned char)v[skip] <= ' ')
+        skip++;
+    int c = skip < n ? lower((unsigned char)v[skip]) : 0;
+    if (c != 'j' && c != 'v' && c != '&')
+        return NULL; /* Spares decoding the references of every other value. */
+    const char *d = url_cleaned(st, attr_value(st, v, n, len), len);
+    if ((*len >= 11 && name_is(d, 11, "javascript:")) || (*len >= 9 && name_is(d, 9, "vbscript:")))
+        return d;
+    return NULL;
+}
+
 /* Reads one attribute at st->p; returns 0 at the end of the tag. */
 static int attribute(html_state_t *st, const char *tag)
 {
@@ -465,6 +488,11 @@ static int attribute(html_state_t *st, const char *tag)
     }
     if (v != NULL && st->urls != NULL && is_link_attr(name, name_len))
         add_link(st, v, vlen);
+    const char *code;
+    size_t code_len;
+    if (v != NULL && st->sink != NULL && st->sink->script != NULL &&
+        (code = attr_script(st, name, name_len, v, vlen, &code_len)) != NULL)
+        st->sink->script(st->sink->ctx, code, code_len);
     if (v != NULL && st->sink != NULL && st->sink->style != NULL &&
         name_is(name, name_len, "style")) {
         size_t len;

@@ -134,7 +134,8 @@ typedef struct html_sink {
      * entity-decoded, or NULL. */
     void (*data_uri)(void *ctx, const char *tag, const char *uri, size_t len, const char *download,
                      size_t download_len);
-    /* The content of a <script> element, as written. */
+    /* Script: the content of a <script> element, as written, or an event
+     * handler attribute's value or a javascript: URL, entity-decoded. */
     void (*script)(void *ctx, const char *body, size_t len);
     /* Style sheet text: a <style> element's content as written, or a
      * style attribute's value, entity-decoded. */

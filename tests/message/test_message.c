@@ -1188,6 +1188,13 @@ static void test_html_files_script_short(void)
     html = arena_printf(a, "<script>/* </scriptx> */ save(atob('%s'));</script>", b64);
     n = html_files_of(a, html, kids, 32);
     CHECK(n == 1 && data_is(kids[0], file));
+    /* An event handler and a javascript: URL are scripts too. */
+    html = arena_printf(a, "<img src=x onerror=\"save(atob(&quot;%s&quot;))\">", b64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], file));
+    html = arena_printf(a, "<a href=\" java&#10;script:save(atob('%s'))\">x</a>", b64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], file));
     /* Nothing decodes base64 here. */
     html = arena_printf(a, "<script>var s = '%s'; show(s);</script>", b64);
     CHECK(html_files_of(a, html, kids, 32) == 0);
