@@ -426,14 +426,16 @@ static void flush_data(html_state_t *st, const char *tag)
 
 /*
  * Whether an attribute holds script a browser runs: an event handler
- * (onload, onclick, ...) or a javascript: or vbscript: URL. Such code
- * builds and saves files as a <script> does.
+ * (onload, onclick, ...), a javascript: or vbscript: URL, or an iframe's
+ * srcdoc, a page of the same origin whose scripts the reader does not
+ * see otherwise. Such code builds and saves files as a <script> does.
  */
 static const char *attr_script(html_state_t *st, const char *name, size_t name_len, const char *v,
                                size_t n, size_t *len)
 {
-    if (name_len > 2 && lower((unsigned char)name[0]) == 'o' &&
-        lower((unsigned char)name[1]) == 'n')
+    if ((name_len > 2 && lower((unsigned char)name[0]) == 'o' &&
+         lower((unsigned char)name[1]) == 'n') ||
+        name_is(name, name_len, "srcdoc"))
         return attr_value(st, v, n, len);
     size_t skip = 0;
     while (skip < n && (unsigned char)v[skip] <= ' ')

@@ -24,8 +24,15 @@ typedef struct collector {
     blob_t *blobs;
     size_t blob_count;
     size_t blob_cap;
-    int decodes; /* A script of the page decodes base64. */
+    int decodes;   /* A script of the page decodes base64. */
+    int scripts;   /* The page runs script. */
+    size_t shown;  /* Files listed that are images the page only shows. */
+    size_t others; /* Other files listed. */
 } collector_t;
+
+/* The tag given for a data: URI of a style sheet: by address, since no
+ * tag of the page can be it. */
+static const char css_tag[] = "style";
 
 /* A base64 character's value, -1 for anything else. */
 static int b64_value(unsigned char c)
@@ -38,11 +45,15 @@ static int blank(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f';
 }
 
-/* A new entry of the list, or NULL when it holds as many as it may. */
-static htmlfile_t *add_file(htmlfile_list_t *l)
+/* A new entry of the list, or NULL when it holds as many files of the
+ * kind as it may: one past the room, enough to reach the part cap. */
+static htmlfile_t *add_file(collector_t *c, int shown_only)
 {
-    if (l->count >= l->max)
+    htmlfile_list_t *l = c->files;
+    size_t *listed = shown_only ? &c->shown : &c->others;
+    if (*listed > l->room)
         return NULL;
+    (*listed)++;
     if (l->count == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 8;
         htmlfile_t *v = arena_alloc(l->arena, l->cap * sizeof(*v));
@@ -55,9 +66,10 @@ static htmlfile_t *add_file(htmlfile_list_t *l)
     return f;
 }
 
-/* The media type of a data: URI's header ("image/png;name=x"), lower case;
- * "text/plain" when it names none, as browsers read it. */
-static const char *uri_type(arena_t *a, const char *h, size_t n)
+/* The media type of a data: URI's header ("image/png;name=x"), lower case,
+ * in t (TYPE_MAX + 1 bytes); "text/plain" when it names none, as browsers
+ * read it. */
+static const char *uri_type(char *t, const char *h, size_t n)
 {
     size_t i = 0;
     while (i < n && blank((unsigned char)h[i]))
@@ -69,11 +81,49 @@ static const char *uri_type(arena_t *a, const char *h, size_t n)
         e--;
     if (e == i || e - i > TYPE_MAX || memchr(h + i, '/', e - i) == NULL)
         return "text/plain";
-    char *t = arena_strndup(a, h + i, e - i);
-    for (char *c = t; *c; c++)
-        if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c + 32);
+    for (size_t k = 0; k < e - i; k++)
+        t[k] = (char)(h[i + k] >= 'A' && h[i + k] <= 'Z' ? h[i + k] + 32 : h[i + k]);
+    t[e - i] = '\0';
     return t;
+}
+
+/* Whether the bytes b[0..n) begin as a file of the image type does. */
+static int image_bytes(const char *type, const unsigned char *b, size_t n)
+{
+    if (strcmp(type, "image/png") == 0)
+        return n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0;
+    if (strcmp(type, "image/gif") == 0)
+        return n >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0);
+    if (strcmp(type, "image/jpeg") == 0 || strcmp(type, "image/jpg") == 0)
+        return n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff;
+    if (strcmp(type, "image/webp") == 0)
+        return n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0;
+    return 0;
+}
+
+/* Payload characters decoded to find what a file begins as. */
+#define HEAD_SRC 64
+
+/*
+ * Whether f, found on the tag `tag`, is an image that a page without
+ * script only draws: on an element that shows it as an image, of a raster
+ * type (SVG is a document and may hold script) whose bytes begin as that
+ * type does, without a download name.
+ */
+static int shown_image(const char *tag, int download, const htmlfile_t *f)
+{
+    static const char *const shows[] = {"img", "body", "table", "tr", "td", "th"};
+    int shown = tag == css_tag;
+    for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]) && !shown; i++)
+        shown = strcmp(tag, shows[i]) == 0;
+    if (!shown || download)
+        return 0;
+    htmlfile_t head = *f;
+    if (head.src_len > HEAD_SRC)
+        head.src_len = HEAD_SRC;
+    head.size_max = head.src_len;
+    unsigned char b[HEAD_SRC];
+    return image_bytes(f->content_type, b, htmlfile_decode(&head, b));
 }
 
 /* Whether the header ends in ";base64", blanks around it allowed. */
@@ -110,7 +160,6 @@ static const char *download_name(arena_t *a, const char *d, size_t n)
 static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
                         const char *download, size_t download_len)
 {
-    (void)tag;
     collector_t *c = ctx;
     /* A fragment is no part of the file a browser makes of the URI. */
     const char *hash = memchr(uri, '#', len);
@@ -124,15 +173,20 @@ static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
     size_t body = (size_t)(uri + len - (comma + 1));
     if (body == 0)
         return;
-    htmlfile_t *f = add_file(c->files);
+    char type[TYPE_MAX + 1];
+    htmlfile_t u = {.content_type = uri_type(type, h, hn),
+                    .src = comma + 1,
+                    .src_len = body,
+                    .base64 = uri_base64(h, hn)};
+    u.size_max = u.base64 ? body / 4 * 3 + 3 : body;
+    u.shown_only = shown_image(tag, download != NULL, &u);
+    htmlfile_t *f = add_file(c, u.shown_only);
     if (f == NULL)
         return;
-    f->content_type = uri_type(c->files->arena, h, hn);
+    *f = u;
+    if (f->content_type == type)
+        f->content_type = arena_strdup(c->files->arena, type);
     f->filename = download_name(c->files->arena, download, download_len);
-    f->src = comma + 1;
-    f->src_len = body;
-    f->base64 = uri_base64(h, hn);
-    f->size_max = f->base64 ? body / 4 * 3 + 3 : body;
 }
 
 /*
@@ -207,7 +261,7 @@ static void css_uri(collector_t *c, const char *s, size_t i, size_t end)
     }
     while (k > 0 && (unsigned char)d[k - 1] <= ' ')
         k--;
-    on_data_uri(c, "style", d, k, NULL, 0);
+    on_data_uri(c, css_tag, d, k, NULL, 0);
 }
 
 /* Where the CSS string opened at s[i] ends: its closing quote, a line
@@ -377,6 +431,7 @@ static int whole_string(const char *body, size_t len, size_t at, size_t end)
 static void on_script(void *ctx, const char *body, size_t len)
 {
     collector_t *c = ctx;
+    c->scripts = 1;
     if (!c->decodes)
         c->decodes = script_decodes(body, len);
     size_t i = 0;
@@ -411,12 +466,34 @@ static int longer_first(const void *a, const void *b)
     return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->s > y->s) - (x->s < y->s);
 }
 
-char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_files,
-                       size_t *out_len, url_set_t *urls, htmlfile_list_t *files)
+/*
+ * Leaves out of the list the images the page only shows that do not fit
+ * in the room the other files leave, keeping the first in document order;
+ * in a page that runs script every file counts as any other.
+ */
+static void fit_shown(collector_t *c)
+{
+    htmlfile_list_t *l = c->files;
+    size_t keep = l->room > c->others ? l->room - c->others : 0, k = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        htmlfile_t *f = &l->items[i];
+        if (c->scripts)
+            f->shown_only = 0;
+        else if (f->shown_only && keep == 0)
+            continue;
+        else if (f->shown_only)
+            keep--;
+        l->items[k++] = *f;
+    }
+    l->count = k;
+}
+
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t *out_len,
+                       url_set_t *urls, htmlfile_list_t *files)
 {
     memset(files, 0, sizeof(*files));
     files->arena = arena;
-    files->max = max_files;
+    files->room = room;
     collector_t c = {.files = files};
     html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .style = on_style, .ctx = &c};
     char *text = html_scan(arena, html, len, out_len, urls, &sink);
@@ -432,7 +509,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_
         if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN &&
             (!c.decodes || shorter++ == HTMLFILE_SCRIPT_SHORT_MAX))
             break;
-        htmlfile_t *f = add_file(files);
+        htmlfile_t *f = add_file(&c, 0);
         if (f == NULL)
             break;
         f->content_type = "application/octet-stream";
@@ -443,6 +520,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t max_
         f->from_script = 1;
         f->size_max = c.blobs[i].n / 4 * 3 + 3;
     }
+    fit_shown(&c);
     return text;
 }
 

@@ -1219,16 +1219,16 @@ static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_
 static void html_files(parser_t *p, long idx, const htmlfile_list_t *files);
 
 /* Reads the HTML part idx as UTF-8: returns its text (*len bytes), adds its
- * links to the message's URLs and lists the files it carries in *files:
- * one more than the part cap leaves room for, which is enough to reach it. */
+ * links to the message's URLs and lists the files it carries in *files, as
+ * many as the part cap leaves room for (htmlfile_collect()). */
 static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *files)
 {
     const smf_part_t *pt = &p->m->parts[idx];
     size_t room = p->lim.max_parts > p->m->part_count ? p->lim.max_parts - p->m->part_count : 0;
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
-    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room + 1,
-                            len, &p->urls, files);
+    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room, len,
+                            &p->urls, files);
 }
 
 static void add_html(parser_t *p, long idx)
@@ -1346,8 +1346,9 @@ static void add_text_file_urls(parser_t *p, long idx)
  * download name are kept, a script's string is application/octet-stream
  * without a name. They share the message's caps: each is a part under
  * max_parts, and all of them together decode to at most max_size bytes,
- * past which the message is truncated. An HTML file among them is read
- * for its own files and URLs in turn, as deep as max_depth allows.
+ * past which the message is truncated. Images the page only shows, past
+ * the part cap, were left in the HTML part when it was read (htmlfile.h). An HTML file among them
+ * is read for its own files and URLs in turn, as deep as max_depth allows.
  */
 static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
 {

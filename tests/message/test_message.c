@@ -1081,7 +1081,7 @@ static void test_html_files_caps(void)
     arena_t *a = arena_new(16384);
     GString *raw = g_string_new("Subject: many\nContent-Type: text/html\n\n");
     for (int i = 0; i < 10; i++)
-        g_string_append(raw, "<img src=\"data:image/png;base64,iVBORw0KGgo=\">");
+        g_string_append(raw, "<a href=\"data:image/png;base64,iVBORw0KGgo=\">x</a>");
     message_limits_t lim;
     message_limits_default(&lim);
     lim.max_parts = 6;
@@ -1233,6 +1233,96 @@ static void test_html_files_many(void)
     CHECK_STR(m->truncated, "more than 10 MIME parts");
     CHECK(arena_used(a) < 4 * raw->len);
     g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/* The truncation note of a message of the HTML body html, parsed with
+ * max_parts 6, and its part count in *parts. */
+static const char *truncated_at_6(arena_t *a, const char *html, size_t *parts)
+{
+    GString *raw = g_string_new("Subject: n\nContent-Type: text/html\n\n");
+    g_string_append(raw, html);
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_parts = 6;
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    g_string_free(raw, TRUE);
+    *parts = m->part_count;
+    return m->truncated;
+}
+
+/* html with each of its "%d" replaced by the numbers 0 to n - 1 in turn. */
+static char *repeated(arena_t *a, const char *html, int n)
+{
+    GString *g = g_string_new("");
+    for (int i = 0; i < n; i++)
+        g_string_append_printf(g, html, i);
+    char *r = arena_strdup(a, g->str);
+    g_string_free(g, TRUE);
+    return r;
+}
+
+/*
+ * Images a page only shows, past the room the part cap leaves, stay in
+ * the HTML part rather than truncate the message: a newsletter of many
+ * inline images is scanned, not held. Every other file still takes a part
+ * first, and the message is truncated when those do not fit. An image in
+ * a page that runs script, one named an image but not one, an SVG and a
+ * link's or download's data: URI are files like any other.
+ */
+static void test_html_files_shown_images(void)
+{
+    arena_t *a = arena_new(16384);
+    const char *png = "<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"%d\">";
+    size_t parts;
+    CHECK(truncated_at_6(a, repeated(a, png, 10), &parts) == NULL && parts == 6);
+    const char *gif = "<td style=\"background: url(data:image/gif;base64,R0lGODlhAQABAAAAACw=)\">"
+                      "%d</td><img src=\"data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==\">";
+    CHECK(truncated_at_6(a, repeated(a, gif, 10), &parts) == NULL && parts == 6);
+    /* A file that is no shown image takes its part before the images. */
+    char *exe = arena_printf(a,
+                             "%s<a href=\"data:application/x-msdownload;base64,TVqQAAMA\" "
+                             "download=\"x.exe\">x</a>",
+                             repeated(a, png, 10));
+    GString *raw = g_string_new("Subject: n\nContent-Type: text/html\n\n");
+    g_string_append(raw, exe);
+    message_limits_t lim;
+    message_limits_default(&lim);
+    lim.max_parts = 6;
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, &lim, &m) == 0);
+    CHECK(m->truncated == NULL && m->part_count == 6);
+    CHECK(m->part_count == 6 && strcmp(m->parts[5].filename, "x.exe") == 0);
+    CHECK(m->part_count == 6 && strcmp(m->parts[4].content_type, "image/png") == 0);
+    g_string_free(raw, TRUE);
+    const char *held = "more than 6 MIME parts";
+    CHECK_STR(truncated_at_6(a, repeated(a, "<a href=\"data:,%d\">x</a>", 6), &parts), held);
+    char *mixed =
+        arena_printf(a, "%s%s", repeated(a, png, 6), repeated(a, "<a href=\"data:,%d\">x</a>", 6));
+    CHECK_STR(truncated_at_6(a, mixed, &parts), held);
+    /* Not images that are only shown. */
+    const char *no[] = {"<script>var x = 1;</script>", "<body onload=\"go()\">",
+                        "<iframe srcdoc=\"&lt;p&gt;\">", "<a href=\"javascript:go()\">x</a>"};
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        CHECK_STR(truncated_at_6(a, arena_printf(a, "%s%s", repeated(a, png, 10), no[i]), &parts),
+                  held);
+    CHECK_STR(truncated_at_6(a, repeated(a, "<img src=\"data:image/png;base64,TVqQAAMA%d\">", 10),
+                             &parts),
+              held);
+    CHECK_STR(truncated_at_6(a, repeated(a, "<img src=\"data:image/svg+xml,<svg id='%d'/>\">", 10),
+                             &parts),
+              held);
+    CHECK_STR(
+        truncated_at_6(a, repeated(a, "<a href=\"data:image/png;base64,iVBORw0KGgo=\">%d</a>", 10),
+                       &parts),
+        held);
+    CHECK_STR(
+        truncated_at_6(
+            a,
+            repeated(a, "<img download=\"%d.png\" src=\"data:image/png;base64,iVBORw0KGgo=\">", 10),
+            &parts),
+        held);
     arena_destroy(&a);
 }
 
@@ -1815,6 +1905,7 @@ int main(int argc, char **argv)
     test_html_files_many();
     test_html_files_css();
     test_html_files_script_short();
+    test_html_files_shown_images();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
