@@ -1375,6 +1375,7 @@ static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
         smf_part_t *cp = &p->m->parts[c];
         cp->content_type = f->content_type;
         cp->filename = f->filename;
+        cp->flags |= SMF_PART_DERIVED;
         if (f->filename[0] != '\0')
             cp->flags |= SMF_PART_ATTACHMENT;
         set_data(p, c, d, n);

@@ -477,6 +477,23 @@ class TestLearning(BayesCase):
             + [("h:sender", "lists.example"), ("h:precedence", "bulk"),
                ("h:list-id", "users.lists.example")])
 
+    def test_parts_the_engine_derives_are_not_the_structure(self):
+        """A preamble, an epilogue and an image carried in HTML become parts
+        for the scanners, but the sender wrote two parts: the part tokens and
+        counts say so."""
+        rec = self.learn_one(
+            "derived.eml",
+            "From: Someone <someone@header.example>\nTo: user@example.com\n"
+            "Subject: photos\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+            "This is a multi-part message in MIME format.\n\n"
+            "--b\nContent-Type: text/html\n\n"
+            "<p>The photo<img src=\"data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==\"></p>\n"
+            "--b--\nAn epilogue no reader shows.\n")
+        self.assert_tokens(
+            rec, has=[("mp", "multipart/mixed"), ("part", "text/html"), ("parts", "2")],
+            lacks=[("part", "text/plain"), ("part", "image/png"), ("parts", "3-5")])
+
     def test_link_hosts_of_other_scripts_and_ipv6(self):
         """A link host of another script is learned as its A-label, with a token
         that says so; an IPv6 literal is an address, as an IPv4 one is."""

@@ -973,12 +973,12 @@ static void test_html_files(void)
     if (n == 4) {
         CHECK_STR(kids[0]->content_type, "application/x-msdownload");
         CHECK_STR(kids[0]->filename, "invoice.exe");
-        CHECK(kids[0]->flags == A && data_is(kids[0], "Hello"));
+        CHECK(kids[0]->flags == (A | D) && data_is(kids[0], "Hello"));
         CHECK(kids[0]->depth == 2);
         CHECK_STR(kids[1]->content_type, "image/png");
-        CHECK(kids[1]->flags == 0 && kids[1]->filename[0] == '\0' && kids[1]->size == 8);
+        CHECK(kids[1]->flags == D && kids[1]->filename[0] == '\0' && kids[1]->size == 8);
         CHECK_STR(kids[2]->content_type, "text/html");
-        CHECK(kids[2]->flags == H);
+        CHECK(kids[2]->flags == (H | D));
         CHECK_STR(kids[3]->content_type, "application/octet-stream");
         CHECK(kids[3]->size == blob->len && memcmp(kids[3]->data, blob->str, blob->len) == 0);
         const smf_part_t *deeper[2];
