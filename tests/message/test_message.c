@@ -645,9 +645,9 @@ static void test_base64_padded_chunks(void)
 /*
  * A multipart's preamble and epilogue: no reader shows them, so they are no
  * text, but what they hold (a virus's string after the closing boundary)
- * must reach the scanners: each becomes an unflagged child, after the
- * parts, unless it is blank. A boundary line among them means parts a
- * lenient reader may open: the message is flagged for a whole scan.
+ * must reach the scanners: each becomes a child flagged as derived, after
+ * the parts, unless it is blank. A line among them that opens a part means
+ * parts a lenient reader may open: the message is flagged for a whole scan.
  */
 static void test_preamble_epilogue(void)
 {
