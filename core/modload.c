@@ -200,10 +200,12 @@ static void default_list_quiet(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* As the configuration file reads a list: `{a, "b c"}`, or one bare value.
  * Checked here because libconfuse, handed a default it cannot parse,
- * aborts the process at the first configuration that names the module. */
+ * aborts the process at the first configuration that names the module.
+ * Only NULL or "" is an empty list: a default of blanks alone is none to
+ * libconfuse, and refused here as the file would refuse `v = ` too. */
 int modload_default_list(const char *text)
 {
-    if (text == NULL || text[strspn(text, " \t\r\n")] == '\0')
+    if (text == NULL || text[0] == '\0')
         return 0;
     cfg_opt_t opts[] = {CFG_STR_LIST("v", NULL, CFGF_NONE), CFG_END()};
     cfg_t *cfg = cfg_init(opts, CFGF_NONE);

@@ -53,6 +53,10 @@ static const refusal_t refusals[] = {
     {"list option whose default is never closed",
      "modules = {bad_list_default}",
      {"bad_list_default.so", "option 'names' has the default \"{a, b\"", "not a list"}},
+    /* Empty is an empty list; a blank alone is no list to libconfuse, which aborts. */
+    {"list option whose default is a blank",
+     "modules = {blank_list_default}",
+     {"blank_list_default.so", "option 'names' has the default \" \"", "not a list"}},
     {"a call the engine does not provide",
      "modules = {undefined_call}",
      {"undefined_call.so", "smf_msg_not_in_this_engine", "does not provide"}},

@@ -45,6 +45,9 @@ static const smf_option_t options[] = {
 #ifdef TMOD_BAD_LIST_DEFAULT
     {"names", SMF_OPT_LIST, "{a, b", offsetof(conf_t, names), "A list never closed."},
 #endif
+#ifdef TMOD_BLANK_LIST_DEFAULT
+    {"names", SMF_OPT_LIST, " ", offsetof(conf_t, names), "A list default of a blank alone."},
+#endif
 #ifdef TMOD_BAD_BOOL_DEFAULT
     {"strict", SMF_OPT_BOOL, "maybe", offsetof(conf_t, flag), "A boolean that is neither."},
 #endif
