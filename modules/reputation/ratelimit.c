@@ -38,12 +38,13 @@ uint64_t rep_request_hash(const smf_envelope_t *env)
 
 static void rate_roll(rep_rate_t *r, int64_t hour)
 {
-    /* Counts stamped a little ahead are this hour's: the record is stamped
-     * now, so that they leave the window an hour from now. */
-    if (hour <= r->hour && r->hour - hour <= RATE_MAX_STEP_BACK) {
-        r->hour = hour;
+    /* Counts stamped a little ahead keep their hour: stamped back to this
+     * one, a record another worker already moved into the next hour would
+     * have those counts taken for the last hour's at its next count there,
+     * and the last hour's dropped. The sweep stamps now only records further
+     * ahead than a count at the turn of the hour leaves (rep_rate_ahead). */
+    if (hour <= r->hour && r->hour - hour <= RATE_MAX_STEP_BACK)
         return;
-    }
     if (r->hour == hour - 1) {
         r->prev_msgs = r->cur_msgs;
         r->prev_rcpts = r->cur_rcpts;
@@ -156,16 +157,28 @@ bool rep_rate_stale(const void *val, size_t vlen, int64_t now_ms)
     return r.cur_msgs == 0 && r.cur_rcpts == 0 && r.prev_msgs == 0 && r.prev_rcpts == 0;
 }
 
+/* How far ahead of the sweep's clock the hour a record is stamped with may
+ * begin and still be a count at the turn of the hour: by a worker whose
+ * clock read the new hour a moment before the sweep's (read at the start of
+ * its message) did. */
+#define RATE_AHEAD_SLACK_MS (5 * 60 * 1000LL)
+
 bool rep_rate_ahead(const void *val, size_t vlen, int64_t now_ms, void *out, size_t *outlen)
 {
     rep_rate_t r;
+    int64_t hour = now_ms / HOUR_MS;
 
     if (vlen != sizeof(r))
         return false;
     memcpy(&r, val, sizeof(r));
-    if (r.hour <= now_ms / HOUR_MS)
+    if (r.hour <= (now_ms + RATE_AHEAD_SLACK_MS) / HOUR_MS)
         return false;
-    rate_roll(&r, now_ms / HOUR_MS);
+    /* Counts stamped a little ahead are this hour's, so that they leave the
+     * window an hour from now; further ahead, they start again (rate_roll). */
+    if (r.hour - hour <= RATE_MAX_STEP_BACK)
+        r.hour = hour;
+    else
+        rate_roll(&r, hour);
     memcpy(out, &r, sizeof(r));
     *outlen = sizeof(r);
     return true;

@@ -35,11 +35,12 @@ int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_
  * layout, which reads as zero too). */
 bool rep_rate_stale(const void *val, size_t vlen, int64_t now_ms);
 
-/* Whether a stored rate record is stamped with an hour later than now's
- * (within the little a clock may step back): it is then copied to out
- * (room for a record) stamped with the current hour, its counts this
- * hour's, so that they leave the window an hour from now rather than an
- * hour after the one stamped. */
+/* Whether a stored rate record is stamped with an hour that begins more
+ * than five minutes after now (a count at the turn of the hour, by a
+ * worker whose clock read the new hour first, is not): it is then copied to
+ * out (room for a record) stamped with the current hour, its counts this
+ * hour's if it was at most a couple of hours ahead, so that they leave the
+ * window an hour from now rather than an hour after the one stamped. */
 bool rep_rate_ahead(const void *val, size_t vlen, int64_t now_ms, void *out, size_t *outlen);
 
 #endif

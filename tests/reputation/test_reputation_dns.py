@@ -945,6 +945,37 @@ class HistoryAndRateTest(unittest.TestCase):
             self.rate_scans(data, "fay", ["m0.eml", "m1.eml"])
         self.assertNotIn("REP_RATE_LIMIT", self.rate_scans(data, "fay", ["m2.eml"]))
 
+    def test_a_count_read_before_the_hour_keeps_the_next_hours(self):
+        """A worker that read the time just before the hour turned counts after another
+        worker already counted into the new hour, and the sweep runs then too: the record
+        stays in the new hour, or the next count there would take the new hour's counts
+        for the last hour's and drop the last hour's altogether."""
+        data = os.path.join(self.tmp, "rate-boundary")
+        # An hour of tomorrow's, in UTC, as libfaketime reads a date under TZ=UTC.
+        hour = int(time.time() * 1000 // HOUR_MS) + 24
+
+        def at(h, seconds):
+            return "@" + time.strftime("%Y-%m-%d %H:%M:%S",
+                                       time.gmtime(h * 3600 + seconds))
+
+        self.scan(data, "--ip", "")
+        # As left by the other worker: this hour's 2 messages now the last hour's, and
+        # 2 counted into the next hour.
+        load(data, {b"r\tuser\tgwen": struct.pack("=q4IQ", hour + 1, 2, 2, 2, 2, 1)})
+        args = ["--direction", "outbound", "--auth-user", "gwen", "--from", "gwen@ours.test",
+                "--final", "accept"]
+        opts = ["rate_messages_per_hour=100"]
+        with self.faked_time(at(hour, 3600 - 2)):
+            os.environ["TZ"] = "UTC"
+            self.scan(data, *args, opts=opts, fixture="m0.eml")
+        got = struct.unpack("=q4IQ", dump(data)[b"r\tuser\tgwen"])
+        self.assertEqual(got[:5], (hour + 1, 3, 3, 2, 2), got)
+        with self.faked_time(at(hour + 1, 30)):
+            os.environ["TZ"] = "UTC"
+            self.scan(data, *args, opts=opts, fixture="m1.eml")
+        got = struct.unpack("=q4IQ", dump(data)[b"r\tuser\tgwen"])
+        self.assertEqual(got[:5], (hour + 1, 4, 4, 2, 2), got)
+
     def test_inbound_is_not_rate_limited(self):
         data = os.path.join(self.tmp, "rate-in")
         for i in range(3):
