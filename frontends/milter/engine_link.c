@@ -16,6 +16,12 @@
  * one; each attempt carries its own deadline of now + timeout. The
  * connection-stage checks (CONNECT) use the shorter connect timeout: the MTA
  * waits for them in the SMTP dialogue with a short command timeout of its own.
+ *
+ * A request already sent is watched (a ZeroMQ socket monitor, for the length
+ * of the request): should the connection it went into drop meanwhile (ZMTP
+ * heartbeats, the engine closing it), the reply can no longer come, since
+ * the engine routes it to the connection the request came on, and the next
+ * endpoint is tried at once rather than after the rest of the timeout.
  */
 #include "smf_milter.h"
 
@@ -50,6 +56,7 @@ static int link_timeout_ms;
 static int link_connect_timeout_ms;
 static atomic_uint link_next_start;
 static atomic_uint_fast64_t link_next_id;
+static atomic_uint_fast64_t link_next_watch;
 
 static double link_now_ms(void)
 {
@@ -190,23 +197,97 @@ static bool frame_is(zmq_msg_t *f, const char *s)
 typedef enum attempt {
     ATTEMPT_DONE,     /* out is filled */
     ATTEMPT_NEXT,     /* try the next endpoint */
+    ATTEMPT_DROPPED,  /* the connection the request went into dropped: the next */
     ATTEMPT_DECLINED, /* the engine refused to start on it (busy, stopping): the next */
     ATTEMPT_BAD_SOCK, /* the socket is in doubt: close it, try the next endpoint */
 } attempt_t;
 
-/* Waits for the reply to rid until deadline_ms, dropping replies to other ids. */
-static attempt_t link_wait(void *s, const char *rid, double deadline_ms, link_reply_t *out)
+/*
+ * Starts watching the socket's connections for one request: the monitor's
+ * end, a PAIR socket that gets an event for each connection dropped from
+ * now on. NULL when it cannot be set up: the request then waits for its
+ * reply or its timeout, as it would unwatched. A monitor lives for one
+ * request only, so that its events (each one the monitor sends, blocking,
+ * from a ZeroMQ I/O thread) never pile up behind an idle socket.
+ */
+static void *link_watch(void *s)
 {
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://smf-milter-watch-%ld-%" PRIuFAST64, (long)getpid(),
+             atomic_fetch_add(&link_next_watch, 1));
+    if (zmq_socket_monitor(s, ep, ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    void *mon = zmq_socket(link_ctx, ZMQ_PAIR);
+    int zero = 0;
+    if (mon != NULL &&
+        (zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_connect(mon, ep) != 0)) {
+        zmq_close(mon);
+        mon = NULL;
+    }
+    if (mon == NULL)
+        zmq_socket_monitor(s, NULL, 0);
+    return mon;
+}
+
+static void link_unwatch(void *s, void *mon)
+{
+    if (mon == NULL)
+        return;
+    zmq_socket_monitor(s, NULL, 0);
+    zmq_close(mon);
+}
+
+/* Whether the watch reported a connection dropped; reads every event waiting. */
+static bool link_dropped(void *mon)
+{
+    bool dropped = false;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return dropped;
+        }
+        /* An event is two frames: its number and value (6 bytes), then the endpoint. */
+        uint16_t event = 0;
+        if (zmq_msg_size(&m) >= sizeof event)
+            memcpy(&event, zmq_msg_data(&m), sizeof event);
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            dropped = true;
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, mon, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+    }
+}
+
+/* Waits for the reply to rid until deadline_ms, dropping replies to other ids.
+ * A connection dropped (mon, when not NULL) ends the wait once no reply is
+ * left to read: the one to rid cannot come any more. */
+static attempt_t link_wait(void *s, void *mon, const char *rid, double deadline_ms,
+                           link_reply_t *out)
+{
+    bool dropped = false;
     for (;;) {
         int left = (int)(deadline_ms - link_now_ms());
         if (left <= 0)
             return ATTEMPT_NEXT;
-        zmq_pollitem_t it = {.socket = s, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&it, 1, left);
+        zmq_pollitem_t it[2] = {{.socket = s, .events = ZMQ_POLLIN},
+                                {.socket = mon, .events = ZMQ_POLLIN}};
+        int rc = zmq_poll(it, mon != NULL && !dropped ? 2 : 1, dropped ? 0 : left);
         if (rc < 0 && zmq_errno() != EINTR)
             return ATTEMPT_BAD_SOCK;
+        if (rc == 0 && dropped)
+            return ATTEMPT_DROPPED;
         if (rc <= 0)
             continue;
+        if (!(it[0].revents & ZMQ_POLLIN)) {
+            dropped = link_dropped(mon);
+            continue;
+        }
         zmq_msg_t f[LINK_MAX_FRAMES];
         int n = link_recv(s, f, LINK_MAX_FRAMES);
         bool ours = n == 4 && frame_is(&f[0], LINK_PROTO) && frame_is(&f[2], rid);
@@ -256,13 +337,22 @@ static attempt_t link_attempt(link_pool_t *p, void *s, json_t *env, const char *
     if (!text)
         return ATTEMPT_NEXT;
     double deadline = link_now_ms() + timeout_ms;
+    void *mon = link_watch(s);
     int rc = link_send(s, rid, text, raw, len);
     free(text);
     if (rc < 0) {
         milter_log(LOG_WARNING, "cannot send to %s: %s", p->endpoint, zmq_strerror(zmq_errno()));
+        link_unwatch(s, mon);
         return ATTEMPT_BAD_SOCK;
     }
-    attempt_t a = link_wait(s, rid, deadline, out);
+    attempt_t a = link_wait(s, mon, rid, deadline, out);
+    link_unwatch(s, mon);
+    if (a == ATTEMPT_DROPPED) {
+        milter_log(LOG_WARNING,
+                   "request %s: the link to engine %s dropped after %.0f ms; trying the next", rid,
+                   p->endpoint, timeout_ms - (deadline - link_now_ms()));
+        return ATTEMPT_NEXT;
+    }
     if (a == ATTEMPT_NEXT && !out->body)
         milter_log(LOG_WARNING, "request %s: engine %s gave no usable answer within %d ms", rid,
                    p->endpoint, timeout_ms);

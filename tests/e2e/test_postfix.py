@@ -264,6 +264,10 @@ class PostfixEndToEnd(unittest.TestCase):
         cls.addClassCleanup(cls.vanishing.stop)
         cls.steady = FreezableProxy(engine_path)
         cls.addClassCleanup(cls.steady.stop)
+        cls.dropping = FreezableProxy(engine_path)
+        cls.addClassCleanup(cls.dropping.stop)
+        cls.steady2 = FreezableProxy(engine_path)
+        cls.addClassCleanup(cls.steady2.stop)
         engine = [cls.smfd.listen]
         cls.milter_args = {
             "in": (engine,),
@@ -279,6 +283,9 @@ class PostfixEndToEnd(unittest.TestCase):
             # Two engines over TCP (through proxies to the one smfd); the first will vanish.
             "heartbeat": ([cls.vanishing.endpoint, cls.steady.endpoint], "-t",
                           str(HB_TIMEOUT_MS), "--connect-timeout", str(HB_CONNECT_TIMEOUT_MS)),
+            # The same, for requests already sent when the first engine vanishes.
+            "dropped": ([cls.dropping.endpoint, cls.steady2.endpoint], "-t",
+                        str(HB_TIMEOUT_MS), "--connect-timeout", str(HB_CONNECT_TIMEOUT_MS)),
         }
         cls.milters = {}
         for name in cls.milter_args:
@@ -764,6 +771,35 @@ class PostfixEndToEnd(unittest.TestCase):
                             "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
         log = self.milters[name].log_text()[start:]
         self.assertIn("engine %s is not connected" % self.vanishing.endpoint, log)
+        self.assertNotIn("no usable answer", log)
+
+    def test_request_sent_into_a_link_that_drops_fails_over(self):
+        """A request already sent into a link whose engine host then vanishes waited
+        --connect-timeout or --timeout for a reply that can no longer come (the engine
+        routes it to the connection the request came on). Once heartbeats drop the link,
+        the next engine gets the request at once."""
+        name = "dropped"
+        for i in range(4):
+            m = self.marker() + "-before-%d" % i
+            self.assertDelivered(send(self.port(name), "alice@example.net", ["bob@example.com"],
+                                      make_message(m)), m)
+        start = len(self.milters[name].log_text())
+        self.dropping.freeze()
+        # At once, before heartbeats notice: the link still looks connected, and each
+        # message's first requests start at the two engines in turn, so that one goes
+        # into the silent link.
+        for i in range(2):
+            m = self.marker() + "-after-%d" % i
+            t0 = time.monotonic()
+            reply = send(self.port(name), "alice@example.net", ["bob@example.com"],
+                         make_message(m))
+            took = time.monotonic() - t0
+            self.assertDelivered(reply, m)
+            # Waiting out the silent link would have taken at least 12 s.
+            self.assertLess(took, HB_CONNECT_TIMEOUT_MS / 1000 - 3,
+                            "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
+        log = self.milters[name].log_text()[start:]
+        self.assertIn("the link to engine %s dropped" % self.dropping.endpoint, log)
         self.assertNotIn("no usable answer", log)
 
 
