@@ -6,10 +6,14 @@
 #include "smfc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -517,6 +521,91 @@ static int smfc_check_ipc(const char *endpoint, long timeout_ms)
     return 0;
 }
 
+/*
+ * The host and port of "tcp://host:port" (an IPv6 host in brackets); false
+ * for any other shape, such as one with a source address ("tcp://src;host:
+ * port"), which is left to ZeroMQ to judge.
+ */
+static bool smfc_tcp_target(const char *endpoint, char host[256], char port[32])
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0 || strchr(endpoint, ';') != NULL)
+        return false;
+    const char *h = endpoint + 6, *colon = strrchr(h, ':');
+    if (colon == NULL)
+        return false;
+    size_t hl = (size_t)(colon - h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    size_t pl = strlen(colon + 1);
+    if (hl == 0 || hl >= 256 || pl == 0 || pl >= 32)
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, pl + 1);
+    return true;
+}
+
+/* 0 when a TCP connection to ai is accepted within wait_ms, else the errno. */
+static int smfc_tcp_connects(const struct addrinfo *ai, long wait_ms)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    int err = 0;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        err = errno;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (err == EINPROGRESS) {
+            err = ETIMEDOUT;
+            socklen_t len = sizeof err;
+            if (poll(&pfd, 1, (int)wait_ms) == 1 &&
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        }
+    }
+    close(fd);
+    return err;
+}
+
+/*
+ * A tcp:// endpoint that refuses connections or cannot be reached means
+ * smfd is not running there (or is still starting): as for a missing ipc
+ * socket, wait a little, then say so, rather than let each message wait out
+ * the timeout and the run then wait --down-wait for an engine that was never
+ * up. A name that does not resolve is said at once. -1 on either.
+ */
+static int smfc_check_tcp(const char *endpoint, long timeout_ms)
+{
+    char host[256], port[32];
+    if (!smfc_tcp_target(endpoint, host, port))
+        return 0;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        fprintf(stderr, "smfc: %s: cannot resolve %s: %s\n", endpoint, host, gai_strerror(gai));
+        return -1;
+    }
+    long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
+    int err = ECONNREFUSED;
+    for (long waited = 0; waited < wait; waited += 100) {
+        for (const struct addrinfo *ai = res; ai != NULL && err != 0; ai = ai->ai_next)
+            err = smfc_tcp_connects(ai, wait);
+        if (err == 0 || err == ETIMEDOUT)
+            break;
+        usleep(100 * 1000);
+    }
+    freeaddrinfo(res);
+    if (err == 0)
+        return 0;
+    fprintf(stderr,
+            "smfc: cannot connect to %s: %s: smfd is not running, or listens elsewhere "
+            "(its `listen` setting; give it with -e)\n",
+            endpoint, strerror(err));
+    return -1;
+}
+
 /* A key given on the command line is either the 40 Z85 characters or the
  * name of a file holding them (as written by `smfctl keygen`). */
 static int smfc_read_key(const char *arg, char out[41])
@@ -584,7 +673,10 @@ static int smfc_connect(smfc_client_t *c)
                 zmq_strerror(zmq_errno()));
         return -1;
     }
-    return smfc_check_ipc(c->o->endpoint, c->o->timeout_ms) == 0 ? 0 : -2;
+    if (smfc_check_ipc(c->o->endpoint, c->o->timeout_ms) != 0 ||
+        smfc_check_tcp(c->o->endpoint, c->o->timeout_ms) != 0)
+        return -2;
+    return 0;
 }
 
 int smfc_client_run(const smfc_opts_t *o)

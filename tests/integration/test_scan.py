@@ -4,6 +4,7 @@ GTUBE is not; mbox files and folders are split and labelled; PING works."""
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -179,6 +180,23 @@ class ScanTest(smftest.SmfdTestCase):
                 capture_output=True, timeout=45)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"does not exist: smfd is not running", p.stderr)
+
+    def test_refused_tcp_endpoint_is_not_waited_out(self):
+        # A tcp:// port where nothing listens ends the run after the short wait for a
+        # starting smfd, not after the 60 s timeout and the 5-minute --down-wait.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # Closed again: nothing listens there.
+        for endpoint, said in (("tcp://127.0.0.1:%d" % port, b"cannot connect to tcp://"),
+                               ("tcp://no-such-host.invalid:%d" % port, b"cannot resolve")):
+            started = time.monotonic()
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", endpoint, "--rcpt", "user@example.com",
+                 os.path.join(FIXTURES, "clean.eml")],
+                capture_output=True, timeout=45)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(said, p.stderr)
+            self.assertLess(time.monotonic() - started, 30)
 
     def test_usage_errors(self):
         for args in ([], ["-j", "0", "x"], ["--direction", "sideways", "x"], ["--nope", "x"]):
