@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "config.h"
 #include "generation.h"
+#include "jsontext.h"
 #include "log.h"
 #include "message.h"
 #include "protocol.h"
@@ -321,37 +322,44 @@ static const char *force_name(soft_force_t f)
 static json_t *result_json(const char *file, const smf_module_t *d, const smf_msg_t *x,
                            const stage_outcome_t *o)
 {
+    /* What the module wrote goes through jsontext_new(), as in smfd's
+     * replies: a detail that is not UTF-8 (a file name from an archive)
+     * would otherwise lose its whole symbol. */
     json_t *syms = json_array(), *hdrs = json_array();
     for (size_t i = 0; i < x->nsymbols; i++)
         json_array_append_new(
-            syms,
-            json_pack("{s:s, s:f, s:o}", "name", x->symbols[i].name, "score", x->symbols[i].score,
-                      "detail",
-                      x->symbols[i].detail ? json_string(x->symbols[i].detail) : json_null()));
+            syms, json_pack("{s:o, s:f, s:o}", "name", jsontext_new(x->symbols[i].name), "score",
+                            x->symbols[i].score, "detail", jsontext_new(x->symbols[i].detail)));
     for (size_t i = 0; i < x->nheaders; i++)
-        json_array_append_new(hdrs, json_pack("{s:s, s:s}", "name", x->headers[i].name, "value",
-                                              x->headers[i].value));
+        json_array_append_new(hdrs,
+                              json_pack("{s:o, s:o}", "name", jsontext_new(x->headers[i].name),
+                                        "value", jsontext_new(x->headers[i].value)));
     size_t scanned = 0;
     for (size_t i = 0; i < x->m->part_count; i++)
         scanned += x->scanned[i];
     const char *verdict = force_name(x->force);
     json_t *o_json = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:f}", "file", file, "module",
-        d->name, "status", stage_status_name(o->status), "error",
-        o->status == STAGE_ERROR ? json_string(o->detail ? o->detail : smf_strerror(o->rc))
+        "{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:f}", "file",
+        jsontext_new(file), "module", d->name, "status", stage_status_name(o->status), "error",
+        o->status == STAGE_ERROR ? jsontext_new(o->detail ? o->detail : smf_strerror(o->rc))
                                  : json_null(),
         "symbols", syms, "verdict", verdict ? json_string(verdict) : json_null(), "virus",
-        x->stage_virus ? json_string(x->stage_virus) : json_null(), "unscannable",
-        o->status == STAGE_UNSCANNABLE ? json_string(o->detail) : json_null(), "headers", hdrs,
+        jsontext_new(x->stage_virus), "unscannable",
+        o->status == STAGE_UNSCANNABLE ? jsontext_new(o->detail) : json_null(), "headers", hdrs,
         "parts", (json_int_t)x->m->part_count, "parts_scanned", (json_int_t)scanned, "truncated",
-        x->m->truncated ? json_string(x->m->truncated) : json_null(), "ms", o->ms);
+        jsontext_new(x->m->truncated), "ms", o->ms);
     json_t *notes = json_object();
-    for (const struct note *n = x->notes; n != NULL; n = n->next)
-        json_object_set_new(notes, n->key, json_string(n->value));
+    for (const struct note *n = x->notes; n != NULL; n = n->next) {
+        /* A key must be UTF-8 too; it is written the same way. */
+        json_t *key = jsontext_new(n->key);
+        if (json_is_string(key))
+            json_object_set_new(notes, json_string_value(key), jsontext_new(n->value));
+        json_decref(key);
+    }
     json_object_set_new(o_json, "notes", notes);
     json_t *health = json_array();
     for (const struct health_report *h = x->health; h != NULL; h = h->next)
-        json_array_append_new(health, json_string(h->problem));
+        json_array_append_new(health, jsontext_new(h->problem));
     json_object_set_new(o_json, "health", health);
     return o_json;
 }
