@@ -4,6 +4,7 @@
 #include "job.h"
 #include "autolearn.h"
 #include "clock.h"
+#include "jsontext.h"
 #include "log.h"
 #include "message.h"
 #include "pipeline.h"
@@ -88,10 +89,10 @@ static json_t *symbols_json(const pipeline_result_t *r, bool details)
     json_t *arr = json_array();
     for (size_t i = 0; i < r->nsymbols; i++) {
         const symbol_t *s = &r->symbols[i];
-        json_t *o = json_pack("{s:s, s:f, s:s}", "name", s->name, "score", s->score, "module",
-                              s->module ? s->module : "");
+        json_t *o = json_pack("{s:o, s:f, s:s}", "name", jsontext_new(s->name), "score", s->score,
+                              "module", s->module ? s->module : "");
         if (details && s->detail != NULL)
-            json_object_set_new(o, "detail", json_string(s->detail));
+            json_object_set_new(o, "detail", jsontext_new(s->detail));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -105,7 +106,7 @@ static json_t *stages_json(const pipeline_result_t *r)
         json_t *o = json_pack("{s:s, s:s, s:f}", "module", s->module, "status",
                               stage_status_name(s->status), "ms", s->ms);
         if (s->detail != NULL && *s->detail)
-            json_object_set_new(o, "detail", json_string(s->detail));
+            json_object_set_new(o, "detail", jsontext_new(s->detail));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -115,7 +116,7 @@ static json_t *string_array(const char *const *v, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_string(v[i]));
+        json_array_append_new(arr, jsontext_new(v[i]));
     return arr;
 }
 
@@ -197,8 +198,8 @@ static json_t *headers_json(const outcome_t *o)
     if (o->action == ACTION_ADD_HEADER)
         json_array_append_new(arr, json_pack("{s:s, s:s}", "name", "X-Spam-Flag", "value", "YES"));
     for (size_t i = 0; i < r->nheaders; i++)
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s}", "name", r->headers[i].name, "value", r->headers[i].value));
+        json_array_append_new(arr, json_pack("{s:o, s:o}", "name", jsontext_new(r->headers[i].name),
+                                             "value", jsontext_new(r->headers[i].value)));
     return arr;
 }
 
@@ -209,7 +210,7 @@ static json_t *verdict_object(const char *id, const char *request_id, const outc
     json_t *reply =
         json_pack("{s:i, s:s, s:s, s:s, s:f}", "schema", PROTOCOL_SCHEMA, "request_id", request_id,
                   "id", id, "action", action_name(o->action), "score", o->score);
-    json_object_set_new(reply, "virus", o->virus ? json_string(o->virus) : json_null());
+    json_object_set_new(reply, "virus", jsontext_new(o->virus));
     json_object_set_new(reply, "quarantine_id",
                         o->quarantine_id ? json_string(o->quarantine_id) : json_null());
     if (o->split) {
@@ -224,9 +225,10 @@ static json_t *verdict_object(const char *id, const char *request_id, const outc
     json_object_set_new(reply, "stages", stages_json(r));
     json_t *domains = json_array();
     for (size_t k = 0; k < ng; k++)
-        json_array_append_new(domains, json_pack("{s:s, s:s, s:f}", "domain", g[k].domain, "action",
-                                                 action_name(g[k].result.verdict.action), "score",
-                                                 g[k].result.score));
+        json_array_append_new(domains,
+                              json_pack("{s:o, s:s, s:f}", "domain", jsontext_new(g[k].domain),
+                                        "action", action_name(g[k].result.verdict.action), "score",
+                                        g[k].result.score));
     json_object_set_new(reply, "domains", domains);
     json_object_set_new(reply, "elapsed_ms", json_real(elapsed));
     json_object_set_new(reply, "queued_ms", json_real(o->queued_ms));
@@ -263,14 +265,14 @@ static void verdict_events(job_result_t *out, const char *id, const smf_envelope
         const pipeline_result_t *r = &g[k].result;
         char topic[320];
         snprintf(topic, sizeof(topic), "verdict.%s.%s", dir, g[k].domain);
-        json_t *ev =
-            json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s}", "schema",
-                      PROTOCOL_SCHEMA, "type", "verdict", "time", (json_int_t)clock_wall_ms(), "id",
-                      id, "request_id", env->request_id, "direction", dir, "domain", g[k].domain,
-                      "action", action_name(final_action(o, &g[k])), "score", r->score, "client_ip",
-                      env->client_ip, "sender", env->sender);
+        json_t *ev = json_pack(
+            "{s:i, s:s, s:I, s:s, s:o, s:s, s:o, s:s, s:f, s:o, s:o}", "schema", PROTOCOL_SCHEMA,
+            "type", "verdict", "time", (json_int_t)clock_wall_ms(), "id", id, "request_id",
+            jsontext_new(env->request_id), "direction", dir, "domain", jsontext_new(g[k].domain),
+            "action", action_name(final_action(o, &g[k])), "score", r->score, "client_ip",
+            jsontext_new(env->client_ip), "sender", jsontext_new(env->sender));
         json_object_set_new(ev, "domain_action", json_string(action_name(r->verdict.action)));
-        json_object_set_new(ev, "virus", r->virus ? json_string(r->virus) : json_null());
+        json_object_set_new(ev, "virus", jsontext_new(r->virus));
         bool stored = o->quarantine_id && (!o->split || !delivers(&g[k]));
         json_object_set_new(ev, "quarantine_id",
                             stored ? json_string(o->quarantine_id) : json_null());
@@ -297,9 +299,9 @@ static void count_run(const pipeline_result_t *r, job_result_t *out)
         char topic[96];
         snprintf(topic, sizeof(topic), "health.%s", h->module);
         add_event(out, xstrdup(topic),
-                  json_pack("{s:i, s:s, s:I, s:s, s:s, s:I}", "schema", PROTOCOL_SCHEMA, "type",
-                            "health", "time", (json_int_t)now, "module", h->module, "problem",
-                            h->problem, "count", (json_int_t)count));
+                  json_pack("{s:i, s:s, s:I, s:o, s:o, s:I}", "schema", PROTOCOL_SCHEMA, "type",
+                            "health", "time", (json_int_t)now, "module", jsontext_new(h->module),
+                            "problem", jsontext_new(h->problem), "count", (json_int_t)count));
     }
 }
 
@@ -308,13 +310,17 @@ static void count_run(const pipeline_result_t *r, job_result_t *out)
 static char *quarantine_meta(const group_t *g, const outcome_t *o, const char *reason)
 {
     const smf_envelope_t *env = &g->env;
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "request_id",
-                          env->request_id, "queue_id", env->queue_id, "client_ip", env->client_ip,
-                          "helo", env->helo, "sender", env->sender, "auth_user", env->auth_user,
-                          "direction", env->direction == SMF_DIR_OUTBOUND ? "outbound" : "inbound",
-                          "domain", g->domain, "reason", reason, "score", g->result.score);
+    /* Each text is made by jsontext_new(): one that json_pack() refused
+     * would lose the whole record, and the message with it. */
+    json_t *m = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:f}", "request_id",
+        jsontext_new(env->request_id), "queue_id", jsontext_new(env->queue_id), "client_ip",
+        jsontext_new(env->client_ip), "helo", jsontext_new(env->helo), "sender",
+        jsontext_new(env->sender), "auth_user", jsontext_new(env->auth_user), "direction",
+        env->direction == SMF_DIR_OUTBOUND ? "outbound" : "inbound", "domain",
+        jsontext_new(g->domain), "reason", jsontext_new(reason), "score", g->result.score);
     json_object_set_new(m, "recipients", string_array(g->rcpt, g->n));
-    json_object_set_new(m, "virus", o->virus ? json_string(o->virus) : json_null());
+    json_object_set_new(m, "virus", jsontext_new(o->virus));
     json_object_set_new(m, "symbols", symbols_json(&g->result, true));
     json_object_set_new(m, "state", json_string("quarantined"));
     char *s = json_dumps(m, JSON_COMPACT | JSON_REAL_PRECISION(6));

@@ -2,6 +2,7 @@
 events with the documented fields, one per recipient domain, no body."""
 
 import json
+import os
 import time
 
 import smftest
@@ -75,6 +76,19 @@ class EventsTest(smftest.SmfdTestCase):
         self.assertLess(abs(ev["time"] - smftest.now_ms()), 120000)
         # Events never carry the message.
         self.assertNotIn(b"GTUBE-STANDARD", json.dumps(ev).encode())
+
+    def test_detail_not_utf8_is_kept(self):
+        # A zip entry named in CP437: the attachment module's detail is not UTF-8.
+        path = os.path.join(smftest.HERE, "..", "modules", "fixtures", "att_zip_cp437_exe.eml")
+        with open(path, "rb") as f:
+            msg = f.read()
+        cmd, reply = self.scan(envelope(), msg, rid=b"ev-cp437")
+        self.assertEqual(cmd, "VERDICT")
+        details = {s["name"]: s.get("detail") for s in reply["symbols"]}
+        self.assertEqual(details.get("ATT_ARCHIVE_BLOCKED"), "rechnung.zip: \\x84.exe", reply)
+        events = self.events_for("ev-cp437", 1)
+        self.assertEqual(len(events), 1, events)
+        self.assertIn("ATT_ARCHIVE_BLOCKED", [s["name"] for s in events[0][1]["symbols"]])
 
     def test_one_event_per_domain(self):
         env = envelope(recipients=["a@example.com", "b@example.org"])
