@@ -602,6 +602,16 @@ class QuarantineTest(unittest.TestCase):
         shown = json.loads(self.ctl("show", qid, "--json").stdout)
         self.assertTrue(shown[0]["subject"].startswith("caf\ufffd menu"), shown[0])
 
+    def test_list_json_keeps_a_detail_not_utf8(self):
+        """The record keeps the detail of a symbol about a zip entry named in CP437."""
+        path = os.path.join(smftest.HERE, "..", "modules", "fixtures", "att_zip_cp437_exe.eml")
+        with open(path, "rb") as f:
+            body = f.read().replace(b"Please find the file attached.",
+                                    b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X")
+        qid = self.quarantine(body, recipients=["z@cp437.example"])
+        details = {s["name"]: s.get("detail") for s in self.entry(qid, "cp437.example")["symbols"]}
+        self.assertEqual(details.get("ATT_ARCHIVE_BLOCKED"), "rechnung.zip: \\x84.exe", details)
+
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
         fail rather than report the other domains as the whole quarantine."""
