@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "config.h"
 #include "idna.h"
+#include "jsontext.h"
 #include "log.h"
 #include "quarantine.h"
 #include "smfctl.h"
@@ -16,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,8 +282,8 @@ static json_t *entry_json(const char *domain, const char *id, int64_t t, size_t 
 {
     char tb[32];
     json_t *o = json_is_object(meta) ? json_deep_copy(meta) : json_object();
-    json_object_set_new(o, "id", json_string(id));
-    json_object_set_new(o, "domain", json_string(domain));
+    json_object_set_new(o, "id", jsontext_new(id));
+    json_object_set_new(o, "domain", jsontext_new(domain));
     json_object_set_new(o, "time", json_integer(t));
     json_object_set_new(o, "time_iso", json_string(iso_time(t, tb)));
     json_object_set_new(o, "size", json_integer((json_int_t)size));
@@ -541,11 +541,9 @@ static int cmd_show(store_t *s, const args_t *a)
             char subject[512];
             header_value(c.v[i].raw, c.v[i].raw_len, "Subject", subject, sizeof(subject));
             /* JSON holds UTF-8 only: an 8-bit Subject (or one cut inside a
-             * character) keeps its other characters, each bad byte as U+FFFD,
+             * character) keeps its other characters, each bad byte as \xHH,
              * rather than going missing. */
-            char *subject8 = g_utf8_make_valid(subject, -1);
-            json_object_set_new(o, "subject", json_string(subject8));
-            g_free(subject8);
+            json_object_set_new(o, "subject", jsontext_new(subject));
             json_array_append_new(arr, o);
         } else {
             if (i > 0)
@@ -586,6 +584,26 @@ static int cmd_export(store_t *s, const args_t *a)
 
 /* ---- release ---------------------------------------------------------- */
 
+/*
+ * The first address of the envelope that release must not use, or NULL.
+ * An address that was not UTF-8 reached the engine with its bad bytes
+ * written as \xHH (docs/protocol.md): read back, it is another address,
+ * and mail sent to it could reach someone else or bounce.
+ */
+static const char *inexact_address(const json_t *m)
+{
+    if (jsontext_has_escape(jstr(m, "sender")))
+        return jstr(m, "sender");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(m, "recipients"), i, r)
+    {
+        if (jsontext_has_escape(json_string_value(r)))
+            return json_string_value(r);
+    }
+    return NULL;
+}
+
 /* Delivers one domain's copy to that domain's delivery host. */
 static int release_copy(store_t *s, const copy_t *c, const char *id)
 {
@@ -595,6 +613,17 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     if (strcmp(jstr(m, "state"), "released") == 0)
         return smfctl_fail(1, "%s (%s) was already released; export it to send it again", id,
                            c->domain);
+    const char *bad = inexact_address(m);
+    if (bad != NULL) {
+        char *shown_bad = smfctl_text(bad);
+        smfctl_fail(1,
+                    "%s (%s) not released, it stays quarantined: the address %s was not UTF-8 "
+                    "and is kept with its bytes escaped, not as sent; export the message and "
+                    "deliver it by hand",
+                    id, c->domain, shown_bad);
+        free(shown_bad);
+        return 1;
+    }
     const json_t *list = json_object_get(m, "recipients");
     size_t n = json_array_size(list);
     const char **rcpt = xcalloc(n + 1, sizeof(char *));

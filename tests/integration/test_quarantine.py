@@ -595,12 +595,12 @@ class QuarantineTest(unittest.TestCase):
         self.assertNotIn("_invalid_", [r["domain"] for r in listing(self.smfd) if r["id"] == qid])
 
     def test_show_json_keeps_an_eight_bit_subject(self):
-        """A Subject that is not UTF-8 is shown with U+FFFD for its bad bytes: JSON
+        """A Subject that is not UTF-8 is shown with each bad byte as \\xHH: JSON
         holds UTF-8 only, and the field used to go missing."""
         body = fixture("gtube.eml").replace(b"Subject:", b"Subject: caf\xe9 menu", 1)
         qid = self.quarantine(body, recipients=["s@subject8.example"])
         shown = json.loads(self.ctl("show", qid, "--json").stdout)
-        self.assertTrue(shown[0]["subject"].startswith("caf\ufffd menu"), shown[0])
+        self.assertTrue(shown[0]["subject"].startswith("caf\\xe9 menu"), shown[0])
 
     def test_list_json_keeps_a_detail_not_utf8(self):
         """The record keeps the detail of a symbol about a zip entry named in CP437."""
@@ -611,6 +611,21 @@ class QuarantineTest(unittest.TestCase):
         qid = self.quarantine(body, recipients=["z@cp437.example"])
         details = {s["name"]: s.get("detail") for s in self.entry(qid, "cp437.example")["symbols"]}
         self.assertEqual(details.get("ATT_ARCHIVE_BLOCKED"), "rechnung.zip: \\x84.exe", details)
+
+    def test_release_refuses_an_address_not_utf8(self):
+        """An address a front end could only send with its bad bytes escaped is not the
+        one the client gave: release refuses the copy rather than deliver to it."""
+        gtube = fixture("gtube.eml")
+        for env in ({"sender": "x\\xe9@sender.example", "recipients": ["e1@rel.example"]},
+                    {"recipients": ["e2@rel.example", "b\\xfc@rel.example"]}):
+            qid = self.quarantine(gtube, **env)
+            before = len(self.sink.messages)
+            r = self.ctl("release", qid)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(b"was not UTF-8", r.stderr)
+            self.assertIn(b"\\xe9" if "sender" in env else b"\\xfc", r.stderr)
+            self.assertEqual(len(self.sink.messages), before, self.sink.messages[before:])
+            self.assertEqual(self.entry(qid, "rel.example")["state"], "quarantined")
 
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
