@@ -3,6 +3,7 @@
  * message hash.
  */
 #include "learnreg.h"
+#include "jsontext.h"
 #include "smf/module.h"
 
 #include <errno.h>
@@ -83,11 +84,11 @@ int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, co
     char when[32];
     now_utc(when);
     /* JSON holds UTF-8 only, and a file name or login need not be: such a
-     * byte is kept as U+FFFD rather than failing the entry after the
+     * byte is kept as \xHH rather than failing the entry after the
      * classifiers already learned the message. */
-    char *by8 = g_utf8_make_valid(by, -1), *source8 = g_utf8_make_valid(source, -1);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "class", learnreg_class_name(klass), "by",
-                          by8, "at", when, "source", source8, "modules", modules);
+    json_t *j =
+        json_pack("{s:s, s:o, s:s, s:o, s:O}", "class", learnreg_class_name(klass), "by",
+                  jsontext_new(by), "at", when, "source", jsontext_new(source), "modules", modules);
     /* The domain, unlike a file name, is not mended: it names the model the
      * message went to, and an entry without it would unlearn from another. */
     if (j != NULL && domain != NULL && *domain != '\0' &&
@@ -95,8 +96,6 @@ int learnreg_put(kv_t *kv, unsigned dbi, const unsigned char *key, int klass, co
         json_decref(j);
         j = NULL;
     }
-    g_free(by8);
-    g_free(source8);
     return put_entry(kv, dbi, key, j);
 }
 
@@ -105,14 +104,11 @@ int learnreg_put_unlearned(kv_t *kv, unsigned dbi, const unsigned char *key, int
 {
     char when[32];
     now_utc(when);
-    char *by8 = g_utf8_make_valid(by, -1), *source8 = g_utf8_make_valid(source, -1);
     /* No "class": the message is taught as nothing now, and a reader that
      * does not know this kind of entry takes it for a damaged one (and
      * leaves the message be) rather than for a learned one to undo. */
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "unlearned", learnreg_class_name(klass), "by",
-                          by8, "at", when, "source", source8);
-    g_free(by8);
-    g_free(source8);
+    json_t *j = json_pack("{s:s, s:o, s:s, s:o}", "unlearned", learnreg_class_name(klass), "by",
+                          jsontext_new(by), "at", when, "source", jsontext_new(source));
     return put_entry(kv, dbi, key, j);
 }
 
