@@ -9,6 +9,7 @@
  * stored it, so line ends, folding or headers the MTA added or changed may
  * differ. Signatures over exact bytes (DKIM) may then not verify in the engine.
  */
+#include "jsontext.h"
 #include "smf_milter.h"
 
 #include <arpa/inet.h>
@@ -237,7 +238,7 @@ static sfsistat connect_check(SMFICTX *ctx, milter_conn_t *c, const char *rcpt)
         return SMFIS_CONTINUE;
     json_t *rcpts = json_array();
     if (rcpt && rcpts)
-        json_array_append_new(rcpts, json_string(rcpt));
+        json_array_append_new(rcpts, jsontext_new(rcpt));
     json_object_set_new(env, "recipients", rcpts ? rcpts : json_array());
     link_reply_t r;
     link_connect(env, &r);

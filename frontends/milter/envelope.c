@@ -3,8 +3,8 @@
  * HELO, MAIL FROM, RCPT TO, macros) into the envelope JSON of the SMF/1 SCAN
  * request, including the direction decided from --trusted and SMTP AUTH.
  */
+#include "jsontext.h"
 #include "smf_milter.h"
-#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -75,34 +75,15 @@ bool envelope_trusted(const char *ip)
 
 /*
  * A field as a JSON string. json_string() refuses bytes that are not UTF-8
- * (an 8-bit address from a client that did not ask for SMTPUTF8): each such
- * byte becomes U+FFFD, so that the rest, the domain of an address above all,
- * still reaches the engine. Sent empty, "x\xe9@evil.example" was the null
- * sender, and no block of evil.example applied.
+ * (an 8-bit address from a client that did not ask for SMTPUTF8):
+ * jsontext_new() writes each such byte as \xHH, so that the rest, the
+ * domain of an address above all, still reaches the engine. Sent empty,
+ * "x\xe9@evil.example" was the null sender, and no block of evil.example
+ * applied. NULL (a macro the MTA did not give) is sent as "".
  */
 static json_t *jstr(const char *s)
 {
-    json_t *j = json_string(s ? s : "");
-    if (j != NULL)
-        return j;
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t k = *p < 0x80 ? 1 : utf8_len(p, strlen((const char *)p));
-        if (k == 0) {
-            o += utf8_put(o, 0xfffd);
-            p++;
-            continue;
-        }
-        memcpy(o, p, k);
-        o += k;
-        p += k;
-    }
-    j = json_stringn(out, (size_t)(o - out));
-    free(out);
-    return j;
+    return jsontext_new(s ? s : "");
 }
 
 json_t *envelope_build(const milter_conn_t *conn)

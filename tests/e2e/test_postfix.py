@@ -539,6 +539,27 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertIn(b"evil8.example", text)
         self.assertNotDelivered(m)
 
+    def test_eight_bit_recipient_gets_its_domain_policy_at_rcpt(self):
+        """RCPT TO with a byte that is not UTF-8 still names its domain to the
+        connection-stage check: sent as no recipient at all, the default policy
+        applied, and the sender that domain blocks got through to DATA."""
+        pest = "pest8@scoped8.example"
+        self.smfd.smfctl("list", "add", "--scope", "domain:example.org", "--type", "sender",
+                         "--action", "block", pest)
+        m = self.marker()
+        with smtplib.SMTP("127.0.0.1", self.port(), local_hostname="mail.example.net",
+                          timeout=120) as s:
+            s.ehlo()
+            code, text = s.mail(pest)
+            self.assertEqual(code, 250, text)
+            s.send(b"RCPT TO:<b\xfcb@example.org>\r\n")
+            code, text = s.getreply()
+            if code == 250:
+                s.data(make_message(m, sender=pest, to="bob@example.org"))
+        self.assertTrue(500 <= code < 600, "RCPT TO got %d %r%s" % (code, text, self.diagnostics()))
+        self.assertIn(pest.encode(), text)
+        self.assertNotDelivered(m)
+
     def test_domain_allow_beats_a_global_block_before_data(self):
         """docs/lists.md: the narrower scope decides, so a domain may allow a
         sender the global lists block. MAIL FROM cannot know the recipient's
