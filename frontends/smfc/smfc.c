@@ -130,15 +130,6 @@ static bool smfc_parse_long(const char *s, long min, long max, long *out)
     return true;
 }
 
-/* Whether an envelope value can travel in the JSON envelope: jansson, like
- * the engine, takes UTF-8 only. */
-static bool smfc_utf8(const char *s)
-{
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
 /*
  * Whether --ip is an address the engine can judge. Anything else reached
  * the engine as an unknown client, whose address checks (lists, history,
@@ -151,25 +142,10 @@ static bool smfc_ip_ok(const char *s)
     return *s == '\0' || inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
 }
 
-/* The long option whose value is `opt`, for messages. */
-static const struct option *smfc_longopt(int opt)
-{
-    const struct option *o = smfc_longopts;
-    while (o->name != NULL && o->val != opt)
-        o++;
-    return o;
-}
-
 /* Returns -1 when options are fine, else the exit code. */
 static int smfc_parse_opt(smfc_opts_t *o, int opt, const char *arg)
 {
     long v;
-    bool envelope = opt == OPT_IP || opt == OPT_HELO || opt == OPT_CLIENT_NAME ||
-                    opt == OPT_AUTH_USER || opt == OPT_FROM || opt == OPT_RCPT;
-    /* Refused at once: later each message would fail with a reason that
-     * does not name the option. */
-    if (envelope && !smfc_utf8(arg))
-        return smfc_usage_error("--%s: not valid UTF-8", smfc_longopt(opt)->name);
     switch (opt) {
     case 'e':
         o->endpoint = arg;

@@ -3,6 +3,7 @@
  * when given, else guessed from the headers (Return-Path/From for the
  * sender; To, Cc, Delivered-To and X-Original-To for the recipients).
  */
+#include "jsontext.h"
 #include "smfc.h"
 
 #include <ctype.h>
@@ -30,19 +31,11 @@ static bool smfc_addr_seen(char **list, size_t n, const char *a)
     return false;
 }
 
-/* Whether a can travel as a JSON string: jansson refuses what is not UTF-8. */
-static bool smfc_json_safe(const char *a)
-{
-    json_t *j = json_string(a);
-    json_decref(j);
-    return j != NULL;
-}
-
 /*
  * Ends one mailbox: keeps its address if it looks like one. An address
- * that is not UTF-8 (8-bit junk in a spam's From) cannot travel in the
- * JSON envelope; it is dropped as if absent, so the message is still
- * scanned with the next guess.
+ * that is not UTF-8 (8-bit junk in a spam's From) is kept too: it travels
+ * with each bad byte as \xHH, as smf-milter sends it, so that its domain's
+ * policy and lists still apply.
  */
 static size_t smfc_addr_flush(smfc_addr_state_t *st, char **list, size_t n, size_t max)
 {
@@ -53,8 +46,7 @@ static size_t smfc_addr_flush(smfc_addr_state_t *st, char **list, size_t n, size
     char *colon = st->has_angle ? strrchr(a, ':') : NULL;
     if (colon)
         a = colon + 1;
-    if (strchr(a, '@') && a[0] != '@' && n < max && smfc_json_safe(a) &&
-        !smfc_addr_seen(list, n, a)) {
+    if (strchr(a, '@') && a[0] != '@' && n < max && !smfc_addr_seen(list, n, a)) {
         list[n] = strdup(a);
         if (list[n])
             n++;
@@ -230,24 +222,25 @@ char *smfc_envelope_build(const smfc_opts_t *o, const char *data, size_t len, co
     json_t *rcpts = json_array();
     if (o->nrcpts)
         for (size_t i = 0; i < o->nrcpts; i++)
-            json_array_append_new(rcpts, json_string(o->rcpts[i]));
+            json_array_append_new(rcpts, jsontext_new(o->rcpts[i]));
     else
         for (size_t i = 0; i < h.nrcpts; i++)
-            json_array_append_new(rcpts, json_string(h.rcpts[i]));
+            json_array_append_new(rcpts, jsontext_new(h.rcpts[i]));
     char *out = NULL;
     if (json_array_size(rcpts) == 0) {
         *error = "no recipient: pass --rcpt";
         json_decref(rcpts);
     } else {
         const char *sender = o->from ? o->from : h.sender ? h.sender : h.from ? h.from : "";
-        json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "client_ip", o->ip,
-                                "client_name", o->client_name, "helo", o->helo, "auth_user",
-                                o->auth_user, "direction", o->direction, "sender", sender,
-                                "recipients", rcpts, "timeout_ms", (json_int_t)o->timeout_ms);
-        /* json_string refuses invalid UTF-8; such an address cannot be sent as JSON. */
+        /* Text that is not UTF-8 goes as smf-milter sends it, each bad byte as \xHH. */
+        json_t *env = json_pack(
+            "{s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:I}", "client_ip", jsontext_new(o->ip),
+            "client_name", jsontext_new(o->client_name), "helo", jsontext_new(o->helo), "auth_user",
+            jsontext_new(o->auth_user), "direction", o->direction, "sender", jsontext_new(sender),
+            "recipients", rcpts, "timeout_ms", (json_int_t)o->timeout_ms);
         out = env ? json_dumps(env, JSON_COMPACT) : NULL;
         if (!out)
-            *error = "envelope cannot be encoded as JSON (invalid UTF-8 in an address?)";
+            *error = "envelope cannot be encoded as JSON (out of memory)";
         json_decref(env);
     }
     smfc_headers_free(&h);

@@ -2,6 +2,7 @@
  * smfc_report.c - what smfc prints: JSON lines or an aligned table on
  * stdout, failures on stderr, a progress line on a terminal, a summary.
  */
+#include "jsontext.h"
 #include "smfc.h"
 
 #include <math.h>
@@ -105,7 +106,7 @@ static json_t *smfc_symbols_json(json_t *reply)
 static void smfc_print_json(const smfc_result_t *res)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "file", json_string(res->label));
+    json_object_set_new(o, "file", jsontext_new(res->label));
     if (res->reply) {
         json_t *rep = res->reply;
         json_object_set_new(o, "id", smfc_copy_or_null(rep, "id"));
@@ -124,14 +125,11 @@ static void smfc_print_json(const smfc_result_t *res)
         json_object_set_new(o, "domains", smfc_copy_or_null(rep, "domains"));
     } else {
         json_object_set_new(o, "action", json_null());
-        json_object_set_new(o, "error", json_string(res->code));
-        json_object_set_new(o, "message", json_string(res->message));
+        json_object_set_new(o, "error", jsontext_new(res->code));
+        json_object_set_new(o, "message", jsontext_new(res->message));
         if (res->elapsed_ms > 0)
             json_object_set_new(o, "elapsed_ms", smfc_ms(res->elapsed_ms));
     }
-    /* A label that is not UTF-8 cannot be a JSON string: the line says so instead. */
-    if (!json_object_get(o, "file"))
-        json_object_set_new(o, "file", json_string("(file name not UTF-8)"));
     json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(o);

@@ -85,9 +85,10 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(sorted(d["domain"] for d in out["domains"]),
                          ["example.com", "example.info", "example.org"])
 
-    def test_addresses_that_are_not_utf8_are_not_guessed(self):
-        """8-bit junk in From (no Return-Path) or in To must not cost the scan:
-        the junk address is passed over and the next guess taken."""
+    def test_addresses_that_are_not_utf8_are_guessed_escaped(self):
+        """8-bit junk in From (no Return-Path) or in To must not cost the scan, nor
+        hide its domain: the address goes with each bad byte as \\xHH, as smf-milter
+        sends it, and its domain's policy runs."""
         msg = (b"From: \xa3\xab\xbce@example.net\n"
                b"To: \xa3\xab@example.org, bob@example.com\n"
                b"Subject: junk\n\nbody\n")
@@ -95,7 +96,18 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(p.returncode, 0, p.stderr.decode())
         out = json_lines(p)[0]
         self.assertEqual(out["action"], "accept", out)
-        self.assertEqual([d["domain"] for d in out["domains"]], ["example.com"])
+        self.assertEqual(sorted(d["domain"] for d in out["domains"]),
+                         ["example.com", "example.org"])
+
+    def test_file_name_not_utf8_is_shown_escaped(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d.encode(), b"r\xe9sum\xe9.eml")
+            shutil.copy(os.path.join(FIXTURES, "clean.eml"), path)
+            p = self.smfd.smfc("--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        out = json_lines(p)[0]
+        self.assertTrue(out["file"].endswith("r\\xe9sum\\xe9.eml"), out)
+        self.assertEqual(out["action"], "accept", out)
 
     def test_no_recipient(self):
         p, path = self.scan_bytes(b"From: a@example.net\nSubject: x\n\nbody\n")
@@ -213,16 +225,38 @@ class ScanTest(smftest.SmfdTestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"usage: smfc", p.stdout)
 
-    def test_envelope_option_not_utf8_is_a_usage_error(self):
-        """The envelope travels as JSON: a --rcpt or --from that is not UTF-8 is named
-        at once, not reported for each message as a missing recipient."""
+    def test_envelope_options_not_utf8_are_sent_escaped(self):
+        """An 8-bit --rcpt, --from or --helo is scanned as smf-milter would send it
+        for an MTA that got it: each bad byte as \\xHH, the domain intact."""
         clean = os.path.join(FIXTURES, "clean.eml")
-        for opt, value in (("--rcpt", b"\xff@example.com"), ("--from", b"a\xfe@example.net"),
+        for opt, value in (("--rcpt", b"\xff@example.org"), ("--from", b"a\xfe@example.net"),
                            ("--helo", b"h\xe9lo.example")):
-            p = self.smfd.smfc("--rcpt", "user@example.com", opt, value, clean)
-            self.assertEqual(p.returncode, 2, (opt, p.stderr))
-            self.assertIn(opt.encode() + b": not valid UTF-8", p.stderr)
-            self.assertEqual(p.stdout, b"")
+            p = self.smfd.smfc("--json", "--rcpt", "user@example.com", opt, value, clean)
+            self.assertEqual(p.returncode, 0, (opt, p.stderr))
+            out = json_lines(p)[0]
+            self.assertIsNotNone(out["action"], (opt, out))
+            if opt == "--rcpt":
+                self.assertEqual(sorted(d["domain"] for d in out["domains"]),
+                                 ["example.com", "example.org"])
+
+    def test_eight_bit_sender_reaches_the_verdict_event(self):
+        """The verdict event names the sender smfc sent, its bad byte as \\xHH."""
+        clean = os.path.join(FIXTURES, "clean.eml")
+        sub = self.smfd.sub("verdict.inbound.example.com")
+        try:
+            got, deadline = None, time.time() + 15
+            while got is None and time.time() < deadline:
+                p = self.smfd.smfc("--rcpt", "user@example.com", "--from",
+                                   b"x\xe9@evil8.example", clean)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                while got is None and sub.poll(300):
+                    ev = json.loads(sub.recv_multipart()[1])
+                    if "evil8.example" in ev.get("sender", ""):
+                        got = ev
+            self.assertIsNotNone(got, "no verdict event within 15 s")
+            self.assertEqual(got["sender"], "x\\xe9@evil8.example")
+        finally:
+            sub.close(0)
 
 
 class BrokenEngineTest(unittest.TestCase):
