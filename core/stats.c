@@ -4,6 +4,7 @@
  */
 #include "stats.h"
 #include "clock.h"
+#include "jsontext.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -142,11 +143,12 @@ json_t *stats_json(void)
     }
     json_t *health = json_array();
     for (size_t i = 0; i < nproblems; i++)
-        json_array_append_new(health, json_pack("{s:s, s:s, s:I, s:I, s:I}", "module",
-                                                problems[i].module, "problem", problems[i].text,
-                                                "count", (json_int_t)problems[i].count, "first",
-                                                (json_int_t)problems[i].first_ms, "last",
-                                                (json_int_t)problems[i].last_ms));
+        json_array_append_new(health,
+                              json_pack("{s:s, s:o, s:I, s:I, s:I}", "module", problems[i].module,
+                                        "problem", jsontext_new(problems[i].text), "count",
+                                        (json_int_t)problems[i].count, "first",
+                                        (json_int_t)problems[i].first_ms, "last",
+                                        (json_int_t)problems[i].last_ms));
     json_t *queue = json_pack("{s:I, s:I, s:I}", "waiting", (json_int_t)queue_now, "peak",
                               (json_int_t)queue_peak, "refused_busy", (json_int_t)busy_refusals);
     json_t *o = json_pack("{s:i, s:I, s:o, s:f, s:o, s:o, s:o}", "schema", 1, "messages",
