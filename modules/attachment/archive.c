@@ -601,9 +601,29 @@ static int att_tnef_also_archive(const att_tnef_check_t *tc, const unsigned char
 /* 7z and rar archives found further in a TNEF stream that are walked at most. */
 #define ATT_TNEF_SIG_ARCHIVES 8
 
+/*
+ * Header bytes summed at most to tell the archives further in one TNEF
+ * stream from signatures met by chance: a real archive's first header is
+ * short, but each signature may claim one of up to 2 MiB (rar 5), and a
+ * stream of nothing but such signatures would cost their number times its
+ * size. Past it the stream is a limit.
+ */
+#define ATT_TNEF_SIG_CRC_BYTES ((size_t)4 << 20)
+
 static uint32_t att_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Sums the header of len bytes at p when *budget covers it: 1 when its CRC-32
+ * is crc, 0 when not, -1 when the budget does not cover it. */
+static int att_sig_crc(const unsigned char *p, size_t len, uint32_t crc, uint32_t mask,
+                       size_t *budget)
+{
+    if (len > *budget)
+        return -1;
+    *budget -= len;
+    return (crc32(0, p, (uInt)len) & mask) == crc;
 }
 
 /*
@@ -611,17 +631,18 @@ static uint32_t att_le32(const unsigned char *p)
  * after it a header whose checksum matches, so that the bytes of a
  * signature met by chance are not taken for one. 7z: the CRC-32 of its start
  * header; rar 4: the CRC-32's low half of its main header; rar 5: the CRC-32
- * of its first header, from its size (a variable-length number) on.
+ * of its first header, from its size (a variable-length number) on. The
+ * bytes summed come out of *budget; -1 when it does not cover them.
  */
-static int att_sig_archive_at(const unsigned char *p, size_t n)
+static int att_sig_archive_at(const unsigned char *p, size_t n, size_t *budget)
 {
     if (n >= 32 && memcmp(p, "7z\xbc\xaf\x27\x1c", 6) == 0)
-        return crc32(0, p + 12, 20) == att_le32(p + 8);
+        return att_sig_crc(p + 12, 20, att_le32(p + 8), 0xffffffffu, budget);
     if (n >= 14 && memcmp(p, "Rar!\x1a\x07\x00", 7) == 0) {
         size_t size = (size_t)p[12] | (size_t)p[13] << 8;
-        return p[9] == 0x73 && size >= 7 && size - 2 <= n - 9 &&
-               (crc32(0, p + 9, (uInt)(size - 2)) & 0xffff) ==
-                   ((uint32_t)p[7] | (uint32_t)p[8] << 8);
+        if (p[9] != 0x73 || size < 7 || size - 2 > n - 9)
+            return 0;
+        return att_sig_crc(p + 9, size - 2, (uint32_t)p[7] | (uint32_t)p[8] << 8, 0xffff, budget);
     }
     if (n >= 13 && memcmp(p, "Rar!\x1a\x07\x01\x00", 8) == 0) {
         size_t size = 0, i = 12;
@@ -630,8 +651,9 @@ static int att_sig_archive_at(const unsigned char *p, size_t n)
             size |= (size_t)(p[i] & 0x7f) << shift;
             done = !(p[i++] & 0x80);
         }
-        return done && size > 0 && size <= n - i &&
-               crc32(0, p + 12, (uInt)(i - 12 + size)) == att_le32(p + 8);
+        if (!done || size == 0 || size > n - i)
+            return 0;
+        return att_sig_crc(p + 12, i - 12 + size, att_le32(p + 8), 0xffffffffu, budget);
     }
     return 0;
 }
@@ -639,17 +661,27 @@ static int att_sig_archive_at(const unsigned char *p, size_t n)
 /*
  * Where the next 7z or rar archive at or after `from` starts in a TNEF
  * stream, outside its attachments' data (an archive that is an attachment
- * is walked as one already); size when there is none.
+ * is walked as one already), into *at; size when there is none. Returns -1
+ * when *budget (ATT_TNEF_SIG_CRC_BYTES for the stream) ran out first.
  */
-static size_t att_tnef_next_sig(const att_tnef_check_t *tc, const unsigned char *d, size_t size,
-                                size_t from)
+static int att_tnef_next_sig(const att_tnef_check_t *tc, const unsigned char *d, size_t size,
+                             size_t from, size_t *budget, size_t *at)
 {
+    *at = size;
     for (size_t i = from; i < size; i++) {
-        if ((d[i] == '7' || d[i] == 'R') && att_sig_archive_at(d + i, size - i) &&
-            att_tnef_outside(tc, (const char *)d + i))
-            return i;
+        if (d[i] != '7' && d[i] != 'R')
+            continue;
+        if (!att_tnef_outside(tc, (const char *)d + i))
+            continue;
+        int found = att_sig_archive_at(d + i, size - i, budget);
+        if (found < 0)
+            return -1;
+        if (found) {
+            *at = i;
+            return 0;
+        }
     }
-    return size;
+    return 0;
 }
 
 /*
@@ -740,7 +772,8 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
     if (rc >= 0 && !w->stopped) {
         const att_policy_t *c = w->ctx->pol;
         int zip = att_tnef_also_archive(&tc, data, size);
-        size_t sig = att_tnef_next_sig(&tc, data, size, 0);
+        size_t sig, budget = ATT_TNEF_SIG_CRC_BYTES;
+        int over = att_tnef_next_sig(&tc, data, size, 0, &budget, &sig);
         /* To an extractor it is the archive a user chose, which block_archives counts. */
         if ((zip || sig < size) && c->block_archives &&
             (rc = att_entry_symbol(w, "ATT_BLOCKED_ARCHIVE", c->blocked_score, name)) >= 0)
@@ -757,8 +790,11 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
                 break;
             }
             rc = att_walk_archive(w, name, data + sig, size - sig, depth);
-            sig = att_tnef_next_sig(&tc, data, size, sig + 1);
+            if (rc >= 0 && !w->stopped)
+                over = att_tnef_next_sig(&tc, data, size, sig + 1, &budget, &sig);
         }
+        if (rc >= 0 && !w->stopped && over)
+            rc = att_limit(w, "more 7z and rar signatures in a TNEF stream than are read here");
     }
     free(tc.block);
     return rc < 0 ? rc : 0;

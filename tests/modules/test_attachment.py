@@ -310,6 +310,11 @@ CASES = [
     {"name": "a rar further in a TNEF stream is an archive for block_archives", "fixture": "att_tnef_rar_polyglot.eml",
      "opts": ["block_archives=true"], "only": ["ATT_BLOCKED_ARCHIVE", "ATT_ARCHIVE_BLOCKED"],
      "details": {"ATT_BLOCKED_ARCHIVE": "winmail.dat"}},
+    # Each telling a signature from an archive sums the header it claims: a stream of
+    # signatures that each claim the rest of it is a limit, not a quadratic cost.
+    {"name": "rar signatures each claiming a long header in a TNEF stream are a limit",
+     "fixture": "att_tnef_rar_signatures_limit.eml", "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable",
+     "details": {"ATT_ARCHIVE_LIMIT": "winmail.dat: more 7z and rar signatures"}},
     {"name": "a 7z further in a TNEF stream beyond archive_max_expanded", "fixture": "att_tnef_7z_polyglot.eml",
      "opts": ["archive_max_expanded=10"], "present": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
     # Broken streams are damaged archives; what was read before the damage is still checked.
