@@ -332,8 +332,17 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
 
     for (size_t i = 0; i < n; i++) {
         const smf_part_t *p = smf_msg_part(msg, i);
-        if (p == NULL || !att_is_examined(p))
+        if (p == NULL)
             continue;
+        /* A container under a file name (a forwarded message attached as
+         * "invoice.pdf.exe") is saved under that name: its name is checked,
+         * its parts each on their own. */
+        if (!att_is_examined(p)) {
+            int rc = p->filename[0] != '\0' ? att_check_name(&ctx, "", p->filename) : 0;
+            if (rc < 0)
+                return rc;
+            continue;
+        }
         if (smf_msg_time_left_ms(msg) <= 0)
             return SMF_ETIMEDOUT;
         int rc = att_check_part(&ctx, p);

@@ -240,6 +240,10 @@ CASES = [
      "details": {"ATT_ARCHIVE_BLOCKED": "unnamed application/zip part: setup.exe"}},
     {"name": "an attachment without a name, archives blocked", "fixture": "att_unnamed_zip.eml",
      "opts": ["block_archives=true"], "present": ["ATT_BLOCKED_ARCHIVE"]},
+    {"name": "a forwarded message attached under a double extension", "fixture": "att_rfc822_double_ext.eml",
+     "only": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"], "details": {"ATT_DOUBLE_EXT": "invoice.pdf.exe"}},
+    {"name": "a forwarded message attached as .eml is clean", "fixture": "att_rfc822_clean.eml",
+     "only": [], "status": "clean"},
     # Outlook's winmail.dat (TNEF, fixtures from make_tnef_fixtures.py): its attachments are
     # the mail's attachments to whoever reads it in Outlook.
     {"name": "TNEF attachment with a blocked extension", "fixture": "att_tnef_exe.eml",
