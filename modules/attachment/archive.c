@@ -796,6 +796,9 @@ static int att_walk_tnef(att_walk_t *w, const char *name, const unsigned char *d
         if (rc >= 0 && !w->stopped && over)
             rc = att_limit(w, "more 7z and rar signatures in a TNEF stream than are read here");
     }
+    /* A name not read may be a program's: the stream is not examined whole. */
+    if (rc >= 0 && !w->stopped && res.unread != NULL)
+        rc = att_limit(w, res.unread);
     free(tc.block);
     return rc < 0 ? rc : 0;
 }

@@ -204,12 +204,38 @@ static int tnef_utf8_page(const tnef_walk_t *t)
 }
 
 /*
+ * Whether a code page keeps ASCII bytes as ASCII characters, and has a dot
+ * in no other character: the Windows ANSI and OEM pages, ISO 8859, KOI8,
+ * the Mac pages, the EUC and GB pages, UTF-8 (where a double-byte page's
+ * second byte may be ASCII, it is never a dot). Not so UTF-7 ("+AC4-" is
+ * a dot), EBCDIC (the dot is 0x4b), ISO 2022 and HZ (escapes turn ASCII
+ * bytes into other characters), whose 8-bit strings are not read here,
+ * though a reader that converts them by the code page shows their names.
+ */
+static int tnef_page_keeps_ascii(uint32_t cp)
+{
+    static const uint16_t oem[] = {437,   708,   720,   737,   775,   850,   852,   855,
+                                   857,   858,   860,   861,   862,   863,   864,   865,
+                                   866,   869,   874,   932,   936,   949,   950,   1361,
+                                   20127, 20866, 21866, 38598, 51932, 51936, 51949, 54936};
+
+    if (cp == 0 || cp == CP_UTF8 || (cp >= 1250 && cp <= 1258) || (cp >= 10000 && cp <= 10082) ||
+        (cp >= 28591 && cp <= 28606))
+        return 1;
+    for (size_t i = 0; i < sizeof(oem) / sizeof(oem[0]); i++) {
+        if (cp == oem[i])
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * The character a byte of an 8-bit string stands for in the stream's code
  * page: Windows-1252 (also when the stream names none and the string is no
  * UTF-8, as Outlook writes it for Western languages), ISO 8859-1, or, in
  * any other code page, ASCII only (U+FFFD for the rest: a name's extension
- * is ASCII, and no ASCII byte is part of another character there but a
- * double-byte page's second byte, which is never a dot).
+ * is ASCII, and in a page that keeps ASCII no ASCII byte is part of another
+ * character but a double-byte page's second byte, which is never a dot).
  */
 static uint32_t tnef_8bit_char(const tnef_walk_t *t, unsigned char b)
 {
@@ -300,8 +326,13 @@ static int tnef_add_units(tnef_walk_t *t, const unsigned char *p, size_t end, in
             c = 0xfffd;
         len += tnef_put_utf8(buf + len, c);
     }
-    if (!wide)
+    if (!wide) {
+        /* What such a name says to a reader that goes by the code page is
+         * unknown here: it may end in ".exe" there and in nothing here. */
+        if (raw_len > 0 && !tnef_page_keeps_ascii(t->codepage) && t->res->unread == NULL)
+            t->res->unread = "an 8-bit name in a code page not read here";
         len = tnef_8bit_utf8(t, raw, raw_len, buf);
+    }
     return tnef_add_utf8(t, buf, len, rtlo);
 }
 
@@ -514,6 +545,7 @@ int att_tnef_walk(const unsigned char *d, size_t n, att_tnef_fn fn, void *arg,
 
     res->damaged = res->limit = NULL;
     res->checksum = 0;
+    res->unread = NULL;
     if (!att_is_tnef(d, n) || n < pos) {
         res->damaged = "not a TNEF stream";
         return 0;

@@ -27,8 +27,9 @@
  * walk at a limit, its record given as far as it was filled). Names are in UTF-8,
  * NUL-terminated, each different: an 8-bit string is read in the stream's
  * code page (attOemCodepage: Windows-1252 and ISO 8859-1, UTF-8; in another
- * page its ASCII only, the rest as U+FFFD; with none given, as UTF-8 when it
- * is, else as Windows-1252). They come from attAttachTitle,
+ * page its ASCII only, the rest as U+FFFD, and in a page whose ASCII bytes
+ * are not ASCII, such as UTF-7 or EBCDIC, so too but noted in res->unread;
+ * with none given, as UTF-8 when it is, else as Windows-1252). They come from attAttachTitle,
  * attAttachTransportFilename and the MAPI properties of attAttachment
  * (PR_ATTACH_LONG_FILENAME, PR_ATTACH_FILENAME, PR_DISPLAY_NAME,
  * PR_ATTACH_EXTENSION, PR_ATTACH_PATHNAME, PR_ATTACH_LONG_PATHNAME). Data
@@ -53,6 +54,8 @@ typedef struct att_tnef_result {
     const char *damaged; /* The stream is malformed here; what could be read was given. */
     const char *limit;   /* A cap above stopped the walk. */
     int checksum;        /* An attribute's checksum does not match (no damage: see below). */
+    const char *unread;  /* An 8-bit name is in a code page whose ASCII is not ASCII (UTF-7,
+                          * EBCDIC, ISO 2022): what it says is unknown; the walk went on. */
 } att_tnef_result_t;
 
 typedef int (*att_tnef_fn)(void *arg, const att_tnef_attach_t *attach);
