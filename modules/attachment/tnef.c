@@ -230,12 +230,32 @@ static int tnef_page_keeps_ascii(uint32_t cp)
 }
 
 /*
+ * Whether b is the no-break space in code page cp, which shows as a blank
+ * and so may push a name's last extension out of sight: 0xa0 in the other
+ * Windows pages and ISO 8859, 0xff in the DOS ones.
+ */
+static int tnef_is_nbsp(uint32_t cp, unsigned char b)
+{
+    static const uint16_t dos[] = {437, 720, 737, 775, 850, 852, 855, 857,
+                                   858, 860, 861, 862, 863, 865, 866, 869};
+
+    if (b == 0xa0)
+        return cp == 864 || cp == 874 || (cp >= 1250 && cp <= 1258) || (cp >= 28591 && cp <= 28606);
+    for (size_t i = 0; b == 0xff && i < sizeof(dos) / sizeof(dos[0]); i++) {
+        if (cp == dos[i])
+            return 1;
+    }
+    return 0;
+}
+
+/*
  * The character a byte of an 8-bit string stands for in the stream's code
  * page: Windows-1252 (also when the stream names none and the string is no
  * UTF-8, as Outlook writes it for Western languages), ISO 8859-1, or, in
- * any other code page, ASCII only (U+FFFD for the rest: a name's extension
- * is ASCII, and in a page that keeps ASCII no ASCII byte is part of another
- * character but a double-byte page's second byte, which is never a dot).
+ * any other code page, ASCII and the no-break space only (U+FFFD for the
+ * rest: a name's extension is ASCII, and in a page that keeps ASCII no
+ * ASCII byte is part of another character but a double-byte page's second
+ * byte, which is never a dot).
  */
 static uint32_t tnef_8bit_char(const tnef_walk_t *t, unsigned char b)
 {
@@ -245,7 +265,7 @@ static uint32_t tnef_8bit_char(const tnef_walk_t *t, unsigned char b)
         return b;
     if (t->codepage == CP_WINDOWS_1252 || t->codepage == 0)
         return b >= 0xa0 || tnef_cp1252[b - 0x80] == 0 ? b : tnef_cp1252[b - 0x80];
-    return 0xfffd;
+    return tnef_is_nbsp(t->codepage, b) ? 0xa0 : 0xfffd;
 }
 
 /*

@@ -27,9 +27,10 @@
  * walk at a limit, its record given as far as it was filled). Names are in UTF-8,
  * NUL-terminated, each different: an 8-bit string is read in the stream's
  * code page (attOemCodepage: Windows-1252 and ISO 8859-1, UTF-8; in another
- * page its ASCII only, the rest as U+FFFD, and in a page whose ASCII bytes
- * are not ASCII, such as UTF-7 or EBCDIC, so too but noted in res->unread;
- * with none given, as UTF-8 when it is, else as Windows-1252). They come from attAttachTitle,
+ * page its ASCII and no-break space only, the rest as U+FFFD, and in a page
+ * whose ASCII bytes are not ASCII, such as UTF-7 or EBCDIC, so too but noted
+ * in res->unread; with none given, as UTF-8 when it is, else as
+ * Windows-1252). They come from attAttachTitle,
  * attAttachTransportFilename and the MAPI properties of attAttachment
  * (PR_ATTACH_LONG_FILENAME, PR_ATTACH_FILENAME, PR_DISPLAY_NAME,
  * PR_ATTACH_EXTENSION, PR_ATTACH_PATHNAME, PR_ATTACH_LONG_PATHNAME). Data
