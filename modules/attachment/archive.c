@@ -270,14 +270,16 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     return rc;
 }
 
-static struct archive *att_open(const unsigned char *data, size_t size)
+/* A libarchive reader of data in memory; raw: of its one stream only, decompressed. */
+static struct archive *att_open(const unsigned char *data, size_t size, int raw)
 {
     struct archive *a = archive_read_new();
 
     if (a == NULL)
         return NULL;
     archive_read_support_filter_all(a);
-    archive_read_support_format_all(a);
+    if (!raw)
+        archive_read_support_format_all(a);
     /* Lets a lone .gz or .xz stream through as one entry; real formats bid higher. */
     archive_read_support_format_raw(a);
     if (archive_read_open_memory(a, data, size) != ARCHIVE_OK) {
@@ -813,18 +815,19 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
     return att_walk_archive(w, name, data, size, depth);
 }
 
-/* Walks an archive: the names libarchive does not report, then its entries. */
-static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
-                            long depth)
+/*
+ * Walks the entries libarchive reads in data (raw: as one decompressed
+ * stream). *empty is set when it was a compressed stream that libarchive
+ * read as an archive of no entries at all.
+ */
+static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                            long depth, int raw, int *empty)
 {
     const att_policy_t *c = w->ctx->pol;
-    int rc = att_check_hidden_names(w, data, size);
-
-    if (rc < 0)
-        return rc;
-    struct archive *a = att_open(data, size);
+    struct archive *a = att_open(data, size, raw);
     struct archive_entry *e;
-    int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF;
+    int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
+    size_t walked = 0;
 
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
            ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {
@@ -836,6 +839,7 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
             broken = ATT_UNREADABLE;
             break;
         }
+        walked++;
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else
@@ -843,6 +847,9 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
     }
     if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
         broken = ATT_UNREADABLE;
+    *empty = a != NULL && st == ARCHIVE_EOF && walked == 0 &&
+             archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE &&
+             archive_format(a) != ARCHIVE_FORMAT_RAW;
     /* An encrypted 7z header hides even the names. */
     if (rc == 0 && broken && a != NULL && archive_read_has_encrypted_entries(a) > 0)
         rc = att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, name);
@@ -850,6 +857,24 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", c->damaged_score, name);
     if (a != NULL)
         archive_read_free(a);
+    return rc;
+}
+
+/* Walks an archive: the names libarchive does not report, then its entries. */
+static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
+                            long depth)
+{
+    int empty = 0, rc = att_check_hidden_names(w, data, size);
+
+    if (rc < 0)
+        return rc;
+    rc = att_walk_entries(w, name, data, size, depth, 0, &empty);
+    /* A compressed stream that starts with a block of zeros is an empty tar
+     * to libarchive, which reads no further, but one file to 7-Zip, which
+     * extracts it whole ("docs.zip.gz": zeros, then a zip, or a bomb): that
+     * file is walked too. */
+    if (rc == 0 && !w->stopped && empty)
+        rc = att_walk_entries(w, name, data, size, depth, 1, &empty);
     return rc;
 }
 
