@@ -117,12 +117,15 @@ static long att_copy_ext(const char *base, size_t end, char *out, size_t cap)
 }
 
 /*
- * The length of the blank that ends base[0, end), 0 when none: a space, or
- * a Unicode space that shows as one (U+00A0, U+2000-U+200A, U+202F,
- * U+3000) in UTF-8.
+ * The length of the blank that ends base[0, end), 0 when none: a space, a
+ * Unicode space (U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F, U+3000),
+ * or a character that shows as blank as one does (U+2800 BRAILLE PATTERN
+ * BLANK, U+3164 HANGUL FILLER, U+FFA0 HALFWIDTH HANGUL FILLER), in UTF-8.
  */
 static size_t att_blank_at_end(const char *base, size_t end)
 {
+    static const char *const blanks3[] = {"\xe1\x9a\x80", "\xe2\x81\x9f", "\xe2\xa0\x80",
+                                          "\xe3\x80\x80", "\xe3\x85\xa4", "\xef\xbe\xa0"};
     const unsigned char *u = (const unsigned char *)base;
 
     if (end >= 1 && u[end - 1] == ' ')
@@ -132,8 +135,10 @@ static size_t att_blank_at_end(const char *base, size_t end)
     if (end >= 3 && u[end - 3] == 0xe2 && u[end - 2] == 0x80 &&
         (u[end - 1] <= 0x8a || u[end - 1] == 0xaf) && u[end - 1] >= 0x80)
         return 3;
-    if (end >= 3 && u[end - 3] == 0xe3 && u[end - 2] == 0x80 && u[end - 1] == 0x80)
-        return 3;
+    for (size_t i = 0; end >= 3 && i < sizeof(blanks3) / sizeof(blanks3[0]); i++) {
+        if (memcmp(base + end - 3, blanks3[i], 3) == 0)
+            return 3;
+    }
     return 0;
 }
 

@@ -26,6 +26,8 @@ CASES = [
      "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"]},
     {"name": "extension pushed away by no-break spaces", "fixture": "att_nbsp_ext.eml",
      "only": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"], "details": {"ATT_DOUBLE_EXT": "invoice.pdf\u00a0\u00a0\u00a0.exe"}},
+    {"name": "extension pushed away by other Unicode blanks", "fixture": "att_blanks_ext.eml",
+     "only": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"]},
     {"name": "trailing dot does not hide .exe", "fixture": "att_trailing_dot.eml", "present": ["ATT_BLOCKED_EXT"]},
     {"name": "a NUL in an RFC 2231 name does not hide .exe", "fixture": "att_rfc2231_nul_name.eml",
      "present": ["ATT_BLOCKED_EXT", "ATT_DOUBLE_EXT"], "details": {"ATT_BLOCKED_EXT": "invoice.pdf.exe"}},
