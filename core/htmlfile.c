@@ -468,13 +468,15 @@ static int longer_first(const void *a, const void *b)
 
 /*
  * Leaves out of the list the images the page only shows that do not fit
- * in the room the other files leave, keeping the first in document order;
- * in a page that runs script every file counts as any other.
+ * in the room the other files and the parts after the page leave, keeping
+ * the first in document order; in a page that runs script every file
+ * counts as any other.
  */
 static void fit_shown(collector_t *c)
 {
     htmlfile_list_t *l = c->files;
-    size_t keep = l->room > c->others ? l->room - c->others : 0, k = 0;
+    size_t taken = c->others + l->reserved;
+    size_t keep = taken >= c->others && l->room > taken ? l->room - taken : 0, k = 0;
     for (size_t i = 0; i < l->count; i++) {
         htmlfile_t *f = &l->items[i];
         if (c->scripts)
@@ -488,12 +490,13 @@ static void fit_shown(collector_t *c)
     l->count = k;
 }
 
-char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t *out_len,
-                       url_set_t *urls, htmlfile_list_t *files)
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t reserved,
+                       size_t *out_len, url_set_t *urls, htmlfile_list_t *files)
 {
     memset(files, 0, sizeof(*files));
     files->arena = arena;
     files->room = room;
+    files->reserved = reserved;
     collector_t c = {.files = files};
     html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .style = on_style, .ctx = &c};
     char *text = html_scan(arena, html, len, out_len, urls, &sink);

@@ -40,30 +40,34 @@ typedef struct htmlfile_list {
     htmlfile_t *items; /* data: URIs in document order, then script strings, longest first. */
     size_t count;
     size_t cap;
-    size_t room; /* Parts the message has room for. */
+    size_t room;     /* Parts the message has room for. */
+    size_t reserved; /* Of them, those the rest of the message takes. */
 } htmlfile_list_t;
 
 /*
  * Reads UTF-8 HTML as html_scan() does (text and URLs as it gives them)
  * and lists the files it carries in *files, which it initialises, for a
- * message with room for `room` more parts.
+ * message with room for `room` more parts, `reserved` of which the parts
+ * that come after this one in the message take (its text alternative, the
+ * files attached after it, a preamble).
  *
  * Every file is listed up to one past the room, which is enough for the
  * caller to reach the part cap and so truncate the message, except images
  * the page only shows (shown_only): those that do not fit in the room the
- * other files leave are not listed and stay inside the HTML, which the
- * stages still read whole. A newsletter of more inline images than the
- * part cap is then scanned, not held as unscannable. Such an image is a
- * data: URI of <img> or of a style sheet (or a table's background), named
- * PNG, GIF, JPEG or WebP, whose bytes begin as that format does, with no
- * download name, in a page that runs no script: a browser only draws it,
- * never saves or runs it, and nothing in the page can read it out.
+ * other files and the reserved parts leave are not listed and stay inside
+ * the HTML, which the stages still read whole. A newsletter of more inline
+ * images than the part cap is then scanned, not held as unscannable. Such
+ * an image is a data: URI of <img> or of a style sheet (or a table's
+ * background), named PNG, GIF, JPEG or WebP, whose bytes begin as that
+ * format does, with no download name, in a page that runs no script: a
+ * browser only draws it, never saves or runs it, and nothing in the page
+ * can read it out.
  * Listing no more than this keeps a page of a million tiny data: URIs as
  * cheap as the files that can become parts. Returns the text, as
  * html_scan().
  */
-char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t *out_len,
-                       url_set_t *urls, htmlfile_list_t *files);
+char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t reserved,
+                       size_t *out_len, url_set_t *urls, htmlfile_list_t *files);
 
 /* Decodes f into out, which has room for f->size_max bytes; returns the
  * bytes written. Characters outside the encoding are skipped. */

@@ -46,8 +46,10 @@ typedef struct parser {
     url_set_t urls;
     const char *bounds[BOUNDS_KEPT]; /* The boundaries of the multiparts read. */
     size_t bounds_n;
-    int bounds_over;  /* More multiparts than bounds[] holds. */
-    size_t html_left; /* Bytes the files carried in HTML may still decode to. */
+    int bounds_over;    /* More multiparts than bounds[] holds. */
+    size_t html_left;   /* Bytes the files carried in HTML may still decode to. */
+    size_t tree_parts;  /* Parts of the MIME trees read that walk() will record... */
+    size_t tree_walked; /* ...and of them, those it has come to. */
 } parser_t;
 
 /* windows-1252 bytes 0x80-0x9f; the five unassigned ones become U+FFFD. */
@@ -1225,10 +1227,12 @@ static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *file
 {
     const smf_part_t *pt = &p->m->parts[idx];
     size_t room = p->lim.max_parts > p->m->part_count ? p->lim.max_parts - p->m->part_count : 0;
+    /* The parts of the tree still to come need their room as well. */
+    size_t later = p->tree_parts > p->tree_walked ? p->tree_parts - p->tree_walked : 0;
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
-    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room, len,
-                            &p->urls, files);
+    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room, later,
+                            len, &p->urls, files);
 }
 
 static void add_html(parser_t *p, long idx)
@@ -1582,6 +1586,7 @@ static void outside_text(parser_t *p, long idx, GMimeMultipart *mp, const char *
 {
     if (s == NULL || blank_text(s) || p->parts_full)
         return;
+    p->tree_walked++;
     /* Parts after the closing boundary (or before the first) are no parts
      * to GMime, but a lenient reader may still open them, and their files
      * would reach no scanner decoded: the message is flagged, which has the
@@ -1596,6 +1601,35 @@ static void outside_text(parser_t *p, long idx, GMimeMultipart *mp, const char *
         return;
     set_raw(p, c, (const unsigned char *)s, strlen(s), 0);
     p->m->parts[c].flags |= SMF_PART_DERIVED;
+}
+
+/*
+ * The parts walk() records for the tree obj at `depth`, its preambles and
+ * epilogues included, counted as far as one past max_parts or max_depth
+ * (more is never recorded): what the HTML files read before the end of
+ * the tree leave room for (read_html()).
+ */
+static size_t tree_count(const parser_t *p, GMimeObject *obj, unsigned depth)
+{
+    size_t n = 1;
+    if (depth + 1 > p->lim.max_depth)
+        return n;
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        int k = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < k && n <= p->lim.max_parts; i++)
+            n += tree_count(p, g_mime_multipart_get_part(mp, i), depth + 1);
+        const char *pro = g_mime_multipart_get_prologue(mp);
+        const char *epi = g_mime_multipart_get_epilogue(mp);
+        if (k > 0)
+            n += (pro != NULL && !blank_text(pro)) + (epi != NULL && !blank_text(epi));
+    } else if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        GMimeObject *body = inner ? g_mime_message_get_mime_part(inner) : NULL;
+        if (body != NULL)
+            n += tree_count(p, body, depth + 1);
+    }
+    return n;
 }
 
 static void walk_multipart(parser_t *p, long idx, GMimeMultipart *mp, unsigned depth)
@@ -1664,6 +1698,7 @@ static bool conflicting_types(GMimeObject *obj)
 
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
 {
+    p->tree_walked++;
     long idx = add_part(p, parent, depth);
     if (idx < 0)
         return;
@@ -1898,6 +1933,7 @@ static void encoded_message(parser_t *p, long idx)
     if (body != NULL) {
         p->m->parts[idx].flags |= SMF_PART_MESSAGE;
         set_data(p, idx, empty_data, 0);
+        p->tree_parts += tree_count(p, body, depth + 1);
         walk(p, body, idx, depth + 1);
     }
     gm_close(&v);
@@ -1919,9 +1955,10 @@ static void parse_mime(parser_t *p, const char *raw, size_t n)
     gm_view_t v;
     gm_open(&v, raw, n);
     GMimeObject *body = v.gm ? g_mime_message_get_mime_part(v.gm) : NULL;
-    if (body != NULL)
+    if (body != NULL) {
+        p->tree_parts += tree_count(p, body, 0);
         walk(p, body, -1, 0);
-    else
+    } else
         whole_as_text(p, raw + body_offset(p->m, n), n - body_offset(p->m, n));
     addresses(p, v.gm);
     gm_close(&v);

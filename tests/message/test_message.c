@@ -1327,6 +1327,46 @@ static void test_html_files_shown_images(void)
 }
 
 /*
+ * Images a page only shows leave room for the parts of the message that
+ * come after the page: its text alternative, the files attached after it
+ * and the usual "This is a multi-part message in MIME format." preamble.
+ * A newsletter of more inline images than the part cap is scanned whole,
+ * not held as unscannable, whatever else the message holds.
+ */
+static void test_html_files_shown_images_room(void)
+{
+    arena_t *a = arena_new(16384);
+    const char *png = "<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"%d\">";
+    const char *layouts[] = {
+        /* Outlook and Thunderbird: a preamble, the HTML last. */
+        "Subject: n\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b\"\n\n"
+        "This is a multi-part message in MIME format.\n"
+        "--b\nContent-Type: text/plain\n\nhello\n"
+        "--b\nContent-Type: text/html\n\n%s\n--b--\n",
+        /* A file attached after the page. */
+        "Subject: n\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"m\"\n\n"
+        "--m\nContent-Type: text/html\n\n%s\n"
+        "--m\nContent-Type: application/pdf; name=\"a.pdf\"\n"
+        "Content-Disposition: attachment; filename=\"a.pdf\"\n\n%%PDF-1.4\n--m--\n",
+        /* The page before its text alternative. */
+        "Subject: n\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b\"\n\n"
+        "--b\nContent-Type: text/html\n\n%s\n"
+        "--b\nContent-Type: text/plain\n\nhello\n--b--\n",
+    };
+    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+        char *raw = arena_printf(a, layouts[i], repeated(a, png, 20));
+        message_limits_t lim;
+        message_limits_default(&lim);
+        lim.max_parts = 8;
+        message_t *m = NULL;
+        CHECK(message_parse(a, raw, strlen(raw), &lim, &m) == 0);
+        CHECK(m->truncated == NULL);
+        CHECK(m->part_count <= 8);
+    }
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -1906,6 +1946,7 @@ int main(int argc, char **argv)
     test_html_files_css();
     test_html_files_script_short();
     test_html_files_shown_images();
+    test_html_files_shown_images_room();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
