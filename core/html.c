@@ -8,7 +8,9 @@
  */
 #include "message.h"
 #include "utf8.h"
+#include "xalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define TAG_DATA_MAX 4
@@ -25,6 +27,7 @@ typedef struct html_state {
     url_set_t *urls;
     arena_t *arena;
     const html_sink_t *sink;
+    unsigned depth; /* Of srcdoc pages this one is within. */
     /* The data: URIs of the tag being read, given to the sink with the
      * tag's download name once all its attributes are read. */
     const char *data_v[TAG_DATA_MAX];
@@ -426,16 +429,14 @@ static void flush_data(html_state_t *st, const char *tag)
 
 /*
  * Whether an attribute holds script a browser runs: an event handler
- * (onload, onclick, ...), a javascript: or vbscript: URL, or an iframe's
- * srcdoc, a page of the same origin whose scripts the reader does not
- * see otherwise. Such code builds and saves files as a <script> does.
+ * (onload, onclick, ...) or a javascript: or vbscript: URL. Such code
+ * builds and saves files as a <script> does.
  */
 static const char *attr_script(html_state_t *st, const char *name, size_t name_len, const char *v,
                                size_t n, size_t *len)
 {
-    if ((name_len > 2 && lower((unsigned char)name[0]) == 'o' &&
-         lower((unsigned char)name[1]) == 'n') ||
-        name_is(name, name_len, "srcdoc"))
+    if (name_len > 2 && lower((unsigned char)name[0]) == 'o' &&
+        lower((unsigned char)name[1]) == 'n')
         return attr_value(st, v, n, len);
     size_t skip = 0;
     while (skip < n && (unsigned char)v[skip] <= ' ')
@@ -447,6 +448,34 @@ static const char *attr_script(html_state_t *st, const char *name, size_t name_l
     if ((*len >= 11 && name_is(d, 11, "javascript:")) || (*len >= 9 && name_is(d, 9, "vbscript:")))
         return d;
     return NULL;
+}
+
+static char *scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
+                  const html_sink_t *sink, unsigned depth);
+
+/*
+ * An iframe's srcdoc: a page of the same origin that the browser builds
+ * and runs as it does the document. Its data: URIs, scripts, style sheets
+ * and links are the document's; its text is left out. The page counts as
+ * script (it may hold any), so that no image of the document is taken for
+ * one the page only shows. Past HTML_SRCDOC_DEPTH it goes to the script
+ * sink whole and the sink is told that a page went unread.
+ */
+static void srcdoc(html_state_t *st, const char *v, size_t n)
+{
+    size_t len;
+    const char *d = attr_value(st, v, n, &len);
+    const html_sink_t *sink = st->sink;
+    if (st->depth >= HTML_SRCDOC_DEPTH) {
+        if (sink != NULL && sink->script != NULL)
+            sink->script(sink->ctx, d, len);
+        if (sink != NULL && sink->unread != NULL)
+            sink->unread(sink->ctx);
+        return;
+    }
+    if (sink != NULL && sink->script != NULL)
+        sink->script(sink->ctx, "", 0);
+    scan(st->arena, d, len, NULL, st->urls, sink, st->depth + 1);
 }
 
 /* Reads one attribute at st->p; returns 0 at the end of the tag. */
@@ -495,6 +524,8 @@ static int attribute(html_state_t *st, const char *tag)
     if (v != NULL && st->sink != NULL && st->sink->script != NULL &&
         (code = attr_script(st, name, name_len, v, vlen, &code_len)) != NULL)
         st->sink->script(st->sink->ctx, code, code_len);
+    if (v != NULL && (st->sink != NULL || st->urls != NULL) && name_is(name, name_len, "srcdoc"))
+        srcdoc(st, v, vlen);
     if (v != NULL && st->sink != NULL && st->sink->style != NULL &&
         name_is(name, name_len, "style")) {
         size_t len;
@@ -734,11 +765,13 @@ char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *ou
     return html_scan(arena, html, len, out_len, urls, NULL);
 }
 
-char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
-                const html_sink_t *sink)
+static char *scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
+                  const html_sink_t *sink, unsigned depth)
 {
-    html_state_t st = {.p = html, .end = html + len, .urls = urls, .arena = arena, .sink = sink};
-    st.out = arena_alloc(arena, len + 1);
+    html_state_t st = {
+        .p = html, .end = html + len, .urls = urls, .arena = arena, .sink = sink, .depth = depth};
+    /* The text of a srcdoc page is not kept: it needs no room in the arena. */
+    st.out = depth > 0 ? xmalloc(len + 1) : arena_alloc(arena, len + 1);
     while (st.p < st.end) {
         const char *next = st.p + 1;
         if (*st.p != '<') {
@@ -754,7 +787,17 @@ char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, u
     st.out[st.len] = '\0';
     if (out_len != NULL)
         *out_len = st.len;
+    if (depth > 0) {
+        free(st.out);
+        return NULL;
+    }
     return st.out;
+}
+
+char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
+                const html_sink_t *sink)
+{
+    return scan(arena, html, len, out_len, urls, sink, 0);
 }
 
 char *html_to_text(arena_t *arena, const char *html, size_t len, size_t *out_len)

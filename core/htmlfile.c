@@ -466,6 +466,12 @@ static int longer_first(const void *a, const void *b)
     return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->s > y->s) - (x->s < y->s);
 }
 
+static void on_unread(void *ctx)
+{
+    collector_t *c = ctx;
+    c->files->unread = 1;
+}
+
 /*
  * Leaves out of the list the images the page only shows that do not fit
  * in the room the other files and the parts after the page leave, keeping
@@ -498,7 +504,11 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
     files->room = room;
     files->reserved = reserved;
     collector_t c = {.files = files};
-    html_sink_t sink = {.data_uri = on_data_uri, .script = on_script, .style = on_style, .ctx = &c};
+    html_sink_t sink = {.data_uri = on_data_uri,
+                        .script = on_script,
+                        .style = on_style,
+                        .unread = on_unread,
+                        .ctx = &c};
     char *text = html_scan(arena, html, len, out_len, urls, &sink);
     /* The longest strings first: a cap then leaves out the short ones,
      * while a page's payload is its longest string. */

@@ -42,6 +42,7 @@ typedef struct htmlfile_list {
     size_t cap;
     size_t room;     /* Parts the message has room for. */
     size_t reserved; /* Of them, those the rest of the message takes. */
+    int unread;      /* A srcdoc page nested too deep was not read for files. */
 } htmlfile_list_t;
 
 /*

@@ -1231,8 +1231,12 @@ static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *file
     size_t later = p->tree_parts > p->tree_walked ? p->tree_parts - p->tree_walked : 0;
     p->scratch.len = 0;
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
-    return htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room, later,
-                            len, &p->urls, files);
+    char *text = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room,
+                                  later, len, &p->urls, files);
+    if (files->unread)
+        truncate_msg(p, arena_printf(p->arena, "iframe srcdoc pages nested deeper than %d",
+                                     HTML_SRCDOC_DEPTH));
+    return text;
 }
 
 static void add_html(parser_t *p, long idx)

@@ -140,11 +140,20 @@ typedef struct html_sink {
     /* Style sheet text: a <style> element's content as written, or a
      * style attribute's value, entity-decoded. */
     void (*style)(void *ctx, const char *css, size_t len);
+    /* An iframe's srcdoc nested deeper than HTML_SRCDOC_DEPTH: its page is
+     * given to `script` whole, as written, but not read as a page. */
+    void (*unread)(void *ctx);
     void *ctx;
 } html_sink_t;
 
+/* The levels of iframe srcdoc pages html_scan() reads as pages, within
+ * the document and within each other. */
+#define HTML_SRCDOC_DEPTH 4
+
 /* As html_to_text_urls(), and gives `sink` (when not NULL) each data: URI,
- * script and style sheet of the document, in order. */
+ * script and style sheet of the document, in order, those of the pages of
+ * its iframes' srcdoc included (their URLs too, not their text): a
+ * browser builds such a page and runs it as it does the document. */
 char *html_scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
                 const html_sink_t *sink);
 

@@ -1367,6 +1367,58 @@ static void test_html_files_shown_images_room(void)
 }
 
 /*
+ * An iframe's srcdoc is a page the browser builds and runs: its data: URIs
+ * and style sheets are files of the document as those of the document
+ * are, through the entity escapes of each level, and its links are
+ * links. Past HTML_SRCDOC_DEPTH levels the message is truncated.
+ */
+static void test_html_files_srcdoc(void)
+{
+    arena_t *a = arena_new(16384);
+    const char file[] = "a file in a page of an iframe";
+    gchar *b64 = g_base64_encode((const guchar *)file, sizeof(file) - 1);
+    const smf_part_t *kids[8];
+    char *html = arena_printf(a,
+                              "<iframe srcdoc=\"<a href=&quot;data:application/octet-stream;base64,"
+                              "%s&quot; download=&quot;f.com&quot;>x</a>\"></iframe>",
+                              b64);
+    size_t n = html_files_of(a, html, kids, 8);
+    CHECK(n == 1 && data_is(kids[0], file) && strcmp(kids[0]->filename, "f.com") == 0);
+    /* Within a page within a page, and in its style sheet. */
+    html = arena_printf(a,
+                        "<iframe srcdoc='<iframe srcdoc=\"<p style=&amp;quot;background: "
+                        "url(data:application/x-thing;base64,%s)&amp;quot;>\">'>",
+                        b64);
+    n = html_files_of(a, html, kids, 8);
+    CHECK(n == 1 && data_is(kids[0], file));
+    /* Its links are the message's. */
+    GString *raw = g_string_new("Subject: x\nContent-Type: text/html\n\n<iframe srcdoc=\"<a "
+                                "href='https://srcdoc.example.com/x'>x</a>\">");
+    message_t *m = parse_built(a, raw);
+    int found = 0;
+    for (size_t i = 0; i < m->url_count; i++)
+        found |= strstr(m->urls[i], "srcdoc.example.com") != NULL;
+    CHECK(found);
+    g_string_free(raw, TRUE);
+    /* Unquoted values nest without escapes: as deep as is read, then past. */
+    for (int levels = HTML_SRCDOC_DEPTH; levels <= HTML_SRCDOC_DEPTH + 1; levels++) {
+        GString *deep = g_string_new("Subject: x\nContent-Type: text/html\n\n");
+        for (int i = 0; i < levels; i++)
+            g_string_append(deep, "<iframe/srcdoc=");
+        g_string_append_printf(deep, "<a/href=data:application/x-thing;base64,%s>", b64);
+        message_t *d = NULL;
+        CHECK(message_parse(a, deep->str, deep->len, NULL, &d) == 0);
+        if (levels == HTML_SRCDOC_DEPTH)
+            CHECK(d->truncated == NULL && d->part_count == 2 && data_is(&d->parts[1], file));
+        else
+            CHECK(d->truncated != NULL && strstr(d->truncated, "srcdoc") != NULL);
+        g_string_free(deep, TRUE);
+    }
+    g_free(b64);
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -1947,6 +1999,7 @@ int main(int argc, char **argv)
     test_html_files_script_short();
     test_html_files_shown_images();
     test_html_files_shown_images_room();
+    test_html_files_srcdoc();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
