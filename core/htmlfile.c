@@ -466,10 +466,13 @@ static int longer_first(const void *a, const void *b)
     return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->s > y->s) - (x->s < y->s);
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static void on_unread(void *ctx)
 {
     collector_t *c = ctx;
-    c->files->unread = 1;
+    c->files->unread = "iframe srcdoc pages nested deeper than " STR(HTML_SRCDOC_DEPTH);
 }
 
 /*
@@ -516,12 +519,19 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
         qsort(c.blobs, c.blob_count, sizeof(*c.blobs), longer_first);
     /* A shorter string is taken only from a page that decodes base64, and
      * only so many of them: without that, the words and tokens of scripts
-     * would be parts, as many as the part cap allows, and then past it. */
+     * would be parts, as many as the part cap allows, and then past it. A
+     * page with more does not pass for read: any of those left out may be
+     * the file it saves. */
     size_t shorter = 0;
     for (size_t i = 0; i < c.blob_count; i++) {
-        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN &&
-            (!c.decodes || shorter++ == HTMLFILE_SCRIPT_SHORT_MAX))
+        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && !c.decodes)
             break;
+        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && shorter++ == HTMLFILE_SCRIPT_SHORT_MAX) {
+            files->unread = "more than " STR(
+                HTMLFILE_SCRIPT_SHORT_MAX) " short base64 strings "
+                                           "in the scripts of a page that decodes base64";
+            break;
+        }
         htmlfile_t *f = add_file(&c, 0);
         if (f == NULL)
             break;

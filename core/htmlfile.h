@@ -21,7 +21,8 @@
  * scripts decode base64 (atob(), a Uint8Array, a Blob): a file as short as
  * the EICAR test file is 92 characters of base64. */
 #define HTMLFILE_SCRIPT_SHORT 64
-/* Such shorter strings taken from one page at most, the longest first. */
+/* Such shorter strings taken from one page at most, the longest first;
+ * a page with more is not read whole (unread). */
 #define HTMLFILE_SCRIPT_SHORT_MAX 16
 
 typedef struct htmlfile {
@@ -42,7 +43,9 @@ typedef struct htmlfile_list {
     size_t cap;
     size_t room;     /* Parts the message has room for. */
     size_t reserved; /* Of them, those the rest of the message takes. */
-    int unread;      /* A srcdoc page nested too deep was not read for files. */
+    /* NULL, or why files the page carries were not listed: the parts
+     * then do not cover the message. */
+    const char *unread;
 } htmlfile_list_t;
 
 /*

@@ -1233,9 +1233,8 @@ static char *read_html(parser_t *p, long idx, size_t *len, htmlfile_list_t *file
     put_charset(&p->scratch, pt->charset, pt->data, pt->size);
     char *text = htmlfile_collect(p->arena, p->scratch.p ? p->scratch.p : "", p->scratch.len, room,
                                   later, len, &p->urls, files);
-    if (files->unread)
-        truncate_msg(p, arena_printf(p->arena, "iframe srcdoc pages nested deeper than %d",
-                                     HTML_SRCDOC_DEPTH));
+    if (files->unread != NULL)
+        truncate_msg(p, files->unread);
     return text;
 }
 

@@ -1166,9 +1166,10 @@ static size_t html_files_of(arena_t *a, const char *html, const smf_part_t **kid
 /*
  * A shorter base64 string in a script, down to 64 characters, is a file
  * too when it is a whole quoted string and the page's scripts decode
- * base64: the EICAR test file is 92 characters of it. Words of a script,
- * strings of a page that decodes nothing, and more than 16 such strings
- * are not taken.
+ * base64: the EICAR test file is 92 characters of it. Words of a script
+ * and strings of a page that decodes nothing are not taken. Of more than
+ * 16 such strings the 16 longest are taken and the message is truncated:
+ * the one left out may be the file the page saves.
  */
 static void test_html_files_script_short(void)
 {
@@ -1208,8 +1209,23 @@ static void test_html_files_script_short(void)
     for (int i = 0; i < 20; i++)
         g_string_append_printf(many, "\"%c%s\",", 'A' + i, b64 + 1);
     g_string_append(many, "].map(atob);</script>");
-    CHECK(html_files_of(a, many->str, kids, 32) == 16);
+    g_string_prepend(many, "Subject: x\nContent-Type: text/html\n\n");
+    message_t *m = parse_built(a, many);
+    CHECK(children_of(m, 0, kids, 32) == 16);
+    CHECK_STR(m->truncated, "more than 16 short base64 strings in the scripts of a page that "
+                            "decodes base64");
     g_string_free(many, TRUE);
+    /* Sixteen decoys longer than the file do not hide it. */
+    const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    gchar *e64 = g_base64_encode((const guchar *)eicar, sizeof(eicar) - 1);
+    GString *decoys = g_string_new("Subject: x\nContent-Type: text/html\n\n<script>var d = [");
+    for (int i = 0; i < 16; i++)
+        g_string_append_printf(decoys, "\"%c%0120d\",", 'A' + i, i);
+    g_string_append_printf(decoys, "]; save(new Blob([atob(\"%s\")]));</script>", e64);
+    m = parse_built(a, decoys);
+    CHECK(m->truncated != NULL);
+    g_string_free(decoys, TRUE);
+    g_free(e64);
     g_free(b64);
     arena_destroy(&a);
 }
