@@ -1300,20 +1300,33 @@ static void add_plain_with_uu(parser_t *p, long idx)
  * it whatever its type says (the names the attachment stage takes for
  * HTML). Windows drops trailing dots and blanks from a name it saves, so
  * they do not hide the extension. */
-static bool html_file(const smf_part_t *pt)
+static bool named_as(const smf_part_t *pt, const char *const *ext, size_t count)
 {
-    if (strcmp(pt->content_type, "text/html") == 0)
-        return true;
     size_t n = strlen(pt->filename);
     while (n > 0 && (pt->filename[n - 1] == '.' || pt->filename[n - 1] == ' '))
         n--;
-    static const char *const ext[] = {".html", ".htm", ".xhtml", ".shtml"};
-    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+    for (size_t i = 0; i < count; i++) {
         size_t k = strlen(ext[i]);
         if (n >= k && strncasecmp(pt->filename + n - k, ext[i], k) == 0)
             return true;
     }
     return false;
+}
+
+static bool html_file(const smf_part_t *pt)
+{
+    static const char *const ext[] = {".html", ".htm", ".xhtml", ".shtml"};
+    return strcmp(pt->content_type, "text/html") == 0 ||
+           named_as(pt, ext, sizeof(ext) / sizeof(ext[0]));
+}
+
+/* Whether a leaf is an SVG file, which a browser opens as a document that
+ * runs its scripts and follows its links as a page does: image/svg+xml, or
+ * named .svg whatever its type. */
+static bool svg_file(const smf_part_t *pt)
+{
+    static const char *const ext[] = {".svg"};
+    return strcmp(pt->content_type, "image/svg+xml") == 0 || named_as(pt, ext, 1);
 }
 
 /*
@@ -1354,8 +1367,9 @@ static void add_text_file_urls(parser_t *p, long idx)
  * without a name. They share the message's caps: each is a part under
  * max_parts, and all of them together decode to at most max_size bytes,
  * past which the message is truncated. Images the page only shows, past
- * the part cap, were left in the HTML part when it was read (htmlfile.h). An HTML file among them
- * is read for its own files and URLs in turn, as deep as max_depth allows.
+ * the part cap, were left in the HTML part when it was read (htmlfile.h).
+ * An HTML or SVG file among them is read for its own files and URLs in
+ * turn, as deep as max_depth allows.
  */
 static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
 {
@@ -1386,10 +1400,10 @@ static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
         if (f->filename[0] != '\0')
             cp->flags |= SMF_PART_ATTACHMENT;
         set_data(p, c, d, n);
-        if (html_file(cp)) {
+        if (html_file(cp))
             cp->flags |= SMF_PART_HTML;
+        if (html_file(cp) || svg_file(cp))
             html[html_count++] = c;
-        }
     }
     for (size_t i = 0; i < html_count; i++)
         add_html_file_urls(p, html[i]);
@@ -1404,7 +1418,9 @@ static void html_files(parser_t *p, long idx, const htmlfile_list_t *files)
  * attached by name gives its URLs only. A file a browser opens as HTML is
  * flagged so whatever its type says ("page.html" sent as
  * application/octet-stream), so that the stages that read HTML markup read
- * it as they read a text/html attachment.
+ * it as they read a text/html attachment. An SVG file is a document a
+ * browser runs as well: its files (a script's base64, a link's data: URI)
+ * and URLs are read as an HTML file's are, and it keeps no HTML flag.
  */
 static void leaf_text(parser_t *p, long idx, int attach_disp)
 {
@@ -1418,6 +1434,8 @@ static void leaf_text(parser_t *p, long idx, int attach_disp)
         if (html_file(pt)) {
             pt->flags |= SMF_PART_HTML;
             add_html_file_urls(p, idx);
+        } else if (svg_file(pt)) {
+            add_html_file_urls(p, idx); /* Not HTML to the stages: no flag. */
         } else if (plain || other) {
             add_text_file_urls(p, idx);
         }

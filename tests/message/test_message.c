@@ -1435,6 +1435,64 @@ static void test_html_files_srcdoc(void)
 }
 
 /*
+ * An SVG file is a document a browser runs: the files its scripts and
+ * links carry are read as an HTML file's are, whether it is attached as
+ * image/svg+xml, named .svg or carried in a page's data: URI; it is not
+ * flagged HTML. An SVG logo carries nothing and is only a part.
+ */
+static void test_svg_files(void)
+{
+    arena_t *a = arena_new(16384);
+    const char file[] = "a file of seventy bytes, no more: short enough to hide in a script!";
+    gchar *b64 = g_base64_encode((const guchar *)file, sizeof(file) - 1);
+    char *svg = arena_printf(a,
+                             "<svg xmlns=\"http://www.w3.org/2000/svg\"><script><![CDATA["
+                             "save(new Blob([atob(\"%s\")]));]]></script></svg>",
+                             b64);
+    gchar *svg64 = g_base64_encode((const guchar *)svg, strlen(svg));
+    const char *types[] = {"image/svg+xml; name=\"a.svg\"",
+                           "application/octet-stream; name=\"a.svg\""};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        GString *raw = g_string_new(NULL);
+        g_string_printf(
+            raw,
+            "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+            "--b\nContent-Type: text/plain\n\nsee attached\n"
+            "--b\nContent-Type: %s\nContent-Disposition: attachment; filename=a.svg\n"
+            "Content-Transfer-Encoding: base64\n\n%s\n--b--\n",
+            types[i], svg64);
+        message_t *m = parse_built(a, raw);
+        const smf_part_t *kids[4];
+        CHECK(m->part_count == 4 && !(m->parts[2].flags & SMF_PART_HTML));
+        CHECK(children_of(m, 2, kids, 4) == 1 && data_is(kids[0], file));
+        g_string_free(raw, TRUE);
+    }
+    /* Within a page, as a file its link saves. */
+    const smf_part_t *kids[4];
+    char *html =
+        arena_printf(a, "<a href=\"data:image/svg+xml;base64,%s\" download=\"a.svg\">x</a>", svg64);
+    GString *raw = g_string_new("Subject: x\nContent-Type: text/html\n\n");
+    g_string_append(raw, html);
+    message_t *m = parse_built(a, raw);
+    CHECK(children_of(m, 0, kids, 4) == 1 && children_of(m, 1, kids, 4) == 1 &&
+          data_is(kids[0], file));
+    g_string_free(raw, TRUE);
+    /* A logo. */
+    raw = g_string_new(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary=b\n\n"
+        "--b\nContent-Type: text/html\n\n<img src=\"cid:logo\">\n"
+        "--b\nContent-Type: image/svg+xml\nContent-ID: <logo>\n\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\">"
+        "<circle cx=\"5\" cy=\"5\" r=\"4\" fill=\"#c00\"/></svg>\n--b--\n");
+    m = parse_built(a, raw);
+    CHECK(m->truncated == NULL && m->part_count == 3);
+    g_string_free(raw, TRUE);
+    g_free(svg64);
+    g_free(b64);
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -2016,6 +2074,7 @@ int main(int argc, char **argv)
     test_html_files_shown_images();
     test_html_files_shown_images_room();
     test_html_files_srcdoc();
+    test_svg_files();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();

@@ -603,10 +603,10 @@ const char *smf_msg_truncated(const smf_msg_t *msg);
 /**
  * Number of distinct URLs found in the message text (smf_msg_text(): the
  * Subject, text parts and HTML reduced to text), in HTML links, in the
- * links and text of HTML files attached to the message, and in the text of
- * text files attached to it (the words of those files are not part of
- * smf_msg_text()). Other headers are not searched. At most 1,000
- * are kept, in the order found; a message with more carries the engine's
+ * links and text of HTML and SVG files attached to the message, and in the
+ * text of text files attached to it (the words of those files are not part
+ * of smf_msg_text()). Other headers are not searched. At most 1,000 are
+ * kept, in the order found; a message with more carries the engine's
  * symbol MSG_URL_LIMIT.
  */
 size_t smf_msg_url_count(const smf_msg_t *msg);
