@@ -1554,9 +1554,20 @@ static void boundaryless(parser_t *p, long idx, GMimeMultipart *mp, unsigned dep
 }
 
 /* Keeps a multipart's boundary for cr_boundaries(). */
+/*
+ * The boundary a multipart's Content-Type names, or NULL. Not
+ * g_mime_multipart_get_boundary(), which makes one up when there is none
+ * and so has GMime encode the whole Content-Type field anew: for a field
+ * of long 8-bit parameter names that takes minutes and gigabytes.
+ */
+static const char *boundary_of(GMimeMultipart *mp)
+{
+    return g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "boundary");
+}
+
 static void keep_boundary(parser_t *p, GMimeMultipart *mp)
 {
-    const char *b = g_mime_multipart_get_boundary(mp);
+    const char *b = boundary_of(mp);
     if (b == NULL || *b == '\0')
         return;
     for (size_t i = 0; i < p->bounds_n; i++)
@@ -1613,7 +1624,7 @@ static void outside_text(parser_t *p, long idx, GMimeMultipart *mp, const char *
      * would reach no scanner decoded: the message is flagged, which has the
      * antivirus stage scan it whole with libclamav's mail parser as well
      * (and call it unscannable unless a virus is found there). */
-    const char *b = g_mime_multipart_get_boundary(mp);
+    const char *b = boundary_of(mp);
     if (b != NULL && *b != '\0' && has_boundary_line(s, b))
         truncate_msg(p, "a boundary line outside the parts of its multipart: mail clients may "
                         "read other parts");

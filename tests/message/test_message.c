@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 static const char *fixture_dir;
@@ -1493,6 +1494,32 @@ static void test_svg_files(void)
 }
 
 /*
+ * A multipart whose Content-Type names no boundary but holds 8-bit
+ * parameter names is read at once: the parser reads the boundary
+ * parameter and never has GMime make one up, which re-encodes the field
+ * and for this one took minutes and gigabytes. The alarm fails the test
+ * long before.
+ */
+static void test_boundary_not_made_up(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw =
+        g_string_new("Subject: O\tcharset=\"us-ascii\"\r\nContent-Type: multipart/mixed;\r\n"
+                     "\tbounda");
+    for (int i = 0; i < 32; i++)
+        g_string_append_c(raw, (char)0xf8);
+    g_string_append(raw, "ry=\"----=_NextPart_000_0001_0\xc8"
+                         "D9AAAA.BBBBBBBB\"\r\n\r\nhello\r\n");
+    alarm(5);
+    message_t *m = parse_built(a, raw);
+    alarm(0);
+    CHECK(m->part_count >= 1 && (m->parts[0].flags & SMF_PART_MULTIPART));
+    CHECK(arena_used(a) < 1024 * 1024);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -2075,6 +2102,7 @@ int main(int argc, char **argv)
     test_html_files_shown_images_room();
     test_html_files_srcdoc();
     test_svg_files();
+    test_boundary_not_made_up();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
