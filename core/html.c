@@ -28,6 +28,12 @@ typedef struct html_state {
     arena_t *arena;
     const html_sink_t *sink;
     unsigned depth; /* Of srcdoc pages this one is within. */
+    /* The last value attr_value() decoded into the arena, and its copy:
+     * the readers of one attribute share a single copy. */
+    const char *memo_v;
+    size_t memo_n;
+    const char *memo_d;
+    size_t memo_len;
     /* The data: URIs of the tag being read, given to the sink with the
      * tag's download name once all its attributes are read. */
     const char *data_v[TAG_DATA_MAX];
@@ -316,6 +322,10 @@ static const char *attr_value(html_state_t *st, const char *v, size_t n, size_t 
         *out = n;
         return v;
     }
+    if (v == st->memo_v && n == st->memo_n) {
+        *out = st->memo_len;
+        return st->memo_d;
+    }
     char *d = arena_alloc(st->arena, n + 1);
     size_t len = 0;
     const char *p = v;
@@ -330,6 +340,10 @@ static const char *attr_value(html_state_t *st, const char *v, size_t n, size_t 
         len += utf8_put(d + len, cp);
         p += k;
     }
+    st->memo_v = v;
+    st->memo_n = n;
+    st->memo_d = d;
+    st->memo_len = len;
     *out = len;
     return d;
 }

@@ -148,7 +148,7 @@ typedef struct html_sink {
 
 /* The levels of iframe srcdoc pages html_scan() reads as pages, within
  * the document and within each other. */
-#define HTML_SRCDOC_DEPTH 4
+#define HTML_SRCDOC_DEPTH 2
 
 /* As html_to_text_urls(), and gives `sink` (when not NULL) each data: URI,
  * script and style sheet of the document, in order, those of the pages of

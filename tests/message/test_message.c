@@ -1520,6 +1520,28 @@ static void test_boundary_not_made_up(void)
 }
 
 /*
+ * Pages within srcdoc pages, each written with the entity escapes of its
+ * level, cost the arena about what the document does: each attribute's
+ * value is decoded once for all its readers, and pages are read only so
+ * deep.
+ */
+static void test_html_srcdoc_arena(void)
+{
+    arena_t *a = arena_new(16384);
+    const char *unit = "<iframe srcdoc=\"&lt;iframe srcdoc=&quot;&amp;lt;p title=&amp;quot;"
+                       "&amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;amp;"
+                       "&amp;quot;&amp;gt;&quot;&gt;\">";
+    GString *raw = g_string_new("Subject: n\nContent-Type: text/html\n\n");
+    while (raw->len < 2 * 1024 * 1024)
+        g_string_append(raw, unit);
+    message_t *m = NULL;
+    CHECK(message_parse(a, raw->str, raw->len, NULL, &m) == 0);
+    CHECK(arena_used(a) < 5 * raw->len);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A header line without a colon is skipped, and the fields after it are
  * still read, in the message's header and in a part's: the attachment it
  * may precede is seen, and the message is not flagged.
@@ -2103,6 +2125,7 @@ int main(int argc, char **argv)
     test_html_files_srcdoc();
     test_svg_files();
     test_boundary_not_made_up();
+    test_html_srcdoc_arena();
     test_line_without_colon();
     test_encoding_spellings();
     test_conflicting_types();
