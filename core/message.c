@@ -1585,18 +1585,22 @@ static bool blank_text(const char *s)
 }
 
 /*
- * Whether text holds a line that opens a part of boundary b: "--" and b, not
- * followed by the "--" of a closing line. A closing line written twice, as
- * some mailers do, opens nothing and leaves the message as readable as it was.
+ * Whether text holds a line that opens a part of boundary b: "--" and b, then
+ * only blanks to the end of the line, as GMime and Thunderbird match one. A
+ * closing line written twice, as some mailers do, opens nothing and leaves
+ * the message as readable as it was; nor does a line where b goes on.
  */
 static bool has_boundary_line(const char *text, const char *b)
 {
     size_t blen = strlen(b);
     const char *l = text;
     while (l != NULL) {
-        if (l[0] == '-' && l[1] == '-' && strncmp(l + 2, b, blen) == 0 &&
-            strncmp(l + 2 + blen, "--", 2) != 0)
-            return true;
+        if (l[0] == '-' && l[1] == '-' && strncmp(l + 2, b, blen) == 0) {
+            const char *rest = l + 2 + blen;
+            rest += strspn(rest, " \t");
+            if (*rest == '\0' || *rest == '\r' || *rest == '\n')
+                return true;
+        }
         l = strchr(l, '\n');
         if (l != NULL)
             l++;

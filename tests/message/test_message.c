@@ -683,11 +683,17 @@ static void test_preamble_epilogue(void)
                          "Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n--b--\n");
     m = parse_built(a, raw);
     CHECK(m->part_count == 3 && m->truncated != NULL && strstr(m->truncated, "boundary") != NULL);
-    /* A closing line written twice opens no part: the message stays whole. */
+    /* A closing line written twice opens no part, nor does a line where the
+     * boundary goes on: the message stays whole. */
     g_string_assign(raw, "Subject: twice\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
-                         "--b\nContent-Type: text/plain\n\nShown.\n--b--\n--b--\n");
+                         "--b\nContent-Type: text/plain\n\nShown.\n--b--\n--b--\n--bb\n");
     m = parse_built(a, raw);
     CHECK(m->part_count == 3 && m->truncated == NULL);
+    /* An opening line with blanks after it still opens one. */
+    g_string_assign(raw, "Subject: blanks\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+                         "--b\nContent-Type: text/plain\n\nShown.\n--b--\n--b \t\r\nX: y\n\nz\n");
+    m = parse_built(a, raw);
+    CHECK(m->truncated != NULL);
     g_string_free(raw, TRUE);
     arena_destroy(&a);
 }
