@@ -404,7 +404,9 @@ static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
          * Authentication-Results cut inside a domain), and a line break
          * would start a header of the sender's choosing. */
         if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL) {
-            milter_log(LOG_WARNING, "%s: header %s from the engine has a line break; not added",
+            milter_log(LOG_WARNING,
+                       "%s: header %s from the engine has a line break or a colon in its "
+                       "name; not added",
                        c->queue_id ? c->queue_id : "-", name);
             continue;
         }
