@@ -588,13 +588,22 @@ static int smfc_check_tcp(const char *endpoint, long timeout_ms)
         return -1;
     }
     long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
+    /* One deadline for every attempt: an address that lets a connection
+     * attempt hang takes its time from the wait, not once per retry of the
+     * others. Each address is still given a fair try (up to a second) when
+     * one before it used the wait up: the engine may be at that one. */
+    double end = smfc_now_ms() + (double)wait;
+    long fair = wait < 1000 ? wait : 1000;
     int err = ECONNREFUSED;
-    for (long waited = 0; waited < wait; waited += 100) {
-        for (const struct addrinfo *ai = res; ai != NULL && err != 0; ai = ai->ai_next)
-            err = smfc_tcp_connects(ai, wait);
-        if (err == 0 || err == ETIMEDOUT)
+    for (;;) {
+        for (const struct addrinfo *ai = res; ai != NULL && err != 0; ai = ai->ai_next) {
+            double left = end - smfc_now_ms();
+            err = smfc_tcp_connects(ai, left > (double)fair ? (long)left : fair);
+        }
+        double left = end - smfc_now_ms();
+        if (err == 0 || left <= 0)
             break;
-        usleep(100 * 1000);
+        usleep((useconds_t)((left < 100 ? left : 100) * 1000));
     }
     freeaddrinfo(res);
     if (err == 0)

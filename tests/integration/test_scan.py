@@ -210,6 +210,35 @@ class ScanTest(smftest.SmfdTestCase):
             self.assertIn(said, p.stderr)
             self.assertLess(time.monotonic() - started, 30)
 
+    def test_tcp_name_with_a_silent_address_is_not_waited_out(self):
+        # A name with two addresses: the first drops connection attempts (a listen queue
+        # that is full), the second refuses them. The check still ends after its short
+        # wait, not after one silent attempt for each retry of the refused address.
+        silent = socket.socket()
+        filler = socket.socket()
+        try:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(0)
+            port = silent.getsockname()[1]
+            filler.connect(("127.0.0.1", port))  # Fills the queue: further SYNs are dropped.
+            shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
+            env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME="engine.test",
+                       SMF_RESOLVE_AS="127.0.0.1,127.0.0.2",
+                       ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                       ":verify_asan_link_order=0")
+            started = time.monotonic()
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", "tcp://engine.test:%d" % port, "--rcpt",
+                 "user@example.com", os.path.join(FIXTURES, "clean.eml")],
+                capture_output=True, timeout=60, env=env)
+            took = time.monotonic() - started
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(b"cannot connect to tcp://engine.test", p.stderr)
+            self.assertLess(took, 15, p.stderr)
+        finally:
+            filler.close()
+            silent.close()
+
     def test_usage_errors(self):
         for args in ([], ["-j", "0", "x"], ["--direction", "sideways", "x"], ["--nope", "x"]):
             p = smftest.subprocess.run([smftest.PATHS["smfc"]] + args, capture_output=True)
