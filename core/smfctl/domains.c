@@ -4,6 +4,7 @@
  * and changes only what it names).
  */
 #include "config.h"
+#include "jsontext.h"
 #include "smfctl.h"
 
 #include <ctype.h>
@@ -34,16 +35,20 @@ static json_t *direction_json(const config_t *c, const policy_dir_t *d)
                   r->reject_score, "virus_action", action_name(r->virus_action),
                   "unscannable_action", action_name(r->unscannable_action), "block_action",
                   action_name(r->block_action), "spam_action", action_name(r->spam_action));
-    json_object_set_new(o, "reject_text",
-                        d->reject_text ? json_string(d->reject_text) : json_null());
+    /* The configuration's text need not be UTF-8: jsontext_new() keeps the
+     * field, each bad byte as \xHH, where json_string() would drop it. */
+    json_object_set_new(o, "reject_text", jsontext_new(d->reject_text));
     return o;
 }
 
 static json_t *policy_json(const config_t *c, const char *domain, const policy_t *p)
 {
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "domain", domain, "policy", p->domain, "inbound",
-                          direction_json(c, &p->dir[0]), "outbound", direction_json(c, &p->dir[1]));
-    json_object_set_new(o, "delivery", p->delivery ? json_string(p->delivery) : json_null());
+    /* A domain named on the command line may not be UTF-8 either; refused
+     * by json_pack(), its whole policy went missing from the list. */
+    json_t *o = json_pack("{s:o, s:o, s:o, s:o}", "domain", jsontext_new(domain), "policy",
+                          jsontext_new(p->domain), "inbound", direction_json(c, &p->dir[0]),
+                          "outbound", direction_json(c, &p->dir[1]));
+    json_object_set_new(o, "delivery", jsontext_new(p->delivery));
     return o;
 }
 

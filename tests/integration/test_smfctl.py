@@ -247,6 +247,15 @@ class DomainsTest(unittest.TestCase):
         r = smfctl("domains", "other.example")
         self.assertTrue(r.stdout.startswith("other.example: the default policy"), r.stdout)
 
+    def test_a_domain_not_utf8_is_listed_as_json(self):
+        """A name given in another encoding than UTF-8 is listed with each such byte as
+        \\xHH, as everywhere else, rather than left out of the JSON without a word."""
+        r = smfctl("domains", b"b\xfc.example", "other.example", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual([(p["domain"], p["policy"]) for p in got],
+                         [("b\\xfc.example", "default"), ("other.example", "default")])
+
     def test_unknown_option(self):
         r = smfctl("domains", "--jsn")
         self.assertEqual(r.returncode, 2)
