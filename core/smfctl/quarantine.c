@@ -585,20 +585,30 @@ static int cmd_export(store_t *s, const args_t *a)
 /* ---- release ---------------------------------------------------------- */
 
 /*
- * The first address of the envelope that release must not use, or NULL.
- * An address that was not UTF-8 reached the engine with its bad bytes
- * written as \xHH (docs/protocol.md): read back, it is another address,
- * and mail sent to it could reach someone else or bounce.
+ * Whether an address read back from a record is not the one that was sent:
+ * a front end writes each byte that is not UTF-8 as \xHH (docs/protocol.md),
+ * and smf-milter once wrote it as U+FFFD, which copies quarantined then
+ * still keep. No mailbox is named with U+FFFD.
+ */
+static bool inexact(const char *a)
+{
+    return a != NULL && (jsontext_has_escape(a) || strstr(a, "\xef\xbf\xbd") != NULL);
+}
+
+/*
+ * The first address of the envelope that release must not use, or NULL:
+ * read back, it is another address, and mail sent to it could reach
+ * someone else or bounce.
  */
 static const char *inexact_address(const json_t *m)
 {
-    if (jsontext_has_escape(jstr(m, "sender")))
+    if (inexact(jstr(m, "sender")))
         return jstr(m, "sender");
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(m, "recipients"), i, r)
     {
-        if (jsontext_has_escape(json_string_value(r)))
+        if (inexact(json_string_value(r)))
             return json_string_value(r);
     }
     return NULL;
@@ -618,8 +628,8 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
         char *shown_bad = smfctl_text(bad);
         smfctl_fail(1,
                     "%s (%s) not released, it stays quarantined: the address %s was not UTF-8 "
-                    "and is kept with its bytes escaped, not as sent; export the message and "
-                    "deliver it by hand",
+                    "and is kept with its bad bytes written another way, not as sent; export "
+                    "the message and deliver it by hand",
                     id, c->domain, shown_bad);
         free(shown_bad);
         return 1;

@@ -627,6 +627,21 @@ class QuarantineTest(unittest.TestCase):
             self.assertEqual(len(self.sink.messages), before, self.sink.messages[before:])
             self.assertEqual(self.entry(qid, "rel.example")["state"], "quarantined")
 
+    def test_release_refuses_an_address_mended_with_u_fffd(self):
+        """Front ends once sent each byte that was not UTF-8 as U+FFFD, and copies
+        they quarantined keep such addresses: they are not the ones the client gave
+        either, and release refuses them as it refuses \\xHH."""
+        gtube = fixture("gtube.eml")
+        for env in ({"sender": "x\ufffd@sender.example", "recipients": ["f1@relf.example"]},
+                    {"recipients": ["f2@relf.example", "b\ufffd@relf.example"]}):
+            qid = self.quarantine(gtube, **env)
+            before = len(self.sink.messages)
+            r = self.ctl("release", qid)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(b"was not UTF-8", r.stderr)
+            self.assertEqual(len(self.sink.messages), before, self.sink.messages[before:])
+            self.assertEqual(self.entry(qid, "relf.example")["state"], "quarantined")
+
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
         fail rather than report the other domains as the whole quarantine."""
