@@ -48,7 +48,7 @@ static const smf_option_t att_options[] = {
      "Score of ATT_ZIP_CONCATENATED (zips one after another in one file, or local entries "
      "that no central directory lists)."},
     {"html_smuggling_score", SMF_OPT_FLOAT, "3", offsetof(att_conf_t, html_smuggling_score),
-     "Score of ATT_HTML_SMUGGLING (an HTML attachment whose script decodes a long base64 "
+     "Score of ATT_HTML_SMUGGLING (an HTML or SVG attachment whose script decodes a base64 "
      "string and saves it as a file)."},
     /* A TNEF writer that sums wrong makes clean mail: the attachments are
      * read and checked all the same, so the mismatch says little. */

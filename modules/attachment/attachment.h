@@ -235,10 +235,12 @@ int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **
                          size_t *name_len);
 
 /*
- * Adds ATT_HTML_SMUGGLING when an HTML part's scripts hold a base64 string
- * of at least 1024 characters, decode it (atob, Blob, Uint8Array) and save
- * it (msSaveOrOpenBlob, createObjectURL, a download attribute). `what`
- * names the part in the detail. Returns 0 or a negative SMF_E* code.
+ * Adds ATT_HTML_SMUGGLING when an HTML or SVG part carries a file the
+ * parser made a child part of without a name (no image it shows), and the
+ * page saves a file (msSaveOrOpenBlob, createObjectURL, a download
+ * attribute) and names a decoder (atob, Blob, Uint8Array) or the file
+ * begins as a program, archive or document. `what` names the part in the
+ * detail. Returns 0 or a negative SMF_E* code.
  */
 int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p);
 
