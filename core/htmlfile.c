@@ -17,6 +17,7 @@
 typedef struct blob {
     const char *s; /* The base64 characters, joins left out, in the arena. */
     size_t n;
+    int head; /* A whole string that begins as a program, archive or document. */
 } blob_t;
 
 typedef struct collector {
@@ -421,11 +422,59 @@ static int script_decodes(const char *body, size_t len)
     return 0;
 }
 
+/* The header of a data: URI written in a script's string ("data:" to
+ * ";base64,") is read up to this length. */
+#define DATA_HEAD_MAX 256
+
 /* Whether the run of base64 body[at..end) is a whole quoted string (its
- * padding included), as a string handed to atob() is written. */
+ * padding included), as a string handed to atob() is written, or the
+ * payload of a data: URI written in one ('data:...;base64,...'), which
+ * fetch() decodes. */
 static int whole_string(const char *body, size_t len, size_t at, size_t end)
 {
-    return at > 0 && quote(body[at - 1]) && end < len && quote(body[end]);
+    int opened = at > 0 && quote(body[at - 1]);
+    if (!opened && at >= 7 && strncasecmp(body + at - 7, "base64,", 7) == 0) {
+        /* The URI's header is looked for back to its quote, no further
+         * than a header runs, so that no character is read twice over. */
+        size_t stop = at - 7 > DATA_HEAD_MAX ? at - 7 - DATA_HEAD_MAX : 0, i = at - 7;
+        while (i > stop && !quote(body[i - 1]) && !blank((unsigned char)body[i - 1]))
+            i--;
+        opened =
+            i > 0 && quote(body[i - 1]) && at - i >= 12 && strncasecmp(body + i, "data:", 5) == 0;
+    }
+    return opened && end < len && quote(body[end]);
+}
+
+static size_t b64_decode(const unsigned char *s, size_t n, unsigned char *out);
+
+/* Base64 characters decoded to know what a string begins as: the
+ * longest signature below is 8 bytes. */
+#define HEAD_CHARS 12
+
+/* Whether the base64 characters s[0..n) decode to bytes that begin as a
+ * program (MZ, ELF), an archive (zip, 7z, rar) or a document (PDF, OLE2)
+ * does: what no token of a script is, and what a page that saves a file
+ * carries, whatever it decodes it with. */
+static int file_head(const char *s, size_t n)
+{
+    static const struct {
+        const char *magic;
+        size_t len;
+    } heads[] = {{"MZ", 2},
+                 {"PK\x03\x04", 4},
+                 {"7z\xbc\xaf\x27\x1c", 6},
+                 {"Rar!\x1a\x07", 6},
+                 {"%PDF-", 5},
+                 {"\x7f"
+                  "ELF",
+                  4},
+                 {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8}};
+    unsigned char b[HEAD_CHARS];
+    size_t k = b64_decode((const unsigned char *)s, n < HEAD_CHARS ? n : HEAD_CHARS, b);
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
+        if (k >= heads[i].len && memcmp(b, heads[i].magic, heads[i].len) == 0)
+            return 1;
+    return 0;
 }
 
 static void on_script(void *ctx, const char *body, size_t len)
@@ -447,6 +496,7 @@ static void on_script(void *ctx, const char *body, size_t len)
             (count >= HTMLFILE_SCRIPT_SHORT && whole_string(body, len, i, end))) {
             char *copy = arena_alloc(c->files->arena, count);
             run(body, len, i, copy, &count);
+            int head = count < HTMLFILE_SCRIPT_MIN && file_head(copy, count);
             if (c->blob_count == c->blob_cap) {
                 c->blob_cap = c->blob_cap ? c->blob_cap * 2 : 4;
                 blob_t *v = arena_alloc(c->files->arena, c->blob_cap * sizeof(*v));
@@ -454,7 +504,7 @@ static void on_script(void *ctx, const char *body, size_t len)
                     memcpy(v, c->blobs, c->blob_count * sizeof(*v));
                 c->blobs = v;
             }
-            c->blobs[c->blob_count++] = (blob_t){copy, count};
+            c->blobs[c->blob_count++] = (blob_t){copy, count, head};
         }
         i = end > i ? end : i + 1;
     }
@@ -517,15 +567,17 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
      * while a page's payload is its longest string. */
     if (c.blob_count > 1)
         qsort(c.blobs, c.blob_count, sizeof(*c.blobs), longer_first);
-    /* A shorter string is taken only from a page that decodes base64, and
-     * only so many of them: without that, the words and tokens of scripts
-     * would be parts, as many as the part cap allows, and then past it. A
-     * page with more does not pass for read: any of those left out may be
-     * the file it saves. */
+    /* A shorter string is taken only from a page that decodes base64, or
+     * when it begins as a program, archive or document does (a page may
+     * reach its decoder by a name no word above finds), and only so many
+     * of them: without that, the words and tokens of scripts would be
+     * parts, as many as the part cap allows, and then past it. A page with
+     * more does not pass for read: any of those left out may be the file
+     * it saves. */
     size_t shorter = 0;
     for (size_t i = 0; i < c.blob_count; i++) {
-        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && !c.decodes)
-            break;
+        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && !c.decodes && !c.blobs[i].head)
+            continue;
         if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && shorter++ == HTMLFILE_SCRIPT_SHORT_MAX) {
             files->unread = "more than " STR(
                 HTMLFILE_SCRIPT_SHORT_MAX) " short base64 strings "

@@ -18,8 +18,9 @@
 /* Base64 characters a script string must hold to be taken for a file. */
 #define HTMLFILE_SCRIPT_MIN 1024
 /* Fewer will do, down to this many, for a quoted string when the page's
- * scripts decode base64 (atob(), a Uint8Array, a Blob): a file as short as
- * the EICAR test file is 92 characters of base64. */
+ * scripts decode base64 (atob(), a Uint8Array, a Blob), or when it decodes
+ * to bytes that begin as a program, archive or document does: a file as
+ * short as the EICAR test file is 92 characters of base64. */
 #define HTMLFILE_SCRIPT_SHORT 64
 /* Such shorter strings taken from one page at most, the longest first;
  * a page with more is not read whole (unread). */

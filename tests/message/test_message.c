@@ -1238,6 +1238,65 @@ static void test_html_files_script_short(void)
 }
 
 /*
+ * A page may reach its decoder by a name no word finds (window['at'+'ob'],
+ * fetch() of a data: URI): a whole quoted string of 64 characters or more
+ * is then taken when it begins as a program, archive or document does,
+ * under the same cap as other short strings. Other strings of such a page
+ * and the same strings outside scripts are not.
+ */
+static void test_html_files_script_head(void)
+{
+    arena_t *a = arena_new(16384);
+    const char tail[] = "a file of seventy bytes behind its signature, short enough to hide";
+    char zip[128], exe[128];
+    snprintf(zip, sizeof(zip), "PK\x03\x04%s", tail);
+    snprintf(exe, sizeof(exe), "MZ%s", tail);
+    gchar *z64 = g_base64_encode((const guchar *)zip, strlen(zip));
+    gchar *e64 = g_base64_encode((const guchar *)exe, strlen(exe));
+    gchar *t64 = g_base64_encode((const guchar *)tail, strlen(tail));
+    CHECK(strlen(z64) < 1024 && strlen(t64) >= 64);
+    const smf_part_t *kids[32];
+    char *html = arena_printf(a, "<script>var s = '%s'; window['at' + 'ob'](s);</script>", e64);
+    size_t n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], exe));
+    CHECK(n == 1 && strcmp(kids[0]->content_type, "application/octet-stream") == 0);
+    html = arena_printf(a,
+                        "<button onclick=\"fetch('data:application/zip;base64,%s')"
+                        ".then(r => r.blob()).then(save)\">x</button>",
+                        z64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], zip));
+    html = arena_printf(a, "<script>fetch('data:;base64,' + \"%s\").then(save);</script>", z64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], zip));
+    /* No signature, no decoding word: a token like any other. */
+    html = arena_printf(a, "<script>var s = '%s'; window['at' + 'ob'](s);</script>", t64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    /* Not a whole string, or not in a script. */
+    html = arena_printf(a, "<script>f('x%s');</script>", z64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    html = arena_printf(a, "<script></script><p>'%s'</p>", z64);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    /* The cap of short strings holds for these too. */
+    GString *many = g_string_new("Subject: x\nContent-Type: text/html\n\n<script>var v = [");
+    for (int i = 0; i < 20; i++) {
+        zip[4] = (char)('A' + i);
+        gchar *one = g_base64_encode((const guchar *)zip, strlen(zip));
+        g_string_append_printf(many, "\"%s\",", one);
+        g_free(one);
+    }
+    g_string_append(many, "];</script>");
+    message_t *m = parse_built(a, many);
+    CHECK(children_of(m, 0, kids, 32) == 16);
+    CHECK(m->truncated != NULL);
+    g_string_free(many, TRUE);
+    g_free(z64);
+    g_free(e64);
+    g_free(t64);
+    arena_destroy(&a);
+}
+
+/*
  * A page of a great many tiny data: URIs costs memory in proportion to the
  * files that can become parts, not to the URIs: past the part cap they are
  * not even listed, and the message is truncated as before.
@@ -2126,6 +2185,7 @@ int main(int argc, char **argv)
     test_html_files_many();
     test_html_files_css();
     test_html_files_script_short();
+    test_html_files_script_head();
     test_html_files_shown_images();
     test_html_files_shown_images_room();
     test_html_files_srcdoc();
