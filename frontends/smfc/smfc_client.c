@@ -41,14 +41,18 @@
 /*
  * An engine deemed down may be restarting (an upgrade, new signatures): a
  * long batch waits for it rather than write off every message left.
- * Sending pauses, and one message at a time goes as a probe, the first
- * after SMFC_PROBE_FIRST_MS, each later one twice as long after the last
- * probe timed out, up to SMFC_PROBE_MAX_MS; a probe sent while the engine
- * is away is delivered when it listens again. Any answer resumes the run;
- * --down-wait after the engine was deemed down, the rest are not sent.
+ * Sending pauses, and the engine is asked with PING, which a worker
+ * answers with PONG (STATS would not do: the transport thread answers it
+ * even when no worker can scan). No message is used up by asking. The
+ * first PING goes after SMFC_PROBE_FIRST_MS, each later one twice as long
+ * after the last went unanswered, up to SMFC_PROBE_MAX_MS; each is given
+ * SMFC_PROBE_TIMEOUT_MS (or --timeout, when shorter). A PONG, or a late
+ * answer to a message, resumes the run; --down-wait after the engine was
+ * deemed down, the rest are not sent.
  */
 #define SMFC_PROBE_FIRST_MS 1000.0
 #define SMFC_PROBE_MAX_MS 30000.0
+#define SMFC_PROBE_TIMEOUT_MS 2000.0
 
 typedef struct smfc_slot {
     uint64_t seq;
@@ -76,6 +80,9 @@ typedef struct smfc_client {
     unsigned unanswered; /* Requests timed out since the engine last answered. */
     bool down;           /* Too many of those timed out: only probes are sent. */
     double down_since, probe_at, probe_backoff;
+    bool probing; /* A PING is in flight, sent at probe_sent. */
+    double probe_sent;
+    uint64_t probes;   /* PINGs sent: the next one's number. */
     char *unreachable; /* Set once the engine is given up on: see above. */
     char id_prefix[32];
     smfc_input_t *in;
@@ -170,15 +177,38 @@ static bool smfc_any_in_flight(smfc_client_t *c)
     return false;
 }
 
+static double smfc_probe_timeout(const smfc_client_t *c)
+{
+    double t = (double)c->o->timeout_ms;
+    return t < SMFC_PROBE_TIMEOUT_MS ? t : SMFC_PROBE_TIMEOUT_MS;
+}
+
+static void smfc_probe_failed(smfc_client_t *c, double now);
+
+/* Asks an engine deemed down whether it is back: a PING, no message. */
+static void smfc_probe(smfc_client_t *c)
+{
+    char id[64];
+    int idlen = snprintf(id, sizeof id, "%sping-%" PRIu64, c->id_prefix, c->probes++);
+    c->probe_sent = smfc_now_ms();
+    c->probing = true;
+    if (smfc_send_frame(c->sock, SMFC_PROTO, strlen(SMFC_PROTO), true) < 0 ||
+        smfc_send_frame(c->sock, "PING", 4, true) < 0 ||
+        smfc_send_frame(c->sock, id, (size_t)idlen, false) < 0) {
+        c->probing = false;
+        smfc_probe_failed(c, smfc_now_ms());
+    }
+}
+
 /* The window counts unprinted messages, so out-of-order replies stay
- * bounded. While the engine is deemed down, only a probe goes, alone and
- * when its time has come. */
+ * bounded. While the engine is deemed down, no message goes: a PING asks
+ * whether it is back, when its time has come. */
 static void smfc_fill(smfc_client_t *c)
 {
     while (!c->eof && c->next_seq - c->next_print < c->o->jobs) {
         if (c->down && !c->unreachable) {
-            if (!smfc_any_in_flight(c) && smfc_now_ms() >= c->probe_at)
-                smfc_start_one(c);
+            if (!c->probing && smfc_now_ms() >= c->probe_at)
+                smfc_probe(c);
             return;
         }
         smfc_start_one(c);
@@ -235,6 +265,24 @@ static bool smfc_frame_is(zmq_msg_t *f, const char *s)
     return zmq_msg_size(f) == strlen(s) && memcmp(zmq_msg_data(f), s, strlen(s)) == 0;
 }
 
+/* Whether a reply's request id is one of this run's PINGs. */
+static bool smfc_is_probe(const smfc_client_t *c, zmq_msg_t *idf)
+{
+    size_t plen = strlen(c->id_prefix);
+    return smfc_id_ours(c, idf) && zmq_msg_size(idf) > plen + 5 &&
+           memcmp((const char *)zmq_msg_data(idf) + plen, "ping-", 5) == 0;
+}
+
+/* Whether it is the PING now in flight (the last one sent). */
+static bool smfc_is_current_probe(const smfc_client_t *c, zmq_msg_t *idf)
+{
+    char id[64];
+    if (c->probes == 0)
+        return false;
+    snprintf(id, sizeof id, "%sping-%" PRIu64, c->id_prefix, c->probes - 1);
+    return smfc_frame_is(idf, id);
+}
+
 /*
  * "busy": the engine did not start on the message, so it is asked again a
  * little later, for as long as the message's timeout allows (the timeout
@@ -272,6 +320,7 @@ static void smfc_heard(smfc_client_t *c)
 {
     c->answered = true;
     c->unanswered = 0;
+    c->probing = false;
     if (c->down && !c->unreachable) {
         char note[300];
         snprintf(note, sizeof note, "%s answers again after %.0f s: sending resumes",
@@ -285,6 +334,17 @@ static void smfc_handle_reply(smfc_client_t *c, zmq_msg_t *f, int n)
 {
     if (n < 3 || !smfc_frame_is(&f[0], SMFC_PROTO)) {
         fprintf(stderr, "smfc: warning: ignored a malformed reply (%d frames)\n", n);
+        return;
+    }
+    /* The answer to a PING: PONG says a worker can scan. Anything else
+     * (busy, shutting down) is not yet the engine's return. */
+    if (smfc_is_probe(c, &f[2])) {
+        if (smfc_frame_is(&f[1], "PONG"))
+            smfc_heard(c);
+        else if (c->probing && smfc_is_current_probe(c, &f[2])) {
+            c->probing = false;
+            smfc_probe_failed(c, smfc_now_ms());
+        }
         return;
     }
     smfc_slot_t *s = smfc_slot_for(c, &f[2]);
@@ -415,12 +475,12 @@ static void smfc_deem_down(smfc_client_t *c, double now)
     char why[512], note[700];
     smfc_down_reason(c, why, sizeof why);
     snprintf(note, sizeof note,
-             "%s; sending pauses, and one message at a time goes as a probe, for up to %ld s", why,
+             "%s; sending pauses, and the engine is pinged until it answers, for up to %ld s", why,
              c->o->down_wait_ms / 1000);
     smfc_report_note(c->report, note);
 }
 
-/* A probe that got no answer: the next goes later, unless the wait is over. */
+/* A PING that got no PONG: the next goes later, unless the wait is over. */
 static void smfc_probe_failed(smfc_client_t *c, double now)
 {
     if (now - c->down_since >= (double)c->o->down_wait_ms) {
@@ -449,20 +509,22 @@ static long smfc_expire(smfc_client_t *c)
             s->elapsed_ms = now - s->sent_ms;
             smfc_slot_fail(s, "no_answer", why);
             /* An engine that answered none of several messages in a
-             * row will not answer the rest either, for now. */
+             * row will not answer the rest either, for now. The messages
+             * sent before it was deemed down time out on their own. */
             c->unanswered++;
-            if (c->unreachable)
-                continue;
-            if (c->down) {
-                /* Only a probe's silence counts: the messages sent before
-                 * the engine was deemed down time out on their own. */
-                if (s->sent_ms >= c->down_since)
-                    smfc_probe_failed(c, now);
-            } else if (c->unanswered >= smfc_unanswered_max(c))
+            if (!c->unreachable && !c->down && c->unanswered >= smfc_unanswered_max(c))
                 smfc_deem_down(c, now);
         } else if (left < next) {
             next = left;
         }
+    }
+    if (c->probing) {
+        double left = c->probe_sent + smfc_probe_timeout(c) - now;
+        if (left <= 0) {
+            c->probing = false;
+            smfc_probe_failed(c, now);
+        } else if (left < next)
+            next = left;
     }
     return (long)next + 1;
 }
@@ -476,7 +538,7 @@ static void smfc_loop(smfc_client_t *c)
         if (c->eof && c->next_print == c->next_seq)
             return;
         long wait = smfc_resend(c, smfc_expire(c));
-        if (!smfc_any_in_flight(c)) {
+        if (!smfc_any_in_flight(c) && !c->probing) {
             /* Waiting to probe an engine deemed down: nothing to poll. */
             double until = c->probe_at - smfc_now_ms();
             if (c->down && !c->unreachable && !c->eof && until > 0)

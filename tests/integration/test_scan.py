@@ -397,17 +397,23 @@ class BrokenEngineTest(unittest.TestCase):
 
     def test_engine_that_comes_back_gets_the_rest(self):
         """An engine that goes silent for a while (a restart) is deemed down: sending
-        pauses, a probe goes a second later, and once the engine answers again the run
-        goes on; every message after the silence gets its verdict."""
+        pauses, a PING goes a second later and again while it is away, and once the
+        engine answers PONG the run goes on. Asking uses no message up: only the two
+        messages sent into the silence fail, every other one gets its verdict."""
         silent = {}
+        pings = []
 
         def reply(req):
             now = time.monotonic()
             if len(silent.setdefault("seen", [])) >= 2 and "from" not in silent:
                 silent["from"] = now
-            silent["seen"].append(req[2])
-            if "from" in silent and now < silent["from"] + 1.2:
+            silent["seen"].append(req[1])
+            if req[1] == b"PING":
+                pings.append(now)
+            if "from" in silent and now < silent["from"] + 2.5:
                 return None
+            if req[1] == b"PING":
+                return [PROTO, b"PONG", req[2], b'{"schema": 1, "workers": 1}']
             return [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}']
 
         endpoint = self.serve(reply)
@@ -418,11 +424,13 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         out = json_lines(p)
         self.assertEqual(len(out), 12, out)
-        failed = [o for o in out if "error" in o]
-        self.assertTrue(failed, out)
-        for o in failed:
+        # The two sent into the silence; none used up while the engine was away.
+        self.assertEqual([i for i, o in enumerate(out) if "error" in o], [2, 3], out)
+        for o in out[2:4]:
             self.assertIn("no answer from", o["message"], out)
-        self.assertEqual([o.get("action") for o in out[-6:]], ["accept"] * 6, out)
+        self.assertEqual([o.get("action") for o in out[4:]], ["accept"] * 8, out)
+        self.assertGreaterEqual(len(pings), 2, silent["seen"])
+        self.assertEqual(silent["seen"].count(b"SCAN"), 12, silent["seen"])
         self.assertIn(b"sending pauses", p.stderr)
         self.assertIn(b"answers again", p.stderr)
         self.assertNotIn(b"not sent", p.stderr)
