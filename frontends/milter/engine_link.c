@@ -27,11 +27,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,11 +74,38 @@ static int64_t link_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * How many ZeroMQ sockets the context may hold. libmilter runs each MTA
+ * connection on its own thread with no cap of its own, and each request in
+ * flight holds up to three sockets (the borrowed DEALER, its monitor and the
+ * PAIR reading that), besides the idle ones kept per endpoint. ZeroMQ's
+ * default of 1,023 would refuse sockets at a few hundred concurrent
+ * connections; each socket takes at least one descriptor, so the process's
+ * RLIMIT_NOFILE bounds them anyway, and is the limit used (never less than
+ * the default, never more than the context supports).
+ */
+static int link_max_sockets(void *ctx)
+{
+    int want = ZMQ_MAX_SOCKETS_DFLT;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        want = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT_MAX ? INT_MAX
+                                                                             : (int)rl.rlim_cur;
+    int most = zmq_ctx_get(ctx, ZMQ_SOCKET_LIMIT);
+    if (most > 0 && want > most)
+        want = most;
+    return want > ZMQ_MAX_SOCKETS_DFLT ? want : ZMQ_MAX_SOCKETS_DFLT;
+}
+
 int link_init(const milter_opts_t *o)
 {
     link_ctx = zmq_ctx_new();
     if (!link_ctx)
         return -1;
+    int max_sockets = link_max_sockets(link_ctx);
+    if (zmq_ctx_set(link_ctx, ZMQ_MAX_SOCKETS, max_sockets) != 0)
+        milter_log(LOG_WARNING, "cannot allow %d ZeroMQ sockets (%s): at most %d at once",
+                   max_sockets, zmq_strerror(zmq_errno()), zmq_ctx_get(link_ctx, ZMQ_MAX_SOCKETS));
     link_pools = calloc(o->n_endpoints, sizeof *link_pools);
     if (!link_pools)
         return -1;
@@ -94,8 +123,17 @@ int link_init(const milter_opts_t *o)
 static void *link_socket_new(const char *endpoint)
 {
     void *s = zmq_socket(link_ctx, ZMQ_DEALER);
-    if (!s)
+    if (!s) {
+        int err = zmq_errno();
+        milter_log(LOG_ERR,
+                   "cannot create a ZeroMQ socket for engine %s: %s%s; the request is not sent "
+                   "there (tempfail unless another engine answers)",
+                   endpoint, zmq_strerror(err),
+                   err == EMFILE ? " (too many sockets or descriptors open at once: raise the "
+                                   "process's open-file limit)"
+                                 : "");
         return NULL;
+    }
     int zero = 0, one = 1;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     /* Only queue to a connected engine, so that a down endpoint is noticed at once. */
@@ -218,6 +256,11 @@ static void *link_watch(void *s)
     if (zmq_socket_monitor(s, ep, ZMQ_EVENT_DISCONNECTED) != 0)
         return NULL;
     void *mon = zmq_socket(link_ctx, ZMQ_PAIR);
+    if (mon == NULL)
+        milter_log(LOG_WARNING,
+                   "cannot create a ZeroMQ socket to watch a request: %s; a dropped "
+                   "connection is noticed at the timeout only",
+                   zmq_strerror(zmq_errno()));
     int zero = 0;
     if (mon != NULL &&
         (zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero) != 0 || zmq_connect(mon, ep) != 0)) {

@@ -1,0 +1,74 @@
+/*
+ * test_milter_link.c - smf-milter's engine link: its ZeroMQ context allows as
+ * many sockets as the descriptor limit, not ZeroMQ's default 1,023, and a
+ * socket it cannot create is said in the log. The file is built in whole, to
+ * reach its static parts.
+ */
+#include "engine_link.c"
+
+#include "check.h"
+
+#include <stdarg.h>
+#include <sys/resource.h>
+
+milter_opts_t milter_opts;
+
+static char last_log[1024];
+
+void milter_log(int priority, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_log, sizeof last_log, fmt, ap);
+    va_end(ap);
+    (void)priority;
+}
+
+/* As many sockets as 400 MTA connections' requests hold at once. */
+#define MANY 1200
+
+int main(void)
+{
+    static const char *endpoints[] = {"inproc://smf-test-link"};
+    milter_opts_t o = {
+        .endpoints = endpoints, .n_endpoints = 1, .timeout_ms = 100, .connect_timeout_ms = 100};
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096 &&
+        (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 4096 ? 4096 : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    CHECK(link_init(&o) == 0, "link_init");
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 2 * MANY) {
+        CHECK(zmq_ctx_get(link_ctx, ZMQ_MAX_SOCKETS) >= 2 * MANY, "max sockets %d",
+              zmq_ctx_get(link_ctx, ZMQ_MAX_SOCKETS));
+        static void *socks[MANY];
+        int made = 0;
+        for (int i = 0; i < MANY; i++)
+            made += (socks[i] = link_socket_new(endpoints[0])) != NULL;
+        CHECK(made == MANY, "%d of %d sockets made: %s", made, MANY, last_log);
+        for (int i = 0; i < MANY; i++)
+            if (socks[i])
+                zmq_close(socks[i]);
+    } else {
+        printf("descriptor limit below %d: the many-sockets check is skipped\n", 2 * MANY);
+    }
+    zmq_ctx_term(link_ctx);
+
+    /* A context with room for one socket: the request's socket is refused. */
+    link_ctx = zmq_ctx_new();
+    zmq_ctx_set(link_ctx, ZMQ_MAX_SOCKETS, 1);
+    void *only = zmq_socket(link_ctx, ZMQ_DEALER);
+    CHECK(only != NULL, "the one socket");
+    last_log[0] = '\0';
+    json_t *env = json_pack("{s:[s]}", "recipients", "a@example.com");
+    link_reply_t r;
+    link_scan(env, "Subject: x\r\n\r\nbody\r\n", 20, &r);
+    CHECK(r.status == LINK_NO_ANSWER, "status %d", (int)r.status);
+    CHECK_CONTAINS(last_log, "cannot create a ZeroMQ socket for engine inproc://smf-test-link");
+    CHECK_CONTAINS(last_log, "tempfail unless another engine answers");
+    json_decref(env);
+    zmq_close(only);
+    zmq_ctx_term(link_ctx);
+    return check_done();
+}
