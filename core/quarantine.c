@@ -922,6 +922,39 @@ int quarantine_get(quarantine_t *q, const char *domain, const char *id, char **m
     return rc == 1 ? 0 : rc == 0 ? SMF_ENOENT : rc;
 }
 
+typedef struct time_ctx {
+    const char *id;
+    int64_t *time_ms;
+} time_ctx_t;
+
+/* 1 when found (*time_ms set), 0 when absent, SMF_EIO: the metadata only. */
+static int time_env(denv_t *e, void *arg)
+{
+    time_ctx_t *c = arg;
+    MDB_txn *txn;
+    MDB_val k = id_key(c->id), v;
+    meta_t m;
+    if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn) != 0)
+        return SMF_EIO;
+    int rc = mdb_get(txn, e->meta, &k, &v);
+    if (rc == 0 && meta_decode(&v, &m) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        *c->time_ms = m.time_ms;
+    mdb_txn_abort(txn);
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : SMF_EIO;
+}
+
+int quarantine_time(quarantine_t *q, const char *domain, const char *id, int64_t *time_ms)
+{
+    time_ctx_t c = {id, time_ms};
+    *time_ms = 0;
+    if (!valid_id(id))
+        return SMF_EINVAL;
+    int rc = each_env(q, domain, time_env, &c);
+    return rc == 1 ? 0 : rc == 0 ? SMF_ENOENT : rc;
+}
+
 /* ---- changes by the operator --------------------------------------- */
 
 /*

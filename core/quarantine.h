@@ -125,6 +125,11 @@ int quarantine_list(quarantine_t *q, const char *domain, int64_t since_ms, quara
 int quarantine_get(quarantine_t *q, const char *domain, const char *id, char **meta_json,
                    char **raw, size_t *raw_len, char **domain_out);
 
+/* When an entry was stored (Unix ms), read by its id from the metadata
+ * alone; domain NULL takes the first domain holding it, in name order.
+ * 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO; *time_ms is 0 unless found. */
+int quarantine_time(quarantine_t *q, const char *domain, const char *id, int64_t *time_ms);
+
 /* Deletes an entry; domain NULL deletes it from every domain holding it.
  * Durable on return. 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO. */
 int quarantine_delete(quarantine_t *q, const char *domain, const char *id);

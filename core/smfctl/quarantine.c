@@ -436,25 +436,6 @@ static void free_copies(copies_t *c)
 
 /* ---- show ------------------------------------------------------------- */
 
-typedef struct finder {
-    const char *id;
-    int64_t time;
-    size_t size;
-} finder_t;
-
-static int find_one(const char *domain, const char *id, int64_t t, size_t size, const char *mj,
-                    void *arg)
-{
-    (void)domain;
-    (void)mj;
-    finder_t *f = arg;
-    if (strcmp(id, f->id) != 0)
-        return 0;
-    f->time = t;
-    f->size = size;
-    return 1;
-}
-
 /* A header's value as stored (unfolded, not decoded), or "". */
 static void header_value(const char *raw, size_t len, const char *name, char *out, size_t outlen)
 {
@@ -500,7 +481,7 @@ static void print_symbols(const json_t *meta)
     }
 }
 
-static void show_text(const copy_t *c, const char *id, const finder_t *f)
+static void show_text(const copy_t *c, const char *id, int64_t time_ms)
 {
     char tb[32], from[256], subject[512], *to = rcpt_text(c->json);
     const json_t *m = c->json;
@@ -508,7 +489,7 @@ static void show_text(const copy_t *c, const char *id, const finder_t *f)
     header_value(c->raw, c->raw_len, "From", from, sizeof(from));
     header_value(c->raw, c->raw_len, "Subject", subject, sizeof(subject));
     printf("%-12s%s\n%-12s%s\n%-12s%s\n%-12s%zu bytes\n", "id", shown(&sh, id), "domain",
-           shown(&sh, c->domain), "time", iso_time(f->time, tb), "size", c->raw_len);
+           shown(&sh, c->domain), "time", iso_time(time_ms, tb), "size", c->raw_len);
     printf("%-12s%s\n", "state", shown(&sh, jstr(m, "state")));
     json_t *st = json_object_get(m, "state_time_ms");
     if (json_is_integer(st))
@@ -534,10 +515,11 @@ static int cmd_show(store_t *s, const args_t *a)
         return 1;
     json_t *arr = json_array();
     for (size_t i = 0; i < c.n; i++) {
-        finder_t f = {.id = a->id};
-        quarantine_list(s->q, c.v[i].domain, 0, find_one, &f);
+        /* The copy's time, by its id (the stores are keyed by id). */
+        int64_t time_ms;
+        quarantine_time(s->q, c.v[i].domain, a->id, &time_ms);
         if (a->json) {
-            json_t *o = entry_json(c.v[i].domain, a->id, f.time, c.v[i].raw_len, c.v[i].json);
+            json_t *o = entry_json(c.v[i].domain, a->id, time_ms, c.v[i].raw_len, c.v[i].json);
             char subject[512];
             header_value(c.v[i].raw, c.v[i].raw_len, "Subject", subject, sizeof(subject));
             /* JSON holds UTF-8 only: an 8-bit Subject (or one cut inside a
@@ -548,7 +530,7 @@ static int cmd_show(store_t *s, const args_t *a)
         } else {
             if (i > 0)
                 putchar('\n');
-            show_text(&c.v[i], a->id, &f);
+            show_text(&c.v[i], a->id, time_ms);
         }
     }
     if (a->json) {

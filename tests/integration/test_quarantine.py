@@ -313,6 +313,15 @@ class QuarantineTest(unittest.TestCase):
             self.assertEqual(r.stdout, body)
         shown = json.loads(self.ctl("show", qid, "--json").stdout)
         self.assertEqual(sorted(s["domain"] for s in shown), ["one.example", "two.example"])
+        # Each copy's time as the listing has it, in JSON and in text.
+        listed = {r["domain"]: r for r in listing(self.smfd) if r["id"] == qid}
+        for s in shown:
+            self.assertGreater(s["time"], 0, s)
+            self.assertEqual((s["time"], s["time_iso"]),
+                             (listed[s["domain"]]["time"], listed[s["domain"]]["time_iso"]))
+        text = self.ctl("show", qid).stdout.decode()
+        for d in ("one.example", "two.example"):
+            self.assertIn("time        %s\n" % listed[d]["time_iso"], text)
 
     def test_list_filters(self):
         a = self.quarantine(eicar_mail("fa"), recipients=["ann@filter.example"])
