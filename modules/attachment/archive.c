@@ -337,15 +337,19 @@ static size_t att_gzip_header(const unsigned char *d, size_t n, size_t pos, cons
 
 /*
  * Where the deflate data at pos ends, which a gzip member records nowhere:
- * it is inflated into a scratch buffer, at most archive_max_expanded bytes
- * and within the message's deadline. Returns 0 with *end set, 1 when it
- * does not end within the data or the limit (libarchive, which expands the
- * same bytes, then reports the damage or the limit), or a negative SMF_E*.
+ * it is inflated into a scratch buffer within the message's deadline. The
+ * bytes it gives out are added to *used, the gzip's bytes so far on top of
+ * what the walk holds, which may not pass archive_max_expanded: a file of
+ * many members, each a bomb just under the limit, would otherwise cost
+ * their number times the limit before libarchive expands any of them.
+ * Returns 0 with *end set, 1 when it does not end within the data, 2 when
+ * *used passed the limit first, or a negative SMF_E*.
  */
-static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size_t pos, size_t *end)
+static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size_t pos,
+                           uint64_t *used, size_t *end)
 {
     unsigned char out[ATT_READ_CHUNK];
-    uint64_t expanded = 0;
+    const uint64_t max = (uint64_t)w->ctx->pol->archive_max_expanded;
     z_stream zs;
     int zrc;
 
@@ -362,10 +366,12 @@ static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size
         zs.next_out = out;
         zs.avail_out = sizeof(out);
         zrc = inflate(&zs, Z_NO_FLUSH);
-        expanded += sizeof(out) - zs.avail_out;
-    } while (zrc == Z_OK && expanded <= (uint64_t)w->ctx->pol->archive_max_expanded);
+        *used += sizeof(out) - zs.avail_out;
+    } while (zrc == Z_OK && *used <= max);
     *end = pos + (size_t)zs.total_in;
     inflateEnd(&zs);
+    if (*used > max)
+        return 2;
     return zrc == Z_STREAM_END ? 0 : 1;
 }
 
@@ -377,12 +383,17 @@ static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size
  * buffer is checked by its end, which holds its extension. A member is
  * inflated here only when the bytes after its header hold another header's
  * first bytes, so a gzip of one member is inflated once, by libarchive.
+ * The members inflated here count against archive_max_expanded together,
+ * as libarchive counts them when it expands the same stream: past it the
+ * gzip is a limit before libarchive reads it. They are not added to what
+ * the walk holds, as libarchive's reading counts the same bytes again.
  */
 static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
 {
     char buf[256];
     const char *name, *tail;
     size_t pos = 0, data, end, len, members = 0;
+    uint64_t used = w->expanded;
     int rc;
 
     while ((data = att_gzip_header(d, n, pos, &name, &len)) > 0) {
@@ -395,7 +406,9 @@ static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
          * inflated here to find its end, as libarchive inflates it anyway. */
         if (memmem(d + data, n - data, "\x1f\x8b\x08", 3) == NULL)
             return 0;
-        if ((rc = att_inflate_end(w, d, n, data, &end)) != 0)
+        if ((rc = att_inflate_end(w, d, n, data, &used, &end)) == 2)
+            return att_limit(w, "expands beyond archive_max_expanded");
+        if (rc != 0)
             return rc < 0 ? rc : 0;
         if (n - end < ATT_GZ_TRAILER)
             return 0;

@@ -81,6 +81,11 @@ CASES = [
      "only": [], "status": "clean"},
     {"name": "gzip of more members than archive_max_entries", "fixture": "att_gz_members_clean.eml",
      "opts": ["archive_max_entries=1"], "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
+    # The members inflated to find each one's header count against the limit together.
+    {"name": "a gzip of many members, each under archive_max_expanded, is a limit",
+     "fixture": "att_gz_members_bomb.eml", "opts": ["archive_max_expanded=4000000"],
+     "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable", "inflated_max": 4000000 + 4 * 65536,
+     "details": {"ATT_ARCHIVE_LIMIT": "archive_max_expanded"}},
     {"name": "gzip whose header name is longer than 255 bytes", "fixture": "att_gz_long_header_name.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "aaaa.exe"}},
     {"name": "a lone gzip whose attachment name is very long", "fixture": "att_gz_long_name.eml",
