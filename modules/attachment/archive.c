@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <zlib.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,9 +142,10 @@ static int att_buf_append(att_buf_t *b, const void *data, size_t len)
  * OLE2 file's directory may sit anywhere. As every byte kept counts
  * against archive_max_expanded, what one attachment's walk holds at once,
  * nested entries included, stays within it. *broken is raised when the
- * data is damaged.
+ * data is damaged. The first skip bytes are read past, not kept.
  */
-static int att_read_entry(att_walk_t *w, struct archive *a, att_buf_t *b, int *broken)
+static int att_read_entry(att_walk_t *w, struct archive *a, uint64_t skip, att_buf_t *b,
+                          int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
     const att_policy_t *c = w->ctx->pol;
@@ -155,10 +157,18 @@ static int att_read_entry(att_walk_t *w, struct archive *a, att_buf_t *b, int *b
          * message's deadline the scan gives up rather than hold the worker. */
         if (smf_msg_time_left_ms(w->ctx->msg) <= 0)
             return SMF_ETIMEDOUT;
+        size_t from = 0;
+        if (skip > 0) { /* Bytes before the part walked: counted where they were read before. */
+            from = skip < (uint64_t)got ? (size_t)skip : (size_t)got;
+            skip -= from;
+            got -= (la_ssize_t)from;
+            if (got == 0)
+                continue;
+        }
         w->expanded += (uint64_t)got;
         if (w->expanded > (uint64_t)c->archive_max_expanded)
             return att_limit(w, "expands beyond archive_max_expanded");
-        if ((rc = att_buf_append(b, chunk, (size_t)got)) < 0)
+        if ((rc = att_buf_append(b, chunk + from, (size_t)got)) < 0)
             return rc;
     }
     /* A damaged entry (a bad checksum, a method libarchive cannot read)
@@ -228,7 +238,7 @@ static int att_nests(const unsigned char *data, size_t len)
 
 /* Examines one entry: its name, then its data (type, nested archive). */
 static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
-                          const char *outer, long depth, int *broken)
+                          const char *outer, long depth, uint64_t skip, int *broken)
 {
     const att_policy_t *c = w->ctx->pol;
     char namebuf[512], where[600];
@@ -248,7 +258,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
      * still write its data as a file: only directories hold none. */
     if (archive_entry_filetype(e) == AE_IFDIR)
         return 0;
-    rc = att_read_entry(w, a, &b, broken);
+    rc = att_read_entry(w, a, skip, &b, broken);
     /* libarchive hands out no data for a device or FIFO entry, but another
      * extractor writes it out as a file: what it holds cannot be examined. */
     if (rc == 0 && b.len == 0 && archive_entry_size(e) > 0 &&
@@ -270,10 +280,68 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     return rc;
 }
 
-/* A libarchive reader of data in memory; raw: of its one stream only, decompressed. */
-static struct archive *att_open(const unsigned char *data, size_t size, int raw)
+/*
+ * Compressed bytes handed to libarchive at a time from a compressed stream:
+ * what one hand-out expands to (about a thousandfold at most for gzip) is
+ * what libarchive can read past a check of the deadline and of
+ * archive_max_expanded, even where it reads without handing anything out
+ * (the blocks of zeros a tar reader passes over).
+ */
+#define ATT_FEED_CHUNK 4096
+
+/* A compressed stream fed to libarchive a chunk at a time. */
+typedef struct att_feed {
+    att_walk_t *w;
+    const unsigned char *data;
+    size_t size, pos;
+    int over, timedout; /* Why the feed stopped. */
+} att_feed_t;
+
+/* Whether the data starts as a compressed stream does: gzip, bzip2, xz, zstd, compress. */
+static int att_is_compressed(const unsigned char *d, size_t n)
+{
+    return (n >= 2 && d[0] == 0x1f && (d[1] == 0x8b || d[1] == 0x9d)) ||
+           (n >= 3 && memcmp(d, "BZh", 3) == 0) ||
+           (n >= 6 && memcmp(d,
+                             "\xfd"
+                             "7zXZ\x00",
+                             6) == 0) ||
+           (n >= 4 && memcmp(d, "\x28\xb5\x2f\xfd", 4) == 0);
+}
+
+/* Hands out the next chunk, unless the deadline passed or what libarchive
+ * read of the decompressed stream is past archive_max_expanded. */
+static la_ssize_t att_feed_read(struct archive *a, void *arg, const void **buf)
+{
+    att_feed_t *f = arg;
+    la_int64_t done = archive_filter_bytes(a, 0);
+    size_t n = f->size - f->pos < ATT_FEED_CHUNK ? f->size - f->pos : ATT_FEED_CHUNK;
+
+    if (smf_msg_time_left_ms(f->w->ctx->msg) <= 0) {
+        f->timedout = 1;
+        archive_set_error(a, ETIMEDOUT, "the message's deadline passed");
+        return -1;
+    }
+    if (done > 0 && (uint64_t)done > (uint64_t)f->w->ctx->pol->archive_max_expanded) {
+        f->over = 1;
+        archive_set_error(a, EFBIG, "expands beyond archive_max_expanded");
+        return -1;
+    }
+    *buf = f->data + f->pos;
+    f->pos += n;
+    return (la_ssize_t)n;
+}
+
+/*
+ * A libarchive reader of data in memory; raw: of its one stream only,
+ * decompressed. A compressed stream is fed through f, and a tar in one is
+ * read on past its end mark, over the blocks of zeros after it, to any
+ * tar or other bytes that follow.
+ */
+static struct archive *att_open(const unsigned char *data, size_t size, int raw, att_feed_t *f)
 {
     struct archive *a = archive_read_new();
+    int st;
 
     if (a == NULL)
         return NULL;
@@ -282,7 +350,19 @@ static struct archive *att_open(const unsigned char *data, size_t size, int raw)
         archive_read_support_format_all(a);
     /* Lets a lone .gz or .xz stream through as one entry; real formats bid higher. */
     archive_read_support_format_raw(a);
-    if (archive_read_open_memory(a, data, size) != ARCHIVE_OK) {
+    if (att_is_compressed(data, size)) {
+        f->data = data;
+        f->size = size;
+        if (!raw && archive_read_set_format_option(a, "tar", "read_concatenated_archives", "1") !=
+                        ARCHIVE_OK) {
+            archive_read_free(a);
+            return NULL;
+        }
+        st = archive_read_open(a, f, NULL, att_feed_read, NULL);
+    } else {
+        st = archive_read_open_memory(a, data, size);
+    }
+    if (st != ARCHIVE_OK) {
         archive_read_free(a);
         return NULL;
     }
@@ -830,18 +910,22 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
 
 /*
  * Walks the entries libarchive reads in data (raw: as one decompressed
- * stream). *empty is set when it was a compressed stream that libarchive
- * read as an archive of no entries at all.
+ * stream, from its byte skip on). *empty is set when it was a compressed
+ * stream that libarchive read as an archive of no entries at all. *tail is
+ * set to where bytes that are no tar start in the decompressed stream when
+ * a compressed tar is followed by them, 0 when not.
  */
 static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
-                            long depth, int raw, int *empty)
+                            long depth, int raw, uint64_t skip, int *empty, uint64_t *tail)
 {
     const att_policy_t *c = w->ctx->pol;
-    struct archive *a = att_open(data, size, raw);
+    att_feed_t feed = {w, NULL, 0, 0, 0, 0};
+    struct archive *a = att_open(data, size, raw, &feed);
     struct archive_entry *e;
     int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
     size_t walked = 0;
 
+    *tail = 0;
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
            ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK || st == ARCHIVE_WARN)) {
         /* Bytes that only looked like an archive ("BZh..." in a text file):
@@ -856,17 +940,38 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else
-            rc = att_walk_entry(w, a, e, name, depth, &broken);
+            rc = att_walk_entry(w, a, e, name, depth, skip, &broken);
+    }
+    if (rc == 0 && feed.timedout)
+        rc = SMF_ETIMEDOUT;
+    else if (rc == 0 && feed.over && !w->stopped)
+        rc = att_limit(w, "expands beyond archive_max_expanded");
+    /*
+     * A compressed tar followed by other bytes (a zip, which 7-Zip and unzip
+     * open in the decompressed stream): the tar reader stops at the first
+     * block that is no header, where those bytes start (it has read past the
+     * block when it found it was none). They are walked as one file.
+     */
+    if (rc == 0 && !w->stopped && !raw && a != NULL && broken < ATT_UNREADABLE &&
+        (st == ARCHIVE_RETRY || st == ARCHIVE_FATAL) && feed.data != NULL &&
+        (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR) {
+        la_int64_t at = archive_filter_bytes(a, 0);
+        if (st == ARCHIVE_RETRY && at >= 512)
+            at -= 512;
+        if (at > 0) {
+            *tail = (uint64_t)at;
+            st = ARCHIVE_EOF;
+        }
     }
     if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
         broken = ATT_UNREADABLE;
-    *empty = a != NULL && st == ARCHIVE_EOF && walked == 0 &&
+    *empty = a != NULL && st == ARCHIVE_EOF && walked == 0 && *tail == 0 &&
              archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE &&
              archive_format(a) != ARCHIVE_FORMAT_RAW;
     /* An encrypted 7z header hides even the names. */
     if (rc == 0 && broken && a != NULL && archive_read_has_encrypted_entries(a) > 0)
         rc = att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, name);
-    else if (rc == 0 && broken)
+    else if (rc == 0 && broken && !w->stopped)
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", c->damaged_score, name);
     if (a != NULL)
         archive_read_free(a);
@@ -878,16 +983,21 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
                             long depth)
 {
     int empty = 0, rc = att_check_hidden_names(w, data, size);
+    uint64_t tail = 0, none;
 
     if (rc < 0)
         return rc;
-    rc = att_walk_entries(w, name, data, size, depth, 0, &empty);
+    rc = att_walk_entries(w, name, data, size, depth, 0, 0, &empty, &tail);
     /* A compressed stream that starts with a block of zeros is an empty tar
      * to libarchive, which reads no further, but one file to 7-Zip, which
      * extracts it whole ("docs.zip.gz": zeros, then a zip, or a bomb): that
      * file is walked too. */
     if (rc == 0 && !w->stopped && empty)
-        rc = att_walk_entries(w, name, data, size, depth, 1, &empty);
+        rc = att_walk_entries(w, name, data, size, depth, 1, 0, &empty, &none);
+    /* What follows a compressed tar is read again from the start of the
+     * stream, up to where it starts: only such a stream is inflated twice. */
+    else if (rc == 0 && !w->stopped && tail > 0)
+        rc = att_walk_entries(w, name, data, size, depth, 1, tail, &empty, &none);
     return rc;
 }
 
