@@ -29,6 +29,7 @@ typedef struct att_walk {
     size_t entries;
     uint64_t expanded;
     int stopped; /* A limit was hit: stop opening anything more. */
+    int typed;   /* The attachment's type says 7z or rar. */
 } att_walk_t;
 
 /* An entry's data: the first bytes, or all of it when it is an archive to open. */
@@ -230,10 +231,12 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
 }
 
 /* Whether an entry's data is an archive to open: it starts like one, it is a zip behind a
- * preamble, which unzip and 7-Zip extract, or it is a TNEF stream (a winmail.dat). */
-static int att_nests(const unsigned char *data, size_t len)
+ * preamble, which unzip and 7-Zip extract, it is a TNEF stream (a winmail.dat), or its
+ * name says 7z or rar and such an archive lies further in. */
+static int att_nests(const char *name, const unsigned char *data, size_t len)
 {
-    return att_is_archive(data, len) || att_zip_found(data, len) || att_is_tnef(data, len);
+    return att_is_archive(data, len) || att_zip_found(data, len) || att_is_tnef(data, len) ||
+           att_sig_nests(name, 0, data, len);
 }
 
 /* Examines one entry: its name, then its data (type, nested archive). */
@@ -270,7 +273,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     }
     if (rc == 0 && !w->stopped && !att_is_vba_part(path))
         rc = att_check_ole2(w->ctx, where, path, b.data, b.len);
-    if (rc == 0 && !w->stopped && att_nests(b.data, b.len)) {
+    if (rc == 0 && !w->stopped && att_nests(path, b.data, b.len)) {
         if (depth >= c->archive_max_depth)
             rc = att_limit(w, "nested deeper than archive_max_depth");
         else
@@ -753,6 +756,55 @@ static int att_sig_archive_at(const unsigned char *p, size_t n, size_t *budget)
     return 0;
 }
 
+/* Where the first 7z or rar archive in data starts, into *at: 1 when there is one, 0
+ * when not, -1 when ATT_TNEF_SIG_CRC_BYTES of headers were summed first. */
+static int att_sig_find(const unsigned char *d, size_t n, size_t *at)
+{
+    size_t budget = ATT_TNEF_SIG_CRC_BYTES;
+
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] != '7' && d[i] != 'R')
+            continue;
+        int found = att_sig_archive_at(d + i, n - i, &budget);
+        if (found != 0) {
+            *at = i;
+            return found;
+        }
+    }
+    return 0;
+}
+
+/* Whether a name says 7z or rar by its extension, once the final dots and
+ * spaces Windows drops are gone. */
+static int att_sig_named(const char *name)
+{
+    size_t len = strlen(name);
+
+    while (len > 0 && (name[len - 1] == '.' || name[len - 1] == ' '))
+        len--;
+    return (len >= 3 && strncasecmp(name + len - 3, ".7z", 3) == 0) ||
+           (len >= 4 && strncasecmp(name + len - 4, ".rar", 4) == 0);
+}
+
+int att_sig_typed(const char *type)
+{
+    return strcasecmp(type, "application/x-7z-compressed") == 0 ||
+           strcasecmp(type, "application/vnd.rar") == 0 ||
+           strcasecmp(type, "application/x-rar-compressed") == 0 ||
+           strcasecmp(type, "application/x-rar") == 0;
+}
+
+int att_sig_nests(const char *name, int typed, const unsigned char *d, size_t n)
+{
+    size_t at;
+
+    if (!typed && !att_sig_named(name))
+        return 0;
+    if (att_is_archive(d, n) || att_zip_found(d, n) || att_is_tnef(d, n))
+        return 0;
+    return att_sig_find(d, n, &at) != 0;
+}
+
 /*
  * Where the next 7z or rar archive at or after `from` starts in a TNEF
  * stream, outside its attachments' data (an archive that is an attachment
@@ -801,7 +853,7 @@ static int att_tnef_data(att_tnef_check_t *tc, const att_tnef_attach_t *a, const
         rc = att_check_type(w->ctx, where, a->names[i], d, n);
     if (rc == 0)
         rc = att_check_ole2(w->ctx, where, name, d, n);
-    if (rc != 0 || !att_nests(d, n))
+    if (rc != 0 || !att_nests(name, d, n))
         return rc;
     /* Outlook shows the archive as an attachment of the mail. */
     if (c->block_archives && !att_is_tnef(d, n)) {
@@ -905,6 +957,18 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
      * are, so a zip in one lies in the clear and is that attachment's. */
     if (att_is_tnef(data, size))
         return att_walk_tnef(w, name, data, size, depth);
+    /* 7-Zip opens a file named .7z or .rar as the archive whose signature it
+     * finds in it, behind any bytes, and WinRAR a rar behind any bytes (a
+     * self-extractor's program); libarchive reads them at the start only, so
+     * such an archive is walked from where it starts, found as one further
+     * in a TNEF stream is. */
+    if (att_sig_nests(name, depth == 1 && w->typed, data, size)) {
+        size_t at;
+        int found = att_sig_find(data, size, &at);
+        if (found < 0)
+            return att_limit(w, "more 7z and rar signatures than are read here");
+        return att_walk_archive(w, name, data + at, size - at, depth);
+    }
     return att_walk_archive(w, name, data, size, depth);
 }
 
@@ -1001,9 +1065,10 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
     return rc;
 }
 
-int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size)
+int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size,
+                     int typed)
 {
-    att_walk_t w = {ctx, name, 0, 0, 0};
+    att_walk_t w = {ctx, name, 0, 0, 0, typed};
 
     return att_walk_memory(&w, name, data, size, 1);
 }

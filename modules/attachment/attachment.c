@@ -296,13 +296,16 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
      * A part that says it is TNEF and is none is a broken one, and is still
      * what it is to a client that goes by its name: a zip is walked. */
     if (att_is_tnef(p->data, p->size))
-        return att_scan_archive(ctx, what, p->data, p->size);
+        return att_scan_archive(ctx, what, p->data, p->size, 0);
     if (att_labelled_tnef(p) && (rc = smf_msg_add_symbol(ctx->msg, "ATT_ARCHIVE_DAMAGED",
                                                          ctx->pol->damaged_score, what)) < 0)
         return rc;
     /* A zip behind a preamble does not start like one, yet unzip and 7-Zip
-     * extract it: its central directory is what gives it away. */
-    if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size))
+     * extract it: its central directory is what gives it away. So does a 7z
+     * or rar behind other bytes in a file whose name or type says 7z or rar. */
+    int typed = att_sig_typed(p->content_type);
+    if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size) &&
+        !att_sig_nests(what, typed, p->data, p->size))
         return 0;
     if (ctx->pol->block_archives) {
         if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,
@@ -310,7 +313,7 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
             return rc;
         att_note_blocked(ctx, what);
     }
-    return att_scan_archive(ctx, what, p->data, p->size);
+    return att_scan_archive(ctx, what, p->data, p->size, typed);
 }
 
 void att_note_blocked(att_ctx_t *ctx, const char *what)

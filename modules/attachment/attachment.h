@@ -138,9 +138,23 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
  * Walks an archive held in memory: blocked names, encrypted entries,
  * executables disguised as documents, nested archives, limits. A TNEF
  * stream (winmail.dat) is walked as one too: its attachments are its entries.
- * Returns 0 or a negative SMF_E* code when the scan itself failed.
+ * typed: the attachment's type says 7z or rar (att_sig_typed()). Returns 0
+ * or a negative SMF_E* code when the scan itself failed.
  */
-int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size);
+int att_scan_archive(att_ctx_t *ctx, const char *name, const unsigned char *data, size_t size,
+                     int typed);
+
+/* Whether a content type says 7z or rar. */
+int att_sig_typed(const char *type);
+
+/*
+ * Whether the data, which does not start like an archive, is a 7z or rar
+ * archive to 7-Zip or WinRAR all the same: its name (or, typed, its type)
+ * says 7z or rar, and such an archive's signature, with a header checksum
+ * that matches after it, lies further in. Also when too many signatures
+ * were summed to tell, which the walk reports as a limit.
+ */
+int att_sig_nests(const char *name, int typed, const unsigned char *data, size_t size);
 
 /* Whether the data is an OLE2 compound file (.doc, .xls, .ppt, .msi). */
 int att_is_ole2(const unsigned char *data, size_t size);
