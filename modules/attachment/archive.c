@@ -988,6 +988,7 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
     struct archive_entry *e;
     int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
     size_t walked = 0;
+    la_int64_t entry_end = 0; /* Where the last entry's data ends, padded to a block. */
 
     *tail = 0;
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
@@ -1001,6 +1002,11 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
             break;
         }
         walked++;
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0)
+            entry_end =
+                archive_filter_bytes(a, 0) + ((archive_entry_size(e) + 511) & ~(la_int64_t)511);
+        else
+            entry_end = archive_filter_bytes(a, 0);
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else
@@ -1014,7 +1020,9 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
      * A compressed tar followed by other bytes (a zip, which 7-Zip and unzip
      * open in the decompressed stream): the tar reader stops at the first
      * block that is no header, where those bytes start (it has read past the
-     * block when it found it was none). They are walked as one file.
+     * block when it found it was none). They are walked as one file. Only
+     * where zero blocks lie between the last entry and them did the tar end
+     * in its end mark: right after an entry's data they are damage too.
      */
     if (rc == 0 && !w->stopped && !raw && a != NULL && broken < ATT_UNREADABLE &&
         (st == ARCHIVE_RETRY || st == ARCHIVE_FATAL) && feed.data != NULL &&
@@ -1022,10 +1030,10 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         la_int64_t at = archive_filter_bytes(a, 0);
         if (st == ARCHIVE_RETRY && at >= 512)
             at -= 512;
-        if (at > 0) {
+        if (at > 0)
             *tail = (uint64_t)at;
+        if (at > entry_end)
             st = ARCHIVE_EOF;
-        }
     }
     if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
         broken = ATT_UNREADABLE;
