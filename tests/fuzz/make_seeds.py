@@ -159,6 +159,14 @@ def attachment_seeds(out):
                     t.embedded_message(t.tnef(t.attach("invoice.exe", b"MZ", "invoice.exe"))))
     write(out, "attachment", "winmail.dat", stream)
     write(out, "attachment", "winmail-cut.dat", stream[:len(stream) * 2 // 3])
+    # A tar whose compressed stream goes on with a zip after the tar's end, and a rar behind
+    # other bytes in a zip's entry named .rar.
+    import make_extra_fixtures as x
+    tar = x.tar_of([("notes.txt", b"notes\n")])
+    write(out, "attachment", "tar-then-zip.tgz",
+          gzip.compress(tar + make_zip([("run.exe", b"MZ")]), mtime=0))
+    write(out, "attachment", "junk-rar.zip",
+          make_zip([("inner/report.rar", b"no archive yet\n" * 8 + x.rar5_stored([("run.vbs", b"1\n")]))]))
 
 
 def dns_name(name):
