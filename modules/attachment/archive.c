@@ -762,6 +762,8 @@ static int att_sig_find(const unsigned char *d, size_t n, size_t *at)
 {
     size_t budget = ATT_TNEF_SIG_CRC_BYTES;
 
+    *at = 0; /* None found: the data is read from its start, as it stands. */
+
     for (size_t i = 0; i < n; i++) {
         if (d[i] != '7' && d[i] != 'R')
             continue;
