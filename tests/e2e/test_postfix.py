@@ -357,6 +357,28 @@ class PostfixEndToEnd(unittest.TestCase):
         self.postfix.wait_queue_empty()
         self.assertEqual(self.sink.find(marker), [], "message %s was delivered" % marker)
 
+    def send_through(self, name, label, count):
+        """Sends count messages through the milter `name`, each delivered; their markers."""
+        markers = []
+        for i in range(count):
+            m = self.marker() + "-%s-%d" % (label, i)
+            self.assertDelivered(send(self.port(name), "alice@example.net", ["bob@example.com"],
+                                      make_message(m)), m)
+            markers.append(m)
+        return markers
+
+    def assertDeliveredWithin(self, name, count, seconds):
+        """Sends count messages through the milter `name`: each delivered within seconds."""
+        for i in range(count):
+            m = self.marker() + "-after-%d" % i
+            t0 = time.monotonic()
+            reply = send(self.port(name), "alice@example.net", ["bob@example.com"],
+                         make_message(m))
+            took = time.monotonic() - t0
+            self.assertDelivered(reply, m)
+            self.assertLess(took, seconds,
+                            "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
+
     def milter_line(self, name, queue_id):
         """The milter's log line for one Postfix queue id."""
         for line in self.milters[name].log_text().splitlines():
@@ -772,25 +794,14 @@ class PostfixEndToEnd(unittest.TestCase):
         to the other engine at once."""
         name = "heartbeat"
         # Both links carry requests first: each request starts at the next endpoint.
-        for i in range(4):
-            m = self.marker() + "-before-%d" % i
-            self.assertDelivered(send(self.port(name), "alice@example.net", ["bob@example.com"],
-                                      make_message(m)), m)
+        self.send_through(name, "before", 4)
         self.vanishing.freeze()
         # Heartbeats need about 4 s to notice; no message is sent meanwhile, so only they
         # can tell the milter the link is gone.
         time.sleep(10)
         start = len(self.milters[name].log_text())
-        for i in range(4):
-            m = self.marker() + "-after-%d" % i
-            t0 = time.monotonic()
-            reply = send(self.port(name), "alice@example.net", ["bob@example.com"],
-                         make_message(m))
-            took = time.monotonic() - t0
-            self.assertDelivered(reply, m)
-            # A request sent into the silent link would have waited at least 12 s.
-            self.assertLess(took, HB_CONNECT_TIMEOUT_MS / 1000 - 2,
-                            "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
+        # A request sent into the silent link would have waited at least 12 s.
+        self.assertDeliveredWithin(name, 4, HB_CONNECT_TIMEOUT_MS / 1000 - 2)
         log = self.milters[name].log_text()[start:]
         self.assertIn("engine %s is not connected" % self.vanishing.endpoint, log)
         self.assertNotIn("no usable answer", log)
@@ -801,25 +812,13 @@ class PostfixEndToEnd(unittest.TestCase):
         routes it to the connection the request came on). Once heartbeats drop the link,
         the next engine gets the request at once."""
         name = "dropped"
-        for i in range(4):
-            m = self.marker() + "-before-%d" % i
-            self.assertDelivered(send(self.port(name), "alice@example.net", ["bob@example.com"],
-                                      make_message(m)), m)
+        self.send_through(name, "before", 4)
         start = len(self.milters[name].log_text())
         self.dropping.freeze()
         # At once, before heartbeats notice: the link still looks connected, and each
         # message's first requests start at the two engines in turn, so that one goes
-        # into the silent link.
-        for i in range(2):
-            m = self.marker() + "-after-%d" % i
-            t0 = time.monotonic()
-            reply = send(self.port(name), "alice@example.net", ["bob@example.com"],
-                         make_message(m))
-            took = time.monotonic() - t0
-            self.assertDelivered(reply, m)
-            # Waiting out the silent link would have taken at least 12 s.
-            self.assertLess(took, HB_CONNECT_TIMEOUT_MS / 1000 - 3,
-                            "%s took %.1f s:\n%s" % (m, took, self.milters[name].log_text()))
+        # into the silent link. Waiting it out would have taken at least 12 s.
+        self.assertDeliveredWithin(name, 2, HB_CONNECT_TIMEOUT_MS / 1000 - 3)
         log = self.milters[name].log_text()[start:]
         self.assertIn("the link to engine %s dropped" % self.dropping.endpoint, log)
         self.assertNotIn("no usable answer", log)
