@@ -9,8 +9,11 @@ that once crashed a parser and must keep not crashing (the "regress-"
 files). Standard library only.
 
 usage: make_seeds.py [--out DIR]
+       make_seeds.py --check    (exit 1 if the committed seeds differ from
+                                 what this script makes; ctest fuzz_seeds_made)
 """
 import argparse
+import filecmp
 import base64
 import gzip
 import io
@@ -19,6 +22,7 @@ import os
 import shutil
 import struct
 import sys
+import tempfile
 import zipfile
 import zlib
 
@@ -33,6 +37,46 @@ LONG_LABEL_UTF8 = "\u00e4" * 300
 LONG_LABEL_TEXT = ("see http://%s.example/x and http://ok.example/\n"
                    "and http://%s.example/y\n" % (LONG_LABEL_ASCII, LONG_LABEL_UTF8))
 
+# Written by hand: files carried in HTML in every form the reader takes (CSS
+# url(), escapes, entities in a data: URI, event handlers, javascript: URLs, a
+# script string with JavaScript escapes), and an SVG file with srcdoc pages
+# nested to the depth read and past it.
+HTML_FILES_MAIL = (
+    'Subject: files carried in HTML\n'
+    'MIME-Version: 1.0\n'
+    'Content-Type: text/html; charset=utf-8\n'
+    '\n'
+    '<html><head><style>p { background: url(data:image/png;base64,iVBORw0KGgo=) }\n'
+    '@import "data:text/css,p{}"; q { b: url(\\64 ata:,esc\\)) } /* url(data:,no) */</style></head>\n'
+    '<body background="data:image/gif;base64,R0lGODlhAQABAAAAACw=">\n'
+    '<img src="data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==" onerror="save(atob(\'QUJD\'))">\n'
+    '<a href=" da&#10;ta:application/octet-stream&semi;base&#9;64,SGVs&plus;bG8=#x" download="a.exe">a</a>\n'
+    '<a href="javascript:go(atob(\'VGhpcyBpcyBhIHN0cmluZyBvZiBzaXh0eS1mb3VyIGNoYXJhY3RlcnMgb3IgbW9yZSwgc2VlPw==\'))">b</a>\n'
+    '<iframe srcdoc="&lt;p&gt;x"></iframe>\n'
+    '<script>/* </scriptx> */ var s = "VGhpcyBpcyBhIHN0cmluZyBvZiBzaXh0eS1mb3VyIGNoYXJhY3RlcnMgb3IgbW9yZSwgc2VlPw\\/\\x2b\\u002f" +\n'
+    '  "QUJD"; new Blob([atob(s)]);</script>\n'
+    '</body></html>\n'
+)
+
+SVG_SRCDOC_MAIL = (
+    'Subject: an SVG file and srcdoc pages\n'
+    'MIME-Version: 1.0\n'
+    'Content-Type: multipart/mixed; boundary="b"\n'
+    '\n'
+    'This is a multi-part message in MIME format.\n'
+    '--b\n'
+    'Content-Type: text/html; charset=utf-8\n'
+    '\n'
+    '<iframe srcdoc="<a href=&quot;data:application/octet-stream;base64,SGVsbG8=&quot; download=&quot;a.bin&quot;>x</a><iframe srcdoc=&quot;<p style=&amp;quot;background:url(data:,x)&amp;quot;>&quot;></iframe>"></iframe>\n'
+    '<iframe/srcdoc=<iframe/srcdoc=<iframe/srcdoc=<a/href=data:,deep>></iframe>\n'
+    '<a href="data:image/svg+xml,<svg xmlns=\'http://www.w3.org/2000/svg\'><a href=\'data:,in-svg\'/></svg>" download="x.svg">s</a>\n'
+    '--b\n'
+    'Content-Type: image/svg+xml; name="a.svg"\n'
+    'Content-Disposition: attachment; filename="a.svg"\n'
+    '\n'
+    '<svg xmlns="http://www.w3.org/2000/svg"><script><![CDATA[save(new Blob([atob("VGhpcyBpcyBhIHN0cmluZyBvZiBzaXh0eS1mb3VyIGNoYXJhY3RlcnMgb3IgbW9yZSwgc2VlPw==")]));]]></script></svg>\n'
+    '--b--\n'
+)
 
 def write(out, target, name, data):
     folder = os.path.join(out, target)
@@ -79,6 +123,8 @@ def message_seeds(out):
         "Content-Transfer-Encoding: base64\r\n\r\n"
         + base64.encodebytes(zipped).decode().replace("\n", "\r\n") + "--x--\r\n"))
 
+    write(out, "message", "html-files.eml", HTML_FILES_MAIL)
+    write(out, "message", "svg-srcdoc.eml", SVG_SRCDOC_MAIL)
 
 def url_seeds(out):
     write(out, "url", "plain.txt", "Visit http://Example.COM/a?b=c. Or (www.example.org/x).\n"
@@ -343,6 +389,11 @@ def spfdns_seeds(out):
     write(out, "spfdns", "odd-answers.txt", "192.0.2.1\n\nhelo.example.com\n" + answers(
         "TXT google-site-verification=x\tv=sp\x1ff1 a:a.example mx:b.example include:c.example ~all",
         "CNAME target.example", "PTR not.an.address", "TXT v=spf1 -all\tv=spf1 +all"))
+    # A TXT answer with a NUL and bytes that are not UTF-8 before "-all": it
+    # was read past the NUL when looking for what a pass stands on.
+    write(out, "spfdns", "regress-nul-before-all.txt", b"192.0.2.1\n\nhelo.example.com\n"
+          b"TXT google-site-verificatihn=x\tv=s1f\x1fp a:a.example mx:\x00\x00\x7f\xfc@\xa4'0c/exam2"
+          b" -all\tv=spf1 +all\n")
     write(out, "spfdns", "servfail.txt", "192.0.2.1\na@example.com\nhelo.example.com\n" + answers(
         "TXT v=spf1 a:a.example ?exists:b.example -all", "REFUSED", "SERVFAIL"))
 
@@ -430,31 +481,69 @@ def dnsreply_seeds(out):
     write(out, "dnsreply", "short.bin", b"\x12\x34\x81\x80\0\x01\0\x05")
 
 
+def make_all(out):
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    message_seeds(out)
+    url_seeds(out)
+    html_seeds(out)
+    zip_seeds(out, "zipnames")
+    attachment_seeds(out)
+    dns_seeds(out)
+    envelope_seeds(out)
+    mbox_seeds(out)
+    confline_seeds(out)
+    dkim_seeds(out)
+    spf_seeds(out)
+    spfdns_seeds(out)
+    dmarc_seeds(out)
+    reputation_seeds(out)
+    dnsreply_seeds(out)
+
+
+def differences(made, kept, where=""):
+    """Paths that are only in one tree or differ in bytes, relative to both."""
+    cmp = filecmp.dircmp(made, kept)
+    found = ["%s (only made here)" % os.path.join(where, n) for n in cmp.left_only]
+    found += ["%s (committed, not made: write it here)" % os.path.join(where, n)
+              for n in cmp.right_only]
+    for name in cmp.common_files:
+        if not filecmp.cmp(os.path.join(made, name), os.path.join(kept, name), shallow=False):
+            found.append("%s (bytes differ)" % os.path.join(where, name))
+    for name in cmp.common_dirs:
+        found += differences(os.path.join(made, name), os.path.join(kept, name),
+                             os.path.join(where, name))
+    return found
+
+
+def check():
+    """The committed seeds are this script's output: a seed added by hand
+    would be deleted the next time the seeds are made."""
+    with tempfile.TemporaryDirectory() as tmp:
+        made = os.path.join(tmp, "seeds")
+        make_all(made)
+        found = differences(made, os.path.join(HERE, "seeds"))
+    for line in found:
+        print("seeds: %s" % line, file=sys.stderr)
+    if found:
+        print("make the seeds in tests/fuzz/make_seeds.py and run it again", file=sys.stderr)
+        return 1
+    print("seeds: the committed seeds are all made by this script")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(HERE, "seeds"))
+    ap.add_argument("--check", action="store_true",
+                    help="compare the committed seeds with what this script makes")
     a = ap.parse_args()
-    if os.path.isdir(a.out):
-        shutil.rmtree(a.out)
-    message_seeds(a.out)
-    url_seeds(a.out)
-    html_seeds(a.out)
-    zip_seeds(a.out, "zipnames")
-    attachment_seeds(a.out)
-    dns_seeds(a.out)
-    envelope_seeds(a.out)
-    mbox_seeds(a.out)
-    confline_seeds(a.out)
-    dkim_seeds(a.out)
-    spf_seeds(a.out)
-    spfdns_seeds(a.out)
-    dmarc_seeds(a.out)
-    reputation_seeds(a.out)
-    dnsreply_seeds(a.out)
+    if a.check:
+        return check()
+    make_all(a.out)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)
     print("seeds written to %s: %d bytes" % (a.out, total))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
