@@ -205,6 +205,17 @@ def attachment_seeds(out):
                     t.embedded_message(t.tnef(t.attach("invoice.exe", b"MZ", "invoice.exe"))))
     write(out, "attachment", "winmail.dat", stream)
     write(out, "attachment", "winmail-cut.dat", stream[:len(stream) * 2 // 3])
+    # 8-bit names in a Windows page and in UTF-7; a bad checksum and a property of no
+    # fixed type before the long name; a 7z and a rar further in the stream.
+    write(out, "attachment", "winmail-cp1251.dat",
+          t.tnef(t.attach("Счет.pdf\u00a0\u00a0.exe".encode("cp1251"), b"MZ"), codepage=1251))
+    write(out, "attachment", "winmail-utf7.dat", t.tnef(t.attach(b"invoice+AC4-exe", b"MZ"), codepage=65000))
+    odd = t.tnef(t.attach("notes.txt", b"notes\n", extra=[
+        t.prop_variable(0x6800, t.PT_UNSPECIFIED, b"\x01\x02\x03"),
+        t.prop_unicode(t.PR_ATTACH_LONG_FILENAME, "notes.exe")]))
+    write(out, "attachment", "winmail-odd.dat",
+          odd.replace(t.attribute(t.ATTACHMENT, t.ATT_ATTACH_DATA, b"notes\n"),
+                      t.attribute(t.ATTACHMENT, t.ATT_ATTACH_DATA, b"notes\n", 0x1234)))
     # A tar whose compressed stream goes on with a zip after the tar's end, and a rar behind
     # other bytes in a zip's entry named .rar.
     import make_extra_fixtures as x
@@ -213,6 +224,9 @@ def attachment_seeds(out):
           gzip.compress(tar + make_zip([("run.exe", b"MZ")]), mtime=0))
     write(out, "attachment", "junk-rar.zip",
           make_zip([("inner/report.rar", b"no archive yet\n" * 8 + x.rar5_stored([("run.vbs", b"1\n")]))]))
+    write(out, "attachment", "winmail-7z-rar.dat", t.tnef(t.attach("notes.txt", b"notes\n")) +
+          t.attribute(t.MESSAGE, 0x00018004, x.seven_zip([("run.vbs", b"1\n")])) +
+          t.attribute(t.MESSAGE, 0x00018004, x.rar5_stored([("run.vbs", b"1\n")])))
 
 
 def dns_name(name):
