@@ -80,8 +80,10 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
     o = scanctx_stage(x, d, g->states[mi], tstate, g->dbis[mi]);
     /* A stage cannot be stopped mid-scan; one that overran its budget is
      * treated as timed out all the same, so that its result is not trusted
-     * after the front end may have given up. */
-    if (o.status != STAGE_ERROR && mc->timeout_ms > 0 && o.ms > (double)mc->timeout_ms) {
+     * after the front end may have given up. A virus it found is the
+     * exception: that result only holds the message back. */
+    bool virus = o.status == STAGE_DETECTED && x->stage_virus != NULL;
+    if (o.status != STAGE_ERROR && !virus && mc->timeout_ms > 0 && o.ms > (double)mc->timeout_ms) {
         o.status = STAGE_ERROR;
         o.rc = SMF_ETIMEDOUT;
         o.detail =

@@ -535,7 +535,16 @@ static bool known_return(int rc)
 static stage_outcome_t classify(smf_msg_t *x, int rc)
 {
     stage_outcome_t o = {STAGE_CLEAN, NULL, rc, 0};
-    if (!known_return(rc)) {
+    if (rc != 0 && x->stage_virus != NULL) {
+        /* A virus found before the stage failed is still a virus: the
+         * message is held as one instead of coming back on every retry of a
+         * tempfail. The failure is logged. */
+        log_msg(SMF_LOG_WARN, x->module, "%s: scan failed after finding %s: %s", x->env->request_id,
+                x->stage_virus,
+                known_return(rc) ? smf_strerror(rc) : "a return code the kit does not define");
+        o.status = STAGE_DETECTED;
+        o.detail = x->stage_virus;
+    } else if (!known_return(rc)) {
         /* A module that returns 1 for "found something" or -1 for "failed"
          * must not pass as clean, nor fail without saying what it did. */
         o.status = STAGE_ERROR;

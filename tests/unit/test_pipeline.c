@@ -16,6 +16,7 @@ static generation_t *gen;
 
 static const char *conf_text =
     "modules = {tav, tlist, tcontent, tcontent2}\n"
+    "tav { timeout_ms = 1000 }\n"
     "tlist { allow_sender = \"friend@example.net\"\n block_sender = \"foe@example.net\" }\n"
     "tcontent { score = 6\n scope = \"\" }\n"
     "tcontent2 { on_error = tempfail\n score = 0.5\n scope = \"letter\" }\n"
@@ -171,6 +172,27 @@ static const row_t rows[] = {
      "tav",
      "error",
      451},
+    {"a virus found before the antivirus stage failed is held as a virus",
+     {"friend@example.net", NULL, NULL, "VIRUS-THEN-FAIL"},
+     "quarantine",
+     NULL,
+     "tav",
+     "detected",
+     250},
+    {"an antivirus stage over its timeout_ms fails closed",
+     {"a@example.net", NULL, NULL, "AV-SLOW"},
+     "tempfail",
+     "AV_ERROR",
+     "tav",
+     "error",
+     451},
+    {"a virus found by an antivirus stage over its timeout_ms is held as a virus",
+     {"a@example.net", NULL, NULL, "AV-SLOW VIRUS-MARK"},
+     "quarantine",
+     "TAV_INFECTED",
+     "tav",
+     "detected",
+     250},
     {"antivirus skipped a part",
      {"a@example.net", NULL, NULL, "AV-LAZY"},
      "quarantine",

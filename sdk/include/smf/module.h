@@ -691,7 +691,9 @@ int smf_msg_set_verdict(smf_msg_t *msg, smf_verdict_t verdict,
 /**
  * Reports a virus. Only antivirus stages may call it. The pipeline ends:
  * the policy's virus action applies (by default quarantine for inbound mail,
- * reject for outbound) and nothing can lower it.
+ * reject for outbound) and nothing can lower it. The virus stands even when
+ * scan() then returns an error or runs past its timeout_ms (the failure is
+ * logged): a found virus is held, where a failure alone is a tempfail.
  *
  * @param name  The signature name; copied.
  * @return 0, SMF_EINVAL, or SMF_EPERM for other kinds of stage or in scope().

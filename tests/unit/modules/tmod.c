@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct conf {
     double score;
@@ -94,6 +95,17 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
     /* Every part accounted for, then a return value the kit does not define. */
     if (has(msg, "AV-RETURNS-ONE"))
         return 1;
+    /* Over the stage's timeout_ms (1000 in test_pipeline.c), with a virus
+     * found or without. */
+    if (has(msg, "AV-SLOW")) {
+        struct timespec t = {1, 100 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    /* A virus found, then a failure (a later part that could not be read). */
+    if (has(msg, "VIRUS-THEN-FAIL")) {
+        smf_msg_set_virus(msg, "Test.Virus");
+        return SMF_EFAIL;
+    }
     if (has(msg, "VIRUS-MARK")) {
         smf_msg_add_symbol(msg, "TAV_INFECTED", 0, "Test.Virus");
         return smf_msg_set_virus(msg, "Test.Virus");
