@@ -216,8 +216,8 @@ static int check_key(size_t klen)
     return klen == 0 || klen > 255 ? SMF_EINVAL : 0;
 }
 
-int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, const void **val,
-           size_t *vlen)
+int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, size_t room,
+           const void **val, size_t *vlen)
 {
     MDB_txn *txn;
     if (check_key(klen) != 0)
@@ -226,11 +226,14 @@ int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena,
         return SMF_EIO;
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc == 0) {
+    bool fits = rc != 0 || v.mv_size <= room;
+    if (rc == 0 && fits) {
         *val = arena_memdup(arena, v.mv_data, v.mv_size);
         *vlen = v.mv_size;
     }
     rc = txn_close(kv, txn, rc, false);
+    if (rc == 0 && !fits)
+        return SMF_ENOMEM;
     return rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
 }
 
@@ -257,7 +260,7 @@ static int cursor_after(MDB_cursor *cur, const void *after, size_t alen, MDB_val
     return rc;
 }
 
-int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena,
+int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena, size_t room,
             const void **key, size_t *klen, const void **val, size_t *vlen)
 {
     MDB_txn *txn;
@@ -273,7 +276,9 @@ int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *are
         mdb_cursor_close(cur);
     }
     int out = rc == 0 ? 0 : rc == MDB_NOTFOUND ? SMF_ENOENT : SMF_EIO;
-    if (rc == 0) {
+    if (rc == 0 && (k.mv_size > room || v.mv_size > room - k.mv_size))
+        out = SMF_ENOMEM;
+    else if (rc == 0) {
         *key = arena_memdup(arena, k.mv_data, k.mv_size);
         *val = arena_memdup(arena, v.mv_data, v.mv_size);
         *klen = k.mv_size;

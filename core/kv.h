@@ -58,17 +58,20 @@ void kv_sync(kv_t *kv);
 
 /* Opens (creating) the namespace of a module. 0 or SMF_EIO. */
 int kv_namespace(kv_t *kv, const char *name, unsigned *dbi);
-/* Values are copied into the arena. 0, SMF_ENOENT, SMF_EINVAL or SMF_EIO. */
-int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, const void **val,
-           size_t *vlen);
+/* Values are copied into the arena, when they take at most `room` bytes (a
+ * module's reads count against its share of the message arena).
+ * 0, SMF_ENOENT, SMF_EINVAL, SMF_ENOMEM (over room) or SMF_EIO. */
+int kv_get(kv_t *kv, unsigned dbi, const void *key, size_t klen, arena_t *arena, size_t room,
+           const void **val, size_t *vlen);
 int kv_put(kv_t *kv, unsigned dbi, const void *key, size_t klen, const void *val, size_t vlen);
 int kv_del(kv_t *kv, unsigned dbi, const void *key, size_t klen);
 /* The first record whose key sorts after `after` (alen bytes; alen 0 for the
  * first record), keys compared as LMDB does: bytes, then the shorter first.
  * Keys longer than 255 bytes, which kv_put refuses, are stepped over. Key
- * and value are copied into the arena. 0, SMF_ENOENT (no record after it),
- * SMF_EINVAL or SMF_EIO. */
-int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena,
+ * and value are copied into the arena when together they take at most
+ * `room` bytes. 0, SMF_ENOENT (no record after it), SMF_EINVAL, SMF_ENOMEM
+ * (over room) or SMF_EIO. */
+int kv_next(kv_t *kv, unsigned dbi, const void *after, size_t alen, arena_t *arena, size_t room,
             const void **key, size_t *klen, const void **val, size_t *vlen);
 /* Empties a namespace in one transaction; *removed gets how many records it
  * held. 0 or SMF_EIO. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,7 +46,7 @@ int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *aren
     const void *val;
     size_t len;
     *entry = NULL;
-    int rc = kv_get(kv, dbi, key, LEARNREG_KEY_LEN, arena, &val, &len);
+    int rc = kv_get(kv, dbi, key, LEARNREG_KEY_LEN, arena, SIZE_MAX, &val, &len);
     if (rc != 0)
         return rc == SMF_ENOENT ? 0 : rc;
     json_t *j = json_loadb(val, len, 0, NULL);

@@ -182,6 +182,12 @@ static bool charge(smf_msg_t *x, size_t n)
     return true;
 }
 
+/* Bytes the module may still have copied into the message arena. */
+static size_t room_left(const smf_msg_t *x)
+{
+    return x->arena_limit - x->arena_given;
+}
+
 /* Bytes a copy of s takes, 0 for NULL. */
 static size_t copy_size(const char *s)
 {
@@ -412,7 +418,10 @@ int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val, s
 {
     if (msg->kv == NULL || key == NULL || val == NULL || vlen == NULL)
         return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
-    return kv_get(msg->kv, msg->dbi, key, klen, msg->arena, val, vlen);
+    int rc = kv_get(msg->kv, msg->dbi, key, klen, msg->arena, room_left(msg), val, vlen);
+    if (rc == 0)
+        charge(msg, *vlen);
+    return rc;
 }
 
 int smf_kv_put(smf_msg_t *msg, const void *key, size_t klen, const void *val, size_t vlen)
@@ -443,7 +452,11 @@ int smf_kv_next(smf_msg_t *msg, const void *after, size_t alen, const void **key
 {
     if (msg->kv == NULL || key == NULL || klen == NULL || val == NULL || vlen == NULL)
         return msg->kv == NULL ? SMF_ENOTSUP : SMF_EINVAL;
-    return kv_next(msg->kv, msg->dbi, after, alen, msg->arena, key, klen, val, vlen);
+    int rc =
+        kv_next(msg->kv, msg->dbi, after, alen, msg->arena, room_left(msg), key, klen, val, vlen);
+    if (rc == 0)
+        charge(msg, *klen + *vlen);
+    return rc;
 }
 
 /* How many store batches the core had open when it called the module on

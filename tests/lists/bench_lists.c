@@ -15,6 +15,7 @@
 #include "scanctx.h"
 #include "xalloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static long run_reads(kv_t *kv, unsigned dbi, double seconds)
         ip[13] = (uint8_t)((r >> 16) & 0x0f);
         ip[14] = (uint8_t)(r >> 8);
         ip[15] = (uint8_t)r;
-        kv_get(kv, dbi, key, listkey_ip_key("global", ip, 128, key), arena, &v, &vlen);
+        kv_get(kv, dbi, key, listkey_ip_key("global", ip, 128, key), arena, SIZE_MAX, &v, &vlen);
         if (++n % 4096 == 0) {
             arena_destroy(&arena);
             arena = arena_new(1 << 20);

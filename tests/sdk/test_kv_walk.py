@@ -30,6 +30,19 @@ def symbols(modtest, module, data, fixture):
     return {s["name"]: s.get("detail") for s in json.loads(lines[0])["symbols"]}
 
 
+def arena_full(modtest, module, data, tmp):
+    """What smf_kv_next and smf_kv_get return once the module used up its share."""
+    fixture = os.path.join(tmp, "full.eml")
+    with open(fixture, "w") as f:
+        f.write("From: a@example.net\nTo: b@example.com\nSubject: full\n\nKV-ARENA-FULL\n")
+    p = subprocess.run([modtest, "-m", module, "--data-dir", data, fixture],
+                       capture_output=True, text=True, timeout=60)
+    for line in (p.stdout + p.stderr).splitlines():
+        if "arena used up:" in line:
+            return line.split("arena used up:", 1)[1].strip()
+    raise SystemExit("smf-modtest: no arena line: exit %d: %s" % (p.returncode, p.stderr))
+
+
 def main():
     modtest, module = sys.argv[1:3]
     failures = []
@@ -51,6 +64,10 @@ def main():
         want = "after aa: ab; after 256 bytes: invalid argument"
         if got.get("T_WALK_RESUME") != want:
             failures.append("resume: %r, want %r" % (got.get("T_WALK_RESUME"), want))
+        got = arena_full(modtest, module, data, tmp)
+        want = "next {0}, get {0}".format("out of memory or message arena full")
+        if got != want:
+            failures.append("arena used up: %r, want %r" % (got, want))
     for f in failures:
         print("FAIL", f)
     print("%d failed" % len(failures))

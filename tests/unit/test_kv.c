@@ -61,7 +61,7 @@ static int64_t counter(arena_t *a)
     const void *v;
     size_t len;
     int64_t n = -1;
-    if (kv_get(kv, dbi, "counter", 7, a, &v, &len) == 0 && len == sizeof(n))
+    if (kv_get(kv, dbi, "counter", 7, a, SIZE_MAX, &v, &len) == 0 && len == sizeof(n))
         memcpy(&n, v, sizeof(n));
     return n;
 }
@@ -70,7 +70,7 @@ static bool present(arena_t *a, const char *key)
 {
     const void *v;
     size_t len;
-    return kv_get(kv, dbi, key, strlen(key), a, &v, &len) == 0;
+    return kv_get(kv, dbi, key, strlen(key), a, SIZE_MAX, &v, &len) == 0;
 }
 
 /* The key after `after` in namespace db, as a string, or "" at the end. */
@@ -78,7 +78,7 @@ static const char *next_key(unsigned db, const char *after, arena_t *a)
 {
     const void *k, *v;
     size_t klen, vlen;
-    int rc = kv_next(kv, db, after, strlen(after), a, &k, &klen, &v, &vlen);
+    int rc = kv_next(kv, db, after, strlen(after), a, SIZE_MAX, &k, &klen, &v, &vlen);
     if (rc != 0)
         return rc == SMF_ENOENT ? "" : "(error)";
     char *s = arena_alloc(a, klen + 1);
@@ -110,11 +110,18 @@ static void test_walk(arena_t *a)
     CHECK(strcmp(next_key(db, "ab", a), "b") == 0, "a walk resumes after a deleted key");
     const void *k, *v;
     size_t klen, vlen;
-    CHECK(kv_next(kv, db, "", 0, a, &k, &klen, &v, &vlen) == 0 && vlen == 1 &&
+    CHECK(kv_next(kv, db, "", 0, a, SIZE_MAX, &k, &klen, &v, &vlen) == 0 && vlen == 1 &&
               memcmp(v, "a", 1) == 0,
           "the value comes with the key");
+    /* Copies that would take more than the room given are not made. */
+    CHECK(kv_next(kv, db, "", 0, a, 1, &k, &klen, &v, &vlen) == SMF_ENOMEM,
+          "a key and value of 2 bytes do not fit in 1");
+    CHECK(kv_next(kv, db, "", 0, a, 2, &k, &klen, &v, &vlen) == 0 && klen + vlen == 2,
+          "a key and value of 2 bytes fit in 2");
+    CHECK(kv_get(kv, db, "a", 1, a, 0, &v, &vlen) == SMF_ENOMEM, "a value of 1 byte in 0");
+    CHECK(kv_get(kv, db, "a", 1, a, 1, &v, &vlen) == 0 && vlen == 1, "a value of 1 byte in 1");
     char big[256] = {0};
-    CHECK(kv_next(kv, db, big, sizeof(big), a, &k, &klen, &v, &vlen) == SMF_EINVAL,
+    CHECK(kv_next(kv, db, big, sizeof(big), a, SIZE_MAX, &k, &klen, &v, &vlen) == SMF_EINVAL,
           "a key longer than 255 bytes refused");
     CHECK(kv_batch_begin(kv) == 0, "begin");
     kv_put(kv, db, "bb", 2, "z", 1);
@@ -245,7 +252,8 @@ static void test_full(const char *dir, arena_t *a)
     CHECK(kv_batch_commit(small) == SMF_EIO && kv_full(), "the full batch committed");
     const void *v;
     size_t len;
-    CHECK(kv_get(small, db, "big0", 4, a, &v, &len) == SMF_ENOENT, "part of a full batch stayed");
+    CHECK(kv_get(small, db, "big0", 4, a, SIZE_MAX, &v, &len) == SMF_ENOENT,
+          "part of a full batch stayed");
     CHECK(kv_full(), "a read cleared kv_full()");
     CHECK(kv_put(small, db, "small", 5, "x", 1) == 0 && !kv_full(),
           "a write that fits still says the store is full");

@@ -812,10 +812,12 @@ char *smf_msg_printf(smf_msg_t *msg, const char *fmt, ...)
  * Reads a value.
  *
  * @param val   Out: a copy in the message arena, valid until scan() returns.
- *              Must not be NULL (SMF_EINVAL).
+ *              Must not be NULL (SMF_EINVAL). The copy counts against
+ *              message_arena_limit like smf_msg_alloc().
  * @param vlen  Out: its length. Must not be NULL (SMF_EINVAL).
- * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM,
- *         SMF_ENOTSUP, or SMF_EIO.
+ * @return 0, SMF_ENOENT when the key is absent, SMF_EINVAL, SMF_ENOMEM
+ *         (the copy would pass message_arena_limit), SMF_ENOTSUP, or
+ *         SMF_EIO.
  */
 int smf_kv_get(smf_msg_t *msg, const void *key, size_t klen, const void **val,
                size_t *vlen);
@@ -900,10 +902,14 @@ int smf_kv_update(smf_msg_t *msg, const void *key, size_t klen,
  * @param key    Out: a copy in the message arena, valid until the calling
  *               module function returns.
  * @param klen   Out: its length.
- * @param val    Out: the value, a copy in the message arena, as key.
+ * @param val    Out: the value, a copy in the message arena, as key. Both
+ *               copies count against message_arena_limit like
+ *               smf_msg_alloc().
  * @param vlen   Out: its length.
  * @return 0, SMF_ENOENT when no key sorts after `after` (the walk is over),
- *         SMF_EINVAL (alen above 255, or NULL outputs), SMF_ENOMEM,
+ *         SMF_EINVAL (alen above 255, or NULL outputs), SMF_ENOMEM (the
+ *         copies would pass message_arena_limit; the walk can resume
+ *         after the last key it returned),
  *         SMF_ENOTSUP, or SMF_EIO.
  */
 int smf_kv_next(smf_msg_t *msg, const void *after, size_t alen, const void **key,

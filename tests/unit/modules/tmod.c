@@ -227,6 +227,19 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
                                           gone == 0 ? (int)klen : 0,
                                           gone == 0 ? (const char *)key : "", smf_strerror(over)));
     }
+    /* The store's copies count against the module's share of the arena:
+     * with it used up, a read fails instead of growing the arena. Logged,
+     * since a symbol would not fit either. */
+    if (has(msg, "KV-ARENA-FULL")) {
+        for (size_t chunk = 1 << 20; chunk > 0;)
+            if (smf_msg_alloc(msg, chunk) == NULL)
+                chunk /= 2;
+        const void *key, *val;
+        size_t klen, vlen;
+        smf_log(msg, SMF_LOG_WARN, "arena used up: next %s, get %s",
+                smf_strerror(smf_kv_next(msg, NULL, 0, &key, &klen, &val, &vlen)),
+                smf_strerror(smf_kv_get(msg, "a", 1, &val, &vlen)));
+    }
     if (has(msg, "REPORT-LAST") && smf_kv_get(msg, "last", 4, &last, &len) == 0)
         smf_msg_add_symbol(msg, "T_LAST", 0,
                            smf_msg_printf(msg, "%.*s", (int)len, (const char *)last));
