@@ -73,17 +73,36 @@ void stats_stages(const stage_report_t *st, size_t n)
     pthread_mutex_unlock(&lock);
 }
 
+/*
+ * Copies text into a field of `size` bytes. A text too long is cut before
+ * the character the field's end falls in, not inside it: STATS would show
+ * the bytes of half a character as \xHH escapes.
+ */
+static void copy_text(char *field, size_t size, const char *text)
+{
+    size_t n = strlen(text), cut = n < size ? n : size - 1;
+    /* A character has at most three bytes after its first; text that is not
+     * UTF-8 may have any number of such bytes in a row. */
+    for (int k = 0; cut < n && k < 3 && cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80; k++)
+        cut--;
+    memcpy(field, text, cut);
+    field[cut] = '\0';
+}
+
 static problem_t *problem_slot(const char *module, const char *text)
 {
+    /* Texts that differ only past what a slot keeps are one problem. */
+    char kept[sizeof(problems[0].text)];
+    copy_text(kept, sizeof(kept), text);
     for (size_t i = 0; i < nproblems; i++)
-        if (strcmp(problems[i].module, module) == 0 && strncmp(problems[i].text, text, 191) == 0)
+        if (strcmp(problems[i].module, module) == 0 && strcmp(problems[i].text, kept) == 0)
             return &problems[i];
     /* A full table keeps counting into its last slot rather than losing
      * the fact that something is wrong. */
     problem_t *p = &problems[nproblems < MAX_PROBLEMS ? nproblems++ : MAX_PROBLEMS - 1];
     memset(p, 0, sizeof(*p));
-    snprintf(p->module, sizeof(p->module), "%s", module);
-    snprintf(p->text, sizeof(p->text), "%s", text);
+    copy_text(p->module, sizeof(p->module), module);
+    copy_text(p->text, sizeof(p->text), text);
     return p;
 }
 

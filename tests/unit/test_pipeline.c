@@ -8,6 +8,7 @@
 #include "generation.h"
 #include "job.h"
 #include "message.h"
+#include "stats.h"
 #include "testconf.h"
 
 #include <jansson.h>
@@ -411,6 +412,33 @@ static void test_health_and_stats(void)
     CHECK(json_integer_value(json_object_get(j, "messages")) >= 2, "messages counted");
     json_decref(j);
     job_result_free(&res);
+}
+
+/* A problem longer than STATS keeps is cut between characters, so that its
+ * text stays UTF-8; texts that differ only past the cut count as one. */
+static void test_long_health_problem(void)
+{
+    char text[400] = "disk", other[416];
+    while (strlen(text) < 380)
+        strcat(text, "\xc3\xa9"); /* é: a cut at 191 bytes falls inside one */
+    snprintf(other, sizeof(other), "%s and more", text);
+    uint64_t count;
+    stats_health("tlong", text, clock_wall_ms(), &count);
+    stats_health("tlong", other, clock_wall_ms(), &count);
+    CHECK(count == 2, "the two texts are one problem: count %llu", (unsigned long long)count);
+    json_t *j = stats_json();
+    const char *kept = NULL;
+    json_t *h;
+    size_t i;
+    json_array_foreach(json_object_get(j, "health"), i, h)
+    {
+        if (strcmp(json_string_value(json_object_get(h, "module")), "tlong") == 0)
+            kept = json_string_value(json_object_get(h, "problem"));
+    }
+    CHECK(kept != NULL && strstr(kept, "\\x") == NULL && strlen(kept) >= 188 &&
+              strncmp(kept, text, strlen(kept)) == 0,
+          "a long problem is cut between characters: %s", kept ? kept : "(none)");
+    json_decref(j);
 }
 
 /* What the learning test module (tcontent2) was taught so far. */
@@ -858,6 +886,7 @@ int main(int argc, char **argv)
     test_verdict_callback();
     test_note_rules();
     test_health_and_stats();
+    test_long_health_problem();
     test_health_at_connect();
     test_autolearn();
     test_autolearn_is_atomic();
