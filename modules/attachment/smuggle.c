@@ -126,13 +126,87 @@ static const smf_part_t *att_carried(smf_msg_t *msg, const smf_part_t *p, int *h
     return best;
 }
 
+static int att_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/* "</script" or "</style" when the tag name at s is script or style,
+ * whose content is code up to that end tag; else NULL. */
+static const char *att_raw_end(const unsigned char *s, size_t n)
+{
+    static const char *const names[] = {"script", "style"};
+    static const char *const ends[] = {"</script", "</style"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strlen(names[i]);
+        if (n > k && strncasecmp((const char *)s, names[i], k) == 0 &&
+            (att_blank(s[k]) || s[k] == '>' || s[k] == '/'))
+            return ends[i];
+    }
+    return NULL;
+}
+
+/*
+ * Whether a tag of the page has a download attribute, with a value or
+ * none, wherever it stands among the tag's attributes: <a download
+ * href="data:..."> saves its file as surely as <a href=... download="x">.
+ * A tag opens at '<' and a letter and ends at '>' outside a quoted value,
+ * so that the word in the page's text ("Download our app") is no attribute;
+ * the code of a <script> or <style> element is skipped to its end tag, as
+ * "i<n; ... download = 1" is no tag either.
+ */
+static int att_download_attr(const unsigned char *s, size_t n)
+{
+    static const char word[] = "download";
+    const size_t k = sizeof(word) - 1;
+    int in_tag = 0;
+    const char *raw = NULL; /* The end tag of the element the tag opens. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (!in_tag) {
+            in_tag =
+                c == '<' && i + 1 < n && ((s[i + 1] | 0x20) >= 'a' && (s[i + 1] | 0x20) <= 'z');
+            raw = in_tag ? att_raw_end(s + i + 1, n - i - 1) : NULL;
+            continue;
+        }
+        if (c == '>') {
+            in_tag = 0;
+            if (raw != NULL) {
+                const unsigned char *e = att_find_ci(s + i + 1, n - i - 1, raw);
+                i = e != NULL ? (size_t)(e - s) - 1 : n;
+            }
+        } else if (c == '=') {
+            /* A value is skipped whole: a '>' in quotes ends no tag, and
+             * "href=/files/download" names no attribute. */
+            size_t j = i + 1;
+            while (j < n && att_blank(s[j]))
+                j++;
+            if (j < n && (s[j] == '"' || s[j] == '\'')) {
+                const unsigned char *q = memchr(s + j + 1, s[j], n - j - 1);
+                i = q != NULL ? (size_t)(q - s) : n;
+            } else {
+                while (j < n && !att_blank(s[j]) && s[j] != '>')
+                    j++;
+                i = j - 1;
+            }
+        } else if ((att_blank(s[i - 1]) || s[i - 1] == '/' || s[i - 1] == '"' ||
+                    s[i - 1] == '\'') &&
+                   n - i >= k && strncasecmp((const char *)s + i, word, k) == 0 &&
+                   (n - i == k || att_blank(s[i + k]) || s[i + k] == '=' || s[i + k] == '>' ||
+                    s[i + k] == '/')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
 {
     static const char *const decoders[] = {
         "atob", "Blob(", "Uint8Array", "Buffer.from", "base64ToArrayBuffer", NULL};
-    static const char *const savers[] = {"msSaveOrOpenBlob", "msSaveBlob",   "createObjectURL",
-                                         ".download",        "\"download\"", "'download'",
-                                         " download=",       " download>",   NULL};
+    static const char *const savers[] = {
+        "msSaveOrOpenBlob", "msSaveBlob", "createObjectURL", ".download", "\"download\"",
+        "'download'",       NULL};
     if (!att_is_page(p))
         return 0;
     int head;
@@ -142,6 +216,8 @@ int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
     /* Scripts run in <script> elements, event handlers and javascript:
      * URLs alike: the words are looked for in the whole page. */
     const char *saver = att_any(p->data, p->size, savers);
+    if (saver == NULL && att_download_attr(p->data, p->size))
+        saver = "download attribute";
     if (saver == NULL)
         return 0;
     /* A page that names no decoder may still get one by another name
@@ -152,10 +228,8 @@ int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
         return 0;
     if (decoder == NULL)
         decoder = "base64";
-    /* "Blob(" reads better as "Blob", " download=" as "download attribute". */
+    /* "Blob(" reads better as "Blob". */
     int dn = (int)strcspn(decoder, "(");
-    if (saver[0] == ' ')
-        saver = "download attribute";
     /* The file's length in base64 characters, padding left out. */
     size_t chars = (file->size * 4 + 2) / 3;
     const char *detail = smf_msg_printf(ctx->msg, "%s: base64 string of %zu characters, %.*s, %s",
