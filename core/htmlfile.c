@@ -549,6 +549,13 @@ static void fit_shown(collector_t *c)
     l->count = k;
 }
 
+/* Why a page of more short strings than are taken is not read whole. */
+static const char too_many_decoded[] = "more than " STR(
+    HTMLFILE_SCRIPT_SHORT_MAX) " short base64 strings in the scripts of a page that decodes base64";
+static const char too_many_heads[] = "more than " STR(
+    HTMLFILE_SCRIPT_SHORT_MAX) " short base64 strings that begin as a program, archive or "
+                               "document in the scripts of a page";
+
 char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room, size_t reserved,
                        size_t *out_len, url_set_t *urls, htmlfile_list_t *files)
 {
@@ -579,9 +586,9 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
         if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && !c.decodes && !c.blobs[i].head)
             continue;
         if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && shorter++ == HTMLFILE_SCRIPT_SHORT_MAX) {
-            files->unread = "more than " STR(
-                HTMLFILE_SCRIPT_SHORT_MAX) " short base64 strings "
-                                           "in the scripts of a page that decodes base64";
+            /* Said as the strings were taken: in a page that names no
+             * decoder, only those that begin as a file were. */
+            files->unread = c.decodes ? too_many_decoded : too_many_heads;
             break;
         }
         htmlfile_t *f = add_file(&c, 0);
