@@ -350,11 +350,29 @@ static int hex_run(const char *s, size_t n)
     return v;
 }
 
+/* The value of the escape "\u{H...}" whose digits start at s[i], or -1;
+ * the bytes from the backslash to the closing brace in *len. JavaScript
+ * takes any number of leading zeros, up to the code point 0x10ffff. */
+static int braced_hex(const char *s, size_t n, size_t i, size_t *len)
+{
+    size_t j = i;
+    long v = 0;
+    int d;
+    while (j < n && (d = codec_hex_value((unsigned char)s[j])) >= 0 && v <= 0x10ffff)
+        v = v * 16 + d, j++;
+    if (j == i || j >= n || s[j] != '}' || v > 0x10ffff)
+        return -1;
+    *len = j + 1 - (i - 3);
+    return (int)v;
+}
+
 /*
  * The base64 character a script's string holds at s[i], written as itself
  * or as a string escape, with the bytes it takes in *len; -1 for anything
- * else. JSON encoders write '/' as "\/", and "\x2b" or "\u002f" are what
- * JavaScript makes of them too, so the string atob() receives is whole.
+ * else. JSON encoders write '/' as "\/", and "\x2b", "\u002f" or
+ * "\u{2f}" are what JavaScript makes of them too, as is "\A" of any
+ * character that starts no escape of its own, so the string atob()
+ * receives is whole.
  */
 static int script_char(const char *s, size_t n, size_t i, size_t *len)
 {
@@ -366,12 +384,14 @@ static int script_char(const char *s, size_t n, size_t i, size_t *len)
         return -1;
     unsigned char e = (unsigned char)s[i + 1];
     int v = -1;
-    if (e == '/' || e == '+')
-        v = e, *len = 2;
-    else if (e == 'x' && i + 3 < n)
+    if (e == 'x' && i + 3 < n)
         v = hex_run(s + i + 2, 2), *len = 4;
+    else if (e == 'u' && i + 2 < n && s[i + 2] == '{')
+        v = braced_hex(s, n, i + 3, len);
     else if (e == 'u' && i + 5 < n)
         v = hex_run(s + i + 2, 4), *len = 6;
+    else if (b64_value(e) >= 0 && !(e >= '0' && e <= '9') && strchr("bfnrtvxu", e) == NULL)
+        v = e, *len = 2; /* "\/", "\+", "\A": the character itself. */
     return v >= 0 && v < 0x80 && b64_value((unsigned char)v) >= 0 ? v : -1;
 }
 

@@ -1238,6 +1238,43 @@ static void test_html_files_script_short(void)
 }
 
 /*
+ * JavaScript reads "\A" as "A" for any character that starts no escape of
+ * its own, and "\u{2f}" as "/", with any number of leading zeros: a string
+ * cut by such escapes every few characters is still the file atob()
+ * receives, while "\n" or "\b" are other characters and cut it.
+ */
+static void test_html_files_script_identity_escapes(void)
+{
+    arena_t *a = arena_new(16384);
+    unsigned char bin[300];
+    for (size_t i = 0; i < sizeof(bin); i++)
+        bin[i] = (unsigned char)(i * 13 + 5);
+    gchar *b64 = g_base64_encode(bin, sizeof(bin));
+    GString *html = g_string_new("<script>var s = \"");
+    size_t k = 0;
+    for (const char *c = b64; *c; c++, k++) {
+        if (k % 40 == 7 && *c != '=' && strchr("bfnrtvxu0123456789", *c) == NULL)
+            g_string_append_printf(html, "\\%c", *c);
+        else if (k % 40 == 23 && *c != '=')
+            g_string_append_printf(html, k % 80 == 23 ? "\\u{%x}" : "\\u{0000%X}", *c);
+        else
+            g_string_append_c(html, *c);
+    }
+    g_string_append(html, "\"; save(atob(s));</script>");
+    const smf_part_t *f = only_html_file(a, html->str);
+    CHECK(f != NULL && f->size == sizeof(bin) && memcmp(f->data, bin, sizeof(bin)) == 0);
+    /* "\n" is a line break, no base64 character: the string ends there. */
+    const smf_part_t *kids[4];
+    char *cut =
+        arena_printf(a, "<script>var s = \"%.40s\\n%s\"; save(atob(s));</script>", b64, b64 + 40);
+    size_t n = html_files_of(a, cut, kids, 4);
+    CHECK(n == 0 || kids[0]->size < sizeof(bin) - 20);
+    g_string_free(html, TRUE);
+    g_free(b64);
+    arena_destroy(&a);
+}
+
+/*
  * A page may reach its decoder by a name no word finds (window['at'+'ob'],
  * fetch() of a data: URI): a whole quoted string of 64 characters or more
  * is then taken when it begins as a program, archive or document does,
@@ -2187,6 +2224,7 @@ int main(int argc, char **argv)
     test_html_files_many();
     test_html_files_css();
     test_html_files_script_short();
+    test_html_files_script_identity_escapes();
     test_html_files_script_head();
     test_html_files_shown_images();
     test_html_files_shown_images_room();
