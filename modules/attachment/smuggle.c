@@ -126,6 +126,37 @@ static const smf_part_t *att_carried(smf_msg_t *msg, const smf_part_t *p, int *h
     return best;
 }
 
+/* Whether c may stand in a JavaScript identifier (ASCII). */
+static int att_ident(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$';
+}
+
+/*
+ * The first of the names found in s[0..n) as a script writes them: in
+ * their case, as JavaScript reads names, and whole, with no letter or
+ * digit next to them. The base64 of a page's images and fonts holds
+ * "atob" or "ATOB" now and then; there it has letters on both sides.
+ */
+static const char *att_any_name(const unsigned char *s, size_t n, const char *const *names)
+{
+    for (size_t i = 0; names[i] != NULL; i++) {
+        size_t k = strlen(names[i]), at = 0;
+        const unsigned char *hit;
+        while (at < n && (hit = memmem(s + at, n - at, names[i], k)) != NULL) {
+            size_t h = (size_t)(hit - s);
+            int whole =
+                (h == 0 || !att_ident(s[h - 1])) &&
+                (!att_ident((unsigned char)names[i][k - 1]) || h + k == n || !att_ident(s[h + k]));
+            if (whole)
+                return names[i];
+            at = h + 1;
+        }
+    }
+    return NULL;
+}
+
 static int att_blank(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
@@ -223,7 +254,7 @@ int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
     /* A page that names no decoder may still get one by another name
      * (window['at' + 'ob']): then the file must begin as a program, an
      * archive or a document does. */
-    const char *decoder = att_any(p->data, p->size, decoders);
+    const char *decoder = att_any_name(p->data, p->size, decoders);
     if (decoder == NULL && !head)
         return 0;
     if (decoder == NULL)

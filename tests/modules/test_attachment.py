@@ -479,6 +479,8 @@ CASES = [
     {"name": "HTML smuggling: a data: URI under a download attribute without a value",
      "fixture": "att_html_data_download_bare.eml", "present": ["ATT_HTML_SMUGGLING"],
      "details": {"ATT_HTML_SMUGGLING": "invoice.html: base64 string of 1367 characters, base64, download attribute"}},
+    {"name": "HTML page with a web font whose base64 holds \"atob\", and a download link",
+     "fixture": "att_html_page_font_download.eml", "only": [], "status": "clean"},
     {"name": "newsletter with inline data: images", "fixture": "att_html_newsletter_images.eml",
      "only": [], "status": "clean"},
     {"name": "HTML page with inline data: images", "fixture": "att_html_page_images.eml",
