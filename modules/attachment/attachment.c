@@ -48,8 +48,8 @@ static const smf_option_t att_options[] = {
      "Score of ATT_ZIP_CONCATENATED (zips one after another in one file, or local entries "
      "that no central directory lists)."},
     {"html_smuggling_score", SMF_OPT_FLOAT, "3", offsetof(att_conf_t, html_smuggling_score),
-     "Score of ATT_HTML_SMUGGLING (an HTML or SVG attachment whose script decodes a base64 "
-     "string and saves it as a file)."},
+     "Score of ATT_HTML_SMUGGLING (an HTML or SVG attachment, or an HTML body, whose script "
+     "decodes a base64 string and saves it as a file)."},
     /* A TNEF writer that sums wrong makes clean mail: the attachments are
      * read and checked all the same, so the mismatch says little. */
     {"tnef_checksum_score", SMF_OPT_FLOAT, "0", offsetof(att_conf_t, tnef_checksum_score),
@@ -347,6 +347,11 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
          * its parts each on their own. */
         if (!att_is_examined(p)) {
             int rc = p->filename[0] != '\0' ? att_check_name(&ctx, "", p->filename) : 0;
+            /* An HTML body that builds a file and saves it is the same
+             * page as such an attachment: a client that opens the body in
+             * a browser ("view in browser") runs its scripts. */
+            if (rc == 0 && (p->flags & SMF_PART_TEXT) && (p->flags & SMF_PART_HTML))
+                rc = att_check_smuggling(&ctx, "HTML body", p);
             if (rc < 0)
                 return rc;
             continue;

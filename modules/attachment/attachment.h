@@ -249,7 +249,8 @@ int att_zip_unicode_next(const unsigned char **extra, size_t *len, const char **
                          size_t *name_len);
 
 /*
- * Adds ATT_HTML_SMUGGLING when an HTML or SVG part carries a file the
+ * Adds ATT_HTML_SMUGGLING when an HTML or SVG part (an attachment or the
+ * message's HTML body) carries a file the
  * parser made a child part of without a name (no image it shows), and the
  * page saves a file (msSaveOrOpenBlob, createObjectURL, a download
  * attribute) and names a decoder (atob, Blob, Uint8Array) or the file
