@@ -17,7 +17,8 @@
 typedef struct blob {
     const char *s; /* The base64 characters, joins left out, in the arena. */
     size_t n;
-    int head; /* A whole string that begins as a program, archive or document. */
+    int head;         /* A whole string that begins as a program, archive or document. */
+    const char *type; /* An image's type, for a data: URI's payload that begins as one. */
 } blob_t;
 
 typedef struct collector {
@@ -446,22 +447,30 @@ static int script_decodes(const char *body, size_t len)
  * ";base64,") is read up to this length. */
 #define DATA_HEAD_MAX 256
 
+/* Where the data: URI written in a script's string starts whose base64
+ * payload begins at body[at] ('data:...;base64,...', opened by a quote),
+ * or `at` when the run is no such payload. */
+static size_t data_header(const char *body, size_t at)
+{
+    if (at < 7 || strncasecmp(body + at - 7, "base64,", 7) != 0)
+        return at;
+    /* The URI's header is looked for back to its quote, no further than a
+     * header runs, so that no character is read twice over. */
+    size_t stop = at - 7 > DATA_HEAD_MAX ? at - 7 - DATA_HEAD_MAX : 0, i = at - 7;
+    while (i > stop && !quote(body[i - 1]) && !blank((unsigned char)body[i - 1]))
+        i--;
+    return i > 0 && quote(body[i - 1]) && at - i >= 12 && strncasecmp(body + i, "data:", 5) == 0
+               ? i
+               : at;
+}
+
 /* Whether the run of base64 body[at..end) is a whole quoted string (its
  * padding included), as a string handed to atob() is written, or the
  * payload of a data: URI written in one ('data:...;base64,...'), which
  * fetch() decodes. */
 static int whole_string(const char *body, size_t len, size_t at, size_t end)
 {
-    int opened = at > 0 && quote(body[at - 1]);
-    if (!opened && at >= 7 && strncasecmp(body + at - 7, "base64,", 7) == 0) {
-        /* The URI's header is looked for back to its quote, no further
-         * than a header runs, so that no character is read twice over. */
-        size_t stop = at - 7 > DATA_HEAD_MAX ? at - 7 - DATA_HEAD_MAX : 0, i = at - 7;
-        while (i > stop && !quote(body[i - 1]) && !blank((unsigned char)body[i - 1]))
-            i--;
-        opened =
-            i > 0 && quote(body[i - 1]) && at - i >= 12 && strncasecmp(body + i, "data:", 5) == 0;
-    }
+    int opened = at > 0 && (quote(body[at - 1]) || data_header(body, at) < at);
     return opened && end < len && quote(body[end]);
 }
 
@@ -497,6 +506,29 @@ static int file_head(const char *s, size_t n)
     return 0;
 }
 
+/* Base64 characters decoded to know whether a payload begins as an image:
+ * WebP's signature ends at its 12th byte. */
+#define IMAGE_CHARS 16
+
+/*
+ * The type of the data: URI whose base64 payload, s[0..n) as the run at
+ * body[at] holds it, a script's string carries, when it is an image that
+ * begins as its type says (as an <img>'s would be); else NULL. A script
+ * that sets an <img>'s source from a list of icons carries as many.
+ */
+static const char *script_image(collector_t *c, const char *body, size_t at, const char *s,
+                                size_t n)
+{
+    size_t h = data_header(body, at);
+    if (h == at)
+        return NULL;
+    char t[TYPE_MAX + 1];
+    const char *type = uri_type(t, body + h + 5, at - 1 - (h + 5));
+    unsigned char b[IMAGE_CHARS];
+    size_t k = b64_decode((const unsigned char *)s, n < IMAGE_CHARS ? n : IMAGE_CHARS, b);
+    return image_bytes(type, b, k) ? arena_strdup(c->files->arena, type) : NULL;
+}
+
 static void on_script(void *ctx, const char *body, size_t len)
 {
     collector_t *c = ctx;
@@ -517,6 +549,7 @@ static void on_script(void *ctx, const char *body, size_t len)
             char *copy = arena_alloc(c->files->arena, count);
             run(body, len, i, copy, &count);
             int head = count < HTMLFILE_SCRIPT_MIN && file_head(copy, count);
+            const char *type = script_image(c, body, i, copy, count);
             if (c->blob_count == c->blob_cap) {
                 c->blob_cap = c->blob_cap ? c->blob_cap * 2 : 4;
                 blob_t *v = arena_alloc(c->files->arena, c->blob_cap * sizeof(*v));
@@ -524,7 +557,7 @@ static void on_script(void *ctx, const char *body, size_t len)
                     memcpy(v, c->blobs, c->blob_count * sizeof(*v));
                 c->blobs = v;
             }
-            c->blobs[c->blob_count++] = (blob_t){copy, count, head};
+            c->blobs[c->blob_count++] = (blob_t){copy, count, head, type};
         }
         i = end > i ? end : i + 1;
     }
@@ -605,7 +638,10 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
     for (size_t i = 0; i < c.blob_count; i++) {
         if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && !c.decodes && !c.blobs[i].head)
             continue;
-        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && shorter++ == HTMLFILE_SCRIPT_SHORT_MAX) {
+        /* An image, as a page's <img> would show it, is no token: it
+         * counts as other data: URIs do, against the part cap only. */
+        if (c.blobs[i].n < HTMLFILE_SCRIPT_MIN && c.blobs[i].type == NULL &&
+            shorter++ == HTMLFILE_SCRIPT_SHORT_MAX) {
             /* Said as the strings were taken: in a page that names no
              * decoder, only those that begin as a file were. */
             files->unread = c.decodes ? too_many_decoded : too_many_heads;
@@ -614,7 +650,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
         htmlfile_t *f = add_file(&c, 0);
         if (f == NULL)
             break;
-        f->content_type = "application/octet-stream";
+        f->content_type = c.blobs[i].type != NULL ? c.blobs[i].type : "application/octet-stream";
         f->filename = "";
         f->src = c.blobs[i].s;
         f->src_len = c.blobs[i].n;

@@ -1275,6 +1275,44 @@ static void test_html_files_script_identity_escapes(void)
 }
 
 /*
+ * A data: URI of an image written in a script's string (a toolbar's icons
+ * that the script puts in <img> elements) is a part of that image's type,
+ * as the <img>'s own would be, and no short string under the cap of 16:
+ * a page of twenty icons is read whole. One whose bytes are no such
+ * image is a string like any other.
+ */
+static void test_html_files_script_images(void)
+{
+    arena_t *a = arena_new(16384);
+    unsigned char png[72] = "\x89PNG\r\n\x1a\n";
+    for (size_t i = 8; i < sizeof(png); i++)
+        png[i] = (unsigned char)(i * 5);
+    gchar *p64 = g_base64_encode(png, sizeof(png));
+    GString *raw = g_string_new("Subject: x\nContent-Type: text/html\n\n<script>var icons = [");
+    for (int i = 0; i < 20; i++)
+        g_string_append_printf(raw, "'data:image/png;base64,%s',", p64);
+    g_string_append(raw, "]; var b = new Uint8Array(4);</script>");
+    message_t *m = parse_built(a, raw);
+    const smf_part_t *kids[32];
+    CHECK(m->truncated == NULL);
+    size_t n = children_of(m, 0, kids, 32);
+    CHECK(n == 20);
+    for (size_t i = 0; i < n; i++)
+        CHECK(strcmp(kids[i]->content_type, "image/png") == 0 && kids[i]->size == sizeof(png));
+    g_string_free(raw, TRUE);
+    /* Called a PNG, yet no PNG: a file of no known type. */
+    png[0] = 'M', png[1] = 'Z';
+    gchar *e64 = g_base64_encode(png, sizeof(png));
+    char *html =
+        arena_printf(a, "<script>fetch('data:image/png;base64,%s').then(save);</script>", e64);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && strcmp(kids[0]->content_type, "application/octet-stream") == 0);
+    g_free(p64);
+    g_free(e64);
+    arena_destroy(&a);
+}
+
+/*
  * A page may reach its decoder by a name no word finds (window['at'+'ob'],
  * fetch() of a data: URI): a whole quoted string of 64 characters or more
  * is then taken when it begins as a program, archive or document does,
@@ -2226,6 +2264,7 @@ int main(int argc, char **argv)
     test_html_files_script_short();
     test_html_files_script_identity_escapes();
     test_html_files_script_head();
+    test_html_files_script_images();
     test_html_files_shown_images();
     test_html_files_shown_images_room();
     test_html_files_srcdoc();
