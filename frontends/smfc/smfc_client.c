@@ -48,7 +48,9 @@
  * after the last went unanswered, up to SMFC_PROBE_MAX_MS; each is given
  * SMFC_PROBE_TIMEOUT_MS (or --timeout, when shorter). A PONG, or a late
  * answer to a message, resumes the run; --down-wait after the engine was
- * deemed down, the rest are not sent.
+ * deemed down, the rest are not sent. That wait is kept to: the last PING
+ * goes early enough for its answer to come within it (the first at once
+ * when the wait is shorter than one PING's), and none waits past it.
  */
 #define SMFC_PROBE_FIRST_MS 1000.0
 #define SMFC_PROBE_MAX_MS 30000.0
@@ -181,6 +183,30 @@ static double smfc_probe_timeout(const smfc_client_t *c)
 {
     double t = (double)c->o->timeout_ms;
     return t < SMFC_PROBE_TIMEOUT_MS ? t : SMFC_PROBE_TIMEOUT_MS;
+}
+
+/* When --down-wait, counted from the engine being deemed down, is over. */
+static double smfc_down_deadline(const smfc_client_t *c)
+{
+    return c->down_since + (double)c->o->down_wait_ms;
+}
+
+/*
+ * When the next PING goes: after the back-off, but never so late that its
+ * answer could not come within --down-wait. The first goes at once when the
+ * wait is shorter than one PING's; once the last has gone, a later one
+ * would only start past the wait, which ends the run's wait first.
+ */
+static double smfc_next_probe(const smfc_client_t *c, double now, bool first)
+{
+    double at = now + c->probe_backoff, last = smfc_down_deadline(c) - smfc_probe_timeout(c);
+    if (at > last) {
+        if (last > now)
+            at = last;
+        else if (first)
+            at = now;
+    }
+    return at;
 }
 
 static void smfc_probe_failed(smfc_client_t *c, double now);
@@ -467,7 +493,7 @@ static void smfc_deem_down(smfc_client_t *c, double now)
     c->down = true;
     c->down_since = now;
     c->probe_backoff = SMFC_PROBE_FIRST_MS;
-    c->probe_at = now + c->probe_backoff;
+    c->probe_at = smfc_next_probe(c, now, true);
     if (c->o->down_wait_ms <= 0) {
         smfc_give_up(c);
         return;
@@ -483,14 +509,14 @@ static void smfc_deem_down(smfc_client_t *c, double now)
 /* A PING that got no PONG: the next goes later, unless the wait is over. */
 static void smfc_probe_failed(smfc_client_t *c, double now)
 {
-    if (now - c->down_since >= (double)c->o->down_wait_ms) {
+    if (now >= smfc_down_deadline(c)) {
         smfc_give_up(c);
         return;
     }
     c->probe_backoff *= 2;
     if (c->probe_backoff > SMFC_PROBE_MAX_MS)
         c->probe_backoff = SMFC_PROBE_MAX_MS;
-    c->probe_at = now + c->probe_backoff;
+    c->probe_at = smfc_next_probe(c, now, false);
 }
 
 /* Fails requests past their timeout; returns ms until the next one expires. */
@@ -519,11 +545,21 @@ static long smfc_expire(smfc_client_t *c)
         }
     }
     if (c->probing) {
-        double left = c->probe_sent + smfc_probe_timeout(c) - now;
+        /* A PING is not waited for past --down-wait. */
+        double until = c->probe_sent + smfc_probe_timeout(c), end = smfc_down_deadline(c);
+        double left = (until < end ? until : end) - now;
         if (left <= 0) {
             c->probing = false;
             smfc_probe_failed(c, now);
         } else if (left < next)
+            next = left;
+    }
+    /* Waiting for the next PING: the wait ends at --down-wait all the same. */
+    if (c->down && !c->unreachable && !c->probing && !c->eof) {
+        double left = smfc_down_deadline(c) - now;
+        if (left <= 0)
+            smfc_give_up(c);
+        else if (left < next)
             next = left;
     }
     return (long)next + 1;

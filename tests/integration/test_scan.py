@@ -3,6 +3,7 @@ GTUBE is not; mbox files and folders are split and labelled; PING works."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -455,6 +456,37 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertEqual(p.stderr.count(b"messages not sent"), 1, p.stderr)
         self.assertIn(b"smfc: %d messages not sent" % len(unsent), p.stderr)
         self.assertLess(p.stderr.count(b"\n"), 12, p.stderr)
+
+    def test_down_wait_is_kept_to(self):
+        """The wait for an engine deemed down ends at --down-wait, not at the end of the
+        back-off step it falls in: the last PING goes early enough to be answered within
+        it, and a wait shorter than one PING's sends its PING at once."""
+        pings = []
+
+        def reply(req):
+            if req[1] == b"PING":
+                pings.append(req[2])
+            return None
+
+        endpoint = self.serve(reply)
+        clean = os.path.join(FIXTURES, "clean.eml")
+        # PINGs given 1 s go at 1 s and 4 s and are over at 2 s and 5 s; the next would
+        # go at 9 s, past the wait of 5.3 s. With 600 ms each, a wait of 300 ms has one.
+        for timeout, down_wait, most, least_pings in (("1000", "5300", 6, 2),
+                                                       ("600", "300", 1, 1)):
+            pings.clear()
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", endpoint, "-j", "1", "--timeout", timeout,
+                 "--json", "--down-wait", down_wait, "--rcpt", "user@example.com"]
+                + [clean] * 5, capture_output=True, timeout=120)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            out = json_lines(p)
+            self.assertEqual(len(out), 5, out)
+            waited = re.search(r"waited (\d+) s", out[-1].get("message", ""))
+            self.assertIsNotNone(waited, out)
+            self.assertLessEqual(int(waited.group(1)), most, (down_wait, out[-1]))
+            self.assertGreaterEqual(int(waited.group(1)), int(down_wait) // 1000, out[-1])
+            self.assertGreaterEqual(len(pings), least_pings, (down_wait, pings))
 
     def test_slow_engine_is_not_deemed_down(self):
         """An engine slower than the timeout with many messages in flight lets several
