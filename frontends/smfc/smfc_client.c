@@ -672,25 +672,33 @@ static int smfc_tcp_connects(const struct addrinfo *ai, long wait_ms)
  * smfd is not running there (or is still starting): as for a missing ipc
  * socket, wait a little, then say so, rather than let each message wait out
  * the timeout and the run then wait --down-wait for an engine that was never
- * up. A name that does not resolve is said at once. -1 on either.
+ * up. A name that does not resolve is said at once, unless the resolver
+ * only could not answer for now (EAI_AGAIN): that is asked again within the
+ * same wait, as a refused connection is. -1 on either.
  */
 static int smfc_check_tcp(const char *endpoint, long timeout_ms)
 {
     char host[256], port[32];
     if (!smfc_tcp_target(endpoint, host, port))
         return 0;
+    long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
+    /* One deadline for the lookup and every attempt: an address that lets a
+     * connection attempt hang takes its time from the wait, not once per
+     * retry of the others. Each address is still given a fair try (up to a
+     * second) when one before it used the wait up: the engine may be there. */
+    double end = smfc_now_ms() + (double)wait;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int gai = getaddrinfo(host, port, &hints, &res);
+    int gai;
+    while ((gai = getaddrinfo(host, port, &hints, &res)) == EAI_AGAIN) {
+        double left = end - smfc_now_ms();
+        if (left <= 0)
+            break;
+        usleep((useconds_t)((left < 100 ? left : 100) * 1000));
+    }
     if (gai != 0) {
         fprintf(stderr, "smfc: %s: cannot resolve %s: %s\n", endpoint, host, gai_strerror(gai));
         return -1;
     }
-    long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
-    /* One deadline for every attempt: an address that lets a connection
-     * attempt hang takes its time from the wait, not once per retry of the
-     * others. Each address is still given a fair try (up to a second) when
-     * one before it used the wait up: the engine may be at that one. */
-    double end = smfc_now_ms() + (double)wait;
     long fair = wait < 1000 ? wait : 1000;
     int err = ECONNREFUSED;
     for (;;) {

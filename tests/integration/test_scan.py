@@ -292,15 +292,16 @@ class ScanTest(smftest.SmfdTestCase):
 class BrokenEngineTest(unittest.TestCase):
     """smfc against a stand-in engine (a ROUTER socket here) whose replies are broken."""
 
-    def serve(self, reply):
+    def serve(self, reply, endpoint=None):
         """Answers each request with reply(request frames), or not when it gives None,
-        until the test ends; returns the endpoint."""
+        until the test ends; returns the endpoint (an ipc one unless given; a tcp one
+        with port * gets its port)."""
         d = tempfile.mkdtemp(prefix="smf-broken-")
         self.addCleanup(shutil.rmtree, d, True)  # Last: after the thread has stopped.
-        endpoint = "ipc://%s/scan.sock" % d
         ctx = smftest.zmq.Context()
         sock = ctx.socket(smftest.zmq.ROUTER)
-        sock.bind(endpoint)
+        sock.bind(endpoint or "ipc://%s/scan.sock" % d)
+        endpoint = sock.getsockopt_string(smftest.zmq.LAST_ENDPOINT)
         stop = threading.Event()
 
         def loop():
@@ -456,6 +457,36 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertEqual(p.stderr.count(b"messages not sent"), 1, p.stderr)
         self.assertIn(b"smfc: %d messages not sent" % len(unsent), p.stderr)
         self.assertLess(p.stderr.count(b"\n"), 12, p.stderr)
+
+    def test_name_that_resolves_after_a_moment_is_waited_for(self):
+        """A name the resolver cannot answer for at first (EAI_AGAIN, as when it is
+        restarting) is asked again within the short wait for a starting engine, as a
+        refused connection is: the run goes on once it resolves."""
+        endpoint = self.serve(
+            lambda req: [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}'],
+            "tcp://127.0.0.1:*")
+        port = endpoint.rsplit(":", 1)[1]
+        shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
+        env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME="engine.test",
+                   SMF_RESOLVE_AS="127.0.0.1", SMF_RESOLVE_AGAIN_MS="800",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", "tcp://engine.test:%s" % port, "--timeout", "5000",
+             "--json", "--rcpt", "user@example.com", os.path.join(FIXTURES, "clean.eml")],
+            capture_output=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([o.get("action") for o in json_lines(p)], ["accept"], p.stdout)
+        # A name that is not there is still said at once.
+        env["SMF_RESOLVE_AS"] = ""
+        del env["SMF_RESOLVE_AGAIN_MS"]
+        started = time.monotonic()
+        p = smftest.subprocess.run(
+            [smftest.PATHS["smfc"], "-e", "tcp://engine.test:%s" % port, "--rcpt",
+             "user@example.com", os.path.join(FIXTURES, "clean.eml")],
+            capture_output=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"cannot resolve engine.test", p.stderr)
+        self.assertLess(time.monotonic() - started, 2, p.stderr)
 
     def test_down_wait_is_kept_to(self):
         """The wait for an engine deemed down ends at --down-wait, not at the end of the
