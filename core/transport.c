@@ -20,6 +20,7 @@
 #include "protocol.h"
 #include "stats.h"
 #include "xalloc.h"
+#include "zmqaddr.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -77,7 +78,7 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
                      eps[i], i == 0 ? "listen" : "publish");
             return -1;
         }
-        if (zmq_bind(socks[i], eps[i]) != 0) {
+        if (smf_endpoint_prepare(socks[i], eps[i]) != 0 || zmq_bind(socks[i], eps[i]) != 0) {
             snprintf(err, errlen, "cannot bind %s (%s): %s; is another smfd running there?", eps[i],
                      i == 0 ? "listen" : "publish", zmq_strerror(zmq_errno()));
             return -1;

@@ -24,6 +24,7 @@
  * endpoint is tried at once rather than after the rest of the timeout.
  */
 #include "smf_milter.h"
+#include "zmqaddr.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -144,7 +145,7 @@ static void *link_socket_new(const char *endpoint)
     int ivl = 1000, ttl = 3000;
     zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof ttl);
-    if (zmq_connect(s, endpoint) != 0) {
+    if (smf_endpoint_prepare(s, endpoint) != 0 || zmq_connect(s, endpoint) != 0) {
         milter_log(LOG_ERR, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
         return NULL;

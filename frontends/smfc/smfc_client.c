@@ -4,6 +4,7 @@
  * no answer, and hands results to the report in input order.
  */
 #include "smfc.h"
+#include "zmqaddr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -783,7 +784,8 @@ static int smfc_connect(smfc_client_t *c)
     zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
     if (c->o->curve_server != NULL && smfc_curve(c) != 0)
         return -1;
-    if (zmq_connect(c->sock, c->o->endpoint) < 0) {
+    if (smf_endpoint_prepare(c->sock, c->o->endpoint) != 0 ||
+        zmq_connect(c->sock, c->o->endpoint) < 0) {
         fprintf(stderr, "smfc: cannot connect to %s: %s\n", c->o->endpoint,
                 zmq_strerror(zmq_errno()));
         return -1;

@@ -91,6 +91,17 @@ def silent_dns_etc(timeout_ms):
     return silent, tmp, conf
 
 
+def free_port6():
+    """A TCP port free on the IPv6 loopback, or None with the reason when this machine
+    has no ::1 to bind (IPv6 disabled)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            return s.getsockname()[1], None
+    except OSError as e:
+        return None, "this machine has no IPv6 loopback address ::1 (%s)" % e
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -168,21 +179,25 @@ class Smfd:
             sock.recv_multipart()
             left -= 1
 
-    def dealer(self):
-        sock = self.ctx.socket(zmq.DEALER)
+    def socket(self, kind):
+        """A socket with no linger, that can reach an IPv6 endpoint."""
+        sock = self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IPV6, 1 if "[" in self.listen + self.publish else 0)
+        return sock
+
+    def dealer(self):
+        sock = self.socket(zmq.DEALER)
         sock.connect(self.listen)
         return sock
 
     def req(self):
-        sock = self.ctx.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
+        sock = self.socket(zmq.REQ)
         sock.connect(self.listen)
         return sock
 
     def sub(self, *topics):
-        sock = self.ctx.socket(zmq.SUB)
-        sock.setsockopt(zmq.LINGER, 0)
+        sock = self.socket(zmq.SUB)
         for t in topics:
             sock.setsockopt(zmq.SUBSCRIBE, t.encode())
         sock.connect(self.publish)

@@ -289,6 +289,37 @@ class ScanTest(smftest.SmfdTestCase):
             sub.close(0)
 
 
+class Ipv6EndpointTest(unittest.TestCase):
+    """smfd, smfc and smfctl on an IPv6 address, which ZeroMQ takes only when told."""
+
+    def test_engine_on_the_ipv6_loopback(self):
+        ports = [smftest.free_port6() for _ in range(2)]
+        if ports[0][0] is None:
+            self.skipTest(ports[0][1])
+        smfd = smftest.Smfd()
+        self.addCleanup(smfd.close)
+        smfd.listen = "tcp://[::1]:%d" % ports[0][0]
+        smfd.publish = "tcp://[::1]:%d" % ports[1][0]
+        smfd.start()
+        sub = smfd.sub("verdict.")
+        self.addCleanup(sub.close, 0)
+        time.sleep(0.3)  # The subscription reaches smfd before the event is published.
+        p = smfd.smfc("--json", "--timeout", "10000", "--rcpt", "user@example.com",
+                      os.path.join(FIXTURES, "clean.eml"), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsNotNone(json_lines(p)[0]["action"], p.stdout)
+        self.assertTrue(sub.poll(15000), "no verdict event on %s" % smfd.publish)
+        build = smftest.PATHS["build"]
+        r = smftest.subprocess.run(
+            [os.path.join(build, "bin", "smfctl"), "-c",
+             os.path.join(smftest.PATHS["source"], "etc", "smfd.conf"),
+             "-o", "module_dir=%s/modules" % build, "-o", "listen=" + smfd.listen,
+             "stats", "--json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(json.loads(r.stdout)["messages"], 1)
+        self.assertEqual(smfd.stop(), 0, smfd.log_tail())
+
+
 class BrokenEngineTest(unittest.TestCase):
     """smfc against a stand-in engine (a ROUTER socket here) whose replies are broken."""
 

@@ -1,15 +1,17 @@
 /*
  * test_milter_link.c - smf-milter's engine link: its ZeroMQ context allows as
  * many sockets as the descriptor limit, not ZeroMQ's default 1,023, and a
- * socket it cannot create is said in the log. The file is built in whole, to
- * reach its static parts.
+ * socket it cannot create is said in the log; an engine on an IPv6 address
+ * is reached. The file is built in whole, to reach its static parts.
  */
 #include "engine_link.c"
 
 #include "check.h"
 
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 milter_opts_t milter_opts;
 
@@ -22,6 +24,41 @@ void milter_log(int priority, const char *fmt, ...)
     vsnprintf(last_log, sizeof last_log, fmt, ap);
     va_end(ap);
     (void)priority;
+}
+
+/* Whether this machine has the IPv6 loopback address to listen on. */
+static bool have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* An engine listening on tcp://[::1]: the request's socket connects to it. */
+static void check_ipv6_engine(void)
+{
+    if (!have_ipv6_loopback()) {
+        printf("this machine has no IPv6 loopback address ::1: the IPv6 check is skipped\n");
+        return;
+    }
+    void *engine = zmq_socket(link_ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    zmq_setsockopt(engine, ZMQ_IPV6, &one, sizeof one);
+    zmq_setsockopt(engine, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK(zmq_bind(engine, "tcp://[::1]:*") == 0, "bind [::1]: %s", zmq_strerror(zmq_errno()));
+    char ep[256];
+    size_t len = sizeof ep;
+    zmq_getsockopt(engine, ZMQ_LAST_ENDPOINT, ep, &len);
+    void *s = link_socket_new(ep);
+    CHECK(s != NULL, "socket for %s: %s", ep, last_log);
+    /* ZMQ_IMMEDIATE: writable once connected to the engine, not before. */
+    CHECK(s != NULL && link_writable(s, 5000), "%s not connected to within 5 s", ep);
+    if (s)
+        zmq_close(s);
+    zmq_close(engine);
 }
 
 /* As many sockets as 400 MTA connections' requests hold at once. */
@@ -53,6 +90,17 @@ int main(void)
     } else {
         printf("descriptor limit below %d: the many-sockets check is skipped\n", 2 * MANY);
     }
+    /* Only an IPv6 address makes a socket IPv6: a name or "*" stays IPv4. */
+    CHECK(smf_endpoint_ipv6("tcp://[::1]:7440") && smf_endpoint_ipv6("tcp://::1:7440") &&
+              smf_endpoint_ipv6("tcp://[fe80::1%lo]:7440") &&
+              smf_endpoint_ipv6("tcp://[::1]:0;127.0.0.1:7440"),
+          "IPv6 endpoints");
+    CHECK(!smf_endpoint_ipv6("tcp://127.0.0.1:7440") &&
+              !smf_endpoint_ipv6("tcp://localhost:7440") && !smf_endpoint_ipv6("tcp://*:7440") &&
+              !smf_endpoint_ipv6("ipc:///run/a:b:c") &&
+              !smf_endpoint_ipv6("tcp://eth0;192.0.2.1:7440"),
+          "IPv4 endpoints");
+    check_ipv6_engine();
     zmq_ctx_term(link_ctx);
 
     /* A context with room for one socket: the request's socket is refused. */
