@@ -4,6 +4,7 @@
  * can use), connects the engine link and hands control to libmilter.
  */
 #include "smf_milter.h"
+#include "zmqaddr.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -163,7 +164,12 @@ static void check_endpoint(const char *ep)
         memmove(host, host + 1, strlen(host));
         host[strlen(host) - 1] = '\0';
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    /* Looked up as ZeroMQ will: IPv4, unless the endpoint names an IPv6 address. */
+    bool v6 = smf_endpoint_ipv6(ep);
+    struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_INET,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = v6 ? AI_V4MAPPED : 0},
+                    *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0)
         fprintf(stderr, "smf-milter: warning: --endpoint %s: %s does not resolve now (%s)\n", ep,

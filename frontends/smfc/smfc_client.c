@@ -676,6 +676,11 @@ static int smfc_tcp_connects(const struct addrinfo *ai, long wait_ms)
  * up. A name that does not resolve is said at once, unless the resolver
  * only could not answer for now (EAI_AGAIN): that is asked again within the
  * same wait, as a refused connection is. -1 on either.
+ *
+ * The address tried is the one ZeroMQ connects to: the name's first IPv4
+ * address, or its first IPv6 one for an endpoint that names an IPv6 address
+ * (see smf_endpoint_ipv6). An engine at one of its other addresses would
+ * pass a check that tried them all, and then never be reached.
  */
 static int smfc_check_tcp(const char *endpoint, long timeout_ms)
 {
@@ -685,10 +690,13 @@ static int smfc_check_tcp(const char *endpoint, long timeout_ms)
     long wait = timeout_ms < SMFC_IPC_WAIT_MS ? timeout_ms : SMFC_IPC_WAIT_MS;
     /* One deadline for the lookup and every attempt: an address that lets a
      * connection attempt hang takes its time from the wait, not once per
-     * retry of the others. Each address is still given a fair try (up to a
-     * second) when one before it used the wait up: the engine may be there. */
+     * retry. */
     double end = smfc_now_ms() + (double)wait;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    bool v6 = smf_endpoint_ipv6(endpoint);
+    struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_INET,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = v6 ? AI_V4MAPPED : 0},
+                    *res = NULL;
     int gai;
     while ((gai = getaddrinfo(host, port, &hints, &res)) == EAI_AGAIN) {
         double left = end - smfc_now_ms();
@@ -700,14 +708,13 @@ static int smfc_check_tcp(const char *endpoint, long timeout_ms)
         fprintf(stderr, "smfc: %s: cannot resolve %s: %s\n", endpoint, host, gai_strerror(gai));
         return -1;
     }
+    /* An attempt started near the deadline still gets a fair try. */
     long fair = wait < 1000 ? wait : 1000;
-    int err = ECONNREFUSED;
+    int err;
     for (;;) {
-        for (const struct addrinfo *ai = res; ai != NULL && err != 0; ai = ai->ai_next) {
-            double left = end - smfc_now_ms();
-            err = smfc_tcp_connects(ai, left > (double)fair ? (long)left : fair);
-        }
         double left = end - smfc_now_ms();
+        err = smfc_tcp_connects(res, left > (double)fair ? (long)left : fair);
+        left = end - smfc_now_ms();
         if (err == 0 || left <= 0)
             break;
         usleep((useconds_t)((left < 100 ? left : 100) * 1000));

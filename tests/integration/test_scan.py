@@ -519,6 +519,31 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertIn(b"cannot resolve engine.test", p.stderr)
         self.assertLess(time.monotonic() - started, 2, p.stderr)
 
+    def test_tcp_check_tries_the_address_zeromq_connects_to(self):
+        """A name with several addresses: ZeroMQ connects to the first IPv4 one only, and
+        so does the check. An engine at the second is not reached, and the run ends
+        after the short wait rather than each message waiting out its timeout."""
+        endpoint = self.serve(
+            lambda req: [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}'],
+            "tcp://127.0.0.1:*")
+        port = endpoint.rsplit(":", 1)[1]
+        shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
+        env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME="engine.test",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        clean = os.path.join(FIXTURES, "clean.eml")
+        # 127.0.0.2 refuses (the engine listens on 127.0.0.1 alone); ::1 is not IPv4.
+        for addresses, rc in (("127.0.0.2,127.0.0.1", 1), ("::1,127.0.0.1", 0)):
+            env["SMF_RESOLVE_AS"] = addresses
+            p = smftest.subprocess.run(
+                [smftest.PATHS["smfc"], "-e", "tcp://engine.test:%s" % port, "--timeout",
+                 "20000", "--json", "--rcpt", "user@example.com", clean],
+                capture_output=True, timeout=60, env=env)
+            self.assertEqual(p.returncode, rc, (addresses, p.stderr))
+            if rc:
+                self.assertIn(b"cannot connect to tcp://engine.test", p.stderr)
+            else:
+                self.assertEqual([o.get("action") for o in json_lines(p)], ["accept"])
+
     def test_down_wait_is_kept_to(self):
         """The wait for an engine deemed down ends at --down-wait, not at the end of the
         back-off step it falls in: the last PING goes early enough to be answered within
