@@ -78,7 +78,7 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
                      eps[i], i == 0 ? "listen" : "publish");
             return -1;
         }
-        if (smf_endpoint_prepare(socks[i], eps[i]) != 0 || zmq_bind(socks[i], eps[i]) != 0) {
+        if (zmqaddr_prepare(socks[i], eps[i]) != 0 || zmq_bind(socks[i], eps[i]) != 0) {
             snprintf(err, errlen, "cannot bind %s (%s): %s; is another smfd running there?", eps[i],
                      i == 0 ? "listen" : "publish", zmq_strerror(zmq_errno()));
             return -1;

@@ -16,10 +16,10 @@
  * name would resolve to its IPv6 address alone (localhost to ::1, while the
  * other end may be on 127.0.0.1), and "*" would listen on IPv6 as well.
  */
-bool smf_endpoint_ipv6(const char *endpoint);
+bool zmqaddr_is_ipv6(const char *endpoint);
 
 /* Sets ZMQ_IPV6 on a socket about to bind or connect to endpoint when it
  * names an IPv6 address: 0, or -1 with zmq_errno() set. */
-int smf_endpoint_prepare(void *sock, const char *endpoint);
+int zmqaddr_prepare(void *sock, const char *endpoint);
 
 #endif

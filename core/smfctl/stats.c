@@ -33,7 +33,7 @@ static void *connect_engine(void *zctx, const config_t *c, const char *client_ke
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, public, 41);
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret, 41);
     }
-    smf_endpoint_prepare(s, c->listen);
+    zmqaddr_prepare(s, c->listen);
     zmq_connect(s, c->listen);
     return s;
 }

@@ -92,8 +92,12 @@ static int link_max_sockets(void *ctx)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         want = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT_MAX ? INT_MAX
                                                                              : (int)rl.rlim_cur;
+    /* A context that does not say its limit gets libzmq 4.3's: asked for
+     * INT_MAX sockets, libzmq aborts while sizing its table. */
     int most = zmq_ctx_get(ctx, ZMQ_SOCKET_LIMIT);
-    if (most > 0 && want > most)
+    if (most <= 0)
+        most = 65535;
+    if (want > most)
         want = most;
     return want > ZMQ_MAX_SOCKETS_DFLT ? want : ZMQ_MAX_SOCKETS_DFLT;
 }
@@ -145,7 +149,7 @@ static void *link_socket_new(const char *endpoint)
     int ivl = 1000, ttl = 3000;
     zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof ttl);
-    if (smf_endpoint_prepare(s, endpoint) != 0 || zmq_connect(s, endpoint) != 0) {
+    if (zmqaddr_prepare(s, endpoint) != 0 || zmq_connect(s, endpoint) != 0) {
         milter_log(LOG_ERR, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
         return NULL;

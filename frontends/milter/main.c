@@ -165,7 +165,7 @@ static void check_endpoint(const char *ep)
         host[strlen(host) - 1] = '\0';
     }
     /* Looked up as ZeroMQ will: IPv4, unless the endpoint names an IPv6 address. */
-    bool v6 = smf_endpoint_ipv6(ep);
+    bool v6 = zmqaddr_is_ipv6(ep);
     struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_INET,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = v6 ? AI_V4MAPPED : 0},

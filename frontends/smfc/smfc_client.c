@@ -679,7 +679,7 @@ static int smfc_tcp_connects(const struct addrinfo *ai, long wait_ms)
  *
  * The address tried is the one ZeroMQ connects to: the name's first IPv4
  * address, or its first IPv6 one for an endpoint that names an IPv6 address
- * (see smf_endpoint_ipv6). An engine at one of its other addresses would
+ * (see zmqaddr_is_ipv6). An engine at one of its other addresses would
  * pass a check that tried them all, and then never be reached.
  */
 static int smfc_check_tcp(const char *endpoint, long timeout_ms)
@@ -692,7 +692,7 @@ static int smfc_check_tcp(const char *endpoint, long timeout_ms)
      * connection attempt hang takes its time from the wait, not once per
      * retry. */
     double end = smfc_now_ms() + (double)wait;
-    bool v6 = smf_endpoint_ipv6(endpoint);
+    bool v6 = zmqaddr_is_ipv6(endpoint);
     struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_INET,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = v6 ? AI_V4MAPPED : 0},
@@ -791,8 +791,7 @@ static int smfc_connect(smfc_client_t *c)
     zmq_setsockopt(c->sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
     if (c->o->curve_server != NULL && smfc_curve(c) != 0)
         return -1;
-    if (smf_endpoint_prepare(c->sock, c->o->endpoint) != 0 ||
-        zmq_connect(c->sock, c->o->endpoint) < 0) {
+    if (zmqaddr_prepare(c->sock, c->o->endpoint) != 0 || zmq_connect(c->sock, c->o->endpoint) < 0) {
         fprintf(stderr, "smfc: cannot connect to %s: %s\n", c->o->endpoint,
                 zmq_strerror(zmq_errno()));
         return -1;

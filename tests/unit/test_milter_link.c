@@ -91,14 +91,13 @@ int main(void)
         printf("descriptor limit below %d: the many-sockets check is skipped\n", 2 * MANY);
     }
     /* Only an IPv6 address makes a socket IPv6: a name or "*" stays IPv4. */
-    CHECK(smf_endpoint_ipv6("tcp://[::1]:7440") && smf_endpoint_ipv6("tcp://::1:7440") &&
-              smf_endpoint_ipv6("tcp://[fe80::1%lo]:7440") &&
-              smf_endpoint_ipv6("tcp://[::1]:0;127.0.0.1:7440"),
+    CHECK(zmqaddr_is_ipv6("tcp://[::1]:7440") && zmqaddr_is_ipv6("tcp://::1:7440") &&
+              zmqaddr_is_ipv6("tcp://[fe80::1%lo]:7440") &&
+              zmqaddr_is_ipv6("tcp://[::1]:0;127.0.0.1:7440"),
           "IPv6 endpoints");
-    CHECK(!smf_endpoint_ipv6("tcp://127.0.0.1:7440") &&
-              !smf_endpoint_ipv6("tcp://localhost:7440") && !smf_endpoint_ipv6("tcp://*:7440") &&
-              !smf_endpoint_ipv6("ipc:///run/a:b:c") &&
-              !smf_endpoint_ipv6("tcp://eth0;192.0.2.1:7440"),
+    CHECK(!zmqaddr_is_ipv6("tcp://127.0.0.1:7440") && !zmqaddr_is_ipv6("tcp://localhost:7440") &&
+              !zmqaddr_is_ipv6("tcp://*:7440") && !zmqaddr_is_ipv6("ipc:///run/a:b:c") &&
+              !zmqaddr_is_ipv6("tcp://eth0;192.0.2.1:7440"),
           "IPv4 endpoints");
     check_ipv6_engine();
     zmq_ctx_term(link_ctx);
