@@ -143,10 +143,11 @@ static int att_buf_append(att_buf_t *b, const void *data, size_t len)
  * OLE2 file's directory may sit anywhere. As every byte kept counts
  * against archive_max_expanded, what one attachment's walk holds at once,
  * nested entries included, stays within it. *broken is raised when the
- * data is damaged. The first skip bytes are read past, not kept.
+ * data is damaged. The first skip bytes are read past, not kept. Every
+ * byte libarchive hands out, skipped ones too, is added to *handed.
  */
 static int att_read_entry(att_walk_t *w, struct archive *a, uint64_t skip, att_buf_t *b,
-                          int *broken)
+                          uint64_t *handed, int *broken)
 {
     unsigned char chunk[ATT_READ_CHUNK];
     const att_policy_t *c = w->ctx->pol;
@@ -158,6 +159,7 @@ static int att_read_entry(att_walk_t *w, struct archive *a, uint64_t skip, att_b
          * message's deadline the scan gives up rather than hold the worker. */
         if (smf_msg_time_left_ms(w->ctx->msg) <= 0)
             return SMF_ETIMEDOUT;
+        *handed += (uint64_t)got;
         size_t from = 0;
         if (skip > 0) { /* Bytes before the part walked: counted where they were read before. */
             from = skip < (uint64_t)got ? (size_t)skip : (size_t)got;
@@ -241,7 +243,8 @@ static int att_nests(const char *name, const unsigned char *data, size_t len)
 
 /* Examines one entry: its name, then its data (type, nested archive). */
 static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
-                          const char *outer, long depth, uint64_t skip, int *broken)
+                          const char *outer, long depth, uint64_t skip, uint64_t *handed,
+                          int *broken)
 {
     const att_policy_t *c = w->ctx->pol;
     char namebuf[512], where[600];
@@ -261,7 +264,7 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
      * still write its data as a file: only directories hold none. */
     if (archive_entry_filetype(e) == AE_IFDIR)
         return 0;
-    rc = att_read_entry(w, a, skip, &b, broken);
+    rc = att_read_entry(w, a, skip, &b, handed, broken);
     /* libarchive hands out no data for a device or FIFO entry, but another
      * extractor writes it out as a file: what it holds cannot be examined. */
     if (rc == 0 && b.len == 0 && archive_entry_size(e) > 0 &&
@@ -297,6 +300,8 @@ typedef struct att_feed {
     att_walk_t *w;
     const unsigned char *data;
     size_t size, pos;
+    uint64_t handed;    /* Bytes of the stream handed out as entries' data. */
+    uint64_t charged;   /* Bytes of the stream read besides those, added to w->expanded. */
     int over, timedout; /* Why the feed stopped. */
 } att_feed_t;
 
@@ -312,20 +317,33 @@ static int att_is_compressed(const unsigned char *d, size_t n)
            (n >= 4 && memcmp(d, "\x28\xb5\x2f\xfd", 4) == 0);
 }
 
-/* Hands out the next chunk, unless the deadline passed or what libarchive
- * read of the decompressed stream is past archive_max_expanded. */
+/*
+ * Hands out the next chunk, unless the deadline passed or what libarchive
+ * read of the decompressed stream is past archive_max_expanded. What it
+ * read besides the entries' data, which att_read_entry() counts (headers,
+ * padding, the blocks of zeros after a tar's end mark that it passes
+ * over), is added to what the walk holds, as that data is: otherwise each
+ * compressed tar nested in one attachment could cost the whole limit in
+ * zeros, none of them counted.
+ */
 static la_ssize_t att_feed_read(struct archive *a, void *arg, const void **buf)
 {
     att_feed_t *f = arg;
     la_int64_t done = archive_filter_bytes(a, 0);
+    att_walk_t *w = f->w;
     size_t n = f->size - f->pos < ATT_FEED_CHUNK ? f->size - f->pos : ATT_FEED_CHUNK;
 
-    if (smf_msg_time_left_ms(f->w->ctx->msg) <= 0) {
+    if (smf_msg_time_left_ms(w->ctx->msg) <= 0) {
         f->timedout = 1;
         archive_set_error(a, ETIMEDOUT, "the message's deadline passed");
         return -1;
     }
-    if (done > 0 && (uint64_t)done > (uint64_t)f->w->ctx->pol->archive_max_expanded) {
+    if (done > 0 && (uint64_t)done > f->handed + f->charged) {
+        w->expanded += (uint64_t)done - f->handed - f->charged;
+        f->charged = (uint64_t)done - f->handed;
+    }
+    if (w->expanded > (uint64_t)w->ctx->pol->archive_max_expanded ||
+        (done > 0 && (uint64_t)done > (uint64_t)w->ctx->pol->archive_max_expanded)) {
         f->over = 1;
         archive_set_error(a, EFBIG, "expands beyond archive_max_expanded");
         return -1;
@@ -985,7 +1003,7 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
                             long depth, int raw, uint64_t skip, int *empty, uint64_t *tail)
 {
     const att_policy_t *c = w->ctx->pol;
-    att_feed_t feed = {w, NULL, 0, 0, 0, 0};
+    att_feed_t feed = {w, NULL, 0, 0, 0, 0, 0, 0};
     struct archive *a = att_open(data, size, raw, &feed);
     struct archive_entry *e;
     int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
@@ -1012,7 +1030,7 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         if (++w->entries > (size_t)c->archive_max_entries)
             rc = att_limit(w, "more entries than archive_max_entries");
         else
-            rc = att_walk_entry(w, a, e, name, depth, skip, &broken);
+            rc = att_walk_entry(w, a, e, name, depth, skip, &feed.handed, &broken);
     }
     if (rc == 0 && feed.timedout)
         rc = SMF_ETIMEDOUT;
@@ -1042,6 +1060,9 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
     *empty = a != NULL && st == ARCHIVE_EOF && walked == 0 && *tail == 0 &&
              archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE &&
              archive_format(a) != ARCHIVE_FORMAT_RAW;
+    /* The zeros of such a stream are read again as one file's data, which counts them. */
+    if (*empty)
+        w->expanded -= feed.charged;
     /* An encrypted 7z header hides even the names. */
     if (rc == 0 && broken && a != NULL && archive_read_has_encrypted_entries(a) > 0)
         rc = att_entry_symbol(w, "ATT_ENCRYPTED", c->encrypted_score, name);
