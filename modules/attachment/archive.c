@@ -241,13 +241,36 @@ static int att_nests(const char *name, const unsigned char *data, size_t len)
            att_sig_nests(name, 0, data, len);
 }
 
+/* Examines an entry's data, read whole: its type, an OLE2 document's
+ * parts, a nested archive. */
+static int att_check_data(att_walk_t *w, const char *path, const unsigned char *data, size_t len,
+                          long depth)
+{
+    const att_policy_t *c = w->ctx->pol;
+    char where[600];
+    int rc = 0;
+
+    snprintf(where, sizeof(where), "%s: ", w->top);
+    if (!w->stopped)
+        rc = att_check_type(w->ctx, where, path, data, len);
+    if (rc == 0 && !w->stopped && !att_is_vba_part(path))
+        rc = att_check_ole2(w->ctx, where, path, data, len);
+    if (rc == 0 && !w->stopped && att_nests(path, data, len)) {
+        if (depth >= c->archive_max_depth)
+            rc = att_limit(w, "nested deeper than archive_max_depth");
+        else
+            rc = att_walk_memory(w, path, data, len, depth + 1);
+    }
+    return rc;
+}
+
 /* Examines one entry: its name, then its data (type, nested archive). */
 static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry *e,
                           const char *outer, long depth, uint64_t skip, uint64_t *handed,
                           int *broken)
 {
     const att_policy_t *c = w->ctx->pol;
-    char namebuf[512], where[600];
+    char namebuf[512];
     const char *path = att_entry_name(a, e, outer, namebuf, sizeof(namebuf));
     att_buf_t b = {0};
     int rc = 0;
@@ -270,18 +293,8 @@ static int att_walk_entry(att_walk_t *w, struct archive *a, struct archive_entry
     if (rc == 0 && b.len == 0 && archive_entry_size(e) > 0 &&
         archive_entry_filetype(e) != AE_IFREG && archive_entry_filetype(e) != AE_IFLNK)
         rc = att_unreadable_entry(w, path, "a special file that holds data", broken);
-    if (rc == 0 && !w->stopped) {
-        snprintf(where, sizeof(where), "%s: ", w->top);
-        rc = att_check_type(w->ctx, where, path, b.data, b.len);
-    }
-    if (rc == 0 && !w->stopped && !att_is_vba_part(path))
-        rc = att_check_ole2(w->ctx, where, path, b.data, b.len);
-    if (rc == 0 && !w->stopped && att_nests(path, b.data, b.len)) {
-        if (depth >= c->archive_max_depth)
-            rc = att_limit(w, "nested deeper than archive_max_depth");
-        else
-            rc = att_walk_memory(w, path, b.data, b.len, depth + 1);
-    }
+    if (rc == 0)
+        rc = att_check_data(w, path, b.data, b.len, depth);
     free(b.data);
     return rc;
 }
@@ -993,6 +1006,20 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
 }
 
 /*
+ * Where the bytes after an uncompressed tar start, from at (where
+ * libarchive stopped: past its end mark, or at the block that is no
+ * header) on over any blocks of zeros; size when there are none but zeros.
+ */
+static size_t att_tar_tail(const unsigned char *d, size_t size, size_t at)
+{
+    for (size_t i = at; i < size; i++) {
+        if (d[i] != 0)
+            return at + (i - at) / 512 * 512; /* The block it lies in. */
+    }
+    return size;
+}
+
+/*
  * Walks the entries libarchive reads in data (raw: as one decompressed
  * stream, from its byte skip on). *empty is set when it was a compressed
  * stream that libarchive read as an archive of no entries at all. *tail is
@@ -1007,8 +1034,8 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
     struct archive *a = att_open(data, size, raw, &feed);
     struct archive_entry *e;
     int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
-    size_t walked = 0;
-    la_int64_t entry_end = 0; /* Where the last entry's data ends, padded to a block. */
+    size_t walked = 0, plain = size; /* plain: where bytes after an uncompressed tar start. */
+    la_int64_t entry_end = 0;        /* Where the last entry's data ends, padded to a block. */
 
     *tail = 0;
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
@@ -1055,6 +1082,25 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         if (at > entry_end)
             st = ARCHIVE_EOF;
     }
+    /*
+     * An uncompressed tar followed by other bytes: a tar reader stops at its
+     * end mark (or at the block that is no header), but 7-Zip and unzip open
+     * a zip there, and the zip's names alone are checked before the walk.
+     * What follows the blocks of zeros is examined as a file of its own, as
+     * what follows a compressed tar is; it is the attachment's own bytes, not
+     * expanded ones, so it needs no second reading.
+     */
+    if (rc == 0 && !w->stopped && !raw && a != NULL && feed.data == NULL &&
+        broken < ATT_UNREADABLE &&
+        (st == ARCHIVE_EOF || st == ARCHIVE_RETRY || st == ARCHIVE_FATAL) &&
+        archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE &&
+        (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR) {
+        la_int64_t at = archive_filter_bytes(a, 0);
+        if (st == ARCHIVE_RETRY && at >= 512)
+            at -= 512;
+        if (at >= 0 && (uint64_t)at < size)
+            plain = att_tar_tail(data, size, (size_t)at);
+    }
     if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
         broken = ATT_UNREADABLE;
     *empty = a != NULL && st == ARCHIVE_EOF && walked == 0 && *tail == 0 &&
@@ -1070,6 +1116,12 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", c->damaged_score, name);
     if (a != NULL)
         archive_read_free(a);
+    if (rc == 0 && !w->stopped && plain < size) {
+        if (++w->entries > (size_t)c->archive_max_entries)
+            rc = att_limit(w, "more entries than archive_max_entries");
+        else
+            rc = att_check_data(w, name, data + plain, size - plain, depth);
+    }
     return rc;
 }
 
