@@ -235,10 +235,10 @@ static const char *att_entry_name(struct archive *a, struct archive_entry *e, co
 /* Whether an entry's data is an archive to open: it starts like one, it is a zip behind a
  * preamble, which unzip and 7-Zip extract, it is a TNEF stream (a winmail.dat), or its
  * name says 7z or rar and such an archive lies further in. */
-static int att_nests(const char *name, const unsigned char *data, size_t len)
+static int att_nests(att_walk_t *w, const char *name, const unsigned char *data, size_t len)
 {
     return att_is_archive(data, len) || att_zip_found(data, len) || att_is_tnef(data, len) ||
-           att_sig_nests(name, 0, data, len);
+           att_sig_nests(w->ctx, name, 0, data, len);
 }
 
 /* Examines an entry's data, read whole: its type, an OLE2 document's
@@ -255,7 +255,7 @@ static int att_check_data(att_walk_t *w, const char *path, const unsigned char *
         rc = att_check_type(w->ctx, where, path, data, len);
     if (rc == 0 && !w->stopped && !att_is_vba_part(path))
         rc = att_check_ole2(w->ctx, where, path, data, len);
-    if (rc == 0 && !w->stopped && att_nests(path, data, len)) {
+    if (rc == 0 && !w->stopped && att_nests(w, path, data, len)) {
         if (depth >= c->archive_max_depth)
             rc = att_limit(w, "nested deeper than archive_max_depth");
         else
@@ -827,15 +827,41 @@ int att_sig_typed(const char *type)
            strcasecmp(type, "application/x-rar") == 0;
 }
 
-int att_sig_nests(const char *name, int typed, const unsigned char *d, size_t n)
+/* Whether data is one to search for a 7z or rar behind other bytes: its name or type
+ * says 7z or rar, and it is no archive or TNEF stream of its own. */
+static int att_sig_candidate(const char *name, int typed, const unsigned char *d, size_t n)
 {
-    size_t at;
-
     if (!typed && !att_sig_named(name))
         return 0;
-    if (att_is_archive(d, n) || att_zip_found(d, n) || att_is_tnef(d, n))
+    return !att_is_archive(d, n) && !att_zip_found(d, n) && !att_is_tnef(d, n);
+}
+
+int att_sig_nests(att_ctx_t *ctx, const char *name, int typed, const unsigned char *d, size_t n)
+{
+    if (!att_sig_candidate(name, typed, d, n))
         return 0;
-    return att_sig_find(d, n, &at) != 0;
+    ctx->sig_data = d;
+    ctx->sig_size = n;
+    ctx->sig_found = att_sig_find(d, n, &ctx->sig_at);
+    return ctx->sig_found != 0;
+}
+
+/*
+ * The search att_sig_nests() made of the same data to decide that it is to
+ * be walked, which the walk reads rather than search again (up to 4 MiB of
+ * headers summed each time); the search is made here only when the data
+ * comes some other way. Every way to a walk of such data asks
+ * att_sig_nests() first, so what it noted is of this data and no other
+ * that a freed buffer's address was given to later.
+ */
+static int att_sig_found_in(att_ctx_t *ctx, const unsigned char *d, size_t n, size_t *at)
+{
+    if (ctx->sig_data == d && ctx->sig_size == n) {
+        ctx->sig_data = NULL;
+        *at = ctx->sig_at;
+        return ctx->sig_found;
+    }
+    return att_sig_find(d, n, at);
 }
 
 /*
@@ -886,7 +912,7 @@ static int att_tnef_data(att_tnef_check_t *tc, const att_tnef_attach_t *a, const
         rc = att_check_type(w->ctx, where, a->names[i], d, n);
     if (rc == 0)
         rc = att_check_ole2(w->ctx, where, name, d, n);
-    if (rc != 0 || !att_nests(name, d, n))
+    if (rc != 0 || !att_nests(w, name, d, n))
         return rc;
     /* Outlook shows the archive as an attachment of the mail. */
     if (c->block_archives && !att_is_tnef(d, n)) {
@@ -995,9 +1021,11 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
      * self-extractor's program); libarchive reads them at the start only, so
      * such an archive is walked from where it starts, found as one further
      * in a TNEF stream is. */
-    if (att_sig_nests(name, depth == 1 && w->typed, data, size)) {
+    if (att_sig_candidate(name, depth == 1 && w->typed, data, size)) {
         size_t at;
-        int found = att_sig_find(data, size, &at);
+        int found = att_sig_found_in(w->ctx, data, size, &at);
+        if (found == 0)
+            return att_walk_archive(w, name, data, size, depth);
         if (found < 0)
             return att_limit(w, "more 7z and rar signatures than are read here");
         return att_walk_archive(w, name, data + at, size - at, depth);

@@ -305,7 +305,7 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
      * or rar behind other bytes in a file whose name or type says 7z or rar. */
     int typed = att_sig_typed(p->content_type);
     if (!att_is_archive(p->data, p->size) && !att_zip_found(p->data, p->size) &&
-        !att_sig_nests(what, typed, p->data, p->size))
+        !att_sig_nests(ctx, what, typed, p->data, p->size))
         return 0;
     if (ctx->pol->block_archives) {
         if ((rc = smf_msg_add_symbol(ctx->msg, "ATT_BLOCKED_ARCHIVE", ctx->pol->blocked_score,

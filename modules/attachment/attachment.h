@@ -86,6 +86,11 @@ typedef struct att_ctx {
     const att_policy_t *pol; /* The recipient domain's settings. */
     att_thread_t *th;
     char blocked[512]; /* The first blocked attachment, for the verdict's reason; "" when none. */
+    /* The last search for a 7z or rar behind other bytes (att_sig_nests()): the
+     * data searched, and what was found there, for the walk that follows. */
+    const unsigned char *sig_data;
+    size_t sig_size, sig_at;
+    int sig_found;
 } att_ctx_t;
 
 /*
@@ -152,9 +157,12 @@ int att_sig_typed(const char *type);
  * archive to 7-Zip or WinRAR all the same: its name (or, typed, its type)
  * says 7z or rar, and such an archive's signature, with a header checksum
  * that matches after it, lies further in. Also when too many signatures
- * were summed to tell, which the walk reports as a limit.
+ * were summed to tell, which the walk reports as a limit. What it found is
+ * noted in ctx for the walk of the same data, which then does not search
+ * again.
  */
-int att_sig_nests(const char *name, int typed, const unsigned char *data, size_t size);
+int att_sig_nests(att_ctx_t *ctx, const char *name, int typed, const unsigned char *data,
+                  size_t size);
 
 /* Whether the data is an OLE2 compound file (.doc, .xls, .ppt, .msi). */
 int att_is_ole2(const unsigned char *data, size_t size);

@@ -34,28 +34,31 @@ def run_case(args, case):
     cmd += case.get("args", [])
     cmd.append(os.path.join(args.fixtures, case["fixture"]))
     env, count = None, None
-    if "inflated_max" in case:
-        # The shim counts what zlib inflates in the scan. A sanitizer build wants its
-        # runtime first; the shim only wraps inflate().
+    if "inflated_max" in case or "crc32_max" in case:
+        # The shim counts what zlib inflates, and what its crc32() sums, in the scan. A
+        # sanitizer build wants its runtime first; the shim only wraps inflate() and crc32().
         if not args.shims:
-            return ["inflated_max needs --shims"]
+            return ["inflated_max and crc32_max need --shims"]
         fd, count = tempfile.mkstemp(prefix="smf-inflated-")
         os.close(fd)
         env = dict(os.environ, LD_PRELOAD=os.path.join(args.shims, "inflate_count.so"), SMF_INFLATE_COUNT=count,
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
-        inflated = None
+        inflated, summed = None, None
         if count is not None:
             with open(count) as f:
-                text = f.read().strip()
-            inflated = int(text) if text else None
+                text = f.read().split()
+            if len(text) == 2:
+                inflated, summed = int(text[0]), int(text[1])
     finally:
         if count is not None:
             os.unlink(count)
     fails = []
     if "inflated_max" in case and (inflated is None or inflated > case["inflated_max"]):
         fails.append("inflated %s bytes, more than %d" % (inflated, case["inflated_max"]))
+    if "crc32_max" in case and (summed is None or summed > case["crc32_max"]):
+        fails.append("crc32 summed %s bytes, more than %d" % (summed, case["crc32_max"]))
     want_rc = case.get("rc", 0)
     if proc.returncode != want_rc:
         fails.append("exit status %d, expected %d (stderr: %s)" % (proc.returncode, want_rc, proc.stderr.strip()))
