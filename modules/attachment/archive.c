@@ -827,18 +827,25 @@ int att_sig_typed(const char *type)
            strcasecmp(type, "application/x-rar") == 0;
 }
 
-/* Whether data is one to search for a 7z or rar behind other bytes: its name or type
- * says 7z or rar, and it is no archive or TNEF stream of its own. */
+/*
+ * Whether data is one to search for a 7z or rar behind other bytes: its name
+ * or type says 7z or rar, and it neither starts as one nor is a TNEF stream.
+ * Data that starts like another archive is searched too: a few bytes of a
+ * gzip's, bzip2's or cab's signature in front of a rar make no archive that
+ * libarchive reads, but keep the rar what WinRAR opens.
+ */
 static int att_sig_candidate(const char *name, int typed, const unsigned char *d, size_t n)
 {
     if (!typed && !att_sig_named(name))
         return 0;
-    return !att_is_archive(d, n) && !att_zip_found(d, n) && !att_is_tnef(d, n);
+    if (n >= 6 && (memcmp(d, "7z\xbc\xaf\x27\x1c", 6) == 0 || memcmp(d, "Rar!\x1a\x07", 6) == 0))
+        return 0;
+    return !att_is_tnef(d, n);
 }
 
 int att_sig_nests(att_ctx_t *ctx, const char *name, int typed, const unsigned char *d, size_t n)
 {
-    if (!att_sig_candidate(name, typed, d, n))
+    if (!att_sig_candidate(name, typed, d, n) || att_is_archive(d, n) || att_zip_found(d, n))
         return 0;
     ctx->sig_data = d;
     ctx->sig_size = n;
@@ -850,12 +857,15 @@ int att_sig_nests(att_ctx_t *ctx, const char *name, int typed, const unsigned ch
  * The search att_sig_nests() made of the same data to decide that it is to
  * be walked, which the walk reads rather than search again (up to 4 MiB of
  * headers summed each time); the search is made here only when the data
- * comes some other way. Every way to a walk of such data asks
- * att_sig_nests() first, so what it noted is of this data and no other
- * that a freed buffer's address was given to later.
+ * comes some other way. Every way to a walk of such data that does not
+ * start like an archive asks att_sig_nests() first, so what it noted is of
+ * this data and no other that a freed buffer's address was given to later;
+ * data that starts like one is searched here.
  */
 static int att_sig_found_in(att_ctx_t *ctx, const unsigned char *d, size_t n, size_t *at)
 {
+    if (att_is_archive(d, n) || att_zip_found(d, n))
+        return att_sig_find(d, n, at);
     if (ctx->sig_data == d && ctx->sig_size == n) {
         ctx->sig_data = NULL;
         *at = ctx->sig_at;
@@ -1020,14 +1030,19 @@ static int att_walk_memory(att_walk_t *w, const char *name, const unsigned char 
      * finds in it, behind any bytes, and WinRAR a rar behind any bytes (a
      * self-extractor's program); libarchive reads them at the start only, so
      * such an archive is walked from where it starts, found as one further
-     * in a TNEF stream is. */
+     * in a TNEF stream is. Data that starts like another archive is walked
+     * as that archive as well. */
     if (att_sig_candidate(name, depth == 1 && w->typed, data, size)) {
         size_t at;
-        int found = att_sig_found_in(w->ctx, data, size, &at);
+        int found = att_sig_found_in(w->ctx, data, size, &at), rc = 0;
         if (found == 0)
             return att_walk_archive(w, name, data, size, depth);
         if (found < 0)
             return att_limit(w, "more 7z and rar signatures than are read here");
+        if (att_is_archive(data, size) || att_zip_found(data, size))
+            rc = att_walk_archive(w, name, data, size, depth);
+        if (rc < 0 || w->stopped)
+            return rc;
         return att_walk_archive(w, name, data + at, size - at, depth);
     }
     return att_walk_archive(w, name, data, size, depth);
