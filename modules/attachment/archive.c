@@ -1101,6 +1101,10 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
             rc = att_limit(w, "more entries than archive_max_entries");
         else
             rc = att_walk_entry(w, a, e, name, depth, skip, &feed.handed, &broken);
+        /* A sparse entry holds less data than its size says: it ends where
+         * reading it ended (with its padding, which libarchive then reads). */
+        if (rc == 0 && archive_entry_sparse_count(e) > 0)
+            entry_end = archive_filter_bytes(a, 0);
     }
     if (rc == 0 && feed.timedout)
         rc = SMF_ETIMEDOUT;
