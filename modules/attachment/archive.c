@@ -1067,7 +1067,8 @@ static size_t att_tar_tail(const unsigned char *d, size_t size, size_t at)
  * stream, from its byte skip on). *empty is set when it was a compressed
  * stream that libarchive read as an archive of no entries at all. *tail is
  * set to where bytes that are no tar start in the decompressed stream when
- * a compressed tar is followed by them, 0 when not.
+ * a compressed tar is followed by them, or in data when an uncompressed
+ * tar is followed by bytes other than zeros; 0 when not.
  */
 static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char *data, size_t size,
                             long depth, int raw, uint64_t skip, int *empty, uint64_t *tail)
@@ -1077,8 +1078,8 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
     struct archive *a = att_open(data, size, raw, &feed);
     struct archive_entry *e;
     int broken = a == NULL ? ATT_UNREADABLE : 0, st = ARCHIVE_EOF, rc = 0;
-    size_t walked = 0, plain = size; /* plain: where bytes after an uncompressed tar start. */
-    la_int64_t entry_end = 0;        /* Where the last entry's data ends, padded to a block. */
+    size_t walked = 0;
+    la_int64_t entry_end = 0; /* Where the last entry's data ends, padded to a block. */
 
     *tail = 0;
     while (rc == 0 && broken < ATT_UNREADABLE && !w->stopped &&
@@ -1133,9 +1134,7 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
      * An uncompressed tar followed by other bytes: a tar reader stops at its
      * end mark (or at the block that is no header), but 7-Zip and unzip open
      * a zip there, and the zip's names alone are checked before the walk.
-     * What follows the blocks of zeros is examined as a file of its own, as
-     * what follows a compressed tar is; it is the attachment's own bytes, not
-     * expanded ones, so it needs no second reading.
+     * What follows the blocks of zeros is walked too (att_walk_after_tar()).
      */
     if (rc == 0 && !w->stopped && !raw && a != NULL && feed.data == NULL &&
         broken < ATT_UNREADABLE &&
@@ -1145,8 +1144,9 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         la_int64_t at = archive_filter_bytes(a, 0);
         if (st == ARCHIVE_RETRY && at >= 512)
             at -= 512;
-        if (at >= 0 && (uint64_t)at < size)
-            plain = att_tar_tail(data, size, (size_t)at);
+        size_t after = at >= 0 && (uint64_t)at < size ? att_tar_tail(data, size, (size_t)at) : size;
+        if (after < size)
+            *tail = after;
     }
     if (rc == 0 && broken < ATT_UNREADABLE && !w->stopped && st != ARCHIVE_EOF)
         broken = ATT_UNREADABLE;
@@ -1163,11 +1163,33 @@ static int att_walk_entries(att_walk_t *w, const char *name, const unsigned char
         rc = att_entry_symbol(w, "ATT_ARCHIVE_DAMAGED", c->damaged_score, name);
     if (a != NULL)
         archive_read_free(a);
-    if (rc == 0 && !w->stopped && plain < size) {
-        if (++w->entries > (size_t)c->archive_max_entries)
-            rc = att_limit(w, "more entries than archive_max_entries");
-        else
-            rc = att_check_data(w, name, data + plain, size - plain, depth);
+    return rc;
+}
+
+/*
+ * What follows an uncompressed tar in data, from at on. A tar there is
+ * walked as the first one's entries are, and so on (`cat a.tar b.tar`
+ * makes one); other bytes are examined as a file of their own, as what
+ * follows a compressed tar is. They are the attachment's own bytes, not
+ * expanded ones, and need no second reading.
+ */
+static int att_walk_after_tar(att_walk_t *w, const char *name, const unsigned char *data,
+                              size_t size, long depth, size_t at)
+{
+    int rc = 0, empty;
+    uint64_t next;
+
+    while (rc == 0 && !w->stopped && at < size) {
+        if (size - at < 262 || memcmp(data + at + 257, "ustar", 5) != 0) {
+            if (++w->entries > (size_t)w->ctx->pol->archive_max_entries)
+                return att_limit(w, "more entries than archive_max_entries");
+            return att_check_data(w, name, data + at, size - at, depth);
+        }
+        /* 0: nothing follows this tar, or it could not be read at all (damage). */
+        rc = att_walk_entries(w, name, data + at, size - at, depth, 0, 0, &empty, &next);
+        if (next == 0)
+            break;
+        at += (size_t)next;
     }
     return rc;
 }
@@ -1190,8 +1212,10 @@ static int att_walk_archive(att_walk_t *w, const char *name, const unsigned char
         rc = att_walk_entries(w, name, data, size, depth, 1, 0, &empty, &none);
     /* What follows a compressed tar is read again from the start of the
      * stream, up to where it starts: only such a stream is inflated twice. */
-    else if (rc == 0 && !w->stopped && tail > 0)
+    else if (rc == 0 && !w->stopped && tail > 0 && att_is_compressed(data, size))
         rc = att_walk_entries(w, name, data, size, depth, 1, tail, &empty, &none);
+    else if (rc == 0 && !w->stopped && tail > 0)
+        rc = att_walk_after_tar(w, name, data, size, depth, (size_t)tail);
     return rc;
 }
 
