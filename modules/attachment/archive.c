@@ -52,11 +52,12 @@ int att_is_archive(const unsigned char *d, size_t n)
         {0,
          "\xfd"
          "7zXZ\x00",
-         6},                    /* xz */
-        {0, "Rar!\x1a\x07", 6}, /* rar */
-        {0, "MSCF", 4},         /* cab */
-        {257, "ustar", 5},      /* tar */
-        {32769, "CD001", 5},    /* iso9660 */
+         6},                        /* xz */
+        {0, "Rar!\x1a\x07", 6},     /* rar */
+        {0, "\x28\xb5\x2f\xfd", 4}, /* zstd */
+        {0, "MSCF", 4},             /* cab */
+        {257, "ustar", 5},          /* tar */
+        {32769, "CD001", 5},        /* iso9660 */
     };
 
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

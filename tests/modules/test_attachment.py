@@ -109,6 +109,8 @@ CASES = [
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar: setup.exe"}},
     {"name": "a second tar after the first, uncompressed", "fixture": "att_tar_then_tar_exe.eml",
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar: bin/setup.exe"}},
+    {"name": "a tar.zst is walked", "fixture": "att_tzst_exe.eml",
+     "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar.zst: bin/setup.exe"}},
     {"name": "six tars one after another, uncompressed, are walked as one", "fixture": "att_tar_chain_exe.eml",
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar: bin/setup.exe"}},
     {"name": "zeros after the ends of tars in tar.gz files in one zip count together",
