@@ -451,43 +451,21 @@ static size_t att_gzip_header(const unsigned char *d, size_t n, size_t pos, cons
 }
 
 /*
- * Where the deflate data at pos ends, which a gzip member records nowhere:
- * it is inflated into a scratch buffer within the message's deadline. The
- * bytes it gives out are added to *used, the gzip's bytes so far on top of
- * what the walk holds, which may not pass archive_max_expanded: a file of
- * many members, each a bomb just under the limit, would otherwise cost
- * their number times the limit before libarchive expands any of them.
- * Returns 0 with *end set, 1 when it does not end within the data, 2 when
- * *used passed the limit first, or a negative SMF_E*.
+ * Whether a member header that may start at pos, further in than the first
+ * one, looks like one a gzip writer makes: no reserved flag set, as
+ * libarchive requires of every member, and a name, when there is one, of
+ * no control characters. Bytes met by chance in deflate data seldom pass.
  */
-static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size_t pos,
-                           uint64_t *used, size_t *end)
+static int att_gzip_plausible(const unsigned char *d, size_t n, size_t pos, const char *name,
+                              size_t len)
 {
-    unsigned char out[ATT_READ_CHUNK];
-    const uint64_t max = (uint64_t)w->ctx->pol->archive_max_expanded;
-    z_stream zs;
-    int zrc;
-
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
-        return SMF_ENOMEM;
-    zs.next_in = (Bytef *)(uintptr_t)(d + pos);
-    zs.avail_in = n - pos < UINT_MAX ? (uInt)(n - pos) : UINT_MAX;
-    do {
-        if (smf_msg_time_left_ms(w->ctx->msg) <= 0) {
-            inflateEnd(&zs);
-            return SMF_ETIMEDOUT;
-        }
-        zs.next_out = out;
-        zs.avail_out = sizeof(out);
-        zrc = inflate(&zs, Z_NO_FLUSH);
-        *used += sizeof(out) - zs.avail_out;
-    } while (zrc == Z_OK && *used <= max);
-    *end = pos + (size_t)zs.total_in;
-    inflateEnd(&zs);
-    if (*used > max)
-        return 2;
-    return zrc == Z_STREAM_END ? 0 : 1;
+    if (n - pos < 10 || (d[pos + 3] & 0xe0) != 0)
+        return 0;
+    for (size_t i = 0; name != NULL && i < len; i++) {
+        if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] == 0x7f)
+            return 0;
+    }
+    return 1;
 }
 
 /*
@@ -495,41 +473,35 @@ static int att_inflate_end(att_walk_t *w, const unsigned char *d, size_t n, size
  * expands the members one after another as one stream and reports no name,
  * and a second member's header can carry a name of its own: each is
  * checked, at most archive_max_entries of them. A name too long for the
- * buffer is checked by its end, which holds its extension. A member is
- * inflated here only when the bytes after its header hold another header's
- * first bytes, so a gzip of one member is inflated once, by libarchive.
- * The members inflated here count against archive_max_expanded together,
- * as libarchive counts them when it expands the same stream: past it the
- * gzip is a limit before libarchive reads it. They are not added to what
- * the walk holds, as libarchive's reading counts the same bytes again.
+ * buffer is checked by its end, which holds its extension. No member
+ * records where its data ends, and finding that would mean inflating it
+ * here and again in libarchive: every place a member header may start
+ * (its first bytes, 1f 8b 08) is read as one instead, the real ones among
+ * them, and libarchive alone inflates the file.
  */
 static int att_check_gzip_names(att_walk_t *w, const unsigned char *d, size_t n)
 {
     char buf[256];
     const char *name, *tail;
-    size_t pos = 0, data, end, len, members = 0;
-    uint64_t used = w->expanded;
+    const unsigned char *next;
+    size_t pos = 0, len, members = 0;
     int rc;
 
-    while ((data = att_gzip_header(d, n, pos, &name, &len)) > 0) {
-        if (++members > (size_t)w->ctx->pol->archive_max_entries)
-            return att_limit(w, "more entries than archive_max_entries");
-        tail = name != NULL ? att_name_tail(name, len, buf, sizeof(buf)) : NULL;
-        if (tail != NULL && (rc = att_check_blocked(w, tail)) < 0)
-            return rc;
-        /* No member follows where no member header does: the data is then not
-         * inflated here to find its end, as libarchive inflates it anyway. */
-        if (memmem(d + data, n - data, "\x1f\x8b\x08", 3) == NULL)
+    if (att_gzip_header(d, n, 0, &name, &len) == 0)
+        return 0;
+    for (;;) {
+        if (att_gzip_header(d, n, pos, &name, &len) > 0 &&
+            (pos == 0 || att_gzip_plausible(d, n, pos, name, len))) {
+            if (++members > (size_t)w->ctx->pol->archive_max_entries)
+                return att_limit(w, "more entries than archive_max_entries");
+            tail = name != NULL ? att_name_tail(name, len, buf, sizeof(buf)) : NULL;
+            if (tail != NULL && (rc = att_check_blocked(w, tail)) < 0)
+                return rc;
+        }
+        if (n - pos < 4 || (next = memmem(d + pos + 1, n - pos - 1, "\x1f\x8b\x08", 3)) == NULL)
             return 0;
-        if ((rc = att_inflate_end(w, d, n, data, &used, &end)) == 2)
-            return att_limit(w, "expands beyond archive_max_expanded");
-        if (rc != 0)
-            return rc < 0 ? rc : 0;
-        if (n - end < ATT_GZ_TRAILER)
-            return 0;
-        pos = end + ATT_GZ_TRAILER;
+        pos = (size_t)(next - d);
     }
-    return 0;
 }
 
 /* The zip's names one by one: w, and how many central records were examined. */

@@ -79,12 +79,16 @@ CASES = [
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "photos.gz: holiday.exe"}},
     {"name": "gzip of several members with harmless names is clean", "fixture": "att_gz_members_clean.eml",
      "only": [], "status": "clean"},
+    # Its members' names are read without inflating anything: libarchive inflates it once.
+    {"name": "a gzip of several members is inflated once", "fixture": "att_gz_members_clean.eml",
+     "only": [], "status": "clean", "inflated_max": 720},
     {"name": "gzip of more members than archive_max_entries", "fixture": "att_gz_members_clean.eml",
      "opts": ["archive_max_entries=1"], "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable"},
-    # The members inflated to find each one's header count against the limit together.
+    # Its members count against the limit together, as libarchive expands them: past it by
+    # at most what one hand-out of 4 KiB expands to (about a thousandfold), not 40 times it.
     {"name": "a gzip of many members, each under archive_max_expanded, is a limit",
      "fixture": "att_gz_members_bomb.eml", "opts": ["archive_max_expanded=4000000"],
-     "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable", "inflated_max": 4000000 + 4 * 65536,
+     "only": ["ATT_ARCHIVE_LIMIT"], "status": "unscannable", "inflated_max": 4000000 + 1100 * 4096,
      "details": {"ATT_ARCHIVE_LIMIT": "archive_max_expanded"}},
     {"name": "gzip whose header name is longer than 255 bytes", "fixture": "att_gz_long_header_name.eml",
      "present": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "aaaa.exe"}},
