@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +370,46 @@ static la_ssize_t att_feed_read(struct archive *a, void *arg, const void **buf)
 }
 
 /*
+ * The decompression filters the walk uses: those libarchive has built in.
+ * archive_read_support_filter_all() also takes lrzip, grzip and lzop, and
+ * any filter built without its library, by running an outside program
+ * (`lrzip -d`) found in PATH on the attachment's bytes: a scanner must not
+ * start programs on what a sender wrote (a gzip of an lrzip header did).
+ * A filter that would run a program says so with ARCHIVE_WARN, which is
+ * asked once, on a reader of its own, since it cannot be taken back.
+ */
+typedef int (*att_filter_fn)(struct archive *);
+
+static const att_filter_fn att_filters[] = {
+    archive_read_support_filter_gzip,     archive_read_support_filter_bzip2,
+    archive_read_support_filter_compress, archive_read_support_filter_xz,
+    archive_read_support_filter_lzma,     archive_read_support_filter_lzip,
+    archive_read_support_filter_zstd,     archive_read_support_filter_lz4,
+};
+
+#define ATT_NFILTERS (sizeof(att_filters) / sizeof(att_filters[0]))
+
+static bool att_filter_built_in[ATT_NFILTERS];
+static pthread_once_t att_filters_once = PTHREAD_ONCE_INIT;
+
+static void att_filters_probe(void)
+{
+    for (size_t i = 0; i < ATT_NFILTERS; i++) {
+        struct archive *probe = archive_read_new();
+        att_filter_built_in[i] = probe != NULL && att_filters[i](probe) == ARCHIVE_OK;
+        archive_read_free(probe);
+    }
+}
+
+static void att_support_filters(struct archive *a)
+{
+    pthread_once(&att_filters_once, att_filters_probe);
+    for (size_t i = 0; i < ATT_NFILTERS; i++)
+        if (att_filter_built_in[i])
+            att_filters[i](a);
+}
+
+/*
  * A libarchive reader of data in memory; raw: of its one stream only,
  * decompressed. A compressed stream is fed through f, and a tar in one is
  * read on past its end mark, over the blocks of zeros after it, to any
@@ -380,7 +422,7 @@ static struct archive *att_open(const unsigned char *data, size_t size, int raw,
 
     if (a == NULL)
         return NULL;
-    archive_read_support_filter_all(a);
+    att_support_filters(a);
     if (!raw)
         archive_read_support_format_all(a);
     /* Lets a lone .gz or .xz stream through as one entry; real formats bid higher. */

@@ -6,6 +6,7 @@ cases, its exit status and stderr). Standard library only.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,17 @@ def run_case(args, case):
         os.close(fd)
         env = dict(os.environ, LD_PRELOAD=os.path.join(args.shims, "inflate_count.so"), SMF_INFLATE_COUNT=count,
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    # Programs a scan must never start: each name is a script first in PATH that
+    # leaves a mark when run.
+    bin_dir = None
+    if case.get("no_programs"):
+        bin_dir = tempfile.mkdtemp(prefix="smf-no-programs-")
+        for name in case["no_programs"]:
+            path = os.path.join(bin_dir, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\necho \"$0\" >> %s/ran\ncat >/dev/null\nexit 1\n" % bin_dir)
+            os.chmod(path, 0o755)
+        env = dict(env or os.environ, PATH=bin_dir + ":" + os.environ.get("PATH", "/usr/bin:/bin"))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
         inflated, summed = None, None
@@ -51,10 +63,18 @@ def run_case(args, case):
                 text = f.read().split()
             if len(text) == 2:
                 inflated, summed = int(text[0]), int(text[1])
+        ran = []
+        if bin_dir is not None and os.path.exists(os.path.join(bin_dir, "ran")):
+            with open(os.path.join(bin_dir, "ran")) as f:
+                ran = [os.path.basename(l) for l in f.read().split()]
     finally:
         if count is not None:
             os.unlink(count)
+        if bin_dir is not None:
+            shutil.rmtree(bin_dir)
     fails = []
+    if ran:
+        fails.append("the scan ran %s" % ", ".join(ran))
     if "inflated_max" in case and (inflated is None or inflated > case["inflated_max"]):
         fails.append("inflated %s bytes, more than %d" % (inflated, case["inflated_max"]))
     if "crc32_max" in case and (summed is None or summed > case["crc32_max"]):

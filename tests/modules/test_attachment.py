@@ -113,6 +113,8 @@ CASES = [
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar: setup.exe"}},
     {"name": "a second tar after the first, uncompressed", "fixture": "att_tar_then_tar_exe.eml",
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar: bin/setup.exe"}},
+    {"name": "no outside program is run on a stream only one could read", "fixture": "att_gzip_program_filters.eml",
+     "no_programs": ["lrzip", "lzop", "grzip"], "absent": ["ATT_ARCHIVE_LIMIT"]},
     {"name": "a tar.zst is walked", "fixture": "att_tzst_exe.eml",
      "only": ["ATT_ARCHIVE_BLOCKED"], "details": {"ATT_ARCHIVE_BLOCKED": "backup.tar.zst: bin/setup.exe"}},
     {"name": "six tars one after another, uncompressed, are walked as one", "fixture": "att_tar_chain_exe.eml",
