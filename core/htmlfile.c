@@ -314,20 +314,87 @@ static void on_style(void *ctx, const char *css, size_t len)
     }
 }
 
-/* Where the join of two pieces of one string ends ("..." + "...", a line
- * continuation, blanks), or at when there is none. */
-static size_t join_end(const char *s, size_t n, size_t at)
+/*
+ * What is known of an array of strings in a script (["...", "..."]):
+ * whether it is joined with an empty string, which makes its pieces one
+ * string, as atob() then receives it. The look from any comma between its
+ * pieces ends where the look from its first comma ends (`to`), so one
+ * answer serves them all and a script is still read in one pass.
+ */
+typedef struct array_memo {
+    const char *s;
+    size_t from, to;
+    int joined;
+} array_memo_t;
+
+static size_t skip_blanks(const char *s, size_t n, size_t i)
+{
+    while (i < n && blank((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static int quote(char c)
+{
+    return c == '"' || c == '\'' || c == '`';
+}
+
+/* Whether s[i..n) is ".join('')" (any quotes, blanks between). */
+static int joined_empty(const char *s, size_t n, size_t i)
+{
+    static const char *const parts[] = {".", "join", "("};
+    for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
+        size_t w = strlen(parts[k]);
+        i = skip_blanks(s, n, i);
+        if (n - i < w || memcmp(s + i, parts[k], w) != 0)
+            return 0;
+        i += w;
+    }
+    i = skip_blanks(s, n, i);
+    if (i + 1 >= n || !quote(s[i]) || s[i + 1] != s[i])
+        return 0;
+    i = skip_blanks(s, n, i + 2);
+    return i < n && s[i] == ')';
+}
+
+/*
+ * Whether the comma at s[at] parts two pieces of an array of strings that
+ * the script joins with an empty string: the pieces (strings, joined by
+ * "+" or not) run on to the array's ']', and ".join('')" follows it.
+ */
+static int array_joined(const char *s, size_t n, size_t at, array_memo_t *m)
+{
+    if (m->s == s && at >= m->from && at < m->to)
+        return m->joined;
+    size_t i = at;
+    while (i < n && (s[i] == ',' || s[i] == '+')) {
+        char sep = s[i];
+        i = skip_blanks(s, n, i + 1);
+        if (i >= n || (sep == ',' && s[i] == ']') || !quote(s[i]))
+            break;
+        char q = s[i++];
+        while (i < n && s[i] != q && (s[i] != '\n' || q == '`'))
+            i += s[i] == '\\' ? 2 : 1;
+        if (i >= n || s[i] != q)
+            break;
+        i = skip_blanks(s, n, i + 1);
+    }
+    *m = (array_memo_t){s, at, i > at ? i : at + 1,
+                        i < n && s[i] == ']' && joined_empty(s, n, i + 1)};
+    return m->joined;
+}
+
+/* Where the join of two pieces of one string ends ("..." + "...", the
+ * pieces of an array joined with an empty string, a line continuation,
+ * blanks), or at when there is none. */
+static size_t join_end(const char *s, size_t n, size_t at, array_memo_t *m)
 {
     size_t i = at;
-    if (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == '`')) {
-        size_t j = i + 1;
-        while (j < n && blank((unsigned char)s[j]))
-            j++;
-        if (j < n && s[j] == '+') {
-            j++;
-            while (j < n && blank((unsigned char)s[j]))
-                j++;
-            if (j < n && (s[j] == '"' || s[j] == '\'' || s[j] == '`'))
+    if (i < n && quote(s[i])) {
+        size_t j = skip_blanks(s, n, i + 1);
+        if (j < n && (s[j] == '+' || (s[j] == ',' && array_joined(s, n, j, m)))) {
+            j = skip_blanks(s, n, j + 1);
+            if (j < n && quote(s[j]))
                 return j + 1;
         }
         return at;
@@ -402,7 +469,7 @@ static int script_char(const char *s, size_t n, size_t i, size_t *len)
  * Writes the characters to out when not NULL; returns where it ends and
  * the count in *count.
  */
-static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
+static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count, array_memo_t *m)
 {
     size_t i = at, k = 0, u;
     for (;;) {
@@ -415,7 +482,7 @@ static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
         }
         if (i < n && s[i] == '=')
             break;
-        size_t j = join_end(s, n, i);
+        size_t j = join_end(s, n, i, m);
         if (j == i || j >= n || script_char(s, n, j, &u) < 0)
             break;
         i = j;
@@ -424,11 +491,6 @@ static size_t run(const char *s, size_t n, size_t at, char *out, size_t *count)
         i++;
     *count = k;
     return i;
-}
-
-static int quote(char c)
-{
-    return c == '"' || c == '\'' || c == '`';
 }
 
 /* Whether a script decodes base64 into bytes, as a page does that builds
@@ -535,6 +597,7 @@ static void on_script(void *ctx, const char *body, size_t len)
     c->scripts = 1;
     if (!c->decodes)
         c->decodes = script_decodes(body, len);
+    array_memo_t memo = {0};
     size_t i = 0;
     while (i < len) {
         size_t u;
@@ -543,11 +606,11 @@ static void on_script(void *ctx, const char *body, size_t len)
             continue;
         }
         size_t count;
-        size_t end = run(body, len, i, NULL, &count);
+        size_t end = run(body, len, i, NULL, &count, &memo);
         if (count >= HTMLFILE_SCRIPT_MIN ||
             (count >= HTMLFILE_SCRIPT_SHORT && whole_string(body, len, i, end))) {
             char *copy = arena_alloc(c->files->arena, count);
-            run(body, len, i, copy, &count);
+            run(body, len, i, copy, &count, &memo);
             int head = count < HTMLFILE_SCRIPT_MIN && file_head(copy, count);
             const char *type = script_image(c, body, i, copy, count);
             if (c->blob_count == c->blob_cap) {

@@ -1238,6 +1238,58 @@ static void test_html_files_script_short(void)
 }
 
 /*
+ * A payload cut into pieces of an array that the script joins with an
+ * empty string (["...", "..."].join("")) is one string, as the pieces
+ * joined by "+" are: each piece may be shorter than 64 characters. An
+ * array whose pieces are used one by one, or joined with a comma, is no
+ * such string: its pieces stay apart.
+ */
+static void test_html_files_script_array_join(void)
+{
+    arena_t *a = arena_new(16384);
+    const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    gchar *e64 = g_base64_encode((const guchar *)eicar, sizeof(eicar) - 1);
+    size_t len = strlen(e64);
+    const smf_part_t *kids[32];
+    char *html = arena_printf(a,
+                              "<script>var s = [\"%.30s\", '%.30s',\n  `%s`].join(\"\");"
+                              "save(new Blob([atob(s)]));</script>",
+                              e64, e64 + 30, e64 + 60);
+    size_t n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], eicar));
+    html = arena_printf(a,
+                        "<script>var s = [\"%.40s\" + \"%.20s\",\"%s\",] . join ( '' );"
+                        "save(new Blob([atob(s)]));</script>",
+                        e64, e64 + 40, e64 + 60);
+    n = html_files_of(a, html, kids, 32);
+    CHECK(n == 1 && data_is(kids[0], eicar));
+    /* A long payload in pieces of 60 needs no decoding word. */
+    unsigned char bin[1500];
+    for (size_t i = 0; i < sizeof(bin); i++)
+        bin[i] = (unsigned char)(i * 13 + i / 256);
+    gchar *b64 = g_base64_encode(bin, sizeof(bin));
+    GString *page = g_string_new("<script>var p = [");
+    for (size_t i = 0; i < strlen(b64); i += 60)
+        g_string_append_printf(page, "%s\"%.60s\"", i > 0 ? ",\n" : "", b64 + i);
+    g_string_append(page, "].join('');</script>");
+    n = html_files_of(a, page->str, kids, 32);
+    CHECK(n == 1 && kids[0]->size == sizeof(bin) && memcmp(kids[0]->data, bin, sizeof(bin)) == 0);
+    g_string_free(page, TRUE);
+    /* Pieces not joined, or joined with a comma, stay apart. */
+    html = arena_printf(a, "<script>var s = [\"%.30s\", \"%.30s\", \"%s\"].map(atob);</script>",
+                        e64, e64 + 30, e64 + 60);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    html = arena_printf(
+        a, "<script>var s = [\"%.30s\", \"%.30s\", \"%s\"].join(',');atob(s);</script>", e64,
+        e64 + 30, e64 + 60);
+    CHECK(html_files_of(a, html, kids, 32) == 0);
+    CHECK(len > 60);
+    g_free(b64);
+    g_free(e64);
+    arena_destroy(&a);
+}
+
+/*
  * JavaScript reads "\A" as "A" for any character that starts no escape of
  * its own, and "\u{2f}" as "/", with any number of leading zeros: a string
  * cut by such escapes every few characters is still the file atob()
@@ -2263,6 +2315,7 @@ int main(int argc, char **argv)
     test_html_files_css();
     test_html_files_script_short();
     test_html_files_script_identity_escapes();
+    test_html_files_script_array_join();
     test_html_files_script_head();
     test_html_files_script_images();
     test_html_files_shown_images();
