@@ -41,6 +41,9 @@ typedef struct html_state {
     size_t data_count;
     const char *download;
     size_t download_len;
+    /* The src of the <script> tag being read, when it is a data: URI. */
+    const char *script_src;
+    size_t script_src_len;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -402,32 +405,34 @@ static const char *url_cleaned(html_state_t *st, const char *d, size_t *len)
 
 /* Keeps a value that is a data: URI, read as the URL parser reads it
  * (url_cleaned()), for the sink; one past what a tag keeps goes at once,
- * without the tag's download name. */
-static void keep_data(html_state_t *st, const char *tag, const char *v, size_t n)
+ * without the tag's download name. Returns the URI so read, *len bytes,
+ * or NULL when the value is none. */
+static const char *keep_data(html_state_t *st, const char *tag, const char *v, size_t n,
+                             size_t *len)
 {
     size_t skip = 0;
     while (skip < n && (unsigned char)v[skip] <= ' ')
         skip++;
     if (skip == n || (v[skip] != 'd' && v[skip] != 'D' && v[skip] != '&'))
-        return; /* Spares decoding the references of every other value. */
-    size_t len;
-    const char *d = attr_value(st, v, n, &len);
+        return NULL; /* Spares decoding the references of every other value. */
+    const char *d = attr_value(st, v, n, len);
     size_t i = 0, k = 0;
-    while (i < len && (unsigned char)d[i] <= ' ')
+    while (i < *len && (unsigned char)d[i] <= ' ')
         i++;
     /* The scheme, tabs and line breaks in it left out, is "data:". */
-    for (; i < len && k < 5; i++)
+    for (; i < *len && k < 5; i++)
         if (!tab_or_newline((unsigned char)d[i]) && lower((unsigned char)d[i]) != "data:"[k++])
-            return;
+            return NULL;
     if (k < 5)
-        return;
-    d = url_cleaned(st, d, &len);
+        return NULL;
+    d = url_cleaned(st, d, len);
     if (st->data_count == TAG_DATA_MAX) {
-        st->sink->data_uri(st->sink->ctx, tag, d, len, NULL, 0);
-        return;
+        st->sink->data_uri(st->sink->ctx, tag, d, *len, NULL, 0);
+        return d;
     }
     st->data_v[st->data_count] = d;
-    st->data_n[st->data_count++] = len;
+    st->data_n[st->data_count++] = *len;
+    return d;
 }
 
 /* Gives the sink the data: URIs of the tag just read. */
@@ -547,10 +552,13 @@ static int attribute(html_state_t *st, const char *tag)
         st->sink->style(st->sink->ctx, d, len);
     }
     if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
+        size_t len;
+        const char *d;
         if (name_is(name, name_len, "download"))
             st->download = attr_value(st, v, vlen, &st->download_len);
-        else
-            keep_data(st, tag, v, vlen);
+        else if ((d = keep_data(st, tag, v, vlen, &len)) != NULL && strcmp(tag, "script") == 0 &&
+                 name_is(name, name_len, "src"))
+            st->script_src = d, st->script_src_len = len;
     }
     st->p = p;
     return 1;
@@ -710,6 +718,9 @@ static void tag(html_state_t *st)
         ;
     if (st->data_count > 0 || st->download != NULL)
         flush_data(st, name);
+    if (st->script_src != NULL && !closing && st->sink->script_uri != NULL)
+        st->sink->script_uri(st->sink->ctx, st->script_src, st->script_src_len);
+    st->script_src = NULL;
     if (st->p < st->end)
         st->p++; /* The '>'. */
     if (is_block(name))

@@ -159,28 +159,38 @@ static const char *download_name(arena_t *a, const char *d, size_t n)
     return arena_strndup(a, d, n);
 }
 
-static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
-                        const char *download, size_t download_len)
+/* Reads the data: URI uri[0..len) into *u (type in `type`, TYPE_MAX + 1
+ * bytes); returns 0 when a browser makes no file of it. */
+static int uri_file(const char *uri, size_t len, char *type, htmlfile_t *u)
 {
-    collector_t *c = ctx;
     /* A fragment is no part of the file a browser makes of the URI. */
     const char *hash = memchr(uri, '#', len);
     if (hash != NULL)
         len = (size_t)(hash - uri);
     const char *comma = memchr(uri, ',', len);
     if (comma == NULL)
-        return; /* Browsers load nothing from it. */
+        return 0; /* Browsers load nothing from it. */
     const char *h = uri + 5;
     size_t hn = (size_t)(comma - h);
     size_t body = (size_t)(uri + len - (comma + 1));
     if (body == 0)
-        return;
+        return 0;
+    *u = (htmlfile_t){.content_type = uri_type(type, h, hn),
+                      .src = comma + 1,
+                      .src_len = body,
+                      .base64 = uri_base64(h, hn)};
+    u->size_max = u->base64 ? body / 4 * 3 + 3 : body;
+    return 1;
+}
+
+static void on_data_uri(void *ctx, const char *tag, const char *uri, size_t len,
+                        const char *download, size_t download_len)
+{
+    collector_t *c = ctx;
     char type[TYPE_MAX + 1];
-    htmlfile_t u = {.content_type = uri_type(type, h, hn),
-                    .src = comma + 1,
-                    .src_len = body,
-                    .base64 = uri_base64(h, hn)};
-    u.size_max = u.base64 ? body / 4 * 3 + 3 : body;
+    htmlfile_t u;
+    if (!uri_file(uri, len, type, &u))
+        return;
     u.shown_only = shown_image(tag, download != NULL, &u);
     htmlfile_t *f = add_file(c, u.shown_only);
     if (f == NULL)
@@ -626,6 +636,28 @@ static void on_script(void *ctx, const char *body, size_t len)
     }
 }
 
+/*
+ * The src of a <script> that is a data: URI: the script a browser runs,
+ * read as an inline one is. Browsers run a script of any type but those
+ * they refuse to take for one: an image, audio, video or CSV. The file
+ * itself is listed by on_data_uri(), as any data: URI is; its decoded
+ * copy is no longer than the URI.
+ */
+static void on_script_uri(void *ctx, const char *uri, size_t len)
+{
+    collector_t *c = ctx;
+    char type[TYPE_MAX + 1];
+    htmlfile_t u;
+    if (!uri_file(uri, len, type, &u))
+        return;
+    static const char *const refused[] = {"image/", "audio/", "video/", "text/csv"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (strncmp(u.content_type, refused[i], strlen(refused[i])) == 0)
+            return;
+    char *code = arena_alloc(c->files->arena, u.size_max + 1);
+    on_script(c, code, htmlfile_decode(&u, (unsigned char *)code));
+}
+
 static int longer_first(const void *a, const void *b)
 {
     const blob_t *x = a, *y = b;
@@ -682,6 +714,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
     collector_t c = {.files = files};
     html_sink_t sink = {.data_uri = on_data_uri,
                         .script = on_script,
+                        .script_uri = on_script_uri,
                         .style = on_style,
                         .unread = on_unread,
                         .ctx = &c};

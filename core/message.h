@@ -137,6 +137,9 @@ typedef struct html_sink {
     /* Script: the content of a <script> element, as written, or an event
      * handler attribute's value or a javascript: URL, entity-decoded. */
     void (*script)(void *ctx, const char *body, size_t len);
+    /* A <script> element's src that is a data: URI, as data_uri gives it:
+     * the script a browser runs is that URI's content. */
+    void (*script_uri)(void *ctx, const char *uri, size_t len);
     /* Style sheet text: a <style> element's content as written, or a
      * style attribute's value, entity-decoded. */
     void (*style)(void *ctx, const char *css, size_t len);

@@ -1290,6 +1290,45 @@ static void test_html_files_script_array_join(void)
 }
 
 /*
+ * A <script> whose src is a data: URI runs the script the URI holds, as
+ * browsers run it, base64 or percent-encoded: its strings are read as an
+ * inline script's are, and its words (atob) count for the page. The URI
+ * is a file of the page as well.
+ */
+static void test_html_files_script_src(void)
+{
+    arena_t *a = arena_new(16384);
+    const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    gchar *e64 = g_base64_encode((const guchar *)eicar, sizeof(eicar) - 1);
+    char *code = arena_printf(a, "save(new Blob([atob('%s')]));", e64);
+    gchar *c64 = g_base64_encode((const guchar *)code, strlen(code));
+    const smf_part_t *kids[8];
+    char *html = arena_printf(a, "<script src=\"data:text/javascript;base64,%s\"></script>", c64);
+    size_t n = html_files_of(a, html, kids, 8);
+    CHECK(n == 2);
+    CHECK(n == 2 && strcmp(kids[0]->content_type, "text/javascript") == 0 &&
+          data_is(kids[0], code));
+    CHECK(n == 2 && data_is(kids[1], eicar));
+    html = arena_printf(
+        a, "<script src='data:application/javascript,save(atob(%%22%s%%22))'></script>", e64);
+    n = html_files_of(a, html, kids, 8);
+    CHECK(n == 2 && data_is(kids[1], eicar));
+    /* The decoding word of a script by URI counts for the inline one. */
+    html = arena_printf(
+        a, "<script src=\"data:,window.d%%3Datob\"></script><script>d('%s');</script>", e64);
+    n = html_files_of(a, html, kids, 8);
+    CHECK(n == 2 && data_is(kids[1], eicar));
+    /* A browser runs no image as script. */
+    gchar *i64 = g_base64_encode((const guchar *)code, strlen(code));
+    html = arena_printf(a, "<script src=\"data:image/png;base64,%s\"></script>", i64);
+    CHECK(html_files_of(a, html, kids, 8) == 1);
+    g_free(i64);
+    g_free(c64);
+    g_free(e64);
+    arena_destroy(&a);
+}
+
+/*
  * JavaScript reads "\A" as "A" for any character that starts no escape of
  * its own, and "\u{2f}" as "/", with any number of leading zeros: a string
  * cut by such escapes every few characters is still the file atob()
@@ -2316,6 +2355,7 @@ int main(int argc, char **argv)
     test_html_files_script_short();
     test_html_files_script_identity_escapes();
     test_html_files_script_array_join();
+    test_html_files_script_src();
     test_html_files_script_head();
     test_html_files_script_images();
     test_html_files_shown_images();
