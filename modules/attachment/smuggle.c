@@ -96,11 +96,28 @@ static int att_true_image(const smf_part_t *p)
     return 0;
 }
 
+/* Whether a part the parser made of a page is a script: a data: URI of a
+ * JavaScript type, as <script src="data:..."> runs one. */
+static int att_script(const smf_part_t *c)
+{
+    static const char *const types[] = {"text/javascript", "application/javascript",
+                                        "application/x-javascript", "text/ecmascript",
+                                        "application/ecmascript"};
+    if (!(c->flags & SMF_PART_DERIVED))
+        return 0;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(c->content_type, types[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /*
  * The largest file the parser found in the page p that the page could save
  * without a name of its own: a child part it made (SMF_PART_DERIVED), with
- * no name, that is no image the page shows. NULL when there is none; *head
- * says whether any such file begins as a program, archive or document.
+ * no name, that is no image the page shows; a script of the page only when
+ * there is no other, since the file a script builds is what it saves.
+ * NULL when there is none; *head says whether any such file begins as a
+ * program, archive or document.
  */
 static const smf_part_t *att_carried(smf_msg_t *msg, const smf_part_t *p, int *head)
 {
@@ -120,7 +137,9 @@ static const smf_part_t *att_carried(smf_msg_t *msg, const smf_part_t *p, int *h
             continue;
         if (att_file_head(c->data, c->size))
             *head = 1;
-        if (best == NULL || c->size > best->size)
+        int better = best == NULL || (att_script(best) && !att_script(c)) ||
+                     (att_script(best) == att_script(c) && c->size > best->size);
+        if (better)
             best = c;
     }
     return best;
@@ -245,16 +264,29 @@ int att_check_smuggling(att_ctx_t *ctx, const char *what, const smf_part_t *p)
     if (file == NULL)
         return 0;
     /* Scripts run in <script> elements, event handlers and javascript:
-     * URLs alike: the words are looked for in the whole page. */
+     * URLs alike: the words are looked for in the whole page, and in the
+     * scripts it runs by data: URI, which the parser made parts of it. */
     const char *saver = att_any(p->data, p->size, savers);
     if (saver == NULL && att_download_attr(p->data, p->size))
         saver = "download attribute";
-    if (saver == NULL)
-        return 0;
     /* A page that names no decoder may still get one by another name
      * (window['at' + 'ob']): then the file must begin as a program, an
      * archive or a document does. */
     const char *decoder = att_any_name(p->data, p->size, decoders);
+    size_t count = smf_msg_part_count(ctx->msg);
+    for (size_t i = p->index + 1; i < count && (saver == NULL || decoder == NULL); i++) {
+        const smf_part_t *c = smf_msg_part(ctx->msg, i);
+        if (c == NULL || c->depth <= p->depth)
+            break;
+        if (c->parent != (long)p->index || !att_script(c))
+            continue;
+        if (saver == NULL)
+            saver = att_any(c->data, c->size, savers);
+        if (decoder == NULL)
+            decoder = att_any_name(c->data, c->size, decoders);
+    }
+    if (saver == NULL)
+        return 0;
     if (decoder == NULL && !head)
         return 0;
     if (decoder == NULL)
