@@ -44,6 +44,9 @@ typedef struct html_state {
     /* The src of the <script> tag being read, when it is a data: URI. */
     const char *script_src;
     size_t script_src_len;
+    /* The type attribute of the tag being read, entity-decoded, or NULL. */
+    const char *type;
+    size_t type_len;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -551,6 +554,8 @@ static int attribute(html_state_t *st, const char *tag)
         const char *d = attr_value(st, v, vlen, &len);
         st->sink->style(st->sink->ctx, d, len);
     }
+    if (v != NULL && st->sink != NULL && st->type == NULL && name_is(name, name_len, "type"))
+        st->type = attr_value(st, v, vlen, &st->type_len); /* The first one counts. */
     if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
         size_t len;
         const char *d;
@@ -591,6 +596,32 @@ static int is_cell(const char *name)
 }
 
 /*
+ * Whether a <script> of the type attribute t[0..n) holds data a browser
+ * does not run: a JSON type ("application/json", "application/ld+json",
+ * any "+json", parameters aside), an import map or speculation rules,
+ * which are JSON too. Browsers run none of any type but JavaScript's and
+ * "module"; the other ones (templates, "text/plain") are still read as
+ * script, since a script of the page inserts a template's markup, whose
+ * event handlers then run.
+ */
+static int script_is_data(const char *t, size_t n)
+{
+    if (t == NULL)
+        return 0;
+    const char *semi = memchr(t, ';', n);
+    if (semi != NULL)
+        n = (size_t)(semi - t);
+    while (n > 0 && is_space((unsigned char)*t))
+        t++, n--;
+    while (n > 0 && is_space((unsigned char)t[n - 1]))
+        n--;
+    if (name_is(t, n, "importmap") || name_is(t, n, "speculationrules"))
+        return 1;
+    return n > 5 && memchr(t, '/', n - 4) != NULL &&
+           (name_is(t + n - 5, 5, "/json") || name_is(t + n - 5, 5, "+json"));
+}
+
+/*
  * Skips what a reader never sees: the content of script, style, the title
  * (shown in the window's title bar, not the page) and the like, up to their
  * end tag. Text elsewhere in <head> is shown, as browsers show it.
@@ -615,8 +646,13 @@ static void skip_hidden(html_state_t *st, const char *name)
         e++;
     if (e == NULL)
         e = st->end;
-    if (st->sink != NULL && st->sink->script != NULL && strcmp(name, "script") == 0)
-        st->sink->script(st->sink->ctx, st->p, (size_t)(e - st->p));
+    if (st->sink != NULL && strcmp(name, "script") == 0) {
+        void (*read)(void *, const char *, size_t) = st->sink->script;
+        if (st->sink->script_data != NULL && script_is_data(st->type, st->type_len))
+            read = st->sink->script_data;
+        if (read != NULL)
+            read(st->sink->ctx, st->p, (size_t)(e - st->p));
+    }
     if (st->sink != NULL && st->sink->style != NULL && strcmp(name, "style") == 0)
         st->sink->style(st->sink->ctx, st->p, (size_t)(e - st->p));
     st->p = e;
@@ -714,11 +750,14 @@ static void tag(html_state_t *st)
     }
     name[n] = '\0';
     st->p = p;
+    st->type = NULL;
     while (attribute(st, name))
         ;
     if (st->data_count > 0 || st->download != NULL)
         flush_data(st, name);
-    if (st->script_src != NULL && !closing && st->sink->script_uri != NULL)
+    /* Browsers fetch no src of a script that is data. */
+    if (st->script_src != NULL && !closing && st->sink->script_uri != NULL &&
+        !script_is_data(st->type, st->type_len))
         st->sink->script_uri(st->sink->ctx, st->script_src, st->script_src_len);
     st->script_src = NULL;
     if (st->p < st->end)

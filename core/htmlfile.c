@@ -601,12 +601,9 @@ static const char *script_image(collector_t *c, const char *body, size_t at, con
     return image_bytes(type, b, k) ? arena_strdup(c->files->arena, type) : NULL;
 }
 
-static void on_script(void *ctx, const char *body, size_t len)
+/* Lists the base64 strings of a script, or of data a script may read. */
+static void read_strings(collector_t *c, const char *body, size_t len)
 {
-    collector_t *c = ctx;
-    c->scripts = 1;
-    if (!c->decodes)
-        c->decodes = script_decodes(body, len);
     array_memo_t memo = {0};
     size_t i = 0;
     while (i < len) {
@@ -643,6 +640,26 @@ static void on_script(void *ctx, const char *body, size_t len)
  * itself is listed by on_data_uri(), as any data: URI is; its decoded
  * copy is no longer than the URI.
  */
+static void on_script(void *ctx, const char *body, size_t len)
+{
+    collector_t *c = ctx;
+    c->scripts = 1;
+    if (!c->decodes)
+        c->decodes = script_decodes(body, len);
+    read_strings(c, body, len);
+}
+
+/*
+ * A <script> of a JSON type: no script of the page, whose images it leaves
+ * only shown and whose words ("atob" in a JSON value) decode nothing. Its
+ * strings are read all the same: a script of the page may parse the data
+ * and decode a file from it, and a long one is a file whatever reads it.
+ */
+static void on_script_data(void *ctx, const char *body, size_t len)
+{
+    read_strings(ctx, body, len);
+}
+
 static void on_script_uri(void *ctx, const char *uri, size_t len)
 {
     collector_t *c = ctx;
@@ -715,6 +732,7 @@ char *htmlfile_collect(arena_t *arena, const char *html, size_t len, size_t room
     html_sink_t sink = {.data_uri = on_data_uri,
                         .script = on_script,
                         .script_uri = on_script_uri,
+                        .script_data = on_script_data,
                         .style = on_style,
                         .unread = on_unread,
                         .ctx = &c};

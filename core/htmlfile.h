@@ -64,7 +64,8 @@ typedef struct htmlfile_list {
  * images than the part cap is then scanned, not held as unscannable. Such
  * an image is a data: URI of <img> or of a style sheet (or a table's
  * background), named PNG, GIF, JPEG or WebP, whose bytes begin as that
- * format does, with no download name, in a page that runs no script: a
+ * format does, with no download name, in a page that runs no script (a
+ * <script> of a JSON type is data, not script): a
  * browser only draws it, never saves or runs it, and nothing in the page
  * can read it out.
  * Listing no more than this keeps a page of a million tiny data: URIs as

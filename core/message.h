@@ -140,6 +140,10 @@ typedef struct html_sink {
     /* A <script> element's src that is a data: URI, as data_uri gives it:
      * the script a browser runs is that URI's content. */
     void (*script_uri)(void *ctx, const char *uri, size_t len);
+    /* The content of a <script> element of a JSON type (JSON-LD, an import
+     * map), as written: data a browser does not run, which a script of the
+     * page may read. Given to `script` when NULL. */
+    void (*script_data)(void *ctx, const char *body, size_t len);
     /* Style sheet text: a <style> element's content as written, or a
      * style attribute's value, entity-decoded. */
     void (*style)(void *ctx, const char *css, size_t len);

@@ -1577,6 +1577,50 @@ static void test_html_files_shown_images(void)
 }
 
 /*
+ * A <script> of a JSON type (JSON-LD, application/json, an import map) is
+ * data a browser never runs: a newsletter that holds one still only shows
+ * its images, and its words decode nothing. Its strings are still read,
+ * since a script of the page may read and decode them; a script of a type
+ * that is no JSON one (a template) counts as script, as before.
+ */
+static void test_html_files_script_data(void)
+{
+    arena_t *a = arena_new(16384);
+    const char *png = "<img src=\"data:image/png;base64,iVBORw0KGgo=\" alt=\"%d\">";
+    const char *blocks[] = {
+        "<script type=\"application/ld+json\">{\"@context\": \"https://schema.org\"}</script>",
+        "<script type=' Application/JSON '>{\"a\": 1}</script>",
+        "<script type=\"application/json; charset=utf-8\">{}</script>",
+        "<script type=importmap>{\"imports\": {}}</script>",
+        "<script type=\"application/ld+json\" src=\"data:,atob\"></script>"};
+    size_t parts;
+    for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+        char *page = arena_printf(a, "%s%s", blocks[i], repeated(a, png, 10));
+        CHECK(truncated_at_6(a, page, &parts) == NULL);
+    }
+    const char *held = "more than 6 MIME parts";
+    char *page =
+        arena_printf(a, "<script type=text/template><p>x</p></script>%s", repeated(a, png, 10));
+    CHECK_STR(truncated_at_6(a, page, &parts), held);
+    const char eicar[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    gchar *e64 = g_base64_encode((const guchar *)eicar, sizeof(eicar) - 1);
+    const smf_part_t *kids[8];
+    /* Data that a script of the page decodes. */
+    char *html = arena_printf(a,
+                              "<script type=\"application/json\" id=\"d\">{\"f\": \"%s\"}</script>"
+                              "<script>save(atob(JSON.parse(d.textContent).f));</script>",
+                              e64);
+    size_t n = html_files_of(a, html, kids, 8);
+    CHECK(n == 1 && data_is(kids[0], eicar));
+    /* Words in data decode nothing. */
+    html = arena_printf(
+        a, "<script type=\"application/json\">{\"f\": \"%s\", \"g\": \"atob\"}</script>", e64);
+    CHECK(html_files_of(a, html, kids, 8) == 0);
+    g_free(e64);
+    arena_destroy(&a);
+}
+
+/*
  * Images a page only shows leave room for the parts of the message that
  * come after the page: its text alternative, the files attached after it
  * and the usual "This is a multi-part message in MIME format." preamble.
@@ -2360,6 +2404,7 @@ int main(int argc, char **argv)
     test_html_files_script_images();
     test_html_files_shown_images();
     test_html_files_shown_images_room();
+    test_html_files_script_data();
     test_html_files_srcdoc();
     test_svg_files();
     test_boundary_not_made_up();
