@@ -47,6 +47,10 @@ typedef struct html_state {
     /* The type attribute of the tag being read, entity-decoded, or NULL. */
     const char *type;
     size_t type_len;
+    /* Of a <meta> tag: its http-equiv is "refresh", and its content. */
+    int refresh;
+    const char *content;
+    size_t content_len;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -410,6 +414,8 @@ static const char *url_cleaned(html_state_t *st, const char *d, size_t *len)
  * (url_cleaned()), for the sink; one past what a tag keeps goes at once,
  * without the tag's download name. Returns the URI so read, *len bytes,
  * or NULL when the value is none. */
+static const char *keep_uri(html_state_t *st, const char *tag, const char *d, size_t *len);
+
 static const char *keep_data(html_state_t *st, const char *tag, const char *v, size_t n,
                              size_t *len)
 {
@@ -418,7 +424,12 @@ static const char *keep_data(html_state_t *st, const char *tag, const char *v, s
         skip++;
     if (skip == n || (v[skip] != 'd' && v[skip] != 'D' && v[skip] != '&'))
         return NULL; /* Spares decoding the references of every other value. */
-    const char *d = attr_value(st, v, n, len);
+    return keep_uri(st, tag, attr_value(st, v, n, len), len);
+}
+
+/* As keep_data(), for the URL d[0..*len), its references already undone. */
+static const char *keep_uri(html_state_t *st, const char *tag, const char *d, size_t *len)
+{
     size_t i = 0, k = 0;
     while (i < *len && (unsigned char)d[i] <= ' ')
         i++;
@@ -436,6 +447,59 @@ static const char *keep_data(html_state_t *st, const char *tag, const char *v, s
     st->data_v[st->data_count] = d;
     st->data_n[st->data_count++] = *len;
     return d;
+}
+
+/*
+ * The URL of a <meta http-equiv="refresh">'s content c[0..n), read as
+ * browsers read it ("5; url='...'", "0,URL=...", ".5 ..."): its start,
+ * its length in *len; NULL when the content gives none.
+ */
+static const char *refresh_url(const char *c, size_t n, size_t *len)
+{
+    size_t i = 0;
+    while (i < n && is_space((unsigned char)c[i]))
+        i++;
+    size_t digits = i;
+    while (i < n && c[i] >= '0' && c[i] <= '9')
+        i++;
+    if (i == digits && (i >= n || c[i] != '.'))
+        return NULL;
+    while (i < n && ((c[i] >= '0' && c[i] <= '9') || c[i] == '.'))
+        i++;
+    if (i < n) {
+        if (c[i] != ';' && c[i] != ',' && !is_space((unsigned char)c[i]))
+            return NULL;
+        while (i < n && is_space((unsigned char)c[i]))
+            i++;
+        if (i < n && (c[i] == ';' || c[i] == ','))
+            i++;
+        while (i < n && is_space((unsigned char)c[i]))
+            i++;
+    }
+    if (i >= n)
+        return NULL;
+    /* "url =" is skipped when whole; when only a part of it ("ur") is
+     * written, that is the URL's start, and no quote is skipped. */
+    size_t url = i;
+    if (n - i >= 3 && name_is(c + i, 3, "url")) {
+        size_t j = i + 3;
+        while (j < n && is_space((unsigned char)c[j]))
+            j++;
+        if (j < n && c[j] == '=') {
+            j++;
+            while (j < n && is_space((unsigned char)c[j]))
+                j++;
+            url = j;
+        }
+    }
+    if (url < n && (c[url] == '"' || c[url] == '\'') &&
+        (url > i || lower((unsigned char)c[i]) != 'u')) {
+        const char *q = memchr(c + url + 1, c[url], n - url - 1);
+        *len = (q != NULL ? (size_t)(q - c) : n) - (url + 1);
+        return c + url + 1;
+    }
+    *len = n - url;
+    return c + url;
 }
 
 /* Gives the sink the data: URIs of the tag just read. */
@@ -553,6 +617,15 @@ static int attribute(html_state_t *st, const char *tag)
         size_t len;
         const char *d = attr_value(st, v, vlen, &len);
         st->sink->style(st->sink->ctx, d, len);
+    }
+    if (v != NULL && st->sink != NULL && strcmp(tag, "meta") == 0) {
+        size_t len;
+        if (name_is(name, name_len, "http-equiv")) {
+            const char *d = url_cleaned(st, attr_value(st, v, vlen, &len), &len);
+            st->refresh = name_is(d, len, "refresh");
+        } else if (name_is(name, name_len, "content")) {
+            st->content = attr_value(st, v, vlen, &st->content_len);
+        }
     }
     if (v != NULL && st->sink != NULL && st->type == NULL && name_is(name, name_len, "type"))
         st->type = attr_value(st, v, vlen, &st->type_len); /* The first one counts. */
@@ -751,8 +824,18 @@ static void tag(html_state_t *st)
     name[n] = '\0';
     st->p = p;
     st->type = NULL;
+    st->refresh = 0;
+    st->content = NULL;
     while (attribute(st, name))
         ;
+    /* A page that refreshes to a data: URI opens that file as a link to
+     * it does. */
+    size_t url_len;
+    const char *url = st->refresh && st->content != NULL && st->sink->data_uri != NULL
+                          ? refresh_url(st->content, st->content_len, &url_len)
+                          : NULL;
+    if (url != NULL)
+        keep_uri(st, name, url, &url_len);
     if (st->data_count > 0 || st->download != NULL)
         flush_data(st, name);
     /* Browsers fetch no src of a script that is data. */

@@ -1171,6 +1171,30 @@ static size_t html_files_of(arena_t *a, const char *html, const smf_part_t **kid
 }
 
 /*
+ * A page whose <meta http-equiv="refresh"> goes to a data: URI opens that
+ * file as a link to it would: it is a file of the page, read from the
+ * content attribute as browsers read it ("0; url='...'", any case, any
+ * order of the attributes). Another meta's content is no URL.
+ */
+static void test_html_files_meta_refresh(void)
+{
+    arena_t *a = arena_new(16384);
+    const smf_part_t *f = only_html_file(
+        a, "<meta http-equiv=\"refresh\" content=\"0; url=data:text/html;base64,SGVsbG8=\">");
+    CHECK(f != NULL && data_is(f, "Hello") && strcmp(f->content_type, "text/html") == 0);
+    f = only_html_file(a,
+                       "<META CONTENT=\"5,URL = &apos;data:,Hello&apos; x\" HTTP-EQUIV=Refresh>");
+    CHECK(f != NULL && data_is(f, "Hello"));
+    f = only_html_file(a, "<meta http-equiv=refresh content=\".5 data:,Hello\">");
+    CHECK(f != NULL && data_is(f, "Hello"));
+    const smf_part_t *kids[4];
+    CHECK(html_files_of(a, "<meta name=\"x\" content=\"0; url=data:,Hello\">", kids, 4) == 0);
+    CHECK(html_files_of(a, "<meta http-equiv=\"refresh\" content=\"x; url=data:,Hello\">", kids,
+                        4) == 0);
+    arena_destroy(&a);
+}
+
+/*
  * A shorter base64 string in a script, down to 64 characters, is a file
  * too when it is a whole quoted string and the page's scripts decode
  * base64: the EICAR test file is 92 characters of it. Words of a script
@@ -2393,6 +2417,7 @@ int main(int argc, char **argv)
     test_html_files();
     test_html_files_caps();
     test_html_files_url_reading();
+    test_html_files_meta_refresh();
     test_html_files_script_escapes();
     test_html_files_many();
     test_html_files_css();
