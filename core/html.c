@@ -450,6 +450,38 @@ static const char *keep_uri(html_state_t *st, const char *tag, const char *d, si
 }
 
 /*
+ * Keeps the data: URIs of a srcset, split into its candidates as browsers
+ * split it: each is a URL, which runs to a blank (commas that end it are
+ * no part of it; those inside are, as a data: URI holds them), then its
+ * descriptors ("2x", "100w") up to a comma outside parentheses.
+ */
+static void keep_srcset(html_state_t *st, const char *tag, const char *v, size_t n)
+{
+    size_t len;
+    const char *d = attr_value(st, v, n, &len);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (is_space((unsigned char)d[i]) || d[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && !is_space((unsigned char)d[i]))
+            i++;
+        size_t end = i;
+        if (end > start && d[end - 1] == ',') {
+            while (end > start && d[end - 1] == ',')
+                end--;
+        } else {
+            int parens = 0;
+            for (; i < len && (parens || d[i] != ','); i++)
+                parens = d[i] == '(' ? 1 : d[i] == ')' ? 0 : parens;
+        }
+        size_t url_len = end - start;
+        if (url_len > 0)
+            keep_uri(st, tag, d + start, &url_len);
+    }
+}
+
+/*
  * The URL of a <meta http-equiv="refresh">'s content c[0..n), read as
  * browsers read it ("5; url='...'", "0,URL=...", ".5 ..."): its start,
  * its length in *len; NULL when the content gives none.
@@ -634,6 +666,8 @@ static int attribute(html_state_t *st, const char *tag)
         const char *d;
         if (name_is(name, name_len, "download"))
             st->download = attr_value(st, v, vlen, &st->download_len);
+        else if (name_is(name, name_len, "srcset") || name_is(name, name_len, "imagesrcset"))
+            keep_srcset(st, tag, v, vlen);
         else if ((d = keep_data(st, tag, v, vlen, &len)) != NULL && strcmp(tag, "script") == 0 &&
                  name_is(name, name_len, "src"))
             st->script_src = d, st->script_src_len = len;

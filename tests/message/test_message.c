@@ -1195,6 +1195,32 @@ static void test_html_files_meta_refresh(void)
 }
 
 /*
+ * A srcset lists image candidates, each a URL (commas ending it are no
+ * part of it) and descriptors up to a comma outside parentheses, as
+ * browsers split it: each data: URI among them is a file of its own, its
+ * descriptor no part of its payload.
+ */
+static void test_html_files_srcset(void)
+{
+    arena_t *a = arena_new(16384);
+    const smf_part_t *kids[8];
+    size_t n = html_files_of(a,
+                             "<img srcset=\"data:image/png;base64,iVBORw0KGgo= 1x,\n"
+                             "  data:text/plain;base64,SGVsbG8= 2x\">",
+                             kids, 8);
+    CHECK(n == 2 && strcmp(kids[0]->content_type, "image/png") == 0 && kids[0]->size == 8);
+    CHECK(n == 2 && data_is(kids[1], "Hello"));
+    n = html_files_of(a,
+                      "<picture><source srcset=\"data:,one,, data:,two (a, b),data:,three\">"
+                      "<img src=x srcset=\"data:,four&comma;five 100w\"></picture>",
+                      kids, 8);
+    CHECK(n == 4);
+    CHECK(n == 4 && data_is(kids[0], "one") && data_is(kids[1], "two") &&
+          data_is(kids[2], "three") && data_is(kids[3], "four,five"));
+    arena_destroy(&a);
+}
+
+/*
  * A shorter base64 string in a script, down to 64 characters, is a file
  * too when it is a whole quoted string and the page's scripts decode
  * base64: the EICAR test file is 92 characters of it. Words of a script
@@ -2418,6 +2444,7 @@ int main(int argc, char **argv)
     test_html_files_caps();
     test_html_files_url_reading();
     test_html_files_meta_refresh();
+    test_html_files_srcset();
     test_html_files_script_escapes();
     test_html_files_many();
     test_html_files_css();
