@@ -62,6 +62,7 @@ enum { SEP_NONE, SEP_SPACE, SEP_LINE };
 typedef struct entity {
     const char *name;
     unsigned cp;
+    unsigned cp2; /* A second character, of the few that stand for two; else 0. */
 } entity_t;
 
 /* The named entities that mail actually uses. Each name with its '&' and
@@ -106,13 +107,15 @@ static const entity_t more_entities[] = {
     {"NegativeThinSpace", 0x200b},
     {"NegativeMediumSpace", 0x200b},
     {"NegativeThickSpace", 0x200b},
+    {"ThickSpace", 0x205f, 0x200a},
 };
 
 /*
  * The HTML5 names of ASCII characters, which browsers know only with ';'.
  * Written into a data: URI they stand for its syntax and payload alike
  * ("data&colon;", "&semi;base64", "&plus;" in base64), so each must be
- * undone there as a browser undoes it.
+ * undone there as a browser undoes it. "&fjlig;" stands for two letters,
+ * as it spells a word: "&fjlig;ord" is "fjord".
  */
 static const entity_t ascii_entities[] = {
     {"Tab", '\t'},
@@ -151,6 +154,7 @@ static const entity_t ascii_entities[] = {
     {"VerticalLine", '|'},
     {"rcub", '}'},
     {"rbrace", '}'},
+    {"fjlig", 'f', 'j'},
 };
 
 /* HTML maps numeric references 0x80-0x9f as windows-1252 bytes. */
@@ -201,11 +205,13 @@ static const entity_t *find_entity(const entity_t *t, size_t count, const char *
 
 /*
  * Decodes the character reference at p ('&'). Returns the bytes consumed
- * (0 when it is not a reference) and the code point in *cp. Reads at most
+ * (0 when it is not a reference) and the code point in *cp, with a second
+ * one in *cp2 for a reference that stands for two (else 0). Reads at most
  * a few dozen bytes, whatever follows.
  */
-static size_t entity_decode(const char *p, const char *end, unsigned *cp)
+static size_t entity_decode(const char *p, const char *end, unsigned *cp, unsigned *cp2)
 {
+    *cp2 = 0;
     const char *q = p + 1;
     if (q < end && *q == '#') {
         q++;
@@ -247,6 +253,7 @@ static size_t entity_decode(const char *p, const char *end, unsigned *cp)
             return 0;
     }
     *cp = e->cp;
+    *cp2 = e->cp2;
     return 1 + n + (size_t)semi;
 }
 
@@ -341,13 +348,15 @@ static const char *attr_value(html_state_t *st, const char *v, size_t n, size_t 
     const char *p = v;
     const char *end = v + n;
     while (p < end) {
-        unsigned cp;
-        size_t k = *p == '&' ? entity_decode(p, end, &cp) : 0;
+        unsigned cp, cp2;
+        size_t k = *p == '&' ? entity_decode(p, end, &cp, &cp2) : 0;
         if (k == 0) {
             d[len++] = *p++;
             continue;
         }
         len += utf8_put(d + len, cp);
+        if (cp2 != 0)
+            len += utf8_put(d + len, cp2);
         p += k;
     }
     st->memo_v = v;
@@ -919,14 +928,16 @@ static void text_byte(html_state_t *st)
         put_space(st); /* A literal no-break space. */
         st->p += 2;
     } else if (c == '&') {
-        unsigned cp;
-        size_t k = entity_decode(st->p, st->end, &cp);
+        unsigned cp, cp2;
+        size_t k = entity_decode(st->p, st->end, &cp, &cp2);
         if (k == 0) {
             flush_sep(st);
             st->out[st->len++] = '&';
             st->p++;
         } else {
             put_cp(st, cp);
+            if (cp2 != 0)
+                put_cp(st, cp2);
             st->p += k;
         }
     } else if (c < 0x20 || c == 0x7f) {

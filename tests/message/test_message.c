@@ -1043,6 +1043,8 @@ static void test_html_files_url_reading(void)
     CHECK(f != NULL && data_is(f, "Hello>"));
     f = only_html_file(a, "<a href=\"data:;base64,SGVsbG8&sol;\">x</a>");
     CHECK(f != NULL && data_is(f, "Hello?"));
+    f = only_html_file(a, "<a href=\"data:,&fjlig;ord\">x</a>");
+    CHECK(f != NULL && data_is(f, "fjord"));
     arena_destroy(&a);
 }
 
@@ -2130,6 +2132,9 @@ static void test_html_to_text(void)
         {"<!DOCTYPE html><?xml x?>ok", "ok"},
         {"a&colon;b&plus;c&sol;d&comma;e&Tab;f", "a:b+c/d,e f"},
         {"&plus &colon &pluss;", "&plus &colon &pluss;"},
+        /* References that stand for two characters, only with ';'. */
+        {"&fjlig;ord &fjlig a&ThickSpace;b", "fjord &fjlig a\xe2\x81\x9f\xe2\x80\x8a"
+                                             "b"},
         /* As browsers read them: a custom element is not <style>, comments end at
          * "<!-->", "<!--->" and "--!>", references take any number of digits, and a
          * control character is not text by reference either. */
