@@ -147,7 +147,11 @@ static int uri_base64(const char *h, size_t n)
 
 static const char *download_name(arena_t *a, const char *d, size_t n)
 {
-    if (d == NULL)
+    /* A name of blanks only is none: the browser names the file itself. */
+    size_t k = 0;
+    while (d != NULL && k < n && blank((unsigned char)d[k]))
+        k++;
+    if (d == NULL || k == n)
         return "";
     if (n > NAME_MAX_KEPT) {
         d += n - NAME_MAX_KEPT;

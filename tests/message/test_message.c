@@ -1045,6 +1045,9 @@ static void test_html_files_url_reading(void)
     CHECK(f != NULL && data_is(f, "Hello?"));
     f = only_html_file(a, "<a href=\"data:,&fjlig;ord\">x</a>");
     CHECK(f != NULL && data_is(f, "fjord"));
+    /* A download name of blanks only is none: the browser names the file. */
+    f = only_html_file(a, "<a href=\"data:,x\" download=\" &#9; \">x</a>");
+    CHECK(f != NULL && f->filename[0] == '\0' && f->flags == D);
     arena_destroy(&a);
 }
 
