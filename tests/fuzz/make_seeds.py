@@ -58,6 +58,25 @@ HTML_FILES_MAIL = (
     '</body></html>\n'
 )
 
+# Written by hand: more of the places a page carries files in: an array of
+# string pieces joined with "", a script run from a data: URI, a JSON-LD block,
+# a refresh to a data: URI, a srcset of several, a two-character reference
+# and a download name of blanks.
+HTML_FILES_MORE_MAIL = (
+    'Subject: more files carried in HTML\n'
+    'MIME-Version: 1.0\n'
+    'Content-Type: text/html; charset=utf-8\n'
+    '\n'
+    '<html><head><meta http-equiv="refresh" content="0; url=\'data:text/html,&fjlig;\'">\n'
+    '<script type="application/ld+json">{"@context": "https://schema.org", "logo": "QUJD"}</script>\n'
+    '<script src="data:text/javascript;base64,c2F2ZShhdG9iKCdRVUpEUlVaSCcpKTs="></script></head>\n'
+    '<body><img srcset="data:image/png;base64,iVBORw0KGgo= 1x, data:,a,b (x, y), data:,c,,">\n'
+    '<a href="data:,x" download=" ">x</a>\n'
+    '<script>var s = ["VGhpcyBpcyBhIHN0cmluZyBvZiBzaXh0eS1m", "b3VyIGNoYXJhY3RlcnMgb3IgbW9yZSwgc2VlPw=="]'
+    '.join(""); new Blob([atob(s)]);</script>\n'
+    '</body></html>\n'
+)
+
 SVG_SRCDOC_MAIL = (
     'Subject: an SVG file and srcdoc pages\n'
     'MIME-Version: 1.0\n'
@@ -125,6 +144,7 @@ def message_seeds(out):
 
     write(out, "message", "html-files.eml", HTML_FILES_MAIL)
     write(out, "message", "svg-srcdoc.eml", SVG_SRCDOC_MAIL)
+    write(out, "message", "html-files-more.eml", HTML_FILES_MORE_MAIL)
 
 def url_seeds(out):
     write(out, "url", "plain.txt", "Visit http://Example.COM/a?b=c. Or (www.example.org/x).\n"
