@@ -459,10 +459,11 @@ static const char *keep_uri(html_state_t *st, const char *tag, const char *d, si
 }
 
 /*
- * Keeps the data: URIs of a srcset, split into its candidates as browsers
- * split it: each is a URL, which runs to a blank (commas that end it are
- * no part of it; those inside are, as a data: URI holds them), then its
- * descriptors ("2x", "100w") up to a comma outside parentheses.
+ * Takes the URLs of a srcset, split into its candidates as browsers split
+ * it: each is a URL, which runs to a blank (commas that end it are no part
+ * of it; those inside are, as a data: URI holds them), then its
+ * descriptors ("2x", "100w") up to a comma outside parentheses. Each is a
+ * link of the message, and a data: URI a file of the page too.
  */
 static void keep_srcset(html_state_t *st, const char *tag, const char *v, size_t n)
 {
@@ -485,7 +486,9 @@ static void keep_srcset(html_state_t *st, const char *tag, const char *v, size_t
                 parens = d[i] == '(' ? 1 : d[i] == ')' ? 0 : parens;
         }
         size_t url_len = end - start;
-        if (url_len > 0)
+        if (url_len > 0 && st->urls != NULL)
+            url_add_link(st->urls, d + start, url_len);
+        if (url_len > 0 && st->sink != NULL && st->sink->data_uri != NULL)
             keep_uri(st, tag, d + start, &url_len);
     }
 }
@@ -659,7 +662,7 @@ static int attribute(html_state_t *st, const char *tag)
         const char *d = attr_value(st, v, vlen, &len);
         st->sink->style(st->sink->ctx, d, len);
     }
-    if (v != NULL && st->sink != NULL && strcmp(tag, "meta") == 0) {
+    if (v != NULL && (st->sink != NULL || st->urls != NULL) && strcmp(tag, "meta") == 0) {
         size_t len;
         if (name_is(name, name_len, "http-equiv")) {
             const char *d = url_cleaned(st, attr_value(st, v, vlen, &len), &len);
@@ -670,13 +673,14 @@ static int attribute(html_state_t *st, const char *tag)
     }
     if (v != NULL && st->sink != NULL && st->type == NULL && name_is(name, name_len, "type"))
         st->type = attr_value(st, v, vlen, &st->type_len); /* The first one counts. */
-    if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
+    if (v != NULL && (st->urls != NULL || (st->sink != NULL && st->sink->data_uri != NULL)) &&
+        (name_is(name, name_len, "srcset") || name_is(name, name_len, "imagesrcset")))
+        keep_srcset(st, tag, v, vlen);
+    else if (v != NULL && st->sink != NULL && st->sink->data_uri != NULL) {
         size_t len;
         const char *d;
         if (name_is(name, name_len, "download"))
             st->download = attr_value(st, v, vlen, &st->download_len);
-        else if (name_is(name, name_len, "srcset") || name_is(name, name_len, "imagesrcset"))
-            keep_srcset(st, tag, v, vlen);
         else if ((d = keep_data(st, tag, v, vlen, &len)) != NULL && strcmp(tag, "script") == 0 &&
                  name_is(name, name_len, "src"))
             st->script_src = d, st->script_src_len = len;
@@ -871,13 +875,15 @@ static void tag(html_state_t *st)
     st->content = NULL;
     while (attribute(st, name))
         ;
-    /* A page that refreshes to a data: URI opens that file as a link to
-     * it does. */
+    /* A page that refreshes goes to its URL as a link would: it is a link
+     * of the message, and a data: URI there a file the page opens. */
     size_t url_len;
-    const char *url = st->refresh && st->content != NULL && st->sink->data_uri != NULL
+    const char *url = st->refresh && st->content != NULL
                           ? refresh_url(st->content, st->content_len, &url_len)
                           : NULL;
-    if (url != NULL)
+    if (url != NULL && st->urls != NULL)
+        url_add_link(st->urls, url, url_len);
+    if (url != NULL && st->sink != NULL && st->sink->data_uri != NULL)
         keep_uri(st, name, url, &url_len);
     if (st->data_count > 0 || st->download != NULL)
         flush_data(st, name);

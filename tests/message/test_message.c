@@ -2196,7 +2196,10 @@ static void test_html_links(void)
         /* An IDN host in a link, written with an entity, and an IPv6 literal. */
         "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>"
         /* A browser reads the host after any number of slashes, none too. */
-        "<a href=\"http:j.example/x\">j</a><a href=\"HTTPS:///k.example/\">k</a>";
+        "<a href=\"http:j.example/x\">j</a><a href=\"HTTPS:///k.example/\">k</a>"
+        /* A page that refreshes goes there; each candidate of a srcset is fetched. */
+        "<meta content=\"0;URL='https://l.example/go'\" http-equiv=Refresh>"
+        "<img srcset=\"https://m.example/a.png 1x, https://n.example/b,c.png 2x\">";
     arena_t *a = arena_new(4096);
     url_set_t urls;
     url_set_init(&urls, a, MESSAGE_MAX_URLS);
@@ -2212,9 +2215,12 @@ static void test_html_links(void)
                           "http://xn--exmple-cua.com/p",
                           "https://[2001:db8::2]:443/",
                           "http://j.example/x",
-                          "https://k.example/"};
-    CHECK(urls.count == 11);
-    for (size_t i = 0; i < 11 && i < urls.count; i++)
+                          "https://k.example/",
+                          "https://l.example/go",
+                          "https://m.example/a.png",
+                          "https://n.example/b,c.png"};
+    CHECK(urls.count == 14);
+    for (size_t i = 0; i < 14 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
