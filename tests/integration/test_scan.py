@@ -489,18 +489,24 @@ class BrokenEngineTest(unittest.TestCase):
         self.assertIn(b"smfc: %d messages not sent" % len(unsent), p.stderr)
         self.assertLess(p.stderr.count(b"\n"), 12, p.stderr)
 
+    def engine_named(self, name, **resolve):
+        """An engine on 127.0.0.1 that accepts every message, its port, and the
+        environment in which the name resolves as the shim is told (SMF_RESOLVE_*)."""
+        endpoint = self.serve(
+            lambda req: [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}'],
+            "tcp://127.0.0.1:*")
+        shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
+        env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME=name,
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0",
+                   **resolve)
+        return endpoint.rsplit(":", 1)[1], env
+
     def test_name_that_resolves_after_a_moment_is_waited_for(self):
         """A name the resolver cannot answer for at first (EAI_AGAIN, as when it is
         restarting) is asked again within the short wait for a starting engine, as a
         refused connection is: the run goes on once it resolves."""
-        endpoint = self.serve(
-            lambda req: [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}'],
-            "tcp://127.0.0.1:*")
-        port = endpoint.rsplit(":", 1)[1]
-        shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
-        env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME="engine.test",
-                   SMF_RESOLVE_AS="127.0.0.1", SMF_RESOLVE_AGAIN_MS="800",
-                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        port, env = self.engine_named("engine.test", SMF_RESOLVE_AS="127.0.0.1",
+                                      SMF_RESOLVE_AGAIN_MS="800")
         p = smftest.subprocess.run(
             [smftest.PATHS["smfc"], "-e", "tcp://engine.test:%s" % port, "--timeout", "5000",
              "--json", "--rcpt", "user@example.com", os.path.join(FIXTURES, "clean.eml")],
@@ -523,13 +529,7 @@ class BrokenEngineTest(unittest.TestCase):
         """A name with several addresses: ZeroMQ connects to the first IPv4 one only, and
         so does the check. An engine at the second is not reached, and the run ends
         after the short wait rather than each message waiting out its timeout."""
-        endpoint = self.serve(
-            lambda req: [PROTO, b"VERDICT", req[2], b'{"action": "accept", "score": 0}'],
-            "tcp://127.0.0.1:*")
-        port = endpoint.rsplit(":", 1)[1]
-        shim = os.path.join(smftest.PATHS["build"], "test-shims", "resolve_as.so")
-        env = dict(os.environ, LD_PRELOAD=shim, SMF_RESOLVE_NAME="engine.test",
-                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        port, env = self.engine_named("engine.test")
         clean = os.path.join(FIXTURES, "clean.eml")
         # 127.0.0.2 refuses (the engine listens on 127.0.0.1 alone); ::1 is not IPv4.
         for addresses, rc in (("127.0.0.2,127.0.0.1", 1), ("::1,127.0.0.1", 0)):
