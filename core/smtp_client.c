@@ -557,6 +557,18 @@ static int greet(conn_t *c, const char *helo, reply_t *ehlo)
     return rc;
 }
 
+/* Whether the sender or a recipient is an internationalized address (RFC 6531). */
+static bool envelope_8bit(const smtp_mail_t *m)
+{
+    const char *sender = m->sender ? m->sender : "";
+    if (has_8bit(sender, strlen(sender)))
+        return true;
+    for (size_t i = 0; i < m->nrcpt; i++)
+        if (has_8bit(m->rcpt[i], strlen(m->rcpt[i])))
+            return true;
+    return false;
+}
+
 static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
 {
     reply_t r;
@@ -569,8 +581,18 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
                     c->peer);
         return SMF_EFAIL;
     }
-    int rc = command(c, &r, 2, "MAIL FROM:<%s>%s", m->sender ? m->sender : "",
-                     eight ? " BODY=8BITMIME" : "");
+    /* RFC 6531: a UTF-8 address goes only to a server that offers SMTPUTF8,
+     * and the transaction must say so (Postfix refuses the address else). */
+    bool intl = envelope_8bit(m);
+    if (intl && !has_extension(ehlo, "SMTPUTF8")) {
+        errbuf_fail(c->err, c->errlen,
+                    "%s does not offer SMTPUTF8 and an address of the envelope is not ASCII: "
+                    "deliver to a host that takes it (Postfix with smtputf8_enable does)",
+                    c->peer);
+        return SMF_EFAIL;
+    }
+    int rc = command(c, &r, 2, "MAIL FROM:<%s>%s%s", m->sender ? m->sender : "",
+                     eight ? " BODY=8BITMIME" : "", intl ? " SMTPUTF8" : "");
     for (size_t i = 0; rc == 0 && i < m->nrcpt; i++)
         rc = command(c, &r, 2, "RCPT TO:<%s>", m->rcpt[i]);
     if (rc == 0)

@@ -96,10 +96,11 @@ def faked_time(offset):
 class SmtpSink:
     """A small SMTP server on loopback that records each accepted message
     (envelope and DATA bytes with dot-stuffing undone) and refuses the
-    recipients it is told to."""
+    recipients it is told to. As Postfix does, it refuses an address that is
+    not ASCII unless MAIL FROM declared SMTPUTF8."""
 
     def __init__(self, refuse=(), slow=(), eight_bit=True):
-        self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME
+        self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
         self.messages = []
         self.refuse = set(refuse)
         self.slow = set(slow)  # recipients whose message is answered after a second
@@ -130,7 +131,7 @@ class SmtpSink:
             wfile.flush()
 
         say("220 sink.test ESMTP")
-        mail, rcpts, helo = None, [], None
+        mail, rcpts, helo, utf8 = None, [], None, False
         while True:
             line = rfile.readline()
             if not line:
@@ -139,17 +140,23 @@ class SmtpSink:
             verb = cmd[:4].upper()
             if verb == b"EHLO":
                 helo = cmd[5:].decode()
-                say("250-sink.test\r\n250-8BITMIME\r\n250 SIZE 52428800" if self.eight_bit
-                    else "250-sink.test\r\n250 SIZE 52428800")
+                say("250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800"
+                    if self.eight_bit else "250-sink.test\r\n250 SIZE 52428800")
             elif verb == b"HELO":
                 helo = cmd[5:].decode()
                 say("250 sink.test")
             elif cmd.upper().startswith(b"MAIL FROM:"):
+                utf8 = b"SMTPUTF8" in cmd[cmd.index(b">"):].upper().split()
+                if not utf8 and not self.address(cmd).isascii():
+                    say("553 5.6.7 Must declare SMTPUTF8 to send unicode address")
+                    continue
                 mail, rcpts = self.address(cmd), []
                 say("250 2.1.0 ok")
             elif cmd.upper().startswith(b"RCPT TO:"):
                 addr = self.address(cmd)
-                if addr in self.refuse:
+                if not utf8 and not addr.isascii():
+                    say("553 5.6.7 Must declare SMTPUTF8 to send unicode address")
+                elif addr in self.refuse:
                     say("550 5.1.1 <%s>: no such user" % addr)
                 else:
                     rcpts.append(addr)
@@ -512,6 +519,23 @@ class QuarantineTest(unittest.TestCase):
         r = self.ctl("release", qid)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(self.seven_bit_sink.messages), 1)
+
+    def test_release_of_an_internationalized_address(self):
+        """A UTF-8 address (RFC 6531) is sent with SMTPUTF8 to a host that offers it,
+        which refuses it without; a host that does not offer it gets nothing."""
+        sender, rcpt = "jörg@sender.example", "müller@rel.example"
+        qid = self.quarantine(fixture("gtube.eml"), sender=sender, recipients=[rcpt])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = self.sink.messages[-1]
+        self.assertEqual((got["from"], got["rcpt"]), (sender, [rcpt]))
+        qid = self.quarantine(fixture("gtube.eml"), recipients=["ünal@old.example"])
+        before = len(self.seven_bit_sink.messages)
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"does not offer SMTPUTF8", r.stderr)
+        self.assertEqual(len(self.seven_bit_sink.messages), before)
+        self.assertEqual(self.entry(qid, "old.example")["state"], "quarantined")
 
     def test_two_releases_at_once_deliver_once(self):
         qid = self.quarantine(fixture("gtube.eml"), recipients=["s@rel.example"])
