@@ -457,14 +457,17 @@ static int command(conn_t *c, reply_t *r, int want, const char *fmt, ...)
  * or a bare CR becomes CRLF), a line starting with '.' gets one more, and
  * the message ends with a line break and ".". A bare CR must not pass: a
  * server that took "<CR>.<CR>" for the end of the data would read what
- * follows as commands, a second message smuggled in from our address.
+ * follows as commands, a second message smuggled in from our address. Nor
+ * may a NUL, which SMTP data cannot carry: a server that drops it would
+ * read "<CRLF>NUL.<CRLF>" as the end of the data. It is left out, so that
+ * the dot after it is stuffed as the first of its line.
  */
 static int send_body(conn_t *c, const char *data, size_t len)
 {
     static const char *const what = "while sending the message";
     char out[OUT_CHUNK + 16];
     size_t n = 0;
-    bool bol = true;
+    bool bol = true, cr = false; /* cr: a CR was read and not yet sent. */
     for (size_t i = 0; i < len; i++) {
         if (n >= OUT_CHUNK) {
             if (write_all(c, out, n, what) != 0)
@@ -472,18 +475,27 @@ static int send_body(conn_t *c, const char *data, size_t len)
             n = 0;
         }
         char ch = data[i];
+        if (ch == '\0')
+            continue;
+        if (cr || ch == '\n') {
+            /* A CR ends a line whatever follows it: CRLF, or a bare CR. */
+            out[n++] = '\r';
+            out[n++] = '\n';
+            bol = true;
+            cr = false;
+            if (ch == '\n')
+                continue;
+        }
+        if (ch == '\r') {
+            cr = true;
+            continue;
+        }
         if (bol && ch == '.')
             out[n++] = '.';
-        bool bare_cr = ch == '\r' && (i + 1 == len || data[i + 1] != '\n');
-        bool bare_lf = ch == '\n' && (i == 0 || data[i - 1] != '\r');
-        if (bare_cr || bare_lf) {
-            out[n++] = '\r';
-            ch = '\n';
-        }
         out[n++] = ch;
-        bol = ch == '\n';
+        bol = false;
     }
-    if (!bol) {
+    if (cr || !bol) {
         out[n++] = '\r';
         out[n++] = '\n';
     }

@@ -38,7 +38,8 @@ typedef struct smtp_mail {
     const char *sender;      /* MAIL FROM address without <>; "" is the null sender. */
     const char *const *rcpt; /* RCPT TO addresses without <>; at least one. */
     size_t nrcpt;
-    const char *data; /* The raw message; line ends (LF, CR) become CRLF, dots are stuffed. */
+    const char *data; /* The raw message; line ends (LF, CR) become CRLF, dots are stuffed,
+                       * NULs are left out. */
     size_t len;
 } smtp_mail_t;
 

@@ -97,7 +97,8 @@ class SmtpSink:
     """A small SMTP server on loopback that records each accepted message
     (envelope and DATA bytes with dot-stuffing undone) and refuses the
     recipients it is told to. As Postfix does, it refuses an address that is
-    not ASCII unless MAIL FROM declared SMTPUTF8."""
+    not ASCII unless MAIL FROM declared SMTPUTF8. As some servers do, it drops
+    each NUL of the data before it looks for the end of the data."""
 
     def __init__(self, refuse=(), slow=(), eight_bit=True):
         self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
@@ -165,7 +166,7 @@ class SmtpSink:
                 say("354 go ahead")
                 data = []
                 while True:
-                    l = rfile.readline()
+                    l = rfile.readline().replace(b"\0", b"")
                     if l in (b".\r\n", b""):
                         break
                     data.append(l[1:] if l.startswith(b".") else l)
@@ -568,6 +569,19 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(len([m for m in self.sink.messages if m["rcpt"] == ["d@cr.example"]]), 1)
         self.assertEqual(got["data"], body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
                          .replace(b"\n", b"\r\n"))
+
+    def test_release_leaves_out_nul(self):
+        # SMTP data cannot carry a NUL, and a server that drops it would take
+        # "<CRLF>NUL.<CRLF>" for the end of the data, and what follows for commands.
+        body = (b"From: x@example.net\r\nSubject: nul\r\n\r\n"
+                b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+                b"end\r\n\0.\r\nMAIL FROM:<ceo@example.com>\r\nlast\0\r\n")
+        qid = self.quarantine(body, recipients=["d@nul.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [m for m in self.sink.messages if m["rcpt"] == ["d@nul.example"]]
+        self.assertEqual(len(got), 1)
+        self.assertEqual(got[0]["data"], body.replace(b"\0", b""))
 
     def test_release_of_an_invalid_domain_copy_delivers_once(self):
         """A recipient domain that cannot name a folder is kept under _invalid_; a
