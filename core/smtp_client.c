@@ -25,6 +25,8 @@
 
 #define LINE_MAX_LEN 4096
 #define OUT_CHUNK 65536
+/* The longest line SMTP carries, without its CRLF (RFC 5321 4.5.3.1.6). */
+#define SMTP_LINE_MAX 998
 
 typedef struct conn {
     int fd;
@@ -461,13 +463,18 @@ static int command(conn_t *c, reply_t *r, int want, const char *fmt, ...)
  * may a NUL, which SMTP data cannot carry: a server that drops it would
  * read "<CRLF>NUL.<CRLF>" as the end of the data. It is left out, so that
  * the dot after it is stuffed as the first of its line.
+ *
+ * A line longer than SMTP's 998 bytes is broken as Postfix's client breaks
+ * it, with a CRLF and a space: a server that reads a line into a buffer of
+ * 1000 bytes and takes the rest for the next line would otherwise read a
+ * ".<CRLF>" placed right after the 1000th byte as the end of the data.
  */
 static int send_body(conn_t *c, const char *data, size_t len)
 {
     static const char *const what = "while sending the message";
     char out[OUT_CHUNK + 16];
-    size_t n = 0;
-    bool bol = true, cr = false; /* cr: a CR was read and not yet sent. */
+    size_t n = 0, col = 0; /* col: bytes sent of the current line. */
+    bool cr = false;       /* A CR was read and not yet sent. */
     for (size_t i = 0; i < len; i++) {
         if (n >= OUT_CHUNK) {
             if (write_all(c, out, n, what) != 0)
@@ -481,7 +488,7 @@ static int send_body(conn_t *c, const char *data, size_t len)
             /* A CR ends a line whatever follows it: CRLF, or a bare CR. */
             out[n++] = '\r';
             out[n++] = '\n';
-            bol = true;
+            col = 0;
             cr = false;
             if (ch == '\n')
                 continue;
@@ -490,12 +497,19 @@ static int send_body(conn_t *c, const char *data, size_t len)
             cr = true;
             continue;
         }
-        if (bol && ch == '.')
+        if (col == 0 && ch == '.') {
             out[n++] = '.';
+            col++;
+        }
+        if (col == SMTP_LINE_MAX) {
+            memcpy(out + n, "\r\n ", 3);
+            n += 3;
+            col = 1;
+        }
         out[n++] = ch;
-        bol = false;
+        col++;
     }
-    if (cr || !bol) {
+    if (cr || col > 0) {
         out[n++] = '\r';
         out[n++] = '\n';
     }

@@ -39,7 +39,7 @@ typedef struct smtp_mail {
     const char *const *rcpt; /* RCPT TO addresses without <>; at least one. */
     size_t nrcpt;
     const char *data; /* The raw message; line ends (LF, CR) become CRLF, dots are stuffed,
-                       * NULs are left out. */
+                       * NULs are left out, lines past 998 bytes broken with CRLF SP. */
     size_t len;
 } smtp_mail_t;
 

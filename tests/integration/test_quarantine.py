@@ -98,7 +98,9 @@ class SmtpSink:
     (envelope and DATA bytes with dot-stuffing undone) and refuses the
     recipients it is told to. As Postfix does, it refuses an address that is
     not ASCII unless MAIL FROM declared SMTPUTF8. As some servers do, it drops
-    each NUL of the data before it looks for the end of the data."""
+    each NUL of the data before it looks for the end of the data, and reads
+    the data in lines of at most the 1000 bytes SMTP allows, taking the rest
+    of a longer one for the next."""
 
     def __init__(self, refuse=(), slow=(), eight_bit=True):
         self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
@@ -166,7 +168,7 @@ class SmtpSink:
                 say("354 go ahead")
                 data = []
                 while True:
-                    l = rfile.readline().replace(b"\0", b"")
+                    l = rfile.readline(1000).replace(b"\0", b"")
                     if l in (b".\r\n", b""):
                         break
                     data.append(l[1:] if l.startswith(b".") else l)
@@ -582,6 +584,23 @@ class QuarantineTest(unittest.TestCase):
         got = [m for m in self.sink.messages if m["rcpt"] == ["d@nul.example"]]
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0]["data"], body.replace(b"\0", b""))
+
+    def test_release_breaks_a_line_longer_than_smtp_allows(self):
+        # A server that reads 1000 bytes a line would take a ".<CRLF>" right after
+        # them for the end of the data. The line is broken as Postfix breaks it.
+        body = (b"From: x@example.net\r\nSubject: long\r\n\r\n"
+                b"GTUBE: XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+                + b"A" * 1000 + b".\r\nMAIL FROM:<ceo@example.com>\r\n" + b"B" * 998 + b"\r\n"
+                + b"." + b"C" * 1000 + b"\r\n")
+        qid = self.quarantine(body, recipients=["d@long.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [m for m in self.sink.messages if m["rcpt"] == ["d@long.example"]]
+        self.assertEqual(len(got), 1)
+        # The stuffed dot counts: 996 C's fit on the line sent as "..CCC...".
+        want = body.replace(b"A" * 1000, b"A" * 998 + b"\r\n AA").replace(
+            b"." + b"C" * 1000, b"." + b"C" * 996 + b"\r\n CCCC")
+        self.assertEqual(got[0]["data"], want)
 
     def test_release_of_an_invalid_domain_copy_delivers_once(self):
         """A recipient domain that cannot name a folder is kept under _invalid_; a
