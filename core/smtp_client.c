@@ -628,10 +628,15 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
     /* The server may run its content checks now: RFC 5321 gives it ten
      * minutes, and giving up sooner could see it deliver a message we then
      * report as not delivered, and an operator release it twice. */
-    if (rc == 0)
+    if (rc == 0) {
         rc = read_reply_within(c, &r, "after the message",
                                c->timeout_ms > SMTP_FINAL_REPLY_MS ? c->timeout_ms
                                                                    : SMTP_FINAL_REPLY_MS);
+        /* The message went whole: without a reply one can read, the server
+         * may still have taken it, and the caller must not say it did not. */
+        if (rc != 0)
+            rc = SMF_ETIMEDOUT;
+    }
     if (rc == 0 && r.code / 100 != 2) {
         errbuf_fail(c->err, c->errlen, "%s refused the message: %s", c->peer, last_line(&r));
         rc = SMF_EFAIL;
@@ -663,8 +668,9 @@ int smtp_send(const char *target, const smtp_mail_t *m, int timeout_ms, char *er
     rc = greet(&c, helo, &ehlo);
     if (rc == 0)
         rc = transaction(&c, m, &ehlo);
-    /* Once the message is accepted, a failed QUIT changes nothing. */
-    if (rc != SMF_EIO) {
+    /* Once the message is accepted, a failed QUIT changes nothing; a
+     * connection that failed or hung gets none. */
+    if (rc != SMF_EIO && rc != SMF_ETIMEDOUT) {
         char saved[1024];
         snprintf(saved, sizeof(saved), "%s", err);
         reply_t r;

@@ -53,7 +53,10 @@ typedef struct smtp_mail {
  * err that names the step and quotes the server's reply:
  * SMF_EINVAL  bad target or envelope (nothing was sent);
  * SMF_EIO     no connection, a network error or a timeout;
- * SMF_EFAIL   the server refused the message, the sender or a recipient.
+ * SMF_EFAIL   the server refused the message, the sender or a recipient;
+ * SMF_ETIMEDOUT  the message was sent whole but no reply to it came (a
+ *             timeout, a closed connection or a reply past reading): the
+ *             server may have accepted it.
  */
 int smtp_send(const char *target, const smtp_mail_t *m, int timeout_ms, char *err, size_t errlen);
 

@@ -627,6 +627,12 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     char err[1024];
     int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
     free(rcpt);
+    /* Released again, a message the host did take would arrive twice. */
+    if (rc == SMF_ETIMEDOUT)
+        return smfctl_fail(1,
+                           "%s (%s) may have been delivered: %s; it stays quarantined, not marked "
+                           "released: look for it in the log of %s before releasing it again",
+                           id, c->domain, err, target);
     if (rc == SMF_EIO)
         return smfctl_fail(1,
                            "%s (%s) not released, it stays quarantined: %s (is %s the domain's "

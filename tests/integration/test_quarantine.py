@@ -102,11 +102,12 @@ class SmtpSink:
     the data in lines of at most the 1000 bytes SMTP allows, taking the rest
     of a longer one for the next."""
 
-    def __init__(self, refuse=(), slow=(), eight_bit=True):
+    def __init__(self, refuse=(), slow=(), hang_up=(), eight_bit=True):
         self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
         self.messages = []
         self.refuse = set(refuse)
         self.slow = set(slow)  # recipients whose message is answered after a second
+        self.hang_up = set(hang_up)  # recipients whose message is kept, then not answered
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -176,6 +177,8 @@ class SmtpSink:
                     time.sleep(1.0)
                 self.messages.append({"helo": helo, "from": mail, "rcpt": rcpts,
                                       "data": b"".join(data)})
+                if self.hang_up & set(rcpts):
+                    return
                 say("250 2.0.0 queued")
             elif verb == b"QUIT":
                 say("221 2.0.0 bye")
@@ -212,7 +215,8 @@ class QuarantineTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sink = SmtpSink(refuse={"nobody@refuse.example"}, slow={"s@rel.example"})
+        cls.sink = SmtpSink(refuse={"nobody@refuse.example"}, slow={"s@rel.example"},
+                            hang_up={"hangup@rel.example"})
         cls.seven_bit_sink = SmtpSink(eight_bit=False)
         delivery = "[127.0.0.1]:%d" % cls.sink.port
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
@@ -741,6 +745,18 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"RCPT TO:<nobody@refuse.example>: 550 5.1.1", r.stderr)
         self.assertEqual(len(self.sink.messages), before, "a partial delivery happened")
         self.assertEqual(self.entry(qid, "refuse.example")["state"], "quarantined")
+
+    def test_release_without_a_reply_to_the_message(self):
+        """A host that had the whole message and then closed without a reply may have
+        taken it: release says so, rather than that it was not released, so that
+        the operator does not send it twice; the copy stays, as it was."""
+        qid = self.quarantine(eicar_mail("hang"), recipients=["hangup@rel.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"may have been delivered", r.stderr)
+        self.assertNotIn(b"not released", r.stderr)
+        self.assertIn(b"after the message", r.stderr)
+        self.assertEqual(self.entry(qid, "rel.example")["state"], "quarantined")
 
     def test_delete_one_domain(self):
         qid = self.quarantine(eicar_mail("del"), recipients=["a@del1.example", "b@del2.example"])
