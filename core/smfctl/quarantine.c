@@ -596,6 +596,25 @@ static const char *inexact_address(const json_t *m)
     return NULL;
 }
 
+/* Says why smtp_send() did not deliver a copy: why, escaped for the terminal. */
+static void release_failed(int rc, const char *id, const char *domain, const char *why,
+                           const char *target)
+{
+    /* Released again, a message the host did take would arrive twice. */
+    if (rc == SMF_ETIMEDOUT)
+        smfctl_fail(1,
+                    "%s (%s) may have been delivered: %s; it stays quarantined, not marked "
+                    "released: look for it in the log of %s before releasing it again",
+                    id, domain, why, target);
+    else if (rc == SMF_EIO)
+        smfctl_fail(1,
+                    "%s (%s) not released, it stays quarantined: %s (is %s the domain's "
+                    "delivery host, listening and without smf-milter? see docs/postfix.md)",
+                    id, domain, why, target);
+    else
+        smfctl_fail(1, "%s (%s) not released, it stays quarantined: %s", id, domain, why);
+}
+
 /* Delivers one domain's copy to that domain's delivery host. */
 static int release_copy(store_t *s, const copy_t *c, const char *id)
 {
@@ -627,19 +646,14 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     char err[1024];
     int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
     free(rcpt);
-    /* Released again, a message the host did take would arrive twice. */
-    if (rc == SMF_ETIMEDOUT)
-        return smfctl_fail(1,
-                           "%s (%s) may have been delivered: %s; it stays quarantined, not marked "
-                           "released: look for it in the log of %s before releasing it again",
-                           id, c->domain, err, target);
-    if (rc == SMF_EIO)
-        return smfctl_fail(1,
-                           "%s (%s) not released, it stays quarantined: %s (is %s the domain's "
-                           "delivery host, listening and without smf-milter? see docs/postfix.md)",
-                           id, c->domain, err, target);
-    if (rc != 0)
-        return smfctl_fail(1, "%s (%s) not released, it stays quarantined: %s", id, c->domain, err);
+    if (rc != 0) {
+        /* The reason quotes the envelope, the sender's to choose, and the
+         * server's reply, which may quote it again. */
+        char *why = smfctl_text(err);
+        release_failed(rc, id, c->domain, why, target);
+        free(why);
+        return 1;
+    }
     rc = quarantine_mark(s->q, c->domain, id, "released");
     if (rc != 0)
         return smfctl_fail(1, "%s (%s) was delivered to %s but cannot be marked released: %s", id,

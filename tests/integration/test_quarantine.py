@@ -215,7 +215,8 @@ class QuarantineTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sink = SmtpSink(refuse={"nobody@refuse.example"}, slow={"s@rel.example"},
+        cls.sink = SmtpSink(refuse={"nobody@refuse.example", "n\u009b2J@refuse.example"},
+                            slow={"s@rel.example"},
                             hang_up={"hangup@rel.example"})
         cls.seven_bit_sink = SmtpSink(eight_bit=False)
         delivery = "[127.0.0.1]:%d" % cls.sink.port
@@ -757,6 +758,26 @@ class QuarantineTest(unittest.TestCase):
         self.assertNotIn(b"not released", r.stderr)
         self.assertIn(b"after the message", r.stderr)
         self.assertEqual(self.entry(qid, "rel.example")["state"], "quarantined")
+
+    def test_failed_release_escapes_what_the_sender_wrote(self):
+        """Why a release failed quotes the envelope and the server's reply, which may
+        quote it again: an escape sequence there must not drive the operator's
+        terminal, whether the client refused the address or the server did."""
+        qid = self.quarantine(eicar_mail("esc"), sender="x\x1b]0;owned\x07@evil.example",
+                              recipients=["e@rel.example"])
+        by_client = self.ctl("release", qid)
+        self.assertEqual(by_client.returncode, 1)
+        self.assertIn(b"not released", by_client.stderr)
+        self.assertIn(b"x\\x1b]0;owned\\x07@evil.example", by_client.stderr)
+        qid = self.quarantine(eicar_mail("c1"), recipients=["n\u009b2J@refuse.example"])
+        by_server = self.ctl("release", qid)
+        self.assertEqual(by_server.returncode, 1)
+        self.assertIn(b"RCPT TO:<n\\xc2\\x9b2J@refuse.example>: 550 5.1.1 <n\\xc2\\x9b2J",
+                      by_server.stderr)
+        for r in (by_client, by_server):
+            for out in (r.stderr, r.stdout):
+                self.assertNotIn(b"\x1b", out)
+                self.assertNotIn("\u009b".encode(), out)
 
     def test_delete_one_domain(self):
         qid = self.quarantine(eicar_mail("del"), recipients=["a@del1.example", "b@del2.example"])
