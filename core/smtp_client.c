@@ -541,13 +541,23 @@ static bool has_extension(const reply_t *ehlo, const char *name)
     return false;
 }
 
-/* An address must not be able to smuggle a command into the session. */
+/*
+ * An address must not be able to smuggle a command into the session: not
+ * by a line end, nor by closing its path early, nor by a length past what
+ * SMTP allows (RFC 5321 4.5.3.1.3: a path of 256 octets with its <>), which
+ * keeps every command within the 512 octets a server must read as one line
+ * (4.5.3.1.4): a server that took the rest of a longer one for another
+ * command would run what the sender wrote there.
+ */
 static int check_address(const char *a, char *err, size_t errlen)
 {
     for (const unsigned char *p = (const unsigned char *)a; *p; p++)
         if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>')
             return errbuf_fail(err, errlen, "address '%s' has characters SMTP cannot carry", a);
-    return strlen(a) > 512 ? errbuf_fail(err, errlen, "address too long: %.40s...", a) : 0;
+    if (strlen(a) > SMTP_ADDRESS_MAX)
+        return errbuf_fail(err, errlen, "address longer than the %d bytes SMTP allows: %.40s...",
+                           SMTP_ADDRESS_MAX, a);
+    return 0;
 }
 
 static int check_mail(const smtp_mail_t *m, char *err, size_t errlen)

@@ -17,6 +17,8 @@
 
 /* Longest host name or address accepted in a target. */
 #define SMTP_HOST_MAX 256
+/* Longest address, without its <> (RFC 5321 4.5.3.1.3). */
+#define SMTP_ADDRESS_MAX 254
 /* Port used when a target names none. */
 #define SMTP_DEFAULT_PORT "25"
 /* How long the reply to the end of the data may take, at least (RFC 5321

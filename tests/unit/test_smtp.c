@@ -186,11 +186,39 @@ static void test_name_is_resolved(void)
     CHECK_CONTAINS(err, "550 5.1.1 no such user");
 }
 
+/* An address past the 256 octets of an SMTP path (with its <>) is refused
+ * before anything is sent: every command fits in the 512 octets a server
+ * must read as one line. One that fits goes on, here to a closed port. */
+static void test_address_longer_than_smtp_allows(void)
+{
+    char longest[SMTP_ADDRESS_MAX + 2], err[512];
+    memset(longest, 'a', SMTP_ADDRESS_MAX);
+    memcpy(longest + SMTP_ADDRESS_MAX - 12, "@example.org", 13);
+    char over[sizeof(longest) + 1];
+    snprintf(over, sizeof(over), "a%s", longest);
+    const char *rcpt[] = {"u@example.org"};
+    for (int i = 0; i < 2; i++) {
+        smtp_mail_t m = {.sender = over, .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+        if (i == 1) {
+            m.sender = "a@example.net";
+            rcpt[0] = over;
+        }
+        int rc = smtp_send("[127.0.0.1]:1", &m, 500, err, sizeof(err));
+        CHECK(rc == SMF_EINVAL, "rc %d: %s", rc, err);
+        CHECK_CONTAINS(err, "longer than the 254 bytes SMTP allows");
+    }
+    rcpt[0] = longest;
+    smtp_mail_t m = {.sender = longest, .rcpt = rcpt, .nrcpt = 1, .data = "x\n", .len = 2};
+    int rc = smtp_send("[127.0.0.1]:1", &m, 500, err, sizeof(err));
+    CHECK(rc == SMF_EIO, "rc %d: %s", rc, err);
+}
+
 int main(void)
 {
     test_trickling_reply_times_out();
     test_quit_keeps_the_step_timeout();
     test_hung_resolver_times_out();
     test_name_is_resolved();
+    test_address_longer_than_smtp_allows();
     return check_done();
 }
