@@ -39,7 +39,8 @@ typedef struct av_scan_ctx {
     smf_msg_t *msg;
     uint64_t max_file_size; /* bytes, as the engine was built with */
     int timed_out;
-    int cut_short; /* an extracted file reached max_file_size */
+    int cut_short;  /* an extracted file reached max_file_size */
+    int no_scratch; /* libclamav could not make its scratch directory */
 } av_scan_ctx_t;
 
 /* libclamav's log lines, routed to smf_log() (set once, process-wide). */

@@ -10,13 +10,28 @@
 
 #define AV_LIMITS_PREFIX "Heuristics.Limits.Exceeded."
 #define AV_ENCRYPTED_PREFIX "Heuristics.Encrypted."
+/* What libclamav logs when a scan call cannot make its scratch directory. */
+#define AV_NO_SCRATCH "Can't create temporary directory for scan"
 
 /* What one scan call found. */
 typedef enum av_result { AV_CLEAN = 0, AV_VIRUS, AV_UNSCANNABLE } av_result_t;
 
+/*
+ * libclamav (1.4 at least) reports a scan whose scratch directory it could
+ * not make (tmp_dir not writable, removed, or out of inodes) as clean,
+ * without having looked at the data; only its log line tells, and that
+ * line comes without the scan's context, on the thread that called the
+ * scan. So the callback notes it per thread, and av_scan_buffer() fails
+ * such a scan rather than pass it as clean.
+ */
+static _Thread_local int av_no_scratch;
+
 void av_clamav_log(enum cl_msg severity, const char *fullmsg, const char *text, void *context)
 {
     const av_scan_ctx_t *ctx = context;
+    if (severity == CL_MSG_ERROR && strstr(text, AV_NO_SCRATCH) != NULL) {
+        av_no_scratch = 1;
+    }
     smf_log_level_t level = SMF_LOG_DEBUG;
     if (severity == CL_MSG_ERROR) {
         level = SMF_LOG_ERROR;
@@ -109,6 +124,13 @@ static int av_outcome(smf_msg_t *msg, cl_error_t rc, const av_scan_ctx_t *ctx, c
                       const char *what, av_result_t *res)
 {
     *res = AV_CLEAN;
+    if (ctx->no_scratch) {
+        smf_log(msg, SMF_LOG_ERROR,
+                "%s not scanned: libclamav cannot make its scratch directory (is tmp_dir "
+                "writable, and has it room and free inodes?)",
+                what);
+        return SMF_EFAIL;
+    }
     if (ctx->timed_out) {
         smf_log(msg, SMF_LOG_WARN, "deadline passed while scanning %s", what);
         return SMF_ETIMEDOUT;
@@ -154,7 +176,9 @@ static int av_scan_buffer(smf_msg_t *msg, const av_state_t *st, const void *data
     struct cl_scan_options options = st->options;
     const char *virname = NULL;
     unsigned long scanned = 0;
+    av_no_scratch = 0;
     cl_error_t rc = cl_scanmap_callback(map, name, &virname, &scanned, st->engine, &options, &ctx);
+    ctx.no_scratch = av_no_scratch;
     cl_fmap_close(map);
     return av_outcome(msg, rc, &ctx, virname, what, res);
 }
