@@ -1,6 +1,7 @@
 """Where libclamav's per-scan scratch files go: an empty tmp_dir picks /dev/shm when
 it is a writable tmpfs with 1 GiB free (else the default), an explicit one is used
-as given, and one that is not a directory fails init. Each case is checked through
+as given, and one that is not a directory, or that the user cannot make a
+directory in (libclamav makes one there for every scan), fails init. Each case is checked through
 the module's log line and exit status from smf-modtest. Also the size limits' range:
 libclamav scans no file of 2 GiB or more, so max_file_size stops at 2047 MB."""
 
@@ -11,11 +12,32 @@ import sys
 import tempfile
 
 
-def run(modtest, module, etc, mail, *opts):
+def run(modtest, module, etc, mail, *opts, preexec=None):
     cmd = [modtest, "-m", module, "--config-dir", etc, "-o", 'database_dir="/nonexistent"']
     for o in opts:
         cmd += ["-o", o]
-    return subprocess.run(cmd + [mail], capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd + [mail], capture_output=True, text=True, timeout=120,
+                          preexec_fn=preexec)
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def unwritable(modtest, module, etc, mail, tmp):
+    """A tmp_dir the user may not write: root's own, with smf-modtest run as
+    nobody when the test runs as root (root writes anywhere)."""
+    locked = os.path.join(tmp, "locked")
+    os.mkdir(locked)
+    os.chmod(locked, 0o555)
+    preexec = None
+    if os.geteuid() == 0:
+        os.chmod(tmp, 0o755)
+        os.chmod(mail, 0o644)
+        preexec = as_nobody
+    return run(modtest, module, etc, mail, 'tmp_dir="%s"' % locked, preexec=preexec)
 
 
 def main():
@@ -46,6 +68,9 @@ def check(modtest, module, etc, tmp):
     r = run(modtest, module, etc, mail, 'tmp_dir="%s"' % mail)
     if r.returncode != 2 or "is not a directory" not in r.stderr:
         failures.append("tmp_dir that is a file: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    r = unwritable(modtest, module, etc, mail, tmp)
+    if r.returncode != 2 or "cannot make a directory in it" not in r.stderr:
+        failures.append("unwritable tmp_dir: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
     r = run(modtest, module, etc, mail, "max_file_size=2047")
     if r.returncode != 0:
         failures.append("max_file_size=2047: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
@@ -54,7 +79,7 @@ def check(modtest, module, etc, tmp):
         failures.append("max_file_size=2048: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
     for f in failures:
         print("FAIL", f)
-    print("%d passed, %d failed" % (5 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (6 - len(failures), len(failures)))
     return 1 if failures else 0
 
 
