@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,51 @@ static int av_dir_is_empty(const char *path)
     return empty;
 }
 
-/* Loads one file or directory; a missing or empty one is noted, not fatal. */
+static int av_unreadable(smf_init_t *init, const char *what, int err)
+{
+    smf_init_fail(init,
+                  "cannot read %s (%s): no virus signature would be loaded from it; let the "
+                  "user smfd runs as read it",
+                  what, strerror(err));
+    return SMF_EFAIL;
+}
+
+/*
+ * libclamav loads nothing from a database directory with a file in it it
+ * cannot open, and says only that it found no database there; the reason
+ * is looked for here, since such a directory is not one freshclam has yet
+ * to fill. 0 when the directory and its files can all be read.
+ */
+static int av_check_readable(smf_init_t *init, const char *label, const char *path)
+{
+    char what[4400];
+    DIR *dir = opendir(path);
+    if (dir == NULL) {
+        snprintf(what, sizeof(what), "%s %s", label, path);
+        return av_unreadable(init, what, errno);
+    }
+    int rc = 0;
+    const struct dirent *e;
+    while (rc == 0 && (e = readdir(dir)) != NULL) {
+        struct stat sb;
+        if (e->d_name[0] == '.' || fstatat(dirfd(dir), e->d_name, &sb, 0) != 0 ||
+            !S_ISREG(sb.st_mode)) {
+            continue;
+        }
+        int fd = openat(dirfd(dir), e->d_name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno == EACCES || errno == EPERM) {
+            snprintf(what, sizeof(what), "%s/%s in %s", path, e->d_name, label);
+            rc = av_unreadable(init, what, errno);
+        }
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Loads one file or directory; a missing or empty one is noted, not fatal,
+ * while one that is there but cannot be read fails init. */
 static int av_load(smf_init_t *init, av_state_t *st, const char *label, const char *path,
                    av_tried_t *tried)
 {
@@ -97,6 +142,9 @@ static int av_load(smf_init_t *init, av_state_t *st, const char *label, const ch
     char what[4200];
     snprintf(what, sizeof(what), "%s %s", label, path);
     if (stat(path, &sb) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) {
+            return av_unreadable(init, what, errno);
+        }
         av_note(tried, "%s (%s); ", what, strerror(errno));
         return 0;
     }
@@ -107,8 +155,14 @@ static int av_load(smf_init_t *init, av_state_t *st, const char *label, const ch
     unsigned int before = st->signatures;
     cl_error_t rc = cl_load(path, st->engine, &st->signatures, CL_DB_BYTECODE);
     if (rc == CL_EOPEN && S_ISDIR(sb.st_mode)) {
+        if (av_check_readable(init, label, path) < 0) {
+            return SMF_EFAIL;
+        }
         av_note(tried, "%s (%s); ", what, "no database files in it");
         return 0;
+    }
+    if (rc == CL_EOPEN && access(path, R_OK) != 0) {
+        return av_unreadable(init, what, errno);
     }
     if (rc != CL_SUCCESS) {
         smf_init_fail(init, "cannot load virus signatures from %s: %s", path, cl_strerror(rc));
