@@ -133,6 +133,27 @@ static int av_check_readable(smf_init_t *init, const char *label, const char *pa
     return rc;
 }
 
+/*
+ * A database that does not load is most often one freshclam was still
+ * writing, or left damaged: the message says how to get a whole one back.
+ * libclamav's own error, logged just before, names the file.
+ */
+static void av_load_failed(smf_init_t *init, const char *label, const char *path, cl_error_t rc)
+{
+    if (strcmp(label, "database_dir") == 0) {
+        smf_init_fail(init,
+                      "cannot load virus signatures from database_dir %s: %s (the libclamav error "
+                      "logged above names the file); run freshclam to download the databases "
+                      "again, or remove the damaged file, then reload smfd (kill -HUP)",
+                      path, cl_strerror(rc));
+    } else {
+        smf_init_fail(init,
+                      "cannot load virus signatures from %s %s: %s; correct the file, or take "
+                      "it out of signature_files, then reload smfd (kill -HUP)",
+                      label, path, cl_strerror(rc));
+    }
+}
+
 /* Loads one file or directory; a missing or empty one is noted, not fatal,
  * while one that is there but cannot be read fails init. */
 static int av_load(smf_init_t *init, av_state_t *st, const char *label, const char *path,
@@ -165,7 +186,7 @@ static int av_load(smf_init_t *init, av_state_t *st, const char *label, const ch
         return av_unreadable(init, what, errno);
     }
     if (rc != CL_SUCCESS) {
-        smf_init_fail(init, "cannot load virus signatures from %s: %s", path, cl_strerror(rc));
+        av_load_failed(init, label, path, rc);
         return SMF_EFAIL;
     }
     if (st->signatures == before) {
