@@ -288,6 +288,37 @@ static int walk_link(const char *path)
     return 0;
 }
 
+static const char *special_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a file";
+}
+
+/*
+ * A FIFO, device or socket is never read: a FIFO or a terminal could keep
+ * the run waiting, a device could be endless. One the operator named (a
+ * pipe given as /dev/stdin, say) is a usage error, said as such rather than
+ * learned as nothing; one found inside a folder is named and skipped.
+ */
+static int walk_special(const char *path, const struct stat *st, const walk_up_t *up)
+{
+    if (up == NULL)
+        return smfctl_fail(-1,
+                           "%s: %s, not a file or folder; learn reads mail from files and folders "
+                           "only: save the mail to a file first",
+                           path, special_kind(st->st_mode));
+    fprintf(stderr, "smfctl: %s: %s inside a folder; skipped (only files are read)\n", path,
+            special_kind(st->st_mode));
+    return 0;
+}
+
 /* Regular files under path, whose status is st, folders walked in name
  * order so runs repeat. */
 static int walk_entry(file_list_t *l, const char *path, const struct stat *st, const walk_up_t *up)
@@ -299,7 +330,7 @@ static int walk_entry(file_list_t *l, const char *path, const struct stat *st, c
         return 0;
     }
     if (!S_ISDIR(st->st_mode))
-        return 0;
+        return walk_special(path, st, up);
     /* Links are not followed, but a bind mount can still lead back up. */
     if (walked_above(up, st)) {
         fprintf(stderr, "smfctl: %s: a folder it is inside, reached again; not walked again\n",

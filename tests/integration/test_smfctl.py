@@ -110,6 +110,29 @@ class LearnTransactionTest(unittest.TestCase):
         self.assertIn("learned 1", r.stdout, r.stderr)
         self.assertEqual(self.counts(), (0, 2))
 
+    def test_fifos_and_devices_are_not_learned_as_nothing(self):
+        """A FIFO or a device named on the command line (a pipe as /dev/stdin)
+        is refused as a usage error, nothing learned, rather than learned as no
+        message with exit 0; inside a folder one is named and skipped, and the
+        run neither hangs on it nor reads it."""
+        fifo = os.path.join(self.tmp, "pipe")
+        os.mkfifo(fifo)
+        for path, kind in ((fifo, "a FIFO"), ("/dev/zero", "a character device")):
+            r = self.smfctl("learn", "--ham", self.mail("also.eml", "hello"), path)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("%s: %s, not a file or folder" % (path, kind), r.stderr)
+            self.assertNotIn("learned", r.stdout)
+        folder = os.path.join(self.tmp, "shared")
+        os.mkdir(folder)
+        os.rename(self.mail("real.eml", "hello"), os.path.join(folder, "real.eml"))
+        os.mkfifo(os.path.join(folder, "pipe"))
+        r = self.smfctl("learn", "--ham", folder)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("learned 1, already known 0, moved 0, failed 0", r.stdout)
+        self.assertIn("%s: a FIFO inside a folder; skipped" % os.path.join(folder, "pipe"),
+                      r.stderr)
+        self.assertEqual(self.counts(), (0, 1))
+
     def test_a_deep_folder_tree_is_walked_within_few_descriptors(self):
         """The walk keeps no folder open while it walks the ones below: a tree
         deeper than the descriptors a process may hold is learned whole."""
