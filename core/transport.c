@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #define MAX_PARTS 24
@@ -42,6 +43,25 @@ typedef struct transport {
 } transport_t;
 
 static void *front_socket, *pub_socket; /* Bound by transport_bind(). */
+
+/*
+ * Binds sock to ep. An ipc:// socket file takes the mode the umask leaves:
+ * under umask 0 any local user could submit mail (which autolearn may learn
+ * from) or read the verdict events. Whatever umask smfd was started with,
+ * the file is made with no permission for others; the directory it is in
+ * keeps the mode it was made with. The bind makes the file on this thread,
+ * before zmq_bind() returns.
+ */
+static int bind_private(void *sock, const char *ep)
+{
+    mode_t old = umask(0);
+    umask(old | S_IRWXO);
+    int rc = zmq_bind(sock, ep);
+    int e = zmq_errno();
+    umask(old);
+    errno = e;
+    return rc;
+}
 
 int transport_bind(engine_t *e, char *err, size_t errlen)
 {
@@ -78,7 +98,7 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
                      eps[i], i == 0 ? "listen" : "publish");
             return -1;
         }
-        if (zmqaddr_prepare(socks[i], eps[i]) != 0 || zmq_bind(socks[i], eps[i]) != 0) {
+        if (zmqaddr_prepare(socks[i], eps[i]) != 0 || bind_private(socks[i], eps[i]) != 0) {
             snprintf(err, errlen, "cannot bind %s (%s): %s; is another smfd running there?", eps[i],
                      i == 0 ? "listen" : "publish", zmq_strerror(zmq_errno()));
             return -1;

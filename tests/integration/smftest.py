@@ -106,22 +106,29 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def fd_limit(n):
+def fd_limit(n, mask=None):
     """A preexec_fn for subprocess: the child may open descriptors below n only
-    (as under `ulimit -n n`); None when n is None."""
-    if n is None:
+    (as under `ulimit -n n`), and starts with umask mask; None when both are None."""
+    if n is None and mask is None:
         return None
-    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
-                                      (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    def preexec():
+        if n is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        if mask is not None:
+            os.umask(mask)
+    return preexec
 
 
 class Smfd:
     """A real smfd with its own endpoints, data and quarantine in a temp folder."""
 
-    def __init__(self, *overrides, config=None, nofile=None):
+    def __init__(self, *overrides, config=None, nofile=None, umask=None):
         self.tmp = tempfile.mkdtemp(prefix="smf-it-")
         self.config = config
         self.nofile = nofile  # RLIMIT_NOFILE of smfd, as `ulimit -n`; None: inherited
+        self.umask = umask  # The umask smfd starts with; None: inherited
         self.listen = "ipc://%s/scan.sock" % self.tmp
         self.publish = "ipc://%s/events.sock" % self.tmp
         self.log_path = os.path.join(self.tmp, "smfd.log")
@@ -143,7 +150,7 @@ class Smfd:
         self.log = open(self.log_path, "wb")
         # The config names rule and signature files relative to the source tree.
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=src,
-                                     preexec_fn=fd_limit(self.nofile))
+                                     preexec_fn=fd_limit(self.nofile, self.umask))
         self.pong = self.wait_ready(ready_timeout)
         return self
 

@@ -491,6 +491,25 @@ class UserTest(unittest.TestCase):
         self.assertEqual(self.smfd.stop(), 0, self.smfd.log_tail())
 
 
+class UmaskTest(unittest.TestCase):
+    """Whatever umask smfd is started with, its socket files are not for users
+    outside its group: under umask 0 any local user could otherwise submit mail
+    or read the verdict events."""
+
+    def test_sockets_closed_to_others_under_umask_0(self):
+        smfd = smftest.Smfd(umask=0)
+        self.addCleanup(smfd.close)
+        # A socket directory smfd makes itself.
+        smfd.listen = "ipc://%s/run/scan.sock" % smfd.tmp
+        smfd.start()
+        for path in (os.path.join(smfd.tmp, "run", "scan.sock"),
+                     os.path.join(smfd.tmp, "events.sock")):
+            st = os.lstat(path)
+            self.assertTrue(stat.S_ISSOCK(st.st_mode), path)
+            self.assertEqual(st.st_mode & 0o007, 0, "%s is %o" % (path, stat.S_IMODE(st.st_mode)))
+        self.assertEqual(smfd.stop(), 0, smfd.log_tail())
+
+
 class RefusalTest(unittest.TestCase):
     """What needs no root: the checks that refuse a setting smfd cannot honour."""
 
