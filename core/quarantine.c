@@ -36,7 +36,7 @@
 #define GROUP_MAX_BYTES ((size_t)256 << 20)
 /* Purge commits every so many deletions to keep transactions small. */
 #define PURGE_BATCH 1000
-#define INVALID_NAME "_invalid_"
+#define INVALID_NAME QUARANTINE_INVALID_DOMAIN
 /* Stores the committer keeps open at most (see env_limit()). */
 #define MAX_KEPT 128
 /* Descriptors an open environment holds: data.mdb twice, lock.mdb once. */

@@ -63,9 +63,12 @@ int quarantine_set_mapsize(quarantine_t *q, size_t bytes);
  */
 int quarantine_set_window(quarantine_t *q, long usec);
 
+/* The folder of the recipient domains that cannot name one. */
+#define QUARANTINE_INVALID_DOMAIN "_invalid_"
+
 /* Maps a recipient domain to its directory name: lower-cased when it is
  * [a-z0-9.-]+ without "..", a leading dot or a leading dash, else
- * "_invalid_". out needs 256 bytes. Returns out. */
+ * QUARANTINE_INVALID_DOMAIN. out needs 256 bytes. Returns out. */
 const char *quarantine_domain_name(const char *domain, char out[256]);
 
 /*

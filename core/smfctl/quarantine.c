@@ -8,6 +8,7 @@
 #include "idna.h"
 #include "jsontext.h"
 #include "log.h"
+#include "protocol.h"
 #include "quarantine.h"
 #include "smfctl.h"
 #include "smtp_client.h"
@@ -615,6 +616,30 @@ static void release_failed(int rc, const char *id, const char *domain, const cha
         smfctl_fail(1, "%s (%s) not released, it stays quarantined: %s", id, domain, why);
 }
 
+/*
+ * Where a copy is delivered: its domain's policy's delivery host. The copy
+ * of the domains that cannot name a folder holds recipients of several,
+ * and each may have a policy of its own (a name with '_'): it goes where
+ * all of theirs send it, and nowhere when they differ (NULL).
+ */
+static const char *copy_target(const store_t *s, const copy_t *c, const char *const *rcpt, size_t n)
+{
+    if (strcmp(c->domain, QUARANTINE_INVALID_DOMAIN) != 0)
+        return config_policy(s->conf, c->domain)->delivery;
+    arena_t *a = arena_new(1024);
+    const char *target = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = config_policy(s->conf, protocol_rcpt_domain(a, rcpt[i]))->delivery;
+        if (target != NULL && strcmp(target, t) != 0) {
+            target = NULL;
+            break;
+        }
+        target = t;
+    }
+    arena_destroy(&a);
+    return n == 0 ? config_policy(s->conf, c->domain)->delivery : target;
+}
+
 /* Delivers one domain's copy to that domain's delivery host. */
 static int release_copy(store_t *s, const copy_t *c, const char *id)
 {
@@ -640,7 +665,15 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     const char **rcpt = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
         rcpt[i] = json_string_value(json_array_get(list, i));
-    const char *target = config_policy(s->conf, c->domain)->delivery;
+    const char *target = copy_target(s, c, rcpt, n);
+    if (target == NULL) {
+        free(rcpt);
+        return smfctl_fail(1,
+                           "%s (%s) not released, it stays quarantined: its recipients' domains "
+                           "have policies that deliver to different hosts; export the message "
+                           "and deliver it by hand",
+                           id, c->domain);
+    }
     smtp_mail_t mail = {
         .sender = jstr(m, "sender"), .rcpt = rcpt, .nrcpt = n, .data = c->raw, .len = c->raw_len};
     char err[1024];

@@ -223,7 +223,10 @@ class QuarantineTest(unittest.TestCase):
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
             ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port()),
-            ("old.example", "[127.0.0.1]:%d" % cls.seven_bit_sink.port)))
+            ("old.example", "[127.0.0.1]:%d" % cls.seven_bit_sink.port),
+            # Domains that cannot name a folder, with policies of their own.
+            ("down_inv.example", "[127.0.0.1]:%d" % closed_port()),
+            ("rel_inv.example", delivery)))
         # The default policy delivers to the sink too: mail kept under _invalid_
         # is released through it.
         cls.etc, conf = smftest.copy_etc(
@@ -620,6 +623,28 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(self.sink.messages), before + 1)
         self.assertEqual(self.sink.messages[-1]["rcpt"], ["x@[192.0.2.1]"])
+
+    def test_release_of_an_invalid_domain_copy_goes_by_its_recipients_policies(self):
+        """A copy under _invalid_ is delivered where its recipients' domains' policies
+        send it, not to the default policy's host; when they name different hosts it is
+        not released at all."""
+        qid = self.quarantine(eicar_mail("inv-down"), recipients=["d@down_inv.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"Connection refused", r.stderr)
+        self.assertEqual(self.entry(qid, "_invalid_")["state"], "quarantined")
+        before = len(self.sink.messages)
+        qid = self.quarantine(eicar_mail("inv-mixed"),
+                              recipients=["r@rel_inv.example", "d@down_inv.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"deliver to different hosts", r.stderr)
+        self.assertEqual(len(self.sink.messages), before)
+        qid = self.quarantine(eicar_mail("inv-rel"),
+                              recipients=["r@rel_inv.example", "x@[192.0.2.1]"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.sink.messages[-1]["rcpt"], ["r@rel_inv.example", "x@[192.0.2.1]"])
 
     def test_two_invalid_domains_share_one_copy(self):
         """Recipients in two domains that cannot name a folder are kept in one copy
