@@ -26,8 +26,12 @@ typedef struct av_conf {
 } av_conf_t;
 
 /* One generation's state: read-only once init() returns. */
+/* The longest path of a scratch folder. */
+#define AV_SCRATCH_PATH_MAX 4200
+
 typedef struct av_state {
     struct cl_engine *engine;
+    char scratch[AV_SCRATCH_PATH_MAX]; /* this process's folder in tmp_dir, "" when none */
     struct cl_scan_options options;
     uint64_t max_file_size; /* bytes */
     unsigned int signatures;
@@ -42,6 +46,15 @@ typedef struct av_scan_ctx {
     int cut_short;  /* an extracted file reached max_file_size */
     int no_scratch; /* libclamav could not make its scratch directory */
 } av_scan_ctx_t;
+
+/*
+ * Makes (or takes again) base/smf-av.PID, the folder of this process's
+ * scratch files, into out (AV_SCRATCH_PATH_MAX bytes), after removing the
+ * folders in base of processes that are gone. Each open is closed once.
+ */
+int av_scratch_open(smf_init_t *init, const char *base, char *out);
+/* Removes the folder once no engine of the process uses it. */
+void av_scratch_close(const char *dir);
 
 /* libclamav's log lines, routed to smf_log() (set once, process-wide). */
 void av_clamav_log(enum cl_msg severity, const char *fullmsg, const char *text, void *context);

@@ -318,9 +318,10 @@ static int av_set_tmp_dir(smf_init_t *init, const av_conf_t *conf, av_state_t *s
     struct stat sb;
     const char *dir = conf->tmp_dir;
     if (dir == NULL || dir[0] == '\0') {
-        if ((dir = av_auto_tmp_dir()) == NULL)
-            return 0;
-        smf_log(NULL, SMF_LOG_INFO, "libclamav scratch files go to %s (tmpfs)", dir);
+        if ((dir = av_auto_tmp_dir()) != NULL)
+            smf_log(NULL, SMF_LOG_INFO, "libclamav scratch files go to %s (tmpfs)", dir);
+        else if ((dir = getenv("TMPDIR")) == NULL || dir[0] == '\0')
+            dir = "/tmp"; /* Where libclamav itself would put them. */
     }
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         smf_init_fail(init, "tmp_dir %s is not a directory", dir);
@@ -329,7 +330,12 @@ static int av_set_tmp_dir(smf_init_t *init, const av_conf_t *conf, av_state_t *s
     if (av_try_tmp_dir(init, dir) < 0) {
         return SMF_EINVAL;
     }
-    cl_error_t rc = cl_engine_set_str(st->engine, CL_ENGINE_TMPDIR, dir);
+    int made = av_scratch_open(init, dir, st->scratch);
+    if (made < 0) {
+        st->scratch[0] = '\0';
+        return made;
+    }
+    cl_error_t rc = cl_engine_set_str(st->engine, CL_ENGINE_TMPDIR, st->scratch);
     if (rc != CL_SUCCESS) {
         smf_init_fail(init, "cannot set tmp_dir: %s", cl_strerror(rc));
         return SMF_EFAIL;
@@ -410,5 +416,9 @@ void av_engine_close(av_state_t *st)
     if (st->engine != NULL) {
         cl_engine_free(st->engine);
         st->engine = NULL;
+    }
+    if (st->scratch[0] != '\0') {
+        av_scratch_close(st->scratch);
+        st->scratch[0] = '\0';
     }
 }

@@ -43,7 +43,7 @@ def check(modtest, module, etc, tmp):
         proc.wait()
         print("FAIL: the module did not start:\n" + "".join(log))
         return 1
-    os.rmdir(scratch)
+    shutil.rmtree(scratch)
     with open(fifo, "wb") as f:
         f.write(to_bytes(message("eicar", [greeting(), b64_attachment(EICAR, "eicar.com")])))
     out, err = proc.communicate(timeout=120)

@@ -2,7 +2,10 @@
 it is a writable tmpfs with 1 GiB free (else the default), an explicit one is used
 as given, and one that is not a directory, or that the user cannot make a
 directory in (libclamav makes one there for every scan), fails init. Each case is checked through
-the module's log line and exit status from smf-modtest. Also the size limits' range:
+the module's log line and exit status from smf-modtest. A process's scratch files go in
+a folder of its own, tmp_dir/smf-av.PID, removed when it ends; one left by a process that
+is gone (killed mid-scan) is removed when the module next starts, and nothing else is.
+Also the size limits' range:
 libclamav scans no file of 2 GiB or more, so max_file_size stops at 2047 MB."""
 
 import os
@@ -38,6 +41,44 @@ def unwritable(modtest, module, etc, mail, tmp):
         os.chmod(mail, 0o644)
         preexec = as_nobody
     return run(modtest, module, etc, mail, 'tmp_dir="%s"' % locked, preexec=preexec)
+
+
+def dead_pid():
+    """A pid no process has: a child's, once it has been waited for."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def leftovers(modtest, module, etc, mail, tmp):
+    """The folder of a process that is gone goes, with what it holds; the folder of
+    a live one, names that are not such folders, and a link stay; the run's own
+    folder is gone when it ends."""
+    base = os.path.join(tmp, "scratch")
+    os.mkdir(base)
+    gone = os.path.join(base, "smf-av.%d" % dead_pid())
+    os.makedirs(os.path.join(gone, "20260101-clamav-scantemp.x"))
+    with open(os.path.join(gone, "20260101-clamav-scantemp.x", "part"), "w") as f:
+        f.write("left by a scan\n")
+    outside = os.path.join(tmp, "outside")
+    os.mkdir(outside)
+    os.symlink(outside, os.path.join(gone, "link"))
+    alive = os.path.join(base, "smf-av.%d" % os.getpid())
+    keep = [alive, os.path.join(base, "smf-av.x"), os.path.join(base, "clamav-1234")]
+    for k in keep:
+        os.mkdir(k)
+    r = run(modtest, module, etc, mail, 'tmp_dir="%s"' % base)
+    fails = []
+    if r.returncode != 0:
+        fails.append("leftovers: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    if os.path.exists(gone) or "left by process" not in r.stderr:
+        fails.append("the folder of a process that is gone stayed: %s" % r.stderr[-300:])
+    if not os.path.isdir(outside):
+        fails.append("the sweep followed a link out of the folder")
+    left = sorted(os.listdir(base))
+    if left != sorted(os.path.basename(k) for k in keep):
+        fails.append("tmp_dir after the run holds %s" % left)
+    return fails
 
 
 def main():
@@ -77,9 +118,10 @@ def check(modtest, module, etc, tmp):
     r = run(modtest, module, etc, mail, "max_file_size=2048")
     if r.returncode != 2 or "max_file_size = 2048 is out of range (1 to 2047)" not in r.stderr:
         failures.append("max_file_size=2048: rc=%d: %s" % (r.returncode, r.stderr[-300:]))
+    failures += leftovers(modtest, module, etc, mail, tmp)
     for f in failures:
         print("FAIL", f)
-    print("%d passed, %d failed" % (6 - len(failures), len(failures)))
+    print("%d passed, %d failed" % (7 - len(failures), len(failures)))
     return 1 if failures else 0
 
 
