@@ -90,6 +90,46 @@ static auth_spf_result_t spf_why(spf_ctx_t *c, auth_spf_result_t r, const char *
     return r;
 }
 
+/*
+ * Whether DNS can be asked for a name at all: labels of 1 to 63 bytes, 253
+ * in all, a final dot allowed.
+ */
+static int spf_name_askable(const char *name)
+{
+    size_t label = 0, n = strlen(name);
+
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] != '.') {
+            if (++label > 63)
+                return 0;
+        } else if (label == 0) {
+            return 0;
+        } else {
+            label = 0;
+        }
+    }
+    return label > 0;
+}
+
+/*
+ * A look-up for SPF. A macro can expand the sender's local part or HELO
+ * into a name no query can carry ("a..b.example", a label of 70 bytes):
+ * such a name does not exist (RFC 7208 4.8 gives no error for it). Asked
+ * anyway, the resolver's refusal would read as a DNS failure, and a
+ * temperror that any sender can cause with its MAIL FROM would turn the
+ * fail of a record using %{l} into a DMARC temperror instead of its policy.
+ */
+static const auth_dns_rr_t *spf_dns_get(const spf_ctx_t *c, const char *name, int type)
+{
+    static const auth_dns_rr_t nxdomain = {.status = AUTH_DNS_NXDOMAIN};
+
+    return spf_name_askable(name) ? auth_dns_get(c->dns, name, type) : &nxdomain;
+}
+
 /* ------------------------------------------------------------------ */
 /* Validated client names (sections 5.5 and 7.3)                      */
 /* ------------------------------------------------------------------ */
@@ -105,7 +145,7 @@ static char *const *spf_ptr_names(const spf_ctx_t *c, size_t *n)
     const auth_dns_rr_t *rr;
 
     auth_dns_reverse_name(c->q->ip, rev, sizeof(rev));
-    rr = auth_dns_get(c->dns, rev, AUTH_DNS_PTR);
+    rr = spf_dns_get(c, rev, AUTH_DNS_PTR);
     *n = rr->status == AUTH_DNS_OK ? rr->nstrs : 0;
     if (*n > SPF_MAX_PTR)
         *n = SPF_MAX_PTR;
@@ -115,7 +155,7 @@ static char *const *spf_ptr_names(const spf_ctx_t *c, size_t *n)
 /* Whether a PTR name leads back to the client: its A or AAAA records hold the address. */
 static int spf_ptr_validated(const spf_ctx_t *c, const char *name)
 {
-    const auth_dns_rr_t *rr = auth_dns_get(c->dns, name, c->v4 ? AUTH_DNS_A : AUTH_DNS_AAAA);
+    const auth_dns_rr_t *rr = spf_dns_get(c, name, c->v4 ? AUTH_DNS_A : AUTH_DNS_AAAA);
 
     /* A name whose look-up fails is skipped, not an error (5.5). */
     if (rr->status != AUTH_DNS_OK)
@@ -619,7 +659,7 @@ static int spf_dns_error(spf_ctx_t *c, int st, const char *name)
 /* The a mechanism, also used for each host of mx. */
 static int spf_match_host(spf_ctx_t *c, const char *name, const spf_term_t *t, int count_void)
 {
-    const auth_dns_rr_t *rr = auth_dns_get(c->dns, name, c->v4 ? AUTH_DNS_A : AUTH_DNS_AAAA);
+    const auth_dns_rr_t *rr = spf_dns_get(c, name, c->v4 ? AUTH_DNS_A : AUTH_DNS_AAAA);
     int st;
 
     if (!count_void && (rr->status == AUTH_DNS_NXDOMAIN || rr->status == AUTH_DNS_NODATA))
@@ -634,7 +674,7 @@ static int spf_match_host(spf_ctx_t *c, const char *name, const spf_term_t *t, i
 
 static int spf_match_mx(spf_ctx_t *c, const char *name, const spf_term_t *t)
 {
-    const auth_dns_rr_t *rr = auth_dns_get(c->dns, name, AUTH_DNS_MX);
+    const auth_dns_rr_t *rr = spf_dns_get(c, name, AUTH_DNS_MX);
     int st;
 
     if ((st = spf_dns_status(c, rr)) < 0)
@@ -674,7 +714,7 @@ static int spf_match_include(spf_ctx_t *c, const char *name)
 
 static int spf_match_exists(spf_ctx_t *c, const char *name)
 {
-    const auth_dns_rr_t *rr = auth_dns_get(c->dns, name, AUTH_DNS_A);
+    const auth_dns_rr_t *rr = spf_dns_get(c, name, AUTH_DNS_A);
     int st = spf_dns_status(c, rr);
 
     return st < 0 ? spf_dns_error(c, st, name) : st == 0;
@@ -747,7 +787,7 @@ static auth_spf_result_t spf_qualified(char q)
 /* Finds the one "v=spf1" record of a domain. */
 static auth_spf_result_t spf_fetch(spf_ctx_t *c, const char *domain, const char **text)
 {
-    const auth_dns_rr_t *rr = auth_dns_get(c->dns, domain, AUTH_DNS_TXT);
+    const auth_dns_rr_t *rr = spf_dns_get(c, domain, AUTH_DNS_TXT);
     size_t found = 0;
 
     if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
@@ -781,7 +821,7 @@ static void spf_explain(spf_ctx_t *c, const char *domain, const char *exp)
     if (exp == NULL || exp[0] == '\0' || spf_expand(c, domain, exp, 0, name, sizeof(name)) < 0 ||
         name[0] == '\0')
         return;
-    rr = auth_dns_get(c->dns, name, AUTH_DNS_TXT);
+    rr = spf_dns_get(c, name, AUTH_DNS_TXT);
     if (rr->status != AUTH_DNS_OK || rr->nstrs != 1 ||
         spf_expand(c, domain, rr->strs[0], 1, text, sizeof(text)) < 0)
         return;

@@ -281,6 +281,10 @@ class SpfTest(AuthTest):
         ("a@macro.test", "192.0.2.41", "AUTH_SPF_FAIL", "-all"),
         ("alice@lmacro.test", "192.0.2.2", "AUTH_SPF_PASS", "exists"),
         ("bob@lmacro.test", "192.0.2.2", "AUTH_SPF_FAIL", "-all"),
+        # A local part %{l} makes into no DNS name names nothing: still the record's fail,
+        # not a temperror the sender could cause to soften DMARC.
+        ("a" * 70 + "@lmacro.test", "192.0.2.2", "AUTH_SPF_FAIL", "-all matched in lmacro"),
+        ("a..b@lmacro.test", "192.0.2.2", "AUTH_SPF_FAIL", "-all matched in lmacro.test"),
         ("a@rev.test", "192.0.2.40", "AUTH_SPF_PASS", "exists:%{ir}.%{v}.%{d2} matched"),
         ("a@six.test", "2001:db8::5", "AUTH_SPF_PASS", "ip6:2001:db8::/32"),
         ("a@six.test", "2001:db9::5", "AUTH_SPF_FAIL", "-all"),
