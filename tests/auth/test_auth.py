@@ -582,6 +582,13 @@ class DmarcTest(AuthTest):
                      b"From: x@ip4.test, <ceo@>\n"):
             s = symbols(self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10"))
             self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
+        # A From domain under bank.test that DNS cannot be asked about (an empty label, a
+        # label of 64 bytes) is unreadable too, not a DNS error that stands in for bank.test's
+        # policy as a temperror.
+        for head in (b"From: ceo@x..bank.test\n", b"From: ceo@" + b"a" * 64 + b".bank.test\n"):
+            s = symbols(self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10"))
+            self.assertNotIn("AUTH_DMARC_TEMPERROR", s, head)
+            self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
         # The control: the same sender's own domain alone passes.
         s = symbols(self.scan(b"From: x@ip4.test (ceo@bank.test)\n" + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
