@@ -221,7 +221,21 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
     r->valid = !first && has_p;
 }
 
-/* Fetches the record of one name: 1 found, 0 none, -1 DNS trouble. */
+/* What dmarc_fetch() found at one name. */
+enum {
+    DMARC_DNS_ERROR = -1,
+    DMARC_NONE = 0,
+    DMARC_FOUND = 1,
+    DMARC_SEVERAL = 2,
+    DMARC_INVALID = 3
+};
+
+/*
+ * Fetches the record of one name. Several "v=DMARC1" records, or one that
+ * does not parse (no valid p=), are not "no record": they end the policy
+ * discovery (RFC 7489, 6.6.3, steps 4 and 5), and the organizational domain
+ * is not asked.
+ */
 static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
 {
     char name[300];
@@ -231,7 +245,7 @@ static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
     snprintf(name, sizeof(name), "_dmarc.%s", domain);
     rr = auth_dns_get(dns, name, AUTH_DNS_TXT);
     if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
-        return -1;
+        return DMARC_DNS_ERROR;
     for (size_t i = 0; i < rr->nstrs; i++) {
         const char *s = rr->strs[i];
         if (strncmp(s, "v=DMARC1", 8) == 0 && (s[8] == ';' || isspace((unsigned char)s[8]))) {
@@ -239,8 +253,10 @@ static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
             found++;
         }
     }
-    /* More than one record, or a broken one, counts as none (6.6.3). */
-    return found == 1 && r->valid;
+    return found == 0  ? DMARC_NONE
+           : found > 1 ? DMARC_SEVERAL
+           : r->valid  ? DMARC_FOUND
+                       : DMARC_INVALID;
 }
 
 /* Strict: the same name. Relaxed: the same organizational domain. */
@@ -304,16 +320,21 @@ void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_i
     snprintf(out->record_domain, sizeof(out->record_domain), "%s", in->from_domain);
     found = dmarc_fetch(dns, in->from_domain, &r);
     auth_psl_org_domain(psl, in->from_domain, org, sizeof(org));
-    if (found == 0 && strcmp(org, in->from_domain) != 0) {
+    if (found == DMARC_NONE && strcmp(org, in->from_domain) != 0) {
         snprintf(out->record_domain, sizeof(out->record_domain), "%s", org);
         found = dmarc_fetch(dns, org, &r);
     }
-    if (found < 0) {
+    if (found == DMARC_DNS_ERROR) {
         out->result = AUTH_DMARC_RES_TEMPERROR;
         snprintf(out->why, sizeof(out->why), "DNS error fetching the DMARC record");
         return;
     }
-    if (found == 0) {
+    if (found == DMARC_SEVERAL || found == DMARC_INVALID) {
+        snprintf(out->why, sizeof(out->why), "%s DMARC record at %.150s",
+                 found == DMARC_SEVERAL ? "more than one" : "an invalid", out->record_domain);
+        return;
+    }
+    if (found == DMARC_NONE) {
         snprintf(out->why, sizeof(out->why), "no DMARC record for %.150s", in->from_domain);
         return;
     }

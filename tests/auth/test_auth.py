@@ -152,6 +152,10 @@ DMARC_RECORDS = {
     "_dmarc.news.test": [("TXT", "v=DMARC1; p=none")],
     "_dmarc.signer.test": [("TXT", "v=DMARC1; p=reject")],
     "_dmarc.half.test": [("TXT", "v=DMARC1; p=reject; pct=0")],
+    # Records of their own that cannot be used: the discovery ends there, bank.test's is
+    # not asked (RFC 7489, 6.6.3).
+    "_dmarc.two.bank.test": [("TXT", "v=DMARC1; p=none"), ("TXT", "v=DMARC1; p=none")],
+    "_dmarc.broken.bank.test": [("TXT", "v=DMARC1; p=bogus")],
     # Its pct= comes after 1,100 bytes of report addresses.
     "_dmarc.longrua.test": [("TXT", "v=DMARC1; p=reject; rua=mailto:" + "r" * 1100
                              + "@longrua.test; pct=0")],
@@ -620,6 +624,16 @@ class DmarcTest(AuthTest):
         self.assertIn("policy quarantine (record at bank.test)", s["AUTH_DMARC_FAIL"]["detail"])
         self.assertEqual(s["AUTH_DMARC_FAIL"]["score"], 4.5)
         self.assertIsNone(res["verdict"])
+
+    def test_unusable_record_ends_discovery(self):
+        for domain, why in (("two.bank.test", "more than one DMARC record at two.bank.test"),
+                            ("broken.bank.test", "an invalid DMARC record at broken.bank.test")):
+            raw = MESSAGE % (domain.encode(), domain.encode())
+            before = len(self.dns.queries("_dmarc.bank.test"))
+            s = symbols(self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10"))
+            self.assertEqual(s["AUTH_DMARC_NONE"]["detail"], why, s)
+            self.assertNotIn("AUTH_DMARC_FAIL", s)
+            self.assertEqual(len(self.dns.queries("_dmarc.bank.test")), before)
 
     def test_dkim_relaxed_alignment(self):
         raw = self.signed(sign_domain="mail.signer.test")
