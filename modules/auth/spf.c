@@ -465,7 +465,35 @@ static int spf_parse_ip(const char *arg, spf_term_t *t)
     return t->cidr6;
 }
 
-/* A domain-spec must end in a name, not a bare number (4.6.1 toplabel). */
+/*
+ * Whether a domain-spec ends as RFC 7208 (7.1) wants: in a macro, or in "."
+ * and a toplabel, with maybe a final dot. A toplabel is letters, digits and
+ * inner hyphens, not all digits: "a:192.0.2.1" is a syntax error (a
+ * permerror), not the name of a host that does not exist.
+ */
+static int spf_valid_end(const char *spec, size_t n)
+{
+    if (n > 0 && spec[n - 1] == '.')
+        n--;
+    if (n >= 2 && spec[n - 2] == '%' && strchr("%_-", spec[n - 1]) != NULL)
+        return 1;
+    if (n > 0 && spec[n - 1] == '}')
+        return memchr(spec, '{', n) != NULL;
+    size_t start = n;
+    int alpha = 0, hyphen = 0;
+    while (start > 0 && spec[start - 1] != '.') {
+        char c = spec[--start];
+        if (!isalnum((unsigned char)c) && c != '-')
+            return 0;
+        alpha |= isalpha((unsigned char)c) != 0;
+        hyphen |= c == '-';
+    }
+    if (start == 0 || start == n || spec[start] == '-' || spec[n - 1] == '-')
+        return 0;
+    return alpha || hyphen;
+}
+
+/* A domain-spec: printable, a name's length at most, and a valid end. */
 static int spf_valid_spec(const char *spec)
 {
     size_t n = strlen(spec);
@@ -475,7 +503,7 @@ static int spf_valid_spec(const char *spec)
     for (const char *p = spec; *p != '\0'; p++)
         if (!isgraph((unsigned char)*p))
             return 0;
-    return 1;
+    return spf_valid_end(spec, n);
 }
 
 /*

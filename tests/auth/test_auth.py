@@ -48,6 +48,10 @@ SPF_RECORDS = {
     "syntax.test": [("TXT", "v=spf1 ip4:300.1.2.3 -all")],
     "mapped.test": [("TXT", "v=spf1 ip6:::ffff:198.51.100.1 -all")],
     "badmech.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 frobnicate:x.test -all")],
+    # A domain-spec ends in a toplabel, not in a number: an address written for a name is
+    # a syntax error. A final dot is allowed.
+    "toplabel.test": [("TXT", "v=spf1 a:192.0.2.1 -all")],
+    "finaldot.test": [("TXT", "v=spf1 include:_spf.provider.test. -all")],
     "two.test": [("TXT", "v=spf1 -all"), ("TXT", "v=spf1 +all")],
     "many.test": [("TXT", "v=spf1 " + " ".join("a:h%d.many.test" % i for i in range(1, 12))
                    + " -all")],
@@ -278,6 +282,8 @@ class SpfTest(AuthTest):
         ("a@nxdomain.test", "192.0.2.2", "AUTH_SPF_NONE", "no SPF record"),
         ("a@syntax.test", "192.0.2.2", "AUTH_SPF_PERMERROR", "syntax error at 'ip4:300.1.2.3'"),
         ("a@badmech.test", "192.0.2.2", "AUTH_SPF_PERMERROR", "syntax error at 'frobnicate"),
+        ("a@toplabel.test", "192.0.2.1", "AUTH_SPF_PERMERROR", "syntax error at 'a:192.0.2.1'"),
+        ("a@finaldot.test", "203.0.113.7", "AUTH_SPF_PASS", "matched in _spf.provider.test"),
         ("a@two.test", "192.0.2.2", "AUTH_SPF_PERMERROR", "more than one SPF record"),
         ("a@many.test", "192.0.2.2", "AUTH_SPF_PERMERROR", "more than 10 DNS lookups"),
         ("a@void.test", "192.0.2.2", "AUTH_SPF_PERMERROR", "too many void lookups"),
