@@ -575,6 +575,9 @@ static int dkim_key_tag(void *arg, const char *tag, const char *v)
         key->err = "unknown key type";
     else if (strcmp(tag, "h") == 0 && strstr(v, "sha256") == NULL)
         key->err = "key does not allow sha256";
+    /* A record for other services than mail is to be ignored (3.6.1): no key. */
+    else if (strcmp(tag, "s") == 0 && !dkim_h_has(v, "email") && !dkim_h_has(v, "*"))
+        key->err = "key is not for email (s=)";
     else if (strcmp(tag, "p") == 0 && v[0] == '\0')
         key->err = "key revoked";
     else if (strcmp(tag, "p") == 0 && (key->plen = dkim_b64(v, key->p, sizeof(key->p))) <= 0)

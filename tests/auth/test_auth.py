@@ -207,6 +207,10 @@ class AuthTest(unittest.TestCase):
             "sel._domainkey.shop.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
             "sel._domainkey.mail.shop.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
             "revoked._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; p=")],
+            # Service types (s=): a key for other services than mail is none for mail.
+            "other._domainkey.signer.test": [("TXT", "v=DKIM1; s=other; p=" + rsa_p)],
+            "mail._domainkey.signer.test": [("TXT", "v=DKIM1; s=other:email; p=" + rsa_p)],
+            "any._domainkey.signer.test": [("TXT", "v=DKIM1; s=*; p=" + rsa_p)],
             "trial._domainkey.signer.test": [("TXT", "v=DKIM1; k=rsa; t=y; p=" + rsa_p)],
             "trials._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:y; p=" + rsa_p)],
             "notrial._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:yes; p=" + rsa_p)],
@@ -473,6 +477,14 @@ class DkimTest(AuthTest):
     def test_key_revoked(self):
         s = symbols(self.scan(self.signed(selector="revoked"), opts=["spf=false"]))
         self.assertIn("key revoked", s["AUTH_DKIM_PERMERROR"]["detail"])
+
+    def test_key_for_other_services(self):
+        s = symbols(self.scan(self.signed(selector="other"), opts=["spf=false"]))
+        self.assertIn("key is not for email (s=)", s["AUTH_DKIM_PERMERROR"]["detail"], s)
+        self.assertNotIn("AUTH_DKIM_PASS", s)
+        for selector in ("mail", "any"):
+            s = symbols(self.scan(self.signed(selector=selector), opts=["spf=false"]))
+            self.assertIn("AUTH_DKIM_PASS", s, s)
 
     def test_key_slow(self):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
