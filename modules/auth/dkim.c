@@ -703,10 +703,10 @@ static auth_dkim_result_t dkim_check_body(const auth_dkim_t *k, const dkim_sigda
 {
     dkim_buf_t body = {0};
     unsigned char hash[32];
-    size_t n;
+    size_t n, whole;
 
     dkim_canon_body(&body, k->body, k->bodylen, sd->relaxed_body);
-    n = body.len;
+    n = whole = body.len;
     if (sd->l >= 0 && (unsigned long long)sd->l > n) {
         free(body.p);
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "l= is longer than the body");
@@ -719,6 +719,10 @@ static auth_dkim_result_t dkim_check_body(const auth_dkim_t *k, const dkim_sigda
         return dkim_fail(s, AUTH_DKIM_RES_TEMPERROR, "out of memory");
     if (sd->bhlen != sizeof(hash) || memcmp(hash, sd->bh, sizeof(hash)) != 0)
         return dkim_fail(s, AUTH_DKIM_RES_FAIL, "body hash mismatch");
+    /* Whoever relayed the message may have added what follows l= (RFC 6376,
+     * 8.2): the pass stands, but says how much of the body it does not cover. */
+    if (n < whole)
+        snprintf(s->why, sizeof(s->why), "l= leaves %zu bytes of the body unsigned", whole - n);
     return AUTH_DKIM_RES_PASS;
 }
 

@@ -25,7 +25,7 @@ typedef struct auth_dkim_sig {
     auth_dkim_result_t result;
     char d[256];   /* The signing domain (lower case), or "" when unreadable. */
     char s[64];    /* The selector. */
-    char why[160]; /* Why it did not pass, or "". */
+    char why[160]; /* Why it did not pass, what a pass leaves unsigned, or "". */
 } auth_dkim_sig_t;
 
 typedef struct auth_dkim auth_dkim_t;

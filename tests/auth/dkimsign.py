@@ -61,11 +61,16 @@ def canon_body(body, relaxed):
 
 
 def sign(raw, domain, selector, keyfile, kind="rsa", canon="relaxed/relaxed",
-         signed=("from", "to", "subject", "date", "message-id"), extra=""):
-    """Returns raw with a DKIM-Signature field in front."""
+         signed=("from", "to", "subject", "date", "message-id"), extra="", length=None):
+    """Returns raw with a DKIM-Signature field in front; length signs only that many bytes
+    of the canonical body, with l=."""
     hc, bc = canon.split("/")
     head, body = split_message(raw)
-    bh = base64.b64encode(hashlib.sha256(canon_body(body, bc == "relaxed")).digest()).decode()
+    cbody = canon_body(body, bc == "relaxed")
+    if length is not None:
+        cbody = cbody[:length]
+        extra += " l=%d;" % length
+    bh = base64.b64encode(hashlib.sha256(cbody).digest()).decode()
     sig = ("DKIM-Signature: v=1; a=%s-sha256; c=%s; d=%s; s=%s;\r\n\tt=%d; h=%s;%s\r\n\tbh=%s; b="
            % (kind, canon, domain, selector, int(time.time()), ":".join(signed), extra, bh))
     fields = header_fields(head)

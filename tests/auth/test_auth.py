@@ -486,6 +486,22 @@ class DkimTest(AuthTest):
             s = symbols(self.scan(self.signed(selector=selector), opts=["spf=false"]))
             self.assertIn("AUTH_DKIM_PASS", s, s)
 
+    def test_body_length_leaves_the_rest_unsigned(self):
+        # l= covers the first bytes only: what a relay appended after them is said.
+        raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test", "sel",
+                            self.rsa_key, length=10)
+        s = symbols(self.scan(raw, opts=["spf=false"]))
+        self.assertIn("AUTH_DKIM_PASS", s, s)
+        self.assertEqual(s["AUTH_DKIM_PASS"]["detail"],
+                         "d=signer.test s=sel: l= leaves 29 bytes of the body unsigned")
+        s = symbols(self.scan(raw + b"Click here\n", opts=["spf=false"]))
+        self.assertIn("l= leaves 45 bytes of the body unsigned", s["AUTH_DKIM_PASS"]["detail"])
+        # l= of the whole body leaves nothing to say.
+        raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test", "sel",
+                            self.rsa_key, length=39)
+        self.assertEqual(symbols(self.scan(raw, opts=["spf=false"]))["AUTH_DKIM_PASS"]["detail"],
+                         "d=signer.test s=sel")
+
     def test_key_slow(self):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
         s = symbols(self.scan(raw, opts=["spf=false"]))
