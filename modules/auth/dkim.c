@@ -344,6 +344,19 @@ static int dkim_in_domain(const char *sub, const char *domain)
     return s == d || sub[s - d - 1] == '.';
 }
 
+/* d= and s= only, to start the key look-ups early. */
+static int dkim_peek_tag(void *arg, const char *tag, const char *v)
+{
+    auth_dkim_sig_t *s = arg;
+
+    /* A value too long is left empty here; the full parse refuses it. */
+    if (strcmp(tag, "d") == 0 && !dkim_copy(s->d, sizeof(s->d), v))
+        s->d[0] = '\0';
+    else if (strcmp(tag, "s") == 0 && !dkim_copy(s->s, sizeof(s->s), v))
+        s->s[0] = '\0';
+    return 0;
+}
+
 /* Parses and checks one signature field; the reason for failure goes to out->why. */
 static int dkim_sig_parse(const dkim_field_t *f, dkim_sigdata_t *sd, auth_dkim_sig_t *out)
 {
@@ -363,6 +376,12 @@ static int dkim_sig_parse(const dkim_field_t *f, dkim_sigdata_t *sd, auth_dkim_s
     const char *value = colon + 1;
     if (dkim_tags(value, f->len - (size_t)(value - f->p), dkim_sig_tag, &ps) != 0) {
         snprintf(out->why, sizeof(out->why), "%s", ps.err != NULL ? ps.err : "bad tag list");
+        /* The parse stops at the bad tag (a=rsa-sha1 comes before d= and s=
+         * in most signatures): the results still name the signer. */
+        out->d[0] = out->s[0] = '\0';
+        (void)dkim_tags(value, f->len - (size_t)(value - f->p), dkim_peek_tag, out);
+        for (char *c = out->d; *c != '\0'; c++)
+            *c = (char)tolower((unsigned char)*c);
         return -1;
     }
     for (char *c = out->d; *c != '\0'; c++)
@@ -783,19 +802,6 @@ static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_
         return r;
     r = dkim_verify_key(k, s, &sd, &key);
     return key.testing ? dkim_testing(s, r) : r;
-}
-
-/* d= and s= only, to start the key look-ups early. */
-static int dkim_peek_tag(void *arg, const char *tag, const char *v)
-{
-    auth_dkim_sig_t *s = arg;
-
-    /* A value too long is left empty here; the full parse refuses it. */
-    if (strcmp(tag, "d") == 0 && !dkim_copy(s->d, sizeof(s->d), v))
-        s->d[0] = '\0';
-    else if (strcmp(tag, "s") == 0 && !dkim_copy(s->s, sizeof(s->s), v))
-        s->s[0] = '\0';
-    return 0;
 }
 
 void auth_dkim_prefetch(auth_dkim_t *k, auth_dns_t *dns)

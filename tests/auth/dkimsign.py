@@ -61,18 +61,20 @@ def canon_body(body, relaxed):
 
 
 def sign(raw, domain, selector, keyfile, kind="rsa", canon="relaxed/relaxed",
-         signed=("from", "to", "subject", "date", "message-id"), extra="", length=None):
+         signed=("from", "to", "subject", "date", "message-id"), extra="", length=None,
+         digest="sha256"):
     """Returns raw with a DKIM-Signature field in front; length signs only that many bytes
-    of the canonical body, with l=."""
+    of the canonical body, with l=. digest="sha1" makes an rsa-sha1 signature."""
     hc, bc = canon.split("/")
     head, body = split_message(raw)
     cbody = canon_body(body, bc == "relaxed")
     if length is not None:
         cbody = cbody[:length]
         extra += " l=%d;" % length
-    bh = base64.b64encode(hashlib.sha256(cbody).digest()).decode()
-    sig = ("DKIM-Signature: v=1; a=%s-sha256; c=%s; d=%s; s=%s;\r\n\tt=%d; h=%s;%s\r\n\tbh=%s; b="
-           % (kind, canon, domain, selector, int(time.time()), ":".join(signed), extra, bh))
+    bh = base64.b64encode(hashlib.new(digest, cbody).digest()).decode()
+    sig = ("DKIM-Signature: v=1; a=%s-%s; c=%s; d=%s; s=%s;\r\n\tt=%d; h=%s;%s\r\n\tbh=%s; b="
+           % (kind, digest, canon, domain, selector, int(time.time()), ":".join(signed), extra,
+              bh))
     fields = header_fields(head)
     used = set()
     data = b""
@@ -84,15 +86,15 @@ def sign(raw, domain, selector, keyfile, kind="rsa", canon="relaxed/relaxed",
                 data += canon_header(fields[i][1], hc == "relaxed") + b"\r\n"
                 break
     data += canon_header(sig.encode(), hc == "relaxed")
-    b = base64.b64encode(openssl_sign(data, keyfile, kind)).decode()
+    b = base64.b64encode(openssl_sign(data, keyfile, kind, digest)).decode()
     folded = "\r\n\t".join(b[i:i + 64] for i in range(0, len(b), 64))
     nl = b"\r\n" if b"\r\n" in head else b"\n"
     return (sig + folded).replace("\r\n", nl.decode()).encode() + nl + raw
 
 
-def openssl_sign(data, keyfile, kind):
+def openssl_sign(data, keyfile, kind, digest="sha256"):
     if kind == "rsa":
-        return subprocess.run(["openssl", "dgst", "-sha256", "-sign", keyfile], input=data,
+        return subprocess.run(["openssl", "dgst", "-" + digest, "-sign", keyfile], input=data,
                               check=True, capture_output=True).stdout
     # ed25519-sha256 signs the SHA-256 of the data (RFC 8463).
     tmp = keyfile + ".in"

@@ -502,6 +502,18 @@ class DkimTest(AuthTest):
         self.assertEqual(symbols(self.scan(raw, opts=["spf=false"]))["AUTH_DKIM_PASS"]["detail"],
                          "d=signer.test s=sel")
 
+    def test_rsa_sha1_is_refused_and_names_its_signer(self):
+        # RFC 8301: a good rsa-sha1 signature is no pass. The parse stops at a=, before d=
+        # and s=; the results still name them.
+        raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test", "sel",
+                            self.rsa_key, digest="sha1")
+        res = self.scan(raw, opts=["spf=false"])
+        s = symbols(res)
+        self.assertNotIn("AUTH_DKIM_PASS", s)
+        self.assertEqual(s["AUTH_DKIM_PERMERROR"]["detail"],
+                         "d=signer.test s=sel: rsa-sha1 is not accepted")
+        self.assertIn("dkim=permerror header.d=signer.test header.s=sel", self.header(res))
+
     def test_key_slow(self):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
         s = symbols(self.scan(raw, opts=["spf=false"]))
