@@ -68,6 +68,43 @@ int listkey_name_normalise(const char *src, char *dst, size_t dstlen)
     return 0;
 }
 
+static int name_is_ascii(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * A host, domain or address in the one form entries are kept and looked up
+ * in: normalised as above, and the host (after the last '@', past a leading
+ * '.') as its A-label, so that "bücher.example", "BÜCHER.example" and
+ * "xn--bcher-kva.example" are one name, for a block as for an allow. A host
+ * that does not read as UTF-8 stays as it is: no entry can hold it, but its
+ * parents (".example") still answer for it.
+ */
+int listkey_name_canon(const char *src, char *dst, size_t dstlen)
+{
+    char alabel[2 * LISTKEY_VALUE_MAX], *host;
+    long n;
+
+    if (listkey_name_normalise(src, dst, dstlen) < 0)
+        return SMF_EINVAL;
+    host = strrchr(dst, '@') != NULL ? strrchr(dst, '@') + 1 : dst;
+    if (name_is_ascii(host))
+        return 0;
+    size_t head = (size_t)(host - dst);
+    n = idna_host(host, strlen(host), alabel, sizeof(alabel));
+    if (n < 0)
+        return 0;
+    if (head + (size_t)n >= dstlen)
+        return SMF_EINVAL;
+    memcpy(host, alabel, (size_t)n + 1);
+    return 0;
+}
+
 /* The length of the label at s, up to the next dot or the end, or 0 when it
  * is no label: letters, digits, '_' and UTF-8, with '-' inside only. */
 static size_t label_len(const unsigned char *s)
@@ -241,7 +278,7 @@ int listkey_value_parse(listkey_entry_t *e, const char *text)
         ip_format(e->ip, e->plen, e->value, sizeof(e->value));
         return 0;
     }
-    if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
+    if (listkey_name_canon(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
     if (e->type == LISTKEY_SENDER ? !listkey_address_valid(norm)
                                   : !listkey_name_valid(norm[0] == '.' ? norm + 1 : norm))

@@ -69,6 +69,9 @@ int listkey_ip_parse(const char *text, uint8_t ip[16], unsigned *plen);
 
 /* Lower-cases a host, domain or address and drops one final dot; 0 or SMF_EINVAL. */
 int listkey_name_normalise(const char *src, char *dst, size_t dstlen);
+/* The same, with the host part (after '@', past a leading '.') as its A-label:
+ * the form of entry values and of what is looked up. 0 or SMF_EINVAL. */
+int listkey_name_canon(const char *src, char *dst, size_t dstlen);
 /* Whether s is a host or domain name DNS can hold (labels of 1 to 63 bytes,
  * no '-' at their ends, '_' and UTF-8 taken), and whether it is an address
  * local@name with a printable local part. 1 or 0. */

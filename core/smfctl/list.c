@@ -297,7 +297,24 @@ static int list_put(list_ctx_t *lc, listkey_entry_t *e)
 }
 
 /* Deletes one entry, whatever its action; a missing one is counted, not an error. */
-static int list_remove(list_ctx_t *lc, const listkey_entry_t *e)
+/*
+ * Entries once kept a name in another script in UTF-8; they now hold its
+ * A-label. When the value as typed (lower case, no final dot) is such an
+ * older key, 1 with its key in key, so that del still removes it.
+ */
+static int older_key(const listkey_entry_t *e, const char *text, uint8_t *key, MDB_val *k)
+{
+    listkey_entry_t old = *e;
+
+    if (e->type == LISTKEY_IP || listkey_name_normalise(text, old.value, sizeof(old.value)) < 0 ||
+        strcmp(old.value, e->value) == 0)
+        return 0;
+    k->mv_data = key;
+    k->mv_size = listkey_key(&old, key);
+    return k->mv_size != 0;
+}
+
+static int list_remove(list_ctx_t *lc, const listkey_entry_t *e, const char *text)
 {
     uint8_t key[LISTKEY_MAX];
     MDB_val k = {listkey_key(e, key), key};
@@ -307,6 +324,8 @@ static int list_remove(list_ctx_t *lc, const listkey_entry_t *e)
     if (k.mv_size == 0 || m == NULL)
         return smfctl_fail(1, "entry too long: %s", e->value);
     rc = mdb_del(lc->txn, lc->dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND && older_key(e, text, key, &k))
+        rc = mdb_del(lc->txn, lc->dbi, &k, NULL);
     if (rc == MDB_NOTFOUND) {
         lc->missing++;
         fprintf(stderr, "smfctl: not listed: %s %s %s\n", e->scope, listkey_type_name(e->type),
@@ -419,7 +438,7 @@ static int list_add_del(list_ctx_t *lc, int del, int first, int argc, char **arg
     for (int i = first; i < argc && rc == 0; i++) {
         if (value_entry(lc, argv[i], &e) != 0)
             return 2;
-        rc = del ? list_remove(lc, &e) : list_put(lc, &e);
+        rc = del ? list_remove(lc, &e, argv[i]) : list_put(lc, &e);
     }
     if (rc == 0 && (rc = list_commit(lc)) == 0) {
         if (del)

@@ -114,7 +114,7 @@ int listdb_add(smf_listdb_t *db, smf_list_side_t side, smf_list_kind_t kind, con
 
     if (kind == SMF_LIST_IP)
         return smf_ipset_add(&s->ips, entry);
-    if (listkey_name_normalise(entry, norm, sizeof(norm)) < 0)
+    if (listkey_name_canon(entry, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;
     switch (kind) {
     case SMF_LIST_SENDER:
@@ -173,16 +173,16 @@ static const char *listdb_match_kind(const list_side_t *s, smf_list_kind_t kind,
         return i >= 0 ? s->ips.nets[i].text : NULL;
     }
     case SMF_LIST_SENDER:
-        if (q->sender == NULL || listkey_name_normalise(q->sender, norm, sizeof(norm)) < 0)
+        if (q->sender == NULL || listkey_name_canon(q->sender, norm, sizeof(norm)) < 0)
             return NULL;
         return strset_find(&s->senders, norm);
     case SMF_LIST_DOMAIN:
         if (q->sender == NULL || (at = strrchr(q->sender, '@')) == NULL ||
-            listkey_name_normalise(at + 1, norm, sizeof(norm)) < 0)
+            listkey_name_canon(at + 1, norm, sizeof(norm)) < 0)
             return NULL;
         return listdb_find_name(&s->domains, &s->domain_suffixes, norm);
     case SMF_LIST_HELO:
-        if (q->helo == NULL || listkey_name_normalise(q->helo, norm, sizeof(norm)) < 0)
+        if (q->helo == NULL || listkey_name_canon(q->helo, norm, sizeof(norm)) < 0)
             return NULL;
         return listdb_find_name(&s->helos, &s->helo_suffixes, norm);
     default:

@@ -238,17 +238,17 @@ static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_quer
     q->kv.has_ip = q->opt.has_ip;
     memcpy(q->kv.ip, q->opt.ip, 16);
     q->kv.sender = q->kv.domain = q->kv.helo = "";
-    if (sender != NULL && listkey_name_normalise(env->sender, sender, LISTKEY_VALUE_MAX) == 0 &&
+    if (sender != NULL && listkey_name_canon(env->sender, sender, LISTKEY_VALUE_MAX) == 0 &&
         (at = strrchr(sender, '@')) != NULL) {
         q->kv.sender = sender;
         q->kv.domain = at + 1;
     } else if (domain != NULL && (at = strrchr(env->sender, '@')) != NULL &&
-               listkey_name_normalise(at + 1, domain, LISTKEY_VALUE_MAX) == 0) {
+               listkey_name_canon(at + 1, domain, LISTKEY_VALUE_MAX) == 0) {
         /* A sender too long for a list entry still has its domain's entries
          * to answer to: a long local part must not step round a block. */
         q->kv.domain = domain;
     }
-    if (helo != NULL && listkey_name_normalise(env->helo, helo, 256) == 0)
+    if (helo != NULL && listkey_name_canon(env->helo, helo, 256) == 0)
         q->kv.helo = helo;
     q->kv.authenticated = authres_passed(msg, st->authserv_id, q->kv.domain);
 }

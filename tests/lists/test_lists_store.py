@@ -135,6 +135,49 @@ class StoreTest(unittest.TestCase):
         self.ctl("add", "--type", "helo", "--action", "block", "bad.helo.test")
         self.assertEqual(self.scan("--helo", "BAD.helo.test.")["verdict"], "block")
 
+    def test_a_name_in_another_script_is_one_name_however_written(self):
+        """A block entry for a name in another script holds for mail that writes
+        the name as its A-label, in upper case, and the other way round."""
+        self.ctl("import", "-", stdin="global domain block b\u00fccher.example\n"
+                 "global domain block .xn--kln-sna.example\n"
+                 "global sender block JOE@Z\u00dcRICH.example\n"
+                 "global helo block m\u00fcnchen.example\n")
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:],
+                         ["global domain block .xn--kln-sna.example",
+                          "global domain block xn--bcher-kva.example",
+                          "global helo block xn--mnchen-3ya.example",
+                          "global sender block joe@xn--zrich-kva.example"])
+        for sender in ("x@xn--bcher-kva.example", "x@B\u00dcCHER.example.", "x@a.k\u00f6ln.example",
+                       "x@a.XN--KLN-SNA.example", "joe@z\u00fcrich.example",
+                       "joe@xn--zrich-kva.example"):
+            self.assertEqual(self.scan("--from", sender)["verdict"], "block", sender)
+        self.assertEqual(self.scan("--helo", "M\u00dcNCHEN.example")["verdict"], "block")
+        self.assertIsNone(self.scan("--from", "x@k\u00f6ln.example")["verdict"])
+        # Either spelling deletes it.
+        self.ctl("del", "--type", "domain", "xn--bcher-kva.example")
+        self.ctl("del", "--type", "sender", "joe@xn--zrich-kva.example")
+        self.assertIsNone(self.scan("--from", "x@b\u00fccher.example")["verdict"])
+        self.assertIsNone(self.scan("--from", "joe@z\u00fcrich.example")["verdict"])
+
+    @unittest.skipUnless(shutil.which("mdb_dump") and shutil.which("mdb_load"), "needs lmdb-utils")
+    def test_del_removes_an_entry_kept_in_utf8_by_an_older_store(self):
+        """Entries once kept a name in another script in UTF-8; del given that
+        spelling still removes such an entry."""
+        self.ctl("add", "--type", "domain", "--action", "block", "xn--bcher-kva.example")
+        kv = os.path.join(self.data, "kv")
+        dump = subprocess.run(["mdb_dump", "-a", "-p", kv], capture_output=True, text=True,
+                              check=True).stdout
+        # Written the old way: the UTF-8 name in the key and in the record.
+        dump = dump.replace("xn--bcher-kva.example", "b\\c3\\bccher.example")
+        os.unlink(os.path.join(kv, "data.mdb"))
+        os.unlink(os.path.join(kv, "lock.mdb"))
+        subprocess.run(["mdb_load", kv], input=dump, text=True, check=True)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:],
+                         ["global domain block b\u00fccher.example"])
+        p = self.ctl("del", "--type", "domain", "b\u00fccher.example")
+        self.assertIn("deleted 1", p.stdout)
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:], [])
+
     def test_scopes(self):
         self.ctl("add", "--type", "ip", "--action", "block", "198.51.100.0/24")
         self.ctl("add", "--scope", "domain:example.com", "--type", "ip", "--action", "allow",
@@ -285,7 +328,8 @@ class StoreTest(unittest.TestCase):
                  "global domain block b\u00fccher.example\n"
                  "global domain block xn--bcher-kva.example\n"
                  "global sender block first..last+tag@x-1.example.\n")
-        self.assertEqual(len(self.ctl("show").stdout.splitlines()[1:]), 9)
+        # The UTF-8 name and its A-label are one entry.
+        self.assertEqual(len(self.ctl("show").stdout.splitlines()[1:]), 8)
 
     def test_an_allow_entry_that_can_never_be_proven_is_warned_about(self):
         """An authenticated allow entry is stored, but without an auth stage before
