@@ -14,10 +14,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Opens every cache file; bump it when the layout below changes. */
-static const char pat_cache_magic[8] = {'S', 'M', 'F', 'H', 'S', 'D', 'B', '1'};
+/* Opens every cache file; bump it when the layout below changes. It is part
+ * of every key too, so that files of another layout are never read. */
+static const char pat_cache_magic[8] = {'S', 'M', 'F', 'H', 'S', 'D', 'B', '2'};
 
-/* File layout: magic, key, kept count, kept positions, database length, database hash, database. */
+/*
+ * File layout: magic, key, kept count, kept positions, database length,
+ * hash, database. The hash covers the kept positions as well as the
+ * database: a position altered on disk would map the database's matches
+ * onto other rules.
+ */
 typedef struct pat_cache_head {
     char magic[8];
     uint64_t key;
@@ -53,7 +59,8 @@ int pat_cache_open(pat_cache_t *c, const char *data_dir, char *err, size_t errle
         snprintf(err, errlen, "cannot read the CPU features");
         return SMF_EFAIL;
     }
-    c->env = fnv1a(FNV_SEED, ver, strlen(ver) + 1);
+    c->env = fnv1a(FNV_SEED, pat_cache_magic, sizeof(pat_cache_magic));
+    c->env = fnv1a(c->env, ver, strlen(ver) + 1);
     c->env = fnv1a(c->env, &plat.tune, sizeof(plat.tune));
     c->env = fnv1a(c->env, &plat.cpu_features, sizeof(plat.cpu_features));
     snprintf(c->dir, sizeof(c->dir), "%s/pattern", data_dir);
@@ -130,7 +137,8 @@ static int pat_cache_parse(const char *buf, size_t len, uint64_t key, size_t n, 
         if ((*kept)[i] >= n || (i > 0 && (*kept)[i] <= (*kept)[i - 1]))
             return -1;
     }
-    if (*dblen != len - off || fnv1a(FNV_SEED, buf + off, (size_t)*dblen) != sum)
+    if (*dblen != len - off ||
+        fnv1a(fnv1a(FNV_SEED, *kept, h.nkept * sizeof(unsigned)), buf + off, (size_t)*dblen) != sum)
         return -1;
     *nkept = (size_t)h.nkept;
     *dboff = off;
@@ -180,7 +188,7 @@ int pat_cache_store(const pat_cache_t *c, uint64_t key, const hs_database_t *db,
         return SMF_ENOMEM;
     memcpy(h.magic, pat_cache_magic, sizeof(h.magic));
     dblen = len;
-    sum = fnv1a(FNV_SEED, bytes, len);
+    sum = fnv1a(fnv1a(FNV_SEED, kept, nkept * sizeof(unsigned)), bytes, len);
     pat_cache_path(c, key, path, sizeof(path));
     /* A reader never sees a half-written file: it appears whole, by rename. */
     snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());

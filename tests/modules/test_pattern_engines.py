@@ -96,6 +96,50 @@ def cache_cases(args, ck, fixtures):
         shutil.rmtree(data, ignore_errors=True)
 
 
+# T_EMPTY passes Hyperscan's first check but not its compiler: the cached database
+# holds T_ONE and T_TWO, and the file keeps their positions, 0 and 2.
+KEPT_RULES = ("T_ONE body /hello/ 1\n"
+              "T_EMPTY body /x*/ 1\n"
+              "T_TWO body /zzz/ 1\n")
+
+
+def kept_cases(args, ck):
+    """A cache file whose positions of the rules it holds were altered is rebuilt,
+    not read: read, it would report the matches of one rule as another's."""
+    tmp = tempfile.mkdtemp(prefix="smf-pattern-kept.")
+    try:
+        rules = os.path.join(tmp, "kept.rules")
+        with open(rules, "w") as f:
+            f.write(KEPT_RULES)
+        mail = os.path.join(tmp, "hello.eml")
+        with open(mail, "w") as f:
+            f.write("From: a@b.example\nSubject: hello\n\nhello world\n")
+        data = os.path.join(tmp, "data")
+        opts = ['rules={"%s"}' % rules]
+        rc1, r1, i1, e1 = scan(args, [mail], opts=opts, data_dir=data)
+        files = glob.glob(os.path.join(data, "pattern", "cache", "*.hsdb"))
+        blob = bytearray(open(files[0], "rb").read()) if len(files) == 1 else bytearray()
+        # magic (8), key (8), count of kept positions (8), then the positions.
+        kept = [int.from_bytes(blob[24 + 4 * k:28 + 4 * k], sys.byteorder) for k in range(2)]
+        ck.check("a rule Hyperscan's compiler refuses is left out of the cached database",
+                 expect(rc1 == 0 and i1 and i1["compiled"] == 1, "init: %s %s" % (i1, e1))
+                 + expect(kept == [0, 2], "kept positions %s" % kept)
+                 + expect(r1.get("hello.eml", (0, 0, []))[2] == [("T_EMPTY", 1.0), ("T_ONE", 1.0)],
+                          "results %s" % r1))
+        if kept == [0, 2]:
+            blob[28:32] = (1).to_bytes(4, sys.byteorder)
+            with open(files[0], "wb") as f:
+                f.write(bytes(blob))
+        rc2, r2, i2, e2 = scan(args, [mail], opts=opts, data_dir=data)
+        ck.check("a cache file with altered positions is rebuilt, not read",
+                 expect(rc2 == 0 and i2 and i2["cached"] == 0 and i2["compiled"] == 1,
+                        "init: %s" % i2)
+                 + expect("damaged cache file" in e2, "not logged as damaged: %s" % e2)
+                 + expect(r2 == r1, "results differ: %s, not %s" % (r2, r1)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def engine_cases(args, ck, fixtures, data):
     _, ra, ia, _ = scan(args, fixtures, data_dir=data)
     _, rp, ip, _ = scan(args, fixtures, opts=['engine="pcre2"'], data_dir=data)
@@ -169,6 +213,7 @@ def main():
     fixtures = sorted(glob.glob(os.path.join(args.fixtures, "*.eml")))
     ck = Checks()
     cache_cases(args, ck, fixtures)
+    kept_cases(args, ck)
     # The engine comparison starts the module four times per case of the
     # pattern table; a fresh data folder shared by those starts lets each rule
     # set compile once (the first start below) and load from the cache after.
