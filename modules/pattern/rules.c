@@ -10,12 +10,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Longest rule name; symbol names are meant to be read. */
 #define PAT_MAX_NAME 64
@@ -522,18 +525,51 @@ static int load_line(pat_ruleset_t *rs, line_ctx_t *lc, char *text)
     return 0;
 }
 
+/*
+ * Opens a rule file for reading. A FIFO would hold init (and a reload) until
+ * something wrote to it, and a device could be endless: only a regular file
+ * is read. The open does not wait for a FIFO's writer.
+ */
+static FILE *open_rules(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f;
+
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s", path,
+                 S_ISDIR(st.st_mode) ? "a directory, not a rule file"
+                                     : "not a regular file (a FIFO or a device); rules are read "
+                                       "from files only");
+        close(fd);
+        return NULL;
+    }
+    if ((f = fdopen(fd, "r")) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 int pat_rules_load(pat_ruleset_t *rs, const char *path, char *err, size_t errlen)
 {
     line_ctx_t lc = {.err = err, .errlen = errlen};
     char *buf = NULL;
     size_t cap = 0;
     int rc = 0;
-    FILE *f = fopen(path, "r");
+    FILE *f = open_rules(path, err, errlen);
 
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (f == NULL)
         return SMF_EIO;
-    }
     if ((rc = remember_file(rs, path, &lc.file)) < 0) {
         snprintf(err, errlen, "%s: out of memory", path);
         fclose(f);

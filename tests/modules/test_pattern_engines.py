@@ -140,6 +140,28 @@ def kept_cases(args, ck):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def special_file_cases(args, ck, fixtures):
+    """A rule file that is a FIFO, a device or a folder stops init with its name,
+    without waiting for a writer or reading without end."""
+    tmp = tempfile.mkdtemp(prefix="smf-pattern-fifo.")
+    try:
+        fifo = os.path.join(tmp, "rules.fifo")
+        os.mkfifo(fifo)
+        for path, why in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                          (tmp, "a directory")):
+            cmd = [args.modtest, "-m", args.module, "-o", 'rules={"%s"}' % path,
+                   "-o", "cache=false", fixtures[0]]
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=15)
+                fails = (expect(p.returncode == 2, "exit %d" % p.returncode)
+                         + expect(path in p.stderr and why in p.stderr, p.stderr))
+            except subprocess.TimeoutExpired:
+                fails = ["init still waiting after 15 s"]
+            ck.check("rule file %s refused" % os.path.basename(path), fails)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def engine_cases(args, ck, fixtures, data):
     _, ra, ia, _ = scan(args, fixtures, data_dir=data)
     _, rp, ip, _ = scan(args, fixtures, opts=['engine="pcre2"'], data_dir=data)
@@ -214,6 +236,7 @@ def main():
     ck = Checks()
     cache_cases(args, ck, fixtures)
     kept_cases(args, ck)
+    special_file_cases(args, ck, fixtures)
     # The engine comparison starts the module four times per case of the
     # pattern table; a fresh data folder shared by those starts lets each rule
     # set compile once (the first start below) and load from the cache after.
