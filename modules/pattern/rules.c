@@ -189,14 +189,23 @@ static int parse_score(line_ctx_t *lc, pat_rule_t *r)
     return 0;
 }
 
+/* Each option once: a second verdict would silently replace the first, and
+ * "negate negate" reads as if it cancelled itself. */
 static int parse_option(line_ctx_t *lc, pat_rule_t *r, const char *w)
 {
+    int verdict = strcmp(w, "verdict=spam") == 0    ? SMF_VERDICT_SPAM
+                  : strcmp(w, "verdict=block") == 0 ? SMF_VERDICT_BLOCK
+                                                    : 0;
+
     if (strcmp(w, "negate") == 0) {
+        if (r->negate)
+            return line_fail(lc, "%s: negate given twice", r->name);
         r->negate = 1;
-    } else if (strcmp(w, "verdict=spam") == 0) {
-        r->verdict = SMF_VERDICT_SPAM;
-    } else if (strcmp(w, "verdict=block") == 0) {
-        r->verdict = SMF_VERDICT_BLOCK;
+    } else if (verdict != 0) {
+        if (r->verdict != 0)
+            return line_fail(lc, "%s: %s after another verdict; a rule forces one verdict at most",
+                             r->name, w);
+        r->verdict = verdict;
     } else {
         return line_fail(lc, "%s: unknown option '%s'", r->name, w);
     }

@@ -87,6 +87,12 @@ CASES = [
      "opts": ['rules={"rules/bad_score.rules"}'], "rc": 2, "stderr": ["bad_score.rules:3: T_HUGE:", "out of range"]},
     {"name": "duplicate rule name refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/duplicate.rules"}'], "rc": 2, "stderr": ["duplicate.rules:2:", "T_ONE"]},
+    {"name": "two verdicts on one rule refused", "fixture": "plain.eml",
+     "opts": ['rules={"rules/bad_verdict.rules"}'], "rc": 2,
+     "stderr": ["bad_verdict.rules:3: T_TWICE:", "verdict=spam", "one verdict"]},
+    {"name": "negate given twice refused", "fixture": "plain.eml",
+     "opts": ['rules={"rules/bad_negate.rules"}'], "rc": 2,
+     "stderr": ["bad_negate.rules:2: T_NEG2:", "negate given twice"]},
     {"name": "missing rule file refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/no-such.rules"}'], "rc": 2, "stderr": ["no-such.rules"]},
     # Meta rules, with tests/modules/fixtures/rules/meta.rules.
