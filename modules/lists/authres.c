@@ -4,6 +4,7 @@
  * which authenticated allow entries need before they apply.
  */
 #include "authres.h"
+#include "listkeys.h"
 #include "rfc5322.h"
 
 #include <smf/module.h>
@@ -45,10 +46,21 @@ static int authres_aligned(const char *d, const char *sender_domain)
     return s == n || sender_domain[s - n - 1] == '.';
 }
 
+/*
+ * The domain a result names, in the form the sender's domain is compared in
+ * (lower case, a name in another script as its A-label): a verifier may write
+ * "header.d=xn--bcher-kva.example" for mail from "bücher.example", or the
+ * UTF-8 name for mail that wrote its A-label. "" when it has none.
+ */
+static const char *authres_domain(const char *text, char *out, size_t outlen)
+{
+    return listkey_name_canon(text, out, outlen) == 0 ? out : "";
+}
+
 /* One resinfo ("spf=pass smtp.mailfrom=a@b"): whether it proves the domain. */
 static int authres_resinfo(const char *p, const char *domain)
 {
-    char tok[300];
+    char tok[300], d[LISTKEY_VALUE_MAX];
     int spf = 0, dkim = 0;
 
     if ((p = authres_token(p, tok, sizeof(tok))) == NULL)
@@ -63,10 +75,11 @@ static int authres_resinfo(const char *p, const char *domain)
         if (spf && strncasecmp(tok, "smtp.mailfrom=", 14) == 0) {
             const char *v = strrchr(tok + 14, '@');
             /* SPF checks the envelope domain itself: no parent counts. */
-            if (strcasecmp(v != NULL ? v + 1 : tok + 14, domain) == 0)
+            if (strcmp(authres_domain(v != NULL ? v + 1 : tok + 14, d, sizeof(d)), domain) == 0)
                 return 1;
         }
-        if (dkim && strncasecmp(tok, "header.d=", 9) == 0 && authres_aligned(tok + 9, domain))
+        if (dkim && strncasecmp(tok, "header.d=", 9) == 0 &&
+            authres_aligned(authres_domain(tok + 9, d, sizeof(d)), domain))
             return 1;
     }
     return 0;

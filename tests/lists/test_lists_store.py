@@ -159,6 +159,23 @@ class StoreTest(unittest.TestCase):
         self.assertIsNone(self.scan("--from", "x@b\u00fccher.example")["verdict"])
         self.assertIsNone(self.scan("--from", "joe@z\u00fcrich.example")["verdict"])
 
+    def test_proof_for_a_name_in_another_script_counts_in_either_spelling(self):
+        """SPF and DKIM results prove the sender's domain whether the verifier writes
+        it in UTF-8 or as its A-label (DKIM's d= is an A-label)."""
+        self.ctl("add", "--type", "sender", "--action", "allow", "joe@b\u00fccher.example")
+        for sender, results in (
+                ("joe@b\u00fccher.example", "spf=pass smtp.mailfrom=joe@b\u00fccher.example"),
+                ("joe@b\u00fccher.example", "spf=fail smtp.mailfrom=joe@b\u00fccher.example; "
+                                             "dkim=pass header.d=xn--bcher-kva.example"),
+                ("joe@xn--bcher-kva.example", "spf=pass smtp.mailfrom=joe@b\u00fccher.example"),
+                ("joe@xn--bcher-kva.example", "spf=none; dkim=pass header.d=B\u00dcCHER.example")):
+            res = self.scan("--from", sender, "--note", "auth.results=" + results)
+            self.assertEqual(res["verdict"], "allow", (sender, results, res))
+        # A pass for another domain still proves nothing.
+        res = self.scan("--from", "joe@b\u00fccher.example",
+                        "--note", "auth.results=spf=pass smtp.mailfrom=joe@xn--bcher-kvb.example")
+        self.assertIsNone(res["verdict"])
+
     @unittest.skipUnless(shutil.which("mdb_dump") and shutil.which("mdb_load"), "needs lmdb-utils")
     def test_del_removes_an_entry_kept_in_utf8_by_an_older_store(self):
         """Entries once kept a name in another script in UTF-8; del given that
