@@ -2,16 +2,21 @@
  * cache.c - the pattern module's database cache: one file per target under
  * DATA_DIR/pattern/cache, named after a hash of the Hyperscan version, the
  * CPU features and the target's expressions, so a stale file is never read.
+ * Files unused for 30 days are removed.
  */
 #include "cache.h"
 
 #include <smf/module.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Opens every cache file; bump it when the layout below changes. It is part
@@ -48,6 +53,39 @@ static int mkdir_one(const char *path)
     return mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* A cache file unused for this long is removed when the module starts. */
+#define PAT_CACHE_KEEP_SECONDS (30L * 24 * 3600)
+/* A temporary file this old was left by a writer that died. */
+#define PAT_CACHE_TMP_SECONDS 3600L
+
+/*
+ * Each change of the rules, of Hyperscan or of the CPU makes new files and
+ * leaves the old ones, which nothing reads again: files not used for 30
+ * days, and temporary files an hour old, are removed. A file of rules
+ * still in use is stamped at each load, and at worst built again.
+ */
+static void pat_cache_sweep(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        bool tmp = n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0;
+        bool db = n > 5 && strcmp(e->d_name + n - 5, ".hsdb") == 0;
+        struct stat sb;
+        if ((!tmp && !db) || fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode))
+            continue;
+        if (now - sb.st_mtime > (tmp ? PAT_CACHE_TMP_SECONDS : PAT_CACHE_KEEP_SECONDS))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int pat_cache_open(pat_cache_t *c, const char *data_dir, char *err, size_t errlen)
 {
     hs_platform_info_t plat;
@@ -66,8 +104,10 @@ int pat_cache_open(pat_cache_t *c, const char *data_dir, char *err, size_t errle
     snprintf(c->dir, sizeof(c->dir), "%s/pattern", data_dir);
     if (mkdir_one(c->dir) == 0) {
         snprintf(c->dir, sizeof(c->dir), "%s/pattern/cache", data_dir);
-        if (mkdir_one(c->dir) == 0)
+        if (mkdir_one(c->dir) == 0) {
+            pat_cache_sweep(c->dir);
             return 0;
+        }
     }
     snprintf(err, errlen, "%s: %s", c->dir, strerror(errno));
     c->dir[0] = '\0';
@@ -160,6 +200,8 @@ int pat_cache_load(const pat_cache_t *c, uint64_t key, size_t n, hs_database_t *
     if (buf != NULL && pat_cache_parse(buf, len, key, n, kept, nkept, &off, &dblen) == 0 &&
         hs_deserialize_database(buf + off, (size_t)dblen, db) == HS_SUCCESS) {
         free(buf);
+        /* Its time says when it was last used (see pat_cache_sweep). */
+        (void)utimensat(AT_FDCWD, path, NULL, 0);
         return PAT_CACHE_HIT;
     }
     free(buf);

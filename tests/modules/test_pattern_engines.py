@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import modtest
 import test_pattern
@@ -90,6 +91,23 @@ def cache_cases(args, ck, fixtures):
         rc4, r4, i4, _ = scan(args, fixtures, data_dir=data)
         ck.check("rebuilt cache is used again",
                  expect(i4 and i4["cached"] == i1["compiled"] and r4 == r1, "init: %s" % i4))
+        # Files of rules no longer in use are removed after 30 days unused, and temporary
+        # files of a writer that died after an hour; a file in use is stamped at each load.
+        cache = os.path.join(data, "pattern", "cache")
+        old, fresh, tmp = (os.path.join(cache, n) for n in
+                           ("00000000deadbeef.hsdb", "00000000feedface.hsdb", "x.hsdb.42.tmp"))
+        for path, age in ((old, 31 * 86400), (fresh, 29 * 86400), (tmp, 7200)):
+            open(path, "wb").write(b"SMFHSDB2")
+            os.utime(path, (time.time() - age, time.time() - age))
+        for path in files:
+            os.utime(path, (time.time() - 10 * 86400, time.time() - 10 * 86400))
+        _, _, i6, _ = scan(args, fixtures, data_dir=data)
+        swept = sorted(glob.glob(os.path.join(cache, "*")))
+        ck.check("cache files unused for 30 days go, the rest stay",
+                 expect(old not in swept and tmp not in swept and fresh in swept, "left: %s" % swept)
+                 + expect(i6 and i6["cached"] == i1["compiled"], "init: %s" % i6)
+                 + expect(all(os.path.getmtime(p) > time.time() - 3600 for p in files),
+                          "the files of the rules in use were not stamped when loaded"))
         rc5, _, i5, _ = scan(args, fixtures, opts=["cache=false"], data_dir=data)
         ck.check("cache = false compiles", expect(i5 and i5["cached"] == 0 and i5["compiled"] == i1["compiled"], "init: %s" % i5))
     finally:
