@@ -67,7 +67,14 @@ int transport_bind(engine_t *e, char *err, size_t errlen)
 {
     front_socket = zmq_socket(e->zctx, ZMQ_ROUTER);
     pub_socket = zmq_socket(e->zctx, ZMQ_PUB);
-    int64_t maxsize = (int64_t)e->max_message_size + 1024 * 1024;
+    /* ZeroMQ drops the connection of a client that sends a frame over this
+     * limit, with every reply it waits for, so it admits the largest frame
+     * a request may hold plus 1 MiB (a message somewhat too large still
+     * hears too_large). The envelope may hold 4 MiB whatever
+     * max_message_size says: a small one must not cut that short. */
+    size_t largest =
+        e->max_message_size > PROTOCOL_MAX_ENVELOPE ? e->max_message_size : PROTOCOL_MAX_ENVELOPE;
+    int64_t maxsize = (int64_t)largest + 1024 * 1024;
     int linger = 2000;
     zmq_setsockopt(front_socket, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(front_socket, ZMQ_LINGER, &linger, sizeof(linger));

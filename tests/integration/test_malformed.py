@@ -107,6 +107,22 @@ class MalformedTest(smftest.SmfdTestCase):
         self.assertEqual((cmd, got, reply["action"]), ("VERDICT", b"l-3", "accept"), reply)
         self.assert_still_serving()
 
+    def test_envelope_larger_than_max_message_size(self):
+        """The envelope may hold 4 MiB however small max_message_size is: one of 10,000
+        long addresses is scanned, one over 4 MiB is refused saying why, and neither
+        costs the client its connection."""
+        rcpts = ["%s%05d@example.com" % ("u" * 150, i) for i in range(10000)]
+        many = json.dumps({"recipients": rcpts}).encode()
+        self.assertGreater(len(many), MAX_SIZE + (1 << 20))
+        cmd, reply = self.scan(many, smftest.fixture("clean.eml"), rid=b"big-env-1",
+                               timeout_ms=10000)
+        self.assertEqual(cmd, "VERDICT", reply)
+        big = json.dumps({"recipients": ["u@example.com"], "x": "y" * (4 << 20)}).encode()
+        body = self.expect_error([PROTO, b"SCAN", b"big-env-2", big, b"x"], "bad_envelope",
+                                 b"big-env-2")
+        self.assertIn("4 MiB", body["message"])
+        self.assert_still_serving()
+
     def test_envelope_field_types(self):
         cases = [{"sender": 5}, {"direction": 1}, {"deadline": "soon"},
                  {"client_ip": ["192.0.2.1"]},
