@@ -89,6 +89,14 @@ static stage_outcome_t run_stage(generation_t *g, size_t worker, size_t mi, smf_
         o.detail =
             arena_printf(x->arena, "took %.0f ms, over timeout_ms = %ld", o.ms, mc->timeout_ms);
     }
+    /* So is an antivirus stage that ran past the request's deadline: the
+     * stages after it did not run, and a message the deadline cut short
+     * must not be accepted. */
+    if (o.status != STAGE_ERROR && !virus && mc->hard && smf_msg_time_left_ms(x) <= 0) {
+        o.status = STAGE_ERROR;
+        o.rc = SMF_ETIMEDOUT;
+        o.detail = arena_printf(x->arena, "took %.0f ms, past the request's deadline", o.ms);
+    }
     if (o.status == STAGE_ERROR) {
         /* What a failed or overdue stage said is not trusted: its symbols
          * and headers go with its verdict. */

@@ -292,6 +292,28 @@ static void test_rows(void)
     }
 }
 
+/* An antivirus stage that starts before the deadline and ends after it is
+ * not trusted, even though it stays within its own timeout_ms. */
+static void test_deadline_during_antivirus(void)
+{
+    const char *kind;
+    req_t r = {"a@example.net", NULL, NULL, "AV-NAP", clock_wall_ms() + 200};
+    json_t *j = run(&r, &kind);
+    CHECK(strcmp(action(j), "tempfail") == 0, "deadline during antivirus: action %s", action(j));
+    CHECK(strcmp(stage_status(j, "tav"), "error") == 0, "deadline during antivirus: tav is %s",
+          stage_status(j, "tav"));
+    CHECK(has_symbol(j, "AV_ERROR"), "deadline during antivirus: no AV_ERROR");
+    const char *text = json_string_value(json_object_get(json_object_get(j, "smtp"), "text"));
+    CHECK(text != NULL && strstr(text, "Virus scanning") != NULL, "smtp text %s",
+          text ? text : "(none)");
+    json_decref(j);
+    /* A virus found past the deadline is still held as a virus. */
+    req_t v = {"a@example.net", NULL, NULL, "AV-NAP VIRUS-MARK", clock_wall_ms() + 200};
+    j = run(&v, &kind);
+    CHECK(strcmp(action(j), "quarantine") == 0, "virus past the deadline: action %s", action(j));
+    json_decref(j);
+}
+
 static void test_details(void)
 {
     const char *kind;
@@ -881,6 +903,7 @@ int main(int argc, char **argv)
         return check_done() | 1;
     }
     test_rows();
+    test_deadline_during_antivirus();
     test_details();
     test_connect();
     test_verdict_callback();

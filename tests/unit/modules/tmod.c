@@ -101,6 +101,11 @@ static int scan(smf_msg_t *msg, void *state, void *tstate)
         struct timespec t = {1, 100 * 1000 * 1000};
         nanosleep(&t, NULL);
     }
+    /* Under the stage's timeout_ms, over a short request deadline. */
+    if (has(msg, "AV-NAP")) {
+        struct timespec t = {0, 400 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
     /* A virus found, then a failure (a later part that could not be read). */
     if (has(msg, "VIRUS-THEN-FAIL")) {
         smf_msg_set_virus(msg, "Test.Virus");
