@@ -89,7 +89,9 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
             *why = "deadline: expected Unix time in milliseconds, not negative";
             return -1;
         }
-        *deadline_ms = json_integer_value(d);
+        /* 0 would read as no deadline at all: any time before now has
+         * passed alike, so the first millisecond stands for it. */
+        *deadline_ms = json_integer_value(d) > 0 ? json_integer_value(d) : 1;
     } else if (t != NULL && !json_is_null(t)) {
         /* Up to a day: enough for any scan, and the sum cannot overflow. */
         if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 86400000) {

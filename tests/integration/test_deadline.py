@@ -27,6 +27,12 @@ class DeadlineTest(smftest.SmfdTestCase):
         self.assertEqual(cmd, "VERDICT")
         self.assert_expired(reply)
 
+    def test_deadline_zero_has_passed(self):
+        # The start of 1970 has passed like any other time: 0 is no way to say "none".
+        cmd, reply = self.scan(envelope(deadline=0), fixture("clean.eml"), rid=b"d-0")
+        self.assertEqual(cmd, "VERDICT")
+        self.assert_expired(reply)
+
     def test_future_deadline_scans(self):
         cmd, reply = self.scan(envelope(deadline=now_ms() + 60000), fixture("gtube.eml"),
                                rid=b"d-3")
