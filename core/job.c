@@ -601,7 +601,9 @@ static void scan(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t *env,
     char id[32];
     make_id(id, sizeof(id));
     int64_t deadline = req->deadline_ms;
-    if (clock_wall_ms() > deadline) {
+    /* At the deadline itself no time is left: every stage would find it
+     * passed (smf_msg_time_left_ms() is 0), so nothing is scanned. */
+    if (clock_wall_ms() >= deadline) {
         expired(ctx, id, env, out, clock_mono_ms() - t0);
         return;
     }
@@ -648,8 +650,9 @@ static void connect_check(const job_ctx_t *ctx, arena_t *a, const smf_envelope_t
     char id[32];
     make_id(id, sizeof(id));
     /* As for a scan: an answer past the deadline is useless, and one from
-     * stages that all timed out at once would say accept. */
-    if (clock_wall_ms() > deadline) {
+     * stages that all timed out at once would say accept; at the deadline
+     * itself they would all time out. */
+    if (clock_wall_ms() >= deadline) {
         expired(ctx, id, env, out, clock_mono_ms() - t0);
         return;
     }

@@ -56,6 +56,13 @@ class DeadlineTest(smftest.SmfdTestCase):
         late = self.connect(envelope(deadline=now_ms() - 1000), b"c-2")
         self.assert_expired(late)
 
+    def test_no_time_left_at_the_connection_stage(self):
+        # timeout_ms 0 leaves no time for any stage: all of them timing out at once must
+        # not answer accept.
+        for i in range(5):
+            late = self.connect(envelope(timeout_ms=0), b"c-0-%d" % i)
+            self.assert_expired(late)
+
     def test_negative_deadline_is_refused(self):
         self.sock.send_multipart([smftest.PROTO, b"CONNECT", b"c-3",
                                   envelope(deadline=-2 ** 63)])
