@@ -78,28 +78,31 @@ static int read_deadline(json_t *obj, int64_t now_ms, int64_t *deadline_ms, cons
 {
     json_t *d = json_object_get(obj, "deadline");
     json_t *t = json_object_get(obj, "timeout_ms");
+    bool has_d = d != NULL && !json_is_null(d), has_t = t != NULL && !json_is_null(t);
     *deadline_ms = 0;
-    if (d != NULL && !json_is_null(d)) {
-        if (!json_is_integer(d)) {
-            *why = "deadline: expected an integer (Unix time in milliseconds)";
-            return -1;
-        }
-        /* Before 1970 no answer is useful, and time left would overflow. */
-        if (json_integer_value(d) < 0) {
-            *why = "deadline: expected Unix time in milliseconds, not negative";
-            return -1;
-        }
-        /* 0 would read as no deadline at all: any time before now has
-         * passed alike, so the first millisecond stands for it. */
-        *deadline_ms = json_integer_value(d) > 0 ? json_integer_value(d) : 1;
-    } else if (t != NULL && !json_is_null(t)) {
-        /* Up to a day: enough for any scan, and the sum cannot overflow. */
-        if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 86400000) {
-            *why = "timeout_ms: expected milliseconds from 0 to 86400000";
-            return -1;
-        }
-        *deadline_ms = now_ms + json_integer_value(t);
+    /* Each field given is checked, the one that does not apply too: a
+     * front end that sends a wrong one learns of it at once. */
+    if (has_d && !json_is_integer(d)) {
+        *why = "deadline: expected an integer (Unix time in milliseconds)";
+        return -1;
     }
+    /* Before 1970 no answer is useful, and time left would overflow. */
+    if (has_d && json_integer_value(d) < 0) {
+        *why = "deadline: expected Unix time in milliseconds, not negative";
+        return -1;
+    }
+    /* Up to a day: enough for any scan, and the sum cannot overflow. */
+    if (has_t &&
+        (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 86400000)) {
+        *why = "timeout_ms: expected milliseconds from 0 to 86400000";
+        return -1;
+    }
+    /* 0 would read as no deadline at all: any time before now has passed
+     * alike, so the first millisecond stands for it. */
+    if (has_d)
+        *deadline_ms = json_integer_value(d) > 0 ? json_integer_value(d) : 1;
+    else if (has_t)
+        *deadline_ms = now_ms + json_integer_value(t);
     return 0;
 }
 

@@ -127,7 +127,9 @@ class MalformedTest(smftest.SmfdTestCase):
         cases = [{"sender": 5}, {"direction": 1}, {"deadline": "soon"},
                  {"client_ip": ["192.0.2.1"]},
                  # now + timeout_ms would overflow: refused, not wrapped round.
-                 {"timeout_ms": 2 ** 63 - 1}]
+                 {"timeout_ms": 2 ** 63 - 1},
+                 # Checked even where deadline is the one that applies.
+                 {"deadline": smftest.now_ms() + 60000, "timeout_ms": "soon"}]
         for i, fields in enumerate(cases):
             rid = b"t-%d" % i
             self.expect_error([PROTO, b"SCAN", rid, envelope(**fields), b"x"],
