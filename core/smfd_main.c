@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -451,6 +452,30 @@ static void open_stores(engine_t *e, const config_t *c)
     quarantine_set_mapsize(e->quarantine, c->quarantine_map_size);
 }
 
+/* The most descriptors smfd asks for when its hard limit has none. */
+#define OPEN_FILES_WANTED 65536
+
+/*
+ * Raises the soft limit of open descriptors to the hard one. Each client of
+ * the ipc:// or tcp:// socket holds one, and libzmq aborts the process when
+ * accept() finds none left; the soft limit is often 1,024 where the hard
+ * one is far higher (smfd.service sets both).
+ */
+static void raise_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY ? OPEN_FILES_WANTED : rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log_msg(SMF_LOG_DEBUG, "smfd", "open descriptors allowed: %llu (was %llu)",
+                    (unsigned long long)want, (unsigned long long)was);
+    }
+}
+
 static int serve(const options_t *o)
 {
     char err[2048];
@@ -462,6 +487,7 @@ static int serve(const options_t *o)
     /* Only the main thread takes signals; the threads it starts inherit the mask. */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_open_files();
 
     /*
      * The order matters when smfd starts as root with `user` set: the core

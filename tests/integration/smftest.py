@@ -108,14 +108,14 @@ def now_ms():
 
 def fd_limit(n, mask=None):
     """A preexec_fn for subprocess: the child may open descriptors below n only
-    (as under `ulimit -n n`), and starts with umask mask; None when both are None."""
+    (as under `ulimit -Hn n`: smfd raises its soft limit to the hard one; n may also be
+    (soft, hard)), and starts with umask mask; None when both are None."""
     if n is None and mask is None:
         return None
 
     def preexec():
         if n is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE,
-                               (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            resource.setrlimit(resource.RLIMIT_NOFILE, n if isinstance(n, tuple) else (n, n))
         if mask is not None:
             os.umask(mask)
     return preexec

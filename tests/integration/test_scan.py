@@ -320,6 +320,32 @@ class Ipv6EndpointTest(unittest.TestCase):
         self.assertEqual(smfd.stop(), 0, smfd.log_tail())
 
 
+class OpenFilesTest(unittest.TestCase):
+    """Each client of smfd's socket holds a descriptor, and libzmq aborts smfd when
+    none is left to accept one: smfd raises its soft limit to the hard one, so 150
+    clients under a soft limit of 64 (about 24 in use at start) are all answered."""
+
+    CLIENTS = 150
+
+    def test_soft_limit_is_raised_to_the_hard_one(self):
+        smfd = smftest.Smfd(nofile=(64, 1024))
+        self.addCleanup(smfd.close)
+        smfd.start()
+        with open("/proc/%d/limits" % smfd.proc.pid) as f:
+            limit = next(l for l in f if l.startswith("Max open files")).split()[3:5]
+        self.assertEqual(limit, ["1024", "1024"])
+        socks = [smfd.dealer() for _ in range(self.CLIENTS)]
+        try:
+            for i, sock in enumerate(socks):
+                sock.send_multipart([smftest.PROTO, b"PING", b"p-%d" % i])
+            answered = sum(1 for sock in socks if sock.poll(15000) and sock.recv_multipart()[1] == b"PONG")
+        finally:
+            for sock in socks:
+                sock.close(0)
+        self.assertEqual(answered, self.CLIENTS, smfd.log_tail())
+        self.assertEqual(smfd.stop(), 0, smfd.log_tail())
+
+
 class BrokenEngineTest(unittest.TestCase):
     """smfc against a stand-in engine (a ROUTER socket here) whose replies are broken."""
 
