@@ -171,7 +171,6 @@ static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int 
                       const char *id)
 {
     unsigned char key[LEARNREG_KEY_LEN];
-    learnreg_key(r->ctx->m->raw, r->ctx->m->raw_len, key);
     if (kv_batch_begin(g->kv) != 0) {
         log_warn("%s: autolearn skipped: cannot open a store transaction", id);
         return 0;
@@ -179,7 +178,9 @@ static int teach_once(generation_t *g, size_t worker, pipeline_result_t *r, int 
     json_t *known = NULL;
     /* Known, unlearned by an operator, or not known for sure: an
      * operator's choice must stand. */
-    if (learnreg_get(g->kv, g->learnreg, key, r->ctx->arena, &known) != 0 || known != NULL) {
+    if (learnreg_find(g->kv, g->learnreg, r->ctx->m->raw, r->ctx->m->raw_len, key, r->ctx->arena,
+                      &known) != 0 ||
+        known != NULL) {
         json_decref(known);
         kv_batch_abort(g->kv);
         return 0;

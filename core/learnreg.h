@@ -6,8 +6,9 @@
  * same reason: autolearn must not teach it again behind their back.
  *
  * It lives in the key-value store under its own namespace, keyed by the
- * SHA-256 of the message (CRLF read as LF, so a copy saved elsewhere
- * matches). smfctl learn and smfd's autolearn share it.
+ * SHA-256 of the message as its sender wrote it (learnreg_key), so that the
+ * copy smfd scanned and the one delivered to a mailbox or saved elsewhere
+ * match. smfctl learn and smfd's autolearn share it.
  */
 #ifndef SMF_LEARNREG_H
 #define SMF_LEARNREG_H
@@ -25,6 +26,13 @@
 /* Who autolearn says it is, in the registry's "by". */
 #define LEARNREG_AUTOLEARN "autolearn"
 
+/*
+ * The message's key: the SHA-256 of its header fields but those added on
+ * the way (trace fields, filters' verdicts, mailbox flags, every X- field),
+ * each unfolded with its blanks collapsed, and of its body, CRLF read as LF
+ * and without the line breaks at its end. Two copies of a message differ
+ * in nothing else; two messages do.
+ */
 void learnreg_key(const char *raw, size_t len, unsigned char key[LEARNREG_KEY_LEN]);
 /*
  * Opens (creating) learn.lock beside the store, which learners flock()
@@ -44,6 +52,13 @@ int learnreg_class_parse(const char *s);
  * not take a message it cannot look up for a new one and count it again.
  */
 int learnreg_get(kv_t *kv, unsigned dbi, const unsigned char *key, arena_t *arena, json_t **entry);
+/*
+ * learnreg_get() of the message raw[0..len), whose key goes to key. An
+ * entry the first versions wrote under the hash of the whole message is
+ * moved to the key (inside the caller's transaction, which must be open).
+ */
+int learnreg_find(kv_t *kv, unsigned dbi, const char *raw, size_t len,
+                  unsigned char key[LEARNREG_KEY_LEN], arena_t *arena, json_t **entry);
 /* Records that the message was taught as klass, for `domain`'s model ("" or
  * NULL: site-wide); `modules` lists who learned it. SMF_EINVAL when the
  * domain is not UTF-8 (JSON cannot hold it), so that the caller's

@@ -628,9 +628,11 @@ static int read_all(int fd, char **buf, size_t *len)
 
 /* ---- the registry --------------------------------------------------- */
 
-static int registry_get(learn_run_t *r, const unsigned char *key, arena_t *arena, json_t **entry)
+/* The entry of the message raw[0..len), whose key goes to key. */
+static int registry_find(learn_run_t *r, const char *raw, size_t len, unsigned char *key,
+                         arena_t *arena, json_t **entry)
 {
-    return learnreg_get(r->g->kv, r->registry, key, arena, entry);
+    return learnreg_find(r->g->kv, r->registry, raw, len, key, arena, entry);
 }
 
 static int registry_put(learn_run_t *r, const unsigned char *key, const char *source,
@@ -718,11 +720,12 @@ static int teach(learn_run_t *r, smf_msg_t *x, json_t *mods, const char *label)
 /* What handle() did to one message, counted once its transaction commits. */
 typedef enum outcome { OUT_LEARNED, OUT_MOVED, OUT_KNOWN, OUT_UNLEARNED, OUT_UNKNOWN } outcome_t;
 
-static int handle(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
+static int handle(learn_run_t *r, smf_msg_t *x, const char *raw, size_t len, arena_t *arena,
                   const char *label, outcome_t *out)
 {
     json_t *entry = NULL;
-    int rc = registry_get(r, key, arena, &entry);
+    unsigned char key[HASH_LEN];
+    int rc = registry_find(r, raw, len, key, arena, &entry);
     if (rc == SMF_EINVAL) {
         smfctl_fail(0,
                     "%s: its entry in the learning registry is damaged, so what it was taught "
@@ -797,14 +800,14 @@ static void stop_when_full(learn_run_t *r)
  * (a full store, a module error) leaves nothing that a second learn of the
  * same message would count twice, or skip as already known.
  */
-static int handle_atomically(learn_run_t *r, smf_msg_t *x, const unsigned char *key, arena_t *arena,
-                             const char *label)
+static int handle_atomically(learn_run_t *r, smf_msg_t *x, const char *raw, size_t len,
+                             arena_t *arena, const char *label)
 {
     outcome_t o;
     guint touched = r->domains->len;
     int rc = kv_batch_begin(r->g->kv);
     if (rc == 0) {
-        rc = handle(r, x, key, arena, label, &o);
+        rc = handle(r, x, raw, len, arena, label, &o);
         if (rc != 0)
             kv_batch_abort(r->g->kv);
         else if ((rc = kv_batch_commit(r->g->kv)) != 0)
@@ -891,10 +894,8 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
     smf_msg_t x;
     scanctx_init(&x, arena, m, &env, r->o->domain, clock_wall_ms() + 60000, r->g->conf->arena_limit,
                  r->g->kv);
-    unsigned char key[HASH_LEN];
-    learnreg_key(raw, len, key);
     r->messages++;
-    if (handle_atomically(r, &x, key, arena, label) != 0)
+    if (handle_atomically(r, &x, raw, len, arena, label) != 0)
         r->failed++;
     arena_destroy(&arena);
 }

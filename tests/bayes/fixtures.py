@@ -67,6 +67,35 @@ def files(folder):
     return [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
 
 
+ADDED_ON_THE_WAY = {b"received", b"return-path", b"delivered-to", b"delivery-date",
+                    b"envelope-to", b"received-spf", b"authentication-results", b"status",
+                    b"content-length", b"lines"}
+
+
 def message_key(raw):
-    """The registry key smfctl learn uses: SHA-256 of the message, CRLF read as LF."""
-    return hashlib.sha256(raw.replace(b"\r\n", b"\n")).digest()
+    """The registry key smfctl learn uses: SHA-256 of the header fields but those added on
+    the way (trace fields, X- and ARC- fields...), unfolded with their blanks collapsed, and of
+    the body, CRLF read as LF and without the line breaks at its end."""
+    ln = lambda n: n.to_bytes(8, "little")
+    h = hashlib.sha256(b"smf.learnreg.2")
+    raw = raw.replace(b"\r\n", b"\n")
+    head, sep, body = raw.partition(b"\n\n")
+    if not sep and raw.startswith(b"\n"):
+        head, body = b"", raw[1:]
+    elif not sep:
+        head, body = raw, b""
+    fields = []
+    for line in head.split(b"\n") if head else []:
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1][1] += b" " + line
+        else:
+            name, _, value = line.partition(b":")
+            fields.append([name.rstrip(b" \t").lower(), value])
+    for name, value in fields:
+        if name.startswith((b"x-", b"arc-")) or name in ADDED_ON_THE_WAY:
+            continue
+        value = b" ".join(value.replace(b"\r", b" ").replace(b"\t", b" ").split(b" "))
+        value = b" ".join(w for w in value.split(b" ") if w)
+        h.update(b"F" + ln(len(name)) + name + ln(len(value)) + value)
+    h.update(b"B" + body.rstrip(b"\n"))
+    return h.digest()

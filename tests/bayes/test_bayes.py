@@ -8,6 +8,7 @@ mdb_dump (lmdb-utils). Standard library only.
 import argparse
 import base64
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -658,6 +659,59 @@ class TestLearning(BayesCase):
         self.assertEqual(self.learn("spam", mbox)["learned"], 3)
         self.assertEqual(self.learn("spam", *spams)["already known"], 3)
         self.assertEqual(self.totals(), (3, 0))
+
+    def test_a_copy_delivered_elsewhere_is_the_same_message(self):
+        """The copy delivered to a mailbox has the fields the MTA, the filters and the
+        mailbox added, CRLF line ends, other blanks in its fields and no line break at
+        its end: it is the message learned before, moved, not learned a second time."""
+        path = fixtures.files(self.mail["ham"])[0]
+        with open(path, "rb") as f:
+            head, body = f.read().split(b"\n\n", 1)
+        copy = (b"Return-Path: <dave@example.org>\nDelivered-To: user@example.com\n"
+                b"Received: from mx.example.com (mx [192.0.2.1])\n\tby host; Mon, 1 Jan 2024\n"
+                b"X-SMF-Status: clean, score=-1.00\nAuthentication-Results: mx; spf=pass\n"
+                + head.replace(b"Subject: ", b"Subject:\t ") + b"\nStatus: RO\nX-UID: 7\n\n"
+                + body.rstrip(b"\n")).replace(b"\n", b"\r\n")
+        delivered = os.path.join(self.tmp, "delivered.eml")
+        with open(delivered, "wb") as f:
+            f.write(copy)
+        self.assertEqual(self.learn("ham", path)["learned"], 1)
+        self.assertEqual(self.learn("spam", delivered),
+                         {"learned": 0, "already known": 0, "moved": 1, "failed": 0})
+        self.assertEqual(self.totals(), (1, 0))
+        self.assertEqual(self.registry_entry(path)["class"], "spam")
+        # Another word in the body or the subject is another message.
+        other = os.path.join(self.tmp, "other.eml")
+        for a, b in ((b"regards", b"cheers"), (b"Subject: ", b"Subject: Re: ")):
+            with open(other, "wb") as f:
+                f.write(head.replace(b"Subject: ", b"Subject: Re: ") if b"Subject" in a else head)
+                f.write(b"\n\n" + body.replace(a, b, 1))
+            self.assertEqual(self.learn("spam", other)["learned"], 1)
+        self.assertEqual(self.totals(), (3, 0))
+
+    def test_an_entry_of_the_first_versions_is_found(self):
+        """A registry entry written under the hash of the whole message (CRLF read as
+        LF), as the first versions keyed it, still counts: the message is not learned a
+        second time, and its entry moves to the message's key."""
+        path = fixtures.files(self.mail["spam"])[0]
+        self.learn("spam", path)
+        with open(path, "rb") as f:
+            raw = f.read()
+        kv = os.path.join(self.data, "kv")
+        entry = dump(kv, ".learned")[fixtures.message_key(raw)]
+        # The store made again, with the entry under the key of the first versions.
+        names = subprocess.run(["mdb_dump", "-l", kv], capture_output=True, text=True,
+                               check=True).stdout.split()
+        dbs = {n: dump(kv, n) for n in names}
+        dbs[".learned"] = {hashlib.sha256(raw.replace(b"\r\n", b"\n")).digest(): entry}
+        for name in ("data.mdb", "lock.mdb"):
+            os.remove(os.path.join(kv, name))
+        for n, records in dbs.items():
+            load(kv, n, records)
+        self.assertEqual(self.learn("spam", path)["already known"], 1)
+        self.assertEqual(dump(kv, ".learned"), {fixtures.message_key(raw): entry})
+        self.assertEqual(self.learn("ham", path)["moved"], 1)
+        self.assertEqual(self.totals(), (0, 1))
 
     def test_links_inside_a_folder_are_skipped(self):
         """Links inside a folder, dangling, leading back up or elsewhere, are named

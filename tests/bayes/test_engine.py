@@ -195,6 +195,26 @@ class AutolearnRefit(EngineCase):
         self.assertEqual(entry["class"], "spam")
         self.assertNotIn("unlearned", entry)
 
+    def test_the_delivered_copy_of_an_autolearned_message_moves_it(self):
+        """smfd autolearns a message as ham in flight; the copy a user later reports
+        from the mailbox carries the fields delivery and smfd added (Received,
+        Delivered-To, X-SMF-Status...): taught as spam, it moves the message."""
+        self.learn("spam", self.mail["spam"])
+        self.learn("ham", self.mail["ham"])
+        other = fixtures.files(fixtures.write_all(os.path.join(self.dir, "other"), seed=7)["ham"])
+        self.assertEqual(self.verdict(other[0])["action"], "accept")
+        self.assertEqual(self.totals(), (30, 31), self.smfd.log_tail())
+        with open(other[0], "rb") as f:
+            raw = f.read()
+        delivered = os.path.join(self.dir, "delivered.eml")
+        with open(delivered, "wb") as f:
+            f.write(b"Return-Path: <sender@example.org>\nDelivered-To: user@example.com\n"
+                    b"Received: from mx.example.com by mail.example.com with LMTP\n"
+                    b"X-SMF-Status: clean, score=0.00\n" + raw)
+        out = self.smfctl("learn", "--spam", delivered).stdout
+        self.assertIn("learned 0, already known 0, moved 1,", out)
+        self.assertEqual(self.totals(), (31, 30))
+
     def test_no_autolearning_while_smfctl_learns(self):
         self.learn("spam", self.mail["spam"])
         self.learn("ham", self.mail["ham"])
