@@ -565,9 +565,12 @@ static void add_headers(smf_msg_t *msg, bayes_tokens_t *t)
             continue;
         for (size_t k = 0; k <= n; k++)
             lname[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
-        /* Another filter's verdict is not evidence about the mail itself. */
-        if (strncmp(lname, "x-spam", 6) == 0 || in_list(after_mta_headers, lname) ||
-            list_header(lname))
+        /* Another filter's verdict is not evidence about the mail itself,
+         * and smfd's own (X-SMF-Status, in the mail it passed) would teach
+         * the classifier its earlier verdicts: the delivered copy of a
+         * message would not have the tokens of the one smfd scanned. */
+        if (strncmp(lname, "x-spam", 6) == 0 || strncmp(lname, "x-smf-", 6) == 0 ||
+            in_list(after_mta_headers, lname) || list_header(lname))
             continue;
         add_header(t, lname, value, &rp);
     }

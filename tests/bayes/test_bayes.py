@@ -689,6 +689,22 @@ class TestLearning(BayesCase):
             self.assertEqual(self.learn("spam", other)["learned"], 1)
         self.assertEqual(self.totals(), (3, 0))
 
+    def test_smfd_own_verdict_field_is_no_token(self):
+        """The X-SMF-Status field smfd writes into the mail it passes is its own earlier
+        verdict, not a token: the delivered copy has the tokens of the copy smfd scanned,
+        so moving the message by that copy moves its learned set too."""
+        path = fixtures.files(self.mail["ham"])[0]
+        with open(path, "rb") as f:
+            raw = f.read()
+        delivered = os.path.join(self.tmp, "delivered.eml")
+        with open(delivered, "wb") as f:
+            f.write(b"X-SMF-Status: clean, score=-1.00\n" + raw)
+        self.learn("ham", path)
+        self.assertEqual(self.learn("spam", delivered)["moved"], 1)
+        records = dump(os.path.join(self.data, "kv"), "bayes")
+        self.assertEqual(list(set_counts(records).values()), [(1, 0)])
+        self.assertNotIn(token_hash("hn", "x-smf-status"), records)
+
     def test_an_entry_of_the_first_versions_is_found(self):
         """A registry entry written under the hash of the whole message (CRLF read as
         LF), as the first versions keyed it, still counts: the message is not learned a
