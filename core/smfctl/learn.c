@@ -24,6 +24,7 @@
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -595,35 +596,45 @@ static int opener_open(const opener_t *op, const file_list_t *files, size_t i)
     return fd;
 }
 
-/* Reads the whole of fd (and closes it) into *buf, NUL-terminated. */
+/*
+ * Reads the whole of fd (and closes it) into *buf, NUL-terminated. -1 with
+ * errno set when it cannot: ENOMEM when the file does not fit in memory (a
+ * multi-gigabyte mbox), which fails that file alone rather than the run.
+ */
 static int read_all(int fd, char **buf, size_t *len)
 {
     struct stat st;
     /* A file's size, a byte to see its end and one for the NUL: read at once. */
     size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536, n = 0;
-    char *b = xmalloc(cap);
+    char *b = malloc(cap);
+    int e = ENOMEM;
     for (;;) {
-        if (n + 1 >= cap)
-            b = xrealloc(b, cap *= 2);
+        char *grown = b;
+        if (b != NULL && n + 1 >= cap)
+            grown = cap <= SIZE_MAX / 2 ? realloc(b, cap *= 2) : NULL;
+        if (grown == NULL)
+            break;
+        b = grown;
         ssize_t got = read(fd, b + n, cap - n - 1);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
-            int e = errno;
-            free(b);
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        if (got == 0)
+            e = errno;
             break;
+        }
+        if (got == 0) {
+            close(fd);
+            b[n] = '\0';
+            *buf = b;
+            *len = n;
+            return 0;
+        }
         n += (size_t)got;
     }
+    free(b);
     close(fd);
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
+    errno = e;
+    return -1;
 }
 
 /* ---- the registry --------------------------------------------------- */
@@ -909,10 +920,15 @@ static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *
     const char *raw;
     size_t rlen, count = 0;
     while (!r->full && mbox_next(&m, &raw, &rlen)) {
-        char *msg = xmalloc(rlen + 1);
-        size_t mlen = mbox_unescape(raw, rlen, msg);
+        char *msg = malloc(rlen + 1);
         char *label = g_strdup_printf("%s:%zu", path, ++count);
-        learn_message(r, msg, mlen, label);
+        if (msg == NULL) {
+            smfctl_fail(0, "%s: too large to read into memory; skipped, the rest is read", label);
+            r->messages++;
+            r->failed++;
+        } else {
+            learn_message(r, msg, mbox_unescape(raw, rlen, msg), label);
+        }
         g_free(label);
         free(msg);
     }
@@ -939,8 +955,14 @@ static void learn_file(learn_run_t *r, size_t i, const char *path)
         smfctl_fail(0, "%s: changed after it was listed (%s); skipped", path,
                     errno == ELOOP ? "now a symbolic link" : "now another file");
         r->failed++;
-    } else if (fd < 0 || read_all(fd, &raw, &len) != 0) {
+    } else if (fd < 0) {
         smfctl_fail(0, "%s: %s", path, strerror(errno));
+        r->failed++;
+    } else if (read_all(fd, &raw, &len) != 0) {
+        smfctl_fail(0, "%s: %s; skipped, the rest is read", path,
+                    errno == ENOMEM ? "too large to read into memory (split it, or give smfctl "
+                                      "more memory)"
+                                    : strerror(errno));
         r->failed++;
     } else if (mbox_is(raw, len)) {
         learn_mbox(r, raw, len, path);
