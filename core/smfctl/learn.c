@@ -415,6 +415,16 @@ static DIR *open_folder(const char *path, const walk_up_t *here)
     return dir;
 }
 
+/* Whether the NULL-terminated names (of status sts, or errs) hold a folder `name`. */
+static bool has_folder(char *const *names, const struct stat *sts, const int *errs,
+                       const char *name)
+{
+    for (size_t i = 0; names[i] != NULL; i++)
+        if (errs[i] == 0 && S_ISDIR(sts[i].st_mode) && strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* The entries of the folder path, whose own identity is `here`, each
  * looked at inside the folder opened, never through a link. */
 static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
@@ -443,11 +453,17 @@ static int walk_under(file_list_t *l, const char *path, const walk_up_t *here)
      * a descriptor per level until it runs out of them: each folder below
      * is opened by its path and checked to be the one seen here. */
     closedir(dir);
+    bool maildir = has_folder(names, sts, errs, "cur") && has_folder(names, sts, errs, "new");
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char *child = g_strdup_printf("%s/%s", path, names[i]);
         errno = errs[i];
-        rc |= errs[i] != 0 ? walk_failed(l, child, here) : walk_entry(l, child, &sts[i], here);
+        /* A Maildir's tmp holds mail still being delivered, perhaps in
+         * part, which arrives in new when it is whole: not read. */
+        bool in_delivery =
+            maildir && errs[i] == 0 && S_ISDIR(sts[i].st_mode) && strcmp(names[i], "tmp") == 0;
+        if (!in_delivery)
+            rc |= errs[i] != 0 ? walk_failed(l, child, here) : walk_entry(l, child, &sts[i], here);
         g_free(child);
         free(names[i]);
     }

@@ -729,6 +729,21 @@ class TestLearning(BayesCase):
         self.assertEqual(self.learn("ham", path)["moved"], 1)
         self.assertEqual(self.totals(), (0, 1))
 
+    def test_a_maildir_tmp_folder_is_not_learned(self):
+        """A Maildir's tmp holds mail still being delivered, perhaps in part: learning
+        the Maildir reads cur and new only. A folder called tmp elsewhere is read."""
+        maildir = os.path.join(self.tmp, "Maildir")
+        spams = fixtures.files(self.mail["spam"])
+        for i, sub in enumerate(("cur", "new", "tmp", os.path.join("other", "tmp"))):
+            os.makedirs(os.path.join(maildir, sub))
+            shutil.copy(spams[i], os.path.join(maildir, sub, "%d.host" % i))
+        with open(os.path.join(maildir, "tmp", "partial.host"), "w") as f:
+            f.write("From: a@example.net\nSubject: half")
+        got = self.learn("spam", maildir)
+        self.assertEqual((got["learned"], got["failed"]), (3, 0))
+        self.assertIsNone(self.registry_entry(spams[2]))
+        self.assertEqual(self.totals(), (3, 0))
+
     def test_links_inside_a_folder_are_skipped(self):
         """Links inside a folder, dangling, leading back up or elsewhere, are named
         and skipped, not followed: the rest of the folder is learned, each message
