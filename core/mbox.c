@@ -13,6 +13,35 @@ static bool from_line(const char *p, size_t left)
     return left >= 5 && memcmp(p, "From ", 5) == 0;
 }
 
+/* Whether p[0..left) starts with a header field's name and colon ("Subject:"). */
+static bool field_line(const char *p, size_t left)
+{
+    size_t i = 0;
+    while (i < left && (unsigned char)p[i] > ' ' && (unsigned char)p[i] <= '~' && p[i] != ':')
+        i++;
+    if (i == 0)
+        return false;
+    while (i < left && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i < left && p[i] == ':';
+}
+
+/*
+ * Whether the "From " line at p (before end) separates two messages: the
+ * line after it starts the next one's header, or is the separator of an
+ * empty message. A writer that does not quote the "From " lines of the
+ * bodies (mboxcl2, a file put together by hand) leaves lines such as "From
+ * the desk of..." in a message, which would otherwise cut it in two.
+ */
+static bool separator(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (nl == NULL)
+        return false;
+    size_t left = (size_t)(end - (nl + 1));
+    return from_line(nl + 1, left) || field_line(nl + 1, left);
+}
+
 bool mbox_is(const char *buf, size_t len)
 {
     return from_line(buf, len);
@@ -42,7 +71,10 @@ bool mbox_next(mbox_t *m, const char **msg, size_t *len)
     const char *body = line_end ? line_end + 1 : end;
     /* Searching from one byte early finds the next "From " line even
      * right after this one, so an empty message is still cut out. */
-    const char *next = memmem(body - 1, (size_t)(end - body) + 1, "\nFrom ", 6);
+    const char *next, *from = body - 1;
+    while ((next = memmem(from, (size_t)(end - from), "\nFrom ", 6)) != NULL &&
+           !separator(next + 1, end))
+        from = next + 1;
     const char *stop = next ? next + 1 : end;
     *msg = body;
     *len = without_blank_line(body, (size_t)(stop - body));

@@ -22,7 +22,10 @@ bool mbox_is(const char *buf, size_t len);
 /*
  * The next message of m, still escaped: *msg points into m->buf for *len
  * bytes, without its "From " line and without the blank line that ends
- * it. False when the mbox is used up. An empty message is still one.
+ * it. False when the mbox is used up. An empty message is still one. A
+ * "From " line ends a message only when the line after it is a header
+ * field or another "From " line: one inside a body that was not quoted
+ * stays in it.
  */
 bool mbox_next(mbox_t *m, const char **msg, size_t *len);
 

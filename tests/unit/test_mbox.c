@@ -60,6 +60,23 @@ static void test_empty_messages(void)
     check_cut("a From line alone", "From x\n", only);
 }
 
+static void test_unquoted_from_lines(void)
+{
+    /* A writer that quotes nothing (mboxcl2, a file put together by hand)
+     * leaves "From " lines in bodies: only one that a header follows cuts. */
+    const char *two[] = {"Subject: a\n\nHello,\n\nFrom the desk of Bob\nregards\n",
+                         "Subject: b\n\nb\n", NULL};
+    check_cut("unquoted From line in a body",
+              "From x\nSubject: a\n\nHello,\n\nFrom the desk of Bob\nregards\n\n"
+              "From z\nSubject: b\n\nb\n",
+              two);
+    const char *last[] = {"Subject: a\n\nbody\n\nFrom me\n", NULL};
+    check_cut("unquoted From line at the end", "From x\nSubject: a\n\nbody\n\nFrom me\n", last);
+    const char *crlf[] = {"Subject: a\r\n\r\nFrom us\r\nhi\r\n", "Received : x\r\n", NULL};
+    check_cut("CRLF", "From x\r\nSubject: a\r\n\r\nFrom us\r\nhi\r\n\r\nFrom y\r\nReceived : x\r\n",
+              crlf);
+}
+
 static void test_unescaping(void)
 {
     const char *rd[] = {"From here on\n>From there\n>Fromage\n> From\n", NULL};
@@ -81,6 +98,7 @@ int main(void)
 {
     test_separators();
     test_empty_messages();
+    test_unquoted_from_lines();
     test_unescaping();
     test_is();
     return check_done();
