@@ -929,7 +929,19 @@ static void learn_message(learn_run_t *r, const char *raw, size_t len, const cha
 
 /* ---- files and mbox ------------------------------------------------- */
 
-/* Learns each message of an mbox, cut as smfc cuts it (mbox.h). */
+static void show_progress(learn_run_t *r, bool last)
+{
+    double now = clock_mono_ms();
+    if (!r->progress || (!last && now - r->last_progress < 100))
+        return;
+    r->last_progress = now;
+    fprintf(stderr, "\r%s: %zu/%zu files, %zu messages, %.0f msgs/s%s",
+            r->o->unlearn ? "unlearn" : "learn", r->files_done, r->files_total, r->messages,
+            r->messages / ((now - r->started) / 1000.0 + 1e-9), last ? "\033[K\n" : "\033[K");
+}
+
+/* Learns each message of an mbox, cut as smfc cuts it (mbox.h), saying how
+ * far it got: one mbox can hold a whole archive. */
 static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *path)
 {
     mbox_t m = {buf, len, 0};
@@ -947,18 +959,8 @@ static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *
         }
         g_free(label);
         free(msg);
+        show_progress(r, false);
     }
-}
-
-static void show_progress(learn_run_t *r, bool last)
-{
-    double now = clock_mono_ms();
-    if (!r->progress || (!last && now - r->last_progress < 100))
-        return;
-    r->last_progress = now;
-    fprintf(stderr, "\r%s: %zu/%zu files, %zu messages, %.0f msgs/s%s",
-            r->o->unlearn ? "unlearn" : "learn", r->files_done, r->files_total, r->messages,
-            r->messages / ((now - r->started) / 1000.0 + 1e-9), last ? "\033[K\n" : "\033[K");
 }
 
 /* The i-th file of the run, path. */

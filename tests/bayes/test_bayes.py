@@ -744,6 +744,28 @@ class TestLearning(BayesCase):
         self.assertIsNone(self.registry_entry(spams[2]))
         self.assertEqual(self.totals(), (3, 0))
 
+    def test_progress_counts_the_messages_of_an_mbox(self):
+        """On a terminal the progress line counts the messages of an mbox as they are
+        learned, not only once the whole file is done."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([PATHS["smfctl"], "-c", self.config, "learn", "--spam",
+                              self.mail["mbox"]], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.communicate(timeout=60)
+        os.close(master)
+        self.assertEqual(p.returncode, 0, out)
+        self.assertRegex(out.decode(), r"learn: 0/1 files, [1-3] messages")
+
     def test_links_inside_a_folder_are_skipped(self):
         """Links inside a folder, dangling, leading back up or elsewhere, are named
         and skipped, not followed: the rest of the folder is learned, each message
