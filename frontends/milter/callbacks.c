@@ -16,6 +16,7 @@
 #include <libmilter/mfapi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 
 #define TEMPFAIL_TEXT "Message could not be scanned, try again later"
@@ -40,9 +41,14 @@ static void msg_reset(milter_conn_t *c)
     free(c->auth_user);
     free(c->queue_id);
     free(c->raw);
+    for (size_t i = 0; i < c->n_authres; i++)
+        free(c->authres_ids[i]);
+    free(c->authres_ids);
     c->sender = c->auth_user = c->queue_id = c->raw = NULL;
     c->rcpts = NULL;
+    c->authres_ids = NULL;
     c->n_rcpts = c->cap_rcpts = c->len = c->cap = 0;
+    c->n_status = c->n_flag = c->n_authres = c->cap_authres = 0;
     c->oom = c->too_big = false;
 }
 
@@ -117,7 +123,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
     milter_conn_t *c = conn_get(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT);
     /* Leading spaces make the rebuilt headers closer to the original. */
     *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOUNKNOWN | SMFIP_NODATA);
     *pf2 = *pf3 = 0;
@@ -310,11 +316,88 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* Skips blanks, line breaks and comments, nested or not: RFC 5322's CFWS. */
+static const char *skip_cfws(const char *p)
+{
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (*p != '(')
+            return p;
+        for (int depth = 0; *p; p++) {
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            else if (*p == '(')
+                depth++;
+            else if (*p == ')' && --depth == 0) {
+                p++;
+                break;
+            }
+        }
+    }
+}
+
+/*
+ * The authserv-id an Authentication-Results value starts with (RFC 8601,
+ * 2.2): a token or a quoted string, after any comment. NULL when there is
+ * none or without memory; the caller frees it.
+ */
+static char *authserv_id(const char *value)
+{
+    const char *p = skip_cfws(value);
+    if (*p != '"') {
+        size_t n = strcspn(p, " \t\r\n;()\"");
+        return n > 0 ? strndup(p, n) : NULL;
+    }
+    char *id = malloc(strlen(p));
+    size_t o = 0;
+    for (p++; id && *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+        id[o++] = *p;
+    }
+    if (id && (*p != '"' || o == 0)) {
+        free(id);
+        return NULL;
+    }
+    if (id)
+        id[o] = '\0';
+    return id;
+}
+
+/*
+ * Counts the message's own copies of the headers the engine writes
+ * (core/job.c: X-SMF-Status, X-Spam-Flag; the auth stage:
+ * Authentication-Results), so that those from the sender can be removed at
+ * the end: a filter after the milter could not tell them from the engine's.
+ */
+static void note_header(milter_conn_t *c, const char *name, const char *value)
+{
+    if (strcasecmp(name, "X-SMF-Status") == 0)
+        c->n_status++;
+    else if (strcasecmp(name, "X-Spam-Flag") == 0)
+        c->n_flag++;
+    if (strcasecmp(name, "Authentication-Results") != 0 || c->oom || c->too_big)
+        return;
+    if (c->n_authres == c->cap_authres) {
+        size_t cap = c->cap_authres ? c->cap_authres * 2 : 4;
+        char **ids = realloc(c->authres_ids, cap * sizeof *ids);
+        if (!ids) {
+            c->oom = true;
+            return;
+        }
+        c->authres_ids = ids;
+        c->cap_authres = cap;
+    }
+    /* An unreadable authserv-id (NULL) is nobody's: left in place. */
+    c->authres_ids[c->n_authres++] = authserv_id(value);
+}
+
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     milter_conn_t *c = conn_get(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
+    note_header(c, name, value);
     buf_add(c, name, strlen(name));
     buf_add(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
     buf_add_crlf(c, value);
@@ -424,7 +507,58 @@ static void add_headers(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
     }
 }
 
-static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
+/* Whether id is the engine's: --authserv-id, or that of an
+ * Authentication-Results the verdict adds. */
+static bool engine_authserv_id(const char *id, json_t *headers)
+{
+    if (id == NULL)
+        return false;
+    if (milter_opts.authserv_id && strcasecmp(id, milter_opts.authserv_id) == 0)
+        return true;
+    size_t i;
+    json_t *h;
+    json_array_foreach(headers, i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, "name"));
+        const char *value = json_string_value(json_object_get(h, "value"));
+        if (!name || !value || strcasecmp(name, "Authentication-Results") != 0)
+            continue;
+        char *own = authserv_id(value);
+        bool same = own && strcasecmp(own, id) == 0;
+        free(own);
+        if (same)
+            return true;
+    }
+    return false;
+}
+
+static void remove_header(SMFICTX *ctx, const milter_conn_t *c, const char *name, size_t k)
+{
+    if (smfi_chgheader(ctx, (char *)name, (int)k, NULL) != MI_SUCCESS)
+        milter_log(LOG_WARNING, "%s: could not remove the sender's header %s (#%zu)",
+                   c->queue_id ? c->queue_id : "-", name, k);
+}
+
+/*
+ * Removes the sender's copies of the engine's headers before the engine's
+ * own are added: every X-SMF-Status and X-Spam-Flag, and each
+ * Authentication-Results in the engine's authserv-id (RFC 8601, section 5),
+ * so that a filter or a mailbox rule after the milter cannot trust the
+ * sender's "X-SMF-Status: clean" or "dkim=pass". The last one goes first:
+ * removing one then leaves the index of the others as it was.
+ */
+static void remove_forged(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
+{
+    for (size_t k = c->n_status; k > 0; k--)
+        remove_header(ctx, c, "X-SMF-Status", k);
+    for (size_t k = c->n_flag; k > 0; k--)
+        remove_header(ctx, c, "X-Spam-Flag", k);
+    for (size_t k = c->n_authres; k > 0; k--)
+        if (engine_authserv_id(c->authres_ids[k - 1], headers))
+            remove_header(ctx, c, "Authentication-Results", k);
+}
+
+static sfsistat apply_quarantine(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
 {
     const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
     /* Dropped only once the engine says where it keeps the message. */
@@ -443,6 +577,8 @@ static sfsistat apply_quarantine(SMFICTX *ctx, json_t *v)
                                 "quarantine keeps it)");
         return SMFIS_DISCARD;
     }
+    /* Released from hold (postsuper -H), it is delivered as it is now. */
+    remove_forged(ctx, c, NULL);
     return SMFIS_CONTINUE;
 }
 
@@ -483,14 +619,16 @@ static sfsistat apply_verdict(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
         return apply_tempfail(ctx, NULL);
     if (strcmp(action, "accept") == 0 || strcmp(action, "add_header") == 0) {
         sfsistat r = drop_quarantined(ctx, c, v);
-        if (r == SMFIS_CONTINUE)
+        if (r == SMFIS_CONTINUE) {
+            remove_forged(ctx, c, json_object_get(v, "headers"));
             add_headers(ctx, c, json_object_get(v, "headers"));
+        }
         return r;
     }
     if (strcmp(action, "reject") == 0)
         return apply_reject(ctx, smtp);
     if (strcmp(action, "quarantine") == 0)
-        return apply_quarantine(ctx, v);
+        return apply_quarantine(ctx, c, v);
     /* tempfail and anything this version does not know: the client retries. */
     return apply_tempfail(ctx, json_string_value(json_object_get(smtp, "text")));
 }
@@ -594,7 +732,7 @@ static sfsistat cb_close(SMFICTX *ctx)
 struct smfiDesc milter_desc = {
     .xxfi_name = "smf-milter",
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_DELRCPT,
     .xxfi_connect = cb_connect,
     .xxfi_helo = cb_helo,
     .xxfi_envfrom = cb_envfrom,

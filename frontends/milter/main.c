@@ -28,6 +28,8 @@
 #define DEFAULT_TIMEOUT_MS 30000
 /* Well under Postfix's milter_command_timeout (30 s), which covers MAIL FROM and RCPT TO. */
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
+/* The auth module's default authserv_id (modules/auth/README.md). */
+#define DEFAULT_AUTHSERV_ID "smf"
 /* The engine's own default max_message_size (etc/smfd.conf). */
 #define DEFAULT_MAX_SIZE (50UL * 1024 * 1024)
 
@@ -77,6 +79,10 @@ static void usage(FILE *out)
           "                           SMTP AUTH users always do; everyone else is inbound\n"
           "      --on-quarantine ACT  drop (default): discard the MTA's copy, the engine keeps\n"
           "                           it; hold: also put it in the MTA's hold queue\n"
+          "      --authserv-id ID     the auth module's authserv_id (default " DEFAULT_AUTHSERV_ID
+          "): incoming\n"
+          "                           Authentication-Results with it are removed, as are\n"
+          "                           X-SMF-Status and X-Spam-Flag; \"\" for the engine's only\n"
           "      --no-connect-check   do not ask the engine's list and reputation stages at\n"
           "                           each RCPT TO (a blacklisted source is then refused at\n"
           "                           the end of DATA instead)\n"
@@ -197,7 +203,8 @@ enum {
     OPT_NO_CONNECT_CHECK,
     OPT_NO_RCPT_CHECK,
     OPT_MAX_SIZE,
-    OPT_CONNECT_TIMEOUT
+    OPT_CONNECT_TIMEOUT,
+    OPT_AUTHSERV_ID
 };
 
 /* Milliseconds > 0, or exits naming the option. */
@@ -250,6 +257,7 @@ static void parse_args(int argc, char **argv)
         {"no-rcpt-check", no_argument, NULL, OPT_NO_RCPT_CHECK},
         {"max-size", required_argument, NULL, OPT_MAX_SIZE},
         {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+        {"authserv-id", required_argument, NULL, OPT_AUTHSERV_ID},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
         {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"foreground", no_argument, NULL, 'f'},
@@ -261,6 +269,7 @@ static void parse_args(int argc, char **argv)
     milter_opts.max_size = DEFAULT_MAX_SIZE;
     milter_opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     milter_opts.socket_mode = 0660;
+    milter_opts.authserv_id = DEFAULT_AUTHSERV_ID;
     milter_opts.connect_check = true;
     milter_opts.rcpt_check = true;
     int c;
@@ -284,6 +293,9 @@ static void parse_args(int argc, char **argv)
                 die("--max-size %s: expected a size of at least 1024 bytes, such as 52428800 "
                     "or 50M",
                     optarg);
+            break;
+        case OPT_AUTHSERV_ID:
+            milter_opts.authserv_id = optarg;
             break;
         case OPT_TRUSTED:
             add_trusted(optarg);

@@ -28,7 +28,8 @@ typedef struct milter_opts {
     size_t max_size;        /* larger messages are refused with 552, never buffered whole */
     milter_net_t *trusted;  /* clients sending outbound mail */
     size_t n_trusted;
-    bool hold; /* quarantine -> Postfix hold queue instead of discard */
+    bool hold;               /* quarantine -> Postfix hold queue instead of discard */
+    const char *authserv_id; /* incoming Authentication-Results with it are removed */
     bool foreground;
     bool noop;          /* accept everything without asking the engine */
     bool connect_check; /* ask the connection stage before DATA (default on) */
@@ -57,6 +58,9 @@ typedef struct milter_conn {
     char *queue_id;
     char *raw; /* the message rebuilt from header pairs and body chunks */
     size_t len, cap;
+    size_t n_status, n_flag; /* the message's own X-SMF-Status, X-Spam-Flag fields */
+    char **authres_ids;      /* the authserv-id of each Authentication-Results (or NULL) */
+    size_t n_authres, cap_authres;
     bool oom;     /* an allocation failed for this message: tempfail it */
     bool too_big; /* the message passed max_size: refused, its bytes dropped */
 } milter_conn_t;

@@ -759,6 +759,39 @@ class PostfixEndToEnd(unittest.TestCase):
         assertFolded(self, field_lines(delivered, "Authentication-Results")[0])
         self.assertNotIn("could not add header", self.milters["in"].log_text())
 
+    def test_forged_copies_of_the_engines_headers_are_removed(self):
+        """A sender's own X-SMF-Status, X-Spam-Flag or Authentication-Results in the
+        engine's authserv-id reached the mailbox beside the engine's, where a filter
+        that reads the first one trusted the sender's word (RFC 8601, section 5)."""
+        m = self.marker()
+        data = make_message(m, to=LONGAUTH_RCPT)
+        forged = (b"X-SMF-Status: clean, score=-100.00\r\n"
+                  b"X-Spam-Flag: NO\r\n"
+                  b"x-spam-flag: no\r\n"
+                  b"Authentication-Results: smf; dkim=pass header.d=bank.example\r\n"
+                  b"Authentication-Results: (ours) SMF 1;\r\n\tspf=pass smtp.mailfrom=bank.example\r\n"
+                  b'Authentication-Results: "smf"; dmarc=pass header.from=bank.example\r\n'
+                  b"Authentication-Results: mx.partner.example; spf=pass smtp.mailfrom=x.example\r\n"
+                  b"Authentication-Results: smfx.example; dkim=pass header.d=x.example\r\n")
+        data = forged + data
+        reply = send(self.port(), "alice@example.net", [LONGAUTH_RCPT], data)
+        delivered = self.assertDelivered(reply, m)
+        fields = header_fields(delivered)
+        values = lambda name: [v for n, v in fields if n.lower() == name.lower()]
+        # Only the engine's own: the sender's are gone, whatever their case.
+        self.assertEqual(len(values("X-SMF-Status")), 1, delivered)
+        self.assertRegex(values("X-SMF-Status")[0], r"^ clean, score=\d")
+        self.assertEqual(values("X-Spam-Flag"), [], delivered)
+        results = values("Authentication-Results")
+        self.assertNotIn("bank.example", delivered)
+        self.assertEqual([r for r in results if r.startswith(" smf;")], [" smf; dkim=none"],
+                         delivered)
+        # Results from other verifiers stay, a name that only starts like ours too.
+        self.assertIn(" mx.partner.example; spf=pass smtp.mailfrom=x.example", results)
+        self.assertIn(" smfx.example; dkim=pass header.d=x.example", results)
+        self.assertEqual(len(results), 3, delivered)
+        self.assertNotIn("could not remove", self.milters["in"].log_text())
+
     def test_engine_headers_are_added_whole_or_not_at_all(self):
         m = self.marker()
         reply = send(self.port("headers"), "alice@example.net", ["bob@example.com"],
@@ -836,7 +869,7 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         for opt in (b"--socket", b"--endpoint", b"--timeout", b"--trusted", b"--on-quarantine",
                     b"--noop", b"--foreground", b"--max-size",
-                    b"--connect-timeout"):
+                    b"--connect-timeout", b"--authserv-id"):
             self.assertIn(opt, r.stdout)
 
     def test_bad_options_are_refused(self):
