@@ -1,8 +1,9 @@
 /*
  * engine_link.c - talks SMF/1 to one or more smfd scan endpoints.
  *
- * Threads: libmilter runs each MTA connection's callbacks on its own thread,
- * and a ZeroMQ socket must only be used by one thread at a time. Each
+ * Threads: libmilter runs the callbacks of many MTA connections at once, each
+ * connection's one at a time but not always on the same thread (a worker
+ * pool), and a ZeroMQ socket must only be used by one thread at a time. Each
  * endpoint therefore has a pool of idle DEALER sockets: a callback borrows
  * one for the length of a single request and gives it back. The pool's mutex
  * is the full memory barrier ZeroMQ asks for when a socket changes threads,
