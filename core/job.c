@@ -333,7 +333,10 @@ static const char *reason_text(arena_t *a, const group_t *g, const outcome_t *o)
     if (o->virus)
         return arena_printf(a, "virus %s", o->virus);
     const pipeline_result_t *r = &g->result;
-    char *s = arena_printf(a, "%s, score %.2f", r->verdict.why, r->score);
+    /* "score 17.40: ...", or what decided before the score: "spam, score ...". */
+    char *s = strcmp(r->verdict.why, "score") == 0
+                  ? arena_printf(a, "score %.2f", r->score)
+                  : arena_printf(a, "%s, score %.2f", r->verdict.why, r->score);
     for (size_t i = 0; i < r->nsymbols && i < 5; i++)
         s = arena_printf(a, "%s%s%s", s, i ? " " : ": ", r->symbols[i].name);
     return s;

@@ -283,6 +283,7 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(spam["state"], "quarantined")
         self.assertEqual(spam["size"], len(gtube))
         self.assertIn("PAT_GTUBE", spam["reason"])
+        self.assertTrue(spam["reason"].startswith("spam, score "), spam["reason"])
         vrow = rows[("virus.example", virus_id)]
         self.assertEqual(vrow["virus"], "SMF.Test.EICAR.UNOFFICIAL")
         self.assertNotIn(("virus.example", spam_id), rows)
@@ -623,6 +624,13 @@ class QuarantineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(self.sink.messages), before + 1)
         self.assertEqual(self.sink.messages[-1]["rcpt"], ["x@[192.0.2.1]"])
+
+    def test_reason_of_mail_held_for_its_score(self):
+        """Mail held for its score alone says so once: "score 17.40: SYMBOLS"."""
+        with open(os.path.join(smftest.PATHS["source"], "etc", "samples", "spam.eml"), "rb") as f:
+            qid = self.quarantine(f.read(), recipients=["s@score-reason.example"])
+        reason = self.entry(qid, "score-reason.example")["reason"]
+        self.assertRegex(reason, r"^score \d+\.\d\d: [A-Z_]+", reason)
 
     def test_release_of_an_invalid_domain_copy_goes_by_its_recipients_policies(self):
         """A copy under _invalid_ is delivered where its recipients' domains' policies
