@@ -61,7 +61,8 @@ static void usage(FILE *out)
           "\n"
           "  -s, --socket SPEC        where the MTA connects: unix:PATH (default " DEFAULT_SOCKET
           ")\n"
-          "                           or inet:PORT@HOST (TCP_NODELAY is set; prefer unix)\n"
+          "                           or inet:PORT@HOST, inet6:PORT@HOST (TCP_NODELAY is set;\n"
+          "                           prefer unix)\n"
           "      --socket-mode MODE   permissions of a unix socket, octal (default 0660)\n"
           "      --socket-group GRP   group of a unix socket (default: postfix, if it exists)\n"
           "  -e, --endpoint EP        smfd scan endpoint, repeatable (default " DEFAULT_ENDPOINT
