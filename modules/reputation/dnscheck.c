@@ -151,6 +151,34 @@ static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
     return true;
 }
 
+/*
+ * Asks a domain list about a name and about the registered domain it may
+ * sit under: its last three labels and its last two ("www.spammer.example"
+ * is also asked as "spammer.example", "a.spam.co.example" as
+ * "spam.co.example" and "co.example"). URIBL and SURBL hold registered
+ * domains only and answer "no such name" for any name below one, so a
+ * spammer's links to fresh subdomains would otherwise all pass. Whether
+ * the name itself was new is returned: max_url_hosts counts hosts.
+ */
+static bool zone_ask_domain(check_ctx_t *ctx, size_t zone, const char *name)
+{
+    bool fresh = zone_ask(ctx, zone, name);
+    size_t n = strlen(name);
+    int labels = 0;
+
+    while (n > 0 && name[n - 1] == '.')
+        n--;
+    for (size_t i = n; i > 0 && labels < 3; i--) {
+        if (name[i - 1] != '.')
+            continue;
+        /* name + i holds the name's last `labels` labels, fewer than the
+         * name has: a parent, asked when it has two or three. */
+        if (++labels >= 2)
+            zone_ask(ctx, zone, name + i);
+    }
+    return fresh;
+}
+
 static int hex_value(int c)
 {
     if (c >= '0' && c <= '9')
@@ -291,7 +319,9 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
             name = host;
         }
         /* Only distinct hosts count: repeating one link must not use up the budget. */
-        if (name != NULL && zone_ask(ctx, zone, name))
+        if (name == NULL)
+            continue;
+        if (name == host ? zone_ask_domain(ctx, zone, name) : zone_ask(ctx, zone, name))
             asked++;
     }
 }
@@ -330,9 +360,9 @@ static void zones_ask(check_ctx_t *ctx)
         if ((what & REP_Q_IP) && ask_ip)
             zone_ask(ctx, z, rev);
         if ((what & REP_Q_SENDER) && ask_sender)
-            zone_ask(ctx, z, ctx->q->sender_domain);
+            zone_ask_domain(ctx, z, ctx->q->sender_domain);
         if ((what & REP_Q_HELO) && ask_helo)
-            zone_ask(ctx, z, ctx->q->helo);
+            zone_ask_domain(ctx, z, ctx->q->helo);
         if (what & (REP_Q_URL | REP_Q_URL_IP))
             zone_ask_urls(ctx, z, what);
     }

@@ -36,6 +36,8 @@ RECORDS = {
     "192.0.2.1.dbl.test": [("A", "127.0.1.2")],
     "[192.0.2.1].dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
+    # A registered domain under a two-label suffix, as URIBL and SURBL hold them.
+    "spam.co.test.dbl.test": [("A", "127.0.1.6")],
     reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
     # What URIBL and SURBL (127.0.0.1) and dnswl.org (127.0.0.255) answer a refused resolver.
     reverse_v4("192.0.2.99") + ".uribl.test": [("A", "127.0.0.1")],
@@ -235,8 +237,9 @@ class DnsListTest(unittest.TestCase):
     def test_queries_past_the_cap_are_counted_once_each(self):
         """The count of names left unasked holds each name once, however many
         links lead to its host, and only those max_url_hosts would have asked:
-        260 hosts in one zone, each linked twice, and the sender domain and
-        HELO name asked first leave 6 names unasked."""
+        260 hosts in one zone, each linked twice, the sender domain and HELO
+        name asked first and the hosts' parent domain (twice.test) leave 7
+        names unasked."""
         path = os.path.join(self.tmp, "twice-links.eml")
         with open(path, "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n" +
@@ -244,8 +247,8 @@ class DnsListTest(unittest.TestCase):
                             for i in range(300)))
         opts = ["dnsbl={%s}" % DBL, "max_url_hosts=260", "dns_budget_ms=20000"]
         s = symbols(self.scan(fixture="twice-links.eml", opts=opts))
-        self.assertIn("6 queries past the limit of 256", s["REP_DNS_SKIPPED"]["detail"])
-        self.assertIn("from h254.twice.test.dbl.test on", s["REP_DNS_SKIPPED"]["detail"])
+        self.assertIn("7 queries past the limit of 256", s["REP_DNS_SKIPPED"]["detail"])
+        self.assertIn("from h253.twice.test.dbl.test on", s["REP_DNS_SKIPPED"]["detail"])
 
     def test_url_hosts_as_a_browser_reads_them(self):
         s = symbols(self.scan(fixture="tricky-dot.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=2"]))
@@ -256,6 +259,23 @@ class DnsListTest(unittest.TestCase):
     def test_percent_escaped_url_host(self):
         s = symbols(self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_subdomains_of_a_listed_domain(self):
+        """Lists of registered domains answer "no such name" below one: a link,
+        sender or HELO name is asked with its last three and two labels too."""
+        path = os.path.join(self.tmp, "subdomains.eml")
+        with open(path, "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://x7f3.www.spammer.test/a and http://login.spam.co.test./b\n")
+        s = symbols(self.scan(fixture="subdomains.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("spammer.test.dbl.test -> 127.0.1.2", s["REP_DNSBL_DBL_TEST"]["detail"])
+        zone = '"dbl.test:url:127.0.1.6:2"'
+        s = symbols(self.scan(fixture="subdomains.eml", opts=["dnsbl={%s}" % zone]))
+        self.assertIn("spam.co.test.dbl.test -> 127.0.1.6", s["REP_DNSBL_DBL_TEST"]["detail"])
+        s = symbols(self.scan("--from", "x@bounce.spammer.test", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("spammer.test.dbl.test -> 127.0.1.2", s["REP_DNSBL_DBL_TEST"]["detail"])
+        s = symbols(self.scan("--helo", "mx1.bad-helo.test", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("bad-helo.test.dbl.test", s["REP_DNSBL_DBL_TEST"]["detail"])
 
     def test_url_host_that_is_no_name_is_not_asked(self):
         s = symbols(self.scan(fixture="bad-host.eml", opts=["dnsbl={%s}" % DBL]))
