@@ -418,15 +418,17 @@ static int rep_check_history(smf_msg_t *msg, const rep_state_t *st, const rep_hi
     return 0;
 }
 
-/* The sender address in lower case, the form its count is kept under:
- * "Alice@Example.com" and "alice@example.com" reach the same mailbox, and
- * a sender must not pass the limit by changing the case of its address. */
-static const char *rep_rate_sender(smf_msg_t *msg, const char *sender)
+/* A sender address or user name in lower case, the form its count is kept
+ * under: "Alice@Example.com" and "alice@example.com" reach the same
+ * mailbox, and most login back ends (LDAP, SQL, Active Directory) take
+ * "Alice" for "alice". A sender or user must not pass the limit by
+ * changing the case of its address or of the name it logs in with. */
+static const char *rep_rate_name(smf_msg_t *msg, const char *name)
 {
-    char *s = smf_msg_printf(msg, "%s", sender);
+    char *s = smf_msg_printf(msg, "%s", name);
 
     if (s == NULL)
-        return sender;
+        return name;
     for (char *p = s; *p != '\0'; p++)
         *p = (char)tolower((unsigned char)*p);
     return s;
@@ -443,9 +445,10 @@ static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
     if (conn->env->direction != SMF_DIR_OUTBOUND || (lim.messages <= 0 && lim.recipients <= 0))
         return 0;
     bool count = !stage_is_connect_check(msg);
-    if ((rc = rep_rate_count(msg, "sender", rep_rate_sender(msg, conn->env->sender), &lim, now,
-                             count, &by_sender)) < 0 ||
-        (rc2 = rep_rate_count(msg, "user", conn->env->auth_user, &lim, now, count, &by_user)) < 0)
+    if ((rc = rep_rate_count(msg, "sender", rep_rate_name(msg, conn->env->sender), &lim, now, count,
+                             &by_sender)) < 0 ||
+        (rc2 = rep_rate_count(msg, "user", rep_rate_name(msg, conn->env->auth_user), &lim, now,
+                              count, &by_user)) < 0)
         return rc < 0 ? rc : rc2;
     if (rc == 1 || rc2 == 1)
         return smf_msg_add_symbol(msg, "REP_RATE_LIMIT", st->conf->rate_limit_score,

@@ -901,6 +901,17 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertIn("sender gina@ours.test: 3 messages in the last hour, limit 2",
                       s["REP_RATE_LIMIT"]["detail"])
 
+    def test_user_count_ignores_the_case_of_the_login(self):
+        # Login back ends mostly take "Hank" for "hank": each case of the name, with a
+        # sender of its own, must not start a count of its own.
+        data = os.path.join(self.tmp, "rate-user-case")
+        opts = ["rate_messages_per_hour=2"]
+        for i, user in enumerate(("hank", "Hank", "HANK")):
+            s = self.scan(data, "--direction", "outbound", "--auth-user", user,
+                          "--from", "h%d@ours.test" % i, opts=opts, fixture="m%d.eml" % i)
+        self.assertIn("user hank: 3 messages in the last hour, limit 2",
+                      s["REP_RATE_LIMIT"]["detail"])
+
     def test_recipient_rate_limit_and_one_message_per_request(self):
         data = os.path.join(self.tmp, "rate-rcpts")
         opts = ["rate_messages_per_hour=1", "rate_recipients_per_hour=5"]
