@@ -143,6 +143,15 @@ int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const ch
         *why = "SCORE must be a finite number, and nothing may follow it";
         return -1;
     }
+    /* Only the client's address is not the sender's to choose: a bonus for a
+     * sender domain, HELO name or link would be every spammer's, who need
+     * only write one the list holds (a HELO of mail.google.com, a link to
+     * a well-known site). */
+    if (z->score < 0 && (z->queries & ~REP_Q_IP) != 0) {
+        *why = "a negative SCORE is for ip queries only: a sender domain, HELO name or link is "
+               "whatever the sender writes";
+        return -1;
+    }
     zone_symbol(z->symbol, sizeof(z->symbol), prefix, z->zone);
     snprintf(blocked_prefix, sizeof(blocked_prefix), "%s_BLOCKED", prefix);
     zone_symbol(z->blocked, sizeof(z->blocked), blocked_prefix, z->zone);

@@ -108,7 +108,7 @@ static const smf_option_t rep_options[] = {
     {"dnsbl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnsbl),
      "DNS block lists, \"ZONE:QUERY:CODES:SCORE\" (see the README)."},
     {"dnswl", SMF_OPT_LIST, NULL, offsetof(rep_conf_t, dnswl),
-     "DNS allow lists, same format, usually with a negative SCORE."},
+     "DNS allow lists, same format, usually with a negative SCORE (ip queries only)."},
     {"max_url_hosts", SMF_OPT_INT, "10", offsetof(rep_conf_t, max_url_hosts),
      "URL hosts per message looked up in url zones."},
     {"fcrdns", SMF_OPT_BOOL, "false", offsetof(rep_conf_t, fcrdns),

@@ -486,6 +486,15 @@ class DnsListTest(unittest.TestCase):
             res, p = run(self.dns, tmp=self.tmp, opts=["dnsbl={%s}" % spec])
             self.assertEqual(p.returncode, 2, spec)
             self.assertIn("dnsbl: invalid entry", p.stderr)
+        # A bonus for what the sender writes (a sender domain, HELO name, link) would be
+        # every spammer's: only the client's address may earn one.
+        for spec in ['"wl.test:sender:any:-2"', '"wl.test:ip,helo:any:-2"', '"wl.test:url:any:-1"',
+                     '"wl.test:url_ip:any:-1"']:
+            res, p = run(self.dns, tmp=self.tmp, opts=["dnswl={%s}" % spec])
+            self.assertEqual(p.returncode, 2, spec)
+            self.assertIn("negative SCORE is for ip queries only", p.stderr)
+        res, p = run(self.dns, tmp=self.tmp, opts=['dnsbl={"dbl.test:url:any:-1"}'])
+        self.assertEqual(p.returncode, 2)
 
     def test_bad_server_refused_at_init(self):
         cmd = [ARGS.modtest, "-m", ARGS.module, "-o", 'dns_server="not an address"',
