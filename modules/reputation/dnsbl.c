@@ -12,6 +12,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether a zone is a DNS name every query can be asked under: labels of
+ * 1 to 63 letters, digits, '-' and '_' between single dots, at least two,
+ * a final dot allowed. Any other (".zen.example", "zen..example") makes
+ * every query a malformed name, which fails without being asked: the list
+ * would never list anyone, and every message would show a failed lookup. */
+static int zone_name_ok(const char *zone)
+{
+    size_t label = 0, labels = 0;
+
+    for (const char *p = zone; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (label == 0)
+                return 0;
+            labels++;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return labels + (label > 0) >= 2;
+}
+
 /* Copies the next ':'-separated field of *p into out; -1 when missing or too long. */
 static int zone_field(const char **p, char *out, size_t outlen)
 {
@@ -127,8 +152,9 @@ int rep_zone_parse(const char *spec, const char *prefix, rep_zone_t *z, const ch
     char blocked_prefix[64];
 
     memset(z, 0, sizeof(*z));
-    if (zone_field(&p, z->zone, sizeof(z->zone)) < 0 || strchr(z->zone, '.') == NULL) {
-        *why = "expected ZONE:QUERY:CODES:SCORE with a dotted zone";
+    if (zone_field(&p, z->zone, sizeof(z->zone)) < 0 || !zone_name_ok(z->zone)) {
+        *why = "expected ZONE:QUERY:CODES:SCORE with a dotted zone of labels of 1 to 63 letters, "
+               "digits, '-' and '_'";
         return -1;
     }
     if (zone_field(&p, queries, sizeof(queries)) < 0 || zone_queries(queries, &z->queries) < 0) {

@@ -482,7 +482,10 @@ class DnsListTest(unittest.TestCase):
     def test_bad_spec_refused_at_init(self):
         for spec in ['"zen.test:ipx:any:3"', '"zen.test:ip:127.0.0.300:3"', '"zen:ip:any:3"',
                      '"zen.test:ip:any"', '"zen.test:ip:any:3x"', '"zen.test:ip:any:nan"',
-                     '"zen.test:ip:any:inf"', '"zen.test:ip:any:-1e999"']:
+                     '"zen.test:ip:any:inf"', '"zen.test:ip:any:-1e999"',
+                     # Zones under which every query would be a malformed name.
+                     '".zen.test:ip:any:3"', '"zen..test:ip:any:3"', '"zen test.x:ip:any:3"',
+                     '"%s.test:ip:any:3"' % ("z" * 64), '"zen.test..:ip:any:3"']:
             res, p = run(self.dns, tmp=self.tmp, opts=["dnsbl={%s}" % spec])
             self.assertEqual(p.returncode, 2, spec)
             self.assertIn("dnsbl: invalid entry", p.stderr)
