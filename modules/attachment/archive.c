@@ -468,6 +468,7 @@ static size_t att_gzip_header(const unsigned char *d, size_t n, size_t pos, cons
     size_t i = pos + 10;
 
     *name = NULL;
+    *name_len = 0;
     if (pos > n || n - pos < 10 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8)
         return 0;
     if (h[3] & ATT_GZ_FEXTRA) { /* A length, then that many bytes. */
