@@ -357,3 +357,24 @@ void auth_dns_reverse_name(const uint8_t ip[16], char *out, size_t len)
     }
     snprintf(out + n, len - n, "ip6.arpa");
 }
+
+int auth_dns_name_ok(const char *name)
+{
+    size_t label = 0, n = strlen(name);
+
+    if (n > 0 && name[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (name[i] != '.') {
+            if (++label > 63)
+                return 0;
+        } else if (label == 0) {
+            return 0;
+        } else {
+            label = 0;
+        }
+    }
+    return label > 0;
+}

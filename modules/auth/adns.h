@@ -57,6 +57,11 @@ void auth_dns_prefetch(auth_dns_t *dns, const char *name, int type);
 /* The answer, from the cache or by waiting for it until the deadline. Never NULL. */
 const auth_dns_rr_t *auth_dns_get(auth_dns_t *dns, const char *name, int type);
 
+/* Whether DNS can be asked for a name at all: labels of 1 to 63 bytes, 253
+ * in all, a final dot allowed. A name that fails this would fail its look-up
+ * as a DNS error: a temperror the sender could choose. */
+int auth_dns_name_ok(const char *name);
+
 /* Whether the deadline has passed. */
 int auth_dns_expired(const auth_dns_t *dns);
 

@@ -26,31 +26,6 @@ const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
     return names[p];
 }
 
-/*
- * Whether a From domain is one DNS can be asked about: labels of 1 to 63
- * bytes, 253 in all. "ceo@x..bank.example" or a label of 64 bytes under
- * bank.example is none: its record look-up would fail as a DNS error, a
- * temperror any sender could choose in place of bank.example's policy.
- */
-static int dmarc_domain_valid(const char *d)
-{
-    size_t label = 0, n = strlen(d);
-
-    if (n == 0 || n > 253)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (d[i] != '.') {
-            if (++label > 63)
-                return 0;
-        } else if (label == 0) {
-            return 0;
-        } else {
-            label = 0;
-        }
-    }
-    return label > 0;
-}
-
 /* The domain of one mailbox ("Name <a@b>", "a@b", "\"x@y\" <a@b>"): after the
  * last '@' outside quotes of the address in angle brackets, or of the whole. */
 static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t outlen)
@@ -91,7 +66,11 @@ static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t out
     out[n] = '\0';
     if (out[n - 1] == '.')
         out[n - 1] = '\0';
-    return strchr(out, '.') != NULL && dmarc_domain_valid(out) ? 0 : -1;
+    /* A From domain DNS cannot be asked about ("ceo@x..bank.example", a label
+     * of 64 bytes under bank.example) is none: its record look-up would fail
+     * as a DNS error, a temperror any sender could choose in place of
+     * bank.example's policy. */
+    return strchr(out, '.') != NULL && auth_dns_name_ok(out) ? 0 : -1;
 }
 
 int auth_dmarc_from_domains(const char *value, char out[][256], size_t max, int *unreadable)

@@ -91,31 +91,6 @@ static auth_spf_result_t spf_why(spf_ctx_t *c, auth_spf_result_t r, const char *
 }
 
 /*
- * Whether DNS can be asked for a name at all: labels of 1 to 63 bytes, 253
- * in all, a final dot allowed.
- */
-static int spf_name_askable(const char *name)
-{
-    size_t label = 0, n = strlen(name);
-
-    if (n > 0 && name[n - 1] == '.')
-        n--;
-    if (n == 0 || n > 253)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (name[i] != '.') {
-            if (++label > 63)
-                return 0;
-        } else if (label == 0) {
-            return 0;
-        } else {
-            label = 0;
-        }
-    }
-    return label > 0;
-}
-
-/*
  * A look-up for SPF. A macro can expand the sender's local part or HELO
  * into a name no query can carry ("a..b.example", a label of 70 bytes):
  * such a name does not exist (RFC 7208 4.8 gives no error for it). Asked
@@ -127,7 +102,7 @@ static const auth_dns_rr_t *spf_dns_get(const spf_ctx_t *c, const char *name, in
 {
     static const auth_dns_rr_t nxdomain = {.status = AUTH_DNS_NXDOMAIN};
 
-    return spf_name_askable(name) ? auth_dns_get(c->dns, name, type) : &nxdomain;
+    return auth_dns_name_ok(name) ? auth_dns_get(c->dns, name, type) : &nxdomain;
 }
 
 /* ------------------------------------------------------------------ */
