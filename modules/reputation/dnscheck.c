@@ -158,7 +158,10 @@ static bool zone_ask(check_ctx_t *ctx, size_t zone, const char *name)
  * "spam.co.example" and "co.example"). URIBL and SURBL hold registered
  * domains only and answer "no such name" for any name below one, so a
  * spammer's links to fresh subdomains would otherwise all pass. Whether
- * the name itself was new is returned: max_url_hosts counts hosts.
+ * any of these names was new is returned, for max_url_hosts: a host too
+ * long to ask under the zone is still asked as its parents, and were it
+ * not counted, links to such hosts under ever new domains would ask
+ * without end and use up MAX_QUERIES before the next zones ask anything.
  */
 static bool zone_ask_domain(check_ctx_t *ctx, size_t zone, const char *name)
 {
@@ -173,8 +176,8 @@ static bool zone_ask_domain(check_ctx_t *ctx, size_t zone, const char *name)
             continue;
         /* name + i holds the name's last `labels` labels, fewer than the
          * name has: a parent, asked when it has two or three. */
-        if (++labels >= 2)
-            zone_ask(ctx, zone, name + i);
+        if (++labels >= 2 && zone_ask(ctx, zone, name + i))
+            fresh = true;
     }
     return fresh;
 }

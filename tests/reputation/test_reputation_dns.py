@@ -250,6 +250,21 @@ class DnsListTest(unittest.TestCase):
         self.assertIn("7 queries past the limit of 256", s["REP_DNS_SKIPPED"]["detail"])
         self.assertIn("from h253.twice.test.dbl.test on", s["REP_DNS_SKIPPED"]["detail"])
 
+    def test_hosts_too_long_to_ask_count_toward_max_url_hosts(self):
+        """A host too long to ask under a zone is still asked as its registered
+        domain, and counts as a host: 200 such links, each under its own domain,
+        must not use up the 256 queries before the next zone asks the client."""
+        path = os.path.join(self.tmp, "long-hosts.eml")
+        # 247 bytes and more: with ".dbl.test" the name would pass 255.
+        deep = ".".join(["a" * 60, "b" * 60, "c" * 60, "d" * 54])
+        with open(path, "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n" +
+                    "".join("http://%s.x%03d.test/\n" % (deep, i) for i in range(200)))
+        opts = ['dnsbl={%s, %s}' % (DBL, ZEN), "dns_budget_ms=20000"]
+        s = symbols(self.scan("--ip", "192.0.2.99", fixture="long-hosts.eml", opts=opts))
+        self.assertNotIn("REP_DNS_SKIPPED", s)
+        self.assertIn("REP_DNSBL_ZEN_TEST", s)
+
     def test_url_hosts_as_a_browser_reads_them(self):
         s = symbols(self.scan(fixture="tricky-dot.eml", opts=["dnsbl={%s}" % DBL, "max_url_hosts=2"]))
         self.assertIn("evil-link.test.dbl.test -> 127.0.1.5", s["REP_DNSBL_DBL_TEST"]["detail"])
