@@ -285,30 +285,6 @@ static const char *av_auto_tmp_dir(void)
 }
 
 /*
- * Every scan call makes its scratch directory in tmp_dir, so one that
- * cannot be made there (not writable by the user smfd runs as, a read-only
- * file system, no inode left) would fail every scan: init says so instead.
- */
-static int av_try_tmp_dir(smf_init_t *init, const char *dir)
-{
-    char probe[4200];
-    int n = snprintf(probe, sizeof(probe), "%s/smf-av-probe.XXXXXX", dir);
-    if (n < 0 || (size_t)n >= sizeof(probe)) {
-        smf_init_fail(init, "tmp_dir path too long: %s", dir);
-        return SMF_EINVAL;
-    }
-    if (mkdtemp(probe) == NULL) {
-        smf_init_fail(init,
-                      "tmp_dir %s: cannot make a directory in it (%s); libclamav makes one there "
-                      "for every scan: let the user smfd runs as write it, or choose another",
-                      dir, strerror(errno));
-        return SMF_EINVAL;
-    }
-    rmdir(probe);
-    return 0;
-}
-
-/*
  * libclamav makes and removes a scratch directory on every scan call; on a
  * disk that costs more than the scan itself, on tmpfs almost nothing. An
  * empty tmp_dir picks /dev/shm when it has room (1 GiB free or more).
@@ -325,9 +301,6 @@ static int av_set_tmp_dir(smf_init_t *init, const av_conf_t *conf, av_state_t *s
     }
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         smf_init_fail(init, "tmp_dir %s is not a directory", dir);
-        return SMF_EINVAL;
-    }
-    if (av_try_tmp_dir(init, dir) < 0) {
         return SMF_EINVAL;
     }
     int made = av_scratch_open(init, dir, st->scratch);

@@ -112,8 +112,12 @@ int av_scratch_open(smf_init_t *init, const char *base, char *out)
          * taken as it is: only this user can have made it. */
         if (made != 0 && !(err == EEXIST && lstat(out, &sb) == 0 && S_ISDIR(sb.st_mode) &&
                            sb.st_uid == geteuid())) {
-            smf_init_fail(init, "tmp_dir %s: cannot make %s (%s)", base, out,
-                          strerror(err == EEXIST ? EEXIST : err));
+            /* libclamav would fail every scan there: init says so instead. */
+            smf_init_fail(init,
+                          "tmp_dir %s: cannot make a directory in it (%s); libclamav makes one "
+                          "there for every scan: let the user smfd runs as write it, or choose "
+                          "another",
+                          base, strerror(err));
             rc = SMF_EINVAL;
         } else {
             snprintf(av_folders[free_slot].path, AV_SCRATCH_PATH_MAX, "%s", out);
