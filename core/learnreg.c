@@ -73,14 +73,14 @@ static void hash_len(GChecksum *ck, size_t n)
  * and its value unfolded, each run of blanks one space and none at either
  * end, since a milter hands the MTA's fields over without their spacing.
  */
-static void hash_field(GChecksum *ck, GString *name, GString *value)
+static void hash_field(GChecksum *ck, GString *name, GString *value, GString *v)
 {
     while (name->len > 0 && (name->str[name->len - 1] == ' ' || name->str[name->len - 1] == '\t'))
         g_string_truncate(name, name->len - 1);
     for (size_t i = 0; i < name->len; i++)
         name->str[i] = g_ascii_tolower(name->str[i]);
     if (!added_on_the_way(name->str)) {
-        GString *v = g_string_sized_new(value->len);
+        g_string_truncate(v, 0);
         for (size_t i = 0; i < value->len; i++) {
             char c = value->str[i];
             bool blank = c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -96,7 +96,6 @@ static void hash_field(GChecksum *ck, GString *name, GString *value)
         g_checksum_update(ck, (const guchar *)name->str, (gssize)name->len);
         hash_len(ck, v->len);
         g_checksum_update(ck, (const guchar *)v->str, (gssize)v->len);
-        g_string_free(v, TRUE);
     }
     g_string_truncate(name, 0);
     g_string_truncate(value, 0);
@@ -105,7 +104,8 @@ static void hash_field(GChecksum *ck, GString *name, GString *value)
 /* Hashes the header fields of raw; where the body starts (len when none does). */
 static size_t hash_header(GChecksum *ck, const char *raw, size_t len)
 {
-    GString *name = g_string_new(NULL), *value = g_string_new(NULL);
+    /* The value with its blanks evened out is made in one buffer for all. */
+    GString *name = g_string_new(NULL), *value = g_string_new(NULL), *even = g_string_new(NULL);
     bool field = false;
     size_t i = 0, body = len;
     while (i < len) {
@@ -122,7 +122,7 @@ static size_t hash_header(GChecksum *ck, const char *raw, size_t len)
             g_string_append_len(value, raw + i, (gssize)(end - i));
         } else {
             if (field)
-                hash_field(ck, name, value);
+                hash_field(ck, name, value, even);
             const char *colon = memchr(raw + i, ':', end - i);
             size_t n = colon ? (size_t)(colon - (raw + i)) : end - i;
             g_string_append_len(name, raw + i, (gssize)n);
@@ -133,9 +133,10 @@ static size_t hash_header(GChecksum *ck, const char *raw, size_t len)
         i = next;
     }
     if (field)
-        hash_field(ck, name, value);
+        hash_field(ck, name, value, even);
     g_string_free(name, TRUE);
     g_string_free(value, TRUE);
+    g_string_free(even, TRUE);
     return body;
 }
 
