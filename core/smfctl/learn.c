@@ -60,7 +60,7 @@ typedef struct file_list {
     char **items;
     listed_id_t *ids; /* One per item. */
     size_t n, cap;
-    size_t skipped; /* Paths inside the folders that could not be read: counted as failed. */
+    size_t skipped; /* Paths inside the folders that could not be read. */
 } file_list_t;
 
 /*
@@ -83,6 +83,7 @@ typedef struct learn_run {
     generation_t *g;
     unsigned registry;
     size_t learned, known, moved, unlearned, unknown, failed, messages;
+    size_t unread; /* Files and folders not read: none of their messages is counted. */
     size_t files_done, files_total;
     GPtrArray *domains; /* Models this run changed ("" for the site-wide one), to refit. */
     double started, last_progress;
@@ -938,6 +939,7 @@ static void show_progress(learn_run_t *r, bool last)
     fprintf(stderr, "\r%s: %zu/%zu files, %zu messages, %.0f msgs/s%s",
             r->o->unlearn ? "unlearn" : "learn", r->files_done, r->files_total, r->messages,
             r->messages / ((now - r->started) / 1000.0 + 1e-9), last ? "\033[K\n" : "\033[K");
+    smfctl_progress_open(!last);
 }
 
 /* Learns each message of an mbox, cut as smfc cuts it (mbox.h), saying how
@@ -972,16 +974,16 @@ static void learn_file(learn_run_t *r, size_t i, const char *path)
     if (fd < 0 && (errno == ELOOP || errno == ESTALE)) {
         smfctl_fail(0, "%s: changed after it was listed (%s); skipped", path,
                     errno == ELOOP ? "now a symbolic link" : "now another file");
-        r->failed++;
+        r->unread++;
     } else if (fd < 0) {
         smfctl_fail(0, "%s: %s", path, strerror(errno));
-        r->failed++;
+        r->unread++;
     } else if (read_all(fd, &raw, &len) != 0) {
         smfctl_fail(0, "%s: %s; skipped, the rest is read", path,
                     errno == ENOMEM ? "too large to read into memory (split it, or give smfctl "
                                       "more memory)"
                                     : strerror(errno));
-        r->failed++;
+        r->unread++;
     } else if (mbox_is(raw, len)) {
         learn_mbox(r, raw, len, path);
     } else {
@@ -1089,7 +1091,12 @@ static void print_summary(const learn_run_t *r)
     else
         printf("learned %zu, already known %zu, moved %zu, failed %zu", r->learned, r->known,
                r->moved, r->failed);
-    printf(" (%zu messages in %.1f s)\n", r->messages, secs);
+    printf(" (%zu messages in %.1f s)", r->messages, secs);
+    /* The counts above add up to the messages read; a path not read (a
+     * file or a folder, named as it failed) has none to count. */
+    if (r->unread > 0)
+        printf("; %zu path%s not read", r->unread, r->unread == 1 ? "" : "s");
+    putchar('\n');
 }
 
 /*
@@ -1217,7 +1224,7 @@ static int run(learn_run_t *r, file_list_t *files)
         return forget_all(r);
     r->files = files;
     r->files_total = files->n;
-    r->failed = files->skipped;
+    r->unread = files->skipped;
     r->started = clock_mono_ms();
     r->progress = isatty(STDERR_FILENO);
     if (!r->o->domain_implied)
@@ -1230,7 +1237,7 @@ static int run(learn_run_t *r, file_list_t *files)
         note_no_classifier(r);
     }
     int failed = refit(r);
-    return r->failed || failed ? 1 : 0;
+    return r->failed || r->unread || failed ? 1 : 0;
 }
 
 int smfctl_learn(const smfctl_t *ctl, int argc, char **argv)

@@ -43,10 +43,22 @@ static const smfctl_command_t commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* Whether stderr ends in a progress line that has no line break yet. */
+static bool progress_open;
+
+void smfctl_progress_open(bool open)
+{
+    progress_open = open;
+}
+
 int smfctl_fail(int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    /* A message written after it would be read as part of the count. */
+    if (progress_open)
+        fputs("\r\033[K", stderr);
+    progress_open = false;
     fputs("smfctl: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

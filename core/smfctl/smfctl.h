@@ -79,7 +79,12 @@ int smfctl_check_as_user(const struct config *c, int (*check)(void *), void *arg
  */
 char *smfctl_text(const char *s);
 
-/* Prints "smfctl: " and the message on stderr; returns status. */
+/* Says whether stderr ends in a progress line ("\r..." with no line break):
+ * smfctl_fail() then clears it before its message. */
+void smfctl_progress_open(bool open);
+
+/* Prints "smfctl: " and the message on stderr, on a line of its own;
+ * returns status. */
 int smfctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

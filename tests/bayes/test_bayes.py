@@ -766,6 +766,36 @@ class TestLearning(BayesCase):
         self.assertEqual(p.returncode, 0, out)
         self.assertRegex(out.decode(), r"learn: 0/1 files, [1-3] messages")
 
+    def test_errors_start_a_line_of_their_own_below_the_progress(self):
+        """A message about one file, written while the progress line is shown, starts
+        on a line of its own instead of running on after the count."""
+        import pty
+        folder = os.path.join(self.tmp, "mixed")
+        os.mkdir(folder)
+        for i, path in enumerate(fixtures.files(self.mail["spam"])[:3]):
+            shutil.copy(path, os.path.join(folder, "a%d.eml" % i))
+        fixtures.write(os.path.join(folder, "b-index"), "3 V1700000000 N2\n")
+        master, slave = pty.openpty()
+        p = subprocess.Popen([PATHS["smfctl"], "-c", self.config, "learn", "--spam", folder],
+                             stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.communicate(timeout=60)
+        os.close(master)
+        text = out.decode()
+        self.assertEqual(p.returncode, 1, text)
+        at = text.index("smfctl: " + os.path.join(folder, "b-index") + ": not a mail message")
+        self.assertRegex(text[:at], r"learn: [1-3]/4 files")
+        self.assertTrue(text[:at].endswith(("\r\033[K", "\n")), repr(text[:at][-40:]))
+
     def test_links_inside_a_folder_are_skipped(self):
         """Links inside a folder, dangling, leading back up or elsewhere, are named
         and skipped, not followed: the rest of the folder is learned, each message
