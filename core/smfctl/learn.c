@@ -1179,7 +1179,10 @@ static int refit(learn_run_t *r)
             off = true;
             continue;
         }
-        for (guint i = 0; i < r->domains->len; i++)
+        /* Without models per domain, every domain the run changed is the
+         * site-wide model: it is fitted once. */
+        guint n = has_domain_models(&c->modules[m]) ? r->domains->len : MIN(r->domains->len, 1);
+        for (guint i = 0; i < n; i++)
             failed |= fit_module(r, m, g_ptr_array_index(r->domains, i)) != 0;
         fitted = true;
     }

@@ -886,6 +886,14 @@ class TestLearning(BayesCase):
         p = self.smfctl("learn", "--refit", "--domain", "example.org")
         self.assertIn("so it refits its site-wide model", p.stderr)
 
+    def test_domain_without_per_domain_fits_the_one_model_once(self):
+        """Mail learned site-wide, then for a domain: with per_domain = false both are
+        the site-wide model, which the run fits once, not once for each."""
+        self.learn("spam", self.mail["spam"])
+        p = self.smfctl("learn", "--spam", "--domain", "example.org", self.mail["spam"])
+        self.assertEqual(summary(p.stdout)["moved"], 30)
+        self.assertEqual(p.stdout.count("refitted bayes"), 1, p.stdout)
+
     def test_a_damaged_registry_entry_is_not_taken_for_never_taught(self):
         path = fixtures.files(self.mail["spam"])[0]
         self.learn("spam", path)
