@@ -942,27 +942,114 @@ static void show_progress(learn_run_t *r, bool last)
     smfctl_progress_open(!last);
 }
 
-/* Learns each message of an mbox, cut as smfc cuts it (mbox.h), saying how
- * far it got: one mbox can hold a whole archive. */
-static void learn_mbox(learn_run_t *r, const char *buf, size_t len, const char *path)
+/* Learns one message of an mbox, the count-th, still escaped. */
+static void learn_mbox_message(learn_run_t *r, const char *raw, size_t rlen, const char *path,
+                               size_t count)
+{
+    char *msg = malloc(rlen + 1);
+    char *label = g_strdup_printf("%s:%zu", path, count);
+    if (msg == NULL) {
+        smfctl_fail(0, "%s: too large to read into memory; skipped, the rest is read", label);
+        r->messages++;
+        r->failed++;
+    } else {
+        learn_message(r, msg, mbox_unescape(raw, rlen, msg), label);
+    }
+    g_free(label);
+    free(msg);
+    show_progress(r, false);
+}
+
+/* An mbox is read this much at a time, and more when one message is longer. */
+#define MBOX_CHUNK ((size_t)16 << 20)
+
+/* Reads fd until buf[0..cap) is full or the file ends; false with errno on an error. */
+static bool fill(int fd, char *buf, size_t cap, size_t *len, bool *eof)
+{
+    while (*len < cap) {
+        ssize_t got = read(fd, buf + *len, cap - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return false;
+        if (got == 0) {
+            *eof = true;
+            break;
+        }
+        *len += (size_t)got;
+    }
+    return true;
+}
+
+/*
+ * Learns the messages of whole, those that end before buf[len) unless the
+ * file has ended too; returns where the first one not learned starts. A
+ * message ends at a separator (mbox.h), which needs the line after a "From "
+ * line: one cut short at the end of the buffer is found in the next read.
+ */
+static size_t learn_whole_messages(learn_run_t *r, const char *buf, size_t len, bool eof,
+                                   const char *path, size_t *count)
 {
     mbox_t m = {buf, len, 0};
     const char *raw;
-    size_t rlen, count = 0;
+    size_t rlen, start = 0;
     while (!r->full && mbox_next(&m, &raw, &rlen)) {
-        char *msg = malloc(rlen + 1);
-        char *label = g_strdup_printf("%s:%zu", path, ++count);
-        if (msg == NULL) {
-            smfctl_fail(0, "%s: too large to read into memory; skipped, the rest is read", label);
-            r->messages++;
-            r->failed++;
-        } else {
-            learn_message(r, msg, mbox_unescape(raw, rlen, msg), label);
-        }
-        g_free(label);
-        free(msg);
-        show_progress(r, false);
+        if (m.off >= len && !eof)
+            return start;
+        learn_mbox_message(r, raw, rlen, path, ++*count);
+        start = m.off;
     }
+    return r->full ? len : start;
+}
+
+/*
+ * Learns each message of an mbox, cut as smfc cuts it (mbox.h), saying how
+ * far it got. The file is read a piece at a time: a mailbox of many
+ * gigabytes takes the memory of its longest message, not its size.
+ */
+static void learn_mbox(learn_run_t *r, int fd, const char *path)
+{
+    size_t cap = MBOX_CHUNK, len = 0, count = 0;
+    char *buf = malloc(cap);
+    bool eof = false;
+    for (;;) {
+        if (buf == NULL) {
+            smfctl_fail(0,
+                        "%s: message %zu too large to read into memory; the rest of the file "
+                        "is not read",
+                        path, count + 1);
+            r->unread++;
+            break;
+        }
+        if (!fill(fd, buf, cap, &len, &eof)) {
+            smfctl_fail(0, "%s: %s after message %zu; the rest of the file is not read", path,
+                        strerror(errno), count);
+            r->unread++;
+            break;
+        }
+        size_t done = learn_whole_messages(r, buf, len, eof, path, &count);
+        if (eof || r->full)
+            break;
+        memmove(buf, buf + done, len - done);
+        len -= done;
+        /* No message ended in a full buffer: one is longer, and needs more room. */
+        if (len == cap) {
+            char *grown = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (grown == NULL)
+                free(buf);
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    free(buf);
+    close(fd);
+}
+
+/* Whether the file open at fd is an mbox, judged by its first line. */
+static bool is_mbox_file(int fd)
+{
+    char head[5];
+    return pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && mbox_is(head, sizeof(head));
 }
 
 /* The i-th file of the run, path. */
@@ -978,14 +1065,14 @@ static void learn_file(learn_run_t *r, size_t i, const char *path)
     } else if (fd < 0) {
         smfctl_fail(0, "%s: %s", path, strerror(errno));
         r->unread++;
+    } else if (is_mbox_file(fd)) {
+        learn_mbox(r, fd, path);
     } else if (read_all(fd, &raw, &len) != 0) {
         smfctl_fail(0, "%s: %s; skipped, the rest is read", path,
                     errno == ENOMEM ? "too large to read into memory (split it, or give smfctl "
                                       "more memory)"
                                     : strerror(errno));
         r->unread++;
-    } else if (mbox_is(raw, len)) {
-        learn_mbox(r, raw, len, path);
     } else {
         learn_message(r, raw, len, path);
     }

@@ -91,12 +91,37 @@ class LearnTransactionTest(unittest.TestCase):
                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
                                                                  (limit, limit)))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("%s: too large to read into memory" % big, r.stderr)
+        self.assertIn("%s: message 1 too large to read into memory" % big, r.stderr)
         # The counts add up to the messages read; the file that was not read
         # has none and is counted apart.
         self.assertRegex(r.stdout, r"learned 1, already known 0, moved 0, failed 0 "
                          r"\(1 messages in [0-9.]+ s\); 1 path not read\n")
         self.assertEqual(self.counts(), (0, 1))
+
+    def test_an_mbox_is_read_a_piece_at_a_time(self):
+        """A 200 MB mbox of 4 MB messages takes the memory of a few messages, not of
+        the whole file, and each of its messages is learned."""
+        smfctl = os.path.join(smftest.PATHS["build"], "bin", "smfctl")
+        ldd = subprocess.run(["ldd", smfctl], capture_output=True, text=True).stdout
+        if "libasan" in ldd:
+            self.skipTest("AddressSanitizer's own memory would hide what is measured")
+        big = os.path.join(self.tmp, "big.mbox")
+        body = ("x" * 999 + "\n") * 4000
+        with open(big, "w") as f:
+            for i in range(50):
+                f.write("From a@example.net Mon Jan  1 00:00:00 2024\nFrom: a@example.net\n"
+                        "Subject: part %d\n\n%s\n" % (i, body))
+        with open(os.path.join(self.tmp, "out"), "w+") as out:
+            p = subprocess.Popen([smfctl, "-c", self.conf, "learn", "--ham", big],
+                                 stdout=out, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(p.pid, 0)
+            out.seek(0)
+            text = out.read()
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, text)
+        self.assertIn("learned 50, already known 0, moved 0, failed 0", text)
+        self.assertEqual(self.counts(), (0, 50))
+        # ru_maxrss is in KiB: well below the file's 200 MB.
+        self.assertLess(usage.ru_maxrss, 100 << 10, text)
 
     def test_move_and_unlearn_with_a_module_batch(self):
         path = self.mail("nest.eml", "hello LEARN-NESTS")
