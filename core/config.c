@@ -48,6 +48,39 @@ static __thread char cfg_errbuf[1024];
  * own cfg_t, which does not carry the file's name and line. */
 static __thread cfg_t *cfg_root;
 
+/* The line of the last error a probe parse reported. */
+static __thread int probe_line;
+
+static void probe_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    (void)fmt;
+    (void)ap;
+    probe_line = cfg != NULL ? cfg->line : 0;
+}
+
+/* The line libconfuse gives a stray `}` on text's second line, 2 when it counts right. */
+static int probe_brace_line(const char *text)
+{
+    cfg_opt_t opts[] = {CFG_END()};
+    cfg_t *cfg = cfg_init(opts, 0);
+    cfg_set_error_function(cfg, probe_error);
+    probe_line = 0;
+    (void)cfg_parse_buf(cfg, text);
+    cfg_free(cfg);
+    return probe_line;
+}
+
+/* How many lines more than one libconfuse counts for a line comment and a
+ * block comment (confline_real()), measured once on the library in use. */
+static int comment_line_extra, comment_block_extra;
+
+static void measure_comment_lines(void)
+{
+    int line = probe_brace_line("# c\n}\n"), block = probe_brace_line("/* c */\n}\n");
+    comment_line_extra = line > 2 ? line - 2 : 0;
+    comment_block_extra = block > 2 ? block - 2 : 0;
+}
+
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[768];
@@ -56,7 +89,8 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
         cfg = cfg_root;
     bool section = false;
     if (cfg != NULL && cfg->filename != NULL && cfg->line > 0) {
-        int line = confline_culprit(cfg->filename, msg, cfg->line, &section);
+        int real = confline_real(cfg->filename, cfg->line, comment_line_extra, comment_block_extra);
+        int line = confline_culprit(cfg->filename, msg, real, &section);
         char open[160];
         int from = strstr(msg, "premature end of file") != NULL
                        ? confline_unclosed(cfg->filename, open, sizeof(open))
@@ -565,6 +599,8 @@ static bool unclosed_section(const char *path, char *err, size_t errlen)
 static cfg_t *parse_file(cfg_opt_t *opts, int flags, const char *path, char *const *ov, size_t nov,
                          char *err, size_t errlen)
 {
+    static pthread_once_t measured = PTHREAD_ONCE_INIT;
+    pthread_once(&measured, measure_comment_lines);
     cfg_t *cfg = cfg_init(opts, flags);
     cfg_set_error_function(cfg, capture_error);
     cfg_errbuf[0] = '\0';

@@ -163,3 +163,36 @@ int confline_unclosed(const char *path, char *text, size_t textlen)
     fclose(f);
     return depth > 0 ? outer : 0;
 }
+
+int confline_real(const char *path, int reported, int line_extra, int block_extra)
+{
+    if (line_extra == 0 && block_extra == 0)
+        return reported;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return reported;
+    lex_t st = PLAIN;
+    int real = 1, counted = 1;
+    int c = fgetc(f);
+    while (c != EOF && counted < reported) {
+        int next = fgetc(f);
+        lex_t before = st;
+        int used = lex_step(&st, c, next);
+        int newlines = (c == '\n') + (used == 2 && next == '\n');
+        int gain = newlines;
+        if (before == LINE_COMMENT && st == PLAIN)
+            gain += line_extra;
+        else if (before == BLOCK_COMMENT && st == PLAIN)
+            gain += block_extra;
+        /* The count would pass the reported line here: the culprit is on this one. */
+        if (counted + gain > reported)
+            break;
+        real += newlines;
+        counted += gain;
+        if (used == 2)
+            next = fgetc(f);
+        c = next;
+    }
+    fclose(f);
+    return real;
+}

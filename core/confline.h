@@ -25,4 +25,14 @@ int confline_culprit(const char *path, const char *msg, int reported, bool *sect
  */
 int confline_unclosed(const char *path, char *text, size_t textlen);
 
+/*
+ * libconfuse 3.3 counts more than one line for a comment: two more for
+ * each `#` or `//` comment and one more for each block comment, so the
+ * lines it reports drift further from the truth down a commented file.
+ * Given those two extras (as measured on the library in use; 0 and 0
+ * when it counts right), returns the line of path that libconfuse's
+ * `reported` stands for.
+ */
+int confline_real(const char *path, int reported, int line_extra, int block_extra);
+
 #endif

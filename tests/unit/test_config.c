@@ -78,6 +78,13 @@ static const refusal_t refusals[] = {
      "modules = {}\npolicy \"a.example\" {\n inbound {\n  add_header_score = abc\n }\n}\n"
      "policy \"b.example\" {\n inbound {\n  add_header_score = 5\n }\n}",
      {":6:", "invalid floating point value for option 'add_header_score'"}},
+    /* Comments above do not move the line shown. */
+    {"stray closing brace below comments",
+     "modules = {}\n# a\n// b\nworkers = 2 # c\n/* d\n e */\n}\nworkers = 3",
+     {":9:", "unexpected closing brace"}},
+    {"misspelt setting below comments",
+     "modules = {}\n# a\n# b\n# c\n# d\n/* e */ workerz = 2\n# f\nworkers = 3",
+     {":8:", "no such option 'workerz'"}},
     /* Braces in comments and strings do not count; the unclosed one is named. */
     {"missing closing brace",
      "modules = {}\npolicy default {\n inbound {\n  add_header_score = 5\n  # } a comment\n"
