@@ -81,39 +81,67 @@ static void measure_comment_lines(void)
     comment_block_extra = block > 2 ? block - 2 : 0;
 }
 
+/* An unexpected token, or the end of the file, after a string that runs
+ * on past its line is what a string left open read on to: the error names
+ * where it opened. The configuration has no string of several lines. */
+static bool string_left_open(const cfg_t *cfg, const char *msg, int line)
+{
+    char open[160];
+    bool run_on =
+        strncmp(msg, "unexpected token", 16) == 0 || strstr(msg, "premature end of file") != NULL;
+    int quote = run_on ? confline_open_string(cfg->filename, open, sizeof(open)) : 0;
+    if (quote == 0 || quote > line)
+        return false;
+    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
+                     "%s:%d: the string opened on this line (`%s`) is not closed on it; a closing "
+                     "quote is missing",
+                     cfg->filename, quote, open);
+    if (n < 0)
+        cfg_errbuf[0] = '\0';
+    return true;
+}
+
+/* libconfuse takes the end of the file for a missing `}` only when a
+ * section opens after it: the error names the section left open. */
+static bool section_left_open(const cfg_t *cfg, const char *msg, int line)
+{
+    char open[160];
+    int from = strstr(msg, "premature end of file") != NULL
+                   ? confline_unclosed(cfg->filename, open, sizeof(open))
+                   : 0;
+    if (from == 0)
+        return false;
+    /* A path long enough to cut the message short still leaves its start. */
+    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
+                     "%s:%d: %s: the section opened on line %d (`%s`) is never closed; a `}` is "
+                     "missing there or in a section inside it",
+                     cfg->filename, line, msg, from, open);
+    if (n < 0)
+        cfg_errbuf[0] = '\0';
+    return true;
+}
+
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
     char msg[768];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (cfg_root != NULL && (cfg == NULL || cfg->filename == NULL || cfg->line <= 0))
         cfg = cfg_root;
-    bool section = false;
-    if (cfg != NULL && cfg->filename != NULL && cfg->line > 0) {
-        int real = confline_real(cfg->filename, cfg->line, comment_line_extra, comment_block_extra);
-        int line = confline_culprit(cfg->filename, msg, real, &section);
-        char open[160];
-        int from = strstr(msg, "premature end of file") != NULL
-                       ? confline_unclosed(cfg->filename, open, sizeof(open))
-                       : 0;
-        if (from > 0) {
-            /* A path long enough to cut the message short still leaves its start. */
-            int n = snprintf(
-                cfg_errbuf, sizeof(cfg_errbuf),
-                "%s:%d: %s: the section opened on line %d (`%s`) is never closed; a `}` is "
-                "missing there or in a section inside it",
-                cfg->filename, line, msg, from, open);
-            if (n < 0)
-                cfg_errbuf[0] = '\0';
-            return;
-        }
-        /* A module's section whose module is not loaded reads as unknown. */
-        snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,
-                 section && strncmp(msg, "no such option", 14) == 0
-                     ? " (a module's section? name the module in `modules`, or keep it "
-                       "listed and set enabled = false in its section)"
-                     : "");
-    } else
+    if (cfg == NULL || cfg->filename == NULL || cfg->line <= 0) {
         snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s", msg);
+        return;
+    }
+    bool section = false;
+    int real = confline_real(cfg->filename, cfg->line, comment_line_extra, comment_block_extra);
+    int line = confline_culprit(cfg->filename, msg, real, &section);
+    if (string_left_open(cfg, msg, line) || section_left_open(cfg, msg, line))
+        return;
+    /* A module's section whose module is not loaded reads as unknown. */
+    snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,
+             section && strncmp(msg, "no such option", 14) == 0
+                 ? " (a module's section? name the module in `modules`, or keep it "
+                   "listed and set enabled = false in its section)"
+                 : "");
 }
 
 /* ---- option tables ------------------------------------------------ */

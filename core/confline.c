@@ -196,3 +196,32 @@ int confline_real(const char *path, int reported, int line_extra, int block_extr
     fclose(f);
     return real;
 }
+
+int confline_open_string(const char *path, char *text, size_t textlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    lex_t st = PLAIN;
+    int line = 1, opened = 0, found = 0;
+    int c = fgetc(f);
+    while (c != EOF && found == 0) {
+        int next = fgetc(f);
+        lex_t before = st;
+        int used = lex_step(&st, c, next);
+        if (before == PLAIN && (st == DOUBLE_QUOTED || st == SINGLE_QUOTED))
+            opened = line;
+        if (c == '\n' || (used == 2 && next == '\n')) {
+            if (st == DOUBLE_QUOTED || st == SINGLE_QUOTED)
+                found = opened;
+            line++;
+        }
+        if (used == 2)
+            next = fgetc(f);
+        c = next;
+    }
+    if (found > 0 && text != NULL && textlen > 0)
+        line_text(f, found, text, textlen);
+    fclose(f);
+    return found;
+}

@@ -26,6 +26,14 @@ int confline_culprit(const char *path, const char *msg, int reported, bool *sect
 int confline_unclosed(const char *path, char *text, size_t textlen);
 
 /*
+ * The first line of path on which a quoted string opens and does not
+ * close, its text (trimmed) into text; 0 when every string closes on its
+ * own line. libconfuse reads a string on over line ends, so a missing
+ * quote shows only as an odd token lines further on.
+ */
+int confline_open_string(const char *path, char *text, size_t textlen);
+
+/*
  * libconfuse 3.3 counts more than one line for a comment: two more for
  * each `#` or `//` comment and one more for each block comment, so the
  * lines it reports drift further from the truth down a commented file.

@@ -85,6 +85,15 @@ static const refusal_t refusals[] = {
     {"misspelt setting below comments",
      "modules = {}\n# a\n# b\n# c\n# d\n/* e */ workerz = 2\n# f\nworkers = 3",
      {":8:", "no such option 'workerz'"}},
+    /* libconfuse reads the string on to the next quote and stumbles lines later. */
+    {"string without its closing quote",
+     "modules = {}\n# a\nlisten = \"ipc:///tmp/a.sock\n# b\npublish = \"ipc:///tmp/b.sock\"\n"
+     "# c\ndata_dir = \"/tmp\"\nworkers = 2",
+     {":5:", "(`listen = \"ipc:///tmp/a.sock`) is not closed on it"}},
+    /* One more quote left open, and the string runs to the end of the file. */
+    {"string without its closing quote at the end",
+     "modules = {}\npolicy default {\n  reject_text = \"no\n}\nworkers = 2",
+     {":5:", "(`reject_text = \"no`) is not closed on it"}},
     /* Braces in comments and strings do not count; the unclosed one is named. */
     {"missing closing brace",
      "modules = {}\npolicy default {\n inbound {\n  add_header_score = 5\n  # } a comment\n"
