@@ -38,6 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (line > 0)
         FUZZ_CHECK(memchr(text, '\0', sizeof(text)) != NULL);
 
+    memset(text, 'x', sizeof(text));
+    line = confline_open_string(path, text, sizeof(text));
+    FUZZ_CHECK(line >= 0);
+    if (line > 0)
+        FUZZ_CHECK(memchr(text, '\0', sizeof(text)) != NULL);
+    /* The real line is never past the one libconfuse counted. */
+    for (int reported = 1; reported <= 1000; reported *= 10) {
+        int real = confline_real(path, reported, 2, 1);
+        FUZZ_CHECK(real >= 1 && real <= reported);
+    }
+
     /* libconfuse's messages, naming options the input may hold; and the
      * input's first line as a message of its own. */
     char first[256];
