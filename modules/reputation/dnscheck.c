@@ -278,15 +278,46 @@ static bool url_host_numeric(const char *host)
     return strspn(host, "0123456789.") == strlen(host);
 }
 
+bool rep_ip_nat64(const uint8_t ip[16], uint8_t out[16])
+{
+    static const uint8_t prefix[12] = {0x00, 0x64, 0xff, 0x9b};
+    uint8_t v4[4];
+
+    if (memcmp(ip, prefix, sizeof(prefix)) != 0)
+        return false;
+    /* Copied aside first: out may be ip. */
+    memcpy(v4, ip + 12, 4);
+    cares_map_v4(out, v4);
+    return true;
+}
+
+/* Whether ip is a 6to4 address (2002::/16, RFC 3056): its /48 is the
+ * network of whoever holds the IPv4 address in bits 16 to 47, written to
+ * out, mapped. */
+static bool ip_6to4(const uint8_t ip[16], uint8_t out[16])
+{
+    uint8_t v4[4];
+
+    if (ip[0] != 0x20 || ip[1] != 0x02)
+        return false;
+    memcpy(v4, ip + 2, 4);
+    cares_map_v4(out, v4);
+    return true;
+}
+
 /*
  * Addresses no DNS list holds: this network, private networks, loopback,
- * link-local, multicast and reserved, whether a link's host or the client.
- * Asking about them gains nothing, tells the list's operator about our own
- * network, and 127.0.0.2 is the test entry every list answers as listed.
- * For IPv6: ::/8 (unspecified, loopback, the old IPv4-compatible form and
- * other reserved ones), unique local fc00::/7, link-local fe80::/10, the
- * old site-local fec0::/10 and multicast ff00::/8. An IPv4-mapped address
- * counts as its IPv4 address.
+ * link-local, shared (CGN), multicast and reserved, the IETF protocol
+ * assignments (192.0.0.0/24), benchmarking and documentation networks,
+ * whether a link's host or the client: the special-purpose ones IANA marks
+ * as not globally reachable. Asking about them gains nothing, tells the
+ * list's operator about our own network, and 127.0.0.2 is the test entry
+ * every list answers as listed. For IPv6: ::/8 (unspecified, loopback, the
+ * old IPv4-compatible form and other reserved ones), discard-only
+ * 100::/64, benchmarking 2001:2::/48, documentation 2001:db8::/32, unique
+ * local fc00::/7, link-local fe80::/10, the old site-local fec0::/10 and
+ * multicast ff00::/8. An IPv4-mapped address counts as its IPv4 address;
+ * so does a NAT64 or 6to4 one, the caller's to unwrap (ip_list_form).
  */
 static bool ip_private(const uint8_t ip[16])
 {
@@ -294,10 +325,30 @@ static bool ip_private(const uint8_t ip[16])
 
     if (!cares_is_v4(ip))
         return ip[0] == 0 || (ip[0] & 0xfe) == 0xfc || (ip[0] == 0xfe && ip[1] >= 0x80) ||
-               ip[0] == 0xff;
+               ip[0] == 0xff || (ip[0] == 0x01 && memcmp(ip + 1, "\0\0\0\0\0\0\0", 7) == 0) ||
+               (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x0d && ip[3] == 0xb8) ||
+               (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x00 && ip[3] == 0x02 && ip[4] == 0 &&
+                ip[5] == 0);
     return a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 || (a[0] == 169 && a[1] == 254) ||
            (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-           (a[0] == 100 && (a[1] & 0xc0) == 64);
+           (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 192 && a[1] == 0 && a[2] == 0) ||
+           (a[0] == 192 && a[1] == 0 && a[2] == 2) || (a[0] == 198 && (a[1] & 0xfe) == 18) ||
+           (a[0] == 198 && a[1] == 51 && a[2] == 100) || (a[0] == 203 && a[1] == 0 && a[2] == 113);
+}
+
+/*
+ * The address a list is asked about for ip, and judged private by: the
+ * IPv4 address a NAT64 or 6to4 one carries, otherwise ip itself. Behind
+ * NAT64 the IPv4 address is the peer; a 6to4 network is its IPv4 holder's,
+ * whom the lists know by that address (a spam-sending host listed by its
+ * IPv4 address would otherwise go unlisted through 6to4, which lists of
+ * IPv6 addresses do not cover), and one of a private IPv4 address is no
+ * address of the Internet at all.
+ */
+static void ip_list_form(const uint8_t ip[16], uint8_t out[16])
+{
+    if (!rep_ip_nat64(ip, out) && !ip_6to4(ip, out) && out != ip)
+        memcpy(out, ip, 16);
 }
 
 /* Asks a zone about each distinct URL host (url) or URL address (url_ip). */
@@ -313,6 +364,7 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
         url_host(smf_msg_url(ctx->msg, i), host, sizeof(host));
         const char *name = NULL;
         if (url_host_ip(host, ip)) {
+            ip_list_form(ip, ip);
             if ((what & REP_Q_URL_IP) && !ip_private(ip)) {
                 rep_dns_reverse(ip, rev, sizeof(rev));
                 name = rev;
@@ -351,13 +403,18 @@ static bool domain_askable(const char *name)
 static void zones_ask(check_ctx_t *ctx)
 {
     char rev[80];
-    /* A client on a private or loopback address is not asked about. */
-    bool ask_ip = ctx->q->ip != NULL && !ip_private(ctx->q->ip);
+    uint8_t ip[16];
+    bool ask_ip = false;
     bool ask_sender = domain_askable(ctx->q->sender_domain);
     bool ask_helo = domain_askable(ctx->q->helo);
 
+    /* A client on a private or loopback address is not asked about. */
+    if (ctx->q->ip != NULL) {
+        ip_list_form(ctx->q->ip, ip);
+        ask_ip = !ip_private(ip);
+    }
     if (ask_ip)
-        rep_dns_reverse(ctx->q->ip, rev, sizeof(rev));
+        rep_dns_reverse(ip, rev, sizeof(rev));
     for (size_t z = 0; z < ctx->conf->nzones; z++) {
         unsigned what = ctx->conf->zones[z].queries;
         if ((what & REP_Q_IP) && ask_ip)

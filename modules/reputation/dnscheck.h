@@ -11,6 +11,9 @@
 
 #include <smf/module.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
 typedef struct rep_dnscheck_conf {
     const rep_zone_t *zones;
     size_t nzones;
@@ -26,6 +29,14 @@ typedef struct rep_dnscheck_query {
     const char *sender_domain; /* "" when none. */
     const char *helo;          /* A name, or "". */
 } rep_dnscheck_query_t;
+
+/*
+ * Whether an IPv6 address is in NAT64's well-known prefix 64:ff9b::/96
+ * (RFC 6052), through which an IPv6-only host sees its IPv4 peers: the
+ * peer's IPv4 address, the last 32 bits, is then written to out, mapped.
+ * out may be ip.
+ */
+bool rep_ip_nat64(const uint8_t ip[16], uint8_t out[16]);
 
 /*
  * Runs the checks within budget_ms and reports symbols. Returns 0 or a

@@ -483,6 +483,11 @@ static void rep_conn_fill(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
     conn->env = smf_msg_envelope(msg);
     conn->has_ip =
         conn->env->client_ip[0] != '\0' && smf_ip_parse(conn->env->client_ip, conn->ip) == 0;
+    /* A peer seen through NAT64 is the IPv4 host it stands for: trusted,
+     * judged, asked about and remembered (its /24, not every such peer in
+     * one /64) as that host. */
+    if (conn->has_ip)
+        rep_ip_nat64(conn->ip, conn->ip);
     conn->trusted = conn->env->auth_user[0] != '\0' ||
                     (conn->has_ip && smf_ipset_find(&st->trusted, conn->ip) >= 0);
     conn->sender_domain = rep_sender_domain(msg, conn->env->sender);

@@ -456,30 +456,32 @@ def dmarc_seeds(out):
 
 
 def reputation_seeds(out):
+    # Clients and link addresses the lists are asked about are public ones
+    # (192.0.3.0/24, not the documentation networks, which are never asked).
     # Client, its name as the MTA found it, HELO, MAIL FROM, message text up
     # to "--", then the answers: per zone (ip, sender, helo, URL hosts), then
     # the client's PTR and the addresses of its names.
-    write(out, "reputation", "lists.txt", "198.51.100.7\nunknown\nmail.sender.example\n"
+    write(out, "reputation", "lists.txt", "198.51.101.7\nunknown\nmail.sender.example\n"
           "bob@Sender.Example\n"
-          "Visit http://evil.example/x and http://203.0.113.5/ and http://[2001:db8::5]/ now\n--\n"
+          "Visit http://evil.example/x and http://203.0.114.5/ and http://[2001:db9::5]/ now\n--\n"
           + answers("A 127.0.0.2", "NXDOMAIN", "A 127.0.0.10", "NXDOMAIN", "NXDOMAIN",
                     "A 127.255.255.254", "A 127.0.1.5", "A 127.0.0.8", "NXDOMAIN"))
-    write(out, "reputation", "fcrdns.txt", "2001:db8::7\nmx.sender.example\nmx.sender.example.\n"
+    write(out, "reputation", "fcrdns.txt", "2001:db9::7\nmx.sender.example\nmx.sender.example.\n"
           "<>\nhttp://user@%65vil.example:8080/ http://3221225985/ www.example.net\n"
           "http://ex\u00e4mple.com/\n--\n"
           + answers("NXDOMAIN", "NXDOMAIN", "NXDOMAIN", "NXDOMAIN", "TIMEOUT", "SERVFAIL",
                     "REFUSED", "NXDOMAIN",
                     "PTR mx.sender.example other.example mx.sender.example",
-                    "AAAA 2001:db8::8 2001:db8::7", "NODATA"))
+                    "AAAA 2001:db9::8 2001:db9::7", "NODATA"))
     # More PTR names than are kept, more addresses than are kept, and a
     # forward look-up that never comes back.
     names = ["n%d.example.net" % i for i in range(10)]
-    write(out, "reputation", "fcrdns-many.txt", "192.0.2.50\nn0.example.net\n\n\n--\n"
+    write(out, "reputation", "fcrdns-many.txt", "192.0.3.50\nn0.example.net\n\n\n--\n"
           + answers("NXDOMAIN", "NXDOMAIN", "PTR " + " ".join(names),
                     "A " + " ".join("198.51.100.%d" % i for i in range(33)), "SILENT",
-                    "A 192.0.2.51", "NODATA", "TIMEOUT"))
-    write(out, "reputation", "helo.txt", "192.0.2.44\n\nmail.example.org\nx@y\n--\n"
-          + answers("A 192.0.2.1 127.0.0.3", "A 127.0.1.2", "PTR h.example", "A 192.0.2.44"))
+                    "A 192.0.3.51", "NODATA", "TIMEOUT"))
+    write(out, "reputation", "helo.txt", "192.0.3.44\n\nmail.example.org\nx@y\n--\n"
+          + answers("A 192.0.2.1 127.0.0.3", "A 127.0.1.2", "PTR h.example", "A 192.0.3.44"))
     write(out, "reputation", "trusted.txt", "127.0.0.1\nlocalhost\nlocalhost\na@b.example\n--\n")
 
 

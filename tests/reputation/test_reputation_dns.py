@@ -19,13 +19,17 @@ from dnsserver import DnsServer, reverse_v4, reverse_v6
 
 ARGS = None
 
+# Clients and links the lists are asked about must be public addresses: the
+# documentation networks (192.0.2.0/24, 2001:db8::/32 and the others) are
+# never asked, like every special-purpose network, so these take their
+# neighbours 192.0.3.0/24 and 2001:db9::/32.
 RECORDS = {
-    reverse_v4("192.0.2.99") + ".zen.test": [("A", "127.0.0.2")],
-    reverse_v4("192.0.2.98") + ".zen.test": [("A", "127.0.0.20")],
-    reverse_v4("192.0.2.97") + ".multi.test": [("A", "127.0.0.6")],
-    reverse_v4("192.0.2.97") + ".zen.test": [("A", "127.0.0.11")],
-    reverse_v6("2001:db8::99") + ".zen.test": [("A", "127.0.0.3")],
-    reverse_v4("192.0.2.50") + ".wl.test": [("A", "127.0.10.1")],
+    reverse_v4("192.0.3.99") + ".zen.test": [("A", "127.0.0.2")],
+    reverse_v4("192.0.3.98") + ".zen.test": [("A", "127.0.0.20")],
+    reverse_v4("192.0.3.97") + ".multi.test": [("A", "127.0.0.6")],
+    reverse_v4("192.0.3.97") + ".zen.test": [("A", "127.0.0.11")],
+    reverse_v6("2001:db9::99") + ".zen.test": [("A", "127.0.0.3")],
+    reverse_v4("192.0.3.50") + ".wl.test": [("A", "127.0.10.1")],
     "spammer.test.dbl.test": [("A", "127.0.1.2")],
     reverse_v4("127.0.0.2") + ".zen.test": [("A", "127.0.0.2")],
     # Private and link-local clients, listed only to show that they are never asked.
@@ -33,36 +37,36 @@ RECORDS = {
     reverse_v4("169.254.1.1") + ".zen.test": [("A", "127.0.0.2")],
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
     # Addresses in a domain zone, listed only to show that they are never asked.
-    "192.0.2.1.dbl.test": [("A", "127.0.1.2")],
-    "[192.0.2.1].dbl.test": [("A", "127.0.1.2")],
+    "192.0.3.1.dbl.test": [("A", "127.0.1.2")],
+    "[192.0.3.1].dbl.test": [("A", "127.0.1.2")],
     "evil-link.test.dbl.test": [("A", "127.0.1.5")],
     # A registered domain under a two-label suffix, as URIBL and SURBL hold them.
     "spam.co.test.dbl.test": [("A", "127.0.1.6")],
-    reverse_v4("192.0.2.99") + ".blocked.test": [("A", "127.255.255.254")],
+    reverse_v4("192.0.3.99") + ".blocked.test": [("A", "127.255.255.254")],
     # What URIBL and SURBL (127.0.0.1) and dnswl.org (127.0.0.255) answer a refused resolver.
-    reverse_v4("192.0.2.99") + ".uribl.test": [("A", "127.0.0.1")],
-    reverse_v4("192.0.2.99") + ".wl255.test": [("A", "127.0.0.255")],
+    reverse_v4("192.0.3.99") + ".uribl.test": [("A", "127.0.0.1")],
+    reverse_v4("192.0.3.99") + ".wl255.test": [("A", "127.0.0.255")],
     # Link hosts: an IDN name (Cyrillic "а" then "pple"), IPv6 literals, and
     # private IPv6 addresses listed only to show that they are never asked.
     "xn--pple-43d.test.dbl.test": [("A", "127.0.1.3")],
-    reverse_v6("2001:db8::98") + ".zen.test": [("A", "127.0.0.4")],
+    reverse_v6("2001:db9::98") + ".zen.test": [("A", "127.0.0.4")],
     reverse_v6("::1") + ".zen.test": [("A", "127.0.0.2")],
     reverse_v6("fe80::1") + ".zen.test": [("A", "127.0.0.2")],
     reverse_v6("fd00::1") + ".zen.test": [("A", "127.0.0.2")],
     reverse_v6("ff02::1") + ".zen.test": [("A", "127.0.0.2")],
     # FCrDNS: .99 is confirmed, .98 names a host elsewhere, .97 has no PTR.
-    reverse_v4("192.0.2.99") + ".in-addr.arpa": [("PTR", "mail.good.test")],
-    "mail.good.test": [("A", "192.0.2.99"), ("AAAA", "2001:db8::99")],
-    reverse_v4("192.0.2.98") + ".in-addr.arpa": [("PTR", "mail.liar.test")],
+    reverse_v4("192.0.3.99") + ".in-addr.arpa": [("PTR", "mail.good.test")],
+    "mail.good.test": [("A", "192.0.3.99"), ("AAAA", "2001:db9::99")],
+    reverse_v4("192.0.3.98") + ".in-addr.arpa": [("PTR", "mail.liar.test")],
     "mail.liar.test": [("A", "10.9.9.9")],
-    reverse_v6("2001:db8::99") + ".ip6.arpa": [("PTR", "mail.good.test")],
+    reverse_v6("2001:db9::99") + ".ip6.arpa": [("PTR", "mail.good.test")],
     # .80's name has many addresses, its own the last; .81's has more than are kept.
-    reverse_v4("192.0.2.80") + ".in-addr.arpa": [("PTR", "mail.pool.test")],
-    "mail.pool.test": [("A", "198.51.100.%d" % i) for i in range(1, 20)] + [("A", "192.0.2.80")],
-    reverse_v4("192.0.2.81") + ".in-addr.arpa": [("PTR", "mail.bigpool.test")],
-    "mail.bigpool.test": [("A", "198.51.100.%d" % i) for i in range(1, 41)] + [("A", "192.0.2.81")],
+    reverse_v4("192.0.3.80") + ".in-addr.arpa": [("PTR", "mail.pool.test")],
+    "mail.pool.test": [("A", "198.51.100.%d" % i) for i in range(1, 20)] + [("A", "192.0.3.80")],
+    reverse_v4("192.0.3.81") + ".in-addr.arpa": [("PTR", "mail.bigpool.test")],
+    "mail.bigpool.test": [("A", "198.51.100.%d" % i) for i in range(1, 41)] + [("A", "192.0.3.81")],
     # .65's name is served by a server that refuses us; .66's reverse zone refuses us.
-    reverse_v4("192.0.2.65") + ".in-addr.arpa": [("PTR", "mail.refusing.test")],
+    reverse_v4("192.0.3.65") + ".in-addr.arpa": [("PTR", "mail.refusing.test")],
 }
 
 ZEN = '"zen.test:ip:127.0.0.2-127.0.0.11:3"'
@@ -139,7 +143,7 @@ class DnsListTest(unittest.TestCase):
             f.write("From: a@example.net\nSubject: hello\n\nJust text.\n")
         with open(os.path.join(cls.tmp, "links.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
-                    "See http://user@Evil-Link.test:8080/x and https://fine.test/ and http://192.0.2.1/\n")
+                    "See http://user@Evil-Link.test:8080/x and https://fine.test/ and http://192.0.3.1/\n")
         # A benign host repeated ten times, then a listed host written as a browser still
         # reads it: with a final dot; and one behind user info up to the last '@'.
         with open(os.path.join(cls.tmp, "tricky-dot.eml"), "w") as f:
@@ -152,7 +156,7 @@ class DnsListTest(unittest.TestCase):
         # Hosts a browser reads through percent-escapes and numeric address forms.
         with open(os.path.join(cls.tmp, "encoded.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
-                    "http://%65vil-link.test/x and http://0xc0.0.2.99/ and http://3221226082/\n")
+                    "http://%65vil-link.test/x and http://0xc0.0.3.99/ and http://3221226338/\n")
         # A host no DNS name can be, after one that can: nothing of the first may leak
         # into the second's question (spammer.test is listed, and nowhere in the mail).
         with open(os.path.join(cls.tmp, "bad-host.eml"), "w") as f:
@@ -164,13 +168,20 @@ class DnsListTest(unittest.TestCase):
                     "Content-Transfer-Encoding: 8bit\n\nLog in at https://\u0430pple.test/login\n")
         with open(os.path.join(cls.tmp, "v6-links.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
-                    "http://[2001:DB8::98]/x and http://[::ffff:192.0.2.99]/y\n")
+                    "http://[2001:DB9::98]/x and http://[::ffff:192.0.3.99]/y\n")
         with open(os.path.join(cls.tmp, "v6-private.eml"), "w") as f:
             f.write("From: a@example.net\nSubject: offer\n\n"
                     "http://[::1]/ http://[fe80::1]/ http://[fd00::1]/ http://[ff02::1]/ "
                     "http://[::ffff:127.0.0.2]/ http://[::ffff:10.0.0.1]/\n")
+        # Links to NAT64 and 6to4 addresses, public (192.0.3.99, 192.0.3.97) and not
+        # (10.0.0.1, 192.0.2.1), and to documentation and benchmarking networks.
+        with open(os.path.join(cls.tmp, "v6-embedded.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://[64:ff9b::c000:363]/ http://[2002:c000:361::1]/ "
+                    "http://[64:ff9b::a00:1]/ http://[2002:c000:201::1]/ http://192.0.2.1/ "
+                    "http://198.18.0.1/ http://[2001:db8::1]/ http://203.0.113.1/\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
-                                              reverse_v4("192.0.2.66") + ".in-addr.arpa"],
+                                              reverse_v4("192.0.3.66") + ".in-addr.arpa"],
                             slow=["slow.test"], delay=3.0).start()
 
     @classmethod
@@ -184,28 +195,28 @@ class DnsListTest(unittest.TestCase):
         return res
 
     def test_ip_listed(self):
-        res = self.scan("--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN])
+        res = self.scan("--ip", "192.0.3.99", opts=["dnsbl={%s}" % ZEN])
         s = symbols(res)
         self.assertIn("REP_DNSBL_ZEN_TEST", s)
         self.assertEqual(s["REP_DNSBL_ZEN_TEST"]["score"], 3)
-        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
+        self.assertIn("99.3.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
 
     def test_ip_not_listed(self):
-        res = self.scan("--ip", "192.0.2.1", "--client-name", "mx.test", opts=["dnsbl={%s}" % ZEN])
+        res = self.scan("--ip", "192.0.3.1", "--client-name", "mx.test", opts=["dnsbl={%s}" % ZEN])
         self.assertEqual(symbols(res), {})
 
     def test_return_code_outside_range(self):
-        res = self.scan("--ip", "192.0.2.98", opts=["dnsbl={%s}" % ZEN])
+        res = self.scan("--ip", "192.0.3.98", opts=["dnsbl={%s}" % ZEN])
         self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res))
 
     def test_mask(self):
         opts = ['dnsbl={"multi.test:ip:&0x04:4", "zen.test:ip:127.0.0.4:1"}']
-        s = symbols(self.scan("--ip", "192.0.2.97", opts=opts))
+        s = symbols(self.scan("--ip", "192.0.3.97", opts=opts))
         self.assertEqual(s["REP_DNSBL_MULTI_TEST"]["score"], 4)
         self.assertNotIn("REP_DNSBL_ZEN_TEST", s)  # 127.0.0.11 is not 127.0.0.4
 
     def test_ipv6_nibbles(self):
-        s = symbols(self.scan("--ip", "2001:db8::99", opts=["dnsbl={%s}" % ZEN]))
+        s = symbols(self.scan("--ip", "2001:db9::99", opts=["dnsbl={%s}" % ZEN]))
         self.assertIn("REP_DNSBL_ZEN_TEST", s)
 
     def test_sender_domain_zone(self):
@@ -261,7 +272,7 @@ class DnsListTest(unittest.TestCase):
             f.write("From: a@example.net\nSubject: offer\n\n" +
                     "".join("http://%s.x%03d.test/\n" % (deep, i) for i in range(200)))
         opts = ['dnsbl={%s, %s}' % (DBL, ZEN), "dns_budget_ms=20000"]
-        s = symbols(self.scan("--ip", "192.0.2.99", fixture="long-hosts.eml", opts=opts))
+        s = symbols(self.scan("--ip", "192.0.3.99", fixture="long-hosts.eml", opts=opts))
         self.assertNotIn("REP_DNS_SKIPPED", s)
         self.assertIn("REP_DNSBL_ZEN_TEST", s)
 
@@ -301,13 +312,13 @@ class DnsListTest(unittest.TestCase):
         self.assertNotIn("REP_DNSBL_ZEN_TEST", s)
 
     def test_url_addresses_asked_of_url_ip_zones_only(self):
-        # 0xc0.0.2.99 is 192.0.2.99, listed in zen.test; 3221226082 is 192.0.2.98.
+        # 0xc0.0.3.99 is 192.0.3.99, listed in zen.test; 3221226338 is 192.0.3.98.
         zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
         res = self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % zone])
-        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2",
+        self.assertIn("99.3.0.192.zen.test -> 127.0.0.2",
                       symbols(res)["REP_DNSBL_ZEN_TEST"]["detail"])
-        # An ip zone is about the client (here 192.0.2.1), not the links.
-        res = self.scan(fixture="encoded.eml", opts=["dnsbl={%s}" % ZEN])
+        # An ip zone is about the client (here 192.0.3.1), not the links.
+        res = self.scan("--ip", "192.0.3.1", fixture="encoded.eml", opts=["dnsbl={%s}" % ZEN])
         self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res))
 
     def test_idn_url_host_asked_as_its_a_label(self):
@@ -316,15 +327,15 @@ class DnsListTest(unittest.TestCase):
 
     def test_ipv6_url_hosts_asked_of_url_ip_zones(self):
         # An IPv6 literal is asked in nibbles as a client address is; a mapped
-        # IPv4 one as that IPv4 address (192.0.2.99 is listed).
+        # IPv4 one as that IPv4 address (192.0.3.99 is listed).
         zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
         detail = symbols(self.scan(fixture="v6-links.eml",
                                    opts=["dnsbl={%s}" % zone]))["REP_DNSBL_ZEN_TEST"]["detail"]
-        self.assertIn(reverse_v6("2001:db8::98") + ".zen.test -> 127.0.0.4", detail)
+        self.assertIn(reverse_v6("2001:db9::98") + ".zen.test -> 127.0.0.4", detail)
         zone = '"zen.test:url_ip:127.0.0.2:3"'
         detail = symbols(self.scan(fixture="v6-links.eml",
                                    opts=["dnsbl={%s}" % zone]))["REP_DNSBL_ZEN_TEST"]["detail"]
-        self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", detail)
+        self.assertIn("99.3.0.192.zen.test -> 127.0.0.2", detail)
         # Never asked of url zones: an address is no name.
         self.assertNotIn("REP_DNSBL_DBL_TEST",
                          symbols(self.scan(fixture="v6-links.eml", opts=["dnsbl={%s}" % DBL])))
@@ -337,25 +348,25 @@ class DnsListTest(unittest.TestCase):
     def test_sender_and_helo_addresses_are_not_asked_of_domain_zones(self):
         # An address literal or a dotted quad is no name a domain list holds.
         before = len(self.dns.log)
-        for args in (["--from", "x@[192.0.2.1]"], ["--from", "x@192.0.2.1"],
-                     ["--helo", "192.0.2.1."], ["--from", "x@bad domain.test"]):
+        for args in (["--from", "x@[192.0.3.1]"], ["--from", "x@192.0.3.1"],
+                     ["--helo", "192.0.3.1."], ["--from", "x@bad domain.test"]):
             s = symbols(self.scan(*args, "--client-name", "mx.test",
                                   opts=['dnsbl={"dbl.test:sender,helo:any:2.5"}']))
             self.assertNotIn("REP_DNSBL_DBL_TEST", s, args)
             self.assertNotIn("REP_DNS_TIMEOUT", s, args)
-        self.assertNotIn("192.0.2.1.dbl.test", [q[1] for q in self.dns.log[before:]])
-        self.assertNotIn("[192.0.2.1].dbl.test", [q[1] for q in self.dns.log[before:]])
+        self.assertNotIn("192.0.3.1.dbl.test", [q[1] for q in self.dns.log[before:]])
+        self.assertNotIn("[192.0.3.1].dbl.test", [q[1] for q in self.dns.log[before:]])
 
     def test_helo_with_a_final_dot(self):
         s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("bad-helo.test.dbl.test", s["REP_DNSBL_DBL_TEST"]["detail"])
 
     def test_allow_list(self):
-        s = symbols(self.scan("--ip", "192.0.2.50", opts=['dnswl={"wl.test:ip:any:-2"}']))
+        s = symbols(self.scan("--ip", "192.0.3.50", opts=['dnswl={"wl.test:ip:any:-2"}']))
         self.assertEqual(s["REP_DNSWL_WL_TEST"]["score"], -2)
 
     def test_refused_zone_is_a_health_problem(self):
-        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+        res, p = run(self.dns, "--ip", "192.0.3.99", tmp=self.tmp,
                      opts=['dnsbl={"refused.test:ip:any:3", %s}' % ZEN])
         s = symbols(res)
         self.assertEqual(s["REP_DNSBL_BLOCKED_REFUSED_TEST"]["score"], 0)
@@ -366,7 +377,7 @@ class DnsListTest(unittest.TestCase):
         self.assertTrue(any("refuses our resolver" in h for h in res["health"]), res["health"])
 
     def test_blocked_answer_is_not_a_listing(self):
-        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+        res, p = run(self.dns, "--ip", "192.0.3.99", tmp=self.tmp,
                      opts=['dnsbl={"blocked.test:ip:any:3"}'])
         s = symbols(res)
         self.assertIn("127.255.255.254", s["REP_DNSBL_BLOCKED_BLOCKED_TEST"]["detail"])
@@ -376,7 +387,7 @@ class DnsListTest(unittest.TestCase):
         self.assertTrue(any("refuses our resolver" in h for h in res["health"]), res["health"])
 
     def test_other_lists_refusal_codes_are_not_listings(self):
-        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+        res, p = run(self.dns, "--ip", "192.0.3.99", tmp=self.tmp,
                      opts=['dnsbl={"uribl.test:ip:any:3"}',
                            'dnswl={"wl255.test:ip:127.0.0.0-127.0.255.255:-2"}'])
         s = symbols(res)
@@ -385,7 +396,7 @@ class DnsListTest(unittest.TestCase):
         self.assertNotIn("REP_DNSBL_URIBL_TEST", s)
         self.assertNotIn("REP_DNSWL_WL255_TEST", s)
         # A zone whose codes name the address alone uses it for a listing.
-        res, p = run(self.dns, "--ip", "192.0.2.99", tmp=self.tmp,
+        res, p = run(self.dns, "--ip", "192.0.3.99", tmp=self.tmp,
                      opts=['dnsbl={"uribl.test:ip:127.0.0.1:3"}'])
         s = symbols(res)
         self.assertEqual(s["REP_DNSBL_URIBL_TEST"]["score"], 3, s)
@@ -393,7 +404,7 @@ class DnsListTest(unittest.TestCase):
 
     def test_slow_zone_times_out_others_still_count(self):
         t = time.time()
-        res = self.scan("--ip", "192.0.2.99", opts=[
+        res = self.scan("--ip", "192.0.3.99", opts=[
             'dnsbl={"slow.test:ip:any:3", %s}' % ZEN, "dns_timeout_ms=300", "dns_tries=1"])
         s = symbols(res)
         self.assertIn("REP_DNS_TIMEOUT", s)
@@ -403,7 +414,7 @@ class DnsListTest(unittest.TestCase):
         self.assertLess(time.time() - t, 2.5)
 
     def test_budget_caps_all_queries(self):
-        res = self.scan("--ip", "192.0.2.99", opts=[
+        res = self.scan("--ip", "192.0.3.99", opts=[
             'dnsbl={"slow.test:ip:any:3"}', "dns_timeout_ms=2000", "dns_budget_ms=250"])
         self.assertIn("REP_DNS_TIMEOUT", symbols(res))
         self.assertLess(res["ms"], 1000)
@@ -413,7 +424,7 @@ class DnsListTest(unittest.TestCase):
         slow = DnsServer({}, slow=["slow.test"], delay=0.5).start()
         try:
             spec = ", ".join('"%s:ip:any:1"' % z for z in zones)
-            res, p = run(slow, "--ip", "192.0.2.1", tmp=self.tmp,
+            res, p = run(slow, "--ip", "192.0.3.1", tmp=self.tmp,
                          opts=["dnsbl={%s}" % spec, "dns_timeout_ms=3000"])
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(len(slow.log), 4)
@@ -424,14 +435,14 @@ class DnsListTest(unittest.TestCase):
             slow.stop()
 
     def test_fcrdns_confirmed(self):
-        s = symbols(self.scan("--ip", "192.0.2.99", "--client-name", "mail.good.test",
+        s = symbols(self.scan("--ip", "192.0.3.99", "--client-name", "mail.good.test",
                               opts=["fcrdns=true"]))
         self.assertNotIn("REP_NO_FCRDNS", s)
 
     def test_fcrdns_asks_each_name_once(self):
         own = DnsServer(RECORDS).start()
         try:
-            res, p = run(own, "--ip", "192.0.2.99", "--client-name", "mail.good.test",
+            res, p = run(own, "--ip", "192.0.3.99", "--client-name", "mail.good.test",
                          tmp=self.tmp, opts=["fcrdns=true"])
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertNotIn("REP_NO_FCRDNS", symbols(res))
@@ -440,36 +451,36 @@ class DnsListTest(unittest.TestCase):
             own.stop()
 
     def test_fcrdns_ipv6_confirmed(self):
-        s = symbols(self.scan("--ip", "2001:db8::99", "--client-name", "mail.good.test",
+        s = symbols(self.scan("--ip", "2001:db9::99", "--client-name", "mail.good.test",
                               opts=["fcrdns=true"]))
         self.assertNotIn("REP_NO_FCRDNS", s)
 
     def test_fcrdns_name_leads_elsewhere(self):
-        s = symbols(self.scan("--ip", "192.0.2.98", "--client-name", "mail.liar.test",
+        s = symbols(self.scan("--ip", "192.0.3.98", "--client-name", "mail.liar.test",
                               opts=["fcrdns=true", "no_fcrdns_score=2"]))
         self.assertEqual(s["REP_NO_FCRDNS"]["score"], 2)
         self.assertIn("mail.liar.test", s["REP_NO_FCRDNS"]["detail"])
 
     def test_fcrdns_name_with_many_addresses(self):
         # The client is the 20th address of its name: confirmed.
-        s = symbols(self.scan("--ip", "192.0.2.80", "--client-name", "mail.pool.test",
+        s = symbols(self.scan("--ip", "192.0.3.80", "--client-name", "mail.pool.test",
                               opts=["fcrdns=true"]))
         self.assertNotIn("REP_NO_FCRDNS", s)
         self.assertNotIn("REP_DNS_TIMEOUT", s)
         # Past the addresses kept the answer is unknown, which is no penalty.
-        s = symbols(self.scan("--ip", "192.0.2.81", "--client-name", "mail.bigpool.test",
+        s = symbols(self.scan("--ip", "192.0.3.81", "--client-name", "mail.bigpool.test",
                               opts=["fcrdns=true"]))
         self.assertNotIn("REP_NO_FCRDNS", s)
         self.assertIn("REP_DNS_TIMEOUT", s)
 
     def test_fcrdns_no_ptr(self):
-        s = symbols(self.scan("--ip", "192.0.2.97", "--client-name", "x.test", opts=["fcrdns=true"]))
+        s = symbols(self.scan("--ip", "192.0.3.97", "--client-name", "x.test", opts=["fcrdns=true"]))
         self.assertIn("no PTR", s["REP_NO_FCRDNS"]["detail"])
 
     def test_fcrdns_failed_lookups_are_not_a_penalty(self):
         # A forward or reverse lookup the server refuses says nothing about the client: it
         # is shown as a DNS failure, never as REP_NO_FCRDNS, and never silently.
-        for ip in ("192.0.2.65", "192.0.2.66"):
+        for ip in ("192.0.3.65", "192.0.3.66"):
             s = symbols(self.scan("--ip", ip, "--client-name", "x.test", opts=["fcrdns=true"]))
             self.assertNotIn("REP_NO_FCRDNS", s, ip)
             self.assertIn("reverse DNS of %s" % ip, s["REP_DNS_TIMEOUT"]["detail"])
@@ -484,15 +495,45 @@ class DnsListTest(unittest.TestCase):
         # Outside trusted_networks, a client on such an address is still judged, but no
         # list is asked about it: none holds it, and 127.0.0.2 is every list's test entry.
         before = len(self.dns.log)
-        for ip in ("127.0.0.2", "10.1.2.3", "169.254.1.1", "::1", "fd00::1", "fe80::1"):
+        for ip in ("127.0.0.2", "10.1.2.3", "169.254.1.1", "::1", "fd00::1", "fe80::1",
+                   # The special-purpose networks IANA marks as not globally reachable.
+                   "0.1.2.3", "100.64.0.1", "192.0.0.9", "192.0.2.1", "198.18.0.1",
+                   "198.19.255.1", "198.51.100.1", "203.0.113.1", "240.0.0.1", "::",
+                   "2001:db8::1", "2001:2::1", "100::1", "fec0::1",
+                   # Addresses that carry a private IPv4 one: mapped, NAT64, 6to4.
+                   "::ffff:10.1.2.3", "64:ff9b::a01:203", "2002:a01:203::1",
+                   "2002:c000:201::1"):
             res = self.scan("--ip", ip, "--client-name", "mx.test",
-                            opts=["dnsbl={%s}" % ZEN, 'trusted_networks={"192.0.2.250/32"}'])
+                            opts=["dnsbl={%s}" % ZEN, 'trusted_networks={"192.0.3.250/32"}'])
             self.assertNotIn("REP_DNSBL_ZEN_TEST", symbols(res), ip)
         self.assertEqual(self.dns.log[before:], [])
         # A public client is asked as ever.
-        res = self.scan("--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN,
-                                                   'trusted_networks={"192.0.2.250/32"}'])
+        res = self.scan("--ip", "192.0.3.99", opts=["dnsbl={%s}" % ZEN,
+                                                   'trusted_networks={"192.0.3.250/32"}'])
         self.assertIn("REP_DNSBL_ZEN_TEST", symbols(res))
+
+    def test_nat64_and_6to4_clients_asked_as_their_ipv4_address(self):
+        # Behind NAT64 the IPv4 host is the client; a 6to4 network is its IPv4
+        # address's holder's. Both are asked as that address, which lists hold.
+        for ip in ("64:ff9b::c000:363", "64:ff9b::192.0.3.99", "2002:c000:363::1"):
+            res = self.scan("--ip", ip, opts=["dnsbl={%s}" % ZEN])
+            self.assertIn("99.3.0.192.zen.test -> 127.0.0.2",
+                          symbols(res)["REP_DNSBL_ZEN_TEST"]["detail"], ip)
+
+    def test_nat64_client_is_trusted_as_its_ipv4_address(self):
+        before = len(self.dns.log)
+        res = self.scan("--ip", "64:ff9b::c000:363", opts=["dnsbl={%s}" % ZEN, "fcrdns=true",
+                                                             'trusted_networks={"192.0.3.0/24"}'])
+        self.assertEqual(symbols(res), {})
+        self.assertEqual(self.dns.log[before:], [])
+
+    def test_nat64_and_6to4_url_hosts_asked_as_their_ipv4_address(self):
+        zone = '"zen.test:url_ip:127.0.0.2-127.0.0.11:3"'
+        before = len(self.dns.log)
+        s = symbols(self.scan(fixture="v6-embedded.eml", opts=["dnsbl={%s}" % zone]))
+        self.assertIn("99.3.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
+        self.assertEqual(sorted(q[1] for q in self.dns.log[before:]),
+                         ["97.3.0.192.zen.test", "99.3.0.192.zen.test"])
 
     def test_bad_spec_refused_at_init(self):
         for spec in ['"zen.test:ipx:any:3"', '"zen.test:ip:127.0.0.300:3"', '"zen:ip:any:3"',
@@ -537,13 +578,13 @@ class DnsCacheTest(unittest.TestCase):
     """Answers are kept for their TTL and shared by the messages of one module
     state: each test counts the queries that reach the server."""
 
-    LISTED = reverse_v4("192.0.2.99") + ".zen.test"
-    SHORT = reverse_v4("192.0.2.44") + ".zen.test"
+    LISTED = reverse_v4("192.0.3.99") + ".zen.test"
+    SHORT = reverse_v4("192.0.3.44") + ".zen.test"
     RECORDS = dict(RECORDS, **{
         # Listed for one second only.
-        reverse_v4("192.0.2.44") + ".zen.test": [("A", "127.0.0.2", 1)],
+        reverse_v4("192.0.3.44") + ".zen.test": [("A", "127.0.0.2", 1)],
         "host1.test.url.test": [("A", "127.0.1.2")],
-        reverse_v4("192.0.2.99") + ".servfail.test": [("A", "127.0.0.2")],
+        reverse_v4("192.0.3.99") + ".servfail.test": [("A", "127.0.0.2")],
     })
 
     def setUp(self):
@@ -573,46 +614,46 @@ class DnsCacheTest(unittest.TestCase):
 
     def test_second_lookup_within_ttl_is_not_asked(self):
         opts = ['dnsbl={%s, "neg.test:ip:any:1"}' % ZEN, "fcrdns=true"]
-        res = self.files(["plain.eml"] * 3, "--ip", "192.0.2.99", opts=opts)
+        res = self.files(["plain.eml"] * 3, "--ip", "192.0.3.99", opts=opts)
         for s in res:  # Every message gets the same verdict, answered or cached.
-            self.assertIn("99.2.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
+            self.assertIn("99.3.0.192.zen.test -> 127.0.0.2", s["REP_DNSBL_ZEN_TEST"]["detail"])
             self.assertNotIn("REP_NO_FCRDNS", s)
             self.assertNotIn("REP_DNS_TIMEOUT", s)
         self.assertEqual(self.asked(self.LISTED), 1)
         # "No such name" is kept too, and so are the PTR and A of FCrDNS.
-        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".neg.test"), 1)
-        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".in-addr.arpa"), 1)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.99") + ".neg.test"), 1)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.99") + ".in-addr.arpa"), 1)
         self.assertEqual(self.asked("mail.good.test"), 1)
 
     def test_expired_ttl_is_asked_again(self):
         zones = 'dnsbl={%s, "neg.test:ip:any:1"}' % ZEN
         # Within the TTL of 1 s (record) and 1 s (the SOA's MINIMUM): asked once.
-        self.files(["plain.eml"] * 2, "--ip", "192.0.2.44", opts=[zones])
+        self.files(["plain.eml"] * 2, "--ip", "192.0.3.44", opts=[zones])
         self.assertEqual(self.asked(self.SHORT), 1)
-        self.assertEqual(self.asked(reverse_v4("192.0.2.44") + ".neg.test"), 1)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.44") + ".neg.test"), 1)
         # Past it: asked again, and still listed.
-        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.44", "--pause", "1300", opts=[zones])
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.3.44", "--pause", "1300", opts=[zones])
         self.assertIn("REP_DNSBL_ZEN_TEST", res[1])
         self.assertEqual(self.asked(self.SHORT), 3)
-        self.assertEqual(self.asked(reverse_v4("192.0.2.44") + ".neg.test"), 3)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.44") + ".neg.test"), 3)
 
     def test_max_ttl_caps_the_answers_ttl(self):
         # The answer says 60 s, the option 1 s.
         opts = ["dnsbl={%s}" % ZEN, "dns_cache_max_ttl=1"]
-        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=opts)
+        self.files(["plain.eml"] * 2, "--ip", "192.0.3.99", opts=opts)
         self.assertEqual(self.asked(self.LISTED), 1)
-        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", "--pause", "1300", opts=opts)
+        self.files(["plain.eml"] * 2, "--ip", "192.0.3.99", "--pause", "1300", opts=opts)
         self.assertEqual(self.asked(self.LISTED), 3)
 
     def test_timeout_and_servfail_are_not_cached(self):
         opts = ['dnsbl={"slow.test:ip:any:3", "servfail.test:ip:any:3", %s}' % ZEN,
                 "dns_timeout_ms=300", "dns_tries=1"]
-        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=opts)
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.3.99", opts=opts)
         for s in res:  # The next message asks again and sees the failure again.
             self.assertIn("slow.test", s["REP_DNS_TIMEOUT"]["detail"])
             self.assertIn("REP_DNSBL_ZEN_TEST", s)
-        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".slow.test"), 2)
-        self.assertEqual(self.asked(reverse_v4("192.0.2.99") + ".servfail.test"), 2)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.99") + ".slow.test"), 2)
+        self.assertEqual(self.asked(reverse_v4("192.0.3.99") + ".servfail.test"), 2)
         self.assertEqual(self.asked(self.LISTED), 1)
 
     def test_size_cap_evicts_the_least_recently_used(self):
@@ -625,9 +666,9 @@ class DnsCacheTest(unittest.TestCase):
         self.assertEqual(self.asked("host3.test.url.test"), 1)
 
     def test_size_zero_disables_the_cache(self):
-        self.files(["plain.eml"] * 2, "--ip", "192.0.2.99", opts=["dnsbl={%s}" % ZEN])
+        self.files(["plain.eml"] * 2, "--ip", "192.0.3.99", opts=["dnsbl={%s}" % ZEN])
         self.assertEqual(self.asked(self.LISTED), 1)
-        res = self.files(["plain.eml"] * 2, "--ip", "192.0.2.99",
+        res = self.files(["plain.eml"] * 2, "--ip", "192.0.3.99",
                          opts=["dnsbl={%s}" % ZEN, "dns_cache_size=0"])
         self.assertIn("REP_DNSBL_ZEN_TEST", res[1])
         self.assertEqual(self.asked(self.LISTED), 3)
@@ -671,18 +712,18 @@ class HistoryAndRateTest(unittest.TestCase):
         data = os.path.join(self.tmp, "hist-spam")
         opts = ["history_min_count=2.5"]
         for _ in range(3):
-            s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test",
+            s = self.scan(data, "--ip", "192.0.3.99", "--from", "x@spamco.test",
                           "--final", "reject", opts=opts)
             self.assertNotIn("REP_HISTORY_IP", s)
-        s = self.scan(data, "--ip", "192.0.2.99", "--from", "x@spamco.test", opts=opts)
+        s = self.scan(data, "--ip", "192.0.3.99", "--from", "x@spamco.test", opts=opts)
         self.assertAlmostEqual(s["REP_HISTORY_IP"]["score"], 2)
-        self.assertIn("192.0.2.99: ham 0.0 spam 3.0", s["REP_HISTORY_IP"]["detail"])
+        self.assertIn("192.0.3.99: ham 0.0 spam 3.0", s["REP_HISTORY_IP"]["detail"])
         self.assertAlmostEqual(s["REP_HISTORY_DOMAIN"]["score"], 1)
         # A neighbour in the same /24 inherits the network's history, not the address's.
-        s = self.scan(data, "--ip", "192.0.2.100", "--from", "y@other.test", opts=opts)
+        s = self.scan(data, "--ip", "192.0.3.100", "--from", "y@other.test", opts=opts)
         self.assertNotIn("REP_HISTORY_IP", s)
         self.assertGreater(s["REP_HISTORY_NET"]["score"], 0)
-        self.assertIn("192.0.2.0/24", s["REP_HISTORY_NET"]["detail"])
+        self.assertIn("192.0.3.0/24", s["REP_HISTORY_NET"]["detail"])
 
     def test_history_counts_a_message_once_whatever_its_recipient_domains(self):
         """The engine scans a message once per recipient domain and tells each scan's
@@ -717,13 +758,13 @@ class HistoryAndRateTest(unittest.TestCase):
         without a final verdict (a scan alone) nothing is recorded."""
         data = os.path.join(self.tmp, "hist-virus")
         opts = ["history_min_count=0.5"]
-        self.scan(data, "--ip", "192.0.2.77", "--final", "quarantine", "--final-virus", "X",
+        self.scan(data, "--ip", "192.0.3.77", "--final", "quarantine", "--final-virus", "X",
                   opts=opts)
         for action in ("add_header", "tempfail"):
-            self.scan(data, "--ip", "192.0.2.77", "--final", action, opts=opts)
-        self.scan(data, "--ip", "192.0.2.77", opts=opts)
-        s = self.scan(data, "--ip", "192.0.2.77", opts=opts)
-        self.assertIn("192.0.2.77: ham 0.0 spam 0.0 virus 1.0", s["REP_HISTORY_IP"]["detail"])
+            self.scan(data, "--ip", "192.0.3.77", "--final", action, opts=opts)
+        self.scan(data, "--ip", "192.0.3.77", opts=opts)
+        s = self.scan(data, "--ip", "192.0.3.77", opts=opts)
+        self.assertIn("192.0.3.77: ham 0.0 spam 0.0 virus 1.0", s["REP_HISTORY_IP"]["detail"])
 
     def sweep_store(self, data):
         """A store with stale and live records of every kind, in key order."""
