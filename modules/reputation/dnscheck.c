@@ -383,17 +383,23 @@ static void zone_ask_urls(check_ctx_t *ctx, size_t zone, unsigned what)
 
 /*
  * Whether a sender domain or HELO name is worth asking a domain list: a
- * name with a dot, of letters, digits, '-', '_' and dots only. An address
- * ("x@[192.0.2.1]", "x@192.0.2.1", a HELO "192.0.2.1.") is no name such a
- * list holds, and some lists answer a query for one with a code of their
- * own that a wide CODES range would read as listed.
+ * name with a dot, of letters, digits, '-', '_' and dots only, judged
+ * without its final dots ("localhost." is "localhost", a name of no dot,
+ * and would otherwise be asked as it). An address ("x@[192.0.2.1]",
+ * "x@192.0.2.1", a HELO "192.0.2.1.") is no name such a list holds, and
+ * some lists answer a query for one with a code of their own that a wide
+ * CODES range would read as listed.
  */
 static bool domain_askable(const char *name)
 {
-    if (strchr(name, '.') == NULL || url_host_numeric(name))
+    size_t n = strlen(name);
+
+    while (n > 0 && name[n - 1] == '.')
+        n--;
+    if (memchr(name, '.', n) == NULL || strspn(name, "0123456789.") >= n)
         return false;
-    for (const char *p = name; *p != '\0'; p++) {
-        int c = (unsigned char)*p;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)name[i];
         if (!(isalnum(c) || c == '.' || c == '-' || c == '_'))
             return false;
     }

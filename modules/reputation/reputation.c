@@ -72,6 +72,7 @@ typedef struct rep_conn {
     int has_ip;
     uint8_t ip[16];
     int trusted;               /* From a trusted network or authenticated. */
+    const char *helo;          /* The HELO name without its final dots. */
     const char *sender_domain; /* Lower case, "" for none. */
     const char *hist_domain;   /* The sender domain history keeps: "" for one of ours. */
 } rep_conn_t;
@@ -326,24 +327,42 @@ static void rep_thread_fini(void *state, void *tstate)
     rep_dns_destroy(&dns);
 }
 
-/* HELO checks. A bare IP is not also reported as "not a FQDN". */
+/* A copy of a name without its final dots, or the name itself when it has
+ * none (or no memory is left): "localhost." is the name "localhost", and
+ * must be judged as it, with no dot, neither taken for a FQDN nor asked of a
+ * domain list. */
+static const char *rep_name_trim(smf_msg_t *msg, const char *name)
+{
+    size_t n = strlen(name);
+
+    while (n > 0 && name[n - 1] == '.')
+        n--;
+    if (name[n] == '\0')
+        return name;
+    const char *s = smf_msg_printf(msg, "%.*s", (int)n, name);
+    return s != NULL ? s : name;
+}
+
+/* HELO checks, of the name without its final dots ("localhost." has no dot,
+ * "192.0.2.1." is an address); the details quote it as sent. A bare IP is
+ * not also reported as "not a FQDN". */
 static int rep_check_helo(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *conn)
 {
-    const char *helo = conn->env->helo;
+    const char *sent = conn->env->helo;
     uint8_t addr[16];
 
-    if (helo[0] == '\0')
+    if (sent[0] == '\0')
         return 0;
-    if (smf_ip_parse(helo, addr) == 0)
-        return smf_msg_add_symbol(msg, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, helo);
-    if (strchr(helo, '.') == NULL) {
-        int rc = smf_msg_add_symbol(msg, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, helo);
+    if (smf_ip_parse(conn->helo, addr) == 0)
+        return smf_msg_add_symbol(msg, "REP_HELO_BARE_IP", st->conf->helo_bare_ip_score, sent);
+    if (strchr(conn->helo, '.') == NULL) {
+        int rc = smf_msg_add_symbol(msg, "REP_HELO_NOT_FQDN", st->conf->helo_not_fqdn_score, sent);
         if (rc < 0)
             return rc;
     }
     for (size_t i = 0; st->conf->local_domains != NULL && st->conf->local_domains[i] != NULL; i++) {
-        if (cares_in_domain(helo, st->conf->local_domains[i]))
-            return smf_msg_add_symbol(msg, "REP_HELO_OURS", st->conf->helo_ours_score, helo);
+        if (cares_in_domain(conn->helo, st->conf->local_domains[i]))
+            return smf_msg_add_symbol(msg, "REP_HELO_OURS", st->conf->helo_ours_score, sent);
     }
     return 0;
 }
@@ -386,8 +405,8 @@ static int rep_check_dns(smf_msg_t *msg, const rep_state_t *st, rep_dns_t *dns, 
         budget = st->conf->dns_budget_ms;
     if (budget <= 0)
         return SMF_ETIMEDOUT;
-    if (strchr(conn->env->helo, '.') != NULL && smf_ip_parse(conn->env->helo, addr) != 0)
-        q.helo = conn->env->helo;
+    if (strchr(conn->helo, '.') != NULL && smf_ip_parse(conn->helo, addr) != 0)
+        q.helo = conn->helo;
     return rep_dnscheck_run(msg, dns, &st->dnscheck, &q, budget);
 }
 
@@ -456,13 +475,17 @@ static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
     return 0;
 }
 
-/* Lower-cased sender domain, or "". */
+/* Lower-cased sender domain without its final dots ("x@Example.COM." is
+ * example.com, its history and lists' one), or "". */
 static const char *rep_sender_domain(smf_msg_t *msg, const char *sender)
 {
     const char *at = strrchr(sender, '@');
+    size_t n = at != NULL ? strlen(at + 1) : 0;
     char *d;
 
-    if (at == NULL || at[1] == '\0' || (d = smf_msg_printf(msg, "%s", at + 1)) == NULL)
+    while (n > 0 && at[n] == '.')
+        n--;
+    if (n == 0 || (d = smf_msg_printf(msg, "%.*s", (int)n, at + 1)) == NULL)
         return "";
     for (char *p = d; *p != '\0'; p++)
         *p = (char)tolower((unsigned char)*p);
@@ -490,6 +513,7 @@ static void rep_conn_fill(smf_msg_t *msg, const rep_state_t *st, rep_conn_t *con
         rep_ip_nat64(conn->ip, conn->ip);
     conn->trusted = conn->env->auth_user[0] != '\0' ||
                     (conn->has_ip && smf_ipset_find(&st->trusted, conn->ip) >= 0);
+    conn->helo = rep_name_trim(msg, conn->env->helo);
     conn->sender_domain = rep_sender_domain(msg, conn->env->sender);
     /* Anyone can claim our own domains as sender: mail that does says
      * nothing about who sent it. History of them, built from the site's

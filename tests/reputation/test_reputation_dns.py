@@ -36,6 +36,8 @@ RECORDS = {
     reverse_v4("10.1.2.3") + ".zen.test": [("A", "127.0.0.2")],
     reverse_v4("169.254.1.1") + ".zen.test": [("A", "127.0.0.2")],
     "bad-helo.test.dbl.test": [("A", "127.0.1.2")],
+    # A name of no dot, listed only to show that it is never asked, with a final dot or not.
+    "localhost.dbl.test": [("A", "127.0.1.2")],
     # Addresses in a domain zone, listed only to show that they are never asked.
     "192.0.3.1.dbl.test": [("A", "127.0.1.2")],
     "[192.0.3.1].dbl.test": [("A", "127.0.1.2")],
@@ -180,6 +182,9 @@ class DnsListTest(unittest.TestCase):
                     "http://[64:ff9b::c000:363]/ http://[2002:c000:361::1]/ "
                     "http://[64:ff9b::a00:1]/ http://[2002:c000:201::1]/ http://192.0.2.1/ "
                     "http://198.18.0.1/ http://[2001:db8::1]/ http://203.0.113.1/\n")
+        with open(os.path.join(cls.tmp, "localhost-link.eml"), "w") as f:
+            f.write("From: a@example.net\nSubject: offer\n\n"
+                    "http://localhost./x http://LOCALHOST../y http://user@localhost.:8080/\n")
         cls.dns = DnsServer(RECORDS, refused=["refused.test", "refusing.test",
                                               reverse_v4("192.0.3.66") + ".in-addr.arpa"],
                             slow=["slow.test"], delay=3.0).start()
@@ -360,6 +365,21 @@ class DnsListTest(unittest.TestCase):
     def test_helo_with_a_final_dot(self):
         s = symbols(self.scan("--helo", "bad-helo.test.", opts=["dnsbl={%s}" % DBL]))
         self.assertIn("bad-helo.test.dbl.test", s["REP_DNSBL_DBL_TEST"]["detail"])
+
+    def test_names_of_no_dot_but_a_final_one_are_not_asked(self):
+        # "localhost." is the name "localhost": no dot, no name a domain list holds.
+        before = len(self.dns.log)
+        for args in (["--helo", "localhost."], ["--helo", "LOCALHOST."], ["--helo", "localhost.."],
+                     ["--from", "x@localhost."], ["--from", "x@LOCALHOST."]):
+            s = symbols(self.scan(*args, "--client-name", "mx.test",
+                                  opts=['dnsbl={"dbl.test:sender,helo:any:2.5"}']))
+            self.assertNotIn("REP_DNSBL_DBL_TEST", s, args)
+        s = symbols(self.scan(fixture="localhost-link.eml", opts=["dnsbl={%s}" % DBL]))
+        self.assertNotIn("REP_DNSBL_DBL_TEST", s)
+        self.assertEqual([q[1] for q in self.dns.log[before:] if "localhost" in q[1].lower()], [])
+        # A name with a dot besides its final one is asked without the final one.
+        s = symbols(self.scan("--from", "x@Spammer.Test.", opts=["dnsbl={%s}" % DBL]))
+        self.assertIn("spammer.test.dbl.test -> 127.0.1.2", s["REP_DNSBL_DBL_TEST"]["detail"])
 
     def test_allow_list(self):
         s = symbols(self.scan("--ip", "192.0.3.50", opts=['dnswl={"wl.test:ip:any:-2"}']))
