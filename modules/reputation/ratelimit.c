@@ -107,16 +107,43 @@ static int rate_peek(smf_msg_t *msg, const char *key, size_t klen, int64_t hour,
     return 0;
 }
 
+/* The longest key the store takes. */
+#define RATE_KEY_MAX 255
+
+/*
+ * The key a name counts under, "r\tWHO\tNAME"; its length, or -1. A name
+ * too long for a key (a sender address can be longer than 255 bytes)
+ * counts under its first bytes and a hash of the whole, "r\tWHO#\tNAME...
+ * #HASH": skipped instead, it would send without a limit. The '#' after
+ * WHO keeps such keys apart from every name's own.
+ */
+static int rate_key(char key[RATE_KEY_MAX + 1], const char *who, const char *name)
+{
+    int klen = snprintf(key, RATE_KEY_MAX + 1, "r\t%s\t%s", who, name);
+    uint64_t h = 1469598103934665603ULL;
+
+    if (klen < 0 || klen <= RATE_KEY_MAX)
+        return klen;
+    for (const char *p = name; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    /* "r\t" WHO "#\t" CUT "#" 16 hex digits. */
+    int cut = RATE_KEY_MAX - (int)strlen(who) - 2 - 2 - 1 - 16;
+    if (cut < 0)
+        return -1;
+    return snprintf(key, RATE_KEY_MAX + 1, "r\t%s#\t%.*s#%016llx", who, cut, name,
+                    (unsigned long long)h);
+}
+
 int rep_rate_count(smf_msg_t *msg, const char *who, const char *name, const rep_rate_limits_t *lim,
                    int64_t now_ms, bool count, const char **detail)
 {
     const smf_envelope_t *env = smf_msg_envelope(msg);
-    char key[300];
-    int klen = snprintf(key, sizeof(key), "r\t%s\t%s", who, name);
+    char key[RATE_KEY_MAX + 1];
+    int klen = rate_key(key, who, name);
     int rc;
     rep_rate_t r;
 
-    if (klen <= 0 || klen > 255 || name[0] == '\0')
+    if (klen <= 0 || klen > RATE_KEY_MAX || name[0] == '\0')
         return 0;
     rate_step_t step = {now_ms / HOUR_MS, rep_request_hash(env), (uint32_t)env->rcpt_count};
     if (count) {

@@ -1000,6 +1000,27 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertIn("user hank: 3 messages in the last hour, limit 2",
                       s["REP_RATE_LIMIT"]["detail"])
 
+    def test_names_too_long_for_a_key_still_count(self):
+        # A sender address or user name longer than a key takes counts under its start
+        # and a hash of the whole: names that differ only past the start count apart.
+        data = os.path.join(self.tmp, "rate-long")
+        opts = ["rate_messages_per_hour=2"]
+        long_sender = "s" * 300 + "@ours.test"
+        for i in range(3):
+            s = self.scan(data, "--direction", "outbound", "--from", long_sender, opts=opts,
+                          fixture="m%d.eml" % i)
+        self.assertIn("3 messages in the last hour, limit 2", s["REP_RATE_LIMIT"]["detail"])
+        s = self.scan(data, "--direction", "outbound", "--from", "s" * 300 + "@Ours.test.net",
+                      opts=opts, fixture="m3.eml")
+        self.assertNotIn("REP_RATE_LIMIT", s)
+        for i in range(3):
+            s = self.scan(data, "--direction", "outbound", "--auth-user", "U" * 400,
+                          "--from", "u%d@ours.test" % i, opts=opts, fixture="m%d.eml" % (4 + i))
+        self.assertIn("user " + "u" * 400 + ": 3 messages", s["REP_RATE_LIMIT"]["detail"])
+        keys = [k for k in dump(data) if k.startswith(b"r\t")]
+        self.assertEqual(len(keys), 3 + 3, keys)  # Two long senders, a long user, 3 short senders.
+        self.assertTrue(all(len(k) <= 255 for k in keys))
+
     def test_recipient_rate_limit_and_one_message_per_request(self):
         data = os.path.join(self.tmp, "rate-rcpts")
         opts = ["rate_messages_per_hour=1", "rate_recipients_per_hour=5"]
