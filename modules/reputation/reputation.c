@@ -15,6 +15,7 @@
 
 #include <smf/module.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
 #include <stddef.h>
@@ -453,6 +454,30 @@ static const char *rep_rate_name(smf_msg_t *msg, const char *name)
     return s;
 }
 
+/*
+ * The name the sender count keeps a message under. The null sender (<>:
+ * bounces, auto-replies) is nobody's address, and every MTA must take it
+ * whatever else it refuses: uncounted, it would let any client send
+ * without a sender limit. It counts per client address, "<> from
+ * 192.0.2.1", the one thing that tells its senders apart; with no address
+ * known, all of it counts as "<>".
+ */
+static const char *rep_rate_sender(smf_msg_t *msg, const rep_conn_t *conn)
+{
+    char text[INET6_ADDRSTRLEN];
+
+    if (conn->env->sender[0] != '\0')
+        return rep_rate_name(msg, conn->env->sender);
+    if (!conn->has_ip)
+        return "<>";
+    if (cares_is_v4(conn->ip))
+        inet_ntop(AF_INET, conn->ip + 12, text, sizeof(text));
+    else
+        inet_ntop(AF_INET6, conn->ip, text, sizeof(text));
+    const char *name = smf_msg_printf(msg, "<> from %s", text);
+    return name != NULL ? name : "<>";
+}
+
 /* Outbound limits per sender address and per authenticated user. */
 static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_t *conn)
 {
@@ -464,7 +489,7 @@ static int rep_check_rate(smf_msg_t *msg, const rep_state_t *st, const rep_conn_
     if (conn->env->direction != SMF_DIR_OUTBOUND || (lim.messages <= 0 && lim.recipients <= 0))
         return 0;
     bool count = !stage_is_connect_check(msg);
-    if ((rc = rep_rate_count(msg, "sender", rep_rate_name(msg, conn->env->sender), &lim, now, count,
+    if ((rc = rep_rate_count(msg, "sender", rep_rate_sender(msg, conn), &lim, now, count,
                              &by_sender)) < 0 ||
         (rc2 = rep_rate_count(msg, "user", rep_rate_name(msg, conn->env->auth_user), &lim, now,
                               count, &by_user)) < 0)

@@ -1000,6 +1000,28 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertIn("user hank: 3 messages in the last hour, limit 2",
                       s["REP_RATE_LIMIT"]["detail"])
 
+    def test_null_sender_counts_per_client_address(self):
+        # Bounces and auto-replies (MAIL FROM:<>) have no sender to count by: they count
+        # as the null sender of their client address, or, with none known, as one.
+        data = os.path.join(self.tmp, "rate-null")
+        opts = ["rate_messages_per_hour=2"]
+        for i in range(3):
+            s = self.scan(data, "--direction", "outbound", "--from", "", "--ip", "10.0.0.5",
+                          opts=opts, fixture="m%d.eml" % i)
+        self.assertIn("sender <> from 10.0.0.5: 3 messages in the last hour, limit 2",
+                      s["REP_RATE_LIMIT"]["detail"])
+        # Another client's bounces count apart; a NAT64 address is its IPv4 client's.
+        s = self.scan(data, "--direction", "outbound", "--from", "", "--ip", "10.0.0.6",
+                      opts=opts, fixture="m3.eml")
+        self.assertNotIn("REP_RATE_LIMIT", s)
+        s = self.scan(data, "--direction", "outbound", "--from", "", "--ip", "64:ff9b::a00:5",
+                      opts=opts, fixture="m4.eml")
+        self.assertIn("sender <> from 10.0.0.5: 4 messages", s["REP_RATE_LIMIT"]["detail"])
+        for i in (5, 6, 7):
+            s = self.scan(data, "--direction", "outbound", "--from", "", "--ip", "",
+                          opts=opts, fixture="m%d.eml" % i)
+        self.assertIn("sender <>: 3 messages", s["REP_RATE_LIMIT"]["detail"])
+
     def test_names_too_long_for_a_key_still_count(self):
         # A sender address or user name longer than a key takes counts under its start
         # and a hash of the whole: names that differ only past the start count apart.
