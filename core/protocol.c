@@ -6,6 +6,7 @@
 
 #include "xalloc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -117,6 +118,25 @@ static int read_split(json_t *obj, bool *split, const char **why)
     return -1;
 }
 
+/*
+ * "client_ip": an IPv4 or IPv6 address as inet_pton reads it, or "" (or
+ * absent) for a client not known. Anything else ("unknown", a name, an
+ * address literal in brackets) would reach the modules as an unknown
+ * client, whose address checks (lists, DNS lists, history, SPF) would then
+ * silently not run: the front end learns of it instead.
+ */
+static int read_client_ip(const smf_envelope_t *env, const char **why)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *s = env->client_ip;
+
+    if (s[0] == '\0' || inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1)
+        return 0;
+    *why = "client_ip: expected an IPv4 or IPv6 address (192.0.2.1, 2001:db8::1), or \"\" for "
+           "an unknown client";
+    return -1;
+}
+
 int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id,
                             bool rcpt_required, smf_envelope_t *env, protocol_request_t *req,
                             int64_t now_ms, const char **why)
@@ -144,6 +164,8 @@ int protocol_parse_envelope(arena_t *a, const frame_t *f, const char *request_id
     env->sender = copy_string(a, obj, "sender", why, &ok);
     env->auth_user = copy_string(a, obj, "auth_user", why, &ok);
     int rc = ok ? 0 : -1;
+    if (rc == 0)
+        rc = read_client_ip(env, why);
     if (rc == 0)
         rc = read_recipients(a, obj, rcpt_required, env, why);
     if (rc == 0)

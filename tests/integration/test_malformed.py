@@ -136,6 +136,24 @@ class MalformedTest(smftest.SmfdTestCase):
                               "bad_envelope", rid)
         self.assert_still_serving()
 
+    def test_client_ip_that_is_no_address(self):
+        # Passed on, such a client_ip read as an unknown client: every address check
+        # (lists, DNS lists, history, SPF) silently did not run.
+        bad = ["unknown", "mail.example.net", "[192.0.2.1]", "IPv6:2001:db8::1", " 192.0.2.1",
+               "192.0.2.1 ", "192.0.2.256", "fe80::1%eth0", "192.0.2.1/32"]
+        for i, ip in enumerate(bad):
+            for cmd in (b"SCAN", b"CONNECT"):
+                rid = b"ip-%d-%s" % (i, cmd)
+                frames = [PROTO, cmd, rid, envelope(client_ip=ip)]
+                body = self.expect_error(frames + [b"x"] if cmd == b"SCAN" else frames,
+                                         "bad_envelope", rid)
+                self.assertIn("client_ip: expected an IPv4 or IPv6 address", body["message"], ip)
+        # An address, IPv4 or IPv6 in any form, or "" for a client not known, is taken.
+        for ip in ("", "203.0.113.7", "2001:DB8::7", "::ffff:203.0.113.7"):
+            cmd, reply = self.scan(envelope(client_ip=ip), smftest.fixture("clean.eml"))
+            self.assertEqual(cmd, "VERDICT", (ip, reply))
+        self.assert_still_serving()
+
     def test_unknown_fields_ignored(self):
         cmd, reply = self.scan(envelope(future_field={"a": 1}), smftest.fixture("clean.eml"))
         self.assertEqual(cmd, "VERDICT")
