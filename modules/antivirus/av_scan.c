@@ -160,26 +160,40 @@ static int av_outcome(smf_msg_t *msg, cl_error_t rc, const av_scan_ctx_t *ctx, c
     }
 }
 
-/* Scans one buffer from memory; name is a file name hint or NULL. */
+/*
+ * One libclamav scan call over a buffer in memory, with the given options;
+ * name is a file name hint or NULL. Fills ctx and *virname; reports nothing.
+ */
+static cl_error_t av_scan_map(smf_msg_t *msg, const av_state_t *st, const void *data, size_t len,
+                              const char *name, const struct cl_scan_options *opts,
+                              av_scan_ctx_t *ctx, const char **virname)
+{
+    *ctx = (av_scan_ctx_t){.msg = msg, .max_file_size = st->max_file_size};
+    *virname = NULL;
+    cl_fmap_t *map = cl_fmap_open_memory(data, len);
+    if (map == NULL) {
+        return CL_EMEM;
+    }
+    struct cl_scan_options options = *opts;
+    unsigned long scanned = 0;
+    av_no_scratch = 0;
+    cl_error_t rc = cl_scanmap_callback(map, name, virname, &scanned, st->engine, &options, ctx);
+    ctx->no_scratch = av_no_scratch;
+    cl_fmap_close(map);
+    return rc;
+}
+
+/* Scans one buffer from memory and reports what it found; name is a file
+ * name hint or NULL. */
 static int av_scan_buffer(smf_msg_t *msg, const av_state_t *st, const void *data, size_t len,
                           const char *name, const char *what, av_result_t *res)
 {
     if (smf_msg_time_left_ms(msg) <= 0) {
         return SMF_ETIMEDOUT;
     }
-    cl_fmap_t *map = cl_fmap_open_memory(data, len);
-    if (map == NULL) {
-        smf_log(msg, SMF_LOG_ERROR, "cannot map %s for libclamav", what);
-        return SMF_ENOMEM;
-    }
-    av_scan_ctx_t ctx = {.msg = msg, .max_file_size = st->max_file_size};
-    struct cl_scan_options options = st->options;
+    av_scan_ctx_t ctx;
     const char *virname = NULL;
-    unsigned long scanned = 0;
-    av_no_scratch = 0;
-    cl_error_t rc = cl_scanmap_callback(map, name, &virname, &scanned, st->engine, &options, &ctx);
-    ctx.no_scratch = av_no_scratch;
-    cl_fmap_close(map);
+    cl_error_t rc = av_scan_map(msg, st, data, len, name, &st->options, &ctx, &virname);
     return av_outcome(msg, rc, &ctx, virname, what, res);
 }
 
@@ -294,6 +308,136 @@ static int av_scan_raw(smf_msg_t *msg, const av_state_t *st, av_result_t *res)
     return av_scan_buffer(msg, st, raw, len, NULL, "raw message", res);
 }
 
+/*
+ * The header block as libclamav gets it: the raw top-level block, then
+ * each field whose value, as a mail client shows it (unfolded, RFC 2047
+ * encoded words decoded, in UTF-8), is not already in the raw bytes, as
+ * "Name: value". The raw bytes alone would hide a string written as an
+ * encoded word or folded over two lines. Fields come in order, so each
+ * value is looked for after the last one found; most are found at once,
+ * and the block, often larger than the body, is matched only once.
+ */
+/*
+ * How far past the last value found the next one is looked for: room for a
+ * field name, the blanks and folds before its value, and a decoded field
+ * or two in between. A value further on is added again, which costs a few
+ * bytes of scanning; the bound keeps header blocks of many encoded fields
+ * from costing a search of the whole block per field.
+ */
+#define AV_FIELD_GAP 4096
+
+static char *av_header_text(smf_msg_t *msg, size_t *len)
+{
+    size_t raw_len = 0;
+    const char *raw = smf_msg_raw_headers(msg, &raw_len);
+    size_t count = smf_msg_header_count(msg);
+    size_t need = raw_len + 1;
+    for (size_t i = 0; i < count; i++) {
+        const char *name = "", *value = "";
+        if (smf_msg_header_at(msg, i, &name, &value) == 0) {
+            need += strlen(name) + strlen(value) + 3;
+        }
+    }
+    char *buf = smf_msg_alloc(msg, need);
+    if (buf == NULL) {
+        return NULL;
+    }
+    memcpy(buf, raw, raw_len);
+    size_t n = raw_len, pos = 0;
+    buf[n++] = '\n';
+    for (size_t i = 0; i < count; i++) {
+        const char *name = "", *value = "";
+        if (smf_msg_header_at(msg, i, &name, &value) != 0 || value[0] == '\0') {
+            continue;
+        }
+        size_t vlen = strlen(value);
+        size_t window = raw_len - pos;
+        if (window > vlen + AV_FIELD_GAP) {
+            window = vlen + AV_FIELD_GAP;
+        }
+        const char *at = memmem(raw + pos, window, value, vlen);
+        if (at != NULL) {
+            pos = (size_t)(at - raw) + vlen;
+        } else {
+            n += (size_t)snprintf(buf + n, need - n, "%s: %s\n", name, value);
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+/* At most this many fields are scanned one by one to name the field that
+ * holds a virus found in the header block; past it the block is named. */
+#define AV_HEADER_PROBES 200
+
+/*
+ * Names the field whose decoded value alone holds what libclamav found in
+ * the header block, by scanning the values one by one: this runs only for
+ * an infected message. "header block" when none does (a match across
+ * fields, or in raw bytes that decoding changed).
+ */
+static const char *av_header_where(smf_msg_t *msg, const av_state_t *st,
+                                   const struct cl_scan_options *opts)
+{
+    size_t count = smf_msg_header_count(msg);
+    for (size_t i = 0; i < count && i < AV_HEADER_PROBES; i++) {
+        const char *name = "", *value = "";
+        if (smf_msg_header_at(msg, i, &name, &value) != 0 || value[0] == '\0' ||
+            smf_msg_time_left_ms(msg) <= 0) {
+            continue;
+        }
+        av_scan_ctx_t ctx;
+        const char *virname = NULL;
+        cl_error_t rc = av_scan_map(msg, st, value, strlen(value), NULL, opts, &ctx, &virname);
+        if (rc == CL_VIRUS && !ctx.timed_out && !ctx.cut_short && !ctx.no_scratch &&
+            virname != NULL && !av_starts_with(virname, AV_LIMITS_PREFIX)) {
+            const char *s = smf_msg_printf(msg, "header %s", name);
+            return s != NULL ? s : "header block";
+        }
+    }
+    return "header block";
+}
+
+/*
+ * Scans the message's header block, which no part holds: a virus's string
+ * in the Subject or any other field is what whole-message scanners find.
+ * libclamav's mail parser is off for it, since the block reads as a mail
+ * and the parser writes temporary files; its bytes are matched all the
+ * same.
+ */
+static int av_scan_headers(smf_msg_t *msg, const av_state_t *st, av_result_t *res)
+{
+    *res = AV_CLEAN;
+    size_t len = 0;
+    const char *text = av_header_text(msg, &len);
+    if (text == NULL) {
+        return SMF_ENOMEM;
+    }
+    if (len <= 1) {
+        return 0;
+    }
+    const char *what = "header block";
+    if (len > st->max_file_size) {
+        av_unscannable(msg, "AV_UNSCANNABLE", "header block larger than max_file_size", what);
+        *res = AV_UNSCANNABLE;
+        return 0;
+    }
+    if (smf_msg_time_left_ms(msg) <= 0) {
+        return SMF_ETIMEDOUT;
+    }
+    struct cl_scan_options opts = st->options;
+    opts.parse &= ~(unsigned)CL_SCAN_PARSE_MAIL;
+    av_scan_ctx_t ctx;
+    const char *virname = NULL;
+    cl_error_t rc = av_scan_map(msg, st, text, len, NULL, &opts, &ctx, &virname);
+    if (rc == CL_VIRUS && !ctx.timed_out && !ctx.cut_short && !ctx.no_scratch && virname != NULL &&
+        !av_starts_with(virname, AV_LIMITS_PREFIX) &&
+        !av_starts_with(virname, AV_ENCRYPTED_PREFIX)) {
+        what = av_header_where(msg, st, &opts);
+    }
+    return av_outcome(msg, rc, &ctx, virname, what, res);
+}
+
 /* Scans one leaf; tells whether the raw message must be scanned as well. */
 static int av_scan_leaf(smf_msg_t *msg, const av_state_t *st, size_t i, unsigned char *kind,
                         int *need_raw, av_result_t *res)
@@ -365,8 +509,18 @@ int av_scan_message(smf_msg_t *msg, const av_state_t *st)
     int need_raw = st->scan_raw_message || smf_msg_truncated(msg) != NULL;
     av_result_t found = AV_CLEAN;
     int rc = av_scan_leaves(msg, st, count, kind, &need_raw, &found);
-    if (found == AV_VIRUS || rc == SMF_ETIMEDOUT || !need_raw) {
+    if (found == AV_VIRUS || rc == SMF_ETIMEDOUT) {
         return found == AV_VIRUS ? 0 : rc;
+    }
+    int head_rc = av_scan_headers(msg, st, &found);
+    if (found == AV_VIRUS || head_rc == SMF_ETIMEDOUT) {
+        return found == AV_VIRUS ? 0 : head_rc;
+    }
+    if (rc == 0) {
+        rc = head_rc;
+    }
+    if (!need_raw) {
+        return rc;
     }
     int raw_rc = av_scan_rest(msg, st, count, kind, &found);
     if (found == AV_VIRUS) {

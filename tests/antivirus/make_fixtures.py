@@ -39,14 +39,14 @@ def b64_lines(data, width=76):
     return [text[i:i + width] for i in range(0, len(text), width)] or [""]
 
 
-def top_headers(subject, ctype=None, extra=()):
+def top_headers(subject, ctype=None, extra=(), msgid=None):
     lines = [
         "Return-Path: <sender@example.org>",
         "From: Sender <sender@example.org>",
         "To: User <user@example.net>",
         "Subject: " + subject,
         "Date: Mon, 02 Jun 2025 10:00:00 +0000",
-        "Message-ID: <%s@fixtures.smf.test>" % subject.replace(" ", "-"),
+        "Message-ID: <%s@fixtures.smf.test>" % (msgid or subject.replace(" ", "-")),
         "MIME-Version: 1.0",
     ]
     if ctype:
@@ -237,15 +237,17 @@ class Fixtures:
         self.expected = []
 
     def add(self, name, lines, status, virus=None, symbol=None, reason=None, group="default",
-            crlf=False):
+            crlf=False, where=None):
         with open(os.path.join(self.outdir, name), "wb") as f:
             f.write(to_bytes(lines, crlf))
         statuses = status if isinstance(status, list) else [status]
         self.expected.append({"file": name, "group": group, "status": statuses,
-                              "virus": virus, "symbol": symbol, "unscannable": reason})
+                              "virus": virus, "symbol": symbol, "unscannable": reason,
+                              "where": where})
 
-    def infected(self, name, lines, prefix=EICAR_NAME, crlf=False):
-        self.add(name, lines, "detected", virus=prefix, symbol="AV_INFECTED", crlf=crlf)
+    def infected(self, name, lines, prefix=EICAR_NAME, crlf=False, where=None):
+        self.add(name, lines, "detected", virus=prefix, symbol="AV_INFECTED", crlf=crlf,
+                 where=where)
 
     def clean(self, name, lines, group="default"):
         self.add(name, lines, "clean", group=group)
@@ -451,6 +453,30 @@ def eicar_outside_parts(fx):
              ["-- ", "The lunch list: https://lists.example/lunch"])
 
 
+def eicar_in_headers(fx):
+    """The test string in a header field, which no part holds: whole-message scanners find it
+    there, so the header block is scanned too, raw and with encoded words decoded."""
+    eicar_text = EICAR.decode()
+    body = ["Content-Type: text/plain; charset=utf-8", "", "Lunch at noon?"]
+
+    def headers(subject, extra=()):
+        return top_headers(subject, extra=extra, msgid="header-%d" % len(fx.expected))
+
+    fx.infected("eicar-header-subject.eml", headers(eicar_text) + body, where="header Subject")
+    word_b = "=?us-ascii?B?%s?=" % base64.b64encode(EICAR).decode()
+    fx.infected("eicar-header-subject-b-word.eml", headers(word_b) + body,
+                where="header Subject")
+    word_q = "=?us-ascii?Q?%s?=" % "".join(
+        chr(c) if chr(c).isalnum() else "=%02X" % c for c in EICAR)
+    fx.infected("eicar-header-subject-q-word.eml", headers(word_q) + body,
+                where="header Subject")
+    fx.infected("eicar-header-x-field.eml",
+                headers("tracking", ["X-Tracking-Note: " + eicar_text]) + body,
+                where="header X-Tracking-Note")
+    fx.clean("clean-header-eicar-word.eml",
+             headers("EICAR test results", ["X-Note: EICAR-STANDARD-ANTIVIRUS-TEST-FILE"]) + body)
+
+
 def clamav_testfiles(fx, testfiles):
     for name in sorted(os.listdir(testfiles)):
         with open(os.path.join(testfiles, name), "rb") as f:
@@ -557,6 +583,7 @@ def main():
     html_smuggling(fx)
     eicar_odd_parts(fx)
     eicar_outside_parts(fx)
+    eicar_in_headers(fx)
     if os.path.isdir(testfiles):
         clamav_testfiles(fx, testfiles)
     clean_mail(fx)

@@ -51,6 +51,10 @@ def check_result(exp, got):
     if exp["symbol"] == "AV_INFECTED" and exp["symbol"] in symbols:
         if got.get("virus") and got["virus"] not in (symbols["AV_INFECTED"]["detail"] or ""):
             errors.append("AV_INFECTED detail lacks the virus name")
+    if exp.get("where") and exp["symbol"] in symbols:
+        detail = symbols[exp["symbol"]]["detail"] or ""
+        if not detail.endswith(" in " + exp["where"]):
+            errors.append("detail %r does not say it was in %s" % (detail, exp["where"]))
     if exp["unscannable"] and exp["unscannable"] not in (got.get("unscannable") or ""):
         errors.append("unscannable %r, expected it to mention %r" %
                       (got.get("unscannable"), exp["unscannable"]))
