@@ -48,7 +48,7 @@ static void msg_reset(milter_conn_t *c)
     c->rcpts = NULL;
     c->authres_ids = NULL;
     c->n_rcpts = c->cap_rcpts = c->len = c->cap = 0;
-    c->n_status = c->n_flag = c->n_authres = c->cap_authres = 0;
+    c->n_status = c->n_flag = c->n_forged = c->n_authres = c->cap_authres = 0;
     c->oom = c->too_big = false;
 }
 
@@ -365,31 +365,70 @@ static char *authserv_id(const char *value)
 }
 
 /*
+ * At most this many of the sender's copies of the engine's headers are
+ * removed from one message; a message with more is refused. Postfix's
+ * cleanup reads the message's header records again for each removal, so n
+ * removals cost it about n^2 record reads: 100,000 forged X-Spam-Flag lines
+ * (1.6 MB) were some 5e9 reads, an MTA process busy for minutes. An honest
+ * message carries a few at most, one per filter it passed.
+ */
+#define MAX_FORGED_HEADERS 50
+
+/*
+ * The 554 for a message with more than MAX_FORGED_HEADERS of the engine's
+ * headers to remove. It is permanent: the same message would be refused again.
+ */
+static sfsistat refuse_forged(SMFICTX *ctx, const char *name)
+{
+    const char *qid = smfi_getsymval(ctx, "i");
+    char t[160];
+    snprintf(t, sizeof t, "Message refused: too many %s header fields", name);
+    milter_log(LOG_NOTICE, "%s: too many %s header fields (more than %d to remove), rejected",
+               qid ? qid : "-", name, MAX_FORGED_HEADERS);
+    smfi_setreply(ctx, "554", "5.6.0", t);
+    return SMFIS_REJECT;
+}
+
+/*
  * Counts the message's own copies of the headers the engine writes
  * (core/job.c: X-SMF-Status, X-Spam-Flag; the auth stage:
  * Authentication-Results), so that those from the sender can be removed at
  * the end: a filter after the milter could not tell them from the engine's.
+ * Returns the name of the header that made more than MAX_FORGED_HEADERS to
+ * remove, counting each Authentication-Results in --authserv-id (one in the
+ * authserv-id of the verdict's own is counted at the end), else NULL.
  */
-static void note_header(milter_conn_t *c, const char *name, const char *value)
+static const char *note_header(milter_conn_t *c, const char *name, const char *value)
 {
-    if (strcasecmp(name, "X-SMF-Status") == 0)
+    const char *forged = NULL;
+    if (strcasecmp(name, "X-SMF-Status") == 0) {
         c->n_status++;
-    else if (strcasecmp(name, "X-Spam-Flag") == 0)
+        forged = "X-SMF-Status";
+    } else if (strcasecmp(name, "X-Spam-Flag") == 0) {
         c->n_flag++;
+        forged = "X-Spam-Flag";
+    }
+    if (forged && ++c->n_forged > MAX_FORGED_HEADERS)
+        return forged;
     if (strcasecmp(name, "Authentication-Results") != 0 || c->oom || c->too_big)
-        return;
+        return NULL;
     if (c->n_authres == c->cap_authres) {
         size_t cap = c->cap_authres ? c->cap_authres * 2 : 4;
         char **ids = realloc(c->authres_ids, cap * sizeof *ids);
         if (!ids) {
             c->oom = true;
-            return;
+            return NULL;
         }
         c->authres_ids = ids;
         c->cap_authres = cap;
     }
     /* An unreadable authserv-id (NULL) is nobody's: left in place. */
-    c->authres_ids[c->n_authres++] = authserv_id(value);
+    char *id = authserv_id(value);
+    c->authres_ids[c->n_authres++] = id;
+    if (id && milter_opts.authserv_id && strcasecmp(id, milter_opts.authserv_id) == 0 &&
+        ++c->n_forged > MAX_FORGED_HEADERS)
+        return "Authentication-Results";
+    return NULL;
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
@@ -397,7 +436,9 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     milter_conn_t *c = conn_get(ctx);
     if (!c)
         return SMFIS_TEMPFAIL;
-    note_header(c, name, value);
+    const char *forged = note_header(c, name, value);
+    if (forged)
+        return refuse_forged(ctx, forged);
     buf_add(c, name, strlen(name));
     buf_add(c, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
     buf_add_crlf(c, value);
@@ -558,6 +599,21 @@ static void remove_forged(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
             remove_header(ctx, c, "Authentication-Results", k);
 }
 
+/*
+ * Whether the sender's copies of the engine's headers are more than
+ * MAX_FORGED_HEADERS, now that the verdict tells the authserv-id of the
+ * engine's own Authentication-Results: the header callback counted only
+ * those in --authserv-id.
+ */
+static bool too_many_forged(const milter_conn_t *c, json_t *headers)
+{
+    size_t n = c->n_status + c->n_flag;
+    for (size_t k = 0; k < c->n_authres && n <= MAX_FORGED_HEADERS; k++)
+        if (engine_authserv_id(c->authres_ids[k], headers))
+            n++;
+    return n > MAX_FORGED_HEADERS;
+}
+
 static sfsistat apply_quarantine(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
 {
     const char *qid = json_string_value(json_object_get(v, "quarantine_id"));
@@ -618,6 +674,8 @@ static sfsistat apply_verdict(SMFICTX *ctx, const milter_conn_t *c, json_t *v)
     if (!action)
         return apply_tempfail(ctx, NULL);
     if (strcmp(action, "accept") == 0 || strcmp(action, "add_header") == 0) {
+        if (too_many_forged(c, json_object_get(v, "headers")))
+            return refuse_forged(ctx, "Authentication-Results");
         sfsistat r = drop_quarantined(ctx, c, v);
         if (r == SMFIS_CONTINUE) {
             remove_forged(ctx, c, json_object_get(v, "headers"));

@@ -59,6 +59,7 @@ typedef struct milter_conn {
     char *raw; /* the message rebuilt from header pairs and body chunks */
     size_t len, cap;
     size_t n_status, n_flag; /* the message's own X-SMF-Status, X-Spam-Flag fields */
+    size_t n_forged;         /* those and its Authentication-Results in --authserv-id */
     char **authres_ids;      /* the authserv-id of each Authentication-Results (or NULL) */
     size_t n_authres, cap_authres;
     bool oom;     /* an allocation failed for this message: tempfail it */

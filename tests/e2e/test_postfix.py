@@ -50,6 +50,9 @@ AUTH_SECTION = ('auth {\n  dns_server = "127.0.0.1:%d"\n  dns_timeout_ms = 200\n
 # link shows (at least --connect-timeout), and heartbeats' few seconds do not.
 HB_TIMEOUT_MS = 30000
 HB_CONNECT_TIMEOUT_MS = 12000
+# MAX_FORGED_HEADERS in frontends/milter/callbacks.c: a message with more of the sender's
+# copies of the engine's headers is refused rather than cleaned one removal at a time.
+MAX_FORGED_HEADERS = 50
 
 
 class SilentEngine:
@@ -277,6 +280,8 @@ class PostfixEndToEnd(unittest.TestCase):
             "busy": ([busy_ep] + engine, "-t", str(TIMEOUT_MS)),
             "tcp": (engine,),
             "small": (engine, "--max-size", "64K"),
+            # Only the authserv-id of the verdict's Authentication-Results is the engine's.
+            "anyid": (engine, "--authserv-id", ""),
             # Only an engine that never answers in time (its replies come after 3 s).
             "hung": ([silent_ep], "-t", "2000", "--connect-timeout", "500"),
             "headers": ([headers_ep],),
@@ -791,6 +796,40 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertIn(" smfx.example; dkim=pass header.d=x.example", results)
         self.assertEqual(len(results), 3, delivered)
         self.assertNotIn("could not remove", self.milters["in"].log_text())
+
+    def test_too_many_forged_engine_headers_are_refused(self):
+        """Each removal makes Postfix's cleanup read the message's headers again: 100,000
+        forged X-Spam-Flag lines cost it billions of record reads. More than
+        MAX_FORGED_HEADERS (callbacks.c) are refused as they arrive; as many are removed."""
+        ours = [b"X-Spam-Flag: NO\r\n", b"X-SMF-Status: clean\r\n",
+                b"Authentication-Results: smf; dkim=pass header.d=bank.example\r\n"]
+        others = b"Authentication-Results: mx.partner.example; spf=pass\r\n" * 60
+        m = self.marker()
+        forged = b"".join(ours[i % 3] for i in range(MAX_FORGED_HEADERS))
+        reply = send(self.port(), "alice@example.net", [LONGAUTH_RCPT],
+                     forged + others + make_message(m, to=LONGAUTH_RCPT))
+        delivered = self.assertDelivered(reply, m)
+        self.assertNotIn("bank.example", delivered)
+        self.assertNotIn("X-Spam-Flag", delivered)
+        self.assertEqual(delivered.count("mx.partner.example; spf=pass"), 60)
+        m = self.marker()
+        forged = ours[0] * (MAX_FORGED_HEADERS + 1)
+        reply = send(self.port(), "alice@example.net", ["bob@example.com"],
+                     forged + make_message(m))
+        self.assertEqual(reply.code, 554, "%r%s" % (reply, self.diagnostics()))
+        self.assertTrue(reply.text.startswith("5.6.0 "), reply)
+        self.assertIn("too many X-Spam-Flag header fields", reply.text)
+        self.assertNotDelivered(m)
+        self.assertIn("too many X-Spam-Flag header fields", self.milters["in"].log_text())
+        # Without --authserv-id, which Authentication-Results are the engine's is known
+        # from its verdict only: counted then, and refused before any is removed.
+        m = self.marker()
+        reply = send(self.port("anyid"), "alice@example.net", [LONGAUTH_RCPT],
+                     ours[2] * (MAX_FORGED_HEADERS + 1) + make_message(m, to=LONGAUTH_RCPT))
+        self.assertEqual(reply.code, 554, "%r%s" % (reply, self.diagnostics()))
+        self.assertIn("too many Authentication-Results header fields", reply.text)
+        self.assertNotDelivered(m)
+        self.assertNotIn("could not remove", self.milters["anyid"].log_text())
 
     def test_engine_headers_are_added_whole_or_not_at_all(self):
         m = self.marker()
