@@ -573,11 +573,20 @@ static bool engine_authserv_id(const char *id, json_t *headers)
     return false;
 }
 
-static void remove_header(SMFICTX *ctx, const milter_conn_t *c, const char *name, size_t k)
+/*
+ * Removes the sender's header name #k. False when the MTA did not grant
+ * header changes (SMFIF_CHGHDRS) or the connection to it failed: the
+ * removals after it would fail alike.
+ */
+static bool remove_header(SMFICTX *ctx, const milter_conn_t *c, const char *name, size_t k)
 {
-    if (smfi_chgheader(ctx, (char *)name, (int)k, NULL) != MI_SUCCESS)
-        milter_log(LOG_WARNING, "%s: could not remove the sender's header %s (#%zu)",
-                   c->queue_id ? c->queue_id : "-", name, k);
+    if (smfi_chgheader(ctx, (char *)name, (int)k, NULL) == MI_SUCCESS)
+        return true;
+    milter_log(LOG_WARNING,
+               "%s: could not remove the sender's header %s (#%zu); it and the sender's "
+               "other copies of the engine's headers not removed yet stay",
+               c->queue_id ? c->queue_id : "-", name, k);
+    return false;
 }
 
 /*
@@ -586,17 +595,22 @@ static void remove_header(SMFICTX *ctx, const milter_conn_t *c, const char *name
  * Authentication-Results in the engine's authserv-id (RFC 8601, section 5),
  * so that a filter or a mailbox rule after the milter cannot trust the
  * sender's "X-SMF-Status: clean" or "dkim=pass". The last one goes first:
- * removing one then leaves the index of the others as it was.
+ * removing one then leaves the index of the others as it was. After the
+ * first removal that fails no more are tried, so that the message is
+ * logged once, not once per header.
  */
 static void remove_forged(SMFICTX *ctx, const milter_conn_t *c, json_t *headers)
 {
     for (size_t k = c->n_status; k > 0; k--)
-        remove_header(ctx, c, "X-SMF-Status", k);
+        if (!remove_header(ctx, c, "X-SMF-Status", k))
+            return;
     for (size_t k = c->n_flag; k > 0; k--)
-        remove_header(ctx, c, "X-Spam-Flag", k);
+        if (!remove_header(ctx, c, "X-Spam-Flag", k))
+            return;
     for (size_t k = c->n_authres; k > 0; k--)
-        if (engine_authserv_id(c->authres_ids[k - 1], headers))
-            remove_header(ctx, c, "Authentication-Results", k);
+        if (engine_authserv_id(c->authres_ids[k - 1], headers) &&
+            !remove_header(ctx, c, "Authentication-Results", k))
+            return;
 }
 
 /*

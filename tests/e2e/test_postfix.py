@@ -9,6 +9,7 @@ import select
 import shutil
 import smtplib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -201,6 +202,56 @@ class FreezableProxy:
         for s in list(self.pairs):
             self._close_pair(s)
         self.listener.close()
+
+
+class MilterClient:
+    """An MTA's side of the milter protocol (version 6), to offer what Postfix and
+    Sendmail always grant: only the actions given, no protocol options."""
+
+    SMFIF_ADDHDRS, SMFIF_DELRCPT, SMFIF_QUARANTINE = 0x01, 0x08, 0x20
+
+    def __init__(self, unix_path, actions):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(30)
+        self.s.connect(unix_path)
+        self.command(b"O", struct.pack(">III", 6, actions, 0))
+
+    def close(self):
+        self.s.close()
+
+    def _read(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.s.recv(n - len(data))
+            if not chunk:
+                raise AssertionError("the milter closed the connection")
+            data += chunk
+        return data
+
+    def command(self, cmd, data=b""):
+        """Sends one command; the replies up to the one that ends it, as (code, data)."""
+        self.s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+        replies = []
+        while True:
+            n = struct.unpack(">I", self._read(4))[0]
+            packet = self._read(n)
+            replies.append((packet[:1], packet[1:]))
+            # Header changes ('h' add, 'm' change, 'i' insert) and progress come first.
+            if packet[:1] not in (b"h", b"m", b"i", b"p", b"+", b"-"):
+                return replies
+
+    def message(self, sender, rcpt, headers, body):
+        z = lambda *parts: b"".join(p.encode() + b"\0" for p in parts)
+        self.command(b"C", z("client.example") + b"4" + struct.pack(">H", 25000) +
+                     z("127.0.0.1"))
+        self.command(b"H", z("client.example"))
+        self.command(b"M", z("<%s>" % sender))
+        self.command(b"R", z("<%s>" % rcpt))
+        for name, value in headers:
+            self.command(b"L", z(name, value))
+        self.command(b"N")
+        self.command(b"B", body.encode())
+        return self.command(b"E")
 
 
 def header_fields(message):
@@ -830,6 +881,26 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertIn("too many Authentication-Results header fields", reply.text)
         self.assertNotDelivered(m)
         self.assertNotIn("could not remove", self.milters["anyid"].log_text())
+
+    def test_headers_the_mta_does_not_let_remove_are_told_once(self):
+        """An MTA that does not grant header changes (SMFIF_CHGHDRS) refuses every
+        removal: one log line for the message, not one per forged header."""
+        milter = self.milters["in"]
+        start = len(milter.log_text())
+        client = MilterClient(milter.sock, MilterClient.SMFIF_ADDHDRS)
+        try:
+            headers = [("X-Spam-Flag", "NO")] * 5 + [("X-SMF-Status", "clean")] * 2
+            headers += [("From", "alice@example.net"), ("Subject", "notes")]
+            replies = client.message("alice@example.net", "bob@example.com", headers,
+                                     "Hello Bob,\r\n")
+        finally:
+            client.close()
+        # The engine's header is still added, and the message goes on.
+        self.assertIn(b"h", [code for code, _ in replies], replies)
+        self.assertIn(replies[-1][0], (b"c", b"a"), replies)
+        log = milter.log_text()[start:]
+        self.assertEqual(log.count("could not remove the sender's header"), 1, log)
+        self.assertIn("could not remove the sender's header X-SMF-Status (#2)", log)
 
     def test_engine_headers_are_added_whole_or_not_at_all(self):
         m = self.marker()
