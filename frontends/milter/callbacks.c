@@ -144,9 +144,10 @@ static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
     else if (addr && addr->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, c->client_ip,
                   sizeof c->client_ip);
-    const char *macro = smfi_getsymval(ctx, "{client_addr}");
-    if (!c->client_ip[0] && macro && strlen(macro) < sizeof c->client_ip)
-        strcpy(c->client_ip, macro);
+    /* Without a socket address (an MTA that passes none), the macro says it. */
+    if (!c->client_ip[0])
+        envelope_client_addr(smfi_getsymval(ctx, "{client_addr}"), c->client_ip,
+                             sizeof c->client_ip);
     /* MTAs name an unresolved client "[ip]" or "unknown": that is no name. */
     bool named = hostname && hostname[0] && hostname[0] != '[' && strcmp(hostname, "unknown");
     free(c->client_name);

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int envelope_parse_net(const char *spec, milter_net_t *net)
 {
@@ -37,6 +38,28 @@ int envelope_parse_net(const char *spec, milter_net_t *net)
         if (*slash == '\0' || *end != '\0' || p < 0 || p > max)
             return -1;
         net->prefix = (int)p;
+    }
+    return 0;
+}
+
+int envelope_client_addr(const char *macro, char *out, size_t size)
+{
+    unsigned char a[16];
+    const char *text = NULL;
+    out[0] = '\0';
+    if (macro == NULL)
+        return -1;
+    /* Sendmail writes an IPv6 client as an RFC 5321 address literal's
+     * "IPv6:2001:db8::1"; the engine and --trusted take the address alone. */
+    if (strncasecmp(macro, "IPv6:", 5) == 0 && inet_pton(AF_INET6, macro + 5, a) == 1)
+        text = inet_ntop(AF_INET6, a, out, (socklen_t)size);
+    else if (inet_pton(AF_INET, macro, a) == 1)
+        text = inet_ntop(AF_INET, a, out, (socklen_t)size);
+    else if (inet_pton(AF_INET6, macro, a) == 1)
+        text = inet_ntop(AF_INET6, a, out, (socklen_t)size);
+    if (text == NULL) {
+        out[0] = '\0';
+        return -1;
     }
     return 0;
 }

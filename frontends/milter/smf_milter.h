@@ -105,6 +105,12 @@ void link_shutdown(void);
 /* Parses ADDR or ADDR/PREFIX into net. Returns 0 or -1. */
 int envelope_parse_net(const char *spec, milter_net_t *net);
 
+/* The client's address from the MTA's {client_addr} macro (may be NULL), in
+ * inet_ntop's form in out, which holds size bytes (INET6_ADDRSTRLEN will do):
+ * "1.2.3.4", "2001:db8::1", or Sendmail's "IPv6:2001:db8::1" in any case.
+ * Returns 0, or -1 with out empty when macro is no address. */
+int envelope_client_addr(const char *macro, char *out, size_t size);
+
 /* True when ip (text form) lies in one of the --trusted networks. */
 bool envelope_trusted(const char *ip);
 

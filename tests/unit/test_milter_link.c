@@ -2,7 +2,8 @@
  * test_milter_link.c - smf-milter's engine link: its ZeroMQ context allows as
  * many sockets as the descriptor limit, not ZeroMQ's default 1,023, and a
  * socket it cannot create is said in the log; an engine on an IPv6 address
- * is reached. The file is built in whole, to reach its static parts.
+ * is reached. The file is built in whole, to reach its static parts. And the
+ * client address from the {client_addr} macro, Sendmail's "IPv6:" form too.
  */
 #include "engine_link.c"
 
@@ -61,11 +62,55 @@ static void check_ipv6_engine(void)
     zmq_close(engine);
 }
 
+/* The address envelope_client_addr() makes of macro; "" when it refuses it. */
+static const char *client_addr(const char *macro)
+{
+    static char out[INET6_ADDRSTRLEN];
+    int rc = envelope_client_addr(macro, out, sizeof out);
+    CHECK((rc == 0) == (out[0] != '\0'), "%s: returned %d with \"%s\"", macro, rc, out);
+    return out;
+}
+
+static void check_client_addr(void)
+{
+    CHECK(strcmp(client_addr("192.0.2.7"), "192.0.2.7") == 0, "IPv4");
+    CHECK(strcmp(client_addr("2001:db8::1"), "2001:db8::1") == 0, "IPv6");
+    /* Sendmail's form of an IPv6 client, whatever the prefix's case. */
+    CHECK(strcmp(client_addr("IPv6:2001:db8::1"), "2001:db8::1") == 0, "IPv6: prefix");
+    CHECK(strcmp(client_addr("ipv6:2001:DB8:0:0:0:0:0:1"), "2001:db8::1") == 0, "ipv6: prefix");
+    CHECK(strcmp(client_addr("IPV6:::ffff:192.0.2.7"), "::ffff:192.0.2.7") == 0, "v4-mapped");
+    /* Longer than INET6_ADDRSTRLEN with its prefix, and still taken. */
+    CHECK(strcmp(client_addr("IPv6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"),
+                 "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff") == 0,
+          "longest IPv6");
+    const char *bad[] = {NULL,
+                         "",
+                         "unknown",
+                         "IPv6:",
+                         "IPv6:192.0.2.7",
+                         "IPv4:192.0.2.7",
+                         "[192.0.2.7]",
+                         "2001:db8::1 ",
+                         "IPv6:IPv6:::1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(client_addr(bad[i])[0] == '\0', "\"%s\" taken as %s", bad[i] ? bad[i] : "(null)",
+              client_addr(bad[i]));
+    /* A trusted IPv6 network matches the address the prefix came with. */
+    milter_net_t net;
+    CHECK(envelope_parse_net("2001:db8::/32", &net) == 0, "parse 2001:db8::/32");
+    milter_opts.trusted = &net;
+    milter_opts.n_trusted = 1;
+    CHECK(envelope_trusted(client_addr("IPv6:2001:db8::1")), "IPv6: client not trusted");
+    milter_opts.trusted = NULL;
+    milter_opts.n_trusted = 0;
+}
+
 /* As many sockets as 400 MTA connections' requests hold at once. */
 #define MANY 1200
 
 int main(void)
 {
+    check_client_addr();
     static const char *endpoints[] = {"inproc://smf-test-link"};
     milter_opts_t o = {
         .endpoints = endpoints, .n_endpoints = 1, .timeout_ms = 100, .connect_timeout_ms = 100};
