@@ -499,6 +499,22 @@ static int av_scan_rest(smf_msg_t *msg, const av_state_t *st, size_t count,
     return rc;
 }
 
+/*
+ * Whether the message carries another (message/rfc822, a forwarded mail):
+ * its header fields are no part's data and not the top-level header block,
+ * so only the raw message holds them for the scanner.
+ */
+static int av_has_message_part(smf_msg_t *msg, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const smf_part_t *p = smf_msg_part(msg, i);
+        if (p != NULL && (p->flags & SMF_PART_MESSAGE) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int av_scan_message(smf_msg_t *msg, const av_state_t *st)
 {
     size_t count = smf_msg_part_count(msg);
@@ -506,7 +522,8 @@ int av_scan_message(smf_msg_t *msg, const av_state_t *st)
     if (kind == NULL) {
         return SMF_ENOMEM;
     }
-    int need_raw = st->scan_raw_message || smf_msg_truncated(msg) != NULL;
+    int need_raw =
+        st->scan_raw_message || smf_msg_truncated(msg) != NULL || av_has_message_part(msg, count);
     av_result_t found = AV_CLEAN;
     int rc = av_scan_leaves(msg, st, count, kind, &need_raw, &found);
     if (found == AV_VIRUS || rc == SMF_ETIMEDOUT) {

@@ -473,6 +473,12 @@ def eicar_in_headers(fx):
     fx.infected("eicar-header-x-field.eml",
                 headers("tracking", ["X-Tracking-Note: " + eicar_text]) + body,
                 where="header X-Tracking-Note")
+    # A forwarded message's own header fields are neither the top-level block nor a part.
+    forwarded = top_headers(eicar_text, msgid="header-inner") + body
+    fx.infected("eicar-header-of-forwarded-message.eml", message("Fwd: lunch", [
+        text_part("Forwarding this."),
+        part(["Content-Type: message/rfc822", "Content-Disposition: inline"], forwarded)]),
+        where="raw message")
     fx.clean("clean-header-eicar-word.eml",
              headers("EICAR test results", ["X-Note: EICAR-STANDARD-ANTIVIRUS-TEST-FILE"]) + body)
 
