@@ -43,8 +43,6 @@
 
 #define LINK_PROTO "SMF/1"
 #define LINK_MAX_FRAMES 8
-/* How long a request waits for a (re)connecting endpoint before trying the next. */
-#define LINK_CONNECT_GRACE_MS 500
 
 typedef struct link_pool {
     const char *endpoint;

@@ -344,6 +344,27 @@ static void parse_args(int argc, char **argv)
         check_endpoint(milter_opts.endpoints[i]);
 }
 
+/* Postfix's milter_content_timeout by default, in ms. */
+#define POSTFIX_CONTENT_TIMEOUT_MS 300000L
+
+/*
+ * One message may wait endpoints x (--timeout + the reconnect grace) when
+ * every engine is silent. Past Postfix's content timeout, Postfix gives up
+ * first and applies milter_default_action, and smf-milter's own tempfail
+ * never reaches the client: said once at start, where the operator looks.
+ */
+static void warn_worst_wait(const milter_opts_t *o)
+{
+    long worst = (long)o->n_endpoints * ((long)o->timeout_ms + LINK_CONNECT_GRACE_MS);
+    if (o->noop || worst < POSTFIX_CONTENT_TIMEOUT_MS)
+        return;
+    milter_log(LOG_WARNING,
+               "with %zu engine endpoint(s) and --timeout %d ms a message may wait %ld s, at or "
+               "past Postfix's default milter_content_timeout (300 s): lower --timeout, or raise "
+               "milter_content_timeout in main.cf above it (docs/postfix.md)",
+               o->n_endpoints, o->timeout_ms, (worst + 999) / 1000);
+}
+
 /* The path of a unix socket spec, or NULL for inet sockets. */
 static const char *unix_path(const char *spec)
 {
@@ -448,6 +469,7 @@ int main(int argc, char **argv)
                "listening on %s, %zu engine endpoint(s), timeout %d ms, max size %zu bytes%s",
                milter_opts.socket, milter_opts.n_endpoints, milter_opts.timeout_ms,
                milter_opts.max_size, milter_opts.noop ? ", NOOP: mail is not scanned" : "");
+    warn_worst_wait(&milter_opts);
     int rc = smfi_main();
     link_shutdown();
     /* The MTA then gets "connection refused" at once rather than a stale socket. */

@@ -41,6 +41,9 @@ typedef struct milter_opts {
 /* Set once by main() before libmilter starts its threads; read-only afterwards. */
 extern milter_opts_t milter_opts;
 
+/* How long a request waits for a (re)connecting endpoint before trying the next. */
+#define LINK_CONNECT_GRACE_MS 500
+
 /* Severity-tagged log line: stderr in the foreground, syslog as a daemon. */
 void milter_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -743,6 +743,19 @@ class PostfixEndToEnd(unittest.TestCase):
         self.assertRegex(delivered, r"(?m)^X-SMF-Status: clean, score=")
         self.assertIn("action=accept", self.milter_line("tcp", reply.queue_id))
 
+    def test_a_wait_past_postfix_content_timeout_is_warned_about_at_start(self):
+        """Two silent engines at --timeout 200 s keep a message up to 401 s, past
+        Postfix's milter_content_timeout: smf-milter says so as it starts; the
+        milters of this suite, whose worst wait is far shorter, do not."""
+        m = mta.Milter(self.tmp, "milter-slow", [self.smfd.listen, self.smfd.listen],
+                       "-t", "200000")
+        try:
+            self.assertIn("may wait 401 s, at or past Postfix's default "
+                          "milter_content_timeout (300 s)", m.log_text())
+        finally:
+            self.assertEqual(m.stop(), 0)
+        self.assertNotIn("milter_content_timeout", self.milters["in"].log_text())
+
     def test_hung_engine_gives_up_quickly_at_rcpt_and_tempfails_at_data(self):
         # The check at RCPT TO waits --connect-timeout, not --timeout: the MTA's own
         # command timeout (30 s in Postfix) must not run out first and end the session.
