@@ -143,25 +143,30 @@ static int dmarc_policy(const char *v, auth_dmarc_policy_t *p)
     return 0;
 }
 
-/* One tag=value of a record; unknown tags are ignored as the RFC asks. */
+/*
+ * One tag=value of a record; unknown tags are ignored as the RFC asks. Tag
+ * names and keywords are ABNF strings (6.4), which match in any case:
+ * "P=Reject; ADKIM=S" says what "p=reject; adkim=s" says.
+ */
 static int dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, int *has_p)
 {
     char *end;
 
-    if (strcmp(tag, "p") == 0) {
+    if (strcasecmp(tag, "p") == 0) {
         *has_p = 1;
         return dmarc_policy(v, &r->p);
     }
-    if (strcmp(tag, "sp") == 0) {
+    if (strcasecmp(tag, "sp") == 0) {
         r->has_sp = 1;
         return dmarc_policy(v, &r->sp);
     }
-    if (strcmp(tag, "adkim") == 0 || strcmp(tag, "aspf") == 0) {
-        if (strcmp(v, "s") != 0 && strcmp(v, "r") != 0)
+    if (strcasecmp(tag, "adkim") == 0 || strcasecmp(tag, "aspf") == 0) {
+        if (strcasecmp(v, "s") != 0 && strcasecmp(v, "r") != 0)
             return -1;
-        *(strcmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) = v[0] == 's';
+        *(strcasecmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) =
+            tolower((unsigned char)v[0]) == 's';
     }
-    if (strcmp(tag, "pct") == 0) {
+    if (strcasecmp(tag, "pct") == 0) {
         long pct = strtol(v, &end, 10);
         if (*v == '\0' || *end != '\0' || pct < 0 || pct > 100)
             return -1;
@@ -186,7 +191,7 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
         if (sscanf(t, " %31[^= \t] = %511[^ \t]", tag, val) < 1)
             continue;
         if (first) {
-            if (strcmp(tag, "v") != 0 || strcmp(val, "DMARC1") != 0)
+            if (strcasecmp(tag, "v") != 0 || strcmp(val, "DMARC1") != 0)
                 break;
             first = 0;
             continue;
@@ -198,6 +203,24 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
     }
     free(buf);
     r->valid = !first && has_p;
+}
+
+/*
+ * Whether a TXT record is a DMARC record: it starts with the version tag,
+ * "v" *WSP "=" *WSP "DMARC1" (6.4), so "v = DMARC1; p=reject" is one. The
+ * tag name may be in any case; "DMARC1" is written in hex in the ABNF, so
+ * only as is. A blank or ';' must follow: "v=DMARC10" is another version.
+ */
+static int dmarc_is_record(const char *s)
+{
+    if (*s != 'v' && *s != 'V')
+        return 0;
+    s++;
+    s += strspn(s, " \t");
+    if (*s++ != '=')
+        return 0;
+    s += strspn(s, " \t");
+    return strncmp(s, "DMARC1", 6) == 0 && (s[6] == ';' || s[6] == ' ' || s[6] == '\t');
 }
 
 /* What dmarc_fetch() found at one name. */
@@ -226,9 +249,8 @@ static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
     if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
         return DMARC_DNS_ERROR;
     for (size_t i = 0; i < rr->nstrs; i++) {
-        const char *s = rr->strs[i];
-        if (strncmp(s, "v=DMARC1", 8) == 0 && (s[8] == ';' || isspace((unsigned char)s[8]))) {
-            dmarc_parse(s, r);
+        if (dmarc_is_record(rr->strs[i])) {
+            dmarc_parse(rr->strs[i], r);
             found++;
         }
     }

@@ -160,6 +160,11 @@ DMARC_RECORDS = {
     # not asked (RFC 7489, 6.6.3).
     "_dmarc.two.bank.test": [("TXT", "v=DMARC1; p=none"), ("TXT", "v=DMARC1; p=none")],
     "_dmarc.broken.bank.test": [("TXT", "v=DMARC1; p=bogus")],
+    # Blanks around '=' and ';' (RFC 7489 6.4), and tag names and keywords in upper case:
+    # records all the same.
+    "_dmarc.blank.test": [("TXT", "v = DMARC1 ; p = reject")],
+    "_dmarc.case.test": [("TXT", "V=DMARC1; P=Reject; ASPF=S")],
+    "mail.case.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all")],
     # Its pct= comes after 1,100 bytes of report addresses.
     "_dmarc.longrua.test": [("TXT", "v=DMARC1; p=reject; rua=mailto:" + "r" * 1100
                              + "@longrua.test; pct=0")],
@@ -680,6 +685,19 @@ class DmarcTest(AuthTest):
             self.assertEqual(s["AUTH_DMARC_NONE"]["detail"], why, s)
             self.assertNotIn("AUTH_DMARC_FAIL", s)
             self.assertEqual(len(self.dns.queries("_dmarc.bank.test")), before)
+
+    def test_record_syntax_blanks_and_case(self):
+        # "v = DMARC1" is a record; P=Reject is p=reject, and ASPF=S makes SPF's pass for
+        # mail.case.test unaligned with case.test.
+        for domain, sender in (("blank.test", "bounce@ip4.test"),
+                               ("case.test", "bounce@mail.case.test")):
+            raw = MESSAGE % (domain.encode(), domain.encode())
+            res = self.scan(raw, sender=sender, ip="192.0.2.10", opts=["dmarc_reject=true"])
+            s = symbols(res)
+            self.assertIn("AUTH_SPF_PASS", s, s)
+            self.assertIn("AUTH_DMARC_FAIL", s, s)
+            self.assertIn("%s: policy reject" % domain, s["AUTH_DMARC_FAIL"]["detail"], s)
+            self.assertEqual(res["verdict"], "block", s)
 
     def test_dkim_relaxed_alignment(self):
         raw = self.signed(sign_domain="mail.signer.test")
