@@ -18,6 +18,7 @@ typedef struct dmarc_record {
     auth_dmarc_policy_t p, sp;
     int adkim_strict, aspf_strict;
     int pct;
+    int as_none; /* Read as p=none: p= or sp= was unusable, rua= was not. */
 } dmarc_record_t;
 
 const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
@@ -143,43 +144,91 @@ static int dmarc_policy(const char *v, auth_dmarc_policy_t *p)
     return 0;
 }
 
+/* What the tags of one record said, beyond the values kept in the record. */
+typedef struct dmarc_seen {
+    int has_p;
+    int bad_policy; /* p= missing or invalid, or sp= invalid (6.6.3, step 6). */
+    int bad_other;  /* Another known tag with an invalid value. */
+    int rua_ok;     /* rua= holds at least one syntactically valid URI. */
+} dmarc_seen_t;
+
+/*
+ * Whether one element of rua= is a URI as RFC 3986 writes one: a scheme
+ * (a letter, then letters, digits, '+', '-', '.'), ':', and at least one
+ * character that a URI may hold. A size limit ("!10m") may follow (6.4).
+ */
+static int dmarc_uri_ok(const char *u, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 0 || !isalpha((unsigned char)u[0]))
+        return 0;
+    while (i < n && (isalnum((unsigned char)u[i]) || strchr("+-.", u[i]) != NULL))
+        i++;
+    if (i == n || u[i] != ':' || i + 1 == n)
+        return 0;
+    for (i++; i < n; i++)
+        if (!isgraph((unsigned char)u[i]) || strchr("<>\"{}|\\^`", u[i]) != NULL)
+            return 0;
+    return 1;
+}
+
+/* Whether a rua= list ("mailto:a@example.com,mailto:b@example.net") has a valid URI. */
+static int dmarc_rua_ok(const char *v)
+{
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        if (dmarc_uri_ok(p, n))
+            return 1;
+        p += n;
+        if (*p == '\0')
+            return 0;
+    }
+}
+
 /*
  * One tag=value of a record; unknown tags are ignored as the RFC asks. Tag
  * names and keywords are ABNF strings (6.4), which match in any case:
  * "P=Reject; ADKIM=S" says what "p=reject; adkim=s" says.
  */
-static int dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, int *has_p)
+static void dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, dmarc_seen_t *seen)
 {
     char *end;
 
     if (strcasecmp(tag, "p") == 0) {
-        *has_p = 1;
-        return dmarc_policy(v, &r->p);
-    }
-    if (strcasecmp(tag, "sp") == 0) {
+        seen->has_p = 1;
+        seen->bad_policy |= dmarc_policy(v, &r->p) < 0;
+    } else if (strcasecmp(tag, "sp") == 0) {
         r->has_sp = 1;
-        return dmarc_policy(v, &r->sp);
-    }
-    if (strcasecmp(tag, "adkim") == 0 || strcasecmp(tag, "aspf") == 0) {
+        seen->bad_policy |= dmarc_policy(v, &r->sp) < 0;
+    } else if (strcasecmp(tag, "rua") == 0) {
+        seen->rua_ok |= dmarc_rua_ok(v);
+    } else if (strcasecmp(tag, "adkim") == 0 || strcasecmp(tag, "aspf") == 0) {
         if (strcasecmp(v, "s") != 0 && strcasecmp(v, "r") != 0)
-            return -1;
-        *(strcasecmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) =
-            tolower((unsigned char)v[0]) == 's';
-    }
-    if (strcasecmp(tag, "pct") == 0) {
+            seen->bad_other = 1;
+        else
+            *(strcasecmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) =
+                tolower((unsigned char)v[0]) == 's';
+    } else if (strcasecmp(tag, "pct") == 0) {
         long pct = strtol(v, &end, 10);
         if (*v == '\0' || *end != '\0' || pct < 0 || pct > 100)
-            return -1;
-        r->pct = (int)pct;
+            seen->bad_other = 1;
+        else
+            r->pct = (int)pct;
     }
-    return 0;
 }
 
-/* Parses "v=DMARC1; p=reject; ..." (6.3); v must come first, p second. */
+/*
+ * Parses "v=DMARC1; p=reject; ..." (6.3); v must come first. A record whose
+ * p= is missing or invalid, or whose sp= is invalid, is still used when its
+ * rua= holds a valid URI: as a record of "v=DMARC1; p=none" alone (6.6.3,
+ * step 6), so that its owner gets the reports that show the mistake.
+ */
 static void dmarc_parse(const char *text, dmarc_record_t *r)
 {
     char *buf, *save = NULL;
-    int first = 1, has_p = 0;
+    int first = 1;
+    dmarc_seen_t seen = {0};
 
     memset(r, 0, sizeof(*r));
     r->pct = 100;
@@ -196,13 +245,19 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
             first = 0;
             continue;
         }
-        if (dmarc_tag(r, tag, val, &has_p) < 0) {
-            first = 1; /* Invalid. */
-            break;
-        }
+        dmarc_tag(r, tag, val, &seen);
     }
     free(buf);
-    r->valid = !first && has_p;
+    if (first)
+        return;
+    seen.bad_policy |= !seen.has_p;
+    if (!seen.bad_policy && !seen.bad_other) {
+        r->valid = 1;
+    } else if (seen.bad_policy && seen.rua_ok) {
+        memset(r, 0, sizeof(*r));
+        r->pct = 100;
+        r->valid = r->as_none = 1;
+    }
 }
 
 /*
@@ -343,4 +398,9 @@ void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_i
     out->policy = strcmp(out->record_domain, in->from_domain) != 0 && r.has_sp ? r.sp : r.p;
     out->pct = r.pct;
     dmarc_evaluate(psl, in, &r, out);
+    if (r.as_none) {
+        size_t n = strlen(out->why);
+        snprintf(out->why + n, sizeof(out->why) - n, "%s",
+                 " (no valid p= or sp=: read as p=none, the record has rua=)");
+    }
 }

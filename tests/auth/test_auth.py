@@ -165,6 +165,12 @@ DMARC_RECORDS = {
     "_dmarc.blank.test": [("TXT", "v = DMARC1 ; p = reject")],
     "_dmarc.case.test": [("TXT", "V=DMARC1; P=Reject; ASPF=S")],
     "mail.case.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all")],
+    # No valid p= (or a bad sp=), but a valid rua=: read as p=none (RFC 7489 6.6.3, step 6).
+    "_dmarc.nop.test": [("TXT", "v=DMARC1; rua=mailto:d@nop.test")],
+    "_dmarc.badp.test": [("TXT", "v=DMARC1; p=bogus; rua=mailto:d@badp.test,mailto:e@x.test")],
+    "_dmarc.badsp.test": [("TXT", "v=DMARC1; p=reject; sp=bogus; rua=mailto:d@badsp.test")],
+    # ... but without a valid rua= it is an invalid record.
+    "_dmarc.badrua.test": [("TXT", "v=DMARC1; p=bogus; rua=nonsense")],
     # Its pct= comes after 1,100 bytes of report addresses.
     "_dmarc.longrua.test": [("TXT", "v=DMARC1; p=reject; rua=mailto:" + "r" * 1100
                              + "@longrua.test; pct=0")],
@@ -698,6 +704,22 @@ class DmarcTest(AuthTest):
             self.assertIn("AUTH_DMARC_FAIL", s, s)
             self.assertIn("%s: policy reject" % domain, s["AUTH_DMARC_FAIL"]["detail"], s)
             self.assertEqual(res["verdict"], "block", s)
+
+    def test_bad_policy_with_rua_is_policy_none(self):
+        for domain in ("nop.test", "badp.test", "badsp.test"):
+            raw = MESSAGE % (domain.encode(), domain.encode())
+            res = self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10",
+                            opts=["dmarc_reject=true"])
+            s = symbols(res)
+            self.assertIn("AUTH_DMARC_FAIL", s, s)
+            self.assertIn("%s: policy none (record at %s)" % (domain, domain),
+                          s["AUTH_DMARC_FAIL"]["detail"], s)
+            self.assertIn("read as p=none", s["AUTH_DMARC_FAIL"]["detail"], s)
+            self.assertEqual(s["AUTH_DMARC_FAIL"]["score"], 1, s)
+            self.assertIsNone(res["verdict"], s)
+        raw = MESSAGE % (b"badrua.test", b"badrua.test")
+        s = symbols(self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10"))
+        self.assertEqual(s["AUTH_DMARC_NONE"]["detail"], "an invalid DMARC record at badrua.test")
 
     def test_dkim_relaxed_alignment(self):
         raw = self.signed(sign_domain="mail.signer.test")
