@@ -468,17 +468,50 @@ static int spf_valid_end(const char *spec, size_t n)
     return alpha || hyphen;
 }
 
-/* A domain-spec: printable, a name's length at most, and a valid end. */
+/*
+ * Whether s is a macro-string (7.1): visible characters, each '%' starting
+ * "%%", "%_", "%-" or "%{" letter [digits] ["r"] *delimiter "}". The digits
+ * name 1 to 128 parts. The letters c, r and t belong to explanations only
+ * (7.3): in a domain-spec, or a modifier's value, they are a syntax error.
+ */
+static int spf_valid_macros(const char *s)
+{
+    while (*s != '\0') {
+        if (!isgraph((unsigned char)*s))
+            return 0;
+        if (*s++ != '%')
+            continue;
+        if (*s != '\0' && strchr("%_-", *s) != NULL) {
+            s++;
+            continue;
+        }
+        if (*s++ != '{' || *s == '\0' || strchr("slodiphvSLODIPHV", *s++) == NULL)
+            return 0;
+        if (isdigit((unsigned char)*s)) {
+            long keep = 0;
+            while (isdigit((unsigned char)*s) && keep <= 128)
+                keep = keep * 10 + (*s++ - '0');
+            if (keep == 0 || keep > 128)
+                return 0;
+        }
+        if (*s == 'r' || *s == 'R')
+            s++;
+        while (*s != '\0' && strchr(".-+,/_=", *s) != NULL)
+            s++;
+        if (*s++ != '}')
+            return 0;
+    }
+    return 1;
+}
+
+/* A domain-spec: printable, a name's length at most, valid macros and a valid end. */
 static int spf_valid_spec(const char *spec)
 {
     size_t n = strlen(spec);
 
     if (n == 0 || n > 253)
         return 0;
-    for (const char *p = spec; *p != '\0'; p++)
-        if (!isgraph((unsigned char)*p))
-            return 0;
-    return spf_valid_end(spec, n);
+    return spf_valid_macros(spec) && spf_valid_end(spec, n);
 }
 
 /*
@@ -520,7 +553,13 @@ static int spf_parse_mechanism(char *s, spf_term_t *t)
     return -1;
 }
 
-/* A modifier "name=value": redirect and exp are kept, unknown ones are ignored (6). */
+/*
+ * A modifier "name=value": redirect and exp are kept, unknown ones are
+ * ignored (6) once their value is read as a macro-string (A): "foo=%abc" is
+ * a syntax error. exp= wants a domain-spec as redirect= does, so "exp=" and
+ * "exp=-all" are syntax errors too; only what goes wrong when the
+ * explanation is fetched and expanded leaves it out (6.2).
+ */
 static int spf_parse_modifier(const char *s, spf_record_t *rec)
 {
     const char *eq = strchr(s, '=');
@@ -531,10 +570,11 @@ static int spf_parse_modifier(const char *s, spf_record_t *rec)
             return -1;
         rec->redirect = eq + 1;
     } else if (n == 3 && strncasecmp(s, "exp", 3) == 0) {
-        /* Twice is an error; an empty or unusable one only gives no explanation (6.2). */
-        if (rec->exp != NULL)
+        if (rec->exp != NULL || !spf_valid_spec(eq + 1))
             return -1;
         rec->exp = eq + 1;
+    } else if (!spf_valid_macros(eq + 1)) {
+        return -1;
     }
     return 0;
 }

@@ -140,6 +140,16 @@ SPF_RECORDS.update({
     # A redirect target's exp= explains its fail; the redirecting record's does not.
     "exp-redir.test": [("TXT", "v=spf1 redirect=exp.test exp=outer.exp.test")],
     "outer.exp.test": [("TXT", "the outer record's explanation")],
+    # exp= wants a domain-spec (RFC 7208 6.2, and its test suite's exp-empty-domain,
+    # exp-syntax-error, exp-only-macro-char): these records are syntax errors.
+    "exp-empty.test": [("TXT", "v=spf1 -all exp=")],
+    "exp-syntax.test": [("TXT", "v=spf1 exp=-all")],
+    "exp-crt.test": [("TXT", "v=spf1 -all exp=%{r}.exp.test")],
+    # An unknown modifier is ignored, but its value must be a macro-string (A).
+    "mod-bad.test": [("TXT", "v=spf1 -all foo=%abc")],
+    "mod-ok.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 foo=%{d}.x bar= -all")],
+    # A bad macro is a syntax error of the record, even in a term never reached (4.6).
+    "macro-bad.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 a:%{x}.macro-bad.test -all")],
     # Ten DNS-querying terms: the explanation's look-up is not an eleventh.
     "exp-ten.test": [("TXT", "v=spf1 " + " ".join("a:h%d.many.test" % i for i in range(1, 11))
                       + " -all exp=explain._spf.exp.test")],
@@ -344,6 +354,12 @@ class SpfTest(AuthTest):
          "-all matched in exp.test; explanation: 192.0.2.9 is not one of exp.test's senders"),
         ("a@exp-ten.test", "192.0.2.9", "AUTH_SPF_FAIL",
          "-all matched in exp-ten.test; explanation: 192.0.2.9 is not one of exp-ten.test's"),
+        ("a@exp-empty.test", "192.0.2.9", "AUTH_SPF_PERMERROR", "syntax error at 'exp='"),
+        ("a@exp-syntax.test", "192.0.2.9", "AUTH_SPF_PERMERROR", "syntax error at 'exp=-all'"),
+        ("a@exp-crt.test", "192.0.2.9", "AUTH_SPF_PERMERROR", "syntax error at 'exp=%{r}"),
+        ("a@mod-bad.test", "192.0.2.9", "AUTH_SPF_PERMERROR", "syntax error at 'foo=%abc'"),
+        ("a@mod-ok.test", "192.0.2.9", "AUTH_SPF_PASS", "ip4:192.0.2.0/24 matched in mod-ok"),
+        ("a@macro-bad.test", "192.0.2.9", "AUTH_SPF_PERMERROR", "syntax error at 'a:%{x}"),
     ]
 
     # No explanation: the detail ends with the matching term.
