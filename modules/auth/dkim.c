@@ -16,6 +16,9 @@
 
 #define DKIM_MAX_FIELDS 512
 
+/* How far ahead of ours a signer's clock may be (t=), as OpenDKIM allows by default. */
+#define DKIM_CLOCK_SKEW 300
+
 /* One header field as written: from its name to before its last line end. */
 typedef struct dkim_field {
     const char *p;
@@ -29,6 +32,7 @@ typedef struct dkim_sigdata {
     int ed25519;
     int relaxed_head, relaxed_body;
     long long l; /* -1: the whole body. */
+    long long t; /* -1: no timestamp. */
     long long x; /* -1: never expires. */
     char h[1024];
     char i[256];
@@ -298,6 +302,8 @@ static int dkim_sig_tag(void *arg, const char *tag, const char *v)
         return dkim_sig_canon(ps, v);
     else if (strcmp(tag, "l") == 0)
         return dkim_sig_number(ps, v, &sd->l);
+    else if (strcmp(tag, "t") == 0)
+        return dkim_sig_number(ps, v, &sd->t);
     else if (strcmp(tag, "x") == 0)
         return dkim_sig_number(ps, v, &sd->x);
     else if (strcmp(tag, "q") == 0 && strstr(v, "dns/txt") == NULL)
@@ -368,7 +374,7 @@ static int dkim_sig_parse(const dkim_field_t *f, dkim_sigdata_t *sd, auth_dkim_s
 
     memset(sd, 0, sizeof(*sd));
     sd->field = f;
-    sd->l = sd->x = -1;
+    sd->l = sd->t = sd->x = -1;
     if (colon == NULL) {
         snprintf(out->why, sizeof(out->why), "the field has no ':'");
         return -1;
@@ -798,6 +804,14 @@ static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_
         return AUTH_DKIM_RES_PERMERROR;
     if (sd.x >= 0 && sd.x < (long long)now)
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "signature expired");
+    /* x= must be greater than t= (3.5): a signature that expires when it
+     * is made, or before, is broken. */
+    if (sd.t >= 0 && sd.x >= 0 && sd.x <= sd.t)
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "x= is not after t=");
+    /* A signature made in the future may be ignored (3.5). Clocks differ:
+     * up to DKIM_CLOCK_SKEW seconds ahead is taken for the signer's. */
+    if (sd.t > (long long)now + DKIM_CLOCK_SKEW)
+        return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "t= is in the future");
     if ((r = dkim_get_key(dns, s, &key)) != AUTH_DKIM_RES_PASS)
         return r;
     r = dkim_verify_key(k, s, &sd, &key);

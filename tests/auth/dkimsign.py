@@ -62,9 +62,10 @@ def canon_body(body, relaxed):
 
 def sign(raw, domain, selector, keyfile, kind="rsa", canon="relaxed/relaxed",
          signed=("from", "to", "subject", "date", "message-id"), extra="", length=None,
-         digest="sha256"):
+         digest="sha256", timestamp=None):
     """Returns raw with a DKIM-Signature field in front; length signs only that many bytes
-    of the canonical body, with l=. digest="sha1" makes an rsa-sha1 signature."""
+    of the canonical body, with l=. digest="sha1" makes an rsa-sha1 signature; timestamp is
+    the t= value (now by default)."""
     hc, bc = canon.split("/")
     head, body = split_message(raw)
     cbody = canon_body(body, bc == "relaxed")
@@ -73,7 +74,7 @@ def sign(raw, domain, selector, keyfile, kind="rsa", canon="relaxed/relaxed",
         extra += " l=%d;" % length
     bh = base64.b64encode(hashlib.new(digest, cbody).digest()).decode()
     sig = ("DKIM-Signature: v=1; a=%s-%s; c=%s; d=%s; s=%s;\r\n\tt=%d; h=%s;%s\r\n\tbh=%s; b="
-           % (kind, digest, canon, domain, selector, int(time.time()), ":".join(signed), extra,
+           % (kind, digest, canon, domain, selector, int(time.time()) if timestamp is None else timestamp, ":".join(signed), extra,
               bh))
     fields = header_fields(head)
     used = set()

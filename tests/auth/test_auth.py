@@ -541,6 +541,26 @@ class DkimTest(AuthTest):
                          "d=signer.test s=sel: rsa-sha1 is not accepted")
         self.assertIn("dkim=permerror header.d=signer.test header.s=sel", self.header(res))
 
+    def test_timestamps(self):
+        # x= must be after t= (RFC 6376 3.5); a t= over 5 minutes ahead is refused, one
+        # within that is taken for clock skew.
+        now = int(time.time())
+        for t, x, why in ((now + 100, now + 100, "x= is not after t="),
+                          (now + 60, now + 30, "x= is not after t="),
+                          (now + 3600, now + 7200, "t= is in the future"),
+                          (now + 60, None, None),
+                          (now, now + 1000, None)):
+            extra = " x=%d;" % x if x is not None else ""
+            raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test",
+                                "sel", self.rsa_key, extra=extra, timestamp=t)
+            s = symbols(self.scan(raw, opts=["spf=false"]))
+            with self.subTest(t=t - now, x=x):
+                if why is None:
+                    self.assertIn("AUTH_DKIM_PASS", s, s)
+                else:
+                    self.assertEqual(s["AUTH_DKIM_PERMERROR"]["detail"],
+                                     "d=signer.test s=sel: " + why, s)
+
     def test_key_slow(self):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
         s = symbols(self.scan(raw, opts=["spf=false"]))
