@@ -16,6 +16,9 @@
 
 #define DKIM_MAX_FIELDS 512
 
+/* Most key records tried for one signature: each costs a verification. */
+#define DKIM_MAX_KEYS 4
+
 /* How far ahead of ours a signer's clock may be (t=), as OpenDKIM allows by default. */
 #define DKIM_CLOCK_SKEW 300
 
@@ -701,22 +704,28 @@ static int dkim_name_valid(const char *name)
     return label > 0;
 }
 
-/* Fetches and reads the key. AUTH_DKIM_RES_PASS when key is usable. */
-static auth_dkim_result_t dkim_get_key(auth_dns_t *dns, auth_dkim_sig_t *s, dkim_key_t *key)
+/* Fetches the key records. AUTH_DKIM_RES_PASS when there is at least one. */
+static auth_dkim_result_t dkim_get_keys(auth_dns_t *dns, auth_dkim_sig_t *s,
+                                        const auth_dns_rr_t **rr)
 {
     char name[400];
-    const auth_dns_rr_t *rr;
 
     dkim_key_name(s, name, sizeof(name));
     if (!dkim_name_valid(name))
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "s= and d= make no valid DNS name");
-    rr = auth_dns_get(dns, name, AUTH_DNS_TXT);
-    if (rr->status == AUTH_DNS_TIMEOUT || rr->status == AUTH_DNS_FAIL)
+    *rr = auth_dns_get(dns, name, AUTH_DNS_TXT);
+    if ((*rr)->status == AUTH_DNS_TIMEOUT || (*rr)->status == AUTH_DNS_FAIL)
         return dkim_fail(s, AUTH_DKIM_RES_TEMPERROR, "DNS error fetching the key");
-    if (rr->status != AUTH_DNS_OK)
+    if ((*rr)->status != AUTH_DNS_OK || (*rr)->nstrs == 0)
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "no key");
+    return AUTH_DKIM_RES_PASS;
+}
+
+/* Reads one key record. AUTH_DKIM_RES_PASS when the key is usable. */
+static auth_dkim_result_t dkim_read_key(const char *text, auth_dkim_sig_t *s, dkim_key_t *key)
+{
     memset(key, 0, sizeof(*key));
-    if (dkim_tags(rr->strs[0], strlen(rr->strs[0]), dkim_key_tag, key) != 0 || key->plen <= 0)
+    if (dkim_tags(text, strlen(text), dkim_key_tag, key) != 0 || key->plen <= 0)
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR,
                          key->err != NULL ? key->err : "bad key record");
     return AUTH_DKIM_RES_PASS;
@@ -793,11 +802,46 @@ static auth_dkim_result_t dkim_testing(auth_dkim_sig_t *s, auth_dkim_result_t r)
     return AUTH_DKIM_RES_NEUTRAL;
 }
 
+/*
+ * Verifies the signature with each of the first DKIM_MAX_KEYS key records
+ * (RFC 6376, 3.6.2.2: their order is unspecified, and a verifier may cycle
+ * through them) until one passes. When none does, the outcome is that of
+ * the last usable key, or, without one, the last record's error: a record
+ * that cannot be read, or a key for another service, does not hide one
+ * that verifies or fails.
+ */
+static auth_dkim_result_t dkim_verify_keys(auth_dkim_t *k, auth_dkim_sig_t *s,
+                                           const dkim_sigdata_t *sd, const auth_dns_rr_t *rr)
+{
+    auth_dkim_result_t best = AUTH_DKIM_RES_PERMERROR;
+    char why[sizeof(s->why)] = "";
+    int usable = 0;
+
+    for (size_t j = 0; j < rr->nstrs && j < DKIM_MAX_KEYS; j++) {
+        dkim_key_t key;
+        s->why[0] = '\0'; /* A pass says what it leaves unsigned, not an earlier key's failure. */
+        auth_dkim_result_t r = dkim_read_key(rr->strs[j], s, &key);
+        if (r == AUTH_DKIM_RES_PASS) {
+            r = dkim_verify_key(k, s, sd, &key);
+            r = key.testing ? dkim_testing(s, r) : r;
+            if (r == AUTH_DKIM_RES_PASS || r == AUTH_DKIM_RES_TEMPERROR)
+                return r;
+            usable = 1;
+        } else if (usable) {
+            continue;
+        }
+        best = r;
+        memcpy(why, s->why, sizeof(why));
+    }
+    memcpy(s->why, why, sizeof(why));
+    return best;
+}
+
 static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_t i, time_t now)
 {
     auth_dkim_sig_t *s = &k->sigs[i];
     dkim_sigdata_t sd;
-    dkim_key_t key;
+    const auth_dns_rr_t *rr = NULL;
     auth_dkim_result_t r;
 
     if (dkim_sig_parse(k->sigfield[i], &sd, s) < 0)
@@ -812,10 +856,9 @@ static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_
      * up to DKIM_CLOCK_SKEW seconds ahead is taken for the signer's. */
     if (sd.t > (long long)now + DKIM_CLOCK_SKEW)
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "t= is in the future");
-    if ((r = dkim_get_key(dns, s, &key)) != AUTH_DKIM_RES_PASS)
+    if ((r = dkim_get_keys(dns, s, &rr)) != AUTH_DKIM_RES_PASS)
         return r;
-    r = dkim_verify_key(k, s, &sd, &key);
-    return key.testing ? dkim_testing(s, r) : r;
+    return dkim_verify_keys(k, s, &sd, rr);
 }
 
 void auth_dkim_prefetch(auth_dkim_t *k, auth_dns_t *dns)

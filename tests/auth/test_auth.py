@@ -236,6 +236,12 @@ class AuthTest(unittest.TestCase):
             "trials._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:y; p=" + rsa_p)],
             "notrial._domainkey.signer.test": [("TXT", "v=DKIM1; t=s:yes; p=" + rsa_p)],
             "sel._domainkey.slow.test": [("TXT", "v=DKIM1; p=" + rsa_p)],
+            # Several key records (RFC 6376 3.6.2.2): each is tried until one verifies.
+            "multi._domainkey.signer.test": [("TXT", "v=DKIM1; p=!!"),
+                                             ("TXT", "v=DKIM1; k=ed25519; p=" + ed_p),
+                                             ("TXT", "v=DKIM1; p=" + rsa_p)],
+            "multibad._domainkey.signer.test": [("TXT", "v=DKIM1; k=ed25519; p=" + ed_p),
+                                                ("TXT", "v=DKIM1; p=!!")],
             "sel._domainkey.cached.test": [("TXT", "v=DKIM1; k=rsa; p=" + rsa_p)],
         })
         cls.dns = DnsServer(records, refused=REFUSED, slow=["slow.test", "slowspf.ip4.test"],
@@ -560,6 +566,14 @@ class DkimTest(AuthTest):
                 else:
                     self.assertEqual(s["AUTH_DKIM_PERMERROR"]["detail"],
                                      "d=signer.test s=sel: " + why, s)
+
+    def test_several_key_records(self):
+        s = symbols(self.scan(self.signed(selector="multi"), opts=["spf=false"]))
+        self.assertEqual(s["AUTH_DKIM_PASS"]["detail"], "d=signer.test s=multi", s)
+        # None verifies: the usable key's outcome is said, not the unreadable record's.
+        s = symbols(self.scan(self.signed(selector="multibad"), opts=["spf=false"]))
+        self.assertEqual(s["AUTH_DKIM_PERMERROR"]["detail"],
+                         "d=signer.test s=multibad: key type does not match a=", s)
 
     def test_key_slow(self):
         raw = self.signed(domain=b"slow.test", sign_domain="slow.test")
