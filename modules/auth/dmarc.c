@@ -14,8 +14,8 @@
 
 typedef struct dmarc_record {
     int valid;
-    int has_sp;
-    auth_dmarc_policy_t p, sp;
+    int has_sp, has_np;
+    auth_dmarc_policy_t p, sp, np;
     int adkim_strict, aspf_strict;
     int pct;
     int as_none; /* Read as p=none: p= or sp= was unusable, rua= was not. */
@@ -201,6 +201,10 @@ static void dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, dmarc_s
     } else if (strcasecmp(tag, "sp") == 0) {
         r->has_sp = 1;
         seen->bad_policy |= dmarc_policy(v, &r->sp) < 0;
+    } else if (strcasecmp(tag, "np") == 0) {
+        /* RFC 9091 is an extension: a bad np= is ignored, as by a receiver
+         * that does not know the tag, rather than spoiling the record. */
+        r->has_np = dmarc_policy(v, &r->np) == 0;
     } else if (strcasecmp(tag, "rua") == 0) {
         seen->rua_ok |= dmarc_rua_ok(v);
     } else if (strcasecmp(tag, "adkim") == 0 || strcasecmp(tag, "aspf") == 0) {
@@ -315,6 +319,48 @@ static int dmarc_fetch(auth_dns_t *dns, const char *domain, dmarc_record_t *r)
                        : DMARC_INVALID;
 }
 
+/*
+ * Whether a domain does not exist for DMARC (RFC 9091, 2.7): NXDOMAIN or
+ * NODATA for its A, AAAA and MX records alike. A DNS error leaves it
+ * existing: what cannot be known does not earn the stricter np= policy,
+ * nor the milder one.
+ */
+static int dmarc_nonexistent(auth_dns_t *dns, const char *domain)
+{
+    static const int types[] = {AUTH_DNS_A, AUTH_DNS_AAAA, AUTH_DNS_MX};
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        auth_dns_prefetch(dns, domain, types[i]);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        auth_dns_status_t st = auth_dns_get(dns, domain, types[i])->status;
+        if (st != AUTH_DNS_NXDOMAIN && st != AUTH_DNS_NODATA)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The policy for the From domain. A record of its own gives p=. One found at
+ * the organizational domain gives np= (RFC 9091) when the From domain does
+ * not exist, else sp=, else p=; *np says whether np= was applied. The DNS
+ * is asked only when np= would change the answer.
+ */
+static auth_dmarc_policy_t dmarc_applied(auth_dns_t *dns, const dmarc_record_t *r,
+                                         const char *from_domain, const char *record_domain,
+                                         int *np)
+{
+    auth_dmarc_policy_t sub = r->has_sp ? r->sp : r->p;
+
+    *np = 0;
+    if (strcmp(record_domain, from_domain) == 0)
+        return r->p;
+    if (r->has_np && r->np != sub && dmarc_nonexistent(dns, from_domain)) {
+        *np = 1;
+        return r->np;
+    }
+    return sub;
+}
+
 /* Strict: the same name. Relaxed: the same organizational domain. */
 static int dmarc_aligned(const auth_psl_t *psl, const char *id, const char *from, int strict)
 {
@@ -370,7 +416,7 @@ void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_i
 {
     dmarc_record_t r;
     char org[256];
-    int found;
+    int found, np;
 
     memset(out, 0, sizeof(*out));
     snprintf(out->record_domain, sizeof(out->record_domain), "%s", in->from_domain);
@@ -394,10 +440,15 @@ void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_i
         snprintf(out->why, sizeof(out->why), "no DMARC record for %.150s", in->from_domain);
         return;
     }
-    /* sp= governs subdomains that have no record of their own. */
-    out->policy = strcmp(out->record_domain, in->from_domain) != 0 && r.has_sp ? r.sp : r.p;
+    /* sp= (or np=) governs subdomains that have no record of their own. */
+    out->policy = dmarc_applied(dns, &r, in->from_domain, out->record_domain, &np);
     out->pct = r.pct;
     dmarc_evaluate(psl, in, &r, out);
+    if (np) {
+        size_t n = strlen(out->why);
+        snprintf(out->why + n, sizeof(out->why) - n, "%s",
+                 " (np=: the domain has no A, AAAA or MX records)");
+    }
     if (r.as_none) {
         size_t n = strlen(out->why);
         snprintf(out->why + n, sizeof(out->why) - n, "%s",

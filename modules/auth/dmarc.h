@@ -35,7 +35,7 @@ typedef struct auth_dmarc_input {
 
 typedef struct auth_dmarc_outcome {
     auth_dmarc_result_t result;
-    auth_dmarc_policy_t policy; /* p= or sp=, whichever applies to the From domain. */
+    auth_dmarc_policy_t policy; /* p=, sp= or np=, whichever applies to the From domain. */
     int pct;
     char record_domain[256]; /* Where the record was found. */
     char why[200];

@@ -181,6 +181,15 @@ DMARC_RECORDS = {
     "_dmarc.badsp.test": [("TXT", "v=DMARC1; p=reject; sp=bogus; rua=mailto:d@badsp.test")],
     # ... but without a valid rua= it is an invalid record.
     "_dmarc.badrua.test": [("TXT", "v=DMARC1; p=bogus; rua=nonsense")],
+    # np= (RFC 9091): the policy for subdomains that do not exist (no A, AAAA or MX).
+    "_dmarc.np.test": [("TXT", "v=DMARC1; p=none; sp=quarantine; np=reject")],
+    "a.np.test": [("A", "192.0.2.1")],
+    "mx.np.test": [("MX", "10 a.np.test")],
+    "six.np.test": [("AAAA", "2001:db8::1")],
+    "txt.np.test": [("TXT", "just text")],
+    # Without sp=, an existing subdomain gets p=.
+    "_dmarc.npnosp.test": [("TXT", "v=DMARC1; p=quarantine; np=reject")],
+    "a.npnosp.test": [("A", "192.0.2.1")],
     # Its pct= comes after 1,100 bytes of report addresses.
     "_dmarc.longrua.test": [("TXT", "v=DMARC1; p=reject; rua=mailto:" + "r" * 1100
                              + "@longrua.test; pct=0")],
@@ -770,6 +779,27 @@ class DmarcTest(AuthTest):
         raw = MESSAGE % (b"badrua.test", b"badrua.test")
         s = symbols(self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertEqual(s["AUTH_DMARC_NONE"]["detail"], "an invalid DMARC record at badrua.test")
+
+    def test_np_for_nonexistent_subdomains(self):
+        np_why = "(np=: the domain has no A, AAAA or MX records)"
+        for domain, policy, np in (("nx.np.test", "reject", True),
+                                   ("txt.np.test", "reject", True),
+                                   ("deep.nx.np.test", "reject", True),
+                                   ("a.np.test", "quarantine", False),
+                                   ("mx.np.test", "quarantine", False),
+                                   ("six.np.test", "quarantine", False),
+                                   ("np.test", "none", False),
+                                   ("nx.npnosp.test", "reject", True),
+                                   ("a.npnosp.test", "quarantine", False)):
+            raw = MESSAGE % (domain.encode(), domain.encode())
+            res = self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10",
+                            opts=["dmarc_reject=true"])
+            s = symbols(res)
+            with self.subTest(domain=domain):
+                detail = s["AUTH_DMARC_FAIL"]["detail"]
+                self.assertIn("%s: policy %s (record at " % (domain, policy), detail)
+                self.assertEqual(np_why in detail, np, detail)
+                self.assertEqual(res["verdict"] == "block", policy == "reject")
 
     def test_dkim_relaxed_alignment(self):
         raw = self.signed(sign_domain="mail.signer.test")
