@@ -923,6 +923,7 @@ static long add_part(parser_t *p, long parent, unsigned depth)
     pt->depth = depth;
     pt->content_type = "text/plain";
     pt->filename = "";
+    pt->other_filename = "";
     pt->charset = "";
     pt->data = empty_data;
     return (long)m->part_count++;
@@ -1050,11 +1051,19 @@ static int describe(parser_t *p, long idx, GMimeObject *obj)
     pt->charset = cs ? lower_dup(p->arena, cs) : "";
     const char *fn = part_param(p, obj, "Content-Disposition", "filename",
                                 g_mime_object_get_content_disposition_parameter(obj, "filename"));
-    if (fn == NULL)
-        fn = part_param(p, obj, "Content-Type", "name",
-                        g_mime_object_get_content_type_parameter(obj, "name"));
+    const char *name = part_param(p, obj, "Content-Type", "name",
+                                  g_mime_object_get_content_type_parameter(obj, "name"));
     if (fn != NULL)
         pt->filename = utf8_dup(p, fn);
+    else if (name != NULL)
+        pt->filename = utf8_dup(p, name);
+    /* Clients differ in which of two names they save under (some take
+     * name=, some filename=): the stages see both. */
+    if (fn != NULL && name != NULL) {
+        const char *other = utf8_dup(p, name);
+        if (strcmp(other, pt->filename) != 0)
+            pt->other_filename = other;
+    }
     GMimeContentDisposition *d = g_mime_object_get_content_disposition(obj);
     int attach = d != NULL && g_mime_content_disposition_is_attachment(d);
     if (attach || pt->filename[0] != '\0')
@@ -1155,6 +1164,7 @@ static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char
     smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
     cp->content_type = pp->content_type;
     cp->filename = pp->filename;
+    cp->other_filename = pp->other_filename;
     cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
     set_data(p, c, out, len);
 }

@@ -63,6 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          .content_type = "multipart/mixed",
          .filename = "",
          .charset = "",
+         .other_filename = "",
          .data = (const unsigned char *)"",
          .size = 0},
         {.index = 1,
@@ -72,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          .content_type = "application/octet-stream",
          .filename = "fuzz.zip",
          .charset = "",
+         .other_filename = "",
          .data = data,
          .size = size},
     };

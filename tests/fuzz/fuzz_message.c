@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(p->depth <= lim.max_depth + 1);
         fuzz_touch_str(p->content_type);
         fuzz_touch_str(p->filename);
+        fuzz_touch_str(p->other_filename);
         fuzz_touch_str(p->charset);
         fuzz_touch(p->data, p->size);
     }

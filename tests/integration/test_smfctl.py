@@ -236,7 +236,7 @@ class ModulesTest(unittest.TestCase):
         self.assertEqual(mods["antivirus"]["kind"], "antivirus")
         self.assertTrue(all(m["ok"] and m["enabled"] for m in mods.values()))
         self.assertTrue(all(m["overridable"] for n, m in mods.items() if n != "antivirus"))
-        self.assertEqual(mods["antivirus"]["abi"], "1.5")
+        self.assertEqual(mods["antivirus"]["abi"], "1.6")
 
     def test_table(self):
         r = smfctl("modules")

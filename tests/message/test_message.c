@@ -852,6 +852,60 @@ static void test_nul_in_name(void)
 }
 
 /*
+ * A part named twice, by Content-Type name= and Content-Disposition
+ * filename=: filename is the second, other_filename the first when it
+ * differs, both decoded alike; a base64 body read on past its padding keeps
+ * both. A part named once, or twice alike, has other_filename "".
+ */
+static void test_two_names(void)
+{
+    static const struct {
+        const char *fields;
+        const char *filename, *other;
+    } cases[] = {
+        {"Content-Type: application/octet-stream; name=\"evil.exe\"\n"
+         "Content-Disposition: attachment; filename=\"report.pdf\"\n",
+         "report.pdf", "evil.exe"},
+        {"Content-Type: application/octet-stream; name=\"=?utf-8?B?w6l2aWwuZXhl?=\"\n"
+         "Content-Disposition: attachment; filename*=utf-8''r%C3%A9port.pdf\n",
+         "réport.pdf", "évil.exe"},
+        {"Content-Type: application/octet-stream; name*=utf-8''b%00.exe\n"
+         "Content-Disposition: attachment; filename=\"b.pdf\"\n",
+         "b.pdf", "b.exe"},
+        {"Content-Type: application/octet-stream; name=\"same.pdf\"\n"
+         "Content-Disposition: attachment; filename=\"same.pdf\"\n",
+         "same.pdf", ""},
+        {"Content-Type: application/octet-stream; name=\"only.exe\"\n", "only.exe", ""},
+        {"Content-Type: application/octet-stream\n"
+         "Content-Disposition: attachment; filename=\"only.pdf\"\n",
+         "only.pdf", ""},
+        {"Content-Type: application/octet-stream\n", "", ""},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        g_string_assign(raw, "Subject: names\nMIME-Version: 1.0\n");
+        g_string_append(raw, cases[i].fields);
+        g_string_append(raw, "Content-Transfer-Encoding: base64\n\nTVogaGVsbG8=\n");
+        message_t *m = parse_built(a, raw);
+        CHECK_STR(m->parts[0].filename, cases[i].filename);
+        CHECK_STR(m->parts[0].other_filename, cases[i].other);
+    }
+    /* The longer reading of a base64 body with a footer is named as its part. */
+    g_string_assign(raw, "Subject: names\nMIME-Version: 1.0\n");
+    g_string_append(raw, cases[0].fields);
+    g_string_append(raw, "Content-Transfer-Encoding: base64\n\nAAEC\n/w==\n-- \nQUJD\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->part_count == 2);
+    if (m->part_count == 2) {
+        CHECK_STR(m->parts[1].filename, "report.pdf");
+        CHECK_STR(m->parts[1].other_filename, "evil.exe");
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * HTML files attached to a message: their links reach the URL checks, as
  * those of an HTML body do, but their words stay out of the text.
  */
@@ -2452,6 +2506,7 @@ int main(int argc, char **argv)
     test_base64_padded_chunks();
     test_preamble_epilogue();
     test_nul_in_name();
+    test_two_names();
     test_html_attachment_urls();
     test_text_attachment_urls();
     test_html_files();

@@ -59,7 +59,7 @@ extern "C" {
 /** ABI major version: changes when a call or field is removed or changed. */
 #define SMF_ABI_MAJOR 1
 /** ABI minor version: changes when a call or field is added. */
-#define SMF_ABI_MINOR 5
+#define SMF_ABI_MINOR 6
 
 /**
  * The ABI header. It is the first member of smf_module_t and never moves,
@@ -578,6 +578,17 @@ typedef struct smf_part {
     const char *charset;      /**< Declared charset, lower case, or "". */
     const unsigned char *data; /**< Transfer-decoded body bytes (not charset-converted). */
     size_t size;              /**< Length of data. */
+    /* ---- Added in ABI 1.6 ---- */
+    /**
+     * The Content-Type name= when the part also has a Content-Disposition
+     * filename= that differs from it (filename holds that one), decoded as
+     * filename; else "". Mail clients differ in which of the two they save
+     * under, so a check of names reads both. Never NULL. Modules built for
+     * ABI 1.0 to 1.5 do not see it: the engine allocates the parts, so a
+     * module reaches each through smf_msg_part() and never by indexing
+     * from another.
+     */
+    const char *other_filename;
 } smf_part_t;
 
 /** Number of parts (at least 1: the message itself). */
