@@ -1053,6 +1053,9 @@ static int describe(parser_t *p, long idx, GMimeObject *obj)
                                 g_mime_object_get_content_disposition_parameter(obj, "filename"));
     const char *name = part_param(p, obj, "Content-Type", "name",
                                   g_mime_object_get_content_type_parameter(obj, "name"));
+    /* An empty filename= names nothing: clients fall back to name=. */
+    if (fn != NULL && fn[0] == '\0')
+        fn = NULL;
     if (fn != NULL)
         pt->filename = utf8_dup(p, fn);
     else if (name != NULL)

@@ -879,6 +879,9 @@ static void test_two_names(void)
         {"Content-Type: application/octet-stream\n"
          "Content-Disposition: attachment; filename=\"only.pdf\"\n",
          "only.pdf", ""},
+        {"Content-Type: application/octet-stream; name=\"empty.exe\"\n"
+         "Content-Disposition: attachment; filename=\"\"\n",
+         "empty.exe", ""},
         {"Content-Type: application/octet-stream\n", "", ""},
     };
     arena_t *a = arena_new(16384);
