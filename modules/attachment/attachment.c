@@ -267,6 +267,20 @@ static int att_is_examined(const smf_part_t *p)
     return !(p->flags & SMF_PART_TEXT) && p->size > 0;
 }
 
+/*
+ * The name checks for both of a part's names: a client may save it under
+ * its Content-Type name= as well as its Content-Disposition filename=, and
+ * the details say which name matched.
+ */
+static int att_check_names(att_ctx_t *ctx, const smf_part_t *p)
+{
+    int rc = p->filename[0] != '\0' ? att_check_name(ctx, "", p->filename) : 0;
+
+    if (rc == 0 && p->other_filename[0] != '\0')
+        rc = att_check_name(ctx, "", p->other_filename);
+    return rc;
+}
+
 /* Whether a part says it is a TNEF stream. */
 static int att_labelled_tnef(const smf_part_t *p)
 {
@@ -283,9 +297,12 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
     const char *what =
         named ? p->filename : smf_msg_printf(ctx->msg, "unnamed %s part", p->content_type);
 
-    if (named && (rc = att_check_name(ctx, "", p->filename)) < 0)
+    if ((rc = att_check_names(ctx, p)) < 0)
         return rc;
     if (named && (rc = att_check_type(ctx, "", p->filename, p->data, p->size)) < 0)
+        return rc;
+    if (p->other_filename[0] != '\0' &&
+        (rc = att_check_type(ctx, "", p->other_filename, p->data, p->size)) < 0)
         return rc;
     if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
         return rc;
@@ -346,7 +363,7 @@ static int att_scan(smf_msg_t *msg, void *state, void *tstate)
          * "invoice.pdf.exe") is saved under that name: its name is checked,
          * its parts each on their own. */
         if (!att_is_examined(p)) {
-            int rc = p->filename[0] != '\0' ? att_check_name(&ctx, "", p->filename) : 0;
+            int rc = att_check_names(&ctx, p);
             /* An HTML body that builds a file and saves it is the same
              * page as such an attachment: a client that opens the body in
              * a browser ("view in browser") runs its scripts. */
