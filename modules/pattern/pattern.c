@@ -790,10 +790,14 @@ static int pat_scan_list(pat_scan_t *sc)
             rc = pat_match_item(sc, s, strlen(s));
         return rc;
     case PAT_TARGET_FILENAME:
+        /* Both of a part's names: a client may save it under its
+         * Content-Type name= as well as its Content-Disposition filename=. */
         for (size_t i = 0; rc == 0 && i < smf_msg_part_count(sc->msg); i++) {
             const smf_part_t *p = smf_msg_part(sc->msg, i);
             if (p != NULL && p->filename[0] != '\0')
                 rc = pat_match_item(sc, p->filename, strlen(p->filename));
+            if (rc == 0 && p != NULL && p->other_filename[0] != '\0')
+                rc = pat_match_item(sc, p->other_filename, strlen(p->other_filename));
         }
         return rc;
     case PAT_TARGET_HTML:

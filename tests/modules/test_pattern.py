@@ -243,6 +243,8 @@ CASES = [
      "absent": ["PAT_FILENAME_BIDI"]},
     {"name": "default: a left-to-right override in a file name", "fixture": "lure_filename_lro.eml",
      "defaults": True, "only": ["PAT_FILENAME_BIDI"], "scores": {"PAT_FILENAME_BIDI": 2.0}},
+    {"name": "default: a left-to-right override in a Content-Type name= only", "fixture": "att_two_names_bidi.eml",
+     "defaults": True, "only": ["PAT_FILENAME_BIDI"]},
     {"name": "default: a direction isolate in a file name", "fixture": "lure_filename_isolate.eml",
      "defaults": True, "present": ["PAT_FILENAME_BIDI"]},
     {"name": "default: an Arabic file name has no override", "fixture": "lookalike_filename_arabic.eml",
