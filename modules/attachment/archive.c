@@ -256,6 +256,10 @@ static int att_check_data(att_walk_t *w, const char *path, const unsigned char *
     snprintf(where, sizeof(where), "%s: ", w->top);
     if (!w->stopped)
         rc = att_check_type(w->ctx, where, path, data, len);
+    /* A Windows program is a blocked entry whatever its name. */
+    if (rc == 0 && !w->stopped)
+        rc = att_check_program(w->ctx, where, &path, 1, data, len, "ATT_ARCHIVE_BLOCKED",
+                               c->archive_blocked_score);
     if (rc == 0 && !w->stopped && !att_is_vba_part(path))
         rc = att_check_ole2(w->ctx, where, path, data, len);
     if (rc == 0 && !w->stopped && att_nests(w, path, data, len)) {
@@ -936,6 +940,14 @@ static int att_tnef_data(att_tnef_check_t *tc, const att_tnef_attach_t *a, const
         return att_limit(w, "expands beyond archive_max_expanded");
     for (size_t i = 0; rc == 0 && i < a->name_count; i++)
         rc = att_check_type(w->ctx, where, a->names[i], d, n);
+    /* Outlook shows it as an attachment of the mail: a program is one
+     * whatever its names, as a part of the mail is. */
+    const char *names[ATT_TNEF_NAMES];
+    for (size_t i = 0; i < a->name_count; i++)
+        names[i] = a->names[i];
+    if (rc == 0)
+        rc = att_check_program(w->ctx, where, names, a->name_count, d, n, "ATT_EXECUTABLE",
+                               c->blocked_score);
     if (rc == 0)
         rc = att_check_ole2(w->ctx, where, name, d, n);
     if (rc != 0 || !att_nests(w, name, d, n))

@@ -27,7 +27,7 @@ static const smf_option_t att_options[] = {
      "ps1xml, jnlp, library-ms, settingcontent-ms, diagcab, xbap}",
      offsetof(att_conf_t, blocked_extensions), "File extensions refused in attachments."},
     {"blocked_score", SMF_OPT_FLOAT, "10", offsetof(att_conf_t, blocked_score),
-     "Score of ATT_BLOCKED_EXT."},
+     "Score of ATT_BLOCKED_EXT, ATT_EXECUTABLE and ATT_BLOCKED_ARCHIVE."},
     {"double_ext_score", SMF_OPT_FLOAT, "6", offsetof(att_conf_t, double_ext_score),
      "Score of ATT_DOUBLE_EXT and ATT_RTLO_NAME."},
     {"archive_blocked_score", SMF_OPT_FLOAT, "8", offsetof(att_conf_t, archive_blocked_score),
@@ -86,6 +86,11 @@ static const char *const att_exec_types[] = {"application/x-dosexec",
                                              "application/x-mach-binary",
                                              "application/vnd.microsoft.portable-executable",
                                              NULL};
+
+/* Of those, the types libmagic gives to Windows programs (PE). */
+static const char *const att_windows_exec_types[] = {
+    "application/x-dosexec", "application/x-msdownload",
+    "application/vnd.microsoft.portable-executable", NULL};
 
 static int att_in_list(const char *const *list, const char *s)
 {
@@ -210,6 +215,64 @@ static int att_is_exec_type(const char *mime)
     return mime != NULL && att_in_list(att_exec_types, mime);
 }
 
+/*
+ * Whether data is a Windows program: "MZ", then "PE\0\0" at the offset its
+ * DOS header gives (e_lfanew), which the Windows loader requires. A DOS
+ * program without one, which 64-bit Windows does not run, and text that
+ * happens to start "MZ" are none. A document that embeds a program (an
+ * OLE2 or OOXML file) starts as that document and is none either.
+ */
+static int att_is_pe(const unsigned char *d, size_t n)
+{
+    uint32_t off;
+
+    if (n < 0x40 || d[0] != 'M' || d[1] != 'Z')
+        return 0;
+    off = (uint32_t)d[0x3c] | (uint32_t)d[0x3d] << 8 | (uint32_t)d[0x3e] << 16 |
+          (uint32_t)d[0x3f] << 24;
+    return off <= n - 4 && memcmp(d + off, "PE\0\0", 4) == 0;
+}
+
+/*
+ * Whether a name leaves a program to a check of its own: a blocked
+ * extension (ATT_BLOCKED_EXT), a document's (a disguise, ATT_TYPE_MISMATCH),
+ * or one a Windows program is rightly named by, which blocked_extensions
+ * then lets through on purpose ("exe" left out of it lets setup.exe pass).
+ */
+static int att_name_judged(const att_policy_t *pol, const char *name)
+{
+    static const char *const program_exts[] = {"exe", "dll", "scr", "com", "cpl", "ocx", "sys",
+                                               "drv", "efi", "xll", "pif", "mui", NULL};
+    char last[32], prev[32];
+
+    att_extensions(name, last, prev, sizeof(last));
+    return att_name_blocked(pol, name) || att_in_list(att_document_exts, last) ||
+           att_in_list(program_exts, last);
+}
+
+int att_check_program(att_ctx_t *ctx, const char *where, const char *const *names, size_t count,
+                      const unsigned char *data, size_t len, const char *sym, double score)
+{
+    const char *name = "(no name)", *mime, *detail;
+
+    if (!att_is_pe(data, len))
+        return 0;
+    for (size_t i = count; i-- > 0;) {
+        if (names[i][0] == '\0')
+            continue;
+        if (att_name_judged(ctx->pol, names[i]))
+            return 0;
+        name = names[i];
+    }
+    mime = magic_buffer(ctx->th->magic, data, len < ATT_MAGIC_BYTES ? len : ATT_MAGIC_BYTES);
+    if (mime == NULL || !att_in_list(att_windows_exec_types, mime))
+        return 0;
+    if ((detail = smf_msg_printf(ctx->msg, "%s%s is %s", where, name, mime)) == NULL)
+        return SMF_ENOMEM;
+    att_note_blocked(ctx, detail);
+    return smf_msg_add_symbol(ctx->msg, sym, score, detail);
+}
+
 int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const unsigned char *head,
                    size_t len)
 {
@@ -281,6 +344,23 @@ static int att_check_names(att_ctx_t *ctx, const smf_part_t *p)
     return rc;
 }
 
+/*
+ * ATT_EXECUTABLE: a Windows program attached under no name or a name that
+ * neither blocks it nor disguises it ("setup.ex_", "file.dat"), which a
+ * rename is all it takes to run. A text part without a name is text a
+ * client shows, the message's body among them: never judged so.
+ */
+static int att_check_part_program(att_ctx_t *ctx, const smf_part_t *p)
+{
+    const char *names[] = {p->filename, p->other_filename};
+
+    if (p->filename[0] == '\0' &&
+        ((p->flags & SMF_PART_TEXT) || strncmp(p->content_type, "text/", 5) == 0))
+        return 0;
+    return att_check_program(ctx, "", names, 2, p->data, p->size, "ATT_EXECUTABLE",
+                             ctx->pol->blocked_score);
+}
+
 /* Whether a part says it is a TNEF stream. */
 static int att_labelled_tnef(const smf_part_t *p)
 {
@@ -303,6 +383,8 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
         return rc;
     if (p->other_filename[0] != '\0' &&
         (rc = att_check_type(ctx, "", p->other_filename, p->data, p->size)) < 0)
+        return rc;
+    if ((rc = att_check_part_program(ctx, p)) < 0)
         return rc;
     if ((rc = att_check_ole2(ctx, "", what, p->data, p->size)) < 0)
         return rc;

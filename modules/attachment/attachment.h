@@ -140,6 +140,17 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
                    size_t len);
 
 /*
+ * A Windows program ("MZ", and "PE\0\0" where its header points, as the
+ * Windows loader requires; libmagic agrees) under no name, or under names
+ * none of which is blocked (ATT_BLOCKED_EXT or ATT_ARCHIVE_BLOCKED say
+ * it) or a document's (ATT_TYPE_MISMATCH says it): adds sym with score,
+ * noted for blocked_action, detail "WHERE NAME is TYPE" with the first of
+ * the `count` names that is not "", else "(no name)".
+ */
+int att_check_program(att_ctx_t *ctx, const char *where, const char *const *names, size_t count,
+                      const unsigned char *data, size_t len, const char *sym, double score);
+
+/*
  * Walks an archive held in memory: blocked names, encrypted entries,
  * executables disguised as documents, nested archives, limits. A TNEF
  * stream (winmail.dat) is walked as one too: its attachments are its entries.
