@@ -85,6 +85,20 @@ static auth_dns_status_t auth_dns_status(int status)
     }
 }
 
+/*
+ * Copies a TXT string with each NUL byte as DEL (0x7f). Kept, a NUL would
+ * end the C string there, and the next string of the record would be
+ * joined to what came before it ("+a", NUL, then "ll" read as "+all");
+ * DEL is no character SPF, DKIM or DMARC syntax allows, so a record with
+ * one reads as the syntax error it is.
+ */
+static void auth_dns_copy_txt(char *dst, const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = s[i] != '\0' ? (char)s[i] : '\x7f';
+    dst[len] = '\0';
+}
+
 static int auth_dns_add_str(auth_dns_rr_t *rr, const char *s, size_t len)
 {
     char **strs = realloc(rr->strs, (rr->nstrs + 1) * sizeof(*strs));
@@ -96,8 +110,7 @@ static int auth_dns_add_str(auth_dns_rr_t *rr, const char *s, size_t len)
         free(copy);
         return -1;
     }
-    memcpy(copy, s, len);
-    copy[len] = '\0';
+    auth_dns_copy_txt(copy, (const unsigned char *)s, len);
     rr->strs[rr->nstrs++] = copy;
     return 0;
 }
@@ -111,8 +124,7 @@ static int auth_dns_append_str(auth_dns_rr_t *rr, const unsigned char *s, size_t
 
     if (grown == NULL)
         return -1;
-    memcpy(grown + old, s, len);
-    grown[old + len] = '\0';
+    auth_dns_copy_txt(grown + old, s, len);
     rr->strs[rr->nstrs - 1] = grown;
     return 0;
 }

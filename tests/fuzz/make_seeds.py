@@ -428,6 +428,10 @@ def spfdns_seeds(out):
     write(out, "spfdns", "regress-nul-before-all.txt", b"192.0.2.1\n\nhelo.example.com\n"
           b"TXT google-site-verificatihn=x\tv=s1f\x1fp a:a.example mx:\x00\x00\x7f\xfc@\xa4'0c/exam2"
           b" -all\tv=spf1 +all\n")
+    # A NUL at the end of a record's first string: the second string was
+    # joined right after the bytes before the NUL, "+a" and "ll" read "+all".
+    write(out, "spfdns", "regress-nul-joins-strings.txt", b"192.0.2.1\nalice@example.com\nhelo\n"
+          b"TXT v=spf1 +a\x00\x1fll\n")
     write(out, "spfdns", "servfail.txt", "192.0.2.1\na@example.com\nhelo.example.com\n" + answers(
         "TXT v=spf1 a:a.example ?exists:b.example -all", "REFUSED", "SERVFAIL"))
 
