@@ -241,8 +241,12 @@ static int att_is_pe(const unsigned char *d, size_t n)
  */
 static int att_name_judged(const att_policy_t *pol, const char *name)
 {
-    static const char *const program_exts[] = {"exe", "dll", "scr", "com", "cpl", "ocx", "sys",
-                                               "drv", "efi", "xll", "pif", "mui", NULL};
+    /* Programs and libraries by their own names, the native modules of
+     * Python (.pyd) and Node.js (.node) and .NET metadata (.winmd) among
+     * them: shipped in archives, not run by a double click. */
+    static const char *const program_exts[] = {"exe", "dll",  "scr",   "com", "cpl", "ocx",
+                                               "sys", "drv",  "efi",   "xll", "pif", "mui",
+                                               "pyd", "node", "winmd", "ax",  NULL};
     char last[32], prev[32];
 
     att_extensions(name, last, prev, sizeof(last));

@@ -64,6 +64,8 @@ CASES = [
     {"name": "Windows program named .dat in a zip", "fixture": "att_program_zip.eml",
      "only": ["ATT_ARCHIVE_BLOCKED"], "scores": {"ATT_ARCHIVE_BLOCKED": 8},
      "details": {"ATT_ARCHIVE_BLOCKED": "tools.zip: tools/file.dat is application/"}},
+    {"name": "native modules (.pyd, .node) in a zip are programs rightly named",
+     "fixture": "att_program_modules_zip.eml", "absent": ["ATT_ARCHIVE_BLOCKED", "ATT_EXECUTABLE"]},
     {"name": "blocked name: ATT_BLOCKED_EXT alone", "fixture": "att_exe.eml", "absent": ["ATT_EXECUTABLE"]},
     {"name": "a program's own name left unblocked is not ATT_EXECUTABLE", "fixture": "att_exe.eml",
      "opts": ["blocked_extensions={scr}"], "only": [], "status": "clean"},
