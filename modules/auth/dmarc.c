@@ -18,7 +18,8 @@ typedef struct dmarc_record {
     auth_dmarc_policy_t p, sp, np;
     int adkim_strict, aspf_strict;
     int pct;
-    int as_none; /* Read as p=none: p= or sp= was unusable, rua= was not. */
+    int as_none;   /* Read as p=none: p= or sp= was unusable, rua= was not. */
+    int defaulted; /* An invalid adkim=, aspf= or pct= was read as its default. */
 } dmarc_record_t;
 
 const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
@@ -148,7 +149,7 @@ static int dmarc_policy(const char *v, auth_dmarc_policy_t *p)
 typedef struct dmarc_seen {
     int has_p;
     int bad_policy; /* p= missing or invalid, or sp= invalid (6.6.3, step 6). */
-    int bad_other;  /* Another known tag with an invalid value. */
+    int bad_other;  /* adkim=, aspf= or pct= with an invalid value: its default holds. */
     int rua_ok;     /* rua= holds at least one syntactically valid URI. */
 } dmarc_seen_t;
 
@@ -208,17 +209,20 @@ static void dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, dmarc_s
     } else if (strcasecmp(tag, "rua") == 0) {
         seen->rua_ok |= dmarc_rua_ok(v);
     } else if (strcasecmp(tag, "adkim") == 0 || strcasecmp(tag, "aspf") == 0) {
-        if (strcasecmp(v, "s") != 0 && strcasecmp(v, "r") != 0)
+        int *strict = strcasecmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict;
+        if (strcasecmp(v, "s") != 0 && strcasecmp(v, "r") != 0) {
             seen->bad_other = 1;
-        else
-            *(strcasecmp(tag, "adkim") == 0 ? &r->adkim_strict : &r->aspf_strict) =
-                tolower((unsigned char)v[0]) == 's';
+            *strict = 0;
+        } else
+            *strict = tolower((unsigned char)v[0]) == 's';
     } else if (strcasecmp(tag, "pct") == 0) {
         long pct = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || pct < 0 || pct > 100)
+        if (*v == '\0' || *end != '\0' || pct < 0 || pct > 100) {
             seen->bad_other = 1;
-        else
+            r->pct = 100;
+        } else {
             r->pct = (int)pct;
+        }
     }
 }
 
@@ -226,7 +230,9 @@ static void dmarc_tag(dmarc_record_t *r, const char *tag, const char *v, dmarc_s
  * Parses "v=DMARC1; p=reject; ..." (6.3); v must come first. A record whose
  * p= is missing or invalid, or whose sp= is invalid, is still used when its
  * rua= holds a valid URI: as a record of "v=DMARC1; p=none" alone (6.6.3,
- * step 6), so that its owner gets the reports that show the mistake.
+ * step 6), so that its owner gets the reports that show the mistake. An
+ * invalid adkim=, aspf= or pct= gives way to its default (relaxed, 100),
+ * as 6.3 asks: "pct=100%" must not cost a domain its p=reject.
  */
 static void dmarc_parse(const char *text, dmarc_record_t *r)
 {
@@ -255,9 +261,10 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
     if (first)
         return;
     seen.bad_policy |= !seen.has_p;
-    if (!seen.bad_policy && !seen.bad_other) {
+    if (!seen.bad_policy) {
         r->valid = 1;
-    } else if (seen.bad_policy && seen.rua_ok) {
+        r->defaulted = seen.bad_other;
+    } else if (seen.rua_ok) {
         memset(r, 0, sizeof(*r));
         r->pct = 100;
         r->valid = r->as_none = 1;
@@ -448,6 +455,11 @@ void auth_dmarc_check(auth_dns_t *dns, const auth_psl_t *psl, const auth_dmarc_i
         size_t n = strlen(out->why);
         snprintf(out->why + n, sizeof(out->why) - n, "%s",
                  " (np=: the domain has no A, AAAA or MX records)");
+    }
+    if (r.defaulted) {
+        size_t n = strlen(out->why);
+        snprintf(out->why + n, sizeof(out->why) - n, "%s",
+                 " (an invalid adkim=, aspf= or pct= read as its default)");
     }
     if (r.as_none) {
         size_t n = strlen(out->why);

@@ -179,6 +179,8 @@ DMARC_RECORDS = {
     "_dmarc.nop.test": [("TXT", "v=DMARC1; rua=mailto:d@nop.test")],
     "_dmarc.badp.test": [("TXT", "v=DMARC1; p=bogus; rua=mailto:d@badp.test,mailto:e@x.test")],
     "_dmarc.badsp.test": [("TXT", "v=DMARC1; p=reject; sp=bogus; rua=mailto:d@badsp.test")],
+    # An invalid adkim=, aspf= or pct= gives way to its default (RFC 7489 6.3): p=reject holds.
+    "_dmarc.badpct.test": [("TXT", "v=DMARC1; p=reject; pct=100%; adkim=x; aspf=strict")],
     # ... but without a valid rua= it is an invalid record.
     "_dmarc.badrua.test": [("TXT", "v=DMARC1; p=bogus; rua=nonsense")],
     # np= (RFC 9091): the policy for subdomains that do not exist (no A, AAAA or MX).
@@ -779,6 +781,16 @@ class DmarcTest(AuthTest):
         raw = MESSAGE % (b"badrua.test", b"badrua.test")
         s = symbols(self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertEqual(s["AUTH_DMARC_NONE"]["detail"], "an invalid DMARC record at badrua.test")
+
+    def test_bad_alignment_or_pct_takes_the_default(self):
+        raw = MESSAGE % (b"badpct.test", b"badpct.test")
+        res = self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10", opts=["dmarc_reject=true"])
+        s = symbols(res)
+        self.assertIn("AUTH_DMARC_FAIL", s, s)
+        self.assertIn("badpct.test: policy reject", s["AUTH_DMARC_FAIL"]["detail"], s)
+        self.assertIn("an invalid adkim=, aspf= or pct= read as its default",
+                      s["AUTH_DMARC_FAIL"]["detail"], s)
+        self.assertEqual(res["verdict"], "block", s)
 
     def test_np_for_nonexistent_subdomains(self):
         np_why = "(np=: the domain has no A, AAAA or MX records)"
