@@ -1313,17 +1313,25 @@ static void add_plain_with_uu(parser_t *p, long idx)
  * it whatever its type says (the names the attachment stage takes for
  * HTML). Windows drops trailing dots and blanks from a name it saves, so
  * they do not hide the extension. */
-static bool named_as(const smf_part_t *pt, const char *const *ext, size_t count)
+static bool name_ends_in(const char *name, const char *const *ext, size_t count)
 {
-    size_t n = strlen(pt->filename);
-    while (n > 0 && (pt->filename[n - 1] == '.' || pt->filename[n - 1] == ' '))
+    size_t n = strlen(name);
+    while (n > 0 && (name[n - 1] == '.' || name[n - 1] == ' '))
         n--;
     for (size_t i = 0; i < count; i++) {
         size_t k = strlen(ext[i]);
-        if (n >= k && strncasecmp(pt->filename + n - k, ext[i], k) == 0)
+        if (n >= k && strncasecmp(name + n - k, ext[i], k) == 0)
             return true;
     }
     return false;
+}
+
+/* Either of a part's names: a client may save it under its Content-Type
+ * name= as well as its filename=. */
+static bool named_as(const smf_part_t *pt, const char *const *ext, size_t count)
+{
+    return name_ends_in(pt->filename, ext, count) ||
+           (pt->other_filename != NULL && name_ends_in(pt->other_filename, ext, count));
 }
 
 static bool html_file(const smf_part_t *pt)

@@ -939,6 +939,12 @@ static void test_html_attachment_urls(void)
                     "Content-Disposition: attachment\n\n<a href=\"http://s.example/\">x</a>\n");
     m = parse_built(a, raw);
     CHECK(m->parts[0].flags == (A | H) && m->url_count == 1);
+    /* Named .html by its Content-Type name= alone, which a client may save it under. */
+    g_string_assign(raw, "Subject: file\nContent-Type: application/octet-stream; name=a.html\n"
+                         "Content-Disposition: attachment; filename=a.pdf\n\n"
+                         "<a href=\"http://n.example/\">x</a>\n");
+    m = parse_built(a, raw);
+    CHECK(m->parts[0].flags == (A | H) && m->url_count == 1);
     g_string_free(raw, TRUE);
     arena_destroy(&a);
 }
