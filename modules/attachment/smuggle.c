@@ -30,19 +30,27 @@ static const char *att_any(const unsigned char *s, size_t n, const char *const *
     return NULL;
 }
 
-/* Whether a part ends in one of the extensions; Windows drops trailing
+/* Whether a name ends in one of the extensions; Windows drops trailing
  * dots and blanks from a name it saves. */
-static int att_named(const smf_part_t *p, const char *const *ext, size_t count)
+static int att_name_ends_in(const char *name, const char *const *ext, size_t count)
 {
-    size_t n = strlen(p->filename);
-    while (n > 0 && (p->filename[n - 1] == '.' || p->filename[n - 1] == ' '))
+    size_t n = strlen(name);
+    while (n > 0 && (name[n - 1] == '.' || name[n - 1] == ' '))
         n--;
     for (size_t i = 0; i < count; i++) {
         size_t k = strlen(ext[i]);
-        if (n >= k && strncasecmp(p->filename + n - k, ext[i], k) == 0)
+        if (n >= k && strncasecmp(name + n - k, ext[i], k) == 0)
             return 1;
     }
     return 0;
+}
+
+/* Whether either of a part's names (filename=, Content-Type name=) ends in
+ * one of the extensions: a client may save it under either. */
+static int att_named(const smf_part_t *p, const char *const *ext, size_t count)
+{
+    return att_name_ends_in(p->filename, ext, count) ||
+           att_name_ends_in(p->other_filename, ext, count);
 }
 
 /* Whether a part is a page a browser opens and runs the scripts of: HTML
