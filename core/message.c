@@ -1114,7 +1114,8 @@ static void set_raw(parser_t *p, long idx, const unsigned char *s, size_t n, int
 }
 
 /* A uuencoded body: text before "begin" is ignored; the name on the begin
- * line is the file name unless the headers gave one. */
+ * line is the file name unless the headers gave one, and else its other
+ * name, which a client may save it under as well. */
 static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t n)
 {
     size_t pos = 0, ls, le, name = 0;
@@ -1128,10 +1129,15 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     unsigned char *out = arena_alloc(p->arena, len + 1);
     uu_lines(s, n, &pos, out, &len);
     set_data(p, idx, out, len);
-    if (p->m->parts[idx].filename[0] == '\0' && le - name < FILENAME_LINE_MAX) {
-        char *fn = arena_strndup(p->arena, (const char *)s + name, le - name);
-        p->m->parts[idx].filename = utf8_dup(p, fn);
-        p->m->parts[idx].flags |= SMF_PART_ATTACHMENT;
+    smf_part_t *pt = &p->m->parts[idx];
+    if (le - name >= FILENAME_LINE_MAX)
+        return;
+    const char *fn = utf8_dup(p, arena_strndup(p->arena, (const char *)s + name, le - name));
+    if (pt->filename[0] == '\0') {
+        pt->filename = fn;
+        pt->flags |= SMF_PART_ATTACHMENT;
+    } else if (pt->other_filename[0] == '\0' && strcmp(fn, pt->filename) != 0) {
+        pt->other_filename = fn;
     }
 }
 

@@ -894,6 +894,14 @@ static void test_two_names(void)
         CHECK_STR(m->parts[0].filename, cases[i].filename);
         CHECK_STR(m->parts[0].other_filename, cases[i].other);
     }
+    /* A uuencoded body named by its header fields and by its begin line: both names. */
+    g_string_assign(raw, "Subject: names\nMIME-Version: 1.0\n"
+                         "Content-Type: application/octet-stream; name=\"notes.txt\"\n"
+                         "Content-Transfer-Encoding: x-uuencode\n\n"
+                         "begin 644 notes.exe\n%2&5L;&\\\n`\nend\n");
+    message_t *uu = parse_built(a, raw);
+    CHECK_STR(uu->parts[0].filename, "notes.txt");
+    CHECK_STR(uu->parts[0].other_filename, "notes.exe");
     /* The longer reading of a base64 body with a footer is named as its part. */
     g_string_assign(raw, "Subject: names\nMIME-Version: 1.0\n");
     g_string_append(raw, cases[0].fields);

@@ -582,8 +582,10 @@ typedef struct smf_part {
     /**
      * The Content-Type name= when the part also has a Content-Disposition
      * filename= that differs from it (filename holds that one), decoded as
-     * filename; else "". Mail clients differ in which of the two they save
-     * under, so a check of names reads both. Never NULL. Modules built for
+     * filename; or, for a uuencoded body whose header fields name it, the
+     * name on its "begin" line when that differs; else "". Mail clients
+     * differ in which they save under, so a check of names reads both.
+     * Never NULL. Modules built for
      * ABI 1.0 to 1.5 do not see it: the engine allocates the parts, so a
      * module reaches each through smf_msg_part() and never by indexing
      * from another.
