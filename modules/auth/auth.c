@@ -459,6 +459,10 @@ static int auth_add_header(auth_scan_t *s)
         return SMF_ENOMEM;
     if (id == NULL || id[0] == '\0')
         return 0;
+    /* Headers under this authserv-id already in the message are not ours:
+     * the lists stage reads this to leave them out (docs/lists.md). */
+    if (smf_msg_set_note(s->msg, "auth.authserv_id", id) != 0)
+        return SMF_ENOMEM;
     char *header = smf_msg_printf(s->msg, "%s%s", id, ar);
     return header != NULL ? smf_msg_add_header(s->msg, "Authentication-Results", header)
                           : SMF_ENOMEM;

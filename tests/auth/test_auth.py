@@ -459,6 +459,10 @@ class SpfTest(AuthTest):
         self.assertIn("spf=pass smtp.helo=helo.test", self.header(res))
         # The same results reach later stages of the scan as the note auth.results.
         self.assertIn("spf=pass smtp.helo=helo.test", res["notes"]["auth.results"])
+        # And its authserv-id, so that the lists stage leaves out headers under that name.
+        self.assertEqual(res["notes"]["auth.authserv_id"], "smf")
+        self.assertNotIn("auth.authserv_id", self.scan(sender="", helo="helo.test", ip="192.0.2.9",
+                                                       opts=["dmarc=false", 'authserv_id=""'])["notes"])
 
     def test_quoted_local_part_cannot_write_results(self):
         # A sender's local part may hold "; dkim=pass ..."; written as it is, it would add
