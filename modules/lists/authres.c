@@ -131,6 +131,14 @@ int authres_passed(smf_msg_t *msg, const char *authserv_id, const char *domain)
         return 1;
     if (authserv_id == NULL || authserv_id[0] == '\0')
         return 0;
+    /* The auth stage of this scan writes its results under its own
+     * authserv-id, and only into the delivered copy: one already in the
+     * message under that name is the sender's forgery (or an earlier pass's,
+     * which this pass's own results replace), whatever trusted_authserv_id
+     * says. */
+    const char *own = smf_msg_note(msg, "auth.authserv_id");
+    if (own != NULL && strcasecmp(own, authserv_id) == 0)
+        return 0;
     for (size_t i = 0; (v = smf_msg_header(msg, "Authentication-Results", i)) != NULL; i++) {
         if (authres_header(v, authserv_id, domain))
             return 1;

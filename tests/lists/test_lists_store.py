@@ -99,6 +99,20 @@ class StoreTest(unittest.TestCase):
         self.ctl("add", "--type", "sender", "--action", "allow", "x@other.test")
         self.assertIsNone(self.scan("--from", "x@other.test", fixture="auth", opts=opt)["verdict"])
 
+    def test_a_header_in_the_auth_stages_own_authserv_id_is_not_trusted(self):
+        """When the auth stage of this scan writes under the trusted authserv-id, a
+        header already in the message under that name is the sender's, not proof."""
+        self.ctl("add", "--type", "sender", "--action", "allow", "boss@partner.test")
+        opt = ["trusted_authserv_id=mx.ours.test"]
+        res = self.scan("--from", "boss@partner.test", "--note", "auth.authserv_id=MX.ours.test",
+                        fixture="auth", opts=opt)
+        self.assertIsNone(res["verdict"], res)
+        self.assertIn("LIST_ALLOW_UNAUTH", res["names"])
+        # An auth stage writing under another name leaves the MTA's header trusted.
+        res = self.scan("--from", "boss@partner.test", "--note", "auth.authserv_id=smf",
+                        fixture="auth", opts=opt)
+        self.assertEqual(res["verdict"], "allow", res)
+
     def test_auth_stage_note_proves_the_sender(self):
         """The auth stage of the same scan leaves its results as a note; no header and
         no trusted_authserv_id are needed then."""
