@@ -510,10 +510,13 @@ static size_t decode_qp(const unsigned char *s, size_t n, unsigned char *out)
             size_t j = i + 1;
             while (j < n && (s[j] == ' ' || s[j] == '\t'))
                 j++;
+            /* A soft line break ends in LF, CRLF or a CR alone: Thunderbird
+             * takes "=" and a CR for one whatever follows, so a file broken
+             * at lone CRs is what it saves. */
             if (j < n && s[j] == '\r')
-                j++;
-            if (j < n && s[j] == '\n')
-                i = j + 1; /* A soft line break. */
+                i = (j + 1 < n && s[j + 1] == '\n') ? j + 2 : j + 1;
+            else if (j < n && s[j] == '\n')
+                i = j + 1;
             else if (j == n)
                 i = n;
             else

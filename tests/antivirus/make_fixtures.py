@@ -280,6 +280,13 @@ def eicar_encodings(fx):
         ['Content-Type: application/octet-stream; name="eicar.com"',
          "Content-Transfer-Encoding: quoted-printable",
          'Content-Disposition: attachment; filename="eicar.com"'], qp_lines)]))
+    # A soft line break ended by a CR alone: Thunderbird's decoder takes "=" and
+    # a CR for one, whatever follows, and saves the file whole.
+    qp_cr = "=\r".join("=%02X" % c for c in EICAR)
+    fx.infected("eicar-quoted-printable-cr-breaks.eml", message("eicar qp cr", [greeting(), part(
+        ['Content-Type: application/octet-stream; name="eicar.com"',
+         "Content-Transfer-Encoding: quoted-printable",
+         'Content-Disposition: attachment; filename="eicar.com"'], [qp_cr])]))
     uu = ["begin 644 eicar.com"] + [binascii.b2a_uu(EICAR[i:i + 45]).decode().rstrip("\n")
                                     for i in range(0, len(EICAR), 45)] + ["`", "end"]
     fx.infected("eicar-uuencode-attachment.eml", message("eicar uuencode", [greeting(), part(
