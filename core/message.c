@@ -612,6 +612,48 @@ static int uu_lines(const unsigned char *s, size_t n, size_t *pos, unsigned char
     return 0;
 }
 
+/*
+ * "=ybegin line=128 size=68 name=file": returns the offset of the name, or
+ * 0 when the line at s[ls..le) is not a yEnc begin line. Thunderbird wants
+ * "line=" and "size=" before the name; a line with other parameters
+ * ("part=") is taken too, since reading more blocks as files only gives
+ * the stages more to scan.
+ */
+static size_t yenc_begin(const unsigned char *s, size_t ls, size_t le)
+{
+    if (le - ls < 8 || memcmp(s + ls, "=ybegin ", 8) != 0)
+        return 0;
+    const unsigned char *name = memmem(s + ls, le - ls, " name=", 6);
+    return name != NULL && name + 6 < s + le ? (size_t)(name - s) + 6 : 0;
+}
+
+/*
+ * Decodes yEnc lines from s[*pos..n) up to a "=yend" line, or to the end
+ * as Thunderbird does when there is none, into out, which has room for
+ * n - *pos bytes (yEnc never decodes to more). Line ends are no data; "="
+ * escapes the next byte. *pos ends after the last line read; returns the
+ * count.
+ */
+static size_t yenc_lines(const unsigned char *s, size_t n, size_t *pos, unsigned char *out)
+{
+    size_t ls, le, o = 0;
+    while (next_line(s, n, pos, &ls, &le)) {
+        if (le - ls >= 5 && memcmp(s + ls, "=yend", 5) == 0)
+            break;
+        for (size_t i = ls; i < le; i++) {
+            unsigned char c = s[i];
+            if (c == '\r')
+                continue; /* A line end to Thunderbird, not data. */
+            if (c == '=' && ++i == le)
+                break;
+            if (c == '=')
+                c = (unsigned char)(s[i] - 64);
+            out[o++] = (unsigned char)(c - 42);
+        }
+    }
+    return o;
+}
+
 /* ------------------------------------------------------------------ */
 /* Headers                                                            */
 /* ------------------------------------------------------------------ */
@@ -1144,6 +1186,25 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
     }
 }
 
+/* Another reading of the leaf idx, as some mail client saves it: a child
+ * part of the same type and name holding out[0..len), which every stage
+ * scans. It is not text, so the text stages do not read the body twice. */
+static void add_variant(parser_t *p, long idx, const unsigned char *out, size_t len)
+{
+    const smf_part_t *pt = &p->m->parts[idx];
+    if (!may_descend(p, pt->depth))
+        return;
+    long c = add_part(p, idx, pt->depth + 1);
+    if (c < 0)
+        return;
+    smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
+    cp->content_type = pp->content_type;
+    cp->filename = pp->filename;
+    cp->other_filename = pp->other_filename;
+    cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
+    set_data(p, c, out, len);
+}
+
 /*
  * A base64 body with text after its padding: GMime, like the decoder above,
  * stops at the padding and keeps the text as a footer, but Thunderbird
@@ -1168,17 +1229,7 @@ static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char
     const smf_part_t *pt = &p->m->parts[idx];
     if (len == pt->size && (len == 0 || memcmp(out, pt->data, len) == 0))
         return; /* The footer adds nothing to what is saved. */
-    if (!may_descend(p, pt->depth))
-        return;
-    long c = add_part(p, idx, pt->depth + 1);
-    if (c < 0)
-        return;
-    smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
-    cp->content_type = pp->content_type;
-    cp->filename = pp->filename;
-    cp->other_filename = pp->other_filename;
-    cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
-    set_data(p, c, out, len);
+    add_variant(p, idx, out, len);
 }
 
 static void decode_body(parser_t *p, long idx, GMimeContentEncoding enc, const unsigned char *s,
@@ -1273,9 +1324,56 @@ static void add_html(parser_t *p, long idx)
 }
 
 /*
- * Inline uuencoded files in a text/plain body (mailers of the 1990s and
- * some malware still send them): each "begin NNN name" ... "end" block
- * becomes a child part, and the text keeps only what lies around blocks.
+ * One file written inline in the text part idx, whose begin line ends at
+ * le with its name from offset name: a child part of it holding d[0..len).
+ * Returns -1 once no more parts may be recorded.
+ */
+static int add_inline_file(parser_t *p, long idx, const unsigned char *s, size_t name, size_t le,
+                           const char *d, size_t len)
+{
+    unsigned depth = p->m->parts[idx].depth;
+    if (!may_descend(p, depth))
+        return 0;
+    long c = add_part(p, idx, depth + 1);
+    if (c < 0)
+        return -1;
+    size_t fn_len = le - name < FILENAME_LINE_MAX ? le - name : FILENAME_LINE_MAX;
+    smf_part_t *cp = &p->m->parts[c];
+    cp->content_type = "application/octet-stream";
+    cp->filename = utf8_dup(p, arena_strndup(p->arena, (const char *)s + name, fn_len));
+    cp->flags = SMF_PART_ATTACHMENT;
+    set_data(p, c, arena_memdup(p->arena, d, len), len);
+    return 0;
+}
+
+/*
+ * Decodes the uuencoded block whose begin line ends at *pos into buf, and
+ * moves *pos past its "end" line. Returns 1 for a file, 0 for lines that
+ * are none, -1 when no "end" line follows at all.
+ */
+static int uu_block(const unsigned char *s, size_t n, size_t *pos, sbuf_t *buf)
+{
+    size_t after = *pos, len = 0;
+    int r = uu_lines(s, n, &after, NULL, &len);
+    if (r == 0)
+        return -1;
+    if (r < 0 || len == 0 || len > uu_bound(after - *pos))
+        return 0;
+    size_t again = *pos;
+    buf->len = 0;
+    sb_reserve(buf, len + 1);
+    uu_lines(s, n, &again, (unsigned char *)buf->p, &len);
+    buf->len = len;
+    *pos = after;
+    return 1;
+}
+
+/*
+ * Inline files in a text/plain body: each uuencoded "begin NNN name" ...
+ * "end" block (mailers of the 1990s and some malware still send them), and
+ * each yEnc "=ybegin ... name=" ... "=yend" block, which Thunderbird saves
+ * as an attachment too, becomes a child part, and the text keeps only what
+ * lies around blocks.
  */
 static void add_plain_with_uu(parser_t *p, long idx)
 {
@@ -1285,34 +1383,26 @@ static void add_plain_with_uu(parser_t *p, long idx)
     sbuf_t buf = {0};
     /* A block's lines cannot contain another begin line, so the scans
      * below never overlap and the whole search is linear. */
-    int found = memmem(s, n, "begin ", 6) != NULL;
+    int found = memmem(s, n, "begin ", 6) != NULL || memmem(s, n, "=ybegin ", 8) != NULL;
     while (found && next_line(s, n, &pos, &ls, &le)) {
         size_t name = uu_begin(s, ls, le);
-        if (name == 0)
+        if (name != 0) {
+            int r = uu_block(s, n, &pos, &buf);
+            if (r < 0)
+                break; /* No "end" line anywhere after this. */
+            if (r == 0)
+                continue;
+        } else if ((name = yenc_begin(s, ls, le)) != 0) {
+            buf.len = 0;
+            sb_reserve(&buf, n - pos + 1);
+            buf.len = yenc_lines(s, n, &pos, (unsigned char *)buf.p);
+        } else {
             continue;
-        size_t after = pos, len = 0;
-        int r = uu_lines(s, n, &after, NULL, &len);
-        if (r == 0)
-            break; /* No "end" line anywhere after this. */
-        if (r < 0 || len == 0 || len > uu_bound(after - pos))
-            continue;
-        size_t again = pos;
-        buf.len = 0;
-        sb_reserve(&buf, len + 1);
-        uu_lines(s, n, &again, (unsigned char *)buf.p, &len);
+        }
         add_plain(p, pt.charset, s + text_from, ls - text_from);
-        text_from = pos = after;
-        if (!may_descend(p, pt.depth))
-            continue;
-        long c = add_part(p, idx, pt.depth + 1);
-        if (c < 0)
+        text_from = pos;
+        if (add_inline_file(p, idx, s, name, le, buf.p, buf.len) < 0)
             break;
-        size_t fn_len = le - name < FILENAME_LINE_MAX ? le - name : FILENAME_LINE_MAX;
-        smf_part_t *cp = &p->m->parts[c];
-        cp->content_type = "application/octet-stream";
-        cp->filename = utf8_dup(p, arena_strndup(p->arena, (const char *)s + name, fn_len));
-        cp->flags = SMF_PART_ATTACHMENT;
-        set_data(p, c, arena_memdup(p->arena, buf.p, len), len);
     }
     free(buf.p);
     add_plain(p, pt.charset, s + text_from, n - text_from);

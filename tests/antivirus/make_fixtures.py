@@ -89,10 +89,21 @@ def message(subject, body_parts=None, single=None, boundary="=_smf_b1"):
     return top_headers(subject, ctype) + [""] + multipart(body_parts, boundary)
 
 
-def to_bytes(lines, crlf=False):
+def to_bytes(lines, crlf=False, encoding="utf-8"):
     eol = "\r\n" if crlf else "\n"
     flat = [piece for line in lines for piece in line.split("\n")]
-    return (eol.join(flat) + eol).encode("utf-8")
+    return (eol.join(flat) + eol).encode(encoding)
+
+
+def yenc_block(data, name):
+    """A yEnc block as Thunderbird reads one: "=ybegin line= size= name=", "=yend size="."""
+    out = []
+    for c in data:
+        v = (c + 42) % 256
+        out.append("=" + chr((v + 64) % 256) if v in (0, 9, 10, 13, 32, 61) else chr(v))
+    lines = ["".join(out[i:i + 128]) for i in range(0, len(out), 128)]
+    return (["=ybegin line=128 size=%d name=%s" % (len(data), name)] + lines +
+            ["=yend size=%d" % len(data)])
 
 
 # ------------------------------------------------------------- contents
@@ -237,20 +248,20 @@ class Fixtures:
         self.expected = []
 
     def add(self, name, lines, status, virus=None, symbol=None, reason=None, group="default",
-            crlf=False, where=None):
+            crlf=False, where=None, encoding="utf-8"):
         with open(os.path.join(self.outdir, name), "wb") as f:
-            f.write(to_bytes(lines, crlf))
+            f.write(to_bytes(lines, crlf, encoding))
         statuses = status if isinstance(status, list) else [status]
         self.expected.append({"file": name, "group": group, "status": statuses,
                               "virus": virus, "symbol": symbol, "unscannable": reason,
                               "where": where})
 
-    def infected(self, name, lines, prefix=EICAR_NAME, crlf=False, where=None):
+    def infected(self, name, lines, prefix=EICAR_NAME, crlf=False, where=None, encoding="utf-8"):
         self.add(name, lines, "detected", virus=prefix, symbol="AV_INFECTED", crlf=crlf,
-                 where=where)
+                 where=where, encoding=encoding)
 
-    def clean(self, name, lines, group="default"):
-        self.add(name, lines, "clean", group=group)
+    def clean(self, name, lines, group="default", encoding="utf-8"):
+        self.add(name, lines, "clean", group=group, encoding=encoding)
 
     def save(self):
         with open(os.path.join(self.outdir, "expected.json"), "w") as f:
@@ -302,6 +313,17 @@ def eicar_encodings(fx):
         "Content-Type: text/plain", "", eicar_text, ""] + notes + ["", "Bye"]))
     fx.clean("clean-uuencode-in-text.eml", message("clean uuencode inline", single=[
         "Content-Type: text/plain", "", "The notes follow.", ""] + notes + ["", "Bye"]))
+    # Thunderbird saves a yEnc block in a message without Content-Type as an
+    # attachment; libclamav's mail parser does not decode yEnc at all.
+    fx.infected("eicar-yenc-in-text.eml", message("eicar yenc inline", single=[
+        "", "The file follows.", ""] + yenc_block(EICAR, "eicar.com") + ["", "Bye"]),
+        encoding="latin-1")
+    fx.infected("eicar-yenc-in-text-no-end.eml", message("eicar yenc inline no end", single=[
+        "Content-Type: text/plain", "", "The file follows.", ""] +
+        yenc_block(EICAR, "eicar.com")[:-1]), encoding="latin-1")
+    fx.clean("clean-yenc-in-text.eml", message("clean yenc inline", single=[
+        "", "The notes follow.", ""] + yenc_block(b"meeting at ten\n", "notes.txt") + ["Bye"]),
+        encoding="latin-1")
 
 
 def html_smuggling(fx):
