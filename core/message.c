@@ -23,6 +23,9 @@
 #define CHARSET_NAME_MAX 40
 #define FILENAME_LINE_MAX 1024
 #define CTE_WORD_MAX 32
+/* "x-yencode", which Thunderbird decodes and GMime does not know: a value
+ * outside GMime's encodings, used only inside this file. */
+#define ENCODING_YENCODE ((GMimeContentEncoding)(GMIME_CONTENT_ENCODING_UUENCODE + 100))
 #define BOUNDS_KEPT 64
 #define EWORDS_FIELD_MAX 2000
 #define EWORDS_TOTAL_MAX 20000
@@ -1232,11 +1235,34 @@ static void add_base64_footer_variant(parser_t *p, long idx, const unsigned char
     add_variant(p, idx, out, len);
 }
 
+/*
+ * A body sent "x-yencode", which Thunderbird decodes from its "=ybegin"
+ * line on, while GMime and other readers take the encoding for an unknown
+ * one and show the bytes as written: the part keeps those, and the file
+ * Thunderbird saves becomes a child part of the same type and name, so
+ * that every stage scans both.
+ */
+static void add_yenc_variant(parser_t *p, long idx, const unsigned char *s, size_t n)
+{
+    size_t pos = 0, ls, le, name = 0;
+    while (name == 0 && next_line(s, n, &pos, &ls, &le))
+        name = yenc_begin(s, ls, le);
+    if (name == 0)
+        return; /* Thunderbird saves nothing. */
+    unsigned char *out = arena_alloc(p->arena, n - pos + 1);
+    add_variant(p, idx, out, yenc_lines(s, n, &pos, out));
+}
+
 static void decode_body(parser_t *p, long idx, GMimeContentEncoding enc, const unsigned char *s,
                         size_t n)
 {
     unsigned char *out;
     size_t len, stop;
+    if (enc == ENCODING_YENCODE) {
+        set_raw(p, idx, s, n, 0);
+        add_yenc_variant(p, idx, s, n);
+        return;
+    }
     switch (enc) {
     case GMIME_CONTENT_ENCODING_BASE64:
         out = arena_alloc(p->arena, n / 4 * 3 + 3);
@@ -1589,13 +1615,15 @@ static GMimeContentEncoding encoding_word(const char *v)
                                 (*v >= '0' && *v <= '9') || *v == '-'))
         word[n++] = *v++;
     word[n] = '\0';
+    if (strcasecmp(word, "x-yencode") == 0)
+        return ENCODING_YENCODE;
     return n > 0 ? g_mime_content_encoding_from_string(word) : GMIME_CONTENT_ENCODING_DEFAULT;
 }
 
 static bool encoding_decodes(GMimeContentEncoding e)
 {
     return e == GMIME_CONTENT_ENCODING_BASE64 || e == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-           e == GMIME_CONTENT_ENCODING_UUENCODE;
+           e == GMIME_CONTENT_ENCODING_UUENCODE || e == ENCODING_YENCODE;
 }
 
 /* The raw value of the i-th header field when it is named name (in any
@@ -1650,7 +1678,7 @@ static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
     decode_body(p, idx, enc, s, n);
     free(heap.p);
     const smf_part_t *pt = &p->m->parts[idx];
-    if (encoding_decodes(enc) && !(pt->flags & SMF_PART_UNDECODED) &&
+    if (encoding_decodes(enc) && enc != ENCODING_YENCODE && !(pt->flags & SMF_PART_UNDECODED) &&
         is_message_type(pt->content_type)) {
         encoded_message(p, idx);
         return;

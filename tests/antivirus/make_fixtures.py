@@ -421,6 +421,12 @@ def eicar_odd_parts(fx):
         ['Content-Type: application/octet-stream; name="%s"' % word,
          "Content-Transfer-Encoding: base64",
          'Content-Disposition: attachment; filename="%s"' % word], b64_lines(EICAR))]))
+    # Thunderbird decodes a part sent "x-yencode"; GMime knows no such encoding.
+    fx.infected("eicar-yenc-transfer-encoding.eml", message("eicar x-yencode", [greeting(), part(
+        ['Content-Type: application/octet-stream; name="eicar.com"',
+         "Content-Transfer-Encoding: x-yencode",
+         'Content-Disposition: attachment; filename="eicar.com"'],
+        yenc_block(EICAR, "eicar.com"))]), encoding="latin-1")
     text = base64.b64encode(EICAR).decode()
     fx.infected("eicar-base64-short-lines.eml", message("eicar base64 short lines", [
         greeting(), b64_attachment(EICAR, "eicar.com",
