@@ -106,6 +106,36 @@ def yenc_block(data, name):
             ["=yend size=%d" % len(data)])
 
 
+def der(tag, content):
+    """One DER element with a definite length."""
+    n = len(content)
+    if n < 0x80:
+        head = bytes([tag, n])
+    else:
+        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([tag, 0x80 | len(size)]) + size
+    return head + content
+
+
+def signed_data(content, streamed=False):
+    """A CMS SignedData (RFC 5652) carrying content in itself, the opaque form
+    of an S/MIME signed message; no signer, which changes nothing for a
+    reader that takes the content out. Streamed, as signers write when they
+    stream, it has indefinite lengths and its content in pieces of 40 bytes."""
+    oid_data = bytes.fromhex("06092a864886f70d010701")
+    oid_signed = bytes.fromhex("06092a864886f70d010702")
+    sha256 = der(0x30, bytes.fromhex("0609608648016503040201") + b"\x05\x00")
+    if streamed:
+        pieces = b"".join(der(0x04, content[i:i + 40]) for i in range(0, len(content), 40))
+        octets = b"\x24\x80" + pieces + b"\0\0"
+        encap = b"\x30\x80" + oid_data + b"\xa0\x80" + octets + b"\0\0" + b"\0\0"
+        body = der(0x02, b"\x01") + der(0x31, sha256) + encap + der(0x31, b"")
+        return b"\x30\x80" + oid_signed + b"\xa0\x80\x30\x80" + body + b"\0\0" * 3
+    encap = der(0x30, oid_data + der(0xa0, der(0x04, content)))
+    body = der(0x02, b"\x01") + der(0x31, sha256) + encap + der(0x31, b"")
+    return der(0x30, oid_signed + der(0xa0, der(0x30, body)))
+
+
 # ------------------------------------------------------------- contents
 
 def zip_bytes(entries, compression=zipfile.ZIP_DEFLATED):
@@ -466,6 +496,30 @@ def eicar_odd_parts(fx):
                        for i in range(0, len(text), 60)] + ["-- ", "sent from a phone"])]))
 
 
+def eicar_signed(fx):
+    """S/MIME signed in the opaque form: the signed MIME entity is inside the
+    DER, where no scanner looks, and clients that read S/MIME show it."""
+    inner = to_bytes(["Content-Type: multipart/mixed; boundary=\"=_smf_signed\"", ""] +
+                     multipart([greeting(), b64_attachment(EICAR, "eicar.com")],
+                               "=_smf_signed", preamble=None), crlf=True)
+    smime = ['Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"',
+             "Content-Transfer-Encoding: base64",
+             'Content-Disposition: attachment; filename="smime.p7m"', ""]
+    fx.infected("eicar-smime-opaque-signed.eml", message("eicar smime signed", single=[
+        smime[0].replace("application/", "application/x-")] + smime[1:] +
+        b64_lines(signed_data(inner))))
+    fx.infected("eicar-smime-opaque-signed-streamed.eml", message(
+        "eicar smime signed streamed", single=smime + b64_lines(signed_data(inner, True))))
+    # A signed file (report.pdf.p7m, as Italian certified mail sends them): the
+    # signer's tool saves the file inside; here it comes in pieces.
+    fx.infected("eicar-p7m-signed-file.eml", message("eicar p7m file", [
+        greeting(), b64_attachment(signed_data(EICAR, True), "eicar.com.p7m")]))
+    notes = to_bytes(["Content-Type: text/plain; charset=utf-8", "", "Lunch at noon?"],
+                     crlf=True)
+    fx.clean("clean-smime-opaque-signed.eml", message("clean smime signed", single=smime +
+                                                      b64_lines(signed_data(notes, True))))
+
+
 def eicar_outside_parts(fx):
     """Content in a multipart's preamble or epilogue, which no part holds and mail clients do
     not show: the antivirus stage scans the raw message only when the parts do not cover it,
@@ -624,6 +678,7 @@ def main():
     html_smuggling(fx)
     eicar_odd_parts(fx)
     eicar_outside_parts(fx)
+    eicar_signed(fx)
     eicar_in_headers(fx)
     if os.path.isdir(testfiles):
         clamav_testfiles(fx, testfiles)
