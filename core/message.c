@@ -1670,6 +1670,31 @@ static bool is_message_type(const char *ct)
            strcmp(ct, "message/news") == 0;
 }
 
+/*
+ * A part whose Content-Transfer-Encoding fields name different encodings:
+ * Thunderbird decodes it by the first, GMime, and the clients built on it,
+ * by the last. The part holds the first reading (part_encoding()); when
+ * the last decodes otherwise, its reading becomes a child of the same type
+ * and name, so that every stage scans what either client saves.
+ */
+static void add_last_encoding_variant(parser_t *p, long idx, GMimePart *part,
+                                      GMimeContentEncoding first, const unsigned char *s, size_t n)
+{
+    GMimeContentEncoding last = g_mime_part_get_content_encoding(part);
+    const smf_part_t *pt = &p->m->parts[idx];
+    if (!encoding_decodes(last) || last == first || !may_descend(p, pt->depth))
+        return;
+    long c = add_part(p, idx, pt->depth + 1);
+    if (c < 0)
+        return;
+    smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
+    cp->content_type = pp->content_type;
+    cp->filename = pp->filename;
+    cp->other_filename = pp->other_filename;
+    cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
+    decode_body(p, c, last, s, n);
+}
+
 static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
@@ -1678,6 +1703,7 @@ static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
     const unsigned char *s = encoded_body(w ? g_mime_data_wrapper_get_stream(w) : NULL, &n, &heap);
     GMimeContentEncoding enc = part_encoding(part);
     decode_body(p, idx, enc, s, n);
+    add_last_encoding_variant(p, idx, part, enc, s, n);
     free(heap.p);
     const smf_part_t *pt = &p->m->parts[idx];
     if (encoding_decodes(enc) && enc != ENCODING_YENCODE && !(pt->flags & SMF_PART_UNDECODED) &&

@@ -451,6 +451,15 @@ def eicar_odd_parts(fx):
         ['Content-Type: application/octet-stream; name="%s"' % word,
          "Content-Transfer-Encoding: base64",
          'Content-Disposition: attachment; filename="%s"' % word], b64_lines(EICAR))]))
+    # Of two Content-Transfer-Encoding fields Thunderbird reads the first and
+    # GMime (and the clients built on it) the last: a base64 body after a
+    # quoted-printable field is the file to one of them.
+    fx.infected("eicar-two-transfer-encodings.eml", message("eicar two encodings", [
+        greeting(), part(['Content-Type: application/octet-stream; name="eicar.com"',
+                          "Content-Transfer-Encoding: quoted-printable",
+                          "Content-Transfer-Encoding: base64",
+                          'Content-Disposition: attachment; filename="eicar.com"'],
+                         b64_lines(EICAR))]))
     # Thunderbird decodes a part sent "x-yencode"; GMime knows no such encoding.
     fx.infected("eicar-yenc-transfer-encoding.eml", message("eicar x-yencode", [greeting(), part(
         ['Content-Type: application/octet-stream; name="eicar.com"',
