@@ -374,6 +374,24 @@ def spf_seeds(out):
           "@\n\n")
 
 
+def cms_seeds(out):
+    # S/MIME signed data as signers write it: definite lengths, and streamed
+    # (indefinite lengths, the content in pieces); a detached signature (no
+    # content) and a ContentInfo of another type.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "av_fixtures", os.path.join(ROOT, "tests/antivirus/make_fixtures.py"))
+    av = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(av)
+    inner = b"Content-Type: text/plain\r\n\r\nSigned notes.\r\n"
+    write(out, "cms", "signed.der", av.signed_data(inner))
+    write(out, "cms", "signed-streamed.der", av.signed_data(inner * 3, True))
+    detached = av.signed_data(inner).replace(av.der(0xa0, av.der(0x04, inner)), b"")
+    write(out, "cms", "detached.der", detached)
+    write(out, "cms", "enveloped.der", av.der(0x30, bytes.fromhex("06092a864886f70d010703")
+                                            + av.der(0xa0, av.der(0x30, b"\x02\x01\x00"))))
+
+
 def answers(*lines):
     """Answer lines of tests/fuzz/fuzz_dns.h, one a line."""
     return "".join(line + "\n" for line in lines)
@@ -533,6 +551,7 @@ def make_all(out):
     envelope_seeds(out)
     mbox_seeds(out)
     confline_seeds(out)
+    cms_seeds(out)
     dkim_seeds(out)
     spf_seeds(out)
     spfdns_seeds(out)
