@@ -121,6 +121,18 @@ def mail(headers, body):
 
 def message_seeds(out):
     copy_mails(out, "message")
+    # An S/MIME message signed in the opaque form: its parts are in the DER.
+    av = av_fixtures()
+    inner = (b'Content-Type: multipart/mixed; boundary="s"\r\n\r\n--s\r\n'
+             b"Content-Type: text/plain\r\n\r\nSigned notes.\r\n--s\r\n"
+             b'Content-Type: application/octet-stream; name="notes.bin"\r\n'
+             b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--s--\r\n")
+    write(out, "message", "smime-opaque-signed.eml", mail(
+        [("From", "a@example.net"), ("To", "b@example.com"), ("Subject", "signed"),
+         ("MIME-Version", "1.0"),
+         ("Content-Type", 'application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"'),
+         ("Content-Transfer-Encoding", "base64")],
+        base64.encodebytes(av.signed_data(inner, True)).decode().replace("\n", "\r\n")))
     html = ('<html><body><p>Hello &amp; welcome</p><a href="http://%s.example/">x</a>'
             '<img src="https://\u00e4\u00e4.example/i.png"></body></html>' % LONG_LABEL_ASCII)
     write(out, "message", "regress-idna-long-label.eml", mail(
@@ -374,15 +386,21 @@ def spf_seeds(out):
           "@\n\n")
 
 
-def cms_seeds(out):
-    # S/MIME signed data as signers write it: definite lengths, and streamed
-    # (indefinite lengths, the content in pieces); a detached signature (no
-    # content) and a ContentInfo of another type.
+def av_fixtures():
+    """tests/antivirus/make_fixtures.py, whose name another fixture maker has."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "av_fixtures", os.path.join(ROOT, "tests/antivirus/make_fixtures.py"))
     av = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(av)
+    return av
+
+
+def cms_seeds(out):
+    # S/MIME signed data as signers write it: definite lengths, and streamed
+    # (indefinite lengths, the content in pieces); a detached signature (no
+    # content) and a ContentInfo of another type.
+    av = av_fixtures()
     inner = b"Content-Type: text/plain\r\n\r\nSigned notes.\r\n"
     write(out, "cms", "signed.der", av.signed_data(inner))
     write(out, "cms", "signed-streamed.der", av.signed_data(inner * 3, True))
