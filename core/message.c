@@ -1193,20 +1193,21 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
 /* Another reading of the leaf idx, as some mail client saves it: a child
  * part of the same type and name holding out[0..len), which every stage
  * scans. It is not text, so the text stages do not read the body twice. */
-static void add_variant(parser_t *p, long idx, const unsigned char *out, size_t len)
+static long add_variant(parser_t *p, long idx, const unsigned char *out, size_t len)
 {
     const smf_part_t *pt = &p->m->parts[idx];
     if (!may_descend(p, pt->depth))
-        return;
+        return -1;
     long c = add_part(p, idx, pt->depth + 1);
     if (c < 0)
-        return;
+        return -1;
     smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
     cp->content_type = pp->content_type;
     cp->filename = pp->filename;
     cp->other_filename = pp->other_filename;
     cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
     set_data(p, c, out, len);
+    return c;
 }
 
 /*
@@ -2175,6 +2176,33 @@ static bool signed_data_part(const smf_part_t *pt)
            name_ends_in(pt->other_filename, p7m, 1);
 }
 
+/* A name without its ".p7m" (and the dots and blanks Windows drops before
+ * it), as the signer's tool saves the signed file; others as they are. */
+static const char *without_p7m(parser_t *p, const char *name)
+{
+    static const char *const p7m[] = {".p7m"};
+    if (!name_ends_in(name, p7m, 1))
+        return name;
+    size_t n = strlen(name);
+    while (n > 0 && (name[n - 1] == '.' || name[n - 1] == ' '))
+        n--;
+    return arena_strndup(p->arena, name, n - 4);
+}
+
+/* The content of a signed file (report.pdf.p7m), or signed content that
+ * is no MIME entity, is the file the signer's tool saves, report.pdf: the
+ * child c is named so, for the checks of names, and typed by its content,
+ * not as signed data. */
+static void signed_file(parser_t *p, long c)
+{
+    if (c < 0)
+        return;
+    smf_part_t *cp = &p->m->parts[c];
+    cp->content_type = "application/octet-stream";
+    cp->filename = without_p7m(p, cp->filename);
+    cp->other_filename = without_p7m(p, cp->other_filename);
+}
+
 /*
  * An S/MIME message signed in the opaque form carries the signed MIME
  * entity inside its DER, where no scanner looks: Thunderbird, Outlook and
@@ -2202,7 +2230,7 @@ static void signed_content(parser_t *p, long idx)
         truncate_msg(p, arena_printf(p->arena, "MIME nesting deeper than %u", p->lim.max_depth));
     }
     if (!smime_part(pt)) {
-        add_variant(p, idx, (const unsigned char *)s, n);
+        signed_file(p, add_variant(p, idx, (const unsigned char *)s, n));
         return;
     }
     gm_view_t v;
@@ -2212,7 +2240,7 @@ static void signed_content(parser_t *p, long idx)
         p->tree_parts += tree_count(p, body, depth + 1);
         walk(p, body, idx, depth + 1);
     } else {
-        add_variant(p, idx, (const unsigned char *)s, n);
+        signed_file(p, add_variant(p, idx, (const unsigned char *)s, n));
     }
     gm_close(&v);
 }
