@@ -980,12 +980,36 @@ static qjournal_t *journal(quarantine_t *q)
 typedef struct change_ctx {
     qjournal_t *journal;
     const char *id;
-    const char *state; /* NULL: delete. */
+    const char *state;      /* NULL: delete, unless add is set. */
+    const char *const *add; /* Recipients the message was delivered to. */
+    size_t nadd;
     size_t changed;
 } change_ctx_t;
 
-/* Rewrites the meta value with "state" and "state_time_ms" set. */
-static int put_state(denv_t *e, MDB_txn *txn, MDB_val *k, const MDB_val *old, const char *state)
+/* Adds each of add to o's "delivered_to" array, once; -1 for an address
+ * that is not UTF-8, which JSON cannot hold. */
+static int add_delivered(json_t *o, const char *const *add, size_t n)
+{
+    json_t *list = json_object_get(o, "delivered_to");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(o, "delivered_to", list);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        json_t *v;
+        bool there = false;
+        json_array_foreach(list, j, v) there |=
+            json_is_string(v) && strcmp(json_string_value(v), add[i]) == 0;
+        if (!there && json_array_append_new(list, json_string(add[i])) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Rewrites the meta value with "state" and "state_time_ms" set, or with
+ * recipients added to "delivered_to". */
+static int put_state(denv_t *e, MDB_txn *txn, MDB_val *k, const MDB_val *old, const change_ctx_t *c)
 {
     meta_t m;
     if (meta_decode(old, &m) != 0)
@@ -995,8 +1019,14 @@ static int put_state(denv_t *e, MDB_txn *txn, MDB_val *k, const MDB_val *old, co
         json_decref(o);
         return MDB_CORRUPTED;
     }
-    json_object_set_new(o, "state", json_string(state));
-    json_object_set_new(o, "state_time_ms", json_integer(clock_wall_ms()));
+    if (c->state != NULL) {
+        json_object_set_new(o, "state", json_string(c->state));
+        json_object_set_new(o, "state_time_ms", json_integer(clock_wall_ms()));
+    }
+    if (c->add != NULL && add_delivered(o, c->add, c->nadd) != 0) {
+        json_decref(o);
+        return MDB_BAD_VALSIZE;
+    }
     /* 15 digits print back what the writer's shorter reals said. */
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(o);
@@ -1024,8 +1054,8 @@ static int change_env(denv_t *e, void *arg)
     if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
         return SMF_EIO;
     int rc = mdb_get(txn, e->meta, &k, &v);
-    if (rc == 0 && c->state != NULL)
-        rc = put_state(e, txn, &k, &v, c->state);
+    if (rc == 0 && (c->state != NULL || c->add != NULL))
+        rc = put_state(e, txn, &k, &v, c);
     else if (rc == 0) {
         rc = mdb_del(txn, e->meta, &k, NULL);
         if (rc == 0 && (rc = mdb_del(txn, e->raw, &k, NULL)) == MDB_NOTFOUND)
@@ -1038,14 +1068,16 @@ static int change_env(denv_t *e, void *arg)
     if (mdb_txn_commit(txn) != 0)
         return SMF_EIO;
     c->changed++;
-    qjournal_add(c->journal, e->name, &c->id, 1, c->state != NULL ? c->state : "deleted",
-                 clock_wall_ms());
+    /* A delivery to some recipients changes no state: nothing to publish. */
+    if (c->add == NULL)
+        qjournal_add(c->journal, e->name, &c->id, 1, c->state != NULL ? c->state : "deleted",
+                     clock_wall_ms());
     return 0;
 }
 
 int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 {
-    change_ctx_t c = {journal(q), id, NULL, 0};
+    change_ctx_t c = {journal(q), id, NULL, NULL, 0, 0};
     if (!valid_id(id))
         return SMF_EINVAL;
     int rc = each_env(q, domain, change_env, &c);
@@ -1054,13 +1086,26 @@ int quarantine_delete(quarantine_t *q, const char *domain, const char *id)
 
 int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const char *state)
 {
-    change_ctx_t c = {journal(q), id, state, 0};
+    change_ctx_t c = {journal(q), id, state, NULL, 0, 0};
     json_t *probe = state != NULL ? json_string(state) : NULL;
     if (!valid_id(id) || probe == NULL || state[0] == '\0' || strlen(state) > 64) {
         json_decref(probe);
         return SMF_EINVAL;
     }
     json_decref(probe);
+    int rc = each_env(q, domain, change_env, &c);
+    return rc != 0 ? rc : c.changed > 0 ? 0 : SMF_ENOENT;
+}
+
+int quarantine_mark_delivered(quarantine_t *q, const char *domain, const char *id,
+                              const char *const *rcpt, size_t n)
+{
+    change_ctx_t c = {NULL, id, NULL, rcpt, n, 0};
+    if (!valid_id(id) || rcpt == NULL || n == 0)
+        return SMF_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (rcpt[i] == NULL)
+            return SMF_EINVAL;
     int rc = each_env(q, domain, change_env, &c);
     return rc != 0 ? rc : c.changed > 0 ? 0 : SMF_ENOENT;
 }

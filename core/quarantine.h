@@ -145,6 +145,16 @@ int quarantine_delete(quarantine_t *q, const char *domain, const char *id);
  */
 int quarantine_mark(quarantine_t *q, const char *domain, const char *id, const char *state);
 
+/*
+ * Records that the message went to these n recipients of the entry while
+ * it stays held for the others: adds each (once) to its metadata's
+ * "delivered_to" array, so that a release sends it to the others only. The
+ * state is left as it is, and nothing is journaled. Domain NULL records it
+ * in every copy. 0, SMF_ENOENT, SMF_EINVAL, or SMF_EIO.
+ */
+int quarantine_mark_delivered(quarantine_t *q, const char *domain, const char *id,
+                              const char *const *rcpt, size_t n);
+
 /* Deletes every entry of every domain with time_ms < older_than_ms and
  * counts them in *removed (may be NULL). 0 or SMF_EIO. */
 int quarantine_purge(quarantine_t *q, int64_t older_than_ms, size_t *removed);

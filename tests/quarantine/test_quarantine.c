@@ -613,6 +613,25 @@ static void test_delete_mark(void)
     free(meta);
     free(raw);
 
+    /* Recipients the message went to are kept, each once, and the state with them. */
+    const char *got[] = {"a@b.example", "b@b.example"};
+    CHECK(quarantine_mark_delivered(q, "b.example", "03", got, 2) == 0, "delivered to two");
+    CHECK(quarantine_mark_delivered(q, "b.example", "03", got + 1, 1) == 0, "one again");
+    CHECK(quarantine_mark_delivered(q, "b.example", "04", got, 2) == SMF_ENOENT, "unknown id");
+    CHECK(quarantine_mark_delivered(q, "b.example", "03", got, 0) == SMF_EINVAL, "nobody");
+    meta = NULL;
+    CHECK(quarantine_get(q, "b.example", "03", &meta, NULL, NULL, NULL) == 0, "get delivered");
+    o = meta ? json_loads(meta, 0, NULL) : NULL;
+    json_t *to = json_object_get(o, "delivered_to");
+    CHECK(json_array_size(to) == 2 &&
+              strcmp(json_string_value(json_array_get(to, 0)), got[0]) == 0 &&
+              strcmp(json_string_value(json_array_get(to, 1)), got[1]) == 0,
+          "delivered_to: %s", meta ? meta : "");
+    CHECK(o != NULL && strcmp(json_string_value(json_object_get(o, "state")), "released") == 0,
+          "the state is kept: %s", meta ? meta : "");
+    json_decref(o);
+    free(meta);
+
     /* Each change that happened is journaled for smfd to publish, once. */
     events_t ev = {"", 0};
     CHECK(quarantine_events(q, 100, event_cb, &ev) == 4, "four changes: %s", ev.text);
