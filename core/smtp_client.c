@@ -1,7 +1,8 @@
 /*
  * smtp_client.c - a small, strict SMTP client: resolve and connect with a timeout,
  * EHLO (HELO if refused), MAIL, RCPT for each recipient, DATA with CRLF line
- * ends and dot-stuffing, QUIT. It delivers all or nothing.
+ * ends and dot-stuffing, QUIT; as many transactions as the server's limit on
+ * recipients in one asks for.
  */
 #include "smtp_client.h"
 #include "errbuf.h"
@@ -605,12 +606,13 @@ static bool envelope_8bit(const smtp_mail_t *m)
     return false;
 }
 
-static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
+/* Whether the server can take m: 8-bit data and UTF-8 addresses need extensions. */
+static int check_extensions(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo, bool *eight,
+                            bool *intl)
 {
-    reply_t r;
-    bool eight = has_8bit(m->data, m->len);
+    *eight = has_8bit(m->data, m->len);
     /* RFC 6152: 8-bit data goes only to a server that offers to take it. */
-    if (eight && !has_extension(ehlo, "8BITMIME")) {
+    if (*eight && !has_extension(ehlo, "8BITMIME")) {
         errbuf_fail(c->err, c->errlen,
                     "%s does not offer 8BITMIME and the message has 8-bit data: deliver to a "
                     "host that takes it (Postfix does)",
@@ -619,36 +621,141 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
     }
     /* RFC 6531: a UTF-8 address goes only to a server that offers SMTPUTF8,
      * and the transaction must say so (Postfix refuses the address else). */
-    bool intl = envelope_8bit(m);
-    if (intl && !has_extension(ehlo, "SMTPUTF8")) {
+    *intl = envelope_8bit(m);
+    if (*intl && !has_extension(ehlo, "SMTPUTF8")) {
         errbuf_fail(c->err, c->errlen,
                     "%s does not offer SMTPUTF8 and an address of the envelope is not ASCII: "
                     "deliver to a host that takes it (Postfix with smtputf8_enable does)",
                     c->peer);
         return SMF_EFAIL;
     }
+    return 0;
+}
+
+/* The delivery of one message, transaction after transaction. */
+typedef struct session {
+    conn_t *c;
+    const smtp_mail_t *m;
+    smtp_rcpt_result_t *res; /* m->nrcpt entries. */
+    size_t *taken;           /* The current transaction's recipients, by index. */
+    bool eight, intl;
+    char refusal[1024]; /* The first refusal of a recipient, for err. */
+} session_t;
+
+static void set_result(session_t *s, size_t i, smtp_rcpt_state_t state)
+{
+    s->res[i].state = state;
+    if (state == SMTP_RCPT_REFUSED)
+        snprintf(s->res[i].reply, sizeof(s->res[i].reply), "%s", s->c->err);
+}
+
+/* Gives the current transaction's recipients their state. */
+static void set_taken(session_t *s, size_t ntaken, smtp_rcpt_state_t state)
+{
+    for (size_t k = 0; k < ntaken; k++)
+        set_result(s, s->taken[k], state);
+}
+
+/* Whether a refusal of a RCPT after others were taken is the server's limit
+ * on recipients in one transaction: RFC 5321 4.5.3.1.10 asks for 452, and
+ * asks a client to take RFC 821's 552 for it the same way. */
+static bool recipient_limit(const reply_t *r)
+{
+    return r->code == 452 || r->code == 552;
+}
+
+/* RCPT for each recipient still to be delivered, as many as the server takes
+ * in this transaction; their indices go to s->taken. 0, or the code that
+ * ends the session. */
+static int recipients(session_t *s, size_t *ntaken)
+{
+    reply_t r;
+    *ntaken = 0;
+    for (size_t i = 0; i < s->m->nrcpt; i++) {
+        if (s->res[i].state != SMTP_RCPT_NOT_SENT)
+            continue;
+        int rc = command(s->c, &r, 2, "RCPT TO:<%s>", s->m->rcpt[i]);
+        if (rc == 0) {
+            s->taken[(*ntaken)++] = i;
+            continue;
+        }
+        /* 421: the server is closing the connection. */
+        if (rc != SMF_EFAIL || r.code == 421)
+            return rc;
+        if (*ntaken > 0 && recipient_limit(&r))
+            break; /* The rest go in the next transaction. */
+        set_result(s, i, SMTP_RCPT_REFUSED);
+        if (s->refusal[0] == '\0')
+            snprintf(s->refusal, sizeof(s->refusal), "%s", s->c->err);
+    }
+    s->c->err[0] = '\0';
+    return 0;
+}
+
+/*
+ * One transaction: the message to as many of the recipients still to be
+ * delivered as the server takes at once. After the reply to the data the
+ * server is ready for the next MAIL (RFC 5321 4.1.1.4). 0 when the
+ * transaction ended as SMTP says (the message delivered, or every recipient
+ * tried refused), else the code that ends the session.
+ */
+static int transaction(session_t *s)
+{
+    conn_t *c = s->c;
+    const smtp_mail_t *m = s->m;
+    reply_t r;
+    size_t ntaken = 0;
     int rc = command(c, &r, 2, "MAIL FROM:<%s>%s%s", m->sender ? m->sender : "",
-                     eight ? " BODY=8BITMIME" : "", intl ? " SMTPUTF8" : "");
-    for (size_t i = 0; rc == 0 && i < m->nrcpt; i++)
-        rc = command(c, &r, 2, "RCPT TO:<%s>", m->rcpt[i]);
+                     s->eight ? " BODY=8BITMIME" : "", s->intl ? " SMTPUTF8" : "");
     if (rc == 0)
-        rc = command(c, &r, 3, "DATA");
+        rc = recipients(s, &ntaken);
+    if (rc != 0)
+        return rc;
+    if (ntaken == 0)
+        return 0; /* Every one refused: there is no message to send, nor anyone left. */
+    rc = command(c, &r, 3, "DATA");
+    if (rc == SMF_EFAIL)
+        set_taken(s, ntaken, SMTP_RCPT_REFUSED);
     if (rc == 0)
         rc = send_body(c, m->data, m->len);
+    if (rc != 0)
+        return rc;
     /* The server may run its content checks now: RFC 5321 gives it ten
      * minutes, and giving up sooner could see it deliver a message we then
      * report as not delivered, and an operator release it twice. */
-    if (rc == 0) {
-        rc = read_reply_within(c, &r, "after the message",
-                               c->timeout_ms > SMTP_FINAL_REPLY_MS ? c->timeout_ms
-                                                                   : SMTP_FINAL_REPLY_MS);
-        /* The message went whole: without a reply one can read, the server
-         * may still have taken it, and the caller must not say it did not. */
-        if (rc != 0)
-            rc = SMF_ETIMEDOUT;
+    rc = read_reply_within(c, &r, "after the message",
+                           c->timeout_ms > SMTP_FINAL_REPLY_MS ? c->timeout_ms
+                                                               : SMTP_FINAL_REPLY_MS);
+    /* The message went whole: without a reply one can read, the server
+     * may still have taken it, and the caller must not say it did not. */
+    if (rc != 0) {
+        set_taken(s, ntaken, SMTP_RCPT_UNKNOWN);
+        return SMF_ETIMEDOUT;
     }
-    if (rc == 0 && r.code / 100 != 2) {
+    if (r.code / 100 != 2) {
         errbuf_fail(c->err, c->errlen, "%s refused the message: %s", c->peer, last_line(&r));
+        set_taken(s, ntaken, SMTP_RCPT_REFUSED);
+        return SMF_EFAIL;
+    }
+    set_taken(s, ntaken, SMTP_RCPT_DELIVERED);
+    return 0;
+}
+
+/* Transactions until every recipient was delivered to or refused. */
+static int deliver(session_t *s, const reply_t *ehlo)
+{
+    int rc = check_extensions(s->c, s->m, ehlo, &s->eight, &s->intl);
+    for (;;) {
+        size_t left = 0;
+        for (size_t i = 0; i < s->m->nrcpt; i++)
+            left += s->res[i].state == SMTP_RCPT_NOT_SENT;
+        /* Each transaction delivers to a recipient or refuses one: this ends. */
+        if (rc != 0 || left == 0)
+            break;
+        rc = transaction(s);
+    }
+    if (rc == 0 && s->refusal[0] != '\0') {
+        snprintf(s->c->err, s->c->errlen, "%s", s->refusal);
         rc = SMF_EFAIL;
     }
     return rc;
@@ -657,6 +764,8 @@ static int transaction(conn_t *c, const smtp_mail_t *m, const reply_t *ehlo)
 int smtp_send(const char *target, const smtp_mail_t *m, int timeout_ms, char *err, size_t errlen)
 {
     char host[SMTP_HOST_MAX], port[8], peer[SMTP_HOST_MAX + 16], myname[256] = "localhost";
+    for (size_t i = 0; m->result != NULL && i < m->nrcpt; i++)
+        m->result[i] = (smtp_rcpt_result_t){SMTP_RCPT_NOT_SENT, ""};
     if (smtp_target_parse(target, host, port, err, errlen) != 0 || check_mail(m, err, errlen) != 0)
         return SMF_EINVAL;
     const char *helo = m->helo;
@@ -671,22 +780,31 @@ int smtp_send(const char *target, const smtp_mail_t *m, int timeout_ms, char *er
                 .peer = peer,
                 .err = err,
                 .errlen = errlen};
-    int rc = conn_open(&c, host, port);
-    if (rc != 0)
-        return rc;
+    session_t s = {.c = &c, .m = m, .res = m->result};
+    s.taken = calloc(m->nrcpt, sizeof(size_t));
+    if (s.res == NULL)
+        s.res = calloc(m->nrcpt, sizeof(smtp_rcpt_result_t));
+    int rc = s.taken == NULL || s.res == NULL ? SMF_EIO : conn_open(&c, host, port);
+    if (s.taken == NULL || s.res == NULL)
+        errbuf_fail(err, errlen, "out of memory");
     reply_t ehlo;
-    rc = greet(&c, helo, &ehlo);
     if (rc == 0)
-        rc = transaction(&c, m, &ehlo);
+        rc = greet(&c, helo, &ehlo);
+    if (rc == 0)
+        rc = deliver(&s, &ehlo);
     /* Once the message is accepted, a failed QUIT changes nothing; a
      * connection that failed or hung gets none. */
-    if (rc != SMF_EIO && rc != SMF_ETIMEDOUT) {
+    if (c.fd >= 0 && rc != SMF_EIO && rc != SMF_ETIMEDOUT) {
         char saved[1024];
         snprintf(saved, sizeof(saved), "%s", err);
         reply_t r;
         command(&c, &r, 2, "QUIT");
         snprintf(err, errlen, "%s", rc == 0 ? "" : saved);
     }
-    close(c.fd);
+    if (c.fd >= 0)
+        close(c.fd);
+    if (s.res != m->result)
+        free(s.res);
+    free(s.taken);
     return rc;
 }

@@ -223,11 +223,12 @@ static const char *jstr(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-static char *rcpt_text(const json_t *meta)
+/* The addresses of the metadata's array key, comma-separated. */
+static char *addresses_text(const json_t *meta, const char *key)
 {
     size_t i, len = 1;
     json_t *r;
-    json_t *list = json_object_get(meta, "recipients");
+    json_t *list = json_object_get(meta, key);
     json_array_foreach(list, i, r) len +=
         strlen(json_string_value(r) ? json_string_value(r) : "") + 2;
     char *s = xcalloc(1, len);
@@ -238,6 +239,11 @@ static char *rcpt_text(const json_t *meta)
         strcat(s, json_string_value(r) ? json_string_value(r) : "");
     }
     return s;
+}
+
+static char *rcpt_text(const json_t *meta)
+{
+    return addresses_text(meta, "recipients");
 }
 
 /*
@@ -498,8 +504,15 @@ static void show_text(const copy_t *c, const char *id, int64_t time_ms)
     printf("%-12s%s\n%-12s%s\n%-12s%s\n", "reason", shown(&sh, jstr(m, "reason")), "direction",
            shown(&sh, jstr(m, "direction")), "sender",
            shown(&sh, jstr(m, "sender")[0] ? jstr(m, "sender") : "<>"));
-    printf("%-12s%s\n%-12s%s (helo %s)\n", "recipients", shown(&sh, to), "client",
-           shown(&sh, jstr(m, "client_ip")), shown(&sh, jstr(m, "helo")));
+    printf("%-12s%s\n", "recipients", shown(&sh, to));
+    /* A release that reached only some of them says whom: the next goes to the others. */
+    if (json_array_size(json_object_get(m, "delivered_to")) > 0) {
+        char *got = addresses_text(m, "delivered_to");
+        printf("%-12s%s\n", "delivered", shown(&sh, got));
+        free(got);
+    }
+    printf("%-12s%s (helo %s)\n", "client", shown(&sh, jstr(m, "client_ip")),
+           shown(&sh, jstr(m, "helo")));
     if (json_is_string(json_object_get(m, "virus")))
         printf("%-12s%s\n", "virus", shown(&sh, jstr(m, "virus")));
     printf("%-12s%.2f\n%-12s%s\n%-12s%s\n", "score", json_number_value(json_object_get(m, "score")),
@@ -640,7 +653,95 @@ static const char *copy_target(const store_t *s, const copy_t *c, const char *co
     return n == 0 ? config_policy(s->conf, c->domain)->delivery : target;
 }
 
-/* Delivers one domain's copy to that domain's delivery host. */
+/* Whether an earlier release delivered the copy to rcpt already. */
+static bool delivered_before(const json_t *m, const char *rcpt)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(m, "delivered_to"), i, r)
+    {
+        if (json_is_string(r) && strcmp(json_string_value(r), rcpt) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* One line of a partial release's report: the recipient and what became of it. */
+static void report_rcpt(const char *what, const char *rcpt, const char *why)
+{
+    char *shown_rcpt = smfctl_text(rcpt), *shown_why = smfctl_text(why ? why : "");
+    smfctl_fail(1, "  %s %s%s%s", what, shown_rcpt, why ? ": " : "", shown_why);
+    free(shown_rcpt);
+    free(shown_why);
+}
+
+/*
+ * Says what a release that reached some recipients and not the others did:
+ * who got the message, who did not and why, and who may have. Those that
+ * got it are recorded, so that releasing the copy again sends it to the
+ * others only; those that may have are not, and the operator is told to
+ * look before releasing it again.
+ */
+static int release_partly(store_t *s, const copy_t *c, const char *id, const char *target,
+                          const char *const *rcpt, const smtp_rcpt_result_t *res, size_t n,
+                          const char *why)
+{
+    const char **got = xcalloc(n + 1, sizeof(char *));
+    size_t ngot = 0, nunknown = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].state == SMTP_RCPT_DELIVERED)
+            got[ngot++] = rcpt[i];
+        nunknown += res[i].state == SMTP_RCPT_UNKNOWN;
+    }
+    int rc = quarantine_mark_delivered(s->q, c->domain, id, got, ngot);
+    free(got);
+    smfctl_fail(1,
+                "%s (%s) delivered to %zu of its %zu recipient(s) not yet delivered to by %s; "
+                "it stays quarantined, and releasing it again sends it to the others only:",
+                id, c->domain, ngot, n, target);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].state == SMTP_RCPT_DELIVERED)
+            report_rcpt("delivered to", rcpt[i], NULL);
+        else if (res[i].state == SMTP_RCPT_REFUSED)
+            report_rcpt("not delivered to", rcpt[i], res[i].reply);
+        else if (res[i].state == SMTP_RCPT_UNKNOWN)
+            report_rcpt("may have been delivered to", rcpt[i], why);
+        else
+            report_rcpt("not delivered to", rcpt[i], why);
+    }
+    if (nunknown > 0)
+        smfctl_fail(1,
+                    "look for the message in the log of %s before releasing it again, or those "
+                    "that may have it may get it twice",
+                    target);
+    if (rc != 0)
+        smfctl_fail(1,
+                    "%s (%s): cannot record whom it was delivered to: %s; releasing it again "
+                    "would send it to them twice: export it and deliver it by hand to the others",
+                    id, c->domain, smf_strerror(rc));
+    return 1;
+}
+
+/* Marks a copy that every recipient got released. */
+static int release_done(store_t *s, const copy_t *c, const char *id, const char *target, size_t n,
+                        size_t before)
+{
+    int rc = quarantine_mark(s->q, c->domain, id, "released");
+    if (rc != 0)
+        return smfctl_fail(1, "%s (%s) was delivered to %s but cannot be marked released: %s", id,
+                           c->domain, target, smf_strerror(rc));
+    printf("released %s (%s): %zu recipient(s) to %s", id, c->domain, n, target);
+    if (before > 0)
+        printf(", %zu more by an earlier release", before);
+    putchar('\n');
+    return 0;
+}
+
+/*
+ * Delivers one domain's copy to that domain's delivery host, to each
+ * recipient an earlier release did not deliver it to. It is marked released
+ * once every recipient got it.
+ */
 static int release_copy(store_t *s, const copy_t *c, const char *id)
 {
     const json_t *m = c->json;
@@ -661,38 +762,56 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
         return 1;
     }
     const json_t *list = json_object_get(m, "recipients");
-    size_t n = json_array_size(list);
+    size_t n = json_array_size(list), npending = 0;
     const char **rcpt = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
+    const char **pending = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
         rcpt[i] = json_string_value(json_array_get(list, i));
+        if (rcpt[i] == NULL || !delivered_before(m, rcpt[i]))
+            pending[npending++] = rcpt[i];
+    }
     const char *target = copy_target(s, c, rcpt, n);
+    free(rcpt);
     if (target == NULL) {
-        free(rcpt);
+        free(pending);
         return smfctl_fail(1,
                            "%s (%s) not released, it stays quarantined: its recipients' domains "
                            "have policies that deliver to different hosts; export the message "
                            "and deliver it by hand",
                            id, c->domain);
     }
-    smtp_mail_t mail = {
-        .sender = jstr(m, "sender"), .rcpt = rcpt, .nrcpt = n, .data = c->raw, .len = c->raw_len};
+    /* Every recipient got it, but the copy could not be marked released then. */
+    if (n > 0 && npending == 0) {
+        free(pending);
+        return release_done(s, c, id, target, 0, n);
+    }
+    smtp_rcpt_result_t *res = xcalloc(npending + 1, sizeof(*res));
+    smtp_mail_t mail = {.sender = jstr(m, "sender"),
+                        .rcpt = pending,
+                        .nrcpt = npending,
+                        .data = c->raw,
+                        .len = c->raw_len,
+                        .result = res};
     char err[1024];
     int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
-    free(rcpt);
-    if (rc != 0) {
-        /* The reason quotes the envelope, the sender's to choose, and the
-         * server's reply, which may quote it again. */
-        char *why = smfctl_text(err);
+    bool some = false;
+    for (size_t i = 0; i < npending; i++)
+        some |= res[i].state == SMTP_RCPT_DELIVERED;
+    /* The reason quotes the envelope, the sender's to choose, and the
+     * server's reply, which may quote it again. */
+    char *why = smfctl_text(err);
+    if (rc == 0)
+        rc = release_done(s, c, id, target, npending, n - npending);
+    else if (some)
+        rc = release_partly(s, c, id, target, pending, res, npending, err);
+    else {
         release_failed(rc, id, c->domain, why, target);
-        free(why);
-        return 1;
+        rc = 1;
     }
-    rc = quarantine_mark(s->q, c->domain, id, "released");
-    if (rc != 0)
-        return smfctl_fail(1, "%s (%s) was delivered to %s but cannot be marked released: %s", id,
-                           c->domain, target, smf_strerror(rc));
-    printf("released %s (%s): %zu recipient(s) to %s\n", id, c->domain, n, target);
-    return 0;
+    free(why);
+    free(res);
+    free(pending);
+    return rc;
 }
 
 /*

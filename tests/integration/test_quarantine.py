@@ -100,10 +100,13 @@ class SmtpSink:
     not ASCII unless MAIL FROM declared SMTPUTF8. As some servers do, it drops
     each NUL of the data before it looks for the end of the data, and reads
     the data in lines of at most the 1000 bytes SMTP allows, taking the rest
-    of a longer one for the next."""
+    of a longer one for the next. Given a limit, it takes at most that many
+    recipients in one transaction and answers the next ones 452, as Postfix's
+    smtpd_recipient_limit does."""
 
-    def __init__(self, refuse=(), slow=(), hang_up=(), eight_bit=True):
+    def __init__(self, refuse=(), slow=(), hang_up=(), eight_bit=True, limit=None):
         self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
+        self.limit = limit
         self.messages = []
         self.refuse = set(refuse)
         self.slow = set(slow)  # recipients whose message is answered after a second
@@ -160,6 +163,8 @@ class SmtpSink:
                 addr = self.address(cmd)
                 if not utf8 and not addr.isascii():
                     say("553 5.6.7 Must declare SMTPUTF8 to send unicode address")
+                elif self.limit is not None and len(rcpts) >= self.limit:
+                    say("452 4.5.3 Error: too many recipients")
                 elif addr in self.refuse:
                     say("550 5.1.1 <%s>: no such user" % addr)
                 else:
@@ -219,11 +224,13 @@ class QuarantineTest(unittest.TestCase):
                             slow={"s@rel.example"},
                             hang_up={"hangup@rel.example"})
         cls.seven_bit_sink = SmtpSink(eight_bit=False)
+        cls.limit_sink = SmtpSink(refuse={"gone@limit.example"}, limit=2)
         delivery = "[127.0.0.1]:%d" % cls.sink.port
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
             ("refuse.example", delivery), ("down.example", "[127.0.0.1]:%d" % closed_port()),
             ("old.example", "[127.0.0.1]:%d" % cls.seven_bit_sink.port),
+            ("limit.example", "[127.0.0.1]:%d" % cls.limit_sink.port),
             # Domains that cannot name a folder, with policies of their own.
             ("down_inv.example", "[127.0.0.1]:%d" % closed_port()),
             ("rel_inv.example", delivery)))
@@ -249,6 +256,7 @@ class QuarantineTest(unittest.TestCase):
             cls.smfd.close()
             cls.sink.close()
             cls.seven_bit_sink.close()
+            cls.limit_sink.close()
             shutil.rmtree(cls.etc, ignore_errors=True)
 
     def setUp(self):
@@ -771,14 +779,77 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"Connection refused", r.stderr)
         self.assertEqual(self.entry(qid, "down.example")["state"], "quarantined")
 
+    def test_release_past_a_refused_recipient(self):
+        """A recipient the host refuses does not keep the message from the others:
+        release says who got it and who did not, the copy stays quarantined for
+        the refused one, and releasing it again does not send it twice."""
         before = len(self.sink.messages)
         qid = self.quarantine(eicar_mail("refused"),
                               recipients=["ok@refuse.example", "nobody@refuse.example"])
         r = self.ctl("release", qid)
         self.assertEqual(r.returncode, 1)
+        self.assertIn(b"delivered to 1 of its 2 recipient(s)", r.stderr)
+        self.assertIn(b"  delivered to ok@refuse.example\n", r.stderr)
+        self.assertIn(b"  not delivered to nobody@refuse.example: ", r.stderr)
         self.assertIn(b"RCPT TO:<nobody@refuse.example>: 550 5.1.1", r.stderr)
-        self.assertEqual(len(self.sink.messages), before, "a partial delivery happened")
+        self.assertEqual([m["rcpt"] for m in self.sink.messages[before:]],
+                         [["ok@refuse.example"]])
+        entry = self.entry(qid, "refuse.example")
+        self.assertEqual(entry["state"], "quarantined")
+        self.assertEqual(entry["delivered_to"], ["ok@refuse.example"])
+        self.assertIn(b"delivered   ok@refuse.example\n", self.ctl("show", qid).stdout)
+        # Again: nobody new is delivered to, and ok@ does not get it twice.
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not released, it stays quarantined", r.stderr)
+        self.assertIn(b"RCPT TO:<nobody@refuse.example>: 550 5.1.1", r.stderr)
+        self.assertEqual(len(self.sink.messages), before + 1, self.sink.messages[before:])
         self.assertEqual(self.entry(qid, "refuse.example")["state"], "quarantined")
+
+    def test_release_past_the_hosts_recipient_limit(self):
+        """A host that takes 2 recipients a transaction gets a copy for 5 in 3
+        transactions on one connection, and the copy is marked released."""
+        sink = self.limit_sink
+        before = len(sink.messages)
+        rcpts = ["l%d@limit.example" % i for i in range(5)]
+        qid = self.quarantine(eicar_mail("limit"), recipients=rcpts)
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"5 recipient(s)", r.stdout)
+        self.assertEqual([m["rcpt"] for m in sink.messages[before:]],
+                         [rcpts[0:2], rcpts[2:4], rcpts[4:]])
+        self.assertEqual(len({m["data"] for m in sink.messages[before:]}), 1)
+        self.assertEqual(self.entry(qid, "limit.example")["state"], "released")
+
+    def test_release_past_the_limit_and_a_refused_recipient(self):
+        """A recipient refused in a later transaction than the first, when the
+        others already have the message: they are recorded, the copy stays
+        quarantined, and once the host takes the last one a release sends it
+        to that one alone and marks the copy released."""
+        sink = self.limit_sink
+        before = len(sink.messages)
+        rcpts = ["m0@limit.example", "m1@limit.example", "gone@limit.example",
+                 "m3@limit.example", "m4@limit.example"]
+        qid = self.quarantine(eicar_mail("limitrefused"), recipients=rcpts)
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"delivered to 4 of its 5 recipient(s)", r.stderr)
+        self.assertIn(b"  not delivered to gone@limit.example: ", r.stderr)
+        self.assertIn(b"RCPT TO:<gone@limit.example>: 550 5.1.1", r.stderr)
+        self.assertEqual([m["rcpt"] for m in sink.messages[before:]],
+                         [rcpts[0:2], rcpts[3:5]])
+        entry = self.entry(qid, "limit.example")
+        self.assertEqual(entry["state"], "quarantined")
+        self.assertEqual(sorted(entry["delivered_to"]), sorted(rcpts[0:2] + rcpts[3:5]))
+        sink.refuse.discard("gone@limit.example")
+        self.addCleanup(sink.refuse.add, "gone@limit.example")
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"1 recipient(s)", r.stdout)
+        self.assertIn(b"4 more by an earlier release", r.stdout)
+        self.assertEqual([m["rcpt"] for m in sink.messages[before + 2:]],
+                         [["gone@limit.example"]])
+        self.assertEqual(self.entry(qid, "limit.example")["state"], "released")
 
     def test_release_without_a_reply_to_the_message(self):
         """A host that had the whole message and then closed without a reply may have

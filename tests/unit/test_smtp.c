@@ -213,6 +213,90 @@ static void test_address_longer_than_smtp_allows(void)
     CHECK(rc == SMF_EIO, "rc %d: %s", rc, err);
 }
 
+/* Reads one command line from fd into buf (without CRLF); its length, or -1. */
+static int read_command(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        if (recv(fd, buf + n, 1, 0) != 1)
+            return -1;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n'))
+        n--;
+    buf[n] = '\0';
+    return (int)n;
+}
+
+/*
+ * Takes one recipient per connection in all, as a host whose limit counts a
+ * connection's recipients would: the second RCPT gets 452, and so does
+ * every RCPT after the first message, the first of its transaction too.
+ */
+static void *one_recipient_per_connection(void *arg)
+{
+    server_t *s = arg;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    char line[1100];
+    int taken = 0;
+    bool data = false;
+    if (fd < 0)
+        return NULL;
+    send(fd, "220 ok\r\n", 8, MSG_NOSIGNAL);
+    while (read_command(fd, line, sizeof(line)) >= 0) {
+        const char *reply = "250 ok\r\n";
+        if (data) {
+            if (strcmp(line, ".") != 0)
+                continue;
+            data = false;
+        } else if (strncmp(line, "RCPT", 4) == 0) {
+            reply = taken++ == 0 ? "250 ok\r\n" : "452 4.5.3 Too many recipients\r\n";
+        } else if (strcmp(line, "DATA") == 0) {
+            reply = "354 go on\r\n";
+            data = true;
+        } else if (strcmp(line, "QUIT") == 0) {
+            send(fd, "221 bye\r\n", 9, MSG_NOSIGNAL);
+            break;
+        }
+        send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* A 452 to the first RCPT of a transaction is no limit on recipients: the
+ * recipient is refused, rather than tried in one more transaction after
+ * another for ever, and the one the host took is said to have the message. */
+static void test_452_to_a_first_rcpt_refuses_it(void)
+{
+    server_t s = {0};
+    pthread_t t;
+    char err[512] = "", target[64];
+    if (listen_loopback(&s) != 0 || pthread_create(&t, NULL, one_recipient_per_connection, &s)) {
+        CHECK(0, "cannot start the test server");
+        return;
+    }
+    snprintf(target, sizeof(target), "[127.0.0.1]:%d", s.port);
+    const char *rcpt[] = {"a@example.org", "b@example.org"};
+    smtp_rcpt_result_t res[2];
+    smtp_mail_t m = {.sender = "s@example.net",
+                     .rcpt = rcpt,
+                     .nrcpt = 2,
+                     .data = "x\n",
+                     .len = 2,
+                     .result = res};
+    int rc = smtp_send(target, &m, 2000, err, sizeof(err));
+    pthread_join(t, NULL);
+    close(s.listen_fd);
+    CHECK(rc == SMF_EFAIL, "rc %d: %s", rc, err);
+    CHECK_CONTAINS(err, "RCPT TO:<b@example.org>: 452 4.5.3");
+    CHECK(res[0].state == SMTP_RCPT_DELIVERED, "a: %d", res[0].state);
+    CHECK(res[1].state == SMTP_RCPT_REFUSED, "b: %d", res[1].state);
+    CHECK_CONTAINS(res[1].reply, "452 4.5.3 Too many recipients");
+}
+
 int main(void)
 {
     test_trickling_reply_times_out();
@@ -220,5 +304,6 @@ int main(void)
     test_hung_resolver_times_out();
     test_name_is_resolved();
     test_address_longer_than_smtp_allows();
+    test_452_to_a_first_rcpt_refuses_it();
     return check_done();
 }
