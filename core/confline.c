@@ -136,32 +136,87 @@ static void line_text(FILE *f, int want, char *text, size_t textlen)
         }
 }
 
+/* One step of the lexer over a file: the byte (with the one after it when
+ * the step took both), the states before and after, and its line. */
+typedef struct lex_event {
+    int c;
+    lex_t before, after;
+    int newlines; /* Line breaks the step took: 0, 1 or 2. */
+    int line;     /* The line the step began on, from 1. */
+} lex_event_t;
+
+/* Walks f with the lexer, calling visit for each step until it returns
+ * false or the file ends. */
+static void lex_walk(FILE *f, bool (*visit)(void *ctx, const lex_event_t *e), void *ctx)
+{
+    lex_t st = PLAIN;
+    int line = 1;
+    int c = fgetc(f);
+    while (c != EOF) {
+        int next = fgetc(f);
+        lex_event_t e = {.c = c, .before = st, .line = line};
+        int used = lex_step(&st, c, next);
+        e.after = st;
+        e.newlines = (c == '\n') + (used == 2 && next == '\n');
+        if (!visit(ctx, &e))
+            return;
+        line += e.newlines;
+        if (used == 2)
+            next = fgetc(f);
+        c = next;
+    }
+}
+
+/* The sections open at a point of the file, and the line of the outermost. */
+typedef struct braces {
+    int depth, outer;
+} braces_t;
+
+static bool count_braces(void *ctx, const lex_event_t *e)
+{
+    braces_t *b = ctx;
+    if (e->before == PLAIN && e->c == '{' && b->depth++ == 0)
+        b->outer = e->line;
+    else if (e->before == PLAIN && e->c == '}' && b->depth > 0)
+        b->depth--;
+    return true;
+}
+
 int confline_unclosed(const char *path, char *text, size_t textlen)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return 0;
-    lex_t st = PLAIN;
-    int line = 1, depth = 0, outer = 0;
-    int c = fgetc(f);
-    while (c != EOF) {
-        int next = fgetc(f);
-        if (st == PLAIN && c == '{' && depth++ == 0)
-            outer = line;
-        else if (st == PLAIN && c == '}' && depth > 0)
-            depth--;
-        int used = lex_step(&st, c, next);
-        line += c == '\n';
-        if (used == 2) {
-            line += next == '\n';
-            next = fgetc(f);
-        }
-        c = next;
-    }
-    if (depth > 0 && text != NULL && textlen > 0)
-        line_text(f, outer, text, textlen);
+    braces_t b = {0, 0};
+    lex_walk(f, count_braces, &b);
+    if (b.depth > 0 && text != NULL && textlen > 0)
+        line_text(f, b.outer, text, textlen);
     fclose(f);
-    return depth > 0 ? outer : 0;
+    return b.depth > 0 ? b.outer : 0;
+}
+
+/* Lines as libconfuse counts them, up to the one it reported. */
+typedef struct skew {
+    int line_extra, block_extra, reported;
+    int real, counted;
+} skew_t;
+
+static bool count_like_libconfuse(void *ctx, const lex_event_t *e)
+{
+    skew_t *k = ctx;
+    if (k->counted >= k->reported)
+        return false;
+    int gain = e->newlines;
+    if (e->before == LINE_COMMENT && e->after == PLAIN)
+        gain += k->line_extra;
+    else if (e->before == BLOCK_COMMENT && e->after == PLAIN)
+        gain += k->block_extra;
+    /* The count would pass the reported line here: the culprit is on this one. */
+    if (k->counted + gain > k->reported)
+        return false;
+    k->real += e->newlines;
+    k->counted += gain;
+    return true;
 }
 
 int confline_real(const char *path, int reported, int line_extra, int block_extra)
@@ -171,30 +226,26 @@ int confline_real(const char *path, int reported, int line_extra, int block_extr
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return reported;
-    lex_t st = PLAIN;
-    int real = 1, counted = 1;
-    int c = fgetc(f);
-    while (c != EOF && counted < reported) {
-        int next = fgetc(f);
-        lex_t before = st;
-        int used = lex_step(&st, c, next);
-        int newlines = (c == '\n') + (used == 2 && next == '\n');
-        int gain = newlines;
-        if (before == LINE_COMMENT && st == PLAIN)
-            gain += line_extra;
-        else if (before == BLOCK_COMMENT && st == PLAIN)
-            gain += block_extra;
-        /* The count would pass the reported line here: the culprit is on this one. */
-        if (counted + gain > reported)
-            break;
-        real += newlines;
-        counted += gain;
-        if (used == 2)
-            next = fgetc(f);
-        c = next;
-    }
+    skew_t k = {line_extra, block_extra, reported, 1, 1};
+    lex_walk(f, count_like_libconfuse, &k);
     fclose(f);
-    return real;
+    return k.real;
+}
+
+/* Where the last string opened, and the first that a line break finds open. */
+typedef struct strings {
+    int opened, found;
+} strings_t;
+
+static bool find_open_string(void *ctx, const lex_event_t *e)
+{
+    strings_t *q = ctx;
+    bool quoted = e->after == DOUBLE_QUOTED || e->after == SINGLE_QUOTED;
+    if (e->before == PLAIN && quoted)
+        q->opened = e->line;
+    if (e->newlines > 0 && quoted)
+        q->found = q->opened;
+    return q->found == 0;
 }
 
 int confline_open_string(const char *path, char *text, size_t textlen)
@@ -202,26 +253,10 @@ int confline_open_string(const char *path, char *text, size_t textlen)
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return 0;
-    lex_t st = PLAIN;
-    int line = 1, opened = 0, found = 0;
-    int c = fgetc(f);
-    while (c != EOF && found == 0) {
-        int next = fgetc(f);
-        lex_t before = st;
-        int used = lex_step(&st, c, next);
-        if (before == PLAIN && (st == DOUBLE_QUOTED || st == SINGLE_QUOTED))
-            opened = line;
-        if (c == '\n' || (used == 2 && next == '\n')) {
-            if (st == DOUBLE_QUOTED || st == SINGLE_QUOTED)
-                found = opened;
-            line++;
-        }
-        if (used == 2)
-            next = fgetc(f);
-        c = next;
-    }
-    if (found > 0 && text != NULL && textlen > 0)
-        line_text(f, found, text, textlen);
+    strings_t q = {0, 0};
+    lex_walk(f, find_open_string, &q);
+    if (q.found > 0 && text != NULL && textlen > 0)
+        line_text(f, q.found, text, textlen);
     fclose(f);
-    return found;
+    return q.found;
 }
