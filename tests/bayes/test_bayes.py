@@ -744,39 +744,12 @@ class TestLearning(BayesCase):
         self.assertIsNone(self.registry_entry(spams[2]))
         self.assertEqual(self.totals(), (3, 0))
 
-    def test_progress_counts_the_messages_of_an_mbox(self):
-        """On a terminal the progress line counts the messages of an mbox as they are
-        learned, not only once the whole file is done."""
+    def smfctl_on_terminal(self, *args):
+        """(exit status, what it wrote on stderr) of smfctl run with its stderr on a
+        terminal, where the progress line is shown."""
         import pty
         master, slave = pty.openpty()
-        p = subprocess.Popen([PATHS["smfctl"], "-c", self.config, "learn", "--spam",
-                              self.mail["mbox"]], stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        p.communicate(timeout=60)
-        os.close(master)
-        self.assertEqual(p.returncode, 0, out)
-        self.assertRegex(out.decode(), r"learn: 0/1 files, [1-3] messages")
-
-    def test_errors_start_a_line_of_their_own_below_the_progress(self):
-        """A message about one file, written while the progress line is shown, starts
-        on a line of its own instead of running on after the count."""
-        import pty
-        folder = os.path.join(self.tmp, "mixed")
-        os.mkdir(folder)
-        for i, path in enumerate(fixtures.files(self.mail["spam"])[:3]):
-            shutil.copy(path, os.path.join(folder, "a%d.eml" % i))
-        fixtures.write(os.path.join(folder, "b-index"), "3 V1700000000 N2\n")
-        master, slave = pty.openpty()
-        p = subprocess.Popen([PATHS["smfctl"], "-c", self.config, "learn", "--spam", folder],
+        p = subprocess.Popen([PATHS["smfctl"], "-c", self.config] + list(args),
                              stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         out = b""
@@ -790,8 +763,25 @@ class TestLearning(BayesCase):
             out += chunk
         p.communicate(timeout=60)
         os.close(master)
-        text = out.decode()
-        self.assertEqual(p.returncode, 1, text)
+        return p.returncode, out.decode()
+
+    def test_progress_counts_the_messages_of_an_mbox(self):
+        """On a terminal the progress line counts the messages of an mbox as they are
+        learned, not only once the whole file is done."""
+        rc, out = self.smfctl_on_terminal("learn", "--spam", self.mail["mbox"])
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"learn: 0/1 files, [1-3] messages")
+
+    def test_errors_start_a_line_of_their_own_below_the_progress(self):
+        """A message about one file, written while the progress line is shown, starts
+        on a line of its own instead of running on after the count."""
+        folder = os.path.join(self.tmp, "mixed")
+        os.mkdir(folder)
+        for i, path in enumerate(fixtures.files(self.mail["spam"])[:3]):
+            shutil.copy(path, os.path.join(folder, "a%d.eml" % i))
+        fixtures.write(os.path.join(folder, "b-index"), "3 V1700000000 N2\n")
+        rc, text = self.smfctl_on_terminal("learn", "--spam", folder)
+        self.assertEqual(rc, 1, text)
         at = text.index("smfctl: " + os.path.join(folder, "b-index") + ": not a mail message")
         self.assertRegex(text[:at], r"learn: [1-3]/4 files")
         self.assertTrue(text[:at].endswith(("\r\033[K", "\n")), repr(text[:at][-40:]))
