@@ -34,7 +34,7 @@ static const smf_option_t att_options[] = {
      "Score of ATT_ARCHIVE_BLOCKED."},
     {"encrypted_score", SMF_OPT_FLOAT, "2", offsetof(att_conf_t, encrypted_score),
      "Score of ATT_ENCRYPTED."},
-    {"type_mismatch_score", SMF_OPT_FLOAT, "8", offsetof(att_conf_t, type_mismatch_score),
+    {"type_mismatch_score", SMF_OPT_FLOAT, "10", offsetof(att_conf_t, type_mismatch_score),
      "Score of ATT_TYPE_MISMATCH."},
     {"limit_score", SMF_OPT_FLOAT, "2", offsetof(att_conf_t, limit_score),
      "Score of ATT_ARCHIVE_LIMIT."},
@@ -290,6 +290,9 @@ int att_check_type(att_ctx_t *ctx, const char *where, const char *name, const un
     if (!att_is_exec_type(mime))
         return 0;
     snprintf(detail, sizeof(detail), "%s%s is %s", where, name, mime);
+    /* A program disguised as a document is blocked, as one named for what it
+     * is: the disguise makes it no better. */
+    att_note_blocked(ctx, detail);
     return smf_msg_add_symbol(ctx->msg, "ATT_TYPE_MISMATCH", ctx->pol->type_mismatch_score, detail);
 }
 
@@ -421,8 +424,9 @@ static int att_check_part(att_ctx_t *ctx, const smf_part_t *p)
 
 void att_note_blocked(att_ctx_t *ctx, const char *what)
 {
+    /* A reason, not a record: a name longer than the buffer is cut. */
     if (ctx->blocked[0] == '\0')
-        snprintf(ctx->blocked, sizeof(ctx->blocked), "blocked attachment: %s", what);
+        snprintf(ctx->blocked, sizeof(ctx->blocked), "blocked attachment: %.480s", what);
 }
 
 /* reject and quarantine become forced verdicts; score leaves it to the symbols. */

@@ -31,7 +31,7 @@ static int setup(void)
                        .double_ext_score = 6,
                        .archive_blocked_score = 8,
                        .encrypted_score = 2,
-                       .type_mismatch_score = 8,
+                       .type_mismatch_score = 10,
                        .limit_score = 2,
                        .damaged_score = 1,
                        .macro_score = 5,

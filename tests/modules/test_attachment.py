@@ -46,7 +46,10 @@ CASES = [
      "only": ["ATT_TYPE_MISMATCH"], "details": {"ATT_TYPE_MISMATCH": "scan.pdf is application/"}},
     {"name": "the same name twice is clean", "fixture": "att_two_names_same.eml", "only": [], "status": "clean"},
     {"name": "executable named .pdf", "fixture": "att_mismatch.eml", "present": ["ATT_TYPE_MISMATCH"],
-     "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
+     "absent": ["ATT_BLOCKED_EXT"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"},
+     "scores": {"ATT_TYPE_MISMATCH": 10}},
+    {"name": "a program disguised as a document follows blocked_action", "fixture": "att_mismatch.eml",
+     "opts": ['blocked_action="quarantine"'], "verdict": "spam"},
     {"name": "executable named .pdf, base64 with stray characters", "fixture": "att_mismatch_b64_stray.eml",
      "present": ["ATT_TYPE_MISMATCH"], "details": {"ATT_TYPE_MISMATCH": "statement.pdf"}},
     # A Windows program under no name, or a name that neither blocks nor disguises it, is
