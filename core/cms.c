@@ -100,6 +100,9 @@ typedef struct cms_buf {
 
 static void cms_put(cms_buf_t *b, const unsigned char *s, size_t n)
 {
+    /* An empty piece adds nothing, and the buffer may not exist yet. */
+    if (n == 0)
+        return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n)

@@ -406,6 +406,9 @@ def cms_seeds(out):
     write(out, "cms", "signed-streamed.der", av.signed_data(inner * 3, True))
     detached = av.signed_data(inner).replace(av.der(0xa0, av.der(0x04, inner)), b"")
     write(out, "cms", "detached.der", detached)
+    # Content whose first piece is empty: nothing to copy before the buffer exists.
+    write(out, "cms", "regress-empty-first-piece.der", av.signed_data(b"", True)[:-6]
+          .replace(b"\x24\x80", b"\x24\x80\x04\x00", 1) + b"\0\0" * 3)
     write(out, "cms", "enveloped.der", av.der(0x30, bytes.fromhex("06092a864886f70d010703")
                                             + av.der(0xa0, av.der(0x30, b"\x02\x01\x00"))))
 
