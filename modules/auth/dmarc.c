@@ -275,7 +275,8 @@ static void dmarc_parse(const char *text, dmarc_record_t *r)
  * Whether a TXT record is a DMARC record: it starts with the version tag,
  * "v" *WSP "=" *WSP "DMARC1" (6.4), so "v = DMARC1; p=reject" is one. The
  * tag name may be in any case; "DMARC1" is written in hex in the ABNF, so
- * only as is. A blank or ';' must follow: "v=DMARC10" is another version.
+ * only as is. A blank, ';' or the end must follow: "v=DMARC10" is another
+ * version, and "v=DMARC1" alone is a record without a p=, an invalid one.
  */
 static int dmarc_is_record(const char *s)
 {
@@ -286,7 +287,8 @@ static int dmarc_is_record(const char *s)
     if (*s++ != '=')
         return 0;
     s += strspn(s, " \t");
-    return strncmp(s, "DMARC1", 6) == 0 && (s[6] == ';' || s[6] == ' ' || s[6] == '\t');
+    return strncmp(s, "DMARC1", 6) == 0 &&
+           (s[6] == ';' || s[6] == ' ' || s[6] == '\t' || s[6] == '\0');
 }
 
 /* What dmarc_fetch() found at one name. */

@@ -170,6 +170,8 @@ DMARC_RECORDS = {
     # not asked (RFC 7489, 6.6.3).
     "_dmarc.two.bank.test": [("TXT", "v=DMARC1; p=none"), ("TXT", "v=DMARC1; p=none")],
     "_dmarc.broken.bank.test": [("TXT", "v=DMARC1; p=bogus")],
+    # The version tag alone: a DMARC record without a p=, invalid, not another kind of TXT.
+    "_dmarc.bare.bank.test": [("TXT", "v=DMARC1")],
     # Blanks around '=' and ';' (RFC 7489 6.4), and tag names and keywords in upper case:
     # records all the same.
     "_dmarc.blank.test": [("TXT", "v = DMARC1 ; p = reject")],
@@ -749,7 +751,8 @@ class DmarcTest(AuthTest):
 
     def test_unusable_record_ends_discovery(self):
         for domain, why in (("two.bank.test", "more than one DMARC record at two.bank.test"),
-                            ("broken.bank.test", "an invalid DMARC record at broken.bank.test")):
+                            ("broken.bank.test", "an invalid DMARC record at broken.bank.test"),
+                            ("bare.bank.test", "an invalid DMARC record at bare.bank.test")):
             raw = MESSAGE % (domain.encode(), domain.encode())
             before = len(self.dns.queries("_dmarc.bank.test"))
             s = symbols(self.scan(raw, sender="bounce@ip4.test", ip="192.0.2.10"))
