@@ -19,7 +19,8 @@
 /* Most key records tried for one signature: each costs a verification. */
 #define DKIM_MAX_KEYS 4
 
-/* How far ahead of ours a signer's clock may be (t=), as OpenDKIM allows by default. */
+/* How far a signer's clock may be from ours, ahead (t=) or behind (x=), as
+ * OpenDKIM allows by default. */
 #define DKIM_CLOCK_SKEW 300
 
 /* One header field as written: from its name to before its last line end. */
@@ -846,7 +847,8 @@ static auth_dkim_result_t dkim_verify_one(auth_dkim_t *k, auth_dns_t *dns, size_
 
     if (dkim_sig_parse(k->sigfield[i], &sd, s) < 0)
         return AUTH_DKIM_RES_PERMERROR;
-    if (sd.x >= 0 && sd.x < (long long)now)
+    /* The signer's clock may be behind ours as it may be ahead (t=). */
+    if (sd.x >= 0 && sd.x < (long long)now - DKIM_CLOCK_SKEW)
         return dkim_fail(s, AUTH_DKIM_RES_PERMERROR, "signature expired");
     /* x= must be greater than t= (3.5): a signature that expires when it
      * is made, or before, is broken. */

@@ -566,13 +566,15 @@ class DkimTest(AuthTest):
 
     def test_timestamps(self):
         # x= must be after t= (RFC 6376 3.5); a t= over 5 minutes ahead is refused, one
-        # within that is taken for clock skew.
+        # within that is taken for clock skew, and so is an x= passed less than 5 minutes ago.
         now = int(time.time())
         for t, x, why in ((now + 100, now + 100, "x= is not after t="),
                           (now + 60, now + 30, "x= is not after t="),
                           (now + 3600, now + 7200, "t= is in the future"),
                           (now + 60, None, None),
-                          (now, now + 1000, None)):
+                          (now, now + 1000, None),
+                          (now - 3600, now - 60, None),
+                          (now - 3600, now - 1800, "signature expired")):
             extra = " x=%d;" % x if x is not None else ""
             raw = dkimsign.sign(MESSAGE % (b"signer.test", b"signer.test"), "signer.test",
                                 "sel", self.rsa_key, extra=extra, timestamp=t)
