@@ -1191,9 +1191,10 @@ static void decode_uu_part(parser_t *p, long idx, const unsigned char *s, size_t
 }
 
 /* Another reading of the leaf idx, as some mail client saves it: a child
- * part of the same type and name holding out[0..len), which every stage
- * scans. It is not text, so the text stages do not read the body twice. */
-static long add_variant(parser_t *p, long idx, const unsigned char *out, size_t len)
+ * part of the same type and name, which every stage scans; add_variant()
+ * gives it out[0..len). It is not text, so the text stages do not read the
+ * body twice. -1 past the depth or part cap. */
+static long add_variant_part(parser_t *p, long idx)
 {
     const smf_part_t *pt = &p->m->parts[idx];
     if (!may_descend(p, pt->depth))
@@ -1206,7 +1207,14 @@ static long add_variant(parser_t *p, long idx, const unsigned char *out, size_t 
     cp->filename = pp->filename;
     cp->other_filename = pp->other_filename;
     cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
-    set_data(p, c, out, len);
+    return c;
+}
+
+static long add_variant(parser_t *p, long idx, const unsigned char *out, size_t len)
+{
+    long c = add_variant_part(p, idx);
+    if (c >= 0)
+        set_data(p, c, out, len);
     return c;
 }
 
@@ -1683,18 +1691,11 @@ static void add_last_encoding_variant(parser_t *p, long idx, GMimePart *part,
                                       GMimeContentEncoding first, const unsigned char *s, size_t n)
 {
     GMimeContentEncoding last = g_mime_part_get_content_encoding(part);
-    const smf_part_t *pt = &p->m->parts[idx];
-    if (!encoding_decodes(last) || last == first || !may_descend(p, pt->depth))
+    if (!encoding_decodes(last) || last == first)
         return;
-    long c = add_part(p, idx, pt->depth + 1);
-    if (c < 0)
-        return;
-    smf_part_t *pp = &p->m->parts[idx], *cp = &p->m->parts[c];
-    cp->content_type = pp->content_type;
-    cp->filename = pp->filename;
-    cp->other_filename = pp->other_filename;
-    cp->flags = (pp->flags & SMF_PART_ATTACHMENT) | SMF_PART_DERIVED;
-    decode_body(p, c, last, s, n);
+    long c = add_variant_part(p, idx);
+    if (c >= 0)
+        decode_body(p, c, last, s, n);
 }
 
 static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
