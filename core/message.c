@@ -1418,8 +1418,9 @@ static void add_plain_with_uu(parser_t *p, long idx)
     size_t n = pt.size, pos = 0, ls, le, text_from = 0;
     sbuf_t buf = {0};
     /* A block's lines cannot contain another begin line, so the scans
-     * below never overlap and the whole search is linear. */
-    int found = memmem(s, n, "begin ", 6) != NULL || memmem(s, n, "=ybegin ", 8) != NULL;
+     * below never overlap and the whole search is linear. "=ybegin " holds
+     * "begin ": one search finds both kinds of block. */
+    int found = memmem(s, n, "begin ", 6) != NULL;
     while (found && next_line(s, n, &pos, &ls, &le)) {
         size_t name = uu_begin(s, ls, le);
         if (name != 0) {
@@ -1465,8 +1466,7 @@ static bool name_ends_in(const char *name, const char *const *ext, size_t count)
  * name= as well as its filename=. */
 static bool named_as(const smf_part_t *pt, const char *const *ext, size_t count)
 {
-    return name_ends_in(pt->filename, ext, count) ||
-           (pt->other_filename != NULL && name_ends_in(pt->other_filename, ext, count));
+    return name_ends_in(pt->filename, ext, count) || name_ends_in(pt->other_filename, ext, count);
 }
 
 static bool html_file(const smf_part_t *pt)
