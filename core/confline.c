@@ -167,9 +167,28 @@ static void lex_walk(FILE *f, bool (*visit)(void *ctx, const lex_event_t *e), vo
     }
 }
 
-/* The sections open at a point of the file, and the line of the outermost. */
+/*
+ * Walks the file at path with visit, then copies the line *found names
+ * (0: none) into text; returns that line. *found is the visitor's answer,
+ * inside its ctx.
+ */
+static int walk_to_line(const char *path, bool (*visit)(void *ctx, const lex_event_t *e), void *ctx,
+                        const int *found, char *text, size_t textlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    lex_walk(f, visit, ctx);
+    if (*found > 0 && text != NULL && textlen > 0)
+        line_text(f, *found, text, textlen);
+    fclose(f);
+    return *found;
+}
+
+/* The sections open so far: how deep, the line of the outermost, and that
+ * line again while any is open (0 when none), the answer walk_to_line() reads. */
 typedef struct braces {
-    int depth, outer;
+    int depth, outer, unclosed;
 } braces_t;
 
 static bool count_braces(void *ctx, const lex_event_t *e)
@@ -179,20 +198,14 @@ static bool count_braces(void *ctx, const lex_event_t *e)
         b->outer = e->line;
     else if (e->before == PLAIN && e->c == '}' && b->depth > 0)
         b->depth--;
+    b->unclosed = b->depth > 0 ? b->outer : 0;
     return true;
 }
 
 int confline_unclosed(const char *path, char *text, size_t textlen)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    braces_t b = {0, 0};
-    lex_walk(f, count_braces, &b);
-    if (b.depth > 0 && text != NULL && textlen > 0)
-        line_text(f, b.outer, text, textlen);
-    fclose(f);
-    return b.depth > 0 ? b.outer : 0;
+    braces_t b = {0, 0, 0};
+    return walk_to_line(path, count_braces, &b, &b.unclosed, text, textlen);
 }
 
 /* Lines as libconfuse counts them, up to the one it reported. */
@@ -250,13 +263,6 @@ static bool find_open_string(void *ctx, const lex_event_t *e)
 
 int confline_open_string(const char *path, char *text, size_t textlen)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
     strings_t q = {0, 0};
-    lex_walk(f, find_open_string, &q);
-    if (q.found > 0 && text != NULL && textlen > 0)
-        line_text(f, q.found, text, textlen);
-    fclose(f);
-    return q.found;
+    return walk_to_line(path, find_open_string, &q, &q.found, text, textlen);
 }
