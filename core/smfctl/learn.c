@@ -613,10 +613,28 @@ static int opener_open(const opener_t *op, const file_list_t *files, size_t i)
     return fd;
 }
 
+/* Reads fd until buf[0..cap) is full or the file ends; false with errno on an error. */
+static bool fill(int fd, char *buf, size_t cap, size_t *len, bool *eof)
+{
+    while (*len < cap) {
+        ssize_t got = read(fd, buf + *len, cap - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return false;
+        if (got == 0) {
+            *eof = true;
+            break;
+        }
+        *len += (size_t)got;
+    }
+    return true;
+}
+
 /*
  * Reads the whole of fd (and closes it) into *buf, NUL-terminated. -1 with
  * errno set when it cannot: ENOMEM when the file does not fit in memory (a
- * multi-gigabyte mbox), which fails that file alone rather than the run.
+ * large file of one message), which fails that file alone rather than the run.
  */
 static int read_all(int fd, char **buf, size_t *len)
 {
@@ -624,29 +642,24 @@ static int read_all(int fd, char **buf, size_t *len)
     /* A file's size, a byte to see its end and one for the NUL: read at once. */
     size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536, n = 0;
     char *b = malloc(cap);
+    bool eof = false;
     int e = ENOMEM;
-    for (;;) {
-        char *grown = b;
-        if (b != NULL && n + 1 >= cap)
-            grown = cap <= SIZE_MAX / 2 ? realloc(b, cap *= 2) : NULL;
-        if (grown == NULL)
-            break;
-        b = grown;
-        ssize_t got = read(fd, b + n, cap - n - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
+    while (b != NULL) {
+        if (!fill(fd, b, cap - 1, &n, &eof)) {
             e = errno;
             break;
         }
-        if (got == 0) {
+        if (eof) {
             close(fd);
             b[n] = '\0';
             *buf = b;
             *len = n;
             return 0;
         }
-        n += (size_t)got;
+        char *grown = cap <= SIZE_MAX / 2 ? realloc(b, cap *= 2) : NULL;
+        if (grown == NULL)
+            break;
+        b = grown;
     }
     free(b);
     close(fd);
@@ -962,24 +975,6 @@ static void learn_mbox_message(learn_run_t *r, const char *raw, size_t rlen, con
 
 /* An mbox is read this much at a time, and more when one message is longer. */
 #define MBOX_CHUNK ((size_t)16 << 20)
-
-/* Reads fd until buf[0..cap) is full or the file ends; false with errno on an error. */
-static bool fill(int fd, char *buf, size_t cap, size_t *len, bool *eof)
-{
-    while (*len < cap) {
-        ssize_t got = read(fd, buf + *len, cap - *len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return false;
-        if (got == 0) {
-            *eof = true;
-            break;
-        }
-        *len += (size_t)got;
-    }
-    return true;
-}
 
 /*
  * Learns the messages of whole, those that end before buf[len) unless the
