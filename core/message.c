@@ -1734,7 +1734,6 @@ static void boundaryless(parser_t *p, long idx, GMimeMultipart *mp, unsigned dep
     leaf_text(p, c, 0);
 }
 
-/* Keeps a multipart's boundary for cr_boundaries(). */
 /*
  * The boundary a multipart's Content-Type names, or NULL. Not
  * g_mime_multipart_get_boundary(), which makes one up when there is none
@@ -1746,6 +1745,7 @@ static const char *boundary_of(GMimeMultipart *mp)
     return g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "boundary");
 }
 
+/* Keeps a multipart's boundary for cr_boundaries(). */
 static void keep_boundary(parser_t *p, GMimeMultipart *mp)
 {
     const char *b = boundary_of(mp);
@@ -1913,6 +1913,90 @@ static bool conflicting_types(GMimeObject *obj)
     return false;
 }
 
+/*
+ * The next parameter of a Content-Type value after *s: its name and value
+ * (without quotes), *s moved past it. A ';' inside a quoted string
+ * separates nothing. False when no parameter is left.
+ */
+static bool next_param(const char **s, const char **name, size_t *nlen, const char **val,
+                       size_t *vlen)
+{
+    const char *q = *s;
+    for (int quoted = 0; *q != '\0' && (quoted || *q != ';'); q++)
+        if (*q == '"')
+            quoted = !quoted;
+        else if (*q == '\\' && quoted && q[1] != '\0')
+            q++;
+    if (*q == '\0')
+        return false;
+    q++;
+    q += strspn(q, " \t\r\n");
+    *name = q;
+    while (*q != '\0' && *q != '=' && *q != ';')
+        q++;
+    const char *ne = q;
+    while (ne > *name && (ne[-1] == ' ' || ne[-1] == '\t'))
+        ne--;
+    *nlen = (size_t)(ne - *name);
+    *val = q;
+    *vlen = 0;
+    if (*q == '=') {
+        q++;
+        q += strspn(q, " \t\r\n");
+        int quoted = *q == '"';
+        *val = q += quoted;
+        while (*q != '\0' &&
+               (quoted ? *q != '"'
+                       : (*q != ';' && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n')))
+            q += (quoted && *q == '\\' && q[1] != '\0') ? 2 : 1;
+        *vlen = (size_t)(q - *val);
+        q += quoted && *q == '"';
+    }
+    *s = q;
+    return true;
+}
+
+/* Whether a parameter name begins a boundary value: "boundary", or the
+ * first piece of RFC 2231's forms, which GMime joins. */
+static bool boundary_name(const char *n, size_t len)
+{
+    static const char *const names[] = {"boundary", "boundary*", "boundary*0", "boundary*0*"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (len == strlen(names[i]) && strncasecmp(n, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether an entity names two different boundaries, in one Content-Type
+ * field or in two. GMime takes one of them and the parts it finds under
+ * it, while another reader may split the body by the other: a mail client
+ * would open attachments that no stage sees as parts.
+ */
+static bool conflicting_boundaries(GMimeObject *obj)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+    int n = hl ? g_mime_header_list_get_count(hl) : 0;
+    const char *first = NULL;
+    size_t first_len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *s = field_value_at(hl, i, "Content-Type");
+        const char *name, *v;
+        size_t nlen, vlen;
+        while (s != NULL && next_param(&s, &name, &nlen, &v, &vlen)) {
+            if (!boundary_name(name, nlen))
+                continue;
+            if (first == NULL) {
+                first = v;
+                first_len = vlen;
+            } else if (vlen != first_len || memcmp(v, first, vlen) != 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
 {
     p->tree_walked++;
@@ -1924,6 +2008,9 @@ static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
     if (conflicting_types(obj))
         truncate_msg(p, "conflicting Content-Type fields: mail clients may read another MIME "
                         "structure");
+    else if (GMIME_IS_MULTIPART(obj) && conflicting_boundaries(obj))
+        truncate_msg(p, "conflicting boundary parameters: mail clients may read other MIME "
+                        "parts");
     int attach = describe(p, idx, obj);
     if (GMIME_IS_MULTIPART(obj))
         walk_multipart(p, idx, GMIME_MULTIPART(obj), depth);

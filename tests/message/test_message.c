@@ -644,6 +644,53 @@ static void test_base64_padded_chunks(void)
 }
 
 /*
+ * A multipart that names two boundaries: GMime splits the body by one,
+ * another reader may split it by the other and open attachments no stage
+ * saw as parts, so the message is flagged for a whole scan. The same
+ * boundary twice, RFC 2231's pieces and a quoted ";boundary=" inside
+ * another parameter name only one.
+ */
+static void test_conflicting_boundaries(void)
+{
+    static const struct {
+        const char *fields;
+        int flagged;
+    } cases[] = {
+        {"Content-Type: multipart/mixed; boundary=\"a\"; boundary=\"b\"\n", 1},
+        {"Content-Type: multipart/mixed; boundary=a;\n boundary=b\n", 1},
+        {"Content-Type: multipart/mixed; boundary=\"b\"\nContent-Type: multipart/mixed; "
+         "boundary=\"a\"\n",
+         1},
+        {"Content-Type: multipart/mixed; boundary=\"b\"; BOUNDARY*=us-ascii''a\n", 1},
+        {"Content-Type: multipart/mixed; boundary=\"b\"; boundary=b\n", 0},
+        {"Content-Type: multipart/mixed; x=\"y;boundary=a\"; boundary=\"b\"\n", 0},
+        {"Content-Type: multipart/mixed; x=\"\\\";boundary=a\"; boundary=\"b\"\n", 0},
+        {"Content-Type: multipart/mixed; boundary*0=\"b\"; boundary*1=\"\"\n", 0},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        g_string_printf(raw,
+                        "Subject: two\nMIME-Version: 1.0\n%s\n--b\nContent-Type: text/plain"
+                        "\n\nShown.\n--b--\n",
+                        cases[i].fields);
+        message_t *m = parse_built(a, raw);
+        int flagged = m->truncated != NULL && strstr(m->truncated, "boundary") != NULL;
+        if (flagged != cases[i].flagged)
+            fprintf(stderr, "case %zu: truncated %s\n", i, m->truncated ? m->truncated : "(none)");
+        CHECK(flagged == cases[i].flagged);
+    }
+    /* A multipart inside another is read the same way. */
+    g_string_assign(raw, "Subject: nested\nContent-Type: multipart/mixed; boundary=o\n\n--o\n"
+                         "Content-Type: multipart/mixed; boundary=a; boundary=b\n\n--b\n"
+                         "Content-Type: text/plain\n\nx\n--b--\n--o--\n");
+    message_t *m = parse_built(a, raw);
+    CHECK(m->truncated != NULL && strstr(m->truncated, "conflicting boundary") != NULL);
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A multipart's preamble and epilogue: no reader shows them, so they are no
  * text, but what they hold (a virus's string after the closing boundary)
  * must reach the scanners: each becomes a child flagged as derived, after
@@ -2522,6 +2569,7 @@ int main(int argc, char **argv)
     test_base64_joined_on_line();
     test_base64_padded_chunks();
     test_preamble_epilogue();
+    test_conflicting_boundaries();
     test_nul_in_name();
     test_two_names();
     test_html_attachment_urls();
