@@ -591,6 +591,24 @@ static bool inexact(const char *a)
     return a != NULL && (jsontext_has_escape(a) || strstr(a, "\xef\xbf\xbd") != NULL);
 }
 
+/* Whether the metadata lists the copy's recipients as release needs them:
+ * one address or more, each a string. Only a store damaged on disk, or
+ * written by another program, holds anything else. */
+static bool recipients_listed(const json_t *m)
+{
+    const json_t *list = json_object_get(m, "recipients");
+    size_t i;
+    json_t *r;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return false;
+    json_array_foreach(list, i, r)
+    {
+        if (!json_is_string(r) || json_string_length(r) == 0)
+            return false;
+    }
+    return true;
+}
+
 /*
  * The first address of the envelope that release must not use, or NULL:
  * read back, it is another address, and mail sent to it could reach
@@ -747,6 +765,11 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     const json_t *m = c->json;
     if (!json_is_object(m))
         return smfctl_fail(1, "%s (%s): damaged metadata, not released", id, c->domain);
+    if (!recipients_listed(m))
+        return smfctl_fail(1,
+                           "%s (%s): damaged metadata, not released: its recipients are not a "
+                           "list of addresses; export the message and deliver it by hand",
+                           id, c->domain);
     if (strcmp(jstr(m, "state"), "released") == 0)
         return smfctl_fail(1, "%s (%s) was already released; export it to send it again", id,
                            c->domain);

@@ -19,7 +19,7 @@ import time
 import unittest
 
 import smftest
-from smftest import envelope, fixture, recv_reply, scan_frames
+from smftest import envelope, fixture, mdb_dump, mdb_load, recv_reply, scan_frames
 
 # The EICAR test string, put together here so that no file in the project holds it.
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
@@ -753,6 +753,31 @@ class QuarantineTest(unittest.TestCase):
             self.assertIn(b"was not UTF-8", r.stderr)
             self.assertEqual(len(self.sink.messages), before, self.sink.messages[before:])
             self.assertEqual(self.entry(qid, "relf.example")["state"], "quarantined")
+
+    def test_release_refuses_damaged_recipients(self):
+        """Metadata whose recipients are not a list of addresses (a store damaged on
+        disk or written by hand) is refused by release, which says so and sends
+        nothing, for a domain's copy and for one kept under _invalid_ alike."""
+        gtube = fixture("gtube.eml")
+        for domain, rcpt in (("dmg.example", "d@dmg.example"), ("_invalid_", "d@-bad-.example")):
+            for recipients in ([5], [rcpt, None], "d@dmg.example", []):
+                qid = self.quarantine(gtube, recipients=[rcpt])
+                env = os.path.join(self.smfd.tmp, "q", domain)
+                records = mdb_dump(env, "meta")
+                key = [k for k in records if qid.encode() in k]
+                self.assertEqual(len(key), 1, records.keys())
+                value = records[key[0]]
+                start = value.index(b"{")
+                meta = json.loads(value[start:].rstrip(b"\0"))
+                meta["recipients"] = recipients
+                value = value[:start] + json.dumps(meta).encode() + b"\0"
+                mdb_load(env, "meta", {key[0]: value})
+                before = len(self.sink.messages)
+                r = self.ctl("release", qid)
+                self.assertEqual(r.returncode, 1, (recipients, r.stdout, r.stderr))
+                self.assertIn(b"damaged metadata", r.stderr)
+                self.assertEqual(len(self.sink.messages), before, self.sink.messages[before:])
+                self.ctl("delete", qid)
 
     def test_an_unreadable_domain_store_fails_the_listing(self):
         """A domain's store that cannot be opened is named, and list and purge
