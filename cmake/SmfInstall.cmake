@@ -58,6 +58,23 @@ install(CODE "
     message(STATUS \"Installing: \${root}\${prefix}/lib/systemd/system/\${unit}.service\")
   endforeach()
 
+  # Each module's README goes beside these documents, in modules/NAME/ as
+  # in the source tree, and the links between them are rewritten for where
+  # they now are: the documents no longer sit in a docs/ folder.
+  foreach(m ${SMF_SHIPPED_MODULES})
+    if(EXISTS \"${PROJECT_SOURCE_DIR}/modules/\${m}/README.md\")
+      file(READ \"${PROJECT_SOURCE_DIR}/modules/\${m}/README.md\" text)
+      string(REPLACE \"](../../docs/\" \"](../../\" text \"\${text}\")
+      file(WRITE \"\${root}\${docdir}/modules/\${m}/README.md\" \"\${text}\")
+    endif()
+  endforeach()
+  file(GLOB docs \"\${root}\${docdir}/*.md\")
+  foreach(doc \${docs})
+    file(READ \"\${doc}\" text)
+    string(REPLACE \"](../modules/\" \"](modules/\" text \"\${text}\")
+    file(WRITE \"\${doc}\" \"\${text}\")
+  endforeach()
+
   # The module kit's pkg-config file points at the installed header.
   file(READ \"${PROJECT_SOURCE_DIR}/sdk/smf-module.pc.in\" text)
   string(REPLACE \"@SMF_PC_INCLUDEDIR@\" \"\${prefix}/include\" text \"\${text}\")

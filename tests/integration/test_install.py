@@ -1,9 +1,11 @@
 """`cmake --install` lays out a working engine: installed under a prefix, smfd
 checks the installed configuration (which names the installed modules) as
 valid, the systemd units name the installed programs, a site's smfd.conf
-survives a second install, and DESTDIR stages a /usr install."""
+survives a second install, DESTDIR stages a /usr install, and the installed
+documents' links to one another lead to installed files."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -49,6 +51,24 @@ class InstallTest(unittest.TestCase):
         with open(os.path.join(prefix, "lib", "systemd", "system", "smfd.service")) as f:
             unit = f.read()
         self.assertIn("ExecStart=%s/sbin/smfd -c %s" % (prefix, conf), unit)
+
+    def test_installed_documents_link_installed_files(self):
+        prefix = os.path.join(self.tmp, "opt")
+        install(prefix)
+        docdir = os.path.join(prefix, "share", "doc", "securemailflow")
+        checked = 0
+        for folder, _, names in os.walk(docdir):
+            for name in (n for n in names if n.endswith(".md")):
+                with open(os.path.join(folder, name)) as f:
+                    text = f.read()
+                for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+                    if re.match(r"[a-z]+:", link):
+                        continue
+                    target = os.path.normpath(os.path.join(folder, link))
+                    self.assertTrue(os.path.exists(target), "%s links %s" % (name, link))
+                    checked += 1
+        self.assertTrue(os.path.exists(os.path.join(docdir, "modules", "bayes", "README.md")))
+        self.assertGreater(checked, 10)
 
     def test_site_configuration_is_kept(self):
         prefix = os.path.join(self.tmp, "opt")
