@@ -101,6 +101,26 @@ static bool string_left_open(const cfg_t *cfg, const char *msg, int line)
     return true;
 }
 
+/* An unexpected token after a line that gives an option two words of
+ * value is the second word read as an option's name: the error names the
+ * line with the words. */
+static bool value_run_on(const cfg_t *cfg, const char *msg, int line)
+{
+    char text[160];
+    bool run_on =
+        strncmp(msg, "unexpected token", 16) == 0 || strstr(msg, "premature end of file") != NULL;
+    int at = run_on ? confline_value_run_on(cfg->filename, line, text, sizeof(text)) : 0;
+    if (at == 0)
+        return false;
+    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
+                     "%s:%d: `%s`: more than one word after `=`; a value with blanks goes in "
+                     "quotes, a list in braces ({a, b})",
+                     cfg->filename, at, text);
+    if (n < 0)
+        cfg_errbuf[0] = '\0';
+    return true;
+}
+
 /* libconfuse takes the end of the file for a missing `}` only when a
  * section opens after it: the error names the section left open. */
 static bool section_left_open(const cfg_t *cfg, const char *msg, int line)
@@ -134,7 +154,8 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
     bool section = false;
     int real = confline_real(cfg->filename, cfg->line, comment_line_extra, comment_block_extra);
     int line = confline_culprit(cfg->filename, msg, real, &section);
-    if (string_left_open(cfg, msg, line) || section_left_open(cfg, msg, line))
+    if (string_left_open(cfg, msg, line) || value_run_on(cfg, msg, line) ||
+        section_left_open(cfg, msg, line))
         return;
     /* A module's section whose module is not loaded reads as unknown. */
     snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,

@@ -266,3 +266,72 @@ int confline_open_string(const char *path, char *text, size_t textlen)
     strings_t q = {0, 0};
     return walk_to_line(path, find_open_string, &q, &q.found, text, textlen);
 }
+
+/* The words of the line being read, as libconfuse's lexer splits them, and
+ * the first line read so far that holds a value with a word after it. */
+typedef struct words {
+    int reported, line;
+    int words, eq_word, eqs; /* eq_word: index of the `=` word, or -1. */
+    bool in_word, other;     /* other: a brace, comma or parenthesis. */
+    int found;
+} words_t;
+
+/* Whether the line just read is `name = value word...`: one `=` after one
+ * name, more than one word after it, and nothing that makes a list. */
+static bool value_runs_on(const words_t *w)
+{
+    return !w->other && w->eqs == 1 && w->eq_word == 1 && w->words - w->eq_word - 1 >= 2;
+}
+
+static void words_reset(words_t *w, int line)
+{
+    *w = (words_t){.reported = w->reported, .found = w->found, .line = line, .eq_word = -1};
+}
+
+static bool find_value_run_on(void *ctx, const lex_event_t *e)
+{
+    words_t *w = ctx;
+    if (e->line != w->line) {
+        if (value_runs_on(w))
+            w->found = w->line;
+        if (w->found > 0 || e->line > w->reported)
+            return false;
+        words_reset(w, e->line);
+    }
+    if (e->before == DOUBLE_QUOTED || e->before == SINGLE_QUOTED)
+        return true; /* A quoted string is part of the word it opens. */
+    if (e->before != PLAIN || e->after == LINE_COMMENT || e->after == BLOCK_COMMENT ||
+        e->c == ' ' || e->c == '\t' || e->c == '\r' || e->c == '\n') {
+        w->in_word = false;
+        return true;
+    }
+    if (e->c == '=') {
+        w->eq_word = w->words++;
+        w->eqs++;
+        w->in_word = false;
+        return true;
+    }
+    if (e->c != '\0' && strchr("{},()", e->c) != NULL)
+        w->other = true;
+    if (!w->in_word) {
+        w->words++;
+        w->in_word = true;
+    }
+    return true;
+}
+
+int confline_value_run_on(const char *path, int reported, char *text, size_t textlen)
+{
+    words_t w = {.reported = reported, .line = 1, .eq_word = -1};
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    lex_walk(f, find_value_run_on, &w);
+    /* The last line, which no line after it closed. */
+    if (w.found == 0 && w.line <= reported && value_runs_on(&w))
+        w.found = w.line;
+    if (w.found > 0 && text != NULL && textlen > 0)
+        line_text(f, w.found, text, textlen);
+    fclose(f);
+    return w.found;
+}

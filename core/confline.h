@@ -34,6 +34,15 @@ int confline_unclosed(const char *path, char *text, size_t textlen);
 int confline_open_string(const char *path, char *text, size_t textlen);
 
 /*
+ * The first line of path, up to line `reported`, that gives an option more
+ * than one word of value (`workers = 0 0`, a value with a blank and no
+ * quotes), its text (trimmed) into text; 0 when there is none. libconfuse
+ * reads the second word as the next option's name and reports the token
+ * after it, on a later line.
+ */
+int confline_value_run_on(const char *path, int reported, char *text, size_t textlen);
+
+/*
  * libconfuse 3.3 counts more than one line for a comment: two more for
  * each `#` or `//` comment and one more for each block comment, so the
  * lines it reports drift further from the truth down a commented file.

@@ -2,8 +2,9 @@
  * fuzz_confline.c - the configuration file scanner (core/confline.c) over
  * arbitrary bytes as smfd.conf. When libconfuse refuses a file, smfd and
  * smfctl read it again themselves to point at the culprit line: the `{`
- * still open at the end (comments and quoted strings skipped), or the line
- * that sets the option a message names. An operator's file is not hostile,
+ * still open at the end (comments and quoted strings skipped), the line
+ * whose value runs on into a second word, or the line that sets the option
+ * a message names. An operator's file is not hostile,
  * but a broken one is exactly what this code meets, and it must not crash
  * on it. The input goes to a memory file, read through its /proc path.
  */
@@ -43,6 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(line >= 0);
     if (line > 0)
         FUZZ_CHECK(memchr(text, '\0', sizeof(text)) != NULL);
+    /* A line with a value of several words is one at or before the reported line. */
+    for (int reported = 1; reported <= 1000; reported *= 10) {
+        memset(text, 'x', sizeof(text));
+        line = confline_value_run_on(path, reported, text, sizeof(text));
+        FUZZ_CHECK(line >= 0 && line <= reported);
+        if (line > 0)
+            FUZZ_CHECK(memchr(text, '\0', sizeof(text)) != NULL);
+    }
     /* The real line is never past the one libconfuse counted. */
     for (int reported = 1; reported <= 1000; reported *= 10) {
         int real = confline_real(path, reported, 2, 1);

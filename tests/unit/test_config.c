@@ -94,6 +94,17 @@ static const refusal_t refusals[] = {
     {"string without its closing quote at the end",
      "modules = {}\npolicy default {\n  reject_text = \"no\n}\nworkers = 2",
      {":5:", "(`reject_text = \"no`) is not closed on it"}},
+    /* libconfuse reads the second word as the next option's name and stumbles
+     * at the token after it, lines later. */
+    {"value of two words",
+     "modules = {}\n# a\nworkers = 0 0\n# b\n\ndata_dir = \"/tmp\"",
+     {":5:", "`workers = 0 0`: more than one word after `=`"}},
+    {"quoted value with a word after it",
+     "modules = {}\nlisten = \"ipc:///tmp/a.sock\" b # c\nworkers = 2",
+     {":4:", "`listen = \"ipc:///tmp/a.sock\" b # c`: more than one word"}},
+    {"value of two words at the end of the file",
+     "modules = {}\nworkers = 2\ndata_dir = /tmp/a b",
+     {":5:", "`data_dir = /tmp/a b`: more than one word"}},
     /* Braces in comments and strings do not count; the unclosed one is named. */
     {"missing closing brace",
      "modules = {}\npolicy default {\n inbound {\n  add_header_score = 5\n  # } a comment\n"
