@@ -693,6 +693,29 @@ static void report_rcpt(const char *what, const char *rcpt, const char *why)
     free(shown_why);
 }
 
+/* When the host refused several recipients one by one, each refusal is
+ * quoted, since they may differ (one mailbox full, another unknown); false,
+ * and nothing said, otherwise. */
+static bool refused_each(const char *id, const char *domain, const char *target,
+                         const char *const *rcpt, const smtp_rcpt_result_t *res, size_t n)
+{
+    size_t refused = 0;
+    for (size_t i = 0; i < n; i++)
+        refused += res[i].state == SMTP_RCPT_REFUSED;
+    if (refused < 2)
+        return false;
+    smfctl_fail(1,
+                "%s (%s) not released, it stays quarantined: %s refused %zu of its %zu "
+                "recipient(s):",
+                id, domain, target, refused, n);
+    for (size_t i = 0; i < n; i++)
+        if (res[i].state == SMTP_RCPT_REFUSED)
+            report_rcpt("not delivered to", rcpt[i], res[i].reply);
+        else
+            report_rcpt("not delivered to", rcpt[i], NULL);
+    return true;
+}
+
 /*
  * Says what a release that reached some recipients and not the others did:
  * who got the message, who did not and why, and who may have. Those that
@@ -828,7 +851,8 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     else if (some)
         rc = release_partly(s, c, id, target, pending, res, npending, err);
     else {
-        release_failed(rc, id, c->domain, why, target);
+        if (!refused_each(id, c->domain, target, pending, res, npending))
+            release_failed(rc, id, c->domain, why, target);
         rc = 1;
     }
     free(why);

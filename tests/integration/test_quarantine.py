@@ -220,7 +220,8 @@ class QuarantineTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.sink = SmtpSink(refuse={"nobody@refuse.example", "n\u009b2J@refuse.example"},
+        cls.sink = SmtpSink(refuse={"nobody@refuse.example", "gone@refuse.example",
+                                    "n\u009b2J@refuse.example"},
                             slow={"s@rel.example"},
                             hang_up={"hangup@rel.example"})
         cls.seven_bit_sink = SmtpSink(eight_bit=False)
@@ -829,6 +830,22 @@ class QuarantineTest(unittest.TestCase):
         self.assertIn(b"not released, it stays quarantined", r.stderr)
         self.assertIn(b"RCPT TO:<nobody@refuse.example>: 550 5.1.1", r.stderr)
         self.assertEqual(len(self.sink.messages), before + 1, self.sink.messages[before:])
+        self.assertEqual(self.entry(qid, "refuse.example")["state"], "quarantined")
+
+    def test_release_refused_for_every_recipient_says_why_for_each(self):
+        """When the host refuses every recipient, each refusal is quoted, not the
+        first alone: they may differ, and the operator fixes each."""
+        before = len(self.sink.messages)
+        qid = self.quarantine(eicar_mail("allrefused"),
+                              recipients=["nobody@refuse.example", "gone@refuse.example"])
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not released, it stays quarantined: [127.0.0.1]:", r.stderr)
+        self.assertIn(b" refused 2 of its 2 recipient(s):\n", r.stderr)
+        for rcpt in (b"nobody@refuse.example", b"gone@refuse.example"):
+            self.assertIn(b"  not delivered to %s: " % rcpt, r.stderr)
+            self.assertIn(b" refused RCPT TO:<%s>: 550 5.1.1" % rcpt, r.stderr)
+        self.assertEqual(len(self.sink.messages), before)
         self.assertEqual(self.entry(qid, "refuse.example")["state"], "quarantined")
 
     def test_release_past_the_hosts_recipient_limit(self):
