@@ -738,6 +738,8 @@ static int transaction(session_t *s)
         return SMF_EFAIL;
     }
     set_taken(s, ntaken, SMTP_RCPT_DELIVERED);
+    if (m->delivered != NULL)
+        m->delivered(m->delivered_arg, s->taken, ntaken);
     return 0;
 }
 

@@ -61,6 +61,12 @@ typedef struct smtp_mail {
                        * NULs are left out, lines past 998 bytes broken with CRLF SP. */
     size_t len;
     smtp_rcpt_result_t *result; /* NULL, or nrcpt entries: what became of each recipient. */
+    /* NULL, or called after each transaction the server accepted, with the
+     * indices into rcpt of the n recipients it took the message for: the
+     * caller can record them before the next transaction begins, so that a
+     * process stopped midway still knows who got the message. */
+    void (*delivered)(void *arg, const size_t *idx, size_t n);
+    void *delivered_arg;
 } smtp_mail_t;
 
 /*

@@ -716,26 +716,45 @@ static bool refused_each(const char *id, const char *domain, const char *target,
     return true;
 }
 
+/* Who got a copy, recorded after each transaction the host accepted (see
+ * smtp_mail_t.delivered): a release stopped midway, by a signal or a lost
+ * connection, leaves a record of the recipients that have the message. */
+typedef struct delivery_record {
+    store_t *s;
+    const copy_t *c;
+    const char *id;
+    const char *const *rcpt;
+    int rc; /* The first failure to record, or 0. */
+} delivery_record_t;
+
+static void record_delivered(void *arg, const size_t *idx, size_t n)
+{
+    delivery_record_t *d = arg;
+    const char **got = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        got[i] = d->rcpt[idx[i]];
+    int rc = quarantine_mark_delivered(d->s->q, d->c->domain, d->id, got, n);
+    if (rc != 0 && d->rc == 0)
+        d->rc = rc;
+    free(got);
+}
+
 /*
  * Says what a release that reached some recipients and not the others did:
  * who got the message, who did not and why, and who may have. Those that
- * got it are recorded, so that releasing the copy again sends it to the
- * others only; those that may have are not, and the operator is told to
- * look before releasing it again.
+ * got it were recorded (record_rc says whether that failed), so that
+ * releasing the copy again sends it to the others only; those that may
+ * have are not, and the operator is told to look before releasing it again.
  */
-static int release_partly(store_t *s, const copy_t *c, const char *id, const char *target,
+static int release_partly(const copy_t *c, const char *id, const char *target,
                           const char *const *rcpt, const smtp_rcpt_result_t *res, size_t n,
-                          const char *why)
+                          const char *why, int record_rc)
 {
-    const char **got = xcalloc(n + 1, sizeof(char *));
     size_t ngot = 0, nunknown = 0;
     for (size_t i = 0; i < n; i++) {
-        if (res[i].state == SMTP_RCPT_DELIVERED)
-            got[ngot++] = rcpt[i];
+        ngot += res[i].state == SMTP_RCPT_DELIVERED;
         nunknown += res[i].state == SMTP_RCPT_UNKNOWN;
     }
-    int rc = quarantine_mark_delivered(s->q, c->domain, id, got, ngot);
-    free(got);
     smfctl_fail(1,
                 "%s (%s) delivered to %zu of its %zu recipient(s) not yet delivered to by %s; "
                 "it stays quarantined, and releasing it again sends it to the others only:",
@@ -755,11 +774,11 @@ static int release_partly(store_t *s, const copy_t *c, const char *id, const cha
                     "look for the message in the log of %s before releasing it again, or those "
                     "that may have it may get it twice",
                     target);
-    if (rc != 0)
+    if (record_rc != 0)
         smfctl_fail(1,
                     "%s (%s): cannot record whom it was delivered to: %s; releasing it again "
                     "would send it to them twice: export it and deliver it by hand to the others",
-                    id, c->domain, smf_strerror(rc));
+                    id, c->domain, smf_strerror(record_rc));
     return 1;
 }
 
@@ -832,12 +851,15 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
         return release_done(s, c, id, target, 0, n);
     }
     smtp_rcpt_result_t *res = xcalloc(npending + 1, sizeof(*res));
+    delivery_record_t record = {s, c, id, pending, 0};
     smtp_mail_t mail = {.sender = jstr(m, "sender"),
                         .rcpt = pending,
                         .nrcpt = npending,
                         .data = c->raw,
                         .len = c->raw_len,
-                        .result = res};
+                        .result = res,
+                        .delivered = record_delivered,
+                        .delivered_arg = &record};
     char err[1024];
     int rc = smtp_send(target, &mail, RELEASE_TIMEOUT_MS, err, sizeof(err));
     bool some = false;
@@ -849,7 +871,7 @@ static int release_copy(store_t *s, const copy_t *c, const char *id)
     if (rc == 0)
         rc = release_done(s, c, id, target, npending, n - npending);
     else if (some)
-        rc = release_partly(s, c, id, target, pending, res, npending, err);
+        rc = release_partly(c, id, target, pending, res, npending, err, record.rc);
     else {
         if (!refused_each(id, c->domain, target, pending, res, npending))
             release_failed(rc, id, c->domain, why, target);

@@ -34,9 +34,8 @@ def eicar_mail(tag, rcpt="user@av.example", crlf=False, pad=0):
     return text.replace(b"\n", b"\r\n") if crlf else text
 
 
-def smfctl(smfd, *args, overrides=(), env=None, nofile=None):
-    """Runs smfctl on smfd's configuration and quarantine, under `ulimit -n
-    nofile` when given; output as bytes."""
+def smfctl_cmd(smfd, *args, overrides=()):
+    """The command line of smfctl on smfd's configuration and quarantine."""
     src, build = smftest.PATHS["source"], smftest.PATHS["build"]
     cmd = [os.path.join(build, "bin", "smfctl"),
            "-c", smfd.config or os.path.join(src, "etc", "smfd.conf"),
@@ -44,7 +43,14 @@ def smfctl(smfd, *args, overrides=(), env=None, nofile=None):
            "-o", "quarantine_dir=%s/q" % smfd.tmp]
     for ov in list(smfd.overrides) + list(overrides):
         cmd += ["-o", ov]
-    return subprocess.run(cmd + list(args), capture_output=True, timeout=120, env=env, cwd=src,
+    return cmd + list(args)
+
+
+def smfctl(smfd, *args, overrides=(), env=None, nofile=None):
+    """Runs smfctl on smfd's configuration and quarantine, under `ulimit -n
+    nofile` when given; output as bytes."""
+    return subprocess.run(smfctl_cmd(smfd, *args, overrides=overrides), capture_output=True,
+                          timeout=120, env=env, cwd=smftest.PATHS["source"],
                           preexec_fn=smftest.fd_limit(nofile))
 
 
@@ -104,13 +110,15 @@ class SmtpSink:
     recipients in one transaction and answers the next ones 452, as Postfix's
     smtpd_recipient_limit does."""
 
-    def __init__(self, refuse=(), slow=(), hang_up=(), eight_bit=True, limit=None):
+    def __init__(self, refuse=(), slow=(), hang_up=(), stall=(), eight_bit=True, limit=None):
         self.eight_bit = eight_bit  # whether EHLO offers 8BITMIME and SMTPUTF8
         self.limit = limit
         self.messages = []
         self.refuse = set(refuse)
         self.slow = set(slow)  # recipients whose message is answered after a second
         self.hang_up = set(hang_up)  # recipients whose message is kept, then not answered
+        self.stall = set(stall)  # recipients whose message waits for go (30 s at most)
+        self.go = threading.Event()
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -180,6 +188,9 @@ class SmtpSink:
                     data.append(l[1:] if l.startswith(b".") else l)
                 if self.slow & set(rcpts):
                     time.sleep(1.0)
+                if self.stall & set(rcpts):
+                    self.stalled = True
+                    self.go.wait(30)
                 self.messages.append({"helo": helo, "from": mail, "rcpt": rcpts,
                                       "data": b"".join(data)})
                 if self.hang_up & set(rcpts):
@@ -225,7 +236,8 @@ class QuarantineTest(unittest.TestCase):
                             slow={"s@rel.example"},
                             hang_up={"hangup@rel.example"})
         cls.seven_bit_sink = SmtpSink(eight_bit=False)
-        cls.limit_sink = SmtpSink(refuse={"gone@limit.example"}, limit=2)
+        cls.limit_sink = SmtpSink(refuse={"gone@limit.example"}, stall={"late@limit.example"},
+                                  limit=2)
         delivery = "[127.0.0.1]:%d" % cls.sink.port
         policies = "".join('\npolicy "%s" {\n  delivery = "%s"\n}\n' % (d, t) for d, t in (
             ("rel.example", delivery), ("dots.example", delivery),
@@ -862,6 +874,42 @@ class QuarantineTest(unittest.TestCase):
                          [rcpts[0:2], rcpts[2:4], rcpts[4:]])
         self.assertEqual(len({m["data"] for m in sink.messages[before:]}), 1)
         self.assertEqual(self.entry(qid, "limit.example")["state"], "released")
+
+    def test_release_stopped_midway_keeps_who_got_it(self):
+        """Each transaction the host accepted is recorded before the next: a release
+        killed while the host holds the second one leaves the first's recipients in
+        delivered_to, and releasing again sends to the others only."""
+        sink = self.limit_sink
+        sink.go.clear()
+        self.addCleanup(sink.go.set)
+        before = len(sink.messages)
+        rcpts = ["e0@limit.example", "e1@limit.example", "late@limit.example"]
+        qid = self.quarantine(eicar_mail("stopped"), recipients=rcpts)
+        proc = subprocess.Popen(smfctl_cmd(self.smfd, "quarantine", "release", qid),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=smftest.PATHS["source"])
+        try:
+            deadline = time.monotonic() + 30
+            while len(sink.messages) < before + 1 or not getattr(sink, "stalled", False):
+                self.assertLess(time.monotonic(), deadline, "the second transaction never came")
+                if proc.poll() is not None:
+                    self.fail("smfctl ended before the second transaction: %r"
+                              % (proc.communicate(),))
+                time.sleep(0.05)
+        finally:
+            proc.kill()
+            proc.communicate()
+        sink.stalled = False
+        entry = self.entry(qid, "limit.example")
+        self.assertEqual(entry["state"], "quarantined")
+        self.assertEqual(entry.get("delivered_to"), rcpts[:2])
+        sink.go.set()
+        r = self.ctl("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"1 recipient(s)", r.stdout)
+        self.assertIn(b"2 more by an earlier release", r.stdout)
+        self.assertEqual([m["rcpt"] for m in sink.messages[before:] if m["rcpt"] != [rcpts[2]]],
+                         [rcpts[:2]])
 
     def test_release_past_the_limit_and_a_refused_recipient(self):
         """A recipient refused in a later transaction than the first, when the
