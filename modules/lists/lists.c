@@ -224,25 +224,62 @@ static int lists_global(smf_msg_t *msg, const lists_state_t *st, const lists_que
     return 0;
 }
 
+/*
+ * An address as the mailbox it names, the way RFC 5321 compares them: a
+ * source route ("@relay:joe@example.com") is ignored, as servers must, and a
+ * quoted local part is its unquoted form ("\"joe\"@example.com" is
+ * joe@example.com). Otherwise a sender could dodge a block entry by writing
+ * its own address another way that the MTA delivers, and SPF checks, the same.
+ */
+static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
+{
+    const char *p = addr, *end;
+    char *out, *o;
+
+    if (p[0] == '@') {
+        /* The route's domains may be address literals holding ':'. */
+        for (int bracket = 0; *p != '\0' && (bracket || *p != ':'); p++)
+            bracket = *p == '[' ? 1 : *p == ']' ? 0 : bracket;
+        if (*p != ':')
+            return addr;
+        p++;
+    }
+    if (p[0] != '"')
+        return p;
+    for (end = p + 1; *end != '\0' && *end != '"'; end++) {
+        if (*end == '\\' && end[1] != '\0')
+            end++;
+    }
+    if (*end != '"' || end[1] != '@' || (out = smf_msg_alloc(msg, strlen(p) + 1)) == NULL)
+        return p;
+    for (o = out, p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        *o++ = *p;
+    }
+    strcpy(o, end + 1);
+    return out;
+}
+
 /* Normalises the envelope once: lower case, the sender's domain, its proof. */
 static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_query_t *q)
 {
     const smf_envelope_t *env = smf_msg_envelope(msg);
     char *sender = smf_msg_alloc(msg, LISTKEY_VALUE_MAX), *helo = smf_msg_alloc(msg, 256);
     char *domain = smf_msg_alloc(msg, LISTKEY_VALUE_MAX);
-    const char *at;
+    const char *at, *mailbox = lists_mailbox(msg, env->sender);
 
     q->opt.has_ip = env->client_ip[0] != '\0' && smf_ip_parse(env->client_ip, q->opt.ip) == 0;
-    q->opt.sender = env->sender;
+    q->opt.sender = mailbox;
     q->opt.helo = env->helo;
     q->kv.has_ip = q->opt.has_ip;
     memcpy(q->kv.ip, q->opt.ip, 16);
     q->kv.sender = q->kv.domain = q->kv.helo = "";
-    if (sender != NULL && listkey_name_canon(env->sender, sender, LISTKEY_VALUE_MAX) == 0 &&
+    if (sender != NULL && listkey_name_canon(mailbox, sender, LISTKEY_VALUE_MAX) == 0 &&
         (at = strrchr(sender, '@')) != NULL) {
         q->kv.sender = sender;
         q->kv.domain = at + 1;
-    } else if (domain != NULL && (at = strrchr(env->sender, '@')) != NULL &&
+    } else if (domain != NULL && (at = strrchr(mailbox, '@')) != NULL &&
                listkey_name_canon(at + 1, domain, LISTKEY_VALUE_MAX) == 0) {
         /* A sender too long for a list entry still has its domain's entries
          * to answer to: a long local part must not step round a block. */

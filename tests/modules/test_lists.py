@@ -45,6 +45,17 @@ CASES = [
      "opts": ["block_domains={.spam.test}"], "args": ["--from", "x@notspam.test"], "only": []},
     {"name": "null sender matches no sender list", "fixture": "plain.eml",
      "opts": ["block_senders={a@b.test}", "block_domains={b.test}"], "args": ["--from", ""], "only": []},
+    # RFC 5321 compares mailboxes without their source route and quoting; so
+    # does the MTA that delivers them and the SPF check of their domain.
+    {"name": "quoted local part does not dodge a sender block", "fixture": "plain.eml",
+     "opts": ["block_senders={spammer@bad.test}"], "args": ["--from", "\"Spam\\mer\"@bad.test"],
+     "present": ["LIST_BLOCK"], "verdict": "block", "details": {"LIST_BLOCK": "block_senders: spammer@bad.test"}},
+    {"name": "source route does not dodge a sender block", "fixture": "plain.eml",
+     "opts": ["block_senders={spammer@bad.test}"], "args": ["--from", "@[IPv6:2001:db8::1],@relay.test:spammer@bad.test"],
+     "present": ["LIST_BLOCK"], "verdict": "block"},
+    {"name": "quoted local part holding an address stays one address", "fixture": "plain.eml",
+     "opts": ["block_senders={spammer@bad.test}", "block_domains={bad.test}"],
+     "args": ["--from", "\"spammer@bad.test\"@good.test"], "only": []},
     {"name": "blocked HELO", "fixture": "plain.eml", "opts": ["block_helos={.dynamic.example, badhost.test}"],
      "args": ["--helo", "host-1-2-3-4.dynamic.example"], "present": ["LIST_BLOCK"], "verdict": "block"},
     {"name": "block wins over allow", "fixture": "plain.eml",
