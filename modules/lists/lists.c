@@ -320,8 +320,10 @@ static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t
     lists_decision_t user = {0};
     int rc;
 
-    /* An address too long for a scope has none: cut, it could name another's. */
-    if ((size_t)snprintf(text, sizeof(text), "user:%s", rcpt) < sizeof(text) &&
+    /* An address too long for a scope has none: cut, it could name another's.
+     * The mailbox, as for the sender: "\"bob\"@example.com" reaches bob, so
+     * bob's own entries decide for it. */
+    if ((size_t)snprintf(text, sizeof(text), "user:%s", lists_mailbox(msg, rcpt)) < sizeof(text) &&
         listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
         (rc = lists_scope(msg, scope, q, &user)) < 0)
         return rc;

@@ -245,6 +245,17 @@ class StoreTest(unittest.TestCase):
         self.assertIsNone(res["verdict"])
         self.assertEqual(res["names"]["LIST_MIXED"]["score"], 0)
 
+    def test_a_user_scope_holds_for_the_mailbox_however_written(self):
+        # A quoted local part or a source route names the same mailbox (RFC 5321),
+        # which the MTA delivers to the user: the user's own block still holds.
+        self.ctl("add", "--scope", "user:bob@example.com", "--type", "sender", "--action",
+                 "block", "jim@annoy.test")
+        for rcpt in ("bob@example.com", '"bob"@example.com', "@mx.example.com:bob@example.com"):
+            self.assertEqual(self.scan("--from", "jim@annoy.test", "--rcpt", rcpt)["verdict"],
+                             "block", rcpt)
+        self.assertIsNone(self.scan("--from", "jim@annoy.test",
+                                    "--rcpt", '"bob@example.com"@example.com')["verdict"])
+
     def test_options_still_work_beside_the_store(self):
         self.ctl("add", "--type", "ip", "--action", "allow", "192.0.2.0/24")
         res = self.scan("--ip", "192.0.2.5", opts=["block_ips={192.0.2.5}"])
