@@ -57,7 +57,8 @@ static const char *authres_domain(const char *text, char *out, size_t outlen)
     return listkey_name_canon(text, out, outlen) == 0 ? out : "";
 }
 
-/* One resinfo ("spf=pass smtp.mailfrom=a@b"): whether it proves the domain. */
+/* One resinfo ("spf=pass smtp.mailfrom=a@b"): AUTHRES_SPF or AUTHRES_DKIM when it
+ * proves the domain, else 0. */
 static int authres_resinfo(const char *p, const char *domain)
 {
     char tok[300], d[LISTKEY_VALUE_MAX];
@@ -76,16 +77,16 @@ static int authres_resinfo(const char *p, const char *domain)
             const char *v = strrchr(tok + 14, '@');
             /* SPF checks the envelope domain itself: no parent counts. */
             if (strcmp(authres_domain(v != NULL ? v + 1 : tok + 14, d, sizeof(d)), domain) == 0)
-                return 1;
+                return AUTHRES_SPF;
         }
         if (dkim && strncasecmp(tok, "header.d=", 9) == 0 &&
             authres_aligned(authres_domain(tok + 9, d, sizeof(d)), domain))
-            return 1;
+            return AUTHRES_DKIM;
     }
     return 0;
 }
 
-/* One header value: "authserv-id [version]; resinfo; resinfo". */
+/* One header value: "authserv-id [version]; resinfo; resinfo". What its results prove. */
 static int authres_header(const char *raw, const char *authserv_id, const char *domain)
 {
     char id[256], value[AUTHRES_MAX];
@@ -93,14 +94,13 @@ static int authres_header(const char *raw, const char *authserv_id, const char *
      * quoted local part holding "; spf=pass ..." makes no result of its own. */
     rfc5322_strip_comments(raw, value, sizeof(value), RFC5322_MASK_QUOTED);
     const char *p = authres_token(value, id, sizeof(id));
+    int found = 0;
 
     if (p == NULL || strcasecmp(id, authserv_id) != 0)
         return 0;
-    for (p = strchr(p, ';'); p != NULL; p = strchr(p + 1, ';')) {
-        if (authres_resinfo(p + 1, domain))
-            return 1;
-    }
-    return 0;
+    for (p = strchr(p, ';'); p != NULL; p = strchr(p + 1, ';'))
+        found |= authres_resinfo(p + 1, domain);
+    return found;
 }
 
 /* The auth stage's own results in this scan (its note "auth.results":
@@ -109,28 +109,29 @@ static int authres_note(smf_msg_t *msg, const char *domain)
 {
     const char *note = smf_msg_note(msg, "auth.results");
     char value[AUTHRES_MAX];
+    int found = 0;
+
     if (note == NULL)
         return 0;
     rfc5322_strip_comments(note, value, sizeof(value), RFC5322_MASK_QUOTED);
     for (const char *p = value; p != NULL; p = strchr(p, ';')) {
         if (*p == ';')
             p++;
-        if (authres_resinfo(p, domain))
-            return 1;
+        found |= authres_resinfo(p, domain);
     }
-    return 0;
+    return found;
 }
 
 int authres_passed(smf_msg_t *msg, const char *authserv_id, const char *domain)
 {
     const char *v;
+    int found;
 
     if (domain[0] == '\0')
         return 0;
-    if (authres_note(msg, domain))
-        return 1;
+    found = authres_note(msg, domain);
     if (authserv_id == NULL || authserv_id[0] == '\0')
-        return 0;
+        return found;
     /* The auth stage of this scan writes its results under its own
      * authserv-id, and only into the delivered copy: one already in the
      * message under that name is the sender's forgery (or an earlier pass's,
@@ -138,10 +139,8 @@ int authres_passed(smf_msg_t *msg, const char *authserv_id, const char *domain)
      * says. */
     const char *own = smf_msg_note(msg, "auth.authserv_id");
     if (own != NULL && strcasecmp(own, authserv_id) == 0)
-        return 0;
-    for (size_t i = 0; (v = smf_msg_header(msg, "Authentication-Results", i)) != NULL; i++) {
-        if (authres_header(v, authserv_id, domain))
-            return 1;
-    }
-    return 0;
+        return found;
+    for (size_t i = 0; (v = smf_msg_header(msg, "Authentication-Results", i)) != NULL; i++)
+        found |= authres_header(v, authserv_id, domain);
+    return found;
 }

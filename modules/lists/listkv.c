@@ -34,7 +34,8 @@ static void listkv_note(listkv_result_t *res, listkey_entry_t *e, const char *sc
         if (!res->block)
             res->block_hit = *e;
         res->block = 1;
-    } else if ((e->flags & LISTKEY_AUTH) && e->type != LISTKEY_IP && !q->authenticated) {
+    } else if ((e->flags & LISTKEY_AUTH) && e->type != LISTKEY_IP &&
+               !(e->type == LISTKEY_SENDER ? q->sender_authenticated : q->authenticated)) {
         /* The client's address is the connection itself: an ip entry needs no
          * proof, whatever flag it was stored with (export writes none). */
         if (!res->unauth)

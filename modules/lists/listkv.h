@@ -19,6 +19,9 @@ typedef struct listkv_query {
     const char *domain; /* The sender's domain, lower case, or "". */
     const char *helo;   /* Lower case, or "". */
     int authenticated;  /* SPF or DKIM passed for the sender's domain. */
+    /* Proof of the sender itself, for sender entries: SPF passed for its
+     * domain, or DKIM did and the From field is the sender (lists.c). */
+    int sender_authenticated;
 } listkv_query_t;
 
 /* What one scope says: the first block and allow hits, and an allow that lacked proof. */

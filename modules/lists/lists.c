@@ -7,10 +7,12 @@
 #include "ipnet.h"
 #include "listdb.h"
 #include "listkv.h"
+#include "rfc5322.h"
 #include "stage.h"
 
 #include <smf/module.h>
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +263,73 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
     return out;
 }
 
+/*
+ * The one mailbox of the message's one From field, or NULL when it has not
+ * exactly one: no field or two, a group, a list of mailboxes, an unclosed
+ * angle bracket or quoted string. A display name, even one that looks like
+ * an address, is not the mailbox.
+ */
+static const char *lists_from_mailbox(smf_msg_t *msg)
+{
+    const char *raw = smf_msg_header(msg, "From", 0);
+    char *value, *start, *end, *lt = NULL, *gt = NULL;
+    int quoted = 0;
+
+    if (raw == NULL || smf_msg_header(msg, "From", 1) != NULL ||
+        (value = smf_msg_alloc(msg, strlen(raw) + 1)) == NULL)
+        return NULL;
+    rfc5322_strip_comments(raw, value, strlen(raw) + 1, 0);
+    for (char *p = value; *p != '\0'; p++) {
+        if (quoted && *p == '\\' && p[1] != '\0')
+            p++;
+        else if (*p == '"')
+            quoted = !quoted;
+        else if (!quoted && (*p == ',' || *p == ';' || (*p == '<' && lt != NULL) ||
+                             (*p == '>' && (lt == NULL || gt != NULL)) ||
+                             (*p == ':' && (lt == NULL || gt != NULL))))
+            return NULL;
+        else if (!quoted && *p == '<')
+            lt = p;
+        else if (!quoted && *p == '>')
+            gt = p;
+    }
+    if (quoted || (lt != NULL && gt == NULL))
+        return NULL;
+    /* Nothing but blanks after the angle brackets: "<a@b> c@d" is not one mailbox. */
+    for (const char *p = gt != NULL ? gt + 1 : ""; *p != '\0'; p++) {
+        if (!isspace((unsigned char)*p))
+            return NULL;
+    }
+    start = lt != NULL ? lt + 1 : value;
+    end = lt != NULL ? gt : value + strlen(value);
+    while (start < end && isspace((unsigned char)*start))
+        start++;
+    while (end > start && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return lists_mailbox(msg, start);
+}
+
+/*
+ * Whether the sender itself is proven, for sender entries. SPF checks the
+ * envelope sender's domain. DKIM signs the From field, not the envelope: a
+ * signature of the sender's domain speaks for the sender only when From is
+ * that sender, or anyone with a mailbox at a large provider could send mail
+ * the provider signed for them under another of its users' addresses.
+ */
+static int lists_sender_proven(smf_msg_t *msg, const char *sender, int passed)
+{
+    char from[LISTKEY_VALUE_MAX];
+    const char *mailbox;
+
+    if (passed & AUTHRES_SPF)
+        return 1;
+    if (!(passed & AUTHRES_DKIM) || sender[0] == '\0' ||
+        (mailbox = lists_from_mailbox(msg)) == NULL)
+        return 0;
+    return listkey_name_canon(mailbox, from, sizeof(from)) == 0 && strcmp(from, sender) == 0;
+}
+
 /* Normalises the envelope once: lower case, the sender's domain, its proof. */
 static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_query_t *q)
 {
@@ -287,7 +356,9 @@ static void lists_query_fill(smf_msg_t *msg, const lists_state_t *st, lists_quer
     }
     if (helo != NULL && listkey_name_canon(env->helo, helo, 256) == 0)
         q->kv.helo = helo;
-    q->kv.authenticated = authres_passed(msg, st->authserv_id, q->kv.domain);
+    int passed = authres_passed(msg, st->authserv_id, q->kv.domain);
+    q->kv.authenticated = passed != 0;
+    q->kv.sender_authenticated = lists_sender_proven(msg, q->kv.sender, passed);
 }
 
 /*

@@ -46,7 +46,12 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(p.returncode, rc, p.stdout + p.stderr)
         return p
 
-    def scan(self, *args, fixture="plain", opts=()):
+    def scan(self, *args, fixture="plain", opts=(), head=None):
+        """head: the message's header instead of the fixture's (a From field, say)."""
+        if head is not None:
+            fixture = "head"
+            with open(os.path.join(self.tmp, "head.eml"), "w") as f:
+                f.write(head + "Subject: hi\n\nText.\n")
         cmd = [ARGS.modtest, "-m", ARGS.module, "--data-dir", self.data]
         for o in opts:
             cmd += ["-o", o]
@@ -99,6 +104,35 @@ class StoreTest(unittest.TestCase):
         self.ctl("add", "--type", "sender", "--action", "allow", "x@other.test")
         self.assertIsNone(self.scan("--from", "x@other.test", fixture="auth", opts=opt)["verdict"])
 
+    def test_dkim_proves_a_sender_entry_only_through_the_from_field(self):
+        """DKIM signs the From field, not the envelope: a provider's signature on its
+        user's own mail proves no other user of the provider as envelope sender."""
+        self.ctl("add", "--type", "sender", "--action", "allow", "boss@partner.test")
+        self.ctl("add", "--type", "domain", "--action", "allow", "friend.test")
+        dkim = "auth.results=spf=fail smtp.mailfrom=boss@partner.test; dkim=pass header.d=partner.test"
+        for head in ("From: Boss <Boss@Partner.test>\n", "From: boss@partner.test (Boss)\n",
+                     'From: "Boss, the" <boss@partner.test>\n'):
+            self.assertEqual(self.scan("--from", "boss@partner.test", "--note", dkim,
+                                       head=head)["verdict"], "allow", head)
+        for head in ("From: mallory@partner.test\n",
+                     'From: "boss@partner.test" <mallory@partner.test>\n',
+                     "From: boss@partner.test <mallory@partner.test>\n",
+                     "From: <boss@partner.test> mallory@partner.test\n",
+                     "From: boss@partner.test, mallory@partner.test\n",
+                     "From: boss@partner.test\nFrom: mallory@partner.test\n",
+                     "From: team: boss@partner.test;\n", "Subject: no From\n"):
+            res = self.scan("--from", "boss@partner.test", "--note", dkim, head=head)
+            self.assertIsNone(res["verdict"], head)
+            self.assertIn("LIST_ALLOW_UNAUTH", res["names"], head)
+        # SPF checks the envelope sender's domain itself: From does not matter.
+        spf = "auth.results=spf=pass smtp.mailfrom=boss@partner.test"
+        self.assertEqual(self.scan("--from", "boss@partner.test", "--note", spf,
+                                   head="From: mallory@partner.test\n")["verdict"], "allow")
+        # A domain entry is proven by the domain's signature, whoever the From names.
+        dkim = "auth.results=dkim=pass header.d=friend.test"
+        self.assertEqual(self.scan("--from", "x@friend.test", "--note", dkim,
+                                   head="From: y@friend.test\n")["verdict"], "allow")
+
     def test_a_header_in_the_auth_stages_own_authserv_id_is_not_trusted(self):
         """When the auth stage of this scan writes under the trusted authserv-id, a
         header already in the message under that name is the sender's, not proof."""
@@ -121,8 +155,8 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(self.scan("--from", "ceo@partner2.test", "--note", spf)["verdict"],
                          "allow")
         dkim = "auth.results=spf=fail smtp.mailfrom=ceo@partner2.test; dkim=pass header.d=partner2.test"
-        self.assertEqual(self.scan("--from", "ceo@partner2.test", "--note", dkim)["verdict"],
-                         "allow")
+        self.assertEqual(self.scan("--from", "ceo@partner2.test", "--note", dkim,
+                                   head="From: ceo@partner2.test\n")["verdict"], "allow")
         failed = "auth.results=spf=softfail smtp.mailfrom=ceo@partner2.test; dkim=fail header.d=partner2.test"
         res = self.scan("--from", "ceo@partner2.test", "--note", failed)
         self.assertIsNone(res["verdict"])
@@ -183,7 +217,8 @@ class StoreTest(unittest.TestCase):
                                              "dkim=pass header.d=xn--bcher-kva.example"),
                 ("joe@xn--bcher-kva.example", "spf=pass smtp.mailfrom=joe@b\u00fccher.example"),
                 ("joe@xn--bcher-kva.example", "spf=none; dkim=pass header.d=B\u00dcCHER.example")):
-            res = self.scan("--from", sender, "--note", "auth.results=" + results)
+            res = self.scan("--from", sender, "--note", "auth.results=" + results,
+                            head="From: %s\n" % sender)
             self.assertEqual(res["verdict"], "allow", (sender, results, res))
         # A pass for another domain still proves nothing.
         res = self.scan("--from", "joe@b\u00fccher.example",
