@@ -30,6 +30,7 @@ typedef struct lists_conf {
     double block_score;
     int store;
     const char *trusted_authserv_id;
+    const char *recipient_delimiter;
 } lists_conf_t;
 
 typedef struct lists_state {
@@ -37,6 +38,7 @@ typedef struct lists_state {
     double allow_score, block_score;
     int store;
     const char *authserv_id; /* Owned by the engine until fini(). */
+    const char *delimiter;   /* recipient_delimiter; NULL or "" for none. */
 } lists_state_t;
 
 /* One message, normalised for both sources of entries. */
@@ -70,6 +72,9 @@ static const smf_option_t lists_options[] = {
     {"trusted_authserv_id", SMF_OPT_STRING, NULL, offsetof(lists_conf_t, trusted_authserv_id),
      "authserv-id of the Authentication-Results our own MTA writes; authenticated allow entries "
      "need spf=pass or dkim=pass for the sender's domain there."},
+    {"recipient_delimiter", SMF_OPT_STRING, NULL, offsetof(lists_conf_t, recipient_delimiter),
+     "Characters that start an address extension, as the MTA's (Postfix recipient_delimiter): "
+     "the blocks of user:bob@example.com also hold for bob+news@example.com."},
     SMF_OPTIONS_END};
 
 /* Which option feeds which list. HELO names are never allowed: anyone can claim one. */
@@ -131,6 +136,7 @@ static int lists_init(smf_init_t *init, const void *conf, void **state)
     st->block_score = c->block_score;
     st->store = c->store;
     st->authserv_id = c->trusted_authserv_id;
+    st->delimiter = c->recipient_delimiter;
     smf_log(NULL, SMF_LOG_INFO, "options: %zu allow and %zu block entries; store: %s",
             listdb_count(st->db, SMF_LIST_ALLOW), listdb_count(st->db, SMF_LIST_BLOCK),
             st->store ? "on" : "off");
@@ -382,24 +388,59 @@ static void lists_pick(const lists_decision_t *const *scopes, size_t n, int conn
     }
 }
 
-/* A recipient's own entries, then its domain's, then the global ones. */
-static int lists_recipient(smf_msg_t *msg, const char *rcpt, const lists_query_t *q,
-                           const lists_decision_t *domain, const lists_decision_t *global,
-                           int connect, lists_decision_t *d)
+/* One user scope's decision. An address too long for a scope has none:
+ * cut, it could name another's. */
+static int lists_user(smf_msg_t *msg, const char *addr, const lists_query_t *q, lists_decision_t *d)
 {
     char text[LISTKEY_SCOPE_MAX], scope[LISTKEY_SCOPE_MAX];
-    lists_decision_t user = {0};
+
+    memset(d, 0, sizeof(*d));
+    if ((size_t)snprintf(text, sizeof(text), "user:%s", addr) < sizeof(text) &&
+        listkey_scope_parse(text, scope, sizeof(scope)) == 0)
+        return lists_scope(msg, scope, q, d);
+    return 0;
+}
+
+/* The address without its extension ("bob+news@example.com" is bob@example.com
+ * when '+' is a delimiter), as the MTA delivers it; NULL when it has none. */
+static const char *lists_untagged(smf_msg_t *msg, const char *addr, const char *delimiter)
+{
+    const char *at = strrchr(addr, '@');
+    size_t cut = strcspn(addr, delimiter != NULL ? delimiter : "");
+    char *out;
+
+    if (delimiter == NULL || delimiter[0] == '\0' || at == NULL || cut == 0 || addr + cut >= at ||
+        (out = smf_msg_alloc(msg, strlen(addr) + 1)) == NULL)
+        return NULL;
+    memcpy(out, addr, cut);
+    strcpy(out + cut, at);
+    return out;
+}
+
+/*
+ * A recipient's own entries, then its domain's, then the global ones. The
+ * recipient is the mailbox, as for the sender ("\"bob\"@example.com" reaches
+ * bob), and an address with an extension answers first to its own entries,
+ * then to the blocks of the address it is delivered to.
+ */
+static int lists_recipient(smf_msg_t *msg, const lists_state_t *st, const char *rcpt,
+                           const lists_query_t *q, const lists_decision_t *domain,
+                           const lists_decision_t *global, int connect, lists_decision_t *d)
+{
+    const char *mailbox = lists_mailbox(msg, rcpt), *untagged;
+    lists_decision_t user = {0}, base = {0};
     int rc;
 
-    /* An address too long for a scope has none: cut, it could name another's.
-     * The mailbox, as for the sender: "\"bob\"@example.com" reaches bob, so
-     * bob's own entries decide for it. */
-    if ((size_t)snprintf(text, sizeof(text), "user:%s", lists_mailbox(msg, rcpt)) < sizeof(text) &&
-        listkey_scope_parse(text, scope, sizeof(scope)) == 0 &&
-        (rc = lists_scope(msg, scope, q, &user)) < 0)
+    if ((rc = lists_user(msg, mailbox, q, &user)) < 0)
         return rc;
-    const lists_decision_t *scopes[] = {&user, domain, global};
-    lists_pick(scopes, 3, connect, d);
+    if ((untagged = lists_untagged(msg, mailbox, st->delimiter)) != NULL &&
+        (rc = lists_user(msg, untagged, q, &base)) < 0)
+        return rc;
+    /* Only its blocks: "bob-smith" may be a mailbox of its own, not bob's. */
+    if (base.verdict != SMF_VERDICT_BLOCK)
+        memset(&base, 0, sizeof(base));
+    const lists_decision_t *scopes[] = {&user, &base, domain, global};
+    lists_pick(scopes, 4, connect, d);
     return 0;
 }
 
@@ -462,8 +503,8 @@ static int lists_scan(smf_msg_t *msg, void *state, void *tstate)
 
         if (!st->store || env->rcpt_count == 0)
             lists_pick(scopes, 2, connect, &per[i]);
-        else if ((rc = lists_recipient(msg, env->rcpt[i], &q, &domain, &global, connect, &per[i])) <
-                 0)
+        else if ((rc = lists_recipient(msg, st, env->rcpt[i], &q, &domain, &global, connect,
+                                       &per[i])) < 0)
             return rc;
     }
     return lists_apply(msg, st, per, n, unauth);

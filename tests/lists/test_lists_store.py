@@ -291,6 +291,28 @@ class StoreTest(unittest.TestCase):
         self.assertIsNone(self.scan("--from", "jim@annoy.test",
                                     "--rcpt", '"bob@example.com"@example.com')["verdict"])
 
+    def test_a_users_block_holds_for_the_address_with_an_extension(self):
+        # With the MTA's recipient_delimiter given, bob+news@ is delivered to bob:
+        # bob's block holds there. His allow does not ("bob-smith" may be another).
+        self.ctl("add", "--scope", "user:bob@example.com", "--type", "sender", "--action",
+                 "block", "jim@annoy.test")
+        self.ctl("add", "--scope", "user:bob@example.com", "--type", "ip", "--action",
+                 "allow", "192.0.2.77")
+        self.ctl("add", "--scope", "user:bob+ok@example.com", "--type", "sender", "--action",
+                 "allow", "--noauth", "jim@annoy.test")
+        opt = ['recipient_delimiter="+-"']
+        for rcpt in ("bob+news@example.com", "bob-x@example.com", "BOB+@example.com"):
+            res = self.scan("--from", "jim@annoy.test", "--rcpt", rcpt, opts=opt)
+            self.assertEqual(res["verdict"], "block", rcpt)
+            self.assertIn("user:bob@example.com", res["names"]["LIST_BLOCK"]["detail"])
+            self.assertIsNone(self.scan("--from", "jim@annoy.test", "--rcpt", rcpt)["verdict"], rcpt)
+            self.assertIsNone(self.scan("--ip", "192.0.2.77", "--rcpt", rcpt, opts=opt)["verdict"], rcpt)
+        # The address's own entries come first; a delimiter first or only in the domain is none.
+        self.assertEqual(self.scan("--from", "jim@annoy.test", "--rcpt", "bob+ok@example.com",
+                                   opts=opt)["verdict"], "allow")
+        for rcpt in ("+bob@example.com", "bob@ex-ample.com"):
+            self.assertIsNone(self.scan("--from", "jim@annoy.test", "--rcpt", rcpt, opts=opt)["verdict"], rcpt)
+
     def test_options_still_work_beside_the_store(self):
         self.ctl("add", "--type", "ip", "--action", "allow", "192.0.2.0/24")
         res = self.scan("--ip", "192.0.2.5", opts=["block_ips={192.0.2.5}"])
