@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct lists_conf {
     const char *const *allow_ips;
@@ -270,6 +271,45 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
 }
 
 /*
+ * The value of the message's one From field as written, unfolded; NULL when
+ * there is none or more than one. As written: smf_msg_header() decodes
+ * RFC 2047, and an encoded word ("=?utf-8?q?boss=40partner.example?=") in a
+ * display name would decode to what reads as the address.
+ */
+static const char *lists_raw_from(smf_msg_t *msg)
+{
+    size_t len, n = 0;
+    const char *h = smf_msg_raw_headers(msg, &len), *field = NULL;
+    char *out;
+
+    for (size_t i = 0; i < len; i++) {
+        if (i > 0 && h[i - 1] != '\n')
+            continue;
+        size_t j = i + 4;
+        if (len - i < 5 || strncasecmp(h + i, "From", 4) != 0)
+            continue;
+        while (j < len && (h[j] == ' ' || h[j] == '\t'))
+            j++;
+        if (j < len && h[j] == ':') {
+            if (field != NULL)
+                return NULL;
+            field = h + j + 1;
+        }
+    }
+    if (field == NULL || (out = smf_msg_alloc(msg, len + 1)) == NULL)
+        return NULL;
+    /* To the end of the field: its continuation lines start with a blank. */
+    for (const char *p = field; p < h + len; p++) {
+        if (*p == '\n' && (p + 1 == h + len || (p[1] != ' ' && p[1] != '\t')))
+            break;
+        if (*p != '\r' && *p != '\n')
+            out[n++] = *p;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/*
  * The one mailbox of the message's one From field, or NULL when it has not
  * exactly one: no field or two, a group, a list of mailboxes, an unclosed
  * angle bracket or quoted string. A display name, even one that looks like
@@ -277,7 +317,7 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
  */
 static const char *lists_from_mailbox(smf_msg_t *msg)
 {
-    const char *raw = smf_msg_header(msg, "From", 0);
+    const char *raw = lists_raw_from(msg);
     char *value, *start, *end, *lt = NULL, *gt = NULL;
     int quoted = 0;
 

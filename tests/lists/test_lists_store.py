@@ -111,6 +111,7 @@ class StoreTest(unittest.TestCase):
         self.ctl("add", "--type", "domain", "--action", "allow", "friend.test")
         dkim = "auth.results=spf=fail smtp.mailfrom=boss@partner.test; dkim=pass header.d=partner.test"
         for head in ("From: Boss <Boss@Partner.test>\n", "From: boss@partner.test (Boss)\n",
+                     "From: =?utf-8?q?J=C3=B6rg_Boss?=\n <boss@partner.test>\n",
                      'From: "Boss, the" <boss@partner.test>\n'):
             self.assertEqual(self.scan("--from", "boss@partner.test", "--note", dkim,
                                        head=head)["verdict"], "allow", head)
@@ -120,7 +121,10 @@ class StoreTest(unittest.TestCase):
                      "From: <boss@partner.test> mallory@partner.test\n",
                      "From: boss@partner.test, mallory@partner.test\n",
                      "From: boss@partner.test\nFrom: mallory@partner.test\n",
-                     "From: team: boss@partner.test;\n", "Subject: no From\n"):
+                     "From: team: boss@partner.test;\n", "Subject: no From\n",
+                     "From: =?utf-8?q?boss=40partner.test?=\n",
+                     "From: =?utf-8?q?boss=40partner.test?= <mallory@partner.test>\n",
+                     "From: boss@partner.test\nfrom : mallory@partner.test\n"):
             res = self.scan("--from", "boss@partner.test", "--note", dkim, head=head)
             self.assertIsNone(res["verdict"], head)
             self.assertIn("LIST_ALLOW_UNAUTH", res["names"], head)
