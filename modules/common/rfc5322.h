@@ -1,8 +1,9 @@
 /*
  * rfc5322.h - what the modules that read structured header fields share
- * (auth for From, lists for Authentication-Results): taking out the
- * comments of a field value the way RFC 5322 defines them. Compiled into
- * each module that needs it; not part of the SDK.
+ * (auth for From, lists for From and Authentication-Results): a field's
+ * value as written, and taking out the comments of a field value the way
+ * RFC 5322 defines them. Compiled into each module that needs it; not
+ * part of the SDK.
  */
 #ifndef SMF_MODULES_RFC5322_H
 #define SMF_MODULES_RFC5322_H
@@ -21,5 +22,16 @@
  * is never longer than in.
  */
 void rfc5322_strip_comments(const char *in, char *out, size_t outlen, int flags);
+
+/*
+ * The value of the n-th field called name (any case; n = 0 is the first) in
+ * the raw header block h[0..len), as written: unfolded (its line breaks
+ * dropped), leading blanks skipped, not RFC 2047 decoded; a string the
+ * caller frees, or NULL when there is no such field or no memory. The
+ * engine's decoded values are what a reader is shown, but the structure of
+ * an address field (where its angle brackets, commas and '@' are) is in the
+ * raw value: an encoded word in a display name may decode to any of them.
+ */
+char *rfc5322_raw_field(const char *h, size_t len, const char *name, size_t n);
 
 #endif

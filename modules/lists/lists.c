@@ -271,41 +271,24 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
 }
 
 /*
- * The value of the message's one From field as written, unfolded; NULL when
- * there is none or more than one. As written: smf_msg_header() decodes
- * RFC 2047, and an encoded word ("=?utf-8?q?boss=40partner.example?=") in a
- * display name would decode to what reads as the address.
+ * The value of the message's one From field as written, unfolded, in the
+ * message's memory; NULL when there is none or more than one. As written:
+ * smf_msg_header() decodes RFC 2047, and an encoded word
+ * ("=?utf-8?q?boss=40partner.example?=") in a display name would decode to
+ * what reads as the address.
  */
 static const char *lists_raw_from(smf_msg_t *msg)
 {
-    size_t len, n = 0;
-    const char *h = smf_msg_raw_headers(msg, &len), *field = NULL;
-    char *out;
+    size_t len;
+    const char *h = smf_msg_raw_headers(msg, &len);
+    char *second = rfc5322_raw_field(h, len, "From", 1);
+    char *field = second == NULL ? rfc5322_raw_field(h, len, "From", 0) : NULL;
+    char *out = field != NULL ? smf_msg_alloc(msg, strlen(field) + 1) : NULL;
 
-    for (size_t i = 0; i < len; i++) {
-        if (i > 0 && h[i - 1] != '\n')
-            continue;
-        size_t j = i + 4;
-        if (len - i < 5 || strncasecmp(h + i, "From", 4) != 0)
-            continue;
-        while (j < len && (h[j] == ' ' || h[j] == '\t'))
-            j++;
-        if (j < len && h[j] == ':') {
-            if (field != NULL)
-                return NULL;
-            field = h + j + 1;
-        }
-    }
-    if (field == NULL || (out = smf_msg_alloc(msg, len + 1)) == NULL)
-        return NULL;
-    /* To the end of the field: its continuation lines start with a blank. */
-    for (const char *p = field; p < h + len; p++) {
-        if (*p == '\n' && (p + 1 == h + len || (p[1] != ' ' && p[1] != '\t')))
-            break;
-        if (*p != '\r' && *p != '\n')
-            out[n++] = *p;
-    }
-    out[n] = '\0';
+    if (out != NULL)
+        strcpy(out, field);
+    free(second);
+    free(field);
     return out;
 }
 
