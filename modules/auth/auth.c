@@ -8,6 +8,7 @@
 #include "dmarc.h"
 #include "dnscache.h"
 #include "psl.h"
+#include "rfc5322.h"
 #include "spf.h"
 
 #include <smf/module.h>
@@ -485,6 +486,34 @@ static void auth_prefetch(auth_scan_t *s)
         auth_dmarc_prefetch(s->dns, s->from_domains[i]);
 }
 
+/*
+ * Adds the author domains of one From value to those DMARC evaluates. The
+ * value as written gives the mailboxes a mail client shows (an encoded word
+ * in a display name may decode to '<', ',' or '@': "=?utf-8?q?=3Cceo=40
+ * evil.example=3E?= <ceo@bank.example>" decoded reads as evil.example's
+ * mailbox, and bank.example's policy would never be asked); the decoded
+ * value adds what a client that decodes first may show (an address sent as
+ * an encoded word), without making the From unreadable: display names with
+ * a comma decode to what parses as a second, broken mailbox.
+ */
+static void auth_add_from(auth_scan_t *s, const char *value, int as_written)
+{
+    char d[AUTH_DMARC_MAX_FROM][256];
+    int unreadable;
+    int n = auth_dmarc_from_domains(value, d, AUTH_DMARC_MAX_FROM, &unreadable);
+    if (as_written)
+        s->from_unreadable |= unreadable;
+    for (int k = 0; k < n; k++) {
+        size_t j = 0;
+        while (j < s->nfrom && strcmp(s->from_domains[j], d[k]) != 0)
+            j++;
+        if (j == s->nfrom && s->nfrom < AUTH_DMARC_MAX_FROM)
+            memcpy(s->from_domains[s->nfrom++], d[k], sizeof(d[k]));
+        else if (j == s->nfrom)
+            s->from_unreadable = 1;
+    }
+}
+
 static int auth_run(auth_scan_t *s)
 {
     const auth_conf_t *c = s->st->conf;
@@ -499,20 +528,15 @@ static int auth_run(auth_scan_t *s)
             return SMF_ENOMEM;
     }
     /* Every From field (RFC 5322 allows one; a second is no way round DMARC). */
+    size_t hlen;
+    const char *headers = smf_msg_raw_headers(s->msg, &hlen);
     for (size_t i = 0; (from = smf_msg_header(s->msg, "From", i)) != NULL; i++) {
-        char d[AUTH_DMARC_MAX_FROM][256];
-        int unreadable;
-        int n = auth_dmarc_from_domains(from, d, AUTH_DMARC_MAX_FROM, &unreadable);
-        s->from_unreadable |= unreadable;
-        for (int k = 0; k < n; k++) {
-            size_t j = 0;
-            while (j < s->nfrom && strcmp(s->from_domains[j], d[k]) != 0)
-                j++;
-            if (j == s->nfrom && s->nfrom < AUTH_DMARC_MAX_FROM)
-                memcpy(s->from_domains[s->nfrom++], d[k], sizeof(d[k]));
-            else if (j == s->nfrom)
-                s->from_unreadable = 1;
-        }
+        char *raw = rfc5322_raw_field(headers, hlen, "From", i);
+        if (raw == NULL)
+            return SMF_ENOMEM;
+        auth_add_from(s, raw, 1);
+        free(raw);
+        auth_add_from(s, from, 0);
     }
     snprintf(s->from_domain, sizeof(s->from_domain), "%s", s->nfrom > 0 ? s->from_domains[0] : "");
     auth_prefetch(s);

@@ -699,7 +699,13 @@ class DmarcTest(AuthTest):
                      b'From: "x@ip4.test" <ceo@bank.test>\n',
                      b'From: "\\"" <ceo@bank.test>\n',
                      b'From: x@ip4.test, "\\"" <ceo@bank.test>\n',
-                     b'From: "' + b"a" * 2100 + b'" <ceo@bank.test>\n'):
+                     b'From: "' + b"a" * 2100 + b'" <ceo@bank.test>\n',
+                     # An encoded word in the display name decodes to what reads as
+                     # ip4.test's mailbox; a mail client shows ceo@bank.test.
+                     b"From: =?utf-8?q?=3Cx=40ip4.test=3E?= <ceo@bank.test>\n",
+                     b"From: =?utf-8?q?x=40ip4.test=2C?= <ceo@bank.test>\n",
+                     # An address sent as an encoded word, which some clients decode.
+                     b"From: =?utf-8?q?ceo=40bank.test?=\n"):
             res = self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10",
                             opts=["dmarc_reject=true"])
             s = symbols(res)
@@ -719,6 +725,11 @@ class DmarcTest(AuthTest):
             s = symbols(self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10"))
             self.assertNotIn("AUTH_DMARC_TEMPERROR", s, head)
             self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
+        # A display name whose decoded form holds a comma is no second mailbox.
+        s = symbols(self.scan(b"From: =?utf-8?q?M=C3=BCller=2C_Hans?= <x@ip4.test>\n" + rest,
+                              sender="bounce@ip4.test", ip="192.0.2.10"))
+        self.assertIn("AUTH_DMARC_PASS", s, s)
+        self.assertNotIn("AUTH_FROM_UNREADABLE", s)
         # The control: the same sender's own domain alone passes.
         s = symbols(self.scan(b"From: x@ip4.test (ceo@bank.test)\n" + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
