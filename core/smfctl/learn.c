@@ -1104,33 +1104,19 @@ static bool any_classifier(const config_t *c)
     return false;
 }
 
-/* The enabled modules that learn, by name, comma-separated, into buf. */
-static const char *learner_names(const config_t *c, char *buf, size_t len)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < c->nmodules && o < len; i++)
-        if (c->modules[i].enabled)
-            o += (size_t)snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "", c->modules[i].name);
-    return buf;
-}
-
 /*
- * Learning with no classifier enabled still feeds the other learners (the
- * reputation stage's sender history), and the summary counts that; it
- * must not read as if the spam scores were now trained.
+ * Learning with no classifier enabled changes no spam score: the other
+ * learner, the reputation stage, keeps history only of mail that names its
+ * client, which a file does not. The summary still counts the messages
+ * recorded; it must not read as if the spam scores were now trained.
  */
 static void note_no_classifier(const learn_run_t *r)
 {
-    char names[512];
-    const config_t *c = r->g->conf;
-    if (any_classifier(c) || r->messages == 0)
+    if (any_classifier(r->g->conf) || r->messages == 0)
         return;
-    fprintf(stderr,
-            "smfctl: note: no classifier (such as bayes) is enabled in `modules`; only %s %s "
-            "these, and no spam score changes. Add bayes to `modules` and to the policies' "
-            "stages to train one (docs/learning.md).\n",
-            learner_names(c, names, sizeof(names)), r->o->unlearn ? "forgot" : "learned");
+    fprintf(stderr, "smfctl: note: no classifier (such as bayes) is enabled in `modules`: these "
+                    "are recorded, and no spam score changes. Add bayes to `modules` and to the "
+                    "policies' stages to train one (docs/learning.md).\n");
 }
 
 /*

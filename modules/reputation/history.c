@@ -13,35 +13,42 @@
 
 static const char *const kind_tags[3] = {"ip", "net", "dom"};
 
-/* Text of an address or of its /24 or /64 network. */
-static void hist_label(const uint8_t *ip, int net, char *out, size_t outlen)
+/* Text of an address, or of its network of `bits4` (IPv4) or `bits6`
+ * (IPv6) leading bits, written with the prefix length; 0 bits: the address. */
+static void hist_label(const uint8_t *ip, int bits4, int bits6, char *out, size_t outlen)
 {
     uint8_t a[16];
     char text[INET6_ADDRSTRLEN];
+    int v4 = cares_is_v4(ip), bits = v4 ? bits4 : bits6, first = v4 ? 12 : 0;
 
     memcpy(a, ip, 16);
-    if (cares_is_v4(a)) {
-        if (net)
-            a[15] = 0;
-        inet_ntop(AF_INET, a + 12, text, sizeof(text));
-        snprintf(out, outlen, "%s%s", text, net ? "/24" : "");
-        return;
+    if (bits > 0) {
+        for (int b = bits; b < (v4 ? 32 : 128); b++)
+            a[first + b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
     }
-    if (net)
-        memset(a + 8, 0, 8);
-    inet_ntop(AF_INET6, a, text, sizeof(text));
-    snprintf(out, outlen, "%s%s", text, net ? "/64" : "");
+    inet_ntop(v4 ? AF_INET : AF_INET6, a + first, text, sizeof(text));
+    if (bits > 0)
+        snprintf(out, outlen, "%s/%d", text, bits);
+    else
+        snprintf(out, outlen, "%s", text);
 }
 
 void rep_hist_keys(const uint8_t *ip, const char *domain, rep_hist_keys_t *k)
 {
     memset(k, 0, sizeof(*k));
-    if (ip != NULL) {
-        hist_label(ip, 0, k->label[REP_HIST_IP], sizeof(k->label[0]));
-        hist_label(ip, 1, k->label[REP_HIST_NET], sizeof(k->label[0]));
+    if (ip == NULL)
+        return;
+    hist_label(ip, 0, 0, k->label[REP_HIST_IP], sizeof(k->label[0]));
+    hist_label(ip, 24, 64, k->label[REP_HIST_NET], sizeof(k->label[0]));
+    /* A sender domain is anyone's to claim: its record is the domain as seen
+     * from one network of senders (a /16 or /48, wide enough for a mail
+     * provider's outbound farm), so that spam forging a well-liked domain
+     * from elsewhere neither borrows its good name nor spoils it. */
+    if (domain != NULL && domain[0] != '\0') {
+        char net[INET6_ADDRSTRLEN + 8];
+        hist_label(ip, 16, 48, net, sizeof(net));
+        snprintf(k->label[REP_HIST_DOMAIN], sizeof(k->label[0]), "%.200s from %s", domain, net);
     }
-    if (domain != NULL && domain[0] != '\0')
-        snprintf(k->label[REP_HIST_DOMAIN], sizeof(k->label[0]), "%s", domain);
     for (int i = 0; i < 3; i++) {
         if (k->label[i][0] == '\0')
             continue;

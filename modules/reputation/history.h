@@ -1,7 +1,8 @@
 /*
  * history.h - local reputation: decayed counts of ham, spam and virus
  * verdicts per client address, its /24 (IPv4) or /64 (IPv6), and sender
- * domain, kept in the module's key-value namespace.
+ * domain as seen from the client's /16 or /48, kept in the module's
+ * key-value namespace.
  */
 #ifndef REP_HISTORY_H
 #define REP_HISTORY_H
@@ -34,10 +35,11 @@ typedef struct rep_hist {
 typedef struct rep_hist_keys {
     char key[3][300];
     size_t len[3];
-    char label[3][280]; /* "192.0.2.1", "192.0.2.0/24", "example.com": for details. */
+    char label[3][280]; /* "192.0.2.1", "192.0.2.0/24", "example.com from 192.0.0.0/16". */
 } rep_hist_keys_t;
 
-/* Builds the keys from an address (or NULL) and a sender domain (or ""). */
+/* Builds the keys from an address and a sender domain (or ""); with no
+ * address (NULL), there are none: a domain's record is kept per network. */
 void rep_hist_keys(const uint8_t *ip, const char *domain, rep_hist_keys_t *k);
 
 /* Reads a record decayed to now; absent reads as all zero. 0 or an SMF_E* code. */

@@ -614,8 +614,10 @@ static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_fin
         return;
     last_request = request;
     rep_conn_fill(msg, st, &conn);
-    /* Our own relays and users are never judged, so their mail builds no history. */
-    if (conn.trusted || (!conn.has_ip && conn.hist_domain[0] == '\0'))
+    /* Our own relays and users are never judged, so their mail builds no
+     * history; nor does mail from no known client, whose every record is
+     * kept per address or network. */
+    if (conn.trusted || !conn.has_ip)
         return;
     rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.hist_domain, &keys);
     if (rep_hist_add(msg, &keys, (rep_hist_class_t)cls, 1,
@@ -623,7 +625,8 @@ static void rep_verdict(smf_msg_t *msg, void *state, void *tstate, const smf_fin
         smf_log(msg, SMF_LOG_WARN, "cannot update the reputation history");
 }
 
-/* An operator's classification (smfctl learn) moves the history of the message's client. */
+/* An operator's classification (smfctl learn) moves the history of the
+ * message's client, when the envelope names one (smfctl learn names none). */
 static int rep_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int delta)
 {
     const rep_state_t *st = state;
@@ -631,7 +634,7 @@ static int rep_learn(smf_msg_t *msg, void *state, void *tstate, int klass, int d
     rep_hist_keys_t keys;
 
     rep_conn_fill(msg, st, &conn);
-    if (!st->conf->history || (!conn.has_ip && conn.hist_domain[0] == '\0'))
+    if (!st->conf->history || !conn.has_ip)
         return 0;
     rep_hist_keys(conn.has_ip ? conn.ip : NULL, conn.hist_domain, &keys);
     return rep_hist_add(msg, &keys, klass == SMF_CLASS_SPAM ? REP_HIST_SPAM : REP_HIST_HAM, delta,

@@ -929,10 +929,10 @@ class HistoryAndRateTest(unittest.TestCase):
         self.assertEqual(left[b"s\tcursor"], b"h\tip\t198.51.100.1")
 
     def test_our_own_domains_keep_no_history(self):
-        """Anyone can claim one of local_domains as sender. Mail an operator learns from
-        the site's own mailboxes (smfctl learn, which knows no client address) must not
-        give our domain a good name that a forger then borrows: it builds history for
-        other sender domains only, and a record of ours kept from before scores nothing."""
+        """Anyone can claim one of local_domains as sender: its mail builds no history
+        and a record of ours kept from before scores nothing. Mail an operator learns
+        from the site's mailboxes (smfctl learn, which knows no client address) builds
+        none either, since every record is kept per client address or network."""
         base = os.path.join(self.tmp, "learn-own")
         mail = os.path.join(base, "mail")
         os.makedirs(mail)
@@ -950,19 +950,48 @@ class HistoryAndRateTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         data = os.path.join(base, "data")
-        keys = set(dump(data))
-        self.assertIn(b"h\tdom\tpartner.test", keys)
-        self.assertNotIn(b"h\tdom\tours.test", keys)
-        self.assertNotIn(b"h\tdom\tmail.ours.test", keys)
-        # A stranger claiming our domain gets nothing from a record kept before.
-        load(data, {b"h\tdom\tours.test": history(20, 0, 0, time.time() * 1000)})
+        self.assertEqual([k for k in dump(data) if k.startswith(b"h\t")], [])
+        # Final verdicts from a client: a stranger's domain gets a record, ours none.
         opts = ['local_domains={"ours.test"}']
+        for sender in ("x@partner.test", "boss@ours.test", "it@Mail.Ours.test"):
+            self.scan(data, "--ip", "203.0.113.9", "--from", sender, "--final", "accept",
+                      opts=opts)
+        keys = {k for k in dump(data) if k.startswith(b"h\tdom\t")}
+        self.assertEqual(keys, {b"h\tdom\tpartner.test from 203.0.0.0/16"})
+        # A stranger claiming our domain gets nothing from a record kept before.
+        ours = b"h\tdom\tours.test from 203.0.0.0/16"
+        load(data, {ours: history(20, 0, 0, time.time() * 1000)})
         s = self.scan(data, "--ip", "203.0.113.9", "--from", "boss@ours.test", opts=opts)
         self.assertNotIn("REP_HISTORY_DOMAIN", s)
         # Nor does a final verdict add to it.
         self.scan(data, "--ip", "203.0.113.9", "--from", "boss@ours.test", "--final", "accept",
                   opts=opts)
-        self.assertEqual(struct.unpack("=3dq", dump(data)[b"h\tdom\tours.test"])[0], 20)
+        self.assertEqual(struct.unpack("=3dq", dump(data)[ours])[0], 20)
+
+    def test_domain_history_is_kept_per_network(self):
+        """A sender domain's history is the domain as seen from one /16 (IPv4) or /48
+        (IPv6) of clients: spam forging a well-liked domain from elsewhere neither
+        borrows its good name nor spoils it."""
+        data = os.path.join(self.tmp, "hist-forged")
+        opts = ["history_min_count=2.5"]
+        for i in range(3):
+            self.scan(data, "--ip", "198.18.7.%d" % (10 + i), "--from", "x@bank.test",
+                      "--final", "accept", opts=opts)
+            self.scan(data, "--ip", "2001:db8:1:2::%d" % (10 + i), "--from", "y@bank.test",
+                      "--final", "accept", opts=opts)
+        # The bank's own networks: its good name.
+        s = self.scan(data, "--ip", "198.18.200.1", "--from", "z@bank.test", opts=opts)
+        self.assertAlmostEqual(s["REP_HISTORY_DOMAIN"]["score"], -1)
+        self.assertIn("bank.test from 198.18.0.0/16: ham 3.0", s["REP_HISTORY_DOMAIN"]["detail"])
+        s = self.scan(data, "--ip", "2001:db8:1:ffff::1", "--from", "z@bank.test", opts=opts)
+        self.assertIn("bank.test from 2001:db8:1::/48: ham 3.0", s["REP_HISTORY_DOMAIN"]["detail"])
+        # A forger elsewhere gets none of it, and its spam does not count against the bank.
+        for _ in range(3):
+            s = self.scan(data, "--ip", "203.0.113.66", "--from", "x@bank.test",
+                          "--final", "reject", opts=opts)
+            self.assertNotIn("REP_HISTORY_DOMAIN", s)
+        s = self.scan(data, "--ip", "198.18.9.9", "--from", "x@bank.test", opts=opts)
+        self.assertAlmostEqual(s["REP_HISTORY_DOMAIN"]["score"], -1)
 
     def test_message_rate_limit(self):
         data = os.path.join(self.tmp, "rate-msgs")
