@@ -694,11 +694,24 @@ static int pat_on_match(unsigned int id, unsigned long long from, unsigned long 
     return 0;
 }
 
+/*
+ * Whether the message's deadline has passed. Checked before each text and
+ * each PCRE2 rule: one of them costs at most milliseconds, but a large
+ * message with many rules adds up to more than the time the scan has, and
+ * a result after the deadline is not waited for.
+ */
+static int pat_late(const pat_scan_t *sc)
+{
+    return smf_msg_time_left_ms(sc->msg) <= 0;
+}
+
 /* Runs the group's rules over one text. */
 static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
 {
     const pat_group_t *g = sc->g;
 
+    if (pat_late(sc))
+        return SMF_ETIMEDOUT;
     if (len > sc->st->max_bytes)
         len = sc->st->max_bytes;
     if (g->db != NULL) {
@@ -712,6 +725,8 @@ static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
         const pat_pcre_t *p = &g->pcre[k];
         if (sc->hits[p->rule])
             continue;
+        if (pat_late(sc))
+            return SMF_ETIMEDOUT;
         int rc = pcre2_match(p->code, (PCRE2_SPTR)data, len, 0, 0, sc->th->md, sc->th->mctx);
         /* Past the JIT stack, try the interpreter: slower, but it gives the
          * same answer Hyperscan would, where JIT gave none. Past the match
@@ -910,7 +925,12 @@ static int pat_scan(smf_msg_t *msg, void *state, void *tstate)
     memset(th->hits, 0, st->rs.count);
     for (size_t i = 0; i < st->group_count; i++) {
         sc.g = &st->groups[i];
-        int rc = pat_scan_group(&sc);
+        int rc = pat_late(&sc) ? SMF_ETIMEDOUT : pat_scan_group(&sc);
+        /* The rules of the targets not read cannot say, and a negate rule
+         * would fire on a text it never saw: nothing is reported. */
+        if (rc == SMF_ETIMEDOUT)
+            smf_log(msg, SMF_LOG_WARN, "deadline passed after %zu of %zu targets; no rule applied",
+                    i, st->group_count);
         if (rc < 0)
             return rc;
     }

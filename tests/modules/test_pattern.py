@@ -45,6 +45,16 @@ HEAP_MAIL = os.path.join(BANGS_DIR, "heap.eml")
 with open(HEAP_MAIL, "w") as f:
     f.write("From: a@example.net\nTo: b@example.org\nSubject: heap\n\n" + "a" * 100000 + "c\n")
 
+# Three hundred PCRE2 rules (back-references) that each read the whole of a 1 MB text:
+# about a second in all, far past a deadline of 100 ms.
+SLOW_RULES = os.path.join(BANGS_DIR, "slow.rules")
+with open(SLOW_RULES, "w") as f:
+    for i in range(300):
+        f.write('T_SLOW_%d  body  /(\\w)(\\w)\\2\\1[0-%d]/  1.0  "back-reference"\n' % (i, i % 10))
+SLOW_MAIL = os.path.join(BANGS_DIR, "slow.eml")
+with open(SLOW_MAIL, "w") as f:
+    f.write("From: a@example.net\nTo: b@example.org\nSubject: slow\n\n" + ("aab ccd eef " * 8 + "\n") * 10000)
+
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
 
@@ -66,6 +76,11 @@ CASES = [
     {"name": "PCRE2's interpreter stops at its heap limit", "fixture": HEAP_MAIL,
      "opts": ['rules={"%s"}' % HEAP_RULES], "absent": ["T_HEAP"], "max_ms": 1000,
      "stderr": ["T_HEAP: PCRE2 could not finish (-63)"]},
+    {"name": "a deadline already passed stops the scan before any target", "fixture": "custom_targets.eml",
+     "opts": TARGETS, "args": ["--deadline", "0"], "rc": 1, "stderr": ["deadline passed after 0 of"]},
+    {"name": "the deadline stops the scan between the rules of one target", "fixture": SLOW_MAIL,
+     "opts": ['rules={"%s"}' % SLOW_RULES], "args": ["--deadline", "100"], "rc": 1,
+     "stderr": ["deadline passed after 0 of 1 targets"]},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
      "present": ["T_BLOCK"], "verdict": "block", "status": "detected"},
     {"name": "no verdict without the rule", "fixture": "spam_phrases.eml", "opts": TARGETS,
