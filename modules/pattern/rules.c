@@ -171,15 +171,38 @@ static int parse_regex(line_ctx_t *lc, pat_rule_t *r)
     return 0;
 }
 
+/*
+ * Whether w is a plain decimal number: an optional sign, digits, and
+ * optionally a dot and more digits. strtod() alone also takes hex ("0x10"
+ * is 16), exponents ("1e3"), "inf" and "nan", which a score never means.
+ */
+static int plain_decimal(const char *w)
+{
+    const char *s = w + (*w == '+' || *w == '-');
+    size_t n = strspn(s, "0123456789");
+
+    if (n == 0)
+        return 0;
+    if (s[n] == '.') {
+        s += n + 1;
+        if ((n = strspn(s, "0123456789")) == 0)
+            return 0;
+    }
+    return s[n] == '\0';
+}
+
 static int parse_score(line_ctx_t *lc, pat_rule_t *r)
 {
     char *w = next_word(lc), *end;
 
     if (w == NULL)
         return line_fail(lc, "%s: missing score", r->name);
+    if (!plain_decimal(w))
+        return line_fail(lc, "%s: bad score '%s' (a decimal number such as 2, 1.5 or -0.5)",
+                         r->name, w);
     errno = 0;
     r->score = strtod(w, &end);
-    if (errno != 0 || *end != '\0' || end == w || !isfinite(r->score))
+    if (errno != 0 || *end != '\0' || !isfinite(r->score))
         return line_fail(lc, "%s: bad score '%s'", r->name, w);
     /* The engine holds each symbol to this range: a larger score would be
      * cut without a word, and the rule would not weigh what it says. */
