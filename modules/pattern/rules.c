@@ -496,17 +496,6 @@ static int parse_line(line_ctx_t *lc, pat_rule_t *r)
     return rc;
 }
 
-/* Two rules with one name would merge into one symbol: refuse. */
-static int check_unique(line_ctx_t *lc, const pat_ruleset_t *rs, const pat_rule_t *r)
-{
-    for (size_t i = 0; i < rs->count; i++) {
-        if (strcmp(rs->rules[i].name, r->name) == 0)
-            return line_fail(lc, "%s: already defined at %s:%u", r->name, rs->rules[i].file,
-                             rs->rules[i].line);
-    }
-    return 0;
-}
-
 static int ruleset_push(pat_ruleset_t *rs, pat_rule_t *r)
 {
     if (rs->count == rs->cap) {
@@ -547,8 +536,7 @@ static int load_line(pat_ruleset_t *rs, line_ctx_t *lc, char *text)
         return 0;
     r.file = lc->file;
     r.line = lc->line;
-    if ((rc = parse_line(lc, &r)) < 0 || (rc = check_unique(lc, rs, &r)) < 0 ||
-        (rc = ruleset_push(rs, &r)) < 0) {
+    if ((rc = parse_line(lc, &r)) < 0 || (rc = ruleset_push(rs, &r)) < 0) {
         if (rc == SMF_ENOMEM)
             snprintf(lc->err, lc->errlen, "%s:%u: out of memory", lc->file, lc->line);
         rule_free(&r);
@@ -641,6 +629,40 @@ typedef struct name_idx {
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const name_idx_t *)a)->name, ((const name_idx_t *)b)->name);
+}
+
+/* By name, then in the order the rules were read, so that a name's first rule leads. */
+static int by_name_then_index(const void *a, const void *b)
+{
+    const name_idx_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * Two rules with one name would merge into one symbol: refuse, naming the
+ * first rule read that repeats a name. The names are sorted, so the rules of
+ * one name are neighbours in the order they were read: the earliest repeat
+ * of a name comes right after its first rule. (A check of each rule against
+ * all before it took a second for 20,000 rules, eight for 50,000.)
+ */
+static int check_unique(const pat_ruleset_t *rs, const name_idx_t *sorted, char *err, size_t errlen)
+{
+    size_t dup = rs->count, first = 0;
+
+    for (size_t i = 1; i < rs->count; i++) {
+        if (sorted[i].idx < dup && strcmp(sorted[i - 1].name, sorted[i].name) == 0) {
+            dup = sorted[i].idx;
+            first = sorted[i - 1].idx;
+        }
+    }
+    if (dup == rs->count)
+        return 0;
+    snprintf(err, errlen, "%s:%u: %s: already defined at %s:%u", rs->rules[dup].file,
+             rs->rules[dup].line, rs->rules[dup].name, rs->rules[first].file,
+             rs->rules[first].line);
+    return SMF_EINVAL;
 }
 
 static long find_rule(const name_idx_t *sorted, size_t n, const char *name)
@@ -755,8 +777,9 @@ int pat_rules_link(pat_ruleset_t *rs, char *err, size_t errlen)
     }
     for (size_t i = 0; i < rs->count; i++)
         sorted[i] = (name_idx_t){rs->rules[i].name, i};
-    qsort(sorted, rs->count, sizeof(*sorted), by_name);
-    rc = resolve_names(rs, sorted, err, errlen);
+    qsort(sorted, rs->count, sizeof(*sorted), by_name_then_index);
+    if ((rc = check_unique(rs, sorted, err, errlen)) == 0)
+        rc = resolve_names(rs, sorted, err, errlen);
     free(sorted);
     return rc < 0 ? rc : order_metas(rs, err, errlen);
 }

@@ -5,6 +5,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 
 import modtest
 
@@ -54,6 +55,29 @@ with open(SLOW_RULES, "w") as f:
 SLOW_MAIL = os.path.join(BANGS_DIR, "slow.eml")
 with open(SLOW_MAIL, "w") as f:
     f.write("From: a@example.net\nTo: b@example.org\nSubject: slow\n\n" + ("aab ccd eef " * 8 + "\n") * 10000)
+
+# Forty thousand rules, the last repeating the first one's name: the check for repeated
+# names compared each rule with all before it, five seconds here, against milliseconds.
+MANY_RULES = os.path.join(BANGS_DIR, "many.rules")
+with open(MANY_RULES, "w") as f:
+    for i in range(40000):
+        f.write('PAT_RULE_NUMBER_%06d  body  /word%d/  1.0\n' % (i, i))
+    f.write('PAT_RULE_NUMBER_000000  subject  /again/  1.0\n')
+
+
+def run_case_timed(args, case):
+    """modtest.run_case, and the whole run's wall time against the case's max_wall_s."""
+    t0 = time.monotonic()
+    fails = modtest_run_case(args, case)
+    wall = time.monotonic() - t0
+    if "max_wall_s" in case and wall > case["max_wall_s"]:
+        fails.append("took %.2f s, more than %.1f" % (wall, case["max_wall_s"]))
+    return fails
+
+
+# Failing cases (rc != 0) never reach the scan's own "ms": time the whole run instead.
+modtest_run_case = modtest.run_case
+modtest.run_case = run_case_timed
 
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
@@ -107,6 +131,9 @@ CASES = [
      "stderr": ["bad_score_exp.rules:4: T_EXP: bad score '1e1' (a decimal number"]},
     {"name": "duplicate rule name refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/duplicate.rules"}'], "rc": 2, "stderr": ["duplicate.rules:2:", "T_ONE"]},
+    {"name": "a repeated name among forty thousand rules is found at once", "fixture": "plain.eml",
+     "opts": ['rules={"%s"}' % MANY_RULES], "rc": 2, "max_wall_s": 1.5,
+     "stderr": ["many.rules:40001: PAT_RULE_NUMBER_000000: already defined at", "many.rules:1"]},
     {"name": "two verdicts on one rule refused", "fixture": "plain.eml",
      "opts": ['rules={"rules/bad_verdict.rules"}'], "rc": 2,
      "stderr": ["bad_verdict.rules:3: T_TWICE:", "verdict=spam", "one verdict"]},
