@@ -81,6 +81,7 @@ modtest.run_case = run_case_timed
 
 TARGETS = ['rules={"rules/targets.rules"}']
 META = ['rules={"rules/meta.rules"}']
+READER = ['rules={"rules/reader.rules"}']
 
 CASES = [
     # Targets and flags, with tests/modules/fixtures/rules/targets.rules.
@@ -105,6 +106,16 @@ CASES = [
     {"name": "the deadline stops the scan between the rules of one target", "fixture": SLOW_MAIL,
      "opts": ['rules={"%s"}' % SLOW_RULES], "args": ["--deadline", "100"], "rc": 1,
      "stderr": ["deadline passed after 0 of 1 targets"]},
+    # Characters a reader does not see, or sees as ASCII, between the letters of a word.
+    {"name": "words split by invisible characters still match, and the characters stay readable",
+     "fixture": "reader_invisible.eml", "opts": READER,
+     "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE", "T_R_ZW"]},
+    {"name": "full-width letters and other spaces match as ASCII", "fixture": "reader_fullwidth.eml",
+     "opts": READER, "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE"]},
+    {"name": "a Latin-1 soft hyphen and no-break space", "fixture": "reader_latin1.eml", "opts": READER,
+     "only": ["T_R_BODY", "T_R_SPACE"]},
+    {"name": "visible characters between the letters keep the words apart", "fixture": "reader_visible.eml",
+     "opts": READER, "only": []},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
      "present": ["T_BLOCK"], "verdict": "block", "status": "detected"},
     {"name": "no verdict without the rule", "fixture": "spam_phrases.eml", "opts": TARGETS,
