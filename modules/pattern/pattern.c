@@ -907,8 +907,10 @@ static int pat_scan_list(pat_scan_t *sc)
 
     switch (sc->g->target) {
     case PAT_TARGET_SUBJECT:
-        s = smf_msg_header(sc->msg, "Subject", 0);
-        return s != NULL ? pat_match_item(sc, s, strlen(s)) : 0;
+        /* Every Subject: of two, some clients show the first, others the last. */
+        for (size_t i = 0; rc == 0 && (s = smf_msg_header(sc->msg, "Subject", i)); i++)
+            rc = pat_match_item(sc, s, strlen(s));
+        return rc;
     case PAT_TARGET_HEADER:
         for (size_t i = 0; rc == 0 && (s = smf_msg_header(sc->msg, sc->g->header, i)); i++)
             rc = pat_match_item(sc, s, strlen(s));

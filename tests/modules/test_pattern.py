@@ -114,6 +114,8 @@ CASES = [
      "opts": READER, "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE"]},
     {"name": "a Latin-1 soft hyphen and no-break space", "fixture": "reader_latin1.eml", "opts": READER,
      "only": ["T_R_BODY", "T_R_SPACE"]},
+    {"name": "subject reads a second Subject, which some clients show", "fixture": "reader_two_subjects.eml",
+     "opts": READER, "only": ["T_R_SUBJ"]},
     {"name": "visible characters between the letters keep the words apart", "fixture": "reader_visible.eml",
      "opts": READER, "only": []},
     {"name": "verdict=block forces a block", "fixture": "custom_targets.eml", "opts": TARGETS,
