@@ -8,6 +8,7 @@
 #include "message.h"
 #include "cms.h"
 #include "codec.h"
+#include "flowed.h"
 #include "htmlfile.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -54,6 +55,7 @@ typedef struct parser {
     size_t html_left;   /* Bytes the files carried in HTML may still decode to. */
     size_t tree_parts;  /* Parts of the MIME trees read that walk() will record... */
     size_t tree_walked; /* ...and of them, those it has come to. */
+    int flowed;         /* The leaf being read is format=flowed: 1, or 2 with delsp=yes. */
 } parser_t;
 
 /* windows-1252 bytes 0x80-0x9f; the five unassigned ones become U+FFFD. */
@@ -1324,6 +1326,10 @@ static void add_plain(parser_t *p, const char *cs, const unsigned char *s, size_
     size_t mark = p->text.len;
     size_t start = begin_segment(p);
     put_charset(&p->text, cs, s, n);
+    /* The text as the reader is shown it: "vi \nagra" sent flowed with
+     * delsp=yes reads "viagra", and rules and tokens should read it so. */
+    if (p->flowed)
+        p->text.len = start + flowed_unwrap(p->text.p + start, p->text.len - start, p->flowed == 2);
     end_segment(p, mark, start);
 }
 
@@ -1698,6 +1704,18 @@ static void add_last_encoding_variant(parser_t *p, long idx, GMimePart *part,
         decode_body(p, c, last, s, n);
 }
 
+/* Whether a part is sent format=flowed (RFC 3676): 0, or 1, or 2 with
+ * delsp=yes, as its Content-Type says. */
+static int flowed_mode(GMimePart *part)
+{
+    GMimeObject *o = GMIME_OBJECT(part);
+    const char *format = g_mime_object_get_content_type_parameter(o, "format");
+    const char *delsp = g_mime_object_get_content_type_parameter(o, "delsp");
+    if (format == NULL || strcasecmp(format, "flowed") != 0)
+        return 0;
+    return delsp != NULL && strcasecmp(delsp, "yes") == 0 ? 2 : 1;
+}
+
 static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
 {
     GMimeDataWrapper *w = g_mime_part_get_content(part);
@@ -1716,7 +1734,9 @@ static void leaf(parser_t *p, long idx, GMimePart *part, int attach_disp)
     }
     if (signed_data_part(pt))
         signed_content(p, idx);
+    p->flowed = flowed_mode(part);
     leaf_text(p, idx, attach_disp);
+    p->flowed = 0;
 }
 
 /* A multipart whose boundary never occurs has no children; its body (all

@@ -154,6 +154,13 @@ def message_seeds(out):
         "Content-Transfer-Encoding: base64\r\n\r\n"
         + base64.encodebytes(zipped).decode().replace("\n", "\r\n") + "--x--\r\n"))
 
+    # Flowed text (RFC 3676): soft breaks, delsp, quote depths, stuffing, a signature.
+    write(out, "message", "format-flowed.eml", mail(
+        [("From", "a@example.net"), ("To", "b@example.com"), ("Subject", "flowed"),
+         ("MIME-Version", "1.0"),
+         ("Content-Type", "text/plain; charset=utf-8; format=flowed; delsp=yes")],
+        " From the top \r\nvi \r\nagra\r\n> quoted \r\n>> deeper \r\n> back\r\n"
+        "-- \r\nsig \r\n"))
     write(out, "message", "html-files.eml", HTML_FILES_MAIL)
     write(out, "message", "svg-srcdoc.eml", SVG_SRCDOC_MAIL)
     write(out, "message", "html-files-more.eml", HTML_FILES_MORE_MAIL)

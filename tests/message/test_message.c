@@ -644,6 +644,41 @@ static void test_base64_padded_chunks(void)
 }
 
 /*
+ * text/plain; format=flowed (RFC 3676) reads as the mail client shows it:
+ * a line ending in a space runs on into the next of the same quote depth,
+ * without that space when delsp=yes, and the stuffed space after quote
+ * marks goes. Text that is not flowed keeps its line breaks.
+ */
+static void test_format_flowed(void)
+{
+    static const struct {
+        const char *params, *body, *text;
+    } cases[] = {
+        {"; format=flowed; delsp=yes", "buy vi \r\nagra now\r\n", "f\nbuy viagra now"},
+        {"; format=\"Flowed\"; DelSp=\"Yes\"", "a \nb\n", "f\nab"},
+        {"; format=flowed", "Hello \r\nworld, \r\nagain.\r\n", "f\nHello world, again."},
+        {"; format=flowed", "> quoted \r\n> more\r\nreply \r\n-- \r\nSig\r\n",
+         "f\n> quoted more\nreply -- \nSig"},
+        {"; format=flowed", " From here \r\n>> deep \r\n> shallow\r\n",
+         "f\nFrom here \n>> deep \n> shallow"},
+        {"", "buy vi \r\nagra now\r\n", "f\nbuy vi \nagra now"},
+        {"; format=fixed; delsp=yes", "a \nb\n", "f\na \nb"},
+    };
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new(NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        g_string_printf(raw, "Subject: f\nContent-Type: text/plain; charset=utf-8%s\n\n%s",
+                        cases[i].params, cases[i].body);
+        message_t *m = parse_built(a, raw);
+        if (strcmp(m->text, cases[i].text) != 0)
+            fprintf(stderr, "case %zu: [%s]\n", i, m->text);
+        CHECK_STR(m->text, cases[i].text);
+    }
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
+/*
  * A multipart that names two boundaries: GMime splits the body by one,
  * another reader may split it by the other and open attachments no stage
  * saw as parts, so the message is flagged for a whole scan. The same
@@ -2570,6 +2605,7 @@ int main(int argc, char **argv)
     test_base64_padded_chunks();
     test_preamble_epilogue();
     test_conflicting_boundaries();
+    test_format_flowed();
     test_nul_in_name();
     test_two_names();
     test_html_attachment_urls();
