@@ -2487,6 +2487,14 @@ int message_parse(arena_t *arena, const char *raw, size_t len, const message_lim
     size_t start = begin_segment(&p);
     sb_put(&p.text, m->subject, strlen(m->subject));
     end_segment(&p, 0, start);
+    /* Of two Subject fields some clients show the second: the text holds
+     * each, so that what any reader shows reaches the rules. */
+    for (size_t i = 1; (subject = message_header(m, "Subject", i)) != NULL; i++) {
+        size_t mark = p.text.len;
+        start = begin_segment(&p);
+        sb_put(&p.text, subject, strlen(subject));
+        end_segment(&p, mark, start);
+    }
     parse_mime(&p, m->raw, n);
     cr_boundaries(&p, m->raw, n);
     finish_text(&p);

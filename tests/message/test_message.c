@@ -678,6 +678,19 @@ static void test_format_flowed(void)
     arena_destroy(&a);
 }
 
+/* Of two Subject fields some clients show the second: the text holds both,
+ * the message's subject stays the first. */
+static void test_two_subjects(void)
+{
+    arena_t *a = arena_new(16384);
+    GString *raw = g_string_new("Subject: Meeting notes\nSubject: Cheap pills\n\nHello\n");
+    message_t *m = parse_built(a, raw);
+    CHECK_STR(m->text, "Meeting notes\nCheap pills\nHello");
+    CHECK_STR(m->subject, "Meeting notes");
+    g_string_free(raw, TRUE);
+    arena_destroy(&a);
+}
+
 /*
  * A multipart that names two boundaries: GMime splits the body by one,
  * another reader may split it by the other and open attachments no stage
@@ -2606,6 +2619,7 @@ int main(int argc, char **argv)
     test_preamble_epilogue();
     test_conflicting_boundaries();
     test_format_flowed();
+    test_two_subjects();
     test_nul_in_name();
     test_two_names();
     test_html_attachment_urls();
