@@ -5,6 +5,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "cache.h"
+#include "reader.h"
 #include "rules.h"
 
 #include <smf/module.h>
@@ -74,7 +75,7 @@ typedef struct pat_thread {
     pcre2_jit_stack *jit;
     unsigned char *hits;      /* One flag per rule, cleared per message. */
     unsigned char *solo_hits; /* The same for profile runs, kept apart from the verdict. */
-    char *view;               /* A text as its reader sees it (pat_reader_view()). */
+    char *view;               /* A text as its reader sees it (reader.h). */
     size_t view_cap;
 } pat_thread_t;
 
@@ -746,92 +747,6 @@ static int pat_match_text(pat_scan_t *sc, const char *data, size_t len)
     return 0;
 }
 
-/*
- * The length of the UTF-8 sequence at s[0..n) a reader does not see (a
- * soft hyphen, a zero-width space or joiner, a direction mark, a word
- * joiner, a byte order mark), else 0.
- */
-static size_t pat_invisible(const unsigned char *s, size_t n)
-{
-    if (n >= 2 && ((s[0] == 0xc2 && s[1] == 0xad) || (s[0] == 0xcd && s[1] == 0x8f)))
-        return 2; /* U+00AD, U+034F */
-    if (n < 3)
-        return 0;
-    if ((s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0x8b && s[2] <= 0x8f) || /* U+200B-U+200F */
-        (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa0 && s[2] <= 0xa4) || /* U+2060-U+2064 */
-        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ||                 /* U+FEFF */
-        (s[0] == 0xe1 && s[1] == 0xa0 && s[2] == 0x8e))                   /* U+180E */
-        return 3;
-    return 0;
-}
-
-/*
- * The length of the UTF-8 sequence at s[0..n) that a reader sees as an ASCII
- * character, stored in *c: a space of another width (no-break, en, em, thin,
- * ideographic) as ' ', a full-width letter, digit or sign (U+FF01-U+FF5E) as
- * its ASCII one. Else 0.
- */
-static size_t pat_ascii_lookalike(const unsigned char *s, size_t n, char *c)
-{
-    *c = ' ';
-    if (n >= 2 && s[0] == 0xc2 && s[1] == 0xa0)
-        return 2; /* U+00A0 */
-    if (n < 3)
-        return 0;
-    if ((s[0] == 0xe2 && s[1] == 0x80 &&
-         ((s[2] >= 0x80 && s[2] <= 0x8a) || s[2] == 0xaf)) || /* U+2000-A, 202F */
-        (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||     /* U+205F */
-        (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) ||     /* U+3000 */
-        (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80))       /* U+1680 */
-        return 3;
-    if (s[0] == 0xef &&
-        ((s[1] == 0xbc && s[2] >= 0x81) || (s[1] == 0xbd && s[2] >= 0x80 && s[2] <= 0x9e))) {
-        *c = (char)(((s[1] & 0x01) << 6 | (s[2] & 0x3f)) + 0x20); /* U+FF01 -> '!' */
-        return 3;
-    }
-    return 0;
-}
-
-/*
- * The text as its reader sees it, in the thread's buffer: the characters a
- * mail client shows as nothing dropped, other spaces and full-width ASCII
- * made plain ASCII, so that "vi<U+200B>agra" or "free<U+00A0>money" meets
- * a rule written for the words. Returns NULL when the text holds none of
- * them (or on a failed allocation: the text as written is still matched).
- */
-static const char *pat_reader_view(pat_thread_t *th, const char *data, size_t *len)
-{
-    const unsigned char *s = (const unsigned char *)data;
-    size_t n = *len, i = 0, o = 0, k;
-    char c;
-
-    while (i < n && (s[i] < 0xc2 || (pat_invisible(s + i, n - i) == 0 &&
-                                     pat_ascii_lookalike(s + i, n - i, &c) == 0)))
-        i++;
-    if (i == n)
-        return NULL;
-    if (th->view_cap < n) {
-        char *b = realloc(th->view, n);
-        if (b == NULL)
-            return NULL;
-        th->view = b;
-        th->view_cap = n;
-    }
-    memcpy(th->view, data, i);
-    for (o = i; i < n;) {
-        if ((k = pat_invisible(s + i, n - i)) > 0) {
-            i += k;
-        } else if ((k = pat_ascii_lookalike(s + i, n - i, &c)) > 0) {
-            th->view[o++] = c;
-            i += k;
-        } else {
-            th->view[o++] = data[i++];
-        }
-    }
-    *len = o;
-    return th->view;
-}
-
 /* Whether a target is text a person reads, whose invisible characters hide words. */
 static int pat_read_by_people(pat_target_t t)
 {
@@ -855,7 +770,7 @@ static int pat_match_item(pat_scan_t *sc, const char *data, size_t len)
         len = sc->st->max_bytes;
     if ((rc = pat_match_text(sc, data, len)) < 0 || !pat_read_by_people(sc->g->target))
         return rc;
-    if ((view = pat_reader_view(sc->th, data, &len)) == NULL)
+    if ((view = pat_reader_view(&sc->th->view, &sc->th->view_cap, data, &len)) == NULL)
         return 0;
     return pat_match_text(sc, view, len);
 }
