@@ -1906,34 +1906,6 @@ static size_t media_type_len(const char *v)
 }
 
 /*
- * Whether an entity has Content-Type fields that name different media
- * types. GMime builds the tree from the last one, Thunderbird from the
- * first: a "multipart/mixed" field followed by a "text/plain" one shows
- * the reader an attachment that the scanners would see as plain text.
- */
-static bool conflicting_types(GMimeObject *obj)
-{
-    GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
-    int n = hl ? g_mime_header_list_get_count(hl) : 0;
-    const char *first = NULL;
-    size_t first_len = 0;
-    for (int i = 0; i < n; i++) {
-        const char *v = field_value_at(hl, i, "Content-Type");
-        if (v == NULL)
-            continue;
-        v += strspn(v, " \t\r\n");
-        size_t len = media_type_len(v);
-        if (first == NULL) {
-            first = v;
-            first_len = len;
-        } else if (len != first_len || strncasecmp(v, first, len) != 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
  * The next parameter of a Content-Type value after *s: its name and value
  * (without quotes), *s moved past it. A ';' inside a quoted string
  * separates nothing. False when no parameter is left.
@@ -1987,34 +1959,57 @@ static bool boundary_name(const char *n, size_t len)
     return false;
 }
 
+/* The first of the values an entity's fields give one thing, and whether
+ * a later one differed from it. */
+typedef struct first_value {
+    const char *v;
+    size_t len;
+    bool differs;
+} first_value_t;
+
+static void note_value(first_value_t *f, const char *v, size_t len, bool any_case)
+{
+    if (f->v == NULL) {
+        f->v = v;
+        f->len = len;
+    } else if (len != f->len ||
+               (any_case ? strncasecmp(v, f->v, len) : memcmp(v, f->v, len)) != 0) {
+        f->differs = true;
+    }
+}
+
 /*
- * Whether an entity names two different boundaries, in one Content-Type
- * field or in two. GMime takes one of them and the parts it finds under
- * it, while another reader may split the body by the other: a mail client
- * would open attachments that no stage sees as parts.
+ * Why different readers read an entity's Content-Type fields differently,
+ * or NULL. Fields that name different media types: GMime builds the tree
+ * from the last one, Thunderbird from the first, so a "multipart/mixed"
+ * field followed by a "text/plain" one shows the reader an attachment that
+ * the scanners would see as plain text. A multipart that names two
+ * boundaries, in one field or in two: GMime takes one of them and the parts
+ * it finds under it, while another reader may split the body by the other
+ * and open attachments that no stage sees as parts.
  */
-static bool conflicting_boundaries(GMimeObject *obj)
+static const char *content_type_conflict(GMimeObject *obj, bool multipart)
 {
     GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
     int n = hl ? g_mime_header_list_get_count(hl) : 0;
-    const char *first = NULL;
-    size_t first_len = 0;
+    first_value_t type = {0}, boundary = {0};
     for (int i = 0; i < n; i++) {
         const char *s = field_value_at(hl, i, "Content-Type");
+        if (s == NULL)
+            continue;
+        s += strspn(s, " \t\r\n");
+        note_value(&type, s, media_type_len(s), true);
         const char *name, *v;
         size_t nlen, vlen;
-        while (s != NULL && next_param(&s, &name, &nlen, &v, &vlen)) {
-            if (!boundary_name(name, nlen))
-                continue;
-            if (first == NULL) {
-                first = v;
-                first_len = vlen;
-            } else if (vlen != first_len || memcmp(v, first, vlen) != 0) {
-                return true;
-            }
-        }
+        while (multipart && next_param(&s, &name, &nlen, &v, &vlen))
+            if (boundary_name(name, nlen))
+                note_value(&boundary, v, vlen, false);
     }
-    return false;
+    if (type.differs)
+        return "conflicting Content-Type fields: mail clients may read another MIME structure";
+    if (boundary.differs)
+        return "conflicting boundary parameters: mail clients may read other MIME parts";
+    return NULL;
 }
 
 static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
@@ -2025,12 +2020,9 @@ static void walk(parser_t *p, GMimeObject *obj, long parent, unsigned depth)
         return;
     /* The scanners cannot see the tree the reader is shown: the message is
      * flagged, which has the antivirus stage scan it whole as well. */
-    if (conflicting_types(obj))
-        truncate_msg(p, "conflicting Content-Type fields: mail clients may read another MIME "
-                        "structure");
-    else if (GMIME_IS_MULTIPART(obj) && conflicting_boundaries(obj))
-        truncate_msg(p, "conflicting boundary parameters: mail clients may read other MIME "
-                        "parts");
+    const char *conflict = content_type_conflict(obj, GMIME_IS_MULTIPART(obj));
+    if (conflict != NULL)
+        truncate_msg(p, conflict);
     int attach = describe(p, idx, obj);
     if (GMIME_IS_MULTIPART(obj))
         walk_multipart(p, idx, GMIME_MULTIPART(obj), depth);
