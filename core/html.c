@@ -12,8 +12,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define TAG_DATA_MAX 4
+
+/* Runs of hidden text moved after the visible text, at most; past them,
+ * hidden text stays where it is. */
+#define HIDDEN_RUNS_MAX 64
 
 typedef struct html_state {
     const char *p; /* Next input byte. */
@@ -51,6 +56,13 @@ typedef struct html_state {
     int refresh;
     const char *content;
     size_t content_len;
+    /* The tag being read has a style that hides it (css_hides()). */
+    int css_hidden;
+    /* Text of elements hidden by their style, kept out of line and put after
+     * the rest (hidden_text()). */
+    const char *hidden_from[HIDDEN_RUNS_MAX];
+    const char *hidden_to[HIDDEN_RUNS_MAX];
+    size_t hidden_count;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -609,6 +621,61 @@ static void srcdoc(html_state_t *st, const char *v, size_t n)
 }
 
 /* Reads one attribute at st->p; returns 0 at the end of the tag. */
+/* Whether s[i..n), after blanks, starts with word (in any case), then
+ * blanks; where it ends, else 0. */
+static size_t css_word(const char *s, size_t n, size_t i, const char *word)
+{
+    size_t k = strlen(word);
+    while (i < n && is_space((unsigned char)s[i]))
+        i++;
+    if (n - i < k || strncasecmp(s + i, word, k) != 0)
+        return 0;
+    i += k;
+    while (i < n && is_space((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+/* Whether a declaration value at s[i..n) is a zero: "0", "0px", "0.0em",
+ * up to ';', '!' or the end. */
+static int css_zero(const char *s, size_t n, size_t i)
+{
+    while (i < n && is_space((unsigned char)s[i]))
+        i++;
+    size_t digits = 0;
+    for (; i < n && (s[i] == '0' || s[i] == '.'); i++)
+        digits += s[i] == '0';
+    while (i < n && is_alpha((unsigned char)s[i]))
+        i++; /* A unit. */
+    while (i < n && is_space((unsigned char)s[i]))
+        i++;
+    return digits > 0 && (i == n || s[i] == ';' || s[i] == '!');
+}
+
+/*
+ * Whether an inline style hides its element from the reader: display:none,
+ * visibility:hidden, font-size:0 or opacity:0, in any of its declarations.
+ */
+static int css_hides(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t d, v;
+        if ((d = css_word(s, n, i, "display")) > 0 && d < n && s[d] == ':' &&
+            (v = css_word(s, n, d + 1, "none")) > 0 && (v == n || s[v] == ';' || s[v] == '!'))
+            return 1;
+        if ((d = css_word(s, n, i, "visibility")) > 0 && d < n && s[d] == ':' &&
+            (v = css_word(s, n, d + 1, "hidden")) > 0 && (v == n || s[v] == ';' || s[v] == '!'))
+            return 1;
+        if ((((d = css_word(s, n, i, "font-size")) > 0) ||
+             (d = css_word(s, n, i, "opacity")) > 0) &&
+            d < n && s[d] == ':' && css_zero(s, n, d + 1))
+            return 1;
+        const char *semi = memchr(s + i, ';', n - i);
+        i = semi != NULL ? (size_t)(semi - s) + 1 : n;
+    }
+    return 0;
+}
+
 static int attribute(html_state_t *st, const char *tag)
 {
     const char *p = st->p;
@@ -656,11 +723,12 @@ static int attribute(html_state_t *st, const char *tag)
         st->sink->script(st->sink->ctx, code, code_len);
     if (v != NULL && (st->sink != NULL || st->urls != NULL) && name_is(name, name_len, "srcdoc"))
         srcdoc(st, v, vlen);
-    if (v != NULL && st->sink != NULL && st->sink->style != NULL &&
-        name_is(name, name_len, "style")) {
+    if (v != NULL && name_is(name, name_len, "style")) {
         size_t len;
         const char *d = attr_value(st, v, vlen, &len);
-        st->sink->style(st->sink->ctx, d, len);
+        st->css_hidden |= css_hides(d, len);
+        if (st->sink != NULL && st->sink->style != NULL)
+            st->sink->style(st->sink->ctx, d, len);
     }
     if (v != NULL && (st->sink != NULL || st->urls != NULL) && strcmp(tag, "meta") == 0) {
         size_t len;
@@ -853,6 +921,29 @@ static void skip_markup_decl(html_state_t *st)
     st->p = e != NULL ? e + 1 : st->end;
 }
 
+/*
+ * An element its style hides, whose text runs straight to its end tag
+ * ("vi<span style=\"display:none\">xq</span>agra"): the text is moved out
+ * of line, after the rest of the page, so that the visible words around it
+ * join as the reader sees them and what was hidden still reaches the rules
+ * and tokens (a newsletter's hidden preview text is shown in the message
+ * list). An element with tags inside is left in place: where a browser ends
+ * it then depends on more than its end tag, and guessing wrong would hide
+ * visible text.
+ */
+static void hide_text(html_state_t *st, const char *name)
+{
+    const char *lt = memchr(st->p, '<', (size_t)(st->end - st->p));
+    size_t k = strlen(name);
+    if (lt == NULL || lt == st->p || st->hidden_count == HIDDEN_RUNS_MAX ||
+        (size_t)(st->end - lt) < k + 3 || lt[1] != '/' || strncasecmp(lt + 2, name, k) != 0 ||
+        !(is_space((unsigned char)lt[2 + k]) || lt[2 + k] == '>'))
+        return;
+    st->hidden_from[st->hidden_count] = st->p;
+    st->hidden_to[st->hidden_count++] = lt;
+    st->p = lt;
+}
+
 /* Handles the tag at st->p ('<' followed by a letter or '/'). */
 static void tag(html_state_t *st)
 {
@@ -873,6 +964,7 @@ static void tag(html_state_t *st)
     st->type = NULL;
     st->refresh = 0;
     st->content = NULL;
+    st->css_hidden = 0;
     while (attribute(st, name))
         ;
     /* A page that refreshes goes to its URL as a link would: it is a link
@@ -898,6 +990,8 @@ static void tag(html_state_t *st)
         st->pending = SEP_LINE;
     else if (is_cell(name))
         put_space(st);
+    if (!closing && st->css_hidden)
+        hide_text(st, name);
     if (!closing)
         skip_hidden(st, name);
 }
@@ -963,6 +1057,21 @@ char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *ou
     return html_scan(arena, html, len, out_len, urls, NULL);
 }
 
+/* The hidden runs, each on a line of its own after the visible text. */
+static void hidden_text(html_state_t *st)
+{
+    const char *end = st->end;
+    for (size_t i = 0; i < st->hidden_count; i++) {
+        st->pending = SEP_LINE;
+        st->p = st->hidden_from[i];
+        st->end = st->hidden_to[i];
+        while (st->p < st->end)
+            text_byte(st);
+    }
+    st->end = end;
+    st->p = end;
+}
+
 static char *scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
                   const html_sink_t *sink, unsigned depth)
 {
@@ -982,6 +1091,7 @@ static char *scan(arena_t *arena, const char *html, size_t len, size_t *out_len,
             text_byte(&st); /* A stray '<' is text. */
         }
     }
+    hidden_text(&st);
     st.out[st.len] = '\0';
     if (out_len != NULL)
         *out_len = st.len;

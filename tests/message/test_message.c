@@ -2334,6 +2334,20 @@ static void test_html_to_text(void)
         {"<!--[if !mso]><!-->both<!--<![endif]-->", "both"},
         {"<!--[if x --> BUY ]> y", "BUY ]> y"},
         {"caf\xc3\xa9 \xe2\x82\xac \xff", "caf\xc3\xa9 \xe2\x82\xac \xff"},
+        /* Text its style hides goes after the visible text, on a line of its
+         * own: the words around it join as the reader sees them. */
+        {"vi<span style=\"display:none\">xq</span>agra now", "viagra now\nxq"},
+        {"a<b style='DISPLAY : None !important'>1</b>b<i style=\"visibility:hidden\">2</i>c",
+         "abc\n1\n2"},
+        {"<p>Hi</p><span style=\"color:red;font-size:0px\">ham words</span><p>Buy</p>",
+         "Hi\nBuy\nham words"},
+        {"x<span style=\"opacity:0\">h</span>y<span style=\"display&#58;none\">z</span>w",
+         "xyw\nh\nz"},
+        /* Shown: other values, and a hidden element with tags inside, whose end
+         * a browser may place elsewhere. */
+        {"a<span style=\"font-size:0.9em;opacity:0.5;display:nonesuch\">b</span>c", "abc"},
+        {"a<div style=\"display:none\">b<p>c</p></div>d", "a\nb\nc\nd"},
+        {"a<span style=\"display:none\">b</div>c", "ab\nc"},
     };
     arena_t *a = arena_new(4096);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
