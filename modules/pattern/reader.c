@@ -3,173 +3,14 @@
  */
 #include "reader.h"
 
-#include <stdbool.h>
+#include "lookalike.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * The length of the UTF-8 sequence at s[0..n) a reader does not see (a
- * soft hyphen, a zero-width space or joiner, a direction mark, a word
- * joiner, a byte order mark), else 0.
- */
-static size_t invisible(const unsigned char *s, size_t n)
-{
-    if (n >= 2 && ((s[0] == 0xc2 && s[1] == 0xad) || (s[0] == 0xcd && s[1] == 0x8f)))
-        return 2; /* U+00AD, U+034F */
-    if (n < 3)
-        return 0;
-    if ((s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0x8b && s[2] <= 0x8f) || /* U+200B-U+200F */
-        (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa0 && s[2] <= 0xa4) || /* U+2060-U+2064 */
-        (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ||                 /* U+FEFF */
-        (s[0] == 0xe1 && s[1] == 0xa0 && s[2] == 0x8e))                   /* U+180E */
-        return 3;
-    return 0;
-}
-
-/*
- * The length of the UTF-8 sequence at s[0..n) that a reader sees as an ASCII
- * character, stored in *c: a space of another width (no-break, en, em, thin,
- * ideographic) as ' ', a full-width letter, digit or sign (U+FF01-U+FF5E) as
- * its ASCII one. Else 0.
- */
-static size_t ascii_lookalike(const unsigned char *s, size_t n, char *c)
-{
-    *c = ' ';
-    if (n >= 2 && s[0] == 0xc2 && s[1] == 0xa0)
-        return 2; /* U+00A0 */
-    if (n < 3)
-        return 0;
-    if ((s[0] == 0xe2 && s[1] == 0x80 &&
-         ((s[2] >= 0x80 && s[2] <= 0x8a) || s[2] == 0xaf)) || /* U+2000-A, 202F */
-        (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||     /* U+205F */
-        (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) ||     /* U+3000 */
-        (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80))       /* U+1680 */
-        return 3;
-    if (s[0] == 0xef &&
-        ((s[1] == 0xbc && s[2] >= 0x81) || (s[1] == 0xbd && s[2] >= 0x80 && s[2] <= 0x9e))) {
-        *c = (char)(((s[1] & 0x01) << 6 | (s[2] & 0x3f)) + 0x20); /* U+FF01 -> '!' */
-        return 3;
-    }
-    return 0;
-}
-
-/* Cyrillic, Greek and Latin letters drawn as an ASCII letter is in the
- * fonts mail clients use, by code point (sorted, for the search). */
-static const struct {
-    unsigned short cp;
-    char ascii;
-} confusables[] = {
-    {0x0131, 'i'}, {0x0391, 'A'}, {0x0392, 'B'}, {0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'},
-    {0x0399, 'I'}, {0x039a, 'K'}, {0x039c, 'M'}, {0x039d, 'N'}, {0x039f, 'O'}, {0x03a1, 'P'},
-    {0x03a4, 'T'}, {0x03a5, 'Y'}, {0x03a7, 'X'}, {0x03b1, 'a'}, {0x03b9, 'i'}, {0x03ba, 'k'},
-    {0x03bd, 'v'}, {0x03bf, 'o'}, {0x03c1, 'p'}, {0x03c4, 't'}, {0x03c5, 'u'}, {0x03c7, 'x'},
-    {0x0405, 'S'}, {0x0406, 'I'}, {0x0408, 'J'}, {0x0410, 'A'}, {0x0412, 'B'}, {0x0415, 'E'},
-    {0x041a, 'K'}, {0x041c, 'M'}, {0x041d, 'H'}, {0x041e, 'O'}, {0x0420, 'P'}, {0x0421, 'C'},
-    {0x0422, 'T'}, {0x0425, 'X'}, {0x0430, 'a'}, {0x0435, 'e'}, {0x043e, 'o'}, {0x0440, 'p'},
-    {0x0441, 'c'}, {0x0443, 'y'}, {0x0445, 'x'}, {0x0455, 's'}, {0x0456, 'i'}, {0x0458, 'j'},
-    {0x04bb, 'h'}, {0x0501, 'd'}, {0x051b, 'q'}, {0x051d, 'w'},
-};
-
-/* The ASCII letter the two-byte UTF-8 letter at s[0..n) is drawn as, else 0. */
-static char confusable(const unsigned char *s, size_t n)
-{
-    if (n < 2 || s[0] < 0xc4 || s[0] > 0xd4 || (s[1] & 0xc0) != 0x80)
-        return 0;
-    unsigned cp = (unsigned)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-    size_t lo = 0, hi = sizeof confusables / sizeof confusables[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (confusables[mid].cp == cp)
-            return confusables[mid].ascii;
-        if (confusables[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static bool ascii_letter(unsigned char c)
-{
-    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-
-/* Whether the byte at s[0..n) continues a word: an ASCII letter or digit,
- * or a character outside ASCII that no reader takes for a space. */
-static bool word_byte(const unsigned char *s, size_t n)
-{
-    char c;
-    if (s[0] < 0x80)
-        return ascii_letter(s[0]) || (s[0] >= '0' && s[0] <= '9');
-    return ascii_lookalike(s, n, &c) == 0 || c != ' ';
-}
-
-/* The end of the word at s[i..n), and whether it mixes ASCII letters with
- * letters drawn like them. */
-static size_t word_end(const unsigned char *s, size_t n, size_t i, bool *mixed)
-{
-    bool ascii = false, alike = false;
-    while (i < n && word_byte(s + i, n - i)) {
-        if (s[i] < 0x80) {
-            ascii |= ascii_letter(s[i]);
-            i++;
-            continue;
-        }
-        alike |= confusable(s + i, n - i) != 0;
-        i++;
-        while (i < n && (s[i] & 0xc0) == 0x80)
-            i++;
-    }
-    *mixed = ascii && alike;
-    return i;
-}
-
-/* Whether the text holds anything the view changes, from where on: the
- * start of the word that holds the first such character. */
-static size_t first_change(const unsigned char *s, size_t n)
-{
-    char c;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0xc2)
-            continue;
-        if (invisible(s + i, n - i) > 0 || ascii_lookalike(s + i, n - i, &c) > 0 ||
-            confusable(s + i, n - i) != 0) {
-            while (i > 0 && word_byte(s + i - 1, n - i + 1))
-                i--;
-            return i;
-        }
-    }
-    return n;
-}
-
-/* Writes the view of s[i..n) from out[o] on; returns its end. */
-static size_t write_view(const unsigned char *s, size_t n, size_t i, char *out, size_t o)
-{
-    size_t word = i, k;
-    bool mixed = false;
-    char c;
-    while (i < n) {
-        if (i >= word)
-            word = word_byte(s + i, n - i) ? word_end(s, n, i, &mixed) : i + 1;
-        if ((k = invisible(s + i, n - i)) > 0) {
-            i += k;
-        } else if ((k = ascii_lookalike(s + i, n - i, &c)) > 0) {
-            out[o++] = c;
-            i += k;
-        } else if (mixed && (c = confusable(s + i, n - i)) != 0) {
-            out[o++] = c;
-            i += 2;
-        } else {
-            out[o++] = (char)s[i++];
-        }
-    }
-    return o;
-}
-
 const char *pat_reader_view(char **buf, size_t *cap, const char *data, size_t *len)
 {
-    const unsigned char *s = (const unsigned char *)data;
-    size_t n = *len, i = first_change(s, n);
+    size_t n = *len, i = smf_lookalike_first(data, n);
     if (i == n)
         return NULL;
     if (*cap < n) {
@@ -179,8 +20,8 @@ const char *pat_reader_view(char **buf, size_t *cap, const char *data, size_t *l
         *buf = b;
         *cap = n;
     }
-    memcpy(*buf, data, i);
-    size_t o = write_view(s, n, i, *buf, i);
+    unsigned found = 0;
+    size_t o = smf_lookalike_view(data, n, i, *buf, &found);
     /* Only letters of other scripts in words of their own: nothing changed. */
     if (o == n && memcmp(*buf, data, n) == 0)
         return NULL;
