@@ -10,6 +10,8 @@
 #endif
 #include "tokens.h"
 
+#include "lookalike.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -339,6 +341,28 @@ static size_t add_unspaced_run(bayes_tokens_t *t, const char *prefix, const char
 }
 
 /*
+ * The text s[0..*n) as its reader sees it (lookalike.h), in the message's
+ * memory: "vi\u200bagra", "ｖｉａｇｒａ" and "vіagra" with a Cyrillic і are the
+ * word "viagra", not "vi" and "agra" or tokens no other mail shares. A word
+ * of Latin letters disguised so (a Cyrillic or Greek letter drawn like a
+ * Latin one, an invisible character between two letters) is written by no
+ * one who means to be read, so it adds the token "word:disguised" as well.
+ * Without memory the text is read as written.
+ */
+static const char *reader_view(bayes_tokens_t *t, const char *s, size_t *n)
+{
+    size_t from = smf_lookalike_first(s, *n);
+    char *view;
+    if (from == *n || (view = smf_msg_alloc(t->msg, *n)) == NULL)
+        return s;
+    unsigned found = 0;
+    *n = smf_lookalike_view(s, *n, from, view, &found);
+    if (found != 0)
+        add_str(t, "word", "disguised", 9);
+    return view;
+}
+
+/*
  * Adds the words of s[0..n) under `prefix`, and with `pairs` each pair of
  * neighbouring words as well, up to max words (pairs of unspaced text each
  * count as one). One-letter words carry no signal and are skipped, without
@@ -349,6 +373,7 @@ static void add_words_max(bayes_tokens_t *t, const char *prefix, const char *s, 
 {
     uint32_t prev = BAYES_NO_TOKEN;
     size_t i = 0, words = 0;
+    s = reader_view(t, s, &n);
     while (i < n && room(t) && words < max) {
         size_t len, chars;
         char_kind_t kind = char_kind(s, i, n, &len);

@@ -547,6 +547,40 @@ class TestLearning(BayesCase):
         # The typographic apostrophe is the same token as the typewriter one.
         self.assertTrue(has("", "don't"), "don't")
 
+    def test_words_as_the_reader_sees_them(self):
+        """A zero-width space, word joiner or soft hyphen inside a word is dropped, not a
+        break; full-width letters and digits are ASCII; a Cyrillic or Greek letter drawn
+        like a Latin one is that letter inside a word of ASCII letters. Such a disguised
+        word adds word:disguised; text that only looks foreign does not."""
+        def learn(name, body, subject="hello"):
+            return self.learn_one(
+                name, ("From: someone@example.net\nTo: user@example.com\nSubject: %s\n"
+                       "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+                       "Content-Transfer-Encoding: 8bit\n\n%s\n" % (subject, body)).encode())
+        rec = learn("disguised.eml",
+                    "vi\u200bagra ca\u00adsh fr\u2060ee of\ufeffter \uff42\uff55\uff59 \uff10\uff19"
+                    " pr\u0456ce \u0440aypal \u03bfrder",
+                    subject="l\u043ean\u200bs")
+        self.assert_tokens(
+            rec,
+            has=[("", w) for w in ("viagra", "cash", "free", "ofter", "buy", "09", "price",
+                                   "paypal", "order")]
+            + [("h:subject", "loans"), ("word", "disguised")],
+            lacks=[("", w) for w in ("vi", "agra", "ca\u00adsh", "fr", "ee", "of\ufeffter",
+                                     "\uff42\uff55\uff59", "pr\u0456ce", "\u0440aypal")])
+        shutil.rmtree(self.data)
+        # Cyrillic and Greek words of their own, full-width letters, an invisible
+        # character at a word's edge, and a zero-width space between Thai words are
+        # the text of their language: folded where a reader sees the same, no disguise.
+        rec = learn("plain.eml",
+                    "\u043c\u0438\u0440 \u03ba\u03b1\u03bb\u03bf \uff46\uff52\uff45\uff45"
+                    " \u200bword\u200b \u0e2a\u0e34\u200b\u0e19\u0e04")
+        self.assert_tokens(
+            rec,
+            has=[("", "\u043c\u0438\u0440"), ("", "\u03ba\u03b1\u03bb\u03bf"),
+                 ("", "free"), ("", "word")],
+            lacks=[("word", "disguised")])
+
     def test_received_names_hosts_and_networks_not_mailboxes(self):
         """The sender's end of the Received chain gives host names and /24
         networks; the recipient's address in "for <...>" is the same for all of
