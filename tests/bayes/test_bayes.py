@@ -23,6 +23,9 @@ import unittest
 
 import fixtures
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lmdbrecords import dump, load  # noqa: E402
+
 PATHS = {}
 
 
@@ -160,26 +163,6 @@ def summary(out):
     line = [l for l in out.splitlines() if l.startswith(("learned ", "unlearned "))][-1]
     line = line.split(" (")[0]
     return {k: int(v) for k, v in (item.rsplit(" ", 1) for item in line.split(", "))}
-
-
-def dump(env, db):
-    """Every record of an LMDB database as {key bytes: value bytes}."""
-    p = subprocess.run(["mdb_dump", "-s", db, env], capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_dump %s %s: %s" % (env, db, p.stderr))
-    lines = p.stdout.split("HEADER=END\n", 1)[1].splitlines()
-    lines = [l.strip() for l in lines if l.startswith(" ")]
-    return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
-
-
-def load(env, db, records):
-    """Writes {key bytes: value bytes} into an LMDB database (over what is there)."""
-    text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
-        " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
-    p = subprocess.run(["mdb_load", "-s", db, env], input=text, capture_output=True, text=True,
-                       timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_load %s %s: %s" % (env, db, p.stderr))
 
 
 def fitted(records):

@@ -17,6 +17,9 @@ import unittest
 
 import zmq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lmdbrecords import dump as mdb_dump, load as mdb_load  # noqa: E402,F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
 PROTO = b"SMF/1"
@@ -252,27 +255,6 @@ class Smfd:
         """Runs smfc against this engine; returns the CompletedProcess."""
         cmd = [PATHS["smfc"], "-e", self.listen] + list(args)
         return subprocess.run(cmd, capture_output=True, timeout=timeout)
-
-
-def mdb_dump(env, db):
-    """Every record of an LMDB database as {key bytes: value bytes}, read with
-    mdb_dump (lmdb-utils, which scripts/setup installs)."""
-    p = subprocess.run(["mdb_dump", "-s", db, env], capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_dump %s %s: %s" % (env, db, p.stderr))
-    lines = p.stdout.split("HEADER=END\n", 1)[1].splitlines()
-    lines = [l.strip() for l in lines if l.startswith(" ")]
-    return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
-
-
-def mdb_load(env, db, records):
-    """Writes {key bytes: value bytes} into an LMDB database, over what is there."""
-    text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
-        " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
-    p = subprocess.run(["mdb_load", "-s", db, env], input=text, capture_output=True, text=True,
-                       timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_load %s %s: %s" % (env, db, p.stderr))
 
 
 def recv_reply(sock, timeout_ms=30000):

@@ -17,6 +17,9 @@ import unittest
 
 from dnsserver import DnsServer, reverse_v4, reverse_v6
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import lmdbrecords  # noqa: E402
+
 ARGS = None
 
 # Clients and links the lists are asked about must be public addresses: the
@@ -89,23 +92,13 @@ def run(dns, *args, opts=(), fixture="plain.eml", data_dir=None, tmp=None):
 
 
 def dump(data):
-    """The module's store as {key bytes: value bytes} (mdb_dump)."""
-    p = subprocess.run(["mdb_dump", "-s", "reputation", os.path.join(data, "kv")],
-                       capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_dump: %s" % p.stderr)
-    lines = [l.strip() for l in p.stdout.split("HEADER=END\n", 1)[1].splitlines() if l.startswith(" ")]
-    return {bytes.fromhex(lines[i]): bytes.fromhex(lines[i + 1]) for i in range(0, len(lines), 2)}
+    """The module's store as {key bytes: value bytes}."""
+    return lmdbrecords.dump(os.path.join(data, "kv"), "reputation")
 
 
 def load(data, records):
-    """Writes {key bytes: value bytes} into the module's store (mdb_load)."""
-    text = "VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + "".join(
-        " %s\n %s\n" % (k.hex(), v.hex()) for k, v in records.items()) + "DATA=END\n"
-    p = subprocess.run(["mdb_load", "-s", "reputation", os.path.join(data, "kv")], input=text,
-                       capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("mdb_load: %s" % p.stderr)
+    """Writes {key bytes: value bytes} into the module's store."""
+    lmdbrecords.load(os.path.join(data, "kv"), "reputation", records)
 
 
 def last_txn(data):
