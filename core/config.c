@@ -81,44 +81,47 @@ static void measure_comment_lines(void)
     comment_block_extra = block > 2 ? block - 2 : 0;
 }
 
-/* An unexpected token, or the end of the file, after a string that runs
- * on past its line is what a string left open read on to: the error names
- * where it opened. The configuration has no string of several lines. */
-static bool string_left_open(const cfg_t *cfg, const char *msg, int line)
+/* Writes "file:line: " and the message into cfg_errbuf; returns true. */
+static bool line_error(const cfg_t *cfg, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool line_error(const cfg_t *cfg, int line, const char *fmt, ...)
 {
-    char open[160];
-    bool run_on =
-        strncmp(msg, "unexpected token", 16) == 0 || strstr(msg, "premature end of file") != NULL;
-    int quote = run_on ? confline_open_string(cfg->filename, open, sizeof(open)) : 0;
-    if (quote == 0 || quote > line)
-        return false;
-    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
-                     "%s:%d: the string opened on this line (`%s`) is not closed on it; a closing "
-                     "quote is missing",
-                     cfg->filename, quote, open);
-    if (n < 0)
-        cfg_errbuf[0] = '\0';
+    va_list ap;
+    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: ", cfg->filename, line);
+    if (n < 0 || (size_t)n >= sizeof(cfg_errbuf))
+        return true; /* A path long enough to cut the message still leaves its start. */
+    va_start(ap, fmt);
+    vsnprintf(cfg_errbuf + n, sizeof(cfg_errbuf) - (size_t)n, fmt, ap);
+    va_end(ap);
     return true;
 }
 
-/* An unexpected token after a line that gives an option two words of
- * value is the second word read as an option's name: the error names the
- * line with the words. */
-static bool value_run_on(const cfg_t *cfg, const char *msg, int line)
+/*
+ * An unexpected token, or the end of the file, is often what libconfuse read
+ * on to from a line above, and the error names that line: a string left open
+ * (it reads the string on past its line; the configuration has no string of
+ * several lines), or an option given two words of value (it reads the second
+ * word as the next option's name).
+ */
+static bool read_on_from_above(const cfg_t *cfg, const char *msg, int line)
 {
     char text[160];
-    bool run_on =
-        strncmp(msg, "unexpected token", 16) == 0 || strstr(msg, "premature end of file") != NULL;
-    int at = run_on ? confline_value_run_on(cfg->filename, line, text, sizeof(text)) : 0;
-    if (at == 0)
+    if (strncmp(msg, "unexpected token", 16) != 0 && strstr(msg, "premature end of file") == NULL)
         return false;
-    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
-                     "%s:%d: `%s`: more than one word after `=`; a value with blanks goes in "
-                     "quotes, a list in braces ({a, b})",
-                     cfg->filename, at, text);
-    if (n < 0)
-        cfg_errbuf[0] = '\0';
-    return true;
+    int at = confline_open_string(cfg->filename, text, sizeof(text));
+    if (at > 0 && at <= line)
+        return line_error(cfg, at,
+                          "the string opened on this line (`%s`) is not closed on it; a closing "
+                          "quote is missing",
+                          text);
+    at = confline_value_run_on(cfg->filename, line, text, sizeof(text));
+    if (at > 0)
+        return line_error(cfg, at,
+                          "`%s`: more than one word after `=`; a value with blanks goes in "
+                          "quotes, a list in braces ({a, b})",
+                          text);
+    return false;
 }
 
 /* libconfuse takes the end of the file for a missing `}` only when a
@@ -131,14 +134,10 @@ static bool section_left_open(const cfg_t *cfg, const char *msg, int line)
                    : 0;
     if (from == 0)
         return false;
-    /* A path long enough to cut the message short still leaves its start. */
-    int n = snprintf(cfg_errbuf, sizeof(cfg_errbuf),
-                     "%s:%d: %s: the section opened on line %d (`%s`) is never closed; a `}` is "
-                     "missing there or in a section inside it",
-                     cfg->filename, line, msg, from, open);
-    if (n < 0)
-        cfg_errbuf[0] = '\0';
-    return true;
+    return line_error(cfg, line,
+                      "%s: the section opened on line %d (`%s`) is never closed; a `}` is "
+                      "missing there or in a section inside it",
+                      msg, from, open);
 }
 
 static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
@@ -154,8 +153,7 @@ static void capture_error(cfg_t *cfg, const char *fmt, va_list ap)
     bool section = false;
     int real = confline_real(cfg->filename, cfg->line, comment_line_extra, comment_block_extra);
     int line = confline_culprit(cfg->filename, msg, real, &section);
-    if (string_left_open(cfg, msg, line) || value_run_on(cfg, msg, line) ||
-        section_left_open(cfg, msg, line))
+    if (read_on_from_above(cfg, msg, line) || section_left_open(cfg, msg, line))
         return;
     /* A module's section whose module is not loaded reads as unknown. */
     snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%d: %s%s", cfg->filename, line, msg,
