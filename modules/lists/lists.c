@@ -271,23 +271,20 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
 }
 
 /*
- * The value of the message's one From field as written, unfolded, in the
- * message's memory; NULL when there is none or more than one. As written:
- * smf_msg_header() decodes RFC 2047, and an encoded word
- * ("=?utf-8?q?boss=40partner.example?=") in a display name would decode to
- * what reads as the address.
+ * The value of the message's first From field as written, unfolded, in the
+ * message's memory; NULL when there is none. As written: smf_msg_header()
+ * decodes RFC 2047, and an encoded word ("=?utf-8?q?boss=40partner.example?=")
+ * in a display name would decode to what reads as the address.
  */
 static const char *lists_raw_from(smf_msg_t *msg)
 {
     size_t len;
     const char *h = smf_msg_raw_headers(msg, &len);
-    char *second = rfc5322_raw_field(h, len, "From", 1);
-    char *field = second == NULL ? rfc5322_raw_field(h, len, "From", 0) : NULL;
+    char *field = rfc5322_raw_field(h, len, "From", 0);
     char *out = field != NULL ? smf_msg_alloc(msg, strlen(field) + 1) : NULL;
 
     if (out != NULL)
         strcpy(out, field);
-    free(second);
     free(field);
     return out;
 }
@@ -300,12 +297,12 @@ static const char *lists_raw_from(smf_msg_t *msg)
  */
 static const char *lists_from_mailbox(smf_msg_t *msg)
 {
-    const char *raw = lists_raw_from(msg);
+    /* A second From field (the engine's index counts it) makes no one mailbox. */
+    const char *raw = smf_msg_header(msg, "From", 1) == NULL ? lists_raw_from(msg) : NULL;
     char *value, *start, *end, *lt = NULL, *gt = NULL;
     int quoted = 0;
 
-    if (raw == NULL || smf_msg_header(msg, "From", 1) != NULL ||
-        (value = smf_msg_alloc(msg, strlen(raw) + 1)) == NULL)
+    if (raw == NULL || (value = smf_msg_alloc(msg, strlen(raw) + 1)) == NULL)
         return NULL;
     rfc5322_strip_comments(raw, value, strlen(raw) + 1, 0);
     for (char *p = value; *p != '\0'; p++) {
