@@ -24,7 +24,9 @@ size_t smf_lookalike_first(const char *s, size_t n);
  * Writes to out (room for n bytes: the view is never longer) s[0..from)
  * as it is, then the view of s[from..n): soft hyphens, zero-width
  * characters, direction marks and the like dropped; spaces of other widths
- * as ' '; full-width ASCII as ASCII; and, inside a word that also holds
+ * as ' '; full-width ASCII as ASCII; letters and digits in another style
+ * (mathematical bold, script, double-struck..., circled, squared, small
+ * capitals: "𝐅𝐑𝐄𝐄") as plain ones; and, inside a word that also holds
  * ASCII letters, Cyrillic and Greek letters drawn like Latin ones as those
  * ("vіagra" with a Cyrillic і). A word of Cyrillic or Greek alone is left
  * as it is: it is the text of another language, not a disguise. Returns

@@ -563,6 +563,20 @@ class TestLearning(BayesCase):
             has=[("", "\u043c\u0438\u0440"), ("", "\u03ba\u03b1\u03bb\u03bf"),
                  ("", "free"), ("", "word")],
             lacks=[("word", "disguised")])
+        shutil.rmtree(self.data)
+        # Letters in another style (mathematical bold, double-struck with a letterlike
+        # symbol, circled, squared, small capitals, monospace digits) are the plain
+        # letters a reader reads; a style is no disguise of a Latin word.
+        rec = learn("styled.eml",
+                    "\U0001d401\U0001d42e\U0001d432 \u2119\U0001d552\U0001d56a\u2119\U0001d552"
+                    "\U0001d55d \u24e5\u24d8\u24d0\u24d6\u24e1\u24d0 \U0001f131\U0001f144\U0001f148"
+                    " \ua730\u0280\u1d07\u1d07 \U0001d7f6\U0001d7fd",
+                    subject="\U0001d5e2\U0001d5f3\U0001d5f3\U0001d5f2\U0001d5ff")
+        self.assert_tokens(
+            rec,
+            has=[("", w) for w in ("buy", "paypal", "viagra", "free", "07")]
+            + [("h:subject", "offer")],
+            lacks=[("word", "disguised"), ("", "\U0001d401\U0001d42e\U0001d432")])
 
     def test_received_names_hosts_and_networks_not_mailboxes(self):
         """The sender's end of the Received chain gives host names and /24

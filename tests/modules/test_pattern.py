@@ -112,6 +112,9 @@ CASES = [
      "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE", "T_R_ZW"]},
     {"name": "full-width letters and other spaces match as ASCII", "fixture": "reader_fullwidth.eml",
      "opts": READER, "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE"]},
+    {"name": "letters in another style (mathematical bold, double-struck, circled, small capitals, "
+             "monospace) match as plain ones", "fixture": "reader_styled.eml", "opts": READER,
+     "only": ["T_R_SUBJ", "T_R_FROM", "T_R_BODY", "T_R_SPACE"]},
     {"name": "a Latin-1 soft hyphen and no-break space", "fixture": "reader_latin1.eml", "opts": READER,
      "only": ["T_R_BODY", "T_R_SPACE"]},
     {"name": "subject and body read a second Subject, which some clients show",
