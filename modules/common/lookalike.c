@@ -180,12 +180,14 @@ static bool word_byte(const unsigned char *s, size_t n)
 }
 
 /* The end of the word at s[i..n), and in *found what it hides if it holds
- * ASCII letters: letters drawn like them, invisible characters between its
- * visible ones (at its edges they hide nothing). */
+ * ASCII letters (or letters read as them: full-width, styled): letters drawn
+ * like them, invisible characters between its visible ones (at its edges
+ * they hide nothing). */
 static size_t word_end(const unsigned char *s, size_t n, size_t i, unsigned *found)
 {
     bool ascii = false, alike = false, inner = false, seen = false, pending = false;
     size_t k;
+    char c;
     while (i < n && word_byte(s + i, n - i)) {
         if ((k = invisible(s + i, n - i)) > 0) {
             pending = seen;
@@ -201,6 +203,7 @@ static size_t word_end(const unsigned char *s, size_t n, size_t i, unsigned *fou
             continue;
         }
         alike |= confusable(s + i, n - i) != 0;
+        ascii |= ascii_lookalike(s + i, n - i, &c) > 0 && ascii_letter((unsigned char)c);
         i++;
         while (i < n && (s[i] & 0xc0) == 0x80)
             i++;

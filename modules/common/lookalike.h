@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-/* What smf_lookalike_view() found in a word that holds ASCII letters. */
+/* What smf_lookalike_view() found in a word that holds ASCII letters (or
+ * letters read as them: full-width, in another style). */
 #define SMF_LOOKALIKE_MIXED 0x1u     /* a Cyrillic or Greek letter drawn like a Latin one */
 #define SMF_LOOKALIKE_INVISIBLE 0x2u /* an invisible character between two of its letters */
 
@@ -27,8 +28,8 @@ size_t smf_lookalike_first(const char *s, size_t n);
  * as ' '; full-width ASCII as ASCII; letters and digits in another style
  * (mathematical bold, script, double-struck..., circled, squared, small
  * capitals: "𝐅𝐑𝐄𝐄") as plain ones; and, inside a word that also holds
- * ASCII letters, Cyrillic and Greek letters drawn like Latin ones as those
- * ("vіagra" with a Cyrillic і). A word of Cyrillic or Greek alone is left
+ * ASCII letters (or full-width or styled ones), Cyrillic and Greek letters
+ * drawn like Latin ones as those ("vіagra" with a Cyrillic і). A word of Cyrillic or Greek alone is left
  * as it is: it is the text of another language, not a disguise. Returns
  * the view's length; ORs into *found the SMF_LOOKALIKE_ flags of what it
  * met in words that hold ASCII letters, where it is a disguise.

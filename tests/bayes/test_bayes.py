@@ -577,6 +577,12 @@ class TestLearning(BayesCase):
             has=[("", w) for w in ("buy", "paypal", "viagra", "free", "07")]
             + [("h:subject", "offer")],
             lacks=[("word", "disguised"), ("", "\U0001d401\U0001d42e\U0001d432")])
+        shutil.rmtree(self.data)
+        # A styled letter is a Latin one: with Cyrillic letters drawn like Latin ones
+        # beside it ("\ua730\u0280" small capitals, "\u0435\u0435" Cyrillic), the word is a
+        # Latin word in disguise, not Cyrillic text.
+        rec = learn("styled-mixed.eml", "\ua730\u0280\u0435\u0435 offer")
+        self.assert_tokens(rec, has=[("", "free"), ("word", "disguised")])
 
     def test_received_names_hosts_and_networks_not_mailboxes(self):
         """The sender's end of the Received chain gives host names and /24
