@@ -169,14 +169,21 @@ static bool ascii_letter(unsigned char c)
     return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 }
 
+static bool ascii_alnum(unsigned char c)
+{
+    return ascii_letter(c) || (c >= '0' && c <= '9');
+}
+
 /* Whether the byte at s[0..n) continues a word: an ASCII letter or digit,
- * or a character outside ASCII that no reader takes for a space. */
+ * or a character outside ASCII that the reader does not see as an ASCII
+ * space or sign (a full-width "！" parts words as "!" does), so the view's
+ * words are the text's. */
 static bool word_byte(const unsigned char *s, size_t n)
 {
     char c;
     if (s[0] < 0x80)
-        return ascii_letter(s[0]) || (s[0] >= '0' && s[0] <= '9');
-    return ascii_lookalike(s, n, &c) == 0 || c != ' ';
+        return ascii_alnum(s[0]);
+    return ascii_lookalike(s, n, &c) == 0 || ascii_alnum((unsigned char)c);
 }
 
 /* The end of the word at s[i..n), and in *found what it hides if it holds

@@ -557,12 +557,15 @@ class TestLearning(BayesCase):
         # the text of their language: folded where a reader sees the same, no disguise.
         rec = learn("plain.eml",
                     "\u043c\u0438\u0440 \u03ba\u03b1\u03bb\u03bf \uff46\uff52\uff45\uff45"
-                    " \u200bword\u200b \u0e2a\u0e34\u200b\u0e19\u0e04")
+                    " \u200bword\u200b \u0e2a\u0e34\u200b\u0e19\u0e04"
+                    " \u0440\u043e\u0441\uff01go")
+        # A full-width "!" parts words as "!" does: the Russian word before it is
+        # no part of the Latin one after it.
         self.assert_tokens(
             rec,
             has=[("", "\u043c\u0438\u0440"), ("", "\u03ba\u03b1\u03bb\u03bf"),
-                 ("", "free"), ("", "word")],
-            lacks=[("word", "disguised")])
+                 ("", "free"), ("", "word"), ("", "\u0440\u043e\u0441"), ("", "go")],
+            lacks=[("word", "disguised"), ("", "poc")])
         shutil.rmtree(self.data)
         # Letters in another style (mathematical bold, double-struck with a letterlike
         # symbol, circled, squared, small capitals, monospace digits) are the plain
