@@ -567,12 +567,25 @@ def dnsreply_seeds(out):
     write(out, "dnsreply", "short.bin", b"\x12\x34\x81\x80\0\x01\0\x05")
 
 
+def lookalike_seeds(out):
+    write(out, "lookalike", "words.txt",
+          "vi\u200bagra ca\u00adsh fr\u2060ee \uff56\uff49\uff41\uff47\uff52\uff41 pr\u0456ce "
+          "\u0420ay\u0420al \u043c\u0438\u0440 \u03ba\u03b1\u03bb\u03bf free\u00a0money\u3000ok\n")
+    write(out, "lookalike", "styled.txt",
+          "\U0001d405\U0001d411\U0001d404\U0001d404 \u2119\U0001d552\U0001d56a "
+          "\u24e5\u24d8\u24d0 \U0001f131\U0001f144 \ua730\u0280\u0435\u0435 "
+          "\U0001d7f6\U0001d7fd \u043c\u0438\u0440\uff01b \u0e2a\u0e34\u200b\u0e19\n")
+    write(out, "lookalike", "broken.bin", b"vi\xe2\x80agra \xf0\x9d\x90 \xc2 \xed\xa0\x80 "
+          b"\xf4\x90\x80\x80 \xc0\xaf \xef\xbc")
+
+
 def make_all(out):
     if os.path.isdir(out):
         shutil.rmtree(out)
     message_seeds(out)
     url_seeds(out)
     html_seeds(out)
+    lookalike_seeds(out)
     zip_seeds(out, "zipnames")
     attachment_seeds(out)
     dns_seeds(out)
