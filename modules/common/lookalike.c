@@ -219,9 +219,18 @@ static size_t word_end(const unsigned char *s, size_t n, size_t i, unsigned *fou
     return i;
 }
 
+/* The start of the word that holds s[i]. */
+static size_t word_start(const unsigned char *s, size_t n, size_t i)
+{
+    while (i > 0 && word_byte(s + i - 1, n - i + 1))
+        i--;
+    return i;
+}
+
 size_t smf_lookalike_first(const char *data, size_t n)
 {
     const unsigned char *s = (const unsigned char *)data;
+    size_t own_script_until = 0;
     char c;
     for (size_t i = 0; i < n; i++) {
         /* Most text is ASCII: eight bytes at a time while no byte of them is
@@ -233,11 +242,16 @@ size_t smf_lookalike_first(const char *data, size_t n)
             break;
         if (s[i] < 0xc2)
             continue;
-        if (invisible(s + i, n - i) > 0 || ascii_lookalike(s + i, n - i, &c) > 0 ||
-            confusable(s + i, n - i) != 0) {
-            while (i > 0 && word_byte(s + i - 1, n - i + 1))
-                i--;
-            return i;
+        if (invisible(s + i, n - i) > 0 || ascii_lookalike(s + i, n - i, &c) > 0)
+            return word_start(s, n, i);
+        /* A Cyrillic or Greek letter changes only in a Latin word: one word
+         * of Russian text read twice, not all of it copied unchanged. */
+        if (i >= own_script_until && confusable(s + i, n - i) != 0) {
+            size_t start = word_start(s, n, i);
+            unsigned hides = 0;
+            own_script_until = word_end(s, n, start, &hides);
+            if (hides & SMF_LOOKALIKE_MIXED)
+                return start;
         }
     }
     return n;

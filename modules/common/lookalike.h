@@ -15,9 +15,10 @@
 #define SMF_LOOKALIKE_INVISIBLE 0x2u /* an invisible character between two of its letters */
 
 /*
- * Where the view of the UTF-8 text s[0..n) may first differ from the text:
+ * Where the view of the UTF-8 text s[0..n) first differs from the text:
  * the start of the word holding the first character the view changes, or
- * n when it changes nothing.
+ * n when it changes nothing (text of Cyrillic or Greek words alone, like
+ * ASCII, needs no view).
  */
 size_t smf_lookalike_first(const char *s, size_t n);
 

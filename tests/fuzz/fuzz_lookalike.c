@@ -54,6 +54,8 @@ static char *view_of(const char *s, size_t n, size_t *len)
     FUZZ_CHECK(*len <= n);
     FUZZ_CHECK(memcmp(out, s, from) == 0);
     FUZZ_CHECK(from < n || (*len == n && memcmp(out, s, n) == 0));
+    /* The first change is a change: a text the view keeps needs no copy. */
+    FUZZ_CHECK(from == n || *len != n || memcmp(out, s, n) != 0);
     FUZZ_CHECK((found & ~(unsigned)(SMF_LOOKALIKE_MIXED | SMF_LOOKALIKE_INVISIBLE)) == 0);
     return out;
 }
