@@ -54,10 +54,39 @@ int listkey_action_parse(const char *text, listkey_action_t *out)
     return 0;
 }
 
+int listkey_unquote(const char *src, char *dst)
+{
+    const char *end;
+
+    if (src[0] != '"')
+        return 0;
+    for (end = src + 1; *end != '\0' && *end != '"'; end++) {
+        if (*end == '\\' && end[1] != '\0')
+            end++;
+    }
+    if (*end != '"' || end[1] != '@')
+        return 0;
+    for (src++; src < end; src++) {
+        if (*src == '\\')
+            src++;
+        *dst++ = *src;
+    }
+    strcpy(dst, end + 1);
+    return 1;
+}
+
+/*
+ * An entry is written the way an operator copies an address, quotes and
+ * all; the mail it must match is compared unquoted (lists_mailbox() in the
+ * lists module), so the entry is kept unquoted too.
+ */
 int listkey_name_normalise(const char *src, char *dst, size_t dstlen)
 {
+    char plain[2 * LISTKEY_VALUE_MAX];
     size_t n = strlen(src);
 
+    if (n < sizeof(plain) && listkey_unquote(src, plain))
+        n = strlen(src = plain);
     if (n == 0 || n >= dstlen)
         return SMF_EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -181,11 +210,16 @@ static int scope_with_alabel(const char *text, const char *domain, char *out, si
 
 int listkey_scope_parse(const char *text, char *out, size_t outlen)
 {
-    char norm[LISTKEY_SCOPE_MAX];
+    char norm[LISTKEY_SCOPE_MAX], plain[LISTKEY_SCOPE_MAX];
 
     if (strcmp(text, "global") == 0) {
         snprintf(out, outlen, "global");
         return 0;
+    }
+    if (strncmp(text, "user:", 5) == 0 && strlen(text) < sizeof(plain) &&
+        listkey_unquote(text + 5, plain + 5)) {
+        memcpy(plain, "user:", 5);
+        text = plain;
     }
     if (listkey_name_normalise(text, norm, sizeof(norm)) < 0)
         return SMF_EINVAL;

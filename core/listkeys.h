@@ -67,7 +67,17 @@ int listkey_scope_parse(const char *text, char *out, size_t outlen);
 /* Parses an address or CIDR into the mapped form with the host bits cleared. */
 int listkey_ip_parse(const char *text, uint8_t ip[16], unsigned *plen);
 
-/* Lower-cases a host, domain or address and drops one final dot; 0 or SMF_EINVAL. */
+/*
+ * The address src with its quoted local part unquoted, the way RFC 5321
+ * compares mailboxes ("\"joe\"@example.com" and "\"j\\oe\"@example.com" are
+ * joe@example.com), written to dst, which has room for strlen(src) + 1
+ * bytes (the result is never longer). Returns 1 when it unquoted, 0 when src
+ * has no quoted local part (dst is then untouched).
+ */
+int listkey_unquote(const char *src, char *dst);
+
+/* Lower-cases a host, domain or address, unquotes an address's local part
+ * and drops one final dot; 0 or SMF_EINVAL. */
 int listkey_name_normalise(const char *src, char *dst, size_t dstlen);
 /* The same, with the host part (after '@', past a leading '.') as its A-label:
  * the form of entry values and of what is looked up. 0 or SMF_EINVAL. */

@@ -242,8 +242,8 @@ static int lists_global(smf_msg_t *msg, const lists_state_t *st, const lists_que
  */
 static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
 {
-    const char *p = addr, *end;
-    char *out, *o;
+    const char *p = addr;
+    char *out;
 
     if (p[0] == '@') {
         /* The route's domains may be address literals holding ':'. */
@@ -253,21 +253,9 @@ static const char *lists_mailbox(smf_msg_t *msg, const char *addr)
             return addr;
         p++;
     }
-    if (p[0] != '"')
+    if (p[0] != '"' || (out = smf_msg_alloc(msg, strlen(p) + 1)) == NULL)
         return p;
-    for (end = p + 1; *end != '\0' && *end != '"'; end++) {
-        if (*end == '\\' && end[1] != '\0')
-            end++;
-    }
-    if (*end != '"' || end[1] != '@' || (out = smf_msg_alloc(msg, strlen(p) + 1)) == NULL)
-        return p;
-    for (o = out, p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        *o++ = *p;
-    }
-    strcpy(o, end + 1);
-    return out;
+    return listkey_unquote(p, out) ? out : p;
 }
 
 /*

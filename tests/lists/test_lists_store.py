@@ -295,6 +295,23 @@ class StoreTest(unittest.TestCase):
         self.assertIsNone(self.scan("--from", "jim@annoy.test",
                                     "--rcpt", '"bob@example.com"@example.com')["verdict"])
 
+    def test_an_entry_written_with_quotes_is_the_mailbox_it_quotes(self):
+        # Entries are kept as the mailbox, unquoted, as mail is compared: an
+        # operator who copies an address with its quotes blocks that sender.
+        self.ctl("add", "--type", "sender", "--action", "block", '"Jim.Smith"@annoy.test')
+        self.ctl("add", "--scope", 'user:"B\\ob"@example.com', "--type", "sender",
+                 "--action", "block", "ann@annoy.test")
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:],
+                         ["global sender block jim.smith@annoy.test",
+                          "user:bob@example.com sender block ann@annoy.test"])
+        for sender in ("jim.smith@annoy.test", '"jim.smith"@annoy.test'):
+            self.assertEqual(self.scan("--from", sender)["verdict"], "block", sender)
+        self.assertEqual(self.scan("--from", "ann@annoy.test", "--rcpt", "bob@example.com")
+                         ["verdict"], "block")
+        # The options are read the same way.
+        res = self.scan("--from", "jim@other.test", opts=['block_senders={"\\"jim\\"@other.test"}'])
+        self.assertEqual(res["verdict"], "block")
+
     def test_a_users_block_holds_for_the_address_with_an_extension(self):
         # With the MTA's recipient_delimiter given, bob+news@ is delivered to bob:
         # bob's block holds there. His allow does not ("bob-smith" may be another).
