@@ -20,6 +20,9 @@
  * hidden text stays where it is. */
 #define HIDDEN_RUNS_MAX 64
 
+/* How far past its start tag the end of a hidden element is looked for. */
+#define HIDDEN_SCAN_MAX 8192
+
 typedef struct html_state {
     const char *p; /* Next input byte. */
     const char *end;
@@ -63,6 +66,10 @@ typedef struct html_state {
     const char *hidden_from[HIDDEN_RUNS_MAX];
     const char *hidden_to[HIDDEN_RUNS_MAX];
     size_t hidden_count;
+    /* Bytes still to spend looking for the end of hidden elements that
+     * turn out to have none it can find: the page's length, so that the
+     * scan stays linear however many such elements it holds. */
+    size_t hidden_budget;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -922,26 +929,100 @@ static void skip_markup_decl(html_state_t *st)
 }
 
 /*
- * An element its style hides, whose text runs straight to its end tag
- * ("vi<span style=\"display:none\">xq</span>agra"): the text is moved out
- * of line, after the rest of the page, so that the visible words around it
- * join as the reader sees them and what was hidden still reaches the rules
- * and tokens (a newsletter's hidden preview text is shown in the message
- * list). An element with tags inside is left in place: where a browser ends
- * it then depends on more than its end tag, and guessing wrong would hide
- * visible text.
+ * Inline elements that may sit inside a hidden one without moving its end:
+ * a browser neither closes the hidden element at them nor carries them
+ * past it.
+ */
+static int is_phrasing(const char *name)
+{
+    static const char *const phrasing[] = {
+        "a",    "abbr",   "b",      "bdi", "bdo", "big",  "br",   "cite", "code", "del",  "dfn",
+        "em",   "font",   "i",      "img", "ins", "kbd",  "mark", "q",    "s",    "samp", "small",
+        "span", "strike", "strong", "sub", "sup", "time", "tt",   "u",    "var",  "wbr",
+    };
+    return tag_in(name, phrasing, sizeof(phrasing) / sizeof(phrasing[0]));
+}
+
+/* The end of the tag whose name ends at p: its '>' outside quotes, or NULL
+ * before limit. */
+static const char *tag_close(const char *p, const char *limit)
+{
+    char quote = 0;
+    for (; p < limit; p++) {
+        if (quote != 0)
+            quote = *p == quote ? 0 : quote;
+        else if (*p == '"' || *p == '\'')
+            quote = *p;
+        else if (*p == '>')
+            return p;
+    }
+    return NULL;
+}
+
+/*
+ * The end tag of the element `name` whose content starts at st->p, found
+ * through inline elements only and the same element nested, or NULL: a
+ * comment, a stray '<', a block or any other element inside, or no end
+ * within HIDDEN_SCAN_MAX bytes, and where a browser ends it depends on more
+ * than its end tag. *stop is where the search stopped.
+ */
+static const char *hidden_end(const html_state_t *st, const char *name, const char **stop)
+{
+    const char *p = st->p, *limit = st->end;
+    if ((size_t)(limit - p) > HIDDEN_SCAN_MAX)
+        limit = p + HIDDEN_SCAN_MAX;
+    size_t depth = 1;
+    *stop = limit;
+    while ((p = memchr(p, '<', (size_t)(limit - p))) != NULL) {
+        const char *lt = p++;
+        *stop = lt;
+        int closing = p < limit && *p == '/';
+        p += closing;
+        char inner[TAG_NAME_MAX + 1];
+        size_t n = 0;
+        while (p < limit && is_alpha((unsigned char)*p) && n < TAG_NAME_MAX)
+            inner[n++] = (char)lower((unsigned char)*p++);
+        inner[n] = '\0';
+        if (n == 0 || p == limit || !(is_space((unsigned char)*p) || *p == '/' || *p == '>'))
+            return NULL;
+        int same = strcmp(inner, name) == 0;
+        if (!same && !is_phrasing(inner))
+            return NULL;
+        if (same && closing && --depth == 0)
+            return lt;
+        depth += same && !closing;
+        if ((p = tag_close(p, limit)) == NULL)
+            return NULL;
+    }
+    return NULL;
+}
+
+/*
+ * An element its style hides ("vi<span style=\"display:none\">xq</span>agra"):
+ * its content is moved out of line, after the rest of the page, so that the
+ * visible words around it join as the reader sees them and what was hidden
+ * still reaches the rules and tokens (a newsletter's hidden preview text is
+ * shown in the message list). Inline elements inside it move with it
+ * (hidden_end()); an element with anything else inside is left in place:
+ * where a browser ends it then depends on more than its end tag, and
+ * guessing wrong would hide visible text.
  */
 static void hide_text(html_state_t *st, const char *name)
 {
-    const char *lt = memchr(st->p, '<', (size_t)(st->end - st->p));
-    size_t k = strlen(name);
-    if (lt == NULL || lt == st->p || st->hidden_count == HIDDEN_RUNS_MAX ||
-        (size_t)(st->end - lt) < k + 3 || lt[1] != '/' || strncasecmp(lt + 2, name, k) != 0 ||
-        !(is_space((unsigned char)lt[2 + k]) || lt[2 + k] == '>'))
+    const char *stop;
+    if (st->hidden_count == HIDDEN_RUNS_MAX || st->hidden_budget == 0)
+        return;
+    const char *end = hidden_end(st, name, &stop);
+    if (end == NULL) {
+        size_t spent = (size_t)(stop - st->p);
+        st->hidden_budget -= spent < st->hidden_budget ? spent : st->hidden_budget;
+        return;
+    }
+    if (end == st->p)
         return;
     st->hidden_from[st->hidden_count] = st->p;
-    st->hidden_to[st->hidden_count++] = lt;
-    st->p = lt;
+    st->hidden_to[st->hidden_count++] = end;
+    st->p = end;
 }
 
 /* Handles the tag at st->p ('<' followed by a letter or '/'). */
@@ -1057,7 +1138,23 @@ char *html_to_text_urls(arena_t *arena, const char *html, size_t len, size_t *ou
     return html_scan(arena, html, len, out_len, urls, NULL);
 }
 
-/* The hidden runs, each on a line of its own after the visible text. */
+/* Reads what starts at st->p: a byte of text, a tag, a comment. */
+static void step(html_state_t *st)
+{
+    const char *next = st->p + 1;
+    if (*st->p != '<')
+        text_byte(st);
+    else if (next < st->end && (*next == '!' || *next == '?'))
+        skip_markup_decl(st);
+    else if (next < st->end && (is_alpha((unsigned char)*next) || *next == '/'))
+        tag(st);
+    else
+        text_byte(st); /* A stray '<' is text. */
+}
+
+/* The hidden runs, each on a line of its own after the visible text, read
+ * as the page is: the inline elements inside them give their links. A
+ * hidden element inside one adds a run of its own, read after. */
 static void hidden_text(html_state_t *st)
 {
     const char *end = st->end;
@@ -1066,7 +1163,7 @@ static void hidden_text(html_state_t *st)
         st->p = st->hidden_from[i];
         st->end = st->hidden_to[i];
         while (st->p < st->end)
-            text_byte(st);
+            step(st);
     }
     st->end = end;
     st->p = end;
@@ -1075,22 +1172,17 @@ static void hidden_text(html_state_t *st)
 static char *scan(arena_t *arena, const char *html, size_t len, size_t *out_len, url_set_t *urls,
                   const html_sink_t *sink, unsigned depth)
 {
-    html_state_t st = {
-        .p = html, .end = html + len, .urls = urls, .arena = arena, .sink = sink, .depth = depth};
+    html_state_t st = {.p = html,
+                       .end = html + len,
+                       .urls = urls,
+                       .arena = arena,
+                       .sink = sink,
+                       .depth = depth,
+                       .hidden_budget = len};
     /* The text of a srcdoc page is not kept: it needs no room in the arena. */
     st.out = depth > 0 ? xmalloc(len + 1) : arena_alloc(arena, len + 1);
-    while (st.p < st.end) {
-        const char *next = st.p + 1;
-        if (*st.p != '<') {
-            text_byte(&st);
-        } else if (next < st.end && (*next == '!' || *next == '?')) {
-            skip_markup_decl(&st);
-        } else if (next < st.end && (is_alpha((unsigned char)*next) || *next == '/')) {
-            tag(&st);
-        } else {
-            text_byte(&st); /* A stray '<' is text. */
-        }
-    }
+    while (st.p < st.end)
+        step(&st);
     hidden_text(&st);
     st.out[st.len] = '\0';
     if (out_len != NULL)

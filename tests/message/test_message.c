@@ -2343,8 +2343,20 @@ static void test_html_to_text(void)
          "Hi\nBuy\nham words"},
         {"x<span style=\"opacity:0\">h</span>y<span style=\"display&#58;none\">z</span>w",
          "xyw\nh\nz"},
-        /* Shown: other values, and a hidden element with tags inside, whose end
-         * a browser may place elsewhere. */
+        /* Inline elements inside a hidden one move with it, and so does the
+         * same element nested; a quoted '>' or end tag in an attribute is no
+         * end. */
+        {"vi<span style=\"display:none\"><b>xq</b> zz</span>agra", "viagra\nxq zz"},
+        {"a<span style=\"display:none\">b<span>c</span>d</span>e", "ae\nbcd"},
+        {"a<font style=\"font-size:0\">b<b title=\"</font>\" x='>'>c</b></font>d", "ad\nbc"},
+        {"a<span style=\"display:none\">b<span style=\"opacity:0\">c</span>d</span>e",
+         "ae\nbd\nc"},
+        /* Shown: other values, and a hidden element with anything else inside
+         * (a block, a comment, a stray '<'), whose end a browser may place
+         * elsewhere. */
+        {"a<span style=\"display:none\">b<h1>c</h1></span>d", "ab\nc\nd"},
+        {"a<span style=\"display:none\">b<!-- x -->c</span>d", "abcd"},
+        {"a<span style=\"display:none\">b < c</span>d", "ab < cd"},
         {"a<span style=\"font-size:0.9em;opacity:0.5;display:nonesuch\">b</span>c", "abc"},
         {"a<div style=\"display:none\">b<p>c</p></div>d", "a\nb\nc\nd"},
         {"a<span style=\"display:none\">b</div>c", "ab\nc"},
@@ -2375,6 +2387,8 @@ static void test_html_links(void)
         "href=\"http:\\\\g.example\\@bank.example/\">g</a>"
         /* An IDN host in a link, written with an entity, and an IPv6 literal. */
         "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>"
+        /* A link inside hidden text is read with that text, after the rest. */
+        "<span style=\"display:none\">o <a href=\"https://o.example/\">o</a></span>"
         /* A browser reads the host after any number of slashes, none too. */
         "<a href=\"http:j.example/x\">j</a><a href=\"HTTPS:///k.example/\">k</a>"
         /* A page that refreshes goes there; each candidate of a srcset is fetched. */
@@ -2398,9 +2412,10 @@ static void test_html_links(void)
                           "https://k.example/",
                           "https://l.example/go",
                           "https://m.example/a.png",
-                          "https://n.example/b,c.png"};
-    CHECK(urls.count == 14);
-    for (size_t i = 0; i < 14 && i < urls.count; i++)
+                          "https://n.example/b,c.png",
+                          "https://o.example/"};
+    CHECK(urls.count == 15);
+    for (size_t i = 0; i < 15 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
