@@ -331,6 +331,8 @@ CASES = [
      "fixture": "reader_cyrillic_words.eml", "absent": ["PAT_WORD_MIXED_SCRIPT"]},
     {"name": "default: words split by letters hidden by CSS", "fixture": "lure_html_hidden_split.eml",
      "defaults": True, "present": ["PAT_HTML_HIDDEN_SPLIT"], "scores": {"PAT_HTML_HIDDEN_SPLIT": 1.5}},
+    {"name": "default: words split by letters hidden by CSS, with tags inside", "defaults": True,
+     "fixture": "lure_html_hidden_split_tags.eml", "present": ["PAT_HTML_HIDDEN_SPLIT"]},
     {"name": "default: a hidden preview text, padding and dot split no word", "defaults": True,
      "fixture": "lookalike_html_hidden_preview.eml", "absent": ["PAT_HTML_HIDDEN_SPLIT"]},
     {"name": "default: words broken by zero-width characters in the text", "fixture": "lure_body_zero_width.eml",
