@@ -185,6 +185,10 @@ def html_seeds(out):
           "</body></html>")
     write(out, "html", "broken.html", "<a href=\"http://unclosed.example<p>text &#xFFFFFF; &#0; "
           "&unknown; &lt <script>never closed")
+    write(out, "html", "hidden.html",
+          "vi<span style=\"display:none\">x<b title='</span>'>q</b><span>z</span></span>agra "
+          "<font style=\"font-size:0\">a<a href=\"http://h.example/\">b</a><i style=\"opacity:0\">c"
+          "</i></font>d <span style=\"visibility:hidden\">e<div>f</div></span>g")
     write(out, "html", "regress-idna-long-label.html",
           '<a href="http://%s.example/">a</a> http://%s.example/\n'
           % (LONG_LABEL_ASCII, LONG_LABEL_UTF8))
