@@ -4,6 +4,7 @@
  */
 #include "idna.h"
 #include "punycode.h"
+#include "textfold.h"
 #include "utf8.h"
 
 #include <string.h>
@@ -72,6 +73,28 @@ unsigned idna_lower(unsigned cp)
     return cp;
 }
 
+/* A letter, digit or '-' in another width or style as its ASCII one, as
+ * UTS 46 maps it and browsers go there: "ｐａｙｐａｌ" is paypal. */
+static unsigned host_char(unsigned cp)
+{
+    char c = cp >= 0x80 ? textfold_ascii(cp) : 0;
+    return c != 0 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-')
+               ? (unsigned)c
+               : cp;
+}
+
+/* The length of the label separator at s[0..n): '.' or a full stop that
+ * browsers read as one (textfold_label_dot()), else 0. */
+static size_t label_dot(const unsigned char *s, size_t n)
+{
+    unsigned cp;
+    if (s[0] == '.')
+        return 1;
+    size_t k = s[0] >= 0x80 ? utf8_get(s, n, &cp) : 0;
+    return k > 0 && textfold_label_dot(cp) ? k : 0;
+}
+
 /* Appends the ASCII form of one label; -1 when it does not fit or does not
  * read as UTF-8. */
 static int put_label(const unsigned char *s, size_t n, char *out, size_t outlen, size_t *len)
@@ -85,6 +108,7 @@ static int put_label(const unsigned char *s, size_t n, char *out, size_t outlen,
         size_t k = utf8_get(s + i, n - i, &cp[count]);
         if (k == 0)
             return -1;
+        cp[count] = host_char(cp[count]);
         ascii &= cp[count] < 0x80;
         cp[count] = idna_lower(cp[count]);
         count++;
@@ -114,16 +138,17 @@ long idna_host(const char *host, size_t n, char *out, size_t outlen)
     if (outlen == 0)
         return -1;
     for (size_t start = 0; start <= n;) {
-        const unsigned char *dot = memchr(s + start, '.', n - start);
-        size_t end = dot != NULL ? (size_t)(dot - s) : n;
+        size_t end = start, dot = 0;
+        while (end < n && (dot = label_dot(s + end, n - end)) == 0)
+            end++;
         if (put_label(s + start, end - start, out, outlen, &len) < 0)
             return -1;
-        if (dot == NULL)
+        if (end == n)
             break;
         if (len + 1 >= outlen)
             return -1;
         out[len++] = '.';
-        start = end + 1;
+        start = end + dot;
     }
     out[len] = '\0';
     return (long)len;

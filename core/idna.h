@@ -3,6 +3,9 @@
  * list entries hold: each label lower-cased and, when it is not ASCII,
  * written as "xn--" and its Punycode (the A-label of IDNA).
  *
+ * As browsers map a name (UTS 46), full-width and styled letters, digits
+ * and '-' are the ASCII ones and the ideographic, full-width and half-width
+ * full stops separate labels (textfold.h): "ｐａｙｐａｌ。com" is paypal.com.
  * Lower-casing covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic,
  * where look-alike hosts come from; other letters are kept as written.
  * There is no Unicode normalisation (NFC) and no full case folding, and the

@@ -211,6 +211,16 @@ class StoreTest(unittest.TestCase):
         self.assertIsNone(self.scan("--from", "x@b\u00fccher.example")["verdict"])
         self.assertIsNone(self.scan("--from", "joe@z\u00fcrich.example")["verdict"])
 
+    def test_full_width_letters_and_full_stops_are_the_ascii_name(self):
+        """A name written in full-width letters or with an ideographic full stop is
+        the ASCII name a browser or resolver reads (UTS 46), in an entry and in mail."""
+        self.ctl("add", "--type", "domain", "--action", "block",
+                 "\uff53\uff50\uff41\uff4d\u3002example")
+        self.assertEqual(self.ctl("show").stdout.splitlines()[1:],
+                         ["global domain block spam.example"])
+        for sender in ("x@spam.example", "x@spam\uff0eexample", "x@\uff33\uff30\uff21\uff2d.example"):
+            self.assertEqual(self.scan("--from", sender)["verdict"], "block", sender)
+
     def test_proof_for_a_name_in_another_script_counts_in_either_spelling(self):
         """SPF and DKIM results prove the sender's domain whether the verifier writes
         it in UTF-8 or as its A-label (DKIM's d= is an A-label)."""

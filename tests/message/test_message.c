@@ -2349,8 +2349,7 @@ static void test_html_to_text(void)
         {"vi<span style=\"display:none\"><b>xq</b> zz</span>agra", "viagra\nxq zz"},
         {"a<span style=\"display:none\">b<span>c</span>d</span>e", "ae\nbcd"},
         {"a<font style=\"font-size:0\">b<b title=\"</font>\" x='>'>c</b></font>d", "ad\nbc"},
-        {"a<span style=\"display:none\">b<span style=\"opacity:0\">c</span>d</span>e",
-         "ae\nbd\nc"},
+        {"a<span style=\"display:none\">b<span style=\"opacity:0\">c</span>d</span>e", "ae\nbd\nc"},
         /* Shown: other values, and a hidden element with anything else inside
          * (a block, a comment, a stray '<'), whose end a browser may place
          * elsewhere. */
@@ -2389,6 +2388,11 @@ static void test_html_links(void)
         "<a href=\"http://EX&Auml;MPLE.com/p\">h</a><a href=\"https://[2001:DB8::2]:443/\">i</a>"
         /* A link inside hidden text is read with that text, after the rest. */
         "<span style=\"display:none\">o <a href=\"https://o.example/\">o</a></span>"
+        /* Browsers read an ideographic or full-width full stop in a host as '.'. */
+        "<a href=\"http://p\xe3\x80\x82"
+        "example/x\">p</a><a href=\"http://q\xef\xbc\x8e"
+        "\xef\xbd\x85\xef\xbd\x98\xef\xbd\x81\xef\xbd\x8d\xef\xbd\x90\xef\xbd\x8c\xef\xbd\x85/"
+        "\">q</a>"
         /* A browser reads the host after any number of slashes, none too. */
         "<a href=\"http:j.example/x\">j</a><a href=\"HTTPS:///k.example/\">k</a>"
         /* A page that refreshes goes there; each candidate of a srcset is fetched. */
@@ -2408,14 +2412,16 @@ static void test_html_links(void)
                           "http://g.example/@bank.example/",
                           "http://xn--exmple-cua.com/p",
                           "https://[2001:db8::2]:443/",
+                          "http://p.example/x",
+                          "http://q.example/",
                           "http://j.example/x",
                           "https://k.example/",
                           "https://l.example/go",
                           "https://m.example/a.png",
                           "https://n.example/b,c.png",
                           "https://o.example/"};
-    CHECK(urls.count == 15);
-    for (size_t i = 0; i < 15 && i < urls.count; i++)
+    CHECK(urls.count == 17);
+    for (size_t i = 0; i < 17 && i < urls.count; i++)
         CHECK_STR(urls.items[i], want[i]);
     arena_destroy(&a);
 }
@@ -2449,6 +2455,11 @@ static void test_url_scan(void)
          {"https://xn--pple-43d.com/", "http://xn--pple-43d.com/"}},
         {"www.\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84.",
          {"www.xn--e1afmkfd.xn--p1ai"}},
+        /* Full-width and mathematical bold letters are the ASCII ones a browser
+         * goes to (UTS 46): no A-label of their own. */
+        {"http://\xef\xbd\x90\xef\xbd\x81\xef\xbd\x99\xef\xbd\x90\xef\xbd\x81\xef\xbd\x8c.com/ "
+         "https://\xf0\x9d\x90\x9e\xf0\x9d\x90\xaf\xf0\x9d\x90\xa2\xf0\x9d\x90\xa5.example/",
+         {"http://paypal.com/", "https://evil.example/"}},
         /* Punctuation of other scripts ends a host, and text glued to a host is no
          * part of it: no top-level domain mixes ASCII and other scripts. */
         {"\xc2\xabhttp://ex\xc3\xa4mple.com\xc2\xbb, \xe2\x80\x9chttp://b.example\xe2\x80\x9d "
