@@ -173,6 +173,8 @@ def url_seeds(out):
     write(out, "url", "links.txt", "  http://example.com/a  \nwww.example.org\nmailto:x@example.com\n"
           "https://user:pw@example.com:8080/p?q#f\n")
     write(out, "url", "regress-idna-long-label.txt", LONG_LABEL_TEXT)
+    write(out, "url", "folded-host.txt", "http://\uff50\uff41\uff59\uff50\uff41\uff4c.com/ "
+          "https://\U0001d41e\U0001d42f.example/ www.a\uff0eb\u3002c\uff61d/\n")
 
 
 def html_seeds(out):
