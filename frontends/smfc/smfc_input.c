@@ -1,7 +1,9 @@
 /*
  * smfc_input.c - turns command-line paths into messages: plain files,
  * folders walked recursively in sorted order, and mbox files cut into
- * their messages. Files are read lazily, one at a time, as the scan needs them.
+ * their messages. Files are read lazily, one at a time, as the scan needs them;
+ * an mbox a piece at a time, so that one of many gigabytes takes the memory
+ * of its longest message, not its size.
  */
 #include "smfc.h"
 
@@ -20,6 +22,11 @@
 #define SMFC_MAX_DEPTH 64
 /* A message larger than this cannot be scanned anyway. */
 #define SMFC_MAX_FILE ((size_t)1 << 31)
+/* An input is read this much at a time at first: all of a message file, or
+ * the first messages of an mbox (more when one message is longer). */
+#ifndef SMFC_CHUNK
+#define SMFC_CHUNK ((size_t)16 << 20)
+#endif
 
 typedef struct smfc_entry {
     char *path;
@@ -31,8 +38,12 @@ struct smfc_input {
     size_t n, cap, next;
     size_t emitted;
     size_t label_width;
-    /* The mbox being cut, if any, and the reader over it. */
+    /* The mbox being cut, if any: the piece of it in memory, the reader over
+     * that piece, and the file, open until its end is read. */
     char *mbox;
+    size_t mbox_cap, mbox_len;
+    int mbox_fd;
+    bool mbox_eof;
     mbox_t reader;
     size_t mbox_count;
     const char *mbox_path;
@@ -120,6 +131,7 @@ smfc_input_t *smfc_input_new(char **paths, size_t npaths)
 {
     smfc_input_t *in = smfc_xalloc(NULL, sizeof *in);
     memset(in, 0, sizeof *in);
+    in->mbox_fd = -1;
     for (size_t i = 0; i < npaths; i++) {
         struct stat st;
         if (strcmp(paths[i], "-") == 0)
@@ -134,85 +146,213 @@ smfc_input_t *smfc_input_new(char **paths, size_t npaths)
     return in;
 }
 
-/*
- * Reads fd to its end, or to `size` bytes when it is a regular file of that
- * size; a pipe (standard input, "<(...)") has no size known beforehand and
- * grows the buffer as it comes. NULL with *error when reading fails.
- */
-static char *smfc_read_fd(int fd, bool regular, size_t size, size_t *len, char **error)
+/* Reads fd into buf[*len..cap) until it is full or the input ends (*eof);
+ * false with errno when reading fails. */
+static bool smfc_fill(int fd, char *buf, size_t cap, size_t *len, bool *eof)
 {
-    size_t cap = regular ? size : 65536, got = 0;
-    char *buf = smfc_xalloc(NULL, cap + 1);
-    while (!regular || got < size) {
-        if (got == cap) {
-            if (cap >= SMFC_MAX_FILE) {
-                *error = smfc_xstrdup("file too large");
-                free(buf);
-                return NULL;
-            }
-            cap *= 2;
-            buf = smfc_xalloc(buf, cap + 1);
-        }
-        ssize_t r = read(fd, buf + got, cap - got);
+    while (*len < cap) {
+        ssize_t r = read(fd, buf + *len, cap - *len);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
+        if (r < 0)
+            return false;
+        if (r == 0) {
+            *eof = true; /* The end, or a file that shrank: what is there is all. */
+            break;
+        }
+        *len += (size_t)r;
+    }
+    return true;
+}
+
+/* Doubles the buffer of cap bytes (and one for a NUL); NULL, buf kept,
+ * past limit. */
+static char *smfc_grow(char *buf, size_t *cap, size_t limit)
+{
+    if (*cap >= limit)
+        return NULL;
+    *cap *= 2;
+    return smfc_xalloc(buf, *cap + 1);
+}
+
+static void smfc_close(int fd)
+{
+    if (fd != STDIN_FILENO)
+        close(fd);
+}
+
+/* The rest of a message file whose first cap bytes are in buf, to its end.
+ * NULL with *error when it is too large or reading fails. */
+static char *smfc_read_rest(int fd, char *buf, size_t cap, size_t *len, bool eof, char **error)
+{
+    while (!eof) {
+        char *grown = *len == cap ? smfc_grow(buf, &cap, SMFC_MAX_FILE) : buf;
+        if (grown == NULL) {
+            *error = smfc_xstrdup("file too large");
+            free(buf);
+            return NULL;
+        }
+        buf = grown;
+        if (!smfc_fill(fd, buf, cap, len, &eof)) {
             *error = smfc_errorf("cannot read", errno);
             free(buf);
             return NULL;
         }
-        if (r == 0)
-            break; /* The end, or a file that shrank: send what is there. */
-        got += (size_t)r;
     }
-    buf[got] = '\0';
-    *len = got;
+    buf[*len] = '\0';
     return buf;
 }
 
-/* Reads a whole file, "-" being standard input. Folders and devices are
- * refused; pipes are read to their end. */
-static char *smfc_read_file(const char *path, size_t *len, char **error)
+/* Opens a path ("-" being standard input) that is a file or a pipe;
+ * folders and devices are refused. -1 with *error when it cannot be read.
+ * *size is a file's size, 0 for a pipe. */
+static int smfc_open(const char *path, size_t *size, char **error)
 {
     bool is_stdin = strcmp(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *error = smfc_errorf("cannot open", errno);
-        return NULL;
-    }
     struct stat st;
     const char *why = NULL;
+    if (fd < 0) {
+        *error = smfc_errorf("cannot open", errno);
+        return -1;
+    }
     if (fstat(fd, &st) < 0)
         why = "cannot stat";
     else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
         why = "not a regular file";
-    else if (S_ISREG(st.st_mode) && (size_t)st.st_size > SMFC_MAX_FILE)
-        why = "file too large";
-    char *buf = why ? NULL : smfc_read_fd(fd, S_ISREG(st.st_mode), (size_t)st.st_size, len, error);
-    if (why)
+    if (why != NULL) {
         *error = smfc_xstrdup(why);
-    if (!is_stdin)
-        close(fd);
+        smfc_close(fd);
+        return -1;
+    }
+    *size = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+    return fd;
+}
+
+/*
+ * Reads the entry at path: its first piece, and then either the rest of a
+ * message file, returned, or nothing more of an mbox, which becomes the
+ * input's mbox (NULL, *error unset). NULL with *error when reading fails.
+ */
+static char *smfc_read_entry(smfc_input_t *in, const char *path, size_t *len, char **error)
+{
+    size_t size, cap = SMFC_CHUNK;
+    int fd = smfc_open(path, &size, error);
+    if (fd < 0)
+        return NULL;
+    char *buf = smfc_xalloc(NULL, cap + 1);
+    bool eof = false;
+    *len = 0;
+    if (!smfc_fill(fd, buf, cap, len, &eof)) {
+        *error = smfc_errorf("cannot read", errno);
+        free(buf);
+        smfc_close(fd);
+        return NULL;
+    }
+    if (mbox_is(buf, *len)) {
+        in->mbox = buf;
+        in->mbox_cap = cap;
+        in->mbox_len = *len;
+        in->mbox_fd = fd;
+        in->mbox_eof = eof;
+        in->reader = (mbox_t){buf, *len, 0};
+        in->mbox_count = 0;
+        in->mbox_path = path;
+        return NULL;
+    }
+    /* A message file: a regular one has its size, the whole buffer at once. */
+    if (size > SMFC_MAX_FILE) {
+        *error = smfc_xstrdup("file too large");
+        free(buf);
+        buf = NULL;
+    } else if (!eof && size >= cap) {
+        /* One byte more than its size: the read that finds the end fits. */
+        cap = size + 1;
+        buf = smfc_xalloc(buf, cap + 1);
+    }
+    if (buf != NULL)
+        buf = smfc_read_rest(fd, buf, cap, len, eof, error);
+    smfc_close(fd);
     return buf;
 }
 
-/* Cuts the next message out of the current mbox; false when it is used up. */
+static void smfc_mbox_end(smfc_input_t *in)
+{
+    free(in->mbox);
+    in->mbox = NULL;
+    if (in->mbox_fd >= 0)
+        smfc_close(in->mbox_fd);
+    in->mbox_fd = -1;
+}
+
+/*
+ * Keeps the messages of the mbox from the one that starts at `start` and
+ * reads more after them, with room for a message longer than the piece.
+ * False when that fails: the rest of the mbox is then not read, and *error
+ * says why.
+ */
+static bool smfc_mbox_more(smfc_input_t *in, size_t start, char **error)
+{
+    memmove(in->mbox, in->mbox + start, in->mbox_len - start);
+    in->mbox_len -= start;
+    if (in->mbox_len == in->mbox_cap) {
+        char *grown = smfc_grow(in->mbox, &in->mbox_cap, SMFC_MAX_FILE);
+        if (grown == NULL) {
+            *error = smfc_xstrdup("message too large; the rest of the mbox is not read");
+            return false;
+        }
+        in->mbox = grown;
+    }
+    if (!smfc_fill(in->mbox_fd, in->mbox, in->mbox_cap, &in->mbox_len, &in->mbox_eof)) {
+        char what[64];
+        snprintf(what, sizeof what, "cannot read after message %zu", in->mbox_count);
+        *error = smfc_errorf(what, errno);
+        return false;
+    }
+    in->reader = (mbox_t){in->mbox, in->mbox_len, 0};
+    return true;
+}
+
+static char *smfc_mbox_label(const smfc_input_t *in, size_t n)
+{
+    size_t llen = strlen(in->mbox_path) + 24;
+    char *label = smfc_xalloc(NULL, llen);
+    snprintf(label, llen, "%s:%zu", in->mbox_path, n);
+    return label;
+}
+
+/*
+ * Cuts the next message out of the current mbox; false when it is used up.
+ * A message ends at a separator (mbox.h), which needs the line after a
+ * "From " line: one that reaches the end of the piece in memory is cut
+ * again once more is read. A read that fails gives a message with an error,
+ * and ends the mbox.
+ */
 static bool smfc_mbox_next(smfc_input_t *in, smfc_msg_t *msg)
 {
     const char *raw;
     size_t rlen;
-    if (!in->mbox || !mbox_next(&in->reader, &raw, &rlen)) {
-        free(in->mbox);
-        in->mbox = NULL;
-        return false;
+    char *error = NULL;
+    while (in->mbox != NULL) {
+        size_t start = in->reader.off;
+        bool got = mbox_next(&in->reader, &raw, &rlen);
+        if (got && (in->reader.off < in->mbox_len || in->mbox_eof)) {
+            msg->data = smfc_xalloc(NULL, rlen + 1);
+            msg->len = mbox_unescape(raw, rlen, msg->data);
+            msg->label = smfc_mbox_label(in, ++in->mbox_count);
+            return true;
+        }
+        if (!got && in->mbox_eof)
+            break;
+        if (!smfc_mbox_more(in, got ? start : in->mbox_len, &error)) {
+            msg->label = smfc_mbox_label(in, in->mbox_count + 1);
+            msg->error = error;
+            smfc_mbox_end(in);
+            return true;
+        }
     }
-    msg->data = smfc_xalloc(NULL, rlen + 1);
-    msg->len = mbox_unescape(raw, rlen, msg->data);
-    in->mbox_count++;
-    size_t llen = strlen(in->mbox_path) + 24;
-    msg->label = smfc_xalloc(NULL, llen);
-    snprintf(msg->label, llen, "%s:%zu", in->mbox_path, in->mbox_count);
-    return true;
+    smfc_mbox_end(in);
+    return false;
 }
 
 bool smfc_input_next(smfc_input_t *in, smfc_msg_t *msg)
@@ -234,14 +374,9 @@ bool smfc_input_next(smfc_input_t *in, smfc_msg_t *msg)
         }
         size_t len = 0;
         char *error = NULL;
-        char *data = smfc_read_file(e->path, &len, &error);
-        if (data && mbox_is(data, len)) {
-            in->mbox = data;
-            in->reader = (mbox_t){data, len, 0};
-            in->mbox_count = 0;
-            in->mbox_path = e->path;
-            continue;
-        }
+        char *data = smfc_read_entry(in, e->path, &len, &error);
+        if (data == NULL && error == NULL)
+            continue; /* An mbox: its messages come next. */
         msg->label = smfc_xstrdup(e->path);
         msg->data = data;
         msg->len = len;
@@ -253,7 +388,7 @@ bool smfc_input_next(smfc_input_t *in, smfc_msg_t *msg)
 
 size_t smfc_input_total(const smfc_input_t *in)
 {
-    bool more_mbox = in->mbox && in->reader.off < in->reader.len;
+    bool more_mbox = in->mbox && (!in->mbox_eof || in->reader.off < in->reader.len);
     return in->emitted + (in->n - in->next) + (more_mbox ? 1 : 0);
 }
 
@@ -280,7 +415,7 @@ void smfc_input_destroy(smfc_input_t **inp)
         free(in->entries[i].error);
     }
     free(in->entries);
-    free(in->mbox);
+    smfc_mbox_end(in);
     free(in);
     *inp = NULL;
 }
