@@ -964,7 +964,7 @@ static const char *tag_close(const char *p, const char *limit)
  * through inline elements only and the same element nested, or NULL: a
  * comment, a stray '<', a block or any other element inside, or no end
  * within HIDDEN_SCAN_MAX bytes, and where a browser ends it depends on more
- * than its end tag. *stop is where the search stopped.
+ * than its end tag. *stop is how far the search read.
  */
 static const char *hidden_end(const html_state_t *st, const char *name, const char **stop)
 {
@@ -975,26 +975,31 @@ static const char *hidden_end(const html_state_t *st, const char *name, const ch
     *stop = limit;
     while ((p = memchr(p, '<', (size_t)(limit - p))) != NULL) {
         const char *lt = p++;
-        *stop = lt;
         int closing = p < limit && *p == '/';
         p += closing;
+        if (p == limit || !is_alpha((unsigned char)*p)) {
+            *stop = p; /* A comment, a declaration, a stray '<'. */
+            return NULL;
+        }
+        /* The tag's name as tag() reads it, to a blank, '/' or '>'. */
         char inner[TAG_NAME_MAX + 1];
         size_t n = 0;
-        while (p < limit && is_alpha((unsigned char)*p) && n < TAG_NAME_MAX)
-            inner[n++] = (char)lower((unsigned char)*p++);
+        for (; p < limit && !is_space((unsigned char)*p) && *p != '/' && *p != '>'; p++)
+            if (n < TAG_NAME_MAX)
+                inner[n++] = (char)lower((unsigned char)*p);
         inner[n] = '\0';
-        if (n == 0 || p == limit || !(is_space((unsigned char)*p) || *p == '/' || *p == '>'))
-            return NULL;
         int same = strcmp(inner, name) == 0;
-        if (!same && !is_phrasing(inner))
+        if (p == limit || (!same && !is_phrasing(inner))) {
+            *stop = p;
             return NULL;
+        }
         if (same && closing && --depth == 0)
             return lt;
         depth += same && !closing;
         if ((p = tag_close(p, limit)) == NULL)
-            return NULL;
+            break;
     }
-    return NULL;
+    return NULL; /* Read to the limit. */
 }
 
 /*

@@ -2348,6 +2348,7 @@ static void test_html_to_text(void)
          * end. */
         {"vi<span style=\"display:none\"><b>xq</b> zz</span>agra", "viagra\nxq zz"},
         {"a<span style=\"display:none\">b<span>c</span>d</span>e", "ae\nbcd"},
+        {"<p>a</p><h1 style=\"display:none\">b<i>c</i></h1>d", "a\nd\nbc"},
         {"a<font style=\"font-size:0\">b<b title=\"</font>\" x='>'>c</b></font>d", "ad\nbc"},
         {"a<span style=\"display:none\">b<span style=\"opacity:0\">c</span>d</span>e", "ae\nbd\nc"},
         /* Shown: other values, and a hidden element with anything else inside
