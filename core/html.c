@@ -23,6 +23,10 @@
 /* How far past its start tag the end of a hidden element is looked for. */
 #define HIDDEN_SCAN_MAX 8192
 
+/* Classes a <style> sheet hides, kept at most, and the longest name kept. */
+#define HIDDEN_CLASSES_MAX 16
+#define CLASS_NAME_MAX 40
+
 typedef struct html_state {
     const char *p; /* Next input byte. */
     const char *end;
@@ -70,6 +74,10 @@ typedef struct html_state {
      * turn out to have none it can find: the page's length, so that the
      * scan stays linear however many such elements it holds. */
     size_t hidden_budget;
+    /* Classes whose rule in a <style> sheet hides their elements
+     * (style_sheet()), as an inline style does. */
+    char hidden_class[HIDDEN_CLASSES_MAX][CLASS_NAME_MAX + 1];
+    size_t hidden_class_count;
 } html_state_t;
 
 enum { SEP_NONE, SEP_SPACE, SEP_LINE };
@@ -683,6 +691,95 @@ static int css_hides(const char *s, size_t n)
     return 0;
 }
 
+static int class_char(unsigned char c)
+{
+    return is_alpha(c) || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Whether a class attribute's value v[0..n) names a class a sheet hides.
+ * Compared without regard to case, as browsers do for mail without a
+ * doctype (quirks mode). */
+static int class_hides(const html_state_t *st, const char *v, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        while (i < n && is_space((unsigned char)v[i]))
+            i++;
+        size_t start = i;
+        while (i < n && !is_space((unsigned char)v[i]))
+            i++;
+        for (size_t k = 0; k < st->hidden_class_count && i > start; k++)
+            if (strlen(st->hidden_class[k]) == i - start &&
+                strncasecmp(st->hidden_class[k], v + start, i - start) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/*
+ * Keeps the class of a selector sel[0..n) that names one class alone,
+ * ".name" or "tag.name" (blanks around it aside): a rule with a descendant,
+ * an attribute, a pseudo-class or two classes applies to fewer elements
+ * than the class, and taking it for all of them would hide visible text.
+ */
+static void keep_hidden_class(html_state_t *st, const char *sel, size_t n)
+{
+    while (n > 0 && is_space((unsigned char)sel[n - 1]))
+        n--;
+    size_t i = 0;
+    while (i < n && is_space((unsigned char)sel[i]))
+        i++;
+    while (i < n && is_alpha((unsigned char)sel[i]))
+        i++; /* A tag name. */
+    if (i >= n || sel[i] != '.')
+        return;
+    size_t start = ++i;
+    while (i < n && class_char((unsigned char)sel[i]))
+        i++;
+    if (i != n || i == start || i - start > CLASS_NAME_MAX ||
+        st->hidden_class_count == HIDDEN_CLASSES_MAX)
+        return;
+    memcpy(st->hidden_class[st->hidden_class_count], sel + start, i - start);
+    st->hidden_class[st->hidden_class_count++][i - start] = '\0';
+}
+
+/*
+ * Reads a <style> sheet s[0..n) for the top-level rules that hide a class
+ * (css_hides() on their declarations: ".pre { display: none }"), so that
+ * an element of that class is hidden as if its style said so. Rules inside
+ * an at-rule (@media, @supports) apply only sometimes and are not taken;
+ * comments are skipped.
+ */
+static void style_sheet(html_state_t *st, const char *s, size_t n)
+{
+    size_t sel = 0, block = 0, depth = 0;
+    int nested = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+            const char *e = memmem(s + i + 2, n - i - 2, "*/", 2);
+            i = e != NULL ? (size_t)(e - s) + 1 : n;
+            continue;
+        }
+        if (s[i] == '{') {
+            nested |= depth > 0;
+            if (depth++ == 0)
+                block = i + 1;
+        } else if (s[i] == '}' && depth > 0 && --depth == 0) {
+            if (!nested && memchr(s + sel, '@', block - sel) == NULL &&
+                css_hides(s + block, i - block)) {
+                for (size_t a = sel, b; a < block - 1; a = b + 1) {
+                    const char *comma = memchr(s + a, ',', block - 1 - a);
+                    b = comma != NULL ? (size_t)(comma - s) : block - 1;
+                    keep_hidden_class(st, s + a, b - a);
+                }
+            }
+            nested = 0;
+            sel = i + 1;
+        } else if (s[i] == ';' && depth == 0) {
+            sel = i + 1; /* An at-rule without a block: @import ...; */
+        }
+    }
+}
+
 static int attribute(html_state_t *st, const char *tag)
 {
     const char *p = st->p;
@@ -730,6 +827,8 @@ static int attribute(html_state_t *st, const char *tag)
         st->sink->script(st->sink->ctx, code, code_len);
     if (v != NULL && (st->sink != NULL || st->urls != NULL) && name_is(name, name_len, "srcdoc"))
         srcdoc(st, v, vlen);
+    if (v != NULL && st->hidden_class_count > 0 && name_is(name, name_len, "class"))
+        st->css_hidden |= class_hides(st, v, vlen);
     if (v != NULL && name_is(name, name_len, "style")) {
         size_t len;
         const char *d = attr_value(st, v, vlen, &len);
@@ -850,6 +949,8 @@ static void skip_hidden(html_state_t *st, const char *name)
     }
     if (st->sink != NULL && st->sink->style != NULL && strcmp(name, "style") == 0)
         st->sink->style(st->sink->ctx, st->p, (size_t)(e - st->p));
+    if (strcmp(name, "style") == 0)
+        style_sheet(st, st->p, (size_t)(e - st->p));
     st->p = e;
 }
 

@@ -2351,6 +2351,15 @@ static void test_html_to_text(void)
         {"<p>a</p><h1 style=\"display:none\">b<i>c</i></h1>d", "a\nd\nbc"},
         {"a<font style=\"font-size:0\">b<b title=\"</font>\" x='>'>c</b></font>d", "ad\nbc"},
         {"a<span style=\"display:none\">b<span style=\"opacity:0\">c</span>d</span>e", "ae\nbd\nc"},
+        /* A class a <style> sheet hides hides its elements the same way; a rule
+         * inside @media, or one that names more than the class, does not. */
+        {"<style>.x { color: red } span.h, .pre{display:none !important}</style>"
+         "vi<span class=\"a H\">xq</span>agra <div class=pre>Preview</div>seen",
+         "viagra\nseen\nxq\nPreview"},
+        {"<style>/* .c{display:none} */ @media (max-width:600px) { .m { display:none } }"
+         " p .d{display:none} .e:hover{visibility:hidden} @import url(x.css); .f{opacity:0}</style>"
+         "a<i class=c>1</i>b<i class=m>2</i>c<i class=d>3</i>d<i class=e>4</i>e<i class=f>5</i>f",
+         "a1b2c3d4ef\n5"},
         /* Shown: other values, and a hidden element with anything else inside
          * (a block, a comment, a stray '<'), whose end a browser may place
          * elsewhere. */
