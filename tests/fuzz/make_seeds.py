@@ -191,6 +191,10 @@ def html_seeds(out):
           "vi<span style=\"display:none\">x<b title='</span>'>q</b><span>z</span></span>agra "
           "<font style=\"font-size:0\">a<a href=\"http://h.example/\">b</a><i style=\"opacity:0\">c"
           "</i></font>d <span style=\"visibility:hidden\">e<div>f</div></span>g")
+    write(out, "html", "hidden-class.html",
+          "<style>/* c */ .h, p.k { display : none } @media (x) { .m { opacity: 0 } } .n:hover"
+          "{visibility:hidden}</style>vi<span class='a H'>x<b>q</b></span>agra <p class=k>p</p>"
+          "<i class=m>m</i>")
     write(out, "html", "regress-idna-long-label.html",
           '<a href="http://%s.example/">a</a> http://%s.example/\n'
           % (LONG_LABEL_ASCII, LONG_LABEL_UTF8))
