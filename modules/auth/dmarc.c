@@ -4,6 +4,7 @@
  * a DKIM signature passed for an aligned domain.
  */
 #include "dmarc.h"
+#include "idna.h"
 #include "rfc5322.h"
 
 #include <ctype.h>
@@ -29,7 +30,10 @@ const char *auth_dmarc_policy_name(auth_dmarc_policy_t p)
 }
 
 /* The domain of one mailbox ("Name <a@b>", "a@b", "\"x@y\" <a@b>"): after the
- * last '@' outside quotes of the address in angle brackets, or of the whole. */
+ * last '@' outside quotes of the address in angle brackets, or of the whole.
+ * A domain in UTF-8 (RFC 6532 mail) is asked about as its A-label, with
+ * full-width letters and full stops as the ASCII ones (core/idna.c): the
+ * reader sees "ｂａｎｋ。example" as bank.example, whose policy applies. */
 static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t outlen)
 {
     const char *addr = m, *end = m + len, *at = NULL;
@@ -55,19 +59,15 @@ static int dmarc_mailbox_domain(const char *m, size_t len, char *out, size_t out
     while (d < end && isspace((unsigned char)*d))
         d++;
     size_t n = 0;
-    while (d + n < end && (isalnum((unsigned char)d[n]) || d[n] == '.' || d[n] == '-'))
+    while (d + n < end &&
+           (isalnum((unsigned char)d[n]) || d[n] == '.' || d[n] == '-' || (d[n] & 0x80)))
         n++;
     const char *rest = d + n;
     while (rest < end && isspace((unsigned char)*rest))
         rest++;
     /* Anything after the domain but the end of the mailbox makes it no domain at all. */
-    if (n == 0 || n >= outlen || (rest < end && *rest != ';'))
+    if (n == 0 || n >= outlen || (rest < end && *rest != ';') || idna_domain(d, n, out, outlen) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (char)tolower((unsigned char)d[i]);
-    out[n] = '\0';
-    if (out[n - 1] == '.')
-        out[n - 1] = '\0';
     /* A From domain DNS cannot be asked about ("ceo@x..bank.example", a label
      * of 64 bytes under bank.example) is none: its record look-up would fail
      * as a DNS error, a temperror any sender could choose in place of

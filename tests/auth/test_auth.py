@@ -705,7 +705,10 @@ class DmarcTest(AuthTest):
                      b"From: =?utf-8?q?=3Cx=40ip4.test=3E?= <ceo@bank.test>\n",
                      b"From: =?utf-8?q?x=40ip4.test=2C?= <ceo@bank.test>\n",
                      # An address sent as an encoded word, which some clients decode.
-                     b"From: =?utf-8?q?ceo=40bank.test?=\n"):
+                     b"From: =?utf-8?q?ceo=40bank.test?=\n",
+                     # Full-width letters and an ideographic full stop (RFC 6532 mail): the
+                     # reader sees bank.test, and so does a resolver after UTS 46 mapping.
+                     "From: ceo@\uff42\uff41\uff4e\uff4b\u3002test\n".encode()):
             res = self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10",
                             opts=["dmarc_reject=true"])
             s = symbols(res)
@@ -725,6 +728,12 @@ class DmarcTest(AuthTest):
             s = symbols(self.scan(head + rest, sender="bounce@ip4.test", ip="192.0.2.10"))
             self.assertNotIn("AUTH_DMARC_TEMPERROR", s, head)
             self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
+        # A domain in another script (RFC 6532 mail) is asked about as its A-label: no
+        # record there, nothing unreadable.
+        s = symbols(self.scan("From: x@b\u00fccher.test\n".encode() + rest,
+                              sender="bounce@ip4.test", ip="192.0.2.10"))
+        self.assertNotIn("AUTH_FROM_UNREADABLE", s)
+        self.assertIn("AUTH_DMARC_NONE", s)
         # A display name whose decoded form holds a comma is no second mailbox.
         s = symbols(self.scan(b"From: =?utf-8?q?M=C3=BCller=2C_Hans?= <x@ip4.test>\n" + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
