@@ -7,6 +7,7 @@
 #include "dkim.h"
 #include "dmarc.h"
 #include "dnscache.h"
+#include "idna.h"
 #include "psl.h"
 #include "rfc5322.h"
 #include "spf.h"
@@ -220,6 +221,24 @@ static void auth_thread_fini(void *state, void *tstate)
 /* The three checks                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Writes the domain of s->sender in UTF-8 (an SMTPUTF8 sender) as its
+ * A-label, where its SPF record is published (RFC 8616, 4); a domain that
+ * is no UTF-8 stays as it is and finds no record. */
+static void auth_sender_alabel(auth_scan_t *s)
+{
+    char *at = strrchr(s->sender, '@'), alabel[256];
+    size_t head = at != NULL ? (size_t)(at + 1 - s->sender) : 0;
+    long n;
+
+    if (at == NULL ||
+        strspn(at + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789.-_") == strlen(at + 1) ||
+        (n = idna_host(at + 1, strlen(at + 1), alabel, sizeof(alabel))) < 0 ||
+        head + (size_t)n >= sizeof(s->sender))
+        return;
+    memcpy(at + 1, alabel, (size_t)n + 1);
+}
+
 /* The SPF identity: MAIL FROM, or postmaster@HELO for the null sender (2.4). */
 static void auth_spf_identity(auth_scan_t *s)
 {
@@ -231,6 +250,7 @@ static void auth_spf_identity(auth_scan_t *s)
         snprintf(s->sender, sizeof(s->sender), "postmaster@%s", sender);
     else
         snprintf(s->sender, sizeof(s->sender), "%s", sender);
+    auth_sender_alabel(s);
     s->spf_domain = auth_spf_domain(s->sender);
 }
 

@@ -162,6 +162,9 @@ DMARC_RECORDS = {
     # Under the public suffix 公司.cn (xn--55qx5d.cn): two organisations, not one.
     "_dmarc.bank.xn--55qx5d.cn": [("TXT", "v=DMARC1; p=reject")],
     "evil.xn--55qx5d.cn": [("TXT", "v=spf1 +all")],
+    # bücher.test: published at its A-label, as DNS holds it.
+    "xn--bcher-kva.test": [("TXT", "v=spf1 ip4:192.0.2.0/24 -all")],
+    "_dmarc.xn--bcher-kva.test": [("TXT", "v=DMARC1; p=reject")],
     "_dmarc.shop.test": [("TXT", "v=DMARC1; p=quarantine; adkim=s")],
     "_dmarc.news.test": [("TXT", "v=DMARC1; p=none")],
     "_dmarc.signer.test": [("TXT", "v=DMARC1; p=reject")],
@@ -730,7 +733,7 @@ class DmarcTest(AuthTest):
             self.assertGreater(s["AUTH_FROM_UNREADABLE"]["score"], 0, head)
         # A domain in another script (RFC 6532 mail) is asked about as its A-label: no
         # record there, nothing unreadable.
-        s = symbols(self.scan("From: x@b\u00fccher.test\n".encode() + rest,
+        s = symbols(self.scan("From: x@m\u00fcnchen.test\n".encode() + rest,
                               sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertNotIn("AUTH_FROM_UNREADABLE", s)
         self.assertIn("AUTH_DMARC_NONE", s)
@@ -744,6 +747,19 @@ class DmarcTest(AuthTest):
                               sender="bounce@ip4.test", ip="192.0.2.10"))
         self.assertIn("AUTH_DMARC_PASS", s, s)
         self.assertNotIn("AUTH_FROM_UNREADABLE", s)
+
+    def test_internationalized_sender_and_from(self):
+        """SMTPUTF8 mail names its domains in UTF-8; SPF and DMARC ask DNS for the
+        A-label (RFC 8616), where the records are."""
+        raw = "From: kl\u00e4re@b\u00fccher.test\nTo: bob@example.com\nSubject: hi\n\nHi\n"
+        s = symbols(self.scan(raw.encode(), sender="kl\u00e4re@B\u00dcCHER.test", ip="192.0.2.10"))
+        self.assertIn("AUTH_SPF_PASS", s, s)
+        self.assertIn("AUTH_DMARC_PASS", s, s)
+        self.assertNotIn("AUTH_FROM_UNREADABLE", s)
+        # From another network it fails, and bücher.test's p=reject applies.
+        s = symbols(self.scan(raw.encode(), sender="kl\u00e4re@b\u00fccher.test", ip="198.51.100.7"))
+        self.assertIn("AUTH_SPF_FAIL", s, s)
+        self.assertIn("policy reject", s["AUTH_DMARC_FAIL"]["detail"], s)
 
     def test_idn_public_suffix(self):
         # The list writes the suffix in Unicode; mail names it in its xn-- form.
