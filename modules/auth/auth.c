@@ -229,11 +229,11 @@ static void auth_sender_alabel(auth_scan_t *s)
     char *at = strrchr(s->sender, '@'), alabel[256];
     size_t head = at != NULL ? (size_t)(at + 1 - s->sender) : 0;
     long n;
+    int utf8 = 0;
 
-    if (at == NULL ||
-        strspn(at + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                       "0123456789.-_") == strlen(at + 1) ||
-        (n = idna_host(at + 1, strlen(at + 1), alabel, sizeof(alabel))) < 0 ||
+    for (const char *p = at != NULL ? at + 1 : ""; *p != '\0'; p++)
+        utf8 |= (*p & 0x80) != 0;
+    if (!utf8 || (n = idna_host(at + 1, strlen(at + 1), alabel, sizeof(alabel))) < 0 ||
         head + (size_t)n >= sizeof(s->sender))
         return;
     memcpy(at + 1, alabel, (size_t)n + 1);
