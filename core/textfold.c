@@ -10,10 +10,7 @@
  * another style: the small capitals (IPA and phonetic extensions) and the
  * letterlike symbols that fill the holes of the mathematical alphabets
  * (sorted by code point, for the search). */
-static const struct {
-    unsigned short cp;
-    char ascii;
-} styled_letters[] = {
+static const textfold_pair_t styled_letters[] = {
     {0x0262, 'g'}, {0x026a, 'i'}, {0x0274, 'n'}, {0x0280, 'r'}, {0x028f, 'y'}, {0x0299, 'b'},
     {0x029c, 'h'}, {0x029f, 'l'}, {0x1d00, 'a'}, {0x1d04, 'c'}, {0x1d05, 'd'}, {0x1d07, 'e'},
     {0x1d0a, 'j'}, {0x1d0b, 'k'}, {0x1d0d, 'm'}, {0x1d0f, 'o'}, {0x1d18, 'p'}, {0x1d1b, 't'},
@@ -25,14 +22,14 @@ static const struct {
     {0xa7af, 'q'},
 };
 
-static char styled_letter(unsigned cp)
+char textfold_find(const textfold_pair_t *table, size_t n, unsigned cp)
 {
-    size_t lo = 0, hi = sizeof styled_letters / sizeof styled_letters[0];
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (styled_letters[mid].cp == cp)
-            return styled_letters[mid].ascii;
-        if (styled_letters[mid].cp < cp)
+        if (table[mid].cp == cp)
+            return table[mid].ascii;
+        if (table[mid].cp < cp)
             lo = mid + 1;
         else
             hi = mid;
@@ -61,7 +58,9 @@ static char styled(unsigned cp)
         return (char)(cp < 0x24d0 ? 'A' + cp - 0x24b6 : 'a' + cp - 0x24d0);
     if (cp >= 0x1f130 && cp <= 0x1f189 && (cp - 0x1f130) % 32 < 26) /* squared, negative */
         return (char)('A' + (cp - 0x1f130) % 32);
-    return cp <= 0xffff ? styled_letter(cp) : 0;
+    return cp <= 0xffff
+               ? textfold_find(styled_letters, sizeof styled_letters / sizeof styled_letters[0], cp)
+               : 0;
 }
 
 char textfold_ascii(unsigned cp)

@@ -9,6 +9,18 @@
 #ifndef SMF_TEXTFOLD_H
 #define SMF_TEXTFOLD_H
 
+#include <stddef.h>
+
+/* A code point of the Basic Multilingual Plane and the ASCII character it
+ * is drawn as; tables of them are sorted by code point. */
+typedef struct textfold_pair {
+    unsigned short cp;
+    char ascii;
+} textfold_pair_t;
+
+/* The ASCII character of cp in the sorted table[0..n), else 0. */
+char textfold_find(const textfold_pair_t *table, size_t n, unsigned cp);
+
 /*
  * The ASCII character code point cp is drawn as in another width or style
  * ("ｖ" U+FF56 and "𝐯" U+1D42F are 'v', "！" U+FF01 is '!'), else 0. No

@@ -49,10 +49,7 @@ static size_t ascii_lookalike(const unsigned char *s, size_t n, char *c)
 
 /* Cyrillic, Greek and Latin letters drawn as an ASCII letter is in the
  * fonts mail clients use, by code point (sorted, for the search). */
-static const struct {
-    unsigned short cp;
-    char ascii;
-} confusables[] = {
+static const textfold_pair_t confusables[] = {
     {0x0131, 'i'}, {0x0391, 'A'}, {0x0392, 'B'}, {0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'},
     {0x0399, 'I'}, {0x039a, 'K'}, {0x039c, 'M'}, {0x039d, 'N'}, {0x039f, 'O'}, {0x03a1, 'P'},
     {0x03a4, 'T'}, {0x03a5, 'Y'}, {0x03a7, 'X'}, {0x03b1, 'a'}, {0x03b9, 'i'}, {0x03ba, 'k'},
@@ -70,17 +67,7 @@ static char confusable(const unsigned char *s, size_t n)
     if (n < 2 || s[0] < 0xc4 || s[0] > 0xd4 || (s[1] & 0xc0) != 0x80)
         return 0;
     unsigned cp = (unsigned)(s[0] & 0x1f) << 6 | (s[1] & 0x3f);
-    size_t lo = 0, hi = sizeof confusables / sizeof confusables[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (confusables[mid].cp == cp)
-            return confusables[mid].ascii;
-        if (confusables[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
+    return textfold_find(confusables, sizeof confusables / sizeof confusables[0], cp);
 }
 
 static bool ascii_letter(unsigned char c)
