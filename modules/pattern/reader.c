@@ -6,7 +6,6 @@
 #include "lookalike.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 const char *pat_reader_view(char **buf, size_t *cap, const char *data, size_t *len)
 {
@@ -20,11 +19,8 @@ const char *pat_reader_view(char **buf, size_t *cap, const char *data, size_t *l
         *buf = b;
         *cap = n;
     }
+    /* The view differs from the text: smf_lookalike_first() found a change. */
     unsigned found = 0;
-    size_t o = smf_lookalike_view(data, n, i, *buf, &found);
-    /* Only letters of other scripts in words of their own: nothing changed. */
-    if (o == n && memcmp(*buf, data, n) == 0)
-        return NULL;
-    *len = o;
+    *len = smf_lookalike_view(data, n, i, *buf, &found);
     return *buf;
 }

@@ -12,7 +12,8 @@
  * The UTF-8 text data[0..*len) as its reader sees it, written to *buf
  * (grown with realloc to *cap bytes; the caller frees it), its length in
  * *len: soft hyphens, zero-width characters, direction marks and the like
- * dropped; spaces of other widths as ' '; full-width ASCII as ASCII; and,
+ * dropped; spaces of other widths as ' '; full-width ASCII and letters in
+ * another style ("𝐅𝐑𝐄𝐄", circled, small capitals) as ASCII; and,
  * inside a word that also holds ASCII letters, Cyrillic and Greek letters
  * drawn like Latin ones as those ("vіagra" with a Cyrillic і, "PayPaI"
  * written "РayPal"). A word of Cyrillic or Greek alone is left as it is:
